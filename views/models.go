@@ -1,0 +1,279 @@
+// Package views holds SMTP Desk's templ layout, components and pages, and the view models the
+// handlers fill for them. Templates only format what a view model holds: they never call an API
+// or a database.
+package views
+
+import "time"
+
+// Page is what the layout needs on every full page.
+type Page struct {
+	Title         string     // the <title> and the page heading
+	Subtitle      string     // one line under the heading saying what the page does
+	Nonce         string     // the request's CSP nonce, for the few inline elements that need one
+	CSRFToken     string     // the session's CSRF token, for the forms on the page
+	User          *User      // nil when signed out
+	Domains       []NavItem  // the domain picker: domains the user may see
+	CurrentDomain string     // highlighted in the picker, "" when none
+	Nav           string     // active top-bar item: "domains", "audit" or ""
+	Flashes       []Flash    // shown once at the top
+	RequestID     string     // shown on error pages and in the footer for support
+	Demo          bool       // shows the "demo mode: simulated Mailgun and sign-in" banner
+	Breadcrumbs   []NavItem  // optional trail under the top bar
+	Now           time.Time  // render time, for relative dates
+}
+
+// User is the signed-in person as the top bar shows them.
+type User struct {
+	Name    string
+	Email   string
+	IsAdmin bool
+}
+
+// NavItem is a link with a label.
+type NavItem struct {
+	Label string
+	URL   string
+	Note  string // e.g. the user's role on a domain
+}
+
+// Flash is a one-time message after a redirect. It never carries a secret.
+type Flash struct {
+	Kind    string // "success", "error", "warning", "info"
+	Message string
+}
+
+// ErrorVM is the friendly error page.
+type ErrorVM struct {
+	Page
+	Status     int
+	Heading    string // e.g. "You don't have access to this domain"
+	Message    string // what went wrong, in plain words, never internal details
+	Hint       string // what to do next
+	RetryAfter string // e.g. "in 30 seconds", "" when not relevant
+	SignIn     bool   // show a "Sign in" button
+}
+
+// NoAccessVM is shown to a signed-in user the policy grants nothing.
+type NoAccessVM struct {
+	Page
+	Email  string
+	Issuer string
+	Groups []string
+}
+
+// SignedOutVM is the page after sign-out, and the sign-in landing page.
+type SignedOutVM struct {
+	Page
+	Next       string // where to go after signing in
+	SignInURL  string
+	JustSigned bool // true right after sign-out
+}
+
+// HomeVM lists the domains the user may see.
+type HomeVM struct {
+	Page
+	Query    string // the domain search box
+	Rows     []DomainRow
+	Total    int  // domains visible before the search
+	LastUsed string
+	ShowSearch bool
+}
+
+// DomainRow is one domain on the home page.
+type DomainRow struct {
+	Name        string
+	State       string // Mailgun's state: active, unverified, disabled
+	Role        string // the user's role there: viewer, operator, owner, admin
+	Logins      int
+	LoginsKnown bool // false when the count could not be fetched
+	URL         string
+}
+
+// Perms says which controls the domain page shows. The server checks again on every request.
+type Perms struct {
+	Create    bool
+	Reset     bool
+	Delete    bool
+	DeleteAll bool
+	System    bool   // may create system credentials
+	SelfLogin string // the one login the user may reset through self-service, "" when none
+}
+
+// CredentialsVM is the domain page: one page of a domain's SMTP credentials.
+type CredentialsVM struct {
+	Page
+	Domain       string
+	Role         string
+	Can          Perms
+	Rows         []CredentialRow
+	Pager        Pager
+	Filter       string // login substring; when set, Rows are the matches across the whole domain
+	FilterCount  int    // matches found across the domain
+	AgeDays      int    // the "consider rotating" threshold
+	CreateURL    string
+	DeleteAllURL string
+	AuditURL     string
+}
+
+// CredentialRow is one SMTP login on the domain page.
+type CredentialRow struct {
+	Login      string
+	Mailbox    string
+	CreatedAt  time.Time
+	System     bool
+	Old        bool // older than the rotation threshold
+	CanReset   bool
+	CanDelete  bool
+	ResetURL   string
+	DeleteURL  string
+	HistoryURL string
+}
+
+// Pager describes one page of a paged list and builds the links around it.
+type Pager struct {
+	Page       int // 1-based
+	PerPage    int
+	Total      int
+	TotalPages int
+	From, To   int   // 1-based positions shown, "From–To of Total"
+	Sizes      []int // the page sizes offered: 25, 50, 100, 500
+	// URL returns the link to page p at page size n, keeping the other query parameters.
+	URL func(p, n int) string
+}
+
+// CreateVM is the create-credentials form.
+type CreateVM struct {
+	Page
+	Domain     string
+	Logins     string // the textarea, kept on error
+	Mode       string // "generate" (default) or "manual"
+	System     bool
+	CanSystem  bool
+	Errors     map[string]string // field name → message: "logins", "password", "password2"
+	LineErrors []LineError
+	Upstream   *UpstreamError
+	ActionURL  string
+	CancelURL  string
+}
+
+// LineError names one invalid line of the logins textarea.
+type LineError struct {
+	Line    int
+	Text    string
+	Problem string
+}
+
+// UpstreamError is Mailgun's answer in plain words, shown next to the form.
+type UpstreamError struct {
+	Heading    string
+	Message    string
+	RetryAfter string
+	Unknown    bool // the outcome is unknown: offer to re-check the list
+	CheckURL   string
+}
+
+// SecretsVM is the page that shows generated passwords once. It is served Cache-Control: no-store.
+type SecretsVM struct {
+	Page
+	Domain   string
+	Action   string   // "created" or "reset"
+	Secrets  []Secret // what now exists
+	Failed   []Failed // what does not exist (partial failure)
+	Unknown  []string // logins whose outcome is unknown
+	BackURL  string
+}
+
+// Secret is one login and its password. Password is "" when the user chose it.
+type Secret struct {
+	Login    string
+	Password string
+}
+
+// Failed is a login that was not created or changed, and why.
+type Failed struct {
+	Login  string
+	Reason string
+}
+
+// ResetVM is the reset-password form.
+type ResetVM struct {
+	Page
+	Domain    string
+	Login     string
+	Mode      string // "generate" or "manual"
+	Errors    map[string]string
+	Upstream  *UpstreamError
+	ActionURL string
+	CancelURL string
+	Self      bool // self-service reset of the user's own login
+}
+
+// DeleteVM is the confirmation before deleting one login.
+type DeleteVM struct {
+	Page
+	Domain    string
+	Login     string
+	Upstream  *UpstreamError
+	ActionURL string
+	CancelURL string
+}
+
+// DeleteAllVM is the guarded page before deleting every login of a domain.
+type DeleteAllVM struct {
+	Page
+	Domain      string
+	Count       int      // logins that will be deleted (system logins excluded)
+	SystemKept  []string // system logins that stay
+	Preview     []string // the first few logins that will go
+	More        int      // how many more beyond the preview
+	Confirm     string   // what the user typed, kept on error
+	Errors      map[string]string
+	Upstream    *UpstreamError
+	ActionURL   string
+	CancelURL   string
+}
+
+// AuditVM is the audit trail page.
+type AuditVM struct {
+	Page
+	Filter    AuditFilter
+	Rows      []AuditRow
+	NextURL   string // older entries, "" when none
+	FirstURL  string // back to the newest, "" when on the first page
+	CSVURL    string
+	JSONLURL  string
+	Domains   []string // choices for the domain filter
+	Actions   []string
+	Outcomes  []string
+	Login     string // when showing one credential's history
+}
+
+// AuditFilter is the audit page's filter form.
+type AuditFilter struct {
+	Domain  string
+	Actor   string
+	Action  string
+	Outcome string
+	From    string // yyyy-mm-dd
+	To      string
+	Login   string
+}
+
+// AuditRow is one audit entry.
+type AuditRow struct {
+	ID              int64
+	Time            time.Time
+	Actor           string // name <email>
+	ActorEmail      string
+	Action          string // human label: "Created", "Reset password", …
+	ActionKey       string
+	Domain          string
+	Logins          []string
+	Outcome         string // ok, failed, unknown, pending, denied
+	OutcomeLabel    string // "Succeeded", "Failed", "Outcome unknown", …
+	UpstreamStatus  int
+	UpstreamMessage string
+	RequestID       string
+	ClientIP        string
+	Detail          string
+}
