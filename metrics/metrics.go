@@ -1,0 +1,150 @@
+// Package metrics exposes SMTP Desk's Prometheus metrics: HTTP requests by route and status,
+// Mailgun calls by endpoint and status, audit write durations, active sessions and the Go
+// runtime. Each Metrics value owns its own registry, so tests and several apps in one process
+// never share counters.
+package metrics
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// SessionCounter reports how many sessions are active now.
+type SessionCounter func(ctx context.Context) (int64, error)
+
+// Metrics holds the collectors and the registry they are registered with.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests        *prometheus.CounterVec
+	requestDuration *prometheus.HistogramVec
+	mailgunCalls    *prometheus.CounterVec
+	mailgunDuration *prometheus.HistogramVec
+	mailgunRetries  *prometheus.CounterVec
+	auditWrites     prometheus.Histogram
+}
+
+// New builds the metrics and registers them with a fresh registry. sessions may be nil; when
+// set, it is called at scrape time for the active-sessions gauge.
+func New(sessions SessionCounter) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smtpdesk_http_requests_total",
+			Help: "HTTP requests served, by route template, method and status.",
+		}, []string{"route", "method", "status"}),
+		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smtpdesk_http_request_duration_seconds",
+			Help:    "Time to serve an HTTP request, by route template and method.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"route", "method"}),
+		mailgunCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smtpdesk_mailgun_calls_total",
+			Help: "HTTP attempts made to Mailgun, by endpoint template and status (0 when no answer came).",
+		}, []string{"endpoint", "status"}),
+		mailgunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "smtpdesk_mailgun_call_duration_seconds",
+			Help:    "Duration of one HTTP attempt to Mailgun, by endpoint template.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"endpoint"}),
+		mailgunRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smtpdesk_mailgun_retries_total",
+			Help: "Retried attempts to Mailgun (attempts after the first), by endpoint template.",
+		}, []string{"endpoint"}),
+		auditWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "smtpdesk_audit_write_duration_seconds",
+			Help:    "Time to write one audit record (pending entry or completion).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.requestDuration, m.mailgunCalls, m.mailgunDuration,
+		m.mailgunRetries, m.auditWrites,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if sessions != nil {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "smtpdesk_active_sessions",
+			Help: "Sessions that are neither idle-expired nor past their absolute lifetime.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := sessions(ctx)
+			if err != nil {
+				return -1 // a visible "unknown" rather than a misleading zero
+			}
+			return float64(n)
+		}))
+	}
+	return m
+}
+
+// Registry returns the registry the metrics are registered with.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Middleware counts and times every request by its route template (never the raw path, whose
+// domains and logins would make the series unbounded).
+func (m *Metrics) Middleware() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			err := next(c)
+			route := c.Path()
+			if route == "" {
+				route = "unmatched"
+			}
+			status := c.Response().Status
+			if err != nil {
+				// The error handler has not run yet; use the status it will choose.
+				if he, ok := err.(*echo.HTTPError); ok {
+					status = he.Code
+				} else if !c.Response().Committed {
+					status = http.StatusInternalServerError
+				}
+			}
+			method := c.Request().Method
+			m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+			m.requestDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			return err
+		}
+	}
+}
+
+// ObserveMailgun records one HTTP attempt to Mailgun. status is 0 when no answer came;
+// attempt counts from 1.
+func (m *Metrics) ObserveMailgun(endpoint string, status int, d time.Duration, attempt int) {
+	m.mailgunCalls.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+	m.mailgunDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+	if attempt > 1 {
+		m.mailgunRetries.WithLabelValues(endpoint).Inc()
+	}
+}
+
+// ObserveAuditWrite records the duration of one audit write.
+func (m *Metrics) ObserveAuditWrite(d time.Duration) { m.auditWrites.Observe(d.Seconds()) }
+
+// Handler serves the metrics in Prometheus format. When token is not empty, a request must
+// carry "Authorization: Bearer <token>"; otherwise it is answered 401.
+func (m *Metrics) Handler(token string) http.Handler {
+	h := promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	if token == "" {
+		return h
+	}
+	want := []byte("Bearer " + token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need a bearer token", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,92 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/metrics"
+)
+
+func scrape(t *testing.T, h http.Handler, auth string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, "/metrics", nil)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	body, _ := io.ReadAll(rec.Body)
+	return rec.Code, string(body)
+}
+
+func TestMetricsExposeNamedSeries(t *testing.T) {
+	m := metrics.New(func(context.Context) (int64, error) { return 3, nil })
+	e := echo.New()
+	e.Use(m.Middleware())
+	e.GET("/d/:domain", func(c echo.Context) error { return c.String(http.StatusOK, "ok") })
+	e.GET("/boom", func(c echo.Context) error { return echo.NewHTTPError(http.StatusBadGateway, "x") })
+	for _, path := range []string{"/d/example.com", "/d/acme.example", "/boom"} {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
+	}
+	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 200, 20*time.Millisecond, 1)
+	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 503, 20*time.Millisecond, 2)
+	m.ObserveAuditWrite(300 * time.Microsecond)
+
+	code, body := scrape(t, m.Handler(""), "")
+	if code != http.StatusOK {
+		t.Fatalf("scrape status = %d, want 200", code)
+	}
+	for _, want := range []string{
+		`smtpdesk_http_requests_total{method="GET",route="/d/:domain",status="200"} 2`,
+		`smtpdesk_http_requests_total{method="GET",route="/boom",status="502"} 1`,
+		`smtpdesk_http_request_duration_seconds_count{method="GET",route="/d/:domain"} 2`,
+		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="503"} 1`,
+		`smtpdesk_mailgun_retries_total{endpoint="GET /v3/domains/{domain}/credentials"} 1`,
+		`smtpdesk_audit_write_duration_seconds_count 1`,
+		`smtpdesk_active_sessions 3`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, "example.com") {
+		t.Error("metrics carry a raw domain; labels must be route templates")
+	}
+}
+
+func TestMetricsTokenRequired(t *testing.T) {
+	h := metrics.New(nil).Handler("s3cret-token")
+	tests := []struct {
+		name string
+		auth string
+		want int
+	}{
+		{"no header", "", http.StatusUnauthorized},
+		{"wrong token", "Bearer nope", http.StatusUnauthorized},
+		{"right token", "Bearer s3cret-token", http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got, _ := scrape(t, h, tt.auth); got != tt.want {
+				t.Errorf("status = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestActiveSessionsUnknownOnError(t *testing.T) {
+	m := metrics.New(func(context.Context) (int64, error) { return 0, errors.New("db down") })
+	_, body := scrape(t, m.Handler(""), "")
+	if !strings.Contains(body, "smtpdesk_active_sessions -1") {
+		t.Errorf("active sessions gauge should read -1 when the count fails; body lacks it")
+	}
+}
