@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// startRun runs the command in the background and returns its base URL and a stop function
+// that returns run's error.
+func startRun(t *testing.T, args ...string) (string, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, args, pw)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	urlRe := regexp.MustCompile(`listening on (http://\S+)`)
+	lines := bufio.NewScanner(pr)
+	var base string
+	for lines.Scan() {
+		if m := urlRe.FindStringSubmatch(lines.Text()); m != nil {
+			base = m[1]
+			break
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("no listen URL printed; run: %v", <-done)
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }() // keep the writer unblocked
+	stop := func() error {
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(10 * time.Second):
+			t.Fatal("run did not return after cancel")
+			return nil
+		}
+	}
+	t.Cleanup(func() { cancel() })
+	return base, stop
+}
+
+func get(t *testing.T, url, key string) *http.Response {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth("api", key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	base, stop := startRun(t, "-addr", "127.0.0.1:0", "-key", "key-cmd-test")
+	if got, want := get(t, base+"/v3/domains/example.com/credentials?limit=2", "key-cmd-test").StatusCode, 200; got != want {
+		t.Fatalf("status = %d, want %d", got, want)
+	}
+	if got, want := get(t, base+"/v4/domains", "wrong").StatusCode, 401; got != want {
+		t.Fatalf("wrong key: status = %d, want %d", got, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("run = %v, want nil after cancel", err)
+	}
+}
+
+func TestRunFaultFlags(t *testing.T) {
+	base, stop := startRun(t, "-addr", "127.0.0.1:0", "-key", "k", "-fault-rate", "1", "-fault-status", "429",
+		"-retry-after", "2s", "-fault-routes", "domains")
+	res := get(t, base+"/v4/domains", "k")
+	if got, want := res.StatusCode, 429; got != want {
+		t.Fatalf("status = %d, want %d", got, want)
+	}
+	if got, want := res.Header.Get("Retry-After"), "2"; got != want {
+		t.Fatalf("Retry-After = %q, want %q", got, want)
+	}
+	if got, want := get(t, base+"/v3/domains/example.com/credentials", "k").StatusCode, 200; got != want {
+		t.Fatalf("list status = %d, want %d (not in -fault-routes)", got, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunWithoutSeed(t *testing.T) {
+	base, stop := startRun(t, "-addr", "127.0.0.1:0", "-key", "k", "-seed=false")
+	if got, want := get(t, base+"/v3/domains/example.com/credentials", "k").StatusCode, 404; got != want {
+		t.Fatalf("status = %d, want %d", got, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunFlagErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"missing key", []string{}, "-key is required"},
+		{"rate over 1", []string{"-key", "k", "-fault-rate", "1.5"}, "-fault-rate 1.5"},
+		{"bad status", []string{"-key", "k", "-fault-status", "200"}, "-fault-status 200"},
+		{"unknown route", []string{"-key", "k", "-fault-routes", "list,bounces"}, `unknown route "bounces"`},
+		{"fault without rate", []string{"-key", "k", "-drop"}, "need -fault-rate above 0"},
+		{"rate without fault", []string{"-key", "k", "-fault-rate", "0.5"}, "-fault-rate needs a fault"},
+		{"stray argument", []string{"-key", "k", "extra"}, "unexpected arguments"},
+		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
+		{"invalid address", []string{"-key", "k", "-addr", "127.0.0.1:-1"}, "listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			err := run(context.Background(), tt.args, &out)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("run = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestHelpDocumentsFlags(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"-help"}, &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run(-help) = %v, want flag.ErrHelp", err)
+	}
+	for _, want := range []string{"curl", "-addr", "-key", "-seed", "-latency", "-fault-rate", "-fault-status", "-retry-after", "-drop", "-malformed", "-fault-routes", "update_mailbox"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("help lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package sandbox
+
+import (
+	"math"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Faults describes the failures the sandbox injects. The zero value injects none. Set them with
+// SetFaults; they apply from the next request on.
+type Faults struct {
+	// Routes names the routes affected (RouteList, RouteCreate, …); empty means all.
+	Routes []string
+	// Rate is the share of matching calls that fail, from 0 to 1; 1 fails every call.
+	Rate float64
+	// Latency is added before answering every matching call, whether or not it fails. It ends
+	// early when the client goes away.
+	Latency time.Duration
+	// Status is the status a failing call answers (429, 500, 503 …); 0 means no status fault.
+	Status int
+	// RetryAfter is sent as Retry-After (in whole seconds, rounded up) with a 429 or 503.
+	RetryAfter time.Duration
+	// Drop hijacks and closes the connection instead of answering.
+	Drop bool
+	// Malformed answers 200 with broken JSON.
+	Malformed bool
+	// AfterApply makes a failing mutating call (create, update, update_mailbox, delete,
+	// delete_all) apply its change first and then fail, so the caller cannot know the outcome.
+	AfterApply bool
+}
+
+// SetFaults replaces the injected faults; the zero value switches them off.
+func (s *Server) SetFaults(f Faults) {
+	f.Routes = slices.Clone(f.Routes)
+	s.faults.Store(&f)
+}
+
+// CurrentFaults returns the faults in force.
+func (s *Server) CurrentFaults() Faults {
+	if f := s.faults.Load(); f != nil {
+		g := *f
+		g.Routes = slices.Clone(f.Routes)
+		return g
+	}
+	return Faults{}
+}
+
+// defaultChance draws from math/rand/v2's global generator, which is safe for concurrent use.
+func defaultChance() float64 { return rand.Float64() }
+
+func (f *Faults) matches(route string) bool {
+	return len(f.Routes) == 0 || slices.Contains(f.Routes, route)
+}
+
+func (f *Faults) failing() bool { return f.Drop || f.Malformed || f.Status != 0 }
+
+func mutating(route string) bool {
+	switch route {
+	case RouteCreate, RouteUpdate, RouteUpdateMailbox, RouteDelete, RouteDeleteAll:
+		return true
+	}
+	return false
+}
+
+// serveWithFaults runs h under the faults in force for the route.
+func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
+	f := s.faults.Load()
+	if f == nil || !f.matches(route) {
+		h(w, r)
+		return
+	}
+	if f.Latency > 0 {
+		t := time.NewTimer(f.Latency)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client went away: nobody to answer
+		}
+	}
+	fail := f.failing() && f.Rate > 0 && (f.Rate >= 1 || s.chance() < f.Rate)
+	if !fail {
+		h(w, r)
+		return
+	}
+	if f.AfterApply && mutating(route) {
+		h(&discardWriter{header: make(http.Header)}, r)
+	}
+	rec, _ := w.(*recorder)
+	note := func(kind string) {
+		if rec != nil {
+			rec.fault = kind
+		}
+	}
+	switch {
+	case f.Drop:
+		note("drop")
+		dropConnection(w)
+	case f.Malformed:
+		note("malformed")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte(`{"message": "Created 1 credentials pa`))
+	default:
+		note("status")
+		if f.RetryAfter > 0 && (f.Status == http.StatusTooManyRequests || f.Status == http.StatusServiceUnavailable) {
+			secs := int(math.Ceil(f.RetryAfter.Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+		}
+		msg := http.StatusText(f.Status)
+		if msg == "" {
+			msg = "Injected failure"
+		}
+		writeMessage(w, f.Status, msg)
+	}
+}
+
+// dropConnection closes the client's connection without an answer. Without a hijackable
+// connection (HTTP/2, a test recorder) it aborts the handler, which net/http turns into a reset.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// discardWriter swallows the answer of a change applied before an injected failure.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}

@@ -1,0 +1,215 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+func lastCall(t *testing.T, s *sandbox.Server) sandbox.Call {
+	t.Helper()
+	calls := s.Calls()
+	if len(calls) == 0 {
+		t.Fatal("no call recorded")
+	}
+	return calls[len(calls)-1]
+}
+
+func TestFaultStatus(t *testing.T) {
+	tests := []struct {
+		name           string
+		faults         sandbox.Faults
+		wantStatus     int
+		wantMsg        string
+		wantRetryAfter string
+	}{
+		{"429 with Retry-After rounded up", sandbox.Faults{Rate: 1, Status: 429, RetryAfter: 1500 * time.Millisecond}, 429, "Too Many Requests", "2"},
+		{"429 without Retry-After", sandbox.Faults{Rate: 1, Status: 429}, 429, "Too Many Requests", ""},
+		{"500", sandbox.Faults{Rate: 1, Status: 500, RetryAfter: time.Second}, 500, "Internal Server Error", ""},
+		{"503 with Retry-After", sandbox.Faults{Rate: 1, Status: 503, RetryAfter: 3 * time.Second}, 503, "Service Unavailable", "3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, base := newSeeded(t)
+			s.SetFaults(tt.faults)
+			res := call(t, base, "GET", "/v3/domains/example.com/credentials", nil, "")
+			res.want(t, tt.wantStatus, tt.wantMsg)
+			if got := res.header.Get("Retry-After"); got != tt.wantRetryAfter {
+				t.Fatalf("Retry-After = %q, want %q", got, tt.wantRetryAfter)
+			}
+			if got, want := lastCall(t, s), (sandbox.Call{Method: "GET", Path: "/v3/domains/example.com/credentials", Route: "list", Domain: "example.com", Status: tt.wantStatus, Fault: "status"}); got != want {
+				t.Fatalf("call = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestFaultRoutesFilter(t *testing.T) {
+	s, base := newSeeded(t)
+	s.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate, sandbox.RouteDomains}, Rate: 1, Status: 503})
+	call(t, base, "GET", "/v3/domains/example.com/credentials", nil, "").want(t, 200, "")
+	call(t, base, "POST", "/v3/domains/example.com/credentials", form("login", "zed"), urlencoded).want(t, 503, "")
+	call(t, base, "GET", "/v4/domains", nil, "").want(t, 503, "")
+	if slices.Contains(s.Logins("example.com"), "zed@example.com") {
+		t.Fatal("a failed create (without AfterApply) created the login")
+	}
+	s.SetFaults(sandbox.Faults{})
+	call(t, base, "GET", "/v4/domains", nil, "").want(t, 200, "")
+}
+
+func TestFaultRate(t *testing.T) {
+	tests := []struct {
+		name     string
+		rate     float64
+		chance   float64
+		wantFail bool
+	}{
+		{"chance under rate fails", 0.5, 0.3, true},
+		{"chance over rate passes", 0.5, 0.7, false},
+		{"rate 0 never fails", 0, 0, false},
+		{"rate 1 always fails", 1, 0.999, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(func() float64 { return tt.chance }))
+			s.SetFaults(sandbox.Faults{Rate: tt.rate, Status: 500})
+			res := call(t, base, "GET", "/v4/domains", nil, "")
+			if got := res.status == 500; got != tt.wantFail {
+				t.Fatalf("failed = %v, want %v (status %d)", got, tt.wantFail, res.status)
+			}
+		})
+	}
+}
+
+func TestFaultDrop(t *testing.T) {
+	s, base := newSeeded(t)
+	s.SetFaults(sandbox.Faults{Rate: 1, Drop: true})
+	client := &http.Client{Transport: &http.Transport{}}
+	req, _ := http.NewRequest("DELETE", base+"/v3/domains/example.com/credentials/user001", nil)
+	req.SetBasicAuth("api", testKey)
+	res, err := client.Do(req)
+	if err == nil {
+		res.Body.Close()
+		t.Fatalf("want a transport error, got status %d", res.StatusCode)
+	}
+	if got := lastCall(t, s); got.Status != 0 || got.Fault != "drop" || got.Route != "delete" {
+		t.Fatalf("call = %+v, want status 0, fault drop, route delete", got)
+	}
+	if !slices.Contains(s.Logins("example.com"), "user001@example.com") {
+		t.Fatal("a dropped delete (without AfterApply) deleted the login")
+	}
+}
+
+func TestFaultMalformed(t *testing.T) {
+	s, base := newSeeded(t)
+	s.SetFaults(sandbox.Faults{Rate: 1, Malformed: true})
+	req, _ := http.NewRequest("GET", base+"/v3/domains/example.com/credentials", nil)
+	req.SetBasicAuth("api", testKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if got, want := res.StatusCode, 200; got != want {
+		t.Fatalf("status = %d, want %d", got, want)
+	}
+	var v map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&v); err == nil {
+		t.Fatalf("body decoded as JSON: %v", v)
+	}
+	if got := lastCall(t, s).Fault; got != "malformed" {
+		t.Fatalf("fault = %q, want malformed", got)
+	}
+}
+
+func TestFaultAfterApply(t *testing.T) {
+	s, base := newSeeded(t)
+	s.SetFaults(sandbox.Faults{Rate: 1, Status: 503, AfterApply: true})
+
+	call(t, base, "POST", "/v3/domains/example.com/credentials", form("login", "zed", "password", "zed-pass"), multipartE).want(t, 503, "")
+	if !s.CheckPassword("example.com", "zed", "zed-pass") {
+		t.Fatal("create with AfterApply did not apply")
+	}
+	call(t, base, "PUT", "/v3/domains/example.com/credentials/zed", form("password", "zed-pass2"), urlencoded).want(t, 503, "")
+	if !s.CheckPassword("example.com", "zed", "zed-pass2") {
+		t.Fatal("update with AfterApply did not apply")
+	}
+	call(t, base, "PUT", "/v3/example.com/mailboxes/zed", form("password", "zed-pass3"), urlencoded).want(t, 503, "")
+	if !s.CheckPassword("example.com", "zed", "zed-pass3") {
+		t.Fatal("update_mailbox with AfterApply did not apply")
+	}
+	call(t, base, "DELETE", "/v3/domains/example.com/credentials/zed", nil, "").want(t, 503, "")
+	if slices.Contains(s.Logins("example.com"), "zed@example.com") {
+		t.Fatal("delete with AfterApply did not apply")
+	}
+	call(t, base, "DELETE", "/v3/domains/newsletter.example.org/credentials", nil, "").want(t, 503, "")
+	if got, want := s.Logins("newsletter.example.org"), []string{"postmaster@newsletter.example.org"}; !slices.Equal(got, want) {
+		t.Fatalf("delete_all with AfterApply: logins = %v, want %v", got, want)
+	}
+	// Reads just fail.
+	call(t, base, "GET", "/v3/domains/example.com/credentials", nil, "").want(t, 503, "")
+
+	// AfterApply with a dropped connection: applied, and the caller hears nothing.
+	s.SetFaults(sandbox.Faults{Rate: 1, Drop: true, AfterApply: true})
+	req, _ := http.NewRequest("DELETE", base+"/v3/domains/example.com/credentials/user002", nil)
+	req.SetBasicAuth("api", testKey)
+	if res, err := (&http.Client{Transport: &http.Transport{}}).Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("want a transport error, got %d", res.StatusCode)
+	}
+	if slices.Contains(s.Logins("example.com"), "user002@example.com") {
+		t.Fatal("dropped delete with AfterApply did not apply")
+	}
+}
+
+func TestFaultLatencyEndsWhenClientLeaves(t *testing.T) {
+	s := sandbox.New(testKey, sandbox.WithDefaultSeed())
+	// An hour of latency: the test only finishes because the handler returns when the
+	// request's context is done.
+	s.SetFaults(sandbox.Faults{Latency: time.Hour, Rate: 1, Status: 500})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	req := httptest.NewRequestWithContext(ctx, "GET", "/v4/domains", nil)
+	req.SetBasicAuth("api", testKey)
+	rw := httptest.NewRecorder()
+	s.ServeHTTP(rw, req)
+	if got := rw.Body.Len(); got != 0 {
+		t.Fatalf("answered %d bytes to a client that left", got)
+	}
+	if got := lastCall(t, s); got.Status != 0 || got.Route != "domains" {
+		t.Fatalf("call = %+v, want status 0 on route domains", got)
+	}
+}
+
+func TestFaultLatencyWithoutFailure(t *testing.T) {
+	s := sandbox.New(testKey, sandbox.WithDefaultSeed())
+	s.SetFaults(sandbox.Faults{Latency: time.Millisecond})
+	req := httptest.NewRequest("GET", "/v4/domains", nil)
+	req.SetBasicAuth("api", testKey)
+	rw := httptest.NewRecorder()
+	s.ServeHTTP(rw, req)
+	if got, want := rw.Code, 200; got != want {
+		t.Fatalf("status = %d, want %d", got, want)
+	}
+}
+
+func TestCurrentFaultsIsACopy(t *testing.T) {
+	s := sandbox.New(testKey)
+	routes := []string{"list"}
+	s.SetFaults(sandbox.Faults{Routes: routes, Rate: 1, Status: 500})
+	routes[0] = "create"
+	f := s.CurrentFaults()
+	if got, want := f.Routes, []string{"list"}; !slices.Equal(got, want) {
+		t.Fatalf("routes = %v, want %v", got, want)
+	}
+	s.SetFaults(sandbox.Faults{})
+	if got := s.CurrentFaults(); got.Status != 0 || got.Rate != 0 {
+		t.Fatalf("faults after reset = %+v", got)
+	}
+}
