@@ -1,0 +1,281 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ErrInvalid is wrapped by every validation error Parse returns.
+var ErrInvalid = errors.New("invalid policy")
+
+// parseError is a validation error at a line of the policy file.
+type parseError struct {
+	name string
+	line int
+	msg  string
+}
+
+func (e *parseError) Error() string {
+	if e.line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.name, e.line, e.msg)
+	}
+	return fmt.Sprintf("%s: %s", e.name, e.msg)
+}
+
+func (e *parseError) Unwrap() error { return ErrInvalid }
+
+type parser struct{ name string }
+
+func (ps parser) errf(n *yaml.Node, format string, args ...any) error {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	return &parseError{name: ps.name, line: line, msg: fmt.Sprintf(format, args...)}
+}
+
+// Parse parses and validates a policy document (YAML or JSON). name is the file name used in
+// error messages, e.g. `policy.yaml:7: unknown role "opertor" (want viewer, operator or owner)`.
+func Parse(data []byte, name string) (*Policy, error) {
+	if name == "" {
+		name = "policy"
+	}
+	ps := parser{name: name}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", name, ErrInvalid, err)
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil, ps.errf(nil, "the policy file is empty (want admins, self_service and rules)")
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return nil, ps.errf(root, "the policy must be a mapping with admins, self_service and rules")
+	}
+	p := &Policy{name: name}
+	err := ps.eachKey(root, func(key string, k, v *yaml.Node) error {
+		switch key {
+		case "admins":
+			m, err := ps.matcher(v, "admins")
+			if err != nil {
+				return err
+			}
+			p.admins = m
+		case "self_service":
+			b, err := ps.boolean(v, "self_service")
+			if err != nil {
+				return err
+			}
+			p.selfService = b
+		case "rules":
+			rules, err := ps.rules(v)
+			if err != nil {
+				return err
+			}
+			p.rules = rules
+		default:
+			return ps.errf(k, "unknown key %q (want admins, self_service or rules)", key)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// eachKey walks a mapping node, refusing non-string and duplicate keys.
+func (ps parser) eachKey(m *yaml.Node, fn func(key string, k, v *yaml.Node) error) error {
+	if m.Kind != yaml.MappingNode {
+		return ps.errf(m, "expected a mapping")
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return ps.errf(k, "keys must be plain names")
+		}
+		if seen[k.Value] {
+			return ps.errf(k, "duplicate key %q", k.Value)
+		}
+		seen[k.Value] = true
+		if err := fn(k.Value, k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (ps parser) boolean(v *yaml.Node, what string) (bool, error) {
+	if v.Kind == yaml.ScalarNode {
+		switch v.Value {
+		case "true":
+			return true, nil
+		case "false":
+			return false, nil
+		}
+	}
+	return false, ps.errf(v, "%s must be true or false", what)
+}
+
+func (ps parser) strings(v *yaml.Node, what string) ([]string, error) {
+	if v.Kind == yaml.ScalarNode && (v.Tag == "!!null" || v.Value == "") && v.Style == 0 {
+		return nil, nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		return nil, ps.errf(v, "%s must be a list", what)
+	}
+	out := make([]string, 0, len(v.Content))
+	for _, it := range v.Content {
+		if it.Kind != yaml.ScalarNode || it.Tag == "!!null" {
+			return nil, ps.errf(it, "%s entries must be strings", what)
+		}
+		s := strings.TrimSpace(it.Value)
+		if s == "" {
+			return nil, ps.errf(it, "%s entries must not be empty", what)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (ps parser) matcher(v *yaml.Node, what string) (matcher, error) {
+	m := matcher{groups: map[string]bool{}, emails: map[string]bool{}}
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return m, nil
+	}
+	err := ps.eachKey(v, func(key string, k, val *yaml.Node) error {
+		switch key {
+		case "groups":
+			gs, err := ps.strings(val, what+".groups")
+			if err != nil {
+				return err
+			}
+			for _, g := range gs {
+				m.groups[g] = true
+			}
+		case "emails":
+			if err := ps.emails(val, what+".emails", m.emails); err != nil {
+				return err
+			}
+		default:
+			return ps.errf(k, "unknown key %q in %s (want groups or emails)", key, what)
+		}
+		return nil
+	})
+	return m, err
+}
+
+func (ps parser) emails(v *yaml.Node, what string, into map[string]bool) error {
+	es, err := ps.strings(v, what)
+	if err != nil {
+		return err
+	}
+	for i, e := range es {
+		if at := strings.IndexByte(e, '@'); at <= 0 || at != strings.LastIndexByte(e, '@') || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n") {
+			return ps.errf(v.Content[i], "%q is not an e-mail address", e)
+		}
+		into[strings.ToLower(e)] = true
+	}
+	return nil
+}
+
+func (ps parser) rules(v *yaml.Node) ([]rule, error) {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
+		return nil, nil
+	}
+	if v.Kind != yaml.SequenceNode {
+		return nil, ps.errf(v, "rules must be a list")
+	}
+	out := make([]rule, 0, len(v.Content))
+	for _, rn := range v.Content {
+		if rn.Kind != yaml.MappingNode {
+			return nil, ps.errf(rn, "each rule must be a mapping with domain, role, groups and emails")
+		}
+		r := rule{who: matcher{groups: map[string]bool{}, emails: map[string]bool{}}}
+		var domainSet, roleSet bool
+		err := ps.eachKey(rn, func(key string, k, val *yaml.Node) error {
+			switch key {
+			case "domain":
+				if val.Kind != yaml.ScalarNode || strings.TrimSpace(val.Value) == "" || val.Tag == "!!null" {
+					return ps.errf(val, "empty domain (want a domain name or \"*\")")
+				}
+				d := normalizeDomain(val.Value)
+				if d != "*" && !validDomain(d) {
+					return ps.errf(val, "invalid domain %q (want a domain name such as mg.example.com, or \"*\")", val.Value)
+				}
+				r.domain, domainSet = d, true
+			case "role":
+				role, ok := roleByName(val)
+				if !ok {
+					return ps.errf(val, "unknown role %q (want viewer, operator or owner)", val.Value)
+				}
+				r.role, roleSet = role, true
+			case "groups":
+				gs, err := ps.strings(val, "groups")
+				if err != nil {
+					return err
+				}
+				for _, g := range gs {
+					r.who.groups[g] = true
+				}
+			case "emails":
+				return ps.emails(val, "emails", r.who.emails)
+			default:
+				return ps.errf(k, "unknown key %q in rule (want domain, role, groups or emails)", key)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !domainSet:
+			return nil, ps.errf(rn, "rule has no domain (want a domain name or \"*\")")
+		case !roleSet:
+			return nil, ps.errf(rn, "rule has no role (want viewer, operator or owner)")
+		case len(r.who.groups) == 0 && len(r.who.emails) == 0:
+			return nil, ps.errf(rn, "rule for %s names neither groups nor emails", r.domain)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+func roleByName(v *yaml.Node) (Role, bool) {
+	if v.Kind != yaml.ScalarNode {
+		return RoleNone, false
+	}
+	switch v.Value {
+	case "viewer":
+		return RoleViewer, true
+	case "operator":
+		return RoleOperator, true
+	case "owner":
+		return RoleOwner, true
+	}
+	return RoleNone, false
+}
+
+// validDomain accepts lower-case host names: dot-separated labels of letters, digits and
+// hyphens, 1-63 bytes each, not starting or ending with a hyphen, 253 bytes at most.
+func validDomain(d string) bool {
+	if len(d) == 0 || len(d) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,244 @@
+package policy
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const sample = `admins:
+  groups: [smtp-admins]
+  emails: [Root@Corp.example]
+self_service: true
+rules:
+  - domain: acme.example
+    role: operator
+    groups: [team-acme]
+  - domain: "*"
+    role: viewer
+    groups: [auditors]
+  - domain: acme.example
+    role: owner
+    emails: [boss@acme.example]
+  - domain: example.com
+    role: viewer
+    groups: [team-acme]
+`
+
+func mustParse(t *testing.T, src string) *Policy {
+	t.Helper()
+	p, err := Parse([]byte(src), "policy.yaml")
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return p
+}
+
+func TestRole(t *testing.T) {
+	p := mustParse(t, sample)
+	tests := []struct {
+		name   string
+		s      Subject
+		domain string
+		want   Role
+	}{
+		{"no groups", Subject{Email: "x@y.example", EmailVerified: true}, "acme.example", RoleNone},
+		{"operator", Subject{Groups: []string{"team-acme"}}, "acme.example", RoleOperator},
+		{"operator domain case", Subject{Groups: []string{"team-acme"}}, "ACME.example.", RoleOperator},
+		{"operator elsewhere", Subject{Groups: []string{"team-acme"}}, "other.example", RoleNone},
+		{"second rule", Subject{Groups: []string{"team-acme"}}, "example.com", RoleViewer},
+		{"group case sensitive", Subject{Groups: []string{"Team-Acme"}}, "acme.example", RoleNone},
+		{"wildcard", Subject{Groups: []string{"auditors"}}, "anything.example", RoleViewer},
+		{"highest wins", Subject{Email: "BOSS@acme.example", EmailVerified: true, Groups: []string{"team-acme", "auditors"}}, "acme.example", RoleOwner},
+		{"unverified email ignored", Subject{Email: "boss@acme.example", Groups: []string{"auditors"}}, "acme.example", RoleViewer},
+		{"admin by group", Subject{Groups: []string{"smtp-admins"}}, "whatever.example", RoleAdmin},
+		{"admin by email", Subject{Email: "root@corp.EXAMPLE", EmailVerified: true}, "x.example", RoleAdmin},
+		{"admin email unverified", Subject{Email: "root@corp.example"}, "x.example", RoleNone},
+		{"empty domain", Subject{Groups: []string{"auditors"}}, "", RoleNone},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := p.Role(tt.s, tt.domain); got != tt.want {
+				t.Errorf("Role = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCan(t *testing.T) {
+	p := mustParse(t, sample)
+	op := Subject{Groups: []string{"team-acme"}}
+	owner := Subject{Email: "boss@acme.example", EmailVerified: true}
+	tests := []struct {
+		s    Subject
+		a    Action
+		want bool
+	}{
+		{op, ActView, true}, {op, ActCreate, true}, {op, ActReset, true},
+		{op, ActDelete, false}, {op, ActDeleteAll, false}, {op, ActSystem, false},
+		{owner, ActDelete, true}, {owner, ActDeleteAll, true}, {owner, ActSystem, true},
+		{Subject{}, ActView, false}, {op, Action(99), false},
+	}
+	for _, tt := range tests {
+		if got := p.Can(tt.s, "acme.example", tt.a); got != tt.want {
+			t.Errorf("Can(%v, %v) = %v, want %v", tt.s, tt.a, got, tt.want)
+		}
+	}
+	var nilPolicy *Policy
+	if nilPolicy.Can(owner, "acme.example", ActView) {
+		t.Error("nil policy allowed an action")
+	}
+}
+
+func TestSelfServiceAndVisible(t *testing.T) {
+	p := mustParse(t, sample)
+	s := Subject{Email: "Dev@acme.example", EmailVerified: true, Groups: []string{"team-acme"}}
+	if !p.CanSelfReset(s, "acme.example", "dev@ACME.example") {
+		t.Error("self reset refused for own login")
+	}
+	if p.CanSelfReset(s, "acme.example", "other@acme.example") {
+		t.Error("self reset allowed for someone else's login")
+	}
+	s.EmailVerified = false
+	if p.CanSelfReset(s, "acme.example", "dev@acme.example") {
+		t.Error("self reset allowed with unverified email")
+	}
+	got := p.VisibleDomains(Subject{Groups: []string{"team-acme"}}, []string{"acme.example", "empty.example", "example.com"})
+	if want := []string{"acme.example", "example.com"}; !slices.Equal(got, want) {
+		t.Errorf("VisibleDomains = %v, want %v", got, want)
+	}
+	off := mustParse(t, "self_service: false\nrules: []\n")
+	if off.CanSelfReset(s, "acme.example", "dev@acme.example") || off.SelfService() {
+		t.Error("self service on when disabled")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"unknown role", "rules:\n  - domain: a.example\n    role: opertor\n    groups: [g]\n", `policy.yaml:3: unknown role "opertor" (want viewer, operator or owner)`},
+		{"unknown top key", "admin:\n  groups: [x]\n", `policy.yaml:1: unknown key "admin"`},
+		{"unknown rule key", "rules:\n  - domain: a.example\n    role: viewer\n    group: [g]\n", `policy.yaml:4: unknown key "group" in rule`},
+		{"unknown admins key", "admins:\n  users: [x]\n", `policy.yaml:2: unknown key "users" in admins`},
+		{"empty domain", "rules:\n  - domain: \"\"\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: empty domain`},
+		{"missing domain", "rules:\n  - role: viewer\n    groups: [g]\n", `policy.yaml:2: rule has no domain`},
+		{"missing role", "rules:\n  - domain: a.example\n    groups: [g]\n", `policy.yaml:2: rule has no role`},
+		{"nobody", "rules:\n  - domain: a.example\n    role: viewer\n", `policy.yaml:2: rule for a.example names neither groups nor emails`},
+		{"empty lists", "rules:\n  - domain: a.example\n    role: viewer\n    groups: []\n    emails: []\n", `names neither groups nor emails`},
+		{"bad domain", "rules:\n  - domain: bad_domain!\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: invalid domain "bad_domain!"`},
+		{"bad domain slash", "rules:\n  - domain: a.example/x\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: invalid domain`},
+		{"bad email", "admins:\n  emails: [nobody]\n", `policy.yaml:2: "nobody" is not an e-mail address`},
+		{"self_service type", "self_service: yes please\n", `policy.yaml:1: self_service must be true or false`},
+		{"duplicate key", "self_service: true\nself_service: false\n", `policy.yaml:2: duplicate key "self_service"`},
+		{"not a mapping", "- a\n- b\n", `policy.yaml:1: the policy must be a mapping`},
+		{"empty", "", `policy.yaml: the policy file is empty`},
+		{"syntax", "rules: [\n", `policy.yaml: invalid policy: yaml:`},
+		{"json unknown role", "{\n  \"rules\": [\n    {\"domain\": \"a.example\",\n     \"role\": \"boss\", \"groups\": [\"g\"]}\n  ]\n}\n", `policy.yaml:4: unknown role "boss"`},
+		{"json tabs unknown key", "{\n\t\"rulez\": []\n}\n", `policy.yaml:2: unknown key "rulez"`},
+		{"group not string", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [[x]]\n", `policy.yaml:4: groups entries must be strings`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.src), "policy.yaml")
+			if err == nil {
+				t.Fatalf("Parse succeeded, want error containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %q, want it to contain %q", err, tt.want)
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("error %v does not wrap ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestParseJSON(t *testing.T) {
+	p := mustParse(t, `{"admins": {"groups": ["smtp-admins"]}, "self_service": true,
+	  "rules": [{"domain": "*", "role": "owner", "emails": ["a@b.example"]}]}`)
+	if got := p.Role(Subject{Email: "a@b.example", EmailVerified: true}, "z.example"); got != RoleOwner {
+		t.Errorf("Role = %v, want owner", got)
+	}
+	if !p.SelfService() {
+		t.Error("self_service lost")
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load = %v, want ErrNotExist", err)
+	}
+}
+
+func writeFile(t *testing.T, path, src string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSecurity13PolicyReload: a policy change applies on the next check after Reload, a removed
+// group loses access at once, and a broken file keeps the previous policy.
+func TestSecurity13PolicyReload(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "policy.yaml")
+	writeFile(t, path, "rules:\n  - domain: acme.example\n    role: operator\n    groups: [team-acme]\n")
+	h, err := NewHolder(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := Subject{Groups: []string{"team-acme"}}
+	if !h.Current().Can(op, "acme.example", ActCreate) {
+		t.Fatal("operator cannot create before reload")
+	}
+	writeFile(t, path, "rules:\n  - domain: acme.example\n    role: viewer\n    groups: [someone-else]\n")
+	if !h.Current().Can(op, "acme.example", ActCreate) {
+		t.Fatal("policy changed before Reload")
+	}
+	if err := h.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	if got := h.Current().Role(op, "acme.example"); got != RoleNone {
+		t.Errorf("after reload Role = %v, want none", got)
+	}
+	writeFile(t, path, "rules:\n  - domain: acme.example\n    role: opertor\n    groups: [team-acme]\n")
+	err = h.Reload()
+	if err == nil || !strings.Contains(err.Error(), "policy.yaml:3: unknown role") {
+		t.Errorf("Reload of a broken file = %v, want a line-precise error", err)
+	}
+	if got := h.Current().Role(Subject{Groups: []string{"someone-else"}}, "acme.example"); got != RoleViewer {
+		t.Errorf("broken reload replaced the policy: Role = %v, want viewer", got)
+	}
+}
+
+func TestStaticHolder(t *testing.T) {
+	p := mustParse(t, sample)
+	h := NewStaticHolder(p)
+	if err := h.Reload(); err != nil || h.Current() != p {
+		t.Errorf("static Reload = %v, policy swapped: %v", err, h.Current() != p)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(sample))
+	f.Add([]byte(`{"rules":[{"domain":"*","role":"viewer","groups":["g"]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := Parse(data, "fuzz.yaml")
+		if err != nil {
+			if p != nil {
+				t.Fatal("policy returned with an error")
+			}
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		s := Subject{Email: "a@b.example", EmailVerified: true, Groups: []string{"g", "team-acme"}}
+		_ = p.Role(s, "acme.example")
+		_ = p.VisibleDomains(s, []string{"acme.example", "x.example"})
+	})
+}
