@@ -1,0 +1,488 @@
+// Package mailgun is a client for Mailgun's Credentials API (SMTP logins) and the domain list
+// that SMTP Desk's domain picker needs.
+//
+// The client has go-github's shape: NewClient(key, opts...) builds a Client, every method goes
+// through one newRequest/do path that sets HTTP Basic auth (user "api", password = the key),
+// encodes forms as application/x-www-form-urlencoded, reads bodies through an io.LimitReader and
+// decodes JSON leniently (unknown fields are ignored).
+//
+// Every call has a deadline (WithTimeout, 10s by default, or the context's if it is sooner).
+// GET, PUT and DELETE are retried on 429, 5xx and network failures with capped, full-jitter
+// exponential backoff that honours Retry-After and X-RateLimit-Reset but never sleeps past the
+// deadline; POST is never retried.
+//
+// Errors from a call are *Error (Mailgun answered with a non-2xx status), *TransportError
+// (no answer came), a context error (errors.Is with context.Canceled or
+// context.DeadlineExceeded), an error wrapping ErrBadResponse (an answer that could not be
+// read), or a validation error wrapping ErrInvalidInput (nothing was sent). No error string
+// ever contains the API key, a password or a request body.
+package mailgun
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Region selects which of Mailgun's regional API hosts the client talks to. Credentials live
+// per region.
+type Region string
+
+// Mailgun's regions.
+const (
+	RegionUS Region = "us" // https://api.mailgun.net (the default)
+	RegionEU Region = "eu" // https://api.eu.mailgun.net
+)
+
+// Base URLs of Mailgun's regional API hosts.
+const (
+	BaseURLUS = "https://api.mailgun.net"
+	BaseURLEU = "https://api.eu.mailgun.net"
+)
+
+// MaxLimit is the largest page size Mailgun accepts for list calls.
+const MaxLimit = 1000
+
+// DefaultTimeout is the per-call deadline used when WithTimeout is not given and the context
+// has no sooner deadline. It covers every attempt of a call, including waits between retries.
+const DefaultTimeout = 10 * time.Second
+
+// DefaultUserAgent is sent when WithUserAgent is not given.
+const DefaultUserAgent = "smtpdesk-mailgun/1"
+
+// maxBodyBytes bounds every response body the client reads.
+const maxBodyBytes = 4 << 20
+
+// Client talks to Mailgun's API. It is safe for concurrent use; build one per API key and
+// share it.
+type Client struct {
+	apiKey     string
+	baseURL    string // scheme://host[/prefix], no trailing slash
+	httpClient *http.Client
+	userAgent  string
+	timeout    time.Duration
+	retry      RetryPolicy
+	observer   Observer
+
+	// Seams for tests: how to wait between attempts, what time it is (for Retry-After dates,
+	// X-RateLimit-Reset and the deadline check) and the jitter source (returns [0, n)).
+	sleep  func(ctx context.Context, d time.Duration) error
+	now    func() time.Time
+	jitter func(n int64) int64
+}
+
+// Option configures a Client in NewClient.
+type Option func(*Client) error
+
+// Observer is a metrics hook called synchronously once per HTTP attempt, after the attempt
+// has finished. It must be quick and must not block.
+type Observer func(CallInfo)
+
+// CallInfo describes one HTTP attempt to Mailgun.
+type CallInfo struct {
+	// Endpoint is the route template with its method, e.g.
+	// "DELETE /v3/domains/{domain}/credentials/{spec}": never the concrete URL, so metrics
+	// keep a low cardinality.
+	Endpoint string
+	Method   string
+	// Status is the HTTP status Mailgun answered, or 0 when no answer came.
+	Status   int
+	Duration time.Duration
+	// Attempt counts from 1; attempts after the first are retries.
+	Attempt int
+	// Err is the attempt's error (an *Error, a *TransportError, ...), nil on success.
+	Err error
+}
+
+// NewClient returns a Client for the given private API key. Without options it talks to the
+// US region with a 10s per-call deadline, 3 attempts for GET/PUT/DELETE, and its own pooled
+// keep-alive *http.Client.
+func NewClient(apiKey string, opts ...Option) (*Client, error) {
+	if apiKey == "" {
+		return nil, fmt.Errorf("%w: API key is empty", ErrInvalidInput)
+	}
+	for _, r := range apiKey {
+		if r <= ' ' || r == 0x7f {
+			// The key goes in a header; never echo it, just say what is wrong.
+			return nil, fmt.Errorf("%w: API key contains whitespace or a control character", ErrInvalidInput)
+		}
+	}
+	c := &Client{
+		apiKey:    apiKey,
+		baseURL:   BaseURLUS,
+		userAgent: DefaultUserAgent,
+		timeout:   DefaultTimeout,
+		retry:     defaultRetryPolicy(),
+		sleep:     sleepContext,
+		now:       time.Now,
+		jitter:    rand.Int64N,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return nil, fmt.Errorf("mailgun: NewClient: %w", err)
+		}
+	}
+	if c.httpClient == nil {
+		c.httpClient = newDefaultHTTPClient()
+	}
+	return c, nil
+}
+
+// String describes the client without its key, so printing or logging a *Client (%v, %+v,
+// slog) cannot leak the key.
+func (c *Client) String() string {
+	return fmt.Sprintf("mailgun.Client{baseURL: %s, timeout: %s, key: [redacted]}", c.baseURL, c.timeout)
+}
+
+// GoString is String for %#v.
+func (c *Client) GoString() string { return c.String() }
+
+// newDefaultHTTPClient builds the pooled keep-alive client a Client uses unless
+// WithHTTPClient is given. Deadlines come from the request context, not Client.Timeout.
+func newDefaultHTTPClient() *http.Client {
+	var t *http.Transport
+	if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+		t = dt.Clone()
+	} else {
+		t = &http.Transport{Proxy: http.ProxyFromEnvironment}
+	}
+	t.ForceAttemptHTTP2 = true
+	t.MaxIdleConns = 128
+	t.MaxIdleConnsPerHost = 64
+	t.IdleConnTimeout = 90 * time.Second
+	t.TLSHandshakeTimeout = 10 * time.Second
+	t.ExpectContinueTimeout = time.Second
+	return &http.Client{
+		Transport: t,
+		// Mailgun's API does not redirect; following one could turn a POST into a GET or
+		// send the key somewhere unexpected, so a 3xx is returned as an *Error instead.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// WithRegion selects Mailgun's US (default) or EU API host.
+func WithRegion(r Region) Option {
+	return func(c *Client) error {
+		switch r {
+		case RegionUS, "":
+			c.baseURL = BaseURLUS
+		case RegionEU:
+			c.baseURL = BaseURLEU
+		default:
+			return fmt.Errorf("%w: unknown region %q (want %q or %q)", ErrInvalidInput, string(r), RegionUS, RegionEU)
+		}
+		return nil
+	}
+}
+
+// WithBaseURL points the client at an explicit API root, e.g. the sandbox at
+// "http://127.0.0.1:8025". The URL must be http or https with a host, and may carry a path
+// prefix; it must not carry credentials, a query or a fragment.
+func WithBaseURL(raw string) Option {
+	return func(c *Client) error {
+		u, err := url.Parse(raw)
+		if err != nil {
+			return fmt.Errorf("%w: base URL does not parse: %w", ErrInvalidInput, err)
+		}
+		switch {
+		case u.Scheme != "http" && u.Scheme != "https":
+			return fmt.Errorf("%w: base URL must start with http:// or https://", ErrInvalidInput)
+		case u.Host == "":
+			return fmt.Errorf("%w: base URL has no host", ErrInvalidInput)
+		case u.User != nil:
+			return fmt.Errorf("%w: base URL must not carry credentials (the key is sent as Basic auth)", ErrInvalidInput)
+		case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
+			return fmt.Errorf("%w: base URL must not have a query or fragment", ErrInvalidInput)
+		}
+		c.baseURL = u.Scheme + "://" + u.Host + strings.TrimRight(u.EscapedPath(), "/")
+		return nil
+	}
+}
+
+// WithHTTPClient makes the client send requests through h instead of its own pooled client.
+func WithHTTPClient(h *http.Client) Option {
+	return func(c *Client) error {
+		if h == nil {
+			return fmt.Errorf("%w: nil *http.Client", ErrInvalidInput)
+		}
+		c.httpClient = h
+		return nil
+	}
+}
+
+// WithUserAgent sets the User-Agent header sent with every request.
+func WithUserAgent(ua string) Option {
+	return func(c *Client) error {
+		if ua == "" || strings.ContainsFunc(ua, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return fmt.Errorf("%w: user agent is empty or contains a control character", ErrInvalidInput)
+		}
+		c.userAgent = ua
+		return nil
+	}
+}
+
+// WithTimeout sets the default per-call deadline (10s unless set). It covers all attempts of
+// a call and applies unless the context already has a sooner deadline. d must be positive:
+// every Mailgun call has a deadline.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: timeout must be positive, got %s", ErrInvalidInput, d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithRetry sets the retry policy for GET, PUT and DELETE. Zero fields keep their defaults
+// (3 attempts, 200ms base delay, 2s cap); MaxAttempts 1 turns retries off.
+func WithRetry(p RetryPolicy) Option {
+	return func(c *Client) error {
+		p, err := p.withDefaults()
+		if err != nil {
+			return err
+		}
+		c.retry = p
+		return nil
+	}
+}
+
+// WithObserver installs a metrics hook called once per HTTP attempt.
+func WithObserver(o Observer) Option {
+	return func(c *Client) error {
+		c.observer = o
+		return nil
+	}
+}
+
+// route names one of the API's routes as "METHOD /path/template". Errors and the observer
+// report it in place of the concrete URL.
+type route string
+
+// The routes the client calls.
+const (
+	routeListCredentials   route = "GET /v3/domains/{domain}/credentials"
+	routeCreateCredentials route = "POST /v3/domains/{domain}/credentials"
+	routeDeleteAll         route = "DELETE /v3/domains/{domain}/credentials"
+	routeChangePassword    route = "PUT /v3/domains/{domain}/credentials/{spec}"
+	routeDeleteCredential  route = "DELETE /v3/domains/{domain}/credentials/{spec}"
+	routeChangeMailbox     route = "PUT /v3/{domain}/mailboxes/{spec}"
+	routeListDomains       route = "GET /v4/domains"
+)
+
+// method is the route's HTTP method.
+func (r route) method() string {
+	m, _, _ := strings.Cut(string(r), " ")
+	return m
+}
+
+// call is everything do needs for one API call.
+type call struct {
+	route route
+	path  string     // escaped path, built by one of the path functions
+	query url.Values // nil = none
+	form  url.Values // nil = no body
+	// secrets are scrubbed from any message Mailgun sends back (passwords in the form).
+	secrets []string
+	// doneAfterUnknown, when set, says whether an error answer to a retry means that an
+	// earlier attempt whose outcome was unknown (5xx, transport error) already did the work,
+	// e.g. 404 to a retried DELETE.
+	doneAfterUnknown func(*Error) bool
+}
+
+// errDoneEarlier is returned by do when call.doneAfterUnknown matched.
+var errDoneEarlier = errors.New("mailgun: done by an earlier attempt")
+
+// newRequest builds the HTTP request for one attempt.
+func (c *Client) newRequest(ctx context.Context, cl *call) (*http.Request, error) {
+	u := c.baseURL + cl.path
+	if len(cl.query) > 0 {
+		u += "?" + cl.query.Encode()
+	}
+	var body io.Reader
+	if cl.form != nil {
+		body = strings.NewReader(cl.form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, cl.route.method(), u, body)
+	if err != nil {
+		// url.Error text would not hold secrets, but keep the message to the route anyway.
+		return nil, fmt.Errorf("mailgun: %s: building request: %w", cl.route, unwrapURLError(err))
+	}
+	req.SetBasicAuth("api", c.apiKey)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", c.userAgent)
+	if cl.form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	return req, nil
+}
+
+// do runs a call with the per-call deadline and the retry policy, and decodes a 2xx JSON
+// answer into v (when v is not nil).
+func (c *Client) do(ctx context.Context, cl *call, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+
+	attempts := 1
+	if cl.route.method() != http.MethodPost {
+		attempts = c.retry.MaxAttempts
+	}
+	var (
+		lastErr        error
+		unknownOutcome bool // an earlier attempt may have reached Mailgun and done the work
+	)
+	for attempt := 1; ; attempt++ {
+		status, hint, err := c.attempt(ctx, cl, attempt, v)
+		if err == nil {
+			return nil
+		}
+		var apiErr *Error
+		if unknownOutcome && cl.doneAfterUnknown != nil && errors.As(err, &apiErr) && cl.doneAfterUnknown(apiErr) {
+			return errDoneEarlier
+		}
+		lastErr = err
+		if ctx.Err() != nil {
+			return contextError(ctx, cl, err)
+		}
+		if !retryable(status, err) || attempt >= attempts {
+			return lastErr
+		}
+		if status == 0 || status >= 500 {
+			unknownOutcome = true
+		}
+		wait := hint
+		if wait <= 0 {
+			wait = c.backoff(attempt)
+		}
+		if dl, ok := ctx.Deadline(); ok && !c.now().Add(wait).Before(dl) {
+			// Waiting would pass the deadline: give the caller Mailgun's answer now.
+			return lastErr
+		}
+		if err := c.sleep(ctx, wait); err != nil {
+			return contextError(ctx, cl, lastErr)
+		}
+	}
+}
+
+// contextError reports a call cut short by its context, keeping the last attempt's error
+// reachable through errors.As.
+func contextError(ctx context.Context, cl *call, last error) error {
+	cerr := ctx.Err()
+	if cerr == nil || errors.Is(last, cerr) {
+		return last
+	}
+	return fmt.Errorf("mailgun: %s: %w (last attempt: %w)", cl.route, cerr, last)
+}
+
+// attempt sends one HTTP request and reads its answer. It returns the status (0 when no
+// answer came) and any server-requested wait.
+func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status int, hint time.Duration, err error) {
+	start := time.Now()
+	defer func() {
+		if c.observer != nil {
+			c.observer(CallInfo{
+				Endpoint: string(cl.route),
+				Method:   cl.route.method(),
+				Status:   status,
+				Duration: time.Since(start),
+				Attempt:  n,
+				Err:      err,
+			})
+		}
+	}()
+
+	req, err := c.newRequest(ctx, cl)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := c.httpClient.Do(req)
+	if err != nil {
+		return 0, 0, &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: unwrapURLError(err)}
+	}
+	defer func() {
+		// Drain a little so the connection can be reused, then close.
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		_ = resp.Body.Close()
+	}()
+
+	body, readErr := readBody(resp.Body)
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		e := c.newError(cl, resp, body)
+		return resp.StatusCode, e.RetryAfter, e
+	}
+	if readErr != nil {
+		if errors.Is(readErr, errBodyTooLarge) {
+			return resp.StatusCode, 0, fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
+		}
+		// The connection broke mid-answer: nobody knows what Mailgun did.
+		return 0, 0, &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: readErr}
+	}
+	if v == nil {
+		return resp.StatusCode, 0, nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return resp.StatusCode, 0, fmt.Errorf("mailgun: %s: HTTP %d: %w: %s", cl.route, resp.StatusCode, ErrBadResponse, describeJSONError(err))
+	}
+	return resp.StatusCode, 0, nil
+}
+
+var errBodyTooLarge = errors.New("response body too large")
+
+// readBody reads at most maxBodyBytes; a longer body is an error.
+func readBody(r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxBodyBytes+1))
+	if err != nil {
+		return b, err
+	}
+	if len(b) > maxBodyBytes {
+		return b[:maxBodyBytes], errBodyTooLarge
+	}
+	return b, nil
+}
+
+// describeJSONError says what was wrong with a JSON body without quoting any of it: a
+// generated password could sit next to the fault.
+func describeJSONError(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
+	case errors.As(err, &typ):
+		return fmt.Sprintf("field %q is a JSON %s, want %s", typ.Field, typ.Value, typ.Type)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	default:
+		return "invalid JSON"
+	}
+}
+
+// unwrapURLError drops *url.Error's "Get \"https://...\"" wrapper: the route name already
+// says which call it was, and the concrete URL would leak logins into metrics and logs.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
+}
+
+// isTimeout reports whether err is a deadline or a network timeout.
+func isTimeout(err error) bool {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}

@@ -1,0 +1,183 @@
+package mailgun_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+)
+
+// roundTripFunc answers requests without a network, for checking the URLs the client builds.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func recordingHTTPClient(urls *[]string, mu *sync.Mutex) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		mu.Lock()
+		*urls = append(*urls, r.URL.String())
+		mu.Unlock()
+		return &http.Response{
+			StatusCode: 200,
+			Header:     http.Header{"Content-Type": {"application/json"}},
+			Body:       io.NopCloser(strings.NewReader(`{"items":[],"total_count":0}`)),
+			Request:    r,
+		}, nil
+	})}
+}
+
+func TestBaseURLOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []mailgun.Option
+		want string
+	}{
+		{"default is US", nil, "https://api.mailgun.net/v4/domains"},
+		{"US", []mailgun.Option{mailgun.WithRegion(mailgun.RegionUS)}, "https://api.mailgun.net/v4/domains"},
+		{"EU", []mailgun.Option{mailgun.WithRegion(mailgun.RegionEU)}, "https://api.eu.mailgun.net/v4/domains"},
+		{"base URL", []mailgun.Option{mailgun.WithBaseURL("http://127.0.0.1:8025")}, "http://127.0.0.1:8025/v4/domains"},
+		{"base URL with prefix and slash", []mailgun.Option{mailgun.WithBaseURL("http://127.0.0.1:8025/mg/")}, "http://127.0.0.1:8025/mg/v4/domains"},
+		{"last option wins", []mailgun.Option{mailgun.WithBaseURL("http://127.0.0.1:8025"), mailgun.WithRegion(mailgun.RegionEU)}, "https://api.eu.mailgun.net/v4/domains"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var urls []string
+			var mu sync.Mutex
+			opts := append([]mailgun.Option{mailgun.WithHTTPClient(recordingHTTPClient(&urls, &mu))}, tt.opts...)
+			c, err := mailgun.NewClient(testKey, opts...)
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			if _, err := c.ListDomains(context.Background(), nil); err != nil {
+				t.Fatalf("ListDomains: %v", err)
+			}
+			if len(urls) != 1 || urls[0] != tt.want {
+				t.Errorf("URLs = %v, want [%s]", urls, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewClientRejectsBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		key  string
+		opts []mailgun.Option
+	}{
+		{"empty key", "", nil},
+		{"key with newline", "key-abc\r\nX-Evil: 1", nil},
+		{"key with space", "key abc", nil},
+		{"unknown region", testKey, []mailgun.Option{mailgun.WithRegion("ap")}},
+		{"base URL not http", testKey, []mailgun.Option{mailgun.WithBaseURL("ftp://example.com")}},
+		{"base URL without host", testKey, []mailgun.Option{mailgun.WithBaseURL("http://")}},
+		{"base URL with credentials", testKey, []mailgun.Option{mailgun.WithBaseURL("https://api:k@example.com")}},
+		{"base URL with query", testKey, []mailgun.Option{mailgun.WithBaseURL("https://example.com/?x=1")}},
+		{"base URL unparsable", testKey, []mailgun.Option{mailgun.WithBaseURL("http://[::1")}},
+		{"nil http client", testKey, []mailgun.Option{mailgun.WithHTTPClient(nil)}},
+		{"empty user agent", testKey, []mailgun.Option{mailgun.WithUserAgent("")}},
+		{"user agent with newline", testKey, []mailgun.Option{mailgun.WithUserAgent("a\nb")}},
+		{"zero timeout", testKey, []mailgun.Option{mailgun.WithTimeout(0)}},
+		{"negative attempts", testKey, []mailgun.Option{mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: -1})}},
+		{"max below base", testKey, []mailgun.Option{mailgun.WithRetry(mailgun.RetryPolicy{BaseDelay: time.Second, MaxDelay: time.Millisecond})}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := mailgun.NewClient(tt.key, tt.opts...)
+			if !errors.Is(err, mailgun.ErrInvalidInput) || c != nil {
+				t.Fatalf("NewClient = %v, %v; want nil, ErrInvalidInput", c, err)
+			}
+			if tt.key != "" && strings.Contains(err.Error(), tt.key) {
+				t.Errorf("error %q contains the key", err)
+			}
+		})
+	}
+}
+
+func TestDefaultUserAgentAndAccept(t *testing.T) {
+	f := newFake(t, reply{body: okList})
+	c, _ := newClient(t, f)
+	if err := listCall(c); err != nil {
+		t.Fatal(err)
+	}
+	if got := onlyRequest(t, f).UserAgent; got != mailgun.DefaultUserAgent {
+		t.Errorf("User-Agent = %q, want %q", got, mailgun.DefaultUserAgent)
+	}
+}
+
+func TestResponseBodyIsLimited(t *testing.T) {
+	huge := `{"items":[],"total_count":0,"pad":"` + strings.Repeat("x", mailgun.MaxBodyBytes) + `"}`
+	tests := []struct {
+		name   string
+		rep    reply
+		wantIs error
+	}{
+		{"2xx body over the limit", reply{body: huge}, mailgun.ErrBadResponse},
+		{"5xx body over the limit", reply{status: 500, header: map[string]string{"Content-Type": "text/plain"}, body: strings.Repeat("y", mailgun.MaxBodyBytes+10)}, mailgun.ErrServer},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.rep)
+			c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+			err := listCall(c)
+			if !errors.Is(err, tt.wantIs) {
+				t.Fatalf("err = %v, want %v", err, tt.wantIs)
+			}
+			if len(err.Error()) > 2048 {
+				t.Errorf("error string is %d bytes; the body leaked into it", len(err.Error()))
+			}
+		})
+	}
+}
+
+func TestMalformedJSONIsBadResponse(t *testing.T) {
+	for _, body := range []string{`{"items":[`, `not json`, `{"items":"nope","total_count":1}`, `{"items":[{"login":"a","size_bytes":{}}]}`} {
+		f := newFake(t, reply{body: body})
+		c, _ := newClient(t, f)
+		err := listCall(c)
+		if !errors.Is(err, mailgun.ErrBadResponse) {
+			t.Errorf("body %q: err = %v, want ErrBadResponse", body, err)
+		}
+		if got := len(f.requests()); got != 1 {
+			t.Errorf("body %q: requests = %d, want 1 (a 200 is not retried)", body, got)
+		}
+	}
+}
+
+func TestValidationErrorsSendNothing(t *testing.T) {
+	f := newFake(t, reply{body: okList})
+	c, _ := newClient(t, f)
+	ctx := context.Background()
+	for _, domain := range []string{"", "..", "exa mple.com", "example.com/x", "a@b.com", "ex%41mple.com"} {
+		if _, err := c.ListCredentials(ctx, domain, nil); !errors.Is(err, mailgun.ErrInvalidInput) {
+			t.Errorf("ListCredentials(%q): err = %v, want ErrInvalidInput", domain, err)
+		}
+		if _, err := c.DeleteAllCredentials(ctx, domain); !errors.Is(err, mailgun.ErrInvalidInput) {
+			t.Errorf("DeleteAllCredentials(%q): err = %v, want ErrInvalidInput", domain, err)
+		}
+	}
+	if _, err := c.ListDomains(ctx, &mailgun.DomainListOptions{Search: "a\nb"}); !errors.Is(err, mailgun.ErrInvalidInput) {
+		t.Errorf("ListDomains with a control character: err = %v, want ErrInvalidInput", err)
+	}
+	if n := len(f.requests()); n != 0 {
+		t.Errorf("server saw %d requests, want 0", n)
+	}
+}
+
+func TestPrintingTheClientHidesTheKey(t *testing.T) {
+	c, err := mailgun.NewClient(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{"%v", "%+v", "%#v", "%s"} {
+		if got := fmt.Sprintf(format, c); strings.Contains(got, testKey) {
+			t.Errorf("Sprintf(%q, client) = %q, contains the key", format, got)
+		}
+	}
+}

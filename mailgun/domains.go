@@ -1,0 +1,75 @@
+package mailgun
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// DomainListOptions filters and pages ListDomains. Zero values are left out of the query.
+type DomainListOptions struct {
+	Skip   int    // items to skip, ≥ 0
+	Limit  int    // page size, 0..MaxLimit (0 = Mailgun's default of 100)
+	Search string // name filter
+	State  string // "active", "unverified" or "disabled"
+	Sort   string // "name", "name:asc" or "name:desc"
+}
+
+// Domain is one sending domain.
+type Domain struct {
+	ID        string
+	Name      string
+	State     string    // "active", "unverified", "disabled"
+	Type      string    // "custom", "sandbox"
+	CreatedAt time.Time // in UTC; zero when Mailgun sent none
+}
+
+// DomainList is one page of the account's domains.
+type DomainList struct {
+	Items []Domain
+	// TotalCount is the number of domains matching the filter, not the page length.
+	TotalCount int
+}
+
+// ListDomains returns one page of the account's domains (GET /v4/domains).
+func (c *Client) ListDomains(ctx context.Context, opts *DomainListOptions) (*DomainList, error) {
+	var o DomainListOptions
+	if opts != nil {
+		o = *opts
+	}
+	q, err := pageQuery(o.Skip, o.Limit)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range []struct{ name, value string }{{"search", o.Search}, {"state", o.State}, {"sort", o.Sort}} {
+		if strings.ContainsFunc(f.value, isControl) {
+			return nil, fmt.Errorf("%w: %s has a control character", ErrInvalidInput, f.name)
+		}
+		if f.value != "" {
+			q.Set(f.name, f.value)
+		}
+	}
+	var wire struct {
+		Items []struct {
+			ID        string `json:"id"`
+			Name      string `json:"name"`
+			State     string `json:"state"`
+			Type      string `json:"type"`
+			CreatedAt string `json:"created_at"`
+		} `json:"items"`
+		TotalCount int `json:"total_count"`
+	}
+	if err := c.do(ctx, &call{route: routeListDomains, path: "/v4/domains", query: q}, &wire); err != nil {
+		return nil, err
+	}
+	list := &DomainList{Items: make([]Domain, 0, len(wire.Items)), TotalCount: wire.TotalCount}
+	for i, w := range wire.Items {
+		created, err := parseOptionalTime(w.CreatedAt)
+		if err != nil {
+			return nil, fmt.Errorf("mailgun: %s: item %d: created_at: %w", routeListDomains, i, err)
+		}
+		list.Items = append(list.Items, Domain{ID: w.ID, Name: w.Name, State: w.State, Type: w.Type, CreatedAt: created})
+	}
+	return list, nil
+}

@@ -1,0 +1,173 @@
+package mailgun
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Sentinels matched by (*Error).Is through errors.Is, by HTTP status.
+var (
+	// ErrNotFound matches 404: an unknown domain or login.
+	ErrNotFound = errors.New("mailgun: not found")
+	// ErrUnauthorized matches 401 and 403: a wrong key, or a key without access.
+	ErrUnauthorized = errors.New("mailgun: unauthorized")
+	// ErrRateLimited matches 429.
+	ErrRateLimited = errors.New("mailgun: rate limited")
+	// ErrBadRequest matches 400 and 422: Mailgun refused the input.
+	ErrBadRequest = errors.New("mailgun: bad request")
+	// ErrServer matches any 5xx.
+	ErrServer = errors.New("mailgun: server error")
+)
+
+// ErrInvalidInput is wrapped by every validation error; nothing was sent to Mailgun.
+var ErrInvalidInput = errors.New("mailgun: invalid input")
+
+// ErrBadResponse is wrapped when Mailgun answered 2xx but the body could not be read as the
+// expected JSON (or was larger than the client reads). For a mutating call the outcome is
+// then unknown.
+var ErrBadResponse = errors.New("unreadable response")
+
+// maxMessageBytes bounds the Mailgun message kept in an *Error.
+const maxMessageBytes = 512
+
+// Error is Mailgun's answer to a call that did not succeed (any non-2xx status).
+type Error struct {
+	// StatusCode is the HTTP status.
+	StatusCode int
+	// Message is Mailgun's message (the "message" field, or a plain-text body such as
+	// "Forbidden"), trimmed, without control characters, with the key and any password sent
+	// replaced by "[redacted]". It is upstream text: log it, don't show it to users verbatim.
+	Message string
+	// RetryAfter is the wait Mailgun asked for (Retry-After, X-RateLimit-Reset or a
+	// "retry-seconds" body field), 0 when it named none.
+	RetryAfter time.Duration
+	// Method is the HTTP method.
+	Method string
+	// Endpoint is the route template with its method, e.g.
+	// "GET /v3/domains/{domain}/credentials" (never the concrete URL).
+	Endpoint string
+}
+
+// Error implements error. It names the route, the status and Mailgun's message.
+func (e *Error) Error() string {
+	name := e.Endpoint
+	if name == "" {
+		name = e.Method
+	}
+	msg := e.Message
+	if msg == "" {
+		msg = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("mailgun: %s: HTTP %d: %s", name, e.StatusCode, msg)
+}
+
+// Is matches the status sentinels: ErrNotFound (404), ErrUnauthorized (401, 403),
+// ErrRateLimited (429), ErrBadRequest (400, 422) and ErrServer (5xx).
+func (e *Error) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden
+	case ErrRateLimited:
+		return e.StatusCode == http.StatusTooManyRequests
+	case ErrBadRequest:
+		return e.StatusCode == http.StatusBadRequest || e.StatusCode == http.StatusUnprocessableEntity
+	case ErrServer:
+		return e.StatusCode >= 500 && e.StatusCode <= 599
+	}
+	return false
+}
+
+// TransportError is a call that got no answer from Mailgun: a refused or dropped connection,
+// a TLS failure, a timeout. For a mutating call the outcome is unknown.
+type TransportError struct {
+	Method   string
+	Endpoint string // route template with its method, as in Error
+	Err      error
+}
+
+// Error implements error.
+func (e *TransportError) Error() string {
+	return fmt.Sprintf("mailgun: %s: no answer: %v", e.Endpoint, e.Err)
+}
+
+// Unwrap returns the underlying network or context error.
+func (e *TransportError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the call ran out of time (its deadline or a network timeout).
+func (e *TransportError) Timeout() bool { return isTimeout(e.Err) }
+
+// errorBody is the JSON shape of Mailgun's error answers; "error" and "retry-seconds" show up
+// on some endpoints and in some 429s.
+type errorBody struct {
+	Message      string   `json:"message"`
+	Error        string   `json:"error"`
+	RetrySeconds *float64 `json:"retry-seconds"`
+}
+
+// newError builds the *Error for a non-2xx answer.
+func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
+	e := &Error{
+		StatusCode: resp.StatusCode,
+		Method:     cl.route.method(),
+		Endpoint:   string(cl.route),
+	}
+	var eb errorBody
+	msg := ""
+	if err := json.Unmarshal(body, &eb); err == nil {
+		msg = eb.Message
+		if msg == "" {
+			msg = eb.Error
+		}
+	} else {
+		text := strings.TrimSpace(string(body))
+		// Plain text such as "Forbidden" is Mailgun's message; an HTML error page from a
+		// proxy is not worth keeping.
+		if !strings.HasPrefix(text, "<") && !strings.HasPrefix(text, "{") {
+			if i := strings.IndexAny(text, "\r\n"); i >= 0 {
+				text = text[:i]
+			}
+			msg = text
+		}
+	}
+	secrets := append([]string{c.apiKey}, cl.secrets...)
+	e.Message = cleanMessage(msg, secrets)
+	e.RetryAfter = retryHint(resp.Header, c.now())
+	if e.RetryAfter == 0 && eb.RetrySeconds != nil {
+		e.RetryAfter = secondsToDuration(*eb.RetrySeconds)
+	}
+	return e
+}
+
+// cleanMessage makes upstream text safe to put in an error: secrets redacted, control
+// characters replaced, valid UTF-8, bounded length.
+func cleanMessage(msg string, secrets []string) string {
+	for _, s := range secrets {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "[redacted]")
+		}
+	}
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, msg)
+	msg = strings.TrimSpace(msg)
+	if len(msg) > maxMessageBytes {
+		cut := maxMessageBytes
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	return msg
+}

@@ -1,0 +1,155 @@
+package mailgun_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+)
+
+func TestErrorMapping(t *testing.T) {
+	sentinels := []error{mailgun.ErrNotFound, mailgun.ErrUnauthorized, mailgun.ErrRateLimited, mailgun.ErrBadRequest, mailgun.ErrServer}
+	tests := []struct {
+		name        string
+		rep         reply
+		wantIs      error // nil = none of the sentinels
+		wantMessage string
+	}{
+		{"404 domain", reply{status: 404, body: `{"message":"Domain not found"}`}, mailgun.ErrNotFound, "Domain not found"},
+		{"401 plain text", reply{status: 401, header: map[string]string{"Content-Type": "text/plain"}, body: "Forbidden"}, mailgun.ErrUnauthorized, "Forbidden"},
+		{"401 json", reply{status: 401, body: `{"message":"Invalid private key"}`}, mailgun.ErrUnauthorized, "Invalid private key"},
+		{"403", reply{status: 403, body: `{"message":"Forbidden"}`}, mailgun.ErrUnauthorized, "Forbidden"},
+		{"400", reply{status: 400, body: `{"message":"Limit parameter can't be larger than 1000"}`}, mailgun.ErrBadRequest, "Limit parameter can't be larger than 1000"},
+		{"422", reply{status: 422, body: `{"error":"unprocessable"}`}, mailgun.ErrBadRequest, "unprocessable"},
+		{"429", reply{status: 429, body: `{"retry-seconds": 60}`}, mailgun.ErrRateLimited, ""},
+		{"500", reply{status: 500, body: `{"message":"Internal error"}`}, mailgun.ErrServer, "Internal error"},
+		{"502 html", reply{status: 502, header: map[string]string{"Content-Type": "text/html"}, body: "<html><body>Bad gateway</body></html>"}, mailgun.ErrServer, ""},
+		{"503 multi-line text", reply{status: 503, header: map[string]string{"Content-Type": "text/plain"}, body: "Service down\r\nsecond line"}, mailgun.ErrServer, "Service down"},
+		{"302", reply{status: 302, header: map[string]string{"Location": "http://127.0.0.1:1/x"}}, nil, ""},
+		{"409", reply{status: 409, body: `{"message":"conflict"}`}, nil, "conflict"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.rep)
+			c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+			_, err := c.ListCredentials(context.Background(), "example.com", nil)
+			var apiErr *mailgun.Error
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("err = %v (%T), want *mailgun.Error", err, err)
+			}
+			if apiErr.StatusCode != tt.rep.status {
+				t.Errorf("StatusCode = %d, want %d", apiErr.StatusCode, tt.rep.status)
+			}
+			if apiErr.Message != tt.wantMessage {
+				t.Errorf("Message = %q, want %q", apiErr.Message, tt.wantMessage)
+			}
+			if apiErr.Method != http.MethodGet || apiErr.Endpoint != "GET /v3/domains/{domain}/credentials" {
+				t.Errorf("Method, Endpoint = %q, %q", apiErr.Method, apiErr.Endpoint)
+			}
+			for _, s := range sentinels {
+				if got, want := errors.Is(err, s), s == tt.wantIs; got != want {
+					t.Errorf("errors.Is(err, %v) = %v, want %v", s, got, want)
+				}
+			}
+			if strings.Contains(err.Error(), "example.com") {
+				t.Errorf("error %q names the concrete URL, want the route template", err)
+			}
+		})
+	}
+}
+
+func TestErrorStringWithoutMessageUsesStatusText(t *testing.T) {
+	e := &mailgun.Error{StatusCode: 502, Method: "GET", Endpoint: "GET /v4/domains"}
+	if got, want := e.Error(), "mailgun: GET /v4/domains: HTTP 502: Bad Gateway"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestErrorRetryAfterFromBody(t *testing.T) {
+	f := newFake(t, reply{status: 429, body: `{"retry-seconds": 60}`})
+	c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+	_, err := c.ListCredentials(context.Background(), "example.com", nil)
+	var apiErr *mailgun.Error
+	if !errors.As(err, &apiErr) || apiErr.RetryAfter.Seconds() != 60 {
+		t.Fatalf("err = %v, want *Error with RetryAfter 60s", err)
+	}
+}
+
+// SECURITY.md item 18: neither the key nor a password ever reaches an error string, even
+// when Mailgun (or something posing as it) echoes them back.
+func TestErrorsNeverCarrySecrets(t *testing.T) {
+	const password = "Sup3r-Secret-PW"
+	echo := `{"message":"key ` + testKey + ` and password ` + password + ` refused"}`
+	tests := []struct {
+		name string
+		rep  reply
+		call func(c *mailgun.Client) error
+	}{
+		{"create 400 echo", reply{status: 400, body: echo}, func(c *mailgun.Client) error {
+			_, err := c.CreateCredentials(context.Background(), "example.com",
+				&mailgun.CreateCredentialsRequest{Logins: []string{"alice"}, Passwords: []string{password}})
+			return err
+		}},
+		{"change 401 echo", reply{status: 401, body: echo}, func(c *mailgun.Client) error {
+			_, err := c.ChangePassword(context.Background(), "example.com", "alice", password)
+			return err
+		}},
+		{"plain text echo", reply{status: 500, header: map[string]string{"Content-Type": "text/plain"}, body: "bad " + password + " " + testKey}, func(c *mailgun.Client) error {
+			_, err := c.ChangeMailboxPassword(context.Background(), "example.com", "alice", password)
+			return err
+		}},
+		{"malformed 200 next to a password", reply{status: 200, body: `{"message":"ok","credentials":{"alice@example.com":"` + password + `"` + "\x00"}, func(c *mailgun.Client) error {
+			_, err := c.ChangePassword(context.Background(), "example.com", "alice", "")
+			return err
+		}},
+		{"connection dropped", reply{drop: true}, func(c *mailgun.Client) error {
+			_, err := c.CreateCredentials(context.Background(), "example.com",
+				&mailgun.CreateCredentialsRequest{Logins: []string{"alice"}, Passwords: []string{password}})
+			return err
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.rep)
+			c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+			err := tt.call(c)
+			if err == nil {
+				t.Fatal("call succeeded, want an error")
+			}
+			for _, secret := range []string{testKey, password} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("error %q contains a secret", err)
+				}
+			}
+			if strings.Contains(err.Error(), "password=") || strings.Contains(err.Error(), "login=") {
+				t.Errorf("error %q contains the request body", err)
+			}
+		})
+	}
+}
+
+func TestTransportError(t *testing.T) {
+	f := newFake(t, reply{drop: true})
+	c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+	_, err := c.ListCredentials(context.Background(), "example.com", nil)
+	var te *mailgun.TransportError
+	if !errors.As(err, &te) {
+		t.Fatalf("err = %v (%T), want *TransportError", err, err)
+	}
+	if te.Timeout() {
+		t.Error("Timeout() = true for a dropped connection")
+	}
+	if te.Endpoint != "GET /v3/domains/{domain}/credentials" || te.Method != "GET" {
+		t.Errorf("Endpoint, Method = %q, %q", te.Endpoint, te.Method)
+	}
+	var apiErr *mailgun.Error
+	if errors.As(err, &apiErr) {
+		t.Error("a transport error also reads as *mailgun.Error")
+	}
+	if strings.Contains(err.Error(), "127.0.0.1") && strings.Contains(err.Error(), "/v3/domains/example.com") {
+		t.Errorf("error %q carries the concrete URL", err)
+	}
+}

@@ -1,0 +1,345 @@
+package mailgun_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+)
+
+const okList = `{"items":[],"total_count":0}`
+
+func listCall(c *mailgun.Client) error {
+	_, err := c.ListCredentials(context.Background(), "example.com", nil)
+	return err
+}
+
+func TestRetryCountsAndBackoff(t *testing.T) {
+	ms := time.Millisecond
+	tests := []struct {
+		name      string
+		policy    mailgun.RetryPolicy
+		replies   []reply
+		call      func(c *mailgun.Client) error
+		wantReqs  int
+		wantWaits []time.Duration
+		wantIs    error // nil = success
+	}{
+		{
+			name:     "GET 503 then 200",
+			replies:  []reply{{status: 503}, {status: 503}, {body: okList}},
+			call:     listCall,
+			wantReqs: 3, wantWaits: []time.Duration{200 * ms, 400 * ms},
+		},
+		{
+			name:     "GET 500 every time gives up after 3",
+			replies:  []reply{{status: 500, body: `{"message":"boom"}`}},
+			call:     listCall,
+			wantReqs: 3, wantWaits: []time.Duration{200 * ms, 400 * ms}, wantIs: mailgun.ErrServer,
+		},
+		{
+			name:     "GET 429 without hints uses backoff",
+			replies:  []reply{{status: 429}, {body: okList}},
+			call:     listCall,
+			wantReqs: 2, wantWaits: []time.Duration{200 * ms},
+		},
+		{
+			name:     "GET dropped connection then 200",
+			replies:  []reply{{drop: true}, {body: okList}},
+			call:     listCall,
+			wantReqs: 2, wantWaits: []time.Duration{200 * ms},
+		},
+		{
+			name:     "backoff is capped by MaxDelay",
+			policy:   mailgun.RetryPolicy{MaxAttempts: 6, BaseDelay: 200 * ms, MaxDelay: time.Second},
+			replies:  []reply{{status: 502}},
+			call:     listCall,
+			wantReqs: 6, wantWaits: []time.Duration{200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}, wantIs: mailgun.ErrServer,
+		},
+		{
+			name:     "MaxAttempts 1 means no retry",
+			policy:   mailgun.RetryPolicy{MaxAttempts: 1},
+			replies:  []reply{{status: 503}},
+			call:     listCall,
+			wantReqs: 1, wantIs: mailgun.ErrServer,
+		},
+		{
+			name:     "400 is not retried",
+			replies:  []reply{{status: 400, body: `{"message":"no"}`}},
+			call:     listCall,
+			wantReqs: 1, wantIs: mailgun.ErrBadRequest,
+		},
+		{
+			name:     "404 is not retried",
+			replies:  []reply{{status: 404, body: `{"message":"Domain not found"}`}},
+			call:     listCall,
+			wantReqs: 1, wantIs: mailgun.ErrNotFound,
+		},
+		{
+			name:    "POST is sent exactly once under 503",
+			replies: []reply{{status: 503}, {body: `{"message":"Created 1 credentials pair(s)"}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.CreateCredentials(context.Background(), "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"a"}})
+				return err
+			},
+			wantReqs: 1, wantIs: mailgun.ErrServer,
+		},
+		{
+			name:    "POST is sent exactly once under 429",
+			replies: []reply{{status: 429, header: map[string]string{"Retry-After": "1"}}, {body: `{"message":"Created 1 credentials pair(s)"}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.CreateCredentials(context.Background(), "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"a"}})
+				return err
+			},
+			wantReqs: 1, wantIs: mailgun.ErrRateLimited,
+		},
+		{
+			name:    "PUT 500 then 200",
+			replies: []reply{{status: 500}, {body: `{"message":"Password changed"}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.ChangePassword(context.Background(), "example.com", "alice", "new-pass-1")
+				return err
+			},
+			wantReqs: 2, wantWaits: []time.Duration{200 * ms},
+		},
+		{
+			name:    "PUT retried after 502 finds the password already set",
+			replies: []reply{{status: 502}, {status: 400, body: `{"message":"New password cannot be the same as old password."}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.ChangePassword(context.Background(), "example.com", "alice", "new-pass-1")
+				return err
+			},
+			wantReqs: 2, wantWaits: []time.Duration{200 * ms},
+		},
+		{
+			name:    "PUT same password on the first attempt is an error",
+			replies: []reply{{status: 400, body: `{"message":"New password cannot be the same as old password."}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.ChangePassword(context.Background(), "example.com", "alice", "new-pass-1")
+				return err
+			},
+			wantReqs: 1, wantIs: mailgun.ErrBadRequest,
+		},
+		{
+			name:    "DELETE all 503 then 200",
+			replies: []reply{{status: 503}, {body: `{"message":"All domain credentials have been deleted","count":0}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.DeleteAllCredentials(context.Background(), "example.com")
+				return err
+			},
+			wantReqs: 2, wantWaits: []time.Duration{200 * ms},
+		},
+		{
+			name:    "DELETE one after 429 then 404 is not found (429 means nothing was done)",
+			replies: []reply{{status: 429}, {status: 404, body: `{"message":"Credentials not found"}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.DeleteCredential(context.Background(), "example.com", "alice")
+				return err
+			},
+			wantReqs: 2, wantWaits: []time.Duration{200 * ms}, wantIs: mailgun.ErrNotFound,
+		},
+		{
+			name:    "DELETE one 404 on the first attempt is not found",
+			replies: []reply{{status: 404, body: `{"message":"Credentials not found"}`}},
+			call: func(c *mailgun.Client) error {
+				_, err := c.DeleteCredential(context.Background(), "example.com", "alice")
+				return err
+			},
+			wantReqs: 1, wantIs: mailgun.ErrNotFound,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.replies...)
+			c, s := newClient(t, f, mailgun.WithRetry(tt.policy))
+			err := tt.call(c)
+			switch {
+			case tt.wantIs == nil && err != nil:
+				t.Fatalf("err = %v, want success", err)
+			case tt.wantIs != nil && !errors.Is(err, tt.wantIs):
+				t.Fatalf("err = %v, want %v", err, tt.wantIs)
+			}
+			if got := len(f.requests()); got != tt.wantReqs {
+				t.Errorf("requests = %d, want %d", got, tt.wantReqs)
+			}
+			if got := s.got(); !reflect.DeepEqual(got, tt.wantWaits) && len(got)+len(tt.wantWaits) > 0 {
+				t.Errorf("waits = %v, want %v", got, tt.wantWaits)
+			}
+		})
+	}
+}
+
+// SECURITY.md item 22: a DELETE retried after an unknown outcome that then finds the login
+// gone counts as done.
+func TestDeleteRetriedAfterUnknownOutcomeThen404IsDone(t *testing.T) {
+	for _, first := range []reply{{status: 503}, {status: 500}, {drop: true}} {
+		f := newFake(t, first, reply{status: 404, body: `{"message":"Credentials not found"}`})
+		c, _ := newClient(t, f)
+		got, err := c.DeleteCredential(context.Background(), "example.com", "alice")
+		if err != nil {
+			t.Fatalf("first reply %+v: err = %v, want success", first, err)
+		}
+		if got.Spec != "alice@example.com" || got.Message == "" {
+			t.Errorf("result = %+v, want Spec alice@example.com and a message", got)
+		}
+		reqs := f.requests()
+		if len(reqs) != 2 {
+			t.Fatalf("requests = %d, want 2", len(reqs))
+		}
+		for _, r := range reqs {
+			if r.Method != http.MethodDelete || r.EscapedPath != "/v3/domains/example.com/credentials/alice" {
+				t.Errorf("request = %s %s", r.Method, r.EscapedPath)
+			}
+		}
+	}
+}
+
+func TestRetryHonoursServerHints(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	tests := []struct {
+		name     string
+		header   map[string]string
+		body     string
+		wantWait time.Duration
+	}{
+		{"Retry-After seconds", map[string]string{"Retry-After": "3"}, "", 3 * time.Second},
+		{"Retry-After HTTP date", map[string]string{"Retry-After": now.Add(5 * time.Second).UTC().Format(http.TimeFormat)}, "", 5 * time.Second},
+		{"X-RateLimit-Reset", map[string]string{"X-RateLimit-Reset": strconv.FormatInt(now.Add(7*time.Second).Unix(), 10)}, "", 7 * time.Second},
+		{"Retry-After wins over X-RateLimit-Reset", map[string]string{"Retry-After": "2", "X-RateLimit-Reset": strconv.FormatInt(now.Add(9*time.Second).Unix(), 10)}, "", 2 * time.Second},
+		{"retry-seconds in the body", nil, `{"retry-seconds": 4}`, 4 * time.Second},
+		{"reset in the past falls back to backoff", map[string]string{"X-RateLimit-Reset": strconv.FormatInt(now.Add(-time.Minute).Unix(), 10)}, "", 200 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{status: 429, header: tt.header, body: tt.body}, reply{body: okList})
+			c, s := newClient(t, f, mailgun.WithTimeout(time.Minute))
+			mailgun.SetTestHooks(c, nil, func() time.Time { return now }, nil)
+			if err := listCall(c); err != nil {
+				t.Fatalf("ListCredentials: %v", err)
+			}
+			if got, want := s.got(), []time.Duration{tt.wantWait}; !reflect.DeepEqual(got, want) {
+				t.Errorf("waits = %v, want %v", got, want)
+			}
+			if got := len(f.requests()); got != 2 {
+				t.Errorf("requests = %d, want 2", got)
+			}
+		})
+	}
+}
+
+// SECURITY.md item 21/22: a wait that would pass the deadline is not taken; Mailgun's
+// answer comes back at once with its RetryAfter.
+func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []mailgun.Option
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"client timeout", []mailgun.Option{mailgun.WithTimeout(5 * time.Second)}, func() (context.Context, context.CancelFunc) {
+			return context.WithCancel(context.Background())
+		}},
+		{"context deadline", nil, func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 5*time.Second)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{status: 429, header: map[string]string{"Retry-After": "30"}}, reply{body: okList})
+			c, s := newClient(t, f, tt.opts...)
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			_, err := c.ListCredentials(ctx, "example.com", nil)
+			var apiErr *mailgun.Error
+			if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.RetryAfter != 30*time.Second {
+				t.Fatalf("err = %v, want *Error 429 with RetryAfter 30s", err)
+			}
+			if got := s.got(); len(got) != 0 {
+				t.Errorf("waits = %v, want none", got)
+			}
+			if got := len(f.requests()); got != 1 {
+				t.Errorf("requests = %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestCancelDuringBackoffStops(t *testing.T) {
+	f := newFake(t, reply{status: 503})
+	c, _ := newClient(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mailgun.SetTestHooks(c, func(ctx context.Context, d time.Duration) error {
+		cancel()
+		return ctx.Err()
+	}, nil, nil)
+	_, err := c.ListCredentials(ctx, "example.com", nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+	if !errors.Is(err, mailgun.ErrServer) {
+		t.Errorf("err = %v, want the last attempt's 503 still reachable", err)
+	}
+	if got := len(f.requests()); got != 1 {
+		t.Errorf("requests = %d, want 1", got)
+	}
+}
+
+func TestHangingUpstreamTimesOut(t *testing.T) {
+	var mu sync.Mutex
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		<-r.Context().Done()
+	}))
+	t.Cleanup(srv.Close)
+	c, err := mailgun.NewClient(testKey, mailgun.WithBaseURL(srv.URL), mailgun.WithTimeout(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.ListCredentials(context.Background(), "example.com", nil)
+	var te *mailgun.TransportError
+	if !errors.As(err, &te) || !te.Timeout() {
+		t.Fatalf("err = %v, want *TransportError with Timeout()", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want errors.Is DeadlineExceeded", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 {
+		t.Errorf("calls = %d, want 1 (no retry once the deadline has passed)", calls)
+	}
+}
+
+func TestObserverSeesEveryAttempt(t *testing.T) {
+	f := newFake(t, reply{status: 503}, reply{drop: true}, reply{body: `{"message":"Credentials have been deleted","spec":"alice@example.com"}`})
+	var got []mailgun.CallInfo
+	c, _ := newClient(t, f, mailgun.WithObserver(func(ci mailgun.CallInfo) { got = append(got, ci) }))
+	if _, err := c.DeleteCredential(context.Background(), "example.com", "alice"); err != nil {
+		t.Fatalf("DeleteCredential: %v", err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("observer calls = %d, want 3", len(got))
+	}
+	wantStatus := []int{503, 0, 200}
+	for i, ci := range got {
+		if ci.Endpoint != "DELETE /v3/domains/{domain}/credentials/{spec}" || ci.Method != "DELETE" {
+			t.Errorf("call %d: Endpoint, Method = %q, %q", i, ci.Endpoint, ci.Method)
+		}
+		if ci.Attempt != i+1 || ci.Status != wantStatus[i] {
+			t.Errorf("call %d: Attempt, Status = %d, %d; want %d, %d", i, ci.Attempt, ci.Status, i+1, wantStatus[i])
+		}
+		if (ci.Err == nil) != (i == 2) {
+			t.Errorf("call %d: Err = %v", i, ci.Err)
+		}
+	}
+}
