@@ -1,0 +1,183 @@
+// Package audit records who did what to which SMTP login, in two steps: a
+// pending entry written before the Mailgun call (if it cannot be written the
+// caller refuses the action) and its completion afterwards, classified from
+// the call's error as ok, failed or unknown. It adapts the store's audit
+// chain for handlers and auth.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// Actions recorded by SMTP Desk.
+const (
+	ActionCredentialCreate    = "credential.create"
+	ActionCredentialReset     = "credential.reset"
+	ActionCredentialDelete    = "credential.delete"
+	ActionCredentialDeleteAll = "credential.delete_all"
+	ActionSignIn              = "auth.sign_in"
+	ActionSignOut             = "auth.sign_out"
+	ActionSignInRefused       = "auth.sign_in_refused"
+	ActionAccessDenied        = "access.denied"
+	ActionRetention           = "audit.retention"
+)
+
+// Outcomes, as stored.
+const (
+	OutcomePending = store.OutcomePending
+	OutcomeOK      = store.OutcomeOK
+	OutcomeFailed  = store.OutcomeFailed
+	OutcomeUnknown = store.OutcomeUnknown
+	OutcomeDenied  = store.OutcomeDenied
+)
+
+// MaxMessageLen bounds the upstream message kept in an entry, in bytes.
+const MaxMessageLen = 500
+
+// completeTimeout bounds the write of a completion, which runs on a context
+// detached from the request's cancellation.
+const completeTimeout = 5 * time.Second
+
+// Appender is the part of *store.DB the recorder writes to.
+type Appender interface {
+	AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error)
+	CompleteAudit(ctx context.Context, id int64, outcome string, status int, message string, at time.Time) error
+}
+
+// Actor is who acted: the signed-in user's identity.
+type Actor struct {
+	Issuer, Subject, Email, Name string
+}
+
+// Meta is what the request adds: its id, the client IP (after the
+// trusted-proxy rule) and the user agent.
+type Meta struct {
+	RequestID, ClientIP, UserAgent string
+}
+
+// Recorder writes audit entries. It is safe for concurrent use.
+type Recorder struct {
+	db  Appender
+	now func() time.Time
+}
+
+// NewRecorder returns a recorder writing to db; now is the clock (time.Now
+// when nil).
+func NewRecorder(db Appender, now func() time.Time) *Recorder {
+	if now == nil {
+		now = time.Now
+	}
+	return &Recorder{db: db, now: now}
+}
+
+// Pending is an action recorded as pending and not yet completed.
+type Pending struct {
+	r    *Recorder
+	id   int64
+	once sync.Once
+}
+
+// ID is the pending entry's id.
+func (p *Pending) ID() int64 { return p.id }
+
+// Begin records a pending action before the Mailgun call. If it returns an
+// error the caller must refuse the action and send nothing to Mailgun.
+func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain string, logins []string) (*Pending, error) {
+	id, err := r.db.AppendAudit(ctx, r.entry(a, m, action, OutcomePending, domain, "", logins))
+	if err != nil {
+		return nil, fmt.Errorf("audit: begin %s: %w", action, err)
+	}
+	return &Pending{r: r, id: id}, nil
+}
+
+// Complete records the outcome of the action from the Mailgun call's error:
+// nil is ok; a *mailgun.Error (Mailgun answered) or a validation error
+// (mailgun.ErrInvalidInput, nothing sent) is failed; a *mailgun.TransportError,
+// an unreadable answer or a context deadline/cancellation is unknown, since
+// Mailgun may have applied the change. It writes on a context detached from
+// ctx's cancellation (with a short timeout), so an action whose request timed
+// out still gets its outcome. Only the first call of a Pending writes;
+// later calls return nil. A write failure is returned (the entry then stays
+// pending, read as "outcome unknown").
+func (p *Pending) Complete(ctx context.Context, err error) error {
+	var werr error
+	p.once.Do(func() {
+		outcome, status, msg := Classify(err)
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
+		defer cancel()
+		if e := p.r.db.CompleteAudit(wctx, p.id, outcome, status, msg, p.r.now()); e != nil {
+			werr = fmt.Errorf("audit: complete %d: %w", p.id, e)
+		}
+	})
+	return werr
+}
+
+// Classify maps the error of a Mailgun call to an outcome, the upstream
+// status and a message safe to store (never a password or key: Mailgun's
+// messages arrive redacted from the client; other errors get fixed text).
+func Classify(err error) (outcome string, status int, message string) {
+	var mgErr *mailgun.Error
+	var trErr *mailgun.TransportError
+	switch {
+	case err == nil:
+		return OutcomeOK, 0, ""
+	case errors.As(err, &mgErr):
+		return OutcomeFailed, mgErr.StatusCode, truncate(mgErr.Message, MaxMessageLen)
+	case errors.Is(err, mailgun.ErrInvalidInput):
+		return OutcomeFailed, 0, "invalid input: nothing was sent to Mailgun"
+	case errors.As(err, &trErr):
+		if trErr.Timeout() {
+			return OutcomeUnknown, 0, "no answer from Mailgun in time"
+		}
+		return OutcomeUnknown, 0, "no answer from Mailgun (connection failed or dropped)"
+	case errors.Is(err, mailgun.ErrBadResponse):
+		return OutcomeUnknown, 0, "Mailgun's answer could not be read"
+	case errors.Is(err, context.DeadlineExceeded):
+		return OutcomeUnknown, 0, "timed out"
+	case errors.Is(err, context.Canceled):
+		return OutcomeUnknown, 0, "request canceled"
+	default:
+		return OutcomeUnknown, 0, "unexpected error"
+	}
+}
+
+// Event records a one-step event (sign-in, sign-out, refused sign-in, access
+// denied, retention run) with its final outcome.
+func (r *Recorder) Event(ctx context.Context, a Actor, m Meta, action, outcome, domain, detail string) error {
+	if _, err := r.db.AppendAudit(ctx, r.entry(a, m, action, outcome, domain, detail, nil)); err != nil {
+		return fmt.Errorf("audit: event %s: %w", action, err)
+	}
+	return nil
+}
+
+func (r *Recorder) entry(a Actor, m Meta, action, outcome, domain, detail string, logins []string) store.AuditEntry {
+	return store.AuditEntry{
+		Time:        r.now().UTC(),
+		ActorIssuer: a.Issuer, ActorSubject: a.Subject, ActorEmail: a.Email, ActorName: a.Name,
+		Action: action, Domain: domain, Logins: logins, Outcome: outcome,
+		RequestID: m.RequestID, ClientIP: m.ClientIP, UserAgent: truncate(m.UserAgent, MaxMessageLen),
+		Detail: truncate(detail, 2*MaxMessageLen),
+	}
+}
+
+// truncate cuts s to at most n bytes on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	cut := n - len(mark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.TrimRight(s[:cut], " ") + mark
+}

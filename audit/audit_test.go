@@ -1,0 +1,399 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// clock is a movable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)} }
+
+func openDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+var (
+	alice = Actor{Issuer: "https://idp.example", Subject: "alice-sub", Email: "alice@corp.example", Name: "Alice"}
+	meta  = Meta{RequestID: "req-42", ClientIP: "192.0.2.7", UserAgent: "Firefox"}
+)
+
+func onlyEntry(t *testing.T, db *store.DB) store.AuditEntry {
+	t.Helper()
+	es, err := db.ListAudit(context.Background(), store.AuditFilter{})
+	if err != nil {
+		t.Fatalf("ListAudit: %v", err)
+	}
+	if len(es) != 1 {
+		t.Fatalf("entries = %d, want 1", len(es))
+	}
+	return es[0]
+}
+
+func TestClassify(t *testing.T) {
+	long := strings.Repeat("é", 400) // 800 bytes
+	tests := []struct {
+		name        string
+		err         error
+		wantOutcome string
+		wantStatus  int
+		wantMsg     string
+	}{
+		{"nil", nil, OutcomeOK, 0, ""},
+		{"mailgun error", &mailgun.Error{StatusCode: 400, Message: "Password too short"}, OutcomeFailed, 400, "Password too short"},
+		{"wrapped mailgun error", fmt.Errorf("create: %w", &mailgun.Error{StatusCode: 503, Message: "unavailable"}), OutcomeFailed, 503, "unavailable"},
+		{"validation", mailgun.ValidateSpec("a/b"), OutcomeFailed, 0, "invalid input: nothing was sent to Mailgun"},
+		{"transport timeout", &mailgun.TransportError{Endpoint: "POST x", Err: context.DeadlineExceeded}, OutcomeUnknown, 0, "no answer from Mailgun in time"},
+		{"transport dropped", &mailgun.TransportError{Endpoint: "POST x", Err: errors.New("EOF")}, OutcomeUnknown, 0, "no answer from Mailgun (connection failed or dropped)"},
+		{"bad response", fmt.Errorf("x: %w", mailgun.ErrBadResponse), OutcomeUnknown, 0, "Mailgun's answer could not be read"},
+		{"deadline", context.DeadlineExceeded, OutcomeUnknown, 0, "timed out"},
+		{"canceled", fmt.Errorf("call: %w", context.Canceled), OutcomeUnknown, 0, "request canceled"},
+		{"other", errors.New("boom secret-ish detail"), OutcomeUnknown, 0, "unexpected error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "validation" && !errors.Is(tt.err, mailgun.ErrInvalidInput) {
+				t.Fatalf("ValidateSpec(\"a/b\") = %v, want an ErrInvalidInput error", tt.err)
+			}
+			outcome, status, msg := Classify(tt.err)
+			if outcome != tt.wantOutcome || status != tt.wantStatus || msg != tt.wantMsg {
+				t.Errorf("Classify = %q, %d, %q; want %q, %d, %q", outcome, status, msg, tt.wantOutcome, tt.wantStatus, tt.wantMsg)
+			}
+		})
+	}
+	t.Run("long message truncated", func(t *testing.T) {
+		_, _, msg := Classify(&mailgun.Error{StatusCode: 400, Message: long})
+		if len(msg) > MaxMessageLen || !strings.HasSuffix(msg, "…") || !strings.HasPrefix(long, strings.TrimSuffix(msg, "…")) {
+			t.Errorf("truncated message len %d: %q", len(msg), msg)
+		}
+	})
+}
+
+// TestBeginCompleteWithSandbox drives real Mailgun calls against the sandbox
+// with faults and checks the recorded outcome of each error class.
+func TestBeginCompleteWithSandbox(t *testing.T) {
+	const key = "key-test-0123456789"
+	tests := []struct {
+		name        string
+		faults      sandbox.Faults
+		timeout     time.Duration
+		spec        string
+		wantOutcome string
+		wantStatus  int
+	}{
+		{"ok", sandbox.Faults{}, 0, "user001", OutcomeOK, 0},
+		{"503", sandbox.Faults{Rate: 1, Status: 503}, 0, "new2", OutcomeFailed, 503},
+		{"dropped connection", sandbox.Faults{Rate: 1, Drop: true}, 0, "new3", OutcomeUnknown, 0},
+		{"timeout", sandbox.Faults{Rate: 1, Latency: 5 * time.Second, Status: 500}, 50 * time.Millisecond, "new4", OutcomeUnknown, 0},
+		{"invalid spec", sandbox.Faults{}, 0, "bad/spec", OutcomeFailed, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sb := sandbox.New(key, sandbox.WithDefaultSeed())
+			sb.SetFaults(tt.faults)
+			srv := httptest.NewServer(sb)
+			defer srv.Close()
+			client, err := mailgun.NewClient(key, mailgun.WithBaseURL(srv.URL), mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+			if err != nil {
+				t.Fatalf("NewClient: %v", err)
+			}
+			db := openDB(t)
+			clk := newClock()
+			rec := NewRecorder(db, clk.Now)
+			ctx := context.Background()
+			if tt.timeout > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.timeout)
+				defer cancel()
+			}
+			p, err := rec.Begin(ctx, alice, meta, ActionCredentialReset, "example.com", []string{tt.spec + "@example.com"})
+			if err != nil {
+				t.Fatalf("Begin: %v", err)
+			}
+			if got := onlyEntry(t, db).Outcome; got != OutcomePending {
+				t.Errorf("outcome before Complete = %q, want pending", got)
+			}
+			_, callErr := client.ChangePassword(ctx, "example.com", tt.spec, "")
+			if tt.name == "ok" && callErr != nil {
+				t.Fatalf("ChangePassword: %v", callErr)
+			}
+			clk.Add(time.Second)
+			// ctx may be past its deadline here: Complete must still write.
+			if err := p.Complete(ctx, callErr); err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+			e := onlyEntry(t, db)
+			if e.Outcome != tt.wantOutcome || e.UpstreamStatus != tt.wantStatus {
+				t.Errorf("entry outcome %q status %d, want %q %d (call error: %v)", e.Outcome, e.UpstreamStatus, tt.wantOutcome, tt.wantStatus, callErr)
+			}
+			if e.CompletedAt == nil || !e.CompletedAt.Equal(clk.Now()) {
+				t.Errorf("CompletedAt = %v, want %v", e.CompletedAt, clk.Now())
+			}
+			if e.ActorEmail != alice.Email || e.ActorSubject != alice.Subject || e.RequestID != meta.RequestID ||
+				e.ClientIP != meta.ClientIP || e.Action != ActionCredentialReset || e.Domain != "example.com" {
+				t.Errorf("entry = %+v", e)
+			}
+			// A second Complete does not write again.
+			if err := p.Complete(ctx, nil); err != nil {
+				t.Errorf("second Complete: %v", err)
+			}
+			if got := onlyEntry(t, db).Outcome; got != tt.wantOutcome {
+				t.Errorf("outcome after second Complete = %q, want %q", got, tt.wantOutcome)
+			}
+			if rep, err := db.VerifyAudit(context.Background()); err != nil || rep.BrokenAt != 0 {
+				t.Errorf("VerifyAudit = %+v, %v", rep, err)
+			}
+		})
+	}
+}
+
+func TestCompleteAfterRequestCanceled(t *testing.T) {
+	db := openDB(t)
+	rec := NewRecorder(db, newClock().Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	p, err := rec.Begin(ctx, alice, meta, ActionCredentialDelete, "example.com", []string{"x@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if err := p.Complete(ctx, ctx.Err()); err != nil {
+		t.Fatalf("Complete on a canceled context: %v", err)
+	}
+	if got := onlyEntry(t, db).Outcome; got != OutcomeUnknown {
+		t.Errorf("outcome = %q, want unknown", got)
+	}
+}
+
+func TestBeginFailsWhenDBUnavailable(t *testing.T) {
+	db := openDB(t)
+	db.Close()
+	rec := NewRecorder(db, newClock().Now)
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialCreate, "example.com", []string{"x@example.com"})
+	if err == nil || p != nil {
+		t.Fatalf("Begin on a closed database = %v, %v; want nil and an error (the action must be refused)", p, err)
+	}
+	if err := rec.Event(context.Background(), alice, meta, ActionSignIn, OutcomeOK, "", ""); err == nil {
+		t.Errorf("Event on a closed database: got nil error")
+	}
+}
+
+type fakeAppender struct {
+	mu          sync.Mutex
+	entries     []store.AuditEntry
+	completeErr error
+}
+
+func (f *fakeAppender) AppendAudit(_ context.Context, e store.AuditEntry) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.entries = append(f.entries, e)
+	return int64(len(f.entries)), nil
+}
+
+func (f *fakeAppender) CompleteAudit(context.Context, int64, string, int, string, time.Time) error {
+	return f.completeErr
+}
+
+func TestCompleteReportsWriteFailure(t *testing.T) {
+	f := &fakeAppender{completeErr: errors.New("disk full")}
+	rec := NewRecorder(f, nil)
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialCreate, "d.example", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Complete(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("Complete = %v, want the write error", err)
+	}
+}
+
+func TestEvent(t *testing.T) {
+	db := openDB(t)
+	clk := newClock()
+	rec := NewRecorder(db, clk.Now)
+	if err := rec.Event(context.Background(), alice, meta, ActionAccessDenied, OutcomeDenied, "secret.example", "role viewer, needs operator"); err != nil {
+		t.Fatalf("Event: %v", err)
+	}
+	e := onlyEntry(t, db)
+	if e.Action != ActionAccessDenied || e.Outcome != OutcomeDenied || e.Domain != "secret.example" ||
+		e.Detail != "role viewer, needs operator" || !e.Time.Equal(clk.Now()) || e.CompletedAt != nil {
+		t.Errorf("event entry = %+v", e)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	db := openDB(t)
+	clk := newClock()
+	rec := NewRecorder(db, clk.Now)
+	ctx := context.Background()
+	for range 3 {
+		p, err := rec.Begin(ctx, alice, meta, ActionCredentialCreate, "example.com", []string{"a@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Complete(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		clk.Add(24 * time.Hour)
+	}
+	// Now: day 3. Keep 36h: day 0 and day 1 are older than day 1.5.
+	n, err := RetainOnce(ctx, db, 36*time.Hour, clk.Now, rec)
+	if err != nil {
+		t.Fatalf("RetainOnce: %v", err)
+	}
+	if n != 2 {
+		t.Errorf("deleted %d, want 2", n)
+	}
+	es, err := db.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 2 || es[0].Action != ActionRetention || es[0].Outcome != OutcomeOK ||
+		!strings.Contains(es[0].Detail, "deleted 2 entries") || es[1].Action != ActionCredentialCreate {
+		t.Errorf("entries after retention = %+v", es)
+	}
+	if rep, err := db.VerifyAudit(ctx); err != nil || rep.BrokenAt != 0 {
+		t.Errorf("VerifyAudit = %+v, %v", rep, err)
+	}
+	// keep = 0: keep forever, nothing happens, nothing recorded.
+	if n, err := RetainOnce(ctx, db, 0, clk.Now, rec); n != 0 || err != nil {
+		t.Errorf("RetainOnce(keep 0) = %d, %v", n, err)
+	}
+	if es2, _ := db.ListAudit(ctx, store.AuditFilter{}); len(es2) != 2 {
+		t.Errorf("entries after keep-forever run = %d, want 2", len(es2))
+	}
+}
+
+type fakeRetainer struct {
+	calls chan time.Time
+	err   error
+}
+
+func (f *fakeRetainer) DeleteAuditBefore(_ context.Context, t time.Time) (int64, error) {
+	f.calls <- t
+	return 0, f.err
+}
+
+func TestRunRetention(t *testing.T) {
+	t.Run("runs at start and stops with ctx", func(t *testing.T) {
+		r := &fakeRetainer{calls: make(chan time.Time, 10)}
+		f := &fakeAppender{}
+		clk := newClock()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			RunRetention(ctx, r, time.Hour, time.Hour, clk.Now, NewRecorder(f, clk.Now), nil)
+			close(done)
+		}()
+		if got, want := <-r.calls, clk.Now().Add(-time.Hour); !got.Equal(want) {
+			t.Errorf("cutoff = %v, want %v", got, want)
+		}
+		cancel()
+		<-done
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if len(f.entries) != 1 || f.entries[0].Action != ActionRetention {
+			t.Errorf("recorded = %+v, want one retention event", f.entries)
+		}
+	})
+	t.Run("failure recorded as failed", func(t *testing.T) {
+		r := &fakeRetainer{calls: make(chan time.Time, 1), err: errors.New("locked")}
+		f := &fakeAppender{}
+		_, err := RetainOnce(context.Background(), r, time.Hour, time.Now, NewRecorder(f, nil))
+		if err == nil {
+			t.Errorf("RetainOnce error = nil, want the delete error")
+		}
+		if len(f.entries) != 1 || f.entries[0].Outcome != OutcomeFailed {
+			t.Errorf("recorded = %+v, want one failed retention event", f.entries)
+		}
+	})
+	t.Run("keep forever returns at once", func(t *testing.T) {
+		r := &fakeRetainer{calls: make(chan time.Time, 1)}
+		RunRetention(context.Background(), r, 0, time.Hour, nil, nil, nil)
+		if len(r.calls) != 0 {
+			t.Errorf("DeleteAuditBefore called with keep = 0")
+		}
+	})
+}
+
+// TestNoPasswordInDatabase runs resets with an explicit password (one ok,
+// one refused by Mailgun) and scans the database files for it.
+func TestNoPasswordInDatabase(t *testing.T) {
+	const key = "key-test-0123456789"
+	const password = "Sup3r-Secret-Pw-4711"
+	sb := sandbox.New(key, sandbox.WithDefaultSeed())
+	srv := httptest.NewServer(sb)
+	defer srv.Close()
+	client, err := mailgun.NewClient(key, mailgun.WithBaseURL(srv.URL), mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	db, err := store.Open(context.Background(), filepath.Join(dir, "scan.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rec := NewRecorder(db, nil)
+	ctx := context.Background()
+	for _, fault := range []sandbox.Faults{{}, {Rate: 1, Status: 400}} {
+		sb.SetFaults(fault)
+		p, err := rec.Begin(ctx, alice, meta, ActionCredentialReset, "example.com", []string{"user002@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, callErr := client.ChangePassword(ctx, "example.com", "user002", password)
+		if err := p.Complete(ctx, callErr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if es, _ := db.ListAudit(ctx, store.AuditFilter{}); len(es) != 2 {
+		t.Fatalf("entries = %d, want 2", len(es))
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "scan.db*"))
+	if len(files) == 0 {
+		t.Fatal("no database files found")
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), password) || strings.Contains(string(b), key) {
+			t.Errorf("%s contains the password or API key", filepath.Base(f))
+		}
+	}
+}

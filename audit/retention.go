@@ -1,0 +1,75 @@
+package audit
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Retainer deletes audit entries older than a time (store's DeleteAuditBefore).
+type Retainer interface {
+	DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
+}
+
+// RetentionActor is who the retention job's own entries name.
+func RetentionActor() Actor {
+	return Actor{Issuer: "smtpdesk", Subject: "retention", Name: "retention job"}
+}
+
+// RetainOnce deletes the entries older than keep (before now-keep) and
+// records the run as an "audit.retention" event (outcome ok or failed). keep
+// <= 0 means keep forever: it does nothing.
+func RetainOnce(ctx context.Context, db Retainer, keep time.Duration, now func() time.Time, rec *Recorder) (int64, error) {
+	if keep <= 0 {
+		return 0, nil
+	}
+	cutoff := now().Add(-keep).UTC()
+	n, err := db.DeleteAuditBefore(ctx, cutoff)
+	outcome, detail := OutcomeOK, fmt.Sprintf("deleted %d entries older than %s", n, cutoff.Format(time.RFC3339))
+	if err != nil {
+		outcome, detail = OutcomeFailed, fmt.Sprintf("deleting entries older than %s failed", cutoff.Format(time.RFC3339))
+	}
+	if rec != nil {
+		if eerr := rec.Event(ctx, RetentionActor(), Meta{}, ActionRetention, outcome, "", detail); eerr != nil && err == nil {
+			err = eerr
+		}
+	}
+	if err != nil {
+		return n, fmt.Errorf("audit: retention: %w", err)
+	}
+	return n, nil
+}
+
+// RunRetention runs RetainOnce now and then every interval until ctx ends.
+// keep <= 0 (keep forever) returns at once. Failures are logged and retried
+// at the next interval.
+func RunRetention(ctx context.Context, db Retainer, keep, every time.Duration, now func() time.Time, rec *Recorder, logger *slog.Logger) {
+	if keep <= 0 {
+		return
+	}
+	if every <= 0 {
+		every = time.Hour
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	ticker := time.NewTicker(every)
+	defer ticker.Stop()
+	for {
+		n, err := RetainOnce(ctx, db, keep, now, rec)
+		if err != nil {
+			logger.ErrorContext(ctx, "audit retention failed", "err", err)
+		} else {
+			logger.InfoContext(ctx, "audit retention", "deleted", n, "keep", keep.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}

@@ -1,0 +1,495 @@
+package auth
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/gorilla/securecookie"
+	"github.com/labstack/echo/v4"
+	"github.com/smtpdesk/smtpdesk/policy"
+	"golang.org/x/oauth2"
+)
+
+// ErrSignInUnavailable is the Internal error of the 503 answered while the provider has not been
+// discovered yet.
+var ErrSignInUnavailable = errors.New("auth: identity provider not discovered yet")
+
+// ErrSignInRefused is the Internal error of the 400 answered when a callback fails a check.
+var ErrSignInRefused = errors.New("auth: sign-in refused")
+
+// User is the signed-in person, read from the server-side session record.
+type User struct {
+	Issuer         string
+	Subject        string
+	Email          string
+	Name           string
+	EmailVerified  bool
+	Groups         []string
+	SessionCreated time.Time `json:"-"`
+}
+
+// PolicySubject returns the user as the access policy sees them.
+func (u *User) PolicySubject() policy.Subject {
+	return policy.Subject{Email: u.Email, EmailVerified: u.EmailVerified, Groups: u.Groups}
+}
+
+// Display returns the name, or the e-mail when the provider sent no name.
+func (u *User) Display() string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.Email
+}
+
+// discovered is what provider discovery yields.
+type discovered struct {
+	provider   *oidc.Provider
+	oauth      oauth2.Config
+	verifier   *oidc.IDTokenVerifier
+	endSession string
+	userinfo   string
+}
+
+// Auth signs users in and out and carries sessions through echo middleware.
+type Auth struct {
+	cfg         Config
+	store       *SessionStore
+	repo        SessionRepo
+	events      EventRecorder
+	log         *slog.Logger
+	loginCodecs []securecookie.Codec
+	loginName   string
+
+	prov      atomic.Pointer[discovered]
+	ready     chan struct{}
+	readyOnce sync.Once
+	kick      chan struct{}
+	startOnce sync.Once
+}
+
+// New builds the authenticator. events may be nil (nothing recorded); logger may be nil.
+// Call Start to discover the provider in the background.
+func New(cfg Config, sessions SessionRepo, events EventRecorder, logger *slog.Logger) (*Auth, error) {
+	if sessions == nil {
+		return nil, errors.New("auth: a session repository is required")
+	}
+	c, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	loginName := InsecureLoginCookie
+	if c.SecureCookies {
+		loginName = LoginCookieName
+	}
+	return &Auth{
+		cfg:         c,
+		store:       newSessionStore(sessions, c),
+		repo:        sessions,
+		events:      events,
+		log:         logger.With("component", "auth"),
+		loginCodecs: codecs(c.SessionKeys, loginCookieLifetime+5*time.Minute),
+		loginName:   loginName,
+		ready:       make(chan struct{}),
+		kick:        make(chan struct{}, 1),
+	}, nil
+}
+
+// Store returns the gorilla/sessions store behind the sessions.
+func (a *Auth) Store() *SessionStore { return a.store }
+
+// Start discovers the provider in the background, retrying with capped exponential backoff until
+// it succeeds or ctx ends, so the app can start while the provider is down. Calling it again is a
+// no-op.
+func (a *Auth) Start(ctx context.Context) {
+	a.startOnce.Do(func() { go a.discoverLoop(ctx) })
+}
+
+// Ready reports whether the provider has been discovered (sign-in is available).
+func (a *Auth) Ready() bool { return a.prov.Load() != nil }
+
+// WaitReady blocks until the provider has been discovered or ctx ends.
+func (a *Auth) WaitReady(ctx context.Context) error {
+	select {
+	case <-a.ready:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("auth: waiting for provider discovery: %w", ctx.Err())
+	}
+}
+
+func (a *Auth) discoverLoop(ctx context.Context) {
+	delay := a.cfg.DiscoveryRetryMin
+	for {
+		err := a.Discover(ctx)
+		if err == nil {
+			return
+		}
+		a.log.Warn("identity provider discovery failed; sign-in answers 503 until it succeeds",
+			"issuer", a.cfg.IssuerURL, "retry_in", delay.String(), "err", err)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		case <-a.kick:
+			t.Stop()
+		}
+		delay = min(delay*2, a.cfg.DiscoveryRetryMax)
+	}
+}
+
+// Discover fetches the provider's discovery document once. Start calls it in a loop; it is
+// exported for callers that want to discover synchronously.
+func (a *Auth) Discover(ctx context.Context) error {
+	if a.Ready() {
+		return nil
+	}
+	dctx, cancel := context.WithTimeout(ctx, a.cfg.HTTPClient.Timeout)
+	defer cancel()
+	p, err := oidc.NewProvider(oidc.ClientContext(dctx, a.cfg.HTTPClient), a.cfg.IssuerURL)
+	if err != nil {
+		return fmt.Errorf("auth: discover %s: %w", a.cfg.IssuerURL, err)
+	}
+	var extra struct {
+		EndSession string `json:"end_session_endpoint"`
+		UserInfo   string `json:"userinfo_endpoint"`
+	}
+	if err := p.Claims(&extra); err != nil {
+		return fmt.Errorf("auth: discovery document: %w", err)
+	}
+	d := &discovered{
+		provider: p,
+		oauth: oauth2.Config{
+			ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret, RedirectURL: a.cfg.RedirectURL,
+			Endpoint: p.Endpoint(), Scopes: a.cfg.Scopes,
+		},
+		verifier: p.Verifier(&oidc.Config{
+			ClientID:             a.cfg.ClientID,
+			SupportedSigningAlgs: []string{oidc.RS256, oidc.ES256},
+			Now:                  a.cfg.Now,
+		}),
+		endSession: extra.EndSession,
+		userinfo:   extra.UserInfo,
+	}
+	a.prov.Store(d)
+	a.readyOnce.Do(func() { close(a.ready) })
+	a.log.Info("identity provider discovered", "issuer", a.cfg.IssuerURL, "end_session", extra.EndSession != "")
+	return nil
+}
+
+// Register adds GET /auth/login, GET /auth/callback, POST /auth/logout and GET /auth/signed-out.
+// They load the session themselves, so they work with or without the Session middleware; logout
+// is CSRF-checked whether or not CSRF() runs globally.
+func (a *Auth) Register(e *echo.Echo) {
+	e.GET(LoginPath, a.login)
+	e.GET(CallbackPath, a.callback)
+	e.POST(LogoutPath, a.logout, a.CSRF())
+	e.GET(SignedOutPath, a.signedOut)
+}
+
+func (a *Auth) signedOut(c echo.Context) error {
+	if a.cfg.SignedOutPage != nil {
+		return a.cfg.SignedOutPage(c)
+	}
+	return c.Redirect(http.StatusFound, "/")
+}
+
+// loginState is what the short-lived sign-in cookie carries between login and callback.
+type loginState struct {
+	State    string `json:"s"`
+	Nonce    string `json:"n"`
+	Verifier string `json:"v"`
+	Next     string `json:"r"`
+	Issued   int64  `json:"t"`
+}
+
+func (a *Auth) unavailable() error {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+	return echo.NewHTTPError(http.StatusServiceUnavailable,
+		"sign-in is unavailable: the identity provider cannot be reached").SetInternal(ErrSignInUnavailable)
+}
+
+func (a *Auth) login(c echo.Context) error {
+	d := a.prov.Load()
+	if d == nil {
+		return a.unavailable()
+	}
+	ls := loginState{
+		State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
+		Next: SafeNext(c.QueryParam("next")), Issued: a.cfg.Now().Unix(),
+	}
+	encoded, err := securecookie.EncodeMulti(a.loginName, ls, a.loginCodecs...)
+	if err != nil {
+		return fmt.Errorf("auth: encode sign-in cookie: %w", err)
+	}
+	c.SetCookie(&http.Cookie{
+		Name: a.loginName, Value: encoded, Path: "/", MaxAge: int(loginCookieLifetime / time.Second),
+		Secure: a.cfg.SecureCookies, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+	c.Response().Header().Set("Cache-Control", "no-store")
+	u := d.oauth.AuthCodeURL(ls.State, oidc.Nonce(ls.Nonce), oauth2.S256ChallengeOption(ls.Verifier))
+	return c.Redirect(http.StatusFound, u)
+}
+
+func (a *Auth) clearLoginCookie(c echo.Context) {
+	c.SetCookie(&http.Cookie{
+		Name: a.loginName, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
+		Secure: a.cfg.SecureCookies, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (a *Auth) readLoginCookie(c echo.Context) (loginState, bool) {
+	var ls loginState
+	ck, err := c.Cookie(a.loginName)
+	if err != nil || ck.Value == "" {
+		return ls, false
+	}
+	if err := securecookie.DecodeMulti(a.loginName, ck.Value, &ls, a.loginCodecs...); err != nil {
+		return ls, false
+	}
+	age := a.cfg.Now().Sub(time.Unix(ls.Issued, 0))
+	if age < -time.Minute || age > loginCookieLifetime || ls.State == "" || ls.Nonce == "" || ls.Verifier == "" {
+		return ls, false
+	}
+	return ls, true
+}
+
+func equalConst(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func (a *Auth) callback(c echo.Context) error {
+	ls, ok := a.readLoginCookie(c)
+	a.clearLoginCookie(c) // single use, whatever happens next
+	c.Response().Header().Set("Cache-Control", "no-store")
+	q := c.QueryParams()
+	switch {
+	case !ok:
+		return a.refuse(c, "missing or expired sign-in state cookie", nil)
+	case q.Get("state") == "" || !equalConst(q.Get("state"), ls.State):
+		return a.refuse(c, "state does not match the sign-in cookie", nil)
+	case q.Get("error") != "":
+		return a.refuse(c, "identity provider answered "+clip(q.Get("error"), 64)+": "+clip(q.Get("error_description"), 200), nil)
+	case q.Get("code") == "":
+		return a.refuse(c, "no authorization code", nil)
+	}
+	d := a.prov.Load()
+	if d == nil {
+		return a.unavailable()
+	}
+	ctx := oidc.ClientContext(c.Request().Context(), a.cfg.HTTPClient)
+	tok, err := d.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(ls.Verifier))
+	if err != nil {
+		return a.refuse(c, "code exchange failed", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	if raw == "" {
+		return a.refuse(c, "token response has no id_token", nil)
+	}
+	idt, err := d.verifier.Verify(ctx, raw)
+	if err != nil {
+		return a.refuse(c, "id_token rejected", err)
+	}
+	if idt.Nonce == "" || !equalConst(idt.Nonce, ls.Nonce) {
+		return a.refuse(c, "id_token nonce does not match", nil)
+	}
+	u, err := a.userFromToken(ctx, d, idt, tok)
+	if err != nil {
+		return a.refuse(c, "reading the user's claims failed", err)
+	}
+	if err := a.startSession(c, u, raw); err != nil {
+		return err
+	}
+	a.record(c, AuthEvent{Action: ActionSignIn, Outcome: "ok", Issuer: u.Issuer, Subject: u.Subject,
+		Email: u.Email, Name: u.Name, Detail: fmt.Sprintf("%d groups", len(u.Groups))})
+	return c.Redirect(http.StatusFound, ls.Next)
+}
+
+// refuse answers a failed callback with 400 and records auth.sign_in_refused. No session is made.
+func (a *Auth) refuse(c echo.Context, detail string, err error) error {
+	if err != nil {
+		a.log.Warn("sign-in refused", "detail", detail, "err", err, "request_id", requestID(c))
+		detail = detail + ": " + clip(err.Error(), 300)
+	} else {
+		a.log.Warn("sign-in refused", "detail", detail, "request_id", requestID(c))
+	}
+	a.record(c, AuthEvent{Action: ActionSignInRefused, Outcome: "failed", Issuer: a.cfg.IssuerURL, Detail: detail})
+	return echo.NewHTTPError(http.StatusBadRequest,
+		"Sign-in could not be completed. Please start again from the sign-in page.").SetInternal(fmt.Errorf("%w: %s", ErrSignInRefused, detail))
+}
+
+func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDToken, tok *oauth2.Token) (*User, error) {
+	var claims map[string]json.RawMessage
+	if err := idt.Claims(&claims); err != nil {
+		return nil, fmt.Errorf("id_token claims: %w", err)
+	}
+	u := &User{Issuer: idt.Issuer, Subject: idt.Subject}
+	fill := func(m map[string]json.RawMessage) {
+		if u.Email == "" {
+			_ = json.Unmarshal(m["email"], &u.Email)
+			u.EmailVerified = boolClaim(m["email_verified"])
+		}
+		if u.Name == "" {
+			_ = json.Unmarshal(m["name"], &u.Name)
+		}
+	}
+	fill(claims)
+	groups, found := stringsClaim(claims[a.cfg.GroupsClaim])
+	if (!found || u.Email == "") && d.userinfo != "" {
+		ui, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		if err != nil {
+			if !found {
+				return nil, fmt.Errorf("userinfo: %w", err)
+			}
+		} else {
+			if ui.Subject != idt.Subject {
+				return nil, errors.New("userinfo subject differs from the id_token's")
+			}
+			var uc map[string]json.RawMessage
+			if err := ui.Claims(&uc); err != nil {
+				return nil, fmt.Errorf("userinfo claims: %w", err)
+			}
+			fill(uc)
+			if !found {
+				groups, _ = stringsClaim(uc[a.cfg.GroupsClaim])
+			}
+		}
+	}
+	u.Groups = groups
+	if u.Groups == nil {
+		u.Groups = []string{}
+	}
+	return u, nil
+}
+
+func boolClaim(raw json.RawMessage) bool {
+	var b bool
+	if json.Unmarshal(raw, &b) == nil {
+		return b
+	}
+	var s string
+	return json.Unmarshal(raw, &s) == nil && strings.EqualFold(s, "true")
+}
+
+// stringsClaim reads a list of strings, or one string, from a claim.
+func stringsClaim(raw json.RawMessage) ([]string, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, false
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) == nil {
+		return list, true
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		return []string{one}, true
+	}
+	return nil, false
+}
+
+// startSession drops whatever session the browser had and issues a new one for u.
+func (a *Auth) startSession(c echo.Context, u *User, rawIDToken string) error {
+	rs, err := a.load(c)
+	if err != nil {
+		return err
+	}
+	if rs.sess.ID != "" {
+		if err := a.repo.DeleteSession(c.Request().Context(), rs.sess.ID); err != nil {
+			return fmt.Errorf("auth: drop previous session: %w", err)
+		}
+	}
+	sess := a.store.fresh()
+	sess.Values[keyUser] = u
+	sess.Values[keyCSRF] = randomToken()
+	sess.Values[keyIDToken] = rawIDToken
+	if err := a.store.Save(c.Request(), c.Response(), sess); err != nil {
+		return err
+	}
+	u.SessionCreated = a.cfg.Now()
+	rs.sess, rs.user = sess, u
+	return nil
+}
+
+func (a *Auth) logout(c echo.Context) error {
+	rs, err := a.load(c)
+	if err != nil {
+		return err
+	}
+	var rawIDToken string
+	if rs.sess.ID != "" {
+		value(rs.sess, keyIDToken, &rawIDToken)
+		if err := a.repo.DeleteSession(c.Request().Context(), rs.sess.ID); err != nil {
+			return fmt.Errorf("auth: sign out: %w", err)
+		}
+		if u := rs.user; u != nil {
+			a.record(c, AuthEvent{Action: ActionSignOut, Outcome: "ok", Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name})
+		}
+	}
+	a.store.clearCookie(c.Response())
+	rs.sess, rs.user = a.store.fresh(), nil
+	c.Response().Header().Set("Cache-Control", "no-store")
+	if d := a.prov.Load(); d != nil && d.endSession != "" && rawIDToken != "" {
+		q := url.Values{"id_token_hint": {rawIDToken}, "client_id": {a.cfg.ClientID}}
+		if a.cfg.PostLogoutRedirectURL != "" {
+			q.Set("post_logout_redirect_uri", a.cfg.PostLogoutRedirectURL)
+		}
+		sep := "?"
+		if strings.Contains(d.endSession, "?") {
+			sep = "&"
+		}
+		return c.Redirect(http.StatusFound, d.endSession+sep+q.Encode())
+	}
+	return c.Redirect(http.StatusFound, SignedOutPath)
+}
+
+// SafeNext returns next when it is a local path ("/x": one leading slash, no scheme, no host, no
+// backslash, no control characters), else "/".
+func SafeNext(next string) string {
+	if next == "" || next[0] != '/' || len(next) > 2048 {
+		return "/"
+	}
+	if len(next) > 1 && (next[1] == '/' || next[1] == '\\') {
+		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil {
+		return "/"
+	}
+	return next
+}
+
+func clip(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

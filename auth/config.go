@@ -1,0 +1,158 @@
+// Package auth signs users in with OpenID Connect (authorization code flow with PKCE), keeps
+// revocable server-side sessions behind a gorilla/sessions Store, checks CSRF tokens and exposes
+// the signed-in user, flash messages and preferences to handlers through echo middleware.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// Config configures sign-in and sessions.
+type Config struct {
+	IssuerURL    string   // the OpenID provider, exactly as its discovery document names itself
+	ClientID     string   // the OAuth client id; also the expected ID token audience
+	ClientSecret string   // never logged
+	RedirectURL  string   // this app's callback, e.g. https://smtp-desk.example.com/auth/callback
+	Scopes       []string // default openid, email, profile
+	GroupsClaim  string   // the claim holding the user's groups, default "groups"
+
+	// SessionKeys are securecookie key pairs (hash key, block key, hash key, block key, ...): the
+	// first pair encodes, every pair decodes, so keys can be rotated by prepending a new pair.
+	SessionKeys [][]byte
+
+	IdleTimeout     time.Duration // default 30m
+	AbsoluteTimeout time.Duration // default 12h
+
+	// SecureCookies is false only for the plain-HTTP loopback demo: the cookies are then named
+	// "smtpdesk" and "smtpdesk-login" without the __Host- prefix and without Secure.
+	SecureCookies bool
+
+	Now        func() time.Time // default time.Now; tests move it
+	HTTPClient *http.Client     // for every call to the provider; default: 10s timeout
+
+	// PostLogoutRedirectURL is sent to the provider's end_session_endpoint, e.g.
+	// https://smtp-desk.example.com/auth/signed-out. Empty: not sent.
+	PostLogoutRedirectURL string
+
+	// TrustedClientIP returns the client address for the audit trail (the trusted-proxy rule);
+	// default: the connection's remote address.
+	TrustedClientIP func(*http.Request) string
+
+	// SignedOutPage renders GET /auth/signed-out; nil redirects to "/".
+	SignedOutPage echo.HandlerFunc
+
+	// DiscoveryRetryMin and DiscoveryRetryMax bound the backoff between discovery attempts while
+	// the provider is unreachable (defaults 1s and 1m).
+	DiscoveryRetryMin time.Duration
+	DiscoveryRetryMax time.Duration
+}
+
+// Cookie names.
+const (
+	CookieName            = "__Host-smtpdesk"       // session cookie (HTTPS)
+	LoginCookieName       = "__Host-smtpdesk-login" // sign-in state cookie (HTTPS)
+	InsecureCookieName    = "smtpdesk"              // session cookie of the plain-HTTP loopback demo
+	InsecureLoginCookie   = "smtpdesk-login"        // sign-in state cookie of the plain-HTTP demo
+	loginCookieLifetime   = 10 * time.Minute
+	lastSeenWriteInterval = time.Minute
+)
+
+// Paths registered by Register.
+const (
+	LoginPath     = "/auth/login"
+	CallbackPath  = "/auth/callback"
+	LogoutPath    = "/auth/logout"
+	SignedOutPath = "/auth/signed-out"
+)
+
+func (c *Config) withDefaults() (Config, error) {
+	cfg := *c
+	if cfg.IssuerURL == "" || cfg.ClientID == "" || cfg.RedirectURL == "" {
+		return cfg, errors.New("auth: IssuerURL, ClientID and RedirectURL are required")
+	}
+	if len(cfg.SessionKeys) == 0 {
+		return cfg, errors.New("auth: SessionKeys are required (hash key, block key pairs)")
+	}
+	for i := 0; i < len(cfg.SessionKeys); i += 2 {
+		if len(cfg.SessionKeys[i]) < 32 {
+			return cfg, fmt.Errorf("auth: session hash key %d is %d bytes, want at least 32", i/2+1, len(cfg.SessionKeys[i]))
+		}
+		if i+1 < len(cfg.SessionKeys) {
+			if n := len(cfg.SessionKeys[i+1]); n != 0 && n != 16 && n != 24 && n != 32 {
+				return cfg, fmt.Errorf("auth: session block key %d is %d bytes, want 16, 24 or 32", i/2+1, n)
+			}
+		}
+	}
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = []string{"openid", "email", "profile"}
+	}
+	if cfg.GroupsClaim == "" {
+		cfg.GroupsClaim = "groups"
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.AbsoluteTimeout <= 0 {
+		cfg.AbsoluteTimeout = 12 * time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	} else if cfg.HTTPClient.Timeout <= 0 {
+		hc := *cfg.HTTPClient
+		hc.Timeout = 10 * time.Second
+		cfg.HTTPClient = &hc
+	}
+	if cfg.DiscoveryRetryMin <= 0 {
+		cfg.DiscoveryRetryMin = time.Second
+	}
+	if cfg.DiscoveryRetryMax < cfg.DiscoveryRetryMin {
+		cfg.DiscoveryRetryMax = max(time.Minute, cfg.DiscoveryRetryMin)
+	}
+	return cfg, nil
+}
+
+// SessionRepo stores session records; *store.DB satisfies it.
+type SessionRepo interface {
+	CreateSession(ctx context.Context, rec store.SessionRecord) error
+	GetSession(ctx context.Context, id string) (store.SessionRecord, error)
+	UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error
+	DeleteSession(ctx context.Context, id string) error
+}
+
+// Audit actions recorded through EventRecorder.
+const (
+	ActionSignIn        = "auth.sign_in"
+	ActionSignOut       = "auth.sign_out"
+	ActionSignInRefused = "auth.sign_in_refused"
+	ActionAccessDenied  = "access.denied"
+)
+
+// AuthEvent is one sign-in, sign-out, refused sign-in or denied access, for the audit trail.
+type AuthEvent struct {
+	Action    string // ActionSignIn, ActionSignOut, ActionSignInRefused, ActionAccessDenied
+	Outcome   string // "ok", "failed" (refused sign-in) or "denied"
+	Issuer    string
+	Subject   string
+	Email     string
+	Name      string
+	Detail    string // why, for refusals and denials; never a secret
+	Domain    string // access.denied only
+	RequestID string
+	ClientIP  string
+	UserAgent string
+}
+
+// EventRecorder records AuthEvents; the app adapts it to the audit package.
+type EventRecorder interface {
+	RecordAuthEvent(ctx context.Context, e AuthEvent) error
+}

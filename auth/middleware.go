@@ -1,0 +1,308 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+	"github.com/smtpdesk/smtpdesk/policy"
+)
+
+// Session value keys.
+const (
+	keyUser    = "user"
+	keyCSRF    = "csrf"
+	keyIDToken = "id_token"
+	keyFlashes = "flashes"
+	keyPrefs   = "prefs"
+)
+
+const ctxKey = "smtpdesk.auth.session"
+
+// ErrNoSession is returned by AddFlash and SetPref when nobody is signed in.
+var ErrNoSession = errors.New("auth: no session")
+
+// ErrAccessDenied is the Internal error of the 403 Authorize answers.
+var ErrAccessDenied = errors.New("auth: access denied")
+
+// Flash is a one-time message shown after a redirect. It never carries a secret.
+type Flash struct {
+	Kind    string `json:"k"` // "success", "error", "warning", "info"
+	Message string `json:"m"`
+}
+
+// reqSession is the request's session, cached in the echo context.
+type reqSession struct {
+	auth *Auth
+	sess *sessions.Session
+	user *User
+}
+
+// load returns the request's session, loading it on first use.
+func (a *Auth) load(c echo.Context) (*reqSession, error) {
+	if rs, ok := c.Get(ctxKey).(*reqSession); ok {
+		return rs, nil
+	}
+	sess, stale, err := a.store.load(c.Request())
+	if err != nil {
+		return nil, err
+	}
+	if stale {
+		a.store.clearCookie(c.Response())
+	}
+	rs := &reqSession{auth: a, sess: sess}
+	if sess.ID != "" {
+		var u User
+		if value(sess, keyUser, &u) && u.Subject != "" {
+			if t, ok := sess.Values[metaCreated].(time.Time); ok {
+				u.SessionCreated = t
+			}
+			rs.user = &u
+		}
+	}
+	c.Set(ctxKey, rs)
+	return rs, nil
+}
+
+// Session loads the session (if any) and the signed-in user into the echo context, and records
+// activity for the idle timeout at most once a minute.
+func (a *Auth) Session() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			rs, err := a.load(c)
+			if err != nil {
+				return err
+			}
+			if rs.sess.ID != "" {
+				if t, ok := rs.sess.Values[metaLastSeen].(time.Time); ok && a.cfg.Now().Sub(t) < lastSeenWriteInterval {
+					return next(c)
+				}
+				if err := a.store.Save(c.Request(), c.Response(), rs.sess); err != nil {
+					// The record vanished (signed out elsewhere, swept): treat as signed out.
+					a.log.Debug("session touch failed", "err", err)
+					rs.sess, rs.user = a.store.fresh(), nil
+					a.store.clearCookie(c.Response())
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// RequireUser lets signed-in users through. Others are sent to sign in (GET and HEAD, with the
+// current path in next) or answered 401.
+func (a *Auth) RequireUser() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			rs, err := a.load(c)
+			if err != nil {
+				return err
+			}
+			if rs.user != nil {
+				return next(c)
+			}
+			m := c.Request().Method
+			if m == http.MethodGet || m == http.MethodHead {
+				c.Response().Header().Set("Cache-Control", "no-store")
+				return c.Redirect(http.StatusFound, LoginPath+"?next="+url.QueryEscape(SafeNext(c.Request().URL.RequestURI())))
+			}
+			return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again to continue.")
+		}
+	}
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions || m == http.MethodTrace
+}
+
+// CSRF refuses state-changing requests (any method but GET, HEAD, OPTIONS, TRACE) that come
+// cross-site (Sec-Fetch-Site: cross-site) or lack the session's token in the form field _csrf or
+// the X-CSRF-Token header. Signed-out users have no token, so their unsafe requests are refused,
+// except POST /auth/logout, which is then a harmless no-op.
+func (a *Auth) CSRF() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if safeMethod(r.Method) {
+				return next(c)
+			}
+			if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.")
+			}
+			rs, err := a.load(c)
+			if err != nil {
+				return err
+			}
+			var want string
+			if rs.sess.ID == "" || !value(rs.sess, keyCSRF, &want) || want == "" {
+				if r.URL.Path == LogoutPath {
+					return next(c)
+				}
+				return echo.NewHTTPError(http.StatusForbidden, "Your session has ended. Reload the page, sign in and try again.")
+			}
+			got := r.Header.Get("X-CSRF-Token")
+			if got == "" {
+				got = c.FormValue("_csrf")
+			}
+			if got == "" || !equalConst(got, want) {
+				return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
+			}
+			return next(c)
+		}
+	}
+}
+
+func fromContext(c echo.Context) *reqSession {
+	rs, _ := c.Get(ctxKey).(*reqSession)
+	return rs
+}
+
+// UserFrom returns the signed-in user, nil when signed out (or when the Session middleware did
+// not run).
+func UserFrom(c echo.Context) *User {
+	if rs := fromContext(c); rs != nil {
+		return rs.user
+	}
+	return nil
+}
+
+// CSRFToken returns the session's CSRF token for forms ("" when signed out).
+func CSRFToken(c echo.Context) string {
+	rs := fromContext(c)
+	if rs == nil || rs.sess.ID == "" {
+		return ""
+	}
+	var t string
+	value(rs.sess, keyCSRF, &t)
+	return t
+}
+
+func (rs *reqSession) save(c echo.Context) error {
+	return rs.auth.store.Save(c.Request(), c.Response(), rs.sess)
+}
+
+func signedIn(c echo.Context) (*reqSession, error) {
+	rs := fromContext(c)
+	if rs == nil || rs.sess.ID == "" || rs.user == nil {
+		return nil, ErrNoSession
+	}
+	return rs, nil
+}
+
+// AddFlash stores a one-time message in the server-side session, shown on the next page.
+func AddFlash(c echo.Context, kind, msg string) error {
+	rs, err := signedIn(c)
+	if err != nil {
+		return err
+	}
+	var fs []Flash
+	value(rs.sess, keyFlashes, &fs)
+	if len(fs) >= 10 {
+		fs = fs[len(fs)-9:]
+	}
+	rs.sess.Values[keyFlashes] = append(fs, Flash{Kind: kind, Message: msg})
+	return rs.save(c)
+}
+
+// Flashes returns and clears the session's flash messages.
+func Flashes(c echo.Context) []Flash {
+	rs, err := signedIn(c)
+	if err != nil {
+		return nil
+	}
+	var fs []Flash
+	if !value(rs.sess, keyFlashes, &fs) || len(fs) == 0 {
+		return nil
+	}
+	delete(rs.sess.Values, keyFlashes)
+	if err := rs.save(c); err != nil {
+		rs.auth.log.Warn("clearing flashes failed", "err", err)
+	}
+	return fs
+}
+
+// SetPref stores a small per-session preference (e.g. the last domain used).
+func SetPref(c echo.Context, key, val string) error {
+	rs, err := signedIn(c)
+	if err != nil {
+		return err
+	}
+	prefs := map[string]string{}
+	value(rs.sess, keyPrefs, &prefs)
+	if prefs[key] == val {
+		return nil
+	}
+	if len(prefs) >= 32 {
+		return fmt.Errorf("auth: too many preferences")
+	}
+	prefs[key] = val
+	rs.sess.Values[keyPrefs] = prefs
+	return rs.save(c)
+}
+
+// Pref returns a preference set with SetPref, "" when unset or signed out.
+func Pref(c echo.Context, key string) string {
+	rs, err := signedIn(c)
+	if err != nil {
+		return ""
+	}
+	prefs := map[string]string{}
+	value(rs.sess, keyPrefs, &prefs)
+	return prefs[key]
+}
+
+// Authorize checks that the signed-in user may perform act on domain under policy p. It answers
+// 401 when nobody is signed in and 403 (recording access.denied) when the policy says no.
+func Authorize(c echo.Context, p *policy.Policy, domain string, act policy.Action) error {
+	rs := fromContext(c)
+	if rs == nil || rs.user == nil {
+		return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again to continue.")
+	}
+	if p.Can(rs.user.PolicySubject(), domain, act) {
+		return nil
+	}
+	rs.auth.RecordDenied(c, domain, act.String())
+	return echo.NewHTTPError(http.StatusForbidden, "You don't have access to do this on "+domain+".").
+		SetInternal(fmt.Errorf("%w: %s on %s", ErrAccessDenied, act, domain))
+}
+
+// RecordDenied records an access.denied event for the signed-in user (handlers that authorize
+// themselves call it when they refuse).
+func (a *Auth) RecordDenied(c echo.Context, domain, detail string) {
+	e := AuthEvent{Action: ActionAccessDenied, Outcome: "denied", Domain: domain, Detail: detail}
+	if u := UserFrom(c); u != nil {
+		e.Issuer, e.Subject, e.Email, e.Name = u.Issuer, u.Subject, u.Email, u.Name
+	}
+	a.record(c, e)
+}
+
+func (a *Auth) record(c echo.Context, e AuthEvent) {
+	if a.events == nil {
+		return
+	}
+	r := c.Request()
+	e.RequestID = requestID(c)
+	e.UserAgent = clip(r.UserAgent(), 512)
+	if a.cfg.TrustedClientIP != nil {
+		e.ClientIP = a.cfg.TrustedClientIP(r)
+	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		e.ClientIP = host
+	} else {
+		e.ClientIP = r.RemoteAddr
+	}
+	if err := a.events.RecordAuthEvent(r.Context(), e); err != nil {
+		a.log.Error("recording auth event failed", "action", e.Action, "err", err, "request_id", e.RequestID)
+	}
+}
+
+func requestID(c echo.Context) string {
+	if id := c.Response().Header().Get(echo.HeaderXRequestID); id != "" {
+		return id
+	}
+	return clip(c.Request().Header.Get(echo.HeaderXRequestID), 128)
+}

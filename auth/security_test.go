@@ -1,0 +1,503 @@
+package auth_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/demoidp"
+	"github.com/smtpdesk/smtpdesk/policy"
+)
+
+func TestSignInFlow(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	pg := b.signIn("operator")
+	if !strings.Contains(pg.body, "hello omar@acme.example groups=1") {
+		t.Errorf("protected page = %q", pg.body)
+	}
+	if got := h.events.last(auth.ActionSignIn); got.Subject != "demo-operator" || got.Issuer != h.idp.Issuer() || got.Email != "omar@acme.example" || got.ClientIP != "127.0.0.1" {
+		t.Errorf("sign-in event = %+v", got)
+	}
+}
+
+func TestSecurity01CookieFlags(t *testing.T) {
+	many := make([]string, 500)
+	for i := range many {
+		many[i] = fmt.Sprintf("a-rather-long-group-name-for-size-testing-%03d", i)
+	}
+	personas := append(demoidp.DefaultPersonas(), demoidp.Persona{ID: "many", Name: "Many Groups", Email: "many@x.example", EmailVerified: true, Groups: many})
+	h := newHarness(t, harnessOpts{personas: personas})
+	b := h.browser()
+
+	loginResp := b.get(auth.LoginPath + "?next=/protected")
+	lc := findSetCookie(loginResp.resp, auth.LoginCookieName)
+	if lc == nil {
+		t.Fatal("no sign-in cookie set")
+	}
+	if !lc.Secure || !lc.HttpOnly || lc.SameSite != http.SameSiteLaxMode || lc.Path != "/" || lc.Domain != "" || lc.MaxAge <= 0 || lc.MaxAge > 15*60 {
+		t.Errorf("sign-in cookie = %+v, want Secure HttpOnly Lax Path=/ no Domain, Max-Age <= 15 min", lc)
+	}
+	cbURL := location(t, b.choosePersona(location(t, loginResp), "many"))
+	cb := b.get(cbURL)
+	c := findSetCookie(cb.resp, auth.CookieName)
+	if c == nil {
+		t.Fatalf("callback set no %s cookie; Set-Cookie %v", auth.CookieName, cb.resp.Header["Set-Cookie"])
+	}
+	if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" || c.MaxAge != 0 {
+		t.Errorf("session cookie = %+v, want Secure HttpOnly Lax Path=/ no Domain, no Max-Age", c)
+	}
+	for _, raw := range cb.resp.Header["Set-Cookie"] {
+		if strings.HasPrefix(raw, auth.CookieName+"=") && (strings.Contains(strings.ToLower(raw), "domain=") || strings.Contains(strings.ToLower(raw), "expires=")) {
+			t.Errorf("session Set-Cookie %q has Domain or Expires", raw)
+		}
+	}
+	if got := len(c.Name) + len(c.Value); got > 4096 {
+		t.Errorf("cookie name+value = %d bytes, want <= 4096", got)
+	}
+	if lc2 := findSetCookie(cb.resp, auth.LoginCookieName); lc2 == nil || lc2.MaxAge >= 0 {
+		t.Errorf("callback did not clear the sign-in cookie: %+v", lc2)
+	}
+	pg := b.get("/protected")
+	if !strings.Contains(pg.body, "groups=500") {
+		t.Errorf("protected page = %q, want 500 groups from the server-side record", pg.body)
+	}
+}
+
+func TestDemoCookiesWithoutHostPrefix(t *testing.T) {
+	h := newHarness(t, harnessOpts{insecure: true})
+	b := h.browser()
+	loc := location(t, b.choosePersona(b.startLogin("/protected"), "admin"))
+	cb := b.get(loc)
+	c := findSetCookie(cb.resp, auth.InsecureCookieName)
+	if c == nil || c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+		t.Fatalf("demo cookie = %+v, want %s, not Secure, HttpOnly, Lax", c, auth.InsecureCookieName)
+	}
+	if findSetCookie(cb.resp, auth.CookieName) != nil {
+		t.Error("demo mode set a __Host- cookie")
+	}
+	if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+		t.Errorf("protected = %d", pg.resp.StatusCode)
+	}
+}
+
+func TestSecurity02NewSessionAtSignIn(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	b.signIn("admin")
+	before := b.sessionCookie()
+	// Sign in again in the same browser, as someone else.
+	cb := b.get(location(t, b.choosePersona(b.startLogin("/protected"), "reviewer")))
+	location(t, cb)
+	after := b.sessionCookie()
+	if before == nil || after == nil || before.Value == after.Value {
+		t.Fatalf("sign-in kept the session cookie: before %v after %v", before, after)
+	}
+	if pg := b.get("/protected"); !strings.Contains(pg.body, "rita@smtpdesk.example") {
+		t.Errorf("protected = %q, want the new user", pg.body)
+	}
+	old := h.withCookie(before)
+	if got := old.get("/protected"); got.resp.StatusCode != http.StatusFound {
+		t.Errorf("pre-login cookie still works: %d %q", got.resp.StatusCode, got.body)
+	}
+}
+
+func TestSecurity03IdleAndAbsoluteExpiry(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{})
+		b := h.browser()
+		b.signIn("admin")
+		h.clock.Advance(29 * time.Minute)
+		if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+			t.Fatalf("after 29 min idle = %d, want 200", pg.resp.StatusCode)
+		}
+		h.clock.Advance(29 * time.Minute) // the request above renewed the idle window
+		if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+			t.Fatalf("after 29 more min = %d, want 200", pg.resp.StatusCode)
+		}
+		h.clock.Advance(31 * time.Minute)
+		pg := b.get("/protected")
+		if loc := location(t, pg); !strings.HasPrefix(loc, auth.LoginPath) {
+			t.Errorf("after 31 min idle redirected to %q, want sign-in", loc)
+		}
+	})
+	t.Run("absolute", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{})
+		b := h.browser()
+		b.signIn("admin")
+		for elapsed := time.Duration(0); elapsed < 11*time.Hour+40*time.Minute; elapsed += 20 * time.Minute {
+			h.clock.Advance(20 * time.Minute)
+			if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+				t.Fatalf("active session refused after %v", elapsed+20*time.Minute)
+			}
+		}
+		h.clock.Advance(21 * time.Minute) // 12h01m
+		if loc := location(t, b.get("/protected")); !strings.HasPrefix(loc, auth.LoginPath) {
+			t.Errorf("after 12h redirected to %q, want sign-in", loc)
+		}
+	})
+}
+
+func TestSecurity04LogoutReplayRefused(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	tok := csrfOf(t, b.signIn("admin"))
+	saved := b.sessionCookie()
+	pg := b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil)
+	location(t, pg)
+	if c := findSetCookie(pg.resp, auth.CookieName); c == nil || c.MaxAge >= 0 {
+		t.Errorf("logout did not clear the cookie: %+v", c)
+	}
+	if h.events.count(auth.ActionSignOut) != 1 {
+		t.Error("no sign-out event")
+	}
+	replay := h.withCookie(saved)
+	if got := replay.get("/protected"); got.resp.StatusCode != http.StatusFound {
+		t.Errorf("replayed cookie after logout = %d %q, want a redirect to sign-in", got.resp.StatusCode, got.body)
+	}
+	if got := replay.do(http.MethodPost, "/protected", url.Values{"_csrf": {tok}}, nil); got.resp.StatusCode != http.StatusForbidden {
+		t.Errorf("replayed POST after logout = %d, want 403", got.resp.StatusCode)
+	}
+}
+
+func TestSecurity05KeyRotationAndUndecodable(t *testing.T) {
+	h := newHarness(t, harnessOpts{keys: testKeys(1)})
+	b := h.browser()
+	b.signIn("admin")
+	old := b.sessionCookie()
+
+	h.restart(append(testKeys(2), testKeys(1)...))
+	if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+		t.Fatalf("old cookie after rotation = %d, want 200 (old keys still decode)", pg.resp.StatusCode)
+	}
+	b2 := h.browser()
+	b2.signIn("reviewer")
+	fresh := b2.sessionCookie()
+
+	h.restart(testKeys(2))
+	if pg := h.withCookie(fresh).get("/protected"); pg.resp.StatusCode != http.StatusOK {
+		t.Errorf("cookie encoded with the new first key = %d, want 200", pg.resp.StatusCode)
+	}
+	for name, val := range map[string]string{"retired key": old.Value, "garbage": "not-a-cookie", "empty-ish": "====", "huge": strings.Repeat("A", 4000)} {
+		pg := h.withCookie(&http.Cookie{Name: auth.CookieName, Value: val}).get("/protected")
+		if pg.resp.StatusCode != http.StatusFound {
+			t.Errorf("%s cookie = %d, want a redirect to sign-in (signed out, never 500)", name, pg.resp.StatusCode)
+		}
+		if home := h.withCookie(&http.Cookie{Name: auth.CookieName, Value: val}).get("/"); home.resp.StatusCode != http.StatusOK {
+			t.Errorf("%s cookie on a public page = %d, want 200", name, home.resp.StatusCode)
+		}
+	}
+}
+
+func TestSecurity06StateReplayAndMismatch(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	t.Run("mismatch", func(t *testing.T) {
+		b := h.browser()
+		cb, _ := url.Parse(b.toCallback("/protected", "admin"))
+		q := cb.Query()
+		q.Set("state", "forged")
+		cb.RawQuery = q.Encode()
+		pg := b.get(cb.String())
+		if pg.resp.StatusCode != http.StatusBadRequest || findSetCookie(pg.resp, auth.CookieName) != nil {
+			t.Errorf("forged state = %d (session cookie %v), want 400 and no session", pg.resp.StatusCode, findSetCookie(pg.resp, auth.CookieName))
+		}
+		if got := b.get("/protected"); got.resp.StatusCode != http.StatusFound {
+			t.Error("signed in after a forged state")
+		}
+	})
+	t.Run("no cookie", func(t *testing.T) {
+		b := h.browser()
+		cb := b.toCallback("/protected", "admin")
+		pg := h.browser().get(cb) // another browser: no sign-in cookie
+		if pg.resp.StatusCode != http.StatusBadRequest || findSetCookie(pg.resp, auth.CookieName) != nil {
+			t.Errorf("callback without cookie = %d, want 400 and no session", pg.resp.StatusCode)
+		}
+	})
+	t.Run("replay", func(t *testing.T) {
+		b := h.browser()
+		loginURL := b.startLogin("/protected")
+		u, _ := url.Parse(h.srv.URL)
+		var loginCookie *http.Cookie
+		for _, c := range b.jar.Cookies(u) {
+			if c.Name == auth.LoginCookieName {
+				loginCookie = c
+			}
+		}
+		cb := location(t, b.choosePersona(loginURL, "admin"))
+		location(t, b.get(cb)) // the legitimate callback
+		if pg := b.get(cb); pg.resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("same-browser replay = %d, want 400", pg.resp.StatusCode)
+		}
+		thief := h.withCookie(loginCookie)
+		pg := thief.get(cb)
+		if pg.resp.StatusCode != http.StatusBadRequest || findSetCookie(pg.resp, auth.CookieName) != nil {
+			t.Errorf("replay with the copied sign-in cookie = %d, want 400 and no session", pg.resp.StatusCode)
+		}
+	})
+	t.Run("provider error", func(t *testing.T) {
+		b := h.browser()
+		before := h.events.count(auth.ActionSignInRefused)
+		cb := location(t, b.choosePersona(b.startLogin("/protected"), "cancel"))
+		if !strings.Contains(cb, "error=access_denied") {
+			t.Fatalf("cancel redirected to %q", cb)
+		}
+		if pg := b.get(cb); pg.resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("provider error = %d, want 400", pg.resp.StatusCode)
+		}
+		if h.events.count(auth.ActionSignInRefused) != before+1 {
+			t.Error("refused sign-in not recorded")
+		}
+	})
+}
+
+func TestSecurity07TokenValidation(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	tests := []struct {
+		name   string
+		tamper func(claims, header map[string]any)
+	}{
+		{"wrong nonce", func(c, _ map[string]any) { c["nonce"] = "not-the-nonce" }},
+		{"missing nonce", func(c, _ map[string]any) { delete(c, "nonce") }},
+		{"wrong issuer", func(c, _ map[string]any) { c["iss"] = "http://evil.example" }},
+		{"wrong audience", func(c, _ map[string]any) { c["aud"] = "someone-else" }},
+		{"expired", func(c, _ map[string]any) { c["exp"] = h.clock.Now().Add(-time.Minute).Unix() }},
+		{"alg none", func(_, hd map[string]any) { hd["alg"] = "none" }},
+		{"unknown kid", func(_, hd map[string]any) { hd["kid"] = "unknown-key" }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h.idp.SetTamper(tt.tamper)
+			t.Cleanup(func() { h.idp.SetTamper(nil) })
+			before := h.events.count(auth.ActionSignInRefused)
+			b := h.browser()
+			pg := b.get(b.toCallback("/protected", "admin"))
+			if pg.resp.StatusCode != http.StatusBadRequest || findSetCookie(pg.resp, auth.CookieName) != nil {
+				t.Errorf("callback = %d (session cookie %v), want 400 and no session", pg.resp.StatusCode, findSetCookie(pg.resp, auth.CookieName) != nil)
+			}
+			if got := b.get("/protected"); got.resp.StatusCode != http.StatusFound {
+				t.Error("signed in with a bad token")
+			}
+			if h.events.count(auth.ActionSignInRefused) != before+1 {
+				t.Error("refusal not recorded")
+			}
+		})
+	}
+	t.Run("honest token still accepted", func(t *testing.T) {
+		h.browser().signIn("admin")
+	})
+}
+
+func TestGroupsFromUserinfo(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.idp.SetTamper(func(c, _ map[string]any) { delete(c, "groups") })
+	if pg := h.browser().signIn("reviewer"); !strings.Contains(pg.body, "groups=1") {
+		t.Errorf("protected = %q, want the group from userinfo", pg.body)
+	}
+}
+
+func TestSecurity08LocalRedirectOnly(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	tests := []struct{ next, want string }{
+		{"/protected?x=1", "/protected?x=1"},
+		{"//evil.example", "/"},
+		{"https://evil.example", "/"},
+		{"/\\evil.example", "/"},
+		{"\\\\evil.example", "/"},
+		{"/%2F%2Fevil.example", "/%2F%2Fevil.example"},
+		{"javascript:alert(1)", "/"},
+		{"", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.next, func(t *testing.T) {
+			b := h.browser()
+			got := location(t, b.get(b.toCallback(tt.next, "admin")))
+			if got != tt.want {
+				t.Errorf("after sign-in with next=%q redirected to %q, want %q", tt.next, got, tt.want)
+			}
+			if auth.SafeNext(tt.next) != tt.want {
+				t.Errorf("SafeNext(%q) = %q, want %q", tt.next, auth.SafeNext(tt.next), tt.want)
+			}
+		})
+	}
+}
+
+func TestSecurity09IdPDownAtStart(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	// A provider whose listener exists but does not answer yet: discovery must time out, not hang.
+	idpSrv := httptest.NewUnstartedServer(nil)
+	t.Cleanup(idpSrv.Close)
+	issuer := "http://" + idpSrv.Listener.Addr().String()
+	idp, err := demoidp.New(demoidp.Options{
+		Issuer: issuer, ClientID: "smtpdesk-test", ClientSecret: "test-secret",
+		RedirectURIs: []string{h.srv.URL + auth.CallbackPath}, Now: h.clock.Now, Key: testRSAKey(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idpSrv.Config.Handler = idp.Handler()
+	cfg := h.cfg
+	cfg.IssuerURL = issuer
+	cfg.HTTPClient = &http.Client{Timeout: 300 * time.Millisecond}
+	cfg.DiscoveryRetryMin, cfg.DiscoveryRetryMax = 50*time.Millisecond, 200*time.Millisecond
+	a := h.newApp(cfg)
+
+	b := h.browser()
+	pg := b.get(auth.LoginPath)
+	if pg.resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(pg.body, "identity provider cannot be reached") {
+		t.Fatalf("sign-in while the provider is down = %d %q, want 503 with a clear message", pg.resp.StatusCode, pg.body)
+	}
+	if home := b.get("/"); home.resp.StatusCode != http.StatusOK {
+		t.Errorf("public page while the provider is down = %d", home.resp.StatusCode)
+	}
+	if a.Ready() {
+		t.Fatal("Ready before the provider answered")
+	}
+	idpSrv.Start()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := a.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := location(t, b.get(auth.LoginPath)); !strings.HasPrefix(got, issuer+"/authorize?") {
+		t.Errorf("sign-in after the provider came up redirected to %q", got)
+	}
+}
+
+func TestSecurity10EndSessionRedirect(t *testing.T) {
+	t.Run("provider offers end_session", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{})
+		b := h.browser()
+		tok := csrfOf(t, b.signIn("admin"))
+		loc := location(t, b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil))
+		u, err := url.Parse(loc)
+		if err != nil || !strings.HasPrefix(loc, h.idp.Issuer()+"/end_session?") {
+			t.Fatalf("logout redirected to %q, want the provider's end_session_endpoint", loc)
+		}
+		if u.Query().Get("id_token_hint") == "" || u.Query().Get("post_logout_redirect_uri") != h.srv.URL+auth.SignedOutPath {
+			t.Errorf("end_session query = %v", u.Query())
+		}
+		pg := b.get(loc)
+		if !strings.Contains(pg.body, "signed out of the demo provider") || !strings.Contains(pg.body, h.srv.URL+auth.SignedOutPath) {
+			t.Errorf("provider page = %q", pg.body)
+		}
+		if h.idp.EndSessions() != 1 {
+			t.Errorf("provider end-session calls = %d, want 1", h.idp.EndSessions())
+		}
+		if got := b.get(auth.SignedOutPath); got.body != "signed out page" {
+			t.Errorf("signed-out page = %q", got.body)
+		}
+	})
+	t.Run("provider without end_session", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{noEndSess: true})
+		b := h.browser()
+		tok := csrfOf(t, b.signIn("admin"))
+		if loc := location(t, b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil)); loc != auth.SignedOutPath {
+			t.Errorf("logout redirected to %q, want %s", loc, auth.SignedOutPath)
+		}
+	})
+}
+
+func TestSecurity14CSRF(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	tok := csrfOf(t, b.signIn("admin"))
+	tests := []struct {
+		name string
+		form url.Values
+		hdr  map[string]string
+		want int
+	}{
+		{"missing token", url.Values{}, nil, http.StatusForbidden},
+		{"missing token same-origin", url.Values{}, map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusForbidden},
+		{"wrong token", url.Values{"_csrf": {tok + "x"}}, nil, http.StatusForbidden},
+		{"cross-site with token", url.Values{"_csrf": {tok}}, map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+		{"form token", url.Values{"_csrf": {tok}}, map[string]string{"Sec-Fetch-Site": "same-origin"}, http.StatusOK},
+		{"header token", url.Values{}, map[string]string{"X-CSRF-Token": tok}, http.StatusOK},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := b.do(http.MethodPost, "/protected", tt.form, tt.hdr).resp.StatusCode; got != tt.want {
+				t.Errorf("POST = %d, want %d", got, tt.want)
+			}
+		})
+	}
+	t.Run("signed out cross-site", func(t *testing.T) {
+		if got := h.browser().do(http.MethodPost, "/protected", url.Values{}, map[string]string{"Sec-Fetch-Site": "cross-site"}).resp.StatusCode; got != http.StatusForbidden {
+			t.Errorf("POST = %d, want 403", got)
+		}
+	})
+	t.Run("logout without token", func(t *testing.T) {
+		if got := b.do(http.MethodPost, auth.LogoutPath, url.Values{}, nil).resp.StatusCode; got != http.StatusForbidden {
+			t.Errorf("logout without token = %d, want 403", got)
+		}
+		if got := b.get("/protected").resp.StatusCode; got != http.StatusOK {
+			t.Errorf("session ended by a logout without token: %d", got)
+		}
+	})
+	t.Run("another session's token", func(t *testing.T) {
+		other := csrfOf(t, h.browser().signIn("reviewer"))
+		if got := b.do(http.MethodPost, "/protected", url.Values{"_csrf": {other}}, nil).resp.StatusCode; got != http.StatusForbidden {
+			t.Errorf("POST with another session's token = %d, want 403", got)
+		}
+	})
+}
+
+func TestRequireUserNonGET(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	// A signed-out POST is refused by CSRF (no session, no token) before RequireUser's 401.
+	if got := h.browser().do(http.MethodPost, "/protected", url.Values{}, nil).resp.StatusCode; got != http.StatusForbidden && got != http.StatusUnauthorized {
+		t.Errorf("signed-out POST = %d, want 403 or 401", got)
+	}
+	loc := location(t, h.browser().get("/protected?a=1&b=%2F"))
+	if want := auth.LoginPath + "?next=" + url.QueryEscape("/protected?a=1&b=%2F"); loc != want {
+		t.Errorf("redirect = %q, want %q", loc, want)
+	}
+}
+
+func TestAuthorizeAndFlashes(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	pol, err := policy.Parse(demoidp.DemoPolicy, "demo-policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := h.app.Load()
+	e.POST("/d/:domain/create", func(c echo.Context) error {
+		if err := auth.Authorize(c, pol, c.Param("domain"), policy.ActCreate); err != nil {
+			return err
+		}
+		if err := auth.AddFlash(c, "success", "created on "+c.Param("domain")); err != nil {
+			return err
+		}
+		if err := auth.SetPref(c, "last_domain", c.Param("domain")); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/flashes")
+	}, h.auth.RequireUser())
+	e.GET("/flashes", func(c echo.Context) error {
+		return c.String(http.StatusOK, fmt.Sprintf("%v pref=%s", auth.Flashes(c), auth.Pref(c, "last_domain")))
+	}, h.auth.RequireUser())
+	b := h.browser()
+	tok := csrfOf(t, b.signIn("operator"))
+	if got := b.do(http.MethodPost, "/d/example.com/create", url.Values{"_csrf": {tok}}, nil).resp.StatusCode; got != http.StatusForbidden {
+		t.Errorf("operator of acme.example creating on example.com = %d, want 403", got)
+	}
+	if ev := h.events.last(auth.ActionAccessDenied); ev.Domain != "example.com" || ev.Subject != "demo-operator" || ev.Detail != "create" {
+		t.Errorf("access.denied event = %+v", ev)
+	}
+	if got := location(t, b.do(http.MethodPost, "/d/acme.example/create", url.Values{"_csrf": {tok}}, nil)); got != "/flashes" {
+		t.Errorf("allowed create redirected to %q", got)
+	}
+	if got := b.get("/flashes").body; got != "[{success created on acme.example}] pref=acme.example" {
+		t.Errorf("first read = %q", got)
+	}
+	if got := b.get("/flashes").body; got != "[] pref=acme.example" {
+		t.Errorf("second read = %q, want flashes gone and pref kept", got)
+	}
+}

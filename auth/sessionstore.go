@@ -1,0 +1,248 @@
+package auth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// Reserved Values keys holding the record's timestamps; they are filled on load and never
+// serialized into the record's data.
+const (
+	metaCreated  = "_created"
+	metaLastSeen = "_last_seen"
+)
+
+// SessionStore is a gorilla/sessions Store backed by a SessionRepo. The cookie holds only the
+// securecookie-encoded random session id; Values are serialized as JSON (string keys only) into
+// the record. Idle and absolute expiry are enforced on load. A cookie that cannot be decoded, or
+// names an unknown or expired record, yields a new empty session: the visitor is signed out.
+type SessionStore struct {
+	repo     SessionRepo
+	codecs   []securecookie.Codec
+	name     string
+	secure   bool
+	idle     time.Duration
+	absolute time.Duration
+	now      func() time.Time
+}
+
+// NewSessionStore builds the store from a validated config (see Config for the defaults).
+func NewSessionStore(repo SessionRepo, cfg Config) (*SessionStore, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return newSessionStore(repo, cfg), nil
+}
+
+func newSessionStore(repo SessionRepo, cfg Config) *SessionStore {
+	name := InsecureCookieName
+	if cfg.SecureCookies {
+		name = CookieName
+	}
+	return &SessionStore{
+		repo:     repo,
+		codecs:   codecs(cfg.SessionKeys, cfg.AbsoluteTimeout+time.Minute),
+		name:     name,
+		secure:   cfg.SecureCookies,
+		idle:     cfg.IdleTimeout,
+		absolute: cfg.AbsoluteTimeout,
+		now:      cfg.Now,
+	}
+}
+
+func codecs(keys [][]byte, maxAge time.Duration) []securecookie.Codec {
+	cs := securecookie.CodecsFromPairs(keys...)
+	for _, c := range cs {
+		if sc, ok := c.(*securecookie.SecureCookie); ok {
+			sc.MaxAge(int(maxAge / time.Second))
+			sc.SetSerializer(securecookie.JSONEncoder{})
+		}
+	}
+	return cs
+}
+
+// CookieName returns the session cookie's name.
+func (s *SessionStore) CookieName() string { return s.name }
+
+func (s *SessionStore) options() *sessions.Options {
+	// Overrides gorilla's defaults (30 days, no HttpOnly): a browser-session cookie, host-only.
+	return &sessions.Options{Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode}
+}
+
+func (s *SessionStore) fresh() *sessions.Session {
+	sess := sessions.NewSession(s, s.name)
+	sess.Options = s.options()
+	sess.IsNew = true
+	return sess
+}
+
+// Get returns the request's session; it does not cache (the auth middleware caches per request).
+func (s *SessionStore) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return s.New(r, name)
+}
+
+// New loads the session named by the request's cookie, or returns a new empty session when there
+// is no valid one. The error is non-nil only when the repository fails.
+func (s *SessionStore) New(r *http.Request, name string) (*sessions.Session, error) {
+	sess, _, err := s.load(r)
+	return sess, err
+}
+
+// load also reports whether the request carried a session cookie that turned out to be invalid,
+// so the caller can clear it.
+func (s *SessionStore) load(r *http.Request) (sess *sessions.Session, stale bool, err error) {
+	sess = s.fresh()
+	c, err := r.Cookie(s.name)
+	if err != nil || c.Value == "" {
+		return sess, false, nil
+	}
+	var id string
+	if err := securecookie.DecodeMulti(s.name, c.Value, &id, s.codecs...); err != nil || id == "" {
+		return sess, true, nil
+	}
+	rec, err := s.repo.GetSession(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sess, true, nil
+	}
+	if err != nil {
+		return sess, false, fmt.Errorf("auth: load session: %w", err)
+	}
+	now := s.now()
+	if now.Sub(rec.LastSeen) >= s.idle || now.Sub(rec.CreatedAt) >= s.absolute ||
+		(!rec.ExpiresAt.IsZero() && !now.Before(rec.ExpiresAt)) {
+		if err := s.repo.DeleteSession(r.Context(), id); err != nil {
+			return sess, false, fmt.Errorf("auth: delete expired session: %w", err)
+		}
+		return sess, true, nil
+	}
+	var data map[string]json.RawMessage
+	if len(rec.Data) > 0 {
+		if err := json.Unmarshal(rec.Data, &data); err != nil {
+			// A record we cannot read is as good as no session.
+			_ = s.repo.DeleteSession(r.Context(), id)
+			return sess, true, nil
+		}
+	}
+	for k, v := range data {
+		sess.Values[k] = v
+	}
+	sess.Values[metaCreated] = rec.CreatedAt
+	sess.Values[metaLastSeen] = rec.LastSeen
+	sess.ID = id
+	sess.IsNew = false
+	return sess, false, nil
+}
+
+// Save persists the session. A session without an id gets a new random id, a new record and a
+// Set-Cookie; an existing one has its data and last-seen time updated (the cookie is unchanged).
+// Options.MaxAge < 0 deletes the record and clears the cookie.
+func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	ctx := r.Context()
+	if sess.Options != nil && sess.Options.MaxAge < 0 {
+		if sess.ID != "" {
+			if err := s.repo.DeleteSession(ctx, sess.ID); err != nil {
+				return fmt.Errorf("auth: delete session: %w", err)
+			}
+		}
+		s.clearCookie(w)
+		sess.ID = ""
+		return nil
+	}
+	data, err := encodeValues(sess.Values)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if sess.ID != "" {
+		if err := s.repo.UpdateSession(ctx, sess.ID, data, now); err != nil {
+			return fmt.Errorf("auth: update session: %w", err)
+		}
+		sess.Values[metaLastSeen] = now
+		return nil
+	}
+	id, err := newSessionID()
+	if err != nil {
+		return err
+	}
+	encoded, err := securecookie.EncodeMulti(s.name, id, s.codecs...)
+	if err != nil {
+		return fmt.Errorf("auth: encode session cookie: %w", err)
+	}
+	rec := store.SessionRecord{ID: id, Data: data, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.absolute)}
+	if err := s.repo.CreateSession(ctx, rec); err != nil {
+		return fmt.Errorf("auth: create session: %w", err)
+	}
+	sess.ID = id
+	sess.IsNew = false
+	sess.Values[metaCreated] = now
+	sess.Values[metaLastSeen] = now
+	http.SetCookie(w, sessions.NewCookie(s.name, encoded, s.options()))
+	return nil
+}
+
+func (s *SessionStore) clearCookie(w http.ResponseWriter) {
+	o := s.options()
+	o.MaxAge = -1
+	http.SetCookie(w, sessions.NewCookie(s.name, "", o))
+}
+
+func encodeValues(values map[any]any) ([]byte, error) {
+	m := make(map[string]any, len(values))
+	for k, v := range values {
+		ks, ok := k.(string)
+		if !ok {
+			return nil, fmt.Errorf("auth: session value key %v is not a string", k)
+		}
+		if ks == metaCreated || ks == metaLastSeen {
+			continue
+		}
+		m[ks] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("auth: encode session: %w", err)
+	}
+	return b, nil
+}
+
+// value reads a session value into dst, whether it was loaded (json.RawMessage) or set during
+// this request (any JSON-encodable value).
+func value(sess *sessions.Session, key string, dst any) bool {
+	v, ok := sess.Values[key]
+	if !ok || v == nil {
+		return false
+	}
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return false
+		}
+		raw = b
+	}
+	return json.Unmarshal(raw, dst) == nil
+}
+
+func newSessionID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("auth: session id: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}

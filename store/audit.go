@@ -1,0 +1,631 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Audit outcomes.
+const (
+	OutcomePending = "pending"
+	OutcomeOK      = "ok"
+	OutcomeFailed  = "failed"
+	OutcomeUnknown = "unknown"
+	OutcomeDenied  = "denied"
+)
+
+// Row kinds in audit_log: an entry (action or event) or the completion of an
+// action.
+const (
+	kindEntry      = "entry"
+	kindCompletion = "completion"
+	// actionComplete is the action of completion rows.
+	actionComplete = "complete"
+)
+
+// Audit list limits.
+const (
+	DefaultAuditLimit = 50
+	MaxAuditLimit     = 1000
+)
+
+// ErrAlreadyCompleted is returned by CompleteAudit for an entry that already
+// has a completion.
+var ErrAlreadyCompleted = errors.New("store: audit entry already completed")
+
+// AuditEntry is one logical entry of the audit trail: an action (written
+// pending, then completed) or a one-step event. It has no field for a
+// password, key or session id, by design.
+type AuditEntry struct {
+	ID                                               int64
+	Time                                             time.Time
+	ActorIssuer, ActorSubject, ActorEmail, ActorName string
+	// Action is e.g. "credential.create", "credential.reset",
+	// "credential.delete", "credential.delete_all", "auth.sign_in",
+	// "auth.sign_out", "auth.sign_in_refused", "access.denied",
+	// "audit.retention".
+	Action string
+	Domain string
+	Logins []string
+	// Outcome is "pending", "ok", "failed", "unknown" or "denied"; for a
+	// completed action, the completion's outcome.
+	Outcome         string
+	UpstreamStatus  int
+	UpstreamMessage string
+	RequestID       string
+	ClientIP        string
+	UserAgent       string
+	Detail          string
+	// CompletedAt is when the action was completed; nil while pending and
+	// for events.
+	CompletedAt *time.Time
+}
+
+// AuditFilter selects audit entries. Zero fields do not filter.
+type AuditFilter struct {
+	// Domains is an allow-list: nil allows every domain, an empty non-nil
+	// slice allows none (a user who may view no domain).
+	Domains []string
+	Domain  string // exact
+	Actor   string // case-insensitive substring of the actor's email or name
+	Action  string // exact
+	Outcome string // exact, on the final outcome ("pending" while not completed)
+	Login   string // entries naming exactly this login
+	From    time.Time
+	To      time.Time // exclusive
+	// Before is the keyset cursor: only entries with ID < Before.
+	Before int64
+	// Limit caps the entries returned: ListAudit defaults to
+	// DefaultAuditLimit and caps at MaxAuditLimit; EachAudit streams every
+	// match when Limit <= 0.
+	Limit int
+}
+
+// VerifyReport is the result of walking the audit chain.
+type VerifyReport struct {
+	Checked  int64  // rows checked
+	BrokenAt int64  // id of the first broken row; 0 = intact
+	Reason   string // why BrokenAt is broken
+}
+
+// auditRow is one physical row of audit_log: the hashed content.
+type auditRow struct {
+	id                                               int64
+	kind                                             string
+	time                                             int64
+	actorIssuer, actorSubject, actorEmail, actorName string
+	action, domain, logins, outcome                  string
+	upstreamStatus                                   int64
+	upstreamMessage                                  string
+	requestID, clientIP, userAgent, detail           string
+	refID                                            int64 // 0 = none
+	prevHash                                         string
+}
+
+// hashRow computes hex(SHA-256(prev_hash || canonical content)). Each field is
+// written as its decimal byte length, ':', the bytes and ';', so no two
+// different rows encode the same.
+func hashRow(r *auditRow) string {
+	h := sha256.New()
+	var buf []byte
+	buf = append(buf, r.prevHash...)
+	buf = append(buf, "|smtpdesk-audit-v1|"...)
+	field := func(s string) {
+		buf = strconv.AppendInt(buf, int64(len(s)), 10)
+		buf = append(buf, ':')
+		buf = append(buf, s...)
+		buf = append(buf, ';')
+	}
+	num := func(n int64) { field(strconv.FormatInt(n, 10)) }
+	num(r.id)
+	field(r.kind)
+	num(r.time)
+	field(r.actorIssuer)
+	field(r.actorSubject)
+	field(r.actorEmail)
+	field(r.actorName)
+	field(r.action)
+	field(r.domain)
+	field(r.logins)
+	field(r.outcome)
+	num(r.upstreamStatus)
+	field(r.upstreamMessage)
+	field(r.requestID)
+	field(r.clientIP)
+	field(r.userAgent)
+	field(r.detail)
+	num(r.refID)
+	h.Write(buf)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// encodeLogins is the stored (and hashed) form of an entry's logins.
+func encodeLogins(logins []string) (string, error) {
+	if len(logins) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(logins)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
+// chainHead returns the id and hash the next row links to: the newest row,
+// else the retention anchor, else (0, ""). The caller holds the chain lock.
+func (t *tx) chainHead(ctx context.Context) (int64, string, error) {
+	var id int64
+	var hash string
+	err := t.queryRow(ctx, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").Scan(&id, &hash)
+	if err == nil {
+		return id, hash, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, "", fmt.Errorf("read chain head: %w", err)
+	}
+	err = t.queryRow(ctx, "SELECT last_id, hash FROM audit_anchor WHERE one = 1").Scan(&id, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, "", nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("read chain anchor: %w", err)
+	}
+	return id, hash, nil
+}
+
+// appendRow links r to the chain head, assigns its id and inserts it. The
+// caller holds the chain lock.
+func (t *tx) appendRow(ctx context.Context, r *auditRow) error {
+	lastID, lastHash, err := t.chainHead(ctx)
+	if err != nil {
+		return err
+	}
+	r.id, r.prevHash = lastID+1, lastHash
+	hash := hashRow(r)
+	var ref any
+	if r.refID != 0 {
+		ref = r.refID
+	}
+	_, err = t.exec(ctx, `INSERT INTO audit_log (id, kind, time, actor_issuer, actor_subject, actor_email,
+		actor_name, action, domain, logins, outcome, upstream_status, upstream_message, request_id, client_ip,
+		user_agent, detail, ref_id, prev_hash, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.id, r.kind, r.time, r.actorIssuer, r.actorSubject, r.actorEmail, r.actorName, r.action, r.domain,
+		r.logins, r.outcome, r.upstreamStatus, r.upstreamMessage, r.requestID, r.clientIP, r.userAgent,
+		r.detail, ref, r.prevHash, hash)
+	if err != nil {
+		return fmt.Errorf("insert audit row: %w", err)
+	}
+	return nil
+}
+
+// AppendAudit appends an entry to the chain (a pending action or a finished
+// event) and returns its id. e.ID and e.CompletedAt are ignored.
+func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
+	if e.Time.IsZero() || e.Action == "" || e.Outcome == "" {
+		return 0, errors.New("store: append audit: time, action and outcome are required")
+	}
+	logins, err := encodeLogins(e.Logins)
+	if err != nil {
+		return 0, fmt.Errorf("store: append audit: %w", err)
+	}
+	r := &auditRow{
+		kind: kindEntry, time: nanos(e.Time),
+		actorIssuer: e.ActorIssuer, actorSubject: e.ActorSubject, actorEmail: e.ActorEmail, actorName: e.ActorName,
+		action: e.Action, domain: e.Domain, logins: logins, outcome: e.Outcome,
+		upstreamStatus: int64(e.UpstreamStatus), upstreamMessage: e.UpstreamMessage,
+		requestID: e.RequestID, clientIP: e.ClientIP, userAgent: e.UserAgent, detail: e.Detail,
+	}
+	err = db.writeTx(ctx, func(t *tx) error {
+		if err := t.pgLock(ctx, lockAudit); err != nil {
+			return err
+		}
+		if err := t.appendRow(ctx, r); err != nil {
+			return err
+		}
+		for _, l := range uniq(e.Logins) {
+			if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)", r.id, l); err != nil {
+				return fmt.Errorf("insert audit login: %w", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: append audit: %w", err)
+	}
+	return r.id, nil
+}
+
+func uniq(ss []string) []string {
+	seen := make(map[string]bool, len(ss))
+	out := ss[:0:0]
+	for _, s := range ss {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// CompleteAudit records the outcome of the action entry id: it appends a
+// completion row (hashed, in the chain) and copies outcome, status, message
+// and time into the entry's final_* columns for queries. It returns
+// ErrNotFound for an unknown id and ErrAlreadyCompleted when the entry was
+// completed before.
+func (db *DB) CompleteAudit(ctx context.Context, id int64, outcome string, status int, message string, at time.Time) error {
+	if outcome == "" || outcome == OutcomePending {
+		return fmt.Errorf("store: complete audit %d: invalid outcome %q", id, outcome)
+	}
+	if at.IsZero() {
+		return fmt.Errorf("store: complete audit %d: zero time", id)
+	}
+	err := db.writeTx(ctx, func(t *tx) error {
+		if err := t.pgLock(ctx, lockAudit); err != nil {
+			return err
+		}
+		var kind string
+		var completed sql.NullInt64
+		err := t.queryRow(ctx, "SELECT kind, completed_at FROM audit_log WHERE id = ?", id).Scan(&kind, &completed)
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && kind != kindEntry) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return fmt.Errorf("read entry: %w", err)
+		}
+		if completed.Valid {
+			return ErrAlreadyCompleted
+		}
+		r := &auditRow{
+			kind: kindCompletion, time: nanos(at), action: actionComplete, logins: "[]",
+			outcome: outcome, upstreamStatus: int64(status), upstreamMessage: message, refID: id,
+		}
+		if err := t.appendRow(ctx, r); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `UPDATE audit_log SET final_outcome = ?, final_status = ?, final_message = ?,
+			completed_at = ? WHERE id = ?`, outcome, status, message, r.time, id); err != nil {
+			return fmt.Errorf("update entry: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: complete audit %d: %w", id, err)
+	}
+	return nil
+}
+
+const entryColumns = `id, time, actor_issuer, actor_subject, actor_email, actor_name, action, domain, logins,
+	outcome, upstream_status, upstream_message, request_id, client_ip, user_agent, detail,
+	final_outcome, final_status, final_message, completed_at`
+
+// auditQuery builds the SELECT for f, newest first. ok is false when the
+// filter can match nothing (an empty Domains allow-list).
+func (db *DB) auditQuery(f AuditFilter, limit int) (q string, args []any, ok bool) {
+	var where []string
+	where = append(where, "kind = 'entry'")
+	if f.Domains != nil {
+		if len(f.Domains) == 0 {
+			return "", nil, false
+		}
+		ph := strings.TrimSuffix(strings.Repeat("?, ", len(f.Domains)), ", ")
+		where = append(where, "domain IN ("+ph+")")
+		for _, d := range f.Domains {
+			args = append(args, d)
+		}
+	}
+	if f.Domain != "" {
+		where = append(where, "domain = ?")
+		args = append(args, f.Domain)
+	}
+	if f.Actor != "" {
+		pat := "%" + escapeLike(strings.ToLower(f.Actor)) + "%"
+		where = append(where, `(LOWER(actor_email) LIKE ? ESCAPE '\' OR LOWER(actor_name) LIKE ? ESCAPE '\')`)
+		args = append(args, pat, pat)
+	}
+	if f.Action != "" {
+		where = append(where, "action = ?")
+		args = append(args, f.Action)
+	}
+	if f.Outcome != "" {
+		where = append(where, "COALESCE(final_outcome, outcome) = ?")
+		args = append(args, f.Outcome)
+	}
+	if f.Login != "" {
+		where = append(where, "id IN (SELECT entry_id FROM audit_logins WHERE login = ?)")
+		args = append(args, f.Login)
+	}
+	if !f.From.IsZero() {
+		where = append(where, "time >= ?")
+		args = append(args, nanos(f.From))
+	}
+	if !f.To.IsZero() {
+		where = append(where, "time < ?")
+		args = append(args, nanos(f.To))
+	}
+	if f.Before > 0 {
+		where = append(where, "id < ?")
+		args = append(args, f.Before)
+	}
+	q = "SELECT " + entryColumns + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY id DESC"
+	if limit > 0 {
+		q += " LIMIT " + strconv.Itoa(limit)
+	}
+	return db.rebind(q), args, true
+}
+
+// escapeLike escapes LIKE's wildcards with '\'.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func scanEntry(rows *sql.Rows) (AuditEntry, error) {
+	var e AuditEntry
+	var t int64
+	var logins string
+	var status int64
+	var finalOutcome, finalMessage sql.NullString
+	var finalStatus, completedAt sql.NullInt64
+	err := rows.Scan(&e.ID, &t, &e.ActorIssuer, &e.ActorSubject, &e.ActorEmail, &e.ActorName, &e.Action,
+		&e.Domain, &logins, &e.Outcome, &status, &e.UpstreamMessage, &e.RequestID, &e.ClientIP,
+		&e.UserAgent, &e.Detail, &finalOutcome, &finalStatus, &finalMessage, &completedAt)
+	if err != nil {
+		return AuditEntry{}, err
+	}
+	e.Time = fromNanos(t)
+	e.UpstreamStatus = int(status)
+	if logins != "" && logins != "[]" {
+		if err := json.Unmarshal([]byte(logins), &e.Logins); err != nil {
+			return AuditEntry{}, fmt.Errorf("entry %d logins: %w", e.ID, err)
+		}
+	}
+	if completedAt.Valid {
+		ct := fromNanos(completedAt.Int64)
+		e.CompletedAt = &ct
+		e.Outcome = finalOutcome.String
+		e.UpstreamStatus = int(finalStatus.Int64)
+		e.UpstreamMessage = finalMessage.String
+	}
+	return e, nil
+}
+
+// ListAudit returns up to f.Limit entries matching f, newest first. Page on
+// with f.Before = the last entry's ID (keyset pagination).
+func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = DefaultAuditLimit
+	}
+	limit = min(limit, MaxAuditLimit)
+	out := make([]AuditEntry, 0, min(limit, 64))
+	err := db.eachAudit(ctx, f, limit, func(e AuditEntry) error {
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: list audit: %w", err)
+	}
+	return out, nil
+}
+
+// EachAudit calls fn for every entry matching f, newest first, streaming
+// rows from the database (for exports). f.Limit <= 0 means no limit. An
+// error from fn stops the walk and is returned.
+func (db *DB) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
+	if err := db.eachAudit(ctx, f, f.Limit, fn); err != nil {
+		return fmt.Errorf("store: each audit: %w", err)
+	}
+	return nil
+}
+
+func (db *DB) eachAudit(ctx context.Context, f AuditFilter, limit int, fn func(AuditEntry) error) error {
+	q, args, ok := db.auditQuery(f, limit)
+	if !ok {
+		return nil
+	}
+	rows, err := db.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// VerifyAudit walks the whole chain in id order. It checks each row's hash
+// over its content, each prev_hash link (the oldest kept row links to the
+// retention anchor, or to "" when nothing was ever deleted), that every
+// completion refers to an existing action with no other completion, and that
+// each action's denormalized final_* columns match its completion row (or
+// are empty when it has none). It reports the first broken row.
+func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
+	var rep VerifyReport
+	broken := func(id int64, reason string) {
+		if rep.BrokenAt == 0 || id < rep.BrokenAt {
+			rep.BrokenAt, rep.Reason = id, reason
+		}
+	}
+
+	var anchorID int64
+	var prev string
+	err := db.sql.QueryRowContext(ctx, "SELECT last_id, hash FROM audit_anchor WHERE one = 1").Scan(&anchorID, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return rep, fmt.Errorf("store: verify audit: read anchor: %w", err)
+	}
+
+	rows, err := db.sql.QueryContext(ctx, `SELECT id, kind, time, actor_issuer, actor_subject, actor_email,
+		actor_name, action, domain, logins, outcome, upstream_status, upstream_message, request_id, client_ip,
+		user_agent, detail, ref_id, prev_hash, hash FROM audit_log ORDER BY id`)
+	if err != nil {
+		return rep, fmt.Errorf("store: verify audit: %w", err)
+	}
+	defer rows.Close()
+	lastID := anchorID
+	for rows.Next() {
+		var r auditRow
+		var ref sql.NullInt64
+		var hash string
+		if err := rows.Scan(&r.id, &r.kind, &r.time, &r.actorIssuer, &r.actorSubject, &r.actorEmail,
+			&r.actorName, &r.action, &r.domain, &r.logins, &r.outcome, &r.upstreamStatus, &r.upstreamMessage,
+			&r.requestID, &r.clientIP, &r.userAgent, &r.detail, &ref, &r.prevHash, &hash); err != nil {
+			return rep, fmt.Errorf("store: verify audit: scan: %w", err)
+		}
+		r.refID = ref.Int64
+		rep.Checked++
+		switch {
+		case r.id <= lastID:
+			broken(r.id, fmt.Sprintf("id %d not after the previous row or retention anchor %d", r.id, lastID))
+		case r.prevHash != prev:
+			if rep.Checked == 1 {
+				broken(r.id, "oldest row does not link to the retention anchor (rows removed outside retention)")
+			} else {
+				broken(r.id, "prev_hash does not match the previous row's hash (a row was removed, inserted or re-hashed)")
+			}
+		case hashRow(&r) != hash:
+			broken(r.id, "hash does not match the row's content (a field was changed)")
+		case (r.kind == kindEntry) != (r.refID == 0) || (r.kind != kindEntry && r.kind != kindCompletion):
+			broken(r.id, "row kind and ref_id disagree")
+		}
+		if rep.BrokenAt != 0 {
+			break // later rows cannot be broken earlier than this one
+		}
+		prev, lastID = hash, r.id
+	}
+	if err := rows.Err(); err != nil {
+		return rep, fmt.Errorf("store: verify audit: %w", err)
+	}
+	rows.Close()
+
+	// Structural checks across rows; each reports its first offender. They
+	// trust only completion rows the walk verified (id below a chain break),
+	// so a tampered completion is reported as itself, not as its action.
+	bound := int64(math.MaxInt64)
+	if rep.BrokenAt != 0 {
+		bound = rep.BrokenAt
+	}
+	checks := []struct{ q, reason string }{
+		{`SELECT c.id FROM audit_log c LEFT JOIN audit_log a ON a.id = c.ref_id
+			WHERE c.kind = 'completion' AND c.id < ? AND (a.id IS NULL OR a.kind <> 'entry')
+			ORDER BY c.id LIMIT 1`,
+			"completion refers to a missing action"},
+		{`SELECT c2.id FROM audit_log c1 JOIN audit_log c2 ON c2.ref_id = c1.ref_id AND c2.id > c1.id
+			WHERE c1.ref_id IS NOT NULL AND c2.ref_id IS NOT NULL AND c2.id < ?
+			ORDER BY c2.id LIMIT 1`,
+			"second completion of the same action"},
+		{`SELECT a.id FROM audit_log a LEFT JOIN audit_log c ON c.ref_id = a.id AND c.kind = 'completion'
+			WHERE a.kind = 'entry' AND (c.id IS NULL OR c.id < ?) AND (
+				(c.id IS NULL AND (a.final_outcome IS NOT NULL OR a.final_status IS NOT NULL
+					OR a.final_message IS NOT NULL OR a.completed_at IS NOT NULL))
+				OR (c.id IS NOT NULL AND (a.final_outcome IS DISTINCT FROM c.outcome
+					OR a.final_status IS DISTINCT FROM c.upstream_status
+					OR a.final_message IS DISTINCT FROM c.upstream_message
+					OR a.completed_at IS DISTINCT FROM c.time)))
+			ORDER BY a.id LIMIT 1`,
+			"final outcome columns do not match the completion row"},
+		{`SELECT id FROM audit_log WHERE kind <> 'entry' AND id < ? AND (final_outcome IS NOT NULL
+			OR final_status IS NOT NULL OR final_message IS NOT NULL OR completed_at IS NOT NULL)
+			ORDER BY id LIMIT 1`,
+			"completion row carries final outcome columns"},
+	}
+	for _, c := range checks {
+		var id int64
+		err := db.sql.QueryRowContext(ctx, db.rebind(c.q), bound).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("store: verify audit: %w", err)
+		}
+		broken(id, c.reason)
+	}
+	return rep, nil
+}
+
+// DeleteAuditBefore applies retention: it deletes the oldest entries whose
+// time is before t, with their completion rows, and returns how many entries
+// it deleted. It only ever removes a prefix of the chain (by id), stopping at
+// the first entry at or after t and keeping any action whose completion is
+// kept, and it records the last removed row as the chain's anchor, so
+// VerifyAudit still verifies everything kept.
+func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
+	var deleted int64
+	err := db.writeTx(ctx, func(tx *tx) error {
+		if err := tx.pgLock(ctx, lockAudit); err != nil {
+			return err
+		}
+		// cut: the first id kept.
+		var first sql.NullInt64
+		if err := tx.queryRow(ctx, "SELECT MIN(id) FROM audit_log WHERE kind = 'entry' AND time >= ?",
+			nanos(t)).Scan(&first); err != nil {
+			return fmt.Errorf("find cut: %w", err)
+		}
+		var cut int64
+		if first.Valid {
+			cut = first.Int64
+		} else {
+			var last sql.NullInt64
+			if err := tx.queryRow(ctx, "SELECT MAX(id) FROM audit_log").Scan(&last); err != nil {
+				return fmt.Errorf("find cut: %w", err)
+			}
+			if !last.Valid {
+				return nil // empty
+			}
+			cut = last.Int64 + 1
+		}
+		// An action completed after the cut stays with its completion.
+		var held sql.NullInt64
+		if err := tx.queryRow(ctx, "SELECT MIN(ref_id) FROM audit_log WHERE ref_id IS NOT NULL AND ref_id < ? AND id >= ?",
+			cut, cut).Scan(&held); err != nil {
+			return fmt.Errorf("find held actions: %w", err)
+		}
+		if held.Valid && held.Int64 < cut {
+			cut = held.Int64
+		}
+		var lastID int64
+		var lastHash string
+		err := tx.queryRow(ctx, "SELECT id, hash FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT 1", cut).Scan(&lastID, &lastHash)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil // nothing before the cut
+		}
+		if err != nil {
+			return fmt.Errorf("read new anchor: %w", err)
+		}
+		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE kind = 'entry' AND id < ?", cut).Scan(&deleted); err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		if _, err := tx.exec(ctx, "DELETE FROM audit_logins WHERE entry_id < ?", cut); err != nil {
+			return fmt.Errorf("delete logins: %w", err)
+		}
+		if _, err := tx.exec(ctx, "DELETE FROM audit_log WHERE id < ?", cut); err != nil {
+			return fmt.Errorf("delete rows: %w", err)
+		}
+		if _, err := tx.exec(ctx, "DELETE FROM audit_anchor WHERE one = 1"); err != nil {
+			return fmt.Errorf("replace anchor: %w", err)
+		}
+		if _, err := tx.exec(ctx, "INSERT INTO audit_anchor (one, last_id, hash) VALUES (1, ?, ?)", lastID, lastHash); err != nil {
+			return fmt.Errorf("replace anchor: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: delete audit before %s: %w", t.UTC().Format(time.RFC3339), err)
+	}
+	return deleted, nil
+}

@@ -1,0 +1,433 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+func entry(at time.Time, email, action, domain, outcome string, logins ...string) AuditEntry {
+	return AuditEntry{
+		Time: at, ActorIssuer: "https://idp.example", ActorSubject: "sub-" + email, ActorEmail: email,
+		ActorName: "Name " + email, Action: action, Domain: domain, Logins: logins, Outcome: outcome,
+		RequestID: "req-1", ClientIP: "192.0.2.1", UserAgent: "test-agent",
+	}
+}
+
+func mustAppend(t *testing.T, db testDB, e AuditEntry) int64 {
+	t.Helper()
+	id, err := db.AppendAudit(context.Background(), e)
+	if err != nil {
+		t.Fatalf("AppendAudit: %v", err)
+	}
+	return id
+}
+
+func mustComplete(t *testing.T, db testDB, id int64, outcome string, status int, msg string, at time.Time) {
+	t.Helper()
+	if err := db.CompleteAudit(context.Background(), id, outcome, status, msg, at); err != nil {
+		t.Fatalf("CompleteAudit(%d): %v", id, err)
+	}
+}
+
+func mustVerify(t *testing.T, db testDB) VerifyReport {
+	t.Helper()
+	rep, err := db.VerifyAudit(context.Background())
+	if err != nil {
+		t.Fatalf("VerifyAudit: %v", err)
+	}
+	return rep
+}
+
+func ids(es []AuditEntry) []int64 {
+	out := make([]int64, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
+}
+
+func TestAuditAppendComplete(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		e := entry(t0, "alice@corp.example", "credential.create", "example.com", OutcomePending, "a@example.com", "b@example.com")
+		id := mustAppend(t, db, e)
+		got, err := db.ListAudit(ctx, AuditFilter{})
+		if err != nil {
+			t.Fatalf("ListAudit: %v", err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("ListAudit len = %d, want 1", len(got))
+		}
+		want := e
+		want.ID = id
+		if g := got[0]; g.ID != want.ID || !g.Time.Equal(want.Time) || g.ActorEmail != want.ActorEmail ||
+			g.ActorIssuer != want.ActorIssuer || g.ActorSubject != want.ActorSubject || g.ActorName != want.ActorName ||
+			g.Action != want.Action || g.Domain != want.Domain || !slices.Equal(g.Logins, want.Logins) ||
+			g.Outcome != OutcomePending || g.CompletedAt != nil || g.RequestID != want.RequestID ||
+			g.ClientIP != want.ClientIP || g.UserAgent != want.UserAgent {
+			t.Errorf("pending entry = %+v, want %+v", g, want)
+		}
+
+		done := t0.Add(1500 * time.Millisecond)
+		mustComplete(t, db, id, OutcomeFailed, 400, "Invalid password", done)
+		got, err = db.ListAudit(ctx, AuditFilter{})
+		if err != nil {
+			t.Fatalf("ListAudit: %v", err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("ListAudit after complete len = %d, want 1 (completion rows are not entries)", len(got))
+		}
+		g := got[0]
+		if g.Outcome != OutcomeFailed || g.UpstreamStatus != 400 || g.UpstreamMessage != "Invalid password" ||
+			g.CompletedAt == nil || !g.CompletedAt.Equal(done) {
+			t.Errorf("completed entry = %+v", g)
+		}
+		if err := db.CompleteAudit(ctx, id, OutcomeOK, 200, "", done); !errors.Is(err, ErrAlreadyCompleted) {
+			t.Errorf("second CompleteAudit err = %v, want ErrAlreadyCompleted", err)
+		}
+		if err := db.CompleteAudit(ctx, id+100, OutcomeOK, 200, "", done); !errors.Is(err, ErrNotFound) {
+			t.Errorf("CompleteAudit unknown id err = %v, want ErrNotFound", err)
+		}
+		if err := db.CompleteAudit(ctx, id+1, OutcomeOK, 200, "", done); !errors.Is(err, ErrNotFound) {
+			t.Errorf("CompleteAudit of a completion row err = %v, want ErrNotFound", err)
+		}
+		if _, err := db.AppendAudit(ctx, AuditEntry{Action: "x"}); err == nil {
+			t.Errorf("AppendAudit without time/outcome: got nil error")
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || rep.Checked != 2 {
+			t.Errorf("VerifyAudit = %+v, want intact with 2 rows", rep)
+		}
+	})
+}
+
+// seedFilters writes a small varied trail and returns the ids by name.
+func seedFilters(t *testing.T, db testDB) map[string]int64 {
+	t.Helper()
+	m := map[string]int64{}
+	m["create"] = mustAppend(t, db, entry(t0, "alice@corp.example", "credential.create", "example.com", OutcomePending, "x@example.com"))
+	mustComplete(t, db, m["create"], OutcomeOK, 200, "Created", t0.Add(time.Second))
+	m["reset"] = mustAppend(t, db, entry(t0.Add(time.Hour), "bob@corp.example", "credential.reset", "acme.example", OutcomePending, "y@acme.example"))
+	mustComplete(t, db, m["reset"], OutcomeFailed, 503, "Service unavailable", t0.Add(time.Hour+time.Second))
+	m["delete"] = mustAppend(t, db, entry(t0.Add(2*time.Hour), "ALICE@corp.example", "credential.delete", "example.com", OutcomePending, "x@example.com"))
+	m["signin"] = mustAppend(t, db, entry(t0.Add(3*time.Hour), "carol@corp.example", "auth.sign_in", "", OutcomeOK))
+	e := entry(t0.Add(4*time.Hour), "dave@other.example", "access.denied", "secret.example", OutcomeDenied)
+	e.ActorName = "Alicia Keys"
+	m["denied"] = mustAppend(t, db, e)
+	// A login whose JSON form contains another login's quoted form.
+	m["tricky"] = mustAppend(t, db, entry(t0.Add(5*time.Hour), "erin@corp.example", "credential.create", "example.com", OutcomePending, `q"x@example.com`))
+	return m
+}
+
+func TestAuditFilters(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		m := seedFilters(t, db)
+		tests := []struct {
+			name string
+			f    AuditFilter
+			want []string
+		}{
+			{"all newest first", AuditFilter{}, []string{"tricky", "denied", "signin", "delete", "reset", "create"}},
+			{"domains allow-list", AuditFilter{Domains: []string{"example.com", "acme.example"}}, []string{"tricky", "delete", "reset", "create"}},
+			{"domains empty non-nil", AuditFilter{Domains: []string{}}, nil},
+			{"domain exact", AuditFilter{Domain: "acme.example"}, []string{"reset"}},
+			{"domain inside allow-list", AuditFilter{Domains: []string{"acme.example"}, Domain: "example.com"}, nil},
+			{"actor email substring, case-insensitive", AuditFilter{Actor: "aLiCe@"}, []string{"delete", "create"}},
+			{"actor name substring", AuditFilter{Actor: "alici"}, []string{"denied"}},
+			{"actor wildcard is literal", AuditFilter{Actor: "%"}, nil},
+			{"action", AuditFilter{Action: "credential.create"}, []string{"tricky", "create"}},
+			{"outcome final ok", AuditFilter{Outcome: OutcomeOK}, []string{"signin", "create"}},
+			{"outcome failed", AuditFilter{Outcome: OutcomeFailed}, []string{"reset"}},
+			{"outcome pending", AuditFilter{Outcome: OutcomePending}, []string{"tricky", "delete"}},
+			{"outcome denied", AuditFilter{Outcome: OutcomeDenied}, []string{"denied"}},
+			{"login exact", AuditFilter{Login: "x@example.com"}, []string{"delete", "create"}},
+			{"login tricky", AuditFilter{Login: `q"x@example.com`}, []string{"tricky"}},
+			{"login partial does not match", AuditFilter{Login: "x@example"}, nil},
+			{"from", AuditFilter{From: t0.Add(3 * time.Hour)}, []string{"tricky", "denied", "signin"}},
+			{"to exclusive", AuditFilter{To: t0.Add(time.Hour)}, []string{"create"}},
+			{"from-to", AuditFilter{From: t0.Add(time.Hour), To: t0.Add(3 * time.Hour)}, []string{"delete", "reset"}},
+			{"before cursor", AuditFilter{Before: m["signin"]}, []string{"delete", "reset", "create"}},
+			{"limit", AuditFilter{Limit: 2}, []string{"tricky", "denied"}},
+			{"combined", AuditFilter{Domain: "example.com", Action: "credential.create", Outcome: OutcomeOK}, []string{"create"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := db.ListAudit(context.Background(), tt.f)
+				if err != nil {
+					t.Fatalf("ListAudit: %v", err)
+				}
+				var want []int64
+				for _, n := range tt.want {
+					want = append(want, m[n])
+				}
+				if g := ids(got); !slices.Equal(g, want) && !(len(g) == 0 && len(want) == 0) {
+					t.Errorf("ids = %v, want %v (%v)", g, want, tt.want)
+				}
+				var streamed []int64
+				if err := db.EachAudit(context.Background(), tt.f, func(e AuditEntry) error {
+					streamed = append(streamed, e.ID)
+					return nil
+				}); err != nil {
+					t.Fatalf("EachAudit: %v", err)
+				}
+				if !slices.Equal(streamed, want) && !(len(streamed) == 0 && len(want) == 0) {
+					t.Errorf("EachAudit ids = %v, want %v", streamed, want)
+				}
+			})
+		}
+	})
+}
+
+func TestAuditEachStopsOnError(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		seedFilters(t, db)
+		stop := errors.New("stop")
+		n := 0
+		err := db.EachAudit(context.Background(), AuditFilter{}, func(AuditEntry) error {
+			n++
+			return stop
+		})
+		if !errors.Is(err, stop) || n != 1 {
+			t.Errorf("EachAudit err = %v after %d calls, want stop after 1", err, n)
+		}
+	})
+}
+
+func TestAuditKeysetPaging(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		const total = 23
+		var all []int64
+		for i := range total {
+			id := mustAppend(t, db, entry(t0.Add(time.Duration(i)*time.Minute), "u@corp.example", "credential.reset", "example.com", OutcomePending))
+			if i%3 == 0 {
+				mustComplete(t, db, id, OutcomeOK, 200, "", t0.Add(time.Duration(i)*time.Minute+time.Second))
+			}
+			all = append(all, id)
+		}
+		slices.Reverse(all)
+		var got []int64
+		f := AuditFilter{Limit: 5}
+		pages := 0
+		for {
+			page, err := db.ListAudit(context.Background(), f)
+			if err != nil {
+				t.Fatalf("ListAudit: %v", err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			pages++
+			got = append(got, ids(page)...)
+			f.Before = page[len(page)-1].ID
+		}
+		if !slices.Equal(got, all) {
+			t.Errorf("paged ids = %v, want %v", got, all)
+		}
+		if pages != 5 {
+			t.Errorf("pages = %d, want 5", pages)
+		}
+		big, err := db.ListAudit(context.Background(), AuditFilter{Limit: 5000})
+		if err != nil || len(big) != total {
+			t.Errorf("ListAudit(Limit 5000) = %d entries, %v; want %d", len(big), err, total)
+		}
+	})
+}
+
+func TestAuditTamperDetected(t *testing.T) {
+	tests := []struct {
+		name   string
+		target string // which seeded entry's id to report
+		sql    string // %d = target id
+	}{
+		{"outcome of an event", "signin", "UPDATE audit_log SET outcome = 'failed' WHERE id = %d"},
+		{"actor email", "create", "UPDATE audit_log SET actor_email = 'mallory@corp.example' WHERE id = %d"},
+		{"logins", "delete", `UPDATE audit_log SET logins = '["z@example.com"]' WHERE id = %d`},
+		{"time", "reset", "UPDATE audit_log SET time = time + 1 WHERE id = %d"},
+		{"completion outcome", "create+1", "UPDATE audit_log SET outcome = 'failed' WHERE id = %d"},
+		{"denormalized outcome of completed action", "reset", "UPDATE audit_log SET final_outcome = 'ok' WHERE id = %d"},
+		{"denormalized status", "reset", "UPDATE audit_log SET final_status = 200 WHERE id = %d"},
+		{"denormalized outcome of pending action", "delete", "UPDATE audit_log SET final_outcome = 'ok', completed_at = time WHERE id = %d"},
+		{"row deleted", "denied", "DELETE FROM audit_log WHERE id = %d - 1"},
+		{"oldest rows deleted outside retention", "create+1", "DELETE FROM audit_log WHERE id < %d"},
+		{"hash column edited", "create", "UPDATE audit_log SET hash = 'ab' || hash WHERE id = %d"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachDialect(t, func(t *testing.T, db testDB) {
+				m := seedFilters(t, db)
+				if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+					t.Fatalf("before tampering: %+v", rep)
+				}
+				target := m[tt.target]
+				if tt.target == "create+1" {
+					target = m["create"] + 1 // the completion row of create
+				}
+				if _, err := db.sql.Exec(db.rebind(fmt.Sprintf(tt.sql, target))); err != nil {
+					t.Fatalf("tamper: %v", err)
+				}
+				rep := mustVerify(t, db)
+				if rep.BrokenAt != target {
+					t.Errorf("VerifyAudit = %+v, want BrokenAt %d", rep, target)
+				}
+				if rep.Reason == "" {
+					t.Errorf("VerifyAudit gave no reason")
+				}
+			})
+		})
+	}
+}
+
+func reversed(s []int64) []int64 {
+	out := slices.Clone(s)
+	slices.Reverse(out)
+	return out
+}
+
+// TestAuditRehashDetected edits a row and recomputes its hash, as someone
+// who knows the scheme would: the next row's link breaks.
+func TestAuditRehashDetected(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		m := seedFilters(t, db)
+		id := m["reset"]
+		var r auditRow
+		var ref sql.NullInt64
+		err := db.sql.QueryRow(db.rebind(`SELECT id, kind, time, actor_issuer, actor_subject, actor_email,
+			actor_name, action, domain, logins, outcome, upstream_status, upstream_message, request_id, client_ip,
+			user_agent, detail, ref_id, prev_hash FROM audit_log WHERE id = ?`), id).Scan(&r.id, &r.kind, &r.time,
+			&r.actorIssuer, &r.actorSubject, &r.actorEmail, &r.actorName, &r.action, &r.domain, &r.logins,
+			&r.outcome, &r.upstreamStatus, &r.upstreamMessage, &r.requestID, &r.clientIP, &r.userAgent,
+			&r.detail, &ref, &r.prevHash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.actorEmail = "someone-else@corp.example"
+		if _, err := db.sql.Exec(db.rebind("UPDATE audit_log SET actor_email = ?, hash = ? WHERE id = ?"),
+			r.actorEmail, hashRow(&r), id); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != id+1 {
+			t.Errorf("VerifyAudit = %+v, want BrokenAt %d", rep, id+1)
+		}
+	})
+}
+
+func TestAuditRetention(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		day := 24 * time.Hour
+		var idsByDay []int64
+		for i := range 10 {
+			id := mustAppend(t, db, entry(t0.Add(time.Duration(i)*day), "u@corp.example", "credential.create", "example.com", OutcomePending, fmt.Sprintf("l%d@example.com", i)))
+			idsByDay = append(idsByDay, id)
+			if i != 2 {
+				mustComplete(t, db, id, OutcomeOK, 200, "", t0.Add(time.Duration(i)*day+time.Second))
+			}
+		}
+		// Day 1's action is completed late, after day 5's entry: it must be
+		// kept with its completion, and so must everything after it.
+		// (Complete day 2 now, i.e. after all others.)
+		mustComplete(t, db, idsByDay[2], OutcomeUnknown, 0, "", t0.Add(9*day))
+
+		n, err := db.DeleteAuditBefore(ctx, t0.Add(4*day))
+		if err != nil {
+			t.Fatalf("DeleteAuditBefore: %v", err)
+		}
+		if got, want := n, int64(2); got != want {
+			t.Errorf("deleted %d entries, want %d (days 0-1; day 2 is held by its late completion)", got, want)
+		}
+		rest, err := db.ListAudit(ctx, AuditFilter{Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ids(rest), reversed(idsByDay[2:]); !slices.Equal(got, want) {
+			t.Errorf("kept ids = %v, want %v", got, want)
+		}
+		if got, err := db.ListAudit(ctx, AuditFilter{Login: "l0@example.com"}); err != nil || len(got) != 0 {
+			t.Errorf("login filter for a deleted entry = %v, %v; want none", got, err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+			t.Errorf("VerifyAudit after retention = %+v, want intact", rep)
+		}
+		// New appends link to the kept chain.
+		mustAppend(t, db, entry(t0.Add(20*day), "u@corp.example", "audit.retention", "", OutcomeOK))
+		// Deleting everything keeps the anchor, so the next row still links.
+		n, err = db.DeleteAuditBefore(ctx, t0.Add(100*day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := n, int64(9); got != want {
+			t.Errorf("second retention deleted %d, want %d", got, want)
+		}
+		id := mustAppend(t, db, entry(t0.Add(101*day), "u@corp.example", "auth.sign_in", "", OutcomeOK))
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || rep.Checked != 1 {
+			t.Errorf("VerifyAudit after full retention = %+v, want intact, 1 row", rep)
+		}
+		if id <= idsByDay[9] {
+			t.Errorf("id after full retention = %d, want > %d (ids never reused)", id, idsByDay[9])
+		}
+		if n, err := db.DeleteAuditBefore(ctx, t0); err != nil || n != 0 {
+			t.Errorf("retention with nothing old = %d, %v; want 0", n, err)
+		}
+	})
+}
+
+// TestAuditConcurrent runs 100 actions (append then complete) from
+// goroutines over several *DB handles, like replicas sharing a database.
+func TestAuditConcurrent(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		handles := []*DB{db.DB}
+		for range 3 {
+			handles = append(handles, openTest(t, db.dsn))
+		}
+		const n = 100
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := handles[i%len(handles)]
+				at := t0.Add(time.Duration(i) * time.Millisecond)
+				id, err := h.AppendAudit(ctx, entry(at, fmt.Sprintf("u%d@corp.example", i), "credential.create", "example.com", OutcomePending, fmt.Sprintf("l%d@example.com", i)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				if err := h.CompleteAudit(ctx, id, OutcomeOK, 200, "Created", at.Add(time.Millisecond)); err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Errorf("concurrent action: %v", err)
+		}
+		got, err := db.ListAudit(ctx, AuditFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != n {
+			t.Errorf("entries = %d, want %d", len(got), n)
+		}
+		emails := map[string]bool{}
+		for _, e := range got {
+			emails[e.ActorEmail] = true
+			if e.Outcome != OutcomeOK {
+				t.Errorf("entry %d outcome %q, want ok", e.ID, e.Outcome)
+			}
+		}
+		if len(emails) != n {
+			t.Errorf("distinct actors = %d, want %d", len(emails), n)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || rep.Checked != 2*n {
+			t.Errorf("VerifyAudit = %+v, want intact with %d rows", rep, 2*n)
+		}
+	})
+}

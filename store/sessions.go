@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// SessionRecord is the server side of a sign-in session. ID is the raw
+// session id carried (signed) in the cookie; the database keeps only its
+// SHA-256, so a copy of the database cannot be replayed as cookies.
+type SessionRecord struct {
+	ID        string
+	Data      []byte
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+}
+
+// hashSessionID is the stored key of a session: hex(SHA-256(id)).
+func hashSessionID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateSession stores a new session record under sha256(rec.ID).
+func (db *DB) CreateSession(ctx context.Context, rec SessionRecord) error {
+	if rec.ID == "" {
+		return errors.New("store: create session: empty id")
+	}
+	if rec.CreatedAt.IsZero() || rec.LastSeen.IsZero() || rec.ExpiresAt.IsZero() {
+		return errors.New("store: create session: created, last-seen and expiry times are required")
+	}
+	data := rec.Data
+	if data == nil {
+		data = []byte{}
+	}
+	_, err := db.exec(ctx, `INSERT INTO sessions (id_hash, data, created_at, last_seen, expires_at)
+		VALUES (?, ?, ?, ?, ?)`,
+		hashSessionID(rec.ID), data, nanos(rec.CreatedAt), nanos(rec.LastSeen), nanos(rec.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("store: create session: %w", err)
+	}
+	return nil
+}
+
+// GetSession returns the session record for the raw id, or ErrNotFound. It
+// does not judge expiry: the caller compares the times with its clock.
+func (db *DB) GetSession(ctx context.Context, id string) (SessionRecord, error) {
+	rec := SessionRecord{ID: id}
+	var created, seen, expires int64
+	err := db.sql.QueryRowContext(ctx, db.rebind(
+		`SELECT data, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?`),
+		hashSessionID(id)).Scan(&rec.Data, &created, &seen, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return SessionRecord{}, fmt.Errorf("store: get session: %w", ErrNotFound)
+	}
+	if err != nil {
+		return SessionRecord{}, fmt.Errorf("store: get session: %w", err)
+	}
+	rec.CreatedAt, rec.LastSeen, rec.ExpiresAt = fromNanos(created), fromNanos(seen), fromNanos(expires)
+	return rec, nil
+}
+
+// UpdateSession replaces a session's data and last-seen time. It returns
+// ErrNotFound when the session no longer exists (logged out or expired and
+// swept), so the caller treats the request as signed out.
+func (db *DB) UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error {
+	if data == nil {
+		data = []byte{}
+	}
+	res, err := db.exec(ctx, `UPDATE sessions SET data = ?, last_seen = ? WHERE id_hash = ?`,
+		data, nanos(lastSeen), hashSessionID(id))
+	if err != nil {
+		return fmt.Errorf("store: update session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: update session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: update session: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// DeleteSession removes a session record. Deleting an unknown id is not an
+// error.
+func (db *DB) DeleteSession(ctx context.Context, id string) error {
+	if _, err := db.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, hashSessionID(id)); err != nil {
+		return fmt.Errorf("store: delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions deletes sessions past their absolute expiry
+// (expires_at <= now) or idle for idle or longer (last_seen <= now-idle;
+// idle <= 0 disables the idle rule). It returns how many it deleted.
+func (db *DB) DeleteExpiredSessions(ctx context.Context, now time.Time, idle time.Duration) (int64, error) {
+	q, args := `DELETE FROM sessions WHERE expires_at <= ?`, []any{nanos(now)}
+	if idle > 0 {
+		q += ` OR last_seen <= ?`
+		args = append(args, nanos(now.Add(-idle)))
+	}
+	res, err := db.exec(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("store: delete expired sessions: %w", err)
+	}
+	return n, nil
+}
+
+// CountActiveSessions counts sessions that DeleteExpiredSessions(now, idle)
+// would keep.
+func (db *DB) CountActiveSessions(ctx context.Context, now time.Time, idle time.Duration) (int64, error) {
+	q, args := `SELECT COUNT(*) FROM sessions WHERE expires_at > ?`, []any{nanos(now)}
+	if idle > 0 {
+		q += ` AND last_seen > ?`
+		args = append(args, nanos(now.Add(-idle)))
+	}
+	var n int64
+	if err := db.sql.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count active sessions: %w", err)
+	}
+	return n, nil
+}

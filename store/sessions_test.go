@@ -1,0 +1,219 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 123456789, time.UTC)
+
+func TestSessionCRUD(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		rec := SessionRecord{
+			ID:        "raw-session-id-0123456789abcdef",
+			Data:      []byte(`{"sub":"alice"}`),
+			CreatedAt: t0,
+			LastSeen:  t0,
+			ExpiresAt: t0.Add(12 * time.Hour),
+		}
+		if err := db.CreateSession(ctx, rec); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		if err := db.CreateSession(ctx, rec); err == nil {
+			t.Errorf("CreateSession with a duplicate id: got nil error, want one")
+		}
+		got, err := db.GetSession(ctx, rec.ID)
+		if err != nil {
+			t.Fatalf("GetSession: %v", err)
+		}
+		if got.ID != rec.ID || !bytes.Equal(got.Data, rec.Data) ||
+			!got.CreatedAt.Equal(rec.CreatedAt) || !got.LastSeen.Equal(rec.LastSeen) || !got.ExpiresAt.Equal(rec.ExpiresAt) {
+			t.Errorf("GetSession = %+v, want %+v", got, rec)
+		}
+		if got.CreatedAt.Location() != time.UTC {
+			t.Errorf("CreatedAt location = %v, want UTC", got.CreatedAt.Location())
+		}
+
+		later := t0.Add(10 * time.Minute)
+		if err := db.UpdateSession(ctx, rec.ID, []byte("v2"), later); err != nil {
+			t.Fatalf("UpdateSession: %v", err)
+		}
+		got, err = db.GetSession(ctx, rec.ID)
+		if err != nil {
+			t.Fatalf("GetSession after update: %v", err)
+		}
+		if string(got.Data) != "v2" || !got.LastSeen.Equal(later) || !got.CreatedAt.Equal(t0) {
+			t.Errorf("after update got data %q last seen %v created %v", got.Data, got.LastSeen, got.CreatedAt)
+		}
+
+		if err := db.DeleteSession(ctx, rec.ID); err != nil {
+			t.Fatalf("DeleteSession: %v", err)
+		}
+		if err := db.DeleteSession(ctx, rec.ID); err != nil {
+			t.Errorf("second DeleteSession: %v, want nil (idempotent)", err)
+		}
+		if _, err := db.GetSession(ctx, rec.ID); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetSession after delete: err = %v, want ErrNotFound", err)
+		}
+		if err := db.UpdateSession(ctx, rec.ID, nil, later); !errors.Is(err, ErrNotFound) {
+			t.Errorf("UpdateSession after delete: err = %v, want ErrNotFound", err)
+		}
+		if _, err := db.GetSession(ctx, "never-existed"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("GetSession unknown: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestSessionIDStoredHashed(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		const raw = "SeCrEtSeSsIoNiD-do-not-store"
+		if err := db.CreateSession(ctx, SessionRecord{ID: raw, Data: []byte("x"), CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(time.Hour)}); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		rows, err := db.sql.QueryContext(ctx, "SELECT id_hash, data FROM sessions")
+		if err != nil {
+			t.Fatalf("scan sessions: %v", err)
+		}
+		defer rows.Close()
+		n := 0
+		for rows.Next() {
+			var idHash string
+			var data []byte
+			if err := rows.Scan(&idHash, &data); err != nil {
+				t.Fatalf("scan: %v", err)
+			}
+			n++
+			if strings.Contains(idHash, raw) || bytes.Contains(data, []byte(raw)) {
+				t.Errorf("raw session id found in the sessions table")
+			}
+			if got, want := idHash, hashSessionID(raw); got != want {
+				t.Errorf("id_hash = %q, want sha256 hex %q", got, want)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if n != 1 {
+			t.Errorf("rows = %d, want 1", n)
+		}
+	})
+}
+
+func TestSessionExpiry(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		idle := 30 * time.Minute
+		now := t0.Add(24 * time.Hour)
+		recs := []struct {
+			id             string
+			lastSeen, exp  time.Time
+			wantKeptActive bool
+		}{
+			{"fresh", now.Add(-time.Minute), now.Add(time.Hour), true},
+			{"idle-exactly", now.Add(-idle), now.Add(time.Hour), false},
+			{"idle-long", now.Add(-2 * idle), now.Add(time.Hour), false},
+			{"expired-exactly", now, now, false},
+			{"expired", now.Add(-time.Minute), now.Add(-time.Second), false},
+			{"idle-just-inside", now.Add(-idle + time.Nanosecond*1000), now.Add(time.Hour), true},
+		}
+		for _, r := range recs {
+			if err := db.CreateSession(ctx, SessionRecord{ID: r.id, Data: []byte(r.id), CreatedAt: t0, LastSeen: r.lastSeen, ExpiresAt: r.exp}); err != nil {
+				t.Fatalf("CreateSession %s: %v", r.id, err)
+			}
+		}
+		active, err := db.CountActiveSessions(ctx, now, idle)
+		if err != nil {
+			t.Fatalf("CountActiveSessions: %v", err)
+		}
+		if got, want := active, int64(2); got != want {
+			t.Errorf("CountActiveSessions = %d, want %d", got, want)
+		}
+		// Without an idle rule only absolute expiry counts.
+		if got, err := db.CountActiveSessions(ctx, now, 0); err != nil || got != 4 {
+			t.Errorf("CountActiveSessions(idle 0) = %d, %v; want 4", got, err)
+		}
+		n, err := db.DeleteExpiredSessions(ctx, now, idle)
+		if err != nil {
+			t.Fatalf("DeleteExpiredSessions: %v", err)
+		}
+		if got, want := n, int64(4); got != want {
+			t.Errorf("DeleteExpiredSessions deleted %d, want %d", got, want)
+		}
+		for _, r := range recs {
+			_, err := db.GetSession(ctx, r.id)
+			if kept := err == nil; kept != r.wantKeptActive {
+				t.Errorf("session %s kept = %v (err %v), want %v", r.id, kept, err, r.wantKeptActive)
+			}
+		}
+	})
+}
+
+func TestOpenDSN(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		dsn         string
+		wantDialect string
+		wantErr     bool
+	}{
+		{"", "", true},
+		{dir + "/plain.db", DialectSQLite, false},
+		{"sqlite:" + dir + "/prefixed.db", DialectSQLite, false},
+		{"file:" + dir + "/uri.db", DialectSQLite, false},
+		{dir + "/bad?x=1", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.dsn, func(t *testing.T) {
+			db, err := Open(context.Background(), tt.dsn)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("Open(%q) err = %v, wantErr %v", tt.dsn, err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			defer db.Close()
+			if got := db.Dialect(); got != tt.wantDialect {
+				t.Errorf("Dialect = %q, want %q", got, tt.wantDialect)
+			}
+			var mode string
+			if err := db.sql.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+				t.Errorf("journal_mode = %q (%v), want wal", mode, err)
+			}
+		})
+	}
+}
+
+func TestOpenTwiceMigratesOnce(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		// Several handles opening the same database at once, like replicas starting.
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				d, err := Open(ctx, db.dsn)
+				if err == nil {
+					err = d.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Errorf("concurrent Open: %v", err)
+			}
+		}
+		var n int
+		if err := db.sql.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		ms, _ := db.migrations()
+		if n != len(ms) {
+			t.Errorf("schema_migrations rows = %d, want %d", n, len(ms))
+		}
+	})
+}

@@ -1,0 +1,318 @@
+// Package store is SMTP Desk's database: a SQLite file by default or
+// PostgreSQL, with embedded migrations, session records and the audit trail
+// (an append-only hash chain). Both dialects share the same database/sql code;
+// they differ only in placeholders, a few column types and how writers to the
+// audit chain serialize.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	// Database drivers, registered as "pgx" and "sqlite".
+	_ "github.com/jackc/pgx/v5/stdlib"
+	_ "modernc.org/sqlite"
+)
+
+// Dialect names returned by (*DB).Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// ErrNotFound is returned when a session record or audit entry does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// Advisory lock classes (first key of pg_advisory_xact_lock(int4, int4)); the
+// second key is hashtext(current_schema()), so separate schemas do not block
+// each other.
+const (
+	lockMigrate = 0x736d7401
+	lockAudit   = 0x736d7402
+)
+
+// sqliteParams are appended to every SQLite DSN: WAL so readers never block
+// the writer, a busy timeout for writers in other processes, and immediate
+// write transactions so the audit chain's read-last-then-insert serializes.
+const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+	"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+
+//go:embed migrations
+var migrationFS embed.FS
+
+// DB is a handle on the app's database. It is safe for concurrent use.
+type DB struct {
+	sql     *sql.DB
+	dialect string
+	// wsem serializes this process's SQLite writers so they queue in Go rather
+	// than in SQLite's busy handler; nil on PostgreSQL.
+	wsem chan struct{}
+}
+
+// Open opens the database named by dsn and applies pending migrations.
+// A "postgres://" or "postgresql://" URL selects PostgreSQL (pgx); a plain
+// path, "sqlite:path" or a "file:" URI selects SQLite. An empty dsn is an
+// error: the config package supplies the default path.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	dialect, driver, source, err := parseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	sqlDB, err := sql.Open(driver, source)
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
+	}
+	db := &DB{sql: sqlDB, dialect: dialect}
+	if dialect == DialectSQLite {
+		db.wsem = make(chan struct{}, 1)
+		if strings.Contains(source, ":memory:") || strings.Contains(source, "mode=memory") {
+			// Every connection would get its own empty in-memory database.
+			sqlDB.SetMaxOpenConns(1)
+		}
+	} else {
+		sqlDB.SetMaxOpenConns(20)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	if err := db.Ping(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	if err := db.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// parseDSN picks the dialect and builds the driver's data source name.
+func parseDSN(dsn string) (dialect, driver, source string, err error) {
+	switch {
+	case dsn == "":
+		return "", "", "", errors.New("store: empty database DSN (want a SQLite path or a postgres:// URL)")
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return DialectPostgres, "pgx", dsn, nil
+	case strings.HasPrefix(dsn, "file:"):
+		sep := "?"
+		if strings.Contains(dsn, "?") {
+			sep = "&"
+		}
+		return DialectSQLite, "sqlite", dsn + sep + sqliteParams, nil
+	}
+	p := dsn
+	if rest, ok := strings.CutPrefix(p, "sqlite://"); ok {
+		p = rest
+	} else if rest, ok := strings.CutPrefix(p, "sqlite:"); ok {
+		p = rest
+	}
+	if p == "" {
+		return "", "", "", errors.New("store: empty SQLite path in DSN")
+	}
+	if strings.Contains(p, "?") {
+		return "", "", "", errors.New("store: SQLite path contains '?': use a file: URI to pass parameters")
+	}
+	return DialectSQLite, "sqlite", p + "?" + sqliteParams, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	if err := db.sql.Close(); err != nil {
+		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.sql.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping %s: %w", db.dialect, err)
+	}
+	return nil
+}
+
+// Dialect reports "sqlite" or "postgres".
+func (db *DB) Dialect() string { return db.dialect }
+
+// rebind turns '?' placeholders into PostgreSQL's $1, $2, ... The queries in
+// this package never contain a literal '?'.
+func (db *DB) rebind(q string) string {
+	if db.dialect != DialectPostgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+// acquireWrite takes this process's SQLite write slot (no-op on PostgreSQL).
+func (db *DB) acquireWrite(ctx context.Context) (release func(), err error) {
+	if db.wsem == nil {
+		return func() {}, nil
+	}
+	select {
+	case db.wsem <- struct{}{}:
+		return func() { <-db.wsem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// exec runs one write statement.
+func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	release, err := db.acquireWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return db.sql.ExecContext(ctx, db.rebind(q), args...)
+}
+
+// tx is a write transaction with the dialect's placeholders.
+type tx struct {
+	db *DB
+	tx *sql.Tx
+}
+
+func (t *tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.db.rebind(q), args...)
+}
+
+func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.db.rebind(q), args...)
+}
+
+// writeTx runs fn in a write transaction. On SQLite the transaction begins
+// IMMEDIATE (DSN _txlock), so it holds the database's write lock from the
+// start; on PostgreSQL fn takes the advisory locks it needs.
+func (db *DB) writeTx(ctx context.Context, fn func(t *tx) error) error {
+	release, err := db.acquireWrite(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	sqlTx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(&tx{db: db, tx: sqlTx}); err != nil {
+		_ = sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// pgLock takes a transaction-scoped advisory lock of the given class, scoped
+// to the current schema. No-op on SQLite, where the IMMEDIATE transaction
+// already holds the write lock.
+func (t *tx) pgLock(ctx context.Context, class int) error {
+	if t.db.dialect != DialectPostgres {
+		return nil
+	}
+	if _, err := t.exec(ctx, "SELECT pg_advisory_xact_lock(?, hashtext(current_schema()))", class); err != nil {
+		return fmt.Errorf("advisory lock: %w", err)
+	}
+	return nil
+}
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// migrations lists the embedded migrations of this dialect in order.
+func (db *DB) migrations() ([]migration, error) {
+	dir := path.Join("migrations", db.dialect)
+	entries, err := fs.ReadDir(migrationFS, dir)
+	if err != nil {
+		return nil, fmt.Errorf("store: read migrations: %w", err)
+	}
+	var ms []migration
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("store: migration %q: name must start with a positive number and '_'", name)
+		}
+		body, err := fs.ReadFile(migrationFS, path.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("store: read migration %s: %w", name, err)
+		}
+		ms = append(ms, migration{version: v, name: name, sql: string(body)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// migrate applies pending migrations in one transaction. On PostgreSQL an
+// advisory lock makes concurrent Opens (several replicas starting) wait for
+// each other; on SQLite the IMMEDIATE transaction does.
+func (db *DB) migrate(ctx context.Context) error {
+	ms, err := db.migrations()
+	if err != nil {
+		return err
+	}
+	err = db.writeTx(ctx, func(t *tx) error {
+		if err := t.pgLock(ctx, lockMigrate); err != nil {
+			return err
+		}
+		if _, err := t.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    INTEGER NOT NULL PRIMARY KEY,
+			name       TEXT    NOT NULL,
+			applied_at BIGINT  NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_migrations: %w", err)
+		}
+		var current int
+		if err := t.queryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		for _, m := range ms {
+			if m.version <= current {
+				continue
+			}
+			if _, err := t.exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("apply %s: %w", m.name, err)
+			}
+			if _, err := t.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+				m.version, m.name, time.Now().UnixNano()); err != nil {
+				return fmt.Errorf("record %s: %w", m.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: migrate %s: %w", db.dialect, err)
+	}
+	return nil
+}
+
+// nanos stores a time as UTC unix nanoseconds.
+func nanos(t time.Time) int64 { return t.UnixNano() }
+
+// fromNanos reads a stored time back as UTC.
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
