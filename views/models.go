@@ -7,19 +7,19 @@ import "time"
 
 // Page is what the layout needs on every full page.
 type Page struct {
-	Title         string     // the <title> and the page heading
-	Subtitle      string     // one line under the heading saying what the page does
-	Nonce         string     // the request's CSP nonce, for the few inline elements that need one
-	CSRFToken     string     // the session's CSRF token, for the forms on the page
-	User          *User      // nil when signed out
-	Domains       []NavItem  // the domain picker: domains the user may see
-	CurrentDomain string     // highlighted in the picker, "" when none
-	Nav           string     // active top-bar item: "domains", "audit" or ""
-	Flashes       []Flash    // shown once at the top
-	RequestID     string     // shown on error pages and in the footer for support
-	Demo          bool       // shows the "demo mode: simulated Mailgun and sign-in" banner
-	Breadcrumbs   []NavItem  // optional trail under the top bar
-	Now           time.Time  // render time, for relative dates
+	Title         string    // the <title> and the page heading
+	Subtitle      string    // one line under the heading saying what the page does
+	Nonce         string    // the request's CSP nonce, for the few inline elements that need one
+	CSRFToken     string    // the session's CSRF token, for the forms on the page
+	User          *User     // nil when signed out
+	Domains       []NavItem // the domain picker: domains the user may see
+	CurrentDomain string    // highlighted in the picker, "" when none
+	Nav           string    // active top-bar item: "domains", "audit" or ""
+	Flashes       []Flash   // shown once at the top
+	RequestID     string    // shown on error pages and in the footer for support
+	Demo          bool      // shows the "demo mode: simulated Mailgun and sign-in" banner
+	Breadcrumbs   []NavItem // optional trail under the top bar
+	Now           time.Time // render time, for relative dates
 }
 
 // User is the signed-in person as the top bar shows them.
@@ -72,10 +72,10 @@ type SignedOutVM struct {
 // HomeVM lists the domains the user may see.
 type HomeVM struct {
 	Page
-	Query    string // the domain search box
-	Rows     []DomainRow
-	Total    int  // domains visible before the search
-	LastUsed string
+	Query      string // the domain search box
+	Rows       []DomainRow
+	Total      int // domains visible before the search
+	LastUsed   string
 	ShowSearch bool
 }
 
@@ -125,8 +125,11 @@ type CredentialRow struct {
 	CanReset   bool
 	CanDelete  bool
 	ResetURL   string
-	DeleteURL  string
+	DeleteURL  string // the confirmation page (GET)
 	HistoryURL string
+	// DeleteActionURL is where the delete form posts (DeleteVM.ActionURL). When set, the script
+	// confirms the delete in a dialog on the list page instead of leaving for DeleteURL.
+	DeleteActionURL string
 }
 
 // Pager describes one page of a paged list and builds the links around it.
@@ -175,12 +178,12 @@ type UpstreamError struct {
 // SecretsVM is the page that shows generated passwords once. It is served Cache-Control: no-store.
 type SecretsVM struct {
 	Page
-	Domain   string
-	Action   string   // "created" or "reset"
-	Secrets  []Secret // what now exists
-	Failed   []Failed // what does not exist (partial failure)
-	Unknown  []string // logins whose outcome is unknown
-	BackURL  string
+	Domain  string
+	Action  string   // "created" or "reset"
+	Secrets []Secret // what now exists
+	Failed  []Failed // what does not exist (partial failure)
+	Unknown []string // logins whose outcome is unknown
+	BackURL string
 }
 
 // Secret is one login and its password. Password is "" when the user chose it.
@@ -221,31 +224,31 @@ type DeleteVM struct {
 // DeleteAllVM is the guarded page before deleting every login of a domain.
 type DeleteAllVM struct {
 	Page
-	Domain      string
-	Count       int      // logins that will be deleted (system logins excluded)
-	SystemKept  []string // system logins that stay
-	Preview     []string // the first few logins that will go
-	More        int      // how many more beyond the preview
-	Confirm     string   // what the user typed, kept on error
-	Errors      map[string]string
-	Upstream    *UpstreamError
-	ActionURL   string
-	CancelURL   string
+	Domain     string
+	Count      int      // logins that will be deleted (system logins excluded)
+	SystemKept []string // system logins that stay
+	Preview    []string // the first few logins that will go
+	More       int      // how many more beyond the preview
+	Confirm    string   // what the user typed, kept on error
+	Errors     map[string]string
+	Upstream   *UpstreamError
+	ActionURL  string
+	CancelURL  string
 }
 
 // AuditVM is the audit trail page.
 type AuditVM struct {
 	Page
-	Filter    AuditFilter
-	Rows      []AuditRow
-	NextURL   string // older entries, "" when none
-	FirstURL  string // back to the newest, "" when on the first page
-	CSVURL    string
-	JSONLURL  string
-	Domains   []string // choices for the domain filter
-	Actions   []string
-	Outcomes  []string
-	Login     string // when showing one credential's history
+	Filter   AuditFilter
+	Rows     []AuditRow
+	NextURL  string // older entries, "" when none
+	FirstURL string // back to the newest, "" when on the first page
+	CSVURL   string
+	JSONLURL string
+	Domains  []string // choices for the domain filter
+	Actions  []string
+	Outcomes []string
+	Login    string // when showing one credential's history
 }
 
 // AuditFilter is the audit page's filter form.

@@ -1,0 +1,248 @@
+// SMTP Desk: small progressive enhancements. Every page works without this file; it only adds
+// copy buttons, dismissible flashes, confirmation dialogs, local times and a few conveniences.
+// CSP-clean: no inline code, no eval, no HTML built from strings.
+(function () {
+  'use strict';
+
+  function ready(fn) {
+    if (document.readyState === 'loading') {
+      document.addEventListener('DOMContentLoaded', fn);
+    } else {
+      fn();
+    }
+  }
+
+  function announce(msg) {
+    var live = document.getElementById('js-live');
+    if (!live) return;
+    live.textContent = '';
+    window.setTimeout(function () { live.textContent = msg; }, 50);
+  }
+
+  // Copy buttons: <button data-copy-target="id"> copies the value (or text) of #id.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      return navigator.clipboard.writeText(text);
+    }
+    return new Promise(function (resolve, reject) {
+      var ta = document.createElement('textarea');
+      ta.value = text;
+      ta.setAttribute('readonly', '');
+      ta.className = 'sr-only';
+      document.body.appendChild(ta);
+      ta.select();
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      document.body.removeChild(ta);
+      if (ok) { resolve(); } else { reject(new Error('copy failed')); }
+    });
+  }
+
+  function initCopy() {
+    document.querySelectorAll('[data-copy-target]').forEach(function (btn) {
+      btn.hidden = false;
+      btn.addEventListener('click', function () {
+        var target = document.getElementById(btn.getAttribute('data-copy-target'));
+        if (!target) return;
+        var text = 'value' in target ? target.value : target.textContent;
+        var label = btn.querySelector('[data-copy-label]') || btn;
+        var original = label.textContent;
+        copyText(text).then(function () {
+          label.textContent = 'Copied';
+          btn.setAttribute('data-copied', 'true');
+          announce('Password copied to the clipboard');
+          window.setTimeout(function () {
+            label.textContent = original;
+            btn.removeAttribute('data-copied');
+          }, 2000);
+        }, function () {
+          if (target.select) { target.focus(); target.select(); }
+          announce('Copy failed: the text is selected, press Ctrl+C or Cmd+C');
+        });
+      });
+    });
+    // A click into a shown-once secret selects all of it.
+    document.querySelectorAll('input[data-select-on-focus]').forEach(function (input) {
+      input.addEventListener('focus', function () { input.select(); });
+    });
+  }
+
+  // Flashes: the dismiss button is hidden until this script shows it.
+  function initFlashes() {
+    document.querySelectorAll('[data-dismiss]').forEach(function (btn) {
+      btn.hidden = false;
+      btn.addEventListener('click', function () {
+        var flash = btn.closest('[data-flash]');
+        if (!flash) return;
+        var main = document.getElementById('main');
+        flash.remove();
+        if (main) main.focus();
+      });
+    });
+  }
+
+  // Confirmation dialogs: a link with data-confirm-action goes to a confirmation page without JS;
+  // with JS it opens the page's <dialog data-confirm-dialog>, which posts the same form.
+  function initConfirm() {
+    var dialog = document.querySelector('dialog[data-confirm-dialog]');
+    if (!dialog || typeof dialog.showModal !== 'function') return;
+    var form = dialog.querySelector('form');
+    var message = dialog.querySelector('[data-confirm-message]');
+    var cancel = dialog.querySelector('[data-confirm-cancel]');
+    var opener = null;
+    document.querySelectorAll('a[data-confirm-action]').forEach(function (link) {
+      link.addEventListener('click', function (ev) {
+        if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey || ev.button !== 0) return;
+        ev.preventDefault();
+        opener = link;
+        form.setAttribute('action', link.getAttribute('data-confirm-action'));
+        message.textContent = link.getAttribute('data-confirm-message') || '';
+        dialog.showModal();
+        if (cancel) cancel.focus();
+      });
+    });
+    if (cancel) {
+      cancel.addEventListener('click', function (ev) {
+        ev.preventDefault();
+        dialog.close();
+      });
+    }
+    dialog.addEventListener('close', function () {
+      if (opener) opener.focus();
+    });
+    // A click on the backdrop closes the dialog, as Esc does.
+    dialog.addEventListener('click', function (ev) {
+      if (ev.target === dialog) dialog.close();
+    });
+  }
+
+  // Delete all: the confirm button stays disabled until the typed text matches.
+  function initConfirmMatch() {
+    document.querySelectorAll('input[data-confirm-match]').forEach(function (input) {
+      var form = input.form;
+      if (!form) return;
+      var btn = form.querySelector('[data-confirm-submit]');
+      if (!btn) return;
+      var want = input.getAttribute('data-confirm-match');
+      var hint = document.getElementById(btn.getAttribute('data-disabled-hint') || '');
+      function update() {
+        var ok = input.value.trim() === want;
+        btn.disabled = !ok;
+        if (ok) {
+          btn.removeAttribute('title');
+        } else {
+          btn.title = 'Type ' + want + ' to enable this button';
+        }
+        if (hint) hint.hidden = ok;
+      }
+      input.addEventListener('input', update);
+      update();
+    });
+  }
+
+  // Times: <time datetime> shows a relative or UTC time from the server; here the exact time in
+  // the viewer's time zone goes into the title, and absolute times are rewritten in local time.
+  function initTimes() {
+    var exact, short;
+    try {
+      exact = new Intl.DateTimeFormat(undefined, {
+        year: 'numeric', month: 'short', day: 'numeric',
+        hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short'
+      });
+      short = new Intl.DateTimeFormat(undefined, {
+        year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'
+      });
+    } catch (e) {
+      return;
+    }
+    document.querySelectorAll('time[datetime]').forEach(function (el) {
+      var d = new Date(el.getAttribute('datetime'));
+      if (isNaN(d.getTime())) return;
+      el.title = exact.format(d);
+      if (el.hasAttribute('data-local')) {
+        el.textContent = short.format(d);
+      }
+    });
+  }
+
+  // Page-size selects submit their GET form on change; the Apply button is then unnecessary.
+  function initAutosubmit() {
+    document.querySelectorAll('select[data-autosubmit]').forEach(function (sel) {
+      var form = sel.form;
+      if (!form) return;
+      form.querySelectorAll('[data-autosubmit-hide]').forEach(function (b) { b.hidden = true; });
+      sel.addEventListener('change', function () {
+        if (typeof form.requestSubmit === 'function') { form.requestSubmit(); } else { form.submit(); }
+      });
+    });
+  }
+
+  // Password mode: the manual password fields are only relevant when "manual" is chosen.
+  function initModeToggle() {
+    document.querySelectorAll('[data-manual-fields]').forEach(function (box) {
+      var form = box.closest('form');
+      if (!form) return;
+      var radios = form.querySelectorAll('input[type=radio][name=mode]');
+      function update() {
+        var manual = form.querySelector('input[type=radio][name=mode][value=manual]');
+        var on = manual && manual.checked;
+        box.hidden = !on;
+        box.querySelectorAll('input').forEach(function (i) { i.disabled = !on; });
+      }
+      radios.forEach(function (r) {
+        r.addEventListener('change', function () {
+          update();
+          if (r.value === 'manual' && r.checked) {
+            var first = box.querySelector('input');
+            if (first) first.focus();
+          }
+        });
+      });
+      update();
+    });
+  }
+
+  // Menus (<details>): Esc and a click elsewhere close them; only one is open at a time.
+  function initMenus() {
+    var menus = document.querySelectorAll('details[data-menu]');
+    function closeAll(except) {
+      menus.forEach(function (m) { if (m !== except) m.open = false; });
+    }
+    menus.forEach(function (m) {
+      m.addEventListener('toggle', function () { if (m.open) closeAll(m); });
+    });
+    document.addEventListener('click', function (ev) {
+      menus.forEach(function (m) { if (m.open && !m.contains(ev.target)) m.open = false; });
+    });
+    document.addEventListener('keydown', function (ev) {
+      if (ev.key !== 'Escape') return;
+      menus.forEach(function (m) {
+        if (m.open) {
+          m.open = false;
+          var s = m.querySelector('summary');
+          if (s) s.focus();
+        }
+      });
+    });
+  }
+
+  // Focus: a page may ask for an element to get focus (an error summary, the secrets panel).
+  function initFocus() {
+    var el = document.querySelector('[data-autofocus]');
+    if (el && typeof el.focus === 'function') {
+      el.focus({ preventScroll: false });
+    }
+  }
+
+  ready(function () {
+    initCopy();
+    initFlashes();
+    initConfirm();
+    initConfirmMatch();
+    initTimes();
+    initAutosubmit();
+    initModeToggle();
+    initMenus();
+    initFocus();
+  });
+})();

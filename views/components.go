@@ -1,0 +1,97 @@
+package views
+
+import "github.com/a-h/templ"
+
+// Field describes one labelled form control for FormField and TextareaField.
+type Field struct {
+	Name         string // the form field name; the control's id is "f-" + Name
+	Label        string
+	Hint         string // shown under the control and linked by aria-describedby
+	Error        string // inline error; sets aria-invalid
+	Value        string // never set for passwords
+	Type         string // "text" (default), "password", "email", "search", "date"
+	TestID       string // data-testid of the control
+	Autocomplete string
+	Placeholder  string
+	Required     bool
+	Mono         bool // monospace input (logins, passwords)
+	Rows         int  // textarea rows
+	Attrs        templ.Attributes
+}
+
+func (f Field) inputType() string {
+	if f.Type == "" {
+		return "text"
+	}
+	return f.Type
+}
+
+func (f Field) inputClass() string {
+	if f.Mono {
+		return "input font-mono"
+	}
+	return "input"
+}
+
+// controlAttrs are the accessibility and test attributes every control of a Field carries.
+func (f Field) controlAttrs() templ.Attributes {
+	a := templ.Attributes{}
+	if f.Error != "" {
+		a["aria-invalid"] = "true"
+	}
+	if d := describedBy(f.Name, f.Hint, f.Error); d != "" {
+		a["aria-describedby"] = d
+	}
+	if f.TestID != "" {
+		a["data-testid"] = f.TestID
+	}
+	if f.Autocomplete != "" {
+		a["autocomplete"] = f.Autocomplete
+	}
+	if f.Placeholder != "" {
+		a["placeholder"] = f.Placeholder
+	}
+	if f.Required {
+		a["required"] = true
+	}
+	for k, v := range f.Attrs {
+		a[k] = v
+	}
+	return a
+}
+
+// nonceAttrs gives the nonce attribute for a script element, or nothing without a nonce.
+func nonceAttrs(nonce string) templ.Attributes {
+	if nonce == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{"nonce": nonce}
+}
+
+// shellOpts shape the frame around a page.
+type shellOpts struct {
+	Heading   bool            // show the page title and subtitle
+	Aside     templ.Component // shown beside the heading (badges, actions)
+	ErrorPage bool            // the page shows the request id itself
+}
+
+// confirmAttrs are the data attributes that let the script confirm a row's delete in a dialog.
+func confirmAttrs(r CredentialRow, domain string) templ.Attributes {
+	if r.DeleteActionURL == "" {
+		return templ.Attributes{}
+	}
+	return templ.Attributes{
+		"data-confirm-action":  r.DeleteActionURL,
+		"data-confirm-message": "Delete " + r.Login + " from " + domain + "? Apps using this login will stop sending immediately.",
+	}
+}
+
+// anyConfirm says whether any row can be confirmed in the dialog.
+func anyConfirm(rows []CredentialRow) bool {
+	for _, r := range rows {
+		if r.CanDelete && !r.System && r.DeleteActionURL != "" {
+			return true
+		}
+	}
+	return false
+}

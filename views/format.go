@@ -1,0 +1,540 @@
+package views
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Number formats n with thousands separators: 2431 → "2,431".
+func Number(n int) string {
+	s := strconv.Itoa(n)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return sign + b.String()
+}
+
+// Relative says how long ago t was, seen from now: "just now", "5 minutes ago", "3 days ago",
+// "2 years ago"; a time in the future gives "in 5 minutes".
+func Relative(t, now time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	d := now.Sub(t)
+	future := d < 0
+	if future {
+		d = -d
+	}
+	var s string
+	switch {
+	case d < 45*time.Second:
+		return "just now"
+	case d < 90*time.Second:
+		s = "a minute"
+	case d < 45*time.Minute:
+		s = plural(int((d+30*time.Second)/time.Minute), "minute")
+	case d < 90*time.Minute:
+		s = "an hour"
+	case d < 22*time.Hour:
+		s = plural(int((d+30*time.Minute)/time.Hour), "hour")
+	case d < 36*time.Hour:
+		s = "a day"
+	case d < 26*24*time.Hour:
+		s = plural(int((d+12*time.Hour)/(24*time.Hour)), "day")
+	case d < 45*24*time.Hour:
+		s = "a month"
+	case d < 320*24*time.Hour:
+		s = plural(int((d+15*24*time.Hour)/(30*24*time.Hour)), "month")
+	case d < 548*24*time.Hour:
+		s = "a year"
+	default:
+		s = plural(int((d+182*24*time.Hour)/(365*24*time.Hour)), "year")
+	}
+	if future {
+		return "in " + s
+	}
+	return s + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// exactUTC is the exact timestamp shown on hover (the script replaces it with the viewer's zone).
+func exactUTC(t time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// machineTime is the datetime attribute of a <time> element.
+func machineTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339)
+}
+
+// pageItems lists the page numbers to show around cur, with 0 for an ellipsis:
+// 1 … 4 5 [6] 7 8 … 20.
+func pageItems(cur, total int) []int {
+	if total <= 0 {
+		return nil
+	}
+	if total <= 7 {
+		items := make([]int, total)
+		for i := range items {
+			items[i] = i + 1
+		}
+		return items
+	}
+	lo, hi := cur-1, cur+1
+	if cur <= 4 {
+		lo, hi = 2, 5
+	}
+	if cur >= total-3 {
+		lo, hi = total-4, total-1
+	}
+	items := []int{1}
+	if lo > 2 {
+		items = append(items, 0)
+	}
+	for p := lo; p <= hi; p++ {
+		items = append(items, p)
+	}
+	if hi < total-1 {
+		items = append(items, 0)
+	}
+	return append(items, total)
+}
+
+// pagerURL calls the pager's URL builder, or builds a plain query string when it has none.
+func pagerURL(p Pager, page, perPage int) string {
+	if p.URL != nil {
+		return p.URL(page, perPage)
+	}
+	return fmt.Sprintf("?page=%d&per_page=%d", page, perPage)
+}
+
+// hiddenParam is a query parameter a GET form must carry along.
+type hiddenParam struct{ Name, Value string }
+
+// formTarget splits a pager URL into the form's action and the parameters to keep as hidden
+// fields, leaving out the ones the form itself sets.
+func formTarget(raw string, drop ...string) (action string, params []hiddenParam) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", nil
+	}
+	q := u.Query()
+	for _, d := range drop {
+		q.Del(d)
+	}
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		for _, v := range q[k] {
+			params = append(params, hiddenParam{Name: k, Value: v})
+		}
+	}
+	u.RawQuery = ""
+	u.Fragment = ""
+	return u.String(), params
+}
+
+// pageSizes returns the sizes the pager offers, the defaults when it names none, and always
+// includes the current size.
+func pageSizes(p Pager) []int {
+	sizes := p.Sizes
+	if len(sizes) == 0 {
+		sizes = []int{25, 50, 100, 500}
+	}
+	for _, s := range sizes {
+		if s == p.PerPage {
+			return sizes
+		}
+	}
+	if p.PerPage > 0 {
+		out := append([]int(nil), sizes...)
+		return append(out, p.PerPage)
+	}
+	return sizes
+}
+
+// initials gives up to two letters for the avatar in the user menu.
+func initials(u *User) string {
+	name := strings.TrimSpace(u.Name)
+	if name == "" {
+		name = u.Email
+	}
+	fields := strings.FieldsFunc(name, func(r rune) bool { return r == ' ' || r == '.' || r == '@' || r == '-' || r == '_' })
+	var out []rune
+	for _, f := range fields {
+		r := []rune(f)
+		if len(r) > 0 {
+			out = append(out, r[0])
+		}
+		if len(out) == 2 {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return strings.ToUpper(string(out))
+}
+
+// displayName is the user's name, or their email when the provider gave no name.
+func displayName(u *User) string {
+	if strings.TrimSpace(u.Name) != "" {
+		return u.Name
+	}
+	return u.Email
+}
+
+// docTitle is the <title>: "example.com · SMTP Desk".
+func docTitle(p Page) string {
+	if p.Title == "" {
+		return "SMTP Desk"
+	}
+	return p.Title + " · SMTP Desk"
+}
+
+// stateBadge maps a Mailgun domain state to a badge colour.
+func stateBadge(state string) string {
+	switch strings.ToLower(state) {
+	case "active":
+		return "badge badge-green"
+	case "unverified":
+		return "badge badge-amber"
+	case "disabled":
+		return "badge badge-red"
+	default:
+		return "badge badge-gray"
+	}
+}
+
+// roleBadge maps a role to a badge colour.
+func roleBadge(role string) string {
+	switch role {
+	case "owner", "admin":
+		return "badge badge-indigo"
+	case "operator":
+		return "badge badge-blue"
+	default:
+		return "badge badge-gray"
+	}
+}
+
+// outcomeBadge maps an audit outcome to a badge colour.
+func outcomeBadge(outcome string) string {
+	switch outcome {
+	case "ok":
+		return "badge badge-green"
+	case "failed":
+		return "badge badge-red"
+	case "unknown", "pending":
+		return "badge badge-amber"
+	default:
+		return "badge badge-gray"
+	}
+}
+
+// outcomeLabel is the row's label, or a default for the outcome.
+func outcomeLabel(r AuditRow) string {
+	if r.OutcomeLabel != "" {
+		return r.OutcomeLabel
+	}
+	switch r.Outcome {
+	case "ok":
+		return "Succeeded"
+	case "failed":
+		return "Failed"
+	case "unknown", "pending":
+		return "Outcome unknown"
+	case "denied":
+		return "Denied"
+	default:
+		return r.Outcome
+	}
+}
+
+// flashClass styles a flash by kind.
+func flashClass(kind string) string {
+	base := "flex items-start gap-3 rounded-lg px-4 py-3 text-sm shadow-sm ring-1 ring-inset "
+	switch kind {
+	case "success":
+		return base + "bg-green-50 text-green-900 ring-green-600/30 dark:bg-green-950 dark:text-green-100 dark:ring-green-700/60"
+	case "error":
+		return base + "bg-red-50 text-red-900 ring-red-600/30 dark:bg-red-950 dark:text-red-100 dark:ring-red-700/60"
+	case "warning":
+		return base + "bg-amber-50 text-amber-900 ring-amber-600/40 dark:bg-amber-950 dark:text-amber-100 dark:ring-amber-700/60"
+	default:
+		return base + "bg-sky-50 text-sky-900 ring-sky-600/30 dark:bg-sky-950 dark:text-sky-100 dark:ring-sky-700/60"
+	}
+}
+
+// flashKind normalises a flash kind for the data-testid hook.
+func flashKind(kind string) string {
+	switch kind {
+	case "success", "error", "warning", "info":
+		return kind
+	default:
+		return "info"
+	}
+}
+
+// fieldID is the id of a form control.
+func fieldID(name string) string { return "f-" + name }
+
+// describedBy joins the ids of the hint and the error of a field.
+func describedBy(name, hint, errMsg string) string {
+	var ids []string
+	if hint != "" {
+		ids = append(ids, fieldID(name)+"-hint")
+	}
+	if errMsg != "" {
+		ids = append(ids, fieldID(name)+"-error")
+	}
+	return strings.Join(ids, " ")
+}
+
+// errOf reads a field's message from a possibly nil map.
+func errOf(m map[string]string, name string) string {
+	if m == nil {
+		return ""
+	}
+	return m[name]
+}
+
+// modeOr returns mode, or "generate" when empty.
+func modeOr(mode string) string {
+	if mode == "manual" {
+		return "manual"
+	}
+	return "generate"
+}
+
+// statusHeading is the default heading of an error page by HTTP status.
+func statusHeading(status int) string {
+	switch status {
+	case 400:
+		return "That request didn't look right"
+	case 401:
+		return "Please sign in"
+	case 403:
+		return "You don't have access to this"
+	case 404:
+		return "We couldn't find that"
+	case 405:
+		return "That action isn't allowed here"
+	case 409:
+		return "That conflicts with the current state"
+	case 413:
+		return "That request was too large"
+	case 429:
+		return "Too many requests"
+	case 502:
+		return "Mailgun is unavailable"
+	case 503:
+		return "SMTP Desk is temporarily unavailable"
+	case 504:
+		return "Mailgun took too long to answer"
+	default:
+		if status >= 500 {
+			return "Something went wrong on our side"
+		}
+		return "Something went wrong"
+	}
+}
+
+// statusTone picks the colour of the error page's icon.
+func statusTone(status int) string {
+	switch {
+	case status == 401 || status == 403:
+		return "bg-amber-100 text-amber-800 dark:bg-amber-950 dark:text-amber-300"
+	case status == 404:
+		return "bg-gray-100 text-gray-700 dark:bg-gray-800 dark:text-gray-300"
+	case status == 429:
+		return "bg-sky-100 text-sky-800 dark:bg-sky-950 dark:text-sky-300"
+	default:
+		return "bg-red-100 text-red-700 dark:bg-red-950 dark:text-red-300"
+	}
+}
+
+// loginsSummary says "3 logins" or "1 login".
+func loginsSummary(n int) string {
+	if n == 1 {
+		return "1 login"
+	}
+	return Number(n) + " logins"
+}
+
+// nowOr returns now, or the current time when the view model left it unset.
+func nowOr(now time.Time) time.Time {
+	if now.IsZero() {
+		return time.Now()
+	}
+	return now
+}
+
+// signInURL is the sign-in link, carrying where to go afterwards.
+func signInURL(vm SignedOutVM) string {
+	u := vm.SignInURL
+	if u == "" {
+		u = "/auth/login"
+	}
+	if vm.Next != "" && !strings.Contains(u, "next=") {
+		sep := "?"
+		if strings.Contains(u, "?") {
+			sep = "&"
+		}
+		u += sep + "next=" + url.QueryEscape(vm.Next)
+	}
+	return u
+}
+
+// countOf counts a noun: "1 domain", "2,431 domains".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return Number(n) + " " + noun + "s"
+}
+
+// rowAction styles a small action link in a table row.
+func rowAction(variant string) string {
+	base := "focus-ring inline-flex items-center gap-1 rounded-md px-2 py-1.5 text-xs font-medium sm:py-1 "
+	if variant == "danger" {
+		return base + "text-red-700 hover:bg-red-50 dark:text-red-300 dark:hover:bg-red-950"
+	}
+	return base + "text-gray-700 hover:bg-gray-100 hover:text-gray-900 dark:text-gray-300 dark:hover:bg-gray-800 dark:hover:text-white"
+}
+
+// createDisabledReason explains why the create button is disabled.
+func createDisabledReason(role string) string {
+	if role == "" {
+		return "Your role on this domain doesn't allow creating logins"
+	}
+	return "Your role on this domain (" + role + ") doesn't allow creating logins; operators and owners can"
+}
+
+// clearFilterURL is the list without a filter, keeping the page size.
+func clearFilterURL(p Pager) string {
+	u, err := url.Parse(pagerURL(p, 1, p.PerPage))
+	if err != nil {
+		return "?"
+	}
+	q := u.Query()
+	q.Del("q")
+	q.Del("page")
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// secretID is the id of the read-only input holding the i-th password.
+func secretID(i int) string { return "secret-" + strconv.Itoa(i) }
+
+// hasGenerated says whether any secret carries a password to show.
+func hasGenerated(s []Secret) bool {
+	for _, x := range s {
+		if x.Password != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// notDone says what did not happen to a failed login.
+func notDone(action string) string {
+	if action == "reset" {
+		return "not changed"
+	}
+	return "not created"
+}
+
+// secretsDoneHeading is the heading when every password was chosen by the user.
+func secretsDoneHeading(vm SecretsVM) string {
+	if vm.Action == "reset" {
+		return "Password changed"
+	}
+	return countOf(len(vm.Secrets), "login") + " created"
+}
+
+// auditLoginsShown is how many logins an audit row lists before "+N more".
+const auditLoginsShown = 5
+
+// headLogins is the part of an audit row's logins shown at once.
+func headLogins(l []string) []string {
+	if len(l) > auditLoginsShown {
+		return l[:auditLoginsShown]
+	}
+	return l
+}
+
+// actionLabel names an audit action key in plain words.
+func actionLabel(key string) string {
+	switch key {
+	case "credential.create":
+		return "Created login"
+	case "credential.reset":
+		return "Reset password"
+	case "credential.delete":
+		return "Deleted login"
+	case "credential.delete_all":
+		return "Deleted all logins"
+	case "auth.sign_in":
+		return "Signed in"
+	case "auth.sign_out":
+		return "Signed out"
+	case "auth.sign_in_refused":
+		return "Sign-in refused"
+	case "access.denied":
+		return "Access denied"
+	case "audit.retention":
+		return "Retention run"
+	default:
+		return key
+	}
+}
+
+// actorName is the actor's display name: the row's Actor without the "<email>" part.
+func actorName(r AuditRow) string {
+	a := strings.TrimSpace(r.Actor)
+	if i := strings.Index(a, " <"); i > 0 && strings.HasSuffix(a, ">") {
+		a = a[:i]
+	}
+	if a == "" {
+		a = r.ActorEmail
+	}
+	if a == "" {
+		return "system"
+	}
+	return a
+}
+
+// filtered says whether any audit filter is set.
+func filtered(f AuditFilter) bool {
+	return f != AuditFilter{}
+}
+
+// failedExplain says what a failure means for the logins it names.
+func failedExplain(action string) string {
+	if action == "reset" {
+		return "Their passwords were not changed; the old ones still work."
+	}
+	return "These logins do not exist. Fix the reason and create them again."
+}

@@ -1,0 +1,51 @@
+package views
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/static"
+)
+
+// previewDir, when set, makes TestWritePreview write every sample page as a static HTML file
+// (with the built CSS and JS beside it) for screenshots:
+//
+//	go test ./views -run TestWritePreview -preview /tmp/views-preview
+var previewDir = flag.String("preview", "", "write sample pages as HTML into this directory")
+
+func TestWritePreview(t *testing.T) {
+	if *previewDir == "" {
+		t.Skip("no -preview directory")
+	}
+	dir := *previewDir
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range static.Names() {
+		b, err := static.FS.ReadFile("dist/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The pages link to hashed /static/ URLs; the preview loads the files beside it.
+	assets := regexp.MustCompile(`/static/([a-z]+)\.[0-9a-f]{8}\.([a-z]+)`)
+	for _, tc := range pageCases() {
+		var buf bytes.Buffer
+		if err := tc.comp.Render(context.Background(), &buf); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		html := assets.ReplaceAll(buf.Bytes(), []byte("$1.$2"))
+		name := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(tc.name, "-") + ".html"
+		if err := os.WriteFile(filepath.Join(dir, name), html, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,565 @@
+package views
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/a-h/templ"
+)
+
+// render renders c and parses the result.
+func render(t *testing.T, c templ.Component) (*goquery.Document, string) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := c.Render(context.Background(), &buf); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	html := buf.String()
+	doc, err := goquery.NewDocumentFromReader(strings.NewReader(html))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	return doc, html
+}
+
+// testid selects elements by their data-testid.
+func testid(doc *goquery.Document, id string) *goquery.Selection {
+	return doc.Find(`[data-testid="` + id + `"]`)
+}
+
+// assertCSPClean fails on inline styles, inline event handlers, javascript: URLs and inline
+// scripts without the nonce.
+func assertCSPClean(t *testing.T, doc *goquery.Document) {
+	t.Helper()
+	doc.Find("*").Each(func(_ int, s *goquery.Selection) {
+		for _, a := range s.Nodes[0].Attr {
+			name := strings.ToLower(a.Key)
+			if name == "style" {
+				t.Errorf("<%s> has an inline style attribute %q", goquery.NodeName(s), a.Val)
+			}
+			if strings.HasPrefix(name, "on") {
+				t.Errorf("<%s> has an inline event handler %s=%q", goquery.NodeName(s), a.Key, a.Val)
+			}
+			if (name == "href" || name == "action" || name == "src") && strings.HasPrefix(strings.ToLower(strings.TrimSpace(a.Val)), "javascript:") {
+				t.Errorf("<%s> has a javascript: URL", goquery.NodeName(s))
+			}
+		}
+	})
+	doc.Find("style").Each(func(_ int, s *goquery.Selection) {
+		t.Errorf("inline <style> element: %q", s.Text())
+	})
+	doc.Find("script").Each(func(_ int, s *goquery.Selection) {
+		if _, ok := s.Attr("src"); !ok {
+			t.Errorf("inline <script> element: %q", s.Text())
+		}
+	})
+}
+
+// pageCase is one page to render and the test hooks it must carry.
+type pageCase struct {
+	name    string
+	comp    templ.Component
+	present []string // data-testids that must exist
+	absent  []string // data-testids that must not exist
+	check   func(t *testing.T, doc *goquery.Document)
+}
+
+func pageCases() []pageCase {
+	return []pageCase{
+		{
+			name:    "home",
+			comp:    Home(sampleHome()),
+			present: []string{"domain-row", "filter-input", "user-menu", "sign-out", "domain-picker", "demo-banner", "flash", "flash-success", "request-id"},
+			absent:  []string{"empty-state"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := testid(doc, "domain-row").Length(), 4; got != want {
+					t.Errorf("domain rows: got %d, want %d", got, want)
+				}
+				row := doc.Find(`[data-testid="domain-row"][data-domain="example.com"]`)
+				if got, want := strings.TrimSpace(row.Find(`[data-testid="login-count"]`).Text()), "2,431"; got != want {
+					t.Errorf("login count: got %q, want %q", got, want)
+				}
+				unknown := doc.Find(`[data-testid="domain-row"][data-domain="newsletter.example.org"] [data-testid="login-count"]`)
+				if !strings.Contains(unknown.Text(), "—") || unknown.Find(`[title*="couldn't be counted"]`).Length() != 1 {
+					t.Errorf("unknown count: got %q, want — with a title", unknown.Text())
+				}
+				if got, want := doc.Find("title").Text(), "Domains · SMTP Desk"; got != want {
+					t.Errorf("title: got %q, want %q", got, want)
+				}
+				form := testid(doc, "sign-out").Closest("form")
+				if got, want := form.AttrOr("action", ""), "/auth/logout"; got != want {
+					t.Errorf("sign-out action: got %q, want %q", got, want)
+				}
+				if got, want := form.Find(`input[name="_csrf"]`).AttrOr("value", ""), "csrf-token-123"; got != want {
+					t.Errorf("sign-out csrf: got %q, want %q", got, want)
+				}
+				if doc.Find(`[data-testid="flash"][role="status"], [role="status"] [data-testid="flash"]`).Length() == 0 {
+					t.Error("flash is not inside a role=status region")
+				}
+				if got := doc.Find(`script[src^="/static/app."]`).AttrOr("nonce", ""); got != "n0nce" {
+					t.Errorf("script nonce: got %q, want %q", got, "n0nce")
+				}
+			},
+		},
+		{
+			name:    "home empty",
+			comp:    Home(HomeVM{Page: samplePage("Domains", "")}),
+			present: []string{"empty-state"},
+			absent:  []string{"domain-row", "filter-input"},
+		},
+		{
+			name:    "credentials",
+			comp:    Credentials(sampleCredentials()),
+			present: []string{"credential-row", "login", "system-badge", "age-badge", "pager-summary", "pager-next", "pager-prev", "pager-first", "pager-last", "page-size", "filter-input", "create-button", "delete-all-button", "reset-link", "delete-link", "history-link"},
+			absent:  []string{"filter-summary", "empty-state"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := strings.Join(strings.Fields(testid(doc, "pager-summary").Text()), " "), "201–300 of 2,431"; got != want {
+					t.Errorf("pager summary: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "pager-next").AttrOr("href", ""), "/domains/example.com?page=4&per_page=100"; got != want {
+					t.Errorf("next: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "pager-next").AttrOr("rel", ""), "next"; got != want {
+					t.Errorf("next rel: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "pager-prev").AttrOr("rel", ""), "prev"; got != want {
+					t.Errorf("prev rel: got %q, want %q", got, want)
+				}
+				if got, want := doc.Find(`[aria-current="page"][aria-label^="Page"]`).Text(), "3"; got != want {
+					t.Errorf("current page: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "page-size").Find("option[selected]").AttrOr("value", ""), "100"; got != want {
+					t.Errorf("page size: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "page-size").AttrOr("name", ""), "per_page"; got != want {
+					t.Errorf("page size name: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "filter-input").AttrOr("name", ""), "q"; got != want {
+					t.Errorf("filter name: got %q, want %q", got, want)
+				}
+				sys := doc.Find(`[data-testid="credential-row"][data-login="postmaster@example.com"]`)
+				if sys.Find(`[data-testid="system-badge"]`).Length() != 1 || sys.Find(`[data-testid="delete-link"]`).Length() != 0 {
+					t.Error("system row: want a system badge and no delete link")
+				}
+				alice := doc.Find(`[data-testid="credential-row"][data-login="alice@example.com"]`)
+				if got, want := alice.Find(`[data-testid="delete-link"]`).AttrOr("href", ""), "/domains/example.com/credentials/alice/delete"; got != want {
+					t.Errorf("delete link: got %q, want %q", got, want)
+				}
+				if alice.Find(`[data-testid="delete-link"]`).AttrOr("data-confirm-action", "") == "" {
+					t.Error("delete link has no dialog action")
+				}
+				if doc.Find("dialog[data-confirm-dialog] form input[name=_csrf]").Length() != 1 {
+					t.Error("confirm dialog has no CSRF field")
+				}
+				tm := alice.Find("time")
+				if tm.AttrOr("datetime", "") == "" || !strings.HasSuffix(tm.AttrOr("title", ""), "UTC") {
+					t.Errorf("created time: got datetime=%q title=%q", tm.AttrOr("datetime", ""), tm.AttrOr("title", ""))
+				}
+			},
+		},
+		{
+			name:    "credentials filtered",
+			comp:    Credentials(sampleCredentialsFiltered()),
+			present: []string{"filter-summary", "credential-row"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := strings.Join(strings.Fields(testid(doc, "filter-summary").Text()), " "), "1 match for “app” across the domain"; got != want {
+					t.Errorf("filter summary: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "filter-input").AttrOr("value", ""), "app"; got != want {
+					t.Errorf("filter value: got %q, want %q", got, want)
+				}
+				// The page-size form keeps the filter.
+				if got, want := testid(doc, "page-size").Closest("form").Find(`input[name="q"]`).AttrOr("value", ""), "app"; got != want {
+					t.Errorf("page-size form q: got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name:    "credentials viewer",
+			comp:    Credentials(sampleCredentialsViewer()),
+			present: []string{"create-button", "history-link"},
+			absent:  []string{"delete-all-button", "reset-link", "delete-link"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				btn := testid(doc, "create-button")
+				if btn.AttrOr("aria-disabled", "") != "true" || btn.AttrOr("title", "") == "" || goquery.NodeName(btn) != "button" {
+					t.Errorf("create button for a viewer: want a disabled button with a title, got <%s> %v", goquery.NodeName(btn), btn.Nodes[0].Attr)
+				}
+			},
+		},
+		{
+			name:    "credentials empty",
+			comp:    Credentials(sampleCredentialsEmpty()),
+			present: []string{"empty-state"},
+			absent:  []string{"credential-row", "pager-summary"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if !strings.Contains(testid(doc, "empty-state").Text(), "No SMTP logins yet") {
+					t.Errorf("empty state: got %q", testid(doc, "empty-state").Text())
+				}
+			},
+		},
+		{
+			name:    "create",
+			comp:    Create(sampleCreate()),
+			present: []string{"logins-input", "mode-generate", "mode-manual", "password-input", "password2-input", "system-input", "line-error", "field-error-password2", "upstream-error", "cancel-link", "confirm-button"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := testid(doc, "line-error").Length(), 2; got != want {
+					t.Errorf("line errors: got %d, want %d", got, want)
+				}
+				if got := strings.Join(strings.Fields(testid(doc, "line-error").First().Text()), " "); got != "Line 2 bob smith: contains a space" {
+					t.Errorf("line error: got %q", got)
+				}
+				form := testid(doc, "logins-input").Closest("form")
+				if got, want := form.AttrOr("method", ""), "post"; got != want {
+					t.Errorf("method: got %q, want %q", got, want)
+				}
+				for name, tid := range map[string]string{"logins": "logins-input", "password": "password-input", "password2": "password2-input", "system": "system-input", "_csrf": ""} {
+					if form.Find(`[name="`+name+`"]`).Length() == 0 {
+						t.Errorf("no field named %q (%s)", name, tid)
+					}
+				}
+				if got := testid(doc, "logins-input").Text(); !strings.Contains(got, "bob smith") {
+					t.Errorf("logins kept: got %q", got)
+				}
+				if _, ok := testid(doc, "mode-manual").Attr("checked"); !ok {
+					t.Error("manual mode not kept")
+				}
+				p2 := testid(doc, "password2-input")
+				if p2.AttrOr("aria-invalid", "") != "true" || !strings.Contains(p2.AttrOr("aria-describedby", ""), "f-password2-error") {
+					t.Errorf("password2 a11y: got %v", p2.Nodes[0].Attr)
+				}
+				if _, ok := testid(doc, "password-input").Attr("value"); ok {
+					t.Error("password input carries a value")
+				}
+				if got, want := testid(doc, "system-input").AttrOr("value", ""), "on"; got != want {
+					t.Errorf("system value: got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name:   "create without system",
+			comp:   Create(CreateVM{Page: samplePage("New", ""), Domain: "example.com"}),
+			absent: []string{"system-input", "upstream-error", "line-error"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if _, ok := testid(doc, "mode-generate").Attr("checked"); !ok {
+					t.Error("generate is not the default")
+				}
+			},
+		},
+		{
+			name:    "secrets",
+			comp:    Secrets(sampleSecrets()),
+			present: []string{"secret-row", "secret-password", "copy-button", "failed-row", "unknown-row"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if !strings.Contains(doc.Text(), "Copy these passwords now. They will not be shown again.") {
+					t.Error("no shown-once warning")
+				}
+				row := doc.Find(`[data-testid="secret-row"][data-login="alice@example.com"]`)
+				pw := row.Find(`[data-testid="secret-password"]`)
+				if got, want := pw.AttrOr("value", ""), "q7Vx-2mLp-9sKd-4TzR"; got != want {
+					t.Errorf("password: got %q, want %q", got, want)
+				}
+				if _, ok := pw.Attr("readonly"); !ok {
+					t.Error("password input is not read-only")
+				}
+				if got, want := row.Find(`[data-testid="copy-button"]`).AttrOr("data-copy-target", ""), pw.AttrOr("id", "-"); got != want {
+					t.Errorf("copy target: got %q, want %q", got, want)
+				}
+				chosen := doc.Find(`[data-testid="secret-row"][data-login="crm-sync@example.com"]`)
+				if chosen.Find(`[data-testid="secret-password"]`).Length() != 0 || !strings.Contains(chosen.Text(), "the password you chose") {
+					t.Errorf("chosen password row: got %q", chosen.Text())
+				}
+				if got := testid(doc, "failed-row").Text(); !strings.Contains(got, "not created: a login with this name already exists") {
+					t.Errorf("failed row: got %q", got)
+				}
+				if got := testid(doc, "unknown-row").Text(); !strings.Contains(got, "outcome unknown") {
+					t.Errorf("unknown row: got %q", got)
+				}
+			},
+		},
+		{
+			name:    "reset",
+			comp:    Reset(sampleReset()),
+			present: []string{"mode-generate", "mode-manual", "password-input", "password2-input", "upstream-error", "cancel-link", "confirm-button", "login"},
+			absent:  []string{"logins-input", "system-input"},
+		},
+		{
+			name:    "delete",
+			comp:    Delete(sampleDelete()),
+			present: []string{"confirm-button", "cancel-link"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				got := strings.Join(strings.Fields(testid(doc, "confirm-question").Text()), " ")
+				if want := "Delete alice@example.com from example.com?"; got != want {
+					t.Errorf("question: got %q, want %q", got, want)
+				}
+				if !strings.Contains(doc.Text(), "Apps using this login will stop sending immediately.") {
+					t.Error("no consequence sentence")
+				}
+				form := testid(doc, "confirm-button").Closest("form")
+				if form.AttrOr("action", "") != "/domains/example.com/credentials/alice/delete" || form.Find(`input[name="_csrf"]`).Length() != 1 {
+					t.Error("delete form: wrong action or no CSRF field")
+				}
+			},
+		},
+		{
+			name:    "delete all",
+			comp:    DeleteAll(sampleDeleteAll()),
+			present: []string{"confirm-input", "confirm-button", "cancel-link", "system-badge", "field-error-confirm"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				in := testid(doc, "confirm-input")
+				if in.AttrOr("name", "") != "confirm" || in.AttrOr("data-confirm-match", "") != "example.com" || in.AttrOr("value", "") != "example" {
+					t.Errorf("confirm input: got %v", in.Nodes[0].Attr)
+				}
+				if _, ok := testid(doc, "confirm-button").Attr("disabled"); ok {
+					t.Error("confirm button is disabled without JS")
+				}
+				if got := strings.Join(strings.Fields(testid(doc, "delete-all-count").Text()), " "); got != "Delete 2,430 SMTP logins from example.com?" {
+					t.Errorf("count: got %q", got)
+				}
+				if got := strings.TrimSpace(testid(doc, "preview-more").Text()); got != "+2,420 more" {
+					t.Errorf("more: got %q", got)
+				}
+				if !strings.Contains(doc.Find("label[for=f-confirm]").Text(), "Type example.com to confirm") {
+					t.Error("no confirm label")
+				}
+			},
+		},
+		{
+			name:    "audit",
+			comp:    Audit(sampleAudit()),
+			present: []string{"audit-row", "audit-outcome", "audit-next", "audit-first", "export-csv", "export-jsonl"},
+			absent:  []string{"empty-state"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := testid(doc, "audit-row").Length(), 7; got != want {
+					t.Errorf("rows: got %d, want %d", got, want)
+				}
+				want := map[string]string{"ok": "badge-green", "failed": "badge-red", "unknown": "badge-amber", "pending": "badge-amber", "denied": "badge-gray"}
+				testid(doc, "audit-outcome").Each(func(_ int, s *goquery.Selection) {
+					o := s.AttrOr("data-outcome", "")
+					if !strings.Contains(s.AttrOr("class", ""), want[o]) {
+						t.Errorf("outcome %s: class %q lacks %s", o, s.AttrOr("class", ""), want[o])
+					}
+				})
+				if got := doc.Find(`[data-outcome="pending"]`).Text(); got != "Outcome unknown" {
+					t.Errorf("pending label: got %q", got)
+				}
+				for _, name := range []string{"domain", "actor", "action", "outcome", "from", "to", "login"} {
+					if doc.Find(`form[method="get"] [name="`+name+`"]`).Length() != 1 {
+						t.Errorf("no audit filter named %q", name)
+					}
+				}
+				if got, want := testid(doc, "audit-next").AttrOr("href", ""), "/audit?before=906"; got != want {
+					t.Errorf("next: got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name:    "audit empty",
+			comp:    Audit(sampleAuditEmpty()),
+			present: []string{"empty-state", "export-csv"},
+			absent:  []string{"audit-row", "audit-next"},
+		},
+		{
+			name:    "error 404",
+			comp:    ErrorPage(sampleError(404)),
+			present: []string{"error-status", "error-message", "request-id", "back-link"},
+			absent:  []string{"sign-in"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := testid(doc, "error-status").Text(), "404"; got != want {
+					t.Errorf("status: got %q, want %q", got, want)
+				}
+				if got, want := testid(doc, "request-id").Text(), "req-7f3a9c21b4"; got != want {
+					t.Errorf("request id: got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			name:    "error 429",
+			comp:    ErrorPage(sampleError(429)),
+			present: []string{"retry-after", "error-message"},
+		},
+		{
+			name:    "error 401 signed out",
+			comp:    ErrorPage(sampleError(401)),
+			present: []string{"sign-in", "error-status"},
+			absent:  []string{"user-menu", "domain-picker"},
+		},
+		{
+			name:    "no access",
+			comp:    NoAccessPage(sampleNoAccess()),
+			present: []string{"no-access", "sign-out", "group"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if !strings.Contains(testid(doc, "no-access").Text(), "newhire@corp.example") {
+					t.Error("no-access page does not name the user")
+				}
+				if got, want := testid(doc, "group").Length(), 3; got != want {
+					t.Errorf("groups: got %d, want %d", got, want)
+				}
+			},
+		},
+		{
+			name:    "signed out",
+			comp:    SignedOutPage(sampleSignedOut()),
+			present: []string{"sign-in", "signed-out"},
+			absent:  []string{"user-menu", "sign-out"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := testid(doc, "sign-in").AttrOr("href", ""), "/auth/login?next=%2Fdomains%2Fexample.com"; got != want {
+					t.Errorf("sign-in: got %q, want %q", got, want)
+				}
+			},
+		},
+	}
+}
+
+func TestPages(t *testing.T) {
+	for _, tc := range pageCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, html := render(t, tc.comp)
+			if !strings.HasPrefix(html, "<!doctype html>") {
+				t.Errorf("no doctype: %.40q", html)
+			}
+			if got, want := doc.Find("html").AttrOr("lang", ""), "en"; got != want {
+				t.Errorf("lang: got %q, want %q", got, want)
+			}
+			if doc.Find(`a[href="#main"]`).Length() != 1 || doc.Find("main#main").Length() != 1 {
+				t.Error("no skip link to main")
+			}
+			for _, id := range tc.present {
+				if testid(doc, id).Length() == 0 {
+					t.Errorf("missing data-testid=%q", id)
+				}
+			}
+			for _, id := range tc.absent {
+				if n := testid(doc, id).Length(); n != 0 {
+					t.Errorf("data-testid=%q present %d times, want none", id, n)
+				}
+			}
+			assertCSPClean(t, doc)
+			// Every POST form carries the CSRF token.
+			doc.Find(`form[method="post"]`).Each(func(_ int, f *goquery.Selection) {
+				if f.Find(`input[name="_csrf"]`).Length() != 1 {
+					t.Errorf("POST form %q has no _csrf field", f.AttrOr("action", ""))
+				}
+			})
+			// Every labelled control has a label or an accessible name.
+			doc.Find("input:not([type=hidden]), select, textarea").Each(func(_ int, s *goquery.Selection) {
+				id := s.AttrOr("id", "")
+				_, aria := s.Attr("aria-label")
+				if !aria && (id == "" || doc.Find(`label[for="`+id+`"]`).Length() == 0) && s.Closest("label").Length() == 0 {
+					t.Errorf("control %s name=%q has no label", goquery.NodeName(s), s.AttrOr("name", ""))
+				}
+			})
+			if tc.check != nil {
+				tc.check(t, doc)
+			}
+		})
+	}
+}
+
+func TestEscaping(t *testing.T) {
+	vm := sampleCredentials()
+	vm.Rows[1].Login = `<script>alert(1)</script>@example.com`
+	vm.Filter = `"><img src=x onerror=alert(1)>`
+	doc, html := render(t, Credentials(vm))
+	if strings.Contains(html, "<script>alert(1)") || strings.Contains(html, "<img src=x") {
+		t.Error("user data is not escaped")
+	}
+	assertCSPClean(t, doc)
+}
+
+func TestNumber(t *testing.T) {
+	tests := []struct {
+		in   int
+		want string
+	}{
+		{0, "0"}, {7, "7"}, {999, "999"}, {1000, "1,000"}, {2431, "2,431"}, {12345, "12,345"},
+		{1000000, "1,000,000"}, {-1234, "-1,234"}, {-12, "-12"},
+	}
+	for _, tc := range tests {
+		if got := Number(tc.in); got != tc.want {
+			t.Errorf("Number(%d): got %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestRelative(t *testing.T) {
+	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		ago  time.Duration
+		want string
+	}{
+		{10 * time.Second, "just now"},
+		{time.Minute, "a minute ago"},
+		{5 * time.Minute, "5 minutes ago"},
+		{time.Hour, "an hour ago"},
+		{5 * time.Hour, "5 hours ago"},
+		{30 * time.Hour, "a day ago"},
+		{3 * 24 * time.Hour, "3 days ago"},
+		{40 * 24 * time.Hour, "a month ago"},
+		{100 * 24 * time.Hour, "3 months ago"},
+		{400 * 24 * time.Hour, "a year ago"},
+		{3 * 365 * 24 * time.Hour, "3 years ago"},
+		{-5 * time.Minute, "in 5 minutes"},
+	}
+	for _, tc := range tests {
+		if got := Relative(now.Add(-tc.ago), now); got != tc.want {
+			t.Errorf("Relative(-%v): got %q, want %q", tc.ago, got, tc.want)
+		}
+	}
+}
+
+func TestPageItems(t *testing.T) {
+	tests := []struct {
+		cur, total int
+		want       []int
+	}{
+		{1, 1, []int{1}},
+		{3, 7, []int{1, 2, 3, 4, 5, 6, 7}},
+		{1, 20, []int{1, 2, 3, 4, 5, 0, 20}},
+		{4, 20, []int{1, 2, 3, 4, 5, 0, 20}},
+		{10, 20, []int{1, 0, 9, 10, 11, 0, 20}},
+		{18, 20, []int{1, 0, 16, 17, 18, 19, 20}},
+		{20, 20, []int{1, 0, 16, 17, 18, 19, 20}},
+		{1, 0, nil},
+	}
+	for _, tc := range tests {
+		got := pageItems(tc.cur, tc.total)
+		if len(got) != len(tc.want) {
+			t.Errorf("pageItems(%d, %d): got %v, want %v", tc.cur, tc.total, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i] != tc.want[i] {
+				t.Errorf("pageItems(%d, %d): got %v, want %v", tc.cur, tc.total, got, tc.want)
+				break
+			}
+		}
+	}
+}
+
+func TestFormTarget(t *testing.T) {
+	action, params := formTarget("/domains/example.com?q=app&page=3&per_page=50", "page", "per_page")
+	if got, want := action, "/domains/example.com"; got != want {
+		t.Errorf("action: got %q, want %q", got, want)
+	}
+	if len(params) != 1 || params[0] != (hiddenParam{Name: "q", Value: "app"}) {
+		t.Errorf("params: got %v, want [q=app]", params)
+	}
+}
