@@ -81,9 +81,10 @@ func NewRecorder(db Appender, now func() time.Time) *Recorder {
 
 // Pending is an action recorded as pending and not yet completed.
 type Pending struct {
-	r    *Recorder
-	id   int64
-	once sync.Once
+	r      *Recorder
+	id     int64
+	action string
+	once   sync.Once
 }
 
 // ID is the pending entry's id.
@@ -96,11 +97,12 @@ func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain st
 	if err != nil {
 		return nil, fmt.Errorf("audit: begin %s: %w", action, err)
 	}
-	return &Pending{r: r, id: id}, nil
+	return &Pending{r: r, id: id, action: action}, nil
 }
 
 // Complete records the outcome of the action from the Mailgun call's error:
-// nil is ok; a *mailgun.Error (Mailgun answered) or a validation error
+// nil is ok; a *mailgun.Error (Mailgun answered; for a create, a 5xx is
+// unknown since the POST may have been applied) or a validation error
 // (mailgun.ErrInvalidInput, nothing sent) is failed; a *mailgun.TransportError,
 // an unreadable answer or a context deadline/cancellation is unknown, since
 // Mailgun may have applied the change. It writes on a context detached from
@@ -112,6 +114,11 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 	var werr error
 	p.once.Do(func() {
 		outcome, status, msg := Classify(err)
+		if p.action == ActionCredentialCreate && outcome == OutcomeFailed && status >= 500 {
+			// A create is a POST, which is never retried: a 5xx may come after Mailgun
+			// applied it, so the user is told the outcome is unknown and so is the trail.
+			outcome = OutcomeUnknown
+		}
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
 		defer cancel()
 		if e := p.r.db.CompleteAudit(wctx, p.id, outcome, status, msg, p.r.now()); e != nil {

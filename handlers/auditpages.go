@@ -1,0 +1,280 @@
+package handlers
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/store"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// AuditPages serves the audit trail page and its CSV and JSON Lines exports.
+type AuditPages struct {
+	*site
+}
+
+// scopeFilter applies what the user may see: admins see everything, others only the domains
+// they can view. ok is false when the user may see nothing at all.
+func (h *AuditPages) scopeFilter(c echo.Context, q AuditQuery) (store.AuditFilter, bool, error) {
+	f := q.StoreFilter()
+	u := auth.UserFrom(c)
+	pol, subj := h.policy.Current(), u.PolicySubject()
+	if pol.IsAdmin(subj) {
+		return f, true, nil
+	}
+	visible, err := h.visibleDomains(c.Request().Context(), pol, subj)
+	if err != nil {
+		return f, false, fmt.Errorf("audit: %w", err)
+	}
+	f.Domains = make([]string, 0, len(visible))
+	for _, d := range visible {
+		f.Domains = append(f.Domains, strings.ToLower(d.Name))
+	}
+	// An empty list must mean "nothing", whatever the store makes of it.
+	return f, len(f.Domains) > 0, nil
+}
+
+// List shows one page of the audit trail, newest first, with a keyset cursor.
+func (h *AuditPages) List(c echo.Context) error {
+	q := ParseAuditQuery(c.QueryParams())
+	f, ok, err := h.scopeFilter(c, q)
+	if err != nil {
+		return err
+	}
+	vm := views.AuditVM{
+		Page:     h.page(c, "Audit trail", "Who changed which SMTP login, when, and with what outcome.", "audit", q.Form.Domain),
+		Filter:   q.Form,
+		CSVURL:   exportURL("/audit/export.csv", q),
+		JSONLURL: exportURL("/audit/export.jsonl", q),
+		Actions:  AuditActions(),
+		Outcomes: AuditOutcomes(),
+		Login:    q.Form.Login,
+	}
+	if f.Domains != nil {
+		vm.Domains = f.Domains
+	} else {
+		for _, n := range vm.Page.Domains {
+			vm.Domains = append(vm.Domains, n.Label)
+		}
+	}
+	if q.Before > 0 {
+		vm.FirstURL = exportURL("/audit", q)
+	}
+	if ok {
+		f.Limit = AuditPageSize + 1 // one more tells whether there is an older page
+		entries, err := h.auditLog.ListAudit(c.Request().Context(), f)
+		if err != nil {
+			return fmt.Errorf("audit: list: %w", err)
+		}
+		if len(entries) > AuditPageSize {
+			entries = entries[:AuditPageSize]
+			v := q.Values()
+			v.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
+			vm.NextURL = "/audit?" + v.Encode()
+		}
+		for _, e := range entries {
+			vm.Rows = append(vm.Rows, auditRow(e))
+		}
+	}
+	return Render(c, http.StatusOK, views.Audit(vm))
+}
+
+func exportURL(path string, q AuditQuery) string {
+	if v := q.Values().Encode(); v != "" {
+		return path + "?" + v
+	}
+	return path
+}
+
+func auditRow(e store.AuditEntry) views.AuditRow {
+	actor := e.ActorEmail
+	if e.ActorName != "" {
+		actor = fmt.Sprintf("%s <%s>", e.ActorName, e.ActorEmail)
+	}
+	return views.AuditRow{
+		ID:              e.ID,
+		Time:            e.Time,
+		Actor:           actor,
+		ActorEmail:      e.ActorEmail,
+		Action:          actionLabel(e.Action),
+		ActionKey:       e.Action,
+		Domain:          e.Domain,
+		Logins:          e.Logins,
+		Outcome:         e.Outcome,
+		OutcomeLabel:    outcomeLabel(e.Outcome),
+		UpstreamStatus:  e.UpstreamStatus,
+		UpstreamMessage: e.UpstreamMessage,
+		RequestID:       e.RequestID,
+		ClientIP:        e.ClientIP,
+		Detail:          e.Detail,
+	}
+}
+
+func actionLabel(a string) string {
+	switch a {
+	case "credential.create":
+		return "Created"
+	case "credential.reset":
+		return "Reset password"
+	case "credential.delete":
+		return "Deleted"
+	case "credential.delete_all":
+		return "Deleted all"
+	case "auth.sign_in":
+		return "Signed in"
+	case "auth.sign_out":
+		return "Signed out"
+	case "auth.sign_in_refused":
+		return "Sign-in refused"
+	case "access.denied":
+		return "Access denied"
+	case "audit.retention":
+		return "Retention run"
+	}
+	return a
+}
+
+func outcomeLabel(o string) string {
+	switch o {
+	case "ok":
+		return "Succeeded"
+	case "failed":
+		return "Failed"
+	case "unknown", "pending":
+		// A pending entry is one whose completion never came (a crash between the two steps).
+		return "Outcome unknown"
+	case "denied":
+		return "Denied"
+	}
+	return o
+}
+
+// exportRecord is one exported audit entry (JSON Lines).
+type exportRecord struct {
+	ID              int64      `json:"id"`
+	Time            time.Time  `json:"time"`
+	ActorIssuer     string     `json:"actor_issuer"`
+	ActorSubject    string     `json:"actor_subject"`
+	ActorEmail      string     `json:"actor_email"`
+	ActorName       string     `json:"actor_name"`
+	Action          string     `json:"action"`
+	Domain          string     `json:"domain"`
+	Logins          []string   `json:"logins"`
+	Outcome         string     `json:"outcome"`
+	UpstreamStatus  int        `json:"upstream_status,omitempty"`
+	UpstreamMessage string     `json:"upstream_message,omitempty"`
+	RequestID       string     `json:"request_id"`
+	ClientIP        string     `json:"client_ip"`
+	UserAgent       string     `json:"user_agent"`
+	Detail          string     `json:"detail,omitempty"`
+	CompletedAt     *time.Time `json:"completed_at,omitempty"`
+}
+
+func csvHeader() []string {
+	return []string{"id", "time", "actor_issuer", "actor_subject", "actor_email", "actor_name", "action", "domain",
+		"logins", "outcome", "upstream_status", "upstream_message", "request_id", "client_ip", "user_agent", "detail", "completed_at"}
+}
+
+func csvRecord(e store.AuditEntry) []string {
+	completed := ""
+	if e.CompletedAt != nil {
+		completed = e.CompletedAt.UTC().Format(time.RFC3339Nano)
+	}
+	status := ""
+	if e.UpstreamStatus != 0 {
+		status = strconv.Itoa(e.UpstreamStatus)
+	}
+	return []string{
+		strconv.FormatInt(e.ID, 10),
+		e.Time.UTC().Format(time.RFC3339Nano),
+		csvSafe(e.ActorIssuer), csvSafe(e.ActorSubject), csvSafe(e.ActorEmail), csvSafe(e.ActorName),
+		csvSafe(e.Action), csvSafe(e.Domain), csvSafe(strings.Join(e.Logins, " ")), csvSafe(e.Outcome),
+		status, csvSafe(e.UpstreamMessage), csvSafe(e.RequestID), csvSafe(e.ClientIP), csvSafe(e.UserAgent),
+		csvSafe(e.Detail), completed,
+	}
+}
+
+// ExportCSV streams the filtered audit trail as CSV.
+func (h *AuditPages) ExportCSV(c echo.Context) error {
+	return h.export(c, "csv", "text/csv; charset=utf-8", func(w *echo.Response) (func(store.AuditEntry) error, func() error) {
+		cw := csv.NewWriter(w)
+		_ = cw.Write(csvHeader())
+		n := 0
+		return func(e store.AuditEntry) error {
+				if err := cw.Write(csvRecord(e)); err != nil {
+					return fmt.Errorf("write csv: %w", err)
+				}
+				if n++; n%500 == 0 {
+					cw.Flush()
+					w.Flush()
+				}
+				return nil
+			}, func() error {
+				cw.Flush()
+				return cw.Error()
+			}
+	})
+}
+
+// ExportJSONL streams the filtered audit trail as JSON Lines.
+func (h *AuditPages) ExportJSONL(c echo.Context) error {
+	return h.export(c, "jsonl", "application/x-ndjson; charset=utf-8", func(w *echo.Response) (func(store.AuditEntry) error, func() error) {
+		enc := json.NewEncoder(w)
+		return func(e store.AuditEntry) error {
+				rec := exportRecord{
+					ID: e.ID, Time: e.Time.UTC(), ActorIssuer: e.ActorIssuer, ActorSubject: e.ActorSubject,
+					ActorEmail: e.ActorEmail, ActorName: e.ActorName, Action: e.Action, Domain: e.Domain,
+					Logins: e.Logins, Outcome: e.Outcome, UpstreamStatus: e.UpstreamStatus,
+					UpstreamMessage: e.UpstreamMessage, RequestID: e.RequestID, ClientIP: e.ClientIP,
+					UserAgent: e.UserAgent, Detail: e.Detail, CompletedAt: e.CompletedAt,
+				}
+				if rec.Logins == nil {
+					rec.Logins = []string{}
+				}
+				if err := enc.Encode(rec); err != nil {
+					return fmt.Errorf("write jsonl: %w", err)
+				}
+				return nil
+			}, func() error {
+				return nil
+			}
+	})
+}
+
+// export streams every entry matching the filter (no paging), newest first. Once the first
+// byte is sent the status cannot change, so a failure half-way is logged and the download ends
+// short.
+func (h *AuditPages) export(c echo.Context, ext, contentType string,
+	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
+	q := ParseAuditQuery(c.QueryParams())
+	q.Before = 0
+	f, ok, err := h.scopeFilter(c, q)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, contentType)
+	w.Header().Set(echo.HeaderContentDisposition,
+		fmt.Sprintf(`attachment; filename="smtpdesk-audit-%s.%s"`, h.now().UTC().Format("20060102T150405Z"), ext))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	write, finish := start(w)
+	if ok {
+		if err := h.auditLog.EachAudit(ctx, f, write); err != nil {
+			h.log.ErrorContext(ctx, "audit export", "format", ext, "err", err)
+		}
+	}
+	if err := finish(); err != nil {
+		h.log.ErrorContext(ctx, "audit export", "format", ext, "err", err)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package handlers_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// seedAudit writes finished entries straight into the audit store (test data, not a way
+// around the pages).
+func seedAudit(t *testing.T, e *env, n int, domain, action, login string) {
+	t.Helper()
+	for i := range n {
+		_, err := e.DB.AppendAudit(context.Background(), store.AuditEntry{
+			Time: time.Now().UTC(), ActorIssuer: "https://idp.test", ActorSubject: fmt.Sprintf("s%d", i),
+			ActorEmail: "seed@test.example", ActorName: "Seed", Action: action, Domain: domain,
+			Logins: []string{login}, Outcome: "ok", RequestID: fmt.Sprintf("r%d", i),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func auditDomains(p *testflow.Page) []string {
+	var out []string
+	p.TestID("audit-row").Each(func(_ int, s *goquery.Selection) {
+		out = append(out, strings.TrimSpace(s.Find(`[data-testid="audit-domain"]`).Text()))
+	})
+	return out
+}
+
+func TestAuditPageVisibilityAndFilters(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	seedAudit(t, e, 3, "acme.example", "credential.create", "a@acme.example")
+	seedAudit(t, e, 2, "example.com", "credential.reset", "user001@example.com")
+	seedAudit(t, e, 1, "newsletter.example.org", "credential.delete", "news@newsletter.example.org")
+
+	t.Run("a reviewer sees only the domains they can view", func(t *testing.T) {
+		c := e.signIn(t, "reviewer")
+		p := get(t, c, "/audit")
+		wantStatus(t, p, http.StatusOK)
+		got := auditDomains(p)
+		for _, d := range got {
+			if d != "example.com" && d != "newsletter.example.org" {
+				t.Errorf("reviewer sees an entry of %q", d)
+			}
+		}
+		if len(got) != 3 {
+			t.Errorf("reviewer sees %d entries, want 3", len(got))
+		}
+		// Asking for another domain by URL shows nothing.
+		if got := auditDomains(get(t, c, "/audit?domain=acme.example")); len(got) != 0 {
+			t.Errorf("reviewer sees %d acme.example entries", len(got))
+		}
+	})
+
+	t.Run("an admin sees everything, sign-ins included", func(t *testing.T) {
+		c := e.signIn(t, "admin")
+		p := get(t, c, "/audit")
+		got := auditDomains(p)
+		if len(got) < 7 { // six seeded entries plus sign-ins
+			t.Errorf("admin sees %d entries, want at least 7", len(got))
+		}
+	})
+
+	t.Run("filters are deep links", func(t *testing.T) {
+		c := e.signIn(t, "admin")
+		tests := []struct {
+			query string
+			want  int
+		}{
+			{"domain=acme.example", 3},
+			{"action=credential.reset", 2},
+			{"domain=example.com&login=user001%40example.com", 2},
+			{"domain=example.com&login=user002%40example.com", 0},
+			{"actor=seed&outcome=ok", 6},
+			{"from=2000-01-01&to=2000-01-02", 0},
+		}
+		for _, tt := range tests {
+			p := get(t, c, "/audit?"+tt.query)
+			wantStatus(t, p, http.StatusOK)
+			if got := p.TestID("audit-row").Length(); got != tt.want {
+				t.Errorf("/audit?%s: %d rows, want %d", tt.query, got, tt.want)
+			}
+		}
+		p := get(t, c, "/audit?domain=acme.example&action=credential.create")
+		if v, _ := p.Find(`[data-testid="filter-domain"]`).Attr("value"); v != "acme.example" && p.Find(`[data-testid="filter-domain"] option[selected]`).AttrOr("value", "") != "acme.example" {
+			t.Errorf("domain filter not kept in the form")
+		}
+		if href := p.TestID("export-csv").AttrOr("href", ""); href != "/audit/export.csv?action=credential.create&domain=acme.example" {
+			t.Errorf("CSV link = %q", href)
+		}
+	})
+}
+
+func TestAuditKeysetPaging(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 120, "acme.example", "credential.reset", "alice@acme.example")
+	c := e.signIn(t, "operator")
+	var ids []string
+	next := "/audit?domain=acme.example&action=credential.reset"
+	pages := 0
+	for next != "" {
+		p := get(t, c, next)
+		wantStatus(t, p, http.StatusOK)
+		pages++
+		p.TestID("audit-row").Each(func(_ int, s *goquery.Selection) {
+			ids = append(ids, strings.TrimSpace(s.Find(`[data-testid="audit-request-id"]`).Text()))
+		})
+		next = p.TestID("audit-next").AttrOr("href", "")
+		if pages > 1 && p.TestID("audit-first").Length() == 0 {
+			t.Errorf("page %d has no link back to the newest", pages)
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if pages != 3 || len(ids) != 120 {
+		t.Errorf("%d pages, %d rows; want 3 pages of 50, 50, 20", pages, len(ids))
+	}
+	if ids[0] != "r119" || ids[119] != "r0" {
+		t.Errorf("order: first %q last %q, want newest first", ids[0], ids[119])
+	}
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("entry %s on two pages", id)
+		}
+		seen[id] = true
+	}
+}
+
+func TestAuditRecordsActionsWithOutcome(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"})
+	wantStatus(t, p, http.StatusOK)
+	h := get(t, c, "/audit?domain=acme.example&login=alice%40acme.example")
+	wantStatus(t, h, http.StatusOK)
+	if got := h.TestID("audit-row").Length(); got != 1 {
+		t.Fatalf("history rows = %d, want 1", got)
+	}
+	row := h.TestID("audit-row").First()
+	if a := row.Find(`[data-testid="audit-action"]`).Text(); !strings.Contains(a, "Reset password") {
+		t.Errorf("action = %q", a)
+	}
+	if a := row.Find(`[data-testid="audit-actor"]`).Text(); !strings.Contains(a, "Omar Operator") {
+		t.Errorf("actor = %q", a)
+	}
+	if o := row.Find(`[data-testid="audit-outcome"]`).Text(); !strings.Contains(o, "Succeeded") {
+		t.Errorf("outcome = %q", o)
+	}
+}
+
+func TestAuditExports(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	// A login and a detail a spreadsheet would run as formulas.
+	for _, evil := range []string{"=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2", "@SUM(A1)", "\tTAB"} {
+		_, err := e.DB.AppendAudit(context.Background(), store.AuditEntry{
+			Time: time.Now().UTC(), ActorIssuer: "iss", ActorSubject: "sub", ActorEmail: "x@test.example", ActorName: evil,
+			Action: "credential.create", Domain: "acme.example", Logins: []string{evil}, Outcome: "ok", Detail: evil,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seedAudit(t, e, 2, "example.com", "credential.reset", "user001@example.com")
+	c := e.signIn(t, "operator")
+
+	t.Run("csv", func(t *testing.T) {
+		p := get(t, c, "/audit/export.csv")
+		wantStatus(t, p, http.StatusOK)
+		if cd := p.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") || !strings.Contains(cd, ".csv") {
+			t.Errorf("Content-Disposition = %q", cd)
+		}
+		records, err := csv.NewReader(bytes.NewReader(p.Body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		header := records[0]
+		col := func(name string) int { return slices.Index(header, name) }
+		if len(records) != 6 {
+			t.Fatalf("%d records, want header + 5 (the operator cannot see example.com)", len(records))
+		}
+		for _, r := range records[1:] {
+			if r[col("domain")] != "acme.example" {
+				t.Errorf("exported an entry of %q", r[col("domain")])
+			}
+			for _, name := range []string{"logins", "detail", "actor_name"} {
+				v := r[col(name)]
+				if v == "" || strings.ContainsAny(v[:1], "=+-@\t\r") {
+					t.Errorf("%s cell %q is not neutralised", name, v)
+				}
+				if !strings.HasPrefix(v, "'") {
+					t.Errorf("%s cell %q lacks the quote prefix", name, v)
+				}
+			}
+		}
+	})
+
+	t.Run("jsonl with the page's filters", func(t *testing.T) {
+		p := get(t, c, "/audit/export.jsonl?actor=x%40test")
+		wantStatus(t, p, http.StatusOK)
+		if cd := p.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") || !strings.Contains(cd, ".jsonl") {
+			t.Errorf("Content-Disposition = %q", cd)
+		}
+		sc := bufio.NewScanner(bytes.NewReader(p.Body))
+		n := 0
+		for sc.Scan() {
+			var rec map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+				t.Fatalf("line %d: %v", n+1, err)
+			}
+			if rec["domain"] != "acme.example" || rec["actor_email"] != "x@test.example" {
+				t.Errorf("record %v", rec)
+			}
+			n++
+		}
+		if n != 5 {
+			t.Errorf("%d lines, want 5", n)
+		}
+	})
+
+	t.Run("a user who sees no domain exports nothing", func(t *testing.T) {
+		nc := e.signIn(t, "nobody")
+		p := get(t, nc, "/audit/export.jsonl")
+		wantStatus(t, p, http.StatusOK)
+		if len(bytes.TrimSpace(p.Body)) != 0 {
+			t.Errorf("export for a user without access: %q", p.Body)
+		}
+	})
+}

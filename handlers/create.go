@@ -1,0 +1,192 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+func (h *CredentialPages) createVM(c echo.Context, sc *scope) views.CreateVM {
+	return views.CreateVM{
+		Page:      h.page(c, "New SMTP logins", "Create one or more SMTP logins in "+sc.domain+".", "domains", sc.domain),
+		Domain:    sc.domain,
+		Mode:      "generate",
+		CanSystem: sc.can(policy.ActSystem),
+		Errors:    map[string]string{},
+		ActionURL: domainURL(sc.domain) + "/new",
+		CancelURL: domainURL(sc.domain),
+	}
+}
+
+// NewForm shows the create form.
+func (h *CredentialPages) NewForm(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActCreate, false)
+	if sc == nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.Create(h.createVM(c, sc)))
+}
+
+// Create creates the logins typed in the form with one Mailgun call and shows the generated
+// passwords once. It is the one POST that answers with a page instead of a redirect, so the
+// passwords never enter a URL, a cookie or a flash.
+func (h *CredentialPages) Create(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActCreate, false)
+	if sc == nil {
+		return err
+	}
+	if ok, err := h.limit(c, sc); !ok {
+		return err
+	}
+	ctx := c.Request().Context()
+	params, err := c.FormParams()
+	if err != nil {
+		return h.badRequest(c, "The form could not be read", err)
+	}
+	f := ParseCreateForm(sc.domain, params)
+	if f.System && !sc.can(policy.ActSystem) {
+		return h.deny(c, sc, policy.ActSystem)
+	}
+	vm := h.createVM(c, sc)
+	vm.Logins, vm.Mode, vm.System = f.Raw, f.Mode, f.System
+	if !f.OK() {
+		vm.Errors, vm.LineErrors = f.Errors, f.LineErrors
+		return Render(c, http.StatusBadRequest, views.Create(vm))
+	}
+
+	pending, err := h.begin(c, sc, "credential.create", f.Logins)
+	if pending == nil {
+		return err
+	}
+	req := &mailgun.CreateCredentialsRequest{Logins: f.Logins, System: f.System}
+	if f.Mode == "manual" {
+		for range f.Logins {
+			req.Passwords = append(req.Passwords, f.Password)
+		}
+	}
+	res, err := h.mg.CreateCredentials(ctx, sc.domain, req)
+	h.complete(c, pending, err)
+	if err != nil {
+		h.log.WarnContext(ctx, "create credentials", "domain", sc.domain, "logins", len(f.Logins), "err", err)
+		ue := upstreamError(c, err, "Mailgun did not answer; the outcome is unknown. Check the list before trying again.")
+		if k, _ := classify(err); k == upNoAnswer {
+			// The POST may have reached Mailgun: it is never retried, and the list is re-read.
+			h.lists.Invalidate(sc.domain)
+			ue.Unknown = true
+			ue.CheckURL = checkURL(sc.domain, f.Logins)
+		}
+		vm.Upstream = ue
+		return Render(c, upstreamStatus(err), views.Create(vm))
+	}
+	h.lists.Invalidate(sc.domain)
+
+	out := views.SecretsVM{
+		Page:    h.page(c, "Save these passwords now", "They will not be shown again.", "domains", sc.domain),
+		Domain:  sc.domain,
+		Action:  "created",
+		BackURL: domainURL(sc.domain),
+	}
+	generated := map[string]string{}
+	for login, pw := range res.Passwords {
+		generated[strings.ToLower(login)] = pw
+	}
+	var missing []string
+	if f.Mode == "manual" {
+		if n, ok := createdCount(res.Message); ok && n < len(f.Logins) {
+			missing = f.Logins
+		} else {
+			for _, l := range f.Logins {
+				out.Secrets = append(out.Secrets, views.Secret{Login: l})
+			}
+		}
+	} else {
+		for _, l := range f.Logins {
+			if pw, ok := generated[strings.ToLower(l)]; ok && pw != "" {
+				out.Secrets = append(out.Secrets, views.Secret{Login: l, Password: pw})
+			} else {
+				missing = append(missing, l)
+			}
+		}
+	}
+	if len(missing) > 0 {
+		h.recheck(c, sc, f.Mode == "manual", missing, &out)
+	}
+	if len(out.Secrets) > 0 {
+		if err := auth.AddFlash(c, "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain)); err != nil {
+			h.log.WarnContext(ctx, "flash", "err", err)
+		}
+	}
+	noStore(c)
+	return Render(c, http.StatusOK, views.Secrets(out))
+}
+
+// recheck reads the list again to say truthfully which of the logins Mailgun did not confirm
+// exist now.
+func (h *CredentialPages) recheck(c echo.Context, sc *scope, manual bool, logins []string, out *views.SecretsVM) {
+	all, err := h.lists.All(c.Request().Context(), sc.domain)
+	if err != nil {
+		h.log.WarnContext(c.Request().Context(), "create: re-check list", "domain", sc.domain, "err", err)
+		out.Unknown = append(out.Unknown, logins...)
+		return
+	}
+	exists := map[string]bool{}
+	for _, cr := range all {
+		exists[strings.ToLower(cr.Login)] = true
+	}
+	for _, l := range logins {
+		switch {
+		case !exists[strings.ToLower(l)]:
+			out.Failed = append(out.Failed, views.Failed{Login: l, Reason: "Not created: Mailgun did not create it."})
+		case manual:
+			out.Secrets = append(out.Secrets, views.Secret{Login: l})
+		default:
+			// It exists but Mailgun sent no password for it; resetting it is the way to get one.
+			out.Unknown = append(out.Unknown, l)
+		}
+	}
+}
+
+// createdCount reads N from Mailgun's "Created N credentials pair(s)".
+func createdCount(msg string) (int, bool) {
+	fields := strings.Fields(msg)
+	for i := 0; i+1 < len(fields); i++ {
+		if strings.EqualFold(fields[i], "created") {
+			n, err := strconv.Atoi(fields[i+1])
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// checkURL is the list link offered when an outcome is unknown: filtered to the login when
+// there is one.
+func checkURL(domain string, logins []string) string {
+	if len(logins) == 1 {
+		local, _, _ := strings.Cut(logins[0], "@")
+		return domainURL(domain) + "?" + url.Values{"q": {local}}.Encode()
+	}
+	return domainURL(domain)
+}
+
+// noStore keeps a page that shows a secret out of every cache.
+func noStore(c echo.Context) {
+	hd := c.Response().Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Pragma", "no-cache")
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}

@@ -1,0 +1,322 @@
+package handlers_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// secretsOn returns login → password from a secrets page.
+func secretsOn(p *testflow.Page) map[string]string {
+	out := map[string]string{}
+	p.TestID("secret-row").Each(func(_ int, s *goquery.Selection) {
+		login := strings.TrimSpace(s.Find(`[data-testid="secret-login"]`).First().Text())
+		out[login] = s.Find(`[data-testid="secret-password"]`).AttrOr("value", "")
+	})
+	return out
+}
+
+// assertSecretNowhere checks that a password shown once appears in no log line, URL, cookie
+// or audit entry.
+func assertSecretNowhere(t *testing.T, e *env, c *testflow.Client, p *testflow.Page, secret string) {
+	t.Helper()
+	if secret == "" {
+		t.Fatal("no secret to look for")
+	}
+	if strings.Contains(e.Logs.String(), secret) {
+		t.Error("the password is in the log")
+	}
+	for _, u := range append(p.Redirects, p.URL) {
+		if strings.Contains(u.String(), secret) {
+			t.Errorf("the password is in a URL: %s", u)
+		}
+	}
+	for _, ck := range c.Cookies() {
+		if strings.Contains(ck.Value, secret) {
+			t.Errorf("the password is in cookie %s", ck.Name)
+		}
+	}
+	for _, v := range p.Header {
+		for _, h := range v {
+			if strings.Contains(h, secret) {
+				t.Error("the password is in a response header")
+			}
+		}
+	}
+	for _, a := range e.auditEntries(t, store.AuditFilter{}) {
+		if strings.Contains(strings.Join(append(a.Logins, a.Detail, a.UpstreamMessage), " "), secret) {
+			t.Errorf("the password is in audit entry %d", a.ID)
+		}
+	}
+}
+
+func TestCreateGenerated(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	e.SB.ResetCalls()
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{
+		"logins": "zed\r\n\r\n  yara@acme.example \n", "mode": "generate"})
+	wantStatus(t, p, http.StatusOK)
+	if got := p.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q, want no-store", got)
+	}
+	if got := p.Header.Get("Pragma"); got != "no-cache" {
+		t.Errorf("Pragma = %q, want no-cache", got)
+	}
+	if len(p.Redirects) != 0 {
+		t.Errorf("the secrets page was redirected: %v", p.Redirects)
+	}
+	secrets := secretsOn(p)
+	if len(secrets) != 2 {
+		t.Fatalf("secrets = %v, want two", secrets)
+	}
+	for _, login := range []string{"zed@acme.example", "yara@acme.example"} {
+		pw := secrets[login]
+		if pw == "" {
+			t.Fatalf("no password shown for %s", login)
+		}
+		if !e.SB.CheckPassword("acme.example", login, pw) {
+			t.Errorf("the password shown for %s does not work", login)
+		}
+		assertSecretNowhere(t, e, c, p, pw)
+	}
+	if got := e.callsTo("create", "acme.example"); len(got) != 1 {
+		t.Errorf("create calls = %d, want exactly 1", len(got))
+	}
+
+	// The list shows the new logins, with a flash that carries no secret.
+	list := get(t, c, "/d/acme.example")
+	flash := list.TestID("flash").Text()
+	if !strings.Contains(flash, "Created 2 logins") {
+		t.Errorf("flash = %q", flash)
+	}
+	for _, pw := range secrets {
+		if strings.Contains(string(list.Body), pw) {
+			t.Error("the password reappears on the list page")
+		}
+	}
+	logins := loginsOn(list)
+	for _, want := range []string{"zed@acme.example", "yara@acme.example"} {
+		if !slices.Contains(logins, want) {
+			t.Errorf("list lacks %s after create", want)
+		}
+	}
+
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create"})
+	if len(entries) != 1 || entries[0].Outcome != "ok" || entries[0].Domain != "acme.example" ||
+		!slices.Equal(entries[0].Logins, []string{"zed@acme.example", "yara@acme.example"}) {
+		t.Errorf("audit = %+v", entries)
+	}
+}
+
+func TestCreateManual(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	const pw = "Manual-Pass-123"
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{
+		"logins": "m1\nm2", "mode": "manual", "password": pw, "password2": pw})
+	wantStatus(t, p, http.StatusOK)
+	secrets := secretsOn(p)
+	if len(secrets) != 2 {
+		t.Fatalf("secrets = %v", secrets)
+	}
+	for login, shown := range secrets {
+		if shown != "" {
+			t.Errorf("%s: a chosen password is shown back", login)
+		}
+		if !e.SB.CheckPassword("acme.example", login, pw) {
+			t.Errorf("%s: the chosen password does not work", login)
+		}
+	}
+	if strings.Contains(string(p.Body), pw) {
+		t.Error("the chosen password is echoed on the page")
+	}
+	assertSecretNowhere(t, e, c, p, pw)
+}
+
+func TestCreateValidation(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	tests := []struct {
+		name      string
+		form      map[string]string
+		wantLines []string // line numbers in the line errors
+		wantField string   // a field error
+	}{
+		{"bad lines", map[string]string{"logins": "good\nbad one\nx@example.com\ngood"}, []string{"Line 2", "Line 3", "Line 4"}, ""},
+		{"empty", map[string]string{"logins": "  \n"}, nil, "logins"},
+		{"passwords differ", map[string]string{"logins": "ok", "mode": "manual", "password": "abcdef", "password2": "abcdeg"}, nil, "password2"},
+		{"password too short", map[string]string{"logins": "ok", "mode": "manual", "password": "abc", "password2": "abc"}, nil, "password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.ResetCalls()
+			p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", tt.form)
+			wantStatus(t, p, http.StatusBadRequest)
+			var lines []string
+			p.TestID("line-error").Each(func(_ int, s *goquery.Selection) {
+				lines = append(lines, strings.Fields(s.Text())[0]+" "+strings.Fields(s.Text())[1])
+			})
+			if !slices.Equal(lines, tt.wantLines) {
+				t.Errorf("line errors = %q, want %q", lines, tt.wantLines)
+			}
+			if tt.wantField != "" && p.TestID("field-error-"+tt.wantField).Length() == 0 {
+				t.Errorf("no error next to %s: %.400s", tt.wantField, p.Text())
+			}
+			if got := p.Find(`textarea[name="logins"]`).Text(); got != tt.form["logins"] && strings.TrimSpace(got) != strings.TrimSpace(tt.form["logins"]) {
+				t.Errorf("textarea = %q, want the input kept", got)
+			}
+			if pw := tt.form["password"]; pw != "" && strings.Contains(string(p.Body), `value="`+pw+`"`) {
+				t.Error("the password is kept in the form")
+			}
+			if n := len(e.callsTo("create", "")); n != 0 {
+				t.Errorf("%d create calls for an invalid form", n)
+			}
+		})
+	}
+}
+
+func TestCreateAuthorization(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	tests := []struct {
+		name, persona, domain string
+		form                  map[string]string
+	}{
+		// The operator of acme.example posts to example.com, where they have no role.
+		{"operator to another domain", "operator", "example.com", map[string]string{"logins": "intruder"}},
+		{"viewer", "reviewer", "example.com", map[string]string{"logins": "peek"}},
+		{"system flag needs an owner", "operator", "acme.example", map[string]string{"logins": "sys", "system": "on"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := e.signIn(t, tt.persona)
+			e.SB.ResetCalls()
+			// The form page of a domain the user can use gives the CSRF token; the post names
+			// the other domain.
+			formPage := "/d/acme.example/new"
+			if tt.persona == "reviewer" {
+				formPage = "/d/example.com"
+			}
+			p := submit(t, c, formPage, "/d/"+tt.domain+"/new", tt.form)
+			wantStatus(t, p, http.StatusForbidden)
+			if n := len(e.callsTo("create", "")); n != 0 {
+				t.Errorf("%d create calls after a denial", n)
+			}
+			if slices.Contains(e.SB.Logins(tt.domain), tt.form["logins"]+"@"+tt.domain) {
+				t.Error("the login was created")
+			}
+		})
+	}
+	denied := e.auditEntries(t, store.AuditFilter{Action: "access.denied"})
+	if len(denied) != len(tests) {
+		t.Errorf("access.denied entries = %d, want %d", len(denied), len(tests))
+	}
+	// The owner may create a system credential.
+	c := e.signIn(t, "owner")
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "sys", "system": "on"})
+	wantStatus(t, p, http.StatusOK)
+}
+
+func TestCreateUpstreamErrors(t *testing.T) {
+	e := newEnv(t, envOptions{MailgunTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	tests := []struct {
+		name       string
+		faults     sandbox.Faults
+		logins     string
+		wantStatus int
+		wantText   string
+		wantCheck  bool // offers to re-check the list
+		wantAudit  string
+	}{
+		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "Mailgun refused the request", false, "failed"},
+		{"rate limited (429)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 429, RetryAfter: 7 * time.Second},
+			"r1", http.StatusTooManyRequests, "try again in 7 s", false, "failed"},
+		{"server error (503)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 503},
+			"s1", http.StatusBadGateway, "the outcome is unknown", true, "unknown"},
+		{"timeout", sandbox.Faults{Routes: []string{"create"}, Latency: time.Second},
+			"t1", http.StatusGatewayTimeout, "the outcome is unknown", true, "unknown"},
+		{"dropped connection", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Drop: true},
+			"d1", http.StatusBadGateway, "the outcome is unknown", true, "unknown"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.SetFaults(tt.faults)
+			defer e.SB.SetFaults(sandbox.Faults{})
+			e.SB.ResetCalls()
+			p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": tt.logins})
+			wantStatus(t, p, tt.wantStatus)
+			up := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " ")
+			if !strings.Contains(up, tt.wantText) {
+				t.Errorf("upstream error = %q, want %q", up, tt.wantText)
+			}
+			if got := p.Find(`textarea[name="logins"]`).Text(); strings.TrimSpace(got) != tt.logins {
+				t.Errorf("textarea = %q, want the input kept", got)
+			}
+			hasCheck := p.TestID("upstream-error").Find(`a[href^="/d/acme.example"]`).Length() > 0
+			if hasCheck != tt.wantCheck {
+				t.Errorf("re-check link shown = %v, want %v", hasCheck, tt.wantCheck)
+			}
+			// A call that timed out is logged by the sandbox once it notices the client left.
+			if n := len(e.waitCalls(t, "create", 1)); n != 1 {
+				t.Errorf("create calls = %d, want 1 (POST is never retried)", n)
+			}
+			entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create", Login: tt.logins + "@acme.example"})
+			if len(entries) != 1 || entries[0].Outcome != tt.wantAudit {
+				t.Errorf("audit entries = %+v, want one %q", entries, tt.wantAudit)
+			}
+		})
+	}
+}
+
+func TestCreateRefusedWhenTheAuditCannotBeWritten(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	e.Auditor.failBegin.Store(true)
+	e.SB.ResetCalls()
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "nope"})
+	wantStatus(t, p, http.StatusServiceUnavailable)
+	if !strings.Contains(p.Text(), "nothing was sent") {
+		t.Errorf("page = %.400s", p.Text())
+	}
+	if n := len(e.callsTo("create", "")); n != 0 {
+		t.Errorf("%d create calls although the audit entry failed", n)
+	}
+	if slices.Contains(e.SB.Logins("acme.example"), "nope@acme.example") {
+		t.Error("the login was created")
+	}
+}
+
+func TestActionRateLimit(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 2}})
+	c := e.signIn(t, "operator")
+	for i := range 2 {
+		p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rl" + string(rune('a'+i))})
+		wantStatus(t, p, http.StatusOK)
+	}
+	e.SB.ResetCalls()
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rlc"})
+	wantStatus(t, p, http.StatusTooManyRequests)
+	if got := p.Header.Get("Retry-After"); got != "30" {
+		t.Errorf("Retry-After = %q, want 30", got)
+	}
+	if n := len(e.SB.Calls()); n > 1 { // the form page may refresh the domain list
+		t.Errorf("calls after the limit: %v", e.SB.Calls())
+	}
+	if n := len(e.callsTo("create", "")); n != 0 {
+		t.Errorf("%d create calls over the limit", n)
+	}
+	// Another user is not affected; the same user may act again once the minute has moved on.
+	wantStatus(t, submit(t, e.signIn(t, "admin"), "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rld"}), http.StatusOK)
+	e.Clock.Add(30 * time.Second)
+	wantStatus(t, submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rle"}), http.StatusOK)
+}

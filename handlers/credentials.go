@@ -1,0 +1,173 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// CredentialPages serves a domain's credential list and the create, reset and delete pages.
+type CredentialPages struct {
+	*site
+}
+
+// perms says which controls the domain page shows for this user.
+func (sc *scope) perms() views.Perms {
+	p := views.Perms{
+		Create:    sc.can(policy.ActCreate),
+		Reset:     sc.can(policy.ActReset),
+		Delete:    sc.can(policy.ActDelete),
+		DeleteAll: sc.can(policy.ActDeleteAll),
+		System:    sc.can(policy.ActSystem),
+	}
+	email := strings.ToLower(sc.user.Email)
+	if !p.Reset && strings.HasSuffix(email, "@"+sc.domain) && sc.pol.CanSelfReset(sc.subj, sc.domain, email) {
+		p.SelfLogin = email
+	}
+	return p
+}
+
+// List shows one page of a domain's credentials, or the matches of a filter across the domain.
+func (h *CredentialPages) List(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActView, false)
+	if sc == nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	if err := auth.SetPref(c, prefLastDomain, sc.domain); err != nil {
+		h.log.WarnContext(ctx, "remember last domain", "err", err)
+	}
+	paging := ParsePaging(c.QueryParams())
+	filter := strings.TrimSpace(c.QueryParam("q"))
+
+	var (
+		items []mailgun.Credential
+		total int
+	)
+	if filter == "" {
+		list, err := h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage)
+		if err != nil {
+			return h.listError(c, sc, err)
+		}
+		// A page past the end shows the last page: the first answer's total says which one it
+		// is, and only then is a second call made.
+		if len(list.Items) == 0 && list.TotalCount > 0 && paging.Skip() >= list.TotalCount {
+			paging.Page = LastPage(list.TotalCount, paging.PerPage)
+			if list, err = h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage); err != nil {
+				return h.listError(c, sc, err)
+			}
+		}
+		items, total = list.Items, list.TotalCount
+	} else {
+		all, err := h.lists.All(ctx, sc.domain)
+		if err != nil {
+			return h.listError(c, sc, err)
+		}
+		needle := strings.ToLower(filter)
+		var matches []mailgun.Credential
+		for _, cr := range all {
+			if strings.Contains(strings.ToLower(cr.Login), needle) {
+				matches = append(matches, cr)
+			}
+		}
+		total = len(matches)
+		if paging.Page > LastPage(total, paging.PerPage) {
+			paging.Page = LastPage(total, paging.PerPage)
+		}
+		lo := min(paging.Skip(), total)
+		hi := min(lo+paging.PerPage, total)
+		items = matches[lo:hi]
+	}
+
+	perms := sc.perms()
+	cutoff := h.now().AddDate(0, 0, -h.set.AgeWarningDays)
+	rows := make([]views.CredentialRow, 0, len(items))
+	for _, cr := range items {
+		system := IsSystemLogin(cr.Login)
+		self := perms.SelfLogin != "" && strings.EqualFold(cr.Login, perms.SelfLogin)
+		rows = append(rows, views.CredentialRow{
+			Login:      cr.Login,
+			Mailbox:    cr.Mailbox,
+			CreatedAt:  cr.CreatedAt,
+			System:     system,
+			Old:        !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff),
+			CanReset:   perms.Reset || self,
+			CanDelete:  perms.Delete && !system,
+			ResetURL:   loginURL(sc.domain, cr.Login, "reset"),
+			DeleteURL:  loginURL(sc.domain, cr.Login, "delete"),
+			HistoryURL: historyURL(sc.domain, cr.Login),
+		})
+	}
+
+	pager := makePager(paging, total, len(items), func(p, n int) string {
+		v := url.Values{"page": {strconv.Itoa(p)}, "per_page": {strconv.Itoa(n)}}
+		if filter != "" {
+			v.Set("q", filter)
+		}
+		return domainURL(sc.domain) + "?" + v.Encode()
+	})
+	vm := views.CredentialsVM{
+		Page:         h.page(c, sc.domain, "SMTP logins of this domain: list, create, reset and delete them.", "domains", sc.domain),
+		Domain:       sc.domain,
+		Role:         sc.pol.Role(sc.subj, sc.domain).String(),
+		Can:          perms,
+		Rows:         rows,
+		Pager:        pager,
+		Filter:       filter,
+		AgeDays:      h.set.AgeWarningDays,
+		CreateURL:    domainURL(sc.domain) + "/new",
+		DeleteAllURL: domainURL(sc.domain) + "/delete-all",
+		AuditURL:     historyURL(sc.domain, ""),
+	}
+	if filter != "" {
+		vm.FilterCount = total
+	}
+	return Render(c, http.StatusOK, views.Credentials(vm))
+}
+
+func makePager(p Paging, total, shown int, link func(p, n int) string) views.Pager {
+	pg := views.Pager{
+		Page:       p.Page,
+		PerPage:    p.PerPage,
+		Total:      total,
+		TotalPages: LastPage(total, p.PerPage),
+		Sizes:      PageSizes(),
+		URL:        link,
+	}
+	if shown > 0 {
+		pg.From = p.Skip() + 1
+		pg.To = p.Skip() + shown
+	}
+	return pg
+}
+
+// listError answers a failed list call: an unknown domain is a 404 page, anything else goes to
+// the error handler (which maps Mailgun errors to 429/502/504).
+func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error {
+	if errors.Is(err, mailgun.ErrNotFound) {
+		return h.errorPage(c, http.StatusNotFound, "Domain not found",
+			fmt.Sprintf("Mailgun does not know the domain %s.", sc.domain),
+			"Pick a domain from the list on the home page.", 0)
+	}
+	if errors.Is(err, mailgun.ErrRateLimited) {
+		var me *mailgun.Error
+		wait := time.Duration(0)
+		if errors.As(err, &me) {
+			wait = me.RetryAfter
+		}
+		return h.errorPage(c, http.StatusTooManyRequests, "Mailgun is rate-limiting",
+			"Mailgun is answering too many requests right now.", "Reload the page in a moment.", wait)
+	}
+	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
+}

@@ -1,0 +1,283 @@
+package handlers_test
+
+import (
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+)
+
+func loginsOn(p interface {
+	TestID(string) *goquery.Selection
+}) []string {
+	var out []string
+	p.TestID("credential-row").Each(func(_ int, s *goquery.Selection) {
+		out = append(out, strings.TrimSpace(s.Find(`[data-testid="login"]`).First().Text()))
+	})
+	return out
+}
+
+func summary(p interface {
+	TestID(string) *goquery.Selection
+}) string {
+	return strings.Join(strings.Fields(p.TestID("pager-summary").Text()), " ")
+}
+
+func TestDomainPaging(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "reviewer")
+	all := e.SB.Logins("example.com") // 250 users and postmaster, in list order
+	if len(all) != 251 {
+		t.Fatalf("seed has %d logins, want 251", len(all))
+	}
+	tests := []struct {
+		name        string
+		query       string
+		wantLogins  []string
+		wantSummary string
+		wantCalls   int // list calls this request makes (nothing cached before it)
+	}{
+		{"default page", "", all[:100], "1–100 of 251", 1},
+		{"second page", "?page=2", all[100:200], "101–200 of 251", 1},
+		{"last page", "?page=3", all[200:], "201–251 of 251", 1},
+		{"deep link with a size", "?page=4&per_page=25", all[75:100], "76–100 of 251", 1},
+		{"500 per page", "?per_page=500", all, "1–251 of 251", 1},
+		{"past the end shows the last page", "?page=9&per_page=50", all[250:], "251–251 of 251", 2},
+		{"far past the end", "?page=100000&per_page=25", all[250:], "251–251 of 251", 2},
+		{"invalid values fall back to defaults", "?page=x&per_page=7", all[:100], "1–100 of 251", 1},
+		{"page zero", "?page=0&per_page=50", all[:50], "1–50 of 251", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.Clock.Add(time.Hour) // nothing cached from the previous case
+			e.SB.ResetCalls()
+			p := get(t, c, "/d/example.com"+tt.query)
+			wantStatus(t, p, http.StatusOK)
+			if got := loginsOn(p); !reflect.DeepEqual(got, tt.wantLogins) {
+				t.Errorf("logins = %d rows (%v…), want %d rows (%v…)", len(got), first(got), len(tt.wantLogins), first(tt.wantLogins))
+			}
+			if got := summary(p); got != tt.wantSummary {
+				t.Errorf("summary = %q, want %q", got, tt.wantSummary)
+			}
+			if got := len(e.callsTo("list", "example.com")); got != tt.wantCalls {
+				t.Errorf("list calls = %d, want %d", got, tt.wantCalls)
+			}
+		})
+	}
+
+	t.Run("the same page again comes from the cache", func(t *testing.T) {
+		e.Clock.Add(time.Hour)
+		get(t, c, "/d/example.com?page=2&per_page=25")
+		e.SB.ResetCalls()
+		p := get(t, c, "/d/example.com?page=2&per_page=25")
+		if got := loginsOn(p); !reflect.DeepEqual(got, all[25:50]) {
+			t.Errorf("cached page differs")
+		}
+		if got := len(e.callsTo("list", "")); got != 0 {
+			t.Errorf("list calls = %d, want 0", got)
+		}
+	})
+
+	t.Run("pager links are deep links", func(t *testing.T) {
+		p := get(t, c, "/d/example.com?page=2&per_page=50")
+		var hrefs []string
+		p.Find(`nav[aria-label="Pagination"] a`).Each(func(_ int, s *goquery.Selection) {
+			hrefs = append(hrefs, s.AttrOr("href", ""))
+		})
+		want := "/d/example.com?page=3&per_page=50"
+		found := false
+		for _, h := range hrefs {
+			found = found || h == want
+		}
+		if !found {
+			t.Errorf("pager links %q lack %q", hrefs, want)
+		}
+		p2 := get(t, c, want)
+		if got := loginsOn(p2); !reflect.DeepEqual(got, all[100:150]) {
+			t.Errorf("following the link shows the wrong rows")
+		}
+	})
+}
+
+func first(s []string) []string {
+	if len(s) > 3 {
+		return s[:3]
+	}
+	return s
+}
+
+func TestDomainRows(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	p := get(t, c, "/d/example.com?per_page=500")
+	wantStatus(t, p, http.StatusOK)
+	var sawSystem, sawOld, sawNew bool
+	p.TestID("credential-row").Each(func(_ int, s *goquery.Selection) {
+		login := strings.TrimSpace(s.Find(`[data-testid="login"]`).Text())
+		system := s.Find(`[data-testid="system-badge"]`).Length() > 0
+		old := s.Find(`[data-testid="age-badge"]`).Length() > 0
+		if system != (login == "postmaster@example.com") {
+			t.Errorf("%s: system badge %v", login, system)
+		}
+		if system {
+			sawSystem = true
+			if s.Find(`[data-testid="delete-link"]`).Length() > 0 {
+				t.Errorf("system login %s has a delete link", login)
+			}
+		}
+		if old {
+			sawOld = true
+		} else {
+			sawNew = true
+		}
+		if href := s.Find(`[data-testid="history-link"]`).AttrOr("href", ""); href != "/audit?domain=example.com&login="+strings.ReplaceAll(login, "@", "%40") {
+			t.Errorf("%s: history link %q", login, href)
+		}
+	})
+	if !sawSystem || !sawOld || !sawNew {
+		t.Errorf("system %v, old %v, new %v: want all three", sawSystem, sawOld, sawNew)
+	}
+	// user250 is a few days old, user001 about three years (the seed's dates, against the
+	// pages' clock set to the seed's base date).
+	p1 := get(t, c, "/d/example.com?per_page=25")
+	if p1.TestID("credential-row").First().Find(`[data-testid="age-badge"]`).Length() == 0 {
+		t.Error("user001 (three years old) has no age flag")
+	}
+}
+
+func TestDomainRowsShowOnlyPermittedActions(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tests := []struct {
+		persona, domain                           string
+		wantCreate, wantReset, wantDelete, wantDA bool
+	}{
+		{"admin", "acme.example", true, true, true, true},
+		{"owner", "acme.example", true, true, true, true},
+		{"operator", "acme.example", true, true, false, false},
+		{"reviewer", "example.com", false, false, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.persona, func(t *testing.T) {
+			c := e.signIn(t, tt.persona)
+			p := get(t, c, "/d/"+tt.domain)
+			wantStatus(t, p, http.StatusOK)
+			got := [4]bool{
+				p.Find(`a[data-testid="create-button"]`).Length() > 0,
+				p.Find(`a[data-testid="reset-link"]`).Length() > 0,
+				p.Find(`a[data-testid="delete-link"]`).Length() > 0,
+				p.Find(`a[data-testid="delete-all-button"]`).Length() > 0,
+			}
+			want := [4]bool{tt.wantCreate, tt.wantReset, tt.wantDelete, tt.wantDA}
+			if got != want {
+				t.Errorf("create, reset, delete, delete-all links = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestDomainFilterSearchesTheWholeDomain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if err := e.SB.AddDomain("big.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SB.AddGeneratedLogins("big.example", 10000); err != nil {
+		t.Fatal(err)
+	}
+	total := len(e.SB.Logins("big.example")) // 10,000 and postmaster
+	c := e.signIn(t, "admin")
+	e.SB.ResetCalls()
+
+	p := get(t, c, "/d/big.example?q=gen0099")
+	wantStatus(t, p, http.StatusOK)
+	// gen009900…gen009999: 100 matches, spread over the domain's last pages.
+	got := loginsOn(p)
+	if len(got) != 100 || got[0] != "gen009900@big.example" || got[99] != "gen009999@big.example" {
+		t.Errorf("matches = %d (%v…)", len(got), first(got))
+	}
+	if s := summary(p); s != "1–100 of 100" {
+		t.Errorf("summary = %q", s)
+	}
+	calls := e.callsTo("list", "big.example")
+	if want := (total + 999) / 1000; len(calls) != want {
+		t.Errorf("list calls = %d, want %d (pages of 1000)", len(calls), want)
+	}
+
+	t.Run("filtered results page too", func(t *testing.T) {
+		p := get(t, c, "/d/big.example?q=gen00&per_page=25&page=3")
+		if got := loginsOn(p); len(got) != 25 || got[0] != "gen000051@big.example" {
+			t.Errorf("page 3 of matches: %d rows starting %v", len(got), first(got))
+		}
+		// gen000001…gen009999 match "gen00": 9,999 matches.
+		if s := summary(p); s != "51–75 of 9,999" {
+			t.Errorf("summary = %q", s)
+		}
+	})
+
+	t.Run("a second filter is served from the cache", func(t *testing.T) {
+		e.SB.ResetCalls()
+		p := get(t, c, "/d/big.example?q=gen00123")
+		if got := loginsOn(p); len(got) != 10 {
+			t.Errorf("matches = %d, want 10", len(got))
+		}
+		if n := len(e.callsTo("list", "")); n != 0 {
+			t.Errorf("list calls = %d, want 0", n)
+		}
+	})
+
+	t.Run("this instance's write drops the cache", func(t *testing.T) {
+		p := submit(t, c, "/d/big.example/new", "/d/big.example/new", map[string]string{"logins": "gen0099zz"})
+		wantStatus(t, p, http.StatusOK)
+		e.SB.ResetCalls()
+		p = get(t, c, "/d/big.example?q=gen0099")
+		if got := summary(p); got != "1–100 of 101" {
+			t.Errorf("summary after create = %q, want 1–100 of 101", got)
+		}
+		if n := len(e.callsTo("list", "big.example")); n != (total+1+999)/1000 {
+			t.Errorf("list calls = %d, want %d", n, (total+1+999)/1000)
+		}
+	})
+
+	t.Run("no match", func(t *testing.T) {
+		p := get(t, c, "/d/big.example?q=nothing-like-this")
+		wantStatus(t, p, http.StatusOK)
+		if got := loginsOn(p); len(got) != 0 {
+			t.Errorf("rows = %d, want 0", len(got))
+		}
+	})
+}
+
+func TestDomainURLValidation(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	e.SB.ResetCalls()
+	tests := []struct {
+		path string
+		want int
+	}{
+		{"/d/exa%20mple.com", http.StatusBadRequest},
+		{"/d/exa%0Dmple.com", http.StatusBadRequest},
+		{"/d/.example.com", http.StatusBadRequest},
+		{"/d/" + strings.Repeat("a", 254), http.StatusBadRequest},
+		{"/d/example.com/logins/a%2Fb/reset", http.StatusBadRequest},
+		{"/d/example.com/logins/alice@other.org/reset", http.StatusBadRequest},
+		{"/d/example.com/logins/a%0D%0Ab/delete", http.StatusBadRequest},
+		{"/d/unknown.example", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		p := get(t, c, tt.path)
+		if p.Status != tt.want {
+			t.Errorf("GET %s = %d, want %d", tt.path, p.Status, tt.want)
+		}
+	}
+	for _, call := range e.SB.Calls() {
+		if call.Route != "list" && call.Route != "domains" {
+			t.Errorf("unexpected call %s %s", call.Method, call.Path)
+		}
+		if call.Route == "list" && call.Domain != "unknown.example" {
+			t.Errorf("list call for %q after a validation failure", call.Domain)
+		}
+	}
+}

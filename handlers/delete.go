@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// previewSize is how many logins the delete-all page lists by name.
+const previewSize = 10
+
+// noAnswerChange is what reset and delete say when Mailgun did not answer (PUT and DELETE are
+// retried by the client, and a retried DELETE that finds nothing counts as done).
+const noAnswerChange = "Mailgun did not answer; nothing was changed. Try again."
+
+func (h *CredentialPages) deleteVM(c echo.Context, sc *scope) views.DeleteVM {
+	return views.DeleteVM{
+		Page:      h.page(c, "Delete SMTP login", "Delete "+sc.login+" from "+sc.domain+".", "domains", sc.domain),
+		Domain:    sc.domain,
+		Login:     sc.login,
+		ActionURL: loginURL(sc.domain, sc.login, "delete"),
+		CancelURL: domainURL(sc.domain),
+	}
+}
+
+func systemRefusal(login string) *views.UpstreamError {
+	return &views.UpstreamError{Heading: "System login",
+		Message: fmt.Sprintf("%s is the domain's system login; Mailgun does not allow deleting it.", login)}
+}
+
+// DeleteForm asks for confirmation before deleting one login.
+func (h *CredentialPages) DeleteForm(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActDelete, true)
+	if sc == nil {
+		return err
+	}
+	vm := h.deleteVM(c, sc)
+	if IsSystemLogin(sc.login) {
+		vm.Upstream = systemRefusal(sc.login)
+	}
+	return Render(c, http.StatusOK, views.Delete(vm))
+}
+
+// Delete deletes one login and goes back to the list.
+func (h *CredentialPages) Delete(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActDelete, true)
+	if sc == nil {
+		return err
+	}
+	if IsSystemLogin(sc.login) {
+		vm := h.deleteVM(c, sc)
+		vm.Upstream = systemRefusal(sc.login)
+		return Render(c, http.StatusBadRequest, views.Delete(vm))
+	}
+	if ok, err := h.limit(c, sc); !ok {
+		return err
+	}
+	ctx := c.Request().Context()
+	pending, err := h.begin(c, sc, "credential.delete", []string{sc.login})
+	if pending == nil {
+		return err
+	}
+	_, err = h.mg.DeleteCredential(ctx, sc.domain, sc.login)
+	h.complete(c, pending, err)
+	if err != nil {
+		h.log.WarnContext(ctx, "delete credential", "domain", sc.domain, "login", sc.login, "err", err)
+		k, me := classify(err)
+		switch {
+		case k == upNotFound:
+			h.lists.Invalidate(sc.domain)
+			h.flash(c, "info", fmt.Sprintf("%s was already gone from %s.", sc.login, sc.domain))
+			return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "system"):
+			vm := h.deleteVM(c, sc)
+			vm.Upstream = systemRefusal(sc.login)
+			return Render(c, http.StatusBadRequest, views.Delete(vm))
+		}
+		vm := h.deleteVM(c, sc)
+		vm.Upstream = upstreamError(c, err, noAnswerChange)
+		return Render(c, upstreamStatus(err), views.Delete(vm))
+	}
+	h.lists.Invalidate(sc.domain)
+	h.flash(c, "success", fmt.Sprintf("Deleted %s.", sc.login))
+	return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+}
+
+// deleteAllVM counts what delete-all would remove: every login but the system ones.
+func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope) (views.DeleteAllVM, error) {
+	vm := views.DeleteAllVM{
+		Page:      h.page(c, "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system login.", "domains", sc.domain),
+		Domain:    sc.domain,
+		Errors:    map[string]string{},
+		ActionURL: domainURL(sc.domain) + "/delete-all",
+		CancelURL: domainURL(sc.domain),
+	}
+	all, err := h.lists.All(c.Request().Context(), sc.domain)
+	if err != nil {
+		return vm, err
+	}
+	for _, cr := range all {
+		if IsSystemLogin(cr.Login) {
+			vm.SystemKept = append(vm.SystemKept, cr.Login)
+			continue
+		}
+		vm.Count++
+		if len(vm.Preview) < previewSize {
+			vm.Preview = append(vm.Preview, cr.Login)
+		}
+	}
+	vm.More = vm.Count - len(vm.Preview)
+	return vm, nil
+}
+
+// DeleteAllForm is the guarded page before deleting every login of a domain (owners only).
+func (h *CredentialPages) DeleteAllForm(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActDeleteAll, false)
+	if sc == nil {
+		return err
+	}
+	vm, err := h.deleteAllVM(c, sc)
+	if err != nil {
+		return h.listError(c, sc, err)
+	}
+	return Render(c, http.StatusOK, views.DeleteAll(vm))
+}
+
+// DeleteAll deletes every login of the domain once the user has typed the domain's name.
+func (h *CredentialPages) DeleteAll(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActDeleteAll, false)
+	if sc == nil {
+		return err
+	}
+	if ok, err := h.limit(c, sc); !ok {
+		return err
+	}
+	ctx := c.Request().Context()
+	confirm := c.FormValue("confirm")
+	if confirm != sc.domain {
+		vm, err := h.deleteAllVM(c, sc)
+		if err != nil {
+			return h.listError(c, sc, err)
+		}
+		vm.Confirm = clip(confirm, 300)
+		vm.Errors["confirm"] = fmt.Sprintf("Type %s exactly to confirm.", sc.domain)
+		return Render(c, http.StatusBadRequest, views.DeleteAll(vm))
+	}
+	pending, err := h.begin(c, sc, "credential.delete_all", nil)
+	if pending == nil {
+		return err
+	}
+	res, err := h.mg.DeleteAllCredentials(ctx, sc.domain)
+	h.complete(c, pending, err)
+	h.lists.Invalidate(sc.domain)
+	if err != nil {
+		h.log.WarnContext(ctx, "delete all credentials", "domain", sc.domain, "err", err)
+		vm, lerr := h.deleteAllVM(c, sc)
+		if lerr != nil {
+			return h.listError(c, sc, lerr)
+		}
+		vm.Confirm = confirm
+		vm.Upstream = upstreamError(c, err, noAnswerChange)
+		return Render(c, upstreamStatus(err), views.DeleteAll(vm))
+	}
+	msg := fmt.Sprintf("Deleted %s from %s.", plural(res.Count, "login"), sc.domain)
+	// Read the first page again to say truthfully what stayed; it is also the page the
+	// redirect shows, so this costs no extra call.
+	if kept, err := h.lists.Page(ctx, sc.domain, 0, DefaultPerPage); err == nil && len(kept.Items) > 0 {
+		var names []string
+		for _, cr := range kept.Items[:min(3, len(kept.Items))] {
+			names = append(names, cr.Login)
+		}
+		if more := kept.TotalCount - len(names); more > 0 {
+			names = append(names, fmt.Sprintf("and %d more", more))
+		}
+		msg = fmt.Sprintf("Deleted %s; %s kept.", plural(res.Count, "login"), strings.Join(names, ", "))
+	}
+	h.flash(c, "success", msg)
+	return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+}

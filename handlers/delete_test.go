@@ -1,0 +1,160 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+func TestDeleteOne(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "owner")
+	const path = "/d/acme.example/logins/bob@acme.example/delete"
+
+	confirm := get(t, c, path)
+	wantStatus(t, confirm, http.StatusOK)
+	if q := confirm.TestID("confirm-question").Text(); !strings.Contains(q, "bob@acme.example") || !strings.Contains(q, "acme.example") {
+		t.Errorf("confirmation = %q, want the login and domain named", q)
+	}
+
+	p := submit(t, c, path, path, nil)
+	wantStatus(t, p, http.StatusOK)
+	if p.URL.Path != "/d/acme.example" {
+		t.Errorf("ended at %s, want the list", p.URL)
+	}
+	if f := p.TestID("flash").Text(); !strings.Contains(f, "Deleted bob@acme.example") {
+		t.Errorf("flash = %q", f)
+	}
+	if slices.Contains(e.SB.Logins("acme.example"), "bob@acme.example") {
+		t.Error("bob is still in the sandbox")
+	}
+	if slices.Contains(loginsOn(p), "bob@acme.example") {
+		t.Error("the list still shows bob")
+	}
+
+	// Again: already gone.
+	p = submit(t, c, "/d/acme.example", path, nil)
+	wantStatus(t, p, http.StatusOK)
+	if f := p.TestID("flash").Text(); !strings.Contains(f, "already gone") {
+		t.Errorf("flash = %q", f)
+	}
+
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.delete"})
+	if len(entries) != 2 || entries[1].Outcome != "ok" || entries[0].Outcome != "failed" || entries[0].UpstreamStatus != 404 {
+		t.Errorf("audit = %+v", entries)
+	}
+}
+
+func TestDeleteOneRefusals(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+
+	t.Run("system login", func(t *testing.T) {
+		c := e.signIn(t, "owner")
+		e.SB.ResetCalls()
+		const path = "/d/acme.example/logins/postmaster@acme.example/delete"
+		p := submit(t, c, "/d/acme.example", path, nil)
+		wantStatus(t, p, http.StatusBadRequest)
+		if got := p.TestID("upstream-error").Text(); !strings.Contains(got, "system login") {
+			t.Errorf("message = %q", got)
+		}
+		if n := len(e.callsTo("delete", "")); n != 0 {
+			t.Errorf("%d delete calls for the system login", n)
+		}
+	})
+
+	t.Run("operator may not delete", func(t *testing.T) {
+		c := e.signIn(t, "operator")
+		e.SB.ResetCalls()
+		p := submit(t, c, "/d/acme.example", "/d/acme.example/logins/carol@acme.example/delete", nil)
+		wantStatus(t, p, http.StatusForbidden)
+		if n := len(e.callsTo("delete", "")); n != 0 {
+			t.Errorf("%d delete calls after a denial", n)
+		}
+		if !slices.Contains(e.SB.Logins("acme.example"), "carol@acme.example") {
+			t.Error("carol was deleted")
+		}
+	})
+
+	t.Run("Mailgun unavailable", func(t *testing.T) {
+		c := e.signIn(t, "owner")
+		e.SB.SetFaults(sandbox.Faults{Routes: []string{"delete"}, Rate: 1, Status: 503})
+		defer e.SB.SetFaults(sandbox.Faults{})
+		p := submit(t, c, "/d/acme.example", "/d/acme.example/logins/carol@acme.example/delete", nil)
+		wantStatus(t, p, http.StatusBadGateway)
+		if got := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " "); !strings.Contains(got, "nothing was changed") {
+			t.Errorf("message = %q", got)
+		}
+	})
+}
+
+func TestDeleteAll(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	const path = "/d/example.com/delete-all"
+
+	p := get(t, c, path)
+	wantStatus(t, p, http.StatusOK)
+	if got := p.TestID("delete-all-count").Text(); !strings.Contains(got, "250") {
+		t.Errorf("count = %q, want 250", got)
+	}
+	if got := p.TestID("preview-row").Length(); got != 10 {
+		t.Errorf("preview rows = %d, want 10", got)
+	}
+	if got := p.TestID("preview-more").Text(); !strings.Contains(got, "240") {
+		t.Errorf("more = %q, want 240", got)
+	}
+	if got := p.TestID("kept-row").Text(); !strings.Contains(got, "postmaster@example.com") {
+		t.Errorf("kept = %q", got)
+	}
+
+	e.SB.ResetCalls()
+	p = submit(t, c, path, path, map[string]string{"confirm": "example.co"})
+	wantStatus(t, p, http.StatusBadRequest)
+	if p.TestID("field-error-confirm").Length() == 0 {
+		t.Errorf("no error next to the confirmation: %.300s", p.Text())
+	}
+	if n := len(e.callsTo("delete_all", "")); n != 0 {
+		t.Errorf("%d delete-all calls without the right confirmation", n)
+	}
+
+	p = submit(t, c, path, path, map[string]string{"confirm": "example.com"})
+	wantStatus(t, p, http.StatusOK)
+	if p.URL.Path != "/d/example.com" {
+		t.Errorf("ended at %s, want the list", p.URL)
+	}
+	if f := strings.Join(strings.Fields(p.TestID("flash").Text()), " "); !strings.Contains(f, "Deleted 250 logins; postmaster@example.com kept") {
+		t.Errorf("flash = %q", f)
+	}
+	if got := e.SB.Logins("example.com"); !slices.Equal(got, []string{"postmaster@example.com"}) {
+		t.Errorf("sandbox logins = %v", got)
+	}
+	if got := loginsOn(p); !slices.Equal(got, []string{"postmaster@example.com"}) {
+		t.Errorf("list shows %v", got)
+	}
+}
+
+func TestDeleteAllOwnersOnly(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	token := get(t, c, "/d/acme.example").CSRF()
+	e.SB.ResetCalls()
+	wantStatus(t, get(t, c, "/d/acme.example/delete-all"), http.StatusForbidden)
+	p, err := c.Post(context.Background(), "/d/acme.example/delete-all", url.Values{"confirm": {"acme.example"}, "_csrf": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, p, http.StatusForbidden)
+	if n := len(e.callsTo("delete_all", "")) + len(e.callsTo("list", "")); n != 0 {
+		t.Errorf("%d Mailgun calls after a denial", n)
+	}
+	if got := len(e.SB.Logins("acme.example")); got != 13 {
+		t.Errorf("acme.example has %d logins, want 13", got)
+	}
+}

@@ -1,0 +1,424 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/audit"
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/store"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// CredentialsAPI is the part of the Mailgun client the credential pages use. *mailgun.Client
+// satisfies it; tests may use the real client against the sandbox or a fake.
+type CredentialsAPI interface {
+	ListCredentials(ctx context.Context, domain string, opts *mailgun.ListOptions) (*mailgun.CredentialList, error)
+	CreateCredentials(ctx context.Context, domain string, req *mailgun.CreateCredentialsRequest) (*mailgun.CreateResult, error)
+	ChangePassword(ctx context.Context, domain, spec, password string) (*mailgun.PasswordResult, error)
+	DeleteCredential(ctx context.Context, domain, spec string) (*mailgun.DeleteResult, error)
+	DeleteAllCredentials(ctx context.Context, domain string) (*mailgun.DeleteAllResult, error)
+	ListDomains(ctx context.Context, opts *mailgun.DomainListOptions) (*mailgun.DomainList, error)
+}
+
+// Auditor records actions in two steps (Begin, then Pending.Complete) and single events such as
+// access denials. *audit.Recorder satisfies it.
+type Auditor interface {
+	Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain string, logins []string) (*audit.Pending, error)
+	Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string) error
+}
+
+// AuditLog reads the audit trail for the audit pages and exports. *store.DB satisfies it.
+type AuditLog interface {
+	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	EachAudit(ctx context.Context, f store.AuditFilter, fn func(store.AuditEntry) error) error
+}
+
+// PolicySource hands out the access policy in force now, so a reload applies on the next
+// request. *policy.Holder satisfies it.
+type PolicySource interface {
+	Current() *policy.Policy
+}
+
+// prefLastDomain is the session preference holding the last domain the user opened.
+const prefLastDomain = "last_domain"
+
+// site is what every page handler shares: the dependencies, the caches in front of Mailgun,
+// the per-user action limiter, and the checks every domain URL goes through.
+type site struct {
+	log      *slog.Logger
+	policy   PolicySource
+	mg       CredentialsAPI
+	audit    Auditor
+	auditLog AuditLog
+	set      Settings
+	now      func() time.Time
+	lists    *ListCache
+	domains  *DomainCache
+	limiter  *RateLimiter
+}
+
+func newSite(d Deps) *site {
+	set := d.Settings.withDefaults()
+	now := d.Now
+	if now == nil {
+		now = time.Now
+	}
+	log := d.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &site{
+		log:      log,
+		policy:   d.Policy,
+		mg:       d.Mailgun,
+		audit:    d.Audit,
+		auditLog: d.AuditLog,
+		set:      set,
+		now:      now,
+		lists: NewListCache(d.Mailgun, ListCacheOptions{
+			PageTTL: set.ListCacheTTL, CountTTL: set.CountCacheTTL, FanOut: set.FanOut, Now: now,
+		}),
+		domains: NewDomainCache(d.Mailgun, set.CountCacheTTL, now),
+		limiter: NewRateLimiter(set.ActionsPerMinute, set.RateLimitKeys, now),
+	}
+}
+
+// page fills the layout's view model: PageBase (nonce, CSRF token, user, flashes, request id)
+// plus the domain picker, which comes from the cached domain list filtered by the policy.
+func (s *site) page(c echo.Context, title, subtitle, nav, current string) views.Page {
+	p := PageBase(c, title)
+	p.Subtitle = subtitle
+	p.Nav = nav
+	p.CurrentDomain = current
+	p.Demo = p.Demo || s.set.Demo
+	p.Now = s.now()
+	if u := auth.UserFrom(c); u != nil {
+		if p.User != nil {
+			p.User.IsAdmin = s.policy.Current().IsAdmin(u.PolicySubject())
+		}
+		p.Domains = s.picker(c, u)
+	}
+	return p
+}
+
+// picker lists the domains the user may view. A Mailgun failure leaves the picker empty rather
+// than failing the page.
+func (s *site) picker(c echo.Context, u *auth.User) []views.NavItem {
+	all, err := s.domains.Domains(c.Request().Context())
+	if err != nil {
+		s.log.WarnContext(c.Request().Context(), "domain picker: list domains", "err", err)
+		return nil
+	}
+	pol, subj := s.policy.Current(), u.PolicySubject()
+	var out []views.NavItem
+	for _, d := range all {
+		if r := pol.Role(subj, d.Name); r >= policy.RoleViewer {
+			out = append(out, views.NavItem{Label: d.Name, URL: domainURL(d.Name), Note: r.String()})
+		}
+	}
+	return out
+}
+
+// visibleDomains returns the Mailgun domains the subject may view.
+func (s *site) visibleDomains(ctx context.Context, pol *policy.Policy, subj policy.Subject) ([]mailgun.Domain, error) {
+	all, err := s.domains.Domains(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]mailgun.Domain, 0, len(all))
+	for _, d := range all {
+		if pol.Can(subj, d.Name, policy.ActView) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// scope is a request's checked domain (and login) and who is asking.
+type scope struct {
+	user   *auth.User
+	subj   policy.Subject
+	pol    *policy.Policy
+	domain string
+	login  string // full address, "" when the URL names none
+	self   bool   // allowed through self-service only
+}
+
+func (sc *scope) can(a policy.Action) bool { return sc.pol.Can(sc.subj, sc.domain, a) }
+
+// authorize validates the domain (and the login when withLogin) in the URL and asks the policy
+// whether the session's user may do act there. This runs before any Mailgun call; the page's
+// hidden controls are never the check. When it returns nil the response is already written
+// (400 or 403) and the handler returns the second value.
+func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*scope, error) {
+	u := auth.UserFrom(c)
+	if u == nil {
+		// RequireUser runs first; this is a second line of defence.
+		return nil, echo.NewHTTPError(http.StatusUnauthorized, "sign in first")
+	}
+	domain, err := pathParam(c, "domain")
+	if err == nil {
+		err = mailgun.ValidateDomain(domain)
+	}
+	if err != nil {
+		return nil, s.badRequest(c, "That domain name is not valid", fmt.Errorf("the domain in the address: %w", err))
+	}
+	sc := &scope{user: u, subj: u.PolicySubject(), pol: s.policy.Current(), domain: strings.ToLower(domain)}
+	if withLogin {
+		raw, err := pathParam(c, "login")
+		if err == nil {
+			sc.login, err = LoginSpec(sc.domain, raw)
+		}
+		if err != nil {
+			return nil, s.badRequest(c, "That login is not valid", err)
+		}
+	}
+	if sc.pol.Can(sc.subj, sc.domain, act) {
+		return sc, nil
+	}
+	if act == policy.ActReset && sc.login != "" && sc.pol.CanSelfReset(sc.subj, sc.domain, sc.login) {
+		sc.self = true
+		return sc, nil
+	}
+	return nil, s.deny(c, sc, act)
+}
+
+// deny records an access.denied event and answers 403.
+func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
+	ctx := c.Request().Context()
+	detail := act.String()
+	if sc.login != "" {
+		detail += " " + sc.login
+	}
+	if err := s.audit.Event(ctx, actorOf(sc.user), metaOf(c), "access.denied", "denied", sc.domain, detail); err != nil {
+		s.log.ErrorContext(ctx, "audit access.denied", "err", err)
+	}
+	s.log.WarnContext(ctx, "access denied", "domain", sc.domain, "action", act.String(), "sub", sc.user.Subject)
+	msg := fmt.Sprintf("Your access to %s does not include %s.", sc.domain, actionPhrase(act))
+	if sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone {
+		msg = fmt.Sprintf("You don't have access to %s.", sc.domain)
+	}
+	return s.errorPage(c, http.StatusForbidden, "You don't have access to this", msg,
+		"Ask an SMTP Desk administrator if you need it.", 0)
+}
+
+func actionPhrase(a policy.Action) string {
+	switch a {
+	case policy.ActView:
+		return "viewing its SMTP logins"
+	case policy.ActCreate:
+		return "creating SMTP logins"
+	case policy.ActReset:
+		return "resetting passwords"
+	case policy.ActDelete:
+		return "deleting SMTP logins"
+	case policy.ActDeleteAll:
+		return "deleting all SMTP logins"
+	case policy.ActSystem:
+		return "creating system logins"
+	}
+	return "this action"
+}
+
+// badRequest answers 400 with what is wrong with the URL or input.
+func (s *site) badRequest(c echo.Context, heading string, err error) error {
+	msg := strings.TrimPrefix(err.Error(), mailgun.ErrInvalidInput.Error()+": ")
+	msg = strings.ReplaceAll(msg, ": "+mailgun.ErrInvalidInput.Error()+": ", ": ")
+	msg = strings.ReplaceAll(msg, ": "+mailgun.ErrInvalidInput.Error(), "")
+	return s.errorPage(c, http.StatusBadRequest, heading, clip(msg, 300), "Check the address and try again.", 0)
+}
+
+// errorPage renders the friendly error page.
+func (s *site) errorPage(c echo.Context, status int, heading, msg, hint string, retry time.Duration) error {
+	vm := views.ErrorVM{
+		Page:    s.page(c, heading, "", "", ""),
+		Status:  status,
+		Heading: heading,
+		Message: msg,
+		Hint:    hint,
+	}
+	if retry > 0 {
+		secs := retrySeconds(retry)
+		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+		vm.RetryAfter = fmt.Sprintf("in %d seconds", secs)
+	}
+	return Render(c, status, views.ErrorPage(vm))
+}
+
+// limit spends one of the user's mutating actions; when none is left it answers 429.
+func (s *site) limit(c echo.Context, sc *scope) (bool, error) {
+	ok, wait := s.limiter.Allow(sc.user.Issuer + "\x00" + sc.user.Subject)
+	if ok {
+		return true, nil
+	}
+	s.log.WarnContext(c.Request().Context(), "action rate limit", "sub", sc.user.Subject)
+	return false, s.errorPage(c, http.StatusTooManyRequests, "Slow down",
+		fmt.Sprintf("You have made more than %d changes in a minute.", s.set.ActionsPerMinute),
+		"Wait a moment, then try again.", wait)
+}
+
+// begin writes the pending audit entry. When it fails the action is refused with 503 and
+// nothing is sent to Mailgun.
+func (s *site) begin(c echo.Context, sc *scope, action string, logins []string) (*audit.Pending, error) {
+	p, err := s.audit.Begin(c.Request().Context(), actorOf(sc.user), metaOf(c), action, sc.domain, logins)
+	if err != nil {
+		s.log.ErrorContext(c.Request().Context(), "audit begin", "action", action, "domain", sc.domain, "err", err)
+		return nil, s.errorPage(c, http.StatusServiceUnavailable, "The action could not be recorded",
+			"The action could not be recorded, so nothing was sent to Mailgun.",
+			"Try again in a moment; if it keeps happening, tell your administrator.", 0)
+	}
+	return p, nil
+}
+
+// complete finishes the audit entry even when the browser has gone away.
+// A failed completion leaves the entry pending, which reads as "outcome unknown".
+func (s *site) complete(c echo.Context, p *audit.Pending, err error) {
+	if cerr := p.Complete(context.WithoutCancel(c.Request().Context()), err); cerr != nil {
+		s.log.ErrorContext(c.Request().Context(), "audit complete", "err", cerr)
+	}
+}
+
+func actorOf(u *auth.User) audit.Actor {
+	return audit.Actor{Issuer: u.Issuer, Subject: u.Subject, Email: u.Email, Name: u.Name}
+}
+
+func metaOf(c echo.Context) audit.Meta {
+	rid := RequestID(c)
+	// RealIP follows the IP extractor the app configures (the trusted-proxy rule).
+	return audit.Meta{RequestID: rid, ClientIP: c.RealIP(), UserAgent: clip(c.Request().UserAgent(), 512)}
+}
+
+// pathParam returns a path parameter unescaped. Echo matches on the raw path when the request
+// has one (e.g. "%40" for "@") and leaves the value escaped; otherwise it is already decoded.
+func pathParam(c echo.Context, name string) (string, error) {
+	v := c.Param(name)
+	if c.Request().URL.RawPath == "" {
+		return v, nil
+	}
+	u, err := url.PathUnescape(v)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s is not a valid escaped path segment", mailgun.ErrInvalidInput, name)
+	}
+	return u, nil
+}
+
+func retrySeconds(d time.Duration) int {
+	return max(1, int(math.Ceil(d.Seconds())))
+}
+
+// upstream kinds: how a Mailgun error reads to the user.
+type upstreamKind int
+
+const (
+	upRefused     upstreamKind = iota // 4xx: Mailgun refused the input
+	upNotFound                        // 404
+	upRateLimited                     // 429
+	upAuth                            // 401/403: the app's key is wrong (an operator problem)
+	upNoAnswer                        // 5xx, timeout, dropped connection, unreadable answer
+	upInvalid                         // validation: nothing was sent
+)
+
+// classify sorts a Mailgun client error.
+func classify(err error) (upstreamKind, *mailgun.Error) {
+	var me *mailgun.Error
+	switch {
+	case errors.Is(err, mailgun.ErrInvalidInput):
+		return upInvalid, nil
+	case errors.As(err, &me):
+		switch {
+		case me.StatusCode == http.StatusNotFound:
+			return upNotFound, me
+		case me.StatusCode == http.StatusTooManyRequests:
+			return upRateLimited, me
+		case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
+			return upAuth, me
+		case me.StatusCode >= 500:
+			return upNoAnswer, me
+		}
+		return upRefused, me
+	}
+	return upNoAnswer, nil
+}
+
+// upstreamStatus is the HTTP status the page answers with for a Mailgun error.
+func upstreamStatus(err error) int {
+	k, me := classify(err)
+	switch k {
+	case upRefused:
+		if me != nil && me.StatusCode == http.StatusUnprocessableEntity {
+			return http.StatusUnprocessableEntity
+		}
+		return http.StatusBadRequest
+	case upNotFound:
+		return http.StatusNotFound
+	case upRateLimited:
+		return http.StatusTooManyRequests
+	case upInvalid:
+		return http.StatusBadRequest
+	}
+	var te *mailgun.TransportError
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &te) && te.Timeout()) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
+// upstreamError puts a Mailgun error in plain words. noAnswer is what to say when Mailgun did
+// not answer (it differs between create, where the outcome is unknown, and the others).
+func upstreamError(c echo.Context, err error, noAnswer string) *views.UpstreamError {
+	k, me := classify(err)
+	switch k {
+	case upRateLimited:
+		wait := time.Duration(0)
+		if me != nil {
+			wait = me.RetryAfter
+		}
+		ue := &views.UpstreamError{Heading: "Mailgun is rate-limiting", Message: "Mailgun is rate-limiting; try again in a moment."}
+		if wait > 0 {
+			secs := retrySeconds(wait)
+			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+			ue.Message = fmt.Sprintf("Mailgun is rate-limiting; try again in %d s.", secs)
+			ue.RetryAfter = fmt.Sprintf("in %d seconds", secs)
+		}
+		return ue
+	case upAuth:
+		return &views.UpstreamError{Heading: "SMTP Desk could not sign in to Mailgun",
+			Message: "Mailgun refused SMTP Desk's API key. Nothing was changed; tell your administrator."}
+	case upRefused, upNotFound:
+		msg := "Mailgun refused the request."
+		if me != nil && me.Message != "" {
+			msg = "Mailgun refused the request: " + clip(me.Message, 200)
+		}
+		return &views.UpstreamError{Heading: "Mailgun said no", Message: msg}
+	case upInvalid:
+		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
+	}
+	return &views.UpstreamError{Heading: "Mailgun did not answer", Message: noAnswer}
+}
+
+func domainURL(domain string) string { return "/d/" + url.PathEscape(domain) }
+
+func loginURL(domain, login, action string) string {
+	return domainURL(domain) + "/logins/" + url.PathEscape(login) + "/" + action
+}
+
+func historyURL(domain, login string) string {
+	v := url.Values{"domain": {domain}}
+	if login != "" {
+		v.Set("login", login)
+	}
+	return "/audit?" + v.Encode()
+}

@@ -1,0 +1,223 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+)
+
+// secretDetail stands for anything internal: it must reach the log and never the user.
+const secretDetail = "key-SECRET-DETAIL-0123"
+
+func TestErrorHandlerMapping(t *testing.T) {
+	tests := []struct {
+		name       string
+		err        error
+		status     int
+		heading    string // substring of the page heading
+		message    string // substring of the message, "" to skip
+		retryAfter string // Retry-After header, "" for none
+		level      string
+	}{
+		{"echo 400", echo.NewHTTPError(http.StatusBadRequest, "missing csrf token "+secretDetail).SetInternal(errors.New(secretDetail)), 400, "Bad request", "", "", "WARN"},
+		{"echo 401", echo.NewHTTPError(http.StatusUnauthorized), 401, "Please sign in", "", "", "WARN"},
+		{"echo 403 with message", echo.NewHTTPError(http.StatusForbidden, "You can't delete logins on acme.example"), 403, "You don't have access", "You can't delete logins on acme.example", "", "WARN"},
+		{"echo 404", echo.ErrNotFound, 404, "Page not found", "", "", "WARN"},
+		{"rate limited", fmt.Errorf("create: %w", &RateLimited{RetryAfter: 30 * time.Second}), 429, "Too many requests", "", "30", "WARN"},
+		{"mailgun 404", &mailgun.Error{StatusCode: 404, Message: "Domain not found " + secretDetail}, 404, "Not found in Mailgun", "", "", "WARN"},
+		{"mailgun 429", fmt.Errorf("list: %w", &mailgun.Error{StatusCode: 429, Message: secretDetail, RetryAfter: 1500 * time.Millisecond}), 429, "rate limiting", "", "2", "WARN"},
+		{"mailgun 401", &mailgun.Error{StatusCode: 401, Message: "Forbidden " + secretDetail}, 502, "refused", "SMTP Desk's Mailgun key was refused; tell your administrator", "", "ERROR"},
+		{"mailgun 403", &mailgun.Error{StatusCode: 403, Message: secretDetail}, 502, "refused", "Mailgun key was refused", "", "ERROR"},
+		{"mailgun 500", &mailgun.Error{StatusCode: 500, Message: secretDetail}, 502, "Mailgun is unavailable", "", "", "ERROR"},
+		{"mailgun 503", &mailgun.Error{StatusCode: 503, Message: secretDetail}, 502, "Mailgun is unavailable", "", "", "ERROR"},
+		{"mailgun 400", &mailgun.Error{StatusCode: 400, Message: secretDetail}, 502, "Mailgun refused the request", "", "", "ERROR"},
+		{"bad response", fmt.Errorf("list: %w: %s", mailgun.ErrBadResponse, secretDetail), 502, "Mailgun is unavailable", "", "", "ERROR"},
+		{"transport timeout", &mailgun.TransportError{Method: "GET", Endpoint: "list", Err: fmt.Errorf("%s: %w", secretDetail, context.DeadlineExceeded)}, 504, "Mailgun did not answer in time", "", "", "ERROR"},
+		{"deadline", fmt.Errorf("%s: %w", secretDetail, context.DeadlineExceeded), 504, "Mailgun did not answer in time", "", "", "ERROR"},
+		{"transport refused", &mailgun.TransportError{Method: "GET", Endpoint: "list", Err: errors.New("dial tcp: connection refused " + secretDetail)}, 502, "Mailgun is unavailable", "", "", "ERROR"},
+		{"invalid input", fmt.Errorf("%w: %s", mailgun.ErrInvalidInput, secretDetail), 400, "Bad request", "not valid", "", "WARN"},
+		{"echo 503", echo.NewHTTPError(http.StatusServiceUnavailable, secretDetail), 503, "Service unavailable", "", "", "ERROR"},
+		{"echo 500 message hidden", echo.NewHTTPError(http.StatusInternalServerError, secretDetail), 500, "Something went wrong", "", "", "ERROR"},
+		{"plain error", errors.New("query failed: password=" + secretDetail), 500, "Something went wrong", "", "", "ERROR"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, logs := newBackboneEcho(t, MiddlewareConfig{})
+			e.GET("/x", func(c echo.Context) error { return tt.err })
+			rec := serve(e, httptest.NewRequest(http.MethodGet, "/x", nil))
+			if rec.Code != tt.status {
+				t.Errorf("status = %d, want %d", rec.Code, tt.status)
+			}
+			if got := rec.Header().Get("Retry-After"); got != tt.retryAfter {
+				t.Errorf("Retry-After = %q, want %q", got, tt.retryAfter)
+			}
+			body := rec.Body.String()
+			if strings.Contains(body, secretDetail) {
+				t.Errorf("the page shows internal detail:\n%s", body)
+			}
+			doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := doc.Find(`[data-testid="error-status"]`).Text(); got != fmt.Sprint(tt.status) {
+				t.Errorf("page status = %q, want %d", got, tt.status)
+			}
+			if got := doc.Find(`[data-testid="error-heading"]`).Text(); !strings.Contains(got, tt.heading) {
+				t.Errorf("heading = %q, want it to contain %q", got, tt.heading)
+			}
+			if got := doc.Find(`[data-testid="error-message"]`).Text(); !strings.Contains(got, tt.message) {
+				t.Errorf("message = %q, want it to contain %q", got, tt.message)
+			}
+			rid := rec.Header().Get("X-Request-ID")
+			if got := doc.Find(`[data-testid="request-id"]`).Text(); got != rid || rid == "" {
+				t.Errorf("page request id = %q, header %q", got, rid)
+			}
+			if tt.retryAfter != "" {
+				if got := doc.Find(`[data-testid="retry-after"]`).Text(); !strings.Contains(got, "in "+tt.retryAfter+" second") {
+					t.Errorf("retry hint = %q, want in %s seconds", got, tt.retryAfter)
+				}
+			}
+			if tt.status == 401 && doc.Find(`[data-testid="sign-in"]`).Length() != 1 {
+				t.Error("401 page has no sign-in button")
+			}
+			// The log has the detail, the request id, and the right level.
+			var found bool
+			for _, r := range logs.records(t) {
+				if r["msg"] == "request failed" {
+					found = true
+					if r["level"] != tt.level {
+						t.Errorf("log level = %v, want %s", r["level"], tt.level)
+					}
+					if r["request_id"] != rid {
+						t.Errorf("log request_id = %v, want %s", r["request_id"], rid)
+					}
+					if strings.Contains(tt.err.Error(), secretDetail) && !strings.Contains(fmt.Sprint(r["error"]), secretDetail) {
+						t.Errorf("log error = %v, want the detail", r["error"])
+					}
+				}
+			}
+			if !found {
+				t.Error("the error was not logged")
+			}
+		})
+	}
+}
+
+func TestErrorHandlerJSON(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	e.GET("/x", func(c echo.Context) error {
+		return &mailgun.Error{StatusCode: 429, Message: secretDetail, RetryAfter: 10 * time.Second}
+	})
+	tests := []struct {
+		accept   string
+		wantJSON bool
+	}{
+		{"application/json", true},
+		{"application/json, text/plain", true},
+		{"text/html,application/xhtml+xml,application/json;q=0.9", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		req.Header.Set("Accept", tt.accept)
+		rec := serve(e, req)
+		if got, want := rec.Code, 429; got != want {
+			t.Errorf("%q: status %d, want %d", tt.accept, got, want)
+		}
+		isJSON := strings.HasPrefix(rec.Header().Get("Content-Type"), "application/json")
+		if isJSON != tt.wantJSON {
+			t.Errorf("Accept %q: Content-Type %q, want JSON=%v", tt.accept, rec.Header().Get("Content-Type"), tt.wantJSON)
+			continue
+		}
+		if !tt.wantJSON {
+			continue
+		}
+		var body map[string]string
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("body %q: %v", rec.Body, err)
+		}
+		if body["request_id"] != rec.Header().Get("X-Request-ID") || body["request_id"] == "" {
+			t.Errorf("request_id = %q, header %q", body["request_id"], rec.Header().Get("X-Request-ID"))
+		}
+		if !strings.Contains(body["error"], "in 10 seconds") {
+			t.Errorf("error = %q, want a retry hint", body["error"])
+		}
+		if strings.Contains(rec.Body.String(), secretDetail) {
+			t.Error("JSON shows internal detail")
+		}
+	}
+}
+
+func TestErrorHandlerHEADAndCommitted(t *testing.T) {
+	e, logs := newBackboneEcho(t, MiddlewareConfig{})
+	e.HEAD("/x", func(c echo.Context) error { return echo.ErrForbidden })
+	e.GET("/half", func(c echo.Context) error {
+		_ = c.String(http.StatusOK, "partial")
+		return errors.New("late failure " + secretDetail)
+	})
+	rec := serve(e, httptest.NewRequest(http.MethodHead, "/x", nil))
+	if rec.Code != 403 || rec.Body.Len() != 0 {
+		t.Errorf("HEAD: %d with %d body bytes, want 403 and none", rec.Code, rec.Body.Len())
+	}
+	rec = serve(e, httptest.NewRequest(http.MethodGet, "/half", nil))
+	if rec.Code != 200 || rec.Body.String() != "partial" {
+		t.Errorf("committed response changed: %d %q", rec.Code, rec.Body)
+	}
+	if !strings.Contains(logs.String(), "late failure") {
+		t.Error("the error after commit was not logged")
+	}
+}
+
+// failing is a component whose render fails half-way.
+func failing() templ.Component {
+	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+		_, _ = io.WriteString(w, "<p>half a page "+secretDetail)
+		return errors.New("template exploded")
+	})
+}
+
+func TestRenderErrorBecomesCleanPage(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	e.GET("/broken", func(c echo.Context) error { return Render(c, http.StatusOK, failing()) })
+	e.GET("/ok", func(c echo.Context) error {
+		return Render(c, http.StatusCreated, templ.Raw("<p>fine</p>"))
+	})
+	rec := serve(e, httptest.NewRequest(http.MethodGet, "/broken", nil))
+	if rec.Code != 500 {
+		t.Errorf("status = %d, want 500", rec.Code)
+	}
+	if strings.Contains(rec.Body.String(), "half a page") {
+		t.Error("half-rendered output was sent")
+	}
+	rec = serve(e, httptest.NewRequest(http.MethodGet, "/ok", nil))
+	if rec.Code != 201 || rec.Body.String() != "<p>fine</p>" || rec.Header().Get("Content-Type") != "text/html; charset=UTF-8" {
+		t.Errorf("Render: %d %q %q", rec.Code, rec.Body, rec.Header().Get("Content-Type"))
+	}
+}
+
+func TestRetryText(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, ""}, {time.Second, "in 1 second"}, {1100 * time.Millisecond, "in 2 seconds"}, {90 * time.Second, "in 90 seconds"}, {5 * time.Minute, "in 5 minutes"},
+	}
+	for _, tt := range tests {
+		if got := retryText(tt.d); got != tt.want {
+			t.Errorf("retryText(%s) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}

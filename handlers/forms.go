@@ -1,0 +1,354 @@
+package handlers
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/store"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// Form limits.
+const (
+	// MaxCreateLines is the most logins one create form may hold.
+	MaxCreateLines = 100
+	// MaxLocalPart is the longest local part accepted (RFC 5321).
+	MaxLocalPart = 64
+	// MinPassword and MaxPassword bound a manual password (Mailgun's documented limits).
+	MinPassword = 5
+	MaxPassword = 32
+	// DefaultPerPage is the domain page's page size when none (or a strange one) is asked for.
+	DefaultPerPage = 100
+	// AuditPageSize is the number of audit entries per page.
+	AuditPageSize = 50
+)
+
+// PageSizes are the page sizes the domain page offers.
+func PageSizes() []int { return []int{25, 50, 100, 500} }
+
+// Paging is a parsed ?page=&per_page= pair.
+type Paging struct {
+	Page    int // 1-based
+	PerPage int
+}
+
+// Skip is Mailgun's skip for this page.
+func (p Paging) Skip() int { return (p.Page - 1) * p.PerPage }
+
+// ParsePaging reads page and per_page. Anything invalid falls back to the default (page 1,
+// DefaultPerPage) instead of failing: a mangled link still shows a list.
+func ParsePaging(q url.Values) Paging {
+	p := Paging{Page: 1, PerPage: DefaultPerPage}
+	if n, err := strconv.Atoi(q.Get("per_page")); err == nil {
+		for _, s := range PageSizes() {
+			if n == s {
+				p.PerPage = n
+			}
+		}
+	}
+	// The cap keeps skip far from overflow; Mailgun has nothing that far anyway.
+	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 && n <= 1_000_000 {
+		p.Page = n
+	}
+	return p
+}
+
+// LastPage is the number of the last page of total items (1 when empty).
+func LastPage(total, perPage int) int {
+	if total <= 0 || perPage <= 0 {
+		return 1
+	}
+	return (total + perPage - 1) / perPage
+}
+
+// FormErrors maps a form field name to what is wrong with it.
+type FormErrors map[string]string
+
+// CreateForm is the parsed create-credentials form.
+type CreateForm struct {
+	Raw        string   // the textarea as typed, kept on error
+	Logins     []string // full addresses in the domain, in the order typed
+	Mode       string   // "generate" or "manual"
+	Password   string   // manual mode only
+	System     bool
+	Errors     FormErrors
+	LineErrors []views.LineError
+}
+
+// OK reports whether the form can be sent.
+func (f *CreateForm) OK() bool { return len(f.Errors) == 0 && len(f.LineErrors) == 0 }
+
+// ParseCreateForm reads and checks the create form for domain. Every problem is reported
+// (each bad line by number) before anything is sent to Mailgun.
+func ParseCreateForm(domain string, v url.Values) CreateForm {
+	f := CreateForm{
+		Raw:    v.Get("logins"),
+		Mode:   parseMode(v.Get("mode")),
+		System: v.Get("system") == "on",
+		Errors: FormErrors{},
+	}
+	if f.Mode == "manual" {
+		if msg := checkPassword(v.Get("password"), v.Get("password2")); msg.field != "" {
+			f.Errors[msg.field] = msg.text
+		} else {
+			f.Password = v.Get("password")
+		}
+	}
+
+	seen := map[string]int{} // lower-cased full login → line number
+	count := 0
+	for i, line := range strings.Split(f.Raw, "\n") {
+		n := i + 1
+		text := strings.TrimSpace(line)
+		if text == "" {
+			continue
+		}
+		count++
+		if count > MaxCreateLines {
+			continue
+		}
+		full, problem := normalizeLogin(domain, text)
+		if problem == "" {
+			if first, dup := seen[strings.ToLower(full)]; dup {
+				problem = fmt.Sprintf("duplicate of line %d", first)
+			}
+		}
+		if problem != "" {
+			f.LineErrors = append(f.LineErrors, views.LineError{Line: n, Text: clip(text, 80), Problem: problem})
+			continue
+		}
+		seen[strings.ToLower(full)] = n
+		f.Logins = append(f.Logins, full)
+	}
+	switch {
+	case count == 0:
+		f.Errors["logins"] = "Enter at least one login, one per line."
+	case count > MaxCreateLines:
+		f.Errors["logins"] = fmt.Sprintf("At most %d logins at a time; you entered %d.", MaxCreateLines, count)
+	}
+	return f
+}
+
+// normalizeLogin turns a line (a local part, or a full address in domain) into the full
+// address, or says what is wrong with it.
+func normalizeLogin(domain, text string) (string, string) {
+	local := text
+	if at := strings.LastIndexByte(text, '@'); at >= 0 {
+		local = text[:at]
+		if d := text[at+1:]; !strings.EqualFold(d, domain) {
+			if d == "" {
+				return "", "nothing after the @"
+			}
+			return "", fmt.Sprintf("not in this domain (%s)", clip(d, 60))
+		}
+	}
+	if p := checkLocalPart(local); p != "" {
+		return "", p
+	}
+	full := local + "@" + strings.ToLower(domain)
+	if err := mailgun.ValidateSpec(full); err != nil {
+		return "", "not a valid login"
+	}
+	return full, ""
+}
+
+// checkLocalPart is stricter than Mailgun's spec rule: the characters people actually use in
+// SMTP logins, so a typo never becomes a strange credential.
+func checkLocalPart(s string) string {
+	if s == "" {
+		return "the part before the @ is empty"
+	}
+	if strings.ContainsRune(s, '@') {
+		return "more than one @"
+	}
+	if len(s) > MaxLocalPart {
+		return fmt.Sprintf("longer than %d characters", MaxLocalPart)
+	}
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		case r == '.', r == '_', r == '+', r == '-':
+		case r == ' ' || r == '\t':
+			return "contains a space"
+		default:
+			return fmt.Sprintf("contains %q; use letters, digits and . _ + - only", r)
+		}
+	}
+	return ""
+}
+
+type fieldMsg struct{ field, text string }
+
+// checkPassword checks a manual password typed twice. It never echoes the password.
+func checkPassword(pw, again string) fieldMsg {
+	n := utf8.RuneCountInString(pw)
+	switch {
+	case pw == "":
+		return fieldMsg{"password", "Enter a password, or choose a generated one."}
+	case n < MinPassword || n > MaxPassword:
+		return fieldMsg{"password", fmt.Sprintf("Use %d to %d characters (you typed %d).", MinPassword, MaxPassword, n)}
+	case pw != again:
+		return fieldMsg{"password2", "The two passwords do not match."}
+	}
+	return fieldMsg{}
+}
+
+func parseMode(s string) string {
+	if s == "manual" {
+		return "manual"
+	}
+	return "generate"
+}
+
+// ResetForm is the parsed reset-password form.
+type ResetForm struct {
+	Mode     string
+	Password string // manual mode only
+	Errors   FormErrors
+}
+
+// ParseResetForm reads and checks the reset form.
+func ParseResetForm(v url.Values) ResetForm {
+	f := ResetForm{Mode: parseMode(v.Get("mode")), Errors: FormErrors{}}
+	if f.Mode == "manual" {
+		if msg := checkPassword(v.Get("password"), v.Get("password2")); msg.field != "" {
+			f.Errors[msg.field] = msg.text
+		} else {
+			f.Password = v.Get("password")
+		}
+	}
+	return f
+}
+
+// LoginSpec checks a login named in a URL for domain and returns its full address. A local
+// part is completed with the domain; a full address must be in the domain.
+func LoginSpec(domain, login string) (string, error) {
+	if err := mailgun.ValidateSpec(login); err != nil {
+		return "", fmt.Errorf("login %q: %w", clip(login, 80), err)
+	}
+	local, d, found := strings.Cut(login, "@")
+	if found && !strings.EqualFold(d, domain) {
+		return "", fmt.Errorf("login %q is not in domain %s: %w", clip(login, 80), domain, mailgun.ErrInvalidInput)
+	}
+	if local == "" {
+		return "", fmt.Errorf("login %q has an empty local part: %w", clip(login, 80), mailgun.ErrInvalidInput)
+	}
+	return local + "@" + strings.ToLower(domain), nil
+}
+
+// IsSystemLogin reports whether a login is Mailgun's system credential. Mailgun's list has no
+// system flag; every domain gets postmaster@<domain> as its system login and it cannot be
+// deleted, so the local part is the only signal available (an inference, not documented).
+func IsSystemLogin(login string) bool {
+	local, _, _ := strings.Cut(login, "@")
+	return strings.EqualFold(local, "postmaster")
+}
+
+// AuditQuery is the parsed filter of the audit page and exports.
+type AuditQuery struct {
+	Form   views.AuditFilter // what the form shows (invalid dates dropped)
+	Before int64
+	From   time.Time
+	To     time.Time // exclusive: the start of the day after the "to" date
+}
+
+// ParseAuditQuery reads the audit filters. Unknown or malformed values are dropped rather than
+// failing, like the paging parameters.
+func ParseAuditQuery(q url.Values) AuditQuery {
+	a := AuditQuery{Form: views.AuditFilter{
+		Domain:  clip(strings.TrimSpace(q.Get("domain")), 255),
+		Actor:   clip(strings.TrimSpace(q.Get("actor")), 255),
+		Action:  oneOf(q.Get("action"), AuditActions()),
+		Outcome: oneOf(q.Get("outcome"), AuditOutcomes()),
+		Login:   clip(strings.TrimSpace(q.Get("login")), 255),
+	}}
+	if t, err := time.Parse(time.DateOnly, q.Get("from")); err == nil {
+		a.From, a.Form.From = t, q.Get("from")
+	}
+	if t, err := time.Parse(time.DateOnly, q.Get("to")); err == nil {
+		a.To, a.Form.To = t.AddDate(0, 0, 1), q.Get("to")
+	}
+	if n, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && n > 0 {
+		a.Before = n
+	}
+	return a
+}
+
+// StoreFilter is the store query for this filter (visibility is added by the caller).
+func (a AuditQuery) StoreFilter() store.AuditFilter {
+	return store.AuditFilter{
+		Domain:  a.Form.Domain,
+		Actor:   a.Form.Actor,
+		Action:  a.Form.Action,
+		Outcome: a.Form.Outcome,
+		Login:   a.Form.Login,
+		From:    a.From,
+		To:      a.To,
+		Before:  a.Before,
+	}
+}
+
+// Values is the filter as query parameters (without the cursor), for links and exports.
+func (a AuditQuery) Values() url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("domain", a.Form.Domain)
+	set("actor", a.Form.Actor)
+	set("action", a.Form.Action)
+	set("outcome", a.Form.Outcome)
+	set("from", a.Form.From)
+	set("to", a.Form.To)
+	set("login", a.Form.Login)
+	return v
+}
+
+// AuditActions are the action keys the audit trail holds.
+func AuditActions() []string {
+	return []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all",
+		"auth.sign_in", "auth.sign_out", "auth.sign_in_refused", "access.denied", "audit.retention"}
+}
+
+// AuditOutcomes are the outcomes an audit entry may have.
+func AuditOutcomes() []string { return []string{"pending", "ok", "failed", "unknown", "denied"} }
+
+func oneOf(s string, allowed []string) string {
+	for _, a := range allowed {
+		if s == a {
+			return s
+		}
+	}
+	return ""
+}
+
+// clip shortens s to at most n bytes on a rune boundary, for echoing user input safely.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// csvSafe neutralises a cell a spreadsheet would read as a formula (CSV injection): a leading
+// =, +, -, @, tab or carriage return gets a single quote in front.
+func csvSafe(s string) string {
+	if s == "" {
+		return s
+	}
+	switch s[0] {
+	case '=', '+', '-', '@', '\t', '\r':
+		return "'" + s
+	}
+	return s
+}

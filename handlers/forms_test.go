@@ -1,0 +1,335 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+func TestParsePaging(t *testing.T) {
+	tests := []struct {
+		query string
+		want  Paging
+	}{
+		{"", Paging{1, 100}},
+		{"page=3&per_page=25", Paging{3, 25}},
+		{"page=2&per_page=500", Paging{2, 500}},
+		{"page=0&per_page=50", Paging{1, 50}},
+		{"page=-4", Paging{1, 100}},
+		{"page=abc&per_page=xyz", Paging{1, 100}},
+		{"per_page=7", Paging{1, 100}},
+		{"per_page=1000", Paging{1, 100}},
+		{"page=99999999999999999999", Paging{1, 100}},
+		{"page=1000000", Paging{1000000, 100}},
+		{"page=1000001", Paging{1, 100}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			q, _ := url.ParseQuery(tt.query)
+			if got := ParsePaging(q); got != tt.want {
+				t.Errorf("ParsePaging(%q) = %+v, want %+v", tt.query, got, tt.want)
+			}
+		})
+	}
+	if got, want := (Paging{Page: 3, PerPage: 25}).Skip(), 50; got != want {
+		t.Errorf("Skip = %d, want %d", got, want)
+	}
+}
+
+func TestLastPage(t *testing.T) {
+	tests := []struct{ total, per, want int }{
+		{0, 100, 1}, {1, 100, 1}, {100, 100, 1}, {101, 100, 2}, {250, 100, 3}, {250, 25, 10}, {251, 500, 1},
+	}
+	for _, tt := range tests {
+		if got := LastPage(tt.total, tt.per); got != tt.want {
+			t.Errorf("LastPage(%d, %d) = %d, want %d", tt.total, tt.per, got, tt.want)
+		}
+	}
+}
+
+func TestParseCreateForm(t *testing.T) {
+	const d = "example.com"
+	tests := []struct {
+		name       string
+		form       url.Values
+		wantLogins []string
+		wantLines  []views.LineError
+		wantErrs   FormErrors
+		wantMode   string
+		wantPW     string
+		wantSystem bool
+	}{
+		{
+			name:       "local parts and full addresses, blanks and spaces skipped",
+			form:       url.Values{"logins": {"alice\r\n\n  bob@example.com  \r\nC.d+e_f-g@EXAMPLE.COM\n"}},
+			wantLogins: []string{"alice@example.com", "bob@example.com", "C.d+e_f-g@example.com"},
+			wantMode:   "generate",
+		},
+		{
+			name: "invalid lines reported by number, valid ones kept",
+			form: url.Values{"logins": {"ok1\nbad one\nx@other.org\n\nalice@\n@example.com\nfoo/bar\nok1\nä\n" + strings.Repeat("a", 65)}},
+			wantLines: []views.LineError{
+				{Line: 2, Text: "bad one", Problem: "contains a space"},
+				{Line: 3, Text: "x@other.org", Problem: "not in this domain (other.org)"},
+				{Line: 5, Text: "alice@", Problem: "nothing after the @"},
+				{Line: 6, Text: "@example.com", Problem: "the part before the @ is empty"},
+				{Line: 7, Text: "foo/bar", Problem: `contains '/'; use letters, digits and . _ + - only`},
+				{Line: 8, Text: "ok1", Problem: "duplicate of line 1"},
+				{Line: 9, Text: "ä", Problem: `contains 'ä'; use letters, digits and . _ + - only`},
+				{Line: 10, Text: strings.Repeat("a", 65), Problem: "longer than 64 characters"},
+			},
+			wantLogins: []string{"ok1@example.com"},
+			wantMode:   "generate",
+		},
+		{
+			name:       "duplicates are case-insensitive",
+			form:       url.Values{"logins": {"Bob\nbob@example.com"}},
+			wantLogins: []string{"Bob@example.com"},
+			wantLines:  []views.LineError{{Line: 2, Text: "bob@example.com", Problem: "duplicate of line 1"}},
+			wantMode:   "generate",
+		},
+		{
+			name:     "empty",
+			form:     url.Values{"logins": {"\n  \n"}},
+			wantErrs: FormErrors{"logins": "Enter at least one login, one per line."},
+			wantMode: "generate",
+		},
+		{
+			name:       "manual password ok, system flag",
+			form:       url.Values{"logins": {"a"}, "mode": {"manual"}, "password": {"s3cret"}, "password2": {"s3cret"}, "system": {"on"}},
+			wantLogins: []string{"a@example.com"},
+			wantMode:   "manual",
+			wantPW:     "s3cret",
+			wantSystem: true,
+		},
+		{
+			name:       "manual passwords differ",
+			form:       url.Values{"logins": {"a"}, "mode": {"manual"}, "password": {"s3cret"}, "password2": {"s3creT"}},
+			wantLogins: []string{"a@example.com"},
+			wantErrs:   FormErrors{"password2": "The two passwords do not match."},
+			wantMode:   "manual",
+		},
+		{
+			name:       "manual password too short",
+			form:       url.Values{"logins": {"a"}, "mode": {"manual"}, "password": {"abcd"}, "password2": {"abcd"}},
+			wantLogins: []string{"a@example.com"},
+			wantErrs:   FormErrors{"password": "Use 5 to 32 characters (you typed 4)."},
+			wantMode:   "manual",
+		},
+		{
+			name:       "manual password too long",
+			form:       url.Values{"logins": {"a"}, "mode": {"manual"}, "password": {strings.Repeat("p", 33)}, "password2": {strings.Repeat("p", 33)}},
+			wantLogins: []string{"a@example.com"},
+			wantErrs:   FormErrors{"password": "Use 5 to 32 characters (you typed 33)."},
+			wantMode:   "manual",
+		},
+		{
+			name:       "password ignored in generate mode; unknown mode is generate",
+			form:       url.Values{"logins": {"a"}, "mode": {"weird"}, "password": {"x"}},
+			wantLogins: []string{"a@example.com"},
+			wantMode:   "generate",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseCreateForm(d, tt.form)
+			if !reflect.DeepEqual(got.Logins, tt.wantLogins) {
+				t.Errorf("Logins = %q, want %q", got.Logins, tt.wantLogins)
+			}
+			if !reflect.DeepEqual(got.LineErrors, tt.wantLines) {
+				t.Errorf("LineErrors = %+v, want %+v", got.LineErrors, tt.wantLines)
+			}
+			wantErrs := tt.wantErrs
+			if wantErrs == nil {
+				wantErrs = FormErrors{}
+			}
+			if !reflect.DeepEqual(got.Errors, wantErrs) {
+				t.Errorf("Errors = %v, want %v", got.Errors, wantErrs)
+			}
+			if got.Mode != tt.wantMode || got.Password != tt.wantPW || got.System != tt.wantSystem {
+				t.Errorf("Mode, Password, System = %q, %q, %v; want %q, %q, %v", got.Mode, got.Password, got.System, tt.wantMode, tt.wantPW, tt.wantSystem)
+			}
+			if got.Raw != tt.form.Get("logins") {
+				t.Errorf("Raw not kept")
+			}
+			wantOK := len(tt.wantLines) == 0 && len(wantErrs) == 0
+			if got.OK() != wantOK {
+				t.Errorf("OK() = %v, want %v", got.OK(), wantOK)
+			}
+		})
+	}
+}
+
+func TestParseCreateFormLimit(t *testing.T) {
+	var lines []string
+	for i := range MaxCreateLines + 1 {
+		lines = append(lines, fmt.Sprintf("u%d", i))
+	}
+	got := ParseCreateForm("example.com", url.Values{"logins": {strings.Join(lines, "\n")}})
+	if got.OK() {
+		t.Fatal("101 logins accepted")
+	}
+	if want := "At most 100 logins at a time; you entered 101."; got.Errors["logins"] != want {
+		t.Errorf("Errors[logins] = %q, want %q", got.Errors["logins"], want)
+	}
+	got = ParseCreateForm("example.com", url.Values{"logins": {strings.Join(lines[:MaxCreateLines], "\n")}})
+	if !got.OK() || len(got.Logins) != MaxCreateLines {
+		t.Errorf("100 logins: OK=%v, %d logins", got.OK(), len(got.Logins))
+	}
+}
+
+func TestParseResetForm(t *testing.T) {
+	tests := []struct {
+		form     url.Values
+		wantMode string
+		wantPW   string
+		wantErrs FormErrors
+	}{
+		{url.Values{}, "generate", "", FormErrors{}},
+		{url.Values{"mode": {"manual"}, "password": {"abcde"}, "password2": {"abcde"}}, "manual", "abcde", FormErrors{}},
+		{url.Values{"mode": {"manual"}}, "manual", "", FormErrors{"password": "Enter a password, or choose a generated one."}},
+		{url.Values{"mode": {"manual"}, "password": {"abcde"}, "password2": {"abcdf"}}, "manual", "", FormErrors{"password2": "The two passwords do not match."}},
+	}
+	for _, tt := range tests {
+		got := ParseResetForm(tt.form)
+		if got.Mode != tt.wantMode || got.Password != tt.wantPW || !reflect.DeepEqual(got.Errors, tt.wantErrs) {
+			t.Errorf("ParseResetForm(%v) = %+v, want mode %q pw %q errs %v", tt.form, got, tt.wantMode, tt.wantPW, tt.wantErrs)
+		}
+	}
+}
+
+func TestLoginSpec(t *testing.T) {
+	tests := []struct {
+		login   string
+		want    string
+		wantErr bool
+	}{
+		{"alice", "alice@example.com", false},
+		{"alice@example.com", "alice@example.com", false},
+		{"alice@EXAMPLE.com", "alice@example.com", false},
+		{"alice@other.com", "", true},
+		{"", "", true},
+		{"a/b", "", true},
+		{"a\r\nb", "", true},
+		{"a@b@example.com", "", true},
+		{"@example.com", "", true},
+	}
+	for _, tt := range tests {
+		got, err := LoginSpec("example.com", tt.login)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("LoginSpec(%q) = %q, %v; want %q, err %v", tt.login, got, err, tt.want, tt.wantErr)
+		}
+		if err != nil && !errors.Is(err, mailgun.ErrInvalidInput) {
+			t.Errorf("LoginSpec(%q) error %v does not wrap ErrInvalidInput", tt.login, err)
+		}
+	}
+}
+
+func TestIsSystemLogin(t *testing.T) {
+	for login, want := range map[string]bool{
+		"postmaster@example.com": true, "Postmaster@example.com": true, "postmaster": true,
+		"postmaster2@example.com": false, "alice@example.com": false, "": false,
+	} {
+		if got := IsSystemLogin(login); got != want {
+			t.Errorf("IsSystemLogin(%q) = %v, want %v", login, got, want)
+		}
+	}
+}
+
+func TestParseAuditQuery(t *testing.T) {
+	q, _ := url.ParseQuery("domain=example.com&actor=ada&action=credential.reset&outcome=ok&from=2026-01-02&to=2026-01-05&login=user001%40example.com&before=42")
+	got := ParseAuditQuery(q)
+	want := AuditQuery{
+		Form: views.AuditFilter{Domain: "example.com", Actor: "ada", Action: "credential.reset", Outcome: "ok",
+			From: "2026-01-02", To: "2026-01-05", Login: "user001@example.com"},
+		Before: 42,
+		From:   time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC),
+		To:     time.Date(2026, 1, 6, 0, 0, 0, 0, time.UTC),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseAuditQuery = %+v, want %+v", got, want)
+	}
+	if got, want := got.Values().Encode(), "action=credential.reset&actor=ada&domain=example.com&from=2026-01-02&login=user001%40example.com&outcome=ok&to=2026-01-05"; got != want {
+		t.Errorf("Values = %q, want %q", got, want)
+	}
+
+	bad, _ := url.ParseQuery("action=drop+table&outcome=maybe&from=yesterday&to=2026-13-01&before=-3")
+	got = ParseAuditQuery(bad)
+	if !reflect.DeepEqual(got, AuditQuery{}) {
+		t.Errorf("malformed filters kept: %+v", got)
+	}
+}
+
+func TestCSVSafe(t *testing.T) {
+	tests := map[string]string{
+		"=HYPERLINK(\"x\")": "'=HYPERLINK(\"x\")",
+		"+1":                "'+1",
+		"-2+3":              "'-2+3",
+		"@SUM(A1)":          "'@SUM(A1)",
+		"\tx":               "'\tx",
+		"\rx":               "'\rx",
+		"alice@example.com": "alice@example.com",
+		"":                  "",
+		"a=b":               "a=b",
+	}
+	for in, want := range tests {
+		if got := csvSafe(in); got != want {
+			t.Errorf("csvSafe(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClip(t *testing.T) {
+	if got, want := clip("abc", 5), "abc"; got != want {
+		t.Errorf("clip = %q, want %q", got, want)
+	}
+	if got, want := clip("aé", 2), "a…"; got != want {
+		t.Errorf("clip = %q, want %q", got, want)
+	}
+}
+
+func TestCreatedCount(t *testing.T) {
+	tests := []struct {
+		msg  string
+		n    int
+		okay bool
+	}{
+		{"Created 3 credentials pair(s)", 3, true},
+		{"created 1 credentials pair(s)", 1, true},
+		{"Password changed", 0, false},
+		{"Created many", 0, false},
+	}
+	for _, tt := range tests {
+		n, ok := createdCount(tt.msg)
+		if n != tt.n || ok != tt.okay {
+			t.Errorf("createdCount(%q) = %d, %v; want %d, %v", tt.msg, n, ok, tt.n, tt.okay)
+		}
+	}
+}
+
+func FuzzParseCreateForm(f *testing.F) {
+	f.Add("alice\nbob@example.com\n")
+	f.Add("a b\n@\n\r\n")
+	f.Add("x@other.org\nä/ö")
+	f.Fuzz(func(t *testing.T, text string) {
+		got := ParseCreateForm("example.com", url.Values{"logins": {text}})
+		for _, l := range got.Logins {
+			if err := mailgun.ValidateSpec(l); err != nil {
+				t.Fatalf("accepted login %q fails ValidateSpec: %v", l, err)
+			}
+			if !strings.HasSuffix(l, "@example.com") || strings.Count(l, "@") != 1 {
+				t.Fatalf("accepted login %q is not a single address in the domain", l)
+			}
+		}
+		if len(got.Logins) > MaxCreateLines {
+			t.Fatalf("%d logins accepted", len(got.Logins))
+		}
+	})
+}

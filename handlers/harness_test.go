@@ -1,0 +1,339 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/audit"
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/demoidp"
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// idpKey is generated once per test binary: a 2048-bit RSA key per test would dominate the run.
+var idpKey = sync.OnceValue(func() *rsa.PrivateKey {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
+// testPolicy is the demo policy plus a rule for the self-service persona below.
+const testPolicy = `
+admins:
+  groups: [smtp-admins]
+self_service: true
+rules:
+  - domain: acme.example
+    role: operator
+    groups: [team-acme]
+  - domain: acme.example
+    role: owner
+    groups: [acme-owners]
+  - domain: example.com
+    role: viewer
+    groups: [security-reviewers]
+  - domain: newsletter.example.org
+    role: viewer
+    groups: [security-reviewers]
+  - domain: example.com
+    role: viewer
+    groups: [example-viewers]
+`
+
+// testPersonas are the demo personas plus a viewer of example.com whose e-mail is one of its
+// logins (self-service), and an owner of acme.example.
+func testPersonas() []demoidp.Persona {
+	return append(demoidp.DefaultPersonas(),
+		demoidp.Persona{ID: "selfie", Name: "Sam Self", Email: "sam@example.com", EmailVerified: true,
+			Groups: []string{"example-viewers"}, Description: "Viewer of example.com; sam@example.com is a login there."},
+		demoidp.Persona{ID: "owner", Name: "Olga Owner", Email: "olga@acme.example", EmailVerified: true,
+			Groups: []string{"acme-owners"}, Description: "Owner of acme.example."},
+	)
+}
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// flakyAuditor is the real recorder, with Begin failing on demand (a database outage).
+type flakyAuditor struct {
+	*audit.Recorder
+	failBegin atomic.Bool
+}
+
+func (f *flakyAuditor) Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain string, logins []string) (*audit.Pending, error) {
+	if f.failBegin.Load() {
+		return nil, errors.New("audit: begin: database is locked")
+	}
+	return f.Recorder.Begin(ctx, a, m, action, domain, logins)
+}
+
+// authEvents adapts the recorder to auth's EventRecorder, as the app does.
+type authEvents struct{ rec *audit.Recorder }
+
+func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error {
+	return r.rec.Event(ctx,
+		audit.Actor{Issuer: e.Issuer, Subject: e.Subject, Email: e.Email, Name: e.Name},
+		audit.Meta{RequestID: e.RequestID, ClientIP: e.ClientIP, UserAgent: e.UserAgent},
+		e.Action, e.Outcome, e.Domain, e.Detail)
+}
+
+// testClock is the pages' movable clock (caches, rate limit, age flags).
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is SMTP Desk assembled from the real packages the way the app wires it (middleware,
+// session, CSRF, routes), against the sandbox Mailgun and the demo provider over loopback HTTP.
+type env struct {
+	URL     string
+	Echo    *echo.Echo
+	SB      *sandbox.Server
+	DB      *store.DB
+	IdP     *demoidp.Provider
+	Auditor *flakyAuditor
+	Clock   *testClock
+	Logs    *syncBuffer
+	APIKey  string
+}
+
+type envOptions struct {
+	MailgunTimeout time.Duration // default 5s
+	Settings       handlers.Settings
+}
+
+func newEnv(t *testing.T, opts envOptions) *env {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	if opts.MailgunTimeout == 0 {
+		opts.MailgunTimeout = 5 * time.Second
+	}
+	e := &env{Logs: &syncBuffer{}, Clock: &testClock{t: sandbox.SeedBase()}, APIKey: "key-test-0123456789abcdef"}
+	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	e.SB = sandbox.New(e.APIKey, sandbox.WithDefaultSeed())
+	mgSrv := httptest.NewServer(e.SB)
+	t.Cleanup(mgSrv.Close)
+	mg, err := mailgun.NewClient(e.APIKey, mailgun.WithBaseURL(mgSrv.URL), mailgun.WithTimeout(opts.MailgunTimeout),
+		mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	e.DB, err = store.Open(ctx, filepath.Join(t.TempDir(), "smtpdesk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.DB.Close() })
+	pol, err := policy.Parse([]byte(testPolicy), "test-policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := audit.NewRecorder(e.DB, time.Now)
+	e.Auditor = &flakyAuditor{Recorder: rec}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.URL = "http://" + ln.Addr().String()
+	e.IdP, err = demoidp.Start(ctx, demoidp.Options{
+		Personas:               testPersonas(),
+		RedirectURIs:           []string{e.URL + auth.CallbackPath},
+		PostLogoutRedirectURIs: []string{e.URL + auth.SignedOutPath},
+		Key:                    idpKey(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.IdP.Close() })
+
+	keys := [][]byte{make([]byte, 32), make([]byte, 32)}
+	for _, k := range keys {
+		_, _ = rand.Read(k)
+	}
+	a, err := auth.New(auth.Config{
+		IssuerURL:    e.IdP.Issuer(),
+		ClientID:     e.IdP.ClientID(),
+		ClientSecret: e.IdP.ClientSecret(),
+		RedirectURL:  e.URL + auth.CallbackPath,
+		SessionKeys:  keys,
+	}, e.DB, authEvents{rec}, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start(ctx)
+	wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer wcancel()
+	if err := a.WaitReady(wctx); err != nil {
+		t.Fatalf("provider discovery: %v", err)
+	}
+
+	ec := echo.New()
+	ec.HideBanner, ec.HidePort = true, true
+	ec.HTTPErrorHandler = handlers.ErrorHandler(logger)
+	handlers.Use(ec, handlers.MiddlewareConfig{Logger: logger, Demo: true})
+	ec.Use(a.Session())
+	ec.Use(a.CSRF())
+	settings := opts.Settings
+	if err := handlers.Register(ec, handlers.Deps{
+		Logger:   logger,
+		Auth:     a,
+		Policy:   policy.NewStaticHolder(pol),
+		Mailgun:  mg,
+		Audit:    e.Auditor,
+		AuditLog: e.DB,
+		Health:   handlers.NewHealth(e.DB, time.Now, time.Now),
+		Settings: settings,
+		Now:      e.Clock.Now,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.Echo = ec
+	srv := &http.Server{Handler: ec, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer scancel()
+		_ = srv.Shutdown(sctx)
+	})
+	return e
+}
+
+// signIn returns a browser signed in as persona.
+func (e *env) signIn(t *testing.T, persona string) *testflow.Client {
+	t.Helper()
+	c, err := testflow.New(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.SignIn(context.Background(), persona)
+	if err != nil {
+		t.Fatalf("sign in as %s: %v", persona, err)
+	}
+	if p.URL.Host != strings.TrimPrefix(e.URL, "http://") {
+		t.Fatalf("sign in as %s ended at %s (status %d)", persona, p.URL, p.Status)
+	}
+	return c
+}
+
+// get fetches a page and fails the test on a transport error.
+func get(t *testing.T, c *testflow.Client, path string) *testflow.Page {
+	t.Helper()
+	p, err := c.Get(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// submit loads formPage, then posts form with its CSRF token to action.
+func submit(t *testing.T, c *testflow.Client, formPage, action string, form map[string]string) *testflow.Page {
+	t.Helper()
+	v := make(map[string][]string, len(form))
+	for k, s := range form {
+		v[k] = []string{s}
+	}
+	p, err := c.Submit(context.Background(), formPage, action, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// wantStatus fails the test when the page's status is not want, showing its text.
+func wantStatus(t *testing.T, p *testflow.Page, want int) {
+	t.Helper()
+	if p.Status != want {
+		t.Fatalf("%s: status %d, want %d; page: %.600s", p.URL.Path, p.Status, want, p.Text())
+	}
+}
+
+// callsTo returns the sandbox calls of a route (and domain, when not "").
+func (e *env) callsTo(route, domain string) []sandbox.Call {
+	var out []sandbox.Call
+	for _, c := range e.SB.Calls() {
+		if c.Route == route && (domain == "" || c.Domain == domain) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// auditEntries returns the audit trail, newest first.
+func (e *env) auditEntries(t *testing.T, f store.AuditFilter) []store.AuditEntry {
+	t.Helper()
+	var out []store.AuditEntry
+	if err := e.DB.EachAudit(context.Background(), f, func(a store.AuditEntry) error {
+		out = append(out, a)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// waitCalls waits (up to 5s) until the sandbox has logged at least n calls of route, and
+// returns them. The sandbox logs a call when it has finished with it, which for a call the
+// client abandoned can be a moment after the page was answered.
+func (e *env) waitCalls(t *testing.T, route string, n int) []sandbox.Call {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		calls := e.callsTo(route, "")
+		if len(calls) >= n || time.Now().After(deadline) {
+			return calls
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -1,0 +1,93 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// searchThreshold is the number of domains above which the home page offers a search box.
+const searchThreshold = 10
+
+// HomePages serves the home page (the user's domains) and the signed-out page.
+type HomePages struct {
+	*site
+}
+
+// Home lists the domains the user may see, each with its login count and the user's role.
+func (h *HomePages) Home(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := auth.UserFrom(c)
+	pol, subj := h.policy.Current(), u.PolicySubject()
+	if !pol.HasAnyAccess(subj) {
+		vm := views.NoAccessVM{
+			Page:   h.page(c, "No access yet", "Your account is signed in, but no domain is shared with you.", "", ""),
+			Email:  u.Email,
+			Issuer: u.Issuer,
+			Groups: u.Groups,
+		}
+		return Render(c, http.StatusForbidden, views.NoAccessPage(vm))
+	}
+	visible, err := h.visibleDomains(ctx, pol, subj)
+	if err != nil {
+		return fmt.Errorf("home: %w", err)
+	}
+	q := strings.TrimSpace(c.QueryParam("q"))
+	last := auth.Pref(c, prefLastDomain)
+	rows := make([]views.DomainRow, 0, len(visible))
+	for _, d := range visible {
+		if q != "" && !strings.Contains(strings.ToLower(d.Name), strings.ToLower(q)) {
+			continue
+		}
+		row := views.DomainRow{
+			Name:  d.Name,
+			State: d.State,
+			Role:  pol.Role(subj, d.Name).String(),
+			URL:   domainURL(d.Name),
+		}
+		if strings.EqualFold(d.Name, last) {
+			// The last domain used goes first.
+			rows = append([]views.DomainRow{row}, rows...)
+		} else {
+			rows = append(rows, row)
+		}
+	}
+
+	// Login counts: one limit=1 list call per domain, a few at a time, cached.
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.set.FanOut)
+	for i := range rows {
+		g.Go(func() error {
+			n, err := h.lists.Count(gctx, rows[i].Name)
+			if err != nil {
+				h.log.WarnContext(ctx, "home: count logins", "domain", rows[i].Name, "err", err)
+				return nil // the row says "unknown"; the page still shows
+			}
+			rows[i].Logins, rows[i].LoginsKnown = n, true
+			return nil
+		})
+	}
+	_ = g.Wait() // the goroutines never fail
+
+	lastUsed := ""
+	for _, d := range visible {
+		if strings.EqualFold(d.Name, last) {
+			lastUsed = d.Name
+		}
+	}
+	vm := views.HomeVM{
+		Page:       h.page(c, "Domains", "Pick a domain to manage its SMTP logins.", "domains", ""),
+		Query:      q,
+		Rows:       rows,
+		Total:      len(visible),
+		LastUsed:   lastUsed,
+		ShowSearch: len(visible) > searchThreshold,
+	}
+	return Render(c, http.StatusOK, views.Home(vm))
+}

@@ -1,0 +1,227 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/app"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+)
+
+// rowsOf returns the text of the data-testid=field cell of each data-testid=row element.
+func rowsOf(p *testflow.Page, row, field string) []string {
+	var out []string
+	p.TestID(row).Each(func(_ int, s *goquery.Selection) {
+		out = append(out, strings.TrimSpace(s.Find(`[data-testid="`+field+`"]`).First().Text()))
+	})
+	return out
+}
+
+func TestHomeShowsTheDomainsThePolicyGrants(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	tests := []struct {
+		persona     string
+		wantDomains []string
+		wantRoles   []string
+	}{
+		{"admin", []string{"acme.example", "empty.example", "example.com", "newsletter.example.org"}, []string{"admin", "admin", "admin", "admin"}},
+		{"operator", []string{"acme.example"}, []string{"operator"}},
+		{"reviewer", []string{"example.com", "newsletter.example.org"}, []string{"viewer", "viewer"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.persona, func(t *testing.T) {
+			c := e.signIn(t, tt.persona)
+			p := get(t, c, "/")
+			wantStatus(t, p, http.StatusOK)
+			var names, roles []string
+			p.TestID("domain-row").Each(func(_ int, s *goquery.Selection) {
+				a := s.Find("a").First()
+				names = append(names, strings.TrimSpace(a.Text()))
+				roles = append(roles, strings.TrimSpace(s.Find(`[data-testid="role-badge"]`).Text()))
+			})
+			if !reflect.DeepEqual(names, tt.wantDomains) {
+				t.Errorf("domains = %q, want %q", names, tt.wantDomains)
+			}
+			for i := range roles {
+				if !strings.Contains(strings.ToLower(roles[i]), tt.wantRoles[i]) {
+					t.Errorf("role of %s = %q, want %q", tt.wantDomains[i], roles[i], tt.wantRoles[i])
+				}
+			}
+			// The domain picker holds the same domains.
+			var picker []string
+			p.TestID("domain-picker-item").Each(func(_ int, s *goquery.Selection) {
+				picker = append(picker, strings.TrimSpace(s.Find("span").First().Text()))
+			})
+			if got := p.TestID("domain-picker-item").Length(); got != len(tt.wantDomains) {
+				t.Errorf("picker has %d domains, want %d", got, len(tt.wantDomains))
+			}
+		})
+	}
+}
+
+func TestHomeLoginCountsAreFetchedOnceAndCached(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin") // lands on the home page, which fills the caches
+	e.Clock.Add(2 * time.Minute)
+	e.SB.ResetCalls()
+	p := get(t, c, "/")
+	wantStatus(t, p, http.StatusOK)
+	counts := map[string]string{}
+	p.TestID("domain-row").Each(func(_ int, s *goquery.Selection) {
+		counts[strings.TrimSpace(s.Find("a").First().Text())] = strings.TrimSpace(s.Find(`[data-testid="login-count"]`).Text())
+	})
+	// The seed: 250 + postmaster, 12 + postmaster, 3 + postmaster, postmaster only.
+	want := map[string]string{"example.com": "251", "acme.example": "13", "newsletter.example.org": "4", "empty.example": "1"}
+	for d, n := range want {
+		if !strings.Contains(counts[d], n) {
+			t.Errorf("count of %s = %q, want %s", d, counts[d], n)
+		}
+	}
+	if got, want := len(e.callsTo("list", "")), 4; got != want {
+		t.Errorf("list calls = %d, want %d (one limit=1 call per domain)", got, want)
+	}
+	if got, want := len(e.callsTo("domains", "")), 1; got != want {
+		t.Errorf("domain list calls = %d, want %d (picker and page share one)", got, want)
+	}
+	get(t, c, "/")
+	get(t, c, "/audit")
+	if got, want := len(e.SB.Calls()), 5; got != want {
+		t.Errorf("calls after two more pages = %d, want %d (everything cached)", got, want)
+	}
+}
+
+func TestHomeNoAccess(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "nobody")
+	e.SB.ResetCalls()
+	p := get(t, c, "/")
+	wantStatus(t, p, http.StatusForbidden)
+	if p.TestID("no-access").Length() == 0 {
+		t.Errorf("no-access page not shown: %.300s", p.Text())
+	}
+	if got := p.TestID("no-access-email").Text(); !strings.Contains(got, "nick@smtpdesk.example") {
+		t.Errorf("no-access email = %q", got)
+	}
+	// A domain URL is refused too, before any Mailgun call.
+	p = get(t, c, "/d/example.com")
+	wantStatus(t, p, http.StatusForbidden)
+	if got := len(e.callsTo("list", "")); got != 0 {
+		t.Errorf("%d list calls for a user without access", got)
+	}
+}
+
+func TestHomeRemembersTheLastDomain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	wantStatus(t, get(t, c, "/d/newsletter.example.org"), http.StatusOK)
+	p := get(t, c, "/")
+	first := strings.TrimSpace(p.TestID("domain-row").First().Find("a").First().Text())
+	if first != "newsletter.example.org" {
+		t.Errorf("first domain = %q, want the last one used", first)
+	}
+	if p.TestID("last-used").Length() == 0 {
+		t.Error("last used domain not marked")
+	}
+}
+
+func TestHomeSearch(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := range 10 {
+		if err := e.SB.AddDomain(strings.Repeat("x", i+1) + ".example.net"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.signIn(t, "admin")
+	p := get(t, c, "/")
+	if p.TestID("filter-input").Length() == 0 {
+		t.Error("no search box with 14 domains")
+	}
+	p = get(t, c, "/?q=acme")
+	if got := p.TestID("domain-row").Length(); got != 1 {
+		t.Errorf("search for acme: %d rows, want 1", got)
+	}
+}
+
+func TestSignedOutPageIsPublic(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c, err := testflow.New(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := get(t, c, "/auth/signed-out")
+	wantStatus(t, p, http.StatusOK)
+	if p.TestID("signed-out").Length() == 0 {
+		t.Errorf("signed-out page not shown: %.300s", p.Text())
+	}
+}
+
+// TestRoutesNeedASession walks the router: every route but health, static files and the
+// sign-in flow sends a visitor without a session to sign in (GET) or refuses them (POST).
+func TestRoutesNeedASession(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	public := func(path string) bool {
+		return strings.HasPrefix(path, "/auth/") || strings.HasPrefix(path, "/static") ||
+			path == "/healthz" || path == "/readyz" || path == "/livez"
+	}
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	n := 0
+	for _, r := range e.Echo.Routes() {
+		if public(r.Path) || r.Method == "echo_route_not_found" {
+			continue
+		}
+		path := strings.NewReplacer(":domain", "example.com", ":login", "user001@example.com", "*", "x").Replace(r.Path)
+		req, err := http.NewRequestWithContext(context.Background(), r.Method, e.URL+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		n++
+		switch r.Method {
+		case http.MethodGet:
+			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/auth/login") {
+				t.Errorf("GET %s without a session: %d %s", path, resp.StatusCode, resp.Header.Get("Location"))
+			}
+		default:
+			if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s %s without a session: %d", r.Method, path, resp.StatusCode)
+			}
+		}
+	}
+	if n < 13 {
+		t.Errorf("walked %d protected routes, want at least 13", n)
+	}
+}
+
+// TestDemoWiring signs in to the real demo (app.StartDemo) and opens a domain: the app calls
+// Register with its own wiring.
+func TestDemoWiring(t *testing.T) {
+	ctx := context.Background()
+	d, err := app.StartDemo(ctx, app.DemoOptions{Addr: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	c, err := testflow.New(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignIn(ctx, "operator"); err != nil {
+		t.Fatal(err)
+	}
+	p := get(t, c, "/d/acme.example")
+	wantStatus(t, p, http.StatusOK)
+	if got, want := p.TestID("credential-row").Length(), 13; got != want {
+		t.Errorf("acme.example rows = %d, want %d", got, want)
+	}
+	wantStatus(t, get(t, c, "/d/example.com"), http.StatusForbidden)
+}

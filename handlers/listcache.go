@@ -1,0 +1,386 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+)
+
+// Lister is the one Mailgun call the list cache makes.
+type Lister interface {
+	ListCredentials(ctx context.Context, domain string, opts *mailgun.ListOptions) (*mailgun.CredentialList, error)
+}
+
+// ListCacheOptions tunes a ListCache. Zero values take the defaults.
+type ListCacheOptions struct {
+	PageTTL  time.Duration    // how long one page of a list is reused (default 15s)
+	CountTTL time.Duration    // how long a domain's login count is reused (default 60s)
+	FanOut   int              // concurrent calls when fetching a whole domain (default 4)
+	MaxItems int              // entries kept before expired ones are swept (default 4096)
+	Now      func() time.Time // the clock (default time.Now)
+}
+
+// ListCache sits between the pages and Mailgun's credential list. It coalesces identical
+// concurrent calls, reuses results for a short time, fetches whole domains (for the filter)
+// with bounded concurrency, and forgets a domain as soon as this instance writes to it.
+// Other instances' writes show up when the entries expire.
+type ListCache struct {
+	src      Lister
+	pageTTL  time.Duration
+	countTTL time.Duration
+	fanOut   int
+	maxItems int
+	now      func() time.Time
+
+	flight singleflight.Group
+
+	mu     sync.Mutex
+	gen    map[string]uint64 // per domain, bumped by Invalidate
+	pages  map[pageKey]pageEntry
+	alls   map[string]allEntry
+	counts map[string]countEntry
+}
+
+type pageKey struct {
+	domain      string
+	skip, limit int
+}
+
+type pageEntry struct {
+	list    mailgun.CredentialList
+	expires time.Time
+}
+
+type allEntry struct {
+	items   []mailgun.Credential
+	total   int
+	expires time.Time
+}
+
+type countEntry struct {
+	total   int
+	expires time.Time
+}
+
+// NewListCache returns a cache in front of src.
+func NewListCache(src Lister, o ListCacheOptions) *ListCache {
+	if o.PageTTL <= 0 {
+		o.PageTTL = 15 * time.Second
+	}
+	if o.CountTTL <= 0 {
+		o.CountTTL = 60 * time.Second
+	}
+	if o.FanOut <= 0 {
+		o.FanOut = 4
+	}
+	if o.MaxItems <= 0 {
+		o.MaxItems = 4096
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &ListCache{
+		src:      src,
+		pageTTL:  o.PageTTL,
+		countTTL: o.CountTTL,
+		fanOut:   o.FanOut,
+		maxItems: o.MaxItems,
+		now:      o.Now,
+		gen:      map[string]uint64{},
+		pages:    map[pageKey]pageEntry{},
+		alls:     map[string]allEntry{},
+		counts:   map[string]countEntry{},
+	}
+}
+
+// domainKey folds case: Mailgun domain names are case-insensitive.
+func domainKey(domain string) string { return strings.ToLower(domain) }
+
+// Invalidate drops everything cached for domain, including calls still in flight: their
+// results are handed to the callers already waiting but not kept.
+func (c *ListCache) Invalidate(domain string) {
+	d := domainKey(domain)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen[d]++
+	for k := range c.pages {
+		if k.domain == d {
+			delete(c.pages, k)
+		}
+	}
+	delete(c.alls, d)
+	delete(c.counts, d)
+}
+
+func (c *ListCache) generation(d string) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen[d]
+}
+
+// Page returns one page of a domain's credentials (Mailgun's skip and limit).
+func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*mailgun.CredentialList, error) {
+	d := domainKey(domain)
+	key := pageKey{domain: d, skip: skip, limit: limit}
+	c.mu.Lock()
+	if e, ok := c.pages[key]; ok && c.now().Before(e.expires) {
+		c.mu.Unlock()
+		return copyList(&e.list), nil
+	}
+	g := c.gen[d]
+	c.mu.Unlock()
+
+	v, err := c.do(ctx, fmt.Sprintf("page\x00%s\x00%d\x00%d\x00%d", d, g, skip, limit), func(ctx context.Context) (any, error) {
+		l, err := c.src.ListCredentials(ctx, domain, &mailgun.ListOptions{Skip: skip, Limit: limit})
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.gen[d] == g {
+			c.sweepLocked()
+			c.pages[key] = pageEntry{list: *copyList(l), expires: c.now().Add(c.pageTTL)}
+		}
+		return l, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return copyList(v.(*mailgun.CredentialList)), nil
+}
+
+// Count returns the number of logins of a domain (one limit=1 call, kept for CountTTL).
+func (c *ListCache) Count(ctx context.Context, domain string) (int, error) {
+	d := domainKey(domain)
+	c.mu.Lock()
+	if e, ok := c.counts[d]; ok && c.now().Before(e.expires) {
+		c.mu.Unlock()
+		return e.total, nil
+	}
+	g := c.gen[d]
+	c.mu.Unlock()
+
+	v, err := c.do(ctx, fmt.Sprintf("count\x00%s\x00%d", d, g), func(ctx context.Context) (any, error) {
+		l, err := c.src.ListCredentials(ctx, domain, &mailgun.ListOptions{Skip: 0, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		c.storeCount(d, g, l.TotalCount)
+		return l.TotalCount, nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return v.(int), nil
+}
+
+func (c *ListCache) storeCount(d string, g uint64, total int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen[d] == g {
+		c.sweepLocked()
+		c.counts[d] = countEntry{total: total, expires: c.now().Add(c.countTTL)}
+	}
+}
+
+// All returns every credential of a domain, fetched in pages of mailgun.MaxLimit: the first
+// page tells the total, the rest are fetched concurrently, at most FanOut at a time. The
+// result is kept for PageTTL. Logins are unique in the result even if the list moved between
+// calls.
+func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credential, error) {
+	d := domainKey(domain)
+	c.mu.Lock()
+	if e, ok := c.alls[d]; ok && c.now().Before(e.expires) {
+		c.mu.Unlock()
+		return append([]mailgun.Credential(nil), e.items...), nil
+	}
+	g := c.gen[d]
+	c.mu.Unlock()
+
+	v, err := c.do(ctx, fmt.Sprintf("all\x00%s\x00%d", d, g), func(ctx context.Context) (any, error) {
+		items, total, err := c.fetchAll(ctx, domain)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if c.gen[d] == g {
+			c.sweepLocked()
+			c.alls[d] = allEntry{items: items, total: total, expires: c.now().Add(c.pageTTL)}
+		}
+		c.mu.Unlock()
+		c.storeCount(d, g, total)
+		return items, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return append([]mailgun.Credential(nil), v.([]mailgun.Credential)...), nil
+}
+
+func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Credential, int, error) {
+	const limit = mailgun.MaxLimit
+	first, err := c.src.ListCredentials(ctx, domain, &mailgun.ListOptions{Skip: 0, Limit: limit})
+	if err != nil {
+		return nil, 0, err
+	}
+	total := first.TotalCount
+	pages := 1
+	if total > limit {
+		pages = (total + limit - 1) / limit
+	}
+	results := make([][]mailgun.Credential, pages)
+	results[0] = first.Items
+	eg, ectx := errgroup.WithContext(ctx)
+	eg.SetLimit(c.fanOut)
+	for i := 1; i < pages; i++ {
+		eg.Go(func() error {
+			l, err := c.src.ListCredentials(ectx, domain, &mailgun.ListOptions{Skip: i * limit, Limit: limit})
+			if err != nil {
+				return err
+			}
+			results[i] = l.Items
+			return nil
+		})
+	}
+	if err := eg.Wait(); err != nil {
+		return nil, 0, err
+	}
+	seen := make(map[string]bool, total)
+	items := make([]mailgun.Credential, 0, total)
+	for _, page := range results {
+		for _, cr := range page {
+			k := strings.ToLower(cr.Login)
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			items = append(items, cr)
+		}
+	}
+	return items, total, nil
+}
+
+// do runs fn once for all concurrent callers of the same key. The shared call is detached from
+// the first caller's cancellation (the client's own deadline still bounds it), and each caller
+// stops waiting when its own context ends.
+func (c *ListCache) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
+	ch := c.flight.DoChan(key, func() (any, error) {
+		return fn(context.WithoutCancel(ctx))
+	})
+	select {
+	case r := <-ch:
+		return r.Val, r.Err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("list credentials: %w", ctx.Err())
+	}
+}
+
+// sweepLocked drops expired entries once the maps grow past maxItems, so the cache stays
+// bounded without a background goroutine. If everything is fresh it drops all pages.
+func (c *ListCache) sweepLocked() {
+	if len(c.pages)+len(c.alls)+len(c.counts) < c.maxItems {
+		return
+	}
+	now := c.now()
+	for k, e := range c.pages {
+		if !now.Before(e.expires) {
+			delete(c.pages, k)
+		}
+	}
+	for k, e := range c.alls {
+		if !now.Before(e.expires) {
+			delete(c.alls, k)
+		}
+	}
+	for k, e := range c.counts {
+		if !now.Before(e.expires) {
+			delete(c.counts, k)
+		}
+	}
+	if len(c.pages)+len(c.alls)+len(c.counts) >= c.maxItems {
+		clear(c.pages)
+		clear(c.alls)
+	}
+}
+
+func copyList(l *mailgun.CredentialList) *mailgun.CredentialList {
+	return &mailgun.CredentialList{Items: append([]mailgun.Credential(nil), l.Items...), TotalCount: l.TotalCount}
+}
+
+// DomainLister is the Mailgun call behind the domain picker and the home page.
+type DomainLister interface {
+	ListDomains(ctx context.Context, opts *mailgun.DomainListOptions) (*mailgun.DomainList, error)
+}
+
+// DomainCache keeps Mailgun's whole domain list for a while: one upstream walk per TTL, shared
+// by every page view (the domain picker is on every page).
+type DomainCache struct {
+	src    DomainLister
+	ttl    time.Duration
+	now    func() time.Time
+	flight singleflight.Group
+
+	mu      sync.Mutex
+	items   []mailgun.Domain
+	expires time.Time
+}
+
+// NewDomainCache returns a cache of src's domain list kept for ttl.
+func NewDomainCache(src DomainLister, ttl time.Duration, now func() time.Time) *DomainCache {
+	if ttl <= 0 {
+		ttl = 60 * time.Second
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &DomainCache{src: src, ttl: ttl, now: now}
+}
+
+// Domains returns every domain of the Mailgun account, sorted as Mailgun sorts them by name.
+func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
+	c.mu.Lock()
+	if c.items != nil && c.now().Before(c.expires) {
+		items := c.items
+		c.mu.Unlock()
+		return items, nil
+	}
+	c.mu.Unlock()
+	ch := c.flight.DoChan("domains", func() (any, error) {
+		ctx := context.WithoutCancel(ctx)
+		var all []mailgun.Domain
+		for skip := 0; ; {
+			l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
+			if err != nil {
+				return nil, fmt.Errorf("list domains: %w", err)
+			}
+			all = append(all, l.Items...)
+			skip += len(l.Items)
+			if len(l.Items) == 0 || skip >= l.TotalCount {
+				break
+			}
+		}
+		if all == nil {
+			all = []mailgun.Domain{}
+		}
+		c.mu.Lock()
+		c.items, c.expires = all, c.now().Add(c.ttl)
+		c.mu.Unlock()
+		return all, nil
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]mailgun.Domain), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("list domains: %w", ctx.Err())
+	}
+}

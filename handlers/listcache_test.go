@@ -1,0 +1,363 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+)
+
+// fakeLister serves n logins per domain and counts calls. When gate is set every call waits
+// for it to close.
+type fakeLister struct {
+	mu       sync.Mutex
+	logins   map[string]int
+	calls    []mailgun.ListOptions
+	inFlight atomic.Int32
+	maxSeen  atomic.Int32
+	gate     chan struct{}
+	err      error
+}
+
+func (f *fakeLister) ListCredentials(ctx context.Context, domain string, opts *mailgun.ListOptions) (*mailgun.CredentialList, error) {
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxSeen.Load()
+		if n <= m || f.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	f.mu.Lock()
+	f.calls = append(f.calls, *opts)
+	total, err, gate := f.logins[domain], f.err, f.gate
+	f.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	l := &mailgun.CredentialList{TotalCount: total}
+	for i := opts.Skip; i < total && i < opts.Skip+opts.Limit; i++ {
+		login := fmt.Sprintf("u%05d@%s", i, domain)
+		l.Items = append(l.Items, mailgun.Credential{Login: login, Mailbox: login})
+	}
+	return l, nil
+}
+
+func (f *fakeLister) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.calls)
+}
+
+// clock is a movable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestListCachePageReusedUntilTTL(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{"a.example": 250}}
+	clk := newClock()
+	c := NewListCache(f, ListCacheOptions{PageTTL: 15 * time.Second, Now: clk.Now})
+	ctx := context.Background()
+
+	for range 3 {
+		l, err := c.Page(ctx, "a.example", 100, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(l.Items), 100; got != want {
+			t.Fatalf("items = %d, want %d", got, want)
+		}
+		if got, want := l.TotalCount, 250; got != want {
+			t.Fatalf("total = %d, want %d", got, want)
+		}
+	}
+	if got, want := f.callCount(), 1; got != want {
+		t.Errorf("calls = %d, want %d (cached)", got, want)
+	}
+	// Another page, or another size, is another call.
+	if _, err := c.Page(ctx, "a.example", 200, 100); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Page(ctx, "A.EXAMPLE", 100, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.callCount(), 2; got != want {
+		t.Errorf("calls = %d, want %d", got, want)
+	}
+	clk.Add(15 * time.Second)
+	if _, err := c.Page(ctx, "a.example", 100, 100); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.callCount(), 3; got != want {
+		t.Errorf("calls after TTL = %d, want %d", got, want)
+	}
+}
+
+func TestListCacheResultsAreCopies(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{"a.example": 3}}
+	c := NewListCache(f, ListCacheOptions{})
+	l, err := c.Page(context.Background(), "a.example", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Items[0].Login = "changed"
+	l2, err := c.Page(context.Background(), "a.example", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l2.Items[0].Login == "changed" {
+		t.Error("a caller's change reached the cache")
+	}
+}
+
+func TestListCacheInvalidate(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{"a.example": 10, "b.example": 10}}
+	c := NewListCache(f, ListCacheOptions{})
+	ctx := context.Background()
+	fill := func() {
+		t.Helper()
+		for _, d := range []string{"a.example", "b.example"} {
+			if _, err := c.Page(ctx, d, 0, 25); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Count(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.All(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fill()
+	before := f.callCount()
+	fill()
+	if got := f.callCount(); got != before {
+		t.Fatalf("second fill made %d calls, want 0", got-before)
+	}
+	c.Invalidate("A.example")
+	fill()
+	if got, want := f.callCount()-before, 3; got != want {
+		t.Errorf("after invalidating one domain: %d calls, want %d (page, count, all of that domain only)", got, want)
+	}
+}
+
+func TestListCacheCoalescesConcurrentCalls(t *testing.T) {
+	gate := make(chan struct{})
+	f := &fakeLister{logins: map[string]int{"a.example": 50}, gate: gate}
+	c := NewListCache(f, ListCacheOptions{})
+	const n = 20
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Go(func() {
+			_, err := c.Page(context.Background(), "a.example", 0, 25)
+			errs <- err
+		})
+	}
+	// Wait until the one upstream call is in flight, then let it answer.
+	for f.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.callCount(); got > 2 {
+		// A caller arriving after the answer is cached makes no call; one arriving between the
+		// answer and the store could in principle make one more.
+		t.Errorf("%d concurrent identical calls made %d upstream calls, want 1", n, got)
+	}
+}
+
+func TestListCacheWriteDuringFetchIsNotCached(t *testing.T) {
+	gate := make(chan struct{})
+	f := &fakeLister{logins: map[string]int{"a.example": 5}, gate: gate}
+	c := NewListCache(f, ListCacheOptions{})
+	done := make(chan error)
+	go func() {
+		_, err := c.Page(context.Background(), "a.example", 0, 25)
+		done <- err
+	}()
+	for f.callCount() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	c.Invalidate("a.example") // a write lands while the list call is in flight
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Page(context.Background(), "a.example", 0, 25); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.callCount(), 2; got != want {
+		t.Errorf("calls = %d, want %d: the answer fetched before the write was kept", got, want)
+	}
+}
+
+func TestListCacheAllFetchesConcurrentlyWithBound(t *testing.T) {
+	tests := []struct {
+		total, fanOut, wantCalls int
+	}{
+		{0, 4, 1},
+		{999, 4, 1},
+		{1000, 4, 1},
+		{1001, 4, 2},
+		{10000, 4, 10},
+		{10001, 2, 11},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.total), func(t *testing.T) {
+			f := &fakeLister{logins: map[string]int{"big.example": tt.total}}
+			c := NewListCache(f, ListCacheOptions{FanOut: tt.fanOut})
+			items, err := c.All(context.Background(), "big.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(items); got != tt.total {
+				t.Errorf("items = %d, want %d", got, tt.total)
+			}
+			if got := f.callCount(); got != tt.wantCalls {
+				t.Errorf("calls = %d, want %d", got, tt.wantCalls)
+			}
+			if got := int(f.maxSeen.Load()); got > tt.fanOut {
+				t.Errorf("%d calls in flight at once, want at most %d", got, tt.fanOut)
+			}
+			for _, o := range f.calls {
+				if o.Limit != mailgun.MaxLimit || o.Skip%mailgun.MaxLimit != 0 {
+					t.Errorf("call skip=%d limit=%d, want pages of %d", o.Skip, o.Limit, mailgun.MaxLimit)
+				}
+			}
+			// Cached, and the count comes with it.
+			if _, err := c.All(context.Background(), "big.example"); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := c.Count(context.Background(), "big.example"); err != nil || n != tt.total {
+				t.Errorf("Count = %d, %v; want %d", n, err, tt.total)
+			}
+			if got := f.callCount(); got != tt.wantCalls {
+				t.Errorf("calls after cached reads = %d, want %d", got, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestListCacheErrorsAreNotCached(t *testing.T) {
+	boom := errors.New("boom")
+	f := &fakeLister{logins: map[string]int{"a.example": 5}, err: boom}
+	c := NewListCache(f, ListCacheOptions{})
+	if _, err := c.Page(context.Background(), "a.example", 0, 25); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if _, err := c.Count(context.Background(), "a.example"); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	if _, err := c.All(context.Background(), "a.example"); !errors.Is(err, boom) {
+		t.Fatalf("err = %v, want boom", err)
+	}
+	f.mu.Lock()
+	f.err = nil
+	f.mu.Unlock()
+	if _, err := c.Page(context.Background(), "a.example", 0, 25); err != nil {
+		t.Fatalf("err after recovery = %v", err)
+	}
+}
+
+func TestListCacheCallerCancelStopsWaiting(t *testing.T) {
+	gate := make(chan struct{})
+	defer close(gate)
+	f := &fakeLister{logins: map[string]int{"a.example": 5}, gate: gate}
+	c := NewListCache(f, ListCacheOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.Page(ctx, "a.example", 0, 25); !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
+	}
+}
+
+func TestListCacheBounded(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{"a.example": 100000}}
+	clk := newClock()
+	c := NewListCache(f, ListCacheOptions{MaxItems: 10, Now: clk.Now})
+	for i := range 100 {
+		if _, err := c.Page(context.Background(), "a.example", i, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.mu.Lock()
+	n := len(c.pages)
+	c.mu.Unlock()
+	if n > 10 {
+		t.Errorf("%d pages kept, want at most 10", n)
+	}
+}
+
+type fakeDomains struct {
+	calls atomic.Int32
+	n     int
+}
+
+func (f *fakeDomains) ListDomains(_ context.Context, o *mailgun.DomainListOptions) (*mailgun.DomainList, error) {
+	f.calls.Add(1)
+	l := &mailgun.DomainList{TotalCount: f.n}
+	for i := o.Skip; i < f.n && i < o.Skip+o.Limit; i++ {
+		l.Items = append(l.Items, mailgun.Domain{Name: fmt.Sprintf("d%04d.example", i)})
+	}
+	return l, nil
+}
+
+func TestDomainCache(t *testing.T) {
+	f := &fakeDomains{n: 2500}
+	clk := newClock()
+	c := NewDomainCache(f, time.Minute, clk.Now)
+	for range 3 {
+		ds, err := c.Domains(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(ds), 2500; got != want {
+			t.Fatalf("domains = %d, want %d", got, want)
+		}
+	}
+	if got, want := int(f.calls.Load()), 3; got != want {
+		t.Errorf("calls = %d, want %d (3 pages of 1000, once)", got, want)
+	}
+	clk.Add(time.Minute)
+	if _, err := c.Domains(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := int(f.calls.Load()), 6; got != want {
+		t.Errorf("calls after TTL = %d, want %d", got, want)
+	}
+}

@@ -1,0 +1,310 @@
+package handlers
+
+import (
+	"bytes"
+	"crypto/tls"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+	"github.com/labstack/echo/v4"
+)
+
+// syncBuffer is a log sink safe for the race detector.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// logRecords parses the JSON log lines.
+func (s *syncBuffer) records(t *testing.T) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(s.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line is not one JSON record: %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// newBackboneEcho builds an echo with the real middleware, error handler, health and static
+// routes; the caller adds handlers.
+func newBackboneEcho(t *testing.T, cfg MiddlewareConfig) (*echo.Echo, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = logger
+	e := echo.New()
+	e.HideBanner = true
+	e.HTTPErrorHandler = ErrorHandler(logger)
+	Use(e, cfg)
+	RegisterStatic(e)
+	NewHealth(nil, nil, nil).Register(e)
+	return e, logs
+}
+
+func serve(e *echo.Echo, req *http.Request) *httptest.ResponseRecorder {
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestSecurityHeadersAndNonce(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{FormActions: func() []string {
+		return []string{"https://login.corp.example", "https://logout.corp.example"}
+	}})
+	rec := serve(e, httptest.NewRequest(http.MethodGet, "/no-such-page", nil))
+	if got, want := rec.Code, http.StatusNotFound; got != want {
+		t.Fatalf("status = %d, want %d", got, want)
+	}
+	h := rec.Header()
+	for name, want := range map[string]string{
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "same-origin",
+		"X-Frame-Options":        "DENY",
+	} {
+		if got := h.Get(name); got != want {
+			t.Errorf("%s = %q, want %q", name, got, want)
+		}
+	}
+	if h.Get("Permissions-Policy") == "" {
+		t.Error("no Permissions-Policy")
+	}
+	if got := h.Get("Strict-Transport-Security"); got != "" {
+		t.Errorf("HSTS over plain HTTP: %q", got)
+	}
+	csp := h.Get("Content-Security-Policy")
+	for _, part := range []string{"default-src 'self'", "style-src 'self'", "img-src 'self' data:", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'",
+		"form-action 'self' https://login.corp.example https://logout.corp.example"} {
+		if !strings.Contains(csp, part) {
+			t.Errorf("CSP %q lacks %q", csp, part)
+		}
+	}
+	m := regexp.MustCompile(`script-src 'self' 'nonce-([A-Za-z0-9+/=]+)'`).FindStringSubmatch(csp)
+	if m == nil {
+		t.Fatalf("CSP %q has no script nonce", csp)
+	}
+	nonce := m[1]
+	if len(nonce) != 24 { // 16 bytes in base64
+		t.Errorf("nonce %q is not 16 bytes of base64", nonce)
+	}
+	doc, err := goquery.NewDocumentFromReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scripts := doc.Find("script")
+	if scripts.Length() == 0 {
+		t.Fatal("the rendered page has no script element")
+	}
+	scripts.Each(func(_ int, s *goquery.Selection) {
+		if got, _ := s.Attr("nonce"); got != nonce {
+			t.Errorf("script nonce = %q, want the CSP's %q", got, nonce)
+		}
+	})
+
+	// A new nonce per request.
+	rec2 := serve(e, httptest.NewRequest(http.MethodGet, "/no-such-page", nil))
+	if rec2.Header().Get("Content-Security-Policy") == csp {
+		t.Error("two requests got the same nonce")
+	}
+}
+
+func TestHSTS(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name    string
+		trusted []netip.Prefix
+		remote  string
+		tls     bool
+		proto   string
+		want    bool
+	}{
+		{"plain http", nil, "198.51.100.1:1234", false, "", false},
+		{"tls", nil, "198.51.100.1:1234", true, "", true},
+		{"forged proto, no trusted proxies", nil, "198.51.100.1:1234", false, "https", false},
+		{"forged proto from untrusted peer", trusted, "198.51.100.1:1234", false, "https", false},
+		{"proto from trusted proxy", trusted, "10.1.2.3:1234", false, "https", true},
+		{"http from trusted proxy", trusted, "10.1.2.3:1234", false, "http", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newBackboneEcho(t, MiddlewareConfig{TrustedProxies: tt.trusted})
+			req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+			req.RemoteAddr = tt.remote
+			if tt.tls {
+				req.TLS = &tls.ConnectionState{}
+			}
+			if tt.proto != "" {
+				req.Header.Set("X-Forwarded-Proto", tt.proto)
+			}
+			got := serve(e, req).Header().Get("Strict-Transport-Security")
+			if (got != "") != tt.want {
+				t.Errorf("HSTS = %q, want present=%v", got, tt.want)
+			}
+			if tt.want && got != "max-age=31536000; includeSubDomains" {
+				t.Errorf("HSTS = %q", got)
+			}
+		})
+	}
+}
+
+// TestClientIP is SECURITY.md item 17: X-Forwarded-For is believed only from configured proxies.
+func TestClientIP(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.0.2.1/32")}
+	tests := []struct {
+		name    string
+		trusted []netip.Prefix
+		remote  string
+		xff     string
+		want    string
+	}{
+		{"no proxies, forged xff", nil, "198.51.100.7:5555", "203.0.113.9", "198.51.100.7"},
+		{"no proxies, loopback peer, forged xff", nil, "127.0.0.1:5555", "203.0.113.9", "127.0.0.1"},
+		{"no proxies, private peer, forged xff", nil, "10.1.1.1:5555", "203.0.113.9", "10.1.1.1"},
+		{"trusted proxy", trusted, "10.1.2.3:5555", "203.0.113.9", "203.0.113.9"},
+		{"trusted proxy, client-forged prefix", trusted, "10.1.2.3:5555", "6.6.6.6, 203.0.113.9", "203.0.113.9"},
+		{"two trusted hops", trusted, "10.1.2.3:5555", "203.0.113.9, 192.0.2.1", "203.0.113.9"},
+		{"untrusted peer with xff", trusted, "198.51.100.7:5555", "203.0.113.9", "198.51.100.7"},
+		{"loopback peer not configured", trusted, "127.0.0.1:5555", "203.0.113.9", "127.0.0.1"},
+		{"trusted proxy, no xff", trusted, "10.1.2.3:5555", "", "10.1.2.3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, logs := newBackboneEcho(t, MiddlewareConfig{TrustedProxies: tt.trusted})
+			var got string
+			e.GET("/ip", func(c echo.Context) error {
+				got = c.RealIP()
+				return c.NoContent(http.StatusNoContent)
+			})
+			req := httptest.NewRequest(http.MethodGet, "/ip", nil)
+			req.RemoteAddr = tt.remote
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			serve(e, req)
+			if got != tt.want {
+				t.Errorf("client IP = %q, want %q", got, tt.want)
+			}
+			recs := logs.records(t)
+			if len(recs) == 0 || recs[len(recs)-1]["client_ip"] != tt.want {
+				t.Errorf("access log client_ip = %v, want %q", recs, tt.want)
+			}
+		})
+	}
+}
+
+func TestRequestID(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	var seen string
+	e.GET("/id", func(c echo.Context) error {
+		seen = RequestID(c)
+		return c.NoContent(http.StatusNoContent)
+	})
+	req := httptest.NewRequest(http.MethodGet, "/id", nil)
+	req.Header.Set("X-Request-ID", "forged-by-client")
+	rec := serve(e, req)
+	got := rec.Header().Get("X-Request-ID")
+	if !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(got) {
+		t.Errorf("request id = %q, want 32 hex digits (the client's value ignored)", got)
+	}
+	if seen != got {
+		t.Errorf("RequestID(c) = %q, header %q", seen, got)
+	}
+	if other := serve(e, httptest.NewRequest(http.MethodGet, "/id", nil)).Header().Get("X-Request-ID"); other == got {
+		t.Error("two requests share an id")
+	}
+}
+
+// TestAccessLog is SECURITY.md item 20: one structured record per request, path without the
+// query, and a CRLF in the path cannot split it.
+func TestAccessLog(t *testing.T) {
+	e, logs := newBackboneEcho(t, MiddlewareConfig{})
+	e.GET("/d/:domain", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
+	req := httptest.NewRequest(http.MethodGet, "/d/evil%0d%0aFAKE=1?token=sekrit", nil)
+	req.RemoteAddr = "198.51.100.7:4000"
+	rec := serve(e, req)
+	recs := logs.records(t)
+	if len(recs) != 1 {
+		t.Fatalf("got %d log records, want 1: %s", len(recs), logs)
+	}
+	r := recs[0]
+	want := map[string]any{
+		"msg": "request", "method": "GET", "route": "/d/:domain", "path": "/d/evil\r\nFAKE=1",
+		"status": float64(200), "bytes": float64(5), "client_ip": "198.51.100.7",
+		"request_id": rec.Header().Get("X-Request-ID"),
+	}
+	for k, v := range want {
+		if r[k] != v {
+			t.Errorf("log %s = %#v, want %#v", k, r[k], v)
+		}
+	}
+	if _, ok := r["duration"]; !ok {
+		t.Error("no duration")
+	}
+	if strings.Contains(logs.String(), "sekrit") {
+		t.Error("the query string was logged")
+	}
+}
+
+func TestBodyLimit(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	e.POST("/form", func(c echo.Context) error {
+		if _, err := c.FormParams(); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
+	small := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader("a=b"))
+	small.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if got := serve(e, small).Code; got != http.StatusNoContent {
+		t.Errorf("small body: %d", got)
+	}
+	big := httptest.NewRequest(http.MethodPost, "/form", strings.NewReader("a="+strings.Repeat("x", 100<<10)))
+	big.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if got, want := serve(e, big).Code, http.StatusRequestEntityTooLarge; got != want {
+		t.Errorf("100K body: %d, want %d", got, want)
+	}
+}
+
+func TestRecover(t *testing.T) {
+	e, logs := newBackboneEcho(t, MiddlewareConfig{})
+	e.GET("/panic", func(c echo.Context) error { panic("boom with internal detail") })
+	rec := serve(e, httptest.NewRequest(http.MethodGet, "/panic", nil))
+	if got, want := rec.Code, http.StatusInternalServerError; got != want {
+		t.Errorf("status = %d, want %d", got, want)
+	}
+	if strings.Contains(rec.Body.String(), "internal detail") {
+		t.Error("panic detail shown to the user")
+	}
+	if !strings.Contains(logs.String(), "boom with internal detail") {
+		t.Error("panic not logged")
+	}
+	if rec.Header().Get("Content-Security-Policy") == "" {
+		t.Error("error page after a panic lacks security headers")
+	}
+}

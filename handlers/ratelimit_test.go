@@ -1,0 +1,62 @@
+package handlers
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestRateLimiter(t *testing.T) {
+	clk := newClock()
+	l := NewRateLimiter(3, 100, clk.Now)
+	for i := range 3 {
+		if ok, _ := l.Allow("alice"); !ok {
+			t.Fatalf("action %d refused within the budget", i+1)
+		}
+	}
+	ok, wait := l.Allow("alice")
+	if ok {
+		t.Fatal("fourth action in a minute allowed")
+	}
+	if got, want := wait, 20*time.Second; got != want {
+		t.Errorf("retry after %v, want %v", got, want)
+	}
+	// Another user has their own budget.
+	if ok, _ := l.Allow("bob"); !ok {
+		t.Error("bob refused because of alice")
+	}
+	// A refused attempt spends nothing: after the wait one more is allowed, then refused again.
+	clk.Add(20 * time.Second)
+	if ok, _ := l.Allow("alice"); !ok {
+		t.Error("refused after waiting")
+	}
+	if ok, _ := l.Allow("alice"); ok {
+		t.Error("allowed twice after one token came back")
+	}
+	clk.Add(time.Minute)
+	for i := range 3 {
+		if ok, _ := l.Allow("alice"); !ok {
+			t.Fatalf("action %d refused after a full minute", i+1)
+		}
+	}
+}
+
+func TestRateLimiterBoundedKeys(t *testing.T) {
+	clk := newClock()
+	l := NewRateLimiter(1, 10, clk.Now)
+	if ok, _ := l.Allow("hot"); !ok {
+		t.Fatal("first action refused")
+	}
+	for i := range 50 {
+		if i%5 == 0 {
+			// "hot" stays recently used, so it is never the one dropped.
+			if ok, _ := l.Allow("hot"); ok {
+				t.Fatal("hot user allowed past the budget")
+			}
+		}
+		l.Allow(fmt.Sprintf("user%d", i))
+	}
+	if got := l.Len(); got > 10 {
+		t.Errorf("%d buckets kept, want at most 10", got)
+	}
+}

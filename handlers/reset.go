@@ -1,0 +1,114 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// sameAsOld is the reset error users see for Mailgun's "New password cannot be the same as old
+// password." answer.
+const sameAsOld = "The new password is the same as the current one. Choose a different password."
+
+func (h *CredentialPages) resetVM(c echo.Context, sc *scope) views.ResetVM {
+	return views.ResetVM{
+		Page:      h.page(c, "Reset password", "Give "+sc.login+" a new SMTP password.", "domains", sc.domain),
+		Domain:    sc.domain,
+		Login:     sc.login,
+		Mode:      "generate",
+		Errors:    map[string]string{},
+		ActionURL: loginURL(sc.domain, sc.login, "reset"),
+		CancelURL: domainURL(sc.domain),
+		Self:      sc.self,
+	}
+}
+
+// ResetForm shows the reset-password form.
+func (h *CredentialPages) ResetForm(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActReset, true)
+	if sc == nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.Reset(h.resetVM(c, sc)))
+}
+
+// Reset changes a login's password: a generated one is shown once on the secrets page, a
+// manual one ends in a redirect to the list with a flash.
+func (h *CredentialPages) Reset(c echo.Context) error {
+	sc, err := h.authorize(c, policy.ActReset, true)
+	if sc == nil {
+		return err
+	}
+	if ok, err := h.limit(c, sc); !ok {
+		return err
+	}
+	ctx := c.Request().Context()
+	params, err := c.FormParams()
+	if err != nil {
+		return h.badRequest(c, "The form could not be read", err)
+	}
+	f := ParseResetForm(params)
+	vm := h.resetVM(c, sc)
+	vm.Mode = f.Mode
+	if len(f.Errors) > 0 {
+		vm.Errors = f.Errors
+		return Render(c, http.StatusBadRequest, views.Reset(vm))
+	}
+
+	pending, err := h.begin(c, sc, "credential.reset", []string{sc.login})
+	if pending == nil {
+		return err
+	}
+	res, err := h.mg.ChangePassword(ctx, sc.domain, sc.login, f.Password)
+	h.complete(c, pending, err)
+	if err != nil {
+		h.log.WarnContext(ctx, "reset password", "domain", sc.domain, "login", sc.login, "err", err)
+		k, me := classify(err)
+		switch {
+		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "same as old"):
+			vm.Errors["password"] = sameAsOld
+		case k == upNotFound:
+			h.lists.Invalidate(sc.domain)
+			vm.Upstream = &views.UpstreamError{Heading: "Login not found",
+				Message: fmt.Sprintf("%s no longer exists in %s (someone may have deleted it).", sc.login, sc.domain)}
+		default:
+			vm.Upstream = upstreamError(c, err, "Mailgun did not answer; nothing was changed. Try again.")
+		}
+		return Render(c, upstreamStatus(err), views.Reset(vm))
+	}
+	h.lists.Invalidate(sc.domain)
+
+	if f.Mode == "manual" {
+		h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
+		return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+	}
+	out := views.SecretsVM{
+		Page:    h.page(c, "Save this password now", "It will not be shown again.", "domains", sc.domain),
+		Domain:  sc.domain,
+		Action:  "reset",
+		BackURL: domainURL(sc.domain),
+	}
+	if res.Password != "" {
+		out.Secrets = []views.Secret{{Login: sc.login, Password: res.Password}}
+		h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
+	} else {
+		// Mailgun said it changed the password but sent none back: nobody knows it now.
+		h.log.WarnContext(ctx, "reset password: no generated password in the answer", "domain", sc.domain, "login", sc.login)
+		out.Unknown = []string{sc.login}
+	}
+	noStore(c)
+	return Render(c, http.StatusOK, views.Secrets(out))
+}
+
+// flash adds a one-time message for the next page; a failure only costs the message.
+func (s *site) flash(c echo.Context, kind, msg string) {
+	if err := auth.AddFlash(c, kind, msg); err != nil {
+		s.log.WarnContext(c.Request().Context(), "flash", "err", err)
+	}
+}

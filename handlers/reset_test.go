@@ -1,0 +1,160 @@
+package handlers_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+const resetUser = "/d/acme.example/logins/alice@acme.example/reset"
+
+func TestResetGenerated(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"})
+	wantStatus(t, p, http.StatusOK)
+	if got := p.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("Cache-Control = %q", got)
+	}
+	pw := secretsOn(p)["alice@acme.example"]
+	if pw == "" {
+		t.Fatalf("no password shown: %.500s", p.Text())
+	}
+	if !e.SB.CheckPassword("acme.example", "alice", pw) {
+		t.Error("the password shown does not work")
+	}
+	assertSecretNowhere(t, e, c, p, pw)
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.reset"})
+	if len(entries) != 1 || entries[0].Outcome != "ok" || !slices.Equal(entries[0].Logins, []string{"alice@acme.example"}) {
+		t.Errorf("audit = %+v", entries)
+	}
+}
+
+func TestResetManualRedirectsWithAFlash(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	const pw = "chosen-pass-42"
+	p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "manual", "password": pw, "password2": pw})
+	wantStatus(t, p, http.StatusOK)
+	if p.URL.Path != "/d/acme.example" || len(p.Redirects) == 0 {
+		t.Errorf("ended at %s after %v, want a redirect to the list", p.URL, p.Redirects)
+	}
+	if flash := p.TestID("flash").Text(); !strings.Contains(flash, "Password for alice@acme.example changed") {
+		t.Errorf("flash = %q", flash)
+	}
+	if !e.SB.CheckPassword("acme.example", "alice", pw) {
+		t.Error("the chosen password does not work")
+	}
+	assertSecretNowhere(t, e, c, p, pw)
+
+	// The same password again: Mailgun's "same as old" in plain words, next to the form.
+	p = submit(t, c, resetUser, resetUser, map[string]string{"mode": "manual", "password": pw, "password2": pw})
+	wantStatus(t, p, http.StatusBadRequest)
+	if got := p.TestID("field-error-password").Text(); !strings.Contains(got, "The new password is the same as the current one") {
+		t.Errorf("password error = %q", got)
+	}
+	if strings.Contains(string(p.Body), pw) {
+		t.Error("the password is kept in the form")
+	}
+}
+
+func TestResetErrors(t *testing.T) {
+	e := newEnv(t, envOptions{MailgunTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	tests := []struct {
+		name       string
+		path       string
+		faults     sandbox.Faults
+		wantStatus int
+		wantText   string
+		wantCalls  int
+	}{
+		{"unknown login (404)", "/d/acme.example/logins/ghost@acme.example/reset", sandbox.Faults{},
+			http.StatusNotFound, "ghost@acme.example no longer exists in acme.example", 1},
+		{"rate limited (429)", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 429, RetryAfter: 20 * time.Second},
+			http.StatusTooManyRequests, "try again in 20 s", 1},
+		{"server error (503), retried", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 503},
+			http.StatusBadGateway, "Mailgun did not answer; nothing was changed. Try again.", 2},
+		{"timeout", resetUser, sandbox.Faults{Routes: []string{"update"}, Latency: time.Second},
+			http.StatusGatewayTimeout, "Mailgun did not answer; nothing was changed. Try again.", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.SetFaults(tt.faults)
+			defer e.SB.SetFaults(sandbox.Faults{})
+			e.SB.ResetCalls()
+			p := submit(t, c, tt.path, tt.path, map[string]string{"mode": "generate"})
+			wantStatus(t, p, tt.wantStatus)
+			if got := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " "); !strings.Contains(got, tt.wantText) {
+				t.Errorf("upstream error = %q, want %q", got, tt.wantText)
+			}
+			if p.TestID("reset-form").Length() == 0 {
+				t.Error("the form is not shown again")
+			}
+			if n := len(e.waitCalls(t, "update", tt.wantCalls)); n != tt.wantCalls {
+				t.Errorf("update calls = %d, want %d", n, tt.wantCalls)
+			}
+		})
+	}
+}
+
+func TestResetAuthorization(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	if err := e.SB.AddCredential("example.com", "sam", "Sam-Old-Pass-1", sandbox.SeedBase()); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("reviewer gets 403 posting a reset", func(t *testing.T) {
+		c := e.signIn(t, "reviewer")
+		e.SB.ResetCalls()
+		p := submit(t, c, "/d/example.com", "/d/example.com/logins/user001@example.com/reset", map[string]string{"mode": "generate"})
+		wantStatus(t, p, http.StatusForbidden)
+		if n := len(e.callsTo("update", "")); n != 0 {
+			t.Errorf("%d update calls after a denial", n)
+		}
+		wantStatus(t, get(t, c, "/d/example.com/logins/user001@example.com/reset"), http.StatusForbidden)
+		denied := e.auditEntries(t, store.AuditFilter{Action: "access.denied", Domain: "example.com"})
+		if len(denied) == 0 || denied[0].Outcome != "denied" || !strings.Contains(denied[0].Detail, "user001@example.com") {
+			t.Errorf("access.denied entries = %+v", denied)
+		}
+	})
+
+	t.Run("operator of acme.example gets 403 on example.com", func(t *testing.T) {
+		c := e.signIn(t, "operator")
+		e.SB.ResetCalls()
+		p := submit(t, c, "/d/acme.example", "/d/example.com/logins/user001@example.com/reset", map[string]string{"mode": "generate"})
+		wantStatus(t, p, http.StatusForbidden)
+		if n := len(e.SB.Calls()); n > 1 { // at most the domain list of the error page's picker
+			t.Errorf("sandbox calls after a denial: %+v", e.SB.Calls())
+		}
+	})
+
+	t.Run("self-service: a viewer resets their own login only", func(t *testing.T) {
+		c := e.signIn(t, "selfie")
+		list := get(t, c, "/d/example.com?q=sam")
+		if got := list.Find(`a[data-testid="reset-link"]`).Length(); got != 1 {
+			t.Errorf("reset links on the domain page = %d, want 1 (their own)", got)
+		}
+		if list.TestID("self-badge").Length() == 0 {
+			t.Error("own login not marked")
+		}
+		p := submit(t, c, "/d/example.com/logins/sam@example.com/reset", "/d/example.com/logins/sam@example.com/reset", map[string]string{"mode": "generate"})
+		wantStatus(t, p, http.StatusOK)
+		pw := secretsOn(p)["sam@example.com"]
+		if pw == "" || !e.SB.CheckPassword("example.com", "sam", pw) {
+			t.Errorf("self-service reset did not work: %.300s", p.Text())
+		}
+		e.SB.ResetCalls()
+		p = submit(t, c, "/d/example.com", "/d/example.com/logins/user001@example.com/reset", map[string]string{"mode": "generate"})
+		wantStatus(t, p, http.StatusForbidden)
+		if n := len(e.callsTo("update", "")); n != 0 {
+			t.Errorf("%d update calls for someone else's login", n)
+		}
+	})
+}

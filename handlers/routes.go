@@ -1,0 +1,121 @@
+package handlers
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// Settings tunes the credential and audit pages. Zero values take the defaults.
+type Settings struct {
+	AgeWarningDays   int           // logins older than this get a "consider rotating" flag (default 365)
+	Demo             bool          // show the demo banner
+	ListCacheTTL     time.Duration // how long a page of a credential list is reused (default 15s)
+	CountCacheTTL    time.Duration // how long login counts and the domain list are reused (default 60s)
+	FanOut           int           // concurrent Mailgun calls for one page view (default 4)
+	ActionsPerMinute int           // mutating actions per user per minute (default 30)
+	RateLimitKeys    int           // users tracked by the action limiter before the oldest is dropped (default 10,000)
+}
+
+func (s Settings) withDefaults() Settings {
+	if s.AgeWarningDays <= 0 {
+		s.AgeWarningDays = 365
+	}
+	if s.ListCacheTTL <= 0 {
+		s.ListCacheTTL = 15 * time.Second
+	}
+	if s.CountCacheTTL <= 0 {
+		s.CountCacheTTL = 60 * time.Second
+	}
+	if s.FanOut <= 0 {
+		s.FanOut = 4
+	}
+	if s.ActionsPerMinute <= 0 {
+		s.ActionsPerMinute = 30
+	}
+	if s.RateLimitKeys <= 0 {
+		s.RateLimitKeys = 10000
+	}
+	return s
+}
+
+// Deps is everything the pages need. Register fails when a required one is missing.
+type Deps struct {
+	Logger   *slog.Logger
+	Auth     *auth.Auth
+	Policy   PolicySource
+	Mailgun  CredentialsAPI
+	Audit    Auditor
+	AuditLog AuditLog
+	Health   *Health // nil: no health endpoints
+	Settings Settings
+	Now      func() time.Time // default time.Now
+}
+
+// Register adds SMTP Desk's whole URL surface to e: health and static files, the sign-in flow,
+// and the pages, every one of them behind RequireUser except the few public ones.
+func Register(e *echo.Echo, d Deps) error {
+	switch {
+	case d.Auth == nil:
+		return errors.New("handlers: Deps.Auth is required")
+	case d.Policy == nil:
+		return errors.New("handlers: Deps.Policy is required")
+	case d.Mailgun == nil:
+		return errors.New("handlers: Deps.Mailgun is required")
+	case d.Audit == nil:
+		return errors.New("handlers: Deps.Audit is required")
+	case d.AuditLog == nil:
+		return errors.New("handlers: Deps.AuditLog is required")
+	}
+	s := newSite(d)
+	home := &HomePages{site: s}
+	creds := &CredentialPages{site: s}
+	ap := &AuditPages{site: s}
+
+	// Public: health, static files, the sign-in flow and the signed-out page.
+	if d.Health != nil {
+		d.Health.Register(e)
+	}
+	RegisterStatic(e)
+	d.Auth.Register(e)
+	// auth registers this path too (redirecting to / unless auth.Config.SignedOutPage is set);
+	// this later registration replaces it with the page.
+	e.GET(auth.SignedOutPath, SignedOut)
+
+	// Everything else needs a session.
+	g := e.Group("", d.Auth.RequireUser())
+	g.GET("/", home.Home)
+	g.GET("/d/:domain", creds.List)
+	g.GET("/d/:domain/new", creds.NewForm)
+	g.POST("/d/:domain/new", creds.Create)
+	g.GET("/d/:domain/logins/:login/reset", creds.ResetForm)
+	g.POST("/d/:domain/logins/:login/reset", creds.Reset)
+	g.GET("/d/:domain/logins/:login/delete", creds.DeleteForm)
+	g.POST("/d/:domain/logins/:login/delete", creds.Delete)
+	g.GET("/d/:domain/delete-all", creds.DeleteAllForm)
+	g.POST("/d/:domain/delete-all", creds.DeleteAll)
+	g.GET("/audit", ap.List)
+	g.GET("/audit/export.csv", ap.ExportCSV)
+	g.GET("/audit/export.jsonl", ap.ExportJSONL)
+	return nil
+}
+
+// SignedOut is the public page after sign-out. It fits auth.Config.SignedOutPage. A signed-in
+// visitor goes home instead.
+func SignedOut(c echo.Context) error {
+	if auth.UserFrom(c) != nil {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	vm := views.SignedOutVM{
+		Page:       PageBase(c, "Signed out"),
+		SignInURL:  auth.LoginPath,
+		JustSigned: true,
+	}
+	return Render(c, http.StatusOK, views.SignedOutPage(vm))
+}

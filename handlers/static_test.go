@@ -1,0 +1,99 @@
+package handlers
+
+import (
+	"compress/gzip"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/static"
+)
+
+func TestStaticFiles(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	names := static.Names()
+	if len(names) == 0 {
+		t.Fatal("no static files")
+	}
+	wantType := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".svg": "image/svg+xml"}
+	for _, name := range names {
+		t.Run(name, func(t *testing.T) {
+			url := static.URL(name)
+			if url == static.Prefix+name {
+				t.Fatalf("URL(%q) = %q is not hashed", name, url)
+			}
+			rec := serve(e, httptest.NewRequest(http.MethodGet, url, nil))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("GET %s: %d", url, rec.Code)
+			}
+			want, err := fs.ReadFile(static.FS, "dist/"+name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rec.Body.String() != string(want) {
+				t.Error("body differs from the embedded file")
+			}
+			if got, want := rec.Header().Get("Cache-Control"), "public, max-age=31536000, immutable"; got != want {
+				t.Errorf("Cache-Control = %q, want %q", got, want)
+			}
+			for ext, ct := range wantType {
+				if strings.HasSuffix(name, ext) && rec.Header().Get("Content-Type") != ct {
+					t.Errorf("Content-Type = %q, want %q", rec.Header().Get("Content-Type"), ct)
+				}
+			}
+			etag := rec.Header().Get("ETag")
+			if etag == "" {
+				t.Fatal("no ETag")
+			}
+			req := httptest.NewRequest(http.MethodGet, url, nil)
+			req.Header.Set("If-None-Match", etag)
+			if got := serve(e, req).Code; got != http.StatusNotModified {
+				t.Errorf("If-None-Match: %d, want 304", got)
+			}
+		})
+	}
+	for _, bad := range []string{"/static/app.css", "/static/app.00000000.css", "/static/../go.mod", "/static/"} {
+		if got := serve(e, httptest.NewRequest(http.MethodGet, bad, nil)).Code; got != http.StatusNotFound {
+			t.Errorf("GET %s: %d, want 404", bad, got)
+		}
+	}
+}
+
+func TestStaticGzip(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	url := static.URL("app.css")
+	req := httptest.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept-Encoding", "gzip, deflate")
+	rec := serve(e, req)
+	if got := rec.Header().Get("Content-Encoding"); got != "gzip" {
+		t.Fatalf("Content-Encoding = %q, want gzip", got)
+	}
+	if got := rec.Header().Get("Content-Type"); got != "text/css; charset=utf-8" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := fs.ReadFile(static.FS, "dist/app.css")
+	if string(got) != string(want) {
+		t.Error("decompressed CSS differs")
+	}
+	// Without Accept-Encoding, plain.
+	if enc := serve(e, httptest.NewRequest(http.MethodGet, url, nil)).Header().Get("Content-Encoding"); enc != "" {
+		t.Errorf("Content-Encoding without Accept-Encoding = %q", enc)
+	}
+	// HTML pages are compressed too.
+	req = httptest.NewRequest(http.MethodGet, "/no-such-page", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	if enc := serve(e, req).Header().Get("Content-Encoding"); enc != "gzip" {
+		t.Errorf("HTML page Content-Encoding = %q, want gzip", enc)
+	}
+}
