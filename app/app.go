@@ -1,0 +1,345 @@
+// Package app wires SMTP Desk together: from a config.Config it opens the database, builds the
+// Mailgun client, the access policy, sign-in, the audit recorder and the echo server with its
+// middleware and routes. It also holds the demo wiring (StartDemo).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/audit"
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/config"
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/metrics"
+	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// UserAgent is sent to Mailgun.
+const UserAgent = "smtp-desk/1"
+
+// Server timeouts for NewServer. WriteTimeout leaves room for a page that waits on Mailgun
+// (its own deadline is MAILGUN_TIMEOUT per call, with retries).
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	ReadTimeout       = 30 * time.Second
+	WriteTimeout      = 90 * time.Second
+	IdleTimeout       = 120 * time.Second
+)
+
+// janitorInterval is how often expired sessions are deleted.
+const janitorInterval = 10 * time.Minute
+
+// App is a wired SMTP Desk instance: serve Handler, then Close.
+type App struct {
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	mg      *mailgun.Client
+	policy  *policy.Holder
+	auth    *auth.Auth
+	audit   *audit.Recorder
+	metrics *metrics.Metrics
+	echo    *echo.Echo
+
+	mailgunSeen atomic.Int64 // unix nanoseconds of Mailgun's last good answer, 0 = never
+
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// NewLogger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+func NewLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	if cfg.Format() == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// NewServer returns an http.Server for h with SMTP Desk's timeouts.
+func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+	}
+	if logger != nil {
+		srv.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn)
+	}
+	return srv
+}
+
+// New wires an App from cfg. ctx bounds start-up (opening the database); background work
+// (provider discovery, the janitor) runs until Close. cfg should have passed Validate.
+func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, err error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{cfg: cfg, log: logger}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a.cancel = cancel
+	defer func() {
+		if err != nil {
+			_ = a.Close()
+		}
+	}()
+
+	a.db, err = store.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("app: open database: %w", err)
+	}
+	a.policy, err = policy.NewHolder(cfg.PolicyFile)
+	if err != nil {
+		return nil, fmt.Errorf("app: load policy: %w", err)
+	}
+	a.metrics = metrics.New(func(ctx context.Context) (int64, error) {
+		return a.db.CountActiveSessions(ctx, time.Now(), cfg.Session.IdleTimeout)
+	})
+
+	mgOpts := []mailgun.Option{
+		mailgun.WithTimeout(cfg.Mailgun.Timeout),
+		mailgun.WithUserAgent(UserAgent),
+		mailgun.WithObserver(a.observeMailgun),
+	}
+	if cfg.Mailgun.BaseURL != "" {
+		mgOpts = append(mgOpts, mailgun.WithBaseURL(cfg.Mailgun.BaseURL))
+	} else if cfg.Mailgun.Region == "eu" {
+		mgOpts = append(mgOpts, mailgun.WithRegion(mailgun.RegionEU))
+	}
+	a.mg, err = mailgun.NewClient(cfg.Mailgun.APIKey.Reveal(), mgOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("app: mailgun client: %w", err)
+	}
+
+	a.audit = audit.NewRecorder(a.db, time.Now)
+
+	ipOf := handlers.IPExtractor(cfg.TrustedProxies)
+	a.auth, err = auth.New(auth.Config{
+		IssuerURL:             cfg.OIDC.Issuer,
+		ClientID:              cfg.OIDC.ClientID,
+		ClientSecret:          cfg.OIDC.ClientSecret.Reveal(),
+		RedirectURL:           cfg.BaseURL + auth.CallbackPath,
+		PostLogoutRedirectURL: cfg.BaseURL + auth.SignedOutPath,
+		Scopes:                cfg.OIDC.Scopes,
+		GroupsClaim:           cfg.OIDC.GroupsClaim,
+		SessionKeys:           cfg.Session.KeyPairs(),
+		IdleTimeout:           cfg.Session.IdleTimeout,
+		AbsoluteTimeout:       cfg.Session.MaxAge,
+		SecureCookies:         cfg.Session.SecureCookies,
+		TrustedClientIP:       func(r *http.Request) string { return ipOf(r) },
+	}, a.db, authEvents{a.audit}, logger)
+	if err != nil {
+		return nil, fmt.Errorf("app: sign-in: %w", err)
+	}
+	a.auth.Start(bg)
+
+	a.echo, err = a.buildEcho()
+	if err != nil {
+		return nil, err
+	}
+
+	a.wg.Add(2)
+	go func() {
+		defer a.wg.Done()
+		a.janitor(bg)
+	}()
+	go func() {
+		defer a.wg.Done()
+		audit.RunRetention(bg, a.db, cfg.AuditRetention, time.Hour, time.Now, a.audit, logger)
+	}()
+	logger.Info("SMTP Desk ready", "config", cfg, "policy_rules", len(a.policy.Current().Rules()))
+	return a, nil
+}
+
+// buildEcho assembles the server: middleware, metrics, session, CSRF, then every route.
+func (a *App) buildEcho() (*echo.Echo, error) {
+	e := echo.New()
+	e.HideBanner = true
+	e.HidePort = true
+	e.HTTPErrorHandler = handlers.ErrorHandler(a.log)
+	handlers.Use(e, handlers.MiddlewareConfig{
+		Logger:         a.log,
+		TrustedProxies: a.cfg.TrustedProxies,
+		FormActions:    a.formActions,
+		Demo:           a.cfg.Demo,
+	})
+	e.Use(a.metrics.Middleware())
+	e.Use(a.signInLimit())
+	e.Use(a.auth.Session())
+	e.Use(a.auth.CSRF())
+	if tok := a.cfg.MetricsToken.Reveal(); tok != "" {
+		e.GET("/metrics", echo.WrapHandler(a.metrics.Handler(tok)))
+	}
+	health := handlers.NewHealth(a.db, a.MailgunSeen, time.Now)
+	health.Logger = a.log
+	err := handlers.Register(e, handlers.Deps{
+		Logger:   a.log,
+		Auth:     a.auth,
+		Policy:   a.policy,
+		Mailgun:  a.mg,
+		Audit:    a.audit,
+		AuditLog: a.db,
+		Health:   health,
+		Settings: handlers.Settings{
+			AgeWarningDays:   a.cfg.AgeWarningDays,
+			Demo:             a.cfg.Demo,
+			ActionsPerMinute: a.cfg.RateLimitActions,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: routes: %w", err)
+	}
+	return e, nil
+}
+
+// formActions lists the origins the CSP lets forms reach besides 'self': the identity
+// provider's (sign-out posts to SMTP Desk, which redirects to the provider's end_session
+// endpoint, and browsers apply form-action to that redirect).
+func (a *App) formActions() []string {
+	if o := origin(a.cfg.OIDC.Issuer); o != "" {
+		return []string{o}
+	}
+	return nil
+}
+
+// origin returns scheme://host of a URL, "" when it has none.
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// signInLimit applies RATE_LIMIT_SIGNIN per client IP to the sign-in routes.
+func (a *App) signInLimit() echo.MiddlewareFunc {
+	lim := handlers.NewRateLimiter(a.cfg.RateLimitSignIn, 10000, time.Now)
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if p := c.Request().URL.Path; p == auth.LoginPath || p == auth.CallbackPath {
+				if ok, wait := lim.Allow(c.RealIP()); !ok {
+					return &handlers.RateLimited{RetryAfter: wait}
+				}
+			}
+			return next(c)
+		}
+	}
+}
+
+// observeMailgun feeds the metrics and remembers when Mailgun last gave a real answer (any
+// status but a refused key, a rate limit or a server error) for /readyz.
+func (a *App) observeMailgun(ci mailgun.CallInfo) {
+	a.metrics.ObserveMailgun(ci.Endpoint, ci.Status, ci.Duration, ci.Attempt)
+	switch s := ci.Status; {
+	case s == 0, s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s >= 500:
+		return
+	}
+	a.mailgunSeen.Store(time.Now().UnixNano())
+}
+
+// MailgunSeen returns when Mailgun last answered, zero when it has not since start.
+func (a *App) MailgunSeen() time.Time {
+	n := a.mailgunSeen.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// janitor deletes expired sessions. (AUDIT_RETENTION is audit.RunRetention's job.)
+func (a *App) janitor(ctx context.Context) {
+	t := time.NewTicker(janitorInterval)
+	defer t.Stop()
+	for {
+		a.sweep(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (a *App) sweep(ctx context.Context) {
+	now := time.Now()
+	if n, err := a.db.DeleteExpiredSessions(ctx, now, a.cfg.Session.IdleTimeout); err != nil {
+		if ctx.Err() == nil {
+			a.log.Warn("deleting expired sessions failed", "err", err)
+		}
+	} else if n > 0 {
+		a.log.Debug("deleted expired sessions", "count", n)
+	}
+}
+
+// Handler returns the HTTP handler serving SMTP Desk.
+func (a *App) Handler() http.Handler { return a.echo }
+
+// Echo returns the echo server, for tests that walk the routes.
+func (a *App) Echo() *echo.Echo { return a.echo }
+
+// MetricsHandler serves /metrics without a token, for the separate METRICS_ADDR listener.
+func (a *App) MetricsHandler() http.Handler { return a.metrics.Handler("") }
+
+// Auth returns the sign-in component (tests wait for discovery with it).
+func (a *App) Auth() *auth.Auth { return a.auth }
+
+// DB returns the database.
+func (a *App) DB() *store.DB { return a.db }
+
+// ReloadPolicy re-reads the policy file; on error the previous policy stays in force.
+func (a *App) ReloadPolicy() error {
+	if err := a.policy.Reload(); err != nil {
+		return fmt.Errorf("app: %w", err)
+	}
+	a.log.Info("policy reloaded", "file", a.policy.Path(), "rules", len(a.policy.Current().Rules()))
+	return nil
+}
+
+// Close stops background work and closes the database. Call it after the HTTP server has shut
+// down. It is safe to call more than once.
+func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		if a.cancel != nil {
+			a.cancel()
+		}
+		a.wg.Wait()
+		if a.db != nil {
+			if err := a.db.Close(); err != nil {
+				a.closeErr = fmt.Errorf("app: close database: %w", err)
+			}
+		}
+	})
+	return a.closeErr
+}
+
+// authEvents adapts the audit recorder to auth.EventRecorder.
+type authEvents struct{ rec *audit.Recorder }
+
+// RecordAuthEvent records a sign-in, sign-out, refusal or denial in the audit trail.
+func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error {
+	if r.rec == nil {
+		return errors.New("app: no audit recorder")
+	}
+	return r.rec.Event(ctx,
+		audit.Actor{Issuer: e.Issuer, Subject: e.Subject, Email: e.Email, Name: e.Name},
+		audit.Meta{RequestID: e.RequestID, ClientIP: e.ClientIP, UserAgent: e.UserAgent},
+		e.Action, e.Outcome, e.Domain, e.Detail)
+}

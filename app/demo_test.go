@@ -1,0 +1,167 @@
+package app
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+)
+
+func startDemo(t *testing.T, opts DemoOptions) *Demo {
+	t.Helper()
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	if opts.DataDir == "" {
+		opts.DataDir = t.TempDir()
+	}
+	d, err := StartDemo(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("StartDemo: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.App.Auth().WaitReady(ctx); err != nil {
+		t.Fatalf("provider discovery: %v", err)
+	}
+	return d
+}
+
+func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// TestDemoServesStyledPage: the demo starts with nothing configured, sends a visitor to sign
+// in, signs the admin in through the demo provider, and serves a page whose stylesheet resolves.
+func TestDemoServesStyledPage(t *testing.T) {
+	d := startDemo(t, DemoOptions{})
+	if !strings.HasPrefix(d.URL, "http://127.0.0.1:") {
+		t.Errorf("URL = %q, want loopback", d.URL)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }, Timeout: 10 * time.Second}
+
+	resp, body := get(t, noFollow, d.URL+"/healthz")
+	if resp.StatusCode != 200 || body != "ok" {
+		t.Errorf("healthz = %d %q", resp.StatusCode, body)
+	}
+	resp, _ = get(t, noFollow, d.URL+"/readyz")
+	if resp.StatusCode != 200 {
+		t.Errorf("readyz = %d", resp.StatusCode)
+	}
+	resp, _ = get(t, noFollow, d.URL+"/")
+	if resp.StatusCode/100 != 3 || !strings.HasPrefix(resp.Header.Get("Location"), "/auth/login") {
+		t.Errorf("GET / signed out = %d to %q, want a redirect to /auth/login", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := testflow.New(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.SignIn(ctx, "admin")
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if page.Status != 200 || page.URL.Path != "/" {
+		t.Fatalf("after sign-in: %d at %s", page.Status, page.URL)
+	}
+	if !strings.Contains(page.Text(), "example.com") {
+		t.Errorf("home page does not list the sandbox's domains:\n%s", page.Text())
+	}
+	if page.Header.Get("Content-Security-Policy") == "" {
+		t.Error("no CSP on the home page")
+	}
+	css, ok := page.Find(`link[rel="stylesheet"]`).Attr("href")
+	if !ok || !strings.HasPrefix(css, "/static/") {
+		t.Fatalf("stylesheet link = %q", css)
+	}
+	resp, body = get(t, noFollow, d.URL+css)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/css") || len(body) < 1000 {
+		t.Errorf("GET %s = %d %q, %d bytes", css, resp.StatusCode, resp.Header.Get("Content-Type"), len(body))
+	}
+	// The app's Mailgun calls went to the sandbox, and /readyz now says so.
+	if len(d.Sandbox.Calls()) == 0 {
+		t.Error("the sandbox saw no call")
+	}
+	if d.App.MailgunSeen().IsZero() {
+		t.Error("MailgunSeen is zero after a Mailgun call")
+	}
+	if _, err := os.Stat(filepath.Join(d.DataDir, "smtpdesk.db")); err != nil {
+		t.Errorf("no SQLite file in the data directory: %v", err)
+	}
+}
+
+func TestDemoLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:8080"} {
+		if d, err := StartDemo(context.Background(), DemoOptions{Addr: addr, DataDir: t.TempDir()}); err == nil {
+			d.Close()
+			t.Errorf("StartDemo(%q) succeeded, want a loopback-only refusal", addr)
+		}
+	}
+}
+
+func TestDemoTempDirRemoved(t *testing.T) {
+	d, err := StartDemo(context.Background(), DemoOptions{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.TempDir {
+		t.Error("TempDir = false without DataDir")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(d.DataDir); !os.IsNotExist(err) {
+		t.Errorf("temporary data directory left behind: %v", err)
+	}
+}
+
+func TestReloadPolicy(t *testing.T) {
+	d := startDemo(t, DemoOptions{})
+	file := filepath.Join(d.DataDir, "policy.yaml")
+	if err := d.App.ReloadPolicy(); err != nil {
+		t.Fatalf("reload of a valid file: %v", err)
+	}
+	before := d.App.policy.Current()
+	if err := os.WriteFile(file, []byte("rules:\n  - domain: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.App.ReloadPolicy(); err == nil {
+		t.Error("reload of a broken file succeeded")
+	}
+	if d.App.policy.Current() != before {
+		t.Error("a failed reload replaced the policy")
+	}
+	if err := os.WriteFile(file, []byte("admins:\n  emails: [someone@example.com]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.App.ReloadPolicy(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if d.App.policy.Current() == before {
+		t.Error("a good reload kept the old policy")
+	}
+}

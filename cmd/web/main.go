@@ -1,0 +1,306 @@
+// Command web serves SMTP Desk, the self-hosted dashboard for Mailgun SMTP credentials.
+//
+//	go run ./cmd/web -demo        # everything simulated, on 127.0.0.1 only
+//	web                           # production: configured by environment variables (see -help)
+//	web audit verify              # check the audit trail's hash chain
+//	web healthcheck               # GET /healthz on the configured address (for container health checks)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/app"
+	"github.com/smtpdesk/smtpdesk/config"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// ShutdownTimeout bounds the wait for requests in flight after SIGINT/SIGTERM.
+const ShutdownTimeout = 15 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "smtp-desk:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command-line flags.
+type options struct {
+	demo    bool
+	dataDir string
+	addr    string
+}
+
+// run is the whole program: parse args, then serve (or run a subcommand) until ctx ends.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "audit":
+			if len(args) == 2 && args[1] == "verify" {
+				return auditVerify(ctx, getenv, stdout)
+			}
+			return errors.New(`unknown audit command; use "web audit verify"`)
+		case "healthcheck":
+			return healthcheck(ctx, getenv, stdout)
+		}
+	}
+	fs := flag.NewFlagSet("web", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	var o options
+	fs.BoolVar(&o.demo, "demo", false, "run the demo: simulated Mailgun and sign-in, SQLite, on 127.0.0.1 only; needs no configuration")
+	fs.StringVar(&o.dataDir, "data", "", "demo: directory for the SQLite file and policy (default: a new temporary directory)")
+	fs.StringVar(&o.addr, "addr", "", "listen address (overrides SMTPDESK_LISTEN; demo default 127.0.0.1:8080)")
+	fs.Usage = func() { usage(stdout, fs) }
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
+	}
+
+	cfg, loadErr := config.Load(getenv)
+	cfg.Demo = o.demo
+	if o.addr != "" {
+		cfg.Listen = o.addr
+	}
+	if o.demo {
+		return runDemo(ctx, cfg, o, stdout)
+	}
+	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
+		return fmt.Errorf("configuration is incomplete (run with -help for every setting, or -demo to try SMTP Desk without any):\n%w", err)
+	}
+	logger := app.NewLogger(stdout, cfg)
+	a, err := app.New(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.ListenAddr())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
+
+	stopHUP := onHUP(func() {
+		if err := a.ReloadPolicy(); err != nil {
+			logger.Error("policy reload failed; the previous policy stays in force", "err", err)
+		}
+	})
+	defer stopHUP()
+
+	if cfg.MetricsAddr != "" {
+		mln, err := lc.Listen(ctx, "tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.MetricsHandler())
+		msrv := app.NewServer(mux, logger)
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		logger.Info("serving metrics", "addr", mln.Addr().String())
+	}
+
+	srv := app.NewServer(a.Handler(), logger)
+	if err := serve(ctx, srv, ln, ShutdownTimeout); err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return a.Close()
+}
+
+// serve serves srv on ln until ctx ends, then shuts down gracefully: it stops accepting and
+// waits up to timeout for requests in flight.
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// onHUP calls fn on every SIGHUP until the returned stop is called.
+func onHUP(fn func()) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ch:
+				fn()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}
+
+// runDemo starts the demo and serves it until ctx ends.
+func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer) error {
+	addr := cfg.Listen
+	if addr == "" {
+		addr = config.DefaultDemoListen
+	}
+	logger := app.NewLogger(stdout, cfg)
+	d, err := app.StartDemo(ctx, app.DemoOptions{Addr: addr, DataDir: o.dataDir, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	stopHUP := onHUP(func() {
+		if err := d.App.ReloadPolicy(); err != nil {
+			logger.Error("policy reload failed; the previous policy stays in force", "err", err)
+		}
+	})
+	defer stopHUP()
+
+	bar := strings.Repeat("=", 78)
+	fmt.Fprintf(stdout, "\n%s\n  SMTP Desk demo is running: %s\n\n", bar, d.URL)
+	fmt.Fprintf(stdout, "  DEMO MODE — Mailgun (sandbox on %s) and sign-in (demo provider on %s) are simulated;\n",
+		strings.TrimPrefix(d.MailgunURL, "http://"), strings.TrimPrefix(d.IdP.Issuer(), "http://"))
+	fmt.Fprintf(stdout, "  data in %s; listening on 127.0.0.1 only.\n\n  Sign in as one of:\n", d.DataDir)
+	for _, p := range d.IdP.Personas() {
+		fmt.Fprintf(stdout, "    - %s: %s\n", p.Name, p.Description)
+	}
+	fmt.Fprintf(stdout, "\n  Press Ctrl+C to stop.\n%s\n\n", bar)
+
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
+	defer cancel()
+	if err := d.Shutdown(sctx); err != nil {
+		return err
+	}
+	return d.Close()
+}
+
+// usage prints the flags and every environment variable with its default and an example.
+func usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, `SMTP Desk: a self-hosted dashboard for Mailgun SMTP credentials.
+
+Usage:
+  web -demo [-addr 127.0.0.1:8080] [-data DIR]   try it: everything simulated, loopback only
+  web [-addr HOST:PORT]                          serve, configured by the environment below
+  web audit verify                               check the audit trail's hash chain (DATABASE_URL)
+  web healthcheck                                GET /healthz on SMTPDESK_LISTEN (container health check)
+
+Flags:
+`)
+	fs.PrintDefaults()
+	fmt.Fprint(w, "\nEnvironment (secrets may also come from a file named by the _FILE variant):\n")
+	for _, v := range config.Vars() {
+		fmt.Fprintf(w, "  %s (default: %s)\n      %s; e.g. %s\n", v.Name, orDash(v.Default), v.Help, v.Example)
+	}
+	fmt.Fprint(w, `
+Session key rotation: put a new key first in SESSION_KEYS and keep the old one after it
+(SESSION_KEYS=new,old); new cookies are signed with the first, existing ones still decode. Drop
+the old key after SESSION_MAX_AGE. SIGHUP reloads POLICY_FILE.
+`)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// auditVerify walks the audit trail's hash chain and reports the result; a broken chain is an
+// error (non-zero exit).
+func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		var p config.Problems
+		if !errors.As(err, &p) || hasVar(p, "DATABASE_URL") {
+			return err
+		}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	defer db.Close()
+	rep, err := db.VerifyAudit(ctx)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	if rep.BrokenAt != 0 {
+		fmt.Fprintf(stdout, "audit trail BROKEN at entry %d: %s (%d entries checked)\n", rep.BrokenAt, rep.Reason, rep.Checked)
+		return fmt.Errorf("audit trail broken at entry %d", rep.BrokenAt)
+	}
+	fmt.Fprintf(stdout, "audit trail intact: %d entries checked\n", rep.Checked)
+	return nil
+}
+
+func hasVar(p config.Problems, name string) bool {
+	for _, pr := range p {
+		if pr.Var == name {
+			return true
+		}
+	}
+	return false
+}
+
+// healthcheck GETs /healthz on the configured listen address (a wildcard host means loopback).
+func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	cfg, _ := config.Load(getenv) // only the listen address matters here
+	host, port, err := net.SplitHostPort(cfg.ListenAddr())
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(host, port)+"/healthz", nil)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: /healthz answered %d", resp.StatusCode)
+	}
+	fmt.Fprintln(stdout, "ok")
+	return nil
+}

@@ -1,0 +1,300 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/config"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// syncBuffer collects run's output from another goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestRunNothingSet: with nothing configured, run fails and names every missing setting.
+func TestRunNothingSet(t *testing.T) {
+	var out syncBuffer
+	err := run(context.Background(), nil, envOf(nil), &out)
+	if err == nil {
+		t.Fatal("run with nothing set succeeded")
+	}
+	for _, name := range []string{"SMTPDESK_BASE_URL", "MAILGUN_API_KEY", "OIDC_ISSUER", "OIDC_CLIENT_ID", "OIDC_CLIENT_SECRET", "SESSION_KEYS", "POLICY_FILE"} {
+		if !strings.Contains(err.Error(), "\n"+name+": missing; ") {
+			t.Errorf("error does not name %s as missing:\n%s", name, err)
+		}
+	}
+	if !strings.Contains(err.Error(), "-demo") {
+		t.Errorf("error does not point at -demo:\n%s", err)
+	}
+}
+
+// TestRunMalformedAndMissing: malformed and missing settings are reported together.
+func TestRunMalformedAndMissing(t *testing.T) {
+	err := run(context.Background(), nil, envOf(map[string]string{"LOG_LEVEL": "loud", "MAILGUN_TIMEOUT": "soon"}), io.Discard)
+	if err == nil {
+		t.Fatal("run succeeded")
+	}
+	for _, want := range []string{"LOG_LEVEL: ", "MAILGUN_TIMEOUT: ", "POLICY_FILE: missing"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%s", want, err)
+		}
+	}
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out syncBuffer
+	err := run(context.Background(), []string{"-help"}, envOf(nil), &out)
+	if !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("run -help = %v, want flag.ErrHelp", err)
+	}
+	help := out.String()
+	for _, want := range []string{"-demo", "-data", "-addr", "audit verify", "healthcheck", "SESSION_KEYS=new,old"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("-help lacks %q", want)
+		}
+	}
+	for _, v := range config.Vars() {
+		if !strings.Contains(help, v.Name) || !strings.Contains(help, v.Example) {
+			t.Errorf("-help lacks %s or its example %q", v.Name, v.Example)
+		}
+	}
+}
+
+func TestREADMEDocumentsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatalf("README: %v", err)
+	}
+	for _, v := range config.Vars() {
+		if !strings.Contains(string(b), "`"+v.Name+"`") {
+			t.Errorf("README's configuration table lacks `%s`", v.Name)
+		}
+	}
+}
+
+// TestGracefulShutdown: a request in flight when the context ends still completes.
+func TestGracefulShutdown(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+		_, _ = io.WriteString(w, "finished")
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, srv, ln, 10*time.Second) }()
+
+	type result struct {
+		body string
+		err  error
+	}
+	got := make(chan result, 1)
+	go func() {
+		resp, err := http.Get("http://" + addr + "/slow")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- result{string(b), err}
+	}()
+	<-started
+	cancel()
+	// Shutdown has begun once the listener refuses new connections.
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err != nil {
+			break
+		}
+		c.Close()
+		if i > 1000 {
+			t.Fatal("the listener still accepts after the context ended")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("serve returned %v while a request was in flight", err)
+	default:
+	}
+	close(release)
+	r := <-got
+	if r.err != nil || r.body != "finished" {
+		t.Errorf("in-flight request: %q, %v; want it to finish", r.body, r.err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestDemo: -demo starts with nothing configured, says loudly what is simulated, serves a
+// styled page on loopback and stops cleanly when the context ends.
+func TestDemo(t *testing.T) {
+	var out syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-demo", "-addr", "127.0.0.1:0", "-data", dir}, envOf(nil), &out)
+	}()
+	re := regexp.MustCompile(`SMTP Desk demo is running: (http://127\.0\.0\.1:\d+)`)
+	var base string
+	deadline := time.Now().Add(30 * time.Second)
+	for base == "" {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("run returned early: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo URL printed:\n%s", out.String())
+		}
+	}
+	banner := out.String()
+	for _, want := range []string{"DEMO MODE — Mailgun (sandbox on 127.0.0.1:", "sign-in (demo provider on 127.0.0.1:", "data in " + dir, "listening on 127.0.0.1 only"} {
+		if !strings.Contains(banner, want) {
+			t.Errorf("banner lacks %q:\n%s", want, banner)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "smtpdesk.db")); err != nil {
+		t.Errorf("no database in -data: %v", err)
+	}
+
+	resp, err := http.Get(base + "/auth/signed-out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /auth/signed-out = %d", resp.StatusCode)
+	}
+	m := regexp.MustCompile(`<link rel="stylesheet" href="(/static/[^"]+\.css)"`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no stylesheet link in:\n%s", body)
+	}
+	css, err := http.Get(base + string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	css.Body.Close()
+	if css.StatusCode != 200 || !strings.HasPrefix(css.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("GET %s = %d %q", m[1], css.StatusCode, css.Header.Get("Content-Type"))
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after the context ended")
+	}
+}
+
+func TestAuditVerify(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	env := envOf(map[string]string{"DATABASE_URL": dsn})
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"a@example.com", "b@example.com"} {
+		if _, err := db.AppendAudit(ctx, store.AuditEntry{Time: time.Now(), ActorEmail: email, Action: "auth.sign_in", Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	var out syncBuffer
+	if err := run(ctx, []string{"audit", "verify"}, env, &out); err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "audit trail intact: 2 entries checked") {
+		t.Errorf("output = %q", out.String())
+	}
+
+	raw, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE audit_log SET actor_email = 'mallory@example.com' WHERE actor_email = 'a@example.com'`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	out = syncBuffer{}
+	if err := run(ctx, []string{"audit", "verify"}, env, &out); err == nil {
+		t.Errorf("audit verify of a tampered trail succeeded: %s", out.String())
+	}
+	if !strings.Contains(out.String(), "audit trail BROKEN at entry") {
+		t.Errorf("output = %q", out.String())
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	var out syncBuffer
+	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": addr}), &out); err != nil {
+		t.Errorf("healthcheck: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": ":" + port}), io.Discard); err != nil {
+		t.Errorf("healthcheck on :%s: %v", port, err)
+	}
+	srv.Close()
+	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": addr}), io.Discard); err == nil {
+		t.Error("healthcheck of a stopped server succeeded")
+	}
+}

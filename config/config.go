@@ -1,0 +1,631 @@
+// Package config reads SMTP Desk's settings from the environment, once, into one typed Config.
+// Nothing else in SMTP Desk reads the environment.
+package config
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Secret is a string that never prints: String, GoString, LogValue and MarshalText all redact it.
+// Reveal returns the value for the one place that needs it.
+type Secret string
+
+const redacted = "[redacted]"
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// String redacts the secret.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString redacts the secret for %#v.
+func (s Secret) GoString() string { return `"` + s.String() + `"` }
+
+// LogValue redacts the secret in log/slog records.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// MarshalText redacts the secret in JSON and other text encodings.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// Mailgun holds the Mailgun API settings.
+type Mailgun struct {
+	APIKey  Secret
+	Region  string // "us" or "eu"; ignored when BaseURL is set
+	BaseURL string // overrides Region, e.g. a sandbox "http://127.0.0.1:8025"
+	Timeout time.Duration
+}
+
+// OIDC holds the OpenID Connect provider settings.
+type OIDC struct {
+	Issuer       string
+	ClientID     string
+	ClientSecret Secret
+	Scopes       []string
+	GroupsClaim  string
+}
+
+// SessionKey is one configured session key and the key pair derived from it.
+type SessionKey struct {
+	Hash  Secret // 64 bytes, HMAC-SHA256 signing key for gorilla/securecookie
+	Block Secret // 32 bytes, AES-256 encryption key for gorilla/securecookie
+}
+
+// Session holds the session cookie settings.
+type Session struct {
+	// Keys are the session keys in order: the first encodes, all decode.
+	Keys        []SessionKey
+	IdleTimeout time.Duration
+	MaxAge      time.Duration
+	// SecureCookies is true when BaseURL is https: cookies get Secure and the __Host- prefix.
+	SecureCookies bool
+}
+
+// KeyPairs returns the keys in gorilla/sessions' form: hash1, block1, hash2, block2, ….
+func (s Session) KeyPairs() [][]byte {
+	pairs := make([][]byte, 0, 2*len(s.Keys))
+	for _, k := range s.Keys {
+		pairs = append(pairs, []byte(k.Hash.Reveal()), []byte(k.Block.Reveal()))
+	}
+	return pairs
+}
+
+// Config is every SMTP Desk setting.
+type Config struct {
+	// Demo is set by the caller (the -demo flag), never by the environment: it relaxes the
+	// settings the demo wiring fills in itself.
+	Demo bool
+
+	Listen  string // host:port to listen on
+	BaseURL string // public URL, e.g. https://smtp-desk.corp.example
+
+	Mailgun Mailgun
+	OIDC    OIDC
+	Session Session
+
+	PolicyFile string
+	// DatabaseURL is a SQLite path (default smtpdesk.db), "sqlite:path" or postgres://…; it is a
+	// Secret because a URL may carry a password.
+	DatabaseURL Secret
+
+	// TrustedProxies are the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
+	// Empty: trust none, the client is the socket peer.
+	TrustedProxies []netip.Prefix
+
+	LogLevel  slog.Level
+	LogFormat string // "json" or "text"
+
+	AgeWarningDays int
+	AuditRetention time.Duration // 0 keeps the audit trail forever
+
+	MetricsToken Secret
+	MetricsAddr  string
+
+	RateLimitActions int // mutating actions per user per minute
+	RateLimitSignIn  int // sign-in attempts per client IP per minute
+
+	// loadProblems names the variables Load already complained about, so Validate does not
+	// also call them missing.
+	loadProblems map[string]bool
+}
+
+// Var describes one environment variable for -help and the README.
+type Var struct {
+	Name    string
+	Default string
+	Example string
+	Help    string
+}
+
+// Vars lists every environment variable SMTP Desk reads, in the order -help shows them.
+func Vars() []Var {
+	return []Var{
+		{"SMTPDESK_LISTEN", ":8080 (demo: 127.0.0.1:8080)", "SMTPDESK_LISTEN=:8080", "address to listen on"},
+		{"SMTPDESK_BASE_URL", "required (demo: the listen URL)", "SMTPDESK_BASE_URL=https://smtp-desk.corp.example", "public URL of SMTP Desk; https unless the host is loopback"},
+		{"MAILGUN_API_KEY", "required, or MAILGUN_API_KEY_FILE", "MAILGUN_API_KEY=key-0123…", "Mailgun private API key"},
+		{"MAILGUN_API_KEY_FILE", "", "MAILGUN_API_KEY_FILE=/run/secrets/mailgun", "file holding the Mailgun private API key"},
+		{"MAILGUN_REGION", "us", "MAILGUN_REGION=eu", "Mailgun region: us or eu"},
+		{"MAILGUN_BASE_URL", "", "MAILGUN_BASE_URL=http://127.0.0.1:8025", "Mailgun API base URL (instead of MAILGUN_REGION), e.g. the sandbox"},
+		{"MAILGUN_TIMEOUT", "10s", "MAILGUN_TIMEOUT=15s", "deadline for each Mailgun call"},
+		{"OIDC_ISSUER", "required", "OIDC_ISSUER=https://login.corp.example", "OpenID Connect issuer URL"},
+		{"OIDC_CLIENT_ID", "required", "OIDC_CLIENT_ID=smtp-desk", "OpenID Connect client id"},
+		{"OIDC_CLIENT_SECRET", "required, or OIDC_CLIENT_SECRET_FILE", "OIDC_CLIENT_SECRET=s3cr3t", "OpenID Connect client secret"},
+		{"OIDC_CLIENT_SECRET_FILE", "", "OIDC_CLIENT_SECRET_FILE=/run/secrets/oidc", "file holding the OpenID Connect client secret"},
+		{"OIDC_SCOPES", "openid email profile", "OIDC_SCOPES=openid email profile groups", "scopes to request, space-separated"},
+		{"OIDC_GROUPS_CLAIM", "groups", "OIDC_GROUPS_CLAIM=roles", "ID token or userinfo claim holding the user's groups"},
+		{"SESSION_KEYS", "required, or SESSION_KEYS_FILE", "SESSION_KEYS=$(openssl rand -base64 32)", "comma-separated base64 keys (≥32 bytes each); the first signs, all verify"},
+		{"SESSION_KEYS_FILE", "", "SESSION_KEYS_FILE=/run/secrets/session-keys", "file holding SESSION_KEYS"},
+		{"SESSION_IDLE_TIMEOUT", "30m", "SESSION_IDLE_TIMEOUT=15m", "sign out after this long without a request"},
+		{"SESSION_MAX_AGE", "12h", "SESSION_MAX_AGE=8h", "sign out this long after sign-in, whatever the activity"},
+		{"POLICY_FILE", "required", "POLICY_FILE=/etc/smtp-desk/policy.yaml", "access policy file (YAML or JSON); reloaded on SIGHUP"},
+		{"DATABASE_URL", "smtpdesk.db (SQLite)", "DATABASE_URL=postgres://smtpdesk@db:5432/smtpdesk", "SQLite file path or postgres:// URL"},
+		{"TRUSTED_PROXIES", "none (use the socket peer)", "TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10/32", "CIDRs of proxies whose X-Forwarded-For/-Proto are believed"},
+		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},
+		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
+		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins older than this many days"},
+		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd)"},
+		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
+		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token"},
+		{"RATE_LIMIT_ACTIONS", "30", "RATE_LIMIT_ACTIONS=60", "mutating actions per user per minute"},
+		{"RATE_LIMIT_SIGNIN", "20", "RATE_LIMIT_SIGNIN=10", "sign-in attempts per client IP per minute"},
+	}
+}
+
+// Problem is one invalid or missing setting.
+type Problem struct {
+	Var     string
+	Message string
+}
+
+// Problems lists every invalid or missing setting; its Error has one line per problem.
+type Problems []Problem
+
+// Error returns one line per problem.
+func (p Problems) Error() string {
+	lines := make([]string, len(p))
+	for i, pr := range p {
+		lines[i] = pr.Var + ": " + pr.Message
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (p *Problems) add(name, format string, args ...any) {
+	*p = append(*p, Problem{Var: name, Message: fmt.Sprintf(format, args...)})
+}
+
+func (p Problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+// Defaults.
+const (
+	DefaultListen         = ":8080"
+	DefaultDemoListen     = "127.0.0.1:8080"
+	DefaultDatabaseURL    = "smtpdesk.db"
+	DefaultMailgunTimeout = 10 * time.Second
+	DefaultIdleTimeout    = 30 * time.Minute
+	DefaultMaxAge         = 12 * time.Hour
+	MinSessionKeyBytes    = 32
+)
+
+// Load reads every setting through getenv (os.Getenv in production) and the *_FILE files it names.
+// It returns a Config filled with what could be read and, when a value is malformed, a Problems
+// error naming every such variable. Missing required settings are Validate's business.
+func Load(getenv func(string) string) (Config, error) {
+	var p Problems
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	cfg := Config{
+		Listen:         get("SMTPDESK_LISTEN"),
+		BaseURL:        strings.TrimRight(get("SMTPDESK_BASE_URL"), "/"),
+		PolicyFile:     get("POLICY_FILE"),
+		DatabaseURL:    Secret(get("DATABASE_URL")),
+		MetricsAddr:    get("METRICS_ADDR"),
+		MetricsToken:   Secret(get("METRICS_TOKEN")),
+		LogFormat:      strings.ToLower(get("LOG_FORMAT")),
+		AgeWarningDays: 365,
+	}
+	if cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = DefaultDatabaseURL
+	}
+
+	cfg.Mailgun = Mailgun{
+		APIKey:  Secret(secret(getenv, &p, "MAILGUN_API_KEY", "MAILGUN_API_KEY_FILE")),
+		Region:  strings.ToLower(get("MAILGUN_REGION")),
+		BaseURL: strings.TrimRight(get("MAILGUN_BASE_URL"), "/"),
+		Timeout: duration(get, &p, "MAILGUN_TIMEOUT", DefaultMailgunTimeout, "MAILGUN_TIMEOUT=15s"),
+	}
+	if cfg.Mailgun.Region == "" {
+		cfg.Mailgun.Region = "us"
+	} else if cfg.Mailgun.BaseURL != "" {
+		p.add("MAILGUN_REGION", "set together with MAILGUN_BASE_URL; set only one of them (MAILGUN_REGION=eu, or MAILGUN_BASE_URL=http://127.0.0.1:8025 for the sandbox)")
+	}
+
+	cfg.OIDC = OIDC{
+		Issuer:       strings.TrimRight(get("OIDC_ISSUER"), "/"),
+		ClientID:     get("OIDC_CLIENT_ID"),
+		ClientSecret: Secret(secret(getenv, &p, "OIDC_CLIENT_SECRET", "OIDC_CLIENT_SECRET_FILE")),
+		Scopes:       strings.Fields(get("OIDC_SCOPES")),
+		GroupsClaim:  get("OIDC_GROUPS_CLAIM"),
+	}
+	if len(cfg.OIDC.Scopes) == 0 {
+		cfg.OIDC.Scopes = []string{"openid", "email", "profile"}
+	}
+	if cfg.OIDC.GroupsClaim == "" {
+		cfg.OIDC.GroupsClaim = "groups"
+	}
+
+	cfg.Session = Session{
+		IdleTimeout: duration(get, &p, "SESSION_IDLE_TIMEOUT", DefaultIdleTimeout, "SESSION_IDLE_TIMEOUT=30m"),
+		MaxAge:      duration(get, &p, "SESSION_MAX_AGE", DefaultMaxAge, "SESSION_MAX_AGE=12h"),
+	}
+	if raw := secret(getenv, &p, "SESSION_KEYS", "SESSION_KEYS_FILE"); raw != "" {
+		keys, err := ParseSessionKeys(raw)
+		if err != nil {
+			p.add("SESSION_KEYS", "%v; generate one with: openssl rand -base64 32", err)
+		}
+		cfg.Session.Keys = keys
+	}
+
+	for _, s := range splitList(get("TRUSTED_PROXIES")) {
+		pfx, err := parsePrefix(s)
+		if err != nil {
+			p.add("TRUSTED_PROXIES", "%q is not a CIDR or IP address; use e.g. TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10", s)
+			continue
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, pfx)
+	}
+
+	switch lvl := strings.ToLower(get("LOG_LEVEL")); lvl {
+	case "", "info":
+		cfg.LogLevel = slog.LevelInfo
+	case "debug":
+		cfg.LogLevel = slog.LevelDebug
+	case "warn", "warning":
+		cfg.LogLevel = slog.LevelWarn
+	case "error":
+		cfg.LogLevel = slog.LevelError
+	default:
+		p.add("LOG_LEVEL", "%q is not a level; use debug, info, warn or error (e.g. LOG_LEVEL=info)", lvl)
+	}
+
+	cfg.AgeWarningDays = integer(get, &p, "AGE_WARNING_DAYS", 365, 1, "AGE_WARNING_DAYS=365")
+	cfg.RateLimitActions = integer(get, &p, "RATE_LIMIT_ACTIONS", 30, 1, "RATE_LIMIT_ACTIONS=30")
+	cfg.RateLimitSignIn = integer(get, &p, "RATE_LIMIT_SIGNIN", 20, 1, "RATE_LIMIT_SIGNIN=20")
+
+	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {
+		d, err := parseDays(v)
+		if err != nil || d < 0 {
+			p.add("AUDIT_RETENTION", "%q is not a duration; use e.g. AUDIT_RETENTION=400d or 0 to keep forever", v)
+		}
+		cfg.AuditRetention = d
+	}
+	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Scheme == "https" {
+		cfg.Session.SecureCookies = true
+	}
+	cfg.loadProblems = map[string]bool{}
+	for _, pr := range p {
+		cfg.loadProblems[pr.Var] = true
+		cfg.loadProblems[strings.TrimSuffix(pr.Var, "_FILE")] = true
+	}
+	return cfg, p.err()
+}
+
+// Validate checks that every required setting is present and consistent, and returns a Problems
+// error naming each missing or invalid one with an example.
+func (c Config) Validate() error {
+	var p Problems
+	if c.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			p.add("SMTPDESK_LISTEN", "%q is not host:port; use e.g. SMTPDESK_LISTEN=:8080", c.Listen)
+		} else if c.Demo && !isLoopbackHostPort(c.Listen) {
+			p.add("SMTPDESK_LISTEN", "%q: demo mode listens on loopback only; use e.g. 127.0.0.1:8080", c.Listen)
+		}
+	}
+
+	required := !c.Demo
+	missing := func(name string) bool { return required && !c.loadProblems[name] }
+	checkURL(&p, "SMTPDESK_BASE_URL", c.BaseURL, required,
+		"set it to SMTP Desk's public URL (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)")
+
+	if c.Mailgun.APIKey == "" && missing("MAILGUN_API_KEY") {
+		p.add("MAILGUN_API_KEY", "missing; set it to your Mailgun private API key (e.g. MAILGUN_API_KEY=key-0123…) or MAILGUN_API_KEY_FILE=/run/secrets/mailgun")
+	}
+	if c.Mailgun.BaseURL != "" {
+		if u, err := url.Parse(c.Mailgun.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p.add("MAILGUN_BASE_URL", "%q is not an http(s) URL; use e.g. MAILGUN_BASE_URL=https://api.mailgun.net", c.Mailgun.BaseURL)
+		}
+	} else if c.Mailgun.Region != "" && c.Mailgun.Region != "us" && c.Mailgun.Region != "eu" {
+		p.add("MAILGUN_REGION", "%q is not a region; use us or eu (e.g. MAILGUN_REGION=eu)", c.Mailgun.Region)
+	}
+
+	checkURL(&p, "OIDC_ISSUER", c.OIDC.Issuer, required,
+		"set it to your identity provider's issuer URL (e.g. OIDC_ISSUER=https://login.corp.example)")
+	if c.OIDC.ClientID == "" && required {
+		p.add("OIDC_CLIENT_ID", "missing; set it to the client id registered with your identity provider (e.g. OIDC_CLIENT_ID=smtp-desk)")
+	}
+	if c.OIDC.ClientSecret == "" && missing("OIDC_CLIENT_SECRET") {
+		p.add("OIDC_CLIENT_SECRET", "missing; set it to the client secret (e.g. OIDC_CLIENT_SECRET=…) or OIDC_CLIENT_SECRET_FILE=/run/secrets/oidc")
+	}
+	if !contains(c.OIDC.Scopes, "openid") {
+		p.add("OIDC_SCOPES", "must include openid (e.g. OIDC_SCOPES=openid email profile)")
+	}
+
+	if len(c.Session.Keys) == 0 && missing("SESSION_KEYS") {
+		p.add("SESSION_KEYS", "missing; set it to a random base64 key of at least 32 bytes (e.g. SESSION_KEYS=$(openssl rand -base64 32)) or SESSION_KEYS_FILE=/run/secrets/session-keys")
+	}
+	if c.Session.IdleTimeout <= 0 {
+		p.add("SESSION_IDLE_TIMEOUT", "must be positive (e.g. SESSION_IDLE_TIMEOUT=30m)")
+	}
+	if c.Session.MaxAge <= 0 {
+		p.add("SESSION_MAX_AGE", "must be positive (e.g. SESSION_MAX_AGE=12h)")
+	} else if c.Session.IdleTimeout > c.Session.MaxAge {
+		p.add("SESSION_IDLE_TIMEOUT", "%s is longer than SESSION_MAX_AGE %s; use e.g. SESSION_IDLE_TIMEOUT=30m", c.Session.IdleTimeout, c.Session.MaxAge)
+	}
+
+	if c.PolicyFile == "" {
+		if required {
+			p.add("POLICY_FILE", "missing; set it to the access policy file (e.g. POLICY_FILE=/etc/smtp-desk/policy.yaml)")
+		}
+	} else if st, err := os.Stat(c.PolicyFile); err != nil || st.IsDir() {
+		p.add("POLICY_FILE", "%q is not a readable file; set it to the access policy file (e.g. POLICY_FILE=/etc/smtp-desk/policy.yaml)", c.PolicyFile)
+	}
+
+	if dsn := c.DatabaseURL.Reveal(); strings.Contains(dsn, "://") {
+		u, err := url.Parse(dsn)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			p.add("DATABASE_URL", "unsupported URL; use a SQLite file path (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db) or DATABASE_URL=postgres://user@host:5432/db")
+		}
+	}
+
+	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
+		p.add("LOG_FORMAT", "%q is not a format; use json or text (e.g. LOG_FORMAT=json)", c.LogFormat)
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			p.add("METRICS_ADDR", "%q is not host:port; use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
+		}
+	}
+	return p.err()
+}
+
+// ListenAddr returns the address to listen on, with the demo or production default.
+func (c Config) ListenAddr() string {
+	switch {
+	case c.Listen != "":
+		return c.Listen
+	case c.Demo:
+		return DefaultDemoListen
+	default:
+		return DefaultListen
+	}
+}
+
+// Format returns the log format: LOG_FORMAT, else text in demo mode and json otherwise.
+func (c Config) Format() string {
+	switch {
+	case c.LogFormat != "":
+		return c.LogFormat
+	case c.Demo:
+		return "text"
+	default:
+		return "json"
+	}
+}
+
+// ParseSessionKeys parses a comma-separated list of base64 keys (standard or URL alphabet,
+// padded or not), each at least 32 bytes decoded, and derives a signing and an encryption key
+// from each with HKDF-SHA256.
+func ParseSessionKeys(raw string) ([]SessionKey, error) {
+	var keys []SessionKey
+	for i, s := range splitList(raw) {
+		b, err := decodeBase64(s)
+		if err != nil {
+			return nil, fmt.Errorf("key %d is not base64", i+1)
+		}
+		if len(b) < MinSessionKeyBytes {
+			return nil, fmt.Errorf("key %d is %d bytes, want at least %d", i+1, len(b), MinSessionKeyBytes)
+		}
+		k, err := DeriveSessionKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("key %d: %w", i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("no keys")
+	}
+	return keys, nil
+}
+
+// DeriveSessionKey derives the signing (64 bytes) and encryption (32 bytes) keys from one secret.
+func DeriveSessionKey(secret []byte) (SessionKey, error) {
+	hash, err := hkdf.Key(sha256.New, secret, nil, "smtpdesk session hash", 64)
+	if err != nil {
+		return SessionKey{}, fmt.Errorf("derive hash key: %w", err)
+	}
+	block, err := hkdf.Key(sha256.New, secret, nil, "smtpdesk session block", 32)
+	if err != nil {
+		return SessionKey{}, fmt.Errorf("derive block key: %w", err)
+	}
+	return SessionKey{Hash: Secret(hash), Block: Secret(block)}, nil
+}
+
+// IsLoopbackHost reports whether host (a name or IP, without port) is loopback.
+func IsLoopbackHost(host string) bool {
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func isLoopbackHostPort(hp string) bool {
+	host, _, err := net.SplitHostPort(hp)
+	return err == nil && IsLoopbackHost(host)
+}
+
+func checkURL(p *Problems, name, v string, required bool, hint string) {
+	if v == "" {
+		if required {
+			p.add(name, "missing; %s", hint)
+		}
+		return
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		p.add(name, "%q is not an absolute URL; %s", v, hint)
+		return
+	}
+	if u.Scheme != "https" && !IsLoopbackHost(u.Hostname()) {
+		p.add(name, "%q must use https (http is allowed on loopback only); %s", v, hint)
+	}
+}
+
+// secret reads a value from the variable or the file the _FILE variable names; setting both is a
+// problem. The value is never put into a message.
+func secret(getenv func(string) string, p *Problems, name, fileName string) string {
+	v := strings.TrimSpace(getenv(name))
+	path := strings.TrimSpace(getenv(fileName))
+	switch {
+	case v != "" && path != "":
+		p.add(name, "both %s and %s are set; set exactly one", name, fileName)
+		return ""
+	case path != "":
+		b, err := os.ReadFile(path)
+		if err != nil {
+			p.add(fileName, "cannot read %q: %v; set it to a readable file (e.g. %s=/run/secrets/…)", path, errors.Unwrap(err), fileName)
+			return ""
+		}
+		v = strings.TrimSpace(string(b))
+		if v == "" {
+			p.add(fileName, "%q is empty", path)
+		}
+	}
+	return v
+}
+
+func duration(get func(string) string, p *Problems, name string, def time.Duration, example string) time.Duration {
+	v := get(name)
+	if v == "" {
+		return def
+	}
+	d, err := parseDays(v)
+	if err != nil || d <= 0 {
+		p.add(name, "%q is not a positive duration; use e.g. %s", v, example)
+		return def
+	}
+	return d
+}
+
+// parseDays parses a Go duration, also accepting a whole number of days as "Nd".
+func parseDays(v string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		days, err := strconv.Atoi(n)
+		if err != nil {
+			return 0, fmt.Errorf("parse days %q: %w", v, err)
+		}
+		return time.Duration(days) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("parse duration: %w", err)
+	}
+	return d, nil
+}
+
+func integer(get func(string) string, p *Problems, name string, def, lowest int, example string) int {
+	v := get(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lowest {
+		p.add(name, "%q is not a whole number of at least %d; use e.g. %s", v, lowest, example)
+		return def
+	}
+	return n
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("parse prefix: %w", err)
+		}
+		return pfx.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("parse address: %w", err)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// String describes the configuration with every secret redacted.
+func (c Config) String() string {
+	return fmt.Sprintf("listen=%s base_url=%s mailgun=%s oidc_issuer=%s client_id=%s session_keys=%d policy=%s database=%s trusted_proxies=%v",
+		c.ListenAddr(), c.BaseURL, c.mailgunTarget(), c.OIDC.Issuer, c.OIDC.ClientID, len(c.Session.Keys), c.PolicyFile, redactDSN(c.DatabaseURL.Reveal()), c.TrustedProxies)
+}
+
+// LogValue logs the configuration with every secret redacted.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("listen", c.ListenAddr()),
+		slog.String("base_url", c.BaseURL),
+		slog.String("mailgun", c.mailgunTarget()),
+		slog.String("oidc_issuer", c.OIDC.Issuer),
+		slog.String("oidc_client_id", c.OIDC.ClientID),
+		slog.Int("session_keys", len(c.Session.Keys)),
+		slog.String("policy_file", c.PolicyFile),
+		slog.String("database", redactDSN(c.DatabaseURL.Reveal())),
+		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.Bool("demo", c.Demo),
+	)
+}
+
+func (c Config) mailgunTarget() string {
+	if c.Mailgun.BaseURL != "" {
+		return c.Mailgun.BaseURL
+	}
+	return c.Mailgun.Region
+}
+
+// redactDSN hides a password in a database URL.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil || u.User == nil {
+		if err != nil && strings.Contains(dsn, "://") {
+			return redacted
+		}
+		return dsn
+	}
+	return u.Redacted()
+}

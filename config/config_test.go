@@ -1,0 +1,342 @@
+package config
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func key(b byte) string {
+	return base64.StdEncoding.EncodeToString([]byte(strings.Repeat(string(rune('a'+b)), 32)))
+}
+
+// valid returns a complete production environment; policyFile must exist.
+func valid(t *testing.T) map[string]string {
+	t.Helper()
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte("admins: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{
+		"SMTPDESK_BASE_URL":  "https://smtp-desk.corp.example",
+		"MAILGUN_API_KEY":    "key-supersecret",
+		"OIDC_ISSUER":        "https://login.corp.example",
+		"OIDC_CLIENT_ID":     "smtp-desk",
+		"OIDC_CLIENT_SECRET": "oidc-supersecret",
+		"SESSION_KEYS":       key(0),
+		"POLICY_FILE":        policy,
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load(env(valid(t)))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"listen", cfg.ListenAddr(), ":8080"},
+		{"region", cfg.Mailgun.Region, "us"},
+		{"timeout", cfg.Mailgun.Timeout, 10 * time.Second},
+		{"scopes", strings.Join(cfg.OIDC.Scopes, " "), "openid email profile"},
+		{"groups claim", cfg.OIDC.GroupsClaim, "groups"},
+		{"idle", cfg.Session.IdleTimeout, 30 * time.Minute},
+		{"max age", cfg.Session.MaxAge, 12 * time.Hour},
+		{"keys", len(cfg.Session.Keys), 1},
+		{"database", cfg.DatabaseURL.Reveal(), "smtpdesk.db"},
+		{"proxies", len(cfg.TrustedProxies), 0},
+		{"log level", cfg.LogLevel, slog.LevelInfo},
+		{"log format", cfg.Format(), "json"},
+		{"age days", cfg.AgeWarningDays, 365},
+		{"retention", cfg.AuditRetention, time.Duration(0)},
+		{"rate actions", cfg.RateLimitActions, 30},
+		{"rate signin", cfg.RateLimitSignIn, 20},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	demo := Config{Demo: true}
+	if got, want := demo.ListenAddr(), "127.0.0.1:8080"; got != want {
+		t.Errorf("demo ListenAddr = %q, want %q", got, want)
+	}
+	if got, want := demo.Format(), "text"; got != want {
+		t.Errorf("demo Format = %q, want %q", got, want)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, data string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	m := valid(t)
+	delete(m, "MAILGUN_API_KEY")
+	delete(m, "OIDC_CLIENT_SECRET")
+	delete(m, "SESSION_KEYS")
+	m["MAILGUN_API_KEY_FILE"] = write("mg", "key-fromfile\n")
+	m["OIDC_CLIENT_SECRET_FILE"] = write("oidc", "oidc-fromfile\n")
+	m["SESSION_KEYS_FILE"] = write("keys", key(1)+","+strings.TrimRight(base64.URLEncoding.EncodeToString([]byte(strings.Repeat("z", 40))), "=")+"\n")
+	m["MAILGUN_REGION"] = "EU"
+	m["MAILGUN_TIMEOUT"] = "3s"
+	m["OIDC_SCOPES"] = "openid email groups"
+	m["OIDC_GROUPS_CLAIM"] = "roles"
+	m["SESSION_IDLE_TIMEOUT"] = "15m"
+	m["SESSION_MAX_AGE"] = "8h"
+	m["DATABASE_URL"] = "postgres://u:pw@db:5432/x"
+	m["TRUSTED_PROXIES"] = "10.0.0.0/8, 192.168.1.10"
+	m["LOG_LEVEL"] = "debug"
+	m["LOG_FORMAT"] = "text"
+	m["AGE_WARNING_DAYS"] = "180"
+	m["AUDIT_RETENTION"] = "400d"
+	m["RATE_LIMIT_ACTIONS"] = "5"
+	m["RATE_LIMIT_SIGNIN"] = "7"
+	m["SMTPDESK_LISTEN"] = "0.0.0.0:9000"
+	cfg, err := Load(env(m))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"key", cfg.Mailgun.APIKey.Reveal(), "key-fromfile"},
+		{"secret", cfg.OIDC.ClientSecret.Reveal(), "oidc-fromfile"},
+		{"keys", len(cfg.Session.Keys), 2},
+		{"pairs", len(cfg.Session.KeyPairs()), 4},
+		{"hash len", len(cfg.Session.Keys[0].Hash), 64},
+		{"block len", len(cfg.Session.Keys[0].Block), 32},
+		{"region", cfg.Mailgun.Region, "eu"},
+		{"timeout", cfg.Mailgun.Timeout, 3 * time.Second},
+		{"scopes", len(cfg.OIDC.Scopes), 3},
+		{"claim", cfg.OIDC.GroupsClaim, "roles"},
+		{"idle", cfg.Session.IdleTimeout, 15 * time.Minute},
+		{"max", cfg.Session.MaxAge, 8 * time.Hour},
+		{"proxies", fmt.Sprint(cfg.TrustedProxies), "[10.0.0.0/8 192.168.1.10/32]"},
+		{"level", cfg.LogLevel, slog.LevelDebug},
+		{"format", cfg.Format(), "text"},
+		{"age", cfg.AgeWarningDays, 180},
+		{"retention", cfg.AuditRetention, 400 * 24 * time.Hour},
+		{"actions", cfg.RateLimitActions, 5},
+		{"signin", cfg.RateLimitSignIn, 7},
+		{"listen", cfg.ListenAddr(), "0.0.0.0:9000"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if string(cfg.Session.Keys[0].Hash) == string(cfg.Session.Keys[1].Hash) || string(cfg.Session.Keys[0].Hash) == string(cfg.Session.Keys[0].Block) {
+		t.Error("derived keys are not distinct")
+	}
+}
+
+// TestValidateMissing: with nothing set, every required setting is named, one line each.
+func TestValidateMissing(t *testing.T) {
+	cfg, err := Load(env(nil))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	err = cfg.Validate()
+	var p Problems
+	if !errors.As(err, &p) {
+		t.Fatalf("Validate = %v, want Problems", err)
+	}
+	want := map[string]string{
+		"SMTPDESK_BASE_URL":  "SMTPDESK_BASE_URL: missing; set it to SMTP Desk's public URL (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)",
+		"MAILGUN_API_KEY":    "MAILGUN_API_KEY: missing; set it to your Mailgun private API key (e.g. MAILGUN_API_KEY=key-0123…) or MAILGUN_API_KEY_FILE=/run/secrets/mailgun",
+		"OIDC_ISSUER":        "OIDC_ISSUER: missing; set it to your identity provider's issuer URL (e.g. OIDC_ISSUER=https://login.corp.example)",
+		"OIDC_CLIENT_ID":     "OIDC_CLIENT_ID: missing; set it to the client id registered with your identity provider (e.g. OIDC_CLIENT_ID=smtp-desk)",
+		"OIDC_CLIENT_SECRET": "OIDC_CLIENT_SECRET: missing; set it to the client secret (e.g. OIDC_CLIENT_SECRET=…) or OIDC_CLIENT_SECRET_FILE=/run/secrets/oidc",
+		"SESSION_KEYS":       "SESSION_KEYS: missing; set it to a random base64 key of at least 32 bytes (e.g. SESSION_KEYS=$(openssl rand -base64 32)) or SESSION_KEYS_FILE=/run/secrets/session-keys",
+		"POLICY_FILE":        "POLICY_FILE: missing; set it to the access policy file (e.g. POLICY_FILE=/etc/smtp-desk/policy.yaml)",
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if got := len(lines); got != len(want) {
+		t.Errorf("got %d lines, want %d:\n%s", got, len(want), err)
+	}
+	for _, line := range lines {
+		name, _, _ := strings.Cut(line, ":")
+		if w, ok := want[name]; !ok || line != w {
+			t.Errorf("line %q, want %q", line, w)
+		}
+	}
+
+	// Demo mode fills these itself.
+	cfg.Demo = true
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("demo Validate: %v", err)
+	}
+}
+
+func TestProblems(t *testing.T) {
+	tests := []struct {
+		name string
+		set  map[string]string
+		drop []string
+		want string // a substring of the single problem line
+	}{
+		{"listen", map[string]string{"SMTPDESK_LISTEN": "8080"}, nil, `SMTPDESK_LISTEN: "8080" is not host:port; use e.g. SMTPDESK_LISTEN=:8080`},
+		{"base url http", map[string]string{"SMTPDESK_BASE_URL": "http://smtp-desk.corp.example"}, nil, `SMTPDESK_BASE_URL: "http://smtp-desk.corp.example" must use https (http is allowed on loopback only)`},
+		{"base url relative", map[string]string{"SMTPDESK_BASE_URL": "smtp-desk"}, nil, `SMTPDESK_BASE_URL: "smtp-desk" is not an absolute URL`},
+		{"issuer http", map[string]string{"OIDC_ISSUER": "http://login.corp.example"}, nil, `OIDC_ISSUER: "http://login.corp.example" must use https`},
+		{"key twice", map[string]string{"MAILGUN_API_KEY_FILE": "/x"}, nil, "MAILGUN_API_KEY: both MAILGUN_API_KEY and MAILGUN_API_KEY_FILE are set; set exactly one"},
+		{"key file missing", map[string]string{"MAILGUN_API_KEY_FILE": "/nonexistent/mg"}, []string{"MAILGUN_API_KEY"}, `MAILGUN_API_KEY_FILE: cannot read "/nonexistent/mg"`},
+		{"secret twice", map[string]string{"OIDC_CLIENT_SECRET_FILE": "/x"}, nil, "OIDC_CLIENT_SECRET: both OIDC_CLIENT_SECRET and OIDC_CLIENT_SECRET_FILE are set"},
+		{"region", map[string]string{"MAILGUN_REGION": "asia"}, nil, `MAILGUN_REGION: "asia" is not a region; use us or eu (e.g. MAILGUN_REGION=eu)`},
+		{"region and base", map[string]string{"MAILGUN_REGION": "eu", "MAILGUN_BASE_URL": "http://127.0.0.1:8025"}, nil, "MAILGUN_REGION: set together with MAILGUN_BASE_URL; set only one of them"},
+		{"base url bad", map[string]string{"MAILGUN_BASE_URL": "ftp://x"}, nil, `MAILGUN_BASE_URL: "ftp://x" is not an http(s) URL`},
+		{"timeout", map[string]string{"MAILGUN_TIMEOUT": "soon"}, nil, `MAILGUN_TIMEOUT: "soon" is not a positive duration; use e.g. MAILGUN_TIMEOUT=15s`},
+		{"scopes", map[string]string{"OIDC_SCOPES": "email"}, nil, "OIDC_SCOPES: must include openid"},
+		{"short key", map[string]string{"SESSION_KEYS": base64.StdEncoding.EncodeToString([]byte("short"))}, nil, "SESSION_KEYS: key 1 is 5 bytes, want at least 32; generate one with: openssl rand -base64 32"},
+		{"bad key", map[string]string{"SESSION_KEYS": key(0) + ",not*base64"}, nil, "SESSION_KEYS: key 2 is not base64"},
+		{"idle", map[string]string{"SESSION_IDLE_TIMEOUT": "-1m"}, nil, `SESSION_IDLE_TIMEOUT: "-1m" is not a positive duration`},
+		{"idle > max", map[string]string{"SESSION_IDLE_TIMEOUT": "13h"}, nil, "SESSION_IDLE_TIMEOUT: 13h0m0s is longer than SESSION_MAX_AGE 12h0m0s"},
+		{"max", map[string]string{"SESSION_MAX_AGE": "x"}, nil, `SESSION_MAX_AGE: "x" is not a positive duration`},
+		{"policy missing file", map[string]string{"POLICY_FILE": "/nonexistent/policy.yaml"}, nil, `POLICY_FILE: "/nonexistent/policy.yaml" is not a readable file`},
+		{"database", map[string]string{"DATABASE_URL": "mysql://x"}, nil, "DATABASE_URL: unsupported URL"},
+		{"proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, `TRUSTED_PROXIES: "nope" is not a CIDR or IP address`},
+		{"level", map[string]string{"LOG_LEVEL": "loud"}, nil, `LOG_LEVEL: "loud" is not a level; use debug, info, warn or error`},
+		{"format", map[string]string{"LOG_FORMAT": "xml"}, nil, `LOG_FORMAT: "xml" is not a format; use json or text`},
+		{"age", map[string]string{"AGE_WARNING_DAYS": "0"}, nil, `AGE_WARNING_DAYS: "0" is not a whole number of at least 1`},
+		{"retention", map[string]string{"AUDIT_RETENTION": "forever"}, nil, `AUDIT_RETENTION: "forever" is not a duration`},
+		{"actions", map[string]string{"RATE_LIMIT_ACTIONS": "many"}, nil, `RATE_LIMIT_ACTIONS: "many" is not a whole number`},
+		{"signin", map[string]string{"RATE_LIMIT_SIGNIN": "-3"}, nil, `RATE_LIMIT_SIGNIN: "-3" is not a whole number`},
+		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, nil, `METRICS_ADDR: "9090" is not host:port`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := valid(t)
+			for k, v := range tt.set {
+				m[k] = v
+			}
+			for _, k := range tt.drop {
+				delete(m, k)
+			}
+			cfg, err := Load(env(m))
+			err = errors.Join(err, cfg.Validate())
+			if err == nil {
+				t.Fatalf("no problem reported, want %q", tt.want)
+			}
+			lines := strings.Split(err.Error(), "\n")
+			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want) {
+				t.Errorf("problems:\n%s\nwant one line starting %q", err, tt.want)
+			}
+			for _, s := range []string{"key-supersecret", "oidc-supersecret"} {
+				if strings.Contains(err.Error(), s) {
+					t.Errorf("problem message leaks a secret: %s", err)
+				}
+			}
+		})
+	}
+}
+
+func TestDemoListenLoopbackOnly(t *testing.T) {
+	cfg := Config{Demo: true, Listen: "0.0.0.0:8080", DatabaseURL: "x.db", OIDC: OIDC{Scopes: []string{"openid"}}, Session: Session{IdleTimeout: time.Minute, MaxAge: time.Hour}}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "demo mode listens on loopback only") {
+		t.Errorf("Validate = %v, want loopback-only problem", err)
+	}
+	cfg.Listen = "127.0.0.1:0"
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate = %v", err)
+	}
+}
+
+func TestLoopbackHTTPAllowed(t *testing.T) {
+	m := valid(t)
+	m["SMTPDESK_BASE_URL"] = "http://127.0.0.1:8080"
+	m["OIDC_ISSUER"] = "http://localhost:9999"
+	cfg, err := Load(env(m))
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Errorf("loopback http: %v", err)
+	}
+}
+
+// TestSecretsRedacted: neither String, %#v, LogValue nor JSON shows a secret.
+func TestSecretsRedacted(t *testing.T) {
+	m := valid(t)
+	m["METRICS_TOKEN"] = "metrics-supersecret"
+	m["DATABASE_URL"] = "postgres://u:dbpass-supersecret@db/x"
+	cfg, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg, "key", cfg.Mailgun.APIKey)
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs := map[string]string{
+		"String": cfg.String(),
+		"%v":     fmt.Sprintf("%v", cfg),
+		"%+v":    fmt.Sprintf("%+v", cfg),
+		"%#v":    fmt.Sprintf("%#v", cfg),
+		"slog":   logged.String(),
+		"json":   string(js),
+	}
+	raw, _ := base64.StdEncoding.DecodeString(key(0))
+	for name, out := range outputs {
+		for _, s := range []string{"key-supersecret", "oidc-supersecret", "metrics-supersecret", "dbpass-supersecret", key(0), string(raw), cfg.Session.Keys[0].Hash.Reveal()} {
+			if strings.Contains(out, s) {
+				t.Errorf("%s output contains a secret %q:\n%s", name, s, out)
+			}
+		}
+	}
+	if !strings.Contains(outputs["slog"], "https://smtp-desk.corp.example") {
+		t.Errorf("slog output lacks the base URL: %s", outputs["slog"])
+	}
+}
+
+func TestVarsDocumented(t *testing.T) {
+	seen := map[string]bool{}
+	for _, v := range Vars() {
+		if v.Name == "" || v.Example == "" || v.Help == "" {
+			t.Errorf("incomplete Var %+v", v)
+		}
+		if seen[v.Name] {
+			t.Errorf("duplicate Var %s", v.Name)
+		}
+		seen[v.Name] = true
+	}
+	// Every variable Load reads must be documented.
+	read := map[string]bool{}
+	_, _ = Load(func(k string) string { read[k] = true; return "" })
+	for k := range read {
+		if !seen[k] {
+			t.Errorf("Load reads %s but Vars does not document it", k)
+		}
+	}
+	for k := range seen {
+		if !read[k] {
+			t.Errorf("Vars documents %s but Load does not read it", k)
+		}
+	}
+}

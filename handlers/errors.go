@@ -1,0 +1,218 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// RateLimited is the error a handler returns when a rate limit refuses a request: the error
+// handler answers 429 with Retry-After.
+type RateLimited struct {
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *RateLimited) Error() string {
+	return fmt.Sprintf("rate limited: retry after %s", e.RetryAfter)
+}
+
+// userError is what the user is told about an error, and what the log gets.
+type userError struct {
+	status     int
+	heading    string
+	message    string
+	hint       string
+	retryAfter time.Duration
+	signIn     bool
+}
+
+// statusDefaults gives each status its friendly page.
+func statusDefaults(status int) userError {
+	p := userError{status: status}
+	switch status {
+	case http.StatusBadRequest:
+		p.heading, p.message, p.hint = "Bad request", "SMTP Desk could not understand that request.", "Go back, check what you entered and try again."
+	case http.StatusUnauthorized:
+		p.heading, p.message, p.hint, p.signIn = "Please sign in", "You need to sign in to see this page.", "Sign in with your company account.", true
+	case http.StatusForbidden:
+		p.heading, p.message, p.hint = "You don't have access", "Your account is not allowed to do this.", "If you think you should have access, ask your administrator."
+	case http.StatusNotFound:
+		p.heading, p.message, p.hint = "Page not found", "There is nothing at this address.", "Check the address, or start again from the domain list."
+	case http.StatusMethodNotAllowed:
+		p.heading, p.message, p.hint = "Not allowed", "This page does not accept that kind of request.", "Start again from the domain list."
+	case http.StatusRequestEntityTooLarge:
+		p.heading, p.message, p.hint = "Request too large", "What you sent is larger than SMTP Desk accepts.", "Send fewer logins at once."
+	case http.StatusTooManyRequests:
+		p.heading, p.message, p.hint = "Too many requests", "Too many requests in a short time.", "Wait a moment, then try again."
+	case http.StatusBadGateway:
+		p.heading, p.message, p.hint = "Mailgun is unavailable", "Mailgun did not give a usable answer.", "Try again in a few minutes. If it keeps happening, tell your administrator and quote the request id."
+	case http.StatusServiceUnavailable:
+		p.heading, p.message, p.hint = "Service unavailable", "SMTP Desk cannot serve this right now.", "Try again in a few minutes."
+	case http.StatusGatewayTimeout:
+		p.heading, p.message, p.hint = "Mailgun did not answer in time", "Mailgun took too long to answer.", "Check the list before trying again: a change may or may not have been made."
+	default:
+		if status >= 500 {
+			p.heading, p.message, p.hint = "Something went wrong", "SMTP Desk hit an unexpected error.", "Try again. If it keeps happening, tell your administrator and quote the request id."
+		} else {
+			p.heading, p.message, p.hint = http.StatusText(status), "SMTP Desk could not complete that request.", "Go back and try again."
+		}
+	}
+	return p
+}
+
+// classifyError maps an error to what the user sees. Upstream and internal detail stay in the log.
+func classifyError(err error) userError {
+	var (
+		he *echo.HTTPError
+		me *mailgun.Error
+		te *mailgun.TransportError
+		rl *RateLimited
+	)
+	switch {
+	case errors.As(err, &rl):
+		p := statusDefaults(http.StatusTooManyRequests)
+		p.retryAfter = rl.RetryAfter
+		return p
+	case errors.As(err, &me):
+		switch {
+		case me.StatusCode == http.StatusNotFound:
+			p := statusDefaults(http.StatusNotFound)
+			p.heading, p.message = "Not found in Mailgun", "Mailgun has no such domain or login."
+			return p
+		case me.StatusCode == http.StatusTooManyRequests:
+			p := statusDefaults(http.StatusTooManyRequests)
+			p.heading, p.message = "Mailgun is rate limiting SMTP Desk", "Mailgun asked SMTP Desk to slow down."
+			p.retryAfter = me.RetryAfter
+			return p
+		case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
+			p := statusDefaults(http.StatusBadGateway)
+			p.heading, p.message, p.hint = "Mailgun refused SMTP Desk's key", "SMTP Desk's Mailgun key was refused; tell your administrator.", "Quote the request id below."
+			return p
+		case me.StatusCode >= 500:
+			return statusDefaults(http.StatusBadGateway)
+		default:
+			p := statusDefaults(http.StatusBadGateway)
+			p.heading, p.message = "Mailgun refused the request", "Mailgun did not accept what SMTP Desk sent."
+			return p
+		}
+	case errors.As(err, &te) && te.Timeout(), errors.Is(err, context.DeadlineExceeded):
+		return statusDefaults(http.StatusGatewayTimeout)
+	case te != nil, errors.Is(err, mailgun.ErrBadResponse):
+		return statusDefaults(http.StatusBadGateway)
+	case errors.Is(err, mailgun.ErrInvalidInput):
+		p := statusDefaults(http.StatusBadRequest)
+		p.message = "That domain or login name is not valid."
+		return p
+	case errors.As(err, &he):
+		p := statusDefaults(he.Code)
+		// Handler-written messages for 4xx are meant for users; echo's own generic ones and
+		// anything on a 5xx are not shown.
+		if msg, ok := he.Message.(string); ok && he.Code < 500 && msg != "" && msg != http.StatusText(he.Code) && !strings.HasPrefix(msg, "missing ") && !strings.HasPrefix(msg, "invalid ") {
+			p.message = msg
+		}
+		return p
+	}
+	return statusDefaults(http.StatusInternalServerError)
+}
+
+// retryText says when to try again: "in 30 seconds", "in 2 minutes".
+func retryText(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	s := int(math.Ceil(d.Seconds()))
+	if s < 120 {
+		if s == 1 {
+			return "in 1 second"
+		}
+		return fmt.Sprintf("in %d seconds", s)
+	}
+	return fmt.Sprintf("in %d minutes", (s+59)/60)
+}
+
+// ErrorHandler is echo's HTTPErrorHandler: it maps errors to statuses and friendly pages (or
+// JSON for clients that want it), logs 5xx at Error and 4xx at Warn with the request id and the
+// detail, and never shows internal or upstream detail to the user (SECURITY.md item 19).
+func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return func(err error, c echo.Context) {
+		req := c.Request()
+		rid := RequestID(c)
+		if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
+			logger.LogAttrs(req.Context(), slog.LevelInfo, "request canceled by the client",
+				slog.String("request_id", rid), slog.String("path", req.URL.Path))
+			return
+		}
+		p := classifyError(err)
+		level := slog.LevelWarn
+		if p.status >= 500 {
+			level = slog.LevelError
+		}
+		logger.LogAttrs(req.Context(), level, "request failed",
+			slog.Int("status", p.status),
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.Path),
+			slog.String("request_id", rid),
+			slog.String("error", err.Error()),
+		)
+		if c.Response().Committed {
+			return
+		}
+		h := c.Response().Header()
+		if p.retryAfter > 0 {
+			h.Set("Retry-After", strconv.Itoa(int(math.Ceil(p.retryAfter.Seconds()))))
+		}
+		if p.status == http.StatusUnauthorized || p.status >= 500 {
+			h.Set(echo.HeaderCacheControl, "no-store")
+		}
+		if req.Method == http.MethodHead {
+			_ = c.NoContent(p.status)
+			return
+		}
+		msg := p.message
+		if rt := retryText(p.retryAfter); rt != "" {
+			msg += " Try again " + rt + "."
+		}
+		if wantsJSON(req) {
+			if jerr := c.JSON(p.status, map[string]string{"error": msg, "request_id": rid}); jerr != nil {
+				logger.LogAttrs(req.Context(), slog.LevelError, "write error response", slog.String("request_id", rid), slog.String("error", jerr.Error()))
+			}
+			return
+		}
+		vm := views.ErrorVM{
+			Page:       pageBase(c, p.heading),
+			Status:     p.status,
+			Heading:    p.heading,
+			Message:    p.message,
+			Hint:       p.hint,
+			RetryAfter: retryText(p.retryAfter),
+			SignIn:     p.signIn,
+		}
+		if rerr := Render(c, p.status, views.ErrorPage(vm)); rerr != nil {
+			logger.LogAttrs(req.Context(), slog.LevelError, "render error page", slog.String("request_id", rid), slog.String("error", rerr.Error()))
+			if !c.Response().Committed {
+				_ = c.String(p.status, p.heading+"\n"+msg+"\nRequest id: "+rid+"\n")
+			}
+		}
+	}
+}
+
+// wantsJSON reports whether the client asked for JSON and not HTML.
+func wantsJSON(r *http.Request) bool {
+	accept := r.Header.Get(echo.HeaderAccept)
+	return strings.Contains(accept, echo.MIMEApplicationJSON) && !strings.Contains(accept, echo.MIMETextHTML)
+}

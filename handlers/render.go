@@ -1,0 +1,76 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/views"
+)
+
+// maxPooledBuffer keeps one huge page from pinning its buffer in the pool forever.
+const maxPooledBuffer = 1 << 20
+
+// bufferPool holds render buffers. It is the package's one piece of shared state, and holds
+// nothing between uses.
+var bufferPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Render renders comp into a pooled buffer and only then writes it with status, so a template
+// error becomes a clean error page (the error is returned for the HTTPErrorHandler) rather than a
+// half-written one. The request context carries the CSP nonce for templ.
+func Render(c echo.Context, status int, comp templ.Component) error {
+	buf := bufferPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledBuffer {
+			bufferPool.Put(buf)
+		}
+	}()
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	res.WriteHeader(status)
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	if _, err := res.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write page: %w", err)
+	}
+	return nil
+}
+
+// PageBase returns the layout's view model for a page titled title: the CSP nonce, request id,
+// CSRF token, signed-in user and (read once) flash messages, the demo flag and the time. Page
+// handlers add the domain picker, navigation and admin flag.
+func PageBase(c echo.Context, title string) views.Page {
+	p := pageBase(c, title)
+	for _, f := range auth.Flashes(c) {
+		p.Flashes = append(p.Flashes, views.Flash{Kind: f.Kind, Message: f.Message})
+	}
+	return p
+}
+
+// pageBase is PageBase without the flashes, for error pages: an error must not swallow a flash
+// the next page should show.
+func pageBase(c echo.Context, title string) views.Page {
+	p := views.Page{
+		Title:     title,
+		Nonce:     Nonce(c),
+		RequestID: RequestID(c),
+		CSRFToken: auth.CSRFToken(c),
+		Demo:      isDemo(c),
+		Now:       time.Now(),
+	}
+	if u := auth.UserFrom(c); u != nil {
+		p.User = &views.User{Name: u.Name, Email: u.Email}
+	}
+	return p
+}

@@ -1,0 +1,80 @@
+package handlers
+
+import (
+	"io/fs"
+	"mime"
+	"net/http"
+	"path"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/static"
+)
+
+// staticTypes fixes the Content-Type of the asset kinds SMTP Desk ships, whatever the host's
+// MIME tables say (a distroless image has none).
+var staticTypes = map[string]string{
+	".css":   "text/css; charset=utf-8",
+	".js":    "text/javascript; charset=utf-8",
+	".mjs":   "text/javascript; charset=utf-8",
+	".svg":   "image/svg+xml",
+	".png":   "image/png",
+	".ico":   "image/x-icon",
+	".woff2": "font/woff2",
+	".json":  "application/json",
+	".map":   "application/json",
+	".txt":   "text/plain; charset=utf-8",
+}
+
+// RegisterStatic serves /static/<hashed name> from static.FS with a one-year immutable cache
+// lifetime, the right Content-Type and an ETag. Names that are not current hashed names are 404:
+// a stale URL must not be cached for a year with new content. Gzip comes from the middleware.
+func RegisterStatic(e *echo.Echo) {
+	e.GET(static.Prefix+"*", serveStatic)
+	e.HEAD(static.Prefix+"*", serveStatic)
+}
+
+func serveStatic(c echo.Context) error {
+	hashed := c.Param("*")
+	name, ok := static.Lookup(hashed)
+	if !ok {
+		return echo.NewHTTPError(http.StatusNotFound)
+	}
+	b, err := fs.ReadFile(static.FS, "dist/"+name)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound).SetInternal(err)
+	}
+	ext := strings.ToLower(path.Ext(name))
+	ctype := staticTypes[ext]
+	if ctype == "" {
+		ctype = mime.TypeByExtension(ext)
+	}
+	if ctype == "" {
+		ctype = "application/octet-stream"
+	}
+	// The hashed name already identifies the content.
+	etag := `"` + hashed + `"`
+	h := c.Response().Header()
+	h.Set(echo.HeaderCacheControl, "public, max-age=31536000, immutable")
+	h.Set("ETag", etag)
+	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
+		return c.NoContent(http.StatusNotModified)
+	}
+	if c.Request().Method == http.MethodHead {
+		h.Set(echo.HeaderContentType, ctype)
+		return c.NoContent(http.StatusOK)
+	}
+	return c.Blob(http.StatusOK, ctype, b)
+}
+
+// etagMatches reports whether an If-None-Match header names etag (or is "*").
+func etagMatches(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# SMTP Desk's test command (the README's, and CI's through .ci/run). Run it from anywhere, as
+# root on a fresh Debian machine or as a developer: it installs what is missing (Chromium for the
+# browser tests, the npm packages for the CSS check, a local PostgreSQL for the store tests), then
+# runs go vet, the gofmt check, the generated-files check and the whole test suite with -race.
+# It ends with a summary line "N passed, N failed" counting packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+export SMTPDESK_TEST_POSTGRES="${SMTPDESK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
+
+step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else "$@"; fi; }
+apt_updated=""
+apt_install() {
+	if [ -z "$apt_updated" ]; then as_root apt-get update -qq </dev/null; apt_updated=1; fi
+	as_root apt-get install -y -qq --no-install-recommends "$@" </dev/null
+}
+
+# --- Chromium, for the e2e tests ---
+if [ ! -x /usr/bin/chromium ]; then
+	step "installing chromium"
+	apt_install chromium || echo "WARNING: could not install chromium; the browser tests will fail (apt-get install -y chromium)"
+fi
+
+# --- npm packages, for the CSS build ---
+if [ ! -d node_modules ]; then
+	step "npm ci"
+	if ! command -v npm >/dev/null; then apt_install nodejs npm; fi
+	npm ci --no-audit --no-fund </dev/null
+fi
+
+# --- PostgreSQL on 127.0.0.1:5432 with a database "test" ---
+pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; }
+start_cluster() {
+	local v
+	for v in $(ls /etc/postgresql 2>/dev/null); do
+		as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start </dev/null || true
+	done
+	for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done
+	return 1
+}
+if ! pg_up; then
+	step "starting PostgreSQL"
+	if ! start_cluster; then
+		if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+			apt_install postgresql postgresql-client || true
+		fi
+		start_cluster || true
+	fi
+fi
+if ! pg_up; then
+	echo "ERROR: no PostgreSQL answers on 127.0.0.1:5432 and none could be installed or started." >&2
+	echo "       Install it (apt-get install -y postgresql) and start it, or set SMTPDESK_TEST_POSTGRES." >&2
+	exit 1
+fi
+# Trust local TCP connections for the test user and create the database (idempotent).
+if command -v psql >/dev/null; then
+	if ! psql "$SMTPDESK_TEST_POSTGRES" -c 'select 1' >/dev/null 2>&1; then
+		for hba in /etc/postgresql/*/main/pg_hba.conf; do
+			[ -f "$hba" ] || continue
+			if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+				as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+				as_root su postgres -c "psql -qc 'select pg_reload_conf()'" </dev/null >/dev/null || true
+			fi
+		done
+		sleep 1
+		as_root su postgres -c "createdb test" </dev/null 2>/dev/null || psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qc 'create database test' 2>/dev/null || true
+	fi
+	if ! psql "$SMTPDESK_TEST_POSTGRES" -c 'select 1' >/dev/null 2>&1; then
+		echo "ERROR: PostgreSQL runs but $SMTPDESK_TEST_POSTGRES does not answer; create the database or set SMTPDESK_TEST_POSTGRES." >&2
+		exit 1
+	fi
+fi
+
+step "go vet"
+go vet ./...
+
+step "gofmt"
+unformatted="$(find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*' -print0 | xargs -0 gofmt -l)"
+if [ -n "$unformatted" ]; then
+	echo "these files need gofmt:"; echo "$unformatted"; exit 1
+fi
+
+step "generated files (templ, CSS)"
+go tool templ generate -path views >/dev/null
+npm run --silent css >/dev/null 2>&1 || npm run css
+if [ -n "$(git status --porcelain -- views static 2>/dev/null)" ]; then
+	git status --porcelain -- views static
+	git diff --stat -- views static
+	echo "generated files are stale: run make generate css and commit" >&2
+	exit 1
+fi
+
+step "go test -race"
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+go test -race -count=1 -p 2 -timeout 15m ./... 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -cE '^ok[[:space:]]' "$log" || true)
+failed=$(grep -E '^FAIL[[:space:]]+[^[:space:]]+' "$log" | awk '{print $2}' | sort -u | wc -l)
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+echo
+echo "${passed} passed, ${failed} failed"
+exit "$status"
