@@ -30,6 +30,14 @@ type DemoOptions struct {
 	DataDir        string        // where smtpdesk.db and policy.yaml live; default a new temporary directory
 	Logger         *slog.Logger  // default: discard
 	SandboxLatency time.Duration // added to every sandbox answer, to feel a real round trip
+
+	// MailgunURL and MailgunKey, when both are set, make the demo use that Mailgun (for
+	// example a sandbox running as its own process, as the load test does) instead of
+	// starting its own; Demo.Sandbox is then nil.
+	MailgunURL string
+	MailgunKey string
+	// MetricsToken, when set, serves /metrics on the demo's listener behind that bearer token.
+	MetricsToken string
 }
 
 // Demo is the whole product on one machine: the sandbox Mailgun and the demo OpenID provider on
@@ -91,20 +99,25 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 	}
 	d.URL = "http://" + appLn.Addr().String()
 
-	// The sandbox Mailgun.
-	apiKey := "key-demo-" + randomHex(16)
-	d.Sandbox = sandbox.New(apiKey, sandbox.WithDefaultSeed())
-	if opts.SandboxLatency > 0 {
-		d.Sandbox.SetFaults(sandbox.Faults{Latency: opts.SandboxLatency})
+	// The sandbox Mailgun, unless the caller brings its own.
+	apiKey := opts.MailgunKey
+	if opts.MailgunURL != "" && opts.MailgunKey != "" {
+		d.MailgunURL = opts.MailgunURL
+	} else {
+		apiKey = "key-demo-" + randomHex(16)
+		d.Sandbox = sandbox.New(apiKey, sandbox.WithDefaultSeed())
+		if opts.SandboxLatency > 0 {
+			d.Sandbox.SetFaults(sandbox.Faults{Latency: opts.SandboxLatency})
+		}
+		mgLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+		if err != nil {
+			appLn.Close()
+			return nil, fmt.Errorf("demo: sandbox listen: %w", err)
+		}
+		d.MailgunURL = "http://" + mgLn.Addr().String()
+		d.mgSrv = &http.Server{Handler: d.Sandbox, ReadHeaderTimeout: ReadHeaderTimeout}
+		go func() { _ = d.mgSrv.Serve(mgLn) }()
 	}
-	mgLn, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
-	if err != nil {
-		appLn.Close()
-		return nil, fmt.Errorf("demo: sandbox listen: %w", err)
-	}
-	d.MailgunURL = "http://" + mgLn.Addr().String()
-	d.mgSrv = &http.Server{Handler: d.Sandbox, ReadHeaderTimeout: ReadHeaderTimeout}
-	go func() { _ = d.mgSrv.Serve(mgLn) }()
 
 	// The demo OpenID provider, which only redirects back to this app.
 	d.IdP, err = demoidp.Start(bg, demoidp.Options{
@@ -153,6 +166,7 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 		AgeWarningDays:   365,
 		RateLimitActions: 30,
 		RateLimitSignIn:  20,
+		MetricsToken:     config.Secret(opts.MetricsToken),
 	}
 	if err = cfg.Validate(); err != nil {
 		appLn.Close()

@@ -178,7 +178,14 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 		addr = config.DefaultDemoListen
 	}
 	logger := app.NewLogger(stdout, cfg)
-	d, err := app.StartDemo(ctx, app.DemoOptions{Addr: addr, DataDir: o.dataDir, Logger: logger})
+	d, err := app.StartDemo(ctx, app.DemoOptions{
+		Addr: addr, DataDir: o.dataDir, Logger: logger,
+		// MAILGUN_BASE_URL with MAILGUN_API_KEY points the demo at a Mailgun of your own,
+		// such as cmd/mailgun-sandbox in its own process (the load test does this).
+		MailgunURL:   cfg.Mailgun.BaseURL,
+		MailgunKey:   cfg.Mailgun.APIKey.Reveal(),
+		MetricsToken: cfg.MetricsToken.Reveal(),
+	})
 	if err != nil {
 		return err
 	}
