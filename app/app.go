@@ -145,6 +145,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		AbsoluteTimeout:       cfg.Session.MaxAge,
 		SecureCookies:         cfg.Session.SecureCookies,
 		TrustedClientIP:       func(r *http.Request) string { return ipOf(r) },
+		SignedOutPage:         handlers.SignedOut,
 	}, a.db, authEvents{a.audit}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("app: sign-in: %w", err)

@@ -151,7 +151,7 @@ type envOptions struct {
 	Settings       handlers.Settings
 }
 
-func newEnv(t *testing.T, opts envOptions) *env {
+func newEnv(t testing.TB, opts envOptions) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -203,11 +203,12 @@ func newEnv(t *testing.T, opts envOptions) *env {
 		_, _ = rand.Read(k)
 	}
 	a, err := auth.New(auth.Config{
-		IssuerURL:    e.IdP.Issuer(),
-		ClientID:     e.IdP.ClientID(),
-		ClientSecret: e.IdP.ClientSecret(),
-		RedirectURL:  e.URL + auth.CallbackPath,
-		SessionKeys:  keys,
+		IssuerURL:     e.IdP.Issuer(),
+		ClientID:      e.IdP.ClientID(),
+		ClientSecret:  e.IdP.ClientSecret(),
+		RedirectURL:   e.URL + auth.CallbackPath,
+		SessionKeys:   keys,
+		SignedOutPage: handlers.SignedOut,
 	}, e.DB, authEvents{rec}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -251,7 +252,7 @@ func newEnv(t *testing.T, opts envOptions) *env {
 }
 
 // signIn returns a browser signed in as persona.
-func (e *env) signIn(t *testing.T, persona string) *testflow.Client {
+func (e *env) signIn(t testing.TB, persona string) *testflow.Client {
 	t.Helper()
 	c, err := testflow.New(e.URL)
 	if err != nil {

@@ -83,10 +83,7 @@ func Register(e *echo.Echo, d Deps) error {
 		d.Health.Register(e)
 	}
 	RegisterStatic(e)
-	d.Auth.Register(e)
-	// auth registers this path too (redirecting to / unless auth.Config.SignedOutPage is set);
-	// this later registration replaces it with the page.
-	e.GET(auth.SignedOutPath, SignedOut)
+	d.Auth.Register(e) // the sign-in flow and the signed-out page (auth.Config.SignedOutPage)
 
 	// Everything else needs a session.
 	g := e.Group("", d.Auth.RequireUser())
