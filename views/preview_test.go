@@ -12,17 +12,20 @@ import (
 	"github.com/smtpdesk/smtpdesk/static"
 )
 
-// previewDir, when set, makes TestWritePreview write every sample page as a static HTML file
-// (with the built CSS and JS beside it) for screenshots:
+// previewDir names where TestWritePreview writes every sample page as a static HTML file (with
+// the built CSS and JS beside it), for screenshots:
 //
 //	go test ./views -run TestWritePreview -preview /tmp/views-preview
+//
+// Without the flag the pages go to a temporary directory, which still proves that every sample
+// renders and that the preview's asset links resolve.
 var previewDir = flag.String("preview", "", "write sample pages as HTML into this directory")
 
 func TestWritePreview(t *testing.T) {
-	if *previewDir == "" {
-		t.Skip("no -preview directory")
-	}
 	dir := *previewDir
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -46,6 +49,11 @@ func TestWritePreview(t *testing.T) {
 		name := regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(tc.name, "-") + ".html"
 		if err := os.WriteFile(filepath.Join(dir, name), html, 0o644); err != nil {
 			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?:href|src)="([a-z]+\.(?:css|js))"`).FindAllSubmatch(html, -1) {
+			if _, err := os.Stat(filepath.Join(dir, string(m[1]))); err != nil {
+				t.Errorf("%s links %s, which the preview lacks: %v", name, m[1], err)
+			}
 		}
 	}
 }
