@@ -1,0 +1,548 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// testid is the CSS selector of a data-testid hook.
+func testid(id string) string { return `[data-testid="` + id + `"]` }
+
+// rowLogin is the selector of one login's row on a domain page.
+func rowLogin(login string) string {
+	return `[data-testid="credential-row"][data-login="` + login + `"]`
+}
+
+// summaryRE reads a pager summary such as "101–200 of 251".
+var summaryRE = regexp.MustCompile(`([\d,]+)\s*[–-]\s*([\d,]+)\s+of\s+([\d,]+)`)
+
+// pagerSummary returns from, to and total of the list on the page.
+func (tb *tab) pagerSummary() (from, to, total int) {
+	tb.t.Helper()
+	s := tb.text(testid("pager-summary"))
+	m := summaryRE.FindStringSubmatch(s)
+	if m == nil {
+		tb.t.Fatalf("pager summary %q: want “from–to of total”", s)
+	}
+	n := func(s string) int {
+		var v int
+		fmt.Sscan(strings.ReplaceAll(s, ",", ""), &v)
+		return v
+	}
+	return n(m[1]), n(m[2]), n(m[3])
+}
+
+// wantPager fails unless the pager summary reads from–to of total.
+func (tb *tab) wantPager(step string, from, to, total int) {
+	tb.t.Helper()
+	f, l, n := tb.pagerSummary()
+	if f != from || l != to || n != total {
+		tb.t.Errorf("%s: pager says %d–%d of %d, want %d–%d of %d", step, f, l, n, from, to, total)
+	}
+}
+
+// wantStatus fails unless got is want.
+func (tb *tab) wantStatus(step string, got, want int) {
+	tb.t.Helper()
+	if got != want {
+		tb.t.Fatalf("%s: HTTP status %d on %s, want %d", step, got, tb.path(), want)
+	}
+}
+
+// logins lists the data-login of every credential row on the page.
+func (tb *tab) logins() []string {
+	tb.t.Helper()
+	return tb.attrs(testid("credential-row"), "data-login")
+}
+
+// domains lists the data-domain of every domain row on the page.
+func (tb *tab) domains() []string {
+	tb.t.Helper()
+	return tb.attrs(testid("domain-row"), "data-domain")
+}
+
+// setPageSize picks a page size in the pager's select and applies it: with scripts the select
+// submits itself on change, without them the user presses Apply.
+func (tb *tab) setPageSize(n int) int {
+	tb.t.Helper()
+	sel := testid("page-size")
+	if tb.nojs {
+		query[bool](tb, "choose page size", sel, fmt.Sprintf(`els => { els[0].value = %q; return true; }`, fmt.Sprint(n)))
+		return tb.click(sel + ` ~ button[type="submit"]`)
+	}
+	return tb.follow("choose page size", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+		`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); })()`,
+		sel, fmt.Sprint(n))))
+}
+
+// secrets reads the shown-once passwords from a secrets page: login → password.
+func (tb *tab) secrets() map[string]string {
+	tb.t.Helper()
+	tb.wait(testid("secret-row"))
+	out := map[string]string{}
+	for _, login := range tb.attrs(testid("secret-row"), "data-login") {
+		out[login] = tb.value(`[data-testid="secret-row"][data-login="` + login + `"] ` + testid("secret-password"))
+	}
+	return out
+}
+
+// wantFlash fails unless a flash of the kind is shown and mentions each of words.
+func (tb *tab) wantFlash(step, kind string, words ...string) {
+	tb.t.Helper()
+	sel := testid("flash-" + kind)
+	if !tb.has(sel) {
+		tb.t.Errorf("%s: no %s flash on %s (flashes: %q)", step, kind, tb.path(), tb.texts(testid("flash")))
+		return
+	}
+	text := strings.Join(tb.texts(sel), " ")
+	for _, w := range words {
+		if !strings.Contains(text, w) {
+			tb.t.Errorf("%s: %s flash %q does not mention %q", step, kind, text, w)
+		}
+	}
+}
+
+// TestSignInAsEachPersona signs in as each demo persona and checks what they land on: the
+// admin sees every domain, the operator and the reviewer only theirs, and a user the policy
+// grants nothing sees the no-access page.
+func TestSignInAsEachPersona(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tests := []struct {
+		persona string
+		domains []string // nil: the no-access page
+	}{
+		{"admin", []string{"acme.example", "empty.example", "example.com", "newsletter.example.org"}},
+		{"operator", []string{"acme.example"}},
+		{"reviewer", []string{"example.com", "newsletter.example.org"}},
+		{"nobody", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.persona, func(t *testing.T) {
+			tb := newTabURL(t, "signin-"+tt.persona, srv.URL)
+			tb.signIn(tt.persona)
+			if tt.domains == nil {
+				tb.wait(testid("no-access"))
+				tb.look("no-access")
+				if tb.has(testid("domain-row")) {
+					t.Errorf("the no-access page lists domains: %v", tb.domains())
+				}
+				return
+			}
+			tb.wait(testid("domain-row"))
+			tb.look("home")
+			got := tb.domains()
+			slices.Sort(got)
+			if !slices.Equal(got, tt.domains) {
+				t.Errorf("domains = %v, want %v", got, tt.domains)
+			}
+			if tb.has(testid("no-access")) {
+				t.Error("the no-access page is shown to a persona with access")
+			}
+		})
+	}
+}
+
+// TestAdminBrowsesDomain: the admin picks example.com, pages forward and back, changes the page
+// size and filters the list.
+func TestAdminBrowsesDomain(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("browse")
+	tb.signIn("admin")
+	browseExampleCom(t, tb)
+}
+
+// browseExampleCom is the paging journey, shared with the no-script run.
+func browseExampleCom(t *testing.T, tb *tab) {
+	t.Helper()
+	const total = 251 // 250 seeded logins and postmaster@
+	tb.wait(testid("domain-row"))
+	tb.wantStatus("pick example.com", tb.click(testid("domain-row")+`[data-domain="example.com"] a`), http.StatusOK)
+	tb.wait(testid("credential-row"))
+	tb.look("domain")
+	tb.wantPager("first page", 1, 100, total)
+	first := tb.logins()
+	if len(first) != 100 {
+		t.Errorf("first page shows %d rows, want 100", len(first))
+	}
+
+	tb.wantStatus("next page", tb.click(testid("pager-next")), http.StatusOK)
+	tb.look("domain-page-2")
+	tb.wantPager("second page", 101, 200, total)
+	second := tb.logins()
+	if len(second) == 0 || slices.Contains(first, second[0]) {
+		t.Errorf("the second page repeats the first: %v", second[:min(3, len(second))])
+	}
+
+	tb.wantStatus("last page", tb.click(testid("pager-last")), http.StatusOK)
+	tb.wantPager("last page", 201, total, total)
+	if tb.has(testid("pager-next")) {
+		t.Error("the last page offers a next page")
+	}
+
+	tb.wantStatus("previous page", tb.click(testid("pager-prev")), http.StatusOK)
+	tb.wantPager("back to the second page", 101, 200, total)
+	tb.wantStatus("first page", tb.click(testid("pager-first")), http.StatusOK)
+	tb.wantPager("back to the first page", 1, 100, total)
+	if got := tb.logins(); !slices.Equal(got, first) {
+		t.Errorf("the first page changed after paging: %d rows", len(got))
+	}
+
+	tb.wantStatus("page size 25", tb.setPageSize(25), http.StatusOK)
+	tb.wantPager("page size 25", 1, 25, total)
+	if got := tb.count(testid("credential-row")); got != 25 {
+		t.Errorf("page size 25 shows %d rows", got)
+	}
+	if !strings.Contains(tb.path(), "per_page=25") {
+		t.Errorf("page size is not in the URL: %s", tb.path())
+	}
+	tb.wantStatus("next page at 25", tb.click(testid("pager-next")), http.StatusOK)
+	tb.wantPager("second page at 25", 26, 50, total)
+
+	tb.fill(testid("filter-input"), "user01")
+	tb.wantStatus("filter", tb.follow("submit the filter", chromedp.Submit(chromedp.CSS(testid("filter-input")))), http.StatusOK)
+	tb.look("domain-filtered")
+	got := tb.logins()
+	if len(got) == 0 {
+		t.Fatal("the filter user01 matches nothing")
+	}
+	for _, l := range got {
+		if !strings.Contains(l, "user01") {
+			t.Errorf("the filter user01 shows %s", l)
+		}
+	}
+	if !tb.has(testid("filter-summary")) {
+		t.Error("no filter summary")
+	} else if s := tb.text(testid("filter-summary")); !strings.Contains(s, fmt.Sprint(len(got))) {
+		t.Errorf("filter summary %q does not give the %d matches", s, len(got))
+	}
+}
+
+// TestAdminManagesCredentials: the admin creates two logins with generated passwords, reads them
+// from the page and proves they work, resets one with a manual password, deletes the other after
+// confirming, empties a domain with delete-all and finds every action in the audit trail.
+func TestAdminManagesCredentials(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("manage")
+	tb.signIn("admin")
+	const domain = "example.com"
+	one, two := "e2e-one@"+domain, "e2e-two@"+domain
+
+	// Create two logins with generated passwords.
+	tb.open("/d/" + domain)
+	tb.wantStatus("create", tb.click(testid("create-button")), http.StatusOK)
+	tb.wait(testid("logins-input"))
+	tb.look("create")
+	tb.fill(testid("logins-input"), "e2e-one\ne2e-two")
+	tb.check(testid("mode-generate"))
+	tb.wantStatus("submit create", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.look("created-secrets")
+	secrets := tb.secrets()
+	for _, login := range []string{one, two} {
+		pw := secrets[login]
+		if pw == "" {
+			t.Fatalf("no password shown for %s; secrets page shows %v", login, keys(secrets))
+		}
+		if !srv.Sandbox.CheckPassword(domain, login, pw) {
+			t.Errorf("the password shown for %s does not work", login)
+		}
+	}
+	srv.assertNotLogged(secrets[one], secrets[two])
+
+	// Reset one with a manual password.
+	const manual = "Manual-e2e-pass-42"
+	tb.open("/d/" + domain + "?q=e2e-")
+	tb.wait(rowLogin(one))
+	tb.wantStatus("reset", tb.click(rowLogin(one)+" "+testid("reset-link")), http.StatusOK)
+	tb.wait(testid("mode-manual"))
+	tb.look("reset")
+	tb.check(testid("mode-manual"))
+	tb.fill(testid("password-input"), manual)
+	tb.fill(testid("password2-input"), manual)
+	tb.wantStatus("submit reset", tb.click(testid("reset-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.look("reset-done")
+	if !srv.Sandbox.CheckPassword(domain, one, manual) {
+		t.Errorf("the manual password does not work for %s", one)
+	}
+	if srv.Sandbox.CheckPassword(domain, one, secrets[one]) {
+		t.Errorf("the old password still works for %s", one)
+	}
+	srv.assertNotLogged(manual)
+
+	// Delete the other after confirming.
+	tb.open("/d/" + domain + "?q=e2e-")
+	tb.wait(rowLogin(two))
+	deleteLogin(t, tb, two)
+	tb.look("deleted")
+	if slices.Contains(srv.Sandbox.Logins(domain), two) {
+		t.Errorf("%s still exists after delete", two)
+	}
+	if !slices.Contains(srv.Sandbox.Logins(domain), one) {
+		t.Errorf("deleting %s removed %s too", two, one)
+	}
+
+	// Delete all on newsletter.example.org: the system login stays.
+	const nl = "newsletter.example.org"
+	tb.open("/d/" + nl)
+	tb.wait(testid("credential-row"))
+	tb.wantStatus("delete all", tb.click(testid("delete-all-button")), http.StatusOK)
+	tb.wait(testid("confirm-input"))
+	tb.look("delete-all")
+	tb.fill(testid("confirm-input"), nl)
+	tb.wantStatus("confirm delete all", tb.click(testid("delete-all-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.look("deleted-all")
+	if got, want := srv.Sandbox.Logins(nl), []string{"postmaster@" + nl}; !slices.Equal(got, want) {
+		t.Errorf("after delete all, %s has %v, want %v", nl, got, want)
+	}
+	tb.open("/d/" + nl)
+	if got := tb.logins(); !slices.Equal(got, []string{"postmaster@" + nl}) {
+		t.Errorf("after delete all the page lists %v", got)
+	}
+	if !tb.has(rowLogin("postmaster@"+nl) + " " + testid("system-badge")) {
+		t.Error("postmaster@ has no system badge")
+	}
+
+	// The audit trail has every action.
+	tb.wantStatus("audit", tb.open("/audit"), http.StatusOK)
+	tb.wait(testid("audit-row"))
+	tb.look("audit")
+	rows := strings.Join(tb.texts(testid("audit-row")), "\n")
+	for _, want := range [][]string{
+		{domain, one, two}, // create
+		{domain, one},      // reset
+		{domain, two},      // delete
+		{nl},               // delete all
+	} {
+		for _, w := range want {
+			if !strings.Contains(rows, w) {
+				t.Errorf("the audit page does not mention %q:\n%s", w, rows)
+			}
+		}
+	}
+	outcomes := tb.attrs(testid("audit-outcome"), "data-outcome")
+	if n := countOf(outcomes, "ok"); n < 4 {
+		t.Errorf("audit outcomes %v: want at least 4 ok (create, reset, delete, delete all)", outcomes)
+	}
+}
+
+// deleteLogin deletes one login from a domain page: the delete link, then the confirmation.
+// Without scripts the link leads to a confirmation page; with them, a link that carries
+// data-confirm-action opens the page's confirmation dialog instead, which posts the same form.
+func deleteLogin(t *testing.T, tb *tab, login string) {
+	t.Helper()
+	link := rowLogin(login) + " " + testid("delete-link")
+	tb.wait(link)
+	dialog := !tb.nojs && tb.attrs(link, "data-confirm-action")[0] != ""
+	var confirm string
+	if dialog {
+		tb.check(link)
+		confirm = `dialog[open] button[type="submit"]`
+		tb.do("wait for the dialog", chromedp.WaitVisible(chromedp.CSS(confirm)))
+		tb.look("delete-dialog")
+	} else {
+		tb.wantStatus("delete", tb.click(link), http.StatusOK)
+		confirm = testid("delete-form") + " " + testid("confirm-button")
+		tb.wait(confirm)
+		tb.look("delete-confirm")
+		if q := tb.text(testid("confirm-question")); !strings.Contains(q, login) {
+			t.Errorf("the confirmation %q does not name %s", q, login)
+		}
+	}
+	tb.wantStatus("confirm delete", tb.click(confirm), http.StatusOK)
+	tb.wantFlash("deleted", "success", login)
+}
+
+// TestOperatorStaysInTheirDomain: the operator of acme.example resets a password there and gets
+// 403, with no Mailgun call, for example.com by editing the URL.
+func TestOperatorStaysInTheirDomain(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("operator")
+	tb.signIn("operator")
+	const domain = "acme.example"
+	tb.open("/d/" + domain)
+	tb.wait(testid("credential-row"))
+	tb.look("domain")
+	var login string
+	for _, l := range tb.logins() {
+		if !strings.HasPrefix(l, "postmaster@") {
+			login = l
+			break
+		}
+	}
+	if login == "" {
+		t.Fatal("no resettable login on acme.example")
+	}
+	tb.wantStatus("reset", tb.click(rowLogin(login)+" "+testid("reset-link")), http.StatusOK)
+	tb.wait(testid("mode-generate"))
+	tb.check(testid("mode-generate"))
+	tb.wantStatus("submit reset", tb.click(testid("reset-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.look("reset-secret")
+	pw := tb.secrets()[login]
+	if pw == "" || !srv.Sandbox.CheckPassword(domain, login, pw) {
+		t.Errorf("the generated password shown for %s does not work", login)
+	}
+
+	srv.Sandbox.ResetCalls()
+	tb.wantStatus("edit the URL to example.com", tb.open("/d/example.com"), http.StatusForbidden)
+	tb.look("forbidden")
+	if got := tb.text(testid("error-status")); got != "403" {
+		t.Errorf("error status = %q, want 403", got)
+	}
+	tb.wantStatus("reset in example.com", tb.open("/d/example.com/logins/user001@example.com/reset"), http.StatusForbidden)
+	for _, c := range srv.Sandbox.Calls() {
+		if c.Domain == "example.com" {
+			t.Errorf("Mailgun was called for example.com: %+v", c)
+		}
+	}
+}
+
+// TestReviewerCannotChangeAnything: the reviewer sees no create, reset or delete controls, and a
+// forged POST with the page's own CSRF token gets 403 and makes no Mailgun call.
+func TestReviewerCannotChangeAnything(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("reviewer")
+	tb.signIn("reviewer")
+	const domain = "example.com"
+	tb.open("/d/" + domain)
+	tb.wait(testid("credential-row"))
+	tb.look("domain")
+	for _, id := range []string{"create-button", "delete-all-button", "reset-link", "delete-link"} {
+		// A control may be shown disabled with the reason; it must not lead anywhere.
+		if n := tb.count(`a` + testid(id) + `, button` + testid(id) + `:not([aria-disabled="true"])`); n > 0 {
+			t.Errorf("the reviewer sees %d usable %s controls", n, id)
+		}
+	}
+
+	login := "user001@" + domain
+	srv.Sandbox.ResetCalls()
+	status := tb.follow("forge a reset POST", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => {
+		const token = document.querySelector('input[name="_csrf"]').value;
+		const f = document.createElement("form");
+		f.method = "post";
+		f.action = %q;
+		for (const [k, v] of Object.entries({_csrf: token, mode: "manual", password: "Forged-pass-1", password2: "Forged-pass-1"})) {
+			const i = document.createElement("input");
+			i.type = "hidden"; i.name = k; i.value = v;
+			f.appendChild(i);
+		}
+		document.body.appendChild(f);
+		f.submit();
+	})()`, "/d/"+domain+"/logins/"+login+"/reset")))
+	tb.wantStatus("forged reset", status, http.StatusForbidden)
+	tb.look("forbidden")
+	for _, c := range srv.Sandbox.Calls() {
+		if c.Route != "list" && c.Route != "domains" {
+			t.Errorf("a forged POST reached Mailgun: %+v", c)
+		}
+	}
+	if srv.Sandbox.CheckPassword(domain, login, "Forged-pass-1") {
+		t.Error("the forged password was set")
+	}
+}
+
+// TestSignOutThenBack: after sign-out, the back button shows the sign-in page, not the page the
+// user was on.
+func TestSignOutThenBack(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("signout")
+	tb.signIn("admin")
+	resp := tb.openResponse("/d/example.com")
+	tb.wait(testid("credential-row"))
+	cc := ""
+	for k, v := range resp.Headers {
+		if strings.EqualFold(k, "Cache-Control") {
+			cc = fmt.Sprint(v)
+		}
+	}
+	if !strings.Contains(cc, "no-store") {
+		t.Errorf("the domain page is served with Cache-Control %q, want no-store: the browser may show it again after sign-out", cc)
+	}
+	tb.signOut()
+	tb.wait(testid("signed-out"))
+	tb.look("signed-out")
+	signedOut := tb.path()
+
+	// One step back: the page before the signed-out page (the provider's sign-out step), never
+	// the domain page.
+	tb.back(1)
+	if tb.has(testid("credential-row")) || tb.has(testid("user-menu")) {
+		t.Fatalf("one step back after sign-out shows protected content on %s", tb.path())
+	}
+
+	// Back to the domain page itself: the browser must not show it again. Either it asks the
+	// server again (no-store), which sends it to sign in, or, when it restores the page from its
+	// back-forward cache, the page's script reloads it; allow a moment for that reload.
+	tb.open(signedOut)
+	tb.historyBackTo("/d/example.com")
+	protected := fmt.Sprintf(`!!document.querySelector(%q)`, testid("credential-row")+", "+testid("user-menu"))
+	if !tb.eventually("!"+protected+` && document.readyState === "complete"`, 5*time.Second) {
+		t.Fatalf("history back to the domain page after sign-out shows it again (%s)", tb.path())
+	}
+	if !tb.eventually(fmt.Sprintf(`!!document.querySelector(%q)`, testid("sign-in")+`, [data-testid^="persona-"]`), stepTimeout) {
+		t.Errorf("history back to the domain page after sign-out shows %s, want the sign-in page", tb.url())
+	}
+	tb.look("back-after-sign-out")
+}
+
+// TestWithoutJavaScript runs the key journeys with scripts off: paging and page size, creating
+// a login with a generated password, and deleting one through the confirmation page.
+func TestWithoutJavaScript(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("nojs")
+	tb.disableScripts()
+	tb.signIn("admin")
+	browseExampleCom(t, tb)
+
+	const domain = "acme.example"
+	login := "nojs@" + domain
+	tb.open("/d/" + domain)
+	tb.wantStatus("create", tb.click(testid("create-button")), http.StatusOK)
+	tb.wait(testid("logins-input"))
+	tb.look("create")
+	tb.fill(testid("logins-input"), "nojs")
+	tb.wantStatus("submit create", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.look("created-secrets")
+	pw := tb.secrets()[login]
+	if pw == "" || !srv.Sandbox.CheckPassword(domain, login, pw) {
+		t.Errorf("the generated password shown for %s does not work", login)
+	}
+
+	tb.open("/d/" + domain)
+	tb.wait(rowLogin(login))
+	deleteLogin(t, tb, login)
+	if slices.Contains(srv.Sandbox.Logins(domain), login) {
+		t.Errorf("%s still exists after delete", login)
+	}
+}
+
+func keys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func countOf(xs []string, x string) int {
+	n := 0
+	for _, v := range xs {
+		if v == x {
+			n++
+		}
+	}
+	return n
+}

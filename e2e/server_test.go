@@ -1,0 +1,110 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/app"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+// server is one test's running demo: the real wiring on a loopback port, with its own sandbox
+// Mailgun, demo OpenID provider and SQLite file.
+type server struct {
+	t       *testing.T
+	demo    *app.Demo
+	URL     string
+	Sandbox *sandbox.Server
+	logs    *syncBuffer
+}
+
+// startServer starts the demo wiring for one test and stops it when the test ends. Its log is
+// kept in memory and printed only when the test fails.
+func startServer(t *testing.T) *server {
+	t.Helper()
+	requireSuite(t)
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ctx, cancel := context.WithCancel(context.Background())
+	demo, err := app.StartDemo(ctx, app.DemoOptions{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger})
+	if err != nil {
+		cancel()
+		t.Fatalf("start the demo server: %v", err)
+	}
+	srv := &server{t: t, demo: demo, URL: demo.URL, Sandbox: demo.Sandbox, logs: logs}
+	t.Cleanup(func() {
+		cancel()
+		if err := demo.Close(); err != nil {
+			t.Errorf("stop the demo server: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("server log:\n%s", logs.String())
+		}
+	})
+	return srv
+}
+
+// tab opens a new browser tab (in its own browser context) on this server.
+func (s *server) tab(journey string) *tab {
+	s.t.Helper()
+	return newTabURL(s.t, journey, s.URL)
+}
+
+// assertNotLogged fails the test when a secret shows up in the server's log.
+func (s *server) assertNotLogged(secrets ...string) {
+	s.t.Helper()
+	log := s.logs.String()
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(log, sec) {
+			s.t.Errorf("a password appears in the server log")
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// signIn signs in as a demo persona ("admin", "operator", "reviewer", "nobody") through the real
+// flow: the app's sign-in redirect, the demo provider's chooser page, the callback.
+func (tb *tab) signIn(persona string) {
+	tb.t.Helper()
+	tb.open("/")
+	if tb.has(`[data-testid="sign-in"]`) {
+		tb.look("sign-in")
+		tb.click(`[data-testid="sign-in"]`)
+	}
+	tb.wait(`[data-testid="persona-` + persona + `"]`)
+	tb.lookShared("idp-chooser")
+	if got := tb.click(`[data-testid="persona-` + persona + `"]`); got >= 400 && persona != "nobody" {
+		tb.t.Fatalf("sign in as %s: status %d on %s", persona, got, tb.path())
+	}
+	if persona != "nobody" {
+		tb.wait(`[data-testid="user-menu"]`)
+	}
+}
+
+// signOut opens the user menu and signs out.
+func (tb *tab) signOut() int {
+	tb.t.Helper()
+	tb.check(`[data-testid="user-menu"] > summary`)
+	return tb.click(`[data-testid="sign-out"]`)
+}

@@ -1,0 +1,400 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// stepTimeout bounds one browser step (a navigation, a click and the load it causes, a query).
+// It is generous for a loaded 2-core CI machine running with -race; a step normally takes
+// milliseconds. It is a deadline, not a speed assertion.
+const stepTimeout = 45 * time.Second
+
+// desktopWidth and phoneWidth are the two widths every page is photographed at.
+const (
+	desktopWidth = 1280
+	phoneWidth   = 390
+)
+
+// tab is one test's browser tab, in a browser context of its own (its own cookies and cache),
+// in the shared Chromium. Every method fails the test on error, naming the step.
+type tab struct {
+	t       *testing.T
+	s       *suiteState
+	ctx     context.Context // the tab; each step derives a deadline from it
+	base    string          // the server's origin, e.g. http://127.0.0.1:41234
+	journey string          // file name prefix of screenshots
+	nojs    bool            // scripts are disabled in this tab
+	last    string          // the last page looked at, for failure messages
+	looks   map[string]int  // how often each page name was looked at
+}
+
+// newTabURL opens a new tab in a fresh browser context for the server at base. When the test
+// fails, the tab leaves a screenshot and the HTML of the page it was on in the screenshot
+// directory.
+func newTabURL(t *testing.T, journey, base string) *tab {
+	t.Helper()
+	s := requireSuite(t)
+	ctx, cancel := chromedp.NewContext(s.browserCtx, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	tb := &tab{t: t, s: s, ctx: ctx, base: strings.TrimSuffix(base, "/"), journey: journey, looks: map[string]int{}}
+	// The first Do creates the tab and binds it to ctx (no deadline); the watchdog bounds it.
+	done := make(chan error, 1)
+	go func() { done <- chromedp.Do(ctx, desktopViewport()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("open a tab: %v", err)
+		}
+	case <-time.After(stepTimeout):
+		t.Fatal("open a tab: no answer from Chromium")
+	}
+	// Registered after cancel, so it runs before it (cleanups run last first).
+	t.Cleanup(tb.saveFailure)
+	return tb
+}
+
+func desktopViewport() chromedp.Action[chromedp.Void] {
+	return chromedp.EmulateViewport(desktopWidth, 800)
+}
+
+// run runs one action with the step deadline and fails the test on error.
+func run[T any](tb *tab, what string, a chromedp.Action[T]) T {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		tb.t.Fatalf("%s (on %s): %v", what, tb.url(), err)
+	}
+	return v
+}
+
+// do runs actions that return nothing, in order.
+func (tb *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
+	tb.t.Helper()
+	run(tb, what, chromedp.Steps(actions...))
+}
+
+// url is the current address, or "" when it cannot be read.
+func (tb *tab) url() string {
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	u, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		return "?"
+	}
+	return u
+}
+
+// path is the current address without the origin.
+func (tb *tab) path() string {
+	return strings.TrimPrefix(tb.url(), tb.base)
+}
+
+// open navigates to a path on the server and returns the HTTP status of the document.
+func (tb *tab) open(path string) int {
+	tb.t.Helper()
+	return int(tb.openResponse(path).Status)
+}
+
+// openResponse navigates to a path on the server and returns the response of the document.
+func (tb *tab) openResponse(path string) *network.Response {
+	tb.t.Helper()
+	resp := run(tb, "open "+path, chromedp.NavigateResponse(tb.base+path))
+	if resp == nil {
+		tb.t.Fatalf("open %s: no response", path)
+	}
+	return resp
+}
+
+// follow runs actions that cause a navigation (a click on a link or a submit button), waits for
+// the new document to load and returns its HTTP status.
+func (tb *tab) follow(what string, actions ...chromedp.Action[chromedp.Void]) int {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, actions...)
+	if err != nil {
+		tb.t.Fatalf("%s (from %s): %v", what, tb.url(), err)
+	}
+	if resp == nil {
+		tb.t.Fatalf("%s: no response", what)
+	}
+	return int(resp.Status)
+}
+
+// click clicks the first element matching the CSS selector and waits for the page it leads to.
+func (tb *tab) click(sel string) int {
+	tb.t.Helper()
+	return tb.follow("click "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+// back presses the browser's back button steps times at once (as picking an entry from the
+// back button's menu does) and waits until another document has loaded, whether the browser
+// fetched it again or restored it from its back-forward cache.
+func (tb *tab) back(steps int) {
+	tb.t.Helper()
+	hist := run(tb, "read the history", chromedp.NavigationEntries())
+	i := int(hist.CurrentIndex) - steps
+	if i < 0 {
+		tb.t.Fatalf("history back %d: only %d entries before this one", steps, hist.CurrentIndex)
+	}
+	tb.do("mark the document", chromedp.Evaluate[chromedp.Void](`window.__e2eLeft = true`))
+	tb.do("history back", chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, page.NavigateToHistoryEntry, page.NavigateToHistoryEntryParams{EntryID: hist.Entries[i].ID})
+		return err
+	}))
+	tb.waitNewDocument("history back")
+}
+
+// historyBackTo goes back to the latest earlier history entry whose address is path.
+func (tb *tab) historyBackTo(path string) {
+	tb.t.Helper()
+	hist := run(tb, "read the history", chromedp.NavigationEntries())
+	for i := int(hist.CurrentIndex) - 1; i >= 0; i-- {
+		if hist.Entries[i].URL == tb.base+path {
+			tb.back(int(hist.CurrentIndex) - i)
+			return
+		}
+	}
+	tb.t.Fatalf("history has no entry for %s", path)
+}
+
+// eventually polls a script condition until it holds or d passes, and reports whether it held.
+// Script errors (a document going away mid-navigation) count as "not yet".
+func (tb *tab) eventually(cond string, d time.Duration) bool {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, d)
+	defer cancel()
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// waitNewDocument waits until the document that window.__e2eLeft marked is gone and the new one
+// has loaded.
+func (tb *tab) waitNewDocument(what string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	for {
+		done, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!window.__e2eLeft && document.readyState === "complete"`))
+		if err == nil && done {
+			return
+		}
+		// Errors are expected while the old document goes away; the deadline ends the wait.
+		select {
+		case <-ctx.Done():
+			tb.t.Fatalf("%s: the page did not change (on %s): %v", what, tb.url(), ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// wait waits until an element matching sel is in the page.
+func (tb *tab) wait(sel string) {
+	tb.t.Helper()
+	tb.do("wait for "+sel, chromedp.WaitReady(chromedp.CSS(sel)))
+}
+
+// The reads below run a small script through the DevTools protocol: it works with the page's
+// scripts disabled too, and it sees the document that is in the tab now, even one the browser
+// restored from its back-forward cache (which chromedp's DOM queries do not track).
+
+// query evaluates fn(elements) for the elements matching sel now, without waiting.
+func query[T any](tb *tab, what, sel, fn string) T {
+	tb.t.Helper()
+	return run(tb, what+" "+sel, chromedp.Evaluate[T](fmt.Sprintf(`(%s)(Array.from(document.querySelectorAll(%q)))`, fn, sel)))
+}
+
+// count is the number of elements matching sel now, without waiting.
+func (tb *tab) count(sel string) int {
+	tb.t.Helper()
+	return query[int](tb, "count", sel, `els => els.length`)
+}
+
+// has reports whether an element matching sel is in the page now.
+func (tb *tab) has(sel string) bool {
+	tb.t.Helper()
+	return tb.count(sel) > 0
+}
+
+// text is the text of the first element matching sel (waiting for it), with runs of space
+// folded.
+func (tb *tab) text(sel string) string {
+	tb.t.Helper()
+	tb.wait(sel)
+	return strings.Join(strings.Fields(run(tb, "text of "+sel, chromedp.TextContent(chromedp.CSS(sel)))), " ")
+}
+
+// texts is the text of every element matching sel now, each with runs of space folded.
+func (tb *tab) texts(sel string) []string {
+	tb.t.Helper()
+	out := query[[]string](tb, "text of", sel, `els => els.map(e => e.textContent)`)
+	for i, s := range out {
+		out[i] = strings.Join(strings.Fields(s), " ")
+	}
+	return out
+}
+
+// attrs is the value of attribute name on every element matching sel now.
+func (tb *tab) attrs(sel, name string) []string {
+	tb.t.Helper()
+	return query[[]string](tb, "attribute "+name+" of", sel, fmt.Sprintf(`els => els.map(e => e.getAttribute(%q) ?? "")`, name))
+}
+
+// value is the value of the form field matching sel (waiting for it).
+func (tb *tab) value(sel string) string {
+	tb.t.Helper()
+	tb.wait(sel)
+	return query[string](tb, "value of", sel, `els => els[0].value`)
+}
+
+// fill replaces the value of a text field or textarea by typing, as a person would (key events
+// work with scripts disabled too).
+func (tb *tab) fill(sel, value string) {
+	tb.t.Helper()
+	tb.wait(sel)
+	query[bool](tb, "clear", sel, `els => { els[0].value = ""; return true; }`)
+	tb.do("fill "+sel, chromedp.SendKeys(chromedp.CSS(sel), value))
+}
+
+// check clicks a checkbox or radio button (no navigation).
+func (tb *tab) check(sel string) {
+	tb.t.Helper()
+	tb.do("check "+sel, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+// disableScripts turns JavaScript off for every later document of this tab.
+func (tb *tab) disableScripts() {
+	tb.t.Helper()
+	tb.nojs = true
+	tb.do("disable scripts", scriptsDisabled(true))
+}
+
+func scriptsDisabled(off bool) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: off})
+		return err
+	})
+}
+
+// look is called on every page a journey reaches: it runs axe on the page and fails the test on
+// a serious or critical violation, and photographs the page at both widths (once per page name
+// and journey, unless SMTPDESK_SCREENSHOTS_ALL=1).
+func (tb *tab) look(name string) {
+	tb.t.Helper()
+	tb.last = name
+	tb.looks[name]++
+	tb.axe(name)
+	key := tb.journey + "/" + name
+	first := tb.s.firstShot(key)
+	if !first && !tb.s.shotAll {
+		return
+	}
+	step := name
+	if n := tb.looks[name]; n > 1 {
+		step = fmt.Sprintf("%s-%d", name, n)
+	}
+	for _, w := range []int{desktopWidth, phoneWidth} {
+		tb.screenshot(fmt.Sprintf("%s-%s-%d.png", tb.journey, step, w), w)
+	}
+}
+
+// lookShared is look for a page every journey passes through, such as the sign-in provider's
+// chooser: checked and photographed once per run, as journey "shared".
+func (tb *tab) lookShared(name string) {
+	tb.t.Helper()
+	if !tb.s.firstShot("once/"+name) && !tb.s.shotAll {
+		return
+	}
+	j := tb.journey
+	tb.journey = "shared"
+	defer func() { tb.journey = j }()
+	tb.look(name)
+}
+
+// axe runs axe-core on the current page. Scripts are switched on for the check if the tab has
+// them off: the page's own scripts do not run again, only the injected checker does.
+func (tb *tab) axe(name string) {
+	tb.t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if tb.nojs {
+		// axe.run's promise never settles with scripts off (timers do not fire).
+		tb.do("enable scripts for axe", scriptsDisabled(false))
+		defer tb.do("disable scripts after axe", scriptsDisabled(true))
+	}
+	vs, err := runAxe(ctx, tb.s.axeJS)
+	if err != nil {
+		tb.t.Fatalf("%s: %s (%s): %v", tb.journey, name, tb.url(), err)
+	}
+	if serious := seriousViolations(vs); len(serious) > 0 {
+		tb.t.Errorf("accessibility: %s: page %q (%s): axe found %d serious or critical violations:%s",
+			tb.journey, name, tb.path(), len(serious), formatViolations(serious))
+	}
+}
+
+// screenshot writes a full-page PNG of the current page at the given width.
+func (tb *tab) screenshot(file string, width int) {
+	tb.t.Helper()
+	png, err := tb.capture(width)
+	if err != nil {
+		tb.t.Fatalf("screenshot %s: %v", file, err)
+	}
+	if err := os.WriteFile(filepath.Join(tb.s.shotDir, file), png, 0o644); err != nil {
+		tb.t.Fatalf("screenshot %s: %v", file, err)
+	}
+}
+
+// capture takes a full-page PNG at width, then restores the desktop viewport.
+func (tb *tab) capture(width int) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if width != desktopWidth {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(int64(width), 844, chromedp.EmulateMobile, chromedp.EmulatePortrait)); err != nil {
+			return nil, err
+		}
+		defer func() { _ = chromedp.Do(ctx, desktopViewport()) }()
+	}
+	return chromedp.Run(ctx, chromedp.FullScreenshot(100))
+}
+
+// saveFailure leaves a screenshot and the HTML of the page a failed test was on.
+func (tb *tab) saveFailure() {
+	if !tb.t.Failed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, 20*time.Second)
+	defer cancel()
+	base := filepath.Join(tb.s.shotDir, tb.journey+"-FAILED")
+	if png, err := tb.capture(desktopWidth); err == nil {
+		_ = os.WriteFile(base+"-1280.png", png, 0o644)
+	}
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
+	if err != nil {
+		tb.t.Logf("failure artifacts: cannot read the page HTML: %v", err)
+	} else {
+		_ = os.WriteFile(base+".html", []byte(html), 0o644)
+	}
+	tb.t.Logf("failure artifacts: %s-1280.png and %s.html (page %s, last looked at %q)", base, base, tb.url(), tb.last)
+}
