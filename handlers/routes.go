@@ -85,8 +85,9 @@ func Register(e *echo.Echo, d Deps) error {
 	RegisterStatic(e)
 	d.Auth.Register(e) // the sign-in flow and the signed-out page (auth.Config.SignedOutPage)
 
-	// Everything else needs a session.
-	g := e.Group("", d.Auth.RequireUser())
+	// Everything else needs a session, and none of it may be kept by a browser or proxy cache:
+	// after sign-out, the back button must not show a signed-in page.
+	g := e.Group("", d.Auth.RequireUser(), uncached)
 	g.GET("/", home.Home)
 	g.GET("/d/:domain", creds.List)
 	g.GET("/d/:domain/new", creds.NewForm)
@@ -101,6 +102,14 @@ func Register(e *echo.Echo, d Deps) error {
 	g.GET("/audit/export.csv", ap.ExportCSV)
 	g.GET("/audit/export.jsonl", ap.ExportJSONL)
 	return nil
+}
+
+// uncached marks every signed-in response as not to be stored by any cache.
+func uncached(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
+		return next(c)
+	}
 }
 
 // SignedOut is the public page after sign-out. It fits auth.Config.SignedOutPage. A signed-in

@@ -12,6 +12,12 @@
     }
   }
 
+  // A page restored from the back/forward cache (after sign-out, say) is fetched again, so the
+  // server decides what it shows; signed-in pages are also served Cache-Control: no-store.
+  window.addEventListener('pageshow', function (e) {
+    if (e.persisted) window.location.reload();
+  });
+
   function announce(msg) {
     var live = document.getElementById('js-live');
     if (!live) return;
