@@ -75,15 +75,9 @@ type shellOpts struct {
 	ErrorPage bool            // the page shows the request id itself
 }
 
-// confirmAttrs are the data attributes that let the script confirm a row's delete in a dialog.
-func confirmAttrs(r CredentialRow, domain string) templ.Attributes {
-	if r.DeleteActionURL == "" {
-		return templ.Attributes{}
-	}
-	return templ.Attributes{
-		"data-confirm-action":  r.DeleteActionURL,
-		"data-confirm-message": "Delete " + r.Login + " from " + domain + "? Apps using this login will stop sending immediately.",
-	}
+// confirmMessage is what the delete dialog asks about one login.
+func confirmMessage(login, domain string) string {
+	return "Delete " + login + " from " + domain + "? Apps using this login will stop sending immediately."
 }
 
 // anyConfirm says whether any row can be confirmed in the dialog.

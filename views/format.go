@@ -77,12 +77,56 @@ func plural(n int, unit string) string {
 
 // exactUTC is the exact timestamp shown on hover (the script replaces it with the viewer's zone).
 func exactUTC(t time.Time) string {
-	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	if y := t.UTC().Year(); y < 0 || y > 9999 {
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
+	return exactFromMachine(machineTime(t))
 }
 
-// machineTime is the datetime attribute of a <time> element.
+// exactFromMachine turns machineTime's "2006-01-02T15:04:05Z" into exactUTC's
+// "2006-01-02 15:04:05 UTC" without formatting the time again.
+func exactFromMachine(iso string) string {
+	if len(iso) != len("2006-01-02T15:04:05Z") {
+		return iso
+	}
+	var b [len("2006-01-02 15:04:05 UTC")]byte
+	copy(b[:], iso[:10])
+	b[10] = ' '
+	copy(b[11:], iso[11:19])
+	copy(b[19:], " UTC")
+	return string(b[:])
+}
+
+// machineTime is the datetime attribute of a <time> element: RFC 3339 in UTC, to the second.
+// Lists call it once per row, so it writes the digits itself rather than going through
+// time.Format's layout parser; years outside 0..9999 fall back to time.Format.
 func machineTime(t time.Time) string {
-	return t.UTC().Format(time.RFC3339)
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.Format(time.RFC3339)
+	}
+	hour, minute, sec := t.Clock()
+	var b [len("2006-01-02T15:04:05Z")]byte
+	put := func(i, v, width int) {
+		for k := i + width - 1; k >= i; k-- {
+			b[k] = byte('0' + v%10)
+			v /= 10
+		}
+	}
+	put(0, year, 4)
+	b[4] = '-'
+	put(5, int(month), 2)
+	b[7] = '-'
+	put(8, day, 2)
+	b[10] = 'T'
+	put(11, hour, 2)
+	b[13] = ':'
+	put(14, minute, 2)
+	b[16] = ':'
+	put(17, sec, 2)
+	b[19] = 'Z'
+	return string(b[:])
 }
 
 // pageItems lists the page numbers to show around cur, with 0 for an ellipsis:
@@ -413,15 +457,6 @@ func countOf(n int, noun string) string {
 		return "1 " + noun
 	}
 	return Number(n) + " " + noun + "s"
-}
-
-// rowAction styles a small action link in a table row.
-func rowAction(variant string) string {
-	base := "focus-ring inline-flex items-center gap-1 rounded-md px-2 py-1.5 text-xs font-medium sm:py-1 "
-	if variant == "danger" {
-		return base + "text-red-700 hover:bg-red-50 dark:text-red-300 dark:hover:bg-red-950"
-	}
-	return base + "text-gray-700 hover:bg-gray-100 hover:text-gray-900 dark:text-gray-300 dark:hover:bg-gray-800 dark:hover:text-white"
 }
 
 // createDisabledReason explains why the create button is disabled.

@@ -563,3 +563,20 @@ func TestFormTarget(t *testing.T) {
 		t.Errorf("params: got %v, want [q=app]", params)
 	}
 }
+
+func TestMachineTime(t *testing.T) {
+	for _, tm := range []time.Time{
+		time.Date(2026, 3, 14, 15, 4, 5, 999, time.UTC),
+		time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("x", -7*3600)),
+		time.Date(2024, 2, 29, 9, 8, 7, 0, time.FixedZone("y", 5*3600+1800)),
+		time.Date(12345, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		if got, want := machineTime(tm), tm.UTC().Format(time.RFC3339); got != want {
+			t.Errorf("machineTime(%v) = %q, want %q", tm, got, want)
+		}
+		if got, want := exactUTC(tm), tm.UTC().Format("2006-01-02 15:04:05 UTC"); got != want {
+			t.Errorf("exactUTC(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
