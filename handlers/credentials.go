@@ -97,16 +97,18 @@ func (h *CredentialPages) List(c echo.Context) error {
 		system := IsSystemLogin(cr.Login)
 		self := perms.SelfLogin != "" && strings.EqualFold(cr.Login, perms.SelfLogin)
 		rows = append(rows, views.CredentialRow{
-			Login:      cr.Login,
-			Mailbox:    cr.Mailbox,
-			CreatedAt:  cr.CreatedAt,
-			System:     system,
-			Old:        !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff),
-			CanReset:   perms.Reset || self,
-			CanDelete:  perms.Delete && !system,
-			ResetURL:   loginURL(sc.domain, cr.Login, "reset"),
-			DeleteURL:  loginURL(sc.domain, cr.Login, "delete"),
-			HistoryURL: historyURL(sc.domain, cr.Login),
+			Login:     cr.Login,
+			Mailbox:   cr.Mailbox,
+			CreatedAt: cr.CreatedAt,
+			System:    system,
+			Old:       !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff),
+			CanReset:  perms.Reset || self,
+			CanDelete: perms.Delete && !system,
+			ResetURL:  loginURL(sc.domain, cr.Login, "reset"),
+			DeleteURL: loginURL(sc.domain, cr.Login, "delete"),
+			// The same URL takes the POST: with the script, the list page confirms in a dialog.
+			DeleteActionURL: loginURL(sc.domain, cr.Login, "delete"),
+			HistoryURL:      historyURL(sc.domain, cr.Login),
 		})
 	}
 
@@ -118,7 +120,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		return domainURL(sc.domain) + "?" + v.Encode()
 	})
 	vm := views.CredentialsVM{
-		Page:         h.page(c, sc.domain, "SMTP logins of this domain: list, create, reset and delete them.", "domains", sc.domain),
+		Page:         h.page(c, sc.domain, domainSubtitle(perms), "domains", sc.domain),
 		Domain:       sc.domain,
 		Role:         sc.pol.Role(sc.subj, sc.domain).String(),
 		Can:          perms,
@@ -170,4 +172,19 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 			"Mailgun is answering too many requests right now.", "Reload the page in a moment.", wait)
 	}
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
+}
+
+// domainSubtitle says what the domain page lets this user do, so a reviewer is not promised
+// buttons they will not find.
+func domainSubtitle(p views.Perms) string {
+	switch {
+	case p.Delete:
+		return "SMTP logins of this domain: list, create, reset and delete them."
+	case p.Create || p.Reset:
+		return "SMTP logins of this domain: list, create and reset them."
+	case p.SelfLogin != "":
+		return "SMTP logins of this domain. You can reset the password of your own login."
+	default:
+		return "SMTP logins of this domain, read-only for your role."
+	}
 }

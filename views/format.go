@@ -456,6 +456,9 @@ func countOf(n int, noun string) string {
 	if n == 1 {
 		return "1 " + noun
 	}
+	if strings.HasSuffix(noun, "ch") || strings.HasSuffix(noun, "sh") || strings.HasSuffix(noun, "s") || strings.HasSuffix(noun, "x") {
+		return Number(n) + " " + noun + "es"
+	}
 	return Number(n) + " " + noun + "s"
 }
 

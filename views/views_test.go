@@ -580,3 +580,22 @@ func TestMachineTime(t *testing.T) {
 		}
 	}
 }
+
+func TestCountOf(t *testing.T) {
+	tests := []struct {
+		n    int
+		noun string
+		want string
+	}{
+		{1, "match", "1 match"},
+		{10, "match", "10 matches"},
+		{0, "login", "0 logins"},
+		{2431, "login", "2,431 logins"},
+		{3, "box", "3 boxes"},
+	}
+	for _, tt := range tests {
+		if got := countOf(tt.n, tt.noun); got != tt.want {
+			t.Errorf("countOf(%d, %q) = %q, want %q", tt.n, tt.noun, got, tt.want)
+		}
+	}
+}
