@@ -164,8 +164,9 @@ func TestListCacheInvalidate(t *testing.T) {
 	}
 	c.Invalidate("A.example")
 	fill()
-	if got, want := f.callCount()-before, 3; got != want {
-		t.Errorf("after invalidating one domain: %d calls, want %d (page, count, all of that domain only)", got, want)
+	// The page call brings the count with it, so only the page and the whole list are fetched.
+	if got, want := f.callCount()-before, 2; got != want {
+		t.Errorf("after invalidating one domain: %d calls, want %d (page and all of that domain only)", got, want)
 	}
 }
 
@@ -359,5 +360,73 @@ func TestDomainCache(t *testing.T) {
 	}
 	if got, want := int(f.calls.Load()), 6; got != want {
 		t.Errorf("calls after TTL = %d, want %d", got, want)
+	}
+}
+
+func TestListCacheAllUsesKnownCountForOneWave(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{"big.example": 10000}}
+	c := NewListCache(f, ListCacheOptions{FanOut: 10})
+	ctx := context.Background()
+	// Showing the first page teaches the cache the domain's size.
+	if _, err := c.Page(ctx, "big.example", 0, 100); err != nil {
+		t.Fatal(err)
+	}
+	gate := make(chan struct{})
+	f.mu.Lock()
+	f.gate = gate
+	f.mu.Unlock()
+	done := make(chan error, 1)
+	var items []mailgun.Credential
+	go func() {
+		var err error
+		items, err = c.All(ctx, "big.example")
+		done <- err
+	}()
+	// All ten pages must be in flight together before any answers: no first call to learn the
+	// total. A serial first call would leave one call waiting at the gate until the deadline.
+	deadline := time.Now().Add(10 * time.Second)
+	for f.inFlight.Load() < 10 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	got := f.inFlight.Load()
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got != 10 {
+		t.Errorf("%d calls in flight before the first answer, want all 10 pages at once", got)
+	}
+	if len(items) != 10000 {
+		t.Errorf("items = %d, want 10000", len(items))
+	}
+}
+
+func TestListCacheAllWhenTheCountIsStale(t *testing.T) {
+	tests := []struct {
+		name          string
+		known, actual int
+	}{
+		{"domain grew", 3000, 5500},
+		{"domain shrank", 9000, 2000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeLister{logins: map[string]int{"big.example": tt.known}}
+			c := NewListCache(f, ListCacheOptions{FanOut: 4})
+			ctx := context.Background()
+			if _, err := c.Page(ctx, "big.example", 0, 100); err != nil {
+				t.Fatal(err)
+			}
+			f.mu.Lock()
+			f.logins["big.example"] = tt.actual
+			f.mu.Unlock()
+			items, err := c.All(ctx, "big.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) != tt.actual {
+				t.Errorf("items = %d, want %d", len(items), tt.actual)
+			}
+		})
 	}
 }
