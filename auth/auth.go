@@ -70,6 +70,7 @@ type Auth struct {
 	log         *slog.Logger
 	loginCodecs []securecookie.Codec
 	loginName   string
+	signInLimit *ipLimiter // nil: unlimited
 
 	prov      atomic.Pointer[discovered]
 	ready     chan struct{}
@@ -103,6 +104,7 @@ func New(cfg Config, sessions SessionRepo, events EventRecorder, logger *slog.Lo
 		log:         logger.With("component", "auth"),
 		loginCodecs: codecs(c.SessionKeys, loginCookieLifetime+5*time.Minute),
 		loginName:   loginName,
+		signInLimit: newIPLimiter(c.SignInPerMinute, signInLimiterMaxKeys, c.Now),
 		ready:       make(chan struct{}),
 		kick:        make(chan struct{}, 1),
 	}, nil
@@ -228,6 +230,9 @@ func (a *Auth) unavailable() error {
 }
 
 func (a *Auth) login(c echo.Context) error {
+	if err := a.limitSignIn(c); err != nil {
+		return err
+	}
 	d := a.prov.Load()
 	if d == nil {
 		return a.unavailable()
@@ -277,6 +282,9 @@ func equalConst(a, b string) bool {
 }
 
 func (a *Auth) callback(c echo.Context) error {
+	if err := a.limitSignIn(c); err != nil {
+		return err
+	}
 	ls, ok := a.readLoginCookie(c)
 	a.clearLoginCookie(c) // single use, whatever happens next
 	c.Response().Header().Set("Cache-Control", "no-store")

@@ -52,6 +52,11 @@ type Config struct {
 	// the provider is unreachable (defaults 1s and 1m).
 	DiscoveryRetryMin time.Duration
 	DiscoveryRetryMax time.Duration
+
+	// SignInPerMinute limits sign-in attempts (GET /auth/login and /auth/callback) per client IP
+	// (see TrustedClientIP), answered 429 with Retry-After. 0 means DefaultSignInPerMinute (20);
+	// a negative value disables the limit.
+	SignInPerMinute int
 }
 
 // Cookie names.

@@ -3,7 +3,6 @@ package auth
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
@@ -288,13 +287,7 @@ func (a *Auth) record(c echo.Context, e AuthEvent) {
 	r := c.Request()
 	e.RequestID = requestID(c)
 	e.UserAgent = clip(r.UserAgent(), 512)
-	if a.cfg.TrustedClientIP != nil {
-		e.ClientIP = a.cfg.TrustedClientIP(r)
-	} else if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		e.ClientIP = host
-	} else {
-		e.ClientIP = r.RemoteAddr
-	}
+	e.ClientIP = a.clientIP(c)
 	if err := a.events.RecordAuthEvent(r.Context(), e); err != nil {
 		a.log.Error("recording auth event failed", "action", e.Action, "err", err, "request_id", e.RequestID)
 	}

@@ -1,0 +1,99 @@
+package auth_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+)
+
+// TestSignInRateLimit: sign-in attempts (login and callback) are limited per client IP; the
+// refusal is a 429 with Retry-After; a forged X-Forwarded-For does not buy a fresh budget; the
+// budget refills with time.
+func TestSignInRateLimit(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.cfg.SignInPerMinute = 3
+	h.restart(testKeys(1))
+	b := h.browser()
+
+	// Two logins and one callback spend the budget of three.
+	b.startLogin("/protected")
+	cb := b.toCallback("/protected", "admin") // the second login
+	if got := b.get(cb); got.resp.StatusCode != http.StatusFound {
+		t.Fatalf("callback within budget = %d, want 302", got.resp.StatusCode)
+	}
+	for _, forged := range []string{"", "203.0.113.7", "198.51.100.1, 203.0.113.8"} {
+		hdr := map[string]string{}
+		if forged != "" {
+			hdr["X-Forwarded-For"] = forged
+			hdr["X-Real-IP"] = forged
+		}
+		for _, path := range []string{auth.LoginPath, auth.CallbackPath + "?state=x&code=y"} {
+			pg := b.do(http.MethodGet, path, nil, hdr)
+			if pg.resp.StatusCode != http.StatusTooManyRequests {
+				t.Fatalf("GET %s with X-Forwarded-For %q over budget = %d, want 429", path, forged, pg.resp.StatusCode)
+			}
+			ra, err := strconv.Atoi(pg.resp.Header.Get("Retry-After"))
+			if err != nil || ra < 1 || ra > 60 {
+				t.Errorf("Retry-After = %q, want 1..60 seconds", pg.resp.Header.Get("Retry-After"))
+			}
+		}
+	}
+	// 3 per minute: one attempt comes back every 20 seconds.
+	h.clock.Advance(20 * time.Second)
+	if pg := b.get(auth.LoginPath); pg.resp.StatusCode != http.StatusFound {
+		t.Errorf("login after the budget refilled = %d, want 302", pg.resp.StatusCode)
+	}
+	if pg := b.get(auth.LoginPath); pg.resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("second login after one refill = %d, want 429", pg.resp.StatusCode)
+	}
+}
+
+// TestSignInRateLimitMessage: the 429 says how long to wait.
+func TestSignInRateLimitMessage(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.cfg.SignInPerMinute = 1
+	h.restart(testKeys(1))
+	b := h.browser()
+	b.get(auth.LoginPath)
+	pg := b.get(auth.LoginPath)
+	if pg.resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("second login = %d, want 429", pg.resp.StatusCode)
+	}
+	if want := "too many sign-in attempts; try again in 60 seconds"; !strings.Contains(pg.body, want) {
+		t.Errorf("body = %q, want it to contain %q", pg.body, want)
+	}
+	if got := pg.resp.Header.Get("Retry-After"); got != "60" {
+		t.Errorf("Retry-After = %q, want 60", got)
+	}
+}
+
+// TestSignInRateLimitDisabled: a negative SignInPerMinute turns the limit off.
+func TestSignInRateLimitDisabled(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.cfg.SignInPerMinute = -1
+	h.restart(testKeys(1))
+	b := h.browser()
+	for i := range auth.DefaultSignInPerMinute + 5 {
+		if pg := b.get(auth.LoginPath); pg.resp.StatusCode != http.StatusFound {
+			t.Fatalf("login %d with the limit disabled = %d, want 302", i+1, pg.resp.StatusCode)
+		}
+	}
+}
+
+// TestSignInRateLimitDefault: with SignInPerMinute unset the default budget applies.
+func TestSignInRateLimitDefault(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	for i := range auth.DefaultSignInPerMinute {
+		if pg := b.get(auth.LoginPath); pg.resp.StatusCode != http.StatusFound {
+			t.Fatalf("login %d within the default budget = %d, want 302", i+1, pg.resp.StatusCode)
+		}
+	}
+	if pg := b.get(auth.LoginPath); pg.resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("login %d = %d, want 429", auth.DefaultSignInPerMinute+1, pg.resp.StatusCode)
+	}
+}
