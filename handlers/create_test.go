@@ -238,7 +238,7 @@ func TestCreateUpstreamErrors(t *testing.T) {
 		wantCheck  bool // offers to re-check the list
 		wantAudit  string
 	}{
-		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "Mailgun refused the request", false, "failed"},
+		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "A login with that name already exists in this domain.", false, "failed"},
 		{"rate limited (429)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 429, RetryAfter: 7 * time.Second},
 			"r1", http.StatusTooManyRequests, "try again in 7 s", false, "failed"},
 		{"server error (503)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 503},

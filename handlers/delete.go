@@ -14,9 +14,19 @@ import (
 // previewSize is how many logins the delete-all page lists by name.
 const previewSize = 10
 
-// noAnswerChange is what reset and delete say when Mailgun did not answer (PUT and DELETE are
-// retried by the client, and a retried DELETE that finds nothing counts as done).
-const noAnswerChange = "Mailgun did not answer; nothing was changed. Try again."
+// deleteFailure is what delete says when Mailgun failed or did not answer. DELETE is retried by
+// the client, and a retried DELETE that finds nothing counts as done; but when no answer came at
+// all, the login may be gone or not.
+var deleteFailure = failureText{
+	server:   "Mailgun failed to delete it; nothing was changed. Try again.",
+	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
+}
+
+// deleteAllFailure is deleteFailure for delete-all.
+var deleteAllFailure = failureText{
+	server:   "Mailgun failed to delete the logins; nothing was changed. Try again.",
+	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
+}
 
 func (h *CredentialPages) deleteVM(c echo.Context, sc *scope) views.DeleteVM {
 	return views.DeleteVM{
@@ -81,7 +91,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 			return Render(c, http.StatusBadRequest, views.Delete(vm))
 		}
 		vm := h.deleteVM(c, sc)
-		vm.Upstream = upstreamError(c, err, noAnswerChange)
+		vm.Upstream = upstreamError(c, err, deleteFailure)
 		return Render(c, upstreamStatus(err), views.Delete(vm))
 	}
 	h.lists.Invalidate(sc.domain)
@@ -163,7 +173,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 			return h.listError(c, sc, lerr)
 		}
 		vm.Confirm = confirm
-		vm.Upstream = upstreamError(c, err, noAnswerChange)
+		vm.Upstream = upstreamError(c, err, deleteAllFailure)
 		return Render(c, upstreamStatus(err), views.DeleteAll(vm))
 	}
 	msg := fmt.Sprintf("Deleted %s from %s.", plural(res.Count, "login"), sc.domain)

@@ -327,9 +327,18 @@ const (
 	upNotFound                        // 404
 	upRateLimited                     // 429
 	upAuth                            // 401/403: the app's key is wrong (an operator problem)
-	upNoAnswer                        // 5xx, timeout, dropped connection, unreadable answer
+	upServer                          // 5xx: Mailgun answered that it failed
+	upNoAnswer                        // timeout, dropped connection, unreadable answer
 	upInvalid                         // validation: nothing was sent
 )
+
+// A mutating call that fails says one of two things: Mailgun answered with an error (its own
+// 5xx after the client's retries: nothing was changed), or it did not answer at all (the change
+// may or may not have been applied, and only the list can tell).
+type failureText struct {
+	server   string // Mailgun answered 5xx
+	noAnswer string // timeout, dropped connection, unreadable answer
+}
 
 // classify sorts a Mailgun client error.
 func classify(err error) (upstreamKind, *mailgun.Error) {
@@ -346,7 +355,7 @@ func classify(err error) (upstreamKind, *mailgun.Error) {
 		case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
 			return upAuth, me
 		case me.StatusCode >= 500:
-			return upNoAnswer, me
+			return upServer, me
 		}
 		return upRefused, me
 	}
@@ -378,7 +387,7 @@ func upstreamStatus(err error) int {
 
 // upstreamError puts a Mailgun error in plain words. noAnswer is what to say when Mailgun did
 // not answer (it differs between create, where the outcome is unknown, and the others).
-func upstreamError(c echo.Context, err error, noAnswer string) *views.UpstreamError {
+func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamError {
 	k, me := classify(err)
 	switch k {
 	case upRateLimited:
@@ -398,15 +407,42 @@ func upstreamError(c echo.Context, err error, noAnswer string) *views.UpstreamEr
 		return &views.UpstreamError{Heading: "SMTP Desk could not sign in to Mailgun",
 			Message: "Mailgun refused SMTP Desk's API key. Nothing was changed; tell your administrator."}
 	case upRefused, upNotFound:
-		msg := "Mailgun refused the request."
-		if me != nil && me.Message != "" {
-			msg = "Mailgun refused the request: " + clip(me.Message, 200)
-		}
-		return &views.UpstreamError{Heading: "Mailgun said no", Message: msg}
+		return &views.UpstreamError{Heading: "Mailgun said no", Message: refusalText(c, me)}
 	case upInvalid:
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
+	case upServer:
+		return &views.UpstreamError{Heading: "Mailgun failed", Message: text.server}
 	}
-	return &views.UpstreamError{Heading: "Mailgun did not answer", Message: noAnswer}
+	return &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer}
+}
+
+// refusalText puts a Mailgun 4xx in plain words. Mailgun's own text is never shown as it is
+// (SECURITY.md item 19): the answers SMTP Desk knows get its own wording, and anything else a
+// safe sentence with the request id, while the log keeps Mailgun's detail.
+func refusalText(c echo.Context, me *mailgun.Error) string {
+	msg := ""
+	if me != nil {
+		msg = strings.ToLower(me.Message)
+	}
+	switch {
+	case strings.Contains(msg, "already exist"):
+		return "A login with that name already exists in this domain. Pick another name, or reset the existing login's password."
+	case strings.Contains(msg, "password") && (strings.Contains(msg, "length") || strings.Contains(msg, "characters")):
+		return "Mailgun accepts passwords of 5 to 32 characters."
+	case strings.Contains(msg, "same as old"):
+		return sameAsOld
+	case strings.Contains(msg, "system mailbox"):
+		return "This is the domain's system login; Mailgun does not allow deleting it."
+	case strings.Contains(msg, "credentials not found"):
+		return "That login does not exist in this domain (someone may have deleted it)."
+	case strings.Contains(msg, "domain not found"):
+		return "Mailgun has no such domain."
+	}
+	status := 0
+	if me != nil {
+		status = me.StatusCode
+	}
+	return fmt.Sprintf("Mailgun refused the request (HTTP %d) and nothing was changed. If this keeps happening, tell your administrator and quote request id %s.", status, RequestID(c))
 }
 
 func domainURL(domain string) string { return "/d/" + url.PathEscape(domain) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/views"
 )
@@ -111,6 +112,12 @@ func classifyError(err error) userError {
 		return statusDefaults(http.StatusGatewayTimeout)
 	case te != nil, errors.Is(err, mailgun.ErrBadResponse):
 		return statusDefaults(http.StatusBadGateway)
+	case errors.Is(err, auth.ErrSignInUnavailable):
+		p := statusDefaults(http.StatusServiceUnavailable)
+		p.heading = "Sign-in is unavailable"
+		p.message = "SMTP Desk cannot reach your company's identity provider right now, so nobody can sign in."
+		p.hint = "Try again in a minute. If it lasts, tell your administrator and quote the request id below."
+		return p
 	case errors.Is(err, mailgun.ErrInvalidInput):
 		p := statusDefaults(http.StatusBadRequest)
 		p.message = "That domain or login name is not valid."

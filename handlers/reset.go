@@ -78,7 +78,10 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 			vm.Upstream = &views.UpstreamError{Heading: "Login not found",
 				Message: fmt.Sprintf("%s no longer exists in %s (someone may have deleted it).", sc.login, sc.domain)}
 		default:
-			vm.Upstream = upstreamError(c, err, "Mailgun did not answer; nothing was changed. Try again.")
+			vm.Upstream = upstreamError(c, err, failureText{
+				server:   "Mailgun failed to change the password; nothing was changed. Try again.",
+				noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
+			})
 		}
 		return Render(c, upstreamStatus(err), views.Reset(vm))
 	}

@@ -80,9 +80,9 @@ func TestResetErrors(t *testing.T) {
 		{"rate limited (429)", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 429, RetryAfter: 20 * time.Second},
 			http.StatusTooManyRequests, "try again in 20 s", 1},
 		{"server error (503), retried", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 503},
-			http.StatusBadGateway, "Mailgun did not answer; nothing was changed. Try again.", 2},
+			http.StatusBadGateway, "Mailgun failed to change the password; nothing was changed.", 2},
 		{"timeout", resetUser, sandbox.Faults{Routes: []string{"update"}, Latency: time.Second},
-			http.StatusGatewayTimeout, "Mailgun did not answer; nothing was changed. Try again.", 1},
+			http.StatusGatewayTimeout, "cannot tell whether the password changed", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
