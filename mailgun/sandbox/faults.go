@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bytes"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -73,6 +75,15 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 		return
 	}
 	if f.Latency > 0 {
+		// net/http notices a client that went away only once the request body is consumed, so
+		// read it first: a POST or PUT waiting out the latency then ends when its client does.
+		if r.Body != nil && r.Body != http.NoBody {
+			body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
 		t := time.NewTimer(f.Latency)
 		select {
 		case <-t.C:

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -211,5 +212,36 @@ func TestCurrentFaultsIsACopy(t *testing.T) {
 	s.SetFaults(sandbox.Faults{})
 	if got := s.CurrentFaults(); got.Status != 0 || got.Rate != 0 {
 		t.Fatalf("faults after reset = %+v", got)
+	}
+}
+
+// A POST waiting out injected latency must end when its client gives up; otherwise the server
+// cannot shut down until the latency has passed.
+func TestFaultLatencyEndsWhenAPostClientLeaves(t *testing.T) {
+	s := sandbox.New("key", sandbox.WithDefaultSeed())
+	s.SetFaults(sandbox.Faults{Latency: time.Hour})
+	srv := httptest.NewServer(s)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v3/domains/example.com/credentials",
+		strings.NewReader("login=late&password=secret123"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("api", "key")
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatal("the request answered despite an hour of latency")
+	}
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server is still serving the abandoned POST: its latency did not end with the client")
+	}
+	if slices.Contains(s.Logins("example.com"), "late@example.com") {
+		t.Error("the abandoned POST created its login")
 	}
 }
