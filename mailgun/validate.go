@@ -75,6 +75,9 @@ func validateLogin(what, s string) error {
 			return fmt.Errorf("%w: %s has a control character (%U) at byte %d", ErrInvalidInput, what, r, i)
 		case r == '/' || r == '\\':
 			return fmt.Errorf("%w: %s has %q at byte %d; slashes are not allowed", ErrInvalidInput, what, r, i)
+		case unicode.IsSpace(r):
+			// No SMTP login has white space; " " would otherwise reach Mailgun as a login.
+			return fmt.Errorf("%w: %s has white space at byte %d", ErrInvalidInput, what, i)
 		}
 	}
 	switch n := strings.Count(s, "@"); {

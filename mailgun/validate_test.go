@@ -52,9 +52,12 @@ func TestValidateSpec(t *testing.T) {
 		wantErr string
 	}{
 		{"alice", ""},
+		{" ", "white space"},
+		{"al ice@example.com", "white space"},
+		{"alice\u00a0", "white space"},
 		{"alice@example.com", ""},
 		{"first.last+tag@example.com", ""},
-		{"a b", ""},
+		{"a b", "white space"},
 		{"a%40b", ""},
 		{"üser", ""},
 		{"...", ""},

@@ -54,6 +54,11 @@ Example:
   curl -s -u api:KEY 'http://127.0.0.1:8025/v3/domains/example.com/credentials?limit=2'
   curl -s -u api:KEY -F login=alice http://127.0.0.1:8025/v3/domains/example.com/credentials
 
+Load tests:
+  go run ./cmd/mailgun-sandbox -key KEY -big-domain big.example -big-size 100000 -control
+  curl -s -u api:KEY http://127.0.0.1:8025/_sandbox/stats
+  curl -s -u api:KEY -X POST 'http://127.0.0.1:8025/_sandbox/latency?d=50ms'
+
 Flags:
 `
 
@@ -63,11 +68,15 @@ type config struct {
 	key    string
 	seed   bool
 	faults sandbox.Faults
+
+	bigDomains []string // extra domains seeded with bigSize generated logins each
+	bigSize    int
+	control    bool // serve /_sandbox/stats and /_sandbox/latency
 }
 
 func parseFlags(args []string, out io.Writer) (config, error) {
 	var c config
-	var routes string
+	var routes, big string
 	fs := flag.NewFlagSet("mailgun-sandbox", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.Usage = func() {
@@ -85,6 +94,9 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.BoolVar(&c.faults.Malformed, "malformed", false, "failing calls answer 200 with broken JSON")
 	fs.BoolVar(&c.faults.AfterApply, "after-apply", false, "failing mutating calls apply their change first (unknown outcome)")
 	fs.StringVar(&routes, "fault-routes", "", "comma-separated routes the faults affect (default all): "+strings.Join(sandbox.RouteNames(), ","))
+	fs.StringVar(&big, "big-domain", "", "comma-separated domains to add, each with -big-size generated logins (gen000001@…), e.g. big.example")
+	fs.IntVar(&c.bigSize, "big-size", 100000, "how many generated logins each -big-domain gets")
+	fs.BoolVar(&c.control, "control", false, "serve GET /_sandbox/stats (request counters) and POST /_sandbox/latency?d=50ms (same Basic auth), for load tests")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -110,6 +122,16 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if c.faults.Latency < 0 || c.faults.RetryAfter < 0 {
 		return c, errors.New("-latency and -retry-after must not be negative")
 	}
+	if c.bigSize < 0 || c.bigSize > 5_000_000 {
+		return c, fmt.Errorf("-big-size %d: must be between 0 and 5000000", c.bigSize)
+	}
+	if big != "" {
+		for d := range strings.SplitSeq(big, ",") {
+			if d = strings.TrimSpace(d); d != "" {
+				c.bigDomains = append(c.bigDomains, d)
+			}
+		}
+	}
 	if routes != "" {
 		for r := range strings.SplitSeq(routes, ",") {
 			r = strings.TrimSpace(r)
@@ -134,19 +156,34 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	s := sandbox.New(c.key, opts...)
 	s.SetFaults(c.faults)
+	for _, d := range c.bigDomains {
+		if err := s.AddDomain(d); err != nil {
+			return fmt.Errorf("-big-domain %s: %w", d, err)
+		}
+		if err := s.AddGeneratedLogins(d, c.bigSize); err != nil {
+			return fmt.Errorf("-big-domain %s: %w", d, err)
+		}
+	}
+	var h http.Handler = s
+	if c.control {
+		h = &control{s: s, key: c.key}
+	}
 
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	srv := &http.Server{
-		Handler: s,
+		Handler: h,
 		// Requests inherit ctx, so calls waiting out injected latency end at shutdown.
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 	}
 	fmt.Fprintf(stdout, "mailgun sandbox listening on http://%s (seed %v, Basic auth user \"api\")\n", ln.Addr(), c.seed)
+	if len(c.bigDomains) > 0 {
+		fmt.Fprintf(stdout, "big domains %s with %d generated logins each\n", strings.Join(c.bigDomains, ","), c.bigSize)
+	}
 	if c.faults.Rate > 0 || c.faults.Latency > 0 {
 		fmt.Fprintf(stdout, "faults: %+v\n", c.faults)
 	}

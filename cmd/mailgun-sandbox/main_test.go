@@ -122,6 +122,9 @@ func TestRunFlagErrors(t *testing.T) {
 		{"stray argument", []string{"-key", "k", "extra"}, "unexpected arguments"},
 		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
 		{"invalid address", []string{"-key", "k", "-addr", "127.0.0.1:-1"}, "listen"},
+		{"big size negative", []string{"-key", "k", "-big-size", "-1"}, "-big-size -1"},
+		{"big domain invalid", []string{"-key", "k", "-addr", "127.0.0.1:0", "-big-domain", "not a domain"}, "-big-domain not a domain"},
+		{"big domain already seeded", []string{"-key", "k", "-addr", "127.0.0.1:0", "-big-domain", "example.com"}, "-big-domain example.com"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -140,9 +143,63 @@ func TestHelpDocumentsFlags(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run(-help) = %v, want flag.ErrHelp", err)
 	}
-	for _, want := range []string{"curl", "-addr", "-key", "-seed", "-latency", "-fault-rate", "-fault-status", "-retry-after", "-drop", "-malformed", "-fault-routes", "update_mailbox"} {
+	for _, want := range []string{"curl", "-addr", "-key", "-seed", "-latency", "-fault-rate", "-fault-status", "-retry-after", "-drop", "-malformed", "-fault-routes", "update_mailbox", "-big-domain", "-big-size", "-control", "/_sandbox/stats"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q:\n%s", want, out.String())
 		}
 	}
+}
+
+func TestRunBigDomainAndControl(t *testing.T) {
+	base, stop := startRun(t, "-addr", "127.0.0.1:0", "-key", "k", "-big-domain", "big.example, huge.example", "-big-size", "250", "-control")
+	for _, d := range []string{"big.example", "huge.example"} {
+		res := get(t, base+"/v3/domains/"+d+"/credentials?skip=200&limit=100", "k")
+		if got, want := res.StatusCode, 200; got != want {
+			t.Fatalf("%s: status = %d, want %d", d, got, want)
+		}
+	}
+	if got, want := get(t, base+"/_sandbox/stats", "wrong").StatusCode, 401; got != want {
+		t.Fatalf("stats with a wrong key: status = %d, want %d", got, want)
+	}
+	body := getBody(t, "GET", base+"/_sandbox/stats", "k", 200)
+	if got, want := body, `{"requests":2,"list_requests":2,"latency_ms":0}`; got != want {
+		t.Fatalf("stats = %s, want %s", got, want)
+	}
+	getBody(t, "POST", base+"/_sandbox/latency?d=bad", "k", 400)
+	getBody(t, "POST", base+"/_sandbox/latency?d=20ms", "k", 204)
+	get(t, base+"/v4/domains", "k")
+	body = getBody(t, "GET", base+"/_sandbox/stats", "k", 200)
+	if got, want := body, `{"requests":3,"list_requests":2,"latency_ms":20}`; got != want {
+		t.Fatalf("stats = %s, want %s", got, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunWithoutControl(t *testing.T) {
+	base, stop := startRun(t, "-addr", "127.0.0.1:0", "-key", "k")
+	if got, want := get(t, base+"/_sandbox/stats", "k").StatusCode, 404; got != want {
+		t.Fatalf("stats without -control: status = %d, want %d", got, want)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// getBody sends an authenticated request, checks the status and returns the trimmed body.
+func getBody(t *testing.T, method, url, key string, wantStatus int) string {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	req.SetBasicAuth("api", key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != wantStatus {
+		t.Fatalf("%s %s: status = %d, want %d (%s)", method, url, res.StatusCode, wantStatus, b)
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -57,6 +57,7 @@ type Server struct {
 	faults atomic.Pointer[Faults]
 
 	callsMu sync.Mutex
+	callSeq uint64 // the last call's sequence number
 	calls   []Call
 
 	seedDefault bool
@@ -121,13 +122,10 @@ func (s *Server) routes() *http.ServeMux {
 
 // ServeHTTP answers one API request and records it in the call log.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rec := &recorder{ResponseWriter: w}
-	call := Call{Method: r.Method, Path: r.URL.Path}
-	defer func() {
-		call.Route, call.Domain, call.Spec, call.Fault = rec.route, rec.domain, rec.spec, rec.fault
-		call.Status = rec.status
-		s.record(call)
-	}()
+	// A call is logged when it arrives, so a test sees it even while the answer is delayed or
+	// never comes; its outcome is filled in when the handler returns.
+	rec := &recorder{ResponseWriter: w, seq: s.record(Call{Method: r.Method, Path: r.URL.Path})}
+	defer s.update(rec.seq, func(c *Call) { c.Status, c.Fault = rec.status, rec.fault })
 	s.mux.ServeHTTP(rec, r)
 }
 
@@ -136,7 +134,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) route(name string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rec, ok := w.(*recorder); ok {
-			rec.route, rec.domain, rec.spec = name, r.PathValue("domain"), r.PathValue("spec")
+			domain, spec := r.PathValue("domain"), r.PathValue("spec")
+			s.update(rec.seq, func(c *Call) { c.Route, c.Domain, c.Spec = name, domain, spec })
 		}
 		if !s.authorized(r) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -169,8 +168,10 @@ type Call struct {
 	Route  string // route name (RouteList, …); "" when no route matched
 	Domain string // the {domain} path value, "" for /v4/domains
 	Spec   string // the {spec} path value, unescaped; "" for collection routes
-	Status int    // the status answered; 0 when the connection was dropped or the client left
+	Status int    // the status answered; 0 while it is being answered, or when the connection was dropped or the client left
 	Fault  string // the injected fault ("status", "drop", "malformed"), "" for a normal answer
+
+	seq uint64 // identifies the entry while the call is in flight
 }
 
 // Calls returns a copy of the call log, oldest first (at most the last 10,000 calls).
@@ -179,6 +180,9 @@ func (s *Server) Calls() []Call {
 	defer s.callsMu.Unlock()
 	out := make([]Call, len(s.calls))
 	copy(out, s.calls)
+	for i := range out {
+		out[i].seq = 0 // internal bookkeeping, so callers can compare Calls with ==
+	}
 	return out
 }
 
@@ -189,13 +193,32 @@ func (s *Server) ResetCalls() {
 	s.calls = nil
 }
 
-func (s *Server) record(c Call) {
+func (s *Server) record(c Call) uint64 {
 	s.callsMu.Lock()
 	defer s.callsMu.Unlock()
+	s.callSeq++
+	c.seq = s.callSeq
 	s.calls = append(s.calls, c)
 	if len(s.calls) > 2*maxCalls {
 		// Trimming in batches keeps appends amortised O(1).
 		s.calls = append([]Call(nil), s.calls[len(s.calls)-maxCalls:]...)
+	}
+	return c.seq
+}
+
+// update changes the logged call seq, if it is still in the log. In-flight calls are near the
+// end, so the search from the back is short.
+func (s *Server) update(seq uint64, fn func(*Call)) {
+	s.callsMu.Lock()
+	defer s.callsMu.Unlock()
+	for i := len(s.calls) - 1; i >= 0; i-- {
+		if s.calls[i].seq == seq {
+			fn(&s.calls[i])
+			return
+		}
+		if s.calls[i].seq < seq {
+			return
+		}
 	}
 }
 
@@ -203,8 +226,9 @@ func (s *Server) record(c Call) {
 // Unwrap lets http.ResponseController reach the underlying writer (for Hijack and Flush).
 type recorder struct {
 	http.ResponseWriter
-	status                     int
-	route, domain, spec, fault string
+	seq    uint64 // the call's entry in the log
+	status int
+	fault  string
 }
 
 func (rw *recorder) WriteHeader(code int) {
