@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func durations(ms ...int) []time.Duration {
+	out := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		out[i] = time.Duration(m) * time.Millisecond
+	}
+	return out
+}
+
+func TestQuantile(t *testing.T) {
+	ten := durations(1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+	tests := []struct {
+		name   string
+		sorted []time.Duration
+		q      float64
+		want   time.Duration
+	}{
+		{"empty", nil, .5, 0},
+		{"one", durations(7), .99, 7 * time.Millisecond},
+		{"median of ten is the 5th", ten, .5, 5 * time.Millisecond},
+		{"p90 of ten is the 9th", ten, .9, 9 * time.Millisecond},
+		{"p99 of ten is the 10th", ten, .99, 10 * time.Millisecond},
+		{"p100 is the max", ten, 1, 10 * time.Millisecond},
+		{"tiny q is the min", ten, .0001, 1 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := quantile(tt.sorted, tt.q); got != tt.want {
+				t.Fatalf("quantile(%v) = %v, want %v", tt.q, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestAttack(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/fail":
+			http.Error(w, "no", http.StatusBadGateway)
+		case "/redirect":
+			http.Redirect(w, r, "/ok", http.StatusFound)
+		default:
+			_, _ = w.Write([]byte("hello"))
+		}
+	}))
+	defer srv.Close()
+	paths := []string{"/ok", "/ok", "/fail", "/redirect"}
+	next := func(ctx context.Context, i int64) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+paths[i%4], nil)
+	}
+	res, err := attack(context.Background(), newLoadClient(4), 4, 200*time.Millisecond, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests < 4 {
+		t.Fatalf("requests = %d, want at least 4", res.Requests)
+	}
+	if got, want := len(res.Latencies), res.Requests; got != want {
+		t.Fatalf("latencies = %d, want one per request (%d)", got, want)
+	}
+	if !slices.IsSorted(res.Latencies) {
+		t.Fatal("latencies are not sorted")
+	}
+	fails, redirects := res.ErrorKind["status 502"], res.ErrorKind["status 302"]
+	if fails == 0 || redirects == 0 {
+		t.Fatalf("error kinds = %v, want both 502s and 302s (redirects are not followed)", res.ErrorKind)
+	}
+	if got, want := res.Errors, fails+redirects; got != want {
+		t.Fatalf("errors = %d, want %d", got, want)
+	}
+	// Half the requests fail, give or take the ones in flight when the run ended.
+	if res.Errors < res.Requests/2-4 || res.Errors > res.Requests/2+4 {
+		t.Fatalf("errors = %d of %d, want about half", res.Errors, res.Requests)
+	}
+	if res.FirstErr == "" || res.RPS() <= 0 || res.Bytes <= 0 {
+		t.Fatalf("result = %+v, want a first error, a rate and bytes", res)
+	}
+}
+
+func TestAttackStopsOnCancel(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	next := func(ctx context.Context, i int64) (*http.Request, error) {
+		if i == 10 {
+			cancel()
+		}
+		return http.NewRequestWithContext(ctx, http.MethodGet, srv.URL, nil)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := attack(ctx, newLoadClient(2), 2, time.Hour, next)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("attack = nil after cancel, want an error")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("attack did not stop after cancel")
+	}
+}
+
+// row builds a measurement with n latencies spread evenly up to max, errs errors, and upstream
+// list calls.
+func row(sc string, lat time.Duration, n int, maxLat time.Duration, errs int, upstream int64) measurement {
+	r := attackResult{Requests: n, Errors: errs, Elapsed: time.Second}
+	for i := range n {
+		r.Latencies = append(r.Latencies, maxLat*time.Duration(i+1)/time.Duration(n))
+	}
+	return measurement{Scenario: sc, Latency: lat, Res: r, UpstreamLists: upstream}
+}
+
+func TestCheckBudget(t *testing.T) {
+	o := options{latency: 50 * time.Millisecond, concurrency: 50, perPage: 100, hotPages: 4}
+	good := []measurement{
+		row(scDirect, 0, 1000, 10*time.Millisecond, 0, 0),
+		row(scCold, 0, 300, 40*time.Millisecond, 0, 300),
+		row(scHot, 0, 500, 40*time.Millisecond, 0, 4),
+		row(scDirect, o.latency, 1000, 100*time.Millisecond, 0, 0),
+		row(scCold, o.latency, 1000, 102*time.Millisecond, 0, 1000),
+		row(scHot, o.latency, 1000, 100*time.Millisecond, 0, 8),
+	}
+	tests := []struct {
+		name     string
+		rows     func() []measurement
+		hwm      int64
+		wantMiss []string // substrings of the missed lines
+	}{
+		{"all pass", func() []measurement { return good }, 50 * MiB, nil},
+		{"rss over", func() []measurement { return good }, 101 * MiB, []string{"peak RSS"}},
+		{"slow dashboard", func() []measurement {
+			rs := slices.Clone(good)
+			rs[4] = row(scCold, o.latency, 1000, 120*time.Millisecond, 0, 1000) // p50 +10ms, p99 +20ms
+			return rs
+		}, 50 * MiB, []string{"p50", "p99"}},
+		{"low throughput", func() []measurement {
+			rs := slices.Clone(good)
+			rs[1] = row(scCold, 0, 200, 40*time.Millisecond, 0, 200) // 20%
+			return rs
+		}, 50 * MiB, []string{"throughput"}},
+		{"errors", func() []measurement {
+			rs := slices.Clone(good)
+			rs[2] = row(scHot, 0, 500, 40*time.Millisecond, 3, 4)
+			return rs
+		}, 50 * MiB, []string{"0 errors"}},
+		{"cache flattered the cold run", func() []measurement {
+			rs := slices.Clone(good)
+			rs[1] = row(scCold, 0, 300, 40*time.Millisecond, 0, 100)
+			return rs
+		}, 50 * MiB, []string{"validity: the cold run at 0s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lines := checkBudget(tt.rows(), tt.hwm, o)
+			var missed []string
+			infos := 0
+			for _, l := range lines {
+				if l.Info {
+					infos++
+				} else if !l.Pass {
+					missed = append(missed, l.Text)
+				}
+			}
+			if got, want := len(missed), len(tt.wantMiss); got != want {
+				t.Fatalf("missed %q, want %d lines missed (%q)", missed, want, tt.wantMiss)
+			}
+			for i, w := range tt.wantMiss {
+				if !strings.Contains(missed[i], w) {
+					t.Errorf("missed[%d] = %q, want it to contain %q", i, missed[i], w)
+				}
+			}
+			if got, want := infos, 2; got != want {
+				t.Errorf("info lines = %d, want %d (one per hot run)", got, want)
+			}
+			r := report{Rows: tt.rows(), Budget: lines, Opts: o}
+			if got, want := r.passed(), len(tt.wantMiss) == 0; got != want {
+				t.Errorf("passed = %v, want %v", got, want)
+			}
+			md := r.markdown()
+			for _, w := range []string{sectionBegin, sectionEnd, "| p50 |", "PASS", "INFO"} {
+				if !strings.Contains(md, w) {
+					t.Errorf("markdown lacks %q", w)
+				}
+			}
+			if strings.Contains(md, "MISS") != (len(tt.wantMiss) > 0) {
+				t.Errorf("markdown MISS marks disagree with the budget:\n%s", md)
+			}
+		})
+	}
+}
+
+func TestWriteSection(t *testing.T) {
+	section := sectionBegin + "\nnew table\n" + sectionEnd + "\n"
+	tests := []struct {
+		name, old, want string
+		exists          bool
+	}{
+		{"new file", "", "# SMTP Desk performance\n\n" + section, false},
+		{"replaces between markers", "# Perf\n\nintro\n\n" + sectionBegin + "\nold table\n" + sectionEnd + "\n\n## Benchmarks\nkept\n",
+			"# Perf\n\nintro\n\n" + section + "\n## Benchmarks\nkept\n", true},
+		{"appends without markers", "# Perf\n\n## Benchmarks\nkept\n", "# Perf\n\n## Benchmarks\nkept\n\n" + section, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "PERFORMANCE.md")
+			if tt.exists {
+				if err := os.WriteFile(path, []byte(tt.old), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := writeSection(path, section); err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := string(b); got != tt.want {
+				t.Fatalf("file =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSumSeries(t *testing.T) {
+	text := `# HELP smtpdesk_mailgun_calls_total HTTP attempts made to Mailgun.
+# TYPE smtpdesk_mailgun_calls_total counter
+smtpdesk_mailgun_calls_total{endpoint="credentials.list",status="200"} 1500
+smtpdesk_mailgun_calls_total{endpoint="domains.list",status="200"} 2
+smtpdesk_mailgun_calls_total_extra 99
+smtpdesk_mailgun_call_duration_seconds_count{endpoint="x"} 7
+`
+	got, ok := sumSeries(strings.NewReader(text), "smtpdesk_mailgun_calls_total")
+	if !ok || got != 1502 {
+		t.Fatalf("sumSeries = %v, %v; want 1502, true", got, ok)
+	}
+	if _, ok := sumSeries(strings.NewReader("other 1\n"), "smtpdesk_mailgun_calls_total"); ok {
+		t.Fatal("sumSeries found a series that is not there")
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"defaults", nil, ""},
+		{"short run", []string{"-duration", "5s", "-concurrency", "10", "-out", ""}, ""},
+		{"duration too short", []string{"-duration", "10ms"}, "-duration"},
+		{"no users", []string{"-concurrency", "0"}, "-concurrency"},
+		{"odd page size", []string{"-per-page", "30"}, "-per-page"},
+		{"domain too small", []string{"-big-size", "50"}, "-big-size"},
+		{"web env without =", []string{"-web-env", "LOG_LEVEL"}, "KEY=VALUE"},
+		{"stray argument", []string{"now"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out strings.Builder
+			o, err := parseFlags(tt.args, &out)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("parseFlags = %v, want nil", err)
+				}
+				if o.concurrency < 1 || o.duration < time.Second {
+					t.Fatalf("options = %+v, want usable defaults", o)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("parseFlags = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestShellJoin(t *testing.T) {
+	if got, want := shellJoin([]string{"-duration", "5s", "-out", "", "-web-env", "A=b c"}), `-duration 5s -out '' -web-env 'A=b c'`; got != want {
+		t.Fatalf("shellJoin = %s, want %s", got, want)
+	}
+}
+
+func TestProcReaders(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Skip("no /proc")
+	}
+	rss, err := procStatus(os.Getpid(), "VmRSS")
+	if err != nil || rss <= 0 {
+		t.Fatalf("VmRSS = %d, %v; want a positive size", rss, err)
+	}
+	if _, err := procStatus(os.Getpid(), "NoSuchKey"); err == nil {
+		t.Fatal("procStatus found a key that does not exist")
+	}
+	if _, err := procCPU("self"); err != nil {
+		t.Fatal(err)
+	}
+	p := pollRSS(os.Getpid(), time.Millisecond)
+	if got := p.stop(); got <= 0 {
+		t.Fatalf("polled peak RSS = %d, want > 0", got)
+	}
+}
+
+func TestChildrenStopAll(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	cs := &children{}
+	c, err := cs.start(t.TempDir(), "sleeper", sleep, []string{"30"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.exited(); err != nil {
+		t.Fatalf("child exited at once: %v", err)
+	}
+	cs.stopAll()
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("child still running after stopAll")
+	}
+	if err := c.exited(); err == nil {
+		t.Fatal("exited = nil after stopAll, want the exit reported")
+	}
+}

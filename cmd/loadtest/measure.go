@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// scenario names.
+const (
+	scDirect = "direct: sandbox list"
+	scCold   = "dashboard: domain page, every request a different page"
+	scHot    = "dashboard: domain page, all users on the same few pages"
+)
+
+// measurement is one row of the table.
+type measurement struct {
+	Scenario string
+	Latency  time.Duration // injected upstream latency
+	Res      attackResult
+
+	UpstreamLists  int64         // list calls the sandbox saw during the measurement
+	MetricsCalls   float64       // Mailgun calls the dashboard's /metrics counted, -1 when unavailable
+	ServerMean     time.Duration // mean request duration the dashboard measured itself (0 = unknown)
+	MailgunMean    time.Duration // mean Mailgun call duration the dashboard measured (0 = unknown)
+	DistinctPages  int64         // distinct pages the run could visit (0 = no limit)
+	DashCPU, SbCPU time.Duration
+	GenCPU         time.Duration
+	DashRSSPeak    int64 // bytes, polled VmRSS during the measurement
+}
+
+// measureAll runs the six measurements: direct, cold dashboard and hot dashboard, at 0 ms and
+// at -latency.
+func (lt *loadTest) measureAll(ctx context.Context) ([]measurement, error) {
+	var out []measurement
+	lt.loadStart = loadAvg()
+	if f := strings.Fields(lt.loadStart); len(f) > 0 {
+		if l1, err := strconv.ParseFloat(f[0], 64); err == nil && l1 > float64(runtime.NumCPU()) {
+			lt.logf("warning: the machine is busy (load average %s on %d cores); the numbers will be noisy", lt.loadStart, runtime.NumCPU())
+		}
+	}
+	for _, lat := range []time.Duration{0, lt.o.latency} {
+		if err := lt.setLatency(ctx, lat); err != nil {
+			return out, err
+		}
+		for _, sc := range []string{scDirect, scCold, scHot} {
+			m, err := lt.measure(ctx, sc, lat)
+			if err != nil {
+				return out, err
+			}
+			lt.logf("%-55s %4v  %8.0f req/s  p50 %-9v p99 %-9v errors %d  upstream/1000 %s",
+				sc, lat, m.Res.RPS(), round(m.Res.Quantile(.5)), round(m.Res.Quantile(.99)), m.Res.Errors, perThousand(m))
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// target returns the request builder for a scenario.
+func (lt *loadTest) target(sc string) target {
+	pp := strconv.Itoa(lt.perPage)
+	hot := int64(lt.o.hotPages)
+	// Cold pages skip the hot ones (the first pages of the first domain).
+	total := int64(len(lt.domains))*lt.pages - hot
+	page := func(j int64) (string, int64) {
+		k := hot + j%total
+		return lt.domains[k/lt.pages], k%lt.pages + 1
+	}
+	switch sc {
+	case scDirect:
+		return func(ctx context.Context, _ int64) (*http.Request, error) {
+			d, p := page(lt.directSq.Add(1) - 1)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+				lt.sbURL+"/v3/domains/"+d+"/credentials?skip="+strconv.FormatInt((p-1)*int64(lt.perPage), 10)+"&limit="+pp, nil)
+			if err != nil {
+				return nil, fmt.Errorf("request: %w", err)
+			}
+			req.Header.Set("Authorization", lt.sbAuth)
+			req.Header.Set("User-Agent", "smtpdesk-loadtest")
+			return req, nil
+		}
+	case scCold:
+		return func(ctx context.Context, _ int64) (*http.Request, error) {
+			d, p := page(lt.coldSeq.Add(1) - 1)
+			return lt.dashRequest(ctx, "/d/"+d+"?page="+strconv.FormatInt(p, 10)+"&per_page="+pp)
+		}
+	default:
+		return func(ctx context.Context, i int64) (*http.Request, error) {
+			return lt.dashRequest(ctx, "/d/"+lt.domains[0]+"?page="+strconv.FormatInt(i%hot+1, 10)+"&per_page="+pp)
+		}
+	}
+}
+
+// measure warms up, then measures one scenario, with the counters around it.
+func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (measurement, error) {
+	m := measurement{Scenario: sc, Latency: lat, MetricsCalls: -1}
+	for _, c := range []*child{lt.sb, lt.web} {
+		if err := c.exited(); err != nil {
+			return m, err
+		}
+	}
+	client := newLoadClient(lt.o.concurrency)
+	defer client.CloseIdleConnections()
+	next := lt.target(sc)
+	if lt.o.warmup > 0 {
+		// The hot scenario warms up on cold pages, so that its measurement starts with the
+		// hot pages uncached and shows how the first burst of identical requests coalesces.
+		warm := next
+		if sc == scHot {
+			warm = lt.target(scCold)
+		}
+		if _, err := attack(ctx, client, lt.o.concurrency, lt.o.warmup, warm); err != nil {
+			return m, fmt.Errorf("%s: warm-up: %w", sc, err)
+		}
+	}
+
+	before, err := lt.sandboxStats(ctx)
+	if err != nil {
+		return m, err
+	}
+	mBefore, mOK := lt.scrapeMetrics(ctx)
+	cpu0 := lt.cpu()
+	rss := pollRSS(lt.web.cmd.Process.Pid, 100*time.Millisecond)
+	m.Res, err = attack(ctx, client, lt.o.concurrency, lt.o.duration, next)
+	m.DashRSSPeak = rss.stop()
+	if err != nil {
+		return m, fmt.Errorf("%s: %w", sc, err)
+	}
+	cpu1 := lt.cpu()
+	after, err := lt.sandboxStats(ctx)
+	if err != nil {
+		return m, err
+	}
+	m.UpstreamLists = after.ListRequests - before.ListRequests
+	if mAfter, ok := lt.scrapeMetrics(ctx); ok && mOK && sc != scDirect {
+		m.MetricsCalls = mAfter.MailgunCalls - mBefore.MailgunCalls
+		m.ServerMean = meanOf(mAfter.RequestSec-mBefore.RequestSec, mAfter.RequestsN-mBefore.RequestsN)
+		m.MailgunMean = meanOf(mAfter.MailgunSec-mBefore.MailgunSec, mAfter.MailgunN-mBefore.MailgunN)
+	}
+	m.DashCPU, m.SbCPU, m.GenCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
+	switch sc {
+	case scCold:
+		m.DistinctPages = int64(len(lt.domains))*lt.pages - int64(lt.o.hotPages)
+	case scHot:
+		m.DistinctPages = int64(lt.o.hotPages)
+	}
+	if m.Res.Errors > 0 {
+		lt.logf("%s: %d errors, first: %s", sc, m.Res.Errors, m.Res.FirstErr)
+	}
+	return m, nil
+}
+
+// cpu returns the CPU time used so far by the dashboard, the sandbox and the load test.
+func (lt *loadTest) cpu() [3]time.Duration {
+	var out [3]time.Duration
+	for i, pid := range []string{strconv.Itoa(lt.web.cmd.Process.Pid), strconv.Itoa(lt.sb.cmd.Process.Pid), "self"} {
+		out[i], _ = procCPU(pid)
+	}
+	return out
+}
+
+// meanOf returns sum/n seconds as a duration, 0 when n is 0.
+func meanOf(sum, n float64) time.Duration {
+	if n <= 0 {
+		return 0
+	}
+	return time.Duration(sum / n * float64(time.Second))
+}
+
+// round keeps latencies readable: µs precision below 10 ms, 0.1 ms above.
+func round(d time.Duration) time.Duration {
+	if d < 10*time.Millisecond {
+		return d.Round(time.Microsecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
+
+// perThousand is the upstream list calls per 1,000 requests, "-" for the direct rows.
+func perThousand(m measurement) string {
+	if m.Scenario == scDirect || m.Res.Requests == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f", 1000*float64(m.UpstreamLists)/float64(m.Res.Requests))
+}
