@@ -240,11 +240,11 @@ func TestChangePassword(t *testing.T) {
 			want:     &mailgun.PasswordResult{Message: "Password changed", Login: "bob@example.com"},
 		},
 		{
-			name: "spec needing escapes", call: change, spec: "a b%c?d#e",
-			body:     `{"message":"Password changed","credentials":{"a b%c?d#e@example.com":"pw-xyz"}}`,
-			wantPath: "/v3/domains/example.com/credentials/a%20b%25c%3Fd%23e",
+			name: "spec needing escapes", call: change, spec: "a%c?d#e",
+			body:     `{"message":"Password changed","credentials":{"a%c?d#e@example.com":"pw-xyz"}}`,
+			wantPath: "/v3/domains/example.com/credentials/a%25c%3Fd%23e",
 			wantForm: map[string][]string{},
-			want:     &mailgun.PasswordResult{Message: "Password changed", Login: "a b%c?d#e@example.com", Password: "pw-xyz"},
+			want:     &mailgun.PasswordResult{Message: "Password changed", Login: "a%c?d#e@example.com", Password: "pw-xyz"},
 		},
 	}
 	for _, tt := range tests {
