@@ -318,6 +318,25 @@ func (tb *tab) look(name string) {
 	for _, w := range []int{desktopWidth, phoneWidth} {
 		tb.screenshot(fmt.Sprintf("%s-%s-%d.png", tb.journey, step, w), w)
 	}
+	// The same page in dark mode (it follows the OS): axe checks its contrast too.
+	tb.do("emulate dark mode", colorScheme("dark"))
+	defer tb.do("back to light mode", colorScheme(""))
+	tb.axe(name + " (dark)")
+	for _, w := range []int{desktopWidth, phoneWidth} {
+		tb.screenshot(fmt.Sprintf("%s-%s-%d-dark.png", tb.journey, step, w), w)
+	}
+}
+
+// colorScheme emulates prefers-color-scheme ("dark", "light"); "" ends the emulation.
+func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		p := emulation.SetEmulatedMediaParams{}
+		if scheme != "" {
+			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+		}
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, p)
+		return err
+	})
 }
 
 // lookShared is look for a page every journey passes through, such as the sign-in provider's

@@ -100,7 +100,7 @@ go test -race -count=1 -p 2 -timeout 15m ./... 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
 passed=$(grep -cE '^ok[[:space:]]' "$log" || true)
-failed=$(grep -E '^FAIL[[:space:]]+[^[:space:]]+' "$log" | awk '{print $2}' | sort -u | wc -l)
+failed=$( (grep -E '^FAIL[[:space:]]+[^[:space:]]+' "$log" || true) | awk '{print $2}' | sort -u | wc -l)
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo
 echo "${passed} passed, ${failed} failed"
