@@ -146,6 +146,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		SecureCookies:         cfg.Session.SecureCookies,
 		TrustedClientIP:       func(r *http.Request) string { return ipOf(r) },
 		SignedOutPage:         handlers.SignedOut,
+		SignInPerMinute:       a.cfg.RateLimitSignIn,
 	}, a.db, authEvents{a.audit}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("app: sign-in: %w", err)
@@ -183,7 +184,6 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		Demo:           a.cfg.Demo,
 	})
 	e.Use(a.metrics.Middleware())
-	e.Use(a.signInLimit())
 	e.Use(a.auth.Session())
 	e.Use(a.auth.CSRF())
 	if tok := a.cfg.MetricsToken.Reveal(); tok != "" {
@@ -228,21 +228,6 @@ func origin(raw string) string {
 		return ""
 	}
 	return u.Scheme + "://" + u.Host
-}
-
-// signInLimit applies RATE_LIMIT_SIGNIN per client IP to the sign-in routes.
-func (a *App) signInLimit() echo.MiddlewareFunc {
-	lim := handlers.NewRateLimiter(a.cfg.RateLimitSignIn, 10000, time.Now)
-	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		return func(c echo.Context) error {
-			if p := c.Request().URL.Path; p == auth.LoginPath || p == auth.CallbackPath {
-				if ok, wait := lim.Allow(c.RealIP()); !ok {
-					return &handlers.RateLimited{RetryAfter: wait}
-				}
-			}
-			return next(c)
-		}
-	}
 }
 
 // observeMailgun feeds the metrics and remembers when Mailgun last gave a real answer (any
