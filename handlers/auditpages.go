@@ -104,57 +104,16 @@ func auditRow(e store.AuditEntry) views.AuditRow {
 		Time:            e.Time,
 		Actor:           actor,
 		ActorEmail:      e.ActorEmail,
-		Action:          actionLabel(e.Action),
 		ActionKey:       e.Action,
 		Domain:          e.Domain,
 		Logins:          e.Logins,
 		Outcome:         e.Outcome,
-		OutcomeLabel:    outcomeLabel(e.Outcome),
 		UpstreamStatus:  e.UpstreamStatus,
 		UpstreamMessage: e.UpstreamMessage,
 		RequestID:       e.RequestID,
 		ClientIP:        e.ClientIP,
 		Detail:          e.Detail,
 	}
-}
-
-func actionLabel(a string) string {
-	switch a {
-	case "credential.create":
-		return "Created"
-	case "credential.reset":
-		return "Reset password"
-	case "credential.delete":
-		return "Deleted"
-	case "credential.delete_all":
-		return "Deleted all"
-	case "auth.sign_in":
-		return "Signed in"
-	case "auth.sign_out":
-		return "Signed out"
-	case "auth.sign_in_refused":
-		return "Sign-in refused"
-	case "access.denied":
-		return "Access denied"
-	case "audit.retention":
-		return "Retention run"
-	}
-	return a
-}
-
-func outcomeLabel(o string) string {
-	switch o {
-	case "ok":
-		return "Succeeded"
-	case "failed":
-		return "Failed"
-	case "unknown", "pending":
-		// A pending entry is one whose completion never came (a crash between the two steps).
-		return "Outcome unknown"
-	case "denied":
-		return "Denied"
-	}
-	return o
 }
 
 // exportRecord is one exported audit entry (JSON Lines).

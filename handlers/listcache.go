@@ -20,11 +20,14 @@ type Lister interface {
 
 // ListCacheOptions tunes a ListCache. Zero values take the defaults.
 type ListCacheOptions struct {
-	PageTTL  time.Duration    // how long one page of a list is reused (default 15s)
-	CountTTL time.Duration    // how long a domain's login count is reused (default 60s)
-	FanOut   int              // concurrent calls when fetching a whole domain (default 4)
-	MaxItems int              // entries kept before expired ones are swept (default 4096)
-	Now      func() time.Time // the clock (default time.Now)
+	PageTTL  time.Duration // how long one page of a list is reused (default 15s)
+	CountTTL time.Duration // how long a domain's login count is reused (default 60s)
+	FanOut   int           // concurrent calls when fetching a whole domain (default 4)
+	MaxItems int           // entries kept before expired ones are swept (default 256)
+	// MaxCredentials bounds the logins held in all cached pages and whole-domain lists together
+	// (default 50,000, a few MB); a list longer than that on its own is not kept.
+	MaxCredentials int
+	Now            func() time.Time // the clock (default time.Now)
 }
 
 // ListCache sits between the pages and Mailgun's credential list. It coalesces identical
@@ -37,6 +40,7 @@ type ListCache struct {
 	countTTL time.Duration
 	fanOut   int
 	maxItems int
+	maxCreds int
 	now      func() time.Time
 
 	flight singleflight.Group
@@ -46,6 +50,7 @@ type ListCache struct {
 	pages  map[pageKey]pageEntry
 	alls   map[string]allEntry
 	counts map[string]countEntry
+	creds  int // logins held in pages and alls
 }
 
 type pageKey struct {
@@ -81,7 +86,13 @@ func NewListCache(src Lister, o ListCacheOptions) *ListCache {
 		o.FanOut = 4
 	}
 	if o.MaxItems <= 0 {
-		o.MaxItems = 4096
+		// A page cache is for the same few pages viewed again within seconds (coalescing and
+		// the 15 s reuse); keeping thousands of pages nobody asks for again cost ~17 MB of
+		// live heap in the load test's cold run.
+		o.MaxItems = 256
+	}
+	if o.MaxCredentials <= 0 {
+		o.MaxCredentials = 50_000
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -92,6 +103,7 @@ func NewListCache(src Lister, o ListCacheOptions) *ListCache {
 		countTTL: o.CountTTL,
 		fanOut:   o.FanOut,
 		maxItems: o.MaxItems,
+		maxCreds: o.MaxCredentials,
 		now:      o.Now,
 		gen:      map[string]uint64{},
 		pages:    map[pageKey]pageEntry{},
@@ -112,10 +124,10 @@ func (c *ListCache) Invalidate(domain string) {
 	c.gen[d]++
 	for k := range c.pages {
 		if k.domain == d {
-			delete(c.pages, k)
+			c.deletePageLocked(k)
 		}
 	}
-	delete(c.alls, d)
+	c.deleteAllLocked(d)
 	delete(c.counts, d)
 }
 
@@ -143,9 +155,10 @@ func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.gen[d] == g {
-			c.sweepLocked()
+		if c.gen[d] == g && c.roomLocked(len(l.Items)) {
+			c.deletePageLocked(key)
 			c.pages[key] = pageEntry{list: *copyList(l), expires: c.now().Add(c.pageTTL)}
+			c.creds += len(l.Items)
 		}
 		c.mu.Unlock()
 		// Every page carries the domain's total: keep it, so a filter right after knows how
@@ -188,7 +201,7 @@ func (c *ListCache) storeCount(d string, g uint64, total int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen[d] == g {
-		c.sweepLocked()
+		c.roomLocked(0)
 		c.counts[d] = countEntry{total: total, expires: c.now().Add(c.countTTL)}
 	}
 }
@@ -213,9 +226,10 @@ func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credentia
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.gen[d] == g {
-			c.sweepLocked()
+		if c.gen[d] == g && c.roomLocked(len(items)) {
+			c.deleteAllLocked(d)
 			c.alls[d] = allEntry{items: items, total: total, expires: c.now().Add(c.pageTTL)}
+			c.creds += len(items)
 		}
 		c.mu.Unlock()
 		c.storeCount(d, g, total)
@@ -302,21 +316,44 @@ func (c *ListCache) do(ctx context.Context, key string, fn func(context.Context)
 	}
 }
 
-// sweepLocked drops expired entries once the maps grow past maxItems, so the cache stays
-// bounded without a background goroutine. If everything is fresh it drops all pages.
-func (c *ListCache) sweepLocked() {
-	if len(c.pages)+len(c.alls)+len(c.counts) < c.maxItems {
-		return
+func (c *ListCache) deletePageLocked(k pageKey) {
+	if e, ok := c.pages[k]; ok {
+		c.creds -= len(e.list.Items)
+		delete(c.pages, k)
+	}
+}
+
+func (c *ListCache) deleteAllLocked(d string) {
+	if e, ok := c.alls[d]; ok {
+		c.creds -= len(e.items)
+		delete(c.alls, d)
+	}
+}
+
+// roomLocked makes room for one more entry holding n logins and reports whether it may be
+// kept. Once the cache holds maxItems entries or maxCreds logins it drops the expired ones, and
+// if that is not enough, every page and whole-domain list (the counts are tiny and stay): the
+// cache stays bounded without a background goroutine or an LRU list, at the price of refetching
+// the pages still in use once per fill. A list longer than maxCreds on its own is not kept.
+func (c *ListCache) roomLocked(n int) bool {
+	if n > c.maxCreds {
+		return false
+	}
+	full := func() bool {
+		return len(c.pages)+len(c.alls)+len(c.counts) >= c.maxItems || c.creds+n > c.maxCreds
+	}
+	if !full() {
+		return true
 	}
 	now := c.now()
 	for k, e := range c.pages {
 		if !now.Before(e.expires) {
-			delete(c.pages, k)
+			c.deletePageLocked(k)
 		}
 	}
 	for k, e := range c.alls {
 		if !now.Before(e.expires) {
-			delete(c.alls, k)
+			c.deleteAllLocked(k)
 		}
 	}
 	for k, e := range c.counts {
@@ -324,10 +361,12 @@ func (c *ListCache) sweepLocked() {
 			delete(c.counts, k)
 		}
 	}
-	if len(c.pages)+len(c.alls)+len(c.counts) >= c.maxItems {
+	if full() {
 		clear(c.pages)
 		clear(c.alls)
+		c.creds = 0
 	}
+	return true
 }
 
 func copyList(l *mailgun.CredentialList) *mailgun.CredentialList {

@@ -1,6 +1,11 @@
 package views
 
-import "github.com/a-h/templ"
+import (
+	"strconv"
+	"strings"
+
+	"github.com/a-h/templ"
+)
 
 // Field describes one labelled form control for FormField and TextareaField.
 type Field struct {
@@ -75,9 +80,18 @@ type shellOpts struct {
 	ErrorPage bool            // the page shows the request id itself
 }
 
-// confirmMessage is what the delete dialog asks about one login.
-func confirmMessage(login, domain string) string {
-	return "Delete " + login + " from " + domain + "? Apps using this login will stop sending immediately."
+// rowLoginID is the id of the login cell of row i: the row's action links point at it with
+// aria-describedby, so a screen reader hears "Reset, alice@example.com".
+func rowLoginID(i int) string { return "login-" + strconv.Itoa(i) }
+
+// rowURL passes a URL the handler built (a root-relative path with url.PathEscape'd segments) to
+// templ as a templ.SafeURL, so templ does not sanitize it again on every row; anything else
+// still goes through templ.URL's sanitizer.
+func rowURL(u string) templ.SafeURL {
+	if strings.HasPrefix(u, "/") && !strings.HasPrefix(u, "//") && !strings.HasPrefix(u, "/\\") {
+		return templ.SafeURL(u)
+	}
+	return templ.URL(u)
 }
 
 // anyConfirm says whether any row can be confirmed in the dialog.

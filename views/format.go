@@ -297,12 +297,10 @@ func outcomeBadge(outcome string) string {
 	}
 }
 
-// outcomeLabel is the row's label, or a default for the outcome.
-func outcomeLabel(r AuditRow) string {
-	if r.OutcomeLabel != "" {
-		return r.OutcomeLabel
-	}
-	switch r.Outcome {
+// outcomeLabel names an audit outcome in plain words. A pending entry is one whose completion
+// never came (a crash between the two steps), so its outcome is unknown too.
+func outcomeLabel(outcome string) string {
+	switch outcome {
 	case "ok":
 		return "Succeeded"
 	case "failed":
@@ -312,7 +310,7 @@ func outcomeLabel(r AuditRow) string {
 	case "denied":
 		return "Denied"
 	default:
-		return r.Outcome
+		return outcome
 	}
 }
 

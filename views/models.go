@@ -268,12 +268,10 @@ type AuditRow struct {
 	Time            time.Time
 	Actor           string // name <email>
 	ActorEmail      string
-	Action          string // human label: "Created", "Reset password", …
-	ActionKey       string
+	ActionKey       string // e.g. "credential.create"; the page names it in plain words
 	Domain          string
 	Logins          []string
 	Outcome         string // ok, failed, unknown, pending, denied
-	OutcomeLabel    string // "Succeeded", "Failed", "Outcome unknown", …
 	UpstreamStatus  int
 	UpstreamMessage string
 	RequestID       string

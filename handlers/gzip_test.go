@@ -1,0 +1,191 @@
+package handlers
+
+import (
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/labstack/echo/v4"
+)
+
+// gzipEcho is an echo with only the gzip middleware under test and a few routes.
+func gzipEcho(t *testing.T, g *gzipper) *echo.Echo {
+	t.Helper()
+	e := echo.New()
+	e.Use(g.middleware)
+	big := strings.Repeat("<p>SMTP Desk</p>\n", 200)
+	e.GET("/big", func(c echo.Context) error { return c.HTML(http.StatusOK, big) })
+	e.HEAD("/big", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	e.GET("/small", func(c echo.Context) error { return c.HTML(http.StatusOK, "<p>hi</p>") })
+	e.GET("/chunks", func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+		c.Response().WriteHeader(http.StatusTeapot)
+		for range 100 {
+			if _, err := c.Response().Write([]byte("0123456789")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	e.GET("/not-modified", func(c echo.Context) error { return c.NoContent(http.StatusNotModified) })
+	e.GET("/redirect", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/big") })
+	e.GET("/encoded", func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderContentEncoding, "br")
+		return c.Blob(http.StatusOK, "application/octet-stream", []byte(big))
+	})
+	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, big) })
+	e.GET("/static/logo.png", func(c echo.Context) error { return c.Blob(http.StatusOK, "image/png", []byte(big)) })
+	return e
+}
+
+func TestGzip(t *testing.T) {
+	big := strings.Repeat("<p>SMTP Desk</p>\n", 200)
+	tests := []struct {
+		name, method, path, accept string
+		wantStatus                 int
+		wantGzip, wantVary         bool
+		wantBody                   string
+	}{
+		{"page", http.MethodGet, "/big", "gzip, deflate, br", http.StatusOK, true, true, big},
+		{"page without Accept-Encoding", http.MethodGet, "/big", "", http.StatusOK, false, true, big},
+		{"gzip refused with q=0", http.MethodGet, "/big", "gzip;q=0, br", http.StatusOK, false, true, big},
+		{"wildcard", http.MethodGet, "/big", "*", http.StatusOK, true, true, big},
+		{"HEAD", http.MethodHead, "/big", "gzip", http.StatusOK, false, true, ""},
+		{"small body", http.MethodGet, "/small", "gzip", http.StatusOK, false, true, "<p>hi</p>"},
+		{"many small writes and a status", http.MethodGet, "/chunks", "gzip", http.StatusTeapot, true, true, strings.Repeat("0123456789", 100)},
+		{"304", http.MethodGet, "/not-modified", "gzip", http.StatusNotModified, false, true, ""},
+		{"redirect", http.MethodGet, "/redirect", "gzip", http.StatusSeeOther, false, true, ""},
+		{"already encoded", http.MethodGet, "/encoded", "gzip", http.StatusOK, false, true, big},
+		{"health check", http.MethodGet, "/healthz", "gzip", http.StatusOK, false, false, big},
+		{"compressed static file", http.MethodGet, "/static/logo.png", "gzip", http.StatusOK, false, false, big},
+	}
+	g := newGzipper(gzip.BestSpeed, gzipMinLength)
+	e := gzipEcho(t, g)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, tt.path, nil)
+			if tt.accept != "" {
+				req.Header.Set("Accept-Encoding", tt.accept)
+			}
+			rec := httptest.NewRecorder()
+			e.ServeHTTP(rec, req)
+			if got, want := rec.Code, tt.wantStatus; got != want {
+				t.Errorf("status: got %d, want %d", got, want)
+			}
+			enc := rec.Header().Get("Content-Encoding")
+			if got, want := enc == "gzip", tt.wantGzip; got != want {
+				t.Errorf("Content-Encoding: got %q, want gzip %v", enc, want)
+			}
+			if got, want := strings.Contains(rec.Header().Get("Vary"), "Accept-Encoding"), tt.wantVary; got != want {
+				t.Errorf("Vary: got %q, want Accept-Encoding %v", rec.Header().Get("Vary"), want)
+			}
+			body := rec.Body.String()
+			if tt.wantGzip {
+				if rec.Header().Get("Content-Length") != "" {
+					t.Errorf("a gzipped answer keeps Content-Length %q", rec.Header().Get("Content-Length"))
+				}
+				zr, err := gzip.NewReader(rec.Body)
+				if err != nil {
+					t.Fatalf("gzip.NewReader: %v", err)
+				}
+				b, err := io.ReadAll(zr)
+				if err != nil {
+					t.Fatalf("reading the gzipped body: %v", err)
+				}
+				body = string(b)
+			}
+			if tt.method == http.MethodGet && tt.wantStatus == http.StatusOK && body != tt.wantBody {
+				t.Errorf("body: got %d bytes, want %d", len(body), len(tt.wantBody))
+			}
+			if tt.wantStatus == http.StatusTeapot && body != tt.wantBody {
+				t.Errorf("body: got %q, want %q", body, tt.wantBody)
+			}
+			if got := g.taken.Load(); got != 0 {
+				t.Errorf("gzip writers still taken after the request: %d", got)
+			}
+		})
+	}
+}
+
+// TestGzipWriterOnlyWhileWriting: a handler waiting (on Mailgun, say) before it writes holds no
+// gzip writer; one that has started writing holds exactly one, and it goes back at the end.
+func TestGzipWriterOnlyWhileWriting(t *testing.T) {
+	g := newGzipper(gzip.BestSpeed, gzipMinLength)
+	e := echo.New()
+	e.Use(g.middleware)
+	waiting, wrote, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	first := strings.Repeat("a", 4096)
+	e.GET("/slow", func(c echo.Context) error {
+		close(waiting)
+		<-release
+		res := c.Response()
+		res.Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+		res.WriteHeader(http.StatusOK)
+		if _, err := res.Write([]byte(first)); err != nil {
+			return err
+		}
+		wrote <- struct{}{}
+		<-release
+		_, err := res.Write([]byte("b"))
+		return err
+	})
+	req := httptest.NewRequest(http.MethodGet, "/slow", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.ServeHTTP(rec, req)
+	}()
+
+	<-waiting
+	if got := g.taken.Load(); got != 0 {
+		t.Errorf("gzip writers taken while the handler waits before writing: got %d, want 0", got)
+	}
+	release <- struct{}{}
+	<-wrote
+	if got := g.taken.Load(); got != 1 {
+		t.Errorf("gzip writers taken while the handler writes: got %d, want 1", got)
+	}
+	close(release)
+	<-done
+	if got := g.taken.Load(); got != 0 {
+		t.Errorf("gzip writers taken after the request: got %d, want 0", got)
+	}
+	zr, err := gzip.NewReader(rec.Body)
+	if err != nil {
+		t.Fatalf("gzip.NewReader: %v", err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(b), first+"b"; got != want {
+		t.Errorf("body: got %d bytes, want %d", len(got), len(want))
+	}
+}
+
+func TestAcceptsGzip(t *testing.T) {
+	tests := []struct {
+		header string
+		want   bool
+	}{
+		{"", false},
+		{"gzip", true},
+		{"GZIP", true},
+		{"deflate, gzip;q=0.8", true},
+		{"gzip;q=0", false},
+		{"gzip; q=0.000", false},
+		{"br", false},
+		{"*", true},
+		{"identity", false},
+	}
+	for _, tt := range tests {
+		if got := acceptsGzip(tt.header); got != tt.want {
+			t.Errorf("acceptsGzip(%q): got %v, want %v", tt.header, got, tt.want)
+		}
+	}
+}
