@@ -17,6 +17,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
+	"github.com/smtpdesk/smtpdesk/internal/ratelimit"
 	"github.com/smtpdesk/smtpdesk/policy"
 	"golang.org/x/oauth2"
 )
@@ -70,7 +71,7 @@ type Auth struct {
 	log         *slog.Logger
 	loginCodecs []securecookie.Codec
 	loginName   string
-	signInLimit *ipLimiter // nil: unlimited
+	signInLimit *ratelimit.Limiter // nil: unlimited
 
 	prov      atomic.Pointer[discovered]
 	ready     chan struct{}
@@ -104,7 +105,7 @@ func New(cfg Config, sessions SessionRepo, events EventRecorder, logger *slog.Lo
 		log:         logger.With("component", "auth"),
 		loginCodecs: codecs(c.SessionKeys, loginCookieLifetime+5*time.Minute),
 		loginName:   loginName,
-		signInLimit: newIPLimiter(c.SignInPerMinute, signInLimiterMaxKeys, c.Now),
+		signInLimit: newSignInLimiter(c.SignInPerMinute, c.Now),
 		ready:       make(chan struct{}),
 		kick:        make(chan struct{}, 1),
 	}, nil

@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"golang.org/x/time/rate"
+
+	"github.com/smtpdesk/smtpdesk/internal/ratelimit"
 )
 
 // Sign-in rate limit defaults.
@@ -27,97 +27,16 @@ const (
 // its sign-in attempts.
 var ErrSignInRateLimited = errors.New("auth: too many sign-in attempts")
 
-// ipLimiter keeps one token bucket per client IP in memory. The map is bounded: entries idle
-// long enough for their bucket to refill are dropped (they are as good as new), and when the
-// map is still full the least recently seen entry goes.
-type ipLimiter struct {
-	limit rate.Limit
-	burst int
-	idle  time.Duration // an entry unused this long has a full bucket again
-	max   int
-	now   func() time.Time
-
-	mu      sync.Mutex
-	entries map[string]*ipEntry
-}
-
-type ipEntry struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-// newIPLimiter allows perMinute attempts per IP per minute, with a burst of as many. It
-// returns nil (no limit) when perMinute is negative; 0 means DefaultSignInPerMinute.
-func newIPLimiter(perMinute, maxKeys int, now func() time.Time) *ipLimiter {
-	if perMinute < 0 {
+// newSignInLimiter allows perMinute sign-in attempts per client IP per minute: 0 means
+// DefaultSignInPerMinute, a negative value no limit (nil).
+func newSignInLimiter(perMinute int, now func() time.Time) *ratelimit.Limiter {
+	switch {
+	case perMinute < 0:
 		return nil
-	}
-	if perMinute == 0 {
+	case perMinute == 0:
 		perMinute = DefaultSignInPerMinute
 	}
-	if maxKeys <= 0 {
-		maxKeys = signInLimiterMaxKeys
-	}
-	return &ipLimiter{
-		limit:   rate.Every(time.Minute / time.Duration(perMinute)),
-		burst:   perMinute,
-		idle:    time.Minute,
-		max:     maxKeys,
-		now:     now,
-		entries: make(map[string]*ipEntry),
-	}
-}
-
-// allow takes one attempt from ip's budget; when it is spent it reports how long until the
-// next attempt is allowed.
-func (l *ipLimiter) allow(ip string) (bool, time.Duration) {
-	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	e, ok := l.entries[ip]
-	if !ok {
-		if len(l.entries) >= l.max {
-			l.evict(now)
-		}
-		e = &ipEntry{lim: rate.NewLimiter(l.limit, l.burst)}
-		l.entries[ip] = e
-	}
-	e.seen = now
-	r := e.lim.ReserveN(now, 1)
-	if !r.OK() {
-		return false, time.Minute
-	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
-// evict drops idle entries, and the least recently seen one if none was idle. Called with mu
-// held and the map full.
-func (l *ipLimiter) evict(now time.Time) {
-	var oldestKey string
-	var oldest time.Time
-	for k, e := range l.entries {
-		if now.Sub(e.seen) >= l.idle {
-			delete(l.entries, k)
-			continue
-		}
-		if oldestKey == "" || e.seen.Before(oldest) {
-			oldestKey, oldest = k, e.seen
-		}
-	}
-	if len(l.entries) >= l.max && oldestKey != "" {
-		delete(l.entries, oldestKey)
-	}
-}
-
-// size reports how many IPs are remembered.
-func (l *ipLimiter) size() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.entries)
+	return ratelimit.New(perMinute, signInLimiterMaxKeys, now)
 }
 
 // clientIP is the request's client address under the trusted-proxy rule: Config.TrustedClientIP
@@ -144,7 +63,7 @@ func (a *Auth) limitSignIn(c echo.Context) error {
 	if a.signInLimit == nil {
 		return nil
 	}
-	ok, wait := a.signInLimit.allow(a.clientIP(c))
+	ok, wait := a.signInLimit.Allow(a.clientIP(c))
 	if ok {
 		return nil
 	}

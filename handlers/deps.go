@@ -16,6 +16,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/internal/ratelimit"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -67,7 +68,7 @@ type site struct {
 	now      func() time.Time
 	lists    *ListCache
 	domains  *DomainCache
-	limiter  *RateLimiter
+	limiter  *ratelimit.Limiter
 }
 
 func newSite(d Deps) *site {
@@ -92,7 +93,7 @@ func newSite(d Deps) *site {
 			PageTTL: set.ListCacheTTL, CountTTL: set.CountCacheTTL, FanOut: set.FanOut, Now: now,
 		}),
 		domains: NewDomainCache(d.Mailgun, set.CountCacheTTL, now),
-		limiter: NewRateLimiter(set.ActionsPerMinute, set.RateLimitKeys, now),
+		limiter: ratelimit.New(set.ActionsPerMinute, set.RateLimitKeys, now),
 	}
 }
 

@@ -1,4 +1,4 @@
-package handlers
+package ratelimit
 
 import (
 	"fmt"
@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-func TestRateLimiter(t *testing.T) {
+func TestSpendsAndRefills(t *testing.T) {
 	clk := newClock()
-	l := NewRateLimiter(3, 100, clk.Now)
+	l := New(3, 100, clk.Now)
 	for i := range 3 {
 		if ok, _ := l.Allow("alice"); !ok {
 			t.Fatalf("action %d refused within the budget", i+1)
@@ -41,9 +41,9 @@ func TestRateLimiter(t *testing.T) {
 	}
 }
 
-func TestRateLimiterBoundedKeys(t *testing.T) {
+func TestBoundedKeys(t *testing.T) {
 	clk := newClock()
-	l := NewRateLimiter(1, 10, clk.Now)
+	l := New(1, 10, clk.Now)
 	if ok, _ := l.Allow("hot"); !ok {
 		t.Fatal("first action refused")
 	}
@@ -60,3 +60,11 @@ func TestRateLimiterBoundedKeys(t *testing.T) {
 		t.Errorf("%d buckets kept, want at most 10", got)
 	}
 }
+
+// clock is a movable clock for the tests.
+type clock struct{ t time.Time }
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time      { return c.t }
+func (c *clock) Add(d time.Duration) { c.t = c.t.Add(d) }

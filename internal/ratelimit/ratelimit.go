@@ -1,4 +1,6 @@
-package handlers
+// Package ratelimit keeps one token bucket per key (a user, a client IP) in this instance's
+// memory, with a bound on how many keys it remembers.
+package ratelimit
 
 import (
 	"container/list"
@@ -8,10 +10,9 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// RateLimiter limits mutating actions per user (one token bucket per key, in this instance's
-// memory). The number of buckets is bounded: the least recently used one is dropped first,
-// which at worst gives that user a fresh budget.
-type RateLimiter struct {
+// Limiter limits actions per key. The number of buckets is bounded: the least recently used one
+// is dropped first, which at worst gives that key a fresh budget.
+type Limiter struct {
 	limit rate.Limit
 	burst int
 	max   int
@@ -27,9 +28,9 @@ type bucket struct {
 	lim *rate.Limiter
 }
 
-// NewRateLimiter allows perMinute actions per key per minute (with a burst of as many), keeps
-// at most maxKeys buckets, and reads time from now (time.Now when nil).
-func NewRateLimiter(perMinute, maxKeys int, now func() time.Time) *RateLimiter {
+// New allows perMinute actions per key per minute (with a burst of as many), keeps at most
+// maxKeys buckets, and reads time from now (time.Now when nil).
+func New(perMinute, maxKeys int, now func() time.Time) *Limiter {
 	if perMinute <= 0 {
 		perMinute = 30
 	}
@@ -39,7 +40,7 @@ func NewRateLimiter(perMinute, maxKeys int, now func() time.Time) *RateLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &RateLimiter{
+	return &Limiter{
 		limit:   rate.Every(time.Minute / time.Duration(perMinute)),
 		burst:   perMinute,
 		max:     maxKeys,
@@ -51,7 +52,7 @@ func NewRateLimiter(perMinute, maxKeys int, now func() time.Time) *RateLimiter {
 
 // Allow takes one action from key's budget. When the budget is spent it returns false and how
 // long until the next action is allowed.
-func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
+func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	var b *bucket
@@ -80,7 +81,7 @@ func (l *RateLimiter) Allow(key string) (bool, time.Duration) {
 }
 
 // Len reports how many buckets are kept (for tests and metrics).
-func (l *RateLimiter) Len() int {
+func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.buckets)
