@@ -9,6 +9,7 @@
 //
 //	go run ./cmd/loadtest                    # ~2 minutes with the defaults
 //	go run ./cmd/loadtest -duration 5s -out ""   # quick look, write nothing
+//	go run ./cmd/loadtest -mixed             # issue 9's soak run (mixed.go), writes docs/SOAK.md
 //
 // Everything listens on and talks to 127.0.0.1 only; every child process is stopped on exit,
 // on error and on Ctrl-C (and killed by the kernel should the load test itself die).
@@ -30,10 +31,18 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
+	var err error
+	if mixed, rest := isMixed(os.Args[1:]); mixed {
+		err = runMixed(ctx, rest, os.Stdout) // issue 9's soak: see mixed.go
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout)
+	}
 	stop()
 	switch {
 	case errors.Is(err, flag.ErrHelp):
+	case errors.Is(err, errSoakFailed):
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(4)
 	case errors.Is(err, errBudgetMissed):
 		fmt.Fprintln(os.Stderr, "loadtest:", err)
 		os.Exit(3)

@@ -58,6 +58,9 @@ Load tests:
   go run ./cmd/mailgun-sandbox -key KEY -big-domain big.example -big-size 100000 -control
   curl -s -u api:KEY http://127.0.0.1:8025/_sandbox/stats
   curl -s -u api:KEY -X POST 'http://127.0.0.1:8025/_sandbox/latency?d=50ms'
+  curl -s -u api:KEY -X POST -d '{"rate":0.1}' http://127.0.0.1:8025/_sandbox/faults   # 10% mixed faults
+  curl -s -u api:KEY -X POST 'http://127.0.0.1:8025/_sandbox/domains?name=soak.example'
+  curl -s -u api:KEY 'http://127.0.0.1:8025/_sandbox/logins?domain=soak.example'
 
 Flags:
 `
@@ -96,7 +99,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&routes, "fault-routes", "", "comma-separated routes the faults affect (default all): "+strings.Join(sandbox.RouteNames(), ","))
 	fs.StringVar(&big, "big-domain", "", "comma-separated domains to add, each with -big-size generated logins (gen000001@…), e.g. big.example")
 	fs.IntVar(&c.bigSize, "big-size", 100000, "how many generated logins each -big-domain gets")
-	fs.BoolVar(&c.control, "control", false, "serve GET /_sandbox/stats (request counters) and POST /_sandbox/latency?d=50ms (same Basic auth), for load tests")
+	fs.BoolVar(&c.control, "control", false, "serve /_sandbox/stats, /_sandbox/latency, /_sandbox/faults (a mix over every route), /_sandbox/logins and /_sandbox/domains (same Basic auth), for load tests")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestIsMixed(t *testing.T) {
+	tests := []struct {
+		args     []string
+		want     bool
+		wantRest []string
+	}{
+		{nil, false, nil},
+		{[]string{"-duration", "5s"}, false, []string{"-duration", "5s"}},
+		{[]string{"-mixed"}, true, nil},
+		{[]string{"-users", "3", "--mixed", "-duration", "5s"}, true, []string{"-users", "3", "-duration", "5s"}},
+		{[]string{"-mixed=true"}, true, nil},
+	}
+	for _, tt := range tests {
+		got, rest := isMixed(tt.args)
+		if got != tt.want || !slices.Equal(rest, tt.wantRest) {
+			t.Errorf("isMixed(%q) = %v, %q; want %v, %q", tt.args, got, rest, tt.want, tt.wantRest)
+		}
+	}
+}
+
+func TestParseMixedFlags(t *testing.T) {
+	o, err := parseMixedFlags(nil, &strings.Builder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.users != 50 || o.faultRate != 0.1 || o.duration.Seconds() != 60 {
+		t.Fatalf("defaults = %d users, rate %v, %v; want 50, 0.1, 60s", o.users, o.faultRate, o.duration)
+	}
+	for _, args := range [][]string{
+		{"-users", "0"}, {"-users", "201"}, {"-fault-rate", "1.5"}, {"-duration", "0s"},
+		{"-settle", "20s", "-settle-max", "10s"}, {"-browse-size", "5"}, {"extra"},
+	} {
+		if _, err := parseMixedFlags(args, &strings.Builder{}); err == nil {
+			t.Errorf("parseMixedFlags(%q): no error", args)
+		}
+	}
+}
+
+func rec(action, outcome string, status int, logins ...string) auditRecord {
+	return auditRecord{Action: "credential." + action, Domain: soakDomain, Outcome: outcome, UpstreamStatus: status, Logins: logins}
+}
+
+func TestReconcile(t *testing.T) {
+	base := []string{"postmaster@soak.example"}
+	tests := []struct {
+		name           string
+		trail          []auditRecord
+		final          []string
+		created        map[string]int
+		deleted        map[string]int
+		wantMissing    []string
+		wantUnexpected []string
+		wantUnmention  []string
+		wantClient     int
+		wantEither     int
+	}{
+		{name: "created and kept",
+			trail: []auditRecord{rec("create", "ok", 0, "a@soak.example")}, final: []string{"postmaster@soak.example", "a@soak.example"}},
+		{name: "created ok but missing",
+			trail: []auditRecord{rec("create", "ok", 0, "a@soak.example")}, wantMissing: []string{"a@soak.example"}},
+		{name: "deleted ok but still there",
+			trail: []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "ok", 0, "a@soak.example")},
+			final: []string{"a@soak.example"}, wantUnexpected: []string{"a@soak.example"}},
+		{name: "delete found it gone",
+			trail: []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "failed", 404, "a@soak.example")}},
+		{name: "failed delete keeps it",
+			trail:       []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "failed", 503, "a@soak.example")},
+			wantMissing: []string{"a@soak.example"}},
+		{name: "unknown create either way",
+			trail: []auditRecord{rec("create", "unknown", 0, "a@soak.example"), rec("create", "pending", 0, "b@soak.example")},
+			final: []string{"a@soak.example"}, wantEither: 2},
+		{name: "unknown delete either way",
+			trail: []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "unknown", 0, "a@soak.example")}, wantEither: 1},
+		{name: "failed create must be gone",
+			trail: []auditRecord{rec("create", "failed", 429, "a@soak.example")},
+			final: []string{"a@soak.example"}, wantUnexpected: []string{"a@soak.example"}},
+		{name: "not in the trail", final: []string{"postmaster@soak.example", "x@soak.example"}, wantUnmention: []string{"x@soak.example"}},
+		{name: "case of the address does not matter",
+			trail: []auditRecord{rec("create", "ok", 0, "A@Soak.Example")}, final: []string{"a@soak.example"}},
+		{name: "user told created, trail says unknown",
+			trail:   []auditRecord{rec("create", "unknown", 0, "a@soak.example")},
+			created: map[string]int{"a@soak.example": 200}, wantClient: 1, wantEither: 1},
+		{name: "user shown an error, trail says ok",
+			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example")},
+			final:   []string{"a@soak.example"},
+			created: map[string]int{"a@soak.example": 502}, wantClient: 1},
+		{name: "user redirected after delete, trail says failed 503",
+			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "failed", 503, "a@soak.example")},
+			final:   []string{"a@soak.example"},
+			deleted: map[string]int{"a@soak.example": 303}, wantClient: 1},
+		{name: "user without an answer agrees with anything",
+			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example")},
+			final:   []string{"a@soak.example"},
+			created: map[string]int{"a@soak.example": 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := reconcile(tt.trail, base, tt.final, tt.created, tt.deleted)
+			if !slices.Equal(c.Missing, tt.wantMissing) || !slices.Equal(c.Unexpected, tt.wantUnexpected) || !slices.Equal(c.Unmentioned, tt.wantUnmention) {
+				t.Fatalf("missing %q, unexpected %q, unmentioned %q; want %q, %q, %q",
+					c.Missing, c.Unexpected, c.Unmentioned, tt.wantMissing, tt.wantUnexpected, tt.wantUnmention)
+			}
+			if got := len(c.ClientMismatch); got != tt.wantClient {
+				t.Fatalf("client mismatches = %q, want %d", c.ClientMismatch, tt.wantClient)
+			}
+			if got := c.Either; got != tt.wantEither {
+				t.Fatalf("either = %d, want %d", got, tt.wantEither)
+			}
+		})
+	}
+}
+
+func TestSoakChecks(t *testing.T) {
+	good := soakResult{
+		Options:     mixedOptions{duration: 1, users: 1, faultRate: 0.1},
+		Elapsed:     2,
+		ByOp:        map[string]map[int]int{"browse": {200: 3}},
+		Injected:    map[string]int64{"500": 1},
+		Before:      sample{Goroutines: 30, HeapAlloc: 4 << 20},
+		Settled:     sample{Goroutines: 35, HeapAlloc: 10 << 20},
+		Consistency: consistency{CreatedOK: 1, DeletedOK: 1},
+	}
+	good.Checks = good.checks()
+	if !good.passed() {
+		t.Fatalf("good run failed: %+v", good.Checks)
+	}
+	bad := []func(*soakResult){
+		func(r *soakResult) { r.Five00 = []string{"GET / → 500"} },
+		func(r *soakResult) { r.Settled.Goroutines = 200 },
+		func(r *soakResult) { r.Settled.HeapAlloc = 100 << 20 },
+		func(r *soakResult) { r.Consistency.Missing = []string{"a@soak.example"} },
+		func(r *soakResult) { r.Consistency.ClientMismatch = []string{"x"} },
+		func(r *soakResult) { r.Transport = map[string]int{"create": 1} },
+		func(r *soakResult) { r.Injected = nil },
+	}
+	for i, f := range bad {
+		r := good
+		f(&r)
+		r.Checks = r.checks()
+		if r.passed() {
+			t.Errorf("bad run %d passed", i)
+		}
+	}
+}
+
+func TestWriteSoak(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "SOAK.md")
+	sec := func(s string) string { return soakBegin + "\n" + s + "\n" + soakEnd + "\n" }
+	if err := writeSoak(path, sec("one")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, []byte("intro\n\n"+string(b)+"\noutro\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSoak(path, sec("two")); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(path)
+	got := string(b)
+	if strings.Contains(got, "one") || !strings.Contains(got, "two") || !strings.Contains(got, "intro") || !strings.Contains(got, "outro") {
+		t.Fatalf("file = %q: want the section replaced and the rest kept", got)
+	}
+}

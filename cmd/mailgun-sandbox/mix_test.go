@@ -1,0 +1,178 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+// newControlServer serves a control wrapper around an empty sandbox with one domain.
+func newControlServer(t *testing.T) (*httptest.Server, *sandbox.Server) {
+	t.Helper()
+	s := sandbox.New("k")
+	if err := s.AddDomain("mix.example"); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(&control{s: s, key: "k"})
+	t.Cleanup(srv.Close)
+	return srv, s
+}
+
+// call sends an authenticated request with an optional form or JSON body.
+func call(t *testing.T, method, u, body, contentType string) (*http.Response, error) {
+	t.Helper()
+	req, err := http.NewRequest(method, u, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("api", "k")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err == nil {
+		res.Body.Close()
+	}
+	return res, err
+}
+
+func setMix(t *testing.T, base, body string, wantStatus int) {
+	t.Helper()
+	res, err := call(t, http.MethodPost, base+"/_sandbox/faults", body, "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.StatusCode; got != wantStatus {
+		t.Fatalf("POST /_sandbox/faults %s: status = %d, want %d", body, got, wantStatus)
+	}
+}
+
+func TestFaultMixKinds(t *testing.T) {
+	form := url.Values{"login": {"alice"}}.Encode()
+	const formType = "application/x-www-form-urlencoded"
+	tests := []struct {
+		kind       string
+		wantStatus int // 0: no answer
+		wantRetry  string
+		applied    bool // the create took effect
+	}{
+		{"500", 500, "", false},
+		{"503", 503, "2", false},
+		{"429", 429, "2", false},
+		{"drop", 0, "", false},
+		{"drop_after_apply", 0, "", true},
+		{"slow", 200, "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			srv, s := newControlServer(t)
+			setMix(t, srv.URL, `{"rate":1,"kinds":["`+tt.kind+`"],"retry_after":"1500ms","slow_latency":"1ms"}`, http.StatusNoContent)
+			res, err := call(t, http.MethodPost, srv.URL+"/v3/domains/mix.example/credentials", form, formType)
+			switch {
+			case tt.wantStatus == 0 && err == nil:
+				t.Fatalf("status = %d, want no answer", res.StatusCode)
+			case tt.wantStatus != 0 && err != nil:
+				t.Fatalf("err = %v, want status %d", err, tt.wantStatus)
+			case tt.wantStatus != 0:
+				if got := res.StatusCode; got != tt.wantStatus {
+					t.Fatalf("status = %d, want %d", got, tt.wantStatus)
+				}
+				if got := res.Header.Get("Retry-After"); got != tt.wantRetry {
+					t.Fatalf("Retry-After = %q, want %q", got, tt.wantRetry)
+				}
+			}
+			if got := slices.Contains(s.Logins("mix.example"), "alice@mix.example"); got != tt.applied {
+				t.Fatalf("applied = %v, want %v", got, tt.applied)
+			}
+			var snap mixJSON
+			getJSON(t, srv.URL+"/_sandbox/faults", &snap)
+			if got, want := snap.Injected[tt.kind], int64(1); got != want {
+				t.Fatalf("injected[%s] = %d, want %d", tt.kind, got, want)
+			}
+		})
+	}
+}
+
+func TestFaultMixOffAndWrongKey(t *testing.T) {
+	srv, _ := newControlServer(t)
+	setMix(t, srv.URL, `{"rate":1,"kinds":["500"]}`, http.StatusNoContent)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v4/domains", nil)
+	req.SetBasicAuth("api", "wrong")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got, want := res.StatusCode, http.StatusUnauthorized; got != want {
+		t.Fatalf("wrong key under a 100%% mix: status = %d, want %d (no fault for unauthorized calls)", got, want)
+	}
+	setMix(t, srv.URL, `{"rate":0}`, http.StatusNoContent)
+	res, err = call(t, http.MethodGet, srv.URL+"/v4/domains", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.StatusCode, http.StatusOK; got != want {
+		t.Fatalf("after rate 0: status = %d, want %d", got, want)
+	}
+}
+
+func TestFaultMixRejects(t *testing.T) {
+	srv, _ := newControlServer(t)
+	for _, body := range []string{
+		`{"rate":1.5}`, `{"rate":-0.1}`, `{"rate":0.1,"kinds":["teapot"]}`,
+		`{"rate":0.1,"retry_after":"soon"}`, `{"rate":0.1,"slow_latency":"2m"}`, `{"rate":0.1,"extra":1}`, `not json`,
+	} {
+		setMix(t, srv.URL, body, http.StatusBadRequest)
+	}
+}
+
+func TestLoginsAndDomains(t *testing.T) {
+	srv, s := newControlServer(t)
+	res, err := call(t, http.MethodPost, srv.URL+"/_sandbox/domains?name=soak.example", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.StatusCode, http.StatusCreated; got != want {
+		t.Fatalf("add domain: status = %d, want %d", got, want)
+	}
+	res, _ = call(t, http.MethodPost, srv.URL+"/_sandbox/domains?name=soak.example", "", "")
+	if got, want := res.StatusCode, http.StatusConflict; got != want {
+		t.Fatalf("add it again: status = %d, want %d", got, want)
+	}
+	if err := s.AddCredential("soak.example", "bob@soak.example", "secret-pw", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	var body loginsBody
+	getJSON(t, srv.URL+"/_sandbox/logins?domain=soak.example", &body)
+	if got, want := body.Logins, []string{"postmaster@soak.example", "bob@soak.example"}; !slices.Equal(got, want) {
+		t.Fatalf("logins = %v, want %v", got, want)
+	}
+	res, _ = call(t, http.MethodGet, srv.URL+"/_sandbox/logins?domain=nope.example", "", "")
+	if got, want := res.StatusCode, http.StatusNotFound; got != want {
+		t.Fatalf("unknown domain: status = %d, want %d", got, want)
+	}
+}
+
+func getJSON(t *testing.T, u string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.SetBasicAuth("api", "k")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d", u, res.StatusCode)
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
