@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -38,6 +39,10 @@ type DemoOptions struct {
 	MailgunKey string
 	// MetricsToken, when set, serves /metrics on the demo's listener behind that bearer token.
 	MetricsToken string
+	// RateLimitActions and RateLimitSignIn override the per-user action and per-IP sign-in
+	// limits (defaults 30 and 20 a minute); the load tests raise them.
+	RateLimitActions int
+	RateLimitSignIn  int
 }
 
 // Demo is the whole product on one machine: the sandbox Mailgun and the demo OpenID provider on
@@ -164,8 +169,8 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 		DatabaseURL:      config.Secret(filepath.Join(d.DataDir, "smtpdesk.db")),
 		LogLevel:         slog.LevelInfo,
 		AgeWarningDays:   365,
-		RateLimitActions: 30,
-		RateLimitSignIn:  20,
+		RateLimitActions: cmp.Or(opts.RateLimitActions, 30),
+		RateLimitSignIn:  cmp.Or(opts.RateLimitSignIn, 20),
 		MetricsToken:     config.Secret(opts.MetricsToken),
 	}
 	if err = cfg.Validate(); err != nil {
