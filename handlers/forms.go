@@ -238,7 +238,12 @@ func LoginSpec(domain, login string) (string, error) {
 	if local == "" {
 		return "", fmt.Errorf("login %q has an empty local part: %w", clip(login, 80), mailgun.ErrInvalidInput)
 	}
-	return local + "@" + strings.ToLower(domain), nil
+	full := local + "@" + strings.ToLower(domain)
+	if err := mailgun.ValidateSpec(full); err != nil {
+		// A local part that is valid alone can still make the full address too long.
+		return "", fmt.Errorf("login %q: %w", clip(login, 80), err)
+	}
+	return full, nil
 }
 
 // IsSystemLogin reports whether a login is Mailgun's system credential. Mailgun's list has no
@@ -261,11 +266,11 @@ type AuditQuery struct {
 // failing, like the paging parameters.
 func ParseAuditQuery(q url.Values) AuditQuery {
 	a := AuditQuery{Form: views.AuditFilter{
-		Domain:  clip(strings.TrimSpace(q.Get("domain")), 255),
-		Actor:   clip(strings.TrimSpace(q.Get("actor")), 255),
+		Domain:  cut(strings.TrimSpace(q.Get("domain")), 255),
+		Actor:   cut(strings.TrimSpace(q.Get("actor")), 255),
 		Action:  oneOf(q.Get("action"), AuditActions()),
 		Outcome: oneOf(q.Get("outcome"), AuditOutcomes()),
-		Login:   clip(strings.TrimSpace(q.Get("login")), 255),
+		Login:   cut(strings.TrimSpace(q.Get("login")), 255),
 	}}
 	if t, err := time.Parse(time.DateOnly, q.Get("from")); err == nil {
 		a.From, a.Form.From = t, q.Get("from")
@@ -338,6 +343,18 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// cut shortens s to at most n bytes without breaking a UTF-8 sequence and without a marker, so
+// that a filter carried in the page's links reads back the same on the next click.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // csvSafe neutralises a cell a spreadsheet would read as a formula (CSV injection): a leading

@@ -128,8 +128,8 @@ func FuzzParseAuditQuery(f *testing.F) {
 				t.Fatalf("%s %q gave the filter %q", fld.name, fld.in, fld.got)
 			case len(in) <= 255 && fld.got != in:
 				t.Fatalf("%s %q gave the filter %q, want it as typed", fld.name, fld.in, fld.got)
-			case len(in) > 255 && (!strings.HasSuffix(fld.got, "…") || !strings.HasPrefix(in, strings.TrimSuffix(fld.got, "…")) || len(fld.got) > 255+len("…")):
-				t.Fatalf("%s of %d bytes gave %q, want a clipped prefix", fld.name, len(in), fld.got)
+			case len(in) > 255 && (!strings.HasPrefix(in, fld.got) || len(fld.got) > 255 || len(fld.got) < 252):
+				t.Fatalf("%s of %d bytes gave %q, want its first 252 to 255 bytes", fld.name, len(in), fld.got)
 			case utf8.ValidString(fld.in) && !utf8.ValidString(fld.got):
 				t.Fatalf("%s %q gave invalid UTF-8 %q", fld.name, fld.in, fld.got)
 			}
@@ -173,14 +173,12 @@ func FuzzParseAuditQuery(f *testing.F) {
 			sf.Login != a.Form.Login || !sf.From.Equal(a.From) || !sf.To.Equal(a.To) || sf.Before != a.Before {
 			t.Fatalf("StoreFilter %+v differs from the form %+v", sf, a)
 		}
-		// The links the page builds from the filter (Values) keep it as it is, as long as no
-		// text filter had to be clipped.
-		if len(strings.TrimSpace(domain)) <= 255 && len(strings.TrimSpace(actor)) <= 255 && len(strings.TrimSpace(login)) <= 255 {
-			again := ParseAuditQuery(a.Values())
-			again.Before = a.Before
-			if again.Form != a.Form || !again.From.Equal(a.From) || !again.To.Equal(a.To) {
-				t.Fatalf("filter %+v became %+v after a round trip through its link", a.Form, again.Form)
-			}
+		// The links the page builds from the filter (Values) keep it as it is, even when a long
+		// text filter had to be cut: clicking through the pages must not change it.
+		again := ParseAuditQuery(a.Values())
+		again.Before = a.Before
+		if again.Form != a.Form || !again.From.Equal(a.From) || !again.To.Equal(a.To) {
+			t.Fatalf("filter %+v became %+v after a round trip through its link", a.Form, again.Form)
 		}
 	})
 }
@@ -213,12 +211,12 @@ func FuzzLoginSpec(f *testing.F) {
 			t.Fatalf("LoginSpec(%q, %q) = %q, want one address with a local part", domain, login, full)
 		case d != strings.ToLower(domain):
 			t.Fatalf("LoginSpec(%q, %q) = %q, not in the domain", domain, login, full)
-		case len(full) <= 255 && mailgun.ValidateSpec(full) != nil:
+		case mailgun.ValidateSpec(full) != nil:
 			t.Fatalf("LoginSpec(%q, %q) = %q, which ValidateSpec refuses: %v", domain, login, full, mailgun.ValidateSpec(full))
 		}
 		if again, err := LoginSpec(domain, full); err == nil && again != full {
 			t.Fatalf("LoginSpec is not stable: %q → %q → %q", login, full, again)
-		} else if err != nil && len(full) <= 255 {
+		} else if err != nil {
 			t.Fatalf("LoginSpec(%q, %q) refuses its own result: %v", domain, full, err)
 		}
 	})
