@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"compress/gzip"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -62,7 +63,7 @@ func TestGzip(t *testing.T) {
 		{"health check", http.MethodGet, "/healthz", "gzip", http.StatusOK, false, false, big},
 		{"compressed static file", http.MethodGet, "/static/logo.png", "gzip", http.StatusOK, false, false, big},
 	}
-	g := newGzipper(gzip.BestSpeed, gzipMinLength)
+	g := newGzipper(gzip.BestSpeed, gzipMinLength, 4)
 	e := gzipEcho(t, g)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -113,7 +114,7 @@ func TestGzip(t *testing.T) {
 // TestGzipWriterOnlyWhileWriting: a handler waiting (on Mailgun, say) before it writes holds no
 // gzip writer; one that has started writing holds exactly one, and it goes back at the end.
 func TestGzipWriterOnlyWhileWriting(t *testing.T) {
-	g := newGzipper(gzip.BestSpeed, gzipMinLength)
+	g := newGzipper(gzip.BestSpeed, gzipMinLength, 4)
 	e := echo.New()
 	e.Use(g.middleware)
 	waiting, wrote, release := make(chan struct{}), make(chan struct{}), make(chan struct{})
@@ -187,5 +188,56 @@ func TestAcceptsGzip(t *testing.T) {
 		if got := acceptsGzip(tt.header); got != tt.want {
 			t.Errorf("acceptsGzip(%q): got %v, want %v", tt.header, got, tt.want)
 		}
+	}
+}
+
+// TestGzipBoundsWriters: with one writer allowed, an answer that finds it in use waits (here
+// until its request is cancelled) instead of taking a second one, and the next answer gets it
+// once it is free.
+func TestGzipBoundsWriters(t *testing.T) {
+	g := newGzipper(gzip.BestSpeed, gzipMinLength, 1)
+	e := echo.New()
+	e.Use(g.middleware)
+	chunk := []byte(strings.Repeat("a", 4096))
+	wrote, release := make(chan struct{}), make(chan struct{})
+	e.GET("/hold", func(c echo.Context) error {
+		res := c.Response()
+		res.WriteHeader(http.StatusOK)
+		if _, err := res.Write(chunk); err != nil {
+			return err
+		}
+		close(wrote)
+		<-release
+		return nil
+	})
+	e.GET("/page", func(c echo.Context) error { return c.Blob(http.StatusOK, "text/html", chunk) })
+	serveGzip := func(ctx context.Context, path string) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		return rec
+	}
+	first := make(chan *httptest.ResponseRecorder)
+	go func() { first <- serveGzip(context.Background(), "/hold") }()
+	<-wrote
+
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got := serveGzip(gone, "/page").Header().Get("Content-Encoding"); got == "gzip" {
+		t.Error("a second answer was compressed while the only writer was in use")
+	}
+	if got := g.taken.Load(); got != 1 {
+		t.Errorf("writers taken: got %d, want 1", got)
+	}
+	close(release)
+	if got := (<-first).Header().Get("Content-Encoding"); got != "gzip" {
+		t.Errorf("first answer Content-Encoding: got %q, want gzip", got)
+	}
+	if got := serveGzip(context.Background(), "/page").Header().Get("Content-Encoding"); got != "gzip" {
+		t.Errorf("answer after the writer was freed: Content-Encoding %q, want gzip", got)
+	}
+	if got := g.taken.Load(); got != 0 {
+		t.Errorf("writers taken at the end: got %d, want 0", got)
 	}
 }

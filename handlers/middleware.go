@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -210,23 +211,29 @@ const gzipMinLength = 512
 // metrics are skipped; HEAD requests, 204/304 answers and bodies under 512 bytes go out as they
 // are. Every response that could have been compressed says Vary: Accept-Encoding.
 //
-// A gzip.Writer (about 1 MB of compressor state at level 1) is taken from a pool only at the
+// A gzip.Writer (about 0.8 MB of compressor state at level 1) is taken from a pool only at the
 // first body write and returned when the handler ends, so a request waiting on Mailgun holds
 // none: live writers track the requests being written, not the requests in flight.
+//
+// At most 4×GOMAXPROCS answers are compressed at once; others wait for a writer. Compressing is
+// pure CPU, so more at a time only adds writers (and RSS), not throughput: without the bound, 50
+// users on cached pages kept ~50 writers live.
 func Gzip() echo.MiddlewareFunc {
-	return newGzipper(gzip.BestSpeed, gzipMinLength).middleware
+	return newGzipper(gzip.BestSpeed, gzipMinLength, max(4, 4*runtime.GOMAXPROCS(0))).middleware
 }
 
-// gzipper is one Gzip middleware: its writer pool and a count of writers taken (for tests).
+// gzipper is one Gzip middleware: its writer pool, the bound on writers in use, and a count
+// of writers taken (for tests).
 type gzipper struct {
 	level     int
 	minLength int
 	pool      sync.Pool
-	taken     atomic.Int64 // writers taken from the pool and not yet returned
+	slots     chan struct{} // one per writer in use
+	taken     atomic.Int64  // writers taken from the pool and not yet returned
 }
 
-func newGzipper(level, minLength int) *gzipper {
-	g := &gzipper{level: level, minLength: minLength}
+func newGzipper(level, minLength, maxWriters int) *gzipper {
+	g := &gzipper{level: level, minLength: minLength, slots: make(chan struct{}, maxWriters)}
 	g.pool.New = func() any {
 		// klauspost/compress at level 1 gives the same size as compress/gzip's level 1 in under a
 		// third of the time (a 100-row page: 0.12 ms instead of 0.40 ms; docs/BENCHMARKS.md),
@@ -240,17 +247,24 @@ func newGzipper(level, minLength int) *gzipper {
 	return g
 }
 
-func (g *gzipper) get(dst io.Writer) *gzip.Writer {
+// get waits for a free slot (or the end of ctx) and takes a writer aimed at dst.
+func (g *gzipper) get(ctx context.Context, dst io.Writer) (*gzip.Writer, error) {
+	select {
+	case g.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("gzip: waiting for a writer: %w", ctx.Err())
+	}
 	w := g.pool.Get().(*gzip.Writer)
 	w.Reset(dst)
 	g.taken.Add(1)
-	return w
+	return w, nil
 }
 
 func (g *gzipper) put(w *gzip.Writer) {
 	w.Reset(io.Discard) // drop the reference to the response writer
 	g.taken.Add(-1)
 	g.pool.Put(w)
+	<-g.slots
 }
 
 // skip reports whether a request's answer is never compressed.
@@ -276,7 +290,7 @@ func (g *gzipper) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if req.Method == http.MethodHead || !acceptsGzip(req.Header.Get(echo.HeaderAcceptEncoding)) {
 			return next(c)
 		}
-		gw := &gzipResponseWriter{ResponseWriter: res.Writer, g: g}
+		gw := &gzipResponseWriter{ResponseWriter: res.Writer, g: g, ctx: req.Context()}
 		res.Writer = gw
 		defer func() {
 			gw.finish()
@@ -311,7 +325,8 @@ func acceptsGzip(h string) bool {
 // is worth compressing, then either compresses through a pooled gzip.Writer or passes through.
 type gzipResponseWriter struct {
 	http.ResponseWriter
-	g *gzipper
+	g   *gzipper
+	ctx context.Context // the request's: a wait for a writer ends with it
 
 	status  int    // held back until decided
 	buf     []byte // body bytes held back while undecided (fewer than minLength)
@@ -348,6 +363,9 @@ func (w *gzipResponseWriter) Write(b []byte) (int, error) {
 	if err := w.startGzip(); err != nil {
 		return 0, err
 	}
+	if !w.decided {
+		return 0, w.ctx.Err()
+	}
 	if w.zw == nil {
 		return w.ResponseWriter.Write(b)
 	}
@@ -367,11 +385,15 @@ func (w *gzipResponseWriter) startGzip() error {
 		}
 		return nil
 	}
+	zw, err := w.g.get(w.ctx, w.ResponseWriter)
+	if err != nil {
+		return err // the client is gone
+	}
 	w.decided = true
 	h.Del(echo.HeaderContentLength)
 	h.Set(echo.HeaderContentEncoding, "gzip")
 	w.ResponseWriter.WriteHeader(w.status)
-	w.zw = w.g.get(w.ResponseWriter)
+	w.zw = zw
 	if len(w.buf) > 0 {
 		_, err := w.zw.Write(w.buf)
 		w.buf = nil
