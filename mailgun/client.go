@@ -416,6 +416,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status in
 		_ = resp.Body.Close()
 	}()
 
+	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && v != nil {
+		return resp.StatusCode, 0, c.decode(cl, resp, v)
+	}
 	body, readErr := readBody(resp.Body)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		e := c.newError(cl, resp, body)
@@ -428,16 +431,72 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status in
 		// The connection broke mid-answer: nobody knows what Mailgun did.
 		return 0, 0, &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: readErr}
 	}
-	if v == nil {
-		return resp.StatusCode, 0, nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return resp.StatusCode, 0, fmt.Errorf("mailgun: %s: HTTP %d: %w: %s", cl.route, resp.StatusCode, ErrBadResponse, describeJSONError(err))
-	}
 	return resp.StatusCode, 0, nil
 }
 
-var errBodyTooLarge = errors.New("response body too large")
+// decode reads a 2xx JSON answer into v straight from the body (at most maxBodyBytes of it),
+// without first copying the whole body into a slice of its own. A body that is not one JSON
+// value, or is longer than the limit, is ErrBadResponse; a connection that breaks mid-answer is
+// a *TransportError (nobody knows what Mailgun did).
+func (c *Client) decode(cl *call, resp *http.Response, v any) error {
+	lr := &limitedBody{r: resp.Body, left: maxBodyBytes}
+	dec := json.NewDecoder(lr)
+	err := dec.Decode(v)
+	if err == nil {
+		// One value and nothing after it but white space, as json.Unmarshal requires.
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errTrailingData
+		}
+	}
+	switch {
+	case lr.tooLarge:
+		return fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
+	case lr.err != nil:
+		return &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: lr.err}
+	case err != nil:
+		return fmt.Errorf("mailgun: %s: HTTP %d: %w: %s", cl.route, resp.StatusCode, ErrBadResponse, describeJSONError(err))
+	}
+	return nil
+}
+
+// limitedBody reads at most left bytes and notes whether the body was longer (tooLarge) and
+// any read error other than the end of the body.
+type limitedBody struct {
+	r        io.Reader
+	left     int64
+	tooLarge bool
+	err      error
+}
+
+func (l *limitedBody) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		// At the limit: one more byte means the body is too long.
+		var one [1]byte
+		n, err := l.r.Read(one[:])
+		if n > 0 {
+			l.tooLarge = true
+			return 0, errBodyTooLarge
+		}
+		if err != nil && err != io.EOF {
+			l.err = err
+		}
+		return 0, err
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.left -= int64(n)
+	if err != nil && err != io.EOF {
+		l.err = err
+	}
+	return n, err
+}
+
+var (
+	errBodyTooLarge = errors.New("response body too large")
+	errTrailingData = errors.New("data after the JSON value")
+)
 
 // readBody reads at most maxBodyBytes; a longer body is an error.
 func readBody(r io.Reader) ([]byte, error) {
@@ -461,8 +520,10 @@ func describeJSONError(err error) string {
 		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
 		return fmt.Sprintf("field %q is a JSON %s, want %s", typ.Field, typ.Value, typ.Type)
-	case errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "truncated JSON"
+	case errors.Is(err, errTrailingData):
+		return "data after the JSON value"
 	default:
 		return "invalid JSON"
 	}

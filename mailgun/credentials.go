@@ -1,6 +1,7 @@
 package mailgun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ListOptions pages a list call. Zero values leave Mailgun's defaults (skip 0, limit 100).
@@ -35,10 +37,33 @@ type CredentialList struct {
 
 // credentialWire is a credential as Mailgun sends it.
 type credentialWire struct {
-	Login     string          `json:"login"`
-	Mailbox   string          `json:"mailbox"`
-	CreatedAt string          `json:"created_at"`
-	SizeBytes json.RawMessage `json:"size_bytes"`
+	Login     string    `json:"login"`
+	Mailbox   string    `json:"mailbox"`
+	CreatedAt string    `json:"created_at"`
+	SizeBytes wireBytes `json:"size_bytes"`
+}
+
+// wireBytes is size_bytes as it arrives: decoded in place (no json.RawMessage copy and second
+// Unmarshal per item), with anything that is not a string, a number or null kept as a fault for
+// credential to report with the item's index.
+type wireBytes struct {
+	val *string
+	bad bool
+}
+
+// UnmarshalJSON reads a string, a number or null.
+func (w *wireBytes) UnmarshalJSON(raw []byte) error {
+	w.val, w.bad = nil, false
+	switch {
+	case string(raw) == "null":
+	case len(raw) >= 2 && raw[0] == '"' && !bytes.ContainsAny(raw[1:len(raw)-1], `"\`) && utf8.Valid(raw):
+		s := string(raw[1 : len(raw)-1]) // a plain string: no escapes to undo
+		w.val = &s
+	default:
+		v, err := parseSizeBytes(raw)
+		w.val, w.bad = v, err != nil
+	}
+	return nil
 }
 
 // ListCredentials returns one page of a domain's SMTP credentials
@@ -79,11 +104,10 @@ func (w credentialWire) credential() (Credential, error) {
 	if err != nil {
 		return Credential{}, fmt.Errorf("created_at: %w", err)
 	}
-	size, err := parseSizeBytes(w.SizeBytes)
-	if err != nil {
-		return Credential{}, err
+	if w.SizeBytes.bad {
+		return Credential{}, errBadSizeBytes
 	}
-	return Credential{Login: w.Login, Mailbox: w.Mailbox, CreatedAt: created, SizeBytes: size}, nil
+	return Credential{Login: w.Login, Mailbox: w.Mailbox, CreatedAt: created, SizeBytes: w.SizeBytes.val}, nil
 }
 
 // parseSizeBytes reads size_bytes: a string, null (or absent), or, leniently, a number.
@@ -100,8 +124,10 @@ func parseSizeBytes(raw json.RawMessage) (*string, error) {
 		s := n.String()
 		return &s, nil
 	}
-	return nil, fmt.Errorf("%w: size_bytes is neither a string, a number nor null", ErrBadResponse)
+	return nil, errBadSizeBytes
 }
+
+var errBadSizeBytes = fmt.Errorf("%w: size_bytes is neither a string, a number nor null", ErrBadResponse)
 
 // pageQuery encodes skip and limit, sending only non-zero values.
 func pageQuery(skip, limit int) (url.Values, error) {
