@@ -88,7 +88,19 @@
   }
 
   // Confirmation dialogs: a link with data-confirm-action goes to a confirmation page without JS;
-  // with JS it opens the page's <dialog data-confirm-dialog>, which posts the same form.
+  // with JS it opens the page's <dialog data-confirm-dialog>, which posts the same form. The
+  // question is the link's data-confirm-message or, on a list of logins, built from the row's
+  // data-login and the table's data-confirm-domain (the server does not repeat it on every row).
+  function confirmMessage(link) {
+    var msg = link.getAttribute('data-confirm-message');
+    if (msg) return msg;
+    var row = link.closest('[data-login]');
+    var scope = link.closest('[data-confirm-domain]');
+    if (!row || !scope) return '';
+    return 'Delete ' + row.getAttribute('data-login') + ' from ' + scope.getAttribute('data-confirm-domain') +
+      '? Apps using this login will stop sending immediately.';
+  }
+
   function initConfirm() {
     var dialog = document.querySelector('dialog[data-confirm-dialog]');
     if (!dialog || typeof dialog.showModal !== 'function') return;
@@ -102,7 +114,7 @@
         ev.preventDefault();
         opener = link;
         form.setAttribute('action', link.getAttribute('data-confirm-action'));
-        message.textContent = link.getAttribute('data-confirm-message') || '';
+        message.textContent = confirmMessage(link);
         dialog.showModal();
         if (cancel) cancel.focus();
       });
