@@ -328,7 +328,7 @@ func (a *Auth) callback(c echo.Context) error {
 		return err
 	}
 	a.record(c, AuthEvent{Action: ActionSignIn, Outcome: "ok", Issuer: u.Issuer, Subject: u.Subject,
-		Email: u.Email, Name: u.Name, Detail: fmt.Sprintf("%d groups", len(u.Groups))})
+		Email: u.Email, Name: u.Name, Detail: groupsDetail(u.Groups)})
 	return c.Redirect(http.StatusFound, ls.Next)
 }
 
@@ -501,4 +501,13 @@ func clip(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// groupsDetail says how many IdP groups a sign-in brought, for the audit trail: the count, not
+// the names, which the session record keeps.
+func groupsDetail(groups []string) string {
+	if len(groups) == 1 {
+		return "1 group"
+	}
+	return fmt.Sprintf("%d groups", len(groups))
 }

@@ -330,9 +330,14 @@ func (tb *tab) look(name string) {
 // colorScheme emulates prefers-color-scheme ("dark", "light"); "" ends the emulation.
 func colorScheme(scheme string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		// Reduced motion switches the pages' colour transitions off, so the check and the
+		// screenshot see the dark colours, not a frame half-way between the two schemes.
 		p := emulation.SetEmulatedMediaParams{}
 		if scheme != "" {
-			p.Features = []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}
+			p.Features = []*emulation.MediaFeature{
+				{Name: "prefers-color-scheme", Value: scheme},
+				{Name: "prefers-reduced-motion", Value: "reduce"},
+			}
 		}
 		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, p)
 		return err
