@@ -101,7 +101,7 @@ Flags:
 	fs.BoolVar(&o.skipBuild, "skip-build", false, "reuse the binaries in -bin-dir from an earlier run")
 	fs.StringVar(&o.binDir, "bin-dir", filepath.Join(os.TempDir(), "smtpdesk-loadtest-bin"), "where the server binaries are built")
 	fs.BoolVar(&o.failExit, "fail", false, "exit with status 4 when a check fails")
-	fs.IntVar(&o.actionsPerMinute, "actions-per-minute", 100000, "RATE_LIMIT_ACTIONS given to the dashboard (cmd/web -demo does not honour it yet: its limit stays 30)")
+	fs.IntVar(&o.actionsPerMinute, "actions-per-minute", 100000, "RATE_LIMIT_ACTIONS given to the dashboard, so its per-user action limit does not throttle the run")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -291,8 +291,8 @@ func (r soakResult) markdown() string {
 		fmt.Fprintf(&b, " %d |", total[s])
 	}
 	fmt.Fprintf(&b, " %d |\n\n", r.requests())
-	fmt.Fprintf(&b, "429s from SMTP Desk's own action limit (per user per minute; every session is the one demo admin, and "+
-		"cmd/web -demo keeps its limit at 30 whatever RATE_LIMIT_ACTIONS says): %d. "+
+	fmt.Fprintf(&b, "429s from SMTP Desk's own action limit (per user per minute; every session is the one demo admin, "+
+		"and the run raises RATE_LIMIT_ACTIONS): %d. "+
 		"Other 429s and the 502/503/504s pass Mailgun's injected failures on.\n\n", r.Limited)
 
 	b.WriteString("### The dashboard's process (from /metrics)\n\n| moment | goroutines | heap alloc | RSS |\n|---|--:|--:|--:|\n")
