@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 )
 
@@ -22,10 +24,19 @@ func startDemo(t *testing.T, opts DemoOptions) *Demo {
 	if opts.DataDir == "" {
 		opts.DataDir = t.TempDir()
 	}
+	if opts.Logger == nil && secretscan.Dir() != "" {
+		// The suite-wide secret scan reads the log (internal/secretscan).
+		opts.Logger = slog.New(slog.NewJSONHandler(secretscan.LogWriter(t, nil), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	d, err := StartDemo(context.Background(), opts)
 	if err != nil {
 		t.Fatalf("StartDemo: %v", err)
 	}
+	if d.Sandbox != nil {
+		d.Sandbox.SetSecretSink(secretscan.Record)
+	}
+	secretscan.Record("OIDC client secret", d.IdP.ClientSecret())
+	secretscan.KeepDB(t, filepath.Join(d.DataDir, "smtpdesk.db")) // copied after the close below
 	t.Cleanup(func() {
 		if err := d.Close(); err != nil {
 			t.Errorf("Close: %v", err)
@@ -87,6 +98,11 @@ func TestDemoServesStyledPage(t *testing.T) {
 	}
 	if page.Status != 200 || page.URL.Path != "/" {
 		t.Fatalf("after sign-in: %d at %s", page.Status, page.URL)
+	}
+	for _, ck := range c.Cookies() {
+		if ck.Name == auth.CookieName || ck.Name == auth.InsecureCookieName {
+			secretscan.Record("session cookie", ck.Value)
+		}
 	}
 	if !strings.Contains(page.Text(), "example.com") {
 		t.Errorf("home page does not list the sandbox's domains:\n%s", page.Text())

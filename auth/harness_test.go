@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/demoidp"
+	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -122,10 +124,12 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		h.srv = httptest.NewTLSServer(handler)
 	}
 	t.Cleanup(h.srv.Close)
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "sessions.db"))
+	dbPath := filepath.Join(t.TempDir(), "sessions.db")
+	db, err := store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
+	secretscan.KeepDB(t, dbPath) // copied after the close below, for the suite-wide secret scan
 	t.Cleanup(func() { db.Close() })
 	h.db = db
 	postLogout := h.srv.URL + auth.SignedOutPath
@@ -139,6 +143,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	}
 	t.Cleanup(func() { idp.Close() })
 	h.idp = idp
+	secretscan.Record("OIDC client secret", "test-secret")
 	keys := o.keys
 	if keys == nil {
 		keys = testKeys(1)
@@ -169,7 +174,7 @@ func (h *harness) restart(keys [][]byte) {
 
 func (h *harness) newApp(cfg auth.Config) *auth.Auth {
 	h.t.Helper()
-	a, err := auth.New(cfg, h.db, h.events, nil)
+	a, err := auth.New(cfg, h.db, h.events, scanLogger(h.t))
 	if err != nil {
 		h.t.Fatalf("auth.New: %v", err)
 	}
@@ -188,6 +193,16 @@ func (h *harness) newApp(cfg auth.Config) *auth.Auth {
 	e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "home") })
 	h.app.Store(e)
 	return a
+}
+
+// scanLogger is nil (auth's silent default) unless the suite-wide secret scan is on; then the
+// log goes, at debug level, where the scan reads it (internal/secretscan).
+func scanLogger(t *testing.T) *slog.Logger {
+	t.Helper()
+	if secretscan.Dir() == "" {
+		return nil
+	}
+	return slog.New(slog.NewJSONHandler(secretscan.LogWriter(t, nil), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // browser is an HTTP client with a cookie jar that does not follow redirects by itself.
@@ -238,6 +253,12 @@ func (b *browser) do(method, u string, form url.Values, hdr map[string]string) p
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	for _, c := range resp.Cookies() {
+		// Every session the server hands out goes to the suite-wide secret scan.
+		if (c.Name == auth.CookieName || c.Name == auth.InsecureCookieName) && c.Value != "" {
+			secretscan.Record("session cookie", c.Value)
+		}
+	}
 	return page{resp: resp, body: string(data)}
 }
 

@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
 	"github.com/smtpdesk/smtpdesk/app"
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 )
 
@@ -23,18 +30,24 @@ type server struct {
 }
 
 // startServer starts the demo wiring for one test and stops it when the test ends. Its log is
-// kept in memory and printed only when the test fails.
+// kept in memory and printed only when the test fails. The log, the database and the secrets (API
+// key, client secret, passwords, session cookies) also go to the suite-wide secret scan
+// (internal/secretscan).
 func startServer(t *testing.T) *server {
 	t.Helper()
 	requireSuite(t)
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	logger := slog.New(slog.NewTextHandler(secretscan.LogWriter(t, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
-	demo, err := app.StartDemo(ctx, app.DemoOptions{Addr: "127.0.0.1:0", DataDir: t.TempDir(), Logger: logger})
+	dataDir := t.TempDir()
+	demo, err := app.StartDemo(ctx, app.DemoOptions{Addr: "127.0.0.1:0", DataDir: dataDir, Logger: logger})
 	if err != nil {
 		cancel()
 		t.Fatalf("start the demo server: %v", err)
 	}
+	demo.Sandbox.SetSecretSink(secretscan.Record)
+	secretscan.Record("OIDC client secret", demo.IdP.ClientSecret())
+	secretscan.KeepDB(t, filepath.Join(dataDir, "smtpdesk.db")) // copied after the close below
 	srv := &server{t: t, demo: demo, URL: demo.URL, Sandbox: demo.Sandbox, logs: logs}
 	t.Cleanup(func() {
 		cancel()
@@ -99,6 +112,25 @@ func (tb *tab) signIn(persona string) {
 	}
 	if persona != "nobody" {
 		tb.wait(`[data-testid="user-menu"]`)
+		tb.recordSession()
+	}
+}
+
+// recordSession gives the tab's session cookie to the suite-wide secret scan.
+func (tb *tab) recordSession() {
+	tb.t.Helper()
+	if secretscan.Dir() == "" {
+		return
+	}
+	cookies := run(tb, "read the session cookie", chromedp.Action[[]*network.Cookie](
+		func(ctx context.Context, t *chromedp.Target) ([]*network.Cookie, error) {
+			r, err := cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{tb.base}})
+			return r.Cookies, err
+		}))
+	for _, c := range cookies {
+		if c.Name == auth.CookieName || c.Name == auth.InsecureCookieName {
+			secretscan.Record("session cookie", c.Value)
+		}
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/demoidp"
 	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
@@ -159,9 +160,11 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		opts.MailgunTimeout = 5 * time.Second
 	}
 	e := &env{Logs: &syncBuffer{}, Clock: &testClock{t: sandbox.SeedBase()}, APIKey: "key-test-0123456789abcdef"}
-	logger := slog.New(slog.NewJSONHandler(e.Logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// The log also goes to the suite-wide secret scan (internal/secretscan), as do the sandbox's
+	// API key and passwords, the client secret, session cookies and the database.
+	logger := slog.New(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	e.SB = sandbox.New(e.APIKey, sandbox.WithDefaultSeed())
+	e.SB = sandbox.New(e.APIKey, sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record))
 	mgSrv := httptest.NewServer(e.SB)
 	t.Cleanup(mgSrv.Close)
 	mg, err := mailgun.NewClient(e.APIKey, mailgun.WithBaseURL(mgSrv.URL), mailgun.WithTimeout(opts.MailgunTimeout),
@@ -170,10 +173,12 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 
-	e.DB, err = store.Open(ctx, filepath.Join(t.TempDir(), "smtpdesk.db"))
+	dbPath := filepath.Join(t.TempDir(), "smtpdesk.db")
+	e.DB, err = store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
+	secretscan.KeepDB(t, dbPath) // copied after the close below
 	t.Cleanup(func() { e.DB.Close() })
 	pol, err := policy.Parse([]byte(testPolicy), "test-policy.yaml")
 	if err != nil {
@@ -197,6 +202,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.IdP.Close() })
+	secretscan.Record("OIDC client secret", e.IdP.ClientSecret())
 
 	keys := [][]byte{make([]byte, 32), make([]byte, 32)}
 	for _, k := range keys {
@@ -264,6 +270,11 @@ func (e *env) signIn(t testing.TB, persona string) *testflow.Client {
 	}
 	if p.URL.Host != strings.TrimPrefix(e.URL, "http://") {
 		t.Fatalf("sign in as %s ended at %s (status %d)", persona, p.URL, p.Status)
+	}
+	for _, ck := range c.Cookies() {
+		if ck.Name == auth.CookieName || ck.Name == auth.InsecureCookieName {
+			secretscan.Record("session cookie", ck.Value)
+		}
 	}
 	return c
 }

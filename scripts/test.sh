@@ -3,7 +3,10 @@
 # root on a fresh Debian machine or as a developer: it installs what is missing (Chromium for the
 # browser tests, the npm packages for the CSS check, a local PostgreSQL for the store tests), then
 # runs go vet, the gofmt check, the generated-files check and the whole test suite with -race.
-# It ends with a summary line "N passed, N failed" counting packages.
+# It ends with a summary line "N passed, N failed" counting packages. The tests leave their log
+# output, database files and secrets in a scan directory (internal/secretscan); after the tests,
+# the secret scan checks that no secret reached a log or a database, and a leak fails the run
+# (counted as one more failure).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -94,7 +97,10 @@ fi
 
 step "go test -race"
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+SMTPDESK_SECRET_SCAN_DIR="$(mktemp -d)"
+export SMTPDESK_SECRET_SCAN_DIR
+keep_scan=""
+trap 'rm -f "$log"; if [ -z "$keep_scan" ]; then rm -rf "$SMTPDESK_SECRET_SCAN_DIR"; fi' EXIT
 set +e
 go test -race -count=1 -p 2 -timeout 15m ./... 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
@@ -102,6 +108,18 @@ set -e
 passed=$(grep -cE '^ok[[:space:]]' "$log" || true)
 failed=$( (grep -E '^FAIL[[:space:]]+[^[:space:]]+' "$log" || true) | awk '{print $2}' | sort -u | wc -l)
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+
+step "secret scan of the tests' logs and databases"
+set +e
+go run ./internal/secretscan/cmd/secretscan -min 1 "$SMTPDESK_SECRET_SCAN_DIR"
+scan_status=$?
+set -e
+if [ "$scan_status" -ne 0 ]; then
+	keep_scan=1
+	echo "SECRET SCAN FAILED: a secret appears in the test suite's log output or database files (see above), or the scan could not run; the files are kept in $SMTPDESK_SECRET_SCAN_DIR" >&2
+	failed=$((failed + 1))
+	status=1
+fi
 echo
 echo "${passed} passed, ${failed} failed"
 exit "$status"

@@ -27,6 +27,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/config"
 	"github.com/smtpdesk/smtpdesk/demoidp"
+	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -116,7 +117,7 @@ func newEnv(t *testing.T, o options) *env {
 	// The sandbox Mailgun, behind a front the tests can intercept.
 	e.APIKey = "key-sec-" + randHex(t, 16)
 	e.secret(e.APIKey, "Mailgun API key")
-	e.Sandbox = sandbox.New(e.APIKey, sandbox.WithDefaultSeed())
+	e.Sandbox = sandbox.New(e.APIKey, sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record))
 	mg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read the body first: only then does net/http notice a client that gives up, so a
 		// sandbox answer delayed by a latency fault ends with the request.
@@ -208,7 +209,7 @@ func newEnv(t *testing.T, o options) *env {
 	if err := e.Cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	logger := app.NewLogger(e.Logs, e.Cfg)
+	logger := app.NewLogger(secretscan.LogWriter(t, e.Logs), e.Cfg)
 	e.App, err = app.New(ctx, e.Cfg, logger)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
@@ -216,8 +217,10 @@ func newEnv(t *testing.T, o options) *env {
 	h := e.App.Handler()
 	handler.Store(&h)
 	e.srv.StartTLS()
-	// Cleanups run last-in first-out: scan after the server and app have stopped.
+	// Cleanups run last-in first-out: scan (and keep the database for the suite-wide scan) after
+	// the server and app have stopped.
 	t.Cleanup(e.scanSecrets)
+	secretscan.KeepDB(t, filepath.Join(e.DataDir, "smtpdesk.db"))
 	t.Cleanup(func() {
 		if err := e.App.Close(); err != nil {
 			t.Errorf("app.Close: %v", err)
@@ -287,11 +290,13 @@ func (e *env) Intercept(f func(http.ResponseWriter, *http.Request) bool) {
 	e.intercept.Store(&f)
 }
 
-// secret registers a value that must never appear in the logs or the database.
+// secret registers a value that must never appear in the logs or the database, here and in the
+// suite-wide scan (internal/secretscan).
 func (e *env) secret(v, what string) {
 	if len(v) < 6 {
 		return
 	}
+	secretscan.Record(what, v)
 	e.mu.Lock()
 	e.secrets[v] = what
 	e.mu.Unlock()
@@ -383,7 +388,9 @@ func (e *env) leaks() []string {
 		if ck := e.sessionCookie(c); ck != nil {
 			if id := e.sessionID(ck.Value); id != "" {
 				e.secrets[id] = "session id"
+				secretscan.Record("session id", id)
 			}
+			secretscan.Record("session cookie", ck.Value)
 		}
 	}
 	secrets := make(map[string]string, len(e.secrets))

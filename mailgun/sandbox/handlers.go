@@ -218,6 +218,9 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	passwords := form["password"]
+	for _, p := range passwords {
+		s.secret(SecretGivenPassword, p)
+	}
 	if len(passwords) > len(logins) {
 		writeMessage(w, http.StatusBadRequest,
 			fmt.Sprintf("Got %d passwords for %d logins: passwords pair with logins by position", len(passwords), len(logins)))
@@ -273,6 +276,7 @@ func (s *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		} else {
 			p := generatePassword()
 			c.setPassword(p)
+			s.secret(SecretGeneratedPassword, p)
 			generated[f] = p
 		}
 		d.append(c)
@@ -293,6 +297,9 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pw, given := form["password"]
+	for _, p := range pw {
+		s.secret(SecretGivenPassword, p)
+	}
 	if len(pw) > 1 {
 		writeMessage(w, http.StatusBadRequest, "Parameter 'password' must be given once")
 		return
@@ -312,6 +319,7 @@ func (s *Server) handleUpdate(w http.ResponseWriter, r *http.Request) {
 	if !given {
 		p := generatePassword()
 		c.setPassword(p)
+		s.secret(SecretGeneratedPassword, p)
 		writeJSON(w, http.StatusOK, passwordBody{
 			Message:     "Password changed",
 			Note:        generatedNote,

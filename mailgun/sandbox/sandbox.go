@@ -61,6 +61,8 @@ type Server struct {
 	calls   []Call
 
 	seedDefault bool
+
+	sink atomic.Pointer[func(kind, value string)] // WithSecretSink / SetSecretSink
 }
 
 // Option configures a Server in New.
@@ -86,6 +88,40 @@ func WithFaultChooser(f func() float64) Option {
 	return func(s *Server) { s.chance = f }
 }
 
+// Kinds of secret a secret sink is told about.
+const (
+	SecretAPIKey            = "Mailgun API key"
+	SecretGeneratedPassword = "generated password"
+	SecretGivenPassword     = "given password"
+)
+
+// WithSecretSink makes the sandbox call sink with every secret it learns: its API key (once, at
+// New), every password it generates and hands out, and every password it is given (in a create
+// or change request, or through AddCredential), valid or not. kind is one of the Secret
+// constants. It exists for the test suite's secret scan (internal/secretscan.Record fits); sink
+// must be safe for concurrent use and must not call back into the sandbox.
+func WithSecretSink(sink func(kind, value string)) Option {
+	return func(s *Server) { s.sink.Store(&sink) }
+}
+
+// SetSecretSink installs (or, with nil, removes) a secret sink after New, for a sandbox built
+// elsewhere (the demo's); it is called with the API key at once. See WithSecretSink.
+func (s *Server) SetSecretSink(sink func(kind, value string)) {
+	if sink == nil {
+		s.sink.Store(nil)
+		return
+	}
+	s.sink.Store(&sink)
+	sink(SecretAPIKey, s.apiKey)
+}
+
+// secret tells the sink, if any, about a secret.
+func (s *Server) secret(kind, value string) {
+	if f := s.sink.Load(); f != nil && value != "" {
+		(*f)(kind, value)
+	}
+}
+
 // New returns a sandbox that accepts HTTP Basic auth with user "api" and password apiKey.
 // Its store is empty unless an option seeds it.
 func New(apiKey string, opts ...Option) *Server {
@@ -98,6 +134,7 @@ func New(apiKey string, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.secret(SecretAPIKey, apiKey)
 	if s.seedDefault {
 		s.loadDefaultSeed()
 	}

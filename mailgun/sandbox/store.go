@@ -241,6 +241,7 @@ func (s *Server) AddDomain(name string) error {
 // AddCredential adds a login (local part or full address) to an existing domain. An empty
 // password gives the login a random password nobody knows; otherwise the 5-32 rule applies.
 func (s *Server) AddCredential(domainName, login, password string, createdAt time.Time) error {
+	s.secret(SecretGivenPassword, password)
 	if password != "" {
 		if err := checkPasswordRule(password); err != nil {
 			return fmt.Errorf("sandbox: add credential: %w", err)

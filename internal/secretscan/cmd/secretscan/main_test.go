@@ -1,0 +1,94 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// plant writes a scan directory: a secrets file and the given other files.
+func plant(t *testing.T, secrets string, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "secrets-1.txt"), []byte(secrets), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestRun(t *testing.T) {
+	const (
+		pw  = "Gen3ratedPassw0rd"
+		key = "key-0123456789abcdef"
+		sid = "session/id+with=odd?chars"
+	)
+	secrets := "generated password\t" + pw + "\nMailgun API key\t" + key + "\nsession id\t" + sid + "\nshort\tabc\ngiven password\t<pass>word1\n"
+	cleanLog := `{"level":"INFO","msg":"credential created","login":"a@example.com"}` + "\n"
+	tests := []struct {
+		name      string
+		files     map[string]string
+		wantCode  int
+		wantOut   []string
+		wantNotIn string
+	}{
+		{"clean", map[string]string{"logs-1-TestA.log": cleanLog, "db-1-TestA-1-smtpdesk.db": "SQLite format 3\x00 abc"}, 0,
+			[]string{"4 secrets checked against 2 files: clean", "1 secrets shorter than 8 bytes not scanned"}, ""},
+		{"password in a log", map[string]string{"logs-1-TestA.log": cleanLog + `{"msg":"oops","pw":"` + pw + `"}`}, 1,
+			[]string{"LEAK: a generated password (raw) in logs-1-TestA.log at offset", "4 secrets checked against 1 files: 1 leaks"}, pw},
+		{"API key in a database", map[string]string{"db-1-TestB-1-smtpdesk.db-wal": "\x00\x01" + key + "\x00"}, 1,
+			[]string{"LEAK: a Mailgun API key (raw) in db-1-TestB-1-smtpdesk.db-wal at offset 2 (1 times)"}, key},
+		{"URL-escaped session id", map[string]string{"logs-1-TestC.log": "GET /x?s=" + url.QueryEscape(sid)}, 1,
+			[]string{"LEAK: a session id (URL-escaped) in logs-1-TestC.log at offset 9"}, sid},
+		{"base64 session id", map[string]string{"logs-1-TestD.log": "cookie=" + base64.RawURLEncoding.EncodeToString([]byte(sid))}, 1,
+			[]string{"LEAK: a session id (base64", "in logs-1-TestD.log"}, sid},
+		{"JSON-escaped password", map[string]string{"logs-1-TestE.log": `{"x":"a<b>c&d\u003cpass\u003eword1"}`}, 1,
+			[]string{"LEAK: a given password (JSON-escaped) in logs-1-TestE.log at offset 13"}, ""},
+		{"a password with a different case is no leak", map[string]string{"logs-1-TestF.log": strings.ToLower(pw)}, 0,
+			[]string{"clean"}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := plant(t, secrets, tc.files)
+			var out, errOut bytes.Buffer
+			if got := run([]string{dir}, &out, &errOut); got != tc.wantCode {
+				t.Fatalf("exit code %d, want %d; stdout:\n%s\nstderr:\n%s", got, tc.wantCode, out.String(), errOut.String())
+			}
+			for _, w := range tc.wantOut {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if tc.wantNotIn != "" && strings.Contains(out.String()+errOut.String(), tc.wantNotIn) {
+				t.Errorf("the report prints the secret itself:\n%s", out.String())
+			}
+		})
+	}
+}
+
+func TestRunMinSecrets(t *testing.T) {
+	dir := plant(t, "api key\tkey-0123456789abcdef\n", nil)
+	var out, errOut bytes.Buffer
+	if got := run([]string{"-min", "2", dir}, &out, &errOut); got != 2 {
+		t.Errorf("-min 2 with one secret: exit %d, want 2", got)
+	}
+	if got := run([]string{"-min", "1", dir}, &out, &errOut); got != 0 {
+		t.Errorf("-min 1 with one secret: exit %d, want 0 (%s)", got, errOut.String())
+	}
+}
+
+func TestRunBadSecretsFile(t *testing.T) {
+	dir := plant(t, "no tab here\n", nil)
+	var out, errOut bytes.Buffer
+	if got := run([]string{dir}, &out, &errOut); got != 2 {
+		t.Errorf("malformed secrets file: exit %d, want 2", got)
+	}
+}
