@@ -1,0 +1,180 @@
+package views
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// rowCases are domain pages whose rows cover every branch of a credential row: system, old,
+// zero time, the user's own login, reset or delete not allowed, a missing delete action, no
+// history link, a URL that is not root-relative (sanitized), and text that must be escaped.
+func rowCases() map[string]CredentialsVM {
+	rows := []CredentialRow{
+		{
+			Login: "postmaster@example.com", Mailbox: "postmaster@example.com", CreatedAt: sampleNow.AddDate(-3, 0, 0),
+			System: true, Old: true, CanReset: true, CanDelete: false,
+			ResetURL: "/d/example.com/logins/postmaster@example.com/reset", DeleteURL: "/d/example.com/logins/postmaster@example.com/delete",
+			DeleteActionURL: "/d/example.com/logins/postmaster@example.com/delete",
+			HistoryURL:      "/audit?domain=example.com&login=postmaster%40example.com",
+		},
+		{
+			Login: "alice@example.com", Mailbox: "alice@example.com", CreatedAt: sampleNow.Add(-2 * time.Hour),
+			CanReset: true, CanDelete: true,
+			ResetURL: "/d/example.com/logins/alice@example.com/reset", DeleteURL: "/d/example.com/logins/alice@example.com/delete",
+			DeleteActionURL: "/d/example.com/logins/alice@example.com/delete",
+			HistoryURL:      "/audit?domain=example.com&login=alice%40example.com",
+		},
+		{
+			Login: `a<b>&"c'd@example.com`, Mailbox: `<script>alert("x")</script>`, CreatedAt: sampleNow.AddDate(-2, 0, 0), Old: true,
+			CanReset: true, CanDelete: true,
+			ResetURL: "/d/example.com/logins/a%3Cb%3E&%22c%27d@example.com/reset", DeleteURL: "/d/example.com/logins/a%3Cb%3E&%22c'd@example.com/delete",
+			HistoryURL: "/audit?domain=example.com&login=a%3Cb%3E%26%22c%27d%40example.com",
+		},
+		{
+			Login: "zero@example.com", Mailbox: "", CanReset: false, CanDelete: false,
+		},
+		{
+			Login: "future@example.com", Mailbox: "future@example.com", CreatedAt: sampleNow.Add(72 * time.Hour),
+			CanReset: true, CanDelete: true,
+			ResetURL: "javascript:alert(1)", DeleteURL: "//evil.example/x", DeleteActionURL: "/d/example.com/logins/future@example.com/delete",
+			HistoryURL: "https://example.org/audit?a=1&b=<2>",
+		},
+		{
+			Login: "bob@example.com", Mailbox: "bob.mailbox@example.com", CreatedAt: time.Date(1999, 12, 31, 23, 59, 59, 0, time.FixedZone("x", 3600)),
+			Old: true, CanReset: true, CanDelete: true,
+			ResetURL: "/d/example.com/logins/bob@example.com/reset", DeleteURL: "/d/example.com/logins/bob@example.com/delete",
+			DeleteActionURL: "/d/example.com/logins/bob@example.com/delete",
+		},
+		{
+			Login: "Üñï©ødé@example.com", Mailbox: "Üñï©ødé@example.com", CreatedAt: sampleNow.Add(-30 * time.Second),
+			CanReset: true, CanDelete: true, ResetURL: "/\\evil", DeleteURL: "/d/example.com/logins/x/delete",
+			HistoryURL: "/audit?domain=example.com&login=x",
+		},
+	}
+	owner := CredentialsVM{
+		Page: Page{Now: sampleNow}, Domain: "example.com", Role: "owner", AgeDays: 365, Rows: rows,
+		Can: Perms{Create: true, Reset: true, Delete: true, DeleteAll: true, System: true},
+	}
+	viewer := owner
+	viewer.Role, viewer.Can, viewer.AgeDays = "viewer", Perms{SelfLogin: "alice@example.com"}, 1234
+	viewerRows := make([]CredentialRow, len(rows))
+	for i, r := range rows {
+		r.CanReset = r.Login == "alice@example.com"
+		r.CanDelete = false
+		viewerRows[i] = r
+	}
+	viewer.Rows = viewerRows
+	operator := owner
+	operator.Role, operator.Can = "operator", Perms{Create: true, Reset: true}
+	opRows := make([]CredentialRow, len(rows))
+	for i, r := range rows {
+		r.CanDelete = false
+		opRows[i] = r
+	}
+	operator.Rows = opRows
+	return map[string]CredentialsVM{"owner": owner, "viewer": viewer, "operator": operator}
+}
+
+// TestCredentialRowsGolden holds the hand-written row renderer to the markup of the templ
+// template it replaced, byte for byte (testdata/credential_rows_*.html were rendered by that
+// template). With SMTPDESK_UPDATE_GOLDEN=1 it rewrites the files from the current renderer.
+func TestCredentialRowsGolden(t *testing.T) {
+	for name, vm := range rowCases() {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := credentialRows(vm).Render(context.Background(), &buf); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join("testdata", "credential_rows_"+name+".html")
+			if os.Getenv("SMTPDESK_UPDATE_GOLDEN") == "1" {
+				if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := buf.String(); got != string(want) {
+				t.Errorf("rows differ from %s:\ngot:  %s\nwant: %s", path, got, want)
+			}
+		})
+	}
+}
+
+// TestCredentialRowsEscape checks that no raw markup from a login or URL reaches the page.
+func TestCredentialRowsEscape(t *testing.T) {
+	var buf bytes.Buffer
+	if err := credentialRows(rowCases()["owner"]).Render(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	got := buf.String()
+	for _, bad := range []string{"<script>", `a<b>`, `"c'd`, "javascript:"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("rows contain %q unescaped", bad)
+		}
+	}
+}
+
+// TestCredentialRowsCanceled stops on a canceled context, like a templ component.
+func TestCredentialRowsCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var buf bytes.Buffer
+	if err := credentialRows(rowCases()["owner"]).Render(ctx, &buf); err == nil {
+		t.Fatal("got nil error, want the context's error")
+	}
+}
+
+// BenchmarkCredentialRows renders only the 100 rows of the benchmark page.
+func BenchmarkCredentialRows(b *testing.B) {
+	vm := benchCredentials(100)
+	vm.Now = sampleNow
+	b.ReportAllocs()
+	for b.Loop() {
+		var cw countingWriter
+		if err := credentialRows(vm).Render(context.Background(), &cw); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestAppendRelative holds appendRelative to Relative at the edges of every unit, both ways.
+func TestAppendRelative(t *testing.T) {
+	edges := []time.Duration{0, 44 * time.Second, 45 * time.Second, 89 * time.Second, 90 * time.Second,
+		44 * time.Minute, 45 * time.Minute, 89 * time.Minute, 90 * time.Minute, 21 * time.Hour, 22 * time.Hour,
+		35 * time.Hour, 36 * time.Hour, 25 * 24 * time.Hour, 26 * 24 * time.Hour, 44 * 24 * time.Hour,
+		45 * 24 * time.Hour, 319 * 24 * time.Hour, 320 * 24 * time.Hour, 547 * 24 * time.Hour,
+		548 * 24 * time.Hour, 3000 * 24 * time.Hour}
+	for _, e := range edges {
+		for _, d := range []time.Duration{e - time.Nanosecond, e, e + 37*time.Second, -e, -e - time.Minute} {
+			for _, ct := range []time.Time{sampleNow.Add(-d), {}} {
+				got, want := string(appendRelative(nil, ct, sampleNow)), Relative(ct, sampleNow)
+				if got != want {
+					t.Errorf("appendRelative(now-%v) = %q, want %q", d, got, want)
+				}
+			}
+		}
+	}
+}
+
+// TestAppendMachineTime holds appendMachineTime and appendExactFromMachine to machineTime and
+// exactFromMachine, in and out of the four-digit years.
+func TestAppendMachineTime(t *testing.T) {
+	for _, tm := range []time.Time{sampleNow, time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("w", -3600)), time.Date(12000, 1, 2, 3, 4, 5, 0, time.UTC),
+		time.Date(-5, 1, 2, 3, 4, 5, 0, time.UTC)} {
+		iso := appendMachineTime(nil, tm)
+		if got, want := string(iso), machineTime(tm); got != want {
+			t.Errorf("appendMachineTime(%v) = %q, want %q", tm, got, want)
+		}
+		if got, want := string(appendExactFromMachine(nil, iso)), exactFromMachine(machineTime(tm)); got != want {
+			t.Errorf("appendExactFromMachine(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
