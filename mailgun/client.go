@@ -19,6 +19,7 @@
 package mailgun
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -440,7 +441,25 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status in
 // a *TransportError (nobody knows what Mailgun did).
 func (c *Client) decode(cl *call, resp *http.Response, v any) error {
 	lr := &limitedBody{r: resp.Body, left: maxBodyBytes}
-	dec := json.NewDecoder(lr)
+	var body io.Reader = lr
+	if fd, ok := v.(fastDecoder); ok {
+		// Read the whole body (json.Decoder would buffer all of it too), let v try its fast
+		// path, and decode it as below only when that gives up.
+		b, err := readSized(lr, resp.ContentLength)
+		switch {
+		case lr.tooLarge:
+			return fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
+		case lr.err != nil:
+			return &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: lr.err}
+		case err != nil:
+			return &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: err}
+		}
+		if fd.decodeFast(b) {
+			return nil
+		}
+		body = bytes.NewReader(b)
+	}
+	dec := json.NewDecoder(body)
 	err := dec.Decode(v)
 	if err == nil {
 		// One value and nothing after it but white space, as json.Unmarshal requires.
@@ -457,6 +476,36 @@ func (c *Client) decode(cl *call, resp *http.Response, v any) error {
 		return fmt.Errorf("mailgun: %s: HTTP %d: %w: %s", cl.route, resp.StatusCode, ErrBadResponse, describeJSONError(err))
 	}
 	return nil
+}
+
+// fastDecoder is a value with its own decoder for the usual shape of an answer. decodeFast
+// reads the whole body and says whether it did; when it did not, the body is decoded with
+// encoding/json as for any other value.
+type fastDecoder interface {
+	decodeFast(body []byte) bool
+}
+
+// readSized reads r to its end into one slice sized by the Content-Length (when it is known
+// and within maxBodyBytes), so the read does not grow and copy its buffer.
+func readSized(r io.Reader, size int64) ([]byte, error) {
+	n := 512
+	if size > 0 && size <= maxBodyBytes {
+		n = int(size) + 1 // room for the read that sees the end
+	}
+	b := make([]byte, 0, n)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		k, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+k]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
 }
 
 // limitedBody reads at most left bytes and notes whether the body was longer (tooLarge) and

@@ -81,12 +81,12 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 	if err != nil {
 		return nil, err
 	}
-	var wire struct {
-		Items      []credentialWire `json:"items"`
-		TotalCount int              `json:"total_count"`
-	}
+	var wire credentialPage
 	if err := c.do(ctx, &call{route: routeListCredentials, path: p, query: q}, &wire); err != nil {
 		return nil, err
+	}
+	if wire.fast != nil {
+		return wire.fast, nil
 	}
 	list := &CredentialList{Items: make([]Credential, 0, len(wire.Items)), TotalCount: wire.TotalCount}
 	for i, w := range wire.Items {
@@ -355,4 +355,353 @@ func (c *Client) DeleteAllCredentials(ctx context.Context, domain string) (*Dele
 		return nil, err
 	}
 	return &DeleteAllResult{Message: ans.Message, Count: ans.Count}, nil
+}
+
+// credentialPage is a list answer as Mailgun sends it. It decodes itself (fastDecoder): the
+// common shape — the four known item fields, strings without escapes, created_at in RFC 2822 —
+// is read by hand in one pass with two allocations for all the logins of the page; anything else
+// (an escape, an unknown or repeated field, a null where a string belongs, an odd timestamp,
+// invalid JSON) makes the fast path give up, and the body goes through encoding/json exactly as
+// before, with the same results and errors.
+type credentialPage struct {
+	Items      []credentialWire `json:"items"`
+	TotalCount int              `json:"total_count"`
+	// fast is the page when the fast path read it.
+	fast *CredentialList
+}
+
+// decodeFast implements fastDecoder.
+func (p *credentialPage) decodeFast(b []byte) bool {
+	l, ok := parseCredentialPage(b)
+	if ok {
+		p.fast = l
+	}
+	return ok
+}
+
+// listParser reads one list answer; ok turns false at the first thing it does not handle.
+type listParser struct {
+	b  []byte
+	i  int
+	ok bool
+}
+
+func (p *listParser) ws() {
+	for p.i < len(p.b) {
+		switch p.b[p.i] {
+		case ' ', '\t', '\n', '\r':
+			p.i++
+		default:
+			return
+		}
+	}
+}
+
+// want consumes byte c after white space.
+func (p *listParser) want(c byte) {
+	p.ws()
+	if p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return
+	}
+	p.ok = false
+}
+
+// peek says whether the next byte after white space is c, consuming it if so.
+func (p *listParser) peek(c byte) bool {
+	p.ws()
+	if p.ok && p.i < len(p.b) && p.b[p.i] == c {
+		p.i++
+		return true
+	}
+	return false
+}
+
+// str reads a string without escapes or control characters, in valid UTF-8, and returns its
+// bytes (a slice of the body).
+func (p *listParser) str() []byte {
+	p.want('"')
+	if !p.ok {
+		return nil
+	}
+	start, ascii := p.i, true
+	for ; p.i < len(p.b); p.i++ {
+		c := p.b[p.i]
+		switch {
+		case c == '"':
+			s := p.b[start:p.i]
+			p.i++
+			if !ascii && !utf8.Valid(s) {
+				p.ok = false // encoding/json would replace the bad bytes
+			}
+			return s
+		case c < 0x20, c == '\\':
+			p.ok = false
+			return nil
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+	}
+	p.ok = false
+	return nil
+}
+
+// number reads a JSON number and returns its text.
+func (p *listParser) number() []byte {
+	p.ws()
+	start := p.i
+	digits := func() int {
+		n := 0
+		for p.i < len(p.b) && p.b[p.i] >= '0' && p.b[p.i] <= '9' {
+			p.i++
+			n++
+		}
+		return n
+	}
+	if p.i < len(p.b) && p.b[p.i] == '-' {
+		p.i++
+	}
+	first := p.i
+	if n := digits(); n == 0 || (n > 1 && p.b[first] == '0') {
+		p.ok = false
+		return nil
+	}
+	if p.i < len(p.b) && p.b[p.i] == '.' {
+		p.i++
+		if digits() == 0 {
+			p.ok = false
+			return nil
+		}
+	}
+	if p.i < len(p.b) && (p.b[p.i] == 'e' || p.b[p.i] == 'E') {
+		p.i++
+		if p.i < len(p.b) && (p.b[p.i] == '+' || p.b[p.i] == '-') {
+			p.i++
+		}
+		if digits() == 0 {
+			p.ok = false
+			return nil
+		}
+	}
+	return p.b[start:p.i]
+}
+
+// literal consumes word (such as null) if it is next.
+func (p *listParser) literal(word string) bool {
+	p.ws()
+	if bytes.HasPrefix(p.b[p.i:], []byte(word)) {
+		p.i += len(word)
+		return true
+	}
+	return false
+}
+
+// parseCredentialPage is the fast path of credentialPage: the list, or ok false when the
+// body needs encoding/json.
+func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
+	p := &listParser{b: b, ok: true}
+	type span struct{ lo, hi int } // in arena
+	type item struct {
+		login, mailbox span
+		created        time.Time
+		size           *string
+	}
+	var (
+		items                []item
+		arena                []byte
+		total                int
+		seenItems, seenTotal bool
+	)
+	p.want('{')
+	for first := true; p.ok && !p.peek('}'); first = false {
+		if !first {
+			p.want(',')
+		}
+		key := p.str()
+		p.want(':')
+		if !p.ok {
+			return nil, false
+		}
+		switch string(key) {
+		case "total_count":
+			if seenTotal {
+				return nil, false
+			}
+			seenTotal = true
+			n := p.number()
+			if !p.ok {
+				return nil, false
+			}
+			v, err := strconv.ParseInt(string(n), 10, 0)
+			if err != nil {
+				return nil, false
+			}
+			total = int(v)
+		case "items":
+			if seenItems {
+				return nil, false
+			}
+			seenItems = true
+			p.want('[')
+			items = make([]item, 0, bytes.Count(b[p.i:], []byte(`"login"`)))
+			arena = make([]byte, 0, len(b)/3)
+			for firstItem := true; p.ok && !p.peek(']'); firstItem = false {
+				if !firstItem {
+					p.want(',')
+				}
+				it, ok := parseCredentialItem(p, &arena)
+				if !ok {
+					return nil, false
+				}
+				items = append(items, item{login: span{it.loginLo, it.loginHi}, mailbox: span{it.mboxLo, it.mboxHi},
+					created: it.created, size: it.size})
+			}
+		default:
+			return nil, false // unknown, or a case-insensitive match that encoding/json would take
+		}
+	}
+	p.ws()
+	if !p.ok || p.i != len(b) {
+		return nil, false
+	}
+	all := string(arena)
+	list = &CredentialList{Items: make([]Credential, len(items)), TotalCount: total}
+	for i, it := range items {
+		list.Items[i] = Credential{Login: all[it.login.lo:it.login.hi], Mailbox: all[it.mailbox.lo:it.mailbox.hi],
+			CreatedAt: it.created, SizeBytes: it.size}
+	}
+	return list, true
+}
+
+// fastItem is one item as parseCredentialItem reads it: the login and mailbox as spans of the
+// arena.
+type fastItem struct {
+	loginLo, loginHi, mboxLo, mboxHi int
+	created                          time.Time
+	size                             *string
+}
+
+// parseCredentialItem reads one item object, appending its login (and its mailbox when that
+// differs) to the arena.
+func parseCredentialItem(p *listParser, arena *[]byte) (fastItem, bool) {
+	var (
+		it                         fastItem
+		login, mailbox, created    []byte
+		seenL, seenM, seenC, seenS bool
+	)
+	p.want('{')
+	for first := true; p.ok && !p.peek('}'); first = false {
+		if !first {
+			p.want(',')
+		}
+		key := p.str()
+		p.want(':')
+		if !p.ok {
+			return it, false
+		}
+		seen := &seenS
+		switch string(key) {
+		case "login":
+			seen, login = &seenL, p.str()
+		case "mailbox":
+			seen, mailbox = &seenM, p.str()
+		case "created_at":
+			seen, created = &seenC, p.str()
+		case "size_bytes":
+			switch {
+			case p.literal("null"):
+			case p.i < len(p.b) && p.b[p.i] == '"':
+				s := string(p.str())
+				it.size = &s
+			default:
+				s := string(p.number())
+				it.size = &s
+			}
+		default:
+			return it, false
+		}
+		if *seen || !p.ok {
+			return it, false
+		}
+		*seen = true
+	}
+	if !p.ok {
+		return it, false
+	}
+	if len(created) > 0 {
+		t, ok := parseRFC2822(created)
+		if !ok {
+			return it, false
+		}
+		it.created = t
+	}
+	a := *arena
+	it.loginLo = len(a)
+	a = append(a, login...)
+	it.loginHi = len(a)
+	if bytes.Equal(mailbox, login) {
+		it.mboxLo, it.mboxHi = it.loginLo, it.loginHi
+	} else {
+		it.mboxLo = len(a)
+		a = append(a, mailbox...)
+		it.mboxHi = len(a)
+	}
+	*arena = a
+	return it, true
+}
+
+// parseRFC2822 reads created_at in the two forms Mailgun writes, "Wed, 08 Mar 2023 23:34:57
+// +0000" and "Wed, 08 Mar 2023 23:34:57 GMT" (or UTC), to the same UTC time parseCreatedAt
+// gives; anything else (other layouts, surrounding white space, out-of-range fields) is false,
+// for parseCreatedAt to decide.
+func parseRFC2822(s []byte) (time.Time, bool) {
+	if len(s) != len("Mon, 02 Jan 2006 15:04:05 -0700") && len(s) != len("Mon, 02 Jan 2006 15:04:05 GMT") {
+		return time.Time{}, false
+	}
+	num := func(lo, hi int) int {
+		n := 0
+		for _, c := range s[lo:hi] {
+			if c < '0' || c > '9' {
+				return -1
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n
+	}
+	const weekdays = "SunMonTueWedThuFriSat"
+	const months = "JanFebMarAprMayJunJulAugSepOctNovDec"
+	wd := bytes.Index([]byte(weekdays), s[:3])
+	mi := bytes.Index([]byte(months), s[8:11])
+	if wd < 0 || wd%3 != 0 || mi < 0 || mi%3 != 0 || string(s[3:5]) != ", " || s[7] != ' ' || s[11] != ' ' ||
+		s[16] != ' ' || s[19] != ':' || s[22] != ':' || s[25] != ' ' {
+		return time.Time{}, false
+	}
+	month := time.Month(mi/3 + 1)
+	day, year, hour, minute, sec := num(5, 7), num(12, 16), num(17, 19), num(20, 22), num(23, 25)
+	if day < 1 || year < 0 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || sec < 0 || sec > 59 {
+		return time.Time{}, false
+	}
+	offset := 0
+	switch zone := s[26:]; {
+	case len(zone) == 3:
+		if string(zone) != "GMT" && string(zone) != "UTC" {
+			return time.Time{}, false
+		}
+	case zone[0] == '+' || zone[0] == '-':
+		oh, om := num(27, 29), num(29, 31)
+		if oh < 0 || oh > 23 || om < 0 || om > 59 {
+			return time.Time{}, false
+		}
+		offset = oh*3600 + om*60
+		if zone[0] == '-' {
+			offset = -offset
+		}
+	default:
+		return time.Time{}, false
+	}
+	t := time.Date(year, month, day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day {
+		return time.Time{}, false // past the end of the month
+	}
+	return t.Add(-time.Duration(offset) * time.Second), true
 }
