@@ -129,7 +129,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, fmt.Errorf("app: mailgun client: %w", err)
 	}
 
-	a.audit = audit.NewRecorder(a.db, time.Now)
+	a.audit = audit.NewRecorder(timedAudit{a.db, a.metrics.ObserveAuditWrite}, time.Now)
 
 	ipOf := handlers.IPExtractor(cfg.TrustedProxies)
 	a.auth, err = auth.New(auth.Config{
@@ -329,3 +329,21 @@ func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error
 		audit.Meta{RequestID: e.RequestID, ClientIP: e.ClientIP, UserAgent: e.UserAgent},
 		e.Action, e.Outcome, e.Domain, e.Detail)
 }
+
+// timedAudit feeds the audit write durations to the metrics.
+type timedAudit struct {
+	db      *store.DB
+	observe func(time.Duration)
+}
+
+func (t timedAudit) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
+	defer t.since(time.Now())
+	return t.db.AppendAudit(ctx, e)
+}
+
+func (t timedAudit) CompleteAudit(ctx context.Context, id int64, outcome string, status int, message string, at time.Time) error {
+	defer t.since(time.Now())
+	return t.db.CompleteAudit(ctx, id, outcome, status, message, at)
+}
+
+func (t timedAudit) since(start time.Time) { t.observe(time.Since(start)) }
