@@ -1,12 +1,11 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -26,7 +25,7 @@ type server struct {
 	demo    *app.Demo
 	URL     string
 	Sandbox *sandbox.Server
-	logs    *syncBuffer
+	logs    *testlog.Buffer
 }
 
 // startServer starts the demo wiring for one test and stops it when the test ends. Its log is
@@ -36,7 +35,7 @@ type server struct {
 func startServer(t *testing.T) *server {
 	t.Helper()
 	requireSuite(t)
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewTextHandler(secretscan.LogWriter(t, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
 	dataDir := t.TempDir()
@@ -76,24 +75,6 @@ func (s *server) assertNotLogged(secrets ...string) {
 			s.t.Errorf("a password appears in the server log")
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // signIn signs in as a demo persona ("admin", "operator", "reviewer", "nobody") through the real

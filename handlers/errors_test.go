@@ -95,7 +95,7 @@ func TestErrorHandlerMapping(t *testing.T) {
 			}
 			// The log has the detail, the request id, and the right level.
 			var found bool
-			for _, r := range logs.records(t) {
+			for _, r := range logRecords(t, logs) {
 				if r["msg"] == "request failed" {
 					found = true
 					if r["level"] != tt.level {

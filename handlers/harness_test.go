@@ -1,11 +1,11 @@
 package handlers_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,24 +74,6 @@ func testPersonas() []demoidp.Persona {
 	)
 }
 
-// syncBuffer collects log output from concurrent handlers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // flakyAuditor is the real recorder, with Begin failing on demand (a database outage).
 type flakyAuditor struct {
 	*audit.Recorder
@@ -143,7 +125,7 @@ type env struct {
 	IdP     *demoidp.Provider
 	Auditor *flakyAuditor
 	Clock   *testClock
-	Logs    *syncBuffer
+	Logs    *testlog.Buffer
 	APIKey  string
 }
 
@@ -159,7 +141,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if opts.MailgunTimeout == 0 {
 		opts.MailgunTimeout = 5 * time.Second
 	}
-	e := &env{Logs: &syncBuffer{}, Clock: &testClock{t: sandbox.SeedBase()}, APIKey: "key-test-0123456789abcdef"}
+	e := &env{Logs: &testlog.Buffer{}, Clock: &testClock{t: sandbox.SeedBase()}, APIKey: "key-test-0123456789abcdef"}
 	// The log also goes to the suite-wide secret scan (internal/secretscan), as do the sandbox's
 	// API key and passwords, the client secret, session cookies and the database.
 	logger := slog.New(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,48 +1,26 @@
 package handlers
 
 import (
-	"bytes"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
 )
 
-// syncBuffer is a log sink safe for the race detector.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // logRecords parses the JSON log lines.
-func (s *syncBuffer) records(t *testing.T) []map[string]any {
+func logRecords(t *testing.T, logs *testlog.Buffer) []map[string]any {
 	t.Helper()
 	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(s.String()), "\n") {
-		if line == "" {
-			continue
-		}
+	for _, line := range logs.Lines() {
 		var m map[string]any
 		if err := json.Unmarshal([]byte(line), &m); err != nil {
 			t.Fatalf("log line is not one JSON record: %q: %v", line, err)
@@ -54,9 +32,9 @@ func (s *syncBuffer) records(t *testing.T) []map[string]any {
 
 // newBackboneEcho builds an echo with the real middleware, error handler, health and static
 // routes; the caller adds handlers.
-func newBackboneEcho(t *testing.T, cfg MiddlewareConfig) (*echo.Echo, *syncBuffer) {
+func newBackboneEcho(t *testing.T, cfg MiddlewareConfig) (*echo.Echo, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.Logger = logger
 	e := echo.New()
@@ -210,7 +188,7 @@ func TestClientIP(t *testing.T) {
 			if got != tt.want {
 				t.Errorf("client IP = %q, want %q", got, tt.want)
 			}
-			recs := logs.records(t)
+			recs := logRecords(t, logs)
 			if len(recs) == 0 || recs[len(recs)-1]["client_ip"] != tt.want {
 				t.Errorf("access log client_ip = %v, want %q", recs, tt.want)
 			}
@@ -248,7 +226,7 @@ func TestAccessLog(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/d/evil%0d%0aFAKE=1?token=sekrit", nil)
 	req.RemoteAddr = "198.51.100.7:4000"
 	rec := serve(e, req)
-	recs := logs.records(t)
+	recs := logRecords(t, logs)
 	if len(recs) != 1 {
 		t.Fatalf("got %d log records, want 1: %s", len(recs), logs)
 	}

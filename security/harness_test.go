@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"io"
 	"log/slog"
 	"net"
@@ -55,7 +56,7 @@ type env struct {
 	Sandbox *sandbox.Server
 	App     *app.App
 	IdP     *demoidp.Provider
-	Logs    *logBuffer
+	Logs    *testlog.Buffer
 	APIKey  string
 	DataDir string
 	Policy  string
@@ -70,34 +71,6 @@ type env struct {
 	clients []*testflow.Client
 }
 
-// logBuffer collects the app's log output.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything logged so far.
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// Lines returns the log lines so far.
-func (b *logBuffer) Lines() []string {
-	s := strings.TrimRight(b.String(), "\n")
-	if s == "" {
-		return nil
-	}
-	return strings.Split(s, "\n")
-}
-
 // idpKey is one RSA key for every provider in the test binary (generating one is slow under
 // -race).
 var idpKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
@@ -105,7 +78,7 @@ var idpKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.Genera
 func newEnv(t *testing.T, o options) *env {
 	t.Helper()
 	ctx := context.Background()
-	e := &env{t: t, Logs: &logBuffer{}, secrets: map[string]string{}}
+	e := &env{t: t, Logs: &testlog.Buffer{}, secrets: map[string]string{}}
 
 	// SMTP Desk's listener first: its URL goes into the provider's redirect list.
 	var handler atomic.Pointer[http.Handler]

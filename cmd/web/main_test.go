@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"flag"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +14,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,29 +21,11 @@ import (
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
-// syncBuffer collects run's output from another goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 // TestRunNothingSet: with nothing configured, run fails and names every missing setting.
 func TestRunNothingSet(t *testing.T) {
-	var out syncBuffer
+	var out testlog.Buffer
 	err := run(context.Background(), nil, envOf(nil), &out)
 	if err == nil {
 		t.Fatal("run with nothing set succeeded")
@@ -72,7 +54,7 @@ func TestRunMalformedAndMissing(t *testing.T) {
 }
 
 func TestHelpListsEverySetting(t *testing.T) {
-	var out syncBuffer
+	var out testlog.Buffer
 	err := run(context.Background(), []string{"-help"}, envOf(nil), &out)
 	if !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("run -help = %v, want flag.ErrHelp", err)
@@ -167,7 +149,7 @@ func TestGracefulShutdown(t *testing.T) {
 // TestDemo: -demo starts with nothing configured, says loudly what is simulated, serves a
 // styled page on loopback and stops cleanly when the context ends.
 func TestDemo(t *testing.T) {
-	var out syncBuffer
+	var out testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
@@ -250,7 +232,7 @@ func TestAuditVerify(t *testing.T) {
 	}
 	db.Close()
 
-	var out syncBuffer
+	var out testlog.Buffer
 	if err := run(ctx, []string{"audit", "verify"}, env, &out); err != nil {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
 	}
@@ -266,7 +248,7 @@ func TestAuditVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	raw.Close()
-	out = syncBuffer{}
+	out = testlog.Buffer{}
 	if err := run(ctx, []string{"audit", "verify"}, env, &out); err == nil {
 		t.Errorf("audit verify of a tampered trail succeeded: %s", out.String())
 	}
@@ -285,7 +267,7 @@ func TestHealthcheck(t *testing.T) {
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	var out syncBuffer
+	var out testlog.Buffer
 	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": addr}), &out); err != nil {
 		t.Errorf("healthcheck: %v", err)
 	}
