@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
+	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,25 +27,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
-// clock is a movable clock shared by the app and the provider.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Now()} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *testclock.Clock { return testclock.New(time.Now()) }
 
 // events records auth events.
 type events struct {
@@ -93,7 +76,7 @@ type harnessOpts struct {
 // against a demoidp provider on loopback, with the real store on SQLite.
 type harness struct {
 	t      *testing.T
-	clock  *clock
+	clock  *testclock.Clock
 	idp    *demoidp.Provider
 	srv    *httptest.Server
 	db     *store.DB

@@ -43,7 +43,7 @@ func TestSignInRateLimit(t *testing.T) {
 		}
 	}
 	// 3 per minute: one attempt comes back every 20 seconds.
-	h.clock.Advance(20 * time.Second)
+	h.clock.Add(20 * time.Second)
 	if pg := b.get(auth.LoginPath); pg.resp.StatusCode != http.StatusFound {
 		t.Errorf("login after the budget refilled = %d, want 302", pg.resp.StatusCode)
 	}

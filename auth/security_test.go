@@ -114,15 +114,15 @@ func TestSecurity03IdleAndAbsoluteExpiry(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
 		b := h.browser()
 		b.signIn("admin")
-		h.clock.Advance(29 * time.Minute)
+		h.clock.Add(29 * time.Minute)
 		if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
 			t.Fatalf("after 29 min idle = %d, want 200", pg.resp.StatusCode)
 		}
-		h.clock.Advance(29 * time.Minute) // the request above renewed the idle window
+		h.clock.Add(29 * time.Minute) // the request above renewed the idle window
 		if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
 			t.Fatalf("after 29 more min = %d, want 200", pg.resp.StatusCode)
 		}
-		h.clock.Advance(31 * time.Minute)
+		h.clock.Add(31 * time.Minute)
 		pg := b.get("/protected")
 		if loc := location(t, pg); !strings.HasPrefix(loc, auth.LoginPath) {
 			t.Errorf("after 31 min idle redirected to %q, want sign-in", loc)
@@ -133,12 +133,12 @@ func TestSecurity03IdleAndAbsoluteExpiry(t *testing.T) {
 		b := h.browser()
 		b.signIn("admin")
 		for elapsed := time.Duration(0); elapsed < 11*time.Hour+40*time.Minute; elapsed += 20 * time.Minute {
-			h.clock.Advance(20 * time.Minute)
+			h.clock.Add(20 * time.Minute)
 			if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
 				t.Fatalf("active session refused after %v", elapsed+20*time.Minute)
 			}
 		}
-		h.clock.Advance(21 * time.Minute) // 12h01m
+		h.clock.Add(21 * time.Minute) // 12h01m
 		if loc := location(t, b.get("/protected")); !strings.HasPrefix(loc, auth.LoginPath) {
 			t.Errorf("after 12h redirected to %q, want sign-in", loc)
 		}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"log/slog"
 	"net"
@@ -97,24 +98,6 @@ func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error
 		e.Action, e.Outcome, e.Domain, e.Detail)
 }
 
-// testClock is the pages' movable clock (caches, rate limit, age flags).
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is SMTP Desk assembled from the real packages the way the app wires it (middleware,
 // session, CSRF, routes), against the sandbox Mailgun and the demo provider over loopback HTTP.
 type env struct {
@@ -124,7 +107,7 @@ type env struct {
 	DB      *store.DB
 	IdP     *demoidp.Provider
 	Auditor *flakyAuditor
-	Clock   *testClock
+	Clock   *testclock.Clock
 	Logs    *testlog.Buffer
 	APIKey  string
 }
@@ -141,7 +124,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if opts.MailgunTimeout == 0 {
 		opts.MailgunTimeout = 5 * time.Second
 	}
-	e := &env{Logs: &testlog.Buffer{}, Clock: &testClock{t: sandbox.SeedBase()}, APIKey: "key-test-0123456789abcdef"}
+	e := &env{Logs: &testlog.Buffer{}, Clock: testclock.New(sandbox.SeedBase()), APIKey: "key-test-0123456789abcdef"}
 	// The log also goes to the suite-wide secret scan (internal/secretscan), as do the sandbox's
 	// API key and passwords, the client secret, session cookies and the database.
 	logger := slog.New(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug}))

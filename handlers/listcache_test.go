@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,25 +62,7 @@ func (f *fakeLister) callCount() int {
 	return len(f.calls)
 }
 
-// clock is a movable clock for tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)) }
 
 func TestListCachePageReusedUntilTTL(t *testing.T) {
 	f := &fakeLister{logins: map[string]int{"a.example": 250}}

@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"fmt"
+	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"testing"
 	"time"
 )
@@ -61,10 +62,4 @@ func TestBoundedKeys(t *testing.T) {
 	}
 }
 
-// clock is a movable clock for the tests.
-type clock struct{ t time.Time }
-
-func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time      { return c.t }
-func (c *clock) Add(d time.Duration) { c.t = c.t.Add(d) }
+func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) }
