@@ -241,3 +241,75 @@ func TestGzipBoundsWriters(t *testing.T) {
 		t.Errorf("writers taken at the end: got %d, want 0", got)
 	}
 }
+
+// countingWriter is a ResponseWriter that counts the body writes that reach it.
+type countingWriter struct {
+	*httptest.ResponseRecorder
+	writes int
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.writes++
+	return w.ResponseRecorder.Write(b)
+}
+
+// TestGzipFewWrites: a page rendered in many small writes reaches the connection in writes of
+// the buffer's size (one when the compressed page fits it), not one per piece of compressor
+// output.
+func TestGzipFewWrites(t *testing.T) {
+	tests := []struct {
+		name   string
+		writes int // of 64 bytes each by the handler
+		random bool
+	}{
+		{"page under the buffer", 200, false},                  // 12.8 kB of text: one write
+		{"incompressible bytes beyond the buffer", 2048, true}, // 128 kB of noise: ~5 writes
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var want strings.Builder
+			chunk := make([]byte, 64)
+			seed := uint32(1)
+			e := echo.New()
+			e.Use(newGzipper(gzip.BestSpeed, gzipMinLength, 4).middleware)
+			e.GET("/page", func(c echo.Context) error {
+				c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+				for i := range tt.writes {
+					for j := range chunk {
+						if tt.random {
+							seed = seed*1664525 + 1013904223
+							chunk[j] = byte(seed >> 24)
+						} else {
+							chunk[j] = byte('a' + (i+j)%26)
+						}
+					}
+					want.Write(chunk)
+					if _, err := c.Response().Write(chunk); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			req := httptest.NewRequest(http.MethodGet, "/page", nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			w := &countingWriter{ResponseRecorder: httptest.NewRecorder()}
+			e.ServeHTTP(w, req)
+			maxWrites := 1 + w.Body.Len()/gzipBufferSize
+			if w.writes < 1 || w.writes > maxWrites {
+				t.Errorf("writes reaching the connection for %d compressed bytes: got %d, want 1 to %d",
+					w.Body.Len(), w.writes, maxWrites)
+			}
+			zr, err := gzip.NewReader(w.Body)
+			if err != nil {
+				t.Fatalf("gzip.NewReader: %v", err)
+			}
+			b, err := io.ReadAll(zr)
+			if err != nil {
+				t.Fatalf("reading the gzipped body: %v", err)
+			}
+			if string(b) != want.String() {
+				t.Errorf("body: got %d bytes, want %d", len(b), want.Len())
+			}
+		})
+	}
+}
