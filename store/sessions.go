@@ -48,14 +48,18 @@ func (db *DB) CreateSession(ctx context.Context, rec SessionRecord) error {
 	return nil
 }
 
+// The session queries prepared by (*DB).prepare.
+const (
+	sqlGetSession    = `SELECT data, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?`
+	sqlUpdateSession = `UPDATE sessions SET data = ?, last_seen = ? WHERE id_hash = ?`
+)
+
 // GetSession returns the session record for the raw id, or ErrNotFound. It
 // does not judge expiry: the caller compares the times with its clock.
 func (db *DB) GetSession(ctx context.Context, id string) (SessionRecord, error) {
 	rec := SessionRecord{ID: id}
 	var created, seen, expires int64
-	err := db.sql.QueryRowContext(ctx, db.rebind(
-		`SELECT data, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?`),
-		hashSessionID(id)).Scan(&rec.Data, &created, &seen, &expires)
+	err := db.getSession.QueryRowContext(ctx, hashSessionID(id)).Scan(&rec.Data, &created, &seen, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return SessionRecord{}, fmt.Errorf("store: get session: %w", ErrNotFound)
 	}
@@ -73,8 +77,12 @@ func (db *DB) UpdateSession(ctx context.Context, id string, data []byte, lastSee
 	if data == nil {
 		data = []byte{}
 	}
-	res, err := db.exec(ctx, `UPDATE sessions SET data = ?, last_seen = ? WHERE id_hash = ?`,
-		data, nanos(lastSeen), hashSessionID(id))
+	release, err := db.acquireWrite(ctx)
+	if err != nil {
+		return fmt.Errorf("store: update session: %w", err)
+	}
+	res, err := db.updateSession.ExecContext(ctx, data, nanos(lastSeen), hashSessionID(id))
+	release()
 	if err != nil {
 		return fmt.Errorf("store: update session: %w", err)
 	}

@@ -56,6 +56,8 @@ type DB struct {
 	// wsem serializes this process's SQLite writers so they queue in Go rather
 	// than in SQLite's busy handler; nil on PostgreSQL.
 	wsem chan struct{}
+	// Prepared statements for the queries of every page view (see prepare).
+	getSession, updateSession *sql.Stmt
 }
 
 // Open opens the database named by dsn and applies pending migrations.
@@ -90,7 +92,24 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// prepare prepares the session queries that run on every page view, so SQLite does not parse
+// them again each time (database/sql prepares them once per connection).
+func (db *DB) prepare(ctx context.Context) error {
+	var err error
+	if db.getSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlGetSession)); err != nil {
+		return fmt.Errorf("store: prepare get session: %w", err)
+	}
+	if db.updateSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlUpdateSession)); err != nil {
+		return fmt.Errorf("store: prepare update session: %w", err)
+	}
+	return nil
 }
 
 // parseDSN picks the dialect and builds the driver's data source name.
@@ -124,6 +143,11 @@ func parseDSN(dsn string) (dialect, driver, source string, err error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
+	for _, st := range []*sql.Stmt{db.getSession, db.updateSession} {
+		if st != nil {
+			_ = st.Close() // closing the database below closes them anyway
+		}
+	}
 	if err := db.sql.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
 	}
