@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -125,16 +127,14 @@ func (s *SessionStore) load(r *http.Request) (sess *sessions.Session, stale bool
 		}
 		return sess, true, nil
 	}
-	var data map[string]json.RawMessage
 	if len(rec.Data) > 0 {
+		var data recordData
 		if err := json.Unmarshal(rec.Data, &data); err != nil {
 			// A record we cannot read is as good as no session.
 			_ = s.repo.DeleteSession(r.Context(), id)
 			return sess, true, nil
 		}
-	}
-	for k, v := range data {
-		sess.Values[k] = v
+		data.into(sess.Values)
 	}
 	sess.Values[metaCreated] = rec.CreatedAt
 	sess.Values[metaLastSeen] = rec.LastSeen
@@ -215,12 +215,64 @@ func encodeValues(values map[any]any) ([]byte, error) {
 	return b, nil
 }
 
-// value reads a session value into dst, whether it was loaded (json.RawMessage) or set during
-// this request (any JSON-encodable value).
+// recordData is a session record's data, decoded in one pass on load. It names every key the
+// auth package stores (see middleware.go); a key it does not name is dropped on load.
+type recordData struct {
+	User    *User             `json:"user"`
+	CSRF    *string           `json:"csrf"`
+	IDToken *string           `json:"id_token"`
+	Flashes []Flash           `json:"flashes"`
+	Prefs   map[string]string `json:"prefs"`
+}
+
+// into sets the keys present in the record as typed Values, which value reads without JSON.
+func (d *recordData) into(values map[any]any) {
+	if d.User != nil {
+		values[keyUser] = *d.User
+	}
+	if d.CSRF != nil {
+		values[keyCSRF] = *d.CSRF
+	}
+	if d.IDToken != nil {
+		values[keyIDToken] = *d.IDToken
+	}
+	if d.Flashes != nil {
+		values[keyFlashes] = d.Flashes
+	}
+	if d.Prefs != nil {
+		values[keyPrefs] = d.Prefs
+	}
+}
+
+// value reads a session value into dst. Values of dst's own type (as load sets them) are
+// copied; anything else set during this request goes through JSON, as it would through the
+// record.
 func value(sess *sessions.Session, key string, dst any) bool {
 	v, ok := sess.Values[key]
 	if !ok || v == nil {
 		return false
+	}
+	switch d := dst.(type) {
+	case *string:
+		if s, ok := v.(string); ok {
+			*d = s
+			return true
+		}
+	case *User:
+		if u, ok := v.(User); ok {
+			*d = u
+			return true
+		}
+	case *[]Flash:
+		if fs, ok := v.([]Flash); ok {
+			*d = slices.Clone(fs)
+			return true
+		}
+	case *map[string]string:
+		if m, ok := v.(map[string]string); ok {
+			*d = maps.Clone(m)
+			return true
+		}
 	}
 	raw, ok := v.(json.RawMessage)
 	if !ok {
