@@ -17,7 +17,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; t
 apt_updated=""
 apt_install() {
 	if [ -z "$apt_updated" ]; then as_root apt-get update -qq </dev/null; apt_updated=1; fi
-	as_root apt-get install -y -qq --no-install-recommends "$@" </dev/null
+	as_root apt-get install -y -qq "$@" </dev/null
 }
 
 # --- Chromium, for the e2e tests ---
