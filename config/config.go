@@ -116,6 +116,9 @@ type Config struct {
 
 	MetricsToken Secret
 	MetricsAddr  string
+	// MetricsPprof also serves Go's profiler (/debug/pprof/) on MetricsAddr, for profiling a
+	// running instance; it is never served on the main listener.
+	MetricsPprof bool
 
 	RateLimitActions int // mutating actions per user per minute
 	RateLimitSignIn  int // sign-in attempts per client IP per minute
@@ -162,6 +165,7 @@ func Vars() []Var {
 		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
 		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token"},
+		{"METRICS_PPROF", "false", "METRICS_PPROF=true", "also serve Go's profiler (/debug/pprof/) on METRICS_ADDR"},
 		{"RATE_LIMIT_ACTIONS", "30", "RATE_LIMIT_ACTIONS=60", "mutating actions per user per minute"},
 		{"RATE_LIMIT_SIGNIN", "20", "RATE_LIMIT_SIGNIN=10", "sign-in attempts per client IP per minute"},
 	}
@@ -290,6 +294,13 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.AgeWarningDays = integer(get, &p, "AGE_WARNING_DAYS", 365, 1, "AGE_WARNING_DAYS=365")
 	cfg.RateLimitActions = integer(get, &p, "RATE_LIMIT_ACTIONS", 30, 1, "RATE_LIMIT_ACTIONS=30")
 	cfg.RateLimitSignIn = integer(get, &p, "RATE_LIMIT_SIGNIN", 20, 1, "RATE_LIMIT_SIGNIN=20")
+	if v := get("METRICS_PPROF"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			p.add("METRICS_PPROF", "%q is not true or false; use e.g. METRICS_PPROF=true", v)
+		}
+		cfg.MetricsPprof = b
+	}
 
 	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {
 		d, err := parseDays(v)
@@ -383,6 +394,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			p.add("METRICS_ADDR", "%q is not host:port; use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
 		}
+	}
+	if c.MetricsPprof && c.MetricsAddr == "" {
+		p.add("METRICS_PPROF", "the profiler is served only on METRICS_ADDR; set METRICS_ADDR too (e.g. METRICS_ADDR=127.0.0.1:9090)")
 	}
 	return p.err()
 }

@@ -227,6 +227,8 @@ func TestProblems(t *testing.T) {
 		{"actions", map[string]string{"RATE_LIMIT_ACTIONS": "many"}, nil, `RATE_LIMIT_ACTIONS: "many" is not a whole number`},
 		{"signin", map[string]string{"RATE_LIMIT_SIGNIN": "-3"}, nil, `RATE_LIMIT_SIGNIN: "-3" is not a whole number`},
 		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, nil, `METRICS_ADDR: "9090" is not host:port`},
+		{"pprof value", map[string]string{"METRICS_ADDR": "127.0.0.1:9090", "METRICS_PPROF": "yes please"}, nil, `METRICS_PPROF: "yes please" is not true or false`},
+		{"pprof without addr", map[string]string{"METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served only on METRICS_ADDR`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

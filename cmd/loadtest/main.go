@@ -70,6 +70,7 @@ type options struct {
 	perPage     int
 	gzip        bool
 	failOnMiss  bool
+	cpuProfile  string // file for the dashboard's CPU profile during the cold 0 ms run
 	webEnv      []string // extra KEY=VALUE environment for the dashboard
 	args        []string // as given, for the report's command line
 }
@@ -105,6 +106,7 @@ Flags:
 	fs.IntVar(&o.perPage, "per-page", 100, "rows per page (the dashboard accepts 25, 50, 100, 500)")
 	fs.BoolVar(&o.gzip, "gzip", true, "send Accept-Encoding: gzip to the dashboard as browsers do")
 	fs.BoolVar(&o.failOnMiss, "fail-on-miss", false, "exit with status 3 when a budget line is missed")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the dashboard's CPU profile during the cold 0 ms measurement to this `file` (read it with go tool pprof)")
 	fs.Func("web-env", "extra `KEY=VALUE` environment for the dashboard, e.g. LOG_LEVEL=warn (repeatable)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return errors.New("want KEY=VALUE")

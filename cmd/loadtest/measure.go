@@ -125,8 +125,20 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	mBefore, mOK := lt.scrapeMetrics(ctx)
 	cpu0 := lt.cpu()
 	rss := pollRSS(lt.web.cmd.Process.Pid, 100*time.Millisecond)
+	var profDone chan error
+	if lt.pprofURL != "" && sc == scCold && lat == 0 {
+		profDone = make(chan error, 1)
+		go func() { profDone <- lt.profile(ctx, lt.o.duration-time.Second, lt.o.cpuProfile) }()
+	}
 	m.Res, err = attack(ctx, client, lt.o.concurrency, lt.o.duration, next)
 	m.DashRSSPeak = rss.stop()
+	if profDone != nil {
+		if perr := <-profDone; perr != nil {
+			lt.logf("warning: %v", perr)
+		} else {
+			lt.logf("the dashboard's CPU profile of this run is in %s (go tool pprof -top %s)", lt.o.cpuProfile, lt.o.cpuProfile)
+		}
+	}
 	if err != nil {
 		return m, fmt.Errorf("%s: %w", sc, err)
 	}

@@ -36,6 +36,7 @@ type loadTest struct {
 	sbAuth      string // Basic auth header value for the sandbox
 	cookie      string // the session's Cookie header value
 	metricsAuth string // Bearer header value for the dashboard's /metrics
+	pprofURL    string // the dashboard's /debug/pprof/ on its METRICS_ADDR, with -cpuprofile
 
 	pageBytes int64  // uncompressed HTML of one full page
 	loadStart string // /proc/loadavg before the measurements
@@ -118,11 +119,20 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 	metricsToken := randomHex(16)
 	lt.metricsAuth = "Bearer " + metricsToken
 	lt.logf("starting the dashboard (cmd/web -demo) on %s", webAddr)
-	lt.web, err = lt.cs.start(tmp, "web", webBin, []string{"-demo", "-addr", webAddr, "-data", filepath.Join(tmp, "web-data")}, append([]string{
+	env := []string{
 		"MAILGUN_BASE_URL=" + lt.sbURL,
 		"MAILGUN_API_KEY=" + key,
 		"METRICS_TOKEN=" + metricsToken,
-	}, o.webEnv...))
+	}
+	if o.cpuProfile != "" {
+		pprofAddr, err := freePort(ctx)
+		if err != nil {
+			return nil, cleanup, err
+		}
+		lt.pprofURL = "http://" + pprofAddr + "/debug/pprof/"
+		env = append(env, "METRICS_ADDR="+pprofAddr, "METRICS_PPROF=true")
+	}
+	lt.web, err = lt.cs.start(tmp, "web", webBin, []string{"-demo", "-addr", webAddr, "-data", filepath.Join(tmp, "web-data")}, append(env, o.webEnv...))
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -133,6 +143,33 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 		return nil, cleanup, err
 	}
 	return lt, cleanup, nil
+}
+
+// profile fetches a CPU profile of the dashboard over d and writes it to path. It runs beside a
+// measurement; a failure is reported, not fatal.
+func (lt *loadTest) profile(ctx context.Context, d time.Duration, path string) error {
+	secs := max(int(d/time.Second), 1)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, lt.pprofURL+"profile?seconds="+strconv.Itoa(secs), nil)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: status %d", resp.StatusCode)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("profile: %w", err)
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return fmt.Errorf("profile: %w", err)
+	}
+	return f.Close()
 }
 
 func (lt *loadTest) logf(format string, args ...any) {

@@ -12,8 +12,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -108,19 +110,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	})
 	defer stopHUP()
 
-	if cfg.MetricsAddr != "" {
-		mln, err := lc.Listen(ctx, "tcp", cfg.MetricsAddr)
-		if err != nil {
-			ln.Close()
-			return fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.MetricsHandler())
-		msrv := app.NewServer(mux, logger)
-		go func() { _ = msrv.Serve(mln) }()
-		defer msrv.Close()
-		logger.Info("serving metrics", "addr", mln.Addr().String())
+	stopMetrics, err := serveMetrics(ctx, cfg, a.MetricsHandler(), logger)
+	if err != nil {
+		ln.Close()
+		return err
 	}
+	defer stopMetrics()
 
 	srv := app.NewServer(a.Handler(), logger)
 	if err := serve(ctx, srv, ln, ShutdownTimeout); err != nil {
@@ -173,6 +168,38 @@ func onHUP(fn func()) (stop func()) {
 	}
 }
 
+// serveMetrics serves /metrics (and, with METRICS_PPROF, Go's profiler) on METRICS_ADDR when it
+// is set; stop closes that listener. In the demo the address must be on loopback, like the rest.
+func serveMetrics(ctx context.Context, cfg config.Config, metrics http.Handler, logger *slog.Logger) (stop func(), err error) {
+	if cfg.MetricsAddr == "" {
+		return func() {}, nil
+	}
+	if cfg.Demo {
+		host, _, err := net.SplitHostPort(cfg.MetricsAddr)
+		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+			return nil, fmt.Errorf("METRICS_ADDR %s: the demo listens on loopback only; use e.g. METRICS_ADDR=127.0.0.1:9090", cfg.MetricsAddr)
+		}
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", metrics)
+	if cfg.MetricsPprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	srv := app.NewServer(mux, logger)
+	go func() { _ = srv.Serve(ln) }()
+	logger.Info("serving metrics", "addr", ln.Addr().String(), "pprof", cfg.MetricsPprof)
+	return func() { srv.Close() }, nil
+}
+
 // runDemo starts the demo and serves it until ctx ends.
 func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer) error {
 	addr := cfg.Listen
@@ -195,6 +222,11 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 		return err
 	}
 	defer d.Close()
+	stopMetrics, err := serveMetrics(ctx, cfg, d.App.MetricsHandler(), logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	stopHUP := onHUP(func() {
 		if err := d.App.ReloadPolicy(); err != nil {
 			logger.Error("policy reload failed; the previous policy stays in force", "err", err)

@@ -5,7 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"flag"
-	"github.com/smtpdesk/smtpdesk/internal/testlog"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/config"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -149,31 +150,8 @@ func TestGracefulShutdown(t *testing.T) {
 // TestDemo: -demo starts with nothing configured, says loudly what is simulated, serves a
 // styled page on loopback and stops cleanly when the context ends.
 func TestDemo(t *testing.T) {
-	var out testlog.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	dir := t.TempDir()
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-demo", "-addr", "127.0.0.1:0", "-data", dir}, envOf(nil), &out)
-	}()
-	re := regexp.MustCompile(`SMTP Desk demo is running: (http://127\.0\.0\.1:\d+)`)
-	var base string
-	deadline := time.Now().Add(30 * time.Second)
-	for base == "" {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			base = m[1]
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned early: %v\n%s", err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no demo URL printed:\n%s", out.String())
-		}
-	}
+	base, out, stop := startDemo(t, envOf(nil), "-data", dir)
 	banner := out.String()
 	for _, want := range []string{"DEMO MODE — Mailgun (sandbox on 127.0.0.1:", "sign-in (demo provider on 127.0.0.1:", "data in " + dir, "listening on 127.0.0.1 only"} {
 		if !strings.Contains(banner, want) {
@@ -206,15 +184,104 @@ func TestDemo(t *testing.T) {
 		t.Errorf("GET %s = %d %q", m[1], css.StatusCode, css.Header.Get("Content-Type"))
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after cancel: %v", err)
+	stop()
+}
+
+// startDemo runs "web -demo" on a free loopback port with the given environment and extra
+// flags, and waits for its URL. stop ends it and checks that it returned cleanly.
+func startDemo(t *testing.T, getenv func(string) string, args ...string) (base string, out *testlog.Buffer, stop func()) {
+	t.Helper()
+	out = &testlog.Buffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-demo", "-addr", "127.0.0.1:0"}, args...), getenv, out)
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
 		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("run did not return after the context ended")
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run after cancel: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("run did not return after the context ended")
+		}
 	}
+	t.Cleanup(stop)
+	re := regexp.MustCompile(`SMTP Desk demo is running: (http://127\.0\.0\.1:\d+)`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m[1], out, stop
+		}
+		select {
+		case err := <-done:
+			stopped = true
+			t.Fatalf("run returned early: %v\n%s", err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo URL printed:\n%s", out.String())
+		}
+	}
+}
+
+// TestMetricsListenerPprof: METRICS_ADDR serves /metrics without a token, and Go's profiler
+// only when METRICS_PPROF is set; the main listener never serves the profiler.
+func TestMetricsListenerPprof(t *testing.T) {
+	for _, pprofOn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("METRICS_PPROF=%v", pprofOn), func(t *testing.T) {
+			addr := freeAddr(t)
+			env := map[string]string{"METRICS_ADDR": addr}
+			if pprofOn {
+				env["METRICS_PPROF"] = "true"
+			}
+			base, _, _ := startDemo(t, envOf(env), "-data", t.TempDir())
+			noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+			get := func(url string) int {
+				t.Helper()
+				resp, err := noRedirect.Get(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				return resp.StatusCode
+			}
+			if got := get("http://" + addr + "/metrics"); got != 200 {
+				t.Errorf("GET /metrics on METRICS_ADDR = %d, want 200", got)
+			}
+			want := 404
+			if pprofOn {
+				want = 200
+			}
+			for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline"} {
+				if got := get("http://" + addr + p); got != want {
+					t.Errorf("GET %s on METRICS_ADDR = %d, want %d", p, got, want)
+				}
+				if got := get(base + p); got == 200 {
+					t.Errorf("GET %s on the main listener = 200; the profiler must stay off it", p)
+				}
+			}
+		})
+	}
+}
+
+// freeAddr returns a loopback host:port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 func TestAuditVerify(t *testing.T) {
