@@ -70,7 +70,7 @@ type options struct {
 	perPage     int
 	gzip        bool
 	failOnMiss  bool
-	cpuProfile  string // file for the dashboard's CPU profile during the cold 0 ms run
+	cpuProfile  string   // file for the dashboard's CPU profile during the cold 0 ms run
 	webEnv      []string // extra KEY=VALUE environment for the dashboard
 	args        []string // as given, for the report's command line
 }
