@@ -3,8 +3,10 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -214,6 +216,51 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 		ms, _ := db.migrations()
 		if n != len(ms) {
 			t.Errorf("schema_migrations rows = %d, want %d", n, len(ms))
+		}
+	})
+}
+
+// TestSessionReadsReuseConnections: after a burst of concurrent work, as under a burst of page
+// views, the pool keeps its connections for the next one instead of closing all but two
+// (database/sql's default), which made every session lookup beyond the second open a connection.
+func TestSessionReadsReuseConnections(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		rec := SessionRecord{ID: "pool-" + t.Name(), Data: []byte(`{}`), CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(time.Hour)}
+		if err := db.CreateSession(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		// Hold maxIdleConns connections at once, then give them all back.
+		conns := make([]*sql.Conn, maxIdleConns)
+		for i := range conns {
+			c, err := db.sql.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns[i] = c
+		}
+		before := db.sql.Stats()
+		for _, c := range conns {
+			c.Close()
+		}
+		after := db.sql.Stats()
+		if closed := after.MaxIdleClosed - before.MaxIdleClosed; closed != 0 {
+			t.Errorf("%d of %d connections were closed when given back, for want of idle room", closed, maxIdleConns)
+		}
+		// The next burst of lookups opens nothing new.
+		var wg sync.WaitGroup
+		for range maxIdleConns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := db.GetSession(ctx, rec.ID); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if open := db.sql.Stats().OpenConnections; open > after.OpenConnections {
+			t.Errorf("open connections went from %d to %d", after.OpenConnections, open)
 		}
 	})
 }

@@ -60,6 +60,10 @@ type DB struct {
 	getSession, updateSession *sql.Stmt
 }
 
+// maxIdleConns is how many connections stay open between requests (and, for PostgreSQL, the most
+// that are open at once).
+const maxIdleConns = 20
+
 // Open opens the database named by dsn and applies pending migrations.
 // A "postgres://" or "postgresql://" URL selects PostgreSQL (pgx); a plain
 // path, "sqlite:path" or a "file:" URI selects SQLite. An empty dsn is an
@@ -74,6 +78,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
 	}
 	db := &DB{sql: sqlDB, dialect: dialect}
+	// Keep as many idle connections as a busy moment uses. database/sql keeps only 2 by default,
+	// so under concurrent requests every session lookup beyond the second opened a connection
+	// (for SQLite: open the file, set the pragmas, prepare the statements again) and closed it
+	// afterwards; the load test's profile showed it. Idle connections are closed after a while.
+	sqlDB.SetMaxIdleConns(maxIdleConns)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	if dialect == DialectSQLite {
 		db.wsem = make(chan struct{}, 1)
 		if strings.Contains(source, ":memory:") || strings.Contains(source, "mode=memory") {
@@ -81,8 +91,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			sqlDB.SetMaxOpenConns(1)
 		}
 	} else {
-		sqlDB.SetMaxOpenConns(20)
-		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		sqlDB.SetMaxOpenConns(maxIdleConns)
 	}
 	if err := db.Ping(ctx); err != nil {
 		sqlDB.Close()
