@@ -15,9 +15,18 @@ import (
 // testid is the CSS selector of a data-testid hook.
 func testid(id string) string { return `[data-testid="` + id + `"]` }
 
+// The credential rows' hooks (views/rows.go): rows carry no data-testid, because every byte of
+// a row repeats a hundred times. A row is a <tr> with data-login, its actions the links with
+// class ar (reset), ad (delete) and ah (history).
+const (
+	rowSel    = "tr[data-login]"
+	resetSel  = "a.ar"
+	deleteSel = "a.ad"
+)
+
 // rowLogin is the selector of one login's row on a domain page.
 func rowLogin(login string) string {
-	return `[data-testid="credential-row"][data-login="` + login + `"]`
+	return `tr[data-login="` + login + `"]`
 }
 
 // summaryRE reads a pager summary such as "101–200 of 251".
@@ -59,7 +68,7 @@ func (tb *tab) wantStatus(step string, got, want int) {
 // logins lists the data-login of every credential row on the page.
 func (tb *tab) logins() []string {
 	tb.t.Helper()
-	return tb.attrs(testid("credential-row"), "data-login")
+	return tb.attrs(rowSel, "data-login")
 }
 
 // domains lists the data-domain of every domain row on the page.
@@ -166,7 +175,7 @@ func browseExampleCom(t *testing.T, tb *tab) {
 	const total = 251 // 250 seeded logins and postmaster@
 	tb.wait(testid("domain-row"))
 	tb.wantStatus("pick example.com", tb.click(testid("domain-row")+`[data-domain="example.com"] a`), http.StatusOK)
-	tb.wait(testid("credential-row"))
+	tb.wait(rowSel)
 	tb.look("domain")
 	tb.wantPager("first page", 1, 100, total)
 	first := tb.logins()
@@ -198,7 +207,7 @@ func browseExampleCom(t *testing.T, tb *tab) {
 
 	tb.wantStatus("page size 25", tb.setPageSize(25), http.StatusOK)
 	tb.wantPager("page size 25", 1, 25, total)
-	if got := tb.count(testid("credential-row")); got != 25 {
+	if got := tb.count(rowSel); got != 25 {
 		t.Errorf("page size 25 shows %d rows", got)
 	}
 	if !strings.Contains(tb.path(), "per_page=25") {
@@ -262,7 +271,7 @@ func TestAdminManagesCredentials(t *testing.T) {
 	const manual = "Manual-e2e-pass-42"
 	tb.open("/d/" + domain + "?q=e2e-")
 	tb.wait(rowLogin(one))
-	tb.wantStatus("reset", tb.click(rowLogin(one)+" "+testid("reset-link")), http.StatusOK)
+	tb.wantStatus("reset", tb.click(rowLogin(one)+" "+resetSel), http.StatusOK)
 	tb.wait(testid("mode-manual"))
 	tb.look("reset")
 	tb.check(testid("mode-manual"))
@@ -293,7 +302,7 @@ func TestAdminManagesCredentials(t *testing.T) {
 	// Delete all on newsletter.example.org: the system login stays.
 	const nl = "newsletter.example.org"
 	tb.open("/d/" + nl)
-	tb.wait(testid("credential-row"))
+	tb.wait(rowSel)
 	tb.wantStatus("delete all", tb.click(testid("delete-all-button")), http.StatusOK)
 	tb.wait(testid("confirm-input"))
 	tb.look("delete-all")
@@ -335,13 +344,13 @@ func TestAdminManagesCredentials(t *testing.T) {
 }
 
 // deleteLogin deletes one login from a domain page: the delete link, then the confirmation.
-// Without scripts the link leads to a confirmation page; with them, a link that carries
-// data-confirm-action opens the page's confirmation dialog instead, which posts the same form.
+// Without scripts the link leads to a confirmation page; with them, the row's delete link opens
+// the page's confirmation dialog instead, which posts the same form.
 func deleteLogin(t *testing.T, tb *tab, login string) {
 	t.Helper()
-	link := rowLogin(login) + " " + testid("delete-link")
+	link := rowLogin(login) + " " + deleteSel
 	tb.wait(link)
-	dialog := !tb.nojs && tb.attrs(link, "data-confirm-action")[0] != ""
+	dialog := !tb.nojs
 	var confirm string
 	if dialog {
 		tb.check(link)
@@ -370,7 +379,7 @@ func TestOperatorStaysInTheirDomain(t *testing.T) {
 	tb.signIn("operator")
 	const domain = "acme.example"
 	tb.open("/d/" + domain)
-	tb.wait(testid("credential-row"))
+	tb.wait(rowSel)
 	tb.look("domain")
 	var login string
 	for _, l := range tb.logins() {
@@ -382,7 +391,7 @@ func TestOperatorStaysInTheirDomain(t *testing.T) {
 	if login == "" {
 		t.Fatal("no resettable login on acme.example")
 	}
-	tb.wantStatus("reset", tb.click(rowLogin(login)+" "+testid("reset-link")), http.StatusOK)
+	tb.wantStatus("reset", tb.click(rowLogin(login)+" "+resetSel), http.StatusOK)
 	tb.wait(testid("mode-generate"))
 	tb.check(testid("mode-generate"))
 	tb.wantStatus("submit reset", tb.click(testid("reset-form")+" "+testid("confirm-button")), http.StatusOK)
@@ -415,12 +424,17 @@ func TestReviewerCannotChangeAnything(t *testing.T) {
 	tb.signIn("reviewer")
 	const domain = "example.com"
 	tb.open("/d/" + domain)
-	tb.wait(testid("credential-row"))
+	tb.wait(rowSel)
 	tb.look("domain")
-	for _, id := range []string{"create-button", "delete-all-button", "reset-link", "delete-link"} {
+	for _, id := range []string{"create-button", "delete-all-button"} {
 		// A control may be shown disabled with the reason; it must not lead anywhere.
 		if n := tb.count(`a` + testid(id) + `, button` + testid(id) + `:not([aria-disabled="true"])`); n > 0 {
 			t.Errorf("the reviewer sees %d usable %s controls", n, id)
+		}
+	}
+	for _, sel := range []string{resetSel, deleteSel} {
+		if n := tb.count(rowSel + " " + sel); n > 0 {
+			t.Errorf("the reviewer sees %d usable %s row actions", n, sel)
 		}
 	}
 
@@ -459,7 +473,7 @@ func TestSignOutThenBack(t *testing.T) {
 	tb := srv.tab("signout")
 	tb.signIn("admin")
 	resp := tb.openResponse("/d/example.com")
-	tb.wait(testid("credential-row"))
+	tb.wait(rowSel)
 	cc := ""
 	for k, v := range resp.Headers {
 		if strings.EqualFold(k, "Cache-Control") {
@@ -477,7 +491,7 @@ func TestSignOutThenBack(t *testing.T) {
 	// One step back: the page before the signed-out page (the provider's sign-out step), never
 	// the domain page.
 	tb.back(1)
-	if tb.has(testid("credential-row")) || tb.has(testid("user-menu")) {
+	if tb.has(rowSel) || tb.has(testid("user-menu")) {
 		t.Fatalf("one step back after sign-out shows protected content on %s", tb.path())
 	}
 
@@ -486,7 +500,7 @@ func TestSignOutThenBack(t *testing.T) {
 	// back-forward cache, the page's script reloads it; allow a moment for that reload.
 	tb.open(signedOut)
 	tb.historyBackTo("/d/example.com")
-	protected := fmt.Sprintf(`!!document.querySelector(%q)`, testid("credential-row")+", "+testid("user-menu"))
+	protected := fmt.Sprintf(`!!document.querySelector(%q)`, rowSel+", "+testid("user-menu"))
 	if !tb.eventually("!"+protected+` && document.readyState === "complete"`, 5*time.Second) {
 		t.Fatalf("history back to the domain page after sign-out shows it again (%s)", tb.path())
 	}

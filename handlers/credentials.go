@@ -119,18 +119,16 @@ func (h *CredentialPages) List(c echo.Context) error {
 		u := spans[i]
 		del := allURLs[u.del[0]:u.del[1]]
 		rows = append(rows, views.CredentialRow{
-			Login:     cr.Login,
-			Mailbox:   cr.Mailbox,
-			CreatedAt: cr.CreatedAt,
-			System:    system,
-			Old:       !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff),
-			CanReset:  perms.Reset || self,
-			CanDelete: perms.Delete && !system,
-			ResetURL:  allURLs[u.reset[0]:u.reset[1]],
-			DeleteURL: del,
-			// The same URL takes the POST: with the script, the list page confirms in a dialog.
-			DeleteActionURL: del,
-			HistoryURL:      allURLs[u.history[0]:u.history[1]],
+			Login:      cr.Login,
+			Mailbox:    cr.Mailbox,
+			CreatedAt:  cr.CreatedAt,
+			System:     system,
+			Old:        !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff),
+			CanReset:   perms.Reset || self,
+			CanDelete:  perms.Delete && !system,
+			ResetURL:   allURLs[u.reset[0]:u.reset[1]],
+			DeleteURL:  del, // the same URL takes the POST: with the script, the list page confirms in a dialog
+			HistoryURL: allURLs[u.history[0]:u.history[1]],
 		})
 	}
 

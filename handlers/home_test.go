@@ -220,7 +220,7 @@ func TestDemoWiring(t *testing.T) {
 	}
 	p := get(t, c, "/d/acme.example")
 	wantStatus(t, p, http.StatusOK)
-	if got, want := p.TestID("credential-row").Length(), 13; got != want {
+	if got, want := p.Find(rowSel).Length(), 13; got != want {
 		t.Errorf("acme.example rows = %d, want %d", got, want)
 	}
 	wantStatus(t, get(t, c, "/d/example.com"), http.StatusForbidden)

@@ -138,7 +138,7 @@ func TestResetAuthorization(t *testing.T) {
 	t.Run("self-service: a viewer resets their own login only", func(t *testing.T) {
 		c := e.signIn(t, "selfie")
 		list := get(t, c, "/d/example.com?q=sam")
-		if got := list.Find(`a[data-testid="reset-link"]`).Length(); got != 1 {
+		if got := list.Find(resetSel).Length(); got != 1 {
 			t.Errorf("reset links on the domain page = %d, want 1 (their own)", got)
 		}
 		if list.TestID("self-badge").Length() == 0 {

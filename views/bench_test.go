@@ -21,16 +21,15 @@ func benchCredentials(n int) CredentialsVM {
 		login := fmt.Sprintf("user%04d@example.com", i+1)
 		esc := url.PathEscape(login)
 		rows[i] = CredentialRow{
-			Login:           login,
-			Mailbox:         login,
-			CreatedAt:       sampleNow.AddDate(0, 0, -(i*7)%1200),
-			Old:             (i*7)%1200 > 365,
-			CanReset:        true,
-			CanDelete:       true,
-			ResetURL:        "/d/example.com/logins/" + esc + "/reset",
-			DeleteURL:       "/d/example.com/logins/" + esc + "/delete",
-			DeleteActionURL: "/d/example.com/logins/" + esc + "/delete",
-			HistoryURL:      "/audit?domain=example.com&login=" + url.QueryEscape(login),
+			Login:      login,
+			Mailbox:    login,
+			CreatedAt:  sampleNow.AddDate(0, 0, -(i*7)%1200),
+			Old:        (i*7)%1200 > 365,
+			CanReset:   true,
+			CanDelete:  true,
+			ResetURL:   "/d/example.com/logins/" + esc + "/reset",
+			DeleteURL:  "/d/example.com/logins/" + esc + "/delete",
+			HistoryURL: "/audit?domain=example.com&login=" + url.QueryEscape(login),
 		}
 	}
 	return CredentialsVM{

@@ -1,7 +1,6 @@
 package views
 
 import (
-	"strconv"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -80,10 +79,6 @@ type shellOpts struct {
 	ErrorPage bool            // the page shows the request id itself
 }
 
-// rowLoginID is the id of the login cell of row i: the row's action links point at it with
-// aria-describedby, so a screen reader hears "Reset, alice@example.com".
-func rowLoginID(i int) string { return "login-" + strconv.Itoa(i) }
-
 // rowURL passes a URL the handler built (a root-relative path with url.PathEscape'd segments) to
 // templ as a templ.SafeURL, so templ does not sanitize it again on every row; anything else
 // still goes through templ.URL's sanitizer.
@@ -97,7 +92,7 @@ func rowURL(u string) templ.SafeURL {
 // anyConfirm says whether any row can be confirmed in the dialog.
 func anyConfirm(rows []CredentialRow) bool {
 	for _, r := range rows {
-		if r.CanDelete && !r.System && r.DeleteActionURL != "" {
+		if r.CanDelete && !r.System && r.DeleteURL != "" {
 			return true
 		}
 	}

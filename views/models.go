@@ -117,19 +117,18 @@ type CredentialsVM struct {
 
 // CredentialRow is one SMTP login on the domain page.
 type CredentialRow struct {
-	Login      string
-	Mailbox    string
-	CreatedAt  time.Time
-	System     bool
-	Old        bool // older than the rotation threshold
-	CanReset   bool
-	CanDelete  bool
-	ResetURL   string
-	DeleteURL  string // the confirmation page (GET)
+	Login     string
+	Mailbox   string
+	CreatedAt time.Time
+	System    bool
+	Old       bool // older than the rotation threshold
+	CanReset  bool
+	CanDelete bool
+	ResetURL  string
+	// DeleteURL is the confirmation page (GET), whose form posts back to the same URL; with
+	// JavaScript the list page confirms in a dialog that posts there directly.
+	DeleteURL  string
 	HistoryURL string
-	// DeleteActionURL is where the delete form posts (DeleteVM.ActionURL). When set, the script
-	// confirms the delete in a dialog on the list page instead of leaving for DeleteURL.
-	DeleteActionURL string
 }
 
 // Pager describes one page of a paged list and builds the links around it.

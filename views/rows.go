@@ -17,13 +17,17 @@ const rowsChunk = 16 << 10
 // of the page that repeats up to 1,000 times, so it is written by hand instead of by templ: each
 // row is appended to one buffer (no per-value interface calls, attribute resolution or escaped
 // copies), and every dynamic value goes through appendEscaped, which escapes exactly like
-// templ.EscapeString (html.EscapeString). The markup is byte for byte what the templ version of
-// the row produced (TestCredentialRowsGolden): short component classes (static/src/app.css),
-// action icons drawn by CSS (.row-action's mask), the age badge's clock drawn once in the page's
-// sprite (iconSprite), server-built URLs through rowURL, one relative-time string per row, and
-// no per-row copies of the login: the action links are described by the login cell
-// (aria-describedby) and the script builds the delete dialog's question from the row's
-// data-login and the table's data-confirm-domain.
+// templ.EscapeString (html.EscapeString). TestCredentialRowsGolden holds it to reviewed markup.
+//
+// A row carries its content and little else, because every byte is rendered, compressed and sent
+// a hundred times per page: the cells have no classes (the table's .creds rules in
+// static/src/app.css style them by position), the action links have one short class each (ar,
+// ad, ah: reset, delete, history) whose icon CSS draws, and they are described by the login cell
+// (aria-describedby) instead of repeating the login. The age badge's clock is drawn once in the
+// page's sprite (iconSprite). The exact time on <time> is added by the script in the viewer's
+// time zone (title); the delete dialog's question is built by the script from the row's
+// data-login and the table's data-confirm-domain, and the dialog posts to the delete link's
+// href (the confirmation page and its form share that URL).
 func credentialRows(vm CredentialsVM) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		if err := ctx.Err(); err != nil {
@@ -81,13 +85,13 @@ func (rw *rowWriter) badges(ctx context.Context, r *CredentialRow) error {
 // row appends row i.
 func (rw *rowWriter) row(i int, r *CredentialRow) {
 	vm, b := rw.vm, rw.buf
-	b = append(b, `<tr class="row" data-testid="credential-row" data-login="`...)
+	b = append(b, `<tr data-login="`...)
 	b = appendEscaped(b, r.Login)
-	b = append(b, `"><td class="td td-login"><div class="login-line"><span class="cell-login" id="`...)
+	b = append(b, `"><td><span id="`...)
 	b = appendRowID(b, i)
-	b = append(b, `" data-testid="login">`...)
+	b = append(b, `">`...)
 	b = appendEscaped(b, r.Login)
-	b = append(b, `</span> `...)
+	b = append(b, `</span>`...)
 	if r.System {
 		b = append(b, rw.system...)
 	}
@@ -97,62 +101,58 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	if vm.Can.SelfLogin != "" && r.Login == vm.Can.SelfLogin {
 		b = append(b, `<span class="badge badge-indigo" data-testid="self-badge">your login</span>`...)
 	}
-	b = append(b, `</div><p class="created-sm">Created `...)
+	b = append(b, `<p>Created `...)
 	relStart := len(b)
 	b = appendRelative(b, r.CreatedAt, rw.now)
 	relEnd := len(b)
-	b = append(b, `</p></td><td class="td cell-mailbox">`...)
+	b = append(b, `</p></td><td>`...)
 	b = appendEscaped(b, r.Mailbox)
-	b = append(b, `</td><td class="td cell-created">`...)
+	b = append(b, `</td><td>`...)
 	if r.CreatedAt.IsZero() {
 		b = append(b, `<span class="text-gray-500 dark:text-gray-400">—</span>`...)
 	} else {
 		b = append(b, `<time datetime="`...)
-		isoStart := len(b)
 		b = appendMachineTime(b, r.CreatedAt)
-		iso := b[isoStart:len(b)]
-		b = append(b, `" title="`...)
-		b = appendExactFromMachine(b, iso)
 		b = append(b, `">`...)
 		b = append(b, b[relStart:relEnd]...)
 		b = append(b, `</time>`...)
 	}
-	b = append(b, `</td><td class="td td-actions"><div class="row-actions">`...)
+	b = append(b, `</td><td>`...)
 	if r.CanReset && r.ResetURL != "" {
-		b = append(b, `<a href="`...)
-		b = appendEscaped(b, string(rowURL(r.ResetURL)))
-		b = append(b, `" class="row-action act-reset" data-testid="reset-link" aria-describedby="`...)
-		b = appendRowID(b, i)
-		b = append(b, `"><span class="row-label">Reset</span></a> `...)
+		b = rw.action(b, i, r.ResetURL, `ar`, `Reset`)
+		b = append(b, ' ')
 	} else if vm.Can.Reset {
-		b = append(b, `<span class="row-action act-reset invisible" aria-hidden="true"><span class="row-label">Reset</span></span> `...)
+		b = append(b, `<span class="ar invisible" aria-hidden="true">Reset</span> `...)
 	}
 	if r.CanDelete && !r.System && r.DeleteURL != "" {
-		b = append(b, `<a href="`...)
-		b = appendEscaped(b, string(rowURL(r.DeleteURL)))
-		b = append(b, `" class="row-action act-delete" data-testid="delete-link" aria-describedby="`...)
-		b = appendRowID(b, i)
-		if r.DeleteActionURL != "" {
-			b = append(b, `" data-confirm-action="`...)
-			b = appendEscaped(b, r.DeleteActionURL)
-		}
-		b = append(b, `"><span class="row-label">Delete</span></a> `...)
+		b = rw.action(b, i, r.DeleteURL, `ad`, `Delete`)
+		b = append(b, ' ')
 	} else if vm.Can.Delete {
-		b = append(b, `<span class="row-action act-delete invisible" aria-hidden="true"><span class="row-label">Delete</span></span> `...)
+		b = append(b, `<span class="ad invisible" aria-hidden="true">Delete</span> `...)
 	}
 	if r.HistoryURL != "" {
-		b = append(b, `<a href="`...)
-		b = appendEscaped(b, string(rowURL(r.HistoryURL)))
-		b = append(b, `" class="row-action act-history" data-testid="history-link" aria-describedby="`...)
-		b = appendRowID(b, i)
-		b = append(b, `"><span class="row-label">History</span></a>`...)
+		b = rw.action(b, i, r.HistoryURL, `ah`, `History`)
 	}
-	rw.buf = append(b, `</div></td></tr>`...)
+	rw.buf = append(b, `</td></tr>`...)
 }
 
-// appendRowID appends rowLoginID(i).
+// action appends one row action: a link to url (through rowURL) with its class and label,
+// described by row i's login.
+func (rw *rowWriter) action(b []byte, i int, url, class, label string) []byte {
+	b = append(b, `<a href="`...)
+	b = appendEscaped(b, string(rowURL(url)))
+	b = append(b, `" class="`...)
+	b = append(b, class...)
+	b = append(b, `" aria-describedby="`...)
+	b = appendRowID(b, i)
+	b = append(b, `">`...)
+	b = append(b, label...)
+	return append(b, `</a>`...)
+}
+
+// appendRowID appends the id of row i's login cell, which its action links point at.
 func appendRowID(b []byte, i int) []byte {
-	return strconv.AppendInt(append(b, "login-"...), int64(i), 10)
+	return strconv.AppendInt(append(b, 'l'), int64(i), 10)
 }
 
 // appendEscaped appends s escaped as html.EscapeString (and so templ.EscapeString) does it:
@@ -266,15 +266,4 @@ func appendDigits(b []byte, v, width int) []byte {
 		v /= 10
 	}
 	return b
-}
-
-// appendExactFromMachine appends exactFromMachine(iso), escaped.
-func appendExactFromMachine(b []byte, iso []byte) []byte {
-	if len(iso) != len("2006-01-02T15:04:05Z") {
-		return appendEscaped(b, string(iso))
-	}
-	b = append(b, iso[:10]...)
-	b = append(b, ' ')
-	b = append(b, iso[11:19]...)
-	return append(b, " UTC"...)
 }

@@ -83,10 +83,9 @@ func sampleCredentials() CredentialsVM {
 		rows = append(rows, CredentialRow{
 			Login: login, Mailbox: login, CreatedAt: sampleNow.Add(-time.Duration(i*i*97+3) * time.Hour),
 			Old: i > 9, CanReset: true, CanDelete: true,
-			ResetURL:        "/domains/example.com/credentials/" + n + "/reset",
-			DeleteURL:       "/domains/example.com/credentials/" + n + "/delete",
-			DeleteActionURL: "/domains/example.com/credentials/" + n + "/delete",
-			HistoryURL:      "/audit?domain=example.com&login=" + url.QueryEscape(login),
+			ResetURL:   "/domains/example.com/credentials/" + n + "/reset",
+			DeleteURL:  "/domains/example.com/credentials/" + n + "/delete",
+			HistoryURL: "/audit?domain=example.com&login=" + url.QueryEscape(login),
 		})
 	}
 	return CredentialsVM{

@@ -87,10 +87,12 @@
     });
   }
 
-  // Confirmation dialogs: a link with data-confirm-action goes to a confirmation page without JS;
-  // with JS it opens the page's <dialog data-confirm-dialog>, which posts the same form. The
-  // question is the link's data-confirm-message or, on a list of logins, built from the row's
-  // data-login and the table's data-confirm-domain (the server does not repeat it on every row).
+  // Confirmation dialogs: a link with data-confirm-action (or a row's delete link, a.ad in a
+  // table with data-confirm-domain) goes to a confirmation page without JS; with JS it opens the
+  // page's <dialog data-confirm-dialog>, which posts the same form: to data-confirm-action, or to
+  // the delete link's own href (the confirmation page takes the POST). The question is the link's
+  // data-confirm-message or, on a list of logins, built from the row's data-login and the table's
+  // data-confirm-domain (the server does not repeat it on every row).
   function confirmMessage(link) {
     var msg = link.getAttribute('data-confirm-message');
     if (msg) return msg;
@@ -108,12 +110,12 @@
     var message = dialog.querySelector('[data-confirm-message]');
     var cancel = dialog.querySelector('[data-confirm-cancel]');
     var opener = null;
-    document.querySelectorAll('a[data-confirm-action]').forEach(function (link) {
+    document.querySelectorAll('a[data-confirm-action], table[data-confirm-domain] a.ad').forEach(function (link) {
       link.addEventListener('click', function (ev) {
         if (ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey || ev.button !== 0) return;
         ev.preventDefault();
         opener = link;
-        form.setAttribute('action', link.getAttribute('data-confirm-action'));
+        form.setAttribute('action', link.getAttribute('data-confirm-action') || link.getAttribute('href'));
         message.textContent = confirmMessage(link);
         dialog.showModal();
         if (cancel) cancel.focus();
