@@ -543,7 +543,10 @@ func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
 			}
 			seenItems = true
 			p.want('[')
-			items = make([]item, 0, bytes.Count(b[p.i:], []byte(`"login"`)))
+			// An item takes at least ~90 bytes ("login", "mailbox", "created_at" and
+			// "size_bytes" with their values); counting the items first cost more than the rest
+			// of the parse.
+			items = make([]item, 0, len(b)/90+1)
 			arena = make([]byte, 0, len(b)/3)
 			for firstItem := true; p.ok && !p.peek(']'); firstItem = false {
 				if !firstItem {
