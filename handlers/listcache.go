@@ -157,7 +157,8 @@ func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*
 		c.mu.Lock()
 		if c.gen[d] == g && c.roomLocked(len(l.Items)) {
 			c.deletePageLocked(key)
-			c.pages[key] = pageEntry{list: *copyList(l), expires: c.now().Add(c.pageTTL)}
+			// l is the cache's own from here: callers (this one included) get copies below.
+			c.pages[key] = pageEntry{list: *l, expires: c.now().Add(c.pageTTL)}
 			c.creds += len(l.Items)
 		}
 		c.mu.Unlock()

@@ -29,7 +29,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -443,9 +445,17 @@ func (c *Client) decode(cl *call, resp *http.Response, v any) error {
 	lr := &limitedBody{r: resp.Body, left: maxBodyBytes}
 	var body io.Reader = lr
 	if fd, ok := v.(fastDecoder); ok {
-		// Read the whole body (json.Decoder would buffer all of it too), let v try its fast
-		// path, and decode it as below only when that gives up.
-		b, err := readSized(lr, resp.ContentLength)
+		// Read the whole body (json.Decoder would buffer all of it too) into a pooled buffer,
+		// let v try its fast path, and decode it as below only when that gives up. Neither
+		// keeps a reference to the buffer, so it goes back to the pool when decode returns.
+		bp := bodyBufs.Get().(*[]byte)
+		b, err := readSized((*bp)[:0], lr, resp.ContentLength)
+		defer func() {
+			if cap(b) <= maxPooledBody {
+				*bp = b[:0]
+				bodyBufs.Put(bp)
+			}
+		}()
 		switch {
 		case lr.tooLarge:
 			return fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
@@ -480,19 +490,25 @@ func (c *Client) decode(cl *call, resp *http.Response, v any) error {
 
 // fastDecoder is a value with its own decoder for the usual shape of an answer. decodeFast
 // reads the whole body and says whether it did; when it did not, the body is decoded with
-// encoding/json as for any other value.
+// encoding/json as for any other value. decodeFast must not keep body: it is reused.
 type fastDecoder interface {
 	decodeFast(body []byte) bool
 }
 
-// readSized reads r to its end into one slice sized by the Content-Length (when it is known
-// and within maxBodyBytes), so the read does not grow and copy its buffer.
-func readSized(r io.Reader, size int64) ([]byte, error) {
+// bodyBufs holds the buffers list answers are read into; maxPooledBody keeps a rare huge answer
+// from staying in the pool.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+const maxPooledBody = 1 << 20
+
+// readSized reads r to its end into dst (from its start), grown first to the Content-Length
+// (when it is known and within maxBodyBytes), so the read does not grow and copy its buffer.
+func readSized(dst []byte, r io.Reader, size int64) ([]byte, error) {
 	n := 512
 	if size > 0 && size <= maxBodyBytes {
 		n = int(size) + 1 // room for the read that sees the end
 	}
-	b := make([]byte, 0, n)
+	b := slices.Grow(dst[:0], n)
 	for {
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]

@@ -33,7 +33,9 @@ func credentialRows(vm CredentialsVM) templ.Component {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rw := rowWriter{vm: &vm, now: nowOr(vm.Now), buf: make([]byte, 0, rowsChunk+4<<10)}
+		bp := getPageBuf()
+		rw := rowWriter{vm: &vm, now: nowOr(vm.Now), buf: (*bp)[:0]}
+		defer func() { *bp = rw.buf; putPageBuf(bp) }()
 		for i := range vm.Rows {
 			if err := rw.badges(ctx, &vm.Rows[i]); err != nil {
 				return err
