@@ -1,7 +1,6 @@
 package views
 
 import (
-	"fmt"
 	"net/url"
 	"sort"
 	"strconv"
@@ -11,19 +10,25 @@ import (
 
 // Number formats n with thousands separators: 2431 → "2,431".
 func Number(n int) string {
-	s := strconv.Itoa(n)
-	sign := ""
+	var buf [32]byte
+	return string(appendNumber(buf[:0], n))
+}
+
+// appendNumber appends Number(n) without building the string.
+func appendNumber(b []byte, n int) []byte {
+	var digits [24]byte
+	s := strconv.AppendInt(digits[:0], int64(n), 10)
 	if n < 0 {
-		sign, s = "-", s[1:]
+		b = append(b, '-')
+		s = s[1:]
 	}
-	var b strings.Builder
 	for i, c := range s {
 		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+			b = append(b, ',')
 		}
-		b.WriteRune(c)
+		b = append(b, c)
 	}
-	return sign + b.String()
+	return b
 }
 
 // Relative says how long ago t was, seen from now: "just now", "5 minutes ago", "3 days ago",
@@ -131,16 +136,18 @@ func machineTime(t time.Time) string {
 
 // pageItems lists the page numbers to show around cur, with 0 for an ellipsis:
 // 1 … 4 5 [6] 7 8 … 20.
-func pageItems(cur, total int) []int {
+func pageItems(cur, total int) []int { return pageItemsInto(nil, cur, total) }
+
+// pageItemsInto is pageItems appending to dst; dst with room for 9 keeps it from allocating.
+func pageItemsInto(dst []int, cur, total int) []int {
 	if total <= 0 {
-		return nil
+		return dst
 	}
 	if total <= 7 {
-		items := make([]int, total)
-		for i := range items {
-			items[i] = i + 1
+		for i := 1; i <= total; i++ {
+			dst = append(dst, i)
 		}
-		return items
+		return dst
 	}
 	lo, hi := cur-1, cur+1
 	if cur <= 4 {
@@ -149,17 +156,17 @@ func pageItems(cur, total int) []int {
 	if cur >= total-3 {
 		lo, hi = total-4, total-1
 	}
-	items := []int{1}
+	dst = append(dst, 1)
 	if lo > 2 {
-		items = append(items, 0)
+		dst = append(dst, 0)
 	}
 	for p := lo; p <= hi; p++ {
-		items = append(items, p)
+		dst = append(dst, p)
 	}
 	if hi < total-1 {
-		items = append(items, 0)
+		dst = append(dst, 0)
 	}
-	return append(items, total)
+	return append(dst, total)
 }
 
 // pagerURL calls the pager's URL builder, or builds a plain query string when it has none.
@@ -167,7 +174,7 @@ func pagerURL(p Pager, page, perPage int) string {
 	if p.URL != nil {
 		return p.URL(page, perPage)
 	}
-	return fmt.Sprintf("?page=%d&per_page=%d", page, perPage)
+	return "?page=" + strconv.Itoa(page) + "&per_page=" + strconv.Itoa(perPage)
 }
 
 // hiddenParam is a query parameter a GET form must carry along.
@@ -199,12 +206,15 @@ func formTarget(raw string, drop ...string) (action string, params []hiddenParam
 	return u.String(), params
 }
 
+// defaultPageSizes are the page sizes of a pager that names none.
+var defaultPageSizes = [...]int{25, 50, 100, 500}
+
 // pageSizes returns the sizes the pager offers, the defaults when it names none, and always
 // includes the current size.
 func pageSizes(p Pager) []int {
 	sizes := p.Sizes
 	if len(sizes) == 0 {
-		sizes = []int{25, 50, 100, 500}
+		sizes = defaultPageSizes[:]
 	}
 	for _, s := range sizes {
 		if s == p.PerPage {
@@ -247,14 +257,6 @@ func displayName(u *User) string {
 		return u.Name
 	}
 	return u.Email
-}
-
-// docTitle is the <title>: "example.com · SMTP Desk".
-func docTitle(p Page) string {
-	if p.Title == "" {
-		return "SMTP Desk"
-	}
-	return p.Title + " · SMTP Desk"
 }
 
 // stateBadge maps a Mailgun domain state to a badge colour.

@@ -1,11 +1,7 @@
 package views
 
 import (
-	"context"
-	"io"
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/a-h/templ"
 )
@@ -18,16 +14,7 @@ import (
 // function of the page and the page size), and numbers are appended without building strings.
 // TestShellGolden holds the markup to what the templ template it replaced produced.
 func Pagination(p Pager) templ.Component {
-	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		bp := getPageBuf()
-		defer putPageBuf(bp)
-		*bp = appendPagination((*bp)[:0], &p)
-		_, err := w.Write(*bp)
-		return err
-	})
+	return appendComponent(func(b []byte) []byte { return appendPagination(b, &p) })
 }
 
 // pagerLinks remembers the links a pager has built during one render.
@@ -45,12 +32,7 @@ func (l *pagerLinks) get(page int) string {
 			return l.url[i]
 		}
 	}
-	var u string
-	if l.p.URL != nil {
-		u = l.p.URL(page, l.p.PerPage)
-	} else {
-		u = "?page=" + strconv.Itoa(page) + "&per_page=" + strconv.Itoa(l.p.PerPage)
-	}
+	u := pagerURL(*l.p, page, l.p.PerPage)
 	if l.n < len(l.page) {
 		l.page[l.n], l.url[l.n] = page, u
 		l.n++
@@ -149,8 +131,7 @@ func appendPagerEdge(b []byte, links *pagerLinks, page int, enabled bool, label,
 // list's other query parameters as hidden fields.
 func appendPageSizeForm(b []byte, links *pagerLinks) []byte {
 	p := links.p
-	var paramsBuf [4]hiddenParam
-	action, params := pagerFormTarget(links.get(1), paramsBuf[:0])
+	action, params := formTarget(links.get(1), "page", "per_page")
 	b = append(b, `<form method="get" action="`...)
 	b = appendURL(b, action)
 	b = append(b, `" class="flex items-center gap-2">`...)
@@ -162,24 +143,11 @@ func appendPageSizeForm(b []byte, links *pagerLinks) []byte {
 		b = append(b, `"> `...)
 	}
 	b = append(b, `<label for="per_page" class="whitespace-nowrap text-sm text-gray-700 dark:text-gray-300">Per page</label> <select id="per_page" name="per_page" class="input w-auto py-1.5 pr-8" data-autosubmit data-testid="page-size">`...)
-	// pageSizes: the pager's sizes or the defaults, and the current size when it is not one.
-	sizes := p.Sizes
-	if len(sizes) == 0 {
-		sizes = defaultPageSizes[:]
-	}
-	current := false
-	for _, n := range sizes {
+	for _, n := range pageSizes(*p) {
 		b = appendSizeOption(b, n, p.PerPage)
-		current = current || n == p.PerPage
-	}
-	if !current && p.PerPage > 0 {
-		b = appendSizeOption(b, p.PerPage, p.PerPage)
 	}
 	return append(b, `</select> <button type="submit" class="btn btn-secondary btn-sm" data-autosubmit-hide>Apply</button></form>`...)
 }
-
-// defaultPageSizes are pageSizes' defaults.
-var defaultPageSizes = [...]int{25, 50, 100, 500}
 
 func appendSizeOption(b []byte, n, perPage int) []byte {
 	b = append(b, `<option value="`...)
@@ -191,116 +159,4 @@ func appendSizeOption(b []byte, n, perPage int) []byte {
 	}
 	b = strconv.AppendInt(b, int64(n), 10)
 	return append(b, `</option>`...)
-}
-
-// appendNumber appends Number(n): n with thousands separators.
-func appendNumber(b []byte, n int) []byte {
-	var digits [24]byte
-	s := strconv.AppendInt(digits[:0], int64(n), 10)
-	if n < 0 {
-		b = append(b, '-')
-		s = s[1:]
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b = append(b, ',')
-		}
-		b = append(b, c)
-	}
-	return b
-}
-
-// pageItemsInto is pageItems appending to dst: the page numbers to show around cur, with 0 for
-// an ellipsis. dst with room for 9 keeps it from allocating.
-func pageItemsInto(dst []int, cur, total int) []int {
-	if total <= 0 {
-		return dst
-	}
-	if total <= 7 {
-		for i := 1; i <= total; i++ {
-			dst = append(dst, i)
-		}
-		return dst
-	}
-	lo, hi := cur-1, cur+1
-	if cur <= 4 {
-		lo, hi = 2, 5
-	}
-	if cur >= total-3 {
-		lo, hi = total-4, total-1
-	}
-	dst = append(dst, 1)
-	if lo > 2 {
-		dst = append(dst, 0)
-	}
-	for p := lo; p <= hi; p++ {
-		dst = append(dst, p)
-	}
-	if hi < total-1 {
-		dst = append(dst, 0)
-	}
-	return append(dst, total)
-}
-
-// pagerFormTarget is formTarget(raw, "page", "per_page"), appending the parameters to params.
-// For the URLs list pages build (a plain absolute path and a query string) it splits the URL
-// itself, exactly as url.Parse, URL.Query and URL.String do for them; any other URL goes
-// through formTarget.
-func pagerFormTarget(raw string, params []hiddenParam) (action string, _ []hiddenParam) {
-	path, query, hasQuery := strings.Cut(raw, "?")
-	if !plainPath(path) || strings.ContainsAny(query, "#?") || (hasQuery && query == "") ||
-		strings.Count(query, "&") >= 100 || hasCTL(query) {
-		return formTarget(raw, "page", "per_page")
-	}
-	// url.ParseQuery, keeping the pairs in order.
-	for query != "" {
-		var pair string
-		pair, query, _ = strings.Cut(query, "&")
-		if pair == "" || strings.Contains(pair, ";") {
-			continue
-		}
-		k, v, _ := strings.Cut(pair, "=")
-		k, err := url.QueryUnescape(k)
-		if err != nil || k == "page" || k == "per_page" {
-			continue
-		}
-		v, err = url.QueryUnescape(v)
-		if err != nil {
-			continue
-		}
-		params = append(params, hiddenParam{Name: k, Value: v})
-	}
-	// formTarget lists the names in sorted order, the values of a name in their order: a stable
-	// insertion sort by name.
-	for i := 1; i < len(params); i++ {
-		for j := i; j > 0 && params[j].Name < params[j-1].Name; j-- {
-			params[j], params[j-1] = params[j-1], params[j]
-		}
-	}
-	return path, params
-}
-
-// plainPath says whether url.Parse and URL.String give back path unchanged: a path from the
-// root, not a network-path reference ("//host"), of characters that need no escaping.
-func plainPath(path string) bool {
-	if len(path) == 0 || path[0] != '/' || strings.HasPrefix(path, "//") {
-		return false
-	}
-	for i := 0; i < len(path); i++ {
-		c := path[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-			return false
-		}
-	}
-	return true
-}
-
-// hasCTL says whether s holds an ASCII control character, which url.Parse refuses.
-func hasCTL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < ' ' || s[i] == 0x7f {
-			return true
-		}
-	}
-	return false
 }

@@ -16,7 +16,7 @@ import (
 // attribute resolution and class processing. Dynamic values go through appendEscaped (exactly
 // templ.EscapeString) and URLs through templ.URL's sanitizer first, as templ does for href. The
 // markup is byte for byte what the templ templates it replaced produced: TestShellGolden holds
-// it to testdata/shell_*.html, rendered by those templates.
+// it to testdata/shell_*.txt, rendered by those templates.
 
 // pageBufs recycles the buffers the shell and the pager build their markup in.
 var pageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -248,7 +248,7 @@ func appendDomainPicker(b []byte, p *Page) []byte {
 func appendUserMenu(b []byte, p *Page) []byte {
 	name := displayName(p.User)
 	b = append(b, `<details class="relative" data-menu data-testid="user-menu"><summary class="focus-ring flex cursor-pointer items-center gap-2 rounded-full py-1 pl-1 pr-2 text-sm font-medium text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800"><span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-800 dark:bg-indigo-900 dark:text-indigo-100" aria-hidden="true">`...)
-	b = appendInitials(b, p.User)
+	b = appendEscaped(b, initials(p.User))
 	b = append(b, `</span> <span class="hidden max-w-[12rem] truncate md:inline">`...)
 	b = appendEscaped(b, name)
 	b = append(b, `</span> <span class="sr-only md:hidden">Account: `...)
@@ -272,63 +272,6 @@ func appendUserMenu(b []byte, p *Page) []byte {
 	b = append(b, `"><button type="submit" class="menu-item w-full rounded-md" data-testid="sign-out"><span>Sign out</span>`...)
 	b = appendIcon(b, "logout", "h-4 w-4")
 	return append(b, `</button></form></div></details>`...)
-}
-
-// appendInitials appends initials(u), escaped, computing it in place for an ASCII name and
-// email (the usual case) and calling initials for any other.
-func appendInitials(b []byte, u *User) []byte {
-	if !isASCII(u.Name) || !isASCII(u.Email) {
-		return appendEscaped(b, initials(u))
-	}
-	// As initials: the trimmed name or else the email, split into fields at the separators, the
-	// first letters of the first two fields, upper-cased.
-	s := trimASCIISpace(u.Name)
-	if s == "" {
-		s = u.Email
-	}
-	var out [2]byte
-	n := 0
-	inField := false
-	for i := 0; i < len(s) && n < len(out); i++ {
-		c := s[i]
-		if c == ' ' || c == '.' || c == '@' || c == '-' || c == '_' {
-			inField = false
-			continue
-		}
-		if !inField {
-			inField = true
-			if 'a' <= c && c <= 'z' {
-				c -= 'a' - 'A'
-			}
-			out[n] = c
-			n++
-		}
-	}
-	if n == 0 {
-		return append(b, '?')
-	}
-	return appendEscaped(b, string(out[:n]))
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-// trimASCIISpace is strings.TrimSpace for an ASCII s.
-func trimASCIISpace(s string) string {
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r' }
-	for len(s) > 0 && isSpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
 }
 
 // breadcrumbs is the optional trail under the top bar.
