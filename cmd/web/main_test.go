@@ -7,12 +7,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -345,5 +347,30 @@ func TestHealthcheck(t *testing.T) {
 	srv.Close()
 	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": addr}), io.Discard); err == nil {
 		t.Error("healthcheck of a stopped server succeeded")
+	}
+}
+
+// TestRuntimeDefaults: without GOGC and GOMEMLIMIT the runtime gets SMTP Desk's defaults; with
+// them set, what the runtime read from them stays.
+func TestRuntimeDefaults(t *testing.T) {
+	prevGC := debug.SetGCPercent(100)
+	prevMem := debug.SetMemoryLimit(math.MaxInt64)
+	t.Cleanup(func() {
+		debug.SetGCPercent(prevGC)
+		debug.SetMemoryLimit(prevMem)
+	})
+	setRuntimeDefaults(envOf(nil))
+	if got := debug.SetGCPercent(100); got != defaultGCPercent {
+		t.Errorf("GC percent = %d, want %d", got, defaultGCPercent)
+	}
+	if got := debug.SetMemoryLimit(math.MaxInt64); got != defaultMemoryLimit {
+		t.Errorf("memory limit = %d, want %d", got, defaultMemoryLimit)
+	}
+	setRuntimeDefaults(envOf(map[string]string{"GOGC": "100", "GOMEMLIMIT": "off"}))
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("with GOGC set, GC percent = %d, want it left at 100", got)
+	}
+	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
+		t.Errorf("with GOMEMLIMIT set, memory limit = %d, want it left alone", got)
 	}
 }
