@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -146,6 +147,12 @@ func TestDomainRows(t *testing.T) {
 			sawOld = true
 		} else {
 			sawNew = true
+		}
+		if href, want := s.Find("a.ar").AttrOr("href", ""), "/d/example.com/logins/"+url.PathEscape(login)+"/reset"; href != want {
+			t.Errorf("%s: reset link %q, want %q", login, href, want)
+		}
+		if href, want := s.Find("a.ad").AttrOr("href", ""), "/d/example.com/logins/"+url.PathEscape(login)+"/delete"; !system && href != want {
+			t.Errorf("%s: delete link %q, want %q", login, href, want)
 		}
 		if href := s.Find("a.ah").AttrOr("href", ""); href != "/audit?domain=example.com&login="+strings.ReplaceAll(login, "@", "%40") {
 			t.Errorf("%s: history link %q", login, href)

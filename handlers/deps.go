@@ -448,13 +448,15 @@ func refusalText(c echo.Context, me *mailgun.Error) string {
 
 func domainURL(domain string) string { return "/d/" + url.PathEscape(domain) }
 
+// loginURL is a login's page for action (reset, delete). The domain page's rows build the same
+// URL from domainURL(domain) + "/logins/".
 func loginURL(domain, login, action string) string {
 	return domainURL(domain) + "/logins/" + url.PathEscape(login) + "/" + action
 }
 
-// historyURL is the audit page filtered to a domain (and a login). It builds the query by hand
-// rather than with url.Values.Encode (a map and a sort per call): the list calls it per row.
-// The result is the same: keys in order, values query-escaped.
+// historyURL is the audit page filtered to a domain (and a login). It builds the query by hand,
+// keys in order and values query-escaped, so that the domain page's rows (which append the
+// escaped login to historyURL(domain, "") + "&login=") link to exactly this URL.
 func historyURL(domain, login string) string {
 	if login == "" {
 		return "/audit?domain=" + url.QueryEscape(domain)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net/url"
 	"testing"
 
 	"github.com/a-h/templ"
@@ -19,30 +18,28 @@ func benchCredentials(n int) CredentialsVM {
 	rows := make([]CredentialRow, n)
 	for i := range rows {
 		login := fmt.Sprintf("user%04d@example.com", i+1)
-		esc := url.PathEscape(login)
 		rows[i] = CredentialRow{
-			Login:      login,
-			Mailbox:    login,
-			CreatedAt:  sampleNow.AddDate(0, 0, -(i*7)%1200),
-			Old:        (i*7)%1200 > 365,
-			CanReset:   true,
-			CanDelete:  true,
-			ResetURL:   "/d/example.com/logins/" + esc + "/reset",
-			DeleteURL:  "/d/example.com/logins/" + esc + "/delete",
-			HistoryURL: "/audit?domain=example.com&login=" + url.QueryEscape(login),
+			Login:     login,
+			Mailbox:   login,
+			CreatedAt: sampleNow.AddDate(0, 0, -(i*7)%1200),
+			Old:       (i*7)%1200 > 365,
+			CanReset:  true,
+			CanDelete: true,
 		}
 	}
 	return CredentialsVM{
-		Page:         p,
-		Domain:       "example.com",
-		Role:         "owner",
-		Can:          Perms{Create: true, Reset: true, Delete: true, DeleteAll: true, System: true},
-		Rows:         rows,
-		Pager:        samplePager(3, n, 10*n, "/d/example.com", nil),
-		AgeDays:      365,
-		CreateURL:    "/d/example.com/new",
-		DeleteAllURL: "/d/example.com/delete-all",
-		AuditURL:     "/audit?domain=example.com",
+		Page:            p,
+		Domain:          "example.com",
+		Role:            "owner",
+		Can:             Perms{Create: true, Reset: true, Delete: true, DeleteAll: true, System: true},
+		Rows:            rows,
+		Pager:           samplePager(3, n, 10*n, "/d/example.com", nil),
+		AgeDays:         365,
+		CreateURL:       "/d/example.com/new",
+		DeleteAllURL:    "/d/example.com/delete-all",
+		AuditURL:        "/audit?domain=example.com",
+		LoginURL:        "/d/example.com/logins/",
+		LoginHistoryURL: "/audit?domain=example.com&login=",
 	}
 }
 

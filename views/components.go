@@ -89,10 +89,13 @@ func rowURL(u string) templ.SafeURL {
 	return templ.URL(u)
 }
 
-// anyConfirm says whether any row can be confirmed in the dialog.
-func anyConfirm(rows []CredentialRow) bool {
-	for _, r := range rows {
-		if r.CanDelete && !r.System && r.DeleteURL != "" {
+// anyConfirm says whether any row of the page can be confirmed in the dialog.
+func anyConfirm(vm CredentialsVM) bool {
+	if vm.LoginURL == "" {
+		return false
+	}
+	for _, r := range vm.Rows {
+		if r.CanDelete && !r.System {
 			return true
 		}
 	}

@@ -353,7 +353,7 @@ func Credentials(vm CredentialsVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			if anyConfirm(vm.Rows) {
+			if anyConfirm(vm) {
 				templ_7745c5c3_Err = ConfirmDialog(vm.CSRFToken, "Delete this SMTP login?", "Delete login").Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err

@@ -113,9 +113,18 @@ type CredentialsVM struct {
 	CreateURL    string
 	DeleteAllURL string
 	AuditURL     string
+	// LoginURL is the path under which a login's pages live, "/d/example.com/logins/": a row
+	// links to LoginURL + url.PathEscape(login) + "/reset" and + "/delete" (the delete
+	// confirmation page, whose form posts back to the same URL; with JavaScript the list page
+	// confirms in a dialog that posts there directly). Empty: no reset or delete links.
+	LoginURL string
+	// LoginHistoryURL begins the link to a login's audit trail, "/audit?domain=example.com&login=",
+	// which each row ends with url.QueryEscape(login). Empty: no history links.
+	LoginHistoryURL string
 }
 
-// CredentialRow is one SMTP login on the domain page.
+// CredentialRow is one SMTP login on the domain page. Its links are built from the page's
+// LoginURL and LoginHistoryURL, so that a 100-row page does not carry 300 URL strings.
 type CredentialRow struct {
 	Login     string
 	Mailbox   string
@@ -124,11 +133,6 @@ type CredentialRow struct {
 	Old       bool // older than the rotation threshold
 	CanReset  bool
 	CanDelete bool
-	ResetURL  string
-	// DeleteURL is the confirmation page (GET), whose form posts back to the same URL; with
-	// JavaScript the list page confirms in a dialog that posts there directly.
-	DeleteURL  string
-	HistoryURL string
 }
 
 // Pager describes one page of a paged list and builds the links around it.

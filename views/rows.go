@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -35,6 +36,12 @@ func credentialRows(vm CredentialsVM) templ.Component {
 		}
 		bp := getPageBuf()
 		rw := rowWriter{vm: &vm, now: nowOr(vm.Now), buf: (*bp)[:0]}
+		if vm.LoginURL != "" {
+			rw.loginURL = appendEscaped(nil, string(rowURL(vm.LoginURL)))
+		}
+		if vm.LoginHistoryURL != "" {
+			rw.historyURL = appendEscaped(nil, string(rowURL(vm.LoginHistoryURL)))
+		}
 		defer func() { *bp = rw.buf; putPageBuf(bp) }()
 		for i := range vm.Rows {
 			if err := rw.badges(ctx, &vm.Rows[i]); err != nil {
@@ -65,6 +72,9 @@ type rowWriter struct {
 	// system and age are the markup of SystemBadge and AgeBadge(vm.AgeDays), rendered by templ
 	// once per page when a row first needs them.
 	system, age []byte
+	// loginURL and historyURL are vm.LoginURL and vm.LoginHistoryURL through rowURL, escaped
+	// for an attribute: the rows' links begin with them.
+	loginURL, historyURL []byte
 }
 
 // badges renders the badges row r needs and the page has not rendered yet.
@@ -120,29 +130,42 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 		b = append(b, `</time>`...)
 	}
 	b = append(b, `</td><td>`...)
-	if r.CanReset && r.ResetURL != "" {
-		b = rw.action(b, i, r.ResetURL, `ar`, `Reset`)
+	pathLogin := ""
+	if rw.loginURL != nil {
+		pathLogin = url.PathEscape(r.Login) // r.Login itself when nothing needs escaping
+	}
+	if r.CanReset && rw.loginURL != nil {
+		b = actionStart(b, rw.loginURL, pathLogin, "/reset")
+		b = actionEnd(b, i, `ar`, `Reset`)
 		b = append(b, ' ')
 	} else if vm.Can.Reset {
 		b = append(b, `<span class="ar invisible" aria-hidden="true">Reset</span> `...)
 	}
-	if r.CanDelete && !r.System && r.DeleteURL != "" {
-		b = rw.action(b, i, r.DeleteURL, `ad`, `Delete`)
+	if r.CanDelete && !r.System && rw.loginURL != nil {
+		b = actionStart(b, rw.loginURL, pathLogin, "/delete")
+		b = actionEnd(b, i, `ad`, `Delete`)
 		b = append(b, ' ')
 	} else if vm.Can.Delete {
 		b = append(b, `<span class="ad invisible" aria-hidden="true">Delete</span> `...)
 	}
-	if r.HistoryURL != "" {
-		b = rw.action(b, i, r.HistoryURL, `ah`, `History`)
+	if rw.historyURL != nil {
+		b = actionStart(b, rw.historyURL, url.QueryEscape(r.Login), "")
+		b = actionEnd(b, i, `ah`, `History`)
 	}
 	rw.buf = append(b, `</td></tr>`...)
 }
 
-// action appends one row action: a link to url (through rowURL) with its class and label,
-// described by row i's login.
-func (rw *rowWriter) action(b []byte, i int, url, class, label string) []byte {
+// actionStart appends the start of a row action: <a href=" prefix (already escaped), the login
+// (URL-escaped) escaped for the attribute, and suffix.
+func actionStart(b, prefix []byte, urlLogin, suffix string) []byte {
 	b = append(b, `<a href="`...)
-	b = appendEscaped(b, string(rowURL(url)))
+	b = append(b, prefix...)
+	b = appendEscaped(b, urlLogin)
+	return append(b, suffix...)
+}
+
+// actionEnd appends the rest of a row action: its class and label, described by row i's login.
+func actionEnd(b []byte, i int, class, label string) []byte {
 	b = append(b, `" class="`...)
 	b = append(b, class...)
 	b = append(b, `" aria-describedby="`...)

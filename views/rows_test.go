@@ -18,20 +18,14 @@ func rowCases() map[string]CredentialsVM {
 		{
 			Login: "postmaster@example.com", Mailbox: "postmaster@example.com", CreatedAt: sampleNow.AddDate(-3, 0, 0),
 			System: true, Old: true, CanReset: true, CanDelete: false,
-			ResetURL: "/d/example.com/logins/postmaster@example.com/reset", DeleteURL: "/d/example.com/logins/postmaster@example.com/delete",
-			HistoryURL: "/audit?domain=example.com&login=postmaster%40example.com",
 		},
 		{
 			Login: "alice@example.com", Mailbox: "alice@example.com", CreatedAt: sampleNow.Add(-2 * time.Hour),
 			CanReset: true, CanDelete: true,
-			ResetURL: "/d/example.com/logins/alice@example.com/reset", DeleteURL: "/d/example.com/logins/alice@example.com/delete",
-			HistoryURL: "/audit?domain=example.com&login=alice%40example.com",
 		},
 		{
 			Login: `a<b>&"c'd@example.com`, Mailbox: `<script>alert("x")</script>`, CreatedAt: sampleNow.AddDate(-2, 0, 0), Old: true,
 			CanReset: true, CanDelete: true,
-			ResetURL: "/d/example.com/logins/a%3Cb%3E&%22c%27d@example.com/reset", DeleteURL: "/d/example.com/logins/a%3Cb%3E&%22c'd@example.com/delete",
-			HistoryURL: "/audit?domain=example.com&login=a%3Cb%3E%26%22c%27d%40example.com",
 		},
 		{
 			Login: "zero@example.com", Mailbox: "", CanReset: false, CanDelete: false,
@@ -39,23 +33,20 @@ func rowCases() map[string]CredentialsVM {
 		{
 			Login: "future@example.com", Mailbox: "future@example.com", CreatedAt: sampleNow.Add(72 * time.Hour),
 			CanReset: true, CanDelete: true,
-			ResetURL: "javascript:alert(1)", DeleteURL: "//evil.example/x",
-			HistoryURL: "https://example.org/audit?a=1&b=<2>",
 		},
 		{
 			Login: "bob@example.com", Mailbox: "bob.mailbox@example.com", CreatedAt: time.Date(1999, 12, 31, 23, 59, 59, 0, time.FixedZone("x", 3600)),
 			Old: true, CanReset: true, CanDelete: true,
-			ResetURL: "/d/example.com/logins/bob@example.com/reset", DeleteURL: "/d/example.com/logins/bob@example.com/delete",
 		},
 		{
-			Login: "Üñï©ødé@example.com", Mailbox: "Üñï©ødé@example.com", CreatedAt: sampleNow.Add(-30 * time.Second),
-			CanReset: true, CanDelete: true, ResetURL: "/\\evil", DeleteURL: "/d/example.com/logins/x/delete",
-			HistoryURL: "/audit?domain=example.com&login=x",
+			Login: "Üñï©ødé+tag/x?y#z%@example.com", Mailbox: "Üñï©ødé@example.com", CreatedAt: sampleNow.Add(-30 * time.Second),
+			CanReset: true, CanDelete: true,
 		},
 	}
 	owner := CredentialsVM{
 		Page: Page{Now: sampleNow}, Domain: "example.com", Role: "owner", AgeDays: 365, Rows: rows,
-		Can: Perms{Create: true, Reset: true, Delete: true, DeleteAll: true, System: true},
+		Can:      Perms{Create: true, Reset: true, Delete: true, DeleteAll: true, System: true},
+		LoginURL: "/d/example.com/logins/", LoginHistoryURL: "/audit?domain=example.com&login=",
 	}
 	viewer := owner
 	viewer.Role, viewer.Can, viewer.AgeDays = "viewer", Perms{SelfLogin: "alice@example.com"}, 1234
@@ -74,7 +65,15 @@ func rowCases() map[string]CredentialsVM {
 		opRows[i] = r
 	}
 	operator.Rows = opRows
-	return map[string]CredentialsVM{"owner": owner, "viewer": viewer, "operator": operator}
+	// URL prefixes that are not root-relative paths go through templ's sanitizer; no links at
+	// all without them.
+	hostile := owner
+	hostile.Rows = rows[1:3]
+	hostile.LoginURL, hostile.LoginHistoryURL = "javascript:alert(1)//", "//evil.example/audit?a=1&b=<2>&login="
+	nolinks := owner
+	nolinks.Rows = rows[1:3]
+	nolinks.LoginURL, nolinks.LoginHistoryURL = "", ""
+	return map[string]CredentialsVM{"owner": owner, "viewer": viewer, "operator": operator, "hostile": hostile, "nolinks": nolinks}
 }
 
 // TestCredentialRowsGolden holds the hand-written row renderer to reviewed markup, byte for byte

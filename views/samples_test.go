@@ -74,8 +74,6 @@ func sampleCredentials() CredentialsVM {
 	rows := []CredentialRow{{
 		Login: "postmaster@example.com", Mailbox: "postmaster@example.com", CreatedAt: sampleNow.AddDate(-3, 0, 0),
 		System: true, Old: true, CanReset: true, CanDelete: true,
-		ResetURL: "/domains/example.com/credentials/postmaster/reset", DeleteURL: "/domains/example.com/credentials/postmaster/delete",
-		HistoryURL: "/audit?domain=example.com&login=postmaster%40example.com",
 	}}
 	names := []string{"alice", "billing-app", "crm-sync", "deploy-bot", "helpdesk", "invoices", "marketing-2024", "monitoring", "newsletter", "noreply", "orders", "password-reset"}
 	for i, n := range names {
@@ -83,22 +81,21 @@ func sampleCredentials() CredentialsVM {
 		rows = append(rows, CredentialRow{
 			Login: login, Mailbox: login, CreatedAt: sampleNow.Add(-time.Duration(i*i*97+3) * time.Hour),
 			Old: i > 9, CanReset: true, CanDelete: true,
-			ResetURL:   "/domains/example.com/credentials/" + n + "/reset",
-			DeleteURL:  "/domains/example.com/credentials/" + n + "/delete",
-			HistoryURL: "/audit?domain=example.com&login=" + url.QueryEscape(login),
 		})
 	}
 	return CredentialsVM{
-		Page:         p,
-		Domain:       "example.com",
-		Role:         "owner",
-		Can:          Perms{Create: true, Reset: true, Delete: true, DeleteAll: true, System: true},
-		Rows:         rows,
-		Pager:        samplePager(3, 100, 2431, "/domains/example.com", nil),
-		AgeDays:      365,
-		CreateURL:    "/domains/example.com/new",
-		DeleteAllURL: "/domains/example.com/delete-all",
-		AuditURL:     "/audit?domain=example.com",
+		Page:            p,
+		Domain:          "example.com",
+		Role:            "owner",
+		Can:             Perms{Create: true, Reset: true, Delete: true, DeleteAll: true, System: true},
+		Rows:            rows,
+		Pager:           samplePager(3, 100, 2431, "/domains/example.com", nil),
+		AgeDays:         365,
+		CreateURL:       "/domains/example.com/new",
+		DeleteAllURL:    "/domains/example.com/delete-all",
+		AuditURL:        "/audit?domain=example.com",
+		LoginURL:        "/d/example.com/logins/",
+		LoginHistoryURL: "/audit?domain=example.com&login=",
 	}
 }
 

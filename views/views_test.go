@@ -162,7 +162,7 @@ func pageCases() []pageCase {
 				}
 				alice := doc.Find(`tr[data-login="alice@example.com"]`)
 				del := alice.Find(deleteSel)
-				if got, want := del.AttrOr("href", ""), "/domains/example.com/credentials/alice/delete"; got != want {
+				if got, want := del.AttrOr("href", ""), "/d/example.com/logins/alice@example.com/delete"; got != want {
 					t.Errorf("delete link: got %q, want %q", got, want)
 				}
 				// The script confirms a row's delete in the dialog: it needs the table's domain and
