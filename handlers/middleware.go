@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -348,6 +349,25 @@ type gzipResponseWriter struct {
 	buf     []byte // body bytes held back while undecided (fewer than minLength)
 	decided bool
 	sink    *gzipSink // set when compressing
+	// statusSent says the held-back status went out with the first compressed bytes.
+	statusSent bool
+}
+
+// compressedOut is where a gzipResponseWriter's compressed bytes go: the response, after the
+// status the handler set.
+type compressedOut struct{ w *gzipResponseWriter }
+
+func (o compressedOut) Write(p []byte) (int, error) {
+	o.w.sendStatus()
+	return o.w.ResponseWriter.Write(p)
+}
+
+// sendStatus sends the held-back status of a compressed answer, once.
+func (w *gzipResponseWriter) sendStatus() {
+	if !w.statusSent {
+		w.statusSent = true
+		w.ResponseWriter.WriteHeader(w.status)
+	}
 }
 
 // WriteHeader holds the status back; bodiless statuses go out at once, uncompressed.
@@ -401,14 +421,16 @@ func (w *gzipResponseWriter) startGzip() error {
 		}
 		return nil
 	}
-	sink, err := w.g.get(w.ctx, w.ResponseWriter)
+	sink, err := w.g.get(w.ctx, compressedOut{w})
 	if err != nil {
 		return err // the client is gone
 	}
 	w.decided = true
 	h.Del(echo.HeaderContentLength)
 	h.Set(echo.HeaderContentEncoding, "gzip")
-	w.ResponseWriter.WriteHeader(w.status)
+	// The status goes out with the first compressed bytes (compressedOut): a page that
+	// compresses into the sink's buffer whole is sent with its Content-Length, in one piece
+	// instead of as chunks.
 	w.sink = sink
 	if len(w.buf) > 0 {
 		_, err := w.sink.zw.Write(w.buf)
@@ -438,6 +460,7 @@ func (w *gzipResponseWriter) Flush() {
 	if w.sink != nil {
 		_ = w.sink.zw.Flush()
 		_ = w.sink.bw.Flush()
+		w.sendStatus() // even when nothing was compressed yet
 	}
 	_ = http.NewResponseController(w.ResponseWriter).Flush()
 }
@@ -451,8 +474,12 @@ func (w *gzipResponseWriter) finish() {
 	switch {
 	case w.sink != nil:
 		if w.sink.zw.Close() == nil {
+			if !w.statusSent {
+				w.Header().Set(echo.HeaderContentLength, strconv.Itoa(w.sink.bw.Buffered()))
+			}
 			_ = w.sink.bw.Flush()
 		}
+		w.sendStatus() // a failed compressor still answers with the status it was given
 		w.g.put(w.sink)
 		w.sink = nil
 	case !w.decided && w.status != 0:
