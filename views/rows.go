@@ -98,11 +98,13 @@ func (rw *rowWriter) badges(ctx context.Context, r *CredentialRow) error {
 func (rw *rowWriter) row(i int, r *CredentialRow) {
 	vm, b := rw.vm, rw.buf
 	b = append(b, `<tr data-login="`...)
+	loginStart := len(b)
 	b = appendEscaped(b, r.Login)
+	loginEnd := len(b) // b[loginStart:loginEnd] is the escaped login, copied where it repeats
 	b = append(b, `"><td><span id="`...)
 	b = appendRowID(b, i)
 	b = append(b, `">`...)
-	b = appendEscaped(b, r.Login)
+	b = append(b, b[loginStart:loginEnd]...)
 	b = append(b, `</span>`...)
 	if r.System {
 		b = append(b, rw.system...)
@@ -118,7 +120,11 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	b = appendRelative(b, r.CreatedAt, rw.now)
 	relEnd := len(b)
 	b = append(b, `</p></td><td>`...)
-	b = appendEscaped(b, r.Mailbox)
+	if r.Mailbox == r.Login {
+		b = append(b, b[loginStart:loginEnd]...)
+	} else {
+		b = appendEscaped(b, r.Mailbox)
+	}
 	b = append(b, `</td><td>`...)
 	if r.CreatedAt.IsZero() {
 		b = append(b, `<span class="text-gray-500 dark:text-gray-400">—</span>`...)
@@ -130,9 +136,15 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 		b = append(b, `</time>`...)
 	}
 	b = append(b, `</td><td>`...)
-	pathLogin := ""
+	// The login in a path: url.PathEscape, then escaped for the attribute. The usual login needs
+	// neither, and is the escaped login already in the row.
+	var pathLogin []byte
 	if rw.loginURL != nil {
-		pathLogin = url.PathEscape(r.Login) // r.Login itself when nothing needs escaping
+		if p := url.PathEscape(r.Login); len(p) == len(r.Login) && loginEnd-loginStart == len(r.Login) {
+			pathLogin = b[loginStart:loginEnd:loginEnd]
+		} else {
+			pathLogin = appendEscaped(nil, p)
+		}
 	}
 	if r.CanReset && rw.loginURL != nil {
 		b = actionStart(b, rw.loginURL, pathLogin, "/reset")
@@ -149,19 +161,39 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 		b = append(b, `<span class="ad invisible" aria-hidden="true">Delete</span> `...)
 	}
 	if rw.historyURL != nil {
-		b = actionStart(b, rw.historyURL, url.QueryEscape(r.Login), "")
+		b = append(b, `<a href="`...)
+		b = append(b, rw.historyURL...)
+		b = appendQueryEscaped(b, r.Login) // needs no HTML escaping: only [A-Za-z0-9-_.~+%]
 		b = actionEnd(b, i, `ah`, `History`)
 	}
 	rw.buf = append(b, `</td></tr>`...)
 }
 
-// actionStart appends the start of a row action: <a href=" prefix (already escaped), the login
-// (URL-escaped) escaped for the attribute, and suffix.
-func actionStart(b, prefix []byte, urlLogin, suffix string) []byte {
+// actionStart appends the start of a row action: <a href=" prefix, the login and suffix, all
+// three already escaped for the attribute.
+func actionStart(b, prefix, login []byte, suffix string) []byte {
 	b = append(b, `<a href="`...)
 	b = append(b, prefix...)
-	b = appendEscaped(b, urlLogin)
+	b = append(b, login...)
 	return append(b, suffix...)
+}
+
+// appendQueryEscaped appends url.QueryEscape(s) without building the string: letters, digits
+// and -_.~ stay, a space becomes +, every other byte %XX (TestAppendQueryEscaped holds it to
+// url.QueryEscape).
+func appendQueryEscaped(b []byte, s string) []byte {
+	const hex = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == '~':
+			b = append(b, c)
+		case c == ' ':
+			b = append(b, '+')
+		default:
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return b
 }
 
 // actionEnd appends the rest of a row action: its class and label, described by row i's login.

@@ -3,6 +3,7 @@ package views
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -170,4 +171,24 @@ func TestAppendMachineTime(t *testing.T) {
 			t.Errorf("appendMachineTime(%v) = %q, want %q", tm, got, want)
 		}
 	}
+}
+
+// TestAppendQueryEscaped holds appendQueryEscaped to url.QueryEscape.
+func TestAppendQueryEscaped(t *testing.T) {
+	for _, s := range []string{"", "alice@example.com", "a b+c&d=e/f?g#h%i", `a<b>&"c'd`, "Üñï©ødé", "\x00\x1f\x7f\xff", "-_.~AZaz09"} {
+		if got, want := string(appendQueryEscaped([]byte("x"), s)), "x"+url.QueryEscape(s); got != want {
+			t.Errorf("appendQueryEscaped(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendQueryEscaped(f *testing.F) {
+	f.Add("alice@example.com")
+	f.Add("a b+c&d=e/f?g#h%i")
+	f.Add("Üñï©ødé\x00\xff")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := string(appendQueryEscaped(nil, s)), url.QueryEscape(s); got != want {
+			t.Errorf("appendQueryEscaped(%q) = %q, want %q", s, got, want)
+		}
+	})
 }
