@@ -182,6 +182,13 @@ func browseExampleCom(t *testing.T, tb *tab) {
 	if len(first) != 100 {
 		t.Errorf("first page shows %d rows, want 100", len(first))
 	}
+	// Created shows a relative time; its exact time, in the viewer's time zone, is on hover
+	// (the script sets the title from the datetime attribute).
+	if !tb.nojs {
+		if titles := tb.attrs(rowSel+" time[datetime]", "title"); len(titles) == 0 || titles[0] == "" {
+			t.Errorf("the created time has no exact time on hover (titles %q)", titles[:min(1, len(titles))])
+		}
+	}
 
 	tb.wantStatus("next page", tb.click(testid("pager-next")), http.StatusOK)
 	tb.look("domain-page-2")
