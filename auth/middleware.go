@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -148,7 +150,7 @@ func (a *Auth) CSRF() echo.MiddlewareFunc {
 			if got == "" {
 				got = c.FormValue("_csrf")
 			}
-			if got == "" || !equalConst(got, want) {
+			if got, ok := unmaskToken(got); !ok || !equalConst(got, want) {
 				return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
 			}
 			return next(c)
@@ -170,15 +172,45 @@ func UserFrom(c echo.Context) *User {
 	return nil
 }
 
-// CSRFToken returns the session's CSRF token for forms ("" when signed out).
+// CSRFToken returns the session's CSRF token for a form ("" when signed out), masked afresh on
+// every call: a random pad and the token XOR the pad, base64url. Pages are compressed and some
+// reflect what the request asked for (a filter), so a secret that stood in every page byte for
+// byte could be read from the compressed sizes (BREACH); a masked token differs in every page.
+// CSRF unmasks what a form sends back.
 func CSRFToken(c echo.Context) string {
 	rs := fromContext(c)
 	if rs == nil || rs.sess.ID == "" {
 		return ""
 	}
 	var t string
-	value(rs.sess, keyCSRF, &t)
-	return t
+	if !value(rs.sess, keyCSRF, &t) || t == "" {
+		return ""
+	}
+	return maskToken(t)
+}
+
+// maskToken returns base64url(pad ‖ token XOR pad) with a random pad as long as the token.
+func maskToken(token string) string {
+	n := len(token)
+	b := make([]byte, 2*n)
+	_, _ = rand.Read(b[:n]) // crypto/rand.Read never fails on supported platforms
+	for i := range n {
+		b[n+i] = token[i] ^ b[i]
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// unmaskToken reverses maskToken; ok is false for anything maskToken cannot have made.
+func unmaskToken(s string) (token string, ok bool) {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || len(b) == 0 || len(b)%2 != 0 {
+		return "", false
+	}
+	n := len(b) / 2
+	for i := range n {
+		b[n+i] ^= b[i]
+	}
+	return string(b[n:]), true
 }
 
 func (rs *reqSession) save(c echo.Context) error {

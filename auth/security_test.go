@@ -2,6 +2,7 @@ package auth_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -439,6 +440,26 @@ func TestSecurity14CSRF(t *testing.T) {
 		}
 		if got := b.get("/protected").resp.StatusCode; got != http.StatusOK {
 			t.Errorf("session ended by a logout without token: %d", got)
+		}
+	})
+	// BREACH: pages are compressed and may reflect request input, so the token in a page must
+	// differ on every page (masked afresh) while each one still works.
+	t.Run("masked afresh on every page", func(t *testing.T) {
+		again := csrfOf(t, b.get("/protected"))
+		if again == tok {
+			t.Fatalf("two pages carry the same token %q", tok)
+		}
+		if got := b.do(http.MethodPost, "/protected", url.Values{"_csrf": {again}}, nil).resp.StatusCode; got != http.StatusOK {
+			t.Errorf("POST with the second page's token = %d, want 200", got)
+		}
+		// The same bytes with one masked byte changed must fail.
+		raw, err := base64.RawURLEncoding.DecodeString(again)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw[len(raw)-1] ^= 1
+		if got := b.do(http.MethodPost, "/protected", url.Values{"_csrf": {base64.RawURLEncoding.EncodeToString(raw)}}, nil).resp.StatusCode; got != http.StatusForbidden {
+			t.Errorf("POST with a token one bit off = %d, want 403", got)
 		}
 	})
 	t.Run("another session's token", func(t *testing.T) {
