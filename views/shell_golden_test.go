@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/a-h/templ"
 	"github.com/smtpdesk/smtpdesk/static"
@@ -53,49 +52,9 @@ func withChild(c templ.Component) templ.Component {
 	})
 }
 
-// goldenPage and goldenPager build the test inputs (copies of samplePage and samplePager, kept
-// here so that changes to the shared samples do not move these goldens).
-func goldenPage(title, subtitle string) Page {
-	return Page{
-		Title:     title,
-		Subtitle:  subtitle,
-		Nonce:     "n0nce",
-		CSRFToken: "csrf-token-123",
-		User:      &User{Name: "Ada Lovelace", Email: "ada@corp.example", IsAdmin: false},
-		Domains: []NavItem{
-			{Label: "acme.example", URL: "/domains/acme.example", Note: "operator"},
-			{Label: "empty.example", URL: "/domains/empty.example", Note: "viewer"},
-			{Label: "example.com", URL: "/domains/example.com", Note: "owner"},
-			{Label: "newsletter.example.org", URL: "/domains/newsletter.example.org", Note: "viewer"},
-		},
-		RequestID: "req-7f3a9c21b4",
-		Demo:      true,
-		Now:       time.Date(2026, 3, 14, 15, 4, 5, 0, time.UTC),
-	}
-}
-
-func goldenPager(page, perPage, total int, base string, extra url.Values) Pager {
-	pages := (total + perPage - 1) / perPage
-	from := (page-1)*perPage + 1
-	to := min(page*perPage, total)
-	return Pager{
-		Page: page, PerPage: perPage, Total: total, TotalPages: pages, From: from, To: to,
-		Sizes: []int{25, 50, 100, 500},
-		URL: func(p, n int) string {
-			q := url.Values{}
-			for k, v := range extra {
-				q[k] = v
-			}
-			q.Set("page", strconv.Itoa(p))
-			q.Set("per_page", strconv.Itoa(n))
-			return base + "?" + q.Encode()
-		},
-	}
-}
-
 // pagerWith is a pager whose URL builder returns fixed strings around the page numbers.
 func pagerWith(page, perPage, total int, link func(p, n int) string) Pager {
-	p := goldenPager(page, perPage, total, "/", nil)
+	p := samplePager(page, perPage, total, "/", nil)
 	p.URL = link
 	return p
 }
@@ -103,11 +62,11 @@ func pagerWith(page, perPage, total int, link func(p, n int) string) Pager {
 func shellPages() map[string]Page {
 	pages := map[string]Page{}
 
-	p := goldenPage("Domains", "The Mailgun domains you can manage.")
+	p := samplePage("Domains", "The Mailgun domains you can manage.")
 	p.Nav = "domains"
 	pages["user"] = p
 
-	p = goldenPage("example.com", "SMTP logins of this domain.")
+	p = samplePage("example.com", "SMTP logins of this domain.")
 	p.Nav = "domains"
 	p.CurrentDomain = "example.com"
 	p.Breadcrumbs = []NavItem{{Label: "Domains", URL: "/"}, {Label: "example.com", URL: "/domains/example.com"}}
@@ -120,7 +79,7 @@ func shellPages() map[string]Page {
 	}
 	pages["domain"] = p
 
-	p = goldenPage("Audit trail", "Who changed what.")
+	p = samplePage("Audit trail", "Who changed what.")
 	p.Nav = "audit"
 	p.User = &User{Name: "Grace Hopper", Email: "grace@corp.example", IsAdmin: true}
 	p.Demo = false
@@ -128,23 +87,23 @@ func shellPages() map[string]Page {
 	p.RequestID = ""
 	pages["admin-audit"] = p
 
-	p = goldenPage("Admin without domains", "")
+	p = samplePage("Admin without domains", "")
 	p.User = &User{Name: "", Email: "root@corp.example", IsAdmin: true}
 	p.Domains = nil
 	pages["admin-nodomains"] = p
 
-	p = goldenPage("No nav", "Subtitle only")
+	p = samplePage("No nav", "Subtitle only")
 	p.User = &User{Name: "  ", Email: "x_y-z@corp.example"}
 	p.Domains = nil
 	p.Nav = ""
 	pages["user-nonav"] = p
 
-	p = goldenPage("", "")
+	p = samplePage("", "")
 	p.User = nil
 	p.Demo = false
 	pages["signed-out"] = p
 
-	p = goldenPage(evil, evil)
+	p = samplePage(evil, evil)
 	p.Nonce = evil
 	p.CSRFToken = evil
 	p.RequestID = evil
@@ -161,12 +120,12 @@ func shellPages() map[string]Page {
 	p.Flashes = []Flash{{Kind: "error", Message: evil}}
 	pages["escaping"] = p
 
-	p = goldenPage("One crumb", "")
+	p = samplePage("One crumb", "")
 	p.Breadcrumbs = []NavItem{{Label: "Only", URL: "/only"}}
 	p.CurrentDomain = "not-in-list.example"
 	pages["one-crumb"] = p
 
-	p = goldenPage("Same name", "")
+	p = samplePage("Same name", "")
 	p.User = &User{Name: "ada@corp.example", Email: "ada@corp.example"}
 	p.Domains = []NavItem{{Label: "example.com", URL: "/domains/example.com"}}
 	p.CurrentDomain = "example.com"
@@ -185,32 +144,32 @@ func shellCases() map[string]templ.Component {
 		cases["breadcrumbs-"+name] = breadcrumbs(p.Breadcrumbs)
 		cases["flashes-"+name] = flashes(p.Flashes)
 	}
-	cases["layout-nochildren"] = Layout(goldenPage("No children", ""))
+	cases["layout-nochildren"] = Layout(samplePage("No children", ""))
 
 	extra := url.Values{"q": {"a&b c/é"}, "sort": {"x<y>\"z'"}}
 	pagers := map[string]Pager{
-		"first":          goldenPager(1, 25, 500, "/d/example.com", nil),
-		"second":         goldenPager(2, 25, 500, "/d/example.com", nil),
-		"fourth":         goldenPager(4, 25, 500, "/d/example.com", nil),
-		"fifth":          goldenPager(5, 25, 500, "/d/example.com", nil),
-		"middle":         goldenPager(10, 25, 500, "/d/example.com", nil),
-		"near-end":       goldenPager(17, 25, 500, "/d/example.com", nil),
-		"before-last":    goldenPager(19, 25, 500, "/d/example.com", nil),
-		"last":           goldenPager(20, 25, 499, "/d/example.com", nil),
-		"single":         goldenPager(1, 100, 40, "/d/example.com", nil),
-		"empty":          goldenPager(1, 100, 0, "/d/example.com", nil),
-		"seven":          goldenPager(3, 100, 700, "/d/example.com", nil),
-		"eight":          goldenPager(8, 100, 800, "/d/example.com", nil),
-		"two":            goldenPager(2, 50, 51, "/d/example.com", nil),
-		"filter":         goldenPager(2, 50, 123456, "/d/example.com", extra),
-		"filter-first":   goldenPager(1, 500, 1234567, "/d/example.com", url.Values{"q": {"a&b c/é"}}),
-		"filter-repeat":  goldenPager(3, 25, 100, "/d/example.com", url.Values{"q": {"b", "a"}, "a": {"1"}}),
-		"odd-size":       goldenPager(2, 75, 1000, "/d/example.com", nil),
-		"odd-path":       goldenPager(2, 25, 100, `/d/ex"am'p<l>e&co m`, url.Values{"q": {evil}}),
-		"unicode-path":   goldenPager(2, 25, 100, "/d/bücher.example", nil),
-		"escaped-path":   goldenPager(2, 25, 100, "/d/a%2Fb%20c", nil),
-		"no-sizes":       func() Pager { p := goldenPager(2, 50, 300, "/a", nil); p.Sizes = nil; return p }(),
-		"no-sizes-odd":   func() Pager { p := goldenPager(2, 30, 300, "/a", nil); p.Sizes = nil; return p }(),
+		"first":          samplePager(1, 25, 500, "/d/example.com", nil),
+		"second":         samplePager(2, 25, 500, "/d/example.com", nil),
+		"fourth":         samplePager(4, 25, 500, "/d/example.com", nil),
+		"fifth":          samplePager(5, 25, 500, "/d/example.com", nil),
+		"middle":         samplePager(10, 25, 500, "/d/example.com", nil),
+		"near-end":       samplePager(17, 25, 500, "/d/example.com", nil),
+		"before-last":    samplePager(19, 25, 500, "/d/example.com", nil),
+		"last":           samplePager(20, 25, 499, "/d/example.com", nil),
+		"single":         samplePager(1, 100, 40, "/d/example.com", nil),
+		"empty":          samplePager(1, 100, 0, "/d/example.com", nil),
+		"seven":          samplePager(3, 100, 700, "/d/example.com", nil),
+		"eight":          samplePager(8, 100, 800, "/d/example.com", nil),
+		"two":            samplePager(2, 50, 51, "/d/example.com", nil),
+		"filter":         samplePager(2, 50, 123456, "/d/example.com", extra),
+		"filter-first":   samplePager(1, 500, 1234567, "/d/example.com", url.Values{"q": {"a&b c/é"}}),
+		"filter-repeat":  samplePager(3, 25, 100, "/d/example.com", url.Values{"q": {"b", "a"}, "a": {"1"}}),
+		"odd-size":       samplePager(2, 75, 1000, "/d/example.com", nil),
+		"odd-path":       samplePager(2, 25, 100, `/d/ex"am'p<l>e&co m`, url.Values{"q": {evil}}),
+		"unicode-path":   samplePager(2, 25, 100, "/d/bücher.example", nil),
+		"escaped-path":   samplePager(2, 25, 100, "/d/a%2Fb%20c", nil),
+		"no-sizes":       func() Pager { p := samplePager(2, 50, 300, "/a", nil); p.Sizes = nil; return p }(),
+		"no-sizes-odd":   func() Pager { p := samplePager(2, 30, 300, "/a", nil); p.Sizes = nil; return p }(),
 		"zero":           {},
 		"nil-url":        {Page: 2, PerPage: 50, Total: 300, TotalPages: 6, From: 51, To: 100, Sizes: []int{25, 50}},
 		"nil-url-single": {Page: 1, PerPage: 25, Total: 3, TotalPages: 1, From: 1, To: 3},
@@ -499,9 +458,9 @@ func TestShellCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for name, c := range map[string]templ.Component{
-		"layout":     withChild(Layout(goldenPage("x", "y"))),
-		"shell":      shell(goldenPage("x", "y"), shellOpts{}),
-		"pagination": Pagination(goldenPager(2, 25, 100, "/x", nil)),
+		"layout":     withChild(Layout(samplePage("x", "y"))),
+		"shell":      shell(samplePage("x", "y"), shellOpts{}),
+		"pagination": Pagination(samplePager(2, 25, 100, "/x", nil)),
 		"icon":       icon("x", "h-4 w-4"),
 	} {
 		if err := c.Render(ctx, io.Discard); err == nil {
@@ -518,8 +477,8 @@ func (errWriter) Write([]byte) (int, error) { return 0, io.ErrClosedPipe }
 // TestShellWriteError passes a failing writer's error on.
 func TestShellWriteError(t *testing.T) {
 	for name, c := range map[string]templ.Component{
-		"layout":     withChild(Layout(goldenPage("x", "y"))),
-		"pagination": Pagination(goldenPager(2, 25, 100, "/x", nil)),
+		"layout":     withChild(Layout(samplePage("x", "y"))),
+		"pagination": Pagination(samplePager(2, 25, 100, "/x", nil)),
 		"icon":       icon("x", "h-4 w-4"),
 	} {
 		if err := c.Render(context.Background(), errWriter{}); err == nil {
@@ -531,10 +490,10 @@ func TestShellWriteError(t *testing.T) {
 // BenchmarkShell renders only the shell of the domain page: the layout around an empty content
 // column, and the pager of a 25-row page.
 func BenchmarkShell(b *testing.B) {
-	p := goldenPage("example.com", "SMTP logins of this domain: list, create, reset and delete them.")
+	p := samplePage("example.com", "SMTP logins of this domain: list, create, reset and delete them.")
 	p.Nav = "domains"
 	p.CurrentDomain = "example.com"
-	pg := goldenPager(3, 25, 250, "/d/example.com", nil)
+	pg := samplePager(3, 25, 250, "/d/example.com", nil)
 	ctx := templ.WithNonce(context.Background(), "n0nce")
 	b.Run("layout", func(b *testing.B) {
 		b.ReportAllocs()
