@@ -150,6 +150,15 @@ func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*
 	c.mu.Unlock()
 
 	v, err := c.do(ctx, fmt.Sprintf("page\x00%s\x00%d\x00%d\x00%d", d, g, skip, limit), func(ctx context.Context) (any, error) {
+		// A caller that missed the cache just before another call stored the page starts a new
+		// call once that one is over: it finds the page here instead of asking Mailgun again.
+		c.mu.Lock()
+		if e, ok := c.pages[key]; ok && c.gen[d] == g && c.now().Before(e.expires) {
+			l := e.list
+			c.mu.Unlock()
+			return &l, nil
+		}
+		c.mu.Unlock()
 		l, err := c.src.ListCredentials(ctx, domain, &mailgun.ListOptions{Skip: skip, Limit: limit})
 		if err != nil {
 			return nil, err
