@@ -107,12 +107,15 @@ func (h *CredentialPages) List(c echo.Context) error {
 		})
 	}
 
+	// The pager's links: what url.Values{page, per_page, q}.Encode() gives (keys in order), built
+	// without a map and a sort per link.
+	pageBase := domainURL(sc.domain) + "?page="
+	filterParam := ""
+	if filter != "" {
+		filterParam = "&q=" + url.QueryEscape(filter)
+	}
 	pager := makePager(paging, total, len(items), func(p, n int) string {
-		v := url.Values{"page": {strconv.Itoa(p)}, "per_page": {strconv.Itoa(n)}}
-		if filter != "" {
-			v.Set("q", filter)
-		}
-		return domainURL(sc.domain) + "?" + v.Encode()
+		return pageBase + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(n) + filterParam
 	})
 	vm := views.CredentialsVM{
 		Page:         h.page(c, sc.domain, domainSubtitle(perms), "domains", sc.domain),

@@ -235,6 +235,10 @@ func TestDomainFilterSearchesTheWholeDomain(t *testing.T) {
 		if s := summary(p); s != "51–75 of 9,999" {
 			t.Errorf("summary = %q", s)
 		}
+		// The pager keeps the filter, keys in url.Values order.
+		if got, want := p.TestID("pager-next").AttrOr("href", ""), "/d/big.example?page=4&per_page=25&q=gen00"; got != want {
+			t.Errorf("next page link = %q, want %q", got, want)
+		}
 	})
 
 	t.Run("a second filter is served from the cache", func(t *testing.T) {
