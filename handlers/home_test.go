@@ -14,15 +14,6 @@ import (
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 )
 
-// rowsOf returns the text of the data-testid=field cell of each data-testid=row element.
-func rowsOf(p *testflow.Page, row, field string) []string {
-	var out []string
-	p.TestID(row).Each(func(_ int, s *goquery.Selection) {
-		out = append(out, strings.TrimSpace(s.Find(`[data-testid="`+field+`"]`).First().Text()))
-	})
-	return out
-}
-
 func TestHomeShowsTheDomainsThePolicyGrants(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	tests := []struct {

@@ -131,12 +131,6 @@ func (c *ListCache) Invalidate(domain string) {
 	delete(c.counts, d)
 }
 
-func (c *ListCache) generation(d string) uint64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.gen[d]
-}
-
 // Page returns one page of a domain's credentials (Mailgun's skip and limit).
 func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*mailgun.CredentialList, error) {
 	d := domainKey(domain)

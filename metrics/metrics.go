@@ -86,9 +86,6 @@ func New(sessions SessionCounter) *Metrics {
 	return m
 }
 
-// Registry returns the registry the metrics are registered with.
-func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
-
 // Middleware counts and times every request by its route template (never the raw path, whose
 // domains and logins would make the series unbounded).
 func (m *Metrics) Middleware() echo.MiddlewareFunc {

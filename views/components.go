@@ -64,14 +64,6 @@ func (f Field) controlAttrs() templ.Attributes {
 	return a
 }
 
-// nonceAttrs gives the nonce attribute for a script element, or nothing without a nonce.
-func nonceAttrs(nonce string) templ.Attributes {
-	if nonce == "" {
-		return templ.Attributes{}
-	}
-	return templ.Attributes{"nonce": nonce}
-}
-
 // shellOpts shape the frame around a page.
 type shellOpts struct {
 	Heading   bool            // show the page title and subtitle

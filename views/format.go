@@ -419,14 +419,6 @@ func statusTone(status int) string {
 	}
 }
 
-// loginsSummary says "3 logins" or "1 login".
-func loginsSummary(n int) string {
-	if n == 1 {
-		return "1 login"
-	}
-	return Number(n) + " logins"
-}
-
 // nowOr returns now, or the current time when the view model left it unset.
 func nowOr(now time.Time) time.Time {
 	if now.IsZero() {
