@@ -71,6 +71,7 @@ type options struct {
 	gzip        bool
 	failOnMiss  bool
 	cpuProfile  string   // file for the dashboard's CPU profile during the cold 0 ms run
+	trace       string   // file for the dashboard's execution trace during the cold run at -latency
 	webEnv      []string // extra KEY=VALUE environment for the dashboard
 	args        []string // as given, for the report's command line
 }
@@ -107,6 +108,7 @@ Flags:
 	fs.BoolVar(&o.gzip, "gzip", true, "send Accept-Encoding: gzip to the dashboard as browsers do")
 	fs.BoolVar(&o.failOnMiss, "fail-on-miss", false, "exit with status 3 when a budget line is missed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the dashboard's CPU profile during the cold 0 ms measurement to this `file` (read it with go tool pprof)")
+	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the dashboard during the cold measurement at -latency (the p50/p99 lines) to this `file`; at most 5s of it (read it with go tool trace)")
 	fs.Func("web-env", "extra `KEY=VALUE` environment for the dashboard, e.g. LOG_LEVEL=warn (repeatable)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
 			return errors.New("want KEY=VALUE")

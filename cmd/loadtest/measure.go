@@ -125,10 +125,18 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	mBefore, mOK := lt.scrapeMetrics(ctx)
 	cpu0 := lt.cpu()
 	rss := pollRSS(lt.web.cmd.Process.Pid, 100*time.Millisecond)
-	var profDone chan error
-	if lt.pprofURL != "" && sc == scCold && lat == 0 {
-		profDone = make(chan error, 1)
-		go func() { profDone <- lt.profile(ctx, lt.o.duration-time.Second, lt.o.cpuProfile) }()
+	var (
+		profDone       chan error
+		profPath, what string
+	)
+	switch {
+	case sc != scCold:
+	case lat == 0 && lt.o.cpuProfile != "":
+		profDone, profPath, what = make(chan error, 1), lt.o.cpuProfile, "CPU profile (go tool pprof -top FILE)"
+		go func() { profDone <- lt.profile(ctx, "profile", lt.o.duration-time.Second, profPath) }()
+	case lat > 0 && lt.o.trace != "":
+		profDone, profPath, what = make(chan error, 1), lt.o.trace, "execution trace (go tool trace FILE)"
+		go func() { profDone <- lt.profile(ctx, "trace", min(lt.o.duration-time.Second, 5*time.Second), profPath) }()
 	}
 	m.Res, err = attack(ctx, client, lt.o.concurrency, lt.o.duration, next)
 	m.DashRSSPeak = rss.stop()
@@ -136,7 +144,7 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 		if perr := <-profDone; perr != nil {
 			lt.logf("warning: %v", perr)
 		} else {
-			lt.logf("the dashboard's CPU profile of this run is in %s (go tool pprof -top %s)", lt.o.cpuProfile, lt.o.cpuProfile)
+			lt.logf("the dashboard's %s of this run is in %s", what, profPath)
 		}
 	}
 	if err != nil {

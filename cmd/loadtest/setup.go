@@ -124,7 +124,7 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 		"MAILGUN_API_KEY=" + key,
 		"METRICS_TOKEN=" + metricsToken,
 	}
-	if o.cpuProfile != "" {
+	if o.cpuProfile != "" || o.trace != "" {
 		pprofAddr, err := freePort(ctx)
 		if err != nil {
 			return nil, cleanup, err
@@ -145,11 +145,12 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 	return lt, cleanup, nil
 }
 
-// profile fetches a CPU profile of the dashboard over d and writes it to path. It runs beside a
+// profile fetches one of the dashboard's pprof endpoints that record over time ("profile" for
+// CPU, "trace" for an execution trace) over d and writes it to path. It runs beside a
 // measurement; a failure is reported, not fatal.
-func (lt *loadTest) profile(ctx context.Context, d time.Duration, path string) error {
+func (lt *loadTest) profile(ctx context.Context, kind string, d time.Duration, path string) error {
 	secs := max(int(d/time.Second), 1)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, lt.pprofURL+"profile?seconds="+strconv.Itoa(secs), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, lt.pprofURL+kind+"?seconds="+strconv.Itoa(secs), nil)
 	if err != nil {
 		return fmt.Errorf("profile: %w", err)
 	}
