@@ -17,7 +17,7 @@ run:
 demo:
 	go run ./cmd/web -demo
 
-# What CI runs: installs what is missing, vet, gofmt, generated-files check, go test -race.
+# What CI runs: installs what is missing, vet, staticcheck, gofmt, generated-files check, go test -race.
 test:
 	./scripts/test.sh
 
@@ -27,4 +27,4 @@ bench:
 
 # Static checks.
 lint:
-	go vet ./... && test -z "$$(gofmt -l $$(find . -name '*.go' -not -path './node_modules/*'))"
+	go vet ./... && go tool staticcheck ./... && test -z "$$(gofmt -l $$(find . -name '*.go' -not -path './node_modules/*'))"

@@ -2,7 +2,8 @@
 # SMTP Desk's test command (the README's, and CI's through .ci/run). Run it from anywhere, as
 # root on a fresh Debian machine or as a developer: it installs what is missing (Chromium for the
 # browser tests, the npm packages for the CSS check, a local PostgreSQL for the store tests), then
-# runs go vet, the gofmt check, the generated-files check and the whole test suite with -race.
+# runs go vet, staticcheck, the gofmt check, the generated-files check and the whole test suite
+# with -race.
 # It ends with a summary line "N passed, N failed" counting packages. The tests leave their log
 # output, database files and secrets in a scan directory (internal/secretscan); after the tests,
 # the secret scan checks that no secret reached a log or a database, and a leak fails the run
@@ -78,6 +79,9 @@ fi
 
 step "go vet"
 go vet ./...
+
+step "staticcheck"
+go tool staticcheck ./...
 
 step "gofmt"
 unformatted="$(find . -name '*.go' -not -path './node_modules/*' -not -path './.git/*' -print0 | xargs -0 gofmt -l)"
