@@ -1,11 +1,15 @@
 package views
 
 import (
+	"context"
+	"io"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/a-h/templ"
 )
 
 // Number formats n with thousands separators: 2431 → "2,431".
@@ -567,4 +571,25 @@ func failedExplain(action string) string {
 		return "Their passwords were not changed; the old ones still work."
 	}
 	return "These logins do not exist. Fix the reason and create them again."
+}
+
+// Breakable writes a domain (or any dotted name) escaped, with a line-break opportunity after
+// each dot, so that in a narrow column "newsletter.example.org" wraps between its labels
+// ("newsletter.example." / "org") instead of inside one. The text is unchanged.
+func Breakable(name string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		var b []byte
+		for {
+			i := strings.IndexByte(name, '.')
+			if i < 0 || i == len(name)-1 {
+				b = appendEscaped(b, name)
+				break
+			}
+			b = appendEscaped(b, name[:i+1])
+			b = append(b, "<wbr>"...)
+			name = name[i+1:]
+		}
+		_, err := w.Write(b)
+		return err
+	})
 }

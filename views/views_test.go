@@ -532,6 +532,37 @@ func TestNumber(t *testing.T) {
 	}
 }
 
+// TestBreakable: a line-break opportunity after every dot but a trailing one, the text escaped
+// and otherwise unchanged.
+func TestBreakable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"localhost", "localhost"},
+		{"example.com", "example.<wbr>com"},
+		{"newsletter.example.org", "newsletter.<wbr>example.<wbr>org"},
+		{"trailing.", "trailing."},
+		{"a..b", "a.<wbr>.<wbr>b"},
+		{`x<y>&"'.z`, "x&lt;y&gt;&amp;&#34;&#39;.<wbr>z"},
+	}
+	for _, tc := range tests {
+		var b bytes.Buffer
+		if err := Breakable(tc.in).Render(context.Background(), &b); err != nil {
+			t.Fatal(err)
+		}
+		if b.String() != tc.want {
+			t.Errorf("Breakable(%q) = %q, want %q", tc.in, b.String(), tc.want)
+		}
+		// The text a reader (or a test) sees is the name itself.
+		doc, err := goquery.NewDocumentFromReader(strings.NewReader("<p>" + b.String() + "</p>"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := doc.Find("p").Text(); got != tc.in {
+			t.Errorf("Breakable(%q) reads as %q", tc.in, got)
+		}
+	}
+}
+
 func TestRelative(t *testing.T) {
 	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
