@@ -532,6 +532,38 @@ func TestNumber(t *testing.T) {
 	}
 }
 
+// TestHomeOnAPhone: the State column is hidden below the sm breakpoint, so a domain that is
+// not active carries its state next to its name there (and only there); an active one does not.
+func TestHomeOnAPhone(t *testing.T) {
+	doc, _ := render(t, Home(sampleHome()))
+	if n := doc.Find(`th.max-sm\:hidden`).Length(); n != 1 {
+		t.Errorf("%d hidden-on-phone header cells, want 1 (State)", n)
+	}
+	doc.Find(`tr[data-testid="domain-row"]`).Each(func(_ int, row *goquery.Selection) {
+		name, _ := row.Attr("data-domain")
+		first := row.Find("td").First()
+		phone := first.Find(`span.sm\:hidden [data-testid="state-badge"]`)
+		column := row.Find(`td.max-sm\:hidden [data-testid="state-badge"]`)
+		state := strings.TrimSpace(column.Text())
+		if column.Length() != 1 || state == "" {
+			t.Fatalf("%s: no state in the State column", name)
+		}
+		want := 1
+		if state == "active" {
+			want = 0
+		}
+		if phone.Length() != want {
+			t.Errorf("%s (%s): %d state badges by the name, want %d", name, state, phone.Length(), want)
+		}
+		if phone.Length() == 1 && strings.TrimSpace(phone.Text()) != state {
+			t.Errorf("%s: the name's badge says %q, the column %q", name, phone.Text(), state)
+		}
+		if got := strings.TrimSpace(first.Find("a").Text()); got != name {
+			t.Errorf("link text %q, want %q", got, name)
+		}
+	})
+}
+
 // TestBreakable: a line-break opportunity after every dot but a trailing one, the text escaped
 // and otherwise unchanged.
 func TestBreakable(t *testing.T) {
