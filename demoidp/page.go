@@ -26,14 +26,15 @@ const pageHTML = `<!doctype html>
          border:1px solid var(--line); border-radius:10px; padding:14px 16px; font:inherit; }
   button.persona:hover { border-color:var(--accent); background:var(--accent-bg); }
   button.persona:focus-visible, a:focus-visible, button.link:focus-visible { outline:3px solid var(--accent); outline-offset:2px; }
-  .name { font-weight:600; font-size:1.05rem; }
-  .email { font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.875rem; color:var(--muted); margin-left:6px; }
+  .name { font-weight:600; font-size:1.05rem; white-space:nowrap; margin-right:8px; }
+  .email { display:inline-block; max-width:100%; overflow-wrap:anywhere; font-family:ui-monospace, SFMono-Regular, Menlo, monospace; font-size:.875rem; color:var(--muted); }
   .groups { margin:6px 0 4px; display:flex; flex-wrap:wrap; gap:6px; }
   .group { font-size:.75rem; border:1px solid var(--line); border-radius:999px; padding:1px 8px; color:var(--muted); }
   .desc { font-size:.9rem; }
   button.link { background:none; border:none; color:var(--accent); font:inherit; cursor:pointer; padding:4px 0; text-decoration:underline; }
   a { color:var(--accent); }
   .brand { font-size:.8rem; letter-spacing:.06em; text-transform:uppercase; color:var(--muted); margin-bottom:8px; }
+  @media (max-width: 480px) { body { padding:12px; align-items:flex-start; } .card { padding:20px 16px 12px; } }
 </style>
 </head>
 <body>
