@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -194,11 +195,13 @@ func TestAcceptsGzip(t *testing.T) {
 	}
 }
 
-// TestGzipBoundsWriters: with one writer allowed, an answer that finds it in use waits (here
-// until its request is cancelled) instead of taking a second one, and the next answer gets it
-// once it is free.
+// TestGzipBoundsWriters: with one writer allowed, an answer that finds it in use does not take
+// a second one: it waits a moment and then goes out uncompressed and whole (a page must not queue
+// behind a slow download), or stops waiting when its request ends; the next answer gets the
+// writer once it is free.
 func TestGzipBoundsWriters(t *testing.T) {
 	g := newGzipper(gzip.BestSpeed, gzipMinLength, 1)
+	g.wait = 20 * time.Millisecond
 	e := echo.New()
 	e.Use(g.middleware)
 	chunk := []byte(strings.Repeat("a", 4096))
@@ -225,6 +228,19 @@ func TestGzipBoundsWriters(t *testing.T) {
 	go func() { first <- serveGzip(context.Background(), "/hold") }()
 	<-wrote
 
+	rec := serveGzip(context.Background(), "/page")
+	if got := rec.Header().Get("Content-Encoding"); got != "" {
+		t.Errorf("an answer that found no writer free: Content-Encoding %q, want none", got)
+	}
+	if rec.Code != http.StatusOK || rec.Body.String() != string(chunk) {
+		t.Errorf("the uncompressed answer: status %d, %d bytes; want 200 and %d bytes", rec.Code, rec.Body.Len(), len(chunk))
+	}
+	if got := rec.Header().Get("Vary"); got != "Accept-Encoding" {
+		t.Errorf("Vary %q on the uncompressed answer", got)
+	}
+	if got := g.skipped.Load(); got != 1 {
+		t.Errorf("answers sent uncompressed for want of a writer: %d, want 1", got)
+	}
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	if got := serveGzip(gone, "/page").Header().Get("Content-Encoding"); got == "gzip" {

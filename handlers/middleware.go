@@ -221,7 +221,10 @@ const gzipMinLength = 512
 //
 // At most 4×GOMAXPROCS answers are compressed at once; others wait for a writer. Compressing is
 // pure CPU, so more at a time only adds writers (and RSS), not throughput: without the bound, 50
-// users on cached pages kept ~50 writers live.
+// users on cached pages kept ~50 writers live. A page holds its writer for well under a
+// millisecond, but a stream (an audit export) holds one for as long as its client takes to read
+// it; so an answer waits at most writerWait for a writer and then goes out uncompressed, rather
+// than every page queueing behind a few slow downloads.
 func Gzip() echo.MiddlewareFunc {
 	return newGzipper(gzip.BestSpeed, gzipMinLength, max(4, 4*runtime.GOMAXPROCS(0))).middleware
 }
@@ -231,13 +234,21 @@ func Gzip() echo.MiddlewareFunc {
 type gzipper struct {
 	level     int
 	minLength int
+	wait      time.Duration // the longest an answer waits for a writer
 	pool      sync.Pool
 	slots     chan struct{} // one per writer in use
 	taken     atomic.Int64  // writers taken from the pool and not yet returned
+	skipped   atomic.Int64  // answers sent uncompressed because no writer came free in time
 }
 
+// writerWait is how long an answer waits for a free gzip writer before it goes out uncompressed.
+const writerWait = 100 * time.Millisecond
+
+// errNoWriter says that no gzip writer came free within the wait.
+var errNoWriter = errors.New("gzip: no writer free")
+
 func newGzipper(level, minLength, maxWriters int) *gzipper {
-	g := &gzipper{level: level, minLength: minLength, slots: make(chan struct{}, maxWriters)}
+	g := &gzipper{level: level, minLength: minLength, wait: writerWait, slots: make(chan struct{}, maxWriters)}
 	g.pool.New = func() any {
 		// klauspost/compress at level 1 gives the same size as compress/gzip's level 1 in under a
 		// third of the time (a 100-row page: 0.12 ms instead of 0.40 ms; docs/BENCHMARKS.md),
@@ -262,12 +273,22 @@ type gzipSink struct {
 	bw *bufio.Writer
 }
 
-// get waits for a free slot (or the end of ctx) and takes a writer aimed at dst.
+// get takes a writer aimed at dst, waiting for a free slot at most g.wait (errNoWriter) and
+// not past the end of ctx.
 func (g *gzipper) get(ctx context.Context, dst io.Writer) (*gzipSink, error) {
 	select {
 	case g.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("gzip: waiting for a writer: %w", ctx.Err())
+	default:
+		t := time.NewTimer(g.wait)
+		defer t.Stop()
+		select {
+		case g.slots <- struct{}{}:
+		case <-t.C:
+			g.skipped.Add(1)
+			return nil, errNoWriter
+		case <-ctx.Done():
+			return nil, fmt.Errorf("gzip: waiting for a writer: %w", ctx.Err())
+		}
 	}
 	s := g.pool.Get().(*gzipSink)
 	s.bw.Reset(dst)
@@ -413,15 +434,12 @@ func (w *gzipResponseWriter) Write(b []byte) (int, error) {
 func (w *gzipResponseWriter) startGzip() error {
 	h := w.Header()
 	if h.Get(echo.HeaderContentEncoding) != "" || h.Get("Content-Range") != "" {
-		w.passThrough()
-		if len(w.buf) > 0 {
-			_, err := w.ResponseWriter.Write(w.buf)
-			w.buf = nil
-			return err
-		}
-		return nil
+		return w.sendUncompressed()
 	}
 	sink, err := w.g.get(w.ctx, compressedOut{w})
+	if errors.Is(err, errNoWriter) {
+		return w.sendUncompressed()
+	}
 	if err != nil {
 		return err // the client is gone
 	}
@@ -434,6 +452,17 @@ func (w *gzipResponseWriter) startGzip() error {
 	w.sink = sink
 	if len(w.buf) > 0 {
 		_, err := w.sink.zw.Write(w.buf)
+		w.buf = nil
+		return err
+	}
+	return nil
+}
+
+// sendUncompressed decides against compression and sends the status and what was held back.
+func (w *gzipResponseWriter) sendUncompressed() error {
+	w.passThrough()
+	if len(w.buf) > 0 {
+		_, err := w.ResponseWriter.Write(w.buf)
 		w.buf = nil
 		return err
 	}
