@@ -182,6 +182,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		TrustedProxies: a.cfg.TrustedProxies,
 		FormActions:    a.formActions,
 		Demo:           a.cfg.Demo,
+		OnUncompressed: a.metrics.CountUncompressed,
 	})
 	e.Use(a.metrics.Middleware())
 	e.Use(a.auth.Session())

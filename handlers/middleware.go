@@ -51,6 +51,9 @@ type MiddlewareConfig struct {
 	BodyLimit string
 	// Demo marks every page with the demo banner.
 	Demo bool
+	// OnUncompressed, when set, is called for each answer sent uncompressed because no gzip
+	// writer came free in time (for a metric).
+	OnUncompressed func()
 }
 
 // Use installs SMTP Desk's middleware on e, outermost first: request id, security headers (with
@@ -67,7 +70,7 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	e.Use(
 		RequestIDMiddleware(),
 		SecurityHeaders(cfg.TrustedProxies, cfg.FormActions, cfg.Demo),
-		Gzip(),
+		Gzip(cfg.OnUncompressed),
 		AccessLog(cfg.Logger),
 		Recover(cfg.Logger),
 		middleware.BodyLimit(cfg.BodyLimit),
@@ -225,8 +228,12 @@ const gzipMinLength = 512
 // millisecond, but a stream (an audit export) holds one for as long as its client takes to read
 // it; so an answer waits at most writerWait for a writer and then goes out uncompressed, rather
 // than every page queueing behind a few slow downloads.
-func Gzip() echo.MiddlewareFunc {
-	return newGzipper(gzip.BestSpeed, gzipMinLength, max(4, 4*runtime.GOMAXPROCS(0))).middleware
+//
+// onUncompressed, when not nil, is called for each answer sent uncompressed that way.
+func Gzip(onUncompressed func()) echo.MiddlewareFunc {
+	g := newGzipper(gzip.BestSpeed, gzipMinLength, max(4, 4*runtime.GOMAXPROCS(0)))
+	g.onSkip = onUncompressed
+	return g.middleware
 }
 
 // gzipper is one Gzip middleware: its writer pool, the bound on writers in use, and a count
@@ -239,6 +246,7 @@ type gzipper struct {
 	slots     chan struct{} // one per writer in use
 	taken     atomic.Int64  // writers taken from the pool and not yet returned
 	skipped   atomic.Int64  // answers sent uncompressed because no writer came free in time
+	onSkip    func()        // called with each of those, when set
 }
 
 // writerWait is how long an answer waits for a free gzip writer before it goes out uncompressed.
@@ -285,6 +293,9 @@ func (g *gzipper) get(ctx context.Context, dst io.Writer) (*gzipSink, error) {
 		case g.slots <- struct{}{}:
 		case <-t.C:
 			g.skipped.Add(1)
+			if g.onSkip != nil {
+				g.onSkip()
+			}
 			return nil, errNoWriter
 		case <-ctx.Done():
 			return nil, fmt.Errorf("gzip: waiting for a writer: %w", ctx.Err())

@@ -30,6 +30,7 @@ type Metrics struct {
 	mailgunDuration *prometheus.HistogramVec
 	mailgunRetries  *prometheus.CounterVec
 	auditWrites     prometheus.Histogram
+	uncompressed    prometheus.Counter
 }
 
 // New builds the metrics and registers them with a fresh registry. sessions may be nil; when
@@ -64,9 +65,13 @@ func New(sessions SessionCounter) *Metrics {
 			Help:    "Time to write one audit record (pending entry or completion).",
 			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
 		}),
+		uncompressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smtpdesk_http_uncompressed_busy_total",
+			Help: "Answers sent uncompressed because every gzip writer stayed busy past the wait (slow downloads holding them).",
+		}),
 	}
 	m.reg.MustRegister(m.requests, m.requestDuration, m.mailgunCalls, m.mailgunDuration,
-		m.mailgunRetries, m.auditWrites,
+		m.mailgunRetries, m.auditWrites, m.uncompressed,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if sessions != nil {
@@ -126,6 +131,9 @@ func (m *Metrics) ObserveMailgun(endpoint string, status int, d time.Duration, a
 
 // ObserveAuditWrite records the duration of one audit write.
 func (m *Metrics) ObserveAuditWrite(d time.Duration) { m.auditWrites.Observe(d.Seconds()) }
+
+// CountUncompressed records an answer sent uncompressed because no gzip writer came free in time.
+func (m *Metrics) CountUncompressed() { m.uncompressed.Inc() }
 
 // Handler serves the metrics in Prometheus format. When token is not empty, a request must
 // carry "Authorization: Bearer <token>"; otherwise it is answered 401.

@@ -39,6 +39,7 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 200, 20*time.Millisecond, 1)
 	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 503, 20*time.Millisecond, 2)
 	m.ObserveAuditWrite(300 * time.Microsecond)
+	m.CountUncompressed()
 
 	code, body := scrape(t, m.Handler(""), "")
 	if code != http.StatusOK {
@@ -51,6 +52,7 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="503"} 1`,
 		`smtpdesk_mailgun_retries_total{endpoint="GET /v3/domains/{domain}/credentials"} 1`,
 		`smtpdesk_audit_write_duration_seconds_count 1`,
+		`smtpdesk_http_uncompressed_busy_total 1`,
 		`smtpdesk_active_sessions 3`,
 		`go_goroutines`,
 	} {
