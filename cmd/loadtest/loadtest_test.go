@@ -127,7 +127,7 @@ func row(sc string, lat time.Duration, n int, maxLat time.Duration, errs int, up
 }
 
 func TestCheckBudget(t *testing.T) {
-	o := options{latency: 50 * time.Millisecond, concurrency: 50, perPage: 100, hotPages: 4}
+	o := options{latency: 50 * time.Millisecond, concurrency: 50, perPage: 100, hotPages: 4, gzip: true}
 	good := []measurement{
 		row(scDirect, 0, 1000, 10*time.Millisecond, 0, 0),
 		row(scCold, 0, 300, 40*time.Millisecond, 0, 300),
@@ -159,6 +159,11 @@ func TestCheckBudget(t *testing.T) {
 			rs[2] = row(scHot, 0, 500, 40*time.Millisecond, 3, 4)
 			return rs
 		}, 50 * MiB, []string{"0 errors"}},
+		{"answers sent uncompressed", func() []measurement {
+			rs := slices.Clone(good)
+			rs[2].Uncompressed = 5
+			return rs
+		}, 50 * MiB, []string{"validity: every dashboard answer was compressed"}},
 		{"cache flattered the cold run", func() []measurement {
 			rs := slices.Clone(good)
 			rs[1] = row(scCold, 0, 300, 40*time.Millisecond, 0, 100)

@@ -25,6 +25,7 @@ type measurement struct {
 
 	UpstreamLists  int64         // list calls the sandbox saw during the measurement
 	MetricsCalls   float64       // Mailgun calls the dashboard's /metrics counted, -1 when unavailable
+	Uncompressed   float64       // answers the dashboard sent uncompressed for want of a gzip writer, -1 when unknown
 	ServerMean     time.Duration // mean request duration the dashboard measured itself (0 = unknown)
 	MailgunMean    time.Duration // mean Mailgun call duration the dashboard measured (0 = unknown)
 	DistinctPages  int64         // distinct pages the run could visit (0 = no limit)
@@ -97,7 +98,7 @@ func (lt *loadTest) target(sc string) target {
 
 // measure warms up, then measures one scenario, with the counters around it.
 func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (measurement, error) {
-	m := measurement{Scenario: sc, Latency: lat, MetricsCalls: -1}
+	m := measurement{Scenario: sc, Latency: lat, MetricsCalls: -1, Uncompressed: -1}
 	for _, c := range []*child{lt.sb, lt.web} {
 		if err := c.exited(); err != nil {
 			return m, err
@@ -158,6 +159,7 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	m.UpstreamLists = after.ListRequests - before.ListRequests
 	if mAfter, ok := lt.scrapeMetrics(ctx); ok && mOK && sc != scDirect {
 		m.MetricsCalls = mAfter.MailgunCalls - mBefore.MailgunCalls
+		m.Uncompressed = mAfter.Uncompressed - mBefore.Uncompressed
 		m.ServerMean = meanOf(mAfter.RequestSec-mBefore.RequestSec, mAfter.RequestsN-mBefore.RequestsN)
 		m.MailgunMean = meanOf(mAfter.MailgunSec-mBefore.MailgunSec, mAfter.MailgunN-mBefore.MailgunN)
 	}

@@ -132,6 +132,24 @@ func checkBudget(rows []measurement, hwm int64, o options) []budgetLine {
 			Pass:     pm >= coldMinPerMille,
 		})
 	}
+	// The dashboard sends an answer uncompressed when no gzip writer comes free in time; the
+	// table compares compressed pages, so that must not have happened.
+	if o.gzip {
+		uncompressed, known := 0.0, false
+		for _, m := range rows {
+			if m.Scenario != scDirect && m.Uncompressed >= 0 {
+				uncompressed += m.Uncompressed
+				known = true
+			}
+		}
+		if known {
+			out = append(out, budgetLine{
+				Text:     "validity: every dashboard answer was compressed (none sent uncompressed for want of a gzip writer)",
+				Measured: fmt.Sprintf("%.0f uncompressed (smtpdesk_http_uncompressed_busy_total)", uncompressed),
+				Pass:     uncompressed == 0,
+			})
+		}
+	}
 	for _, m := range rows {
 		if m.Scenario != scHot || m.Res.Requests == 0 {
 			continue

@@ -304,6 +304,7 @@ type dashMetrics struct {
 	MailgunCalls          float64 // smtpdesk_mailgun_calls_total, all series
 	MailgunSec, MailgunN  float64 // smtpdesk_mailgun_call_duration_seconds sum and count
 	RequestSec, RequestsN float64 // smtpdesk_http_request_duration_seconds sum and count
+	Uncompressed          float64 // smtpdesk_http_uncompressed_busy_total
 }
 
 // scrapeMetrics reads the dashboard's /metrics; ok is false when it is not served.
@@ -334,6 +335,7 @@ func (lt *loadTest) scrapeMetrics(ctx context.Context) (m dashMetrics, ok bool) 
 	m.MailgunN = get("smtpdesk_mailgun_call_duration_seconds_count")
 	m.RequestSec = get("smtpdesk_http_request_duration_seconds_sum")
 	m.RequestsN = get("smtpdesk_http_request_duration_seconds_count")
+	m.Uncompressed = get("smtpdesk_http_uncompressed_busy_total")
 	return m, ok
 }
 
