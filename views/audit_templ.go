@@ -623,7 +623,7 @@ func auditRow(vm AuditVM, r AuditRow) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 59, "</td><td class=\"td max-sm:p-0 max-sm:py-0.5 align-top text-gray-700 [overflow-wrap:anywhere] dark:text-gray-300\" data-testid=\"audit-domain\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 59, "</td><td class=\"td max-sm:p-0 max-sm:py-0.5 min-w-[11rem] align-top max-sm:min-w-0 text-gray-700 [overflow-wrap:anywhere] dark:text-gray-300\" data-testid=\"audit-domain\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -638,7 +638,7 @@ func auditRow(vm AuditVM, r AuditRow) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "</td><td class=\"td max-sm:p-0 max-sm:py-0.5 min-w-[15rem] align-top max-sm:col-span-2 max-sm:min-w-0\" data-testid=\"audit-logins\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 61, "</td><td class=\"td max-sm:p-0 max-sm:py-0.5 min-w-[13rem] align-top max-sm:col-span-2 max-sm:min-w-0\" data-testid=\"audit-logins\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
