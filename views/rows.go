@@ -104,7 +104,15 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	b = append(b, `"><td><span id="`...)
 	b = appendRowID(b, i)
 	b = append(b, `">`...)
-	b = append(b, b[loginStart:loginEnd]...)
+	// A long login wraps after its @ on a phone (postmaster@ / newsletter.example.org) rather
+	// than inside a word; escaping never makes an @.
+	if at := bytes.LastIndexByte(b[loginStart:loginEnd], '@'); at > 0 && loginStart+at+1 < loginEnd {
+		b = append(b, b[loginStart:loginStart+at+1]...)
+		b = append(b, `<wbr>`...)
+		b = append(b, b[loginStart+at+1:loginEnd]...)
+	} else {
+		b = append(b, b[loginStart:loginEnd]...)
+	}
 	b = append(b, `</span>`...)
 	if r.System {
 		b = append(b, rw.system...)
