@@ -482,14 +482,15 @@ func clearFilterURL(p Pager) string {
 // secretID is the id of the read-only input holding the i-th password.
 func secretID(i int) string { return "secret-" + strconv.Itoa(i) }
 
-// hasGenerated says whether any secret carries a password to show.
-func hasGenerated(s []Secret) bool {
+// generatedCount says how many secrets carry a password to show.
+func generatedCount(s []Secret) int {
+	n := 0
 	for _, x := range s {
 		if x.Password != "" {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // notDone says what did not happen to a failed login.

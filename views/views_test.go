@@ -532,6 +532,44 @@ func TestNumber(t *testing.T) {
 	}
 }
 
+// TestSecretsWording: one generated password is spoken of in the singular, several in the
+// plural, and none (only chosen passwords) without a shown-once warning.
+func TestSecretsWording(t *testing.T) {
+	one := sampleSecrets()
+	one.Secrets = one.Secrets[:1]
+	chosen := sampleSecrets()
+	chosen.Secrets = chosen.Secrets[2:]
+	tests := []struct {
+		name        string
+		vm          SecretsVM
+		want, never []string
+	}{
+		{"one", one,
+			[]string{"Copy this password now. It will not be shown again.", "hides the password for good"},
+			[]string{"these passwords", "hides the passwords"}},
+		{"several", sampleSecrets(),
+			[]string{"Copy these passwords now. They will not be shown again.", "hides the passwords for good"},
+			[]string{"this password now"}},
+		{"chosen only", chosen, nil, []string{"will not be shown again", "hides the password"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, _ := render(t, Secrets(tc.vm))
+			text := strings.Join(strings.Fields(doc.Find("main").Text()), " ")
+			for _, w := range tc.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("page lacks %q", w)
+				}
+			}
+			for _, n := range tc.never {
+				if strings.Contains(text, n) {
+					t.Errorf("page says %q", n)
+				}
+			}
+		})
+	}
+}
+
 // TestHomeOnAPhone: the State column is hidden below the sm breakpoint, so a domain that is
 // not active carries its state next to its name there (and only there); an active one does not.
 func TestHomeOnAPhone(t *testing.T) {
