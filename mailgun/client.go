@@ -20,6 +20,7 @@ package mailgun
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -432,12 +433,21 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status in
 	}
 	if readErr != nil {
 		if errors.Is(readErr, errBodyTooLarge) {
-			return resp.StatusCode, 0, fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
+			return resp.StatusCode, 0, cl.bodyError(true, readErr)
 		}
-		// The connection broke mid-answer: nobody knows what Mailgun did.
-		return 0, 0, &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: readErr}
+		return 0, 0, cl.bodyError(false, readErr)
 	}
 	return resp.StatusCode, 0, nil
+}
+
+// bodyError is the error for a 2xx answer whose body could not be read whole: one longer than
+// maxBodyBytes is ErrBadResponse; a connection that broke mid-answer is a *TransportError
+// (nobody knows what Mailgun did).
+func (cl *call) bodyError(tooLarge bool, err error) error {
+	if tooLarge {
+		return fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
+	}
+	return &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: err}
 }
 
 // decode reads a 2xx JSON answer into v straight from the body (at most maxBodyBytes of it),
@@ -459,13 +469,8 @@ func (c *Client) decode(cl *call, resp *http.Response, v any) error {
 				bodyBufs.Put(bp)
 			}
 		}()
-		switch {
-		case lr.tooLarge:
-			return fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
-		case lr.err != nil:
-			return &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: lr.err}
-		case err != nil:
-			return &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: err}
+		if lr.tooLarge || lr.err != nil || err != nil {
+			return cl.bodyError(lr.tooLarge, cmp.Or(lr.err, err))
 		}
 		if fd.decodeFast(b) {
 			return nil
@@ -481,10 +486,8 @@ func (c *Client) decode(cl *call, resp *http.Response, v any) error {
 		}
 	}
 	switch {
-	case lr.tooLarge:
-		return fmt.Errorf("mailgun: %s: %w: body larger than %d bytes", cl.route, ErrBadResponse, maxBodyBytes)
-	case lr.err != nil:
-		return &TransportError{Method: cl.route.method(), Endpoint: string(cl.route), Err: lr.err}
+	case lr.tooLarge || lr.err != nil:
+		return cl.bodyError(lr.tooLarge, lr.err)
 	case err != nil:
 		return fmt.Errorf("mailgun: %s: HTTP %d: %w: %s", cl.route, resp.StatusCode, ErrBadResponse, describeJSONError(err))
 	}

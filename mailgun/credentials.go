@@ -496,22 +496,10 @@ func (p *listParser) literal(word string) bool {
 	return false
 }
 
-// parseCredentialPage is the fast path of credentialPage: the list, or ok false when the
-// body needs encoding/json.
-func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
-	p := &listParser{b: b, ok: true}
-	type span struct{ lo, hi int } // in arena
-	type item struct {
-		login, mailbox span
-		created        time.Time
-		size           *string
-	}
-	var (
-		items                []item
-		arena                []byte
-		total                int
-		seenItems, seenTotal bool
-	)
+// object reads the JSON object that comes next: for each member it reads the key and the colon
+// and calls member, which reads the value and returns false to give up. It reports whether the
+// whole object was read.
+func (p *listParser) object(member func(key []byte) bool) bool {
 	p.want('{')
 	for first := true; p.ok && !p.peek('}'); first = false {
 		if !first {
@@ -519,34 +507,49 @@ func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
 		}
 		key := p.str()
 		p.want(':')
-		if !p.ok {
-			return nil, false
+		if !p.ok || !member(key) {
+			return false
 		}
+	}
+	return p.ok
+}
+
+// parseCredentialPage is the fast path of credentialPage: the list, or ok false when the
+// body needs encoding/json.
+func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
+	p := &listParser{b: b, ok: true}
+	var (
+		items                []fastItem
+		arena                []byte
+		total                int
+		seenItems, seenTotal bool
+	)
+	ok = p.object(func(key []byte) bool {
 		switch string(key) {
 		case "total_count":
 			if seenTotal {
-				return nil, false
+				return false
 			}
 			seenTotal = true
 			n := p.number()
 			if !p.ok {
-				return nil, false
+				return false
 			}
 			v, err := strconv.ParseInt(string(n), 10, 0)
 			if err != nil {
-				return nil, false
+				return false
 			}
 			total = int(v)
 		case "items":
 			if seenItems {
-				return nil, false
+				return false
 			}
 			seenItems = true
 			p.want('[')
 			// An item takes at least ~90 bytes ("login", "mailbox", "created_at" and
 			// "size_bytes" with their values); counting the items first cost more than the rest
 			// of the parse.
-			items = make([]item, 0, len(b)/90+1)
+			items = make([]fastItem, 0, len(b)/90+1)
 			arena = make([]byte, 0, len(b)/3)
 			for firstItem := true; p.ok && !p.peek(']'); firstItem = false {
 				if !firstItem {
@@ -554,17 +557,17 @@ func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
 				}
 				it, ok := parseCredentialItem(p, &arena)
 				if !ok {
-					return nil, false
+					return false
 				}
-				items = append(items, item{login: span{it.loginLo, it.loginHi}, mailbox: span{it.mboxLo, it.mboxHi},
-					created: it.created, size: it.size})
+				items = append(items, it)
 			}
 		default:
-			return nil, false // unknown, or a case-insensitive match that encoding/json would take
+			return false // unknown, or a case-insensitive match that encoding/json would take
 		}
-	}
+		return true
+	})
 	p.ws()
-	if !p.ok || p.i != len(b) {
+	if !ok || !p.ok || p.i != len(b) {
 		return nil, false
 	}
 	all := string(arena)
@@ -576,12 +579,15 @@ func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
 	return list, true
 }
 
+// span is a piece of the arena a page's logins are gathered in.
+type span struct{ lo, hi int }
+
 // fastItem is one item as parseCredentialItem reads it: the login and mailbox as spans of the
 // arena.
 type fastItem struct {
-	loginLo, loginHi, mboxLo, mboxHi int
-	created                          time.Time
-	size                             *string
+	login, mailbox span
+	created        time.Time
+	size           *string
 }
 
 // parseCredentialItem reads one item object, appending its login (and its mailbox when that
@@ -592,16 +598,7 @@ func parseCredentialItem(p *listParser, arena *[]byte) (fastItem, bool) {
 		login, mailbox, created    []byte
 		seenL, seenM, seenC, seenS bool
 	)
-	p.want('{')
-	for first := true; p.ok && !p.peek('}'); first = false {
-		if !first {
-			p.want(',')
-		}
-		key := p.str()
-		p.want(':')
-		if !p.ok {
-			return it, false
-		}
+	ok := p.object(func(key []byte) bool {
 		seen := &seenS
 		switch string(key) {
 		case "login":
@@ -621,14 +618,15 @@ func parseCredentialItem(p *listParser, arena *[]byte) (fastItem, bool) {
 				it.size = &s
 			}
 		default:
-			return it, false
+			return false
 		}
 		if *seen || !p.ok {
-			return it, false
+			return false
 		}
 		*seen = true
-	}
-	if !p.ok {
+		return true
+	})
+	if !ok {
 		return it, false
 	}
 	if len(created) > 0 {
@@ -639,15 +637,13 @@ func parseCredentialItem(p *listParser, arena *[]byte) (fastItem, bool) {
 		it.created = t
 	}
 	a := *arena
-	it.loginLo = len(a)
+	it.login = span{len(a), len(a) + len(login)}
 	a = append(a, login...)
-	it.loginHi = len(a)
 	if bytes.Equal(mailbox, login) {
-		it.mboxLo, it.mboxHi = it.loginLo, it.loginHi
+		it.mailbox = it.login
 	} else {
-		it.mboxLo = len(a)
+		it.mailbox = span{len(a), len(a) + len(mailbox)}
 		a = append(a, mailbox...)
-		it.mboxHi = len(a)
 	}
 	*arena = a
 	return it, true
