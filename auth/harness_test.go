@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"fmt"
-	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/demoidp"
 	"github.com/smtpdesk/smtpdesk/internal/secretscan"
+	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/internal/secretscan"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 )
 

@@ -241,8 +241,8 @@ func TestGzipBoundsWriters(t *testing.T) {
 	if got := rec.Header().Get("Vary"); got != "Accept-Encoding" {
 		t.Errorf("Vary %q on the uncompressed answer", got)
 	}
-	if got, rep := g.skipped.Load(), reported.Load(); got != 1 || rep != 1 {
-		t.Errorf("answers sent uncompressed for want of a writer: %d (reported %d), want 1", got, rep)
+	if got := reported.Load(); got != 1 {
+		t.Errorf("answers reported sent uncompressed for want of a writer: %d, want 1", got)
 	}
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()

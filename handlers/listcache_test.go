@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 )
 

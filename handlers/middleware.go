@@ -245,8 +245,7 @@ type gzipper struct {
 	pool      sync.Pool
 	slots     chan struct{} // one per writer in use
 	taken     atomic.Int64  // writers taken from the pool and not yet returned
-	skipped   atomic.Int64  // answers sent uncompressed because no writer came free in time
-	onSkip    func()        // called with each of those, when set
+	onSkip    func()        // called for each answer sent uncompressed for want of a writer
 }
 
 // writerWait is how long an answer waits for a free gzip writer before it goes out uncompressed.
@@ -292,7 +291,6 @@ func (g *gzipper) get(ctx context.Context, dst io.Writer) (*gzipSink, error) {
 		select {
 		case g.slots <- struct{}{}:
 		case <-t.C:
-			g.skipped.Add(1)
 			if g.onSkip != nil {
 				g.onSkip()
 			}

@@ -3,7 +3,6 @@ package handlers
 import (
 	"crypto/tls"
 	"encoding/json"
-	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 )
 
 // logRecords parses the JSON log lines.

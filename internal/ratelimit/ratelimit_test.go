@@ -2,9 +2,10 @@ package ratelimit
 
 import (
 	"fmt"
-	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"testing"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testclock"
 )
 
 func TestSpendsAndRefills(t *testing.T) {
