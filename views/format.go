@@ -138,12 +138,9 @@ func machineTime(t time.Time) string {
 	return string(b[:])
 }
 
-// pageItems lists the page numbers to show around cur, with 0 for an ellipsis:
-// 1 … 4 5 [6] 7 8 … 20.
-func pageItems(cur, total int) []int { return pageItemsInto(nil, cur, total) }
-
-// pageItemsInto is pageItems appending to dst; dst with room for 9 keeps it from allocating.
-func pageItemsInto(dst []int, cur, total int) []int {
+// pageItems appends to dst the page numbers to show around cur, with 0 for an ellipsis:
+// 1 … 4 5 [6] 7 8 … 20. A dst with room for 9 keeps it from allocating.
+func pageItems(dst []int, cur, total int) []int {
 	if total <= 0 {
 		return dst
 	}

@@ -66,7 +66,7 @@ func appendPagination(b []byte, p *Pager) []byte {
 		b = appendNumber(b, p.TotalPages)
 		b = append(b, `</li>`...)
 		var itemsBuf [9]int
-		for _, n := range pageItemsInto(itemsBuf[:0], p.Page, p.TotalPages) {
+		for _, n := range pageItems(itemsBuf[:0], p.Page, p.TotalPages) {
 			b = append(b, `<li class="hidden sm:block">`...)
 			switch n {
 			case 0:

@@ -674,7 +674,7 @@ func TestPageItems(t *testing.T) {
 		{1, 0, nil},
 	}
 	for _, tc := range tests {
-		got := pageItems(tc.cur, tc.total)
+		got := pageItems(nil, tc.cur, tc.total)
 		if len(got) != len(tc.want) {
 			t.Errorf("pageItems(%d, %d): got %v, want %v", tc.cur, tc.total, got, tc.want)
 			continue
