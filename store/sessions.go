@@ -77,12 +77,7 @@ func (db *DB) UpdateSession(ctx context.Context, id string, data []byte, lastSee
 	if data == nil {
 		data = []byte{}
 	}
-	release, err := db.acquireWrite(ctx)
-	if err != nil {
-		return fmt.Errorf("store: update session: %w", err)
-	}
-	res, err := db.updateSession.ExecContext(ctx, data, nanos(lastSeen), hashSessionID(id))
-	release()
+	res, err := db.execStmt(ctx, db.updateSession, data, nanos(lastSeen), hashSessionID(id))
 	if err != nil {
 		return fmt.Errorf("store: update session: %w", err)
 	}

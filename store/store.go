@@ -218,6 +218,16 @@ func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	return db.sql.ExecContext(ctx, db.rebind(q), args...)
 }
 
+// execStmt is exec for a statement prepared in prepare.
+func (db *DB) execStmt(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
+	release, err := db.acquireWrite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return st.ExecContext(ctx, args...)
+}
+
 // tx is a write transaction with the dialect's placeholders.
 type tx struct {
 	db *DB
