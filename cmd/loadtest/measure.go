@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +15,10 @@ import (
 const (
 	scDirect = "direct: sandbox list"
 	scCold   = "dashboard: domain page, every request a different page"
-	scHot    = "dashboard: domain page, all users on the same few pages"
+	// scColdPlain is scCold with the pages sent uncompressed (Accept-Encoding: identity), as the
+	// direct list's JSON is; measured only when scCold is compressed.
+	scColdPlain = "dashboard: the same, pages uncompressed"
+	scHot       = "dashboard: domain page, all users on the same few pages"
 )
 
 // measurement is one row of the table.
@@ -34,8 +38,8 @@ type measurement struct {
 	DashRSSPeak    int64 // bytes, polled VmRSS during the measurement
 }
 
-// measureAll runs the six measurements: direct, cold dashboard and hot dashboard, at 0 ms and
-// at -latency.
+// measureAll runs the measurements: direct, cold dashboard (compressed and, with -gzip, also
+// uncompressed) and hot dashboard, at 0 ms and at -latency.
 func (lt *loadTest) measureAll(ctx context.Context) ([]measurement, error) {
 	var out []measurement
 	lt.loadStart = loadAvg()
@@ -48,7 +52,11 @@ func (lt *loadTest) measureAll(ctx context.Context) ([]measurement, error) {
 		if err := lt.setLatency(ctx, lat); err != nil {
 			return out, err
 		}
-		for _, sc := range []string{scDirect, scCold, scHot} {
+		scenarios := []string{scDirect, scCold, scColdPlain, scHot}
+		if !lt.o.gzip {
+			scenarios = slices.DeleteFunc(scenarios, func(sc string) bool { return sc == scColdPlain })
+		}
+		for _, sc := range scenarios {
 			m, err := lt.measure(ctx, sc, lat)
 			if err != nil {
 				return out, err
@@ -84,10 +92,14 @@ func (lt *loadTest) target(sc string) target {
 			req.Header.Set("User-Agent", "smtpdesk-loadtest")
 			return req, nil
 		}
-	case scCold:
+	case scCold, scColdPlain:
 		return func(ctx context.Context, _ int64) (*http.Request, error) {
 			d, p := page(lt.coldSeq.Add(1) - 1)
-			return lt.dashRequest(ctx, "/d/"+d+"?page="+strconv.FormatInt(p, 10)+"&per_page="+pp)
+			req, err := lt.dashRequest(ctx, "/d/"+d+"?page="+strconv.FormatInt(p, 10)+"&per_page="+pp)
+			if err == nil && sc == scColdPlain {
+				req.Header.Set("Accept-Encoding", "identity")
+			}
+			return req, err
 		}
 	default:
 		return func(ctx context.Context, i int64) (*http.Request, error) {
@@ -165,7 +177,7 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	}
 	m.DashCPU, m.SbCPU, m.GenCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
 	switch sc {
-	case scCold:
+	case scCold, scColdPlain:
 		m.DistinctPages = int64(len(lt.domains))*lt.pages - int64(lt.o.hotPages)
 	case scHot:
 		m.DistinctPages = int64(lt.o.hotPages)
