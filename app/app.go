@@ -183,6 +183,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		FormActions:    a.formActions,
 		Demo:           a.cfg.Demo,
 		OnUncompressed: a.metrics.CountUncompressed,
+		NoGzip:         a.cfg.NoGzip,
 	})
 	e.Use(a.metrics.Middleware())
 	e.Use(a.auth.Session())

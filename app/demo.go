@@ -43,6 +43,8 @@ type DemoOptions struct {
 	// limits (defaults 30 and 20 a minute); the load tests raise them.
 	RateLimitActions int
 	RateLimitSignIn  int
+	// NoGzip sends every answer uncompressed (HTTP_GZIP=false).
+	NoGzip bool
 }
 
 // Demo is the whole product on one machine: the sandbox Mailgun and the demo OpenID provider on
@@ -172,6 +174,7 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 		RateLimitActions: cmp.Or(opts.RateLimitActions, 30),
 		RateLimitSignIn:  cmp.Or(opts.RateLimitSignIn, 20),
 		MetricsToken:     config.Secret(opts.MetricsToken),
+		NoGzip:           opts.NoGzip,
 	}
 	if err = cfg.Validate(); err != nil {
 		appLn.Close()

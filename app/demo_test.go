@@ -14,6 +14,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/static"
 )
 
 func startDemo(t *testing.T, opts DemoOptions) *Demo {
@@ -179,5 +180,29 @@ func TestReloadPolicy(t *testing.T) {
 	}
 	if d.App.policy.Current() == before {
 		t.Error("a good reload kept the old policy")
+	}
+}
+
+// TestDemoNoGzip: answers (here the stylesheet) are gzipped for a client that accepts it,
+// unless HTTP_GZIP=false (DemoOptions.NoGzip, config.NoGzip) leaves that to a proxy in front.
+func TestDemoNoGzip(t *testing.T) {
+	for _, noGzip := range []bool{false, true} {
+		d := startDemo(t, DemoOptions{NoGzip: noGzip})
+		req, err := http.NewRequest(http.MethodGet, d.URL+static.URL("app.css"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept-Encoding", "gzip") // set by hand: the transport then leaves the body as sent
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("NoGzip=%v: status %d, want 200", noGzip, resp.StatusCode)
+		}
+		if got, want := resp.Header.Get("Content-Encoding") == "gzip", !noGzip; got != want {
+			t.Errorf("NoGzip=%v: gzipped = %v, want %v", noGzip, got, want)
+		}
 	}
 }

@@ -120,6 +120,11 @@ type Config struct {
 	// running instance; it is never served on the main listener.
 	MetricsPprof bool
 
+	// NoGzip (HTTP_GZIP=false) sends every answer as it is, for a proxy in front that
+	// compresses; by default pages, JSON and text static files are gzipped for clients that
+	// accept it. Compression is about a third of a busy instance's CPU (docs/PERFORMANCE.md).
+	NoGzip bool
+
 	RateLimitActions int // mutating actions per user per minute
 	RateLimitSignIn  int // sign-in attempts per client IP per minute
 
@@ -166,6 +171,7 @@ func Vars() []Var {
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
 		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token"},
 		{"METRICS_PPROF", "false", "METRICS_PPROF=true", "also serve Go's profiler (/debug/pprof/) on METRICS_ADDR"},
+		{"HTTP_GZIP", "true", "HTTP_GZIP=false", "gzip answers for clients that accept it; false when the proxy in front compresses"},
 		{"RATE_LIMIT_ACTIONS", "30", "RATE_LIMIT_ACTIONS=60", "mutating actions per user per minute"},
 		{"RATE_LIMIT_SIGNIN", "20", "RATE_LIMIT_SIGNIN=10", "sign-in attempts per client IP per minute"},
 	}
@@ -294,13 +300,8 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.AgeWarningDays = integer(get, &p, "AGE_WARNING_DAYS", 365, 1, "AGE_WARNING_DAYS=365")
 	cfg.RateLimitActions = integer(get, &p, "RATE_LIMIT_ACTIONS", 30, 1, "RATE_LIMIT_ACTIONS=30")
 	cfg.RateLimitSignIn = integer(get, &p, "RATE_LIMIT_SIGNIN", 20, 1, "RATE_LIMIT_SIGNIN=20")
-	if v := get("METRICS_PPROF"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			p.add("METRICS_PPROF", "%q is not true or false; use e.g. METRICS_PPROF=true", v)
-		}
-		cfg.MetricsPprof = b
-	}
+	cfg.MetricsPprof = boolean(get, &p, "METRICS_PPROF", false, "METRICS_PPROF=true")
+	cfg.NoGzip = !boolean(get, &p, "HTTP_GZIP", true, "HTTP_GZIP=false")
 
 	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {
 		d, err := parseDays(v)
@@ -558,6 +559,20 @@ func integer(get func(string) string, p *Problems, name string, def, lowest int,
 		return def
 	}
 	return n
+}
+
+// boolean reads a true/false setting (anything strconv.ParseBool takes), def when unset.
+func boolean(get func(string) string, p *Problems, name string, def bool, example string) bool {
+	v := get(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.add(name, "%q is not true or false; use e.g. %s", v, example)
+		return def
+	}
+	return b
 }
 
 func parsePrefix(s string) (netip.Prefix, error) {

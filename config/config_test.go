@@ -67,6 +67,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"retention", cfg.AuditRetention, time.Duration(0)},
 		{"rate actions", cfg.RateLimitActions, 30},
 		{"rate signin", cfg.RateLimitSignIn, 20},
+		{"no gzip", cfg.NoGzip, false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -113,6 +114,7 @@ func TestLoadValues(t *testing.T) {
 	m["RATE_LIMIT_ACTIONS"] = "5"
 	m["RATE_LIMIT_SIGNIN"] = "7"
 	m["SMTPDESK_LISTEN"] = "0.0.0.0:9000"
+	m["HTTP_GZIP"] = "false"
 	cfg, err := Load(env(m))
 	if err != nil {
 		t.Fatalf("Load: %v", err)
@@ -144,6 +146,7 @@ func TestLoadValues(t *testing.T) {
 		{"actions", cfg.RateLimitActions, 5},
 		{"signin", cfg.RateLimitSignIn, 7},
 		{"listen", cfg.ListenAddr(), "0.0.0.0:9000"},
+		{"no gzip", cfg.NoGzip, true},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -229,6 +232,7 @@ func TestProblems(t *testing.T) {
 		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, nil, `METRICS_ADDR: "9090" is not host:port`},
 		{"pprof value", map[string]string{"METRICS_ADDR": "127.0.0.1:9090", "METRICS_PPROF": "yes please"}, nil, `METRICS_PPROF: "yes please" is not true or false`},
 		{"pprof without addr", map[string]string{"METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served only on METRICS_ADDR`},
+		{"gzip value", map[string]string{"HTTP_GZIP": "sometimes"}, nil, `HTTP_GZIP: "sometimes" is not true or false; use e.g. HTTP_GZIP=false`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -54,10 +54,12 @@ type MiddlewareConfig struct {
 	// OnUncompressed, when set, is called for each answer sent uncompressed because no gzip
 	// writer came free in time (for a metric).
 	OnUncompressed func()
+	// NoGzip leaves every answer uncompressed, for a proxy in front that compresses.
+	NoGzip bool
 }
 
 // Use installs SMTP Desk's middleware on e, outermost first: request id, security headers (with
-// the CSP nonce), gzip, access log (which also hands errors to e.HTTPErrorHandler, so the log sees
+// the CSP nonce), gzip (unless NoGzip), access log (which also hands errors to e.HTTPErrorHandler, so the log sees
 // the final status), recover, body limit. It also sets e.IPExtractor from the trusted proxies.
 func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Logger == nil {
@@ -67,14 +69,11 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
-	e.Use(
-		RequestIDMiddleware(),
-		SecurityHeaders(cfg.TrustedProxies, cfg.FormActions, cfg.Demo),
-		Gzip(cfg.OnUncompressed),
-		AccessLog(cfg.Logger),
-		Recover(cfg.Logger),
-		middleware.BodyLimit(cfg.BodyLimit),
-	)
+	e.Use(RequestIDMiddleware(), SecurityHeaders(cfg.TrustedProxies, cfg.FormActions, cfg.Demo))
+	if !cfg.NoGzip {
+		e.Use(Gzip(cfg.OnUncompressed))
+	}
+	e.Use(AccessLog(cfg.Logger), Recover(cfg.Logger), middleware.BodyLimit(cfg.BodyLimit))
 }
 
 // IPExtractor returns the client-IP rule: with no trusted proxies the socket peer; otherwise the

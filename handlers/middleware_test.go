@@ -287,3 +287,22 @@ func TestRecover(t *testing.T) {
 		t.Error("error page after a panic lacks security headers")
 	}
 }
+
+// TestUseNoGzip: by default the chain gzips a page for a client that accepts it; with NoGzip
+// (HTTP_GZIP=false, a compressing proxy in front) the same page goes out as it is, whole.
+func TestUseNoGzip(t *testing.T) {
+	page := strings.Repeat("<p>SMTP Desk</p>\n", 200)
+	for _, noGzip := range []bool{false, true} {
+		e, _ := newBackboneEcho(t, MiddlewareConfig{NoGzip: noGzip})
+		e.GET("/page", func(c echo.Context) error { return c.HTML(http.StatusOK, page) })
+		req := httptest.NewRequest(http.MethodGet, "/page", nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		rec := serve(e, req)
+		if got, want := rec.Header().Get("Content-Encoding") == "gzip", !noGzip; got != want {
+			t.Errorf("NoGzip=%v: gzipped = %v, want %v", noGzip, got, want)
+		}
+		if noGzip && rec.Body.String() != page {
+			t.Errorf("NoGzip=true: body is %d bytes, want the page's %d as they are", rec.Body.Len(), len(page))
+		}
+	}
+}

@@ -217,6 +217,7 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 		// RATE_LIMIT_ACTIONS and RATE_LIMIT_SIGNIN apply to the demo too (the load tests raise them).
 		RateLimitActions: cfg.RateLimitActions,
 		RateLimitSignIn:  cfg.RateLimitSignIn,
+		NoGzip:           cfg.NoGzip, // HTTP_GZIP=false
 	})
 	if err != nil {
 		return err
