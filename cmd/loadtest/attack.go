@@ -30,6 +30,7 @@ type attackResult struct {
 	FirstErr  string          // the first error seen, for the report
 	Elapsed   time.Duration   // from the first request to the last answer
 	Bytes     int64           // response body bytes read (as sent: gzip when the server gzipped)
+	Gzipped   int             // 200 answers that came with Content-Encoding: gzip
 	Latencies []time.Duration // every request's latency (errors included), sorted
 }
 
@@ -83,6 +84,7 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 			defer wg.Done()
 			lat := make([]time.Duration, 0, min(perWorker, 1<<14))
 			var bytes int64
+			gzipped := 0
 			errs := map[string]int{}
 			var first string
 			for len(lat) < perWorker && time.Now().Before(deadline) && ctx.Err() == nil {
@@ -95,13 +97,16 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 					return
 				}
 				t0 := time.Now()
-				n, kind, err := roundTrip(client, req)
+				n, gz, kind, err := roundTrip(client, req)
 				d := time.Since(t0)
 				if ctx.Err() != nil {
 					break // interrupted: not a real answer
 				}
 				lat = append(lat, d)
 				bytes += n
+				if gz {
+					gzipped++
+				}
 				if err != nil {
 					errs[kind]++
 					if first == "" {
@@ -113,6 +118,7 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 			defer mu.Unlock()
 			res.Latencies = append(res.Latencies, lat...)
 			res.Bytes += bytes
+			res.Gzipped += gzipped
 			for k, v := range errs {
 				res.ErrorKind[k] += v
 				res.Errors += v
@@ -135,21 +141,22 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 	return res, nil
 }
 
-// roundTrip sends req and reads the body to the end. kind names the failure for the report.
-func roundTrip(client *http.Client, req *http.Request) (n int64, kind string, err error) {
+// roundTrip sends req and reads the body to the end; gz says a 200 answer came gzipped. kind
+// names the failure for the report.
+func roundTrip(client *http.Client, req *http.Request) (n int64, gz bool, kind string, err error) {
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, "transport", err
+		return 0, false, "transport", err
 	}
 	n, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return n, "read", fmt.Errorf("read %s: %w", req.URL.Path, err)
+		return n, false, "read", fmt.Errorf("read %s: %w", req.URL.Path, err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return n, fmt.Sprintf("status %d", resp.StatusCode), fmt.Errorf("%s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
+		return n, false, fmt.Sprintf("status %d", resp.StatusCode), fmt.Errorf("%s %s: status %d", req.Method, req.URL.Path, resp.StatusCode)
 	}
-	return n, "", nil
+	return n, resp.Header.Get("Content-Encoding") == "gzip", "", nil
 }
 
 // newLoadClient returns a client for one server with a keep-alive pool as large as the number
