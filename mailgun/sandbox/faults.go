@@ -104,6 +104,9 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 	note := func(kind string) {
 		if rec != nil {
 			rec.fault = kind
+			// Logged at once too: a dropped connection reaches the client before this handler
+			// returns and the log is completed, and the client may read the log right away.
+			s.update(rec.seq, func(c *Call) { c.Fault = kind })
 		}
 	}
 	switch {
