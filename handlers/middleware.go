@@ -59,8 +59,9 @@ type MiddlewareConfig struct {
 }
 
 // Use installs SMTP Desk's middleware on e, outermost first: request id, security headers (with
-// the CSP nonce), gzip (unless NoGzip), access log (which also hands errors to e.HTTPErrorHandler, so the log sees
-// the final status), recover, body limit. It also sets e.IPExtractor from the trusted proxies.
+// the CSP nonce), gzip (unless NoGzip), access log (which also hands errors to
+// e.HTTPErrorHandler, so the log sees the final status), recover, body limit. It also sets
+// e.IPExtractor from the trusted proxies.
 func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
