@@ -100,7 +100,12 @@ func newSite(d Deps) *site {
 // page fills the layout's view model: PageBase (nonce, CSRF token, user, flashes, request id)
 // plus the domain picker, which comes from the cached domain list filtered by the policy.
 func (s *site) page(c echo.Context, title, subtitle, nav, current string) views.Page {
-	p := PageBase(c, title)
+	return s.frame(c, PageBase(c, title), subtitle, nav, current)
+}
+
+// frame adds to p what every page of the site shows: subtitle, navigation, the domain picker
+// and the admin flag.
+func (s *site) frame(c echo.Context, p views.Page, subtitle, nav, current string) views.Page {
 	p.Subtitle = subtitle
 	p.Nav = nav
 	p.CurrentDomain = current
@@ -245,7 +250,9 @@ func (s *site) badRequest(c echo.Context, heading string, err error) error {
 // errorPage renders the friendly error page.
 func (s *site) errorPage(c echo.Context, status int, heading, msg, hint string, retry time.Duration) error {
 	vm := views.ErrorVM{
-		Page:    s.page(c, heading, "", "", ""),
+		// Without the flashes, as on every error page: a refusal must not swallow the message
+		// the next page should show ("Password for … changed." after a reset, say).
+		Page:    s.frame(c, pageBase(c, heading), "", "", ""),
 		Status:  status,
 		Heading: heading,
 		Message: msg,

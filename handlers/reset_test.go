@@ -36,6 +36,28 @@ func TestResetGenerated(t *testing.T) {
 	}
 }
 
+// TestFlashOutlivesARefusal: the flash a generated reset leaves for the list is not used up by a
+// refusal in between (here a 403 for another domain); the list shows it afterwards.
+func TestFlashOutlivesARefusal(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"})
+	wantStatus(t, p, http.StatusOK)
+	if n := p.TestID("flash").Length(); n != 0 {
+		t.Errorf("the secrets page shows %d flashes, want none (the flash is for the list)", n)
+	}
+	p = get(t, c, "/d/example.com")
+	wantStatus(t, p, http.StatusForbidden)
+	if f := p.TestID("flash").Text(); f != "" {
+		t.Errorf("the 403 page used up the flash %q", f)
+	}
+	p = get(t, c, "/d/acme.example")
+	wantStatus(t, p, http.StatusOK)
+	if f := p.TestID("flash").Text(); !strings.Contains(f, "Password for alice@acme.example changed") {
+		t.Errorf("the list's flash = %q, want the reset's", f)
+	}
+}
+
 func TestResetManualRedirectsWithAFlash(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signIn(t, "operator")
