@@ -135,24 +135,18 @@ func (c *ListCache) Invalidate(domain string) {
 func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*mailgun.CredentialList, error) {
 	d := domainKey(domain)
 	key := pageKey{domain: d, skip: skip, limit: limit}
-	c.mu.Lock()
-	if e, ok := c.pages[key]; ok && c.now().Before(e.expires) {
-		c.mu.Unlock()
-		return copyList(&e.list), nil
+	l, g, ok := c.cachedPage(key)
+	if ok {
+		return copyList(&l), nil
 	}
-	g := c.gen[d]
-	c.mu.Unlock()
 
 	v, err := c.do(ctx, fmt.Sprintf("page\x00%s\x00%d\x00%d\x00%d", d, g, skip, limit), func(ctx context.Context) (any, error) {
 		// A caller that missed the cache just before another call stored the page starts a new
 		// call once that one is over: it finds the page here instead of asking Mailgun again.
-		c.mu.Lock()
-		if e, ok := c.pages[key]; ok && c.gen[d] == g && c.now().Before(e.expires) {
-			l := e.list
-			c.mu.Unlock()
+		// (Invalidate deletes a domain's pages, so a page found is never older than this call.)
+		if l, _, ok := c.cachedPage(key); ok {
 			return &l, nil
 		}
-		c.mu.Unlock()
 		l, err := c.src.ListCredentials(ctx, domain, &mailgun.ListOptions{Skip: skip, Limit: limit})
 		if err != nil {
 			return nil, err
@@ -174,6 +168,17 @@ func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*
 		return nil, err
 	}
 	return copyList(v.(*mailgun.CredentialList)), nil
+}
+
+// cachedPage returns the cached page for key while it lasts (the cache's own: callers get
+// copies), and the domain's generation, which a call to fill the page must carry.
+func (c *ListCache) cachedPage(key pageKey) (l mailgun.CredentialList, gen uint64, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, found := c.pages[key]; found && c.now().Before(e.expires) {
+		return e.list, c.gen[key.domain], true
+	}
+	return l, c.gen[key.domain], false
 }
 
 // Count returns the number of logins of a domain (one limit=1 call, kept for CountTTL).
