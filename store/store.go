@@ -210,22 +210,22 @@ func (db *DB) acquireWrite(ctx context.Context) (release func(), err error) {
 
 // exec runs one write statement.
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	release, err := db.acquireWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	return db.sql.ExecContext(ctx, db.rebind(q), args...)
+	return db.write(ctx, func() (sql.Result, error) { return db.sql.ExecContext(ctx, db.rebind(q), args...) })
 }
 
 // execStmt is exec for a statement prepared in prepare.
 func (db *DB) execStmt(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
+	return db.write(ctx, func() (sql.Result, error) { return st.ExecContext(ctx, args...) })
+}
+
+// write runs one write under the write lock.
+func (db *DB) write(ctx context.Context, run func() (sql.Result, error)) (sql.Result, error) {
 	release, err := db.acquireWrite(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer release()
-	return st.ExecContext(ctx, args...)
+	return run()
 }
 
 // tx is a write transaction with the dialect's placeholders.
