@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +51,9 @@ func (lt *loadTest) measureAll(ctx context.Context) ([]measurement, error) {
 		if err := lt.setLatency(ctx, lat); err != nil {
 			return out, err
 		}
-		scenarios := []string{scDirect, scCold, scColdPlain, scHot}
-		if !lt.o.gzip {
-			scenarios = slices.DeleteFunc(scenarios, func(sc string) bool { return sc == scColdPlain })
+		scenarios := []string{scDirect, scCold, scHot}
+		if lt.o.gzip {
+			scenarios = []string{scDirect, scCold, scColdPlain, scHot}
 		}
 		for _, sc := range scenarios {
 			m, err := lt.measure(ctx, sc, lat)
