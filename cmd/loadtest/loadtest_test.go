@@ -300,6 +300,10 @@ func TestParseFlags(t *testing.T) {
 		{"domain too small", []string{"-big-size", "50"}, "-big-size"},
 		{"web env without =", []string{"-web-env", "LOG_LEVEL"}, "KEY=VALUE"},
 		{"stray argument", []string{"now"}, "unexpected arguments"},
+		{"profile at the latency", []string{"-cpuprofile", "p", "-cpuprofile-at", "50ms"}, ""},
+		{"profile at another latency", []string{"-cpuprofile", "p", "-cpuprofile-at", "20ms"}, "-cpuprofile-at must be 0 or the -latency value (50ms)"},
+		{"profile and trace of one run", []string{"-cpuprofile", "p", "-cpuprofile-at", "50ms", "-trace", "t"}, "separate runs"},
+		{"profile at 0, trace at the latency", []string{"-cpuprofile", "p", "-trace", "t"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,6 +320,48 @@ func TestParseFlags(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("parseFlags = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestRecording checks which measurement records the dashboard's CPU profile and trace.
+func TestRecording(t *testing.T) {
+	const lat = 50 * time.Millisecond
+	base := options{duration: 15 * time.Second, latency: lat}
+	withProfile := func(at time.Duration) options {
+		o := base
+		o.cpuProfile, o.cpuProfAt = "cpu.pprof", at
+		return o
+	}
+	withTrace := base
+	withTrace.trace = "run.trace"
+	tests := []struct {
+		name     string
+		o        options
+		sc       string
+		lat      time.Duration
+		wantKind string
+		wantPath string
+	}{
+		{"nothing asked", base, scCold, 0, "", ""},
+		{"profile at 0: the cold run at 0", withProfile(0), scCold, 0, "profile", "cpu.pprof"},
+		{"profile at 0: not the cold run at the latency", withProfile(0), scCold, lat, "", ""},
+		{"profile at 0: not another scenario", withProfile(0), scDirect, 0, "", ""},
+		{"profile at the latency", withProfile(lat), scCold, lat, "profile", "cpu.pprof"},
+		{"profile at the latency: not at 0", withProfile(lat), scCold, 0, "", ""},
+		{"trace: the cold run at the latency", withTrace, scCold, lat, "trace", "run.trace"},
+		{"trace: not at 0", withTrace, scCold, 0, "", ""},
+		{"trace: not the uncompressed run", withTrace, scColdPlain, lat, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := tt.o.recording(tt.sc, tt.lat)
+			if got.kind != tt.wantKind || got.path != tt.wantPath {
+				t.Fatalf("recording = %+v, want kind %q and path %q", got, tt.wantKind, tt.wantPath)
+			}
+			if got.path != "" && (got.length <= 0 || got.length >= tt.o.duration) {
+				t.Fatalf("recording length %v, want within the %v measurement", got.length, tt.o.duration)
 			}
 		})
 	}

@@ -70,10 +70,11 @@ type options struct {
 	perPage     int
 	gzip        bool
 	failOnMiss  bool
-	cpuProfile  string   // file for the dashboard's CPU profile during the cold 0 ms run
-	trace       string   // file for the dashboard's execution trace during the cold run at -latency
-	webEnv      []string // extra KEY=VALUE environment for the dashboard
-	args        []string // as given, for the report's command line
+	cpuProfile  string        // file for the dashboard's CPU profile during the cold run at cpuProfAt
+	cpuProfAt   time.Duration // 0 or latency: which cold run -cpuprofile records
+	trace       string        // file for the dashboard's execution trace during the cold run at -latency
+	webEnv      []string      // extra KEY=VALUE environment for the dashboard
+	args        []string      // as given, for the report's command line
 }
 
 func parseFlags(args []string, out io.Writer) (options, error) {
@@ -107,7 +108,8 @@ Flags:
 	fs.IntVar(&o.perPage, "per-page", 100, "rows per page (the dashboard accepts 25, 50, 100, 500)")
 	fs.BoolVar(&o.gzip, "gzip", true, "send Accept-Encoding: gzip to the dashboard as browsers do")
 	fs.BoolVar(&o.failOnMiss, "fail-on-miss", false, "exit with status 3 when a budget line is missed")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the dashboard's CPU profile during the cold 0 ms measurement to this `file` (read it with go tool pprof)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the dashboard's CPU profile during the cold measurement at -cpuprofile-at to this `file` (read it with go tool pprof)")
+	fs.DurationVar(&o.cpuProfAt, "cpuprofile-at", 0, "which cold measurement -cpuprofile records: 0 (the throughput line) or the -latency value (the p50/p99 lines)")
 	fs.StringVar(&o.trace, "trace", "", "write an execution trace of the dashboard during the cold measurement at -latency (the p50/p99 lines) to this `file`; at most 5s of it (read it with go tool trace)")
 	fs.Func("web-env", "extra `KEY=VALUE` environment for the dashboard, e.g. LOG_LEVEL=warn (repeatable)", func(v string) error {
 		if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
@@ -146,6 +148,13 @@ Flags:
 	}
 	if o.hotPages < 1 || o.hotPages >= o.bigSize/o.perPage {
 		problems = append(problems, "-hot-pages must be at least 1 and less than a domain's pages")
+	}
+	if o.cpuProfAt != 0 && o.cpuProfAt != o.latency {
+		problems = append(problems, fmt.Sprintf("-cpuprofile-at must be 0 or the -latency value (%v)", o.latency))
+	}
+	if o.cpuProfile != "" && o.trace != "" && o.cpuProfAt == o.latency {
+		// Each would slow the dashboard down in the measurement the other one records.
+		problems = append(problems, "-cpuprofile at -latency and -trace record the same measurement: take them in separate runs")
 	}
 	if len(problems) > 0 {
 		return o, errors.New(strings.Join(problems, "; "))

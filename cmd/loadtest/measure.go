@@ -37,6 +37,28 @@ type measurement struct {
 	DashRSSPeak    int64 // bytes, polled VmRSS during the measurement
 }
 
+// recording is what the load test records of the dashboard during one measurement.
+type recording struct {
+	kind   string // the pprof endpoint: "profile" or "trace"
+	path   string // the file it goes to; "" records nothing
+	length time.Duration
+	what   string // for the log line
+}
+
+// recording says what to record during the measurement of scenario sc at upstream latency lat:
+// -cpuprofile's CPU profile in the cold run at -cpuprofile-at, -trace's execution trace in the
+// cold run at -latency, or nothing.
+func (o options) recording(sc string, lat time.Duration) recording {
+	switch {
+	case sc != scCold:
+	case o.cpuProfile != "" && lat == o.cpuProfAt:
+		return recording{"profile", o.cpuProfile, o.duration - time.Second, "CPU profile (go tool pprof -top FILE)"}
+	case o.trace != "" && lat == o.latency && lat > 0:
+		return recording{"trace", o.trace, min(o.duration-time.Second, 5*time.Second), "execution trace (go tool trace FILE)"}
+	}
+	return recording{}
+}
+
 // measureAll runs the measurements: direct, cold dashboard (compressed and, with -gzip, also
 // uncompressed) and hot dashboard, at 0 ms and at -latency.
 func (lt *loadTest) measureAll(ctx context.Context) ([]measurement, error) {
@@ -137,18 +159,11 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	mBefore, mOK := lt.scrapeMetrics(ctx)
 	cpu0 := lt.cpu()
 	rss := pollRSS(lt.web.cmd.Process.Pid, 100*time.Millisecond)
-	var (
-		profDone       chan error
-		profPath, what string
-	)
-	switch {
-	case sc != scCold:
-	case lat == 0 && lt.o.cpuProfile != "":
-		profDone, profPath, what = make(chan error, 1), lt.o.cpuProfile, "CPU profile (go tool pprof -top FILE)"
-		go func() { profDone <- lt.profile(ctx, "profile", lt.o.duration-time.Second, profPath) }()
-	case lat > 0 && lt.o.trace != "":
-		profDone, profPath, what = make(chan error, 1), lt.o.trace, "execution trace (go tool trace FILE)"
-		go func() { profDone <- lt.profile(ctx, "trace", min(lt.o.duration-time.Second, 5*time.Second), profPath) }()
+	var profDone chan error
+	rec := lt.o.recording(sc, lat)
+	if rec.path != "" {
+		profDone = make(chan error, 1)
+		go func() { profDone <- lt.profile(ctx, rec.kind, rec.length, rec.path) }()
 	}
 	m.Res, err = attack(ctx, client, lt.o.concurrency, lt.o.duration, next)
 	m.DashRSSPeak = rss.stop()
@@ -156,7 +171,7 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 		if perr := <-profDone; perr != nil {
 			lt.logf("warning: %v", perr)
 		} else {
-			lt.logf("the dashboard's %s of this run is in %s", what, profPath)
+			lt.logf("the dashboard's %s of this run is in %s", rec.what, rec.path)
 		}
 	}
 	if err != nil {
