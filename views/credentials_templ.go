@@ -884,12 +884,12 @@ func Secrets(vm SecretsVM) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if generatedCount(vm.Secrets) == 1 {
+				if n := generatedCount(vm.Secrets); n == 1 {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 71, "<h2 id=\"secrets-heading\" class=\"text-base font-semibold text-amber-950 dark:text-amber-100\">Copy this password now. It will not be shown again.</h2><p class=\"mt-1 text-sm text-amber-900 dark:text-amber-200\">Put it in your password manager or your app's secret store. SMTP Desk does not keep it; if it is lost, reset it.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-				} else if generatedCount(vm.Secrets) > 1 {
+				} else if n > 1 {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 72, "<h2 id=\"secrets-heading\" class=\"text-base font-semibold text-amber-950 dark:text-amber-100\">Copy these passwords now. They will not be shown again.</h2><p class=\"mt-1 text-sm text-amber-900 dark:text-amber-200\">Put them in your password manager or your app's secret store. SMTP Desk does not keep them; if one is lost, reset it.</p>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
