@@ -236,6 +236,48 @@ func TestCheckBudget(t *testing.T) {
 	}
 }
 
+func TestCPULine(t *testing.T) {
+	d := row(scDirect, 0, 1000, 10*time.Millisecond, 0, 0)
+	d.SbCPU, d.GenCPU = 100*time.Millisecond, 70*time.Millisecond
+	c := row(scCold, 0, 200, 40*time.Millisecond, 0, 200)
+	c.DashCPU, c.SbCPU, c.GenCPU = 140*time.Millisecond, 50*time.Millisecond, 40*time.Millisecond
+	plain := row(scColdPlain, 0, 300, 40*time.Millisecond, 0, 300)
+	plain.DashCPU = time.Second // not the judged page: must not be used
+
+	l, ok := cpuLine([]measurement{plain, c, d})
+	if !ok {
+		t.Fatal("cpuLine: ok = false with both runs and their CPU")
+	}
+	if !l.Info {
+		t.Error("the CPU line is judged; it should be reported only")
+	}
+	for _, w := range []string{
+		"direct list 0.170 ms (sandbox 0.100 + generator 0.070)",
+		"dashboard page 1.150 ms (dashboard 0.700 + sandbox 0.250 + generator 0.200)",
+		"25% of direct needs the page at ≤ 0.680 ms in all",
+	} {
+		if !strings.Contains(l.Measured, w) {
+			t.Errorf("Measured = %q, want it to contain %q", l.Measured, w)
+		}
+	}
+
+	// Without CPU readings (or without one of the runs) there is nothing to say.
+	if _, ok := cpuLine([]measurement{row(scDirect, 0, 1000, 10*time.Millisecond, 0, 0), c}); ok {
+		t.Error("cpuLine: ok = true without the direct run's CPU")
+	}
+	if _, ok := cpuLine([]measurement{d}); ok {
+		t.Error("cpuLine: ok = true without the cold run")
+	}
+	lines := checkBudget([]measurement{d, c}, 50*MiB, options{latency: 50 * time.Millisecond, concurrency: 50, perPage: 100, gzip: true})
+	found := false
+	for _, bl := range lines {
+		found = found || bl.Text == l.Text
+	}
+	if !found {
+		t.Error("checkBudget does not report the CPU line")
+	}
+}
+
 func TestWriteSection(t *testing.T) {
 	section := sectionBegin + "\nnew table\n" + sectionEnd + "\n"
 	tests := []struct {

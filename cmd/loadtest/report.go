@@ -136,6 +136,9 @@ func checkBudget(rows []measurement, hwm int64, o options) []budgetLine {
 	// beside the judged ones, which are for the pages as browsers get them (gzip, unless
 	// -gzip=false).
 	out = append(out, coldLines(rows, scColdPlain, o, cond)...)
+	if l, ok := cpuLine(rows); ok {
+		out = append(out, l)
+	}
 	for _, m := range rows {
 		if m.Scenario != scHot || m.Res.Requests == 0 {
 			continue
@@ -185,6 +188,28 @@ func coldLines(rows []measurement, sc string, o options, cond string) []budgetLi
 			fmt.Sprintf("%.0f vs %.0f req/s = %.1f%%", c0.Res.RPS(), d0.Res.RPS(), 100*ratio), ratio >= budgetThroughput)
 	}
 	return out
+}
+
+// cpuLine reports the CPU time the machine spends per request at 0 ms, in each process, for the
+// direct list and the judged cold page. Both runs keep the shared cores busy, so the throughput
+// ratio follows the ratio of these sums: the line says what the whole page view may cost for the
+// ratio to reach the budget. ok is false when either run or its CPU readings are missing.
+func cpuLine(rows []measurement) (_ budgetLine, ok bool) {
+	d, ok1 := find(rows, scDirect, 0)
+	c, ok2 := find(rows, scCold, 0)
+	if !ok1 || !ok2 || d.Res.Requests == 0 || c.Res.Requests == 0 || d.SbCPU <= 0 || c.DashCPU <= 0 {
+		return budgetLine{}, false
+	}
+	per := func(cpu time.Duration, n int) float64 { return cpu.Seconds() * 1000 / float64(n) }
+	dSb, dGen := per(d.SbCPU, d.Res.Requests), per(d.GenCPU, d.Res.Requests)
+	cDash, cSb, cGen := per(c.DashCPU, c.Res.Requests), per(c.SbCPU, c.Res.Requests), per(c.GenCPU, c.Res.Requests)
+	return budgetLine{
+		Text: "CPU per request at 0 ms, all three processes (with the cores busy in both runs, the throughput ratio follows it)",
+		Measured: fmt.Sprintf("direct list %.3f ms (sandbox %.3f + generator %.3f); dashboard page %.3f ms (dashboard %.3f + sandbox %.3f + generator %.3f); "+
+			"%.0f%% of direct needs the page at ≤ %.3f ms in all",
+			dSb+dGen, dSb, dGen, cDash+cSb+cGen, cDash, cSb, cGen, 100*budgetThroughput, (dSb+dGen)/budgetThroughput),
+		Info: true,
+	}, true
 }
 
 // coldName names a cold scenario in the validity lines.
