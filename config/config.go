@@ -122,7 +122,8 @@ type Config struct {
 
 	// NoGzip (HTTP_GZIP=false) sends every answer as it is, for a proxy in front that
 	// compresses; by default pages, JSON and text static files are gzipped for clients that
-	// accept it. Compression is about a third of a busy instance's CPU (docs/PERFORMANCE.md).
+	// accept it. Compression is a quarter to a third of a busy instance's CPU
+	// (docs/PERFORMANCE.md).
 	NoGzip bool
 
 	RateLimitActions int // mutating actions per user per minute
