@@ -9,7 +9,7 @@ import (
 // connections sized for a burst of page views, tries HTTP/2 where Mailgun offers it, reads
 // answers in large reads, and never follows a redirect (it could carry the key elsewhere).
 func TestDefaultHTTPClient(t *testing.T) {
-	hc := newDefaultHTTPClient()
+	hc := NewHTTPClient()
 	tr, ok := hc.Transport.(*http.Transport)
 	if !ok {
 		t.Fatalf("transport is %T, want *http.Transport", hc.Transport)

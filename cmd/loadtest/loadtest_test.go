@@ -120,7 +120,7 @@ func TestAttackStopsOnCancel(t *testing.T) {
 // list calls.
 func row(sc string, lat time.Duration, n int, maxLat time.Duration, errs int, upstream int64) measurement {
 	r := attackResult{Requests: n, Errors: errs, Elapsed: time.Second}
-	if sc != scDirect && sc != scColdPlain {
+	if sc != scDirect && sc != scColdPlain && sc != scFloor {
 		r.Gzipped = n - errs
 	}
 	for i := range n {
@@ -140,6 +140,8 @@ func TestCheckBudget(t *testing.T) {
 		row(scHot, o.latency, 1000, 100*time.Millisecond, 0, 8),
 		row(scColdPlain, 0, 350, 40*time.Millisecond, 0, 350),
 		row(scColdPlain, o.latency, 1000, 101*time.Millisecond, 0, 1000),
+		row(scFloor, 0, 600, 20*time.Millisecond, 0, 600),
+		row(scFloor, o.latency, 1000, 100*time.Millisecond, 0, 1000),
 	}
 	tests := []struct {
 		name     string
@@ -190,6 +192,17 @@ func TestCheckBudget(t *testing.T) {
 			rs[7] = row(scColdPlain, o.latency, 1000, 130*time.Millisecond, 0, 1000) // p50 +15ms
 			return rs
 		}, 50 * MiB, nil},
+		{"the floor proxy is reported, not judged", func() []measurement {
+			rs := slices.Clone(good)
+			rs[8] = row(scFloor, 0, 100, 40*time.Millisecond, 0, 100)            // 10%
+			rs[9] = row(scFloor, o.latency, 1000, 130*time.Millisecond, 0, 1000) // p50 +15ms
+			return rs
+		}, 50 * MiB, nil},
+		{"the floor proxy did not go upstream", func() []measurement {
+			rs := slices.Clone(good)
+			rs[8] = row(scFloor, 0, 600, 20*time.Millisecond, 0, 0)
+			return rs
+		}, 50 * MiB, []string{"validity: the floor proxy's run at 0s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -211,12 +224,17 @@ func TestCheckBudget(t *testing.T) {
 					t.Errorf("missed[%d] = %q, want it to contain %q", i, missed[i], w)
 				}
 			}
-			if got, want := infos, 2+3; got != want {
-				t.Errorf("info lines = %d, want %d (one per hot run, and the uncompressed p50, p99 and throughput)", got, want)
+			if got, want := infos, 2+3+3; got != want {
+				t.Errorf("info lines = %d, want %d (one per hot run, and p50, p99 and throughput for the uncompressed pages and the floor proxy)", got, want)
 			}
 			for _, l := range lines {
-				if strings.HasPrefix(l.Text, "uncompressed pages") != l.Info && !strings.HasPrefix(l.Text, "coalescing") {
-					t.Errorf("line %q: Info = %v; only the uncompressed pages' and the hot runs' lines are not judged", l.Text, l.Info)
+				floor := strings.HasPrefix(l.Text, "floor, a pass-through proxy")
+				if floor && (strings.Contains(l.Text, "dashboard") || !strings.Contains(l.Text, "proxy ≤") && !strings.Contains(l.Text, "proxy ≥")) {
+					t.Errorf("line %q: a floor line should compare the proxy, not the dashboard, with the direct list", l.Text)
+				}
+				reported := strings.HasPrefix(l.Text, "uncompressed pages") || floor
+				if reported != l.Info && !strings.HasPrefix(l.Text, "coalescing") {
+					t.Errorf("line %q: Info = %v; only the uncompressed pages', the floor proxy's and the hot runs' lines are not judged", l.Text, l.Info)
 				}
 			}
 			r := report{Rows: tt.rows(), Budget: lines, Opts: o}
@@ -259,6 +277,16 @@ func TestCPULine(t *testing.T) {
 		if !strings.Contains(l.Measured, w) {
 			t.Errorf("Measured = %q, want it to contain %q", l.Measured, w)
 		}
+	}
+
+	if strings.Contains(l.Measured, "floor") {
+		t.Errorf("Measured = %q names the floor proxy, which was not measured", l.Measured)
+	}
+	f := row(scFloor, 0, 500, 20*time.Millisecond, 0, 500)
+	f.DashCPU, f.SbCPU, f.GenCPU = 50*time.Millisecond, 100*time.Millisecond, 40*time.Millisecond
+	withFloor, _ := cpuLine([]measurement{d, f, c})
+	if w := "floor proxy 0.380 ms (proxy 0.100 + sandbox 0.200 + generator 0.080)"; !strings.Contains(withFloor.Measured, w) {
+		t.Errorf("Measured = %q, want it to contain %q", withFloor.Measured, w)
 	}
 
 	// Without CPU readings (or without one of the runs) there is nothing to say.

@@ -2,7 +2,8 @@
 // starts the Mailgun sandbox (with large generated domains) and the dashboard in demo mode as
 // separate processes on loopback, signs in through the demo provider, then drives (a) the
 // sandbox's credential list directly and (b) the dashboard's domain page with the same closed
-// loop of concurrent users, at 0 ms and at 50 ms of injected upstream latency. It prints a
+// loop of concurrent users, at 0 ms and at 50 ms of injected upstream latency, beside (c) a
+// pass-through proxy making the same call as the floor under the budget (floor.go). It prints a
 // markdown table with requests/s, exact p50/p90/p99, errors, upstream calls per 1,000 page views,
 // CPU and the dashboard's peak RSS, checks the budget line by line, and writes the table into
 // docs/PERFORMANCE.md.
@@ -32,7 +33,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	var err error
-	if mixed, rest := isMixed(os.Args[1:]); mixed {
+	if floor, rest := isFloorProxy(os.Args[1:]); floor {
+		err = runFloorProxy(ctx, rest) // the reference proxy the load test starts: see floor.go
+	} else if mixed, rest := isMixed(os.Args[1:]); mixed {
 		err = runMixed(ctx, rest, os.Stdout) // issue 9's soak: see mixed.go
 	} else {
 		err = run(ctx, os.Args[1:], os.Stdout)
@@ -69,6 +72,7 @@ type options struct {
 	hotPages    int
 	perPage     int
 	gzip        bool
+	floor       bool // also measure the pass-through proxy of floor.go
 	failOnMiss  bool
 	cpuProfile  string        // file for the dashboard's CPU profile during the cold run at cpuProfAt
 	cpuProfAt   time.Duration // 0 or latency: which cold run -cpuprofile records
@@ -107,6 +111,7 @@ Flags:
 	fs.IntVar(&o.hotPages, "hot-pages", 4, "pages shared by every user in the coalescing scenario")
 	fs.IntVar(&o.perPage, "per-page", 100, "rows per page (the dashboard accepts 25, 50, 100, 500)")
 	fs.BoolVar(&o.gzip, "gzip", true, "send Accept-Encoding: gzip to the dashboard as browsers do")
+	fs.BoolVar(&o.floor, "floor", true, "also measure a pass-through proxy that makes the same Mailgun call and nothing else (not SMTP Desk): the floor under each budget line on this machine")
 	fs.BoolVar(&o.failOnMiss, "fail-on-miss", false, "exit with status 3 when a budget line is missed")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write the dashboard's CPU profile during the cold measurement at -cpuprofile-at to this `file` (read it with go tool pprof)")
 	fs.DurationVar(&o.cpuProfAt, "cpuprofile-at", 0, "which cold measurement -cpuprofile records: 0 (the throughput line) or the -latency value (the p50/p99 lines)")

@@ -18,6 +18,9 @@ const (
 	// direct list's JSON is; measured only when scCold is compressed.
 	scColdPlain = "dashboard: the same, pages uncompressed"
 	scHot       = "dashboard: domain page, all users on the same few pages"
+	// scFloor is the pass-through proxy of floor.go on the cold pages' URLs: not SMTP Desk, the
+	// floor under the dashboard's rows.
+	scFloor = "floor: a pass-through proxy making the same call, nothing else"
 )
 
 // measurement is one row of the table.
@@ -73,10 +76,15 @@ func (lt *loadTest) measureAll(ctx context.Context) ([]measurement, error) {
 		if err := lt.setLatency(ctx, lat); err != nil {
 			return out, err
 		}
-		scenarios := []string{scDirect, scCold, scHot}
-		if lt.o.gzip {
-			scenarios = []string{scDirect, scCold, scColdPlain, scHot}
+		scenarios := []string{scDirect}
+		if lt.o.floor {
+			scenarios = append(scenarios, scFloor)
 		}
+		scenarios = append(scenarios, scCold)
+		if lt.o.gzip {
+			scenarios = append(scenarios, scColdPlain)
+		}
+		scenarios = append(scenarios, scHot)
 		for _, sc := range scenarios {
 			m, err := lt.measure(ctx, sc, lat)
 			if err != nil {
@@ -113,6 +121,17 @@ func (lt *loadTest) target(sc string) target {
 			req.Header.Set("User-Agent", "smtpdesk-loadtest")
 			return req, nil
 		}
+	case scFloor:
+		return func(ctx context.Context, _ int64) (*http.Request, error) {
+			d, p := page(lt.floorSeq.Add(1) - 1)
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+				lt.flURL+"/d/"+d+"?page="+strconv.FormatInt(p, 10)+"&per_page="+pp, nil)
+			if err != nil {
+				return nil, fmt.Errorf("request: %w", err)
+			}
+			req.Header.Set("User-Agent", "smtpdesk-loadtest")
+			return req, nil
+		}
 	case scCold, scColdPlain:
 		return func(ctx context.Context, _ int64) (*http.Request, error) {
 			d, p := page(lt.coldSeq.Add(1) - 1)
@@ -132,7 +151,11 @@ func (lt *loadTest) target(sc string) target {
 // measure warms up, then measures one scenario, with the counters around it.
 func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (measurement, error) {
 	m := measurement{Scenario: sc, Latency: lat, MetricsCalls: -1, Uncompressed: -1}
-	for _, c := range []*child{lt.sb, lt.web} {
+	server := lt.web // the process the scenario measures beside the sandbox
+	if sc == scFloor {
+		server = lt.floor
+	}
+	for _, c := range []*child{lt.sb, server} {
 		if err := c.exited(); err != nil {
 			return m, err
 		}
@@ -157,8 +180,8 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 		return m, err
 	}
 	mBefore, mOK := lt.scrapeMetrics(ctx)
-	cpu0 := lt.cpu()
-	rss := pollRSS(lt.web.cmd.Process.Pid, 100*time.Millisecond)
+	cpu0 := lt.cpu(server)
+	rss := pollRSS(server.cmd.Process.Pid, 100*time.Millisecond)
 	var profDone chan error
 	rec := lt.o.recording(sc, lat)
 	if rec.path != "" {
@@ -177,13 +200,13 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	if err != nil {
 		return m, fmt.Errorf("%s: %w", sc, err)
 	}
-	cpu1 := lt.cpu()
+	cpu1 := lt.cpu(server)
 	after, err := lt.sandboxStats(ctx)
 	if err != nil {
 		return m, err
 	}
 	m.UpstreamLists = after.ListRequests - before.ListRequests
-	if mAfter, ok := lt.scrapeMetrics(ctx); ok && mOK && sc != scDirect {
+	if mAfter, ok := lt.scrapeMetrics(ctx); ok && mOK && sc != scDirect && sc != scFloor {
 		m.MetricsCalls = mAfter.MailgunCalls - mBefore.MailgunCalls
 		m.Uncompressed = mAfter.Uncompressed - mBefore.Uncompressed
 		m.ServerMean = meanOf(mAfter.RequestSec-mBefore.RequestSec, mAfter.RequestsN-mBefore.RequestsN)
@@ -191,7 +214,7 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	}
 	m.DashCPU, m.SbCPU, m.GenCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
 	switch sc {
-	case scCold, scColdPlain:
+	case scCold, scColdPlain, scFloor:
 		m.DistinctPages = int64(len(lt.domains))*lt.pages - int64(lt.o.hotPages)
 	case scHot:
 		m.DistinctPages = int64(lt.o.hotPages)
@@ -202,10 +225,11 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 	return m, nil
 }
 
-// cpu returns the CPU time used so far by the dashboard, the sandbox and the load test.
-func (lt *loadTest) cpu() [3]time.Duration {
+// cpu returns the CPU time used so far by server (the dashboard or the floor proxy), the
+// sandbox and the load test.
+func (lt *loadTest) cpu(server *child) [3]time.Duration {
 	var out [3]time.Duration
-	for i, pid := range []string{strconv.Itoa(lt.web.cmd.Process.Pid), strconv.Itoa(lt.sb.cmd.Process.Pid), "self"} {
+	for i, pid := range []string{strconv.Itoa(server.cmd.Process.Pid), strconv.Itoa(lt.sb.cmd.Process.Pid), "self"} {
 		out[i], _ = procCPU(pid)
 	}
 	return out

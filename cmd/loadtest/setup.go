@@ -30,8 +30,10 @@ type loadTest struct {
 	cs     *children
 	sb     *child // the sandbox
 	web    *child // the dashboard
+	floor  *child // the pass-through proxy of floor.go, with -floor
 	sbURL  string
 	webURL string
+	flURL  string // the floor proxy's
 
 	sbAuth      string // Basic auth header value for the sandbox
 	cookie      string // the session's Cookie header value
@@ -46,6 +48,7 @@ type loadTest struct {
 	pages    int64        // full pages per generated domain
 	coldSeq  atomic.Int64 // page sequence shared by the cold dashboard runs
 	directSq atomic.Int64 // page sequence of the direct runs
+	floorSeq atomic.Int64 // page sequence of the floor proxy's runs
 }
 
 // setUp builds and starts the servers and signs in. cleanup stops them and removes the
@@ -110,6 +113,12 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 		return nil, cleanup, err
 	}
 
+	if o.floor {
+		if err := lt.startFloor(ctx, tmp); err != nil {
+			return nil, cleanup, err
+		}
+	}
+
 	// The dashboard in demo mode, told to use that sandbox instead of its own.
 	webAddr, err := freePort(ctx)
 	if err != nil {
@@ -143,6 +152,27 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 		return nil, cleanup, err
 	}
 	return lt, cleanup, nil
+}
+
+// startFloor starts the pass-through proxy of floor.go (this executable, run again) in front
+// of the sandbox.
+func (lt *loadTest) startFloor(ctx context.Context, tmp string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("floor proxy: %w", err)
+	}
+	addr, err := freePort(ctx)
+	if err != nil {
+		return err
+	}
+	lt.flURL = "http://" + addr
+	lt.logf("starting the floor proxy (a pass-through reference, not SMTP Desk) on %s", addr)
+	lt.floor, err = lt.cs.start(tmp, "floor-proxy", self, []string{floorProxyArg, "-addr", addr, "-upstream", lt.sbURL},
+		[]string{floorAuthEnv + "=" + lt.sbAuth})
+	if err != nil {
+		return err
+	}
+	return waitReady(ctx, lt.floor, lt.flURL+"/healthz", nil, time.Minute)
 }
 
 // profile fetches one of the dashboard's pprof endpoints that record over time ("profile" for
