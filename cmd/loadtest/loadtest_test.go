@@ -306,6 +306,60 @@ func TestCPULine(t *testing.T) {
 	}
 }
 
+func TestGapLine(t *testing.T) {
+	lat := 50 * time.Millisecond
+	withCPU := func(m measurement, dash, sb, gen int) measurement {
+		m.DashCPU, m.SbCPU, m.GenCPU = time.Duration(dash)*time.Millisecond, time.Duration(sb)*time.Millisecond, time.Duration(gen)*time.Millisecond
+		return m
+	}
+	// 1,000 requests each: the direct list costs 0.4 ms per request, the page 1.4 ms, the floor
+	// 0.5 ms; p50 50 / 55 / 50.5 ms, p99 99 / 108.9 / 99.99 ms.
+	d := withCPU(row(scDirect, lat, 1000, 100*time.Millisecond, 0, 0), 0, 300, 100)
+	c := withCPU(row(scCold, lat, 1000, 110*time.Millisecond, 0, 1000), 1000, 300, 100)
+	f := withCPU(row(scFloor, lat, 1000, 101*time.Millisecond, 0, 1000), 100, 300, 100)
+	c0 := withCPU(row(scCold, 0, 1000, 10*time.Millisecond, 0, 1000), 5000, 300, 100) // another latency: not used
+
+	l, ok := gapLine([]measurement{c0, d, f, c}, lat)
+	if !ok || !l.Info {
+		t.Fatalf("gapLine: ok = %v, Info = %v; want a reported line", ok, l.Info)
+	}
+	for _, w := range []string{
+		"dashboard page 1.000 ms (p50 +5.00 ms, p99 +9.9 ms: 5.0 and 9.9 ms per ms)",
+		"floor proxy 0.100 ms (p50 +0.50 ms, p99 +1.0 ms: 5.0 and 9.9 ms per ms)",
+		"the p50 bound allows 0.20 ms of extra CPU per view and the p99 bound 0.51 ms",
+	} {
+		if !strings.Contains(l.Measured, w) {
+			t.Errorf("Measured = %q, want it to contain %q", l.Measured, w)
+		}
+	}
+	if strings.Contains(l.Measured, "uncompressed") {
+		t.Errorf("Measured = %q names the uncompressed page, which was not measured", l.Measured)
+	}
+
+	// A page no slower than the direct list has no slope to divide by.
+	flat := withCPU(row(scCold, lat, 1000, 100*time.Millisecond, 0, 1000), 100, 300, 100)
+	if l, _ := gapLine([]measurement{d, flat}, lat); strings.Contains(l.Measured, "per ms") || strings.Contains(l.Measured, "allows") {
+		t.Errorf("Measured = %q, want no slopes and no allowance without a gap", l.Measured)
+	}
+	for name, rows := range map[string][]measurement{
+		"no judged page":      {d, f},
+		"no direct run":       {c, f},
+		"no CPU readings":     {row(scDirect, lat, 1000, 100*time.Millisecond, 0, 0), c},
+		"no page CPU reading": {d, row(scCold, lat, 1000, 110*time.Millisecond, 0, 1000)},
+	} {
+		if _, ok := gapLine(rows, lat); ok {
+			t.Errorf("%s: gapLine ok = true", name)
+		}
+	}
+	found := false
+	for _, bl := range checkBudget([]measurement{d, c}, 50*MiB, options{latency: lat, concurrency: 50, perPage: 100, gzip: true}) {
+		found = found || strings.HasPrefix(bl.Text, "latency gaps at 50ms")
+	}
+	if !found {
+		t.Error("checkBudget does not report the latency gap line")
+	}
+}
+
 func TestWriteSection(t *testing.T) {
 	section := sectionBegin + "\nnew table\n" + sectionEnd + "\n"
 	tests := []struct {
