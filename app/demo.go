@@ -112,7 +112,8 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 		d.MailgunURL = opts.MailgunURL
 	} else {
 		apiKey = "key-demo-" + randomHex(16)
-		d.Sandbox = sandbox.New(apiKey, sandbox.WithDefaultSeed())
+		// The seed's ages count back from now, so the demo looks the same whenever it runs.
+		d.Sandbox = sandbox.New(apiKey, sandbox.WithDefaultSeed(), sandbox.WithSeedBase(time.Now()))
 		if opts.SandboxLatency > 0 {
 			d.Sandbox.SetFaults(sandbox.Faults{Latency: opts.SandboxLatency})
 		}

@@ -206,3 +206,36 @@ func TestDemoNoGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestDemoSeedStaysFresh: the demo's logins count their ages back from the moment it starts,
+// so a newcomer sees the mix the seed was written with (on acme.example, the six logins older
+// than a year marked for rotation and the seven younger ones not) however long after the seed's
+// fixed base date the demo runs.
+func TestDemoSeedStaysFresh(t *testing.T) {
+	d := startDemo(t, DemoOptions{})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := testflow.New(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignIn(ctx, "admin"); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	for _, ck := range c.Cookies() {
+		secretscan.Record("session cookie", ck.Value)
+	}
+	page, err := c.Get(ctx, "/d/acme.example")
+	if err != nil || page.Status != http.StatusOK {
+		t.Fatalf("GET /d/acme.example: %v (status %d)", err, page.Status)
+	}
+	rows := page.Find("table.creds tbody tr")
+	old := rows.Has(`[data-testid="age-badge"]`)
+	if rows.Length() != 13 || old.Length() != 6 {
+		t.Errorf("acme.example: %d rows, %d marked for rotation; want 13 and 6 (postmaster@ and the five logins older than a year)", rows.Length(), old.Length())
+	}
+	support := page.Find(`table.creds tbody tr:contains("support@")`).Text()
+	if !strings.Contains(support, "days ago") || strings.Contains(support, "consider rotating") {
+		t.Errorf("support@acme.example (nine days old in the seed) reads %q, want days ago and no rotation badge", support)
+	}
+}

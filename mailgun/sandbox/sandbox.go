@@ -61,6 +61,7 @@ type Server struct {
 	calls   []Call
 
 	seedDefault bool
+	seedBase    time.Time // what the default seed's ages count back from (WithSeedBase)
 
 	sink atomic.Pointer[func(kind, value string)] // WithSecretSink / SetSecretSink
 }
@@ -79,6 +80,14 @@ func WithClock(now func() time.Time) Option {
 // with 3 and empty.example with only its system login.
 func WithDefaultSeed() Option {
 	return func(s *Server) { s.seedDefault = true }
+}
+
+// WithSeedBase makes the default seed's dates count back from base instead of SeedBase(): the
+// demo passes the time it starts, so that its logins keep the ages they were given (from a few
+// days to three years) however long after SeedBase it runs, instead of all growing old
+// together. The data is otherwise the same.
+func WithSeedBase(base time.Time) Option {
+	return func(s *Server) { s.seedBase = base }
 }
 
 // WithFaultChooser replaces the random source that decides whether a call matching the faults
@@ -126,10 +135,11 @@ func (s *Server) secret(kind, value string) {
 // Its store is empty unless an option seeds it.
 func New(apiKey string, opts ...Option) *Server {
 	s := &Server{
-		apiKey:  apiKey,
-		now:     time.Now,
-		chance:  defaultChance,
-		domains: make(map[string]*domain),
+		apiKey:   apiKey,
+		now:      time.Now,
+		chance:   defaultChance,
+		domains:  make(map[string]*domain),
+		seedBase: SeedBase(),
 	}
 	for _, o := range opts {
 		o(s)

@@ -574,28 +574,45 @@ func TestSeed(t *testing.T) {
 }
 
 func TestSeedDates(t *testing.T) {
-	_, base := newSeeded(t)
-	var got []time.Time
-	for skip := 0; skip < 251; skip += 100 {
-		res := call(t, base, "GET", fmt.Sprintf("/v3/domains/example.com/credentials?skip=%d", skip), nil, "")
-		for _, it := range res.json["items"].([]any) {
-			ts, err := time.Parse("Mon, 02 Jan 2006 15:04:05 -0700", it.(map[string]any)["created_at"].(string))
-			if err != nil {
-				t.Fatalf("created_at: %v", err)
+	later := time.Date(2031, time.June, 15, 9, 30, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name string
+		opts []sandbox.Option
+		base time.Time
+	}{
+		{"default base", nil, sandbox.SeedBase()},
+		{"WithSeedBase", []sandbox.Option{sandbox.WithSeedBase(later)}, later},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, base := newSandbox(t, append([]sandbox.Option{sandbox.WithDefaultSeed()}, tt.opts...)...)
+			var got []time.Time
+			var logins []string
+			for skip := 0; skip < 251; skip += 100 {
+				res := call(t, base, "GET", fmt.Sprintf("/v3/domains/example.com/credentials?skip=%d", skip), nil, "")
+				for _, it := range res.json["items"].([]any) {
+					item := it.(map[string]any)
+					ts, err := time.Parse("Mon, 02 Jan 2006 15:04:05 -0700", item["created_at"].(string))
+					if err != nil {
+						t.Fatalf("created_at: %v", err)
+					}
+					got = append(got, ts)
+					logins = append(logins, item["login"].(string))
+				}
 			}
-			got = append(got, ts)
-		}
-	}
-	seedBase := sandbox.SeedBase()
-	if !slices.IsSortedFunc(got, func(a, b time.Time) int { return a.Compare(b) }) {
-		t.Fatal("created_at is not ascending in list order")
-	}
-	oldest, newest := seedBase.Sub(got[1]), seedBase.Sub(got[len(got)-1])
-	if oldest < 2*365*24*time.Hour || oldest > 3*366*24*time.Hour {
-		t.Errorf("user001 is %v old, want about three years", oldest)
-	}
-	if newest < 0 || newest > 14*24*time.Hour {
-		t.Errorf("user250 is %v old, want a few days", newest)
+			if len(logins) != 251 || logins[1] != "user001@example.com" || logins[250] != "user250@example.com" {
+				t.Fatalf("logins = %d, from %q to %q; want postmaster@ and user001..user250", len(logins), logins[1], logins[len(logins)-1])
+			}
+			if !slices.IsSortedFunc(got, func(a, b time.Time) int { return a.Compare(b) }) {
+				t.Fatal("created_at is not ascending in list order")
+			}
+			oldest, newest := tt.base.Sub(got[1]), tt.base.Sub(got[len(got)-1])
+			if oldest < 2*365*24*time.Hour || oldest > 3*366*24*time.Hour {
+				t.Errorf("user001 is %v older than the base, want about three years", oldest)
+			}
+			if newest < 0 || newest > 14*24*time.Hour {
+				t.Errorf("user250 is %v older than the base, want a few days", newest)
+			}
+		})
 	}
 }
 

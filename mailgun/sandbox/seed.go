@@ -6,7 +6,8 @@ import (
 	"time"
 )
 
-// SeedBase returns the instant the default seed's dates are relative to: 2026-01-01 00:00 UTC.
+// SeedBase returns the instant the default seed's dates are relative to unless WithSeedBase
+// says otherwise: 2026-01-01 00:00 UTC.
 func SeedBase() time.Time { return time.Date(2026, time.January, 1, 0, 0, 0, 0, time.UTC) }
 
 const day = 24 * time.Hour
@@ -63,12 +64,12 @@ func (s *Server) loadDefaultSeed() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, sd := range defaultSeed() {
-		d, err := s.addDomainLocked(sd.name, SeedBase().Add(-sd.age))
+		d, err := s.addDomainLocked(sd.name, s.seedBase.Add(-sd.age))
 		if err != nil {
 			continue // already present (seeded twice): keep what is there
 		}
 		for _, l := range sd.logins {
-			c := s.newCredentialLocked(l.local+"@"+d.name, SeedBase().Add(-l.age).Truncate(time.Second))
+			c := s.newCredentialLocked(l.local+"@"+d.name, s.seedBase.Add(-l.age).Truncate(time.Second))
 			c.setUnknownPassword()
 			d.append(c)
 		}
