@@ -255,10 +255,8 @@ func TestCheckBudget(t *testing.T) {
 }
 
 func TestCPULine(t *testing.T) {
-	d := row(scDirect, 0, 1000, 10*time.Millisecond, 0, 0)
-	d.SbCPU, d.GenCPU = 100*time.Millisecond, 70*time.Millisecond
-	c := row(scCold, 0, 200, 40*time.Millisecond, 0, 200)
-	c.DashCPU, c.SbCPU, c.GenCPU = 140*time.Millisecond, 50*time.Millisecond, 40*time.Millisecond
+	d := withCPU(row(scDirect, 0, 1000, 10*time.Millisecond, 0, 0), 0, 100, 70)
+	c := withCPU(row(scCold, 0, 200, 40*time.Millisecond, 0, 200), 140, 50, 40)
 	plain := row(scColdPlain, 0, 300, 40*time.Millisecond, 0, 300)
 	plain.DashCPU = time.Second // not the judged page: must not be used
 
@@ -269,25 +267,17 @@ func TestCPULine(t *testing.T) {
 	if !l.Info {
 		t.Error("the CPU line is judged; it should be reported only")
 	}
-	for _, w := range []string{
+	wantContains(t, l.Measured,
 		"direct list 0.170 ms (sandbox 0.100 + generator 0.070)",
 		"dashboard page 1.150 ms (dashboard 0.700 + sandbox 0.250 + generator 0.200)",
-		"25% of direct needs the page at ≤ 0.680 ms in all",
-	} {
-		if !strings.Contains(l.Measured, w) {
-			t.Errorf("Measured = %q, want it to contain %q", l.Measured, w)
-		}
-	}
+		"25% of direct needs the page at ≤ 0.680 ms in all")
 
 	if strings.Contains(l.Measured, "floor") {
 		t.Errorf("Measured = %q names the floor proxy, which was not measured", l.Measured)
 	}
-	f := row(scFloor, 0, 500, 20*time.Millisecond, 0, 500)
-	f.DashCPU, f.SbCPU, f.GenCPU = 50*time.Millisecond, 100*time.Millisecond, 40*time.Millisecond
+	f := withCPU(row(scFloor, 0, 500, 20*time.Millisecond, 0, 500), 50, 100, 40)
 	withFloor, _ := cpuLine([]measurement{d, f, c})
-	if w := "floor proxy 0.380 ms (proxy 0.100 + sandbox 0.200 + generator 0.080)"; !strings.Contains(withFloor.Measured, w) {
-		t.Errorf("Measured = %q, want it to contain %q", withFloor.Measured, w)
-	}
+	wantContains(t, withFloor.Measured, "floor proxy 0.380 ms (proxy 0.100 + sandbox 0.200 + generator 0.080)")
 
 	// Without CPU readings (or without one of the runs) there is nothing to say.
 	if _, ok := cpuLine([]measurement{row(scDirect, 0, 1000, 10*time.Millisecond, 0, 0), c}); ok {
@@ -296,22 +286,13 @@ func TestCPULine(t *testing.T) {
 	if _, ok := cpuLine([]measurement{d}); ok {
 		t.Error("cpuLine: ok = true without the cold run")
 	}
-	lines := checkBudget([]measurement{d, c}, 50*MiB, options{latency: 50 * time.Millisecond, concurrency: 50, perPage: 100, gzip: true})
-	found := false
-	for _, bl := range lines {
-		found = found || bl.Text == l.Text
-	}
-	if !found {
+	if !reports([]measurement{d, c}, 50*time.Millisecond, l.Text) {
 		t.Error("checkBudget does not report the CPU line")
 	}
 }
 
 func TestGapLine(t *testing.T) {
 	lat := 50 * time.Millisecond
-	withCPU := func(m measurement, dash, sb, gen int) measurement {
-		m.DashCPU, m.SbCPU, m.GenCPU = time.Duration(dash)*time.Millisecond, time.Duration(sb)*time.Millisecond, time.Duration(gen)*time.Millisecond
-		return m
-	}
 	// 1,000 requests each: the direct list costs 0.4 ms per request, the page 1.4 ms, the floor
 	// 0.5 ms; p50 50 / 55 / 50.5 ms, p99 99 / 108.9 / 99.99 ms.
 	d := withCPU(row(scDirect, lat, 1000, 100*time.Millisecond, 0, 0), 0, 300, 100)
@@ -323,15 +304,10 @@ func TestGapLine(t *testing.T) {
 	if !ok || !l.Info {
 		t.Fatalf("gapLine: ok = %v, Info = %v; want a reported line", ok, l.Info)
 	}
-	for _, w := range []string{
+	wantContains(t, l.Measured,
 		"dashboard page 1.000 ms (p50 +5.00 ms, p99 +9.9 ms: 5.0 and 9.9 ms per ms)",
 		"floor proxy 0.100 ms (p50 +0.50 ms, p99 +1.0 ms: 5.0 and 9.9 ms per ms)",
-		"the p50 bound allows 0.20 ms of extra CPU per view and the p99 bound 0.51 ms",
-	} {
-		if !strings.Contains(l.Measured, w) {
-			t.Errorf("Measured = %q, want it to contain %q", l.Measured, w)
-		}
-	}
+		"the p50 bound allows 0.20 ms of extra CPU per view and the p99 bound 0.51 ms")
 	if strings.Contains(l.Measured, "uncompressed") {
 		t.Errorf("Measured = %q names the uncompressed page, which was not measured", l.Measured)
 	}
@@ -351,13 +327,36 @@ func TestGapLine(t *testing.T) {
 			t.Errorf("%s: gapLine ok = true", name)
 		}
 	}
-	found := false
-	for _, bl := range checkBudget([]measurement{d, c}, 50*MiB, options{latency: lat, concurrency: 50, perPage: 100, gzip: true}) {
-		found = found || strings.HasPrefix(bl.Text, "latency gaps at 50ms")
-	}
-	if !found {
+	if !reports([]measurement{d, c}, lat, l.Text) {
 		t.Error("checkBudget does not report the latency gap line")
 	}
+}
+
+// withCPU sets a measurement's CPU readings, in milliseconds, for the dashboard (or the floor
+// proxy), the sandbox and the generator.
+func withCPU(m measurement, dash, sb, gen int) measurement {
+	m.DashCPU, m.SbCPU, m.GenCPU = time.Duration(dash)*time.Millisecond, time.Duration(sb)*time.Millisecond, time.Duration(gen)*time.Millisecond
+	return m
+}
+
+// wantContains fails the test for each of wants that s lacks.
+func wantContains(t *testing.T, s string, wants ...string) {
+	t.Helper()
+	for _, w := range wants {
+		if !strings.Contains(s, w) {
+			t.Errorf("Measured = %q, want it to contain %q", s, w)
+		}
+	}
+}
+
+// reports says whether checkBudget, for rows measured at latency lat, has a line with this text.
+func reports(rows []measurement, lat time.Duration, text string) bool {
+	for _, bl := range checkBudget(rows, 50*MiB, options{latency: lat, concurrency: 50, perPage: 100, gzip: true}) {
+		if bl.Text == text {
+			return true
+		}
+	}
+	return false
 }
 
 func TestWriteSection(t *testing.T) {

@@ -23,6 +23,25 @@ const (
 	scFloor = "floor: a pass-through proxy making the same call, nothing else"
 )
 
+// coldScenario is what the report calls a scenario whose every request is on a different page
+// (so each one goes upstream): its validity line's run, its part of the latency-gap line, and,
+// for those reported but not judged, the prefix of its budget lines.
+type coldScenario struct{ run, gap, infoPrefix string }
+
+// coldScenarios are the scenarios with every request on a different page.
+var coldScenarios = map[string]coldScenario{
+	scCold:      {run: "cold run", gap: "dashboard page"},
+	scColdPlain: {run: "uncompressed cold run", gap: "uncompressed page", infoPrefix: "uncompressed pages (not judged): "},
+	scFloor:     {run: "floor proxy's run", gap: "floor proxy", infoPrefix: "floor, a pass-through proxy (not SMTP Desk, not judged): "},
+}
+
+// isCold says whether every request of scenario sc is on a different page.
+func isCold(sc string) bool { _, ok := coldScenarios[sc]; return ok }
+
+// servedByDashboard says whether the dashboard answers scenario sc (not the sandbox directly,
+// not the floor proxy).
+func servedByDashboard(sc string) bool { return sc == scCold || sc == scColdPlain || sc == scHot }
+
 // measurement is one row of the table.
 type measurement struct {
 	Scenario string
@@ -206,17 +225,17 @@ func (lt *loadTest) measure(ctx context.Context, sc string, lat time.Duration) (
 		return m, err
 	}
 	m.UpstreamLists = after.ListRequests - before.ListRequests
-	if mAfter, ok := lt.scrapeMetrics(ctx); ok && mOK && sc != scDirect && sc != scFloor {
+	if mAfter, ok := lt.scrapeMetrics(ctx); ok && mOK && servedByDashboard(sc) {
 		m.MetricsCalls = mAfter.MailgunCalls - mBefore.MailgunCalls
 		m.Uncompressed = mAfter.Uncompressed - mBefore.Uncompressed
 		m.ServerMean = meanOf(mAfter.RequestSec-mBefore.RequestSec, mAfter.RequestsN-mBefore.RequestsN)
 		m.MailgunMean = meanOf(mAfter.MailgunSec-mBefore.MailgunSec, mAfter.MailgunN-mBefore.MailgunN)
 	}
 	m.DashCPU, m.SbCPU, m.GenCPU = cpu1[0]-cpu0[0], cpu1[1]-cpu0[1], cpu1[2]-cpu0[2]
-	switch sc {
-	case scCold, scColdPlain, scFloor:
+	switch {
+	case isCold(sc):
 		m.DistinctPages = int64(len(lt.domains))*lt.pages - int64(lt.o.hotPages)
-	case scHot:
+	case sc == scHot:
 		m.DistinctPages = int64(lt.o.hotPages)
 	}
 	if m.Res.Errors > 0 {

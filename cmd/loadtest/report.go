@@ -96,12 +96,12 @@ func checkBudget(rows []measurement, hwm int64, o options) []budgetLine {
 	})
 	// The throughput line only means something if the page cache did not serve the cold runs.
 	for _, m := range rows {
-		if (m.Scenario != scCold && m.Scenario != scColdPlain && m.Scenario != scFloor) || m.Res.Requests == 0 {
+		if !isCold(m.Scenario) || m.Res.Requests == 0 {
 			continue
 		}
 		pm := 1000 * float64(m.UpstreamLists) / float64(m.Res.Requests)
 		out = append(out, budgetLine{
-			Text:     fmt.Sprintf("validity: the %s at %v went upstream for every view (≥ %d list calls per 1,000 views)", coldName(m.Scenario), m.Latency, coldMinPerMille),
+			Text:     fmt.Sprintf("validity: the %s at %v went upstream for every view (≥ %d list calls per 1,000 views)", coldScenarios[m.Scenario].run, m.Latency, coldMinPerMille),
 			Measured: fmt.Sprintf("%.0f per 1,000", pm),
 			Pass:     pm >= coldMinPerMille,
 		})
@@ -112,7 +112,7 @@ func checkBudget(rows []measurement, hwm int64, o options) []budgetLine {
 	if o.gzip {
 		asked, gzipped, busy, known := 0, 0, 0.0, false
 		for _, m := range rows {
-			if m.Scenario == scDirect || m.Scenario == scColdPlain || m.Scenario == scFloor {
+			if !servedByDashboard(m.Scenario) || m.Scenario == scColdPlain {
 				continue
 			}
 			asked += m.Res.Requests - m.Res.Errors
@@ -163,12 +163,6 @@ func checkBudget(rows []measurement, hwm int64, o options) []budgetLine {
 	return out
 }
 
-// infoPrefix names the cold scenarios whose budget lines are reported, not judged.
-var infoPrefix = map[string]string{
-	scColdPlain: "uncompressed pages (not judged): ",
-	scFloor:     "floor, a pass-through proxy (not SMTP Desk, not judged): ",
-}
-
 // coldLines are the p50, p99 and throughput lines for a cold scenario against the direct list;
 // for scColdPlain and scFloor they are reported, not judged, and say whether they are within
 // the bound.
@@ -179,7 +173,7 @@ func coldLines(rows []measurement, sc string, o options, cond string) []budgetLi
 		if sc == scFloor {
 			l.Text = strings.Replace(text, "dashboard", "proxy", 1)
 		}
-		if prefix, ok := infoPrefix[sc]; ok {
+		if prefix := coldScenarios[sc].infoPrefix; prefix != "" {
 			l.Info = true
 			l.Text = prefix + l.Text
 			l.Measured += map[bool]string{true: ", within the bound", false: ", outside the bound"}[pass]
@@ -216,13 +210,12 @@ func cpuLine(rows []measurement) (_ budgetLine, ok bool) {
 	if !ok1 || !ok2 || d.Res.Requests == 0 || c.Res.Requests == 0 || d.SbCPU <= 0 || c.DashCPU <= 0 {
 		return budgetLine{}, false
 	}
-	per := msPer
-	dSb, dGen := per(d.SbCPU, d.Res.Requests), per(d.GenCPU, d.Res.Requests)
-	cDash, cSb, cGen := per(c.DashCPU, c.Res.Requests), per(c.SbCPU, c.Res.Requests), per(c.GenCPU, c.Res.Requests)
+	dSb, dGen := msPer(d.SbCPU, d.Res.Requests), msPer(d.GenCPU, d.Res.Requests)
+	cDash, cSb, cGen := msPer(c.DashCPU, c.Res.Requests), msPer(c.SbCPU, c.Res.Requests), msPer(c.GenCPU, c.Res.Requests)
 	measured := fmt.Sprintf("direct list %.3f ms (sandbox %.3f + generator %.3f); dashboard page %.3f ms (dashboard %.3f + sandbox %.3f + generator %.3f); ",
 		dSb+dGen, dSb, dGen, cDash+cSb+cGen, cDash, cSb, cGen)
 	if f, ok := find(rows, scFloor, 0); ok && f.Res.Requests > 0 && f.DashCPU > 0 {
-		fProxy, fSb, fGen := per(f.DashCPU, f.Res.Requests), per(f.SbCPU, f.Res.Requests), per(f.GenCPU, f.Res.Requests)
+		fProxy, fSb, fGen := msPer(f.DashCPU, f.Res.Requests), msPer(f.SbCPU, f.Res.Requests), msPer(f.GenCPU, f.Res.Requests)
 		measured += fmt.Sprintf("floor proxy %.3f ms (proxy %.3f + sandbox %.3f + generator %.3f); ", fProxy+fSb+fGen, fProxy, fSb, fGen)
 	}
 	return budgetLine{
@@ -235,9 +228,6 @@ func cpuLine(rows []measurement) (_ budgetLine, ok bool) {
 
 // msPer is cpu per request, in milliseconds.
 func msPer(cpu time.Duration, n int) float64 { return cpu.Seconds() * 1000 / float64(n) }
-
-// gapName names the scenarios in gapLine.
-var gapName = map[string]string{scCold: "dashboard page", scColdPlain: "uncompressed page", scFloor: "floor proxy"}
 
 // gapLine relates the latency gaps over the direct list at lat to the CPU each request costs the
 // machine beyond the direct list's, in all three processes. With 50 closed-loop users sharing the
@@ -265,7 +255,7 @@ func gapLine(rows []measurement, lat time.Duration) (_ budgetLine, ok bool) {
 		}
 		extra := all(m) - base
 		g50, g99 := ms(m.Res.Quantile(.5)-dp50), ms(m.Res.Quantile(.99)-dp99)
-		part := fmt.Sprintf("%s %.3f ms (p50 %+.2f ms, p99 %+.1f ms", gapName[sc], extra, g50, g99)
+		part := fmt.Sprintf("%s %.3f ms (p50 %+.2f ms, p99 %+.1f ms", coldScenarios[sc].gap, extra, g50, g99)
 		if extra > 0 && g50 > 0 && g99 > 0 {
 			part += fmt.Sprintf(": %.1f and %.1f ms per ms", g50/extra, g99/extra)
 			if sc == scCold {
@@ -280,17 +270,6 @@ func gapLine(rows []measurement, lat time.Duration) (_ budgetLine, ok bool) {
 		Measured: "extra CPU per request over the direct list's, all three processes: " + strings.Join(parts, "; ") + allow,
 		Info:     true,
 	}, true
-}
-
-// coldName names a cold scenario in the validity lines.
-func coldName(sc string) string {
-	switch sc {
-	case scColdPlain:
-		return "uncompressed cold run"
-	case scFloor:
-		return "floor proxy's run"
-	}
-	return "cold run"
 }
 
 // passed reports whether every judged line passed.
@@ -348,7 +327,7 @@ func (r report) markdown() string {
 			kib = float64(m.Res.Bytes) / float64(m.Res.Requests) / 1024
 		}
 		rss := "-"
-		if m.Scenario != scDirect && m.Scenario != scFloor {
+		if servedByDashboard(m.Scenario) {
 			rss = fmt.Sprintf("%.1f MiB", float64(m.DashRSSPeak)/MiB)
 		}
 		own := "-"
