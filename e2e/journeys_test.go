@@ -348,6 +348,17 @@ func TestAdminManagesCredentials(t *testing.T) {
 	if n := countOf(outcomes, "ok"); n < 4 {
 		t.Errorf("audit outcomes %v: want at least 4 ok (create, reset, delete, delete all)", outcomes)
 	}
+
+	// A hand-edited filter link: the page names what it did not apply and keeps the rest.
+	tb.wantStatus("audit, malformed filter", tb.open("/audit?domain="+strings.ToUpper(domain)+"&from=2026-02-30&action=drop"), http.StatusOK)
+	tb.wait(testid("filter-problems"))
+	tb.look("audit-filter-problems")
+	if got := tb.texts(testid("filter-problems") + " li"); len(got) != 2 {
+		t.Errorf("filter problems %q, want the from date and the action", got)
+	}
+	if got := tb.attrs(testid("filter-domain")+" option:checked", "value"); len(got) != 1 || got[0] != domain {
+		t.Errorf("domain filter shows %q, want %s", got, domain)
+	}
 }
 
 // deleteLogin deletes one login from a domain page: the delete link, then the confirmation.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,20 +51,31 @@ func (h *AuditPages) List(c echo.Context) error {
 		return err
 	}
 	vm := views.AuditVM{
-		Page:     h.page(c, "Audit trail", "Who changed which SMTP login, when, and with what outcome.", "audit", q.Form.Domain),
+		Page:     h.page(c, "Audit trail", "Who changed which SMTP login, when, and with what outcome.", "audit", ""),
 		Filter:   q.Form,
+		Problems: q.Problems,
 		CSVURL:   exportURL("/audit/export.csv", q),
 		JSONLURL: exportURL("/audit/export.jsonl", q),
 		Actions:  AuditActions(),
 		Outcomes: AuditOutcomes(),
 		Login:    q.Form.Login,
 	}
-	if f.Domains != nil {
-		vm.Domains = f.Domains
-	} else {
-		for _, n := range vm.Page.Domains {
+	// The header's domain picker shows the filtered domain only when it is one the user can
+	// open; the filter's own list also offers the filtered domain when Mailgun no longer lists
+	// it (its history outlives it), so that the form always shows what is applied.
+	for _, n := range vm.Page.Domains {
+		if q.Form.Domain != "" && strings.EqualFold(n.Label, q.Form.Domain) {
+			vm.Page.CurrentDomain = n.Label
+		}
+		if f.Domains == nil {
 			vm.Domains = append(vm.Domains, n.Label)
 		}
+	}
+	if f.Domains != nil {
+		vm.Domains = f.Domains
+	}
+	if d := q.Form.Domain; d != "" && !slices.ContainsFunc(vm.Domains, func(n string) bool { return strings.EqualFold(n, d) }) {
+		vm.Domains = append(vm.Domains, d)
 	}
 	if q.Before > 0 {
 		vm.FirstURL = exportURL("/audit", q)
@@ -214,6 +226,9 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
 	q := ParseAuditQuery(c.QueryParams())
+	if len(q.Problems) > 0 {
+		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(q.Problems, " ")+" Set the filters on the audit page and export from there.")
+	}
 	q.Before = 0
 	f, ok, err := h.scopeFilter(c, q)
 	if err != nil {

@@ -245,3 +245,106 @@ func TestAuditExports(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditFilterProblems: a hand-edited or truncated filter link gets the page with the
+// malformed values named and left out, never a filter the form does not show; the exports refuse
+// such a link instead of exporting something else.
+func TestAuditFilterProblems(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 3, "acme.example", "credential.create", "a@acme.example")
+	seedAudit(t, e, 1, "gone.example", "credential.delete", "old@gone.example") // no longer in Mailgun
+	admin := e.signIn(t, "admin")
+	selected := func(p *testflow.Page) string {
+		return p.Find(`[data-testid="filter-domain"] option[selected]`).AttrOr("value", "")
+	}
+
+	t.Run("malformed values are named and not applied", func(t *testing.T) {
+		p := get(t, admin, "/audit?domain=acme%00.example&action=drop+table&from=2026-02-30&actor=seed")
+		wantStatus(t, p, http.StatusOK)
+		if bytes.ContainsRune(p.Body, 0) {
+			t.Error("the page echoes a NUL byte")
+		}
+		var problems []string
+		p.TestID("filter-problems").Find("li").Each(func(_ int, s *goquery.Selection) { problems = append(problems, s.Text()) })
+		want := []string{`The domain filter "acme\x00.example" was not applied`, `The action filter "drop table" was not applied`, `The from date 2026-02-30 was not applied: there is no such day`}
+		if len(problems) != len(want) {
+			t.Fatalf("problems %q, want %d", problems, len(want))
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(problems[i], w) {
+				t.Errorf("problem %d = %q, want it to start with %q", i, problems[i], w)
+			}
+		}
+		// The rest of the filter applies (the seeded entries' actor), and the form and the
+		// export links show only what was applied.
+		if got := p.TestID("audit-row").Length(); got != 4 {
+			t.Errorf("%d rows, want the 4 seeded entries", got)
+		}
+		if got := selected(p); got != "" {
+			t.Errorf("domain filter shows %q selected", got)
+		}
+		if got := p.TestID("current-domain").Length(); got != 0 {
+			t.Errorf("the header shows a current domain: %q", p.TestID("current-domain").Text())
+		}
+		if href := p.TestID("export-csv").AttrOr("href", ""); href != "/audit/export.csv?actor=seed" {
+			t.Errorf("CSV link = %q", href)
+		}
+	})
+
+	t.Run("the domain is matched whatever its case", func(t *testing.T) {
+		p := get(t, admin, "/audit?domain=ACME.Example")
+		if got := p.TestID("audit-row").Length(); got != 3 {
+			t.Errorf("%d rows, want 3", got)
+		}
+		if got := selected(p); got != "acme.example" {
+			t.Errorf("selected domain %q, want acme.example", got)
+		}
+		if got := strings.TrimSpace(p.TestID("current-domain").Text()); got != "acme.example" {
+			t.Errorf("header's current domain %q, want acme.example", got)
+		}
+		if p.TestID("filter-problems").Length() != 0 {
+			t.Errorf("problems shown: %q", p.TestID("filter-problems").Text())
+		}
+	})
+
+	t.Run("a domain Mailgun no longer lists keeps its history and shows in the form", func(t *testing.T) {
+		p := get(t, admin, "/audit?domain=gone.example")
+		if got := auditDomains(p); len(got) != 1 || got[0] != "gone.example" {
+			t.Errorf("rows of %q, want one of gone.example", got)
+		}
+		if got := selected(p); got != "gone.example" {
+			t.Errorf("selected domain %q, want gone.example", got)
+		}
+		if got := p.TestID("current-domain").Length(); got != 0 {
+			t.Errorf("the header offers gone.example as the current domain")
+		}
+	})
+
+	t.Run("from after to is pointed out", func(t *testing.T) {
+		p := get(t, admin, "/audit?from=2026-02-01&to=2026-01-01")
+		if got := p.TestID("filter-problems").Text(); !strings.Contains(got, "is after the to date") {
+			t.Errorf("problems %q", got)
+		}
+		if got := p.TestID("audit-row").Length(); got != 0 {
+			t.Errorf("%d rows, want none", got)
+		}
+	})
+
+	t.Run("exports refuse a malformed filter", func(t *testing.T) {
+		for _, path := range []string{"/audit/export.csv?to=tomorrow&domain=acme.example", "/audit/export.jsonl?outcome=%0A"} {
+			p := get(t, admin, path)
+			wantStatus(t, p, http.StatusBadRequest)
+			if txt := p.Text(); !strings.Contains(txt, "Nothing was exported.") || !strings.Contains(txt, "was not applied") {
+				t.Errorf("%s: the error page does not say why: %q", path, txt)
+			}
+			if cd := p.Header.Get("Content-Disposition"); cd != "" {
+				t.Errorf("%s: Content-Disposition %q on an error", path, cd)
+			}
+		}
+		p := get(t, admin, "/audit/export.jsonl?domain=ACME.example")
+		wantStatus(t, p, http.StatusOK)
+		if n := bytes.Count(p.Body, []byte("\n")); n != 3 {
+			t.Errorf("exported %d entries, want 3", n)
+		}
+	})
+}

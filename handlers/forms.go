@@ -3,9 +3,11 @@ package handlers
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/smtpdesk/smtpdesk/mailgun"
@@ -256,32 +258,104 @@ func IsSystemLogin(login string) bool {
 
 // AuditQuery is the parsed filter of the audit page and exports.
 type AuditQuery struct {
-	Form   views.AuditFilter // what the form shows (invalid dates dropped)
+	Form   views.AuditFilter // what the form shows and the query applies (malformed values left out)
 	Before int64
 	From   time.Time
 	To     time.Time // exclusive: the start of the day after the "to" date
+	// Problems names, one sentence each, the filter values that were malformed (and so not
+	// applied) or cannot match anything: a hand-edited or truncated link. The page shows them;
+	// the exports refuse the request rather than export something other than what was asked.
+	Problems []string
 }
 
-// ParseAuditQuery reads the audit filters. Unknown or malformed values are dropped rather than
-// failing, like the paging parameters.
+// ParseAuditQuery reads the audit filters. A malformed value is left out of the filter, so the
+// page still answers, and named in Problems, so the user learns that it was not applied. Values
+// are quoted with %q there, which shows control characters and invalid UTF-8 as escapes. The
+// domain is compared without regard to case, as domains are, so it is lower-cased (the audit
+// records domains in lower case). A malformed "before" cursor is only ever a mangled "Older
+// entries" link, and falls back to the newest entries like a malformed page number.
 func ParseAuditQuery(q url.Values) AuditQuery {
-	a := AuditQuery{Form: views.AuditFilter{
-		Domain:  cut(strings.TrimSpace(q.Get("domain")), 255),
-		Actor:   cut(strings.TrimSpace(q.Get("actor")), 255),
-		Action:  oneOf(q.Get("action"), AuditActions()),
-		Outcome: oneOf(q.Get("outcome"), AuditOutcomes()),
-		Login:   cut(strings.TrimSpace(q.Get("login")), 255),
-	}}
-	if t, err := time.Parse(time.DateOnly, q.Get("from")); err == nil {
-		a.From, a.Form.From = t, q.Get("from")
+	var a AuditQuery
+	problem := func(format string, args ...any) { a.Problems = append(a.Problems, fmt.Sprintf(format, args...)) }
+	text := func(key string) string {
+		v := cut(strings.TrimSpace(q.Get(key)), 255)
+		if v != "" && !printable(v) {
+			problem("The %s filter %q was not applied: it contains control characters or is not valid UTF-8.", key, clip(v, 64))
+			return ""
+		}
+		return v
 	}
-	if t, err := time.Parse(time.DateOnly, q.Get("to")); err == nil {
-		a.To, a.Form.To = t.AddDate(0, 0, 1), q.Get("to")
+	a.Form.Domain = strings.ToLower(text("domain"))
+	if d := a.Form.Domain; d != "" && mailgun.ValidateDomain(d) != nil {
+		problem("The domain filter %q was not applied: a domain name has only letters, digits, '-', '_' and dots between them.", clip(d, 64))
+		a.Form.Domain = ""
+	}
+	a.Form.Actor = text("actor")
+	a.Form.Login = text("login")
+	choice := func(key string, allowed []string) string {
+		v := q.Get(key)
+		if v != "" && !slices.Contains(allowed, v) {
+			problem("The %s filter %q was not applied: it is not one of the choices the form offers.", key, clip(v, 64))
+			return ""
+		}
+		return v
+	}
+	a.Form.Action = choice("action", AuditActions())
+	a.Form.Outcome = choice("outcome", AuditOutcomes())
+	date := func(key string) (time.Time, string) {
+		v := strings.TrimSpace(q.Get(key))
+		if v == "" {
+			return time.Time{}, ""
+		}
+		t, err := time.Parse(time.DateOnly, v)
+		switch {
+		case err != nil && dateShaped(v):
+			problem("The %s date %s was not applied: there is no such day.", key, v)
+			return time.Time{}, ""
+		case err != nil:
+			problem("The %s date %q was not applied: write it as YYYY-MM-DD, e.g. 2026-01-31.", key, clip(v, 64))
+			return time.Time{}, ""
+		}
+		return t, v
+	}
+	a.From, a.Form.From = date("from")
+	to, toText := date("to")
+	if !to.IsZero() {
+		a.To, a.Form.To = to.AddDate(0, 0, 1), toText
+	}
+	if !a.From.IsZero() && a.From.After(to) && !to.IsZero() {
+		problem("The from date %s is after the to date %s, so no entry can match: swap them to see that period.", a.Form.From, a.Form.To)
 	}
 	if n, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && n > 0 {
 		a.Before = n
 	}
 	return a
+}
+
+// dateShaped reports whether s is written as YYYY-MM-DD (digits and dashes), whatever the day.
+func dateShaped(s string) bool {
+	if len(s) != len(time.DateOnly) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if i == 4 || i == 7 {
+			if s[i] != '-' {
+				return false
+			}
+		} else if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether s is valid UTF-8 without control characters, so that it can be
+// shown back in the form as typed.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, unicode.IsControl)
 }
 
 // StoreFilter is the store query for this filter (visibility is added by the caller).
@@ -324,15 +398,6 @@ func AuditActions() []string {
 
 // AuditOutcomes are the outcomes an audit entry may have.
 func AuditOutcomes() []string { return []string{"pending", "ok", "failed", "unknown", "denied"} }
-
-func oneOf(s string, allowed []string) string {
-	for _, a := range allowed {
-		if s == a {
-			return s
-		}
-	}
-	return ""
-}
 
 // clip shortens s to at most n bytes on a rune boundary, for echoing user input safely.
 func clip(s string, n int) string {

@@ -260,10 +260,50 @@ func TestParseAuditQuery(t *testing.T) {
 		t.Errorf("Values = %q, want %q", got, want)
 	}
 
-	bad, _ := url.ParseQuery("action=drop+table&outcome=maybe&from=yesterday&to=2026-13-01&before=-3")
-	got = ParseAuditQuery(bad)
-	if !reflect.DeepEqual(got, AuditQuery{}) {
-		t.Errorf("malformed filters kept: %+v", got)
+	// Each malformed value is left out of the filter and named, quoted so that control
+	// characters show as escapes; the rest of the filter still applies.
+	tests := []struct {
+		query   string
+		want    views.AuditFilter
+		problem string // a part of the one problem expected, "" for none
+	}{
+		{"domain=EXAMPLE.com", views.AuditFilter{Domain: "example.com"}, ""},
+		{"domain=exa%00mple.com&actor=ada", views.AuditFilter{Actor: "ada"}, `domain filter "exa\x00mple.com" was not applied: it contains control characters`},
+		{"domain=a%2Fb.example", views.AuditFilter{}, `domain filter "a/b.example" was not applied: a domain name has only`},
+		{"domain=..", views.AuditFilter{}, `domain filter ".." was not applied`},
+		{"actor=%FF", views.AuditFilter{}, `actor filter "\xff" was not applied: it contains control characters or is not valid UTF-8`},
+		{"login=a%0D%0Ab%40example.com&outcome=ok", views.AuditFilter{Outcome: "ok"}, `login filter "a\r\nb@example.com" was not applied`},
+		{"action=drop+table", views.AuditFilter{}, `action filter "drop table" was not applied: it is not one of the choices`},
+		{"outcome=maybe", views.AuditFilter{}, `outcome filter "maybe" was not applied`},
+		{"from=yesterday&to=2026-01-05", views.AuditFilter{To: "2026-01-05"}, `from date "yesterday" was not applied: write it as YYYY-MM-DD`},
+		{"to=2026-13-01", views.AuditFilter{}, `to date 2026-13-01 was not applied: there is no such day`},
+		{"to=2026-1-5", views.AuditFilter{}, `to date "2026-1-5" was not applied: write it as YYYY-MM-DD`},
+		{"from=2026-02-01&to=2026-01-31", views.AuditFilter{From: "2026-02-01", To: "2026-01-31"}, "from date 2026-02-01 is after the to date 2026-01-31, so no entry can match"},
+		{"from=2026-01-31&to=2026-01-31", views.AuditFilter{From: "2026-01-31", To: "2026-01-31"}, ""},
+		{"before=-3&before=x", views.AuditFilter{}, ""},
+	}
+	for _, tt := range tests {
+		q, err := url.ParseQuery(tt.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := ParseAuditQuery(q)
+		if got.Form != tt.want {
+			t.Errorf("%s: filter %+v, want %+v", tt.query, got.Form, tt.want)
+		}
+		if got.Before != 0 {
+			t.Errorf("%s: before = %d, want 0", tt.query, got.Before)
+		}
+		switch {
+		case tt.problem == "" && len(got.Problems) > 0:
+			t.Errorf("%s: problems %q, want none", tt.query, got.Problems)
+		case tt.problem != "" && (len(got.Problems) != 1 || !strings.Contains(got.Problems[0], tt.problem)):
+			t.Errorf("%s: problems %q, want one containing %q", tt.query, got.Problems, tt.problem)
+		}
+	}
+	all, _ := url.ParseQuery("domain=%01&actor=%02&login=%03&action=x&outcome=y&from=z&to=w")
+	if got := ParseAuditQuery(all); len(got.Problems) != 7 || got.Form != (views.AuditFilter{}) || !got.From.IsZero() || !got.To.IsZero() {
+		t.Errorf("every filter malformed: %+v, want 7 problems and no filter", got)
 	}
 }
 

@@ -118,20 +118,62 @@ func FuzzParseAuditQuery(f *testing.F) {
 		q := url.Values{"domain": {domain}, "actor": {actor}, "action": {action}, "outcome": {outcome},
 			"login": {login}, "from": {from}, "to": {to}, "before": {before}}
 		a := ParseAuditQuery(q)
-		// A text filter is what was typed, trimmed (and clipped): never one the user did not ask for.
-		for _, fld := range []struct{ name, in, got string }{
-			{"domain", domain, a.Form.Domain}, {"actor", actor, a.Form.Actor}, {"login", login, a.Form.Login},
+		// A text filter is what was typed, trimmed (and clipped; the domain lower-cased), or it is
+		// left out and named among the problems: never one the user did not ask for, never
+		// dropped in silence.
+		dropped := 0
+		for _, fld := range []struct {
+			name, in, got string
+			valid         func(string) bool
+		}{
+			{"domain", strings.ToLower(domain), a.Form.Domain, func(s string) bool { return printable(s) && mailgun.ValidateDomain(s) == nil }},
+			{"actor", actor, a.Form.Actor, printable},
+			{"login", login, a.Form.Login, printable},
 		} {
 			in := strings.TrimSpace(fld.in)
+			kept := cut(in, 255)
 			switch {
 			case in == "" && fld.got != "":
 				t.Fatalf("%s %q gave the filter %q", fld.name, fld.in, fld.got)
+			case in != "" && !fld.valid(kept):
+				if fld.got != "" {
+					t.Fatalf("%s %q (malformed) gave the filter %q", fld.name, fld.in, fld.got)
+				}
+				dropped++
 			case len(in) <= 255 && fld.got != in:
 				t.Fatalf("%s %q gave the filter %q, want it as typed", fld.name, fld.in, fld.got)
 			case len(in) > 255 && (!strings.HasPrefix(in, fld.got) || len(fld.got) > 255 || len(fld.got) < 252):
 				t.Fatalf("%s of %d bytes gave %q, want its first 252 to 255 bytes", fld.name, len(in), fld.got)
-			case utf8.ValidString(fld.in) && !utf8.ValidString(fld.got):
+			case !utf8.ValidString(fld.got):
 				t.Fatalf("%s %q gave invalid UTF-8 %q", fld.name, fld.in, fld.got)
+			}
+		}
+		for _, c := range []struct {
+			in      string
+			allowed []string
+		}{{action, AuditActions()}, {outcome, AuditOutcomes()}} {
+			if c.in != "" && !slices.Contains(c.allowed, c.in) {
+				dropped++
+			}
+		}
+		for _, in := range []string{from, to} {
+			if v := strings.TrimSpace(in); v != "" {
+				if _, err := time.Parse(time.DateOnly, v); err != nil {
+					dropped++
+				}
+			}
+		}
+		if !a.From.IsZero() && !a.To.IsZero() && !a.From.Before(a.To) {
+			dropped++ // not dropped: named because it cannot match
+		}
+		if len(a.Problems) != dropped {
+			t.Fatalf("%d problems %q, want %d", len(a.Problems), a.Problems, dropped)
+		}
+		// The problems go into the page as text: no control character or invalid UTF-8 of the
+		// address gets through.
+		for _, p := range a.Problems {
+			if !printable(p) {
+				t.Fatalf("problem %q is not printable", p)
 			}
 		}
 		if a.Form.Action != "" && (a.Form.Action != action || !slices.Contains(AuditActions(), action)) {
@@ -145,6 +187,7 @@ func FuzzParseAuditQuery(f *testing.F) {
 		}
 		checkDate := func(name, in, form string, got time.Time, plusDay bool) {
 			t.Helper()
+			in = strings.TrimSpace(in)
 			d, err := time.Parse(time.DateOnly, in)
 			if err != nil {
 				if form != "" || !got.IsZero() {

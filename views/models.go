@@ -243,6 +243,7 @@ type DeleteAllVM struct {
 type AuditVM struct {
 	Page
 	Filter   AuditFilter
+	Problems []string // filter values not applied, or that cannot match, one sentence each
 	Rows     []AuditRow
 	NextURL  string // older entries, "" when none
 	FirstURL string // back to the newest, "" when on the first page
