@@ -28,14 +28,21 @@ var deleteAllFailure = failureText{
 	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
 }
 
+// deleteVM is the confirmation page of deleting sc.login. A system login gets the reason it
+// cannot be deleted instead of a form.
 func (h *CredentialPages) deleteVM(c echo.Context, sc *scope) views.DeleteVM {
-	return views.DeleteVM{
+	vm := views.DeleteVM{
 		Page:      h.page(c, "Delete SMTP login", "Delete "+sc.login+" from "+sc.domain+".", "domains", sc.domain),
 		Domain:    sc.domain,
 		Login:     sc.login,
 		ActionURL: loginURL(sc.domain, sc.login, "delete"),
 		CancelURL: domainURL(sc.domain),
 	}
+	if IsSystemLogin(sc.login) {
+		vm.System = true
+		vm.Upstream = systemRefusal(sc.login)
+	}
+	return vm
 }
 
 func systemRefusal(login string) *views.UpstreamError {
@@ -49,11 +56,7 @@ func (h *CredentialPages) DeleteForm(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	vm := h.deleteVM(c, sc)
-	if IsSystemLogin(sc.login) {
-		vm.Upstream = systemRefusal(sc.login)
-	}
-	return Render(c, http.StatusOK, views.Delete(vm))
+	return Render(c, http.StatusOK, views.Delete(h.deleteVM(c, sc)))
 }
 
 // Delete deletes one login and goes back to the list.
@@ -62,9 +65,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	if IsSystemLogin(sc.login) {
-		vm := h.deleteVM(c, sc)
-		vm.Upstream = systemRefusal(sc.login)
+	if vm := h.deleteVM(c, sc); vm.System {
 		return Render(c, http.StatusBadRequest, views.Delete(vm))
 	}
 	if ok, err := h.limit(c, sc); !ok {

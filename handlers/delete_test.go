@@ -59,6 +59,18 @@ func TestDeleteOneRefusals(t *testing.T) {
 		c := e.signIn(t, "owner")
 		e.SB.ResetCalls()
 		const path = "/d/acme.example/logins/postmaster@acme.example/delete"
+		// The confirmation page says why and offers no button that cannot work.
+		form := get(t, c, path)
+		wantStatus(t, form, http.StatusOK)
+		if got := form.TestID("upstream-error").Text(); !strings.Contains(got, "Mailgun does not allow deleting it") {
+			t.Errorf("confirmation page message = %q", got)
+		}
+		if n := form.TestID("delete-form").Length() + form.TestID("confirm-button").Length(); n != 0 {
+			t.Error("the confirmation page of a system login has a delete form")
+		}
+		if href := form.TestID("cancel-link").AttrOr("href", ""); href != "/d/acme.example" {
+			t.Errorf("back link = %q", href)
+		}
 		p := submit(t, c, "/d/acme.example", path, nil)
 		wantStatus(t, p, http.StatusBadRequest)
 		if got := p.TestID("upstream-error").Text(); !strings.Contains(got, "system login") {

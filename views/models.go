@@ -219,6 +219,7 @@ type DeleteVM struct {
 	Page
 	Domain    string
 	Login     string
+	System    bool // a system login: Mailgun refuses to delete it, so there is no form
 	Upstream  *UpstreamError
 	ActionURL string
 	CancelURL string
