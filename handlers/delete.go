@@ -150,7 +150,9 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	confirm := c.FormValue("confirm")
+	// Exactly the domain's name, as the page's script requires before it enables the button,
+	// which also ignores the spaces around it.
+	confirm := strings.TrimSpace(c.FormValue("confirm"))
 	if confirm != sc.domain {
 		vm, err := h.deleteAllVM(c, sc)
 		if err != nil {

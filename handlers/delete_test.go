@@ -127,16 +127,20 @@ func TestDeleteAll(t *testing.T) {
 	}
 
 	e.SB.ResetCalls()
-	p = submit(t, c, path, path, map[string]string{"confirm": "example.co"})
-	wantStatus(t, p, http.StatusBadRequest)
-	if p.TestID("field-error-confirm").Length() == 0 {
-		t.Errorf("no error next to the confirmation: %.300s", p.Text())
+	for _, wrong := range []string{"example.co", "EXAMPLE.COM", "example.com.", ""} {
+		p = submit(t, c, path, path, map[string]string{"confirm": wrong})
+		wantStatus(t, p, http.StatusBadRequest)
+		if p.TestID("field-error-confirm").Length() == 0 {
+			t.Errorf("confirm %q: no error next to the confirmation: %.300s", wrong, p.Text())
+		}
 	}
 	if n := len(e.callsTo("delete_all", "")); n != 0 {
 		t.Errorf("%d delete-all calls without the right confirmation", n)
 	}
 
-	p = submit(t, c, path, path, map[string]string{"confirm": "example.com"})
+	// Spaces around the name are not part of it (a phone keyboard adds one after a word); the
+	// page's script, which enables the button, ignores them too.
+	p = submit(t, c, path, path, map[string]string{"confirm": " example.com \t"})
 	wantStatus(t, p, http.StatusOK)
 	if p.URL.Path != "/d/example.com" {
 		t.Errorf("ended at %s, want the list", p.URL)
