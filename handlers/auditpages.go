@@ -60,23 +60,14 @@ func (h *AuditPages) List(c echo.Context) error {
 		Outcomes: AuditOutcomes(),
 		Login:    q.Form.Login,
 	}
-	// The header's domain picker shows the filtered domain only when it is one the user can
-	// open; the filter's own list also offers the filtered domain when Mailgun no longer lists
-	// it (its history outlives it), so that the form always shows what is applied.
+	// The header's picker shows the filtered domain as the current one only when the user can
+	// open it.
 	for _, n := range vm.Page.Domains {
 		if q.Form.Domain != "" && strings.EqualFold(n.Label, q.Form.Domain) {
 			vm.Page.CurrentDomain = n.Label
 		}
-		if f.Domains == nil {
-			vm.Domains = append(vm.Domains, n.Label)
-		}
 	}
-	if f.Domains != nil {
-		vm.Domains = f.Domains
-	}
-	if d := q.Form.Domain; d != "" && !slices.ContainsFunc(vm.Domains, func(n string) bool { return strings.EqualFold(n, d) }) {
-		vm.Domains = append(vm.Domains, d)
-	}
+	vm.Domains = domainChoices(f.Domains, vm.Page.Domains, q.Form.Domain)
 	if q.Before > 0 {
 		vm.FirstURL = exportURL("/audit", q)
 	}
@@ -97,6 +88,22 @@ func (h *AuditPages) List(c echo.Context) error {
 		}
 	}
 	return Render(c, http.StatusOK, views.Audit(vm))
+}
+
+// domainChoices is the domain filter's list: the domains the user may see (visible, or for an
+// admin, whose visible is nil, the picker's), and the filtered domain when it is not among them
+// (Mailgun no longer lists it, but its history remains), so that the form shows what applies.
+func domainChoices(visible []string, picker []views.NavItem, filtered string) []string {
+	out := visible
+	if visible == nil {
+		for _, n := range picker {
+			out = append(out, n.Label)
+		}
+	}
+	if filtered != "" && !slices.ContainsFunc(out, func(d string) bool { return strings.EqualFold(d, filtered) }) {
+		out = append(slices.Clip(out), filtered)
+	}
+	return out
 }
 
 func exportURL(path string, q AuditQuery) string {
