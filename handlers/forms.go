@@ -323,7 +323,7 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	if !to.IsZero() {
 		a.To, a.Form.To = to.AddDate(0, 0, 1), toText
 	}
-	if !a.From.IsZero() && a.From.After(to) && !to.IsZero() {
+	if !a.From.IsZero() && !to.IsZero() && a.From.After(to) {
 		problem("The from date %s is after the to date %s, so no entry can match: swap them to see that period.", a.Form.From, a.Form.To)
 	}
 	if n, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && n > 0 {
