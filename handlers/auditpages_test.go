@@ -167,6 +167,24 @@ func TestAuditRecordsActionsWithOutcome(t *testing.T) {
 	}
 }
 
+// TestAuditHistoryIgnoresLetterCase: Mailgun finds a login whatever its letter case, so a reset
+// through a link that spells it differently is the same credential's history, and the row's
+// History link (the login as Mailgun lists it) shows both resets.
+func TestAuditHistoryIgnoresLetterCase(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	wantStatus(t, submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"}), http.StatusOK)
+	const shouted = "/d/acme.example/logins/ALICE@acme.example/reset"
+	wantStatus(t, submit(t, c, shouted, shouted, map[string]string{"mode": "generate"}), http.StatusOK)
+	for _, login := range []string{"alice%40acme.example", "Alice%40ACME.example"} {
+		h := get(t, c, "/audit?domain=acme.example&login="+login)
+		wantStatus(t, h, http.StatusOK)
+		if got := h.TestID("audit-row").Length(); got != 2 {
+			t.Errorf("history of %s: %d rows, want both resets", login, got)
+		}
+	}
+}
+
 func TestAuditExports(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	// A login and a detail a spreadsheet would run as formulas.

@@ -79,7 +79,7 @@ type AuditFilter struct {
 	Actor   string // case-insensitive substring of the actor's email or name
 	Action  string // exact
 	Outcome string // exact, on the final outcome ("pending" while not completed)
-	Login   string // entries naming exactly this login
+	Login   string // entries naming this login, whatever its letter case
 	From    time.Time
 	To      time.Time // exclusive
 	// Before is the keyset cursor: only entries with ID < Before.
@@ -232,7 +232,7 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 		if err := t.appendRow(ctx, r); err != nil {
 			return err
 		}
-		for _, l := range uniq(e.Logins) {
+		for _, l := range foldLogins(e.Logins) {
 			if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)", r.id, l); err != nil {
 				return fmt.Errorf("insert audit login: %w", err)
 			}
@@ -245,10 +245,13 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	return r.id, nil
 }
 
-func uniq(ss []string) []string {
+// foldLogins returns the logins as the login filter looks them up: folded by foldLogin, each
+// once. The entry itself keeps them as they were written.
+func foldLogins(ss []string) []string {
 	seen := make(map[string]bool, len(ss))
 	out := ss[:0:0]
 	for _, s := range ss {
+		s = foldLogin(s)
 		if !seen[s] {
 			seen[s] = true
 			out = append(out, s)
@@ -256,6 +259,12 @@ func uniq(ss []string) []string {
 	}
 	return out
 }
+
+// foldLogin is a login's key in audit_logins. Mailgun matches logins without regard to case
+// (the sandbox, as Mailgun, finds Alice@acme.example when asked for alice@acme.example), so an
+// action on either spelling is the same credential's history. It is folded in Go, not with
+// SQL's LOWER, which folds only ASCII in SQLite.
+func foldLogin(s string) string { return strings.ToLower(s) }
 
 // CompleteAudit records the outcome of the action entry id: it appends a
 // completion row (hashed, in the chain) and copies outcome, status, message
@@ -342,7 +351,7 @@ func (db *DB) auditQuery(f AuditFilter, limit int) (q string, args []any, ok boo
 	}
 	if f.Login != "" {
 		where = append(where, "id IN (SELECT entry_id FROM audit_logins WHERE login = ?)")
-		args = append(args, f.Login)
+		args = append(args, foldLogin(f.Login))
 	}
 	if !f.From.IsZero() {
 		where = append(where, "time >= ?")
@@ -628,4 +637,49 @@ func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 		return 0, fmt.Errorf("store: delete audit before %s: %w", t.UTC().Format(time.RFC3339), err)
 	}
 	return deleted, nil
+}
+
+// foldAuditLogins is migration 0002: audit_logins held each login as written and the login
+// filter matched it exactly, so a credential's history missed the actions that named it in
+// another letter case. It folds every key with foldLogin; an entry that named two spellings
+// of one login keeps one row.
+func foldAuditLogins(ctx context.Context, t *tx) error {
+	type key struct {
+		id    int64
+		login string
+	}
+	rows, err := t.tx.QueryContext(ctx, "SELECT entry_id, login FROM audit_logins")
+	if err != nil {
+		return fmt.Errorf("read audit logins: %w", err)
+	}
+	var unfolded []key
+	for rows.Next() {
+		var k key
+		if err := rows.Scan(&k.id, &k.login); err != nil {
+			rows.Close()
+			return fmt.Errorf("read audit logins: %w", err)
+		}
+		if foldLogin(k.login) != k.login {
+			unfolded = append(unfolded, k)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("read audit logins: %w", err)
+	}
+	for _, k := range unfolded {
+		if _, err := t.exec(ctx, "DELETE FROM audit_logins WHERE entry_id = ? AND login = ?", k.id, k.login); err != nil {
+			return fmt.Errorf("fold audit login: %w", err)
+		}
+		var n int
+		folded := foldLogin(k.login)
+		if err := t.queryRow(ctx, "SELECT COUNT(*) FROM audit_logins WHERE entry_id = ? AND login = ?", k.id, folded).Scan(&n); err != nil {
+			return fmt.Errorf("fold audit login: %w", err)
+		}
+		if n == 0 {
+			if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)", k.id, folded); err != nil {
+				return fmt.Errorf("fold audit login: %w", err)
+			}
+		}
+	}
+	return nil
 }

@@ -114,8 +114,10 @@ func seedFilters(t *testing.T, db testDB) map[string]int64 {
 	mustComplete(t, db, m["create"], OutcomeOK, 200, "Created", t0.Add(time.Second))
 	m["reset"] = mustAppend(t, db, entry(t0.Add(time.Hour), "bob@corp.example", "credential.reset", "acme.example", OutcomePending, "y@acme.example"))
 	mustComplete(t, db, m["reset"], OutcomeFailed, 503, "Service unavailable", t0.Add(time.Hour+time.Second))
-	m["delete"] = mustAppend(t, db, entry(t0.Add(2*time.Hour), "ALICE@corp.example", "credential.delete", "example.com", OutcomePending, "x@example.com"))
-	m["signin"] = mustAppend(t, db, entry(t0.Add(3*time.Hour), "carol@corp.example", "auth.sign_in", "", OutcomeOK))
+	// The same login as "create", written in another case (Mailgun matches logins without
+	// regard to case), and twice: the filter finds the entry once.
+	m["delete"] = mustAppend(t, db, entry(t0.Add(2*time.Hour), "ALICE@corp.example", "credential.delete", "example.com", OutcomePending, "X@Example.com", "x@example.COM"))
+	m["signin"] = mustAppend(t, db, entry(t0.Add(3*time.Hour), "carol@corp.example", "auth.sign_in", "", OutcomeOK, "émile@example.com"))
 	e := entry(t0.Add(4*time.Hour), "dave@other.example", "access.denied", "secret.example", OutcomeDenied)
 	e.ActorName = "Alicia Keys"
 	m["denied"] = mustAppend(t, db, e)
@@ -146,6 +148,8 @@ func TestAuditFilters(t *testing.T) {
 			{"outcome pending", AuditFilter{Outcome: OutcomePending}, []string{"tricky", "delete"}},
 			{"outcome denied", AuditFilter{Outcome: OutcomeDenied}, []string{"denied"}},
 			{"login exact", AuditFilter{Login: "x@example.com"}, []string{"delete", "create"}},
+			{"login in another case", AuditFilter{Login: "X@EXAMPLE.com"}, []string{"delete", "create"}},
+			{"login folded beyond ASCII", AuditFilter{Login: "ÉMILE@example.com"}, []string{"signin"}},
 			{"login tricky", AuditFilter{Login: `q"x@example.com`}, []string{"tricky"}},
 			{"login partial does not match", AuditFilter{Login: "x@example"}, nil},
 			{"from", AuditFilter{From: t0.Add(3 * time.Hour)}, []string{"tricky", "denied", "signin"}},
@@ -179,6 +183,73 @@ func TestAuditFilters(t *testing.T) {
 					t.Errorf("EachAudit ids = %v, want %v", streamed, want)
 				}
 			})
+		}
+	})
+}
+
+// TestAuditKeepsLoginsAsWritten: the filter folds letter case, the entry does not.
+func TestAuditKeepsLoginsAsWritten(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		m := seedFilters(t, db)
+		got, err := db.ListAudit(context.Background(), AuditFilter{Login: "x@example.com", Before: m["delete"] + 1, Limit: 1})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("ListAudit = %v, %v; want the delete entry", got, err)
+		}
+		if want := []string{"X@Example.com", "x@example.COM"}; !slices.Equal(got[0].Logins, want) {
+			t.Errorf("Logins = %q, want %q", got[0].Logins, want)
+		}
+	})
+}
+
+// TestMigrationFoldsAuditLogins: a database written before migration 0002 keyed audit_logins
+// by the login as written. Opening it folds those keys, so that the filter finds the old
+// entries in any case; an entry that named two spellings of one login keeps one key.
+func TestMigrationFoldsAuditLogins(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		a := mustAppend(t, db, entry(t0, "alice@corp.example", "credential.delete", "example.com", OutcomeOK, "x@example.com"))
+		b := mustAppend(t, db, entry(t0.Add(time.Hour), "alice@corp.example", "credential.reset", "example.com", OutcomeOK, "x@example.com"))
+		c := mustAppend(t, db, entry(t0.Add(2*time.Hour), "alice@corp.example", "credential.reset", "example.com", OutcomeOK, "ÿ@example.com"))
+		// Back to how version 1 wrote the keys: as written, each spelling its own row.
+		for _, q := range []string{
+			"DELETE FROM audit_logins",
+			fmt.Sprintf("INSERT INTO audit_logins (entry_id, login) VALUES (%d, 'X@Example.com'), (%d, 'x@example.COM'), (%d, 'x@example.com'), (%d, 'Ÿ@Example.com')", a, a, b, c),
+			"DELETE FROM schema_migrations WHERE version >= 2",
+		} {
+			if _, err := db.sql.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if got, _ := db.ListAudit(ctx, AuditFilter{Login: "x@example.com"}); !slices.Equal(ids(got), []int64{b}) {
+			t.Fatalf("before the migration the filter found %v, want only %d (the test's premise)", ids(got), b)
+		}
+		d, err := Open(ctx, db.dsn)
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		defer d.Close()
+		rows, err := d.sql.QueryContext(ctx, "SELECT entry_id, login FROM audit_logins ORDER BY entry_id, login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var keys []string
+		for rows.Next() {
+			var id int64
+			var l string
+			if err := rows.Scan(&id, &l); err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, fmt.Sprintf("%d %s", id-a, l))
+		}
+		if want := []string{"0 x@example.com", fmt.Sprintf("%d x@example.com", b-a), fmt.Sprintf("%d ÿ@example.com", c-a)}; !slices.Equal(keys, want) {
+			t.Errorf("audit_logins after the migration = %q, want %q (entry ids relative to the first)", keys, want)
+		}
+		if got, err := d.ListAudit(ctx, AuditFilter{Login: "X@EXAMPLE.COM"}); err != nil || !slices.Equal(ids(got), []int64{b, a}) {
+			t.Errorf("filter after the migration = %v, %v; want %v", ids(got), err, []int64{b, a})
+		}
+		if rep := mustVerify(t, testDB{DB: d}); rep.BrokenAt != 0 {
+			t.Errorf("VerifyAudit after the migration = %+v, want intact", rep)
 		}
 	})
 }

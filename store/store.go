@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -282,6 +283,14 @@ type migration struct {
 	version int
 	name    string
 	sql     string
+	step    func(context.Context, *tx) error // run after sql; from migrationSteps
+}
+
+// migrationSteps are the migrations done in Go, after their file's SQL (if any), keyed by the
+// file's name: what SQL cannot do alike in both dialects. Each needs its file, which gives it
+// its version and its place in the order.
+var migrationSteps = map[string]func(context.Context, *tx) error{
+	"0002_fold_audit_logins.sql": foldAuditLogins,
 }
 
 // migrations lists the embedded migrations of this dialect in order.
@@ -306,7 +315,12 @@ func (db *DB) migrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("store: read migration %s: %w", name, err)
 		}
-		ms = append(ms, migration{version: v, name: name, sql: string(body)})
+		ms = append(ms, migration{version: v, name: name, sql: string(body), step: migrationSteps[name]})
+	}
+	for name := range migrationSteps {
+		if !slices.ContainsFunc(ms, func(m migration) bool { return m.name == name }) {
+			return nil, fmt.Errorf("store: migration step %s has no file in %s", name, dir)
+		}
 	}
 	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
 	return ms, nil
@@ -338,8 +352,15 @@ func (db *DB) migrate(ctx context.Context) error {
 			if m.version <= current {
 				continue
 			}
-			if _, err := t.exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("apply %s: %w", m.name, err)
+			if hasStatements(m.sql) {
+				if _, err := t.exec(ctx, m.sql); err != nil {
+					return fmt.Errorf("apply %s: %w", m.name, err)
+				}
+			}
+			if m.step != nil {
+				if err := m.step(ctx, t); err != nil {
+					return fmt.Errorf("apply %s: %w", m.name, err)
+				}
 			}
 			if _, err := t.exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.version, m.name, time.Now().UnixNano()); err != nil {
@@ -352,6 +373,16 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrate %s: %w", db.dialect, err)
 	}
 	return nil
+}
+
+// hasStatements says whether a migration's SQL has more than blank lines and "--" comments.
+func hasStatements(sql string) bool {
+	for line := range strings.Lines(sql) {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "--") {
+			return true
+		}
+	}
+	return false
 }
 
 // nanos stores a time as UTC unix nanoseconds.

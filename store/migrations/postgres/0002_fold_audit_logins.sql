@@ -1,0 +1,3 @@
+-- audit_logins keys each entry's logins folded to lower case, so that a credential's history
+-- finds the actions that named it in any letter case, as Mailgun does. The rows written before
+-- are folded by foldAuditLogins (store/audit.go), in Go: SQLite's LOWER folds only ASCII.
