@@ -232,7 +232,7 @@ func msPer(cpu time.Duration, n int) float64 { return cpu.Seconds() * 1000 / flo
 // gapLine relates the latency gaps over the direct list at lat to the CPU each request costs the
 // machine beyond the direct list's, in all three processes. With 50 closed-loop users sharing the
 // cores, each millisecond of extra CPU per request has added about 25 ms at p99 and 4-6 ms at p50
-// (docs/PERFORMANCE.md, round 11); the line gives each scenario's slopes and, at the judged
+// (docs/PERFORMANCE-HISTORY.md, round 11); the line gives each scenario's slopes and, at the judged
 // page's, the extra CPU per view the p50 and p99 bounds allow. ok is false without the direct run
 // and the judged page's run at lat, or without their CPU readings.
 func gapLine(rows []measurement, lat time.Duration) (_ budgetLine, ok bool) {
