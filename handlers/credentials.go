@@ -74,13 +74,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
-		needle := strings.ToLower(filter)
-		var matches []mailgun.Credential
-		for _, cr := range all {
-			if strings.Contains(strings.ToLower(cr.Login), needle) {
-				matches = append(matches, cr)
-			}
-		}
+		matches := matchLogins(all, filter)
 		total = len(matches)
 		if paging.Page > LastPage(total, paging.PerPage) {
 			paging.Page = LastPage(total, paging.PerPage)
@@ -129,6 +123,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		CreateURL:    domainURL(sc.domain) + "/new",
 		DeleteAllURL: domainURL(sc.domain) + "/delete-all",
 		AuditURL:     historyURL(sc.domain, ""),
+		ExportURL:    loginsExportURL(sc.domain, filter),
 		// The rows' links: loginURL and historyURL of each login, built by the view from these.
 		LoginURL:        domainURL(sc.domain) + "/logins/",
 		LoginHistoryURL: historyURL(sc.domain, "") + "&login=",

@@ -90,6 +90,7 @@ func Register(e *echo.Echo, d Deps) error {
 	g := e.Group("", d.Auth.RequireUser(), uncached)
 	g.GET("/", home.Home)
 	g.GET("/d/:domain", creds.List)
+	g.GET("/d/:domain/export.csv", creds.ExportCSV)
 	g.GET("/d/:domain/new", creds.NewForm)
 	g.POST("/d/:domain/new", creds.Create)
 	g.GET("/d/:domain/logins/:login/reset", creds.ResetForm)

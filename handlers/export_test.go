@@ -1,0 +1,131 @@
+package handlers_test
+
+import (
+	"bytes"
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+// TestLoginExport: a reviewer downloads a domain's current logins as CSV, all of them or the
+// filter's matches, with the same marks the domain page shows; a domain they cannot view gives
+// 403 without a Mailgun call; a Mailgun failure gives the error page, not a cut-off file.
+func TestLoginExport(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	// A login a spreadsheet would run as a formula.
+	if err := e.SB.AddCredential("example.com", "=1+1@example.com", "Formula-login-pw-1", e.Clock.Now().AddDate(0, 0, -3)); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "reviewer")
+
+	read := func(t *testing.T, path string) [][]string {
+		t.Helper()
+		p := get(t, c, path)
+		wantStatus(t, p, http.StatusOK)
+		if ct := p.Header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+			t.Errorf("Content-Type = %q", ct)
+		}
+		if cd := p.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="smtpdesk-logins-example.com-`) || !strings.HasSuffix(cd, `.csv"`) {
+			t.Errorf("Content-Disposition = %q", cd)
+		}
+		if cc := p.Header.Get("Cache-Control"); cc != "no-store" {
+			t.Errorf("Cache-Control = %q", cc)
+		}
+		records, err := csv.NewReader(bytes.NewReader(p.Body)).ReadAll()
+		if err != nil {
+			t.Fatalf("CSV: %v\n%.500s", err, p.Body)
+		}
+		if want := []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating"}; len(records) == 0 || !slices.Equal(records[0], want) {
+			t.Fatalf("header = %q, want %q", records[:min(1, len(records))], want)
+		}
+		return records[1:]
+	}
+
+	t.Run("every login, with the page's marks", func(t *testing.T) {
+		rows := read(t, "/d/example.com/export.csv")
+		var logins []string
+		old := 0
+		now := e.Clock.Now()
+		for _, r := range rows {
+			login := strings.TrimPrefix(r[1], "'")
+			logins = append(logins, login)
+			if r[0] != "example.com" || r[2] != r[1] {
+				t.Errorf("row %q: want domain example.com and the mailbox equal to the login", r)
+			}
+			created, err := time.Parse(time.RFC3339, r[3])
+			if err != nil {
+				t.Errorf("row %q: created_at: %v", r, err)
+				continue
+			}
+			if want := strconv.Itoa(int(now.Sub(created).Hours() / 24)); r[4] != want {
+				t.Errorf("row %q: age_days %s, want %s", r, r[4], want)
+			}
+			if want := map[bool]string{true: "yes", false: "no"}[strings.HasPrefix(login, "postmaster@")]; r[5] != want {
+				t.Errorf("row %q: system %s, want %s", r, r[5], want)
+			}
+			if r[6] == "yes" {
+				old++
+			}
+		}
+		want := e.SB.Logins("example.com")
+		slices.Sort(want)
+		slices.Sort(logins)
+		if !slices.Equal(logins, want) {
+			t.Errorf("exported %d logins, Mailgun has %d; first difference in %q", len(logins), len(want), logins[:min(5, len(logins))])
+		}
+		if !slices.ContainsFunc(rows, func(r []string) bool { return r[1] == "'=1+1@example.com" }) {
+			t.Errorf("the formula-like login is not neutralised with a leading quote")
+		}
+		page := get(t, c, "/d/example.com?per_page=500")
+		if got := page.TestID("age-badge").Length(); got != old || old == 0 {
+			t.Errorf("consider_rotating yes in %d rows; the domain page marks %d (and some must be)", old, got)
+		}
+		if href := page.TestID("export-logins").AttrOr("href", ""); href != "/d/example.com/export.csv" {
+			t.Errorf("the domain page's export link = %q", href)
+		}
+	})
+
+	t.Run("the filter's matches", func(t *testing.T) {
+		rows := read(t, "/d/example.com/export.csv?q=USER01")
+		page := get(t, c, "/d/example.com?q=USER01&per_page=500")
+		if got := page.Find("tbody tr").Length(); len(rows) != got || got == 0 {
+			t.Errorf("exported %d rows; the filtered page shows %d", len(rows), got)
+		}
+		for _, r := range rows {
+			if !strings.Contains(r[1], "user01") {
+				t.Errorf("row %q does not match the filter", r)
+			}
+		}
+		if href := page.TestID("export-logins").AttrOr("href", ""); href != "/d/example.com/export.csv?q=USER01" {
+			t.Errorf("the filtered page's export link = %q", href)
+		}
+	})
+
+	t.Run("a domain the user cannot view", func(t *testing.T) {
+		before := len(e.callsTo(sandbox.RouteList, "acme.example"))
+		p := get(t, c, "/d/acme.example/export.csv")
+		wantStatus(t, p, http.StatusForbidden)
+		if n := len(e.callsTo(sandbox.RouteList, "acme.example")); n != before {
+			t.Errorf("Mailgun was asked for acme.example's logins %d times", n-before)
+		}
+	})
+
+	t.Run("Mailgun fails", func(t *testing.T) {
+		e.SB.SetFaults(sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable})
+		defer e.SB.SetFaults(sandbox.Faults{})
+		// A domain not exported yet, so that the list cache cannot answer.
+		p := get(t, c, "/d/newsletter.example.org/export.csv")
+		if p.Status != http.StatusBadGateway || !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("status %d, Content-Type %q; want the 502 error page", p.Status, p.Header.Get("Content-Type"))
+		}
+		if cd := p.Header.Get("Content-Disposition"); cd != "" {
+			t.Errorf("an error page sent as a download: %q", cd)
+		}
+	})
+}
