@@ -444,6 +444,15 @@ func TestReviewerCannotChangeAnything(t *testing.T) {
 	tb.open("/d/" + domain)
 	tb.wait(rowSel)
 	tb.look("domain")
+	// What a reviewer can do: take the domain's logins into a review. The page's CSV link,
+	// fetched by the browser with its session, is the header and one line per login.
+	exported := run(tb, "fetch the CSV export", chromedp.Evaluate[string](
+		`fetch(document.querySelector('[data-testid="export-logins"]').href).then(r => r.ok ? r.text() : "HTTP " + r.status)`,
+		chromedp.EvalAwaitPromise))
+	if lines := strings.Split(strings.TrimSpace(exported), "\n"); lines[0] != "domain,login,mailbox,created_at,age_days,system,consider_rotating" ||
+		len(lines)-1 != len(srv.Sandbox.Logins(domain)) {
+		t.Errorf("the CSV export has %d lines, first %q; want the header and %d logins", len(lines), lines[0], len(srv.Sandbox.Logins(domain)))
+	}
 	for _, id := range []string{"create-button", "delete-all-button"} {
 		// A control may be shown disabled with the reason; it must not lead anywhere.
 		if n := tb.count(`a` + testid(id) + `, button` + testid(id) + `:not([aria-disabled="true"])`); n > 0 {
