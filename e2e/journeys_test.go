@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -9,10 +10,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
 
 // testid is the CSS selector of a data-testid hook.
+// keyPress presses and releases a printable key as a keyboard does: a keyDown that carries
+// its text, then a keyUp.
+func keyPress(key, code string, vk int64) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, p := range []input.DispatchKeyEventParams{
+			{Type: input.DispatchKeyEventTypeKeyDown, Key: key, Code: code, Text: key, UnmodifiedText: key, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk},
+			{Type: input.DispatchKeyEventTypeKeyUp, Key: key, Code: code, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk},
+		} {
+			if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 func testid(id string) string { return `[data-testid="` + id + `"]` }
 
 // The credential rows' hooks (views/rows.go): rows carry no data-testid, because every byte of
@@ -223,6 +241,16 @@ func browseExampleCom(t *testing.T, tb *tab) {
 	tb.wantStatus("next page at 25", tb.click(testid("pager-next")), http.StatusOK)
 	tb.wantPager("second page at 25", 26, 50, total)
 
+	// "/" jumps to the filter box from the page (and types nothing into it). The key is sent as
+	// a keyboard sends it, one keyDown carrying its text (as Puppeteer does): chromedp.KeyEvent
+	// sends the text in a separate char event, which a prevented keydown does not cancel.
+	tb.do("press /", keyPress("/", "Slash", 191))
+	if id := run(tb, "focused element", chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`)); id != "filter" {
+		t.Errorf(`after "/" the focus is on %q, want the filter box`, id)
+	}
+	if v := tb.value(testid("filter-input")); v != "" {
+		t.Errorf(`"/" typed %q into the filter box`, v)
+	}
 	tb.fill(testid("filter-input"), "user01")
 	tb.wantStatus("filter", tb.follow("submit the filter", chromedp.Submit(chromedp.CSS(testid("filter-input")))), http.StatusOK)
 	tb.look("domain-filtered")

@@ -246,6 +246,23 @@
     });
   }
 
+  // "/" jumps to the page's search box (the domain page's login filter), as on many sites,
+  // unless the user is typing in a field or a dialog is open. The box says so itself
+  // (aria-keyshortcuts and a <kbd> hint).
+  function initSlash() {
+    var box = document.querySelector('[data-shortcut="/"]');
+    if (!box) return;
+    document.addEventListener('keydown', function (ev) {
+      if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
+      var t = ev.target;
+      if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
+      if (document.querySelector('dialog[open]')) return;
+      ev.preventDefault();
+      box.focus();
+      box.select();
+    });
+  }
+
   // Focus: a page may ask for an element to get focus (an error summary, the secrets panel).
   function initFocus() {
     var el = document.querySelector('[data-autofocus]');
@@ -263,6 +280,7 @@
     initAutosubmit();
     initModeToggle();
     initMenus();
+    initSlash();
     initFocus();
   });
 })();
