@@ -268,6 +268,22 @@ func browseExampleCom(t *testing.T, tb *tab) {
 	} else if s := tb.text(testid("filter-summary")); !strings.Contains(s, fmt.Sprint(len(got))) {
 		t.Errorf("filter summary %q does not give the %d matches", s, len(got))
 	}
+
+	// "To rotate" narrows the filtered list to the logins marked "consider rotating", and "All
+	// logins" brings the others back; the filter stays.
+	marked := tb.count(rowSel + ":has(" + testid("age-badge") + ")")
+	tb.wantStatus("to rotate", tb.click(testid("view-rotate")), http.StatusOK)
+	tb.look("domain-rotate")
+	if n := tb.count(rowSel); n != marked || n == 0 {
+		t.Errorf("the rotate view shows %d rows; %d of the filtered rows were marked", n, marked)
+	}
+	if n := tb.count(rowSel + ":not(:has(" + testid("age-badge") + "))"); n > 0 {
+		t.Errorf("the rotate view shows %d unmarked rows", n)
+	}
+	tb.wantStatus("all logins", tb.click(testid("view-all")), http.StatusOK)
+	if again := tb.logins(); !slices.Equal(again, got) {
+		t.Errorf("back on all logins, %d rows instead of the filter's %d", len(again), len(got))
+	}
 }
 
 // TestAdminManagesCredentials: the admin creates two logins with generated passwords, reads them

@@ -50,12 +50,14 @@ func (h *CredentialPages) List(c echo.Context) error {
 	}
 	paging := ParsePaging(c.QueryParams())
 	filter := strings.TrimSpace(c.QueryParam("q"))
+	rotate := c.QueryParam("rotate") == "1"
+	cutoff := h.now().AddDate(0, 0, -h.set.AgeWarningDays)
 
 	var (
 		items []mailgun.Credential
 		total int
 	)
-	if filter == "" {
+	if filter == "" && !rotate {
 		list, err := h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage)
 		if err != nil {
 			return h.listError(c, sc, err)
@@ -74,7 +76,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
-		matches := matchLogins(all, filter)
+		matches := selectLogins(all, filter, rotate, cutoff)
 		total = len(matches)
 		if paging.Page > LastPage(total, paging.PerPage) {
 			paging.Page = LastPage(total, paging.PerPage)
@@ -85,7 +87,6 @@ func (h *CredentialPages) List(c echo.Context) error {
 	}
 
 	perms := sc.perms()
-	cutoff := h.now().AddDate(0, 0, -h.set.AgeWarningDays)
 	rows := make([]views.CredentialRow, 0, len(items))
 	for _, cr := range items {
 		system := IsSystemLogin(cr.Login)
@@ -95,7 +96,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 			Mailbox:   cr.Mailbox,
 			CreatedAt: cr.CreatedAt,
 			System:    system,
-			Old:       !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff),
+			Old:       isOld(cr, cutoff),
 			CanReset:  perms.Reset || self,
 			CanDelete: perms.Delete && !system,
 		})
@@ -108,9 +109,15 @@ func (h *CredentialPages) List(c echo.Context) error {
 	if filter != "" {
 		filterParam = "&q=" + url.QueryEscape(filter)
 	}
+	rotateParam := ""
+	if rotate {
+		rotateParam = "&rotate=1"
+	}
 	pager := makePager(paging, total, len(items), func(p, n int) string {
-		return pageBase + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(n) + filterParam
+		return pageBase + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(n) + filterParam + rotateParam
 	})
+	// The "All logins" and "To rotate" links keep the filter and the page size, not the page.
+	viewBase := domainURL(sc.domain) + "?per_page=" + strconv.Itoa(paging.PerPage) + filterParam
 	vm := views.CredentialsVM{
 		Page:         h.page(c, sc.domain, domainSubtitle(perms), "domains", sc.domain),
 		Domain:       sc.domain,
@@ -119,16 +126,19 @@ func (h *CredentialPages) List(c echo.Context) error {
 		Rows:         rows,
 		Pager:        pager,
 		Filter:       filter,
+		Rotate:       rotate,
+		AllURL:       viewBase,
+		RotateURL:    viewBase + "&rotate=1",
 		AgeDays:      h.set.AgeWarningDays,
 		CreateURL:    domainURL(sc.domain) + "/new",
 		DeleteAllURL: domainURL(sc.domain) + "/delete-all",
 		AuditURL:     historyURL(sc.domain, ""),
-		ExportURL:    loginsExportURL(sc.domain, filter),
+		ExportURL:    loginsExportURL(sc.domain, filter, rotate),
 		// The rows' links: loginURL and historyURL of each login, built by the view from these.
 		LoginURL:        domainURL(sc.domain) + "/logins/",
 		LoginHistoryURL: historyURL(sc.domain, "") + "&login=",
 	}
-	if filter != "" {
+	if filter != "" || rotate {
 		vm.FilterCount = total
 	}
 	return Render(c, http.StatusOK, views.Credentials(vm))

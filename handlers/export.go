@@ -19,8 +19,9 @@ import (
 var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating"}
 
 // ExportCSV sends a domain's current SMTP logins as CSV, for a review outside the dashboard:
-// every login Mailgun lists (or, with ?q=, those the domain page's filter matches), in
-// Mailgun's order, with its age and the marks the page shows. Anyone who may view the domain may export
+// every login Mailgun lists, or those the domain page shows with ?q= (the filter) and
+// ?rotate=1 (only the logins to rotate), in Mailgun's order, with its age and the marks the
+// page shows. Anyone who may view the domain may export
 // it; the file holds no secret. Cells that a spreadsheet would run as a formula are neutralised
 // as in the audit export. Mailgun's failures are the domain page's error pages, and nothing is
 // sent before the whole list has arrived, so a failed export is never a truncated file.
@@ -34,11 +35,9 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	if err != nil {
 		return h.listError(c, sc, err)
 	}
-	if filter := strings.TrimSpace(c.QueryParam("q")); filter != "" {
-		all = matchLogins(all, filter)
-	}
 	now := h.now()
 	cutoff := now.AddDate(0, 0, -h.set.AgeWarningDays)
+	all = selectLogins(all, strings.TrimSpace(c.QueryParam("q")), c.QueryParam("rotate") == "1", cutoff)
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	w.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="smtpdesk-logins-%s-%s.csv"`,
@@ -48,14 +47,13 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write(exportHeader)
 	for _, cr := range all {
-		created, age, old := "", "", false
+		created, age := "", ""
 		if !cr.CreatedAt.IsZero() {
 			created = cr.CreatedAt.UTC().Format(time.RFC3339)
 			age = strconv.Itoa(int(now.Sub(cr.CreatedAt).Hours() / 24))
-			old = cr.CreatedAt.Before(cutoff)
 		}
 		_ = cw.Write([]string{sc.domain, csvSafe(cr.Login), csvSafe(cr.Mailbox), created, age,
-			yesNo(IsSystemLogin(cr.Login)), yesNo(old)})
+			yesNo(IsSystemLogin(cr.Login)), yesNo(isOld(cr, cutoff))})
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -64,25 +62,44 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	return nil
 }
 
-// matchLogins returns the credentials whose login contains filter, ignoring case: the domain
-// page's filter.
-func matchLogins(all []mailgun.Credential, filter string) []mailgun.Credential {
+// selectLogins returns the credentials the domain page shows across the domain: those whose
+// login contains filter, ignoring case (all of them when filter is empty), and with rotate only
+// those created before cutoff (the "consider rotating" mark). It returns all itself when
+// nothing is asked for.
+func selectLogins(all []mailgun.Credential, filter string, rotate bool, cutoff time.Time) []mailgun.Credential {
+	if filter == "" && !rotate {
+		return all
+	}
 	needle := strings.ToLower(filter)
-	var matches []mailgun.Credential
+	var out []mailgun.Credential
 	for _, cr := range all {
-		if strings.Contains(strings.ToLower(cr.Login), needle) {
-			matches = append(matches, cr)
+		if strings.Contains(strings.ToLower(cr.Login), needle) && (!rotate || isOld(cr, cutoff)) {
+			out = append(out, cr)
 		}
 	}
-	return matches
+	return out
 }
 
-// loginsExportURL is the CSV export of a domain's logins, of those matching filter when it is set.
-func loginsExportURL(domain, filter string) string {
-	if filter == "" {
+// isOld says whether a credential gets the "consider rotating" mark: created before cutoff. A
+// credential without a creation time has no age and no mark.
+func isOld(cr mailgun.Credential, cutoff time.Time) bool {
+	return !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff)
+}
+
+// loginsExportURL is the CSV export of a domain's logins as the domain page shows them: of
+// those matching filter when it is set, of those to rotate with rotate.
+func loginsExportURL(domain, filter string, rotate bool) string {
+	v := url.Values{}
+	if filter != "" {
+		v.Set("q", filter)
+	}
+	if rotate {
+		v.Set("rotate", "1")
+	}
+	if len(v) == 0 {
 		return domainURL(domain) + "/export.csv"
 	}
-	return domainURL(domain) + "/export.csv?q=" + url.QueryEscape(filter)
+	return domainURL(domain) + "/export.csv?" + v.Encode()
 }
 
 func yesNo(b bool) string {

@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 )
 
@@ -126,6 +129,129 @@ func TestLoginExport(t *testing.T) {
 		}
 		if cd := p.Header.Get("Content-Disposition"); cd != "" {
 			t.Errorf("an error page sent as a download: %q", cd)
+		}
+	})
+}
+
+// TestRotateView: "To rotate" shows, across the domain, only the logins the page marks "consider
+// rotating", keeps the text filter and the page size, pages with its own links, exports the
+// same logins, and says so when there is nothing to rotate.
+func TestRotateView(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if err := e.SB.AddDomain("fresh.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SB.AddCredential("fresh.example", "new@fresh.example", "Fresh-login-pw-1", e.Clock.Now().AddDate(0, 0, -2)); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "admin")
+	loginsOf := func(p *testflow.Page) []string {
+		var out []string
+		p.Find("tbody tr[data-login]").Each(func(_ int, s *goquery.Selection) { out = append(out, s.AttrOr("data-login", "")) })
+		return out
+	}
+
+	all := get(t, c, "/d/example.com?per_page=500")
+	wantStatus(t, all, http.StatusOK)
+	var old []string
+	all.Find("tbody tr[data-login]").Each(func(_ int, s *goquery.Selection) {
+		if s.Find(`[data-testid="age-badge"]`).Length() > 0 {
+			old = append(old, s.AttrOr("data-login", ""))
+		}
+	})
+	if len(old) == 0 || len(old) == all.Find("tbody tr[data-login]").Length() {
+		t.Fatalf("%d of %d logins marked: the test needs some of each", len(old), all.Find("tbody tr[data-login]").Length())
+	}
+	if got := all.TestID("view-all").AttrOr("aria-current", ""); got != "page" {
+		t.Errorf(`"All logins" aria-current = %q, want page`, got)
+	}
+	if href := all.TestID("view-rotate").AttrOr("href", ""); href != "/d/example.com?per_page=500&rotate=1" {
+		t.Errorf(`"To rotate" links to %q`, href)
+	}
+
+	t.Run("only the marked logins, across the domain", func(t *testing.T) {
+		p := get(t, c, "/d/example.com?per_page=500&rotate=1")
+		wantStatus(t, p, http.StatusOK)
+		if got := loginsOf(p); !slices.Equal(got, old) {
+			t.Errorf("the rotate view shows %d logins, want the %d marked ones", len(got), len(old))
+		}
+		if got, want := p.TestID("filter-summary").Text(), strconv.Itoa(len(old))+" logins older than 365 days across the domain"; strings.Join(strings.Fields(got), " ") != want {
+			t.Errorf("summary %q, want %q", got, want)
+		}
+		if got := p.TestID("view-rotate").AttrOr("aria-current", ""); got != "page" {
+			t.Errorf(`"To rotate" aria-current = %q, want page`, got)
+		}
+		if href := p.TestID("export-logins").AttrOr("href", ""); href != "/d/example.com/export.csv?rotate=1" {
+			t.Errorf("export link %q", href)
+		}
+		if v := p.Find(`form[role="search"] input[name="rotate"]`).AttrOr("value", ""); v != "1" {
+			t.Errorf("the filter form does not keep the rotate view (rotate=%q)", v)
+		}
+	})
+
+	t.Run("paged with its own links", func(t *testing.T) {
+		p := get(t, c, "/d/example.com?per_page=25&rotate=1&page=2")
+		wantStatus(t, p, http.StatusOK)
+		if got := loginsOf(p); !slices.Equal(got, old[25:min(50, len(old))]) {
+			t.Errorf("page 2 shows %q…, want the marked logins 26 to 50", got[:min(3, len(got))])
+		}
+		links := p.Find(`nav[aria-label="Pagination"] a[href]`)
+		if links.Length() < 2 {
+			t.Fatalf("%d pager links; want several", links.Length())
+		}
+		links.Each(func(_ int, s *goquery.Selection) {
+			if href := s.AttrOr("href", ""); !strings.Contains(href, "rotate=1") {
+				t.Errorf("pager link %q leaves the rotate view", href)
+			}
+		})
+		if v := p.Find(`[data-testid="page-size"]`).Closest("form").Find(`input[name="rotate"]`).AttrOr("value", ""); v != "1" {
+			t.Errorf("the page-size form leaves the rotate view")
+		}
+	})
+
+	t.Run("with the text filter", func(t *testing.T) {
+		p := get(t, c, "/d/example.com?per_page=500&rotate=1&q=user01")
+		var want []string
+		for _, l := range old {
+			if strings.Contains(l, "user01") {
+				want = append(want, l)
+			}
+		}
+		if got := loginsOf(p); !slices.Equal(got, want) || len(want) == 0 {
+			t.Errorf("shows %q, want %q", got, want)
+		}
+		if href := p.TestID("view-all").AttrOr("href", ""); href != "/d/example.com?per_page=500&q=user01" {
+			t.Errorf(`"All logins" links to %q; want the filter kept`, href)
+		}
+	})
+
+	t.Run("the export has the same logins", func(t *testing.T) {
+		p := get(t, c, "/d/example.com/export.csv?rotate=1")
+		wantStatus(t, p, http.StatusOK)
+		records, err := csv.NewReader(bytes.NewReader(p.Body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range records[1:] {
+			got = append(got, r[1])
+			if r[6] != "yes" {
+				t.Errorf("exported %q with consider_rotating %q", r[1], r[6])
+			}
+		}
+		if !slices.Equal(got, old) {
+			t.Errorf("exported %d logins, want the %d marked ones", len(got), len(old))
+		}
+	})
+
+	t.Run("nothing to rotate", func(t *testing.T) {
+		p := get(t, c, "/d/fresh.example?rotate=1")
+		wantStatus(t, p, http.StatusOK)
+		if title := p.TestID("empty-state").Find("h2").Text(); title != "Nothing to rotate" {
+			t.Errorf("empty state %q", title)
+		}
+		if href := p.TestID("show-all").AttrOr("href", ""); href != "/d/fresh.example?per_page=100" {
+			t.Errorf("show-all links to %q", href)
 		}
 	})
 }

@@ -463,7 +463,16 @@ func createDisabledReason(role string) string {
 	return "Your role on this domain (" + role + ") doesn't allow creating logins; operators and owners can"
 }
 
-// clearFilterURL is the list without a filter, keeping the page size.
+// filterEmptyBody explains an empty filtered list.
+func filterEmptyBody(vm CredentialsVM) string {
+	if vm.Rotate {
+		return "The filter looks for the text anywhere in a login, across every page of the domain, among the logins older than " + Number(vm.AgeDays) + " days."
+	}
+	return "The filter looks for the text anywhere in a login, across every page of the domain."
+}
+
+// clearFilterURL is the list without a filter, keeping the page size (and the "To rotate"
+// view).
 func clearFilterURL(p Pager) string {
 	u, err := url.Parse(pagerURL(p, 1, p.PerPage))
 	if err != nil {
