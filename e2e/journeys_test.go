@@ -244,12 +244,19 @@ func browseExampleCom(t *testing.T, tb *tab) {
 	// "/" jumps to the filter box from the page (and types nothing into it). The key is sent as
 	// a keyboard sends it, one keyDown carrying its text (as Puppeteer does): chromedp.KeyEvent
 	// sends the text in a separate char event, which a prevented keydown does not cancel.
-	tb.do("press /", keyPress("/", "Slash", 191))
-	if id := run(tb, "focused element", chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`)); id != "filter" {
-		t.Errorf(`after "/" the focus is on %q, want the filter box`, id)
+	// Without the script there is no shortcut, and no hint promising one.
+	hintShown := run(tb, "the / hint", chromedp.Evaluate[bool](`getComputedStyle(document.querySelector('[data-testid="filter-shortcut"]')).display !== "none"`))
+	if hintShown == tb.nojs {
+		t.Errorf("the / hint is shown: %v; want it only with JavaScript", hintShown)
 	}
-	if v := tb.value(testid("filter-input")); v != "" {
-		t.Errorf(`"/" typed %q into the filter box`, v)
+	if !tb.nojs {
+		tb.do("press /", keyPress("/", "Slash", 191))
+		if id := run(tb, "focused element", chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id : ""`)); id != "filter" {
+			t.Errorf(`after "/" the focus is on %q, want the filter box`, id)
+		}
+		if v := tb.value(testid("filter-input")); v != "" {
+			t.Errorf(`"/" typed %q into the filter box`, v)
+		}
 	}
 	tb.fill(testid("filter-input"), "user01")
 	tb.wantStatus("filter", tb.follow("submit the filter", chromedp.Submit(chromedp.CSS(testid("filter-input")))), http.StatusOK)

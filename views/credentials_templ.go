@@ -63,7 +63,7 @@ func Credentials(vm CredentialsVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" placeholder=\"Filter by login\" class=\"peer input pl-9 sm:pr-9\" autocomplete=\"off\" spellcheck=\"false\" autocapitalize=\"off\" data-testid=\"filter-input\" data-shortcut=\"/\" aria-keyshortcuts=\"/\"> <kbd class=\"pointer-events-none absolute inset-y-0 right-0 my-auto mr-2.5 hidden h-5 items-center rounded border border-gray-300 px-1.5 font-sans text-xs text-gray-500 dark:border-gray-600 dark:text-gray-400 sm:peer-placeholder-shown:flex\" aria-hidden=\"true\">/</kbd></div>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "\" placeholder=\"Filter by login\" class=\"peer input pl-9 sm:pr-9\" autocomplete=\"off\" spellcheck=\"false\" autocapitalize=\"off\" data-testid=\"filter-input\" data-shortcut=\"/\"> <kbd class=\"pointer-events-none absolute inset-y-0 right-0 my-auto mr-2.5 hidden h-5 items-center rounded border border-gray-300 px-1.5 font-sans text-xs text-gray-500 dark:border-gray-600 dark:text-gray-400\" data-shortcut-hint=\"sm:peer-placeholder-shown:flex\" aria-hidden=\"true\" data-testid=\"filter-shortcut\">/</kbd></div>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

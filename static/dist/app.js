@@ -247,11 +247,15 @@
   }
 
   // "/" jumps to the page's search box (the domain page's login filter), as on many sites,
-  // unless the user is typing in a field or a dialog is open. The box says so itself
-  // (aria-keyshortcuts and a <kbd> hint).
+  // unless the user is typing in a field or a dialog is open. Only then, with the script
+  // running, does the box say so: aria-keyshortcuts, and its <kbd> hint gets the classes that
+  // show it (data-shortcut-hint; the page itself keeps it hidden).
   function initSlash() {
     var box = document.querySelector('[data-shortcut="/"]');
     if (!box) return;
+    box.setAttribute('aria-keyshortcuts', '/');
+    var hint = box.parentNode.querySelector('[data-shortcut-hint]');
+    if (hint) hint.className += ' ' + hint.getAttribute('data-shortcut-hint');
     document.addEventListener('keydown', function (ev) {
       if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
       var t = ev.target;
