@@ -144,6 +144,30 @@ func (h *CredentialPages) List(c echo.Context) error {
 	return Render(c, http.StatusOK, views.Credentials(vm))
 }
 
+// selectLogins returns the credentials the domain page shows across the domain: those whose
+// login contains filter, ignoring case (all of them when filter is empty), and with rotate only
+// those created before cutoff (the "consider rotating" mark). It returns all itself when
+// nothing is asked for.
+func selectLogins(all []mailgun.Credential, filter string, rotate bool, cutoff time.Time) []mailgun.Credential {
+	if filter == "" && !rotate {
+		return all
+	}
+	needle := strings.ToLower(filter)
+	var out []mailgun.Credential
+	for _, cr := range all {
+		if strings.Contains(strings.ToLower(cr.Login), needle) && (!rotate || isOld(cr, cutoff)) {
+			out = append(out, cr)
+		}
+	}
+	return out
+}
+
+// isOld says whether a credential gets the "consider rotating" mark: created before cutoff. A
+// credential without a creation time has no age and no mark.
+func isOld(cr mailgun.Credential, cutoff time.Time) bool {
+	return !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff)
+}
+
 func makePager(p Paging, total, shown int, link func(p, n int) string) views.Pager {
 	pg := views.Pager{
 		Page:       p.Page,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
 )
 
@@ -20,11 +19,11 @@ var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_day
 
 // ExportCSV sends a domain's current SMTP logins as CSV, for a review outside the dashboard:
 // every login Mailgun lists, or those the domain page shows with ?q= (the filter) and
-// ?rotate=1 (only the logins to rotate), in Mailgun's order, with its age and the marks the
-// page shows. Anyone who may view the domain may export
-// it; the file holds no secret. Cells that a spreadsheet would run as a formula are neutralised
-// as in the audit export. Mailgun's failures are the domain page's error pages, and nothing is
-// sent before the whole list has arrived, so a failed export is never a truncated file.
+// ?rotate=1 (only the logins to rotate), in Mailgun's order, each with its age and the marks
+// the page shows. Anyone who may view the domain may export it; the file holds no secret.
+// Cells that a spreadsheet would run as a formula are neutralised as in the audit export.
+// Mailgun's failures are the domain page's error pages, and nothing is sent before the whole
+// list has arrived, so a failed export is never a truncated file.
 func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	sc, err := h.authorize(c, policy.ActView, false)
 	if sc == nil {
@@ -60,30 +59,6 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 		h.log.ErrorContext(ctx, "login export", "domain", sc.domain, "err", err)
 	}
 	return nil
-}
-
-// selectLogins returns the credentials the domain page shows across the domain: those whose
-// login contains filter, ignoring case (all of them when filter is empty), and with rotate only
-// those created before cutoff (the "consider rotating" mark). It returns all itself when
-// nothing is asked for.
-func selectLogins(all []mailgun.Credential, filter string, rotate bool, cutoff time.Time) []mailgun.Credential {
-	if filter == "" && !rotate {
-		return all
-	}
-	needle := strings.ToLower(filter)
-	var out []mailgun.Credential
-	for _, cr := range all {
-		if strings.Contains(strings.ToLower(cr.Login), needle) && (!rotate || isOld(cr, cutoff)) {
-			out = append(out, cr)
-		}
-	}
-	return out
-}
-
-// isOld says whether a credential gets the "consider rotating" mark: created before cutoff. A
-// credential without a creation time has no age and no mark.
-func isOld(cr mailgun.Credential, cutoff time.Time) bool {
-	return !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff)
 }
 
 // loginsExportURL is the CSV export of a domain's logins as the domain page shows them: of
