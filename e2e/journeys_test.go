@@ -410,6 +410,11 @@ func TestAdminManagesCredentials(t *testing.T) {
 	if got := tb.attrs(testid("filter-domain")+" option:checked", "value"); len(got) != 1 || got[0] != domain {
 		t.Errorf("domain filter shows %q, want %s", got, domain)
 	}
+
+	// The administrator checks the trail's hash chain from the audit page.
+	tb.wantStatus("check integrity", tb.click(testid("verify-link")), http.StatusOK)
+	tb.wait(testid("verify-intact"))
+	tb.look("audit-verify")
 }
 
 // deleteLogin deletes one login from a domain page: the delete link, then the confirmation.

@@ -68,6 +68,9 @@ func (h *AuditPages) List(c echo.Context) error {
 		}
 	}
 	vm.Domains = domainChoices(f.Domains, vm.Page.Domains, q.Form.Domain)
+	if h.policy.Current().IsAdmin(auth.UserFrom(c).PolicySubject()) {
+		vm.VerifyURL = "/audit/verify"
+	}
 	if q.Before > 0 {
 		vm.FirstURL = exportURL("/audit", q)
 	}
@@ -88,6 +91,38 @@ func (h *AuditPages) List(c echo.Context) error {
 		}
 	}
 	return Render(c, http.StatusOK, views.Audit(vm))
+}
+
+// Verify checks the audit trail's hash chain, as `web audit verify` does on the server, and
+// shows the result, so that a security reviewer can check the trail from the browser. Only
+// administrators may run it: the chain spans every domain's entries.
+func (h *AuditPages) Verify(c echo.Context) error {
+	ctx := c.Request().Context()
+	if !h.policy.Current().IsAdmin(auth.UserFrom(c).PolicySubject()) {
+		return h.errorPage(c, http.StatusForbidden, "Only administrators can check the audit trail",
+			"The check reads the entries of every domain.", "Ask an administrator to run it.", 0)
+	}
+	started := time.Now()
+	rep, err := h.auditLog.VerifyAudit(ctx)
+	if err != nil {
+		return fmt.Errorf("audit: verify: %w", err)
+	}
+	took := time.Since(started)
+	if rep.BrokenAt != 0 {
+		h.log.WarnContext(ctx, "audit trail broken", "broken_at", rep.BrokenAt, "reason", rep.Reason, "checked", rep.Checked)
+	} else {
+		h.log.InfoContext(ctx, "audit trail intact", "checked", rep.Checked, "took", took)
+	}
+	return Render(c, http.StatusOK, views.AuditVerify(views.AuditVerifyVM{
+		Page:     h.page(c, "Audit trail check", "Whether any entry was changed or removed since it was written.", "audit", ""),
+		Checked:  rep.Checked,
+		BrokenAt: rep.BrokenAt,
+		Reason:   rep.Reason,
+		HeadID:   rep.HeadID,
+		HeadHash: rep.HeadHash,
+		At:       h.now(),
+		Took:     took,
+	}))
 }
 
 // domainChoices is the domain filter's list: the domains the user may see (visible, or for an

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,6 +185,78 @@ func TestAuditHistoryIgnoresLetterCase(t *testing.T) {
 			t.Errorf("history of %s: %d rows, want both resets", login, got)
 		}
 	}
+}
+
+// TestAuditVerify: an administrator checks the audit trail's hash chain from the browser and
+// gets the store's own verdict; an entry edited in the database behind the app's back shows as
+// the break; nobody else sees the link or may run the check.
+func TestAuditVerify(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	seedAudit(t, e, 3, "acme.example", "credential.create", "a@acme.example")
+	admin := e.signIn(t, "admin")
+
+	t.Run("intact", func(t *testing.T) {
+		if href := get(t, admin, "/audit").TestID("verify-link").AttrOr("href", ""); href != "/audit/verify" {
+			t.Errorf("the admin's audit page links to %q, want /audit/verify", href)
+		}
+		p := get(t, admin, "/audit/verify")
+		wantStatus(t, p, http.StatusOK)
+		rep, err := e.DB.VerifyAudit(context.Background())
+		if err != nil || rep.BrokenAt != 0 {
+			t.Fatalf("the store's own check: %+v, %v", rep, err)
+		}
+		if p.TestID("verify-intact").Length() != 1 || p.TestID("verify-broken").Length() != 0 {
+			t.Errorf("the page does not say the trail is intact: %.300s", p.Text())
+		}
+		// Nothing was written between the two checks: the page counts what the store counts,
+		// the three seeded entries and the admin's sign-in.
+		if got, want := p.TestID("verify-checked").Text(), strconv.FormatInt(rep.Checked, 10)+" rows"; got != want || rep.Checked < 4 {
+			t.Errorf("checked %q, want %q (at least 4)", got, want)
+		}
+		if id, hash := p.TestID("verify-head-id").Text(), p.TestID("verify-head-hash").Text(); id != strconv.FormatInt(rep.HeadID, 10) || hash != rep.HeadHash || hash == "" {
+			t.Errorf("newest row %q, hash %q; the store says %d, %q", id, hash, rep.HeadID, rep.HeadHash)
+		}
+	})
+
+	t.Run("not for reviewers", func(t *testing.T) {
+		c := e.signIn(t, "reviewer")
+		if get(t, c, "/audit").TestID("verify-link").Length() != 0 {
+			t.Error("a reviewer's audit page links to the check")
+		}
+		wantStatus(t, get(t, c, "/audit/verify"), http.StatusForbidden)
+	})
+
+	t.Run("altered", func(t *testing.T) {
+		db, err := sql.Open("sqlite", e.DBPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var id int64
+		if err := db.QueryRow("SELECT MIN(id) FROM audit_log WHERE kind = 'entry' AND action = 'credential.create'").Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("UPDATE audit_log SET actor_email = 'mallory@corp.example' WHERE id = ?", id); err != nil {
+			t.Fatal(err)
+		}
+		p := get(t, admin, "/audit/verify")
+		wantStatus(t, p, http.StatusOK)
+		if p.TestID("verify-broken").Length() != 1 {
+			t.Fatalf("the page does not report the break: %.300s", p.Text())
+		}
+		if at := p.TestID("verify-broken-at").Text(); at != strconv.FormatInt(id, 10) {
+			t.Errorf("broken at %q, want the edited row %d", at, id)
+		}
+		if reason := p.TestID("verify-reason").Text(); reason == "" {
+			t.Error("no reason given")
+		}
+		if p.TestID("verify-head").Length() != 0 {
+			t.Error("a broken chain shows a newest row to note down")
+		}
+		if !strings.Contains(e.Logs.String(), "audit trail broken") {
+			t.Error("the break was not logged")
+		}
+	})
 }
 
 func TestAuditExports(t *testing.T) {

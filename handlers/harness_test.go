@@ -105,6 +105,7 @@ type env struct {
 	Echo    *echo.Echo
 	SB      *sandbox.Server
 	DB      *store.DB
+	DBPath  string // the SQLite file behind DB, for tests that alter it behind the store's back
 	IdP     *demoidp.Provider
 	Auditor *flakyAuditor
 	Clock   *testclock.Clock
@@ -139,6 +140,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	}
 
 	dbPath := filepath.Join(t.TempDir(), "smtpdesk.db")
+	e.DBPath = dbPath
 	e.DB, err = store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)

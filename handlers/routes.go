@@ -100,6 +100,7 @@ func Register(e *echo.Echo, d Deps) error {
 	g.GET("/d/:domain/delete-all", creds.DeleteAllForm)
 	g.POST("/d/:domain/delete-all", creds.DeleteAll)
 	g.GET("/audit", ap.List)
+	g.GET("/audit/verify", ap.Verify)
 	g.GET("/audit/export.csv", ap.ExportCSV)
 	g.GET("/audit/export.jsonl", ap.ExportJSONL)
 	return nil

@@ -95,6 +95,12 @@ type VerifyReport struct {
 	Checked  int64  // rows checked
 	BrokenAt int64  // id of the first broken row; 0 = intact
 	Reason   string // why BrokenAt is broken
+	// HeadID and HeadHash are the newest row's id and hash when the chain is intact (the
+	// retention anchor's when no row is left; 0 and "" for an empty trail). A chain cannot show
+	// that rows were cut from its end: a head written down earlier can, since the same id must
+	// keep the same hash and the head can only move forward.
+	HeadID   int64
+	HeadHash string
 }
 
 // auditRow is one physical row of audit_log: the hashed content.
@@ -563,6 +569,9 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 			return rep, fmt.Errorf("store: verify audit: %w", err)
 		}
 		broken(id, c.reason)
+	}
+	if rep.BrokenAt == 0 {
+		rep.HeadID, rep.HeadHash = lastID, prev
 	}
 	return rep, nil
 }

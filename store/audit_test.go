@@ -106,6 +106,45 @@ func TestAuditAppendComplete(t *testing.T) {
 	})
 }
 
+// TestAuditVerifyHead: an intact chain reports its newest row, which is what shows rows cut from
+// the end, a cut the chain itself cannot see; a broken chain reports no head.
+func TestAuditVerifyHead(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		if rep := mustVerify(t, db); rep.HeadID != 0 || rep.HeadHash != "" {
+			t.Errorf("empty trail: head %d %q, want none", rep.HeadID, rep.HeadHash)
+		}
+		a := mustAppend(t, db, entry(t0, "alice@corp.example", "credential.create", "example.com", OutcomeOK, "x@example.com"))
+		b := mustAppend(t, db, entry(t0.Add(time.Minute), "alice@corp.example", "credential.reset", "example.com", OutcomeOK, "x@example.com"))
+		head := func() (int64, string) {
+			var id int64
+			var hash string
+			if err := db.sql.QueryRowContext(ctx, "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1").Scan(&id, &hash); err != nil {
+				t.Fatal(err)
+			}
+			return id, hash
+		}
+		rep := mustVerify(t, db)
+		if id, hash := head(); rep.BrokenAt != 0 || rep.HeadID != b || id != b || rep.HeadHash != hash || hash == "" {
+			t.Errorf("VerifyAudit = %+v; want intact with head %d, hash %q", rep, id, hash)
+		}
+		// Cutting the newest row leaves a chain that verifies, with an older head: the head
+		// written down before is how the cut shows.
+		if _, err := db.sql.ExecContext(ctx, db.rebind("DELETE FROM audit_log WHERE id = ?"), b); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || rep.HeadID != a {
+			t.Errorf("after cutting the newest row: %+v, want intact with head %d", rep, a)
+		}
+		if _, err := db.sql.ExecContext(ctx, db.rebind("UPDATE audit_log SET actor_email = 'mallory@corp.example' WHERE id = ?"), a); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != a || rep.HeadID != 0 || rep.HeadHash != "" {
+			t.Errorf("broken chain: %+v, want broken at %d and no head", rep, a)
+		}
+	})
+}
+
 // seedFilters writes a small varied trail and returns the ids by name.
 func seedFilters(t *testing.T, db testDB) map[string]int64 {
 	t.Helper()

@@ -258,6 +258,20 @@ type AuditVM struct {
 	Actions  []string
 	Outcomes []string
 	Login    string // when showing one credential's history
+	// VerifyURL is the hash-chain check, for administrators; "" for everyone else.
+	VerifyURL string
+}
+
+// AuditVerifyVM is the result of checking the audit trail's hash chain.
+type AuditVerifyVM struct {
+	Page
+	Checked  int64  // rows checked (entries and their completion rows)
+	BrokenAt int64  // the first row that does not match; 0 when the chain is intact
+	Reason   string // why BrokenAt does not match
+	HeadID   int64  // the newest row when intact, to note down: it shows rows cut from the end
+	HeadHash string
+	At       time.Time
+	Took     time.Duration
 }
 
 // AuditFilter is the audit page's filter form.

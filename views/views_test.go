@@ -391,6 +391,33 @@ func pageCases() []pageCase {
 			},
 		},
 		{
+			name:    "audit verify intact",
+			comp:    AuditVerify(AuditVerifyVM{Page: samplePage("Audit trail check", ""), Checked: 1234, HeadID: 1234, HeadHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", At: sampleNow, Took: 42 * time.Millisecond}),
+			present: []string{"verify-intact", "verify-checked", "verify-again", "verify-head-id", "verify-head-hash"},
+			absent:  []string{"verify-broken"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got := testid(doc, "verify-checked").Text(); got != "1,234 rows" {
+					t.Errorf("checked: got %q", got)
+				}
+			},
+		},
+		{
+			name:    "audit verify broken",
+			comp:    AuditVerify(AuditVerifyVM{Page: samplePage("Audit trail check", ""), Checked: 17, BrokenAt: 17, Reason: "hash mismatch", At: sampleNow, Took: time.Millisecond}),
+			present: []string{"verify-broken", "verify-broken-at", "verify-reason"},
+			absent:  []string{"verify-intact", "verify-head"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got := testid(doc, "verify-broken").AttrOr("role", ""); got != "alert" {
+					t.Errorf("the break is not an alert (role %q)", got)
+				}
+				if got := testid(doc, "verify-broken-at").Text(); got != "17" {
+					t.Errorf("broken at: got %q", got)
+				}
+			},
+		},
+		{
 			name:    "audit empty",
 			comp:    Audit(sampleAuditEmpty()),
 			present: []string{"empty-state", "export-csv"},

@@ -313,6 +313,13 @@ func TestAuditVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var headHash string
+	if err := raw.QueryRow("SELECT hash FROM audit_log WHERE id = 2").Scan(&headHash); err != nil {
+		t.Fatal(err)
+	}
+	if want := "newest row 2, hash " + headHash + " "; !strings.Contains(out.String(), want) {
+		t.Errorf("output = %q, want the newest row and its hash %q", out.String(), want)
+	}
 	if _, err := raw.Exec(`UPDATE audit_log SET actor_email = 'mallory@example.com' WHERE actor_email = 'a@example.com'`); err != nil {
 		t.Fatal(err)
 	}
