@@ -68,7 +68,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		}
 	}
 	vm.Domains = domainChoices(f.Domains, vm.Page.Domains, q.Form.Domain)
-	if h.policy.Current().IsAdmin(auth.UserFrom(c).PolicySubject()) {
+	if h.isAdmin(c) {
 		vm.VerifyURL = "/audit/verify"
 	}
 	if q.Before > 0 {
@@ -98,7 +98,7 @@ func (h *AuditPages) List(c echo.Context) error {
 // administrators may run it: the chain spans every domain's entries.
 func (h *AuditPages) Verify(c echo.Context) error {
 	ctx := c.Request().Context()
-	if !h.policy.Current().IsAdmin(auth.UserFrom(c).PolicySubject()) {
+	if !h.isAdmin(c) {
 		return h.errorPage(c, http.StatusForbidden, "Only administrators can check the audit trail",
 			"The check reads the entries of every domain.", "Ask an administrator to run it.", 0)
 	}
@@ -123,6 +123,11 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		At:       h.now(),
 		Took:     took,
 	}))
+}
+
+// isAdmin says whether the signed-in user is an administrator under the policy in force now.
+func (h *AuditPages) isAdmin(c echo.Context) bool {
+	return h.policy.Current().IsAdmin(auth.UserFrom(c).PolicySubject())
 }
 
 // domainChoices is the domain filter's list: the domains the user may see (visible, or for an
