@@ -29,6 +29,7 @@ const (
 	ActionSignInRefused       = "auth.sign_in_refused"
 	ActionAccessDenied        = "access.denied"
 	ActionRetention           = "audit.retention"
+	ActionVerify              = "audit.verify"
 )
 
 // Outcomes, as stored.

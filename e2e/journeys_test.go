@@ -415,6 +415,11 @@ func TestAdminManagesCredentials(t *testing.T) {
 	tb.wantStatus("check integrity", tb.click(testid("verify-link")), http.StatusOK)
 	tb.wait(testid("verify-intact"))
 	tb.look("audit-verify")
+	// The check is on the record, newest first.
+	tb.wantStatus("audit after the check", tb.open("/audit"), http.StatusOK)
+	if got := tb.text(testid("audit-row") + " " + testid("audit-action")); !strings.Contains(got, "Checked integrity") {
+		t.Errorf("the newest audit entry is %q, want the integrity check", got)
+	}
 }
 
 // deleteLogin deletes one login from a domain page: the delete link, then the confirmation.

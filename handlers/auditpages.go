@@ -12,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
@@ -95,10 +96,15 @@ func (h *AuditPages) List(c echo.Context) error {
 
 // Verify checks the audit trail's hash chain, as `web audit verify` does on the server, and
 // shows the result, so that a security reviewer can check the trail from the browser. Only
-// administrators may run it: the chain spans every domain's entries.
+// administrators may run it: the chain spans every domain's entries. The check is itself
+// recorded ("audit.verify", ok or failed, with the newest row and hash it saw), after it ran.
 func (h *AuditPages) Verify(c echo.Context) error {
 	ctx := c.Request().Context()
+	user := auth.UserFrom(c)
 	if !h.isAdmin(c) {
+		if err := h.audit.Event(ctx, actorOf(user), metaOf(c), audit.ActionAccessDenied, audit.OutcomeDenied, "", "audit verify"); err != nil {
+			h.log.ErrorContext(ctx, "audit access.denied", "err", err)
+		}
 		return h.errorPage(c, http.StatusForbidden, "Only administrators can check the audit trail",
 			"The check reads the entries of every domain.", "Ask an administrator to run it.", 0)
 	}
@@ -108,10 +114,15 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
 	took := time.Since(started)
+	outcome, detail := audit.OutcomeOK, fmt.Sprintf("intact: %d rows checked; newest row %d, hash %s", rep.Checked, rep.HeadID, rep.HeadHash)
 	if rep.BrokenAt != 0 {
+		outcome, detail = audit.OutcomeFailed, fmt.Sprintf("broken at row %d: %s (%d rows checked)", rep.BrokenAt, rep.Reason, rep.Checked)
 		h.log.WarnContext(ctx, "audit trail broken", "broken_at", rep.BrokenAt, "reason", rep.Reason, "checked", rep.Checked)
 	} else {
 		h.log.InfoContext(ctx, "audit trail intact", "checked", rep.Checked, "took", took)
+	}
+	if err := h.audit.Event(ctx, actorOf(user), metaOf(c), audit.ActionVerify, outcome, "", detail); err != nil {
+		h.log.ErrorContext(ctx, "audit audit.verify", "err", err)
 	}
 	return Render(c, http.StatusOK, views.AuditVerify(views.AuditVerifyVM{
 		Page:     h.page(c, "Audit trail check", "Whether any entry was changed or removed since it was written.", "audit", ""),

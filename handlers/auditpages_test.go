@@ -199,22 +199,29 @@ func TestAuditVerify(t *testing.T) {
 		if href := get(t, admin, "/audit").TestID("verify-link").AttrOr("href", ""); href != "/audit/verify" {
 			t.Errorf("the admin's audit page links to %q, want /audit/verify", href)
 		}
-		p := get(t, admin, "/audit/verify")
-		wantStatus(t, p, http.StatusOK)
+		// The store's own check first: it writes nothing, so the page then sees the same rows.
 		rep, err := e.DB.VerifyAudit(context.Background())
 		if err != nil || rep.BrokenAt != 0 {
 			t.Fatalf("the store's own check: %+v, %v", rep, err)
 		}
+		p := get(t, admin, "/audit/verify")
+		wantStatus(t, p, http.StatusOK)
 		if p.TestID("verify-intact").Length() != 1 || p.TestID("verify-broken").Length() != 0 {
 			t.Errorf("the page does not say the trail is intact: %.300s", p.Text())
 		}
-		// Nothing was written between the two checks: the page counts what the store counts,
-		// the three seeded entries and the admin's sign-in.
+		// The page counts what the store counted: the three seeded entries and the admin's
+		// sign-in.
 		if got, want := p.TestID("verify-checked").Text(), strconv.FormatInt(rep.Checked, 10)+" rows"; got != want || rep.Checked < 4 {
 			t.Errorf("checked %q, want %q (at least 4)", got, want)
 		}
 		if id, hash := p.TestID("verify-head-id").Text(), p.TestID("verify-head-hash").Text(); id != strconv.FormatInt(rep.HeadID, 10) || hash != rep.HeadHash || hash == "" {
 			t.Errorf("newest row %q, hash %q; the store says %d, %q", id, hash, rep.HeadID, rep.HeadHash)
+		}
+		// The check is recorded after it ran, with the head it saw.
+		got := e.auditEntries(t, store.AuditFilter{Action: "audit.verify"})
+		if len(got) != 1 || got[0].ActorEmail != "ada@smtpdesk.example" || got[0].Outcome != "ok" ||
+			!strings.Contains(got[0].Detail, "newest row "+strconv.FormatInt(rep.HeadID, 10)+", hash "+rep.HeadHash) {
+			t.Errorf("audit.verify entries = %+v; want one by the admin, ok, naming the head it saw", got)
 		}
 	})
 
@@ -224,6 +231,10 @@ func TestAuditVerify(t *testing.T) {
 			t.Error("a reviewer's audit page links to the check")
 		}
 		wantStatus(t, get(t, c, "/audit/verify"), http.StatusForbidden)
+		denied := e.auditEntries(t, store.AuditFilter{Action: "access.denied"})
+		if len(denied) == 0 || denied[0].Detail != "audit verify" || denied[0].ActorEmail == "ada@smtpdesk.example" {
+			t.Errorf("the refused check is not recorded: %+v", denied)
+		}
 	})
 
 	t.Run("altered", func(t *testing.T) {
@@ -252,6 +263,10 @@ func TestAuditVerify(t *testing.T) {
 		}
 		if p.TestID("verify-head").Length() != 0 {
 			t.Error("a broken chain shows a newest row to note down")
+		}
+		if got := e.auditEntries(t, store.AuditFilter{Action: "audit.verify"}); len(got) == 0 || got[0].Outcome != "failed" ||
+			!strings.Contains(got[0].Detail, "broken at row "+strconv.FormatInt(id, 10)) {
+			t.Errorf("the failed check is not recorded as such: %+v", got[:min(1, len(got))])
 		}
 		if !strings.Contains(e.Logs.String(), "audit trail broken") {
 			t.Error("the break was not logged")

@@ -393,7 +393,7 @@ func (a AuditQuery) Values() url.Values {
 // AuditActions are the action keys the audit trail holds.
 func AuditActions() []string {
 	return []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all",
-		"auth.sign_in", "auth.sign_out", "auth.sign_in_refused", "access.denied", "audit.retention"}
+		"auth.sign_in", "auth.sign_out", "auth.sign_in_refused", "access.denied", "audit.retention", "audit.verify"}
 }
 
 // AuditOutcomes are the outcomes an audit entry may have.

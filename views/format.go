@@ -547,6 +547,8 @@ func actionLabel(key string) string {
 		return "Access denied"
 	case "audit.retention":
 		return "Retention run"
+	case "audit.verify":
+		return "Checked integrity"
 	default:
 		return key
 	}
