@@ -465,10 +465,11 @@ func createDisabledReason(role string) string {
 
 // filterEmptyBody explains an empty filtered list.
 func filterEmptyBody(vm CredentialsVM) string {
+	body := "The filter looks for the text anywhere in a login, across every page of the domain"
 	if vm.Rotate {
-		return "The filter looks for the text anywhere in a login, across every page of the domain, among the logins older than " + Number(vm.AgeDays) + " days."
+		body += ", among the logins older than " + Number(vm.AgeDays) + " days"
 	}
-	return "The filter looks for the text anywhere in a login, across every page of the domain."
+	return body + "."
 }
 
 // clearFilterURL is the list without a filter, keeping the page size (and the "To rotate"

@@ -116,7 +116,7 @@ type CredentialsVM struct {
 	CreateURL    string
 	DeleteAllURL string
 	AuditURL     string
-	ExportURL    string // the CSV of the domain's logins (of the filter's matches when filtered)
+	ExportURL    string // the CSV of the logins the page shows across the domain (Filter, Rotate)
 	// LoginURL is the path under which a login's pages live, "/d/example.com/logins/": a row
 	// links to LoginURL + url.PathEscape(login) + "/reset" and + "/delete" (the delete
 	// confirmation page, whose form posts back to the same URL; with JavaScript the list page
