@@ -114,7 +114,10 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		return fmt.Errorf("audit: verify: %w", err)
 	}
 	took := time.Since(started)
-	outcome, detail := audit.OutcomeOK, fmt.Sprintf("intact: %d rows checked; newest row %d, hash %s", rep.Checked, rep.HeadID, rep.HeadHash)
+	outcome, detail := audit.OutcomeOK, fmt.Sprintf("intact: %d rows checked", rep.Checked)
+	if rep.HeadID != 0 {
+		detail += fmt.Sprintf("; newest row %d, hash %s", rep.HeadID, rep.HeadHash)
+	}
 	if rep.BrokenAt != 0 {
 		outcome, detail = audit.OutcomeFailed, fmt.Sprintf("broken at row %d: %s (%d rows checked)", rep.BrokenAt, rep.Reason, rep.Checked)
 		h.log.WarnContext(ctx, "audit trail broken", "broken_at", rep.BrokenAt, "reason", rep.Reason, "checked", rep.Checked)
