@@ -222,7 +222,8 @@ func TestOpenTwiceMigratesOnce(t *testing.T) {
 
 // TestSessionReadsReuseConnections: after a burst of concurrent work, as under a burst of page
 // views, the pool keeps its connections for the next one instead of closing all but two
-// (database/sql's default), which made every session lookup beyond the second open a connection.
+// (database/sql's default), which made every session lookup beyond the second open a connection;
+// and a burst larger than the pool waits for its connections instead of opening more.
 func TestSessionReadsReuseConnections(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		ctx := context.Background()
@@ -261,6 +262,44 @@ func TestSessionReadsReuseConnections(t *testing.T) {
 		wg.Wait()
 		if open := db.sql.Stats().OpenConnections; open > after.OpenConnections {
 			t.Errorf("open connections went from %d to %d", after.OpenConnections, open)
+		}
+		// A burst larger than the pool waits for connections rather than opening extra ones that
+		// would be closed again when given back: with every connection taken, further lookups
+		// wait (the pool's WaitCount rises) instead of finishing on connections of their own.
+		for i := range conns {
+			c, err := db.sql.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns[i] = c
+		}
+		waits := db.sql.Stats().WaitCount
+		done := make(chan struct{})
+		for range maxIdleConns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := db.GetSession(ctx, rec.ID); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		go func() { wg.Wait(); close(done) }()
+	waiting:
+		for db.sql.Stats().WaitCount-waits < maxIdleConns {
+			select {
+			case <-done: // the lookups got connections beyond the pool's
+				break waiting
+			case <-time.After(time.Millisecond):
+			}
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+		<-done
+		if st := db.sql.Stats(); st.OpenConnections > maxIdleConns || st.MaxIdleClosed != before.MaxIdleClosed {
+			t.Errorf("%d lookups with the pool's %d connections taken: %d connections open, %d closed for want of idle room",
+				maxIdleConns, maxIdleConns, st.OpenConnections, st.MaxIdleClosed-before.MaxIdleClosed)
 		}
 	})
 }
