@@ -291,6 +291,14 @@ func browseExampleCom(t *testing.T, tb *tab) {
 	if again := tb.logins(); !slices.Equal(again, got) {
 		t.Errorf("back on all logins, %d rows instead of the filter's %d", len(again), len(got))
 	}
+
+	// A hand-edited link past the end shows the last page and says so.
+	tb.wantStatus("a page past the end", tb.open("/d/example.com?page=9&per_page=50"), http.StatusOK)
+	tb.look("domain-past-end")
+	tb.wantPager("past the end", 251, total, total)
+	if w, want := tb.text(testid("flash-warning")), "There is no page 9: this is the last page, 6."; w != want {
+		t.Errorf("past the end, the warning says %q, want %q", w, want)
+	}
 }
 
 // TestAdminManagesCredentials: the admin creates two logins with generated passwords, reads them

@@ -64,10 +64,12 @@ func (h *CredentialPages) List(c echo.Context) error {
 		}
 		// A page past the end shows the last page: the first answer's total says which one it
 		// is, and only then is a second call made.
-		if len(list.Items) == 0 && list.TotalCount > 0 && paging.Skip() >= list.TotalCount {
-			paging.Page = LastPage(list.TotalCount, paging.PerPage)
-			if list, err = h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage); err != nil {
-				return h.listError(c, sc, err)
+		if len(list.Items) == 0 && paging.Page > 1 && paging.Skip() >= list.TotalCount {
+			paging.PastEnd(LastPage(list.TotalCount, paging.PerPage))
+			if list.TotalCount > 0 {
+				if list, err = h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage); err != nil {
+					return h.listError(c, sc, err)
+				}
 			}
 		}
 		items, total = list.Items, list.TotalCount
@@ -78,9 +80,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		}
 		matches := selectLogins(all, filter, rotate, cutoff)
 		total = len(matches)
-		if paging.Page > LastPage(total, paging.PerPage) {
-			paging.Page = LastPage(total, paging.PerPage)
-		}
+		paging.PastEnd(LastPage(total, paging.PerPage))
 		lo := min(paging.Skip(), total)
 		hi := min(lo+paging.PerPage, total)
 		items = matches[lo:hi]
@@ -118,8 +118,12 @@ func (h *CredentialPages) List(c echo.Context) error {
 	})
 	// The "All logins" and "To rotate" links keep the filter and the page size, not the page.
 	viewBase := domainURL(sc.domain) + "?per_page=" + strconv.Itoa(paging.PerPage) + filterParam
+	page := h.page(c, sc.domain, domainSubtitle(perms), "domains", sc.domain)
+	if paging.Note != "" {
+		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: paging.Note})
+	}
 	vm := views.CredentialsVM{
-		Page:         h.page(c, sc.domain, domainSubtitle(perms), "domains", sc.domain),
+		Page:         page,
 		Domain:       sc.domain,
 		Role:         sc.pol.Role(sc.subj, sc.domain).String(),
 		Can:          perms,

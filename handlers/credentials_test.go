@@ -51,16 +51,23 @@ func TestDomainPaging(t *testing.T) {
 		wantLogins  []string
 		wantSummary string
 		wantCalls   int // list calls this request makes (nothing cached before it)
+		wantNote    string
 	}{
-		{"default page", "", all[:100], "1–100 of 251", 1},
-		{"second page", "?page=2", all[100:200], "101–200 of 251", 1},
-		{"last page", "?page=3", all[200:], "201–251 of 251", 1},
-		{"deep link with a size", "?page=4&per_page=25", all[75:100], "76–100 of 251", 1},
-		{"500 per page", "?per_page=500", all, "1–251 of 251", 1},
-		{"past the end shows the last page", "?page=9&per_page=50", all[250:], "251–251 of 251", 2},
-		{"far past the end", "?page=100000&per_page=25", all[250:], "251–251 of 251", 2},
-		{"invalid values fall back to defaults", "?page=x&per_page=7", all[:100], "1–100 of 251", 1},
-		{"page zero", "?page=0&per_page=50", all[:50], "1–50 of 251", 1},
+		{"default page", "", all[:100], "1–100 of 251", 1, ""},
+		{"second page", "?page=2", all[100:200], "101–200 of 251", 1, ""},
+		{"last page", "?page=3", all[200:], "201–251 of 251", 1, ""},
+		{"deep link with a size", "?page=4&per_page=25", all[75:100], "76–100 of 251", 1, ""},
+		{"500 per page", "?per_page=500", all, "1–251 of 251", 1, ""},
+		{"past the end shows the last page", "?page=9&per_page=50", all[250:], "251–251 of 251", 2,
+			"There is no page 9: this is the last page, 6."},
+		{"far past the end", "?page=100000&per_page=25", all[250:], "251–251 of 251", 2,
+			"There is no page 100000: this is the last page, 11."},
+		{"invalid values fall back to defaults", "?page=x&per_page=7", all[:100], "1–100 of 251", 1,
+			`The page size "7" was not used: the choices are 25, 50, 100 and 500, and this page shows 100 logins. The page number "x" was not used: this is the first page.`},
+		{"page zero", "?page=0&per_page=50", all[:50], "1–50 of 251", 1, `The page number "0" was not used: this is the first page.`},
+		{"empty values are no page", "?page=&per_page=", all[:100], "1–100 of 251", 1, ""},
+		{"a filter's page past its matches", "?q=user00&page=3&per_page=25", all[1:10], "1–9 of 9", 1,
+			"There is no page 3: this is the only page."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,8 +84,21 @@ func TestDomainPaging(t *testing.T) {
 			if got := len(e.callsTo("list", "example.com")); got != tt.wantCalls {
 				t.Errorf("list calls = %d, want %d", got, tt.wantCalls)
 			}
+			// A value that was not used, or a page past the end, is named in a warning.
+			if got := strings.TrimSpace(p.TestID("flash-warning").Text()); got != tt.wantNote {
+				t.Errorf("warning = %q, want %q", got, tt.wantNote)
+			}
 		})
 	}
+
+	t.Run("a page past the end of an empty domain", func(t *testing.T) {
+		admin := e.signIn(t, "admin")
+		p := get(t, admin, "/d/empty.example?page=4")
+		wantStatus(t, p, http.StatusOK)
+		if got, want := strings.TrimSpace(p.TestID("flash-warning").Text()), "There is no page 4: this is the only page."; got != want {
+			t.Errorf("warning = %q, want %q", got, want)
+		}
+	})
 
 	t.Run("the same page again comes from the cache", func(t *testing.T) {
 		e.Clock.Add(time.Hour)

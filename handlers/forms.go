@@ -37,27 +37,52 @@ func PageSizes() []int { return []int{25, 50, 100, 500} }
 type Paging struct {
 	Page    int // 1-based
 	PerPage int
+	// Note says, in a sentence for the page, which value was not usable and what is shown
+	// instead; "" when both were usable or absent.
+	Note string
 }
 
 // Skip is Mailgun's skip for this page.
 func (p Paging) Skip() int { return (p.Page - 1) * p.PerPage }
 
+// maxPage keeps skip far from overflow; Mailgun has nothing that far anyway.
+const maxPage = 1_000_000
+
 // ParsePaging reads page and per_page. Anything invalid falls back to the default (page 1,
-// DefaultPerPage) instead of failing: a mangled link still shows a list.
+// DefaultPerPage) instead of failing, so a mangled link still shows a list, and Note says so.
 func ParsePaging(q url.Values) Paging {
 	p := Paging{Page: 1, PerPage: DefaultPerPage}
-	if n, err := strconv.Atoi(q.Get("per_page")); err == nil {
-		for _, s := range PageSizes() {
-			if n == s {
-				p.PerPage = n
-			}
+	var notes []string
+	if raw := q.Get("per_page"); raw != "" {
+		if n, err := strconv.Atoi(raw); err == nil && slices.Contains(PageSizes(), n) {
+			p.PerPage = n
+		} else {
+			notes = append(notes, fmt.Sprintf("The page size %q was not used: the choices are 25, 50, 100 and 500, and this page shows %d logins.", clip(raw, 24), p.PerPage))
 		}
 	}
-	// The cap keeps skip far from overflow; Mailgun has nothing that far anyway.
-	if n, err := strconv.Atoi(q.Get("page")); err == nil && n >= 1 && n <= 1_000_000 {
-		p.Page = n
+	if raw := q.Get("page"); raw != "" {
+		if n, err := strconv.Atoi(raw); err == nil && n >= 1 && n <= maxPage {
+			p.Page = n
+		} else {
+			notes = append(notes, fmt.Sprintf("The page number %q was not used: this is the first page.", clip(raw, 24)))
+		}
 	}
+	p.Note = strings.Join(notes, " ")
 	return p
+}
+
+// PastEnd moves p to last, the last page there is, when it asks for one after it, and says so in
+// Note.
+func (p *Paging) PastEnd(last int) {
+	if p.Page <= last {
+		return
+	}
+	note := fmt.Sprintf("There is no page %d: this is the last page, %d.", p.Page, last)
+	if last == 1 {
+		note = fmt.Sprintf("There is no page %d: this is the only page.", p.Page)
+	}
+	p.Page = last
+	p.Note = strings.TrimSpace(p.Note + " " + note)
 }
 
 // LastPage is the number of the last page of total items (1 when empty).

@@ -14,32 +14,64 @@ import (
 )
 
 func TestParsePaging(t *testing.T) {
+	const (
+		pageNote = "The page number %q was not used: this is the first page."
+		sizeNote = "The page size %q was not used: the choices are 25, 50, 100 and 500, and this page shows 100 logins."
+	)
 	tests := []struct {
-		query string
-		want  Paging
+		query    string
+		page     int
+		perPage  int
+		wantNote string
 	}{
-		{"", Paging{1, 100}},
-		{"page=3&per_page=25", Paging{3, 25}},
-		{"page=2&per_page=500", Paging{2, 500}},
-		{"page=0&per_page=50", Paging{1, 50}},
-		{"page=-4", Paging{1, 100}},
-		{"page=abc&per_page=xyz", Paging{1, 100}},
-		{"per_page=7", Paging{1, 100}},
-		{"per_page=1000", Paging{1, 100}},
-		{"page=99999999999999999999", Paging{1, 100}},
-		{"page=1000000", Paging{1000000, 100}},
-		{"page=1000001", Paging{1, 100}},
+		{"", 1, 100, ""},
+		{"page=&per_page=", 1, 100, ""},
+		{"page=3&per_page=25", 3, 25, ""},
+		{"page=2&per_page=500", 2, 500, ""},
+		{"page=0&per_page=50", 1, 50, fmt.Sprintf(pageNote, "0")},
+		{"page=-4", 1, 100, fmt.Sprintf(pageNote, "-4")},
+		{"page=abc&per_page=xyz", 1, 100, fmt.Sprintf(sizeNote, "xyz") + " " + fmt.Sprintf(pageNote, "abc")},
+		{"per_page=7", 1, 100, fmt.Sprintf(sizeNote, "7")},
+		{"per_page=1000", 1, 100, fmt.Sprintf(sizeNote, "1000")},
+		{"page=99999999999999999999", 1, 100, fmt.Sprintf(pageNote, "99999999999999999999")},
+		{"page=1000000", 1000000, 100, ""},
+		{"page=1000001", 1, 100, fmt.Sprintf(pageNote, "1000001")},
+		{"page=" + strings.Repeat("x", 40), 1, 100, fmt.Sprintf(pageNote, strings.Repeat("x", 24)+"…")},
+		{"page=%01%FF", 1, 100, `The page number "\x01\xff" was not used: this is the first page.`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.query, func(t *testing.T) {
 			q, _ := url.ParseQuery(tt.query)
-			if got := ParsePaging(q); got != tt.want {
-				t.Errorf("ParsePaging(%q) = %+v, want %+v", tt.query, got, tt.want)
+			got := ParsePaging(q)
+			if got.Page != tt.page || got.PerPage != tt.perPage || got.Note != tt.wantNote {
+				t.Errorf("ParsePaging(%q) = %+v, want page %d, per_page %d, note %q", tt.query, got, tt.page, tt.perPage, tt.wantNote)
 			}
 		})
 	}
 	if got, want := (Paging{Page: 3, PerPage: 25}).Skip(), 50; got != want {
 		t.Errorf("Skip = %d, want %d", got, want)
+	}
+}
+
+func TestPagingPastEnd(t *testing.T) {
+	tests := []struct {
+		in       Paging
+		last     int
+		want     int
+		wantNote string
+	}{
+		{Paging{Page: 3, PerPage: 25}, 3, 3, ""},
+		{Paging{Page: 2, PerPage: 25}, 3, 2, ""},
+		{Paging{Page: 9, PerPage: 50}, 6, 6, "There is no page 9: this is the last page, 6."},
+		{Paging{Page: 5, PerPage: 100}, 1, 1, "There is no page 5: this is the only page."},
+		{Paging{Page: 4, PerPage: 100, Note: "Earlier."}, 2, 2, "Earlier. There is no page 4: this is the last page, 2."},
+	}
+	for _, tt := range tests {
+		p := tt.in
+		p.PastEnd(tt.last)
+		if p.Page != tt.want || p.Note != tt.wantNote {
+			t.Errorf("%+v.PastEnd(%d) = page %d, note %q; want page %d, note %q", tt.in, tt.last, p.Page, p.Note, tt.want, tt.wantNote)
+		}
 	}
 }
 
