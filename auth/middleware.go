@@ -112,9 +112,24 @@ func (a *Auth) RequireUser() echo.MiddlewareFunc {
 				c.Response().Header().Set("Cache-Control", "no-store")
 				return c.Redirect(http.StatusFound, LoginPath+"?next="+url.QueryEscape(SafeNext(c.Request().URL.RequestURI())))
 			}
-			return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again to continue.")
+			return sessionEnded(http.StatusUnauthorized)
 		}
 	}
+}
+
+// ErrSessionEnded is inside the error answering a request that needs a session and came without
+// a live one, a form sent after its session ended above all; nothing was done. The error page
+// offers to sign in again and come back.
+var ErrSessionEnded = errors.New("auth: no live session")
+
+// ErrFormExpired is inside the error answering a form whose CSRF token is not the session's (the
+// session was replaced, by signing in again in another tab, say); nothing was done.
+var ErrFormExpired = errors.New("auth: the form's CSRF token is not the session's")
+
+// sessionEnded is the error for a request that needs a session and has none: status 401, or 403
+// where the CSRF check finds no session.
+func sessionEnded(status int) error {
+	return echo.NewHTTPError(status, "Your session has ended. Sign in again to continue.").SetInternal(ErrSessionEnded)
 }
 
 func safeMethod(m string) bool {
@@ -144,14 +159,14 @@ func (a *Auth) CSRF() echo.MiddlewareFunc {
 				if r.URL.Path == LogoutPath {
 					return next(c)
 				}
-				return echo.NewHTTPError(http.StatusForbidden, "Your session has ended. Reload the page, sign in and try again.")
+				return sessionEnded(http.StatusForbidden)
 			}
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {
 				got = c.FormValue("_csrf")
 			}
 			if got, ok := unmaskToken(got); !ok || !equalConst(got, want) {
-				return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.")
+				return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.").SetInternal(ErrFormExpired)
 			}
 			return next(c)
 		}
@@ -292,7 +307,7 @@ func Pref(c echo.Context, key string) string {
 func Authorize(c echo.Context, p *policy.Policy, domain string, act policy.Action) error {
 	rs := fromContext(c)
 	if rs == nil || rs.user == nil {
-		return echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again to continue.")
+		return sessionEnded(http.StatusUnauthorized)
 	}
 	if p.Can(rs.user.PolicySubject(), domain, act) {
 		return nil

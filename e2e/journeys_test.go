@@ -606,6 +606,48 @@ func TestSignOutThenBack(t *testing.T) {
 	tb.look("back-after-sign-out")
 }
 
+// TestFormAfterSignOutElsewhere: the operator fills in the create form, signs out in another
+// tab, then sends the form. Nothing is created; the page says why and offers to sign in again,
+// which leads back to the form.
+func TestFormAfterSignOutElsewhere(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("session-ended")
+	tb.signIn("operator")
+	const domain = "acme.example"
+	tb.open("/d/" + domain + "/new")
+	tb.wait(testid("logins-input"))
+	tb.fill(testid("logins-input"), "late-one")
+	tb.check(testid("mode-generate"))
+	// Another tab signs out: the same browser, so the same cookie.
+	signedOut := run(tb, "sign out elsewhere", chromedp.Evaluate[bool](`fetch("/auth/logout", {
+		method: "POST",
+		body: new URLSearchParams({_csrf: document.querySelector('input[name="_csrf"]').value}),
+		redirect: "manual",
+	}).then(r => r.type === "opaqueredirect" || r.ok)`, chromedp.EvalAwaitPromise))
+	if !signedOut {
+		t.Fatal("signing out from another tab failed")
+	}
+	srv.Sandbox.ResetCalls()
+	tb.wantStatus("send the form", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusForbidden)
+	tb.look("ended")
+	if h := tb.text(testid("error-heading")); h != "Your session has ended" {
+		t.Errorf("heading %q", h)
+	}
+	for _, c := range srv.Sandbox.Calls() {
+		if c.Route == "create" {
+			t.Errorf("a form sent after sign-out reached Mailgun: %+v", c)
+		}
+	}
+	tb.click(testid("sign-in"))
+	tb.wait(testid("persona-operator"))
+	tb.wantStatus("sign in again", tb.click(testid("persona-operator")), http.StatusOK)
+	tb.wait(testid("logins-input"))
+	if p := tb.path(); p != "/d/"+domain+"/new" {
+		t.Errorf("signing in again leads to %s, want the form's page", p)
+	}
+}
+
 // TestWithoutJavaScript runs the key journeys with scripts off: paging and page size, creating
 // a login with a generated password, and deleting one through the confirmation page.
 func TestWithoutJavaScript(t *testing.T) {

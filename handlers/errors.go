@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -37,6 +38,9 @@ type userError struct {
 	hint       string
 	retryAfter time.Duration
 	signIn     bool
+	// comeBack: the sign-in button returns to the page the request came from (its same-site
+	// Referer) or, for a GET, to the page itself.
+	comeBack bool
 }
 
 // statusDefaults gives each status its friendly page.
@@ -82,6 +86,19 @@ func classifyError(err error) userError {
 		rl *RateLimited
 	)
 	switch {
+	case errors.Is(err, auth.ErrSessionEnded) && errors.As(err, &he):
+		p := statusDefaults(he.Code)
+		p.heading = "Your session has ended"
+		p.message = "Nothing was changed: you had been signed out when this request arrived (after a while without activity, or by signing out)."
+		p.hint = "Sign in again to come back to this page. What you typed into a form was not kept; your browser's Back button may still show it."
+		p.signIn, p.comeBack = true, true
+		return p
+	case errors.Is(err, auth.ErrFormExpired) && errors.As(err, &he):
+		p := statusDefaults(he.Code)
+		p.heading = "This form has expired"
+		p.message = "Nothing was changed: the form came from an earlier sign-in, in this tab or another."
+		p.hint = "Go back, reload the page and send the form again."
+		return p
 	case errors.As(err, &rl):
 		p := statusDefaults(http.StatusTooManyRequests)
 		p.retryAfter = rl.RetryAfter
@@ -207,7 +224,12 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			Message:    p.message,
 			Hint:       p.hint,
 			RetryAfter: retryText(p.retryAfter),
-			SignIn:     p.signIn,
+		}
+		if p.signIn {
+			vm.SignInURL = auth.LoginPath
+			if p.comeBack {
+				vm.SignInURL += "?next=" + url.QueryEscape(returnPath(req))
+			}
 		}
 		if rerr := Render(c, p.status, views.ErrorPage(vm)); rerr != nil {
 			logger.LogAttrs(req.Context(), slog.LevelError, "render error page", slog.String("request_id", rid), slog.String("error", rerr.Error()))
@@ -216,6 +238,19 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			}
 		}
 	}
+}
+
+// returnPath is where signing in again after req failed should lead: for a GET, req's own
+// address; otherwise the page req came from when its Referer is on this site (the page holding
+// the form that was sent), else the start page. auth.SafeNext keeps it a path on this site.
+func returnPath(req *http.Request) string {
+	if req.Method == http.MethodGet {
+		return auth.SafeNext(req.URL.RequestURI())
+	}
+	if ref, err := url.Parse(req.Referer()); err == nil && ref.Host != "" && ref.Host == req.Host {
+		return auth.SafeNext(ref.RequestURI())
+	}
+	return "/"
 }
 
 // wantsJSON reports whether the client asked for JSON and not HTML.

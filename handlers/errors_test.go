@@ -221,3 +221,29 @@ func TestRetryText(t *testing.T) {
 		}
 	}
 }
+
+// TestReturnPath: signing in again after a refused request leads back to the page itself for a
+// GET, to the same-site page a form came from otherwise, and never off the site.
+func TestReturnPath(t *testing.T) {
+	tests := []struct {
+		name, method, target, referer, want string
+	}{
+		{"get", http.MethodGet, "/d/acme.example?page=2", "http://desk.example/", "/d/acme.example?page=2"},
+		{"post from a form", http.MethodPost, "/d/acme.example/new", "http://desk.example/d/acme.example/new", "/d/acme.example/new"},
+		{"post from a form with a query", http.MethodPost, "/d/acme.example/delete-all", "http://desk.example/d/acme.example/delete-all?x=1", "/d/acme.example/delete-all?x=1"},
+		{"post without a referer", http.MethodPost, "/d/acme.example/new", "", "/"},
+		{"post from another site", http.MethodPost, "/d/acme.example/new", "https://evil.example/d/acme.example/new", "/"},
+		{"a referer that is no page here", http.MethodPost, "/d/acme.example/new", "http://desk.example//evil.example", "/"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "http://desk.example"+tt.target, nil)
+			if tt.referer != "" {
+				req.Header.Set("Referer", tt.referer)
+			}
+			if got := returnPath(req); got != tt.want {
+				t.Errorf("returnPath = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

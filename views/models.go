@@ -50,7 +50,7 @@ type ErrorVM struct {
 	Message    string // what went wrong, in plain words, never internal details
 	Hint       string // what to do next
 	RetryAfter string // e.g. "in 30 seconds", "" when not relevant
-	SignIn     bool   // show a "Sign in" button
+	SignInURL  string // where a "Sign in" button leads; "" shows none
 }
 
 // NoAccessVM is shown to a signed-in user the policy grants nothing.

@@ -263,7 +263,7 @@ func sampleError(status int) ErrorVM {
 		vm.Page.Title = "Signed out"
 		vm.Page.User = nil
 		vm.Message = "Your session has expired."
-		vm.SignIn = true
+		vm.SignInURL = "/auth/login"
 	default:
 		vm.Page.Title = "Mailgun is unavailable"
 		vm.Message = "Mailgun did not answer; nothing was changed."

@@ -1,0 +1,88 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/auth"
+)
+
+// TestFormAfterSessionEnded: a form sent after its session ended (signed out in another tab, or
+// timed out) changes nothing, and its page says so and offers to sign in again and come back to
+// the form's page, through the real flow.
+func TestFormAfterSessionEnded(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	c := e.signIn(t, "operator")
+	const formPage = "/d/acme.example/new"
+	tok := get(t, c, formPage).CSRF()
+	if tok == "" {
+		t.Fatal("the create page has no CSRF token")
+	}
+	// Signing out in another tab ends the session on the server and clears the cookie.
+	if p, err := c.Post(ctx, auth.LogoutPath, url.Values{"_csrf": {tok}}); err != nil || p.Status != http.StatusOK {
+		t.Fatalf("sign out: %v, %v", p, err)
+	}
+	e.SB.ResetCalls()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL+formPage,
+		strings.NewReader(url.Values{"_csrf": {tok}, "logins": {"zed"}, "mode": {"generate"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Referer", e.URL+formPage)
+	p, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, p, http.StatusForbidden)
+	if got := p.TestID("error-heading").Text(); got != "Your session has ended" {
+		t.Errorf("heading = %q", got)
+	}
+	if got := p.TestID("error-message").Text(); !strings.Contains(got, "Nothing was changed") {
+		t.Errorf("message = %q, want it to say nothing was changed", got)
+	}
+	if n := len(e.callsTo("create", "")); n != 0 {
+		t.Errorf("%d create calls after the session ended", n)
+	}
+	href := p.TestID("sign-in").AttrOr("href", "")
+	if want := auth.LoginPath + "?next=" + url.QueryEscape(formPage); href != want {
+		t.Fatalf("sign-in link = %q, want %q", href, want)
+	}
+
+	// Signing in again from that link leads back to the form.
+	u, err := url.Parse(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := c.SignInNext(ctx, "operator", u.Query().Get("next"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, back, http.StatusOK)
+	if back.URL.Path != formPage || back.TestID("create-form").Length() == 0 {
+		t.Errorf("after signing in again: %s, create form shown: %v", back.URL, back.TestID("create-form").Length() > 0)
+	}
+
+	// A form from before signing in again belongs to the old session: it has expired, and
+	// nothing is created either.
+	p, err = c.Post(ctx, formPage, url.Values{"_csrf": {tok}, "logins": {"zed"}, "mode": {"generate"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, p, http.StatusForbidden)
+	if got := p.TestID("error-heading").Text(); got != "This form has expired" {
+		t.Errorf("heading = %q", got)
+	}
+	if p.TestID("sign-in").Length() != 0 {
+		t.Error("a signed-in user is offered to sign in")
+	}
+	if n := len(e.callsTo("create", "")); n != 0 {
+		t.Errorf("%d create calls with an old form", n)
+	}
+}
