@@ -333,6 +333,22 @@ func TestAdminManagesCredentials(t *testing.T) {
 	}
 	srv.assertNotLogged(secrets[one], secrets[two])
 
+	// "Copy all" puts every login with its password on the clipboard, a "login<TAB>password"
+	// line each in the order shown; a row's "Copy" puts its password alone.
+	tb.grantClipboard()
+	tb.do("copy all", chromedp.Click(chromedp.CSS(testid("copy-all-button")), chromedp.NodeVisible))
+	if got, want := tb.clipboard(), one+"\t"+secrets[one]+"\n"+two+"\t"+secrets[two]+"\n"; got != want {
+		t.Errorf("after Copy all the clipboard holds %d lines (%d bytes), want the two logins with their passwords (%d bytes)",
+			strings.Count(got, "\n"), len(got), len(want))
+	}
+	if got := tb.text(testid("copy-all-button")); got != "Copied" {
+		t.Errorf("after Copy all its button says %q, want Copied", got)
+	}
+	tb.do("copy one", chromedp.Click(chromedp.CSS(`[data-login="`+two+`"] `+testid("copy-button")), chromedp.NodeVisible))
+	if got := tb.clipboard(); got != secrets[two] {
+		t.Errorf("after Copy on %s the clipboard holds %d bytes, not its password", two, len(got))
+	}
+
 	// Reset one with a manual password.
 	const manual = "Manual-e2e-pass-42"
 	tb.open("/d/" + domain + "?q=e2e-")

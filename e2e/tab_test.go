@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -421,4 +422,30 @@ func (tb *tab) saveFailure() {
 		_ = os.WriteFile(base+".html", []byte(html), 0o644)
 	}
 	tb.t.Logf("failure artifacts: %s-1280.png and %s.html (page %s, last looked at %q)", base, base, tb.url(), tb.last)
+}
+
+// grantClipboard lets the tab's pages read and write the clipboard without asking, as a person
+// would allow when the browser asks; clipboard then reads what a copy button put there.
+func (tb *tab) grantClipboard() {
+	tb.t.Helper()
+	c := chromedp.FromContext(tb.ctx)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	for _, name := range []string{"clipboard-read", "clipboard-write"} {
+		err := c.Browser.Call(ctx, browser.CommandSetPermission, &browser.SetPermissionParams{
+			Permission:       &browser.PermissionDescriptor{Name: name},
+			Setting:          browser.PermissionSettingGranted,
+			Origin:           tb.base,
+			BrowserContextID: c.BrowserContextID,
+		}, nil)
+		if err != nil {
+			tb.t.Fatalf("grant %s: %v", name, err)
+		}
+	}
+}
+
+// clipboard is the text on the clipboard of the tab's browser.
+func (tb *tab) clipboard() string {
+	tb.t.Helper()
+	return run(tb, "read the clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 }

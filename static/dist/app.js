@@ -44,6 +44,26 @@
     });
   }
 
+  // copyWithFeedback copies text and says so on btn ("Copied") and to screen readers; when the
+  // browser refuses, fallback() selects what can be copied by hand and the failure is announced.
+  function copyWithFeedback(btn, text, copiedMsg, failedMsg, fallback) {
+    var label = btn.querySelector('[data-copy-label]') || btn;
+    var original = btn.getAttribute('data-label') || label.textContent;
+    btn.setAttribute('data-label', original);
+    copyText(text).then(function () {
+      label.textContent = 'Copied';
+      btn.setAttribute('data-copied', 'true');
+      announce(copiedMsg);
+      window.setTimeout(function () {
+        label.textContent = original;
+        btn.removeAttribute('data-copied');
+      }, 2000);
+    }, function () {
+      if (fallback) fallback();
+      announce(failedMsg);
+    });
+  }
+
   function initCopy() {
     document.querySelectorAll('[data-copy-target]').forEach(function (btn) {
       btn.hidden = false;
@@ -51,20 +71,24 @@
         var target = document.getElementById(btn.getAttribute('data-copy-target'));
         if (!target) return;
         var text = 'value' in target ? target.value : target.textContent;
-        var label = btn.querySelector('[data-copy-label]') || btn;
-        var original = label.textContent;
-        copyText(text).then(function () {
-          label.textContent = 'Copied';
-          btn.setAttribute('data-copied', 'true');
-          announce('Password copied to the clipboard');
-          window.setTimeout(function () {
-            label.textContent = original;
-            btn.removeAttribute('data-copied');
-          }, 2000);
-        }, function () {
-          if (target.select) { target.focus(); target.select(); }
-          announce('Copy failed: the text is selected, press Ctrl+C or Cmd+C');
+        copyWithFeedback(btn, text, 'Password copied to the clipboard',
+          'Copy failed: the text is selected, press Ctrl+C or Cmd+C',
+          function () { if (target.select) { target.focus(); target.select(); } });
+      });
+    });
+    // Copy all: every shown password as "login<TAB>password" lines, which paste as two columns
+    // into a spreadsheet and split on the tab anywhere else.
+    document.querySelectorAll('[data-copy-all]').forEach(function (btn) {
+      btn.hidden = false;
+      btn.addEventListener('click', function () {
+        var lines = [];
+        document.querySelectorAll('[data-secret-for]').forEach(function (input) {
+          lines.push(input.getAttribute('data-secret-for') + '\t' + input.value);
         });
+        if (lines.length === 0) return;
+        copyWithFeedback(btn, lines.join('\n') + '\n',
+          lines.length + ' logins and passwords copied to the clipboard',
+          'Copy failed: copy the passwords one by one');
       });
     });
     // A click into a shown-once secret selects all of it.
