@@ -538,6 +538,17 @@ func TestReviewerCannotChangeAnything(t *testing.T) {
 		len(lines)-1 != len(srv.Sandbox.Logins(domain)) {
 		t.Errorf("the CSV export has %d lines, first %q; want the header and %d logins", len(lines), lines[0], len(srv.Sandbox.Logins(domain)))
 	}
+	// And every domain's at once, from the home page: the reviewer's two domains.
+	tb.open("/")
+	tb.wait(testid("export-all-logins"))
+	exported = run(tb, "fetch the all-domains CSV export", chromedp.Evaluate[string](
+		`fetch(document.querySelector('[data-testid="export-all-logins"]').href).then(r => r.ok ? r.text() : "HTTP " + r.status)`,
+		chromedp.EvalAwaitPromise))
+	if lines, want := strings.Split(strings.TrimSpace(exported), "\n"), len(srv.Sandbox.Logins(domain))+len(srv.Sandbox.Logins("newsletter.example.org")); len(lines)-1 != want {
+		t.Errorf("the all-domains CSV export has %d lines, first %q; want the header and %d logins", len(lines), lines[0], want)
+	}
+	tb.open("/d/" + domain)
+	tb.wait(rowSel)
 	for _, id := range []string{"create-button", "delete-all-button"} {
 		// A control may be shown disabled with the reason; it must not lead anywhere.
 		if n := tb.count(`a` + testid(id) + `, button` + testid(id) + `:not([aria-disabled="true"])`); n > 0 {

@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
 )
 
@@ -37,28 +40,99 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	now := h.now()
 	cutoff := now.AddDate(0, 0, -h.set.AgeWarningDays)
 	all = selectLogins(all, strings.TrimSpace(c.QueryParam("q")), c.QueryParam("rotate") == "1", cutoff)
-	w := c.Response()
-	w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
-	w.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="smtpdesk-logins-%s-%s.csv"`,
-		sc.domain, now.UTC().Format("20060102T150405Z")))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
+	w := startLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now)
 	cw := csv.NewWriter(w)
 	_ = cw.Write(exportHeader)
-	for _, cr := range all {
-		created, age := "", ""
-		if !cr.CreatedAt.IsZero() {
-			created = cr.CreatedAt.UTC().Format(time.RFC3339)
-			age = strconv.Itoa(int(now.Sub(cr.CreatedAt).Hours() / 24))
-		}
-		_ = cw.Write([]string{sc.domain, csvSafe(cr.Login), csvSafe(cr.Mailbox), created, age,
-			yesNo(IsSystemLogin(cr.Login)), yesNo(isOld(cr, cutoff))})
-	}
+	writeLoginRows(cw, sc.domain, all, now, cutoff)
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		h.log.ErrorContext(ctx, "login export", "domain", sc.domain, "err", err)
 	}
 	return nil
+}
+
+// ExportCSV sends the current SMTP logins of every domain the home page lists (those the user
+// may view, narrowed by its search ?q=), domain by domain in name order, as the domain export
+// does for one; ?rotate=1 keeps only the logins to rotate. The domains are fetched one at a
+// time, each with the list's own bounded fan-out, and written as each arrives, so memory holds
+// one domain's list. Nothing is sent before the first domain's list has arrived, so a failure
+// there is an error page; a failure on a later domain aborts the connection, so the browser
+// reports a failed download and never keeps a file that looks whole but lacks domains.
+func (h *HomePages) ExportCSV(c echo.Context) error {
+	ctx := c.Request().Context()
+	u := auth.UserFrom(c)
+	pol, subj := h.policy.Current(), u.PolicySubject()
+	if !pol.HasAnyAccess(subj) {
+		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is nothing to export.")
+	}
+	visible, err := h.visibleDomains(ctx, pol, subj)
+	if err != nil {
+		return fmt.Errorf("export all logins: %w", err)
+	}
+	q := strings.ToLower(strings.TrimSpace(c.QueryParam("q")))
+	var domains []string
+	for _, d := range visible {
+		if q == "" || strings.Contains(strings.ToLower(d.Name), q) {
+			domains = append(domains, d.Name)
+		}
+	}
+	slices.Sort(domains)
+	now := h.now()
+	cutoff := now.AddDate(0, 0, -h.set.AgeWarningDays)
+	rotate := c.QueryParam("rotate") == "1"
+
+	var cw *csv.Writer
+	for i, d := range domains {
+		all, err := h.lists.All(ctx, d)
+		if err != nil {
+			if i == 0 {
+				return fmt.Errorf("export all logins: %s: %w", d, err)
+			}
+			h.log.ErrorContext(ctx, "login export: a domain failed after the file had begun; the download is aborted",
+				"domain", d, "domains_written", i, "err", err)
+			panic(http.ErrAbortHandler)
+		}
+		if cw == nil {
+			cw = csv.NewWriter(startLoginsCSV(c, "smtpdesk-logins", now))
+			_ = cw.Write(exportHeader)
+		}
+		writeLoginRows(cw, d, selectLogins(all, "", rotate, cutoff), now, cutoff)
+		cw.Flush()
+		c.Response().Flush()
+	}
+	if cw == nil { // no domain to export: the header alone
+		cw = csv.NewWriter(startLoginsCSV(c, "smtpdesk-logins", now))
+		_ = cw.Write(exportHeader)
+		cw.Flush()
+	}
+	if err := cw.Error(); err != nil {
+		h.log.ErrorContext(ctx, "login export", "domains", len(domains), "err", err)
+	}
+	return nil
+}
+
+// startLoginsCSV sends the headers of a login export named name and the time.
+func startLoginsCSV(c echo.Context, name string, now time.Time) *echo.Response {
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	w.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.csv"`,
+		name, now.UTC().Format("20060102T150405Z")))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return w
+}
+
+// writeLoginRows writes a domain's logins as rows of exportHeader.
+func writeLoginRows(cw *csv.Writer, domain string, logins []mailgun.Credential, now, cutoff time.Time) {
+	for _, cr := range logins {
+		created, age := "", ""
+		if !cr.CreatedAt.IsZero() {
+			created = cr.CreatedAt.UTC().Format(time.RFC3339)
+			age = strconv.Itoa(int(now.Sub(cr.CreatedAt).Hours() / 24))
+		}
+		_ = cw.Write([]string{domain, csvSafe(cr.Login), csvSafe(cr.Mailbox), created, age,
+			yesNo(IsSystemLogin(cr.Login)), yesNo(isOld(cr, cutoff))})
+	}
 }
 
 // loginsExportURL is the CSV export of a domain's logins as the domain page shows them: of

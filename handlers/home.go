@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -88,6 +89,10 @@ func (h *HomePages) Home(c echo.Context) error {
 		Total:      len(visible),
 		LastUsed:   lastUsed,
 		ShowSearch: len(visible) > searchThreshold,
+		ExportURL:  "/export.csv",
+	}
+	if q != "" {
+		vm.ExportURL += "?" + url.Values{"q": {q}}.Encode()
 	}
 	return Render(c, http.StatusOK, views.Home(vm))
 }

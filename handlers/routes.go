@@ -89,6 +89,7 @@ func Register(e *echo.Echo, d Deps) error {
 	// after sign-out, the back button must not show a signed-in page.
 	g := e.Group("", d.Auth.RequireUser(), uncached)
 	g.GET("/", home.Home)
+	g.GET("/export.csv", home.ExportCSV)
 	g.GET("/d/:domain", creds.List)
 	g.GET("/d/:domain/export.csv", creds.ExportCSV)
 	g.GET("/d/:domain/new", creds.NewForm)

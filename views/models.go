@@ -77,6 +77,7 @@ type HomeVM struct {
 	Total      int // domains visible before the search
 	LastUsed   string
 	ShowSearch bool
+	ExportURL  string // the CSV of the listed domains' logins
 }
 
 // DomainRow is one domain on the home page.

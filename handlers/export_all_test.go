@@ -1,0 +1,126 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+// readLoginsCSV fetches path and parses it as a login export, failing the test on anything else.
+func readLoginsCSV(t *testing.T, e *env, persona, path string) [][]string {
+	t.Helper()
+	c := e.signIn(t, persona)
+	p := get(t, c, path)
+	wantStatus(t, p, http.StatusOK)
+	if ct := p.Header.Get("Content-Type"); ct != "text/csv; charset=utf-8" {
+		t.Fatalf("Content-Type = %q", ct)
+	}
+	if cd := p.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, `attachment; filename="smtpdesk-logins-`) {
+		t.Errorf("Content-Disposition = %q", cd)
+	}
+	records, err := csv.NewReader(bytes.NewReader(p.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) == 0 || strings.Join(records[0], ",") != "domain,login,mailbox,created_at,age_days,system,consider_rotating" {
+		t.Fatalf("header = %v", records[:min(1, len(records))])
+	}
+	return records[1:]
+}
+
+// TestExportAllLogins: the home page's CSV holds the logins of every domain the user may view,
+// domain by domain in name order, narrowed by the page's search, or to the logins to rotate.
+func TestExportAllLogins(t *testing.T) {
+	e := newEnv(t, envOptions{})
+
+	t.Run("a reviewer gets the domains they may view, and only those", func(t *testing.T) {
+		rows := readLoginsCSV(t, e, "reviewer", "/export.csv")
+		var want [][2]string
+		for _, d := range []string{"example.com", "newsletter.example.org"} {
+			for _, l := range e.SB.Logins(d) {
+				want = append(want, [2]string{d, l})
+			}
+		}
+		var got [][2]string
+		for _, r := range rows {
+			got = append(got, [2]string{r[0], r[1]})
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("got %d rows (%v…), want %d (%v…)", len(got), got[:min(2, len(got))], len(want), want[:min(2, len(want))])
+		}
+	})
+
+	t.Run("the home page links it, with its search", func(t *testing.T) {
+		c := e.signIn(t, "admin")
+		if href := get(t, c, "/").TestID("export-all-logins").AttrOr("href", ""); href != "/export.csv" {
+			t.Errorf("home page export link = %q", href)
+		}
+		if href := get(t, c, "/?q=acme").TestID("export-all-logins").AttrOr("href", ""); href != "/export.csv?q=acme" {
+			t.Errorf("searched home page export link = %q", href)
+		}
+		rows := readLoginsCSV(t, e, "admin", "/export.csv?q=ACME")
+		if len(rows) != len(e.SB.Logins("acme.example")) {
+			t.Errorf("q=ACME: %d rows, want acme.example's %d", len(rows), len(e.SB.Logins("acme.example")))
+		}
+		for _, r := range rows {
+			if r[0] != "acme.example" {
+				t.Fatalf("q=ACME exported a row of %s", r[0])
+			}
+		}
+	})
+
+	t.Run("rotate=1 keeps the logins to rotate", func(t *testing.T) {
+		all := readLoginsCSV(t, e, "admin", "/export.csv")
+		rotate := readLoginsCSV(t, e, "admin", "/export.csv?rotate=1")
+		var marked [][]string
+		for _, r := range all {
+			if r[6] == "yes" {
+				marked = append(marked, r)
+			}
+		}
+		if len(marked) == 0 || len(marked) == len(all) {
+			t.Fatalf("%d of %d logins are to rotate: the seed should have both kinds", len(marked), len(all))
+		}
+		if !slices.EqualFunc(rotate, marked, slices.Equal) {
+			t.Errorf("rotate=1 gave %d rows, want the %d marked ones", len(rotate), len(marked))
+		}
+	})
+
+	t.Run("nobody with no domain gets nothing", func(t *testing.T) {
+		c := e.signIn(t, "nobody")
+		wantStatus(t, get(t, c, "/export.csv"), http.StatusForbidden)
+	})
+}
+
+// TestExportAllLoginsFailures: when Mailgun fails on the first domain the answer is an error
+// page; when it fails on a later one, after rows were sent, the download is aborted rather than
+// ending as a file that looks whole.
+func TestExportAllLoginsFailures(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	fail := sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: http.StatusServiceUnavailable}
+
+	e.SB.SetFaults(fail)
+	p := get(t, c, "/export.csv")
+	e.SB.SetFaults(sandbox.Faults{})
+	if p.Status < 500 || strings.HasPrefix(p.Header.Get("Content-Type"), "text/csv") {
+		t.Errorf("first domain failing: status %d, %s; want an error page", p.Status, p.Header.Get("Content-Type"))
+	}
+
+	// acme.example, first in name order, comes from the list cache; empty.example, next, fails.
+	wantStatus(t, get(t, c, "/d/acme.example/export.csv"), http.StatusOK)
+	e.SB.SetFaults(fail)
+	defer e.SB.SetFaults(sandbox.Faults{})
+	if p, err := c.Get(context.Background(), "/export.csv"); err == nil {
+		t.Errorf("a later domain failing: the download ended normally (status %d, %d bytes); want it aborted", p.Status, len(p.Body))
+	}
+	if !strings.Contains(e.Logs.String(), "the download is aborted") {
+		t.Error("the aborted export is not logged")
+	}
+}
