@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/csv"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -88,7 +89,11 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 			if i == 0 {
 				return fmt.Errorf("export all logins: %s: %w", d, err)
 			}
-			h.log.ErrorContext(ctx, "login export: a domain failed after the file had begun; the download is aborted",
+			level := slog.LevelError
+			if ctx.Err() != nil {
+				level = slog.LevelInfo // the browser went away: nobody is waiting for the rest
+			}
+			h.log.Log(ctx, level, "login export: a domain failed after the file had begun; the download is aborted",
 				"domain", d, "domains_written", i, "err", err)
 			panic(http.ErrAbortHandler)
 		}
@@ -98,6 +103,9 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		}
 		writeLoginRows(cw, d, selectLogins(all, "", rotate, cutoff), now, cutoff)
 		cw.Flush()
+		if cw.Error() != nil {
+			break // the connection failed: fetching the other domains would serve nobody
+		}
 		c.Response().Flush()
 	}
 	if cw == nil { // no domain to export: the header alone
@@ -106,7 +114,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		cw.Flush()
 	}
 	if err := cw.Error(); err != nil {
-		h.log.ErrorContext(ctx, "login export", "domains", len(domains), "err", err)
+		h.log.InfoContext(ctx, "login export: writing the file failed", "domains", len(domains), "err", err)
 	}
 	return nil
 }
