@@ -167,7 +167,7 @@ func Vars() []Var {
 		{"TRUSTED_PROXIES", "none (use the socket peer)", "TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10/32", "CIDRs of proxies whose X-Forwarded-For/-Proto are believed"},
 		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},
 		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
-		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins older than this many days"},
+		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk)"},
 		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
 		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token"},

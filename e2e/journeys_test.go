@@ -367,6 +367,13 @@ func TestAdminManagesCredentials(t *testing.T) {
 	if srv.Sandbox.CheckPassword(domain, one, secrets[one]) {
 		t.Errorf("the old password still works for %s", one)
 	}
+	// The list now says when SMTP Desk last reset the password.
+	tb.open("/d/" + domain + "?q=" + one)
+	tb.wait(rowLogin(one))
+	tb.look("reset-shown")
+	if !tb.has(rowLogin(one) + " " + testid("reset-at")) {
+		t.Errorf("after its reset, %s's row does not show the reset", one)
+	}
 	srv.assertNotLogged(manual)
 
 	// Delete the other after confirming.
@@ -534,7 +541,7 @@ func TestReviewerCannotChangeAnything(t *testing.T) {
 	exported := run(tb, "fetch the CSV export", chromedp.Evaluate[string](
 		`fetch(document.querySelector('[data-testid="export-logins"]').href).then(r => r.ok ? r.text() : "HTTP " + r.status)`,
 		chromedp.EvalAwaitPromise))
-	if lines := strings.Split(strings.TrimSpace(exported), "\n"); lines[0] != "domain,login,mailbox,created_at,age_days,system,consider_rotating" ||
+	if lines := strings.Split(strings.TrimSpace(exported), "\n"); lines[0] != "domain,login,mailbox,created_at,age_days,system,consider_rotating,password_reset_at" ||
 		len(lines)-1 != len(srv.Sandbox.Logins(domain)) {
 		t.Errorf("the CSV export has %d lines, first %q; want the header and %d logins", len(lines), lines[0], len(srv.Sandbox.Logins(domain)))
 	}

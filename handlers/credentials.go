@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -51,7 +52,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 	paging := ParsePaging(c.QueryParams())
 	filter := strings.TrimSpace(c.QueryParam("q"))
 	rotate := c.QueryParam("rotate") == "1"
-	cutoff := h.now().AddDate(0, 0, -h.set.AgeWarningDays)
+	rot := h.rotation(ctx, sc.domain)
 
 	var (
 		items []mailgun.Credential
@@ -78,7 +79,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
-		matches := selectLogins(all, filter, rotate, cutoff)
+		matches := selectLogins(all, filter, rotate, rot)
 		total = len(matches)
 		paging.PastEnd(LastPage(total, paging.PerPage))
 		lo := min(paging.Skip(), total)
@@ -96,7 +97,8 @@ func (h *CredentialPages) List(c echo.Context) error {
 			Mailbox:   cr.Mailbox,
 			CreatedAt: cr.CreatedAt,
 			System:    system,
-			Old:       isOld(cr, cutoff),
+			Old:       rot.old(cr),
+			ResetAt:   rot.passwordSet(cr),
 			CanReset:  perms.Reset || self,
 			CanDelete: perms.Delete && !system,
 		})
@@ -152,24 +154,45 @@ func (h *CredentialPages) List(c echo.Context) error {
 // login contains filter, ignoring case (all of them when filter is empty), and with rotate only
 // those created before cutoff (the "consider rotating" mark). It returns all itself when
 // nothing is asked for.
-func selectLogins(all []mailgun.Credential, filter string, rotate bool, cutoff time.Time) []mailgun.Credential {
+func selectLogins(all []mailgun.Credential, filter string, rotate bool, rot rotation) []mailgun.Credential {
 	if filter == "" && !rotate {
 		return all
 	}
 	needle := strings.ToLower(filter)
 	var out []mailgun.Credential
 	for _, cr := range all {
-		if strings.Contains(strings.ToLower(cr.Login), needle) && (!rotate || isOld(cr, cutoff)) {
+		if strings.Contains(strings.ToLower(cr.Login), needle) && (!rotate || rot.old(cr)) {
 			out = append(out, cr)
 		}
 	}
 	return out
 }
 
-// isOld says whether a credential gets the "consider rotating" mark: created before cutoff. A
-// credential without a creation time has no age and no mark.
-func isOld(cr mailgun.Credential, cutoff time.Time) bool {
-	return !cr.CreatedAt.IsZero() && cr.CreatedAt.Before(cutoff)
+// rotation is what the "consider rotating" mark of a domain's logins depends on: the cutoff
+// (AgeWarningDays ago) and when SMTP Desk last set each login's password.
+type rotation struct {
+	cutoff time.Time
+	sets   map[string]time.Time // lower-case login → last password set through SMTP Desk
+}
+
+// rotation returns the domain's rotation inputs as of now.
+func (s *site) rotation(ctx context.Context, domain string) rotation {
+	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: s.pwSets.Of(ctx, domain)}
+}
+
+// passwordSet is when SMTP Desk last set cr's password, or zero when it never did (as far as the
+// audit trail remembers).
+func (r rotation) passwordSet(cr mailgun.Credential) time.Time { return lastSet(r.sets, cr.Login) }
+
+// old says whether a credential gets the "consider rotating" mark: its password was set before
+// the cutoff, by its creation or by the last reset through SMTP Desk, whichever is newer. A
+// credential without a creation time and no reset has no age and no mark.
+func (r rotation) old(cr mailgun.Credential) bool {
+	at := cr.CreatedAt
+	if set := r.passwordSet(cr); set.After(at) {
+		at = set
+	}
+	return !at.IsZero() && at.Before(r.cutoff)
 }
 
 func makePager(p Paging, total, shown int, link func(p, n int) string) views.Pager {

@@ -69,6 +69,7 @@ type site struct {
 	set      Settings
 	now      func() time.Time
 	lists    *ListCache
+	pwSets   *PasswordSets
 	domains  *DomainCache
 	limiter  *ratelimit.Limiter
 }
@@ -94,6 +95,7 @@ func newSite(d Deps) *site {
 		lists: NewListCache(d.Mailgun, ListCacheOptions{
 			PageTTL: set.ListCacheTTL, CountTTL: set.CountCacheTTL, FanOut: set.FanOut, Now: now,
 		}),
+		pwSets:  passwordSetsFor(d.AuditLog, set.ListCacheTTL, now, log),
 		domains: NewDomainCache(d.Mailgun, set.CountCacheTTL, now),
 		limiter: ratelimit.New(set.ActionsPerMinute, set.RateLimitKeys, now),
 	}

@@ -18,8 +18,9 @@ import (
 	"github.com/smtpdesk/smtpdesk/policy"
 )
 
-// exportHeader names the columns of a domain's login export.
-var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating"}
+// exportHeader names the columns of a domain's login export. password_reset_at is the last
+// successful reset through SMTP Desk that the audit trail holds (empty when none).
+var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating", "password_reset_at"}
 
 // ExportCSV sends a domain's current SMTP logins as CSV, for a review outside the dashboard:
 // every login Mailgun lists, or those the domain page shows with ?q= (the filter) and
@@ -39,12 +40,12 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 		return h.listError(c, sc, err)
 	}
 	now := h.now()
-	cutoff := now.AddDate(0, 0, -h.set.AgeWarningDays)
-	all = selectLogins(all, strings.TrimSpace(c.QueryParam("q")), c.QueryParam("rotate") == "1", cutoff)
+	rot := h.rotation(ctx, sc.domain)
+	all = selectLogins(all, strings.TrimSpace(c.QueryParam("q")), c.QueryParam("rotate") == "1", rot)
 	w := startLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now)
 	cw := csv.NewWriter(w)
 	_ = cw.Write(exportHeader)
-	writeLoginRows(cw, sc.domain, all, now, cutoff)
+	writeLoginRows(cw, sc.domain, all, now, rot)
 	cw.Flush()
 	if err := cw.Error(); err != nil {
 		h.log.ErrorContext(ctx, "login export", "domain", sc.domain, "err", err)
@@ -79,7 +80,6 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	}
 	slices.Sort(domains)
 	now := h.now()
-	cutoff := now.AddDate(0, 0, -h.set.AgeWarningDays)
 	rotate := c.QueryParam("rotate") == "1"
 
 	var cw *csv.Writer
@@ -101,7 +101,8 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 			cw = csv.NewWriter(startLoginsCSV(c, "smtpdesk-logins", now))
 			_ = cw.Write(exportHeader)
 		}
-		writeLoginRows(cw, d, selectLogins(all, "", rotate, cutoff), now, cutoff)
+		rot := h.rotation(ctx, d)
+		writeLoginRows(cw, d, selectLogins(all, "", rotate, rot), now, rot)
 		cw.Flush()
 		if cw.Error() != nil {
 			break // the connection failed: fetching the other domains would serve nobody
@@ -131,15 +132,18 @@ func startLoginsCSV(c echo.Context, name string, now time.Time) *echo.Response {
 }
 
 // writeLoginRows writes a domain's logins as rows of exportHeader.
-func writeLoginRows(cw *csv.Writer, domain string, logins []mailgun.Credential, now, cutoff time.Time) {
+func writeLoginRows(cw *csv.Writer, domain string, logins []mailgun.Credential, now time.Time, rot rotation) {
 	for _, cr := range logins {
-		created, age := "", ""
+		created, age, reset := "", "", ""
 		if !cr.CreatedAt.IsZero() {
 			created = cr.CreatedAt.UTC().Format(time.RFC3339)
 			age = strconv.Itoa(int(now.Sub(cr.CreatedAt).Hours() / 24))
 		}
+		if at := rot.passwordSet(cr); !at.IsZero() {
+			reset = at.UTC().Format(time.RFC3339)
+		}
 		_ = cw.Write([]string{domain, csvSafe(cr.Login), csvSafe(cr.Mailbox), created, age,
-			yesNo(IsSystemLogin(cr.Login)), yesNo(isOld(cr, cutoff))})
+			yesNo(IsSystemLogin(cr.Login)), yesNo(rot.old(cr)), reset})
 	}
 }
 

@@ -86,6 +86,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return Render(c, upstreamStatus(err), views.Reset(vm))
 	}
 	h.lists.Invalidate(sc.domain)
+	h.pwSets.Forget(sc.domain) // the audit trail now holds this reset: the login is no longer old
 
 	if f.Mode == "manual" {
 		h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))

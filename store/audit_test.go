@@ -541,3 +541,43 @@ func TestAuditConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditLastOK: the newest successful entry of an action per login of a domain, with the
+// login's case folded; failed, unknown and pending entries, other actions and other domains
+// do not count.
+func TestAuditLastOK(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		add := func(at time.Time, action, domain, outcome string, logins ...string) {
+			id := mustAppend(t, db, entry(at, "alice@corp.example", action, domain, OutcomePending, logins...))
+			if outcome != OutcomePending {
+				mustComplete(t, db, id, outcome, 200, "", at.Add(time.Second))
+			}
+		}
+		add(t0, "credential.reset", "example.com", OutcomeOK, "a@example.com")
+		add(t0.Add(time.Hour), "credential.reset", "example.com", OutcomeOK, "A@Example.com")
+		add(t0.Add(2*time.Hour), "credential.reset", "example.com", OutcomeFailed, "a@example.com")
+		add(t0.Add(3*time.Hour), "credential.reset", "example.com", OutcomeUnknown, "b@example.com")
+		add(t0.Add(4*time.Hour), "credential.reset", "example.com", OutcomePending, "c@example.com")
+		add(t0.Add(5*time.Hour), "credential.create", "example.com", OutcomeOK, "d@example.com")
+		add(t0.Add(6*time.Hour), "credential.reset", "acme.example", OutcomeOK, "e@acme.example")
+		add(t0.Add(7*time.Hour), "credential.reset", "example.com", OutcomeOK, "f@example.com")
+
+		got, err := db.LastOK(ctx, "Example.COM", "credential.reset")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]time.Time{"a@example.com": t0.Add(time.Hour), "f@example.com": t0.Add(7 * time.Hour)}
+		if len(got) != len(want) {
+			t.Fatalf("LastOK = %v, want %v", got, want)
+		}
+		for l, at := range want {
+			if !got[l].Equal(at) {
+				t.Errorf("LastOK[%s] = %v, want %v", l, got[l], at)
+			}
+		}
+		if got, err := db.LastOK(ctx, "empty.example", "credential.reset"); err != nil || len(got) != 0 {
+			t.Errorf("LastOK of a domain without entries = %v, %v", got, err)
+		}
+	})
+}

@@ -135,7 +135,8 @@ type CredentialRow struct {
 	Mailbox   string
 	CreatedAt time.Time
 	System    bool
-	Old       bool // older than the rotation threshold
+	Old       bool      // its password is older than the rotation threshold
+	ResetAt   time.Time // when SMTP Desk last reset its password; zero when unknown
 	CanReset  bool
 	CanDelete bool
 }

@@ -120,6 +120,15 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	if r.Old {
 		b = append(b, rw.age...)
 	}
+	if !r.ResetAt.IsZero() {
+		// Only a login whose password SMTP Desk reset carries this, so the usual row pays
+		// nothing for it. It is why an old login has no "consider rotating" badge.
+		b = append(b, `<span class="badge badge-green" data-testid="reset-at" title="Password last reset through SMTP Desk">password reset <time datetime="`...)
+		b = appendMachineTime(b, r.ResetAt)
+		b = append(b, `">`...)
+		b = appendRelative(b, r.ResetAt, rw.now)
+		b = append(b, `</time></span>`...)
+	}
 	if vm.Can.SelfLogin != "" && r.Login == vm.Can.SelfLogin {
 		b = append(b, `<span class="badge badge-indigo" data-testid="self-badge">your login</span>`...)
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // rowCases are domain pages whose rows cover every branch of a credential row: system, old,
-// zero time, the user's own login, reset or delete not allowed, a missing delete action, no
+// zero time, a password reset through SMTP Desk, the user's own login, reset or delete not allowed, a missing delete action, no
 // history link, a URL that is not root-relative (sanitized), and text that must be escaped.
 func rowCases() map[string]CredentialsVM {
 	rows := []CredentialRow{
@@ -38,6 +38,10 @@ func rowCases() map[string]CredentialsVM {
 		{
 			Login: "bob@example.com", Mailbox: "bob.mailbox@example.com", CreatedAt: time.Date(1999, 12, 31, 23, 59, 59, 0, time.FixedZone("x", 3600)),
 			Old: true, CanReset: true, CanDelete: true,
+		},
+		{
+			Login: "rotated@example.com", Mailbox: "rotated@example.com", CreatedAt: sampleNow.AddDate(-3, 0, 0),
+			ResetAt: sampleNow.Add(-5 * 24 * time.Hour), CanReset: true, CanDelete: true,
 		},
 		{
 			Login: "Üñï©ødé+tag/x?y#z%@example.com", Mailbox: "Üñï©ødé@example.com", CreatedAt: sampleNow.Add(-30 * time.Second),

@@ -1,0 +1,103 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/smtpdesk/smtpdesk/audit"
+)
+
+// PasswordSets knows when SMTP Desk last set the password of each login of a domain: the newest
+// successful reset in the audit trail. Mailgun keeps only a login's creation date, so without it
+// a login reset yesterday would still be marked "consider rotating" for its age. A domain's
+// answer is kept for ttl (one query per domain and ttl, not per page view); a reset through this
+// instance forgets it at once, and one through another instance is seen within ttl.
+type PasswordSets struct {
+	src interface {
+		LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
+	}
+	ttl time.Duration
+	now func() time.Time
+	log *slog.Logger
+
+	sf      singleflight.Group
+	mu      sync.Mutex
+	domains map[string]pwSetEntry
+	gen     map[string]uint64
+}
+
+type pwSetEntry struct {
+	at      map[string]time.Time
+	expires time.Time
+}
+
+// passwordSetsFor is the PasswordSets of an audit reader that has LastOK, or nil.
+func passwordSetsFor(src AuditLog, ttl time.Duration, now func() time.Time, log *slog.Logger) *PasswordSets {
+	ls, ok := src.(interface {
+		LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
+	})
+	if !ok {
+		return nil
+	}
+	return &PasswordSets{src: ls, ttl: ttl, now: now, log: log, domains: map[string]pwSetEntry{}, gen: map[string]uint64{}}
+}
+
+// Of returns domain's logins (lower case) with the time SMTP Desk last set their password. A
+// nil PasswordSets, or an audit trail that cannot be read, gives none: the page then marks
+// logins by their creation date alone, as it would without the trail, and logs why.
+func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Time {
+	if p == nil {
+		return nil
+	}
+	d := domainKey(domain)
+	p.mu.Lock()
+	if e, ok := p.domains[d]; ok && p.now().Before(e.expires) {
+		p.mu.Unlock()
+		return e.at
+	}
+	g := p.gen[d]
+	p.mu.Unlock()
+	v, err, _ := p.sf.Do(fmt.Sprintf("%s\x00%d", d, g), func() (any, error) {
+		at, err := p.src.LastOK(ctx, d, audit.ActionCredentialReset)
+		if err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		if p.gen[d] == g {
+			p.domains[d] = pwSetEntry{at: at, expires: p.now().Add(p.ttl)}
+		}
+		p.mu.Unlock()
+		return at, nil
+	})
+	if err != nil {
+		p.log.WarnContext(ctx, "password ages: read the audit trail", "domain", domain, "err", err)
+		return nil
+	}
+	return v.(map[string]time.Time)
+}
+
+// Forget drops what is known of domain, after this instance changed a password there.
+func (p *PasswordSets) Forget(domain string) {
+	if p == nil {
+		return
+	}
+	d := domainKey(domain)
+	p.mu.Lock()
+	p.gen[d]++
+	delete(p.domains, d)
+	p.mu.Unlock()
+}
+
+// lastSet is when SMTP Desk last set login's password according to sets, or zero.
+func lastSet(sets map[string]time.Time, login string) time.Time {
+	if len(sets) == 0 {
+		return time.Time{}
+	}
+	return sets[strings.ToLower(login)]
+}

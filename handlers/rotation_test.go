@@ -1,0 +1,108 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/audit"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+// TestResetClearsRotationMark: a login's "consider rotating" mark goes by its password's age,
+// which is its creation or its last reset through SMTP Desk (the audit trail's), whichever is
+// newer: after a reset the login is no longer marked, left out of the "To rotate" view and
+// exported as not to rotate, with the reset's time. A failed reset changes nothing, and a reset
+// made through another instance shows once the cached answer expires.
+func TestResetClearsRotationMark(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const (
+		domain = "example.com"
+		reset  = "user001@example.com" // all three are years old and marked
+		failed = "user002@example.com"
+		other  = "user003@example.com"
+	)
+	row := func(login string) string { return `tr[data-login="` + login + `"]` }
+	marked := func(login string) (old, resetShown bool) {
+		t.Helper()
+		p := get(t, c, "/d/"+domain+"?q="+login)
+		wantStatus(t, p, http.StatusOK)
+		r := p.Find(row(login))
+		if r.Length() != 1 {
+			t.Fatalf("%s: %d rows", login, r.Length())
+		}
+		return r.Find(`[data-testid="age-badge"]`).Length() > 0, r.Find(`[data-testid="reset-at"]`).Length() > 0
+	}
+	for _, l := range []string{reset, failed, other} {
+		if old, shown := marked(l); !old || shown {
+			t.Fatalf("before any reset %s: marked %v, reset shown %v; want marked", l, old, shown)
+		}
+	}
+
+	const pw = "Rotated-pass-2026"
+	p := submit(t, c, "/d/"+domain+"/logins/"+reset+"/reset", "/d/"+domain+"/logins/"+reset+"/reset",
+		map[string]string{"mode": "manual", "password": pw, "password2": pw})
+	wantStatus(t, p, http.StatusOK)
+	if old, shown := marked(reset); old || !shown {
+		t.Errorf("after its reset %s: marked %v, reset shown %v; want not marked, with the reset", reset, old, shown)
+	}
+
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: http.StatusInternalServerError})
+	p = submit(t, c, "/d/"+domain+"/logins/"+failed+"/reset", "/d/"+domain+"/logins/"+failed+"/reset",
+		map[string]string{"mode": "manual", "password": pw, "password2": pw})
+	e.SB.SetFaults(sandbox.Faults{})
+	if p.Status < 500 {
+		t.Fatalf("a reset Mailgun failed answered %d", p.Status)
+	}
+	if old, shown := marked(failed); !old || shown {
+		t.Errorf("after a failed reset %s: marked %v, reset shown %v; want marked as before", failed, old, shown)
+	}
+
+	// The "To rotate" view and the export agree with the page.
+	var toRotate []string
+	get(t, c, "/d/"+domain+"?rotate=1&per_page=500").Find(`tr[data-login]`).Each(func(_ int, s *goquery.Selection) {
+		toRotate = append(toRotate, s.AttrOr("data-login", ""))
+	})
+	if slices.Contains(toRotate, reset) || !slices.Contains(toRotate, failed) {
+		t.Errorf("to rotate: %s listed %v, %s listed %v", reset, slices.Contains(toRotate, reset), failed, slices.Contains(toRotate, failed))
+	}
+	ex := get(t, c, "/d/"+domain+"/export.csv")
+	records, err := csv.NewReader(bytes.NewReader(ex.Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range records[1:] {
+		switch r[1] {
+		case reset:
+			if r[6] != "no" || r[7] == "" {
+				t.Errorf("export of %s: consider_rotating %q, password_reset_at %q; want no and the reset", reset, r[6], r[7])
+			}
+		case failed:
+			if r[6] != "yes" || r[7] != "" {
+				t.Errorf("export of %s: consider_rotating %q, password_reset_at %q; want yes and none", failed, r[6], r[7])
+			}
+		}
+	}
+
+	// A reset recorded by another instance of SMTP Desk (the same database).
+	ctx := context.Background()
+	pending, err := e.Auditor.Begin(ctx, audit.Actor{Issuer: "https://idp.example", Subject: "x", Email: "x@corp.example"},
+		audit.Meta{RequestID: "other-instance"}, audit.ActionCredentialReset, domain, []string{other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pending.Complete(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Add(time.Minute) // past the cached answer's lifetime
+	if old, shown := marked(other); old || !shown {
+		t.Errorf("a minute after another instance reset %s: marked %v, reset shown %v; want not marked", other, old, shown)
+	}
+}
