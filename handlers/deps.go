@@ -95,7 +95,7 @@ func newSite(d Deps) *site {
 		lists: NewListCache(d.Mailgun, ListCacheOptions{
 			PageTTL: set.ListCacheTTL, CountTTL: set.CountCacheTTL, FanOut: set.FanOut, Now: now,
 		}),
-		pwSets:  passwordSetsFor(d.AuditLog, set.ListCacheTTL, now, log),
+		pwSets:  passwordSetsFor(d.AuditLog, set.PasswordAgeTTL, now, log),
 		domains: NewDomainCache(d.Mailgun, set.CountCacheTTL, now),
 		limiter: ratelimit.New(set.ActionsPerMinute, set.RateLimitKeys, now),
 	}

@@ -14,10 +14,11 @@ import (
 
 // Settings tunes the credential and audit pages. Zero values take the defaults.
 type Settings struct {
-	AgeWarningDays   int           // logins older than this get a "consider rotating" flag (default 365)
+	AgeWarningDays   int           // logins whose password is older than this get a "consider rotating" flag (default 365)
 	Demo             bool          // show the demo banner
 	ListCacheTTL     time.Duration // how long a page of a credential list is reused (default 15s)
 	CountCacheTTL    time.Duration // how long login counts and the domain list are reused (default 60s)
+	PasswordAgeTTL   time.Duration // how long a domain's last password resets, read from the audit trail, are reused (default 15s)
 	FanOut           int           // concurrent Mailgun calls for one page view (default 4)
 	ActionsPerMinute int           // mutating actions per user per minute (default 30)
 	RateLimitKeys    int           // users tracked by the action limiter before the oldest is dropped (default 10,000)
@@ -32,6 +33,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.CountCacheTTL <= 0 {
 		s.CountCacheTTL = 60 * time.Second
+	}
+	if s.PasswordAgeTTL <= 0 {
+		s.PasswordAgeTTL = 15 * time.Second
 	}
 	if s.FanOut <= 0 {
 		s.FanOut = 4
