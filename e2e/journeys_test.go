@@ -538,9 +538,7 @@ func TestReviewerCannotChangeAnything(t *testing.T) {
 	tb.look("domain")
 	// What a reviewer can do: take the domain's logins into a review. The page's CSV link,
 	// fetched by the browser with its session, is the header and one line per login.
-	exported := run(tb, "fetch the CSV export", chromedp.Evaluate[string](
-		`fetch(document.querySelector('[data-testid="export-logins"]').href).then(r => r.ok ? r.text() : "HTTP " + r.status)`,
-		chromedp.EvalAwaitPromise))
+	exported := tb.fetchLink(testid("export-logins"))
 	if lines := strings.Split(strings.TrimSpace(exported), "\n"); lines[0] != "domain,login,mailbox,created_at,age_days,system,consider_rotating,password_reset_at" ||
 		len(lines)-1 != len(srv.Sandbox.Logins(domain)) {
 		t.Errorf("the CSV export has %d lines, first %q; want the header and %d logins", len(lines), lines[0], len(srv.Sandbox.Logins(domain)))
@@ -548,9 +546,7 @@ func TestReviewerCannotChangeAnything(t *testing.T) {
 	// And every domain's at once, from the home page: the reviewer's two domains.
 	tb.open("/")
 	tb.wait(testid("export-all-logins"))
-	exported = run(tb, "fetch the all-domains CSV export", chromedp.Evaluate[string](
-		`fetch(document.querySelector('[data-testid="export-all-logins"]').href).then(r => r.ok ? r.text() : "HTTP " + r.status)`,
-		chromedp.EvalAwaitPromise))
+	exported = tb.fetchLink(testid("export-all-logins"))
 	if lines, want := strings.Split(strings.TrimSpace(exported), "\n"), len(srv.Sandbox.Logins(domain))+len(srv.Sandbox.Logins("newsletter.example.org")); len(lines)-1 != want {
 		t.Errorf("the all-domains CSV export has %d lines, first %q; want the header and %d logins", len(lines), lines[0], want)
 	}

@@ -449,3 +449,12 @@ func (tb *tab) clipboard() string {
 	tb.t.Helper()
 	return run(tb, "read the clipboard", chromedp.Evaluate[string](`navigator.clipboard.readText()`, chromedp.EvalAwaitPromise))
 }
+
+// fetchLink fetches the href of the link sel with the tab's session, as a download would, and
+// returns the body, or "HTTP <status>" when the answer is not a success.
+func (tb *tab) fetchLink(sel string) string {
+	tb.t.Helper()
+	return run(tb, "fetch "+sel, chromedp.Evaluate[string](
+		fmt.Sprintf(`fetch(document.querySelector(%q).href).then(r => r.ok ? r.text() : "HTTP " + r.status)`, sel),
+		chromedp.EvalAwaitPromise))
+}

@@ -92,13 +92,14 @@ func (h *CredentialPages) List(c echo.Context) error {
 	for _, cr := range items {
 		system := IsSystemLogin(cr.Login)
 		self := perms.SelfLogin != "" && strings.EqualFold(cr.Login, perms.SelfLogin)
+		resetAt, old := rot.of(cr)
 		rows = append(rows, views.CredentialRow{
 			Login:     cr.Login,
 			Mailbox:   cr.Mailbox,
 			CreatedAt: cr.CreatedAt,
 			System:    system,
-			Old:       rot.old(cr),
-			ResetAt:   rot.passwordSet(cr),
+			Old:       old,
+			ResetAt:   resetAt,
 			CanReset:  perms.Reset || self,
 			CanDelete: perms.Delete && !system,
 		})
@@ -152,8 +153,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 
 // selectLogins returns the credentials the domain page shows across the domain: those whose
 // login contains filter, ignoring case (all of them when filter is empty), and with rotate only
-// those created before cutoff (the "consider rotating" mark). It returns all itself when
-// nothing is asked for.
+// those rot marks "consider rotating". It returns all itself when nothing is asked for.
 func selectLogins(all []mailgun.Credential, filter string, rotate bool, rot rotation) []mailgun.Credential {
 	if filter == "" && !rotate {
 		return all
@@ -180,19 +180,23 @@ func (s *site) rotation(ctx context.Context, domain string) rotation {
 	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: s.pwSets.Of(ctx, domain)}
 }
 
-// passwordSet is when SMTP Desk last set cr's password, or zero when it never did (as far as the
-// audit trail remembers).
-func (r rotation) passwordSet(cr mailgun.Credential) time.Time { return lastSet(r.sets, cr.Login) }
-
-// old says whether a credential gets the "consider rotating" mark: its password was set before
-// the cutoff, by its creation or by the last reset through SMTP Desk, whichever is newer. A
-// credential without a creation time and no reset has no age and no mark.
-func (r rotation) old(cr mailgun.Credential) bool {
+// of is when SMTP Desk last set cr's password (zero when it never did, as far as the audit trail
+// remembers) and whether cr gets the "consider rotating" mark: its password was set before the
+// cutoff, by its creation or by that reset, whichever is newer. A credential without a creation
+// time and no reset has no age and no mark.
+func (r rotation) of(cr mailgun.Credential) (setAt time.Time, old bool) {
+	setAt = lastSet(r.sets, cr.Login)
 	at := cr.CreatedAt
-	if set := r.passwordSet(cr); set.After(at) {
-		at = set
+	if setAt.After(at) {
+		at = setAt
 	}
-	return !at.IsZero() && at.Before(r.cutoff)
+	return setAt, !at.IsZero() && at.Before(r.cutoff)
+}
+
+// old is the mark alone.
+func (r rotation) old(cr mailgun.Credential) bool {
+	_, old := r.of(cr)
+	return old
 }
 
 func makePager(p Paging, total, shown int, link func(p, n int) string) views.Pager {

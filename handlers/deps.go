@@ -41,12 +41,13 @@ type Auditor interface {
 	Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string) error
 }
 
-// AuditLog reads the audit trail for the audit pages and exports, and checks its hash chain.
-// *store.DB satisfies it.
+// AuditLog reads the audit trail for the audit pages and exports, checks its hash chain, and
+// tells when each login's password was last reset (PasswordSets). *store.DB satisfies it.
 type AuditLog interface {
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 	EachAudit(ctx context.Context, f store.AuditFilter, fn func(store.AuditEntry) error) error
 	VerifyAudit(ctx context.Context) (store.VerifyReport, error)
+	LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
 }
 
 // PolicySource hands out the access policy in force now, so a reload applies on the next

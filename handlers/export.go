@@ -42,9 +42,7 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	now := h.now()
 	rot := h.rotation(ctx, sc.domain)
 	all = selectLogins(all, strings.TrimSpace(c.QueryParam("q")), c.QueryParam("rotate") == "1", rot)
-	w := startLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now)
-	cw := csv.NewWriter(w)
-	_ = cw.Write(exportHeader)
+	cw := newLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now)
 	writeLoginRows(cw, sc.domain, all, now, rot)
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -71,10 +69,10 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("export all logins: %w", err)
 	}
-	q := strings.ToLower(strings.TrimSpace(c.QueryParam("q")))
+	q := strings.TrimSpace(c.QueryParam("q"))
 	var domains []string
 	for _, d := range visible {
-		if q == "" || strings.Contains(strings.ToLower(d.Name), q) {
+		if domainMatches(d.Name, q) {
 			domains = append(domains, d.Name)
 		}
 	}
@@ -98,8 +96,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 			panic(http.ErrAbortHandler)
 		}
 		if cw == nil {
-			cw = csv.NewWriter(startLoginsCSV(c, "smtpdesk-logins", now))
-			_ = cw.Write(exportHeader)
+			cw = newLoginsCSV(c, "smtpdesk-logins", now)
 		}
 		rot := h.rotation(ctx, d)
 		writeLoginRows(cw, d, selectLogins(all, "", rotate, rot), now, rot)
@@ -110,8 +107,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		c.Response().Flush()
 	}
 	if cw == nil { // no domain to export: the header alone
-		cw = csv.NewWriter(startLoginsCSV(c, "smtpdesk-logins", now))
-		_ = cw.Write(exportHeader)
+		cw = newLoginsCSV(c, "smtpdesk-logins", now)
 		cw.Flush()
 	}
 	if err := cw.Error(); err != nil {
@@ -120,15 +116,18 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	return nil
 }
 
-// startLoginsCSV sends the headers of a login export named name and the time.
-func startLoginsCSV(c echo.Context, name string, now time.Time) *echo.Response {
+// newLoginsCSV sends the headers of a login export named name and the time, and returns a CSV
+// writer on the body with exportHeader written.
+func newLoginsCSV(c echo.Context, name string, now time.Time) *csv.Writer {
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	w.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.csv"`,
 		name, now.UTC().Format("20060102T150405Z")))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	return w
+	cw := csv.NewWriter(w)
+	_ = cw.Write(exportHeader)
+	return cw
 }
 
 // writeLoginRows writes a domain's logins as rows of exportHeader.
@@ -139,11 +138,12 @@ func writeLoginRows(cw *csv.Writer, domain string, logins []mailgun.Credential, 
 			created = cr.CreatedAt.UTC().Format(time.RFC3339)
 			age = strconv.Itoa(int(now.Sub(cr.CreatedAt).Hours() / 24))
 		}
-		if at := rot.passwordSet(cr); !at.IsZero() {
-			reset = at.UTC().Format(time.RFC3339)
+		setAt, old := rot.of(cr)
+		if !setAt.IsZero() {
+			reset = setAt.UTC().Format(time.RFC3339)
 		}
 		_ = cw.Write([]string{domain, csvSafe(cr.Login), csvSafe(cr.Mailbox), created, age,
-			yesNo(IsSystemLogin(cr.Login)), yesNo(rot.old(cr)), reset})
+			yesNo(IsSystemLogin(cr.Login)), yesNo(old), reset})
 	}
 }
 

@@ -16,6 +16,11 @@ import (
 // searchThreshold is the number of domains above which the home page offers a search box.
 const searchThreshold = 10
 
+// domainMatches says whether the home page's domain search q (empty: none) keeps domain name.
+func domainMatches(name, q string) bool {
+	return q == "" || strings.Contains(strings.ToLower(name), strings.ToLower(q))
+}
+
 // HomePages serves the home page (the user's domains) and the signed-out page.
 type HomePages struct {
 	*site
@@ -43,7 +48,7 @@ func (h *HomePages) Home(c echo.Context) error {
 	last := auth.Pref(c, prefLastDomain)
 	rows := make([]views.DomainRow, 0, len(visible))
 	for _, d := range visible {
-		if q != "" && !strings.Contains(strings.ToLower(d.Name), strings.ToLower(q)) {
+		if !domainMatches(d.Name, q) {
 			continue
 		}
 		row := views.DomainRow{

@@ -19,9 +19,7 @@ import (
 // answer is kept for ttl (one query per domain and ttl, not per page view); a reset through this
 // instance forgets it at once, and one through another instance is seen within ttl.
 type PasswordSets struct {
-	src interface {
-		LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
-	}
+	src AuditLog
 	ttl time.Duration
 	now func() time.Time
 	log *slog.Logger
@@ -37,15 +35,12 @@ type pwSetEntry struct {
 	expires time.Time
 }
 
-// passwordSetsFor is the PasswordSets of an audit reader that has LastOK, or nil.
+// passwordSetsFor is the PasswordSets of an audit trail, or nil without one.
 func passwordSetsFor(src AuditLog, ttl time.Duration, now func() time.Time, log *slog.Logger) *PasswordSets {
-	ls, ok := src.(interface {
-		LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
-	})
-	if !ok {
+	if src == nil {
 		return nil
 	}
-	return &PasswordSets{src: ls, ttl: ttl, now: now, log: log, domains: map[string]pwSetEntry{}, gen: map[string]uint64{}}
+	return &PasswordSets{src: src, ttl: ttl, now: now, log: log, domains: map[string]pwSetEntry{}, gen: map[string]uint64{}}
 }
 
 // Of returns domain's logins (lower case) with the time SMTP Desk last set their password. A

@@ -250,15 +250,18 @@ func TestSessionReadsReuseConnections(t *testing.T) {
 		}
 		// The next burst of lookups opens nothing new.
 		var wg sync.WaitGroup
-		for range maxIdleConns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := db.GetSession(ctx, rec.ID); err != nil {
-					t.Error(err)
-				}
-			}()
+		lookups := func() { // maxIdleConns session lookups at once, counted by wg
+			for range maxIdleConns {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if _, err := db.GetSession(ctx, rec.ID); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
 		}
+		lookups()
 		wg.Wait()
 		if open := db.sql.Stats().OpenConnections; open > after.OpenConnections {
 			t.Errorf("open connections went from %d to %d", after.OpenConnections, open)
@@ -275,15 +278,7 @@ func TestSessionReadsReuseConnections(t *testing.T) {
 		}
 		waits := db.sql.Stats().WaitCount
 		done := make(chan struct{})
-		for range maxIdleConns {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if _, err := db.GetSession(ctx, rec.ID); err != nil {
-					t.Error(err)
-				}
-			}()
-		}
+		lookups()
 		go func() { wg.Wait(); close(done) }()
 	waiting:
 		for db.sql.Stats().WaitCount-waits < maxIdleConns {
