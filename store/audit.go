@@ -9,9 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Audit outcomes.
@@ -220,6 +222,7 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 	if e.Time.IsZero() || e.Action == "" || e.Outcome == "" {
 		return 0, errors.New("store: append audit: time, action and outcome are required")
 	}
+	e = e.storable()
 	logins, err := encodeLogins(e.Logins)
 	if err != nil {
 		return 0, fmt.Errorf("store: append audit: %w", err)
@@ -249,6 +252,35 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 		return 0, fmt.Errorf("store: append audit: %w", err)
 	}
 	return r.id, nil
+}
+
+// storable returns e with every text field as both databases can hold it (storableText). The
+// entry is hashed as stored, so VerifyAudit checks what was written.
+func (e AuditEntry) storable() AuditEntry {
+	for _, f := range []*string{&e.ActorIssuer, &e.ActorSubject, &e.ActorEmail, &e.ActorName, &e.Action,
+		&e.Domain, &e.Outcome, &e.UpstreamMessage, &e.RequestID, &e.ClientIP, &e.UserAgent, &e.Detail} {
+		*f = storableText(*f)
+	}
+	if slices.ContainsFunc(e.Logins, func(l string) bool { return storableText(l) != l }) {
+		logins := make([]string, len(e.Logins))
+		for i, l := range e.Logins {
+			logins[i] = storableText(l)
+		}
+		e.Logins = logins
+	}
+	return e
+}
+
+// storableText returns s with each invalid UTF-8 sequence and each NUL byte replaced by U+FFFD.
+// PostgreSQL refuses both in a TEXT column (SQLite keeps them), and an entry's fields come from
+// outside: a User-Agent header, the IdP's claims, a path segment, an upstream message. Refusing
+// the entry would lose the record of the action, so the bytes that cannot be stored are marked
+// instead.
+func storableText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // foldLogins returns the logins as the login filter looks them up: folded by foldLogin, each
@@ -284,6 +316,7 @@ func (db *DB) CompleteAudit(ctx context.Context, id int64, outcome string, statu
 	if at.IsZero() {
 		return fmt.Errorf("store: complete audit %d: zero time", id)
 	}
+	message = storableText(message)
 	err := db.writeTx(ctx, func(t *tx) error {
 		if err := t.pgLock(ctx, lockAudit); err != nil {
 			return err
@@ -506,14 +539,24 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 		}
 	}
 
+	// One snapshot for the anchor, the walk and the structural checks.
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == DialectPostgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	snap, err := db.sql.BeginTx(ctx, opts)
+	if err != nil {
+		return rep, fmt.Errorf("store: verify audit: begin: %w", err)
+	}
+	defer snap.Rollback()
 	var anchorID int64
 	var prev string
-	err := db.sql.QueryRowContext(ctx, "SELECT last_id, hash FROM audit_anchor WHERE one = 1").Scan(&anchorID, &prev)
+	err = snap.QueryRowContext(ctx, "SELECT last_id, hash FROM audit_anchor WHERE one = 1").Scan(&anchorID, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return rep, fmt.Errorf("store: verify audit: read anchor: %w", err)
 	}
 
-	rows, err := db.sql.QueryContext(ctx, `SELECT id, kind, time, actor_issuer, actor_subject, actor_email,
+	rows, err := snap.QueryContext(ctx, `SELECT id, kind, time, actor_issuer, actor_subject, actor_email,
 		actor_name, action, domain, logins, outcome, upstream_status, upstream_message, request_id, client_ip,
 		user_agent, detail, ref_id, prev_hash, hash FROM audit_log ORDER BY id`)
 	if err != nil {
@@ -589,7 +632,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	}
 	for _, c := range checks {
 		var id int64
-		err := db.sql.QueryRowContext(ctx, db.rebind(c.q), bound).Scan(&id)
+		err := snap.QueryRowContext(ctx, db.rebind(c.q), bound).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		}
@@ -636,12 +679,17 @@ func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 			cut = last.Int64 + 1
 		}
 		// An action completed after the cut stays with its completion.
-		var held sql.NullInt64
-		if err := tx.queryRow(ctx, "SELECT MIN(ref_id) FROM audit_log WHERE ref_id IS NOT NULL AND ref_id < ? AND id >= ?",
-			cut, cut).Scan(&held); err != nil {
-			return fmt.Errorf("find held actions: %w", err)
-		}
-		if held.Valid && held.Int64 < cut {
+		// Repeat until no kept completion refers to a removed action: lowering the cut keeps
+		// completions (between the new and the old cut) whose actions are older still.
+		for {
+			var held sql.NullInt64
+			if err := tx.queryRow(ctx, "SELECT MIN(ref_id) FROM audit_log WHERE ref_id IS NOT NULL AND ref_id < ? AND id >= ?",
+				cut, cut).Scan(&held); err != nil {
+				return fmt.Errorf("find held actions: %w", err)
+			}
+			if !held.Valid || held.Int64 >= cut {
+				break
+			}
 			cut = held.Int64
 		}
 		var lastID int64

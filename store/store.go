@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
 	"sort"
@@ -388,7 +389,20 @@ func hasStatements(sql string) bool {
 }
 
 // nanos stores a time as UTC unix nanoseconds.
-func nanos(t time.Time) int64 { return t.UnixNano() }
+// A time before 1678 or after 2262 (a date filter's typo, say) is held to the nearest one int64
+// nanoseconds can hold, where t.UnixNano would wrap around and select nothing.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minNanos):
+		return math.MinInt64
+	case t.After(maxNanos):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+// minNanos and maxNanos are the first and last times nanos can hold exactly.
+var minNanos, maxNanos = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 // fromNanos reads a stored time back as UTC.
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
