@@ -367,7 +367,10 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 		if !retryable(status, err) || attempt >= attempts {
 			return lastErr
 		}
-		if status == 0 || status >= 500 {
+		var te *TransportError
+		if status == 0 || status >= 500 || errors.As(err, &te) {
+			// No answer, a server error, or a 2xx whose body broke off: Mailgun may have done
+			// the work, so a retry's refusal may only say that it is done.
 			unknownOutcome = true
 		}
 		wait := hint

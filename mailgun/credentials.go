@@ -85,11 +85,20 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 	if err := c.do(ctx, &call{route: routeListCredentials, path: p, query: q}, &wire); err != nil {
 		return nil, err
 	}
-	if wire.fast != nil {
-		return wire.fast, nil
+	return wire.list()
+}
+
+// list is the page as decoded: the fast path's, or else encoding/json's, checked.
+func (p *credentialPage) list() (*CredentialList, error) {
+	if p.fast != nil {
+		return p.fast, nil
 	}
-	list := &CredentialList{Items: make([]Credential, 0, len(wire.Items)), TotalCount: wire.TotalCount}
-	for i, w := range wire.Items {
+	if p.Items == nil || p.TotalCount == nil {
+		// A 200 that is not a list page (null, {}, a proxy's message) is not an empty domain.
+		return nil, fmt.Errorf("mailgun: %s: %w: no items or total_count", routeListCredentials, ErrBadResponse)
+	}
+	list := &CredentialList{Items: make([]Credential, 0, len(p.Items)), TotalCount: *p.TotalCount}
+	for i, w := range p.Items {
 		cr, err := w.credential()
 		if err != nil {
 			return nil, fmt.Errorf("mailgun: %s: item %d: %w", routeListCredentials, i, err)
@@ -365,7 +374,7 @@ func (c *Client) DeleteAllCredentials(ctx context.Context, domain string) (*Dele
 // before, with the same results and errors.
 type credentialPage struct {
 	Items      []credentialWire `json:"items"`
-	TotalCount int              `json:"total_count"`
+	TotalCount *int             `json:"total_count"`
 	// fast is the page when the fast path read it.
 	fast *CredentialList
 }
@@ -567,8 +576,8 @@ func parseCredentialPage(b []byte) (list *CredentialList, ok bool) {
 		return true
 	})
 	p.ws()
-	if !ok || !p.ok || p.i != len(b) {
-		return nil, false
+	if !ok || !p.ok || p.i != len(b) || !seenItems || !seenTotal {
+		return nil, false // a missing field is for encoding/json's path to refuse
 	}
 	all := string(arena)
 	list = &CredentialList{Items: make([]Credential, len(items)), TotalCount: total}

@@ -58,12 +58,17 @@ func (c *Client) ListDomains(ctx context.Context, opts *DomainListOptions) (*Dom
 			Type      string `json:"type"`
 			CreatedAt string `json:"created_at"`
 		} `json:"items"`
-		TotalCount int `json:"total_count"`
+		TotalCount *int `json:"total_count"`
 	}
 	if err := c.do(ctx, &call{route: routeListDomains, path: "/v4/domains", query: q}, &wire); err != nil {
 		return nil, err
 	}
-	list := &DomainList{Items: make([]Domain, 0, len(wire.Items)), TotalCount: wire.TotalCount}
+	if wire.Items == nil || wire.TotalCount == nil {
+		// A 200 that is not a list page (null, {}, a proxy's message) is not an account
+		// without domains.
+		return nil, fmt.Errorf("mailgun: %s: %w: no items or total_count", routeListDomains, ErrBadResponse)
+	}
+	list := &DomainList{Items: make([]Domain, 0, len(wire.Items)), TotalCount: *wire.TotalCount}
 	for i, w := range wire.Items {
 		created, err := parseOptionalTime(w.CreatedAt)
 		if err != nil {

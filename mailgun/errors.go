@@ -119,6 +119,7 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 		Method:     cl.route.method(),
 		Endpoint:   string(cl.route),
 	}
+	secrets := append([]string{c.apiKey}, cl.secrets...)
 	var eb errorBody
 	msg := ""
 	if err := json.Unmarshal(body, &eb); err == nil {
@@ -131,16 +132,19 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 		// Plain text such as "Forbidden" is Mailgun's message; an HTML error page from a
 		// proxy is not worth keeping.
 		if !strings.HasPrefix(text, "<") && !strings.HasPrefix(text, "{") {
+			// Redacted before the first line is cut off: a secret with a line break in it
+			// would otherwise leave its first line behind, no longer matching the secret.
+			text = redact(text, secrets)
 			if i := strings.IndexAny(text, "\r\n"); i >= 0 {
 				text = text[:i]
 			}
 			msg = text
 		}
 	}
-	secrets := append([]string{c.apiKey}, cl.secrets...)
 	e.Message = cleanMessage(msg, secrets)
-	e.RetryAfter = retryHint(resp.Header, c.now())
-	if e.RetryAfter == 0 && eb.RetrySeconds != nil {
+	rateLimited := resp.StatusCode == http.StatusTooManyRequests
+	e.RetryAfter = retryHint(resp.Header, c.now(), rateLimited)
+	if e.RetryAfter == 0 && eb.RetrySeconds != nil && rateLimited {
 		e.RetryAfter = secondsToDuration(*eb.RetrySeconds)
 	}
 	return e
@@ -149,12 +153,7 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 // cleanMessage makes upstream text safe to put in an error: secrets redacted, control
 // characters replaced, valid UTF-8, bounded length.
 func cleanMessage(msg string, secrets []string) string {
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-		}
-	}
-	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = strings.ToValidUTF8(redact(msg, secrets), "\uFFFD")
 	msg = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
@@ -170,4 +169,14 @@ func cleanMessage(msg string, secrets []string) string {
 		msg = msg[:cut] + "…"
 	}
 	return msg
+}
+
+// redact replaces each of the secrets in s with "[redacted]".
+func redact(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "[redacted]")
+		}
+	}
+	return s
 }

@@ -131,6 +131,40 @@ func TestErrorsNeverCarrySecrets(t *testing.T) {
 	}
 }
 
+// TestErrorNeverCarriesPartOfAPassword: a plain-text answer keeps only its first line, and a
+// password with a line break in it is redacted before that cut, not after (when its first line
+// no longer matched the whole password and stayed in the message).
+func TestErrorNeverCarriesPartOfAPassword(t *testing.T) {
+	const password = "Tr0ub4dor\n&3xyz"
+	f := newFake(t, reply{status: 400, header: map[string]string{"Content-Type": "text/plain"}, body: "Password rejected: " + password})
+	c, _ := newClient(t, f)
+	_, err := c.ChangePassword(context.Background(), "example.com", "alice", password)
+	if err == nil {
+		t.Fatal("call succeeded, want an error")
+	}
+	if strings.Contains(err.Error(), "Tr0ub4dor") {
+		t.Errorf("error %q carries the first line of the password", err)
+	}
+	if !strings.Contains(err.Error(), "Password rejected: [redacted]") {
+		t.Errorf("error %q lost Mailgun's message", err)
+	}
+}
+
+// TestListsRefuseAnswersThatAreNotLists: a 200 without items or total_count (null, {}, a
+// proxy's message) is ErrBadResponse, not an empty domain or an account without domains.
+func TestListsRefuseAnswersThatAreNotLists(t *testing.T) {
+	for _, body := range []string{`null`, `{}`, `{"message":"Domain not found"}`, `{"items":[]}`, `{"total_count":0}`} {
+		f := newFake(t, reply{body: body})
+		c, _ := newClient(t, f)
+		if l, err := c.ListCredentials(context.Background(), "example.com", nil); !errors.Is(err, mailgun.ErrBadResponse) {
+			t.Errorf("ListCredentials answered %s: %+v, %v; want ErrBadResponse", body, l, err)
+		}
+		if l, err := c.ListDomains(context.Background(), nil); !errors.Is(err, mailgun.ErrBadResponse) {
+			t.Errorf("ListDomains answered %s: %+v, %v; want ErrBadResponse", body, l, err)
+		}
+	}
+}
+
 func TestTransportError(t *testing.T) {
 	f := newFake(t, reply{drop: true})
 	c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))

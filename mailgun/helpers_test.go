@@ -1,7 +1,9 @@
 package mailgun_test
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -33,6 +35,7 @@ type reply struct {
 	header map[string]string
 	body   string
 	drop   bool // close the connection without answering
+	cut    bool // send the status and headers, then close the connection partway through the body
 }
 
 // fake is an httptest server answering from a script: reply i answers request i, the last
@@ -68,12 +71,18 @@ func (f *fake) serve(w http.ResponseWriter, r *http.Request) {
 		rep = f.replies[i]
 	}
 	f.mu.Unlock()
-	if rep.drop {
+	if rep.drop || rep.cut {
 		hj, _ := w.(http.Hijacker)
-		conn, _, err := hj.Hijack()
-		if err == nil {
-			_ = conn.Close()
+		conn, buf, err := hj.Hijack()
+		if err != nil {
+			return
 		}
+		if rep.cut {
+			_, _ = fmt.Fprintf(buf, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+				cmp.Or(rep.status, http.StatusOK), http.StatusText(cmp.Or(rep.status, http.StatusOK)), len(rep.body)+100, rep.body)
+			_ = buf.Flush()
+		}
+		_ = conn.Close()
 		return
 	}
 	for k, v := range rep.header {

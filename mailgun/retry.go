@@ -84,8 +84,10 @@ func (c *Client) backoff(n int) time.Duration {
 }
 
 // retryHint returns the wait the server asked for: Retry-After (delay-seconds or an HTTP
-// date), else X-RateLimit-Reset (unix seconds). 0 means none (or already passed).
-func retryHint(h http.Header, now time.Time) time.Duration {
+// date), else, for a 429 (rateLimited), X-RateLimit-Reset (unix seconds). 0 means none (or
+// already passed). X-RateLimit-Reset is when the account's rate-limit window ends, which an API
+// may send on every answer; on a 5xx it is not a wait for the retry, which backs off instead.
+func retryHint(h http.Header, now time.Time, rateLimited bool) time.Duration {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if secs, err := strconv.ParseFloat(v, 64); err == nil {
 			return secondsToDuration(secs)
@@ -94,7 +96,7 @@ func retryHint(h http.Header, now time.Time) time.Duration {
 			return max(t.Sub(now), 0)
 		}
 	}
-	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
+	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" && rateLimited {
 		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && secs < math.MaxInt64/1e9 {
 			reset := time.Unix(0, int64(secs*1e9))
 			return max(reset.Sub(now), 0)

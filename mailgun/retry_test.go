@@ -179,7 +179,10 @@ func TestRetryCountsAndBackoff(t *testing.T) {
 // SECURITY.md item 22: a DELETE retried after an unknown outcome that then finds the login
 // gone counts as done.
 func TestDeleteRetriedAfterUnknownOutcomeThen404IsDone(t *testing.T) {
-	for _, first := range []reply{{status: 503}, {status: 500}, {drop: true}} {
+	// A 200 whose body breaks off is an unknown outcome too, though the status says done:
+	// the retry's 404 must not turn the delete into a failure.
+	cut200 := reply{cut: true, body: `{"message":"Cred`}
+	for _, first := range []reply{{status: 503}, {status: 500}, {drop: true}, cut200} {
 		f := newFake(t, first, reply{status: 404, body: `{"message":"Credentials not found"}`})
 		c, _ := newClient(t, f)
 		got, err := c.DeleteCredential(context.Background(), "example.com", "alice")
@@ -198,6 +201,51 @@ func TestDeleteRetriedAfterUnknownOutcomeThen404IsDone(t *testing.T) {
 				t.Errorf("request = %s %s", r.Method, r.EscapedPath)
 			}
 		}
+	}
+}
+
+// TestChangePasswordRetriedAfterACutAnswerIsDone: the PUT's first answer is a 200 whose body
+// breaks off, and the retry is refused as the same password as before, which says the first
+// attempt landed.
+func TestChangePasswordRetriedAfterACutAnswerIsDone(t *testing.T) {
+	f := newFake(t, reply{cut: true, body: `{"message":"Pass`},
+		reply{status: 400, body: `{"message":"New password cannot be the same as old password."}`})
+	c, _ := newClient(t, f)
+	if _, err := c.ChangePassword(context.Background(), "example.com", "alice", "s3cret-passw0rd"); err != nil {
+		t.Fatalf("err = %v, want success", err)
+	}
+	if got := len(f.requests()); got != 2 {
+		t.Errorf("requests = %d, want 2", got)
+	}
+}
+
+// TestServerErrorIgnoresRateLimitWindow: X-RateLimit-Reset (and retry-seconds) say when a
+// 429's wait ends; on a 503 they are not a wait, and the retry backs off as usual instead of
+// waiting out the rate-limit window (past the deadline, so not at all). Retry-After still
+// counts on a 503.
+func TestServerErrorIgnoresRateLimitWindow(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	reset := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	for _, tt := range []struct {
+		name     string
+		first    reply
+		wantWait time.Duration
+	}{
+		{"X-RateLimit-Reset", reply{status: 503, header: map[string]string{"X-RateLimit-Reset": reset}}, 200 * time.Millisecond},
+		{"retry-seconds", reply{status: 503, body: `{"message":"busy","retry-seconds":3600}`}, 200 * time.Millisecond},
+		{"Retry-After", reply{status: 503, header: map[string]string{"Retry-After": "3"}}, 3 * time.Second},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.first, reply{body: okList})
+			c, s := newClient(t, f)
+			mailgun.SetTestHooks(c, nil, func() time.Time { return now }, nil)
+			if err := listCall(c); err != nil {
+				t.Fatalf("ListCredentials: %v", err)
+			}
+			if got, want := s.got(), []time.Duration{tt.wantWait}; !reflect.DeepEqual(got, want) {
+				t.Errorf("waits = %v, want %v", got, want)
+			}
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -79,10 +80,17 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 		// read it first: a POST or PUT waiting out the latency then ends when its client does.
 		if r.Body != nil && r.Body != http.NoBody {
 			body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-			if err != nil {
-				return
+			var tooLarge *http.MaxBytesError
+			switch {
+			case errors.As(err, &tooLarge):
+				// The handler reads what came and then the same error, and refuses the body as
+				// it does without latency.
+				r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errorReader{err}))
+			case err != nil:
+				return // the client went away: nobody to answer
+			default:
+				r.Body = io.NopCloser(bytes.NewReader(body))
 			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
 		}
 		t := time.NewTimer(f.Latency)
 		select {
@@ -148,3 +156,8 @@ type discardWriter struct{ header http.Header }
 func (d *discardWriter) Header() http.Header         { return d.header }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(int)             {}
+
+// errorReader is a reader that fails with err.
+type errorReader struct{ err error }
+
+func (e errorReader) Read([]byte) (int, error) { return 0, e.err }

@@ -200,6 +200,24 @@ func TestFaultLatencyWithoutFailure(t *testing.T) {
 	}
 }
 
+// TestFaultLatencyOversizedBody: a body over the limit is refused the same way with latency
+// injected as without (it used to get an empty 200, which a client reads as success).
+func TestFaultLatencyOversizedBody(t *testing.T) {
+	s := sandbox.New(testKey, sandbox.WithDefaultSeed())
+	body := "login=alice&password=" + strings.Repeat("x", 1<<20)
+	for _, latency := range []time.Duration{0, time.Millisecond} {
+		s.SetFaults(sandbox.Faults{Latency: latency})
+		req := httptest.NewRequest("POST", "/v3/domains/example.com/credentials", strings.NewReader(body))
+		req.SetBasicAuth("api", testKey)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		rw := httptest.NewRecorder()
+		s.ServeHTTP(rw, req)
+		if rw.Code != http.StatusBadRequest || !strings.Contains(rw.Body.String(), `"message"`) {
+			t.Errorf("latency %v: %d %q, want 400 with a JSON message", latency, rw.Code, rw.Body.String())
+		}
+	}
+}
+
 func TestCurrentFaultsIsACopy(t *testing.T) {
 	s := sandbox.New(testKey)
 	routes := []string{"list"}
