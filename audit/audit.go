@@ -86,6 +86,10 @@ type Pending struct {
 	id     int64
 	action string
 	once   sync.Once
+	// Note, when set before Complete, is recorded as the message of a successful outcome: what
+	// Mailgun's answer said was done (delete-all's count, say), which the trail would not
+	// otherwise hold.
+	Note string
 }
 
 // ID is the pending entry's id.
@@ -115,6 +119,9 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 	var werr error
 	p.once.Do(func() {
 		outcome, status, msg := Classify(err)
+		if outcome == OutcomeOK && p.Note != "" {
+			msg = truncate(p.Note, MaxMessageLen)
+		}
 		if p.action == ActionCredentialCreate && outcome == OutcomeFailed && status >= 500 {
 			// A create is a POST, which is never retried: a 5xx may come after Mailgun
 			// applied it, so the user is told the outcome is unknown and so is the trail.

@@ -78,12 +78,14 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	}
 	_, err = h.mg.DeleteCredential(ctx, sc.domain, sc.login)
 	h.complete(c, pending, err)
+	// Also after a failure: without an answer the login may be gone, and the page asks the
+	// user to check the list, which must then be Mailgun's and not the cached one.
+	h.lists.Invalidate(sc.domain)
 	if err != nil {
 		h.log.WarnContext(ctx, "delete credential", "domain", sc.domain, "login", sc.login, "err", err)
 		k, me := classify(err)
 		switch {
 		case k == upNotFound:
-			h.lists.Invalidate(sc.domain)
 			h.flash(c, "info", fmt.Sprintf("%s was already gone from %s.", sc.login, sc.domain))
 			return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
 		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "system"):
@@ -95,7 +97,6 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		vm.Upstream = upstreamError(c, err, deleteFailure)
 		return Render(c, upstreamStatus(err), views.Delete(vm))
 	}
-	h.lists.Invalidate(sc.domain)
 	h.flash(c, "success", fmt.Sprintf("Deleted %s.", sc.login))
 	return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
 }
@@ -167,6 +168,9 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		return err
 	}
 	res, err := h.mg.DeleteAllCredentials(ctx, sc.domain)
+	if err == nil {
+		pending.Note = fmt.Sprintf("Mailgun deleted %s.", plural(res.Count, "login"))
+	}
 	h.complete(c, pending, err)
 	h.lists.Invalidate(sc.domain)
 	if err != nil {

@@ -52,6 +52,31 @@ func TestDeleteOne(t *testing.T) {
 	}
 }
 
+// TestDeleteWithoutAnswerShowsMailgunsList: Mailgun deletes the login but the connection drops
+// before its answer. The page says it cannot tell and to check the list; the list must then be
+// Mailgun's, not the one cached when the page was opened (which still showed the login).
+func TestDeleteWithoutAnswerShowsMailgunsList(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "owner")
+	const path = "/d/acme.example/logins/bob@acme.example/delete"
+	if !slices.Contains(loginsOn(get(t, c, "/d/acme.example")), "bob@acme.example") {
+		t.Fatal("bob is not listed to begin with")
+	}
+	e.SB.SetFaults(sandbox.Faults{Rate: 1, Drop: true, AfterApply: true, Routes: []string{sandbox.RouteDelete}})
+	p := submit(t, c, path, path, nil)
+	e.SB.SetFaults(sandbox.Faults{})
+	wantStatus(t, p, http.StatusBadGateway)
+	if text := p.TestID("upstream-error").Text(); !strings.Contains(text, "Check the list") {
+		t.Errorf("page says %.300q, want it to send the user to the list", text)
+	}
+	if slices.Contains(e.SB.Logins("acme.example"), "bob@acme.example") {
+		t.Fatal("the fault did not delete bob first")
+	}
+	if slices.Contains(loginsOn(get(t, c, "/d/acme.example")), "bob@acme.example") {
+		t.Error("the list still shows bob, whom Mailgun deleted")
+	}
+}
+
 func TestDeleteOneRefusals(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 
@@ -153,6 +178,15 @@ func TestDeleteAll(t *testing.T) {
 	}
 	if got := loginsOn(p); !slices.Equal(got, []string{"postmaster@example.com"}) {
 		t.Errorf("list shows %v", got)
+	}
+	// The trail says how many logins went, as Mailgun counted them.
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all", Limit: 1})
+	if len(entries) != 1 || entries[0].Outcome != "ok" || entries[0].UpstreamMessage != "Mailgun deleted 250 logins." {
+		t.Errorf("audit = %+v, want ok with Mailgun's count", entries)
+	}
+	audit := get(t, c, "/audit?action=credential.delete_all")
+	if got := audit.TestID("audit-upstream").First().Text(); !strings.Contains(got, "Mailgun deleted 250 logins.") {
+		t.Errorf("audit page shows %q, want the count", got)
 	}
 }
 
