@@ -310,18 +310,24 @@ func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Cred
 	return items, total, nil
 }
 
-// do runs fn once for all concurrent callers of the same key. The shared call is detached from
-// the first caller's cancellation (the client's own deadline still bounds it), and each caller
-// stops waiting when its own context ends.
+// do runs fn once for all concurrent callers of the same key (shared).
 func (c *ListCache) do(ctx context.Context, key string, fn func(context.Context) (any, error)) (any, error) {
-	ch := c.flight.DoChan(key, func() (any, error) {
+	return shared(ctx, &c.flight, "list credentials", key, fn)
+}
+
+// shared runs fn once for all concurrent callers of the same key in g. The shared call is
+// detached from the first caller's cancellation, so that one browser going away does not fail
+// the others waiting on it (fn's own deadline bounds it), and each caller stops waiting when its
+// own context ends (an error that names what it waited for).
+func shared(ctx context.Context, g *singleflight.Group, what, key string, fn func(context.Context) (any, error)) (any, error) {
+	ch := g.DoChan(key, func() (any, error) {
 		return fn(context.WithoutCancel(ctx))
 	})
 	select {
 	case r := <-ch:
 		return r.Val, r.Err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("list credentials: %w", ctx.Err())
+		return nil, fmt.Errorf("%s: %w", what, ctx.Err())
 	}
 }
 

@@ -43,6 +43,10 @@ func passwordSetsFor(src AuditLog, ttl time.Duration, now func() time.Time, log 
 	return &PasswordSets{src: src, ttl: ttl, now: now, log: log, domains: map[string]pwSetEntry{}, gen: map[string]uint64{}}
 }
 
+// lastOKTimeout bounds the audit query behind a domain's password ages, which runs detached
+// from the request that started it (shared).
+const lastOKTimeout = 5 * time.Second
+
 // Of returns domain's logins (lower case) with the time SMTP Desk last set their password. A
 // nil PasswordSets, or an audit trail that cannot be read, gives none: the page then marks
 // logins by their creation date alone, as it would without the trail, and logs why.
@@ -58,7 +62,9 @@ func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Ti
 	}
 	g := p.gen[d]
 	p.mu.Unlock()
-	v, err, _ := p.sf.Do(fmt.Sprintf("%s\x00%d", d, g), func() (any, error) {
+	v, err := shared(ctx, &p.sf, "password ages", fmt.Sprintf("%s\x00%d", d, g), func(ctx context.Context) (any, error) {
+		ctx, cancel := context.WithTimeout(ctx, lastOKTimeout)
+		defer cancel()
 		at, err := p.src.LastOK(ctx, d, audit.ActionCredentialReset)
 		if err != nil {
 			return nil, err
