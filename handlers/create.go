@@ -121,6 +121,9 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if len(missing) > 0 {
 		h.recheck(c, sc, f.Mode == "manual", missing, &out)
 	}
+	if len(out.Secrets) == 0 && len(out.NoPassword) > 0 {
+		out.Title, out.Subtitle = "No passwords received", "Mailgun created the logins without sending their passwords back."
+	}
 	if len(out.Secrets) > 0 {
 		if err := auth.AddFlash(c, "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain)); err != nil {
 			h.log.WarnContext(ctx, "flash", "err", err)
@@ -151,7 +154,7 @@ func (h *CredentialPages) recheck(c echo.Context, sc *scope, manual bool, logins
 			out.Secrets = append(out.Secrets, views.Secret{Login: l})
 		default:
 			// It exists but Mailgun sent no password for it; resetting it is the way to get one.
-			out.Unknown = append(out.Unknown, l)
+			out.NoPassword = append(out.NoPassword, resetLink(sc.domain, l))
 		}
 	}
 }

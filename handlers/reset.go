@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/auth"
@@ -104,10 +105,16 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	} else {
 		// Mailgun said it changed the password but sent none back: nobody knows it now.
 		h.log.WarnContext(ctx, "reset password: no generated password in the answer", "domain", sc.domain, "login", sc.login)
-		out.Unknown = []string{sc.login}
+		out.NoPassword = []views.Link{resetLink(sc.domain, sc.login)}
+		out.Title, out.Subtitle = "No password received", "Mailgun changed the password without sending it back."
 	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))
+}
+
+// resetLink is a login with the link to reset its password.
+func resetLink(domain, login string) views.Link {
+	return views.Link{Label: login, URL: templ.SafeURL(loginURL(domain, login, "reset"))}
 }
 
 // flash adds a one-time message for the next page; a failure only costs the message.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
@@ -179,4 +180,47 @@ func TestResetAuthorization(t *testing.T) {
 			t.Errorf("%d update calls for someone else's login", n)
 		}
 	})
+}
+
+// TestGeneratedPasswordNotSent: Mailgun applies a generated-password reset or create but its
+// answer carries no password. The page must say that the login now has a password nobody knows
+// and link to resetting it, not that Mailgun did not answer (it did, and the trail says ok).
+func TestGeneratedPasswordNotSent(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "owner")
+	for _, tt := range []struct {
+		name, route, action, login string
+		do                         func() *testflow.Page
+	}{
+		{"reset", sandbox.RouteUpdate, "credential.reset", "alice@acme.example", func() *testflow.Page {
+			return submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"})
+		}},
+		{"create", sandbox.RouteCreate, "credential.create", "nopw@acme.example", func() *testflow.Page {
+			return submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "nopw", "mode": "generate"})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.SetFaults(sandbox.Faults{Routes: []string{tt.route}, Rate: 1, NoPasswords: true})
+			p := tt.do()
+			e.SB.SetFaults(sandbox.Faults{})
+			wantStatus(t, p, http.StatusOK)
+			if n := p.TestID("secret-row").Length() + p.TestID("unknown-panel").Length(); n != 0 {
+				t.Errorf("page shows %d password or outcome-unknown panels, want none", n)
+			}
+			row := p.TestID("nopassword-row")
+			if row.AttrOr("data-login", "") != tt.login {
+				t.Fatalf("no-password rows = %q, want %s: %.500s", row.Text(), tt.login, p.Text())
+			}
+			if href, want := row.Find("a").AttrOr("href", ""), "/d/acme.example/logins/"+tt.login+"/reset"; href != want {
+				t.Errorf("link = %q, want %q", href, want)
+			}
+			if h := p.Find("h1").Text(); strings.Contains(h, "Save") {
+				t.Errorf("heading %q asks to save a password the page does not have", h)
+			}
+			entries := e.auditEntries(t, store.AuditFilter{Action: tt.action, Limit: 1})
+			if len(entries) != 1 || entries[0].Outcome != "ok" {
+				t.Errorf("audit = %+v, want ok", entries)
+			}
+		})
+	}
 }

@@ -3,7 +3,11 @@
 // or a database.
 package views
 
-import "time"
+import (
+	"time"
+
+	"github.com/a-h/templ"
+)
 
 // Page is what the layout needs on every full page.
 type Page struct {
@@ -192,7 +196,16 @@ type SecretsVM struct {
 	Secrets []Secret // what now exists
 	Failed  []Failed // what does not exist (partial failure)
 	Unknown []string // logins whose outcome is unknown
-	BackURL string
+	// NoPassword lists logins Mailgun says it created or changed without sending the generated
+	// password back: they exist with a password nobody knows.
+	NoPassword []Link
+	BackURL    string
+}
+
+// Link is a labelled link.
+type Link struct {
+	Label string
+	URL   templ.SafeURL
 }
 
 // Secret is one login and its password. Password is "" when the user chose it.

@@ -161,9 +161,10 @@ func sampleSecrets() SecretsVM {
 			{Login: "billing-app@example.com", Password: "Hn3w-Ye8c-Pq5b-Lm2J"},
 			{Login: "crm-sync@example.com", Password: ""},
 		},
-		Failed:  []Failed{{Login: "helpdesk@example.com", Reason: "a login with this name already exists"}},
-		Unknown: []string{"orders@example.com"},
-		BackURL: "/domains/example.com",
+		Failed:     []Failed{{Login: "helpdesk@example.com", Reason: "a login with this name already exists"}},
+		Unknown:    []string{"orders@example.com"},
+		NoPassword: []Link{{Label: "relay@example.com", URL: "/d/example.com/logins/relay@example.com/reset"}},
+		BackURL:    "/domains/example.com",
 	}
 }
 

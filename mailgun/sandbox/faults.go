@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -33,6 +34,10 @@ type Faults struct {
 	// AfterApply makes a failing mutating call (create, update, update_mailbox, delete,
 	// delete_all) apply its change first and then fail, so the caller cannot know the outcome.
 	AfterApply bool
+	// NoPasswords applies a failing call and answers as it would, but without the generated
+	// passwords ("credentials"): an answer Mailgun's documentation allows, which leaves a login
+	// with a password nobody knows.
+	NoPasswords bool
 }
 
 // SetFaults replaces the injected faults; the zero value switches them off.
@@ -58,7 +63,7 @@ func (f *Faults) matches(route string) bool {
 	return len(f.Routes) == 0 || slices.Contains(f.Routes, route)
 }
 
-func (f *Faults) failing() bool { return f.Drop || f.Malformed || f.Status != 0 }
+func (f *Faults) failing() bool { return f.Drop || f.Malformed || f.NoPasswords || f.Status != 0 }
 
 func mutating(route string) bool {
 	switch route {
@@ -105,7 +110,7 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 		h(w, r)
 		return
 	}
-	if f.AfterApply && mutating(route) {
+	if f.AfterApply && mutating(route) && !f.NoPasswords {
 		h(&discardWriter{header: make(http.Header)}, r)
 	}
 	rec, _ := w.(*recorder)
@@ -118,6 +123,9 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 		}
 	}
 	switch {
+	case f.NoPasswords:
+		note("no_passwords")
+		withoutPasswords(w, r, h)
 	case f.Drop:
 		note("drop")
 		dropConnection(w)
@@ -149,6 +157,35 @@ func dropConnection(w http.ResponseWriter) {
 	}
 	_ = conn.Close()
 }
+
+// withoutPasswords runs h and sends its answer without the "credentials" member of a 2xx JSON
+// object.
+func withoutPasswords(w http.ResponseWriter, r *http.Request, h http.HandlerFunc) {
+	b := &bufferWriter{header: w.Header(), status: http.StatusOK}
+	h(b, r)
+	body := b.buf.Bytes()
+	var obj map[string]json.RawMessage
+	if b.status/100 == 2 && json.Unmarshal(body, &obj) == nil {
+		delete(obj, "credentials")
+		if out, err := json.Marshal(obj); err == nil {
+			body = out
+		}
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(b.status)
+	_, _ = w.Write(body)
+}
+
+// bufferWriter keeps an answer to be rewritten.
+type bufferWriter struct {
+	header http.Header
+	status int
+	buf    bytes.Buffer
+}
+
+func (b *bufferWriter) Header() http.Header         { return b.header }
+func (b *bufferWriter) Write(p []byte) (int, error) { return b.buf.Write(p) }
+func (b *bufferWriter) WriteHeader(status int)      { b.status = status }
 
 // discardWriter swallows the answer of a change applied before an injected failure.
 type discardWriter struct{ header http.Header }
