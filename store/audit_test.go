@@ -400,6 +400,49 @@ func reversed(s []int64) []int64 {
 
 // TestAuditRehashDetected edits a row and recomputes its hash, as someone
 // who knows the scheme would: the next row's link breaks.
+// TestAuditLoginIndexVerified: the login index (audit_logins) is not in the hash, but the
+// login filter and the password ages read it. Removing an entry's login from it (hiding a
+// delete from the credential's history), adding one (making a login look freshly reset) or
+// changing one must each show as a broken trail.
+func TestAuditLoginIndexVerified(t *testing.T) {
+	tampers := []struct {
+		name string
+		sql  func(del, reset int64) (string, []any)
+		want func(del, reset int64) int64
+	}{
+		{"a login removed", func(del, _ int64) (string, []any) {
+			return "DELETE FROM audit_logins WHERE entry_id = ?", []any{del}
+		}, func(del, _ int64) int64 { return del }},
+		{"a login added", func(_, reset int64) (string, []any) {
+			return "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)", []any{reset, "never-reset@example.com"}
+		}, func(_, reset int64) int64 { return reset }},
+		{"a login changed", func(_, reset int64) (string, []any) {
+			return "UPDATE audit_logins SET login = ? WHERE entry_id = ?", []any{"other@example.com", reset}
+		}, func(_, reset int64) int64 { return reset }},
+	}
+	for _, tt := range tampers {
+		t.Run(tt.name, func(t *testing.T) {
+			forEachDialect(t, func(t *testing.T, db testDB) {
+				del := mustAppend(t, db, entry(t0, "mallory@corp.example", "credential.delete", "example.com", OutcomePending, "Victim@example.com"))
+				mustComplete(t, db, del, OutcomeOK, 200, "", t0.Add(time.Second))
+				reset := mustAppend(t, db, entry(t0, "alice@corp.example", "credential.reset", "example.com", OutcomePending, "old@example.com"))
+				mustComplete(t, db, reset, OutcomeOK, 200, "", t0.Add(time.Second))
+				mustAppend(t, db, entry(t0, "alice@corp.example", "auth.sign_in", "", OutcomeOK))
+				if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+					t.Fatalf("before: %+v", rep)
+				}
+				q, args := tt.sql(del, reset)
+				if _, err := db.sql.ExecContext(context.Background(), db.rebind(q), args...); err != nil {
+					t.Fatal(err)
+				}
+				if rep, want := mustVerify(t, db), tt.want(del, reset); rep.BrokenAt != want {
+					t.Errorf("VerifyAudit = %+v, want broken at %d", rep, want)
+				}
+			})
+		})
+	}
+}
+
 func TestAuditRehashDetected(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		m := seedFilters(t, db)
