@@ -44,9 +44,6 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	if ok, err := h.limit(c, sc); !ok {
-		return err
-	}
 	ctx := c.Request().Context()
 	params, err := c.FormParams()
 	if err != nil {
@@ -59,8 +56,14 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	vm := h.createVM(c, sc)
 	vm.Logins, vm.Mode, vm.System = f.Raw, f.Mode, f.System
 	if !f.OK() {
+		// A form that goes back for a fix costs no action from the rate limit.
 		vm.Errors, vm.LineErrors = f.Errors, f.LineErrors
 		return Render(c, http.StatusBadRequest, views.Create(vm))
+	}
+	if ok, wait := h.allow(c, sc); !ok {
+		// The form comes back as typed (up to 100 logins), with the refusal above it.
+		vm.Upstream = h.slowDown(c, wait)
+		return Render(c, http.StatusTooManyRequests, views.Create(vm))
 	}
 
 	pending, err := h.begin(c, sc, "credential.create", f.Logins)

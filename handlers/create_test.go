@@ -304,10 +304,19 @@ func TestActionRateLimit(t *testing.T) {
 		wantStatus(t, p, http.StatusOK)
 	}
 	e.SB.ResetCalls()
-	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rlc"})
+	// A form sent back for a fix costs no action: the limit still answers this one with the form.
+	wantStatus(t, submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "bad login"}), http.StatusBadRequest)
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rlc\nrlc2"})
 	wantStatus(t, p, http.StatusTooManyRequests)
 	if got := p.Header.Get("Retry-After"); got != "30" {
 		t.Errorf("Retry-After = %q, want 30", got)
+	}
+	// The form comes back as typed, with the refusal above it.
+	if got := p.Find("textarea[name=logins]").Text(); got != "rlc\nrlc2" {
+		t.Errorf("logins field = %q, want what was typed", got)
+	}
+	if got := p.TestID("upstream-error").Text(); !strings.Contains(got, "Slow down") || !strings.Contains(got, "in 30 seconds") {
+		t.Errorf("refusal = %q, want Slow down and the wait", got)
 	}
 	if n := len(e.SB.Calls()); n > 1 { // the form page may refresh the domain list
 		t.Errorf("calls after the limit: %v", e.SB.Calls())

@@ -263,24 +263,46 @@ func (s *site) errorPage(c echo.Context, status int, heading, msg, hint string, 
 		Message: msg,
 		Hint:    hint,
 	}
-	if retry > 0 {
-		secs := retrySeconds(retry)
-		c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-		vm.RetryAfter = fmt.Sprintf("in %d seconds", secs)
-	}
+	vm.RetryAfter = retryAfter(c, retry)
 	return Render(c, status, views.ErrorPage(vm))
 }
 
 // limit spends one of the user's mutating actions; when none is left it answers 429.
 func (s *site) limit(c echo.Context, sc *scope) (bool, error) {
-	ok, wait := s.limiter.Allow(sc.user.Issuer + "\x00" + sc.user.Subject)
-	if ok {
-		return true, nil
+	if ok, wait := s.allow(c, sc); !ok {
+		return false, s.errorPage(c, http.StatusTooManyRequests, "Slow down",
+			fmt.Sprintf("You have made more than %d changes in a minute.", s.set.ActionsPerMinute),
+			"Wait a moment, then try again.", wait)
 	}
-	s.log.WarnContext(c.Request().Context(), "action rate limit", "sub", sc.user.Subject)
-	return false, s.errorPage(c, http.StatusTooManyRequests, "Slow down",
-		fmt.Sprintf("You have made more than %d changes in a minute.", s.set.ActionsPerMinute),
-		"Wait a moment, then try again.", wait)
+	return true, nil
+}
+
+// allow spends one of the user's mutating actions, or says how long to wait for the next one.
+func (s *site) allow(c echo.Context, sc *scope) (bool, time.Duration) {
+	ok, wait := s.limiter.Allow(sc.user.Issuer + "\x00" + sc.user.Subject)
+	if !ok {
+		s.log.WarnContext(c.Request().Context(), "action rate limit", "sub", sc.user.Subject)
+	}
+	return ok, wait
+}
+
+// slowDown is the refusal of an action over the user's rate limit, shown next to the form so
+// that what was typed stays (it sets Retry-After).
+func (s *site) slowDown(c echo.Context, wait time.Duration) *views.UpstreamError {
+	return &views.UpstreamError{Heading: "Slow down",
+		Message:    fmt.Sprintf("You have made more than %d changes in a minute; nothing was sent to Mailgun.", s.set.ActionsPerMinute),
+		RetryAfter: retryAfter(c, wait)}
+}
+
+// retryAfter sets Retry-After for wait and returns the wait in words ("in 20 seconds"), or ""
+// for none.
+func retryAfter(c echo.Context, wait time.Duration) string {
+	if wait <= 0 {
+		return ""
+	}
+	secs := retrySeconds(wait)
+	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	return retryText(time.Duration(secs) * time.Second)
 }
 
 // begin writes the pending audit entry. When it fails the action is refused with 503 and
@@ -409,11 +431,8 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 			wait = me.RetryAfter
 		}
 		ue := &views.UpstreamError{Heading: "Mailgun is rate-limiting", Message: "Mailgun is rate-limiting; try again in a moment."}
-		if wait > 0 {
-			secs := retrySeconds(wait)
-			c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
-			ue.Message = fmt.Sprintf("Mailgun is rate-limiting; try again in %d s.", secs)
-			ue.RetryAfter = fmt.Sprintf("in %d seconds", secs)
+		if ue.RetryAfter = retryAfter(c, wait); ue.RetryAfter != "" {
+			ue.Message = fmt.Sprintf("Mailgun is rate-limiting; try again in %d s.", retrySeconds(wait))
 		}
 		return ue
 	case upAuth:
