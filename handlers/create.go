@@ -53,15 +53,22 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if f.System && !sc.can(policy.ActSystem) {
 		return h.deny(c, sc, policy.ActSystem)
 	}
-	vm := h.createVM(c, sc)
-	vm.Logins, vm.Mode, vm.System = f.Raw, f.Mode, f.System
+	// The form as typed, for the answers that show it again. It is built only for them: the
+	// page takes the session's flashes, which belong to the page after a success.
+	form := func() views.CreateVM {
+		vm := h.createVM(c, sc)
+		vm.Logins, vm.Mode, vm.System = f.Raw, f.Mode, f.System
+		return vm
+	}
 	if !f.OK() {
 		// A form that goes back for a fix costs no action from the rate limit.
+		vm := form()
 		vm.Errors, vm.LineErrors = f.Errors, f.LineErrors
 		return Render(c, http.StatusBadRequest, views.Create(vm))
 	}
 	if ok, wait := h.allow(c, sc); !ok {
 		// The form comes back as typed (up to 100 logins), with the refusal above it.
+		vm := form()
 		vm.Upstream = h.slowDown(c, wait)
 		return Render(c, http.StatusTooManyRequests, views.Create(vm))
 	}
@@ -88,6 +95,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 			ue.Unknown = true
 			ue.CheckURL = checkURL(sc.domain, f.Logins)
 		}
+		vm := form()
 		vm.Upstream = ue
 		return Render(c, upstreamStatus(err), views.Create(vm))
 	}

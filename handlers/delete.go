@@ -65,8 +65,10 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	if vm := h.deleteVM(c, sc); vm.System {
-		return Render(c, http.StatusBadRequest, views.Delete(vm))
+	// The page is built only on the answers that show it: it takes the session's flashes, which
+	// belong to the list this action redirects to.
+	if IsSystemLogin(sc.login) {
+		return Render(c, http.StatusBadRequest, views.Delete(h.deleteVM(c, sc)))
 	}
 	if ok, err := h.limit(c, sc); !ok {
 		return err

@@ -46,20 +46,29 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	if ok, err := h.limit(c, sc); !ok {
-		return err
-	}
 	ctx := c.Request().Context()
 	params, err := c.FormParams()
 	if err != nil {
 		return h.badRequest(c, "The form could not be read", err)
 	}
 	f := ParseResetForm(params)
-	vm := h.resetVM(c, sc)
-	vm.Mode = f.Mode
+	// The form, for the answers that show it again; built only for them, since the page takes
+	// the session's flashes, which belong to the page after a success.
+	form := func() views.ResetVM {
+		vm := h.resetVM(c, sc)
+		vm.Mode = f.Mode
+		return vm
+	}
 	if len(f.Errors) > 0 {
+		// A form that goes back for a fix costs no action from the rate limit.
+		vm := form()
 		vm.Errors = f.Errors
 		return Render(c, http.StatusBadRequest, views.Reset(vm))
+	}
+	if ok, wait := h.allow(c, sc); !ok {
+		vm := form()
+		vm.Upstream = h.slowDown(c, wait)
+		return Render(c, http.StatusTooManyRequests, views.Reset(vm))
 	}
 
 	pending, err := h.begin(c, sc, "credential.reset", []string{sc.login})
@@ -70,6 +79,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	h.complete(c, pending, err)
 	if err != nil {
 		h.log.WarnContext(ctx, "reset password", "domain", sc.domain, "login", sc.login, "err", err)
+		vm := form()
 		k, me := classify(err)
 		switch {
 		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "same as old"):

@@ -224,3 +224,50 @@ func TestGeneratedPasswordNotSent(t *testing.T) {
 		})
 	}
 }
+
+// TestFlashOutlivesTheNextAction: a flash waiting for the list (a generated reset's) is not used
+// up by the next action's own page being prepared: after a delete, a create and a manual reset,
+// each of which goes on to the list, the list shows the waiting message and the new one.
+func TestFlashOutlivesTheNextAction(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "owner")
+	const waiting = "Password for alice@acme.example changed"
+	// The forms are sent from a page that leaves the flashes alone (a 403 of another domain),
+	// as from a tab opened before the reset: a form page opened after it shows the flash itself.
+	const otherTab = "/d/example.com"
+	flashesOf := func(p *testflow.Page) string {
+		t.Helper()
+		wantStatus(t, p, http.StatusOK)
+		if p.URL.Path != "/d/acme.example" {
+			t.Errorf("ended at %s, want the list", p.URL)
+		}
+		return p.TestID("flash").Text()
+	}
+	listFlashes := func() string { return flashesOf(get(t, c, "/d/acme.example")) }
+	for _, tt := range []struct {
+		name, want string
+		do         func() string // the flashes shown on the way back to the list
+	}{
+		{"delete", "Deleted bob@acme.example", func() string {
+			const path = "/d/acme.example/logins/bob@acme.example/delete"
+			return flashesOf(submit(t, c, otherTab, path, nil))
+		}},
+		{"create", "Created 1 login", func() string {
+			// The passwords page is the next page: it may show the waiting message itself.
+			secrets := submit(t, c, otherTab, "/d/acme.example/new", map[string]string{"logins": "flash-kept", "mode": "generate"})
+			return secrets.TestID("flash").Text() + listFlashes()
+		}},
+		{"manual reset", "Password for carol@acme.example changed", func() string {
+			const path = "/d/acme.example/logins/carol@acme.example/reset"
+			return flashesOf(submit(t, c, otherTab, path, map[string]string{"mode": "manual", "password": "chosen-pass-42", "password2": "chosen-pass-42"}))
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			wantStatus(t, submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"}), http.StatusOK)
+			flashes := tt.do()
+			if !strings.Contains(flashes, waiting) || !strings.Contains(flashes, tt.want) {
+				t.Errorf("the list's flashes = %q, want %q and %q", flashes, waiting, tt.want)
+			}
+		})
+	}
+}
