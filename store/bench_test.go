@@ -43,8 +43,8 @@ func bulkAudit(tb testing.TB, db *DB, n int) {
 	err := db.writeTx(ctx, func(t *tx) error {
 		stmt, err := t.tx.PrepareContext(ctx, db.rebind(`INSERT INTO audit_log (id, kind, time, actor_issuer,
 			actor_subject, actor_email, actor_name, action, domain, logins, outcome, upstream_status,
-			upstream_message, request_id, client_ip, user_agent, detail, ref_id, prev_hash, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
+			upstream_message, request_id, client_ip, user_agent, detail, ref_id, prev_hash, hash, actor_fold)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`))
 		if err != nil {
 			return err
 		}
@@ -63,7 +63,7 @@ func bulkAudit(tb testing.TB, db *DB, n int) {
 			h := hashRow(&r)
 			if _, err := stmt.ExecContext(ctx, r.id, r.kind, r.time, r.actorIssuer, r.actorSubject, r.actorEmail,
 				r.actorName, r.action, r.domain, r.logins, r.outcome, r.upstreamStatus, r.upstreamMessage,
-				r.requestID, r.clientIP, r.userAgent, r.detail, nil, r.prevHash, h); err != nil {
+				r.requestID, r.clientIP, r.userAgent, r.detail, nil, r.prevHash, h, foldActor(r.actorEmail, r.actorName)); err != nil {
 				return err
 			}
 			prev = h

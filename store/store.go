@@ -294,6 +294,7 @@ type migration struct {
 // its version and its place in the order.
 var migrationSteps = map[string]func(context.Context, *tx) error{
 	"0002_fold_audit_logins.sql": foldAuditLogins,
+	"0003_fold_audit_actors.sql": foldAuditActors,
 }
 
 // migrations lists the embedded migrations of this dialect in order.
