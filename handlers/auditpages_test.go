@@ -196,15 +196,19 @@ func TestAuditVerify(t *testing.T) {
 	admin := e.signIn(t, "admin")
 
 	t.Run("intact", func(t *testing.T) {
-		if href := get(t, admin, "/audit").TestID("verify-link").AttrOr("href", ""); href != "/audit/verify" {
-			t.Errorf("the admin's audit page links to %q, want /audit/verify", href)
+		if form := get(t, admin, "/audit").TestID("verify-link").Closest("form"); form.AttrOr("action", "") != "/audit/verify" || form.AttrOr("method", "") != "post" {
+			t.Errorf("the admin's check button is in a form to %q by %q, want a POST to /audit/verify", form.AttrOr("action", ""), form.AttrOr("method", ""))
+		}
+		// An address typed or followed from elsewhere runs nothing: it goes to the trail.
+		if p := get(t, admin, "/audit/verify"); p.URL.Path != "/audit" || len(e.auditEntries(t, store.AuditFilter{Action: "audit.verify"})) != 0 {
+			t.Errorf("GET /audit/verify ended at %s and recorded a check", p.URL)
 		}
 		// The store's own check first: it writes nothing, so the page then sees the same rows.
 		rep, err := e.DB.VerifyAudit(context.Background())
 		if err != nil || rep.BrokenAt != 0 {
 			t.Fatalf("the store's own check: %+v, %v", rep, err)
 		}
-		p := get(t, admin, "/audit/verify")
+		p := submit(t, admin, "/audit", "/audit/verify", nil)
 		wantStatus(t, p, http.StatusOK)
 		if p.TestID("verify-intact").Length() != 1 || p.TestID("verify-broken").Length() != 0 {
 			t.Errorf("the page does not say the trail is intact: %.300s", p.Text())
@@ -230,7 +234,7 @@ func TestAuditVerify(t *testing.T) {
 		if get(t, c, "/audit").TestID("verify-link").Length() != 0 {
 			t.Error("a reviewer's audit page links to the check")
 		}
-		wantStatus(t, get(t, c, "/audit/verify"), http.StatusForbidden)
+		wantStatus(t, submit(t, c, "/audit", "/audit/verify", nil), http.StatusForbidden)
 		denied := e.auditEntries(t, store.AuditFilter{Action: "access.denied"})
 		if len(denied) == 0 || denied[0].Detail != "audit verify" || denied[0].ActorEmail == "ada@smtpdesk.example" {
 			t.Errorf("the refused check is not recorded: %+v", denied)
@@ -250,7 +254,7 @@ func TestAuditVerify(t *testing.T) {
 		if _, err := db.Exec("UPDATE audit_log SET actor_email = 'mallory@corp.example' WHERE id = ?", id); err != nil {
 			t.Fatal(err)
 		}
-		p := get(t, admin, "/audit/verify")
+		p := submit(t, admin, "/audit", "/audit/verify", nil)
 		wantStatus(t, p, http.StatusOK)
 		if p.TestID("verify-broken").Length() != 1 {
 			t.Fatalf("the page does not report the break: %.300s", p.Text())

@@ -105,7 +105,10 @@ func Register(e *echo.Echo, d Deps) error {
 	g.GET("/d/:domain/delete-all", creds.DeleteAllForm)
 	g.POST("/d/:domain/delete-all", creds.DeleteAll)
 	g.GET("/audit", ap.List)
-	g.GET("/audit/verify", ap.Verify)
+	g.POST("/audit/verify", ap.Verify)
+	// The check runs on a POST (it writes an entry); an address typed or bookmarked goes to the
+	// audit trail, where its button is.
+	g.GET("/audit/verify", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/audit") })
 	g.GET("/audit/export.csv", ap.ExportCSV)
 	g.GET("/audit/export.jsonl", ap.ExportJSONL)
 	return nil
