@@ -118,6 +118,9 @@ func (h *AuditPages) Verify(c echo.Context) error {
 	if rep.HeadID != 0 {
 		detail += fmt.Sprintf("; newest row %d, hash %s", rep.HeadID, rep.HeadHash)
 	}
+	if rep.OldestID != 0 {
+		detail += fmt.Sprintf("; oldest row %d", rep.OldestID)
+	}
 	if rep.BrokenAt != 0 {
 		outcome, detail = audit.OutcomeFailed, fmt.Sprintf("broken at row %d: %s (%d rows checked)", rep.BrokenAt, rep.Reason, rep.Checked)
 		h.log.WarnContext(ctx, "audit trail broken", "broken_at", rep.BrokenAt, "reason", rep.Reason, "checked", rep.Checked)
@@ -134,6 +137,9 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		Reason:   rep.Reason,
 		HeadID:   rep.HeadID,
 		HeadHash: rep.HeadHash,
+		OldestID: rep.OldestID,
+		OldestAt: rep.OldestAt,
+		Trimmed:  rep.Trimmed,
 		At:       h.now(),
 		Took:     took,
 	}))

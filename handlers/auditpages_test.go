@@ -221,6 +221,9 @@ func TestAuditVerify(t *testing.T) {
 		if id, hash := p.TestID("verify-head-id").Text(), p.TestID("verify-head-hash").Text(); id != strconv.FormatInt(rep.HeadID, 10) || hash != rep.HeadHash || hash == "" {
 			t.Errorf("newest row %q, hash %q; the store says %d, %q", id, hash, rep.HeadID, rep.HeadHash)
 		}
+		if id, all := p.TestID("verify-oldest-id").Text(), p.TestID("verify-oldest").Text(); id != strconv.FormatInt(rep.OldestID, 10) || rep.OldestID == 0 || strings.Contains(all, "retention") {
+			t.Errorf("oldest row %q (%q); the store says %d, nothing removed", id, all, rep.OldestID)
+		}
 		// The check is recorded after it ran, with the head it saw.
 		got := e.auditEntries(t, store.AuditFilter{Action: "audit.verify"})
 		if len(got) != 1 || got[0].ActorEmail != "ada@smtpdesk.example" || got[0].Outcome != "ok" ||

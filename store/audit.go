@@ -103,6 +103,13 @@ type VerifyReport struct {
 	// keep the same hash and the head can only move forward.
 	HeadID   int64
 	HeadHash string
+	// OldestID and OldestAt are the oldest row's id and time when the chain is intact (0 and
+	// the zero time for an empty trail), and Trimmed says whether retention removed rows before
+	// it. Rows cut from the start together with a forged retention anchor leave an intact chain
+	// too: the oldest row can only move on as far as the retention setting allows.
+	OldestID int64
+	OldestAt time.Time
+	Trimmed  bool
 }
 
 // auditRow is one physical row of audit_log: the hashed content.
@@ -593,6 +600,9 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 		if rep.BrokenAt != 0 {
 			break // later rows cannot be broken earlier than this one
 		}
+		if rep.Checked == 1 {
+			rep.OldestID, rep.OldestAt = r.id, fromNanos(r.time)
+		}
 		prev, lastID = hash, r.id
 	}
 	if err := rows.Err(); err != nil {
@@ -651,6 +661,9 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	}
 	if rep.BrokenAt == 0 {
 		rep.HeadID, rep.HeadHash = lastID, prev
+		rep.Trimmed = anchorID != 0
+	} else {
+		rep.OldestID, rep.OldestAt = 0, time.Time{}
 	}
 	return rep, nil
 }

@@ -128,6 +128,9 @@ func TestAuditVerifyHead(t *testing.T) {
 		if id, hash := head(); rep.BrokenAt != 0 || rep.HeadID != b || id != b || rep.HeadHash != hash || hash == "" {
 			t.Errorf("VerifyAudit = %+v; want intact with head %d, hash %q", rep, id, hash)
 		}
+		if rep.OldestID != a || !rep.OldestAt.Equal(t0) || rep.Trimmed {
+			t.Errorf("VerifyAudit = %+v; want oldest row %d at %v, nothing removed", rep, a, t0)
+		}
 		// Cutting the newest row leaves a chain that verifies, with an older head: the head
 		// written down before is how the cut shows.
 		if _, err := db.sql.ExecContext(ctx, db.rebind("DELETE FROM audit_log WHERE id = ?"), b); err != nil {
@@ -553,8 +556,8 @@ func TestAuditRetention(t *testing.T) {
 		if got, err := db.ListAudit(ctx, AuditFilter{Login: "l0@example.com"}); err != nil || len(got) != 0 {
 			t.Errorf("login filter for a deleted entry = %v, %v; want none", got, err)
 		}
-		if rep := mustVerify(t, db); rep.BrokenAt != 0 {
-			t.Errorf("VerifyAudit after retention = %+v, want intact", rep)
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || !rep.Trimmed || rep.OldestID != idsByDay[2] {
+			t.Errorf("VerifyAudit after retention = %+v, want intact, trimmed, oldest row %d", rep, idsByDay[2])
 		}
 		// New appends link to the kept chain.
 		mustAppend(t, db, entry(t0.Add(20*day), "u@corp.example", "audit.retention", "", OutcomeOK))

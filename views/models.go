@@ -285,6 +285,9 @@ type AuditVerifyVM struct {
 	Reason   string // why BrokenAt does not match
 	HeadID   int64  // the newest row when intact, to note down: it shows rows cut from the end
 	HeadHash string
+	OldestID int64     // the oldest row when intact: it may move on only as retention allows
+	OldestAt time.Time // when the oldest row was written
+	Trimmed  bool      // retention removed the rows before OldestID
 	At       time.Time
 	Took     time.Duration
 }

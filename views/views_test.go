@@ -392,13 +392,16 @@ func pageCases() []pageCase {
 		},
 		{
 			name:    "audit verify intact",
-			comp:    AuditVerify(AuditVerifyVM{Page: samplePage("Audit trail check", ""), Checked: 1234, HeadID: 1234, HeadHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", At: sampleNow, Took: 42 * time.Millisecond}),
-			present: []string{"verify-intact", "verify-checked", "verify-again", "verify-head-id", "verify-head-hash"},
+			comp:    AuditVerify(AuditVerifyVM{Page: samplePage("Audit trail check", ""), Checked: 1234, HeadID: 1234, HeadHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", OldestID: 57, OldestAt: sampleNow.AddDate(-1, 0, 0), Trimmed: true, At: sampleNow, Took: 42 * time.Millisecond}),
+			present: []string{"verify-intact", "verify-checked", "verify-again", "verify-head-id", "verify-head-hash", "verify-oldest-id"},
 			absent:  []string{"verify-broken"},
 			check: func(t *testing.T, doc *goquery.Document) {
 				t.Helper()
 				if got := testid(doc, "verify-checked").Text(); got != "1,234 rows" {
 					t.Errorf("checked: got %q", got)
+				}
+				if got := strings.Join(strings.Fields(testid(doc, "verify-oldest").Text()), " "); !strings.HasPrefix(got, "57, written ") || !strings.Contains(got, "removed by retention") {
+					t.Errorf("oldest row: got %q", got)
 				}
 			},
 		},

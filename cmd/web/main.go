@@ -313,6 +313,15 @@ func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writ
 		// Rows cut from the end leave an intact chain; a head noted earlier shows them.
 		fmt.Fprintf(stdout, "newest row %d, hash %s (note it: the next check must show the same hash for this row)\n", rep.HeadID, rep.HeadHash)
 	}
+	if rep.OldestID != 0 {
+		// Rows cut from the start with a forged retention anchor leave an intact chain too.
+		removed := ""
+		if rep.Trimmed {
+			removed = "; older rows were removed by retention"
+		}
+		fmt.Fprintf(stdout, "oldest row %d, written %s%s (it may move on only as far as AUDIT_RETENTION allows)\n",
+			rep.OldestID, rep.OldestAt.UTC().Format(time.RFC3339), removed)
+	}
 	return nil
 }
 

@@ -320,6 +320,9 @@ func TestAuditVerify(t *testing.T) {
 	if want := "newest row 2, hash " + headHash + " "; !strings.Contains(out.String(), want) {
 		t.Errorf("output = %q, want the newest row and its hash %q", out.String(), want)
 	}
+	if !strings.Contains(out.String(), "oldest row 1, written ") || strings.Contains(out.String(), "removed by retention") {
+		t.Errorf("output = %q, want the oldest row, none removed", out.String())
+	}
 	if _, err := raw.Exec(`UPDATE audit_log SET actor_email = 'mallory@example.com' WHERE actor_email = 'a@example.com'`); err != nil {
 		t.Fatal(err)
 	}
