@@ -164,12 +164,14 @@ func Vars() []Var {
 		{"SESSION_MAX_AGE", "12h", "SESSION_MAX_AGE=8h", "sign out this long after sign-in, whatever the activity"},
 		{"POLICY_FILE", "required", "POLICY_FILE=/etc/smtp-desk/policy.yaml", "access policy file (YAML or JSON); reloaded on SIGHUP"},
 		{"DATABASE_URL", "smtpdesk.db (SQLite)", "DATABASE_URL=postgres://smtpdesk@db:5432/smtpdesk", "SQLite file path or postgres:// URL"},
+		{"DATABASE_URL_FILE", "", "DATABASE_URL_FILE=/run/secrets/database-url", "file holding DATABASE_URL (which may carry a password)"},
 		{"TRUSTED_PROXIES", "none (use the socket peer)", "TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10/32", "CIDRs of proxies whose X-Forwarded-For/-Proto are believed"},
 		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},
 		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
 		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk)"},
 		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
+		{"METRICS_TOKEN_FILE", "", "METRICS_TOKEN_FILE=/run/secrets/metrics-token", "file holding METRICS_TOKEN"},
 		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token"},
 		{"METRICS_PPROF", "false", "METRICS_PPROF=true", "also serve Go's profiler (/debug/pprof/) on METRICS_ADDR"},
 		{"HTTP_GZIP", "true", "HTTP_GZIP=false", "gzip answers for clients that accept it; false when the proxy in front compresses"},
@@ -228,9 +230,9 @@ func Load(getenv func(string) string) (Config, error) {
 		Listen:         get("SMTPDESK_LISTEN"),
 		BaseURL:        strings.TrimRight(get("SMTPDESK_BASE_URL"), "/"),
 		PolicyFile:     get("POLICY_FILE"),
-		DatabaseURL:    Secret(get("DATABASE_URL")),
+		DatabaseURL:    Secret(secret(getenv, &p, "DATABASE_URL", "DATABASE_URL_FILE")),
 		MetricsAddr:    get("METRICS_ADDR"),
-		MetricsToken:   Secret(get("METRICS_TOKEN")),
+		MetricsToken:   Secret(secret(getenv, &p, "METRICS_TOKEN", "METRICS_TOKEN_FILE")),
 		LogFormat:      strings.ToLower(get("LOG_FORMAT")),
 		AgeWarningDays: 365,
 	}
@@ -251,7 +253,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	cfg.OIDC = OIDC{
-		Issuer:       strings.TrimRight(get("OIDC_ISSUER"), "/"),
+		// Exactly as given: go-oidc requires the issuer its discovery document names, and some
+		// providers' end in "/" (Auth0, Azure AD v1) while others' do not.
+		Issuer:       get("OIDC_ISSUER"),
 		ClientID:     get("OIDC_CLIENT_ID"),
 		ClientSecret: Secret(secret(getenv, &p, "OIDC_CLIENT_SECRET", "OIDC_CLIENT_SECRET_FILE")),
 		Scopes:       strings.Fields(get("OIDC_SCOPES")),
@@ -306,10 +310,16 @@ func Load(getenv func(string) string) (Config, error) {
 
 	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {
 		d, err := parseDays(v)
-		if err != nil || d < 0 {
+		switch {
+		case err != nil || d < 0:
 			p.add("AUDIT_RETENTION", "%q is not a duration; use e.g. AUDIT_RETENTION=400d or 0 to keep forever", v)
+		case d < 24*time.Hour:
+			// Retention deletes entries for good, at start-up first: "6m" meant as six months
+			// would keep six minutes.
+			p.add("AUDIT_RETENTION", "%q is shorter than a day (m is minutes); use whole days, e.g. AUDIT_RETENTION=180d, or 0 to keep forever", v)
+		default:
+			cfg.AuditRetention = d
 		}
-		cfg.AuditRetention = d
 	}
 	if u, err := url.Parse(cfg.BaseURL); err == nil && u.Scheme == "https" {
 		cfg.Session.SecureCookies = true
@@ -338,14 +348,18 @@ func (c Config) Validate() error {
 	missing := func(name string) bool { return required && !c.loadProblems[name] }
 	checkURL(&p, "SMTPDESK_BASE_URL", c.BaseURL, required,
 		"set it to SMTP Desk's public URL (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)")
+	if u, err := url.Parse(c.BaseURL); err == nil && u.Host != "" && (u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+		// SMTP Desk serves from the root of its host: its own links and the sign-in callback
+		// would leave a path out, and a query would end up in the middle of the callback.
+		p.add("SMTPDESK_BASE_URL", "%q has a path, query or user; SMTP Desk must be served at the root of its host (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)", c.BaseURL)
+	}
 
 	if c.Mailgun.APIKey == "" && missing("MAILGUN_API_KEY") {
 		p.add("MAILGUN_API_KEY", "missing; set it to your Mailgun private API key (e.g. MAILGUN_API_KEY=key-0123…) or MAILGUN_API_KEY_FILE=/run/secrets/mailgun")
 	}
 	if c.Mailgun.BaseURL != "" {
-		if u, err := url.Parse(c.Mailgun.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p.add("MAILGUN_BASE_URL", "%q is not an http(s) URL; use e.g. MAILGUN_BASE_URL=https://api.mailgun.net", c.Mailgun.BaseURL)
-		}
+		// Every call carries the API key: plain http only to a sandbox on this machine.
+		checkURL(&p, "MAILGUN_BASE_URL", c.Mailgun.BaseURL, false, "use e.g. MAILGUN_BASE_URL=https://api.mailgun.net")
 	} else if c.Mailgun.Region != "" && c.Mailgun.Region != "us" && c.Mailgun.Region != "eu" {
 		p.add("MAILGUN_REGION", "%q is not a region; use us or eu (e.g. MAILGUN_REGION=eu)", c.Mailgun.Region)
 	}
@@ -397,8 +411,12 @@ func (c Config) Validate() error {
 			p.add("METRICS_ADDR", "%q is not host:port; use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
 		}
 	}
-	if c.MetricsPprof && c.MetricsAddr == "" {
+	switch {
+	case c.MetricsPprof && c.MetricsAddr == "":
 		p.add("METRICS_PPROF", "the profiler is served only on METRICS_ADDR; set METRICS_ADDR too (e.g. METRICS_ADDR=127.0.0.1:9090)")
+	case c.MetricsPprof && !isLoopbackHostPort(c.MetricsAddr):
+		// The profiler has no token and shows the process's stacks, command line and memory.
+		p.add("METRICS_PPROF", "the profiler is served without a token, so METRICS_ADDR must be on loopback with it (e.g. METRICS_ADDR=127.0.0.1:9090), not %q", c.MetricsAddr)
 	}
 	return p.err()
 }

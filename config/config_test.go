@@ -212,7 +212,12 @@ func TestProblems(t *testing.T) {
 		{"secret twice", map[string]string{"OIDC_CLIENT_SECRET_FILE": "/x"}, nil, "OIDC_CLIENT_SECRET: both OIDC_CLIENT_SECRET and OIDC_CLIENT_SECRET_FILE are set"},
 		{"region", map[string]string{"MAILGUN_REGION": "asia"}, nil, `MAILGUN_REGION: "asia" is not a region; use us or eu (e.g. MAILGUN_REGION=eu)`},
 		{"region and base", map[string]string{"MAILGUN_REGION": "eu", "MAILGUN_BASE_URL": "http://127.0.0.1:8025"}, nil, "MAILGUN_REGION: set together with MAILGUN_BASE_URL; set only one of them"},
-		{"base url bad", map[string]string{"MAILGUN_BASE_URL": "ftp://x"}, nil, `MAILGUN_BASE_URL: "ftp://x" is not an http(s) URL`},
+		{"base url bad", map[string]string{"MAILGUN_BASE_URL": "ftp://x"}, nil, `MAILGUN_BASE_URL: "ftp://x" is not an absolute URL`},
+		{"mailgun over plain http", map[string]string{"MAILGUN_BASE_URL": "http://mailgun-proxy.corp.example"}, nil, `MAILGUN_BASE_URL: "http://mailgun-proxy.corp.example" must use https (http is allowed on loopback only)`},
+		{"base url with a path", map[string]string{"SMTPDESK_BASE_URL": "https://corp.example/smtp-desk"}, nil, `SMTPDESK_BASE_URL: "https://corp.example/smtp-desk" has a path, query or user`},
+		{"base url with a query", map[string]string{"SMTPDESK_BASE_URL": "https://corp.example/?x=1"}, nil, `SMTPDESK_BASE_URL: "https://corp.example/?x=1" has a path, query or user`},
+		{"retention in minutes", map[string]string{"AUDIT_RETENTION": "6m"}, nil, `AUDIT_RETENTION: "6m" is shorter than a day (m is minutes)`},
+		{"pprof off loopback", map[string]string{"METRICS_ADDR": ":9090", "METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served without a token, so METRICS_ADDR must be on loopback`},
 		{"timeout", map[string]string{"MAILGUN_TIMEOUT": "soon"}, nil, `MAILGUN_TIMEOUT: "soon" is not a positive duration; use e.g. MAILGUN_TIMEOUT=15s`},
 		{"scopes", map[string]string{"OIDC_SCOPES": "email"}, nil, "OIDC_SCOPES: must include openid"},
 		{"short key", map[string]string{"SESSION_KEYS": base64.StdEncoding.EncodeToString([]byte("short"))}, nil, "SESSION_KEYS: key 1 is 5 bytes, want at least 32; generate one with: openssl rand -base64 32"},
@@ -344,5 +349,56 @@ func TestVarsDocumented(t *testing.T) {
 		if !read[k] {
 			t.Errorf("Vars documents %s but Load does not read it", k)
 		}
+	}
+}
+
+// TestIssuerKeptExactly: the issuer is compared with the provider's discovery document as a
+// string, so a trailing "/" is the provider's business and stays.
+func TestIssuerKeptExactly(t *testing.T) {
+	for _, iss := range []string{"https://tenant.auth0.com/", "https://login.corp.example"} {
+		m := valid(t)
+		m["OIDC_ISSUER"] = iss
+		cfg, err := Load(env(m))
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil || cfg.OIDC.Issuer != iss {
+			t.Errorf("OIDC_ISSUER=%s: issuer %q, %v; want it as given", iss, cfg.OIDC.Issuer, err)
+		}
+	}
+}
+
+// TestEverySecretFromAFile: the metrics token and the database URL (which may carry a password)
+// can come from files too, as the README says of every secret; the files' trailing newline is
+// not part of the value.
+func TestEverySecretFromAFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, v string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(v+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	m := valid(t)
+	delete(m, "DATABASE_URL")
+	m["METRICS_TOKEN_FILE"] = write("token", "m3tr1cs")
+	m["DATABASE_URL_FILE"] = write("dsn", "postgres://smtpdesk:pw@db:5432/smtpdesk")
+	cfg, err := Load(env(m))
+	if err == nil {
+		err = cfg.Validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.MetricsToken.Reveal(); got != "m3tr1cs" {
+		t.Errorf("metrics token %q, want the file's", got)
+	}
+	if got := cfg.DatabaseURL.Reveal(); got != "postgres://smtpdesk:pw@db:5432/smtpdesk" {
+		t.Errorf("database URL %q, want the file's", got)
+	}
+	m["METRICS_TOKEN"] = "also"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "both METRICS_TOKEN and METRICS_TOKEN_FILE are set") {
+		t.Errorf("token and token file both set: %v, want a problem", err)
 	}
 }

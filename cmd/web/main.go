@@ -84,6 +84,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	setRuntimeDefaults(getenv)
 	if o.demo {
+		// The demo supplies what is missing, but a malformed setting is still refused by name.
+		if loadErr != nil {
+			return fmt.Errorf("configuration has malformed settings (run with -help for every setting):\n%w", loadErr)
+		}
 		return runDemo(ctx, cfg, o, stdout)
 	}
 	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
