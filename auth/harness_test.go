@@ -70,6 +70,7 @@ type harnessOpts struct {
 	personas  []demoidp.Persona
 	keys      [][]byte
 	noEndSess bool
+	idle      time.Duration // the idle timeout; 0 is the default
 }
 
 // harness is an echo app with the auth middleware behind a real HTTP(S) server, signing in
@@ -135,8 +136,8 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		IssuerURL: idp.Issuer(), ClientID: "smtpdesk-test", ClientSecret: "test-secret",
 		RedirectURL: h.srv.URL + auth.CallbackPath, SessionKeys: keys, SecureCookies: !o.insecure,
 		Now: h.clock.Now, HTTPClient: &http.Client{Timeout: 5 * time.Second},
-		PostLogoutRedirectURL: postLogout,
-		SignedOutPage:         func(c echo.Context) error { return c.String(http.StatusOK, "signed out page") },
+		PostLogoutRedirectURL: postLogout, IdleTimeout: o.idle,
+		SignedOutPage: func(c echo.Context) error { return c.String(http.StatusOK, "signed out page") },
 	}
 	h.restart(keys)
 	return h

@@ -80,7 +80,7 @@ func (a *Auth) Session() echo.MiddlewareFunc {
 				return err
 			}
 			if rs.sess.ID != "" {
-				if t, ok := rs.sess.Values[metaLastSeen].(time.Time); ok && a.cfg.Now().Sub(t) < lastSeenWriteInterval {
+				if t, ok := rs.sess.Values[metaLastSeen].(time.Time); ok && a.cfg.Now().Sub(t) < a.lastSeenEvery() {
 					return next(c)
 				}
 				if err := a.store.Save(c.Request(), c.Response(), rs.sess); err != nil {
@@ -93,6 +93,14 @@ func (a *Auth) Session() echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// lastSeenEvery is how often activity is written: a minute, or a tenth of the idle timeout when
+// that is shorter. The idle timeout counts from the last write, so a session can end up to this
+// much before the configured idle time after the last request; with a minute against a short
+// timeout, a user active every 20 s of a 30 s timeout was signed out.
+func (a *Auth) lastSeenEvery() time.Duration {
+	return min(lastSeenWriteInterval, a.cfg.IdleTimeout/10)
 }
 
 // RequireUser lets signed-in users through. Others are sent to sign in (GET and HEAD, with the

@@ -129,6 +129,24 @@ func TestSecurity03IdleAndAbsoluteExpiry(t *testing.T) {
 			t.Errorf("after 31 min idle redirected to %q, want sign-in", loc)
 		}
 	})
+	// A short idle timeout keeps an active user signed in: activity was written at most once a
+	// minute and the timeout counts from the last write, so with 30 s a user active every 20 s
+	// was signed out at 40 s.
+	t.Run("short idle timeout", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{idle: 30 * time.Second})
+		b := h.browser()
+		b.signIn("admin")
+		for elapsed := 20 * time.Second; elapsed <= 3*time.Minute; elapsed += 20 * time.Second {
+			h.clock.Add(20 * time.Second)
+			if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+				t.Fatalf("active every 20 s, refused at %v: %d", elapsed, pg.resp.StatusCode)
+			}
+		}
+		h.clock.Add(31 * time.Second)
+		if loc := location(t, b.get("/protected")); !strings.HasPrefix(loc, auth.LoginPath) {
+			t.Errorf("after 31 s idle redirected to %q, want sign-in", loc)
+		}
+	})
 	t.Run("absolute", func(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
 		b := h.browser()
