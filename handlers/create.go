@@ -102,7 +102,6 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	h.lists.Invalidate(sc.domain)
 
 	out := views.SecretsVM{
-		Page:    h.page(c, "Save these passwords now", "They will not be shown again.", "domains", sc.domain),
 		Domain:  sc.domain,
 		Action:  "created",
 		BackURL: domainURL(sc.domain),
@@ -132,9 +131,8 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if len(missing) > 0 {
 		h.recheck(c, sc, f.Mode == "manual", missing, &out)
 	}
-	if len(out.Secrets) == 0 && len(out.NoPassword) > 0 {
-		out.Title, out.Subtitle = "No passwords received", "Mailgun created the logins without sending their passwords back."
-	}
+	out.Page = h.page(c, createdTitle(out), "", "domains", sc.domain)
+	out.Subtitle = createdSubtitle(out)
 	if len(out.Secrets) > 0 {
 		if err := auth.AddFlash(c, "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain)); err != nil {
 			h.log.WarnContext(ctx, "flash", "err", err)
@@ -204,4 +202,51 @@ func plural(n int, word string) string {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// createdTitle and createdSubtitle head the page after a create by what it shows: passwords to
+// save (one or several), logins with the password the user chose, or none of those.
+func createdTitle(out views.SecretsVM) string {
+	switch n := generatedCount(out.Secrets); {
+	case n == 1:
+		return "Save this password now"
+	case n > 1:
+		return "Save these passwords now"
+	case len(out.Secrets) > 0:
+		return "Logins created"
+	case len(out.NoPassword) > 0:
+		return "No passwords received"
+	case len(out.Unknown) > 0:
+		return "Check the list"
+	default:
+		return "No logins created"
+	}
+}
+
+func createdSubtitle(out views.SecretsVM) string {
+	switch n := generatedCount(out.Secrets); {
+	case n == 1:
+		return "It will not be shown again."
+	case n > 1:
+		return "They will not be shown again."
+	case len(out.Secrets) > 0:
+		return "They use the password you chose."
+	case len(out.NoPassword) > 0:
+		return "Mailgun created the logins without sending their passwords back."
+	case len(out.Unknown) > 0:
+		return "Mailgun did not say whether the logins were created."
+	default:
+		return "The reasons are below."
+	}
+}
+
+// generatedCount counts the secrets with a password to show.
+func generatedCount(secrets []views.Secret) int {
+	n := 0
+	for _, s := range secrets {
+		if s.Password != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -329,3 +329,28 @@ func TestActionRateLimit(t *testing.T) {
 	e.Clock.Add(30 * time.Second)
 	wantStatus(t, submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rle"}), http.StatusOK)
 }
+
+// TestCreatedPageHeading: the page after a create is headed by what it shows: a password to
+// save, several, or none (the user chose the password), not always "Save these passwords now".
+func TestCreatedPageHeading(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "owner")
+	const pw = "chosen-pass-42"
+	for _, tt := range []struct {
+		form map[string]string
+		want string
+	}{
+		{map[string]string{"logins": "head1", "mode": "generate"}, "Save this password now"},
+		{map[string]string{"logins": "head2\nhead3", "mode": "generate"}, "Save these passwords now"},
+		{map[string]string{"logins": "head4", "mode": "manual", "password": pw, "password2": pw}, "Logins created"},
+	} {
+		p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", tt.form)
+		wantStatus(t, p, http.StatusOK)
+		if got := strings.TrimSpace(p.Find("h1").Text()); got != tt.want {
+			t.Errorf("%v: heading %q, want %q", tt.form["logins"], got, tt.want)
+		}
+		if got := p.Find("title").Text(); !strings.HasPrefix(got, tt.want) {
+			t.Errorf("%v: title %q, want it to start %q", tt.form["logins"], got, tt.want)
+		}
+	}
+}

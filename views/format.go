@@ -308,8 +308,12 @@ func outcomeLabel(outcome string) string {
 		return "Succeeded"
 	case "failed":
 		return "Failed"
-	case "unknown", "pending":
+	case "unknown":
 		return "Outcome unknown"
+	case "pending":
+		// Begun, with no outcome recorded: still running, or cut short before it could be. The
+		// audit filter lists it beside "unknown", so the two must read differently.
+		return "Not completed"
 	case "denied":
 		return "Denied"
 	default:

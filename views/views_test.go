@@ -377,9 +377,18 @@ func pageCases() []pageCase {
 						t.Errorf("outcome %s: class %q lacks %s", o, s.AttrOr("class", ""), want[o])
 					}
 				})
-				if got := doc.Find(`[data-outcome="pending"]`).Text(); got != "Outcome unknown" {
+				if got := doc.Find(`[data-outcome="pending"]`).Text(); got != "Not completed" {
 					t.Errorf("pending label: got %q", got)
 				}
+				// Each outcome reads differently in the filter, as it filters differently.
+				seen := map[string]string{}
+				doc.Find(`select[name="outcome"] option`).Each(func(_ int, s *goquery.Selection) {
+					label := strings.TrimSpace(s.Text())
+					if other, dup := seen[label]; dup {
+						t.Errorf("outcome filter: %q and %q both read %q", other, s.AttrOr("value", ""), label)
+					}
+					seen[label] = s.AttrOr("value", "")
+				})
 				for _, name := range []string{"domain", "actor", "action", "outcome", "from", "to", "login"} {
 					if doc.Find(`form[method="get"] [name="`+name+`"]`).Length() != 1 {
 						t.Errorf("no audit filter named %q", name)
@@ -761,5 +770,19 @@ func TestCountOf(t *testing.T) {
 		if got := countOf(tt.n, tt.noun); got != tt.want {
 			t.Errorf("countOf(%d, %q) = %q, want %q", tt.n, tt.noun, got, tt.want)
 		}
+	}
+}
+
+// TestFieldErrorTakesFocus: a field the server refused asks for focus (the page's script gives
+// it to the first such element), so that a screen reader announces the error after the reload;
+// a field without an error does not.
+func TestFieldErrorTakesFocus(t *testing.T) {
+	doc, _ := render(t, FormField(Field{Name: "password", Label: "Password", Type: "password", Error: "Too short."}))
+	if in := doc.Find("input#" + fieldID("password")); in.AttrOr("aria-invalid", "") != "true" || in.AttrOr("data-autofocus", "no") == "no" {
+		t.Errorf("refused field: want aria-invalid and data-autofocus")
+	}
+	doc, _ = render(t, FormField(Field{Name: "password", Label: "Password", Type: "password"}))
+	if _, ok := doc.Find("input").Attr("data-autofocus"); ok {
+		t.Error("a field without an error asks for focus")
 	}
 }
