@@ -14,13 +14,16 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// testid is the CSS selector of a data-testid hook.
-// keyPress presses and releases a printable key as a keyboard does: a keyDown that carries
-// its text, then a keyUp.
+// keyPress presses and releases a key as a keyboard does: a keyDown that carries a printable
+// key's text, then a keyUp.
 func keyPress(key, code string, vk int64) chromedp.Action[chromedp.Void] {
+	text := key
+	if len([]rune(key)) != 1 {
+		text = "" // a named key (ArrowUp, Enter) types no text
+	}
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		for _, p := range []input.DispatchKeyEventParams{
-			{Type: input.DispatchKeyEventTypeKeyDown, Key: key, Code: code, Text: key, UnmodifiedText: key, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk},
+			{Type: input.DispatchKeyEventTypeKeyDown, Key: key, Code: code, Text: text, UnmodifiedText: text, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk},
 			{Type: input.DispatchKeyEventTypeKeyUp, Key: key, Code: code, WindowsVirtualKeyCode: vk, NativeVirtualKeyCode: vk},
 		} {
 			if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, p); err != nil {
@@ -31,6 +34,7 @@ func keyPress(key, code string, vk int64) chromedp.Action[chromedp.Void] {
 	})
 }
 
+// testid is the CSS selector of a data-testid hook.
 func testid(id string) string { return `[data-testid="` + id + `"]` }
 
 // The credential rows' hooks (views/rows.go): rows carry no data-testid, because every byte of
@@ -105,7 +109,7 @@ func (tb *tab) setPageSize(n int) int {
 		return tb.click(sel + ` ~ button[type="submit"]`)
 	}
 	return tb.follow("choose page size", chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
-		`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); })()`,
+		`(() => { const s = document.querySelector(%q); s.dispatchEvent(new PointerEvent("pointerdown", {bubbles: true})); s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); })()`,
 		sel, fmt.Sprint(n))))
 }
 
@@ -230,6 +234,23 @@ func browseExampleCom(t *testing.T, tb *tab) {
 		t.Errorf("the first page changed after paging: %d rows", len(got))
 	}
 
+	if !tb.nojs {
+		// With the keyboard, an arrow key changes the choice without reloading the page (which
+		// would apply it and lose the focus at once); Apply appears for the user to confirm.
+		before := tb.path()
+		tb.do("arrow key on the page size",
+			chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%q).focus()`, testid("page-size"))),
+			keyPress("ArrowUp", "ArrowUp", 38))
+		if after := tb.path(); after != before {
+			t.Errorf("an arrow key on the page size loaded %s", after)
+		}
+		if !query[bool](tb, "Apply shown", testid("page-size")+` ~ button[type="submit"]`, `els => !els[0].hidden`) {
+			t.Error("after a change made with keys, Apply is not shown")
+		}
+		if !query[bool](tb, "focus kept", testid("page-size"), `els => document.activeElement === els[0]`) {
+			t.Error("the page size lost the focus")
+		}
+	}
 	tb.wantStatus("page size 25", tb.setPageSize(25), http.StatusOK)
 	tb.wantPager("page size 25", 1, 25, total)
 	if got := tb.count(rowSel); got != 25 {

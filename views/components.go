@@ -42,6 +42,10 @@ func (f Field) controlAttrs() templ.Attributes {
 	a := templ.Attributes{}
 	if f.Error != "" {
 		a["aria-invalid"] = "true"
+		// The page's script focuses the first element asking for it: after a refused form, the
+		// first field to fix (or a summary or alert above it), so that a screen reader says
+		// what went wrong instead of starting again from the top.
+		a["data-autofocus"] = true
 	}
 	if d := describedBy(f.Name, f.Hint, f.Error); d != "" {
 		a["aria-describedby"] = d

@@ -209,13 +209,24 @@
     });
   }
 
-  // Page-size selects submit their GET form on change; the Apply button is then unnecessary.
+  // Page-size selects submit their GET form when a choice is made with the pointer; the Apply
+  // button is then unnecessary and hidden. A keyboard changes the value at each arrow key, so a
+  // change made with keys only shows Apply again: submitting would reload the page (and lose
+  // the focus) before the user has looked through the options.
   function initAutosubmit() {
     document.querySelectorAll('select[data-autosubmit]').forEach(function (sel) {
       var form = sel.form;
       if (!form) return;
-      form.querySelectorAll('[data-autosubmit-hide]').forEach(function (b) { b.hidden = true; });
+      var apply = form.querySelectorAll('[data-autosubmit-hide]');
+      apply.forEach(function (b) { b.hidden = true; });
+      var byKey = false;
+      sel.addEventListener('keydown', function () { byKey = true; });
+      sel.addEventListener('pointerdown', function () { byKey = false; });
       sel.addEventListener('change', function () {
+        if (byKey) {
+          apply.forEach(function (b) { b.hidden = false; });
+          return;
+        }
         if (typeof form.requestSubmit === 'function') { form.requestSubmit(); } else { form.submit(); }
       });
     });
