@@ -33,6 +33,9 @@ func (h *CredentialPages) NewForm(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
+	if unknown, err := h.unknownDomain(c, sc); unknown {
+		return err
+	}
 	return Render(c, http.StatusOK, views.Create(h.createVM(c, sc)))
 }
 

@@ -235,6 +235,17 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
 }
 
+// unknownDomain answers 404 when Mailgun does not know the domain, for the form pages, which
+// would otherwise show a working form for it (the domain's first page, which it reads, is
+// usually in the page cache already). Any other failure to ask lets the form show: its action
+// will say what Mailgun answers then.
+func (h *CredentialPages) unknownDomain(c echo.Context, sc *scope) (bool, error) {
+	if _, err := h.lists.Page(c.Request().Context(), sc.domain, 0, DefaultPerPage); errors.Is(err, mailgun.ErrNotFound) {
+		return true, h.listError(c, sc, err)
+	}
+	return false, nil
+}
+
 // domainSubtitle says what the domain page lets this user do, so a reviewer is not promised
 // buttons they will not find.
 func domainSubtitle(p views.Perms) string {

@@ -326,3 +326,21 @@ func TestDomainURLValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestFormsForAnUnknownDomain: the form pages of a domain Mailgun does not know answer 404, as
+// the domain page and delete-all do, instead of a working form.
+func TestFormsForAnUnknownDomain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	for _, path := range []string{
+		"/d/nope.example/new",
+		"/d/nope.example/logins/a@nope.example/reset",
+		"/d/nope.example/logins/a@nope.example/delete",
+	} {
+		p := get(t, c, path)
+		wantStatus(t, p, http.StatusNotFound)
+		if !strings.Contains(p.Text(), "Mailgun does not know the domain nope.example") {
+			t.Errorf("%s: %.300s", path, p.Text())
+		}
+	}
+}

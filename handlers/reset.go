@@ -36,6 +36,9 @@ func (h *CredentialPages) ResetForm(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
+	if unknown, err := h.unknownDomain(c, sc); unknown {
+		return err
+	}
 	return Render(c, http.StatusOK, views.Reset(h.resetVM(c, sc)))
 }
 
