@@ -361,6 +361,15 @@ func describedBy(name, hint, errMsg string) string {
 	return strings.Join(ids, " ")
 }
 
+// lineErrorAttrs marks the logins field invalid and described by the summary of its refused
+// lines (#line-errors) when there are any, so that a screen reader on the field hears why.
+func lineErrorAttrs(n int, name string) templ.Attributes {
+	if n == 0 {
+		return nil
+	}
+	return templ.Attributes{"aria-invalid": "true", "aria-describedby": "line-errors " + fieldID(name) + "-hint"}
+}
+
 // errOf reads a field's message from a possibly nil map.
 func errOf(m map[string]string, name string) string {
 	if m == nil {

@@ -241,6 +241,12 @@ func pageCases() []pageCase {
 				if got := strings.Join(strings.Fields(testid(doc, "line-error").First().Text()), " "); got != "Line 2 bob smith: contains a space" {
 					t.Errorf("line error: got %q", got)
 				}
+				// The field is marked invalid and described by the summary of its refused lines.
+				in := testid(doc, "logins-input")
+				if in.AttrOr("aria-invalid", "") != "true" || !strings.Contains(" "+in.AttrOr("aria-describedby", "")+" ", " line-errors ") || doc.Find("#line-errors").Length() != 1 {
+					t.Errorf("logins field: aria-invalid %q, aria-describedby %q; want invalid and described by #line-errors",
+						in.AttrOr("aria-invalid", ""), in.AttrOr("aria-describedby", ""))
+				}
 				form := testid(doc, "logins-input").Closest("form")
 				if got, want := form.AttrOr("method", ""), "post"; got != want {
 					t.Errorf("method: got %q, want %q", got, want)
