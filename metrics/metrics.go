@@ -97,26 +97,34 @@ func (m *Metrics) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			err := next(c)
+			if err := next(c); err != nil {
+				// Hand the error to the error handler now, as the access log does, so that the
+				// status counted is the one sent: the handler turns a Mailgun failure into 502,
+				// 504, 404 or 429, which guessing from the error would count as 500.
+				c.Error(err)
+			}
 			route := c.Path()
 			if route == "" {
 				route = "unmatched"
 			}
-			status := c.Response().Status
-			if err != nil {
-				// The error handler has not run yet; use the status it will choose.
-				if he, ok := err.(*echo.HTTPError); ok {
-					status = he.Code
-				} else if !c.Response().Committed {
-					status = http.StatusInternalServerError
-				}
-			}
-			method := c.Request().Method
-			m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+			method := methodLabel(c.Request().Method)
+			m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
 			m.requestDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
-			return err
+			return nil
 		}
 	}
+}
+
+// methodLabel is a request's method as a label: one of the standard methods, or "other". Go's
+// server accepts any token as a method, and the label is set before sign-in, so the raw method
+// would let anyone add series without end.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // ObserveMailgun records one HTTP attempt to Mailgun. status is 0 when no answer came;

@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -90,5 +91,45 @@ func TestActiveSessionsUnknownOnError(t *testing.T) {
 	_, body := scrape(t, m.Handler(""), "")
 	if !strings.Contains(body, "smtpdesk_active_sessions -1") {
 		t.Errorf("active sessions gauge should read -1 when the count fails; body lacks it")
+	}
+}
+
+// TestMetricsCountWhatWasSent: an error the app's error handler maps to a status of its own (a
+// Mailgun outage to 502, here) is counted with that status, not guessed as 500; and a method
+// outside the standard ones is counted as "other", since anyone can send any method before
+// signing in and each new label would be a new series kept forever.
+func TestMetricsCountWhatWasSent(t *testing.T) {
+	m := metrics.New(nil)
+	e := echo.New()
+	errUpstream := errors.New("mailgun: no answer")
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		if errors.Is(err, errUpstream) {
+			_ = c.String(http.StatusBadGateway, "Mailgun did not answer")
+			return
+		}
+		e.DefaultHTTPErrorHandler(err, c)
+	}
+	e.Use(m.Middleware())
+	e.GET("/export.csv", func(c echo.Context) error { return fmt.Errorf("export: %w", errUpstream) })
+	e.RouteNotFound("/*", func(c echo.Context) error { return echo.ErrNotFound })
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/export.csv", nil))
+	if rec.Code != http.StatusBadGateway {
+		t.Fatalf("sent %d, want 502 from the error handler", rec.Code)
+	}
+	for i := range 50 {
+		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(fmt.Sprintf("X%04d", i), "/nowhere", nil))
+	}
+	_, body := scrape(t, m.Handler(""), "")
+	for _, want := range []string{
+		`smtpdesk_http_requests_total{method="GET",route="/export.csv",status="502"} 1`,
+		`smtpdesk_http_requests_total{method="other",route="/*",status="404"} 50`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(body, `method="X0`) {
+		t.Error("a made-up method became a label")
 	}
 }
