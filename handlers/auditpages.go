@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strconv"
@@ -288,8 +289,8 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 }
 
 // export streams every entry matching the filter (no paging), newest first. Once the first
-// byte is sent the status cannot change, so a failure half-way is logged and the download ends
-// short.
+// byte is sent the status cannot change, so a failure half-way is logged and the download is
+// aborted: a file that ended cleanly would pass for the whole trail in a review.
 func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
 	q := ParseAuditQuery(c.QueryParams())
@@ -309,13 +310,20 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	write, finish := start(w)
+	err = nil
 	if ok {
-		if err := h.auditLog.EachAudit(ctx, f, write); err != nil {
-			h.log.ErrorContext(ctx, "audit export", "format", ext, "err", err)
-		}
+		err = h.auditLog.EachAudit(ctx, f, write)
 	}
-	if err := finish(); err != nil {
-		h.log.ErrorContext(ctx, "audit export", "format", ext, "err", err)
+	if err == nil {
+		err = finish()
+	}
+	if err != nil {
+		level := slog.LevelError
+		if ctx.Err() != nil {
+			level = slog.LevelInfo // the browser went away: nobody is waiting for the rest
+		}
+		h.log.Log(ctx, level, "audit export failed after the file had begun; the download is aborted", "format", ext, "err", err)
+		panic(http.ErrAbortHandler)
 	}
 	return nil
 }

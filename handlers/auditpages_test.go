@@ -462,3 +462,27 @@ func TestAuditFilterProblems(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditExportAbortsOnFailure: when the store fails half-way through an export, the
+// download is aborted; it used to end cleanly with status 200, a well-formed file holding two
+// thirds of the entries, which would pass for the whole trail in a review.
+func TestAuditExportAbortsOnFailure(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 1200, "acme.example", "credential.create", "a@acme.example")
+	db, err := sql.Open("sqlite", e.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// A row the store cannot read stands in for a failure half-way (a dropped connection, say).
+	if _, err := db.Exec(`UPDATE audit_log SET logins = '{broken' WHERE id = (
+		SELECT id FROM audit_log WHERE kind = 'entry' ORDER BY id LIMIT 1 OFFSET 400)`); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "operator")
+	for _, path := range []string{"/audit/export.jsonl", "/audit/export.csv"} {
+		if p, err := c.Get(context.Background(), path); err == nil {
+			t.Errorf("%s: a complete download (status %d, %d bytes), want it aborted", path, p.Status, len(p.Body))
+		}
+	}
+}

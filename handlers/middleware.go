@@ -340,6 +340,14 @@ func (g *gzipper) middleware(next echo.HandlerFunc) echo.HandlerFunc {
 		gw := &gzipResponseWriter{ResponseWriter: res.Writer, g: g, ctx: req.Context()}
 		res.Writer = gw
 		defer func() {
+			if r := recover(); r != nil {
+				// A handler that panics (http.ErrAbortHandler: a download that failed half-way)
+				// must not have its answer finished here: closing the stream, and setting its
+				// length while it fits the buffer, would send a short file as a whole one.
+				gw.abandon()
+				res.Writer = gw.ResponseWriter
+				panic(r)
+			}
 			gw.finish()
 			res.Writer = gw.ResponseWriter
 		}()
@@ -505,6 +513,14 @@ func (w *gzipResponseWriter) Flush() {
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *gzipResponseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// abandon gives the compressor back without ending its stream or sending what it holds.
+func (w *gzipResponseWriter) abandon() {
+	if w.sink != nil {
+		w.g.put(w.sink)
+		w.sink = nil
+	}
+}
 
 // finish ends the answer: a short body goes out as it is, a compressed one gets its trailer and
 // the gzip.Writer goes back to the pool.
