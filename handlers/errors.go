@@ -139,6 +139,12 @@ func classifyError(err error) userError {
 		p := statusDefaults(http.StatusBadRequest)
 		p.message = "That domain or login name is not valid."
 		return p
+	case errors.Is(err, ErrListMoved):
+		p := statusDefaults(http.StatusServiceUnavailable)
+		p.heading = "The logins kept changing"
+		p.message = "Logins of this domain were created or deleted while SMTP Desk read them, several times over, so it could not put together a list that leaves none out."
+		p.hint = "Reload the page in a moment."
+		return p
 	case errors.As(err, &he):
 		p := statusDefaults(he.Code)
 		// Handler-written messages for 4xx are meant for users; echo's own generic ones and

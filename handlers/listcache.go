@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -250,7 +251,33 @@ func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credentia
 	return append([]mailgun.Credential(nil), v.([]mailgun.Credential)...), nil
 }
 
+// ErrListMoved says that a domain's logins kept changing while all of them were read page by
+// page, so no consistent list could be put together.
+var ErrListMoved = errors.New("the domain's logins changed while they were read")
+
+// allAttempts is how many times fetchAll reads a domain whose list moves under it.
+const allAttempts = 3
+
+// fetchAll reads every login of a domain. Pages are read by offset, so a login created or
+// deleted between two calls shifts the rest by one: a login that still exists could cross a
+// page boundary unseen, and the count would still look right. Every page must report the same
+// total, and the logins read (each once) must be that many; otherwise the walk starts again, a
+// few times, and then fails with ErrListMoved rather than leave a live login out.
 func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Credential, int, error) {
+	for attempt := 1; ; attempt++ {
+		items, total, consistent, err := c.fetchAllOnce(ctx, domain)
+		switch {
+		case err != nil:
+			return nil, 0, err
+		case consistent:
+			return items, total, nil
+		case attempt == allAttempts:
+			return nil, 0, fmt.Errorf("list credentials of %s: %w (%d attempts)", domain, ErrListMoved, attempt)
+		}
+	}
+}
+
+func (c *ListCache) fetchAllOnce(ctx context.Context, domain string) (items []mailgun.Credential, total int, consistent bool, err error) {
 	const limit = mailgun.MaxLimit
 	// When the login count is known (the home page or an earlier list cached it), every page is
 	// asked for at once, bounded by the fan-out: 10,000 logins take three waves of calls instead
@@ -264,7 +291,8 @@ func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Cred
 	c.mu.Unlock()
 
 	results := make([][]mailgun.Credential, guess)
-	total := -1
+	total = -1
+	moved := false
 	fetch := func(from, to int) error {
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.SetLimit(c.fanOut)
@@ -277,6 +305,9 @@ func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Cred
 				}
 				mu.Lock()
 				results[i] = l.Items
+				if total >= 0 && l.TotalCount != total {
+					moved = true
+				}
 				if i == 0 || total < 0 {
 					total = l.TotalCount
 				}
@@ -287,16 +318,16 @@ func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Cred
 		return eg.Wait()
 	}
 	if err := fetch(0, guess); err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	if pages := max(1, (total+limit-1)/limit); pages > guess {
 		results = append(results, make([][]mailgun.Credential, pages-guess)...)
 		if err := fetch(guess, pages); err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 	}
 	seen := make(map[string]bool, total)
-	items := make([]mailgun.Credential, 0, total)
+	items = make([]mailgun.Credential, 0, total)
 	for _, page := range results {
 		for _, cr := range page {
 			k := strings.ToLower(cr.Login)
@@ -307,7 +338,7 @@ func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Cred
 			items = append(items, cr)
 		}
 	}
-	return items, total, nil
+	return items, total, !moved && len(items) == total, nil
 }
 
 // do runs fn once for all concurrent callers of the same key (shared).
