@@ -134,8 +134,8 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if len(missing) > 0 {
 		h.recheck(c, sc, f.Mode == "manual", missing, &out)
 	}
-	out.Page = h.page(c, createdTitle(out), "", "domains", sc.domain)
-	out.Subtitle = createdSubtitle(out)
+	title, subtitle := createdHeading(out)
+	out.Page = h.page(c, title, subtitle, "domains", sc.domain)
 	if len(out.Secrets) > 0 {
 		if err := auth.AddFlash(c, "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain)); err != nil {
 			h.log.WarnContext(ctx, "flash", "err", err)
@@ -207,39 +207,22 @@ func plural(n int, word string) string {
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-// createdTitle and createdSubtitle head the page after a create by what it shows: passwords to
-// save (one or several), logins with the password the user chose, or none of those.
-func createdTitle(out views.SecretsVM) string {
+// createdHeading is the title and subtitle of the page after a create, by what it shows:
+// passwords to save (one or several), logins with the password the user chose, or none of those.
+func createdHeading(out views.SecretsVM) (title, subtitle string) {
 	switch n := generatedCount(out.Secrets); {
 	case n == 1:
-		return "Save this password now"
+		return "Save this password now", "It will not be shown again."
 	case n > 1:
-		return "Save these passwords now"
+		return "Save these passwords now", "They will not be shown again."
 	case len(out.Secrets) > 0:
-		return "Logins created"
+		return "Logins created", "They use the password you chose."
 	case len(out.NoPassword) > 0:
-		return "No passwords received"
+		return "No passwords received", "Mailgun created the logins without sending their passwords back."
 	case len(out.Unknown) > 0:
-		return "Check the list"
+		return "Check the list", "Mailgun did not say whether the logins were created."
 	default:
-		return "No logins created"
-	}
-}
-
-func createdSubtitle(out views.SecretsVM) string {
-	switch n := generatedCount(out.Secrets); {
-	case n == 1:
-		return "It will not be shown again."
-	case n > 1:
-		return "They will not be shown again."
-	case len(out.Secrets) > 0:
-		return "They use the password you chose."
-	case len(out.NoPassword) > 0:
-		return "Mailgun created the logins without sending their passwords back."
-	case len(out.Unknown) > 0:
-		return "Mailgun did not say whether the logins were created."
-	default:
-		return "The reasons are below."
+		return "No logins created", "The reasons are below."
 	}
 }
 

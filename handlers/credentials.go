@@ -236,11 +236,11 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 }
 
 // unknownDomain answers 404 when Mailgun does not know the domain, for the form pages, which
-// would otherwise show a working form for it (the domain's first page, which it reads, is
-// usually in the page cache already). Any other failure to ask lets the form show: its action
-// will say what Mailgun answers then.
+// would otherwise show a working form for it. It asks for the domain's login count, which the
+// home and domain pages keep (else one limit=1 call). Any other failure to ask lets the form
+// show: its action will say what Mailgun answers then.
 func (h *CredentialPages) unknownDomain(c echo.Context, sc *scope) (bool, error) {
-	if _, err := h.lists.Page(c.Request().Context(), sc.domain, 0, DefaultPerPage); errors.Is(err, mailgun.ErrNotFound) {
+	if _, err := h.lists.Count(c.Request().Context(), sc.domain); errors.Is(err, mailgun.ErrNotFound) {
 		return true, h.listError(c, sc, err)
 	}
 	return false, nil

@@ -681,22 +681,9 @@ func checkLoginIndex(ctx context.Context, snap *sql.Tx, rebind func(string) stri
 		return 0, fmt.Errorf("login index: %w", err)
 	}
 	defer rows.Close()
-	var (
-		cur       int64
-		curLogins string
-		got       []string
-		first     int64
-		differs   = func() bool {
-			var want []string
-			if err := json.Unmarshal([]byte(curLogins), &want); err != nil {
-				return true
-			}
-			want = foldLogins(want)
-			slices.Sort(want)
-			slices.Sort(got)
-			return !slices.Equal(want, got)
-		}
-	)
+	var cur int64        // the entry whose index rows are being gathered
+	var curLogins string // its hashed logins
+	var got []string     // its index rows so far
 	for rows.Next() {
 		var id int64
 		var logins string
@@ -705,9 +692,8 @@ func checkLoginIndex(ctx context.Context, snap *sql.Tx, rebind func(string) stri
 			return 0, fmt.Errorf("login index: %w", err)
 		}
 		if id != cur {
-			if cur != 0 && differs() {
-				first = cur
-				break
+			if cur != 0 && indexDiffers(curLogins, got) {
+				return cur, nil
 			}
 			cur, curLogins, got = id, logins, got[:0]
 		}
@@ -718,10 +704,23 @@ func checkLoginIndex(ctx context.Context, snap *sql.Tx, rebind func(string) stri
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("login index: %w", err)
 	}
-	if first == 0 && cur != 0 && differs() {
-		first = cur
+	if cur != 0 && indexDiffers(curLogins, got) {
+		return cur, nil
 	}
-	return first, nil
+	return 0, nil
+}
+
+// indexDiffers says whether an entry's index rows are not exactly its logins (stored JSON),
+// folded. It sorts got.
+func indexDiffers(logins string, got []string) bool {
+	var want []string
+	if err := json.Unmarshal([]byte(logins), &want); err != nil {
+		return true
+	}
+	want = foldLogins(want)
+	slices.Sort(want)
+	slices.Sort(got)
+	return !slices.Equal(want, got)
 }
 
 // DeleteAuditBefore applies retention: it deletes the oldest entries whose
