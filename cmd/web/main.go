@@ -32,6 +32,10 @@ import (
 const ShutdownTimeout = 15 * time.Second
 
 func main() {
+	// SIGHUP reloads the policy once the server is up (onHUP). Until then, and while shutting
+	// down, it is ignored rather than left to its default, which ends the process: a reload sent
+	// by a service manager during start-up must not kill the server.
+	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
@@ -151,7 +155,7 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.
 	return nil
 }
 
-// onHUP calls fn on every SIGHUP until the returned stop is called.
+// onHUP calls fn on every SIGHUP until the returned stop is called; after it, SIGHUP is ignored.
 func onHUP(fn func()) (stop func()) {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGHUP)
@@ -167,7 +171,7 @@ func onHUP(fn func()) (stop func()) {
 		}
 	}()
 	return func() {
-		signal.Stop(ch)
+		signal.Ignore(syscall.SIGHUP)
 		close(done)
 	}
 }

@@ -12,10 +12,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -382,5 +384,33 @@ func TestRuntimeDefaults(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT set, memory limit = %d, want it left alone", got)
+	}
+}
+
+// TestHUPReloadsThenIsIgnored: SIGHUP calls the reload while onHUP is active, and after its stop
+// a SIGHUP no longer ends the process (the signal's default), as during shutdown. It starts as
+// main does, with SIGHUP ignored.
+func TestHUPReloadsThenIsIgnored(t *testing.T) {
+	signal.Ignore(syscall.SIGHUP)
+	reloads := make(chan struct{}, 4)
+	stop := onHUP(func() { reloads <- struct{}{} })
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-reloads:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SIGHUP did not call the reload")
+	}
+	stop()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	// Were SIGHUP back at its default, the process would end here and the test binary fail.
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case <-reloads:
+		t.Error("SIGHUP after stop still called the reload")
+	default:
 	}
 }
