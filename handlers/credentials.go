@@ -32,7 +32,7 @@ func (sc *scope) perms() views.Perms {
 		DeleteAll: sc.can(policy.ActDeleteAll),
 		System:    sc.can(policy.ActSystem),
 	}
-	email := strings.ToLower(sc.user.Email)
+	email := policy.FoldEmail(sc.user.Email)
 	if !p.Reset && strings.HasSuffix(email, "@"+sc.domain) && sc.pol.CanSelfReset(sc.subj, sc.domain, email) {
 		p.SelfLogin = email
 	}
@@ -91,7 +91,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 	rows := make([]views.CredentialRow, 0, len(items))
 	for _, cr := range items {
 		system := IsSystemLogin(cr.Login)
-		self := perms.SelfLogin != "" && strings.EqualFold(cr.Login, perms.SelfLogin)
+		self := perms.SelfLogin != "" && policy.SameEmail(cr.Login, perms.SelfLogin)
 		resetAt, old := rot.of(cr)
 		rows = append(rows, views.CredentialRow{
 			Login:     cr.Login,

@@ -178,7 +178,7 @@ func (ps parser) emails(v *yaml.Node, what string, into map[string]bool) error {
 		if at := strings.IndexByte(e, '@'); at <= 0 || at != strings.LastIndexByte(e, '@') || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n") {
 			return ps.errf(v.Content[i], "%q is not an e-mail address", e)
 		}
-		into[strings.ToLower(e)] = true
+		into[FoldEmail(e)] = true
 	}
 	return nil
 }

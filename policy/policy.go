@@ -105,7 +105,7 @@ func (m matcher) matches(s Subject) bool {
 			return true
 		}
 	}
-	if s.EmailVerified && s.Email != "" && m.emails[strings.ToLower(s.Email)] {
+	if s.EmailVerified && s.Email != "" && m.emails[FoldEmail(s.Email)] {
 		return true
 	}
 	return false
@@ -172,10 +172,10 @@ func (p *Policy) Can(s Subject, domain string, a Action) bool {
 
 // CanSelfReset reports whether the subject may reset login on domain through self-service: the
 // policy allows self-service, the subject's e-mail is verified and equals the login
-// (case-insensitive), and the subject may view the domain.
+// (ignoring the case of ASCII letters: see SameEmail), and the subject may view the domain.
 func (p *Policy) CanSelfReset(s Subject, domain, login string) bool {
 	return p.SelfService() && s.EmailVerified && s.Email != "" &&
-		strings.EqualFold(strings.TrimSpace(login), s.Email) && p.Can(s, domain, ActView)
+		SameEmail(strings.TrimSpace(login), s.Email) && p.Can(s, domain, ActView)
 }
 
 // HasAnyAccess reports whether the subject holds any role anywhere (the "no access" page is shown
@@ -287,4 +287,38 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// FoldEmail lower-cases the ASCII letters of an e-mail address and nothing else. Unicode case
+// folding would make different addresses equal: U+212A KELVIN SIGN lower-cases to "k" and
+// U+017F LONG S folds to "s", so "\u212Aate@corp.example" would match a policy entry for
+// kate@corp.example, and "\u017Fam@…" could reset sam@…'s login.
+func FoldEmail(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}
+
+// SameEmail reports whether a and b are the same address when only ASCII letters' case is
+// ignored (see FoldEmail).
+func SameEmail(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
 }

@@ -242,3 +242,35 @@ func FuzzParse(f *testing.F) {
 		_ = p.VisibleDomains(s, []string{"acme.example", "x.example"})
 	})
 }
+
+// TestEmailsFoldOnlyASCII: e-mail addresses match ignoring the case of ASCII letters only. Unicode
+// folding would let another address through: U+212A KELVIN SIGN lower-cases to "k", U+017F LONG S
+// folds to "s".
+func TestEmailsFoldOnlyASCII(t *testing.T) {
+	p := mustParse(t, `admins:
+  emails: [Kate@Corp.example]
+self_service: true
+rules:
+  - domain: acme.example
+    role: viewer
+    groups: [team-acme]
+`)
+	if !p.IsAdmin(Subject{Email: "KATE@corp.EXAMPLE", EmailVerified: true}) {
+		t.Error("the admin's address in other ASCII case does not match")
+	}
+	kelvin := Subject{Email: "\u212Aate@corp.example", EmailVerified: true}
+	if p.IsAdmin(kelvin) {
+		t.Errorf("IsAdmin(%q) = true: a different address matched kate@corp.example", kelvin.Email)
+	}
+	sam := Subject{Email: "Sam@acme.example", EmailVerified: true, Groups: []string{"team-acme"}}
+	if !p.CanSelfReset(sam, "acme.example", "sam@ACME.example") {
+		t.Error("self-service refused the user's own login in other ASCII case")
+	}
+	longS := Subject{Email: "\u017Fam@acme.example", EmailVerified: true, Groups: []string{"team-acme"}}
+	if p.CanSelfReset(longS, "acme.example", "sam@acme.example") {
+		t.Errorf("CanSelfReset(%q, sam@acme.example) = true: self-service reached another person's login", longS.Email)
+	}
+	if FoldEmail("\u212Aate@X.example") != "\u212Aate@x.example" || !SameEmail("a@B.c", "A@b.C") || SameEmail("\u017F@x", "s@x") {
+		t.Error("FoldEmail/SameEmail fold something other than ASCII letters")
+	}
+}
