@@ -1,14 +1,18 @@
 package auth
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,12 +246,14 @@ func (a *Auth) login(c echo.Context) error {
 		State: randomToken(), Nonce: randomToken(), Verifier: oauth2.GenerateVerifier(),
 		Next: SafeNext(c.QueryParam("next")), Issued: a.cfg.Now().Unix(),
 	}
-	encoded, err := securecookie.EncodeMulti(a.loginName, ls, a.loginCodecs...)
+	name := a.loginCookieName(ls.State)
+	encoded, err := securecookie.EncodeMulti(name, ls, a.loginCodecs...)
 	if err != nil {
 		return fmt.Errorf("auth: encode sign-in cookie: %w", err)
 	}
+	a.pruneLoginCookies(c)
 	c.SetCookie(&http.Cookie{
-		Name: a.loginName, Value: encoded, Path: "/", MaxAge: int(loginCookieLifetime / time.Second),
+		Name: name, Value: encoded, Path: "/", MaxAge: int(loginCookieLifetime / time.Second),
 		Secure: a.cfg.SecureCookies, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 	c.Response().Header().Set("Cache-Control", "no-store")
@@ -255,20 +261,72 @@ func (a *Auth) login(c echo.Context) error {
 	return c.Redirect(http.StatusFound, u)
 }
 
-func (a *Auth) clearLoginCookie(c echo.Context) {
+// Each sign-in in progress has its own state cookie, named after its state, so that sign-ins
+// started in two tabs both complete, and a callback with another state (a stale tab, or a link
+// from another site) leaves the one in progress alone.
+
+// loginCookieName is the name of the state cookie of the sign-in whose state is state.
+func (a *Auth) loginCookieName(state string) string {
+	sum := sha256.Sum256([]byte(state))
+	return a.loginName + "-" + hex.EncodeToString(sum[:8])
+}
+
+func (a *Auth) clearLoginCookie(c echo.Context, name string) {
 	c.SetCookie(&http.Cookie{
-		Name: a.loginName, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
+		Name: name, Value: "", Path: "/", MaxAge: -1, Expires: time.Unix(1, 0),
 		Secure: a.cfg.SecureCookies, HttpOnly: true, SameSite: http.SameSiteLaxMode,
 	})
 }
 
-func (a *Auth) readLoginCookie(c echo.Context) (loginState, bool) {
+// pruneLoginCookies clears the state cookies that are no longer usable, and the oldest ones
+// beyond maxLoginsInProgress-1, to make room for a new sign-in.
+func (a *Auth) pruneLoginCookies(c echo.Context) {
+	type inProgress struct {
+		name   string
+		issued int64
+	}
+	var live []inProgress
+	for _, ck := range c.Cookies() {
+		if !strings.HasPrefix(ck.Name, a.loginName+"-") {
+			continue
+		}
+		if ls, ok := a.decodeLoginCookie(ck); ok {
+			live = append(live, inProgress{ck.Name, ls.Issued})
+		} else {
+			a.clearLoginCookie(c, ck.Name)
+		}
+	}
+	// Stable: browsers send cookies of the same path oldest first (RFC 6265 5.4), which orders
+	// sign-ins started within the same second.
+	slices.SortStableFunc(live, func(x, y inProgress) int { return cmp.Compare(x.issued, y.issued) })
+	for len(live) > maxLoginsInProgress-1 {
+		a.clearLoginCookie(c, live[0].name)
+		live = live[1:]
+	}
+}
+
+// takeLoginCookie reads the state cookie of the sign-in whose state is state and clears it: a
+// state is used once, whatever happens next. It reports false when there is none, or it has
+// expired or does not decode.
+func (a *Auth) takeLoginCookie(c echo.Context, state string) (loginState, bool) {
+	if state == "" {
+		return loginState{}, false
+	}
+	ck, err := c.Cookie(a.loginCookieName(state))
+	if err != nil {
+		return loginState{}, false
+	}
+	a.clearLoginCookie(c, ck.Name)
+	ls, ok := a.decodeLoginCookie(ck)
+	return ls, ok && equalConst(state, ls.State)
+}
+
+func (a *Auth) decodeLoginCookie(ck *http.Cookie) (loginState, bool) {
 	var ls loginState
-	ck, err := c.Cookie(a.loginName)
-	if err != nil || ck.Value == "" {
+	if ck.Value == "" {
 		return ls, false
 	}
-	if err := securecookie.DecodeMulti(a.loginName, ck.Value, &ls, a.loginCodecs...); err != nil {
+	if err := securecookie.DecodeMulti(ck.Name, ck.Value, &ls, a.loginCodecs...); err != nil {
 		return ls, false
 	}
 	age := a.cfg.Now().Sub(time.Unix(ls.Issued, 0))
@@ -286,15 +344,14 @@ func (a *Auth) callback(c echo.Context) error {
 	if err := a.limitSignIn(c); err != nil {
 		return err
 	}
-	ls, ok := a.readLoginCookie(c)
-	a.clearLoginCookie(c) // single use, whatever happens next
 	c.Response().Header().Set("Cache-Control", "no-store")
 	q := c.QueryParams()
+	ls, ok := a.takeLoginCookie(c, q.Get("state"))
 	switch {
+	case q.Get("state") == "":
+		return a.refuse(c, "no state in the callback", nil)
 	case !ok:
-		return a.refuse(c, "missing or expired sign-in state cookie", nil)
-	case q.Get("state") == "" || !equalConst(q.Get("state"), ls.State):
-		return a.refuse(c, "state does not match the sign-in cookie", nil)
+		return a.refuse(c, "no sign-in in progress in this browser has this state (missing, expired or already used)", nil)
 	case q.Get("error") != "":
 		return a.refuse(c, "identity provider answered "+clip(q.Get("error"), 64)+": "+clip(q.Get("error_description"), 200), nil)
 	case q.Get("code") == "":

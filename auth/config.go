@@ -31,7 +31,7 @@ type Config struct {
 	AbsoluteTimeout time.Duration // default 12h
 
 	// SecureCookies is false only for the plain-HTTP loopback demo: the cookies are then named
-	// "smtpdesk" and "smtpdesk-login" without the __Host- prefix and without Secure.
+	// "smtpdesk" and "smtpdesk-login-…" without the __Host- prefix and without Secure.
 	SecureCookies bool
 
 	Now        func() time.Time // default time.Now; tests move it
@@ -62,10 +62,11 @@ type Config struct {
 // Cookie names.
 const (
 	CookieName            = "__Host-smtpdesk"       // session cookie (HTTPS)
-	LoginCookieName       = "__Host-smtpdesk-login" // sign-in state cookie (HTTPS)
+	LoginCookieName       = "__Host-smtpdesk-login" // sign-in state cookies (HTTPS): this, "-", loginCookieKey(state)
 	InsecureCookieName    = "smtpdesk"              // session cookie of the plain-HTTP loopback demo
-	InsecureLoginCookie   = "smtpdesk-login"        // sign-in state cookie of the plain-HTTP demo
+	InsecureLoginCookie   = "smtpdesk-login"        // sign-in state cookies of the plain-HTTP demo, named as above
 	loginCookieLifetime   = 10 * time.Minute
+	maxLoginsInProgress   = 4 // sign-in state cookies kept per browser; a fifth sign-in drops the oldest
 	lastSeenWriteInterval = time.Minute
 )
 

@@ -357,6 +357,16 @@ func (h *harness) withCookie(c *http.Cookie) *browser {
 	return b
 }
 
+// findLoginCookie returns the sign-in state cookie resp sets (named LoginCookieName-<key>).
+func findLoginCookie(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if strings.HasPrefix(c.Name, auth.LoginCookieName+"-") {
+			return c
+		}
+	}
+	return nil
+}
+
 func findSetCookie(resp *http.Response, name string) *http.Cookie {
 	for _, c := range resp.Cookies() {
 		if c.Name == name {

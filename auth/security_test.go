@@ -39,7 +39,7 @@ func TestSecurity01CookieFlags(t *testing.T) {
 	b := h.browser()
 
 	loginResp := b.get(auth.LoginPath + "?next=/protected")
-	lc := findSetCookie(loginResp.resp, auth.LoginCookieName)
+	lc := findLoginCookie(loginResp.resp)
 	if lc == nil {
 		t.Fatal("no sign-in cookie set")
 	}
@@ -63,7 +63,7 @@ func TestSecurity01CookieFlags(t *testing.T) {
 	if got := len(c.Name) + len(c.Value); got > 4096 {
 		t.Errorf("cookie name+value = %d bytes, want <= 4096", got)
 	}
-	if lc2 := findSetCookie(cb.resp, auth.LoginCookieName); lc2 == nil || lc2.MaxAge >= 0 {
+	if lc2 := findSetCookie(cb.resp, lc.Name); lc2 == nil || lc2.MaxAge >= 0 {
 		t.Errorf("callback did not clear the sign-in cookie: %+v", lc2)
 	}
 	pg := b.get("/protected")
@@ -245,7 +245,7 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 		u, _ := url.Parse(h.srv.URL)
 		var loginCookie *http.Cookie
 		for _, c := range b.jar.Cookies(u) {
-			if c.Name == auth.LoginCookieName {
+			if strings.HasPrefix(c.Name, auth.LoginCookieName+"-") {
 				loginCookie = c
 			}
 		}
