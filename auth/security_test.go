@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -490,9 +491,25 @@ func TestSecurity14CSRF(t *testing.T) {
 
 func TestRequireUserNonGET(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	// A signed-out POST is refused by CSRF (no session, no token) before RequireUser's 401.
-	if got := h.browser().do(http.MethodPost, "/protected", url.Values{}, nil).resp.StatusCode; got != http.StatusForbidden && got != http.StatusUnauthorized {
-		t.Errorf("signed-out POST = %d, want 403 or 401", got)
+	// A signed-out POST is refused by CSRF (no session, no token) before RequireUser runs.
+	if got := h.browser().do(http.MethodPost, "/protected", url.Values{}, nil).resp.StatusCode; got != http.StatusForbidden {
+		t.Errorf("signed-out POST = %d, want 403", got)
+	}
+	// RequireUser on its own, behind no CSRF check: a POST without a user is 401 "session ended",
+	// and the handler does not run.
+	e := echo.New()
+	e.Use(h.auth.Session())
+	ran := false
+	e.POST("/only-require-user", func(c echo.Context) error { ran = true; return c.NoContent(http.StatusNoContent) }, h.auth.RequireUser())
+	var refused error
+	e.HTTPErrorHandler = func(err error, c echo.Context) {
+		refused = err
+		e.DefaultHTTPErrorHandler(err, c)
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/only-require-user", nil))
+	if rec.Code != http.StatusUnauthorized || !errors.Is(refused, auth.ErrSessionEnded) || ran {
+		t.Errorf("POST without a user through RequireUser = %d (%v), handler ran %v; want 401 ErrSessionEnded, not run", rec.Code, refused, ran)
 	}
 	loc := location(t, h.browser().get("/protected?a=1&b=%2F"))
 	if want := auth.LoginPath + "?next=" + url.QueryEscape("/protected?a=1&b=%2F"); loc != want {

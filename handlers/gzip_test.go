@@ -249,6 +249,11 @@ func TestGzipBoundsWriters(t *testing.T) {
 	if got := serveGzip(gone, "/page").Header().Get("Content-Encoding"); got == "gzip" {
 		t.Error("a second answer was compressed while the only writer was in use")
 	}
+	// It stopped waiting because its request ended, not after the wait: that path is not
+	// reported as an answer sent uncompressed (nothing was sent).
+	if got := reported.Load(); got != 1 {
+		t.Errorf("after a request that ended while waiting, answers reported sent uncompressed: %d, want still 1", got)
+	}
 	if got := g.taken.Load(); got != 1 {
 		t.Errorf("writers taken: got %d, want 1", got)
 	}

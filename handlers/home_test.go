@@ -44,13 +44,17 @@ func TestHomeShowsTheDomainsThePolicyGrants(t *testing.T) {
 					t.Errorf("role of %s = %q, want %q", tt.wantDomains[i], roles[i], tt.wantRoles[i])
 				}
 			}
-			// The domain picker holds the same domains.
-			var picker []string
+			// The domain picker holds the same domains, each linking to its page.
+			var picker, links, wantLinks []string
 			p.TestID("domain-picker-item").Each(func(_ int, s *goquery.Selection) {
 				picker = append(picker, strings.TrimSpace(s.Find("span").First().Text()))
+				links = append(links, s.AttrOr("href", s.Find("a").AttrOr("href", "")))
 			})
-			if got := p.TestID("domain-picker-item").Length(); got != len(tt.wantDomains) {
-				t.Errorf("picker has %d domains, want %d", got, len(tt.wantDomains))
+			for _, d := range tt.wantDomains {
+				wantLinks = append(wantLinks, "/d/"+d)
+			}
+			if !reflect.DeepEqual(picker, tt.wantDomains) || !reflect.DeepEqual(links, wantLinks) {
+				t.Errorf("picker = %q linking to %q, want %q linking to %q", picker, links, tt.wantDomains, wantLinks)
 			}
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,18 +18,19 @@ type gatedAudit struct {
 	*store.DB
 	entered chan struct{}
 	release chan struct{}
+	calls   atomic.Int32
 }
 
 func (g *gatedAudit) LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error) {
+	g.calls.Add(1)
 	g.entered <- struct{}{}
 	<-g.release
 	return g.DB.LastOK(ctx, domain, action)
 }
 
-// TestPasswordSetsOutliveTheFirstCaller: page views of one domain share one audit query, and
-// the browser that started it going away must not fail the others (they would lose the reset
-// times and mark freshly reset logins "consider rotating").
-func TestPasswordSetsOutliveTheFirstCaller(t *testing.T) {
+// auditWithReset is a new SQLite audit trail holding one completed reset of alice@example.com.
+func auditWithReset(t *testing.T) (*store.DB, time.Time) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "smtpdesk.db"))
 	if err != nil {
@@ -45,6 +47,15 @@ func TestPasswordSetsOutliveTheFirstCaller(t *testing.T) {
 	if err := db.CompleteAudit(ctx, id, store.OutcomeOK, 200, "", resetAt.Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
+	return db, resetAt
+}
+
+// TestPasswordSetsOutliveTheFirstCaller: page views of one domain share one audit query, and
+// the browser that started it going away must not fail the others (they would lose the reset
+// times and mark freshly reset logins "consider rotating").
+func TestPasswordSetsOutliveTheFirstCaller(t *testing.T) {
+	ctx := context.Background()
+	db, resetAt := auditWithReset(t)
 	g := &gatedAudit{DB: db, entered: make(chan struct{}, 2), release: make(chan struct{})}
 	p := passwordSetsFor(g, time.Minute, time.Now, slog.New(slog.DiscardHandler))
 
@@ -54,7 +65,9 @@ func TestPasswordSetsOutliveTheFirstCaller(t *testing.T) {
 	<-g.entered // the first view's lookup is under way
 	secondDone := make(chan map[string]time.Time)
 	go func() { secondDone <- p.Of(ctx, "example.com") }()
-	time.Sleep(50 * time.Millisecond) // let the second view join the lookup in flight
+	// Make it likely that the second view joins the lookup in flight. The checks below hold
+	// either way: a view that comes after it finds its answer kept.
+	time.Sleep(50 * time.Millisecond)
 	cancel()
 	close(g.release)
 	if got := <-firstDone; got != nil {
@@ -62,5 +75,38 @@ func TestPasswordSetsOutliveTheFirstCaller(t *testing.T) {
 	}
 	if got := <-secondDone; !got["alice@example.com"].Equal(resetAt) {
 		t.Errorf("the other view got %v, want alice's reset at %v", got, resetAt)
+	}
+	if n := g.calls.Load(); n != 1 {
+		t.Errorf("two views of one domain made %d audit queries, want 1", n)
+	}
+}
+
+// TestPasswordSetsKeepAnswers: a domain's answer is kept for the ttl, then read again; Forget
+// (this instance reset a password there) drops it at once.
+func TestPasswordSetsKeepAnswers(t *testing.T) {
+	db, resetAt := auditWithReset(t)
+	g := &gatedAudit{DB: db, entered: make(chan struct{}, 10), release: make(chan struct{})}
+	close(g.release)
+	now := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	p := passwordSetsFor(g, time.Minute, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	for _, step := range []struct {
+		name  string
+		do    func()
+		calls int32
+	}{
+		{"first view", func() {}, 1},
+		{"a view 59 s later", func() { now = now.Add(59 * time.Second) }, 1},
+		{"a view past the ttl", func() { now = now.Add(2 * time.Second) }, 2},
+		{"a view after Forget", func() { p.Forget("Example.com") }, 3},
+		{"the next view", func() {}, 3},
+	} {
+		step.do()
+		if got := p.Of(ctx, "example.com"); !got["alice@example.com"].Equal(resetAt) {
+			t.Errorf("%s: got %v, want alice's reset at %v", step.name, got, resetAt)
+		}
+		if n := g.calls.Load(); n != step.calls {
+			t.Errorf("%s: %d audit queries so far, want %d", step.name, n, step.calls)
+		}
 	}
 }

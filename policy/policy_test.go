@@ -110,9 +110,22 @@ func TestSelfServiceAndVisible(t *testing.T) {
 	if want := []string{"acme.example", "example.com"}; !slices.Equal(got, want) {
 		t.Errorf("VisibleDomains = %v, want %v", got, want)
 	}
-	off := mustParse(t, "self_service: false\nrules: []\n")
+	// Switched off, self-service refuses a verified user who may view the domain.
+	s.EmailVerified = true
+	off := mustParse(t, "self_service: false\nrules:\n  - domain: acme.example\n    role: viewer\n    groups: [team-acme]\n")
+	if !off.Can(s, "acme.example", ActView) {
+		t.Fatal("the rule does not grant view: the case below proves nothing")
+	}
 	if off.CanSelfReset(s, "acme.example", "dev@acme.example") || off.SelfService() {
 		t.Error("self service on when disabled")
+	}
+	// On, but the user has no role on the login's domain.
+	none := mustParse(t, "self_service: true\nrules:\n  - domain: other.example\n    role: viewer\n    groups: [team-acme]\n")
+	if !none.SelfService() || none.Can(s, "acme.example", ActView) {
+		t.Fatal("the policy is not as the case below needs")
+	}
+	if none.CanSelfReset(s, "acme.example", "dev@acme.example") {
+		t.Error("self reset allowed on a domain the user has no role on")
 	}
 }
 

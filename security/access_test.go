@@ -95,8 +95,12 @@ func TestSecurity12ServerSideAuthorization(t *testing.T) {
 		t.Errorf("refused requests reached Mailgun: %+v", calls)
 	}
 	denied := e.audit(store.AuditFilter{Action: "access.denied"})
-	if len(denied) < 5 {
-		t.Errorf("%d access.denied audit entries, want one per refusal", len(denied))
+	perDomain := map[string]int{}
+	for _, d := range denied {
+		perDomain[d.Domain]++
+	}
+	if len(denied) != 6 || perDomain["example.com"] != 5 || perDomain["acme.example"] != 1 {
+		t.Errorf("access.denied audit entries per domain %v (%d in all), want one per refusal: example.com 5, acme.example 1", perDomain, len(denied))
 	}
 	// The same session may act on its own domain: the 403s above were the policy, not the form.
 	pg := submit(t, op, "/d/acme.example/new", "/d/acme.example/new", url.Values{"logins": {"allowed"}, "mode": {"generate"}})

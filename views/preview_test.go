@@ -50,10 +50,20 @@ func TestWritePreview(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, name), html, 0o644); err != nil {
 			t.Fatal(err)
 		}
+		if left := regexp.MustCompile(`/static/[^"' )]*`).Find(html); left != nil {
+			t.Errorf("%s links %s, which is not a built asset (static.URL of a name it does not know?)", name, left)
+		}
+		css := 0
 		for _, m := range regexp.MustCompile(`(?:href|src)="([a-z]+\.(?:css|js))"`).FindAllSubmatch(html, -1) {
 			if _, err := os.Stat(filepath.Join(dir, string(m[1]))); err != nil {
 				t.Errorf("%s links %s, which the preview lacks: %v", name, m[1], err)
 			}
+			if bytes.HasSuffix(m[1], []byte(".css")) {
+				css++
+			}
+		}
+		if css == 0 {
+			t.Errorf("%s links no stylesheet", name)
 		}
 	}
 }
