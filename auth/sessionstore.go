@@ -223,6 +223,7 @@ type recordData struct {
 	IDToken *string           `json:"id_token"`
 	Flashes []Flash           `json:"flashes"`
 	Prefs   map[string]string `json:"prefs"`
+	Forms   []string          `json:"forms_used"`
 }
 
 // into sets the keys present in the record as typed Values, which value reads without JSON.
@@ -241,6 +242,9 @@ func (d *recordData) into(values map[any]any) {
 	}
 	if d.Prefs != nil {
 		values[keyPrefs] = d.Prefs
+	}
+	if d.Forms != nil {
+		values[keyForms] = d.Forms
 	}
 }
 
@@ -266,6 +270,11 @@ func value(sess *sessions.Session, key string, dst any) bool {
 	case *[]Flash:
 		if fs, ok := v.([]Flash); ok {
 			*d = slices.Clone(fs)
+			return true
+		}
+	case *[]string:
+		if ss, ok := v.([]string); ok {
+			*d = slices.Clone(ss)
 			return true
 		}
 	case *map[string]string:

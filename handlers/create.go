@@ -18,6 +18,7 @@ import (
 func (h *CredentialPages) createVM(c echo.Context, sc *scope) views.CreateVM {
 	return views.CreateVM{
 		Page:      h.page(c, "New SMTP logins", "Create one or more SMTP logins in "+sc.domain+".", "domains", sc.domain),
+		FormToken: auth.NewFormToken(),
 		Domain:    sc.domain,
 		Mode:      "generate",
 		CanSystem: sc.can(policy.ActSystem),
@@ -64,10 +65,23 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		return vm
 	}
 	if !f.OK() {
-		// A form that goes back for a fix costs no action from the rate limit.
+		// A form that goes back for a fix costs no action from the rate limit, and keeps its
+		// token: nothing was sent.
 		vm := form()
 		vm.Errors, vm.LineErrors = f.Errors, f.LineErrors
+		if t := params.Get(formTokenField); t != "" {
+			vm.FormToken = t
+		}
 		return Render(c, http.StatusBadRequest, views.Create(vm))
+	}
+	if !h.firstSending(c, params) {
+		vm := form()
+		vm.Logins = ""
+		vm.Upstream = &views.UpstreamError{Heading: "This form was already sent", Unknown: true,
+			CheckURL: checkURL(sc.domain, f.Logins),
+			Message: "SMTP Desk did not send it to Mailgun again, so nothing was created twice. Check the list for the logins it created. " +
+				"A generated password is shown only once: reset a login's password to get a new one."}
+		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 	if ok, wait := h.allow(c, sc); !ok {
 		// The form comes back as typed (up to 100 logins), with the refusal above it.
@@ -100,6 +114,10 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		}
 		vm := form()
 		vm.Upstream = ue
+		if k, me := classify(err); k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "already exist") {
+			// Mailgun created none of them: say which line it refused.
+			vm.LineErrors = f.namedIn(me.Message, "already exists in this domain")
+		}
 		return Render(c, upstreamStatus(err), views.Create(vm))
 	}
 	h.lists.Invalidate(sc.domain)

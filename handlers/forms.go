@@ -100,6 +100,7 @@ type FormErrors map[string]string
 type CreateForm struct {
 	Raw        string   // the textarea as typed, kept on error
 	Logins     []string // full addresses in the domain, in the order typed
+	Lines      []int    // the line each of Logins was typed on
 	Mode       string   // "generate" or "manual"
 	Password   string   // manual mode only
 	System     bool
@@ -151,6 +152,7 @@ func ParseCreateForm(domain string, v url.Values) CreateForm {
 		}
 		seen[strings.ToLower(full)] = n
 		f.Logins = append(f.Logins, full)
+		f.Lines = append(f.Lines, n)
 	}
 	switch {
 	case count == 0:
@@ -159,6 +161,22 @@ func ParseCreateForm(domain string, v url.Values) CreateForm {
 		f.Errors["logins"] = fmt.Sprintf("At most %d logins at a time; you entered %d.", MaxCreateLines, count)
 	}
 	return f
+}
+
+// namedIn returns a line error for each of the form's logins that msg (Mailgun's refusal,
+// "Credentials for alice@example.com already exist") names as a whole word, with problem. Only
+// the login as typed is shown, never Mailgun's text.
+func (f *CreateForm) namedIn(msg, problem string) []views.LineError {
+	words := strings.FieldsFunc(strings.ToLower(msg), func(r rune) bool {
+		return unicode.IsSpace(r) || strings.ContainsRune("\"'`()[]<>,;:", r)
+	})
+	var out []views.LineError
+	for i, l := range f.Logins {
+		if slices.ContainsFunc(words, func(w string) bool { return strings.TrimRight(w, ".") == strings.ToLower(l) }) {
+			out = append(out, views.LineError{Line: f.Lines[i], Text: clip(l, 80), Problem: problem})
+		}
+	}
+	return out
 }
 
 // normalizeLogin turns a line (a local part, or a full address in domain) into the full

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -20,6 +21,7 @@ const sameAsOld = "The new password is the same as the current one. Choose a dif
 func (h *CredentialPages) resetVM(c echo.Context, sc *scope) views.ResetVM {
 	return views.ResetVM{
 		Page:      h.page(c, "Reset password", "Give "+sc.login+" a new SMTP password.", "domains", sc.domain),
+		FormToken: auth.NewFormToken(),
 		Domain:    sc.domain,
 		Login:     sc.login,
 		Mode:      "generate",
@@ -56,7 +58,8 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	f := ParseResetForm(params)
 	// The form, for the answers that show it again; built only for them, since the page takes
-	// the session's flashes, which belong to the page after a success.
+	// the session's flashes, which belong to the page after a success. It has a new form token,
+	// except when it goes back for a fix: nothing was sent then.
 	form := func() views.ResetVM {
 		vm := h.resetVM(c, sc)
 		vm.Mode = f.Mode
@@ -66,7 +69,18 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		// A form that goes back for a fix costs no action from the rate limit.
 		vm := form()
 		vm.Errors = f.Errors
+		if t := params.Get(formTokenField); t != "" {
+			vm.FormToken = t
+		}
 		return Render(c, http.StatusBadRequest, views.Reset(vm))
+	}
+	if !h.firstSending(c, params) {
+		vm := form()
+		vm.Upstream = &views.UpstreamError{Heading: "This form was already sent", Unknown: true,
+			CheckURL: checkURL(sc.domain, []string{sc.login}),
+			Message: "SMTP Desk did not send it to Mailgun again, so the password was not changed twice. " +
+				"A generated password is shown only once: if you did not save it, reset the password again here."}
+		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 	if ok, wait := h.allow(c, sc); !ok {
 		vm := form()
@@ -135,4 +149,18 @@ func (s *site) flash(c echo.Context, kind, msg string) {
 	if err := auth.AddFlash(c, kind, msg); err != nil {
 		s.log.WarnContext(c.Request().Context(), "flash", "err", err)
 	}
+}
+
+// formTokenField is the form field carrying a form's token (auth.NewFormToken).
+const formTokenField = "_form"
+
+// firstSending reports whether the form in params is sent for the first time in this session:
+// a reload of the page a create or reset answered, or the back button, sends it again, and the
+// action must not run twice. When the session cannot record it, the action goes ahead.
+func (s *site) firstSending(c echo.Context, params url.Values) bool {
+	first, err := auth.UseForm(c, params.Get(formTokenField))
+	if err != nil {
+		s.log.WarnContext(c.Request().Context(), "form token: record in the session", "err", err)
+	}
+	return first
 }

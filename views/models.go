@@ -160,6 +160,7 @@ type Pager struct {
 // CreateVM is the create-credentials form.
 type CreateVM struct {
 	Page
+	FormToken  string // sent back with the form, so that sending it twice creates nothing twice
 	Domain     string
 	Logins     string // the textarea, kept on error
 	Mode       string // "generate" (default) or "manual"
@@ -223,6 +224,7 @@ type Failed struct {
 // ResetVM is the reset-password form.
 type ResetVM struct {
 	Page
+	FormToken string // sent back with the form, so that sending it twice resets nothing twice
 	Domain    string
 	Login     string
 	Mode      string // "generate" or "manual"

@@ -1,0 +1,112 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+)
+
+// TestFormSentTwiceActsOnce: a create or reset form sent again (a reload of the page its POST
+// answered, or the back button) is refused with 409 and nothing reaches Mailgun a second time,
+// so the password shown first stays the working one. A form that went back for a fix keeps its
+// token, and the form shown with the refusal has a new one, for a deliberate second action.
+func TestFormSentTwiceActsOnce(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	ctx := context.Background()
+	formOf := func(path string) url.Values {
+		t.Helper()
+		p := get(t, c, path)
+		wantStatus(t, p, http.StatusOK)
+		tok := p.Find(`input[name="_form"]`).AttrOr("value", "")
+		if tok == "" {
+			t.Fatalf("%s has no form token", path)
+		}
+		return url.Values{"_csrf": {p.CSRF()}, "_form": {tok}}
+	}
+	var last map[string]string // the passwords the last answer showed
+	post := func(path string, v url.Values) (int, string, string) {
+		t.Helper()
+		p, err := c.Post(ctx, path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = secretsOn(p)
+		return p.Status, p.Text(), p.Find(`input[name="_form"]`).AttrOr("value", "")
+	}
+
+	t.Run("reset", func(t *testing.T) {
+		v := formOf(resetUser)
+		v.Set("mode", "generate")
+		status, _, _ := post(resetUser, v)
+		pw := last["alice@acme.example"]
+		if status != http.StatusOK || pw == "" {
+			t.Fatalf("first reset = %d, password shown %v", status, pw != "")
+		}
+		first := e.SB.Calls()
+		status, text, next := post(resetUser, v)
+		if status != http.StatusConflict || !strings.Contains(text, "already sent") {
+			t.Errorf("the same form again = %d %q, want 409 \"already sent\"", status, text)
+		}
+		if n := len(e.SB.Calls()) - len(first); n != 0 {
+			t.Errorf("the form sent again made %d Mailgun calls, want 0", n)
+		}
+		if !e.SB.CheckPassword("acme.example", "alice", pw) {
+			t.Error("the password shown first no longer works")
+		}
+		if next == "" || next == v.Get("_form") {
+			t.Errorf("the form shown with the refusal has token %q, want a new one", next)
+		}
+		v.Set("_form", next)
+		if status, _, _ := post(resetUser, v); status != http.StatusOK {
+			t.Errorf("a deliberate second reset with the new form = %d, want 200", status)
+		}
+	})
+
+	t.Run("create", func(t *testing.T) {
+		const path = "/d/acme.example/new"
+		v := formOf(path)
+		tok := v.Get("_form")
+		v.Set("mode", "generate")
+		v.Set("logins", "twice\nbad login")
+		status, _, kept := post(path, v)
+		if status != http.StatusBadRequest || kept != tok {
+			t.Errorf("a form with a bad line = %d with token %q, want 400 keeping %q", status, kept, tok)
+		}
+		v.Set("logins", "twice")
+		if status, _, _ := post(path, v); status != http.StatusOK {
+			t.Fatalf("the fixed form = %d, want 200", status)
+		}
+		if status, text, _ := post(path, v); status != http.StatusConflict || !strings.Contains(text, "already sent") {
+			t.Errorf("the same form again = %d %q, want 409 \"already sent\"", status, text)
+		}
+		if n := len(e.callsTo("create", "acme.example")); n != 1 {
+			t.Errorf("%d create calls, want 1", n)
+		}
+	})
+}
+
+// TestCreateNamesTheLoginThatExists: when Mailgun refuses a batch because one login exists, the
+// form names that line, and only it, from the logins as typed.
+func TestCreateNamesTheLoginThatExists(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const path = "/d/acme.example/new"
+	p := submit(t, c, path, path, map[string]string{"logins": "new-one\n\nlice\nalice\nnew-two", "mode": "generate"})
+	if p.Status < 400 {
+		t.Fatalf("create with an existing login = %d, want a refusal", p.Status)
+	}
+	var got []string
+	p.TestID("line-error").Each(func(_ int, s *goquery.Selection) { got = append(got, strings.Join(strings.Fields(s.Text()), " ")) })
+	if want := []string{"Line 4 alice@acme.example: already exists in this domain"}; !slices.Equal(got, want) {
+		t.Errorf("line errors %q, want %q", got, want)
+	}
+	if v := p.Find(`textarea[name="logins"]`).Text(); !strings.Contains(v, "new-two") {
+		t.Errorf("the logins typed were not kept: %q", v)
+	}
+}
