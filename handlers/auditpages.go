@@ -189,7 +189,7 @@ func auditRow(e store.AuditEntry) views.AuditRow {
 		Logins:          e.Logins,
 		Outcome:         e.Outcome,
 		UpstreamStatus:  e.UpstreamStatus,
-		UpstreamMessage: e.UpstreamMessage,
+		UpstreamMessage: auditMessage(e),
 		RequestID:       e.RequestID,
 		ClientIP:        e.ClientIP,
 		Detail:          e.Detail,
@@ -236,7 +236,7 @@ func csvRecord(e store.AuditEntry) []string {
 		e.Time.UTC().Format(time.RFC3339Nano),
 		csvSafe(e.ActorIssuer), csvSafe(e.ActorSubject), csvSafe(e.ActorEmail), csvSafe(e.ActorName),
 		csvSafe(e.Action), csvSafe(e.Domain), csvSafe(strings.Join(e.Logins, " ")), csvSafe(e.Outcome),
-		status, csvSafe(e.UpstreamMessage), csvSafe(e.RequestID), csvSafe(e.ClientIP), csvSafe(e.UserAgent),
+		status, csvSafe(auditMessage(e)), csvSafe(e.RequestID), csvSafe(e.ClientIP), csvSafe(e.UserAgent),
 		csvSafe(e.Detail), completed,
 	}
 }
@@ -272,7 +272,7 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 					ID: e.ID, Time: e.Time.UTC(), ActorIssuer: e.ActorIssuer, ActorSubject: e.ActorSubject,
 					ActorEmail: e.ActorEmail, ActorName: e.ActorName, Action: e.Action, Domain: e.Domain,
 					Logins: e.Logins, Outcome: e.Outcome, UpstreamStatus: e.UpstreamStatus,
-					UpstreamMessage: e.UpstreamMessage, RequestID: e.RequestID, ClientIP: e.ClientIP,
+					UpstreamMessage: auditMessage(e), RequestID: e.RequestID, ClientIP: e.ClientIP,
 					UserAgent: e.UserAgent, Detail: e.Detail, CompletedAt: e.CompletedAt,
 				}
 				if rec.Logins == nil {

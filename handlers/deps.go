@@ -452,29 +452,55 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 // (SECURITY.md item 19): the answers SMTP Desk knows get its own wording, and anything else a
 // safe sentence with the request id, while the log keeps Mailgun's detail.
 func refusalText(c echo.Context, me *mailgun.Error) string {
-	msg := ""
-	if me != nil {
-		msg = strings.ToLower(me.Message)
+	if me == nil {
+		return fmt.Sprintf("Mailgun refused the request and nothing was changed. If this keeps happening, tell your administrator and quote request id %s.", RequestID(c))
 	}
+	if r, ok := knownRefusal(me.Message); ok {
+		return strings.TrimSpace(r.fact + " " + r.advice)
+	}
+	return fmt.Sprintf("Mailgun refused the request (HTTP %d) and nothing was changed. If this keeps happening, tell your administrator and quote request id %s.", me.StatusCode, RequestID(c))
+}
+
+// refusal is a Mailgun answer SMTP Desk knows, in its own words: what happened, and what to do.
+type refusal struct{ fact, advice string }
+
+// knownRefusal recognises Mailgun's message (never shown as it is) among the answers SMTP Desk
+// knows.
+func knownRefusal(message string) (refusal, bool) {
+	msg := strings.ToLower(message)
 	switch {
 	case strings.Contains(msg, "already exist"):
-		return "A login with that name already exists in this domain. Pick another name, or reset the existing login's password."
+		return refusal{"A login with that name already exists in this domain.", "Pick another name, or reset the existing login's password."}, true
 	case strings.Contains(msg, "password") && (strings.Contains(msg, "length") || strings.Contains(msg, "characters")):
-		return "Mailgun accepts passwords of 5 to 32 characters."
+		return refusal{"Mailgun accepts passwords of 5 to 32 characters.", ""}, true
 	case strings.Contains(msg, "same as old"):
-		return sameAsOld
+		return refusal{"The new password is the same as the current one.", "Choose a different password."}, true
 	case strings.Contains(msg, "system mailbox"):
-		return "This is the domain's system login; Mailgun does not allow deleting it."
+		return refusal{"This is the domain's system login; Mailgun does not allow deleting it.", ""}, true
 	case strings.Contains(msg, "credentials not found"):
-		return "That login does not exist in this domain (someone may have deleted it)."
+		return refusal{"That login does not exist in this domain.", "Someone may have deleted it."}, true
 	case strings.Contains(msg, "domain not found"):
-		return "Mailgun has no such domain."
+		return refusal{"Mailgun has no such domain.", ""}, true
 	}
-	status := 0
-	if me != nil {
-		status = me.StatusCode
+	return refusal{}, false
+}
+
+// auditMessage is an audit entry's message as the audit page and its exports show it. Where it is
+// Mailgun's own text (an entry that did not succeed, with Mailgun's status), that text is not
+// shown as it is (SECURITY.md item 19): a known answer gets SMTP Desk's words, anything else the
+// status; the log of the request keeps Mailgun's detail. Messages SMTP Desk wrote are shown as
+// stored.
+func auditMessage(e store.AuditEntry) string {
+	if e.UpstreamStatus == 0 || e.Outcome == store.OutcomeOK || e.UpstreamMessage == "" {
+		return e.UpstreamMessage
 	}
-	return fmt.Sprintf("Mailgun refused the request (HTTP %d) and nothing was changed. If this keeps happening, tell your administrator and quote request id %s.", status, RequestID(c))
+	if r, ok := knownRefusal(e.UpstreamMessage); ok {
+		return r.fact
+	}
+	if e.UpstreamStatus >= 500 {
+		return "Mailgun failed."
+	}
+	return "Mailgun refused the request."
 }
 
 func domainURL(domain string) string { return "/d/" + url.PathEscape(domain) }

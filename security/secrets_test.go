@@ -3,6 +3,7 @@ package security_test
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"net/http"
 	"net/url"
 	"strings"
@@ -137,6 +138,20 @@ func TestSecurity19UpstreamErrorBodyHidden(t *testing.T) {
 				t.Errorf("%s: the page does not show the request id %q", tc.path, rid)
 			}
 		})
+	}
+	// The refused create and reset are in the audit trail, whose page and exports show SMTP
+	// Desk's words for Mailgun's text too, to an administrator and to a viewer of the domain.
+	reviewer := e.signIn("reviewer")
+	for _, c := range []*testflow.Client{admin, reviewer} {
+		for _, path := range []string{"/audit", "/audit?domain=example.com", "/audit/export.csv", "/audit/export.jsonl"} {
+			resp, body := raw(t, c, http.MethodGet, path, nil, nil)
+			if resp.StatusCode != http.StatusOK || !strings.Contains(body, "Mailgun refused the request") {
+				t.Errorf("GET %s = %d, want 200 naming the refusal in SMTP Desk's words", path, resp.StatusCode)
+			}
+			if strings.Contains(body, marker) {
+				t.Errorf("GET %s: Mailgun's text is shown as it is", path)
+			}
+		}
 	}
 }
 
