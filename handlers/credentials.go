@@ -89,8 +89,12 @@ func (h *CredentialPages) List(c echo.Context) error {
 
 	perms := sc.perms()
 	rows := make([]views.CredentialRow, 0, len(items))
+	systemRows := 0
 	for _, cr := range items {
 		system := IsSystemLogin(cr.Login)
+		if system {
+			systemRows++
+		}
 		self := perms.SelfLogin != "" && policy.SameEmail(cr.Login, perms.SelfLogin)
 		resetAt, old := rot.of(cr)
 		rows = append(rows, views.CredentialRow{
@@ -125,6 +129,12 @@ func (h *CredentialPages) List(c echo.Context) error {
 	if paging.Note != "" {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: paging.Note})
 	}
+	// "Delete all" is offered only when there is something it would delete: the whole domain,
+	// unfiltered, is not just system logins (which it keeps).
+	deleteAllURL := domainURL(sc.domain) + "/delete-all"
+	if filter == "" && !rotate && total == systemRows {
+		deleteAllURL = ""
+	}
 	vm := views.CredentialsVM{
 		Page:         page,
 		Domain:       sc.domain,
@@ -138,7 +148,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		RotateURL:    viewBase + "&rotate=1",
 		AgeDays:      h.set.AgeWarningDays,
 		CreateURL:    domainURL(sc.domain) + "/new",
-		DeleteAllURL: domainURL(sc.domain) + "/delete-all",
+		DeleteAllURL: deleteAllURL,
 		AuditURL:     historyURL(sc.domain, ""),
 		ExportURL:    loginsExportURL(sc.domain, filter, rotate),
 		// The rows' links: loginURL and historyURL of each login, built by the view from these.
