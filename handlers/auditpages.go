@@ -47,6 +47,10 @@ func (h *AuditPages) scopeFilter(c echo.Context, q AuditQuery) (store.AuditFilte
 
 // List shows one page of the audit trail, newest first, with a keyset cursor.
 func (h *AuditPages) List(c echo.Context) error {
+	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
+		// Nothing of the trail is theirs to see: the page says so rather than "no entries yet".
+		return h.noAccess(c, u)
+	}
 	q := ParseAuditQuery(c.QueryParams())
 	f, ok, err := h.scopeFilter(c, q)
 	if err != nil {
@@ -293,6 +297,9 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 // aborted: a file that ended cleanly would pass for the whole trail in a review.
 func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
+	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
+		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is no audit trail to export.")
+	}
 	q := ParseAuditQuery(c.QueryParams())
 	if len(q.Problems) > 0 {
 		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(q.Problems, " ")+" Set the filters on the audit page and export from there.")

@@ -352,10 +352,18 @@ func TestAuditExports(t *testing.T) {
 
 	t.Run("a user who sees no domain exports nothing", func(t *testing.T) {
 		nc := e.signIn(t, "nobody")
-		p := get(t, nc, "/audit/export.jsonl")
-		wantStatus(t, p, http.StatusOK)
-		if len(bytes.TrimSpace(p.Body)) != 0 {
-			t.Errorf("export for a user without access: %q", p.Body)
+		for _, path := range []string{"/audit/export.jsonl", "/audit/export.csv"} {
+			p := get(t, nc, path)
+			wantStatus(t, p, http.StatusForbidden)
+			if strings.Contains(p.Text(), "acme.example") || p.Header.Get("Content-Disposition") != "" {
+				t.Errorf("%s for a user without access exported something: %.300s", path, p.Text())
+			}
+		}
+		// The page says they have no access, not "no entries yet".
+		p := get(t, nc, "/audit")
+		wantStatus(t, p, http.StatusForbidden)
+		if !strings.Contains(p.Text(), "No access yet") || p.TestID("audit-row").Length() != 0 {
+			t.Errorf("/audit for a user without access: %.300s", p.Text())
 		}
 	})
 }

@@ -32,13 +32,7 @@ func (h *HomePages) Home(c echo.Context) error {
 	u := auth.UserFrom(c)
 	pol, subj := h.policy.Current(), u.PolicySubject()
 	if !pol.HasAnyAccess(subj) {
-		vm := views.NoAccessVM{
-			Page:   h.page(c, "No access yet", "Your account is signed in, but no domain is shared with you.", "", ""),
-			Email:  u.Email,
-			Issuer: u.Issuer,
-			Groups: u.Groups,
-		}
-		return Render(c, http.StatusForbidden, views.NoAccessPage(vm))
+		return h.noAccess(c, u)
 	}
 	visible, err := h.visibleDomains(ctx, pol, subj)
 	if err != nil {
@@ -100,4 +94,16 @@ func (h *HomePages) Home(c echo.Context) error {
 		vm.ExportURL += "?" + url.Values{"q": {q}}.Encode()
 	}
 	return Render(c, http.StatusOK, views.Home(vm))
+}
+
+// noAccess is the page of a signed-in user the policy gives no role anywhere: what they are
+// signed in as, for the administrator they ask.
+func (s *site) noAccess(c echo.Context, u *auth.User) error {
+	vm := views.NoAccessVM{
+		Page:   s.page(c, "No access yet", "Your account is signed in, but no domain is shared with you.", "", ""),
+		Email:  u.Email,
+		Issuer: u.Issuer,
+		Groups: u.Groups,
+	}
+	return Render(c, http.StatusForbidden, views.NoAccessPage(vm))
 }
