@@ -185,7 +185,7 @@ func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*sc
 		err = mailgun.ValidateDomain(domain)
 	}
 	if err != nil {
-		return nil, s.badRequest(c, "That domain name is not valid", fmt.Errorf("the domain in the address: %w", err))
+		return nil, s.badRequest(c, "That domain name is not valid", fmt.Errorf("The domain %q in the address is not valid: %w", clip(domain, 80), err))
 	}
 	sc := &scope{user: u, subj: u.PolicySubject(), pol: s.policy.Current(), domain: strings.ToLower(domain)}
 	if withLogin {
@@ -194,7 +194,8 @@ func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*sc
 			sc.login, err = LoginSpec(sc.domain, raw)
 		}
 		if err != nil {
-			return nil, s.badRequest(c, "That login is not valid", err)
+			return nil, s.errorPage(c, http.StatusBadRequest, "That login is not valid", invalidInputText(err),
+				"Open "+sc.domain+" from your domains and choose the login in its list.", 0)
 		}
 	}
 	if sc.pol.Can(sc.subj, sc.domain, act) {
@@ -246,10 +247,21 @@ func actionPhrase(a policy.Action) string {
 
 // badRequest answers 400 with what is wrong with the URL or input.
 func (s *site) badRequest(c echo.Context, heading string, err error) error {
+	return s.errorPage(c, http.StatusBadRequest, heading, invalidInputText(err), "Check the address and try again.", 0)
+}
+
+// invalidInputText is err's text without mailgun.ErrInvalidInput's, for a page.
+func invalidInputText(err error) string {
 	msg := strings.TrimPrefix(err.Error(), mailgun.ErrInvalidInput.Error()+": ")
 	msg = strings.ReplaceAll(msg, ": "+mailgun.ErrInvalidInput.Error()+": ", ": ")
 	msg = strings.ReplaceAll(msg, ": "+mailgun.ErrInvalidInput.Error(), "")
-	return s.errorPage(c, http.StatusBadRequest, heading, clip(msg, 300), "Check the address and try again.", 0)
+	// mailgun's validation names what it checks ("spec", "domain"); the page says "it".
+	for _, what := range []string{": spec ", ": domain "} {
+		for _, w := range []string{"has ", "is ", "must "} {
+			msg = strings.ReplaceAll(msg, what+w, ": it "+w)
+		}
+	}
+	return clip(msg, 300) + "."
 }
 
 // errorPage renders the friendly error page.

@@ -274,19 +274,20 @@ func ParseResetForm(v url.Values) ResetForm {
 // part is completed with the domain; a full address must be in the domain.
 func LoginSpec(domain, login string) (string, error) {
 	if err := mailgun.ValidateSpec(login); err != nil {
-		return "", fmt.Errorf("login %q: %w", clip(login, 80), err)
+		return "", fmt.Errorf("The login %q is not valid: %w", clip(login, 80), err)
 	}
 	local, d, found := strings.Cut(login, "@")
+	// ValidateSpec has refused control characters, so the login can be named as it is.
 	if found && !strings.EqualFold(d, domain) {
-		return "", fmt.Errorf("login %q is not in domain %s: %w", clip(login, 80), domain, mailgun.ErrInvalidInput)
+		return "", fmt.Errorf("The login %s is not in %s: the logins of %s end in @%s: %w", clip(login, 80), domain, domain, domain, mailgun.ErrInvalidInput)
 	}
 	if local == "" {
-		return "", fmt.Errorf("login %q has an empty local part: %w", clip(login, 80), mailgun.ErrInvalidInput)
+		return "", fmt.Errorf("The login has nothing before the @: %w", mailgun.ErrInvalidInput)
 	}
 	full := local + "@" + strings.ToLower(domain)
 	if err := mailgun.ValidateSpec(full); err != nil {
 		// A local part that is valid alone can still make the full address too long.
-		return "", fmt.Errorf("login %q: %w", clip(login, 80), err)
+		return "", fmt.Errorf("The login %q is not valid: %w", clip(login, 80), err)
 	}
 	return full, nil
 }
