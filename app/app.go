@@ -10,7 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -214,22 +219,50 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 }
 
 // formActions lists the origins the CSP lets forms reach besides 'self': the identity
-// provider's (sign-out posts to SMTP Desk, which redirects to the provider's end_session
-// endpoint, and browsers apply form-action to that redirect).
+// provider's issuer and, once discovered, its end_session_endpoint (sign-out posts to SMTP Desk,
+// which redirects to that endpoint, and browsers apply form-action to the redirect). They can
+// differ: Azure AD v1's issuer is https://sts.windows.net/{tenant}/, its end_session endpoint on
+// https://login.microsoftonline.com. It is called per request, so discovery after start applies.
 func (a *App) formActions() []string {
-	if o := origin(a.cfg.OIDC.Issuer); o != "" {
-		return []string{o}
+	var out []string
+	for _, raw := range []string{a.cfg.OIDC.Issuer, a.auth.EndSessionEndpoint()} {
+		if o := origin(raw); o != "" && !slices.Contains(out, o) {
+			out = append(out, o)
+		}
 	}
-	return nil
+	return out
 }
 
-// origin returns scheme://host of a URL, "" when it has none.
+// hostName is a DNS name as a CSP host-source may hold it: no wildcard, no quote, no separator.
+var hostName = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+// origin returns scheme://host[:port] of an http or https URL, "" for anything else. The result
+// goes into the CSP, and the end_session endpoint comes from the provider's discovery document,
+// so the host must be a plain name or IP: a "*", ";", "," or quote could widen the policy.
 func origin(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" {
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") {
 		return ""
 	}
-	return u.Scheme + "://" + u.Host
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Zone() != "" {
+			return ""
+		}
+		host = ip.String()
+		if ip.Is6() {
+			host = "[" + host + "]"
+		}
+	} else if !hostName.MatchString(host) {
+		return ""
+	}
+	if p := u.Port(); p != "" {
+		if _, err := strconv.ParseUint(p, 10, 16); err != nil {
+			return ""
+		}
+		host += ":" + p
+	}
+	return u.Scheme + "://" + strings.ToLower(host)
 }
 
 // observeMailgun feeds the metrics and remembers when Mailgun last gave a real answer (any

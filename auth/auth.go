@@ -128,6 +128,15 @@ func (a *Auth) Start(ctx context.Context) {
 // Ready reports whether the provider has been discovered (sign-in is available).
 func (a *Auth) Ready() bool { return a.prov.Load() != nil }
 
+// EndSessionEndpoint returns the provider's end_session_endpoint from discovery: where sign-out
+// redirects the browser. It is "" before discovery and when the provider offers none.
+func (a *Auth) EndSessionEndpoint() string {
+	if d := a.prov.Load(); d != nil {
+		return d.endSession
+	}
+	return ""
+}
+
 // WaitReady blocks until the provider has been discovered or ctx ends.
 func (a *Auth) WaitReady(ctx context.Context) error {
 	select {
