@@ -61,6 +61,8 @@ type App struct {
 
 	mailgunSeen atomic.Int64 // unix nanoseconds of Mailgun's last good answer, 0 = never
 
+	formActionsFor atomic.Pointer[formActionOrigins] // formActions' last answer
+
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -224,13 +226,24 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 // differ: Azure AD v1's issuer is https://sts.windows.net/{tenant}/, its end_session endpoint on
 // https://login.microsoftonline.com. It is called per request, so discovery after start applies.
 func (a *App) formActions() []string {
+	end := a.auth.EndSessionEndpoint()
+	if c := a.formActionsFor.Load(); c != nil && c.endSession == end {
+		return c.origins // the same endpoint as the last request's: no parsing per page
+	}
 	var out []string
-	for _, raw := range []string{a.cfg.OIDC.Issuer, a.auth.EndSessionEndpoint()} {
+	for _, raw := range []string{a.cfg.OIDC.Issuer, end} {
 		if o := origin(raw); o != "" && !slices.Contains(out, o) {
 			out = append(out, o)
 		}
 	}
+	a.formActionsFor.Store(&formActionOrigins{endSession: end, origins: out})
 	return out
+}
+
+// formActionOrigins is formActions' answer for one end_session endpoint.
+type formActionOrigins struct {
+	endSession string
+	origins    []string
 }
 
 // hostName is a DNS name as a CSP host-source may hold it: no wildcard, no quote, no separator.
