@@ -141,6 +141,9 @@ const (
 	ActionSignOut       = "auth.sign_out"
 	ActionSignInRefused = "auth.sign_in_refused"
 	ActionAccessDenied  = "access.denied"
+	// ActionSessionsRevoked is recorded by "web sessions revoke" (cmd/web), which ends every
+	// session of one user.
+	ActionSessionsRevoked = "auth.sessions_revoked"
 )
 
 // AuthEvent is one sign-in, sign-out, refused sign-in or denied access, for the audit trail.

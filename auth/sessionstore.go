@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/smtpdesk/smtpdesk/policy"
 	"maps"
 	"net/http"
 	"slices"
@@ -306,4 +307,18 @@ func randomToken() string {
 	b := make([]byte, 32)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// SessionsOf returns a test of a session record's data (store.DB.DeleteSessionsMatching) that
+// holds for the sessions of the user who is who: their e-mail address (ASCII case ignored, as the
+// policy compares them) or their subject at the provider. A record that does not decode is not
+// theirs.
+func SessionsOf(who string) func(data []byte) bool {
+	return func(data []byte) bool {
+		var d recordData
+		if json.Unmarshal(data, &d) != nil || d.User == nil {
+			return false
+		}
+		return (d.User.Email != "" && policy.SameEmail(d.User.Email, who)) || (d.User.Subject != "" && d.User.Subject == who)
+	}
 }

@@ -185,7 +185,7 @@ func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*sc
 		err = mailgun.ValidateDomain(domain)
 	}
 	if err != nil {
-		return nil, s.badRequest(c, "That domain name is not valid", fmt.Errorf("The domain %q in the address is not valid: %w", clip(domain, 80), err))
+		return nil, s.badRequest(c, "That domain name is not valid", fmt.Errorf("the domain %q in the address is not valid: %w", clip(domain, 80), err))
 	}
 	sc := &scope{user: u, subj: u.PolicySubject(), pol: s.policy.Current(), domain: strings.ToLower(domain)}
 	if withLogin {
@@ -261,7 +261,11 @@ func invalidInputText(err error) string {
 			msg = strings.ReplaceAll(msg, what+w, ": it "+w)
 		}
 	}
-	return clip(msg, 300) + "."
+	msg = clip(msg, 300) + "."
+	if rest, ok := strings.CutPrefix(msg, "the "); ok { // LoginSpec's and authorize's sentences
+		msg = "The " + rest
+	}
+	return msg
 }
 
 // errorPage renders the friendly error page.

@@ -274,20 +274,20 @@ func ParseResetForm(v url.Values) ResetForm {
 // part is completed with the domain; a full address must be in the domain.
 func LoginSpec(domain, login string) (string, error) {
 	if err := mailgun.ValidateSpec(login); err != nil {
-		return "", fmt.Errorf("The login %q is not valid: %w", clip(login, 80), err)
+		return "", fmt.Errorf("the login %q is not valid: %w", clip(login, 80), err)
 	}
 	local, d, found := strings.Cut(login, "@")
 	// ValidateSpec has refused control characters, so the login can be named as it is.
 	if found && !strings.EqualFold(d, domain) {
-		return "", fmt.Errorf("The login %s is not in %s: the logins of %s end in @%s: %w", clip(login, 80), domain, domain, domain, mailgun.ErrInvalidInput)
+		return "", fmt.Errorf("the login %s is not in %s: the logins of %s end in @%s: %w", clip(login, 80), domain, domain, domain, mailgun.ErrInvalidInput)
 	}
 	if local == "" {
-		return "", fmt.Errorf("The login has nothing before the @: %w", mailgun.ErrInvalidInput)
+		return "", fmt.Errorf("the login has nothing before the @: %w", mailgun.ErrInvalidInput)
 	}
 	full := local + "@" + strings.ToLower(domain)
 	if err := mailgun.ValidateSpec(full); err != nil {
 		// A local part that is valid alone can still make the full address too long.
-		return "", fmt.Errorf("The login %q is not valid: %w", clip(login, 80), err)
+		return "", fmt.Errorf("the login %q is not valid: %w", clip(login, 80), err)
 	}
 	return full, nil
 }
@@ -437,7 +437,7 @@ func (a AuditQuery) Values() url.Values {
 // AuditActions are the action keys the audit trail holds.
 func AuditActions() []string {
 	return []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all",
-		"auth.sign_in", "auth.sign_out", "auth.sign_in_refused", "access.denied", "audit.retention", "audit.verify"}
+		"auth.sign_in", "auth.sign_out", "auth.sign_in_refused", "auth.sessions_revoked", "access.denied", "audit.retention", "audit.verify"}
 }
 
 // AuditOutcomes are the outcomes an audit entry may have.

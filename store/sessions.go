@@ -100,6 +100,43 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 	return nil
 }
 
+// DeleteSessionsMatching deletes every session whose data match reports true (the sessions of one
+// user, say: the caller knows the data's format) and returns how many it deleted. It reads the
+// records first and then deletes the matching ones by key, so a session that signs in meanwhile
+// stays; run it again to catch it.
+func (db *DB) DeleteSessionsMatching(ctx context.Context, match func(data []byte) bool) (int64, error) {
+	rows, err := db.sql.QueryContext(ctx, `SELECT id_hash, data FROM sessions`)
+	if err != nil {
+		return 0, fmt.Errorf("store: read sessions: %w", err)
+	}
+	var doomed []string
+	for rows.Next() {
+		var key string
+		var data []byte
+		if err := rows.Scan(&key, &data); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("store: read sessions: %w", err)
+		}
+		if match(data) {
+			doomed = append(doomed, key)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("store: read sessions: %w", err)
+	}
+	var n int64
+	for _, key := range doomed {
+		res, err := db.exec(ctx, `DELETE FROM sessions WHERE id_hash = ?`, key)
+		if err != nil {
+			return n, fmt.Errorf("store: delete session: %w", err)
+		}
+		if k, err := res.RowsAffected(); err == nil {
+			n += k
+		}
+	}
+	return n, nil
+}
+
 // DeleteExpiredSessions deletes sessions past their absolute expiry
 // (expires_at <= now) or idle for idle or longer (last_seen <= now-idle;
 // idle <= 0 disables the idle rule). It returns how many it deleted.

@@ -298,3 +298,26 @@ func TestSessionReadsReuseConnections(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteSessionsMatching: the sessions whose data match go, the others stay, on both
+// databases.
+func TestDeleteSessionsMatching(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		for _, r := range []struct{ id, who string }{{"s-ada-1", "ada"}, {"s-bob", "bob"}, {"s-ada-2", "ada"}} {
+			rec := SessionRecord{ID: r.id, Data: []byte(`{"who":"` + r.who + `"}`), CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(time.Hour)}
+			if err := db.CreateSession(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := db.DeleteSessionsMatching(ctx, func(data []byte) bool { return bytes.Contains(data, []byte(`"ada"`)) })
+		if err != nil || n != 2 {
+			t.Fatalf("DeleteSessionsMatching = %d, %v; want 2", n, err)
+		}
+		for id, want := range map[string]bool{"s-ada-1": false, "s-ada-2": false, "s-bob": true} {
+			if _, err := db.GetSession(ctx, id); (err == nil) != want {
+				t.Errorf("session %s: GetSession err %v, want kept %v", id, err, want)
+			}
+		}
+	})
+}

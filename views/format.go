@@ -557,6 +557,8 @@ func actionLabel(key string) string {
 		return "Signed out"
 	case "auth.sign_in_refused":
 		return "Sign-in refused"
+	case "auth.sessions_revoked":
+		return "Sessions ended"
 	case "access.denied":
 		return "Access denied"
 	case "audit.retention":

@@ -3,6 +3,7 @@
 //	go run ./cmd/web -demo        # everything simulated, on 127.0.0.1 only
 //	web                           # production: configured by environment variables (see -help)
 //	web audit verify              # check the audit trail's hash chain
+//	web sessions revoke WHO       # sign out every session of a user (e-mail address or subject)
 //	web healthcheck               # GET /healthz on the configured address (for container health checks)
 package main
 
@@ -24,6 +25,8 @@ import (
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/app"
+	"github.com/smtpdesk/smtpdesk/audit"
+	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/config"
 	"github.com/smtpdesk/smtpdesk/store"
 )
@@ -65,6 +68,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			return errors.New(`unknown audit command; use "web audit verify"`)
 		case "healthcheck":
 			return healthcheck(ctx, getenv, stdout)
+		case "sessions":
+			if len(args) == 3 && args[1] == "revoke" && strings.TrimSpace(args[2]) != "" {
+				return revokeSessions(ctx, getenv, stdout, strings.TrimSpace(args[2]))
+			}
+			return errors.New(`unknown sessions command; use "web sessions revoke EMAIL-OR-SUBJECT"`)
 		}
 	}
 	fs := flag.NewFlagSet("web", flag.ContinueOnError)
@@ -270,6 +278,7 @@ Usage:
   web -demo [-addr 127.0.0.1:8080] [-data DIR]   try it: everything simulated, loopback only
   web [-addr HOST:PORT]                          serve, configured by the environment below
   web audit verify                               check the audit trail's hash chain (DATABASE_URL)
+  web sessions revoke EMAIL-OR-SUBJECT           sign out every session of a user at once (DATABASE_URL)
   web healthcheck                                GET /healthz on SMTPDESK_LISTEN (container health check)
 
 Flags:
@@ -296,14 +305,7 @@ func orDash(s string) string {
 // auditVerify walks the audit trail's hash chain and reports the result; a broken chain is an
 // error (non-zero exit).
 func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, err := config.Load(getenv)
-	if err != nil {
-		var p config.Problems
-		if !errors.As(err, &p) || hasVar(p, "DATABASE_URL") {
-			return err
-		}
-	}
-	db, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
+	db, err := openStore(ctx, getenv)
 	if err != nil {
 		return fmt.Errorf("audit verify: %w", err)
 	}
@@ -331,6 +333,44 @@ func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writ
 			rep.OldestID, rep.OldestAt.UTC().Format(time.RFC3339), removed)
 	}
 	return nil
+}
+
+// revokeSessions deletes every session of the user who is who (their e-mail address or their
+// subject at the provider), so that their next request signs in again and meets the IdP's and
+// the policy's current answer: for someone who left, or lost a group, before their session's
+// SESSION_MAX_AGE. The audit trail records it.
+func revokeSessions(ctx context.Context, getenv func(string) string, stdout io.Writer, who string) error {
+	db, err := openStore(ctx, getenv)
+	if err != nil {
+		return fmt.Errorf("sessions revoke: %w", err)
+	}
+	defer db.Close()
+	n, err := db.DeleteSessionsMatching(ctx, auth.SessionsOf(who))
+	if err != nil {
+		return fmt.Errorf("sessions revoke: %w", err)
+	}
+	sessions := "sessions"
+	if n == 1 {
+		sessions = "session"
+	}
+	detail := fmt.Sprintf("%d %s of %s ended from the command line", n, sessions, who)
+	if err := audit.NewRecorder(db, nil).Event(ctx, audit.Actor{Name: "web sessions revoke"}, audit.Meta{}, auth.ActionSessionsRevoked, "ok", "", detail); err != nil {
+		return fmt.Errorf("sessions revoke: %d sessions ended, but the audit trail could not record it: %w", n, err)
+	}
+	fmt.Fprintf(stdout, "%d %s of %s ended; their next request signs in again\n", n, sessions, who)
+	return nil
+}
+
+// openStore opens DATABASE_URL for a command, whatever else the configuration lacks.
+func openStore(ctx context.Context, getenv func(string) string) (*store.DB, error) {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		var p config.Problems
+		if !errors.As(err, &p) || hasVar(p, "DATABASE_URL") {
+			return nil, err
+		}
+	}
+	return store.Open(ctx, cfg.DatabaseURL.Reveal())
 }
 
 func hasVar(p config.Problems, name string) bool {

@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/config"
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -412,5 +413,64 @@ func TestHUPReloadsThenIsIgnored(t *testing.T) {
 	case <-reloads:
 		t.Error("SIGHUP after stop still called the reload")
 	default:
+	}
+}
+
+// TestSessionsRevoke: "web sessions revoke" ends every session of the user named by e-mail
+// (ASCII case ignored) or subject, keeps everyone else's, and the audit trail records it.
+func TestSessionsRevoke(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "smtpdesk.db")
+	env := envOf(map[string]string{"DATABASE_URL": dsn})
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, s := range []struct{ id, sub, email string }{
+		{"ada-laptop", "sub-ada", "Ada@Corp.example"}, {"ada-phone", "sub-ada", "ada@corp.example"},
+		{"bob", "sub-bob", "bob@corp.example"}, {"kelvin", "sub-k", "\u212Aate@corp.example"},
+	} {
+		data := fmt.Sprintf(`{"user":{"Issuer":"https://idp.example","Subject":%q,"Email":%q}}`, s.sub, s.email)
+		if err := db.CreateSession(ctx, store.SessionRecord{ID: s.id, Data: []byte(data), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+
+	var out testlog.Buffer
+	if err := run(ctx, []string{"sessions", "revoke", "ADA@corp.example"}, env, &out); err != nil {
+		t.Fatalf("sessions revoke: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "2 sessions of ADA@corp.example ended") {
+		t.Errorf("output = %q", out.String())
+	}
+	if err := run(ctx, []string{"sessions", "revoke", "sub-bob"}, env, &out); err != nil || !strings.Contains(out.String(), "1 session of sub-bob ended") {
+		t.Errorf("revoke by subject: %v, output %q", err, out.String())
+	}
+	// A Kelvin sign (U+212A) is not a "k": kate@ is not the user with that address.
+	if err := run(ctx, []string{"sessions", "revoke", "kate@corp.example"}, env, &out); err != nil || !strings.Contains(out.String(), "0 sessions of kate@corp.example ended") {
+		t.Errorf("revoke of kate@: %v, output %q", err, out.String())
+	}
+	if err := run(ctx, []string{"sessions", "revoke"}, env, &out); err == nil {
+		t.Error("sessions revoke without a user succeeded")
+	}
+
+	db, err = store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for id, kept := range map[string]bool{"ada-laptop": false, "ada-phone": false, "bob": false, "kelvin": true} {
+		if _, err := db.GetSession(ctx, id); (err == nil) != kept {
+			t.Errorf("session %s: GetSession err %v, want kept %v", id, err, kept)
+		}
+	}
+	entries, err := db.ListAudit(ctx, store.AuditFilter{Action: auth.ActionSessionsRevoked, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 3 || entries[2].Detail != "2 sessions of ADA@corp.example ended from the command line" || entries[2].Outcome != "ok" {
+		t.Errorf("audit entries %+v, want the three revocations", entries)
 	}
 }
