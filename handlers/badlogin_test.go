@@ -29,3 +29,30 @@ func TestBadLoginInTheAddressReadsPlainly(t *testing.T) {
 		t.Errorf("the page does not say where to go: %.400s", p.Text())
 	}
 }
+
+// TestFormOfAMissingLogin: the reset and delete forms of a login the domain does not have (an
+// old link) answer 404 "Login not found" instead of a form that can only fail. A domain above
+// loginCheckLimit logins is not read whole for it: the form shows, and its answer tells.
+func TestFormOfAMissingLogin(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	for _, action := range []string{"reset", "delete"} {
+		p := get(t, c, "/d/acme.example/logins/nosuch@acme.example/"+action)
+		wantStatus(t, p, http.StatusNotFound)
+		if !strings.Contains(p.Text(), "Login not found") || !strings.Contains(p.Text(), "acme.example has no login nosuch@acme.example") {
+			t.Errorf("%s form of a missing login: %.400s", action, p.Text())
+		}
+		wantStatus(t, get(t, c, "/d/acme.example/logins/alice@acme.example/"+action), http.StatusOK)
+	}
+	if err := e.SB.AddDomain("big.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SB.AddGeneratedLogins("big.example", 1500); err != nil {
+		t.Fatal(err)
+	}
+	e.SB.ResetCalls()
+	wantStatus(t, get(t, c, "/d/big.example/logins/nosuch@big.example/reset"), http.StatusOK)
+	if n := len(e.callsTo("list", "big.example")); n > 1 {
+		t.Errorf("the form of a login in a domain of 1,500 made %d list calls, want at most 1 (the count)", n)
+	}
+}

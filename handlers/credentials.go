@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -254,6 +255,33 @@ func (h *CredentialPages) unknownDomain(c echo.Context, sc *scope) (bool, error)
 		return true, h.listError(c, sc, err)
 	}
 	return false, nil
+}
+
+// loginCheckLimit is the largest domain whose logins the reset and delete forms check before
+// they are shown. Reading all of a bigger one to draw a form costs more than the check is worth;
+// the form's own answer says when the login is gone.
+const loginCheckLimit = 1000
+
+// unknownLogin answers 404 for the reset or delete form of a login the domain does not have (an
+// old link, a login deleted meanwhile), as unknownDomain does for the domain. The domain's logins
+// come from the list cache the domain page fills. A domain above loginCheckLimit logins, or any
+// failure to ask, lets the form show.
+func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) {
+	ctx := c.Request().Context()
+	n, err := h.lists.Count(ctx, sc.domain)
+	if errors.Is(err, mailgun.ErrNotFound) {
+		return true, h.listError(c, sc, err)
+	}
+	if err != nil || n > loginCheckLimit {
+		return false, nil
+	}
+	all, err := h.lists.All(ctx, sc.domain)
+	if err != nil || slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, sc.login) }) {
+		return false, nil
+	}
+	return true, h.errorPage(c, http.StatusNotFound, "Login not found",
+		fmt.Sprintf("%s has no login %s. Someone may have deleted it, or the link is old.", sc.domain, sc.login),
+		"Open "+sc.domain+" to see the logins it has.", 0)
 }
 
 // domainSubtitle says what the domain page lets this user do, so a reviewer is not promised

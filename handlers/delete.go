@@ -56,7 +56,7 @@ func (h *CredentialPages) DeleteForm(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	if unknown, err := h.unknownDomain(c, sc); unknown {
+	if unknown, err := h.unknownLogin(c, sc); unknown {
 		return err
 	}
 	return Render(c, http.StatusOK, views.Delete(h.deleteVM(c, sc)))

@@ -38,7 +38,7 @@ func (h *CredentialPages) ResetForm(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	if unknown, err := h.unknownDomain(c, sc); unknown {
+	if unknown, err := h.unknownLogin(c, sc); unknown {
 		return err
 	}
 	return Render(c, http.StatusOK, views.Reset(h.resetVM(c, sc)))
