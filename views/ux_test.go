@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/a-h/templ"
 )
 
@@ -30,5 +31,48 @@ func TestPasswordFieldsTakeLongPasswords(t *testing.T) {
 				t.Errorf("password hint %q does not give the limits", hint)
 			}
 		})
+	}
+}
+
+// wrapsAnywhere says whether long unbroken text in s (a hash, a long login) can wrap: s or an
+// ancestor has overflow-wrap:anywhere or break-all. (break-words does not do: it leaves the
+// word's full width as the minimum of a table cell or a flex or grid item, which then spills
+// out of its box.)
+func wrapsAnywhere(s *goquery.Selection) bool {
+	for ; s.Length() > 0; s = s.Parent() {
+		for _, c := range strings.Fields(s.AttrOr("class", "")) {
+			if c == "[overflow-wrap:anywhere]" || c == "break-all" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestAuditDetailWraps: the integrity check's entry carries a 64-character hash in its detail;
+// the audit table must wrap it rather than grow past its card (at 1366 pixels too, where the
+// table is not in a scroll box of its own).
+func TestAuditDetailWraps(t *testing.T) {
+	vm := sampleAudit()
+	hash := strings.Repeat("5ae2ef1c1f3c6dd5", 4)
+	vm.Rows[0].Detail = "intact: 21 rows checked; newest row 21, hash " + hash + "; oldest row 1"
+	vm.Rows[1].UpstreamMessage = "Credentials for a-very-long-login-name-without-any-breaks@acme.example already exist"
+	doc, _ := render(t, Audit(vm))
+	detail := doc.Find("td p").FilterFunction(func(_ int, s *goquery.Selection) bool {
+		return strings.Contains(s.Text(), hash)
+	})
+	if detail.Length() != 1 {
+		t.Fatalf("%d paragraphs hold the hash, want 1", detail.Length())
+	}
+	for name, s := range map[string]*goquery.Selection{
+		"detail":   detail,
+		"upstream": testid(doc, "audit-upstream").First(),
+	} {
+		if !wrapsAnywhere(s) {
+			t.Errorf("the %s of an audit entry cannot wrap inside a word", name)
+		}
+	}
+	if box := doc.Find("table").Parent(); strings.Contains(box.AttrOr("class", ""), "x-visible") {
+		t.Errorf("the audit table's box lets it spill out of the card: class %q", box.AttrOr("class", ""))
 	}
 }
