@@ -144,7 +144,7 @@ func appendHeadingStart(b []byte, p *Page) []byte {
 	b = appendEscaped(b, p.Title)
 	b = append(b, `</h1>`...)
 	if p.Subtitle != "" {
-		b = append(b, `<p class="mt-1 text-sm text-gray-600 dark:text-gray-400" data-testid="page-subtitle">`...)
+		b = append(b, `<p class="mt-1 text-sm text-gray-600 [overflow-wrap:anywhere] dark:text-gray-400" data-testid="page-subtitle">`...)
 		b = appendEscaped(b, p.Subtitle)
 		b = append(b, `</p>`...)
 	}

@@ -76,3 +76,48 @@ func TestAuditDetailWraps(t *testing.T) {
 		t.Errorf("the audit table's box lets it spill out of the card: class %q", box.AttrOr("class", ""))
 	}
 }
+
+// long64 is a valid login with the longest local part Mailgun takes: one word, 77 characters
+// with the domain, wider than a phone.
+const long64 = "verylongloginverylongloginverylongloginverylongloginabcdefghijkl@example.com"
+
+// TestLongLoginsWrap: wherever a page prints a login, a filter or a domain in running text, a
+// long one wraps instead of pushing the page sideways on a phone.
+func TestLongLoginsWrap(t *testing.T) {
+	reset := sampleReset()
+	reset.Login = long64
+	reset.Page.Subtitle = "Give " + long64 + " a new SMTP password."
+	del := sampleDelete()
+	del.Login = long64
+	del.Page.Subtitle = "Delete " + long64 + " from example.com."
+	create := sampleCreate()
+	create.LineErrors = append(create.LineErrors, LineError{Line: 5, Text: long64 + "x", Problem: "longer than 64 characters"})
+	filtered := sampleCredentialsFiltered()
+	filtered.Filter, filtered.Rows, filtered.FilterCount = long64, nil, 0
+	deleteAll := sampleDeleteAll()
+
+	for _, tc := range []struct {
+		name string
+		comp templ.Component
+		sel  string // the element with the long text
+	}{
+		{"reset subtitle", Reset(reset), `[data-testid="page-subtitle"]`},
+		{"delete subtitle", Delete(del), `[data-testid="page-subtitle"]`},
+		{"delete question, domain", Delete(del), `[data-testid="confirm-question"] span:last-child`},
+		{"delete all question, domain", DeleteAll(deleteAll), `[data-testid="delete-all-count"] span`},
+		{"create line error", Create(create), `[data-testid="line-error"]:last-child code`},
+		{"filter summary", Credentials(filtered), `[data-testid="filter-summary"] .font-mono`},
+		{"filter empty state", Credentials(filtered), `[data-testid="empty-state"] h2`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, _ := render(t, tc.comp)
+			s := doc.Find(tc.sel)
+			if s.Length() == 0 {
+				t.Fatalf("nothing matches %s", tc.sel)
+			}
+			if !wrapsAnywhere(s.First()) {
+				t.Errorf("%s (%q) cannot wrap inside a word", tc.sel, s.First().Text())
+			}
+		})
+	}
+}
