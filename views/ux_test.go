@@ -121,3 +121,31 @@ func TestLongLoginsWrap(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteAllSaysWhyDisabled: the script disables "Delete N logins" until the domain is typed;
+// the button names an element that says so in words, which the page keeps hidden (without the
+// script the button works, and the server refuses a wrong text).
+func TestDeleteAllSaysWhyDisabled(t *testing.T) {
+	doc, _ := render(t, DeleteAll(sampleDeleteAll()))
+	btn := testid(doc, "confirm-button")
+	id := btn.AttrOr("data-disabled-hint", "")
+	if id == "" {
+		t.Fatal("the confirm button names no data-disabled-hint")
+	}
+	hint := doc.Find("#" + id)
+	if hint.Length() != 1 {
+		t.Fatalf("data-disabled-hint=%q: %d elements with that id, want 1", id, hint.Length())
+	}
+	if got := strings.Join(strings.Fields(hint.Text()), " "); got != "Type example.com exactly to enable this button." {
+		t.Errorf("hint: got %q", got)
+	}
+	if _, ok := hint.Attr("hidden"); !ok {
+		t.Error("the hint shows without the script, whose button is never disabled")
+	}
+	if got := hint.AttrOr("aria-live", ""); got != "polite" {
+		t.Errorf("hint aria-live=%q, want polite", got)
+	}
+	if hint.Closest("form").Length() != 1 || hint.Parent().Find(`[data-testid="confirm-button"]`).Length() != 1 {
+		t.Error("the hint is not beside the button")
+	}
+}

@@ -160,7 +160,10 @@
     });
   }
 
-  // Delete all: the confirm button stays disabled until the typed text matches.
+  // Delete all: the confirm button stays disabled until the typed text matches. The button's
+  // data-disabled-hint names an element (hidden in the page, an aria-live region) that says why:
+  // it shows while the button is disabled, and Enter in the field or a tap on the button says it
+  // again, since neither does anything else then.
   function initConfirmMatch() {
     document.querySelectorAll('input[data-confirm-match]').forEach(function (input) {
       var form = input.form;
@@ -169,6 +172,7 @@
       if (!btn) return;
       var want = input.getAttribute('data-confirm-match');
       var hint = document.getElementById(btn.getAttribute('data-disabled-hint') || '');
+      var hintNodes = hint ? Array.prototype.slice.call(hint.childNodes) : [];
       function update() {
         var ok = input.value.trim() === want;
         btn.disabled = !ok;
@@ -179,7 +183,24 @@
         }
         if (hint) hint.hidden = ok;
       }
+      // remind puts the hint's text back into its live region, so that it is read out again.
+      function remind() {
+        if (!btn.disabled || !hint) return;
+        hint.hidden = false;
+        hintNodes.forEach(function (n) { if (n.parentNode === hint) hint.removeChild(n); });
+        window.setTimeout(function () {
+          hintNodes.forEach(function (n) { hint.appendChild(n); });
+        }, 50);
+      }
       input.addEventListener('input', update);
+      input.addEventListener('keydown', function (ev) {
+        if (ev.key === 'Enter' && btn.disabled) {
+          ev.preventDefault();
+          remind();
+        }
+      });
+      // A disabled button gets no click, but a pointer (a tap) still reaches it.
+      btn.addEventListener('pointerup', remind);
       update();
     });
   }
