@@ -66,3 +66,74 @@ func TestDeleteAllSaysWhyItIsDisabled(t *testing.T) {
 		t.Errorf("after delete all, %s has %v", nl, got)
 	}
 }
+
+// TestMenusFollowTheFocus: a menu (the user menu, the domain picker) closes when Tab moves the
+// focus out of it, and Esc gives the focus back to a menu's button only when it was in that menu.
+func TestMenusFollowTheFocus(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("menus")
+	tb.signIn("admin")
+	tb.wantStatus("domain page", tb.open("/d/example.com"), http.StatusOK)
+	tb.wait(testid("filter-input"))
+	const (
+		userMenu = `[data-testid="user-menu"]`
+		picker   = `[data-testid="domain-picker"]`
+	)
+	isOpen := func(menu string) bool { return tb.has(menu + "[open]") }
+	focusIn := func(sel string) bool {
+		return run(tb, "where is the focus", chromedp.Evaluate[bool](`!!document.activeElement && !!document.activeElement.closest(`+"`"+sel+"`"+`)`))
+	}
+	tab := func() { tb.do("press Tab", keyPress("Tab", "Tab", 9)) }
+
+	// Open the user menu and Tab through it: its one item, then out.
+	tb.check(userMenu + " > summary")
+	if !isOpen(userMenu) || !focusIn(userMenu) {
+		t.Fatalf("a click on the user menu's button: open %v, focus in it %v; want both", isOpen(userMenu), focusIn(userMenu))
+	}
+	for i := 0; i < 10 && focusIn(userMenu); i++ {
+		tab()
+	}
+	if focusIn(userMenu) {
+		t.Fatal("ten Tabs do not leave the user menu")
+	}
+	if isOpen(userMenu) {
+		t.Error("the user menu stays open after Tab moved the focus out of it")
+	}
+
+	// The domain picker: Tab through its list and out.
+	tb.check(picker + " > summary")
+	tab() // into its list
+	if !isOpen(picker) || !focusIn(picker) {
+		t.Fatalf("Tab inside the open domain picker: open %v, focus in it %v", isOpen(picker), focusIn(picker))
+	}
+	for i := 0; i < 30 && focusIn(picker); i++ {
+		tab()
+	}
+	if isOpen(picker) {
+		t.Error("the domain picker stays open after Tab moved the focus out of it")
+	}
+
+	// A menu open while the focus is elsewhere (here opened by script, the focus in the filter
+	// box): Esc closes it and leaves the focus where it is.
+	tb.do("focus the filter", chromedp.Focus(chromedp.CSS(testid("filter-input"))))
+	tb.do("open the user menu", chromedp.Evaluate[chromedp.Void](`document.querySelector('`+userMenu+`').open = true`))
+	tb.do("press Esc", keyPress("Escape", "Escape", 27))
+	if isOpen(userMenu) {
+		t.Error("Esc does not close the user menu")
+	}
+	if !focusIn(testid("filter-input")) {
+		t.Error("Esc in the filter box pulled the focus away to a closed menu")
+	}
+
+	// With the focus in the menu, Esc closes it and puts the focus on its button.
+	tb.check(userMenu + " > summary")
+	tab() // onto "Sign out"
+	if !focusIn(testid("sign-out")) {
+		t.Fatal("Tab from the open user menu's button does not reach Sign out")
+	}
+	tb.do("press Esc", keyPress("Escape", "Escape", 27))
+	if isOpen(userMenu) || !focusIn(userMenu+" > summary") {
+		t.Errorf("Esc in the user menu: open %v, focus on its button %v; want closed, on the button", isOpen(userMenu), focusIn(userMenu+" > summary"))
+	}
+}

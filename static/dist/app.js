@@ -278,7 +278,8 @@
     });
   }
 
-  // Menus (<details>): Esc and a click elsewhere close them; only one is open at a time.
+  // Menus (<details>): Esc, a click elsewhere and the keyboard focus moving out of one close
+  // them; only one is open at a time.
   function initMenus() {
     var menus = document.querySelectorAll('details[data-menu]');
     function closeAll(except) {
@@ -286,18 +287,25 @@
     }
     menus.forEach(function (m) {
       m.addEventListener('toggle', function () { if (m.open) closeAll(m); });
+      // Tab out of a menu closes it. Focus going nowhere (another window, a click on plain
+      // text) leaves it open; a click elsewhere closes it below.
+      m.addEventListener('focusout', function (ev) {
+        if (m.open && ev.relatedTarget && !m.contains(ev.relatedTarget)) m.open = false;
+      });
     });
     document.addEventListener('click', function (ev) {
       menus.forEach(function (m) { if (m.open && !m.contains(ev.target)) m.open = false; });
     });
+    // Esc closes an open menu; only when the focus was in it does it go back to the menu's
+    // button, so that Esc does not pull the focus away from wherever the user is.
     document.addEventListener('keydown', function (ev) {
       if (ev.key !== 'Escape') return;
       menus.forEach(function (m) {
-        if (m.open) {
-          m.open = false;
-          var s = m.querySelector('summary');
-          if (s) s.focus();
-        }
+        if (!m.open) return;
+        var inside = m.contains(document.activeElement);
+        m.open = false;
+        var s = m.querySelector('summary');
+        if (inside && s) s.focus();
       });
     });
   }
