@@ -468,14 +468,6 @@ func countOf(n int, noun string) string {
 	return Number(n) + " " + noun + "s"
 }
 
-// createDisabledReason explains why the create button is disabled.
-func createDisabledReason(role string) string {
-	if role == "" {
-		return "Your role on this domain doesn't allow creating logins"
-	}
-	return "Your role on this domain (" + role + ") doesn't allow creating logins; operators and owners can"
-}
-
 // filterEmptyBody explains an empty filtered list.
 func filterEmptyBody(vm CredentialsVM) string {
 	body := "The filter looks for the text anywhere in a login, across every page of the domain"
