@@ -11,7 +11,8 @@ import (
 
 // Page is what the layout needs on every full page.
 type Page struct {
-	Title         string    // the <title> and the page heading
+	Title         string    // the page heading, and the <title> unless DocTitle is set
+	DocTitle      string    // the <title> when it should say more than Title (which login, domain, page); "" is Title
 	Subtitle      string    // one line under the heading saying what the page does
 	Nonce         string    // the request's CSP nonce, for the few inline elements that need one
 	CSRFToken     string    // the session's CSRF token, for the forms on the page

@@ -113,10 +113,10 @@ func shell(p Page, o shellOpts) templ.Component {
 // appendShellTop appends the page from the doctype to the flashes.
 func appendShellTop(b []byte, p *Page) []byte {
 	b = append(b, `<!doctype html><html lang="en" class="h-full"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta name="color-scheme" content="light dark"><meta name="referrer" content="same-origin"><title>`...)
-	if p.Title == "" {
+	if t := docTitle(p); t == "" {
 		b = append(b, "SMTP Desk"...)
 	} else {
-		b = appendEscaped(b, p.Title)
+		b = appendEscaped(b, t)
 		b = append(b, " · SMTP Desk"...)
 	}
 	b = append(b, `</title>`...)

@@ -149,3 +149,54 @@ func TestDeleteAllSaysWhyDisabled(t *testing.T) {
 		t.Error("the hint is not beside the button")
 	}
 }
+
+// TestDocumentTitles: a tab's title says which domain, login or page it shows, so that several
+// tabs of SMTP Desk can be told apart; the heading on the page stays short.
+func TestDocumentTitles(t *testing.T) {
+	resetOne := sampleSecrets()
+	resetOne.Action, resetOne.Page.Title = "reset", "Save this password now"
+	resetOne.Secrets, resetOne.Failed, resetOne.Unknown, resetOne.NoPassword = resetOne.Secrets[:1], nil, nil, nil
+	history := sampleAudit()
+	history.Login, history.FirstURL = "bob@acme.example", ""
+	firstPage := sampleCredentials()
+	firstPage.Pager = samplePager(1, 100, 2431, "/domains/example.com", nil)
+	rotate := sampleCredentialsFiltered()
+	rotate.Rotate = true
+	hostile := sampleReset()
+	hostile.Login = `<b>x</b>@example.com`
+
+	for _, tc := range []struct {
+		name        string
+		comp        templ.Component
+		title, head string
+	}{
+		{"reset", Reset(sampleReset()), "Reset alice@example.com · SMTP Desk", "Reset password"},
+		{"reset, escaped", Reset(hostile), "Reset <b>x</b>@example.com · SMTP Desk", "Reset password"},
+		{"delete", Delete(sampleDelete()), "Delete alice@example.com · SMTP Desk", "Delete SMTP login"},
+		{"create", Create(sampleCreate()), "New SMTP logins · example.com · SMTP Desk", "New SMTP logins"},
+		{"delete all", DeleteAll(sampleDeleteAll()), "Delete all SMTP logins · example.com · SMTP Desk", "Delete all SMTP logins"},
+		{"created", Secrets(sampleSecrets()), "Logins created · example.com · SMTP Desk", "Logins created"},
+		{"reset done", Secrets(resetOne), "Save this password now · alice@example.com · SMTP Desk", "Save this password now"},
+		{"domain, page 3", Credentials(sampleCredentials()), "example.com · page 3 · SMTP Desk", "example.com"},
+		{"domain, page 1", Credentials(firstPage), "example.com · SMTP Desk", "example.com"},
+		{"domain, filtered", Credentials(sampleCredentialsFiltered()), "example.com · “app” · SMTP Desk", "example.com"},
+		{"domain, to rotate", Credentials(rotate), "example.com · to rotate · “app” · SMTP Desk", "example.com"},
+		{"audit, older", Audit(sampleAudit()), "Audit trail · older entries · SMTP Desk", "Audit trail"},
+		{"audit, one login", Audit(history), "Audit trail · bob@acme.example · SMTP Desk", "Audit trail"},
+		{"audit, one domain", Audit(sampleAuditEmpty()), "Audit trail · example.com · SMTP Desk", "Audit trail"},
+		{"home", Home(sampleHome()), "Domains · SMTP Desk", "Domains"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, html := render(t, tc.comp)
+			if got := doc.Find("title").Text(); got != tc.title {
+				t.Errorf("title: got %q, want %q", got, tc.title)
+			}
+			if got := strings.TrimSpace(testid(doc, "page-title").Text()); got != tc.head {
+				t.Errorf("heading: got %q, want %q", got, tc.head)
+			}
+			if strings.Contains(html, "<b>x</b>") {
+				t.Error("the login is not escaped")
+			}
+		})
+	}
+}

@@ -1,0 +1,100 @@
+package views
+
+import "strconv"
+
+// A page's <title> names what the page is about (the login, the domain, the page of a list), so
+// that several tabs of SMTP Desk can be told apart; the heading on the page says less, as the
+// breadcrumbs and the domain picker around it say the rest. The page templates set it from their
+// view models, through titled.
+
+// docTitle is the <title> of p, before " · SMTP Desk".
+func docTitle(p *Page) string {
+	if p.DocTitle != "" {
+		return p.DocTitle
+	}
+	return p.Title
+}
+
+// titled returns p with its <title> made of p.Title followed by the non-empty parts, joined by
+// " · ". A handler's own DocTitle stays.
+func titled(p Page, parts ...string) Page {
+	if p.DocTitle != "" || p.Title == "" {
+		return p
+	}
+	t := p.Title
+	for _, s := range parts {
+		if s != "" && s != p.Title {
+			t += " · " + s
+		}
+	}
+	p.DocTitle = t
+	return p
+}
+
+// retitled returns p with its <title> set to t, unless a handler set one or t is empty.
+func retitled(p Page, t string) Page {
+	if p.DocTitle == "" && p.Title != "" && t != "" {
+		p.DocTitle = t
+	}
+	return p
+}
+
+// titledCredentials is the domain page titled: "acme.example · page 2", with the filter and
+// the "to rotate" view when they apply.
+func titledCredentials(vm CredentialsVM) Page {
+	var parts []string
+	if vm.Rotate {
+		parts = append(parts, "to rotate")
+	}
+	if vm.Filter != "" {
+		parts = append(parts, "“"+vm.Filter+"”")
+	}
+	if vm.Pager.Page > 1 {
+		parts = append(parts, "page "+strconv.Itoa(vm.Pager.Page))
+	}
+	return titled(vm.Page, parts...)
+}
+
+// titledAudit is the audit trail titled by what it is filtered to (one login's history, one
+// domain's), and whether it shows older entries.
+func titledAudit(vm AuditVM) Page {
+	var about, older string
+	switch {
+	case vm.Login != "":
+		about = vm.Login
+	case vm.Filter.Login != "":
+		about = vm.Filter.Login
+	case vm.Filter.Domain != "":
+		about = vm.Filter.Domain
+	}
+	if vm.FirstURL != "" {
+		older = "older entries"
+	}
+	return titled(vm.Page, about, older)
+}
+
+// titledSecrets is the page after a create or reset titled by the one login reset, or the domain.
+func titledSecrets(vm SecretsVM) Page {
+	if vm.Action == "reset" {
+		var logins []string
+		for _, s := range vm.Secrets {
+			logins = append(logins, s.Login)
+		}
+		for _, l := range vm.NoPassword {
+			logins = append(logins, l.Label)
+		}
+		if len(logins) == 1 {
+			return titled(vm.Page, logins[0])
+		}
+	}
+	return titled(vm.Page, vm.Domain)
+}
+
+// titledLogin is a page about one login, titled "Reset bob@acme.example" or "Delete
+// bob@acme.example" (the heading says "Reset password", "Delete SMTP login").
+func titledLogin(p Page, verb, login string) Page {
+	if login == "" {
+		return p
+	}
+	return retitled(p, verb+" "+login)
+}
