@@ -137,3 +137,59 @@ func TestMenusFollowTheFocus(t *testing.T) {
 		t.Errorf("Esc in the user menu: open %v, focus on its button %v; want closed, on the button", isOpen(userMenu), focusIn(userMenu+" > summary"))
 	}
 }
+
+// fitsWidth fails the test when the page is wider than the viewport: a phone would scroll it
+// sideways, a laptop show a horizontal scroll bar.
+func (tb *tab) fitsWidth(step string, width int) {
+	tb.t.Helper()
+	got := run(tb, "measure "+step, chromedp.Evaluate[int](`document.documentElement.scrollWidth - document.documentElement.clientWidth`))
+	if got > 0 {
+		tb.t.Errorf("%s at %d pixels: the page is %d pixels wider than the screen", step, width, got)
+	}
+}
+
+// TestLongTextFitsTheScreen: a valid login with a 64-character local part, on a phone, fits the
+// reset and delete pages and the create form's list of refused lines; the audit trail after an
+// integrity check (whose entry holds a 64-character hash) fits a laptop and a phone.
+func TestLongTextFitsTheScreen(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("long-text")
+	tb.signIn("admin")
+	const domain = "acme.example"
+	local := strings.Repeat("verylonglogin", 4) + "abcdefghijkl" // 64 characters
+	login := local + "@" + domain
+
+	tb.open("/d/" + domain + "/new")
+	tb.fill(testid("logins-input"), local)
+	tb.wantStatus("create the long login", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
+	if tb.secrets()[login] == "" {
+		t.Fatalf("%s was not created", login)
+	}
+
+	const laptop = 1366
+	for _, width := range []int{laptop, phoneWidth} {
+		if width == laptop {
+			tb.do("laptop screen", chromedp.EmulateViewport(laptop, 800))
+		} else {
+			tb.do("phone screen", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+		}
+		for _, path := range []string{"/d/" + domain + "/logins/" + login + "/reset", "/d/" + domain + "/logins/" + login + "/delete"} {
+			tb.wantStatus(path, tb.open(path), http.StatusOK)
+			tb.fitsWidth(path, width)
+		}
+		tb.open("/d/" + domain + "/new")
+		tb.fill(testid("logins-input"), "bad name\n"+local+"x\n"+login+"x")
+		tb.wantStatus("refused lines", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusBadRequest)
+		tb.wait(testid("line-errors"))
+		tb.fitsWidth("the refused lines", width)
+
+		tb.open("/audit")
+		tb.wantStatus("check integrity", tb.click(testid("verify-link")), http.StatusOK)
+		tb.wait(testid("verify-intact"))
+		tb.fitsWidth("the integrity check", width)
+		tb.wantStatus("audit", tb.open("/audit"), http.StatusOK)
+		tb.fitsWidth("the audit trail after the check", width)
+	}
+	tb.do("back to the desktop screen", desktopViewport())
+}
