@@ -156,14 +156,14 @@ func ErrorPage(vm ErrorVM) templ.Component {
 				return templ_7745c5c3_Err
 			}
 			if vm.Message != "" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<p class=\"mt-3 text-base text-gray-700 dark:text-gray-300\" data-testid=\"error-message\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "<p class=\"mt-3 text-base text-gray-700 [overflow-wrap:anywhere] dark:text-gray-300\" data-testid=\"error-message\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var8 string
 				templ_7745c5c3_Var8, templ_7745c5c3_Err = templ.JoinStringErrs(vm.Message)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `errors.templ`, Line: 34, Col: 104}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `errors.templ`, Line: 34, Col: 129}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var8))
 				if templ_7745c5c3_Err != nil {
@@ -175,14 +175,14 @@ func ErrorPage(vm ErrorVM) templ.Component {
 				}
 			}
 			if vm.Hint != "" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<p class=\"mt-2 text-sm text-gray-600 dark:text-gray-400\" data-testid=\"error-hint\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 10, "<p class=\"mt-2 text-sm text-gray-600 [overflow-wrap:anywhere] dark:text-gray-400\" data-testid=\"error-hint\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
 				var templ_7745c5c3_Var9 string
 				templ_7745c5c3_Var9, templ_7745c5c3_Err = templ.JoinStringErrs(vm.Hint)
 				if templ_7745c5c3_Err != nil {
-					return templ.Error{Err: templ_7745c5c3_Err, FileName: `errors.templ`, Line: 37, Col: 96}
+					return templ.Error{Err: templ_7745c5c3_Err, FileName: `errors.templ`, Line: 37, Col: 121}
 				}
 				_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var9))
 				if templ_7745c5c3_Err != nil {
@@ -319,7 +319,7 @@ func NoAccessPage(vm NoAccessVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</div><h1 class=\"mt-4 text-2xl font-semibold tracking-tight text-gray-900 dark:text-white\">No access yet</h1><p class=\"mt-3 text-base text-gray-700 dark:text-gray-300\" data-testid=\"error-message\">You're signed in as <strong class=\"font-semibold text-gray-900 dark:text-white\" data-testid=\"no-access-email\">")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 23, "</div><h1 class=\"mt-4 text-2xl font-semibold tracking-tight text-gray-900 dark:text-white\">No access yet</h1><p class=\"mt-3 text-base text-gray-700 [overflow-wrap:anywhere] dark:text-gray-300\" data-testid=\"error-message\">You're signed in as <strong class=\"font-semibold text-gray-900 dark:text-white\" data-testid=\"no-access-email\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -347,14 +347,14 @@ func NoAccessPage(vm NoAccessVM) templ.Component {
 					return templ_7745c5c3_Err
 				}
 				for _, g := range vm.Groups {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "<li><code class=\"rounded-md bg-gray-100 px-2 py-1 font-mono text-xs text-gray-800 ring-1 ring-inset ring-gray-200 dark:bg-gray-800 dark:text-gray-200 dark:ring-gray-700\" data-testid=\"group\">")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 27, "<li><code class=\"rounded-md bg-gray-100 px-2 py-1 font-mono text-xs text-gray-800 ring-1 ring-inset ring-gray-200 [overflow-wrap:anywhere] dark:bg-gray-800 dark:text-gray-200 dark:ring-gray-700\" data-testid=\"group\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
 					var templ_7745c5c3_Var16 string
 					templ_7745c5c3_Var16, templ_7745c5c3_Err = templ.JoinStringErrs(g)
 					if templ_7745c5c3_Err != nil {
-						return templ.Error{Err: templ_7745c5c3_Err, FileName: `errors.templ`, Line: 83, Col: 201}
+						return templ.Error{Err: templ_7745c5c3_Err, FileName: `errors.templ`, Line: 83, Col: 226}
 					}
 					_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var16))
 					if templ_7745c5c3_Err != nil {

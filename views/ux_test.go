@@ -95,6 +95,10 @@ func TestLongLoginsWrap(t *testing.T) {
 	filtered := sampleCredentialsFiltered()
 	filtered.Filter, filtered.Rows, filtered.FilterCount = long64, nil, 0
 	deleteAll := sampleDeleteAll()
+	badLogin := sampleError(400)
+	badLogin.Message = `login "` + long64 + `" is not in domain acme.example`
+	noAccess := sampleNoAccess()
+	noAccess.Email, noAccess.Groups = long64, []string{long64}
 
 	for _, tc := range []struct {
 		name string
@@ -108,6 +112,9 @@ func TestLongLoginsWrap(t *testing.T) {
 		{"create line error", Create(create), `[data-testid="line-error"]:last-child code`},
 		{"filter summary", Credentials(filtered), `[data-testid="filter-summary"] .font-mono`},
 		{"filter empty state", Credentials(filtered), `[data-testid="empty-state"] h2`},
+		{"error message", ErrorPage(badLogin), `[data-testid="error-message"]`},
+		{"no access, email", NoAccessPage(noAccess), `[data-testid="no-access-email"]`},
+		{"no access, group", NoAccessPage(noAccess), `[data-testid="group"]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			doc, _ := render(t, tc.comp)
