@@ -238,7 +238,8 @@ func TestCreateUpstreamErrors(t *testing.T) {
 		wantCheck  bool // offers to re-check the list
 		wantAudit  string
 	}{
-		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "A login with that name already exists in this domain.", false, "failed"},
+		// Mailgun's refusal names the login: the form says it on its line (TestCreateNamesTheLoginThatExists).
+		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "alice@acme.example: already exists in this domain", false, "failed"},
 		{"rate limited (429)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 429, RetryAfter: 7 * time.Second},
 			"r1", http.StatusTooManyRequests, "try again in 7 s", false, "failed"},
 		{"server error (503)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 503},
@@ -255,7 +256,7 @@ func TestCreateUpstreamErrors(t *testing.T) {
 			e.SB.ResetCalls()
 			p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": tt.logins})
 			wantStatus(t, p, tt.wantStatus)
-			up := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " ")
+			up := strings.Join(strings.Fields(p.TestID("upstream-error").Text()+" "+p.TestID("line-errors").Text()), " ")
 			if !strings.Contains(up, tt.wantText) {
 				t.Errorf("upstream error = %q, want %q", up, tt.wantText)
 			}

@@ -103,8 +103,11 @@ func TestCreateNamesTheLoginThatExists(t *testing.T) {
 	}
 	var got []string
 	p.TestID("line-error").Each(func(_ int, s *goquery.Selection) { got = append(got, strings.Join(strings.Fields(s.Text()), " ")) })
-	if want := []string{"Line 4 alice@acme.example: already exists in this domain"}; !slices.Equal(got, want) {
+	if want := []string{"Line 4 alice@acme.example: already exists in this domain. Pick another name, or reset its password"}; !slices.Equal(got, want) {
 		t.Errorf("line errors %q, want %q", got, want)
+	}
+	if h := strings.Join(strings.Fields(p.TestID("line-errors").Find("p").First().Text()), " "); h != "Nothing was created: Mailgun refused 1 line" {
+		t.Errorf("line errors heading %q", h)
 	}
 	if v := p.Find(`textarea[name="logins"]`).Text(); !strings.Contains(v, "new-two") {
 		t.Errorf("the logins typed were not kept: %q", v)

@@ -169,9 +169,12 @@ type CreateVM struct {
 	CanSystem  bool
 	Errors     map[string]string // field name → message: "logins", "password", "password2"
 	LineErrors []LineError
-	Upstream   *UpstreamError
-	ActionURL  string
-	CancelURL  string
+	// LinesRefused says the line errors are Mailgun's refusal (a login that exists), not the
+	// form's: the batch was sent, and nothing was created.
+	LinesRefused bool
+	Upstream     *UpstreamError
+	ActionURL    string
+	CancelURL    string
 }
 
 // LineError names one invalid line of the logins textarea.
