@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
@@ -385,6 +386,66 @@ func TestRuntimeDefaults(t *testing.T) {
 	}
 	if got := debug.SetMemoryLimit(-1); got != math.MaxInt64 {
 		t.Errorf("with GOMEMLIMIT set, memory limit = %d, want it left alone", got)
+	}
+}
+
+// TestHUPDuringStartUp: a SIGHUP that arrives while the server is still starting (here: waiting
+// for its database) does not end it, as the signal's default would. The test runs main itself in
+// a child process: the test binary again, told by SMTPDESK_TEST_MAIN to call main.
+func TestHUPDuringStartUp(t *testing.T) {
+	if os.Getenv("SMTPDESK_TEST_MAIN") == "1" {
+		os.Args = []string{"web"}
+		main()
+		return
+	}
+	// A "PostgreSQL" that accepts the connection and never answers holds start-up in store.Open.
+	db, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := db.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHUPDuringStartUp$")
+	cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1",
+		"SMTPDESK_LISTEN="+addr, "SMTPDESK_BASE_URL=http://"+addr,
+		"MAILGUN_API_KEY=key-test", "MAILGUN_BASE_URL=http://127.0.0.1:1",
+		"OIDC_ISSUER=http://127.0.0.1:1", "OIDC_CLIENT_ID=smtp-desk", "OIDC_CLIENT_SECRET=s3cret",
+		"SESSION_KEYS=MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+		"POLICY_FILE=../../demoidp/demo-policy.yaml",
+		"DATABASE_URL=postgres://smtpdesk@"+db.Addr().String()+"/smtpdesk?sslmode=disable&connect_timeout=60")
+	var out testlog.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	waited := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(waited) }()
+	defer func() {
+		_ = cmd.Process.Kill()
+		<-waited
+	}()
+	select {
+	case c := <-accepted: // main is past its start and waits for the database
+		defer c.Close()
+	case err := <-exited:
+		t.Fatalf("the server ended before it reached its database: %v\n%s", err, out.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server did not reach its database\n%s", out.String())
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("SIGHUP during start-up ended the server: %v\n%s", err, out.String())
+	case <-time.After(500 * time.Millisecond):
 	}
 }
 
