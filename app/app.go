@@ -207,6 +207,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		Mailgun:  a.mg,
 		Audit:    a.audit,
 		AuditLog: a.db,
+		Forms:    a.db,
 		Health:   health,
 		Settings: handlers.Settings{
 			AgeWarningDays:   a.cfg.AgeWarningDays,
@@ -320,6 +321,10 @@ func (a *App) sweep(ctx context.Context) {
 		}
 	} else if n > 0 {
 		a.log.Debug("deleted expired sessions", "count", n)
+	}
+	// A form is sent again within its session's life, if ever: its token is kept that long.
+	if _, err := a.db.DeleteUsedFormTokens(ctx, now.Add(-a.cfg.Session.MaxAge)); err != nil && ctx.Err() == nil {
+		a.log.Warn("deleting used form tokens failed", "err", err)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -22,11 +21,7 @@ const (
 	keyIDToken = "id_token"
 	keyFlashes = "flashes"
 	keyPrefs   = "prefs"
-	keyForms   = "forms_used"
 )
-
-// formsRemembered is how many used form tokens a session keeps (UseForm).
-const formsRemembered = 20
 
 const ctxKey = "smtpdesk.auth.session"
 
@@ -302,33 +297,6 @@ func SetPref(c echo.Context, key, val string) error {
 	prefs[key] = val
 	rs.sess.Values[keyPrefs] = prefs
 	return rs.save(c)
-}
-
-// NewFormToken returns a token for a form whose action must not run twice (a create, a password
-// reset): the form carries it, and UseForm tells a first sending from a repeat.
-func NewFormToken() string { return randomToken() }
-
-// UseForm records that the form carrying token has been acted on, and reports whether this is
-// its first use in the session. A browser that sends a form again (a reload of the page the
-// POST answered, the back button) repeats the token, and the action must not run again. The
-// session keeps the last formsRemembered tokens. An empty token (a form from before tokens)
-// counts as a first use; so does any token when nobody is signed in, which the caller refuses
-// anyway.
-func UseForm(c echo.Context, token string) (first bool, err error) {
-	rs, err := signedIn(c)
-	if err != nil || token == "" {
-		return true, nil
-	}
-	var used []string
-	value(rs.sess, keyForms, &used)
-	if slices.Contains(used, token) {
-		return false, nil
-	}
-	if len(used) >= formsRemembered {
-		used = used[len(used)-formsRemembered+1:]
-	}
-	rs.sess.Values[keyForms] = append(used, token)
-	return true, rs.save(c)
 }
 
 // Pref returns a preference set with SetPref, "" when unset or signed out.

@@ -224,7 +224,6 @@ type recordData struct {
 	IDToken *string           `json:"id_token"`
 	Flashes []Flash           `json:"flashes"`
 	Prefs   map[string]string `json:"prefs"`
-	Forms   []string          `json:"forms_used"`
 }
 
 // into sets the keys present in the record as typed Values, which value reads without JSON.
@@ -243,9 +242,6 @@ func (d *recordData) into(values map[any]any) {
 	}
 	if d.Prefs != nil {
 		values[keyPrefs] = d.Prefs
-	}
-	if d.Forms != nil {
-		values[keyForms] = d.Forms
 	}
 }
 
@@ -271,11 +267,6 @@ func value(sess *sessions.Session, key string, dst any) bool {
 	case *[]Flash:
 		if fs, ok := v.([]Flash); ok {
 			*d = slices.Clone(fs)
-			return true
-		}
-	case *[]string:
-		if ss, ok := v.([]string); ok {
-			*d = slices.Clone(ss)
 			return true
 		}
 	case *map[string]string:

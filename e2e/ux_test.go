@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 )
 
 // watchChanges counts the changes to the children of the element with the given id in
@@ -192,4 +194,46 @@ func TestLongTextFitsTheScreen(t *testing.T) {
 		tb.fitsWidth("the audit trail after the check", width)
 	}
 	tb.do("back to the desktop screen", desktopViewport())
+}
+
+// TestResetSentOnce: a second press of "Reset password" while the first sending is on its way
+// sends nothing (the page's script), so the browser shows the new password, not the server's
+// "already sent" answer to the second sending; and a reload of the password page, which sends
+// the form again, changes nothing.
+func TestResetSentOnce(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("reset-once")
+	tb.signIn("admin")
+	const path = "/d/acme.example/logins/bob@acme.example/reset"
+	tb.wantStatus("reset form", tb.open(path), http.StatusOK)
+	updates := func() int {
+		n := 0
+		for _, c := range srv.Sandbox.Calls() {
+			if c.Route == "update" && c.Spec == "bob@acme.example" {
+				n++
+			}
+		}
+		return n
+	}
+	// Mailgun takes its time, so the second press comes while the first sending waits for it.
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{"update"}, Latency: 700 * time.Millisecond})
+	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	status := tb.follow("press Reset twice", chromedp.Evaluate[chromedp.Void](`(() => {
+		const f = document.querySelector('[data-testid="reset-form"]');
+		f.requestSubmit();
+		setTimeout(() => f.requestSubmit(), 150);
+	})()`))
+	if status != http.StatusOK || !tb.has(testid("secret-password")) {
+		t.Fatalf("after two presses: status %d, password shown %v; want 200 with the password", status, tb.has(testid("secret-password")))
+	}
+	if n := updates(); n != 1 {
+		t.Errorf("two presses made %d password changes, want 1", n)
+	}
+	if got := tb.follow("reload", chromedp.Reload()); got != http.StatusConflict {
+		t.Errorf("reload of the password page = %d, want 409 (already sent)", got)
+	}
+	if n := updates(); n != 1 {
+		t.Errorf("after the reload %d password changes, want 1", n)
+	}
 }

@@ -18,7 +18,7 @@ import (
 func (h *CredentialPages) createVM(c echo.Context, sc *scope) views.CreateVM {
 	return views.CreateVM{
 		Page:      h.page(c, "New SMTP logins", "Create one or more SMTP logins in "+sc.domain+".", "domains", sc.domain),
-		FormToken: auth.NewFormToken(),
+		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Mode:      "generate",
 		CanSystem: sc.can(policy.ActSystem),
@@ -54,6 +54,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		return h.badRequest(c, "The form could not be read", err)
 	}
 	f := ParseCreateForm(sc.domain, params)
+	token := formToken(params)
 	if f.System && !sc.can(policy.ActSystem) {
 		return h.deny(c, sc, policy.ActSystem)
 	}
@@ -69,19 +70,10 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		// token: nothing was sent.
 		vm := form()
 		vm.Errors, vm.LineErrors = f.Errors, f.LineErrors
-		if t := params.Get(formTokenField); t != "" {
-			vm.FormToken = t
+		if token != "" {
+			vm.FormToken = token
 		}
 		return Render(c, http.StatusBadRequest, views.Create(vm))
-	}
-	if !h.firstSending(c, params) {
-		vm := form()
-		vm.Logins = ""
-		vm.Upstream = &views.UpstreamError{Heading: "This form was already sent", Unknown: true,
-			CheckURL: checkURL(sc.domain, f.Logins),
-			Message: "SMTP Desk did not send it to Mailgun again, so nothing was created twice. Check the list for the logins it created. " +
-				"A generated password is shown only once: reset a login's password to get a new one."}
-		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 	if ok, wait := h.allow(c, sc); !ok {
 		// The form comes back as typed (up to 100 logins), with the refusal above it.
@@ -89,9 +81,18 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		vm.Upstream = h.slowDown(c, wait)
 		return Render(c, http.StatusTooManyRequests, views.Create(vm))
 	}
+	if !h.firstSending(c, token) {
+		vm := form()
+		vm.Upstream = &views.UpstreamError{Heading: "This form was already sent", Unknown: true,
+			CheckURL: checkURL(sc.domain, f.Logins),
+			Message: "SMTP Desk did not send it to Mailgun again, so nothing was created twice. Check the list for the logins it created. " +
+				"A generated password is shown only once: reset a login's password to get a new one."}
+		return Render(c, http.StatusConflict, views.Create(vm))
+	}
 
 	pending, err := h.begin(c, sc, "credential.create", f.Logins)
 	if pending == nil {
+		h.releaseForm(c, token) // nothing was sent
 		return err
 	}
 	req := &mailgun.CreateCredentialsRequest{Logins: f.Logins, System: f.System}
@@ -102,6 +103,9 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	res, err := h.mg.CreateCredentials(ctx, sc.domain, req)
 	h.complete(c, pending, err)
+	if err != nil && changedNothing(err) {
+		h.releaseForm(c, token)
+	}
 	if err != nil {
 		h.log.WarnContext(ctx, "create credentials", "domain", sc.domain, "logins", len(f.Logins), "err", err)
 		const unknown = "Mailgun did not answer; the outcome is unknown. Check the list before trying again."

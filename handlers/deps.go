@@ -50,6 +50,15 @@ type AuditLog interface {
 	LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
 }
 
+// FormTokens records the one-time tokens of the create and reset forms acted on, so that a form
+// sent again (a reload of the page its POST answered, the back button, a double click) does not
+// act again. The record is one atomic statement, whichever replica answers. *store.DB satisfies
+// it.
+type FormTokens interface {
+	UseFormToken(ctx context.Context, token string, now time.Time) (first bool, err error)
+	ReleaseFormToken(ctx context.Context, token string) error
+}
+
 // PolicySource hands out the access policy in force now, so a reload applies on the next
 // request. *policy.Holder satisfies it.
 type PolicySource interface {
@@ -67,6 +76,7 @@ type site struct {
 	mg       CredentialsAPI
 	audit    Auditor
 	auditLog AuditLog
+	forms    FormTokens // nil: forms sent twice are not told apart
 	set      Settings
 	now      func() time.Time
 	lists    *ListCache
@@ -91,6 +101,7 @@ func newSite(d Deps) *site {
 		mg:       d.Mailgun,
 		audit:    d.Audit,
 		auditLog: d.AuditLog,
+		forms:    d.Forms,
 		set:      set,
 		now:      now,
 		lists: NewListCache(d.Mailgun, ListCacheOptions{

@@ -7,8 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 )
 
 // TestFormSentTwiceActsOnce: a create or reset form sent again (a reload of the page its POST
@@ -112,4 +116,98 @@ func TestCreateNamesTheLoginThatExists(t *testing.T) {
 	if v := p.Find(`textarea[name="logins"]`).Text(); !strings.Contains(v, "new-two") {
 		t.Errorf("the logins typed were not kept: %q", v)
 	}
+}
+
+// TestFormSentTwiceAtOnce: a double click sends the form twice at the same moment; one sending
+// acts and the other is told it was already sent (the record is one atomic statement).
+func TestFormSentTwiceAtOnce(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	ctx := context.Background()
+	for i := range 10 {
+		p := get(t, c, resetUser)
+		v := url.Values{"_csrf": {p.CSRF()}, "_form": {p.Find(`input[name="_form"]`).AttrOr("value", "")}, "mode": {"generate"}}
+		before := len(e.callsTo("update", "acme.example"))
+		statuses := make(chan int, 2)
+		for range 2 {
+			go func() {
+				r, err := c.Post(ctx, resetUser, v)
+				if err != nil {
+					statuses <- 0
+					return
+				}
+				statuses <- r.Status
+			}()
+		}
+		got := []int{<-statuses, <-statuses}
+		slices.Sort(got)
+		if n := len(e.callsTo("update", "acme.example")) - before; n != 1 || !slices.Equal(got, []int{http.StatusOK, http.StatusConflict}) {
+			t.Errorf("double send %d: %d Mailgun calls, answers %v; want 1 call, 200 and 409", i, n, got)
+		}
+	}
+}
+
+// TestFormNotSentIsNotAlreadySent: a form that changed nothing (refused by the rate limit, by an
+// audit trail that could not record it, by Mailgun) can be sent again as a new attempt, never
+// "already sent". A token not of SMTP Desk's shape is not stored, so it tells nothing apart.
+func TestFormNotSentIsNotAlreadySent(t *testing.T) {
+	ctx := context.Background()
+	formOf := func(t *testing.T, c *testflow.Client, path string) url.Values {
+		p := get(t, c, path)
+		return url.Values{"_csrf": {p.CSRF()}, "_form": {p.Find(`input[name="_form"]`).AttrOr("value", "")}}
+	}
+	post := func(t *testing.T, c *testflow.Client, path string, v url.Values) *testflow.Page {
+		p, err := c.Post(ctx, path, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	t.Run("rate limit", func(t *testing.T) {
+		e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1}})
+		c := e.signIn(t, "admin")
+		const path = "/d/acme.example/new"
+		first := formOf(t, c, path)
+		first.Set("logins", "first-one")
+		wantStatus(t, post(t, c, path, first), http.StatusOK)
+		v := formOf(t, c, path)
+		v.Set("logins", "second-one")
+		wantStatus(t, post(t, c, path, v), http.StatusTooManyRequests)
+		e.Clock.Add(2 * time.Minute)
+		wantStatus(t, post(t, c, path, v), http.StatusOK) // the reload after the wait
+	})
+	t.Run("audit trail down", func(t *testing.T) {
+		e := newEnv(t, envOptions{})
+		c := e.signIn(t, "admin")
+		v := formOf(t, c, resetUser)
+		v.Set("mode", "generate")
+		e.Auditor.failBegin.Store(true)
+		if p := post(t, c, resetUser, v); p.Status < 500 {
+			t.Fatalf("reset with the audit trail down = %d, want a 5xx", p.Status)
+		}
+		e.Auditor.failBegin.Store(false)
+		wantStatus(t, post(t, c, resetUser, v), http.StatusOK)
+	})
+	t.Run("Mailgun refused", func(t *testing.T) {
+		e := newEnv(t, envOptions{})
+		c := e.signIn(t, "admin")
+		const path = "/d/acme.example/new"
+		v := formOf(t, c, path)
+		v.Set("logins", "alice") // exists
+		for range 2 {
+			if p := post(t, c, path, v); p.Status == http.StatusConflict || p.TestID("line-errors").Length() == 0 {
+				t.Errorf("create of an existing login = %d, want Mailgun's refusal each time, never \"already sent\"", p.Status)
+			}
+		}
+	})
+	t.Run("foreign token", func(t *testing.T) {
+		e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+		c := e.signIn(t, "admin")
+		v := formOf(t, c, resetUser)
+		v.Set("mode", "generate")
+		v.Set("_form", strings.Repeat("x", 60000))
+		for range 2 {
+			wantStatus(t, post(t, c, resetUser, v), http.StatusOK)
+		}
+	})
 }

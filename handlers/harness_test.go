@@ -207,6 +207,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		Mailgun:  mg,
 		Audit:    e.Auditor,
 		AuditLog: e.DB,
+		Forms:    e.DB,
 		Health:   handlers.NewHealth(e.DB, time.Now, time.Now),
 		Settings: settings,
 		Now:      e.Clock.Now,

@@ -1,6 +1,9 @@
 package handlers
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -21,7 +24,7 @@ const sameAsOld = "The new password is the same as the current one. Choose a dif
 func (h *CredentialPages) resetVM(c echo.Context, sc *scope) views.ResetVM {
 	return views.ResetVM{
 		Page:      h.page(c, "Reset password", "Give "+sc.login+" a new SMTP password.", "domains", sc.domain),
-		FormToken: auth.NewFormToken(),
+		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Login:     sc.login,
 		Mode:      "generate",
@@ -57,6 +60,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return h.badRequest(c, "The form could not be read", err)
 	}
 	f := ParseResetForm(params)
+	token := formToken(params)
 	// The form, for the answers that show it again; built only for them, since the page takes
 	// the session's flashes, which belong to the page after a success. It has a new form token,
 	// except when it goes back for a fix: nothing was sent then.
@@ -69,12 +73,17 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		// A form that goes back for a fix costs no action from the rate limit.
 		vm := form()
 		vm.Errors = f.Errors
-		if t := params.Get(formTokenField); t != "" {
-			vm.FormToken = t
+		if token != "" {
+			vm.FormToken = token
 		}
 		return Render(c, http.StatusBadRequest, views.Reset(vm))
 	}
-	if !h.firstSending(c, params) {
+	if ok, wait := h.allow(c, sc); !ok {
+		vm := form()
+		vm.Upstream = h.slowDown(c, wait)
+		return Render(c, http.StatusTooManyRequests, views.Reset(vm))
+	}
+	if !h.firstSending(c, token) {
 		vm := form()
 		vm.Upstream = &views.UpstreamError{Heading: "This form was already sent", Unknown: true,
 			CheckURL: checkURL(sc.domain, []string{sc.login}),
@@ -82,18 +91,17 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 				"A generated password is shown only once: if you did not save it, reset the password again here."}
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
-	if ok, wait := h.allow(c, sc); !ok {
-		vm := form()
-		vm.Upstream = h.slowDown(c, wait)
-		return Render(c, http.StatusTooManyRequests, views.Reset(vm))
-	}
 
 	pending, err := h.begin(c, sc, "credential.reset", []string{sc.login})
 	if pending == nil {
+		h.releaseForm(c, token) // nothing was sent
 		return err
 	}
 	res, err := h.mg.ChangePassword(ctx, sc.domain, sc.login, f.Password)
 	h.complete(c, pending, err)
+	if err != nil && changedNothing(err) {
+		h.releaseForm(c, token)
+	}
 	if err != nil {
 		h.log.WarnContext(ctx, "reset password", "domain", sc.domain, "login", sc.login, "err", err)
 		vm := form()
@@ -151,16 +159,61 @@ func (s *site) flash(c echo.Context, kind, msg string) {
 	}
 }
 
-// formTokenField is the form field carrying a form's token (auth.NewFormToken).
+// formTokenField is the form field carrying a create or reset form's one-time token.
 const formTokenField = "_form"
 
-// firstSending reports whether the form in params is sent for the first time in this session:
-// a reload of the page a create or reset answered, or the back button, sends it again, and the
-// action must not run twice. When the session cannot record it, the action goes ahead.
-func (s *site) firstSending(c echo.Context, params url.Values) bool {
-	first, err := auth.UseForm(c, params.Get(formTokenField))
+// newFormToken is a form's one-time token: 32 random bytes, base64url (43 characters).
+func newFormToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// formToken is the one-time token params carry, or "" when none of newFormToken's shape does
+// (a form from before tokens, or a client that sends none): such a form is not told apart
+// from a sending of it, and nothing else is stored for it.
+func formToken(params url.Values) string {
+	t := params.Get(formTokenField)
+	if len(t) != 43 {
+		return ""
+	}
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return ""
+		}
+	}
+	return t
+}
+
+// firstSending records that the form carrying token is acted on now, and reports false when it
+// already was: the action must not run twice. A form without a token, or a failure to record
+// it (logged), lets the action go ahead.
+func (s *site) firstSending(c echo.Context, token string) bool {
+	if token == "" || s.forms == nil {
+		return true
+	}
+	first, err := s.forms.UseFormToken(c.Request().Context(), token, s.now())
 	if err != nil {
-		s.log.WarnContext(c.Request().Context(), "form token: record in the session", "err", err)
+		s.log.WarnContext(c.Request().Context(), "form token: record", "err", err)
+		return true
 	}
 	return first
+}
+
+// releaseForm forgets the form's token after an attempt that changed nothing (refused before or
+// by Mailgun), so that sending the form again is a new attempt, not "already sent".
+func (s *site) releaseForm(c echo.Context, token string) {
+	if token == "" || s.forms == nil {
+		return
+	}
+	if err := s.forms.ReleaseFormToken(context.WithoutCancel(c.Request().Context()), token); err != nil {
+		s.log.WarnContext(c.Request().Context(), "form token: release", "err", err)
+	}
+}
+
+// changedNothing reports whether a Mailgun call's error says for sure that nothing changed: a
+// refusal, or input never sent. An unknown outcome (no answer, a 5xx on a create) is not.
+func changedNothing(err error) bool {
+	k, _ := classify(err)
+	return k == upRefused || k == upNotFound || k == upInvalid || k == upAuth || k == upRateLimited
 }

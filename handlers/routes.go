@@ -57,7 +57,8 @@ type Deps struct {
 	Mailgun  CredentialsAPI
 	Audit    Auditor
 	AuditLog AuditLog
-	Health   *Health // nil: no health endpoints
+	Forms    FormTokens // nil: a create or reset form sent twice acts twice
+	Health   *Health    // nil: no health endpoints
 	Settings Settings
 	Now      func() time.Time // default time.Now
 }

@@ -257,6 +257,7 @@ func TestMigrationFoldsAuditLogins(t *testing.T) {
 			"DELETE FROM audit_logins",
 			fmt.Sprintf("INSERT INTO audit_logins (entry_id, login) VALUES (%d, 'X@Example.com'), (%d, 'x@example.COM'), (%d, 'x@example.com'), (%d, 'Ÿ@Example.com')", a, a, b, c),
 			"ALTER TABLE audit_log DROP COLUMN actor_fold", // added by 0003
+			"DROP TABLE used_forms",                        // added by 0004
 			"DELETE FROM schema_migrations WHERE version >= 2",
 		} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
@@ -329,7 +330,7 @@ func TestAuditActorFilterFoldsUnicode(t *testing.T) {
 			t.Errorf("VerifyAudit with the search column changed = %+v, want broken at %d", rep, id)
 		}
 		// Back to version 2: no search column; the migration adds and fills it.
-		for _, q := range []string{"ALTER TABLE audit_log DROP COLUMN actor_fold", "DELETE FROM schema_migrations WHERE version >= 3"} {
+		for _, q := range []string{"ALTER TABLE audit_log DROP COLUMN actor_fold", "DROP TABLE used_forms", "DELETE FROM schema_migrations WHERE version >= 3"} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}

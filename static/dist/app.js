@@ -339,7 +339,32 @@
     }
   }
 
+  // A form that changes something is sent once: a second click or Enter while the first sending
+  // is on its way does nothing (the server would refuse it as already sent, and the browser would
+  // show that answer instead of the first one, which may hold a new password). A form whose
+  // sending another script stopped (a confirmation dialog) is not marked; coming back to the page
+  // (the back button) clears the mark.
+  function initSendOnce() {
+    document.addEventListener('submit', function (ev) {
+      var form = ev.target;
+      if (ev.defaultPrevented || !form || (form.getAttribute('method') || '').toLowerCase() !== 'post') return;
+      if (form.hasAttribute('data-sending')) {
+        ev.preventDefault();
+        return;
+      }
+      form.setAttribute('data-sending', '');
+      form.setAttribute('aria-busy', 'true');
+    });
+    window.addEventListener('pageshow', function () {
+      document.querySelectorAll('form[data-sending]').forEach(function (f) {
+        f.removeAttribute('data-sending');
+        f.removeAttribute('aria-busy');
+      });
+    });
+  }
+
   ready(function () {
+    initSendOnce();
     initCopy();
     initFlashes();
     initConfirm();
