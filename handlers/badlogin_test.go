@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestBadLoginInTheAddressReadsPlainly: a login of another domain, or a malformed one, in a
@@ -55,4 +56,17 @@ func TestFormOfAMissingLogin(t *testing.T) {
 	if n := len(e.callsTo("list", "big.example")); n > 1 {
 		t.Errorf("the form of a login in a domain of 1,500 made %d list calls, want at most 1 (the count)", n)
 	}
+}
+
+// TestFormOfALoginMadeElsewhere: a login made outside this instance after its list was kept
+// (Mailgun's own panel, another replica) has a reset form, not "Login not found".
+func TestFormOfALoginMadeElsewhere(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	wantStatus(t, get(t, c, resetUser), http.StatusOK) // keeps acme.example's whole list
+	if err := e.SB.AddCredential("acme.example", "zed", "zed-password-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, get(t, c, "/d/acme.example/logins/zed@acme.example/reset"), http.StatusOK)
+	wantStatus(t, get(t, c, "/d/acme.example/logins/nosuch@acme.example/reset"), http.StatusNotFound)
 }

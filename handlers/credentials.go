@@ -275,8 +275,17 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 	if err != nil || n > loginCheckLimit {
 		return false, nil
 	}
+	has := func(all []mailgun.Credential) bool {
+		return slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, sc.login) })
+	}
 	all, err := h.lists.All(ctx, sc.domain)
-	if err != nil || slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, sc.login) }) {
+	if err != nil || has(all) {
+		return false, nil
+	}
+	// The kept list may be older than the login (made in Mailgun's own panel, or through another
+	// replica): read it again before saying there is none.
+	h.lists.Invalidate(sc.domain)
+	if all, err = h.lists.All(ctx, sc.domain); err != nil || has(all) {
 		return false, nil
 	}
 	return true, h.errorPage(c, http.StatusNotFound, "Login not found",
