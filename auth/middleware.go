@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -35,6 +36,9 @@ var ErrAccessDenied = errors.New("auth: access denied")
 type Flash struct {
 	Kind    string `json:"k"` // "success", "error", "warning", "info"
 	Message string `json:"m"`
+	// For, when set, is the path the message is about (a domain's page, "/d/acme.example"): the
+	// next page shows it only if it is that page or one below it, and drops it otherwise.
+	For string `json:"f,omitempty"`
 }
 
 // reqSession is the request's session, cached in the echo context.
@@ -250,6 +254,18 @@ func signedIn(c echo.Context) (*reqSession, error) {
 
 // AddFlash stores a one-time message in the server-side session, shown on the next page.
 func AddFlash(c echo.Context, kind, msg string) error {
+	return addFlash(c, Flash{Kind: kind, Message: msg})
+}
+
+// AddFlashFor stores a one-time message about the page at path (and the pages below it): the
+// next page shows it if it is one of those, and drops it if not. A message a page leaves for
+// "Done, back to the list" is then not shown on another domain's page, or the audit trail, when
+// the user goes there instead.
+func AddFlashFor(c echo.Context, path, kind, msg string) error {
+	return addFlash(c, Flash{Kind: kind, Message: msg, For: path})
+}
+
+func addFlash(c echo.Context, f Flash) error {
 	rs, err := signedIn(c)
 	if err != nil {
 		return err
@@ -259,11 +275,12 @@ func AddFlash(c echo.Context, kind, msg string) error {
 	if len(fs) >= 10 {
 		fs = fs[len(fs)-9:]
 	}
-	rs.sess.Values[keyFlashes] = append(fs, Flash{Kind: kind, Message: msg})
+	rs.sess.Values[keyFlashes] = append(fs, f)
 	return rs.save(c)
 }
 
-// Flashes returns and clears the session's flash messages.
+// Flashes returns and clears the session's flash messages: all of them, except those for
+// another page (AddFlashFor), which are cleared unseen.
 func Flashes(c echo.Context) []Flash {
 	rs, err := signedIn(c)
 	if err != nil {
@@ -277,7 +294,14 @@ func Flashes(c echo.Context) []Flash {
 	if err := rs.save(c); err != nil {
 		rs.auth.log.Warn("clearing flashes failed", "err", err)
 	}
-	return fs
+	here := c.Request().URL.Path
+	shown := fs[:0]
+	for _, f := range fs {
+		if f.For == "" || here == f.For || strings.HasPrefix(here, f.For+"/") {
+			shown = append(shown, f)
+		}
+	}
+	return shown
 }
 
 // SetPref stores a small per-session preference (e.g. the last domain used).

@@ -550,10 +550,38 @@ func TestAuthorizeAndFlashes(t *testing.T) {
 	if got := location(t, b.do(http.MethodPost, "/d/acme.example/create", url.Values{"_csrf": {tok}}, nil)); got != "/flashes" {
 		t.Errorf("allowed create redirected to %q", got)
 	}
-	if got := b.get("/flashes").body; got != "[{success created on acme.example}] pref=acme.example" {
+	if got := b.get("/flashes").body; got != "[{success created on acme.example }] pref=acme.example" {
 		t.Errorf("first read = %q", got)
 	}
 	if got := b.get("/flashes").body; got != "[] pref=acme.example" {
 		t.Errorf("second read = %q, want flashes gone and pref kept", got)
+	}
+
+	// A message for one page (AddFlashFor) shows there and below it, and another page drops it.
+	e.POST("/scoped", func(c echo.Context) error {
+		if err := auth.AddFlashFor(c, "/d/acme.example", "success", "for acme"); err != nil {
+			return err
+		}
+		if err := auth.AddFlash(c, "info", "for any page"); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/")
+	}, h.auth.RequireUser())
+	show := func(c echo.Context) error { return c.String(http.StatusOK, fmt.Sprint(auth.Flashes(c))) }
+	e.GET("/d/:domain", show, h.auth.RequireUser())
+	e.GET("/d/:domain/new", show, h.auth.RequireUser())
+	for _, tc := range []struct{ path, want string }{
+		{"/d/acme.example", "[{success for acme /d/acme.example} {info for any page }]"},
+		{"/d/acme.example/new", "[{success for acme /d/acme.example} {info for any page }]"},
+		{"/d/acme.example.evil", "[{info for any page }]"},
+		{"/d/example.com", "[{info for any page }]"},
+	} {
+		location(t, b.do(http.MethodPost, "/scoped", url.Values{"_csrf": {tok}}, nil))
+		if got := b.get(tc.path).body; got != tc.want {
+			t.Errorf("%s after a message for /d/acme.example: flashes %s, want %s", tc.path, got, tc.want)
+		}
+		if got := b.get(tc.path).body; got != "[]" {
+			t.Errorf("%s read again: %s, want none (the message for another page is dropped, not kept)", tc.path, got)
+		}
 	}
 }

@@ -161,7 +161,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	title, subtitle := createdHeading(out)
 	out.Page = h.page(c, title, subtitle, "domains", sc.domain)
 	if len(out.Secrets) > 0 {
-		if err := auth.AddFlash(c, "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain)); err != nil {
+		if err := auth.AddFlashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain)); err != nil {
 			h.log.WarnContext(ctx, "flash", "err", err)
 		}
 	}

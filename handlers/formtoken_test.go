@@ -211,3 +211,21 @@ func TestFormNotSentIsNotAlreadySent(t *testing.T) {
 		}
 	})
 }
+
+// TestPasswordPageMessageStaysWithItsDomain: the message a passwords page leaves for the list
+// its "Done" goes back to is not shown on another domain's page or the audit trail, when the
+// user goes there instead.
+func TestPasswordPageMessageStaysWithItsDomain(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	for _, elsewhere := range []string{"/d/example.com", "/audit", "/"} {
+		wantStatus(t, submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "msg-" + strings.Trim(strings.ReplaceAll(elsewhere, "/", "-"), "-") + "x", "mode": "generate"}), http.StatusOK)
+		if f := get(t, c, elsewhere).TestID("flash").Text(); strings.Contains(f, "Created") {
+			t.Errorf("%s shows acme.example's message %q", elsewhere, f)
+		}
+	}
+	wantStatus(t, submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"}), http.StatusOK)
+	if f := get(t, c, "/d/acme.example?page=1").TestID("flash").Text(); !strings.Contains(f, "Password for alice@acme.example changed") {
+		t.Errorf("the list shows %q, want the reset's message", f)
+	}
+}

@@ -136,7 +136,10 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	if res.Password != "" {
 		out.Secrets = []views.Secret{{Login: sc.login, Password: res.Password}}
-		h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
+		// For the list the page's "Done" goes back to; not for a page the user goes to instead.
+		if err := auth.AddFlashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Password for %s changed.", sc.login)); err != nil {
+			h.log.WarnContext(ctx, "flash", "err", err)
+		}
 	} else {
 		// Mailgun said it changed the password but sent none back: nobody knows it now.
 		h.log.WarnContext(ctx, "reset password: no generated password in the answer", "domain", sc.domain, "login", sc.login)
