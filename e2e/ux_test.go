@@ -150,6 +150,16 @@ func (tb *tab) fitsWidth(step string, width int) {
 	}
 }
 
+// tableFitsItsBox fails the test when the page's table is wider than the box around it (which
+// then scrolls, or hides the table's right side).
+func (tb *tab) tableFitsItsBox(step string, width int) {
+	tb.t.Helper()
+	got := run(tb, "measure the table of "+step, chromedp.Evaluate[int](`(() => { const b = document.querySelector('table').parentElement; return b.scrollWidth - b.clientWidth; })()`))
+	if got > 0 {
+		tb.t.Errorf("%s at %d pixels: the table is %d pixels wider than its box", step, width, got)
+	}
+}
+
 // TestLongTextFitsTheScreen: a valid login with a 64-character local part, on a phone, fits the
 // reset and delete pages and the create form's list of refused lines; the audit trail after an
 // integrity check (whose entry holds a 64-character hash) fits a laptop and a phone.
@@ -169,10 +179,9 @@ func TestLongTextFitsTheScreen(t *testing.T) {
 		t.Fatalf("%s was not created", login)
 	}
 
-	const laptop = 1366
-	for _, width := range []int{laptop, phoneWidth} {
-		if width == laptop {
-			tb.do("laptop screen", chromedp.EmulateViewport(laptop, 800))
+	for _, width := range []int{1366, 1280, phoneWidth} {
+		if width != phoneWidth {
+			tb.do("laptop screen", chromedp.EmulateViewport(int64(width), 800))
 		} else {
 			tb.do("phone screen", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
 		}
@@ -192,6 +201,9 @@ func TestLongTextFitsTheScreen(t *testing.T) {
 		tb.fitsWidth("the integrity check", width)
 		tb.wantStatus("audit", tb.open("/audit"), http.StatusOK)
 		tb.fitsWidth("the audit trail after the check", width)
+		if width != phoneWidth {
+			tb.tableFitsItsBox("the audit trail after the check", width)
+		}
 	}
 	tb.do("back to the desktop screen", desktopViewport())
 }
