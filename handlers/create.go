@@ -9,7 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
 	"github.com/smtpdesk/smtpdesk/views"
@@ -83,10 +82,8 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	if !h.firstSending(c, token) {
 		vm := form()
-		vm.Upstream = &views.UpstreamError{Heading: "This form was already sent", Unknown: true,
-			CheckURL: checkURL(sc.domain, f.Logins),
-			Message: "SMTP Desk did not send it to Mailgun again, so nothing was created twice. Check the list for the logins it created. " +
-				"A generated password is shown only once: reset a login's password to get a new one."}
+		vm.Upstream = alreadySent(checkURL(sc.domain, f.Logins), "nothing was created twice. Check the list for the logins it created. "+
+			"A generated password is shown only once: reset a login's password to get a new one.")
 		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 
@@ -161,9 +158,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	title, subtitle := createdHeading(out)
 	out.Page = h.page(c, title, subtitle, "domains", sc.domain)
 	if len(out.Secrets) > 0 {
-		if err := auth.AddFlashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain)); err != nil {
-			h.log.WarnContext(ctx, "flash", "err", err)
-		}
+		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain))
 	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))

@@ -1,12 +1,8 @@
 package handlers
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/a-h/templ"
@@ -85,10 +81,8 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	if !h.firstSending(c, token) {
 		vm := form()
-		vm.Upstream = &views.UpstreamError{Heading: "This form was already sent", Unknown: true,
-			CheckURL: checkURL(sc.domain, []string{sc.login}),
-			Message: "SMTP Desk did not send it to Mailgun again, so the password was not changed twice. " +
-				"A generated password is shown only once: if you did not save it, reset the password again here."}
+		vm.Upstream = alreadySent(checkURL(sc.domain, []string{sc.login}), "the password was not changed twice. "+
+			"A generated password is shown only once: if you did not save it, reset the password again here.")
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 
@@ -136,10 +130,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	if res.Password != "" {
 		out.Secrets = []views.Secret{{Login: sc.login, Password: res.Password}}
-		// For the list the page's "Done" goes back to; not for a page the user goes to instead.
-		if err := auth.AddFlashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Password for %s changed.", sc.login)); err != nil {
-			h.log.WarnContext(ctx, "flash", "err", err)
-		}
+		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Password for %s changed.", sc.login))
 	} else {
 		// Mailgun said it changed the password but sent none back: nobody knows it now.
 		h.log.WarnContext(ctx, "reset password: no generated password in the answer", "domain", sc.domain, "login", sc.login)
@@ -162,61 +153,10 @@ func (s *site) flash(c echo.Context, kind, msg string) {
 	}
 }
 
-// formTokenField is the form field carrying a create or reset form's one-time token.
-const formTokenField = "_form"
-
-// newFormToken is a form's one-time token: 32 random bytes, base64url (43 characters).
-func newFormToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// formToken is the one-time token params carry, or "" when none of newFormToken's shape does
-// (a form from before tokens, or a client that sends none): such a form is not told apart
-// from a sending of it, and nothing else is stored for it.
-func formToken(params url.Values) string {
-	t := params.Get(formTokenField)
-	if len(t) != 43 {
-		return ""
+// flashFor is flash for a message about the page at path only (auth.AddFlashFor): the list a
+// passwords page's "Done" goes back to, not a page the user goes to instead.
+func (s *site) flashFor(c echo.Context, path, kind, msg string) {
+	if err := auth.AddFlashFor(c, path, kind, msg); err != nil {
+		s.log.WarnContext(c.Request().Context(), "flash", "err", err)
 	}
-	for i := 0; i < len(t); i++ {
-		if c := t[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return ""
-		}
-	}
-	return t
-}
-
-// firstSending records that the form carrying token is acted on now, and reports false when it
-// already was: the action must not run twice. A form without a token, or a failure to record
-// it (logged), lets the action go ahead.
-func (s *site) firstSending(c echo.Context, token string) bool {
-	if token == "" || s.forms == nil {
-		return true
-	}
-	first, err := s.forms.UseFormToken(c.Request().Context(), token, s.now())
-	if err != nil {
-		s.log.WarnContext(c.Request().Context(), "form token: record", "err", err)
-		return true
-	}
-	return first
-}
-
-// releaseForm forgets the form's token after an attempt that changed nothing (refused before or
-// by Mailgun), so that sending the form again is a new attempt, not "already sent".
-func (s *site) releaseForm(c echo.Context, token string) {
-	if token == "" || s.forms == nil {
-		return
-	}
-	if err := s.forms.ReleaseFormToken(context.WithoutCancel(c.Request().Context()), token); err != nil {
-		s.log.WarnContext(c.Request().Context(), "form token: release", "err", err)
-	}
-}
-
-// changedNothing reports whether a Mailgun call's error says for sure that nothing changed: a
-// refusal, or input never sent. An unknown outcome (no answer, a 5xx on a create) is not.
-func changedNothing(err error) bool {
-	k, _ := classify(err)
-	return k == upRefused || k == upNotFound || k == upInvalid || k == upAuth || k == upRateLimited
 }

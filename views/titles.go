@@ -31,14 +31,6 @@ func titled(p Page, parts ...string) Page {
 	return p
 }
 
-// retitled returns p with its <title> set to t, unless a handler set one or t is empty.
-func retitled(p Page, t string) Page {
-	if p.DocTitle == "" && p.Title != "" && t != "" {
-		p.DocTitle = t
-	}
-	return p
-}
-
 // titledCredentials is the domain page titled: "acme.example · page 2", with the filter and
 // the "to rotate" view when they apply.
 func titledCredentials(vm CredentialsVM) Page {
@@ -93,8 +85,8 @@ func titledSecrets(vm SecretsVM) Page {
 // titledLogin is a page about one login, titled "Reset bob@acme.example" or "Delete
 // bob@acme.example" (the heading says "Reset password", "Delete SMTP login").
 func titledLogin(p Page, verb, login string) Page {
-	if login == "" {
-		return p
+	if p.DocTitle == "" && p.Title != "" && login != "" {
+		p.DocTitle = verb + " " + login
 	}
-	return retitled(p, verb+" "+login)
+	return p
 }
