@@ -361,25 +361,29 @@ func revokeSessions(ctx context.Context, getenv func(string) string, stdout io.W
 	return nil
 }
 
-// openStore opens DATABASE_URL for a command, whatever else the configuration lacks.
+// openStore opens DATABASE_URL for a command, whatever else the configuration lacks. A problem
+// with DATABASE_URL or DATABASE_URL_FILE stops it: opening the default smtpdesk.db instead would
+// check, or revoke sessions in, a database the server does not use.
 func openStore(ctx context.Context, getenv func(string) string) (*store.DB, error) {
 	cfg, err := config.Load(getenv)
-	if err != nil {
-		var p config.Problems
-		if !errors.As(err, &p) || hasVar(p, "DATABASE_URL") {
-			return nil, err
+	var all config.Problems
+	if err != nil && !errors.As(err, &all) {
+		return nil, err
+	}
+	var vp config.Problems
+	if errors.As(cfg.Validate(), &vp) {
+		all = append(all, vp...)
+	}
+	var db config.Problems
+	for _, pr := range all {
+		if pr.Var == "DATABASE_URL" || pr.Var == "DATABASE_URL_FILE" {
+			db = append(db, pr)
 		}
+	}
+	if len(db) > 0 {
+		return nil, db
 	}
 	return store.Open(ctx, cfg.DatabaseURL.Reveal())
-}
-
-func hasVar(p config.Problems, name string) bool {
-	for _, pr := range p {
-		if pr.Var == name {
-			return true
-		}
-	}
-	return false
 }
 
 // healthcheck GETs /healthz on the configured listen address (a wildcard host means loopback).

@@ -535,3 +535,25 @@ func TestSessionsRevoke(t *testing.T) {
 		t.Errorf("audit entries %+v, want the three revocations", entries)
 	}
 }
+
+// TestCommandsRefuseABadDatabaseSetting: "web audit verify" and "web sessions revoke" stop on an
+// unreadable DATABASE_URL_FILE or an unsupported DATABASE_URL, naming it, rather than opening
+// (and creating) the default smtpdesk.db in the working directory and reporting on that.
+func TestCommandsRefuseABadDatabaseSetting(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for name, env := range map[string]map[string]string{
+		"unreadable file": {"DATABASE_URL_FILE": filepath.Join(t.TempDir(), "missing")},
+		"mysql URL":       {"DATABASE_URL": "mysql://smtpdesk@db/smtpdesk"},
+	} {
+		for _, args := range [][]string{{"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}} {
+			var out testlog.Buffer
+			err := run(context.Background(), args, envOf(env), &out)
+			if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
+				t.Errorf("%s: %v: err = %v, want one naming DATABASE_URL; output %q", name, args, err, out.String())
+			}
+		}
+	}
+	if _, err := os.Stat(config.DefaultDatabaseURL); err == nil {
+		t.Errorf("a command created %s in the working directory", config.DefaultDatabaseURL)
+	}
+}
