@@ -383,7 +383,31 @@ func openStore(ctx context.Context, getenv func(string) string) (*store.DB, erro
 	if len(db) > 0 {
 		return nil, db
 	}
-	return store.Open(ctx, cfg.DatabaseURL.Reveal())
+	dsn := cfg.DatabaseURL.Reveal()
+	if path, ok := sqlitePath(dsn); ok {
+		// Opening creates a missing file: the command would check, or revoke sessions in, an
+		// empty database of its own (a relative default smtpdesk.db, a typo) and say all is well.
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("DATABASE_URL: no SQLite database at %q (%w); set DATABASE_URL as the server has it", path, errors.Unwrap(err))
+		}
+	}
+	return store.Open(ctx, dsn)
+}
+
+// sqlitePath returns the file of a plain SQLite DSN (a path, "sqlite:path" or "sqlite://path");
+// ok is false for a URL such as postgres://, a file: URI and an in-memory database.
+func sqlitePath(dsn string) (path string, ok bool) {
+	if rest, found := strings.CutPrefix(dsn, "sqlite://"); found {
+		dsn = rest
+	} else if rest, found := strings.CutPrefix(dsn, "sqlite:"); found {
+		dsn = rest
+	} else if strings.Contains(dsn, "://") || strings.HasPrefix(dsn, "file:") {
+		return "", false
+	}
+	if dsn == "" || strings.Contains(dsn, ":memory:") {
+		return "", false
+	}
+	return dsn, true
 }
 
 // healthcheck GETs /healthz on the configured listen address (a wildcard host means loopback).

@@ -557,3 +557,25 @@ func TestCommandsRefuseABadDatabaseSetting(t *testing.T) {
 		t.Errorf("a command created %s in the working directory", config.DefaultDatabaseURL)
 	}
 }
+
+// TestCommandsNeedAnExistingSQLiteFile: a command pointed at a SQLite file that does not exist
+// (the relative default smtpdesk.db run from another directory, a typo) stops and says so,
+// instead of creating an empty database and reporting "audit trail intact" or "0 sessions".
+func TestCommandsNeedAnExistingSQLiteFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	typo := filepath.Join(t.TempDir(), "smtpdesk-typo.db")
+	for _, env := range []map[string]string{nil, {"DATABASE_URL": typo}, {"DATABASE_URL": "sqlite:" + typo}} {
+		for _, args := range [][]string{{"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}} {
+			var out testlog.Buffer
+			err := run(context.Background(), args, envOf(env), &out)
+			if err == nil || !strings.Contains(err.Error(), "no SQLite database at") {
+				t.Errorf("%v with %v: err = %v, want \"no SQLite database at\"; output %q", args, env, err, out.String())
+			}
+		}
+	}
+	for _, f := range []string{config.DefaultDatabaseURL, typo} {
+		if _, err := os.Stat(f); err == nil {
+			t.Errorf("a command created %s", f)
+		}
+	}
+}
