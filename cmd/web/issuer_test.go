@@ -79,11 +79,13 @@ func TestDemoRefusesMalformedSettings(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := run(ctx, []string{"-demo", "-data", t.TempDir()},
-		envOf(map[string]string{"RATE_LIMIT_ACTIONS": "lots", "HTTP_GZIP": "nope"}), &out)
+		envOf(map[string]string{"RATE_LIMIT_ACTIONS": "lots", "HTTP_GZIP": "nope",
+			// Malformed as Validate sees them: JSON logs instead, no profiler served.
+			"LOG_FORMAT": "xml", "METRICS_PPROF": "true"}), &out)
 	if err == nil {
 		t.Fatalf("the demo started with malformed settings:\n%s", out.String())
 	}
-	for _, name := range []string{"RATE_LIMIT_ACTIONS", "HTTP_GZIP"} {
+	for _, name := range []string{"RATE_LIMIT_ACTIONS", "HTTP_GZIP", "LOG_FORMAT", "METRICS_PPROF"} {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}

@@ -96,9 +96,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	setRuntimeDefaults(getenv)
 	if o.demo {
-		// The demo supplies what is missing, but a malformed setting is still refused by name.
-		if loadErr != nil {
-			return fmt.Errorf("configuration has malformed settings (run with -help for every setting):\n%w", loadErr)
+		// The demo supplies what is missing, but a malformed setting is still refused by name:
+		// Validate with Demo set checks the values given (LOG_FORMAT, METRICS_PPROF, …), not
+		// whether the required ones are there.
+		if err := errors.Join(loadErr, cfg.Validate()); err != nil {
+			return fmt.Errorf("configuration has malformed settings (run with -help for every setting):\n%w", err)
 		}
 		return runDemo(ctx, cfg, o, stdout)
 	}
