@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -401,6 +402,10 @@ func (c Config) Validate() error {
 		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
 			p.add("DATABASE_URL", "unsupported URL; use a SQLite file path (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db) or DATABASE_URL=postgres://user@host:5432/db")
 		}
+	} else if pgKeywordDSN.MatchString(dsn) {
+		// Taken for a SQLite path, it would give a file named after it, password included, and
+		// the start-up log would show it. The value stays out of the message.
+		p.add("DATABASE_URL", "looks like a PostgreSQL keyword/value string (host=… password=…); use a URL, e.g. DATABASE_URL=postgres://user:password@host:5432/db")
 	}
 
 	if c.LogFormat != "" && c.LogFormat != "json" && c.LogFormat != "text" {
@@ -420,6 +425,9 @@ func (c Config) Validate() error {
 	}
 	return p.err()
 }
+
+// pgKeywordDSN matches a libpq keyword/value connection string, which SMTP Desk does not take.
+var pgKeywordDSN = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode)\s*=`)
 
 // ListenAddr returns the address to listen on, with the demo or production default.
 func (c Config) ListenAddr() string {

@@ -227,6 +227,7 @@ func TestProblems(t *testing.T) {
 		{"max", map[string]string{"SESSION_MAX_AGE": "x"}, nil, `SESSION_MAX_AGE: "x" is not a positive duration`},
 		{"policy missing file", map[string]string{"POLICY_FILE": "/nonexistent/policy.yaml"}, nil, `POLICY_FILE: "/nonexistent/policy.yaml" is not a readable file`},
 		{"database", map[string]string{"DATABASE_URL": "mysql://x"}, nil, "DATABASE_URL: unsupported URL"},
+		{"database keyword/value", map[string]string{"DATABASE_URL": "host=db user=smtpdesk password=key-supersecret dbname=smtpdesk"}, nil, "DATABASE_URL: looks like a PostgreSQL keyword/value string"},
 		{"proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, `TRUSTED_PROXIES: "nope" is not a CIDR or IP address`},
 		{"level", map[string]string{"LOG_LEVEL": "loud"}, nil, `LOG_LEVEL: "loud" is not a level; use debug, info, warn or error`},
 		{"format", map[string]string{"LOG_FORMAT": "xml"}, nil, `LOG_FORMAT: "xml" is not a format; use json or text`},
