@@ -27,8 +27,10 @@ COPY --from=build /out/web /web
 # The SQLite file's home (mount a volume here); unused with a postgres:// DATABASE_URL.
 COPY --from=build --chown=65532:65532 /out/data /data
 USER nonroot:nonroot
-ENV SMTPDESK_LISTEN=:8080 \
-    DATABASE_URL=/data/smtpdesk.db
+# No DATABASE_URL here: the default, smtpdesk.db in the working directory, is /data/smtpdesk.db,
+# and an image value would make DATABASE_URL_FILE (a postgres:// URL with its password) a
+# "both are set" error.
+ENV SMTPDESK_LISTEN=:8080
 WORKDIR /data
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/web", "healthcheck"]

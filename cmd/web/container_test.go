@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/config"
 )
 
 // nonroot is the user and group of the image's base, gcr.io/distroless/static-debian12:nonroot.
@@ -31,7 +33,11 @@ func TestContainerImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build, env := dockerfileBuildAndEnv(t, string(df))
+	build, env, workdir := dockerfileBuildAndEnv(t, string(df))
+	if workdir != "/data" {
+		// The SQLite file is the default smtpdesk.db in the working directory.
+		t.Errorf("the image's WORKDIR is %q; want /data, the SQLite file's home", workdir)
+	}
 
 	// A directory every user can enter, as / is in the image (t.TempDir is the test's own).
 	root, err := os.MkdirTemp("", "smtpdesk-image-")
@@ -90,10 +96,6 @@ func TestContainerImage(t *testing.T) {
 		}
 		vars[k] = v
 	}
-	if got := vars["DATABASE_URL"]; got != filepath.Join(data, "smtpdesk.db") {
-		t.Errorf("the image's DATABASE_URL is %q after moving /data to %s; want the SQLite file in /data", got, data)
-	}
-
 	srv := exec.Command(bin)
 	srv.Dir = data
 	srv.Env = []string{"PATH=/nonexistent"} // distroless has no shell and no tools
@@ -169,9 +171,27 @@ func TestContainerImage(t *testing.T) {
 	}
 }
 
+// TestContainerImageEnvLeavesFileVariantsUsable: the image's ENV sets no variable that has a
+// _FILE variant, since setting both is refused: an image DATABASE_URL made the README's
+// DATABASE_URL_FILE (a postgres:// URL with its password, as a file) stop the start.
+func TestContainerImageEnvLeavesFileVariantsUsable(t *testing.T) {
+	df, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, env, _ := dockerfileBuildAndEnv(t, string(df))
+	for _, v := range config.Vars() {
+		if name, ok := strings.CutSuffix(v.Name, "_FILE"); ok {
+			if _, set := env[name]; set {
+				t.Errorf("the image sets %s, so %s given to the container is refused (both set)", name, v.Name)
+			}
+		}
+	}
+}
+
 // dockerfileBuildAndEnv returns the build stage's `go build` command, with the variables set
-// before it on its line, and the runtime stage's ENV settings.
-func dockerfileBuildAndEnv(t *testing.T, df string) (build string, env map[string]string) {
+// before it on its line, and the runtime stage's ENV settings and WORKDIR.
+func dockerfileBuildAndEnv(t *testing.T, df string) (build string, env map[string]string, workdir string) {
 	t.Helper()
 	// Join continuation lines, so that each instruction is one line.
 	lines := strings.Split(strings.ReplaceAll(df, "\\\n", " "), "\n")
@@ -185,12 +205,17 @@ func dockerfileBuildAndEnv(t *testing.T, df string) (build string, env map[strin
 		switch strings.ToUpper(f[0]) {
 		case "FROM":
 			stages++
-			clear(env) // only the last stage's ENV reaches the image
+			clear(env) // only the last stage's ENV and WORKDIR reach the image
+			workdir = ""
 		case "RUN":
 			for _, part := range strings.Split(strings.Join(f[1:], " "), "&&") {
 				if strings.Contains(part, "go build") {
 					build = strings.TrimSpace(part)
 				}
+			}
+		case "WORKDIR":
+			if len(f) > 1 {
+				workdir = f[1]
 			}
 		case "ENV":
 			for _, kv := range f[1:] {
@@ -208,7 +233,7 @@ func dockerfileBuildAndEnv(t *testing.T, df string) (build string, env map[strin
 	if !strings.Contains(build, "/out/web") {
 		t.Fatalf("the build command %q does not write /out/web, which the runtime stage copies", build)
 	}
-	return build, env
+	return build, env, workdir
 }
 
 // assertStatic fails unless bin is an ELF executable with no interpreter and no shared
