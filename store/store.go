@@ -139,12 +139,7 @@ func parseDSN(dsn string) (dialect, driver, source string, err error) {
 		}
 		return DialectSQLite, "sqlite", dsn + sep + sqliteParams, nil
 	}
-	p := dsn
-	if rest, ok := strings.CutPrefix(p, "sqlite://"); ok {
-		p = rest
-	} else if rest, ok := strings.CutPrefix(p, "sqlite:"); ok {
-		p = rest
-	}
+	p := sqliteFile(dsn)
 	if p == "" {
 		return "", "", "", errors.New("store: empty SQLite path in DSN")
 	}
@@ -152,6 +147,32 @@ func parseDSN(dsn string) (dialect, driver, source string, err error) {
 		return "", "", "", errors.New("store: SQLite path contains '?': use a file: URI to pass parameters")
 	}
 	return DialectSQLite, "sqlite", p + "?" + sqliteParams, nil
+}
+
+// sqliteFile is the path in a plain SQLite DSN: the DSN itself, or what follows "sqlite://" or
+// "sqlite:".
+func sqliteFile(dsn string) string {
+	if rest, ok := strings.CutPrefix(dsn, "sqlite://"); ok {
+		return rest
+	}
+	if rest, ok := strings.CutPrefix(dsn, "sqlite:"); ok {
+		return rest
+	}
+	return dsn
+}
+
+// SQLiteFile returns the file a DSN names when Open would take it as a plain SQLite path; ok is
+// false for a postgres:// URL, a file: URI, an in-memory database and a DSN Open refuses.
+func SQLiteFile(dsn string) (path string, ok bool) {
+	dialect, _, _, err := parseDSN(dsn)
+	if err != nil || dialect != DialectSQLite || strings.HasPrefix(dsn, "file:") {
+		return "", false
+	}
+	p := sqliteFile(dsn)
+	if strings.Contains(p, ":memory:") {
+		return "", false
+	}
+	return p, true
 }
 
 // Close closes the database.

@@ -386,7 +386,7 @@ func openStore(ctx context.Context, getenv func(string) string) (*store.DB, erro
 		return nil, db
 	}
 	dsn := cfg.DatabaseURL.Reveal()
-	if path, ok := sqlitePath(dsn); ok {
+	if path, ok := store.SQLiteFile(dsn); ok {
 		// Opening creates a missing file: the command would check, or revoke sessions in, an
 		// empty database of its own (a relative default smtpdesk.db, a typo) and say all is well.
 		if _, err := os.Stat(path); err != nil {
@@ -394,22 +394,6 @@ func openStore(ctx context.Context, getenv func(string) string) (*store.DB, erro
 		}
 	}
 	return store.Open(ctx, dsn)
-}
-
-// sqlitePath returns the file of a plain SQLite DSN (a path, "sqlite:path" or "sqlite://path");
-// ok is false for a URL such as postgres://, a file: URI and an in-memory database.
-func sqlitePath(dsn string) (path string, ok bool) {
-	if rest, found := strings.CutPrefix(dsn, "sqlite://"); found {
-		dsn = rest
-	} else if rest, found := strings.CutPrefix(dsn, "sqlite:"); found {
-		dsn = rest
-	} else if strings.Contains(dsn, "://") || strings.HasPrefix(dsn, "file:") {
-		return "", false
-	}
-	if dsn == "" || strings.Contains(dsn, ":memory:") {
-		return "", false
-	}
-	return dsn, true
 }
 
 // healthcheck GETs /healthz on the configured listen address (a wildcard host means loopback).
