@@ -39,6 +39,14 @@ func newSQLite(t testing.TB) testDB {
 // collide), points search_path at it and drops it when the test ends.
 func newPostgres(t testing.TB) testDB {
 	t.Helper()
+	dsn := newPostgresSchema(t)
+	return testDB{DB: openTest(t, dsn), dsn: dsn}
+}
+
+// newPostgresSchema creates an empty schema as newPostgres does, without opening it, and
+// returns the DSN that points search_path at it.
+func newPostgresSchema(t testing.TB) string {
+	t.Helper()
 	if os.Getenv("SMTPDESK_SKIP_POSTGRES") == "1" {
 		t.Skip("SMTPDESK_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
 	}
@@ -79,8 +87,7 @@ func newPostgres(t testing.TB) testDB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	dsn := u.String()
-	return testDB{DB: openTest(t, dsn), dsn: dsn}
+	return u.String()
 }
 
 func redactDSN(dsn string) string {

@@ -269,14 +269,22 @@ func (t *tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // writeTx runs fn in a write transaction. On SQLite the transaction begins
 // IMMEDIATE (DSN _txlock), so it holds the database's write lock from the
-// start; on PostgreSQL fn takes the advisory locks it needs.
+// start; on PostgreSQL fn takes the advisory locks it needs, in a READ COMMITTED
+// transaction whatever the server's default: what fn reads after the lock must
+// include what the lock's previous holder committed, and a REPEATABLE READ or
+// SERIALIZABLE transaction (default_transaction_isolation, set for the server
+// or the role) would read from a snapshot taken before the lock was granted.
 func (db *DB) writeTx(ctx context.Context, fn func(t *tx) error) error {
 	release, err := db.acquireWrite(ctx)
 	if err != nil {
 		return err
 	}
 	defer release()
-	sqlTx, err := db.sql.BeginTx(ctx, nil)
+	var opts *sql.TxOptions
+	if db.dialect == DialectPostgres {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	sqlTx, err := db.sql.BeginTx(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

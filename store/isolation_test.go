@@ -1,0 +1,79 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestPostgresWritesWhateverDefaultIsolation: a PostgreSQL server (or role) may set
+// default_transaction_isolation above READ COMMITTED. The migrations and the audit chain take an
+// advisory lock and then read what the lock's previous holder wrote; in a REPEATABLE READ or
+// SERIALIZABLE transaction that read came from a snapshot taken before the lock was granted, so
+// replicas starting at once re-applied migration 1 ("relation already exists") and concurrent
+// audit writes took the same id (duplicate key) or failed to serialize: the action was refused.
+func TestPostgresWritesWhateverDefaultIsolation(t *testing.T) {
+	for _, level := range []string{"repeatable read", "serializable"} {
+		t.Run(level, func(t *testing.T) {
+			dsn := newPostgresSchema(t) + "&default_transaction_isolation=" + url.PathEscape(level)
+			ctx := context.Background()
+			const opens = 4
+			handles := make([]*DB, opens)
+			errs := make([]error, opens)
+			var wg sync.WaitGroup
+			for i := range opens { // replicas starting at once on an empty schema
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					handles[i], errs[i] = Open(ctx, dsn)
+				}()
+			}
+			wg.Wait()
+			for _, h := range handles {
+				if h != nil {
+					t.Cleanup(func() { h.Close() })
+				}
+			}
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("concurrent Open %d: %v", i, err)
+				}
+			}
+			const n = 40
+			fails := make(chan error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					h := handles[i%opens]
+					at := t0.Add(time.Duration(i) * time.Millisecond)
+					id, err := h.AppendAudit(ctx, entry(at, fmt.Sprintf("u%d@corp.example", i), "credential.reset", "example.com", OutcomePending, "l@example.com"))
+					if err == nil {
+						err = h.CompleteAudit(ctx, id, OutcomeOK, 200, "", at.Add(time.Millisecond))
+					}
+					if err != nil {
+						fails <- err
+					}
+				}()
+			}
+			wg.Wait()
+			close(fails)
+			failed := 0
+			for err := range fails {
+				if failed++; failed == 1 {
+					t.Errorf("concurrent audit write: %v", err)
+				}
+			}
+			if failed > 0 {
+				t.Errorf("%d of %d concurrent actions could not be recorded", failed, n)
+			}
+			rep, err := handles[0].VerifyAudit(ctx)
+			if err != nil || rep.BrokenAt != 0 || rep.Checked != 2*int64(n-failed) {
+				t.Errorf("VerifyAudit = %+v, %v; want intact with %d rows", rep, err, 2*(n-failed))
+			}
+		})
+	}
+}
