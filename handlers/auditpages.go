@@ -292,9 +292,11 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 	})
 }
 
-// export streams every entry matching the filter (no paging), newest first. Once the first
-// byte is sent the status cannot change, so a failure half-way is logged and the download is
-// aborted: a file that ended cleanly would pass for the whole trail in a review.
+// export streams every entry matching the filter (no paging), newest first. Nothing is sent
+// before the first entry has been read, so a failure there (the database unavailable, say) is
+// the usual error page with the request id. Once the first byte is sent the status cannot
+// change, so a failure half-way is logged and the download is aborted: a file that ended
+// cleanly would pass for the whole trail in a review.
 func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
 	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
@@ -311,15 +313,30 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	}
 	ctx := c.Request().Context()
 	w := c.Response()
-	w.Header().Set(echo.HeaderContentType, contentType)
-	w.Header().Set(echo.HeaderContentDisposition,
-		fmt.Sprintf(`attachment; filename="smtpdesk-audit-%s.%s"`, h.now().UTC().Format("20060102T150405Z"), ext))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	write, finish := start(w)
+	var write func(store.AuditEntry) error
+	var finish func() error
+	begin := func() {
+		w.Header().Set(echo.HeaderContentType, contentType)
+		w.Header().Set(echo.HeaderContentDisposition,
+			fmt.Sprintf(`attachment; filename="smtpdesk-audit-%s.%s"`, h.now().UTC().Format("20060102T150405Z"), ext))
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusOK)
+		write, finish = start(w)
+	}
 	err = nil
 	if ok {
-		err = h.auditLog.EachAudit(ctx, f, write)
+		err = h.auditLog.EachAudit(ctx, f, func(e store.AuditEntry) error {
+			if write == nil {
+				begin()
+			}
+			return write(e)
+		})
+	}
+	if write == nil {
+		if err != nil {
+			return fmt.Errorf("audit: export: %w", err)
+		}
+		begin() // no entry matched: the file has the header alone
 	}
 	if err == nil {
 		err = finish()

@@ -494,3 +494,33 @@ func TestAuditExportAbortsOnFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditExportFailsBeforeFirstEntry: when the trail cannot be read at all (the database
+// unavailable, say), nothing has been sent yet, so the user gets the error page with the
+// request id rather than a download that fails with no word of why.
+func TestAuditExportFailsBeforeFirstEntry(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 3, "acme.example", "credential.create", "a@acme.example")
+	c := e.signIn(t, "operator")
+	db, err := sql.Open("sqlite", e.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ALTER TABLE audit_log RENAME TO audit_log_gone`); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/audit/export.csv", "/audit/export.jsonl"} {
+		p, err := c.Get(context.Background(), path)
+		if err != nil {
+			t.Fatalf("%s: %v (the download was aborted before anything was sent)", path, err)
+		}
+		wantStatus(t, p, http.StatusInternalServerError)
+		if cd := p.Header.Get("Content-Disposition"); cd != "" {
+			t.Errorf("%s: Content-Disposition %q on the error page", path, cd)
+		}
+		if rid := p.Header.Get("X-Request-ID"); rid == "" || strings.TrimSpace(p.TestID("request-id").Text()) != rid {
+			t.Errorf("%s: the error page does not name the request id %q", path, rid)
+		}
+	}
+}
