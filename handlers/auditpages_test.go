@@ -524,3 +524,26 @@ func TestAuditExportFailsBeforeFirstEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditDateFilterIsUTC: the date filter selects UTC days (an entry at 23:30 UTC belongs to
+// that day, whatever the viewer's zone), while the rows show their exact times in the viewer's
+// zone; the form must say which days it means.
+func TestAuditDateFilterIsUTC(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	late := time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC)
+	if _, err := e.DB.AppendAudit(context.Background(), store.AuditEntry{Time: late, ActorEmail: "seed@test.example",
+		Action: "credential.reset", Domain: "acme.example", Logins: []string{"a@acme.example"}, Outcome: "ok"}); err != nil {
+		t.Fatal(err)
+	}
+	admin := e.signIn(t, "admin")
+	p := get(t, admin, "/audit?from=2026-03-10&to=2026-03-10")
+	wantStatus(t, p, http.StatusOK)
+	if got := p.TestID("audit-row").Length(); got != 1 {
+		t.Errorf("%d rows for the UTC day 2026-03-10, want the entry at 23:30 UTC", got)
+	}
+	for _, id := range []string{"a-from", "a-to"} {
+		if label := p.Find(`label[for="` + id + `"]`).Text(); !strings.Contains(label, "UTC") {
+			t.Errorf("label of #%s = %q: it does not say the day is a UTC day", id, label)
+		}
+	}
+}
