@@ -30,6 +30,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -460,6 +461,12 @@ func (cl *call) bodyError(tooLarge bool, err error) error {
 // value, or is longer than the limit, is ErrBadResponse; a connection that breaks mid-answer is
 // a *TransportError (nobody knows what Mailgun did).
 func (c *Client) decode(cl *call, resp *http.Response, v any) error {
+	// An earlier attempt of this call may have decoded its answer into v before its connection
+	// broke off; json fills in only the fields an answer has (and adds to maps), so start from
+	// the zero value rather than report part of an answer that was not the outcome.
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv.Elem().SetZero()
+	}
 	lr := &limitedBody{r: resp.Body, left: maxBodyBytes}
 	var body io.Reader = lr
 	if fd, ok := v.(fastDecoder); ok {

@@ -219,6 +219,27 @@ func TestChangePasswordRetriedAfterACutAnswerIsDone(t *testing.T) {
 	}
 }
 
+// TestRetryDoesNotKeepAnEarlierAttemptsAnswer: a reset's first answer arrives whole, with a
+// generated password, but its connection breaks before the body's end, so the PUT is retried;
+// the retry's answer carries no password. The login now has the retry's password, not the
+// first one: the result must not report the first attempt's password (nor its note).
+func TestRetryDoesNotKeepAnEarlierAttemptsAnswer(t *testing.T) {
+	f := newFake(t,
+		reply{cut: true, body: `{"message":"Password changed","note":"generated","credentials":{"alice@example.com":"first-attempt-pw1"}}`},
+		reply{body: `{"message":"Password changed"}`})
+	c, _ := newClient(t, f)
+	got, err := c.ChangePassword(context.Background(), "example.com", "alice", "")
+	if err != nil {
+		t.Fatalf("ChangePassword: %v", err)
+	}
+	if got := len(f.requests()); got != 2 {
+		t.Fatalf("requests = %d, want 2", got)
+	}
+	if got.Password != "" || got.Note != "" {
+		t.Errorf("result = Password %q, Note %q; want both empty (the first attempt's answer was not the outcome)", got.Password, got.Note)
+	}
+}
+
 // TestServerErrorIgnoresRateLimitWindow: X-RateLimit-Reset (and retry-seconds) say when a
 // 429's wait ends; on a 503 they are not a wait, and the retry backs off as usual instead of
 // waiting out the rate-limit window (past the deadline, so not at all). Retry-After still
