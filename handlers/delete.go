@@ -173,8 +173,16 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		return err
 	}
 	res, err := h.mg.DeleteAllCredentials(ctx, sc.domain)
+	deleted := ""
 	if err == nil {
-		pending.Note = fmt.Sprintf("Mailgun deleted %s.", plural(res.Count, "login"))
+		deleted = plural(res.Count, "login")
+		pending.Note = fmt.Sprintf("Mailgun deleted %s.", deleted)
+		if res.CountIncomplete {
+			// An earlier attempt whose answer was lost may have deleted them; the retry's
+			// count (often 0) is not how many went.
+			deleted = "the logins"
+			pending.Note = fmt.Sprintf("Mailgun deleted the logins; how many is unknown (an earlier attempt's answer was lost; the retry counted %d).", res.Count)
+		}
 	}
 	h.complete(c, pending, err)
 	h.lists.Invalidate(sc.domain)
@@ -188,7 +196,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		vm.Upstream = upstreamError(c, err, deleteAllFailure)
 		return Render(c, upstreamStatus(err), views.DeleteAll(vm))
 	}
-	msg := fmt.Sprintf("Deleted %s from %s.", plural(res.Count, "login"), sc.domain)
+	msg := fmt.Sprintf("Deleted %s from %s.", deleted, sc.domain)
 	// Read the first page again to say truthfully what stayed; it is also the page the
 	// redirect shows, so this costs no extra call.
 	if kept, err := h.lists.Page(ctx, sc.domain, 0, DefaultPerPage); err == nil && len(kept.Items) > 0 {
@@ -199,7 +207,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		if more := kept.TotalCount - len(names); more > 0 {
 			names = append(names, fmt.Sprintf("and %d more", more))
 		}
-		msg = fmt.Sprintf("Deleted %s; %s kept.", plural(res.Count, "login"), strings.Join(names, ", "))
+		msg = fmt.Sprintf("Deleted %s; %s kept.", deleted, strings.Join(names, ", "))
 	}
 	h.flash(c, "success", msg)
 	return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))

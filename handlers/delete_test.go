@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
@@ -187,6 +188,47 @@ func TestDeleteAll(t *testing.T) {
 	audit := get(t, c, "/audit?action=credential.delete_all")
 	if got := audit.TestID("audit-upstream").First().Text(); !strings.Contains(got, "Mailgun deleted 250 logins.") {
 		t.Errorf("audit page shows %q, want the count", got)
+	}
+}
+
+// TestDeleteAllRetriedAfterAnUnknownOutcome: Mailgun deletes the logins but answers 503, and
+// the client's retry finds nothing left to delete and counts 0. The page and the audit trail
+// must not say that no logins were deleted: 250 went.
+func TestDeleteAllRetriedAfterAnUnknownOutcome(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		draws int
+	)
+	firstFails := func() float64 { // the first delete-all fails (after applying), the retry not
+		mu.Lock()
+		defer mu.Unlock()
+		draws++
+		if draws == 1 {
+			return 0
+		}
+		return 0.9
+	}
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000},
+		Sandbox: []sandbox.Option{sandbox.WithFaultChooser(firstFails)}})
+	c := e.signIn(t, "admin")
+	const path = "/d/example.com/delete-all"
+	e.SB.SetFaults(sandbox.Faults{Rate: 0.5, Status: http.StatusServiceUnavailable, AfterApply: true,
+		Routes: []string{sandbox.RouteDeleteAll}})
+
+	p := submit(t, c, path, path, map[string]string{"confirm": "example.com"})
+	wantStatus(t, p, http.StatusOK)
+	if got := e.SB.Logins("example.com"); !slices.Equal(got, []string{"postmaster@example.com"}) {
+		t.Fatalf("sandbox logins = %v", got)
+	}
+	if calls := e.callsTo("delete_all", ""); len(calls) != 2 || calls[0].Status != 503 || calls[1].Status != 200 {
+		t.Fatalf("delete-all calls = %+v, want a 503 then a 200", calls)
+	}
+	if f := strings.Join(strings.Fields(p.TestID("flash").Text()), " "); strings.Contains(f, "0 logins") || !strings.Contains(f, "Deleted") {
+		t.Errorf("flash = %q, want it to say the logins were deleted without claiming 0", f)
+	}
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all", Limit: 1})
+	if len(entries) != 1 || entries[0].Outcome != "ok" || strings.Contains(entries[0].UpstreamMessage, "deleted 0 logins") {
+		t.Errorf("audit = %+v, want ok without a count of 0 deleted", entries)
 	}
 }
 

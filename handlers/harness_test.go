@@ -116,6 +116,7 @@ type env struct {
 type envOptions struct {
 	MailgunTimeout time.Duration // default 5s
 	Settings       handlers.Settings
+	Sandbox        []sandbox.Option // more options for the sandbox Mailgun
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -130,7 +131,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	// API key and passwords, the client secret, session cookies and the database.
 	logger := slog.New(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	e.SB = sandbox.New(e.APIKey, sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record))
+	e.SB = sandbox.New(e.APIKey, append([]sandbox.Option{sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record)}, opts.Sandbox...)...)
 	mgSrv := httptest.NewServer(e.SB)
 	t.Cleanup(mgSrv.Close)
 	mg, err := mailgun.NewClient(e.APIKey, mailgun.WithBaseURL(mgSrv.URL), mailgun.WithTimeout(opts.MailgunTimeout),

@@ -309,6 +309,9 @@ type call struct {
 	// earlier attempt whose outcome was unknown (5xx, transport error) already did the work,
 	// e.g. 404 to a retried DELETE.
 	doneAfterUnknown func(*Error) bool
+	// afterUnknown is set by do when the call succeeded on a retry that followed an attempt
+	// whose outcome was unknown: that attempt may have done part of the work.
+	afterUnknown bool
 }
 
 // errDoneEarlier is returned by do when call.doneAfterUnknown matched.
@@ -355,6 +358,7 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 	for attempt := 1; ; attempt++ {
 		status, hint, err := c.attempt(ctx, cl, attempt, v)
 		if err == nil {
+			cl.afterUnknown = unknownOutcome
 			return nil
 		}
 		var apiErr *Error

@@ -346,11 +346,16 @@ func (c *Client) DeleteCredential(ctx context.Context, domain, spec string) (*De
 type DeleteAllResult struct {
 	Message string // "All domain credentials have been deleted"
 	Count   int    // logins deleted (system logins are kept)
+	// CountIncomplete is set when the answer came from a retry after an attempt whose outcome
+	// was unknown (a 5xx, no answer): that attempt may have deleted logins too, which Count, the
+	// last attempt's count, leaves out. How many were deleted in all is then unknown.
+	CountIncomplete bool
 }
 
 // DeleteAllCredentials deletes every non-system login of a domain
 // (DELETE /v3/domains/{domain}/credentials). When the call is retried, Count is what the
-// last attempt deleted.
+// last attempt deleted, and CountIncomplete says whether an earlier attempt may have deleted
+// more.
 func (c *Client) DeleteAllCredentials(ctx context.Context, domain string) (*DeleteAllResult, error) {
 	p, err := credentialsPath(domain)
 	if err != nil {
@@ -360,10 +365,11 @@ func (c *Client) DeleteAllCredentials(ctx context.Context, domain string) (*Dele
 		Message string `json:"message"`
 		Count   int    `json:"count"`
 	}
-	if err := c.do(ctx, &call{route: routeDeleteAll, path: p}, &ans); err != nil {
+	cl := &call{route: routeDeleteAll, path: p}
+	if err := c.do(ctx, cl, &ans); err != nil {
 		return nil, err
 	}
-	return &DeleteAllResult{Message: ans.Message, Count: ans.Count}, nil
+	return &DeleteAllResult{Message: ans.Message, Count: ans.Count, CountIncomplete: cl.afterUnknown}, nil
 }
 
 // credentialPage is a list answer as Mailgun sends it. It decodes itself (fastDecoder): the

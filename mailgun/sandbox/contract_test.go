@@ -474,6 +474,20 @@ func TestContractFaults(t *testing.T) {
 			t.Fatalf("calls = %+v, want a 503 then a 404", calls)
 		}
 	})
+	t.Run("delete all applied then 503, retry counts 0: count incomplete", func(t *testing.T) {
+		s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(sequence(0, 0.9)))
+		s.SetFaults(sandbox.Faults{Rate: 0.5, Status: 503, AfterApply: true})
+		res, err := newClient(t, base).DeleteAllCredentials(ctx, "acme.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (mailgun.DeleteAllResult{Message: "All domain credentials have been deleted", Count: 0, CountIncomplete: true}); *res != want {
+			t.Fatalf("result = %+v, want %+v (12 logins went in the first attempt)", *res, want)
+		}
+		if got := s.Logins("acme.example"); !slices.Equal(got, []string{"postmaster@acme.example"}) {
+			t.Fatalf("logins = %v", got)
+		}
+	})
 	t.Run("reset applied then dropped, retry is 'same password': done", func(t *testing.T) {
 		s, base := newSandbox(t, sandbox.WithFaultChooser(sequence(0, 0.9)))
 		newDomain(t, s, "example.com", "alice", "old-pass")
