@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
@@ -248,4 +250,80 @@ func TestResetSentOnce(t *testing.T) {
 	if n := updates(); n != 1 {
 		t.Errorf("after the reload %d password changes, want 1", n)
 	}
+}
+
+// focusRingJS reports whether the focused element draws a focus indicator of its own: an outline,
+// or a ring (a box-shadow with a spread, as Tailwind's ring utilities draw), in a colour that is
+// not transparent. A change of background alone does not count.
+const focusRingJS = `(() => {
+	const cs = getComputedStyle(document.activeElement);
+	const visible = c => c !== "transparent" && !/^rgba\(.*,\s*0\)$/.test(c);
+	if (cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0 && visible(cs.outlineColor)) return true;
+	return cs.boxShadow.split(/,(?![^(]*\))/).some(part => {
+		const color = (part.match(/rgba?\([^)]*\)/) || [""])[0];
+		const px = part.replace(/rgba?\([^)]*\)/, "").trim().split(/\s+/).filter(s => s.endsWith("px")).map(parseFloat);
+		return color !== "" && visible(color) && px.length >= 4 && px[3] > 0;
+	});
+})()`
+
+// focusedJS names the focused element ("" for none): its tag, test id and text.
+const focusedJS = `(() => {
+	const e = document.activeElement;
+	if (!e || e === document.body) return "";
+	return e.tagName.toLowerCase() + (e.dataset.testid ? "[" + e.dataset.testid + "]" : "") + " " +
+		JSON.stringify((e.textContent || e.value || "").trim().replace(/\s+/g, " ").slice(0, 40));
+})()`
+
+// TestEveryControlShowsItsFocus: Tab through a domain page, opening the domain picker and the
+// user menu on the way (Enter on their buttons), and every control the focus reaches, menu items
+// included, draws a focus ring, in light and dark mode.
+func TestEveryControlShowsItsFocus(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("focus-rings")
+	tb.signIn("admin")
+	// Enter as a keyboard types it: the key's text "\r" is what activates a <summary>.
+	enter := chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, p := range []input.DispatchKeyEventParams{
+			{Type: input.DispatchKeyEventTypeKeyDown, Key: "Enter", Code: "Enter", Text: "\r", UnmodifiedText: "\r", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13},
+			{Type: input.DispatchKeyEventTypeKeyUp, Key: "Enter", Code: "Enter", WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13},
+		} {
+			if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, scheme := range []string{"light", "dark"} {
+		tb.do("colour scheme "+scheme, colorScheme(scheme))
+		tb.wantStatus("domain page", tb.open("/d/acme.example"), http.StatusOK)
+		tb.wait(testid("filter-input"))
+		var first string
+		seen, menuItems := 0, 0
+		for i := 0; i < 200; i++ {
+			tb.do("press Tab", keyPress("Tab", "Tab", 9))
+			what := run(tb, "the focused element", chromedp.Evaluate[string](focusedJS))
+			if what == "" || what == first {
+				break // past the last control, or round to the first again
+			}
+			if first == "" {
+				first = what
+			}
+			seen++
+			if !run(tb, "the focus ring of "+what, chromedp.Evaluate[bool](focusRingJS)) {
+				t.Errorf("%s mode: %s has the focus but shows no focus ring", scheme, what)
+			}
+			if run(tb, "in a menu", chromedp.Evaluate[bool](`!!document.activeElement.closest("details[data-menu] > :not(summary)")`)) {
+				menuItems++
+			}
+			// Open a closed menu, so that the next Tabs go through its items.
+			if run(tb, "on a closed menu's button", chromedp.Evaluate[bool](`document.activeElement.matches("details[data-menu]:not([open]) > summary")`)) {
+				tb.do("press Enter", enter)
+			}
+		}
+		if seen < 20 || menuItems < 5 {
+			t.Errorf("%s mode: Tab reached only %d controls, %d of them in menus", scheme, seen, menuItems)
+		}
+	}
+	tb.do("back to light mode", colorScheme(""))
 }
