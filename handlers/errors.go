@@ -188,6 +188,11 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		p := classifyError(err)
+		if p.status == http.StatusGatewayTimeout && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			// A page that only reads sent Mailgun no change: its timeout has nothing to check.
+			p.message = "Mailgun took too long to answer. Nothing was changed."
+			p.hint = "Reload the page in a moment. If it keeps happening, tell your administrator and quote the request id."
+		}
 		level := slog.LevelWarn
 		if p.status >= 500 {
 			level = slog.LevelError

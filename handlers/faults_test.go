@@ -104,3 +104,25 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 		}
 	}
 }
+
+// TestPageThatTimesOutSaysNothingChanged: a page that only reads (the list, the delete-all
+// question) and whose Mailgun call times out says that Mailgun did not
+// answer and to reload; it does not warn that "a change may or may not have been made", which
+// only a change that was sent can cause.
+func TestPageThatTimesOutSaysNothingChanged(t *testing.T) {
+	e := newEnv(t, envOptions{MailgunTimeout: 300 * time.Millisecond})
+	admin := e.signIn(t, "admin")
+	e.SB.SetFaults(sandbox.Faults{Latency: time.Second, Routes: []string{sandbox.RouteList}})
+	defer e.SB.SetFaults(sandbox.Faults{})
+	for _, path := range []string{"/d/acme.example", "/d/newsletter.example.org/delete-all"} {
+		p := get(t, admin, path)
+		wantStatus(t, p, http.StatusGatewayTimeout)
+		text := strings.Join(strings.Fields(p.Text()), " ")
+		if strings.Contains(text, "may or may not") || strings.Contains(text, "Check the list before trying again") {
+			t.Errorf("%s: a page that only reads warns of a change: %.400q", path, text)
+		}
+		if !strings.Contains(text, "Nothing was changed") || !strings.Contains(text, "Reload the page") {
+			t.Errorf("%s: page does not say nothing changed and to reload: %.400q", path, text)
+		}
+	}
+}
