@@ -105,8 +105,10 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	if err != nil {
 		h.log.WarnContext(ctx, "create credentials", "domain", sc.domain, "logins", len(f.Logins), "err", err)
-		const unknown = "Mailgun did not answer; the outcome is unknown. Check the list before trying again."
-		ue := upstreamError(c, err, failureText{server: unknown, noAnswer: unknown})
+		ue := upstreamError(c, err, failureText{
+			server:   "Mailgun answered with an error, so the outcome is unknown. Check the list before trying again.",
+			noAnswer: "Mailgun did not answer; the outcome is unknown. Check the list before trying again.",
+		})
 		if k, _ := classify(err); k == upNoAnswer || k == upServer {
 			// The POST may have reached Mailgun: it is never retried, and the list is re-read.
 			h.lists.Invalidate(sc.domain)

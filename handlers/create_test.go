@@ -243,7 +243,7 @@ func TestCreateUpstreamErrors(t *testing.T) {
 		{"rate limited (429)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 429, RetryAfter: 7 * time.Second},
 			"r1", http.StatusTooManyRequests, "try again in 7 s", false, "failed"},
 		{"server error (503)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 503},
-			"s1", http.StatusBadGateway, "the outcome is unknown", true, "unknown"},
+			"s1", http.StatusBadGateway, "Mailgun answered with an error, so the outcome is unknown", true, "unknown"},
 		{"timeout", sandbox.Faults{Routes: []string{"create"}, Latency: time.Second},
 			"t1", http.StatusGatewayTimeout, "the outcome is unknown", true, "unknown"},
 		{"dropped connection", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Drop: true},
