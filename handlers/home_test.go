@@ -12,6 +12,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 )
 
 func TestHomeShowsTheDomainsThePolicyGrants(t *testing.T) {
@@ -219,4 +220,28 @@ func TestDemoWiring(t *testing.T) {
 		t.Errorf("acme.example rows = %d, want %d", got, want)
 	}
 	wantStatus(t, get(t, c, "/d/example.com"), http.StatusForbidden)
+}
+
+// TestHomeSaysWhyCountsAreMissing: when Mailgun does not give a domain's login count, the page
+// says so in words under the table, for every viewer (a phone or a keyboard has no tooltip), and
+// says what to do; with every count known it says nothing.
+func TestHomeSaysWhyCountsAreMissing(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin") // lands on the home page, which fills the caches
+	p := get(t, c, "/")
+	wantStatus(t, p, http.StatusOK)
+	if n := p.TestID("counts-missing").Length(); n != 0 {
+		t.Errorf("with every count known the page says %q", p.TestID("counts-missing").Text())
+	}
+
+	e.Clock.Add(2 * time.Minute) // past the count cache
+	e.SB.SetFaults(sandbox.Faults{Rate: 1, Status: http.StatusInternalServerError, Routes: []string{sandbox.RouteList}})
+	defer e.SB.SetFaults(sandbox.Faults{})
+	p = get(t, c, "/")
+	wantStatus(t, p, http.StatusOK)
+	note := p.TestID("counts-missing")
+	text := strings.Join(strings.Fields(note.Text()), " ")
+	if note.Length() == 0 || note.HasClass("sr-only") || !strings.Contains(text, "4 domains") || !strings.Contains(text, "Reload") {
+		t.Errorf("with no count known, the note under the table = %q (shown: %v), want it to name the 4 domains' counts and say to reload", text, note.Length() > 0 && !note.HasClass("sr-only"))
+	}
 }

@@ -457,6 +457,17 @@ func signInURL(vm SignedOutVM) string {
 	return u
 }
 
+// uncounted is the number of home page rows whose login count Mailgun did not give.
+func uncounted(rows []DomainRow) int {
+	n := 0
+	for i := range rows {
+		if !rows[i].LoginsKnown {
+			n++
+		}
+	}
+	return n
+}
+
 // countOf counts a noun: "1 domain", "2,431 domains".
 func countOf(n int, noun string) string {
 	if n == 1 {
