@@ -327,3 +327,45 @@ func TestEveryControlShowsItsFocus(t *testing.T) {
 	}
 	tb.do("back to light mode", colorScheme(""))
 }
+
+// TestConfirmedDeleteCannotBeCancelled: once "Delete login" in the dialog is pressed, the deletion
+// is on its way to Mailgun and cannot be called back. While a slow Mailgun answers, the dialog
+// stays open: its Cancel button is disabled, and Esc or a click on the backdrop do not close it
+// as if the deletion had been cancelled. The page then says the login was deleted.
+func TestConfirmedDeleteCannotBeCancelled(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("delete-sending")
+	tb.signIn("admin")
+	const login = "bob@acme.example"
+	tb.wantStatus("domain page", tb.open("/d/acme.example"), http.StatusOK)
+	tb.check(rowLogin(login) + " " + deleteSel)
+	confirm := `dialog[open] button[type="submit"]`
+	tb.do("wait for the dialog", chromedp.WaitVisible(chromedp.CSS(confirm)))
+
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Latency: 1500 * time.Millisecond})
+	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	// The browser waits for the answer before the test can look at the page again, so the page
+	// itself tries to back out while the deletion is on its way and notes what happened.
+	status := tb.follow("confirm, then try to back out", chromedp.Evaluate[chromedp.Void](`(() => {
+		const d = document.querySelector("dialog[open]");
+		const cancel = d.querySelector("[data-confirm-cancel]");
+		d.querySelector('button[type="submit"]').click();
+		setTimeout(() => {
+			const notes = ["cancel disabled: " + cancel.disabled];
+			cancel.click();
+			notes.push("open after Cancel: " + d.open);
+			d.requestClose(); // as Esc does
+			notes.push("open after Esc: " + d.open);
+			d.dispatchEvent(new MouseEvent("click", {bubbles: true})); // on the backdrop
+			notes.push("open after a backdrop click: " + d.open);
+			sessionStorage.setItem("backing-out", notes.join(", "));
+		}, 300);
+	})()`))
+	tb.wantStatus("the deletion's answer", status, http.StatusOK)
+	got := run(tb, "what the page noted", chromedp.Evaluate[string](`sessionStorage.getItem("backing-out") || ""`))
+	if want := "cancel disabled: true, open after Cancel: true, open after Esc: true, open after a backdrop click: true"; got != want {
+		t.Errorf("backing out of a deletion on its way: %q, want %q", got, want)
+	}
+	tb.wantFlash("deleted", "success", login)
+}

@@ -151,12 +151,34 @@
         dialog.close();
       });
     }
+    // Once confirmed, the deletion is on its way and cannot be called back: while the answer is
+    // awaited (Mailgun may be slow), Cancel is disabled and neither Esc nor the backdrop closes
+    // the dialog as if it had been cancelled. Coming back to the page (back button) undoes this.
+    var sent = false;
+    form.addEventListener('submit', function (ev) {
+      if (ev.defaultPrevented) return;
+      sent = true;
+      if (cancel) {
+        cancel.disabled = true;
+        cancel.title = 'Already sent: the deletion cannot be called back';
+      }
+    });
+    window.addEventListener('pageshow', function () {
+      sent = false;
+      if (cancel) {
+        cancel.disabled = false;
+        cancel.removeAttribute('title');
+      }
+    });
+    dialog.addEventListener('cancel', function (ev) {
+      if (sent) ev.preventDefault();
+    });
     dialog.addEventListener('close', function () {
       if (opener) opener.focus();
     });
     // A click on the backdrop closes the dialog, as Esc does.
     dialog.addEventListener('click', function (ev) {
-      if (ev.target === dialog) dialog.close();
+      if (ev.target === dialog && !sent) dialog.close();
     });
   }
 
