@@ -369,3 +369,27 @@ func TestConfirmedDeleteCannotBeCancelled(t *testing.T) {
 	}
 	tb.wantFlash("deleted", "success", login)
 }
+
+// TestCancelWhileCreating: "Cancel" on a form that has been sent cannot call the change back,
+// and leaving for the list would lose the answer (here the new passwords, shown only once). While
+// a slow Mailgun answers, a click on Cancel does nothing, and the passwords page follows.
+func TestCancelWhileCreating(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("create-sending")
+	tb.signIn("operator")
+	tb.wantStatus("create form", tb.open("/d/acme.example/new"), http.StatusOK)
+	tb.fill(testid("logins-input"), "slow-one")
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Latency: 1500 * time.Millisecond})
+	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	tb.do("create, then press Cancel", chromedp.Evaluate[chromedp.Void](`(() => {
+		document.querySelector('[data-testid="create-form"] [data-testid="confirm-button"]').click();
+		setTimeout(() => document.querySelector('[data-testid="create-form"] [data-testid="cancel-link"]').click(), 300);
+	})()`))
+	if !tb.eventually(`!!document.querySelector('[data-testid="secret-password"]')`, 10*time.Second) {
+		t.Fatalf("after Cancel during the sending, on %s without the new password", tb.path())
+	}
+	if got := tb.secrets()["slow-one@acme.example"]; got == "" {
+		t.Errorf("the passwords page does not show slow-one's password: %v", tb.secrets())
+	}
+}

@@ -376,11 +376,25 @@
       }
       form.setAttribute('data-sending', '');
       form.setAttribute('aria-busy', 'true');
+      form.querySelectorAll('a[href]').forEach(function (a) {
+        a.setAttribute('aria-disabled', 'true');
+        a.title = 'Already sent: this cannot be called back';
+      });
+    });
+    // A link in a form on its way (its Cancel) cannot call the change back, and leaving would
+    // lose the answer, which may hold a password shown only once: it does nothing meanwhile.
+    document.addEventListener('click', function (ev) {
+      var link = ev.target && ev.target.closest ? ev.target.closest('form[data-sending] a[href]') : null;
+      if (link) ev.preventDefault();
     });
     window.addEventListener('pageshow', function () {
       document.querySelectorAll('form[data-sending]').forEach(function (f) {
         f.removeAttribute('data-sending');
         f.removeAttribute('aria-busy');
+        f.querySelectorAll('a[aria-disabled]').forEach(function (a) {
+          a.removeAttribute('aria-disabled');
+          a.removeAttribute('title');
+        });
       });
     });
   }
