@@ -515,12 +515,32 @@ func checkURL(p *Problems, name, v string, required bool, hint string) {
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		p.add(name, "%q is not an absolute URL; %s", v, hint)
+		p.add(name, "%q is not an absolute URL; %s", redactURL(v), hint)
+		return
+	}
+	if u.User != nil {
+		// The Mailgun key goes in its own variable and the IdP needs none: a user name or
+		// password here is a mistake, and would be printed with the URL.
+		p.add(name, "%q holds a user name or password; leave them out (secrets have their own variables); %s", redactURL(v), hint)
 		return
 	}
 	if u.Scheme != "https" && !IsLoopbackHost(u.Hostname()) {
 		p.add(name, "%q must use https (http is allowed on loopback only); %s", v, hint)
 	}
+}
+
+// redactURL hides whatever a URL holds before its host's "@" (a user name and password), even
+// in a value that does not parse: everything between "://" and the last "@" becomes "…".
+func redactURL(v string) string {
+	i := strings.Index(v, "://")
+	if i < 0 {
+		return v
+	}
+	at := strings.LastIndex(v[i+3:], "@")
+	if at < 0 {
+		return v
+	}
+	return v[:i+3] + "…" + v[i+3+at:]
 }
 
 // secret reads a value from the variable or the file the _FILE variable names; setting both is a
@@ -648,16 +668,16 @@ func contains(list []string, s string) bool {
 // String describes the configuration with every secret redacted.
 func (c Config) String() string {
 	return fmt.Sprintf("listen=%s base_url=%s mailgun=%s oidc_issuer=%s client_id=%s session_keys=%d policy=%s database=%s trusted_proxies=%v",
-		c.ListenAddr(), c.BaseURL, c.mailgunTarget(), c.OIDC.Issuer, c.OIDC.ClientID, len(c.Session.Keys), c.PolicyFile, redactDSN(c.DatabaseURL.Reveal()), c.TrustedProxies)
+		c.ListenAddr(), redactURL(c.BaseURL), redactURL(c.mailgunTarget()), redactURL(c.OIDC.Issuer), c.OIDC.ClientID, len(c.Session.Keys), c.PolicyFile, redactDSN(c.DatabaseURL.Reveal()), c.TrustedProxies)
 }
 
 // LogValue logs the configuration with every secret redacted.
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("listen", c.ListenAddr()),
-		slog.String("base_url", c.BaseURL),
-		slog.String("mailgun", c.mailgunTarget()),
-		slog.String("oidc_issuer", c.OIDC.Issuer),
+		slog.String("base_url", redactURL(c.BaseURL)),
+		slog.String("mailgun", redactURL(c.mailgunTarget())),
+		slog.String("oidc_issuer", redactURL(c.OIDC.Issuer)),
 		slog.String("oidc_client_id", c.OIDC.ClientID),
 		slog.Int("session_keys", len(c.Session.Keys)),
 		slog.String("policy_file", c.PolicyFile),

@@ -228,6 +228,10 @@ func TestProblems(t *testing.T) {
 		{"policy missing file", map[string]string{"POLICY_FILE": "/nonexistent/policy.yaml"}, nil, `POLICY_FILE: "/nonexistent/policy.yaml" is not a readable file`},
 		{"database", map[string]string{"DATABASE_URL": "mysql://x"}, nil, "DATABASE_URL: unsupported URL"},
 		{"database keyword/value", map[string]string{"DATABASE_URL": "host=db user=smtpdesk password=key-supersecret dbname=smtpdesk"}, nil, "DATABASE_URL: looks like a PostgreSQL keyword/value string"},
+		{"mailgun url with a key", map[string]string{"MAILGUN_BASE_URL": "https://api:key-supersecret@api.mailgun.net"}, nil, `MAILGUN_BASE_URL: "https://…@api.mailgun.net" holds a user name or password`},
+		{"mailgun url with a key, unparsable", map[string]string{"MAILGUN_BASE_URL": "https://api:key-super%zzsecret@api.mailgun.net"}, nil, `MAILGUN_BASE_URL: "https://…@api.mailgun.net" is not an absolute URL`},
+		{"mailgun url with a slash in the key", map[string]string{"MAILGUN_BASE_URL": "https://api:key-super/secret@api.mailgun.net"}, nil, `MAILGUN_BASE_URL: "https://…@api.mailgun.net" is not an absolute URL`},
+		{"issuer with a password", map[string]string{"OIDC_ISSUER": "https://me:oidc-supersecret@login.corp.example"}, nil, `OIDC_ISSUER: "https://…@login.corp.example" holds a user name or password`},
 		{"proxies", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,nope"}, nil, `TRUSTED_PROXIES: "nope" is not a CIDR or IP address`},
 		{"level", map[string]string{"LOG_LEVEL": "loud"}, nil, `LOG_LEVEL: "loud" is not a level; use debug, info, warn or error`},
 		{"format", map[string]string{"LOG_FORMAT": "xml"}, nil, `LOG_FORMAT: "xml" is not a format; use json or text`},
@@ -258,7 +262,7 @@ func TestProblems(t *testing.T) {
 			if len(lines) != 1 || !strings.HasPrefix(lines[0], tt.want) {
 				t.Errorf("problems:\n%s\nwant one line starting %q", err, tt.want)
 			}
-			for _, s := range []string{"key-supersecret", "oidc-supersecret"} {
+			for _, s := range []string{"key-supersecret", "oidc-supersecret", "super"} {
 				if strings.Contains(err.Error(), s) {
 					t.Errorf("problem message leaks a secret: %s", err)
 				}
@@ -324,6 +328,30 @@ func TestSecretsRedacted(t *testing.T) {
 	}
 	if !strings.Contains(outputs["slog"], "https://smtp-desk.corp.example") {
 		t.Errorf("slog output lacks the base URL: %s", outputs["slog"])
+	}
+}
+
+// TestURLPasswordsNotLogged: Validate refuses a user name or password in a URL setting, but a
+// configuration that has not passed it yet (its problems being reported, say) still must not
+// print one in String or the log.
+func TestURLPasswordsNotLogged(t *testing.T) {
+	m := valid(t)
+	m["MAILGUN_BASE_URL"] = "https://api:mgurl-supersecret@api.mailgun.net"
+	m["OIDC_ISSUER"] = "https://me:issuer-supersecret@login.corp.example"
+	m["SMTPDESK_BASE_URL"] = "https://me:base-supersecret@smtp-desk.corp.example"
+	cfg, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
+	for name, out := range map[string]string{"String": cfg.String(), "%v": fmt.Sprintf("%v", cfg), "slog": logged.String()} {
+		if strings.Contains(out, "supersecret") || strings.Contains(out, "me:") {
+			t.Errorf("%s output shows a URL's password:\n%s", name, out)
+		}
+		if !strings.Contains(out, "https://…@api.mailgun.net") {
+			t.Errorf("%s output lacks the Mailgun host:\n%s", name, out)
+		}
 	}
 }
 
