@@ -69,13 +69,14 @@ type App struct {
 	closeErr  error
 }
 
-// NewLogger builds the process logger from LOG_LEVEL and LOG_FORMAT.
+// NewLogger builds the process logger from LOG_LEVEL and LOG_FORMAT; a record logged with a
+// request's context carries its request_id.
 func NewLogger(w io.Writer, cfg config.Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
 	if cfg.Format() == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		return slog.New(handlers.LogRequestIDs(slog.NewTextHandler(w, opts)))
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(handlers.LogRequestIDs(slog.NewJSONHandler(w, opts)))
 }
 
 // NewServer returns an http.Server for h with SMTP Desk's timeouts.

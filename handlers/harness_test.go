@@ -129,7 +129,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	e := &env{Logs: &testlog.Buffer{}, Clock: testclock.New(sandbox.SeedBase()), APIKey: "key-test-0123456789abcdef"}
 	// The log also goes to the suite-wide secret scan (internal/secretscan), as do the sandbox's
 	// API key and passwords, the client secret, session cookies and the database.
-	logger := slog.New(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(handlers.LogRequestIDs(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	e.SB = sandbox.New(e.APIKey, append([]sandbox.Option{sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record)}, opts.Sandbox...)...)
 	mgSrv := httptest.NewServer(e.SB)

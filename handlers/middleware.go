@@ -113,7 +113,44 @@ func RequestIDMiddleware() echo.MiddlewareFunc {
 			c.Request().Header.Del(echo.HeaderXRequestID)
 			return false
 		},
+		RequestIDHandler: func(c echo.Context, id string) {
+			// In the request's context too, for LogRequestIDs: what a handler logs with it
+			// carries the id the error page and the access log show.
+			r := c.Request()
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
+		},
 	})
+}
+
+// requestIDKey is the context key of the request id.
+type requestIDKey struct{}
+
+// LogRequestIDs wraps h so that a record logged with a request's context (logger.WarnContext(
+// c.Request().Context(), …)) carries the request's id as request_id, unless it has one already.
+func LogRequestIDs(h slog.Handler) slog.Handler { return requestIDLog{h} }
+
+type requestIDLog struct{ slog.Handler }
+
+func (h requestIDLog) Handle(ctx context.Context, r slog.Record) error {
+	if id, _ := ctx.Value(requestIDKey{}).(string); id != "" {
+		has := false
+		r.Attrs(func(a slog.Attr) bool {
+			has = a.Key == "request_id"
+			return !has
+		})
+		if !has {
+			r.AddAttrs(slog.String("request_id", id))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDLog) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDLog{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDLog) WithGroup(name string) slog.Handler {
+	return requestIDLog{h.Handler.WithGroup(name)}
 }
 
 // RequestID returns the request's id ("" outside the middleware).
