@@ -89,7 +89,7 @@ func (a *Auth) Session() echo.MiddlewareFunc {
 				}
 				if err := a.store.Save(c.Request(), c.Response(), rs.sess); err != nil {
 					// The record vanished (signed out elsewhere, swept): treat as signed out.
-					a.log.Debug("session touch failed", "err", err)
+					a.log.DebugContext(c.Request().Context(), "session touch failed", "err", err)
 					rs.sess, rs.user = a.store.fresh(), nil
 					a.store.clearCookie(c.Response())
 				}
@@ -292,7 +292,7 @@ func Flashes(c echo.Context) []Flash {
 	}
 	delete(rs.sess.Values, keyFlashes)
 	if err := rs.save(c); err != nil {
-		rs.auth.log.Warn("clearing flashes failed", "err", err)
+		rs.auth.log.WarnContext(c.Request().Context(), "clearing flashes failed", "err", err)
 	}
 	here := c.Request().URL.Path
 	shown := fs[:0]
