@@ -241,7 +241,7 @@ func TestCreateUpstreamErrors(t *testing.T) {
 		// Mailgun's refusal names the login: the form says it on its line (TestCreateNamesTheLoginThatExists).
 		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "alice@acme.example: already exists in this domain", false, "failed"},
 		{"rate limited (429)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 429, RetryAfter: 7 * time.Second},
-			"r1", http.StatusTooManyRequests, "try again in 7 s", false, "failed"},
+			"r1", http.StatusTooManyRequests, "Try again in 7 seconds.", false, "failed"},
 		{"server error (503)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 503},
 			"s1", http.StatusBadGateway, "Mailgun answered with an error, so the outcome is unknown", true, "unknown"},
 		{"timeout", sandbox.Faults{Routes: []string{"create"}, Latency: time.Second},
@@ -257,6 +257,9 @@ func TestCreateUpstreamErrors(t *testing.T) {
 			p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": tt.logins})
 			wantStatus(t, p, tt.wantStatus)
 			up := strings.Join(strings.Fields(p.TestID("upstream-error").Text()+" "+p.TestID("line-errors").Text()), " ")
+			if n := strings.Count(strings.ToLower(up), "try again"); n > 1 {
+				t.Errorf("the panel says \"try again\" %d times: %s", n, up)
+			}
 			if !strings.Contains(up, tt.wantText) {
 				t.Errorf("upstream error = %q, want %q", up, tt.wantText)
 			}

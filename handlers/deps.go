@@ -457,9 +457,10 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		if me != nil {
 			wait = me.RetryAfter
 		}
-		ue := &views.UpstreamError{Heading: "Mailgun is rate-limiting", Message: "Mailgun is rate-limiting; try again in a moment."}
+		ue := &views.UpstreamError{Heading: "Mailgun is rate-limiting", Message: "Mailgun refused the request for now, and nothing was changed. Try again in a moment."}
 		if ue.RetryAfter = retryAfter(c, wait); ue.RetryAfter != "" {
-			ue.Message = fmt.Sprintf("Mailgun is rate-limiting; try again in %d s.", retrySeconds(wait))
+			// The panel adds "Try again in …" itself.
+			ue.Message = "Mailgun refused the request for now, and nothing was changed."
 		}
 		return ue
 	case upAuth:
