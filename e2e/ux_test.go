@@ -393,3 +393,24 @@ func TestCancelWhileCreating(t *testing.T) {
 		t.Errorf("the passwords page does not show slow-one's password: %v", tb.secrets())
 	}
 }
+
+// TestFailedExportShowsWhy: an export that Mailgun cannot serve answers with the error page
+// before any byte of the file (handlers' exports). The export buttons are plain links, so the
+// browser shows that page: with the download attribute it stayed on the list and reported a
+// failed download, with neither the reason nor the request id.
+func TestFailedExportShowsWhy(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("export-fails")
+	tb.signIn("operator")
+	tb.wantStatus("domain page", tb.open("/d/acme.example"), http.StatusOK)
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: 503})
+	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	tb.do("press Export", chromedp.Click(testid("export-logins"), chromedp.NodeVisible))
+	if !tb.eventually(`!!document.querySelector('[data-testid="error-heading"]') && !!document.querySelector('[data-testid="request-id"]')`, 10*time.Second) {
+		t.Fatalf("after a failed export, on %s without the error page", tb.path())
+	}
+	if got := tb.text(testid("error-status")); got != "502" && got != "503" {
+		t.Errorf("error status = %q, want Mailgun's failure (502 or 503)", got)
+	}
+}

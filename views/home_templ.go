@@ -334,7 +334,7 @@ func homeAside(vm HomeVM) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "\" class=\"btn btn-secondary btn-sm\" data-testid=\"export-all-logins\" title=\"Download the SMTP logins of these domains as one CSV file\" download>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 31, "\" class=\"btn btn-secondary btn-sm\" data-testid=\"export-all-logins\" title=\"Download the SMTP logins of these domains as one CSV file\">")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
