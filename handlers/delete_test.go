@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
@@ -195,21 +194,8 @@ func TestDeleteAll(t *testing.T) {
 // the client's retry finds nothing left to delete and counts 0. The page and the audit trail
 // must not say that no logins were deleted: 250 went.
 func TestDeleteAllRetriedAfterAnUnknownOutcome(t *testing.T) {
-	var (
-		mu    sync.Mutex
-		draws int
-	)
-	firstFails := func() float64 { // the first delete-all fails (after applying), the retry not
-		mu.Lock()
-		defer mu.Unlock()
-		draws++
-		if draws == 1 {
-			return 0
-		}
-		return 0.9
-	}
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000},
-		Sandbox: []sandbox.Option{sandbox.WithFaultChooser(firstFails)}})
+		Sandbox: []sandbox.Option{sandbox.WithFaultChooser(sandbox.Draws(0, 0.9))}}) // the first delete-all fails (after applying), the retry not
 	c := e.signIn(t, "admin")
 	const path = "/d/example.com/delete-all"
 	e.SB.SetFaults(sandbox.Faults{Rate: 0.5, Status: http.StatusServiceUnavailable, AfterApply: true,

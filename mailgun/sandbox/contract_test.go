@@ -9,7 +9,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -55,20 +54,6 @@ func refused(t *testing.T, err error, s *sandbox.Server, before []string) {
 	}
 	if got := s.Logins("example.com"); !slices.Equal(got, before) {
 		t.Fatalf("logins = %v, want %v", got, before)
-	}
-}
-
-// sequence returns a fault chooser answering the given values in turn, then the last forever.
-func sequence(values ...float64) func() float64 {
-	var mu sync.Mutex
-	return func() float64 {
-		mu.Lock()
-		defer mu.Unlock()
-		v := values[0]
-		if len(values) > 1 {
-			values = values[1:]
-		}
-		return v
 	}
 }
 
@@ -390,7 +375,7 @@ func TestContractFaults(t *testing.T) {
 		}
 	})
 	t.Run("GET retried after 503", func(t *testing.T) {
-		s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(sequence(0, 0.9)))
+		s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(sandbox.Draws(0, 0.9)))
 		s.SetFaults(sandbox.Faults{Rate: 0.5, Status: 503})
 		list, err := newClient(t, base).ListCredentials(ctx, "acme.example", nil)
 		if err != nil {
@@ -457,7 +442,7 @@ func TestContractFaults(t *testing.T) {
 		}
 	})
 	t.Run("delete applied then 503, retry finds 404: done", func(t *testing.T) {
-		s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(sequence(0, 0.9)))
+		s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(sandbox.Draws(0, 0.9)))
 		s.SetFaults(sandbox.Faults{Rate: 0.5, Status: 503, AfterApply: true})
 		res, err := newClient(t, base).DeleteCredential(ctx, "example.com", "user007")
 		if err != nil {
@@ -475,7 +460,7 @@ func TestContractFaults(t *testing.T) {
 		}
 	})
 	t.Run("delete all applied then 503, retry counts 0: count incomplete", func(t *testing.T) {
-		s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(sequence(0, 0.9)))
+		s, base := newSandbox(t, sandbox.WithDefaultSeed(), sandbox.WithFaultChooser(sandbox.Draws(0, 0.9)))
 		s.SetFaults(sandbox.Faults{Rate: 0.5, Status: 503, AfterApply: true})
 		res, err := newClient(t, base).DeleteAllCredentials(ctx, "acme.example")
 		if err != nil {
@@ -489,7 +474,7 @@ func TestContractFaults(t *testing.T) {
 		}
 	})
 	t.Run("reset applied then dropped, retry is 'same password': done", func(t *testing.T) {
-		s, base := newSandbox(t, sandbox.WithFaultChooser(sequence(0, 0.9)))
+		s, base := newSandbox(t, sandbox.WithFaultChooser(sandbox.Draws(0, 0.9)))
 		newDomain(t, s, "example.com", "alice", "old-pass")
 		s.SetFaults(sandbox.Faults{Rate: 0.5, Drop: true, AfterApply: true})
 		res, err := newClient(t, base).ChangePassword(ctx, "example.com", "alice", "new-pass")

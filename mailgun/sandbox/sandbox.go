@@ -97,6 +97,21 @@ func WithFaultChooser(f func() float64) Option {
 	return func(s *Server) { s.chance = f }
 }
 
+// Draws is a fault chooser for WithFaultChooser that returns values in order and then repeats
+// the last one: with Faults.Rate 0.5, Draws(0, 0.9) fails the first matching call and no other.
+func Draws(values ...float64) func() float64 {
+	var mu sync.Mutex
+	return func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		v := values[0]
+		if len(values) > 1 {
+			values = values[1:]
+		}
+		return v
+	}
+}
+
 // Kinds of secret a secret sink is told about.
 const (
 	SecretAPIKey            = "Mailgun API key"
