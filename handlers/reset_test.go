@@ -101,7 +101,7 @@ func TestResetErrors(t *testing.T) {
 		{"unknown login (404)", "/d/acme.example/logins/ghost@acme.example/reset", sandbox.Faults{},
 			http.StatusNotFound, "ghost@acme.example no longer exists in acme.example", 1},
 		{"rate limited (429)", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 429, RetryAfter: 20 * time.Second},
-			http.StatusTooManyRequests, "try again in 20 s", 1},
+			http.StatusTooManyRequests, "Try again in 20 seconds.", 1},
 		{"server error (503), retried", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 503},
 			http.StatusBadGateway, "Mailgun failed to change the password; nothing was changed.", 2},
 		{"timeout", resetUser, sandbox.Faults{Routes: []string{"update"}, Latency: time.Second},
