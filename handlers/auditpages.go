@@ -15,6 +15,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/policy"
 	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
 )
@@ -25,24 +26,28 @@ type AuditPages struct {
 }
 
 // scopeFilter applies what the user may see: admins see everything, others only the domains
-// they can view. ok is false when the user may see nothing at all.
-func (h *AuditPages) scopeFilter(c echo.Context, q AuditQuery) (store.AuditFilter, bool, error) {
-	f := q.StoreFilter()
-	u := auth.UserFrom(c)
-	pol, subj := h.policy.Current(), u.PolicySubject()
-	if pol.IsAdmin(subj) {
-		return f, true, nil
-	}
-	visible, err := h.visibleDomains(c.Request().Context(), pol, subj)
+// they can view. ok is false when the user may see nothing at all. The domains come from the
+// trail itself (every domain an entry names), not from Mailgun: the trail stays readable when
+// Mailgun is down, and keeps the history of a domain that Mailgun no longer lists. trail is the
+// trail's domains the user may see (all of them for an admin), for the filter's choices.
+func (h *AuditPages) scopeFilter(c echo.Context, q AuditQuery) (f store.AuditFilter, trail []string, ok bool, err error) {
+	f = q.StoreFilter()
+	all, err := h.auditLog.AuditDomains(c.Request().Context())
 	if err != nil {
-		return f, false, fmt.Errorf("audit: %w", err)
+		return f, nil, false, fmt.Errorf("audit: %w", err)
 	}
-	f.Domains = make([]string, 0, len(visible))
-	for _, d := range visible {
-		f.Domains = append(f.Domains, strings.ToLower(d.Name))
+	pol, subj := h.policy.Current(), auth.UserFrom(c).PolicySubject()
+	if pol.IsAdmin(subj) {
+		return f, all, true, nil
 	}
-	// An empty list must mean "nothing", whatever the store makes of it.
-	return f, len(f.Domains) > 0, nil
+	// An empty non-nil list means "nothing", whatever the store makes of it.
+	f.Domains = make([]string, 0, len(all))
+	for _, d := range all {
+		if pol.Can(subj, d, policy.ActView) {
+			f.Domains = append(f.Domains, d)
+		}
+	}
+	return f, f.Domains, len(f.Domains) > 0, nil
 }
 
 // List shows one page of the audit trail, newest first, with a keyset cursor.
@@ -52,7 +57,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		return h.noAccess(c, u)
 	}
 	q := ParseAuditQuery(c.QueryParams())
-	f, ok, err := h.scopeFilter(c, q)
+	f, trail, ok, err := h.scopeFilter(c, q)
 	if err != nil {
 		return err
 	}
@@ -73,7 +78,7 @@ func (h *AuditPages) List(c echo.Context) error {
 			vm.Page.CurrentDomain = n.Label
 		}
 	}
-	vm.Domains = domainChoices(f.Domains, vm.Page.Domains, q.Form.Domain)
+	vm.Domains = domainChoices(trail, vm.Page.Domains, q.Form.Domain)
 	if h.isAdmin(c) {
 		vm.VerifyURL = "/audit/verify"
 	}
@@ -155,20 +160,19 @@ func (h *AuditPages) isAdmin(c echo.Context) bool {
 	return h.policy.Current().IsAdmin(auth.UserFrom(c).PolicySubject())
 }
 
-// domainChoices is the domain filter's list: the domains the user may see (visible, or for an
-// admin, whose visible is nil, the picker's), and the filtered domain when it is not among them
-// (Mailgun no longer lists it, but its history remains), so that the form shows what applies.
-func domainChoices(visible []string, picker []views.NavItem, filtered string) []string {
-	out := visible
-	if visible == nil {
-		for _, n := range picker {
-			out = append(out, n.Label)
-		}
+// domainChoices is the domain filter's list, sorted: the trail's domains the user may see, the
+// domains of the picker (those Mailgun lists that the user may view, which may have no entries
+// yet), and the filtered domain when it is among neither, so that the form shows what applies.
+func domainChoices(trail []string, picker []views.NavItem, filtered string) []string {
+	out := slices.Clone(trail)
+	for _, n := range picker {
+		out = append(out, strings.ToLower(n.Label))
 	}
-	if filtered != "" && !slices.ContainsFunc(out, func(d string) bool { return strings.EqualFold(d, filtered) }) {
-		out = append(slices.Clip(out), filtered)
+	if filtered != "" {
+		out = append(out, strings.ToLower(filtered))
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func exportURL(path string, q AuditQuery) string {
@@ -307,7 +311,7 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(q.Problems, " ")+" Set the filters on the audit page and export from there.")
 	}
 	q.Before = 0
-	f, ok, err := h.scopeFilter(c, q)
+	f, _, ok, err := h.scopeFilter(c, q)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -108,6 +109,41 @@ func TestAuditPageVisibilityAndFilters(t *testing.T) {
 			t.Errorf("CSV link = %q", href)
 		}
 	})
+}
+
+// TestAuditTrailWithoutMailgun: the audit trail is the dashboard's own record, so a reviewer
+// can read and export it while Mailgun is down (it used to answer 502: their domains came from
+// Mailgun's list). The domain filter then offers the trail's domains they may see.
+func TestAuditTrailWithoutMailgun(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	seedAudit(t, e, 2, "example.com", "credential.reset", "user001@example.com")
+	seedAudit(t, e, 1, "newsletter.example.org", "credential.delete", "news@newsletter.example.org")
+	seedAudit(t, e, 1, "acme.example", "credential.create", "a@acme.example")
+	e.SB.SetFaults(sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable})
+	t.Cleanup(func() { e.SB.SetFaults(sandbox.Faults{}) })
+	c := e.signIn(t, "reviewer")
+
+	p := get(t, c, "/audit")
+	wantStatus(t, p, http.StatusOK)
+	got := auditDomains(p)
+	slices.Sort(got)
+	if want := []string{"example.com", "example.com", "newsletter.example.org"}; !slices.Equal(got, want) {
+		t.Errorf("with Mailgun down the reviewer sees entries of %q, want %q", got, want)
+	}
+	var choices []string
+	p.Find(`[data-testid="filter-domain"] option`).Each(func(_ int, s *goquery.Selection) {
+		if v := s.AttrOr("value", ""); v != "" {
+			choices = append(choices, v)
+		}
+	})
+	if want := []string{"example.com", "newsletter.example.org"}; !slices.Equal(choices, want) {
+		t.Errorf("domain filter offers %q, want %q", choices, want)
+	}
+	csv := get(t, c, "/audit/export.csv")
+	wantStatus(t, csv, http.StatusOK)
+	if n := strings.Count(string(csv.Body), "credential."); n != 3 {
+		t.Errorf("the CSV export holds %d entries, want 3:\n%s", n, csv.Body)
+	}
 }
 
 func TestAuditKeysetPaging(t *testing.T) {

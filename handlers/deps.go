@@ -45,6 +45,7 @@ type Auditor interface {
 // tells when each login's password was last reset (PasswordSets). *store.DB satisfies it.
 type AuditLog interface {
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
+	AuditDomains(ctx context.Context) ([]string, error)
 	EachAudit(ctx context.Context, f store.AuditFilter, fn func(store.AuditEntry) error) error
 	VerifyAudit(ctx context.Context) (store.VerifyReport, error)
 	LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)

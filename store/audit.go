@@ -387,6 +387,36 @@ func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]tim
 	return out, nil
 }
 
+// AuditDomains returns every domain that an entry of the trail names, sorted, without the
+// empty domain of sign-ins and other events of no domain. The audit pages use it to scope a
+// non-administrator's view without asking Mailgun, whose domain list leaves out domains that
+// were removed but whose history remains. It walks the (domain, id) index one domain at a time
+// (a loose index scan), so its cost grows with the number of domains, not of entries.
+func (db *DB) AuditDomains(ctx context.Context) ([]string, error) {
+	rows, err := db.sql.QueryContext(ctx, `WITH RECURSIVE d(domain) AS (
+		SELECT MIN(domain) FROM audit_log WHERE kind = 'entry' AND domain > ''
+		UNION ALL
+		SELECT (SELECT MIN(a.domain) FROM audit_log a WHERE a.kind = 'entry' AND a.domain > d.domain)
+		FROM d WHERE d.domain IS NOT NULL
+	) SELECT domain FROM d WHERE domain IS NOT NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("store: audit domains: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("store: audit domains: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: audit domains: %w", err)
+	}
+	return out, nil
+}
+
 const entryColumns = `id, time, actor_issuer, actor_subject, actor_email, actor_name, action, domain, logins,
 	outcome, upstream_status, upstream_message, request_id, client_ip, user_agent, detail,
 	final_outcome, final_status, final_message, completed_at`

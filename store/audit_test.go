@@ -229,6 +229,25 @@ func TestAuditFilters(t *testing.T) {
 	})
 }
 
+// TestAuditDomains: every domain an entry names, once, sorted; no empty domain, and nothing
+// from completion rows.
+func TestAuditDomains(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		if got, err := db.AuditDomains(ctx); err != nil || len(got) != 0 {
+			t.Fatalf("empty trail: AuditDomains = %q, %v; want none", got, err)
+		}
+		seedFilters(t, db)
+		got, err := db.AuditDomains(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"acme.example", "example.com", "secret.example"}; !slices.Equal(got, want) {
+			t.Errorf("AuditDomains = %q, want %q", got, want)
+		}
+	})
+}
+
 // TestAuditKeepsLoginsAsWritten: the filter folds letter case, the entry does not.
 func TestAuditKeepsLoginsAsWritten(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
