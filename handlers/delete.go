@@ -168,7 +168,20 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		vm.Errors["confirm"] = fmt.Sprintf("Type %s exactly to confirm.", sc.domain)
 		return Render(c, http.StatusBadRequest, views.DeleteAll(vm))
 	}
-	pending, err := h.begin(c, sc, "credential.delete_all", nil)
+	// The entry names every login the delete is meant to remove (all but the system ones, as
+	// listed now: usually the list the confirmation page just read), so that each login's
+	// history shows who deleted it. A list that cannot be read stops here, before any change.
+	all, err := h.lists.All(ctx, sc.domain)
+	if err != nil {
+		return h.listError(c, sc, err)
+	}
+	logins := make([]string, 0, len(all))
+	for _, cr := range all {
+		if !IsSystemLogin(cr.Login) {
+			logins = append(logins, cr.Login)
+		}
+	}
+	pending, err := h.begin(c, sc, "credential.delete_all", logins)
 	if pending == nil {
 		return err
 	}

@@ -188,6 +188,23 @@ func TestDeleteAll(t *testing.T) {
 	if got := audit.TestID("audit-upstream").First().Text(); !strings.Contains(got, "Mailgun deleted 250 logins.") {
 		t.Errorf("audit page shows %q, want the count", got)
 	}
+	// ... and names every login it deleted, not the system login it kept, so that each
+	// login's history shows who deleted it; the page lists 200 and says where the rest are.
+	if len(entries) == 1 {
+		if got := entries[0].Logins; len(got) != 250 || slices.Contains(got, "postmaster@example.com") || !slices.Contains(got, "user001@example.com") {
+			t.Errorf("the entry names %d logins (%.3q), want the 250 deleted", len(got), got)
+		}
+	}
+	if got := audit.Find(`[data-testid="audit-logins"] li`).Length(); got != 200 {
+		t.Errorf("the audit page lists %d of the entry's logins, want 200", got)
+	}
+	if got := audit.TestID("audit-logins-cut").Text(); !strings.Contains(got, "and 50 more") {
+		t.Errorf("the audit page's cut says %q, want \"and 50 more\"", got)
+	}
+	history := get(t, c, "/audit?domain=example.com&login=user001%40example.com")
+	if got := history.Find(`[data-testid="audit-action"][data-action="credential.delete_all"]`).Length(); got != 1 {
+		t.Errorf("user001's history shows %d delete-all entries, want 1: %.500s", got, history.Text())
+	}
 }
 
 // TestDeleteAllRetriedAfterAnUnknownOutcome: Mailgun deletes the logins but answers 503, and

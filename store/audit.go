@@ -223,6 +223,10 @@ func (t *tx) appendRow(ctx context.Context, r *auditRow) error {
 	return nil
 }
 
+// loginsPerInsert is how many audit_logins rows one INSERT writes: 1,000 rows are 2,000
+// parameters, within both databases' limits (SQLite 32,766, PostgreSQL 65,535).
+const loginsPerInsert = 1000
+
 // AppendAudit appends an entry to the chain (a pending action or a finished
 // event) and returns its id. e.ID and e.CompletedAt are ignored.
 func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
@@ -248,10 +252,20 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 		if err := t.appendRow(ctx, r); err != nil {
 			return err
 		}
-		for _, l := range foldLogins(e.Logins) {
-			if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)", r.id, l); err != nil {
-				return fmt.Errorf("insert audit login: %w", err)
+		// Many rows per statement: a delete-all names every login of a domain, and the audit
+		// lock is held meanwhile.
+		folded := foldLogins(e.Logins)
+		for len(folded) > 0 {
+			n := min(len(folded), loginsPerInsert)
+			args := make([]any, 0, 2*n)
+			for _, l := range folded[:n] {
+				args = append(args, r.id, l)
 			}
+			q := "INSERT INTO audit_logins (entry_id, login) VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+			if _, err := t.exec(ctx, q, args...); err != nil {
+				return fmt.Errorf("insert audit logins: %w", err)
+			}
+			folded = folded[n:]
 		}
 		return nil
 	})

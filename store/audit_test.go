@@ -248,6 +248,35 @@ func TestAuditDomains(t *testing.T) {
 	})
 }
 
+// TestAuditManyLogins: an entry naming more logins than one INSERT writes (a delete-all of a
+// large domain) keeps every one, in order, finds each by the login filter, and verifies.
+func TestAuditManyLogins(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		logins := make([]string, 2*loginsPerInsert+1)
+		for i := range logins {
+			logins[i] = fmt.Sprintf("user%05d@example.com", i)
+		}
+		id := mustAppend(t, db, entry(t0, "alice@corp.example", "credential.delete_all", "example.com", OutcomePending, logins...))
+		got, err := db.ListAudit(ctx, AuditFilter{})
+		if err != nil || len(got) != 1 || !slices.Equal(got[0].Logins, logins) {
+			t.Fatalf("ListAudit = %d entries (%v), want the one with all %d logins", len(got), err, len(logins))
+		}
+		for _, l := range []string{logins[0], logins[loginsPerInsert-1], logins[loginsPerInsert], logins[len(logins)-1]} {
+			if got, err := db.ListAudit(ctx, AuditFilter{Login: l}); err != nil || len(got) != 1 || got[0].ID != id {
+				t.Errorf("login filter %s: %d entries (%v), want entry %d", l, len(got), err, id)
+			}
+		}
+		var indexed int
+		if err := db.sql.QueryRowContext(ctx, db.rebind("SELECT COUNT(*) FROM audit_logins WHERE entry_id = ?"), id).Scan(&indexed); err != nil || indexed != len(logins) {
+			t.Errorf("audit_logins holds %d rows of the entry (%v), want %d", indexed, err, len(logins))
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+			t.Errorf("VerifyAudit = %+v, want intact", rep)
+		}
+	})
+}
+
 // TestAuditKeepsLoginsAsWritten: the filter folds letter case, the entry does not.
 func TestAuditKeepsLoginsAsWritten(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {

@@ -535,6 +535,18 @@ func secretsDoneHeading(vm SecretsVM) string {
 // auditLoginsShown is how many logins an audit row lists before "+N more".
 const auditLoginsShown = 5
 
+// auditLoginsListed is how many of an audit row's logins the page lists at most; a delete-all
+// names every login of its domain, up to 100,000.
+const auditLoginsListed = 200
+
+// moreLogins is the part of an audit row's logins listed under "+N more".
+func moreLogins(l []string) []string {
+	if len(l) <= auditLoginsShown {
+		return nil
+	}
+	return l[auditLoginsShown:min(len(l), auditLoginsListed)]
+}
+
 // headLogins is the part of an audit row's logins shown at once.
 func headLogins(l []string) []string {
 	if len(l) > auditLoginsShown {
