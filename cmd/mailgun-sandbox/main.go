@@ -109,7 +109,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if c.key == "" {
 		return c, errors.New("-key is required, e.g. -key key-demo (see -help)")
 	}
-	if c.faults.Rate < 0 || c.faults.Rate > 1 {
+	if !(c.faults.Rate >= 0 && c.faults.Rate <= 1) { // NaN too
 		return c, fmt.Errorf("-fault-rate %v: must be between 0 and 1", c.faults.Rate)
 	}
 	if s := c.faults.Status; s != 0 && (s < 400 || s > 599) {

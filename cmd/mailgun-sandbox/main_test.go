@@ -115,6 +115,7 @@ func TestRunFlagErrors(t *testing.T) {
 	}{
 		{"missing key", []string{}, "-key is required"},
 		{"rate over 1", []string{"-key", "k", "-fault-rate", "1.5"}, "-fault-rate 1.5"},
+		{"rate not a number", []string{"-key", "k", "-fault-rate", "NaN", "-drop"}, "-fault-rate NaN"},
 		{"bad status", []string{"-key", "k", "-fault-status", "200"}, "-fault-status 200"},
 		{"unknown route", []string{"-key", "k", "-fault-routes", "list,bounces"}, `unknown route "bounces"`},
 		{"fault without rate", []string{"-key", "k", "-drop"}, "need -fault-rate above 0"},
