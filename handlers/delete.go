@@ -100,6 +100,9 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		}
 		vm := h.deleteVM(c, sc)
 		vm.Upstream = upstreamError(c, err, deleteFailure)
+		if k == upNoAnswer {
+			vm.Upstream.Unknown, vm.Upstream.CheckURL = true, checkURL(sc.domain, []string{sc.login})
+		}
 		return Render(c, upstreamStatus(err), views.Delete(vm))
 	}
 	h.flash(c, "success", fmt.Sprintf("Deleted %s.", sc.login))
@@ -207,6 +210,9 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		}
 		vm.Confirm = confirm
 		vm.Upstream = upstreamError(c, err, deleteAllFailure)
+		if k, _ := classify(err); k == upNoAnswer {
+			vm.Upstream.Unknown, vm.Upstream.CheckURL = true, domainURL(sc.domain)
+		}
 		return Render(c, upstreamStatus(err), views.DeleteAll(vm))
 	}
 	msg := fmt.Sprintf("Deleted %s from %s.", deleted, sc.domain)
