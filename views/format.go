@@ -613,14 +613,15 @@ func failedExplain(action string) string {
 	return "These logins do not exist. Fix the reason and create them again."
 }
 
-// Breakable writes a domain (or any dotted name) escaped, with a line-break opportunity after
-// each dot, so that in a narrow column "newsletter.example.org" wraps between its labels
-// ("newsletter.example." / "org") instead of inside one. The text is unchanged.
+// Breakable writes a domain or a login (any dotted name) escaped, with a line-break
+// opportunity after each dot and @, so that in a narrow column "newsletter.example.org" wraps
+// between its labels ("newsletter.example." / "org") and a login after its @, instead of
+// inside a word. The text is unchanged.
 func Breakable(name string) templ.Component {
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 		var b []byte
 		for {
-			i := strings.IndexByte(name, '.')
+			i := strings.IndexAny(name, ".@")
 			if i < 0 || i == len(name)-1 {
 				b = appendEscaped(b, name)
 				break

@@ -640,7 +640,7 @@ func TestHomeOnAPhone(t *testing.T) {
 	})
 }
 
-// TestBreakable: a line-break opportunity after every dot but a trailing one, the text escaped
+// TestBreakable: a line-break opportunity after every dot and @ but a trailing one, the text escaped
 // and otherwise unchanged.
 func TestBreakable(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -651,6 +651,8 @@ func TestBreakable(t *testing.T) {
 		{"trailing.", "trailing."},
 		{"a..b", "a.<wbr>.<wbr>b"},
 		{`x<y>&"'.z`, "x&lt;y&gt;&amp;&#34;&#39;.<wbr>z"},
+		{"news@newsletter.example.org", "news@<wbr>newsletter.<wbr>example.<wbr>org"},
+		{"trailing@", "trailing@"},
 	}
 	for _, tc := range tests {
 		var b bytes.Buffer
