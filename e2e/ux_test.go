@@ -372,7 +372,8 @@ func TestConfirmedDeleteCannotBeCancelled(t *testing.T) {
 
 // TestCancelWhileCreating: "Cancel" on a form that has been sent cannot call the change back,
 // and leaving for the list would lose the answer (here the new passwords, shown only once). While
-// a slow Mailgun answers, a click on Cancel does nothing, and the passwords page follows.
+// a slow Mailgun answers, the Create button shows a spinner, a click on Cancel does nothing, and
+// the passwords page follows.
 func TestCancelWhileCreating(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -386,6 +387,16 @@ func TestCancelWhileCreating(t *testing.T) {
 		document.querySelector('[data-testid="create-form"] [data-testid="confirm-button"]').click();
 		setTimeout(() => document.querySelector('[data-testid="create-form"] [data-testid="cancel-link"]').click(), 300);
 	})()`))
+	// Meanwhile the button that sent the form shows a spinner, so that the wait does not look
+	// like a press that did nothing, and Cancel looks inert.
+	if !tb.eventually(`(() => {
+		const b = document.querySelector('[data-testid="create-form"] [data-testid="confirm-button"]');
+		const c = document.querySelector('[data-testid="create-form"] [data-testid="cancel-link"]');
+		return !!b && b.hasAttribute('data-busy') && getComputedStyle(b).cursor === 'progress' &&
+			getComputedStyle(b, '::after').content !== 'none' && getComputedStyle(c).opacity === '0.5';
+	})()`, time.Second) {
+		t.Errorf("while the create is on its way, the Create button shows no spinner or Cancel does not look inert")
+	}
 	if !tb.eventually(`!!document.querySelector('[data-testid="secret-password"]')`, 10*time.Second) {
 		t.Fatalf("after Cancel during the sending, on %s without the new password", tb.path())
 	}

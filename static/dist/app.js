@@ -365,7 +365,7 @@
   // is on its way does nothing (the server would refuse it as already sent, and the browser would
   // show that answer instead of the first one, which may hold a new password). A form whose
   // sending another script stopped (a confirmation dialog) is not marked; coming back to the page
-  // (the back button) clears the mark.
+  // (the back button) clears the mark. The button that sent it shows a spinner meanwhile.
   function initSendOnce() {
     document.addEventListener('submit', function (ev) {
       var form = ev.target;
@@ -376,6 +376,8 @@
       }
       form.setAttribute('data-sending', '');
       form.setAttribute('aria-busy', 'true');
+      var btn = ev.submitter || form.querySelector('[type="submit"]');
+      if (btn) btn.setAttribute('data-busy', '');
       form.querySelectorAll('a[href]').forEach(function (a) {
         a.setAttribute('aria-disabled', 'true');
         a.title = 'Already sent: this cannot be called back';
@@ -391,6 +393,7 @@
       document.querySelectorAll('form[data-sending]').forEach(function (f) {
         f.removeAttribute('data-sending');
         f.removeAttribute('aria-busy');
+        f.querySelectorAll('[data-busy]').forEach(function (b) { b.removeAttribute('data-busy'); });
         f.querySelectorAll('a[aria-disabled]').forEach(function (a) {
           a.removeAttribute('aria-disabled');
           a.removeAttribute('title');
