@@ -694,14 +694,43 @@ func (c Config) mailgunTarget() string {
 	return c.Mailgun.Region
 }
 
-// redactDSN hides a password in a database URL.
+// redactDSN hides the passwords in a database URL: the user's, and those its query can carry,
+// which pgx reads as settings (postgres://smtpdesk@db/smtpdesk?password=…, sslpassword for the
+// client key). Any query parameter whose name holds "password", in any letter case or
+// percent-encoding, is shown as "[redacted]".
 func redactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
-	if err != nil || u.User == nil {
-		if err != nil && strings.Contains(dsn, "://") {
+	if err != nil {
+		if strings.Contains(dsn, "://") {
 			return redacted
 		}
 		return dsn
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			// The query cannot be read, so what it hides cannot be told either.
+			u.RawQuery = ""
+			return strings.TrimSuffix(redactDSN(u.String()), "?") + "?" + redacted
+		}
+		secret := false
+		for k, vs := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				for i := range vs {
+					vs[i] = redacted
+				}
+				secret = true
+			}
+		}
+		if secret {
+			u.RawQuery = q.Encode()
+			if u.User == nil {
+				return u.String()
+			}
+		}
+	}
+	if u.User == nil {
+		return dsn // a SQLite path stays as written
 	}
 	return u.Redacted()
 }

@@ -431,3 +431,47 @@ func TestEverySecretFromAFile(t *testing.T) {
 		t.Errorf("token and token file both set: %v, want a problem", err)
 	}
 }
+
+// TestDatabaseQueryPasswordNotLogged: pgx takes a password (and sslpassword, the client key's)
+// from the database URL's query as well as from its user part; String and the log show neither.
+func TestDatabaseQueryPasswordNotLogged(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://smtpdesk@db:5432/smtpdesk?sslmode=verify-full&password=dbq-supersecret",
+		"postgresql://smtpdesk@db/smtpdesk?sslpassword=dbq-supersecret&sslmode=require",
+		"postgres://smtpdesk:dbu-supersecret@db/smtpdesk?PASSWORD=dbq-supersecret",
+		"postgres://smtpdesk@db/smtpdesk?pass%77ord=dbq-supersecret",
+		"postgres://smtpdesk@db/smtpdesk?password=dbq-supersecret%zz",
+	} {
+		m := valid(t)
+		m["DATABASE_URL"] = dsn
+		cfg, err := Load(env(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logged strings.Builder
+		slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
+		for name, out := range map[string]string{"String": cfg.String(), "slog": logged.String()} {
+			if strings.Contains(out, "supersecret") {
+				t.Errorf("DATABASE_URL=%s: %s output shows the password:\n%s", dsn, name, out)
+			}
+			if !strings.Contains(out, "db") {
+				t.Errorf("DATABASE_URL=%s: %s output lacks the database host:\n%s", dsn, name, out)
+			}
+		}
+	}
+	// What holds no password is shown as it is.
+	m := valid(t)
+	m["DATABASE_URL"] = "postgres://smtpdesk@db:5432/smtpdesk?sslmode=verify-full"
+	cfg, _ := Load(env(m))
+	if !strings.Contains(cfg.String(), "database=postgres://smtpdesk@db:5432/smtpdesk?sslmode=verify-full ") {
+		t.Errorf("a DSN without a password is not shown as it is: %s", cfg.String())
+	}
+}
+
+// TestSQLitePathShownAsWritten: a SQLite path is no URL, and the start-up log shows it as the
+// operator wrote it (not percent-encoded).
+func TestSQLitePathShownAsWritten(t *testing.T) {
+	if got := redactDSN("/var/lib/smtp desk/smtpdesk.db"); got != "/var/lib/smtp desk/smtpdesk.db" {
+		t.Errorf("redactDSN changed a SQLite path: %q", got)
+	}
+}
