@@ -1,8 +1,12 @@
 package policy
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -44,12 +48,21 @@ func Parse(data []byte, name string) (*Policy, error) {
 		name = "policy"
 	}
 	ps := parser{name: name}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w: %w", name, ErrInvalid, err)
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, ps.syntaxError(data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, ps.errf(nil, "the policy file is empty (want admins, self_service and rules)")
+	}
+	// A second document ("---" then more YAML) would be ignored, and with it whatever rules
+	// or admins it holds: refuse it rather than grant less than the file seems to say.
+	var more yaml.Node
+	if err := dec.Decode(&more); err != nil && !errors.Is(err, io.EOF) {
+		return nil, ps.syntaxError(data, err)
+	} else if err == nil && len(more.Content) > 0 && !isNull(more.Content[0]) {
+		return nil, ps.errf(more.Content[0], "a second YAML document starts here (after a \"---\" line); the policy is one document: remove the \"---\" and merge its keys into the first")
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
@@ -85,6 +98,47 @@ func Parse(data []byte, name string) (*Policy, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.Tag == "!!null" && (n.Value == "" || n.Value == "~" || n.Value == "null")
+}
+
+// yamlLine matches the line yaml.v3 puts in a syntax error.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxError turns a YAML syntax error into a parseError at its line. yaml.v3 names the line
+// where the construct it was reading began, which can be above the mistake (a badly indented
+// key is reported at the start of its list), so the message says to look below it too. A tab
+// in the indentation, the commonest such mistake, is found and named exactly.
+func (ps parser) syntaxError(data []byte, err error) error {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return &parseError{name: ps.name, msg: "YAML syntax error: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	line, _ := strconv.Atoi(m[1])
+	msg := m[2]
+	if strings.Contains(msg, "tab character") {
+		if tab := tabIndentedLine(data, line); tab > 0 {
+			return &parseError{name: ps.name, line: tab, msg: "YAML syntax error: a tab in the indentation; indent with spaces only"}
+		}
+	}
+	return &parseError{name: ps.name, line: line, msg: "YAML syntax error: " + msg + " (on this line or below it: check the indentation and brackets)"}
+}
+
+// tabIndentedLine returns the number of the first line, from line from on, whose indentation
+// holds a tab before some content; 0 when there is none.
+func tabIndentedLine(data []byte, from int) int {
+	for i, l := range strings.Split(string(data), "\n") {
+		if i+1 < from {
+			continue
+		}
+		rest := strings.TrimLeft(l, " \t")
+		if rest != "" && strings.ContainsRune(l[:len(l)-len(rest)], '\t') {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // eachKey walks a mapping node, refusing non-string and duplicate keys.

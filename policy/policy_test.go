@@ -149,7 +149,12 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate key", "self_service: true\nself_service: false\n", `policy.yaml:2: duplicate key "self_service"`},
 		{"not a mapping", "- a\n- b\n", `policy.yaml:1: the policy must be a mapping`},
 		{"empty", "", `policy.yaml: the policy file is empty`},
-		{"syntax", "rules: [\n", `policy.yaml: invalid policy: yaml:`},
+		{"syntax", "rules: [\n", `policy.yaml:1: YAML syntax error: did not find expected node content (on this line or below it`},
+		// yaml.v3 names line 5 (where the rule's mapping is read from); the tab is on line 6.
+		{"tab indentation", "admins:\n  groups: [a]\nrules:\n  - domain: a.example\n    role: viewer\n\tgroups: [g]\n", `policy.yaml:6: YAML syntax error: a tab in the indentation; indent with spaces only`},
+		// The second document's admins would be ignored.
+		{"second document", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [g]\n---\nadmins:\n  groups: [smtp-admins]\n", `policy.yaml:6: a second YAML document starts here`},
+		{"second document broken", "self_service: true\n---\nrules: [\n", `policy.yaml:3: YAML syntax error`},
 		{"json unknown role", "{\n  \"rules\": [\n    {\"domain\": \"a.example\",\n     \"role\": \"boss\", \"groups\": [\"g\"]}\n  ]\n}\n", `policy.yaml:4: unknown role "boss"`},
 		{"json tabs unknown key", "{\n\t\"rulez\": []\n}\n", `policy.yaml:2: unknown key "rulez"`},
 		{"group not string", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [[x]]\n", `policy.yaml:4: groups entries must be strings`},
@@ -167,6 +172,20 @@ func TestParseErrors(t *testing.T) {
 				t.Errorf("error %v does not wrap ErrInvalid", err)
 			}
 		})
+	}
+}
+
+// TestParseDocumentMarkers: a "---" before the one document, or ending it, and "..." are fine.
+func TestParseDocumentMarkers(t *testing.T) {
+	for _, src := range []string{
+		"---\nself_service: true\n",
+		"---\nself_service: true\n---\n",
+		"self_service: true\n...\n",
+		"self_service: true\n---\n# nothing more\n",
+	} {
+		if p, err := Parse([]byte(src), "policy.yaml"); err != nil || !p.SelfService() {
+			t.Errorf("Parse(%q) = %v, want the one document read", src, err)
+		}
 	}
 }
 
