@@ -466,13 +466,18 @@ func cut(s string, n int) string {
 	return s[:n]
 }
 
-// csvSafe neutralises a cell a spreadsheet would read as a formula (CSV injection): a leading
-// =, +, -, @, tab or carriage return gets a single quote in front.
+// csvSafe neutralises a cell a spreadsheet would read as a formula (CSV injection): a cell
+// whose first character is =, +, -, @, a tab or a carriage return, or whose first character
+// after leading white space (spaces, line breaks, no-break spaces) is one of those, gets a single
+// quote in front. Spreadsheets that trim a cell on import (LibreOffice's "Trim spaces", some
+// import paths of Sheets) would otherwise run " =HYPERLINK(…)", which an IdP display name or a
+// Mailgun message can hold.
 func csvSafe(s string) string {
-	if s == "" {
+	t := strings.TrimLeftFunc(s, func(r rune) bool { return r != '\t' && r != '\r' && unicode.IsSpace(r) })
+	if t == "" {
 		return s
 	}
-	switch s[0] {
+	switch t[0] {
 	case '=', '+', '-', '@', '\t', '\r':
 		return "'" + s
 	}

@@ -350,6 +350,15 @@ func TestCSVSafe(t *testing.T) {
 		"alice@example.com": "alice@example.com",
 		"":                  "",
 		"a=b":               "a=b",
+		// Leading white space that a spreadsheet may trim on import.
+		" =HYPERLINK(\"x\")":      "' =HYPERLINK(\"x\")",
+		"  +1":                    "'  +1",
+		"\n-2":                    "'\n-2",
+		"\u00a0@SUM(A1)":          "'\u00a0@SUM(A1)",
+		" \tx":                    "' \tx",
+		"   ":                     "   ",
+		" alice@example.com":      " alice@example.com",
+		"Alice Example (support)": "Alice Example (support)",
 	}
 	for in, want := range tests {
 		if got := csvSafe(in); got != want {
