@@ -27,10 +27,12 @@ import (
 )
 
 // ErrSignInUnavailable is the Internal error of the 503 answered while the provider has not been
-// discovered yet.
+// discovered yet, or when it failed in the middle of a sign-in (its token endpoint unreachable
+// or answering 5xx, or its answer server_error or temporarily_unavailable).
 var ErrSignInUnavailable = errors.New("auth: identity provider not discovered yet")
 
-// ErrSignInRefused is the Internal error of the 400 answered when a callback fails a check.
+// ErrSignInRefused is the Internal error of the 400 answered when a callback fails a check, and
+// of the 403 answered when the provider refused the sign-in.
 var ErrSignInRefused = errors.New("auth: sign-in refused")
 
 // User is the signed-in person, read from the server-side session record.
@@ -239,8 +241,7 @@ func (a *Auth) unavailable() error {
 	case a.kick <- struct{}{}:
 	default:
 	}
-	return echo.NewHTTPError(http.StatusServiceUnavailable,
-		"sign-in is unavailable: the identity provider cannot be reached").SetInternal(ErrSignInUnavailable)
+	return echo.NewHTTPError(http.StatusServiceUnavailable, signInUnavailableMsg).SetInternal(ErrSignInUnavailable)
 }
 
 func (a *Auth) login(c echo.Context) error {
@@ -362,7 +363,7 @@ func (a *Auth) callback(c echo.Context) error {
 	case !ok:
 		return a.refuse(c, "no sign-in in progress in this browser has this state (missing, expired or already used)", nil)
 	case q.Get("error") != "":
-		return a.refuse(c, "identity provider answered "+clip(q.Get("error"), 64)+": "+clip(q.Get("error_description"), 200), nil)
+		return a.providerError(c, q.Get("error"), q.Get("error_description"))
 	case q.Get("code") == "":
 		return a.refuse(c, "no authorization code", nil)
 	}
@@ -373,6 +374,12 @@ func (a *Auth) callback(c echo.Context) error {
 	ctx := oidc.ClientContext(c.Request().Context(), a.cfg.HTTPClient)
 	tok, err := d.oauth.Exchange(ctx, q.Get("code"), oauth2.VerifierOption(ls.Verifier))
 	if err != nil {
+		var re *oauth2.RetrieveError
+		if !errors.As(err, &re) || (re.Response != nil && re.Response.StatusCode >= 500) {
+			// The token endpoint did not answer, or failed: the provider is down, not the
+			// sign-in wrong. Starting again would fail the same way, so the user is told so.
+			return a.refuseAs(c, http.StatusServiceUnavailable, signInUnavailableMsg, ErrSignInUnavailable, "code exchange failed", err)
+		}
 		return a.refuse(c, "code exchange failed", err)
 	}
 	raw, _ := tok.Extra("id_token").(string)
@@ -400,6 +407,34 @@ func (a *Auth) callback(c echo.Context) error {
 
 // refuse answers a failed callback with 400 and records auth.sign_in_refused. No session is made.
 func (a *Auth) refuse(c echo.Context, detail string, err error) error {
+	return a.refuseAs(c, http.StatusBadRequest, "Sign-in could not be completed. Please start again from the sign-in page.", ErrSignInRefused, detail, err)
+}
+
+const signInUnavailableMsg = "sign-in is unavailable: the identity provider cannot be reached"
+
+// providerError answers a callback whose provider said no (RFC 6749 4.1.2.1). Starting again
+// helps only after a cancelled sign-in: a provider that refused the user (access_denied, the
+// user not assigned to the application) refuses again, and one that failed (server_error,
+// temporarily_unavailable) is down, so each is told as such. The code is shown only when it is
+// one of the standard ones; the description, the provider's free text, goes to the trail alone.
+func (a *Auth) providerError(c echo.Context, code, description string) error {
+	detail := "identity provider answered " + clip(code, 64) + ": " + clip(description, 200)
+	switch code {
+	case "server_error", "temporarily_unavailable":
+		return a.refuseAs(c, http.StatusServiceUnavailable, signInUnavailableMsg, ErrSignInUnavailable, detail, nil)
+	case "access_denied", "unauthorized_client", "login_required", "consent_required", "interaction_required",
+		"account_selection_required", "invalid_scope", "invalid_request", "unsupported_response_type":
+		return a.refuseAs(c, http.StatusForbidden, "Your identity provider did not sign you in (it answered "+code+
+			"). If you cancelled, start again from the sign-in page. Otherwise ask your administrator to give you access to SMTP Desk at the identity provider.",
+			ErrSignInRefused, detail, nil)
+	}
+	return a.refuseAs(c, http.StatusForbidden, "Your identity provider did not sign you in. If you cancelled, start again from the sign-in page. Otherwise ask your administrator to give you access to SMTP Desk at the identity provider.",
+		ErrSignInRefused, detail, nil)
+}
+
+// refuseAs answers a failed callback with status and msg (internal is the sentinel the error
+// handler classifies by) and records auth.sign_in_refused. No session is made.
+func (a *Auth) refuseAs(c echo.Context, status int, msg string, internal error, detail string, err error) error {
 	if err != nil {
 		a.log.Warn("sign-in refused", "detail", detail, "err", err, "request_id", requestID(c))
 		detail = detail + ": " + clip(err.Error(), 300)
@@ -407,8 +442,7 @@ func (a *Auth) refuse(c echo.Context, detail string, err error) error {
 		a.log.Warn("sign-in refused", "detail", detail, "request_id", requestID(c))
 	}
 	a.record(c, AuthEvent{Action: ActionSignInRefused, Outcome: "failed", Issuer: a.cfg.IssuerURL, Detail: detail})
-	return echo.NewHTTPError(http.StatusBadRequest,
-		"Sign-in could not be completed. Please start again from the sign-in page.").SetInternal(fmt.Errorf("%w: %s", ErrSignInRefused, detail))
+	return echo.NewHTTPError(status, msg).SetInternal(fmt.Errorf("%w: %s", internal, detail))
 }
 
 func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDToken, tok *oauth2.Token) (*User, error) {

@@ -268,8 +268,9 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 		if !strings.Contains(cb, "error=access_denied") {
 			t.Fatalf("cancel redirected to %q", cb)
 		}
-		if pg := b.get(cb); pg.resp.StatusCode != http.StatusBadRequest {
-			t.Errorf("provider error = %d, want 400", pg.resp.StatusCode)
+		// Not 400 "start again": a provider that refused the user refuses again.
+		if pg := b.get(cb); pg.resp.StatusCode != http.StatusForbidden || !strings.Contains(pg.body, "access_denied") || !strings.Contains(pg.body, "ask your administrator") {
+			t.Errorf("provider error = %d %q, want 403 naming access_denied and who to ask", pg.resp.StatusCode, pg.body)
 		}
 		if h.events.count(auth.ActionSignInRefused) != before+1 {
 			t.Error("refused sign-in not recorded")
@@ -584,4 +585,50 @@ func TestAuthorizeAndFlashes(t *testing.T) {
 			t.Errorf("%s read again: %s, want none (the message for another page is dropped, not kept)", tc.path, got)
 		}
 	}
+}
+
+// TestSignInProviderFailsMidway: a provider that fails between the redirect to it and the
+// callback (its token endpoint unreachable, or its answer server_error) is unavailable (503,
+// ErrSignInUnavailable: the "Sign-in is unavailable" page), not a sign-in to start again (400);
+// a provider answer that is not a standard code is refused without showing it. Each is
+// recorded as a refused sign-in, and no session is made.
+func TestSignInProviderFailsMidway(t *testing.T) {
+	t.Run("server_error", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{})
+		b := h.browser()
+		authz, _ := url.Parse(b.startLogin("/protected"))
+		cb := h.srv.URL + auth.CallbackPath + "?" + url.Values{"state": {authz.Query().Get("state")}, "error": {"server_error"}}.Encode()
+		pg := b.get(cb)
+		if pg.resp.StatusCode != http.StatusServiceUnavailable || findSetCookie(pg.resp, auth.CookieName) != nil {
+			t.Errorf("server_error callback = %d %q, want 503 and no session", pg.resp.StatusCode, pg.body)
+		}
+		if h.events.count(auth.ActionSignInRefused) != 1 {
+			t.Error("refused sign-in not recorded")
+		}
+	})
+	t.Run("unknown error code", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{})
+		b := h.browser()
+		authz, _ := url.Parse(b.startLogin("/protected"))
+		cb := h.srv.URL + auth.CallbackPath + "?" + url.Values{"state": {authz.Query().Get("state")}, "error": {"<b>made-up</b>"}}.Encode()
+		pg := b.get(cb)
+		if pg.resp.StatusCode != http.StatusForbidden || strings.Contains(pg.body, "made-up") {
+			t.Errorf("made-up error callback = %d %q, want 403 without the code", pg.resp.StatusCode, pg.body)
+		}
+	})
+	t.Run("token endpoint down", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{})
+		b := h.browser()
+		cb := b.toCallback("/protected", "admin")
+		if err := h.idp.Close(); err != nil {
+			t.Fatal(err)
+		}
+		pg := b.get(cb)
+		if pg.resp.StatusCode != http.StatusServiceUnavailable || findSetCookie(pg.resp, auth.CookieName) != nil {
+			t.Errorf("callback with the token endpoint down = %d %q, want 503 and no session", pg.resp.StatusCode, pg.body)
+		}
+		if h.events.count(auth.ActionSignInRefused) != 1 || !strings.Contains(h.events.last(auth.ActionSignInRefused).Detail, "code exchange failed") {
+			t.Errorf("refusal not recorded as a failed code exchange: %+v", h.events.last(auth.ActionSignInRefused))
+		}
+	})
 }
