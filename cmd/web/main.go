@@ -46,8 +46,30 @@ func main() {
 			return
 		}
 		fmt.Fprintln(os.Stderr, "smtp-desk:", err)
-		os.Exit(1)
+		os.Exit(exitCode(err))
 	}
+}
+
+// ExitBroken is the exit status of "web audit verify" when the check ran and found the trail
+// broken; any other failure (the database unreachable, a bad setting) exits 1, so that a
+// monitoring job can tell tampering from an outage.
+const ExitBroken = 2
+
+// exitError is an error that ends the program with a status of its own.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode is the process's exit status for err: its own when it carries one, else 1.
+func exitCode(err error) int {
+	if ee, ok := errors.AsType[*exitError](err); ok {
+		return ee.code
+	}
+	return 1
 }
 
 // options are the command-line flags.
@@ -279,7 +301,8 @@ func usage(w io.Writer, fs *flag.FlagSet) {
 Usage:
   web -demo [-addr 127.0.0.1:8080] [-data DIR]   try it: everything simulated, loopback only
   web [-addr HOST:PORT]                          serve, configured by the environment below
-  web audit verify                               check the audit trail's hash chain (DATABASE_URL)
+  web audit verify                               check the audit trail's hash chain (DATABASE_URL);
+                                                 exits 2 when it is broken, 1 when it cannot be checked
   web sessions revoke EMAIL-OR-SUBJECT           sign out every session of a user at once (DATABASE_URL)
   web healthcheck                                GET /healthz on SMTPDESK_LISTEN (container health check)
 
@@ -318,7 +341,7 @@ func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writ
 	}
 	if rep.BrokenAt != 0 {
 		fmt.Fprintf(stdout, "audit trail BROKEN at entry %d: %s (%d entries checked)\n", rep.BrokenAt, rep.Reason, rep.Checked)
-		return fmt.Errorf("audit trail broken at entry %d", rep.BrokenAt)
+		return &exitError{code: ExitBroken, err: fmt.Errorf("audit trail broken at entry %d", rep.BrokenAt)}
 	}
 	fmt.Fprintf(stdout, "audit trail intact: %d entries checked\n", rep.Checked)
 	if rep.HeadID != 0 {

@@ -332,11 +332,20 @@ func TestAuditVerify(t *testing.T) {
 	}
 	raw.Close()
 	out = testlog.Buffer{}
-	if err := run(ctx, []string{"audit", "verify"}, env, &out); err == nil {
+	err = run(ctx, []string{"audit", "verify"}, env, &out)
+	if err == nil {
 		t.Errorf("audit verify of a tampered trail succeeded: %s", out.String())
+	} else if got := exitCode(err); got != ExitBroken {
+		t.Errorf("audit verify of a tampered trail exits %d, want %d (broken, not unable to check)", got, ExitBroken)
 	}
 	if !strings.Contains(out.String(), "audit trail BROKEN at entry") {
 		t.Errorf("output = %q", out.String())
+	}
+
+	// A check that cannot run is not a broken trail: a monitoring job must tell them apart.
+	missing := envOf(map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "none.db")})
+	if err := run(ctx, []string{"audit", "verify"}, missing, &testlog.Buffer{}); err == nil || exitCode(err) != 1 {
+		t.Errorf("audit verify without a database = %v (exit %d), want exit 1", err, exitCode(err))
 	}
 }
 
