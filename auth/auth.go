@@ -407,7 +407,7 @@ func (a *Auth) callback(c echo.Context) error {
 
 // refuse answers a failed callback with 400 and records auth.sign_in_refused. No session is made.
 func (a *Auth) refuse(c echo.Context, detail string, err error) error {
-	return a.refuseAs(c, http.StatusBadRequest, "Sign-in could not be completed. Please start again from the sign-in page.", ErrSignInRefused, detail, err)
+	return a.refuseAs(c, http.StatusBadRequest, "Sign-in could not be completed.", ErrSignInRefused, detail, err)
 }
 
 const signInUnavailableMsg = "sign-in is unavailable: the identity provider cannot be reached"
@@ -424,12 +424,10 @@ func (a *Auth) providerError(c echo.Context, code, description string) error {
 		return a.refuseAs(c, http.StatusServiceUnavailable, signInUnavailableMsg, ErrSignInUnavailable, detail, nil)
 	case "access_denied", "unauthorized_client", "login_required", "consent_required", "interaction_required",
 		"account_selection_required", "invalid_scope", "invalid_request", "unsupported_response_type":
-		return a.refuseAs(c, http.StatusForbidden, "Your identity provider did not sign you in (it answered "+code+
-			"). If you cancelled, start again from the sign-in page. Otherwise ask your administrator to give you access to SMTP Desk at the identity provider.",
+		return a.refuseAs(c, http.StatusForbidden, "Your identity provider did not sign you in (it answered "+code+").",
 			ErrSignInRefused, detail, nil)
 	}
-	return a.refuseAs(c, http.StatusForbidden, "Your identity provider did not sign you in. If you cancelled, start again from the sign-in page. Otherwise ask your administrator to give you access to SMTP Desk at the identity provider.",
-		ErrSignInRefused, detail, nil)
+	return a.refuseAs(c, http.StatusForbidden, "Your identity provider did not sign you in.", ErrSignInRefused, detail, nil)
 }
 
 // refuseAs answers a failed callback with status and msg (internal is the sentinel the error

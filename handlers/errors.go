@@ -129,6 +129,19 @@ func classifyError(err error) userError {
 		return statusDefaults(http.StatusGatewayTimeout)
 	case te != nil, errors.Is(err, mailgun.ErrBadResponse):
 		return statusDefaults(http.StatusBadGateway)
+	case errors.Is(err, auth.ErrSignInRefused) && errors.As(err, &he):
+		// The message is auth's: what went wrong, without the provider's own text.
+		p := statusDefaults(he.Code)
+		p.heading, p.signIn = "Sign-in did not complete", true
+		if msg, ok := he.Message.(string); ok && msg != "" {
+			p.message = msg
+		}
+		p.hint = "Nothing was signed in. Sign in again to start over."
+		if he.Code == http.StatusForbidden {
+			// The provider said no: a cancelled sign-in starts over, a refused user is refused again.
+			p.hint = "If you cancelled, sign in again. Otherwise ask your administrator to give you access to SMTP Desk at your identity provider."
+		}
+		return p
 	case errors.Is(err, auth.ErrSignInUnavailable):
 		p := statusDefaults(http.StatusServiceUnavailable)
 		p.heading = "Sign-in is unavailable"

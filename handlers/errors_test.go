@@ -16,6 +16,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 )
 
@@ -52,6 +53,8 @@ func TestErrorHandlerMapping(t *testing.T) {
 		{"echo 503", echo.NewHTTPError(http.StatusServiceUnavailable, secretDetail), 503, "Service unavailable", "", "", "ERROR"},
 		{"echo 500 message hidden", echo.NewHTTPError(http.StatusInternalServerError, secretDetail), 500, "Something went wrong", "", "", "ERROR"},
 		{"plain error", errors.New("query failed: password=" + secretDetail), 500, "Something went wrong", "", "", "ERROR"},
+		{"sign-in refused by the provider", echo.NewHTTPError(http.StatusForbidden, "Your identity provider did not sign you in (it answered access_denied).").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 403, "Sign-in did not complete", "it answered access_denied", "", "WARN"},
+		{"sign-in callback refused", echo.NewHTTPError(http.StatusBadRequest, "Sign-in could not be completed.").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 400, "Sign-in did not complete", "could not be completed", "", "WARN"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,8 +93,17 @@ func TestErrorHandlerMapping(t *testing.T) {
 					t.Errorf("retry hint = %q, want in %s seconds", got, tt.retryAfter)
 				}
 			}
-			if tt.status == 401 && doc.Find(`[data-testid="sign-in"]`).Length() != 1 {
-				t.Error("401 page has no sign-in button")
+			if (tt.status == 401 || errors.Is(tt.err, auth.ErrSignInRefused)) && doc.Find(`[data-testid="sign-in"]`).Length() != 1 {
+				t.Errorf("%d page has no sign-in button", tt.status)
+			}
+			if errors.Is(tt.err, auth.ErrSignInRefused) {
+				want := "Sign in again to start over"
+				if tt.status == http.StatusForbidden {
+					want = "ask your administrator to give you access"
+				}
+				if got := doc.Find(`[data-testid="error-hint"]`).Text(); !strings.Contains(got, want) {
+					t.Errorf("hint = %q, want it to say %q", got, want)
+				}
 			}
 			// The log has the detail, the request id, and the right level.
 			var found bool
