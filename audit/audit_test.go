@@ -271,6 +271,14 @@ func TestRetention(t *testing.T) {
 	if rep, err := db.VerifyAudit(ctx); err != nil || rep.BrokenAt != 0 {
 		t.Errorf("VerifyAudit = %+v, %v", rep, err)
 	}
+	// A run with nothing to delete (the next hour's) leaves no entry: it is in the log only.
+	clk.Add(time.Hour)
+	if n, err := RetainOnce(ctx, db, 36*time.Hour, clk.Now, rec); n != 0 || err != nil {
+		t.Errorf("RetainOnce with nothing old = %d, %v", n, err)
+	}
+	if es2, _ := db.ListAudit(ctx, store.AuditFilter{}); len(es2) != 2 {
+		t.Errorf("entries after a run that deleted nothing = %d, want 2", len(es2))
+	}
 	// keep = 0: keep forever, nothing happens, nothing recorded.
 	if n, err := RetainOnce(ctx, db, 0, clk.Now, rec); n != 0 || err != nil {
 		t.Errorf("RetainOnce(keep 0) = %d, %v", n, err)
@@ -282,17 +290,18 @@ func TestRetention(t *testing.T) {
 
 type fakeRetainer struct {
 	calls chan time.Time
+	n     int64 // how many entries each call deletes
 	err   error
 }
 
 func (f *fakeRetainer) DeleteAuditBefore(_ context.Context, t time.Time) (int64, error) {
 	f.calls <- t
-	return 0, f.err
+	return f.n, f.err
 }
 
 func TestRunRetention(t *testing.T) {
 	t.Run("runs at start and stops with ctx", func(t *testing.T) {
-		r := &fakeRetainer{calls: make(chan time.Time, 10)}
+		r := &fakeRetainer{calls: make(chan time.Time, 10), n: 3}
 		f := &fakeAppender{}
 		clk := newClock()
 		ctx, cancel := context.WithCancel(context.Background())

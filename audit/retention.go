@@ -18,8 +18,10 @@ func RetentionActor() Actor {
 }
 
 // RetainOnce deletes the entries older than keep (before now-keep) and
-// records the run as an "audit.retention" event (outcome ok or failed). keep
-// <= 0 means keep forever: it does nothing.
+// records the run as an "audit.retention" event (outcome ok or failed) when it
+// deleted something or failed: a run that found nothing to delete, every hour
+// on every replica, is left to the log, not to the trail a reviewer reads.
+// keep <= 0 means keep forever: it does nothing.
 func RetainOnce(ctx context.Context, db Retainer, keep time.Duration, now func() time.Time, rec *Recorder) (int64, error) {
 	if keep <= 0 {
 		return 0, nil
@@ -30,7 +32,7 @@ func RetainOnce(ctx context.Context, db Retainer, keep time.Duration, now func()
 	if err != nil {
 		outcome, detail = OutcomeFailed, fmt.Sprintf("deleting entries older than %s failed", cutoff.Format(time.RFC3339))
 	}
-	if rec != nil {
+	if rec != nil && (n > 0 || err != nil) {
 		if eerr := rec.Event(ctx, RetentionActor(), Meta{}, ActionRetention, outcome, "", detail); eerr != nil && err == nil {
 			err = eerr
 		}
