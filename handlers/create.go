@@ -236,7 +236,9 @@ func createdHeading(out views.SecretsVM) (title, subtitle string) {
 		return "Save this password now", "It will not be shown again."
 	case n > 1:
 		return "Save these passwords now", "They will not be shown again."
-	case len(out.Secrets) > 0:
+	case len(out.Secrets) == 1:
+		return "Login created", "It uses the password you chose."
+	case len(out.Secrets) > 1:
 		return "Logins created", "They use the password you chose."
 	case len(out.NoPassword) > 0:
 		return "No passwords received", "Mailgun created the logins without sending their passwords back."

@@ -335,7 +335,8 @@ func TestActionRateLimit(t *testing.T) {
 }
 
 // TestCreatedPageHeading: the page after a create is headed by what it shows: a password to
-// save, several, or none (the user chose the password), not always "Save these passwords now".
+// save, several, or none (the user chose the password: "Login created" for one login, "Logins
+// created" for several), not always "Save these passwords now".
 func TestCreatedPageHeading(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	c := e.signIn(t, "owner")
@@ -346,7 +347,8 @@ func TestCreatedPageHeading(t *testing.T) {
 	}{
 		{map[string]string{"logins": "head1", "mode": "generate"}, "Save this password now"},
 		{map[string]string{"logins": "head2\nhead3", "mode": "generate"}, "Save these passwords now"},
-		{map[string]string{"logins": "head4", "mode": "manual", "password": pw, "password2": pw}, "Logins created"},
+		{map[string]string{"logins": "head4", "mode": "manual", "password": pw, "password2": pw}, "Login created"},
+		{map[string]string{"logins": "head5\nhead6", "mode": "manual", "password": pw, "password2": pw}, "Logins created"},
 	} {
 		p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", tt.form)
 		wantStatus(t, p, http.StatusOK)

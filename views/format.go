@@ -606,11 +606,33 @@ func filtered(f AuditFilter) bool {
 }
 
 // failedExplain says what a failure means for the logins it names.
-func failedExplain(action string) string {
-	if action == "reset" {
+func failedExplain(action string, n int) string {
+	switch {
+	case action == "reset" && n == 1:
+		return "Its password was not changed; the old one still works."
+	case action == "reset":
 		return "Their passwords were not changed; the old ones still work."
+	case n == 1:
+		return "This login does not exist. Fix the reason and create it again."
 	}
 	return "These logins do not exist. Fix the reason and create them again."
+}
+
+// unknownExplain is the line under "Mailgun did not answer for N logins", in the singular for one.
+func unknownExplain(n int) string {
+	if n == 1 {
+		return "It may or may not exist now. Check the list; if it is there, reset its password to get one you know."
+	}
+	return "They may or may not exist now. Check the list; if one is there, reset its password to get one you know."
+}
+
+// chosenExplain is the secrets panel's line when every login shown uses the password the user
+// chose: "It" for one login, "They" for several.
+func chosenExplain(n int) string {
+	if n == 1 {
+		return "It uses the password you chose. SMTP Desk does not keep it."
+	}
+	return "They use the password you chose. SMTP Desk does not keep it."
 }
 
 // Breakable writes a domain or a login (any dotted name) escaped, with a line-break

@@ -571,12 +571,19 @@ func TestNumber(t *testing.T) {
 }
 
 // TestSecretsWording: one generated password is spoken of in the singular, several in the
-// plural, and none (only chosen passwords) without a shown-once warning.
+// plural, and none (only chosen passwords) without a shown-once warning; one chosen-password
+// login, one failure or one unknown outcome is "it", not "they".
 func TestSecretsWording(t *testing.T) {
 	one := sampleSecrets()
 	one.Secrets = one.Secrets[:1]
 	chosen := sampleSecrets()
 	chosen.Secrets = chosen.Secrets[2:]
+	chosenSeveral := sampleSecrets()
+	chosenSeveral.Secrets = []Secret{{Login: "a@example.com"}, {Login: "b@example.com"}}
+	chosenSeveral.Failed = append(chosenSeveral.Failed, Failed{Login: "c@example.com", Reason: "refused"})
+	chosenSeveral.Unknown = append(chosenSeveral.Unknown, "d@example.com")
+	resetFailed := sampleSecrets()
+	resetFailed.Action, resetFailed.Secrets, resetFailed.Unknown = "reset", nil, nil
 	tests := []struct {
 		name        string
 		vm          SecretsVM
@@ -588,7 +595,18 @@ func TestSecretsWording(t *testing.T) {
 		{"several", sampleSecrets(),
 			[]string{"Copy these passwords now. They will not be shown again.", "hides the passwords for good"},
 			[]string{"this password now"}},
-		{"chosen only", chosen, nil, []string{"will not be shown again", "hides the password"}},
+		{"chosen only", chosen,
+			// One chosen login, one failure, one unknown outcome: each said in the singular.
+			[]string{"It uses the password you chose.", "This login does not exist. Fix the reason and create it again.",
+				"It may or may not exist now. Check the list; if it is there,"},
+			[]string{"will not be shown again", "hides the password", "They use", "These logins", "They may"}},
+		{"chosen, several", chosenSeveral,
+			[]string{"They use the password you chose.", "These logins do not exist. Fix the reason and create them again.",
+				"They may or may not exist now. Check the list; if one is there,"},
+			[]string{"It uses", "This login does", "It may"}},
+		{"reset, one failed", resetFailed,
+			[]string{"Its password was not changed; the old one still works."},
+			[]string{"Their passwords"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
