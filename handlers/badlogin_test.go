@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 )
 
 // TestBadLoginInTheAddressReadsPlainly: a login of another domain, or a malformed one, in a
@@ -69,4 +71,49 @@ func TestFormOfALoginMadeElsewhere(t *testing.T) {
 	}
 	wantStatus(t, get(t, c, "/d/acme.example/logins/zed@acme.example/reset"), http.StatusOK)
 	wantStatus(t, get(t, c, "/d/acme.example/logins/nosuch@acme.example/reset"), http.StatusNotFound)
+}
+
+// TestErrorPagesLinkToTheDomain: an error page about something in a domain the user may open
+// (a login it does not have, a malformed login, an action their role does not include) links to
+// that domain's page, which its hint names, besides "Back to domains". A refusal of the domain
+// itself does not link to it: that link would only be refused again.
+func TestErrorPagesLinkToTheDomain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin, operator, reviewer := e.signIn(t, "admin"), e.signIn(t, "operator"), e.signIn(t, "reviewer")
+	for _, tt := range []struct {
+		name   string
+		c      *testflow.Client
+		path   string
+		status int
+		want   string // the link's address, "" for none
+	}{
+		{"missing login", admin, "/d/acme.example/logins/nosuch@acme.example/reset", http.StatusNotFound, "/d/acme.example"},
+		{"missing login, delete", admin, "/d/acme.example/logins/nosuch@acme.example/delete", http.StatusNotFound, "/d/acme.example"},
+		{"malformed login", admin, "/d/acme.example/logins/a%20b/reset", http.StatusBadRequest, "/d/acme.example"},
+		{"action not in the role", operator, "/d/acme.example/delete-all", http.StatusForbidden, "/d/acme.example"},
+		{"reviewer creating", reviewer, "/d/example.com/new", http.StatusForbidden, "/d/example.com"},
+		{"domain not in the policy", operator, "/d/example.com", http.StatusForbidden, ""},
+		{"malformed login, domain not in the policy", operator, "/d/example.com/logins/a%20b/reset", http.StatusBadRequest, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := get(t, tt.c, tt.path)
+			wantStatus(t, p, tt.status)
+			if p.Find(`[data-testid="back-link"]`).Length() != 1 {
+				t.Error("no Back to domains link")
+			}
+			next := p.Find(`[data-testid="next-link"]`)
+			if tt.want == "" {
+				if next.Length() != 0 {
+					t.Errorf("a link to %q, want none", next.AttrOr("href", ""))
+				}
+				return
+			}
+			if got := next.AttrOr("href", ""); got != tt.want {
+				t.Errorf("link to %q, want %q", got, tt.want)
+			}
+			if got, want := strings.TrimSpace(next.Text()), "Open "+strings.TrimPrefix(tt.want, "/d/"); got != want {
+				t.Errorf("link text %q, want %q", got, want)
+			}
+		})
+	}
 }

@@ -288,9 +288,9 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 	if all, err = h.lists.All(ctx, sc.domain); err != nil || has(all) {
 		return false, nil
 	}
-	return true, h.errorPage(c, http.StatusNotFound, "Login not found",
+	return true, h.errorPageNext(c, http.StatusNotFound, "Login not found",
 		fmt.Sprintf("%s has no login %s. Someone may have deleted it, or the link is old.", sc.domain, sc.login),
-		"Open "+sc.domain+" to see the logins it has.", 0)
+		"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
 }
 
 // domainSubtitle says what the domain page lets this user do, so a reviewer is not promised

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/audit"
@@ -206,8 +207,8 @@ func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*sc
 			sc.login, err = LoginSpec(sc.domain, raw)
 		}
 		if err != nil {
-			return nil, s.errorPage(c, http.StatusBadRequest, "That login is not valid", invalidInputText(err),
-				"Open "+sc.domain+" from your domains and choose the login in its list.", 0)
+			return nil, s.errorPageNext(c, http.StatusBadRequest, "That login is not valid", invalidInputText(err),
+				"Open "+sc.domain+" from your domains and choose the login in its list.", 0, domainLink(sc))
 		}
 	}
 	if sc.pol.Can(sc.subj, sc.domain, act) {
@@ -235,8 +236,8 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 	if sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone {
 		msg = fmt.Sprintf("You don't have access to %s.", sc.domain)
 	}
-	return s.errorPage(c, http.StatusForbidden, "You don't have access to this", msg,
-		"Ask an SMTP Desk administrator if you need it.", 0)
+	return s.errorPageNext(c, http.StatusForbidden, "You don't have access to this", msg,
+		"Ask an SMTP Desk administrator if you need it.", 0, domainLink(sc))
 }
 
 func actionPhrase(a policy.Action) string {
@@ -282,6 +283,20 @@ func invalidInputText(err error) string {
 
 // errorPage renders the friendly error page.
 func (s *site) errorPage(c echo.Context, status int, heading, msg, hint string, retry time.Duration) error {
+	return s.errorPageNext(c, status, heading, msg, hint, retry, nil)
+}
+
+// domainLink is the way back to a domain's page from an error page about something in it, when
+// the user may open that page (a link to another refusal helps nobody); nil otherwise.
+func domainLink(sc *scope) *views.Link {
+	if !sc.pol.Can(sc.subj, sc.domain, policy.ActView) {
+		return nil
+	}
+	return &views.Link{Label: "Open " + sc.domain, URL: templ.SafeURL(domainURL(sc.domain))}
+}
+
+// errorPageNext is errorPage with a link to the page to go to next (next may be nil).
+func (s *site) errorPageNext(c echo.Context, status int, heading, msg, hint string, retry time.Duration, next *views.Link) error {
 	vm := views.ErrorVM{
 		// Without the flashes, as on every error page: a refusal must not swallow the message
 		// the next page should show ("Password for … changed." after a reset, say).
@@ -290,6 +305,7 @@ func (s *site) errorPage(c echo.Context, status int, heading, msg, hint string, 
 		Heading: heading,
 		Message: msg,
 		Hint:    hint,
+		Next:    next,
 	}
 	vm.RetryAfter = retryAfter(c, retry)
 	return Render(c, status, views.ErrorPage(vm))

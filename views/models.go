@@ -56,6 +56,9 @@ type ErrorVM struct {
 	Hint       string // what to do next
 	RetryAfter string // e.g. "in 30 seconds", "" when not relevant
 	SignInURL  string // where a "Sign in" button leads; "" shows none
+	// Next is the page to go to from here when it is not the domain list, such as the domain
+	// whose page the hint names ("Open acme.example to see the logins it has"); nil shows none.
+	Next *Link
 }
 
 // NoAccessVM is shown to a signed-in user the policy grants nothing.
