@@ -585,6 +585,33 @@ func actionLabel(key string) string {
 	}
 }
 
+// auditDetail is a row's detail as the audit page shows it. An access.denied entry's detail is
+// the refused action in the policy's words ("delete_all", "reset bob@acme.example", "audit
+// verify"), said here in plain words; the exports keep it as recorded.
+func auditDetail(r AuditRow) string {
+	if r.ActionKey != "access.denied" {
+		return r.Detail
+	}
+	verb, rest, _ := strings.Cut(r.Detail, " ")
+	switch {
+	case verb == "view" && rest == "":
+		return "Tried to view the logins"
+	case verb == "create" && rest == "":
+		return "Tried to create logins"
+	case verb == "system" && rest == "":
+		return "Tried to create a system login"
+	case verb == "delete_all" && rest == "":
+		return "Tried to delete all logins"
+	case verb == "reset" && rest != "":
+		return "Tried to reset the password of " + rest
+	case verb == "delete" && rest != "":
+		return "Tried to delete " + rest
+	case r.Detail == "audit verify":
+		return "Tried to check the audit trail's integrity"
+	}
+	return r.Detail
+}
+
 // actorName is the actor's display name: the row's Actor without the "<email>" part.
 func actorName(r AuditRow) string {
 	a := strings.TrimSpace(r.Actor)

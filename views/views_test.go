@@ -805,3 +805,29 @@ func TestFieldErrorTakesFocus(t *testing.T) {
 		t.Error("a field without an error asks for focus")
 	}
 }
+
+// TestAuditDeniedDetailInWords: an access.denied entry's detail (the refused action in the
+// policy's words: "delete_all", "reset bob@…") reads as a sentence on the audit page; any other
+// entry's detail, and a detail of an unknown shape, shows as recorded.
+func TestAuditDeniedDetailInWords(t *testing.T) {
+	for _, tt := range []struct{ action, detail, want string }{
+		{"access.denied", "view", "Tried to view the logins"},
+		{"access.denied", "create", "Tried to create logins"},
+		{"access.denied", "system", "Tried to create a system login"},
+		{"access.denied", "delete_all", "Tried to delete all logins"},
+		{"access.denied", "reset bob@acme.example", "Tried to reset the password of bob@acme.example"},
+		{"access.denied", "delete bob@acme.example", "Tried to delete bob@acme.example"},
+		{"access.denied", "audit verify", "Tried to check the audit trail's integrity"},
+		{"access.denied", "something new", "something new"},
+		{"credential.delete_all", "Mailgun deleted 3 logins.", "Mailgun deleted 3 logins."},
+		{"auth.sign_in", "delete_all", "delete_all"},
+	} {
+		vm := sampleAudit()
+		vm.Rows = []AuditRow{{ID: 1, Time: sampleNow, Actor: "Mallory <mallory@corp.example>", ActionKey: tt.action,
+			Domain: "acme.example", Outcome: "denied", Detail: tt.detail}}
+		doc, _ := render(t, Audit(vm))
+		if got := strings.TrimSpace(testid(doc, "audit-detail").Text()); got != tt.want {
+			t.Errorf("%s %q: shown as %q, want %q", tt.action, tt.detail, got, tt.want)
+		}
+	}
+}
