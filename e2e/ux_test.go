@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -383,25 +384,38 @@ func TestCancelWhileCreating(t *testing.T) {
 	tb.fill(testid("logins-input"), "slow-one")
 	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Latency: 1500 * time.Millisecond})
 	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	// The page itself notes, just before the Cancel press, what the user sees meanwhile: the
+	// button that sent the form shows a spinner, so that the wait does not look like a press
+	// that did nothing, and Cancel looks inert. (Noted in the page's own timer, in
+	// sessionStorage, which the passwords page keeps: a test polling from outside could come
+	// too late on a busy machine.)
 	tb.do("create, then press Cancel", chromedp.Evaluate[chromedp.Void](`(() => {
-		document.querySelector('[data-testid="create-form"] [data-testid="confirm-button"]').click();
-		setTimeout(() => document.querySelector('[data-testid="create-form"] [data-testid="cancel-link"]').click(), 300);
+		const f = document.querySelector('[data-testid="create-form"]');
+		const b = f.querySelector('[data-testid="confirm-button"]'), c = f.querySelector('[data-testid="cancel-link"]');
+		b.click();
+		setTimeout(() => {
+			sessionStorage.setItem('while-sending', JSON.stringify({busy: b.hasAttribute('data-busy'),
+				cursor: getComputedStyle(b).cursor, spinner: getComputedStyle(b, '::after').content,
+				cancelOpacity: getComputedStyle(c).opacity}));
+			c.click();
+		}, 300);
 	})()`))
-	// Meanwhile the button that sent the form shows a spinner, so that the wait does not look
-	// like a press that did nothing, and Cancel looks inert.
-	if !tb.eventually(`(() => {
-		const b = document.querySelector('[data-testid="create-form"] [data-testid="confirm-button"]');
-		const c = document.querySelector('[data-testid="create-form"] [data-testid="cancel-link"]');
-		return !!b && b.hasAttribute('data-busy') && getComputedStyle(b).cursor === 'progress' &&
-			getComputedStyle(b, '::after').content !== 'none' && getComputedStyle(c).opacity === '0.5';
-	})()`, time.Second) {
-		t.Errorf("while the create is on its way, the Create button shows no spinner or Cancel does not look inert")
-	}
 	if !tb.eventually(`!!document.querySelector('[data-testid="secret-password"]')`, 10*time.Second) {
 		t.Fatalf("after Cancel during the sending, on %s without the new password", tb.path())
 	}
 	if got := tb.secrets()["slow-one@acme.example"]; got == "" {
 		t.Errorf("the passwords page does not show slow-one's password: %v", tb.secrets())
+	}
+	var seen struct {
+		Busy                           bool
+		Cursor, Spinner, CancelOpacity string
+	}
+	raw := run(tb, "read what the page noted", chromedp.Evaluate[string](`sessionStorage.getItem('while-sending') || ''`))
+	if err := json.Unmarshal([]byte(raw), &seen); err != nil {
+		t.Fatalf("the page noted %q: %v", raw, err)
+	}
+	if !seen.Busy || seen.Cursor != "progress" || seen.Spinner == "none" || seen.Spinner == "" || seen.CancelOpacity != "0.5" {
+		t.Errorf("while the create was on its way: %+v; want the button busy with a spinner and a progress cursor, and Cancel at opacity 0.5", seen)
 	}
 }
 
