@@ -235,6 +235,8 @@ func TestDemoPolicyMatchesPersonas(t *testing.T) {
 		{"reviewer", "newsletter.example.org", policy.RoleViewer},
 		{"reviewer", "acme.example", policy.RoleNone},
 		{"nobody", "example.com", policy.RoleNone},
+		{"self", "newsletter.example.org", policy.RoleViewer},
+		{"self", "acme.example", policy.RoleNone},
 	}
 	for _, tt := range tests {
 		if got := pol.Role(subj[tt.persona], tt.domain); got != tt.want {
@@ -243,5 +245,13 @@ func TestDemoPolicyMatchesPersonas(t *testing.T) {
 	}
 	if !pol.SelfService() {
 		t.Error("demo policy has self-service off")
+	}
+	// The self-service persona resets her own login, and no other.
+	self := subj["self"]
+	if !pol.CanSelfReset(self, "newsletter.example.org", "news@newsletter.example.org") {
+		t.Error("self cannot reset news@newsletter.example.org, her own login")
+	}
+	if pol.CanSelfReset(self, "newsletter.example.org", "digest@newsletter.example.org") || pol.Can(self, "newsletter.example.org", policy.ActReset) {
+		t.Error("self may reset logins other than her own")
 	}
 }

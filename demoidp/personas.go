@@ -20,7 +20,8 @@ type Persona struct {
 }
 
 // DefaultPersonas returns the demo personas: an admin, an operator of acme.example, a read-only
-// reviewer of two domains and a user without any access.
+// reviewer of two domains, a member of a team who may reset only her own login (self-service)
+// and a user without any access.
 func DefaultPersonas() []Persona {
 	return []Persona{
 		{ID: "admin", Name: "Ada Admin", Email: "ada@smtpdesk.example", EmailVerified: true,
@@ -29,6 +30,8 @@ func DefaultPersonas() []Persona {
 			Groups: []string{"team-acme"}, Description: "Operator of acme.example: list, create and reset credentials there."},
 		{ID: "reviewer", Name: "Rita Reviewer", Email: "rita@smtpdesk.example", EmailVerified: true,
 			Groups: []string{"security-reviewers"}, Description: "Read-only reviewer of example.com and newsletter.example.org."},
+		{ID: "self", Name: "Nora Newsletter", Email: "news@newsletter.example.org", EmailVerified: true,
+			Groups: []string{"newsletter-team"}, Description: "Newsletter team: views newsletter.example.org and resets the password of news@newsletter.example.org, her own login (self-service)."},
 		{ID: "nobody", Name: "Nick Nobody", Email: "nick@smtpdesk.example", EmailVerified: true,
 			Groups: []string{}, Description: "Signed in, but the policy grants nothing: sees the no-access page."},
 	}

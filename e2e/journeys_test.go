@@ -552,6 +552,42 @@ func TestOperatorStaysInTheirDomain(t *testing.T) {
 	}
 }
 
+// TestTeamMemberResetsOwnLogin: the self-service persona (a viewer of newsletter.example.org
+// whose e-mail is its login news@) finds Reset on her own row only, resets her password, and
+// gets a password that works; another login's reset form is refused without a Mailgun call.
+func TestTeamMemberResetsOwnLogin(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("self-service")
+	tb.signIn("self")
+	const domain, own = "newsletter.example.org", "news@newsletter.example.org"
+	tb.open("/d/" + domain)
+	tb.wait(rowSel)
+	tb.look("domain")
+	if n := tb.count(rowSel + " " + resetSel); n != 1 || !tb.has(rowLogin(own)+" "+resetSel) {
+		t.Errorf("%d Reset links, want one, on %s's own row", n, own)
+	}
+	if tb.has(rowSel+" "+deleteSel) || tb.has(testid("create-button")) || tb.has(testid("delete-all-button")) {
+		t.Error("the self-service persona is offered delete or create")
+	}
+	tb.wantStatus("reset", tb.click(rowLogin(own)+" "+resetSel), http.StatusOK)
+	tb.wait(testid("mode-generate"))
+	tb.check(testid("mode-generate"))
+	tb.wantStatus("submit reset", tb.click(testid("reset-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.look("reset-secret")
+	if pw := tb.secrets()[own]; pw == "" || !srv.Sandbox.CheckPassword(domain, own, pw) {
+		t.Errorf("the generated password shown for %s does not work", own)
+	}
+
+	srv.Sandbox.ResetCalls()
+	tb.wantStatus("another login's reset", tb.open("/d/"+domain+"/logins/digest@"+domain+"/reset"), http.StatusForbidden)
+	for _, c := range srv.Sandbox.Calls() {
+		if c.Route == "update" {
+			t.Errorf("Mailgun was asked to change a password: %+v", c)
+		}
+	}
+}
+
 // TestReviewerCannotChangeAnything: the reviewer sees no create, reset or delete controls, and a
 // forged POST with the page's own CSRF token gets 403 and makes no Mailgun call.
 func TestReviewerCannotChangeAnything(t *testing.T) {
