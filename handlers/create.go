@@ -119,7 +119,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		vm.Upstream = ue
 		if k, me := classify(err); k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "already exist") {
 			// Mailgun created none of them: say which line it refused, in place of the panel.
-			if vm.LineErrors = f.namedIn(me.Message, "already exists in this domain. Pick another name, or reset its password"); len(vm.LineErrors) > 0 {
+			if vm.LineErrors = f.namedIn(me.Message, "already exists in this domain. Pick another name, or reset its password."); len(vm.LineErrors) > 0 {
 				vm.LinesRefused, vm.Upstream = true, nil
 			}
 		}

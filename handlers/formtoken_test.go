@@ -107,7 +107,7 @@ func TestCreateNamesTheLoginThatExists(t *testing.T) {
 	}
 	var got []string
 	p.TestID("line-error").Each(func(_ int, s *goquery.Selection) { got = append(got, strings.Join(strings.Fields(s.Text()), " ")) })
-	if want := []string{"Line 4 alice@acme.example: already exists in this domain. Pick another name, or reset its password"}; !slices.Equal(got, want) {
+	if want := []string{"Line 4 alice@acme.example: already exists in this domain. Pick another name, or reset its password."}; !slices.Equal(got, want) {
 		t.Errorf("line errors %q, want %q", got, want)
 	}
 	if h := strings.Join(strings.Fields(p.TestID("line-errors").Find("p").First().Text()), " "); h != "Nothing was created: Mailgun refused 1 line" {
