@@ -193,6 +193,11 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	if err == nil {
 		deleted = plural(res.Count, "login")
 		pending.Note = fmt.Sprintf("Mailgun deleted %s.", deleted)
+		if res.Count != len(logins) {
+			// Logins made or deleted elsewhere since the list was read: the entry's names are
+			// the list's, and the reviewer is told they are not the count.
+			pending.Note += fmt.Sprintf(" This entry names the %s listed just before.", plural(len(logins), "login"))
+		}
 		if res.CountIncomplete {
 			// An earlier attempt whose answer was lost may have deleted them; the retry's
 			// count (often 0) is not how many went.

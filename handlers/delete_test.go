@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
@@ -204,6 +205,34 @@ func TestDeleteAll(t *testing.T) {
 	history := get(t, c, "/audit?domain=example.com&login=user001%40example.com")
 	if got := history.Find(`[data-testid="audit-action"][data-action="credential.delete_all"]`).Length(); got != 1 {
 		t.Errorf("user001's history shows %d delete-all entries, want 1: %.500s", got, history.Text())
+	}
+}
+
+// TestDeleteAllNamesTheListedLogins: a login made elsewhere (Mailgun's own panel, another
+// replica) after the confirmation page read the list is deleted by Mailgun but is not among the
+// entry's names, which are the list's; the entry says so beside Mailgun's count.
+func TestDeleteAllNamesTheListedLogins(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	const path = "/d/example.com/delete-all"
+	wantStatus(t, get(t, c, path), http.StatusOK) // reads, and keeps, the list
+	if err := e.SB.AddCredential("example.com", "late@example.com", "Late-password-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	p := submit(t, c, path, path, map[string]string{"confirm": "example.com"})
+	wantStatus(t, p, http.StatusOK)
+	if got := e.SB.Logins("example.com"); !slices.Equal(got, []string{"postmaster@example.com"}) {
+		t.Fatalf("sandbox logins = %v, want only the system login", got)
+	}
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all", Limit: 1})
+	if len(entries) != 1 {
+		t.Fatalf("%d delete-all entries, want 1", len(entries))
+	}
+	if got := entries[0].Logins; len(got) != 250 || slices.Contains(got, "late@example.com") {
+		t.Errorf("the entry names %d logins (late@ among them: %v), want the 250 listed", len(got), slices.Contains(got, "late@example.com"))
+	}
+	if got, want := entries[0].UpstreamMessage, "Mailgun deleted 251 logins. This entry names the 250 logins listed just before."; got != want {
+		t.Errorf("the entry says %q, want %q", got, want)
 	}
 }
 
