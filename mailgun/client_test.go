@@ -150,6 +150,27 @@ func TestMalformedJSONIsBadResponse(t *testing.T) {
 	}
 }
 
+// A negative total_count is a broken answer: callers size slices and maps by it (the list
+// cache's whole-domain read panicked on one, taking the process down from its singleflight).
+func TestNegativeTotalCountIsBadResponse(t *testing.T) {
+	ctx := context.Background()
+	for _, body := range []string{
+		`{"items":[],"total_count":-1}`,
+		`{"items":[{"login":"a@example.com","extra":1}],"total_count":-5}`, // encoding/json's path
+	} {
+		f := newFake(t, reply{body: body})
+		c, _ := newClient(t, f)
+		if l, err := c.ListCredentials(ctx, "example.com", nil); !errors.Is(err, mailgun.ErrBadResponse) {
+			t.Errorf("ListCredentials, body %q: list = %+v, err = %v, want ErrBadResponse", body, l, err)
+		}
+	}
+	f := newFake(t, reply{body: `{"items":[],"total_count":-1}`})
+	c, _ := newClient(t, f)
+	if l, err := c.ListDomains(ctx, nil); !errors.Is(err, mailgun.ErrBadResponse) {
+		t.Errorf("ListDomains: list = %+v, err = %v, want ErrBadResponse", l, err)
+	}
+}
+
 func TestValidationErrorsSendNothing(t *testing.T) {
 	f := newFake(t, reply{body: okList})
 	c, _ := newClient(t, f)

@@ -85,7 +85,15 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 	if err := c.do(ctx, &call{route: routeListCredentials, path: p, query: q}, &wire); err != nil {
 		return nil, err
 	}
-	return wire.list()
+	list, err := wire.list()
+	if err != nil {
+		return nil, err
+	}
+	if list.TotalCount < 0 {
+		// Callers size slices and maps by it: a negative count is a broken answer, not a list.
+		return nil, fmt.Errorf("mailgun: %s: %w: negative total_count", routeListCredentials, ErrBadResponse)
+	}
+	return list, nil
 }
 
 // list is the page as decoded: the fast path's, or else encoding/json's, checked.

@@ -68,6 +68,9 @@ func (c *Client) ListDomains(ctx context.Context, opts *DomainListOptions) (*Dom
 		// without domains.
 		return nil, fmt.Errorf("mailgun: %s: %w: no items or total_count", routeListDomains, ErrBadResponse)
 	}
+	if *wire.TotalCount < 0 {
+		return nil, fmt.Errorf("mailgun: %s: %w: negative total_count", routeListDomains, ErrBadResponse)
+	}
 	list := &DomainList{Items: make([]Domain, 0, len(wire.Items)), TotalCount: *wire.TotalCount}
 	for i, w := range wire.Items {
 		created, err := parseOptionalTime(w.CreatedAt)
