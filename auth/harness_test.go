@@ -85,6 +85,7 @@ type harness struct {
 	auth   *auth.Auth
 	app    atomic.Pointer[echo.Echo]
 	cfg    auth.Config
+	repo   auth.SessionRepo // the sessions newApp uses; nil: db
 }
 
 func testKeys(seed byte) [][]byte {
@@ -158,7 +159,11 @@ func (h *harness) restart(keys [][]byte) {
 
 func (h *harness) newApp(cfg auth.Config) *auth.Auth {
 	h.t.Helper()
-	a, err := auth.New(cfg, h.db, h.events, scanLogger(h.t))
+	var repo auth.SessionRepo = h.db
+	if h.repo != nil {
+		repo = h.repo
+	}
+	a, err := auth.New(cfg, repo, h.events, scanLogger(h.t))
 	if err != nil {
 		h.t.Fatalf("auth.New: %v", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // Session value keys.
@@ -87,11 +88,18 @@ func (a *Auth) Session() echo.MiddlewareFunc {
 				if t, ok := rs.sess.Values[metaLastSeen].(time.Time); ok && a.cfg.Now().Sub(t) < a.lastSeenEvery() {
 					return next(c)
 				}
-				if err := a.store.Save(c.Request(), c.Response(), rs.sess); err != nil {
+				err := a.store.Save(c.Request(), c.Response(), rs.sess)
+				switch {
+				case errors.Is(err, store.ErrNotFound):
 					// The record vanished (signed out elsewhere, swept): treat as signed out.
-					a.log.DebugContext(c.Request().Context(), "session touch failed", "err", err)
+					a.log.DebugContext(c.Request().Context(), "session touch: the session is gone", "err", err)
 					rs.sess, rs.user = a.store.fresh(), nil
 					a.store.clearCookie(c.Response())
+				case err != nil:
+					// The record was read a moment ago; only the activity time was not written,
+					// and the next request tries again. Clearing the cookie would sign the user
+					// out for good over a passing database failure.
+					a.log.WarnContext(c.Request().Context(), "session touch failed", "err", err)
 				}
 			}
 			return next(c)
