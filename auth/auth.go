@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/gorilla/securecookie"
@@ -588,6 +589,8 @@ func SafeNext(next string) string {
 	return next
 }
 
+// clip replaces control characters with spaces and cuts s to at most n bytes, on a character
+// boundary, marking the cut.
 func clip(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
@@ -596,6 +599,9 @@ func clip(s string, n int) string {
 		return r
 	}, s)
 	if len(s) > n {
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
 		return s[:n] + "…"
 	}
 	return s
