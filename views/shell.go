@@ -162,11 +162,6 @@ func appendShellBottom(b []byte, p *Page, o shellOpts) []byte {
 	return append(b, `</div></footer></body></html>`...)
 }
 
-// topBar is the header: the logo, the main navigation and the user menu.
-func topBar(p Page) templ.Component {
-	return appendComponent(func(b []byte) []byte { return appendTopBar(b, &p) })
-}
-
 // navLinkBase, navLinkActive and navLinkIdle are the classes of a main navigation link.
 const (
 	navLinkBase   = "focus-ring inline-flex items-center gap-1.5 rounded-md px-2.5 py-1.5 text-sm font-medium "
@@ -174,6 +169,7 @@ const (
 	navLinkIdle   = navLinkBase + "text-gray-700 hover:bg-gray-100 hover:text-gray-900 dark:text-gray-300 dark:hover:bg-gray-800 dark:hover:text-white"
 )
 
+// appendTopBar appends the header: the logo, the main navigation and the user menu.
 func appendTopBar(b []byte, p *Page) []byte {
 	b = append(b, `<header class="border-b border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900"><div class="mx-auto flex max-w-6xl flex-wrap items-center gap-x-2 gap-y-1 px-4 py-2 sm:flex-nowrap sm:px-6 lg:px-8"><a href="/" class="focus-ring -ml-1 mr-2 flex items-center gap-2 rounded-md px-1 py-1 text-base font-semibold tracking-tight text-gray-900 dark:text-white">`...)
 	b = append(b, *logoMarkup()...)
@@ -274,11 +270,7 @@ func appendUserMenu(b []byte, p *Page) []byte {
 	return append(b, `</button></form></div></details>`...)
 }
 
-// breadcrumbs is the optional trail under the top bar.
-func breadcrumbs(items []NavItem) templ.Component {
-	return appendComponent(func(b []byte) []byte { return appendBreadcrumbs(b, items) })
-}
-
+// appendBreadcrumbs appends the optional trail under the top bar.
 func appendBreadcrumbs(b []byte, items []NavItem) []byte {
 	if len(items) == 0 {
 		return b
@@ -306,11 +298,7 @@ func appendBreadcrumbs(b []byte, items []NavItem) []byte {
 	return append(b, `</ol></nav>`...)
 }
 
-// flashes shows the one-time messages after a redirect.
-func flashes(fs []Flash) templ.Component {
-	return appendComponent(func(b []byte) []byte { return appendFlashes(b, fs) })
-}
-
+// appendFlashes appends the one-time messages shown after a redirect.
 func appendFlashes(b []byte, fs []Flash) []byte {
 	b = append(b, `<div role="status" aria-live="polite" class="mb-5 space-y-2 empty:hidden">`...)
 	for i := range fs {

@@ -579,3 +579,18 @@ func TestIconConcurrent(t *testing.T) {
 		t.Error(e)
 	}
 }
+
+// topBar, breadcrumbs and flashes render one part of the shell alone, for the golden cases
+// above; pages get them through shell.
+
+func topBar(p Page) templ.Component {
+	return appendComponent(func(b []byte) []byte { return appendTopBar(b, &p) })
+}
+
+func breadcrumbs(items []NavItem) templ.Component {
+	return appendComponent(func(b []byte) []byte { return appendBreadcrumbs(b, items) })
+}
+
+func flashes(fs []Flash) templ.Component {
+	return appendComponent(func(b []byte) []byte { return appendFlashes(b, fs) })
+}
