@@ -152,6 +152,12 @@ func classifyError(err error) userError {
 		p := statusDefaults(http.StatusBadRequest)
 		p.message = "That domain or login name is not valid."
 		return p
+	case errors.Is(err, ErrTooManyLogins):
+		p := statusDefaults(http.StatusServiceUnavailable)
+		p.heading = "Too many logins to read at once"
+		p.message = fmt.Sprintf("This domain reports more than %s logins, more than SMTP Desk reads in one go, which this page needs (a filter, the logins to rotate, an export, delete-all).", views.Number(MaxAllLogins))
+		p.hint = "Page through the domain's list instead; if the count cannot be right, tell your administrator and quote the request id."
+		return p
 	case errors.Is(err, ErrListMoved):
 		p := statusDefaults(http.StatusServiceUnavailable)
 		p.heading = "The logins kept changing"

@@ -53,6 +53,7 @@ func TestErrorHandlerMapping(t *testing.T) {
 		{"echo 503", echo.NewHTTPError(http.StatusServiceUnavailable, secretDetail), 503, "Service unavailable", "", "", "ERROR"},
 		{"echo 500 message hidden", echo.NewHTTPError(http.StatusInternalServerError, secretDetail), 500, "Something went wrong", "", "", "ERROR"},
 		{"plain error", errors.New("query failed: password=" + secretDetail), 500, "Something went wrong", "", "", "ERROR"},
+		{"too many logins", fmt.Errorf("list all: %w: huge.example reports %s logins", ErrTooManyLogins, secretDetail), 503, "Too many logins to read at once", "more than 1,000,000 logins", "", "ERROR"},
 		{"sign-in refused by the provider", echo.NewHTTPError(http.StatusForbidden, "Your identity provider did not sign you in (it answered access_denied).").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 403, "Sign-in did not complete", "it answered access_denied", "", "WARN"},
 		{"sign-in callback refused", echo.NewHTTPError(http.StatusBadRequest, "Sign-in could not be completed.").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 400, "Sign-in did not complete", "could not be completed", "", "WARN"},
 	}

@@ -251,6 +251,15 @@ func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credentia
 	return append([]mailgun.Credential(nil), v.([]mailgun.Credential)...), nil
 }
 
+// MaxAllLogins is the most logins All reads of one domain: a thousand list calls. A larger
+// total_count is refused rather than followed: it would take thousands of calls, and an absurd
+// count (a broken or hostile answer) must not size the memory the reading sets aside, which
+// panicked inside the shared call and took the process down.
+const MaxAllLogins = 1_000_000
+
+// ErrTooManyLogins says that a domain reports more than MaxAllLogins logins.
+var ErrTooManyLogins = errors.New("the domain has more logins than SMTP Desk reads at once")
+
 // ErrListMoved says that a domain's logins kept changing while all of them were read page by
 // page, so no consistent list could be put together.
 var ErrListMoved = errors.New("the domain's logins changed while they were read")
@@ -285,7 +294,7 @@ func (c *ListCache) fetchAllOnce(ctx context.Context, domain string) (items []ma
 	// the authority: pages the count did not foresee are fetched afterwards.
 	guess := 1
 	c.mu.Lock()
-	if e, ok := c.counts[domainKey(domain)]; ok && c.now().Before(e.expires) && e.total > limit {
+	if e, ok := c.counts[domainKey(domain)]; ok && c.now().Before(e.expires) && e.total > limit && e.total <= MaxAllLogins {
 		guess = (e.total + limit - 1) / limit
 	}
 	c.mu.Unlock()
@@ -319,6 +328,9 @@ func (c *ListCache) fetchAllOnce(ctx context.Context, domain string) (items []ma
 	}
 	if err := fetch(0, guess); err != nil {
 		return nil, 0, false, err
+	}
+	if total > MaxAllLogins {
+		return nil, 0, false, fmt.Errorf("%w: %s reports %d logins, more than %d", ErrTooManyLogins, domain, total, MaxAllLogins)
 	}
 	if pages := max(1, (total+limit-1)/limit); pages > guess {
 		results = append(results, make([][]mailgun.Credential, pages-guess)...)

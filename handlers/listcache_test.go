@@ -384,6 +384,34 @@ func TestListCacheAllUsesKnownCountForOneWave(t *testing.T) {
 	}
 }
 
+// TestListCacheAllRefusesAnAbsurdCount: a total_count above MaxAllLogins (a broken or hostile
+// answer) is refused with ErrTooManyLogins after the first call, instead of sizing the reading
+// by it, which panicked inside the shared call and took the process down; a kept count that
+// large is not used to plan the calls either.
+func TestListCacheAllRefusesAnAbsurdCount(t *testing.T) {
+	for _, total := range []int{MaxAllLogins + 1, 1e13} {
+		src := &fakeLister{logins: map[string]int{"huge.example": total}}
+		c := NewListCache(src, ListCacheOptions{Now: newClock().Now})
+		if _, err := c.All(context.Background(), "huge.example"); !errors.Is(err, ErrTooManyLogins) {
+			t.Errorf("total %d: All err = %v, want ErrTooManyLogins", total, err)
+		}
+		if n := src.callCount(); n != 1 {
+			t.Errorf("total %d: %d list calls, want 1 (the first page, which tells the count)", total, n)
+		}
+		// The count is known now (Page keeps it); All must not plan a wave of calls from it.
+		if _, err := c.Page(context.Background(), "huge.example", 0, 100); err != nil {
+			t.Fatal(err)
+		}
+		before := src.callCount()
+		if _, err := c.All(context.Background(), "huge.example"); !errors.Is(err, ErrTooManyLogins) {
+			t.Errorf("total %d, count kept: All err = %v, want ErrTooManyLogins", total, err)
+		}
+		if n := src.callCount() - before; n != 1 {
+			t.Errorf("total %d, count kept: %d list calls, want 1", total, n)
+		}
+	}
+}
+
 func TestListCacheAllWhenTheCountIsStale(t *testing.T) {
 	tests := []struct {
 		name          string
