@@ -361,9 +361,16 @@ func (c *ListCache) do(ctx context.Context, key string, fn func(context.Context)
 // shared runs fn once for all concurrent callers of the same key in g. The shared call is
 // detached from the first caller's cancellation, so that one browser going away does not fail
 // the others waiting on it (fn's own deadline bounds it), and each caller stops waiting when its
-// own context ends (an error that names what it waited for).
+// own context ends (an error that names what it waited for). A panic in fn is an error for every
+// caller: singleflight's DoChan re-raises it on a goroutine of its own, where no recover of the
+// request's reaches it, and it would end the process.
 func shared(ctx context.Context, g *singleflight.Group, what, key string, fn func(context.Context) (any, error)) (any, error) {
-	ch := g.DoChan(key, func() (any, error) {
+	ch := g.DoChan(key, func() (v any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				v, err = nil, fmt.Errorf("%s: panic: %v", what, p)
+			}
+		}()
 		return fn(context.WithoutCancel(ctx))
 	})
 	select {
@@ -469,8 +476,7 @@ func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 		return items, nil
 	}
 	c.mu.Unlock()
-	ch := c.flight.DoChan("domains", func() (any, error) {
-		ctx := context.WithoutCancel(ctx)
+	v, err := shared(ctx, &c.flight, "list domains", "domains", func(ctx context.Context) (any, error) {
 		var all []mailgun.Domain
 		for skip := 0; ; {
 			l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
@@ -491,13 +497,8 @@ func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 		c.mu.Unlock()
 		return all, nil
 	})
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.([]mailgun.Domain), nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("list domains: %w", ctx.Err())
+	if err != nil {
+		return nil, err
 	}
+	return v.([]mailgun.Domain), nil
 }

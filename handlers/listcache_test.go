@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/singleflight"
 
 	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"github.com/smtpdesk/smtpdesk/mailgun"
@@ -409,6 +412,22 @@ func TestListCacheAllRefusesAnAbsurdCount(t *testing.T) {
 		if n := src.callCount() - before; n != 1 {
 			t.Errorf("total %d, count kept: %d list calls, want 1", total, n)
 		}
+	}
+}
+
+// TestSharedCallPanicIsAnError: a panic in the shared call reaches every caller as an error;
+// singleflight's DoChan would re-raise it on its own goroutine and end the process.
+func TestSharedCallPanicIsAnError(t *testing.T) {
+	var g singleflight.Group
+	v, err := shared(context.Background(), &g, "list credentials", "k", func(context.Context) (any, error) {
+		panic("boom")
+	})
+	if err == nil || v != nil || !strings.Contains(err.Error(), "list credentials: panic") {
+		t.Errorf("shared = %v, %v; want an error naming the panic", v, err)
+	}
+	// The group is usable afterwards.
+	if v, err := shared(context.Background(), &g, "list credentials", "k", func(context.Context) (any, error) { return 2, nil }); v != 2 || err != nil {
+		t.Errorf("after the panic, shared = %v, %v; want 2", v, err)
 	}
 }
 
