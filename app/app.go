@@ -155,7 +155,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		TrustedClientIP:       func(r *http.Request) string { return ipOf(r) },
 		SignedOutPage:         handlers.SignedOut,
 		SignInPerMinute:       a.cfg.RateLimitSignIn,
-	}, a.db, authEvents{a.audit}, logger)
+	}, SessionRepo(a.db), authEvents{a.audit}, logger)
 	if err != nil {
 		return nil, fmt.Errorf("app: sign-in: %w", err)
 	}

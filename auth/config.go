@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // Config configures sign-in and sessions.
@@ -127,10 +126,25 @@ func (c *Config) withDefaults() (Config, error) {
 	return cfg, nil
 }
 
-// SessionRepo stores session records; *store.DB satisfies it.
+// SessionRecord is one server-side session as a SessionRepo keeps it: the id (the repository
+// stores only its hash), the session's encoded values and its times.
+type SessionRecord struct {
+	ID        string
+	Data      []byte
+	CreatedAt time.Time
+	LastSeen  time.Time
+	ExpiresAt time.Time
+}
+
+// ErrSessionNotFound is what a SessionRepo returns, or wraps, for a session it does not have (never
+// made, signed out, revoked or swept): the browser is then signed out.
+var ErrSessionNotFound = errors.New("auth: no such session record")
+
+// SessionRepo stores session records. app.SessionRepo adapts the store's database to it, so that
+// auth does not import store.
 type SessionRepo interface {
-	CreateSession(ctx context.Context, rec store.SessionRecord) error
-	GetSession(ctx context.Context, id string) (store.SessionRecord, error)
+	CreateSession(ctx context.Context, rec SessionRecord) error
+	GetSession(ctx context.Context, id string) (SessionRecord, error)
 	UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 }

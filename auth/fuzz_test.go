@@ -11,18 +11,17 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/smtpdesk/smtpdesk/auth"
-	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // anyRepo answers every lookup with a live session record, so the only thing standing between
 // a cookie value and a session is the cookie's signature.
 type anyRepo struct{ gets atomic.Int64 }
 
-func (r *anyRepo) CreateSession(context.Context, store.SessionRecord) error { return nil }
-func (r *anyRepo) GetSession(_ context.Context, id string) (store.SessionRecord, error) {
+func (r *anyRepo) CreateSession(context.Context, auth.SessionRecord) error { return nil }
+func (r *anyRepo) GetSession(_ context.Context, id string) (auth.SessionRecord, error) {
 	r.gets.Add(1)
 	now := time.Now()
-	return store.SessionRecord{ID: id, Data: []byte(`{"user":{"Subject":"x"}}`), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}, nil
+	return auth.SessionRecord{ID: id, Data: []byte(`{"user":{"Subject":"x"}}`), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}, nil
 }
 func (r *anyRepo) UpdateSession(context.Context, string, []byte, time.Time) error { return nil }
 func (r *anyRepo) DeleteSession(context.Context, string) error                    { return nil }

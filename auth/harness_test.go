@@ -20,6 +20,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 	"github.com/labstack/echo/v4"
+	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/demoidp"
 	"github.com/smtpdesk/smtpdesk/internal/secretscan"
@@ -159,7 +160,7 @@ func (h *harness) restart(keys [][]byte) {
 
 func (h *harness) newApp(cfg auth.Config) *auth.Auth {
 	h.t.Helper()
-	var repo auth.SessionRepo = h.db
+	var repo auth.SessionRepo = app.SessionRepo(h.db)
 	if h.repo != nil {
 		repo = h.repo
 	}

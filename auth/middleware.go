@@ -13,7 +13,6 @@ import (
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/smtpdesk/smtpdesk/policy"
-	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // Session value keys.
@@ -90,7 +89,7 @@ func (a *Auth) Session() echo.MiddlewareFunc {
 				}
 				err := a.store.Save(c.Request(), c.Response(), rs.sess)
 				switch {
-				case errors.Is(err, store.ErrNotFound):
+				case errors.Is(err, ErrSessionNotFound):
 					// The record vanished (signed out elsewhere, swept): treat as signed out.
 					a.log.DebugContext(c.Request().Context(), "session touch: the session is gone", "err", err)
 					rs.sess, rs.user = a.store.fresh(), nil

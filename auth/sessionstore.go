@@ -14,7 +14,6 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
-	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // Reserved Values keys holding the record's timestamps; they are filled on load and never
@@ -114,7 +113,7 @@ func (s *SessionStore) load(r *http.Request) (sess *sessions.Session, stale bool
 		return sess, true, nil
 	}
 	rec, err := s.repo.GetSession(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, ErrSessionNotFound) {
 		return sess, true, nil
 	}
 	if err != nil {
@@ -179,7 +178,7 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	if err != nil {
 		return fmt.Errorf("auth: encode session cookie: %w", err)
 	}
-	rec := store.SessionRecord{ID: id, Data: data, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.absolute)}
+	rec := SessionRecord{ID: id, Data: data, CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.absolute)}
 	if err := s.repo.CreateSession(ctx, rec); err != nil {
 		return fmt.Errorf("auth: create session: %w", err)
 	}

@@ -8,14 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/auth"
-	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // flakyWrites is the store with session writes that fail while failing is set, as a database
 // that answers reads but not writes for a moment (SQLite's busy timeout, a PostgreSQL failover).
 type flakyWrites struct {
-	*store.DB
+	auth.SessionRepo
 	failing atomic.Bool
 }
 
@@ -23,7 +23,7 @@ func (f *flakyWrites) UpdateSession(ctx context.Context, id string, data []byte,
 	if f.failing.Load() {
 		return errors.New("database is locked")
 	}
-	return f.DB.UpdateSession(ctx, id, data, lastSeen)
+	return f.SessionRepo.UpdateSession(ctx, id, data, lastSeen)
 }
 
 // A failed write of the activity time says nothing about the session: it is still there, and
@@ -34,7 +34,7 @@ func TestSessionTouchFailureKeepsTheSession(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	b := h.browser()
 	b.signIn("admin")
-	repo := &flakyWrites{DB: h.db}
+	repo := &flakyWrites{SessionRepo: app.SessionRepo(h.db)}
 	h.repo = repo
 	h.restart(h.cfg.SessionKeys)
 

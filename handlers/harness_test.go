@@ -18,6 +18,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/demoidp"
@@ -183,7 +184,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		RedirectURL:   e.URL + auth.CallbackPath,
 		SessionKeys:   keys,
 		SignedOutPage: handlers.SignedOut,
-	}, e.DB, authEvents{rec}, logger)
+	}, app.SessionRepo(e.DB), authEvents{rec}, logger)
 	if err != nil {
 		t.Fatal(err)
 	}
