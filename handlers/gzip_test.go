@@ -244,6 +244,11 @@ func TestGzipBoundsWriters(t *testing.T) {
 	if got := reported.Load(); got != 1 {
 		t.Errorf("answers reported sent uncompressed for want of a writer: %d, want 1", got)
 	}
+	// A wait long enough that it cannot end on its own: were it as short as above, a goroutine
+	// descheduled for longer than the wait (a loaded machine) would find both the timer and
+	// the ended request ready, and select picks either, reporting an answer sent uncompressed.
+	// An implementation that ignored the request would still fail below, after this wait.
+	g.wait = 30 * time.Second
 	gone, cancel := context.WithCancel(context.Background())
 	cancel()
 	if got := serveGzip(gone, "/page").Header().Get("Content-Encoding"); got == "gzip" {
