@@ -227,7 +227,7 @@ func TestCreateAuthorization(t *testing.T) {
 }
 
 func TestCreateUpstreamErrors(t *testing.T) {
-	e := newEnv(t, envOptions{MailgunTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	e := newEnv(t, envOptions{HangTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	c := e.signIn(t, "operator")
 	tests := []struct {
 		name       string
@@ -244,7 +244,7 @@ func TestCreateUpstreamErrors(t *testing.T) {
 			"r1", http.StatusTooManyRequests, "Try again in 7 seconds.", false, "failed"},
 		{"server error (503)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 503},
 			"s1", http.StatusBadGateway, "Mailgun answered with an error, so the outcome is unknown", true, "unknown"},
-		{"timeout", sandbox.Faults{Routes: []string{"create"}, Latency: time.Second},
+		{"timeout", sandbox.Faults{Routes: []string{"create"}, Latency: time.Hour},
 			"t1", http.StatusGatewayTimeout, "the outcome is unknown", true, "unknown"},
 		{"dropped connection", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Drop: true},
 			"d1", http.StatusBadGateway, "the outcome is unknown", true, "unknown"},

@@ -19,7 +19,7 @@ import (
 // answered with an error, "cannot tell" with an unknown entry when it did not answer. (Create is
 // covered by TestCreateUpstreamErrors: every failure of its POST is unknown.)
 func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
-	e := newEnv(t, envOptions{MailgunTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	e := newEnv(t, envOptions{HangTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	admin := e.signIn(t, "admin")
 	const domain, password = "newsletter.example.org", "Original-pw-1"
 
@@ -30,7 +30,7 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 		failed     bool // Mailgun answered with an error: the user is told nothing changed
 	}{
 		{"503", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable}, http.StatusBadGateway, true},
-		{"timeout", sandbox.Faults{Latency: time.Second}, http.StatusGatewayTimeout, false},
+		{"timeout", sandbox.Faults{Latency: time.Hour}, http.StatusGatewayTimeout, false},
 		{"dropped connection", sandbox.Faults{Rate: 1, Drop: true}, http.StatusBadGateway, false},
 	}
 	actions := []struct {
@@ -125,9 +125,9 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 // answer and to reload; it does not warn that "a change may or may not have been made", which
 // only a change that was sent can cause.
 func TestPageThatTimesOutSaysNothingChanged(t *testing.T) {
-	e := newEnv(t, envOptions{MailgunTimeout: 300 * time.Millisecond})
+	e := newEnv(t, envOptions{HangTimeout: 300 * time.Millisecond})
 	admin := e.signIn(t, "admin")
-	e.SB.SetFaults(sandbox.Faults{Latency: time.Second, Routes: []string{sandbox.RouteList}})
+	e.SB.SetFaults(sandbox.Faults{Latency: time.Hour, Routes: []string{sandbox.RouteList}})
 	defer e.SB.SetFaults(sandbox.Faults{})
 	for _, path := range []string{"/d/acme.example", "/d/newsletter.example.org/delete-all"} {
 		p := get(t, admin, path)

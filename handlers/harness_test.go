@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,8 +117,13 @@ type env struct {
 
 type envOptions struct {
 	MailgunTimeout time.Duration // default 5s
-	Settings       handlers.Settings
-	Sandbox        []sandbox.Option // more options for the sandbox Mailgun
+	// HangTimeout, when set, is the deadline of the calls to a route that the sandbox's faults
+	// delay (Latency): a test makes Mailgun hang with a latency that ends only when the client
+	// leaves, so those calls time out after HangTimeout however slow the machine is, while every
+	// other call of the same page keeps MailgunTimeout and is not cut short by a loaded machine.
+	HangTimeout time.Duration
+	Settings    handlers.Settings
+	Sandbox     []sandbox.Option // more options for the sandbox Mailgun
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -135,14 +141,22 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	e.SB = sandbox.New(e.APIKey, append([]sandbox.Option{sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record)}, opts.Sandbox...)...)
 	mgSrv := httptest.NewServer(e.SB)
 	t.Cleanup(mgSrv.Close)
-	mg, err := mailgun.NewClient(e.APIKey, mailgun.WithBaseURL(mgSrv.URL), mailgun.WithTimeout(opts.MailgunTimeout),
-		mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}))
-	if err != nil {
-		t.Fatal(err)
+	newClient := func(timeout time.Duration) *mailgun.Client {
+		c, err := mailgun.NewClient(e.APIKey, mailgun.WithBaseURL(mgSrv.URL), mailgun.WithTimeout(timeout),
+			mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 5 * time.Millisecond}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	var mg handlers.CredentialsAPI = newClient(opts.MailgunTimeout)
+	if opts.HangTimeout > 0 {
+		mg = &hangDeadline{sb: e.SB, normal: mg, hang: newClient(opts.HangTimeout)}
 	}
 
 	dbPath := filepath.Join(t.TempDir(), "smtpdesk.db")
 	e.DBPath = dbPath
+	var err error
 	e.DB, err = store.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
@@ -318,4 +332,42 @@ func (e *env) waitCalls(t *testing.T, route string, n int) []sandbox.Call {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// hangDeadline sends the calls to a route that the sandbox's faults delay to a client with a
+// short deadline (hang), and all others to the normal one.
+type hangDeadline struct {
+	sb           *sandbox.Server
+	normal, hang handlers.CredentialsAPI
+}
+
+func (h *hangDeadline) to(route string) handlers.CredentialsAPI {
+	if f := h.sb.CurrentFaults(); f.Latency > 0 && (len(f.Routes) == 0 || slices.Contains(f.Routes, route)) {
+		return h.hang
+	}
+	return h.normal
+}
+
+func (h *hangDeadline) ListCredentials(ctx context.Context, domain string, opts *mailgun.ListOptions) (*mailgun.CredentialList, error) {
+	return h.to(sandbox.RouteList).ListCredentials(ctx, domain, opts)
+}
+
+func (h *hangDeadline) CreateCredentials(ctx context.Context, domain string, req *mailgun.CreateCredentialsRequest) (*mailgun.CreateResult, error) {
+	return h.to(sandbox.RouteCreate).CreateCredentials(ctx, domain, req)
+}
+
+func (h *hangDeadline) ChangePassword(ctx context.Context, domain, spec, password string) (*mailgun.PasswordResult, error) {
+	return h.to(sandbox.RouteUpdate).ChangePassword(ctx, domain, spec, password)
+}
+
+func (h *hangDeadline) DeleteCredential(ctx context.Context, domain, spec string) (*mailgun.DeleteResult, error) {
+	return h.to(sandbox.RouteDelete).DeleteCredential(ctx, domain, spec)
+}
+
+func (h *hangDeadline) DeleteAllCredentials(ctx context.Context, domain string) (*mailgun.DeleteAllResult, error) {
+	return h.to(sandbox.RouteDeleteAll).DeleteAllCredentials(ctx, domain)
+}
+
+func (h *hangDeadline) ListDomains(ctx context.Context, opts *mailgun.DomainListOptions) (*mailgun.DomainList, error) {
+	return h.to(sandbox.RouteDomains).ListDomains(ctx, opts)
 }

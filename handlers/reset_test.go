@@ -88,7 +88,7 @@ func TestResetManualRedirectsWithAFlash(t *testing.T) {
 }
 
 func TestResetErrors(t *testing.T) {
-	e := newEnv(t, envOptions{MailgunTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	e := newEnv(t, envOptions{HangTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	c := e.signIn(t, "operator")
 	tests := []struct {
 		name       string
@@ -104,7 +104,7 @@ func TestResetErrors(t *testing.T) {
 			http.StatusTooManyRequests, "Try again in 20 seconds.", 1},
 		{"server error (503), retried", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 503},
 			http.StatusBadGateway, "Mailgun failed to change the password; nothing was changed.", 2},
-		{"timeout", resetUser, sandbox.Faults{Routes: []string{"update"}, Latency: time.Second},
+		{"timeout", resetUser, sandbox.Faults{Routes: []string{"update"}, Latency: time.Hour},
 			http.StatusGatewayTimeout, "cannot tell whether the password changed", 1},
 	}
 	for _, tt := range tests {
