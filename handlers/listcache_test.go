@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -157,35 +158,42 @@ func TestListCacheInvalidate(t *testing.T) {
 }
 
 func TestListCacheCoalescesConcurrentCalls(t *testing.T) {
-	gate := make(chan struct{})
-	f := &fakeLister{logins: map[string]int{"a.example": 50}, gate: gate}
-	c := NewListCache(f, ListCacheOptions{})
-	const n = 20
-	var wg sync.WaitGroup
-	errs := make(chan error, n)
-	for range n {
-		wg.Go(func() {
-			_, err := c.Page(context.Background(), "a.example", 0, 25)
-			errs <- err
-		})
-	}
-	// Wait until the one upstream call is in flight, then let it answer.
-	for f.callCount() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	close(gate)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
+	// In a synctest bubble the cache's clock is the bubble's, which stands still while the
+	// goroutines run, and synctest.Wait returns once they all wait: every caller has then
+	// joined the one upstream call, however slow the machine is.
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		f := &fakeLister{logins: map[string]int{"a.example": 50}, gate: gate}
+		c := NewListCache(f, ListCacheOptions{})
+		const n = 20
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				_, err := c.Page(context.Background(), "a.example", 0, 25)
+				errs <- err
+			})
+		}
+		synctest.Wait()
+		close(gate)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := f.callCount(); got != 1 {
+			t.Errorf("%d concurrent identical calls made %d upstream calls, want 1", n, got)
+		}
+		// A caller arriving after the answer is cached makes no call.
+		if _, err := c.Page(context.Background(), "a.example", 0, 25); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// A caller arriving after the answer is cached makes no call, and neither does one that
-	// missed the cache just before the store (it finds the page inside its own flight).
-	if got := f.callCount(); got != 1 {
-		t.Errorf("%d concurrent identical calls made %d upstream calls, want 1", n, got)
-	}
+		if got := f.callCount(); got != 1 {
+			t.Errorf("a call after the answer was cached made %d upstream calls in all, want 1", got)
+		}
+	})
 }
 
 func TestListCacheWriteDuringFetchIsNotCached(t *testing.T) {
@@ -227,7 +235,7 @@ func TestListCacheAllFetchesConcurrentlyWithBound(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.total), func(t *testing.T) {
 			f := &fakeLister{logins: map[string]int{"big.example": tt.total}}
-			c := NewListCache(f, ListCacheOptions{FanOut: tt.fanOut})
+			c := NewListCache(f, ListCacheOptions{FanOut: tt.fanOut, Now: newClock().Now}) // cached reads below stay fresh
 			items, err := c.All(context.Background(), "big.example")
 			if err != nil {
 				t.Fatal(err)
@@ -350,41 +358,43 @@ func TestDomainCache(t *testing.T) {
 }
 
 func TestListCacheAllUsesKnownCountForOneWave(t *testing.T) {
-	f := &fakeLister{logins: map[string]int{"big.example": 10000}}
-	c := NewListCache(f, ListCacheOptions{FanOut: 10})
-	ctx := context.Background()
-	// Showing the first page teaches the cache the domain's size.
-	if _, err := c.Page(ctx, "big.example", 0, 100); err != nil {
-		t.Fatal(err)
-	}
-	gate := make(chan struct{})
-	f.mu.Lock()
-	f.gate = gate
-	f.mu.Unlock()
-	done := make(chan error, 1)
-	var items []mailgun.Credential
-	go func() {
-		var err error
-		items, err = c.All(ctx, "big.example")
-		done <- err
-	}()
-	// All ten pages must be in flight together before any answers: no first call to learn the
-	// total. A serial first call would leave one call waiting at the gate until the deadline.
-	deadline := time.Now().Add(10 * time.Second)
-	for f.inFlight.Load() < 10 && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
-	got := f.inFlight.Load()
-	close(gate)
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-	if got != 10 {
-		t.Errorf("%d calls in flight before the first answer, want all 10 pages at once", got)
-	}
-	if len(items) != 10000 {
-		t.Errorf("items = %d, want 10000", len(items))
-	}
+	// In a synctest bubble the cache's clock stands still (the count learnt stays fresh), and
+	// synctest.Wait returns once every goroutine waits: All has then started every call it
+	// makes before an answer, however slow the machine is.
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeLister{logins: map[string]int{"big.example": 10000}}
+		c := NewListCache(f, ListCacheOptions{FanOut: 10})
+		ctx := context.Background()
+		// Showing the first page teaches the cache the domain's size.
+		if _, err := c.Page(ctx, "big.example", 0, 100); err != nil {
+			t.Fatal(err)
+		}
+		gate := make(chan struct{})
+		f.mu.Lock()
+		f.gate = gate
+		f.mu.Unlock()
+		done := make(chan error, 1)
+		var items []mailgun.Credential
+		go func() {
+			var err error
+			items, err = c.All(ctx, "big.example")
+			done <- err
+		}()
+		// All ten pages must be in flight together before any answers: no first call to learn
+		// the total. A serial first call would wait alone at the gate.
+		synctest.Wait()
+		got := f.inFlight.Load()
+		close(gate)
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		if got != 10 {
+			t.Errorf("%d calls in flight before the first answer, want all 10 pages at once", got)
+		}
+		if len(items) != 10000 {
+			t.Errorf("items = %d, want 10000", len(items))
+		}
+	})
 }
 
 // TestListCacheAllRefusesAnAbsurdCount: a total_count above MaxAllLogins (a broken or hostile
@@ -442,7 +452,7 @@ func TestListCacheAllWhenTheCountIsStale(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &fakeLister{logins: map[string]int{"big.example": tt.known}}
-			c := NewListCache(f, ListCacheOptions{FanOut: 4})
+			c := NewListCache(f, ListCacheOptions{FanOut: 4, Now: newClock().Now}) // the count learnt stays known
 			ctx := context.Background()
 			if _, err := c.Page(ctx, "big.example", 0, 100); err != nil {
 				t.Fatal(err)
