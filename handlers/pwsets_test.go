@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/audit"
@@ -54,31 +55,33 @@ func auditWithReset(t *testing.T) (*store.DB, time.Time) {
 // the browser that started it going away must not fail the others (they would lose the reset
 // times and mark freshly reset logins "consider rotating").
 func TestPasswordSetsOutliveTheFirstCaller(t *testing.T) {
-	ctx := context.Background()
 	db, resetAt := auditWithReset(t)
-	g := &gatedAudit{DB: db, entered: make(chan struct{}, 2), release: make(chan struct{})}
-	p := passwordSetsFor(g, time.Minute, time.Now, slog.New(slog.DiscardHandler))
+	// In a synctest bubble, synctest.Wait returns once every goroutine of the test waits: the
+	// second view has then joined the lookup in flight, however slow the machine is.
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		g := &gatedAudit{DB: db, entered: make(chan struct{}, 2), release: make(chan struct{})}
+		p := passwordSetsFor(g, time.Minute, time.Now, slog.New(slog.DiscardHandler))
 
-	first, cancel := context.WithCancel(ctx)
-	firstDone := make(chan map[string]time.Time)
-	go func() { firstDone <- p.Of(first, "example.com") }()
-	<-g.entered // the first view's lookup is under way
-	secondDone := make(chan map[string]time.Time)
-	go func() { secondDone <- p.Of(ctx, "example.com") }()
-	// Make it likely that the second view joins the lookup in flight. The checks below hold
-	// either way: a view that comes after it finds its answer kept.
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	close(g.release)
-	if got := <-firstDone; got != nil {
-		t.Errorf("the view whose browser went away got %v, want nothing", got)
-	}
-	if got := <-secondDone; !got["alice@example.com"].Equal(resetAt) {
-		t.Errorf("the other view got %v, want alice's reset at %v", got, resetAt)
-	}
-	if n := g.calls.Load(); n != 1 {
-		t.Errorf("two views of one domain made %d audit queries, want 1", n)
-	}
+		first, cancel := context.WithCancel(ctx)
+		firstDone := make(chan map[string]time.Time)
+		go func() { firstDone <- p.Of(first, "example.com") }()
+		<-g.entered // the first view's lookup is under way
+		secondDone := make(chan map[string]time.Time)
+		go func() { secondDone <- p.Of(ctx, "example.com") }()
+		synctest.Wait()
+		cancel()
+		if got := <-firstDone; got != nil {
+			t.Errorf("the view whose browser went away got %v, want nothing", got)
+		}
+		close(g.release)
+		if got := <-secondDone; !got["alice@example.com"].Equal(resetAt) {
+			t.Errorf("the other view got %v, want alice's reset at %v", got, resetAt)
+		}
+		if n := g.calls.Load(); n != 1 {
+			t.Errorf("two views of one domain made %d audit queries, want 1", n)
+		}
+	})
 }
 
 // TestPasswordSetsKeepAnswers: a domain's answer is kept for the ttl, then read again; Forget
