@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -690,10 +689,10 @@ func TestSignOutThenBack(t *testing.T) {
 	tb.open(signedOut)
 	tb.historyBackTo("/d/example.com")
 	protected := fmt.Sprintf(`!!document.querySelector(%q)`, rowSel+", "+testid("user-menu"))
-	if !tb.eventually("!"+protected+` && document.readyState === "complete"`, 5*time.Second) {
+	if !tb.eventually("!" + protected + ` && document.readyState === "complete"`) {
 		t.Fatalf("history back to the domain page after sign-out shows it again (%s)", tb.path())
 	}
-	if !tb.eventually(fmt.Sprintf(`!!document.querySelector(%q)`, testid("sign-in")+`, [data-testid^="persona-"]`), stepTimeout) {
+	if !tb.eventually(fmt.Sprintf(`!!document.querySelector(%q)`, testid("sign-in")+`, [data-testid^="persona-"]`)) {
 		t.Errorf("history back to the domain page after sign-out shows %s, want the sign-in page", tb.url())
 	}
 	tb.look("back-after-sign-out")

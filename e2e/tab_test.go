@@ -172,11 +172,14 @@ func (tb *tab) historyBackTo(path string) {
 	tb.t.Fatalf("history has no entry for %s", path)
 }
 
-// eventually polls a script condition until it holds or d passes, and reports whether it held.
-// Script errors (a document going away mid-navigation) count as "not yet".
-func (tb *tab) eventually(cond string, d time.Duration) bool {
+// eventually polls a script condition until it holds or the step deadline passes, and reports
+// whether it held. Script errors (a document going away mid-navigation) count as "not yet". It
+// waits for something to happen, for as long as a loaded machine may need: a state that only
+// lasts a moment cannot be caught from outside reliably, so the page notes it itself (see
+// TestCancelWhileCreating).
+func (tb *tab) eventually(cond string) bool {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, d)
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
 	defer cancel()
 	for {
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))

@@ -46,7 +46,7 @@ func TestDeleteAllSaysWhyItIsDisabled(t *testing.T) {
 	tb.fill(testid("confirm-input"), "newsletter")
 	tb.watchChanges("confirm-disabled-hint")
 	tb.do("press Enter", keyPress("Enter", "Enter", 13))
-	if !tb.eventually(`window.__changes >= 2`, 5*time.Second) {
+	if !tb.eventually(`window.__changes >= 2`) {
 		t.Error("Enter with the wrong text does not say the hint again")
 	}
 	if got := tb.path(); got != page || !shown() {
@@ -54,7 +54,7 @@ func TestDeleteAllSaysWhyItIsDisabled(t *testing.T) {
 	}
 	tb.watchChanges("confirm-disabled-hint")
 	tb.do("tap the disabled button", chromedp.Click(chromedp.CSS(btn), chromedp.NodeVisible))
-	if !tb.eventually(`window.__changes >= 2`, 5*time.Second) {
+	if !tb.eventually(`window.__changes >= 2`) {
 		t.Error("a tap on the disabled button does not say the hint again")
 	}
 	tb.look("delete-all-wrong")
@@ -400,7 +400,7 @@ func TestCancelWhileCreating(t *testing.T) {
 			c.click();
 		}, 300);
 	})()`))
-	if !tb.eventually(`!!document.querySelector('[data-testid="secret-password"]')`, 10*time.Second) {
+	if !tb.eventually(`!!document.querySelector('[data-testid="secret-password"]')`) {
 		t.Fatalf("after Cancel during the sending, on %s without the new password", tb.path())
 	}
 	if got := tb.secrets()["slow-one@acme.example"]; got == "" {
@@ -432,7 +432,7 @@ func TestFailedExportShowsWhy(t *testing.T) {
 	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: 503})
 	defer srv.Sandbox.SetFaults(sandbox.Faults{})
 	tb.do("press Export", chromedp.Click(testid("export-logins"), chromedp.NodeVisible))
-	if !tb.eventually(`!!document.querySelector('[data-testid="error-heading"]') && !!document.querySelector('[data-testid="request-id"]')`, 10*time.Second) {
+	if !tb.eventually(`!!document.querySelector('[data-testid="error-heading"]') && !!document.querySelector('[data-testid="request-id"]')`) {
 		t.Fatalf("after a failed export, on %s without the error page", tb.path())
 	}
 	if got := tb.text(testid("error-status")); got != "502" && got != "503" {
