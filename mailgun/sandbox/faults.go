@@ -23,6 +23,10 @@ type Faults struct {
 	// Latency is added before answering every matching call, whether or not it fails. It ends
 	// early when the client goes away.
 	Latency time.Duration
+	// Hold, when not nil, keeps every matching call waiting until it is closed (then Latency
+	// follows), or until the client goes away: a test keeps a call in flight for exactly as long
+	// as it needs, on a machine of any speed.
+	Hold <-chan struct{}
 	// Status is the status a failing call answers (429, 500, 503 …); 0 means no status fault.
 	Status int
 	// RetryAfter is sent as Retry-After (in whole seconds, rounded up) with a 429 or 503.
@@ -80,7 +84,7 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 		h(w, r)
 		return
 	}
-	if f.Latency > 0 {
+	if f.Latency > 0 || f.Hold != nil {
 		// net/http notices a client that went away only once the request body is consumed, so
 		// read it first: a POST or PUT waiting out the latency then ends when its client does.
 		if r.Body != nil && r.Body != http.NoBody {
@@ -95,6 +99,13 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 				return // the client went away: nobody to answer
 			default:
 				r.Body = io.NopCloser(bytes.NewReader(body))
+			}
+		}
+		if f.Hold != nil {
+			select {
+			case <-f.Hold:
+			case <-r.Context().Done():
+				return // the client went away: nobody to answer
 			}
 		}
 		t := time.NewTimer(f.Latency)

@@ -200,6 +200,39 @@ func TestFaultLatencyWithoutFailure(t *testing.T) {
 	}
 }
 
+// TestFaultHold: a held call answers only once the hold is released, and a client that leaves
+// ends its wait.
+func TestFaultHold(t *testing.T) {
+	s := sandbox.New(testKey, sandbox.WithDefaultSeed())
+	hold := make(chan struct{})
+	s.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDomains}, Hold: hold})
+	serve := func(ctx context.Context) *httptest.ResponseRecorder {
+		req := httptest.NewRequestWithContext(ctx, "GET", "/v4/domains", nil)
+		req.SetBasicAuth("api", testKey)
+		rw := httptest.NewRecorder()
+		s.ServeHTTP(rw, req)
+		return rw
+	}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	if rw := serve(gone); rw.Body.Len() != 0 {
+		t.Fatalf("answered %d bytes to a client that left", rw.Body.Len())
+	}
+	answered := make(chan *httptest.ResponseRecorder, 1)
+	go func() { answered <- serve(context.Background()) }()
+	// Nothing answers it meanwhile. (Only a broken hold can fail this look; a slow machine can
+	// make it miss a broken hold, not fail a working one.)
+	select {
+	case rw := <-answered:
+		t.Fatalf("a held call answered %d before the release", rw.Code)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(hold)
+	if rw := <-answered; rw.Code != http.StatusOK {
+		t.Fatalf("after the release: status %d, want 200", rw.Code)
+	}
+}
+
 // TestFaultLatencyOversizedBody: a body over the limit is refused the same way with latency
 // injected as without (it used to get an empty 200, which a client reads as success).
 func TestFaultLatencyOversizedBody(t *testing.T) {
