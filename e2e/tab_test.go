@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -192,6 +194,39 @@ func (tb *tab) eventually(cond string) bool {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// consoleSays returns a channel that receives once the page logs msg on its console (as its
+// first argument). It works while a navigation is pending, when scripts run from outside wait.
+func (tb *tab) consoleSays(msg string) <-chan struct{} {
+	said := make(chan struct{}, 1)
+	want, _ := json.Marshal(msg)
+	err := chromedp.Listen(tb.ctx, func(ev any) {
+		if e, ok := ev.(*runtime.EventConsoleAPICalled); ok && len(e.Args) > 0 && string(e.Args[0].Value) == string(want) {
+			select {
+			case said <- struct{}{}:
+			default:
+			}
+		}
+	})
+	if err != nil {
+		tb.t.Fatalf("listen to the console: %v", err)
+	}
+	return said
+}
+
+// releaseWhenSaid closes hold (a sandbox.Faults Hold) once the page logs msg on its console, or
+// when the test ends. The test then waits for the page as usual; a page that never says msg
+// leaves the call held, and the wait for the answer fails.
+func releaseWhenSaid(tb *tab, msg string, hold chan struct{}) {
+	said := tb.consoleSays(msg)
+	go func() {
+		select {
+		case <-said:
+		case <-tb.ctx.Done():
+		}
+		close(hold)
+	}()
 }
 
 // waitNewDocument waits until the document that window.__e2eLeft marked is gone and the new one

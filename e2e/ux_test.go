@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -231,13 +230,17 @@ func TestResetSentOnce(t *testing.T) {
 		}
 		return n
 	}
-	// Mailgun takes its time, so the second press comes while the first sending waits for it.
-	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{"update"}, Latency: 700 * time.Millisecond})
+	// Mailgun holds the change until the page has pressed a second time (it says so on its
+	// console), so the second press comes while the first sending waits for it, however late a
+	// busy machine runs the page's timer.
+	hold := make(chan struct{})
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{"update"}, Hold: hold})
 	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	releaseWhenSaid(tb, "e2e: pressed again", hold)
 	status := tb.follow("press Reset twice", chromedp.Evaluate[chromedp.Void](`(() => {
 		const f = document.querySelector('[data-testid="reset-form"]');
 		f.requestSubmit();
-		setTimeout(() => f.requestSubmit(), 150);
+		setTimeout(() => { f.requestSubmit(); console.log("e2e: pressed again"); }, 150);
 	})()`))
 	if status != http.StatusOK || !tb.has(testid("secret-password")) {
 		t.Fatalf("after two presses: status %d, password shown %v; want 200 with the password", status, tb.has(testid("secret-password")))
@@ -344,8 +347,13 @@ func TestConfirmedDeleteCannotBeCancelled(t *testing.T) {
 	confirm := `dialog[open] button[type="submit"]`
 	tb.do("wait for the dialog", chromedp.WaitVisible(chromedp.CSS(confirm)))
 
-	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Latency: 1500 * time.Millisecond})
+	// Mailgun holds the deletion until the page has noted what happened (it says so on its
+	// console): with a fixed latency instead, a page whose timer ran late on a busy machine
+	// would have been replaced by the answer before it tried to back out.
+	hold := make(chan struct{})
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Hold: hold})
 	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	releaseWhenSaid(tb, "e2e: noted", hold)
 	// The browser waits for the answer before the test can look at the page again, so the page
 	// itself tries to back out while the deletion is on its way and notes what happened.
 	status := tb.follow("confirm, then try to back out", chromedp.Evaluate[chromedp.Void](`(() => {
@@ -361,6 +369,7 @@ func TestConfirmedDeleteCannotBeCancelled(t *testing.T) {
 			d.dispatchEvent(new MouseEvent("click", {bubbles: true})); // on the backdrop
 			notes.push("open after a backdrop click: " + d.open);
 			sessionStorage.setItem("backing-out", notes.join(", "));
+			console.log("e2e: noted");
 		}, 300);
 	})()`))
 	tb.wantStatus("the deletion's answer", status, http.StatusOK)
@@ -382,7 +391,14 @@ func TestCancelWhileCreating(t *testing.T) {
 	tb.signIn("operator")
 	tb.wantStatus("create form", tb.open("/d/acme.example/new"), http.StatusOK)
 	tb.fill(testid("logins-input"), "slow-one")
-	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Latency: 1500 * time.Millisecond})
+	// Mailgun holds the create until the page has noted what it looks like and pressed Cancel:
+	// with a fixed latency instead, a page whose timer ran late on a busy machine would find the
+	// passwords page already there.
+	// (The page says so on its console: a script run from outside would wait for the
+	// navigation that the hold keeps pending.)
+	hold := make(chan struct{})
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Hold: hold})
+	releaseWhenSaid(tb, "e2e: noted", hold)
 	defer srv.Sandbox.SetFaults(sandbox.Faults{})
 	// The page itself notes, just before the Cancel press, what the user sees meanwhile: the
 	// button that sent the form shows a spinner, so that the wait does not look like a press
@@ -398,6 +414,7 @@ func TestCancelWhileCreating(t *testing.T) {
 				cursor: getComputedStyle(b).cursor, spinner: getComputedStyle(b, '::after').content,
 				cancelOpacity: getComputedStyle(c).opacity}));
 			c.click();
+			console.log('e2e: noted');
 		}, 300);
 	})()`))
 	if !tb.eventually(`!!document.querySelector('[data-testid="secret-password"]')`) {
