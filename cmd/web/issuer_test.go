@@ -54,7 +54,9 @@ func TestIssuerWithTrailingSlash(t *testing.T) {
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	var status int
 	var location string
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+	// The deadline only ends a wait for start-up and discovery, which a loaded machine may stretch
+	// (30s, as the other start-up waits of this package).
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		resp, err := client.Get("http://" + addr + "/auth/login")
 		if err != nil {
 			continue // not listening yet
