@@ -154,6 +154,7 @@ func TestSignInAsEachPersona(t *testing.T) {
 		{"admin", []string{"acme.example", "empty.example", "example.com", "newsletter.example.org"}},
 		{"operator", []string{"acme.example"}},
 		{"reviewer", []string{"example.com", "newsletter.example.org"}},
+		{"self", []string{"newsletter.example.org"}},
 		{"nobody", nil},
 	}
 	for _, tt := range tests {
@@ -180,6 +181,32 @@ func TestSignInAsEachPersona(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCancelledSignIn: "Cancel sign-in" at the provider comes back as a page that says the
+// sign-in did not complete and offers to sign in again, which leads back to the chooser.
+func TestCancelledSignIn(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("signin-cancel")
+	tb.open("/")
+	if tb.has(`[data-testid="sign-in"]`) {
+		tb.click(`[data-testid="sign-in"]`)
+	}
+	tb.wait(testid("persona-cancel"))
+	tb.wantStatus("cancel at the provider", tb.click(testid("persona-cancel")), http.StatusForbidden)
+	tb.look("cancelled")
+	if got := tb.text(testid("error-heading")); got != "Sign-in did not complete" {
+		t.Errorf("heading = %q, want \"Sign-in did not complete\"", got)
+	}
+	if got := tb.text(testid("error-hint")); !strings.Contains(got, "If you cancelled, sign in again") {
+		t.Errorf("hint = %q, want the advice to sign in again", got)
+	}
+	if tb.has(testid("back-link")) {
+		t.Error("a signed-out page offers Back to domains, which only leads to the sign-in")
+	}
+	tb.click(testid("sign-in"))
+	tb.wait(testid("persona-admin"))
 }
 
 // TestAdminBrowsesDomain: the admin picks example.com, pages forward and back, changes the page

@@ -458,7 +458,7 @@ func pageCases() []pageCase {
 			name:    "error 401 signed out",
 			comp:    ErrorPage(sampleError(401)),
 			present: []string{"sign-in", "error-status"},
-			absent:  []string{"user-menu", "domain-picker"},
+			absent:  []string{"user-menu", "domain-picker", "back-link"},
 		},
 		{
 			name:    "no access",
