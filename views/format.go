@@ -555,6 +555,15 @@ func headLogins(l []string) []string {
 	return l
 }
 
+// rowActionLabel is an audit row's action in plain words: actionLabel, with "Created logins"
+// for a create that made several (the filter's choice stays "Created login").
+func rowActionLabel(r AuditRow) string {
+	if r.ActionKey == "credential.create" && len(r.Logins) > 1 {
+		return "Created logins"
+	}
+	return actionLabel(r.ActionKey)
+}
+
 // actionLabel names an audit action key in plain words.
 func actionLabel(key string) string {
 	switch key {

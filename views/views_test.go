@@ -806,6 +806,26 @@ func TestFieldErrorTakesFocus(t *testing.T) {
 	}
 }
 
+// TestAuditCreateLabelCountsLogins: a create entry that made several logins reads "Created
+// logins", one that made one "Created login".
+func TestAuditCreateLabelCountsLogins(t *testing.T) {
+	for _, tt := range []struct {
+		logins []string
+		want   string
+	}{
+		{[]string{"a@acme.example"}, "Created login"},
+		{[]string{"a@acme.example", "b@acme.example"}, "Created logins"},
+	} {
+		vm := sampleAudit()
+		vm.Rows = []AuditRow{{ID: 1, Time: sampleNow, Actor: "Ada", ActionKey: "credential.create",
+			Domain: "acme.example", Logins: tt.logins, Outcome: "ok"}}
+		doc, _ := render(t, Audit(vm))
+		if got := strings.TrimSpace(testid(doc, "audit-action").Text()); got != tt.want {
+			t.Errorf("%d logins: %q, want %q", len(tt.logins), got, tt.want)
+		}
+	}
+}
+
 // TestAuditDeniedDetailInWords: an access.denied entry's detail (the refused action in the
 // policy's words: "delete_all", "reset bob@…") reads as a sentence on the audit page; any other
 // entry's detail, and a detail of an unknown shape, shows as recorded.
