@@ -118,6 +118,11 @@ func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope) (views.DeleteAl
 		ActionURL: domainURL(sc.domain) + "/delete-all",
 		CancelURL: domainURL(sc.domain),
 	}
+	// The page asks the owner to confirm what goes, and Mailgun deletes every login it has then:
+	// the count must be Mailgun's now, not a list this instance kept from a few seconds ago, which
+	// misses logins made since through another replica (or Mailgun's own panel). The POST's
+	// audit entry then names this list, kept by the read.
+	h.lists.Invalidate(sc.domain)
 	all, err := h.lists.All(c.Request().Context(), sc.domain)
 	if err != nil {
 		return vm, err

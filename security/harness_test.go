@@ -45,6 +45,7 @@ type options struct {
 	DataDir          string              // share another env's database and policy
 	SessionKeys      []config.SessionKey // default: one fresh key
 	IdPAddr          string              // start the provider later on this address (StartIdP)
+	DatabaseURL      string              // DATABASE_URL (default: smtpdesk.db in DataDir)
 }
 
 // env is one running SMTP Desk: the real app behind an HTTPS test server, the sandbox Mailgun
@@ -63,6 +64,8 @@ type env struct {
 	Cfg     config.Config
 
 	intercept atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
+	front     atomic.Pointer[http.Handler] // the app that answers the next request (Serve)
+	replicas  sync.Map                     // "X-Replica" header value → http.Handler (Replica)
 
 	startIdP func() // set when the provider starts later (options.IdPAddr)
 
@@ -81,9 +84,12 @@ func newEnv(t *testing.T, o options) *env {
 	e := &env{t: t, Logs: &testlog.Buffer{}, secrets: map[string]string{}}
 
 	// SMTP Desk's listener first: its URL goes into the provider's redirect list.
-	var handler atomic.Pointer[http.Handler]
 	e.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		(*handler.Load()).ServeHTTP(w, r)
+		if h, ok := e.replicas.Load(r.Header.Get(replicaHeader)); ok {
+			h.(http.Handler).ServeHTTP(w, r)
+			return
+		}
+		(*e.front.Load()).ServeHTTP(w, r)
 	}))
 	e.URL = "https://" + e.srv.Listener.Addr().String()
 
@@ -169,7 +175,7 @@ func newEnv(t *testing.T, o options) *env {
 			Keys: keys, IdleTimeout: config.DefaultIdleTimeout, MaxAge: config.DefaultMaxAge, SecureCookies: true,
 		},
 		PolicyFile:       e.Policy,
-		DatabaseURL:      config.Secret(filepath.Join(e.DataDir, "smtpdesk.db")),
+		DatabaseURL:      config.Secret(cmp(o.DatabaseURL, filepath.Join(e.DataDir, "smtpdesk.db"))),
 		TrustedProxies:   o.TrustedProxies,
 		LogLevel:         slog.LevelDebug,
 		AgeWarningDays:   365,
@@ -187,8 +193,8 @@ func newEnv(t *testing.T, o options) *env {
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
-	h := e.App.Handler()
-	handler.Store(&h)
+	e.Serve(e.App)
+	e.replicas.Store("A", e.App.Handler())
 	e.srv.StartTLS()
 	// Cleanups run last-in first-out: scan (and keep the database for the suite-wide scan) after
 	// the server and app have stopped.
@@ -204,6 +210,39 @@ func newEnv(t *testing.T, o options) *env {
 		e.waitReady()
 	}
 	return e
+}
+
+// replicaHeader, sent with a request, names the replica that answers it (Replica's name); without
+// it the one Serve chose does.
+const replicaHeader = "X-Test-Replica"
+
+// Replica starts another SMTP Desk on e's configuration: the same database, session keys, policy,
+// Mailgun and provider, as another replica behind the same address. Serve, or a request's
+// X-Test-Replica header naming it, picks which one answers; e.App is "A".
+func (e *env) Replica(name string) *app.App {
+	e.t.Helper()
+	a, err := app.New(context.Background(), e.Cfg, app.NewLogger(secretscan.LogWriter(e.t, e.Logs), e.Cfg))
+	if err != nil {
+		e.t.Fatalf("app.New (replica): %v", err)
+	}
+	e.t.Cleanup(func() {
+		if err := a.Close(); err != nil {
+			e.t.Errorf("replica Close: %v", err)
+		}
+	})
+	wctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := a.Auth().WaitReady(wctx); err != nil {
+		e.t.Fatalf("replica: provider discovery: %v", err)
+	}
+	e.replicas.Store(name, a.Handler())
+	return a
+}
+
+// Serve makes a answer the requests from now on, as a balancer sending them to one replica.
+func (e *env) Serve(a *app.App) {
+	h := a.Handler()
+	e.front.Store(&h)
 }
 
 // manyGroups is a persona whose groups claim alone is larger than a cookie may be.
