@@ -202,3 +202,48 @@ func TestPrintingTheClientHidesTheKey(t *testing.T) {
 		}
 	}
 }
+
+// A page longer than the limit asked for is a broken answer: callers page by the limit, and
+// the list cache reads up to a thousand pages of a domain, so 100,000 tiny items per page would
+// hold hundreds of millions of logins (or render one page of 100,000 rows).
+func TestPageLongerThanLimitIsBadResponse(t *testing.T) {
+	ctx := context.Background()
+	items := func(n int, item string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf(item, i)
+		}
+		return strings.Join(parts, ",")
+	}
+	for _, tc := range []struct {
+		name  string
+		body  string
+		limit int
+	}{
+		{"fast path", `{"items":[` + items(11, `{"login":"a%d@example.com","mailbox":"a%[1]d@example.com"}`) + `],"total_count":11}`, 10},
+		{"encoding/json", `{"items":[` + items(11, `{"login":"a%d@example.com","extra":1}`) + `],"total_count":11}`, 10},
+		{"default limit", `{"items":[` + items(mailgun.MaxLimit+1, `{"login":"a%d@example.com"}`) + `],"total_count":5000}`, 0},
+	} {
+		f := newFake(t, reply{body: tc.body})
+		c, _ := newClient(t, f)
+		if l, err := c.ListCredentials(ctx, "example.com", &mailgun.ListOptions{Limit: tc.limit}); !errors.Is(err, mailgun.ErrBadResponse) {
+			n := -1
+			if l != nil {
+				n = len(l.Items)
+			}
+			t.Errorf("ListCredentials, %s: %d items, err = %v, want ErrBadResponse", tc.name, n, err)
+		}
+	}
+	// Exactly the limit is a full page.
+	f := newFake(t, reply{body: `{"items":[` + items(10, `{"login":"a%d@example.com","mailbox":"a%[1]d@example.com"}`) + `],"total_count":11}`})
+	c, _ := newClient(t, f)
+	if l, err := c.ListCredentials(ctx, "example.com", &mailgun.ListOptions{Limit: 10}); err != nil || len(l.Items) != 10 {
+		t.Errorf("a full page: err = %v", err)
+	}
+
+	f = newFake(t, reply{body: `{"items":[` + items(3, `{"name":"d%d.example"}`) + `],"total_count":3}`})
+	c, _ = newClient(t, f)
+	if l, err := c.ListDomains(ctx, &mailgun.DomainListOptions{Limit: 2}); !errors.Is(err, mailgun.ErrBadResponse) {
+		t.Errorf("ListDomains: list = %+v, err = %v, want ErrBadResponse", l, err)
+	}
+}

@@ -93,7 +93,24 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 		// Callers size slices and maps by it: a negative count is a broken answer, not a list.
 		return nil, fmt.Errorf("mailgun: %s: %w: negative total_count", routeListCredentials, ErrBadResponse)
 	}
+	if err := checkPageLength(routeListCredentials, len(list.Items), o.Limit); err != nil {
+		return nil, err
+	}
 	return list, nil
+}
+
+// checkPageLength refuses a page with more items than were asked for (limit, or MaxLimit when
+// the call left Mailgun's default): a page is at most limit long, and callers page by it. An
+// answer of 100,000 tiny items to limit=1000 would otherwise be rendered as one page, or held
+// a thousand times over while a whole domain is read.
+func checkPageLength(r route, n, limit int) error {
+	if limit <= 0 {
+		limit = MaxLimit
+	}
+	if n > limit {
+		return fmt.Errorf("mailgun: %s: %w: %d items for limit %d", r, ErrBadResponse, n, limit)
+	}
+	return nil
 }
 
 // list is the page as decoded: the fast path's, or else encoding/json's, checked.

@@ -71,6 +71,9 @@ func (c *Client) ListDomains(ctx context.Context, opts *DomainListOptions) (*Dom
 	if *wire.TotalCount < 0 {
 		return nil, fmt.Errorf("mailgun: %s: %w: negative total_count", routeListDomains, ErrBadResponse)
 	}
+	if err := checkPageLength(routeListDomains, len(wire.Items), o.Limit); err != nil {
+		return nil, err
+	}
 	list := &DomainList{Items: make([]Domain, 0, len(wire.Items)), TotalCount: *wire.TotalCount}
 	for i, w := range wire.Items {
 		created, err := parseOptionalTime(w.CreatedAt)
