@@ -443,6 +443,10 @@ type DomainLister interface {
 	ListDomains(ctx context.Context, opts *mailgun.DomainListOptions) (*mailgun.DomainList, error)
 }
 
+// MaxDomains is the most domains DomainCache reads: a hundred calls of mailgun.MaxLimit. An
+// account that reports more, or whose pages keep coming past it, is treated as a broken answer.
+const MaxDomains = 100_000
+
 // DomainCache keeps Mailgun's whole domain list for a while: one upstream walk per TTL, shared
 // by every page view (the domain picker is on every page).
 type DomainCache struct {
@@ -482,6 +486,12 @@ func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 			l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
 			if err != nil {
 				return nil, fmt.Errorf("list domains: %w", err)
+			}
+			if l.TotalCount > MaxDomains || skip+len(l.Items) > MaxDomains {
+				// Every page full and total_count growing would otherwise walk (and hold) the
+				// account's domains forever, while every page view waits for the picker.
+				return nil, fmt.Errorf("list domains: %w: more than %d domains (total_count %d at skip %d)",
+					mailgun.ErrBadResponse, MaxDomains, l.TotalCount, skip)
 			}
 			all = append(all, l.Items...)
 			skip += len(l.Items)

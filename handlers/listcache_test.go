@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -468,5 +469,46 @@ func TestListCacheAllWhenTheCountIsStale(t *testing.T) {
 				t.Errorf("items = %d, want %d", len(items), tt.actual)
 			}
 		})
+	}
+}
+
+// endlessDomains answers every page full, with a total_count that keeps ahead of the walk.
+type endlessDomains struct{ calls atomic.Int32 }
+
+func (f *endlessDomains) ListDomains(_ context.Context, o *mailgun.DomainListOptions) (*mailgun.DomainList, error) {
+	if f.calls.Add(1) > 10_000 {
+		return nil, errors.New("the walk does not end")
+	}
+	l := &mailgun.DomainList{TotalCount: o.Skip + 2*o.Limit}
+	for i := range o.Limit {
+		l.Items = append(l.Items, mailgun.Domain{Name: fmt.Sprintf("d%d.example", o.Skip+i)})
+	}
+	return l, nil
+}
+
+// TestDomainCacheWalkIsBounded: paging that never ends (every page full, total_count growing)
+// or a total beyond MaxDomains is a broken answer, refused after at most MaxDomains domains,
+// not walked (and held) forever while every page view waits on the picker.
+func TestDomainCacheWalkIsBounded(t *testing.T) {
+	f := &endlessDomains{}
+	c := NewDomainCache(f, time.Minute, nil)
+	ds, err := c.Domains(context.Background())
+	if !errors.Is(err, mailgun.ErrBadResponse) {
+		t.Fatalf("endless paging: %d domains, err = %v, want ErrBadResponse", len(ds), err)
+	}
+	if got, most := int(f.calls.Load()), MaxDomains/mailgun.MaxLimit+1; got > most {
+		t.Errorf("endless paging: %d calls, want at most %d", got, most)
+	}
+	if p := classifyError(err); p.status != http.StatusBadGateway {
+		t.Errorf("endless paging shows status %d, want 502", p.status)
+	}
+
+	huge := &fakeDomains{n: MaxDomains + 1}
+	c = NewDomainCache(huge, time.Minute, nil)
+	if _, err := c.Domains(context.Background()); !errors.Is(err, mailgun.ErrBadResponse) {
+		t.Errorf("total_count %d: err = %v, want ErrBadResponse", MaxDomains+1, err)
+	}
+	if got := huge.calls.Load(); got != 1 {
+		t.Errorf("total_count %d: %d calls, want 1", MaxDomains+1, got)
 	}
 }
