@@ -1,6 +1,7 @@
 package mailgun
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,8 +42,8 @@ type Error struct {
 	// StatusCode is the HTTP status.
 	StatusCode int
 	// Message is Mailgun's message (the "message" field, or a plain-text body such as
-	// "Forbidden"), trimmed, without control characters, with the key and any password sent
-	// replaced by "[redacted]". It is upstream text: log it, don't show it to users verbatim.
+	// "Forbidden"), trimmed, without control characters, with the key (also base64-encoded as
+	// in the Authorization header) and any password sent replaced by "[redacted]". It is upstream text: log it, don't show it to users verbatim.
 	Message string
 	// RetryAfter is the wait Mailgun asked for (Retry-After, X-RateLimit-Reset or a
 	// "retry-seconds" body field), 0 when it named none.
@@ -119,7 +120,10 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 		Method:     cl.route.method(),
 		Endpoint:   string(cl.route),
 	}
-	secrets := append([]string{c.apiKey}, cl.secrets...)
+	// The key also as the Authorization header carries it (base64 of "api:key", unpadded so an
+	// echo with or without padding matches): a proxy or gateway may quote the header it refused.
+	basic := base64.RawStdEncoding.EncodeToString([]byte("api:" + c.apiKey))
+	secrets := append([]string{c.apiKey, basic}, cl.secrets...)
 	var eb errorBody
 	msg := ""
 	if err := json.Unmarshal(body, &eb); err == nil {

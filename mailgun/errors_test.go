@@ -2,6 +2,7 @@ package mailgun_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -82,6 +83,7 @@ func TestErrorRetryAfterFromBody(t *testing.T) {
 // when Mailgun (or something posing as it) echoes them back.
 func TestErrorsNeverCarrySecrets(t *testing.T) {
 	const password = "Sup3r-Secret-PW"
+	basicAuth := base64.StdEncoding.EncodeToString([]byte("api:" + testKey))
 	echo := `{"message":"key ` + testKey + ` and password ` + password + ` refused"}`
 	tests := []struct {
 		name string
@@ -105,6 +107,16 @@ func TestErrorsNeverCarrySecrets(t *testing.T) {
 			_, err := c.ChangePassword(context.Background(), "example.com", "alice", "")
 			return err
 		}},
+		// A proxy or gateway that echoes the Authorization header it refused carries the key
+		// base64-encoded.
+		{"401 echoes the Authorization header", reply{status: 401, body: `{"message":"bad header: Basic ` + basicAuth + `"}`}, func(c *mailgun.Client) error {
+			_, err := c.ListCredentials(context.Background(), "example.com", nil)
+			return err
+		}},
+		{"plain text echoes the Authorization header", reply{status: 403, header: map[string]string{"Content-Type": "text/plain"}, body: "Authorization: Basic " + basicAuth}, func(c *mailgun.Client) error {
+			_, err := c.DeleteCredential(context.Background(), "example.com", "alice")
+			return err
+		}},
 		{"connection dropped", reply{drop: true}, func(c *mailgun.Client) error {
 			_, err := c.CreateCredentials(context.Background(), "example.com",
 				&mailgun.CreateCredentialsRequest{Logins: []string{"alice"}, Passwords: []string{password}})
@@ -119,7 +131,7 @@ func TestErrorsNeverCarrySecrets(t *testing.T) {
 			if err == nil {
 				t.Fatal("call succeeded, want an error")
 			}
-			for _, secret := range []string{testKey, password} {
+			for _, secret := range []string{testKey, password, basicAuth} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error %q contains a secret", err)
 				}
