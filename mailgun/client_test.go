@@ -247,3 +247,26 @@ func TestPageLongerThanLimitIsBadResponse(t *testing.T) {
 		t.Errorf("ListDomains: list = %+v, err = %v, want ErrBadResponse", l, err)
 	}
 }
+
+// An item without a login (null, {}, "login": "") is no credential, and a domain without a
+// name no domain: both are broken answers, not blank rows or picker entries leading nowhere.
+func TestItemsWithoutANameAreBadResponse(t *testing.T) {
+	ctx := context.Background()
+	for _, body := range []string{
+		`{"items":[{"login":"a@example.com","mailbox":"a@example.com"},null],"total_count":2}`,
+		`{"items":[{}],"total_count":1}`,
+		`{"items":[{"login":"","mailbox":"a@example.com"}],"total_count":1}`,
+		`{"items":[{"mailbox":"a@example.com","extra":1}],"total_count":1}`, // encoding/json's path
+	} {
+		f := newFake(t, reply{body: body})
+		c, _ := newClient(t, f)
+		if l, err := c.ListCredentials(ctx, "example.com", nil); !errors.Is(err, mailgun.ErrBadResponse) {
+			t.Errorf("ListCredentials, body %s: list = %+v, err = %v, want ErrBadResponse", body, l, err)
+		}
+	}
+	f := newFake(t, reply{body: `{"items":[{"name":"a.example"},{"name":""}],"total_count":2}`})
+	c, _ := newClient(t, f)
+	if l, err := c.ListDomains(ctx, nil); !errors.Is(err, mailgun.ErrBadResponse) {
+		t.Errorf("ListDomains with a nameless domain: list = %+v, err = %v, want ErrBadResponse", l, err)
+	}
+}

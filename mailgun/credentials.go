@@ -96,6 +96,13 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 	if err := checkPageLength(routeListCredentials, len(list.Items), o.Limit); err != nil {
 		return nil, err
 	}
+	for i := range list.Items {
+		if list.Items[i].Login == "" {
+			// An item without a login (null, {}) is no credential: it would be a blank row
+			// whose actions name nothing.
+			return nil, fmt.Errorf("mailgun: %s: %w: item %d has no login", routeListCredentials, ErrBadResponse, i)
+		}
+	}
 	return list, nil
 }
 

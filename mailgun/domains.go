@@ -76,6 +76,10 @@ func (c *Client) ListDomains(ctx context.Context, opts *DomainListOptions) (*Dom
 	}
 	list := &DomainList{Items: make([]Domain, 0, len(wire.Items)), TotalCount: *wire.TotalCount}
 	for i, w := range wire.Items {
+		if w.Name == "" {
+			// A domain without a name would be a picker entry leading nowhere.
+			return nil, fmt.Errorf("mailgun: %s: %w: item %d has no name", routeListDomains, ErrBadResponse, i)
+		}
 		created, err := parseOptionalTime(w.CreatedAt)
 		if err != nil {
 			return nil, fmt.Errorf("mailgun: %s: item %d: created_at: %w", routeListDomains, i, err)
