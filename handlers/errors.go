@@ -176,7 +176,7 @@ func classifyError(err error) userError {
 	return statusDefaults(http.StatusInternalServerError)
 }
 
-// retryText says when to try again: "in 30 seconds", "in 2 minutes".
+// retryText says when to try again: "in 30 seconds", "in 2 minutes", "in 3 hours", "in 5 days".
 func retryText(d time.Duration) string {
 	if d <= 0 {
 		return ""
@@ -188,7 +188,14 @@ func retryText(d time.Duration) string {
 		}
 		return fmt.Sprintf("in %d seconds", s)
 	}
-	return fmt.Sprintf("in %d minutes", (s+59)/60)
+	if m := (s + 59) / 60; m < 120 {
+		return fmt.Sprintf("in %d minutes", m)
+	}
+	// A wait of hours or days (a Retry-After date far ahead) in units a person reads.
+	if h := (s + 3599) / 3600; h < 48 {
+		return fmt.Sprintf("in %d hours", h)
+	}
+	return fmt.Sprintf("in %d days", (s+86399)/86400)
 }
 
 // ErrorHandler is echo's HTTPErrorHandler: it maps errors to statuses and friendly pages (or

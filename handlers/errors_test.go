@@ -227,6 +227,8 @@ func TestRetryText(t *testing.T) {
 		want string
 	}{
 		{0, ""}, {time.Second, "in 1 second"}, {1100 * time.Millisecond, "in 2 seconds"}, {90 * time.Second, "in 90 seconds"}, {5 * time.Minute, "in 5 minutes"},
+		{119 * time.Minute, "in 119 minutes"}, {2 * time.Hour, "in 2 hours"}, {46*time.Hour + time.Minute, "in 47 hours"}, {47*time.Hour + time.Minute, "in 2 days"},
+		{48 * time.Hour, "in 2 days"}, {365 * 24 * time.Hour, "in 365 days"}, {292 * 365 * 24 * time.Hour, "in 106580 days"},
 	}
 	for _, tt := range tests {
 		if got := retryText(tt.d); got != tt.want {
