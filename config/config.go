@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -361,6 +362,13 @@ func (c Config) Validate() error {
 	if c.Mailgun.BaseURL != "" {
 		// Every call carries the API key: plain http only to a sandbox on this machine.
 		checkURL(&p, "MAILGUN_BASE_URL", c.Mailgun.BaseURL, false, "use e.g. MAILGUN_BASE_URL=https://api.mailgun.net")
+		// The API's version is part of each call's path: a base that ends in one (a URL
+		// pasted from Mailgun's documentation) would make every call a 404.
+		if u, err := url.Parse(c.Mailgun.BaseURL); err == nil {
+			if last := path.Base(u.Path); last == "v3" || last == "v4" {
+				p.add("MAILGUN_BASE_URL", "%q ends in /%s; give the API's base without a version, e.g. MAILGUN_BASE_URL=https://api.mailgun.net (SMTP Desk adds /v3 and /v4 to each call)", redactURL(c.Mailgun.BaseURL), last)
+			}
+		}
 	} else if c.Mailgun.Region != "" && c.Mailgun.Region != "us" && c.Mailgun.Region != "eu" {
 		p.add("MAILGUN_REGION", "%q is not a region; use us or eu (e.g. MAILGUN_REGION=eu)", c.Mailgun.Region)
 	}

@@ -213,6 +213,7 @@ func TestProblems(t *testing.T) {
 		{"region", map[string]string{"MAILGUN_REGION": "asia"}, nil, `MAILGUN_REGION: "asia" is not a region; use us or eu (e.g. MAILGUN_REGION=eu)`},
 		{"region and base", map[string]string{"MAILGUN_REGION": "eu", "MAILGUN_BASE_URL": "http://127.0.0.1:8025"}, nil, "MAILGUN_REGION: set together with MAILGUN_BASE_URL; set only one of them"},
 		{"base url bad", map[string]string{"MAILGUN_BASE_URL": "ftp://x"}, nil, `MAILGUN_BASE_URL: "ftp://x" is not an absolute URL`},
+		{"base url with the API version", map[string]string{"MAILGUN_BASE_URL": "https://api.eu.mailgun.net/v3/"}, nil, `MAILGUN_BASE_URL: "https://api.eu.mailgun.net/v3" ends in /v3; give the API's base without a version`},
 		{"mailgun over plain http", map[string]string{"MAILGUN_BASE_URL": "http://mailgun-proxy.corp.example"}, nil, `MAILGUN_BASE_URL: "http://mailgun-proxy.corp.example" must use https (http is allowed on loopback only)`},
 		{"base url with a path", map[string]string{"SMTPDESK_BASE_URL": "https://corp.example/smtp-desk"}, nil, `SMTPDESK_BASE_URL: "https://corp.example/smtp-desk" has a path, query or user`},
 		{"base url with a query", map[string]string{"SMTPDESK_BASE_URL": "https://corp.example/?x=1"}, nil, `SMTPDESK_BASE_URL: "https://corp.example/?x=1" has a path, query or user`},
