@@ -28,7 +28,12 @@ type ListCacheOptions struct {
 	// MaxCredentials bounds the logins held in all cached pages and whole-domain lists together
 	// (default 50,000, a few MB); a list longer than that on its own is not kept.
 	MaxCredentials int
-	Now            func() time.Time // the clock (default time.Now)
+	// AllTimeout bounds a whole-domain read, all its calls together (default 2 minutes): the
+	// read goes on after the request that asked for it has gone (others may be waiting on it),
+	// so each call's own deadline alone would let a slow upstream keep it going for as long as
+	// a thousand calls take.
+	AllTimeout time.Duration
+	Now        func() time.Time // the clock (default time.Now)
 }
 
 // ListCache sits between the pages and Mailgun's credential list. It coalesces identical
@@ -42,6 +47,7 @@ type ListCache struct {
 	fanOut   int
 	maxItems int
 	maxCreds int
+	allLimit time.Duration
 	now      func() time.Time
 
 	flight singleflight.Group
@@ -95,6 +101,9 @@ func NewListCache(src Lister, o ListCacheOptions) *ListCache {
 	if o.MaxCredentials <= 0 {
 		o.MaxCredentials = 50_000
 	}
+	if o.AllTimeout <= 0 {
+		o.AllTimeout = 2 * time.Minute
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -105,6 +114,7 @@ func NewListCache(src Lister, o ListCacheOptions) *ListCache {
 		fanOut:   o.FanOut,
 		maxItems: o.MaxItems,
 		maxCreds: o.MaxCredentials,
+		allLimit: o.AllTimeout,
 		now:      o.Now,
 		gen:      map[string]uint64{},
 		pages:    map[pageKey]pageEntry{},
@@ -273,6 +283,8 @@ const allAttempts = 3
 // total, and the logins read (each once) must be that many; otherwise the walk starts again, a
 // few times, and then fails with ErrListMoved rather than leave a live login out.
 func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Credential, int, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.allLimit)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		items, total, consistent, err := c.fetchAllOnce(ctx, domain)
 		switch {

@@ -442,6 +442,24 @@ func TestSharedCallPanicIsAnError(t *testing.T) {
 	}
 }
 
+// TestListCacheAllHasADeadline: a whole-domain read against an upstream that never answers
+// ends at AllTimeout, all its calls together, although nobody cancels it (it runs detached from
+// the request that started it).
+func TestListCacheAllHasADeadline(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		src := &fakeLister{logins: map[string]int{"slow.example": 5000}, gate: make(chan struct{})}
+		c := NewListCache(src, ListCacheOptions{AllTimeout: time.Minute})
+		start := time.Now()
+		_, err := c.All(context.Background(), "slow.example")
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("All against a silent upstream: err = %v, want DeadlineExceeded", err)
+		}
+		if took := time.Since(start); took != time.Minute {
+			t.Errorf("All gave up after %s (bubble time), want the AllTimeout of 1m", took)
+		}
+	})
+}
+
 func TestListCacheAllWhenTheCountIsStale(t *testing.T) {
 	tests := []struct {
 		name          string
