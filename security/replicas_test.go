@@ -1,67 +1,18 @@
 package security_test
 
 import (
-	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
-
-// postgresDSN creates an empty PostgreSQL schema for one test (dropped when it ends) and
-// returns a DSN whose search_path points at it; SMTPDESK_SKIP_POSTGRES=1 skips the test.
-func postgresDSN(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("SMTPDESK_SKIP_POSTGRES") == "1" {
-		t.Skip("SMTPDESK_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-	}
-	base := os.Getenv("SMTPDESK_TEST_POSTGRES")
-	if base == "" {
-		base = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	admin, err := sql.Open("pgx", base)
-	if err == nil {
-		err = admin.PingContext(ctx)
-	}
-	if err != nil {
-		t.Fatalf("PostgreSQL is not reachable (SMTPDESK_TEST_POSTGRES; SMTPDESK_SKIP_POSTGRES=1 skips): %v", err)
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "t_" + hex.EncodeToString(b[:])
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-		admin.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
 
 // onReplica is the header set of a same-origin form post answered by the named replica.
 func onReplica(name string) http.Header {
@@ -75,7 +26,7 @@ func onReplica(name string) http.Header {
 // intact.
 func TestReplicasShareSessionsAndForms(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{DatabaseURL: postgresDSN(t), ActionsPerMinute: 1000})
+	e := newEnv(t, options{DatabaseURL: testpg.Schema(t), ActionsPerMinute: 1000})
 	b := e.Replica("B")
 	ctx := ctxT(t)
 	// live: whether the session cookie ck is signed in on the replica (a fresh browser sends it).
@@ -163,7 +114,7 @@ func TestReplicasShareSessionsAndForms(t *testing.T) {
 // list cache asked the owner to confirm "Delete 12 logins" and deleted 14.
 func TestReplicaDeleteAllConfirmsTheCurrentList(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, options{DatabaseURL: postgresDSN(t), ActionsPerMinute: 1000})
+	e := newEnv(t, options{DatabaseURL: testpg.Schema(t), ActionsPerMinute: 1000})
 	e.Replica("B")
 	c := e.signIn("admin")
 	const path = "/d/acme.example/delete-all"

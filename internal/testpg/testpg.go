@@ -1,0 +1,76 @@
+// Package testpg gives tests a PostgreSQL schema of their own on the test server, so that test
+// packages running in parallel do not collide.
+package testpg
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+)
+
+// DefaultURL is the test server when SMTPDESK_TEST_POSTGRES is unset.
+const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Schema creates an empty PostgreSQL schema for one test, dropped when the test ends, and
+// returns a DSN whose search_path points at it. The server is SMTPDESK_TEST_POSTGRES (default
+// the local one on 127.0.0.1:5432, database test); SMTPDESK_SKIP_POSTGRES=1 skips the test on
+// request, and an unreachable server fails it with how to start one.
+func Schema(t testing.TB) string {
+	t.Helper()
+	if os.Getenv("SMTPDESK_SKIP_POSTGRES") == "1" {
+		t.Skip("SMTPDESK_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
+	}
+	base := os.Getenv("SMTPDESK_TEST_POSTGRES")
+	if base == "" {
+		base = DefaultURL
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", base)
+	if err == nil {
+		err = admin.PingContext(ctx)
+	}
+	if err != nil {
+		t.Fatalf("PostgreSQL is not reachable at %s: %v\n"+
+			"Start it (e.g. `docker run -d -p 127.0.0.1:5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust postgres:16` "+
+			"and `createdb -h 127.0.0.1 -U postgres test`), point SMTPDESK_TEST_POSTGRES at another server, "+
+			"or set SMTPDESK_SKIP_POSTGRES=1 to skip these tests explicitly.", redactDSN(base), err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	schema := "t_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema %s: %v", schema, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse SMTPDESK_TEST_POSTGRES: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(unparsable DSN)"
+	}
+	return u.Redacted()
+}
