@@ -554,15 +554,7 @@ func TestOperatorStaysInTheirDomain(t *testing.T) {
 	if login == "" {
 		t.Fatal("no resettable login on acme.example")
 	}
-	tb.wantStatus("reset", tb.click(rowLogin(login)+" "+resetSel), http.StatusOK)
-	tb.wait(testid("mode-generate"))
-	tb.check(testid("mode-generate"))
-	tb.wantStatus("submit reset", tb.click(testid("reset-form")+" "+testid("confirm-button")), http.StatusOK)
-	tb.look("reset-secret")
-	pw := tb.secrets()[login]
-	if pw == "" || !srv.Sandbox.CheckPassword(domain, login, pw) {
-		t.Errorf("the generated password shown for %s does not work", login)
-	}
+	resetFromRow(tb, srv, domain, login)
 
 	srv.Sandbox.ResetCalls()
 	tb.wantStatus("edit the URL to example.com", tb.open("/d/example.com"), http.StatusForbidden)
@@ -596,14 +588,7 @@ func TestTeamMemberResetsOwnLogin(t *testing.T) {
 	if tb.has(rowSel+" "+deleteSel) || tb.has(testid("create-button")) || tb.has(testid("delete-all-button")) {
 		t.Error("the self-service persona is offered delete or create")
 	}
-	tb.wantStatus("reset", tb.click(rowLogin(own)+" "+resetSel), http.StatusOK)
-	tb.wait(testid("mode-generate"))
-	tb.check(testid("mode-generate"))
-	tb.wantStatus("submit reset", tb.click(testid("reset-form")+" "+testid("confirm-button")), http.StatusOK)
-	tb.look("reset-secret")
-	if pw := tb.secrets()[own]; pw == "" || !srv.Sandbox.CheckPassword(domain, own, pw) {
-		t.Errorf("the generated password shown for %s does not work", own)
-	}
+	resetFromRow(tb, srv, domain, own)
 
 	srv.Sandbox.ResetCalls()
 	tb.wantStatus("another login's reset", tb.open("/d/"+domain+"/logins/digest@"+domain+"/reset"), http.StatusForbidden)
@@ -611,6 +596,20 @@ func TestTeamMemberResetsOwnLogin(t *testing.T) {
 		if c.Route == "update" {
 			t.Errorf("Mailgun was asked to change a password: %+v", c)
 		}
+	}
+}
+
+// resetFromRow presses Reset on login's row of the domain page on screen, sends the form with a
+// generated password, and checks that the password shown works in Mailgun.
+func resetFromRow(tb *tab, srv *server, domain, login string) {
+	tb.t.Helper()
+	tb.wantStatus("reset", tb.click(rowLogin(login)+" "+resetSel), http.StatusOK)
+	tb.wait(testid("mode-generate"))
+	tb.check(testid("mode-generate"))
+	tb.wantStatus("submit reset", tb.click(testid("reset-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.look("reset-secret")
+	if pw := tb.secrets()[login]; pw == "" || !srv.Sandbox.CheckPassword(domain, login, pw) {
+		tb.t.Errorf("the generated password shown for %s does not work", login)
 	}
 }
 
