@@ -115,7 +115,7 @@ Flags:
 	if o.users < 1 || o.users > 200 {
 		problems = append(problems, "-users must be between 1 and 200")
 	}
-	if o.faultRate < 0 || o.faultRate > 1 {
+	if !(o.faultRate >= 0 && o.faultRate <= 1) { // NaN too
 		problems = append(problems, "-fault-rate must be between 0 and 1")
 	}
 	if o.settle < 0 || o.settle > 5*time.Minute || o.settleMax < o.settle || o.settleMax > 10*time.Minute {

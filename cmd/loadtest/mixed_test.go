@@ -37,7 +37,7 @@ func TestParseMixedFlags(t *testing.T) {
 		t.Fatalf("defaults = %d users, rate %v, %v; want 50, 0.1, 60s", o.users, o.faultRate, o.duration)
 	}
 	for _, args := range [][]string{
-		{"-users", "0"}, {"-users", "201"}, {"-fault-rate", "1.5"}, {"-duration", "0s"},
+		{"-users", "0"}, {"-users", "201"}, {"-fault-rate", "1.5"}, {"-fault-rate", "NaN"}, {"-duration", "0s"},
 		{"-settle", "20s", "-settle-max", "10s"}, {"-browse-size", "5"}, {"extra"},
 	} {
 		if _, err := parseMixedFlags(args, &strings.Builder{}); err == nil {

@@ -23,7 +23,7 @@ const (
 	kind429         = "429"              // 429 with Retry-After, nothing applied
 	kindDrop        = "drop"             // connection closed without an answer, nothing applied
 	kindDropApplied = "drop_after_apply" // change applied, then the connection is closed
-	kindSlow        = "slow"             // answered normally after SlowLatency
+	kindSlow        = "slow"             // answered normally after SlowLatency; not applied if the client leaves first
 )
 
 // mixKinds lists every kind in a stable order.
@@ -148,12 +148,10 @@ func (c *control) serveMixed(w http.ResponseWriter, r *http.Request) {
 	case "":
 		c.s.ServeHTTP(w, r)
 	case kindSlow:
-		t := time.NewTimer(f.SlowLatency)
-		select {
-		case <-t.C:
+		// A call whose client left during the latency is neither answered nor applied: the
+		// client was told nothing, as when Mailgun never received it.
+		if sandbox.Delay(w, r, nil, f.SlowLatency) {
 			c.s.ServeHTTP(w, r)
-		case <-r.Context().Done():
-			t.Stop()
 		}
 	case kind500:
 		writeFault(w, http.StatusInternalServerError, 0)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -174,5 +175,30 @@ func getJSON(t *testing.T, u string, v any) {
 	}
 	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A create under the slow fault whose client gives up during the latency is not applied: the
+// client was told nothing, so applying it would leave a login nobody knows the password of.
+func TestFaultMixSlowNotAppliedAfterClientLeft(t *testing.T) {
+	srv, s := newControlServer(t)
+	// Long enough that only a call the sandbox failed to end early could finish it.
+	setMix(t, srv.URL, `{"rate":1,"kinds":["slow"],"slow_latency":"30s"}`, http.StatusNoContent)
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	form := url.Values{"login": {"alice"}}.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/v3/domains/mix.example/credentials", strings.NewReader(form))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("api", "k")
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if res, err := http.DefaultClient.Do(req); err == nil {
+		res.Body.Close()
+		t.Fatalf("status = %d, want the client to give up first", res.StatusCode)
+	}
+	srv.Close() // waits for the handler: it returns once it notices the client left
+	if slices.Contains(s.Logins("mix.example"), "alice@mix.example") {
+		t.Fatal("the create was applied after its client left")
 	}
 }

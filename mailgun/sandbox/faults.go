@@ -84,37 +84,8 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 		h(w, r)
 		return
 	}
-	if f.Latency > 0 || f.Hold != nil {
-		// net/http notices a client that went away only once the request body is consumed, so
-		// read it first: a POST or PUT waiting out the latency then ends when its client does.
-		if r.Body != nil && r.Body != http.NoBody {
-			body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
-			var tooLarge *http.MaxBytesError
-			switch {
-			case errors.As(err, &tooLarge):
-				// The handler reads what came and then the same error, and refuses the body as
-				// it does without latency.
-				r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errorReader{err}))
-			case err != nil:
-				return // the client went away: nobody to answer
-			default:
-				r.Body = io.NopCloser(bytes.NewReader(body))
-			}
-		}
-		if f.Hold != nil {
-			select {
-			case <-f.Hold:
-			case <-r.Context().Done():
-				return // the client went away: nobody to answer
-			}
-		}
-		t := time.NewTimer(f.Latency)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			return // the client went away: nobody to answer
-		}
+	if (f.Latency > 0 || f.Hold != nil) && !Delay(w, r, f.Hold, f.Latency) {
+		return // the client went away: nobody to answer, nothing applied
 	}
 	fail := f.failing() && f.Rate > 0 && (f.Rate >= 1 || s.chance() < f.Rate)
 	if !fail {
@@ -204,6 +175,47 @@ type discardWriter struct{ header http.Header }
 func (d *discardWriter) Header() http.Header         { return d.header }
 func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (d *discardWriter) WriteHeader(int)             {}
+
+// Delay keeps a call waiting until hold is closed (when it is not nil) and then for d. It
+// reports false when the client went away meanwhile: the caller must then neither answer nor
+// apply the call, as a client that left cannot learn its outcome.
+//
+// net/http notices a client that went away only once the request body is consumed, so Delay
+// reads the body first (at most the 1 MiB an API route accepts) and puts it back for the
+// handler: a POST or PUT waiting out the delay ends when its client does. A body over the limit
+// is put back with its error, so the handler refuses it as it does without a delay.
+func Delay(w http.ResponseWriter, r *http.Request, hold <-chan struct{}, d time.Duration) bool {
+	if r.Body != nil && r.Body != http.NoBody {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooLarge):
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errorReader{err}))
+		case err != nil:
+			return false // the client went away while sending
+		default:
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-r.Context().Done():
+			return false
+		}
+	}
+	if d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return false
+		}
+	}
+	// Both may be ready at once, and select picks either: a client gone by now still counts.
+	return r.Context().Err() == nil
+}
 
 // errorReader is a reader that fails with err.
 type errorReader struct{ err error }
