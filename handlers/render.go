@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/static"
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
@@ -47,6 +48,9 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 	return nil
 }
 
+// pageAssets are the content-hashed URLs of the page frame's stylesheet, script and icon.
+var pageAssets = sync.OnceValue(func() *views.Assets { return views.NewAssets(static.URL) })
+
 // PageBase returns the layout's view model for a page titled title: the CSP nonce, request id,
 // CSRF token, signed-in user and (read once) flash messages, the demo flag and the time. Page
 // handlers add the domain picker, navigation and admin flag.
@@ -68,6 +72,7 @@ func pageBase(c echo.Context, title string) views.Page {
 		CSRFToken: auth.CSRFToken(c),
 		Demo:      isDemo(c),
 		Now:       time.Now(),
+		Assets:    pageAssets(),
 	}
 	if u := auth.UserFrom(c); u != nil {
 		p.User = &views.User{Name: u.Name, Email: u.Email}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -95,5 +96,21 @@ func TestStaticGzip(t *testing.T) {
 	req.Header.Set("Accept-Encoding", "gzip")
 	if enc := serve(e, req).Header().Get("Content-Encoding"); enc != "gzip" {
 		t.Errorf("HTML page Content-Encoding = %q, want gzip", enc)
+	}
+}
+
+// A page links its stylesheet, script and icon by URLs the server serves: views gets them from
+// Page.Assets, and without them it would fall back to plain names, which answer 404.
+func TestPagesLinkServedAssets(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	page := serve(e, httptest.NewRequest(http.MethodGet, "/no-such-page", nil)).Body.String()
+	links := regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(links) != 3 {
+		t.Fatalf("the page links %d assets, want 3 (icon, stylesheet, script): %q", len(links), links)
+	}
+	for _, l := range links {
+		if got := serve(e, httptest.NewRequest(http.MethodGet, l[1], nil)).Code; got != http.StatusOK {
+			t.Errorf("GET %s (linked by the page): %d, want 200", l[1], got)
+		}
 	}
 }

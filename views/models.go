@@ -25,6 +25,7 @@ type Page struct {
 	Demo          bool      // shows the "demo mode: simulated Mailgun and sign-in" banner
 	Breadcrumbs   []NavItem // optional trail under the top bar
 	Now           time.Time // render time, for relative dates
+	Assets        *Assets   // the frame's stylesheet, script and icon URLs; nil: their plain /static/ names
 }
 
 // User is the signed-in person as the top bar shows them.

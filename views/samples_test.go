@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/static"
 )
 
 // Sample view models, realistic enough for the tests and for the preview screenshots.
@@ -26,6 +28,7 @@ func samplePage(title, subtitle string) Page {
 		RequestID: "req-7f3a9c21b4",
 		Demo:      true,
 		Now:       sampleNow,
+		Assets:    NewAssets(static.URL),
 	}
 }
 

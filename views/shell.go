@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/a-h/templ"
-	"github.com/smtpdesk/smtpdesk/static"
 )
 
 // The shell of every page (head, demo banner, top bar with the domain picker and the user menu,
@@ -54,16 +53,28 @@ func appendURL(b []byte, u string) []byte {
 	return appendEscaped(b, string(templ.URL(u)))
 }
 
-// headStart is the document up to the app script's src attribute, whose content-hashed asset
-// URLs are fixed for the life of the process.
-var headStart = sync.OnceValue(func() string {
+// Assets are the URLs of the page frame's icon, stylesheet and script. The server's are
+// content-hashed by package static, which views does not import (DESIGN.md: views depends on
+// templ and the standard library only): the handlers build them once and put them in Page.
+type Assets struct {
+	head string // the document's head from the icon link up to the script's src attribute
+}
+
+// NewAssets returns the frame's assets, each URL given by url ("app.css" →
+// "/static/app.3f2a9c1b.css"). Build it once and share it: it renders that part of the head.
+func NewAssets(url func(name string) string) *Assets {
 	b := []byte(`<link rel="icon" type="image/svg+xml" href="`)
-	b = appendURL(b, static.URL("favicon.svg"))
+	b = appendURL(b, url("favicon.svg"))
 	b = append(b, `"><link rel="stylesheet" href="`...)
-	b = appendURL(b, static.URL("app.css"))
+	b = appendURL(b, url("app.css"))
 	b = append(b, `"><script defer src="`...)
-	b = appendURL(b, static.URL("app.js"))
-	return string(append(b, '"'))
+	b = appendURL(b, url("app.js"))
+	return &Assets{head: string(append(b, '"'))}
+}
+
+// plainAssets serve a Page that names no Assets: the files' plain names under /static/.
+var plainAssets = sync.OnceValue(func() *Assets {
+	return NewAssets(func(name string) string { return "/static/" + name })
 })
 
 // shell is the frame of a full page around its children (the content column); o.Aside is
@@ -120,7 +131,11 @@ func appendShellTop(b []byte, p *Page) []byte {
 		b = append(b, " · SMTP Desk"...)
 	}
 	b = append(b, `</title>`...)
-	b = append(b, headStart()...)
+	a := p.Assets
+	if a == nil {
+		a = plainAssets()
+	}
+	b = append(b, a.head...)
 	if p.Nonce != "" {
 		b = append(b, ` nonce="`...)
 		b = appendEscaped(b, p.Nonce)
