@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"time"
@@ -52,8 +53,14 @@ type ListCache struct {
 
 	flight singleflight.Group
 
-	mu     sync.Mutex
-	gen    map[string]uint64 // per domain, bumped by Invalidate
+	mu sync.Mutex
+	// gen counts Invalidate's calls per stripe of domains; a fill is kept only if its domain's
+	// stripe has not moved since it started. Stripes, not one counter per domain name, keep it
+	// bounded: any name can be invalidated (a delete's confirmation page reads afresh), and a
+	// map would keep every name ever asked for. Two domains sharing a stripe cost only a fill
+	// not kept, or a call not shared, while one of them is being written to.
+	gen    [genStripes]uint64
+	seed   maphash.Seed
 	pages  map[pageKey]pageEntry
 	alls   map[string]allEntry
 	counts map[string]countEntry
@@ -116,11 +123,19 @@ func NewListCache(src Lister, o ListCacheOptions) *ListCache {
 		maxCreds: o.MaxCredentials,
 		allLimit: o.AllTimeout,
 		now:      o.Now,
-		gen:      map[string]uint64{},
+		seed:     maphash.MakeSeed(),
 		pages:    map[pageKey]pageEntry{},
 		alls:     map[string]allEntry{},
 		counts:   map[string]countEntry{},
 	}
+}
+
+// genStripes is the number of generation counters ListCache spreads its domains over.
+const genStripes = 256
+
+// genLocked returns the generation counter of domain d (a domainKey).
+func (c *ListCache) genLocked(d string) *uint64 {
+	return &c.gen[maphash.String(c.seed, d)%genStripes]
 }
 
 // domainKey folds case: Mailgun domain names are case-insensitive.
@@ -132,7 +147,7 @@ func (c *ListCache) Invalidate(domain string) {
 	d := domainKey(domain)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.gen[d]++
+	*c.genLocked(d)++
 	for k := range c.pages {
 		if k.domain == d {
 			c.deletePageLocked(k)
@@ -163,7 +178,7 @@ func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.gen[d] == g && c.roomLocked(len(l.Items)) {
+		if *c.genLocked(d) == g && c.roomLocked(len(l.Items)) {
 			c.deletePageLocked(key)
 			// l is the cache's own from here: callers (this one included) get copies below.
 			c.pages[key] = pageEntry{list: *l, expires: c.now().Add(c.pageTTL)}
@@ -187,9 +202,9 @@ func (c *ListCache) cachedPage(key pageKey) (l mailgun.CredentialList, gen uint6
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e, found := c.pages[key]; found && c.now().Before(e.expires) {
-		return e.list, c.gen[key.domain], true
+		return e.list, *c.genLocked(key.domain), true
 	}
-	return l, c.gen[key.domain], false
+	return l, *c.genLocked(key.domain), false
 }
 
 // Count returns the number of logins of a domain (one limit=1 call, kept for CountTTL).
@@ -200,7 +215,7 @@ func (c *ListCache) Count(ctx context.Context, domain string) (int, error) {
 		c.mu.Unlock()
 		return e.total, nil
 	}
-	g := c.gen[d]
+	g := *c.genLocked(d)
 	c.mu.Unlock()
 
 	v, err := c.do(ctx, fmt.Sprintf("count\x00%s\x00%d", d, g), func(ctx context.Context) (any, error) {
@@ -220,7 +235,7 @@ func (c *ListCache) Count(ctx context.Context, domain string) (int, error) {
 func (c *ListCache) storeCount(d string, g uint64, total int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen[d] == g {
+	if *c.genLocked(d) == g {
 		c.roomLocked(0)
 		c.counts[d] = countEntry{total: total, expires: c.now().Add(c.countTTL)}
 	}
@@ -237,7 +252,7 @@ func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credentia
 		c.mu.Unlock()
 		return append([]mailgun.Credential(nil), e.items...), nil
 	}
-	g := c.gen[d]
+	g := *c.genLocked(d)
 	c.mu.Unlock()
 
 	v, err := c.do(ctx, fmt.Sprintf("all\x00%s\x00%d", d, g), func(ctx context.Context) (any, error) {
@@ -246,7 +261,7 @@ func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credentia
 			return nil, err
 		}
 		c.mu.Lock()
-		if c.gen[d] == g && c.roomLocked(len(items)) {
+		if *c.genLocked(d) == g && c.roomLocked(len(items)) {
 			c.deleteAllLocked(d)
 			c.alls[d] = allEntry{items: items, total: total, expires: c.now().Add(c.pageTTL)}
 			c.creds += len(items)
