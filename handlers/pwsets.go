@@ -43,6 +43,12 @@ func passwordSetsFor(src AuditLog, ttl time.Duration, now func() time.Time, log 
 	return &PasswordSets{src: src, ttl: ttl, now: now, log: log, domains: map[string]pwSetEntry{}, gen: map[string]uint64{}}
 }
 
+// maxPasswordSetDomains bounds the domains whose answers PasswordSets keeps. A domain page asks
+// for its domain's password ages before Mailgun has said whether the domain exists, so without a
+// bound every name typed into /d/… by a viewer of every domain ("*") would stay in memory for
+// good.
+const maxPasswordSetDomains = 1000
+
 // lastOKTimeout bounds the audit query behind a domain's password ages, which runs detached
 // from the request that started it (shared).
 const lastOKTimeout = 5 * time.Second
@@ -71,6 +77,7 @@ func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Ti
 		}
 		p.mu.Lock()
 		if p.gen[d] == g {
+			p.roomLocked()
 			p.domains[d] = pwSetEntry{at: at, expires: p.now().Add(p.ttl)}
 		}
 		p.mu.Unlock()
@@ -81,6 +88,24 @@ func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Ti
 		return nil
 	}
 	return v.(map[string]time.Time)
+}
+
+// roomLocked makes room for one more domain: once maxPasswordSetDomains are kept it drops the
+// expired answers and, if that is not enough, all of them (they are read again, one query a
+// domain), as ListCache bounds its pages.
+func (p *PasswordSets) roomLocked() {
+	if len(p.domains) < maxPasswordSetDomains {
+		return
+	}
+	now := p.now()
+	for d, e := range p.domains {
+		if !now.Before(e.expires) {
+			delete(p.domains, d)
+		}
+	}
+	if len(p.domains) >= maxPasswordSetDomains {
+		clear(p.domains)
+	}
 }
 
 // Forget drops what is known of domain, after this instance changed a password there.

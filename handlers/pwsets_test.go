@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"sync/atomic"
@@ -111,5 +112,31 @@ func TestPasswordSetsKeepAnswers(t *testing.T) {
 		if n := g.calls.Load(); n != step.calls {
 			t.Errorf("%s: %d audit queries so far, want %d", step.name, n, step.calls)
 		}
+	}
+}
+
+// TestPasswordSetsBounded: the domain page asks for the password ages of the domain in its
+// address before Mailgun has said whether there is such a domain, so the answers kept must stay
+// bounded however many names are asked for.
+func TestPasswordSetsBounded(t *testing.T) {
+	db, _ := auditWithReset(t)
+	now := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	p := passwordSetsFor(db, time.Minute, func() time.Time { return now }, slog.New(slog.DiscardHandler))
+	ctx := context.Background()
+	for i := range 3 * maxPasswordSetDomains {
+		p.Of(ctx, fmt.Sprintf("d%d.example", i))
+		if i%100 == 0 {
+			now = now.Add(time.Second)
+		}
+	}
+	p.mu.Lock()
+	kept := len(p.domains)
+	p.mu.Unlock()
+	if kept > maxPasswordSetDomains {
+		t.Errorf("%d domains asked for: %d answers kept, want at most %d", 3*maxPasswordSetDomains, kept, maxPasswordSetDomains)
+	}
+	// The bound does not cost a real domain its answer.
+	if got := p.Of(ctx, "example.com"); got["alice@example.com"].IsZero() {
+		t.Errorf("example.com after the others: got %v, want alice's reset", got)
 	}
 }
