@@ -19,17 +19,6 @@ import (
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
-// RateLimited is the error a handler returns when a rate limit refuses a request: the error
-// handler answers 429 with Retry-After.
-type RateLimited struct {
-	RetryAfter time.Duration
-}
-
-// Error implements error.
-func (e *RateLimited) Error() string {
-	return fmt.Sprintf("rate limited: retry after %s", e.RetryAfter)
-}
-
 // userError is what the user is told about an error, and what the log gets.
 type userError struct {
 	status     int
@@ -83,7 +72,6 @@ func classifyError(err error) userError {
 		he *echo.HTTPError
 		me *mailgun.Error
 		te *mailgun.TransportError
-		rl *RateLimited
 	)
 	switch {
 	case errors.Is(err, auth.ErrSessionEnded) && errors.As(err, &he):
@@ -98,10 +86,6 @@ func classifyError(err error) userError {
 		p.heading = "This form has expired"
 		p.message = "Nothing was changed: the form came from an earlier sign-in, in this tab or another."
 		p.hint = "Go back, reload the page and send the form again."
-		return p
-	case errors.As(err, &rl):
-		p := statusDefaults(http.StatusTooManyRequests)
-		p.retryAfter = rl.RetryAfter
 		return p
 	case errors.As(err, &me):
 		switch {

@@ -37,7 +37,6 @@ func TestErrorHandlerMapping(t *testing.T) {
 		{"echo 401", echo.NewHTTPError(http.StatusUnauthorized), 401, "Please sign in", "", "", "WARN"},
 		{"echo 403 with message", echo.NewHTTPError(http.StatusForbidden, "You can't delete logins on acme.example"), 403, "You don't have access", "You can't delete logins on acme.example", "", "WARN"},
 		{"echo 404", echo.ErrNotFound, 404, "Page not found", "", "", "WARN"},
-		{"rate limited", fmt.Errorf("create: %w", &RateLimited{RetryAfter: 30 * time.Second}), 429, "Too many requests", "", "30", "WARN"},
 		{"mailgun 404", &mailgun.Error{StatusCode: 404, Message: "Domain not found " + secretDetail}, 404, "Not found in Mailgun", "", "", "WARN"},
 		{"mailgun 429", fmt.Errorf("list: %w", &mailgun.Error{StatusCode: 429, Message: secretDetail, RetryAfter: 1500 * time.Millisecond}), 429, "rate limiting", "", "2", "WARN"},
 		{"mailgun 401", &mailgun.Error{StatusCode: 401, Message: "Forbidden " + secretDetail}, 502, "refused", "SMTP Desk's Mailgun key was refused; tell your administrator", "", "ERROR"},
