@@ -160,9 +160,6 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	if ok, err := h.limit(c, sc); !ok {
-		return err
-	}
 	ctx := c.Request().Context()
 	// Exactly the domain's name, as the page's script requires before it enables the button,
 	// which also ignores the spaces around it.
@@ -188,6 +185,11 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		if !IsSystemLogin(cr.Login) {
 			logins = append(logins, cr.Login)
 		}
+	}
+	// Spent only now: a confirmation sent back for a fix, or a list that could not be read,
+	// changed nothing and costs no action, as a create or reset form sent back does not.
+	if ok, err := h.limit(c, sc); !ok {
+		return err
 	}
 	pending, err := h.begin(c, sc, "credential.delete_all", logins)
 	if pending == nil {

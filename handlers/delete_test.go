@@ -287,3 +287,26 @@ func TestDeleteAllOwnersOnly(t *testing.T) {
 		t.Errorf("acme.example has %d logins, want 13", got)
 	}
 }
+
+// TestDeleteAllRetypedCostsNoAction: a delete-all whose confirmation goes back for a fix
+// changed nothing, so it costs none of the user's actions, as a create or reset form sent back
+// does not; the delete typed right still goes through within the limit.
+func TestDeleteAllRetypedCostsNoAction(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1}})
+	c := e.signIn(t, "admin")
+	const path = "/d/example.com/delete-all"
+	for _, wrong := range []string{"example.co", "exampel.com"} {
+		wantStatus(t, submit(t, c, path, path, map[string]string{"confirm": wrong}), http.StatusBadRequest)
+	}
+	p := submit(t, c, path, path, map[string]string{"confirm": "example.com"})
+	wantStatus(t, p, http.StatusOK)
+	if n := len(e.callsTo("delete_all", "")); n != 1 {
+		t.Errorf("%d delete-all calls, want 1", n)
+	}
+	// The action was spent by the delete itself: the next is over the limit.
+	p = submit(t, c, path, path, map[string]string{"confirm": "example.com"})
+	wantStatus(t, p, http.StatusTooManyRequests)
+	if got := strings.Join(strings.Fields(p.Text()), " "); !strings.Contains(got, "You have reached the limit of 1 change a minute.") {
+		t.Errorf("refusal = %.400q, want the limit in words", got)
+	}
+}

@@ -315,7 +315,7 @@ func (s *site) errorPageNext(c echo.Context, status int, heading, msg, hint stri
 func (s *site) limit(c echo.Context, sc *scope) (bool, error) {
 	if ok, wait := s.allow(c, sc); !ok {
 		return false, s.errorPage(c, http.StatusTooManyRequests, "Slow down",
-			fmt.Sprintf("You have made more than %d changes in a minute.", s.set.ActionsPerMinute),
+			fmt.Sprintf("You have reached the limit of %s a minute.", plural(s.set.ActionsPerMinute, "change")),
 			"Wait a moment, then try again.", wait)
 	}
 	return true, nil
@@ -334,7 +334,7 @@ func (s *site) allow(c echo.Context, sc *scope) (bool, time.Duration) {
 // that what was typed stays (it sets Retry-After).
 func (s *site) slowDown(c echo.Context, wait time.Duration) *views.UpstreamError {
 	return &views.UpstreamError{Heading: "Slow down",
-		Message:    fmt.Sprintf("You have made more than %d changes in a minute; nothing was sent to Mailgun.", s.set.ActionsPerMinute),
+		Message:    fmt.Sprintf("You have reached the limit of %s a minute; nothing was sent to Mailgun.", plural(s.set.ActionsPerMinute, "change")),
 		RetryAfter: retryAfter(c, wait)}
 }
 
