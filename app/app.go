@@ -373,7 +373,7 @@ func (a *App) Close() error {
 // authEvents adapts the audit recorder to auth.EventRecorder.
 type authEvents struct{ rec *audit.Recorder }
 
-// RecordAuthEvent records a sign-in, sign-out, refusal or denial in the audit trail.
+// RecordAuthEvent records a sign-in, sign-out or refused sign-in in the audit trail.
 func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error {
 	if r.rec == nil {
 		return errors.New("app: no audit recorder")
@@ -381,7 +381,7 @@ func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error
 	return r.rec.Event(ctx,
 		audit.Actor{Issuer: e.Issuer, Subject: e.Subject, Email: e.Email, Name: e.Name},
 		audit.Meta{RequestID: e.RequestID, ClientIP: e.ClientIP, UserAgent: e.UserAgent},
-		e.Action, e.Outcome, e.Domain, e.Detail)
+		e.Action, e.Outcome, "", e.Detail)
 }
 
 // timedAudit feeds the audit write durations to the metrics.

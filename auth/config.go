@@ -154,22 +154,21 @@ const (
 	ActionSignIn        = "auth.sign_in"
 	ActionSignOut       = "auth.sign_out"
 	ActionSignInRefused = "auth.sign_in_refused"
-	ActionAccessDenied  = "access.denied"
 	// ActionSessionsRevoked is recorded by "web sessions revoke" (cmd/web), which ends every
 	// session of one user.
 	ActionSessionsRevoked = "auth.sessions_revoked"
 )
 
-// AuthEvent is one sign-in, sign-out, refused sign-in or denied access, for the audit trail.
+// AuthEvent is one sign-in, sign-out or refused sign-in, for the audit trail. (A denied access
+// is the handlers' to record: they know the domain and the action refused.)
 type AuthEvent struct {
-	Action    string // ActionSignIn, ActionSignOut, ActionSignInRefused, ActionAccessDenied
-	Outcome   string // "ok", "failed" (refused sign-in) or "denied"
+	Action    string // ActionSignIn, ActionSignOut, ActionSignInRefused
+	Outcome   string // "ok" or "failed" (refused sign-in)
 	Issuer    string
 	Subject   string
 	Email     string
 	Name      string
-	Detail    string // why, for refusals and denials; never a secret
-	Domain    string // access.denied only
+	Detail    string // why, for refusals; never a secret
 	RequestID string
 	ClientIP  string
 	UserAgent string

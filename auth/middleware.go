@@ -12,7 +12,6 @@ import (
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
-	"github.com/smtpdesk/smtpdesk/policy"
 )
 
 // Session value keys.
@@ -28,9 +27,6 @@ const ctxKey = "smtpdesk.auth.session"
 
 // ErrNoSession is returned by AddFlash and SetPref when nobody is signed in.
 var ErrNoSession = errors.New("auth: no session")
-
-// ErrAccessDenied is the Internal error of the 403 Authorize answers.
-var ErrAccessDenied = errors.New("auth: access denied")
 
 // Flash is a one-time message shown after a redirect. It never carries a secret.
 type Flash struct {
@@ -339,31 +335,6 @@ func Pref(c echo.Context, key string) string {
 	prefs := map[string]string{}
 	value(rs.sess, keyPrefs, &prefs)
 	return prefs[key]
-}
-
-// Authorize checks that the signed-in user may perform act on domain under policy p. It answers
-// 401 when nobody is signed in and 403 (recording access.denied) when the policy says no.
-func Authorize(c echo.Context, p *policy.Policy, domain string, act policy.Action) error {
-	rs := fromContext(c)
-	if rs == nil || rs.user == nil {
-		return sessionEnded(http.StatusUnauthorized)
-	}
-	if p.Can(rs.user.PolicySubject(), domain, act) {
-		return nil
-	}
-	rs.auth.RecordDenied(c, domain, act.String())
-	return echo.NewHTTPError(http.StatusForbidden, "You don't have access to do this on "+domain+".").
-		SetInternal(fmt.Errorf("%w: %s on %s", ErrAccessDenied, act, domain))
-}
-
-// RecordDenied records an access.denied event for the signed-in user (handlers that authorize
-// themselves call it when they refuse).
-func (a *Auth) RecordDenied(c echo.Context, domain, detail string) {
-	e := AuthEvent{Action: ActionAccessDenied, Outcome: "denied", Domain: domain, Detail: detail}
-	if u := UserFrom(c); u != nil {
-		e.Issuer, e.Subject, e.Email, e.Name = u.Issuer, u.Subject, u.Email, u.Name
-	}
-	a.record(c, e)
 }
 
 func (a *Auth) record(c echo.Context, e AuthEvent) {

@@ -228,7 +228,7 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 	if sc.login != "" {
 		detail += " " + sc.login
 	}
-	if err := s.audit.Event(ctx, actorOf(sc.user), metaOf(c), "access.denied", "denied", sc.domain, detail); err != nil {
+	if err := s.audit.Event(ctx, actorOf(sc.user), metaOf(c), audit.ActionAccessDenied, audit.OutcomeDenied, sc.domain, detail); err != nil {
 		s.log.ErrorContext(ctx, "audit access.denied", "err", err)
 	}
 	s.log.WarnContext(ctx, "access denied", "domain", sc.domain, "action", act.String(), "sub", sc.user.Subject)

@@ -97,7 +97,7 @@ func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error
 	return r.rec.Event(ctx,
 		audit.Actor{Issuer: e.Issuer, Subject: e.Subject, Email: e.Email, Name: e.Name},
 		audit.Meta{RequestID: e.RequestID, ClientIP: e.ClientIP, UserAgent: e.UserAgent},
-		e.Action, e.Outcome, e.Domain, e.Detail)
+		e.Action, e.Outcome, "", e.Detail)
 }
 
 // env is SMTP Desk assembled from the real packages the way the app wires it (middleware,
