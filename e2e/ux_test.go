@@ -482,3 +482,30 @@ func TestAuditFiltersLineUp(t *testing.T) {
 	}
 	tb.look("audit-filters")
 }
+
+// TestAuditFiltersFitAPhone: with a filter set, the audit trail's Apply and Clear buttons stay
+// inside the filter box on a small phone (375 and 320 pixels wide); side by side in the last
+// column of two they ran past it, and at 320 pixels made the page scroll sideways.
+func TestAuditFiltersFitAPhone(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("audit-filters-phone")
+	tb.signIn("admin")
+	defer tb.do("back to the desktop screen", desktopViewport())
+	for _, width := range []int{375, 320} {
+		tb.do("phone screen", chromedp.EmulateViewport(int64(width), 740, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+		tb.wantStatus("filtered audit trail", tb.open("/audit?login=alice@acme.example"), http.StatusOK)
+		tb.wait(testid("filter-clear"))
+		tb.fitsWidth("the filtered audit trail", width)
+		// How far each control reaches past the inside of the filter box (its padding).
+		past := query[map[string]float64](tb, "controls past the filter box", testid("audit-filters")+` :is(select, input:not([type=hidden]), button, a)`,
+			`els => { const f = els[0].closest("form"), s = getComputedStyle(f);
+				const inner = f.getBoundingClientRect().right - parseFloat(s.paddingRight) - parseFloat(s.borderRightWidth);
+				return Object.fromEntries(els.map(e => [e.dataset.testid || e.id || e.type, e.getBoundingClientRect().right - inner])); }`)
+		for name, px := range past {
+			if px > 0.5 {
+				t.Errorf("at %d pixels the filter control %s reaches %.0f pixels past the filter box", width, name, px)
+			}
+		}
+	}
+}
