@@ -58,6 +58,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 	var (
 		items []mailgun.Credential
 		total int
+		// onlySystem: the whole domain holds nothing but system logins, which "delete all"
+		// keeps. A filtered view reads the whole domain and knows; a page knows further down.
+		onlySystem bool
 	)
 	if filter == "" && !rotate {
 		list, err := h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage)
@@ -80,6 +83,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
+		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !IsSystemLogin(cr.Login) })
 		matches := selectLogins(all, filter, rotate, rot)
 		total = len(matches)
 		paging.PastEnd(LastPage(total, paging.PerPage))
@@ -130,10 +134,13 @@ func (h *CredentialPages) List(c echo.Context) error {
 	if paging.Note != "" {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: paging.Note})
 	}
-	// "Delete all" is offered only when there is something it would delete: the whole domain,
-	// unfiltered, is not just system logins (which it keeps).
+	// "Delete all" is offered only when there is something it would delete: the whole domain
+	// is not just system logins (which it keeps), whatever part of it the page shows.
+	if filter == "" && !rotate {
+		onlySystem = total == systemRows
+	}
 	deleteAllURL := domainURL(sc.domain) + "/delete-all"
-	if filter == "" && !rotate && total == systemRows {
+	if onlySystem {
 		deleteAllURL = ""
 	}
 	vm := views.CredentialsVM{

@@ -199,8 +199,13 @@ func TestDomainRowsShowOnlyPermittedActions(t *testing.T) {
 		{"owner", "acme.example", true, true, true, true},
 		{"operator", "acme.example", true, true, false, false},
 		{"reviewer", "example.com", false, false, false, false},
-		// Only the system login: "delete all" would delete nothing, so it is not offered.
+		// Only the system login: "delete all" would delete nothing, so it is not offered, in
+		// the logins to rotate or a filter's matches either (which show part of the domain).
 		{"admin", "empty.example", true, true, false, false},
+		{"admin", "empty.example?rotate=1", true, false, false, false},
+		{"admin", "empty.example?q=post", true, true, false, false},
+		// A filter that matches only the system login still leaves others to delete.
+		{"admin", "acme.example?q=postmaster", true, true, false, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.persona+" on "+tt.domain, func(t *testing.T) {
