@@ -146,6 +146,32 @@ func (s *site) picker(c echo.Context, u *auth.User) []views.NavItem {
 		s.log.WarnContext(c.Request().Context(), "domain picker: list domains", "err", err)
 		return nil
 	}
+	return s.navItems(u, all)
+}
+
+// frameError gives an error page of a signed-in page (the error handler's) the navigation of
+// the site's other pages: the admin flag and the domain picker, from the domain list already
+// read, however old. It asks Mailgun nothing: the error may be Mailgun's, and without the
+// navigation nothing on a Mailgun error page led to the audit trail, which needs no Mailgun.
+func (s *site) frameError(c echo.Context, p *views.Page) {
+	u := auth.UserFrom(c)
+	if u == nil || p.User == nil {
+		return
+	}
+	p.User.IsAdmin = s.policy.Current().IsAdmin(u.PolicySubject())
+	p.Domains = s.navItems(u, s.domains.Kept())
+}
+
+// keepSite lets the error handler find the site (frameError) of a signed-in page.
+func (s *site) keepSite(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Set(siteKey, s)
+		return next(c)
+	}
+}
+
+// navItems are the picker's entries: the domains of all that u may view.
+func (s *site) navItems(u *auth.User, all []mailgun.Domain) []views.NavItem {
 	pol, subj := s.policy.Current(), u.PolicySubject()
 	var out []views.NavItem
 	for _, d := range all {

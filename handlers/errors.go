@@ -246,6 +246,9 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			Hint:       p.hint,
 			RetryAfter: retryText(p.retryAfter),
 		}
+		if s, ok := c.Get(siteKey).(*site); ok {
+			s.frameError(c, &vm.Page)
+		}
 		if p.signIn {
 			vm.SignInURL = auth.LoginPath
 			if p.comeBack {

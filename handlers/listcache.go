@@ -498,6 +498,14 @@ func NewDomainCache(src DomainLister, ttl time.Duration, now func() time.Time) *
 	return &DomainCache{src: src, ttl: ttl, now: now}
 }
 
+// Kept returns the domain list last read, however old, or nil when none was read yet. It never
+// asks Mailgun.
+func (c *DomainCache) Kept() []mailgun.Domain {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.items
+}
+
 // Domains returns every domain of the Mailgun account, sorted as Mailgun sorts them by name.
 func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 	c.mu.Lock()

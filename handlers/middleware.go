@@ -31,6 +31,7 @@ import (
 const (
 	nonceKey = "smtpdesk.csp_nonce"
 	demoKey  = "smtpdesk.demo"
+	siteKey  = "smtpdesk.site" // the *site of a signed-in page, for its error page's navigation
 )
 
 // DefaultBodyLimit caps request bodies: the largest form (many logins at once) fits well within it.

@@ -92,7 +92,7 @@ func Register(e *echo.Echo, d Deps) error {
 
 	// Everything else needs a session, and none of it may be kept by a browser or proxy cache:
 	// after sign-out, the back button must not show a signed-in page.
-	g := e.Group("", d.Auth.RequireUser(), uncached)
+	g := e.Group("", d.Auth.RequireUser(), uncached, s.keepSite)
 	g.GET("/", home.Home)
 	g.GET("/export.csv", home.ExportCSV)
 	g.GET("/d/:domain", creds.List)
