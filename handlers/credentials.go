@@ -179,11 +179,25 @@ func selectLogins(all []mailgun.Credential, filter string, rotate bool, rot rota
 	needle := strings.ToLower(filter)
 	var out []mailgun.Credential
 	for _, cr := range all {
-		if strings.Contains(strings.ToLower(cr.Login), needle) && (!rotate || rot.old(cr)) {
+		if loginMatches(cr.Login, needle) && (!rotate || rot.old(cr)) {
 			out = append(out, cr)
 		}
 	}
 	return out
+}
+
+// loginMatches reports whether a login holds needle (lower case). Every login of a domain ends
+// in the same @domain, where a needle such as "com" or "x" would match them all, so a needle
+// without an @ is looked for before the login's @ only; one with an @ ("alice@acme") in the
+// whole login, so that a pasted login still finds itself.
+func loginMatches(login, needle string) bool {
+	l := strings.ToLower(login)
+	if !strings.Contains(needle, "@") {
+		if at := strings.LastIndexByte(l, '@'); at >= 0 {
+			l = l[:at]
+		}
+	}
+	return strings.Contains(l, needle)
 }
 
 // rotation is what the "consider rotating" mark of a domain's logins depends on: the cutoff

@@ -279,6 +279,18 @@ func TestDomainFilterSearchesTheWholeDomain(t *testing.T) {
 		}
 	})
 
+	t.Run("the domain part only with an @", func(t *testing.T) {
+		// Every login ends in @big.example: without an @ the filter looks before it, or "big"
+		// and "example" would match all 10,001; with one, in the whole login.
+		for q, want := range map[string]string{"big": "0 matches", "EXAMPLE": "0 matches", "@big.example": "10,001 matches", "gen000123@big": "1 match", "GEN000123@": "1 match"} {
+			p := get(t, c, "/d/big.example?per_page=25&q="+url.QueryEscape(q))
+			wantStatus(t, p, http.StatusOK)
+			if got := strings.Join(strings.Fields(p.TestID("filter-summary").Text()), " "); !strings.HasPrefix(got, want+" for") {
+				t.Errorf("q=%q: summary %q, want %s", q, got, want)
+			}
+		}
+	})
+
 	t.Run("this instance's write drops the cache", func(t *testing.T) {
 		p := submit(t, c, "/d/big.example/new", "/d/big.example/new", map[string]string{"logins": "gen0099zz"})
 		wantStatus(t, p, http.StatusOK)

@@ -481,7 +481,7 @@ func countOf(n int, noun string) string {
 
 // filterEmptyBody explains an empty filtered list.
 func filterEmptyBody(vm CredentialsVM) string {
-	body := "The filter looks for the text anywhere in a login, across every page of the domain"
+	body := "The filter looks for the text in the logins' names before the @ (in the whole login when it has an @), across every page of the domain"
 	if vm.Rotate {
 		body += ", among the logins older than " + Number(vm.AgeDays) + " days"
 	}
