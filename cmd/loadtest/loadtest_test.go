@@ -420,6 +420,8 @@ func TestParseFlags(t *testing.T) {
 		{"duration too short", []string{"-duration", "10ms"}, "-duration"},
 		{"no users", []string{"-concurrency", "0"}, "-concurrency"},
 		{"odd page size", []string{"-per-page", "30"}, "-per-page"},
+		{"no page size", []string{"-per-page", "0"}, "-per-page must be"},
+		{"negative page size", []string{"-per-page", "-100"}, "-per-page must be"},
 		{"domain too small", []string{"-big-size", "50"}, "-big-size"},
 		{"web env without =", []string{"-web-env", "LOG_LEVEL"}, "KEY=VALUE"},
 		{"stray argument", []string{"now"}, "unexpected arguments"},

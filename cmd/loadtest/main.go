@@ -145,13 +145,16 @@ Flags:
 	if o.bigDomains < 1 || o.bigDomains > 50 {
 		problems = append(problems, "-big-domains must be between 1 and 50")
 	}
-	if o.perPage != 25 && o.perPage != 50 && o.perPage != 100 && o.perPage != 500 {
+	perPageOK := o.perPage == 25 || o.perPage == 50 || o.perPage == 100 || o.perPage == 500
+	if !perPageOK {
 		problems = append(problems, "-per-page must be 25, 50, 100 or 500")
 	}
 	if o.bigSize < 10*o.perPage || o.bigSize > 1_000_000 {
 		problems = append(problems, fmt.Sprintf("-big-size must be between %d (ten pages) and 1000000", 10*o.perPage))
 	}
-	if o.hotPages < 1 || o.hotPages >= o.bigSize/o.perPage {
+	// A domain's pages are counted only with a -per-page that is accepted: -per-page 0 would
+	// divide by zero.
+	if o.hotPages < 1 || perPageOK && o.hotPages >= o.bigSize/o.perPage {
 		problems = append(problems, "-hot-pages must be at least 1 and less than a domain's pages")
 	}
 	if o.cpuProfAt != 0 && o.cpuProfAt != o.latency {
