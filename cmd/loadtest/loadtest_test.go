@@ -425,6 +425,7 @@ func TestParseFlags(t *testing.T) {
 		{"domain too small", []string{"-big-size", "50"}, "-big-size"},
 		{"web env without =", []string{"-web-env", "LOG_LEVEL"}, "KEY=VALUE"},
 		{"stray argument", []string{"now"}, "unexpected arguments"},
+		{"no bin dir", []string{"-bin-dir", ""}, "-bin-dir must name a directory"},
 		{"profile at the latency", []string{"-cpuprofile", "p", "-cpuprofile-at", "50ms"}, ""},
 		{"profile at another latency", []string{"-cpuprofile", "p", "-cpuprofile-at", "20ms"}, "-cpuprofile-at must be 0 or the -latency value (50ms)"},
 		{"profile and trace of one run", []string{"-cpuprofile", "p", "-cpuprofile-at", "50ms", "-trace", "t"}, "separate runs"},
@@ -539,5 +540,31 @@ func TestChildrenStopAll(t *testing.T) {
 	}
 	if err := c.exited(); err == nil {
 		t.Fatal("exited = nil after stopAll, want the exit reported")
+	}
+}
+
+// TestServerBinariesRelativeBinDir checks that a relative -bin-dir is the module root's: the
+// binaries are built there (go build runs in the root), so they must be started from there too,
+// whatever the load test's working directory.
+func TestServerBinariesRelativeBinDir(t *testing.T) {
+	root := t.TempDir()
+	if err := os.Mkdir(filepath.Join(root, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"mailgun-sandbox", "web"} {
+		if err := os.WriteFile(filepath.Join(root, "bin", name), nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(t.TempDir())
+	sb, web, err := serverBinaries(context.Background(), root, "bin", true, t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "bin", "mailgun-sandbox"); sb != want {
+		t.Errorf("sandbox binary = %q, want %q", sb, want)
+	}
+	if want := filepath.Join(root, "bin", "web"); web != want {
+		t.Errorf("dashboard binary = %q, want %q", web, want)
 	}
 }

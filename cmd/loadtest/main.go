@@ -105,7 +105,7 @@ Flags:
 	fs.DurationVar(&o.latency, "latency", 50*time.Millisecond, "upstream latency injected into the sandbox for the second half of the run")
 	fs.StringVar(&o.out, "out", "docs/PERFORMANCE.md", `markdown file to write the results into ("" writes nothing); an existing file keeps everything outside the load-test section`)
 	fs.BoolVar(&o.skipBuild, "skip-build", false, "reuse the binaries in -bin-dir from an earlier run instead of building them")
-	fs.StringVar(&o.binDir, "bin-dir", filepath.Join(os.TempDir(), "smtpdesk-loadtest-bin"), "where the server binaries are built")
+	fs.StringVar(&o.binDir, "bin-dir", filepath.Join(os.TempDir(), "smtpdesk-loadtest-bin"), "where the server binaries are built (a relative path is taken from the module root)")
 	fs.IntVar(&o.bigDomains, "big-domains", 10, "generated domains (big1.example …) to page through, so that no page repeats within the dashboard's page-cache lifetime")
 	fs.IntVar(&o.bigSize, "big-size", 100000, "logins in each generated domain")
 	fs.IntVar(&o.hotPages, "hot-pages", 4, "pages shared by every user in the coalescing scenario")
@@ -156,6 +156,9 @@ Flags:
 	// divide by zero.
 	if o.hotPages < 1 || perPageOK && o.hotPages >= o.bigSize/o.perPage {
 		problems = append(problems, "-hot-pages must be at least 1 and less than a domain's pages")
+	}
+	if o.binDir == "" {
+		problems = append(problems, "-bin-dir must name a directory, e.g. -bin-dir /tmp/smtpdesk-loadtest-bin")
 	}
 	if o.cpuProfAt != 0 && o.cpuProfAt != o.latency {
 		problems = append(problems, fmt.Sprintf("-cpuprofile-at must be 0 or the -latency value (%v)", o.latency))

@@ -99,7 +99,7 @@ Flags:
 	fs.IntVar(&o.maxIters, "max-iterations", 100000, "most loop iterations per user")
 	fs.StringVar(&o.out, "out", "docs/SOAK.md", `markdown file to write the results into ("" writes nothing)`)
 	fs.BoolVar(&o.skipBuild, "skip-build", false, "reuse the binaries in -bin-dir from an earlier run")
-	fs.StringVar(&o.binDir, "bin-dir", filepath.Join(os.TempDir(), "smtpdesk-loadtest-bin"), "where the server binaries are built")
+	fs.StringVar(&o.binDir, "bin-dir", filepath.Join(os.TempDir(), "smtpdesk-loadtest-bin"), "where the server binaries are built (a relative path is taken from the module root)")
 	fs.BoolVar(&o.failExit, "fail", false, "exit with status 4 when a check fails")
 	fs.IntVar(&o.actionsPerMinute, "actions-per-minute", 100000, "RATE_LIMIT_ACTIONS given to the dashboard, so its per-user action limit does not throttle the run")
 	if err := fs.Parse(args); err != nil {
@@ -126,6 +126,9 @@ Flags:
 	}
 	if o.maxIters < 1 {
 		problems = append(problems, "-max-iterations must be at least 1")
+	}
+	if o.binDir == "" {
+		problems = append(problems, "-bin-dir must name a directory, e.g. -bin-dir /tmp/smtpdesk-loadtest-bin")
 	}
 	if len(problems) > 0 {
 		return o, errors.New(strings.Join(problems, "; "))
@@ -208,24 +211,9 @@ func (s *soak) setUp(ctx context.Context) error {
 	if s.dir, err = os.MkdirTemp("", "smtpdesk-soak-"); err != nil {
 		return fmt.Errorf("temp dir: %w", err)
 	}
-	sbBin, webBin := filepath.Join(s.o.binDir, "mailgun-sandbox"), filepath.Join(s.o.binDir, "web")
-	if s.o.skipBuild {
-		for _, b := range []string{sbBin, webBin} {
-			if _, err := os.Stat(b); err != nil {
-				return fmt.Errorf("-skip-build: %w (run once without -skip-build)", err)
-			}
-		}
-	} else {
-		s.logf("building cmd/mailgun-sandbox and cmd/web into %s", s.o.binDir)
-		if err := os.MkdirAll(s.o.binDir, 0o755); err != nil {
-			return fmt.Errorf("bin dir: %w", err)
-		}
-		if sbBin, err = goBuild(ctx, s.root, s.o.binDir, "mailgun-sandbox", "./cmd/mailgun-sandbox"); err != nil {
-			return err
-		}
-		if webBin, err = goBuild(ctx, s.root, s.o.binDir, "web", "./cmd/web"); err != nil {
-			return err
-		}
+	sbBin, webBin, err := serverBinaries(ctx, s.root, s.o.binDir, s.o.skipBuild, s.logf)
+	if err != nil {
+		return err
 	}
 
 	key := "key-soak-" + randomHex(12)

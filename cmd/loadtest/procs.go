@@ -148,6 +148,36 @@ func waitReady(ctx context.Context, c *child, url string, header http.Header, ti
 	}
 }
 
+// serverBinaries returns the sandbox's and the dashboard's binaries in binDir, built there first
+// unless skipBuild says to reuse them. A relative binDir is taken from the module root, as a
+// relative -out is: go build runs there, while a child started by a relative path would be
+// looked up from the load test's own working directory (and a bare name in $PATH).
+func serverBinaries(ctx context.Context, root, binDir string, skipBuild bool, logf func(string, ...any)) (sbBin, webBin string, err error) {
+	if !filepath.IsAbs(binDir) {
+		binDir = filepath.Join(root, binDir)
+	}
+	sbBin, webBin = filepath.Join(binDir, "mailgun-sandbox"), filepath.Join(binDir, "web")
+	if skipBuild {
+		for _, b := range []string{sbBin, webBin} {
+			if _, err := os.Stat(b); err != nil {
+				return "", "", fmt.Errorf("-skip-build: %w (run once without -skip-build)", err)
+			}
+		}
+		return sbBin, webBin, nil
+	}
+	logf("building cmd/mailgun-sandbox and cmd/web into %s", binDir)
+	if err := os.MkdirAll(binDir, 0o755); err != nil {
+		return "", "", fmt.Errorf("bin dir: %w", err)
+	}
+	if sbBin, err = goBuild(ctx, root, binDir, "mailgun-sandbox", "./cmd/mailgun-sandbox"); err != nil {
+		return "", "", err
+	}
+	if webBin, err = goBuild(ctx, root, binDir, "web", "./cmd/web"); err != nil {
+		return "", "", err
+	}
+	return sbBin, webBin, nil
+}
+
 // goBuild builds the package into dir/name, from the module root.
 func goBuild(ctx context.Context, root, dir, name, pkg string) (string, error) {
 	out := filepath.Join(dir, name)

@@ -67,25 +67,9 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 		return nil, cleanup, err
 	}
 
-	sbBin := filepath.Join(o.binDir, "mailgun-sandbox")
-	webBin := filepath.Join(o.binDir, "web")
-	if o.skipBuild {
-		for _, b := range []string{sbBin, webBin} {
-			if _, err := os.Stat(b); err != nil {
-				return nil, cleanup, fmt.Errorf("-skip-build: %w (run once without -skip-build)", err)
-			}
-		}
-	} else {
-		lt.logf("building cmd/mailgun-sandbox and cmd/web into %s", o.binDir)
-		if err := os.MkdirAll(o.binDir, 0o755); err != nil {
-			return nil, cleanup, fmt.Errorf("bin dir: %w", err)
-		}
-		if sbBin, err = goBuild(ctx, lt.root, o.binDir, "mailgun-sandbox", "./cmd/mailgun-sandbox"); err != nil {
-			return nil, cleanup, err
-		}
-		if webBin, err = goBuild(ctx, lt.root, o.binDir, "web", "./cmd/web"); err != nil {
-			return nil, cleanup, err
-		}
+	sbBin, webBin, err := serverBinaries(ctx, lt.root, o.binDir, o.skipBuild, lt.logf)
+	if err != nil {
+		return nil, cleanup, err
 	}
 
 	// The sandbox, with the default seed plus the generated domains.
