@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"fmt"
 	"regexp"
 	"testing"
 )
@@ -41,5 +42,25 @@ func TestWindow(t *testing.T) {
 		if lo != tt.lo || hi != tt.hi {
 			t.Errorf("window(%d, %d, %d) = %d, %d, want %d, %d", tt.total, tt.skip, tt.limit, lo, hi, tt.lo, tt.hi)
 		}
+	}
+}
+
+// TestCallsKeepsTheLastTenThousand checks that Calls returns at most maxCalls calls, the newest,
+// although the log is trimmed only when it holds twice as many.
+func TestCallsKeepsTheLastTenThousand(t *testing.T) {
+	s := New("k")
+	const n = maxCalls + maxCalls/2
+	for i := range n {
+		s.record(Call{Path: fmt.Sprint("/", i)})
+	}
+	calls := s.Calls()
+	if len(calls) != maxCalls {
+		t.Fatalf("Calls() has %d calls after %d requests, want the last %d", len(calls), n, maxCalls)
+	}
+	if first, want := calls[0].Path, fmt.Sprint("/", n-maxCalls); first != want {
+		t.Errorf("oldest call = %s, want %s", first, want)
+	}
+	if last, want := calls[len(calls)-1].Path, fmt.Sprint("/", n-1); last != want {
+		t.Errorf("newest call = %s, want %s", last, want)
 	}
 }

@@ -15,6 +15,7 @@ package sandbox
 import (
 	"crypto/subtle"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,8 +241,9 @@ type Call struct {
 func (s *Server) Calls() []Call {
 	s.callsMu.Lock()
 	defer s.callsMu.Unlock()
-	out := make([]Call, len(s.calls))
-	copy(out, s.calls)
+	// The log is trimmed in batches and may hold up to twice maxCalls: only the last maxCalls
+	// are the log.
+	out := slices.Clone(s.calls[max(0, len(s.calls)-maxCalls):])
 	for i := range out {
 		out[i].seq = 0 // internal bookkeeping, so callers can compare Calls with ==
 	}
