@@ -115,12 +115,25 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	if s := c.faults.Status; s != 0 && (s < 400 || s > 599) {
 		return c, fmt.Errorf("-fault-status %d: must be an error status from 400 to 599", s)
 	}
-	kind := c.faults.Status != 0 || c.faults.Drop || c.faults.Malformed
-	if kind && c.faults.Rate == 0 {
+	kinds := 0
+	for _, set := range []bool{c.faults.Status != 0, c.faults.Drop, c.faults.Malformed} {
+		if set {
+			kinds++
+		}
+	}
+	// A failing call fails one way: with more than one, the sandbox would use one and silently
+	// ignore the others.
+	if kinds > 1 {
+		return c, errors.New("-fault-status, -drop and -malformed each say how a failing call fails: give one of them")
+	}
+	if kinds == 1 && c.faults.Rate == 0 {
 		return c, errors.New("-fault-status, -drop and -malformed need -fault-rate above 0, e.g. -fault-rate 0.2")
 	}
-	if !kind && c.faults.Rate > 0 {
-		return c, errors.New("-fault-rate needs a fault: -fault-status, -drop or -malformed")
+	if kinds == 0 && (c.faults.Rate > 0 || c.faults.AfterApply) {
+		return c, errors.New("-fault-rate and -after-apply need a fault: -fault-status, -drop or -malformed")
+	}
+	if s := c.faults.Status; c.faults.RetryAfter > 0 && s != http.StatusTooManyRequests && s != http.StatusServiceUnavailable {
+		return c, errors.New("-retry-after is sent only with -fault-status 429 or 503")
 	}
 	if c.faults.Latency < 0 || c.faults.RetryAfter < 0 {
 		return c, errors.New("-latency and -retry-after must not be negative")

@@ -119,7 +119,7 @@ func TestRunFlagErrors(t *testing.T) {
 		{"bad status", []string{"-key", "k", "-fault-status", "200"}, "-fault-status 200"},
 		{"unknown route", []string{"-key", "k", "-fault-routes", "list,bounces"}, `unknown route "bounces"`},
 		{"fault without rate", []string{"-key", "k", "-drop"}, "need -fault-rate above 0"},
-		{"rate without fault", []string{"-key", "k", "-fault-rate", "0.5"}, "-fault-rate needs a fault"},
+		{"rate without fault", []string{"-key", "k", "-fault-rate", "0.5"}, "-fault-rate and -after-apply need a fault"},
 		{"stray argument", []string{"-key", "k", "extra"}, "unexpected arguments"},
 		{"unknown flag", []string{"-nope"}, "flag provided but not defined"},
 		{"invalid address", []string{"-key", "k", "-addr", "127.0.0.1:-1"}, "listen"},
@@ -133,6 +133,38 @@ func TestRunFlagErrors(t *testing.T) {
 			err := run(context.Background(), tt.args, &out)
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("run = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+// TestParseFlagsRefusesIgnoredFaults checks that fault flags the sandbox would silently ignore
+// are refused: it fails a call one way, sends Retry-After only with a 429 or 503, and applies
+// -after-apply only to a failing call. parseFlags is called directly, as run would serve.
+func TestParseFlagsRefusesIgnoredFaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"drop and malformed", []string{"-key", "k", "-fault-rate", "1", "-drop", "-malformed"}, "give one of them"},
+		{"status and drop", []string{"-key", "k", "-fault-rate", "1", "-fault-status", "500", "-drop"}, "give one of them"},
+		{"retry-after with a 500", []string{"-key", "k", "-fault-rate", "1", "-fault-status", "500", "-retry-after", "2s"}, "-retry-after is sent only"},
+		{"retry-after with drop", []string{"-key", "k", "-fault-rate", "1", "-drop", "-retry-after", "2s"}, "-retry-after is sent only"},
+		{"after-apply without fault", []string{"-key", "k", "-after-apply"}, "-fault-rate and -after-apply need a fault"},
+		{"one fault with Retry-After is fine", []string{"-key", "k", "-fault-rate", "1", "-fault-status", "503", "-retry-after", "2s", "-after-apply"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := parseFlags(tt.args, io.Discard)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("parseFlags = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("parseFlags = %v, want an error containing %q", err, tt.wantErr)
 			}
 		})
 	}
