@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -162,14 +161,12 @@ func (c *control) serveMixed(w http.ResponseWriter, r *http.Request) {
 	case kindDrop:
 		dropConn(w)
 	case kindDropApplied:
-		// Apply the call (reading its body first, so the handler sees all of it), then lose the
-		// answer: the caller cannot know the outcome.
-		if r.Body != nil && r.Body != http.NoBody {
-			body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-			if err != nil {
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
+		// Apply the call, then lose the answer: the caller cannot know the outcome. Delay reads
+		// the body first, so the handler sees all of it and refuses one over the API's limit as
+		// it does without a fault (cutting it at the limit would apply a truncated form); a
+		// client that left while sending gets nothing applied.
+		if !sandbox.Delay(w, r, nil, 0) {
+			return
 		}
 		c.s.ServeHTTP(&discard{header: http.Header{}}, r)
 		dropConn(w)

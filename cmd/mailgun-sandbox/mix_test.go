@@ -202,3 +202,18 @@ func TestFaultMixSlowNotAppliedAfterClientLeft(t *testing.T) {
 		t.Fatal("the create was applied after its client left")
 	}
 }
+
+// A create over the API's 1 MiB body limit under drop_after_apply is refused as it is without a
+// fault, not applied from a body cut at the limit (which parses as a shorter, valid form).
+func TestFaultMixDropAfterApplyOversizedBody(t *testing.T) {
+	srv, s := newControlServer(t)
+	setMix(t, srv.URL, `{"rate":1,"kinds":["drop_after_apply"]}`, http.StatusNoContent)
+	form := url.Values{"login": {"alice"}, "pad": {strings.Repeat("x", 1<<20)}}.Encode()
+	if res, err := call(t, http.MethodPost, srv.URL+"/v3/domains/mix.example/credentials", form, "application/x-www-form-urlencoded"); err == nil {
+		t.Fatalf("status = %d, want the connection dropped", res.StatusCode)
+	}
+	srv.Close() // waits for the handler
+	if slices.Contains(s.Logins("mix.example"), "alice@mix.example") {
+		t.Fatal("an oversized create was applied from its truncated body")
+	}
+}
