@@ -392,6 +392,32 @@ func TestWriteSection(t *testing.T) {
 	}
 }
 
+// TestWriteSectionRefusesStrayMarkers checks that a file whose markers do not pair up is left as
+// it is: replacing from a stray begin marker to the next end marker would delete the text
+// between them.
+func TestWriteSectionRefusesStrayMarkers(t *testing.T) {
+	section := sectionBegin + "\nnew table\n" + sectionEnd + "\n"
+	for name, old := range map[string]string{
+		"begin without end": "# Perf\n\n" + sectionBegin + "\nold table\n\n## Notes\nhand-written\n",
+		"end before begin":  "# Perf\n\n" + sectionEnd + "\n## Notes\nhand-written\n\n" + sectionBegin + "\nold table\n",
+		"two sections":      "# Perf\n\n" + sectionBegin + "\nstray\n\n## Notes\nhand-written\n\n" + section,
+	} {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "PERFORMANCE.md")
+			if err := os.WriteFile(path, []byte(old), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := writeSection(path, section)
+			if err == nil || !strings.Contains(err.Error(), "fix the file by hand") {
+				t.Fatalf("writeSection = %v, want an error saying to fix the markers", err)
+			}
+			if b, _ := os.ReadFile(path); string(b) != old {
+				t.Fatalf("file =\n%s\nwant it unchanged", b)
+			}
+		})
+	}
+}
+
 func TestSumSeries(t *testing.T) {
 	text := `# HELP smtpdesk_mailgun_calls_total HTTP attempts made to Mailgun.
 # TYPE smtpdesk_mailgun_calls_total counter

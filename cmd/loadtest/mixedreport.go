@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"maps"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -364,24 +363,5 @@ const (
 // writeSoak puts the section into the file between the markers, appends it, or starts a new
 // file.
 func writeSoak(path, section string) error {
-	old, err := os.ReadFile(path)
-	var doc string
-	switch {
-	case os.IsNotExist(err):
-		doc = "# SMTP Desk soak run\n\n" + section
-	case err != nil:
-		return fmt.Errorf("read %s: %w", path, err)
-	default:
-		s := string(old)
-		i, j := strings.Index(s, soakBegin), strings.Index(s, soakEnd)
-		if i >= 0 && j > i {
-			doc = s[:i] + section + strings.TrimPrefix(s[j+len(soakEnd):], "\n")
-		} else {
-			doc = strings.TrimRight(s, "\n") + "\n\n" + section
-		}
-	}
-	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return writeMarked(path, "# SMTP Desk soak run", soakBegin, soakEnd, section)
 }

@@ -363,21 +363,34 @@ func (r report) markdown() string {
 // writeSection puts section into the file at path: between the markers if they are there,
 // appended otherwise, or as a new file with a title.
 func writeSection(path, section string) error {
+	return writeMarked(path, "# SMTP Desk performance", sectionBegin, sectionEnd, section)
+}
+
+// writeMarked puts section, which starts with begin and ends with end, into the file at path:
+// in place of the one between the file's markers, appended to a file with neither marker, or as
+// a new file under title. A file with one marker and not the other, with them out of order or
+// with either twice is refused and left as it is: a run replaces from the first begin marker to
+// the first end marker, so a stray one would make it delete the text written between them.
+func writeMarked(path, title, begin, end, section string) error {
 	old, err := os.ReadFile(path)
 	var doc string
 	switch {
 	case os.IsNotExist(err):
-		doc = "# SMTP Desk performance\n\n" + section
+		doc = title + "\n\n" + section
 	case err != nil:
 		return fmt.Errorf("read %s: %w", path, err)
 	default:
 		s := string(old)
-		i := strings.Index(s, sectionBegin)
-		j := strings.Index(s, sectionEnd)
-		if i >= 0 && j > i {
-			doc = s[:i] + section + strings.TrimPrefix(s[j+len(sectionEnd):], "\n")
-		} else {
+		nb, ne := strings.Count(s, begin), strings.Count(s, end)
+		i, j := strings.Index(s, begin), strings.Index(s, end)
+		switch {
+		case nb == 0 && ne == 0:
 			doc = strings.TrimRight(s, "\n") + "\n\n" + section
+		case nb == 1 && ne == 1 && i < j:
+			doc = s[:i] + section + strings.TrimPrefix(s[j+len(end):], "\n")
+		default:
+			return fmt.Errorf("%s has %d begin and %d end markers of the generated section (%s … %s): "+
+				"want one of each in that order, or none; fix the file by hand, then run again", path, nb, ne, begin, end)
 		}
 	}
 	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
