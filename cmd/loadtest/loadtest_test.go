@@ -519,6 +519,20 @@ func TestRecording(t *testing.T) {
 	}
 }
 
+func TestLatencies(t *testing.T) {
+	for _, tt := range []struct {
+		latency time.Duration
+		want    []time.Duration
+	}{
+		{50 * time.Millisecond, []time.Duration{0, 50 * time.Millisecond}},
+		{0, []time.Duration{0}}, // not the same round twice
+	} {
+		if got := (options{latency: tt.latency}).latencies(); !slices.Equal(got, tt.want) {
+			t.Errorf("-latency %v: measured at %v, want %v", tt.latency, got, tt.want)
+		}
+	}
+}
+
 func TestShellJoin(t *testing.T) {
 	if got, want := shellJoin([]string{"-duration", "5s", "-out", "", "-web-env", "A=b c"}), `-duration 5s -out '' -web-env 'A=b c'`; got != want {
 		t.Fatalf("shellJoin = %s, want %s", got, want)
