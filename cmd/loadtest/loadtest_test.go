@@ -456,6 +456,7 @@ func TestParseFlags(t *testing.T) {
 		{"profile at another latency", []string{"-cpuprofile", "p", "-cpuprofile-at", "20ms"}, "-cpuprofile-at must be 0 or the -latency value (50ms)"},
 		{"profile and trace of one run", []string{"-cpuprofile", "p", "-cpuprofile-at", "50ms", "-trace", "t"}, "separate runs"},
 		{"profile at 0, trace at the latency", []string{"-cpuprofile", "p", "-trace", "t"}, ""},
+		{"trace without a latency", []string{"-trace", "t", "-latency", "0"}, "-trace records the cold run at -latency, so it needs -latency above 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -163,6 +163,10 @@ Flags:
 	if o.cpuProfAt != 0 && o.cpuProfAt != o.latency {
 		problems = append(problems, fmt.Sprintf("-cpuprofile-at must be 0 or the -latency value (%v)", o.latency))
 	}
+	if o.trace != "" && o.latency == 0 {
+		// The trace is of the cold run at -latency, and with -latency 0 there is no such run.
+		problems = append(problems, "-trace records the cold run at -latency, so it needs -latency above 0 (for the run at 0 ms use -cpuprofile)")
+	}
 	if o.cpuProfile != "" && o.trace != "" && o.cpuProfAt == o.latency {
 		// Each would slow the dashboard down in the measurement the other one records.
 		problems = append(problems, "-cpuprofile at -latency and -trace record the same measurement: take them in separate runs")
