@@ -130,6 +130,10 @@ Flags:
 	if o.binDir == "" {
 		problems = append(problems, "-bin-dir must name a directory, e.g. -bin-dir /tmp/smtpdesk-loadtest-bin")
 	}
+	if o.actionsPerMinute < 1 {
+		// The dashboard refuses a RATE_LIMIT_ACTIONS below 1 and would not start, after the build.
+		problems = append(problems, "-actions-per-minute must be at least 1")
+	}
 	if len(problems) > 0 {
 		return o, errors.New(strings.Join(problems, "; "))
 	}

@@ -38,7 +38,7 @@ func TestParseMixedFlags(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"-users", "0"}, {"-users", "201"}, {"-fault-rate", "1.5"}, {"-fault-rate", "NaN"}, {"-duration", "0s"},
-		{"-settle", "20s", "-settle-max", "10s"}, {"-browse-size", "5"}, {"extra"}, {"-bin-dir", ""},
+		{"-settle", "20s", "-settle-max", "10s"}, {"-browse-size", "5"}, {"extra"}, {"-bin-dir", ""}, {"-actions-per-minute", "0"},
 	} {
 		if _, err := parseMixedFlags(args, &strings.Builder{}); err == nil {
 			t.Errorf("parseMixedFlags(%q): no error", args)
