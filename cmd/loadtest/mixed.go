@@ -632,7 +632,7 @@ func (s *soak) run(ctx context.Context) (soakResult, error) {
 	if _, err := s.control(ctx, http.MethodPost, "/_sandbox/faults", mix, http.StatusNoContent); err != nil {
 		return res, err
 	}
-	s.logf("load: %d users for %v with %.0f%% of Mailgun calls failing", s.o.users, s.o.duration, 100*s.o.faultRate)
+	s.logf("load: %d users for %v with %.3g%% of Mailgun calls failing", s.o.users, s.o.duration, 100*s.o.faultRate)
 
 	start := time.Now()
 	deadline := start.Add(s.o.duration)

@@ -153,6 +153,17 @@ func TestSoakChecks(t *testing.T) {
 	}
 }
 
+// TestSoakMarkdownFaultRate checks that the report states a small fault rate as it is, not
+// rounded to a whole percent ("0% of Mailgun calls failing" beside the faults injected).
+func TestSoakMarkdownFaultRate(t *testing.T) {
+	for rate, want := range map[float64]string{0.004: "0.4%", 0.1: "10%", 0.125: "12.5%", 1: "100%"} {
+		r := soakResult{Options: mixedOptions{faultRate: rate}}
+		if md := r.markdown(); !strings.Contains(md, ", "+want+" of Mailgun calls failing") {
+			t.Errorf("-fault-rate %v: the report lacks %q:\n%s", rate, want, md)
+		}
+	}
+}
+
 func TestWriteSoak(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "SOAK.md")
 	sec := func(s string) string { return soakBegin + "\n" + s + "\n" + soakEnd + "\n" }

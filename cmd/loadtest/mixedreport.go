@@ -250,7 +250,7 @@ func (r soakResult) markdown() string {
 	fmt.Fprintf(&b, "- Command: `flock /tmp/smtpdesk-load.lock go run ./cmd/loadtest -mixed %s`\n", shellArgs(r.Options.args))
 	fmt.Fprintf(&b, "- When: %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	fmt.Fprintf(&b, "- Machine: %s; load average before: %s\n", r.Machine, r.LoadBefore)
-	fmt.Fprintf(&b, "- Load: %d signed-in sessions (demo admin), %v, %.0f%% of Mailgun calls failing (%s), %d Mailgun calls in all\n\n",
+	fmt.Fprintf(&b, "- Load: %d signed-in sessions (demo admin), %v, %.3g%% of Mailgun calls failing (%s), %d Mailgun calls in all\n\n",
 		r.Options.users, r.Elapsed.Round(time.Second), 100*r.Options.faultRate, injectedText(r.Injected), r.UpstreamCalls)
 
 	b.WriteString("### Answers by action\n\n")
