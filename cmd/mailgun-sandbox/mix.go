@@ -58,8 +58,13 @@ func parseMix(r io.Reader) (faultMix, error) {
 	var j mixJSON
 	dec := json.NewDecoder(io.LimitReader(r, maxMixBody))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
-		return faultMix{}, fmt.Errorf("faults: %w", err)
+	err := dec.Decode(&j)
+	if err == nil && !errors.Is(dec.Decode(&struct{}{}), io.EOF) {
+		// A second value would be ignored: the caller may have meant it.
+		err = errors.New("more than one JSON value")
+	}
+	if err != nil {
+		return faultMix{}, fmt.Errorf(`faults: %w: send one JSON object, e.g. {"rate":0.1} ({"rate":0} ends the mix)`, err)
 	}
 	m := faultMix{Rate: j.Rate, Kinds: j.Kinds, RetryAfter: time.Second, SlowLatency: 500 * time.Millisecond}
 	if math.IsNaN(m.Rate) || m.Rate < 0 || m.Rate > 1 {

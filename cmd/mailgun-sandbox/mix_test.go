@@ -129,8 +129,19 @@ func TestFaultMixRejects(t *testing.T) {
 	for _, body := range []string{
 		`{"rate":1.5}`, `{"rate":-0.1}`, `{"rate":0.1,"kinds":["teapot"]}`,
 		`{"rate":0.1,"retry_after":"soon"}`, `{"rate":0.1,"slow_latency":"2m"}`, `{"rate":0.1,"extra":1}`, `not json`,
+		``, `{"rate":0.5} {"rate":0}`,
 	} {
 		setMix(t, srv.URL, body, http.StatusBadRequest)
+	}
+}
+
+// TestParseMixSaysWhatToSend checks that a body that is not one JSON object (none at all, or
+// two) is refused with an example of what to send.
+func TestParseMixSaysWhatToSend(t *testing.T) {
+	for _, body := range []string{``, `{"rate":0.5} {"rate":0}`} {
+		if _, err := parseMix(strings.NewReader(body)); err == nil || !strings.Contains(err.Error(), `e.g. {"rate":0.1}`) {
+			t.Errorf("parseMix(%q) = %v, want an error with an example body", body, err)
+		}
 	}
 }
 
