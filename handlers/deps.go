@@ -337,7 +337,9 @@ func (s *site) errorPageNext(c echo.Context, status int, heading, msg, hint stri
 	return Render(c, status, views.ErrorPage(vm))
 }
 
-// limit spends one of the user's mutating actions; when none is left it answers 429.
+// limit spends one of the user's mutating actions; when none is left it answers 429. Its
+// refusals (here and slowDown's) begin "You have reached the limit of", which the load test's
+// soak (cmd/loadtest) tells from Mailgun's rate limit passed on.
 func (s *site) limit(c echo.Context, sc *scope) (bool, error) {
 	if ok, wait := s.allow(c, sc); !ok {
 		return false, s.errorPage(c, http.StatusTooManyRequests, "Slow down",

@@ -251,7 +251,7 @@ func (s *soak) setUp(ctx context.Context) error {
 	s.logf("sandbox on %s, dashboard (cmd/web -demo) on %s; logs in %s", sbAddr, webAddr, s.dir)
 	s.web, err = s.cs.start(s.dir, "web", webBin, []string{"-demo", "-addr", webAddr, "-data", filepath.Join(s.dir, "web-data")},
 		[]string{"MAILGUN_BASE_URL=" + s.sbURL, "MAILGUN_API_KEY=" + key, "METRICS_TOKEN=" + tok,
-			// Asks for a higher action limit; the demo currently keeps its own 30 per user per minute.
+			// The demo's own default is 30 actions per user per minute, which would throttle the run.
 			"RATE_LIMIT_ACTIONS=" + strconv.Itoa(s.o.actionsPerMinute)})
 	if err != nil {
 		return err
@@ -461,7 +461,7 @@ func (s *soak) formToken(ctx context.Context, u *soakUser, op, path string) stri
 // limitedBy reports whether a 429 is SMTP Desk's own action limit (and notes the wait), as
 // opposed to Mailgun's rate limit passed on.
 func (s *soak) limitedBy(u *soakUser, p *testflow.Page) bool {
-	if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Text(), "changes in a minute") {
+	if p.Status != http.StatusTooManyRequests || !strings.Contains(p.Text(), "You have reached the limit of") {
 		return false
 	}
 	wait := 5 * time.Second
