@@ -95,6 +95,24 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return srv
 }
 
+// OpenDatabase opens the database DATABASE_URL names, for the server and the commands alike.
+// When it cannot, the error names the variable, the database (its password hidden) and what to
+// check: the driver's words alone ("unable to open database file (14)") say neither.
+func OpenDatabase(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	dsn := cfg.DatabaseURL.Reveal()
+	db, err := store.Open(ctx, dsn)
+	if err == nil {
+		return db, nil
+	}
+	if path, ok := store.SQLiteFile(dsn); ok {
+		return nil, fmt.Errorf("DATABASE_URL: cannot open the SQLite database %q: %w; check that its directory exists and that this user may write there, or set DATABASE_URL to another file (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db)", path, err)
+	}
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return nil, fmt.Errorf("DATABASE_URL: cannot open the PostgreSQL database %s: %w; check that the server runs and accepts connections from this host, and the user, password and database name in DATABASE_URL", cfg.DatabaseRedacted(), err)
+	}
+	return nil, fmt.Errorf("DATABASE_URL: cannot open the database %s: %w; check DATABASE_URL", cfg.DatabaseRedacted(), err)
+}
+
 // New wires an App from cfg. ctx bounds start-up (opening the database); background work
 // (provider discovery, the janitor) runs until Close. cfg should have passed Validate.
 func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, err error) {
@@ -110,9 +128,9 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		}
 	}()
 
-	a.db, err = store.Open(ctx, cfg.DatabaseURL.Reveal())
+	a.db, err = OpenDatabase(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("app: open database: %w", err)
+		return nil, err
 	}
 	a.policy, err = policy.NewHolder(cfg.PolicyFile)
 	if err != nil {

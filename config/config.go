@@ -695,6 +695,9 @@ func (c Config) LogValue() slog.Value {
 	)
 }
 
+// DatabaseRedacted is DATABASE_URL as a message or log may show it: with its passwords hidden.
+func (c Config) DatabaseRedacted() string { return redactDSN(c.DatabaseURL.Reveal()) }
+
 func (c Config) mailgunTarget() string {
 	if c.Mailgun.BaseURL != "" {
 		return c.Mailgun.BaseURL

@@ -416,7 +416,7 @@ func openStore(ctx context.Context, getenv func(string) string) (*store.DB, erro
 			return nil, fmt.Errorf("DATABASE_URL: no SQLite database at %q (%w); set DATABASE_URL as the server has it", path, errors.Unwrap(err))
 		}
 	}
-	return store.Open(ctx, dsn)
+	return app.OpenDatabase(ctx, cfg)
 }
 
 // healthcheck GETs /healthz on the configured listen address (a wildcard host means loopback).

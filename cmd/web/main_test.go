@@ -590,3 +590,58 @@ func TestCommandsNeedAnExistingSQLiteFile(t *testing.T) {
 		}
 	}
 }
+
+// TestDatabaseUnreachableSaysWhatToCheck: a database that cannot be opened stops the server and
+// the commands with an error that names DATABASE_URL, the database (its password hidden) and
+// what to check, rather than the driver's words alone ("unable to open database file (14)").
+func TestDatabaseUnreachableSaysWhatToCheck(t *testing.T) {
+	// Nothing listens on port 1; the connection is refused at once.
+	const pg = "postgres://smtpdesk:hunter2@127.0.0.1:1/smtpdesk?sslmode=disable"
+	noDir := filepath.Join(t.TempDir(), "missing", "smtpdesk.db")
+	for _, tc := range []struct {
+		dsn  string
+		want []string
+	}{
+		{noDir, []string{"DATABASE_URL: cannot open the SQLite database " + fmt.Sprintf("%q", noDir), "directory exists"}},
+		{pg, []string{"DATABASE_URL: cannot open the PostgreSQL database postgres://smtpdesk:xxxxx@127.0.0.1:1/smtpdesk", "check that the server runs"}},
+	} {
+		env := map[string]string{
+			"SMTPDESK_LISTEN":    freeAddr(t),
+			"SMTPDESK_BASE_URL":  "http://127.0.0.1:8080",
+			"MAILGUN_API_KEY":    "key-test",
+			"MAILGUN_BASE_URL":   "http://127.0.0.1:1",
+			"OIDC_ISSUER":        "http://127.0.0.1:1",
+			"OIDC_CLIENT_ID":     "smtp-desk",
+			"OIDC_CLIENT_SECRET": "s3cret",
+			"SESSION_KEYS":       "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+			"POLICY_FILE":        "../../demoidp/demo-policy.yaml",
+			"DATABASE_URL":       tc.dsn,
+		}
+		runs := [][]string{nil, {"sessions", "revoke", "ada@corp.example"}}
+		if tc.dsn == pg {
+			// For SQLite the commands stop earlier: the file does not exist
+			// (TestCommandsNeedAnExistingSQLiteFile).
+			runs = append(runs, []string{"audit", "verify"})
+		} else {
+			runs = runs[:1]
+		}
+		for _, args := range runs {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			var out testlog.Buffer
+			err := run(ctx, args, envOf(env), &out)
+			cancel()
+			if err == nil {
+				t.Errorf("%v with DATABASE_URL=%s succeeded\n%s", args, tc.dsn, out.String())
+				continue
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("%v with DATABASE_URL=%s: error %q lacks %q", args, tc.dsn, err, want)
+				}
+			}
+			if strings.Contains(err.Error()+out.String(), "hunter2") {
+				t.Errorf("%v: the database password was printed: %q\n%s", args, err, out.String())
+			}
+		}
+	}
+}
