@@ -54,8 +54,9 @@ func appendURL(b []byte, u string) []byte {
 }
 
 // Assets are the URLs of the page frame's icon, stylesheet and script. The server's are
-// content-hashed by package static, which views does not import (DESIGN.md: views depends on
-// templ and the standard library only): the handlers build them once and put them in Page.
+// content-hashed by package static, which views does not import (docs/ARCHITECTURE.md: views
+// depends on templ and the standard library only): the handlers build them once and put them in
+// Page.
 type Assets struct {
 	head string // the document's head from the icon link up to the script's src attribute
 }

@@ -1,4 +1,4 @@
 // Package layering has no code: its test holds every package of the module to the import rules
-// of DESIGN.md as docs/ARCHITECTURE.md records them, so a new import that crosses a layer fails
-// the build's tests instead of waiting for a reviewer to notice.
+// docs/ARCHITECTURE.md records, so a new import that crosses a layer fails the build's tests
+// instead of waiting for a reviewer to notice.
 package layering

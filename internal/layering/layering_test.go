@@ -110,7 +110,7 @@ func (r rule) refuses(imp string) string {
 		case slices.Contains(r.own, "*") || slices.Contains(r.own, own):
 			return ""
 		}
-		return "not one of the module's packages this layer may use (DESIGN.md, docs/ARCHITECTURE.md)"
+		return "not one of the module's packages this layer may use (docs/ARCHITECTURE.md)"
 	}
 	first, _, _ := strings.Cut(imp, "/")
 	if !strings.Contains(first, ".") {
@@ -121,5 +121,5 @@ func (r rule) refuses(imp string) string {
 			return ""
 		}
 	}
-	return "a dependency this layer may not use (DESIGN.md, docs/ARCHITECTURE.md)"
+	return "a dependency this layer may not use (docs/ARCHITECTURE.md)"
 }
