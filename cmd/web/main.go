@@ -19,6 +19,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"syscall"
@@ -109,6 +110,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))
+	}
+	if o.dataDir != "" && !o.demo {
+		// Ignored, it would leave the server on the default smtpdesk.db in the working directory
+		// while the operator believes the data is in DIR.
+		return fmt.Errorf("-data is the demo's data directory and needs -demo; outside the demo, set DATABASE_URL instead (e.g. DATABASE_URL=%s)", filepath.Join(o.dataDir, config.DefaultDatabaseURL))
 	}
 
 	cfg, loadErr := config.Load(getenv)

@@ -645,3 +645,15 @@ func TestDatabaseUnreachableSaysWhatToCheck(t *testing.T) {
 		}
 	}
 }
+
+// TestDataNeedsDemo: -data outside the demo is refused with what to set instead; ignored, it left
+// the server on smtpdesk.db in the working directory while the operator believed otherwise.
+func TestDataNeedsDemo(t *testing.T) {
+	t.Chdir(t.TempDir())
+	dir := t.TempDir()
+	err := run(context.Background(), []string{"-data", dir}, envOf(nil), io.Discard)
+	want := "-data is the demo's data directory and needs -demo; outside the demo, set DATABASE_URL instead (e.g. DATABASE_URL=" + filepath.Join(dir, "smtpdesk.db") + ")"
+	if err == nil || err.Error() != want {
+		t.Errorf("run -data DIR = %v, want %q", err, want)
+	}
+}
