@@ -34,8 +34,11 @@ if [ ! -d node_modules ]; then
 	npm ci --no-audit --no-fund </dev/null
 fi
 
-# --- PostgreSQL on 127.0.0.1:5432 with a database "test" ---
-pg_up() { command -v pg_isready >/dev/null && pg_isready -q -h 127.0.0.1 -p 5432; }
+# --- PostgreSQL for the store tests: SMTPDESK_TEST_POSTGRES, by default a local server on
+# 127.0.0.1:5432 with a database "test", which this script installs and starts when it is missing.
+# Another SMTPDESK_TEST_POSTGRES is used as it is; SMTPDESK_SKIP_POSTGRES=1 skips those tests. ---
+default_pg="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+pg_up() { command -v pg_isready >/dev/null && pg_isready -q -d "$SMTPDESK_TEST_POSTGRES"; }
 start_cluster() {
 	local v
 	for v in $(ls /etc/postgresql 2>/dev/null); do
@@ -44,36 +47,48 @@ start_cluster() {
 	for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done
 	return 1
 }
-if ! pg_up; then
-	step "starting PostgreSQL"
-	if ! start_cluster; then
-		if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
-			apt_install postgresql postgresql-client || true
-		fi
-		start_cluster || true
-	fi
-fi
-if ! pg_up; then
-	echo "ERROR: no PostgreSQL answers on 127.0.0.1:5432 and none could be installed or started." >&2
-	echo "       Install it (apt-get install -y postgresql) and start it, or set SMTPDESK_TEST_POSTGRES." >&2
-	exit 1
-fi
-# Trust local TCP connections for the test user and create the database (idempotent).
-if command -v psql >/dev/null; then
-	if ! psql "$SMTPDESK_TEST_POSTGRES" -c 'select 1' >/dev/null 2>&1; then
-		for hba in /etc/postgresql/*/main/pg_hba.conf; do
-			[ -f "$hba" ] || continue
-			if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
-				as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
-				as_root su postgres -c "psql -qc 'select pg_reload_conf()'" </dev/null >/dev/null || true
-			fi
-		done
-		sleep 1
-		as_root su postgres -c "createdb test" </dev/null 2>/dev/null || psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qc 'create database test' 2>/dev/null || true
-	fi
-	if ! psql "$SMTPDESK_TEST_POSTGRES" -c 'select 1' >/dev/null 2>&1; then
-		echo "ERROR: PostgreSQL runs but $SMTPDESK_TEST_POSTGRES does not answer; create the database or set SMTPDESK_TEST_POSTGRES." >&2
+if [ "${SMTPDESK_SKIP_POSTGRES:-}" = 1 ]; then
+	step "PostgreSQL tests skipped (SMTPDESK_SKIP_POSTGRES=1)"
+elif [ "$SMTPDESK_TEST_POSTGRES" != "$default_pg" ]; then
+	if ! pg_up && ! psql "$SMTPDESK_TEST_POSTGRES" -c 'select 1' >/dev/null 2>&1; then
+		echo "ERROR: the PostgreSQL server SMTPDESK_TEST_POSTGRES names does not answer." >&2
+		echo "       Start it, unset SMTPDESK_TEST_POSTGRES to use a local one on 127.0.0.1:5432 (installed if missing)," >&2
+		echo "       or set SMTPDESK_SKIP_POSTGRES=1 to skip the PostgreSQL tests." >&2
 		exit 1
+	fi
+else
+	if ! pg_up; then
+		step "starting PostgreSQL"
+		if ! start_cluster; then
+			if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+				apt_install postgresql postgresql-client || true
+			fi
+			start_cluster || true
+		fi
+	fi
+	if ! pg_up; then
+		echo "ERROR: no PostgreSQL answers on 127.0.0.1:5432 and none could be installed or started." >&2
+		echo "       Install it (apt-get install -y postgresql) and start it, set SMTPDESK_TEST_POSTGRES to another" >&2
+		echo "       server, or set SMTPDESK_SKIP_POSTGRES=1 to skip the PostgreSQL tests." >&2
+		exit 1
+	fi
+	# Trust local TCP connections for the test user and create the database (idempotent).
+	if command -v psql >/dev/null; then
+		if ! psql "$SMTPDESK_TEST_POSTGRES" -c 'select 1' >/dev/null 2>&1; then
+			for hba in /etc/postgresql/*/main/pg_hba.conf; do
+				[ -f "$hba" ] || continue
+				if ! grep -q '^host all all 127.0.0.1/32 trust' "$hba"; then
+					as_root sed -i '1i host all all 127.0.0.1/32 trust\nhost all all ::1/128 trust' "$hba"
+					as_root su postgres -c "psql -qc 'select pg_reload_conf()'" </dev/null >/dev/null || true
+				fi
+			done
+			sleep 1
+			as_root su postgres -c "createdb test" </dev/null 2>/dev/null || psql "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable" -qc 'create database test' 2>/dev/null || true
+		fi
+		if ! psql "$SMTPDESK_TEST_POSTGRES" -c 'select 1' >/dev/null 2>&1; then
+			echo "ERROR: PostgreSQL runs but $SMTPDESK_TEST_POSTGRES does not answer; create the database or set SMTPDESK_TEST_POSTGRES." >&2
+			exit 1
+		fi
 	fi
 fi
 

@@ -1,0 +1,88 @@
+package testpg
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestScriptUsesTheConfiguredPostgres: scripts/test.sh, which this package's DefaultURL and
+// messages send developers to, looks for the PostgreSQL that SMTPDESK_TEST_POSTGRES names and
+// honours SMTPDESK_SKIP_POSTGRES=1, as Schema does. It used to probe 127.0.0.1:5432 whatever
+// was set, so a server elsewhere (a container on another port) made it install and start a local
+// one, or, without root, stop with "set SMTPDESK_TEST_POSTGRES", which was set. The script runs
+// with every command it would change the machine with replaced by a stub that records the call.
+func TestScriptUsesTheConfiguredPostgres(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	script, err := filepath.Abs("../../scripts/test.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const elsewhere = "postgres://postgres@127.0.0.1:5433/test?sslmode=disable"
+	for _, tc := range []struct {
+		name     string
+		env      []string
+		up       bool // whether the stub PostgreSQL on port 5433 answers
+		wantExit int
+		wantOut  []string
+	}{
+		{"another server, up", []string{"SMTPDESK_TEST_POSTGRES=" + elsewhere}, true, 0, nil},
+		{"another server, down", []string{"SMTPDESK_TEST_POSTGRES=" + elsewhere}, false, 1,
+			[]string{"SMTPDESK_TEST_POSTGRES names does not answer", "SMTPDESK_SKIP_POSTGRES=1"}},
+		{"skipped", []string{"SMTPDESK_TEST_POSTGRES=", "SMTPDESK_SKIP_POSTGRES=1"}, false, 0,
+			[]string{"PostgreSQL tests skipped (SMTPDESK_SKIP_POSTGRES=1)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			stubs := t.TempDir()
+			calls := filepath.Join(t.TempDir(), "calls")
+			record := "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> " + calls + "\n"
+			for _, name := range []string{"apt-get", "pg_ctlcluster", "su", "go", "npm", "gofmt", "git", "sleep", "sed", "createdb"} {
+				writeStub(t, stubs, name, record+"exit 0\n")
+			}
+			writeStub(t, stubs, "sudo", record+"[ \"$1\" = -n ] && shift\nexec \"$@\"\n")
+			answer := "exit 1\n"
+			if tc.up {
+				answer = "case \"$*\" in *:5433/*) exit 0;; esac\nexit 1\n"
+			}
+			writeStub(t, stubs, "pg_isready", record+answer)
+			writeStub(t, stubs, "psql", record+answer)
+
+			cmd := exec.Command(bash, script)
+			cmd.Env = append(os.Environ(), "PATH="+stubs+string(os.PathListSeparator)+os.Getenv("PATH"), "SMTPDESK_SKIP_POSTGRES=")
+			cmd.Env = append(cmd.Env, tc.env...)
+			out, err := cmd.CombinedOutput()
+			exit := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				exit = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(calls)
+			if exit != tc.wantExit {
+				t.Errorf("exit %d, want %d\n%s\ncalls:\n%s", exit, tc.wantExit, out, b)
+			}
+			for _, want := range tc.wantOut {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, "pg_ctlcluster ") || strings.Contains(line, "postgresql") || strings.Contains(line, "5432") {
+					t.Errorf("the script reached for a local PostgreSQL: %q\ncalls:\n%s", line, b)
+				}
+			}
+		})
+	}
+}
+
+func writeStub(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
