@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -607,5 +609,17 @@ func TestServerBinariesRelativeBinDir(t *testing.T) {
 	}
 	if want := filepath.Join(root, "bin", "web"); web != want {
 		t.Errorf("dashboard binary = %q, want %q", web, want)
+	}
+}
+
+// TestHelpPointsToMixed: -help names -mixed, the soak run the README and docs/SOAK.md send
+// readers to, whose flags only "-mixed -help" lists; the load test's own -help said nothing of it.
+func TestHelpPointsToMixed(t *testing.T) {
+	var out strings.Builder
+	if _, err := parseFlags([]string{"-help"}, &out); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("parseFlags -help = %v, want flag.ErrHelp", err)
+	}
+	if !strings.Contains(out.String(), "go run ./cmd/loadtest -mixed [flags]") || !strings.Contains(out.String(), "-mixed -help") {
+		t.Errorf("-help does not point to -mixed:\n%s", out.String())
 	}
 }

@@ -94,6 +94,8 @@ list endpoint and the dashboard's domain page at the same concurrency, at 0 ms a
 
 Usage:
   go run ./cmd/loadtest [flags]      (or scripts/loadtest.sh [flags])
+  go run ./cmd/loadtest -mixed [flags]   the mixed-traffic soak with injected faults instead
+                                         (docs/SOAK.md; -mixed -help lists its own flags)
 
 Flags:
 `)
