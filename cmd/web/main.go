@@ -319,6 +319,10 @@ Flags:
 	for _, v := range config.Vars() {
 		fmt.Fprintf(w, "  %s (default: %s)\n      %s; e.g. %s\n", v.Name, orDash(v.Default), v.Help, v.Example)
 	}
+	fmt.Fprintf(w, `
+Go runtime: SMTP Desk sets GOMEMLIMIT=%dMiB and GOGC=%d unless the environment sets them
+(e.g. GOMEMLIMIT=200MiB, or GOMEMLIMIT=off for no limit).
+`, defaultMemoryLimit>>20, defaultGCPercent)
 	fmt.Fprint(w, `
 Session key rotation: put a new key first in SESSION_KEYS and keep the old one after it
 (SESSION_KEYS=new,old); new cookies are signed with the first, existing ones still decode. Drop

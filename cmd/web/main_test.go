@@ -67,7 +67,7 @@ func TestHelpListsEverySetting(t *testing.T) {
 		t.Fatalf("run -help = %v, want flag.ErrHelp", err)
 	}
 	help := out.String()
-	for _, want := range []string{"-demo", "-data", "-addr", "audit verify", "healthcheck", "SESSION_KEYS=new,old"} {
+	for _, want := range []string{"-demo", "-data", "-addr", "audit verify", "healthcheck", "SESSION_KEYS=new,old", "SMTP Desk sets GOMEMLIMIT=80MiB and GOGC=200 unless"} {
 		if !strings.Contains(help, want) {
 			t.Errorf("-help lacks %q", want)
 		}
