@@ -221,7 +221,10 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if p.retryAfter > 0 {
 			h.Set("Retry-After", strconv.Itoa(int(math.Ceil(p.retryAfter.Seconds()))))
 		}
-		if p.status == http.StatusUnauthorized || p.status >= 500 {
+		// A signed-in user's error page names them and carries the sign-out form's CSRF token, so
+		// it is not stored either. The signed-in routes' own middleware (uncached) has not run
+		// for a refusal made before routing, such as the CSRF check's.
+		if p.status == http.StatusUnauthorized || p.status >= 500 || auth.UserFrom(c) != nil {
 			h.Set(echo.HeaderCacheControl, "no-store")
 		}
 		if req.Method == http.MethodHead {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -303,6 +304,42 @@ func TestSecurity15SecurityHeaders(t *testing.T) {
 		}
 		if got := h.Get("Referrer-Policy"); got != "same-origin" {
 			t.Errorf("GET %s: Referrer-Policy = %q", tc.path, got)
+		}
+	}
+}
+
+// TestSecurity15SignedInPagesNotStored: every page a signed-in user gets names them (the header,
+// the sign-out form with its CSRF token), so none may be kept by a browser or proxy cache, and
+// after sign-out the back button must not show one. That holds for every GET route behind
+// sign-in, and for the error pages answered before any route's middleware runs: an unknown
+// address (404), a method the route lacks (405) and a form refused by the CSRF check (403).
+func TestSecurity15SignedInPagesNotStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	admin := e.signIn("admin")
+	type request struct{ method, path string }
+	var reqs []request
+	for _, rt := range e.App.Echo().Routes() {
+		if rt.Method == http.MethodGet && !publicRoutes[rt.Path] {
+			reqs = append(reqs, request{rt.Method, fillPath(rt.Path)})
+		}
+	}
+	if len(reqs) < 10 {
+		t.Fatalf("walked %d signed-in GET routes, want the whole surface (>= 10)", len(reqs))
+	}
+	reqs = append(reqs, request{http.MethodGet, "/no-such-page"}, request{http.MethodGet, auth.LogoutPath},
+		request{http.MethodPost, "/d/example.com/new"})
+	for _, r := range reqs {
+		var form url.Values
+		if r.method == http.MethodPost {
+			form = url.Values{"logins": {"no-token"}} // no CSRF token: refused before any route
+		}
+		resp, body := raw(t, admin, r.method, r.path, form, nil)
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+			t.Errorf("%s %s signed in = %d with Cache-Control %q, want no-store", r.method, r.path, resp.StatusCode, cc)
+		}
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && !strings.Contains(body, "Sign out") {
+			t.Errorf("%s %s = %d: the page does not show the signed-in header this test is about", r.method, r.path, resp.StatusCode)
 		}
 	}
 }
