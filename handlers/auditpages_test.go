@@ -363,6 +363,28 @@ func TestAuditExports(t *testing.T) {
 		}
 	})
 
+	t.Run("jsonl holds only the domains the user can view", func(t *testing.T) {
+		// Without a filter: the scoping alone keeps example.com's entries out (the case below
+		// filters by an actor who has none there, so it cannot tell).
+		p := get(t, c, "/audit/export.jsonl")
+		wantStatus(t, p, http.StatusOK)
+		sc := bufio.NewScanner(bytes.NewReader(p.Body))
+		n := 0
+		for sc.Scan() {
+			var rec map[string]any
+			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+				t.Fatalf("line %d: %v", n+1, err)
+			}
+			if rec["domain"] != "acme.example" {
+				t.Errorf("exported an entry of %v", rec["domain"])
+			}
+			n++
+		}
+		if n != 5 {
+			t.Errorf("%d lines, want 5 (the operator cannot see example.com)", n)
+		}
+	})
+
 	t.Run("jsonl with the page's filters", func(t *testing.T) {
 		p := get(t, c, "/audit/export.jsonl?actor=x%40test")
 		wantStatus(t, p, http.StatusOK)
