@@ -178,7 +178,9 @@ func (a *Auth) CSRF() echo.MiddlewareFunc {
 			}
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {
-				got = c.FormValue("_csrf")
+				// From the body only: a token in a URL would be one that pages, logs and
+				// Referer headers can carry, and SMTP Desk never puts it there.
+				got = r.PostFormValue("_csrf")
 			}
 			if got, ok := unmaskToken(got); !ok || !equalConst(got, want) {
 				return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.").SetInternal(ErrFormExpired)

@@ -449,6 +449,12 @@ func TestSecurity14CSRF(t *testing.T) {
 			}
 		})
 	}
+	t.Run("token in the query string", func(t *testing.T) {
+		q := "/protected?" + url.Values{"_csrf": {tok}}.Encode()
+		if got := b.do(http.MethodPost, q, url.Values{}, nil).resp.StatusCode; got != http.StatusForbidden {
+			t.Errorf("POST with the token in the URL only = %d, want 403", got)
+		}
+	})
 	t.Run("signed out cross-site", func(t *testing.T) {
 		if got := h.browser().do(http.MethodPost, "/protected", url.Values{}, map[string]string{"Sec-Fetch-Site": "cross-site"}).resp.StatusCode; got != http.StatusForbidden {
 			t.Errorf("POST = %d, want 403", got)
