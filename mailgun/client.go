@@ -84,6 +84,13 @@ type Client struct {
 	jitter func(n int64) int64
 }
 
+// Format prints a Client as its base URL, never its API key: fmt's verbs (%v, %+v, %#v, %s)
+// and log handlers that format values with them would otherwise print every field, the key
+// included, for a Client passed to a log call or an error message by mistake.
+func (c Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "mailgun.Client{base: %s, key: [redacted]}", c.baseURL)
+}
+
 // Option configures a Client in NewClient.
 type Option func(*Client) error
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -268,5 +269,25 @@ func TestItemsWithoutANameAreBadResponse(t *testing.T) {
 	c, _ := newClient(t, f)
 	if l, err := c.ListDomains(ctx, nil); !errors.Is(err, mailgun.ErrBadResponse) {
 		t.Errorf("ListDomains with a nameless domain: list = %+v, err = %v, want ErrBadResponse", l, err)
+	}
+}
+
+// TestClientPrintsNoKey: a Client passed by mistake to a log call or an error message shows its
+// base URL, never its API key, with any of fmt's verbs and in slog's text and JSON output.
+func TestClientPrintsNoKey(t *testing.T) {
+	const key = "key-0123456789abcdef-do-not-print"
+	c, err := mailgun.NewClient(key, mailgun.WithBaseURL("http://127.0.0.1:9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	slog.New(slog.NewTextHandler(&logs, nil)).Info("client", "c", c, "v", *c)
+	slog.New(slog.NewJSONHandler(&logs, nil)).Info("client", "c", c, "v", *c)
+	out := fmt.Sprintf("%v %+v %#v %s %v", c, c, c, c, *c) + logs.String()
+	if strings.Contains(out, key) {
+		t.Fatalf("the API key is printed: %s", out)
+	}
+	if !strings.Contains(out, "http://127.0.0.1:9") {
+		t.Errorf("the client is not named by its base URL: %s", out)
 	}
 }
