@@ -50,7 +50,8 @@ func isHostByte(b byte) bool {
 
 // ValidateSpec checks a login specification (a local part such as "alice" or a full address
 // such as "alice@example.com") before it goes into a URL path or a form: 1 to 255 bytes of
-// valid UTF-8, no control characters (including tab, CR, LF and DEL), no '/' or '\', at most
+// valid UTF-8, no control characters (including tab, CR, LF and DEL), white space or invisible
+// formatting characters (bidi overrides, zero-width spaces), no '/' or '\', at most
 // one '@' with something on both sides of it, and not "." or "..". Errors wrap
 // ErrInvalidInput and say what is wrong without echoing the input.
 func ValidateSpec(s string) error {
@@ -78,6 +79,10 @@ func validateLogin(what, s string) error {
 		case unicode.IsSpace(r):
 			// No SMTP login has white space; " " would otherwise reach Mailgun as a login.
 			return fmt.Errorf("%w: %s has white space at byte %d", ErrInvalidInput, what, i)
+		case unicode.Is(unicode.Cf, r):
+			// Invisible formatting (bidi overrides, zero-width spaces, a BOM): no SMTP login
+			// has it, and it makes a login, here and in the audit trail, read as another.
+			return fmt.Errorf("%w: %s has an invisible formatting character (%U) at byte %d", ErrInvalidInput, what, r, i)
 		}
 	}
 	switch n := strings.Count(s, "@"); {

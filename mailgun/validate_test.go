@@ -78,6 +78,10 @@ func TestValidateSpec(t *testing.T) {
 		{"a\u0085", "U+0085"},
 		{"a\x00", "U+0000"},
 		{"a\xffb", "not valid UTF-8"},
+		{"alice\u202e@example.com", "invisible formatting character (U+202E)"},
+		{"al\u200bice", "U+200B"},
+		{"\ufeffalice", "U+FEFF"},
+		{"ali\u00adce", "U+00AD"},
 	}
 	for _, tt := range tests {
 		err := mailgun.ValidateSpec(tt.in)
