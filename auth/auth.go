@@ -157,7 +157,7 @@ func (a *Auth) discoverLoop(ctx context.Context) {
 		if err == nil {
 			return
 		}
-		a.log.Warn("identity provider discovery failed; sign-in answers 503 until it succeeds",
+		a.log.Warn("identity provider discovery failed; sign-in answers 503 until it succeeds (check that OIDC_ISSUER is the provider's issuer URL and that this host can reach it)",
 			"issuer", a.cfg.IssuerURL, "retry_in", delay.String(), "err", err)
 		t := time.NewTimer(delay)
 		select {
