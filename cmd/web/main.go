@@ -90,6 +90,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 			}
 			return errors.New(`unknown audit command; use "web audit verify"`)
 		case "healthcheck":
+			if len(args) > 1 {
+				return fmt.Errorf("unexpected argument %q; use \"web healthcheck\" (it checks SMTPDESK_LISTEN's /healthz)", args[1])
+			}
 			return healthcheck(ctx, getenv, stdout)
 		case "sessions":
 			if len(args) == 3 && args[1] == "revoke" && strings.TrimSpace(args[2]) != "" {
@@ -99,14 +102,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 		}
 	}
 	fs := flag.NewFlagSet("web", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	// The flag package prints the error and the whole usage on a wrong flag; main prints the
+	// error, and the usage is for -help only.
+	fs.SetOutput(io.Discard)
 	var o options
 	fs.BoolVar(&o.demo, "demo", false, "run the demo: simulated Mailgun and sign-in, SQLite, on 127.0.0.1 only; needs no configuration")
 	fs.StringVar(&o.dataDir, "data", "", "demo: directory for the SQLite file and policy (default: a new temporary directory)")
 	fs.StringVar(&o.addr, "addr", "", "listen address (overrides SMTPDESK_LISTEN; demo default 127.0.0.1:8080)")
-	fs.Usage = func() { usage(stdout, fs) }
-	if err := fs.Parse(args); err != nil {
+	fs.Usage = func() {}
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		usage(stdout, fs)
 		return err
+	} else if err != nil {
+		return fmt.Errorf("%w; see -help", err)
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q; see -help", fs.Arg(0))

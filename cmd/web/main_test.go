@@ -79,6 +79,28 @@ func TestHelpListsEverySetting(t *testing.T) {
 	}
 }
 
+// TestWrongArgumentsSayWhatToDo: a wrong flag or argument is one line naming it and -help (or
+// the right form), not the whole usage printed before it.
+func TestWrongArgumentsSayWhatToDo(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-bogus"}, "-bogus; see -help"},
+		{[]string{"-demo", "extra"}, `unexpected argument "extra"; see -help`},
+		{[]string{"healthcheck", "extra"}, `unexpected argument "extra"; use "web healthcheck"`},
+	} {
+		var out testlog.Buffer
+		err := run(context.Background(), tt.args, envOf(nil), &out)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("run %q = %v, want an error saying %q", tt.args, err, tt.want)
+		}
+		if out.String() != "" {
+			t.Errorf("run %q printed %d bytes besides the error:\n%.200s", tt.args, len(out.String()), out.String())
+		}
+	}
+}
+
 func TestREADMEDocumentsEverySetting(t *testing.T) {
 	b, err := os.ReadFile("../../README.md")
 	if err != nil {
