@@ -21,8 +21,10 @@ apt_install() {
 	as_root apt-get install -y -qq "$@" </dev/null
 }
 
-# --- Chromium, for the e2e tests ---
-if [ ! -x /usr/bin/chromium ]; then
+# --- Chromium, for the e2e tests (CHROMIUM_PATH names another one, as the tests honour) ---
+if [ -n "${CHROMIUM_PATH:-}" ]; then
+	[ -x "$CHROMIUM_PATH" ] || echo "WARNING: CHROMIUM_PATH=$CHROMIUM_PATH is not an executable; the browser tests will fail"
+elif [ ! -x /usr/bin/chromium ]; then
 	step "installing chromium"
 	apt_install chromium || echo "WARNING: could not install chromium; the browser tests will fail (apt-get install -y chromium)"
 fi

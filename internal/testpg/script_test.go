@@ -15,14 +15,6 @@ import (
 // one, or, without root, stop with "set SMTPDESK_TEST_POSTGRES", which was set. The script runs
 // with every command it would change the machine with replaced by a stub that records the call.
 func TestScriptUsesTheConfiguredPostgres(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
-	}
-	script, err := filepath.Abs("../../scripts/test.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
 	const elsewhere = "postgres://postgres@127.0.0.1:5433/test?sslmode=disable"
 	for _, tc := range []struct {
 		name     string
@@ -38,31 +30,7 @@ func TestScriptUsesTheConfiguredPostgres(t *testing.T) {
 			[]string{"PostgreSQL tests skipped (SMTPDESK_SKIP_POSTGRES=1)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			stubs := t.TempDir()
-			calls := filepath.Join(t.TempDir(), "calls")
-			record := "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> " + calls + "\n"
-			for _, name := range []string{"apt-get", "pg_ctlcluster", "su", "go", "npm", "gofmt", "git", "sleep", "sed", "createdb"} {
-				writeStub(t, stubs, name, record+"exit 0\n")
-			}
-			writeStub(t, stubs, "sudo", record+"[ \"$1\" = -n ] && shift\nexec \"$@\"\n")
-			answer := "exit 1\n"
-			if tc.up {
-				answer = "case \"$*\" in *:5433/*) exit 0;; esac\nexit 1\n"
-			}
-			writeStub(t, stubs, "pg_isready", record+answer)
-			writeStub(t, stubs, "psql", record+answer)
-
-			cmd := exec.Command(bash, script)
-			cmd.Env = append(os.Environ(), "PATH="+stubs+string(os.PathListSeparator)+os.Getenv("PATH"), "SMTPDESK_SKIP_POSTGRES=")
-			cmd.Env = append(cmd.Env, tc.env...)
-			out, err := cmd.CombinedOutput()
-			exit := 0
-			if ee, ok := err.(*exec.ExitError); ok {
-				exit = ee.ExitCode()
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			b, _ := os.ReadFile(calls)
+			out, b, exit := runScript(t, tc.env, tc.up)
 			if exit != tc.wantExit {
 				t.Errorf("exit %d, want %d\n%s\ncalls:\n%s", exit, tc.wantExit, out, b)
 			}
@@ -78,6 +46,58 @@ func TestScriptUsesTheConfiguredPostgres(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestScriptHonoursChromiumPath: with CHROMIUM_PATH set, as the browser tests honour it, the
+// script neither installs Debian's Chromium nor stays silent when that path is not a program.
+func TestScriptHonoursChromiumPath(t *testing.T) {
+	out, calls, _ := runScript(t, []string{"CHROMIUM_PATH=/nonexistent/chromium", "SMTPDESK_SKIP_POSTGRES=1"}, false)
+	if !strings.Contains(string(out), "WARNING: CHROMIUM_PATH=/nonexistent/chromium is not an executable") {
+		t.Errorf("no warning about CHROMIUM_PATH:\n%s", out)
+	}
+	if strings.Contains(string(calls), "chromium") {
+		t.Errorf("the script reached for Debian's Chromium although CHROMIUM_PATH is set:\n%s", calls)
+	}
+}
+
+// runScript runs scripts/test.sh with env added and every command it would change the machine
+// with replaced by a stub that records the call; up says whether the stub PostgreSQL on port
+// 5433 answers. It returns the output, the calls recorded and the exit status.
+func runScript(t *testing.T, env []string, up bool) (out, calls []byte, exit int) {
+	t.Helper()
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	script, err := filepath.Abs("../../scripts/test.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stubs := t.TempDir()
+	callLog := filepath.Join(t.TempDir(), "calls")
+	record := "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> " + callLog + "\n"
+	for _, name := range []string{"apt-get", "pg_ctlcluster", "su", "go", "npm", "gofmt", "git", "sleep", "sed", "createdb"} {
+		writeStub(t, stubs, name, record+"exit 0\n")
+	}
+	writeStub(t, stubs, "sudo", record+"[ \"$1\" = -n ] && shift\nexec \"$@\"\n")
+	answer := "exit 1\n"
+	if up {
+		answer = "case \"$*\" in *:5433/*) exit 0;; esac\nexit 1\n"
+	}
+	writeStub(t, stubs, "pg_isready", record+answer)
+	writeStub(t, stubs, "psql", record+answer)
+
+	cmd := exec.Command(bash, script)
+	cmd.Env = append(os.Environ(), "PATH="+stubs+string(os.PathListSeparator)+os.Getenv("PATH"), "SMTPDESK_SKIP_POSTGRES=", "CHROMIUM_PATH=")
+	cmd.Env = append(cmd.Env, env...)
+	out, err = cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		exit = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	calls, _ = os.ReadFile(callLog)
+	return out, calls, exit
 }
 
 func writeStub(t *testing.T, dir, name, body string) {
