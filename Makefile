@@ -27,4 +27,4 @@ bench:
 
 # Static checks.
 lint:
-	go vet ./... && go tool staticcheck ./... && test -z "$$(gofmt -l $$(find . -name '*.go' -not -path './node_modules/*'))"
+	go vet ./... && go tool staticcheck ./... && unformatted="$$(gofmt -l $$(find . -name '*.go' -not -path './node_modules/*'))" && { [ -z "$$unformatted" ] || { echo "gofmt -w these files:"; echo "$$unformatted"; exit 1; }; }
