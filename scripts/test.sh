@@ -17,8 +17,12 @@ step() { printf '\n==> %s\n' "$*"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else "$@"; fi; }
 apt_updated=""
 apt_install() {
-	if [ -z "$apt_updated" ]; then as_root apt-get update -qq </dev/null; apt_updated=1; fi
-	as_root apt-get install -y -qq "$@" </dev/null
+	if [ -z "$apt_updated" ]; then as_root apt-get update -qq </dev/null || true; apt_updated=1; fi
+	if ! as_root apt-get install -y -qq "$@" </dev/null; then
+		echo "ERROR: could not install $* (installing needs root, or sudo without a password)." >&2
+		echo "       Run \"apt-get install -y $*\" as root, then run this script again." >&2
+		return 1
+	fi
 }
 
 # --- Chromium, for the e2e tests (CHROMIUM_PATH names another one, as the tests honour) ---
