@@ -296,7 +296,8 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 	})
 }
 
-// export streams every entry matching the filter (no paging), newest first. Nothing is sent
+// export streams every entry matching the filter (no paging: store.EachAudit reads it in
+// batches and holds no connection while the browser takes each one), newest first. Nothing is sent
 // before the first entry has been read, so a failure there (the database unavailable, say) is
 // the usual error page with the request id. Once the first byte is sent the status cannot
 // change, so a failure half-way is logged and the download is aborted: a file that ended

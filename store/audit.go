@@ -532,47 +532,79 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error
 		limit = DefaultAuditLimit
 	}
 	limit = min(limit, MaxAuditLimit)
-	out := make([]AuditEntry, 0, min(limit, 64))
-	err := db.eachAudit(ctx, f, limit, func(e AuditEntry) error {
-		out = append(out, e)
-		return nil
-	})
+	out, err := db.readAudit(ctx, f, limit, make([]AuditEntry, 0, min(limit, 64)))
 	if err != nil {
 		return nil, fmt.Errorf("store: list audit: %w", err)
 	}
 	return out, nil
 }
 
-// EachAudit calls fn for every entry matching f, newest first, streaming
-// rows from the database (for exports). f.Limit <= 0 means no limit. An
-// error from fn stops the walk and is returned.
+// eachAuditBatch is how many entries EachAudit reads per query.
+const eachAuditBatch = 500
+
+// EachAudit calls fn for every entry matching f, newest first (for exports).
+// f.Limit <= 0 means no limit. An error from fn stops the walk and is
+// returned.
+//
+// It reads eachAuditBatch entries per query, keyset-paged by id as ListAudit
+// is, and calls fn only once a batch is read and its rows closed. fn writes
+// to a browser, which may take minutes for a large trail: a query streamed
+// into it would hold one of the pool's connections (and, on SQLite, a read
+// transaction that keeps the WAL from being checkpointed; on PostgreSQL, a
+// snapshot that holds back vacuum) for as long, so a few slow downloads would
+// stall every session lookup. Batches are not one snapshot: an entry appended
+// meanwhile is not included (its id is above the cursor), an action completed
+// meanwhile may show its outcome, and one removed by retention meanwhile may
+// be missing.
 func (db *DB) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) error) error {
-	if err := db.eachAudit(ctx, f, f.Limit, fn); err != nil {
-		return fmt.Errorf("store: each audit: %w", err)
+	remaining := f.Limit
+	var batch []AuditEntry
+	for {
+		n := eachAuditBatch
+		if remaining > 0 {
+			n = min(n, remaining)
+		}
+		var err error
+		if batch, err = db.readAudit(ctx, f, n, batch[:0]); err != nil {
+			return fmt.Errorf("store: each audit: %w", err)
+		}
+		for _, e := range batch {
+			if err := fn(e); err != nil {
+				return fmt.Errorf("store: each audit: %w", err)
+			}
+		}
+		if len(batch) < n {
+			return nil
+		}
+		if remaining > 0 {
+			if remaining -= len(batch); remaining == 0 {
+				return nil
+			}
+		}
+		f.Before = batch[len(batch)-1].ID
 	}
-	return nil
 }
 
-func (db *DB) eachAudit(ctx context.Context, f AuditFilter, limit int, fn func(AuditEntry) error) error {
+// readAudit appends up to limit entries matching f, newest first, to out. It
+// closes its rows before returning.
+func (db *DB) readAudit(ctx context.Context, f AuditFilter, limit int, out []AuditEntry) ([]AuditEntry, error) {
 	q, args, ok := db.auditQuery(f, limit)
 	if !ok {
-		return nil
+		return out, nil
 	}
 	rows, err := db.sql.QueryContext(ctx, q, args...)
 	if err != nil {
-		return err
+		return out, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		e, err := scanEntry(rows)
 		if err != nil {
-			return err
+			return out, err
 		}
-		if err := fn(e); err != nil {
-			return err
-		}
+		out = append(out, e)
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 // VerifyAudit walks the whole chain in id order. It checks each row's hash

@@ -863,3 +863,56 @@ func TestAuditLastOK(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditEachHoldsNoConnection: EachAudit (the exports) calls fn, which writes to a browser
+// that may be slow, while it holds no database connection, so a few slow downloads cannot take
+// the pool (and, on SQLite, keep the WAL from being checkpointed); and its batches, read by
+// keyset, neither skip nor repeat an entry, with or without a filter, a limit or a cursor.
+func TestAuditEachHoldsNoConnection(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		const n = 2*eachAuditBatch + 7
+		bulkAudit(t, db.DB, n) // ids 1..n; domain example.com for ids 1, 5, 9, ...
+		walk := func(f AuditFilter) []int64 {
+			t.Helper()
+			var got []int64
+			err := db.EachAudit(ctx, f, func(e AuditEntry) error {
+				if inUse := db.sql.Stats().InUse; inUse != 0 {
+					t.Fatalf("entry %d: fn called with %d database connections in use, want 0", e.ID, inUse)
+				}
+				got = append(got, e.ID)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("EachAudit(%+v): %v", f, err)
+			}
+			return got
+		}
+		want := func(from, to int64, keep func(int64) bool, limit int) []int64 {
+			var out []int64
+			for id := from; id >= to && (limit <= 0 || len(out) < limit); id-- {
+				if keep(id) {
+					out = append(out, id)
+				}
+			}
+			return out
+		}
+		every := func(int64) bool { return true }
+		exampleCom := func(id int64) bool { return (id-1)%4 == 0 }
+		for _, tc := range []struct {
+			name string
+			f    AuditFilter
+			want []int64
+		}{
+			{"everything", AuditFilter{}, want(n, 1, every, 0)},
+			{"a batch exactly", AuditFilter{Limit: eachAuditBatch}, want(n, 1, every, eachAuditBatch)},
+			{"limit across batches", AuditFilter{Limit: eachAuditBatch + 3}, want(n, 1, every, eachAuditBatch+3)},
+			{"domain", AuditFilter{Domain: "example.com"}, want(n, 1, exampleCom, 0)},
+			{"cursor", AuditFilter{Before: n - 10}, want(n-11, 1, every, 0)},
+		} {
+			if got := walk(tc.f); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: %d ids %v…, want %d ids %v…", tc.name, len(got), got[:min(len(got), 5)], len(tc.want), tc.want[:min(len(tc.want), 5)])
+			}
+		}
+	})
+}
