@@ -799,67 +799,104 @@ func indexDiffers(logins string, got []string) bool {
 	return !slices.Equal(want, got)
 }
 
+// retentionBatch is about how many rows (entries and completions) one retention transaction
+// removes.
+const retentionBatch = 2000
+
 // DeleteAuditBefore applies retention: it deletes the oldest entries whose
 // time is before t, with their completion rows, and returns how many entries
 // it deleted. It only ever removes a prefix of the chain (by id), stopping at
 // the first entry at or after t and keeping any action whose completion is
 // kept, and it records the last removed row as the chain's anchor, so
 // VerifyAudit still verifies everything kept.
+//
+// It removes the prefix about retentionBatch rows per transaction, each
+// moving the anchor on. One transaction for the whole prefix held the audit
+// lock (and, on SQLite, the database's write lock) for as long as deleting it
+// took, several seconds per million rows: on the first run after
+// AUDIT_RETENTION is set on a long trail, actions waited to begin, a
+// completion could run out of its 5 seconds and leave its entry pending, and
+// another process's writes could run out of SQLite's busy timeout. On an
+// error the rows removed so far stay removed, the chain intact; the next run
+// removes the rest.
 func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
-	var deleted int64
-	err := db.writeTx(ctx, func(tx *tx) error {
+	var deleted, cut int64
+	for {
+		n, more, err := db.deleteAuditBatch(ctx, nanos(t), &cut)
+		deleted += n
+		if err != nil {
+			return deleted, fmt.Errorf("store: delete audit before %s: %w", t.UTC().Format(time.RFC3339), err)
+		}
+		if !more {
+			return deleted, nil
+		}
+	}
+}
+
+// deleteAuditBatch removes the next part of the prefix DeleteAuditBefore removes, in one
+// transaction, and says whether more of it remains. *cut is the first id kept: the first batch
+// finds it (it is 0 until then) and the others keep it, as finding it reads the whole prefix or
+// what is kept. Rows appended meanwhile come after it; a completion among them that refers to an
+// action before it holds that action, as each batch lowers its own end for such completions.
+func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (deleted int64, more bool, err error) {
+	err = db.writeTx(ctx, func(tx *tx) error {
 		if err := tx.pgLock(ctx, lockAudit); err != nil {
 			return err
 		}
-		// cut: the first id kept.
-		var first sql.NullInt64
-		if err := tx.queryRow(ctx, "SELECT MIN(id) FROM audit_log WHERE kind = 'entry' AND time >= ?",
-			nanos(t)).Scan(&first); err != nil {
-			return fmt.Errorf("find cut: %w", err)
+		var oldest sql.NullInt64
+		if err := tx.queryRow(ctx, "SELECT MIN(id) FROM audit_log").Scan(&oldest); err != nil {
+			return fmt.Errorf("find oldest row: %w", err)
 		}
-		var cut int64
-		if first.Valid {
-			cut = first.Int64
-		} else {
-			var last sql.NullInt64
+		if !oldest.Valid {
+			return nil // empty
+		}
+		if *cut == 0 {
+			var first, last sql.NullInt64
+			if err := tx.queryRow(ctx, "SELECT MIN(id) FROM audit_log WHERE kind = 'entry' AND time >= ?",
+				before).Scan(&first); err != nil {
+				return fmt.Errorf("find cut: %w", err)
+			}
 			if err := tx.queryRow(ctx, "SELECT MAX(id) FROM audit_log").Scan(&last); err != nil {
 				return fmt.Errorf("find cut: %w", err)
 			}
-			if !last.Valid {
-				return nil // empty
+			c := last.Int64 + 1
+			if first.Valid {
+				c = first.Int64
 			}
-			cut = last.Int64 + 1
+			var err error
+			if *cut, err = tx.keepCompleted(ctx, c); err != nil {
+				return err
+			}
 		}
-		// An action completed after the cut stays with its completion.
-		// Repeat until no kept completion refers to a removed action: lowering the cut keeps
-		// completions (between the new and the old cut) whose actions are older still.
-		for {
-			var held sql.NullInt64
-			if err := tx.queryRow(ctx, "SELECT MIN(ref_id) FROM audit_log WHERE ref_id IS NOT NULL AND ref_id < ? AND id >= ?",
-				cut, cut).Scan(&held); err != nil {
-				return fmt.Errorf("find held actions: %w", err)
+		// This transaction's part: up to about retentionBatch rows, lowered to keep its
+		// actions with their completions. When that leaves nothing (the oldest action's
+		// completion is further on than a batch), the rest of the prefix goes at once, as no
+		// batch can end before that completion.
+		part, err := tx.keepCompleted(ctx, min(*cut, oldest.Int64+retentionBatch))
+		if err != nil {
+			return err
+		}
+		if part <= oldest.Int64 && part < *cut {
+			if part, err = tx.keepCompleted(ctx, *cut); err != nil {
+				return err
 			}
-			if !held.Valid || held.Int64 >= cut {
-				break
-			}
-			cut = held.Int64
 		}
 		var lastID int64
 		var lastHash string
-		err := tx.queryRow(ctx, "SELECT id, hash FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT 1", cut).Scan(&lastID, &lastHash)
+		err = tx.queryRow(ctx, "SELECT id, hash FROM audit_log WHERE id < ? ORDER BY id DESC LIMIT 1", part).Scan(&lastID, &lastHash)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil // nothing before the cut
 		}
 		if err != nil {
 			return fmt.Errorf("read new anchor: %w", err)
 		}
-		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE kind = 'entry' AND id < ?", cut).Scan(&deleted); err != nil {
+		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE kind = 'entry' AND id < ?", part).Scan(&deleted); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
-		if _, err := tx.exec(ctx, "DELETE FROM audit_logins WHERE entry_id < ?", cut); err != nil {
+		if _, err := tx.exec(ctx, "DELETE FROM audit_logins WHERE entry_id < ?", part); err != nil {
 			return fmt.Errorf("delete logins: %w", err)
 		}
-		if _, err := tx.exec(ctx, "DELETE FROM audit_log WHERE id < ?", cut); err != nil {
+		if _, err := tx.exec(ctx, "DELETE FROM audit_log WHERE id < ?", part); err != nil {
 			return fmt.Errorf("delete rows: %w", err)
 		}
 		if _, err := tx.exec(ctx, "DELETE FROM audit_anchor WHERE one = 1"); err != nil {
@@ -868,12 +905,30 @@ func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error)
 		if _, err := tx.exec(ctx, "INSERT INTO audit_anchor (one, last_id, hash) VALUES (1, ?, ?)", lastID, lastHash); err != nil {
 			return fmt.Errorf("replace anchor: %w", err)
 		}
+		more = part < *cut
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: delete audit before %s: %w", t.UTC().Format(time.RFC3339), err)
+		return 0, false, err
 	}
-	return deleted, nil
+	return deleted, more, nil
+}
+
+// keepCompleted lowers cut (the first id kept) until no kept completion refers to a removed
+// action: an action completed after the cut stays with its completion. Lowering the cut keeps
+// completions (between the new and the old cut) whose actions are older still, so it repeats.
+func (t *tx) keepCompleted(ctx context.Context, cut int64) (int64, error) {
+	for {
+		var held sql.NullInt64
+		if err := t.queryRow(ctx, "SELECT MIN(ref_id) FROM audit_log WHERE ref_id IS NOT NULL AND ref_id < ? AND id >= ?",
+			cut, cut).Scan(&held); err != nil {
+			return 0, fmt.Errorf("find held actions: %w", err)
+		}
+		if !held.Valid || held.Int64 >= cut {
+			return cut, nil
+		}
+		cut = held.Int64
+	}
 }
 
 // foldActor is an entry's actor_fold: its e-mail and name, folded in Go (all of Unicode, the

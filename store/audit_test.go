@@ -916,3 +916,89 @@ func TestAuditEachHoldsNoConnection(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditRetentionInBatches: retention removes a long prefix a batch of rows per transaction,
+// each moving the anchor on, so it never holds the audit lock (and SQLite's write lock) for the
+// whole prefix; a batch never ends between an action and its completion, and the trail is as
+// one transaction would have left it. A trigger records every anchor written.
+func TestAuditRetentionInBatches(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		trigger := []string{
+			"CREATE TABLE anchor_log (last_id BIGINT NOT NULL)",
+			"CREATE TRIGGER anchor_logged AFTER INSERT ON audit_anchor BEGIN INSERT INTO anchor_log VALUES (NEW.last_id); END",
+		}
+		if db.Dialect() == DialectPostgres {
+			trigger = []string{
+				"CREATE TABLE anchor_log (last_id BIGINT NOT NULL)",
+				`CREATE FUNCTION log_anchor() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN INSERT INTO anchor_log VALUES (NEW.last_id); RETURN NEW; END $$`,
+				"CREATE TRIGGER anchor_logged AFTER INSERT ON audit_anchor FOR EACH ROW EXECUTE FUNCTION log_anchor()",
+			}
+		}
+		for _, q := range trigger {
+			if _, err := db.sql.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		// Old events around an old action x whose completion comes after the first batch's
+		// end; then an old action a completed after a recent entry, which holds it.
+		bulkAudit(t, db.DB, retentionBatch-10)
+		x := mustAppend(t, db, entry(t0, "x@corp.example", "credential.reset", "example.com", OutcomePending, "x@example.com"))
+		bulkAudit(t, db.DB, 20)
+		mustComplete(t, db, x, OutcomeOK, 200, "", t0.Add(time.Second))
+		xDone := x + 21 // x's completion row
+		bulkAudit(t, db.DB, retentionBatch+500)
+		a := mustAppend(t, db, entry(t0, "a@corp.example", "credential.reset", "example.com", OutcomePending, "a@example.com"))
+		recent := mustAppend(t, db, entry(t0.Add(48*time.Hour), "r@corp.example", "auth.sign_in", "", OutcomeOK))
+		mustComplete(t, db, a, OutcomeOK, 200, "", t0.Add(48*time.Hour))
+
+		n, err := db.DeleteAuditBefore(ctx, t0.Add(24*time.Hour))
+		if err != nil {
+			t.Fatalf("DeleteAuditBefore: %v", err)
+		}
+		if want := int64(a - 1 - 1); n != want { // every row before a, less x's completion
+			t.Errorf("deleted %d entries, want %d", n, want)
+		}
+		rows, err := db.sql.QueryContext(ctx, "SELECT last_id FROM anchor_log")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var anchors []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			anchors = append(anchors, id)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(anchors)
+		prev := int64(0)
+		for _, id := range anchors {
+			if id-prev > retentionBatch {
+				t.Errorf("one transaction removed rows %d to %d, more than %d (anchors %v)", prev+1, id, retentionBatch, anchors)
+			}
+			if id >= x && id < xDone {
+				t.Errorf("a batch ended at row %d, between action %d and its completion (anchors %v)", id, x, anchors)
+			}
+			prev = id
+		}
+		if len(anchors) == 0 || anchors[len(anchors)-1] != a-1 {
+			t.Errorf("anchors %v, want the last at row %d", anchors, a-1)
+		}
+		rest, err := db.ListAudit(ctx, AuditFilter{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := ids(rest), []int64{recent, a}; !slices.Equal(got, want) {
+			t.Errorf("kept ids = %v, want %v", got, want)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || !rep.Trimmed || rep.OldestID != a {
+			t.Errorf("VerifyAudit after retention = %+v, want intact, trimmed, oldest row %d", rep, a)
+		}
+	})
+}
