@@ -631,6 +631,16 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 		return rep, fmt.Errorf("store: verify audit: begin: %w", err)
 	}
 	defer snap.Rollback()
+	if db.dialect == DialectPostgres {
+		// The structural checks below read the whole trail whenever it is intact, so hash joins
+		// are what they need. Without table statistics (a restored database before autovacuum's
+		// first ANALYZE) PostgreSQL took the trail for a few rows and planned nested loops over
+		// a scan of every completion for each entry: 2.9 s for 16,000 rows instead of 0.1 s,
+		// and hours for millions.
+		if _, err := snap.ExecContext(ctx, "SET LOCAL enable_nestloop = off"); err != nil {
+			return rep, fmt.Errorf("store: verify audit: %w", err)
+		}
+	}
 	var anchorID int64
 	var prev string
 	err = snap.QueryRowContext(ctx, "SELECT last_id, hash FROM audit_anchor WHERE one = 1").Scan(&anchorID, &prev)

@@ -131,3 +131,31 @@ func BenchmarkAuditVerify(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkAuditVerifyPostgresUnanalyzed measures the whole-chain check on PostgreSQL right
+// after 8,000 actions and their completions were written into a new schema, before any
+// ANALYZE: a restored database looks like this until autovacuum's first pass. Its structural
+// checks once planned nested loops from the missing statistics (2.0–3.1 s for these 16,000
+// rows, 0.12 s after an ANALYZE); with hash joins the two cost the same.
+func BenchmarkAuditVerifyPostgresUnanalyzed(b *testing.B) {
+	db := newPostgres(b)
+	ctx := context.Background()
+	const actions = 8000
+	for i := range actions {
+		at := t0.Add(time.Duration(i) * time.Second)
+		id, err := db.AppendAudit(ctx, entry(at, "a@corp.example", "credential.reset", "acme.example", OutcomePending, "alice@acme.example"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := db.CompleteAudit(ctx, id, OutcomeOK, 200, "", at.Add(time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		rep, err := db.VerifyAudit(ctx)
+		if err != nil || rep.BrokenAt != 0 || rep.Checked != 2*actions {
+			b.Fatalf("VerifyAudit = %+v, %v; want %d rows intact", rep, err, 2*actions)
+		}
+	}
+	b.ReportMetric(float64(2*actions)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
