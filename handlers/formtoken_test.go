@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 )
 
 // TestFormSentTwiceActsOnce: a create or reset form sent again (a reload of the page its POST
@@ -200,6 +202,25 @@ func TestFormNotSentIsNotAlreadySent(t *testing.T) {
 			}
 		}
 	})
+	// Mailgun's 429 and its refusal of the key (401) say for sure that nothing was created: the
+	// same form sent again after them is a new attempt too.
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusUnauthorized} {
+		t.Run(fmt.Sprintf("Mailgun %d", status), func(t *testing.T) {
+			e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+			c := e.signIn(t, "admin")
+			const path = "/d/acme.example/new"
+			v := formOf(t, c, path)
+			v.Set("logins", "refused-one")
+			e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Rate: 1, Status: status})
+			for i := range 2 {
+				if p := post(t, c, path, v); p.Status == http.StatusConflict || p.Status < 400 {
+					t.Errorf("sending %d with Mailgun answering %d = %d, want Mailgun's refusal each time, never \"already sent\"", i+1, status, p.Status)
+				}
+			}
+			e.SB.SetFaults(sandbox.Faults{})
+			wantStatus(t, post(t, c, path, v), http.StatusOK)
+		})
+	}
 	t.Run("foreign token", func(t *testing.T) {
 		e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 		c := e.signIn(t, "admin")
