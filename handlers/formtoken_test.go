@@ -48,6 +48,15 @@ func TestFormSentTwiceActsOnce(t *testing.T) {
 
 	t.Run("reset", func(t *testing.T) {
 		v := formOf(resetUser)
+		tok := v.Get("_form")
+		v.Set("mode", "manual")
+		v.Set("password", "abc")
+		v.Set("password2", "abc")
+		if status, _, kept := post(resetUser, v); status != http.StatusBadRequest || kept != tok {
+			t.Errorf("a form with a bad password = %d with token %q, want 400 keeping %q", status, kept, tok)
+		}
+		v.Del("password")
+		v.Del("password2")
 		v.Set("mode", "generate")
 		status, _, _ := post(resetUser, v)
 		pw := last["alice@acme.example"]
