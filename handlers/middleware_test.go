@@ -63,9 +63,10 @@ func TestSecurityHeadersAndNonce(t *testing.T) {
 	}
 	h := rec.Header()
 	for name, want := range map[string]string{
-		"X-Content-Type-Options": "nosniff",
-		"Referrer-Policy":        "same-origin",
-		"X-Frame-Options":        "DENY",
+		"X-Content-Type-Options":     "nosniff",
+		"Referrer-Policy":            "same-origin",
+		"X-Frame-Options":            "DENY",
+		"Cross-Origin-Opener-Policy": "same-origin",
 	} {
 		if got := h.Get(name); got != want {
 			t.Errorf("%s = %q, want %q", name, got, want)
