@@ -124,6 +124,18 @@ func TestListCacheResultsAreCopies(t *testing.T) {
 	if l2.Items[0].Login == "changed" {
 		t.Error("a caller's change reached the cache")
 	}
+	// The whole-domain list too: neither the caller that filled it nor one served from it
+	// holds the cache's copy.
+	for i := range 3 {
+		all, err := c.All(context.Background(), "a.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != 3 || all[0].Login == "changed" {
+			t.Fatalf("All, read %d: %+v, want the 3 logins as Mailgun listed them", i+1, all)
+		}
+		all[0].Login = "changed"
+	}
 }
 
 func TestListCacheInvalidate(t *testing.T) {
