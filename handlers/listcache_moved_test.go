@@ -14,11 +14,12 @@ import (
 
 // movingLister is a domain's list that another operator changes while it is read: after each
 // first page it deletes one login near the start, shifting every later one by one place, for
-// the first `moves` walks. It stands in for Mailgun, whose list pages are windows by offset.
+// the first `moves` walks; after each of the first `grow` answers to a later page it creates a
+// login at the end. It stands in for Mailgun, whose list pages are windows by offset.
 type movingLister struct {
-	mu    sync.Mutex
-	items []mailgun.Credential
-	moves int
+	mu          sync.Mutex
+	items       []mailgun.Credential
+	moves, grow int
 }
 
 func (s *movingLister) ListCredentials(_ context.Context, _ string, o *mailgun.ListOptions) (*mailgun.CredentialList, error) {
@@ -29,6 +30,9 @@ func (s *movingLister) ListCredentials(_ context.Context, _ string, o *mailgun.L
 	if o.Skip == 0 && s.moves > 0 {
 		s.moves--
 		s.items = slices.Delete(s.items, 5, 6)
+	} else if o.Skip > 0 && s.grow > 0 {
+		s.grow--
+		s.items = append(s.items, mailgun.Credential{Login: fmt.Sprintf("new%04d@example.com", s.grow)})
 	}
 	return out, nil
 }
@@ -59,6 +63,24 @@ func TestAllWhileTheListMoves(t *testing.T) {
 	t.Run("moves once", func(t *testing.T) {
 		src := newMovingLister(2500, 1)
 		all, err := handlers.NewListCache(src, handlers.ListCacheOptions{}).All(context.Background(), "example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, cr := range all {
+			got = append(got, cr.Login)
+		}
+		if want := src.logins(); !slices.Equal(got, want) {
+			t.Errorf("All is not the %d logins that exist: %d logins, user1000 (never deleted) present: %v", len(want), len(got), slices.Contains(got, "user1000@example.com"))
+		}
+	})
+	// A delete before the second page and a create before the third leave as many logins as
+	// the first page's count, one of them never seen: only the pages' counts disagreeing (2,499
+	// on the second page) tell the walk that the list moved. FanOut 1 reads the pages in order.
+	t.Run("moves and grows back to its count", func(t *testing.T) {
+		src := newMovingLister(2500, 1)
+		src.grow = 1
+		all, err := handlers.NewListCache(src, handlers.ListCacheOptions{FanOut: 1}).All(context.Background(), "example.com")
 		if err != nil {
 			t.Fatal(err)
 		}
