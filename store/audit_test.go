@@ -184,6 +184,8 @@ func TestAuditFilters(t *testing.T) {
 			{"actor email substring, case-insensitive", AuditFilter{Actor: "aLiCe@"}, []string{"delete", "create"}},
 			{"actor name substring", AuditFilter{Actor: "alici"}, []string{"denied"}},
 			{"actor wildcard is literal", AuditFilter{Actor: "%"}, nil},
+			{"actor one-character wildcard is literal", AuditFilter{Actor: "alic_@"}, nil},
+			{"actor backslash is literal", AuditFilter{Actor: `\alice@`}, nil},
 			{"action", AuditFilter{Action: "credential.create"}, []string{"tricky", "create"}},
 			{"outcome final ok", AuditFilter{Outcome: OutcomeOK}, []string{"signin", "create"}},
 			{"outcome failed", AuditFilter{Outcome: OutcomeFailed}, []string{"reset"}},
