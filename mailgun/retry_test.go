@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -62,6 +63,14 @@ func TestRetryCountsAndBackoff(t *testing.T) {
 			replies:  []reply{{status: 502}},
 			call:     listCall,
 			wantReqs: 6, wantWaits: []time.Duration{200 * ms, 400 * ms, 800 * ms, time.Second, time.Second}, wantIs: mailgun.ErrServer,
+		},
+		{
+			// BaseDelay·2^36 overflows int64: the doubling must not turn into no wait at all.
+			name:     "backoff stays capped when the doubling overflows",
+			policy:   mailgun.RetryPolicy{MaxAttempts: 40, BaseDelay: 200 * ms, MaxDelay: time.Second},
+			replies:  []reply{{status: 502}},
+			call:     listCall,
+			wantReqs: 40, wantWaits: append([]time.Duration{200 * ms, 400 * ms, 800 * ms}, slices.Repeat([]time.Duration{time.Second}, 36)...), wantIs: mailgun.ErrServer,
 		},
 		{
 			name:     "MaxAttempts 1 means no retry",
