@@ -368,19 +368,13 @@ func TestAuditExports(t *testing.T) {
 		// filters by an actor who has none there, so it cannot tell).
 		p := get(t, c, "/audit/export.jsonl")
 		wantStatus(t, p, http.StatusOK)
-		sc := bufio.NewScanner(bytes.NewReader(p.Body))
-		n := 0
-		for sc.Scan() {
-			var rec map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				t.Fatalf("line %d: %v", n+1, err)
-			}
+		recs := jsonlRecords(t, p.Body)
+		for _, rec := range recs {
 			if rec["domain"] != "acme.example" {
 				t.Errorf("exported an entry of %v", rec["domain"])
 			}
-			n++
 		}
-		if n != 5 {
+		if n := len(recs); n != 5 {
 			t.Errorf("%d lines, want 5 (the operator cannot see example.com)", n)
 		}
 	})
@@ -391,19 +385,13 @@ func TestAuditExports(t *testing.T) {
 		if cd := p.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "attachment;") || !strings.Contains(cd, ".jsonl") {
 			t.Errorf("Content-Disposition = %q", cd)
 		}
-		sc := bufio.NewScanner(bytes.NewReader(p.Body))
-		n := 0
-		for sc.Scan() {
-			var rec map[string]any
-			if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-				t.Fatalf("line %d: %v", n+1, err)
-			}
+		recs := jsonlRecords(t, p.Body)
+		for _, rec := range recs {
 			if rec["domain"] != "acme.example" || rec["actor_email"] != "x@test.example" {
 				t.Errorf("record %v", rec)
 			}
-			n++
 		}
-		if n != 5 {
+		if n := len(recs); n != 5 {
 			t.Errorf("%d lines, want 5", n)
 		}
 	})
@@ -604,4 +592,20 @@ func TestAuditDateFilterIsUTC(t *testing.T) {
 			t.Errorf("label of #%s = %q: it does not say the day is a UTC day", id, label)
 		}
 	}
+}
+
+// jsonlRecords decodes a JSON Lines export, failing t on a line that is not a JSON object.
+func jsonlRecords(t *testing.T, body []byte) []map[string]any {
+	t.Helper()
+	var recs []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("line %d: %v", len(recs)+1, err)
+		}
+		recs = append(recs, rec)
+	}
+	return recs
 }

@@ -59,6 +59,18 @@ func newMovingLister(n, moves int) *movingLister {
 // ones, and the login crossing a page boundary was left out with no error (the count still
 // matched Mailgun's). The walk now starts again when the pages disagree, and gives up with
 // ErrListMoved when the list keeps moving, rather than leave a live login out.
+// wantAllLogins fails t unless all holds exactly the logins src has now, in its order.
+func wantAllLogins(t *testing.T, src *movingLister, all []mailgun.Credential) {
+	t.Helper()
+	var got []string
+	for _, cr := range all {
+		got = append(got, cr.Login)
+	}
+	if want := src.logins(); !slices.Equal(got, want) {
+		t.Errorf("All is not the %d logins that exist: %d logins, user1000 (never deleted) present: %v", len(want), len(got), slices.Contains(got, "user1000@example.com"))
+	}
+}
+
 func TestAllWhileTheListMoves(t *testing.T) {
 	t.Run("moves once", func(t *testing.T) {
 		src := newMovingLister(2500, 1)
@@ -66,13 +78,7 @@ func TestAllWhileTheListMoves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, cr := range all {
-			got = append(got, cr.Login)
-		}
-		if want := src.logins(); !slices.Equal(got, want) {
-			t.Errorf("All is not the %d logins that exist: %d logins, user1000 (never deleted) present: %v", len(want), len(got), slices.Contains(got, "user1000@example.com"))
-		}
+		wantAllLogins(t, src, all)
 	})
 	// A delete before the second page and a create before the third leave as many logins as
 	// the first page's count, one of them never seen: only the pages' counts disagreeing (2,499
@@ -84,13 +90,7 @@ func TestAllWhileTheListMoves(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got []string
-		for _, cr := range all {
-			got = append(got, cr.Login)
-		}
-		if want := src.logins(); !slices.Equal(got, want) {
-			t.Errorf("All is not the %d logins that exist: %d logins, user1000 (never deleted) present: %v", len(want), len(got), slices.Contains(got, "user1000@example.com"))
-		}
+		wantAllLogins(t, src, all)
 	})
 	t.Run("keeps moving", func(t *testing.T) {
 		src := newMovingLister(2500, 100)
