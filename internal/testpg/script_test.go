@@ -67,7 +67,7 @@ func runScript(t *testing.T, env []string, up bool) (out, calls []byte, exit int
 	t.Helper()
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		t.Skip("no bash")
+		t.Fatal("scripts/test.sh needs bash, which is not on PATH")
 	}
 	script, err := filepath.Abs("../../scripts/test.sh")
 	if err != nil {
