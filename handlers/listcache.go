@@ -241,8 +241,9 @@ func (c *ListCache) storeCount(d string, g uint64, total int) {
 	}
 }
 
-// All returns every credential of a domain, fetched in pages of mailgun.MaxLimit: the first
-// page tells the total, the rest are fetched concurrently, at most FanOut at a time. The
+// All returns every credential of a domain, fetched in pages of mailgun.MaxLimit that overlap
+// by one login (see fetchAll): the first page tells the total, the rest are fetched
+// concurrently, at most FanOut at a time. The
 // result is kept for PageTTL. Logins are unique in the result even if the list moved between
 // calls.
 func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credential, error) {
@@ -293,82 +294,120 @@ var ErrListMoved = errors.New("the domain's logins changed while they were read"
 const allAttempts = 3
 
 // fetchAll reads every login of a domain. Pages are read by offset, so a login created or
-// deleted between two calls shifts the rest by one: a login that still exists could cross a
-// page boundary unseen, and the count would still look right. Every page must report the same
-// total, and the logins read (each once) must be that many; otherwise the walk starts again, a
-// few times, and then fails with ErrListMoved rather than leave a live login out.
+// deleted between two calls shifts the rest by one, and a login that exists throughout could
+// cross a page boundary unseen (while the count still looks right). So the pages overlap by one
+// login: each page after the first begins where the one before it ended, with that page's last
+// login. Mailgun lists a domain's logins in a fixed order, so when every boundary login is the
+// same in both pages, and the last page reached the end of the list, every login that existed
+// for the whole walk was read; logins created or deleted during it may or may not be, as with
+// any read that takes time. Where a boundary does not match, the walk starts again, a few
+// times, and then fails with ErrListMoved rather than leave a live login out.
 func (c *ListCache) fetchAll(ctx context.Context, domain string) ([]mailgun.Credential, int, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.allLimit)
 	defer cancel()
 	for attempt := 1; ; attempt++ {
-		items, total, consistent, err := c.fetchAllOnce(ctx, domain)
+		items, consistent, err := c.fetchAllOnce(ctx, domain)
 		switch {
 		case err != nil:
 			return nil, 0, err
 		case consistent:
-			return items, total, nil
+			return items, len(items), nil
 		case attempt == allAttempts:
 			return nil, 0, fmt.Errorf("list credentials of %s: %w (%d attempts)", domain, ErrListMoved, attempt)
 		}
 	}
 }
 
-func (c *ListCache) fetchAllOnce(ctx context.Context, domain string) (items []mailgun.Credential, total int, consistent bool, err error) {
-	const limit = mailgun.MaxLimit
+// allLimit is the page size of a whole-domain read: the most Mailgun returns at once.
+const allLimit = mailgun.MaxLimit
+
+// allSkip is where page i of a whole-domain read starts: on the last login of page i-1.
+func allSkip(i int) int { return i * (allLimit - 1) }
+
+// allPages is how many overlapping pages hold total logins.
+func allPages(total int) int {
+	if total <= allLimit {
+		return 1
+	}
+	return 1 + (total-allLimit+allLimit-2)/(allLimit-1)
+}
+
+func (c *ListCache) fetchAllOnce(ctx context.Context, domain string) (items []mailgun.Credential, consistent bool, err error) {
 	// When the login count is known (the home page or an earlier list cached it), every page is
 	// asked for at once, bounded by the fan-out: 10,000 logins take three waves of calls instead
-	// of one call to learn the total and then three more. The first page's total_count is still
+	// of one call to learn the total and then three more. The pages' own total_count is still
 	// the authority: pages the count did not foresee are fetched afterwards.
 	guess := 1
 	c.mu.Lock()
-	if e, ok := c.counts[domainKey(domain)]; ok && c.now().Before(e.expires) && e.total > limit && e.total <= MaxAllLogins {
-		guess = (e.total + limit - 1) / limit
+	if e, ok := c.counts[domainKey(domain)]; ok && c.now().Before(e.expires) && e.total > allLimit && e.total <= MaxAllLogins {
+		guess = allPages(e.total)
 	}
 	c.mu.Unlock()
 
-	results := make([][]mailgun.Credential, guess)
-	total = -1
-	moved := false
+	type page struct {
+		items []mailgun.Credential
+		total int // the page's own total_count
+	}
+	pages := make([]page, guess)
 	fetch := func(from, to int) error {
 		eg, ectx := errgroup.WithContext(ctx)
 		eg.SetLimit(c.fanOut)
-		var mu sync.Mutex
 		for i := from; i < to; i++ {
 			eg.Go(func() error {
-				l, err := c.src.ListCredentials(ectx, domain, &mailgun.ListOptions{Skip: i * limit, Limit: limit})
+				l, err := c.src.ListCredentials(ectx, domain, &mailgun.ListOptions{Skip: allSkip(i), Limit: allLimit})
 				if err != nil {
 					return err
 				}
-				mu.Lock()
-				results[i] = l.Items
-				if total >= 0 && l.TotalCount != total {
-					moved = true
+				if l.TotalCount > MaxAllLogins {
+					return fmt.Errorf("%w: %s reports %d logins, more than %d", ErrTooManyLogins, domain, l.TotalCount, MaxAllLogins)
 				}
-				if i == 0 || total < 0 {
-					total = l.TotalCount
-				}
-				mu.Unlock()
+				pages[i] = page{items: l.Items, total: l.TotalCount} // each goroutine its own element
 				return nil
 			})
 		}
 		return eg.Wait()
 	}
 	if err := fetch(0, guess); err != nil {
-		return nil, 0, false, err
+		return nil, false, err
 	}
-	if total > MaxAllLogins {
-		return nil, 0, false, fmt.Errorf("%w: %s reports %d logins, more than %d", ErrTooManyLogins, domain, total, MaxAllLogins)
-	}
-	if pages := max(1, (total+limit-1)/limit); pages > guess {
-		results = append(results, make([][]mailgun.Credential, pages-guess)...)
-		if err := fetch(guess, pages); err != nil {
-			return nil, 0, false, err
+	// Read on while the last page read was full and its own count says more logins follow (a
+	// stale guess, or logins created during the walk).
+	for {
+		last := &pages[len(pages)-1]
+		if len(last.items) < allLimit || allSkip(len(pages)-1)+allLimit >= last.total {
+			break
+		}
+		n := max(allPages(last.total), len(pages)+1)
+		if n > allPages(MaxAllLogins) {
+			return nil, false, fmt.Errorf("%w: %s pages past %d logins", ErrTooManyLogins, domain, MaxAllLogins)
+		}
+		from := len(pages)
+		pages = append(pages, make([]page, n-from)...)
+		if err := fetch(from, n); err != nil {
+			return nil, false, err
 		}
 	}
-	seen := make(map[string]bool, total)
-	items = make([]mailgun.Credential, 0, total)
-	for _, page := range results {
-		for _, cr := range page {
+	consistent = true
+	for i := 1; i < len(pages); i++ {
+		prev, cur := &pages[i-1], &pages[i]
+		if len(prev.items) < allLimit || allSkip(i-1)+allLimit >= prev.total {
+			// prev was the end of the list when it was read: every login that existed for the
+			// whole walk was at or before it then, so the pages after it cannot hold one unseen.
+			break
+		}
+		if len(cur.items) == 0 || !strings.EqualFold(cur.items[0].Login, prev.items[allLimit-1].Login) {
+			consistent = false
+			break
+		}
+	}
+	n := 0
+	for _, p := range pages {
+		n += len(p.items)
+	}
+	seen := make(map[string]bool, n)
+	items = make([]mailgun.Credential, 0, n)
+	for _, p := range pages {
+		for _, cr := range p.items {
 			k := strings.ToLower(cr.Login)
 			if seen[k] {
 				continue
@@ -377,7 +416,7 @@ func (c *ListCache) fetchAllOnce(ctx context.Context, domain string) (items []ma
 			items = append(items, cr)
 		}
 	}
-	return items, total, !moved && len(items) == total, nil
+	return items, consistent, nil
 }
 
 // do runs fn once for all concurrent callers of the same key (shared).

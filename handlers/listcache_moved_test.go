@@ -14,12 +14,15 @@ import (
 
 // movingLister is a domain's list that another operator changes while it is read: after each
 // first page it deletes one login near the start, shifting every later one by one place, for
-// the first `moves` walks; after each of the first `grow` answers to a later page it creates a
-// login at the end. It stands in for Mailgun, whose list pages are windows by offset.
+// the first `moves` walks (and, with `swap`, creates one at the end in the same moment, so the
+// count every later page reports is the first page's); after each of the first `grow` answers
+// to a later page it creates a login at the end. It stands in for Mailgun, whose list pages are
+// windows by offset.
 type movingLister struct {
 	mu          sync.Mutex
 	items       []mailgun.Credential
 	moves, grow int
+	swap        bool
 }
 
 func (s *movingLister) ListCredentials(_ context.Context, _ string, o *mailgun.ListOptions) (*mailgun.CredentialList, error) {
@@ -30,6 +33,9 @@ func (s *movingLister) ListCredentials(_ context.Context, _ string, o *mailgun.L
 	if o.Skip == 0 && s.moves > 0 {
 		s.moves--
 		s.items = slices.Delete(s.items, 5, 6)
+		if s.swap {
+			s.items = append(s.items, mailgun.Credential{Login: fmt.Sprintf("swap%04d@example.com", s.moves)})
+		}
 	} else if o.Skip > 0 && s.grow > 0 {
 		s.grow--
 		s.items = append(s.items, mailgun.Credential{Login: fmt.Sprintf("new%04d@example.com", s.grow)})
@@ -87,6 +93,19 @@ func TestAllWhileTheListMoves(t *testing.T) {
 		src := newMovingLister(2500, 1)
 		src.grow = 1
 		all, err := handlers.NewListCache(src, handlers.ListCacheOptions{FanOut: 1}).All(context.Background(), "example.com")
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantAllLogins(t, src, all)
+	})
+	// A delete and a create between the first page and the rest: every page reports the same
+	// count, and as many distinct logins as that count are read, yet user1000, which existed
+	// throughout, slid onto the first page after it was read. Only the pages' overlap (the
+	// second page must begin with the first one's last login) shows it.
+	t.Run("moves and grows in one step", func(t *testing.T) {
+		src := newMovingLister(2500, 1)
+		src.swap = true
+		all, err := handlers.NewListCache(src, handlers.ListCacheOptions{}).All(context.Background(), "example.com")
 		if err != nil {
 			t.Fatal(err)
 		}

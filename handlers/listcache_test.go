@@ -250,7 +250,9 @@ func TestListCacheAllFetchesConcurrentlyWithBound(t *testing.T) {
 		{999, 4, 1},
 		{1000, 4, 1},
 		{1001, 4, 2},
-		{10000, 4, 10},
+		{1999, 4, 2}, // 1,000 + 999: the second page starts on the first one's last login
+		{2000, 4, 3},
+		{10000, 4, 11},
 		{10001, 2, 11},
 	}
 	for _, tt := range tests {
@@ -271,8 +273,8 @@ func TestListCacheAllFetchesConcurrentlyWithBound(t *testing.T) {
 				t.Errorf("%d calls in flight at once, want at most %d", got, tt.fanOut)
 			}
 			for _, o := range f.calls {
-				if o.Limit != mailgun.MaxLimit || o.Skip%mailgun.MaxLimit != 0 {
-					t.Errorf("call skip=%d limit=%d, want pages of %d", o.Skip, o.Limit, mailgun.MaxLimit)
+				if o.Limit != mailgun.MaxLimit || o.Skip%(mailgun.MaxLimit-1) != 0 {
+					t.Errorf("call skip=%d limit=%d, want pages of %d, each starting on the last login of the one before", o.Skip, o.Limit, mailgun.MaxLimit)
 				}
 			}
 			// Cached, and the count comes with it.
@@ -384,7 +386,7 @@ func TestListCacheAllUsesKnownCountForOneWave(t *testing.T) {
 	// makes before an answer, however slow the machine is.
 	synctest.Test(t, func(t *testing.T) {
 		f := &fakeLister{logins: map[string]int{"big.example": 10000}}
-		c := NewListCache(f, ListCacheOptions{FanOut: 10})
+		c := NewListCache(f, ListCacheOptions{FanOut: 11})
 		ctx := context.Background()
 		// Showing the first page teaches the cache the domain's size.
 		if _, err := c.Page(ctx, "big.example", 0, 100); err != nil {
@@ -401,16 +403,17 @@ func TestListCacheAllUsesKnownCountForOneWave(t *testing.T) {
 			items, err = c.All(ctx, "big.example")
 			done <- err
 		}()
-		// All ten pages must be in flight together before any answers: no first call to learn
-		// the total. A serial first call would wait alone at the gate.
+		// All eleven pages (1,000 logins, then 999 more each) must be in flight together before
+		// any answers: no first call to learn the total. A serial first call would wait alone
+		// at the gate.
 		synctest.Wait()
 		got := f.inFlight.Load()
 		close(gate)
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
-		if got != 10 {
-			t.Errorf("%d calls in flight before the first answer, want all 10 pages at once", got)
+		if got != 11 {
+			t.Errorf("%d calls in flight before the first answer, want all 11 pages at once", got)
 		}
 		if len(items) != 10000 {
 			t.Errorf("items = %d, want 10000", len(items))
