@@ -3,7 +3,6 @@
 package ratelimit
 
 import (
-	"container/list"
 	"sync"
 	"time"
 
@@ -15,17 +14,10 @@ import (
 type Limiter struct {
 	limit rate.Limit
 	burst int
-	max   int
 	now   func() time.Time
 
 	mu      sync.Mutex
-	buckets map[string]*list.Element
-	order   *list.List // front = most recently used
-}
-
-type bucket struct {
-	key string
-	lim *rate.Limiter
+	buckets *lru[*rate.Limiter]
 }
 
 // New allows perMinute actions per key per minute (with a burst of as many), keeps at most
@@ -43,10 +35,8 @@ func New(perMinute, maxKeys int, now func() time.Time) *Limiter {
 	return &Limiter{
 		limit:   rate.Every(time.Minute / time.Duration(perMinute)),
 		burst:   perMinute,
-		max:     maxKeys,
 		now:     now,
-		buckets: map[string]*list.Element{},
-		order:   list.New(),
+		buckets: newLRU[*rate.Limiter](maxKeys),
 	}
 }
 
@@ -55,21 +45,13 @@ func New(perMinute, maxKeys int, now func() time.Time) *Limiter {
 func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var b *bucket
-	if el, ok := l.buckets[key]; ok {
-		l.order.MoveToFront(el)
-		b = el.Value.(*bucket)
-	} else {
-		b = &bucket{key: key, lim: rate.NewLimiter(l.limit, l.burst)}
-		l.buckets[key] = l.order.PushFront(b)
-		for l.order.Len() > l.max {
-			last := l.order.Back()
-			l.order.Remove(last)
-			delete(l.buckets, last.Value.(*bucket).key)
-		}
+	b, ok := l.buckets.get(key)
+	if !ok {
+		b = rate.NewLimiter(l.limit, l.burst)
+		l.buckets.add(key, b)
 	}
 	now := l.now()
-	r := b.lim.ReserveN(now, 1)
+	r := b.ReserveN(now, 1)
 	if !r.OK() {
 		return false, time.Minute
 	}
@@ -84,5 +66,5 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 func (l *Limiter) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.buckets)
+	return l.buckets.len()
 }
