@@ -1,5 +1,6 @@
-// Package ratelimit keeps one token bucket per key (a user, a client IP) in this instance's
-// memory, with a bound on how many keys it remembers.
+// Package ratelimit keeps, in this instance's memory and with a bound on how many keys it
+// remembers, one token bucket per key (Limiter: a user, a client IP) and the state of a stream
+// of repeated events per key (Sampler: a user's refusals of one kind).
 package ratelimit
 
 import (
