@@ -1,6 +1,6 @@
 // Package metrics exposes SMTP Desk's Prometheus metrics: HTTP requests by route and status,
-// Mailgun calls by endpoint and status, audit write durations, active sessions and the Go
-// runtime. Each Metrics value owns its own registry, so tests and several apps in one process
+// Mailgun calls by endpoint and status, audit write durations, refused requests, active sessions
+// and the Go runtime. Each Metrics value owns its own registry, so tests and several apps in one process
 // never share counters.
 package metrics
 
@@ -31,6 +31,7 @@ type Metrics struct {
 	mailgunRetries  *prometheus.CounterVec
 	auditWrites     prometheus.Histogram
 	uncompressed    prometheus.Counter
+	accessDenied    *prometheus.CounterVec
 }
 
 // New builds the metrics and registers them with a fresh registry. sessions may be nil; when
@@ -69,9 +70,13 @@ func New(sessions SessionCounter) *Metrics {
 			Name: "smtpdesk_http_uncompressed_busy_total",
 			Help: "Answers sent uncompressed because every gzip writer stayed busy past the wait (slow downloads holding them).",
 		}),
+		accessDenied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smtpdesk_access_denied_total",
+			Help: "Requests of signed-in users refused by the access policy, by refused action and by what became of their audit entry: recorded, suppressed (counted in the next entry of the same user, domain and action) or failed (the write failed).",
+		}, []string{"action", "audit"}),
 	}
 	m.reg.MustRegister(m.requests, m.requestDuration, m.mailgunCalls, m.mailgunDuration,
-		m.mailgunRetries, m.auditWrites, m.uncompressed,
+		m.mailgunRetries, m.auditWrites, m.uncompressed, m.accessDenied,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if sessions != nil {
@@ -142,6 +147,13 @@ func (m *Metrics) ObserveAuditWrite(d time.Duration) { m.auditWrites.Observe(d.S
 
 // CountUncompressed records an answer sent uncompressed because no gzip writer came free in time.
 func (m *Metrics) CountUncompressed() { m.uncompressed.Inc() }
+
+// CountAccessDenied records one refused request. action is the refused action ("view",
+// "delete_all", "audit_verify"…) and audit what became of its audit entry ("recorded",
+// "suppressed", "failed"): both come from a fixed set in the caller, never from a URL.
+func (m *Metrics) CountAccessDenied(action, audit string) {
+	m.accessDenied.WithLabelValues(action, audit).Inc()
+}
 
 // Handler serves the metrics in Prometheus format. When token is not empty, a request must
 // carry "Authorization: Bearer <token>"; otherwise it is answered 401.

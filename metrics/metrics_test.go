@@ -41,6 +41,9 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 503, 20*time.Millisecond, 2)
 	m.ObserveAuditWrite(300 * time.Microsecond)
 	m.CountUncompressed()
+	m.CountAccessDenied("view", "recorded")
+	m.CountAccessDenied("view", "suppressed")
+	m.CountAccessDenied("view", "suppressed")
 
 	code, body := scrape(t, m.Handler(""), "")
 	if code != http.StatusOK {
@@ -54,6 +57,8 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 		`smtpdesk_mailgun_retries_total{endpoint="GET /v3/domains/{domain}/credentials"} 1`,
 		`smtpdesk_audit_write_duration_seconds_count 1`,
 		`smtpdesk_http_uncompressed_busy_total 1`,
+		`smtpdesk_access_denied_total{action="view",audit="recorded"} 1`,
+		`smtpdesk_access_denied_total{action="view",audit="suppressed"} 2`,
 		`smtpdesk_active_sessions 3`,
 		`go_goroutines`,
 	} {
