@@ -112,9 +112,7 @@ func (h *AuditPages) Verify(c echo.Context) error {
 	ctx := c.Request().Context()
 	user := auth.UserFrom(c)
 	if !h.isAdmin(c) {
-		if err := h.audit.Event(ctx, actorOf(user), metaOf(c), audit.ActionAccessDenied, audit.OutcomeDenied, "", "audit verify"); err != nil {
-			h.log.ErrorContext(ctx, "audit access.denied", "err", err)
-		}
+		h.recordDenial(c, user, "", "audit verify", "audit verify")
 		return h.errorPage(c, http.StatusForbidden, "Only administrators can check the audit trail",
 			"The check reads the entries of every domain.", "Ask an administrator to run it.", 0)
 	}

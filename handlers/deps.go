@@ -85,6 +85,11 @@ type site struct {
 	pwSets   *PasswordSets
 	domains  *DomainCache
 	limiter  *ratelimit.Limiter
+	// denials and denialBudget bound the access.denied entries a user can write (recordDenial);
+	// onDenied counts every refusal for the metrics.
+	denials      *ratelimit.Sampler
+	denialBudget *ratelimit.Limiter
+	onDenied     func(action, audit string)
 }
 
 func newSite(d Deps) *site {
@@ -112,6 +117,10 @@ func newSite(d Deps) *site {
 		pwSets:  passwordSetsFor(d.AuditLog, set.PasswordAgeTTL, now, log),
 		domains: NewDomainCache(d.Mailgun, set.CountCacheTTL, now),
 		limiter: ratelimit.New(set.ActionsPerMinute, set.RateLimitKeys, now),
+
+		denials:      ratelimit.NewSampler(set.DenialWindow, set.DenialKeys, now),
+		denialBudget: ratelimit.New(set.DenialsPerMinute, set.DenialKeys, now),
+		onDenied:     d.OnDenied,
 	}
 }
 
@@ -247,23 +256,66 @@ func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*sc
 	return nil, s.deny(c, sc, act)
 }
 
-// deny records an access.denied event and answers 403.
+// deny records the refusal (recordDenial) and answers 403.
 func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
-	ctx := c.Request().Context()
 	detail := act.String()
 	if sc.login != "" {
 		detail += " " + sc.login
 	}
-	if err := s.audit.Event(ctx, actorOf(sc.user), metaOf(c), audit.ActionAccessDenied, audit.OutcomeDenied, sc.domain, detail); err != nil {
-		s.log.ErrorContext(ctx, "audit access.denied", "err", err)
-	}
-	s.log.WarnContext(ctx, "access denied", "domain", sc.domain, "action", act.String(), "sub", sc.user.Subject)
+	s.recordDenial(c, sc.user, sc.domain, act.String(), detail)
 	msg := fmt.Sprintf("Your access to %s does not include %s.", sc.domain, actionPhrase(act))
 	if sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone {
 		msg = fmt.Sprintf("You don't have access to %s.", sc.domain)
 	}
 	return s.errorPageNext(c, http.StatusForbidden, "You don't have access to this", msg,
 		"Ask an SMTP Desk administrator if you need it.", 0, domainLink(sc))
+}
+
+// What became of a refusal's access.denied entry, as the log and the metrics say it.
+const (
+	deniedRecorded   = "recorded"
+	deniedSuppressed = "suppressed" // counted in the next entry of the same user, domain and action
+	deniedFailed     = "failed"
+)
+
+// recordDenial records a refused request of u as an access.denied audit entry, logs it and
+// counts it (Deps.OnDenied). kind is the refused action (a policy.Action's name, or "audit
+// verify"), detail the entry's detail.
+//
+// The entries are bounded, or a user (a script with their cookie, a tab reloading a forbidden
+// page) could write thousands a minute into a trail kept for the whole retention period: of a
+// user's refusals of one kind on one domain, the first is recorded, then at most one per
+// Settings.DenialWindow, and a user gets at most Settings.DenialsPerMinute entries a minute in
+// all (distinct domains in the URL would otherwise each get a first entry). A refusal not
+// recorded is counted, and the next entry of the same user, domain and kind says how many it
+// stands for. The count lives in this replica's memory, bounded by Settings.DenialKeys: a count
+// whose key is dropped, or that no later refusal carries, reaches only the log (one line per
+// refusal) and the metrics.
+func (s *site) recordDenial(c echo.Context, u *auth.User, domain, kind, detail string) {
+	ctx := c.Request().Context()
+	who := u.Issuer + "\x00" + u.Subject
+	// The domain is a validated host name (at most 253 bytes) or "", and the kinds are few; the
+	// number of keys is bounded by the sampler whatever names the URLs carry.
+	smp := s.denials.Sample(who+"\x00"+domain+"\x00"+kind, func() bool {
+		ok, _ := s.denialBudget.Allow(who)
+		return ok
+	})
+	outcome := deniedSuppressed
+	if smp.Keep {
+		outcome = deniedRecorded
+		if smp.Held > 0 {
+			detail += fmt.Sprintf("; %s like it since %s, not recorded one by one",
+				plural(smp.Held, "more refusal"), smp.Since.UTC().Format(time.RFC3339))
+		}
+		if err := s.audit.Event(ctx, actorOf(u), metaOf(c), audit.ActionAccessDenied, audit.OutcomeDenied, domain, detail); err != nil {
+			outcome = deniedFailed
+			s.log.ErrorContext(ctx, "audit access.denied", "err", err, "refusals", smp.Held+1)
+		}
+	}
+	s.log.WarnContext(ctx, "access denied", "domain", domain, "action", kind, "sub", u.Subject, "audit", outcome)
+	if s.onDenied != nil {
+		s.onDenied(strings.ReplaceAll(kind, " ", "_"), outcome)
+	}
 }
 
 func actionPhrase(a policy.Action) string {

@@ -77,10 +77,18 @@ func testPersonas() []demoidp.Persona {
 	)
 }
 
-// flakyAuditor is the real recorder, with Begin failing on demand (a database outage).
+// flakyAuditor is the real recorder, with Begin or Event failing on demand (a database outage).
 type flakyAuditor struct {
 	*audit.Recorder
 	failBegin atomic.Bool
+	failEvent atomic.Bool
+}
+
+func (f *flakyAuditor) Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string) error {
+	if f.failEvent.Load() {
+		return errors.New("audit: event: database is locked")
+	}
+	return f.Recorder.Event(ctx, a, m, action, outcome, domain, detail)
 }
 
 func (f *flakyAuditor) Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain string, logins []string) (*audit.Pending, error) {
@@ -113,6 +121,26 @@ type env struct {
 	Clock   *testclock.Clock
 	Logs    *testlog.Buffer
 	APIKey  string
+	Denied  *deniedCounts // what Deps.OnDenied was told
+}
+
+// deniedCounts counts Deps.OnDenied's calls by "action/audit", as the metrics do.
+type deniedCounts struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (d *deniedCounts) add(action, audit string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.n[action+"/"+audit]++
+}
+
+// get returns the count of action/audit ("view/suppressed").
+func (d *deniedCounts) get(key string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.n[key]
 }
 
 type envOptions struct {
@@ -133,7 +161,8 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if opts.MailgunTimeout == 0 {
 		opts.MailgunTimeout = 5 * time.Second
 	}
-	e := &env{Logs: &testlog.Buffer{}, Clock: testclock.New(sandbox.SeedBase()), APIKey: "key-test-0123456789abcdef"}
+	e := &env{Logs: &testlog.Buffer{}, Clock: testclock.New(sandbox.SeedBase()), APIKey: "key-test-0123456789abcdef",
+		Denied: &deniedCounts{n: map[string]int{}}}
 	// The log also goes to the suite-wide secret scan (internal/secretscan), as do the sandbox's
 	// API key and passwords, the client secret, session cookies and the database.
 	logger := slog.New(handlers.LogRequestIDs(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -227,6 +256,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		Health:   handlers.NewHealth(e.DB, time.Now, time.Now),
 		Settings: settings,
 		Now:      e.Clock.Now,
+		OnDenied: e.Denied.add,
 	}); err != nil {
 		t.Fatal(err)
 	}

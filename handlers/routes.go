@@ -22,6 +22,15 @@ type Settings struct {
 	FanOut           int           // concurrent Mailgun calls for one page view (default 4)
 	ActionsPerMinute int           // mutating actions per user per minute (default 30)
 	RateLimitKeys    int           // users tracked by the action limiter before the oldest is dropped (default 10,000)
+	// DenialWindow: a user's refusals of one action on one domain are recorded (access.denied)
+	// at most once per window; the next entry counts those in between (default 1 minute).
+	DenialWindow time.Duration
+	// DenialsPerMinute bounds a user's access.denied entries per minute, whatever the domain
+	// and action; the refusals over it are counted like those within the window (default 20).
+	DenialsPerMinute int
+	// DenialKeys bounds the (user, domain, action) triples, and the users, the denial limiter
+	// remembers before the least recently used is dropped (default 10,000).
+	DenialKeys int
 }
 
 func (s Settings) withDefaults() Settings {
@@ -46,6 +55,15 @@ func (s Settings) withDefaults() Settings {
 	if s.RateLimitKeys <= 0 {
 		s.RateLimitKeys = 10000
 	}
+	if s.DenialWindow <= 0 {
+		s.DenialWindow = time.Minute
+	}
+	if s.DenialsPerMinute <= 0 {
+		s.DenialsPerMinute = 20
+	}
+	if s.DenialKeys <= 0 {
+		s.DenialKeys = 10000
+	}
 	return s
 }
 
@@ -61,6 +79,10 @@ type Deps struct {
 	Health   *Health    // nil: no health endpoints
 	Settings Settings
 	Now      func() time.Time // default time.Now
+	// OnDenied, when set, is told of every refused request of a signed-in user, recorded in the
+	// audit trail or not (metrics.CountAccessDenied): the refused action ("view", "audit_verify"…)
+	// and what became of its entry ("recorded", "suppressed", "failed").
+	OnDenied func(action, audit string)
 }
 
 // Register adds SMTP Desk's whole URL surface to e: health and static files, the sign-in flow,

@@ -101,7 +101,7 @@ func TestSecurity12ServerSideAuthorization(t *testing.T) {
 		perDomain[d.Domain]++
 	}
 	if len(denied) != 6 || perDomain["example.com"] != 5 || perDomain["acme.example"] != 1 {
-		t.Errorf("access.denied audit entries per domain %v (%d in all), want one per refusal: example.com 5, acme.example 1", perDomain, len(denied))
+		t.Errorf("access.denied audit entries per domain %v (%d in all), want one per refused action and domain: example.com 5, acme.example 1", perDomain, len(denied))
 	}
 	// The same session may act on its own domain: the 403s above were the policy, not the form.
 	pg := submit(t, op, "/d/acme.example/new", "/d/acme.example/new", url.Values{"logins": {"allowed"}, "mode": {"generate"}})

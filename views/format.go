@@ -596,12 +596,23 @@ func actionLabel(key string) string {
 
 // auditDetail is a row's detail as the audit page shows it. An access.denied entry's detail is
 // the refused action in the policy's words ("delete_all", "reset bob@acme.example", "audit
-// verify"), said here in plain words; the exports keep it as recorded.
+// verify"), said here in plain words; the exports keep it as recorded. What follows "; " (the
+// refusals of the same kind the entry stands for: "; 12 more refusals like it since …") is
+// shown as written: no login has white space, so it cannot start inside one.
 func auditDetail(r AuditRow) string {
 	if r.ActionKey != "access.denied" {
 		return r.Detail
 	}
-	verb, rest, _ := strings.Cut(r.Detail, " ")
+	refused, more, found := strings.Cut(r.Detail, "; ")
+	if !found {
+		return deniedInWords(refused)
+	}
+	return deniedInWords(refused) + "; " + more
+}
+
+// deniedInWords is an access.denied entry's refused action in plain words.
+func deniedInWords(detail string) string {
+	verb, rest, _ := strings.Cut(detail, " ")
 	switch {
 	case verb == "view" && rest == "":
 		return "Tried to view the logins"
@@ -615,10 +626,10 @@ func auditDetail(r AuditRow) string {
 		return "Tried to reset the password of " + rest
 	case verb == "delete" && rest != "":
 		return "Tried to delete " + rest
-	case r.Detail == "audit verify":
+	case detail == "audit verify":
 		return "Tried to check the audit trail's integrity"
 	}
-	return r.Detail
+	return detail
 }
 
 // actorName is the actor's display name: the row's Actor without the "<email>" part.

@@ -827,8 +827,9 @@ func TestAuditCreateLabelCountsLogins(t *testing.T) {
 }
 
 // TestAuditDeniedDetailInWords: an access.denied entry's detail (the refused action in the
-// policy's words: "delete_all", "reset bob@…") reads as a sentence on the audit page; any other
-// entry's detail, and a detail of an unknown shape, shows as recorded.
+// policy's words: "delete_all", "reset bob@…") reads as a sentence on the audit page, followed by
+// the count of refusals it stands for as recorded; any other entry's detail, and a detail of an
+// unknown shape, shows as recorded.
 func TestAuditDeniedDetailInWords(t *testing.T) {
 	for _, tt := range []struct{ action, detail, want string }{
 		{"access.denied", "view", "Tried to view the logins"},
@@ -839,6 +840,13 @@ func TestAuditDeniedDetailInWords(t *testing.T) {
 		{"access.denied", "delete bob@acme.example", "Tried to delete bob@acme.example"},
 		{"access.denied", "audit verify", "Tried to check the audit trail's integrity"},
 		{"access.denied", "something new", "something new"},
+		// The refusals an entry stands for follow "; " as recorded.
+		{"access.denied", "view; 12 more refusals like it since 2026-01-01T10:00:05Z, not recorded one by one",
+			"Tried to view the logins; 12 more refusals like it since 2026-01-01T10:00:05Z, not recorded one by one"},
+		{"access.denied", "reset bob@acme.example; 1 more refusal like it since 2026-01-01T10:00:05Z, not recorded one by one",
+			"Tried to reset the password of bob@acme.example; 1 more refusal like it since 2026-01-01T10:00:05Z, not recorded one by one"},
+		{"access.denied", "audit verify; 3 more refusals like it since 2026-01-01T10:00:05Z, not recorded one by one",
+			"Tried to check the audit trail's integrity; 3 more refusals like it since 2026-01-01T10:00:05Z, not recorded one by one"},
 		{"credential.delete_all", "Mailgun deleted 3 logins.", "Mailgun deleted 3 logins."},
 		{"auth.sign_in", "delete_all", "delete_all"},
 	} {
