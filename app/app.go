@@ -233,6 +233,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 			Demo:             a.cfg.Demo,
 			ActionsPerMinute: a.cfg.RateLimitActions,
 		},
+		OnDenied: a.metrics.CountAccessDenied,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: routes: %w", err)

@@ -65,6 +65,38 @@ func TestMetricsExposeSeriesBehindToken(t *testing.T) {
 	}
 }
 
+// TestMetricsCountEveryRefusal: a burst of refused requests writes one access.denied audit
+// entry, but /metrics counts every refusal, with the ones not recorded apart.
+func TestMetricsCountEveryRefusal(t *testing.T) {
+	const token = "metrics-t0ken-for-tests"
+	d := startDemo(t, DemoOptions{MetricsToken: token})
+	ctx := context.Background()
+	c, err := testflow.New(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignIn(ctx, "operator"); err != nil { // operator of acme.example only
+		t.Fatal(err)
+	}
+	for range 3 {
+		if p, err := c.Get(ctx, "/d/example.com"); err != nil || p.Status != http.StatusForbidden {
+			t.Fatalf("another domain's page: %v %v, want 403", p, err)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, d.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	_, body := do(t, req)
+	// The three requests come well within the minute after the first.
+	for _, want := range []string{
+		`smtpdesk_access_denied_total{action="view",audit="recorded"} 1`,
+		`smtpdesk_access_denied_total{action="view",audit="suppressed"} 2`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
 // TestMetricsNotServedByDefault: without a token (and without METRICS_ADDR, which cmd/web
 // serves on its own loopback listener) the main listener has no /metrics.
 func TestMetricsNotServedByDefault(t *testing.T) {
