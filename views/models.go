@@ -148,6 +148,10 @@ type CredentialRow struct {
 	ResetAt   time.Time // when SMTP Desk last reset its password; zero when unknown
 	CanReset  bool
 	CanDelete bool
+	// Changed marks a login the list was opened to show as just changed (its ?changed=, from a
+	// passwords page's "Done" link): its row alone carries data-changed, which the page's style
+	// highlights and its script scrolls to and focuses.
+	Changed bool
 }
 
 // Pager describes one page of a paged list and builds the links around it.
@@ -179,6 +183,9 @@ type CreateVM struct {
 	Upstream     *UpstreamError
 	ActionURL    string
 	CancelURL    string
+	// Back is the list view the form was opened from (its page, page size, filter), sent back
+	// with the form so that the page after it returns there; "" when unknown.
+	Back string
 }
 
 // LineError names one invalid line of the logins textarea.
@@ -208,7 +215,9 @@ type SecretsVM struct {
 	// NoPassword lists logins Mailgun says it created or changed without sending the generated
 	// password back: they exist with a password nobody knows.
 	NoPassword []Link
-	BackURL    string
+	// BackURL is the "Done" link: the list, naming the logins that now exist (?changed=) so
+	// that it opens where they are and shows them.
+	BackURL string
 }
 
 // Link is a labelled link.
@@ -240,7 +249,8 @@ type ResetVM struct {
 	Upstream  *UpstreamError
 	ActionURL string
 	CancelURL string
-	Self      bool // self-service reset of the user's own login
+	Self      bool   // self-service reset of the user's own login
+	Back      string // as CreateVM's
 }
 
 // DeleteVM is the confirmation before deleting one login.

@@ -28,7 +28,8 @@ const rowsChunk = 16 << 10
 // page's sprite (iconSprite). The exact time on <time> is added by the script in the viewer's
 // time zone (title); the delete dialog's question is built by the script from the row's
 // data-login and the table's data-confirm-domain, and the dialog posts to the delete link's
-// href (the confirmation page and its form share that URL).
+// href (the confirmation page and its form share that URL). A login just changed (Changed) is
+// found by the script through its row's one extra attribute, data-changed, never by its login.
 func credentialRows(vm CredentialsVM) templ.Component {
 	return templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
 		if err := ctx.Err(); err != nil {
@@ -101,7 +102,13 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	loginStart := len(b)
 	b = appendEscaped(b, r.Login)
 	loginEnd := len(b) // b[loginStart:loginEnd] is the escaped login, copied where it repeats
-	b = append(b, `"><td><span id="`...)
+	if r.Changed {
+		// Only the row a "Done" link came back to carries this (the page's style and script
+		// find it), so the usual row pays nothing for it.
+		b = append(b, `" data-changed><td><span id="`...)
+	} else {
+		b = append(b, `"><td><span id="`...)
+	}
 	b = appendRowID(b, i)
 	b = append(b, `">`...)
 	// A long login wraps after its @ on a phone (postmaster@ / newsletter.example.org) rather

@@ -13,7 +13,7 @@ import (
 
 // rowCases are domain pages whose rows cover every branch of a credential row: system, old,
 // zero time, a password reset through SMTP Desk, the user's own login, reset or delete not allowed, a missing delete action, no
-// history link, a URL that is not root-relative (sanitized), and text that must be escaped.
+// history link, a login just changed (data-changed), a URL that is not root-relative (sanitized), and text that must be escaped.
 func rowCases() map[string]CredentialsVM {
 	rows := []CredentialRow{
 		{
@@ -26,7 +26,7 @@ func rowCases() map[string]CredentialsVM {
 		},
 		{
 			Login: `a<b>&"c'd@example.com`, Mailbox: `<script>alert("x")</script>`, CreatedAt: sampleNow.AddDate(-2, 0, 0), Old: true,
-			CanReset: true, CanDelete: true,
+			CanReset: true, CanDelete: true, Changed: true,
 		},
 		{
 			Login: "zero@example.com", Mailbox: "", CanReset: false, CanDelete: false,
