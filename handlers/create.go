@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -14,7 +15,9 @@ import (
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
-func (h *CredentialPages) createVM(c echo.Context, sc *scope) views.CreateVM {
+// createVM is the create form for the list view back ("" when unknown), which its Cancel and
+// the page after it return to.
+func (h *CredentialPages) createVM(c echo.Context, sc *scope, back string) views.CreateVM {
 	return views.CreateVM{
 		Page:      h.page(c, "New SMTP logins", "Create one or more SMTP logins in "+sc.domain+".", "domains", sc.domain),
 		FormToken: newFormToken(),
@@ -23,7 +26,8 @@ func (h *CredentialPages) createVM(c echo.Context, sc *scope) views.CreateVM {
 		CanSystem: sc.can(policy.ActSystem),
 		Errors:    map[string]string{},
 		ActionURL: domainURL(sc.domain) + "/new",
-		CancelURL: domainURL(sc.domain),
+		CancelURL: cmp.Or(back, domainURL(sc.domain)),
+		Back:      back,
 	}
 }
 
@@ -36,7 +40,8 @@ func (h *CredentialPages) NewForm(c echo.Context) error {
 	if unknown, err := h.unknownDomain(c, sc); unknown {
 		return err
 	}
-	return Render(c, http.StatusOK, views.Create(h.createVM(c, sc)))
+	req := c.Request()
+	return Render(c, http.StatusOK, views.Create(h.createVM(c, sc, listView(req.Referer(), req.Host, sc.domain))))
 }
 
 // Create creates the logins typed in the form with one Mailgun call and shows the generated
@@ -54,13 +59,14 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	f := ParseCreateForm(sc.domain, params)
 	token := formToken(params)
+	back := listView(params.Get("back"), c.Request().Host, sc.domain)
 	if f.System && !sc.can(policy.ActSystem) {
 		return h.deny(c, sc, policy.ActSystem)
 	}
 	// The form as typed, for the answers that show it again. It is built only for them: the
 	// page takes the session's flashes, which belong to the page after a success.
 	form := func() views.CreateVM {
-		vm := h.createVM(c, sc)
+		vm := h.createVM(c, sc, back)
 		vm.Logins, vm.Mode, vm.System = f.Raw, f.Mode, f.System
 		return vm
 	}
@@ -128,9 +134,8 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	h.lists.Invalidate(sc.domain)
 
 	out := views.SecretsVM{
-		Domain:  sc.domain,
-		Action:  "created",
-		BackURL: domainURL(sc.domain),
+		Domain: sc.domain,
+		Action: "created",
 	}
 	generated := map[string]string{}
 	for login, pw := range res.Passwords {
@@ -157,6 +162,15 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if len(missing) > 0 {
 		h.recheck(c, sc, f.Mode == "manual", missing, &out)
 	}
+	// The list the form came from, showing the logins that now exist (never a password).
+	var made []string
+	for _, s := range out.Secrets {
+		made = append(made, s.Login)
+	}
+	for _, l := range out.NoPassword {
+		made = append(made, l.Label)
+	}
+	out.BackURL = doneURL(back, sc.domain, made)
 	title, subtitle := createdHeading(out)
 	out.Page = h.page(c, title, subtitle, "domains", sc.domain)
 	if len(out.Secrets) > 0 {

@@ -53,6 +53,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 	paging := ParsePaging(c.QueryParams())
 	filter := strings.TrimSpace(c.QueryParam("q"))
 	rotate := c.QueryParam("rotate") == "1"
+	changed := changedLogins(c.QueryParams())
 	rot := h.rotation(ctx, sc.domain)
 
 	var (
@@ -66,6 +67,21 @@ func (h *CredentialPages) List(c echo.Context) error {
 		list, err := h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage)
 		if err != nil {
 			return h.listError(c, sc, err)
+		}
+		// A login just changed that is not on the page asked for (the page the form was opened
+		// from) is looked for in the whole domain when it is one the reset form reads whole
+		// anyway; the page that holds it comes from that same read. A bigger domain, or a failed
+		// read, keeps the page asked for.
+		if len(changed) > 0 && firstChanged(list.Items, changed) < 0 && len(list.Items) < list.TotalCount && list.TotalCount <= loginCheckLimit {
+			if all, err := h.lists.All(ctx, sc.domain); err == nil {
+				if i := firstChanged(all, changed); i >= 0 {
+					paging.Page = i/paging.PerPage + 1
+					lo := paging.Skip()
+					list = &mailgun.CredentialList{Items: all[lo:min(lo+paging.PerPage, len(all))], TotalCount: len(all)}
+				}
+			} else {
+				h.log.WarnContext(ctx, "find the login just changed", "domain", sc.domain, "err", err)
+			}
 		}
 		// A page past the end shows the last page: the first answer's total says which one it
 		// is, and only then is a second call made.
@@ -86,6 +102,10 @@ func (h *CredentialPages) List(c echo.Context) error {
 		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !IsSystemLogin(cr.Login) })
 		matches := selectLogins(all, filter, rotate, rot)
 		total = len(matches)
+		// The page that holds a login just changed, unless the page asked for does.
+		if i := firstChanged(matches, changed); i >= 0 && (i < paging.Skip() || i >= paging.Skip()+paging.PerPage) {
+			paging.Page = i/paging.PerPage + 1
+		}
 		paging.PastEnd(LastPage(total, paging.PerPage))
 		lo := min(paging.Skip(), total)
 		hi := min(lo+paging.PerPage, total)
@@ -111,6 +131,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 			ResetAt:   resetAt,
 			CanReset:  perms.Reset || self,
 			CanDelete: perms.Delete && !system,
+			Changed:   len(changed) > 0 && changed[strings.ToLower(cr.Login)],
 		})
 	}
 

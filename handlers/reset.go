@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"strings"
@@ -17,7 +18,9 @@ import (
 // password." answer.
 const sameAsOld = "The new password is the same as the current one. Choose a different password."
 
-func (h *CredentialPages) resetVM(c echo.Context, sc *scope) views.ResetVM {
+// resetVM is the reset form for the list view back ("" when unknown), which its Cancel and the
+// page after it return to.
+func (h *CredentialPages) resetVM(c echo.Context, sc *scope, back string) views.ResetVM {
 	return views.ResetVM{
 		Page:      h.page(c, "Reset password", "Give "+sc.login+" a new SMTP password.", "domains", sc.domain),
 		FormToken: newFormToken(),
@@ -26,8 +29,9 @@ func (h *CredentialPages) resetVM(c echo.Context, sc *scope) views.ResetVM {
 		Mode:      "generate",
 		Errors:    map[string]string{},
 		ActionURL: loginURL(sc.domain, sc.login, "reset"),
-		CancelURL: domainURL(sc.domain),
+		CancelURL: cmp.Or(back, domainURL(sc.domain)),
 		Self:      sc.self,
+		Back:      back,
 	}
 }
 
@@ -40,7 +44,8 @@ func (h *CredentialPages) ResetForm(c echo.Context) error {
 	if unknown, err := h.unknownLogin(c, sc); unknown {
 		return err
 	}
-	return Render(c, http.StatusOK, views.Reset(h.resetVM(c, sc)))
+	req := c.Request()
+	return Render(c, http.StatusOK, views.Reset(h.resetVM(c, sc, listView(req.Referer(), req.Host, sc.domain))))
 }
 
 // Reset changes a login's password: a generated one is shown once on the secrets page, a
@@ -57,11 +62,12 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	f := ParseResetForm(params)
 	token := formToken(params)
+	back := listView(params.Get("back"), c.Request().Host, sc.domain)
 	// The form, for the answers that show it again; built only for them, since the page takes
 	// the session's flashes, which belong to the page after a success. It has a new form token,
 	// except when it goes back for a fix: nothing was sent then.
 	form := func() views.ResetVM {
-		vm := h.resetVM(c, sc)
+		vm := h.resetVM(c, sc, back)
 		vm.Mode = f.Mode
 		return vm
 	}
@@ -118,15 +124,17 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	h.lists.Invalidate(sc.domain)
 	h.pwSets.Forget(sc.domain) // the audit trail now holds this reset: the login is no longer old
 
+	// The list the form came from, showing this login (never its password).
+	done := doneURL(back, sc.domain, []string{sc.login})
 	if f.Mode == "manual" {
 		h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
-		return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+		return c.Redirect(http.StatusSeeOther, done)
 	}
 	out := views.SecretsVM{
 		Page:    h.page(c, "Save this password now", "It will not be shown again.", "domains", sc.domain),
 		Domain:  sc.domain,
 		Action:  "reset",
-		BackURL: domainURL(sc.domain),
+		BackURL: done,
 	}
 	if res.Password != "" {
 		out.Secrets = []views.Secret{{Login: sc.login, Password: res.Password}}

@@ -1,0 +1,113 @@
+package handlers
+
+import (
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/smtpdesk/smtpdesk/mailgun"
+)
+
+// The way back to the list after a create or a reset: the passwords page's "Done" link (and the
+// redirect after a manual reset) go to the list view the form was opened from, naming the logins
+// that changed (?changed=, never a password). The list then opens at the page that holds the
+// first of them, when that is cheap to know, and marks their rows; the page's script scrolls to
+// the first, focuses it and says so to screen readers.
+
+// changedParam is the domain page's query parameter naming a login just changed (repeated for
+// several).
+const changedParam = "changed"
+
+// maxChanged is the most logins one list address names as just changed: a create of more names
+// its first ones, which keeps the address well within what proxies accept (a login may be some
+// 300 bytes).
+const maxChanged = 10
+
+// listView returns the address of the domain's list view that ref names (a same-host Referer,
+// or a form's back field): the domain page with its page, per_page, q and rotate, checked and
+// encoded again; "" when ref is anything else. The result is built here, so it is always a path
+// on this site, whatever ref held.
+func listView(ref, host, domain string) string {
+	if ref == "" {
+		return ""
+	}
+	u, err := url.Parse(ref)
+	if err != nil || u.Opaque != "" || u.User != nil || !strings.EqualFold(u.Path, "/d/"+domain) {
+		return ""
+	}
+	// A Referer is absolute (http or https, on this host); the form's back field is a path.
+	if (u.Scheme != "" || u.Host != "") && (u.Scheme != "http" && u.Scheme != "https" || u.Host != host) {
+		return ""
+	}
+	q := u.Query()
+	v := url.Values{}
+	// ParsePaging puts the default in place of a value it cannot use.
+	p := ParsePaging(q)
+	if p.Page > 1 {
+		v.Set("page", strconv.Itoa(p.Page))
+	}
+	if q.Has("per_page") {
+		v.Set("per_page", strconv.Itoa(p.PerPage))
+	}
+	if f := strings.TrimSpace(q.Get("q")); f != "" {
+		v.Set("q", f)
+	}
+	if q.Get("rotate") == "1" {
+		v.Set("rotate", "1")
+	}
+	if len(v) == 0 {
+		return domainURL(domain)
+	}
+	return domainURL(domain) + "?" + v.Encode()
+}
+
+// doneURL is the list to go back to after logins changed: back (a listView; the domain page
+// when "") naming up to maxChanged of them.
+func doneURL(back, domain string, logins []string) string {
+	if back == "" {
+		back = domainURL(domain)
+	}
+	v := url.Values{}
+	for _, l := range logins[:min(len(logins), maxChanged)] {
+		v.Add(changedParam, l)
+	}
+	if len(v) == 0 {
+		return back
+	}
+	sep := "?"
+	if strings.Contains(back, "?") {
+		sep = "&"
+	}
+	return back + sep + v.Encode()
+}
+
+// changedLogins reads the domain page's ?changed= (at most maxChanged of them) as a set of
+// lower-case logins; nil when there is none.
+func changedLogins(q url.Values) map[string]bool {
+	var set map[string]bool
+	for _, l := range q[changedParam] {
+		if len(set) == maxChanged {
+			break
+		}
+		if l = strings.TrimSpace(l); l != "" {
+			if set == nil {
+				set = map[string]bool{}
+			}
+			set[strings.ToLower(l)] = true
+		}
+	}
+	return set
+}
+
+// firstChanged is the index of the first of items whose login is in changed, or -1.
+func firstChanged(items []mailgun.Credential, changed map[string]bool) int {
+	if len(changed) == 0 {
+		return -1
+	}
+	for i, cr := range items {
+		if changed[strings.ToLower(cr.Login)] {
+			return i
+		}
+	}
+	return -1
+}

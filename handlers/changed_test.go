@@ -1,0 +1,226 @@
+package handlers_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+// getFrom fetches path as a browser does after a click on a page of this site at referer ("" for
+// an address typed in).
+func getFrom(t *testing.T, e *env, c *testflow.Client, path, referer string) *testflow.Page {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, e.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if referer != "" {
+		req.Header.Set("Referer", referer)
+	}
+	p, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// sendForm posts the form sel of page p as a browser does: its hidden fields (CSRF token, form
+// token, the way back) with fields filled in.
+func sendForm(t *testing.T, c *testflow.Client, p *testflow.Page, sel string, fields map[string]string) *testflow.Page {
+	t.Helper()
+	form := p.Find(sel)
+	if form.Length() != 1 {
+		t.Fatalf("%s: %d forms %s, want one", p.URL.Path, form.Length(), sel)
+	}
+	v := url.Values{}
+	form.Find(`input[type="hidden"]`).Each(func(_ int, in *goquery.Selection) {
+		v.Add(in.AttrOr("name", ""), in.AttrOr("value", ""))
+	})
+	for k, s := range fields {
+		v.Set(k, s)
+	}
+	out, err := c.Post(context.Background(), form.AttrOr("action", ""), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// testid is the CSS selector of a data-testid hook.
+func testid(id string) string { return `[data-testid="` + id + `"]` }
+
+// changedRows lists the data-login of the rows a domain page marks as just changed.
+func changedRows(p *testflow.Page) []string {
+	var out []string
+	p.Find("tr[data-changed]").Each(func(_ int, s *goquery.Selection) {
+		out = append(out, s.AttrOr("data-login", ""))
+	})
+	return out
+}
+
+// TestDoneShowsTheChangedLogin: the page after a create or a reset leads back to the list view
+// the form was opened from (its Referer, which the form carries), naming the logins that changed
+// (?changed=, never a password). That list opens at the page holding them, looked for in the
+// whole domain when the view does not hold them, and marks their rows, and only theirs. A login
+// full of characters that need escaping comes back intact.
+func TestDoneShowsTheChangedLogin(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	// example.com has postmaster@ and user001..user250; this one comes last, on page 3.
+	const odd = `o'brien"<b>&ünï+x#?%@example.com`
+	if err := e.SB.AddCredential("example.com", odd, "", sandbox.SeedBase()); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "admin")
+	reset := func(login string) string { return "/d/example.com/logins/" + url.PathEscape(login) + "/reset" }
+	generate := map[string]string{"mode": "generate"}
+	const pw = "Chosen-Pass-42"
+	manual := map[string]string{"mode": "manual", "password": pw, "password2": pw}
+	tests := []struct {
+		name     string
+		form     string // the form page
+		from     string // the page it was opened from (Referer); "" none
+		fields   map[string]string
+		wantBack string // where Done (or the manual reset's redirect) leads, without ?changed=
+		want     []string
+		wantPage string // the list's pager summary there
+	}{
+		{"reset from page 2", reset("user150@example.com"), "/d/example.com?page=2&per_page=100", generate,
+			"/d/example.com?page=2&per_page=100", []string{"user150@example.com"}, "101–200 of 252"},
+		{"reset from elsewhere: the page is found", reset("user150@example.com"), "", generate,
+			"/d/example.com", []string{"user150@example.com"}, "101–200 of 252"},
+		{"manual reset from a page that does not hold it", reset("user010@example.com"), "/d/example.com?page=3&per_page=25", manual,
+			"/d/example.com?page=3&per_page=25", []string{"user010@example.com"}, "1–25 of 252"},
+		{"reset of an odd login from a filter", reset(odd), "/d/example.com?q=brien&junk=1", generate,
+			"/d/example.com?q=brien", []string{odd}, "1–1 of 1"},
+		{"reset from a filter's first page: the match is on its third", reset("user150@example.com"), "/d/example.com?q=user1&per_page=25", generate,
+			"/d/example.com?per_page=25&q=user1", []string{"user150@example.com"}, "51–75 of 100"},
+		{"a Referer from another site is not followed", reset("user001@example.com"), "http://evil.example/d/example.com?page=2", generate,
+			"/d/example.com", []string{"user001@example.com"}, "1–100 of 252"},
+		{"create: the new login is on the last page", "/d/example.com/new", "/d/example.com?per_page=50", map[string]string{"logins": "newbie\nnewbie2", "mode": "generate"},
+			"/d/example.com?per_page=50", []string{"newbie@example.com", "newbie2@example.com"}, "251–254 of 254"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := ""
+			if tt.from != "" {
+				from = tt.from
+				if strings.HasPrefix(from, "/") {
+					from = e.URL + from
+				}
+			}
+			form := getFrom(t, e, c, tt.form, from)
+			wantStatus(t, form, http.StatusOK)
+			if got := form.TestID("cancel-link").AttrOr("href", ""); got != tt.wantBack {
+				t.Errorf("Cancel leads to %q, want %q", got, tt.wantBack)
+			}
+			p := sendForm(t, c, form, testid("reset-form")+", "+testid("create-form"), tt.fields)
+			wantStatus(t, p, http.StatusOK)
+			var done *url.URL
+			if tt.fields["mode"] == "manual" {
+				done = p.URL // the redirect's
+			} else {
+				for _, s := range secretsOn(p) {
+					if s == "" {
+						t.Fatal("no generated password shown")
+					}
+					if href := p.TestID("done-link").AttrOr("href", ""); strings.Contains(href, s) {
+						t.Error("the Done link holds the password")
+					}
+				}
+				href, ok := p.TestID("done-link").Attr("href")
+				if !ok {
+					t.Fatalf("no Done link: %.500s", p.Text())
+				}
+				var err error
+				if done, err = url.Parse(href); err != nil {
+					t.Fatal(err)
+				}
+			}
+			q := done.Query()
+			if got := q["changed"]; !slices.Equal(got, tt.want) {
+				t.Errorf("Done names %q, want %q (%s)", got, tt.want, done)
+			}
+			q.Del("changed")
+			back := done.Path
+			if len(q) > 0 {
+				back += "?" + q.Encode()
+			}
+			if back != tt.wantBack {
+				t.Errorf("Done leads to %q, want %q", back, tt.wantBack)
+			}
+
+			list := p
+			if tt.fields["mode"] != "manual" {
+				list = get(t, c, done.String())
+			}
+			wantStatus(t, list, http.StatusOK)
+			if got := changedRows(list); !slices.Equal(got, tt.want) {
+				t.Errorf("rows marked just changed: %q, want %q", got, tt.want)
+			}
+			if got := strings.Join(strings.Fields(list.TestID("pager-summary").Text()), " "); got != tt.wantPage {
+				t.Errorf("the list shows %q, want %q", got, tt.wantPage)
+			}
+		})
+	}
+}
+
+// TestChangedKeepsTheFormsWayBack: a form sent back for a fix keeps the list view it was opened
+// from, and one whose back field names anything but this domain's list goes back to the list.
+func TestChangedKeepsTheFormsWayBack(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	form := getFrom(t, e, c, resetUser, e.URL+"/d/acme.example?per_page=25")
+	wantStatus(t, form, http.StatusOK)
+	fix := sendForm(t, c, form, testid("reset-form"), map[string]string{"mode": "manual", "password": "abc"})
+	wantStatus(t, fix, http.StatusBadRequest)
+	if got, want := fix.Find(`input[name="back"]`).AttrOr("value", ""), "/d/acme.example?per_page=25"; got != want {
+		t.Errorf("the form sent back for a fix goes back to %q, want %q", got, want)
+	}
+	for i, back := range []string{"//evil.example/d/acme.example?page=2", "/d/example.com?per_page=25", "javascript:alert(1)//d/acme.example?page=2"} {
+		pw := fmt.Sprintf("Fine-Pass-%d", i) // a new one each time: Mailgun refuses the same password again
+		p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "manual", "password": pw, "password2": pw, "back": back})
+		wantStatus(t, p, http.StatusOK)
+		if got, want := p.URL.RequestURI(), "/d/acme.example?changed=alice%40acme.example"; got != want || p.URL.Host != strings.TrimPrefix(e.URL, "http://") {
+			t.Errorf("back %q: ended at %s, want %s on this site", back, p.URL, want)
+		}
+	}
+}
+
+// TestChangedInABigDomainKeepsThePage: in a domain bigger than the reset form reads whole, a
+// login just changed that is not on the page asked for costs no read of the whole domain; the
+// page asked for (the one the form came from) is shown, and marks the login when it holds it.
+func TestChangedInABigDomainKeepsThePage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if err := e.SB.AddDomain("big.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SB.AddGeneratedLogins("big.example", 1100); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "admin")
+	const last = "gen001100@big.example" // the last login, on page 12
+	e.SB.ResetCalls()
+	p := get(t, c, "/d/big.example?changed="+url.QueryEscape(last))
+	wantStatus(t, p, http.StatusOK)
+	if got := changedRows(p); len(got) != 0 {
+		t.Errorf("rows marked: %q, want none on page 1", got)
+	}
+	if n := len(e.callsTo(sandbox.RouteList, "big.example")); n != 1 {
+		t.Errorf("%d list calls, want 1 (the page only)", n)
+	}
+	p = get(t, c, "/d/big.example?page=12&changed="+url.QueryEscape(last))
+	wantStatus(t, p, http.StatusOK)
+	if got := changedRows(p); !slices.Equal(got, []string{last}) {
+		t.Errorf("rows marked: %q, want %q", got, []string{last})
+	}
+}
