@@ -361,6 +361,42 @@
     }
   }
 
+  // Just changed: the list a passwords page's "Done" (or a manual reset) leads to names the logins
+  // it changed (?changed=), and the server marks their rows data-changed, which the style
+  // highlights for a few seconds. Here the first such row is scrolled to the middle of the
+  // screen (clear of the sticky header), its Reset link (else its login) takes the keyboard
+  // focus, so that Tab goes on from there, and a screen reader hears which login it is. The row
+  // is found by its attribute, never by building a selector from a login. ?changed= then leaves
+  // the address, so that a reload or a bookmark does not point at the login again; the mark
+  // leaves the row once the focus does (it is what keeps the highlight when motion is reduced).
+  function initChanged() {
+    if (window.URL && window.history && typeof history.replaceState === 'function') {
+      var u = new URL(window.location.href);
+      if (u.searchParams.has('changed')) {
+        u.searchParams.delete('changed');
+        history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+      }
+    }
+    var rows = document.querySelectorAll('table.creds > tbody > tr[data-changed]');
+    if (rows.length === 0) return;
+    var row = rows[0];
+    var target = row.querySelector('a.ar');
+    if (!target) {
+      target = row.querySelector('td > span[id]');
+      if (target) target.setAttribute('tabindex', '-1');
+    }
+    if (target) target.focus({ preventScroll: true });
+    row.scrollIntoView({ block: 'center' });
+    var login = row.getAttribute('data-login');
+    announce(rows.length === 1 ? 'Just changed: ' + login + '. Its row has the focus.'
+      : 'Just changed: ' + rows.length + ' logins on this page, from ' + login + '. Its row has the focus.');
+    row.addEventListener('focusout', function (ev) {
+      // Moving within the row, or to another window and back, is not moving on.
+      if ((ev.relatedTarget && row.contains(ev.relatedTarget)) || !document.hasFocus()) return;
+      rows.forEach(function (r) { r.removeAttribute('data-changed'); });
+    });
+  }
+
   // A form that changes something is sent once: a second click or Enter while the first sending
   // is on its way does nothing (the server would refuse it as already sent, and the browser would
   // show that answer instead of the first one, which may hold a new password). A form whose
@@ -414,5 +450,6 @@
     initMenus();
     initSlash();
     initFocus();
+    initChanged();
   });
 })();

@@ -1,0 +1,124 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// changedRowJS describes the row marked just changed and where the focus and the screen are:
+// its login, whether it is the only one marked, whether the focus is on its Reset link, whether
+// it is inside the viewport, and its first cell's background colour and left bar (the
+// highlight).
+const changedRowJS = `(() => {
+	const rows = document.querySelectorAll("table.creds > tbody > tr[data-changed]");
+	if (rows.length === 0) return {count: 0};
+	const row = rows[0], r = row.getBoundingClientRect(), a = document.activeElement;
+	const cs = getComputedStyle(row.cells[0]);
+	return {
+		count: rows.length,
+		login: row.getAttribute("data-login"),
+		focusOnReset: !!a && a.matches("a.ar") && a.closest("tr") === row,
+		inView: r.top >= 0 && r.bottom <= window.innerHeight,
+		background: cs.backgroundColor,
+		bar: cs.boxShadow,
+	};
+})()`
+
+type changedRow struct {
+	Count        int    `json:"count"`
+	Login        string `json:"login"`
+	FocusOnReset bool   `json:"focusOnReset"`
+	InView       bool   `json:"inView"`
+	Background   string `json:"background"`
+	Bar          string `json:"bar"`
+}
+
+// TestDoneLeadsToTheChangedRow: after a password reset started from page 2 of a long list,
+// "Done, back to the list" returns to page 2 with the reset login's row highlighted, scrolled
+// into view, announced to screen readers and holding the keyboard focus on its Reset link, so
+// that Tab goes on from there; the address no longer names the login, and the highlight goes
+// once the focus leaves the row. Reduced motion is emulated, as it keeps the highlight still
+// until then (without it the highlight fades after a few seconds).
+func TestDoneLeadsToTheChangedRow(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("done-row")
+	tb.signIn("admin")
+	tb.do("light mode, reduced motion", colorScheme("light"))
+	const domain, login = "example.com", "user150@example.com"
+	tb.wantStatus("page 2", tb.open("/d/"+domain+"?page=2&per_page=100"), http.StatusOK)
+	tb.wait(rowSel)
+	resetFromRow(tb, srv, domain, login)
+
+	tb.wantStatus("Done", tb.click(testid("done-link")), http.StatusOK)
+	tb.wait(rowSel)
+	if got, want := tb.path(), "/d/"+domain+"?page=2&per_page=100"; got != want {
+		t.Errorf("Done led to %s, want %s (the page the reset came from, ?changed= gone from the address)", got, want)
+	}
+	got := run(tb, "read the changed row", chromedp.Evaluate[changedRow](changedRowJS))
+	if got.Count != 1 || got.Login != login {
+		t.Fatalf("rows marked just changed: %d, the first %q; want one, %q", got.Count, got.Login, login)
+	}
+	if !got.FocusOnReset {
+		t.Errorf("the focus is on %s, want the Reset link of %s's row", run(tb, "what has the focus", chromedp.Evaluate[string](focusedJS)), login)
+	}
+	if !got.InView {
+		t.Error("the changed row is not scrolled into view")
+	}
+	if got.Background == "rgba(0, 0, 0, 0)" || got.Background == "transparent" || !strings.Contains(got.Bar, "inset") {
+		t.Errorf("the changed row is not highlighted: background %s, bar %q", got.Background, got.Bar)
+	}
+	if !tb.eventually(fmt.Sprintf(`(document.getElementById("js-live") || {}).textContent === %q`,
+		"Just changed: "+login+". Its row has the focus.")) {
+		t.Errorf("screen readers are told %q, want the login named", tb.text("#js-live"))
+	}
+	tb.wantFlash("Done", "success", "Password for "+login+" changed")
+	tb.look("list-after-reset")
+	tb.rowShots("done-row", login)
+
+	// Tab goes on along the row (Delete, History), then on to the next row: the highlight goes.
+	tab := func() { tb.do("press Tab", keyPress("Tab", "Tab", 9)) }
+	tab()
+	if !run(tb, "where is the focus", chromedp.Evaluate[bool](`document.activeElement.matches("a.ad") && document.activeElement.closest("tr").hasAttribute("data-changed")`)) {
+		t.Errorf("Tab from the Reset link went to %s, want the same row's Delete link", run(tb, "what has the focus", chromedp.Evaluate[string](focusedJS)))
+	}
+	tab()
+	tab()
+	if n := tb.count("tr[data-changed]"); n != 0 {
+		t.Errorf("the focus left the row (now on %s) and %d rows are still marked", run(tb, "what has the focus", chromedp.Evaluate[string](focusedJS)), n)
+	}
+}
+
+// rowShots photographs the screen around login's row (the viewport only, not the whole page),
+// on a desktop and a 375-pixel phone, in light and dark mode.
+func (tb *tab) rowShots(name, login string) {
+	tb.t.Helper()
+	for _, scheme := range []string{"light", "dark"} {
+		for _, w := range []int{desktopWidth, 375} {
+			viewport := chromedp.EmulateViewport(int64(w), 800)
+			if w != desktopWidth {
+				viewport = chromedp.EmulateViewport(int64(w), 812, chromedp.EmulateMobile, chromedp.EmulatePortrait)
+			}
+			tb.do("show the row", colorScheme(scheme), viewport, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+				`Array.from(document.querySelectorAll("tr[data-login]")).find(r => r.getAttribute("data-login") === %q).scrollIntoView({block: "center"})`, login)))
+			ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+			png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+			cancel()
+			if err != nil {
+				tb.t.Fatalf("photograph %s at %d (%s): %v", login, w, scheme, err)
+			}
+			file := filepath.Join(tb.s.shotDir, fmt.Sprintf("%s-%d-%s.png", name, w, scheme))
+			if err := os.WriteFile(file, png, 0o644); err != nil {
+				tb.t.Fatal(err)
+			}
+		}
+	}
+	tb.do("back to the desktop, light", desktopViewport(), colorScheme("light"))
+}
