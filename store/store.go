@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"os"
 	"path"
 	"slices"
 	"sort"
@@ -20,8 +21,10 @@ import (
 	"strings"
 	"time"
 
-	// Database drivers, registered as "pgx" and "sqlite".
-	_ "github.com/jackc/pgx/v5/stdlib"
+	"github.com/jackc/pgx/v5"
+	// The "pgx" database/sql driver (and OpenDB, for OpenReadOnly's settings).
+	"github.com/jackc/pgx/v5/stdlib"
+	// The "sqlite" database/sql driver.
 	_ "modernc.org/sqlite"
 )
 
@@ -48,6 +51,10 @@ const (
 const sqliteParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 
+// sqliteReadOnlyParams are OpenReadOnly's instead: no journal_mode, which would write the file's
+// header when it is not WAL yet, and query_only, under which SQLite refuses every change.
+const sqliteReadOnlyParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
+
 //go:embed migrations
 var migrationFS embed.FS
 
@@ -60,6 +67,8 @@ type DB struct {
 	wsem chan struct{}
 	// Prepared statements for the queries of every page view (see prepare).
 	getSession, updateSession *sql.Stmt
+	// applied are the migrations Open applied (Applied).
+	applied []string
 }
 
 // maxIdleConns is how many connections stay open between requests (and, for PostgreSQL, the most
@@ -71,11 +80,41 @@ const maxIdleConns = 20
 // path, "sqlite:path" or a "file:" URI selects SQLite. An empty dsn is an
 // error: the config package supplies the default path.
 func Open(ctx context.Context, dsn string) (*DB, error) {
-	dialect, driver, source, err := parseDSN(dsn)
+	return open(ctx, dsn, false)
+}
+
+// OpenReadOnly opens the database named by dsn for commands that only read (web audit verify):
+// it applies no migration, so a role that may only SELECT can use it, and a check cannot change
+// the schema. Instead it compares the migrations the database records with this binary's and
+// fails with a *SchemaError when any is pending or the database records one this binary does not
+// have (a newer SMTP Desk migrated it). Its connections refuse writes (PostgreSQL's
+// default_transaction_read_only, SQLite's query_only), and a SQLite file that does not exist is
+// an error rather than a new empty database.
+func OpenReadOnly(ctx context.Context, dsn string) (*DB, error) {
+	return open(ctx, dsn, true)
+}
+
+// open is Open, or OpenReadOnly when readOnly is set.
+func open(ctx context.Context, dsn string, readOnly bool) (*DB, error) {
+	dialect, driver, source, err := parseDSN(dsn, readOnly)
 	if err != nil {
 		return nil, err
 	}
-	sqlDB, err := sql.Open(driver, source)
+	var sqlDB *sql.DB
+	switch {
+	case !readOnly:
+		sqlDB, err = sql.Open(driver, source)
+	case dialect == DialectPostgres:
+		sqlDB, err = openPostgresReadOnly(source)
+	default:
+		if path, ok := SQLiteFile(dsn); ok {
+			// SQLite creates a missing file on open; a plain path cannot say "mode=rw".
+			if _, err := os.Stat(path); err != nil {
+				return nil, fmt.Errorf("store: no SQLite database at %q: %w", path, err)
+			}
+		}
+		sqlDB, err = sql.Open(driver, source)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
 	}
@@ -101,7 +140,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
-	if err := db.migrate(ctx); err != nil {
+	if readOnly {
+		err = db.CheckSchema(ctx)
+	} else {
+		err = db.migrate(ctx)
+	}
+	if err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
@@ -110,6 +154,18 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, err
 	}
 	return db, nil
+}
+
+// openPostgresReadOnly opens a PostgreSQL database whose sessions start with
+// default_transaction_read_only on: the server refuses every write in them (and a role may still
+// SET it off, so this guards against mistakes, not the role: that is the role's grants' job).
+func openPostgresReadOnly(url string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["default_transaction_read_only"] = "on"
+	return stdlib.OpenDB(*cfg), nil
 }
 
 // prepare prepares the session queries that run on every page view, so SQLite does not parse
@@ -125,8 +181,13 @@ func (db *DB) prepare(ctx context.Context) error {
 	return nil
 }
 
-// parseDSN picks the dialect and builds the driver's data source name.
-func parseDSN(dsn string) (dialect, driver, source string, err error) {
+// parseDSN picks the dialect and builds the driver's data source name: for SQLite, with
+// sqliteParams, or sqliteReadOnlyParams when readOnly is set.
+func parseDSN(dsn string, readOnly bool) (dialect, driver, source string, err error) {
+	params := sqliteParams
+	if readOnly {
+		params = sqliteReadOnlyParams
+	}
 	switch {
 	case dsn == "":
 		return "", "", "", errors.New("store: empty database DSN (want a SQLite path or a postgres:// URL)")
@@ -137,7 +198,11 @@ func parseDSN(dsn string) (dialect, driver, source string, err error) {
 		if strings.Contains(dsn, "?") {
 			sep = "&"
 		}
-		return DialectSQLite, "sqlite", dsn + sep + sqliteParams, nil
+		if readOnly && !hasURIParam(dsn, "mode") {
+			// SQLite's "open, but do not create": a URI naming no file is an error here too.
+			params = "mode=rw&" + params
+		}
+		return DialectSQLite, "sqlite", dsn + sep + params, nil
 	}
 	p := sqliteFile(dsn)
 	if p == "" {
@@ -146,7 +211,21 @@ func parseDSN(dsn string) (dialect, driver, source string, err error) {
 	if strings.Contains(p, "?") {
 		return "", "", "", errors.New("store: SQLite path contains '?': use a file: URI to pass parameters")
 	}
-	return DialectSQLite, "sqlite", p + "?" + sqliteParams, nil
+	return DialectSQLite, "sqlite", p + "?" + params, nil
+}
+
+// hasURIParam says whether a file: URI's query has the parameter name.
+func hasURIParam(uri, name string) bool {
+	_, query, ok := strings.Cut(uri, "?")
+	if !ok {
+		return false
+	}
+	for kv := range strings.SplitSeq(query, "&") {
+		if k, _, _ := strings.Cut(kv, "="); k == name {
+			return true
+		}
+	}
+	return false
 }
 
 // sqliteFile is the path in a plain SQLite DSN: the DSN itself, or what follows "sqlite://" or
@@ -164,7 +243,7 @@ func sqliteFile(dsn string) string {
 // SQLiteFile returns the file a DSN names when Open would take it as a plain SQLite path; ok is
 // false for a postgres:// URL, a file: URI, an in-memory database and a DSN Open refuses.
 func SQLiteFile(dsn string) (path string, ok bool) {
-	dialect, _, _, err := parseDSN(dsn)
+	dialect, _, _, err := parseDSN(dsn, false)
 	if err != nil || dialect != DialectSQLite || strings.HasPrefix(dsn, "file:") {
 		return "", false
 	}
@@ -399,10 +478,12 @@ func (db *DB) migrate(ctx context.Context) error {
 				m.version, m.name, time.Now().UnixNano()); err != nil {
 				return fmt.Errorf("record %s: %w", m.name, err)
 			}
+			db.applied = append(db.applied, m.name)
 		}
 		return nil
 	})
 	if err != nil {
+		db.applied = nil
 		return fmt.Errorf("store: migrate %s: %w", db.dialect, err)
 	}
 	return nil

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// schemaSnapshot is everything a migration could change about a database's schema: its tables,
+// columns and indexes, and the migrations it records.
+func schemaSnapshot(t *testing.T, db *sql.DB, dialect string) []string {
+	t.Helper()
+	q := "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name"
+	if dialect == DialectPostgres {
+		q = `SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns
+			WHERE table_schema = current_schema()
+			UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			ORDER BY 1`
+	}
+	q += "; SELECT version || ' ' || name FROM schema_migrations ORDER BY version"
+	var snap []string
+	for stmt := range strings.SplitSeq(q, "; ") {
+		rows, err := db.QueryContext(context.Background(), stmt)
+		if err != nil {
+			t.Fatalf("schema snapshot: %v", err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			snap = append(snap, s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return snap
+}
+
+// TestOpenReadOnly: OpenReadOnly opens an up-to-date database without migrating, reads it, and
+// refuses to write; it refuses a database with a pending migration (changing nothing) and one
+// a newer version migrated, each with a *SchemaError that names the migrations.
+func TestOpenReadOnly(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		mustAppend(t, db, entry(t0, "alice@corp.example", "credential.reset", "example.com", OutcomeOK, "x@example.com"))
+		ms, err := db.migrations()
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := ms[len(ms)-1].name
+
+		ro, err := OpenReadOnly(ctx, db.dsn)
+		if err != nil {
+			t.Fatalf("OpenReadOnly of an up-to-date database: %v", err)
+		}
+		if rep, err := ro.VerifyAudit(ctx); err != nil || rep.Checked != 1 || rep.BrokenAt != 0 {
+			t.Errorf("VerifyAudit through OpenReadOnly = %+v, %v; want 1 row, intact", rep, err)
+		}
+		if got := ro.Applied(); len(got) != 0 {
+			t.Errorf("OpenReadOnly applied %v", got)
+		}
+		if _, err := ro.AppendAudit(ctx, entry(t0, "mallory@corp.example", "credential.reset", "example.com", OutcomeOK)); err == nil {
+			t.Error("AppendAudit through OpenReadOnly succeeded; its connections should refuse writes")
+		}
+		ro.Close()
+
+		// Back to how the previous version left the database: the newest migration not applied.
+		for _, q := range []string{"DROP TABLE used_forms", "DELETE FROM schema_migrations WHERE version = 4"} {
+			if _, err := db.sql.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		if last != "0004_used_forms.sql" {
+			t.Fatalf("newest migration %s: undo it above instead of 0004", last)
+		}
+		before := schemaSnapshot(t, db.sql, db.dialect)
+		ro, err = OpenReadOnly(ctx, db.dsn)
+		se, ok := errors.AsType[*SchemaError](err)
+		if !ok || se.NoSchema || !slices.Equal(se.Pending, []string{last}) || len(se.Unknown) != 0 {
+			t.Fatalf("OpenReadOnly with %s pending = %v (%#v), want a SchemaError naming it", last, err, se)
+		}
+		if ro != nil {
+			t.Error("OpenReadOnly returned a handle with its error")
+		}
+		if want := "1 migration is not applied yet (" + last + ")"; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+		if after := schemaSnapshot(t, db.sql, db.dialect); !slices.Equal(after, before) {
+			t.Errorf("OpenReadOnly changed the schema:\nbefore %q\nafter  %q", before, after)
+		}
+
+		// Migrated by a newer version: a migration this binary does not have.
+		d, err := Open(ctx, db.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.Applied(); !slices.Equal(got, []string{last}) {
+			t.Errorf("Open applied %v, want [%s]", got, last)
+		}
+		if v, name, err := d.SchemaVersion(ctx); v != 4 || name != last || err != nil {
+			t.Errorf("SchemaVersion = %d, %q, %v; want 4, %q", v, name, err, last)
+		}
+		d.Close()
+		if _, err := db.sql.ExecContext(ctx, db.rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
+			99, "0099_from_the_future.sql", time.Now().UnixNano()); err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenReadOnly(ctx, db.dsn)
+		se, ok = errors.AsType[*SchemaError](err)
+		if !ok || len(se.Pending) != 0 || !slices.Equal(se.Unknown, []string{"0099_from_the_future.sql"}) {
+			t.Fatalf("OpenReadOnly of a newer schema = %v (%#v), want a SchemaError naming 0099", err, se)
+		}
+		if want := "does not know (0099_from_the_future.sql): a newer version migrated it"; !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	})
+}
+
+// TestOpenReadOnlyEmpty: a database SMTP Desk never migrated is refused as one without its
+// schema, and OpenReadOnly creates nothing in it.
+func TestOpenReadOnlyEmpty(t *testing.T) {
+	ctx := context.Background()
+	sqlite := filepath.Join(t.TempDir(), "empty.db")
+	if err := os.WriteFile(sqlite, nil, 0o600); err != nil { // an empty file is an empty SQLite database
+		t.Fatal(err)
+	}
+	for name, dsn := range map[string]string{"sqlite": sqlite, "postgres": newPostgresSchema(t)} {
+		t.Run(name, func(t *testing.T) {
+			_, err := OpenReadOnly(ctx, dsn)
+			se, ok := errors.AsType[*SchemaError](err)
+			if !ok || !se.NoSchema || len(se.Pending) != 4 {
+				t.Fatalf("OpenReadOnly of an empty database = %v (%#v), want NoSchema with every migration pending", err, se)
+			}
+			if want := "no SMTP Desk schema in this " + name + " database"; !strings.Contains(err.Error(), want) {
+				t.Errorf("error %q lacks %q", err, want)
+			}
+			d, err := Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			if got := d.Applied(); len(got) != 4 {
+				t.Errorf("Open after OpenReadOnly applied %v, want all 4 (OpenReadOnly created schema_migrations?)", got)
+			}
+		})
+	}
+}
+
+// TestOpenReadOnlyCreatesNoFile: OpenReadOnly of a SQLite file that does not exist fails and
+// leaves no file behind (SQLite creates one on open otherwise), as a plain path or a file: URI.
+func TestOpenReadOnlyCreatesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ dsn, file string }{
+		{filepath.Join(dir, "plain.db"), filepath.Join(dir, "plain.db")},
+		{"sqlite:" + filepath.Join(dir, "prefixed.db"), filepath.Join(dir, "prefixed.db")},
+		{"file:" + filepath.Join(dir, "uri.db") + "?cache=private", filepath.Join(dir, "uri.db")},
+	} {
+		if db, err := OpenReadOnly(context.Background(), tc.dsn); err == nil {
+			db.Close()
+			t.Errorf("OpenReadOnly(%q) of a missing file succeeded", tc.dsn)
+		}
+		if _, err := os.Stat(tc.file); err == nil {
+			t.Errorf("OpenReadOnly(%q) created %s", tc.dsn, tc.file)
+		}
+	}
+}
