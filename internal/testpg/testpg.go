@@ -67,6 +67,57 @@ func Schema(t testing.TB) string {
 	return u.String()
 }
 
+// ReadOnlyRole creates a PostgreSQL role that may only read the tables of dsn's schema (one
+// Schema returned): USAGE on the schema and SELECT on the tables it has now, nothing else. It
+// returns dsn signed in as that role. Roles are the whole server's, not one database's, so the
+// name is random per call, and the role is dropped when the test ends (before Schema's schema).
+func ReadOnlyRole(t testing.TB, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	schema := u.Query().Get("search_path")
+	if schema == "" {
+		t.Fatal("testpg.ReadOnlyRole: the DSN names no search_path; pass one testpg.Schema returned")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	role := "ro_" + hex.EncodeToString(b[:])
+	if _, err := admin.ExecContext(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		admin.Close()
+		t.Fatalf("create role %s: %v", role, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		// DROP OWNED BY also revokes what the role was granted (in this database, the only
+		// one it was granted anything in), which DROP ROLE needs.
+		for _, q := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := admin.ExecContext(ctx, q); err != nil {
+				t.Errorf("%s: %v", q, err)
+			}
+		}
+		admin.Close()
+	})
+	for _, q := range []string{
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+	} {
+		if _, err := admin.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	u.User = url.User(role)
+	return u.String()
+}
+
 func redactDSN(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil {
