@@ -95,14 +95,32 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return srv
 }
 
-// OpenDatabase opens the database DATABASE_URL names, for the server and the commands alike.
+// OpenDatabase opens the database DATABASE_URL names, for the server and the commands that
+// write, and applies pending migrations.
 // When it cannot, the error names the variable, the database (its password hidden) and what to
 // check: the driver's words alone ("unable to open database file (14)") say neither.
 func OpenDatabase(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	return openDatabase(ctx, cfg, store.Open)
+}
+
+// OpenDatabaseReadOnly is OpenDatabase for the commands that only read (web audit verify): it
+// applies no migration (store.OpenReadOnly), so a role that may only read can run them. A schema
+// that is not this binary's comes back as a *store.SchemaError, for the command to say what to
+// do.
+func OpenDatabaseReadOnly(ctx context.Context, cfg config.Config) (*store.DB, error) {
+	return openDatabase(ctx, cfg, store.OpenReadOnly)
+}
+
+func openDatabase(ctx context.Context, cfg config.Config, open func(context.Context, string) (*store.DB, error)) (*store.DB, error) {
 	dsn := cfg.DatabaseURL.Reveal()
-	db, err := store.Open(ctx, dsn)
+	db, err := open(ctx, dsn)
 	if err == nil {
 		return db, nil
+	}
+	if _, ok := errors.AsType[*store.SchemaError](err); ok {
+		// The database answered: the advice below (its directory, the server, the password)
+		// would send the operator the wrong way.
+		return nil, fmt.Errorf("DATABASE_URL %s: %w", cfg.DatabaseRedacted(), err)
 	}
 	if path, ok := store.SQLiteFile(dsn); ok {
 		return nil, fmt.Errorf("DATABASE_URL: cannot open the SQLite database %q: %w; check that its directory exists and that this user may write there, or set DATABASE_URL to another file (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db)", path, err)

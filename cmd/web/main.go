@@ -2,7 +2,8 @@
 //
 //	go run ./cmd/web -demo        # everything simulated, on 127.0.0.1 only
 //	web                           # production: configured by environment variables (see -help)
-//	web audit verify              # check the audit trail's hash chain
+//	web audit verify              # check the audit trail's hash chain (reads only; applies no migration)
+//	web migrate                   # apply pending database migrations, then exit
 //	web sessions revoke WHO       # sign out every session of a user (e-mail address or subject)
 //	web healthcheck               # GET /healthz on the configured address (for container health checks)
 package main
@@ -89,6 +90,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 				return auditVerify(ctx, getenv, stdout)
 			}
 			return errors.New(`unknown audit command; use "web audit verify"`)
+		case "migrate":
+			if len(args) > 1 {
+				return fmt.Errorf("unexpected argument %q; use \"web migrate\" (it migrates DATABASE_URL)", args[1])
+			}
+			return migrateDatabase(ctx, getenv, stdout)
 		case "healthcheck":
 			if len(args) > 1 {
 				return fmt.Errorf("unexpected argument %q; use \"web healthcheck\" (it checks SMTPDESK_LISTEN's /healthz)", args[1])
@@ -316,7 +322,9 @@ Usage:
   web -demo [-addr 127.0.0.1:8080] [-data DIR]   try it: everything simulated, loopback only
   web [-addr HOST:PORT]                          serve, configured by the environment below
   web audit verify                               check the audit trail's hash chain (DATABASE_URL);
-                                                 exits 2 when it is broken, 1 when it cannot be checked
+                                                 exits 2 when it is broken, 1 when it cannot be checked;
+                                                 only reads, so a read-only database role may run it
+  web migrate                                    apply pending database migrations (DATABASE_URL) and exit
   web sessions revoke EMAIL-OR-SUBJECT           sign out every session of a user at once (DATABASE_URL)
   web healthcheck                                GET /healthz on SMTPDESK_LISTEN (container health check)
 
@@ -348,9 +356,11 @@ func orDash(s string) string {
 // auditVerify walks the audit trail's hash chain and reports the result; a broken chain is an
 // error (non-zero exit).
 func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	db, err := openStore(ctx, getenv)
+	// Read only: a reviewer's read-only role can run it, and a check changes nothing, the schema
+	// included; a schema that is not this binary's stops it with what to do.
+	db, err := openStore(ctx, getenv, true)
 	if err != nil {
-		return fmt.Errorf("audit verify: %w", err)
+		return fmt.Errorf("audit verify: %w", schemaAdvice(err, "web audit verify"))
 	}
 	defer db.Close()
 	rep, err := db.VerifyAudit(ctx)
@@ -383,7 +393,9 @@ func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writ
 // the policy's current answer: for someone who left, or lost a group, before their session's
 // SESSION_MAX_AGE. The audit trail records it.
 func revokeSessions(ctx context.Context, getenv func(string) string, stdout io.Writer, who string) error {
-	db, err := openStore(ctx, getenv)
+	// It writes (deletes sessions, appends to the audit trail), so it needs a role that may
+	// write, and it migrates as the server does: its writes must meet the schema they expect.
+	db, err := openStore(ctx, getenv, false)
 	if err != nil {
 		return fmt.Errorf("sessions revoke: %w", err)
 	}
@@ -404,10 +416,51 @@ func revokeSessions(ctx context.Context, getenv func(string) string, stdout io.W
 	return nil
 }
 
-// openStore opens DATABASE_URL for a command, whatever else the configuration lacks. A problem
-// with DATABASE_URL or DATABASE_URL_FILE stops it: opening the default smtpdesk.db instead would
-// check, or revoke sessions in, a database the server does not use.
-func openStore(ctx context.Context, getenv func(string) string) (*store.DB, error) {
+// migrateDatabase applies the migrations DATABASE_URL lacks and exits, as the server does at
+// start-up but without the rest of its configuration: for the role that may change the schema to
+// run once before the read-only commands (web audit verify), which apply none.
+func migrateDatabase(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	db, err := openStore(ctx, getenv, false)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer db.Close()
+	version, name, err := db.SchemaVersion(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if applied := db.Applied(); len(applied) > 0 {
+		fmt.Fprintf(stdout, "applied %s; the schema is at version %d (%s)\n", strings.Join(applied, ", "), version, name)
+	} else {
+		fmt.Fprintf(stdout, "nothing to apply; the schema is at version %d (%s)\n", version, name)
+	}
+	if se, ok := errors.AsType[*store.SchemaError](db.CheckSchema(ctx)); ok && len(se.Unknown) > 0 {
+		// Not an error: replicas of the older version keep serving during a rolling update.
+		fmt.Fprintf(stdout, "the database also records %s, which this SMTP Desk does not know: a newer version migrated it\n", strings.Join(se.Unknown, ", "))
+	}
+	return nil
+}
+
+// schemaAdvice adds to a *store.SchemaError from a read-only command what to do about it; other
+// errors pass unchanged.
+func schemaAdvice(err error, command string) error {
+	se, ok := errors.AsType[*store.SchemaError](err)
+	switch {
+	case !ok:
+		return err
+	case len(se.Unknown) > 0:
+		return fmt.Errorf("%w; run %q with the SMTP Desk version that migrated the database (or a newer one)", err, command)
+	case se.NoSchema:
+		return fmt.Errorf("%w; check DATABASE_URL: the server's database has the schema once the server, or \"web migrate\", has run on it", err)
+	}
+	return fmt.Errorf("%w; %q applies no migration: run \"web migrate\" (or start the server) once with a DATABASE_URL whose role may change the schema, then run %q again", err, command, command)
+}
+
+// openStore opens DATABASE_URL for a command, whatever else the configuration lacks: readOnly
+// for a command that only reads (app.OpenDatabaseReadOnly: no migration), else migrating as the
+// server does. A problem with DATABASE_URL or DATABASE_URL_FILE stops it: opening the default
+// smtpdesk.db instead would check, or revoke sessions in, a database the server does not use.
+func openStore(ctx context.Context, getenv func(string) string, readOnly bool) (*store.DB, error) {
 	cfg, err := config.Load(getenv)
 	var all config.Problems
 	if err != nil && !errors.As(err, &all) {
@@ -433,6 +486,9 @@ func openStore(ctx context.Context, getenv func(string) string) (*store.DB, erro
 		if _, err := os.Stat(path); err != nil {
 			return nil, fmt.Errorf("DATABASE_URL: no SQLite database at %q (%w); set DATABASE_URL as the server has it", path, errors.Unwrap(err))
 		}
+	}
+	if readOnly {
+		return app.OpenDatabaseReadOnly(ctx, cfg)
 	}
 	return app.OpenDatabase(ctx, cfg)
 }

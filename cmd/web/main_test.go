@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,6 +26,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/config"
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -89,6 +91,7 @@ func TestWrongArgumentsSayWhatToDo(t *testing.T) {
 		{[]string{"-bogus"}, "-bogus; see -help"},
 		{[]string{"-demo", "extra"}, `unexpected argument "extra"; see -help`},
 		{[]string{"healthcheck", "extra"}, `unexpected argument "extra"; use "web healthcheck"`},
+		{[]string{"migrate", "now"}, `unexpected argument "now"; use "web migrate"`},
 	} {
 		var out testlog.Buffer
 		err := run(context.Background(), tt.args, envOf(nil), &out)
@@ -373,6 +376,180 @@ func TestAuditVerify(t *testing.T) {
 	}
 }
 
+// TestAuditVerifyReadsOnly: "web audit verify" applies no migration. A PostgreSQL role that may
+// only SELECT runs it; on a database the previous version left (a migration pending) it stops
+// with what to do and changes nothing; "web migrate" then applies the migration and the check
+// runs; on a database a newer version migrated it says so. On SQLite and PostgreSQL alike.
+func TestAuditVerifyReadsOnly(t *testing.T) {
+	for _, dialect := range []string{store.DialectSQLite, store.DialectPostgres} {
+		t.Run(dialect, func(t *testing.T) {
+			ctx := context.Background()
+			dsn, driver := filepath.Join(t.TempDir(), "smtpdesk.db"), "sqlite"
+			if dialect == store.DialectPostgres {
+				dsn, driver = testpg.Schema(t), "pgx"
+			}
+			db, err := store.Open(ctx, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, email := range []string{"a@example.com", "b@example.com"} {
+				if _, err := db.AppendAudit(ctx, store.AuditEntry{Time: time.Now(), ActorEmail: email, Action: "auth.sign_in", Outcome: "ok"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			db.Close()
+			raw, err := sql.Open(driver, dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer raw.Close()
+			exec := func(qs ...string) {
+				t.Helper()
+				for _, q := range qs {
+					if _, err := raw.ExecContext(ctx, q); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+			}
+			// The commands run with the server's DATABASE_URL, and on PostgreSQL also as a
+			// reviewer's role that may only read.
+			dsns := map[string]string{"server's role": dsn}
+			if dialect == store.DialectPostgres {
+				ro := testpg.ReadOnlyRole(t, dsn)
+				if d, err := store.Open(ctx, ro); err == nil {
+					d.Close()
+					t.Fatal("the read-only role could open the database with store.Open, which migrates: the test's premise fails")
+				}
+				dsns["read-only role"] = ro
+			}
+			verify := func(dsn string) (string, error) {
+				var out testlog.Buffer
+				err := run(ctx, []string{"audit", "verify"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out)
+				return out.String(), err
+			}
+
+			// (a) An up-to-date database: the check runs, with either role.
+			before := dbSchema(t, raw, dialect)
+			for who, dsn := range dsns {
+				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 entries checked") {
+					t.Errorf("%s: audit verify = %v, output %q; want intact, 2 entries", who, err, out)
+				}
+			}
+			if after := dbSchema(t, raw, dialect); !slices.Equal(after, before) {
+				t.Errorf("audit verify changed the schema:\nbefore %q\nafter  %q", before, after)
+			}
+
+			// (b) The previous version's database: 0004 not applied yet.
+			exec("DROP TABLE used_forms", "DELETE FROM schema_migrations WHERE version = 4")
+			before = dbSchema(t, raw, dialect)
+			for who, dsn := range dsns {
+				out, err := verify(dsn)
+				if err == nil || exitCode(err) != 1 {
+					t.Fatalf("%s: audit verify with a migration pending = %v (exit %d), want exit 1; output %q", who, err, exitCode(err), out)
+				}
+				for _, want := range []string{
+					"1 migration is not applied yet (0004_used_forms.sql)",
+					`"web audit verify" applies no migration: run "web migrate" (or start the server) once with a DATABASE_URL whose role may change the schema`,
+				} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("%s: error %q lacks %q", who, err, want)
+					}
+				}
+			}
+			if after := dbSchema(t, raw, dialect); !slices.Equal(after, before) {
+				t.Errorf("audit verify with a migration pending changed the schema:\nbefore %q\nafter  %q", before, after)
+			}
+			var out testlog.Buffer
+			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out); err != nil ||
+				out.String() != "applied 0004_used_forms.sql; the schema is at version 4 (0004_used_forms.sql)\n" {
+				t.Errorf("web migrate = %v, output %q", err, out.String())
+			}
+			for who, dsn := range dsns {
+				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 entries checked") {
+					t.Errorf("%s: audit verify after web migrate = %v, output %q", who, err, out)
+				}
+			}
+
+			// (c) A database a newer version migrated.
+			exec("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, '0099_from_the_future.sql', 0)")
+			for who, dsn := range dsns {
+				out, err := verify(dsn)
+				if err == nil || exitCode(err) != 1 {
+					t.Fatalf("%s: audit verify of a newer schema = %v (exit %d), want exit 1; output %q", who, err, exitCode(err), out)
+				}
+				for _, want := range []string{
+					"records 1 migration this SMTP Desk does not know (0099_from_the_future.sql): a newer version migrated it",
+					`run "web audit verify" with the SMTP Desk version that migrated the database`,
+				} {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("%s: error %q lacks %q", who, err, want)
+					}
+				}
+			}
+			out = testlog.Buffer{}
+			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out); err != nil ||
+				!strings.Contains(out.String(), "nothing to apply") || !strings.Contains(out.String(), "also records 0099_from_the_future.sql") {
+				t.Errorf("web migrate on a newer schema = %v, output %q", err, out.String())
+			}
+		})
+	}
+}
+
+// TestAuditVerifyOnAnEmptyDatabase: pointed at a database SMTP Desk never ran on, "web audit
+// verify" says it has no SMTP Desk schema and to check DATABASE_URL, and writes nothing to it,
+// where a migrating open created the schema and reported an intact, empty trail.
+func TestAuditVerifyOnAnEmptyDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "other.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil { // an empty file is an empty SQLite database
+		t.Fatal(err)
+	}
+	var out testlog.Buffer
+	err := run(context.Background(), []string{"audit", "verify"}, envOf(map[string]string{"DATABASE_URL": path}), &out)
+	if err == nil || exitCode(err) != 1 {
+		t.Fatalf("audit verify of an empty database = %v (exit %d), want exit 1; output %q", err, exitCode(err), out.String())
+	}
+	for _, want := range []string{"no SMTP Desk schema in this sqlite database", "check DATABASE_URL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Errorf("the empty database changed: %v, %d bytes", err, fi.Size())
+	}
+}
+
+// dbSchema is what a migration could change in a database: its tables, columns and indexes,
+// and the migrations it records.
+func dbSchema(t *testing.T, db *sql.DB, dialect string) []string {
+	t.Helper()
+	qs := []string{"SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY 1"}
+	if dialect == store.DialectPostgres {
+		qs = []string{`SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns
+			WHERE table_schema = current_schema() ORDER BY 1`,
+			"SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"}
+	}
+	qs = append(qs, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version")
+	var got []string
+	for _, q := range qs {
+		rows, err := db.QueryContext(context.Background(), q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+	}
+	return got
+}
+
 func TestHealthcheck(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" {
@@ -569,16 +746,17 @@ func TestSessionsRevoke(t *testing.T) {
 	}
 }
 
-// TestCommandsRefuseABadDatabaseSetting: "web audit verify" and "web sessions revoke" stop on an
-// unreadable DATABASE_URL_FILE or an unsupported DATABASE_URL, naming it, rather than opening
-// (and creating) the default smtpdesk.db in the working directory and reporting on that.
+// TestCommandsRefuseABadDatabaseSetting: "web audit verify", "web sessions revoke" and
+// "web migrate" stop on an unreadable DATABASE_URL_FILE or an unsupported DATABASE_URL, naming
+// it, rather than opening (and creating) the default smtpdesk.db in the working directory and
+// reporting on that.
 func TestCommandsRefuseABadDatabaseSetting(t *testing.T) {
 	t.Chdir(t.TempDir())
 	for name, env := range map[string]map[string]string{
 		"unreadable file": {"DATABASE_URL_FILE": filepath.Join(t.TempDir(), "missing")},
 		"mysql URL":       {"DATABASE_URL": "mysql://smtpdesk@db/smtpdesk"},
 	} {
-		for _, args := range [][]string{{"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}} {
+		for _, args := range [][]string{{"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}, {"migrate"}} {
 			var out testlog.Buffer
 			err := run(context.Background(), args, envOf(env), &out)
 			if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
@@ -598,7 +776,7 @@ func TestCommandsNeedAnExistingSQLiteFile(t *testing.T) {
 	t.Chdir(t.TempDir())
 	typo := filepath.Join(t.TempDir(), "smtpdesk-typo.db")
 	for _, env := range []map[string]string{nil, {"DATABASE_URL": typo}, {"DATABASE_URL": "sqlite:" + typo}} {
-		for _, args := range [][]string{{"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}} {
+		for _, args := range [][]string{{"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}, {"migrate"}} {
 			var out testlog.Buffer
 			err := run(context.Background(), args, envOf(env), &out)
 			if err == nil || !strings.Contains(err.Error(), "no SQLite database at") {
