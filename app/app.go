@@ -111,7 +111,7 @@ func OpenDatabaseReadOnly(ctx context.Context, cfg config.Config) (*store.DB, er
 	return openDatabase(ctx, cfg, store.OpenReadOnly)
 }
 
-func openDatabase(ctx context.Context, cfg config.Config, open func(context.Context, string) (*store.DB, error)) (*store.DB, error) {
+func openDatabase(ctx context.Context, cfg config.Config, open func(context.Context, string, ...store.Option) (*store.DB, error)) (*store.DB, error) {
 	dsn := cfg.DatabaseURL.Reveal()
 	db, err := open(ctx, dsn)
 	if err == nil {

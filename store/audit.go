@@ -245,29 +245,31 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 		upstreamStatus: int64(e.UpstreamStatus), upstreamMessage: e.UpstreamMessage,
 		requestID: e.RequestID, clientIP: e.ClientIP, userAgent: e.UserAgent, detail: e.Detail,
 	}
-	err = db.writeTx(ctx, func(t *tx) error {
-		if err := t.pgLock(ctx, lockAudit); err != nil {
-			return err
-		}
-		if err := t.appendRow(ctx, r); err != nil {
-			return err
-		}
-		// Many rows per statement: a delete-all names every login of a domain, and the audit
-		// lock is held meanwhile.
-		folded := foldLogins(e.Logins)
-		for len(folded) > 0 {
-			n := min(len(folded), loginsPerInsert)
-			args := make([]any, 0, 2*n)
-			for _, l := range folded[:n] {
-				args = append(args, r.id, l)
+	err = db.op(ctx, func(ctx context.Context) error {
+		return db.writeTx(ctx, func(t *tx) error {
+			if err := t.pgLock(ctx, lockAudit); err != nil {
+				return err
 			}
-			q := "INSERT INTO audit_logins (entry_id, login) VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
-			if _, err := t.exec(ctx, q, args...); err != nil {
-				return fmt.Errorf("insert audit logins: %w", err)
+			if err := t.appendRow(ctx, r); err != nil {
+				return err
 			}
-			folded = folded[n:]
-		}
-		return nil
+			// Many rows per statement: a delete-all names every login of a domain, and the
+			// audit lock is held meanwhile.
+			folded := foldLogins(e.Logins)
+			for len(folded) > 0 {
+				n := min(len(folded), loginsPerInsert)
+				args := make([]any, 0, 2*n)
+				for _, l := range folded[:n] {
+					args = append(args, r.id, l)
+				}
+				q := "INSERT INTO audit_logins (entry_id, login) VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+				if _, err := t.exec(ctx, q, args...); err != nil {
+					return fmt.Errorf("insert audit logins: %w", err)
+				}
+				folded = folded[n:]
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return 0, fmt.Errorf("store: append audit: %w", err)
@@ -338,34 +340,36 @@ func (db *DB) CompleteAudit(ctx context.Context, id int64, outcome string, statu
 		return fmt.Errorf("store: complete audit %d: zero time", id)
 	}
 	message = storableText(message)
-	err := db.writeTx(ctx, func(t *tx) error {
-		if err := t.pgLock(ctx, lockAudit); err != nil {
-			return err
-		}
-		var kind string
-		var completed sql.NullInt64
-		err := t.queryRow(ctx, "SELECT kind, completed_at FROM audit_log WHERE id = ?", id).Scan(&kind, &completed)
-		if errors.Is(err, sql.ErrNoRows) || (err == nil && kind != kindEntry) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return fmt.Errorf("read entry: %w", err)
-		}
-		if completed.Valid {
-			return ErrAlreadyCompleted
-		}
-		r := &auditRow{
-			kind: kindCompletion, time: nanos(at), action: actionComplete, logins: "[]",
-			outcome: outcome, upstreamStatus: int64(status), upstreamMessage: message, refID: id,
-		}
-		if err := t.appendRow(ctx, r); err != nil {
-			return err
-		}
-		if _, err := t.exec(ctx, `UPDATE audit_log SET final_outcome = ?, final_status = ?, final_message = ?,
-			completed_at = ? WHERE id = ?`, outcome, status, message, r.time, id); err != nil {
-			return fmt.Errorf("update entry: %w", err)
-		}
-		return nil
+	err := db.op(ctx, func(ctx context.Context) error {
+		return db.writeTx(ctx, func(t *tx) error {
+			if err := t.pgLock(ctx, lockAudit); err != nil {
+				return err
+			}
+			var kind string
+			var completed sql.NullInt64
+			err := t.queryRow(ctx, "SELECT kind, completed_at FROM audit_log WHERE id = ?", id).Scan(&kind, &completed)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && kind != kindEntry) {
+				return ErrNotFound
+			}
+			if err != nil {
+				return fmt.Errorf("read entry: %w", err)
+			}
+			if completed.Valid {
+				return ErrAlreadyCompleted
+			}
+			r := &auditRow{
+				kind: kindCompletion, time: nanos(at), action: actionComplete, logins: "[]",
+				outcome: outcome, upstreamStatus: int64(status), upstreamMessage: message, refID: id,
+			}
+			if err := t.appendRow(ctx, r); err != nil {
+				return err
+			}
+			if _, err := t.exec(ctx, `UPDATE audit_log SET final_outcome = ?, final_status = ?, final_message = ?,
+				completed_at = ? WHERE id = ?`, outcome, status, message, r.time, id); err != nil {
+				return fmt.Errorf("update entry: %w", err)
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("store: complete audit %d: %w", id, err)
@@ -378,24 +382,27 @@ func (db *DB) CompleteAudit(ctx context.Context, id int64, outcome string, statu
 // (lower case). SMTP Desk uses it for when it last set a login's password (action
 // credential.reset): Mailgun keeps no such date. Entries that retention removed are not seen.
 func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error) {
-	rows, err := db.sql.QueryContext(ctx, db.rebind(`SELECT l.login, MAX(a.time) FROM audit_log a
-		JOIN audit_logins l ON l.entry_id = a.id
-		WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
-		GROUP BY l.login`), strings.ToLower(domain), action, OutcomeOK)
-	if err != nil {
-		return nil, fmt.Errorf("store: last ok %s in %s: %w", action, domain, err)
-	}
-	defer rows.Close()
 	out := map[string]time.Time{}
-	for rows.Next() {
-		var login string
-		var at int64
-		if err := rows.Scan(&login, &at); err != nil {
-			return nil, fmt.Errorf("store: last ok %s in %s: %w", action, domain, err)
+	err := db.op(ctx, func(ctx context.Context) error {
+		rows, err := db.sql.QueryContext(ctx, db.rebind(`SELECT l.login, MAX(a.time) FROM audit_log a
+			JOIN audit_logins l ON l.entry_id = a.id
+			WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
+			GROUP BY l.login`), strings.ToLower(domain), action, OutcomeOK)
+		if err != nil {
+			return err
 		}
-		out[login] = fromNanos(at)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var login string
+			var at int64
+			if err := rows.Scan(&login, &at); err != nil {
+				return err
+			}
+			out[login] = fromNanos(at)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: last ok %s in %s: %w", action, domain, err)
 	}
 	return out, nil
@@ -407,25 +414,28 @@ func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]tim
 // were removed but whose history remains. It walks the (domain, id) index one domain at a time
 // (a loose index scan), so its cost grows with the number of domains, not of entries.
 func (db *DB) AuditDomains(ctx context.Context) ([]string, error) {
-	rows, err := db.sql.QueryContext(ctx, `WITH RECURSIVE d(domain) AS (
-		SELECT MIN(domain) FROM audit_log WHERE kind = 'entry' AND domain > ''
-		UNION ALL
-		SELECT (SELECT MIN(a.domain) FROM audit_log a WHERE a.kind = 'entry' AND a.domain > d.domain)
-		FROM d WHERE d.domain IS NOT NULL
-	) SELECT domain FROM d WHERE domain IS NOT NULL`)
-	if err != nil {
-		return nil, fmt.Errorf("store: audit domains: %w", err)
-	}
-	defer rows.Close()
 	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			return nil, fmt.Errorf("store: audit domains: %w", err)
+	err := db.op(ctx, func(ctx context.Context) error {
+		rows, err := db.sql.QueryContext(ctx, `WITH RECURSIVE d(domain) AS (
+			SELECT MIN(domain) FROM audit_log WHERE kind = 'entry' AND domain > ''
+			UNION ALL
+			SELECT (SELECT MIN(a.domain) FROM audit_log a WHERE a.kind = 'entry' AND a.domain > d.domain)
+			FROM d WHERE d.domain IS NOT NULL
+		) SELECT domain FROM d WHERE domain IS NOT NULL`)
+		if err != nil {
+			return err
 		}
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
+		defer rows.Close()
+		for rows.Next() {
+			var d string
+			if err := rows.Scan(&d); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, fmt.Errorf("store: audit domains: %w", err)
 	}
 	return out, nil
@@ -552,7 +562,8 @@ const eachAuditBatch = 500
 // into it would hold one of the pool's connections (and, on SQLite, a read
 // transaction that keeps the WAL from being checkpointed; on PostgreSQL, a
 // snapshot that holds back vacuum) for as long, so a few slow downloads would
-// stall every session lookup. Batches are not one snapshot: an entry appended
+// stall every session lookup. Each batch has the store's deadline (WithTimeout),
+// the walk as a whole only ctx's. Batches are not one snapshot: an entry appended
 // meanwhile is not included (its id is above the cursor), an action completed
 // meanwhile may show its outcome, and one removed by retention meanwhile may
 // be missing.
@@ -585,26 +596,29 @@ func (db *DB) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) 
 	}
 }
 
-// readAudit appends up to limit entries matching f, newest first, to out. It
-// closes its rows before returning.
+// readAudit appends up to limit entries matching f, newest first, to out, as one operation with
+// the store's deadline (op). It closes its rows before returning.
 func (db *DB) readAudit(ctx context.Context, f AuditFilter, limit int, out []AuditEntry) ([]AuditEntry, error) {
 	q, args, ok := db.auditQuery(f, limit)
 	if !ok {
 		return out, nil
 	}
-	rows, err := db.sql.QueryContext(ctx, q, args...)
-	if err != nil {
-		return out, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		e, err := scanEntry(rows)
+	err := db.op(ctx, func(ctx context.Context) error {
+		rows, err := db.sql.QueryContext(ctx, q, args...)
 		if err != nil {
-			return out, err
+			return err
 		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			e, err := scanEntry(rows)
+			if err != nil {
+				return err
+			}
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // VerifyAudit walks the whole chain in id order. It checks each row's hash
@@ -613,6 +627,9 @@ func (db *DB) readAudit(ctx context.Context, f AuditFilter, limit int, out []Aud
 // completion refers to an existing action with no other completion, and that
 // each action's denormalized final_* columns match its completion row (or
 // are empty when it has none). It reports the first broken row.
+//
+// It runs under ctx alone, without the store's deadline (WithTimeout): it reads the
+// whole trail in one snapshot, which takes minutes for millions of rows.
 func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
 	broken := func(id int64, reason string) {
@@ -828,7 +845,8 @@ const retentionBatch = 2000
 // completion could run out of its 5 seconds and leave its entry pending, and
 // another process's writes could run out of SQLite's busy timeout. On an
 // error the rows removed so far stay removed, the chain intact; the next run
-// removes the rest.
+// removes the rest. It runs under ctx alone, without the store's deadline
+// (WithTimeout): the first batch reads the whole prefix or what is kept.
 func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
 	var deleted, cut int64
 	for {

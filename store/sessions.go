@@ -59,7 +59,9 @@ const (
 func (db *DB) GetSession(ctx context.Context, id string) (SessionRecord, error) {
 	rec := SessionRecord{ID: id}
 	var created, seen, expires int64
-	err := db.getSession.QueryRowContext(ctx, hashSessionID(id)).Scan(&rec.Data, &created, &seen, &expires)
+	err := db.op(ctx, func(ctx context.Context) error {
+		return db.getSession.QueryRowContext(ctx, hashSessionID(id)).Scan(&rec.Data, &created, &seen, &expires)
+	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return SessionRecord{}, fmt.Errorf("store: get session: %w", ErrNotFound)
 	}
@@ -104,24 +106,29 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 // user, say: the caller knows the data's format) and returns how many it deleted. It reads the
 // records first and then deletes the matching ones by key, so a session that signs in meanwhile
 // stays; run it again to catch it.
+//
+// The read and each delete have the store's deadline of their own (op).
 func (db *DB) DeleteSessionsMatching(ctx context.Context, match func(data []byte) bool) (int64, error) {
-	rows, err := db.sql.QueryContext(ctx, `SELECT id_hash, data FROM sessions`)
-	if err != nil {
-		return 0, fmt.Errorf("store: read sessions: %w", err)
-	}
 	var doomed []string
-	for rows.Next() {
-		var key string
-		var data []byte
-		if err := rows.Scan(&key, &data); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("store: read sessions: %w", err)
+	err := db.op(ctx, func(ctx context.Context) error {
+		rows, err := db.sql.QueryContext(ctx, `SELECT id_hash, data FROM sessions`)
+		if err != nil {
+			return err
 		}
-		if match(data) {
-			doomed = append(doomed, key)
+		for rows.Next() {
+			var key string
+			var data []byte
+			if err := rows.Scan(&key, &data); err != nil {
+				rows.Close()
+				return err
+			}
+			if match(data) {
+				doomed = append(doomed, key)
+			}
 		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return errors.Join(rows.Err(), rows.Close())
+	})
+	if err != nil {
 		return 0, fmt.Errorf("store: read sessions: %w", err)
 	}
 	var n int64
@@ -166,7 +173,9 @@ func (db *DB) CountActiveSessions(ctx context.Context, now time.Time, idle time.
 		args = append(args, nanos(now.Add(-idle)))
 	}
 	var n int64
-	if err := db.sql.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n); err != nil {
+	if err := db.op(ctx, func(ctx context.Context) error {
+		return db.sql.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n)
+	}); err != nil {
 		return 0, fmt.Errorf("store: count active sessions: %w", err)
 	}
 	return n, nil

@@ -69,6 +69,8 @@ type DB struct {
 	getSession, updateSession *sql.Stmt
 	// applied are the migrations Open applied (Applied).
 	applied []string
+	// timeout is each request's operation's deadline (op); 0 = none.
+	timeout time.Duration
 }
 
 // maxIdleConns is how many connections stay open between requests (and, for PostgreSQL, the most
@@ -79,8 +81,8 @@ const maxIdleConns = 20
 // A "postgres://" or "postgresql://" URL selects PostgreSQL (pgx); a plain
 // path, "sqlite:path" or a "file:" URI selects SQLite. An empty dsn is an
 // error: the config package supplies the default path.
-func Open(ctx context.Context, dsn string) (*DB, error) {
-	return open(ctx, dsn, false)
+func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	return open(ctx, dsn, false, opts...)
 }
 
 // OpenReadOnly opens the database named by dsn for commands that only read (web audit verify):
@@ -90,12 +92,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 // have (a newer SMTP Desk migrated it). Its connections refuse writes (PostgreSQL's
 // default_transaction_read_only, SQLite's query_only), and a SQLite file that does not exist is
 // an error rather than a new empty database.
-func OpenReadOnly(ctx context.Context, dsn string) (*DB, error) {
-	return open(ctx, dsn, true)
+func OpenReadOnly(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
+	return open(ctx, dsn, true, opts...)
 }
 
 // open is Open, or OpenReadOnly when readOnly is set.
-func open(ctx context.Context, dsn string, readOnly bool) (*DB, error) {
+func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, error) {
 	dialect, driver, source, err := parseDSN(dsn, readOnly)
 	if err != nil {
 		return nil, err
@@ -118,7 +120,10 @@ func open(ctx context.Context, dsn string, readOnly bool) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
 	}
-	db := &DB{sql: sqlDB, dialect: dialect}
+	db := &DB{sql: sqlDB, dialect: dialect, timeout: DefaultTimeout}
+	for _, o := range opts {
+		o(db)
+	}
 	// Keep as many idle connections as a busy moment uses. database/sql keeps only 2 by default,
 	// so under concurrent requests every session lookup beyond the second opened a connection
 	// (for SQLite: open the file, set the pragmas, prepare the statements again) and closed it
@@ -171,14 +176,16 @@ func openPostgresReadOnly(url string) (*sql.DB, error) {
 // prepare prepares the session queries that run on every page view, so SQLite does not parse
 // them again each time (database/sql prepares them once per connection).
 func (db *DB) prepare(ctx context.Context) error {
-	var err error
-	if db.getSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlGetSession)); err != nil {
-		return fmt.Errorf("store: prepare get session: %w", err)
-	}
-	if db.updateSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlUpdateSession)); err != nil {
-		return fmt.Errorf("store: prepare update session: %w", err)
-	}
-	return nil
+	return db.op(ctx, func(ctx context.Context) error {
+		var err error
+		if db.getSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlGetSession)); err != nil {
+			return fmt.Errorf("store: prepare get session: %w", err)
+		}
+		if db.updateSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlUpdateSession)); err != nil {
+			return fmt.Errorf("store: prepare update session: %w", err)
+		}
+		return nil
+	})
 }
 
 // parseDSN picks the dialect and builds the driver's data source name: for SQLite, with
@@ -269,7 +276,7 @@ func (db *DB) Close() error {
 
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	if err := db.sql.PingContext(ctx); err != nil {
+	if err := db.op(ctx, db.sql.PingContext); err != nil {
 		return fmt.Errorf("store: ping %s: %w", db.dialect, err)
 	}
 	return nil
@@ -312,24 +319,31 @@ func (db *DB) acquireWrite(ctx context.Context) (release func(), err error) {
 	}
 }
 
-// exec runs one write statement.
+// exec runs one write statement, as one operation with the store's deadline (op).
 func (db *DB) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return db.write(ctx, func() (sql.Result, error) { return db.sql.ExecContext(ctx, db.rebind(q), args...) })
+	return db.write(ctx, func(ctx context.Context) (sql.Result, error) {
+		return db.sql.ExecContext(ctx, db.rebind(q), args...)
+	})
 }
 
 // execStmt is exec for a statement prepared in prepare.
 func (db *DB) execStmt(ctx context.Context, st *sql.Stmt, args ...any) (sql.Result, error) {
-	return db.write(ctx, func() (sql.Result, error) { return st.ExecContext(ctx, args...) })
+	return db.write(ctx, func(ctx context.Context) (sql.Result, error) { return st.ExecContext(ctx, args...) })
 }
 
-// write runs one write under the write lock.
-func (db *DB) write(ctx context.Context, run func() (sql.Result, error)) (sql.Result, error) {
-	release, err := db.acquireWrite(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	return run()
+// write runs one write under the write lock, with the store's deadline on both the wait for the
+// lock and the write (op).
+func (db *DB) write(ctx context.Context, run func(context.Context) (sql.Result, error)) (res sql.Result, err error) {
+	err = db.op(ctx, func(ctx context.Context) error {
+		release, err := db.acquireWrite(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+		res, err = run(ctx)
+		return err
+	})
+	return res, err
 }
 
 // tx is a write transaction with the dialect's placeholders.

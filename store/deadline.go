@@ -1,0 +1,80 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// DefaultTimeout is the deadline of each database operation made on a request's behalf (a
+// session read or write, an audit entry, a form token, a page of the audit trail) when Open is
+// not given WithTimeout and the caller's context has none sooner. It is SQLite's busy timeout
+// (sqliteParams), so a write waiting for another process's lock may wait as long as before.
+const DefaultTimeout = 10 * time.Second
+
+// ErrUnavailable is matched (errors.Is) by the error of an operation that the database did not
+// answer in time. When a deadline ended the operation (the store's own or the caller's), the
+// error matches context.DeadlineExceeded too.
+var ErrUnavailable = errors.New("store: the database is not answering")
+
+// unavailableError marks an operation's error as ErrUnavailable.
+type unavailableError struct {
+	err      error
+	deadline bool // a deadline ended the operation
+}
+
+func (e *unavailableError) Error() string { return "the database is not answering: " + e.err.Error() }
+
+func (e *unavailableError) Unwrap() error { return e.err }
+
+func (e *unavailableError) Is(target error) bool {
+	return target == ErrUnavailable || (e.deadline && target == context.DeadlineExceeded)
+}
+
+// Option configures Open.
+type Option func(*DB)
+
+// WithTimeout sets the deadline of each operation made on a request's behalf (DefaultTimeout
+// unless set); a caller's context whose deadline is sooner keeps it. d <= 0 sets none: the
+// operations then end only with the caller's context. Tests shorten it.
+func WithTimeout(d time.Duration) Option {
+	return func(db *DB) { db.timeout = d }
+}
+
+// op runs one database operation made on a request's behalf with the store's deadline, and marks
+// its error ErrUnavailable when a deadline ended it or the database could not be reached. Every
+// such method runs its statements, and reads their rows, inside fn.
+//
+// Work that grows with the size of the data runs under the caller's context alone: migrations
+// (Open; one may wait for another replica's), VerifyAudit (one snapshot over the whole trail,
+// `web audit verify` and the administrators' check), DeleteAuditBefore (retention in the
+// background, whose first run may read a long prefix). EachAudit bounds each of its batches, not
+// the export, which may take as long as the browser takes to download it.
+func (db *DB) op(ctx context.Context, fn func(ctx context.Context) error) error {
+	if db.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, db.timeout)
+		defer cancel()
+	}
+	return unavailable(ctx, fn(ctx))
+}
+
+// unavailable marks err ErrUnavailable when ctx's deadline has passed, whatever words the driver's
+// error has for it, or when SQLite's busy timeout ran out, another process holding its write
+// lock: DefaultTimeout is as long, so either may end the wait first.
+func unavailable(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &unavailableError{err: err, deadline: true}
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY { // extended codes too
+		return &unavailableError{err: err}
+	}
+	return err
+}

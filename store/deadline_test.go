@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testTimeout is the store's deadline in the tests that run into it: far longer than any of
+// their operations takes unblocked, short enough for a test.
+const testTimeout = 300 * time.Millisecond
+
+// TestOperationsEndAtTheDeadline: with the table an operation needs locked by another
+// connection (PostgreSQL) or the database's write lock held by another process (SQLite, whose
+// readers a writer never blocks), every operation made on a request's behalf ends at the
+// store's deadline with ErrUnavailable and context.DeadlineExceeded, instead of waiting for
+// the lock. Once the lock is gone the same handle works again.
+func TestOperationsEndAtTheDeadline(t *testing.T) {
+	now := time.Now()
+	ops := []struct {
+		name  string
+		table string // what it needs; "" for a read SQLite does not block
+		write bool
+		run   func(ctx context.Context, db *DB) error
+	}{
+		{"GetSession", "sessions", false, func(ctx context.Context, db *DB) error {
+			_, err := db.GetSession(ctx, "s1")
+			return err
+		}},
+		{"CreateSession", "sessions", true, func(ctx context.Context, db *DB) error {
+			return db.CreateSession(ctx, SessionRecord{ID: "s2", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)})
+		}},
+		{"UpdateSession", "sessions", true, func(ctx context.Context, db *DB) error {
+			return db.UpdateSession(ctx, "s1", []byte("{}"), now)
+		}},
+		{"DeleteSession", "sessions", true, func(ctx context.Context, db *DB) error { return db.DeleteSession(ctx, "s1") }},
+		{"CountActiveSessions", "sessions", false, func(ctx context.Context, db *DB) error {
+			_, err := db.CountActiveSessions(ctx, now, time.Hour)
+			return err
+		}},
+		{"DeleteExpiredSessions", "sessions", true, func(ctx context.Context, db *DB) error {
+			_, err := db.DeleteExpiredSessions(ctx, now, time.Hour)
+			return err
+		}},
+		{"DeleteSessionsMatching", "sessions", true, func(ctx context.Context, db *DB) error {
+			_, err := db.DeleteSessionsMatching(ctx, func([]byte) bool { return true })
+			return err
+		}},
+		{"UseFormToken", "used_forms", true, func(ctx context.Context, db *DB) error {
+			_, err := db.UseFormToken(ctx, "f1", now)
+			return err
+		}},
+		{"ReleaseFormToken", "used_forms", true, func(ctx context.Context, db *DB) error { return db.ReleaseFormToken(ctx, "f1") }},
+		{"DeleteUsedFormTokens", "used_forms", true, func(ctx context.Context, db *DB) error {
+			_, err := db.DeleteUsedFormTokens(ctx, now)
+			return err
+		}},
+		{"AppendAudit", "audit_log", true, func(ctx context.Context, db *DB) error {
+			_, err := db.AppendAudit(ctx, AuditEntry{Time: now, Action: "auth.sign_in", Outcome: OutcomeOK})
+			return err
+		}},
+		{"CompleteAudit", "audit_log", true, func(ctx context.Context, db *DB) error {
+			return db.CompleteAudit(ctx, 1, OutcomeOK, 200, "", now)
+		}},
+		{"ListAudit", "audit_log", false, func(ctx context.Context, db *DB) error {
+			_, err := db.ListAudit(ctx, AuditFilter{})
+			return err
+		}},
+		{"EachAudit", "audit_log", false, func(ctx context.Context, db *DB) error {
+			return db.EachAudit(ctx, AuditFilter{}, func(AuditEntry) error { return nil })
+		}},
+		{"AuditDomains", "audit_log", false, func(ctx context.Context, db *DB) error {
+			_, err := db.AuditDomains(ctx)
+			return err
+		}},
+		{"LastOK", "audit_log", false, func(ctx context.Context, db *DB) error {
+			_, err := db.LastOK(ctx, "acme.example", "credential.reset")
+			return err
+		}},
+	}
+
+	setUp := func(t *testing.T, db *DB) {
+		t.Helper()
+		ctx := context.Background()
+		if err := db.CreateSession(ctx, SessionRecord{ID: "s1", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.AppendAudit(ctx, AuditEntry{Time: now, Action: "credential.reset", Domain: "acme.example",
+			Logins: []string{"a@acme.example"}, Outcome: OutcomePending}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// check runs op blocked by hold, which takes the lock and returns its release. The store's
+	// deadline is testTimeout only meanwhile: before and after it, connecting on a loaded machine
+	// must not run into it.
+	check := func(t *testing.T, db *DB, run func(context.Context, *DB) error, hold func() (release func())) {
+		t.Helper()
+		release := hold()
+		db.timeout = testTimeout
+		// No deadline of the test's own, the store's must end the wait: only a safety net that
+		// cancels (context.Canceled, not a deadline) should it not.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		safety := time.AfterFunc(15*time.Second, cancel)
+		defer safety.Stop()
+		err := run(ctx, db)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("error = %v; want ErrUnavailable and context.DeadlineExceeded", err)
+		}
+		if err != nil && !strings.Contains(err.Error(), "the database is not answering") {
+			t.Errorf("error %q does not say the database is not answering", err)
+		}
+		db.timeout = DefaultTimeout
+		release()
+		if _, err := db.GetSession(context.Background(), "s1"); err != nil && !errors.Is(err, ErrNotFound) {
+			t.Errorf("after the lock: GetSession: %v", err)
+		}
+	}
+
+	t.Run("postgres", func(t *testing.T) {
+		tdb := newPostgres(t)
+		db := tdb.DB
+		setUp(t, db)
+		// Someone else's connection (an administrator's session, a migration of another
+		// program) holding a lock.
+		other, err := sql.Open("pgx", tdb.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { other.Close() })
+		for _, op := range ops {
+			t.Run(op.name, func(t *testing.T) {
+				check(t, db, op.run, func() func() {
+					tx, err := other.Begin()
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := tx.Exec("LOCK TABLE " + op.table + " IN ACCESS EXCLUSIVE MODE"); err != nil {
+						t.Fatal(err)
+					}
+					return func() { _ = tx.Rollback() }
+				})
+			})
+		}
+	})
+
+	t.Run("sqlite", func(t *testing.T) {
+		tdb := newSQLite(t)
+		setUp(t, tdb.DB)
+		// Another process: its own handle, so not this one's write queue (wsem).
+		other := openTest(t, tdb.dsn)
+		for _, op := range ops {
+			if !op.write {
+				continue
+			}
+			t.Run(op.name, func(t *testing.T) {
+				check(t, tdb.DB, op.run, func() func() {
+					tx, err := other.sql.Begin() // IMMEDIATE: takes the write lock now
+					if err != nil {
+						t.Fatal(err)
+					}
+					return func() { _ = tx.Rollback() }
+				})
+			})
+		}
+	})
+}
+
+// TestLongJobsHaveNoStoreDeadline: the audit check and retention read the whole trail, which
+// takes far longer than any request's query on a large database, so they run under their
+// caller's context alone: with a store deadline shorter than any query they still finish,
+// while a request's operation cannot.
+func TestLongJobsHaveNoStoreDeadline(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		old := time.Now().Add(-48 * time.Hour)
+		for i := range 3 {
+			id, err := db.AppendAudit(ctx, AuditEntry{Time: old.Add(time.Duration(i) * time.Minute), Action: "credential.reset",
+				Domain: "acme.example", Logins: []string{"a@acme.example"}, Outcome: OutcomePending})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.CompleteAudit(ctx, id, OutcomeOK, 200, "", old.Add(time.Duration(i)*time.Minute+time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		db.timeout = time.Nanosecond
+
+		if _, err := db.GetSession(ctx, "s1"); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("GetSession with a deadline of 1ns: %v; want ErrUnavailable", err)
+		}
+		rep, err := db.VerifyAudit(ctx)
+		if err != nil || rep.BrokenAt != 0 || rep.Checked != 6 {
+			t.Errorf("VerifyAudit = %+v, %v; want 6 rows checked, intact", rep, err)
+		}
+		n, err := db.DeleteAuditBefore(ctx, time.Now().Add(-time.Hour))
+		if err != nil || n != 3 {
+			t.Errorf("DeleteAuditBefore = %d, %v; want 3 entries deleted", n, err)
+		}
+	})
+}
+
+// TestSQLiteBusyIsUnavailable: a write that SQLite's busy timeout ended, another process holding
+// the write lock throughout, is the database not answering, as when the store's deadline ends it
+// first (they are as long).
+func TestSQLiteBusyIsUnavailable(t *testing.T) {
+	tdb := newSQLite(t)
+	other := openTest(t, tdb.dsn)
+	tx, err := other.sql.Begin() // IMMEDIATE: takes the write lock now
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	// A handle of its own that waits for no lock: SQLite's answer at the end of a busy timeout.
+	raw, err := sql.Open("sqlite", tdb.dsn+"?_pragma=busy_timeout(0)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	_, busy := raw.Exec("DELETE FROM sessions")
+	if busy == nil {
+		t.Fatal("a write succeeded while another connection held the write lock")
+	}
+	if err := unavailable(context.Background(), busy); !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("unavailable(%v) = %v; want ErrUnavailable, not a deadline", busy, err)
+	}
+	if err := unavailable(context.Background(), errors.New("no such table: x")); errors.Is(err, ErrUnavailable) {
+		t.Errorf("another error became ErrUnavailable: %v", err)
+	}
+}
