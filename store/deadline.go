@@ -3,8 +3,10 @@ package store
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -15,9 +17,13 @@ import (
 // (sqliteParams), so a write waiting for another process's lock may wait as long as before.
 const DefaultTimeout = 10 * time.Second
 
+// DefaultConnectTimeout bounds opening a PostgreSQL connection (TCP, TLS and start-up) when the
+// URL sets no connect_timeout.
+const DefaultConnectTimeout = 5 * time.Second
+
 // ErrUnavailable is matched (errors.Is) by the error of an operation that the database did not
-// answer in time. When a deadline ended the operation (the store's own or the caller's), the
-// error matches context.DeadlineExceeded too.
+// answer in time, or for which it could not be reached. When a deadline ended the operation (the
+// store's own or the caller's), the error matches context.DeadlineExceeded too.
 var ErrUnavailable = errors.New("store: the database is not answering")
 
 // unavailableError marks an operation's error as ErrUnavailable.
@@ -63,14 +69,21 @@ func (db *DB) op(ctx context.Context, fn func(ctx context.Context) error) error 
 }
 
 // unavailable marks err ErrUnavailable when ctx's deadline has passed, whatever words the driver's
-// error has for it, or when SQLite's busy timeout ran out, another process holding its write
-// lock: DefaultTimeout is as long, so either may end the wait first.
+// error has for it, when err is a failure to reach PostgreSQL (refused, timed out, no route; not a
+// refusal the server gave, such as a wrong password or no such database), or when SQLite's busy
+// timeout ran out, another process holding its write lock: DefaultTimeout is as long, so either
+// may end the wait first.
 func unavailable(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return &unavailableError{err: err, deadline: true}
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) && errors.As(err, &ne) {
+		return &unavailableError{err: err, deadline: errors.Is(err, context.DeadlineExceeded)}
 	}
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY { // extended codes too

@@ -4,10 +4,142 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"net"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
+
+func TestPostgresConnectTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dsn  string
+		want time.Duration
+	}{
+		{"none in the URL: the default", "postgres://u@db:5432/smtpdesk", DefaultConnectTimeout},
+		{"none, other parameters", "postgres://u@db/smtpdesk?sslmode=disable&search_path=x", DefaultConnectTimeout},
+		{"the URL's", "postgresql://u@db/smtpdesk?connect_timeout=2", 2 * time.Second},
+		{"the URL's, among others", "postgres://u:p%40ss@db/smtpdesk?sslmode=disable&connect_timeout=30", 30 * time.Second},
+		{"the URL's 0: no limit, as asked", "postgres://u@db/smtpdesk?connect_timeout=0", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := pgConfig(tc.dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.ConnectTimeout != tc.want {
+				t.Errorf("connect timeout = %v, want %v", cfg.ConnectTimeout, tc.want)
+			}
+		})
+	}
+}
+
+// silentServer accepts TCP connections on loopback and never answers on them, as a PostgreSQL
+// server behind a broken network or a hung host does; it returns its address.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+// closedPort returns a loopback address nothing listens on: connecting is refused at once.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestOpenWhenPostgresCannotBeReached: a server that accepts the connection and never answers
+// makes Open fail once the URL's connect_timeout has passed, with an error that says so, instead
+// of waiting for the operating system to give up on the connection. A refused connection is the
+// database not answering too (requests answer it with their 503 page); a server that answers
+// with a refusal of its own (no such database) is not.
+func TestOpenWhenPostgresCannotBeReached(t *testing.T) {
+	noSuchDB, err := url.Parse(newPostgresSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noSuchDB.Path = "/smtpdesk_no_such_database"
+	for _, tc := range []struct {
+		name         string
+		dsn          string
+		unavailable  bool
+		deadline     bool
+		wantInErrors []string
+	}{
+		{"silent server", "postgres://smtpdesk@" + silentServer(t) + "/smtpdesk?sslmode=disable&connect_timeout=1",
+			true, true, []string{"store: ping postgres", "the database is not answering", "failed to connect", "timeout"}},
+		{"connection refused", "postgres://smtpdesk@" + closedPort(t) + "/smtpdesk?sslmode=disable",
+			true, false, []string{"store: ping postgres", "the database is not answering", "connection refused"}},
+		{"no such database", noSuchDB.String(),
+			false, false, []string{"store: ping postgres", "smtpdesk_no_such_database"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The context has no deadline, only a generous safety net that cancels it: were the
+			// connect timeout not applied, Open would fail with context.Canceled, not a
+			// deadline. The store's own deadline is off, so it cannot stand in for the connect
+			// timeout either.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			safety := time.AfterFunc(15*time.Second, cancel)
+			defer safety.Stop()
+
+			db, err := Open(ctx, tc.dsn, WithTimeout(0))
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			if got := errors.Is(err, ErrUnavailable); got != tc.unavailable {
+				t.Errorf("errors.Is(ErrUnavailable) = %v, want %v; error: %v", got, tc.unavailable, err)
+			}
+			if got := errors.Is(err, context.DeadlineExceeded); got != tc.deadline {
+				t.Errorf("errors.Is(context.DeadlineExceeded) = %v, want %v; error: %v", got, tc.deadline, err)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("Open ended with the test's safety net: %v", err)
+			}
+			for _, want := range tc.wantInErrors {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error %q does not say %q", err, want)
+				}
+			}
+		})
+	}
+}
 
 // testTimeout is the store's deadline in the tests that run into it: far longer than any of
 // their operations takes unblocked, short enough for a test.

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net/url"
 	"os"
 	"path"
 	"slices"
@@ -80,7 +81,8 @@ const maxIdleConns = 20
 // Open opens the database named by dsn and applies pending migrations.
 // A "postgres://" or "postgresql://" URL selects PostgreSQL (pgx); a plain
 // path, "sqlite:path" or a "file:" URI selects SQLite. An empty dsn is an
-// error: the config package supplies the default path.
+// error: the config package supplies the default path. A PostgreSQL URL
+// without connect_timeout gets DefaultConnectTimeout.
 func Open(ctx context.Context, dsn string, opts ...Option) (*DB, error) {
 	return open(ctx, dsn, false, opts...)
 }
@@ -104,17 +106,27 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 	}
 	var sqlDB *sql.DB
 	switch {
-	case !readOnly:
-		sqlDB, err = sql.Open(driver, source)
 	case dialect == DialectPostgres:
-		sqlDB, err = openPostgresReadOnly(source)
-	default:
+		cfg, cerr := pgConfig(source)
+		if cerr != nil {
+			return nil, fmt.Errorf("store: open %s: %w", dialect, cerr)
+		}
+		if readOnly {
+			// Sessions start with default_transaction_read_only on: the server refuses every
+			// write in them (a role may still SET it off, so this guards against mistakes, not
+			// the role: that is the role's grants' job).
+			cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		}
+		sqlDB = stdlib.OpenDB(*cfg)
+	case readOnly:
 		if path, ok := SQLiteFile(dsn); ok {
 			// SQLite creates a missing file on open; a plain path cannot say "mode=rw".
 			if _, err := os.Stat(path); err != nil {
 				return nil, fmt.Errorf("store: no SQLite database at %q: %w", path, err)
 			}
 		}
+		sqlDB, err = sql.Open(driver, source)
+	default:
 		sqlDB, err = sql.Open(driver, source)
 	}
 	if err != nil {
@@ -161,18 +173,6 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 	return db, nil
 }
 
-// openPostgresReadOnly opens a PostgreSQL database whose sessions start with
-// default_transaction_read_only on: the server refuses every write in them (and a role may still
-// SET it off, so this guards against mistakes, not the role: that is the role's grants' job).
-func openPostgresReadOnly(url string) (*sql.DB, error) {
-	cfg, err := pgx.ParseConfig(url)
-	if err != nil {
-		return nil, err
-	}
-	cfg.RuntimeParams["default_transaction_read_only"] = "on"
-	return stdlib.OpenDB(*cfg), nil
-}
-
 // prepare prepares the session queries that run on every page view, so SQLite does not parse
 // them again each time (database/sql prepares them once per connection).
 func (db *DB) prepare(ctx context.Context) error {
@@ -186,6 +186,28 @@ func (db *DB) prepare(ctx context.Context) error {
 		}
 		return nil
 	})
+}
+
+// pgConfig parses a PostgreSQL URL as pgx does, and sets DefaultConnectTimeout when the URL sets
+// no connect_timeout (nor PGCONNECT_TIMEOUT, which pgx reads). Without it, opening a connection to
+// a server that does not answer waited until the operating system gave up on the TCP connection,
+// minutes later, at start-up and in every request that needed a new connection. The URL's
+// connect_timeout, 0 (no limit) included, is kept.
+func pgConfig(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.ConnectTimeout == 0 && !urlSets(dsn, "connect_timeout") {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	return cfg, nil
+}
+
+// urlSets says whether the URL's query names the parameter.
+func urlSets(dsn, param string) bool {
+	u, err := url.Parse(dsn)
+	return err == nil && u.Query().Has(param)
 }
 
 // parseDSN picks the dialect and builds the driver's data source name: for SQLite, with
