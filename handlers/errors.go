@@ -16,6 +16,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
@@ -109,6 +110,14 @@ func classifyError(err error) userError {
 			p.heading, p.message = "Mailgun refused the request", "Mailgun did not accept what SMTP Desk sent."
 			return p
 		}
+	case errors.Is(err, store.ErrUnavailable):
+		// Before the deadline below, which the store's error matches too: the page is about the
+		// database, not Mailgun. Which request failed is in the log, with the request id.
+		p := statusDefaults(http.StatusServiceUnavailable)
+		p.heading = "The database is not answering"
+		p.message = "SMTP Desk's database did not answer in time, so this request was not completed."
+		p.hint = "Try again in a minute. If it keeps happening, tell your administrator and quote the request id below."
+		return p
 	case errors.As(err, &te) && te.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return statusDefaults(http.StatusGatewayTimeout)
 	case te != nil, errors.Is(err, mailgun.ErrBadResponse):

@@ -18,6 +18,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // secretDetail stands for anything internal: it must reach the log and never the user.
@@ -47,6 +48,8 @@ func TestErrorHandlerMapping(t *testing.T) {
 		{"bad response", fmt.Errorf("list: %w: %s", mailgun.ErrBadResponse, secretDetail), 502, "Mailgun is unavailable", "", "", "ERROR"},
 		{"transport timeout", &mailgun.TransportError{Method: "GET", Endpoint: "list", Err: fmt.Errorf("%s: %w", secretDetail, context.DeadlineExceeded)}, 504, "Mailgun did not answer in time", "", "", "ERROR"},
 		{"deadline", fmt.Errorf("%s: %w", secretDetail, context.DeadlineExceeded), 504, "Mailgun did not answer in time", "", "", "ERROR"},
+		{"database deadline", fmt.Errorf("auth: load session: store: get session: %w (%s): %w", store.ErrUnavailable, secretDetail, context.DeadlineExceeded), 503, "The database is not answering", "did not answer in time", "", "ERROR"},
+		{"database unreachable", fmt.Errorf("store: append audit: %w: connection refused %s", store.ErrUnavailable, secretDetail), 503, "The database is not answering", "did not answer in time", "", "ERROR"},
 		{"transport refused", &mailgun.TransportError{Method: "GET", Endpoint: "list", Err: errors.New("dial tcp: connection refused " + secretDetail)}, 502, "Mailgun is unavailable", "", "", "ERROR"},
 		{"invalid input", fmt.Errorf("%w: %s", mailgun.ErrInvalidInput, secretDetail), 400, "Bad request", "not valid", "", "WARN"},
 		{"echo 503", echo.NewHTTPError(http.StatusServiceUnavailable, secretDetail), 503, "Service unavailable", "", "", "ERROR"},

@@ -115,7 +115,7 @@ type env struct {
 	Echo    *echo.Echo
 	SB      *sandbox.Server
 	DB      *store.DB
-	DBPath  string // the SQLite file behind DB, for tests that alter it behind the store's back
+	DBPath  string // the SQLite file behind DB, for tests that alter it behind the store's back ("" on PostgreSQL)
 	IdP     *demoidp.Provider
 	Auditor *flakyAuditor
 	Clock   *testclock.Clock
@@ -152,6 +152,10 @@ type envOptions struct {
 	HangTimeout time.Duration
 	Settings    handlers.Settings
 	Sandbox     []sandbox.Option // more options for the sandbox Mailgun
+	// DatabaseURL is a PostgreSQL schema's (testpg.Schema) instead of a SQLite file of the
+	// test's own; StoreOptions are passed to store.Open.
+	DatabaseURL  string
+	StoreOptions []store.Option
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -183,14 +187,19 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		mg = &hangDeadline{sb: e.SB, normal: mg, hang: newClient(opts.HangTimeout)}
 	}
 
-	dbPath := filepath.Join(t.TempDir(), "smtpdesk.db")
-	e.DBPath = dbPath
+	dsn := opts.DatabaseURL
+	if dsn == "" {
+		e.DBPath = filepath.Join(t.TempDir(), "smtpdesk.db")
+		dsn = e.DBPath
+	}
 	var err error
-	e.DB, err = store.Open(ctx, dbPath)
+	e.DB, err = store.Open(ctx, dsn, opts.StoreOptions...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	secretscan.KeepDB(t, dbPath) // copied after the close below
+	if e.DBPath != "" {
+		secretscan.KeepDB(t, e.DBPath) // copied after the close below
+	}
 	t.Cleanup(func() { e.DB.Close() })
 	pol, err := policy.Parse([]byte(testPolicy), "test-policy.yaml")
 	if err != nil {
