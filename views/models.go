@@ -135,6 +135,9 @@ type CredentialsVM struct {
 	// LoginHistoryURL begins the link to a login's audit trail, "/audit?domain=example.com&login=",
 	// which each row ends with url.QueryEscape(login). Empty: no history links.
 	LoginHistoryURL string
+	// Back is the list view shown (page, page size, filter, rotate), which the delete dialog's
+	// form carries so that the list after a delete is this one.
+	Back string
 }
 
 // CredentialRow is one SMTP login on the domain page. Its links are built from the page's
@@ -262,6 +265,7 @@ type DeleteVM struct {
 	Upstream  *UpstreamError
 	ActionURL string
 	CancelURL string
+	Back      string // the list view the page was opened from, where the delete and Cancel lead
 }
 
 // DeleteAllVM is the guarded page before deleting every login of a domain.
