@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/smtpdesk/smtpdesk/mailgun"
 )
 
@@ -59,6 +61,29 @@ func listView(ref, host, domain string) string {
 		return domainURL(domain)
 	}
 	return domainURL(domain) + "?" + v.Encode()
+}
+
+// wayBack is the list view a POST goes back to (a listView; "" for the domain page): its form's
+// back field when the form sent one, else its Referer, which is the list view itself when the
+// form is on the list page (the delete dialog of a page rendered without a back field).
+func wayBack(c echo.Context, params url.Values, domain string) string {
+	req := c.Request()
+	if params.Has("back") {
+		return listView(params.Get("back"), req.Host, domain)
+	}
+	return listView(req.Referer(), req.Host, domain)
+}
+
+// atPage is the list view ref (a path listView accepts) at page n; "" when ref is not one.
+func atPage(ref, domain string, n int) string {
+	u, err := url.Parse(ref)
+	if err != nil {
+		return ""
+	}
+	q := u.Query()
+	q.Set("page", strconv.Itoa(n))
+	u.RawQuery = q.Encode()
+	return listView(u.String(), "", domain)
 }
 
 // doneURL is the list to go back to after logins changed: back (a listView; the domain page

@@ -183,6 +183,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 		// The rows' links: loginURL and historyURL of each login, built by the view from these.
 		LoginURL:        domainURL(sc.domain) + "/logins/",
 		LoginHistoryURL: historyURL(sc.domain, "") + "&login=",
+		// The view shown, at the page shown (which a login just changed or a page past the end
+		// may have moved from the one in the address): where a delete from its dialog returns.
+		Back: atPage(domainURL(sc.domain)+"?"+c.QueryString(), sc.domain, paging.Page),
 	}
 	if filter != "" || rotate {
 		vm.FilterCount = total

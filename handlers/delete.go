@@ -1,8 +1,11 @@
 package handlers
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -28,15 +31,17 @@ var deleteAllFailure = failureText{
 	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
 }
 
-// deleteVM is the confirmation page of deleting sc.login. A system login gets the reason it
-// cannot be deleted instead of a form.
-func (h *CredentialPages) deleteVM(c echo.Context, sc *scope) views.DeleteVM {
+// deleteVM is the confirmation page of deleting sc.login, opened from the list view back (""
+// when unknown), where its Cancel and the delete lead. A system login gets the reason it cannot
+// be deleted instead of a form.
+func (h *CredentialPages) deleteVM(c echo.Context, sc *scope, back string) views.DeleteVM {
 	vm := views.DeleteVM{
 		Page:      h.page(c, "Delete SMTP login", "Delete "+sc.login+" from "+sc.domain+".", "domains", sc.domain),
 		Domain:    sc.domain,
 		Login:     sc.login,
 		ActionURL: loginURL(sc.domain, sc.login, "delete"),
-		CancelURL: domainURL(sc.domain),
+		CancelURL: cmp.Or(back, domainURL(sc.domain)),
+		Back:      back,
 	}
 	if IsSystemLogin(sc.login) {
 		vm.System = true
@@ -59,19 +64,26 @@ func (h *CredentialPages) DeleteForm(c echo.Context) error {
 	if unknown, err := h.unknownLogin(c, sc); unknown {
 		return err
 	}
-	return Render(c, http.StatusOK, views.Delete(h.deleteVM(c, sc)))
+	req := c.Request()
+	return Render(c, http.StatusOK, views.Delete(h.deleteVM(c, sc, listView(req.Referer(), req.Host, sc.domain))))
 }
 
-// Delete deletes one login and goes back to the list.
+// Delete deletes one login and goes back to the list view it was asked from: the confirmation
+// page's or the list dialog's back field, else the Referer (see wayBack).
 func (h *CredentialPages) Delete(c echo.Context) error {
 	sc, err := h.authorize(c, policy.ActDelete, true)
 	if sc == nil {
 		return err
 	}
+	params, err := c.FormParams()
+	if err != nil {
+		return h.badRequest(c, "The form could not be read", err)
+	}
+	back := wayBack(c, params, sc.domain)
 	// The page is built only on the answers that show it: it takes the session's flashes, which
 	// belong to the list this action redirects to.
 	if IsSystemLogin(sc.login) {
-		return Render(c, http.StatusBadRequest, views.Delete(h.deleteVM(c, sc)))
+		return Render(c, http.StatusBadRequest, views.Delete(h.deleteVM(c, sc, back)))
 	}
 	if ok, err := h.limit(c, sc); !ok {
 		return err
@@ -92,13 +104,13 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		switch {
 		case k == upNotFound:
 			h.flash(c, "info", fmt.Sprintf("%s was already gone from %s.", sc.login, sc.domain))
-			return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+			return c.Redirect(http.StatusSeeOther, h.afterDelete(ctx, sc, back))
 		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "system"):
-			vm := h.deleteVM(c, sc)
+			vm := h.deleteVM(c, sc, back)
 			vm.Upstream = systemRefusal(sc.login)
 			return Render(c, http.StatusBadRequest, views.Delete(vm))
 		}
-		vm := h.deleteVM(c, sc)
+		vm := h.deleteVM(c, sc, back)
 		vm.Upstream = upstreamError(c, err, deleteFailure)
 		if k == upNoAnswer {
 			vm.Upstream.Unknown, vm.Upstream.CheckURL = true, checkURL(sc.domain, []string{sc.login})
@@ -106,7 +118,47 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		return Render(c, upstreamStatus(err), views.Delete(vm))
 	}
 	h.flash(c, "success", fmt.Sprintf("Deleted %s.", sc.login))
-	return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+	return c.Redirect(http.StatusSeeOther, h.afterDelete(ctx, sc, back))
+}
+
+// afterDelete is where a delete from the list view back leads: that view (the domain page when
+// back is ""), at its new last page when the delete emptied the page it was on (its only login,
+// on the last page). The list would show the last page too, but under a note that the page
+// asked for does not exist, which the user did not ask for. The read is the one the list then
+// shows, kept by the list cache; a read that fails leaves the view as it is, and the list says
+// what went wrong.
+func (h *CredentialPages) afterDelete(ctx context.Context, sc *scope, back string) string {
+	if back == "" {
+		return domainURL(sc.domain)
+	}
+	u, err := url.Parse(back)
+	if err != nil {
+		return back
+	}
+	q := u.Query()
+	p := ParsePaging(q)
+	if p.Page == 1 {
+		return back
+	}
+	filter, rotate := q.Get("q"), q.Get("rotate") == "1"
+	var total int
+	if filter == "" && !rotate {
+		list, err := h.lists.Page(ctx, sc.domain, p.Skip(), p.PerPage)
+		if err != nil || len(list.Items) > 0 {
+			return back
+		}
+		total = list.TotalCount
+	} else {
+		all, err := h.lists.All(ctx, sc.domain)
+		if err != nil {
+			return back
+		}
+		total = len(selectLogins(all, filter, rotate, h.rotation(ctx, sc.domain)))
+	}
+	if last := LastPage(total, p.PerPage); p.Page > last {
+		return atPage(back, sc.domain, last)
+	}
+	return back
 }
 
 // deleteAllVM counts what delete-all would remove: every login but the system ones.
