@@ -281,6 +281,7 @@ type DeleteAllVM struct {
 	Upstream   *UpstreamError
 	ActionURL  string
 	CancelURL  string
+	Back       string // the list view the page was opened from, where Cancel leads
 }
 
 // AuditVM is the audit trail page.
