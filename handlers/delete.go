@@ -161,14 +161,17 @@ func (h *CredentialPages) afterDelete(ctx context.Context, sc *scope, back strin
 	return back
 }
 
-// deleteAllVM counts what delete-all would remove: every login but the system ones.
-func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope) (views.DeleteAllVM, error) {
+// deleteAllVM counts what delete-all would remove: every login but the system ones. back is the
+// list view the page was opened from ("" when unknown), where its Cancel leads; the delete itself
+// leads to the domain's first page, as the view's pages are gone with their logins.
+func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (views.DeleteAllVM, error) {
 	vm := views.DeleteAllVM{
 		Page:      h.page(c, "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system login.", "domains", sc.domain),
 		Domain:    sc.domain,
 		Errors:    map[string]string{},
 		ActionURL: domainURL(sc.domain) + "/delete-all",
-		CancelURL: domainURL(sc.domain),
+		CancelURL: cmp.Or(back, domainURL(sc.domain)),
+		Back:      back,
 	}
 	// The page asks the owner to confirm what goes, and Mailgun deletes every login it has then:
 	// the count must be Mailgun's now, not a list this instance kept from a few seconds ago, which
@@ -199,7 +202,8 @@ func (h *CredentialPages) DeleteAllForm(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	vm, err := h.deleteAllVM(c, sc)
+	req := c.Request()
+	vm, err := h.deleteAllVM(c, sc, listView(req.Referer(), req.Host, sc.domain))
 	if err != nil {
 		return h.listError(c, sc, err)
 	}
@@ -213,11 +217,17 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	params, err := c.FormParams()
+	if err != nil {
+		return h.badRequest(c, "The form could not be read", err)
+	}
+	// For the page shown again: its Cancel still leads to the list view it was opened from.
+	back := wayBack(c, params, sc.domain)
 	// Exactly the domain's name, as the page's script requires before it enables the button,
 	// which also ignores the spaces around it.
-	confirm := strings.TrimSpace(c.FormValue("confirm"))
+	confirm := strings.TrimSpace(params.Get("confirm"))
 	if confirm != sc.domain {
-		vm, err := h.deleteAllVM(c, sc)
+		vm, err := h.deleteAllVM(c, sc, back)
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
@@ -268,7 +278,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	h.lists.Invalidate(sc.domain)
 	if err != nil {
 		h.log.WarnContext(ctx, "delete all credentials", "domain", sc.domain, "err", err)
-		vm, lerr := h.deleteAllVM(c, sc)
+		vm, lerr := h.deleteAllVM(c, sc, back)
 		if lerr != nil {
 			return h.listError(c, sc, lerr)
 		}
@@ -293,5 +303,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		msg = fmt.Sprintf("Deleted %s; %s kept.", deleted, strings.Join(names, ", "))
 	}
 	h.flash(c, "success", msg)
+	// The domain's first page, not back: whatever page or filter it was, only the system logins
+	// are left, and this page is the one the flash describes.
 	return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
 }

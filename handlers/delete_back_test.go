@@ -220,3 +220,30 @@ func TestDeleteTheLastOfTheLastPage(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteAllCancelKeepsThePlace: the delete-all page's Cancel leads to the list view it was
+// opened from, also when the page comes back for a mistyped confirmation; the delete itself
+// leads to the domain's first page, where only the system logins are left.
+func TestDeleteAllCancelKeepsThePlace(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	const view = "/d/example.com?page=3&per_page=25&q=user"
+	page := getFrom(t, e, c, "/d/example.com/delete-all", e.URL+view)
+	wantStatus(t, page, http.StatusOK)
+	if got := page.TestID("cancel-link").AttrOr("href", ""); got != view {
+		t.Errorf("Cancel leads to %q, want %q", got, view)
+	}
+	again := sendForm(t, c, page, testid("delete-all-form"), map[string]string{"confirm": "example.co"})
+	wantStatus(t, again, http.StatusBadRequest)
+	if got := again.TestID("cancel-link").AttrOr("href", ""); got != view {
+		t.Errorf("sent back for a fix, Cancel leads to %q, want %q", got, view)
+	}
+	done := sendForm(t, c, again, testid("delete-all-form"), map[string]string{"confirm": "example.com"})
+	wantStatus(t, done, http.StatusOK)
+	if got := done.URL.RequestURI(); got != "/d/example.com" {
+		t.Errorf("the delete led to %s, want the domain's first page", got)
+	}
+	if got := loginsOn(done); !slices.Equal(got, []string{"postmaster@example.com"}) {
+		t.Errorf("the list shows %q, want the system login alone", got)
+	}
+}
