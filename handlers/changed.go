@@ -42,25 +42,38 @@ func listView(ref, host, domain string) string {
 		return ""
 	}
 	q := u.Query()
-	v := url.Values{}
 	// ParsePaging puts the default in place of a value it cannot use.
 	p := ParsePaging(q)
+	return viewURL(domain, p, q.Has("per_page"), strings.TrimSpace(q.Get("q")), q.Get("rotate") == "1")
+}
+
+// viewURL is the address of the domain's list view at paging p (page only past the first,
+// per_page only when the view names it), filtered by filter and the rotate toggle; its query is
+// what url.Values.Encode makes of the same values. The list page builds the one its delete
+// dialog leads back to on every view, so it is appended in one buffer.
+func viewURL(domain string, p Paging, perPageSet bool, filter string, rotate bool) string {
+	b := make([]byte, 0, 96)
+	b = append(b, domainURL(domain)...)
+	sep := byte('?')
 	if p.Page > 1 {
-		v.Set("page", strconv.Itoa(p.Page))
+		b = append(b, sep)
+		b = strconv.AppendInt(append(b, "page="...), int64(p.Page), 10)
+		sep = '&'
 	}
-	if q.Has("per_page") {
-		v.Set("per_page", strconv.Itoa(p.PerPage))
+	if perPageSet {
+		b = append(b, sep)
+		b = strconv.AppendInt(append(b, "per_page="...), int64(p.PerPage), 10)
+		sep = '&'
 	}
-	if f := strings.TrimSpace(q.Get("q")); f != "" {
-		v.Set("q", f)
+	if filter != "" {
+		b = append(b, sep)
+		b = append(append(b, "q="...), url.QueryEscape(filter)...)
+		sep = '&'
 	}
-	if q.Get("rotate") == "1" {
-		v.Set("rotate", "1")
+	if rotate {
+		b = append(append(b, sep), "rotate=1"...)
 	}
-	if len(v) == 0 {
-		return domainURL(domain)
-	}
-	return domainURL(domain) + "?" + v.Encode()
+	return string(b)
 }
 
 // wayBack is the list view a POST goes back to (a listView; "" for the domain page): its form's

@@ -185,7 +185,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		LoginHistoryURL: historyURL(sc.domain, "") + "&login=",
 		// The view shown, at the page shown (which a login just changed or a page past the end
 		// may have moved from the one in the address): where a delete from its dialog returns.
-		Back: atPage(domainURL(sc.domain)+"?"+c.QueryString(), sc.domain, paging.Page),
+		Back: viewURL(sc.domain, paging, c.QueryParams().Has("per_page"), filter, rotate),
 	}
 	if filter != "" || rotate {
 		vm.FilterCount = total
