@@ -321,16 +321,7 @@ func TestAuditVerify(t *testing.T) {
 	dsn := filepath.Join(t.TempDir(), "audit.db")
 	env := envOf(map[string]string{"DATABASE_URL": dsn})
 	ctx := context.Background()
-	db, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, email := range []string{"a@example.com", "b@example.com"} {
-		if _, err := db.AppendAudit(ctx, store.AuditEntry{Time: time.Now(), ActorEmail: email, Action: "auth.sign_in", Outcome: "ok"}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db.Close()
+	appendTwoSignIns(t, dsn)
 
 	var out testlog.Buffer
 	if err := run(ctx, []string{"audit", "verify"}, env, &out); err != nil {
@@ -388,16 +379,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			if dialect == store.DialectPostgres {
 				dsn, driver = testpg.Schema(t), "pgx"
 			}
-			db, err := store.Open(ctx, dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, email := range []string{"a@example.com", "b@example.com"} {
-				if _, err := db.AppendAudit(ctx, store.AuditEntry{Time: time.Now(), ActorEmail: email, Action: "auth.sign_in", Outcome: "ok"}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			db.Close()
+			appendTwoSignIns(t, dsn)
 			raw, err := sql.Open(driver, dsn)
 			if err != nil {
 				t.Fatal(err)
@@ -855,5 +837,22 @@ func TestDataNeedsDemo(t *testing.T) {
 	want := "-data is the demo's data directory and needs -demo; outside the demo, set DATABASE_URL instead (e.g. DATABASE_URL=" + filepath.Join(dir, "smtpdesk.db") + ")"
 	if err == nil || err.Error() != want {
 		t.Errorf("run -data DIR = %v, want %q", err, want)
+	}
+}
+
+// appendTwoSignIns opens the database at dsn (migrating it) and appends two sign-in entries to
+// its audit trail.
+func appendTwoSignIns(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, email := range []string{"a@example.com", "b@example.com"} {
+		if _, err := db.AppendAudit(ctx, store.AuditEntry{Time: time.Now(), ActorEmail: email, Action: "auth.sign_in", Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
