@@ -165,7 +165,7 @@ func Vars() []Var {
 		{"SESSION_IDLE_TIMEOUT", "30m", "SESSION_IDLE_TIMEOUT=15m", "sign out after this long without a request"},
 		{"SESSION_MAX_AGE", "12h", "SESSION_MAX_AGE=8h", "sign out this long after sign-in, whatever the activity"},
 		{"POLICY_FILE", "required", "POLICY_FILE=/etc/smtp-desk/policy.yaml", "access policy file (YAML or JSON); reloaded on SIGHUP"},
-		{"DATABASE_URL", "smtpdesk.db (SQLite)", "DATABASE_URL=postgres://smtpdesk@db:5432/smtpdesk", "SQLite file path or postgres:// URL; a PostgreSQL connection gives up after 5s unless the URL sets connect_timeout (seconds)"},
+		{"DATABASE_URL", "smtpdesk.db (SQLite)", "DATABASE_URL=postgres://smtpdesk@db:5432/smtpdesk", "SQLite file path or postgres:// URL; a PostgreSQL connection gives up after 5s, or the URL's connect_timeout (seconds, at most 10)"},
 		{"DATABASE_URL_FILE", "", "DATABASE_URL_FILE=/run/secrets/database-url", "file holding DATABASE_URL (which may carry a password)"},
 		{"TRUSTED_PROXIES", "none (use the socket peer)", "TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10/32", "CIDRs of proxies whose X-Forwarded-For/-Proto are believed"},
 		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},

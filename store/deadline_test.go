@@ -141,6 +141,32 @@ func TestOpenWhenPostgresCannotBeReached(t *testing.T) {
 	}
 }
 
+// TestConnectEndsAtTheStoreDeadline: a connect_timeout longer than the store's deadline, or 0
+// (none), does not let opening a connection outlast the deadline: the deadline bounds each
+// operation, its connection included, at start-up too (README, "Database").
+func TestConnectEndsAtTheStoreDeadline(t *testing.T) {
+	for _, ct := range []string{"0", "60"} {
+		t.Run("connect_timeout="+ct, func(t *testing.T) {
+			// As in TestOpenWhenPostgresCannotBeReached: only a safety net that cancels.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			safety := time.AfterFunc(15*time.Second, cancel)
+			defer safety.Stop()
+			db, err := Open(ctx, "postgres://smtpdesk@"+silentServer(t)+"/smtpdesk?sslmode=disable&connect_timeout="+ct, WithTimeout(time.Second))
+			if err == nil {
+				db.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("error = %v; want ErrUnavailable and context.DeadlineExceeded", err)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("Open ended with the test's safety net: %v", err)
+			}
+		})
+	}
+}
+
 // testTimeout is the store's deadline in the tests that run into it: far longer than any of
 // their operations takes unblocked, short enough for a test.
 const testTimeout = 300 * time.Millisecond
