@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"net/url"
 	"os"
 	"path"
 	"slices"
@@ -198,16 +197,10 @@ func pgConfig(dsn string) (*pgx.ConnConfig, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.ConnectTimeout == 0 && !urlSets(dsn, "connect_timeout") {
+	if cfg.ConnectTimeout == 0 && !hasURIParam(dsn, "connect_timeout") {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	return cfg, nil
-}
-
-// urlSets says whether the URL's query names the parameter.
-func urlSets(dsn, param string) bool {
-	u, err := url.Parse(dsn)
-	return err == nil && u.Query().Has(param)
 }
 
 // parseDSN picks the dialect and builds the driver's data source name: for SQLite, with
@@ -243,7 +236,8 @@ func parseDSN(dsn string, readOnly bool) (dialect, driver, source string, err er
 	return DialectSQLite, "sqlite", p + "?" + params, nil
 }
 
-// hasURIParam says whether a file: URI's query has the parameter name.
+// hasURIParam says whether a URI's query (a SQLite file: URI's, a PostgreSQL URL's) has the
+// parameter name.
 func hasURIParam(uri, name string) bool {
 	_, query, ok := strings.Cut(uri, "?")
 	if !ok {
