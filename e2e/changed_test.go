@@ -122,3 +122,24 @@ func (tb *tab) rowShots(name, login string) {
 	}
 	tb.do("back to the desktop, light", desktopViewport(), colorScheme("light"))
 }
+
+// TestAddressNamesThePageShown: a list asked for at page 1 but naming a login just changed that
+// lives on page 2 shows page 2; the address then says page 2 too, so that a form opened from the
+// list (here the row's reset) leads back to the page the user saw, not to the one in the
+// address they came in by.
+func TestAddressNamesThePageShown(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("address-shown")
+	tb.signIn("admin")
+	const domain, login = "example.com", "user150@example.com"
+	tb.wantStatus("page 1 naming a login of page 2", tb.open("/d/"+domain+"?per_page=100&changed="+login), http.StatusOK)
+	tb.wait("tr[data-changed]")
+	if got, want := tb.path(), "/d/"+domain+"?page=2&per_page=100"; got != want {
+		t.Errorf("the address is %s, want %s (the page shown, without ?changed=)", got, want)
+	}
+	tb.wantStatus("the row's Reset", tb.click("tr[data-changed] a.ar"), http.StatusOK)
+	if got, want := tb.attrs(testid("cancel-link"), "href"), []string{"/d/" + domain + "?page=2&per_page=100"}; len(got) != 1 || got[0] != want[0] {
+		t.Errorf("the reset form's Cancel leads to %v, want %v", got, want)
+	}
+}

@@ -367,14 +367,26 @@
   // screen (clear of the sticky header), its Reset link (else its login) takes the keyboard
   // focus, so that Tab goes on from there, and a screen reader hears which login it is. The row
   // is found by its attribute, never by building a selector from a login. ?changed= then leaves
-  // the address, so that a reload or a bookmark does not point at the login again; the mark
+  // the address (which names the page shown), so that a reload or a bookmark does not point at
+  // the login again; the mark
   // leaves the row once the focus does (it is what keeps the highlight when motion is reduced).
   function initChanged() {
     if (window.URL && window.history && typeof history.replaceState === 'function') {
       var u = new URL(window.location.href);
-      if (u.searchParams.has('changed')) {
-        u.searchParams.delete('changed');
-        history.replaceState(history.state, '', u.pathname + u.search + u.hash);
+      var here = u.pathname + u.search;
+      // The list may show another page than the address asks for (the page holding a login
+      // just changed, or the last page when the one asked for is past the end); its delete
+      // dialog carries the view shown (back). The address takes that view, so that a reload, a
+      // bookmark and the Referer of the forms opened from here (reset, create, delete without
+      // the dialog), from which they lead back, name the page the user sees.
+      var shown = document.querySelector('dialog[data-confirm-dialog] input[name="back"]');
+      if (shown && shown.value.charAt(0) === '/') {
+        var v = new URL(shown.value, window.location.href);
+        if (v.origin === u.origin) u = v;
+      }
+      u.searchParams.delete('changed');
+      if (u.pathname + u.search !== here) {
+        history.replaceState(history.state, '', u.pathname + u.search + window.location.hash);
       }
     }
     var rows = document.querySelectorAll('table.creds > tbody > tr[data-changed]');
