@@ -243,6 +243,21 @@ func TestEvent(t *testing.T) {
 	}
 }
 
+// TestEventAfterRequestCanceled: the event has happened when it is recorded; a request whose
+// browser went away (its context cancelled) still leaves its entry.
+func TestEventAfterRequestCanceled(t *testing.T) {
+	db := openDB(t)
+	rec := NewRecorder(db, newClock().Now)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := rec.Event(ctx, alice, meta, ActionSignOut, OutcomeOK, "", ""); err != nil {
+		t.Fatalf("Event on a canceled context: %v", err)
+	}
+	if got := onlyEntry(t, db).Action; got != ActionSignOut {
+		t.Errorf("entry's action = %q, want %q", got, ActionSignOut)
+	}
+}
+
 func TestRetention(t *testing.T) {
 	db := openDB(t)
 	clk := newClock()
