@@ -143,3 +143,22 @@ func TestAddressNamesThePageShown(t *testing.T) {
 		t.Errorf("the reset form's Cancel leads to %v, want %v", got, want)
 	}
 }
+
+// TestAddressNamesThePageShownWithoutDelete: the list takes the view it shows into the address
+// for a user who may not delete too (no delete dialog on the page): a reviewer asking for a page
+// past the end sees the last page, and the address says so.
+func TestAddressNamesThePageShownWithoutDelete(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("address-shown-reviewer")
+	tb.signIn("reviewer")
+	tb.wantStatus("page 9 of 3", tb.open("/d/example.com?page=9&per_page=100"), http.StatusOK)
+	tb.wait(rowSel)
+	if n := tb.count("dialog[data-confirm-dialog]"); n != 0 {
+		t.Fatalf("the reviewer's list has %d delete dialogs, want none (this test is about a page without one)", n)
+	}
+	const want = "/d/example.com?page=3&per_page=100"
+	if !tb.eventually(fmt.Sprintf(`location.pathname + location.search === %q`, want)) {
+		t.Errorf("the address is %s, want %s (the last page, which is shown)", tb.path(), want)
+	}
+}

@@ -135,8 +135,9 @@ type CredentialsVM struct {
 	// LoginHistoryURL begins the link to a login's audit trail, "/audit?domain=example.com&login=",
 	// which each row ends with url.QueryEscape(login). Empty: no history links.
 	LoginHistoryURL string
-	// Back is the list view shown (page, page size, filter, rotate), which the delete dialog's
-	// form carries so that the list after a delete is this one.
+	// Back is the list view shown (page, page size, filter, rotate): the table names it
+	// (data-view, which the script puts in the address when the page shown is not the one asked
+	// for) and the delete dialog's form carries it, so that the list after a delete is this one.
 	Back string
 }
 

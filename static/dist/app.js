@@ -375,13 +375,15 @@
       var u = new URL(window.location.href);
       var here = u.pathname + u.search;
       // The list may show another page than the address asks for (the page holding a login
-      // just changed, or the last page when the one asked for is past the end); its delete
-      // dialog carries the view shown (back). The address takes that view, so that a reload, a
-      // bookmark and the Referer of the forms opened from here (reset, create, delete without
-      // the dialog), from which they lead back, name the page the user sees.
-      var shown = document.querySelector('dialog[data-confirm-dialog] input[name="back"]');
-      if (shown && shown.value.charAt(0) === '/') {
-        var v = new URL(shown.value, window.location.href);
+      // just changed, or the last page when the one asked for is past the end); its table
+      // names the view shown (data-view, which its delete dialog also carries back). The
+      // address takes that view, so that a reload, a bookmark and the Referer of the forms
+      // opened from here (reset, create, delete without the dialog), from which they lead back,
+      // name the page the user sees.
+      var table = document.querySelector('table.creds[data-view]');
+      var shown = table ? table.getAttribute('data-view') : '';
+      if (shown.charAt(0) === '/') {
+        var v = new URL(shown, window.location.href);
         if (v.origin === u.origin) u = v;
       }
       u.searchParams.delete('changed');
