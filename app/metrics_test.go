@@ -15,15 +15,8 @@ import (
 // /metrics: the named series are there, and only for a request with the token.
 func TestMetricsExposeSeriesBehindToken(t *testing.T) {
 	const token = "metrics-t0ken-for-tests"
-	d := startDemo(t, DemoOptions{MetricsToken: token})
+	d, c := signedInDemo(t, DemoOptions{MetricsToken: token}, "admin")
 	ctx := context.Background()
-	c, err := testflow.New(d.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SignIn(ctx, "admin"); err != nil {
-		t.Fatal(err)
-	}
 	if p, err := c.Get(ctx, "/d/example.com"); err != nil || p.Status != http.StatusOK {
 		t.Fatalf("domain page: %v %v", p, err)
 	}
@@ -69,15 +62,8 @@ func TestMetricsExposeSeriesBehindToken(t *testing.T) {
 // entry, but /metrics counts every refusal, with the ones not recorded apart.
 func TestMetricsCountEveryRefusal(t *testing.T) {
 	const token = "metrics-t0ken-for-tests"
-	d := startDemo(t, DemoOptions{MetricsToken: token})
+	d, c := signedInDemo(t, DemoOptions{MetricsToken: token}, "operator") // operator of acme.example only
 	ctx := context.Background()
-	c, err := testflow.New(d.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.SignIn(ctx, "operator"); err != nil { // operator of acme.example only
-		t.Fatal(err)
-	}
 	for range 3 {
 		if p, err := c.Get(ctx, "/d/example.com"); err != nil || p.Status != http.StatusForbidden {
 			t.Fatalf("another domain's page: %v %v, want 403", p, err)
@@ -122,4 +108,18 @@ func do(t *testing.T, req *http.Request) (*http.Response, string) {
 		t.Fatal(err)
 	}
 	return resp, b.String()
+}
+
+// signedInDemo starts a demo with opts and signs a new browser in as persona.
+func signedInDemo(t *testing.T, opts DemoOptions, persona string) (*Demo, *testflow.Client) {
+	t.Helper()
+	d := startDemo(t, opts)
+	c, err := testflow.New(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SignIn(context.Background(), persona); err != nil {
+		t.Fatal(err)
+	}
+	return d, c
 }
