@@ -76,27 +76,21 @@ func viewURL(domain string, p Paging, perPageSet bool, filter string, rotate boo
 	return string(b)
 }
 
-// wayBack is the list view a POST goes back to (a listView; "" for the domain page): its form's
-// back field when the form sent one, else its Referer, which is the list view itself when the
-// form is on the list page (the delete dialog of a page rendered without a back field).
-func wayBack(c echo.Context, params url.Values, domain string) string {
+// refererView is the list view the request's Referer names ("" when it names none): the view a
+// form page (create, reset, delete, delete all) was opened from.
+func refererView(c echo.Context, domain string) string {
 	req := c.Request()
-	if params.Has("back") {
-		return listView(params.Get("back"), req.Host, domain)
-	}
 	return listView(req.Referer(), req.Host, domain)
 }
 
-// atPage is the list view ref (a path listView accepts) at page n; "" when ref is not one.
-func atPage(ref, domain string, n int) string {
-	u, err := url.Parse(ref)
-	if err != nil {
-		return ""
+// wayBack is the list view a form's POST goes back to (a listView; "" for the domain page): its
+// back field when the form sent one, else its Referer, which is the list view itself when the
+// form is on the list page (the delete dialog of a page rendered without a back field).
+func wayBack(c echo.Context, params url.Values, domain string) string {
+	if params.Has("back") {
+		return listView(params.Get("back"), c.Request().Host, domain)
 	}
-	q := u.Query()
-	q.Set("page", strconv.Itoa(n))
-	u.RawQuery = q.Encode()
-	return listView(u.String(), "", domain)
+	return refererView(c, domain)
 }
 
 // doneURL is the list to go back to after logins changed: back (a listView; the domain page

@@ -40,8 +40,7 @@ func (h *CredentialPages) NewForm(c echo.Context) error {
 	if unknown, err := h.unknownDomain(c, sc); unknown {
 		return err
 	}
-	req := c.Request()
-	return Render(c, http.StatusOK, views.Create(h.createVM(c, sc, listView(req.Referer(), req.Host, sc.domain))))
+	return Render(c, http.StatusOK, views.Create(h.createVM(c, sc, refererView(c, sc.domain))))
 }
 
 // Create creates the logins typed in the form with one Mailgun call and shows the generated
@@ -59,7 +58,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	f := ParseCreateForm(sc.domain, params)
 	token := formToken(params)
-	back := listView(params.Get("back"), c.Request().Host, sc.domain)
+	back := wayBack(c, params, sc.domain)
 	if f.System && !sc.can(policy.ActSystem) {
 		return h.deny(c, sc, policy.ActSystem)
 	}

@@ -64,8 +64,7 @@ func (h *CredentialPages) DeleteForm(c echo.Context) error {
 	if unknown, err := h.unknownLogin(c, sc); unknown {
 		return err
 	}
-	req := c.Request()
-	return Render(c, http.StatusOK, views.Delete(h.deleteVM(c, sc, listView(req.Referer(), req.Host, sc.domain))))
+	return Render(c, http.StatusOK, views.Delete(h.deleteVM(c, sc, refererView(c, sc.domain))))
 }
 
 // Delete deletes one login and goes back to the list view it was asked from: the confirmation
@@ -156,7 +155,7 @@ func (h *CredentialPages) afterDelete(ctx context.Context, sc *scope, back strin
 		total = len(selectLogins(all, filter, rotate, h.rotation(ctx, sc.domain)))
 	}
 	if last := LastPage(total, p.PerPage); p.Page > last {
-		return atPage(back, sc.domain, last)
+		return viewURL(sc.domain, Paging{Page: last, PerPage: p.PerPage}, q.Has("per_page"), filter, rotate)
 	}
 	return back
 }
@@ -202,8 +201,7 @@ func (h *CredentialPages) DeleteAllForm(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	req := c.Request()
-	vm, err := h.deleteAllVM(c, sc, listView(req.Referer(), req.Host, sc.domain))
+	vm, err := h.deleteAllVM(c, sc, refererView(c, sc.domain))
 	if err != nil {
 		return h.listError(c, sc, err)
 	}

@@ -44,8 +44,7 @@ func (h *CredentialPages) ResetForm(c echo.Context) error {
 	if unknown, err := h.unknownLogin(c, sc); unknown {
 		return err
 	}
-	req := c.Request()
-	return Render(c, http.StatusOK, views.Reset(h.resetVM(c, sc, listView(req.Referer(), req.Host, sc.domain))))
+	return Render(c, http.StatusOK, views.Reset(h.resetVM(c, sc, refererView(c, sc.domain))))
 }
 
 // Reset changes a login's password: a generated one is shown once on the secrets page, a
@@ -62,7 +61,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	f := ParseResetForm(params)
 	token := formToken(params)
-	back := listView(params.Get("back"), c.Request().Host, sc.domain)
+	back := wayBack(c, params, sc.domain)
 	// The form, for the answers that show it again; built only for them, since the page takes
 	// the session's flashes, which belong to the page after a success. It has a new form token,
 	// except when it goes back for a fix: nothing was sent then.
