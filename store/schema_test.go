@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,40 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// schemaSnapshot is everything a migration could change about a database's schema: its tables,
-// columns and indexes, and the migrations it records.
-func schemaSnapshot(t *testing.T, db *sql.DB, dialect string) []string {
-	t.Helper()
-	q := "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name"
-	if dialect == DialectPostgres {
-		q = `SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns
-			WHERE table_schema = current_schema()
-			UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
-			ORDER BY 1`
-	}
-	q += "; SELECT version || ' ' || name FROM schema_migrations ORDER BY version"
-	var snap []string
-	for stmt := range strings.SplitSeq(q, "; ") {
-		rows, err := db.QueryContext(context.Background(), stmt)
-		if err != nil {
-			t.Fatalf("schema snapshot: %v", err)
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			snap = append(snap, s)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-	}
-	return snap
-}
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
+)
 
 // TestOpenReadOnly: OpenReadOnly opens an up-to-date database without migrating, reads it, and
 // refuses to write; it refuses a database with a pending migration (changing nothing) and one
@@ -82,7 +50,7 @@ func TestOpenReadOnly(t *testing.T) {
 		if last != "0004_used_forms.sql" {
 			t.Fatalf("newest migration %s: undo it above instead of 0004", last)
 		}
-		before := schemaSnapshot(t, db.sql, db.dialect)
+		before := testpg.SchemaSnapshot(t, db.sql, db.dialect == DialectPostgres)
 		ro, err = OpenReadOnly(ctx, db.dsn)
 		se, ok := errors.AsType[*SchemaError](err)
 		if !ok || se.NoSchema || !slices.Equal(se.Pending, []string{last}) || len(se.Unknown) != 0 {
@@ -94,7 +62,7 @@ func TestOpenReadOnly(t *testing.T) {
 		if want := "1 migration is not applied yet (" + last + ")"; !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
-		if after := schemaSnapshot(t, db.sql, db.dialect); !slices.Equal(after, before) {
+		if after := testpg.SchemaSnapshot(t, db.sql, db.dialect == DialectPostgres); !slices.Equal(after, before) {
 			t.Errorf("OpenReadOnly changed the schema:\nbefore %q\nafter  %q", before, after)
 		}
 

@@ -411,19 +411,19 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			}
 
 			// (a) An up-to-date database: the check runs, with either role.
-			before := dbSchema(t, raw, dialect)
+			before := testpg.SchemaSnapshot(t, raw, dialect == store.DialectPostgres)
 			for who, dsn := range dsns {
 				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 entries checked") {
 					t.Errorf("%s: audit verify = %v, output %q; want intact, 2 entries", who, err, out)
 				}
 			}
-			if after := dbSchema(t, raw, dialect); !slices.Equal(after, before) {
+			if after := testpg.SchemaSnapshot(t, raw, dialect == store.DialectPostgres); !slices.Equal(after, before) {
 				t.Errorf("audit verify changed the schema:\nbefore %q\nafter  %q", before, after)
 			}
 
 			// (b) The previous version's database: 0004 not applied yet.
 			exec("DROP TABLE used_forms", "DELETE FROM schema_migrations WHERE version = 4")
-			before = dbSchema(t, raw, dialect)
+			before = testpg.SchemaSnapshot(t, raw, dialect == store.DialectPostgres)
 			for who, dsn := range dsns {
 				out, err := verify(dsn)
 				if err == nil || exitCode(err) != 1 {
@@ -438,7 +438,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 					}
 				}
 			}
-			if after := dbSchema(t, raw, dialect); !slices.Equal(after, before) {
+			if after := testpg.SchemaSnapshot(t, raw, dialect == store.DialectPostgres); !slices.Equal(after, before) {
 				t.Errorf("audit verify with a migration pending changed the schema:\nbefore %q\nafter  %q", before, after)
 			}
 			var out testlog.Buffer
@@ -498,38 +498,6 @@ func TestAuditVerifyOnAnEmptyDatabase(t *testing.T) {
 	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
 		t.Errorf("the empty database changed: %v, %d bytes", err, fi.Size())
 	}
-}
-
-// dbSchema is what a migration could change in a database: its tables, columns and indexes,
-// and the migrations it records.
-func dbSchema(t *testing.T, db *sql.DB, dialect string) []string {
-	t.Helper()
-	qs := []string{"SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY 1"}
-	if dialect == store.DialectPostgres {
-		qs = []string{`SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns
-			WHERE table_schema = current_schema() ORDER BY 1`,
-			"SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1"}
-	}
-	qs = append(qs, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version")
-	var got []string
-	for _, q := range qs {
-		rows, err := db.QueryContext(context.Background(), q)
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		for rows.Next() {
-			var s string
-			if err := rows.Scan(&s); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, s)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-	}
-	return got
 }
 
 func TestHealthcheck(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net/url"
 	"os"
 	"testing"
@@ -124,4 +125,37 @@ func redactDSN(dsn string) string {
 		return "(unparsable DSN)"
 	}
 	return u.Redacted()
+}
+
+// SchemaSnapshot describes the schema of the database db is connected to, one line per table,
+// index, column or applied migration, so that a test can check that something changed none of
+// it: SQLite's sqlite_master, or (postgres) the current schema's columns and indexes; then the
+// schema_migrations rows.
+func SchemaSnapshot(t testing.TB, db *sql.DB, postgres bool) []string {
+	t.Helper()
+	q := "SELECT type || ' ' || name || ' ' || COALESCE(sql, '') FROM sqlite_master ORDER BY type, name"
+	if postgres {
+		q = `SELECT 'column ' || table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns
+			WHERE table_schema = current_schema()
+			UNION ALL SELECT 'index ' || indexname || ' ' || indexdef FROM pg_indexes WHERE schemaname = current_schema()
+			ORDER BY 1`
+	}
+	var snap []string
+	for _, stmt := range []string{q, "SELECT version || ' ' || name FROM schema_migrations ORDER BY version"} {
+		rows, err := db.QueryContext(context.Background(), stmt)
+		if err != nil {
+			t.Fatalf("schema snapshot: %v", err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatalf("schema snapshot: %v", err)
+			}
+			snap = append(snap, s)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			t.Fatalf("schema snapshot: %v", err)
+		}
+	}
+	return snap
 }
