@@ -186,6 +186,11 @@ func TestOpenDSN(t *testing.T) {
 			if err := db.sql.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
 				t.Errorf("journal_mode = %q (%v), want wal", mode, err)
 			}
+			// Every commit durable, the audit trail's included: 2 is FULL (NORMAL is 1).
+			var sync int
+			if err := db.sql.QueryRow("PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+				t.Errorf("synchronous = %d (%v), want 2 (FULL)", sync, err)
+			}
 		})
 	}
 }
