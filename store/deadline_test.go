@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,14 +18,23 @@ func TestPostgresConnectTimeout(t *testing.T) {
 		name string
 		dsn  string
 		want time.Duration
+		env  string // PGCONNECT_TIMEOUT, when set
 	}{
-		{"none in the URL: the default", "postgres://u@db:5432/smtpdesk", DefaultConnectTimeout},
-		{"none, other parameters", "postgres://u@db/smtpdesk?sslmode=disable&search_path=x", DefaultConnectTimeout},
-		{"the URL's", "postgresql://u@db/smtpdesk?connect_timeout=2", 2 * time.Second},
-		{"the URL's, among others", "postgres://u:p%40ss@db/smtpdesk?sslmode=disable&connect_timeout=30", 30 * time.Second},
-		{"the URL's 0: no limit, as asked", "postgres://u@db/smtpdesk?connect_timeout=0", 0},
+		{"none in the URL: the default", "postgres://u@db:5432/smtpdesk", DefaultConnectTimeout, ""},
+		{"none, other parameters", "postgres://u@db/smtpdesk?sslmode=disable&search_path=x", DefaultConnectTimeout, ""},
+		{"the URL's", "postgresql://u@db/smtpdesk?connect_timeout=2", 2 * time.Second, ""},
+		{"the URL's, among others", "postgres://u:p%40ss@db/smtpdesk?sslmode=disable&connect_timeout=30", 30 * time.Second, ""},
+		{"the URL's 0: no limit, as asked", "postgres://u@db/smtpdesk?connect_timeout=0", 0, ""},
+		// libpq's variable, which pgx reads, is the operator's choice too.
+		{"PGCONNECT_TIMEOUT's", "postgres://u@db/smtpdesk", 3 * time.Second, "3"},
+		{"PGCONNECT_TIMEOUT's 0: no limit, as asked", "postgres://u@db/smtpdesk", 0, "0"},
+		{"the URL's before PGCONNECT_TIMEOUT's", "postgres://u@db/smtpdesk?connect_timeout=2", 2 * time.Second, "3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("PGCONNECT_TIMEOUT", tc.env) // restored after the test
+			if tc.env == "" {
+				os.Unsetenv("PGCONNECT_TIMEOUT")
+			}
 			cfg, err := pgConfig(tc.dsn)
 			if err != nil {
 				t.Fatal(err)

@@ -196,13 +196,13 @@ func (db *DB) prepare(ctx context.Context) error {
 // no connect_timeout (nor PGCONNECT_TIMEOUT, which pgx reads). Without it, opening a connection to
 // a server that does not answer waited until the operating system gave up on the TCP connection,
 // minutes later, at start-up and in every request that needed a new connection. The URL's
-// connect_timeout, 0 (no limit) included, is kept.
+// connect_timeout, or else PGCONNECT_TIMEOUT's, 0 (no limit) included, is kept.
 func pgConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.ConnectTimeout == 0 && !hasURIParam(dsn, "connect_timeout") {
+	if _, env := os.LookupEnv("PGCONNECT_TIMEOUT"); cfg.ConnectTimeout == 0 && !env && !hasURIParam(dsn, "connect_timeout") {
 		cfg.ConnectTimeout = DefaultConnectTimeout
 	}
 	return cfg, nil
