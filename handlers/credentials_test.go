@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // The credential rows' hooks (views/rows.go): rows carry no data-testid, because every byte of
@@ -361,5 +363,33 @@ func TestFormsForAnUnknownDomain(t *testing.T) {
 		if !strings.Contains(p.Text(), "Mailgun does not know the domain nope.example") {
 			t.Errorf("%s: %.300s", path, p.Text())
 		}
+	}
+}
+
+// TestActionsInAnUnknownDomain: a reset or delete sent for a domain Mailgun does not know (one
+// removed from Mailgun after the form or list was drawn) answers as the forms do, "Domain not
+// found", and not as if the login alone were missing: the reset form said the login "no longer
+// exists", and the delete left the flash "… was already gone" for whatever page came next.
+func TestActionsInAnUnknownDomain(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	for _, action := range []string{"reset", "delete"} {
+		p := submit(t, c, "/d/acme.example", "/d/nope.example/logins/a@nope.example/"+action, map[string]string{})
+		wantStatus(t, p, http.StatusNotFound)
+		if len(p.Redirects) > 0 {
+			t.Errorf("%s: redirected to %s", action, p.URL.Path)
+		}
+		if text := p.Text(); !strings.Contains(text, "Mailgun does not know the domain nope.example") || strings.Contains(text, "no longer exists") {
+			t.Errorf("%s: %.400s", action, text)
+		}
+		// Mailgun was asked, so the attempt is in the trail.
+		if got := e.auditEntries(t, store.AuditFilter{Domain: "nope.example", Action: "credential." + action}); len(got) != 1 || got[0].Outcome != "failed" {
+			t.Errorf("%s: audit entries %+v, want one failed", action, got)
+		}
+	}
+	next := get(t, c, "/d/acme.example")
+	wantStatus(t, next, http.StatusOK)
+	if strings.Contains(next.Text(), "already gone") {
+		t.Errorf("the next page shows a flash about the unknown domain: %.300s", next.Find("[role=status]").Text())
 	}
 }

@@ -101,6 +101,10 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		h.log.WarnContext(ctx, "delete credential", "domain", sc.domain, "login", sc.login, "err", err)
 		k, me := classify(err)
 		switch {
+		case k == upNotFound && domainNotFound(me):
+			// Mailgun does not know the domain (removed since the page was drawn): the login is
+			// not "already gone", and the list the redirect would lead to is this same 404.
+			return h.listError(c, sc, err)
 		case k == upNotFound:
 			h.flash(c, "info", fmt.Sprintf("%s was already gone from %s.", sc.login, sc.domain))
 			return c.Redirect(http.StatusSeeOther, h.afterDelete(ctx, sc, back))

@@ -586,6 +586,12 @@ func refusalText(c echo.Context, me *mailgun.Error) string {
 	return fmt.Sprintf("Mailgun refused the request (HTTP %d) and nothing was changed. If this keeps happening, tell your administrator and quote request id %s.", me.StatusCode, RequestID(c))
 }
 
+// domainNotFound reports whether Mailgun's 404 is about the domain ("Domain not found") rather
+// than the login ("Credentials not found").
+func domainNotFound(me *mailgun.Error) bool {
+	return me != nil && strings.Contains(strings.ToLower(me.Message), "domain not found")
+}
+
 // refusal is a Mailgun answer SMTP Desk knows, in its own words: what happened, and what to do.
 type refusal struct{ fact, advice string }
 

@@ -108,6 +108,10 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		switch {
 		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "same as old"):
 			vm.Errors["password"] = sameAsOld
+		case k == upNotFound && domainNotFound(me):
+			// The domain is gone from Mailgun, not just the login: the 404 the form's own page
+			// gives for a domain Mailgun does not know.
+			return h.listError(c, sc, err)
 		case k == upNotFound:
 			h.lists.Invalidate(sc.domain)
 			vm.Upstream = &views.UpstreamError{Heading: "Login not found",
