@@ -230,7 +230,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		NoGzip:         a.cfg.NoGzip,
 	})
 	e.Use(a.metrics.Middleware())
-	e.Use(a.auth.Session())
+	e.Use(a.auth.Session(handlers.Sessionless))
 	e.Use(a.auth.CSRF())
 	if tok := a.cfg.MetricsToken.Reveal(); tok != "" {
 		e.GET("/metrics", echo.WrapHandler(a.metrics.Handler(tok)))

@@ -172,7 +172,7 @@ func (h *harness) newApp(cfg auth.Config) *auth.Auth {
 	h.t.Cleanup(cancel)
 	a.Start(ctx)
 	e := echo.New()
-	e.Use(a.Session(), a.CSRF())
+	e.Use(a.Session(nil), a.CSRF())
 	a.Register(e)
 	protected := func(c echo.Context) error {
 		u := auth.UserFrom(c)

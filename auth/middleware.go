@@ -71,10 +71,17 @@ func (a *Auth) load(c echo.Context) (*reqSession, error) {
 }
 
 // Session loads the session (if any) and the signed-in user into the echo context, and records
-// activity for the idle timeout at most once a minute.
-func (a *Auth) Session() echo.MiddlewareFunc {
+// activity for the idle timeout at most once a minute. Requests for which sessionless reports
+// true (static files, health checks: handlers.Sessionless) get no session: a browser's cookie
+// would otherwise cost each of them a database query, and while the database does not answer,
+// the stylesheet and script of the page that says so would fail with it and leave that page
+// unstyled.
+func (a *Auth) Session(sessionless func(echo.Context) bool) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
+			if sessionless != nil && sessionless(c) {
+				return next(c)
+			}
 			rs, err := a.load(c)
 			if err != nil {
 				return err

@@ -505,7 +505,7 @@ func TestRequireUserNonGET(t *testing.T) {
 	// RequireUser on its own, behind no CSRF check: a POST without a user is 401 "session ended",
 	// and the handler does not run.
 	e := echo.New()
-	e.Use(h.auth.Session())
+	e.Use(h.auth.Session(nil))
 	ran := false
 	e.POST("/only-require-user", func(c echo.Context) error { ran = true; return c.NoContent(http.StatusNoContent) }, h.auth.RequireUser())
 	var refused error

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
 	"github.com/smtpdesk/smtpdesk/internal/testpg"
 	"github.com/smtpdesk/smtpdesk/store"
 )
@@ -64,6 +65,25 @@ func TestDatabaseNotAnswering(t *testing.T) {
 	}
 	if !logged {
 		t.Errorf("no \"request failed\" record with request id %s:\n%s", id, e.Logs.String())
+	}
+
+	// The page's stylesheet and script come without the session, so the page that says the
+	// database is not answering is not left unstyled by it.
+	var assets []string
+	p.Find(`link[rel="stylesheet"], script[src]`).Each(func(_ int, s *goquery.Selection) {
+		if u, ok := s.Attr("href"); ok {
+			assets = append(assets, u)
+		} else if u, ok := s.Attr("src"); ok {
+			assets = append(assets, u)
+		}
+	})
+	if len(assets) < 2 {
+		t.Fatalf("the 503 page links %q, want its stylesheet and script", assets)
+	}
+	for _, u := range assets {
+		if a := get(t, c, u); a.Status != http.StatusOK {
+			t.Errorf("GET %s while the database does not answer: %d, want 200", u, a.Status)
+		}
 	}
 
 	if err := tx.Rollback(); err != nil {

@@ -251,7 +251,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	ec.HideBanner, ec.HidePort = true, true
 	ec.HTTPErrorHandler = handlers.ErrorHandler(logger)
 	handlers.Use(ec, handlers.MiddlewareConfig{Logger: logger, Demo: true})
-	ec.Use(a.Session())
+	ec.Use(a.Session(handlers.Sessionless))
 	ec.Use(a.CSRF())
 	settings := opts.Settings
 	if err := handlers.Register(ec, handlers.Deps{

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/static"
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
@@ -83,6 +85,15 @@ type Deps struct {
 	// audit trail or not (metrics.CountAccessDenied): the refused action ("view", "audit_verify"…)
 	// and what became of its entry ("recorded", "suppressed", "failed").
 	OnDenied func(action, audit string)
+}
+
+// Sessionless reports whether a request is one that never needs the session, which the auth
+// package's Session middleware then does not load: static files and the health checks. Their
+// answers are the same for everyone, so they cost no database query, and they keep working while
+// the database does not answer (the 503 page that says so keeps its stylesheet and script).
+func Sessionless(c echo.Context) bool {
+	p := c.Request().URL.Path
+	return strings.HasPrefix(p, static.Prefix) || p == "/healthz" || p == "/readyz"
 }
 
 // Register adds SMTP Desk's whole URL surface to e: health and static files, the sign-in flow,
