@@ -394,6 +394,11 @@ func (a *Auth) callback(c echo.Context) error {
 	if idt.Nonce == "" || !equalConst(idt.Nonce, ls.Nonce) {
 		return a.refuse(c, "id_token nonce does not match", nil)
 	}
+	if idt.Subject == "" {
+		// OpenID Connect requires sub; a session without it would read as signed out, and the
+		// browser would be sent round the sign-in flow again and again.
+		return a.refuse(c, "id_token has no sub claim", nil)
+	}
 	u, err := a.userFromToken(ctx, d, idt, tok)
 	if err != nil {
 		return a.refuse(c, "reading the user's claims failed", err)

@@ -291,6 +291,10 @@ func TestSecurity07TokenValidation(t *testing.T) {
 		{"expired", func(c, _ map[string]any) { c["exp"] = h.clock.Now().Add(-time.Minute).Unix() }},
 		{"alg none", func(_, hd map[string]any) { hd["alg"] = "none" }},
 		{"unknown kid", func(_, hd map[string]any) { hd["kid"] = "unknown-key" }},
+		// No subject, no user: a session without one reads as signed out, and the browser
+		// would go round the sign-in flow for ever.
+		{"missing sub", func(c, _ map[string]any) { delete(c, "sub") }},
+		{"empty sub", func(c, _ map[string]any) { c["sub"] = "" }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
