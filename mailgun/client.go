@@ -12,7 +12,8 @@
 // deadline; POST is never retried.
 //
 // Errors from a call are *Error (Mailgun answered with a non-2xx status), *TransportError
-// (no answer came), a context error (errors.Is with context.Canceled or
+// (no answer came; for a PUT or DELETE, to any attempt whose retries were then refused with a
+// 429 or 5xx, since that attempt may have done the work), a context error (errors.Is with context.Canceled or
 // context.DeadlineExceeded), an error wrapping ErrBadResponse (an answer that could not be
 // read), or a validation error wrapping ErrInvalidInput (nothing was sent). No error string
 // ever contains the API key, a password or a request body.
@@ -360,7 +361,8 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 	}
 	var (
 		lastErr        error
-		unknownOutcome bool // an earlier attempt may have reached Mailgun and done the work
+		unknownOutcome bool            // an earlier attempt may have reached Mailgun and done the work
+		noAnswer       *TransportError // the first attempt that got no (whole) answer
 	)
 	for attempt := 1; ; attempt++ {
 		status, hint, err := c.attempt(ctx, cl, attempt, v)
@@ -373,14 +375,17 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 			return errDoneEarlier
 		}
 		lastErr = err
+		var te *TransportError
+		if errors.As(err, &te) && noAnswer == nil {
+			noAnswer = te
+		}
 		if ctx.Err() != nil {
-			return contextError(ctx, cl, err)
+			return contextError(ctx, cl, cl.stillUnknown(noAnswer, err))
 		}
 		if !retryable(status, err) || attempt >= attempts {
-			return lastErr
+			return cl.stillUnknown(noAnswer, lastErr)
 		}
-		var te *TransportError
-		if status == 0 || status >= 500 || errors.As(err, &te) {
+		if status == 0 || status >= 500 || te != nil {
 			// No answer, a server error, or a 2xx whose body broke off: Mailgun may have done
 			// the work, so a retry's refusal may only say that it is done.
 			unknownOutcome = true
@@ -391,12 +396,28 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 		}
 		if dl, ok := ctx.Deadline(); ok && !c.now().Add(wait).Before(dl) {
 			// Waiting would pass the deadline: give the caller Mailgun's answer now.
-			return lastErr
+			return cl.stillUnknown(noAnswer, lastErr)
 		}
 		if err := c.sleep(ctx, wait); err != nil {
-			return contextError(ctx, cl, lastErr)
+			return contextError(ctx, cl, cl.stillUnknown(noAnswer, lastErr))
 		}
 	}
+}
+
+// stillUnknown is the error a PUT or DELETE ends with when last is a refusal for now (429, 5xx)
+// that came after an attempt which got no answer (noAnswer): that attempt may have done the
+// work, and the refusal says nothing about it, so the outcome is unknown, as after noAnswer
+// alone. Callers read a *Error as Mailgun's answer to the call (nothing changed), so the result
+// is a *TransportError: noAnswer's, with the refusal's status in its text. A GET keeps last (its
+// outcome is no question), and so does any other answer, such as a 404 to a PUT.
+func (cl *call) stillUnknown(noAnswer *TransportError, last error) error {
+	var apiErr *Error
+	if noAnswer == nil || cl.route.method() == http.MethodGet || !errors.As(last, &apiErr) ||
+		(apiErr.StatusCode != http.StatusTooManyRequests && apiErr.StatusCode < 500) {
+		return last
+	}
+	return &TransportError{Method: noAnswer.Method, Endpoint: noAnswer.Endpoint,
+		Err: fmt.Errorf("%w; a retry was answered HTTP %d", noAnswer.Err, apiErr.StatusCode)}
 }
 
 // contextError reports a call cut short by its context, keeping the last attempt's error

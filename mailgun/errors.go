@@ -87,7 +87,9 @@ func (e *Error) Is(target error) bool {
 }
 
 // TransportError is a call that got no answer from Mailgun: a refused or dropped connection,
-// a TLS failure, a timeout. For a mutating call the outcome is unknown.
+// a TLS failure, a timeout. For a mutating call the outcome is unknown. A PUT or DELETE with an
+// attempt that got no answer ends in that attempt's TransportError even when its retries were
+// then refused for now (429, 5xx): the refusal says nothing about the unanswered attempt.
 type TransportError struct {
 	Method   string
 	Endpoint string // route template with its method, as in Error

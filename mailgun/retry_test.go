@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -421,5 +422,93 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 		if (ci.Err == nil) != (i == 2) {
 			t.Errorf("call %d: Err = %v", i, ci.Err)
 		}
+	}
+}
+
+// TestRetryRefusedAfterNoAnswerIsUnknown: a PUT or DELETE whose attempt got no answer may have
+// been applied, and a retry refused for now (429, 5xx) says nothing about that attempt: the
+// call's outcome is still unknown, and it must not end in a *Error that callers (the pages,
+// the audit trail) read as "Mailgun answered: nothing was changed". A GET keeps Mailgun's
+// answer, and a retry answered 404 still says what it says.
+func TestRetryRefusedAfterNoAnswerIsUnknown(t *testing.T) {
+	ctx := context.Background()
+	put := func(c *mailgun.Client) error {
+		_, err := c.ChangePassword(ctx, "example.com", "alice", "")
+		return err
+	}
+	del := func(c *mailgun.Client) error {
+		_, err := c.DeleteCredential(ctx, "example.com", "alice")
+		return err
+	}
+	delAll := func(c *mailgun.Client) error {
+		_, err := c.DeleteAllCredentials(ctx, "example.com")
+		return err
+	}
+	tooLong := reply{status: 429, header: map[string]string{"Retry-After": "3600"}, body: `{"message":"Too many requests"}`}
+	cut := reply{cut: true, body: `{"message":"Pass`}
+	for _, tt := range []struct {
+		name    string
+		call    func(c *mailgun.Client) error
+		replies []reply
+		unknown bool
+		wantIs  error // when not unknown
+	}{
+		{"DELETE drop then 503s", del, []reply{{drop: true}, {status: 503}}, true, nil},
+		{"DELETE 503, drop, 503", del, []reply{{status: 503}, {drop: true}, {status: 503}}, true, nil},
+		{"DELETE drop then a 429 past the deadline", del, []reply{{drop: true}, tooLong}, true, nil},
+		{"DELETE all drop then 502s", delAll, []reply{{drop: true}, {status: 502}}, true, nil},
+		{"PUT cut answer then 500s", put, []reply{cut, {status: 500}}, true, nil},
+		{"PUT drop then 404", put, []reply{{drop: true}, {status: 404, body: `{"message":"Credentials not found"}`}}, false, mailgun.ErrNotFound},
+		{"DELETE 503s only", del, []reply{{status: 503}}, false, mailgun.ErrServer},
+		{"GET drop then 503s", listCall, []reply{{drop: true}, {status: 503}}, false, mailgun.ErrServer},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, tt.replies...)
+			c, _ := newClient(t, f)
+			err := tt.call(c)
+			var apiErr *mailgun.Error
+			var te *mailgun.TransportError
+			if !tt.unknown {
+				if !errors.Is(err, tt.wantIs) {
+					t.Fatalf("err = %v, want %v", err, tt.wantIs)
+				}
+				return
+			}
+			if errors.As(err, &apiErr) || !errors.As(err, &te) {
+				t.Fatalf("err = %v (%T), want a *TransportError (outcome unknown), not a *Error", err, err)
+			}
+			if te.Method != f.requests()[0].Method || te.Timeout() {
+				t.Errorf("TransportError = %+v", te)
+			}
+			if !strings.Contains(err.Error(), "HTTP ") {
+				t.Errorf("err = %q, want the retry's status in it for the log", err)
+			}
+		})
+	}
+}
+
+// TestCancelAfterNoAnswerIsUnknown: the caller gives up while a DELETE backs off after a dropped
+// attempt and a 503: the dropped attempt may have deleted the login, so the error must not
+// read as the 503 (Mailgun's answer, nothing changed).
+func TestCancelAfterNoAnswerIsUnknown(t *testing.T) {
+	f := newFake(t, reply{drop: true}, reply{status: 503})
+	c, _ := newClient(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sleeps := 0
+	mailgun.SetTestHooks(c, func(ctx context.Context, d time.Duration) error {
+		if sleeps++; sleeps == 2 {
+			cancel()
+		}
+		return ctx.Err()
+	}, nil, nil)
+	_, err := c.DeleteCredential(ctx, "example.com", "alice")
+	var apiErr *mailgun.Error
+	var te *mailgun.TransportError
+	if !errors.Is(err, context.Canceled) || errors.As(err, &apiErr) || !errors.As(err, &te) {
+		t.Fatalf("err = %v, want context.Canceled with a *TransportError and no *Error", err)
+	}
+	if got := len(f.requests()); got != 2 {
+		t.Errorf("requests = %d, want 2", got)
 	}
 }
