@@ -211,7 +211,9 @@ func WithBaseURL(raw string) Option {
 	return func(c *Client) error {
 		u, err := url.Parse(raw)
 		if err != nil {
-			return fmt.Errorf("%w: base URL does not parse: %w", ErrInvalidInput, err)
+			// Not err's text: it quotes the URL, or a piece of it, and a URL given the key (or
+			// another secret) by mistake does not parse more often than not.
+			return fmt.Errorf("%w: base URL does not parse (want e.g. %s)", ErrInvalidInput, BaseURLUS)
 		}
 		switch {
 		case u.Scheme != "http" && u.Scheme != "https":

@@ -81,6 +81,10 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 		{"base URL with credentials", testKey, []mailgun.Option{mailgun.WithBaseURL("https://api:k@example.com")}},
 		{"base URL with query", testKey, []mailgun.Option{mailgun.WithBaseURL("https://example.com/?x=1")}},
 		{"base URL unparsable", testKey, []mailgun.Option{mailgun.WithBaseURL("http://[::1")}},
+		// The key put in the URL by mistake: the parse error must not quote it.
+		{"base URL with the key and a bad port", testKey, []mailgun.Option{mailgun.WithBaseURL("https://api:" + testKey + "@example.com:x/")}},
+		{"base URL with the key and a bad escape", testKey, []mailgun.Option{mailgun.WithBaseURL("https://api:" + testKey + "%zz@example.com/")}},
+		{"base URL with a slash in the key", testKey, []mailgun.Option{mailgun.WithBaseURL("https://api:" + testKey[:20] + "/" + testKey[20:] + "@example.com/")}},
 		{"nil http client", testKey, []mailgun.Option{mailgun.WithHTTPClient(nil)}},
 		{"empty user agent", testKey, []mailgun.Option{mailgun.WithUserAgent("")}},
 		{"user agent with newline", testKey, []mailgun.Option{mailgun.WithUserAgent("a\nb")}},
@@ -96,6 +100,9 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 			}
 			if tt.key != "" && strings.Contains(err.Error(), tt.key) {
 				t.Errorf("error %q contains the key", err)
+			}
+			if len(tt.key) >= 12 && strings.Contains(err.Error(), tt.key[4:12]) {
+				t.Errorf("error %q contains a piece of the key", err)
 			}
 		})
 	}
