@@ -85,12 +85,14 @@ func (p *Paging) PastEnd(last int) {
 	p.Note = strings.TrimSpace(p.Note + " " + note)
 }
 
-// LastPage is the number of the last page of total items (1 when empty).
+// LastPage is the number of the last page of total items (1 when empty). total is Mailgun's
+// total_count, which nothing bounds: the sum a rounding-up division would take first overflows
+// near the top of int, and gave a negative page count (no pager at all).
 func LastPage(total, perPage int) int {
 	if total <= 0 || perPage <= 0 {
 		return 1
 	}
-	return (total + perPage - 1) / perPage
+	return (total-1)/perPage + 1
 }
 
 // FormErrors maps a form field name to what is wrong with it.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"reflect"
 	"strings"
@@ -78,6 +79,8 @@ func TestPagingPastEnd(t *testing.T) {
 func TestLastPage(t *testing.T) {
 	tests := []struct{ total, per, want int }{
 		{0, 100, 1}, {1, 100, 1}, {100, 100, 1}, {101, 100, 2}, {250, 100, 3}, {250, 25, 10}, {251, 500, 1},
+		// An absurd total_count from upstream: no overflow into a negative page count.
+		{math.MaxInt, 100, math.MaxInt/100 + 1}, {math.MaxInt, 1, math.MaxInt}, {math.MaxInt - 50, 100, math.MaxInt / 100},
 	}
 	for _, tt := range tests {
 		if got := LastPage(tt.total, tt.per); got != tt.want {
