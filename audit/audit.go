@@ -82,10 +82,9 @@ func NewRecorder(db Appender, now func() time.Time) *Recorder {
 
 // Pending is an action recorded as pending and not yet completed.
 type Pending struct {
-	r      *Recorder
-	id     int64
-	action string
-	once   sync.Once
+	r    *Recorder
+	id   int64
+	once sync.Once
 	// Note, when set before Complete, is recorded as the message of a successful outcome: what
 	// Mailgun's answer said was done (delete-all's count, say), which the trail would not
 	// otherwise hold.
@@ -95,22 +94,26 @@ type Pending struct {
 // ID is the pending entry's id.
 func (p *Pending) ID() int64 { return p.id }
 
-// Begin records a pending action before the Mailgun call. If it returns an
+// Begin records a pending action (a Mailgun change: ActionCredentialCreate,
+// Reset, Delete or DeleteAll) before the Mailgun call. If it returns an
 // error the caller must refuse the action and send nothing to Mailgun.
 func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain string, logins []string) (*Pending, error) {
 	id, err := r.db.AppendAudit(ctx, r.entry(a, m, action, OutcomePending, domain, "", logins))
 	if err != nil {
 		return nil, fmt.Errorf("audit: begin %s: %w", action, err)
 	}
-	return &Pending{r: r, id: id, action: action}, nil
+	return &Pending{r: r, id: id}, nil
 }
 
 // Complete records the outcome of the action from the Mailgun call's error:
-// nil is ok; a *mailgun.Error (Mailgun answered; for a create, a 5xx is
-// unknown since the POST may have been applied) or a validation error
-// (mailgun.ErrInvalidInput, nothing sent) is failed; a *mailgun.TransportError,
-// an unreadable answer or a context deadline/cancellation is unknown, since
-// Mailgun may have applied the change. It writes on a context detached from
+// nil is ok; a *mailgun.Error with a 4xx (Mailgun refused) or a validation
+// error (mailgun.ErrInvalidInput, nothing sent) is failed; a *mailgun.Error
+// with a 5xx is unknown, keeping its status and message, since Mailgun may
+// have applied the change before failing (a create's POST, a reset's PUT, a
+// delete's or delete-all's DELETE alike: every action begun here is a Mailgun
+// change); a *mailgun.TransportError, an unreadable answer or a context
+// deadline/cancellation is unknown, since Mailgun may have applied the change
+// without answering. It writes on a context detached from
 // ctx's cancellation (with a short timeout), so an action whose request timed
 // out still gets its outcome. Only the first call of a Pending writes;
 // later calls return nil. A write failure is returned (the entry then stays
@@ -122,9 +125,10 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 		if outcome == OutcomeOK && p.Note != "" {
 			msg = truncate(p.Note, MaxMessageLen)
 		}
-		if p.action == ActionCredentialCreate && outcome == OutcomeFailed && status >= 500 {
-			// A create is a POST, which is never retried: a 5xx may come after Mailgun
-			// applied it, so the user is told the outcome is unknown and so is the trail.
+		if outcome == OutcomeFailed && status >= 500 {
+			// Mailgun's 5xx (after the client's retries, for a PUT or DELETE) does not say
+			// that nothing changed: it may come after Mailgun applied the change. The user is
+			// told the outcome is unknown, and so is the trail.
 			outcome = OutcomeUnknown
 		}
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
@@ -138,7 +142,9 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 
 // Classify maps the error of a Mailgun call to an outcome, the upstream
 // status and a message safe to store (never a password or key: Mailgun's
-// messages arrive redacted from the client; other errors get fixed text).
+// messages arrive redacted from the client; other errors get fixed text). Any
+// *mailgun.Error is failed here; Complete then reads a 5xx on a change as
+// unknown.
 func Classify(err error) (outcome string, status int, message string) {
 	var mgErr *mailgun.Error
 	var trErr *mailgun.TransportError

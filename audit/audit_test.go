@@ -99,7 +99,10 @@ func TestBeginCompleteWithSandbox(t *testing.T) {
 		wantStatus  int
 	}{
 		{"ok", sandbox.Faults{}, 0, "user001", OutcomeOK, 0},
-		{"503", sandbox.Faults{Rate: 1, Status: 503}, 0, "new2", OutcomeFailed, 503},
+		// Mailgun may have applied the PUT before its 503: the outcome is unknown.
+		{"503", sandbox.Faults{Rate: 1, Status: 503}, 0, "new2", OutcomeUnknown, 503},
+		{"503 after applying", sandbox.Faults{Rate: 1, Status: 503, AfterApply: true}, 0, "user002", OutcomeUnknown, 503},
+		{"404", sandbox.Faults{}, 0, "ghost", OutcomeFailed, 404},
 		{"dropped connection", sandbox.Faults{Rate: 1, Drop: true}, 0, "new3", OutcomeUnknown, 0},
 		// The latency ends only when the client leaves, so the 500 behind it never comes.
 		{"timeout", sandbox.Faults{Rate: 1, Latency: time.Hour, Status: 500}, 50 * time.Millisecond, "new4", OutcomeUnknown, 0},
@@ -167,6 +170,42 @@ func TestBeginCompleteWithSandbox(t *testing.T) {
 				t.Errorf("VerifyAudit = %+v, %v", rep, err)
 			}
 		})
+	}
+}
+
+// TestCompleteMailgunErrorsByAction: on every audited change (create, reset, delete,
+// delete-all) Mailgun's 4xx is failed, and its 5xx unknown with the status and message kept: the
+// change may have been applied before Mailgun failed.
+func TestCompleteMailgunErrorsByAction(t *testing.T) {
+	actions := []string{ActionCredentialCreate, ActionCredentialReset, ActionCredentialDelete, ActionCredentialDeleteAll}
+	errs := []struct {
+		err         *mailgun.Error
+		wantOutcome string
+	}{
+		{&mailgun.Error{StatusCode: 400, Message: "Password too short"}, OutcomeFailed},
+		{&mailgun.Error{StatusCode: 404, Message: "Credentials not found"}, OutcomeFailed},
+		{&mailgun.Error{StatusCode: 429, Message: "Too Many Requests"}, OutcomeFailed},
+		{&mailgun.Error{StatusCode: 500, Message: "Internal Server Error"}, OutcomeUnknown},
+		{&mailgun.Error{StatusCode: 503, Message: "Service Unavailable"}, OutcomeUnknown},
+	}
+	for _, action := range actions {
+		for _, tt := range errs {
+			t.Run(fmt.Sprintf("%s/%d", action, tt.err.StatusCode), func(t *testing.T) {
+				db := openDB(t)
+				p, err := NewRecorder(db, newClock().Now).Begin(context.Background(), alice, meta, action, "example.com", []string{"x@example.com"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := p.Complete(context.Background(), fmt.Errorf("call: %w", tt.err)); err != nil {
+					t.Fatalf("Complete: %v", err)
+				}
+				e := onlyEntry(t, db)
+				if e.Outcome != tt.wantOutcome || e.UpstreamStatus != tt.err.StatusCode || e.UpstreamMessage != tt.err.Message {
+					t.Errorf("entry outcome %q status %d message %q, want %q %d %q",
+						e.Outcome, e.UpstreamStatus, e.UpstreamMessage, tt.wantOutcome, tt.err.StatusCode, tt.err.Message)
+				}
+			})
+		}
 	}
 }
 

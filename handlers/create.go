@@ -114,7 +114,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 			server:   "Mailgun answered with an error, so the outcome is unknown. Check the list before trying again.",
 			noAnswer: "Mailgun did not answer; the outcome is unknown. Check the list before trying again.",
 		})
-		if k, _ := classify(err); k == upNoAnswer || k == upServer {
+		if outcomeUnknown(err) {
 			// The POST may have reached Mailgun: it is never retried, and the list is re-read.
 			h.lists.Invalidate(sc.domain)
 			ue.Unknown = true

@@ -18,16 +18,17 @@ import (
 const previewSize = 10
 
 // deleteFailure is what delete says when Mailgun failed or did not answer. DELETE is retried by
-// the client, and a retried DELETE that finds nothing counts as done; but when no answer came at
-// all, the login may be gone or not.
+// the client, and a retried DELETE that finds nothing counts as done; but a 5xx after the
+// retries, like no answer at all, may come after Mailgun deleted the login: it may be gone or
+// not, and the list tells.
 var deleteFailure = failureText{
-	server:   "Mailgun failed to delete it; nothing was changed. Try again.",
+	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
 	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
 }
 
 // deleteAllFailure is deleteFailure for delete-all.
 var deleteAllFailure = failureText{
-	server:   "Mailgun failed to delete the logins; nothing was changed. Try again.",
+	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
 	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
 }
 
@@ -94,8 +95,8 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	}
 	_, err = h.mg.DeleteCredential(ctx, sc.domain, sc.login)
 	h.complete(c, pending, err)
-	// Also after a failure: without an answer the login may be gone, and the page asks the
-	// user to check the list, which must then be Mailgun's and not the cached one.
+	// Also after a failure: after a 5xx or without an answer the login may be gone, and the
+	// page asks the user to check the list, which must then be Mailgun's and not the cached one.
 	h.lists.Invalidate(sc.domain)
 	if err != nil {
 		h.log.WarnContext(ctx, "delete credential", "domain", sc.domain, "login", sc.login, "err", err)
@@ -115,7 +116,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		}
 		vm := h.deleteVM(c, sc, back)
 		vm.Upstream = upstreamError(c, err, deleteFailure)
-		if k == upNoAnswer {
+		if outcomeUnknown(err) {
 			vm.Upstream.Unknown, vm.Upstream.CheckURL = true, checkURL(sc.domain, []string{sc.login})
 		}
 		return Render(c, upstreamStatus(err), views.Delete(vm))
@@ -286,7 +287,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		}
 		vm.Confirm = confirm
 		vm.Upstream = upstreamError(c, err, deleteAllFailure)
-		if k, _ := classify(err); k == upNoAnswer {
+		if outcomeUnknown(err) {
 			vm.Upstream.Unknown, vm.Upstream.CheckURL = true, domainURL(sc.domain)
 		}
 		return Render(c, upstreamStatus(err), views.DeleteAll(vm))

@@ -126,7 +126,8 @@ func TestDeleteOneRefusals(t *testing.T) {
 		defer e.SB.SetFaults(sandbox.Faults{})
 		p := submit(t, c, "/d/acme.example", "/d/acme.example/logins/carol@acme.example/delete", nil)
 		wantStatus(t, p, http.StatusBadGateway)
-		if got := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " "); !strings.Contains(got, "nothing was changed") {
+		// A 503 may come after Mailgun deleted the login: the page cannot say nothing changed.
+		if got := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " "); !strings.Contains(got, "cannot tell whether it was deleted") {
 			t.Errorf("message = %q", got)
 		}
 	})

@@ -486,17 +486,27 @@ const (
 	upNotFound                        // 404
 	upRateLimited                     // 429
 	upAuth                            // 401/403: the app's key is wrong (an operator problem)
-	upServer                          // 5xx: Mailgun answered that it failed
+	upServer                          // 5xx: Mailgun answered that it failed (perhaps after applying a change)
 	upNoAnswer                        // timeout, dropped connection, unreadable answer
 	upInvalid                         // validation: nothing was sent
 )
 
-// A mutating call that fails says one of two things: Mailgun answered with an error (its own
-// 5xx after the client's retries: nothing was changed), or it did not answer at all (the change
-// may or may not have been applied, and only the list can tell).
+// What a page says when a mutating call ends without Mailgun's success or refusal: Mailgun
+// answered with its own error (a 5xx, after the client's retries for a PUT or DELETE), or it did
+// not answer at all (timeout, dropped connection, unreadable answer). Neither says that nothing
+// changed: Mailgun may have applied the change before failing or before its answer was lost, so
+// both texts say SMTP Desk cannot tell, and how to find out (outcomeUnknown).
 type failureText struct {
 	server   string // Mailgun answered 5xx
 	noAnswer string // timeout, dropped connection, unreadable answer
+}
+
+// outcomeUnknown reports whether a mutating call that failed with err may still have changed
+// something: Mailgun's 5xx or no answer. The audit trail records these as unknown
+// (audit.Pending.Complete), and the page says it cannot tell (failureText).
+func outcomeUnknown(err error) bool {
+	k, _ := classify(err)
+	return k == upServer || k == upNoAnswer
 }
 
 // classify sorts a Mailgun client error.
@@ -544,8 +554,8 @@ func upstreamStatus(err error) int {
 	return http.StatusBadGateway
 }
 
-// upstreamError puts a Mailgun error in plain words. noAnswer is what to say when Mailgun did
-// not answer (it differs between create, where the outcome is unknown, and the others).
+// upstreamError puts a Mailgun error in plain words; text is what the action says when its
+// outcome is unknown (Mailgun's 5xx, or no answer).
 func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamError {
 	k, me := classify(err)
 	switch k {

@@ -14,10 +14,11 @@ import (
 )
 
 // TestFaultsDuringEachActionMatchTheAuditTrail drives reset, delete and delete-all through a
-// Mailgun 503, a timeout and a dropped connection, and checks that the page tells the user the
-// same thing the audit trail records: "nothing was changed" with a failed entry when Mailgun
-// answered with an error, "cannot tell" with an unknown entry when it did not answer. (Create is
-// covered by TestCreateUpstreamErrors: every failure of its POST is unknown.)
+// Mailgun 503 (before and after Mailgun applied the change), a timeout and a dropped
+// connection, and checks that the page tells the user the same thing the audit trail records:
+// none of them says that nothing changed, so the page says SMTP Desk cannot tell (the amber
+// panel, with a link to the list where the list shows the outcome) and the entry is unknown,
+// with Mailgun's status when it answered. (Create is covered by TestCreateUpstreamErrors.)
 func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 	e := newEnv(t, envOptions{HangTimeout: 300 * time.Millisecond, Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	admin := e.signIn(t, "admin")
@@ -27,31 +28,38 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 		name       string
 		faults     sandbox.Faults
 		wantStatus int
-		failed     bool // Mailgun answered with an error: the user is told nothing changed
+		upstream   int  // Mailgun's status the entry keeps (0: no answer)
+		applied    bool // Mailgun applied the change before failing
 	}{
-		{"503", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable}, http.StatusBadGateway, true},
-		{"timeout", sandbox.Faults{Latency: time.Hour}, http.StatusGatewayTimeout, false},
-		{"dropped connection", sandbox.Faults{Rate: 1, Drop: true}, http.StatusBadGateway, false},
+		{"503", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable}, http.StatusBadGateway, 503, false},
+		{"503 after applying", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable, AfterApply: true}, http.StatusBadGateway, 503, true},
+		{"timeout", sandbox.Faults{Latency: time.Hour}, http.StatusGatewayTimeout, 0, false},
+		{"dropped connection", sandbox.Faults{Rate: 1, Drop: true}, http.StatusBadGateway, 0, false},
 	}
 	actions := []struct {
-		name, route, audit    string
-		failedText, unknownTx string
-		do                    func(t *testing.T, login string) *testflow.Page
-		// checkURL is where the panel's "Check the list" link leads when Mailgun did not
-		// answer ("" for none: a reset's outcome does not show in the list).
+		name, route, audit   string
+		serverTx, noAnswerTx string
+		do                   func(t *testing.T, login string) *testflow.Page
+		// checkURL is where the panel's "Check the list" link leads (nil for none: a reset's
+		// outcome does not show in the list).
 		checkURL func(login string) string
+		// changed reports whether the action's change reached Mailgun's store.
+		changed func(login string, before []string) bool
 	}{
 		{
 			name: "reset", route: sandbox.RouteUpdate, audit: "credential.reset",
-			failedText: "nothing was changed", unknownTx: "cannot tell whether the password changed",
+			serverTx:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
+			noAnswerTx: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
 			do: func(t *testing.T, login string) *testflow.Page {
 				path := "/d/" + domain + "/logins/" + login + "/reset"
 				return submit(t, admin, path, path, map[string]string{"mode": "generate"})
 			},
+			changed: func(login string, _ []string) bool { return !e.SB.CheckPassword(domain, login, password) },
 		},
 		{
 			name: "delete", route: sandbox.RouteDelete, audit: "credential.delete",
-			failedText: "nothing was changed", unknownTx: "cannot tell whether it was deleted",
+			serverTx:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
+			noAnswerTx: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
 			do: func(t *testing.T, login string) *testflow.Page {
 				path := "/d/" + domain + "/logins/" + login + "/delete"
 				return submit(t, admin, path, path, nil)
@@ -60,15 +68,18 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 				local, _, _ := strings.Cut(login, "@")
 				return "/d/" + domain + "?q=" + local
 			},
+			changed: func(login string, _ []string) bool { return !slices.Contains(e.SB.Logins(domain), login) },
 		},
 		{
 			name: "delete all", route: sandbox.RouteDeleteAll, audit: "credential.delete_all",
-			failedText: "nothing was changed", unknownTx: "cannot tell whether the logins were deleted",
+			serverTx:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
+			noAnswerTx: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
 			do: func(t *testing.T, _ string) *testflow.Page {
 				path := "/d/" + domain + "/delete-all"
 				return submit(t, admin, path, path, map[string]string{"confirm": domain})
 			},
 			checkURL: func(string) string { return "/d/" + domain },
+			changed:  func(_ string, before []string) bool { return !slices.Equal(e.SB.Logins(domain), before) },
 		},
 	}
 	for _, a := range actions {
@@ -88,32 +99,41 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 				if p.Status != f.wantStatus {
 					t.Errorf("status = %d, want %d", p.Status, f.wantStatus)
 				}
-				text := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " ")
-				wantText, wantOutcome := a.unknownTx, "unknown"
-				if f.failed {
-					wantText, wantOutcome = a.failedText, "failed"
+				panel := p.TestID("upstream-error")
+				text := strings.Join(strings.Fields(panel.Text()), " ")
+				wantText := a.noAnswerTx
+				if f.upstream != 0 {
+					wantText = a.serverTx
 				}
 				if !strings.Contains(text, wantText) {
 					t.Errorf("page says %.400q, want it to say %q", text, wantText)
 				}
+				if strings.Contains(strings.ToLower(text), "nothing was changed") {
+					t.Errorf("page says nothing was changed: %.400q", text)
+				}
+				if !strings.Contains(panel.AttrOr("class", ""), "bg-amber-50") {
+					t.Errorf("the panel is not the amber \"outcome unknown\" one: class %q", panel.AttrOr("class", ""))
+				}
 				wantCheck := ""
-				if !f.failed && a.checkURL != nil {
+				if a.checkURL != nil {
 					wantCheck = a.checkURL(login)
 				}
-				if got := p.TestID("upstream-error").Find("a").AttrOr("href", ""); got != wantCheck {
+				if got := panel.Find("a").AttrOr("href", ""); got != wantCheck {
 					t.Errorf("the panel's link leads to %q, want %q", got, wantCheck)
 				}
-				// Nothing reached Mailgun's store: the faults here answer before applying.
-				if got := e.SB.Logins(domain); !slices.Equal(got, before) {
-					t.Errorf("logins changed under the fault: %v, want %v", got, before)
+				if got := a.changed(login, before); got != f.applied {
+					t.Errorf("Mailgun's store changed under the fault: %v, want %v", got, f.applied)
 				}
-				if !e.SB.CheckPassword(domain, login, password) {
-					t.Error("the password changed under the fault")
+				if wantCheck != "" {
+					// The list the panel leads to is Mailgun's, not the one cached before.
+					if listed := slices.Contains(loginsOn(get(t, admin, wantCheck)), login); listed == f.applied {
+						t.Errorf("the list the panel leads to shows %s: %v, but Mailgun deleted it: %v", login, listed, f.applied)
+					}
 				}
 				e.waitCalls(t, a.route, 1)
 				entries := e.auditEntries(t, store.AuditFilter{Action: a.audit, Domain: domain, Limit: 1})
-				if len(entries) != 1 || entries[0].Outcome != wantOutcome {
-					t.Errorf("newest %s audit entry = %+v, want outcome %q (what the page said)", a.audit, entries, wantOutcome)
+				if len(entries) != 1 || entries[0].Outcome != "unknown" || entries[0].UpstreamStatus != f.upstream {
+					t.Errorf("newest %s audit entry = %+v, want outcome \"unknown\" (what the page said) with status %d", a.audit, entries, f.upstream)
 				}
 			})
 		}

@@ -67,7 +67,8 @@ func (s *site) releaseForm(c echo.Context, token string) {
 }
 
 // changedNothing reports whether a Mailgun call's error says for sure that nothing changed: a
-// refusal, or input never sent. An unknown outcome (no answer, a 5xx on a create) is not.
+// refusal, or input never sent. An unknown outcome (no answer, or Mailgun's 5xx on any change:
+// outcomeUnknown) is not, and keeps the form's token spent.
 func changedNothing(err error) bool {
 	k, _ := classify(err)
 	return k == upRefused || k == upNotFound || k == upInvalid || k == upAuth || k == upRateLimited

@@ -160,7 +160,8 @@ func TestFormSentTwiceAtOnce(t *testing.T) {
 
 // TestFormNotSentIsNotAlreadySent: a form that changed nothing (refused by the rate limit, by an
 // audit trail that could not record it, by Mailgun) can be sent again as a new attempt, never
-// "already sent". A token not of SMTP Desk's shape is not stored, so it tells nothing apart.
+// "already sent"; one whose outcome is unknown (Mailgun's 5xx) cannot. A token not of SMTP
+// Desk's shape is not stored, so it tells nothing apart.
 func TestFormNotSentIsNotAlreadySent(t *testing.T) {
 	ctx := context.Background()
 	formOf := func(t *testing.T, c *testflow.Client, path string) url.Values {
@@ -230,6 +231,26 @@ func TestFormNotSentIsNotAlreadySent(t *testing.T) {
 			wantStatus(t, post(t, c, path, v), http.StatusOK)
 		})
 	}
+	// Mailgun's 5xx does not say that nothing changed (it may come after the change): the form
+	// stays spent, and the same form sent again is "already sent", not a second reset.
+	t.Run("Mailgun 503 after applying", func(t *testing.T) {
+		e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+		c := e.signIn(t, "admin")
+		v := formOf(t, c, resetUser)
+		v.Set("mode", "generate")
+		e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: http.StatusServiceUnavailable, AfterApply: true})
+		wantStatus(t, post(t, c, resetUser, v), http.StatusBadGateway)
+		e.SB.SetFaults(sandbox.Faults{})
+		e.SB.ResetCalls()
+		p := post(t, c, resetUser, v)
+		wantStatus(t, p, http.StatusConflict)
+		if got := p.TestID("upstream-error").Text(); !strings.Contains(got, "already sent") {
+			t.Errorf("the form sent again says %.300q, want \"already sent\"", got)
+		}
+		if n := len(e.callsTo(sandbox.RouteUpdate, "")); n != 0 {
+			t.Errorf("%d update calls for the form sent again, want none", n)
+		}
+	})
 	t.Run("foreign token", func(t *testing.T) {
 		e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 		c := e.signIn(t, "admin")

@@ -118,9 +118,15 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 				Message: fmt.Sprintf("%s no longer exists in %s (someone may have deleted it).", sc.login, sc.domain)}
 		default:
 			vm.Upstream = upstreamError(c, err, failureText{
-				server:   "Mailgun failed to change the password; nothing was changed. Try again.",
+				server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
 				noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
 			})
+			if outcomeUnknown(err) {
+				// Mailgun may have changed the password (to a generated one nobody was shown).
+				// The panel offers no look at the list, which does not show a password's change
+				// (nor does the list need reading again).
+				vm.Upstream.Unknown = true
+			}
 		}
 		return Render(c, upstreamStatus(err), views.Reset(vm))
 	}

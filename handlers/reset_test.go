@@ -103,7 +103,7 @@ func TestResetErrors(t *testing.T) {
 		{"rate limited (429)", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 429, RetryAfter: 20 * time.Second},
 			http.StatusTooManyRequests, "Try again in 20 seconds.", 1},
 		{"server error (503), retried", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 503},
-			http.StatusBadGateway, "Mailgun failed to change the password; nothing was changed.", 2},
+			http.StatusBadGateway, "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed.", 2},
 		{"timeout", resetUser, sandbox.Faults{Routes: []string{"update"}, Latency: time.Hour},
 			http.StatusGatewayTimeout, "cannot tell whether the password changed", 1},
 	}

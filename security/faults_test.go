@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
@@ -119,12 +121,14 @@ func TestFaultServerErrorBursts(t *testing.T) {
 		if pg := get(t, admin, "/d/"+domain); pg.Status != http.StatusOK {
 			t.Errorf("list after the burst = %d, want 200", pg.Status)
 		}
-		// A reset under the burst: failed, recorded as failed, then works.
+		// A reset under the burst: Mailgun's 5xx may come after the change, so it is recorded
+		// as unknown (with Mailgun's status) and the page does not claim that nothing changed;
+		// then it works.
 		e.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Status: status, Rate: 1})
 		pg = submit(t, admin, "/d/example.com/logins/user040@example.com/reset", "/d/example.com/logins/user040@example.com/reset", url.Values{"mode": {"generate"}})
 		e.Sandbox.SetFaults(sandbox.Faults{})
-		if pg.Status != http.StatusBadGateway || len(notePasswords(e, pg)) != 0 {
-			t.Errorf("reset under a %d burst = %d, want 502 and no password", status, pg.Status)
+		if pg.Status != http.StatusBadGateway || len(notePasswords(e, pg)) != 0 || strings.Contains(strings.ToLower(pg.Text()), "nothing was changed") {
+			t.Errorf("reset under a %d burst = %d %q, want 502, no password and no claim that nothing changed", status, pg.Status, pg.Text())
 		}
 		pg = submit(t, admin, "/d/example.com/logins/user040@example.com/reset", "/d/example.com/logins/user040@example.com/reset", url.Values{"mode": {"generate"}})
 		if pws := notePasswords(e, pg); pg.Status != http.StatusOK || !sandboxAccepts(e, "example.com", "user040@example.com", pws) {
@@ -134,9 +138,12 @@ func TestFaultServerErrorBursts(t *testing.T) {
 	es := e.audit(store.AuditFilter{Action: "credential.reset", Login: "user040@example.com"})
 	var outcomes []string
 	for _, en := range es {
+		if en.Outcome == "unknown" && en.UpstreamStatus < 500 {
+			t.Errorf("unknown reset entry with upstream status %d, want the burst's 5xx", en.UpstreamStatus)
+		}
 		outcomes = append(outcomes, en.Outcome)
 	}
-	if got, want := strings.Join(outcomes, ","), "ok,failed,ok,failed"; got != want {
+	if got, want := strings.Join(outcomes, ","), "ok,unknown,ok,unknown"; got != want {
 		t.Errorf("reset audit outcomes (newest first) = %s, want %s", got, want)
 	}
 }
@@ -175,6 +182,77 @@ func TestFaultDroppedConnections(t *testing.T) {
 		}
 		if pg := get(t, admin, "/d/newsletter.example.org?drop=0"); pg.Status != http.StatusOK {
 			t.Errorf("list after the drops = %d, want 200", pg.Status)
+		}
+	})
+}
+
+// TestFaultServerErrorAfterApply: Mailgun applies a reset, a delete or a delete-all and then
+// answers 503 (and so do the client's retries). The 503 does not say that nothing changed: the
+// page says SMTP Desk cannot tell (with a link to the list where the list shows the outcome),
+// and the audit entry is unknown with Mailgun's status, not failed.
+func TestFaultServerErrorAfterApply(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	admin := e.signIn("admin")
+	const pw = "Known-Before-503"
+	e.secret(pw, "a login's password before the reset")
+	for _, login := range []string{"reset-503@acme.example", "delete-503@acme.example"} {
+		if err := e.Sandbox.AddCredential("acme.example", login, pw, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after503 := func(route string) {
+		e.Sandbox.SetFaults(sandbox.Faults{Routes: []string{route}, Status: http.StatusServiceUnavailable, Rate: 1, AfterApply: true})
+	}
+	check := func(t *testing.T, pg *testflow.Page, text, link, action, login string) {
+		t.Helper()
+		e.Sandbox.SetFaults(sandbox.Faults{})
+		txt := strings.Join(strings.Fields(pg.Text()), " ")
+		if pg.Status != http.StatusBadGateway || !strings.Contains(txt, text) || strings.Contains(strings.ToLower(txt), "nothing was changed") {
+			t.Errorf("page = %d %.600q, want 502 saying %q and not that nothing was changed", pg.Status, txt, text)
+		}
+		if got := pg.TestID("upstream-error").Find("a").AttrOr("href", ""); got != link {
+			t.Errorf("the panel's link leads to %q, want %q", got, link)
+		}
+		es := e.audit(store.AuditFilter{Action: action, Login: login})
+		if len(es) != 1 || es[0].Outcome != "unknown" || es[0].UpstreamStatus != http.StatusServiceUnavailable {
+			t.Errorf("audit = %+v, want one entry with outcome unknown and upstream 503", es)
+		}
+	}
+	t.Run("reset", func(t *testing.T) {
+		const path = "/d/acme.example/logins/reset-503@acme.example/reset"
+		after503(sandbox.RouteUpdate)
+		pg := submit(t, admin, path, path, url.Values{"mode": {"generate"}})
+		check(t, pg, "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
+			"", "credential.reset", "reset-503@acme.example")
+		if n := len(notePasswords(e, pg)); n != 0 {
+			t.Errorf("the page shows %d passwords", n)
+		}
+		if e.Sandbox.CheckPassword("acme.example", "reset-503@acme.example", pw) {
+			t.Error("the fault did not change the password first")
+		}
+	})
+	t.Run("delete", func(t *testing.T) {
+		const path = "/d/acme.example/logins/delete-503@acme.example/delete"
+		after503(sandbox.RouteDelete)
+		pg := submit(t, admin, path, path, nil)
+		check(t, pg, "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
+			"/d/acme.example?q=delete-503", "credential.delete", "delete-503@acme.example")
+		if slices.Contains(e.Sandbox.Logins("acme.example"), "delete-503@acme.example") {
+			t.Error("the fault did not delete the login first")
+		}
+		if list := get(t, admin, "/d/acme.example?q=delete-503"); list.Status != http.StatusOK || strings.Contains(list.Text(), "delete-503@acme.example") {
+			t.Errorf("the list the panel leads to = %d, showing the deleted login: %v", list.Status, strings.Contains(list.Text(), "delete-503@acme.example"))
+		}
+	})
+	t.Run("delete all", func(t *testing.T) {
+		const path = "/d/newsletter.example.org/delete-all"
+		after503(sandbox.RouteDeleteAll)
+		pg := submit(t, admin, path, path, url.Values{"confirm": {"newsletter.example.org"}})
+		check(t, pg, "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
+			"/d/newsletter.example.org", "credential.delete_all", "news@newsletter.example.org")
+		if got := e.Sandbox.Logins("newsletter.example.org"); slices.Contains(got, "news@newsletter.example.org") {
+			t.Errorf("the fault did not delete the logins first: %v", got)
 		}
 	})
 }

@@ -204,8 +204,8 @@ type UpstreamError struct {
 	Heading    string
 	Message    string
 	RetryAfter string
-	Unknown    bool // the outcome is unknown: offer to re-check the list
-	CheckURL   string
+	Unknown    bool   // the outcome is unknown (the amber panel)
+	CheckURL   string // the list to re-check, when it shows the outcome ("" for a reset's)
 }
 
 // SecretsVM is the page that shows generated passwords once. It is served Cache-Control: no-store.
