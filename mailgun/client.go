@@ -13,7 +13,8 @@
 //
 // Errors from a call are *Error (Mailgun answered with a non-2xx status), *TransportError
 // (no answer came; for a PUT or DELETE, to any attempt whose retries were then refused with a
-// 429 or 5xx, since that attempt may have done the work), a context error (errors.Is with context.Canceled or
+// 429 or 5xx, since that attempt may have done the work; a PUT or DELETE answered 5xx and then
+// 429 ends in the 5xx for the same reason), a context error (errors.Is with context.Canceled or
 // context.DeadlineExceeded), an error wrapping ErrBadResponse (an answer that could not be
 // read), or a validation error wrapping ErrInvalidInput (nothing was sent). No error string
 // ever contains the API key, a password or a request body.
@@ -365,6 +366,7 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 		lastErr        error
 		unknownOutcome bool            // an earlier attempt may have reached Mailgun and done the work
 		noAnswer       *TransportError // the first attempt that got no (whole) answer
+		serverErr      *Error          // the first attempt answered with a 5xx
 	)
 	for attempt := 1; ; attempt++ {
 		status, hint, err := c.attempt(ctx, cl, attempt, v)
@@ -381,11 +383,14 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 		if errors.As(err, &te) && noAnswer == nil {
 			noAnswer = te
 		}
+		if errors.As(err, &apiErr) && apiErr.StatusCode >= 500 && serverErr == nil {
+			serverErr = apiErr
+		}
 		if ctx.Err() != nil {
-			return contextError(ctx, cl, cl.stillUnknown(noAnswer, err))
+			return contextError(ctx, cl, cl.stillUnknown(noAnswer, serverErr, err))
 		}
 		if !retryable(status, err) || attempt >= attempts {
-			return cl.stillUnknown(noAnswer, lastErr)
+			return cl.stillUnknown(noAnswer, serverErr, lastErr)
 		}
 		if status == 0 || status >= 500 || te != nil {
 			// No answer, a server error, or a 2xx whose body broke off: Mailgun may have done
@@ -398,28 +403,36 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 		}
 		if dl, ok := ctx.Deadline(); ok && !c.now().Add(wait).Before(dl) {
 			// Waiting would pass the deadline: give the caller Mailgun's answer now.
-			return cl.stillUnknown(noAnswer, lastErr)
+			return cl.stillUnknown(noAnswer, serverErr, lastErr)
 		}
 		if err := c.sleep(ctx, wait); err != nil {
-			return contextError(ctx, cl, cl.stillUnknown(noAnswer, lastErr))
+			return contextError(ctx, cl, cl.stillUnknown(noAnswer, serverErr, lastErr))
 		}
 	}
 }
 
 // stillUnknown is the error a PUT or DELETE ends with when last is a refusal for now (429, 5xx)
-// that came after an attempt which got no answer (noAnswer): that attempt may have done the
-// work, and the refusal says nothing about it, so the outcome is unknown, as after noAnswer
-// alone. Callers read a *Error as Mailgun's answer to the call (nothing changed), so the result
-// is a *TransportError: noAnswer's, with the refusal's status in its text. A GET keeps last (its
-// outcome is no question), and so does any other answer, such as a 404 to a PUT.
-func (cl *call) stillUnknown(noAnswer *TransportError, last error) error {
+// that came after an attempt which may have done the work: one that got no answer (noAnswer) or
+// one answered with a 5xx (serverErr). The refusal says nothing about that attempt, so the
+// outcome is unknown, as after it alone. Callers read a 429 *Error as Mailgun's answer to the
+// call (nothing changed), and a 5xx *Error or a *TransportError as an unknown outcome, so the
+// result is noAnswer's *TransportError (with the refusal's status in its text), or else the
+// earlier 5xx in place of a last 429. A GET keeps last (its outcome is no question), and so does
+// any other answer, such as a 404 to a PUT.
+func (cl *call) stillUnknown(noAnswer *TransportError, serverErr *Error, last error) error {
 	var apiErr *Error
-	if noAnswer == nil || cl.route.method() == http.MethodGet || !errors.As(last, &apiErr) ||
+	if cl.route.method() == http.MethodGet || !errors.As(last, &apiErr) ||
 		(apiErr.StatusCode != http.StatusTooManyRequests && apiErr.StatusCode < 500) {
 		return last
 	}
-	return &TransportError{Method: noAnswer.Method, Endpoint: noAnswer.Endpoint,
-		Err: fmt.Errorf("%w; a retry was answered HTTP %d", noAnswer.Err, apiErr.StatusCode)}
+	switch {
+	case noAnswer != nil:
+		return &TransportError{Method: noAnswer.Method, Endpoint: noAnswer.Endpoint,
+			Err: fmt.Errorf("%w; a retry was answered HTTP %d", noAnswer.Err, apiErr.StatusCode)}
+	case serverErr != nil && apiErr.StatusCode == http.StatusTooManyRequests:
+		return serverErr
+	}
+	return last
 }
 
 // contextError reports a call cut short by its context, keeping the last attempt's error

@@ -461,6 +461,11 @@ func TestRetryRefusedAfterNoAnswerIsUnknown(t *testing.T) {
 		{"PUT drop then 404", put, []reply{{drop: true}, {status: 404, body: `{"message":"Credentials not found"}`}}, false, mailgun.ErrNotFound},
 		{"DELETE 503s only", del, []reply{{status: 503}}, false, mailgun.ErrServer},
 		{"GET drop then 503s", listCall, []reply{{drop: true}, {status: 503}}, false, mailgun.ErrServer},
+		// A 5xx may come after Mailgun did the work too: a last 429 does not make it "nothing
+		// changed", so the call ends in the 5xx, which callers read as an unknown outcome.
+		{"DELETE 503 then a 429 past the deadline", del, []reply{{status: 503}, tooLong}, false, mailgun.ErrServer},
+		{"PUT 500 then a 429 past the deadline", put, []reply{{status: 500}, tooLong}, false, mailgun.ErrServer},
+		{"GET 503 then a 429 past the deadline", listCall, []reply{{status: 503}, tooLong}, false, mailgun.ErrRateLimited},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFake(t, tt.replies...)
