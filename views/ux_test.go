@@ -207,3 +207,33 @@ func TestDocumentTitles(t *testing.T) {
 		})
 	}
 }
+
+// TestExportLinkNamesWhatItDownloads: the CSV link's words for a screen reader ("CSV of …") say
+// which logins the file holds, which is what the page shows across the domain: all of them, the
+// filter's matches, or in the "To rotate" view only those to rotate, not "all".
+func TestExportLinkNamesWhatItDownloads(t *testing.T) {
+	for name, tc := range map[string]struct {
+		filter string
+		rotate bool
+		want   string
+	}{
+		"all":              {want: "CSV of all example.com logins"},
+		"filtered":         {filter: "user", want: "CSV of the matching logins"},
+		"to rotate":        {rotate: true, want: "CSV of the example.com logins to rotate"},
+		"rotate, filtered": {filter: "user", rotate: true, want: "CSV of the matching logins"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vm := sampleCredentials()
+			vm.Domain, vm.Filter, vm.Rotate = "example.com", tc.filter, tc.rotate
+			vm.ExportURL = "/d/example.com/export.csv"
+			doc, _ := render(t, Credentials(vm))
+			link := testid(doc, "export-logins")
+			if link.Length() != 1 {
+				t.Fatalf("export links: got %d, want 1", link.Length())
+			}
+			if got := strings.Join(strings.Fields(link.Text()), " "); got != tc.want {
+				t.Errorf("export link's text: got %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
