@@ -509,3 +509,62 @@ func TestAuditFiltersFitAPhone(t *testing.T) {
 		}
 	}
 }
+
+// TestPhoneTouchTargets: on a phone, the controls a finger aims at on a domain's page are big
+// enough to hit: each row's Reset, Delete and History icon is a target at least 36 pixels wide
+// and 44 high (with its label hidden it was 36 by 32), and the small buttons above the
+// list (History, CSV) and the "All logins" / "To rotate" switch at least 36 high (they were 28).
+// On a laptop they keep their compact size.
+func TestPhoneTouchTargets(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("touch-targets")
+	tb.signIn("admin")
+	defer tb.do("back to the desktop screen", desktopViewport())
+	sizes := func(sel string) map[string][2]float64 {
+		return query[map[string][2]float64](tb, "sizes of", sel,
+			`els => Object.fromEntries(els.map((e, i) => { const r = e.getBoundingClientRect();
+				return [(e.dataset.testid || e.className) + " " + (e.closest("tr")?.dataset.login || "") + " " + i, [r.width, r.height]]; }))`)
+	}
+	const rowActions = rowSel + " :is(a.ar, a.ad, a.ah)"
+	small := testid("domain-history-link") + ", " + testid("export-logins") + ", " + testid("view-all") + ", " + testid("view-rotate")
+
+	tb.do("phone screen", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	tb.wantStatus("a domain on a phone", tb.open("/d/acme.example"), http.StatusOK)
+	tb.wait(rowActions)
+	acts := sizes(rowActions)
+	if len(acts) < 30 {
+		t.Fatalf("found %d row actions, want Reset, Delete and History on each of acme.example's rows", len(acts))
+	}
+	for name, wh := range acts {
+		if wh[0] < 36 || wh[1] < 44 {
+			t.Errorf("on a phone, row action %q is %vx%v pixels, want at least 36x44", name, wh[0], wh[1])
+		}
+	}
+	got := sizes(small)
+	if len(got) != 4 {
+		t.Fatalf("found %d of History, CSV, All logins and To rotate: %v", len(got), got)
+	}
+	for name, wh := range got {
+		if wh[1] < 36 {
+			t.Errorf("on a phone, %q is %v pixels high, want at least 36", name, wh[1])
+		}
+	}
+	tb.fitsWidth("a domain on a phone", phoneWidth)
+	tb.tableFitsItsBox("a domain on a phone", phoneWidth)
+	tb.look("domain-phone")
+
+	tb.do("laptop screen", desktopViewport())
+	tb.wantStatus("a domain on a laptop", tb.open("/d/acme.example"), http.StatusOK)
+	tb.wait(rowActions)
+	for name, wh := range sizes(rowActions) {
+		if wh[1] > 28 {
+			t.Errorf("on a laptop, row action %q is %v pixels high, want the compact 28 at most", name, wh[1])
+		}
+	}
+	for name, wh := range sizes(small) {
+		if wh[1] > 28 {
+			t.Errorf("on a laptop, %q is %v pixels high, want the compact 28 at most", name, wh[1])
+		}
+	}
+}
