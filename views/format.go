@@ -703,3 +703,12 @@ func Breakable(name string) templ.Component {
 		return err
 	})
 }
+
+// auditExportTitle is the tooltip of an audit download button: what the file holds (every page
+// of the entries the filters match, not only the one shown) and its format.
+func auditExportTitle(f AuditFilter, format string) string {
+	if filtered(f) {
+		return "Download every entry these filters match, all pages, as " + format
+	}
+	return "Download every entry, all pages, as " + format
+}

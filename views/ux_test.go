@@ -237,3 +237,37 @@ func TestExportLinkNamesWhatItDownloads(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditExportsSayWhatTheyHold: the audit trail's CSV and JSON Lines buttons say, in their
+// tooltip and to a screen reader, that the file holds every page of the entries the filters
+// match (or of every entry), not only the page shown.
+func TestAuditExportsSayWhatTheyHold(t *testing.T) {
+	for name, tc := range map[string]struct {
+		filter          AuditFilter
+		title, readsCSV string
+	}{
+		"unfiltered": {title: "Download every entry, all pages, as ", readsCSV: "CSV of every entry"},
+		"filtered": {filter: AuditFilter{Domain: "acme.example"},
+			title: "Download every entry these filters match, all pages, as ", readsCSV: "CSV of every entry these filters match"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vm := sampleAudit()
+			vm.Filter = tc.filter
+			vm.CSVURL, vm.JSONLURL = "/audit/export.csv", "/audit/export.jsonl"
+			doc, _ := render(t, Audit(vm))
+			for id, format := range map[string]string{"export-csv": "CSV", "export-jsonl": "JSON Lines"} {
+				link := testid(doc, id)
+				if link.Length() != 1 {
+					t.Fatalf("%s: got %d links, want 1", id, link.Length())
+				}
+				if got, want := link.AttrOr("title", ""), tc.title+format; got != want {
+					t.Errorf("%s's title: got %q, want %q", id, got, want)
+				}
+				want := strings.Replace(tc.readsCSV, "CSV", format, 1)
+				if got := strings.Join(strings.Fields(link.Text()), " "); got != want {
+					t.Errorf("%s's text: got %q, want %q", id, got, want)
+				}
+			}
+		})
+	}
+}
