@@ -568,3 +568,43 @@ func TestPhoneTouchTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestDomainCellIsTheLink: on the domain list, the whole Domain cell leads to the domain, not
+// only the name's letters: the row lights up under the pointer, and on a phone a finger aims at
+// the cell (the name alone was a 16-pixel-high target). A point in the cell's far corner, away
+// from the text, is on the domain's link.
+func TestDomainCellIsTheLink(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("domain-cell")
+	tb.signIn("admin")
+	defer tb.do("back to the desktop screen", desktopViewport())
+	for _, width := range []int64{desktopWidth, phoneWidth} {
+		if width == phoneWidth {
+			tb.do("phone screen", chromedp.EmulateViewport(width, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+		}
+		tb.wantStatus("domains", tb.open("/"), http.StatusOK)
+		tb.wait(testid("domain-row"))
+		// For each row: the href of the link under the cell's bottom-right corner (2 pixels in),
+		// or what is there instead.
+		hits := query[map[string]string](tb, "what is under each domain cell's corner", testid("domain-row")+" > td:first-child",
+			`els => Object.fromEntries(els.map(td => {
+				td.scrollIntoView({block: "center"}); const s = td.getBoundingClientRect();
+				const e = document.elementFromPoint(s.right - 2, s.bottom - 2);
+				const a = e && e.closest("a");
+				return [td.parentElement.dataset.domain, a ? a.getAttribute("href") : (e ? e.tagName + "." + e.className : "nothing")]; }))`)
+		if len(hits) < 4 {
+			t.Fatalf("at %d pixels: found %d domain rows, want the demo's 4", width, len(hits))
+		}
+		for domain, got := range hits {
+			if want := "/d/" + domain; got != want {
+				t.Errorf("at %d pixels: the corner of %s's cell is on %q, want its link %q", width, domain, got, want)
+			}
+		}
+	}
+	tb.look("domains")
+	tb.click(testid("domain-row") + `[data-domain="acme.example"] a`)
+	if got := tb.path(); got != "/d/acme.example" {
+		t.Errorf("the link led to %s, want /d/acme.example", got)
+	}
+}
