@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/auth"
@@ -31,11 +32,14 @@ type userError struct {
 	// comeBack: the sign-in button returns to the page the request came from (its same-site
 	// Referer) or, for a GET, to the page itself.
 	comeBack bool
+	// again: the cause may pass (Mailgun or the database down or slow, a rate limit), so a page
+	// that only reads is worth loading again: its error page offers "Try again".
+	again bool
 }
 
 // statusDefaults gives each status its friendly page.
 func statusDefaults(status int) userError {
-	p := userError{status: status}
+	p := userError{status: status, again: status >= 500 || status == http.StatusTooManyRequests}
 	switch status {
 	case http.StatusBadRequest:
 		p.heading, p.message, p.hint = "Bad request", "SMTP Desk could not understand that request.", "Go back, check what you entered and try again."
@@ -102,12 +106,14 @@ func classifyError(err error) userError {
 		case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
 			p := statusDefaults(http.StatusBadGateway)
 			p.heading, p.message, p.hint = "Mailgun refused SMTP Desk's key", "SMTP Desk's Mailgun key was refused; tell your administrator.", "Quote the request id below."
+			p.again = false // until the administrator changes the key
 			return p
 		case me.StatusCode >= 500:
 			return statusDefaults(http.StatusBadGateway)
 		default:
 			p := statusDefaults(http.StatusBadGateway)
 			p.heading, p.message = "Mailgun refused the request", "Mailgun did not accept what SMTP Desk sent."
+			p.again = false // the same request gets the same answer
 			return p
 		}
 	case errors.Is(err, store.ErrUnavailable):
@@ -150,6 +156,7 @@ func classifyError(err error) userError {
 		p.heading = "Too many logins to read at once"
 		p.message = fmt.Sprintf("This domain reports more than %s logins, more than SMTP Desk reads in one go, which this page needs (a filter, the logins to rotate, an export, delete-all).", views.Number(MaxAllLogins))
 		p.hint = "Page through the domain's list instead; if the count cannot be right, tell your administrator and quote the request id."
+		p.again = false // the domain will not shrink by reloading
 		return p
 	case errors.Is(err, ErrListMoved):
 		p := statusDefaults(http.StatusServiceUnavailable)
@@ -260,6 +267,11 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		}
 		if s, ok := c.Get(siteKey).(*site); ok {
 			s.frameError(c, &vm.Page)
+		}
+		if p.again && !p.signIn && req.Method == http.MethodGet {
+			// The page itself, loaded again; beside "Back to domains", which would leave it (and
+			// on the domain list, led to the same failing page).
+			vm.Next = &views.Link{Label: "Try again", URL: templ.SafeURL(auth.SafeNext(req.URL.RequestURI()))}
 		}
 		if p.signIn {
 			vm.SignInURL = auth.LoginPath

@@ -264,3 +264,63 @@ func TestReturnPath(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorPageOffersTryAgain: a page that only reads (a GET) and failed for a reason that may
+// pass (Mailgun or the database down or slow, a rate limit) offers "Try again", the same address
+// loaded again; on the domain list itself that is the only button, since "Back to domains" would
+// lead to the same place. A form's failed POST, a refusal, a missing page, and causes that
+// reloading does not cure (Mailgun refusing the key, a domain too large) offer no such button.
+func TestErrorPageOffersTryAgain(t *testing.T) {
+	tests := []struct {
+		name, method, path string
+		err                error
+		again              bool // "Try again" to path
+		back               bool // "Back to domains"
+	}{
+		{"Mailgun down", http.MethodGet, "/d/acme.example?page=2&q=al", &mailgun.Error{StatusCode: 503}, true, true},
+		{"Mailgun down, domain list", http.MethodGet, "/", &mailgun.Error{StatusCode: 503}, true, false},
+		{"Mailgun unreachable", http.MethodGet, "/d/acme.example", &mailgun.TransportError{Method: "GET", Endpoint: "list", Err: errors.New("connection refused")}, true, true},
+		{"Mailgun slow", http.MethodGet, "/d/acme.example", fmt.Errorf("list: %w", context.DeadlineExceeded), true, true},
+		{"Mailgun rate limit", http.MethodGet, "/d/acme.example", &mailgun.Error{StatusCode: 429, RetryAfter: time.Second}, true, true},
+		{"database", http.MethodGet, "/audit", fmt.Errorf("%w: connection refused", store.ErrUnavailable), true, true},
+		{"unexpected", http.MethodGet, "/audit", errors.New("boom"), true, true},
+		{"a form's POST", http.MethodPost, "/d/acme.example/new", &mailgun.Error{StatusCode: 503}, false, true},
+		{"key refused", http.MethodGet, "/d/acme.example", &mailgun.Error{StatusCode: 401}, false, true},
+		{"Mailgun refused the request", http.MethodGet, "/d/acme.example", &mailgun.Error{StatusCode: 400}, false, true},
+		{"too many logins", http.MethodGet, "/d/huge.example?q=x", fmt.Errorf("%w: huge", ErrTooManyLogins), false, true},
+		{"not found", http.MethodGet, "/nope", echo.ErrNotFound, false, true},
+		{"forbidden", http.MethodGet, "/d/acme.example", echo.NewHTTPError(http.StatusForbidden), false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newBackboneEcho(t, MiddlewareConfig{})
+			route := tt.path
+			if i := strings.IndexByte(route, '?'); i >= 0 {
+				route = route[:i]
+			}
+			e.Add(tt.method, route, func(c echo.Context) error { return tt.err })
+			rec := serve(e, httptest.NewRequest(tt.method, tt.path, nil))
+			doc, err := goquery.NewDocumentFromReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := doc.Find(`[data-testid="next-link"]`)
+			switch {
+			case tt.again && next.Length() != 1:
+				t.Errorf("status %d: no Try again button", rec.Code)
+			case tt.again:
+				if got := strings.TrimSpace(next.Text()); got != "Try again" {
+					t.Errorf("button label = %q, want Try again", got)
+				}
+				if got := next.AttrOr("href", ""); got != tt.path {
+					t.Errorf("Try again leads to %q, want %q", got, tt.path)
+				}
+			case next.Length() != 0:
+				t.Errorf("status %d: offers %q (%s), want no such button", rec.Code, strings.TrimSpace(next.Text()), next.AttrOr("href", ""))
+			}
+			if got := doc.Find(`[data-testid="back-link"]`).Length() == 1; got != tt.back {
+				t.Errorf("Back to domains shown: %v, want %v", got, tt.back)
+			}
+		})
+	}
+}
