@@ -206,8 +206,12 @@ func (p *Policy) VisibleDomains(s Subject, all []string) []string {
 	return out
 }
 
+// normalizeDomain trims d, drops one trailing dot and lower-cases its ASCII letters only.
+// Unicode lower-casing would turn a name that is no host name into one that is: U+212A KELVIN
+// SIGN lower-cases to "k" and U+0130 (İ) to "i", so a rule written for "ac\u212Ae.example"
+// would grant acke.example, a domain the file does not name (see FoldEmail).
 func normalizeDomain(d string) string {
-	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+	return strings.TrimSuffix(FoldEmail(strings.TrimSpace(d)), ".")
 }
 
 // Load reads and validates the policy file at path (YAML or JSON).

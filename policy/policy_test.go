@@ -306,3 +306,29 @@ rules:
 		t.Error("FoldEmail/SameEmail fold something other than ASCII letters")
 	}
 }
+
+// TestDomainFoldsOnlyASCII: a rule's domain is lower-cased in ASCII only, so a name with a
+// Unicode letter that lower-cases to an ASCII one (U+212A KELVIN SIGN to "k", U+0130 to "i") is
+// refused as the invalid host name it is, instead of granting the ASCII domain it folds to.
+func TestDomainFoldsOnlyASCII(t *testing.T) {
+	for _, d := range []string{"ac\u212Ae.example", "\u0130nfo.example"} {
+		src := "rules:\n  - domain: \"" + d + "\"\n    role: owner\n    groups: [g]\n"
+		p, err := Parse([]byte(src), "policy.yaml")
+		if err == nil {
+			t.Errorf("Parse accepted domain %q as %v: it grants a domain the file does not name", d, p.Rules())
+			continue
+		}
+		if want := `policy.yaml:2: invalid domain`; !strings.Contains(err.Error(), want) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("domain %q: error = %v, want it to contain %q", d, err, want)
+		}
+	}
+	p := mustParse(t, "rules:\n  - domain: KCME.Example.\n    role: owner\n    groups: [g]\n")
+	g := Subject{Groups: []string{"g"}}
+	if got := p.Role(g, "kcme.example"); got != RoleOwner {
+		t.Errorf("Role(kcme.example) = %v under a rule for KCME.Example., want owner (ASCII case and the trailing dot ignored)", got)
+	}
+	// The domain asked about folds the same way.
+	if got := p.Role(g, "\u212Acme.example"); got != RoleNone {
+		t.Errorf("Role(%q) = %v under a rule for kcme.example, want none", "\u212Acme.example", got)
+	}
+}
