@@ -114,16 +114,54 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func (ps parser) syntaxError(data []byte, err error) error {
 	m := yamlLine.FindStringSubmatch(err.Error())
 	if m == nil {
-		return &parseError{name: ps.name, msg: "YAML syntax error: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if bareStarError(msg) {
+			if star := bareStarLine(data, 1); star > 0 {
+				return &parseError{name: ps.name, line: star, msg: bareStarMsg}
+			}
+		}
+		return &parseError{name: ps.name, msg: "YAML syntax error: " + msg}
 	}
 	line, _ := strconv.Atoi(m[1])
 	msg := m[2]
+	if bareStarError(msg) {
+		if star := bareStarLine(data, line); star > 0 {
+			return &parseError{name: ps.name, line: star, msg: bareStarMsg}
+		}
+	}
 	if strings.Contains(msg, "tab character") {
 		if tab := tabIndentedLine(data, line); tab > 0 {
 			return &parseError{name: ps.name, line: tab, msg: "YAML syntax error: a tab in the indentation; indent with spaces only"}
 		}
 	}
 	return &parseError{name: ps.name, line: line, msg: "YAML syntax error: " + msg + " (on this line or below it: check the indentation and brackets)"}
+}
+
+// bareStarMsg names the commonest policy mistake YAML reports in its own terms: `domain: *`
+// written without quotes, which YAML reads as an alias ("*name") and refuses as "did not find
+// expected alphabetic or numeric character", a message that sends one to the indentation.
+const bareStarMsg = `YAML syntax error: an unquoted * (YAML reads *name as an alias); for every domain write "*" in quotes, as in domain: "*"`
+
+// bareStarError reports whether yaml.v3's message is one an unquoted * at the start of a value
+// gives: a lone or pattern-like * ("*", "*.example.com"), or "*name" with no such anchor.
+func bareStarError(msg string) bool {
+	return strings.Contains(msg, "did not find expected alphabetic or numeric character") ||
+		strings.HasPrefix(msg, "unknown anchor")
+}
+
+// bareStar matches a value that starts with an unquoted *: after "key:", a list's "-", or a
+// flow collection's "[", "{" or ",".
+var bareStar = regexp.MustCompile(`(?:^\s*-\s+|:\s+|[\[{,]\s*)\*`)
+
+// bareStarLine returns the number of the first line, from line from on, with a value that
+// starts with an unquoted *; 0 when there is none.
+func bareStarLine(data []byte, from int) int {
+	for i, l := range strings.Split(string(data), "\n") {
+		if i+1 >= from && bareStar.MatchString(l) {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // tabIndentedLine returns the number of the first line, from line from on, whose indentation

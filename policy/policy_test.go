@@ -157,6 +157,14 @@ func TestParseErrors(t *testing.T) {
 		{"second document broken", "self_service: true\n---\nrules: [\n", `policy.yaml:3: YAML syntax error`},
 		{"json unknown role", "{\n  \"rules\": [\n    {\"domain\": \"a.example\",\n     \"role\": \"boss\", \"groups\": [\"g\"]}\n  ]\n}\n", `policy.yaml:4: unknown role "boss"`},
 		{"json tabs unknown key", "{\n\t\"rulez\": []\n}\n", `policy.yaml:2: unknown key "rulez"`},
+		// An unquoted * is a YAML alias: yaml.v3's own message ("did not find expected
+		// alphabetic or numeric character … check the indentation") misleads.
+		{"bare star", "rules:\n  - domain: *\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: YAML syntax error: an unquoted * (YAML reads *name as an alias); for every domain write "*" in quotes, as in domain: "*"`},
+		{"bare star below", "rules:\n  - role: viewer\n    groups: [g]\n    domain: *   # every domain\n", `policy.yaml:4: YAML syntax error: an unquoted *`},
+		{"bare star pattern", "rules:\n  - domain: *.example.com\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: YAML syntax error: an unquoted *`},
+		{"bare star flow", "rules:\n  - {domain: *, role: viewer, groups: [g]}\n", `policy.yaml:2: YAML syntax error: an unquoted *`},
+		{"bare star name", "rules:\n  - domain: *acme\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: YAML syntax error: an unquoted *`},
+		{"json bare star", `{"rules": [{"domain": *, "role": "viewer", "groups": ["g"]}]}`, `policy.yaml:1: YAML syntax error: an unquoted *`},
 		{"group not string", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [[x]]\n", `policy.yaml:4: groups entries must be strings`},
 	}
 	for _, tt := range tests {
