@@ -292,7 +292,10 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 		err := ps.eachKey(rn, func(key string, k, val *yaml.Node) error {
 			switch key {
 			case "domain":
-				if val.Kind != yaml.ScalarNode || strings.TrimSpace(val.Value) == "" || val.Tag == "!!null" {
+				if val.Kind != yaml.ScalarNode {
+					return ps.errf(val, "domain must be one domain name or \"*\", not %s; write one rule per domain", kindName(val))
+				}
+				if strings.TrimSpace(val.Value) == "" || val.Tag == "!!null" {
 					return ps.errf(val, "empty domain (want a domain name or \"*\")")
 				}
 				d := normalizeDomain(val.Value)
@@ -301,6 +304,9 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 				}
 				r.domain, domainSet = d, true
 			case "role":
+				if val.Kind != yaml.ScalarNode {
+					return ps.errf(val, "role must be one of viewer, operator or owner, not %s", kindName(val))
+				}
 				role, ok := roleByName(val)
 				if !ok {
 					return ps.errf(val, "unknown role %q (want viewer, operator or owner)", val.Value)
@@ -335,6 +341,19 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// kindName names a node that is not a plain value, for a message.
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.AliasNode:
+		return "an alias (*name)"
+	}
+	return "a plain value"
 }
 
 func roleByName(v *yaml.Node) (Role, bool) {

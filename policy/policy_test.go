@@ -165,6 +165,11 @@ func TestParseErrors(t *testing.T) {
 		{"bare star flow", "rules:\n  - {domain: *, role: viewer, groups: [g]}\n", `policy.yaml:2: YAML syntax error: an unquoted *`},
 		{"bare star name", "rules:\n  - domain: *acme\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: YAML syntax error: an unquoted *`},
 		{"json bare star", `{"rules": [{"domain": *, "role": "viewer", "groups": ["g"]}]}`, `policy.yaml:1: YAML syntax error: an unquoted *`},
+		// Several domains or roles in one rule: named as such, not "empty domain" or
+		// `unknown role ""`.
+		{"domain list", "rules:\n  - domain: [a.example, b.example]\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: domain must be one domain name or "*", not a list; write one rule per domain`},
+		{"domain mapping", "rules:\n  - domain: {name: a.example}\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: domain must be one domain name or "*", not a mapping`},
+		{"role list", "rules:\n  - domain: a.example\n    role: [viewer]\n    groups: [g]\n", `policy.yaml:3: role must be one of viewer, operator or owner, not a list`},
 		{"group not string", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [[x]]\n", `policy.yaml:4: groups entries must be strings`},
 	}
 	for _, tt := range tests {
