@@ -33,11 +33,20 @@ func (sc *scope) perms() views.Perms {
 		DeleteAll: sc.can(policy.ActDeleteAll),
 		System:    sc.can(policy.ActSystem),
 	}
-	email := policy.FoldEmail(sc.user.Email)
-	if !p.Reset && strings.HasSuffix(email, "@"+sc.domain) && sc.pol.CanSelfReset(sc.subj, sc.domain, email) {
-		p.SelfLogin = email
+	if !p.Reset {
+		p.SelfLogin = sc.selfLogin()
 	}
 	return p
+}
+
+// selfLogin is the login of this domain that the user may reset through self-service (their
+// verified e-mail, ASCII letters lower-cased), or "" when there is none.
+func (sc *scope) selfLogin() string {
+	email := policy.FoldEmail(sc.user.Email)
+	if strings.HasSuffix(email, "@"+sc.domain) && sc.pol.CanSelfReset(sc.subj, sc.domain, email) {
+		return email
+	}
+	return ""
 }
 
 // List shows one page of a domain's credentials, or the matches of a filter across the domain.

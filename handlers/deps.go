@@ -266,6 +266,10 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 	msg := fmt.Sprintf("Your access to %s does not include %s.", sc.domain, actionPhrase(act))
 	if sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone {
 		msg = fmt.Sprintf("You don't have access to %s.", sc.domain)
+	} else if own := sc.selfLogin(); act == policy.ActReset && own != "" {
+		// Their access does include one reset: their own login's (self-service). The page
+		// names it, which is their own address, and nothing about the login they asked for.
+		msg = fmt.Sprintf("You can reset the password of your own login, %s, and of no other login in %s.", own, sc.domain)
 	}
 	return s.errorPageNext(c, http.StatusForbidden, "You don't have access to this", msg,
 		"Ask an SMTP Desk administrator if you need it.", 0, domainLink(sc))

@@ -179,6 +179,22 @@ func TestResetAuthorization(t *testing.T) {
 		if n := len(e.callsTo("update", "")); n != 0 {
 			t.Errorf("%d update calls for someone else's login", n)
 		}
+		// The refusal says what self-service allows (their own login, named), not that their
+		// access includes no reset at all; whether the other login exists, it does not say.
+		const own = "You can reset the password of your own login, sam@example.com, and of no other login in example.com."
+		for _, path := range []string{"/d/example.com/logins/user001@example.com/reset", "/d/example.com/logins/no-such-login/reset", "/d/example.com/logins/Sam+x/reset"} {
+			p := get(t, c, path)
+			wantStatus(t, p, http.StatusForbidden)
+			if got := p.TestID("error-message").Text(); !strings.Contains(got, own) {
+				t.Errorf("GET %s: message %q, want %q", path, got, own)
+			}
+		}
+		// A viewer with no login of their own there reads the usual refusal.
+		p = get(t, e.signIn(t, "reviewer"), "/d/example.com/logins/sam@example.com/reset")
+		wantStatus(t, p, http.StatusForbidden)
+		if got := p.TestID("error-message").Text(); !strings.Contains(got, "does not include resetting passwords") {
+			t.Errorf("reviewer's refusal = %q, want the usual one", got)
+		}
 	})
 }
 
