@@ -56,7 +56,11 @@ func (h *AuditPages) List(c echo.Context) error {
 		// Nothing of the trail is theirs to see: the page says so rather than "no entries yet".
 		return h.noAccess(c, u)
 	}
+	admin := h.isAdmin(c)
 	q := ParseAuditQuery(c.QueryParams())
+	if !admin {
+		q = q.withoutAdminOnly()
+	}
 	f, trail, ok, err := h.scopeFilter(c, q)
 	if err != nil {
 		return err
@@ -67,7 +71,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		Problems: q.Problems,
 		CSVURL:   exportURL("/audit/export.csv", q),
 		JSONLURL: exportURL("/audit/export.jsonl", q),
-		Actions:  AuditActions(),
+		Actions:  auditActionsFor(admin),
 		Outcomes: AuditOutcomes(),
 		Login:    q.Form.Login,
 	}
@@ -79,7 +83,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		}
 	}
 	vm.Domains = domainChoices(trail, vm.Page.Domains, q.Form.Domain)
-	if h.isAdmin(c) {
+	if admin {
 		vm.VerifyURL = "/audit/verify"
 	}
 	if q.Before > 0 {
@@ -151,6 +155,33 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		At:       h.now(),
 		Took:     took,
 	}))
+}
+
+// adminOnlyAction reports whether the entries of action name no domain (sign-ins, sessions,
+// retention, the integrity check), so that only administrators see them (scopeFilter).
+func adminOnlyAction(action string) bool {
+	return strings.HasPrefix(action, "auth.") || strings.HasPrefix(action, "audit.")
+}
+
+// auditActionsFor is the action filter's choices: every action for an administrator, the
+// actions whose entries another user can see otherwise. A choice that could only ever answer
+// "No entries match" would read, to a reviewer, as "nobody signed in".
+func auditActionsFor(admin bool) []string {
+	all := AuditActions()
+	if admin {
+		return all
+	}
+	return slices.DeleteFunc(all, adminOnlyAction)
+}
+
+// withoutAdminOnly drops an action filter whose entries only administrators see, and names it
+// in Problems (the page shows it, the exports refuse the link), for a user who is not one.
+func (a AuditQuery) withoutAdminOnly() AuditQuery {
+	if adminOnlyAction(a.Form.Action) {
+		a.Problems = append(slices.Clip(a.Problems), fmt.Sprintf("The action filter %q was not applied: sign-in, session, retention and integrity-check entries name no domain, and only administrators see them.", a.Form.Action))
+		a.Form.Action = ""
+	}
+	return a
 }
 
 // isAdmin says whether the signed-in user is an administrator under the policy in force now.
@@ -306,6 +337,9 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is no audit trail to export.")
 	}
 	q := ParseAuditQuery(c.QueryParams())
+	if !h.isAdmin(c) {
+		q = q.withoutAdminOnly()
+	}
 	if len(q.Problems) > 0 {
 		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(q.Problems, " ")+" Set the filters on the audit page and export from there.")
 	}

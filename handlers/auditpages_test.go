@@ -609,3 +609,57 @@ func jsonlRecords(t *testing.T, body []byte) []map[string]any {
 	}
 	return recs
 }
+
+// TestAuditAdminOnlyActions: the entries of sign-ins, sessions, retention and integrity checks
+// name no domain, so only administrators see them. Another user's action filter does not offer
+// them (a choice that can only answer "No entries match" reads as "nobody signed in"), and a
+// link that names one gets the filter named and left out, or, for an export, a refusal.
+func TestAuditAdminOnlyActions(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 2, "example.com", "credential.create", "a@example.com")
+	reviewer := e.signIn(t, "reviewer") // viewer of example.com: signing in records auth.sign_in
+	admin := e.signIn(t, "admin")
+	choices := func(p *testflow.Page) []string {
+		var out []string
+		p.Find(`[data-testid="filter-action"] option`).Each(func(_ int, s *goquery.Selection) {
+			if v := s.AttrOr("value", ""); v != "" {
+				out = append(out, v)
+			}
+		})
+		return out
+	}
+
+	p := get(t, reviewer, "/audit")
+	wantStatus(t, p, http.StatusOK)
+	got := choices(p)
+	if want := []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all", "access.denied"}; !slices.Equal(got, want) {
+		t.Errorf("reviewer's action choices = %q, want %q", got, want)
+	}
+
+	p = get(t, reviewer, "/audit?action=auth.sign_in")
+	wantStatus(t, p, http.StatusOK)
+	const problem = `The action filter "auth.sign_in" was not applied: sign-in, session, retention and integrity-check entries name no domain, and only administrators see them.`
+	if got := p.TestID("filter-problems").Text(); !strings.Contains(got, problem) {
+		t.Errorf("problems = %q, want %q", got, problem)
+	}
+	if got := p.TestID("audit-row").Length(); got != 2 {
+		t.Errorf("%d rows, want the 2 entries of example.com (the filter left out)", got)
+	}
+	for _, path := range []string{"/audit/export.csv?action=audit.verify", "/audit/export.jsonl?action=auth.sign_in"} {
+		p := get(t, reviewer, path)
+		wantStatus(t, p, http.StatusBadRequest)
+		if !strings.Contains(p.Text(), "only administrators see them") {
+			t.Errorf("%s: %.300s", path, p.Text())
+		}
+	}
+
+	// An administrator is offered every action and gets what it matches.
+	p = get(t, admin, "/audit?action=auth.sign_in")
+	wantStatus(t, p, http.StatusOK)
+	if got := choices(p); !slices.Equal(got, handlers.AuditActions()) {
+		t.Errorf("admin's action choices = %q, want every action", got)
+	}
+	if p.TestID("filter-problems").Length() != 0 || p.TestID("audit-row").Length() < 2 {
+		t.Errorf("admin's sign-ins: %d rows, problems %q", p.TestID("audit-row").Length(), p.TestID("filter-problems").Text())
+	}
+}
