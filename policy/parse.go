@@ -270,6 +270,11 @@ func (ps parser) emails(v *yaml.Node, what string, into map[string]bool) error {
 		if at := strings.IndexByte(e, '@'); at <= 0 || at != strings.LastIndexByte(e, '@') || at == len(e)-1 || strings.ContainsAny(e, " \t\r\n") {
 			return ps.errf(v.Content[i], "%q is not an e-mail address", e)
 		}
+		// "*@corp.example" reads as "everyone at corp.example" but would match only that very
+		// address, which nobody has: the rule would grant nothing, and say nothing.
+		if local, dom, _ := strings.Cut(e, "@"); local == "*" || strings.HasPrefix(dom, "*") {
+			return ps.errf(v.Content[i], "%q is not an e-mail address: e-mails are matched exactly, with no patterns (for everyone at a domain, use a group)", e)
+		}
 		into[FoldEmail(e)] = true
 	}
 	return nil

@@ -170,6 +170,8 @@ func TestParseErrors(t *testing.T) {
 		{"domain list", "rules:\n  - domain: [a.example, b.example]\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: domain must be one domain name or "*", not a list; write one rule per domain`},
 		{"domain mapping", "rules:\n  - domain: {name: a.example}\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: domain must be one domain name or "*", not a mapping`},
 		{"role list", "rules:\n  - domain: a.example\n    role: [viewer]\n    groups: [g]\n", `policy.yaml:3: role must be one of viewer, operator or owner, not a list`},
+		{"email pattern", "rules:\n  - domain: a.example\n    role: viewer\n    emails: [x@a.example, \"*@corp.example\"]\n", `policy.yaml:4: "*@corp.example" is not an e-mail address: e-mails are matched exactly, with no patterns (for everyone at a domain, use a group)`},
+		{"admin email pattern", "admins:\n  emails: [\"root@*.corp.example\"]\n", `policy.yaml:2: "root@*.corp.example" is not an e-mail address: e-mails are matched exactly`},
 		{"group not string", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [[x]]\n", `policy.yaml:4: groups entries must be strings`},
 	}
 	for _, tt := range tests {
