@@ -330,7 +330,11 @@ Usage:
 
 Flags:
 `)
+	// run sends the flag package's own output to io.Discard (a wrong flag is main's one line):
+	// the flags' list is for here.
+	fs.SetOutput(w)
 	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 	fmt.Fprint(w, "\nEnvironment (secrets may also come from a file named by the _FILE variant):\n")
 	for _, v := range config.Vars() {
 		fmt.Fprintf(w, "  %s (default: %s)\n      %s; e.g. %s\n", v.Name, orDash(v.Default), v.Help, v.Example)

@@ -79,6 +79,15 @@ func TestHelpListsEverySetting(t *testing.T) {
 			t.Errorf("-help lacks %s or its example %q", v.Name, v.Example)
 		}
 	}
+	// The Usage lines above name the flags too: each flag's own entry, under "Flags:", has
+	// its description.
+	_, flags, _ := strings.Cut(help, "\nFlags:\n")
+	flags, _, _ = strings.Cut(flags, "\nEnvironment")
+	for _, want := range []string{"  -addr string\n", "listen address (overrides SMTPDESK_LISTEN", "  -data string\n", "directory for the SQLite file", "  -demo\n", "simulated Mailgun and sign-in"} {
+		if !strings.Contains(flags, want) {
+			t.Errorf("-help's Flags section lacks %q:\n%s", want, flags)
+		}
+	}
 }
 
 // TestWrongArgumentsSayWhatToDo: a wrong flag or argument is one line naming it and -help (or
