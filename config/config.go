@@ -405,9 +405,18 @@ func (c Config) Validate() error {
 		p.add("POLICY_FILE", "%q is not a readable file; set it to the access policy file (e.g. POLICY_FILE=/etc/smtp-desk/policy.yaml)", c.PolicyFile)
 	}
 
-	if dsn := c.DatabaseURL.Reveal(); strings.Contains(dsn, "://") {
+	// The values stay out of these messages: a PostgreSQL URL may carry a password.
+	if dsn := c.DatabaseURL.Reveal(); pgPrefix.MatchString(dsn) && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		// The driver knows a PostgreSQL URL by exactly these prefixes: "Postgres://…" or
+		// "postgres:/…" would be taken for a SQLite file path, and the error that the file
+		// cannot be opened would show it, password included.
+		p.add("DATABASE_URL", "starts like a PostgreSQL URL but not with postgres:// or postgresql:// (in lower case, with both slashes); use e.g. DATABASE_URL=postgres://user:password@host:5432/db")
+	} else if strings.Contains(dsn, "://") {
 		u, err := url.Parse(dsn)
-		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		switch {
+		case err != nil && (strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")):
+			p.add("DATABASE_URL", "is not a valid URL; percent-encode the characters that have a meaning in a URL in the user name and password (%% as %%25, # as %%23, / as %%2F, ? as %%3F, @ as %%40), e.g. DATABASE_URL=postgres://user:pa%%23ss@host:5432/db")
+		case err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql"):
 			p.add("DATABASE_URL", "unsupported URL; use a SQLite file path (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db) or DATABASE_URL=postgres://user@host:5432/db")
 		}
 	} else if pgKeywordDSN.MatchString(dsn) {
@@ -433,6 +442,9 @@ func (c Config) Validate() error {
 	}
 	return p.err()
 }
+
+// pgPrefix matches the start of a PostgreSQL URL in any letter case and with any slashes.
+var pgPrefix = regexp.MustCompile(`(?i)^postgres(ql)?:`)
 
 // pgKeywordDSN matches a libpq keyword/value connection string, which SMTP Desk does not take.
 var pgKeywordDSN = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode)\s*=`)

@@ -728,6 +728,26 @@ func TestCommandsRefuseABadDatabaseSetting(t *testing.T) {
 	}
 }
 
+// TestPostgresURLMisspeltHidesItsPassword: a PostgreSQL URL the driver would not know as one
+// (the scheme in capitals, one slash) was taken for a SQLite file path, and the commands' "no
+// SQLite database at" and the server's "cannot open the SQLite database" showed it, password
+// and all; it is refused by name, without the value.
+func TestPostgresURLMisspeltHidesItsPassword(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, dsn := range []string{"Postgres://smtpdesk:hunter2@127.0.0.1:1/smtpdesk", "postgresql:/smtpdesk:hunter2@127.0.0.1:1/smtpdesk"} {
+		for _, args := range [][]string{nil, {"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}, {"migrate"}} {
+			var out testlog.Buffer
+			err := run(context.Background(), args, envOf(map[string]string{"DATABASE_URL": dsn}), &out)
+			if err == nil || !strings.Contains(err.Error(), "DATABASE_URL: starts like a PostgreSQL URL") {
+				t.Errorf("%q with DATABASE_URL=%s: err = %v, want DATABASE_URL refused as a misspelt PostgreSQL URL", args, dsn, err)
+			}
+			if err != nil && strings.Contains(err.Error()+out.String(), "hunter2") {
+				t.Errorf("%q with DATABASE_URL=%s shows the password:\n%v\n%s", args, dsn, err, out.String())
+			}
+		}
+	}
+}
+
 // TestCommandsNeedAnExistingSQLiteFile: a command pointed at a SQLite file that does not exist
 // (the relative default smtpdesk.db run from another directory, a typo) stops and says so,
 // instead of creating an empty database and reporting "audit trail intact" or "0 sessions".
