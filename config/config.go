@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"net/url"
@@ -599,12 +600,20 @@ func duration(get func(string) string, p *Problems, name string, def time.Durati
 	return d
 }
 
+// maxDays is the most days a time.Duration holds.
+const maxDays = int(math.MaxInt64 / int64(24*time.Hour))
+
 // parseDays parses a Go duration, also accepting a whole number of days as "Nd".
 func parseDays(v string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(v, "d"); ok {
 		days, err := strconv.Atoi(n)
 		if err != nil {
 			return 0, fmt.Errorf("parse days %q: %w", v, err)
+		}
+		// Past about 292 years the product overflows, to a negative duration or to a short
+		// positive one: AUDIT_RETENTION=213505d, meant as forever, would keep one day.
+		if days > maxDays || days < -maxDays {
+			return 0, fmt.Errorf("parse days %q: more than %d days", v, maxDays)
 		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}

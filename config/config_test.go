@@ -242,6 +242,8 @@ func TestProblems(t *testing.T) {
 		{"format", map[string]string{"LOG_FORMAT": "xml"}, nil, `LOG_FORMAT: "xml" is not a format; use json or text`},
 		{"age", map[string]string{"AGE_WARNING_DAYS": "0"}, nil, `AGE_WARNING_DAYS: "0" is not a whole number of at least 1`},
 		{"retention", map[string]string{"AUDIT_RETENTION": "forever"}, nil, `AUDIT_RETENTION: "forever" is not a duration`},
+		{"retention past what a duration holds", map[string]string{"AUDIT_RETENTION": "213505d"}, nil, `AUDIT_RETENTION: "213505d" is not a duration`},
+		{"max age past what a duration holds", map[string]string{"SESSION_MAX_AGE": "99999999d"}, nil, `SESSION_MAX_AGE: "99999999d" is not a positive duration`},
 		{"actions", map[string]string{"RATE_LIMIT_ACTIONS": "many"}, nil, `RATE_LIMIT_ACTIONS: "many" is not a whole number`},
 		{"signin", map[string]string{"RATE_LIMIT_SIGNIN": "-3"}, nil, `RATE_LIMIT_SIGNIN: "-3" is not a whole number`},
 		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, nil, `METRICS_ADDR: "9090" is not host:port`},
