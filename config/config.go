@@ -95,8 +95,11 @@ type Config struct {
 	// settings the demo wiring fills in itself.
 	Demo bool
 
-	Listen  string // host:port to listen on
-	BaseURL string // public URL, e.g. https://smtp-desk.corp.example
+	Listen string // host:port to listen on
+	// ListenFlag is set by the caller when its -addr flag gave Listen: a problem with the
+	// address then names the flag, not SMTPDESK_LISTEN, which the operator did not set.
+	ListenFlag bool
+	BaseURL    string // public URL, e.g. https://smtp-desk.corp.example
 
 	Mailgun Mailgun
 	OIDC    OIDC
@@ -340,10 +343,14 @@ func Load(getenv func(string) string) (Config, error) {
 func (c Config) Validate() error {
 	var p Problems
 	if c.Listen != "" {
+		name, set := "SMTPDESK_LISTEN", "SMTPDESK_LISTEN="
+		if c.ListenFlag {
+			name, set = "-addr", "-addr "
+		}
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			p.add("SMTPDESK_LISTEN", "%q is not host:port; use e.g. SMTPDESK_LISTEN=:8080", c.Listen)
+			p.add(name, "%q is not host:port; use e.g. %s:8080", c.Listen, set)
 		} else if c.Demo && !isLoopbackHostPort(c.Listen) {
-			p.add("SMTPDESK_LISTEN", "%q: demo mode listens on loopback only; use e.g. 127.0.0.1:8080", c.Listen)
+			p.add(name, "%q: demo mode listens on loopback only; use e.g. %s127.0.0.1:8080", c.Listen, set)
 		}
 	}
 

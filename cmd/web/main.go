@@ -134,7 +134,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	cfg, loadErr := config.Load(getenv)
 	cfg.Demo = o.demo
 	if o.addr != "" {
-		cfg.Listen = o.addr
+		cfg.Listen, cfg.ListenFlag = o.addr, true
 	}
 	setRuntimeDefaults(getenv)
 	if o.demo {

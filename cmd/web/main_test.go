@@ -101,6 +101,9 @@ func TestWrongArgumentsSayWhatToDo(t *testing.T) {
 		{[]string{"-demo", "extra"}, `unexpected argument "extra"; see -help`},
 		{[]string{"healthcheck", "extra"}, `unexpected argument "extra"; use "web healthcheck"`},
 		{[]string{"migrate", "now"}, `unexpected argument "now"; use "web migrate"`},
+		// A wrong -addr is named as the flag, not as SMTPDESK_LISTEN, which was not set.
+		{[]string{"-demo", "-addr", "0.0.0.0:8080"}, `-addr: "0.0.0.0:8080": demo mode listens on loopback only; use e.g. -addr 127.0.0.1:8080`},
+		{[]string{"-addr", "8080"}, "\n-addr: \"8080\" is not host:port; use e.g. -addr :8080\n"},
 	} {
 		var out testlog.Buffer
 		err := run(context.Background(), tt.args, envOf(nil), &out)
