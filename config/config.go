@@ -390,7 +390,12 @@ func (c Config) Validate() error {
 		p.add("OIDC_CLIENT_SECRET", "missing; set it to the client secret (e.g. OIDC_CLIENT_SECRET=…) or OIDC_CLIENT_SECRET_FILE=/run/secrets/oidc")
 	}
 	if !contains(c.OIDC.Scopes, "openid") {
-		p.add("OIDC_SCOPES", "must include openid (e.g. OIDC_SCOPES=openid email profile)")
+		if scopes := strings.Join(c.OIDC.Scopes, " "); strings.Contains(scopes, ",") {
+			// "openid,email" is one scope, which is not openid: say why.
+			p.add("OIDC_SCOPES", "%q: scopes are separated by spaces, not commas (e.g. OIDC_SCOPES=openid email profile)", scopes)
+		} else {
+			p.add("OIDC_SCOPES", "must include openid (e.g. OIDC_SCOPES=openid email profile)")
+		}
 	}
 
 	if len(c.Session.Keys) == 0 && missing("SESSION_KEYS") {

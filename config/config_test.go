@@ -221,6 +221,7 @@ func TestProblems(t *testing.T) {
 		{"pprof off loopback", map[string]string{"METRICS_ADDR": ":9090", "METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served without a token, so METRICS_ADDR must be on loopback`},
 		{"timeout", map[string]string{"MAILGUN_TIMEOUT": "soon"}, nil, `MAILGUN_TIMEOUT: "soon" is not a positive duration; use e.g. MAILGUN_TIMEOUT=15s`},
 		{"scopes", map[string]string{"OIDC_SCOPES": "email"}, nil, "OIDC_SCOPES: must include openid"},
+		{"scopes with commas", map[string]string{"OIDC_SCOPES": "openid,email,groups"}, nil, `OIDC_SCOPES: "openid,email,groups": scopes are separated by spaces, not commas`},
 		{"short key", map[string]string{"SESSION_KEYS": base64.StdEncoding.EncodeToString([]byte("short"))}, nil, "SESSION_KEYS: key 1 is 5 bytes, want at least 32; generate one with: openssl rand -base64 32"},
 		{"bad key", map[string]string{"SESSION_KEYS": key(0) + ",not*base64"}, nil, "SESSION_KEYS: key 2 is not base64"},
 		{"idle", map[string]string{"SESSION_IDLE_TIMEOUT": "-1m"}, nil, `SESSION_IDLE_TIMEOUT: "-1m" is not a positive duration`},
