@@ -280,7 +280,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if raw := secret(getenv, &p, "SESSION_KEYS", "SESSION_KEYS_FILE"); raw != "" {
 		keys, err := ParseSessionKeys(raw)
-		if err != nil {
+		switch {
+		case err != nil && strings.Contains(raw, "\n"):
+			// openssl rand -base64 breaks its output after 64 characters: a key of more than 48
+			// bytes arrives as two, the second short ("key 2 is 16 bytes" for one key given).
+			p.add("SESSION_KEYS", "%v; a line break separates keys, as a comma does, and openssl rand -base64 breaks lines after 64 characters: generate a key on one line (openssl rand -base64 32, or -A for a longer one)", err)
+		case err != nil:
 			p.add("SESSION_KEYS", "%v; generate one with: openssl rand -base64 32", err)
 		}
 		cfg.Session.Keys = keys

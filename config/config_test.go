@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -224,6 +225,8 @@ func TestProblems(t *testing.T) {
 		{"scopes with commas", map[string]string{"OIDC_SCOPES": "openid,email,groups"}, nil, `OIDC_SCOPES: "openid,email,groups": scopes are separated by spaces, not commas`},
 		{"short key", map[string]string{"SESSION_KEYS": base64.StdEncoding.EncodeToString([]byte("short"))}, nil, "SESSION_KEYS: key 1 is 5 bytes, want at least 32; generate one with: openssl rand -base64 32"},
 		{"bad key", map[string]string{"SESSION_KEYS": key(0) + ",not*base64"}, nil, "SESSION_KEYS: key 2 is not base64"},
+		// openssl rand -base64 64: one key, on two lines of 64 and 24 characters.
+		{"long key broken over two lines", map[string]string{"SESSION_KEYS": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 48)) + "\n" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 16))}, nil, "SESSION_KEYS: key 2 is 16 bytes, want at least 32; a line break separates keys, as a comma does, and openssl rand -base64 breaks lines after 64 characters"},
 		{"idle", map[string]string{"SESSION_IDLE_TIMEOUT": "-1m"}, nil, `SESSION_IDLE_TIMEOUT: "-1m" is not a positive duration`},
 		{"idle > max", map[string]string{"SESSION_IDLE_TIMEOUT": "13h"}, nil, "SESSION_IDLE_TIMEOUT: 13h0m0s is longer than SESSION_MAX_AGE 12h0m0s"},
 		{"max", map[string]string{"SESSION_MAX_AGE": "x"}, nil, `SESSION_MAX_AGE: "x" is not a positive duration`},
