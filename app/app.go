@@ -36,7 +36,8 @@ import (
 const UserAgent = "smtp-desk/1"
 
 // Server timeouts for NewServer. WriteTimeout leaves room for a page that waits on Mailgun
-// (its own deadline is MAILGUN_TIMEOUT per call, with retries).
+// (its own deadline is MAILGUN_TIMEOUT per call, with retries); a streamed download (the audit
+// exports, every domain's logins) moves its own deadline on as it goes (handlers.DownloadStall).
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 30 * time.Second

@@ -281,7 +281,7 @@ func csvRecord(e store.AuditEntry) []string {
 // ExportCSV streams the filtered audit trail as CSV.
 func (h *AuditPages) ExportCSV(c echo.Context) error {
 	return h.export(c, "csv", "text/csv; charset=utf-8", func(w *echo.Response) (func(store.AuditEntry) error, func() error) {
-		cw := csv.NewWriter(w)
+		cw := csv.NewWriter(newDownloadWriter(w))
 		_ = cw.Write(csvHeader())
 		n := 0
 		return func(e store.AuditEntry) error {
@@ -303,7 +303,7 @@ func (h *AuditPages) ExportCSV(c echo.Context) error {
 // ExportJSONL streams the filtered audit trail as JSON Lines.
 func (h *AuditPages) ExportJSONL(c echo.Context) error {
 	return h.export(c, "jsonl", "application/x-ndjson; charset=utf-8", func(w *echo.Response) (func(store.AuditEntry) error, func() error) {
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(newDownloadWriter(w))
 		return func(e store.AuditEntry) error {
 				rec := exportRecord{
 					ID: e.ID, Time: e.Time.UTC(), ActorIssuer: e.ActorIssuer, ActorSubject: e.ActorSubject,
@@ -326,7 +326,8 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 }
 
 // export streams every entry matching the filter (no paging: store.EachAudit reads it in
-// batches and holds no connection while the browser takes each one), newest first. Nothing is sent
+// batches and holds no connection while the browser takes each one), newest first, through a
+// downloadWriter: the server's write timeout would cut a long trail's export. Nothing is sent
 // before the first entry has been read, so a failure there (the database unavailable, say) is
 // the usual error page with the request id. Once the first byte is sent the status cannot
 // change, so a failure half-way is logged and the download is aborted: a file that ended

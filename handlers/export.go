@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/csv"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -42,7 +43,7 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	now := h.now()
 	rot := h.rotation(ctx, sc.domain)
 	all = selectLogins(all, strings.TrimSpace(c.QueryParam("q")), c.QueryParam("rotate") == "1", rot)
-	cw := newLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now)
+	cw := newLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now, false)
 	writeLoginRows(cw, sc.domain, all, now, rot)
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -96,7 +97,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 			panic(http.ErrAbortHandler)
 		}
 		if cw == nil {
-			cw = newLoginsCSV(c, "smtpdesk-logins", now)
+			cw = newLoginsCSV(c, "smtpdesk-logins", now, true)
 		}
 		rot := h.rotation(ctx, d)
 		writeLoginRows(cw, d, selectLogins(all, "", rotate, rot), now, rot)
@@ -107,7 +108,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		c.Response().Flush()
 	}
 	if cw == nil { // no domain to export: the header alone
-		cw = newLoginsCSV(c, "smtpdesk-logins", now)
+		cw = newLoginsCSV(c, "smtpdesk-logins", now, true)
 		cw.Flush()
 	}
 	if err := cw.Error(); err != nil {
@@ -117,15 +118,21 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 }
 
 // newLoginsCSV sends the headers of a login export named name and the time, and returns a CSV
-// writer on the body with exportHeader written.
-func newLoginsCSV(c echo.Context, name string, now time.Time) *csv.Writer {
+// writer on the body with exportHeader written. A stream (every domain's logins, fetched one
+// domain after another) is written through a downloadWriter, as the server's write timeout,
+// counted from the request, would cut it.
+func newLoginsCSV(c echo.Context, name string, now time.Time, stream bool) *csv.Writer {
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	w.Header().Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.csv"`,
 		name, now.UTC().Format("20060102T150405Z")))
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
-	cw := csv.NewWriter(w)
+	var body io.Writer = w
+	if stream {
+		body = newDownloadWriter(w)
+	}
+	cw := csv.NewWriter(body)
 	_ = cw.Write(exportHeader)
 	return cw
 }

@@ -156,6 +156,10 @@ type envOptions struct {
 	// test's own; StoreOptions are passed to store.Open.
 	DatabaseURL  string
 	StoreOptions []store.Option
+	// WriteTimeout is the server's write timeout (app.WriteTimeout in production; none when 0).
+	WriteTimeout time.Duration
+	// AuditLog, when set, wraps the store as the audit pages read it.
+	AuditLog func(handlers.AuditLog) handlers.AuditLog
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -254,13 +258,17 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	ec.Use(a.Session(handlers.Sessionless))
 	ec.Use(a.CSRF())
 	settings := opts.Settings
+	var auditLog handlers.AuditLog = e.DB
+	if opts.AuditLog != nil {
+		auditLog = opts.AuditLog(auditLog)
+	}
 	if err := handlers.Register(ec, handlers.Deps{
 		Logger:   logger,
 		Auth:     a,
 		Policy:   policy.NewStaticHolder(pol),
 		Mailgun:  mg,
 		Audit:    e.Auditor,
-		AuditLog: e.DB,
+		AuditLog: auditLog,
 		Forms:    e.DB,
 		Health:   handlers.NewHealth(e.DB, time.Now, time.Now),
 		Settings: settings,
@@ -270,7 +278,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	e.Echo = ec
-	srv := &http.Server{Handler: ec, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: ec, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: opts.WriteTimeout}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
