@@ -64,16 +64,22 @@ rules:
   - domain: example.com
     role: viewer
     groups: [example-viewers]
+  - domain: "*"
+    role: viewer
+    groups: [auditors]
 `
 
 // testPersonas are the demo personas plus a viewer of example.com whose e-mail is one of its
-// logins (self-service), and an owner of acme.example.
+// logins (self-service), an owner of acme.example, and a viewer of every domain who is not an
+// administrator.
 func testPersonas() []demoidp.Persona {
 	return append(demoidp.DefaultPersonas(),
 		demoidp.Persona{ID: "selfie", Name: "Sam Self", Email: "sam@example.com", EmailVerified: true,
 			Groups: []string{"example-viewers"}, Description: "Viewer of example.com; sam@example.com is a login there."},
 		demoidp.Persona{ID: "owner", Name: "Olga Owner", Email: "olga@acme.example", EmailVerified: true,
 			Groups: []string{"acme-owners"}, Description: "Owner of acme.example."},
+		demoidp.Persona{ID: "auditor", Name: "Aude Auditor", Email: "aude@smtpdesk.example", EmailVerified: true,
+			Groups: []string{"auditors"}, Description: "Viewer of every domain; not an administrator."},
 	)
 }
 

@@ -170,6 +170,24 @@ func (p *Policy) Can(s Subject, domain string, a Action) bool {
 	return p.Role(s, domain) >= a.MinRole()
 }
 
+// CanEveryDomain reports whether the subject may perform the action on every domain, whatever
+// its name: an administrator, or a "*" rule granting a role that allows it.
+func (p *Policy) CanEveryDomain(s Subject, a Action) bool {
+	if p == nil {
+		return false
+	}
+	if p.IsAdmin(s) {
+		return RoleAdmin >= a.MinRole()
+	}
+	best := RoleNone
+	for _, r := range p.rules {
+		if r.domain == "*" && r.role > best && r.who.matches(s) {
+			best = r.role
+		}
+	}
+	return best >= a.MinRole()
+}
+
 // CanSelfReset reports whether the subject may reset login on domain through self-service: the
 // policy allows self-service, the subject's e-mail is verified and equals the login
 // (ignoring the case of ASCII letters: see SameEmail), and the subject may view the domain.

@@ -93,6 +93,32 @@ func TestCan(t *testing.T) {
 	}
 }
 
+func TestCanEveryDomain(t *testing.T) {
+	p := mustParse(t, sample)
+	tests := []struct {
+		name string
+		s    Subject
+		a    Action
+		want bool
+	}{
+		{"viewer of *", Subject{Groups: []string{"auditors"}}, ActView, true},
+		{"viewer of * resets", Subject{Groups: []string{"auditors"}}, ActReset, false},
+		{"operator of one domain", Subject{Groups: []string{"team-acme"}}, ActView, false},
+		{"owner of one domain and viewer of *", Subject{Email: "boss@acme.example", EmailVerified: true, Groups: []string{"auditors"}}, ActDelete, false},
+		{"admin", Subject{Groups: []string{"smtp-admins"}}, ActDeleteAll, true},
+		{"nobody", Subject{}, ActView, false},
+	}
+	for _, tt := range tests {
+		if got := p.CanEveryDomain(tt.s, tt.a); got != tt.want {
+			t.Errorf("%s: CanEveryDomain(%v) = %v, want %v", tt.name, tt.a, got, tt.want)
+		}
+	}
+	var nilPolicy *Policy
+	if nilPolicy.CanEveryDomain(Subject{Groups: []string{"auditors"}}, ActView) {
+		t.Error("nil policy allowed an action")
+	}
+}
+
 func TestSelfServiceAndVisible(t *testing.T) {
 	p := mustParse(t, sample)
 	s := Subject{Email: "Dev@acme.example", EmailVerified: true, Groups: []string{"team-acme"}}

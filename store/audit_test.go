@@ -179,6 +179,8 @@ func TestAuditFilters(t *testing.T) {
 			{"all newest first", AuditFilter{}, []string{"tricky", "denied", "signin", "delete", "reset", "create"}},
 			{"domains allow-list", AuditFilter{Domains: []string{"example.com", "acme.example"}}, []string{"tricky", "delete", "reset", "create"}},
 			{"domains empty non-nil", AuditFilter{Domains: []string{}}, nil},
+			{"any domain, none of no domain", AuditFilter{AnyDomain: true}, []string{"tricky", "denied", "delete", "reset", "create"}},
+			{"any domain and one domain", AuditFilter{AnyDomain: true, Domain: "acme.example"}, []string{"reset"}},
 			{"domain exact", AuditFilter{Domain: "acme.example"}, []string{"reset"}},
 			{"domain inside allow-list", AuditFilter{Domains: []string{"acme.example"}, Domain: "example.com"}, nil},
 			{"actor email substring, case-insensitive", AuditFilter{Actor: "aLiCe@"}, []string{"delete", "create"}},
