@@ -392,6 +392,19 @@ func TestRunRetention(t *testing.T) {
 			t.Errorf("recorded = %+v, want one failed retention event", f.entries)
 		}
 	})
+	t.Run("failure after some batches counts what was deleted", func(t *testing.T) {
+		// The store deletes in batches and keeps the batches done when a later one fails: the
+		// trail's only record of those entries' removal is this run's entry.
+		r := &fakeRetainer{calls: make(chan time.Time, 1), n: 2000, err: errors.New("context deadline exceeded")}
+		f := &fakeAppender{}
+		n, err := RetainOnce(context.Background(), r, time.Hour, time.Now, NewRecorder(f, nil))
+		if n != 2000 || err == nil {
+			t.Errorf("RetainOnce = %d, %v; want 2000 and the delete error", n, err)
+		}
+		if len(f.entries) != 1 || f.entries[0].Outcome != OutcomeFailed || !strings.Contains(f.entries[0].Detail, "deleted 2000 entries") {
+			t.Errorf("recorded = %+v, want one failed retention event counting the 2000 entries deleted", f.entries)
+		}
+	})
 	t.Run("keep forever returns at once", func(t *testing.T) {
 		r := &fakeRetainer{calls: make(chan time.Time, 1)}
 		RunRetention(context.Background(), r, 0, time.Hour, nil, nil, nil)

@@ -21,7 +21,9 @@ func RetentionActor() Actor {
 // records the run as an "audit.retention" event (outcome ok or failed) when it
 // deleted something or failed: a run that found nothing to delete, every hour
 // on every replica, is left to the log, not to the trail a reviewer reads.
-// keep <= 0 means keep forever: it does nothing.
+// A failed run's entry says how many entries it deleted before failing (the
+// store deletes in batches, and the batches done stay done), as no later entry
+// counts them. keep <= 0 means keep forever: it does nothing.
 func RetainOnce(ctx context.Context, db Retainer, keep time.Duration, now func() time.Time, rec *Recorder) (int64, error) {
 	if keep <= 0 {
 		return 0, nil
@@ -31,6 +33,9 @@ func RetainOnce(ctx context.Context, db Retainer, keep time.Duration, now func()
 	outcome, detail := OutcomeOK, fmt.Sprintf("deleted %d entries older than %s", n, cutoff.Format(time.RFC3339))
 	if err != nil {
 		outcome, detail = OutcomeFailed, fmt.Sprintf("deleting entries older than %s failed", cutoff.Format(time.RFC3339))
+		if n > 0 {
+			detail = fmt.Sprintf("deleted %d entries older than %s, then failed; the next run deletes the rest", n, cutoff.Format(time.RFC3339))
+		}
 	}
 	if rec != nil && (n > 0 || err != nil) {
 		if eerr := rec.Event(ctx, RetentionActor(), Meta{}, ActionRetention, outcome, "", detail); eerr != nil && err == nil {
@@ -64,7 +69,7 @@ func RunRetention(ctx context.Context, db Retainer, keep, every time.Duration, n
 	for {
 		n, err := RetainOnce(ctx, db, keep, now, rec)
 		if err != nil {
-			logger.ErrorContext(ctx, "audit retention failed", "err", err)
+			logger.ErrorContext(ctx, "audit retention failed", "deleted", n, "err", err)
 		} else {
 			logger.InfoContext(ctx, "audit retention", "deleted", n, "keep", keep.String())
 		}
