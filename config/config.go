@@ -175,7 +175,7 @@ func Vars() []Var {
 		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},
 		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
 		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk)"},
-		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd)"},
+		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd, at most 106751d)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
 		{"METRICS_TOKEN_FILE", "", "METRICS_TOKEN_FILE=/run/secrets/metrics-token", "file holding METRICS_TOKEN"},
 		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token"},
@@ -322,6 +322,8 @@ func Load(getenv func(string) string) (Config, error) {
 	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {
 		d, err := parseDays(v)
 		switch {
+		case errors.Is(err, errTooManyDays):
+			p.add("AUDIT_RETENTION", "%q is more days than SMTP Desk can count (at most %dd); use 0 to keep forever", v, maxDays)
 		case err != nil || d < 0:
 			p.add("AUDIT_RETENTION", "%q is not a duration; use e.g. AUDIT_RETENTION=400d or 0 to keep forever", v)
 		case d < 24*time.Hour:
@@ -620,6 +622,9 @@ func duration(get func(string) string, p *Problems, name string, def time.Durati
 // maxDays is the most days a time.Duration holds.
 const maxDays = int(math.MaxInt64 / int64(24*time.Hour))
 
+// errTooManyDays is parseDays' error for more days than a time.Duration holds.
+var errTooManyDays = fmt.Errorf("more than %d days", maxDays)
+
 // parseDays parses a Go duration, also accepting a whole number of days as "Nd".
 func parseDays(v string) (time.Duration, error) {
 	if n, ok := strings.CutSuffix(v, "d"); ok {
@@ -627,10 +632,10 @@ func parseDays(v string) (time.Duration, error) {
 		if err != nil {
 			return 0, fmt.Errorf("parse days %q: %w", v, err)
 		}
-		// Past about 292 years the product overflows, to a negative duration or to a short
-		// positive one: AUDIT_RETENTION=213505d, meant as forever, would keep one day.
+		// A duration holds some 292 years: more days wrapped around, to a negative duration or
+		// to any positive one (213505d was about a day, and AUDIT_RETENTION deleted the rest).
 		if days > maxDays || days < -maxDays {
-			return 0, fmt.Errorf("parse days %q: more than %d days", v, maxDays)
+			return 0, fmt.Errorf("parse days %q: %w", v, errTooManyDays)
 		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
