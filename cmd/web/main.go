@@ -372,10 +372,11 @@ func auditVerify(ctx context.Context, getenv func(string) string, stdout io.Writ
 		return fmt.Errorf("audit verify: %w", err)
 	}
 	if rep.BrokenAt != 0 {
-		fmt.Fprintf(stdout, "audit trail BROKEN at entry %d: %s (%d entries checked)\n", rep.BrokenAt, rep.Reason, rep.Checked)
-		return &exitError{code: ExitBroken, err: fmt.Errorf("audit trail broken at entry %d", rep.BrokenAt)}
+		// Rows, not entries: an action's completion is a row of its own (as on the audit page's check).
+		fmt.Fprintf(stdout, "audit trail BROKEN at row %d: %s (%d rows checked)\n", rep.BrokenAt, rep.Reason, rep.Checked)
+		return &exitError{code: ExitBroken, err: fmt.Errorf("audit trail broken at row %d", rep.BrokenAt)}
 	}
-	fmt.Fprintf(stdout, "audit trail intact: %d entries checked\n", rep.Checked)
+	fmt.Fprintf(stdout, "audit trail intact: %d rows checked (each entry, and each action's completion)\n", rep.Checked)
 	if rep.HeadID != 0 {
 		// Rows cut from the end leave an intact chain; a head noted earlier shows them.
 		fmt.Fprintf(stdout, "newest row %d, hash %s (note it: the next check must show the same hash for this row)\n", rep.HeadID, rep.HeadHash)

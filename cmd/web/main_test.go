@@ -339,7 +339,7 @@ func TestAuditVerify(t *testing.T) {
 	if err := run(ctx, []string{"audit", "verify"}, env, &out); err != nil {
 		t.Fatalf("audit verify: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "audit trail intact: 2 entries checked") {
+	if !strings.Contains(out.String(), "audit trail intact: 2 rows checked") {
 		t.Errorf("output = %q", out.String())
 	}
 
@@ -368,7 +368,7 @@ func TestAuditVerify(t *testing.T) {
 	} else if got := exitCode(err); got != ExitBroken {
 		t.Errorf("audit verify of a tampered trail exits %d, want %d (broken, not unable to check)", got, ExitBroken)
 	}
-	if !strings.Contains(out.String(), "audit trail BROKEN at entry") {
+	if !strings.Contains(out.String(), "audit trail BROKEN at row") {
 		t.Errorf("output = %q", out.String())
 	}
 
@@ -425,7 +425,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			// (a) An up-to-date database: the check runs, with either role.
 			before := testpg.SchemaSnapshot(t, raw, dialect == store.DialectPostgres)
 			for who, dsn := range dsns {
-				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 entries checked") {
+				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 rows checked") {
 					t.Errorf("%s: audit verify = %v, output %q; want intact, 2 entries", who, err, out)
 				}
 			}
@@ -459,7 +459,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 				t.Errorf("web migrate = %v, output %q", err, out.String())
 			}
 			for who, dsn := range dsns {
-				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 entries checked") {
+				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 rows checked") {
 					t.Errorf("%s: audit verify after web migrate = %v, output %q", who, err, out)
 				}
 			}
@@ -842,6 +842,33 @@ func TestDataNeedsDemo(t *testing.T) {
 
 // appendTwoSignIns opens the database at dsn (migrating it) and appends two sign-in entries to
 // its audit trail.
+// TestAuditVerifyCountsRows: the check counts rows, an action's completion being one of its own,
+// and says so: "2 entries checked" for one action read as an entry the trail does not show.
+func TestAuditVerifyCountsRows(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "audit.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.AppendAudit(ctx, store.AuditEntry{Time: time.Now(), ActorEmail: "a@example.com", Action: "credential.reset",
+		Domain: "example.com", Logins: []string{"x@example.com"}, Outcome: "pending"})
+	if err == nil {
+		err = db.CompleteAudit(ctx, id, "ok", 200, "", time.Now())
+	}
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out testlog.Buffer
+	if err := run(ctx, []string{"audit", "verify"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out); err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "audit trail intact: 2 rows checked (each entry, and each action's completion)") {
+		t.Errorf("output = %q, want the 2 rows of the one action counted as rows", out.String())
+	}
+}
+
 func appendTwoSignIns(t *testing.T, dsn string) {
 	t.Helper()
 	ctx := context.Background()
