@@ -258,9 +258,9 @@ func (a *Auth) login(c echo.Context) error {
 		Next: SafeNext(c.QueryParam("next")), Issued: a.cfg.Now().Unix(),
 	}
 	name := a.loginCookieName(ls.State)
-	encoded, err := securecookie.EncodeMulti(name, ls, a.loginCodecs...)
+	encoded, err := a.encodeLoginState(name, &ls)
 	if err != nil {
-		return fmt.Errorf("auth: encode sign-in cookie: %w", err)
+		return err
 	}
 	a.pruneLoginCookies(c)
 	c.SetCookie(&http.Cookie{
@@ -270,6 +270,33 @@ func (a *Auth) login(c echo.Context) error {
 	c.Response().Header().Set("Cache-Control", "no-store")
 	u := d.oauth.AuthCodeURL(ls.State, oidc.Nonce(ls.Nonce), oauth2.S256ChallengeOption(ls.Verifier))
 	return c.Redirect(http.StatusFound, u)
+}
+
+// maxCookieBytes is the most a cookie's name and value may hold together: browsers drop a
+// larger cookie without a word (RFC 6265 6.1 asks them to keep at least 4096 bytes).
+const maxCookieBytes = 4096
+
+// encodeLoginState encodes ls as the value of the state cookie name, within maxCookieBytes. The
+// path to come back to takes most of it, and it grows in the encoding (JSON writes each "&",
+// "<" or ">" as six bytes, then two rounds of base64), so a long one, of at most 2048 bytes
+// (SafeNext), could make a value securecookie refuses (a 500) or a cookie the browser drops
+// (the callback then finds no sign-in in progress). Such a path is cut to its part before the
+// query, and that to "/" if it is still too long: the user signs in, a little off their place.
+func (a *Auth) encodeLoginState(name string, ls *loginState) (string, error) {
+	next, _, _ := strings.Cut(ls.Next, "?")
+	var err error
+	for _, try := range []string{ls.Next, next, "/"} {
+		ls.Next = try
+		var encoded string
+		encoded, err = securecookie.EncodeMulti(name, *ls, a.loginCodecs...)
+		if err == nil && len(name)+len(encoded) <= maxCookieBytes {
+			return encoded, nil
+		}
+	}
+	if err == nil {
+		err = errors.New("larger than a cookie holds")
+	}
+	return "", fmt.Errorf("auth: encode sign-in cookie: %w", err)
 }
 
 // Each sign-in in progress has its own state cookie, named after its state, so that sign-ins
