@@ -53,7 +53,7 @@ type Config struct {
 	DiscoveryRetryMax time.Duration
 
 	// SignInPerMinute limits sign-in attempts (GET /auth/login and /auth/callback) per client IP
-	// (see TrustedClientIP), answered 429 with Retry-After. 0 means DefaultSignInPerMinute (20);
+	// (see TrustedClientIP; an IPv6 client's whole /64 shares one budget), answered 429 with Retry-After. 0 means DefaultSignInPerMinute (20);
 	// a negative value disables the limit.
 	SignInPerMinute int
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 
 // Sign-in rate limit defaults.
 const (
-	// DefaultSignInPerMinute is the sign-in attempts allowed per client IP per minute when
-	// Config.SignInPerMinute is 0.
+	// DefaultSignInPerMinute is the sign-in attempts allowed per client IP (an IPv6 client's
+	// /64) per minute when Config.SignInPerMinute is 0.
 	DefaultSignInPerMinute = 20
 	// signInLimiterMaxKeys bounds how many client IPs the limiter remembers.
 	signInLimiterMaxKeys = 10000
@@ -57,13 +58,30 @@ func (a *Auth) clientIP(c echo.Context) string {
 	return r.RemoteAddr
 }
 
+// signInKey is the sign-in budget a client IP spends: an IPv4 address's own, and an IPv6
+// address's /64's. One subscriber, host or cloud instance is handed a whole /64 (RFC 6177) and
+// may send from any of its 2^64 addresses, so a budget per address would give them as many
+// budgets as they care to use, and a flood of new addresses would push everyone else's budget
+// out of the limiter's bounded memory. Anything that is not an address is its own key.
+func signInKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
+}
+
 // limitSignIn takes one sign-in attempt from the client IP's budget, answering 429 with
 // Retry-After when it is spent.
 func (a *Auth) limitSignIn(c echo.Context) error {
 	if a.signInLimit == nil {
 		return nil
 	}
-	ok, wait := a.signInLimit.Allow(a.clientIP(c))
+	ok, wait := a.signInLimit.Allow(signInKey(a.clientIP(c)))
 	if ok {
 		return nil
 	}

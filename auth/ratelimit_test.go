@@ -97,3 +97,39 @@ func TestSignInRateLimitDefault(t *testing.T) {
 		t.Errorf("login %d = %d, want 429", auth.DefaultSignInPerMinute+1, pg.resp.StatusCode)
 	}
 }
+
+// TestSignInRateLimitPerIPv6Slash64: an IPv6 client's addresses share their /64's budget, as one
+// subscriber or host may send from any of them; another /64, and each IPv4 address, has its own.
+func TestSignInRateLimitPerIPv6Slash64(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.cfg.SignInPerMinute = 3
+	h.cfg.TrustedClientIP = func(r *http.Request) string { return r.Header.Get("X-Test-Client") }
+	h.restart(testKeys(1))
+	b := h.browser()
+	login := func(ip string) int {
+		t.Helper()
+		return b.do(http.MethodGet, auth.LoginPath, nil, map[string]string{"X-Test-Client": ip}).resp.StatusCode
+	}
+	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff:ffff:ffff:fffe"} {
+		if got := login(ip); got != http.StatusFound {
+			t.Fatalf("login from %s within the /64's budget = %d, want 302", ip, got)
+		}
+	}
+	for _, ip := range []string{"2001:db8:1:2:abcd::9", "2001:db8:1:2::7%eth0", "2001:DB8:1:2::1"} {
+		if got := login(ip); got != http.StatusTooManyRequests {
+			t.Errorf("login from %s, a fresh address of a /64 over budget = %d, want 429", ip, got)
+		}
+	}
+	for _, ip := range []string{"2001:db8:1:3::1", "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"} {
+		if got := login(ip); got != http.StatusFound {
+			t.Errorf("login from %s (another /64, or an IPv4 address) = %d, want 302", ip, got)
+		}
+	}
+	// An IPv4 address is the same client written as an IPv4-mapped IPv6 address.
+	login("192.0.2.9")
+	login("192.0.2.9")
+	login("::ffff:192.0.2.9")
+	if got := login("192.0.2.9"); got != http.StatusTooManyRequests {
+		t.Errorf("fourth login from 192.0.2.9, one written IPv4-mapped = %d, want 429", got)
+	}
+}

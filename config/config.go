@@ -133,7 +133,7 @@ type Config struct {
 	NoGzip bool
 
 	RateLimitActions int // mutating actions per user per minute
-	RateLimitSignIn  int // sign-in attempts per client IP per minute
+	RateLimitSignIn  int // sign-in attempts per client IP (an IPv6 client's /64) per minute
 
 	// loadProblems names the variables Load already complained about, so Validate does not
 	// also call them missing.
@@ -182,7 +182,7 @@ func Vars() []Var {
 		{"METRICS_PPROF", "false", "METRICS_PPROF=true", "also serve Go's profiler (/debug/pprof/) on METRICS_ADDR"},
 		{"HTTP_GZIP", "true", "HTTP_GZIP=false", "gzip answers for clients that accept it; false when the proxy in front compresses"},
 		{"RATE_LIMIT_ACTIONS", "30", "RATE_LIMIT_ACTIONS=60", "mutating actions per user per minute"},
-		{"RATE_LIMIT_SIGNIN", "20", "RATE_LIMIT_SIGNIN=10", "sign-in attempts per client IP per minute"},
+		{"RATE_LIMIT_SIGNIN", "20", "RATE_LIMIT_SIGNIN=10", "sign-in attempts per client IP (an IPv6 client's /64) per minute"},
 	}
 }
 
