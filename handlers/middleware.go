@@ -81,19 +81,70 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 // IPExtractor returns the client-IP rule: with no trusted proxies the socket peer; otherwise the
 // nearest X-Forwarded-For entry that is not a trusted proxy, believed only when the socket peer
 // is one (SECURITY.md item 17). Loopback and private ranges are not trusted unless configured.
+//
+// The entries are read from the nearest hop outwards, each written by the trusted hop after it.
+// An entry may carry a port ("203.0.113.9:41234", "[2001:db8::9]:41234"), as some proxies write
+// it (Azure Application Gateway does): echo's own rule took such an entry for garbage and gave
+// the socket peer, so every user behind the proxy had its address, one sign-in budget and one
+// IP in the audit trail. An entry that is no address at all ("unknown", an obfuscated "_hidden")
+// gives the trusted hop that wrote it, the nearest address known. When every hop is trusted, the
+// farthest one is the client.
 func IPExtractor(trusted []netip.Prefix) echo.IPExtractor {
+	direct := echo.ExtractIPDirect()
 	if len(trusted) == 0 {
-		return echo.ExtractIPDirect()
+		return direct
 	}
-	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
-	for _, p := range trusted {
-		_, n, err := net.ParseCIDR(p.String())
-		if err != nil {
-			continue // a netip.Prefix always formats as a valid CIDR
+	isTrusted := func(a netip.Addr) bool {
+		a = a.Unmap().WithZone("")
+		for _, p := range trusted {
+			if p.Contains(a) {
+				return true
+			}
 		}
-		opts = append(opts, echo.TrustIPRange(n))
+		return false
 	}
-	return echo.ExtractIPFromXFFHeader(opts...)
+	return func(r *http.Request) string {
+		peerIP := direct(r)
+		peer, ok := forwardedHop(peerIP)
+		if !ok || !isTrusted(peer) {
+			return peerIP
+		}
+		xff := r.Header.Values(echo.HeaderXForwardedFor)
+		if len(xff) == 0 {
+			return peerIP
+		}
+		hops := strings.Split(strings.Join(xff, ","), ",")
+		last := peer
+		for i := len(hops) - 1; i >= 0; i-- {
+			a, ok := forwardedHop(hops[i])
+			if !ok {
+				return last.String()
+			}
+			if !isTrusted(a) {
+				return a.String()
+			}
+			last = a
+		}
+		return last.String()
+	}
+}
+
+// forwardedHop reads one X-Forwarded-For entry: an address, bracketed or not, with or without a
+// port. The address comes back without IPv4 mapping.
+func forwardedHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Unmap(), true
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
+			return a.Unmap(), true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // newRequestID returns 16 random bytes in hex.

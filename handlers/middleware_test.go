@@ -172,6 +172,17 @@ func TestClientIP(t *testing.T) {
 		{"untrusted peer with xff", trusted, "198.51.100.7:5555", "203.0.113.9", "198.51.100.7"},
 		{"loopback peer not configured", trusted, "127.0.0.1:5555", "203.0.113.9", "127.0.0.1"},
 		{"trusted proxy, no xff", trusted, "10.1.2.3:5555", "", "10.1.2.3"},
+		// Entries with a port, as some proxies write them (Azure Application Gateway): the
+		// client, not the proxy that every user behind it shares.
+		{"trusted proxy, xff with a port", trusted, "10.1.2.3:5555", "203.0.113.9:41234", "203.0.113.9"},
+		{"trusted proxy, xff IPv6 with a port", trusted, "10.1.2.3:5555", "[2001:db8::9]:41234", "2001:db8::9"},
+		{"trusted proxy, xff IPv6 bracketed", trusted, "10.1.2.3:5555", "[2001:db8::9]", "2001:db8::9"},
+		{"two trusted hops with ports, client-forged prefix", trusted, "10.1.2.3:5555", "6.6.6.6:1, 203.0.113.9:2, 192.0.2.1:3", "203.0.113.9"},
+		{"trusted proxy, forged port entry left of the client", trusted, "10.1.2.3:5555", "6.6.6.6:1, 203.0.113.9", "203.0.113.9"},
+		{"trusted proxy, IPv4-mapped entry", trusted, "10.1.2.3:5555", "::ffff:203.0.113.9", "203.0.113.9"},
+		// A hop that hides its client: the trusted hop that wrote it is the nearest address known.
+		{"trusted hop hides its client", trusted, "10.1.2.3:5555", "unknown, 192.0.2.1", "192.0.2.1"},
+		{"every hop trusted", trusted, "10.1.2.3:5555", "10.9.9.9, 192.0.2.1", "10.9.9.9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
