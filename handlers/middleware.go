@@ -130,21 +130,22 @@ func IPExtractor(trusted []netip.Prefix) echo.IPExtractor {
 }
 
 // forwardedHop reads one X-Forwarded-For entry: an address, bracketed or not, with or without a
-// port. The address comes back without IPv4 mapping.
+// port. The address comes back without IPv4 mapping and without a zone (an IPv6 zone is any
+// text, and no part of a client's address in the audit trail or the access log).
 func forwardedHop(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
-	if a, err := netip.ParseAddr(s); err == nil {
-		return a.Unmap(), true
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		a, err = ap.Addr(), perr
 	}
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap(), true
+	if err != nil && len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
+		a, err = netip.ParseAddr(s[1 : len(s)-1])
 	}
-	if len(s) > 2 && s[0] == '[' && s[len(s)-1] == ']' {
-		if a, err := netip.ParseAddr(s[1 : len(s)-1]); err == nil {
-			return a.Unmap(), true
-		}
+	if err != nil {
+		return netip.Addr{}, false
 	}
-	return netip.Addr{}, false
+	return a.Unmap().WithZone(""), true
 }
 
 // newRequestID returns 16 random bytes in hex.

@@ -169,6 +169,8 @@ func TestClientIP(t *testing.T) {
 		{"trusted proxy", trusted, "10.1.2.3:5555", "203.0.113.9", "203.0.113.9"},
 		{"trusted proxy, client-forged prefix", trusted, "10.1.2.3:5555", "6.6.6.6, 203.0.113.9", "203.0.113.9"},
 		{"two trusted hops", trusted, "10.1.2.3:5555", "203.0.113.9, 192.0.2.1", "203.0.113.9"},
+		// A zone is no part of a client's address, and its text is anyone's: it is dropped.
+		{"trusted proxy, zoned entry", trusted, "10.1.2.3:5555", "fe80::1%<b>x", "fe80::1"},
 		{"untrusted peer with xff", trusted, "198.51.100.7:5555", "203.0.113.9", "198.51.100.7"},
 		{"loopback peer not configured", trusted, "127.0.0.1:5555", "203.0.113.9", "127.0.0.1"},
 		{"trusted proxy, no xff", trusted, "10.1.2.3:5555", "", "10.1.2.3"},
