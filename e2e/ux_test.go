@@ -608,3 +608,45 @@ func TestDomainCellIsTheLink(t *testing.T) {
 		t.Errorf("the link led to %s, want /d/acme.example", got)
 	}
 }
+
+// TestPasswordChoiceByKeyboard: the arrow keys move between "Generate" and "Choose a password"
+// (checking each as they go) and the focus stays on the choice, so that the way back to
+// "Generate" is the other arrow key; Tab then goes on to the password field. A click on "Choose
+// a password" takes the focus to the field at once. (The focus used to jump to the password
+// field on the first arrow key, where the arrow keys no longer change the choice.)
+func TestPasswordChoiceByKeyboard(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("password-choice-keys")
+	tb.signIn("operator")
+	for _, form := range []string{"/d/acme.example/new", "/d/acme.example/logins/bob@acme.example/reset"} {
+		tb.wantStatus("form", tb.open(form), http.StatusOK)
+		focused := func() string { return run(tb, "what has the focus", chromedp.Evaluate[string](focusedJS)) }
+		manualOn := func() bool {
+			return run(tb, "is manual checked", chromedp.Evaluate[bool](`document.querySelector('[data-testid="mode-manual"]').checked`))
+		}
+		tb.do("focus Generate", chromedp.Focus(testid("mode-generate")))
+		tb.do("press ArrowDown", keyPress("ArrowDown", "ArrowDown", 40))
+		if got := focused(); !manualOn() || !strings.HasPrefix(got, "input[mode-manual]") {
+			t.Errorf("%s: after ArrowDown on Generate: manual checked %v, focus on %s; want manual checked, focus on it", form, manualOn(), got)
+		}
+		tb.do("press ArrowUp", keyPress("ArrowUp", "ArrowUp", 38))
+		if got := focused(); manualOn() || !strings.HasPrefix(got, "input[mode-generate]") {
+			t.Errorf("%s: after ArrowUp: manual checked %v, focus on %s; want Generate checked and focused", form, manualOn(), got)
+		}
+		if !tb.has(`[data-manual-fields][hidden]`) {
+			t.Errorf("%s: back on Generate, the password fields still show", form)
+		}
+		tb.do("press ArrowDown", keyPress("ArrowDown", "ArrowDown", 40))
+		tb.do("press Tab", keyPress("Tab", "Tab", 9))
+		if got := focused(); !strings.HasPrefix(got, "input[password-input]") {
+			t.Errorf("%s: Tab after choosing a password by key went to %s, want the password field", form, got)
+		}
+
+		tb.wantStatus("form again", tb.open(form), http.StatusOK)
+		tb.check(testid("mode-manual"))
+		if got := focused(); !strings.HasPrefix(got, "input[password-input]") {
+			t.Errorf("%s: a click on Choose a password left the focus on %s, want the password field", form, got)
+		}
+	}
+}

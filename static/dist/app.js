@@ -275,7 +275,11 @@
     });
   }
 
-  // Password mode: the manual password fields are only relevant when "manual" is chosen.
+  // Password mode: the manual password fields are only relevant when "manual" is chosen. A
+  // click on "Choose a password" takes the focus to the password field; a choice made with the
+  // keyboard (the arrow keys, which check a radio as they move to it, or Space) leaves the focus
+  // on the radio, so that the arrow keys still move between the two choices, and Tab goes on to
+  // the field.
   function initModeToggle() {
     document.querySelectorAll('[data-manual-fields]').forEach(function (box) {
       var form = box.closest('form');
@@ -287,10 +291,13 @@
         box.hidden = !on;
         box.querySelectorAll('input').forEach(function (i) { i.disabled = !on; });
       }
+      var byKey = false;
+      form.addEventListener('keydown', function () { byKey = true; });
+      form.addEventListener('pointerdown', function () { byKey = false; });
       radios.forEach(function (r) {
         r.addEventListener('change', function () {
           update();
-          if (r.value === 'manual' && r.checked) {
+          if (r.value === 'manual' && r.checked && !byKey) {
             var first = box.querySelector('input');
             if (first) first.focus();
           }
