@@ -104,7 +104,9 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		}
 	}
 	res, err := h.mg.CreateCredentials(ctx, sc.domain, req)
-	h.complete(c, pending, err)
+	if err != nil {
+		h.complete(c, pending, err)
+	}
 	if err != nil && changedNothing(err) {
 		h.releaseForm(c, token)
 	}
@@ -161,6 +163,11 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if len(missing) > 0 {
 		h.recheck(c, sc, f.Mode == "manual", missing, &out)
 	}
+	// The entry is completed once the page knows what Mailgun made: it names every login asked
+	// for, so it says which of them Mailgun did not create, did not confirm, or made without a
+	// password, as the page does.
+	pending.Note = createdNote(out)
+	h.complete(c, pending, nil)
 	// The list the form came from, showing the logins that now exist (never a password).
 	var made []string
 	for _, s := range out.Secrets {
@@ -203,6 +210,31 @@ func (h *CredentialPages) recheck(c echo.Context, sc *scope, manual bool, logins
 			out.NoPassword = append(out.NoPassword, resetLink(sc.domain, l))
 		}
 	}
+}
+
+// createdNote is the audit note of a create that Mailgun answered: "" when every login asked for
+// exists with its password shown or chosen, else which ones do not (out.Failed), may not
+// (out.Unknown) or have a password nobody was shown (out.NoPassword).
+func createdNote(out views.SecretsVM) string {
+	var parts []string
+	if len(out.Failed) > 0 {
+		logins := make([]string, len(out.Failed))
+		for i, f := range out.Failed {
+			logins[i] = f.Login
+		}
+		parts = append(parts, "Mailgun did not create "+strings.Join(logins, ", ")+".")
+	}
+	if len(out.Unknown) > 0 {
+		parts = append(parts, "Not confirmed (the list could not be read): "+strings.Join(out.Unknown, ", ")+".")
+	}
+	if len(out.NoPassword) > 0 {
+		logins := make([]string, len(out.NoPassword))
+		for i, l := range out.NoPassword {
+			logins[i] = l.Label
+		}
+		parts = append(parts, "Created without a password sent back: "+strings.Join(logins, ", ")+".")
+	}
+	return strings.Join(parts, " ")
 }
 
 // createdCount reads N from Mailgun's "Created N credentials pair(s)".

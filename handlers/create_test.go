@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
@@ -358,5 +360,68 @@ func TestCreatedPageHeading(t *testing.T) {
 		if got := p.Find("title").Text(); !strings.HasPrefix(got, tt.want) {
 			t.Errorf("%v: title %q, want it to start %q", tt.form["logins"], got, tt.want)
 		}
+	}
+}
+
+// firstOnly creates only the first login of each create it is asked for, and answers as Mailgun
+// would for that one: a create Mailgun carries out in part.
+type firstOnly struct{ handlers.CredentialsAPI }
+
+func (f firstOnly) CreateCredentials(ctx context.Context, domain string, req *mailgun.CreateCredentialsRequest) (*mailgun.CreateResult, error) {
+	one := *req
+	one.Logins = req.Logins[:1]
+	if len(req.Passwords) > 0 {
+		one.Passwords = req.Passwords[:1]
+	}
+	return f.CredentialsAPI.CreateCredentials(ctx, domain, &one)
+}
+
+// TestCreateAuditSaysWhatWasNotCreated: the audit entry of a create names every login asked for
+// and, when Mailgun made only some of them (or made them without sending their passwords), says
+// which, as the page does; it said "ok" and nothing more, as if all had been created.
+func TestCreateAuditSaysWhatWasNotCreated(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000},
+		Mailgun: func(mg handlers.CredentialsAPI) handlers.CredentialsAPI { return firstOnly{mg} }})
+	c := e.signIn(t, "operator")
+	const pw = "Chosen-pass-77"
+	tests := []struct {
+		name       string
+		form       map[string]string
+		faults     sandbox.Faults
+		wantFailed []string
+		wantNote   string
+	}{
+		{"generated, one of two made", map[string]string{"logins": "part1\npart2"}, sandbox.Faults{},
+			[]string{"part2@acme.example"}, "Mailgun did not create part2@acme.example."},
+		{"chosen, one of three made", map[string]string{"logins": "part3\npart4\npart5", "mode": "manual", "password": pw, "password2": pw}, sandbox.Faults{},
+			[]string{"part4@acme.example", "part5@acme.example"}, "Mailgun did not create part4@acme.example, part5@acme.example."},
+		{"generated, no password sent back", map[string]string{"logins": "part6"},
+			sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Rate: 1, NoPasswords: true},
+			nil, "Created without a password sent back: part6@acme.example."},
+		{"one of two made, the list unreadable", map[string]string{"logins": "part8\npart9"},
+			sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: 503},
+			nil, "Not confirmed (the list could not be read): part9@acme.example."},
+		{"one login, all made", map[string]string{"logins": "part7"}, sandbox.Faults{}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.SetFaults(tt.faults)
+			defer e.SB.SetFaults(sandbox.Faults{})
+			p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", tt.form)
+			wantStatus(t, p, http.StatusOK)
+			var failed []string
+			p.TestID("failed-row").Each(func(_ int, s *goquery.Selection) { failed = append(failed, s.AttrOr("data-login", "")) })
+			if !slices.Equal(failed, tt.wantFailed) {
+				t.Errorf("the page says not created: %q, want %q", failed, tt.wantFailed)
+			}
+			first, _, _ := strings.Cut(tt.form["logins"], "\n")
+			entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create", Login: first + "@acme.example"})
+			if len(entries) != 1 {
+				t.Fatalf("audit entries = %+v, want one", entries)
+			}
+			if got := entries[0]; got.Outcome != "ok" || got.UpstreamMessage != tt.wantNote {
+				t.Errorf("audit entry: outcome %q, message %q; want ok, %q", got.Outcome, got.UpstreamMessage, tt.wantNote)
+			}
+		})
 	}
 }

@@ -166,6 +166,8 @@ type envOptions struct {
 	WriteTimeout time.Duration
 	// AuditLog, when set, wraps the store as the audit pages read it.
 	AuditLog func(handlers.AuditLog) handlers.AuditLog
+	// Mailgun, when set, wraps the Mailgun client the handlers call.
+	Mailgun func(handlers.CredentialsAPI) handlers.CredentialsAPI
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -195,6 +197,9 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	var mg handlers.CredentialsAPI = newClient(opts.MailgunTimeout)
 	if opts.HangTimeout > 0 {
 		mg = &hangDeadline{sb: e.SB, normal: mg, hang: newClient(opts.HangTimeout)}
+	}
+	if opts.Mailgun != nil {
+		mg = opts.Mailgun(mg)
 	}
 
 	dsn := opts.DatabaseURL
