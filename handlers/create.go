@@ -67,6 +67,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	form := func() views.CreateVM {
 		vm := h.createVM(c, sc, back)
 		vm.Logins, vm.Mode, vm.System = f.Raw, f.Mode, f.System
+		vm.Retype = f.Password != ""
 		return vm
 	}
 	if !f.OK() {

@@ -280,3 +280,57 @@ func TestPasswordPageMessageStaysWithItsDomain(t *testing.T) {
 		t.Errorf("the list shows %q, want the reset's message", f)
 	}
 }
+
+// TestChosenPasswordAskedAgain: a create or reset form with a chosen password that comes back
+// for another reason (a line to fix, a login Mailgun refused, Mailgun failing) has its password
+// fields empty, as every form does, and now says to type the password again: it came back with
+// "Choose a password" still checked and nothing else, so that sending it as it stood was refused
+// for want of a password. The password itself is never in the page.
+func TestChosenPasswordAskedAgain(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	const pw = "Chosen-pass-42"
+	const create = "/d/acme.example/new"
+	manual := func(more map[string]string) map[string]string {
+		m := map[string]string{"mode": "manual", "password": pw, "password2": pw}
+		for k, v := range more {
+			m[k] = v
+		}
+		return m
+	}
+	tests := []struct {
+		name       string
+		path       string
+		faults     sandbox.Faults
+		form       map[string]string
+		wantStatus int
+		wantRetype bool
+	}{
+		{"create, a line to fix", create, sandbox.Faults{}, manual(map[string]string{"logins": "fine\nnot fine"}), http.StatusBadRequest, true},
+		{"create, a login that exists", create, sandbox.Faults{}, manual(map[string]string{"logins": "fresh\nalice"}), http.StatusBadRequest, true},
+		{"reset, Mailgun failing", resetUser, sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: 503},
+			manual(nil), http.StatusBadGateway, true},
+		// The password is what to fix: its own message says so.
+		{"create, passwords differ", create, sandbox.Faults{},
+			map[string]string{"logins": "fine", "mode": "manual", "password": pw, "password2": pw + "x"}, http.StatusBadRequest, false},
+		{"create, generated, a line to fix", create, sandbox.Faults{}, map[string]string{"logins": "not fine"}, http.StatusBadRequest, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.SetFaults(tt.faults)
+			defer e.SB.SetFaults(sandbox.Faults{})
+			p := submit(t, c, tt.path, tt.path, tt.form)
+			wantStatus(t, p, tt.wantStatus)
+			hint := strings.TrimSpace(p.Find("#f-password-hint").Text())
+			if got := strings.Contains(hint, "Type your password again"); got != tt.wantRetype {
+				t.Errorf("password hint %q; asks to type it again: %v, want %v", hint, got, tt.wantRetype)
+			}
+			if want := p.Find(`#f-password`).AttrOr("aria-describedby", ""); !strings.Contains(want, "f-password-hint") {
+				t.Errorf("the password field is not described by its hint (aria-describedby=%q)", want)
+			}
+			if strings.Contains(string(p.Body), pw) {
+				t.Error("the chosen password is in the page")
+			}
+		})
+	}
+}

@@ -68,6 +68,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	form := func() views.ResetVM {
 		vm := h.resetVM(c, sc, back)
 		vm.Mode = f.Mode
+		vm.Retype = f.Password != ""
 		return vm
 	}
 	if len(f.Errors) > 0 {

@@ -378,6 +378,17 @@ func errOf(m map[string]string, name string) string {
 	return m[name]
 }
 
+// passwordHint is the hint under a create or reset form's password field. When the form comes
+// back with a password chosen and typed (retype) for another reason than the password, the fields
+// are empty: the hint says to type it again, since sending the form as it is would be refused
+// for want of a password.
+func passwordHint(mode string, errs map[string]string, retype bool) string {
+	if retype && mode == "manual" && errOf(errs, "password") == "" && errOf(errs, "password2") == "" {
+		return "Type your password again, in both fields: SMTP Desk does not fill it in again. 5 to 32 characters."
+	}
+	return "Used only when you choose a password: 5 to 32 characters."
+}
+
 // modeOr returns mode, or "generate" when empty.
 func modeOr(mode string) string {
 	if mode == "manual" {

@@ -184,9 +184,12 @@ type CreateVM struct {
 	// LinesRefused says the line errors are Mailgun's refusal (a login that exists), not the
 	// form's: the batch was sent, and nothing was created.
 	LinesRefused bool
-	Upstream     *UpstreamError
-	ActionURL    string
-	CancelURL    string
+	// Retype says a password was chosen and typed: the form comes back with its fields empty,
+	// and says so.
+	Retype    bool
+	Upstream  *UpstreamError
+	ActionURL string
+	CancelURL string
 	// Back is the list view the form was opened from (its page, page size, filter), sent back
 	// with the form so that the page after it returns there; "" when unknown.
 	Back string
@@ -249,6 +252,7 @@ type ResetVM struct {
 	Domain    string
 	Login     string
 	Mode      string // "generate" or "manual"
+	Retype    bool   // as CreateVM's
 	Errors    map[string]string
 	Upstream  *UpstreamError
 	ActionURL string
