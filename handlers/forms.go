@@ -205,7 +205,8 @@ func normalizeLogin(domain, text string) (string, string) {
 }
 
 // checkLocalPart is stricter than Mailgun's spec rule: the characters people actually use in
-// SMTP logins, so a typo never becomes a strange credential.
+// SMTP logins, so a typo never becomes a strange credential. Dots go between other characters,
+// as in an address (RFC 5321's dot-string): "a..b", ".a" or "a." is a typo, not a login.
 func checkLocalPart(s string) string {
 	if s == "" {
 		return "the part before the @ is empty"
@@ -225,6 +226,14 @@ func checkLocalPart(s string) string {
 		default:
 			return fmt.Sprintf("contains %q; use letters, digits and . _ + - only", r)
 		}
+	}
+	switch {
+	case strings.HasPrefix(s, "."):
+		return "starts with a dot; a dot goes between two other characters"
+	case strings.HasSuffix(s, "."):
+		return "ends with a dot; a dot goes between two other characters"
+	case strings.Contains(s, ".."):
+		return "has two dots in a row"
 	}
 	return ""
 }

@@ -124,6 +124,19 @@ func TestParseCreateForm(t *testing.T) {
 			wantMode:   "generate",
 		},
 		{
+			name: "dots only between other characters",
+			form: url.Values{"logins": {"a.b.c\n.\n.lead\ntrail.\na..b\n...@example.com"}},
+			wantLines: []views.LineError{
+				{Line: 2, Text: ".", Problem: "starts with a dot; a dot goes between two other characters"},
+				{Line: 3, Text: ".lead", Problem: "starts with a dot; a dot goes between two other characters"},
+				{Line: 4, Text: "trail.", Problem: "ends with a dot; a dot goes between two other characters"},
+				{Line: 5, Text: "a..b", Problem: "has two dots in a row"},
+				{Line: 6, Text: "...@example.com", Problem: "starts with a dot; a dot goes between two other characters"},
+			},
+			wantLogins: []string{"a.b.c@example.com"},
+			wantMode:   "generate",
+		},
+		{
 			name:       "duplicates are case-insensitive",
 			form:       url.Values{"logins": {"Bob\nbob@example.com"}},
 			wantLogins: []string{"Bob@example.com"},
