@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	return a, nil
 }
 
-// buildEcho assembles the server: middleware, metrics, session, CSRF, then every route.
+// buildEcho assembles the server: middleware (metrics among it), session, CSRF, then every route.
 func (a *App) buildEcho() (*echo.Echo, error) {
 	e := echo.New()
 	e.HideBanner = true
@@ -229,8 +229,8 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		Demo:           a.cfg.Demo,
 		OnUncompressed: a.metrics.CountUncompressed,
 		NoGzip:         a.cfg.NoGzip,
+		Metrics:        a.metrics.Middleware(),
 	})
-	e.Use(a.metrics.Middleware())
 	e.Use(a.auth.Session(handlers.Sessionless))
 	e.Use(a.auth.CSRF())
 	if tok := a.cfg.MetricsToken.Reveal(); tok != "" {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 )
 
@@ -122,4 +124,55 @@ func signedInDemo(t *testing.T, opts DemoOptions, persona string) (*Demo, *testf
 		t.Fatal(err)
 	}
 	return d, c
+}
+
+// scrapeMetrics reads the demo's /metrics with token.
+func scrapeMetrics(t *testing.T, d *Demo, token string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, d.URL+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, body := do(t, req)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics = %d, want 200", resp.StatusCode)
+	}
+	return body
+}
+
+// TestMetricsCountPanicsAndRefusedBodies: a request whose handler panics (answered 500 by the
+// recover middleware) and one refused for its body's size (413, before any handler runs) are
+// counted like any other, with the status they were sent.
+func TestMetricsCountPanicsAndRefusedBodies(t *testing.T) {
+	const token = "metrics-t0ken-for-tests"
+	d := startDemo(t, DemoOptions{MetricsToken: token})
+	d.App.Echo().GET("/test-panic", func(echo.Context) error { panic("handler bug") })
+
+	resp, _ := do(t, mustRequest(t, http.MethodGet, d.URL+"/test-panic", nil))
+	if resp.StatusCode != http.StatusInternalServerError {
+		t.Fatalf("panicking handler answered %d, want 500", resp.StatusCode)
+	}
+	big := strings.Repeat("x", 100<<10) // over the 64K body limit
+	req := mustRequest(t, http.MethodPost, d.URL+"/d/acme.example/new", strings.NewReader(big))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if resp, _ := do(t, req); resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Fatalf("oversized form answered %d, want 413", resp.StatusCode)
+	}
+
+	body := scrapeMetrics(t, d, token)
+	for _, want := range []string{
+		`smtpdesk_http_requests_total{method="GET",route="/test-panic",status="500"} 1`,
+		`smtpdesk_http_requests_total{method="POST",route="/d/:domain/new",status="413"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+func mustRequest(t *testing.T, method, url string, body io.Reader) *http.Request {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
 }

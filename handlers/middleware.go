@@ -57,12 +57,17 @@ type MiddlewareConfig struct {
 	OnUncompressed func()
 	// NoGzip leaves every answer uncompressed, for a proxy in front that compresses.
 	NoGzip bool
+	// Metrics, when set, counts and times every request (metrics.Metrics.Middleware). It runs
+	// inside the access log and outside Recover and the body limit, so that a request whose
+	// handler panics (500) or whose body is too large (413, refused before any handler) is
+	// counted with the status it was sent, as the access log logs it.
+	Metrics echo.MiddlewareFunc
 }
 
 // Use installs SMTP Desk's middleware on e, outermost first: request id, security headers (with
 // the CSP nonce), gzip (unless NoGzip), access log (which also hands errors to
-// e.HTTPErrorHandler, so the log sees the final status), recover, body limit. It also sets
-// e.IPExtractor from the trusted proxies.
+// e.HTTPErrorHandler, so the log sees the final status), metrics (when set), recover, body
+// limit. It also sets e.IPExtractor from the trusted proxies.
 func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -75,7 +80,11 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if !cfg.NoGzip {
 		e.Use(Gzip(cfg.OnUncompressed))
 	}
-	e.Use(AccessLog(cfg.Logger), Recover(cfg.Logger), middleware.BodyLimit(cfg.BodyLimit))
+	e.Use(AccessLog(cfg.Logger))
+	if cfg.Metrics != nil {
+		e.Use(cfg.Metrics)
+	}
+	e.Use(Recover(cfg.Logger), middleware.BodyLimit(cfg.BodyLimit))
 }
 
 // IPExtractor returns the client-IP rule: with no trusted proxies the socket peer; otherwise the

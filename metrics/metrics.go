@@ -97,7 +97,9 @@ func New(sessions SessionCounter) *Metrics {
 }
 
 // Middleware counts and times every request by its route template (never the raw path, whose
-// domains and logins would make the series unbounded).
+// domains and logins would make the series unbounded). Install it outside the middleware that
+// answers on its own (recover, the body limit: handlers.MiddlewareConfig.Metrics), or what they
+// answer is not counted.
 func (m *Metrics) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
