@@ -2,11 +2,13 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -175,4 +177,49 @@ func mustRequest(t *testing.T, method, url string, body io.Reader) *http.Request
 		t.Fatal(err)
 	}
 	return req
+}
+
+// TestMetricsCountClientGone: a request its client left before any answer was sent is counted
+// with status 499, not as the 200 nobody sent.
+func TestMetricsCountClientGone(t *testing.T) {
+	const token = "metrics-t0ken-for-tests"
+	d := startDemo(t, DemoOptions{MetricsToken: token})
+	started := make(chan struct{})
+	d.App.Echo().GET("/test-wait", func(c echo.Context) error {
+		close(started)
+		<-c.Request().Context().Done() // a page waiting on Mailgun when the browser gives up
+		return fmt.Errorf("list: %w", c.Request().Context().Err())
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+"/test-wait", nil)
+	go func() {
+		<-started
+		cancel()
+	}()
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the request was answered, though its client left")
+	}
+	want := `smtpdesk_http_requests_total{method="GET",route="/test-wait",status="499"} 1`
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		body := scrapeMetrics(t, d, token)
+		if strings.Contains(body, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s; it has:\n%s", want, grepLines(body, "/test-wait"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// grepLines returns body's lines that contain s.
+func grepLines(body, s string) string {
+	var out []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

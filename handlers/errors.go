@@ -21,6 +21,11 @@ import (
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
+// StatusClientClosedRequest is the status the access log and the metrics give a request whose
+// client left before any answer was sent (nginx's 499, "client closed request"). It is never
+// sent: there is nobody to send it to.
+const StatusClientClosedRequest = 499
+
 // userError is what the user is told about an error, and what the log gets.
 type userError struct {
 	status     int
@@ -211,6 +216,12 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
 			logger.LogAttrs(req.Context(), slog.LevelInfo, "request canceled by the client",
 				slog.String("request_id", rid), slog.String("path", req.URL.Path))
+			if res := c.Response(); !res.Committed {
+				// Nothing is sent (nobody is there to read it), but the access log and the
+				// metrics read the status here: left alone, it is echo's 200, and a request
+				// that got no answer would count as one answered.
+				res.Status = StatusClientClosedRequest
+			}
 			return
 		}
 		p := classifyError(err)

@@ -1,8 +1,10 @@
 package handlers
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -261,6 +263,29 @@ func TestAccessLog(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "sekrit") {
 		t.Error("the query string was logged")
+	}
+}
+
+// TestAccessLogClientGone: a request its client left before any answer was sent is logged
+// with status 499 (nginx's "client closed request"), not with the 200 echo assumes of a
+// response nobody wrote, and not counted as answered.
+func TestAccessLogClientGone(t *testing.T) {
+	e, logs := newBackboneEcho(t, MiddlewareConfig{})
+	e.GET("/d/:domain", func(c echo.Context) error {
+		<-c.Request().Context().Done() // waiting on Mailgun when the browser gives up
+		return fmt.Errorf("list: %w", c.Request().Context().Err())
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	serve(e, httptest.NewRequest(http.MethodGet, "/d/example.com", nil).WithContext(ctx))
+	var got any
+	for _, r := range logRecords(t, logs) {
+		if r["msg"] == "request" {
+			got = r["status"]
+		}
+	}
+	if got != float64(StatusClientClosedRequest) {
+		t.Errorf("access log status = %v, want %d; log: %s", got, StatusClientClosedRequest, logs)
 	}
 }
 
