@@ -223,3 +223,68 @@ func grepLines(body, s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestMetricsCountAbortedDownloads: a download aborted half-way (http.ErrAbortHandler, which
+// no middleware recovers) is counted: as 500 when it failed on its own, as 499 when its client
+// had left.
+func TestMetricsCountAbortedDownloads(t *testing.T) {
+	const token = "metrics-t0ken-for-tests"
+	d := startDemo(t, DemoOptions{MetricsToken: token})
+	e := d.App.Echo()
+	begin := func(c echo.Context) {
+		c.Response().Header().Set(echo.HeaderContentType, "text/csv")
+		c.Response().WriteHeader(http.StatusOK)
+		_, _ = c.Response().Write([]byte("login,created\n"))
+		c.Response().Flush()
+	}
+	e.GET("/test-broken.csv", func(c echo.Context) error {
+		begin(c)
+		panic(http.ErrAbortHandler) // the database failed after the file had begun
+	})
+	e.GET("/test-left.csv", func(c echo.Context) error {
+		begin(c)
+		<-c.Request().Context().Done() // the browser gave up on the download
+		panic(http.ErrAbortHandler)
+	})
+
+	if resp, body := doErr(mustRequest(t, http.MethodGet, d.URL+"/test-broken.csv", nil)); resp == nil || resp.StatusCode != http.StatusOK || body == nil {
+		t.Fatalf("broken download: got %v, %v; want a 200 cut short", resp, body)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, d.URL+"/test-left.csv", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel() // after the headers: the client leaves mid-download
+	resp.Body.Close()
+
+	for _, want := range []string{
+		`smtpdesk_http_requests_total{method="GET",route="/test-broken.csv",status="500"} 1`,
+		`smtpdesk_http_requests_total{method="GET",route="/test-left.csv",status="499"} 1`,
+	} {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			body := scrapeMetrics(t, d, token)
+			if strings.Contains(body, want) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/metrics lacks %s; it has:\n%s", want, grepLines(body, "/test-"))
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// doErr sends req and reads its body, returning the error that cut the body short (nil when
+// it came whole).
+func doErr(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(io.Discard, resp.Body)
+	return resp, err
+}

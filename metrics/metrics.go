@@ -104,22 +104,44 @@ func (m *Metrics) Middleware() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
+			defer func() {
+				if r := recover(); r != nil {
+					// A panic that no middleware inside recovers: http.ErrAbortHandler, a
+					// download aborted half-way (its 200 long sent). It failed, unless its
+					// client had left first.
+					status := http.StatusInternalServerError
+					if c.Request().Context().Err() != nil {
+						status = statusClientClosedRequest
+					}
+					m.observeRequest(c, status, start)
+					panic(r)
+				}
+			}()
 			if err := next(c); err != nil {
 				// Hand the error to the error handler now, as the access log does, so that the
 				// status counted is the one sent: the handler turns a Mailgun failure into 502,
 				// 504, 404 or 429, which guessing from the error would count as 500.
 				c.Error(err)
 			}
-			route := c.Path()
-			if route == "" {
-				route = "unmatched"
-			}
-			method := methodLabel(c.Request().Method)
-			m.requests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
-			m.requestDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			m.observeRequest(c, c.Response().Status, start)
 			return nil
 		}
 	}
+}
+
+// statusClientClosedRequest is the status of a request whose client left before its answer
+// was whole (handlers.StatusClientClosedRequest, nginx's 499).
+const statusClientClosedRequest = 499
+
+// observeRequest counts and times one request answered with status.
+func (m *Metrics) observeRequest(c echo.Context, status int, start time.Time) {
+	route := c.Path()
+	if route == "" {
+		route = "unmatched"
+	}
+	method := methodLabel(c.Request().Method)
+	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.requestDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
 }
 
 // methodLabel is a request's method as a label: one of the standard methods, or "other". Go's
