@@ -46,7 +46,7 @@ func TestMetricsExposeSeriesBehindToken(t *testing.T) {
 	}
 	for _, want := range []string{
 		`smtpdesk_http_requests_total{method="GET",route="/d/:domain",status="200"}`,
-		`smtpdesk_http_request_duration_seconds_bucket{method="POST",route="/d/:domain/new"`,
+		`smtpdesk_http_request_duration_seconds_bucket{method="POST",route="/d/:domain/new",status="200"`,
 		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="200"}`,
 		`smtpdesk_mailgun_calls_total{endpoint="POST /v3/domains/{domain}/credentials",status="200"} 1`,
 		`smtpdesk_audit_write_duration_seconds_count`,

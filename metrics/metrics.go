@@ -45,9 +45,9 @@ func New(sessions SessionCounter) *Metrics {
 		}, []string{"route", "method", "status"}),
 		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "smtpdesk_http_request_duration_seconds",
-			Help:    "Time to serve an HTTP request, by route template and method.",
+			Help:    "Time to serve an HTTP request, by route template, method and status.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"route", "method"}),
+		}, []string{"route", "method", "status"}),
 		mailgunCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpdesk_mailgun_calls_total",
 			Help: "HTTP attempts made to Mailgun, by endpoint template and status (0 when no answer came).",
@@ -139,9 +139,9 @@ func (m *Metrics) observeRequest(c echo.Context, status int, start time.Time) {
 	if route == "" {
 		route = "unmatched"
 	}
-	method := methodLabel(c.Request().Method)
-	m.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
-	m.requestDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+	method, code := methodLabel(c.Request().Method), strconv.Itoa(status)
+	m.requests.WithLabelValues(route, method, code).Inc()
+	m.requestDuration.WithLabelValues(route, method, code).Observe(time.Since(start).Seconds())
 }
 
 // methodLabel is a request's method as a label: one of the standard methods, or "other". Go's

@@ -52,7 +52,10 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 	for _, want := range []string{
 		`smtpdesk_http_requests_total{method="GET",route="/d/:domain",status="200"} 2`,
 		`smtpdesk_http_requests_total{method="GET",route="/boom",status="502"} 1`,
-		`smtpdesk_http_request_duration_seconds_count{method="GET",route="/d/:domain"} 2`,
+		`smtpdesk_http_request_duration_seconds_count{method="GET",route="/d/:domain",status="200"} 2`,
+		// By status too (issue 8: "duration histograms by route and status"): a fast refusal
+		// and a slow failure must not blur a page's latency.
+		`smtpdesk_http_request_duration_seconds_count{method="GET",route="/boom",status="502"} 1`,
 		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="503"} 1`,
 		`smtpdesk_mailgun_retries_total{endpoint="GET /v3/domains/{domain}/credentials"} 1`,
 		`smtpdesk_audit_write_duration_seconds_count 1`,
