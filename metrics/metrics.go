@@ -34,6 +34,15 @@ type Metrics struct {
 	accessDenied    *prometheus.CounterVec
 }
 
+// requestBuckets span what a request takes: well under a millisecond for a page from the list
+// cache, a static file or a health check; tens of seconds for a page waiting on Mailgun's retries
+// or a large export (the server's write timeout is 90 s).
+var requestBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 90}
+
+// auditBuckets span an audit write: a fraction of a millisecond, or seconds while the database
+// is busy (store.DefaultTimeout, SQLite's busy timeout: 10 s).
+var auditBuckets = []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
 // New builds the metrics and registers them with a fresh registry. sessions may be nil; when
 // set, it is called at scrape time for the active-sessions gauge.
 func New(sessions SessionCounter) *Metrics {
@@ -46,7 +55,7 @@ func New(sessions SessionCounter) *Metrics {
 		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "smtpdesk_http_request_duration_seconds",
 			Help:    "Time to serve an HTTP request, by route template, method and status.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+			Buckets: requestBuckets,
 		}, []string{"route", "method", "status"}),
 		mailgunCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpdesk_mailgun_calls_total",
@@ -64,7 +73,7 @@ func New(sessions SessionCounter) *Metrics {
 		auditWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "smtpdesk_audit_write_duration_seconds",
 			Help:    "Time to write one audit record (pending entry or completion).",
-			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25},
+			Buckets: auditBuckets,
 		}),
 		uncompressed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smtpdesk_http_uncompressed_busy_total",

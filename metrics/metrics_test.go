@@ -141,3 +141,34 @@ func TestMetricsCountWhatWasSent(t *testing.T) {
 		t.Error("a made-up method became a label")
 	}
 }
+
+// TestDurationBuckets: the histograms' buckets span what they time. A page served from the
+// list cache, a static file or a health check takes well under a millisecond, and a page
+// waiting on Mailgun's retries, or an export, tens of seconds (the server's write timeout is
+// 90 s); an audit write takes a fraction of a millisecond, or seconds when the database is
+// busy (its deadline is 10 s). With buckets from 1 ms to 10 s and 0.1 ms to 0.25 s, each end
+// fell into one bucket, where nothing could be told apart.
+func TestDurationBuckets(t *testing.T) {
+	m := metrics.New(nil)
+	e := echo.New()
+	e.Use(m.Middleware())
+	e.GET("/healthz", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	m.ObserveAuditWrite(2 * time.Second)
+	_, body := scrape(t, m.Handler(""), "")
+	for _, le := range []string{"0.0001", "0.00025", "0.0005", "30", "90"} {
+		want := `smtpdesk_http_request_duration_seconds_bucket{method="GET",route="/healthz",status="200",le="` + le + `"}`
+		if !strings.Contains(body, want) {
+			t.Errorf("request durations lack the bucket le=%s", le)
+		}
+	}
+	for _, want := range []string{
+		`smtpdesk_audit_write_duration_seconds_bucket{le="1"} 0`,
+		`smtpdesk_audit_write_duration_seconds_bucket{le="2.5"} 1`,
+		`smtpdesk_audit_write_duration_seconds_bucket{le="10"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
