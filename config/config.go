@@ -121,7 +121,9 @@ type Config struct {
 	AuditRetention time.Duration // 0 keeps the audit trail forever
 
 	MetricsToken Secret
-	MetricsAddr  string
+	// MetricsAddr is a separate listener serving /metrics without a token; Validate accepts
+	// only a loopback address.
+	MetricsAddr string
 	// MetricsPprof also serves Go's profiler (/debug/pprof/) on MetricsAddr, for profiling a
 	// running instance; it is never served on the main listener.
 	MetricsPprof bool
@@ -178,7 +180,7 @@ func Vars() []Var {
 		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd, at most 106751d)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
 		{"METRICS_TOKEN_FILE", "", "METRICS_TOKEN_FILE=/run/secrets/metrics-token", "file holding METRICS_TOKEN"},
-		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token"},
+		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token; loopback only"},
 		{"METRICS_PPROF", "false", "METRICS_PPROF=true", "also serve Go's profiler (/debug/pprof/) on METRICS_ADDR"},
 		{"HTTP_GZIP", "true", "HTTP_GZIP=false", "gzip answers for clients that accept it; false when the proxy in front compresses"},
 		{"RATE_LIMIT_ACTIONS", "30", "RATE_LIMIT_ACTIONS=60", "mutating actions per user per minute"},
@@ -451,14 +453,14 @@ func (c Config) Validate() error {
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			p.add("METRICS_ADDR", "%q is not host:port; use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
+		} else if !isLoopbackHostPort(c.MetricsAddr) {
+			// The listener has no token (issue 8: "on a separate loopback-only address"), and
+			// with METRICS_PPROF it shows the process's stacks, command line and memory too.
+			p.add("METRICS_ADDR", "%q is not a loopback address; it serves /metrics without a token (and Go's profiler, with METRICS_PPROF), so it must be, e.g. METRICS_ADDR=127.0.0.1:9090; for a scraper on another host, set METRICS_TOKEN and scrape /metrics on the main listener", c.MetricsAddr)
 		}
 	}
-	switch {
-	case c.MetricsPprof && c.MetricsAddr == "":
+	if c.MetricsPprof && c.MetricsAddr == "" {
 		p.add("METRICS_PPROF", "the profiler is served only on METRICS_ADDR; set METRICS_ADDR too (e.g. METRICS_ADDR=127.0.0.1:9090)")
-	case c.MetricsPprof && !isLoopbackHostPort(c.MetricsAddr):
-		// The profiler has no token and shows the process's stacks, command line and memory.
-		p.add("METRICS_PPROF", "the profiler is served without a token, so METRICS_ADDR must be on loopback with it (e.g. METRICS_ADDR=127.0.0.1:9090), not %q", c.MetricsAddr)
 	}
 	return p.err()
 }

@@ -221,7 +221,11 @@ func TestProblems(t *testing.T) {
 		{"retention past a duration's range", map[string]string{"AUDIT_RETENTION": "213505d"}, nil, `AUDIT_RETENTION: "213505d" is more days than SMTP Desk can count (at most 106751d)`},
 		{"retention far past a duration's range", map[string]string{"AUDIT_RETENTION": "1000000d"}, nil, `AUDIT_RETENTION: "1000000d" is more days than SMTP Desk can count`},
 		{"retention in minutes", map[string]string{"AUDIT_RETENTION": "6m"}, nil, `AUDIT_RETENTION: "6m" is shorter than a day (m is minutes)`},
-		{"pprof off loopback", map[string]string{"METRICS_ADDR": ":9090", "METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served without a token, so METRICS_ADDR must be on loopback`},
+		// Issue 8: /metrics without a token only on a loopback-only address.
+		{"metrics on every interface", map[string]string{"METRICS_ADDR": ":9090"}, nil, `METRICS_ADDR: ":9090" is not a loopback address; it serves /metrics without a token`},
+		{"metrics on a routable address", map[string]string{"METRICS_ADDR": "10.1.2.3:9090"}, nil, `METRICS_ADDR: "10.1.2.3:9090" is not a loopback address`},
+		{"metrics on a host name", map[string]string{"METRICS_ADDR": "metrics.corp.example:9090"}, nil, `METRICS_ADDR: "metrics.corp.example:9090" is not a loopback address`},
+		{"pprof off loopback", map[string]string{"METRICS_ADDR": "0.0.0.0:9090", "METRICS_PPROF": "true"}, nil, `METRICS_ADDR: "0.0.0.0:9090" is not a loopback address; it serves /metrics without a token (and Go's profiler, with METRICS_PPROF)`},
 		{"timeout", map[string]string{"MAILGUN_TIMEOUT": "soon"}, nil, `MAILGUN_TIMEOUT: "soon" is not a positive duration; use e.g. MAILGUN_TIMEOUT=15s`},
 		{"scopes", map[string]string{"OIDC_SCOPES": "email"}, nil, "OIDC_SCOPES: must include openid"},
 		{"scopes with commas", map[string]string{"OIDC_SCOPES": "openid,email,groups"}, nil, `OIDC_SCOPES: "openid,email,groups": scopes are separated by spaces, not commas`},
