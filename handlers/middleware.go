@@ -647,34 +647,49 @@ func (w *gzipResponseWriter) finish() {
 // AccessLog logs one structured record per request: method, route template, path (never the
 // query), status, bytes, duration, request id and client IP. Every user-controlled value is an
 // attribute, so a "\r\n" in a path cannot split the record. An error from the chain is handed to
-// the HTTPErrorHandler here, so the logged status is the one the client got.
+// the HTTPErrorHandler here, so the logged status is the one the client got. A download aborted
+// half-way (http.ErrAbortHandler, which Recover passes on to net/http) is logged as it unwinds,
+// with status 500, or 499 when its client had left.
 func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
-			err := next(c)
-			if err != nil {
+			defer func() {
+				if r := recover(); r != nil {
+					status := http.StatusInternalServerError
+					if c.Request().Context().Err() != nil {
+						status = StatusClientClosedRequest
+					}
+					logRequest(logger, c, status, start)
+					panic(r)
+				}
+			}()
+			if err := next(c); err != nil {
 				c.Error(err)
 			}
-			req := c.Request()
-			res := c.Response()
-			level := slog.LevelInfo
-			if p := req.URL.Path; p == "/healthz" || p == "/readyz" {
-				level = slog.LevelDebug
-			}
-			logger.LogAttrs(req.Context(), level, "request",
-				slog.String("method", req.Method),
-				slog.String("route", c.Path()),
-				slog.String("path", req.URL.Path),
-				slog.Int("status", res.Status),
-				slog.Int64("bytes", res.Size),
-				slog.Duration("duration", time.Since(start)),
-				slog.String("request_id", RequestID(c)),
-				slog.String("client_ip", c.RealIP()),
-			)
+			logRequest(logger, c, c.Response().Status, start)
 			return nil
 		}
 	}
+}
+
+// logRequest writes AccessLog's record of one request answered with status.
+func logRequest(logger *slog.Logger, c echo.Context, status int, start time.Time) {
+	req := c.Request()
+	level := slog.LevelInfo
+	if p := req.URL.Path; p == "/healthz" || p == "/readyz" {
+		level = slog.LevelDebug
+	}
+	logger.LogAttrs(req.Context(), level, "request",
+		slog.String("method", req.Method),
+		slog.String("route", c.Path()),
+		slog.String("path", req.URL.Path),
+		slog.Int("status", status),
+		slog.Int64("bytes", c.Response().Size),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", RequestID(c)),
+		slog.String("client_ip", c.RealIP()),
+	)
 }
 
 // Recover turns a panic into an error for the error handler (a clean 500 page) and logs the

@@ -289,6 +289,42 @@ func TestAccessLogClientGone(t *testing.T) {
 	}
 }
 
+// TestAccessLogAbortedDownload: a download aborted half-way (http.ErrAbortHandler, which
+// Recover lets through to net/http) still gets its access log line, with status 500, or 499
+// when its client had left.
+func TestAccessLogAbortedDownload(t *testing.T) {
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tt := range []struct {
+		ctx  context.Context
+		want int
+	}{{context.Background(), http.StatusInternalServerError}, {gone, StatusClientClosedRequest}} {
+		e, logs := newBackboneEcho(t, MiddlewareConfig{})
+		e.GET("/audit/export.csv", func(c echo.Context) error {
+			c.Response().WriteHeader(http.StatusOK)
+			_, _ = c.Response().Write([]byte("id,at\n"))
+			panic(http.ErrAbortHandler)
+		})
+		func() {
+			defer func() {
+				if r := recover(); r != http.ErrAbortHandler {
+					t.Errorf("panic = %v, want http.ErrAbortHandler passed on to net/http", r)
+				}
+			}()
+			serve(e, httptest.NewRequest(http.MethodGet, "/audit/export.csv", nil).WithContext(tt.ctx))
+		}()
+		var got []any
+		for _, r := range logRecords(t, logs) {
+			if r["msg"] == "request" {
+				got = append(got, r["status"], r["route"])
+			}
+		}
+		if len(got) != 2 || got[0] != float64(tt.want) || got[1] != "/audit/export.csv" {
+			t.Errorf("access log (status, route) = %v, want one line with %d; log: %s", got, tt.want, logs)
+		}
+	}
+}
+
 func TestBodyLimit(t *testing.T) {
 	e, _ := newBackboneEcho(t, MiddlewareConfig{})
 	e.POST("/form", func(c echo.Context) error {
