@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +171,34 @@ func TestDurationBuckets(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestREADMENamesEverySeries: each smtpdesk_ series is named in the README's metrics section,
+// so a dashboard built from it finds what is exposed.
+func TestREADMENamesEverySeries(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metrics.New(func(context.Context) (int64, error) { return 1, nil })
+	e := echo.New()
+	e.Use(m.Middleware())
+	e.GET("/", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
+	m.ObserveMailgun("GET /v4/domains", 200, time.Millisecond, 2)
+	m.ObserveAuditWrite(time.Millisecond)
+	m.CountUncompressed()
+	m.CountAccessDenied("view", "recorded")
+	_, body := scrape(t, m.Handler(""), "")
+	names := regexp.MustCompile(`(?m)^# HELP (smtpdesk_\w+) `).FindAllStringSubmatch(body, -1)
+	if len(names) < 9 {
+		t.Fatalf("found %d smtpdesk_ series, want every one of them exposed:\n%s", len(names), body)
+	}
+	for _, n := range names {
+		if !strings.Contains(string(readme), "`"+n[1]+"`") {
+			t.Errorf("README does not name %s", n[1])
 		}
 	}
 }
