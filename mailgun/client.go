@@ -477,7 +477,11 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status in
 	}()
 
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 && v != nil {
-		return resp.StatusCode, 0, c.decode(cl, resp, v)
+		err := c.decode(cl, resp, v)
+		if _, cut := errors.AsType[*TransportError](err); cut {
+			return 0, 0, err // the answer broke off: no answer came, as below
+		}
+		return resp.StatusCode, 0, err
 	}
 	body, readErr := readBody(resp.Body)
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {

@@ -425,6 +425,39 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 	}
 }
 
+// TestObserverCutAnswerHasNoStatus: an attempt whose 200 broke off mid-body got no answer, as
+// Observer's Status says (0), whether its body was being decoded into a value (a list, a
+// change) or only read: counting it as a 200 made a failed attempt a success in the metrics.
+func TestObserverCutAnswerHasNoStatus(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		call func(c *mailgun.Client) error
+		cut  string
+		ok   string
+	}{
+		{"GET list, decoded", func(c *mailgun.Client) error {
+			_, err := c.ListCredentials(context.Background(), "example.com", nil)
+			return err
+		}, `{"total_count":1,"items":[{"log`, `{"total_count":0,"items":[]}`},
+		{"DELETE, decoded", func(c *mailgun.Client) error {
+			_, err := c.DeleteCredential(context.Background(), "example.com", "alice")
+			return err
+		}, `{"message":"Cred`, `{"message":"Credentials have been deleted","spec":"alice@example.com"}`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{cut: true, body: tt.cut}, reply{body: tt.ok})
+			var got []mailgun.CallInfo
+			c, _ := newClient(t, f, mailgun.WithObserver(func(ci mailgun.CallInfo) { got = append(got, ci) }))
+			if err := tt.call(c); err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			if len(got) != 2 || got[0].Status != 0 || got[0].Err == nil || got[1].Status != 200 {
+				t.Errorf("observed %+v; want a cut attempt with status 0 and an error, then a 200", got)
+			}
+		})
+	}
+}
+
 // TestRetryRefusedAfterNoAnswerIsUnknown: a PUT or DELETE whose attempt got no answer may have
 // been applied, and a retry refused for now (429, 5xx) says nothing about that attempt: the
 // call's outcome is still unknown, and it must not end in a *Error that callers (the pages,
