@@ -199,15 +199,21 @@ func TestMetricsCountClientGone(t *testing.T) {
 	if _, err := http.DefaultClient.Do(req); err == nil {
 		t.Fatal("the request was answered, though its client left")
 	}
-	want := `smtpdesk_http_requests_total{method="GET",route="/test-wait",status="499"} 1`
+	waitForMetric(t, d, token, `smtpdesk_http_requests_total{method="GET",route="/test-wait",status="499"} 1`, "/test-wait")
+}
+
+// waitForMetric scrapes /metrics until it has the line want, which a request that has just ended
+// on the server's side may not have counted yet; on failure it shows the lines holding grep.
+func waitForMetric(t *testing.T, d *Demo, token, want, grep string) {
+	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		body := scrapeMetrics(t, d, token)
 		if strings.Contains(body, want) {
-			break
+			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("/metrics lacks %s; it has:\n%s", want, grepLines(body, "/test-wait"))
+			t.Fatalf("/metrics lacks %s; it has:\n%s", want, grepLines(body, grep))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -263,17 +269,7 @@ func TestMetricsCountAbortedDownloads(t *testing.T) {
 		`smtpdesk_http_requests_total{method="GET",route="/test-broken.csv",status="500"} 1`,
 		`smtpdesk_http_requests_total{method="GET",route="/test-left.csv",status="499"} 1`,
 	} {
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			body := scrapeMetrics(t, d, token)
-			if strings.Contains(body, want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/metrics lacks %s; it has:\n%s", want, grepLines(body, "/test-"))
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitForMetric(t, d, token, want, "/test-")
 	}
 }
 
