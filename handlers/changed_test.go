@@ -224,3 +224,51 @@ func TestChangedInABigDomainKeepsThePage(t *testing.T) {
 		t.Errorf("rows marked: %q, want %q", got, []string{last})
 	}
 }
+
+// TestResetLeavingTheRotateViewKeepsNoNote: a login reset from the "To rotate" view leaves that
+// view (its password is new). Reset from the view's last page when it was that page's only
+// login, the way back leads to a page that is gone: the list shows the view's new last page
+// quietly, as after a delete, not under a note that the page asked for does not exist, which
+// the user did not ask for. An address typed in with a page past the end still gets the note.
+func TestResetLeavingTheRotateViewKeepsNoNote(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	if err := e.SB.AddDomain("rot.example"); err != nil {
+		t.Fatal(err)
+	}
+	old := sandbox.SeedBase().AddDate(-3, 0, 0)
+	for i := 1; i <= 26; i++ {
+		if err := e.SB.AddCredential("rot.example", fmt.Sprintf("app%02d@rot.example", i), "", old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.signIn(t, "admin")
+	const view = "/d/rot.example?page=2&per_page=25&rotate=1"
+	list := get(t, c, view)
+	wantStatus(t, list, http.StatusOK)
+	if got := loginsOn(list); !slices.Equal(got, []string{"app26@rot.example"}) {
+		t.Fatalf("%s shows %q, want the one login app26", view, got)
+	}
+	form := getFrom(t, e, c, "/d/rot.example/logins/app26@rot.example/reset", e.URL+view)
+	wantStatus(t, form, http.StatusOK)
+	const pw = "Rotated-Pass-42"
+	p := sendForm(t, c, form, testid("reset-form"), map[string]string{"mode": "manual", "password": pw, "password2": pw})
+	wantStatus(t, p, http.StatusOK)
+	if got, want := p.URL.Query().Get("rotate"), "1"; got != want {
+		t.Errorf("the reset led to %s, not back to the To rotate view", p.URL)
+	}
+	if got := p.TestID("flash").Text(); !strings.Contains(got, "Password for app26@rot.example changed.") {
+		t.Errorf("flash = %q, want the reset's", got)
+	}
+	if got, want := pagerText(p), "1–25 of 25"; got != want {
+		t.Errorf("the list shows %q, want %q", got, want)
+	}
+	if strings.Contains(p.Text(), "There is no page") {
+		t.Errorf("the list after the reset says the page asked for does not exist: %q", strings.TrimSpace(p.TestID("flash-warning").Text()))
+	}
+
+	typed := get(t, c, view)
+	wantStatus(t, typed, http.StatusOK)
+	if got, want := strings.TrimSpace(typed.TestID("flash-warning").Text()), "There is no page 2: this is the only page."; got != want {
+		t.Errorf("the view typed in with a page past its end: note %q, want %q", got, want)
+	}
+}

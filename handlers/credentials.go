@@ -115,7 +115,14 @@ func (h *CredentialPages) List(c echo.Context) error {
 		if i := firstChanged(matches, changed); i >= 0 && (i < paging.Skip() || i >= paging.Skip()+paging.PerPage) {
 			paging.Page = i/paging.PerPage + 1
 		}
-		paging.PastEnd(LastPage(total, paging.PerPage))
+		if last := LastPage(total, paging.PerPage); len(changed) > 0 && paging.Page > last {
+			// The way back from the user's own change (a reset takes its login out of the "To
+			// rotate" view) leads past the view's new end: its last page, without a note that
+			// the page asked for does not exist, as after a delete (afterDelete).
+			paging.Page = last
+		} else {
+			paging.PastEnd(last)
+		}
 		lo := min(paging.Skip(), total)
 		hi := min(lo+paging.PerPage, total)
 		items = matches[lo:hi]
