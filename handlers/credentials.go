@@ -56,9 +56,6 @@ func (h *CredentialPages) List(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	if err := auth.SetPref(c, prefLastDomain, sc.domain); err != nil {
-		h.log.WarnContext(ctx, "remember last domain", "err", err)
-	}
 	paging := ParsePaging(c.QueryParams())
 	filter := strings.TrimSpace(c.QueryParam("q"))
 	rotate := c.QueryParam("rotate") == "1"
@@ -128,6 +125,11 @@ func (h *CredentialPages) List(c echo.Context) error {
 		items = matches[lo:hi]
 	}
 
+	// The home page's "last used" is a domain whose list was shown: a name mistyped into the
+	// address (Mailgun's 404) or a list Mailgun failed to give does not replace it.
+	if err := auth.SetPref(c, prefLastDomain, sc.domain); err != nil {
+		h.log.WarnContext(ctx, "remember last domain", "err", err)
+	}
 	perms := sc.perms()
 	rows := make([]views.CredentialRow, 0, len(items))
 	systemRows := 0

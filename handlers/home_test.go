@@ -245,3 +245,31 @@ func TestHomeSaysWhyCountsAreMissing(t *testing.T) {
 		t.Errorf("with no count known, the note under the table = %q (shown: %v), want it to name the 4 domains' counts and say to reload", text, note.Length() > 0 && !note.HasClass("sr-only"))
 	}
 }
+
+// TestHomeLastDomainIsOneShown: a domain name mistyped into the address (Mailgun does not know
+// it: the 404 page) or a list Mailgun failed to give is not the domain last used; the home page
+// still puts the one last shown first.
+func TestHomeLastDomainIsOneShown(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	wantStatus(t, get(t, c, "/d/newsletter.example.org"), http.StatusOK)
+	wantLast := func(after string) {
+		t.Helper()
+		p := get(t, c, "/")
+		wantStatus(t, p, http.StatusOK)
+		if first := p.TestID("domain-row").First().AttrOr("data-domain", ""); first != "newsletter.example.org" {
+			t.Errorf("after %s: first domain = %q, want newsletter.example.org, the last one shown", after, first)
+		}
+		if got := p.TestID("last-used").Closest(`[data-testid="domain-row"]`).AttrOr("data-domain", ""); got != "newsletter.example.org" {
+			t.Errorf("after %s: marked last used: %q, want newsletter.example.org", after, got)
+		}
+	}
+	wantStatus(t, get(t, c, "/d/newsleter.example.org"), http.StatusNotFound)
+	wantLast("a mistyped domain")
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: http.StatusServiceUnavailable})
+	if p := get(t, c, "/d/acme.example"); p.Status < 500 {
+		t.Fatalf("a list Mailgun failed answered %d", p.Status)
+	}
+	e.SB.SetFaults(sandbox.Faults{})
+	wantLast("a list Mailgun failed")
+}
