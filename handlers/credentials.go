@@ -257,12 +257,15 @@ func (s *site) rotation(ctx context.Context, domain string) rotation {
 // of is when SMTP Desk last set cr's password (zero when it never did, as far as the audit trail
 // remembers) and whether cr gets the "consider rotating" mark: its password was set before the
 // cutoff, by its creation or by that reset, whichever is newer. A credential without a creation
-// time and no reset has no age and no mark.
+// time and no reset has no age and no mark. A reset no newer than the creation is of an earlier
+// login of the same name (deleted, then created again): it is not this one's, and setAt is zero.
 func (r rotation) of(cr mailgun.Credential) (setAt time.Time, old bool) {
 	setAt = lastSet(r.sets, cr.Login)
 	at := cr.CreatedAt
 	if setAt.After(at) {
 		at = setAt
+	} else {
+		setAt = time.Time{}
 	}
 	return setAt, !at.IsZero() && at.Before(r.cutoff)
 }

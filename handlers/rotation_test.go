@@ -106,3 +106,46 @@ func TestResetClearsRotationMark(t *testing.T) {
 		t.Errorf("a minute after another instance reset %s: marked %v, reset shown %v; want not marked", other, old, shown)
 	}
 }
+
+// TestResetOfAnEarlierLoginOfTheSameName: a login deleted and created again under the same name
+// is a new login, with the password it was created with. A reset of the earlier one, which the
+// audit trail still holds, is not shown as the new login's last reset, on the page or in the
+// export, where password_reset_at would date its password before its creation.
+func TestResetOfAnEarlierLoginOfTheSameName(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const (
+		domain = "example.com"
+		login  = "user001@example.com"
+	)
+	const pw = "Rotated-pass-2026"
+	p := submit(t, c, "/d/"+domain+"/logins/"+login+"/reset", "/d/"+domain+"/logins/"+login+"/reset",
+		map[string]string{"mode": "manual", "password": pw, "password2": pw})
+	wantStatus(t, p, http.StatusOK)
+	p = submit(t, c, "/d/"+domain+"/logins/"+login+"/delete", "/d/"+domain+"/logins/"+login+"/delete", nil)
+	wantStatus(t, p, http.StatusOK)
+	// Created again after the reset (the audit trail's clock is the wall clock), in Mailgun's
+	// own panel, say; the kept list and password ages expire.
+	if err := e.SB.AddCredential(domain, login, "", time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	e.Clock.Add(time.Hour)
+
+	r := get(t, c, "/d/"+domain+"?q="+login).Find(`tr[data-login="` + login + `"]`)
+	if r.Length() != 1 {
+		t.Fatalf("%s: %d rows", login, r.Length())
+	}
+	if r.Find(`[data-testid="reset-at"]`).Length() > 0 {
+		t.Errorf("the new %s shows the earlier login's reset: %q", login, r.Find(`[data-testid="reset-at"]`).Text())
+	}
+	records, err := csv.NewReader(bytes.NewReader(get(t, c, "/d/"+domain+"/export.csv?q="+login).Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(records) != 2 || records[1][1] != login {
+		t.Fatalf("export of %s: %q", login, records)
+	}
+	if got := records[1][7]; got != "" {
+		t.Errorf("export of the new %s: password_reset_at %q (before its created_at %s), want none", login, got, records[1][3])
+	}
+}
