@@ -3,13 +3,17 @@ package handlers
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
 	"github.com/smtpdesk/smtpdesk/views"
 )
@@ -169,7 +173,22 @@ func (h *CredentialPages) afterDelete(ctx context.Context, sc *scope, back strin
 // list view the page was opened from ("" when unknown), where its Cancel leads; the delete itself
 // leads to the domain's first page, as the view's pages are gone with their logins.
 func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (views.DeleteAllVM, error) {
-	vm := views.DeleteAllVM{
+	vm := h.deleteAllPage(c, sc, back)
+	// The page asks the owner to confirm what goes, and Mailgun deletes every login it has then:
+	// the count must be Mailgun's now, not a list this instance kept from a few seconds ago, which
+	// misses logins made since through another replica (or Mailgun's own panel).
+	h.lists.Invalidate(sc.domain)
+	all, err := h.lists.All(c.Request().Context(), sc.domain)
+	if err != nil {
+		return vm, err
+	}
+	listDeleteAll(&vm, all)
+	return vm, nil
+}
+
+// deleteAllPage is the delete-all page before the list is read into it (listDeleteAll).
+func (h *CredentialPages) deleteAllPage(c echo.Context, sc *scope, back string) views.DeleteAllVM {
+	return views.DeleteAllVM{
 		Page:      h.page(c, "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system login.", "domains", sc.domain),
 		Domain:    sc.domain,
 		Errors:    map[string]string{},
@@ -177,15 +196,10 @@ func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (v
 		CancelURL: cmp.Or(back, domainURL(sc.domain)),
 		Back:      back,
 	}
-	// The page asks the owner to confirm what goes, and Mailgun deletes every login it has then:
-	// the count must be Mailgun's now, not a list this instance kept from a few seconds ago, which
-	// misses logins made since through another replica (or Mailgun's own panel). The POST's
-	// audit entry then names this list, kept by the read.
-	h.lists.Invalidate(sc.domain)
-	all, err := h.lists.All(c.Request().Context(), sc.domain)
-	if err != nil {
-		return vm, err
-	}
+}
+
+// listDeleteAll fills in what the delete-all page names from the domain's list all.
+func listDeleteAll(vm *views.DeleteAllVM, all []mailgun.Credential) {
 	for _, cr := range all {
 		if IsSystemLogin(cr.Login) {
 			vm.SystemKept = append(vm.SystemKept, cr.Login)
@@ -197,7 +211,31 @@ func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (v
 		}
 	}
 	vm.More = vm.Count - len(vm.Preview)
-	return vm, nil
+	vm.Listed = listedDigest(deletable(all))
+}
+
+// deletable is the logins of all that delete-all removes: every one but the system logins.
+func deletable(all []mailgun.Credential) []string {
+	logins := make([]string, 0, len(all))
+	for _, cr := range all {
+		if !IsSystemLogin(cr.Login) {
+			logins = append(logins, cr.Login)
+		}
+	}
+	return logins
+}
+
+// listedDigest stands for the set of logins a delete-all page names (SHA-256 of the sorted
+// names, base64url): the form carries it back, so that the delete removes the logins the owner
+// confirmed and not others made (or some deleted) since the page was drawn.
+func listedDigest(logins []string) string {
+	sorted := slices.Clone(logins)
+	for i, l := range sorted {
+		sorted[i] = strings.ToLower(l)
+	}
+	slices.Sort(sorted)
+	sum := sha256.Sum256([]byte(strings.Join(sorted, "\n")))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // DeleteAllForm is the guarded page before deleting every login of a domain (owners only).
@@ -239,17 +277,26 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		return Render(c, http.StatusBadRequest, views.DeleteAll(vm))
 	}
 	// The entry names every login the delete is meant to remove (all but the system ones, as
-	// listed now: usually the list the confirmation page just read), so that each login's
-	// history shows who deleted it. A list that cannot be read stops here, before any change.
+	// Mailgun lists them now, not as this instance kept them), so that each login's history
+	// shows who deleted it. A list that cannot be read stops here, before any change.
+	h.lists.Invalidate(sc.domain)
 	all, err := h.lists.All(ctx, sc.domain)
 	if err != nil {
 		return h.listError(c, sc, err)
 	}
-	logins := make([]string, 0, len(all))
-	for _, cr := range all {
-		if !IsSystemLogin(cr.Login) {
-			logins = append(logins, cr.Login)
-		}
+	logins := deletable(all)
+	// The owner confirmed the logins the page named. When the list is no longer those (logins
+	// made or deleted elsewhere since, through another replica or Mailgun's own panel; or the
+	// form sent again after it deleted them: the back button, a second click), nothing is
+	// deleted: the page names the list as it is now, to be confirmed again. A form without the
+	// field (a client that sends none) is not checked, as a form without a one-time token is not.
+	if listed := params.Get("listed"); listed != "" && listed != listedDigest(logins) {
+		vm := h.deleteAllPage(c, sc, back)
+		listDeleteAll(&vm, all)
+		vm.Confirm = confirm
+		vm.Upstream = &views.UpstreamError{Heading: "The logins have changed",
+			Message: fmt.Sprintf("Logins of %s were created or deleted since this page was opened, so nothing was deleted. The page now shows what delete all would remove; check it before confirming again.", sc.domain)}
+		return Render(c, http.StatusConflict, views.DeleteAll(vm))
 	}
 	// Spent only now: a confirmation sent back for a fix, or a list that could not be read,
 	// changed nothing and costs no action, as a create or reset form sent back does not.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
@@ -209,23 +210,36 @@ func TestDeleteAll(t *testing.T) {
 	}
 }
 
+// lateLogin is Mailgun with a login made elsewhere (Mailgun's own panel, another replica) just
+// before each delete-all reaches it: after SMTP Desk read the list, before Mailgun deletes.
+type lateLogin struct {
+	handlers.CredentialsAPI
+	sb    **sandbox.Server // the env's, made after its client
+	login string
+}
+
+func (l lateLogin) DeleteAllCredentials(ctx context.Context, domain string) (*mailgun.DeleteAllResult, error) {
+	if err := (*l.sb).AddCredential(domain, l.login, "Late-password-1", time.Now()); err != nil {
+		return nil, err
+	}
+	return l.CredentialsAPI.DeleteAllCredentials(ctx, domain)
+}
+
 // TestDeleteAllNamesTheListedLogins: a login made elsewhere (Mailgun's own panel, another
-// replica) after the confirmation page read the list is deleted by Mailgun but is not among the
-// entry's names, which are the list's; the entry says so beside Mailgun's count.
+// replica) after the delete read the list is deleted by Mailgun but is not among the entry's
+// names, which are the list's; the entry says so beside Mailgun's count.
 func TestDeleteAllNamesTheListedLogins(t *testing.T) {
-	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	var sb *sandbox.Server
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000},
+		Mailgun: func(mg handlers.CredentialsAPI) handlers.CredentialsAPI {
+			return lateLogin{CredentialsAPI: mg, sb: &sb, login: "late@example.com"}
+		}})
+	sb = e.SB
 	c := e.signIn(t, "admin")
 	const path = "/d/example.com/delete-all"
-	confirm := get(t, c, path) // reads, and keeps, the list
+	confirm := get(t, c, path)
 	wantStatus(t, confirm, http.StatusOK)
-	if err := e.SB.AddCredential("example.com", "late@example.com", "Late-password-1", time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	// Sent from the page read above (submit would read it again, and the list with it).
-	p, err := c.Post(context.Background(), path, url.Values{"confirm": {"example.com"}, "_csrf": {confirm.CSRF()}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := sendForm(t, c, confirm, testid("delete-all-form"), map[string]string{"confirm": "example.com"})
 	wantStatus(t, p, http.StatusOK)
 	if got := e.SB.Logins("example.com"); !slices.Equal(got, []string{"postmaster@example.com"}) {
 		t.Fatalf("sandbox logins = %v, want only the system login", got)
@@ -239,6 +253,67 @@ func TestDeleteAllNamesTheListedLogins(t *testing.T) {
 	}
 	if got, want := entries[0].UpstreamMessage, "Mailgun deleted 251 logins. This entry names the 250 logins listed just before."; got != want {
 		t.Errorf("the entry says %q, want %q", got, want)
+	}
+}
+
+// TestDeleteAllOnlyWhatWasConfirmed: the owner confirms the logins the page names ("Delete 250
+// SMTP logins"). When the list is no longer those when the form comes (a login made elsewhere
+// since: Mailgun's own panel, another replica; or the form sent again after the delete: the back
+// button, a second click), nothing is deleted: the page comes back naming the list as it is now,
+// and only a confirmation of that list deletes. Without the check, the delete removed 251 logins
+// under a confirmation of 250, and the form sent again deleted whatever had been made since.
+func TestDeleteAllOnlyWhatWasConfirmed(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	const path = "/d/example.com/delete-all"
+	page := get(t, c, path)
+	wantStatus(t, page, http.StatusOK)
+	if got := page.TestID("delete-all-count").Text(); !strings.Contains(got, "250") {
+		t.Fatalf("count = %q, want 250", got)
+	}
+	// Made in Mailgun's panel: this instance's list cache does not know it.
+	if err := e.SB.AddCredential("example.com", "late@example.com", "Late-password-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.SB.ResetCalls()
+	changed := sendForm(t, c, page, testid("delete-all-form"), map[string]string{"confirm": "example.com"})
+	wantStatus(t, changed, http.StatusConflict)
+	if n := len(e.callsTo("delete_all", "")); n != 0 {
+		t.Errorf("%d delete-all calls for a list that is not the one confirmed", n)
+	}
+	if got := len(e.SB.Logins("example.com")); got != 252 {
+		t.Errorf("example.com has %d logins, want 252 (none deleted)", got)
+	}
+	if got := strings.Join(strings.Fields(changed.TestID("upstream-error").Text()), " "); !strings.Contains(got, "so nothing was deleted") {
+		t.Errorf("the page says %q, want it to say nothing was deleted", got)
+	}
+	if got := changed.TestID("delete-all-count").Text(); !strings.Contains(got, "251") {
+		t.Errorf("the page sent back asks %q, want the 251 logins there are now", got)
+	}
+	if n := len(e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all"})); n != 0 {
+		t.Errorf("%d delete-all entries for a delete not done", n)
+	}
+
+	// Confirmed as it is now, the delete goes through.
+	done := sendForm(t, c, changed, testid("delete-all-form"), map[string]string{"confirm": "example.com"})
+	wantStatus(t, done, http.StatusOK)
+	if got := e.SB.Logins("example.com"); !slices.Equal(got, []string{"postmaster@example.com"}) {
+		t.Fatalf("sandbox logins = %v, want only the system login", got)
+	}
+
+	// The first page's form sent again (back, then the button): another login made since is
+	// not deleted under that old confirmation.
+	if err := e.SB.AddCredential("example.com", "newer@example.com", "Newer-password-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.SB.ResetCalls()
+	again := sendForm(t, c, page, testid("delete-all-form"), map[string]string{"confirm": "example.com"})
+	wantStatus(t, again, http.StatusConflict)
+	if n := len(e.callsTo("delete_all", "")); n != 0 {
+		t.Errorf("the form sent again made %d delete-all calls", n)
+	}
+	if !slices.Contains(e.SB.Logins("example.com"), "newer@example.com") {
+		t.Error("the form sent again deleted a login made after it was confirmed")
 	}
 }
 

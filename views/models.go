@@ -282,11 +282,14 @@ type DeleteAllVM struct {
 	Preview    []string // the first few logins that will go
 	More       int      // how many more beyond the preview
 	Confirm    string   // what the user typed, kept on error
-	Errors     map[string]string
-	Upstream   *UpstreamError
-	ActionURL  string
-	CancelURL  string
-	Back       string // the list view the page was opened from, where Cancel leads
+	// Listed stands for the logins the page names (all of them, not only the preview); the form
+	// sends it back, and the delete goes ahead only while Mailgun's list still matches it.
+	Listed    string
+	Errors    map[string]string
+	Upstream  *UpstreamError
+	ActionURL string
+	CancelURL string
+	Back      string // the list view the page was opened from, where Cancel leads
 }
 
 // AuditVM is the audit trail page.
