@@ -136,7 +136,10 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 		b = appendRelative(b, r.ResetAt, rw.now)
 		b = append(b, `</time></span>`...)
 	}
-	if vm.Can.SelfLogin != "" && r.Login == vm.Can.SelfLogin {
+	// The user's own login, where self-service is all they may reset: the one row the handler let
+	// them reset. Its login may differ from SelfLogin in the case of its letters, which the
+	// handler's check ignores (policy.SameEmail) and a comparison here would not.
+	if vm.Can.SelfLogin != "" && !vm.Can.Reset && r.CanReset {
 		b = append(b, `<span class="badge badge-indigo" data-testid="self-badge">your login</span>`...)
 	}
 	b = append(b, `<p>Created `...)

@@ -196,3 +196,27 @@ func FuzzAppendQueryEscaped(f *testing.F) {
 		}
 	})
 }
+
+// TestSelfBadgeIgnoresCase: a self-service user's own login gets its "your login" badge when
+// Mailgun spells it with capitals (News@…) and their e-mail does not, as the handler lets them
+// reset it; no other row gets one.
+func TestSelfBadgeIgnoresCase(t *testing.T) {
+	vm := CredentialsVM{
+		Page: Page{Now: sampleNow}, Domain: "example.com", Role: "viewer",
+		Can:      Perms{SelfLogin: "news@example.com"},
+		LoginURL: "/d/example.com/logins/", LoginHistoryURL: "/audit?domain=example.com&login=",
+		Rows: []CredentialRow{
+			{Login: "News@Example.com", CanReset: true},
+			{Login: "other@example.com"},
+		},
+	}
+	var buf bytes.Buffer
+	if err := credentialRows(vm).Render(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	rows := strings.Split(buf.String(), "</tr>")
+	if !strings.Contains(rows[0], `data-testid="self-badge"`) || strings.Contains(rows[1], `data-testid="self-badge"`) {
+		t.Errorf("self badges: own row %v, other row %v; want only the own row's:\n%s",
+			strings.Contains(rows[0], "self-badge"), strings.Contains(rows[1], "self-badge"), buf.String())
+	}
+}
