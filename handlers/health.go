@@ -52,6 +52,10 @@ func (h *Health) Register(e *echo.Echo) {
 	e.GET("/readyz", h.Ready)
 }
 
+// healthPath reports whether p is one of the health checks (Live, Ready): answered the same to
+// everyone, needing no session, not worth compressing, and logged at debug level only.
+func healthPath(p string) bool { return p == "/healthz" || p == "/readyz" }
+
 // Live answers 200 "ok" without touching the database or Mailgun.
 func (h *Health) Live(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")

@@ -103,8 +103,7 @@ func IPExtractor(trusted []netip.Prefix) echo.IPExtractor {
 	if len(trusted) == 0 {
 		return direct
 	}
-	isTrusted := func(a netip.Addr) bool {
-		a = a.Unmap().WithZone("")
+	isTrusted := func(a netip.Addr) bool { // a as forwardedHop gives it: unmapped, no zone
 		for _, p := range trusted {
 			if p.Contains(a) {
 				return true
@@ -417,7 +416,7 @@ func (g *gzipper) put(s *gzipSink) {
 func (g *gzipper) skip(r *http.Request) bool {
 	p := r.URL.Path
 	switch {
-	case p == "/healthz" || p == "/readyz" || p == "/metrics":
+	case healthPath(p) || p == "/metrics":
 		return true
 	case strings.HasPrefix(p, "/static/"):
 		return !compressible[strings.ToLower(path.Ext(p))]
@@ -677,7 +676,7 @@ func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
 func logRequest(logger *slog.Logger, c echo.Context, status int, start time.Time) {
 	req := c.Request()
 	level := slog.LevelInfo
-	if p := req.URL.Path; p == "/healthz" || p == "/readyz" {
+	if healthPath(req.URL.Path) {
 		level = slog.LevelDebug
 	}
 	logger.LogAttrs(req.Context(), level, "request",

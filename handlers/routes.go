@@ -93,7 +93,7 @@ type Deps struct {
 // the database does not answer (the 503 page that says so keeps its stylesheet and script).
 func Sessionless(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return strings.HasPrefix(p, static.Prefix) || p == "/healthz" || p == "/readyz"
+	return strings.HasPrefix(p, static.Prefix) || healthPath(p)
 }
 
 // Register adds SMTP Desk's whole URL surface to e: health and static files, the sign-in flow,
