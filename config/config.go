@@ -428,7 +428,7 @@ func (c Config) Validate() error {
 	}
 
 	// The values stay out of these messages: a PostgreSQL URL may carry a password.
-	if dsn := c.DatabaseURL.Reveal(); pgPrefix.MatchString(dsn) && !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+	if dsn := c.DatabaseURL.Reveal(); pgPrefix.MatchString(dsn) && !postgresURL(dsn) {
 		// The driver knows a PostgreSQL URL by exactly these prefixes: "Postgres://…" or
 		// "postgres:/…" would be taken for a SQLite file path, and the error that the file
 		// cannot be opened would show it, password included.
@@ -436,7 +436,7 @@ func (c Config) Validate() error {
 	} else if strings.Contains(dsn, "://") {
 		u, err := url.Parse(dsn)
 		switch {
-		case err != nil && (strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")):
+		case err != nil && postgresURL(dsn):
 			p.add("DATABASE_URL", "is not a valid URL; percent-encode the characters that have a meaning in a URL in the user name and password (%% as %%25, # as %%23, / as %%2F, ? as %%3F, @ as %%40), e.g. DATABASE_URL=postgres://user:pa%%23ss@host:5432/db")
 		case err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql"):
 			p.add("DATABASE_URL", "unsupported URL; use a SQLite file path (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db) or DATABASE_URL=postgres://user@host:5432/db")
@@ -463,6 +463,12 @@ func (c Config) Validate() error {
 		p.add("METRICS_PPROF", "the profiler is served only on METRICS_ADDR; set METRICS_ADDR too (e.g. METRICS_ADDR=127.0.0.1:9090)")
 	}
 	return p.err()
+}
+
+// postgresURL reports whether dsn starts as the store takes a PostgreSQL URL: exactly
+// postgres:// or postgresql://.
+func postgresURL(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
 // pgPrefix matches the start of a PostgreSQL URL in any letter case and with any slashes.
