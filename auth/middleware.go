@@ -292,8 +292,12 @@ func addFlash(c echo.Context, f Flash) error {
 }
 
 // Flashes returns and clears the session's flash messages: all of them, except those for
-// another page (AddFlashFor), which are cleared unseen.
+// another page (AddFlashFor), which are cleared unseen. A HEAD request gets none and clears none:
+// its answer has no body, so no one would see them.
 func Flashes(c echo.Context) []Flash {
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
 	rs, err := signedIn(c)
 	if err != nil {
 		return nil

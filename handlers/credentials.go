@@ -126,9 +126,12 @@ func (h *CredentialPages) List(c echo.Context) error {
 	}
 
 	// The home page's "last used" is a domain whose list was shown: a name mistyped into the
-	// address (Mailgun's 404) or a list Mailgun failed to give does not replace it.
-	if err := auth.SetPref(c, prefLastDomain, sc.domain); err != nil {
-		h.log.WarnContext(ctx, "remember last domain", "err", err)
+	// address (Mailgun's 404) or a list Mailgun failed to give does not replace it, and neither
+	// does a HEAD, whose answer shows nothing.
+	if c.Request().Method != http.MethodHead {
+		if err := auth.SetPref(c, prefLastDomain, sc.domain); err != nil {
+			h.log.WarnContext(ctx, "remember last domain", "err", err)
+		}
 	}
 	perms := sc.perms()
 	rows := make([]views.CredentialRow, 0, len(items))

@@ -46,10 +46,13 @@ func NewHealth(db Pinger, mailgunSeen func() time.Time, now func() time.Time) *H
 	return &Health{db: db, mailgunSeen: mailgunSeen, now: now}
 }
 
-// Register adds GET /healthz and GET /readyz.
+// Register adds /healthz and /readyz, for GET and HEAD (some uptime monitors send HEAD; without
+// its route, it fell through to the pages' catch-all and was redirected to sign-in).
 func (h *Health) Register(e *echo.Echo) {
-	e.GET("/healthz", h.Live)
-	e.GET("/readyz", h.Ready)
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		e.Add(m, "/healthz", h.Live)
+		e.Add(m, "/readyz", h.Ready)
+	}
 }
 
 // healthPath reports whether p is one of the health checks (Live, Ready): answered the same to

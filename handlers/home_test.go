@@ -158,7 +158,7 @@ func TestSignedOutPageIsPublic(t *testing.T) {
 }
 
 // TestRoutesNeedASession walks the router: every route but health, static files and the
-// sign-in flow sends a visitor without a session to sign in (GET) or refuses them (POST).
+// sign-in flow sends a visitor without a session to sign in (GET, HEAD) or refuses them (POST).
 func TestRoutesNeedASession(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	public := func(path string) bool {
@@ -183,9 +183,9 @@ func TestRoutesNeedASession(t *testing.T) {
 		resp.Body.Close()
 		n++
 		switch r.Method {
-		case http.MethodGet:
+		case http.MethodGet, http.MethodHead:
 			if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), "/auth/login") {
-				t.Errorf("GET %s without a session: %d %s", path, resp.StatusCode, resp.Header.Get("Location"))
+				t.Errorf("%s %s without a session: %d %s", r.Method, path, resp.StatusCode, resp.Header.Get("Location"))
 			}
 		default:
 			if resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden {

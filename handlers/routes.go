@@ -126,25 +126,31 @@ func Register(e *echo.Echo, d Deps) error {
 	// Everything else needs a session, and none of it may be kept by a browser or proxy cache:
 	// after sign-out, the back button must not show a signed-in page.
 	g := e.Group("", d.Auth.RequireUser(), uncached, s.keepSite)
-	g.GET("/", home.Home)
-	g.GET("/export.csv", home.ExportCSV)
-	g.GET("/d/:domain", creds.List)
-	g.GET("/d/:domain/export.csv", creds.ExportCSV)
-	g.GET("/d/:domain/new", creds.NewForm)
+	// Every page that a GET reads also answers HEAD, with the same status and headers and no
+	// body, as HTTP asks (RFC 9110 9.3.2): link checkers and uptime monitors use it. Unrouted,
+	// a HEAD fell through to the group's catch-all and read as an unknown page.
+	get := func(path string, h echo.HandlerFunc) {
+		g.Match([]string{http.MethodGet, http.MethodHead}, path, h)
+	}
+	get("/", home.Home)
+	get("/export.csv", home.ExportCSV)
+	get("/d/:domain", creds.List)
+	get("/d/:domain/export.csv", creds.ExportCSV)
+	get("/d/:domain/new", creds.NewForm)
 	g.POST("/d/:domain/new", creds.Create)
-	g.GET("/d/:domain/logins/:login/reset", creds.ResetForm)
+	get("/d/:domain/logins/:login/reset", creds.ResetForm)
 	g.POST("/d/:domain/logins/:login/reset", creds.Reset)
-	g.GET("/d/:domain/logins/:login/delete", creds.DeleteForm)
+	get("/d/:domain/logins/:login/delete", creds.DeleteForm)
 	g.POST("/d/:domain/logins/:login/delete", creds.Delete)
-	g.GET("/d/:domain/delete-all", creds.DeleteAllForm)
+	get("/d/:domain/delete-all", creds.DeleteAllForm)
 	g.POST("/d/:domain/delete-all", creds.DeleteAll)
-	g.GET("/audit", ap.List)
+	get("/audit", ap.List)
 	g.POST("/audit/verify", ap.Verify)
 	// The check runs on a POST (it writes an entry); an address typed or bookmarked goes to the
 	// audit trail, where its button is.
-	g.GET("/audit/verify", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/audit") })
-	g.GET("/audit/export.csv", ap.ExportCSV)
-	g.GET("/audit/export.jsonl", ap.ExportJSONL)
+	get("/audit/verify", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/audit") })
+	get("/audit/export.csv", ap.ExportCSV)
+	get("/audit/export.jsonl", ap.ExportJSONL)
 	return nil
 }
 

@@ -1,0 +1,82 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+)
+
+// head sends HEAD path with c's cookies, not following redirects.
+func head(t *testing.T, c *testflow.Client, path string) *testflow.Page {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodHead, c.Base.String()+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHEADAnswersAsGETDoes: uptime monitors and link checkers send HEAD. The health checks and
+// every page a GET reads answer it with the GET's status and headers and no body; unrouted, a
+// HEAD fell through to the pages' catch-all and was sent to sign-in (a monitor following the
+// redirect saw the sign-in page, whatever the database's state).
+func TestHEADAnswersAsGETDoes(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+
+	anon, err := testflow.New(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if p := head(t, anon, path); p.Status != http.StatusOK || len(p.Body) != 0 {
+			t.Errorf("HEAD %s = %d with %d body bytes, want 200 and none", path, p.Status, len(p.Body))
+		}
+	}
+	// Signed out, a page's HEAD is sent to sign-in, as its GET is.
+	if p := head(t, anon, "/d/acme.example"); p.Status != http.StatusFound || !strings.HasPrefix(p.Header.Get("Location"), "/auth/login") {
+		t.Errorf("HEAD of a page signed out = %d to %q, want a redirect to sign-in", p.Status, p.Header.Get("Location"))
+	}
+
+	c := e.signIn(t, "admin")
+	c.HTTP.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	for _, path := range []string{"/", "/d/acme.example", "/d/acme.example/new", "/d/acme.example/logins/bob@acme.example/reset", "/audit", "/d/acme.example/export.csv"} {
+		g, h := get(t, c, path), head(t, c, path)
+		if h.Status != g.Status || g.Status != http.StatusOK {
+			t.Errorf("%s: HEAD %d, GET %d, want both 200", path, h.Status, g.Status)
+		}
+		if len(h.Body) != 0 {
+			t.Errorf("HEAD %s sent %d body bytes", path, len(h.Body))
+		}
+		for _, k := range []string{"Content-Type", "Cache-Control"} {
+			if h.Header.Get(k) != g.Header.Get(k) {
+				t.Errorf("%s: HEAD's %s %q, GET's %q", path, k, h.Header.Get(k), g.Header.Get(k))
+			}
+		}
+	}
+	// A HEAD is for a page nobody sees: it keeps the flash for the GET that shows the page, and
+	// does not make its domain the home page's "last used".
+	p := submit(t, c, "/d/acme.example", "/d/acme.example/logins/bob@acme.example/delete", nil)
+	if p.Status != http.StatusSeeOther {
+		t.Fatalf("delete = %d, want a redirect to the list", p.Status)
+	}
+	next := p.Header.Get("Location")
+	if h := head(t, c, next); h.Status != http.StatusOK {
+		t.Fatalf("HEAD %s = %d", next, h.Status)
+	}
+	if f := get(t, c, next).TestID("flash").Text(); !strings.Contains(f, "Deleted bob@acme.example") {
+		t.Errorf("after a HEAD, the list's flash = %q, want the delete's", f)
+	}
+	head(t, c, "/d/newsletter.example.org")
+	if last := get(t, c, "/").TestID("last-used").Closest(`[data-testid="domain-row"]`).AttrOr("data-domain", ""); last != "acme.example" {
+		t.Errorf("last used after a HEAD of another domain = %q, want acme.example", last)
+	}
+}
