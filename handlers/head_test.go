@@ -80,3 +80,30 @@ func TestHEADAnswersAsGETDoes(t *testing.T) {
 		t.Errorf("last used after a HEAD of another domain = %q, want acme.example", last)
 	}
 }
+
+// TestSignOutAddressAsksFirst: a GET of /auth/logout (typed or bookmarked) answered "Page not
+// found" to a signed-in user. It now asks, with the button that signs out; signed out, it goes to
+// the signed-out page.
+func TestSignOutAddressAsksFirst(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	p := get(t, c, "/auth/logout")
+	wantStatus(t, p, http.StatusOK)
+	if p.TestID("sign-out-page").Length() == 0 || p.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("GET /auth/logout: no confirmation page, or it may be cached (%q): %.300s", p.Header.Get("Cache-Control"), p.Text())
+	}
+	if got := p.TestID("sign-out-email").Text(); got != "ada@smtpdesk.example" {
+		t.Errorf("the page names %q, want the signed-in user", got)
+	}
+	// The GET signed nobody out.
+	wantStatus(t, get(t, c, "/"), http.StatusOK)
+	if get(t, c, "/").TestID("user-menu").Length() == 0 {
+		t.Error("signed out by the GET")
+	}
+	// The button signs out (and goes on to the provider's end-session endpoint, which this
+	// harness's provider offers); then the address leads to the signed-out page.
+	submit(t, c, "/auth/logout", "/auth/logout", nil)
+	if p := get(t, c, "/auth/logout"); p.URL.Path != "/auth/signed-out" {
+		t.Errorf("GET /auth/logout signed out ended at %s, want the signed-out page", p.URL)
+	}
+}

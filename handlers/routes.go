@@ -122,6 +122,7 @@ func Register(e *echo.Echo, d Deps) error {
 	}
 	RegisterStatic(e)
 	d.Auth.Register(e) // the sign-in flow and the signed-out page (auth.Config.SignedOutPage)
+	e.Match([]string{http.MethodGet, http.MethodHead}, auth.LogoutPath, SignOutForm, uncached)
 
 	// Everything else needs a session, and none of it may be kept by a browser or proxy cache:
 	// after sign-out, the back button must not show a signed-in page.
@@ -160,6 +161,17 @@ func uncached(next echo.HandlerFunc) echo.HandlerFunc {
 		c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 		return next(c)
 	}
+}
+
+// SignOutForm answers a GET of the sign-out address, typed or bookmarked: signing out is a POST
+// (auth.Auth's logout, CSRF-checked), so the page asks, with the button that sends it. Before,
+// such a GET answered "Page not found" to a signed-in user. Signed out already, it goes to the
+// signed-out page.
+func SignOutForm(c echo.Context) error {
+	if auth.UserFrom(c) == nil {
+		return c.Redirect(http.StatusSeeOther, auth.SignedOutPath)
+	}
+	return Render(c, http.StatusOK, views.SignOutPage(PageBase(c, "Sign out")))
 }
 
 // SignedOut is the public page after sign-out. It fits auth.Config.SignedOutPage. A signed-in

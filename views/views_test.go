@@ -475,6 +475,24 @@ func pageCases() []pageCase {
 			},
 		},
 		{
+			name:    "sign out",
+			comp:    SignOutPage(samplePage("Sign out", "")),
+			present: []string{"sign-out-page", "sign-out-email", "sign-out-confirm", "stay-signed-in", "user-menu"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				form := testid(doc, "sign-out-confirm").Closest("form")
+				if form.AttrOr("method", "") != "post" || form.AttrOr("action", "") != "/auth/logout" {
+					t.Errorf("the confirm button's form: %s %s, want post /auth/logout", form.AttrOr("method", ""), form.AttrOr("action", ""))
+				}
+				if form.Find(`input[name="_csrf"]`).AttrOr("value", "") == "" {
+					t.Error("the sign-out form has no CSRF token")
+				}
+				if got := testid(doc, "sign-out-email").Text(); got == "" {
+					t.Error("the page does not say who is signed in")
+				}
+			},
+		},
+		{
 			name:    "signed out",
 			comp:    SignedOutPage(sampleSignedOut()),
 			present: []string{"sign-in", "signed-out"},
