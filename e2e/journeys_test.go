@@ -16,11 +16,15 @@ import (
 )
 
 // keyPress presses and releases a key as a keyboard does: a keyDown that carries a printable
-// key's text, then a keyUp.
+// key's text (Enter's is "\r", which is what presses a focused button or submits a form from a
+// field), then a keyUp.
 func keyPress(key, code string, vk int64) chromedp.Action[chromedp.Void] {
 	text := key
-	if len([]rune(key)) != 1 {
-		text = "" // a named key (ArrowUp, Enter) types no text
+	switch {
+	case key == "Enter":
+		text = "\r"
+	case len([]rune(key)) != 1:
+		text = "" // another named key (ArrowUp, Tab) types no text
 	}
 	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
 		for _, p := range []input.DispatchKeyEventParams{
@@ -722,6 +726,34 @@ func TestSignOutThenBack(t *testing.T) {
 		t.Errorf("history back to the domain page after sign-out shows %s, want the sign-in page", tb.url())
 	}
 	tb.look("back-after-sign-out")
+}
+
+// TestSignOutByAddress: a user who types the sign-out address gets a page that asks, its Sign
+// out button focused, so Enter signs out; Stay signed in leads home.
+func TestSignOutByAddress(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("signout-address")
+	tb.signIn("operator")
+	tb.wantStatus("open /auth/logout", tb.open("/auth/logout"), http.StatusOK)
+	tb.wait(testid("sign-out-page"))
+	tb.look("sign-out-address")
+	tb.axe("sign-out-address")
+	tb.click(testid("stay-signed-in"))
+	tb.wait(testid("user-menu"))
+	if tb.path() != "/" {
+		t.Errorf("Stay signed in led to %s, want the home page", tb.path())
+	}
+	tb.open("/auth/logout")
+	if !tb.eventually(`document.activeElement && document.activeElement.matches('[data-testid="sign-out-confirm"]')`) {
+		t.Fatal("the Sign out button is not focused when the page opens")
+	}
+	tb.follow("press Enter", keyPress("Enter", "Enter", 13))
+	tb.wait(testid("signed-out"))
+	tb.open("/")
+	if tb.has(testid("user-menu")) {
+		t.Error("still signed in after Enter on the sign-out page")
+	}
 }
 
 // TestFormAfterSignOutElsewhere: the operator fills in the create form, signs out in another
