@@ -89,6 +89,10 @@ type Pending struct {
 	// Mailgun's answer said was done (delete-all's count, say), which the trail would not
 	// otherwise hold.
 	Note string
+	// About, when set before Complete, goes ahead of the message whatever the outcome: what was
+	// asked for that the action's name and logins do not say (a create of system logins), which
+	// a failed or unknown outcome must keep too.
+	About string
 }
 
 // ID is the pending entry's id.
@@ -123,8 +127,12 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 	p.once.Do(func() {
 		outcome, status, msg := Classify(err)
 		if outcome == OutcomeOK && p.Note != "" {
-			msg = truncate(p.Note, MaxMessageLen)
+			msg = p.Note
 		}
+		if p.About != "" {
+			msg = strings.TrimSpace(p.About + " " + msg)
+		}
+		msg = truncate(msg, MaxMessageLen)
 		if outcome == OutcomeFailed && status >= 500 {
 			// Mailgun's 5xx (after the client's retries, for a PUT or DELETE) does not say
 			// that nothing changed: it may come after Mailgun applied the change. The user is

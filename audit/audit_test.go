@@ -209,6 +209,37 @@ func TestCompleteMailgunErrorsByAction(t *testing.T) {
 	}
 }
 
+// TestCompleteKeepsAbout: Pending.About goes ahead of the message whatever the outcome (a
+// create of system logins stays marked as such when Mailgun refuses it or does not answer).
+func TestCompleteKeepsAbout(t *testing.T) {
+	const about = "Asked for as system logins."
+	for _, tt := range []struct {
+		name, note string
+		err        error
+		want       string
+	}{
+		{"ok", "", nil, about},
+		{"ok with a note", "Mailgun did not create b@example.com.", nil, about + " Mailgun did not create b@example.com."},
+		{"refused", "", &mailgun.Error{StatusCode: 400, Message: "Password too short"}, about + " Password too short"},
+		{"no answer", "", &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, about + " no answer from Mailgun in time"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openDB(t)
+			p, err := NewRecorder(db, newClock().Now).Begin(context.Background(), alice, meta, ActionCredentialCreate, "example.com", []string{"x@example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.About, p.Note = about, tt.note
+			if err := p.Complete(context.Background(), tt.err); err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+			if e := onlyEntry(t, db); e.UpstreamMessage != tt.want {
+				t.Errorf("message %q, want %q", e.UpstreamMessage, tt.want)
+			}
+		})
+	}
+}
+
 func TestCompleteAfterRequestCanceled(t *testing.T) {
 	db := openDB(t)
 	rec := NewRecorder(db, newClock().Now)

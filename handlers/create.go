@@ -98,6 +98,10 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		h.releaseForm(c, token) // nothing was sent
 		return err
 	}
+	if f.System {
+		// The trail says so whatever Mailgun answers: a system login outlives delete all.
+		pending.About = "Asked for as system logins."
+	}
 	req := &mailgun.CreateCredentialsRequest{Logins: f.Logins, System: f.System}
 	if f.Mode == "manual" {
 		for range f.Logins {

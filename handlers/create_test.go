@@ -226,6 +226,11 @@ func TestCreateAuthorization(t *testing.T) {
 	c := e.signIn(t, "owner")
 	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "sys", "system": "on"})
 	wantStatus(t, p, http.StatusOK)
+	// The trail says the login was asked for as a system one (delete all keeps those).
+	made := e.auditEntries(t, store.AuditFilter{Action: "credential.create"})
+	if len(made) != 1 || made[0].Outcome != "ok" || !strings.Contains(made[0].UpstreamMessage, "system logins") {
+		t.Errorf("create entries %+v, want one ok entry that says system logins", made)
+	}
 }
 
 func TestCreateUpstreamErrors(t *testing.T) {
