@@ -182,13 +182,13 @@ func NewHTTPClient() *http.Client {
 	// A 100-login list is ~13 kB and a 1,000-login one ~130 kB: read them in a few large reads
 	// rather than through the default 4 kB buffer (one read syscall per 4 kB).
 	t.ReadBufferSize = 32 << 10
-	return &http.Client{
-		Transport: t,
-		// Mailgun's API does not redirect; following one could turn a POST into a GET or
-		// send the key somewhere unexpected, so a 3xx is returned as an *Error instead.
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-	}
+	return &http.Client{Transport: t, CheckRedirect: noRedirects}
 }
+
+// noRedirects is the CheckRedirect of every *http.Client a Client sends through. Mailgun's API
+// does not redirect; following one could turn a POST into a GET (whose answer would then read as
+// the POST's) or send the key somewhere unexpected, so a 3xx is returned as an *Error instead.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // WithRegion selects Mailgun's US (default) or EU API host.
 func WithRegion(r Region) Option {
@@ -231,13 +231,19 @@ func WithBaseURL(raw string) Option {
 	}
 }
 
-// WithHTTPClient makes the client send requests through h instead of its own pooled client.
+// WithHTTPClient makes the client send requests through h's transport, jar and timeout instead
+// of its own pooled client. Redirects are still not followed (see NewHTTPClient): the client
+// uses a copy of h with its own CheckRedirect, and h itself is left as it is.
 func WithHTTPClient(h *http.Client) Option {
 	return func(c *Client) error {
 		if h == nil {
 			return fmt.Errorf("%w: nil *http.Client", ErrInvalidInput)
 		}
-		c.httpClient = h
+		// An *http.Client follows redirects unless told otherwise: a 301 to a create was
+		// followed as a GET of the list, whose 200 read as a create that succeeded.
+		own := *h
+		own.CheckRedirect = noRedirects
+		c.httpClient = &own
 		return nil
 	}
 }

@@ -7,6 +7,8 @@ package sandbox_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -485,4 +487,35 @@ func TestContractFaults(t *testing.T) {
 			t.Fatalf("result = %+v", res)
 		}
 	})
+}
+
+// TestContractOwnHTTPClientDoesNotFollowRedirects: a client given its own *http.Client, which
+// follows redirects as http.Client does by default, still returns a 3xx as an *Error. Following
+// a 301 turned a create into a GET of the same path: the list's 200 read as a create that
+// succeeded, and nothing was made.
+func TestContractOwnHTTPClientDoesNotFollowRedirects(t *testing.T) {
+	s, base := newSandbox(t)
+	newDomain(t, s, "example.com")
+	// A front that has moved the API from /old to the root, as a proxy or a renamed host does.
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, base+strings.TrimPrefix(r.URL.Path, "/old"), http.StatusMovedPermanently)
+	}))
+	t.Cleanup(front.Close)
+	own := &http.Client{}
+	c := newClient(t, front.URL+"/old", mailgun.WithHTTPClient(own))
+
+	res, err := c.CreateCredentials(context.Background(), "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"alice"}})
+	var e *mailgun.Error
+	if !errors.As(err, &e) || e.StatusCode != http.StatusMovedPermanently {
+		t.Fatalf("CreateCredentials = %+v, %v; want the 301 as *mailgun.Error", res, err)
+	}
+	if got := s.Logins("example.com"); slices.Contains(got, "alice@example.com") {
+		t.Fatalf("logins = %v: the create reached the sandbox", got)
+	}
+	for _, call := range s.Calls() {
+		t.Errorf("the sandbox saw %s %s", call.Method, call.Path)
+	}
+	if own.CheckRedirect != nil {
+		t.Error("WithHTTPClient changed the caller's *http.Client")
+	}
 }
