@@ -177,12 +177,49 @@ func cleanMessage(msg string, secrets []string) string {
 	return msg
 }
 
-// redact replaces each of the secrets in s with "[redacted]".
+// redact replaces each of the secrets in s with "[redacted]". Every occurrence is found in s as
+// it came, and occurrences that overlap or touch become one "[redacted]": replacing the secrets
+// one after another let the first break up a later one that held it or overlapped it (two
+// passwords with a common stem, a password holding the key), and the rest of that one stayed.
 func redact(s string, secrets []string) string {
+	var hide []bool // hide[i]: byte i of s is part of a secret; nil while none was found
 	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "[redacted]")
+		if secret == "" {
+			continue
+		}
+		marked := 0 // hide is set up to here for this secret: each byte is marked once
+		for i := 0; ; {
+			j := strings.Index(s[i:], secret)
+			if j < 0 {
+				break
+			}
+			if hide == nil {
+				hide = make([]bool, len(s))
+			}
+			lo, hi := i+j, i+j+len(secret)
+			for k := max(lo, marked); k < hi; k++ {
+				hide[k] = true
+			}
+			marked = hi
+			i = lo + 1 // occurrences of one secret may overlap too ("aaa" in "aaaa")
 		}
 	}
-	return s
+	if hide == nil {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		start := i
+		for i < len(s) && !hide[i] {
+			i++
+		}
+		b.WriteString(s[start:i])
+		if i < len(s) {
+			b.WriteString("[redacted]")
+			for i < len(s) && hide[i] {
+				i++
+			}
+		}
+	}
+	return b.String()
 }

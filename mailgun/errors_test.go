@@ -199,3 +199,39 @@ func TestTransportError(t *testing.T) {
 		t.Errorf("error %q carries the concrete URL", err)
 	}
 }
+
+// TestErrorRedactsSecretsThatOverlap: secrets were replaced one after another, so one that held
+// another, or began where another ended, was broken up by the first replacement and no longer
+// matched: the rest of it stayed in the message. A create's passwords often share a stem.
+func TestErrorRedactsSecretsThatOverlap(t *testing.T) {
+	tests := []struct {
+		name      string
+		passwords []string
+		echo      string
+		leaks     []string // pieces of a secret that must not remain
+	}{
+		{"a password holds another", []string{"Spring-2026", "Spring-2026Xq9Zt"}, "Spring-2026Xq9Zt", []string{"Xq9Zt"}},
+		{"a password holds the key", []string{testKey + "Wv7Rk"}, testKey + "Wv7Rk", []string{"Wv7Rk"}},
+		{"two passwords overlap", []string{"abcdEFGH", "EFGHij7Kl"}, "abcdEFGHij7Kl", []string{"ij7Kl", "abcd"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{status: 400, body: `{"message":"password ` + tt.echo + ` refused"}`})
+			c, _ := newClient(t, f)
+			logins := []string{"alice", "bob"}[:len(tt.passwords)]
+			_, err := c.CreateCredentials(context.Background(), "example.com",
+				&mailgun.CreateCredentialsRequest{Logins: logins, Passwords: tt.passwords})
+			if err == nil {
+				t.Fatal("call succeeded, want an error")
+			}
+			for _, piece := range tt.leaks {
+				if strings.Contains(err.Error(), piece) {
+					t.Errorf("error %q keeps %q of a secret", err, piece)
+				}
+			}
+			if !strings.Contains(err.Error(), "password [redacted] refused") {
+				t.Errorf("error %q lost Mailgun's message", err)
+			}
+		})
+	}
+}
