@@ -268,8 +268,8 @@ type PasswordResult struct {
 	Message string // e.g. "Password changed"
 	Note    string // Mailgun's note about a generated password, if any
 	Login   string // the full login, "local@domain"
-	// Password is the password Mailgun generated; "" when the caller supplied one. It is
-	// shown once: never log or store it.
+	// Password is the password Mailgun generated; "" when the caller supplied one, or when the
+	// answer held none for this login. It is shown once: never log or store it.
 	Password string
 }
 
@@ -320,10 +320,15 @@ func (c *Client) changePassword(ctx context.Context, r route, path, domain, spec
 	if password == "" {
 		if pw, ok := ans.Credentials[login]; ok {
 			res.Password = pw
-		} else if len(ans.Credentials) == 1 {
-			// Keyed by a spelling of the login we did not predict (case, say): take it.
+		} else {
+			// Keyed by a spelling of the login we did not predict (case, say): take it. A
+			// password keyed by another login is not this login's, whatever else the answer
+			// holds: it would be shown as this one's, and the outcome is as if none came back.
 			for l, pw := range ans.Credentials {
-				res.Login, res.Password = l, pw
+				if strings.EqualFold(l, login) {
+					res.Login, res.Password = l, pw
+					break
+				}
 			}
 		}
 	}

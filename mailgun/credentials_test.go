@@ -324,3 +324,34 @@ func TestSingleCredentialCallsRejectBadSpecs(t *testing.T) {
 		}
 	}
 }
+
+// TestChangePasswordTakesOnlyItsOwnLoginsPassword: a generated password comes back keyed by the
+// login. One keyed by another spelling of it (case) is the login's; one keyed by another login is
+// not, and was taken as the login's (the reset page showed it under the login's name, so the
+// user configured a password that does not work). It is now left out, as when Mailgun sends none.
+func TestChangePasswordTakesOnlyItsOwnLoginsPassword(t *testing.T) {
+	tests := []struct {
+		name        string
+		credentials string
+		want        mailgun.PasswordResult
+	}{
+		{"another spelling", `{"Alice@Example.com":"g3n3rated"}`, mailgun.PasswordResult{Login: "Alice@Example.com", Password: "g3n3rated"}},
+		{"another spelling among others", `{"bob@example.com":"not-hers-1","ALICE@example.com":"g3n3rated"}`, mailgun.PasswordResult{Login: "ALICE@example.com", Password: "g3n3rated"}},
+		{"another login", `{"bob@example.com":"not-hers-1"}`, mailgun.PasswordResult{Login: "alice@example.com"}},
+		{"another login in another domain", `{"alice@example.org":"not-hers-1"}`, mailgun.PasswordResult{Login: "alice@example.com"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{body: `{"message":"Password changed","credentials":` + tt.credentials + `}`})
+			c, _ := newClient(t, f)
+			got, err := c.ChangePassword(context.Background(), "example.com", "alice", "")
+			if err != nil {
+				t.Fatalf("ChangePassword: %v", err)
+			}
+			tt.want.Message = "Password changed"
+			if *got != tt.want {
+				t.Errorf("result = %+v, want %+v", *got, tt.want)
+			}
+		})
+	}
+}
