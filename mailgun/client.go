@@ -659,7 +659,11 @@ func describeJSONError(err error) string {
 	case errors.As(err, &syn):
 		return fmt.Sprintf("invalid JSON at byte %d", syn.Offset)
 	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q is a JSON %s, want %s", typ.Field, typ.Value, typ.Type)
+		what := "the answer"
+		if typ.Field != "" {
+			what = fmt.Sprintf("field %q", typ.Field)
+		}
+		return fmt.Sprintf("%s is a JSON %s, want %s", what, typ.Value, jsonKind(typ.Type))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return "truncated JSON"
 	case errors.Is(err, errTrailingData):
@@ -667,6 +671,33 @@ func describeJSONError(err error) string {
 	default:
 		return "invalid JSON"
 	}
+}
+
+// jsonKind names the JSON value a Go type decodes from, for describeJSONError: the type's own
+// name (mailgun.credentialPage, an anonymous struct with its tags) means nothing in a log.
+func jsonKind(t reflect.Type) string {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return "another value"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number" // json reports 1.5 (and one out of range) as "number 1.5"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another value"
 }
 
 // unwrapURLError drops *url.Error's "Get \"https://...\"" wrapper: the route name already

@@ -298,3 +298,42 @@ func TestClientPrintsNoKey(t *testing.T) {
 		t.Errorf("the client is not named by its base URL: %s", out)
 	}
 }
+
+// TestWrongTypeIsNamedInJSONTerms: an answer of the wrong JSON type is ErrBadResponse saying what
+// came and what was expected in JSON's terms. It named the client's Go types instead ("want
+// struct { Message string "json:\"message\""; Spec string "json:\"spec\"" }", "want
+// []mailgun.credentialWire"), which say nothing to whoever reads the log.
+func TestWrongTypeIsNamedInJSONTerms(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name, body string
+		call       func(c *mailgun.Client) error
+		want       string
+	}{
+		{"a list that is an array", `[]`, listCall, `the answer is a JSON array, want an object`},
+		{"items that are an object", `{"items":{},"total_count":1}`, listCall, `field "items" is a JSON object, want an array`},
+		{"a count that is a string", `{"message":"ok","count":"3"}`, func(c *mailgun.Client) error {
+			_, err := c.DeleteAllCredentials(ctx, "example.com")
+			return err
+		}, `field "count" is a JSON string, want a whole number`},
+		{"a count that is a fraction", `{"items":[],"total_count":1.5}`, listCall, `field "total_count" is a JSON number 1.5, want a whole number`},
+		{"a delete answered with a string", `"Credentials have been deleted"`, func(c *mailgun.Client) error {
+			_, err := c.DeleteCredential(ctx, "example.com", "alice")
+			return err
+		}, `the answer is a JSON string, want an object`},
+		{"passwords that are a list", `{"message":"Created 1 credentials pair(s)","credentials":["pw"]}`, func(c *mailgun.Client) error {
+			_, err := c.CreateCredentials(ctx, "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"alice"}})
+			return err
+		}, `field "credentials" is a JSON array, want an object`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{body: tt.body})
+			c, _ := newClient(t, f)
+			err := tt.call(c)
+			if !errors.Is(err, mailgun.ErrBadResponse) || !strings.HasSuffix(err.Error(), "unreadable response: "+tt.want) {
+				t.Errorf("err = %v; want ErrBadResponse ending in %q", err, tt.want)
+			}
+		})
+	}
+}
