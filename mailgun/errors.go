@@ -1,6 +1,7 @@
 package mailgun
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -126,6 +127,10 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 	// echo with or without padding matches): a proxy or gateway may quote the header it refused.
 	basic := base64.RawStdEncoding.EncodeToString([]byte("api:" + c.apiKey))
 	secrets := append([]string{c.apiKey, basic}, cl.secrets...)
+	// A byte-order mark (Windows-hosted proxies write one) is no part of the text: left on, it
+	// hid JSON from the decoder and an HTML page from the check below, and either was kept whole
+	// as Mailgun's message.
+	body = bytes.TrimPrefix(body, []byte("\ufeff"))
 	var eb errorBody
 	msg := ""
 	if err := json.Unmarshal(body, &eb); err == nil {

@@ -28,6 +28,10 @@ func TestErrorMapping(t *testing.T) {
 		{"429", reply{status: 429, body: `{"retry-seconds": 60}`}, mailgun.ErrRateLimited, ""},
 		{"500", reply{status: 500, body: `{"message":"Internal error"}`}, mailgun.ErrServer, "Internal error"},
 		{"502 html", reply{status: 502, header: map[string]string{"Content-Type": "text/html"}, body: "<html><body>Bad gateway</body></html>"}, mailgun.ErrServer, ""},
+		// A byte-order mark (IIS and other Windows-hosted proxies write one) before an HTML page
+		// kept the page as Mailgun's message, and before JSON lost the message.
+		{"502 html after a byte-order mark", reply{status: 502, header: map[string]string{"Content-Type": "text/html"}, body: "\ufeff<!DOCTYPE html><html><body>Bad gateway</body></html>"}, mailgun.ErrServer, ""},
+		{"404 json after a byte-order mark", reply{status: 404, body: "\ufeff" + `{"message":"Domain not found"}`}, mailgun.ErrNotFound, "Domain not found"},
 		{"503 multi-line text", reply{status: 503, header: map[string]string{"Content-Type": "text/plain"}, body: "Service down\r\nsecond line"}, mailgun.ErrServer, "Service down"},
 		{"302", reply{status: 302, header: map[string]string{"Location": "http://127.0.0.1:1/x"}}, nil, ""},
 		{"409", reply{status: 409, body: `{"message":"conflict"}`}, nil, "conflict"},
