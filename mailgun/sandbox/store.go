@@ -167,7 +167,7 @@ func validateLocal(local string) error {
 	case local == "":
 		return errors.New("Invalid login: the local part is empty")
 	case len(local) > 64:
-		return fmt.Errorf("Invalid login: the local part is longer than 64 characters")
+		return fmt.Errorf("Invalid login: the local part is longer than 64 bytes")
 	case !utf8.ValidString(local):
 		return errors.New("Invalid login: not valid UTF-8")
 	}
