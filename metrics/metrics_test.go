@@ -85,6 +85,10 @@ func TestMetricsTokenRequired(t *testing.T) {
 	}{
 		{"no header", "", http.StatusUnauthorized},
 		{"wrong token", "Bearer nope", http.StatusUnauthorized},
+		{"wrong token of the same length", "Bearer s3cret-tokex", http.StatusUnauthorized},
+		{"the token's prefix", "Bearer s3cret-toke", http.StatusUnauthorized},
+		{"the token and more", "Bearer s3cret-token2", http.StatusUnauthorized},
+		{"the token alone", "s3cret-token", http.StatusUnauthorized},
 		{"right token", "Bearer s3cret-token", http.StatusOK},
 	}
 	for _, tt := range tests {
