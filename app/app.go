@@ -212,8 +212,14 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		defer a.wg.Done()
 		audit.RunRetention(bg, a.db, cfg.AuditRetention, time.Hour, time.Now, a.audit, logger)
 	}()
-	logger.Info("SMTP Desk ready", "config", cfg, "policy_rules", len(a.policy.Current().Rules()))
 	return a, nil
+}
+
+// LogReady logs "SMTP Desk ready", with the address served and the configuration (secrets
+// redacted). The caller logs it once every listener it needs is open: New cannot, as a port
+// taken would otherwise fail the start just after a line saying it was ready.
+func (a *App) LogReady(addr string) {
+	a.log.Info("SMTP Desk ready", "addr", addr, "config", a.cfg, "policy_rules", len(a.policy.Current().Rules()))
 }
 
 // buildEcho assembles the server: middleware (metrics among it), session, CSRF, then every route.

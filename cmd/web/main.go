@@ -161,7 +161,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "base_url", cfg.BaseURL)
 
 	stopHUP := onHUP(func() {
 		if err := a.ReloadPolicy(); err != nil {
@@ -177,6 +176,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	defer stopMetrics()
 
+	// Every listener is open: a port someone else holds has failed the start by now, and
+	// connections from here on wait in the listener's queue for Serve.
+	a.LogReady(ln.Addr().String())
 	srv := app.NewServer(a.Handler(), logger)
 	if err := serve(ctx, srv, ln, ShutdownTimeout); err != nil {
 		return err
@@ -288,6 +290,7 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 		return err
 	}
 	defer stopMetrics()
+	d.App.LogReady(strings.TrimPrefix(d.URL, "http://"))
 	stopHUP := onHUP(func() {
 		if err := d.App.ReloadPolicy(); err != nil {
 			logger.Error("policy reload failed; the previous policy stays in force", "err", err)
