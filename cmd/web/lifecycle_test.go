@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -122,4 +127,97 @@ func TestReadyOnlyOnceListening(t *testing.T) {
 			t.Errorf("GET /healthz once ready = %d", resp.StatusCode)
 		}
 	})
+}
+
+// TestSecondSignalEndsShutdownAtOnce: a second SIGINT (Ctrl+C again) or SIGTERM while the
+// server waits for requests in flight ends the process at once, saying so; the second was
+// swallowed, and the operator had to wait out ShutdownTimeout or kill the process. The test runs
+// main in a child process (the test binary again, told by SMTPDESK_TEST_MAIN to call main) and
+// keeps a request in flight with a connection that sent only part of its header.
+func TestSecondSignalEndsShutdownAtOnce(t *testing.T) {
+	if os.Getenv("SMTPDESK_TEST_MAIN") == "1" {
+		os.Args = []string{"web", "-demo", "-addr", "127.0.0.1:0", "-data", os.Getenv("SMTPDESK_TEST_DATA")}
+		main()
+		return
+	}
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestSecondSignalEndsShutdownAtOnce$")
+			cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "SMTPDESK_TEST_DATA="+t.TempDir())
+			var out testlog.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			defer func() {
+				if cmd.ProcessState == nil {
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+			}()
+			re := regexp.MustCompile(`SMTP Desk demo is running: http://(127\.0\.0\.1:\d+)`)
+			var addr string
+			for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+				if m := re.FindStringSubmatch(out.String()); m != nil {
+					addr = m[1]
+				}
+				select {
+				case err := <-exited:
+					t.Fatalf("the demo ended before it ran: %v\n%s", err, out.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no demo URL within 30 s:\n%s", out.String())
+				}
+			}
+			// Part of a request's header: the connection is active, and shutdown waits for it
+			// (up to ReadHeaderTimeout, 10 s, when the server gives up on the rest).
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: "+addr+"\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(200 * time.Millisecond) // for the server to read it
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			// Shutdown has begun once the listener refuses new connections; the process still
+			// waits for the request in flight.
+			for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				probe, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					break
+				}
+				probe.Close()
+				if time.Now().After(deadline) {
+					t.Fatalf("the listener still accepts 5 s after the first signal\n%s", out.String())
+				}
+			}
+			select {
+			case err := <-exited:
+				t.Fatalf("the process ended with a request in flight, before the second signal: %v\n%s", err, out.String())
+			default:
+			}
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+					t.Errorf("after the second signal the process ended with %v, want exit status 1", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("the process still runs 5 s after the second signal\n%s", out.String())
+			}
+			if want := "smtp-desk: " + sig.String() + " again: stopping now, without waiting for the requests in flight"; !strings.Contains(out.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		})
+	}
 }

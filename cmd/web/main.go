@@ -43,6 +43,7 @@ func main() {
 	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	exitOnSecondSignal(os.Stderr)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -50,6 +51,24 @@ func main() {
 		fmt.Fprintln(os.Stderr, "smtp-desk:", err)
 		os.Exit(exitCode(err))
 	}
+}
+
+// exitOnSecondSignal ends the process on the second SIGINT or SIGTERM. The first ends main's
+// context, and shutdown then waits up to ShutdownTimeout for requests in flight; an operator who
+// presses Ctrl+C again (or a supervisor that sends SIGTERM again) wants the process gone now,
+// and NotifyContext alone would swallow every signal after the first.
+func exitOnSecondSignal(stderr io.Writer) {
+	// Two places: the first signal must not fill the channel and make the second be dropped.
+	// Notify here, not in the goroutine, so that the signal which ends main's context is the
+	// first one counted.
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ch
+		s := <-ch
+		fmt.Fprintf(stderr, "smtp-desk: %v again: stopping now, without waiting for the requests in flight\n", s)
+		os.Exit(1)
+	}()
 }
 
 // ExitBroken is the exit status of "web audit verify" when the check ran and found the trail
