@@ -129,6 +129,49 @@ func TestReadyOnlyOnceListening(t *testing.T) {
 	})
 }
 
+// TestSignalDuringStartUpIsNamed: a SIGINT or SIGTERM while the server waits for its database
+// ends the start with that said, not with the connection it cut off ("failed to receive message:
+// context canceled; check that the server runs and accepts connections…"), which sent the
+// operator to check a database that was fine.
+func TestSignalDuringStartUpIsNamed(t *testing.T) {
+	// A "PostgreSQL" that accepts the connection and never answers holds start-up in store.Open.
+	db, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := db.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	env := serverEnv(t, freeAddr(t))
+	env["DATABASE_URL"] = "postgres://smtpdesk@" + db.Addr().String() + "/smtpdesk?sslmode=disable&connect_timeout=60"
+	// As signal.NotifyContext in main ends it.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	var out testlog.Buffer
+	go func() { done <- run(ctx, nil, envOf(env), &out) }()
+	select {
+	case c := <-accepted:
+		defer c.Close()
+	case err := <-done:
+		t.Fatalf("run ended before it reached its database: %v\n%s", err, out.String())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("run did not reach its database\n%s", out.String())
+	}
+	cancel(errors.New("interrupt signal received"))
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return 30 s after the signal")
+	}
+	if err == nil || err.Error() != "stopped during start-up (interrupt signal received)" {
+		t.Errorf("run interrupted during start-up = %v, want \"stopped during start-up (interrupt signal received)\"", err)
+	}
+}
+
 // TestSecondSignalEndsShutdownAtOnce: a second SIGINT (Ctrl+C again) or SIGTERM while the
 // server waits for requests in flight ends the process at once, saying so; the second was
 // swallowed, and the operator had to wait out ShutdownTimeout or kill the process. The test runs

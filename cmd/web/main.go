@@ -71,6 +71,16 @@ func exitOnSecondSignal(stderr io.Writer) {
 	}()
 }
 
+// startErr is err, from a start-up step ctx bounds, unless a signal ended ctx while it ran: err
+// is then what the signal cut off (a database connection: "context canceled; check that the
+// server runs…"), and would send the operator to check what was fine.
+func startErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("stopped during start-up (%v)", context.Cause(ctx))
+	}
+	return err
+}
+
 // ExitBroken is the exit status of "web audit verify" when the check ran and found the trail
 // broken; any other failure (the database unreachable, a bad setting) exits 1, so that a
 // monitoring job can tell tampering from an outage.
@@ -171,14 +181,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	logger := app.NewLogger(stdout, cfg)
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
-		return err
+		return startErr(ctx, err)
 	}
 	defer a.Close()
 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.ListenAddr())
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err)
+		return startErr(ctx, fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err))
 	}
 
 	stopHUP := onHUP(func() {
@@ -191,7 +201,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	stopMetrics, err := serveMetrics(ctx, cfg, a.MetricsHandler(), logger)
 	if err != nil {
 		ln.Close()
-		return err
+		return startErr(ctx, err)
 	}
 	defer stopMetrics()
 
@@ -301,12 +311,12 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 		NoGzip:           cfg.NoGzip, // HTTP_GZIP=false
 	})
 	if err != nil {
-		return err
+		return startErr(ctx, err)
 	}
 	defer d.Close()
 	stopMetrics, err := serveMetrics(ctx, cfg, d.App.MetricsHandler(), logger)
 	if err != nil {
-		return err
+		return startErr(ctx, err)
 	}
 	defer stopMetrics()
 	d.App.LogReady(strings.TrimPrefix(d.URL, "http://"))
