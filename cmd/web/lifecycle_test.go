@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,6 +262,47 @@ func TestSecondSignalEndsShutdownAtOnce(t *testing.T) {
 			}
 			if want := "smtp-desk: " + sig.String() + " again: stopping now, without waiting for the requests in flight"; !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+		})
+	}
+}
+
+// TestPortTakenSaysWhatToDo: a port another program holds (8080 often is, and the demo's first
+// run meets it) stops the start with what to set instead, the next port as the example, not
+// with the system's words alone ("bind: address already in use").
+func TestPortTakenSaysWhatToDo(t *testing.T) {
+	const taken = "bind: address already in use; another program listens on that port: stop it, or "
+	for _, tc := range []struct {
+		name string
+		args func(addr string) []string
+		env  func(addr string) map[string]string
+		want string // with %s for the next port's address
+	}{
+		{"demo", func(addr string) []string { return []string{"-demo", "-addr", addr, "-data", t.TempDir()} },
+			func(string) map[string]string { return nil },
+			"pick another with -addr (e.g. -addr %s)"},
+		{"SMTPDESK_LISTEN", func(string) []string { return nil },
+			func(addr string) map[string]string { return serverEnv(t, addr) },
+			"set SMTPDESK_LISTEN to another (e.g. SMTPDESK_LISTEN=%s)"},
+		{"-addr", func(addr string) []string { return []string{"-addr", addr} },
+			func(string) map[string]string { return serverEnv(t, ":8080") },
+			"pick another with -addr (e.g. -addr %s)"},
+		{"METRICS_ADDR", func(string) []string { return nil },
+			func(addr string) map[string]string {
+				env := serverEnv(t, freeAddr(t))
+				env["METRICS_ADDR"] = addr
+				return env
+			},
+			"set METRICS_ADDR to another (e.g. METRICS_ADDR=%s)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := takenAddr(t)
+			host, port, _ := net.SplitHostPort(addr)
+			p, _ := strconv.Atoi(port)
+			want := taken + fmt.Sprintf(tc.want, net.JoinHostPort(host, strconv.Itoa(p+1)))
+			err := run(context.Background(), tc.args(addr), envOf(tc.env(addr)), io.Discard)
+			if err == nil || !strings.HasSuffix(err.Error(), want) {
+				t.Errorf("run = %v, want an error ending %q", err, want)
 			}
 		})
 	}

@@ -22,6 +22,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -188,7 +189,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.ListenAddr())
 	if err != nil {
-		return startErr(ctx, fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err))
+		fix := "set SMTPDESK_LISTEN to another (e.g. SMTPDESK_LISTEN=%s)"
+		if cfg.ListenFlag {
+			fix = "pick another with -addr (e.g. -addr %s)"
+		}
+		return startErr(ctx, portAdvice(fmt.Errorf("listen on %s: %w", cfg.ListenAddr(), err), cfg.ListenAddr(), fix))
 	}
 
 	stopHUP := onHUP(func() {
@@ -274,7 +279,7 @@ func serveMetrics(ctx context.Context, cfg config.Config, metrics http.Handler, 
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", cfg.MetricsAddr)
 	if err != nil {
-		return nil, fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err)
+		return nil, portAdvice(fmt.Errorf("listen on METRICS_ADDR %s: %w", cfg.MetricsAddr, err), cfg.MetricsAddr, "set METRICS_ADDR to another (e.g. METRICS_ADDR=%s)")
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", metrics)
@@ -289,6 +294,21 @@ func serveMetrics(ctx context.Context, cfg config.Config, metrics http.Handler, 
 	go func() { _ = srv.Serve(ln) }()
 	logger.Info("serving metrics", "addr", ln.Addr().String(), "pprof", cfg.MetricsPprof)
 	return func() { srv.Close() }, nil
+}
+
+// portAdvice adds to err, when it says another program holds the port of addr (the system's
+// words are only "bind: address already in use"), what to do: fix, with the next port in its %s.
+// 8080, the default, is often taken already, and the demo's first run is a newcomer's.
+func portAdvice(err error, addr, fix string) error {
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		return err
+	}
+	next := "8081"
+	host, port, _ := net.SplitHostPort(addr)
+	if p, perr := strconv.Atoi(port); perr == nil && p > 0 && p < 65535 {
+		next = strconv.Itoa(p + 1)
+	}
+	return fmt.Errorf("%w; another program listens on that port: stop it, or "+fix, err, net.JoinHostPort(host, next))
 }
 
 // runDemo starts the demo and serves it until ctx ends.
@@ -311,7 +331,7 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 		NoGzip:           cfg.NoGzip, // HTTP_GZIP=false
 	})
 	if err != nil {
-		return startErr(ctx, err)
+		return startErr(ctx, portAdvice(err, addr, "pick another with -addr (e.g. -addr %s)"))
 	}
 	defer d.Close()
 	stopMetrics, err := serveMetrics(ctx, cfg, d.App.MetricsHandler(), logger)
