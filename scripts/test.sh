@@ -46,10 +46,14 @@ fi
 default_pg="postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 pg_up() { command -v pg_isready >/dev/null && pg_isready -q -d "$SMTPDESK_TEST_POSTGRES"; }
 start_cluster() {
-	local v
+	local v started=""
 	for v in $(ls /etc/postgresql 2>/dev/null); do
-		as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start </dev/null || true
+		# Exit status 2 is pg_ctlcluster's "already running" (apt's install may have started it).
+		if as_root pg_ctlcluster --skip-systemctl-redirect "$v" main start </dev/null; then started=1
+		elif [ $? = 2 ]; then started=1; fi
 	done
+	# Nothing started (no cluster yet, or no right to start one): no server to wait 30 s for.
+	[ -n "$started" ] || return 1
 	for _ in $(seq 1 30); do pg_up && return 0; sleep 1; done
 	return 1
 }
@@ -74,7 +78,8 @@ else
 	fi
 	if ! pg_up; then
 		echo "ERROR: no PostgreSQL answers on 127.0.0.1:5432 and none could be installed or started." >&2
-		echo "       Install it (apt-get install -y postgresql) and start it, set SMTPDESK_TEST_POSTGRES to another" >&2
+		echo "       Install it (apt-get install -y postgresql) and start it (as root: pg_ctlcluster VERSION main start," >&2
+		echo "       or systemctl start postgresql), set SMTPDESK_TEST_POSTGRES to another" >&2
 		echo "       server, or set SMTPDESK_SKIP_POSTGRES=1 to skip the PostgreSQL tests." >&2
 		exit 1
 	fi

@@ -60,6 +60,20 @@ func TestScriptHonoursChromiumPath(t *testing.T) {
 	}
 }
 
+// TestScriptWaitsOnlyForAServerItStarted: with no PostgreSQL answering and none it could start
+// (no cluster on a fresh machine, or a developer without root or sudo), the script goes on at
+// once, to the install or to its error. It waited 30 s for a server nothing had started, twice
+// when it could not install one either: a minute after "starting PostgreSQL" with nothing said.
+func TestScriptWaitsOnlyForAServerItStarted(t *testing.T) {
+	out, calls, exit := runScript(t, []string{"SMTPDESK_TEST_POSTGRES=", "PG_CTLCLUSTER_STUB_EXIT=1"}, false)
+	if exit != 1 || !strings.Contains(string(out), "ERROR: no PostgreSQL answers on 127.0.0.1:5432") {
+		t.Errorf("exit %d, want 1 and the error saying no PostgreSQL answers:\n%s", exit, out)
+	}
+	if n := strings.Count("\n"+string(calls), "\nsleep "); n > 0 {
+		t.Errorf("the script slept %d times waiting for a PostgreSQL nothing started\ncalls:\n%s", n, calls)
+	}
+}
+
 // runScript runs scripts/test.sh with env added and every command it would change the machine
 // with replaced by a stub that records the call; up says whether the stub PostgreSQL on port
 // 5433 answers. It returns the output, the calls recorded and the exit status.
@@ -76,9 +90,11 @@ func runScript(t *testing.T, env []string, up bool) (out, calls []byte, exit int
 	stubs := t.TempDir()
 	callLog := filepath.Join(t.TempDir(), "calls")
 	record := "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> " + callLog + "\n"
-	for _, name := range []string{"apt-get", "pg_ctlcluster", "su", "go", "npm", "gofmt", "git", "sleep", "sed", "createdb"} {
+	for _, name := range []string{"apt-get", "su", "go", "npm", "gofmt", "git", "sleep", "sed", "createdb"} {
 		writeStub(t, stubs, name, record+"exit 0\n")
 	}
+	// PG_CTLCLUSTER_STUB_EXIT=1: starting the cluster fails (no right to, without root or sudo).
+	writeStub(t, stubs, "pg_ctlcluster", record+"exit ${PG_CTLCLUSTER_STUB_EXIT:-0}\n")
 	writeStub(t, stubs, "sudo", record+"[ \"$1\" = -n ] && shift\nexec \"$@\"\n")
 	answer := "exit 1\n"
 	if up {
