@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -305,5 +306,46 @@ func TestPortTakenSaysWhatToDo(t *testing.T) {
 				t.Errorf("run = %v, want an error ending %q", err, want)
 			}
 		})
+	}
+}
+
+// TestShutdownSaysWhatItWaitsFor: when the signal comes, the log says that requests in flight
+// have up to the grace period and that a second signal ends them now (the process was silent
+// for up to 15 s); when the grace period ends with a request still running, the error says it
+// was cut off, where it read "shutdown: context deadline exceeded".
+func TestShutdownSaysWhatItWaitsFor(t *testing.T) {
+	started := make(chan struct{})
+	release := make(chan struct{})
+	defer close(release)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		<-release
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out testlog.Buffer
+	logger := slog.New(slog.NewTextHandler(&out, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, srv, ln, 300*time.Millisecond, logger) }()
+	go func() {
+		if resp, err := http.Get("http://" + ln.Addr().String() + "/slow"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	cancel()
+	select {
+	case err = <-served:
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return 30 s after the context ended")
+	}
+	if want := "shutdown: requests still in flight after 300ms were cut off"; err == nil || err.Error() != want {
+		t.Errorf("serve = %v, want %q", err, want)
+	}
+	if want := `msg="stopping: no new connections; requests in flight have up to 300ms (a second SIGINT or SIGTERM ends them now)"`; !strings.Contains(out.String(), want) {
+		t.Errorf("log lacks %s:\n%s", want, out.String())
 	}
 }

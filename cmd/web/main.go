@@ -214,7 +214,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	// connections from here on wait in the listener's queue for Serve.
 	a.LogReady(ln.Addr().String())
 	srv := app.NewServer(a.Handler(), logger)
-	if err := serve(ctx, srv, ln, ShutdownTimeout); err != nil {
+	if err := serve(ctx, srv, ln, ShutdownTimeout, logger); err != nil {
 		return err
 	}
 	logger.Info("stopped")
@@ -223,7 +223,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 
 // serve serves srv on ln until ctx ends, then shuts down gracefully: it stops accepting and
 // waits up to timeout for requests in flight.
-func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration) error {
+func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, logger *slog.Logger) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -231,16 +231,32 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	logStopping(logger, timeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		_ = srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
+		return shutdownErr(err, timeout)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("serve: %w", err)
 	}
 	return nil
+}
+
+// logStopping says, when shutdown begins, what it waits for and how to end it sooner: until
+// the requests in flight finish, nothing else is logged for up to timeout.
+func logStopping(logger *slog.Logger, timeout time.Duration) {
+	logger.Info(fmt.Sprintf("stopping: no new connections; requests in flight have up to %v (a second SIGINT or SIGTERM ends them now)", timeout))
+}
+
+// shutdownErr is the error of a shutdown that did not finish: past the grace period, the
+// requests still running were cut off, which "context deadline exceeded" does not say.
+func shutdownErr(err error, timeout time.Duration) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: requests still in flight after %v were cut off", timeout)
+	}
+	return fmt.Errorf("shutdown: %w", err)
 }
 
 // onHUP calls fn on every SIGHUP until the returned stop is called; after it, SIGHUP is ignored.
@@ -358,10 +374,11 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 	fmt.Fprintf(stdout, "\n  Press Ctrl+C to stop.\n%s\n\n", bar)
 
 	<-ctx.Done()
+	logStopping(logger, ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer cancel()
 	if err := d.Shutdown(sctx); err != nil {
-		return err
+		return shutdownErr(err, ShutdownTimeout)
 	}
 	return d.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -146,7 +147,7 @@ func TestGracefulShutdown(t *testing.T) {
 	served := make(chan error, 1)
 	// The grace period only has to outlast this test's steps between the cancel and the release
 	// below, which a loaded machine can stretch; the request would otherwise be cut off.
-	go func() { served <- serve(ctx, srv, ln, time.Minute) }()
+	go func() { served <- serve(ctx, srv, ln, time.Minute, slog.New(slog.DiscardHandler)) }()
 
 	type result struct {
 		body string
