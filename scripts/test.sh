@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # SMTP Desk's test command (the README's, and CI's through .ci/run). Run it from anywhere, as
-# root on a fresh Debian machine or as a developer: it installs what is missing (Chromium for the
-# browser tests, the npm packages for the CSS check, a local PostgreSQL for the store tests), then
-# runs go vet, staticcheck, the gofmt check, the generated-files check and the whole test suite
-# with -race.
+# root on a fresh Debian machine or as a developer: it installs what is missing (a C compiler for
+# -race, Chromium for the browser tests, the npm packages for the CSS check, a local PostgreSQL
+# for the store tests), then runs go vet, staticcheck, the gofmt check, the generated-files check
+# and the whole test suite with -race.
 # It ends with a summary line "N passed, N failed" counting packages. The tests leave their log
 # output, database files and secrets in a scan directory (internal/secretscan); after the tests,
 # the secret scan checks that no secret reached a log or a database, and a leak fails the run
@@ -24,6 +24,17 @@ apt_install() {
 		return 1
 	fi
 }
+
+# --- A C compiler, for go test -race: the race detector needs cgo, which Go turns off on a
+# machine without one (a fresh Debian with Go from go.dev). ---
+if command -v go >/dev/null && [ "$(go env CGO_ENABLED)" != 1 ]; then
+	if [ "${CGO_ENABLED:-}" = 0 ]; then
+		echo "ERROR: CGO_ENABLED=0 is set, and go test -race needs cgo: unset it and run this script again." >&2
+		exit 1
+	fi
+	step "installing gcc (go test -race needs cgo, and cgo a C compiler)"
+	apt_install gcc libc6-dev
+fi
 
 # --- Chromium, for the e2e tests (CHROMIUM_PATH names another one, as the tests honour) ---
 if [ -n "${CHROMIUM_PATH:-}" ]; then

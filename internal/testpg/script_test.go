@@ -74,6 +74,28 @@ func TestScriptWaitsOnlyForAServerItStarted(t *testing.T) {
 	}
 }
 
+// TestScriptInstallsACompilerForRace: on a machine without a C compiler (a fresh Debian with Go
+// from go.dev), Go turns cgo off, and "go test -race" needs it: the suite ended, after vet and
+// staticcheck, with "go: -race requires cgo; enable cgo by setting CGO_ENABLED=1", 0 packages
+// passed and a secret scan that found nothing to scan. The script installs gcc first, as it
+// installs Chromium, and leaves a machine that has one alone.
+func TestScriptInstallsACompilerForRace(t *testing.T) {
+	for _, cgo := range []string{"0", "1"} {
+		t.Run("CGO_ENABLED="+cgo, func(t *testing.T) {
+			out, calls, _ := runScript(t, []string{"SMTPDESK_SKIP_POSTGRES=1", "GO_STUB_CGO=" + cgo, "CGO_ENABLED="}, false)
+			installs := strings.Contains(string(calls), "apt-get install -y -qq gcc libc6-dev")
+			if want := cgo == "0"; installs != want {
+				t.Errorf("go env CGO_ENABLED = %s: installs gcc %v, want %v\n%s\ncalls:\n%s", cgo, installs, want, out, calls)
+			}
+		})
+	}
+	// CGO_ENABLED=0 set by hand is not a missing compiler: the script says to unset it.
+	out, calls, exit := runScript(t, []string{"SMTPDESK_SKIP_POSTGRES=1", "GO_STUB_CGO=0", "CGO_ENABLED=0"}, false)
+	if exit != 1 || !strings.Contains(string(out), "CGO_ENABLED=0 is set") || strings.Contains(string(calls), "gcc") {
+		t.Errorf("with CGO_ENABLED=0: exit %d, want 1 and no install; output:\n%s\ncalls:\n%s", exit, out, calls)
+	}
+}
+
 // runScript runs scripts/test.sh with env added and every command it would change the machine
 // with replaced by a stub that records the call; up says whether the stub PostgreSQL on port
 // 5433 answers. It returns the output, the calls recorded and the exit status.
@@ -90,9 +112,11 @@ func runScript(t *testing.T, env []string, up bool) (out, calls []byte, exit int
 	stubs := t.TempDir()
 	callLog := filepath.Join(t.TempDir(), "calls")
 	record := "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> " + callLog + "\n"
-	for _, name := range []string{"apt-get", "su", "go", "npm", "gofmt", "git", "sleep", "sed", "createdb"} {
+	for _, name := range []string{"apt-get", "su", "npm", "gofmt", "git", "sleep", "sed", "createdb"} {
 		writeStub(t, stubs, name, record+"exit 0\n")
 	}
+	// GO_STUB_CGO is what "go env CGO_ENABLED" answers: 0 as on a machine without a C compiler.
+	writeStub(t, stubs, "go", record+"[ \"$*\" = \"env CGO_ENABLED\" ] && echo \"${GO_STUB_CGO:-1}\"\nexit 0\n")
 	// PG_CTLCLUSTER_STUB_EXIT=1: starting the cluster fails (no right to, without root or sudo).
 	writeStub(t, stubs, "pg_ctlcluster", record+"exit ${PG_CTLCLUSTER_STUB_EXIT:-0}\n")
 	writeStub(t, stubs, "sudo", record+"[ \"$1\" = -n ] && shift\nexec \"$@\"\n")
