@@ -14,6 +14,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/static"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -244,30 +245,49 @@ func has(list []string, v string) bool {
 	return false
 }
 
+// TestSecurity15SecurityHeaders: every kind of answer carries the headers, not only pages:
+// redirects, error pages (404, 413, a JSON error), downloads (CSV and JSON Lines, streamed
+// or not), static files and the health checks.
 func TestSecurity15SecurityHeaders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	admin := e.signIn("admin")
 	anon := e.client()
 	nonces := map[string]string{}
-	for _, tc := range []struct {
-		c    *testflow.Client
-		path string
-	}{
-		{admin, "/"}, {admin, "/d/example.com"}, {admin, "/d/example.com?q=user00&page=2"}, {admin, "/d/example.com/new"},
-		{admin, "/d/example.com/logins/user001@example.com/reset"}, {admin, "/d/example.com/logins/user001@example.com/delete"},
-		{admin, "/d/example.com/delete-all"}, {admin, "/audit"}, {admin, "/audit/export.csv"}, {admin, "/no-such-page"},
-		{admin, "/d/no-such.example"}, {anon, "/auth/signed-out"}, {anon, "/auth/callback?state=x&code=y"},
-		{anon, "/healthz"}, {anon, "/readyz"},
-	} {
-		resp, body := raw(t, tc.c, http.MethodGet, tc.path, nil, nil)
+	type request struct {
+		c            *testflow.Client
+		method, path string
+		form         url.Values
+		hdr          http.Header
+	}
+	at := func(c *testflow.Client, path string) request {
+		return request{c: c, method: http.MethodGet, path: path}
+	}
+	reqs := []request{
+		at(admin, "/"), at(admin, "/d/example.com"), at(admin, "/d/example.com?q=user00&page=2"), at(admin, "/d/example.com/new"),
+		at(admin, "/d/example.com/logins/user001@example.com/reset"), at(admin, "/d/example.com/logins/user001@example.com/delete"),
+		at(admin, "/d/example.com/delete-all"), at(admin, "/audit"), at(admin, "/audit/export.csv"), at(admin, "/audit/export.jsonl"),
+		at(admin, "/d/example.com/export.csv"), at(admin, "/export.csv"), at(admin, "/no-such-page"), at(admin, "/d/no-such.example"),
+		at(admin, auth.LogoutPath), // a method the route lacks: 404
+		{c: admin, method: http.MethodGet, path: "/d/no-such.example", hdr: http.Header{"Accept": {"application/json"}}},
+		{c: admin, method: http.MethodPost, path: "/d/example.com/new", form: url.Values{"logins": {strings.Repeat("a", 70<<10)}}}, // 413
+		at(anon, "/"), at(anon, auth.LoginPath), at(anon, "/auth/signed-out"), at(anon, "/auth/callback?state=x&code=y"),
+		at(anon, "/healthz"), at(anon, "/readyz"), at(anon, "/static/no-such.css"),
+	}
+	for _, name := range static.Names() {
+		reqs = append(reqs, at(anon, static.URL(name)), request{c: anon, method: http.MethodHead, path: static.URL(name)})
+	}
+	statuses := map[int]bool{}
+	for _, tc := range reqs {
+		resp, body := raw(t, tc.c, tc.method, tc.path, tc.form, tc.hdr)
+		statuses[resp.StatusCode] = true
 		h := resp.Header
 		csp := cspDirectives(h.Get("Content-Security-Policy"))
 		for _, want := range []struct{ dir, val string }{
 			{"default-src", "'self'"}, {"object-src", "'none'"}, {"base-uri", "'none'"}, {"frame-ancestors", "'none'"},
 		} {
 			if !has(csp[want.dir], want.val) {
-				t.Errorf("GET %s (%d): CSP %s = %v, want %s", tc.path, resp.StatusCode, want.dir, csp[want.dir], want.val)
+				t.Errorf("%s %s (%d): CSP %s = %v, want %s", tc.method, tc.path, resp.StatusCode, want.dir, csp[want.dir], want.val)
 			}
 		}
 		var nonce string
@@ -276,15 +296,15 @@ func TestSecurity15SecurityHeaders(t *testing.T) {
 				nonce = strings.TrimSuffix(strings.TrimPrefix(v, "'nonce-"), "'")
 			}
 			if v == "'unsafe-inline'" || v == "'unsafe-eval'" || v == "*" {
-				t.Errorf("GET %s: script-src allows %s", tc.path, v)
+				t.Errorf("%s %s: script-src allows %s", tc.method, tc.path, v)
 			}
 		}
 		if nonce == "" {
-			t.Errorf("GET %s: CSP without a script nonce: %q", tc.path, h.Get("Content-Security-Policy"))
+			t.Errorf("%s %s: CSP without a script nonce: %q", tc.method, tc.path, h.Get("Content-Security-Policy"))
 		} else if prev, dup := nonces[nonce]; dup {
-			t.Errorf("GET %s reused the CSP nonce of %s", tc.path, prev)
+			t.Errorf("%s %s reused the CSP nonce of %s", tc.method, tc.path, prev)
 		}
-		nonces[nonce] = tc.path
+		nonces[nonce] = tc.method + " " + tc.path
 		if strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 			doc, err := goquery.NewDocumentFromReader(strings.NewReader(body))
 			if err != nil {
@@ -292,18 +312,23 @@ func TestSecurity15SecurityHeaders(t *testing.T) {
 			}
 			doc.Find("script").Each(func(_ int, s *goquery.Selection) {
 				if s.AttrOr("nonce", "") != nonce && s.AttrOr("src", "") == "" {
-					t.Errorf("GET %s: inline script without the page's nonce", tc.path)
+					t.Errorf("%s %s: inline script without the page's nonce", tc.method, tc.path)
 				}
 			})
 		}
 		if got := h.Get("Strict-Transport-Security"); !strings.Contains(got, "max-age=31536000") || !strings.Contains(got, "includeSubDomains") {
-			t.Errorf("GET %s over HTTPS: HSTS = %q, want max-age=31536000; includeSubDomains", tc.path, got)
+			t.Errorf("%s %s over HTTPS: HSTS = %q, want max-age=31536000; includeSubDomains", tc.method, tc.path, got)
 		}
 		if got := h.Get("X-Content-Type-Options"); got != "nosniff" {
-			t.Errorf("GET %s: X-Content-Type-Options = %q", tc.path, got)
+			t.Errorf("%s %s: X-Content-Type-Options = %q", tc.method, tc.path, got)
 		}
 		if got := h.Get("Referrer-Policy"); got != "same-origin" {
-			t.Errorf("GET %s: Referrer-Policy = %q", tc.path, got)
+			t.Errorf("%s %s: Referrer-Policy = %q", tc.method, tc.path, got)
+		}
+	}
+	for _, want := range []int{http.StatusOK, http.StatusFound, http.StatusNotFound, http.StatusRequestEntityTooLarge} {
+		if !statuses[want] {
+			t.Errorf("no request was answered %d: the walk misses a kind of answer", want)
 		}
 	}
 }
@@ -312,7 +337,7 @@ func TestSecurity15SecurityHeaders(t *testing.T) {
 // the sign-out form with its CSRF token), so none may be kept by a browser or proxy cache, and
 // after sign-out the back button must not show one. That holds for every GET route behind
 // sign-in, and for the error pages answered before any route's middleware runs: an unknown
-// address (404), a method the route lacks (405) and a form refused by the CSRF check (403).
+// address (404, as is a method the route lacks) and a form refused by the CSRF check (403).
 func TestSecurity15SignedInPagesNotStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
