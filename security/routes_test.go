@@ -31,6 +31,13 @@ var domainRoutes = map[string]policy.Action{
 	"POST /d/:domain/logins/:login/delete": policy.ActDelete,
 	"GET /d/:domain/delete-all":            policy.ActDeleteAll,
 	"POST /d/:domain/delete-all":           policy.ActDeleteAll,
+	// Every GET page also answers HEAD, through the same handler.
+	"HEAD /d/:domain":                      policy.ActView,
+	"HEAD /d/:domain/export.csv":           policy.ActView,
+	"HEAD /d/:domain/new":                  policy.ActCreate,
+	"HEAD /d/:domain/logins/:login/reset":  policy.ActReset,
+	"HEAD /d/:domain/logins/:login/delete": policy.ActDelete,
+	"HEAD /d/:domain/delete-all":           policy.ActDeleteAll,
 }
 
 // unsafeMethod reports whether a route's method may change state (SECURITY.md item 14). Echo
@@ -93,7 +100,7 @@ func TestSecurity12EveryDomainRoute(t *testing.T) {
 				refused++
 				var form url.Values
 				var hdr http.Header
-				if rt.method != http.MethodGet {
+				if unsafeMethod(rt.method) {
 					// A form that would do the action if the policy let it through.
 					form = url.Values{"_csrf": {tok}, "logins": {"intruder"}, "mode": {"generate"}, "confirm": {u.domain}}
 					hdr = http.Header{"Sec-Fetch-Site": {"same-origin"}}
