@@ -137,18 +137,7 @@ func TestReadyOnlyOnceListening(t *testing.T) {
 // context canceled; check that the server runs and accepts connections…"), which sent the
 // operator to check a database that was fine.
 func TestSignalDuringStartUpIsNamed(t *testing.T) {
-	// A "PostgreSQL" that accepts the connection and never answers holds start-up in store.Open.
-	db, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := db.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
+	db, accepted := silentPostgres(t)
 	env := serverEnv(t, freeAddr(t))
 	env["DATABASE_URL"] = "postgres://smtpdesk@" + db.Addr().String() + "/smtpdesk?sslmode=disable&connect_timeout=60"
 	// As signal.NotifyContext in main ends it.
@@ -165,6 +154,7 @@ func TestSignalDuringStartUpIsNamed(t *testing.T) {
 		t.Fatalf("run did not reach its database\n%s", out.String())
 	}
 	cancel(errors.New("interrupt signal received"))
+	var err error
 	select {
 	case err = <-done:
 	case <-time.After(30 * time.Second):

@@ -562,6 +562,24 @@ func TestRuntimeDefaults(t *testing.T) {
 	}
 }
 
+// silentPostgres is a "PostgreSQL" that accepts one connection and never answers, which holds
+// start-up in store.Open; accepted gets the connection. It closes at the test's end.
+func silentPostgres(t *testing.T) (db net.Listener, accepted <-chan net.Conn) {
+	t.Helper()
+	db, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ch := make(chan net.Conn, 1)
+	go func() {
+		if c, err := db.Accept(); err == nil {
+			ch <- c
+		}
+	}()
+	return db, ch
+}
+
 // TestHUPDuringStartUp: a SIGHUP that arrives while the server is still starting (here: waiting
 // for its database) does not end it, as the signal's default would. The test runs main itself in
 // a child process: the test binary again, told by SMTPDESK_TEST_MAIN to call main.
@@ -571,18 +589,7 @@ func TestHUPDuringStartUp(t *testing.T) {
 		main()
 		return
 	}
-	// A "PostgreSQL" that accepts the connection and never answers holds start-up in store.Open.
-	db, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		if c, err := db.Accept(); err == nil {
-			accepted <- c
-		}
-	}()
+	db, accepted := silentPostgres(t)
 	addr := freeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHUPDuringStartUp$")
 	cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1",
