@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/accessibility"
 	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
@@ -315,6 +316,43 @@ func (tb *tab) fill(sel, value string) {
 	tb.wait(sel)
 	query[bool](tb, "clear", sel, `els => { els[0].value = ""; return true; }`)
 	tb.do("fill "+sel, chromedp.SendKeys(chromedp.CSS(sel), value))
+}
+
+// axInfo is what the browser tells a screen reader about an element: its role, its accessible
+// name and its accessible description.
+type axInfo struct{ Role, Name, Description string }
+
+// ax is the accessibility node of the first element matching sel now, as Chromium computes it
+// for screen readers (names from labels, aria-labelledby, content; descriptions from
+// aria-describedby and title).
+func (tb *tab) ax(sel string) axInfo {
+	tb.t.Helper()
+	return run(tb, "accessibility of "+sel, chromedp.Action[axInfo](func(ctx context.Context, _ *chromedp.Target) (axInfo, error) {
+		el, err := chromedp.Call(ctx, runtime.Evaluate, runtime.EvaluateParams{Expression: fmt.Sprintf(`document.querySelector(%q)`, sel)})
+		if err != nil {
+			return axInfo{}, err
+		}
+		if el.Result == nil || el.Result.ObjectID == "" {
+			return axInfo{}, fmt.Errorf("no element matches %s", sel)
+		}
+		alone := false
+		tree, err := chromedp.Call(ctx, accessibility.GetPartialAXTree, accessibility.GetPartialAXTreeParams{ObjectID: el.Result.ObjectID, FetchRelatives: &alone})
+		if err != nil {
+			return axInfo{}, err
+		}
+		if len(tree.Nodes) == 0 {
+			return axInfo{}, fmt.Errorf("%s has no accessibility node", sel)
+		}
+		str := func(v *accessibility.Value) string {
+			var s string
+			if v != nil {
+				_ = json.Unmarshal([]byte(v.Value), &s)
+			}
+			return s
+		}
+		n := tree.Nodes[0]
+		return axInfo{Role: str(n.Role), Name: str(n.Name), Description: str(n.Description)}, nil
+	}))
 }
 
 // check clicks a checkbox or radio button (no navigation).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -648,5 +649,49 @@ func TestPasswordChoiceByKeyboard(t *testing.T) {
 		if got := focused(); !strings.HasPrefix(got, "input[password-input]") {
 			t.Errorf("%s: a click on Choose a password left the focus on %s, want the password field", form, got)
 		}
+	}
+}
+
+// TestDeleteDialogSaysWhatItDeletes: the list's delete dialog, opened from a row with the
+// keyboard, tells a screen reader which login it deletes, not only its title ("Delete this SMTP
+// login?"): the focus goes to Cancel, so the dialog's name and description are all that is read
+// out, and the question naming the login was neither. Esc then closes the dialog and gives the
+// focus back to the row's Delete link, with its focus ring.
+func TestDeleteDialogSaysWhatItDeletes(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("delete-dialog-a11y")
+	tb.signIn("admin")
+	const login, domain = "bob@acme.example", "acme.example"
+	tb.wantStatus("domain page", tb.open("/d/"+domain), http.StatusOK)
+	link := rowLogin(login) + " " + deleteSel
+	tb.wait(link)
+	tb.do("focus the row's Delete", chromedp.Focus(chromedp.CSS(link)))
+	tb.do("press Enter", keyPress("Enter", "Enter", 13))
+	tb.do("wait for the dialog", chromedp.WaitVisible(chromedp.CSS(`dialog[open] [data-confirm-cancel]`)))
+	if got := run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)); !strings.HasPrefix(got, `button "Cancel"`) {
+		t.Errorf("the dialog opened with the focus on %s, want Cancel", got)
+	}
+	d := tb.ax("dialog[open]")
+	if d.Role != "dialog" || d.Name != "Delete this SMTP login?" {
+		t.Errorf("the dialog is announced as %s %q, want dialog %q", d.Role, d.Name, "Delete this SMTP login?")
+	}
+	if !strings.Contains(d.Description, login) || !strings.Contains(d.Description, domain) {
+		t.Errorf("the dialog's description is %q: a screen reader is not told it deletes %s from %s", d.Description, login, domain)
+	}
+	tb.look("delete-dialog")
+
+	tb.do("press Esc", keyPress("Escape", "Escape", 27))
+	if tb.has("dialog[open]") {
+		t.Fatal("Esc does not close the delete dialog")
+	}
+	back := run(tb, "the focus after Esc", chromedp.Evaluate[bool](
+		`document.activeElement.matches("a.ad") && document.activeElement.closest("tr").dataset.login === `+"`"+login+"`"))
+	if !back || !run(tb, "its focus ring", chromedp.Evaluate[bool](focusRingJS)) {
+		t.Errorf("after Esc the focus is on %s (ring %v), want %s's Delete link with its ring",
+			run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)), run(tb, "ring", chromedp.Evaluate[bool](focusRingJS)), login)
+	}
+	if got := srv.Sandbox.Logins(domain); !slices.Contains(got, login) {
+		t.Errorf("Esc deleted %s", login)
 	}
 }

@@ -1183,6 +1183,9 @@ func UpstreamPanel(u *UpstreamError) templ.Component {
 // links that open it carry data-confirm-action (and data-confirm-message, or on the domain page
 // the row's data-login and the table's data-confirm-domain). Without the script, the
 // links lead to a confirmation page instead. back is the list view to return to afterwards.
+// The question describes the dialog (aria-describedby): the dialog opens with the focus on
+// Cancel, and a screen reader reads out only the dialog's name and description, so without it
+// the user would not hear which login goes.
 func ConfirmDialog(csrf, back, title, confirmLabel string) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
@@ -1200,7 +1203,7 @@ func ConfirmDialog(csrf, back, title, confirmLabel string) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 80, "<dialog data-confirm-dialog aria-labelledby=\"confirm-dialog-title\" class=\"w-[28rem] max-w-[calc(100vw-2rem)] rounded-xl bg-white p-0 text-gray-900 shadow-xl ring-1 ring-gray-200 dark:bg-gray-900 dark:text-gray-100 dark:ring-gray-700\"><form method=\"post\" class=\"p-6\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 80, "<dialog data-confirm-dialog aria-labelledby=\"confirm-dialog-title\" aria-describedby=\"confirm-dialog-message\" class=\"w-[28rem] max-w-[calc(100vw-2rem)] rounded-xl bg-white p-0 text-gray-900 shadow-xl ring-1 ring-gray-200 dark:bg-gray-900 dark:text-gray-100 dark:ring-gray-700\"><form method=\"post\" class=\"p-6\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
@@ -1227,20 +1230,20 @@ func ConfirmDialog(csrf, back, title, confirmLabel string) templ.Component {
 		var templ_7745c5c3_Var62 string
 		templ_7745c5c3_Var62, templ_7745c5c3_Err = templ.JoinStringErrs(title)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components.templ`, Line: 189, Col: 74}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components.templ`, Line: 192, Col: 74}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var62))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 83, "</h2><p class=\"mt-2 break-words text-sm text-gray-700 dark:text-gray-300\" data-confirm-message></p></div></div><div class=\"mt-6 flex flex-col-reverse gap-2 sm:flex-row sm:justify-end\"><button type=\"button\" class=\"btn btn-secondary\" data-confirm-cancel>Cancel</button> <button type=\"submit\" class=\"btn btn-danger\" data-testid=\"confirm-button\">")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 83, "</h2><p id=\"confirm-dialog-message\" class=\"mt-2 break-words text-sm text-gray-700 dark:text-gray-300\" data-confirm-message></p></div></div><div class=\"mt-6 flex flex-col-reverse gap-2 sm:flex-row sm:justify-end\"><button type=\"button\" class=\"btn btn-secondary\" data-confirm-cancel>Cancel</button> <button type=\"submit\" class=\"btn btn-danger\" data-testid=\"confirm-button\">")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var63 string
 		templ_7745c5c3_Var63, templ_7745c5c3_Err = templ.JoinStringErrs(confirmLabel)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components.templ`, Line: 195, Col: 92}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components.templ`, Line: 198, Col: 92}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var63))
 		if templ_7745c5c3_Err != nil {
