@@ -695,3 +695,36 @@ func TestDeleteDialogSaysWhatItDeletes(t *testing.T) {
 		t.Errorf("Esc deleted %s", login)
 	}
 }
+
+// TestMismatchedPasswordsRetypedFromTheFirst: a chosen password typed differently in its two
+// fields comes back with both fields empty (a password is never sent back to the page), so the
+// focus goes to the first one, where typing it again starts, not to "Repeat password", where the
+// error is written (it went there, and the first field had to be found again above it). The
+// field tells a screen reader why: it is described by the mismatch message.
+func TestMismatchedPasswordsRetypedFromTheFirst(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("password-mismatch")
+	tb.signIn("admin")
+	for _, form := range []struct{ path, form string }{
+		{"/d/acme.example/new", "create-form"},
+		{"/d/acme.example/logins/bob@acme.example/reset", "reset-form"},
+	} {
+		tb.wantStatus("form", tb.open(form.path), http.StatusOK)
+		if form.form == "create-form" {
+			tb.fill(testid("logins-input"), "mismatch")
+		}
+		tb.check(testid("mode-manual"))
+		tb.fill(testid("password-input"), "Chosen-pass-42")
+		tb.fill(testid("password2-input"), "Chosen-pass-43")
+		tb.wantStatus("send", tb.click(testid(form.form)+" "+testid("confirm-button")), http.StatusBadRequest)
+		tb.wait(testid("field-error-password2"))
+		if got := run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)); !strings.HasPrefix(got, "input[password-input]") {
+			t.Errorf("%s: after mismatched passwords the focus is on %s, want the first password field", form.path, got)
+		}
+		if d := tb.ax(testid("password-input")).Description; !strings.Contains(d, "The two passwords do not match.") {
+			t.Errorf("%s: the first password field is described as %q, without the mismatch", form.path, d)
+		}
+		tb.look("mismatch-" + form.form)
+	}
+}

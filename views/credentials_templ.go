@@ -1090,7 +1090,7 @@ func passwordChoice(mode string, errs map[string]string, whom string, retype boo
 			TestID:       "password-input",
 			Autocomplete: "new-password",
 			Mono:         true,
-			Attrs:        templ.Attributes{"minlength": "5"},
+			Attrs:        passwordAttrs(errs),
 		}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err

@@ -389,6 +389,21 @@ func passwordHint(mode string, errs map[string]string, retype bool) string {
 	return "Used only when you choose a password: 5 to 32 characters."
 }
 
+// passwordAttrs are the extra attributes of the first password field of a create or reset form.
+// When the two passwords did not match, both fields come back empty, so the first one, where
+// typing the password again starts, asks for the focus (the script gives it to the first element
+// asking, which is before "Repeat password", whose error it is) and is described by that error
+// too (after its hint, which it always has: passwordHint), so that a screen reader says why the
+// form came back.
+func passwordAttrs(errs map[string]string) templ.Attributes {
+	a := templ.Attributes{"minlength": "5"}
+	if errOf(errs, "password") == "" && errOf(errs, "password2") != "" {
+		a["data-autofocus"] = true
+		a["aria-describedby"] = fieldID("password") + "-hint " + fieldID("password2") + "-error"
+	}
+	return a
+}
+
 // modeOr returns mode, or "generate" when empty.
 func modeOr(mode string) string {
 	if mode == "manual" {
