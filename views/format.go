@@ -711,7 +711,9 @@ func chosenExplain(n int) string {
 // Breakable writes a domain or a login (any dotted name) escaped, with a line-break
 // opportunity after each dot and @, so that in a narrow column "newsletter.example.org" wraps
 // between its labels ("newsletter.example." / "org") and a login after its @, instead of
-// inside a word. The text is unchanged.
+// inside a word. The text is unchanged, and so is what a screen reader is told: each <wbr> is
+// aria-hidden, because Chromium puts a space for it into the accessible name ("acme. example",
+// read as two words with a full stop between them).
 func Breakable(name string) templ.Component {
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
 		var b []byte
@@ -722,7 +724,7 @@ func Breakable(name string) templ.Component {
 				break
 			}
 			b = appendEscaped(b, name[:i+1])
-			b = append(b, "<wbr>"...)
+			b = append(b, `<wbr aria-hidden="true">`...)
 			name = name[i+1:]
 		}
 		_, err := w.Write(b)

@@ -682,12 +682,12 @@ func TestBreakable(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"", ""},
 		{"localhost", "localhost"},
-		{"example.com", "example.<wbr>com"},
-		{"newsletter.example.org", "newsletter.<wbr>example.<wbr>org"},
+		{"example.com", `example.<wbr aria-hidden="true">com`},
+		{"newsletter.example.org", `newsletter.<wbr aria-hidden="true">example.<wbr aria-hidden="true">org`},
 		{"trailing.", "trailing."},
-		{"a..b", "a.<wbr>.<wbr>b"},
-		{`x<y>&"'.z`, "x&lt;y&gt;&amp;&#34;&#39;.<wbr>z"},
-		{"news@newsletter.example.org", "news@<wbr>newsletter.<wbr>example.<wbr>org"},
+		{"a..b", `a.<wbr aria-hidden="true">.<wbr aria-hidden="true">b`},
+		{`x<y>&"'.z`, `x&lt;y&gt;&amp;&#34;&#39;.<wbr aria-hidden="true">z`},
+		{"news@newsletter.example.org", `news@<wbr aria-hidden="true">newsletter.<wbr aria-hidden="true">example.<wbr aria-hidden="true">org`},
 		{"trailing@", "trailing@"},
 	}
 	for _, tc := range tests {
