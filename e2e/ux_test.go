@@ -757,3 +757,49 @@ func TestDottedNamesReadWhole(t *testing.T) {
 		t.Errorf("the newest audit entry's domain is read as %q, want newsletter.example.org", got)
 	}
 }
+
+// TestFocusNotUnderStickyHeader: on a laptop, the domain page's table header sticks to the top
+// of the window. Going back up the list with Shift+Tab, the browser scrolls each focused Reset,
+// Delete or History link into view; it used to stop with the link at the very top of the
+// window, hidden behind the header, so that the focus went out of sight for a whole row. Now
+// every link the focus reaches is in sight.
+func TestFocusNotUnderStickyHeader(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("sticky-focus")
+	tb.signIn("admin")
+	tb.wantStatus("domain page", tb.open("/d/example.com"), http.StatusOK)
+	shiftTab := chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		const shift = 8 // the DevTools protocol's modifier bit for Shift
+		for _, p := range []input.DispatchKeyEventParams{
+			{Type: input.DispatchKeyEventTypeKeyDown, Key: "Tab", Code: "Tab", Modifiers: shift, WindowsVirtualKeyCode: 9, NativeVirtualKeyCode: 9},
+			{Type: input.DispatchKeyEventTypeKeyUp, Key: "Tab", Code: "Tab", Modifiers: shift, WindowsVirtualKeyCode: 9, NativeVirtualKeyCode: 9},
+		} {
+			if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	// What is drawn at the middle of the focused element, when it is not that element: the
+	// header covering it, say.
+	const coveredJS = `(() => {
+		const e = document.activeElement, r = e.getBoundingClientRect();
+		const at = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+		if (at && (at === e || e.contains(at))) return "";
+		return (at ? at.tagName.toLowerCase() + " " + at.textContent.trim() : "nothing") + " (the link's top at " + Math.round(r.top) + ")";
+	})()`
+	tb.do("focus the page size", chromedp.Focus(chromedp.CSS(testid("page-size"))))
+	hidden := 0
+	for i := 0; i < 90; i++ { // thirty rows, from the bottom of the list up
+		tb.do("press Shift+Tab", shiftTab)
+		if by := run(tb, "what covers the focus", chromedp.Evaluate[string](coveredJS)); by != "" {
+			if hidden++; hidden <= 3 {
+				t.Errorf("Shift+Tab to %s: it is hidden behind %s", run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)), by)
+			}
+		}
+	}
+	if hidden > 3 {
+		t.Errorf("and %d more", hidden-3)
+	}
+}
