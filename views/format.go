@@ -678,6 +678,21 @@ func filtered(f AuditFilter) bool {
 	return f != AuditFilter{}
 }
 
+// historyOnly says whether the audit filters ask for one login's history and nothing else (the
+// domain aside, which a row's History link sets with it).
+func historyOnly(f AuditFilter) bool {
+	return f.Login != "" && f == AuditFilter{Domain: f.Domain, Login: f.Login}
+}
+
+// auditEmptyHint is what to do when the audit filters match nothing: widen the date range only
+// when one is set.
+func auditEmptyHint(f AuditFilter) string {
+	if f.From != "" || f.To != "" {
+		return "Widen the date range or clear a filter."
+	}
+	return "Change or clear a filter."
+}
+
 // failedExplain says what a failure means for the logins it names.
 func failedExplain(action string, n int) string {
 	switch {

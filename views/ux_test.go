@@ -271,3 +271,33 @@ func TestAuditExportsSayWhatTheyHold(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditEmptySaysWhatToDo: an audit page whose filters match nothing says what to do about
+// it in the terms of what was asked. A row's History link (the domain and the login, nothing
+// else) that finds nothing says that nothing was recorded for that login, not "Widen the date
+// range or clear a filter" to someone who set neither; other filters are told to widen the
+// date range only when one is set.
+func TestAuditEmptySaysWhatToDo(t *testing.T) {
+	empty := func(f AuditFilter) *goquery.Selection {
+		vm := sampleAuditEmpty()
+		vm.Filter, vm.Login = f, f.Login
+		doc, _ := render(t, Audit(vm))
+		return testid(doc, "empty-state")
+	}
+	const login = "bob@acme.example"
+	history := empty(AuditFilter{Domain: "acme.example", Login: login})
+	if h := history.Find("h2").Text(); !strings.Contains(h, login) {
+		t.Errorf("a login's empty history reads %q, which does not name %s", h, login)
+	}
+	if body := history.Text(); strings.Contains(body, "date range") || !strings.Contains(body, "outside SMTP Desk") {
+		t.Errorf("a login's empty history says %q; want no date range, and that changes made outside SMTP Desk are not recorded", strings.Join(strings.Fields(body), " "))
+	}
+	if body := empty(AuditFilter{Actor: "nobody"}).Text(); strings.Contains(body, "date range") {
+		t.Errorf("filters without dates are told %q", strings.Join(strings.Fields(body), " "))
+	}
+	for _, f := range []AuditFilter{{From: "2026-01-01"}, {Domain: "acme.example", Login: login, To: "2026-01-01"}} {
+		if body := empty(f).Text(); !strings.Contains(body, "date range") {
+			t.Errorf("filters with a date (%+v) are not told to widen it: %q", f, strings.Join(strings.Fields(body), " "))
+		}
+	}
+}
