@@ -803,3 +803,42 @@ func TestFocusNotUnderStickyHeader(t *testing.T) {
 		t.Errorf("and %d more", hidden-3)
 	}
 }
+
+// TestDomainPickerShowsWholeNames: the domain picker shows each domain's whole name, wrapped
+// when long, on a phone and a laptop. It cut them short with an ellipsis, so that two long
+// domains differing only at their end (…example.com and …example.org) read the same there.
+func TestDomainPickerShowsWholeNames(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	long := []string{"transactional-mail.acme-corporation.example.com", "transactional-mail.acme-corporation.example.org"}
+	for _, d := range long {
+		if err := srv.Sandbox.AddDomain(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb := srv.tab("picker-names")
+	tb.signIn("admin")
+	defer tb.do("back to the desktop screen", desktopViewport())
+	picker := testid("domain-picker")
+	for _, width := range []int64{desktopWidth, phoneWidth} {
+		if width == phoneWidth {
+			tb.do("phone screen", chromedp.EmulateViewport(width, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+		}
+		tb.wantStatus("domain page", tb.open("/d/"+long[0]), http.StatusOK)
+		tb.check(picker + " > summary")
+		// Each item's name: its text, and whether it is drawn whole (no part of it cut off).
+		items := query[map[string]bool](tb, "the picker's names", testid("domain-picker-item")+" > span:first-child",
+			`els => Object.fromEntries(els.map(e => [e.textContent, e.scrollWidth <= e.clientWidth]))`)
+		for _, d := range long {
+			whole, ok := items[d]
+			if !ok {
+				t.Fatalf("at %d pixels the picker lists %v, not %s", width, items, d)
+			}
+			if !whole {
+				t.Errorf("at %d pixels the picker cuts %s short", width, d)
+			}
+		}
+		tb.fitsWidth("the open domain picker", int(width))
+	}
+	tb.look("picker")
+}

@@ -235,10 +235,12 @@ func appendDomainPicker(b []byte, p *Page) []byte {
 			d := &p.Domains[i]
 			b = append(b, `<li><a href="`...)
 			b = appendURL(b, d.URL)
+			// The whole name, wrapped when long: cut short, two domains that differ only at
+			// their end (…example.com, …example.org) would read the same.
 			if d.Label == p.CurrentDomain {
-				b = append(b, `" class="menu-item" aria-current="page" data-testid="domain-picker-item"><span class="truncate font-semibold text-indigo-700 dark:text-indigo-300">`...)
+				b = append(b, `" class="menu-item" aria-current="page" data-testid="domain-picker-item"><span class="min-w-0 font-semibold text-indigo-700 [overflow-wrap:anywhere] dark:text-indigo-300">`...)
 			} else {
-				b = append(b, `" class="menu-item" data-testid="domain-picker-item"><span class="truncate">`...)
+				b = append(b, `" class="menu-item" data-testid="domain-picker-item"><span class="min-w-0 [overflow-wrap:anywhere]">`...)
 			}
 			b = appendEscaped(b, d.Label)
 			b = append(b, `</span> `...)
