@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -841,4 +842,33 @@ func TestDomainPickerShowsWholeNames(t *testing.T) {
 		tb.fitsWidth("the open domain picker", int(width))
 	}
 	tb.look("picker")
+}
+
+// TestFlashIsAnnounced: a flash arrives with the page, in a status region, and a screen reader
+// announces only what changes in a live region once the page is there: the message of a delete
+// confirmed in the list's dialog (no row to focus, nothing else said) was never read out. The
+// page's script now says it through its live region. After "Done" on a passwords page the
+// script says which row changed instead (TestDoneLeadsToTheChangedRow), which stays so.
+func TestFlashIsAnnounced(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("flash-announced")
+	tb.signIn("admin")
+	const login = "bob@acme.example"
+	tb.wantStatus("domain page", tb.open("/d/acme.example"), http.StatusOK)
+	deleteLogin(t, tb, login)
+	flash := tb.text(testid("flash-success"))
+	if !tb.eventually(fmt.Sprintf(`(document.getElementById("js-live") || {}).textContent === %q`, flash)) {
+		t.Errorf("the flash %q is not announced: the live region says %q", flash, tb.text("#js-live"))
+	}
+	if live := tb.attrs("#js-live", "aria-live"); len(live) != 1 || live[0] != "polite" {
+		t.Errorf("#js-live has aria-live %q, want polite", live)
+	}
+
+	// A page past the end says so in a warning flash, announced too.
+	tb.wantStatus("a page past the end", tb.open("/d/example.com?page=99"), http.StatusOK)
+	warning := tb.text(testid("flash-warning"))
+	if !tb.eventually(fmt.Sprintf(`document.getElementById("js-live").textContent === %q`, warning)) {
+		t.Errorf("the warning %q is not announced: the live region says %q", warning, tb.text("#js-live"))
+	}
 }

@@ -97,8 +97,18 @@
     });
   }
 
-  // Flashes: the dismiss button is hidden until this script shows it.
+  // Flashes: the dismiss button is hidden until this script shows it. A flash comes with the
+  // page, in a status region, and a screen reader announces only what changes in a live region
+  // once the page is there: its words are said again through the script's live region. On a
+  // list that "Done" leads to, initChanged says which row changed instead, as its flash does.
   function initFlashes() {
+    var words = [];
+    document.querySelectorAll('[data-flash] > p').forEach(function (p) {
+      words.push(p.textContent.trim());
+    });
+    if (words.length > 0 && !document.querySelector('table.creds > tbody > tr[data-changed]')) {
+      announce(words.join(' '));
+    }
     document.querySelectorAll('[data-dismiss]').forEach(function (btn) {
       btn.hidden = false;
       btn.addEventListener('click', function () {
