@@ -651,7 +651,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	if db.dialect == DialectPostgres {
 		opts.Isolation = sql.LevelRepeatableRead
 	}
-	snap, err := db.sql.BeginTx(ctx, opts)
+	snap, err := db.begin(ctx, opts)
 	if err != nil {
 		return rep, fmt.Errorf("store: verify audit: begin: %w", err)
 	}

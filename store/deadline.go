@@ -70,7 +70,8 @@ func (db *DB) op(ctx context.Context, fn func(ctx context.Context) error) error 
 
 // unavailable marks err ErrUnavailable when ctx's deadline has passed, whatever words the driver's
 // error has for it, when err is a failure to reach PostgreSQL (refused, timed out, no route; not a
-// refusal the server gave, such as a wrong password or no such database), or when SQLite's busy
+// refusal the server gave, such as a wrong password or no such database), when PostgreSQL ended
+// the connection or takes none for now (serverEnded: a restart, a failover), or when SQLite's busy
 // timeout ran out, another process holding its write lock: DefaultTimeout is as long, so either
 // may end the wait first.
 func unavailable(ctx context.Context, err error) error {
@@ -85,9 +86,30 @@ func unavailable(ctx context.Context, err error) error {
 	if errors.As(err, &ce) && errors.As(err, &ne) {
 		return &unavailableError{err: err, deadline: errors.Is(err, context.DeadlineExceeded)}
 	}
+	if serverEnded(err) {
+		return &unavailableError{err: err}
+	}
 	var se *sqlite.Error
 	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY { // extended codes too
 		return &unavailableError{err: err}
 	}
 	return err
+}
+
+// serverEnded reports whether err is PostgreSQL's word that it ended the connection or takes none
+// for now: 57P01 (admin_shutdown: a shutdown or restart, or pg_terminate_backend, as a failover
+// tool uses), 57P02 (crash_shutdown: another server process crashed and the server restarts) or
+// 57P03 (cannot_connect_now: the server is starting up or shutting down). A connection of the pool
+// that the server ended since its last use answers its next statement so; the server is then
+// back, or soon will be.
+func serverEnded(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe.Code {
+	case "57P01", "57P02", "57P03":
+		return true
+	}
+	return false
 }

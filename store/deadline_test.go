@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
 )
 
 func TestPostgresConnectTimeout(t *testing.T) {
@@ -397,5 +399,88 @@ func TestSQLiteBusyIsUnavailable(t *testing.T) {
 	}
 	if err := unavailable(context.Background(), errors.New("no such table: x")); errors.Is(err, ErrUnavailable) {
 		t.Errorf("another error became ErrUnavailable: %v", err)
+	}
+}
+
+// TestPostgresConnectionsEndedByTheServer: when PostgreSQL ends every connection of the pool, as
+// a restart, a failover or pg_terminate_backend does, and is back at once, the next audit write,
+// the check and retention each begin on a new connection rather than fail on an ended one:
+// BEGIN on an ended connection was not tried again, so the first action after a restart was
+// refused and the completion of one whose Mailgun call spanned it was lost (the entry stayed
+// pending). Another operation that meets an ended connection fails as the database not
+// answering (the 503 page), not as an error of its own.
+func TestPostgresConnectionsEndedByTheServer(t *testing.T) {
+	dsn := newPostgresSchema(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("application_name", "smtpdesk_"+q.Get("search_path")) // the schema's random name
+	u.RawQuery = q.Encode()
+	dsn = u.String()
+	db := openTest(t, dsn)
+	ctx := context.Background()
+	// endAll has the pool hold four connections, each reused a moment ago, then ends them. (pgx
+	// pings a connection before reusing it when it is new or was idle for more than a second,
+	// which would find it ended; after a restart the busy ones were not.)
+	endAll := func() {
+		t.Helper()
+		// Without the ended connections an earlier round left idle.
+		db.sql.SetMaxIdleConns(0)
+		db.sql.SetMaxIdleConns(maxIdleConns)
+		for range 2 {
+			var txs []*sql.Tx
+			for range 4 {
+				tx, err := db.sql.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				txs = append(txs, tx)
+			}
+			for _, tx := range txs {
+				_ = tx.Rollback()
+			}
+		}
+		if n := testpg.EndConnections(t, dsn); n < 4 {
+			t.Fatalf("ended %d connections, want at least 4", n)
+		}
+	}
+	now := time.Now()
+
+	endAll()
+	id, err := db.AppendAudit(ctx, AuditEntry{Time: now, Action: "credential.reset", Domain: "acme.example",
+		Logins: []string{"a@acme.example"}, Outcome: OutcomePending})
+	if err != nil {
+		t.Fatalf("AppendAudit after the server ended the connections: %v", err)
+	}
+	endAll()
+	if err := db.CompleteAudit(ctx, id, OutcomeOK, 200, "", now); err != nil {
+		t.Fatalf("CompleteAudit after the server ended the connections: %v", err)
+	}
+	endAll()
+	if rep, err := db.VerifyAudit(ctx); err != nil || rep.BrokenAt != 0 || rep.Checked != 2 {
+		t.Errorf("VerifyAudit after the server ended the connections = %+v, %v; want 2 rows, intact", rep, err)
+	}
+	endAll()
+	if _, err := db.DeleteAuditBefore(ctx, now.Add(-time.Hour)); err != nil {
+		t.Errorf("DeleteAuditBefore after the server ended the connections: %v", err)
+	}
+	endAll()
+	if _, err := db.ListAudit(ctx, AuditFilter{}); !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ListAudit on an ended connection: %v; want ErrUnavailable, not a deadline", err)
+	}
+
+	// A connection that was cut without the server's goodbye (a failover to another host, a
+	// proxy restarted) is closed when BEGIN is written to it: the same again.
+	relay, rdsn := testpg.WithOutage(t, dsn)
+	rdb := openTest(t, rdsn)
+	if _, err := rdb.AppendAudit(ctx, AuditEntry{Time: now, Action: "auth.sign_in", Outcome: OutcomeOK}); err != nil {
+		t.Fatal(err)
+	}
+	relay.Down()
+	relay.Up()
+	if _, err := rdb.AppendAudit(ctx, AuditEntry{Time: now, Action: "auth.sign_in", Outcome: OutcomeOK}); err != nil {
+		t.Errorf("AppendAudit after its connection was cut: %v", err)
 	}
 }

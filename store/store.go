@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	// The "pgx" database/sql driver (and OpenDB, for OpenReadOnly's settings).
 	"github.com/jackc/pgx/v5/stdlib"
 	// The "sqlite" database/sql driver.
@@ -398,7 +399,7 @@ func (db *DB) writeTx(ctx context.Context, fn func(t *tx) error) error {
 	if db.dialect == DialectPostgres {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
-	sqlTx, err := db.sql.BeginTx(ctx, opts)
+	sqlTx, err := db.begin(ctx, opts)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -410,6 +411,33 @@ func (db *DB) writeTx(ctx context.Context, fn func(t *tx) error) error {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// begin starts a transaction. A pooled PostgreSQL connection that the server ended since its last
+// use (a restart, a failover, pg_terminate_backend: every connection it had) answers BEGIN with
+// the server's goodbye or as closed, and database/sql, which tries a query again on another
+// connection then, does not do so for BEGIN: the first action after a restart was refused ("could
+// not be recorded"), and its completion, when the restart fell during the Mailgun call, was lost.
+// BEGIN has done nothing then, so begin tries again, on the next connection (database/sql drops
+// the ended one), up to as many times as the pool holds connections.
+func (db *DB) begin(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	for tries := 0; ; tries++ {
+		sqlTx, err := db.sql.BeginTx(ctx, opts)
+		if err == nil || tries == maxIdleConns || ctx.Err() != nil || !connEnded(err) {
+			return sqlTx, err
+		}
+	}
+}
+
+// connEnded reports whether err says that the PostgreSQL connection a statement was given to had
+// been ended (serverEnded) or closed before anything was sent on it, rather than that it could not
+// be opened or that the statement failed.
+func connEnded(err error) bool {
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ce) {
+		return false
+	}
+	return serverEnded(err) || (pgconn.SafeToRetry(err) && !pgconn.Timeout(err))
 }
 
 // pgLock takes a transaction-scoped advisory lock of the given class, scoped

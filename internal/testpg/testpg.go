@@ -159,3 +159,62 @@ func SchemaSnapshot(t testing.TB, db *sql.DB, postgres bool) []string {
 	}
 	return snap
 }
+
+// EndConnections ends every connection to dsn's database that carries dsn's application_name (set
+// one of the test's own in the DSN), as the server does to all of its connections when it shuts
+// down or restarts (SQLSTATE 57P01), and waits until they are gone. It returns how many it ended.
+func EndConnections(t testing.TB, dsn string) int {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatalf("parse DSN: %v", err)
+	}
+	app := u.Query().Get("application_name")
+	if app == "" {
+		t.Fatal("testpg.EndConnections: the DSN names no application_name; set one of the test's own")
+	}
+	q := u.Query()
+	q.Del("application_name")
+	u.RawQuery = q.Encode()
+	admin, err := sql.Open("pgx", u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	// The pids first, then each ended by its own statement: a condition beside
+	// pg_terminate_backend in one WHERE may be evaluated after it, ending other tests' connections.
+	rows, err := admin.QueryContext(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1
+		AND datname = current_database()`, app)
+	if err != nil {
+		t.Fatalf("end connections of %s: %v", app, err)
+	}
+	var pids []int
+	for rows.Next() {
+		var pid int
+		if err := rows.Scan(&pid); err != nil {
+			t.Fatalf("end connections of %s: %v", app, err)
+		}
+		pids = append(pids, pid)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		t.Fatalf("end connections of %s: %v", app, err)
+	}
+	for _, pid := range pids {
+		if _, err := admin.ExecContext(ctx, "SELECT pg_terminate_backend($1)", pid); err != nil {
+			t.Fatalf("end connection %d of %s: %v", pid, app, err)
+		}
+	}
+	for {
+		var left int
+		if err := admin.QueryRowContext(ctx, `SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = $1
+			AND datname = current_database()`, app).Scan(&left); err != nil {
+			t.Fatalf("end connections of %s: %v", app, err)
+		}
+		if left == 0 {
+			return len(pids)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
