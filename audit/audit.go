@@ -45,8 +45,12 @@ const (
 const MaxMessageLen = 500
 
 // completeTimeout bounds the write of a completion, which runs on a context
-// detached from the request's cancellation.
+// detached from the request's cancellation, its attempts included.
 const completeTimeout = 5 * time.Second
+
+// completeRetry is the first wait before a completion that found the database not answering is
+// written again; each wait doubles, up to a second.
+const completeRetry = 100 * time.Millisecond
 
 // Appender is the part of *store.DB the recorder writes to.
 type Appender interface {
@@ -120,7 +124,11 @@ func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain st
 // without answering. It writes on a context detached from
 // ctx's cancellation (with a short timeout), so an action whose request timed
 // out still gets its outcome. Only the first call of a Pending writes;
-// later calls return nil. A write failure is returned (the entry then stays
+// later calls return nil. While the database does not answer (store.ErrUnavailable:
+// a restart, a failover) the write is tried again until completeTimeout, as
+// Mailgun has made the change by then and the outcome would otherwise be lost;
+// store.ErrAlreadyCompleted after such an attempt means that attempt's answer
+// was lost, not its write. A write failure is returned (the entry then stays
 // pending, read as "outcome unknown").
 func (p *Pending) Complete(ctx context.Context, err error) error {
 	var werr error
@@ -141,11 +149,36 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 		}
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
 		defer cancel()
-		if e := p.r.db.CompleteAudit(wctx, p.id, outcome, status, msg, p.r.now()); e != nil {
+		if e := p.write(wctx, outcome, status, msg, p.r.now()); e != nil {
 			werr = fmt.Errorf("audit: complete %d: %w", p.id, e)
 		}
 	})
 	return werr
+}
+
+// write writes the completion, again and again while the database does not answer, until ctx
+// ends. An attempt whose error is store.ErrUnavailable may have been written (a commit whose
+// answer was lost): CompleteAudit then says store.ErrAlreadyCompleted, as no one else
+// completes this entry.
+func (p *Pending) write(ctx context.Context, outcome string, status int, msg string, at time.Time) error {
+	wait := completeRetry
+	for again := false; ; again = true {
+		err := p.r.db.CompleteAudit(ctx, p.id, outcome, status, msg, at)
+		switch {
+		case err == nil, again && errors.Is(err, store.ErrAlreadyCompleted):
+			return nil
+		case !errors.Is(err, store.ErrUnavailable):
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 // Classify maps the error of a Mailgun call to an outcome, the upstream

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/internal/testclock"
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -267,6 +268,38 @@ func TestBeginFailsWhenDBUnavailable(t *testing.T) {
 	}
 	if err := rec.Event(context.Background(), alice, meta, ActionSignIn, OutcomeOK, "", ""); err == nil {
 		t.Errorf("Event on a closed database: got nil error")
+	}
+}
+
+// TestCompleteWhileTheDatabaseRestarts: a PostgreSQL that stops answering during the Mailgun
+// call (a restart, a failover: every connection ended, new ones refused) and is back within a
+// second does not cost the action its outcome. Complete wrote once and gave up, so a change
+// Mailgun had made stayed "pending" in the trail for good, read as "outcome unknown".
+func TestCompleteWhileTheDatabaseRestarts(t *testing.T) {
+	relay, dsn := testpg.WithOutage(t, testpg.Schema(t))
+	db, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	rec := NewRecorder(db, newClock().Now)
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "example.com", []string{"x@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay.Down() // during the Mailgun call
+	const outage = 700 * time.Millisecond
+	up := time.AfterFunc(outage, relay.Up)
+	defer up.Stop()
+	start := time.Now()
+	if err := p.Complete(context.Background(), nil); err != nil {
+		t.Fatalf("Complete across a database outage of %v: %v", outage, err)
+	}
+	if took := time.Since(start); took < outage || took > completeTimeout {
+		t.Errorf("Complete took %v; want from the outage's end (%v) to completeTimeout (%v)", took, outage, completeTimeout)
+	}
+	if e := onlyEntry(t, db); e.Outcome != OutcomeOK || e.CompletedAt == nil {
+		t.Errorf("entry after the outage: outcome %q, completed %v; want ok", e.Outcome, e.CompletedAt)
 	}
 }
 
