@@ -205,6 +205,57 @@ func TestAuditRecordsActionsWithOutcome(t *testing.T) {
 	}
 }
 
+// TestAuditKeepsSystemLoginsAsked: a create of system logins that Mailgun refused, or answered
+// with an error, still reads "Asked for as system logins." on the audit page and in both exports.
+// SMTP Desk's words for Mailgun's text used to replace the whole message, that sentence with it,
+// so a reviewer saw a failed create of ordinary logins.
+func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "owner")
+	// alice exists: Mailgun refuses (400). s1 meets a 503: the outcome is unknown.
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "alice", "system": "on"})
+	wantStatus(t, p, http.StatusBadRequest)
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: http.StatusServiceUnavailable})
+	p = submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "s1", "system": "on"})
+	e.SB.SetFaults(sandbox.Faults{})
+	wantStatus(t, p, http.StatusBadGateway)
+
+	const asked = "Asked for as system logins."
+	want := map[string]string{"failed": "A login with that name already exists in this domain.", "unknown": "Mailgun failed."}
+	a := e.signIn(t, "admin")
+	page := get(t, a, "/audit?action=credential.create")
+	wantStatus(t, page, http.StatusOK)
+	rows := page.TestID("audit-row")
+	if rows.Length() != 2 {
+		t.Fatalf("%d create entries, want 2", rows.Length())
+	}
+	rows.Each(func(_ int, s *goquery.Selection) {
+		outcome := s.Find(`[data-testid="audit-outcome"]`).AttrOr("data-outcome", "")
+		got := strings.Join(strings.Fields(s.Find(`[data-testid="audit-upstream"]`).Text()), " ")
+		if !strings.Contains(got, asked) || !strings.Contains(got, want[outcome]) {
+			t.Errorf("the %s entry reads %q, want %q and %q", outcome, got, asked, want[outcome])
+		}
+	})
+	records, err := csv.NewReader(bytes.NewReader(get(t, a, "/audit/export.csv?action=credential.create").Body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := func(name string) int { return slices.Index(records[0], name) }
+	for _, r := range records[1:] {
+		if got := r[col("upstream_message")]; got != asked+" "+want[r[col("outcome")]] {
+			t.Errorf("CSV: the %s entry's message is %q", r[col("outcome")], got)
+		}
+	}
+	for _, rec := range jsonlRecords(t, get(t, a, "/audit/export.jsonl?action=credential.create").Body) {
+		if got, _ := rec["upstream_message"].(string); got != asked+" "+want[rec["outcome"].(string)] {
+			t.Errorf("JSON Lines: the %v entry's message is %q", rec["outcome"], got)
+		}
+	}
+	if len(records) != 3 {
+		t.Errorf("the CSV holds %d entries, want 2", len(records)-1)
+	}
+}
+
 // TestAuditHistoryIgnoresLetterCase: Mailgun finds a login whatever its letter case, so a reset
 // through a link that spells it differently is the same credential's history, and the row's
 // History link (the login as Mailgun lists it) shows both resets.

@@ -100,7 +100,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	if f.System {
 		// The trail says so whatever Mailgun answers: a system login outlives delete all.
-		pending.About = "Asked for as system logins."
+		pending.About = aboutSystemLogins
 	}
 	req := &mailgun.CreateCredentialsRequest{Logins: f.Logins, System: f.System}
 	if f.Mode == "manual" {

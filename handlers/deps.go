@@ -630,22 +630,37 @@ func knownRefusal(message string) (refusal, bool) {
 	return refusal{}, false
 }
 
+// aboutSystemLogins is what a create entry of system logins says ahead of its message, whatever
+// the outcome (audit.Pending.About).
+const aboutSystemLogins = "Asked for as system logins."
+
+// auditAbouts are the sentences SMTP Desk puts ahead of an entry's message (audit.Pending.About).
+var auditAbouts = []string{aboutSystemLogins}
+
 // auditMessage is an audit entry's message as the audit page and its exports show it. Where it is
 // Mailgun's own text (an entry that did not succeed, with Mailgun's status), that text is not
 // shown as it is (SECURITY.md item 19): a known answer gets SMTP Desk's words, anything else the
 // status; the log of the request keeps Mailgun's detail. Messages SMTP Desk wrote are shown as
-// stored.
+// stored, and so is the sentence of its own that goes ahead of Mailgun's text (auditAbouts): a
+// refused create of system logins still says that system logins were asked for.
 func auditMessage(e store.AuditEntry) string {
 	if e.UpstreamStatus == 0 || e.Outcome == store.OutcomeOK || e.UpstreamMessage == "" {
 		return e.UpstreamMessage
 	}
-	if r, ok := knownRefusal(e.UpstreamMessage); ok {
-		return r.fact
+	about, msg := "", e.UpstreamMessage
+	for _, a := range auditAbouts {
+		if rest, ok := strings.CutPrefix(msg, a); ok {
+			about, msg = a, strings.TrimSpace(rest)
+			break
+		}
 	}
-	if e.UpstreamStatus >= 500 {
-		return "Mailgun failed."
+	fact := "Mailgun refused the request."
+	if r, ok := knownRefusal(msg); ok {
+		fact = r.fact
+	} else if e.UpstreamStatus >= 500 {
+		fact = "Mailgun failed."
 	}
-	return "Mailgun refused the request."
+	return strings.TrimSpace(about + " " + fact)
 }
 
 func domainURL(domain string) string { return "/d/" + url.PathEscape(domain) }
