@@ -213,13 +213,14 @@ func Classify(err error) (outcome string, status int, message string) {
 }
 
 // Event records a one-step event (sign-in, sign-out, refused sign-in, access
-// denied, retention run) with its final outcome. The event has happened by the
-// time it is recorded, so the write is detached from ctx's cancellation (the
-// store's own deadline bounds it): a browser that goes away mid-request must
-// not take the entry with it (an access.denied entry also carries the count of
-// the refusals held back before it).
-func (r *Recorder) Event(ctx context.Context, a Actor, m Meta, action, outcome, domain, detail string) error {
-	if _, err := r.db.AppendAudit(context.WithoutCancel(ctx), r.entry(a, m, action, outcome, domain, detail, nil)); err != nil {
+// denied, retention run) with its final outcome, naming the logins it concerns
+// (a refused reset's or delete's login), so that each login's history shows it.
+// The event has happened by the time it is recorded, so the write is detached
+// from ctx's cancellation (the store's own deadline bounds it): a browser that
+// goes away mid-request must not take the entry with it (an access.denied entry
+// also carries the count of the refusals held back before it).
+func (r *Recorder) Event(ctx context.Context, a Actor, m Meta, action, outcome, domain, detail string, logins ...string) error {
+	if _, err := r.db.AppendAudit(context.WithoutCancel(ctx), r.entry(a, m, action, outcome, domain, detail, logins)); err != nil {
 		return fmt.Errorf("audit: event %s: %w", action, err)
 	}
 	return nil

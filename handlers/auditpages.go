@@ -122,7 +122,7 @@ func (h *AuditPages) Verify(c echo.Context) error {
 	ctx := c.Request().Context()
 	user := auth.UserFrom(c)
 	if !h.isAdmin(c) {
-		h.recordDenial(c, user, "", "audit verify", "audit verify")
+		h.recordDenial(c, user, "", "", "audit verify", "audit verify")
 		return h.errorPage(c, http.StatusForbidden, "Only administrators can check the audit trail",
 			"The check reads the entries of every domain.", "Ask an administrator to run it.", 0)
 	}

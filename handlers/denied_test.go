@@ -3,9 +3,12 @@ package handlers_test
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -172,4 +175,39 @@ func TestDeniedAuditDistinctDomains(t *testing.T) {
 			t.Errorf("the oldest domain's entries = %q, want two: it was dropped", got)
 		}
 	})
+}
+
+// TestDeniedInLoginHistory: a refused reset or delete of a login is in that login's history (the
+// audit page filtered by the login, as its row's History link opens it), where a reviewer looks
+// for who tried to take it over. The entry named the login only in its detail, so the history
+// left the attempt out.
+func TestDeniedInLoginHistory(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	// The operator of acme.example may reset but not delete; the reviewer may do neither there.
+	wantStatus(t, get(t, e.signIn(t, "operator"), "/d/acme.example/logins/bob@acme.example/delete"), http.StatusForbidden)
+	wantStatus(t, get(t, e.signIn(t, "reviewer"), "/d/acme.example/logins/Bob/reset"), http.StatusForbidden)
+
+	admin := e.signIn(t, "admin")
+	p := get(t, admin, "/audit?domain=acme.example&login=bob%40acme.example")
+	wantStatus(t, p, http.StatusOK)
+	var got []string
+	p.TestID("audit-row").Each(func(_ int, s *goquery.Selection) {
+		got = append(got, strings.TrimSpace(s.Find(`[data-testid="audit-actor"]`).Text())+": "+
+			strings.TrimSpace(s.Find(`[data-testid="audit-detail"]`).Text())+" ["+
+			strings.TrimSpace(s.Find(`[data-testid="audit-logins"]`).Text())+"]")
+	})
+	want := []string{
+		"Rita Reviewer: Tried to reset the password of Bob@acme.example [Bob@acme.example]", // as the address wrote it
+		"Omar Operator: Tried to delete bob@acme.example [bob@acme.example]",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("bob@acme.example's history: %q, want %q", got, want)
+	}
+	// A refusal that names no login names none in the entry either.
+	wantStatus(t, get(t, e.signIn(t, "reviewer"), "/d/acme.example/new"), http.StatusForbidden)
+	for _, a := range e.auditEntries(t, store.AuditFilter{Action: "access.denied"}) {
+		if a.Detail == "create" && len(a.Logins) != 0 {
+			t.Errorf("the refused create names logins %q", a.Logins)
+		}
+	}
 }

@@ -39,7 +39,7 @@ type CredentialsAPI interface {
 // access denials. *audit.Recorder satisfies it.
 type Auditor interface {
 	Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain string, logins []string) (*audit.Pending, error)
-	Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string) error
+	Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string, logins ...string) error
 }
 
 // AuditLog reads the audit trail for the audit pages and exports, checks its hash chain, and
@@ -262,7 +262,7 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 	if sc.login != "" {
 		detail += " " + sc.login
 	}
-	s.recordDenial(c, sc.user, sc.domain, act.String(), detail)
+	s.recordDenial(c, sc.user, sc.domain, sc.login, act.String(), detail)
 	msg := fmt.Sprintf("Your access to %s does not include %s.", sc.domain, actionPhrase(act))
 	if sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone {
 		msg = fmt.Sprintf("You don't have access to %s.", sc.domain)
@@ -284,7 +284,9 @@ const (
 
 // recordDenial records a refused request of u as an access.denied audit entry, logs it and
 // counts it (Deps.OnDenied). kind is the refused action (a policy.Action's name, or "audit
-// verify"), detail the entry's detail.
+// verify"), detail the entry's detail, login the login the refused action named ("" when
+// none): the entry names it, so that the login's history (the audit filter by login) shows
+// who tried to reset or delete it and was refused.
 //
 // The entries are bounded, or a user (a script with their cookie, a tab reloading a forbidden
 // page) could write thousands a minute into a trail kept for the whole retention period: of a
@@ -295,7 +297,7 @@ const (
 // stands for. The count lives in this replica's memory, bounded by Settings.DenialKeys: a count
 // whose key is dropped, or that no later refusal carries, reaches only the log (one line per
 // refusal) and the metrics.
-func (s *site) recordDenial(c echo.Context, u *auth.User, domain, kind, detail string) {
+func (s *site) recordDenial(c echo.Context, u *auth.User, domain, login, kind, detail string) {
 	ctx := c.Request().Context()
 	who := u.Issuer + "\x00" + u.Subject
 	// The domain is a validated host name (at most 253 bytes) or "", and the kinds are few; the
@@ -311,7 +313,11 @@ func (s *site) recordDenial(c echo.Context, u *auth.User, domain, kind, detail s
 			detail += fmt.Sprintf("; %s like it since %s, not recorded one by one",
 				plural(smp.Held, "more refusal"), smp.Since.UTC().Format(time.RFC3339))
 		}
-		if err := s.audit.Event(ctx, actorOf(u), metaOf(c), audit.ActionAccessDenied, audit.OutcomeDenied, domain, detail); err != nil {
+		var logins []string
+		if login != "" {
+			logins = []string{login}
+		}
+		if err := s.audit.Event(ctx, actorOf(u), metaOf(c), audit.ActionAccessDenied, audit.OutcomeDenied, domain, detail, logins...); err != nil {
 			outcome = deniedFailed
 			s.log.ErrorContext(ctx, "audit access.denied", "err", err, "refusals", smp.Held+1)
 		}

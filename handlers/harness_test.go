@@ -90,11 +90,11 @@ type flakyAuditor struct {
 	failEvent atomic.Bool
 }
 
-func (f *flakyAuditor) Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string) error {
+func (f *flakyAuditor) Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string, logins ...string) error {
 	if f.failEvent.Load() {
 		return errors.New("audit: event: database is locked")
 	}
-	return f.Recorder.Event(ctx, a, m, action, outcome, domain, detail)
+	return f.Recorder.Event(ctx, a, m, action, outcome, domain, detail, logins...)
 }
 
 func (f *flakyAuditor) Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain string, logins []string) (*audit.Pending, error) {
