@@ -203,6 +203,10 @@ func TestAuditRecordsActionsWithOutcome(t *testing.T) {
 	if o := row.Find(`[data-testid="audit-outcome"]`).Text(); !strings.Contains(o, "Succeeded") {
 		t.Errorf("outcome = %q", o)
 	}
+	// Where the request came from, as the exports have it: the test client is on loopback.
+	if ip := row.Find(`[data-testid="audit-client-ip"]`).Text(); ip != "127.0.0.1" {
+		t.Errorf("client IP = %q, want 127.0.0.1", ip)
+	}
 }
 
 // TestAuditKeepsSystemLoginsAsked: a create of system logins that Mailgun refused, or answered
