@@ -227,6 +227,8 @@ func auditRow(e store.AuditEntry) views.AuditRow {
 		Time:            e.Time,
 		Actor:           actor,
 		ActorEmail:      e.ActorEmail,
+		ActorIssuer:     e.ActorIssuer,
+		ActorSubject:    e.ActorSubject,
 		ActionKey:       e.Action,
 		Domain:          e.Domain,
 		Logins:          e.Logins,

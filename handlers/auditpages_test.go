@@ -209,6 +209,40 @@ func TestAuditRecordsActionsWithOutcome(t *testing.T) {
 	}
 }
 
+// TestAuditNamesTheActor: an entry's actor is never "system" when a person (or a service
+// account) acted. A user whose provider sends neither name nor e-mail is named by the provider's
+// subject, and a sign-in refused before anyone was known says that nobody was signed in; the
+// page used to call both "system", as if SMTP Desk had acted on its own.
+func TestAuditNamesTheActor(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	svc := e.signIn(t, "service")
+	wantStatus(t, submit(t, svc, resetUser, resetUser, map[string]string{"mode": "generate"}), http.StatusOK)
+	// A callback with a state no sign-in started: refused, with no user to name.
+	anon, err := testflow.New(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, get(t, anon, "/auth/callback?state=forged&code=x"), http.StatusBadRequest)
+
+	p := get(t, e.signIn(t, "admin"), "/audit")
+	wantStatus(t, p, http.StatusOK)
+	actors := map[string]string{}
+	p.TestID("audit-row").Each(func(_ int, s *goquery.Selection) {
+		key := s.Find(`[data-testid="audit-action"]`).AttrOr("data-action", "")
+		a := s.Find(`[data-testid="audit-actor"]`)
+		actors[key] = strings.TrimSpace(a.Text()) + " | " + a.AttrOr("title", "")
+	})
+	want := map[string]string{
+		"credential.reset":     "demo-service | Subject demo-service at " + e.IdP.Issuer(),
+		"auth.sign_in_refused": "not signed in | No user was signed in",
+	}
+	for action, w := range want {
+		if actors[action] != w {
+			t.Errorf("%s: actor %q, want %q", action, actors[action], w)
+		}
+	}
+}
+
 // TestAuditKeepsSystemLoginsAsked: a create of system logins that Mailgun refused, or answered
 // with an error, still reads "Asked for as system logins." on the audit page and in both exports.
 // SMTP Desk's words for Mailgun's text used to replace the whole message, that sentence with it,

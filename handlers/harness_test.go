@@ -70,8 +70,8 @@ rules:
 `
 
 // testPersonas are the demo personas plus a viewer of example.com whose e-mail is one of its
-// logins (self-service), an owner of acme.example, and a viewer of every domain who is not an
-// administrator.
+// logins (self-service), an owner of acme.example, a viewer of every domain who is not an
+// administrator, and an operator of acme.example known by the provider's subject alone.
 func testPersonas() []demoidp.Persona {
 	return append(demoidp.DefaultPersonas(),
 		demoidp.Persona{ID: "selfie", Name: "Sam Self", Email: "sam@example.com", EmailVerified: true,
@@ -80,6 +80,8 @@ func testPersonas() []demoidp.Persona {
 			Groups: []string{"acme-owners"}, Description: "Owner of acme.example."},
 		demoidp.Persona{ID: "auditor", Name: "Aude Auditor", Email: "aude@smtpdesk.example", EmailVerified: true,
 			Groups: []string{"auditors"}, Description: "Viewer of every domain; not an administrator."},
+		demoidp.Persona{ID: "service", Groups: []string{"team-acme"},
+			Description: "Operator of acme.example whose provider sends neither name nor e-mail (a service account)."},
 	)
 }
 

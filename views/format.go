@@ -658,7 +658,10 @@ func deniedInWords(detail string) string {
 	return detail
 }
 
-// actorName is the actor's display name: the row's Actor without the "<email>" part.
+// actorName is the actor's display name: the row's Actor without the "<email>" part, else the
+// e-mail, else the identity provider's subject (a user whose provider sends neither name nor
+// e-mail: a service account, say). An entry with none of them is a sign-in that was refused
+// before anyone was known. SMTP Desk's own jobs (retention, the command line) have a name.
 func actorName(r AuditRow) string {
 	a := strings.TrimSpace(r.Actor)
 	if i := strings.Index(a, " <"); i > 0 && strings.HasSuffix(a, ">") {
@@ -668,9 +671,26 @@ func actorName(r AuditRow) string {
 		a = r.ActorEmail
 	}
 	if a == "" {
-		return "system"
+		a = r.ActorSubject
+	}
+	if a == "" {
+		return "not signed in"
 	}
 	return a
+}
+
+// actorTitle is the tooltip of an entry's actor: who it is in full, and the provider's subject
+// when nothing else names them.
+func actorTitle(r AuditRow) string {
+	switch {
+	case r.Actor != "":
+		return r.Actor
+	case r.ActorEmail != "":
+		return r.ActorEmail
+	case r.ActorSubject != "":
+		return "Subject " + r.ActorSubject + " at " + r.ActorIssuer
+	}
+	return "No user was signed in"
 }
 
 // filtered says whether any audit filter is set.

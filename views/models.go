@@ -342,6 +342,8 @@ type AuditRow struct {
 	Time            time.Time
 	Actor           string // name <email>
 	ActorEmail      string
+	ActorIssuer     string
+	ActorSubject    string // the provider's id of the actor: shown when it sends neither name nor e-mail
 	ActionKey       string // e.g. "credential.create"; the page names it in plain words
 	Domain          string
 	Logins          []string
