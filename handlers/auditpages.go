@@ -63,7 +63,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		return h.noAccess(c, u)
 	}
 	admin := h.isAdmin(c)
-	q := ParseAuditQuery(c.QueryParams())
+	q := parseAuditURL(c.Request().URL)
 	if !admin {
 		q = q.withoutAdminOnly()
 	}
@@ -345,7 +345,7 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
 		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is no audit trail to export.")
 	}
-	q := ParseAuditQuery(c.QueryParams())
+	q := parseAuditURL(c.Request().URL)
 	if !h.isAdmin(c) {
 		q = q.withoutAdminOnly()
 	}

@@ -548,6 +548,32 @@ func TestAuditFilterProblems(t *testing.T) {
 		}
 	})
 
+	t.Run("a part of the address that cannot be read is named, and the export refused", func(t *testing.T) {
+		// A link cut short inside an escape ("bob%40acme.example"), and a ';' typed for '&': the
+		// query parser drops both without a word, and the page showed (and the exports wrote)
+		// every login's entries as if they were bob's.
+		p := get(t, admin, "/audit?domain=acme.example&login=bob%4&actor=seed;action=credential.reset")
+		wantStatus(t, p, http.StatusOK)
+		var problems []string
+		p.TestID("filter-problems").Find("li").Each(func(_ int, s *goquery.Selection) { problems = append(problems, s.Text()) })
+		want := []string{`The part "login=bob%4" of the address was not applied`, `The part "actor=seed;action=credential.reset" of the address was not applied`}
+		if len(problems) != len(want) {
+			t.Fatalf("problems %q, want %d", problems, len(want))
+		}
+		for i, w := range want {
+			if !strings.HasPrefix(problems[i], w) {
+				t.Errorf("problem %d = %q, want it to start with %q", i, problems[i], w)
+			}
+		}
+		for _, path := range []string{"/audit/export.csv", "/audit/export.jsonl"} {
+			x := get(t, admin, path+"?domain=acme.example&login=bob%4")
+			wantStatus(t, x, http.StatusBadRequest)
+			if x.Header.Get("Content-Disposition") != "" || !strings.Contains(x.Text(), `"login=bob%4"`) {
+				t.Errorf("%s of a cut link: %.300s", path, x.Text())
+			}
+		}
+	})
+
 	t.Run("the domain is matched whatever its case", func(t *testing.T) {
 		p := get(t, admin, "/audit?domain=ACME.Example")
 		if got := p.TestID("audit-row").Length(); got != 3 {

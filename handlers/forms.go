@@ -387,6 +387,36 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	return a
 }
 
+// parseAuditURL is ParseAuditQuery of u's query, with the parts of it that cannot be read named
+// in Problems too (unreadableQuery): the query parser drops them without a word, so a link cut
+// short inside "login=bob%40acme.example" showed, and exported, every login's entries as if
+// they were bob's.
+func parseAuditURL(u *url.URL) AuditQuery {
+	a := ParseAuditQuery(u.Query())
+	for _, part := range unreadableQuery(u.RawQuery) {
+		a.Problems = append(a.Problems, fmt.Sprintf("The part %q of the address was not applied: it cannot be read (a '%%' must be followed by two hexadecimal digits, and a ';' does not separate filters). The link may have been cut short or mistyped.", clip(part, 64)))
+	}
+	return a
+}
+
+// unreadableQuery returns the parts of a raw query string (between '&') that url.ParseQuery
+// drops: one with a ';', or with a '%' not followed by two hexadecimal digits.
+func unreadableQuery(raw string) []string {
+	var out []string
+	for part := range strings.SplitSeq(raw, "&") {
+		if part == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(part, "=")
+		_, kerr := url.QueryUnescape(k)
+		_, verr := url.QueryUnescape(v)
+		if strings.Contains(part, ";") || kerr != nil || verr != nil {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
 // dateShaped reports whether s is written as YYYY-MM-DD (digits and dashes), whatever the day.
 func dateShaped(s string) bool {
 	if len(s) != len(time.DateOnly) {
