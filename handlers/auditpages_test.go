@@ -702,6 +702,11 @@ func TestAuditDateFilterIsUTC(t *testing.T) {
 	if got := p.TestID("audit-row").Length(); got != 1 {
 		t.Errorf("%d rows for the UTC day 2026-03-10, want the entry at 23:30 UTC", got)
 	}
+	// The row says when, exactly and in the filter's zone, without a hover: "9 months ago" does
+	// not tell a reviewer which day, and a phone has no hover for the title.
+	if got := strings.Join(strings.Fields(p.TestID("audit-time").Text()), " "); got != "2026-03-10 23:30:00 UTC" {
+		t.Errorf("the row's time reads %q, want 2026-03-10 23:30:00 UTC", got)
+	}
 	for _, id := range []string{"a-from", "a-to"} {
 		if label := p.Find(`label[for="` + id + `"]`).Text(); !strings.Contains(label, "UTC") {
 			t.Errorf("label of #%s = %q: it does not say the day is a UTC day", id, label)

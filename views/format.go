@@ -92,6 +92,18 @@ func exactUTC(t time.Time) string {
 	return exactFromMachine(machineTime(t))
 }
 
+// exactDay and exactClock are exactUTC's two halves, the day ("2006-01-02") and the time of day
+// with its zone ("15:04:05 UTC"), for a column that shows them on two lines.
+func exactDay(t time.Time) string {
+	day, _, _ := strings.Cut(exactUTC(t), " ")
+	return day
+}
+
+func exactClock(t time.Time) string {
+	_, clock, _ := strings.Cut(exactUTC(t), " ")
+	return clock
+}
+
 // exactFromMachine turns machineTime's "2006-01-02T15:04:05Z" into exactUTC's
 // "2006-01-02 15:04:05 UTC" without formatting the time again.
 func exactFromMachine(iso string) string {
