@@ -243,6 +243,34 @@ func TestAuditNamesTheActor(t *testing.T) {
 	}
 }
 
+// TestAuditUnknownIsNotAFailure: a reset that Mailgun answered with a server error may have
+// been made (Mailgun can fail after the change), so its entry is "Outcome unknown", and its
+// message, on the page and in the exports, must not say that Mailgun failed: it read "503
+// Mailgun failed.", which a reviewer takes for "nothing changed".
+func TestAuditUnknownIsNotAFailure(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: http.StatusServiceUnavailable})
+	p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"})
+	e.SB.SetFaults(sandbox.Faults{})
+	wantStatus(t, p, http.StatusBadGateway)
+
+	const want = "Mailgun answered with an error, so whether the change was made is unknown."
+	page := get(t, c, "/audit?action=credential.reset")
+	row := page.TestID("audit-row")
+	if row.Length() != 1 || row.Find(`[data-testid="audit-outcome"]`).AttrOr("data-outcome", "") != "unknown" {
+		t.Fatalf("%d reset entries, or not unknown: %.400s", row.Length(), row.Text())
+	}
+	if got := strings.Join(strings.Fields(row.Find(`[data-testid="audit-upstream"]`).Text()), " "); got != "503 "+want {
+		t.Errorf("the page says %q, want %q", got, "503 "+want)
+	}
+	for _, rec := range jsonlRecords(t, get(t, c, "/audit/export.jsonl?action=credential.reset").Body) {
+		if rec["upstream_message"] != want {
+			t.Errorf("JSON Lines: %q, want %q", rec["upstream_message"], want)
+		}
+	}
+}
+
 // TestAuditKeepsSystemLoginsAsked: a create of system logins that Mailgun refused, or answered
 // with an error, still reads "Asked for as system logins." on the audit page and in both exports.
 // SMTP Desk's words for Mailgun's text used to replace the whole message, that sentence with it,
@@ -259,7 +287,7 @@ func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
 	wantStatus(t, p, http.StatusBadGateway)
 
 	const asked = "Asked for as system logins."
-	want := map[string]string{"failed": "A login with that name already exists in this domain.", "unknown": "Mailgun failed."}
+	want := map[string]string{"failed": "A login with that name already exists in this domain.", "unknown": "Mailgun answered with an error, so whether the change was made is unknown."}
 	a := e.signIn(t, "admin")
 	page := get(t, a, "/audit?action=credential.create")
 	wantStatus(t, page, http.StatusOK)

@@ -661,9 +661,14 @@ func auditMessage(e store.AuditEntry) string {
 		}
 	}
 	fact := "Mailgun refused the request."
-	if r, ok := knownRefusal(msg); ok {
+	switch r, ok := knownRefusal(msg); {
+	case ok:
 		fact = r.fact
-	} else if e.UpstreamStatus >= 500 {
+	case e.Outcome == store.OutcomeUnknown:
+		// Mailgun's error (a 5xx) may come after it made the change: "failed" would tell a
+		// reviewer that nothing changed.
+		fact = "Mailgun answered with an error, so whether the change was made is unknown."
+	case e.UpstreamStatus >= 500:
 		fact = "Mailgun failed."
 	}
 	return strings.TrimSpace(about + " " + fact)
