@@ -602,6 +602,21 @@ func TestAuditFilterProblems(t *testing.T) {
 		}
 	})
 
+	t.Run("a login without its domain is named, and the export refused", func(t *testing.T) {
+		// "History of a" with no entries read as "nobody touched a": the trail names logins whole.
+		p := get(t, admin, "/audit?domain=acme.example&login=a")
+		wantStatus(t, p, http.StatusOK)
+		if got := strings.TrimSpace(p.TestID("filter-problems").Find("li").Text()); !strings.Contains(got, "such as a@acme.example") {
+			t.Errorf("problems %q, want the login named with its domain", got)
+		}
+		x := get(t, admin, "/audit/export.csv?domain=acme.example&login=a")
+		wantStatus(t, x, http.StatusBadRequest)
+		// Whole, it finds the seeded entries.
+		if got := get(t, admin, "/audit?domain=acme.example&login=a%40acme.example").TestID("audit-row").Length(); got != 3 {
+			t.Errorf("%d rows for a@acme.example, want 3", got)
+		}
+	})
+
 	t.Run("the domain is matched whatever its case", func(t *testing.T) {
 		p := get(t, admin, "/audit?domain=ACME.Example")
 		if got := p.TestID("audit-row").Length(); got != 3 {

@@ -318,7 +318,8 @@ type AuditQuery struct {
 	From   time.Time
 	To     time.Time // exclusive: the start of the day after the "to" date
 	// Problems names, one sentence each, the filter values that were malformed (and so not
-	// applied) or cannot match anything: a hand-edited or truncated link. The page shows them;
+	// applied) or cannot match anything: a hand-edited or truncated link, or a login typed
+	// without its domain. The page shows them;
 	// the exports refuse the request rather than export something other than what was asked.
 	Problems []string
 }
@@ -347,6 +348,15 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	}
 	a.Form.Actor = text("actor")
 	a.Form.Login = text("login")
+	if l := a.Form.Login; l != "" && !strings.Contains(l, "@") {
+		// The trail names every login whole, so a local part alone matches nothing, and the
+		// empty history would read "nobody touched alice".
+		example := "alice@acme.example"
+		if a.Form.Domain != "" {
+			example = l + "@" + a.Form.Domain
+		}
+		problem("The login filter %q has no @, so no entry can match: write the whole login, such as %s.", clip(l, 64), clip(example, 128))
+	}
 	choice := func(key string, allowed []string) string {
 		v := q.Get(key)
 		if v != "" && !slices.Contains(allowed, v) {
