@@ -241,6 +241,13 @@ func TestAuditNamesTheActor(t *testing.T) {
 			t.Errorf("%s: actor %q, want %q", action, actors[action], w)
 		}
 	}
+	// The actor filter finds them by the name the page gives them: the subject, typed whole.
+	admin := e.signIn(t, "admin")
+	for path, want := range map[string]int{"/audit?actor=demo-service": 2, "/audit?actor=demo-service&action=credential.reset": 1} {
+		if got := get(t, admin, path).TestID("audit-row").Length(); got != want {
+			t.Errorf("%s: %d rows, want %d (the sign-in and the reset)", path, got, want)
+		}
+	}
 }
 
 // TestAuditUnknownIsNotAFailure: a reset that Mailgun answered with a server error may have

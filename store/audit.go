@@ -83,7 +83,7 @@ type AuditFilter struct {
 	// per domain, past the databases' limits on a long trail.
 	AnyDomain bool
 	Domain    string // exact
-	Actor     string // case-insensitive substring of the actor's email or name
+	Actor     string // case-insensitive substring of the actor's email or name, or their subject exactly
 	Action    string // exact
 	Outcome   string // exact, on the final outcome ("pending" while not completed)
 	Login     string // entries naming this login, whatever its letter case
@@ -473,8 +473,10 @@ func (db *DB) auditQuery(f AuditFilter, limit int) (q string, args []any, ok boo
 		args = append(args, f.Domain)
 	}
 	if f.Actor != "" {
-		where = append(where, `actor_fold LIKE ? ESCAPE '\'`)
-		args = append(args, "%"+escapeLike(strings.ToLower(f.Actor))+"%")
+		// The subject too: the audit page names an actor whose provider sends neither e-mail nor
+		// name by it.
+		where = append(where, `(actor_fold LIKE ? ESCAPE '\' OR actor_subject = ?)`)
+		args = append(args, "%"+escapeLike(strings.ToLower(f.Actor))+"%", f.Actor)
 	}
 	if f.Action != "" {
 		where = append(where, "action = ?")
