@@ -26,34 +26,40 @@ type AuditPages struct {
 }
 
 // scopeFilter applies what the user may see: admins see everything, others only the domains
-// they can view. ok is false when the user may see nothing at all. The domains come from the
-// trail itself (every domain an entry names), not from Mailgun: the trail stays readable when
-// Mailgun is down, and keeps the history of a domain that Mailgun no longer lists. trail is the
-// trail's domains the user may see (all of them for an admin), for the filter's choices.
+// they can view. ok is false when the user may see nothing at all. trail is what the domain
+// filter offers besides the picker's domains: the domains acted on (store.AuditDomains) and
+// those the policy names, that the user may see. Neither asks Mailgun: the trail stays readable
+// when Mailgun is down, and keeps the history of a domain that Mailgun no longer lists.
+//
+// The trail's names are not the scope: any signed-in user adds one with each refused URL, and
+// reading them all on every view of this page ran into the store's deadline. A user who may view
+// only some domains may view only domains the policy names, so the policy lists their scope,
+// whether the trail holds entries of them or not; store.AuditDomains leaves out the names only
+// refusals carry, and the policy's names are offered with it, so that a domain whose only
+// entries are refusals is still offered.
 func (h *AuditPages) scopeFilter(c echo.Context, q AuditQuery) (f store.AuditFilter, trail []string, ok bool, err error) {
 	f = q.StoreFilter()
-	all, err := h.auditLog.AuditDomains(c.Request().Context())
+	pol, subj := h.policy.Current(), auth.UserFrom(c).PolicySubject()
+	named := pol.VisibleDomains(subj, pol.Domains())
+	admin, everyDomain := pol.IsAdmin(subj), pol.CanEveryDomain(subj, policy.ActView)
+	if !admin && !everyDomain {
+		// An empty non-nil list means "nothing", whatever the store makes of it.
+		f.Domains = named
+		return f, f.Domains, len(f.Domains) > 0, nil
+	}
+	acted, err := h.auditLog.AuditDomains(c.Request().Context())
 	if err != nil {
 		return f, nil, false, fmt.Errorf("audit: %w", err)
 	}
-	pol, subj := h.policy.Current(), auth.UserFrom(c).PolicySubject()
-	if pol.IsAdmin(subj) {
-		return f, all, true, nil
-	}
-	if pol.CanEveryDomain(subj, policy.ActView) {
+	trail = append(acted, named...)
+	slices.Sort(trail)
+	trail = slices.Compact(trail)
+	if !admin {
 		// Every domain's entries, without listing them: the trail can name more domains (every
 		// made-up one in a refused URL among them) than a query takes parameters.
 		f.AnyDomain = true
-		return f, all, true, nil
 	}
-	// An empty non-nil list means "nothing", whatever the store makes of it.
-	f.Domains = make([]string, 0, len(all))
-	for _, d := range all {
-		if pol.Can(subj, d, policy.ActView) {
-			f.Domains = append(f.Domains, d)
-		}
-	}
-	return f, f.Domains, len(f.Domains) > 0, nil
+	return f, trail, true, nil
 }
 
 // List shows one page of the audit trail, newest first, with a keyset cursor.

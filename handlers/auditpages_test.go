@@ -113,7 +113,7 @@ func TestAuditPageVisibilityAndFilters(t *testing.T) {
 
 // TestAuditTrailWithoutMailgun: the audit trail is the dashboard's own record, so a reviewer
 // can read and export it while Mailgun is down (it used to answer 502: their domains came from
-// Mailgun's list). The domain filter then offers the trail's domains they may see.
+// Mailgun's list). The domain filter then offers the domains the policy lets them view.
 func TestAuditTrailWithoutMailgun(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	seedAudit(t, e, 2, "example.com", "credential.reset", "user001@example.com")
@@ -835,9 +835,8 @@ func TestAuditAdminOnlyActions(t *testing.T) {
 }
 
 // manyDomains is the trail as the audit pages read it, naming n more domains than it holds
-// entries of: refusals on made-up domains (any signed-in user writes up to
-// Settings.DenialsPerMinute access.denied entries a minute, each naming the domain of the URL),
-// or a large Mailgun account's history.
+// entries of: a large Mailgun account's history. (Refusals on made-up domains were among them,
+// before store.AuditDomains left out the names only refusals carry.)
 type manyDomains struct {
 	handlers.AuditLog
 	n int

@@ -11,6 +11,9 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -210,4 +213,85 @@ func TestDeniedInLoginHistory(t *testing.T) {
 			t.Errorf("the refused create names logins %q", a.Logins)
 		}
 	}
+}
+
+// domainChoices returns the audit page's domain filter choices.
+func domainChoices(p *testflow.Page) []string {
+	var out []string
+	p.Find(`[data-testid="filter-domain"] option`).Each(func(_ int, s *goquery.Selection) {
+		if v := s.AttrOr("value", ""); v != "" {
+			out = append(out, v)
+		}
+	})
+	return out
+}
+
+// TestDeniedMadeUpDomainsNotListed: any signed-in user can ask for /d/<any name>, and each
+// refusal is recorded naming it. The audit page read every name the trail held on each view, to
+// offer them in the domain filter and scope the view: a user's made-up names (up to 28,800 a day
+// within the denial budget) made it slower for everyone until it ran out of the store's deadline.
+// The refusals are still recorded and found, by the name asked for too, but no longer offered;
+// and a refusal on a real domain that has no other entry is still in that domain's trail for
+// the users who may view it.
+func TestDeniedMadeUpDomainsNotListed(t *testing.T) {
+	run := func(t *testing.T, dsn string) {
+		e := newEnv(t, envOptions{DatabaseURL: dsn})
+		reviewer := e.signIn(t, "reviewer") // viewer of example.com and newsletter.example.org only
+		const madeUp = 5
+		for i := range madeUp {
+			wantStatus(t, get(t, reviewer, fmt.Sprintf("/d/made-up-%d.example", i)), http.StatusForbidden)
+		}
+		// acme.example is real (Mailgun has it, the policy names it) and has no entry but this.
+		wantStatus(t, get(t, reviewer, "/d/acme.example/new"), http.StatusForbidden)
+		if got := e.auditEntries(t, store.AuditFilter{Action: "access.denied"}); len(got) != madeUp+1 {
+			t.Fatalf("%d refusals wrote %d entries %q, want one each", madeUp+1, len(got), details(got))
+		}
+
+		admin, auditor := e.signIn(t, "admin"), e.signIn(t, "auditor")
+		for who, c := range map[string]*testflow.Client{"admin": admin, "auditor (viewer of *)": auditor} {
+			p := get(t, c, "/audit")
+			wantStatus(t, p, http.StatusOK)
+			for _, d := range domainChoices(p) {
+				if strings.HasPrefix(d, "made-up-") {
+					t.Errorf("%s: the domain filter offers %q, a name only a refused URL gave", who, d)
+				}
+			}
+			// Still found, by the name asked for.
+			p = get(t, c, "/audit?domain=made-up-3.example")
+			wantStatus(t, p, http.StatusOK)
+			if got := auditDomains(p); !slices.Equal(got, []string{"made-up-3.example"}) {
+				t.Errorf("%s: entries of made-up-3.example: %q, want its refusal", who, got)
+			}
+		}
+		p := get(t, admin, "/audit?action=access.denied")
+		if got := p.TestID("audit-row").Length(); got != madeUp+1 {
+			t.Errorf("admin: %d refusals listed, want %d", got, madeUp+1)
+		}
+
+		// The operator of acme.example sees the refusal on it, the only entry of the domain.
+		p = get(t, e.signIn(t, "operator"), "/audit")
+		wantStatus(t, p, http.StatusOK)
+		if got := auditDomains(p); !slices.Equal(got, []string{"acme.example"}) {
+			t.Errorf("operator of acme.example sees entries of %q, want the refusal on acme.example", got)
+		}
+		if got := p.TestID("audit-detail").Text(); !strings.Contains(got, "Tried to") {
+			t.Errorf("operator's row detail = %q, want the refused action", got)
+		}
+		if got := domainChoices(p); !slices.Equal(got, []string{"acme.example"}) {
+			t.Errorf("operator's domain filter offers %q, want [acme.example]", got)
+		}
+
+		// With Mailgun down (nothing from its domain list), an administrator is still offered
+		// acme.example, which only a refusal names: the policy names it.
+		e.SB.SetFaults(sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable})
+		defer e.SB.SetFaults(sandbox.Faults{})
+		e.Clock.Add(2 * time.Minute) // past the domain list's cache
+		p = get(t, admin, "/audit")
+		wantStatus(t, p, http.StatusOK)
+		if got, want := domainChoices(p), []string{"acme.example", "example.com", "newsletter.example.org"}; !slices.Equal(got, want) {
+			t.Errorf("admin's domain filter with Mailgun down offers %q, want the policy's domains %q", got, want)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) { run(t, "") })
+	t.Run("postgres", func(t *testing.T) { run(t, testpg.Schema(t)) })
 }

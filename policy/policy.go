@@ -213,6 +213,25 @@ func (p *Policy) VisibleDomains(s Subject, all []string) []string {
 	return out
 }
 
+// Domains returns the domains the rules name, as Role compares them (lower case, no trailing
+// dot), each once and sorted, without "*". A subject who is not an administrator and holds no
+// "*" rule granting an action (CanEveryDomain) may do it on these domains only: the audit pages
+// scope such a user's view of the trail by them, not by the names the trail holds, which any
+// signed-in user adds to by asking for a made-up domain.
+func (p *Policy) Domains() []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	for _, r := range p.rules {
+		if r.domain != "*" {
+			out = append(out, r.domain)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // normalizeDomain trims d, drops one trailing dot and lower-cases its ASCII letters only.
 // Unicode lower-casing would turn a name that is no host name into one that is: U+212A KELVIN
 // SIGN lower-cases to "k" and U+0130 (İ) to "i", so a rule written for "ac\u212Ae.example"

@@ -119,6 +119,27 @@ func TestCanEveryDomain(t *testing.T) {
 	}
 }
 
+// TestDomains: the domains the rules name, once each, sorted, as Role compares them; a subject
+// without a "*" rule for an action can do it nowhere else.
+func TestDomains(t *testing.T) {
+	p := mustParse(t, sample+`  - domain: "Example.COM."
+    role: operator
+    emails: [ops@corp.example]
+`)
+	want := []string{"acme.example", "example.com"}
+	if got := p.Domains(); !slices.Equal(got, want) {
+		t.Errorf("Domains = %q, want %q", got, want)
+	}
+	ops := Subject{Email: "ops@corp.example", EmailVerified: true}
+	if !p.Can(ops, "example.com", ActReset) || p.Can(ops, "made-up.example", ActView) || p.CanEveryDomain(ops, ActView) {
+		t.Error("the rule added above does not apply as named: the case proves nothing")
+	}
+	var nilPolicy *Policy
+	if got := nilPolicy.Domains(); len(got) != 0 {
+		t.Errorf("nil policy's Domains = %q", got)
+	}
+}
+
 func TestSelfServiceAndVisible(t *testing.T) {
 	p := mustParse(t, sample)
 	s := Subject{Email: "Dev@acme.example", EmailVerified: true, Groups: []string{"team-acme"}}

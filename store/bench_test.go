@@ -38,8 +38,14 @@ func BenchmarkAuditAppend(b *testing.B) {
 // hashes in one transaction, quickly, for benchmarks.
 func bulkAudit(tb testing.TB, db *DB, n int) {
 	tb.Helper()
-	ctx := context.Background()
 	domains := []string{"example.com", "acme.example", "newsletter.example.org", "empty.example"}
+	bulkAuditOf(tb, db, n, func(i int) (string, string) { return "auth.sign_in", domains[i%len(domains)] })
+}
+
+// bulkAuditOf is bulkAudit with the action and domain of the i-th entry (from 0) given by of.
+func bulkAuditOf(tb testing.TB, db *DB, n int, of func(i int) (action, domain string)) {
+	tb.Helper()
+	ctx := context.Background()
 	err := db.writeTx(ctx, func(t *tx) error {
 		stmt, err := t.tx.PrepareContext(ctx, db.rebind(`INSERT INTO audit_log (id, kind, time, actor_issuer,
 			actor_subject, actor_email, actor_name, action, domain, logins, outcome, upstream_status,
@@ -54,10 +60,11 @@ func bulkAudit(tb testing.TB, db *DB, n int) {
 			return err
 		}
 		for i := range n {
+			action, domain := of(i)
 			r := auditRow{
 				id: lastID + int64(i) + 1, kind: kindEntry, time: nanos(t0.Add(time.Duration(i) * time.Second)),
 				actorIssuer: "https://idp.example", actorSubject: "s", actorEmail: fmt.Sprintf("u%d@corp.example", i%50),
-				actorName: "User", action: "auth.sign_in", domain: domains[i%len(domains)], logins: "[]", outcome: OutcomeOK,
+				actorName: "User", action: action, domain: domain, logins: "[]", outcome: OutcomeOK,
 				requestID: "r", clientIP: "192.0.2.1", userAgent: "bench", prevHash: prev,
 			}
 			h := hashRow(&r)
@@ -158,4 +165,39 @@ func BenchmarkAuditVerifyPostgresUnanalyzed(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(2*actions)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkAuditDomainsMadeUp measures AuditDomains (read on every view of the audit page) on a
+// trail of 100,000 refusals (access.denied), each naming a made-up domain of the refused URL, as
+// signed-in users can write them, and 1,000 actions on four real domains. It walked every
+// distinct domain (0.36 s on SQLite, 0.98 s on PostgreSQL); the refusals' names are not among
+// those it returns.
+func BenchmarkAuditDomainsMadeUp(b *testing.B) {
+	const refusals, actions = 100_000, 1_000
+	actual := []string{"example.com", "acme.example", "newsletter.example.org", "empty.example"}
+	for _, dialect := range []struct {
+		name string
+		open func(testing.TB) testDB
+	}{{"sqlite", newSQLite}, {"postgres", newPostgres}} {
+		b.Run(dialect.name, func(b *testing.B) {
+			db := dialect.open(b)
+			bulkAuditOf(b, db.DB, refusals+actions, func(i int) (string, string) {
+				if i%(refusals/actions+1) == 0 {
+					return "credential.reset", actual[i%len(actual)]
+				}
+				return "access.denied", fmt.Sprintf("made-up-%06d.example", i)
+			})
+			ctx := context.Background()
+			if db.dialect == DialectPostgres {
+				if _, err := db.sql.ExecContext(ctx, "ANALYZE audit_log"); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				if _, err := db.AuditDomains(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

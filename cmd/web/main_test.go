@@ -434,8 +434,8 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 				t.Errorf("audit verify changed the schema:\nbefore %q\nafter  %q", before, after)
 			}
 
-			// (b) The previous version's database: 0004 not applied yet.
-			exec("DROP TABLE used_forms", "DELETE FROM schema_migrations WHERE version = 4")
+			// (b) The previous version's database: 0005 not applied yet.
+			exec("DROP INDEX audit_entry_domain_acted", "DELETE FROM schema_migrations WHERE version = 5")
 			before = testpg.SchemaSnapshot(t, raw, dialect == store.DialectPostgres)
 			for who, dsn := range dsns {
 				out, err := verify(dsn)
@@ -443,7 +443,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 					t.Fatalf("%s: audit verify with a migration pending = %v (exit %d), want exit 1; output %q", who, err, exitCode(err), out)
 				}
 				for _, want := range []string{
-					"1 migration is not applied yet (0004_used_forms.sql)",
+					"1 migration is not applied yet (0005_audit_acted_domains.sql)",
 					`"web audit verify" applies no migration: run "web migrate" (or start the server) once with a DATABASE_URL whose role may change the schema`,
 				} {
 					if !strings.Contains(err.Error(), want) {
@@ -456,7 +456,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			}
 			var out testlog.Buffer
 			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out); err != nil ||
-				out.String() != "applied 0004_used_forms.sql; the schema is at version 4 (0004_used_forms.sql)\n" {
+				out.String() != "applied 0005_audit_acted_domains.sql; the schema is at version 5 (0005_audit_acted_domains.sql)\n" {
 				t.Errorf("web migrate = %v, output %q", err, out.String())
 			}
 			for who, dsn := range dsns {
