@@ -795,18 +795,8 @@ func TestDatabaseUnreachableSaysWhatToCheck(t *testing.T) {
 		{noDir, []string{"DATABASE_URL: cannot open the SQLite database " + fmt.Sprintf("%q", noDir), "directory exists"}},
 		{pg, []string{"DATABASE_URL: cannot open the PostgreSQL database postgres://smtpdesk:xxxxx@127.0.0.1:1/smtpdesk", "check that the server runs"}},
 	} {
-		env := map[string]string{
-			"SMTPDESK_LISTEN":    freeAddr(t),
-			"SMTPDESK_BASE_URL":  "http://127.0.0.1:8080",
-			"MAILGUN_API_KEY":    "key-test",
-			"MAILGUN_BASE_URL":   "http://127.0.0.1:1",
-			"OIDC_ISSUER":        "http://127.0.0.1:1",
-			"OIDC_CLIENT_ID":     "smtp-desk",
-			"OIDC_CLIENT_SECRET": "s3cret",
-			"SESSION_KEYS":       "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-			"POLICY_FILE":        "../../demoidp/demo-policy.yaml",
-			"DATABASE_URL":       tc.dsn,
-		}
+		env := serverEnv(t, freeAddr(t))
+		env["DATABASE_URL"] = tc.dsn
 		runs := [][]string{nil, {"sessions", "revoke", "ada@corp.example"}}
 		if tc.dsn == pg {
 			// For SQLite the commands stop earlier: the file does not exist
