@@ -35,6 +35,9 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
+	if err := refuseUnreadableExport(c); err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	all, err := h.lists.All(ctx, sc.domain)
 	if err != nil {
@@ -65,6 +68,9 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	pol, subj := h.policy.Current(), u.PolicySubject()
 	if !pol.HasAnyAccess(subj) {
 		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is nothing to export.")
+	}
+	if err := refuseUnreadableExport(c); err != nil {
+		return err
 	}
 	visible, err := h.visibleDomains(ctx, pol, subj)
 	if err != nil {
@@ -175,4 +181,14 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// refuseUnreadableExport refuses an export whose address holds parts that cannot be read: the
+// query parser drops them, so a filter cut short ("q=bob%4") exported every login instead of the
+// few the page had shown. nil when every part can be read.
+func refuseUnreadableExport(c echo.Context) error {
+	if p := unreadableProblems(c.Request().URL.RawQuery); len(p) > 0 {
+		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(p, " ")+" Set the filter on the page and export from there.")
+	}
+	return nil
 }

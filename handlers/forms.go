@@ -403,10 +403,18 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 // they were bob's.
 func parseAuditURL(u *url.URL) AuditQuery {
 	a := ParseAuditQuery(u.Query())
-	for _, part := range unreadableQuery(u.RawQuery) {
-		a.Problems = append(a.Problems, fmt.Sprintf("The part %q of the address was not applied: it cannot be read (a '%%' must be followed by two hexadecimal digits, and a ';' does not separate filters). The link may have been cut short or mistyped.", clip(part, 64)))
-	}
+	a.Problems = append(a.Problems, unreadableProblems(u.RawQuery)...)
 	return a
+}
+
+// unreadableProblems says, for each part of a raw query string that cannot be read
+// (unreadableQuery), that it was not applied and why.
+func unreadableProblems(raw string) []string {
+	var out []string
+	for _, part := range unreadableQuery(raw) {
+		out = append(out, fmt.Sprintf("The part %q of the address was not applied: it cannot be read (a '%%' must be followed by two hexadecimal digits, and a ';' does not separate filters). The link may have been cut short or mistyped.", clip(part, 64)))
+	}
+	return out
 }
 
 // unreadableQuery returns the parts of a raw query string (between '&') that url.ParseQuery
