@@ -3,6 +3,7 @@ package handlers
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -339,6 +340,9 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 	})
 }
 
+// errHeadersSent stops a download's reading once a HEAD's headers are sent.
+var errHeadersSent = errors.New("the headers of a HEAD are sent")
+
 // export streams every entry matching the filter (no paging: store.EachAudit reads it in
 // batches and holds no connection while the browser takes each one), newest first, through a
 // downloadWriter: the server's write timeout would cut a long trail's export. Nothing is sent
@@ -375,14 +379,23 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 		w.WriteHeader(http.StatusOK)
 		write, finish = start(w)
 	}
+	// A HEAD gets the headers the GET would, and no body: the trail is read no further than
+	// the first entry, which decides them.
+	head := c.Request().Method == http.MethodHead
 	err = nil
 	if ok {
 		err = h.auditLog.EachAudit(ctx, f, func(e store.AuditEntry) error {
 			if write == nil {
 				begin()
+				if head {
+					return errHeadersSent
+				}
 			}
 			return write(e)
 		})
+		if errors.Is(err, errHeadersSent) {
+			return nil
+		}
 	}
 	if write == nil {
 		if err != nil {
