@@ -640,25 +640,19 @@ func knownRefusal(message string) (refusal, bool) {
 // the outcome (audit.Pending.About).
 const aboutSystemLogins = "Asked for as system logins."
 
-// auditAbouts are the sentences SMTP Desk puts ahead of an entry's message (audit.Pending.About).
-var auditAbouts = []string{aboutSystemLogins}
-
 // auditMessage is an audit entry's message as the audit page and its exports show it. Where it is
 // Mailgun's own text (an entry that did not succeed, with Mailgun's status), that text is not
 // shown as it is (SECURITY.md item 19): a known answer gets SMTP Desk's words, anything else the
 // status; the log of the request keeps Mailgun's detail. Messages SMTP Desk wrote are shown as
-// stored, and so is the sentence of its own that goes ahead of Mailgun's text (auditAbouts): a
-// refused create of system logins still says that system logins were asked for.
+// stored, and so is the sentence of its own that goes ahead of Mailgun's text (aboutSystemLogins):
+// a refused create of system logins still says that system logins were asked for.
 func auditMessage(e store.AuditEntry) string {
 	if e.UpstreamStatus == 0 || e.Outcome == store.OutcomeOK || e.UpstreamMessage == "" {
 		return e.UpstreamMessage
 	}
 	about, msg := "", e.UpstreamMessage
-	for _, a := range auditAbouts {
-		if rest, ok := strings.CutPrefix(msg, a); ok {
-			about, msg = a, strings.TrimSpace(rest)
-			break
-		}
+	if rest, ok := strings.CutPrefix(msg, aboutSystemLogins); ok {
+		about, msg = aboutSystemLogins, strings.TrimSpace(rest)
 	}
 	fact := "Mailgun refused the request."
 	switch r, ok := knownRefusal(msg); {
