@@ -420,6 +420,9 @@ func unreadableProblems(raw string) []string {
 // unreadableQuery returns the parts of a raw query string (between '&') that url.ParseQuery
 // drops: one with a ';', or with a '%' not followed by two hexadecimal digits.
 func unreadableQuery(raw string) []string {
+	if !strings.ContainsAny(raw, "%;") {
+		return nil // the usual query (page=2&per_page=100): nothing to unescape, nothing dropped
+	}
 	var out []string
 	for part := range strings.SplitSeq(raw, "&") {
 		if part == "" {
