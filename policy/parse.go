@@ -113,21 +113,18 @@ var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 // in the indentation, the commonest such mistake, is found and named exactly.
 func (ps parser) syntaxError(data []byte, err error) error {
 	m := yamlLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		if bareStarError(msg) {
-			if star := bareStarLine(data, 1); star > 0 {
-				return &parseError{name: ps.name, line: star, msg: bareStarMsg}
-			}
-		}
-		return &parseError{name: ps.name, msg: "YAML syntax error: " + msg}
+	msg, line := strings.TrimPrefix(err.Error(), "yaml: "), 1 // no line named: look from the top
+	if m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
 	}
-	line, _ := strconv.Atoi(m[1])
-	msg := m[2]
 	if bareStarError(msg) {
 		if star := bareStarLine(data, line); star > 0 {
 			return &parseError{name: ps.name, line: star, msg: bareStarMsg}
 		}
+	}
+	if m == nil {
+		return &parseError{name: ps.name, msg: "YAML syntax error: " + msg}
 	}
 	if strings.Contains(msg, "tab character") {
 		if tab := tabIndentedLine(data, line); tab > 0 {
