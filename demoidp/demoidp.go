@@ -479,20 +479,25 @@ func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.endSessions++
 	p.mu.Unlock()
+	// A registered post_logout_redirect_uri is followed at once, as providers do (Keycloak,
+	// Entra ID and Okta with an id_token_hint), so signing out lands on SMTP Desk's signed-out
+	// page; anything else gets this provider's own signed-out notice and is never followed.
 	next := r.URL.Query().Get("post_logout_redirect_uri")
 	if !slices.Contains(p.opts.PostLogoutRedirectURIs, next) {
-		next = ""
-	} else if st := r.URL.Query().Get("state"); st != "" {
+		p.render(w, http.StatusOK, pageData{SignedOut: true})
+		return
+	}
+	if st := r.URL.Query().Get("state"); st != "" {
 		next = addQuery(next, url.Values{"state": {st}})
 	}
-	p.render(w, http.StatusOK, pageData{SignedOut: true, Next: next})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 type pageData struct {
 	Personas  []Persona
 	Params    authParams
 	SignedOut bool
-	Next      string
 	Error     string
 }
 

@@ -203,15 +203,26 @@ func TestEndSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A registered address is followed at once, with the state the app sent.
 	rec := httptest.NewRecorder()
-	p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/end_session?post_logout_redirect_uri="+url.QueryEscape("http://app.test/auth/signed-out"), nil))
-	if got := rec.Body.String(); !strings.Contains(got, "signed out of the demo provider") || !strings.Contains(got, `href="http://app.test/auth/signed-out"`) {
-		t.Errorf("end session page = %s", got)
+	p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/end_session?state=s1&post_logout_redirect_uri="+url.QueryEscape("http://app.test/auth/signed-out"), nil))
+	if got, want := rec.Header().Get("Location"), "http://app.test/auth/signed-out?state=s1"; rec.Code != http.StatusSeeOther || got != want {
+		t.Errorf("end session = %d to %q, want 303 to %q", rec.Code, got, want)
 	}
-	rec = httptest.NewRecorder()
-	p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/end_session?post_logout_redirect_uri="+url.QueryEscape("http://evil.test/"), nil))
-	if strings.Contains(rec.Body.String(), "evil.test") {
-		t.Error("unregistered post_logout_redirect_uri used")
+	// Anything else gets the provider's own notice and is neither followed nor linked.
+	for _, next := range []string{"http://evil.test/", "http://app.test/auth/signed-out/", ""} {
+		rec = httptest.NewRecorder()
+		p.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/end_session?post_logout_redirect_uri="+url.QueryEscape(next), nil))
+		body := rec.Body.String()
+		if rec.Code != http.StatusOK || rec.Header().Get("Location") != "" || !strings.Contains(body, "signed out of the demo provider") {
+			t.Errorf("end session to %q = %d, Location %q, body %s", next, rec.Code, rec.Header().Get("Location"), body)
+		}
+		if next != "" && strings.Contains(body, next) {
+			t.Errorf("unregistered post_logout_redirect_uri %q on the page", next)
+		}
+		if strings.Contains(body, "http-equiv") {
+			t.Errorf("end session page refreshes itself: %s", body)
+		}
 	}
 }
 

@@ -7,9 +7,6 @@ const pageHTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
-{{- if and .SignedOut .Next}}
-<meta http-equiv="refresh" content="2;url={{.Next}}">
-{{- end}}
 <title>{{if .SignedOut}}Signed out{{else if .Error}}Sign-in error{{else}}Choose who to sign in as{{end}} · Demo identity provider</title>
 <style>
   :root { color-scheme: light dark; --bg:#f4f5f7; --card:#fff; --text:#1b1f24; --muted:#5b6470; --line:#d9dde3; --accent:#3451b2; --accent-bg:#eef1fb; }
@@ -45,11 +42,7 @@ const pageHTML = `<!doctype html>
   <p class="sub">{{.Error}}</p>
 {{- else if .SignedOut}}
   <h1 data-testid="idp-signed-out">You are signed out of the demo provider</h1>
-  {{- if .Next}}
-  <p class="sub">Taking you back to SMTP Desk… <a href="{{.Next}}" data-testid="idp-continue">Continue</a></p>
-  {{- else}}
   <p class="sub">You can close this tab.</p>
-  {{- end}}
 {{- else}}
   <h1>Choose who to sign in as</h1>
   <p class="sub">Pick a persona to see SMTP Desk through their eyes.</p>
