@@ -114,29 +114,53 @@ type options struct {
 // run is the whole program: parse args, then serve (or run a subcommand) until ctx ends.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) > 0 {
-		switch args[0] {
-		case "audit":
-			if len(args) == 2 && args[1] == "verify" {
-				return auditVerify(ctx, getenv, stdout)
-			}
-			return errors.New(`unknown audit command; use "web audit verify"`)
-		case "migrate":
-			if len(args) > 1 {
-				return fmt.Errorf("unexpected argument %q; use \"web migrate\" (it migrates DATABASE_URL)", args[1])
-			}
-			return migrateDatabase(ctx, getenv, stdout)
-		case "healthcheck":
-			if len(args) > 1 {
-				return fmt.Errorf("unexpected argument %q; use \"web healthcheck\" (it checks SMTPDESK_LISTEN's /healthz)", args[1])
-			}
-			return healthcheck(ctx, getenv, stdout)
-		case "sessions":
-			if len(args) == 3 && args[1] == "revoke" && strings.TrimSpace(args[2]) != "" {
-				return revokeSessions(ctx, getenv, stdout, strings.TrimSpace(args[2]))
-			}
-			return errors.New(`unknown sessions command; use "web sessions revoke EMAIL-OR-SUBJECT"`)
+		if ok, err := subcommand(ctx, args, getenv, stdout); ok {
+			return cutShort(ctx, "web "+strings.Join(args[:min(len(args), 2)], " "), err)
 		}
 	}
+	return runServer(ctx, args, getenv, stdout)
+}
+
+// subcommand runs the subcommand args[0] names; ok is false when it names none.
+func subcommand(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) (ok bool, err error) {
+	switch args[0] {
+	case "audit":
+		if len(args) == 2 && args[1] == "verify" {
+			return true, auditVerify(ctx, getenv, stdout)
+		}
+		return true, errors.New(`unknown audit command; use "web audit verify"`)
+	case "migrate":
+		if len(args) > 1 {
+			return true, fmt.Errorf("unexpected argument %q; use \"web migrate\" (it migrates DATABASE_URL)", args[1])
+		}
+		return true, migrateDatabase(ctx, getenv, stdout)
+	case "healthcheck":
+		if len(args) > 1 {
+			return true, fmt.Errorf("unexpected argument %q; use \"web healthcheck\" (it checks SMTPDESK_LISTEN's /healthz)", args[1])
+		}
+		return true, healthcheck(ctx, getenv, stdout)
+	case "sessions":
+		if len(args) == 3 && args[1] == "revoke" && strings.TrimSpace(args[2]) != "" {
+			return true, revokeSessions(ctx, getenv, stdout, strings.TrimSpace(args[2]))
+		}
+		return true, errors.New(`unknown sessions command; use "web sessions revoke EMAIL-OR-SUBJECT"`)
+	}
+	return false, nil
+}
+
+// cutShort is err, from the subcommand name, said first to have been cut short when a signal
+// ended ctx while it ran: err alone then reads like a failure of the database or of the trail
+// ("audit verify: … context canceled"). err is kept after it, since it says how far the command
+// got (a revoke that ended the sessions but did not record it), and so is its exit status.
+func cutShort(ctx context.Context, name string, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%s stopped (%v) before it finished; run it again. What it had reached: %w", name, context.Cause(ctx), err)
+}
+
+// runServer parses the flags and serves until ctx ends.
+func runServer(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("web", flag.ContinueOnError)
 	// The flag package prints the error and the whole usage on a wrong flag; main prints the
 	// error, and the usage is for -help only.

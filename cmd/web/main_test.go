@@ -881,3 +881,31 @@ func appendTwoSignIns(t *testing.T, dsn string) {
 		}
 	}
 }
+
+// TestSubcommandCutShort: a subcommand that a signal stops says so first (here: Ctrl+C while
+// "web audit verify" waits for its database), instead of reading as a database failure with
+// "context canceled"; without a signal its error is its own.
+func TestSubcommandCutShort(t *testing.T) {
+	db, accepted := silentPostgres(t)
+	env := envOf(map[string]string{"DATABASE_URL": "postgres://smtpdesk@" + db.Addr().String() + "/smtpdesk?sslmode=disable&connect_timeout=60"})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	go func() {
+		if c, ok := <-accepted; ok {
+			defer c.Close()
+			cancel(errors.New("interrupt signal received"))
+		}
+	}()
+	err := run(ctx, []string{"audit", "verify"}, env, &testlog.Buffer{})
+	if want := "web audit verify stopped (interrupt signal received) before it finished; run it again"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("audit verify stopped by a signal = %v, want it to begin %q", err, want)
+	}
+	if exitCode(err) != 1 {
+		t.Errorf("exit status %d, want 1 (not a broken trail)", exitCode(err))
+	}
+
+	missing := envOf(map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "none.db")})
+	if err := run(context.Background(), []string{"audit", "verify"}, missing, &testlog.Buffer{}); err == nil || strings.Contains(err.Error(), "stopped") {
+		t.Errorf("audit verify without a database and without a signal = %v, want its own error", err)
+	}
+}
