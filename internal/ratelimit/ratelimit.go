@@ -63,6 +63,23 @@ func (l *Limiter) Allow(key string) (bool, time.Duration) {
 	return true, 0
 }
 
+// Peek reports what Allow would answer for key now, and takes nothing from its budget: a request
+// that is answered as another would be (a HEAD as its GET) but does not do that one's work.
+func (l *Limiter) Peek(key string) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets.get(key)
+	if !ok {
+		return true, 0 // a fresh bucket is full
+	}
+	tokens := b.TokensAt(l.now())
+	if tokens >= 1 {
+		return true, 0
+	}
+	// As long as Allow's reservation would wait for the missing part of a token.
+	return false, time.Duration((1 - tokens) / float64(l.limit) * float64(time.Second))
+}
+
 // Len reports how many buckets are kept (for tests and metrics).
 func (l *Limiter) Len() int {
 	l.mu.Lock()

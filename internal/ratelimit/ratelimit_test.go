@@ -43,6 +43,46 @@ func TestSpendsAndRefills(t *testing.T) {
 	}
 }
 
+// TestPeekTakesNothing: Peek answers as Allow would, however often it is asked, and never
+// spends the budget.
+func TestPeekTakesNothing(t *testing.T) {
+	clk := newClock()
+	l := New(2, 100, clk.Now)
+	for range 5 {
+		if ok, wait := l.Peek("alice"); !ok || wait != 0 {
+			t.Fatalf("Peek of a fresh budget = %v, %v, want allowed", ok, wait)
+		}
+	}
+	for i := range 2 {
+		if ok, _ := l.Allow("alice"); !ok {
+			t.Fatalf("action %d refused after the peeks: they spent the budget", i+1)
+		}
+	}
+	for range 3 {
+		ok, wait := l.Peek("alice")
+		if ok {
+			t.Fatal("Peek of a spent budget allowed")
+		}
+		if got, want := wait, 30*time.Second; got != want {
+			t.Errorf("Peek's wait = %v, want %v (Allow's)", got, want)
+		}
+	}
+	if _, wait := l.Allow("alice"); wait != 30*time.Second {
+		t.Errorf("Allow's wait after the peeks = %v, want 30s", wait)
+	}
+	clk.Add(10 * time.Second)
+	if _, wait := l.Peek("alice"); wait != 20*time.Second {
+		t.Errorf("Peek's wait 10s later = %v, want 20s", wait)
+	}
+	clk.Add(20 * time.Second)
+	if ok, _ := l.Peek("alice"); !ok {
+		t.Error("Peek refused once a token came back")
+	}
+	if ok, _ := l.Allow("alice"); !ok {
+		t.Error("Allow refused once a token came back, after a peek")
+	}
+}
+
 func TestBoundedKeys(t *testing.T) {
 	clk := newClock()
 	l := New(1, 10, clk.Now)
