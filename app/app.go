@@ -257,6 +257,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 			AgeWarningDays:   a.cfg.AgeWarningDays,
 			Demo:             a.cfg.Demo,
 			ActionsPerMinute: a.cfg.RateLimitActions,
+			ExportsPerMinute: a.cfg.RateLimitExports,
 		},
 		OnDenied: a.metrics.CountAccessDenied,
 	})

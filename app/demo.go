@@ -39,9 +39,11 @@ type DemoOptions struct {
 	MailgunKey string
 	// MetricsToken, when set, serves /metrics on the demo's listener behind that bearer token.
 	MetricsToken string
-	// RateLimitActions and RateLimitSignIn override the per-user action and per-IP sign-in
-	// limits (defaults 30 and 20 a minute); the load tests raise them.
+	// RateLimitActions, RateLimitExports and RateLimitSignIn override the per-user action and
+	// export and per-IP sign-in limits (defaults 30, 10 and 20 a minute); the load tests raise
+	// them.
 	RateLimitActions int
+	RateLimitExports int
 	RateLimitSignIn  int
 	// NoGzip sends every answer uncompressed (HTTP_GZIP=false).
 	NoGzip bool
@@ -173,6 +175,7 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 		LogLevel:         slog.LevelInfo,
 		AgeWarningDays:   365,
 		RateLimitActions: cmp.Or(opts.RateLimitActions, 30),
+		RateLimitExports: cmp.Or(opts.RateLimitExports, 10),
 		RateLimitSignIn:  cmp.Or(opts.RateLimitSignIn, 20),
 		MetricsToken:     config.Secret(opts.MetricsToken),
 		NoGzip:           opts.NoGzip,

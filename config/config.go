@@ -135,6 +135,7 @@ type Config struct {
 	NoGzip bool
 
 	RateLimitActions int // mutating actions per user per minute
+	RateLimitExports int // exports and audit trail checks per user per minute
 	RateLimitSignIn  int // sign-in attempts per client IP (an IPv6 client's /64) per minute
 
 	// loadProblems names the variables Load already complained about, so Validate does not
@@ -184,6 +185,7 @@ func Vars() []Var {
 		{"METRICS_PPROF", "false", "METRICS_PPROF=true", "also serve Go's profiler (/debug/pprof/) on METRICS_ADDR"},
 		{"HTTP_GZIP", "true", "HTTP_GZIP=false", "gzip answers for clients that accept it; false when the proxy in front compresses"},
 		{"RATE_LIMIT_ACTIONS", "30", "RATE_LIMIT_ACTIONS=60", "mutating actions per user per minute"},
+		{"RATE_LIMIT_EXPORTS", "10", "RATE_LIMIT_EXPORTS=20", "exports (logins, audit trail) and audit trail checks per user per minute, apart from the actions"},
 		{"RATE_LIMIT_SIGNIN", "20", "RATE_LIMIT_SIGNIN=10", "sign-in attempts per client IP (an IPv6 client's /64) per minute"},
 	}
 }
@@ -317,6 +319,7 @@ func Load(getenv func(string) string) (Config, error) {
 
 	cfg.AgeWarningDays = integer(get, &p, "AGE_WARNING_DAYS", 365, 1, "AGE_WARNING_DAYS=365")
 	cfg.RateLimitActions = integer(get, &p, "RATE_LIMIT_ACTIONS", 30, 1, "RATE_LIMIT_ACTIONS=30")
+	cfg.RateLimitExports = integer(get, &p, "RATE_LIMIT_EXPORTS", 10, 1, "RATE_LIMIT_EXPORTS=10")
 	cfg.RateLimitSignIn = integer(get, &p, "RATE_LIMIT_SIGNIN", 20, 1, "RATE_LIMIT_SIGNIN=20")
 	cfg.MetricsPprof = boolean(get, &p, "METRICS_PPROF", false, "METRICS_PPROF=true")
 	cfg.NoGzip = !boolean(get, &p, "HTTP_GZIP", true, "HTTP_GZIP=false")

@@ -67,6 +67,7 @@ func TestLoadDefaults(t *testing.T) {
 		{"age days", cfg.AgeWarningDays, 365},
 		{"retention", cfg.AuditRetention, time.Duration(0)},
 		{"rate actions", cfg.RateLimitActions, 30},
+		{"rate exports", cfg.RateLimitExports, 10},
 		{"rate signin", cfg.RateLimitSignIn, 20},
 		{"no gzip", cfg.NoGzip, false},
 	}
@@ -113,6 +114,7 @@ func TestLoadValues(t *testing.T) {
 	m["AGE_WARNING_DAYS"] = "180"
 	m["AUDIT_RETENTION"] = "400d"
 	m["RATE_LIMIT_ACTIONS"] = "5"
+	m["RATE_LIMIT_EXPORTS"] = "3"
 	m["RATE_LIMIT_SIGNIN"] = "7"
 	m["SMTPDESK_LISTEN"] = "0.0.0.0:9000"
 	m["HTTP_GZIP"] = "false"
@@ -145,6 +147,7 @@ func TestLoadValues(t *testing.T) {
 		{"age", cfg.AgeWarningDays, 180},
 		{"retention", cfg.AuditRetention, 400 * 24 * time.Hour},
 		{"actions", cfg.RateLimitActions, 5},
+		{"exports", cfg.RateLimitExports, 3},
 		{"signin", cfg.RateLimitSignIn, 7},
 		{"listen", cfg.ListenAddr(), "0.0.0.0:9000"},
 		{"no gzip", cfg.NoGzip, true},
@@ -255,6 +258,7 @@ func TestProblems(t *testing.T) {
 		{"max age past what a duration holds", map[string]string{"SESSION_MAX_AGE": "99999999d"}, nil, `SESSION_MAX_AGE: "99999999d" is not a positive duration`},
 		{"actions", map[string]string{"RATE_LIMIT_ACTIONS": "many"}, nil, `RATE_LIMIT_ACTIONS: "many" is not a whole number`},
 		{"signin", map[string]string{"RATE_LIMIT_SIGNIN": "-3"}, nil, `RATE_LIMIT_SIGNIN: "-3" is not a whole number`},
+		{"exports", map[string]string{"RATE_LIMIT_EXPORTS": "0"}, nil, `RATE_LIMIT_EXPORTS: "0" is not a whole number of at least 1; use e.g. RATE_LIMIT_EXPORTS=10`},
 		{"metrics addr", map[string]string{"METRICS_ADDR": "9090"}, nil, `METRICS_ADDR: "9090" is not host:port`},
 		{"pprof value", map[string]string{"METRICS_ADDR": "127.0.0.1:9090", "METRICS_PPROF": "yes please"}, nil, `METRICS_PPROF: "yes please" is not true or false`},
 		{"pprof without addr", map[string]string{"METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served only on METRICS_ADDR`},

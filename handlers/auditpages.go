@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/audit"
@@ -125,6 +126,8 @@ func (h *AuditPages) List(c echo.Context) error {
 // shows the result, so that a security reviewer can check the trail from the browser. Only
 // administrators may run it: the chain spans every domain's entries. The check is itself
 // recorded ("audit.verify", ok or failed, with the newest row and hash it saw), after it ran.
+// Each check takes one of the administrator's heavy reads, as an export does
+// (Settings.ExportsPerMinute).
 func (h *AuditPages) Verify(c echo.Context) error {
 	ctx := c.Request().Context()
 	user := auth.UserFrom(c)
@@ -132,6 +135,9 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		h.recordDenial(c, user, "", "", "audit verify", "audit verify")
 		return h.errorPage(c, http.StatusForbidden, "Only administrators can check the audit trail",
 			"The check reads the entries of every domain.", "Ask an administrator to run it.", 0)
+	}
+	if ok, err := h.limitRead(c, user, &views.Link{Label: "Back to the audit trail", URL: "/audit"}); !ok {
+		return err
 	}
 	started := time.Now()
 	rep, err := h.auditLog.VerifyAudit(ctx)
@@ -349,7 +355,8 @@ var errHeadersSent = errors.New("the headers of a HEAD are sent")
 // before the first entry has been read, so a failure there (the database unavailable, say) is
 // the usual error page with the request id. Once the first byte is sent the status cannot
 // change, so a failure half-way is logged and the download is aborted: a file that ended
-// cleanly would pass for the whole trail in a review.
+// cleanly would pass for the whole trail in a review. Each export takes one of the user's heavy
+// reads (Settings.ExportsPerMinute; a HEAD takes none).
 func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
 	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
@@ -363,6 +370,10 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(q.Problems, " ")+" Set the filters on the audit page and export from there.")
 	}
 	q.Before = 0
+	back := &views.Link{Label: "Back to the audit trail", URL: templ.SafeURL(exportURL("/audit", q))}
+	if ok, err := h.limitRead(c, auth.UserFrom(c), back); !ok {
+		return err
+	}
 	f, _, ok, err := h.scopeFilter(c, q)
 	if err != nil {
 		return err

@@ -71,7 +71,7 @@ type PolicySource interface {
 const prefLastDomain = "last_domain"
 
 // site is what every page handler shares: the dependencies, the caches in front of Mailgun,
-// the per-user action limiter, and the checks every domain URL goes through.
+// the per-user limits (actions, heavy reads), and the checks every domain URL goes through.
 type site struct {
 	log      *slog.Logger
 	policy   PolicySource
@@ -84,7 +84,8 @@ type site struct {
 	lists    *ListCache
 	pwSets   *PasswordSets
 	domains  *DomainCache
-	limiter  *ratelimit.Limiter
+	actions  userLimit // mutating actions (limit, allow)
+	reads    userLimit // heavy reads: the exports and the audit trail's check (limitRead)
 	// denials and denialBudget bound the access.denied entries a user can write (recordDenial);
 	// onDenied counts every refusal for the metrics.
 	denials      *ratelimit.Sampler
@@ -116,7 +117,14 @@ func newSite(d Deps) *site {
 		}),
 		pwSets:  passwordSetsFor(d.AuditLog, set.PasswordAgeTTL, now, log),
 		domains: NewDomainCache(d.Mailgun, set.CountCacheTTL, now),
-		limiter: ratelimit.New(set.ActionsPerMinute, set.RateLimitKeys, now),
+		actions: userLimit{limiter: ratelimit.New(set.ActionsPerMinute, set.RateLimitKeys, now),
+			perMinute: set.ActionsPerMinute, one: "change", many: "changes", log: "action rate limit"},
+		// One budget for every read that walks a whole list or the whole trail. The check of the
+		// trail shares it: it reads what an administrator's unfiltered audit export reads, row by
+		// row, and only administrators may run it; a budget of its own would be a setting to
+		// explain for the same cost.
+		reads: userLimit{limiter: ratelimit.New(set.ExportsPerMinute, set.RateLimitKeys, now),
+			perMinute: set.ExportsPerMinute, one: "export or audit trail check", many: "exports and audit trail checks", log: "export rate limit"},
 
 		denials:      ratelimit.NewSampler(set.DenialWindow, set.DenialKeys, now),
 		denialBudget: ratelimit.New(set.DenialsPerMinute, set.DenialKeys, now),
@@ -399,32 +407,76 @@ func (s *site) errorPageNext(c echo.Context, status int, heading, msg, hint stri
 	return Render(c, status, views.ErrorPage(vm))
 }
 
-// limit spends one of the user's mutating actions; when none is left it answers 429. Its
-// refusals (here and slowDown's) begin "You have reached the limit of", which the load test's
-// soak (cmd/loadtest) tells from Mailgun's rate limit passed on.
+// userLimit is one of each user's budgets a minute: its limiter, its size, and what it counts
+// as its refusal says it ("1 change", "30 changes").
+type userLimit struct {
+	limiter   *ratelimit.Limiter
+	perMinute int
+	one, many string
+	log       string // the message of the log line of a refusal
+}
+
+// size is the budget in words: "the limit of <size> a minute".
+func (l *userLimit) size() string {
+	if l.perMinute == 1 {
+		return "1 " + l.one
+	}
+	return fmt.Sprintf("%d %s", l.perMinute, l.many)
+}
+
+// limit spends one of the user's mutating actions; when none is left it answers 429 (spend).
 func (s *site) limit(c echo.Context, sc *scope) (bool, error) {
-	if ok, wait := s.allow(c, sc); !ok {
-		return false, s.errorPage(c, http.StatusTooManyRequests, "Slow down",
-			fmt.Sprintf("You have reached the limit of %s a minute.", plural(s.set.ActionsPerMinute, "change")),
-			"Wait a moment, then try again.", wait)
+	return s.spend(c, sc.user, &s.actions, nil)
+}
+
+// limitRead spends one of the user's heavy reads (an export, the audit trail's check), apart
+// from their actions: a user who exported may still reset a password. When none is left it
+// answers 429 (spend), with a link to next (nil: none) back to where the download was asked for.
+func (s *site) limitRead(c echo.Context, u *auth.User, next *views.Link) (bool, error) {
+	return s.spend(c, u, &s.reads, next)
+}
+
+// spend takes one request from u's budget l; when none is left it answers 429 "Slow down" with
+// Retry-After and the wait in words, and nothing of the request is done. The refusals (here and
+// slowDown's) begin "You have reached the limit of", which the load test's soak (cmd/loadtest)
+// tells from Mailgun's rate limit passed on. They are not access denials: the audit trail does
+// not record them, and the metrics count them as the route's 429s.
+func (s *site) spend(c echo.Context, u *auth.User, l *userLimit, next *views.Link) (bool, error) {
+	if ok, wait := s.take(c, u, l); !ok {
+		return false, s.errorPageNext(c, http.StatusTooManyRequests, "Slow down",
+			fmt.Sprintf("You have reached the limit of %s a minute.", l.size()),
+			"Wait a moment, then try again.", wait, next)
 	}
 	return true, nil
 }
 
-// allow spends one of the user's mutating actions, or says how long to wait for the next one.
-func (s *site) allow(c echo.Context, sc *scope) (bool, time.Duration) {
-	ok, wait := s.limiter.Allow(sc.user.Issuer + "\x00" + sc.user.Subject)
+// take takes one request from u's budget l, or says how long to wait for the next one. A HEAD
+// takes nothing, and is answered as its GET would be now: refused while the budget is spent.
+func (s *site) take(c echo.Context, u *auth.User, l *userLimit) (bool, time.Duration) {
+	key := u.Issuer + "\x00" + u.Subject
+	var ok bool
+	var wait time.Duration
+	if c.Request().Method == http.MethodHead {
+		ok, wait = l.limiter.Peek(key)
+	} else {
+		ok, wait = l.limiter.Allow(key)
+	}
 	if !ok {
-		s.log.WarnContext(c.Request().Context(), "action rate limit", "sub", sc.user.Subject)
+		s.log.WarnContext(c.Request().Context(), l.log, "sub", u.Subject)
 	}
 	return ok, wait
+}
+
+// allow spends one of the user's mutating actions, or says how long to wait for the next one.
+func (s *site) allow(c echo.Context, sc *scope) (bool, time.Duration) {
+	return s.take(c, sc.user, &s.actions)
 }
 
 // slowDown is the refusal of an action over the user's rate limit, shown next to the form so
 // that what was typed stays (it sets Retry-After).
 func (s *site) slowDown(c echo.Context, wait time.Duration) *views.UpstreamError {
 	return &views.UpstreamError{Heading: "Slow down",
-		Message:    fmt.Sprintf("You have reached the limit of %s a minute; nothing was sent to Mailgun.", plural(s.set.ActionsPerMinute, "change")),
+		Message:    fmt.Sprintf("You have reached the limit of %s a minute; nothing was sent to Mailgun.", s.actions.size()),
 		RetryAfter: retryAfter(c, wait)}
 }
 

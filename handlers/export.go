@@ -29,13 +29,17 @@ var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_day
 // the page shows. Anyone who may view the domain may export it; the file holds no secret.
 // Cells that a spreadsheet would run as a formula are neutralised as in the audit export.
 // Mailgun's failures are the domain page's error pages, and nothing is sent before the whole
-// list has arrived, so a failed export is never a truncated file.
+// list has arrived, so a failed export is never a truncated file. Each export takes one of the
+// user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
 func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	sc, err := h.authorize(c, policy.ActView, false)
 	if sc == nil {
 		return err
 	}
 	if err := refuseUnreadableExport(c); err != nil {
+		return err
+	}
+	if ok, err := h.limitRead(c, sc.user, domainLink(sc)); !ok {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -61,7 +65,8 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 // time, each with the list's own bounded fan-out, and written as each arrives, so memory holds
 // one domain's list. Nothing is sent before the first domain's list has arrived, so a failure
 // there is an error page; a failure on a later domain aborts the connection, so the browser
-// reports a failed download and never keeps a file that looks whole but lacks domains.
+// reports a failed download and never keeps a file that looks whole but lacks domains. Each
+// export takes one of the user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
 func (h *HomePages) ExportCSV(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := auth.UserFrom(c)
@@ -70,6 +75,9 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is nothing to export.")
 	}
 	if err := refuseUnreadableExport(c); err != nil {
+		return err
+	}
+	if ok, err := h.limitRead(c, u, nil); !ok { // the error page leads back to the domains
 		return err
 	}
 	visible, err := h.visibleDomains(ctx, pol, subj)

@@ -23,7 +23,11 @@ type Settings struct {
 	PasswordAgeTTL   time.Duration // how long a domain's last password resets, read from the audit trail, are reused (default 15s)
 	FanOut           int           // concurrent Mailgun calls for one page view (default 4)
 	ActionsPerMinute int           // mutating actions per user per minute (default 30)
-	RateLimitKeys    int           // users tracked by the action limiter before the oldest is dropped (default 10,000)
+	// ExportsPerMinute is each user's budget of heavy reads a minute, apart from the actions':
+	// the logins exports (which read every login of a domain, or of every domain, from Mailgun),
+	// the audit trail's exports and its check (which read the whole trail). Default 10.
+	ExportsPerMinute int
+	RateLimitKeys    int // users tracked by each per-user limiter before the oldest is dropped (default 10,000)
 	// DenialWindow: a user's refusals of one action on one domain are recorded (access.denied)
 	// at most once per window; the next entry counts those in between (default 1 minute).
 	DenialWindow time.Duration
@@ -53,6 +57,9 @@ func (s Settings) withDefaults() Settings {
 	}
 	if s.ActionsPerMinute <= 0 {
 		s.ActionsPerMinute = 30
+	}
+	if s.ExportsPerMinute <= 0 {
+		s.ExportsPerMinute = 10
 	}
 	if s.RateLimitKeys <= 0 {
 		s.RateLimitKeys = 10000

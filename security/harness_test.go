@@ -38,6 +38,7 @@ import (
 // cookies, no trusted proxies, JSON logs at debug level, generous sign-in budget.
 type options struct {
 	ActionsPerMinute int           // RATE_LIMIT_ACTIONS (default 30)
+	ExportsPerMinute int           // RATE_LIMIT_EXPORTS (default 1000 so tests walking every export can)
 	SignInPerMinute  int           // RATE_LIMIT_SIGNIN (default 1000 so tests can sign in often)
 	MailgunTimeout   time.Duration // MAILGUN_TIMEOUT (default 10s)
 	TrustedProxies   []netip.Prefix
@@ -180,6 +181,7 @@ func newEnv(t *testing.T, o options) *env {
 		LogLevel:         slog.LevelDebug,
 		AgeWarningDays:   365,
 		RateLimitActions: cmp(o.ActionsPerMinute, 30),
+		RateLimitExports: cmp(o.ExportsPerMinute, 1000),
 		RateLimitSignIn:  cmp(o.SignInPerMinute, 1000),
 	}
 	if o.TextLogs {

@@ -365,8 +365,9 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 		MailgunURL:   cfg.Mailgun.BaseURL,
 		MailgunKey:   cfg.Mailgun.APIKey.Reveal(),
 		MetricsToken: cfg.MetricsToken.Reveal(),
-		// RATE_LIMIT_ACTIONS and RATE_LIMIT_SIGNIN apply to the demo too (the load tests raise them).
+		// The RATE_LIMIT_ settings apply to the demo too (the load tests raise them).
 		RateLimitActions: cfg.RateLimitActions,
+		RateLimitExports: cfg.RateLimitExports,
 		RateLimitSignIn:  cfg.RateLimitSignIn,
 		NoGzip:           cfg.NoGzip, // HTTP_GZIP=false
 	})
