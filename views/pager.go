@@ -104,7 +104,7 @@ func appendPagination(b []byte, p *Pager) []byte {
 // iconName, testid and rel are constants that need no escaping.
 func appendPagerEdge(b []byte, links *pagerLinks, page int, enabled bool, label, iconName, testid, rel string) []byte {
 	if !enabled {
-		b = append(b, `<span class="inline-flex h-8 w-8 items-center justify-center rounded-md text-gray-400 ring-1 ring-inset ring-gray-200 dark:text-gray-600 dark:ring-gray-800" aria-hidden="true">`...)
+		b = append(b, `<span class="inline-flex h-8 w-8 max-sm:h-11 max-sm:w-11 items-center justify-center rounded-md text-gray-400 ring-1 ring-inset ring-gray-200 dark:text-gray-600 dark:ring-gray-800" aria-hidden="true">`...)
 		b = appendIcon(b, iconName, "h-4 w-4")
 		return append(b, `</span>`...)
 	}
@@ -120,7 +120,7 @@ func appendPagerEdge(b []byte, links *pagerLinks, page int, enabled bool, label,
 	b = append(b, label...)
 	b = append(b, `" title="`...)
 	b = append(b, label...)
-	b = append(b, `" class="focus-ring inline-flex h-8 w-8 items-center justify-center rounded-md text-gray-700 ring-1 ring-inset ring-gray-300 hover:bg-gray-100 dark:text-gray-300 dark:ring-gray-700 dark:hover:bg-gray-800" data-testid="`...)
+	b = append(b, `" class="focus-ring inline-flex h-8 w-8 max-sm:h-11 max-sm:w-11 items-center justify-center rounded-md text-gray-700 ring-1 ring-inset ring-gray-300 hover:bg-gray-100 dark:text-gray-300 dark:ring-gray-700 dark:hover:bg-gray-800" data-testid="`...)
 	b = append(b, testid...)
 	b = append(b, `">`...)
 	b = appendIcon(b, iconName, "h-4 w-4")
@@ -142,7 +142,7 @@ func appendPageSizeForm(b []byte, links *pagerLinks) []byte {
 		b = appendEscaped(b, h.Value)
 		b = append(b, `"> `...)
 	}
-	b = append(b, `<label for="per_page" class="whitespace-nowrap text-sm text-gray-700 dark:text-gray-300">Per page</label> <select id="per_page" name="per_page" class="input w-auto py-1.5 pr-8" data-autosubmit data-testid="page-size">`...)
+	b = append(b, `<label for="per_page" class="whitespace-nowrap text-sm text-gray-700 dark:text-gray-300">Per page</label> <select id="per_page" name="per_page" class="input w-auto py-1.5 pr-8 max-sm:h-11" data-autosubmit data-testid="page-size">`...)
 	for _, n := range pageSizes(*p) {
 		b = appendSizeOption(b, n, p.PerPage)
 	}

@@ -180,14 +180,14 @@ func appendShellBottom(b []byte, p *Page, o shellOpts) []byte {
 
 // navLinkBase, navLinkActive and navLinkIdle are the classes of a main navigation link.
 const (
-	navLinkBase   = "focus-ring inline-flex items-center gap-1.5 rounded-md px-2.5 py-1.5 text-sm font-medium "
+	navLinkBase   = "focus-ring inline-flex items-center gap-1.5 rounded-md px-2.5 py-1.5 max-sm:py-3 text-sm font-medium "
 	navLinkActive = navLinkBase + "bg-gray-100 text-gray-900 dark:bg-gray-800 dark:text-white"
 	navLinkIdle   = navLinkBase + "text-gray-700 hover:bg-gray-100 hover:text-gray-900 dark:text-gray-300 dark:hover:bg-gray-800 dark:hover:text-white"
 )
 
 // appendTopBar appends the header: the logo, the main navigation and the user menu.
 func appendTopBar(b []byte, p *Page) []byte {
-	b = append(b, `<header class="border-b border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900"><div class="mx-auto flex max-w-6xl flex-wrap items-center gap-x-2 gap-y-1 px-4 py-2 sm:flex-nowrap sm:px-6 lg:px-8"><a href="/" class="focus-ring -ml-1 mr-2 flex items-center gap-2 rounded-md px-1 py-1 text-base font-semibold tracking-tight text-gray-900 dark:text-white">`...)
+	b = append(b, `<header class="border-b border-gray-200 bg-white dark:border-gray-800 dark:bg-gray-900"><div class="mx-auto flex max-w-6xl flex-wrap items-center gap-x-2 gap-y-1 px-4 py-2 sm:flex-nowrap sm:px-6 lg:px-8"><a href="/" class="focus-ring -ml-1 mr-2 flex items-center gap-2 rounded-md px-1 py-1 max-sm:py-2 text-base font-semibold tracking-tight text-gray-900 dark:text-white">`...)
 	b = append(b, *logoMarkup()...)
 	b = append(b, `<span>SMTP Desk</span></a> `...)
 	if p.User != nil && (len(p.Domains) > 0 || p.User.IsAdmin || p.Nav != "") {
@@ -261,7 +261,7 @@ func appendDomainPicker(b []byte, p *Page) []byte {
 // appendUserMenu appends the signed-in user's menu with the sign-out form.
 func appendUserMenu(b []byte, p *Page) []byte {
 	name := displayName(p.User)
-	b = append(b, `<details class="relative" data-menu data-testid="user-menu"><summary class="focus-ring flex cursor-pointer items-center gap-2 rounded-full py-1 pl-1 pr-2 text-sm font-medium text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800"><span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-800 dark:bg-indigo-900 dark:text-indigo-100" aria-hidden="true">`...)
+	b = append(b, `<details class="relative" data-menu data-testid="user-menu"><summary class="focus-ring flex cursor-pointer items-center gap-2 rounded-full py-1 max-sm:py-2 pl-1 pr-2 text-sm font-medium text-gray-700 hover:bg-gray-100 dark:text-gray-200 dark:hover:bg-gray-800"><span class="flex h-7 w-7 items-center justify-center rounded-full bg-indigo-100 text-xs font-semibold text-indigo-800 dark:bg-indigo-900 dark:text-indigo-100" aria-hidden="true">`...)
 	b = appendEscaped(b, initials(p.User))
 	b = append(b, `</span> <span class="hidden max-w-[12rem] truncate md:inline">`...)
 	b = appendEscaped(b, name)
@@ -339,7 +339,9 @@ func appendFlashes(b []byte, fs []Flash) []byte {
 		b = append(b, kind...)
 		b = append(b, `">`...)
 		b = appendEscaped(b, f.Message)
-		b = append(b, `</p><button type="button" hidden data-dismiss class="focus-ring -m-1 rounded-md p-1 opacity-70 hover:opacity-100" aria-label="Dismiss message">`...)
+		// The dismiss button is 24 pixels square, 44 on a phone (a finger's target); its negative
+		// margin keeps the message as high as its first line of text either way.
+		b = append(b, `</p><button type="button" hidden data-dismiss class="focus-ring -m-1 rounded-md p-1 opacity-70 max-sm:-m-3 max-sm:p-3.5 hover:opacity-100" aria-label="Dismiss message">`...)
 		b = appendIcon(b, "x", "h-4 w-4")
 		b = append(b, `</button></div>`...)
 	}
