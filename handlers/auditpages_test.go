@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -884,5 +885,37 @@ func TestAuditViewerOfEveryDomain(t *testing.T) {
 		if r["domain"] == "" {
 			t.Errorf("export: an entry of no domain: %v", r)
 		}
+	}
+}
+
+// TestAuditFiltersDropInvisibleCharacters: a login and a domain pasted into the audit filters
+// with zero-width characters in them find the login's entry, and the form and the export links
+// show the filters without them.
+func TestAuditFiltersDropInvisibleCharacters(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const reset = "/d/acme.example/logins/bob@acme.example/reset"
+	wantStatus(t, submit(t, c, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
+
+	p := get(t, c, "/audit?domain=acme.example%E2%80%8C&login="+url.QueryEscape("bob\u200b@acme.example\ufeff"))
+	wantStatus(t, p, http.StatusOK)
+	rows := p.TestID("audit-row")
+	if rows.Length() != 1 || !strings.Contains(rows.Find(`[data-testid="audit-logins"]`).Text(), "bob@acme.example") {
+		t.Errorf("the pasted filter shows %d rows (%q), want bob's reset", rows.Length(), strings.Join(strings.Fields(rows.Text()), " "))
+	}
+	if got := p.TestID("filter-login").AttrOr("value", ""); got != "bob@acme.example" {
+		t.Errorf("the login box shows %q, want bob@acme.example", got)
+	}
+	if got := p.Find(`[data-testid="filter-domain"] option[selected]`).AttrOr("value", ""); got != "acme.example" {
+		t.Errorf("the domain filter shows %q, want acme.example", got)
+	}
+	if p.TestID("filter-problems").Length() != 0 {
+		t.Errorf("the page names problems: %q", p.TestID("filter-problems").Text())
+	}
+	if got, want := p.TestID("export-csv").AttrOr("href", ""), "/audit/export.csv?domain=acme.example&login=bob%40acme.example"; got != want {
+		t.Errorf("the export link is %q, want %q", got, want)
+	}
+	if got := p.TestID("history-of").Text(); !strings.Contains(got, "bob@acme.example") || strings.Contains(got, "\u200b") {
+		t.Errorf("the page says %q", got)
 	}
 }

@@ -44,7 +44,7 @@ func listView(ref, host, domain string) string {
 	q := u.Query()
 	// ParsePaging puts the default in place of a value it cannot use.
 	p := ParsePaging(q)
-	return viewURL(domain, p, q.Has("per_page"), strings.TrimSpace(q.Get("q")), q.Get("rotate") == "1")
+	return viewURL(domain, p, q.Has("per_page"), filterText(q.Get("q")), q.Get("rotate") == "1")
 }
 
 // viewURL is the address of the domain's list view at paging p (page only past the first,

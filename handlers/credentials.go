@@ -61,7 +61,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 	for _, p := range unreadableProblems(c.Request().URL.RawQuery) {
 		paging.Note = strings.TrimSpace(paging.Note + " " + p)
 	}
-	filter := strings.TrimSpace(c.QueryParam("q"))
+	filter := filterText(c.QueryParam("q"))
 	rotate := c.QueryParam("rotate") == "1"
 	changed := changedLogins(c.QueryParams())
 	rot := h.rotation(ctx, sc.domain)

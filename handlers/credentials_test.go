@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"bytes"
+	"encoding/csv"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -391,5 +393,49 @@ func TestActionsInAnUnknownDomain(t *testing.T) {
 	wantStatus(t, next, http.StatusOK)
 	if strings.Contains(next.Text(), "already gone") {
 		t.Errorf("the next page shows a flash about the unknown domain: %.300s", next.Find("[role=status]").Text())
+	}
+}
+
+// TestFilterDropsInvisibleCharacters: a login pasted into the filter with a zero-width space in
+// it (as chat and documents carry them) finds the login, and the page shows the filter without
+// it, in the box, in its summary and in the links it builds from it.
+func TestFilterDropsInvisibleCharacters(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const pasted = "\ufeff bob\u200b@acme.example\u2060 "
+	p := get(t, c, "/d/acme.example?q="+url.QueryEscape(pasted))
+	wantStatus(t, p, http.StatusOK)
+	if got := loginsOn(p); !reflect.DeepEqual(got, []string{"bob@acme.example"}) {
+		t.Errorf("the filter %q shows %v, want bob@acme.example", pasted, got)
+	}
+	if got := p.TestID("filter-input").AttrOr("value", ""); got != "bob@acme.example" {
+		t.Errorf("the filter box shows %q, want bob@acme.example", got)
+	}
+	if got := strings.Join(strings.Fields(p.TestID("filter-summary").Text()), " "); !strings.HasPrefix(got, "1 match for “bob@acme.example”") {
+		t.Errorf("the filter summary reads %q", got)
+	}
+	if got, want := p.TestID("export-logins").AttrOr("href", ""), "/d/acme.example/export.csv?q=bob%40acme.example"; got != want {
+		t.Errorf("the export link is %q, want %q", got, want)
+	}
+	for _, r := range []string{"\u200b", "\u2060", "\ufeff"} {
+		if strings.Contains(string(p.Body), r) {
+			t.Errorf("the page still holds %U", []rune(r)[0])
+		}
+	}
+	// The export, asked with the pasted filter, finds bob too.
+	x := get(t, c, "/d/acme.example/export.csv?q="+url.QueryEscape(pasted))
+	wantStatus(t, x, http.StatusOK)
+	rows, err := csv.NewReader(bytes.NewReader(x.Body)).ReadAll()
+	if err != nil {
+		t.Fatalf("the export: %v", err)
+	}
+	if len(rows) != 2 || rows[1][1] != "bob@acme.example" {
+		t.Errorf("the export of the pasted filter holds %q, want the header and bob", rows)
+	}
+	// The home page's search too.
+	h := get(t, c, "/?q="+url.QueryEscape("\u200bacme\u200d"))
+	wantStatus(t, h, http.StatusOK)
+	if got := h.TestID("domain-row").Map(func(_ int, s *goquery.Selection) string { return s.AttrOr("data-domain", "") }); !reflect.DeepEqual(got, []string{"acme.example"}) {
+		t.Errorf("the home page's search for a pasted acme shows %v, want acme.example", got)
 	}
 }

@@ -49,7 +49,7 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	}
 	now := h.now()
 	rot := h.rotation(ctx, sc.domain)
-	all = selectLogins(all, strings.TrimSpace(c.QueryParam("q")), c.QueryParam("rotate") == "1", rot)
+	all = selectLogins(all, filterText(c.QueryParam("q")), c.QueryParam("rotate") == "1", rot)
 	cw := newLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now, false)
 	writeLoginRows(cw, sc.domain, all, now, rot)
 	cw.Flush()
@@ -84,7 +84,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("export all logins: %w", err)
 	}
-	q := strings.TrimSpace(c.QueryParam("q"))
+	q := filterText(c.QueryParam("q"))
 	var domains []string
 	for _, d := range visible {
 		if domainMatches(d.Name, q) {

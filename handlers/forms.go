@@ -328,13 +328,14 @@ type AuditQuery struct {
 // page still answers, and named in Problems, so the user learns that it was not applied. Values
 // are quoted with %q there, which shows control characters and invalid UTF-8 as escapes. The
 // domain is compared without regard to case, as domains are, so it is lower-cased (the audit
-// records domains in lower case). A malformed "before" cursor is only ever a mangled "Older
+// records domains in lower case). The text and date values are read through filterText, which
+// drops the invisible characters a paste brings. A malformed "before" cursor is only ever a mangled "Older
 // entries" link, and falls back to the newest entries like a malformed page number.
 func ParseAuditQuery(q url.Values) AuditQuery {
 	var a AuditQuery
 	problem := func(format string, args ...any) { a.Problems = append(a.Problems, fmt.Sprintf(format, args...)) }
 	text := func(key string) string {
-		v := cut(strings.TrimSpace(q.Get(key)), 255)
+		v := cut(filterText(q.Get(key)), 255)
 		if v != "" && !printable(v) {
 			problem("The %s filter %q was not applied: it contains control characters or is not valid UTF-8.", key, clip(v, 64))
 			return ""
@@ -368,7 +369,7 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	a.Form.Action = choice("action", AuditActions())
 	a.Form.Outcome = choice("outcome", AuditOutcomes())
 	date := func(key string) (time.Time, string) {
-		v := strings.TrimSpace(q.Get(key))
+		v := filterText(q.Get(key))
 		if v == "" {
 			return time.Time{}, ""
 		}
@@ -514,6 +515,32 @@ func clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// invisibleInFilters are the characters filterText removes: U+200B ZERO WIDTH SPACE, U+200C ZERO
+// WIDTH NON-JOINER, U+200D ZERO WIDTH JOINER, U+2060 WORD JOINER and U+FEFF ZERO WIDTH NO-BREAK
+// SPACE (a byte order mark).
+const invisibleInFilters = "\u200b\u200c\u200d\u2060\ufeff"
+
+// filterText is a filter's value as typed or pasted into a search box, as the handlers apply it
+// and show it back in the box: without the characters that take no room on the screen, which
+// text copied from a chat or a document often carries (invisibleInFilters), and without the
+// white space around it. An invisible character in "bob\u200b@acme.example" made the filter
+// match nothing, and the box showed the user nothing wrong. Every other byte, invalid UTF-8
+// included, is kept as it came, so the checks after this one see what was typed.
+func filterText(s string) string {
+	if !strings.ContainsAny(s, invisibleInFilters) {
+		return strings.TrimSpace(s)
+	}
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if !strings.ContainsRune(invisibleInFilters, r) {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // cut shortens s to at most n bytes without breaking a UTF-8 sequence and without a marker, so

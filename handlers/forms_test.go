@@ -291,6 +291,33 @@ func TestIsSystemLogin(t *testing.T) {
 	}
 }
 
+// TestFilterText: a filter loses the invisible characters a paste brings and the white space
+// around it, and keeps every other character as it came.
+func TestFilterText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"bob@acme.example", "bob@acme.example"},
+		{"  bob  ", "bob"},
+		{"bob\u200b@acme.example", "bob@acme.example"},
+		{"\ufeffbob\u200c\u200d@acme.example\u2060", "bob@acme.example"},
+		{"\u200b bob \u200b", "bob"},
+		{"\u200b\u2060\ufeff", ""},
+		// Everything else stays: letters with accents, a space inside, a soft hyphen (visible
+		// where a word breaks), a LEFT-TO-RIGHT MARK (not on the list: the filter removes only
+		// the five), and bytes that are not UTF-8 (for the audit filters' check, which names
+		// them). A HAIR SPACE at the start is white space, trimmed with the rest.
+		{"zoë o'brien", "zoë o'brien"},
+		{"a\u00adb\u200b", "a\u00adb"},
+		{"\u200a\u200bx\u200e", "x\u200e"},
+		{"b\xff\u200bob", "b\xffob"},
+		{"\xe2\x80", "\xe2\x80"}, // a cut-off sequence, not U+200B
+	}
+	for _, tt := range tests {
+		if got := filterText(tt.in); got != tt.want {
+			t.Errorf("filterText(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestParseAuditQuery(t *testing.T) {
 	q, _ := url.ParseQuery("domain=example.com&actor=ada&action=credential.reset&outcome=ok&from=2026-01-02&to=2026-01-05&login=user001%40example.com&before=42")
 	got := ParseAuditQuery(q)
@@ -316,6 +343,9 @@ func TestParseAuditQuery(t *testing.T) {
 		problem string // a part of the one problem expected, "" for none
 	}{
 		{"domain=EXAMPLE.com", views.AuditFilter{Domain: "example.com"}, ""},
+		// Pasted with invisible characters: applied without them.
+		{"domain=%E2%80%8Bexample.com&actor=%EF%BB%BFada+&login=bob%E2%80%8B%40acme.example&from=2026-01-02%E2%81%A0",
+			views.AuditFilter{Domain: "example.com", Actor: "ada", Login: "bob@acme.example", From: "2026-01-02"}, ""},
 		{"domain=exa%00mple.com&actor=ada", views.AuditFilter{Actor: "ada"}, `domain filter "exa\x00mple.com" was not applied: it contains control characters`},
 		{"domain=a%2Fb.example", views.AuditFilter{}, `domain filter "a/b.example" was not applied: a domain name has only`},
 		{"domain=..", views.AuditFilter{}, `domain filter ".." was not applied`},

@@ -38,7 +38,7 @@ func (h *HomePages) Home(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("home: %w", err)
 	}
-	q := strings.TrimSpace(c.QueryParam("q"))
+	q := filterText(c.QueryParam("q"))
 	last := auth.Pref(c, prefLastDomain)
 	rows := make([]views.DomainRow, 0, len(visible))
 	for _, d := range visible {
