@@ -31,15 +31,19 @@ type server struct {
 // startServer starts the demo wiring for one test and stops it when the test ends. Its log is
 // kept in memory and printed only when the test fails. The log, the database and the secrets (API
 // key, client secret, passwords, session cookies) also go to the suite-wide secret scan
-// (internal/secretscan).
-func startServer(t *testing.T) *server {
+// (internal/secretscan). Each of opts may change the demo's options first.
+func startServer(t *testing.T, opts ...func(*app.DemoOptions)) *server {
 	t.Helper()
 	requireSuite(t)
 	logs := &testlog.Buffer{}
 	logger := slog.New(slog.NewTextHandler(secretscan.LogWriter(t, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 	ctx, cancel := context.WithCancel(context.Background())
 	dataDir := t.TempDir()
-	demo, err := app.StartDemo(ctx, app.DemoOptions{Addr: "127.0.0.1:0", DataDir: dataDir, Logger: logger})
+	o := app.DemoOptions{Addr: "127.0.0.1:0", DataDir: dataDir, Logger: logger}
+	for _, f := range opts {
+		f(&o)
+	}
+	demo, err := app.StartDemo(ctx, o)
 	if err != nil {
 		cancel()
 		t.Fatalf("start the demo server: %v", err)

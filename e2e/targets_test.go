@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/smtpdesk/smtpdesk/app"
 )
 
 // targetsJS measures the controls of the page a finger aims at: every rendered link, button,
@@ -124,7 +126,8 @@ func (tb *tab) wantBigTargets(step string) {
 // and the phone width.
 func TestPhoneTargetsAreBigEnough(t *testing.T) {
 	t.Parallel()
-	srv := startServer(t)
+	// Each integrity check below takes one of the admin's heavy reads (RATE_LIMIT_EXPORTS).
+	srv := startServer(t, func(o *app.DemoOptions) { o.RateLimitExports = 100 })
 	tb := srv.tab("targets")
 	tb.signIn("admin")
 
