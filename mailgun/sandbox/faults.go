@@ -29,6 +29,10 @@ type Faults struct {
 	Hold <-chan struct{}
 	// Status is the status a failing call answers (429, 500, 503 …); 0 means no status fault.
 	Status int
+	// Message is the "message" a status fault answers with; "" means the status's text ("Not
+	// Found", "Service Unavailable"). Mailgun's own texts ("Domain not found") stand in for an
+	// answer the store would not give.
+	Message string
 	// RetryAfter is sent as Retry-After (in whole seconds, rounded up) with a 429 or 503.
 	RetryAfter time.Duration
 	// Drop hijacks and closes the connection instead of answering.
@@ -42,20 +46,32 @@ type Faults struct {
 	// passwords ("credentials"): an answer Mailgun's documentation allows, which leaves a login
 	// with a password nobody knows.
 	NoPasswords bool
+	// Then, when not nil, takes the place of these faults as soon as a call fails under them
+	// (before that call is answered): a call's first attempt fails one way and its retry meets
+	// Then (the zero Faults: none), e.g. a 503 after applying a delete, then a 401 as if the key
+	// had been revoked meanwhile.
+	Then *Faults
+}
+
+// clone copies f, its Routes and its chain of Then, so that neither the caller nor the server
+// shares them with the other.
+func (f Faults) clone() *Faults {
+	f.Routes = slices.Clone(f.Routes)
+	if f.Then != nil {
+		f.Then = f.Then.clone()
+	}
+	return &f
 }
 
 // SetFaults replaces the injected faults; the zero value switches them off.
 func (s *Server) SetFaults(f Faults) {
-	f.Routes = slices.Clone(f.Routes)
-	s.faults.Store(&f)
+	s.faults.Store(f.clone())
 }
 
 // CurrentFaults returns the faults in force.
 func (s *Server) CurrentFaults() Faults {
 	if f := s.faults.Load(); f != nil {
-		g := *f
-		g.Routes = slices.Clone(f.Routes)
-		return g
+		return *f.clone()
 	}
 	return Faults{}
 }
@@ -92,6 +108,11 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 		h(w, r)
 		return
 	}
+	if f.Then != nil {
+		// Swapped before the answer: a retry may come as soon as the client has it (or has
+		// seen the connection close). Only the first call to fail under f swaps.
+		s.faults.CompareAndSwap(f, f.Then.clone())
+	}
 	if f.AfterApply && mutating(route) && !f.NoPasswords {
 		h(&discardWriter{header: make(http.Header)}, r)
 	}
@@ -122,7 +143,10 @@ func (s *Server) serveWithFaults(route string, h http.HandlerFunc, w http.Respon
 			secs := int(math.Ceil(f.RetryAfter.Seconds()))
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
 		}
-		msg := http.StatusText(f.Status)
+		msg := f.Message
+		if msg == "" {
+			msg = http.StatusText(f.Status)
+		}
 		if msg == "" {
 			msg = "Injected failure"
 		}

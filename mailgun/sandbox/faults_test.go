@@ -296,3 +296,40 @@ func TestFaultLatencyEndsWhenAPostClientLeaves(t *testing.T) {
 		t.Error("the abandoned POST created its login")
 	}
 }
+
+// TestFaultThen: a call that fails under faults with Then hands over to Then before it is
+// answered, so the next call (a client's retry) meets Then: here a delete applied and answered
+// 503, then a 401 as from a key revoked meanwhile, then (Then's own Then) no faults at all. A
+// call that does not fail (another route) leaves the faults as they are.
+func TestFaultThen(t *testing.T) {
+	s, base := newSeeded(t)
+	s.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Rate: 1, Status: 503, AfterApply: true,
+		Then: &sandbox.Faults{Rate: 1, Status: http.StatusUnauthorized, Message: "Invalid private key", Then: &sandbox.Faults{}}})
+
+	call(t, base, "GET", "/v3/domains/example.com/credentials", nil, "").want(t, 200, "")
+	if got := s.CurrentFaults(); got.Status != 503 || got.Then == nil {
+		t.Fatalf("faults after a call that did not fail = %+v, want the 503 still", got)
+	}
+	call(t, base, "DELETE", "/v3/domains/example.com/credentials/user001", nil, "").want(t, 503, "Service Unavailable")
+	if slices.Contains(s.Logins("example.com"), "user001@example.com") {
+		t.Fatal("the delete that failed after applying did not apply")
+	}
+	// Then has no Routes: every route fails now, with the given message.
+	call(t, base, "DELETE", "/v3/domains/example.com/credentials/user001", nil, "").want(t, 401, "Invalid private key")
+	if got := s.CurrentFaults(); got.Status != 0 || got.Rate != 0 || got.Then != nil {
+		t.Fatalf("faults after Then's failure = %+v, want none", got)
+	}
+	call(t, base, "DELETE", "/v3/domains/example.com/credentials/user001", nil, "").want(t, 404, "Credentials not found")
+}
+
+// TestFaultThenIsACopy: the faults the caller passed, and those CurrentFaults returns, are not
+// the ones the server swaps in.
+func TestFaultThenIsACopy(t *testing.T) {
+	s, base := newSeeded(t)
+	then := &sandbox.Faults{Rate: 1, Status: 404, Message: "Domain not found"}
+	s.SetFaults(sandbox.Faults{Rate: 1, Status: 500, Then: then})
+	then.Status = 400
+	s.CurrentFaults().Then.Status = 409
+	call(t, base, "GET", "/v4/domains", nil, "").want(t, 500, "")
+	call(t, base, "GET", "/v4/domains", nil, "").want(t, 404, "Domain not found")
+}
