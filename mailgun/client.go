@@ -14,7 +14,9 @@
 // Errors from a call are *Error (Mailgun answered with a non-2xx status), *TransportError
 // (no answer came; for a PUT or DELETE, to any attempt whose retries were then refused with a
 // 429 or 5xx, since that attempt may have done the work; a PUT or DELETE answered 5xx and then
-// 429 ends in the 5xx for the same reason), a context error (errors.Is with context.Canceled or
+// 429 ends in the 5xx for the same reason), an *OutcomeUnknownError (a PUT or DELETE whose retry
+// Mailgun refused, a revoked key's 401 say, after an attempt that got a 5xx or no answer and may
+// have done the work), a context error (errors.Is with context.Canceled or
 // context.DeadlineExceeded), an error wrapping ErrBadResponse (an answer that could not be
 // read), or a validation error wrapping ErrInvalidInput (nothing was sent). No error string
 // ever contains the API key, a password or a request body.
@@ -324,7 +326,8 @@ type call struct {
 	secrets []string
 	// doneAfterUnknown, when set, says whether an error answer to a retry means that an
 	// earlier attempt whose outcome was unknown (5xx, transport error) already did the work,
-	// e.g. 404 to a retried DELETE.
+	// e.g. 404 "Credentials not found" to a retried DELETE. Any other refusal after such an
+	// attempt ends the call in an *OutcomeUnknownError (stillUnknown).
 	doneAfterUnknown func(*Error) bool
 	// afterUnknown is set by do when the call succeeded on a retry that followed an attempt
 	// whose outcome was unknown: that attempt may have done part of the work.
@@ -417,19 +420,30 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 	}
 }
 
-// stillUnknown is the error a PUT or DELETE ends with when last is a refusal for now (429, 5xx)
-// that came after an attempt which may have done the work: one that got no answer (noAnswer) or
-// one answered with a 5xx (serverErr). The refusal says nothing about that attempt, so the
-// outcome is unknown, as after it alone. Callers read a 429 *Error as Mailgun's answer to the
-// call (nothing changed), and a 5xx *Error or a *TransportError as an unknown outcome, so the
-// result is noAnswer's *TransportError (with the refusal's status in its text), or else the
-// earlier 5xx in place of a last 429. A GET keeps last (its outcome is no question), and so does
-// any other answer, such as a 404 to a PUT.
+// stillUnknown is the error a PUT or DELETE ends with when last is Mailgun's answer to an attempt
+// that came after one which may have done the work: one that got no answer (noAnswer) or one
+// answered with a 5xx (serverErr). Only the answers doneAfterUnknown recognises (and success)
+// settle such a call; any other says nothing about that attempt, so the outcome is unknown, as
+// after it alone. Callers read a 4xx *Error (429 included) as Mailgun's answer to the call
+// (nothing changed), and a 5xx *Error or a *TransportError as an unknown outcome, so:
+//   - after a refusal for now (429, 5xx), the result is noAnswer's *TransportError (with the
+//     refusal's status in its text), or else the earlier 5xx in place of a last 429;
+//   - after any other refusal (401 or 403 from a key revoked meanwhile, a 404 that does not say
+//     the login is gone, a 400, a 3xx), an *OutcomeUnknownError holding that attempt's error
+//     and the refusal, which callers can still tell (a refused key, say).
+//
+// A GET keeps last (its outcome is no question), and so does a call without such an attempt.
 func (cl *call) stillUnknown(noAnswer *TransportError, serverErr *Error, last error) error {
 	var apiErr *Error
-	if cl.route.method() == http.MethodGet || !errors.As(last, &apiErr) ||
-		(apiErr.StatusCode != http.StatusTooManyRequests && apiErr.StatusCode < 500) {
+	if cl.route.method() == http.MethodGet || !errors.As(last, &apiErr) || (noAnswer == nil && serverErr == nil) {
 		return last
+	}
+	if apiErr.StatusCode != http.StatusTooManyRequests && apiErr.StatusCode < 500 {
+		var earlier error = serverErr
+		if noAnswer != nil {
+			earlier = noAnswer
+		}
+		return &OutcomeUnknownError{Earlier: earlier, Refusal: apiErr}
 	}
 	switch {
 	case noAnswer != nil:

@@ -351,17 +351,15 @@ type DeleteResult struct {
 
 // DeleteCredential deletes one login (DELETE /v3/domains/{domain}/credentials/{spec}).
 // When an attempt whose outcome was unknown (5xx, no answer) is retried and the retry finds
-// the login gone (404), the delete counts as done: the result has Spec set to the full login.
+// the login gone (404 "Credentials not found"), the delete counts as done: the result has Spec
+// set to the full login. Any other refusal of the retry, a 404 "Domain not found" or a proxy's
+// 404 page among them, ends in an *OutcomeUnknownError: the login may be gone or not.
 func (c *Client) DeleteCredential(ctx context.Context, domain, spec string) (*DeleteResult, error) {
 	p, err := credentialPath(domain, spec)
 	if err != nil {
 		return nil, err
 	}
-	cl := &call{
-		route:            routeDeleteCredential,
-		path:             p,
-		doneAfterUnknown: func(e *Error) bool { return e.StatusCode == http.StatusNotFound },
-	}
+	cl := &call{route: routeDeleteCredential, path: p, doneAfterUnknown: loginGone}
 	var ans struct {
 		Message string `json:"message"`
 		Spec    string `json:"spec"`
@@ -377,6 +375,16 @@ func (c *Client) DeleteCredential(ctx context.Context, domain, spec string) (*De
 		ans.Spec = fullLogin(spec, domain)
 	}
 	return &DeleteResult{Message: ans.Message, Spec: ans.Spec}, nil
+}
+
+// loginGone says whether a retried DELETE's refusal says the login is not there: Mailgun's 404
+// "Credentials not found" (matched as the PUT's "same as old password" is). A 404 "Domain not
+// found" does not say the earlier attempt deleted the login (the domain was removed, or the
+// earlier attempt never reached it), and neither does a 404 without Mailgun's message (a
+// proxy's page, whose HTML newError drops): nobody can tell from them whether it was deleted.
+func loginGone(e *Error) bool {
+	return e.StatusCode == http.StatusNotFound &&
+		strings.Contains(strings.ToLower(e.Message), "credentials not found")
 }
 
 // DeleteAllResult is Mailgun's answer to deleting all of a domain's logins.

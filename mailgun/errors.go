@@ -108,6 +108,40 @@ func (e *TransportError) Unwrap() error { return e.Err }
 // Timeout reports whether the call ran out of time (its deadline or a network timeout).
 func (e *TransportError) Timeout() bool { return isTimeout(e.Err) }
 
+// OutcomeUnknownError is the error of a PUT or DELETE whose outcome is unknown although Mailgun
+// answered its last attempt: an earlier attempt got no answer or a 5xx (Earlier), so it may have
+// made the change, and the retry was then refused (Refusal) with an answer that says nothing
+// about that attempt: a 401 or 403 (the key was revoked meanwhile), a 404 other than a DELETE's
+// "Credentials not found" (the domain is gone, or a proxy's page), any other 4xx or 3xx.
+//
+// Unwrap returns Earlier, so errors.As finds the *TransportError or the 5xx *Error that made the
+// outcome unknown, and never the refusal: callers read a refusal's *Error (and errors.Is with
+// ErrNotFound, ErrUnauthorized, ErrBadRequest) as "Mailgun answered: nothing was changed", which
+// this is not. Refusal says what the retry was told, such as a key Mailgun no longer accepts.
+type OutcomeUnknownError struct {
+	// Earlier is the attempt whose outcome is unknown: its *TransportError or its 5xx *Error.
+	Earlier error
+	// Refusal is Mailgun's answer to the last retry (StatusCode 4xx or 3xx, never 429).
+	Refusal *Error
+}
+
+// Error implements error. It names the route, what the earlier attempt got and the refusal.
+func (e *OutcomeUnknownError) Error() string {
+	earlier := "an earlier attempt's outcome is unknown"
+	var te *TransportError
+	var se *Error
+	switch {
+	case errors.As(e.Earlier, &te):
+		earlier = fmt.Sprintf("an earlier attempt got no answer (%v)", te.Err)
+	case errors.As(e.Earlier, &se):
+		earlier = fmt.Sprintf("an earlier attempt was answered HTTP %d", se.StatusCode)
+	}
+	return fmt.Sprintf("%v; outcome unknown: %s", e.Refusal, earlier)
+}
+
+// Unwrap returns Earlier (see OutcomeUnknownError).
+func (e *OutcomeUnknownError) Unwrap() error { return e.Earlier }
+
 // errorBody is the JSON shape of Mailgun's error answers; "error" and "retry-seconds" show up
 // on some endpoints and in some 429s.
 type errorBody struct {
