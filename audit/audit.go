@@ -6,9 +6,11 @@
 package audit
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -121,7 +123,8 @@ func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain st
 // delete's or delete-all's DELETE alike: every action begun here is a Mailgun
 // change); a *mailgun.TransportError, an unreadable answer or a context
 // deadline/cancellation is unknown, since Mailgun may have applied the change
-// without answering. It writes on a context detached from
+// without answering; so is a *mailgun.OutcomeUnknownError (Mailgun refused a
+// retry after such an attempt), keeping the refusal's status and message. It writes on a context detached from
 // ctx's cancellation (with a short timeout), so an action whose request timed
 // out still gets its outcome. Only the first call of a Pending writes;
 // later calls return nil. While the database does not answer (store.ErrUnavailable:
@@ -185,13 +188,20 @@ func (p *Pending) write(ctx context.Context, outcome string, status int, msg str
 // status and a message safe to store (never a password or key: Mailgun's
 // messages arrive redacted from the client; other errors get fixed text). Any
 // *mailgun.Error is failed here; Complete then reads a 5xx on a change as
-// unknown.
+// unknown. A *mailgun.OutcomeUnknownError (a retry refused after an attempt
+// whose outcome is unknown) is unknown, with the refusal's status and message.
 func Classify(err error) (outcome string, status int, message string) {
 	var mgErr *mailgun.Error
 	var trErr *mailgun.TransportError
+	var ouErr *mailgun.OutcomeUnknownError
 	switch {
 	case err == nil:
 		return OutcomeOK, 0, ""
+	case errors.As(err, &ouErr) && ouErr.Refusal != nil:
+		// Mailgun refused a retry (a revoked key's 401, say) after an attempt that may have made
+		// the change: the refusal's status and message are kept, and do not make it failed.
+		r := ouErr.Refusal
+		return OutcomeUnknown, r.StatusCode, truncate(cmp.Or(r.Message, http.StatusText(r.StatusCode)), MaxMessageLen)
 	case errors.As(err, &mgErr):
 		return OutcomeFailed, mgErr.StatusCode, truncate(mgErr.Message, MaxMessageLen)
 	case errors.Is(err, mailgun.ErrInvalidInput):

@@ -64,6 +64,14 @@ func TestClassify(t *testing.T) {
 		{"transport timeout", &mailgun.TransportError{Endpoint: "POST x", Err: context.DeadlineExceeded}, OutcomeUnknown, 0, "no answer from Mailgun in time"},
 		{"transport dropped", &mailgun.TransportError{Endpoint: "POST x", Err: errors.New("EOF")}, OutcomeUnknown, 0, "no answer from Mailgun (connection failed or dropped)"},
 		{"bad response", fmt.Errorf("x: %w", mailgun.ErrBadResponse), OutcomeUnknown, 0, "Mailgun's answer could not be read"},
+		// A retry refused after an attempt whose outcome is unknown: not failed, whatever the
+		// refusal, and with its status (the refused key) kept.
+		{"retry refused after no answer", &mailgun.OutcomeUnknownError{
+			Earlier: &mailgun.TransportError{Endpoint: "DELETE x", Err: errors.New("EOF")},
+			Refusal: &mailgun.Error{StatusCode: 401, Message: "Forbidden"}}, OutcomeUnknown, 401, "Forbidden"},
+		{"retry refused after a 503, without a message", fmt.Errorf("delete: %w", &mailgun.OutcomeUnknownError{
+			Earlier: &mailgun.Error{StatusCode: 503, Message: "Service Unavailable"},
+			Refusal: &mailgun.Error{StatusCode: 404}}), OutcomeUnknown, 404, "Not Found"},
 		{"deadline", context.DeadlineExceeded, OutcomeUnknown, 0, "timed out"},
 		{"canceled", fmt.Errorf("call: %w", context.Canceled), OutcomeUnknown, 0, "request canceled"},
 		{"other", errors.New("boom secret-ish detail"), OutcomeUnknown, 0, "unexpected error"},

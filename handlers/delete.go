@@ -22,8 +22,9 @@ import (
 const previewSize = 10
 
 // deleteFailure is what delete says when Mailgun failed or did not answer. DELETE is retried by
-// the client, and a retried DELETE that finds nothing counts as done; but a 5xx after the
-// retries, like no answer at all, may come after Mailgun deleted the login: it may be gone or
+// the client, and a retried DELETE that Mailgun answers "Credentials not found" counts as done;
+// but a 5xx after the retries, like no answer at all (also when a retry was then refused, its key
+// or its domain: upRetryRefused), may come after Mailgun deleted the login: it may be gone or
 // not, and the list tells.
 var deleteFailure = failureText{
 	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",

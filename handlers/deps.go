@@ -551,6 +551,10 @@ const (
 	upServer                          // 5xx: Mailgun answered that it failed (perhaps after applying a change)
 	upNoAnswer                        // timeout, dropped connection, unreadable answer
 	upInvalid                         // validation: nothing was sent
+	// upRetryRefused: Mailgun refused a retry (a revoked key's 401, a 404 that does not say the
+	// login is gone) after an attempt of a change that got a 5xx or no answer, which may have made
+	// the change (mailgun.OutcomeUnknownError). The refusal is the *mailgun.Error classify returns.
+	upRetryRefused
 )
 
 // What a page says when a mutating call ends without Mailgun's success or refusal: Mailgun
@@ -564,19 +568,24 @@ type failureText struct {
 }
 
 // outcomeUnknown reports whether a mutating call that failed with err may still have changed
-// something: Mailgun's 5xx or no answer. The audit trail records these as unknown
-// (audit.Pending.Complete), and the page says it cannot tell (failureText).
+// something: Mailgun's 5xx or no answer, also when a retry was then refused. The audit trail
+// records these as unknown (audit.Pending.Complete), and the page says it cannot tell
+// (failureText).
 func outcomeUnknown(err error) bool {
 	k, _ := classify(err)
-	return k == upServer || k == upNoAnswer
+	return k == upServer || k == upNoAnswer || k == upRetryRefused
 }
 
-// classify sorts a Mailgun client error.
+// classify sorts a Mailgun client error. For upRetryRefused the *mailgun.Error is the retry's
+// refusal, not the attempt whose outcome is unknown.
 func classify(err error) (upstreamKind, *mailgun.Error) {
 	var me *mailgun.Error
+	var ou *mailgun.OutcomeUnknownError
 	switch {
 	case errors.Is(err, mailgun.ErrInvalidInput):
 		return upInvalid, nil
+	case errors.As(err, &ou) && ou.Refusal != nil:
+		return upRetryRefused, ou.Refusal
 	case errors.As(err, &me):
 		switch {
 		case me.StatusCode == http.StatusNotFound:
@@ -641,8 +650,31 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
 	case upServer:
 		return &views.UpstreamError{Heading: "Mailgun failed", Message: text.server}
+	case upRetryRefused:
+		return retryRefused(c, err, me, text)
 	}
 	return &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer}
+}
+
+// retryRefused says both what is unknown and what Mailgun said when it was asked again: the
+// action's text for an attempt that got a 5xx or no answer, then the retry's refusal me in SMTP
+// Desk's words (a refused key is the administrator's to fix; a known answer as refusalText has
+// it; anything else by its status and the request id).
+func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText) *views.UpstreamError {
+	ue := &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer}
+	if _, api := errors.AsType[*mailgun.Error](err); api {
+		ue.Heading, ue.Message = "Mailgun failed", text.server
+	}
+	then := fmt.Sprintf("SMTP Desk asked again, and Mailgun refused (HTTP %d). If this keeps happening, tell your administrator and quote request id %s.", me.StatusCode, RequestID(c))
+	switch r, known := knownRefusal(me.Message); {
+	case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
+		ue.Heading = "SMTP Desk could not sign in to Mailgun"
+		then = "SMTP Desk asked again, and Mailgun refused its API key: tell your administrator."
+	case known:
+		then = "SMTP Desk asked again, and Mailgun refused. " + r.fact
+	}
+	ue.Message += " " + then
+	return ue
 }
 
 // refusalText puts a Mailgun 4xx in plain words. Mailgun's own text is never shown as it is
@@ -708,6 +740,17 @@ func auditMessage(e store.AuditEntry) string {
 	}
 	fact := "Mailgun refused the request."
 	switch r, ok := knownRefusal(msg); {
+	case e.Outcome == store.OutcomeUnknown && e.UpstreamStatus < 500:
+		// Mailgun refused a retry after an attempt that got an error or no answer
+		// (mailgun.OutcomeUnknownError): the refusal does not say that nothing changed.
+		then := fmt.Sprintf("Mailgun then refused the retry (HTTP %d).", e.UpstreamStatus)
+		switch {
+		case e.UpstreamStatus == http.StatusUnauthorized || e.UpstreamStatus == http.StatusForbidden:
+			then = "Mailgun then refused SMTP Desk's API key."
+		case ok:
+			then = "Mailgun then refused the retry. " + r.fact
+		}
+		fact = "An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. " + then
 	case ok:
 		fact = r.fact
 	case e.Outcome == store.OutcomeUnknown:
