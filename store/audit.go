@@ -389,7 +389,7 @@ func (db *DB) CompleteAudit(ctx context.Context, id int64, outcome string, statu
 func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
 	err := db.op(ctx, func(ctx context.Context) error {
-		rows, err := db.sql.QueryContext(ctx, db.rebind(`SELECT l.login, MAX(a.time) FROM audit_log a
+		rows, err := db.query(ctx, db.rebind(`SELECT l.login, MAX(a.time) FROM audit_log a
 			JOIN audit_logins l ON l.entry_id = a.id
 			WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
 			GROUP BY l.login`), strings.ToLower(domain), action, OutcomeOK)
@@ -430,7 +430,7 @@ func (db *DB) AuditDomains(ctx context.Context) ([]string, error) {
 	var out []string
 	err := db.op(ctx, func(ctx context.Context) error {
 		// Each step repeats the index's predicate word for word, so that both databases use it.
-		rows, err := db.sql.QueryContext(ctx, `WITH RECURSIVE d(domain) AS (
+		rows, err := db.query(ctx, `WITH RECURSIVE d(domain) AS (
 			SELECT MIN(domain) FROM audit_log WHERE kind = 'entry' AND action <> 'access.denied' AND domain > ''
 			UNION ALL
 			SELECT (SELECT MIN(a.domain) FROM audit_log a
@@ -624,7 +624,7 @@ func (db *DB) readAudit(ctx context.Context, f AuditFilter, limit int, out []Aud
 		return out, nil
 	}
 	err := db.op(ctx, func(ctx context.Context) error {
-		rows, err := db.sql.QueryContext(ctx, q, args...)
+		rows, err := db.query(ctx, q, args...)
 		if err != nil {
 			return err
 		}

@@ -65,13 +65,18 @@ func (db *DB) op(ctx context.Context, fn func(ctx context.Context) error) error 
 		ctx, cancel = context.WithTimeout(ctx, db.timeout)
 		defer cancel()
 	}
-	return unavailable(ctx, fn(ctx))
+	err := fn(ctx)
+	if err != nil {
+		db.noteLost(err)
+	}
+	return unavailable(ctx, err)
 }
 
 // unavailable marks err ErrUnavailable when ctx's deadline has passed, whatever words the driver's
 // error has for it, when err is a failure to reach PostgreSQL (refused, timed out, no route; not a
 // refusal the server gave, such as a wrong password or no such database), when PostgreSQL ended
-// the connection or takes none for now (serverEnded: a restart, a failover), or when SQLite's busy
+// the connection or takes none for now (serverEnded: a restart, a failover) or the connection was
+// cut while its answer was awaited (connEnded: a failover to another host), or when SQLite's busy
 // timeout ran out, another process holding its write lock: DefaultTimeout is as long, so either
 // may end the wait first.
 func unavailable(ctx context.Context, err error) error {
@@ -86,7 +91,7 @@ func unavailable(ctx context.Context, err error) error {
 	if errors.As(err, &ce) && errors.As(err, &ne) {
 		return &unavailableError{err: err, deadline: errors.Is(err, context.DeadlineExceeded)}
 	}
-	if serverEnded(err) {
+	if serverEnded(err) || connEnded(err) {
 		return &unavailableError{err: err}
 	}
 	var se *sqlite.Error

@@ -4,14 +4,19 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/smtpdesk/smtpdesk/internal/testpg"
 )
 
@@ -402,15 +407,10 @@ func TestSQLiteBusyIsUnavailable(t *testing.T) {
 	}
 }
 
-// TestPostgresConnectionsEndedByTheServer: when PostgreSQL ends every connection of the pool, as
-// a restart, a failover or pg_terminate_backend does, and is back at once, the next audit write,
-// the check and retention each begin on a new connection rather than fail on an ended one:
-// BEGIN on an ended connection was not tried again, so the first action after a restart was
-// refused and the completion of one whose Mailgun call spanned it was lost (the entry stayed
-// pending). Another operation that meets an ended connection fails as the database not
-// answering (the 503 page), not as an error of its own.
-func TestPostgresConnectionsEndedByTheServer(t *testing.T) {
-	dsn := newPostgresSchema(t)
+// appNamed returns dsn with an application_name of the test's own (its schema's random name), so
+// that testpg.EndConnections ends this test's connections only.
+func appNamed(t *testing.T, dsn string) string {
+	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)
@@ -418,57 +418,77 @@ func TestPostgresConnectionsEndedByTheServer(t *testing.T) {
 	q := u.Query()
 	q.Set("application_name", "smtpdesk_"+q.Get("search_path")) // the schema's random name
 	u.RawQuery = q.Encode()
-	dsn = u.String()
-	db := openTest(t, dsn)
+	return u.String()
+}
+
+// busyPool has db's pool hold four connections, each reused a moment ago. (pgx pings a connection
+// before reusing it when it is new or was idle for more than a second, which would find it ended;
+// after a restart the busy ones were not.)
+func busyPool(t *testing.T, db *DB) {
+	t.Helper()
 	ctx := context.Background()
-	// endAll has the pool hold four connections, each reused a moment ago, then ends them. (pgx
-	// pings a connection before reusing it when it is new or was idle for more than a second,
-	// which would find it ended; after a restart the busy ones were not.)
-	endAll := func() {
-		t.Helper()
-		// Without the ended connections an earlier round left idle.
-		db.sql.SetMaxIdleConns(0)
-		db.sql.SetMaxIdleConns(maxIdleConns)
-		for range 2 {
-			var txs []*sql.Tx
-			for range 4 {
-				tx, err := db.sql.BeginTx(ctx, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				txs = append(txs, tx)
+	// Without the ended connections an earlier round left idle.
+	db.sql.SetMaxIdleConns(0)
+	db.sql.SetMaxIdleConns(maxIdleConns)
+	for range 2 {
+		var txs []*sql.Tx
+		for range 4 {
+			tx, err := db.sql.BeginTx(ctx, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			for _, tx := range txs {
-				_ = tx.Rollback()
-			}
+			txs = append(txs, tx)
 		}
-		if n := testpg.EndConnections(t, dsn); n < 4 {
-			t.Fatalf("ended %d connections, want at least 4", n)
+		for _, tx := range txs {
+			_ = tx.Rollback()
 		}
 	}
+}
+
+// endAll has db's pool hold four busy connections (busyPool), then has the server end them, as a
+// restart does. dsn is db's, named by appNamed.
+func endAll(t *testing.T, db *DB, dsn string) {
+	t.Helper()
+	busyPool(t, db)
+	if n := testpg.EndConnections(t, dsn); n < 4 {
+		t.Fatalf("ended %d connections, want at least 4", n)
+	}
+}
+
+// TestPostgresConnectionsEndedByTheServer: when PostgreSQL ends every connection of the pool, as
+// a restart, a failover or pg_terminate_backend does, and is back at once, the next audit write,
+// the check and retention each begin on a new connection rather than fail on an ended one:
+// BEGIN on an ended connection was not tried again, so the first action after a restart was
+// refused and the completion of one whose Mailgun call spanned it was lost (the entry stayed
+// pending). A write outside a transaction that meets an ended connection fails as the database
+// not answering (the 503 page), not as an error of its own: the server may have run it.
+func TestPostgresConnectionsEndedByTheServer(t *testing.T) {
+	dsn := appNamed(t, newPostgresSchema(t))
+	db := openTest(t, dsn)
+	ctx := context.Background()
 	now := time.Now()
 
-	endAll()
+	endAll(t, db, dsn)
 	id, err := db.AppendAudit(ctx, AuditEntry{Time: now, Action: "credential.reset", Domain: "acme.example",
 		Logins: []string{"a@acme.example"}, Outcome: OutcomePending})
 	if err != nil {
 		t.Fatalf("AppendAudit after the server ended the connections: %v", err)
 	}
-	endAll()
+	endAll(t, db, dsn)
 	if err := db.CompleteAudit(ctx, id, OutcomeOK, 200, "", now); err != nil {
 		t.Fatalf("CompleteAudit after the server ended the connections: %v", err)
 	}
-	endAll()
+	endAll(t, db, dsn)
 	if rep, err := db.VerifyAudit(ctx); err != nil || rep.BrokenAt != 0 || rep.Checked != 2 {
 		t.Errorf("VerifyAudit after the server ended the connections = %+v, %v; want 2 rows, intact", rep, err)
 	}
-	endAll()
+	endAll(t, db, dsn)
 	if _, err := db.DeleteAuditBefore(ctx, now.Add(-time.Hour)); err != nil {
 		t.Errorf("DeleteAuditBefore after the server ended the connections: %v", err)
 	}
-	endAll()
-	if _, err := db.ListAudit(ctx, AuditFilter{}); !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("ListAudit on an ended connection: %v; want ErrUnavailable, not a deadline", err)
+	endAll(t, db, dsn)
+	if err := db.DeleteSession(ctx, "s1"); !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("DeleteSession on an ended connection: %v; want ErrUnavailable, not a deadline", err)
 	}
 
 	// A connection that was cut without the server's goodbye (a failover to another host, a
@@ -482,5 +502,137 @@ func TestPostgresConnectionsEndedByTheServer(t *testing.T) {
 	relay.Up()
 	if _, err := rdb.AppendAudit(ctx, AuditEntry{Time: now, Action: "auth.sign_in", Outcome: OutcomeOK}); err != nil {
 		t.Errorf("AppendAudit after its connection was cut: %v", err)
+	}
+	busyPool(t, rdb)
+	relay.Down()
+	relay.Up()
+	if err := rdb.DeleteSession(ctx, "s1"); !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("DeleteSession on a cut connection: %v; want ErrUnavailable, not a deadline", err)
+	}
+}
+
+// TestPostgresReadsAfterTheConnectionsEnded: a read made on a request's behalf (the session
+// lookup of every page view, the audit pages' reads) right after PostgreSQL ended every
+// connection of the pool, or after they were cut, answers from a new connection. It was sent on
+// an ended one and failed, as the 503 page, once for each connection the pool held.
+func TestPostgresReadsAfterTheConnectionsEnded(t *testing.T) {
+	dsn := appNamed(t, newPostgresSchema(t))
+	db := openTest(t, dsn)
+	relay, rdsn := testpg.WithOutage(t, dsn)
+	rdb := openTest(t, rdsn)
+	ctx := context.Background()
+	now := time.Now()
+	// rdb reaches the same schema through the relay.
+	if err := db.CreateSession(ctx, SessionRecord{ID: "s1", Data: []byte("alice"), CreatedAt: now, LastSeen: now,
+		ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := db.AppendAudit(ctx, AuditEntry{Time: now, Action: "credential.reset", Domain: "acme.example",
+		Logins: []string{"a@acme.example"}, Outcome: OutcomePending})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CompleteAudit(ctx, id, OutcomeOK, 200, "", now); err != nil {
+		t.Fatal(err)
+	}
+	reads := []struct {
+		name string
+		run  func(db *DB) error
+	}{
+		{"GetSession", func(db *DB) error {
+			rec, err := db.GetSession(ctx, "s1")
+			if err == nil && string(rec.Data) != "alice" {
+				err = fmt.Errorf("data %q, want alice", rec.Data)
+			}
+			return err
+		}},
+		{"CountActiveSessions", func(db *DB) error {
+			n, err := db.CountActiveSessions(ctx, now, 0)
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d sessions, want 1", n)
+			}
+			return err
+		}},
+		{"DeleteSessionsMatching (its read)", func(db *DB) error {
+			_, err := db.DeleteSessionsMatching(ctx, func([]byte) bool { return false })
+			return err
+		}},
+		{"ListAudit", func(db *DB) error {
+			es, err := db.ListAudit(ctx, AuditFilter{})
+			if err == nil && len(es) != 1 {
+				err = fmt.Errorf("%d entries, want 1", len(es))
+			}
+			return err
+		}},
+		{"EachAudit", func(db *DB) error {
+			n := 0
+			err := db.EachAudit(ctx, AuditFilter{}, func(AuditEntry) error { n++; return nil })
+			if err == nil && n != 1 {
+				err = fmt.Errorf("%d entries, want 1", n)
+			}
+			return err
+		}},
+		{"AuditDomains", func(db *DB) error {
+			ds, err := db.AuditDomains(ctx)
+			if err == nil && !slices.Equal(ds, []string{"acme.example"}) {
+				err = fmt.Errorf("domains %q, want acme.example", ds)
+			}
+			return err
+		}},
+		{"LastOK", func(db *DB) error {
+			m, err := db.LastOK(ctx, "acme.example", "credential.reset")
+			if err == nil && len(m) != 1 {
+				err = fmt.Errorf("%v, want a@acme.example's", m)
+			}
+			return err
+		}},
+	}
+	for _, r := range reads {
+		endAll(t, db, dsn)
+		if err := r.run(db); err != nil {
+			t.Errorf("%s after the server ended the connections: %v", r.name, err)
+		}
+		busyPool(t, rdb)
+		relay.Down()
+		relay.Up()
+		if err := r.run(rdb); err != nil {
+			t.Errorf("%s after the connections were cut: %v", r.name, err)
+		}
+	}
+}
+
+// TestConnEnded: what a read sends again (read) and begin begins again: a connection that the
+// server ended or that was cut, never a statement's own error, a deadline, a cancellation or a
+// server that cannot be reached.
+func TestConnEnded(t *testing.T) {
+	ctx := context.Background()
+	_, connectErr := pgconn.Connect(ctx, "postgres://u@127.0.0.1:1/x?sslmode=disable&connect_timeout=2")
+	if connectErr == nil {
+		t.Fatal("connected to 127.0.0.1:1")
+	}
+	reset := &net.OpError{Op: "read", Net: "tcp", Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"57P01, a restart", &pgconn.PgError{Code: "57P01"}, true},
+		{"57P02, a crash", fmt.Errorf("x: %w", &pgconn.PgError{Code: "57P02"}), true},
+		{"an EOF for an answer", io.ErrUnexpectedEOF, true},
+		{"an EOF", fmt.Errorf("x: %w", io.EOF), true},
+		{"a reset", reset, true},
+		{"no such table", &pgconn.PgError{Code: "42P01"}, false},
+		{"a unique violation", &pgconn.PgError{Code: "23505"}, false},
+		{"no rows", sql.ErrNoRows, false},
+		{"a deadline", context.DeadlineExceeded, false},
+		{"a canceled request", fmt.Errorf("x: %w", context.Canceled), false},
+		{"a network timeout", timeout, false},
+		{"a server that cannot be reached", connectErr, false},
+		{"none", nil, false},
+	} {
+		if got := connEnded(tc.err); got != tc.want {
+			t.Errorf("connEnded(%s: %v) = %v, want %v", tc.name, tc.err, got, tc.want)
+		}
 	}
 }

@@ -60,7 +60,9 @@ func (db *DB) GetSession(ctx context.Context, id string) (SessionRecord, error) 
 	rec := SessionRecord{ID: id}
 	var created, seen, expires int64
 	err := db.op(ctx, func(ctx context.Context) error {
-		return db.getSession.QueryRowContext(ctx, hashSessionID(id)).Scan(&rec.Data, &created, &seen, &expires)
+		return db.read(ctx, func() error {
+			return db.getSession.QueryRowContext(ctx, hashSessionID(id)).Scan(&rec.Data, &created, &seen, &expires)
+		})
 	})
 	if errors.Is(err, sql.ErrNoRows) {
 		return SessionRecord{}, fmt.Errorf("store: get session: %w", ErrNotFound)
@@ -111,7 +113,7 @@ func (db *DB) DeleteSession(ctx context.Context, id string) error {
 func (db *DB) DeleteSessionsMatching(ctx context.Context, match func(data []byte) bool) (int64, error) {
 	var doomed []string
 	err := db.op(ctx, func(ctx context.Context) error {
-		rows, err := db.sql.QueryContext(ctx, `SELECT id_hash, data FROM sessions`)
+		rows, err := db.query(ctx, `SELECT id_hash, data FROM sessions`)
 		if err != nil {
 			return err
 		}
@@ -174,7 +176,7 @@ func (db *DB) CountActiveSessions(ctx context.Context, now time.Time, idle time.
 	}
 	var n int64
 	if err := db.op(ctx, func(ctx context.Context) error {
-		return db.sql.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n)
+		return db.read(ctx, func() error { return db.sql.QueryRowContext(ctx, db.rebind(q), args...).Scan(&n) })
 	}); err != nil {
 		return 0, fmt.Errorf("store: count active sessions: %w", err)
 	}

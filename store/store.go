@@ -11,14 +11,17 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
+	"net"
 	"os"
 	"path"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,6 +80,9 @@ type DB struct {
 	applied []string
 	// timeout is each request's operation's deadline (op); 0 = none.
 	timeout time.Duration
+	// lostAt is when an operation last met a pooled PostgreSQL connection that the server had
+	// ended or that was cut (noteLost); nil until one does. shouldPing reads it.
+	lostAt atomic.Pointer[time.Time]
 }
 
 // maxIdleConns is how many connections stay open between requests (and, for PostgreSQL, the most
@@ -109,6 +115,7 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 	if err != nil {
 		return nil, err
 	}
+	db := &DB{dialect: dialect, timeout: DefaultTimeout}
 	var sqlDB *sql.DB
 	switch {
 	case dialect == DialectPostgres:
@@ -122,7 +129,7 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 			// the role: that is the role's grants' job).
 			cfg.RuntimeParams["default_transaction_read_only"] = "on"
 		}
-		sqlDB = stdlib.OpenDB(*cfg)
+		sqlDB = stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(db.shouldPing))
 	case readOnly:
 		if path, ok := SQLiteFile(dsn); ok {
 			// SQLite creates a missing file on open; a plain path cannot say "mode=rw".
@@ -137,7 +144,7 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", dialect, err)
 	}
-	db := &DB{sql: sqlDB, dialect: dialect, timeout: DefaultTimeout}
+	db.sql = sqlDB
 	for _, o := range opts {
 		o(db)
 	}
@@ -423,21 +430,86 @@ func (db *DB) writeTx(ctx context.Context, fn func(t *tx) error) error {
 func (db *DB) begin(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
 	for tries := 0; ; tries++ {
 		sqlTx, err := db.sql.BeginTx(ctx, opts)
-		if err == nil || tries == maxIdleConns || ctx.Err() != nil || !connEnded(err) {
+		if err == nil || tries == maxIdleConns || ctx.Err() != nil || !db.noteLost(err) {
 			return sqlTx, err
 		}
 	}
 }
 
-// connEnded reports whether err says that the PostgreSQL connection a statement was given to had
-// been ended (serverEnded) or closed before anything was sent on it, rather than that it could not
-// be opened or that the statement failed.
-func connEnded(err error) bool {
-	var ce *pgconn.ConnectError
-	if errors.As(err, &ce) {
+// read runs the query of a read-only operation: query sends the statement and returns the first
+// row or the query's error (QueryContext, or QueryRowContext and Scan). On PostgreSQL, when that
+// fails because the connection it was sent on had been ended by the server or cut (connEnded), it
+// runs query once more, on another connection, within the same deadline. database/sql does not:
+// the driver (pgx's stdlib) has it try another connection only when nothing was sent, and a
+// connection that was used less than a second ago is reused without a ping, so after a restart
+// or a failover every busy connection of the pool failed its next statement, and a session lookup
+// on each failed a page view with the 503 page. A read changes nothing, so it can be sent again;
+// a write cannot (the server may have run it before the connection ended), and reads only: the
+// rows after the first are read after read returns, and are never read twice.
+//
+// noteLost has the pool ping each connection last used before then when it is next taken, so the
+// second try does not meet another of the ended connections; the ping costs a round trip only
+// then, not in the normal case.
+func (db *DB) read(ctx context.Context, query func() error) error {
+	err := query()
+	if err == nil || db.dialect != DialectPostgres || ctx.Err() != nil || !db.noteLost(err) {
+		return err
+	}
+	return query()
+}
+
+// query is a read-only QueryContext, run again once as read says. Only the query and its first row
+// are; an error while reading the rows after it is returned as it is.
+func (db *DB) query(ctx context.Context, q string, args ...any) (rows *sql.Rows, err error) {
+	err = db.read(ctx, func() error {
+		rows, err = db.sql.QueryContext(ctx, q, args...)
+		return err
+	})
+	return rows, err
+}
+
+// noteLost reports whether err says that a PostgreSQL connection was ended by the server or cut
+// (connEnded), and when it does notes the time: every connection of the pool last used before
+// then may be ended too (a restart or a failover ends all of them), and shouldPing has each
+// pinged before its next use.
+func (db *DB) noteLost(err error) bool {
+	if db.dialect != DialectPostgres || !connEnded(err) {
 		return false
 	}
-	return serverEnded(err) || (pgconn.SafeToRetry(err) && !pgconn.Timeout(err))
+	now := time.Now()
+	db.lostAt.Store(&now)
+	return true
+}
+
+// shouldPing is the check pgx's stdlib runs before it hands out a pooled connection again
+// (stdlib.OptionShouldPing): a ping when the connection was idle for more than a second, as pgx
+// does by default, or when it was last handed out before an operation found a connection ended
+// or cut (noteLost). A connection that fails the ping is dropped, and database/sql takes another
+// or opens one. In the normal case it reads one pointer: no round trip.
+func (db *DB) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
+	if p.IdleDuration > time.Second {
+		return true
+	}
+	lost := db.lostAt.Load()
+	return lost != nil && !time.Now().Add(-p.IdleDuration).After(*lost)
+}
+
+// connEnded reports whether err says that the PostgreSQL connection a statement was given to had
+// been ended by the server (serverEnded) or cut: closed before anything was sent on it, or closed
+// or reset while the statement's answer was awaited (an EOF where the answer should be). It is
+// false when a new connection could not be opened, when the statement failed, and when a deadline
+// or a cancellation ended it.
+func connEnded(err error) bool {
+	var ce *pgconn.ConnectError
+	if err == nil || errors.As(err, &ce) || pgconn.Timeout(err) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	if serverEnded(err) || pgconn.SafeToRetry(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return true
+	}
+	var ne net.Error
+	return errors.As(err, &ne) && !ne.Timeout()
 }
 
 // pgLock takes a transaction-scoped advisory lock of the given class, scoped
