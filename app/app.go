@@ -440,6 +440,11 @@ func (t timedAudit) AppendAudit(ctx context.Context, e store.AuditEntry) (int64,
 	return t.db.AppendAudit(ctx, e)
 }
 
+func (t timedAudit) AppendAuditAgain(ctx context.Context, e store.AuditEntry, lost *store.LostAnswerError) (int64, error) {
+	defer t.since(time.Now())
+	return t.db.AppendAuditAgain(ctx, e, lost)
+}
+
 func (t timedAudit) CompleteAudit(ctx context.Context, id int64, outcome string, status int, message string, at time.Time) error {
 	defer t.since(time.Now())
 	return t.db.CompleteAudit(ctx, id, outcome, status, message, at)

@@ -50,6 +50,10 @@ const MaxMessageLen = 500
 // detached from the request's cancellation, its attempts included.
 const completeTimeout = 5 * time.Second
 
+// eventRetry is how long after its first attempt began an event that found the database not
+// answering is written again (Event); each attempt keeps the store's deadline within it.
+const eventRetry = completeTimeout
+
 // completeRetry is the first wait before a completion that found the database not answering is
 // written again; each wait doubles, up to a second.
 const completeRetry = 100 * time.Millisecond
@@ -57,6 +61,7 @@ const completeRetry = 100 * time.Millisecond
 // Appender is the part of *store.DB the recorder writes to.
 type Appender interface {
 	AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error)
+	AppendAuditAgain(ctx context.Context, e store.AuditEntry, lost *store.LostAnswerError) (int64, error)
 	CompleteAudit(ctx context.Context, id int64, outcome string, status int, message string, at time.Time) error
 }
 
@@ -170,17 +175,23 @@ func (p *Pending) write(ctx context.Context, outcome string, status int, msg str
 		switch {
 		case err == nil, again && errors.Is(err, store.ErrAlreadyCompleted):
 			return nil
-		case !errors.Is(err, store.ErrUnavailable):
+		case !errors.Is(err, store.ErrUnavailable), !pause(ctx, &wait):
 			return err
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return err
-		case <-t.C:
-		}
-		wait = min(2*wait, time.Second)
+	}
+}
+
+// pause waits *wait before a write that found the database not answering is tried again, and
+// doubles *wait, up to a second. It reports false, at once, when ctx ends first.
+func pause(ctx context.Context, wait *time.Duration) bool {
+	t := time.NewTimer(*wait)
+	defer t.Stop()
+	*wait = min(2**wait, time.Second)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -229,11 +240,33 @@ func Classify(err error) (outcome string, status int, message string) {
 // from ctx's cancellation (the store's own deadline bounds it): a browser that
 // goes away mid-request must not take the entry with it (an access.denied entry
 // also carries the count of the refusals held back before it).
+//
+// While the database does not answer (store.ErrUnavailable: a restart, a
+// failover), the write is tried again, as Complete's is, until eventRetry after
+// the event: an event written once was lost to an outage of a second. An
+// attempt whose commit's answer was lost (store.LostAnswerError) may have been
+// written; the next one looks for its row and writes the entry only if it is
+// not there (store's AppendAuditAgain), so no event is in the trail twice.
 func (r *Recorder) Event(ctx context.Context, a Actor, m Meta, action, outcome, domain, detail string, logins ...string) error {
-	if _, err := r.db.AppendAudit(context.WithoutCancel(ctx), r.entry(a, m, action, outcome, domain, detail, logins)); err != nil {
-		return fmt.Errorf("audit: event %s: %w", action, err)
+	e := r.entry(a, m, action, outcome, domain, detail, logins)
+	ctx = context.WithoutCancel(ctx)
+	// The first attempt has the store's deadline, as before; the later ones end with eventRetry.
+	retry, cancel := context.WithTimeout(ctx, eventRetry)
+	defer cancel()
+	var lost *store.LostAnswerError
+	wait := completeRetry
+	for actx := ctx; ; actx = retry {
+		_, err := r.db.AppendAuditAgain(actx, e, lost)
+		if err == nil {
+			return nil
+		}
+		if l, ok := errors.AsType[*store.LostAnswerError](err); ok {
+			lost = l
+		}
+		if !errors.Is(err, store.ErrUnavailable) || !pause(retry, &wait) {
+			return fmt.Errorf("audit: event %s: %w", action, err)
+		}
 	}
-	return nil
 }
 
 func (r *Recorder) entry(a Actor, m Meta, action, outcome, domain, detail string, logins []string) store.AuditEntry {

@@ -129,6 +129,7 @@ type auditRow struct {
 	requestID, clientIP, userAgent, detail           string
 	refID                                            int64 // 0 = none
 	prevHash                                         string
+	hash                                             string // not hashed: set by appendRow
 }
 
 // hashRow computes hex(SHA-256(prev_hash || canonical content)). Each field is
@@ -211,6 +212,7 @@ func (t *tx) appendRow(ctx context.Context, r *auditRow) error {
 	}
 	r.id, r.prevHash = lastID+1, lastHash
 	hash := hashRow(r)
+	r.hash = hash
 	var ref any
 	if r.refID != 0 {
 		ref = r.refID
@@ -235,6 +237,32 @@ const loginsPerInsert = 1000
 // AppendAudit appends an entry to the chain (a pending action or a finished
 // event) and returns its id. e.ID and e.CompletedAt are ignored.
 func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
+	return db.AppendAuditAgain(ctx, e, nil)
+}
+
+// LostAnswerError is matched (errors.As) by AppendAudit's error when the entry was sent to be
+// committed and the commit failed. Most often no answer came, the connection being ended or cut
+// meanwhile (the error matches ErrUnavailable then) or a deadline passing, so the entry may have
+// been written, or not. AppendAuditAgain tells.
+type LostAnswerError struct {
+	// ID is the id the entry has if it was written.
+	ID   int64
+	hash string // the row's hash: the same id with another hash is another entry
+	err  error
+}
+
+func (e *LostAnswerError) Error() string {
+	return fmt.Sprintf("audit entry %d may or may not have been written: %v", e.ID, e.err)
+}
+
+func (e *LostAnswerError) Unwrap() error { return e.err }
+
+// AppendAuditAgain is AppendAudit for an entry whose earlier attempt failed with lost (a
+// *LostAnswerError; nil for none): it returns the id of that attempt's row when the attempt was
+// written, and appends the entry otherwise, so that an entry written again after an outage is not
+// in the trail twice. It looks under the chain's lock, which the attempt's transaction held until
+// it was committed or rolled back, so the attempt cannot land after the look.
+func (db *DB) AppendAuditAgain(ctx context.Context, e AuditEntry, lost *LostAnswerError) (int64, error) {
 	if e.Time.IsZero() || e.Action == "" || e.Outcome == "" {
 		return 0, errors.New("store: append audit: time, action and outcome are required")
 	}
@@ -250,10 +278,21 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 		upstreamStatus: int64(e.UpstreamStatus), upstreamMessage: e.UpstreamMessage,
 		requestID: e.RequestID, clientIP: e.ClientIP, userAgent: e.UserAgent, detail: e.Detail,
 	}
+	written := false
 	err = db.op(ctx, func(ctx context.Context) error {
-		return db.writeTx(ctx, func(t *tx) error {
+		err := db.writeTx(ctx, func(t *tx) error {
 			if err := t.pgLock(ctx, lockAudit); err != nil {
 				return err
+			}
+			if lost != nil {
+				var hash string
+				err := t.queryRow(ctx, "SELECT hash FROM audit_log WHERE id = ?", lost.ID).Scan(&hash)
+				if err != nil && !errors.Is(err, sql.ErrNoRows) {
+					return fmt.Errorf("look for the lost attempt's row: %w", err)
+				}
+				if written = err == nil && hash == lost.hash; written {
+					return nil
+				}
 			}
 			if err := t.appendRow(ctx, r); err != nil {
 				return err
@@ -275,9 +314,16 @@ func (db *DB) AppendAudit(ctx context.Context, e AuditEntry) (int64, error) {
 			}
 			return nil
 		})
+		if _, ok := errors.AsType[*commitError](err); ok {
+			return &LostAnswerError{ID: r.id, hash: r.hash, err: err}
+		}
+		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return 0, fmt.Errorf("store: append audit: %w", err)
+	case written:
+		return lost.ID, nil
 	}
 	return r.id, nil
 }

@@ -108,6 +108,37 @@ func TestAuditAppendComplete(t *testing.T) {
 
 // TestAuditVerifyHead: an intact chain reports its newest row, which is what shows rows cut from
 // the end, a cut the chain itself cannot see; a broken chain reports no head.
+// TestAuditAppendAgain: an entry appended again after an attempt whose commit was not answered
+// is not written twice when the attempt was (the row with its id has its hash), and is written
+// when it was not (no such row, or another entry's row with its id). The chain stays intact.
+func TestAuditAppendAgain(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		e := entry(at, "alice@corp.example", "auth.sign_in", "", OutcomeOK)
+		id := mustAppend(t, db, e)
+		var hash string
+		if err := db.sql.QueryRowContext(ctx, db.rebind("SELECT hash FROM audit_log WHERE id = ?"), id).Scan(&hash); err != nil {
+			t.Fatal(err)
+		}
+		// Written: the same id, no new row.
+		got, err := db.AppendAuditAgain(ctx, e, &LostAnswerError{ID: id, hash: hash})
+		if err != nil || got != id {
+			t.Errorf("AppendAuditAgain after an attempt that was written = %d, %v; want %d", got, err, id)
+		}
+		// Not written: another entry holds that id, or no row does.
+		for _, lost := range []*LostAnswerError{{ID: id, hash: "another entry's"}, {ID: id + 5, hash: hash}} {
+			if got, err := db.AppendAuditAgain(ctx, e, lost); err != nil || got == id {
+				t.Errorf("AppendAuditAgain after an attempt that was not written (%d, %q) = %d, %v; want a new id",
+					lost.ID, lost.hash, got, err)
+			}
+		}
+		if rep, err := db.VerifyAudit(ctx); err != nil || rep.BrokenAt != 0 || rep.Checked != 3 {
+			t.Errorf("VerifyAudit = %+v, %v; want 3 rows, intact", rep, err)
+		}
+	})
+}
+
 func TestAuditVerifyHead(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		ctx := context.Background()

@@ -415,10 +415,18 @@ func (db *DB) writeTx(ctx context.Context, fn func(t *tx) error) error {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return &commitError{err: err}
 	}
 	return nil
 }
+
+// commitError is writeTx's error when COMMIT failed: fn's writes were sent, and may have been
+// committed when the answer was lost (LostAnswerError).
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return "commit: " + e.err.Error() }
+
+func (e *commitError) Unwrap() error { return e.err }
 
 // begin starts a transaction. A pooled PostgreSQL connection that the server ended since its last
 // use (a restart, a failover, pg_terminate_backend: every connection it had) answers BEGIN with
