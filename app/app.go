@@ -118,7 +118,8 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 	if err == nil {
 		return db, nil
 	}
-	if _, ok := errors.AsType[*store.SchemaError](err); ok {
+	_, schema := errors.AsType[*store.SchemaError](err)
+	if _, encoding := errors.AsType[*store.EncodingError](err); schema || encoding {
 		// The database answered: the advice below (its directory, the server, the password)
 		// would send the operator the wrong way.
 		return nil, fmt.Errorf("DATABASE_URL %s: %w", cfg.DatabaseRedacted(), err)

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,5 +140,35 @@ func TestOpenReadOnlyCreatesNoFile(t *testing.T) {
 		if _, err := os.Stat(tc.file); err == nil {
 			t.Errorf("OpenReadOnly(%q) created %s", tc.dsn, tc.file)
 		}
+	}
+}
+
+// TestOpenRefusesADatabaseNotInUTF8: Open refuses a PostgreSQL database whose encoding is not UTF8
+// (SQL_ASCII keeps any bytes unchecked, LATIN1 refuses most of the world's letters), names it and
+// says how to create a UTF8 one, and creates nothing in it. OpenReadOnly does not refuse it, so
+// that a trail already written there can be verified: it finds no schema here.
+func TestOpenRefusesADatabaseNotInUTF8(t *testing.T) {
+	dsn := testpg.Database(t, "ENCODING 'SQL_ASCII' TEMPLATE template0")
+	ctx := context.Background()
+	db, err := Open(ctx, dsn)
+	if err == nil {
+		db.Close()
+		t.Fatal("Open of a SQL_ASCII database succeeded")
+	}
+	u, _ := url.Parse(dsn)
+	name := strings.TrimPrefix(u.Path, "/")
+	ee, ok := errors.AsType[*EncodingError](err)
+	if !ok || ee.Database != name || ee.Encoding != "SQL_ASCII" {
+		t.Fatalf("Open of a SQL_ASCII database = %v (%#v), want an EncodingError naming %s and SQL_ASCII", err, ee, name)
+	}
+	for _, want := range []string{`"` + name + `"`, "SQL_ASCII", "CREATE DATABASE " + `"` + name + `"` + " ENCODING 'UTF8' TEMPLATE template0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("Open's error %q does not say %q", err, want)
+		}
+	}
+	// Nothing was created: OpenReadOnly finds no schema.
+	_, err = OpenReadOnly(ctx, dsn)
+	if se, ok := errors.AsType[*SchemaError](err); !ok || !se.NoSchema {
+		t.Errorf("OpenReadOnly after the refusal = %v, want a SchemaError: no schema", err)
 	}
 }

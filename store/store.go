@@ -169,6 +169,12 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 		sqlDB.Close()
 		return nil, err
 	}
+	if dialect == DialectPostgres && !readOnly {
+		if err := db.checkEncoding(ctx); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
 	if readOnly {
 		err = db.CheckSchema(ctx)
 	} else {
@@ -183,6 +189,38 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 		return nil, err
 	}
 	return db, nil
+}
+
+// EncodingError is Open's error for a PostgreSQL database whose encoding is not UTF8.
+type EncodingError struct {
+	Database string // its name
+	Encoding string // its server_encoding: SQL_ASCII, LATIN1, ...
+}
+
+func (e *EncodingError) Error() string {
+	return fmt.Sprintf("store: the PostgreSQL database %q is encoded in %s, and SMTP Desk needs UTF8 to keep "+
+		"logins and names in any language as they are written; create a UTF8 database (CREATE DATABASE %s "+
+		"ENCODING 'UTF8' TEMPLATE template0, adding LOCALE 'C.UTF-8' if the server's locale is not a UTF-8 one) "+
+		"and point the database URL at it", e.Database, e.Encoding, pgx.Identifier{e.Database}.Sanitize())
+}
+
+// checkEncoding refuses (*EncodingError) a PostgreSQL database whose encoding is not UTF8. pgx
+// talks UTF8 to the server, which converts to the database's encoding: a LATIN1 database refuses
+// a name in Greek, and a SQL_ASCII one stores the bytes without checking them, and compares and
+// folds them as bytes. OpenReadOnly does not check, so that a trail written there before can
+// still be verified.
+func (db *DB) checkEncoding(ctx context.Context) error {
+	var name, enc string
+	err := db.op(ctx, func(ctx context.Context) error {
+		return db.sql.QueryRowContext(ctx, "SELECT current_database(), current_setting('server_encoding')").Scan(&name, &enc)
+	})
+	if err != nil {
+		return fmt.Errorf("store: read the database's encoding: %w", err)
+	}
+	if enc != "UTF8" {
+		return &EncodingError{Database: name, Encoding: enc}
+	}
+	return nil
 }
 
 // prepare prepares the session queries that run on every page view, so SQLite does not parse

@@ -826,6 +826,29 @@ func TestDatabaseUnreachableSaysWhatToCheck(t *testing.T) {
 	}
 }
 
+// TestDatabaseNotInUTF8SaysHowToCreateOne: a PostgreSQL database whose encoding is not UTF8
+// stops the server with what to do (create a UTF8 one), not with the advice for a server that
+// cannot be reached, which would send the operator the wrong way.
+func TestDatabaseNotInUTF8SaysHowToCreateOne(t *testing.T) {
+	env := serverEnv(t, freeAddr(t))
+	env["DATABASE_URL"] = testpg.Database(t, "ENCODING 'SQL_ASCII' TEMPLATE template0")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out testlog.Buffer
+	err := run(ctx, nil, envOf(env), &out)
+	if err == nil {
+		t.Fatalf("the server started on a SQL_ASCII database\n%s", out.String())
+	}
+	for _, want := range []string{"DATABASE_URL", "is encoded in SQL_ASCII", "ENCODING 'UTF8' TEMPLATE template0"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "check that the server runs") {
+		t.Errorf("error %q gives the advice for a server that cannot be reached", err)
+	}
+}
+
 // TestDataNeedsDemo: -data outside the demo is refused with what to set instead; ignored, it left
 // the server on smtpdesk.db in the working directory while the operator believed otherwise.
 func TestDataNeedsDemo(t *testing.T) {
