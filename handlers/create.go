@@ -33,7 +33,7 @@ func (h *CredentialPages) createVM(c echo.Context, sc *scope, back string) views
 
 // NewForm shows the create form.
 func (h *CredentialPages) NewForm(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActCreate, false)
+	sc, err := h.authorizeChange(c, policy.ActCreate, false)
 	if sc == nil {
 		return err
 	}
@@ -47,7 +47,7 @@ func (h *CredentialPages) NewForm(c echo.Context) error {
 // passwords once. It is the one POST that answers with a page instead of a redirect, so the
 // passwords never enter a URL, a cookie or a flash.
 func (h *CredentialPages) Create(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActCreate, false)
+	sc, err := h.authorizeChange(c, policy.ActCreate, false)
 	if sc == nil {
 		return err
 	}

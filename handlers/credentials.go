@@ -303,9 +303,7 @@ func makePager(p Paging, total, shown int, link func(p, n int) string) views.Pag
 // the error handler (which maps Mailgun errors to 429/502/504).
 func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error {
 	if errors.Is(err, mailgun.ErrNotFound) {
-		return h.errorPage(c, http.StatusNotFound, "Domain not found",
-			fmt.Sprintf("Mailgun does not know the domain %s.", sc.domain),
-			"Pick a domain from the list on the home page.", 0)
+		return h.noSuchDomain(c, sc)
 	}
 	if errors.Is(err, mailgun.ErrRateLimited) {
 		var me *mailgun.Error
@@ -319,8 +317,54 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
 }
 
+// noSuchDomain is the page (404) of a domain Mailgun does not have: its list's, and a change's
+// (notInMailgun).
+func (h *CredentialPages) noSuchDomain(c echo.Context, sc *scope) error {
+	return h.errorPage(c, http.StatusNotFound, "Domain not found",
+		fmt.Sprintf("Mailgun does not know the domain %s.", sc.domain),
+		"Pick a domain from the list on the home page.", 0)
+}
+
+// authorizeChange is authorize for the pages of a change (create, reset, delete, delete-all:
+// their forms and their POSTs), which then also refuses a domain that is not one of the
+// account's Mailgun domains (notInMailgun). The policy comes first, so that who may not act on a
+// name is told so (and the refusal recorded) whether Mailgun has it or not.
+func (h *CredentialPages) authorizeChange(c echo.Context, act policy.Action, withLogin bool) (*scope, error) {
+	sc, err := h.authorize(c, act, withLogin)
+	if sc == nil {
+		return nil, err
+	}
+	if missing, err := h.notInMailgun(c, sc); missing {
+		return nil, err
+	}
+	return sc, nil
+}
+
+// notInMailgun answers the "Domain not found" page (404) when the domain is not among the
+// account's Mailgun domains (DomainCache.Has: the list the picker shows, read again, within a
+// bound, for a name it does not hold). It runs before a change's form is shown and before its
+// audit entry is written: a made-up name typed into the address (an administrator, a rule for
+// every domain, or a policy naming a domain Mailgun does not have) would otherwise be recorded
+// as acted on, and offered by the audit page's domain filter for good, for an action Mailgun
+// then refuses. Nothing is recorded and nothing is sent to Mailgun. When the list cannot be
+// read, the change goes on as before: Mailgun's answer to it says what is wrong.
+func (h *CredentialPages) notInMailgun(c echo.Context, sc *scope) (bool, error) {
+	ctx := c.Request().Context()
+	has, err := h.domains.Has(ctx, sc.domain)
+	if err != nil {
+		h.log.WarnContext(ctx, "check the domain against Mailgun's domain list; going on without", "domain", sc.domain, "err", err)
+		return false, nil
+	}
+	if has {
+		return false, nil
+	}
+	h.log.WarnContext(ctx, "change refused: the domain is not one of Mailgun's", "domain", sc.domain, "sub", sc.user.Subject)
+	return true, h.noSuchDomain(c, sc)
+}
+
 // unknownDomain answers 404 when Mailgun does not know the domain, for the form pages, which
-// would otherwise show a working form for it. It asks for the domain's login count, which the
+// would otherwise show a working form for it: a domain removed from Mailgun that the kept domain
+// list still names passes notInMailgun. It asks for the domain's login count, which the
 // home and domain pages keep (else one limit=1 call). Any other failure to ask lets the form
 // show: its action will say what Mailgun answers then.
 func (h *CredentialPages) unknownDomain(c echo.Context, sc *scope) (bool, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -368,24 +369,28 @@ func TestFormsForAnUnknownDomain(t *testing.T) {
 	}
 }
 
-// TestActionsInAnUnknownDomain: a reset or delete sent for a domain Mailgun does not know (one
-// removed from Mailgun after the form or list was drawn) answers as the forms do, "Domain not
-// found", and not as if the login alone were missing: the reset form said the login "no longer
-// exists", and the delete left the flash "… was already gone" for whatever page came next.
+// TestActionsInAnUnknownDomain: a reset or delete that Mailgun answers "Domain not found" (a
+// domain removed from Mailgun after this instance read the domain list, which still names it)
+// answers as the forms do, "Domain not found", and not as if the login alone were missing: the
+// reset form said the login "no longer exists", and the delete left the flash "… was already
+// gone" for whatever page came next. (A domain the list does not name never gets this far:
+// TestChangesOnADomainMailgunDoesNotHave.)
 func TestActionsInAnUnknownDomain(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signIn(t, "admin")
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate, sandbox.RouteDelete}, Rate: 1,
+		Status: http.StatusNotFound, Message: "Domain not found"})
 	for _, action := range []string{"reset", "delete"} {
-		p := submit(t, c, "/d/acme.example", "/d/nope.example/logins/a@nope.example/"+action, map[string]string{})
+		p := submit(t, c, "/d/acme.example", "/d/acme.example/logins/alice@acme.example/"+action, map[string]string{"mode": "generate"})
 		wantStatus(t, p, http.StatusNotFound)
 		if len(p.Redirects) > 0 {
 			t.Errorf("%s: redirected to %s", action, p.URL.Path)
 		}
-		if text := p.Text(); !strings.Contains(text, "Mailgun does not know the domain nope.example") || strings.Contains(text, "no longer exists") {
+		if text := p.Text(); !strings.Contains(text, "Mailgun does not know the domain acme.example") || strings.Contains(text, "no longer exists") {
 			t.Errorf("%s: %.400s", action, text)
 		}
 		// Mailgun was asked, so the attempt is in the trail.
-		if got := e.auditEntries(t, store.AuditFilter{Domain: "nope.example", Action: "credential." + action}); len(got) != 1 || got[0].Outcome != "failed" {
+		if got := e.auditEntries(t, store.AuditFilter{Domain: "acme.example", Action: "credential." + action}); len(got) != 1 || got[0].Outcome != "failed" {
 			t.Errorf("%s: audit entries %+v, want one failed", action, got)
 		}
 	}

@@ -63,7 +63,7 @@ func systemRefusal(login string) *views.UpstreamError {
 
 // DeleteForm asks for confirmation before deleting one login.
 func (h *CredentialPages) DeleteForm(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActDelete, true)
+	sc, err := h.authorizeChange(c, policy.ActDelete, true)
 	if sc == nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func (h *CredentialPages) DeleteForm(c echo.Context) error {
 // Delete deletes one login and goes back to the list view it was asked from: the confirmation
 // page's or the list dialog's back field, else the Referer (see wayBack).
 func (h *CredentialPages) Delete(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActDelete, true)
+	sc, err := h.authorizeChange(c, policy.ActDelete, true)
 	if sc == nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func listedDigest(logins []string) string {
 
 // DeleteAllForm is the guarded page before deleting every login of a domain (owners only).
 func (h *CredentialPages) DeleteAllForm(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActDeleteAll, false)
+	sc, err := h.authorizeChange(c, policy.ActDeleteAll, false)
 	if sc == nil {
 		return err
 	}
@@ -254,7 +254,7 @@ func (h *CredentialPages) DeleteAllForm(c echo.Context) error {
 
 // DeleteAll deletes every login of the domain once the user has typed the domain's name.
 func (h *CredentialPages) DeleteAll(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActDeleteAll, false)
+	sc, err := h.authorizeChange(c, policy.ActDeleteAll, false)
 	if sc == nil {
 		return err
 	}

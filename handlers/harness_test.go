@@ -170,6 +170,8 @@ type envOptions struct {
 	AuditLog func(handlers.AuditLog) handlers.AuditLog
 	// Mailgun, when set, wraps the Mailgun client the handlers call.
 	Mailgun func(handlers.CredentialsAPI) handlers.CredentialsAPI
+	// Policy is the access policy's YAML (default testPolicy).
+	Policy string
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -218,7 +220,10 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		secretscan.KeepDB(t, e.DBPath) // copied after the close below
 	}
 	t.Cleanup(func() { e.DB.Close() })
-	pol, err := policy.Parse([]byte(testPolicy), "test-policy.yaml")
+	if opts.Policy == "" {
+		opts.Policy = testPolicy
+	}
+	pol, err := policy.Parse([]byte(opts.Policy), "test-policy.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

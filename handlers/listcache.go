@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/smtpdesk/smtpdesk/internal/ratelimit"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 )
 
@@ -513,17 +515,24 @@ type DomainLister interface {
 // account that reports more, or whose pages keep coming past it, is treated as a broken answer.
 const MaxDomains = 100_000
 
+// DomainRereadsPerMinute bounds the reads of the domain list that names missing from it cause
+// (DomainCache.Has), whatever the names: a burst of this many, then one every 60/this seconds.
+// A burst of made-up names in change URLs therefore costs Mailgun a handful of list walks.
+const DomainRereadsPerMinute = 6
+
 // DomainCache keeps Mailgun's whole domain list for a while: one upstream walk per TTL, shared
 // by every page view (the domain picker is on every page).
 type DomainCache struct {
-	src    DomainLister
-	ttl    time.Duration
-	now    func() time.Time
-	flight singleflight.Group
+	src     DomainLister
+	ttl     time.Duration
+	now     func() time.Time
+	flight  singleflight.Group
+	rereads *ratelimit.Limiter // Has's reads for a name missing from the list (one key)
 
 	mu      sync.Mutex
 	items   []mailgun.Domain
 	expires time.Time
+	reads   uint64 // walks completed: tells Has whether the list was read while it asked
 }
 
 // NewDomainCache returns a cache of src's domain list kept for ttl.
@@ -534,7 +543,7 @@ func NewDomainCache(src DomainLister, ttl time.Duration, now func() time.Time) *
 	if now == nil {
 		now = time.Now
 	}
-	return &DomainCache{src: src, ttl: ttl, now: now}
+	return &DomainCache{src: src, ttl: ttl, now: now, rereads: ratelimit.New(DomainRereadsPerMinute, 1, now)}
 }
 
 // Kept returns the domain list last read, however old, or nil when none was read yet. It never
@@ -554,35 +563,79 @@ func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 		return items, nil
 	}
 	c.mu.Unlock()
-	v, err := shared(ctx, &c.flight, "list domains", "domains", func(ctx context.Context) (any, error) {
-		var all []mailgun.Domain
-		for skip := 0; ; {
-			l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
-			if err != nil {
-				return nil, fmt.Errorf("list domains: %w", err)
-			}
-			if l.TotalCount > MaxDomains || skip+len(l.Items) > MaxDomains {
-				// Every page full and total_count growing would otherwise walk (and hold) the
-				// account's domains forever, while every page view waits for the picker.
-				return nil, fmt.Errorf("list domains: %w: more than %d domains (total_count %d at skip %d)",
-					mailgun.ErrBadResponse, MaxDomains, l.TotalCount, skip)
-			}
-			all = append(all, l.Items...)
-			skip += len(l.Items)
-			if len(l.Items) == 0 || skip >= l.TotalCount {
-				break
-			}
-		}
-		if all == nil {
-			all = []mailgun.Domain{}
-		}
-		c.mu.Lock()
-		c.items, c.expires = all, c.now().Add(c.ttl)
-		c.mu.Unlock()
-		return all, nil
-	})
+	v, err := shared(ctx, &c.flight, "list domains", "domains", c.walk)
 	if err != nil {
 		return nil, err
 	}
 	return v.([]mailgun.Domain), nil
+}
+
+// Has reports whether the Mailgun account has the domain name (compared without case). The
+// kept list answers when it holds the name, at no cost. A name it does not hold may have been
+// added in Mailgun since the list was read, so the list is read again before the answer is no:
+// concurrent askers share one read, and such reads are bounded (DomainRereadsPerMinute, one
+// budget for every name); past the bound, the list kept (at most its TTL old) answers. An error
+// means Has cannot tell: the list could not be read.
+func (c *DomainCache) Has(ctx context.Context, name string) (bool, error) {
+	c.mu.Lock()
+	before := c.reads
+	c.mu.Unlock()
+	items, err := c.Domains(ctx)
+	if err != nil {
+		return false, err
+	}
+	if hasDomain(items, name) {
+		return true, nil
+	}
+	c.mu.Lock()
+	read, kept := c.reads != before, c.items
+	c.mu.Unlock()
+	if read {
+		// The list was read while this asked (its TTL had run out): nothing newer to look in.
+		return hasDomain(kept, name), nil
+	}
+	v, err := shared(ctx, &c.flight, "list domains", "reread", func(ctx context.Context) (any, error) {
+		if ok, _ := c.rereads.Allow(""); !ok {
+			return c.Kept(), nil
+		}
+		return c.walk(ctx)
+	})
+	if err != nil {
+		return false, err
+	}
+	return hasDomain(v.([]mailgun.Domain), name), nil
+}
+
+func hasDomain(items []mailgun.Domain, name string) bool {
+	return slices.ContainsFunc(items, func(d mailgun.Domain) bool { return strings.EqualFold(d.Name, name) })
+}
+
+// walk reads the whole domain list from Mailgun and keeps it for the TTL.
+func (c *DomainCache) walk(ctx context.Context) (any, error) {
+	var all []mailgun.Domain
+	for skip := 0; ; {
+		l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
+		if err != nil {
+			return nil, fmt.Errorf("list domains: %w", err)
+		}
+		if l.TotalCount > MaxDomains || skip+len(l.Items) > MaxDomains {
+			// Every page full and total_count growing would otherwise walk (and hold) the
+			// account's domains forever, while every page view waits for the picker.
+			return nil, fmt.Errorf("list domains: %w: more than %d domains (total_count %d at skip %d)",
+				mailgun.ErrBadResponse, MaxDomains, l.TotalCount, skip)
+		}
+		all = append(all, l.Items...)
+		skip += len(l.Items)
+		if len(l.Items) == 0 || skip >= l.TotalCount {
+			break
+		}
+	}
+	if all == nil {
+		all = []mailgun.Domain{}
+	}
+	c.mu.Lock()
+	c.items, c.expires = all, c.now().Add(c.ttl)
+	c.reads++
+	c.mu.Unlock()
+	return all, nil
 }

@@ -37,7 +37,7 @@ func (h *CredentialPages) resetVM(c echo.Context, sc *scope, back string) views.
 
 // ResetForm shows the reset-password form.
 func (h *CredentialPages) ResetForm(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActReset, true)
+	sc, err := h.authorizeChange(c, policy.ActReset, true)
 	if sc == nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (h *CredentialPages) ResetForm(c echo.Context) error {
 // Reset changes a login's password: a generated one is shown once on the secrets page, a
 // manual one ends in a redirect to the list with a flash.
 func (h *CredentialPages) Reset(c echo.Context) error {
-	sc, err := h.authorize(c, policy.ActReset, true)
+	sc, err := h.authorizeChange(c, policy.ActReset, true)
 	if sc == nil {
 		return err
 	}
