@@ -117,10 +117,40 @@ func (tb *tab) wantBigTargets(step string) {
 	}
 }
 
+// fieldFontsJS names every field of the page a person types into or picks from that is shown
+// (an input other than a hidden one, a checkbox or a radio button; a select; a textarea) with
+// its computed font size in CSS pixels.
+const fieldFontsJS = `Array.from(document.querySelectorAll('input:not([type="hidden"]):not([type="checkbox"]):not([type="radio"]), select, textarea'))
+	.filter(e => e.checkVisibility({visibilityProperty: true}))
+	.map(e => ({name: e.tagName.toLowerCase() + (e.dataset.testid ? "[" + e.dataset.testid + "]" : e.id ? "#" + e.id : ""),
+		px: parseFloat(getComputedStyle(e).fontSize)}))`
+
+// noZoomFont is the smallest font size, in CSS pixels, of a field that iOS Safari does not zoom
+// into when it gets the focus (and leaves zoomed in after it loses it).
+const noZoomFont = 16
+
+// wantFieldsThatDoNotZoom fails the test for each field of the page (fieldFontsJS) whose text,
+// at the phone width, is smaller than noZoomFont. It returns how many fields it measured.
+func (tb *tab) wantFieldsThatDoNotZoom(step string) int {
+	tb.t.Helper()
+	type field struct {
+		Name string
+		Px   float64
+	}
+	fs := run(tb, "measure the fields of "+step, chromedp.Evaluate[[]field](fieldFontsJS))
+	for _, f := range fs {
+		if f.Px < noZoomFont {
+			tb.t.Errorf("%s at %d pixels: %s has %gpx text; under %dpx, an iPhone zooms into it when it is focused", step, phoneWidth, f.Name, f.Px, noZoomFont)
+		}
+	}
+	return len(fs)
+}
+
 // TestPhoneTargetsAreBigEnough: on a 390-pixel phone, every link, button, field, select and
 // summary of the home page (with its menus open), a domain page (with a flash, the pager, a
 // filter and the rotate view) and the audit trail (with its filters, a long entry's "more" and
-// both page links) is big enough for a finger (wantBigTargets).
+// both page links) is big enough for a finger (wantBigTargets), and no field's text is small
+// enough for an iPhone to zoom into it (wantFieldsThatDoNotZoom).
 //
 // With SMTPDESK_TARGET_SHOTS set to a directory, it photographs each page there at the laptop
 // and the phone width.
@@ -187,6 +217,7 @@ func TestPhoneTargetsAreBigEnough(t *testing.T) {
 			t.Fatalf("%s: %s is not shown", p.step, p.ready)
 		}
 		tb.wantBigTargets(p.step)
+		tb.wantFieldsThatDoNotZoom(p.step)
 		if dir := os.Getenv("SMTPDESK_TARGET_SHOTS"); dir != "" && p.open == "" {
 			tb.do("laptop screen", desktopViewport())
 			for _, w := range []int{desktopWidth, phoneWidth} {
@@ -199,6 +230,68 @@ func TestPhoneTargetsAreBigEnough(t *testing.T) {
 				}
 			}
 			tb.do("phone screen", phone)
+		}
+	}
+}
+
+// TestPhoneFormsDoNotZoom: on a 390-pixel phone, the fields of the forms (create, with a
+// refused line and the typed passwords shown; reset; delete-all's confirmation box; the
+// passwords page's read-only password) have text big enough for an iPhone not to zoom into them
+// (wantFieldsThatDoNotZoom).
+//
+// With SMTPDESK_TARGET_SHOTS set to a directory, it photographs each page there at the phone
+// width.
+func TestPhoneFormsDoNotZoom(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("phone-forms")
+	tb.signIn("admin")
+	tb.do("phone screen", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	defer tb.do("back to the desktop screen", desktopViewport())
+
+	const domain = "acme.example"
+	pages := []struct {
+		step, path string
+		fields     []string // the fields the step is about, which must be shown
+		manual     bool     // choose "Choose a password" first, which shows the two password fields
+		submit     string   // a form to send first, with the logins typed
+		logins     string
+	}{
+		{"create form", "/d/" + domain + "/new", []string{"logins-input", "password-input", "password2-input"}, true, "", ""},
+		// A refused line: the field is marked invalid (its own ring colour, same size).
+		{"create form refused", "/d/" + domain + "/new", []string{"logins-input"}, false, "create-form", "not a login!"},
+		{"passwords page", "/d/" + domain + "/new", []string{"secret-password"}, false, "create-form", "zoomcheck"},
+		{"reset form", "/d/" + domain + "/logins/zoomcheck@" + domain + "/reset", []string{"password-input", "password2-input"}, true, "", ""},
+		{"delete-all page", "/d/" + domain + "/delete-all", []string{"confirm-input"}, false, "", ""},
+	}
+	for _, p := range pages {
+		tb.wantStatus(p.step, tb.open(p.path), http.StatusOK)
+		if p.submit != "" {
+			tb.fill(testid("logins-input"), p.logins)
+			tb.check(testid("mode-generate"))
+			status := tb.click(testid(p.submit) + " " + testid("confirm-button"))
+			if refused := strings.Contains(p.step, "refused"); refused != (status != http.StatusOK) {
+				t.Fatalf("%s: sending the form answered %d", p.step, status)
+			}
+		}
+		if p.manual {
+			tb.check(testid("mode-manual"))
+		}
+		for _, id := range p.fields {
+			tb.wait(testid(id))
+			if !query[bool](tb, "is shown", testid(id), `els => els[0].checkVisibility()`) {
+				t.Fatalf("%s: %s is not shown", p.step, id)
+			}
+		}
+		if n := tb.wantFieldsThatDoNotZoom(p.step); n < len(p.fields) {
+			t.Errorf("%s: %d fields measured, want at least %d", p.step, n, len(p.fields))
+		}
+		if dir := os.Getenv("SMTPDESK_TARGET_SHOTS"); dir != "" {
+			png := run(tb, "photograph "+p.step, chromedp.FullScreenshot(100))
+			name := fmt.Sprintf("%s-%d.png", strings.ReplaceAll(p.step, " ", "-"), phoneWidth)
+			if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
+				t.Fatalf("screenshot of %s: %v", p.step, err)
+			}
 		}
 	}
 }
