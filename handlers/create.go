@@ -118,14 +118,14 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if err != nil {
 		h.log.WarnContext(ctx, "create credentials", "domain", sc.domain, "logins", len(f.Logins), "err", err)
 		ue := upstreamError(c, err, failureText{
-			server:   "Mailgun answered with an error, so the outcome is unknown. Check the list before trying again.",
-			noAnswer: "Mailgun did not answer; the outcome is unknown. Check the list before trying again.",
+			server:   "Mailgun answered with an error, so the outcome is unknown.",
+			noAnswer: "Mailgun did not answer; the outcome is unknown.",
+			next:     "Check the list before trying again.",
 		})
 		if outcomeUnknown(err) {
 			// The POST may have reached Mailgun: it is never retried, and the list is re-read.
 			h.lists.Invalidate(sc.domain)
-			ue.Unknown = true
-			ue.CheckURL = checkURL(sc.domain, f.Logins)
+			markUnknown(ue, err, checkURL(sc.domain, f.Logins))
 		}
 		vm := form()
 		vm.Upstream = ue

@@ -27,14 +27,16 @@ const previewSize = 10
 // or its domain: upRetryRefused), may come after Mailgun deleted the login: it may be gone or
 // not, and the list tells.
 var deleteFailure = failureText{
-	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
-	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
+	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
+	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted.",
+	next:     "Check the list before trying again.",
 }
 
 // deleteAllFailure is deleteFailure for delete-all.
 var deleteAllFailure = failureText{
-	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
-	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
+	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted.",
+	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted.",
+	next:     "Check the list before trying again.",
 }
 
 // deleteVM is the confirmation page of deleting sc.login, opened from the list view back (""
@@ -122,7 +124,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		vm := h.deleteVM(c, sc, back)
 		vm.Upstream = upstreamError(c, err, deleteFailure)
 		if outcomeUnknown(err) {
-			vm.Upstream.Unknown, vm.Upstream.CheckURL = true, checkURL(sc.domain, []string{sc.login})
+			markUnknown(vm.Upstream, err, checkURL(sc.domain, []string{sc.login}))
 		}
 		return Render(c, upstreamStatus(err), views.Delete(vm))
 	}
@@ -336,7 +338,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		vm.Confirm = confirm
 		vm.Upstream = upstreamError(c, err, deleteAllFailure)
 		if outcomeUnknown(err) {
-			vm.Upstream.Unknown, vm.Upstream.CheckURL = true, domainURL(sc.domain)
+			markUnknown(vm.Upstream, err, domainURL(sc.domain))
 		}
 		return Render(c, upstreamStatus(err), views.DeleteAll(vm))
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -561,10 +563,12 @@ const (
 // answered with its own error (a 5xx, after the client's retries for a PUT or DELETE), or it did
 // not answer at all (timeout, dropped connection, unreadable answer). Neither says that nothing
 // changed: Mailgun may have applied the change before failing or before its answer was lost, so
-// both texts say SMTP Desk cannot tell, and how to find out (outcomeUnknown).
+// both texts say SMTP Desk cannot tell, and next says how to find out (outcomeUnknown). The fact
+// and the advice are apart so that what Mailgun said to a retry goes between them (retryRefused).
 type failureText struct {
-	server   string // Mailgun answered 5xx
-	noAnswer string // timeout, dropped connection, unreadable answer
+	server   string // Mailgun answered 5xx: what SMTP Desk cannot tell
+	noAnswer string // timeout, dropped connection, unreadable answer: what SMTP Desk cannot tell
+	next     string // what to do about it: check the list, reset again
 }
 
 // outcomeUnknown reports whether a mutating call that failed with err may still have changed
@@ -649,32 +653,77 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 	case upInvalid:
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
 	case upServer:
-		return &views.UpstreamError{Heading: "Mailgun failed", Message: text.server}
+		return &views.UpstreamError{Heading: "Mailgun failed", Message: text.server + " " + text.next}
 	case upRetryRefused:
 		return retryRefused(c, err, me, text)
 	}
-	return &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer}
+	return &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer + " " + text.next}
 }
 
-// retryRefused says both what is unknown and what Mailgun said when it was asked again: the
-// action's text for an attempt that got a 5xx or no answer, then the retry's refusal me in SMTP
-// Desk's words (a refused key is the administrator's to fix; a known answer as refusalText has
-// it; anything else by its status and the request id).
+// retryRefused says what is unknown, what Mailgun said when it was asked again, and then what to
+// do: the action's text for an attempt that got a 5xx or no answer, the retry's refusal me in
+// SMTP Desk's words (retryRefusalFact), and the action's advice. With the key refused, having it
+// fixed comes first: the advice (check the list, reset again) cannot work until then.
 func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText) *views.UpstreamError {
 	ue := &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer}
 	if _, api := errors.AsType[*mailgun.Error](err); api {
 		ue.Heading, ue.Message = "Mailgun failed", text.server
 	}
-	then := fmt.Sprintf("SMTP Desk asked again, and Mailgun refused (HTTP %d). If this keeps happening, tell your administrator and quote request id %s.", me.StatusCode, RequestID(c))
-	switch r, known := knownRefusal(me.Message); {
-	case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
+	fact, key, known := retryRefusalFact(me)
+	ue.Message += " " + fact
+	switch {
+	case key:
 		ue.Heading = "SMTP Desk could not sign in to Mailgun"
-		then = "SMTP Desk asked again, and Mailgun refused its API key: tell your administrator."
+		ue.Message += " " + keyFirst + " Then " + lowerFirst(text.next)
 	case known:
-		then = "SMTP Desk asked again, and Mailgun refused. " + r.fact
+		ue.Message += " " + text.next
+	default:
+		ue.Message += " " + text.next + fmt.Sprintf(" If this keeps happening, tell your administrator and quote request id %s.", RequestID(c))
 	}
-	ue.Message += " " + then
 	return ue
+}
+
+// keyFirst is the advice when Mailgun refused SMTP Desk's API key on a retry: nothing else can be
+// done (read the list, change a login) until the administrator has fixed the key.
+const keyFirst = "Tell your administrator, who must fix the key first."
+
+// retryRefusalFact says, in SMTP Desk's words, what Mailgun answered a retry it refused (me) after
+// an attempt whose outcome is unknown: its API key refused (key), an answer SMTP Desk knows as
+// refusalText has it (known), anything else by its status only. Mailgun's own text is never
+// shown as it is.
+func retryRefusalFact(me *mailgun.Error) (fact string, key, known bool) {
+	switch r, ok := knownRefusal(me.Message); {
+	case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
+		return "SMTP Desk asked again, and Mailgun refused its API key.", true, true
+	case ok:
+		return "SMTP Desk asked again, and Mailgun refused. " + r.fact, false, true
+	}
+	return fmt.Sprintf("SMTP Desk asked again, and Mailgun refused (HTTP %d).", me.StatusCode), false, false
+}
+
+// retryKeyRefused reports whether err is a change whose outcome is unknown and whose retry
+// Mailgun refused for SMTP Desk's API key: until the administrator fixes the key, the list
+// cannot be read either, so the panel offers no link to it (markUnknown).
+func retryKeyRefused(err error) bool {
+	k, me := classify(err)
+	return k == upRetryRefused && me != nil && (me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden)
+}
+
+// markUnknown makes ue the amber "cannot tell" panel of a change whose outcome is unknown (err),
+// with a link to check, the list that shows the outcome. With SMTP Desk's key refused on the
+// retry there is no link: the list would answer with the "key refused" error page, and the panel
+// says to have the key fixed first.
+func markUnknown(ue *views.UpstreamError, err error, check string) {
+	ue.Unknown = true
+	if !retryKeyRefused(err) {
+		ue.CheckURL = check
+	}
+}
+
+// lowerFirst is s with its first letter in lower case, for a sentence that goes on after "Then".
+func lowerFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToLower(r)) + s[n:]
 }
 
 // refusalText puts a Mailgun 4xx in plain words. Mailgun's own text is never shown as it is

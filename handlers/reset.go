@@ -119,8 +119,9 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 				Message: fmt.Sprintf("%s no longer exists in %s (someone may have deleted it).", sc.login, sc.domain)}
 		default:
 			vm.Upstream = upstreamError(c, err, failureText{
-				server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
-				noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
+				server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed.",
+				noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed.",
+				next:     "Reset it again to get a password you know.",
 			})
 			if outcomeUnknown(err) {
 				// Mailgun may have changed the password (to a generated one nobody was shown).

@@ -18,9 +18,11 @@ import (
 // answer (after Mailgun made the change, or before) is retried by the client, and Mailgun refuses
 // the retry: the key revoked meanwhile (401, 403), or a 404 that does not say the login is gone
 // ("Domain not found", a proxy's "Not Found"). None of these says what the first attempt did: the
-// page must say SMTP Desk cannot tell (the amber panel), and also what the retry was told (the
-// key refused: the administrator's to fix); the audit entry must be unknown, with the refusal's
-// status, and the audit page say both. A delete answered so must not read as "already gone".
+// page must say SMTP Desk cannot tell (the amber panel), then what the retry was told, then what
+// to do: with the key refused, that the administrator must fix it first and only then the
+// action's advice, and no link to the list, which would answer with the "key refused" page
+// itself. The audit entry must be unknown, with the refusal's status, and the audit page say
+// both. A delete answered so must not read as "already gone". Delete-all goes the same way.
 func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	admin := e.signIn(t, "admin")
@@ -34,6 +36,11 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		path := "/d/" + domain + "/logins/" + login + "/delete"
 		return submit(t, admin, path, path, nil)
 	}
+	delAll := func(t *testing.T, _ string) *testflow.Page {
+		path := "/d/" + domain + "/delete-all"
+		return submit(t, admin, path, path, map[string]string{"confirm": domain})
+	}
+	const listLink = "/d/" + domain + "?q="
 	for i, tt := range []struct {
 		name, route, audit string
 		do                 func(t *testing.T, login string) *testflow.Page
@@ -41,41 +48,69 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		status             int            // the retry's refusal
 		message            string         // its "message" ("" = the status's text)
 		applied            bool           // the first attempt made the change
-		// What the panel says: its heading, the action's "cannot tell" text and the refusal.
-		heading, cannotTell, refusal string
-		auditSays                    string
+		// What the panel says, in this order: its heading, the action's "cannot tell", the
+		// refusal and the advice; and where its "Check the list of logins" link leads ("" for
+		// none). {rid} stands for the request id.
+		heading, cannotTell, refusal, advice, check string
+		auditSays                                   string
 	}{
 		{
 			name: "delete, 503 after deleting, then Domain not found", route: sandbox.RouteDelete, audit: "credential.delete", do: del,
 			first: sandbox.Faults{Status: http.StatusServiceUnavailable, AfterApply: true}, status: http.StatusNotFound, message: "Domain not found", applied: true,
 			heading:    "Mailgun failed",
-			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
+			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused. Mailgun has no such domain.",
+			advice:     "Check the list before trying again.",
+			check:      listLink,
 			auditSays:  "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry. Mailgun has no such domain.",
 		},
 		{
 			name: "delete, dropped, then a proxy's 404", route: sandbox.RouteDelete, audit: "credential.delete", do: del,
 			first: sandbox.Faults{Drop: true}, status: http.StatusNotFound,
 			heading:    "Mailgun did not answer",
-			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
-			refusal:    "SMTP Desk asked again, and Mailgun refused (HTTP 404). If this keeps happening, tell your administrator and quote request id",
+			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted.",
+			refusal:    "SMTP Desk asked again, and Mailgun refused (HTTP 404).",
+			advice:     "Check the list before trying again. If this keeps happening, tell your administrator and quote request id {rid}.",
+			check:      listLink,
 			auditSays:  "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry (HTTP 404).",
 		},
 		{
 			name: "delete, 503 after deleting, then 403", route: sandbox.RouteDelete, audit: "credential.delete", do: del,
 			first: sandbox.Faults{Status: http.StatusServiceUnavailable, AfterApply: true}, status: http.StatusForbidden, applied: true,
 			heading:    "SMTP Desk could not sign in to Mailgun",
-			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
-			refusal:    "SMTP Desk asked again, and Mailgun refused its API key: tell your administrator.",
+			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
+			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
+			advice:     "Tell your administrator, who must fix the key first. Then check the list before trying again.",
 			auditSays:  "403 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
 		},
 		{
 			name: "reset, dropped after changing, then 401", route: sandbox.RouteUpdate, audit: "credential.reset", do: reset,
 			first: sandbox.Faults{Drop: true, AfterApply: true}, status: http.StatusUnauthorized, message: "Forbidden", applied: true,
 			heading:    "SMTP Desk could not sign in to Mailgun",
-			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
-			refusal:    "SMTP Desk asked again, and Mailgun refused its API key: tell your administrator.",
+			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed.",
+			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
+			advice:     "Tell your administrator, who must fix the key first. Then reset it again to get a password you know.",
 			auditSays:  "401 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
+		},
+		// Delete-all, last: it empties the domain of the logins the cases before added.
+		{
+			name: "delete-all, 503 after deleting, then 401", route: sandbox.RouteDeleteAll, audit: "credential.delete_all", do: delAll,
+			first: sandbox.Faults{Status: http.StatusServiceUnavailable, AfterApply: true}, status: http.StatusUnauthorized, message: "Forbidden", applied: true,
+			heading:    "SMTP Desk could not sign in to Mailgun",
+			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted.",
+			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
+			advice:     "Tell your administrator, who must fix the key first. Then check the list before trying again.",
+			auditSays:  "401 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
+		},
+		{
+			name: "delete-all, dropped, then Domain not found", route: sandbox.RouteDeleteAll, audit: "credential.delete_all", do: delAll,
+			first: sandbox.Faults{Drop: true}, status: http.StatusNotFound, message: "Domain not found",
+			heading:    "Mailgun did not answer",
+			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted.",
+			refusal:    "SMTP Desk asked again, and Mailgun refused. Mailgun has no such domain.",
+			advice:     "Check the list before trying again.",
+			check:      "/d/" + domain,
+			auditSays:  "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry. Mailgun has no such domain.",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,9 +145,16 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 				t.Errorf("the panel is not the amber \"outcome unknown\" one: class %q", panel.AttrOr("class", ""))
 			}
 			heading := strings.TrimSpace(panel.Find("p.font-semibold").Text())
-			text := strings.Join(strings.Fields(panel.Text()), " ")
-			if heading != tt.heading || !strings.Contains(text, tt.cannotTell) || !strings.Contains(text, tt.refusal) {
-				t.Errorf("the panel says %.600q\nwant heading %q, %q and %q", text, tt.heading, tt.cannotTell, tt.refusal)
+			text := strings.Join(strings.Fields(panel.Find("p.mt-1").Text()), " ")
+			want := strings.ReplaceAll(tt.cannotTell+" "+tt.refusal+" "+tt.advice, "{rid}", p.Header.Get("X-Request-ID"))
+			if heading != tt.heading || text != want {
+				t.Errorf("the panel says %q: %q\nwant %q: %q", heading, text, tt.heading, want)
+			}
+			link := panel.Find("a")
+			if href := link.AttrOr("href", ""); tt.check == "" && link.Length() != 0 {
+				t.Errorf("the panel links to %q (%q), want no link: the list answers with the key refused", href, link.Text())
+			} else if tt.check != "" && (link.Length() != 1 || !strings.HasPrefix(href, tt.check) || strings.TrimSpace(link.Text()) != "Check the list of logins") {
+				t.Errorf("the panel's links: %d, %q to %q; want one, \"Check the list of logins\" to %s…", link.Length(), link.Text(), href, tt.check)
 			}
 			all := strings.Join(strings.Fields(p.Text()), " ")
 			for _, wrong := range []string{"nothing was changed", "already gone", "Deleted ", "Login not found"} {
