@@ -82,6 +82,7 @@ func classifyError(err error) userError {
 		he *echo.HTTPError
 		me *mailgun.Error
 		te *mailgun.TransportError
+		ou *mailgun.OutcomeUnknownError
 	)
 	switch {
 	case errors.Is(err, auth.ErrSessionEnded) && errors.As(err, &he):
@@ -97,6 +98,10 @@ func classifyError(err error) userError {
 		p.message = "Nothing was changed: the form came from an earlier sign-in, in this tab or another."
 		p.hint = "Go back, reload the page and send the form again."
 		return p
+	case errors.As(err, &ou) && ou.Refusal != nil:
+		// Before *mailgun.Error, which finds the earlier attempt's 5xx: that attempt's words
+		// ("Mailgun is unavailable, try again") would hide that the change may have been made.
+		return retryRefusedError(err, ou)
 	case errors.As(err, &me):
 		switch {
 		case me.StatusCode == http.StatusNotFound:
@@ -181,6 +186,28 @@ func classifyError(err error) userError {
 	return statusDefaults(http.StatusInternalServerError)
 }
 
+// retryRefusedError is the error page of a change whose outcome is unknown and whose retry
+// Mailgun then refused (ou, in err), in the words and with the status of the form's panel
+// (retryRefused, upstreamStatus): what SMTP Desk cannot tell, what Mailgun said to the retry,
+// and what to do, with a refused key to be fixed first. No "Try again": it would not say what
+// the first attempt did.
+func retryRefusedError(err error, ou *mailgun.OutcomeUnknownError) userError {
+	p := statusDefaults(upstreamStatus(err))
+	p.heading, p.message = "Mailgun did not answer", "Mailgun did not answer, so SMTP Desk cannot tell whether the change was made."
+	if _, api := errors.AsType[*mailgun.Error](ou.Earlier); api {
+		p.heading, p.message = "Mailgun failed", "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made."
+	}
+	fact, key, _ := retryRefusalFact(ou.Refusal)
+	p.message += " " + fact
+	p.hint = "Check the list before trying again. If this keeps happening, tell your administrator and quote the request id below."
+	if key {
+		p.heading = "SMTP Desk could not sign in to Mailgun"
+		p.hint = "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."
+	}
+	p.again = false
+	return p
+}
+
 // retryText says when to try again: "in 30 seconds", "in 2 minutes", "in 3 hours", "in 5 days".
 func retryText(d time.Duration) string {
 	if d <= 0 {
@@ -225,8 +252,10 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		p := classifyError(err)
-		if p.status == http.StatusGatewayTimeout && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-			// A page that only reads sent Mailgun no change: its timeout has nothing to check.
+		_, changed := errors.AsType[*mailgun.OutcomeUnknownError](err)
+		if p.status == http.StatusGatewayTimeout && (req.Method == http.MethodGet || req.Method == http.MethodHead) && !changed {
+			// A page that only reads sent Mailgun no change: its timeout has nothing to check. (A
+			// change whose retry was refused keeps its words: it is a change, whatever the method.)
 			p.message = "Mailgun took too long to answer. Nothing was changed."
 			p.hint = "Reload the page in a moment. If it keeps happening, tell your administrator and quote the request id."
 		}

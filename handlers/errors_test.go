@@ -56,6 +56,21 @@ func TestErrorHandlerMapping(t *testing.T) {
 		{"echo 500 message hidden", echo.NewHTTPError(http.StatusInternalServerError, secretDetail), 500, "Something went wrong", "", "", "ERROR"},
 		{"plain error", errors.New("query failed: password=" + secretDetail), 500, "Something went wrong", "", "", "ERROR"},
 		{"too many logins", fmt.Errorf("list all: %w: huge.example reports %s logins", ErrTooManyLogins, secretDetail), 503, "Too many logins to read at once", "more than 1,000,000 logins", "", "ERROR"},
+		// A change whose retry Mailgun refused after an attempt with no answer or a 5xx: the words
+		// of the form's panel, not the earlier attempt's "Mailgun is unavailable" (the change may
+		// have been made), nor the refusal's own (which says nothing was).
+		{"retry refused: key, after no answer", &mailgun.OutcomeUnknownError{
+			Earlier: &mailgun.TransportError{Method: "DELETE", Endpoint: "delete", Err: errors.New("EOF " + secretDetail)},
+			Refusal: &mailgun.Error{StatusCode: 401, Message: "Forbidden " + secretDetail}}, 502, "SMTP Desk could not sign in to Mailgun",
+			"Mailgun did not answer, so SMTP Desk cannot tell whether the change was made. SMTP Desk asked again, and Mailgun refused its API key.", "", "ERROR"},
+		{"retry refused: domain gone, after a 503", fmt.Errorf("delete: %w", &mailgun.OutcomeUnknownError{
+			Earlier: &mailgun.Error{StatusCode: 503, Message: secretDetail},
+			Refusal: &mailgun.Error{StatusCode: 404, Message: "Domain not found " + secretDetail}}), 502, "Mailgun failed",
+			"Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made. SMTP Desk asked again, and Mailgun refused. Mailgun has no such domain.", "", "ERROR"},
+		{"retry refused: a proxy's 404, after a timeout", &mailgun.OutcomeUnknownError{
+			Earlier: &mailgun.TransportError{Method: "PUT", Endpoint: "update", Err: fmt.Errorf("%s: %w", secretDetail, context.DeadlineExceeded)},
+			Refusal: &mailgun.Error{StatusCode: 404, Message: secretDetail}}, 504, "Mailgun did not answer",
+			"Mailgun did not answer, so SMTP Desk cannot tell whether the change was made. SMTP Desk asked again, and Mailgun refused (HTTP 404).", "", "ERROR"},
 		{"sign-in refused by the provider", echo.NewHTTPError(http.StatusForbidden, "Your identity provider did not sign you in (it answered access_denied).").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 403, "Sign-in did not complete", "it answered access_denied", "", "WARN"},
 		{"sign-in callback refused", echo.NewHTTPError(http.StatusBadRequest, "Sign-in could not be completed.").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 400, "Sign-in did not complete", "could not be completed", "", "WARN"},
 	}
@@ -126,6 +141,42 @@ func TestErrorHandlerMapping(t *testing.T) {
 			}
 			if !found {
 				t.Error("the error was not logged")
+			}
+		})
+	}
+}
+
+// TestErrorHandlerRetryRefused: the error page of a change whose retry Mailgun refused says what
+// to do after what happened: with the key refused, that the administrator must fix it before
+// the list can be checked; otherwise, to check the list. It offers no "Try again", which would
+// not tell what the first attempt did (the table above checks the heading and the message).
+func TestErrorHandlerRetryRefused(t *testing.T) {
+	earlier := &mailgun.Error{StatusCode: 503, Message: "Service Unavailable"}
+	for _, tt := range []struct {
+		name    string
+		refusal *mailgun.Error
+		hint    string
+	}{
+		{"key", &mailgun.Error{StatusCode: 403, Message: "Forbidden"},
+			"Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."},
+		{"other", &mailgun.Error{StatusCode: 400, Message: "Bad request"},
+			"Check the list before trying again. If this keeps happening, tell your administrator and quote the request id below."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newBackboneEcho(t, MiddlewareConfig{})
+			e.GET("/x", func(c echo.Context) error {
+				return &mailgun.OutcomeUnknownError{Earlier: earlier, Refusal: tt.refusal}
+			})
+			rec := serve(e, httptest.NewRequest(http.MethodGet, "/x", nil))
+			doc, err := goquery.NewDocumentFromReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Join(strings.Fields(doc.Find(`[data-testid="error-hint"]`).Text()), " "); got != tt.hint {
+				t.Errorf("hint = %q, want %q", got, tt.hint)
+			}
+			if n := doc.Find(`a:contains("Try again")`).Length(); n != 0 {
+				t.Errorf("the page offers \"Try again\" (%d links)", n)
 			}
 		})
 	}

@@ -177,3 +177,47 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteAllKeyStillRefused: delete-all's first attempt deletes the logins and answers 503,
+// and from then on Mailgun refuses SMTP Desk's key (revoked meanwhile): the retry gets a 401, and
+// so does the list the page reads again to draw itself. The error page must still say what the
+// panel would: SMTP Desk cannot tell whether the logins were deleted, Mailgun refused the key on
+// the retry, and the administrator must fix the key before the list can be checked; not only
+// that the key was refused, which reads as "nothing was changed". The audit entry is unknown.
+func TestDeleteAllKeyStillRefused(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	admin := e.signIn(t, "admin")
+	const domain = "newsletter.example.org"
+	path := "/d/" + domain + "/delete-all"
+	e.SB.ResetCalls()
+	// The 401 has no Then: every call after the first attempt, on any route, meets it.
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDeleteAll}, Rate: 1, Status: http.StatusServiceUnavailable, AfterApply: true,
+		Then: &sandbox.Faults{Rate: 1, Status: http.StatusUnauthorized, Message: "Forbidden"}})
+	p := submit(t, admin, path, path, map[string]string{"confirm": domain})
+	e.SB.SetFaults(sandbox.Faults{})
+
+	wantStatus(t, p, http.StatusBadGateway)
+	if calls := e.callsTo(sandbox.RouteDeleteAll, domain); len(calls) != 2 || calls[1].Status != http.StatusUnauthorized {
+		t.Fatalf("delete_all calls = %+v, want the first attempt and a retry answered 401", calls)
+	}
+	if got := e.SB.Logins(domain); !slices.Equal(got, []string{"postmaster@" + domain}) {
+		t.Fatalf("the first attempt left %v, want only the system login", got)
+	}
+	text := func(id string) string { return strings.Join(strings.Fields(p.TestID(id).Text()), " ") }
+	for _, c := range []struct{ id, want string }{
+		{"error-heading", "SMTP Desk could not sign in to Mailgun"},
+		{"error-message", "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made. SMTP Desk asked again, and Mailgun refused its API key."},
+		{"error-hint", "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."},
+	} {
+		if got := text(c.id); got != c.want {
+			t.Errorf("%s = %q, want %q", c.id, got, c.want)
+		}
+	}
+	if p.Find(`a:contains("Try again")`).Length() != 0 {
+		t.Error("the error page offers \"Try again\"")
+	}
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all", Limit: 1})
+	if len(entries) != 1 || entries[0].Outcome != "unknown" || entries[0].UpstreamStatus != http.StatusUnauthorized {
+		t.Fatalf("audit entry = %+v, want outcome unknown with status 401", entries)
+	}
+}
