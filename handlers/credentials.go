@@ -215,6 +215,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 	if filter != "" || rotate {
 		vm.FilterCount = total
 	}
+	if slices.ContainsFunc(rows, func(r views.CredentialRow) bool { return r.CanDelete }) {
+		vm.FormToken = newFormToken() // the delete dialog's (views.ConfirmDialog)
+	}
 	return Render(c, http.StatusOK, views.Credentials(vm))
 }
 

@@ -46,6 +46,7 @@ var deleteAllFailure = failureText{
 func (h *CredentialPages) deleteVM(c echo.Context, sc *scope, back string) views.DeleteVM {
 	vm := views.DeleteVM{
 		Page:      h.page(c, "Delete SMTP login", "Delete "+sc.login+" from "+sc.domain+".", "domains", sc.domain),
+		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Login:     sc.login,
 		ActionURL: loginURL(sc.domain, sc.login, "delete"),
@@ -53,7 +54,7 @@ func (h *CredentialPages) deleteVM(c echo.Context, sc *scope, back string) views
 		Back:      back,
 	}
 	if IsSystemLogin(sc.login) {
-		vm.System = true
+		vm.System, vm.FormToken = true, ""
 		vm.Upstream = systemRefusal(sc.login)
 	}
 	return vm
@@ -96,13 +97,25 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	if ok, err := h.limit(c, sc); !ok {
 		return err
 	}
+	key := deleteKey(formToken(params), sc)
+	if !h.firstSending(c, key) {
+		vm := h.deleteVM(c, sc, back)
+		vm.Sent, vm.FormToken = true, ""
+		vm.Upstream = alreadySent(checkURL(sc.domain, []string{sc.login}), "nothing was deleted twice. "+
+			"Check the list to see whether "+sc.login+" is gone.")
+		return Render(c, http.StatusConflict, views.Delete(vm))
+	}
 	ctx := c.Request().Context()
 	pending, err := h.begin(c, sc, "credential.delete", []string{sc.login})
 	if pending == nil {
+		h.releaseForm(c, key) // nothing was sent
 		return err
 	}
 	_, err = h.mg.DeleteCredential(ctx, sc.domain, sc.login)
 	h.complete(c, pending, err)
+	if err != nil && changedNothing(err) {
+		h.releaseForm(c, key)
+	}
 	// Also after a failure: after a 5xx or without an answer the login may be gone, and the
 	// page asks the user to check the list, which must then be Mailgun's and not the cached one.
 	h.lists.Invalidate(sc.domain)
@@ -131,6 +144,17 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	}
 	h.flash(c, "success", fmt.Sprintf("Deleted %s.", sc.login))
 	return c.Redirect(http.StatusSeeOther, h.afterDelete(ctx, sc, back))
+}
+
+// deleteKey is what a delete of sc.login spends of the form's one-time token ("" without one).
+// The domain page has one token for all its rows, in the dialog, which posts it to the row's
+// delete link: spent for that login only, so that the page shown again (the back button after a
+// delete) still deletes another row, while the same row's delete sent twice deletes once.
+func deleteKey(token string, sc *scope) string {
+	if token == "" {
+		return ""
+	}
+	return token + " delete " + sc.domain + " " + sc.login
 }
 
 // afterDelete is where a delete from the list view back leads: that view (the domain page when
@@ -194,6 +218,7 @@ func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (v
 func (h *CredentialPages) deleteAllPage(c echo.Context, sc *scope, back string) views.DeleteAllVM {
 	return views.DeleteAllVM{
 		Page:      h.page(c, "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system login.", "domains", sc.domain),
+		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Errors:    map[string]string{},
 		ActionURL: domainURL(sc.domain) + "/delete-all",
@@ -271,6 +296,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	// Exactly the domain's name, as the page's script requires before it enables the button,
 	// which also ignores the spaces around it.
 	confirm := strings.TrimSpace(params.Get("confirm"))
+	token := formToken(params)
 	if confirm != sc.domain {
 		vm, err := h.deleteAllVM(c, sc, back)
 		if err != nil {
@@ -278,8 +304,29 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		}
 		vm.Confirm = clip(confirm, 300)
 		vm.Errors["confirm"] = fmt.Sprintf("Type %s exactly to confirm.", sc.domain)
+		if token != "" {
+			vm.FormToken = token // nothing was sent
+		}
 		return Render(c, http.StatusBadRequest, views.DeleteAll(vm))
 	}
+	// The form sent again (a double click, the back button, a browser sending the POST again)
+	// is told so before the list is read: the list check below would pass while the first
+	// sending's delete is still on its way, and Mailgun would delete twice, the second time
+	// logins made in between that nobody saw on this page.
+	if !h.firstSending(c, token) {
+		vm := h.deleteAllPage(c, sc, back)
+		vm.Sent, vm.FormToken, vm.CancelURL = true, "", domainURL(sc.domain)
+		vm.Upstream = alreadySent(domainURL(sc.domain), "nothing was deleted twice. Check the list to see which logins are left.")
+		return Render(c, http.StatusConflict, views.DeleteAll(vm))
+	}
+	// Until the delete is sent, every way out changed nothing: the token is released, and the
+	// same form sent again is a new attempt, not "already sent".
+	sent := false
+	defer func() {
+		if !sent {
+			h.releaseForm(c, token)
+		}
+	}()
 	// The entry names every login the delete is meant to remove (all but the system ones, as
 	// Mailgun lists them now, not as this instance kept them), so that each login's history
 	// shows who deleted it. A list that cannot be read stops here, before any change.
@@ -290,8 +337,8 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	}
 	logins := deletable(all)
 	// The owner confirmed the logins the page named. When the list is no longer those (logins
-	// made or deleted elsewhere since, through another replica or Mailgun's own panel; or the
-	// form sent again after it deleted them: the back button, a second click), nothing is
+	// made or deleted elsewhere since, through another replica or Mailgun's own panel; or a
+	// form without the one-time token sent again after it deleted them), nothing is
 	// deleted: the page names the list as it is now, to be confirmed again. A form without the
 	// field (a client that sends none) is not checked, as a form without a one-time token is not.
 	if listed := params.Get("listed"); listed != "" && listed != listedDigest(logins) {
@@ -311,7 +358,11 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	if pending == nil {
 		return err
 	}
+	sent = true
 	res, err := h.mg.DeleteAllCredentials(ctx, sc.domain)
+	if err != nil && changedNothing(err) {
+		h.releaseForm(c, token)
+	}
 	deleted := ""
 	if err == nil {
 		deleted = plural(res.Count, "login")

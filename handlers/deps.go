@@ -54,9 +54,9 @@ type AuditLog interface {
 	LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
 }
 
-// FormTokens records the one-time tokens of the create and reset forms acted on, so that a form
-// sent again (a reload of the page its POST answered, the back button, a double click) does not
-// act again. The record is one atomic statement, whichever replica answers. *store.DB satisfies
+// FormTokens records the one-time tokens of the create, reset and delete forms acted on, so that
+// a form sent again (a reload of the page its POST answered, the back button, a double click)
+// does not act again. The record is one atomic statement, whichever replica answers. *store.DB satisfies
 // it.
 type FormTokens interface {
 	UseFormToken(ctx context.Context, token string, now time.Time) (first bool, err error)

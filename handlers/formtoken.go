@@ -11,10 +11,11 @@ import (
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
-// The create and reset forms carry a one-time token, so that a form sent again (a reload of the
-// page its POST answered, the back button, a double click) does not act again (FormTokens).
+// The create, reset, delete and delete-all forms, and the domain page's delete dialog, carry a
+// one-time token, so that a form sent again (a reload of the page its POST answered, the back
+// button, a double click) does not act again (FormTokens).
 
-// formTokenField is the form field carrying a create or reset form's one-time token.
+// formTokenField is the form field carrying a form's one-time token.
 const formTokenField = "_form"
 
 // newFormToken is a form's one-time token: 32 random bytes, base64url (43 characters).

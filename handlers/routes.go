@@ -84,7 +84,7 @@ type Deps struct {
 	Mailgun  CredentialsAPI
 	Audit    Auditor
 	AuditLog AuditLog
-	Forms    FormTokens // nil: a create or reset form sent twice acts twice
+	Forms    FormTokens // nil: a create, reset or delete form sent twice acts twice
 	Health   *Health    // nil: no health endpoints
 	Settings Settings
 	Now      func() time.Time // default time.Now

@@ -139,6 +139,10 @@ type CredentialsVM struct {
 	// (data-view, which the script puts in the address when the page shown is not the one asked
 	// for) and the delete dialog's form carries it, so that the list after a delete is this one.
 	Back string
+	// FormToken is the delete dialog's one-time token, once for the page: the dialog posts it
+	// to the delete link of the row it was opened from, so that the same row's delete sent twice
+	// (a double click, the POST sent again) deletes once.
+	FormToken string
 }
 
 // CredentialRow is one SMTP login on the domain page. Its links are built from the page's
@@ -264,9 +268,11 @@ type ResetVM struct {
 // DeleteVM is the confirmation before deleting one login.
 type DeleteVM struct {
 	Page
+	FormToken string // sent back with the form, so that sending it twice deletes nothing twice
 	Domain    string
 	Login     string
 	System    bool // a system login: Mailgun refuses to delete it, so there is no form
+	Sent      bool // the form was already sent (Upstream says so): the page leads to the list, asking nothing again
 	Upstream  *UpstreamError
 	ActionURL string
 	CancelURL string
@@ -276,6 +282,7 @@ type DeleteVM struct {
 // DeleteAllVM is the guarded page before deleting every login of a domain.
 type DeleteAllVM struct {
 	Page
+	FormToken  string // sent back with the form, so that sending it twice deletes nothing twice
 	Domain     string
 	Count      int      // logins that will be deleted (system logins excluded)
 	SystemKept []string // system logins that stay
@@ -285,6 +292,7 @@ type DeleteAllVM struct {
 	// Listed stands for the logins the page names (all of them, not only the preview); the form
 	// sends it back, and the delete goes ahead only while Mailgun's list still matches it.
 	Listed    string
+	Sent      bool // the form was already sent (Upstream says so): the page leads to the list, naming no logins
 	Errors    map[string]string
 	Upstream  *UpstreamError
 	ActionURL string
