@@ -100,20 +100,20 @@ type Pending struct {
 	// Mailgun's answer said was done (delete-all's count, say), which the trail would not
 	// otherwise hold.
 	Note string
-	// About, when set before Complete, goes ahead of the message whatever the outcome: what was
-	// asked for that the action's name and logins do not say (a create of system logins), which
-	// a failed or unknown outcome must keep too.
-	About string
 }
 
 // ID is the pending entry's id.
 func (p *Pending) ID() int64 { return p.id }
 
 // Begin records a pending action (a Mailgun change: ActionCredentialCreate,
-// Reset, Delete or DeleteAll) before the Mailgun call. If it returns an
-// error the caller must refuse the action and send nothing to Mailgun.
-func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain string, logins []string) (*Pending, error) {
-	id, err := r.db.AppendAudit(ctx, r.entry(a, m, action, OutcomePending, domain, "", logins))
+// Reset, Delete or DeleteAll) before the Mailgun call. detail is what was
+// asked for that the action's name and logins do not say (a create of system
+// logins), "" for nothing: it is in the entry from the start, so the entry
+// says it while pending, whatever the outcome, and if the completion is never
+// written. If Begin returns an error the caller must refuse the action and
+// send nothing to Mailgun.
+func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain, detail string, logins []string) (*Pending, error) {
+	id, err := r.db.AppendAudit(ctx, r.entry(a, m, action, OutcomePending, domain, detail, logins))
 	if err != nil {
 		return nil, fmt.Errorf("audit: begin %s: %w", action, err)
 	}
@@ -144,9 +144,6 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 		outcome, status, msg := Classify(err)
 		if outcome == OutcomeOK && p.Note != "" {
 			msg = p.Note
-		}
-		if p.About != "" {
-			msg = strings.TrimSpace(p.About + " " + msg)
 		}
 		msg = truncate(msg, MaxMessageLen)
 		if outcome == OutcomeFailed && status >= 500 {

@@ -131,7 +131,7 @@ func TestBeginCompleteWithSandbox(t *testing.T) {
 			db := openDB(t)
 			clk := newClock()
 			rec := NewRecorder(db, clk.Now)
-			p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "example.com", []string{tt.spec + "@example.com"})
+			p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "example.com", "", []string{tt.spec + "@example.com"})
 			if err != nil {
 				t.Fatalf("Begin: %v", err)
 			}
@@ -202,7 +202,7 @@ func TestCompleteMailgunErrorsByAction(t *testing.T) {
 		for _, tt := range errs {
 			t.Run(fmt.Sprintf("%s/%d", action, tt.err.StatusCode), func(t *testing.T) {
 				db := openDB(t)
-				p, err := NewRecorder(db, newClock().Now).Begin(context.Background(), alice, meta, action, "example.com", []string{"x@example.com"})
+				p, err := NewRecorder(db, newClock().Now).Begin(context.Background(), alice, meta, action, "example.com", "", []string{"x@example.com"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -219,32 +219,44 @@ func TestCompleteMailgunErrorsByAction(t *testing.T) {
 	}
 }
 
-// TestCompleteKeepsAbout: Pending.About goes ahead of the message whatever the outcome (a
-// create of system logins stays marked as such when Mailgun refuses it or does not answer).
-func TestCompleteKeepsAbout(t *testing.T) {
+// TestBeginRecordsDetail: what was asked for that the action's name and logins do not say (a
+// create of system logins) is in the entry from Begin on: while it is pending (or for good, when
+// its completion is lost), and after any outcome, once, beside the completion's message, which
+// does not repeat it. The chain stays intact.
+func TestBeginRecordsDetail(t *testing.T) {
 	const about = "Asked for as system logins."
 	for _, tt := range []struct {
 		name, note string
 		err        error
-		want       string
+		want       string // the message
 	}{
-		{"ok", "", nil, about},
-		{"ok with a note", "Mailgun did not create b@example.com.", nil, about + " Mailgun did not create b@example.com."},
-		{"refused", "", &mailgun.Error{StatusCode: 400, Message: "Password too short"}, about + " Password too short"},
-		{"no answer", "", &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, about + " no answer from Mailgun in time"},
+		{"ok", "", nil, ""},
+		{"ok with a note", "Mailgun did not create b@example.com.", nil, "Mailgun did not create b@example.com."},
+		{"refused", "", &mailgun.Error{StatusCode: 400, Message: "Password too short"}, "Password too short"},
+		{"no answer", "", &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openDB(t)
-			p, err := NewRecorder(db, newClock().Now).Begin(context.Background(), alice, meta, ActionCredentialCreate, "example.com", []string{"x@example.com"})
+			p, err := NewRecorder(db, newClock().Now).Begin(context.Background(), alice, meta, ActionCredentialCreate, "example.com", about, []string{"x@example.com"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p.About, p.Note = about, tt.note
+			if e := onlyEntry(t, db); e.Outcome != OutcomePending || e.Detail != about {
+				t.Errorf("pending entry: outcome %q, detail %q; want pending, %q", e.Outcome, e.Detail, about)
+			}
+			p.Note = tt.note
 			if err := p.Complete(context.Background(), tt.err); err != nil {
 				t.Fatalf("Complete: %v", err)
 			}
-			if e := onlyEntry(t, db); e.UpstreamMessage != tt.want {
-				t.Errorf("message %q, want %q", e.UpstreamMessage, tt.want)
+			e := onlyEntry(t, db)
+			if e.Detail != about || e.UpstreamMessage != tt.want {
+				t.Errorf("completed entry: detail %q, message %q; want %q, %q", e.Detail, e.UpstreamMessage, about, tt.want)
+			}
+			if n := strings.Count(e.Detail+" "+e.UpstreamMessage, about); n != 1 {
+				t.Errorf("the entry says %q %d times, want once", about, n)
+			}
+			if rep, err := db.VerifyAudit(context.Background()); err != nil || rep.BrokenAt != 0 {
+				t.Errorf("VerifyAudit = %+v, %v; want intact", rep, err)
 			}
 		})
 	}
@@ -254,7 +266,7 @@ func TestCompleteAfterRequestCanceled(t *testing.T) {
 	db := openDB(t)
 	rec := NewRecorder(db, newClock().Now)
 	ctx, cancel := context.WithCancel(context.Background())
-	p, err := rec.Begin(ctx, alice, meta, ActionCredentialDelete, "example.com", []string{"x@example.com"})
+	p, err := rec.Begin(ctx, alice, meta, ActionCredentialDelete, "example.com", "", []string{"x@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +283,7 @@ func TestBeginFailsWhenDBUnavailable(t *testing.T) {
 	db := openDB(t)
 	db.Close()
 	rec := NewRecorder(db, newClock().Now)
-	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialCreate, "example.com", []string{"x@example.com"})
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialCreate, "example.com", "", []string{"x@example.com"})
 	if err == nil || p != nil {
 		t.Fatalf("Begin on a closed database = %v, %v; want nil and an error (the action must be refused)", p, err)
 	}
@@ -292,7 +304,7 @@ func TestCompleteWhileTheDatabaseRestarts(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	rec := NewRecorder(db, newClock().Now)
-	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "example.com", []string{"x@example.com"})
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "example.com", "", []string{"x@example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -417,7 +429,7 @@ func (f *fakeAppender) CompleteAudit(context.Context, int64, string, int, string
 func TestCompleteReportsWriteFailure(t *testing.T) {
 	f := &fakeAppender{completeErr: errors.New("disk full")}
 	rec := NewRecorder(f, nil)
-	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialCreate, "d.example", nil)
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialCreate, "d.example", "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,7 +473,7 @@ func TestRetention(t *testing.T) {
 	rec := NewRecorder(db, clk.Now)
 	ctx := context.Background()
 	for range 3 {
-		p, err := rec.Begin(ctx, alice, meta, ActionCredentialCreate, "example.com", []string{"a@example.com"})
+		p, err := rec.Begin(ctx, alice, meta, ActionCredentialCreate, "example.com", "", []string{"a@example.com"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -594,7 +606,7 @@ func TestNoPasswordInDatabase(t *testing.T) {
 	ctx := context.Background()
 	for _, fault := range []sandbox.Faults{{}, {Rate: 1, Status: 400}} {
 		sb.SetFaults(fault)
-		p, err := rec.Begin(ctx, alice, meta, ActionCredentialReset, "example.com", []string{"user002@example.com"})
+		p, err := rec.Begin(ctx, alice, meta, ActionCredentialReset, "example.com", "", []string{"user002@example.com"})
 		if err != nil {
 			t.Fatal(err)
 		}

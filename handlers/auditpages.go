@@ -235,6 +235,7 @@ func auditRow(e store.AuditEntry) views.AuditRow {
 	if e.ActorName != "" {
 		actor = fmt.Sprintf("%s <%s>", e.ActorName, e.ActorEmail)
 	}
+	msg, detail := auditText(e)
 	return views.AuditRow{
 		ID:              e.ID,
 		Time:            e.Time,
@@ -247,10 +248,10 @@ func auditRow(e store.AuditEntry) views.AuditRow {
 		Logins:          e.Logins,
 		Outcome:         e.Outcome,
 		UpstreamStatus:  e.UpstreamStatus,
-		UpstreamMessage: auditMessage(e),
+		UpstreamMessage: msg,
 		RequestID:       e.RequestID,
 		ClientIP:        e.ClientIP,
-		Detail:          e.Detail,
+		Detail:          detail,
 	}
 }
 
@@ -289,13 +290,14 @@ func csvRecord(e store.AuditEntry) []string {
 	if e.UpstreamStatus != 0 {
 		status = strconv.Itoa(e.UpstreamStatus)
 	}
+	msg, detail := auditText(e)
 	return []string{
 		strconv.FormatInt(e.ID, 10),
 		e.Time.UTC().Format(time.RFC3339Nano),
 		csvSafe(e.ActorIssuer), csvSafe(e.ActorSubject), csvSafe(e.ActorEmail), csvSafe(e.ActorName),
 		csvSafe(e.Action), csvSafe(e.Domain), csvSafe(strings.Join(e.Logins, " ")), csvSafe(e.Outcome),
-		status, csvSafe(auditMessage(e)), csvSafe(e.RequestID), csvSafe(e.ClientIP), csvSafe(e.UserAgent),
-		csvSafe(e.Detail), completed,
+		status, csvSafe(msg), csvSafe(e.RequestID), csvSafe(e.ClientIP), csvSafe(e.UserAgent),
+		csvSafe(detail), completed,
 	}
 }
 
@@ -326,12 +328,13 @@ func (h *AuditPages) ExportJSONL(c echo.Context) error {
 	return h.export(c, "jsonl", "application/x-ndjson; charset=utf-8", func(w *echo.Response) (func(store.AuditEntry) error, func() error) {
 		enc := json.NewEncoder(newDownloadWriter(w))
 		return func(e store.AuditEntry) error {
+				msg, detail := auditText(e)
 				rec := exportRecord{
 					ID: e.ID, Time: e.Time.UTC(), ActorIssuer: e.ActorIssuer, ActorSubject: e.ActorSubject,
 					ActorEmail: e.ActorEmail, ActorName: e.ActorName, Action: e.Action, Domain: e.Domain,
 					Logins: e.Logins, Outcome: e.Outcome, UpstreamStatus: e.UpstreamStatus,
-					UpstreamMessage: auditMessage(e), RequestID: e.RequestID, ClientIP: e.ClientIP,
-					UserAgent: e.UserAgent, Detail: e.Detail, CompletedAt: e.CompletedAt,
+					UpstreamMessage: msg, RequestID: e.RequestID, ClientIP: e.ClientIP,
+					UserAgent: e.UserAgent, Detail: detail, CompletedAt: e.CompletedAt,
 				}
 				if rec.Logins == nil {
 					rec.Logins = []string{}

@@ -93,14 +93,16 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 
-	pending, err := h.begin(c, sc, "credential.create", f.Logins)
+	// The entry says so from the start, whatever Mailgun answers and even if its completion is
+	// lost: a system login outlives delete all.
+	about := ""
+	if f.System {
+		about = aboutSystemLogins
+	}
+	pending, err := h.begin(c, sc, "credential.create", about, f.Logins)
 	if pending == nil {
 		h.releaseForm(c, token) // nothing was sent
 		return err
-	}
-	if f.System {
-		// The trail says so whatever Mailgun answers: a system login outlives delete all.
-		pending.About = aboutSystemLogins
 	}
 	req := &mailgun.CreateCredentialsRequest{Logins: f.Logins, System: f.System}
 	if f.Mode == "manual" {

@@ -3,6 +3,8 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -226,10 +228,56 @@ func TestCreateAuthorization(t *testing.T) {
 	c := e.signIn(t, "owner")
 	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "sys", "system": "on"})
 	wantStatus(t, p, http.StatusOK)
-	// The trail says the login was asked for as a system one (delete all keeps those).
+	// The trail says the login was asked for as a system one (delete all keeps those), once.
 	made := e.auditEntries(t, store.AuditFilter{Action: "credential.create"})
-	if len(made) != 1 || made[0].Outcome != "ok" || !strings.Contains(made[0].UpstreamMessage, "system logins") {
-		t.Errorf("create entries %+v, want one ok entry that says system logins", made)
+	if len(made) != 1 || made[0].Outcome != "ok" || made[0].Detail != "Asked for as system logins." || strings.Contains(made[0].UpstreamMessage, "system logins") {
+		t.Errorf("create entries %+v, want one ok entry whose detail (only) says system logins", made)
+	}
+}
+
+// TestCreateSystemLoginsSaysSoWhilePending: a create of system logins says so in its audit
+// entry from the moment it is begun, while Mailgun has not answered yet: an entry whose
+// completion is never written (the database gone meanwhile) keeps saying it. It used to say it
+// only once completed.
+func TestCreateSystemLoginsSaysSoWhilePending(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}, MailgunTimeout: time.Minute})
+	c := e.signIn(t, "owner")
+	const path = "/d/acme.example/new"
+	form := get(t, c, path)
+	wantStatus(t, form, http.StatusOK)
+	hold := make(chan struct{})
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Hold: hold})
+	done := make(chan int, 1)
+	go func() {
+		p, err := c.Post(context.Background(), path, url.Values{"_csrf": {form.CSRF()}, "logins": {"sys-wait"}, "system": {"on"}, "mode": {"generate"}})
+		if err != nil {
+			t.Error(err)
+			done <- 0
+			return
+		}
+		done <- p.Status
+	}()
+	answered := false
+	var status int
+	for len(e.callsTo(sandbox.RouteCreate, "")) == 0 && !answered {
+		select {
+		case status = <-done:
+			answered = true
+		default:
+			runtime.Gosched()
+		}
+	}
+	if answered {
+		close(hold)
+		t.Fatalf("the create was answered (%d) before it reached Mailgun", status)
+	}
+	pending := e.auditEntries(t, store.AuditFilter{Action: "credential.create"})
+	close(hold)
+	if status = <-done; status != http.StatusOK {
+		t.Errorf("the create = %d, want 200", status)
+	}
+	if len(pending) != 1 || pending[0].Outcome != store.OutcomePending || pending[0].Detail != "Asked for as system logins." {
+		t.Errorf("while Mailgun had the create, the trail held %+v, want one pending entry saying system logins were asked for", pending)
 	}
 }
 

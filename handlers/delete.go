@@ -106,7 +106,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Delete(vm))
 	}
 	ctx := c.Request().Context()
-	pending, err := h.begin(c, sc, "credential.delete", []string{sc.login})
+	pending, err := h.begin(c, sc, "credential.delete", "", []string{sc.login})
 	if pending == nil {
 		h.releaseForm(c, key) // nothing was sent
 		return err
@@ -354,7 +354,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	if ok, err := h.limit(c, sc); !ok {
 		return err
 	}
-	pending, err := h.begin(c, sc, "credential.delete_all", logins)
+	pending, err := h.begin(c, sc, "credential.delete_all", "", logins)
 	if pending == nil {
 		return err
 	}

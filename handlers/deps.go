@@ -40,7 +40,7 @@ type CredentialsAPI interface {
 // Auditor records actions in two steps (Begin, then Pending.Complete) and single events such as
 // access denials. *audit.Recorder satisfies it.
 type Auditor interface {
-	Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain string, logins []string) (*audit.Pending, error)
+	Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain, detail string, logins []string) (*audit.Pending, error)
 	Event(ctx context.Context, a audit.Actor, m audit.Meta, action, outcome, domain, detail string, logins ...string) error
 }
 
@@ -493,10 +493,10 @@ func retryAfter(c echo.Context, wait time.Duration) string {
 	return retryText(time.Duration(secs) * time.Second)
 }
 
-// begin writes the pending audit entry. When it fails the action is refused with 503 and
-// nothing is sent to Mailgun.
-func (s *site) begin(c echo.Context, sc *scope, action string, logins []string) (*audit.Pending, error) {
-	p, err := s.audit.Begin(c.Request().Context(), actorOf(sc.user), metaOf(c), action, sc.domain, logins)
+// begin writes the pending audit entry, with detail (audit.Recorder.Begin: "" for none). When it
+// fails the action is refused with 503 and nothing is sent to Mailgun.
+func (s *site) begin(c echo.Context, sc *scope, action, detail string, logins []string) (*audit.Pending, error) {
+	p, err := s.audit.Begin(c.Request().Context(), actorOf(sc.user), metaOf(c), action, sc.domain, detail, logins)
 	if err != nil {
 		s.log.ErrorContext(c.Request().Context(), "audit begin", "action", action, "domain", sc.domain, "err", err)
 		return nil, s.errorPage(c, http.StatusServiceUnavailable, "The action could not be recorded",
@@ -769,24 +769,34 @@ func knownRefusal(message string) (refusal, bool) {
 	return refusal{}, false
 }
 
-// aboutSystemLogins is what a create entry of system logins says ahead of its message, whatever
-// the outcome (audit.Pending.About).
+// aboutSystemLogins is the detail of a create entry of system logins, written with its pending
+// entry (audit.Recorder.Begin), so that the entry says it whatever the outcome, and also while
+// pending or when its completion is lost.
 const aboutSystemLogins = "Asked for as system logins."
+
+// auditText is an audit entry's message (auditMessage) and detail as the audit page and its
+// exports show them. An entry written before the create of system logins said so in its pending
+// entry has that sentence ahead of its completion's message instead, and no detail: it is shown
+// as the detail there too, so that both read the same and the sentence appears once.
+func auditText(e store.AuditEntry) (message, detail string) {
+	if e.Action == audit.ActionCredentialCreate && e.Detail == "" {
+		if rest, ok := strings.CutPrefix(e.UpstreamMessage, aboutSystemLogins); ok {
+			e.UpstreamMessage, e.Detail = strings.TrimSpace(rest), aboutSystemLogins
+		}
+	}
+	return auditMessage(e), e.Detail
+}
 
 // auditMessage is an audit entry's message as the audit page and its exports show it. Where it is
 // Mailgun's own text (an entry that did not succeed, with Mailgun's status), that text is not
 // shown as it is (SECURITY.md item 19): a known answer gets SMTP Desk's words, anything else the
 // status; the log of the request keeps Mailgun's detail. Messages SMTP Desk wrote are shown as
-// stored, and so is the sentence of its own that goes ahead of Mailgun's text (aboutSystemLogins):
-// a refused create of system logins still says that system logins were asked for.
+// stored.
 func auditMessage(e store.AuditEntry) string {
 	if e.UpstreamStatus == 0 || e.Outcome == store.OutcomeOK || e.UpstreamMessage == "" {
 		return e.UpstreamMessage
 	}
-	about, msg := "", e.UpstreamMessage
-	if rest, ok := strings.CutPrefix(msg, aboutSystemLogins); ok {
-		about, msg = aboutSystemLogins, strings.TrimSpace(rest)
-	}
+	msg := e.UpstreamMessage
 	fact := "Mailgun refused the request."
 	switch r, ok := knownRefusal(msg); {
 	case e.Outcome == store.OutcomeUnknown && e.UpstreamStatus < 500:
@@ -809,7 +819,7 @@ func auditMessage(e store.AuditEntry) string {
 	case e.UpstreamStatus >= 500:
 		fact = "Mailgun failed."
 	}
-	return strings.TrimSpace(about + " " + fact)
+	return fact
 }
 
 func domainURL(domain string) string { return "/d/" + url.PathEscape(domain) }

@@ -99,11 +99,11 @@ func (f *flakyAuditor) Event(ctx context.Context, a audit.Actor, m audit.Meta, a
 	return f.Recorder.Event(ctx, a, m, action, outcome, domain, detail, logins...)
 }
 
-func (f *flakyAuditor) Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain string, logins []string) (*audit.Pending, error) {
+func (f *flakyAuditor) Begin(ctx context.Context, a audit.Actor, m audit.Meta, action, domain, detail string, logins []string) (*audit.Pending, error) {
 	if f.failBegin.Load() {
 		return nil, errors.New("audit: begin: database is locked")
 	}
-	return f.Recorder.Begin(ctx, a, m, action, domain, logins)
+	return f.Recorder.Begin(ctx, a, m, action, domain, detail, logins)
 }
 
 // authEvents adapts the recorder to auth's EventRecorder, as the app does.

@@ -92,7 +92,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 
-	pending, err := h.begin(c, sc, "credential.reset", []string{sc.login})
+	pending, err := h.begin(c, sc, "credential.reset", "", []string{sc.login})
 	if pending == nil {
 		h.releaseForm(c, token) // nothing was sent
 		return err

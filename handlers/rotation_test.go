@@ -94,7 +94,7 @@ func TestResetClearsRotationMark(t *testing.T) {
 	// A reset recorded by another instance of SMTP Desk (the same database).
 	ctx := context.Background()
 	pending, err := e.Auditor.Begin(ctx, audit.Actor{Issuer: "https://idp.example", Subject: "x", Email: "x@corp.example"},
-		audit.Meta{RequestID: "other-instance"}, audit.ActionCredentialReset, domain, []string{other})
+		audit.Meta{RequestID: "other-instance"}, audit.ActionCredentialReset, domain, "", []string{other})
 	if err != nil {
 		t.Fatal(err)
 	}
