@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -384,11 +383,11 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	if err != nil {
 		h.log.WarnContext(ctx, "delete all credentials", "domain", sc.domain, "err", err)
 		vm, lerr := h.deleteAllVM(c, sc, back)
-		if _, retryRefused := errors.AsType[*mailgun.OutcomeUnknownError](err); lerr != nil && retryRefused {
-			// The list cannot be read again either (the key Mailgun refused on the retry is
-			// still refused): the error page says what the delete's panel would (the logins may
-			// be gone, and what Mailgun said to the retry), not only that the list failed.
-			return fmt.Errorf("delete all credentials of %s: %w (then reading the list: %v)", sc.domain, err, lerr)
+		if lerr != nil && outcomeUnknown(err) {
+			// The list cannot be read again either (Mailgun still failing, or the key it refused
+			// on the retry still refused): the error page says what the delete's panel would (the
+			// logins may be gone, and what Mailgun said to a retry), not only that the list failed.
+			return fmt.Errorf("delete all credentials of %s: %w", sc.domain, &unknownChange{change: err, list: lerr})
 		}
 		if lerr != nil {
 			return h.listError(c, sc, lerr)

@@ -83,6 +83,7 @@ func classifyError(err error) userError {
 		me *mailgun.Error
 		te *mailgun.TransportError
 		ou *mailgun.OutcomeUnknownError
+		uc *unknownChange
 	)
 	switch {
 	case errors.Is(err, auth.ErrSessionEnded) && errors.As(err, &he):
@@ -98,10 +99,10 @@ func classifyError(err error) userError {
 		p.message = "Nothing was changed: the form came from an earlier sign-in, in this tab or another."
 		p.hint = "Go back, reload the page and send the form again."
 		return p
-	case errors.As(err, &ou) && ou.Refusal != nil:
-		// Before *mailgun.Error, which finds the earlier attempt's 5xx: that attempt's words
+	case errors.As(err, &uc), errors.As(err, &ou) && ou.Refusal != nil:
+		// Before *mailgun.Error, which finds the (earlier) attempt's 5xx: that attempt's words
 		// ("Mailgun is unavailable, try again") would hide that the change may have been made.
-		return retryRefusedError(err, ou)
+		return unknownChangeError(err)
 	case errors.As(err, &me):
 		switch {
 		case me.StatusCode == http.StatusNotFound:
@@ -186,23 +187,44 @@ func classifyError(err error) userError {
 	return statusDefaults(http.StatusInternalServerError)
 }
 
-// retryRefusedError is the error page of a change whose outcome is unknown and whose retry
-// Mailgun then refused (ou, in err), in the words and with the status of the form's panel
-// (retryRefused, upstreamStatus): what SMTP Desk cannot tell, what Mailgun said to the retry,
-// and what to do, with a refused key to be fixed first. No "Try again": it would not say what
-// the first attempt did.
-func retryRefusedError(err error, ou *mailgun.OutcomeUnknownError) userError {
+// unknownChange is the error of a change whose outcome is unknown (outcomeUnknown: Mailgun's 5xx
+// or no answer, also when a retry was then refused) whose own page could not be drawn: delete-all
+// reads the list again to draw itself, and Mailgun failed that read too (list). The error page
+// then says what the form's panel would (unknownChangeError), not the list's error, which reads
+// as if nothing had been changed although the logins may be gone.
+type unknownChange struct {
+	change error // the change's error, which Unwrap returns
+	list   error // what reading the list again got: for the log
+}
+
+func (u *unknownChange) Error() string {
+	return fmt.Sprintf("%v (then reading the list: %v)", u.change, u.list)
+}
+
+func (u *unknownChange) Unwrap() error { return u.change }
+
+// unknownChangeError is the error page of a change whose outcome is unknown: one whose retry
+// Mailgun refused (a *mailgun.OutcomeUnknownError in err), or an *unknownChange. It has the words
+// and the status of the form's panel (retryRefused, upstreamStatus): what SMTP Desk cannot tell,
+// what Mailgun said to a retry it refused, and what to do, with a refused key to be fixed first
+// and a domain Mailgun no longer has picked again from the home page. No "Try again": it would
+// not say what the first attempt did.
+func unknownChangeError(err error) userError {
 	p := statusDefaults(upstreamStatus(err))
+	// errors.As finds the attempt whose outcome is unknown, never a retry's refusal
+	// (mailgun.OutcomeUnknownError.Unwrap).
 	p.heading, p.message = "Mailgun did not answer", "Mailgun did not answer, so SMTP Desk cannot tell whether the change was made."
-	if _, api := errors.AsType[*mailgun.Error](ou.Earlier); api {
+	if _, api := errors.AsType[*mailgun.Error](err); api {
 		p.heading, p.message = "Mailgun failed", "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made."
 	}
-	fact, key, _ := retryRefusalFact(ou.Refusal)
-	p.message += " " + fact
-	p.hint = "Check the list before trying again. If this keeps happening, tell your administrator and quote the request id below."
-	if key {
-		p.heading = "SMTP Desk could not sign in to Mailgun"
-		p.hint = "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."
+	p.hint = "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."
+	if ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err); ok && ou.Refusal != nil {
+		fact, key, _ := retryRefusalFact(ou.Refusal)
+		p.message += " " + fact
+		if key {
+			p.heading = "SMTP Desk could not sign in to Mailgun"
+			p.hint = "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."
+		}
 	}
 	p.again = false
 	return p
@@ -252,10 +274,11 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		p := classifyError(err)
-		_, changed := errors.AsType[*mailgun.OutcomeUnknownError](err)
-		if p.status == http.StatusGatewayTimeout && (req.Method == http.MethodGet || req.Method == http.MethodHead) && !changed {
+		_, retried := errors.AsType[*mailgun.OutcomeUnknownError](err)
+		_, unknown := errors.AsType[*unknownChange](err)
+		if changed := retried || unknown; p.status == http.StatusGatewayTimeout && (req.Method == http.MethodGet || req.Method == http.MethodHead) && !changed {
 			// A page that only reads sent Mailgun no change: its timeout has nothing to check. (A
-			// change whose retry was refused keeps its words: it is a change, whatever the method.)
+			// change whose outcome is unknown keeps its words: it is a change, whatever the method.)
 			p.message = "Mailgun took too long to answer. Nothing was changed."
 			p.hint = "Reload the page in a moment. If it keeps happening, tell your administrator and quote the request id."
 		}

@@ -160,7 +160,7 @@ func TestErrorHandlerRetryRefused(t *testing.T) {
 		{"key", &mailgun.Error{StatusCode: 403, Message: "Forbidden"},
 			"Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."},
 		{"other", &mailgun.Error{StatusCode: 400, Message: "Bad request"},
-			"Check the list before trying again. If this keeps happening, tell your administrator and quote the request id below."},
+			"Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, _ := newBackboneEcho(t, MiddlewareConfig{})

@@ -221,3 +221,69 @@ func TestDeleteAllKeyStillRefused(t *testing.T) {
 		t.Fatalf("audit entry = %+v, want outcome unknown with status 401", entries)
 	}
 }
+
+// TestDeleteAllListStillFailing: delete-all's first attempt deletes the logins and then fails
+// (a 503, or the connection dropped), and Mailgun goes on failing: the retries of the delete, and
+// the list the page reads again to draw itself. The error page must say what the panel would:
+// SMTP Desk cannot tell whether the logins were deleted, and to check the list once Mailgun
+// answers, with the delete's status; not only that the list could not be read ("Mailgun is
+// unavailable, try again"), which hides that every login may be gone. The audit entry is unknown.
+func TestDeleteAllListStillFailing(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	admin := e.signIn(t, "admin")
+	const domain = "newsletter.example.org"
+	path := "/d/" + domain + "/delete-all"
+	for i, tt := range []struct {
+		name             string
+		fault            sandbox.Faults // the first attempt's, and every call's after it
+		heading, message string
+	}{
+		{"503", sandbox.Faults{Status: http.StatusServiceUnavailable},
+			"Mailgun failed", "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made."},
+		{"dropped", sandbox.Faults{Drop: true},
+			"Mailgun did not answer", "Mailgun did not answer, so SMTP Desk cannot tell whether the change was made."},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			login := fmt.Sprintf("doomed%d@%s", i, domain)
+			if err := e.SB.AddCredential(domain, login, "Original-pw-1", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			e.SB.ResetCalls()
+			// The Then has no routes and no Then: every call after the first attempt fails so.
+			first, then := tt.fault, tt.fault
+			first.Routes, first.Rate, first.AfterApply, first.Then = []string{sandbox.RouteDeleteAll}, 1, true, &then
+			then.Rate = 1
+			e.SB.SetFaults(first)
+			p := submit(t, admin, path, path, map[string]string{"confirm": domain})
+			e.SB.SetFaults(sandbox.Faults{})
+
+			wantStatus(t, p, http.StatusBadGateway)
+			if calls := e.callsTo(sandbox.RouteDeleteAll, domain); len(calls) < 2 {
+				t.Fatalf("delete_all calls = %+v, want the first attempt and its retries", calls)
+			}
+			if calls := e.callsTo(sandbox.RouteList, domain); len(calls) == 0 {
+				t.Fatal("the list was not read again after the delete failed")
+			}
+			if got := e.SB.Logins(domain); slices.Contains(got, login) {
+				t.Fatalf("the first attempt left %v, want %s deleted", got, login)
+			}
+			text := func(id string) string { return strings.Join(strings.Fields(p.TestID(id).Text()), " ") }
+			for _, c := range []struct{ id, want string }{
+				{"error-heading", tt.heading},
+				{"error-message", tt.message},
+				{"error-hint", "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."},
+			} {
+				if got := text(c.id); got != c.want {
+					t.Errorf("%s = %q, want %q", c.id, got, c.want)
+				}
+			}
+			if p.Find(`a:contains("Try again")`).Length() != 0 {
+				t.Error("the error page offers \"Try again\"")
+			}
+			entries := e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all", Login: login, Limit: 1})
+			if len(entries) != 1 || entries[0].Outcome != "unknown" {
+				t.Fatalf("audit entry = %+v, want outcome unknown", entries)
+			}
+		})
+	}
+}
