@@ -675,6 +675,8 @@ func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText
 	case key:
 		ue.Heading = "SMTP Desk could not sign in to Mailgun"
 		ue.Message += " " + keyFirst + " Then " + lowerFirst(text.next)
+	case domainNotFound(me):
+		ue.Message += " " + domainGone
 	case known:
 		ue.Message += " " + text.next
 	default:
@@ -686,6 +688,10 @@ func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText
 // keyFirst is the advice when Mailgun refused SMTP Desk's API key on a retry: nothing else can be
 // done (read the list, change a login) until the administrator has fixed the key.
 const keyFirst = "Tell your administrator, who must fix the key first."
+
+// domainGone is the advice when Mailgun answered a retry that it has no such domain: the domain's
+// list, where the outcome would show, is a "Domain not found" page.
+const domainGone = "Pick a domain from the list on the home page."
 
 // retryRefusalFact says, in SMTP Desk's words, what Mailgun answered a retry it refused (me) after
 // an attempt whose outcome is unknown: its API key refused (key), an answer SMTP Desk knows as
@@ -712,10 +718,16 @@ func retryKeyRefused(err error) bool {
 // markUnknown makes ue the amber "cannot tell" panel of a change whose outcome is unknown (err),
 // with a link to check, the list that shows the outcome. With SMTP Desk's key refused on the
 // retry there is no link: the list would answer with the "key refused" error page, and the panel
-// says to have the key fixed first.
+// says to have the key fixed first. With the domain gone from Mailgun ("Domain not found" to the
+// retry) the list is the domain's 404 page: the link leads home instead.
 func markUnknown(ue *views.UpstreamError, err error, check string) {
 	ue.Unknown = true
-	if !retryKeyRefused(err) {
+	k, me := classify(err)
+	switch {
+	case retryKeyRefused(err):
+	case k == upRetryRefused && domainNotFound(me):
+		ue.Home = true
+	default:
 		ue.CheckURL = check
 	}
 }

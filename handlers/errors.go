@@ -207,8 +207,8 @@ func (u *unknownChange) Unwrap() error { return u.change }
 // Mailgun refused (a *mailgun.OutcomeUnknownError in err), or an *unknownChange. It has the words
 // and the status of the form's panel (retryRefused, upstreamStatus): what SMTP Desk cannot tell,
 // what Mailgun said to a retry it refused, and what to do, with a refused key to be fixed first
-// and a domain Mailgun no longer has picked again from the home page. No "Try again": it would
-// not say what the first attempt did.
+// and, when Mailgun no longer has the domain, another picked on the home page. No "Try again": it
+// would not say what the first attempt did.
 func unknownChangeError(err error) userError {
 	p := statusDefaults(upstreamStatus(err))
 	// errors.As finds the attempt whose outcome is unknown, never a retry's refusal
@@ -221,9 +221,12 @@ func unknownChangeError(err error) userError {
 	if ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err); ok && ou.Refusal != nil {
 		fact, key, _ := retryRefusalFact(ou.Refusal)
 		p.message += " " + fact
-		if key {
+		switch {
+		case key:
 			p.heading = "SMTP Desk could not sign in to Mailgun"
 			p.hint = "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."
+		case domainNotFound(ou.Refusal):
+			p.hint = domainGone
 		}
 	}
 	p.again = false

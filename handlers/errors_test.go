@@ -148,7 +148,8 @@ func TestErrorHandlerMapping(t *testing.T) {
 
 // TestErrorHandlerRetryRefused: the error page of a change whose retry Mailgun refused says what
 // to do after what happened: with the key refused, that the administrator must fix it before
-// the list can be checked; otherwise, to check the list. It offers no "Try again", which would
+// the list can be checked; with the domain gone from Mailgun, to pick another on the home page
+// (the domain's list is its 404 page); otherwise, to check the list. It offers no "Try again", which would
 // not tell what the first attempt did (the table above checks the heading and the message).
 func TestErrorHandlerRetryRefused(t *testing.T) {
 	earlier := &mailgun.Error{StatusCode: 503, Message: "Service Unavailable"}
@@ -159,6 +160,8 @@ func TestErrorHandlerRetryRefused(t *testing.T) {
 	}{
 		{"key", &mailgun.Error{StatusCode: 403, Message: "Forbidden"},
 			"Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."},
+		{"domain gone", &mailgun.Error{StatusCode: 404, Message: "Domain not found"},
+			"Pick a domain from the list on the home page."},
 		{"other", &mailgun.Error{StatusCode: 400, Message: "Bad request"},
 			"Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."},
 	} {

@@ -21,8 +21,9 @@ import (
 // page must say SMTP Desk cannot tell (the amber panel), then what the retry was told, then what
 // to do: with the key refused, that the administrator must fix it first and only then the
 // action's advice, and no link to the list, which would answer with the "key refused" page
-// itself. The audit entry must be unknown, with the refusal's status, and the audit page say
-// both. A delete answered so must not read as "already gone". Delete-all goes the same way.
+// itself; with the domain gone ("Domain not found"), to pick a domain on the home page, and a
+// link there instead of to the domain's list, which is its 404 page. The audit entry must be
+// unknown, with the refusal's status, and the audit page say both. A delete answered so must not read as "already gone". Delete-all goes the same way.
 func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	admin := e.signIn(t, "admin")
@@ -50,8 +51,10 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		applied            bool           // the first attempt made the change
 		// What the panel says, in this order: its heading, the action's "cannot tell", the
 		// refusal and the advice; and where its "Check the list of logins" link leads ("" for
-		// none). {rid} stands for the request id.
+		// none), or with home its "Pick a domain on the home page" link (the domain's list is
+		// its 404 page, Mailgun having no such domain). {rid} stands for the request id.
 		heading, cannotTell, refusal, advice, check string
+		home                                        bool
 		auditSays                                   string
 	}{
 		{
@@ -60,9 +63,9 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "Mailgun failed",
 			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused. Mailgun has no such domain.",
-			advice:     "Check the list before trying again.",
-			check:      listLink,
-			auditSays:  "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry. Mailgun has no such domain.",
+			advice:     "Pick a domain from the list on the home page.",
+			check:      "/", home: true,
+			auditSays: "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry. Mailgun has no such domain.",
 		},
 		{
 			name: "delete, dropped, then a proxy's 404", route: sandbox.RouteDelete, audit: "credential.delete", do: del,
@@ -108,9 +111,9 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "Mailgun did not answer",
 			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused. Mailgun has no such domain.",
-			advice:     "Check the list before trying again.",
-			check:      "/d/" + domain,
-			auditSays:  "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry. Mailgun has no such domain.",
+			advice:     "Pick a domain from the list on the home page.",
+			check:      "/", home: true,
+			auditSays: "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry. Mailgun has no such domain.",
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -153,7 +156,9 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			link := panel.Find("a")
 			if href := link.AttrOr("href", ""); tt.check == "" && link.Length() != 0 {
 				t.Errorf("the panel links to %q (%q), want no link: the list answers with the key refused", href, link.Text())
-			} else if tt.check != "" && (link.Length() != 1 || !strings.HasPrefix(href, tt.check) || strings.TrimSpace(link.Text()) != "Check the list of logins") {
+			} else if tt.home && (link.Length() != 1 || href != "/" || strings.TrimSpace(link.Text()) != "Pick a domain on the home page") {
+				t.Errorf("the panel's links: %d, %q to %q; want one, \"Pick a domain on the home page\" to /", link.Length(), link.Text(), href)
+			} else if tt.check != "" && !tt.home && (link.Length() != 1 || !strings.HasPrefix(href, tt.check) || strings.TrimSpace(link.Text()) != "Check the list of logins") {
 				t.Errorf("the panel's links: %d, %q to %q; want one, \"Check the list of logins\" to %s…", link.Length(), link.Text(), href, tt.check)
 			}
 			all := strings.Join(strings.Fields(p.Text()), " ")

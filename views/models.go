@@ -213,6 +213,7 @@ type UpstreamError struct {
 	RetryAfter string
 	Unknown    bool   // the outcome is unknown (the amber panel)
 	CheckURL   string // the list to re-check, when it shows the outcome ("" for a reset's)
+	Home       bool   // Mailgun no longer has the domain: a link home instead of to its list
 }
 
 // SecretsVM is the page that shows generated passwords once. It is served Cache-Control: no-store.
