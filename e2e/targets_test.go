@@ -16,7 +16,8 @@ import (
 // targetsJS measures the controls of the page a finger aims at: every rendered link, button,
 // field, select and summary. A target is the element's box, widened to its positioned ancestor
 // when an absolutely placed ::after or ::before covers that (a home page domain link covers its
-// whole cell). Elements clipped to a pixel (the sr-only skip link) or not rendered (a closed
+// whole cell); for a checkbox or a radio button, the box of its label when that is bigger (a
+// click on the label checks it: a 16-pixel box in a 44-pixel label row is a 44-pixel target). Elements clipped to a pixel (the sr-only skip link) or not rendered (a closed
 // menu's items, a hidden button) are not targets. For each it gives a name (tag, test id, label),
 // its size, whether it is a link inside a sentence (shown inline, with words of its block around
 // it: WCAG's inline exception) and whether it is crowded: a 24-pixel circle centred on it
@@ -28,8 +29,15 @@ const targetsJS = `(() => {
 		const label = (e.getAttribute("aria-label") || e.textContent || e.value || e.name || "").trim().replace(/\s+/g, " ").slice(0, 40);
 		return e.tagName.toLowerCase() + id + (e.className && typeof e.className === "string" && /^a[rdh]\b/.test(e.className) ? "." + e.className.split(" ")[0] : "") + " " + JSON.stringify(label);
 	};
+	const area = r => r.width * r.height;
 	const box = e => {
 		let r = e.getBoundingClientRect();
+		if (e.matches('input[type="checkbox"], input[type="radio"]')) {
+			for (const l of e.labels) {
+				const lr = l.getBoundingClientRect();
+				if (area(lr) > area(r)) r = lr;
+			}
+		}
 		for (const pseudo of ["::after", "::before"]) {
 			const ps = getComputedStyle(e, pseudo);
 			if (ps.content !== "none" && ps.position === "absolute" && e.offsetParent) {
@@ -148,7 +156,8 @@ func (tb *tab) wantFieldsThatDoNotZoom(step string) int {
 
 // TestPhoneTargetsAreBigEnough: on a 390-pixel phone, every link, button, field, select and
 // summary of the home page (with its menus open), a domain page (with a flash, the pager, a
-// filter and the rotate view) and the audit trail (with its filters, a long entry's "more" and
+// filter and the rotate view), the create and reset forms (their checkbox and radio buttons by
+// their labels) and the audit trail (with its filters, a long entry's "more" and
 // both page links) is big enough for a finger (wantBigTargets), and no field's text is small
 // enough for an iPhone to zoom into it (wantFieldsThatDoNotZoom).
 //
@@ -200,6 +209,8 @@ func TestPhoneTargetsAreBigEnough(t *testing.T) {
 		{"domain page 2", "/d/example.com?page=2&per_page=25", testid("pager-next"), ""},
 		{"filtered domain page", "/d/example.com?q=user01", testid("filter-clear"), ""},
 		{"rotate view", "/d/example.com?rotate=1&per_page=25&page=2", testid("pager-prev"), ""},
+		{"create form", "/d/acme.example/new", testid("system-input"), ""},
+		{"reset form", "/d/acme.example/logins/target00@acme.example/reset", testid("mode-manual"), ""},
 		{"audit", "/audit", testid("audit-next"), ""},
 		{"audit, older entries", "", `[data-testid="audit-logins"] summary`, ""},
 	}
