@@ -5,7 +5,7 @@
 //	web audit verify              # check the audit trail's hash chain (reads only; applies no migration)
 //	web migrate                   # apply pending database migrations, then exit
 //	web sessions revoke WHO       # sign out every session of a user (e-mail address or subject)
-//	web healthcheck               # GET /healthz on the configured address (for container health checks)
+//	web healthcheck [-addr A]     # GET /healthz on the configured address, or A (container health checks)
 package main
 
 import (
@@ -135,10 +135,19 @@ func subcommand(ctx context.Context, args []string, getenv func(string) string, 
 		}
 		return true, migrateDatabase(ctx, getenv, stdout)
 	case "healthcheck":
-		if len(args) > 1 {
-			return true, fmt.Errorf("unexpected argument %q; use \"web healthcheck\" (it checks SMTPDESK_LISTEN's /healthz)", args[1])
+		// -addr as the server's: a server started with -addr is checked where it listens (the
+		// image's HEALTHCHECK then needs the same -addr, or SMTPDESK_LISTEN instead of it).
+		fs := flag.NewFlagSet("web healthcheck", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		addr := fs.String("addr", "", "the address the server listens on (default SMTPDESK_LISTEN's)")
+		const use = `use "web healthcheck" (it checks SMTPDESK_LISTEN's /healthz) or "web healthcheck -addr HOST:PORT"`
+		if err := fs.Parse(args[1:]); err != nil {
+			return true, fmt.Errorf("%w; %s", err, use)
 		}
-		return true, healthcheck(ctx, getenv, stdout)
+		if fs.NArg() > 0 {
+			return true, fmt.Errorf("unexpected argument %q; %s", fs.Arg(0), use)
+		}
+		return true, healthcheck(ctx, getenv, *addr, stdout)
 	case "sessions":
 		if len(args) == 3 && args[1] == "revoke" && strings.TrimSpace(args[2]) != "" {
 			return true, revokeSessions(ctx, getenv, stdout, strings.TrimSpace(args[2]))
@@ -420,7 +429,7 @@ Usage:
                                                  only reads, so a read-only database role may run it
   web migrate                                    apply pending database migrations (DATABASE_URL) and exit
   web sessions revoke EMAIL-OR-SUBJECT           sign out every session of a user at once (DATABASE_URL)
-  web healthcheck                                GET /healthz on SMTPDESK_LISTEN (container health check)
+  web healthcheck [-addr HOST:PORT]              GET /healthz on SMTPDESK_LISTEN, or HOST:PORT (container health check)
 
 Flags:
 `)
@@ -592,10 +601,14 @@ func openStore(ctx context.Context, getenv func(string) string, readOnly bool) (
 	return app.OpenDatabase(ctx, cfg)
 }
 
-// healthcheck GETs /healthz on the configured listen address (a wildcard host means loopback).
-func healthcheck(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	cfg, _ := config.Load(getenv) // only the listen address matters here
-	host, port, err := net.SplitHostPort(cfg.ListenAddr())
+// healthcheck GETs /healthz on addr, or on the configured listen address when addr is "" (a
+// wildcard host means loopback).
+func healthcheck(ctx context.Context, getenv func(string) string, addr string, stdout io.Writer) error {
+	if addr == "" {
+		cfg, _ := config.Load(getenv) // only the listen address matters here
+		addr = cfg.ListenAddr()
+	}
+	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}

@@ -101,6 +101,7 @@ func TestWrongArgumentsSayWhatToDo(t *testing.T) {
 		{[]string{"-bogus"}, "-bogus; see -help"},
 		{[]string{"-demo", "extra"}, `unexpected argument "extra"; see -help`},
 		{[]string{"healthcheck", "extra"}, `unexpected argument "extra"; use "web healthcheck"`},
+		{[]string{"healthcheck", "-port", "9000"}, `flag provided but not defined: -port; use "web healthcheck"`},
 		{[]string{"migrate", "now"}, `unexpected argument "now"; use "web migrate"`},
 		// A wrong -addr is named as the flag, not as SMTPDESK_LISTEN, which was not set.
 		{[]string{"-demo", "-addr", "0.0.0.0:8080"}, `-addr: "0.0.0.0:8080": demo mode listens on loopback only; use e.g. -addr 127.0.0.1:8080`},
@@ -531,9 +532,16 @@ func TestHealthcheck(t *testing.T) {
 	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": ":" + port}), io.Discard); err != nil {
 		t.Errorf("healthcheck on :%s: %v", port, err)
 	}
+	// A server started with -addr is checked with the same -addr, whatever SMTPDESK_LISTEN says.
+	if err := run(context.Background(), []string{"healthcheck", "-addr", ":" + port}, envOf(map[string]string{"SMTPDESK_LISTEN": freeAddr(t)}), io.Discard); err != nil {
+		t.Errorf("healthcheck -addr :%s: %v", port, err)
+	}
 	srv.Close()
 	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": addr}), io.Discard); err == nil {
 		t.Error("healthcheck of a stopped server succeeded")
+	}
+	if err := run(context.Background(), []string{"healthcheck", "-addr", addr}, envOf(nil), io.Discard); err == nil {
+		t.Error("healthcheck -addr of a stopped server succeeded")
 	}
 }
 
