@@ -112,8 +112,17 @@ func (p *Pending) ID() int64 { return p.id }
 // says it while pending, whatever the outcome, and if the completion is never
 // written. If Begin returns an error the caller must refuse the action and
 // send nothing to Mailgun.
+//
+// The entry is written as an event is (Event): again while the database does
+// not answer, until eventRetry after the first attempt, and never twice: when
+// an attempt's commit was not answered, the next one takes the attempt's row if
+// it was written (the action then goes ahead on it) and writes the entry
+// otherwise. Unlike an event's, the write ends with ctx: a request that went
+// away refuses its action. When Begin gives up after an attempt whose answer was
+// lost, that attempt's row may be in the trail, pending (its id is in the
+// error): the action was refused, and nothing completes it.
 func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain, detail string, logins []string) (*Pending, error) {
-	id, err := r.db.AppendAudit(ctx, r.entry(a, m, action, OutcomePending, domain, detail, logins))
+	id, err := r.append(ctx, r.entry(a, m, action, OutcomePending, domain, detail, logins))
 	if err != nil {
 		return nil, fmt.Errorf("audit: begin %s: %w", action, err)
 	}
@@ -245,23 +254,34 @@ func Classify(err error) (outcome string, status int, message string) {
 // written; the next one looks for its row and writes the entry only if it is
 // not there (store's AppendAuditAgain), so no event is in the trail twice.
 func (r *Recorder) Event(ctx context.Context, a Actor, m Meta, action, outcome, domain, detail string, logins ...string) error {
-	e := r.entry(a, m, action, outcome, domain, detail, logins)
-	ctx = context.WithoutCancel(ctx)
-	// The first attempt has the store's deadline, as before; the later ones end with eventRetry.
+	_, err := r.append(context.WithoutCancel(ctx), r.entry(a, m, action, outcome, domain, detail, logins))
+	if err != nil {
+		return fmt.Errorf("audit: event %s: %w", action, err)
+	}
+	return nil
+}
+
+// append appends e (Begin's pending entry, Event's event) and returns its id. While the database
+// does not answer (store.ErrUnavailable) it tries again, until eventRetry after the first attempt
+// or ctx's end: the first attempt has ctx and the store's deadline, the later ones end with
+// eventRetry too. An attempt whose commit's answer was lost (store.LostAnswerError) may have been
+// written: the next one returns that attempt's id if its row is there, and appends e only if not
+// (store's AppendAuditAgain), so e is never in the trail twice.
+func (r *Recorder) append(ctx context.Context, e store.AuditEntry) (int64, error) {
 	retry, cancel := context.WithTimeout(ctx, eventRetry)
 	defer cancel()
 	var lost *store.LostAnswerError
 	wait := completeRetry
 	for actx := ctx; ; actx = retry {
-		_, err := r.db.AppendAuditAgain(actx, e, lost)
+		id, err := r.db.AppendAuditAgain(actx, e, lost)
 		if err == nil {
-			return nil
+			return id, nil
 		}
 		if l, ok := errors.AsType[*store.LostAnswerError](err); ok {
 			lost = l
 		}
 		if !errors.Is(err, store.ErrUnavailable) || !pause(retry, &wait) {
-			return fmt.Errorf("audit: event %s: %w", action, err)
+			return 0, err
 		}
 	}
 }

@@ -405,6 +405,91 @@ func TestEventWhoseCommitWasNotAnswered(t *testing.T) {
 	}
 }
 
+// TestBeginWhoseCommitWasNotAnswered: an action whose pending entry's COMMIT was sent and not
+// answered goes ahead on one pending entry, whether the server committed it (Begin takes that
+// row) or not (Begin writes it again), and that entry completes. Begin wrote once: the action
+// was refused ("nothing was sent") and, when the commit had landed, its entry stayed pending for
+// good, read as "outcome unknown".
+func TestBeginWhoseCommitWasNotAnswered(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lose func(*testpg.Outage)
+	}{
+		{"the commit was lost, and the entry with it", (*testpg.Outage).LoseNextCommit},
+		{"the commit's answer was lost, not the entry", (*testpg.Outage).LoseNextCommitAnswer},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			relay, db := openRelayed(t)
+			rec := NewRecorder(db, newClock().Now)
+			ctx := context.Background()
+			// One before it, so that the pending entry links to a row.
+			if err := rec.Event(ctx, alice, meta, ActionSignIn, OutcomeOK, "", ""); err != nil {
+				t.Fatal(err)
+			}
+			tc.lose(relay)
+			p, err := rec.Begin(ctx, alice, meta, ActionCredentialReset, "example.com", "", []string{"x@example.com"})
+			if err != nil {
+				t.Fatalf("Begin whose commit was not answered: %v", err)
+			}
+			if n := relay.CommitsLost(); n != 1 {
+				t.Fatalf("the relay lost %d commits, want 1", n)
+			}
+			onePendingCompletes(t, db, p)
+		})
+	}
+}
+
+// TestBeginWhileTheDatabaseRestarts: an action begun while PostgreSQL restarts or fails over
+// (every connection ended, new ones refused for 0.7 s) goes ahead once it is back, on one pending
+// entry that completes. Begin wrote once: the action was refused.
+func TestBeginWhileTheDatabaseRestarts(t *testing.T) {
+	relay, db := openRelayed(t)
+	rec := NewRecorder(db, newClock().Now)
+	ctx := context.Background()
+	if err := rec.Event(ctx, alice, meta, ActionSignIn, OutcomeOK, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	relay.Down()
+	const outage = 700 * time.Millisecond
+	up := time.AfterFunc(outage, relay.Up)
+	defer up.Stop()
+	p, err := rec.Begin(ctx, alice, meta, ActionCredentialReset, "example.com", "", []string{"x@example.com"})
+	if err != nil {
+		t.Fatalf("Begin across a database outage of %v: %v", outage, err)
+	}
+	onePendingCompletes(t, db, p)
+}
+
+// onePendingCompletes fails the test unless the trail holds alice's sign-in and one reset, p's
+// and pending, which Complete then completes, the chain intact.
+func onePendingCompletes(t *testing.T, db *store.DB, p *Pending) {
+	t.Helper()
+	ctx := context.Background()
+	es, err := db.ListAudit(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range es {
+		got = append(got, fmt.Sprintf("%d %s %s", e.ID, e.Action, e.Outcome))
+	}
+	want := []string{fmt.Sprintf("%d %s %s", p.ID(), ActionCredentialReset, OutcomePending), "1 " + ActionSignIn + " " + OutcomeOK}
+	if !slices.Equal(got, want) {
+		t.Fatalf("entries %q, want %q", got, want)
+	}
+	if err := p.Complete(ctx, nil); err != nil {
+		t.Fatalf("Complete: %v", err)
+	}
+	es, err = db.ListAudit(ctx, store.AuditFilter{Action: ActionCredentialReset})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].ID != p.ID() || es[0].Outcome != OutcomeOK || es[0].CompletedAt == nil {
+		t.Errorf("resets after Complete: %+v; want entry %d, ok", es, p.ID())
+	}
+	intact(t, db, 3) // the sign-in, the reset and its completion's row
+}
+
 type fakeAppender struct {
 	mu          sync.Mutex
 	entries     []store.AuditEntry
