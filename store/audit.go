@@ -314,6 +314,12 @@ func (db *DB) AppendAuditAgain(ctx context.Context, e AuditEntry, lost *LostAnsw
 			}
 			return nil
 		})
+		if written {
+			// The lost attempt's row was seen under the lock: it is in the trail, whatever
+			// became of this transaction's commit, which wrote nothing. (A lost answer to it
+			// named no row of its own: the next attempt appended the entry a second time.)
+			return nil
+		}
 		if _, ok := errors.AsType[*commitError](err); ok {
 			return &LostAnswerError{ID: r.id, hash: r.hash, err: err}
 		}

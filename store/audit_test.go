@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
 )
 
 func entry(at time.Time, email, action, domain, outcome string, logins ...string) AuditEntry {
@@ -106,8 +108,6 @@ func TestAuditAppendComplete(t *testing.T) {
 	})
 }
 
-// TestAuditVerifyHead: an intact chain reports its newest row, which is what shows rows cut from
-// the end, a cut the chain itself cannot see; a broken chain reports no head.
 // TestAuditAppendAgain: an entry appended again after an attempt whose commit was not answered
 // is not written twice when the attempt was (the row with its id has its hash), and is written
 // when it was not (no such row, or another entry's row with its id). The chain stays intact.
@@ -139,6 +139,41 @@ func TestAuditAppendAgain(t *testing.T) {
 	})
 }
 
+// TestAuditAppendAgainWhoseCommitWasNotAnswered: an entry appended again whose earlier attempt
+// was written is not written twice when the answer to this look's commit is lost too (a second
+// cut in a row): AppendAuditAgain returns the attempt's id. It returned a LostAnswerError that
+// named no row, and the attempt after it appended the entry again.
+func TestAuditAppendAgainWhoseCommitWasNotAnswered(t *testing.T) {
+	relay, dsn := testpg.WithOutage(t, testpg.Schema(t))
+	db, err := Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx := context.Background()
+	e := entry(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC), "alice@corp.example", "auth.sign_in", "", OutcomeOK)
+	id, err := db.AppendAudit(ctx, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hash string
+	if err := db.sql.QueryRowContext(ctx, db.rebind("SELECT hash FROM audit_log WHERE id = ?"), id).Scan(&hash); err != nil {
+		t.Fatal(err)
+	}
+	relay.LoseNextCommitAnswer()
+	if got, err := db.AppendAuditAgain(ctx, e, &LostAnswerError{ID: id, hash: hash}); err != nil || got != id {
+		t.Errorf("AppendAuditAgain after an attempt that was written, its own commit not answered = %d, %v; want %d", got, err, id)
+	}
+	if n := relay.CommitsLost(); n != 1 {
+		t.Fatalf("the relay lost %d commits, want 1", n)
+	}
+	if rep, err := db.VerifyAudit(ctx); err != nil || rep.BrokenAt != 0 || rep.Checked != 1 {
+		t.Errorf("VerifyAudit = %+v, %v; want 1 row, intact", rep, err)
+	}
+}
+
+// TestAuditVerifyHead: an intact chain reports its newest row, which is what shows rows cut from
+// the end, a cut the chain itself cannot see; a broken chain reports no head.
 func TestAuditVerifyHead(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		ctx := context.Background()
