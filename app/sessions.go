@@ -29,6 +29,10 @@ func (r sessionRepo) UpdateSession(ctx context.Context, id string, data []byte, 
 	return sessionErr(r.db.UpdateSession(ctx, id, data, lastSeen))
 }
 
+func (r sessionRepo) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	return sessionErr(r.db.TouchSession(ctx, id, lastSeen))
+}
+
 func (r sessionRepo) DeleteSession(ctx context.Context, id string) error {
 	return sessionErr(r.db.DeleteSession(ctx, id))
 }

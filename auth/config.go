@@ -146,6 +146,9 @@ type SessionRepo interface {
 	CreateSession(ctx context.Context, rec SessionRecord) error
 	GetSession(ctx context.Context, id string) (SessionRecord, error)
 	UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error
+	// TouchSession sets only the last-seen time (the activity write of a page view), never
+	// the data, so it cannot put back data another request saved meanwhile.
+	TouchSession(ctx context.Context, id string, lastSeen time.Time) error
 	DeleteSession(ctx context.Context, id string) error
 }
 

@@ -71,7 +71,8 @@ func (a *Auth) load(c echo.Context) (*reqSession, error) {
 }
 
 // Session loads the session (if any) and the signed-in user into the echo context, and records
-// activity for the idle timeout at most once a minute. Requests for which sessionless reports
+// activity for the idle timeout at most once a minute (the record's last-seen time only: its data
+// may have changed since this request read it). Requests for which sessionless reports
 // true (static files, health checks: handlers.Sessionless) get no session: a browser's cookie
 // would otherwise cost each of them a database query, and while the database does not answer,
 // the stylesheet and script of the page that says so would fail with it and leave that page
@@ -90,7 +91,7 @@ func (a *Auth) Session(sessionless func(echo.Context) bool) echo.MiddlewareFunc 
 				if t, ok := rs.sess.Values[metaLastSeen].(time.Time); ok && a.cfg.Now().Sub(t) < a.lastSeenEvery() {
 					return next(c)
 				}
-				err := a.store.Save(c.Request(), c.Response(), rs.sess)
+				err := a.store.touch(c.Request(), rs.sess)
 				switch {
 				case errors.Is(err, ErrSessionNotFound):
 					// The record vanished (signed out elsewhere, swept): treat as signed out.

@@ -190,6 +190,19 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	return nil
 }
 
+// touch records activity for the idle timeout: the record's last-seen time, and nothing else.
+// Saving the whole session instead wrote back the data as this request read it, over whatever
+// another request of the same session saved meanwhile (a flash message of a form sent in another
+// tab was lost). ErrSessionNotFound when the record is gone.
+func (s *SessionStore) touch(r *http.Request, sess *sessions.Session) error {
+	now := s.now()
+	if err := s.repo.TouchSession(r.Context(), sess.ID, now); err != nil {
+		return fmt.Errorf("auth: touch session: %w", err)
+	}
+	sess.Values[metaLastSeen] = now
+	return nil
+}
+
 func (s *SessionStore) clearCookie(w http.ResponseWriter) {
 	o := s.options()
 	o.MaxAge = -1

@@ -3,11 +3,15 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/auth"
 )
@@ -22,15 +26,27 @@ type flakyWrites struct {
 }
 
 func (f *flakyWrites) UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error {
+	if err := f.before(ctx, id); err != nil {
+		return err
+	}
+	return f.SessionRepo.UpdateSession(ctx, id, data, lastSeen)
+}
+
+func (f *flakyWrites) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	if err := f.before(ctx, id); err != nil {
+		return err
+	}
+	return f.SessionRepo.TouchSession(ctx, id, lastSeen)
+}
+
+func (f *flakyWrites) before(ctx context.Context, id string) error {
 	if f.failing.Load() {
 		return errors.New("database is locked")
 	}
 	if f.vanishing.Load() {
-		if err := f.SessionRepo.DeleteSession(ctx, id); err != nil {
-			return err
-		}
+		return f.SessionRepo.DeleteSession(ctx, id)
 	}
-	return f.SessionRepo.UpdateSession(ctx, id, data, lastSeen)
+	return nil
 }
 
 // A failed write of the activity time says nothing about the session: it is still there, and
@@ -86,5 +102,93 @@ func TestSessionTouchFailureKeepsTheSession(t *testing.T) {
 	}
 	if c := findSetCookie(pg.resp, auth.CookieName); c == nil || c.MaxAge >= 0 {
 		t.Errorf("a deleted session's cookie was not cleared: %+v", c)
+	}
+}
+
+// interleaved is the store with a hook that runs once, just before the next session write goes
+// to the database: another request of the same session, landing between this request's read of
+// the session and its write.
+type interleaved struct {
+	auth.SessionRepo
+	next atomic.Pointer[func()]
+}
+
+func (r *interleaved) run() {
+	if f := r.next.Swap(nil); f != nil {
+		(*f)()
+	}
+}
+
+func (r *interleaved) UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error {
+	r.run()
+	return r.SessionRepo.UpdateSession(ctx, id, data, lastSeen)
+}
+
+func (r *interleaved) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	r.run()
+	return r.SessionRepo.TouchSession(ctx, id, lastSeen)
+}
+
+// The activity write of a page view writes the activity and nothing else. It saved the whole
+// session as the request had read it, so a form sent in another tab whose save (a flash,
+// "Password reset") landed between that read and the write lost its message: the write put the
+// old data back.
+func TestSessionTouchKeepsAFlashSavedMeanwhile(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	tok := csrfOf(t, b.signIn("admin"))
+	repo := &interleaved{SessionRepo: app.SessionRepo(h.db)}
+	h.repo = repo
+	h.restart(h.cfg.SessionKeys)
+	e := h.app.Load()
+	e.POST("/reset", func(c echo.Context) error {
+		if err := auth.AddFlash(c, "success", "Password reset"); err != nil {
+			return err
+		}
+		return c.Redirect(http.StatusSeeOther, "/flashes")
+	}, h.auth.RequireUser())
+	e.GET("/flashes", func(c echo.Context) error {
+		return c.String(http.StatusOK, fmt.Sprint(auth.Flashes(c)))
+	}, h.auth.RequireUser())
+
+	// The other tab's form, sent from inside the page view's activity write (on the server's
+	// goroutine: its outcome is checked below, not there).
+	type outcome struct {
+		status int
+		loc    string
+		err    error
+	}
+	other := make(chan outcome, 1)
+	send := func() {
+		req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/reset", strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+		if err != nil {
+			other <- outcome{err: err}
+			return
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := b.c.Do(req)
+		if err != nil {
+			other <- outcome{err: err}
+			return
+		}
+		resp.Body.Close()
+		other <- outcome{status: resp.StatusCode, loc: resp.Header.Get("Location")}
+	}
+	repo.next.Store(&send)
+	h.clock.Add(2 * time.Minute) // past the once-a-minute activity write
+	if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+		t.Fatalf("page view = %d, want 200", pg.resp.StatusCode)
+	}
+	var o outcome
+	select {
+	case o = <-other:
+	default:
+		t.Fatal("the page view wrote nothing: no activity write was due")
+	}
+	if o.err != nil || o.status != http.StatusSeeOther || o.loc != "/flashes" {
+		t.Fatalf("the other tab's form = %d to %q (%v), want 303 to /flashes", o.status, o.loc, o.err)
+	}
+	if got, want := b.get("/flashes").body, "[{success Password reset }]"; got != want {
+		t.Errorf("after the page view's activity write the flashes are %s, want %s", got, want)
 	}
 }

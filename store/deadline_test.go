@@ -211,6 +211,9 @@ func TestOperationsEndAtTheDeadline(t *testing.T) {
 		{"UpdateSession", "sessions", true, func(ctx context.Context, db *DB) error {
 			return db.UpdateSession(ctx, "s1", []byte("{}"), now)
 		}},
+		{"TouchSession", "sessions", true, func(ctx context.Context, db *DB) error {
+			return db.TouchSession(ctx, "s1", now)
+		}},
 		{"DeleteSession", "sessions", true, func(ctx context.Context, db *DB) error { return db.DeleteSession(ctx, "s1") }},
 		{"CountActiveSessions", "sessions", false, func(ctx context.Context, db *DB) error {
 			_, err := db.CountActiveSessions(ctx, now, time.Hour)

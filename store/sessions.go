@@ -52,6 +52,7 @@ func (db *DB) CreateSession(ctx context.Context, rec SessionRecord) error {
 const (
 	sqlGetSession    = `SELECT data, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?`
 	sqlUpdateSession = `UPDATE sessions SET data = ?, last_seen = ? WHERE id_hash = ?`
+	sqlTouchSession  = `UPDATE sessions SET last_seen = ? WHERE id_hash = ?`
 )
 
 // GetSession returns the session record for the raw id, or ErrNotFound. It
@@ -91,6 +92,24 @@ func (db *DB) UpdateSession(ctx context.Context, id string, data []byte, lastSee
 	}
 	if n == 0 {
 		return fmt.Errorf("store: update session: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// TouchSession sets a session's last-seen time and leaves its data alone: the activity write
+// of a page view, which must not put back data another request of the same session saved since
+// this one read it (a flash message). It returns ErrNotFound when the session no longer exists.
+func (db *DB) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
+	res, err := db.execStmt(ctx, db.touchSession, nanos(lastSeen), hashSessionID(id))
+	if err != nil {
+		return fmt.Errorf("store: touch session: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: touch session: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: touch session: %w", ErrNotFound)
 	}
 	return nil
 }

@@ -71,6 +71,50 @@ func TestSessionCRUD(t *testing.T) {
 	})
 }
 
+// TouchSession writes the last-seen time alone: the data another request saved since stay, as
+// do the creation and expiry times; the idle rules of CountActiveSessions and
+// DeleteExpiredSessions count from it; a session that is gone is ErrNotFound.
+func TestTouchSession(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		rec := SessionRecord{ID: "touched-session", Data: []byte(`{"flashes":[]}`), CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(12 * time.Hour)}
+		if err := db.CreateSession(ctx, rec); err != nil {
+			t.Fatalf("CreateSession: %v", err)
+		}
+		// Another request saves new data; then this one's activity write lands.
+		saved := []byte(`{"flashes":[{"k":"success","m":"Password reset"}]}`)
+		if err := db.UpdateSession(ctx, rec.ID, saved, t0.Add(time.Minute)); err != nil {
+			t.Fatalf("UpdateSession: %v", err)
+		}
+		later := t0.Add(45 * time.Minute)
+		if err := db.TouchSession(ctx, rec.ID, later); err != nil {
+			t.Fatalf("TouchSession: %v", err)
+		}
+		got, err := db.GetSession(ctx, rec.ID)
+		if err != nil {
+			t.Fatalf("GetSession: %v", err)
+		}
+		if !bytes.Equal(got.Data, saved) || !got.LastSeen.Equal(later) || !got.CreatedAt.Equal(t0) || !got.ExpiresAt.Equal(rec.ExpiresAt) {
+			t.Errorf("after the touch got data %s last seen %v created %v expires %v; want %s, %v, %v, %v",
+				got.Data, got.LastSeen, got.CreatedAt, got.ExpiresAt, saved, later, t0, rec.ExpiresAt)
+		}
+		// 30 min idle: active as of 45 min after the last write, 44 min after the touch.
+		now := later.Add(29 * time.Minute)
+		if n, err := db.CountActiveSessions(ctx, now, 30*time.Minute); err != nil || n != 1 {
+			t.Errorf("CountActiveSessions after the touch = %d, %v; want 1", n, err)
+		}
+		if n, err := db.DeleteExpiredSessions(ctx, now, 30*time.Minute); err != nil || n != 0 {
+			t.Errorf("DeleteExpiredSessions after the touch = %d, %v; want 0", n, err)
+		}
+		if err := db.DeleteSession(ctx, rec.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.TouchSession(ctx, rec.ID, later); !errors.Is(err, ErrNotFound) {
+			t.Errorf("TouchSession after delete: err = %v, want ErrNotFound", err)
+		}
+	})
+}
+
 func TestSessionIDStoredHashed(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		ctx := context.Background()

@@ -75,7 +75,7 @@ type DB struct {
 	// than in SQLite's busy handler; nil on PostgreSQL.
 	wsem chan struct{}
 	// Prepared statements for the queries of every page view (see prepare).
-	getSession, updateSession *sql.Stmt
+	getSession, updateSession, touchSession *sql.Stmt
 	// applied are the migrations Open applied (Applied).
 	applied []string
 	// timeout is each request's operation's deadline (op); 0 = none.
@@ -234,6 +234,9 @@ func (db *DB) prepare(ctx context.Context) error {
 		if db.updateSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlUpdateSession)); err != nil {
 			return fmt.Errorf("store: prepare update session: %w", err)
 		}
+		if db.touchSession, err = db.sql.PrepareContext(ctx, db.rebind(sqlTouchSession)); err != nil {
+			return fmt.Errorf("store: prepare touch session: %w", err)
+		}
 		return nil
 	})
 }
@@ -330,7 +333,7 @@ func SQLiteFile(dsn string) (path string, ok bool) {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	for _, st := range []*sql.Stmt{db.getSession, db.updateSession} {
+	for _, st := range []*sql.Stmt{db.getSession, db.updateSession, db.touchSession} {
 		if st != nil {
 			_ = st.Close() // closing the database below closes them anyway
 		}
