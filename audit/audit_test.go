@@ -363,17 +363,26 @@ func TestEventWhileTheDatabaseRestarts(t *testing.T) {
 	intact(t, db, 1)
 }
 
+// commitLoss is a way the relay loses a COMMIT: the commit itself (the entry is not written) or
+// only its answer (it is).
+type commitLoss struct {
+	name string
+	lose func(*testpg.Outage)
+}
+
+// commitLosses are both commitLoss cases, for the tests of writes whose commit went unanswered.
+func commitLosses() []commitLoss {
+	return []commitLoss{
+		{"the commit was lost, and the entry with it", (*testpg.Outage).LoseNextCommit},
+		{"the commit's answer was lost, not the entry", (*testpg.Outage).LoseNextCommitAnswer},
+	}
+}
+
 // TestEventWhoseCommitWasNotAnswered: an event whose COMMIT was sent and not answered (the
 // connection cut meanwhile) is written again only if it was not written: once in the trail
 // whether the server committed it or not, and the chain intact.
 func TestEventWhoseCommitWasNotAnswered(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		lose func(*testpg.Outage)
-	}{
-		{"the commit was lost, and the entry with it", (*testpg.Outage).LoseNextCommit},
-		{"the commit's answer was lost, not the entry", (*testpg.Outage).LoseNextCommitAnswer},
-	} {
+	for _, tc := range commitLosses() {
 		t.Run(tc.name, func(t *testing.T) {
 			relay, db := openRelayed(t)
 			rec := NewRecorder(db, newClock().Now)
@@ -411,13 +420,7 @@ func TestEventWhoseCommitWasNotAnswered(t *testing.T) {
 // was refused ("nothing was sent") and, when the commit had landed, its entry stayed pending for
 // good, read as "outcome unknown".
 func TestBeginWhoseCommitWasNotAnswered(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		lose func(*testpg.Outage)
-	}{
-		{"the commit was lost, and the entry with it", (*testpg.Outage).LoseNextCommit},
-		{"the commit's answer was lost, not the entry", (*testpg.Outage).LoseNextCommitAnswer},
-	} {
+	for _, tc := range commitLosses() {
 		t.Run(tc.name, func(t *testing.T) {
 			relay, db := openRelayed(t)
 			rec := NewRecorder(db, newClock().Now)
