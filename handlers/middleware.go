@@ -67,7 +67,8 @@ type MiddlewareConfig struct {
 // Use installs SMTP Desk's middleware on e, outermost first: request id, security headers (with
 // the CSP nonce), gzip (unless NoGzip), access log (which also hands errors to
 // e.HTTPErrorHandler, so the log sees the final status), metrics (when set), recover, body
-// limit. It also sets e.IPExtractor from the trusted proxies.
+// limit, and last the redirect of a page's address typed with a trailing "/" (trailingSlash). It
+// also sets e.IPExtractor from the trusted proxies.
 func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -84,7 +85,7 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics)
 	}
-	e.Use(Recover(cfg.Logger), middleware.BodyLimit(cfg.BodyLimit))
+	e.Use(Recover(cfg.Logger), middleware.BodyLimit(cfg.BodyLimit), trailingSlash)
 }
 
 // IPExtractor returns the client-IP rule: with no trusted proxies the socket peer; otherwise the
