@@ -339,3 +339,73 @@ func TestShutdownSaysWhatItWaitsFor(t *testing.T) {
 		t.Errorf("log lacks %s:\n%s", want, out.String())
 	}
 }
+
+// TestDemoStopsWhenItsTerminalCloses: closing the terminal the demo runs in sends it SIGHUP, and
+// the demo then stops as on Ctrl+C: it exits cleanly and removes its temporary data directory.
+// It reloaded its policy instead and went on running with no terminal, holding its port, and the
+// newcomer's next "go run ./cmd/web -demo" found 8080 taken. The test runs main in a child
+// process (the test binary again, told by SMTPDESK_TEST_MAIN to call main), with TMPDIR its own,
+// and sends the signal twice: a second hang-up during shutdown must not end it before it cleans
+// up.
+func TestDemoStopsWhenItsTerminalCloses(t *testing.T) {
+	if os.Getenv("SMTPDESK_TEST_MAIN") == "1" {
+		os.Args = []string{"web", "-demo", "-addr", "127.0.0.1:0"}
+		main()
+		return
+	}
+	tmp := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDemoStopsWhenItsTerminalCloses$")
+	cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "TMPDIR="+tmp)
+	var out testlog.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}()
+	re := regexp.MustCompile(`SMTP Desk demo is running: http://(127\.0\.0\.1:\d+)`)
+	var addr string
+	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			addr = m[1]
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the demo ended before it ran: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo URL within 30 s:\n%s", out.String())
+		}
+	}
+	dirs, err := filepath.Glob(filepath.Join(tmp, "smtpdesk-demo-*"))
+	if err != nil || len(dirs) != 1 {
+		t.Fatalf("the demo's data directories in TMPDIR: %q, %v; want one", dirs, err)
+	}
+	for range 2 {
+		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("after SIGHUP the demo ended with %v, want exit status 0\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the demo still runs 20 s after SIGHUP\n%s", out.String())
+	}
+	if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the demo's data directory %s is still there after it stopped: %v", dirs[0], err)
+	}
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("something still listens on the demo's address %s", addr)
+	}
+}

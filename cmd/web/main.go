@@ -366,6 +366,16 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 	if addr == "" {
 		addr = config.DefaultDemoListen
 	}
+	// The demo runs in a terminal, and closing the terminal sends SIGHUP: the demo then stops as on
+	// Ctrl+C, removing its temporary data directory. It reloaded its policy instead, as the server
+	// does, and went on running with no terminal, holding its port, so the next
+	// "go run ./cmd/web -demo" found 8080 taken. The demo writes its policy anew at every start,
+	// so a hang-up has nothing to reload. After the stop, SIGHUP is ignored again (the deferred
+	// Ignore runs first), so that a second one during shutdown does not end the process before it
+	// cleans up.
+	ctx, stopHangUp := signal.NotifyContext(ctx, syscall.SIGHUP)
+	defer stopHangUp()
+	defer signal.Ignore(syscall.SIGHUP)
 	logger := app.NewLogger(stdout, cfg)
 	d, err := app.StartDemo(ctx, app.DemoOptions{
 		Addr: addr, DataDir: o.dataDir, Logger: logger,
@@ -390,12 +400,6 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 	}
 	defer stopMetrics()
 	d.App.LogReady(strings.TrimPrefix(d.URL, "http://"))
-	stopHUP := onHUP(func() {
-		if err := d.App.ReloadPolicy(); err != nil {
-			logger.Error("policy reload failed; the previous policy stays in force", "err", err)
-		}
-	})
-	defer stopHUP()
 
 	bar := strings.Repeat("=", 78)
 	fmt.Fprintf(stdout, "\n%s\n  SMTP Desk demo is running: %s\n\n", bar, d.URL)
@@ -405,7 +409,7 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 	for _, p := range d.IdP.Personas() {
 		fmt.Fprintf(stdout, "    - %s: %s\n", p.Name, p.Description)
 	}
-	fmt.Fprintf(stdout, "\n  Press Ctrl+C to stop.\n%s\n\n", bar)
+	fmt.Fprintf(stdout, "\n  Press Ctrl+C (or close this terminal) to stop.\n%s\n\n", bar)
 
 	<-ctx.Done()
 	logStopping(logger, ShutdownTimeout)
