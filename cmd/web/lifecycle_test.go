@@ -340,72 +340,111 @@ func TestShutdownSaysWhatItWaitsFor(t *testing.T) {
 	}
 }
 
-// TestDemoStopsWhenItsTerminalCloses: closing the terminal the demo runs in sends it SIGHUP, and
-// the demo then stops as on Ctrl+C: it exits cleanly and removes its temporary data directory.
-// It reloaded its policy instead and went on running with no terminal, holding its port, and the
-// newcomer's next "go run ./cmd/web -demo" found 8080 taken. The test runs main in a child
-// process (the test binary again, told by SMTPDESK_TEST_MAIN to call main), with TMPDIR its own,
-// and sends the signal twice: a second hang-up during shutdown must not end it before it cleans
-// up.
-func TestDemoStopsWhenItsTerminalCloses(t *testing.T) {
+// TestDemoCleansUpWhenItsSurroundingsGo: the demo stops cleanly, exits with status 0 and removes
+// its temporary data directory however its terminal ends it, and does not leave its port held.
+//   - The terminal closes: that sends SIGHUP (twice here: a second hang-up during shutdown must
+//     not end it before it cleans up). The demo reloaded its policy instead and went on running
+//     with no terminal, holding its port, and the newcomer's next "go run ./cmd/web -demo" found
+//     8080 taken.
+//   - Its output was piped ("go run ./cmd/web -demo | tee demo.log") and the reader is gone before
+//     the demo stops, as when Ctrl+C ends both: the demo was killed by SIGPIPE at its first log
+//     line after that, before it removed its directory.
+//
+// Each case runs main in a child process (the test binary again, told by SMTPDESK_TEST_MAIN to
+// call main), with TMPDIR its own and its output through a pipe the test reads.
+func TestDemoCleansUpWhenItsSurroundingsGo(t *testing.T) {
 	if os.Getenv("SMTPDESK_TEST_MAIN") == "1" {
 		os.Args = []string{"web", "-demo", "-addr", "127.0.0.1:0"}
 		main()
 		return
 	}
-	tmp := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestDemoStopsWhenItsTerminalCloses$")
-	cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "TMPDIR="+tmp)
-	var out testlog.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-	}()
-	re := regexp.MustCompile(`SMTP Desk demo is running: http://(127\.0\.0\.1:\d+)`)
-	var addr string
-	for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			addr = m[1]
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("the demo ended before it ran: %v\n%s", err, out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no demo URL within 30 s:\n%s", out.String())
-		}
-	}
-	dirs, err := filepath.Glob(filepath.Join(tmp, "smtpdesk-demo-*"))
-	if err != nil || len(dirs) != 1 {
-		t.Fatalf("the demo's data directories in TMPDIR: %q, %v; want one", dirs, err)
-	}
-	for range 2 {
-		if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-			t.Fatal(err)
-		}
-	}
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("after SIGHUP the demo ended with %v, want exit status 0\n%s", err, out.String())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the demo still runs 20 s after SIGHUP\n%s", out.String())
-	}
-	if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("the demo's data directory %s is still there after it stopped: %v", dirs[0], err)
-	}
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		c.Close()
-		t.Errorf("something still listens on the demo's address %s", addr)
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, demo *os.Process, output *os.File)
+	}{
+		{"the terminal closes", func(t *testing.T, demo *os.Process, _ *os.File) {
+			for range 2 {
+				if err := demo.Signal(syscall.SIGHUP); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"the output's reader is gone, then Ctrl+C", func(t *testing.T, demo *os.Process, output *os.File) {
+			if err := output.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if err := demo.Signal(syscall.SIGINT); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^TestDemoCleansUpWhenItsSurroundingsGo$")
+			cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "TMPDIR="+tmp)
+			cmd.Stdout, cmd.Stderr = w, w
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			w.Close() // the child holds the write end now
+			var out testlog.Buffer
+			read := make(chan struct{})
+			go func() { _, _ = io.Copy(&out, r); close(read) }()
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			defer func() {
+				if cmd.ProcessState == nil {
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+				r.Close()
+			}()
+			re := regexp.MustCompile(`SMTP Desk demo is running: http://(127\.0\.0\.1:\d+)`)
+			var addr string
+			for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+				if m := re.FindStringSubmatch(out.String()); m != nil {
+					addr = m[1]
+				}
+				select {
+				case err := <-exited:
+					t.Fatalf("the demo ended before it ran: %v\n%s", err, out.String())
+				default:
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no demo URL within 30 s:\n%s", out.String())
+				}
+			}
+			// The banner ends with a line of "=" and a blank line: wait for it, so that the
+			// output's reader does not go while the demo is still writing its start.
+			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "to stop.\n"); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("the banner did not end within 10 s:\n%s", out.String())
+				}
+			}
+			dirs, err := filepath.Glob(filepath.Join(tmp, "smtpdesk-demo-*"))
+			if err != nil || len(dirs) != 1 {
+				t.Fatalf("the demo's data directories in TMPDIR: %q, %v; want one", dirs, err)
+			}
+			tc.end(t, cmd.Process, r)
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("the demo ended with %v, want exit status 0\n%s", err, out.String())
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatalf("the demo still runs 20 s later\n%s", out.String())
+			}
+			if _, err := os.Stat(dirs[0]); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("the demo's data directory %s is still there after it stopped: %v", dirs[0], err)
+			}
+			if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				c.Close()
+				t.Errorf("something still listens on the demo's address %s", addr)
+			}
+		})
 	}
 }

@@ -376,6 +376,14 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 	ctx, stopHangUp := signal.NotifyContext(ctx, syscall.SIGHUP)
 	defer stopHangUp()
 	defer signal.Ignore(syscall.SIGHUP)
+	// Its output may be piped ("go run ./cmd/web -demo | tee demo.log"), and Ctrl+C ends the
+	// reader as well: Go kills a program whose write to a closed stdout or stderr pipe raises
+	// SIGPIPE, and the demo's first log line after that ("stopping") killed it before it removed
+	// its directory. With SIGPIPE ignored, such writes fail (their lines are lost, as there is no
+	// one to read them) and the demo goes on to stop cleanly. Connections never raised it: a
+	// write to a closed socket fails with EPIPE whatever the signal's disposition.
+	signal.Ignore(syscall.SIGPIPE)
+	defer signal.Reset(syscall.SIGPIPE)
 	logger := app.NewLogger(stdout, cfg)
 	d, err := app.StartDemo(ctx, app.DemoOptions{
 		Addr: addr, DataDir: o.dataDir, Logger: logger,
