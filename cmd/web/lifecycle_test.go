@@ -178,36 +178,7 @@ func TestSecondSignalEndsShutdownAtOnce(t *testing.T) {
 	}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
-			cmd := exec.Command(os.Args[0], "-test.run=^TestSecondSignalEndsShutdownAtOnce$")
-			cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "SMTPDESK_TEST_DATA="+t.TempDir())
-			var out testlog.Buffer
-			cmd.Stdout, cmd.Stderr = &out, &out
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			defer func() {
-				if cmd.ProcessState == nil {
-					_ = cmd.Process.Kill()
-					<-exited
-				}
-			}()
-			re := regexp.MustCompile(`SMTP Desk demo is running: http://(127\.0\.0\.1:\d+)`)
-			var addr string
-			for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-				if m := re.FindStringSubmatch(out.String()); m != nil {
-					addr = m[1]
-				}
-				select {
-				case err := <-exited:
-					t.Fatalf("the demo ended before it ran: %v\n%s", err, out.String())
-				default:
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no demo URL within 30 s:\n%s", out.String())
-				}
-			}
+			cmd, exited, out, addr := startDemoChild(t, "TestSecondSignalEndsShutdownAtOnce", "SMTPDESK_TEST_DATA="+t.TempDir())
 			// Part of a request's header: the connection is active, and shutdown waits for it
 			// (up to ReadHeaderTimeout, 10 s, when the server gives up on the rest).
 			c, err := net.Dial("tcp", addr)
@@ -380,56 +351,12 @@ func TestDemoCleansUpWhenItsSurroundingsGo(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tmp := t.TempDir()
-			r, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(os.Args[0], "-test.run=^TestDemoCleansUpWhenItsSurroundingsGo$")
-			cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "TMPDIR="+tmp)
-			cmd.Stdout, cmd.Stderr = w, w
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			w.Close() // the child holds the write end now
-			var out testlog.Buffer
-			read := make(chan struct{})
-			go func() { _, _ = io.Copy(&out, r); close(read) }()
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			defer func() {
-				if cmd.ProcessState == nil {
-					_ = cmd.Process.Kill()
-					<-exited
-				}
-				r.Close()
-			}()
-			re := regexp.MustCompile(`SMTP Desk demo is running: http://(127\.0\.0\.1:\d+)`)
-			var addr string
-			for deadline := time.Now().Add(30 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
-				if m := re.FindStringSubmatch(out.String()); m != nil {
-					addr = m[1]
-				}
-				select {
-				case err := <-exited:
-					t.Fatalf("the demo ended before it ran: %v\n%s", err, out.String())
-				default:
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no demo URL within 30 s:\n%s", out.String())
-				}
-			}
-			// The banner ends with a line of "=" and a blank line: wait for it, so that the
-			// output's reader does not go while the demo is still writing its start.
-			for deadline := time.Now().Add(10 * time.Second); !strings.Contains(out.String(), "to stop.\n"); time.Sleep(20 * time.Millisecond) {
-				if time.Now().After(deadline) {
-					t.Fatalf("the banner did not end within 10 s:\n%s", out.String())
-				}
-			}
+			cmd, exited, out, addr := startDemoChild(t, "TestDemoCleansUpWhenItsSurroundingsGo", "TMPDIR="+tmp)
 			dirs, err := filepath.Glob(filepath.Join(tmp, "smtpdesk-demo-*"))
 			if err != nil || len(dirs) != 1 {
 				t.Fatalf("the demo's data directories in TMPDIR: %q, %v; want one", dirs, err)
 			}
-			tc.end(t, cmd.Process, r)
+			tc.end(t, cmd.Process, out.reader)
 			select {
 			case err := <-exited:
 				if err != nil {
@@ -446,5 +373,58 @@ func TestDemoCleansUpWhenItsSurroundingsGo(t *testing.T) {
 				t.Errorf("something still listens on the demo's address %s", addr)
 			}
 		})
+	}
+}
+
+// demoOutput is a demo child's output: what it wrote so far, and the pipe it comes through.
+type demoOutput struct {
+	testlog.Buffer
+	reader *os.File // the read end: closing it leaves the child's writes no reader
+}
+
+// startDemoChild runs main with "-demo -addr 127.0.0.1:0" in a child process (the test binary
+// again, running test, told by SMTPDESK_TEST_MAIN to call main), with env added to its
+// environment and its stdout and stderr through a pipe the test reads, and waits for the end of
+// its banner. It returns the child, the result of its Wait, its output and its address; the
+// child is killed when the test ends while it runs.
+func startDemoChild(t *testing.T, test string, env ...string) (*exec.Cmd, <-chan error, *demoOutput, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(append(os.Environ(), "SMTPDESK_TEST_MAIN=1"), env...)
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close() // the child holds the write end now
+	out := &demoOutput{reader: r}
+	go func() { _, _ = io.Copy(&out.Buffer, r) }()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		r.Close()
+	})
+	// The banner ends with "… to stop." and a line of "=": waiting for it means the demo
+	// serves and has written its start, so that a test closing the reader does not cut it.
+	re := regexp.MustCompile(`SMTP Desk demo is running: http://(127\.0\.0\.1:\d+)(?s:.*)to stop\.\n`)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return cmd, exited, out, m[1]
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("the demo ended before it ran: %v\n%s", err, out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo banner within 30 s:\n%s", out.String())
+		}
 	}
 }
