@@ -807,6 +807,20 @@ func TestWithoutJavaScript(t *testing.T) {
 	tb.wait(testid("logins-input"))
 	tb.look("create")
 	tb.fill(testid("logins-input"), "nojs")
+	// Without the script the password fields stay open while "Generate" is chosen: a password
+	// typed there is not dropped for a generated one: the form comes back saying so, where the
+	// choice is made and in the choice's description, with nothing sent to Mailgun.
+	tb.fill(testid("password-input"), "typed-pass-42")
+	tb.fill(testid("password2-input"), "typed-pass-42")
+	tb.wantStatus("submit create with a typed password", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusBadRequest)
+	tb.wait(testid("field-error-mode"))
+	tb.look("typed-with-generate")
+	if d := tb.ax(testid("mode-generate")).Description; !strings.Contains(d, `but "Generate" is chosen`) {
+		t.Errorf("the Generate choice is described as %q, without the reason the form came back", d)
+	}
+	if slices.Contains(srv.Sandbox.Logins(domain), login) {
+		t.Errorf("%s was created from a form that came back", login)
+	}
 	tb.wantStatus("submit create", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
 	tb.look("created-secrets")
 	pw := tb.secrets()[login]

@@ -52,7 +52,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	params, err := c.FormParams()
+	params, err := bodyForm(c.Request())
 	if err != nil {
 		return h.badRequest(c, "The form could not be read", err)
 	}

@@ -83,7 +83,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	if sc == nil {
 		return err
 	}
-	params, err := c.FormParams()
+	params, err := bodyForm(c.Request())
 	if err != nil {
 		return h.badRequest(c, "The form could not be read", err)
 	}
@@ -286,7 +286,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	params, err := c.FormParams()
+	params, err := bodyForm(c.Request())
 	if err != nil {
 		return h.badRequest(c, "The form could not be read", err)
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
@@ -9,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -29,6 +32,28 @@ const (
 	// AuditPageSize is the number of audit entries per page.
 	AuditPageSize = 50
 )
+
+// bodyForm returns the fields of a POST's body, never those of its URL's query (which echo's
+// FormParams and Go's Request.Form mix in). SMTP Desk's forms send everything in the body, and a
+// field in a URL is one that histories, logs and Referer headers keep: a password or a form
+// token put in a link must not be acted on, as the CSRF token in one is not (auth's check reads
+// the body too).
+func bodyForm(r *http.Request) (url.Values, error) {
+	var err error
+	if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		err = r.ParseMultipartForm(maxMultipartMemory)
+	} else {
+		err = r.ParseForm()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.PostForm, nil
+}
+
+// maxMultipartMemory is how much of a multipart body bodyForm keeps in memory (echo's own
+// default); the body limit middleware has bounded the body far below it.
+const maxMultipartMemory = 32 << 20
 
 // PageSizes are the page sizes the domain page offers.
 func PageSizes() []int { return []int{25, 50, 100, 500} }
@@ -118,17 +143,10 @@ func (f *CreateForm) OK() bool { return len(f.Errors) == 0 && len(f.LineErrors) 
 func ParseCreateForm(domain string, v url.Values) CreateForm {
 	f := CreateForm{
 		Raw:    v.Get("logins"),
-		Mode:   parseMode(v.Get("mode")),
 		System: v.Get("system") == "on",
 		Errors: FormErrors{},
 	}
-	if f.Mode == "manual" {
-		if msg := checkPassword(v.Get("password"), v.Get("password2")); msg.field != "" {
-			f.Errors[msg.field] = msg.text
-		} else {
-			f.Password = v.Get("password")
-		}
-	}
+	f.Mode, f.Password = parsePassword(v, f.Errors)
 
 	seen := map[string]int{} // lower-cased full login → line number
 	count := 0
@@ -254,12 +272,34 @@ func checkPassword(pw, again string) fieldMsg {
 	return fieldMsg{}
 }
 
-func parseMode(s string) string {
-	if s == "manual" {
-		return "manual"
+// parsePassword reads a create or reset form's password choice: the mode ("generate" or
+// "manual"; "generate" when no choice was sent, as the page checks it first, and to show the form
+// again with when the choice is one the page does not offer) and the password, which only a
+// manual choice whose two fields agree and fit Mailgun's limits yields. What is wrong goes into
+// errs. A password typed while "Generate" is chosen is refused rather than dropped: the script
+// disables the password fields while "Generate" is chosen, so only a page without it sends
+// both, and its user may believe the password typed is the one set.
+func parsePassword(v url.Values, errs FormErrors) (mode, password string) {
+	pw, again := v.Get("password"), v.Get("password2")
+	switch m := v.Get("mode"); m {
+	case "manual":
+		if msg := checkPassword(pw, again); msg.field != "" {
+			errs[msg.field] = msg.text
+			return "manual", ""
+		}
+		return "manual", pw
+	case "generate", "":
+		if pw != "" || again != "" {
+			errs["mode"] = ModeTypedPassword
+		}
+	default:
+		errs["mode"] = `Choose "Generate" or "Choose a password".`
 	}
-	return "generate"
+	return "generate", ""
 }
+
+// ModeTypedPassword is the form's answer to a password typed while "Generate" is chosen.
+const ModeTypedPassword = `You typed a password, but "Generate" is chosen. To set the password you typed, choose "Choose a password" and type it again; to have one generated, leave both password fields empty.`
 
 // ResetForm is the parsed reset-password form.
 type ResetForm struct {
@@ -270,14 +310,8 @@ type ResetForm struct {
 
 // ParseResetForm reads and checks the reset form.
 func ParseResetForm(v url.Values) ResetForm {
-	f := ResetForm{Mode: parseMode(v.Get("mode")), Errors: FormErrors{}}
-	if f.Mode == "manual" {
-		if msg := checkPassword(v.Get("password"), v.Get("password2")); msg.field != "" {
-			f.Errors[msg.field] = msg.text
-		} else {
-			f.Password = v.Get("password")
-		}
-	}
+	f := ResetForm{Errors: FormErrors{}}
+	f.Mode, f.Password = parsePassword(v, f.Errors)
 	return f
 }
 

@@ -179,9 +179,26 @@ func TestParseCreateForm(t *testing.T) {
 			wantMode:   "manual",
 		},
 		{
-			name:       "password ignored in generate mode; unknown mode is generate",
-			form:       url.Values{"logins": {"a"}, "mode": {"weird"}, "password": {"x"}},
+			// Only a page without the script sends both: its user may think the typed
+			// password is the one set, so the form comes back rather than drop it.
+			name:       "password typed in generate mode is refused, not dropped",
+			form:       url.Values{"logins": {"a"}, "mode": {"generate"}, "password": {"chosen-1"}, "password2": {"chosen-1"}},
 			wantLogins: []string{"a@example.com"},
+			wantErrs:   FormErrors{"mode": ModeTypedPassword},
+			wantMode:   "generate",
+		},
+		{
+			name:       "no choice sent and a password typed: the page's default, refused the same",
+			form:       url.Values{"logins": {"a"}, "password2": {"x"}},
+			wantLogins: []string{"a@example.com"},
+			wantErrs:   FormErrors{"mode": ModeTypedPassword},
+			wantMode:   "generate",
+		},
+		{
+			name:       "a choice the page does not offer",
+			form:       url.Values{"logins": {"a"}, "mode": {"Manual"}, "password": {"chosen-1"}, "password2": {"chosen-1"}},
+			wantLogins: []string{"a@example.com"},
+			wantErrs:   FormErrors{"mode": `Choose "Generate" or "Choose a password".`},
 			wantMode:   "generate",
 		},
 	}

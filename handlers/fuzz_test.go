@@ -81,8 +81,20 @@ func FuzzParseResetForm(f *testing.F) {
 			if mode == "manual" {
 				t.Fatal("mode manual parsed as generate")
 			}
-			if form.Password != "" || len(form.Errors) != 0 {
-				t.Fatalf("generate mode: password %q, errors %v; want none", form.Password, form.Errors)
+			if form.Password != "" {
+				t.Fatalf("generate mode kept password %q", form.Password)
+			}
+			// A generated password, unless a password was typed or the choice is one the
+			// page does not offer: then the mode is what the form says, and nothing else.
+			var want FormErrors
+			switch {
+			case mode != "generate" && mode != "":
+				want = FormErrors{"mode": `Choose "Generate" or "Choose a password".`}
+			case pw != "" || pw2 != "":
+				want = FormErrors{"mode": ModeTypedPassword}
+			}
+			if len(want) != len(form.Errors) || form.Errors["mode"] != want["mode"] {
+				t.Fatalf("mode %q with passwords typed %v: errors %v, want %v", mode, pw != "" || pw2 != "", form.Errors, want)
 			}
 			return
 		default:
