@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -137,30 +138,84 @@ func Register(e *echo.Echo, d Deps) error {
 	// Every page that a GET reads also answers HEAD, with the same status and headers and no
 	// body, as HTTP asks (RFC 9110 9.3.2): link checkers and uptime monitors use it. Unrouted,
 	// a HEAD fell through to the group's catch-all and read as an unknown page.
+	var allow methodsByPath
 	get := func(path string, h echo.HandlerFunc) {
+		allow.add(path, http.MethodGet, http.MethodHead)
 		g.Match([]string{http.MethodGet, http.MethodHead}, path, h)
+	}
+	post := func(path string, h echo.HandlerFunc) {
+		allow.add(path, http.MethodPost)
+		g.POST(path, h)
 	}
 	get("/", home.Home)
 	get("/export.csv", home.ExportCSV)
 	get("/d/:domain", creds.List)
 	get("/d/:domain/export.csv", creds.ExportCSV)
 	get("/d/:domain/new", creds.NewForm)
-	g.POST("/d/:domain/new", creds.Create)
+	post("/d/:domain/new", creds.Create)
 	get("/d/:domain/logins/:login/reset", creds.ResetForm)
-	g.POST("/d/:domain/logins/:login/reset", creds.Reset)
+	post("/d/:domain/logins/:login/reset", creds.Reset)
 	get("/d/:domain/logins/:login/delete", creds.DeleteForm)
-	g.POST("/d/:domain/logins/:login/delete", creds.Delete)
+	post("/d/:domain/logins/:login/delete", creds.Delete)
 	get("/d/:domain/delete-all", creds.DeleteAllForm)
-	g.POST("/d/:domain/delete-all", creds.DeleteAll)
+	post("/d/:domain/delete-all", creds.DeleteAll)
 	get("/audit", ap.List)
-	g.POST("/audit/verify", ap.Verify)
+	post("/audit/verify", ap.Verify)
 	// The check runs on a POST (it writes an entry); an address typed or bookmarked goes to the
 	// audit trail, where its button is.
 	get("/audit/verify", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/audit") })
 	get("/audit/export.csv", ap.ExportCSV)
 	get("/audit/export.jsonl", ap.ExportJSONL)
+	allow.refuseOthers(g)
 	return nil
 }
+
+// methodsByPath records the methods each page's path answers, in the order the paths were
+// added.
+type methodsByPath struct {
+	paths   []string
+	methods map[string][]string
+}
+
+func (m *methodsByPath) add(path string, methods ...string) {
+	if m.methods == nil {
+		m.methods = map[string][]string{}
+	}
+	if _, ok := m.methods[path]; !ok {
+		m.paths = append(m.paths, path)
+	}
+	m.methods[path] = append(m.methods[path], methods...)
+}
+
+// refuseOthers answers every other method on each path 405, with Allow naming the methods the
+// path answers (RFC 9110 15.5.6). echo would, but a group with middleware has a catch-all route
+// (so that an unknown address is signed-in only too) that answers 404 first: a PUT or a POST
+// sent to a page read "There is nothing at this address" instead of "not allowed here". The
+// group's middleware runs first, so a change still needs its CSRF token before it learns this.
+func (m *methodsByPath) refuseOthers(g *echo.Group) {
+	all := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
+	for _, path := range m.paths {
+		served := m.methods[path]
+		var others []string
+		for _, method := range all {
+			if !slices.Contains(served, method) {
+				others = append(others, method)
+			}
+		}
+		allowHeader := strings.Join(served, ", ")
+		for _, r := range g.Match(others, path, func(c echo.Context) error {
+			c.Response().Header().Set(echo.HeaderAllow, allowHeader)
+			return echo.NewHTTPError(http.StatusMethodNotAllowed)
+		}) {
+			r.Name = NotAllowedRoute
+		}
+	}
+}
+
+// NotAllowedRoute is the name of the routes that answer a page's other methods 405, so that a
+// walk over the router's routes can tell them from the pages.
+const NotAllowedRoute = "smtpdesk: method not allowed"
 
 // uncached marks every signed-in response as not to be stored by any cache.
 func uncached(next echo.HandlerFunc) echo.HandlerFunc {

@@ -268,7 +268,7 @@ func TestSecurity15SecurityHeaders(t *testing.T) {
 		at(admin, "/d/example.com/logins/user001@example.com/reset"), at(admin, "/d/example.com/logins/user001@example.com/delete"),
 		at(admin, "/d/example.com/delete-all"), at(admin, "/audit"), at(admin, "/audit/export.csv"), at(admin, "/audit/export.jsonl"),
 		at(admin, "/d/example.com/export.csv"), at(admin, "/export.csv"), at(admin, "/no-such-page"), at(admin, "/d/no-such.example"),
-		at(admin, auth.LogoutPath), // a method the route lacks: 404
+		at(admin, auth.LogoutPath), // the sign-out address typed: a page asking to sign out
 		{c: admin, method: http.MethodGet, path: "/d/no-such.example", hdr: http.Header{"Accept": {"application/json"}}},
 		{c: admin, method: http.MethodPost, path: "/d/example.com/new", form: url.Values{"logins": {strings.Repeat("a", 70<<10)}}}, // 413
 		at(anon, "/"), at(anon, auth.LoginPath), at(anon, "/auth/signed-out"), at(anon, "/auth/callback?state=x&code=y"),
@@ -337,7 +337,9 @@ func TestSecurity15SecurityHeaders(t *testing.T) {
 // the sign-out form with its CSRF token), so none may be kept by a browser or proxy cache, and
 // after sign-out the back button must not show one. That holds for every GET route behind
 // sign-in, and for the error pages answered before any route's middleware runs: an unknown
-// address (404, as is a method the route lacks) and a form refused by the CSRF check (403).
+// address (404) and a form refused by the CSRF check (403). A method a page lacks (405) is
+// answered by a route of the same signed-in group (handlers.NotAllowedRoute), after its
+// middleware.
 func TestSecurity15SignedInPagesNotStored(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
