@@ -58,10 +58,10 @@ func (h *CredentialPages) List(c echo.Context) error {
 	ctx := c.Request().Context()
 	paging := ParsePaging(c.QueryParams())
 	// A part the query parser drops (a filter cut short: "q=bob%4") is said, not silently left out.
-	for _, p := range unreadableProblems(c.Request().URL.RawQuery) {
+	filter, problem := pageFilter(c.QueryParam("q"))
+	for _, p := range append(unreadableProblems(c.Request().URL.RawQuery), problem) {
 		paging.Note = strings.TrimSpace(paging.Note + " " + p)
 	}
-	filter := filterText(c.QueryParam("q"))
 	rotate := c.QueryParam("rotate") == "1"
 	changed := changedLogins(c.QueryParams())
 	rot := h.rotation(ctx, sc.domain)

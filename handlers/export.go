@@ -198,9 +198,14 @@ func yesNo(b bool) string {
 
 // refuseUnreadableExport refuses an export whose address holds parts that cannot be read: the
 // query parser drops them, so a filter cut short ("q=bob%4") exported every login instead of the
-// few the page had shown. nil when every part can be read.
+// few the page had shown. So is a filter the page would not apply (pageFilter). nil when every
+// part can be read.
 func refuseUnreadableExport(c echo.Context) error {
-	if p := unreadableProblems(c.Request().URL.RawQuery); len(p) > 0 {
+	p := unreadableProblems(c.Request().URL.RawQuery)
+	if _, problem := pageFilter(c.QueryParam("q")); problem != "" {
+		p = append(p, problem)
+	}
+	if len(p) > 0 {
 		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(p, " ")+" Set the filter on the page and export from there.")
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -260,15 +261,35 @@ func TestRotateView(t *testing.T) {
 // inside a %-escape, "q=bo%4") was left out without a word: the domain page showed, and its
 // export and the all-domains export wrote, every login instead of the few asked for. The page now
 // says the part was not applied, and the exports refuse the address.
+//
+// A filter with control characters or bytes that are not UTF-8 (which the search box cannot
+// type) is the same kind of mangled link: the pages said "0 matches for" it and printed it back
+// raw, a NUL byte included, and the domain list ignored a part it could not read. Each page now
+// says it was not applied, showing it escaped, and lists what it lists without it.
 func TestUnreadableFilterIsSaid(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signIn(t, "admin")
-	p := get(t, c, "/d/acme.example?q=bo%4")
-	wantStatus(t, p, http.StatusOK)
-	if f := p.TestID("flash").Text(); !strings.Contains(f, `"q=bo%4" of the address was not applied`) {
-		t.Errorf("the page's flash = %q, want it to say the filter was not applied", f)
+	for _, tt := range []struct{ path, said string }{
+		{"/d/acme.example?q=bo%4", `"q=bo%4" of the address was not applied`},
+		{"/d/acme.example?q=%00", `The filter "\x00" was not applied: it contains control characters or is not valid UTF-8.`},
+		{"/d/acme.example?q=bo%C3%28", `The filter "bo\xc3(" was not applied`},
+		{"/?q=acme%2", `"q=acme%2" of the address was not applied`},
+		{"/?q=ac%07me", `The filter "ac\ame" was not applied`},
+	} {
+		p := get(t, c, tt.path)
+		wantStatus(t, p, http.StatusOK)
+		if f := p.TestID("flash").Text(); !strings.Contains(f, tt.said) {
+			t.Errorf("%s: the page's flash = %q, want it to say %q", tt.path, f, tt.said)
+		}
+		if strings.ContainsAny(string(p.Body), "\x00\x07") || !utf8.Valid(p.Body) {
+			t.Errorf("%s: the page holds the filter's raw bytes", tt.path)
+		}
+		rows := p.TestID("domain-row").Length() + p.Find("tbody tr[data-login]").Length()
+		if rows == 0 || strings.Contains(p.Text(), "match") {
+			t.Errorf("%s: %d rows shown, or a count of matches; want the unfiltered list: %.400s", tt.path, rows, p.Text())
+		}
 	}
-	for _, path := range []string{"/d/acme.example/export.csv?q=bo%4", "/export.csv?q=acme%2"} {
+	for _, path := range []string{"/d/acme.example/export.csv?q=bo%4", "/export.csv?q=acme%2", "/d/acme.example/export.csv?q=%00", "/export.csv?q=a%C3"} {
 		p := get(t, c, path)
 		if p.Status != http.StatusBadRequest || !strings.Contains(p.Text(), "Nothing was exported") || !strings.Contains(p.Text(), "was not applied") {
 			t.Errorf("GET %s = %d, want 400 saying nothing was exported and why: %.300s", path, p.Status, p.Text())

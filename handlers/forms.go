@@ -419,11 +419,13 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 		return t, v
 	}
 	a.From, a.Form.From = date("from")
+	// Set or not by its text: 0001-01-01 is a day, Go's zero time, and "to" it is a filter
+	// that matches nothing, not one left out.
 	to, toText := date("to")
-	if !to.IsZero() {
+	if toText != "" {
 		a.To, a.Form.To = to.AddDate(0, 0, 1), toText
 	}
-	if !a.From.IsZero() && !to.IsZero() && a.From.After(to) {
+	if !a.From.IsZero() && toText != "" && a.From.After(to) {
 		problem("The from date %s is after the to date %s, so no entry can match: swap them to see that period.", a.Form.From, a.Form.To)
 	}
 	if n, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && n > 0 {
@@ -497,6 +499,18 @@ func printable(s string) bool {
 		return false
 	}
 	return !strings.ContainsFunc(s, unicode.IsControl)
+}
+
+// pageFilter reads the ?q= filter of the domain list or the domain page through filterText.
+// One with control characters or bytes that are not UTF-8 (a mangled link: the search box
+// cannot type them) is not applied, and problem says so, as the audit trail's filters do, so
+// that the page neither lists "0 matches" for it nor prints it back raw.
+func pageFilter(q string) (filter, problem string) {
+	filter = filterText(q)
+	if filter != "" && !printable(filter) {
+		return "", fmt.Sprintf("The filter %q was not applied: it contains control characters or is not valid UTF-8.", clip(filter, 64))
+	}
+	return filter, ""
 }
 
 // StoreFilter is the store query for this filter (visibility is added by the caller).

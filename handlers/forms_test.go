@@ -376,6 +376,9 @@ func TestParseAuditQuery(t *testing.T) {
 		{"from=2026-02-01&to=2026-01-31", views.AuditFilter{From: "2026-02-01", To: "2026-01-31"}, "from date 2026-02-01 is after the to date 2026-01-31, so no entry can match"},
 		{"from=2026-01-31&to=2026-01-31", views.AuditFilter{From: "2026-01-31", To: "2026-01-31"}, ""},
 		{"before=-3&before=x", views.AuditFilter{}, ""},
+		// The first day Go can name is its zero time, and still a day: nothing is that old.
+		{"to=0001-01-01", views.AuditFilter{To: "0001-01-01"}, ""},
+		{"from=2026-01-01&to=0001-01-01", views.AuditFilter{From: "2026-01-01", To: "0001-01-01"}, "from date 2026-01-01 is after the to date 0001-01-01"},
 		// The trail names logins whole: a local part alone is kept (the form shows it) and named.
 		{"domain=acme.example&login=alice", views.AuditFilter{Domain: "acme.example", Login: "alice"}, `login filter "alice" has no @, so no entry can match: write the whole login, such as alice@acme.example.`},
 		{"login=bob", views.AuditFilter{Login: "bob"}, `login filter "bob" has no @, so no entry can match`},

@@ -38,7 +38,12 @@ func (h *HomePages) Home(c echo.Context) error {
 	if err != nil {
 		return fmt.Errorf("home: %w", err)
 	}
-	q := filterText(c.QueryParam("q"))
+	// A search the address mangled is said, not silently shown as every domain or none.
+	q, problem := pageFilter(c.QueryParam("q"))
+	problems := unreadableProblems(c.Request().URL.RawQuery)
+	if problem != "" {
+		problems = append(problems, problem)
+	}
 	last := auth.Pref(c, prefLastDomain)
 	rows := make([]views.DomainRow, 0, len(visible))
 	for _, d := range visible {
@@ -92,6 +97,9 @@ func (h *HomePages) Home(c echo.Context) error {
 	}
 	if q != "" {
 		vm.ExportURL += "?" + url.Values{"q": {q}}.Encode()
+	}
+	if len(problems) > 0 {
+		vm.Flashes = append(vm.Flashes, views.Flash{Kind: "warning", Message: strings.Join(problems, " ")})
 	}
 	return Render(c, http.StatusOK, views.Home(vm))
 }
