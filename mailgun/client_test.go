@@ -158,6 +158,68 @@ func TestMalformedJSONIsBadResponse(t *testing.T) {
 	}
 }
 
+// TestChangeAnswerWithoutMessageIsBadResponse: a 2xx answer to a change that is not Mailgun's
+// (null, {}, a gateway's or a proxy's JSON of its own) says nothing about the change. It was
+// taken as success: a create with nothing created said, "Mailgun deleted 0 logins" in the audit
+// trail. It is ErrBadResponse now, whose outcome callers treat as unknown, and it is not retried.
+func TestChangeAnswerWithoutMessageIsBadResponse(t *testing.T) {
+	ctx := context.Background()
+	calls := map[string]func(c *mailgun.Client) error{
+		"create": func(c *mailgun.Client) error {
+			_, err := c.CreateCredentials(ctx, "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"alice"}})
+			return err
+		},
+		"change password": func(c *mailgun.Client) error {
+			_, err := c.ChangePassword(ctx, "example.com", "alice", "secret-2")
+			return err
+		},
+		"change a mailbox's password": func(c *mailgun.Client) error {
+			_, err := c.ChangeMailboxPassword(ctx, "example.com", "alice", "")
+			return err
+		},
+		"delete": func(c *mailgun.Client) error {
+			_, err := c.DeleteCredential(ctx, "example.com", "alice")
+			return err
+		},
+		"delete all": func(c *mailgun.Client) error {
+			_, err := c.DeleteAllCredentials(ctx, "example.com")
+			return err
+		},
+	}
+	for name, call := range calls {
+		bodies := []string{`null`, `{}`, `{"status":"ok"}`, `{"error":"quota exceeded"}`, `{"message":""}`}
+		if name == "delete all" {
+			// Its count is what the audit trail records as deleted.
+			bodies = append(bodies, `{"message":"All domain credentials have been deleted"}`,
+				`{"message":"All domain credentials have been deleted","count":null}`,
+				`{"message":"All domain credentials have been deleted","count":-1}`)
+		}
+		for _, body := range bodies {
+			f := newFake(t, reply{body: body})
+			c, _ := newClient(t, f)
+			if err := call(c); !errors.Is(err, mailgun.ErrBadResponse) {
+				t.Errorf("%s, answer %s: err = %v, want ErrBadResponse", name, body, err)
+			}
+			if n := len(f.requests()); n != 1 {
+				t.Errorf("%s, answer %s: %d requests, want 1 (a 2xx is not retried)", name, body, n)
+			}
+		}
+	}
+	// Mailgun's own answers still succeed, a count of 0 included.
+	for name, body := range map[string]string{
+		"create":          `{"message":"Created 1 credentials pair(s)","note":"n","credentials":{"alice@example.com":"pw-12345"}}`,
+		"delete":          `{"message":"Credentials have been deleted","spec":"alice@example.com"}`,
+		"delete all":      `{"message":"All domain credentials have been deleted","count":0}`,
+		"change password": `{"message":"Password changed"}`,
+	} {
+		f := newFake(t, reply{body: body})
+		c, _ := newClient(t, f)
+		if err := calls[name](c); err != nil {
+			t.Errorf("%s, Mailgun's answer %s: %v", name, body, err)
+		}
+	}
+}
+
 // A negative total_count is a broken answer: callers size slices and maps by it (the list
 // cache's whole-domain read panicked on one, taking the process down from its singleflight).
 func TestNegativeTotalCountIsBadResponse(t *testing.T) {

@@ -256,6 +256,9 @@ func (c *Client) CreateCredentials(ctx context.Context, domain string, req *Crea
 	if err != nil {
 		return nil, err
 	}
+	if err := answered(routeCreateCredentials, ans.Message); err != nil {
+		return nil, err
+	}
 	res := &CreateResult{Message: ans.Message, Note: ans.Note}
 	if len(ans.Credentials) > 0 {
 		res.Passwords = ans.Credentials
@@ -316,6 +319,9 @@ func (c *Client) changePassword(ctx context.Context, r route, path, domain, spec
 	case err != nil:
 		return nil, err
 	}
+	if err := answered(r, ans.Message); err != nil {
+		return nil, err
+	}
 	res := &PasswordResult{Message: ans.Message, Note: ans.Note, Login: login}
 	if password == "" {
 		if pw, ok := ans.Credentials[login]; ok {
@@ -371,6 +377,9 @@ func (c *Client) DeleteCredential(ctx context.Context, domain, spec string) (*De
 	case err != nil:
 		return nil, err
 	}
+	if err := answered(routeDeleteCredential, ans.Message); err != nil {
+		return nil, err
+	}
 	if ans.Spec == "" {
 		ans.Spec = fullLogin(spec, domain)
 	}
@@ -408,13 +417,31 @@ func (c *Client) DeleteAllCredentials(ctx context.Context, domain string) (*Dele
 	}
 	var ans struct {
 		Message string `json:"message"`
-		Count   int    `json:"count"`
+		Count   *int   `json:"count"`
 	}
 	cl := &call{route: routeDeleteAll, path: p}
 	if err := c.do(ctx, cl, &ans); err != nil {
 		return nil, err
 	}
-	return &DeleteAllResult{Message: ans.Message, Count: ans.Count, CountIncomplete: cl.afterUnknown}, nil
+	if err := answered(routeDeleteAll, ans.Message); err != nil {
+		return nil, err
+	}
+	if ans.Count == nil || *ans.Count < 0 {
+		return nil, fmt.Errorf("mailgun: %s: %w: no count of the logins deleted", routeDeleteAll, ErrBadResponse)
+	}
+	return &DeleteAllResult{Message: ans.Message, Count: *ans.Count, CountIncomplete: cl.afterUnknown}, nil
+}
+
+// answered checks that a change's 2xx answer is Mailgun's: every one carries a "message"
+// (Mailgun's reference marks it required). A 2xx without one (null, {}, a proxy's or a gateway's
+// JSON of its own) says nothing about the change, so its outcome is unknown: ErrBadResponse, as
+// for an answer that is not JSON, and never a success that the audit trail and the page would
+// then report.
+func answered(r route, message string) error {
+	if message == "" {
+		return fmt.Errorf("mailgun: %s: %w: no message in the answer", r, ErrBadResponse)
+	}
+	return nil
 }
 
 // credentialPage is a list answer as Mailgun sends it. It decodes itself (fastDecoder): the
