@@ -156,6 +156,9 @@ func pageParams(q url.Values) (skip, limit int, err error) {
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
+		if errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+			n, err = maxLimit+1, nil // a whole number too large for an int is larger than 1000 too
+		}
 		if err != nil || n < 0 {
 			return 0, 0, errors.New("Invalid limit parameter: must be a non-negative integer")
 		}

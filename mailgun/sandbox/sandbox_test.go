@@ -81,6 +81,7 @@ func TestListCredentials(t *testing.T) {
 		{"past the end", "?skip=5000", 200, "", "", 0},
 		{"limit 1000", "?limit=1000", 200, "", "postmaster@example.com", 251},
 		{"limit over 1000", "?limit=1001", 400, "Limit parameter can't be larger than 1000", "", 0},
+		{"limit too large for an int", "?limit=99999999999999999999", 400, "Limit parameter can't be larger than 1000", "", 0},
 		{"negative limit", "?limit=-1", 400, "Invalid limit parameter: must be a non-negative integer", "", 0},
 		{"non-numeric limit", "?limit=ten", 400, "Invalid limit parameter: must be a non-negative integer", "", 0},
 		{"negative skip", "?skip=-5", 400, "Invalid skip parameter: must be a non-negative integer", "", 0},
@@ -513,6 +514,7 @@ func TestListDomains(t *testing.T) {
 		{"bad state", "?state=odd", 400, "Invalid state parameter: use active, unverified or disabled", nil, 0},
 		{"bad sort", "?sort=age", 400, "Invalid sort parameter: use name, name:asc or name:desc", nil, 0},
 		{"limit over 1000", "?limit=1001", 400, "Limit parameter can't be larger than 1000", nil, 0},
+		{"limit too large for an int", "?limit=99999999999999999999", 400, "Limit parameter can't be larger than 1000", nil, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
