@@ -49,6 +49,10 @@ var fastListSeeds = []string{
 	`{"items":[]}`,
 	`null`,
 	`{"message":"Domain not found"}`,
+	// Commas left out, between members, items and the top level's members.
+	`{"items":[{"login":"a@x.io" "mailbox":"a@x.io"}],"total_count":1}`,
+	`{"items":[{"login":"a@x.io"} {"login":"b@x.io"}],"total_count":2}`,
+	`{"items":[] "total_count":0}`,
 }
 
 // TestFastListMatchesEncodingJSON holds the fast path to encoding/json: where it takes a body,

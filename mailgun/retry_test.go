@@ -313,6 +313,23 @@ func TestRetryHonoursServerHints(t *testing.T) {
 	}
 }
 
+// TestRetryHintTooLongIsNotAShortWait: a hint of more seconds than a time.Duration holds
+// (1e11 s is some 3,000 years) is clamped, so it is a wait past the deadline, not taken, and
+// never one that overflowed to a negative or short wait and retried at once.
+func TestRetryHintTooLongIsNotAShortWait(t *testing.T) {
+	for _, hdr := range []map[string]string{{"Retry-After": "100000000000"}, {"Retry-After": "1e300"}} {
+		f := newFake(t, reply{status: 429, header: hdr}, reply{body: okList})
+		c, s := newClient(t, f, mailgun.WithTimeout(time.Minute))
+		var me *mailgun.Error
+		if err := listCall(c); !errors.As(err, &me) || me.StatusCode != http.StatusTooManyRequests || me.RetryAfter < 24*time.Hour {
+			t.Errorf("Retry-After %s: err = %v, want the 429 with its long wait", hdr["Retry-After"], err)
+		}
+		if got := len(f.requests()); got != 1 || len(s.got()) != 0 {
+			t.Errorf("Retry-After %s: %d requests after waits %v, want 1 and no wait", hdr["Retry-After"], got, s.got())
+		}
+	}
+}
+
 // SECURITY.md item 21/22: a wait that would pass the deadline is not taken; Mailgun's
 // answer comes back at once with its RetryAfter.
 func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {

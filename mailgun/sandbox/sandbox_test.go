@@ -194,6 +194,13 @@ func TestCreate(t *testing.T) {
 					wantGiven: map[string]string{"alice@example.com": "12345", "bob@example.com": strings.Repeat("x", 32)},
 				},
 				{
+					// Characters, not bytes: five é are ten bytes, thirty-two are sixty-four.
+					name:      "password lengths in characters",
+					form:      form("login", "alice", "login", "bob", "password", "ééééé", "password", strings.Repeat("é", 32)),
+					wantMsg:   "Created 2 credentials pair(s)",
+					wantGiven: map[string]string{"alice@example.com": "ééééé", "bob@example.com": strings.Repeat("é", 32)},
+				},
+				{
 					name:      "system flag",
 					form:      form("login", "alice", "password", "s3cret-1", "system", "true"),
 					wantMsg:   "Created 1 credentials pair(s)",
@@ -259,6 +266,7 @@ func TestCreateErrorsCreateNothing(t *testing.T) {
 				{"empty password", form("login", "zed", "password", ""), "Password cannot be empty"},
 				{"password too short", form("login", "zed", "password", "1234"), "Password length must be between 5 and 32 characters"},
 				{"password too long", form("login", "zed", "password", strings.Repeat("x", 33)), "Password length must be between 5 and 32 characters"},
+				{"password too long in characters", form("login", "zed", "password", strings.Repeat("é", 33)), "Password length must be between 5 and 32 characters"},
 				{"more passwords than logins", form("login", "zed", "password", "s3cret-1", "password", "s3cret-2"), "Got 2 passwords for 1 logins: passwords pair with logins by position"},
 				{"existing login", form("login", "zed", "login", "alice"), "Credentials for alice@example.com already exist"},
 				{"existing login as address", form("login", "zed", "login", "Alice@example.com"), "Credentials for Alice@example.com already exist"},
