@@ -49,6 +49,10 @@ func TestRole(t *testing.T) {
 		{"operator", Subject{Groups: []string{"team-acme"}}, "acme.example", RoleOperator},
 		{"operator domain case", Subject{Groups: []string{"team-acme"}}, "ACME.example.", RoleOperator},
 		{"operator elsewhere", Subject{Groups: []string{"team-acme"}}, "other.example", RoleNone},
+		// A rule names one domain: not its subdomains, nor a name that ends like it.
+		{"operator of a subdomain", Subject{Groups: []string{"team-acme"}}, "mail.acme.example", RoleNone},
+		{"operator of a name ending like it", Subject{Groups: []string{"team-acme"}}, "notacme.example", RoleNone},
+		{"operator of a name starting like it", Subject{Groups: []string{"team-acme"}}, "acme.example.org", RoleNone},
 		{"second rule", Subject{Groups: []string{"team-acme"}}, "example.com", RoleViewer},
 		{"group case sensitive", Subject{Groups: []string{"Team-Acme"}}, "acme.example", RoleNone},
 		{"wildcard", Subject{Groups: []string{"auditors"}}, "anything.example", RoleViewer},
