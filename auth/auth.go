@@ -185,17 +185,20 @@ func (a *Auth) Discover(ctx context.Context) error {
 		return fmt.Errorf("auth: discover %s: %w", a.cfg.IssuerURL, err)
 	}
 	var extra struct {
-		EndSession string `json:"end_session_endpoint"`
-		UserInfo   string `json:"userinfo_endpoint"`
+		EndSession      string   `json:"end_session_endpoint"`
+		UserInfo        string   `json:"userinfo_endpoint"`
+		TokenAuthMethod []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&extra); err != nil {
 		return fmt.Errorf("auth: discovery document: %w", err)
 	}
+	endpoint := p.Endpoint()
+	endpoint.AuthStyle = tokenAuthStyle(extra.TokenAuthMethod)
 	d := &discovered{
 		provider: p,
 		oauth: oauth2.Config{
 			ClientID: a.cfg.ClientID, ClientSecret: a.cfg.ClientSecret, RedirectURL: a.cfg.RedirectURL,
-			Endpoint: p.Endpoint(), Scopes: a.cfg.Scopes,
+			Endpoint: endpoint, Scopes: a.cfg.Scopes,
 		},
 		verifier: p.Verifier(&oidc.Config{
 			ClientID:             a.cfg.ClientID,
@@ -474,6 +477,19 @@ func (a *Auth) refuseAs(c echo.Context, status int, msg string, internal error, 
 	}
 	a.record(c, AuthEvent{Action: ActionSignInRefused, Outcome: "failed", Issuer: a.cfg.IssuerURL, Detail: detail})
 	return echo.NewHTTPError(status, msg).SetInternal(fmt.Errorf("%w: %s", internal, detail))
+}
+
+// tokenAuthStyle is how the client secret goes to the token endpoint, from the methods the
+// provider's discovery document lists: in the Authorization header (client_secret_basic, the
+// default OpenID Connect Discovery gives when none are listed) unless the provider takes it only
+// in the form (client_secret_post). oauth2 would otherwise guess, sending the code again the
+// other way after any failure: a token endpoint that does not answer then kept the user
+// waiting two timeouts instead of one.
+func tokenAuthStyle(methods []string) oauth2.AuthStyle {
+	if len(methods) == 0 || slices.Contains(methods, "client_secret_basic") || !slices.Contains(methods, "client_secret_post") {
+		return oauth2.AuthStyleInHeader
+	}
+	return oauth2.AuthStyleInParams
 }
 
 func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDToken, tok *oauth2.Token) (*User, error) {

@@ -1,14 +1,18 @@
 package auth_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,6 +46,11 @@ func TestSecurity01CookieFlags(t *testing.T) {
 	lc := findLoginCookie(loginResp.resp)
 	if lc == nil {
 		t.Fatal("no sign-in cookie set")
+	}
+	// The names themselves, not the constants that hold them: a browser keeps a __Host- cookie
+	// only when it is Secure, has Path=/ and no Domain, so no subdomain can set or shadow it.
+	if !strings.HasPrefix(lc.Name, "__Host-") || !strings.HasPrefix(auth.CookieName, "__Host-") {
+		t.Errorf("cookie names %q and %q, want both with the __Host- prefix", lc.Name, auth.CookieName)
 	}
 	if !lc.Secure || !lc.HttpOnly || lc.SameSite != http.SameSiteLaxMode || lc.Path != "/" || lc.Domain != "" || lc.MaxAge <= 0 || lc.MaxAge > 15*60 {
 		t.Errorf("sign-in cookie = %+v, want Secure HttpOnly Lax Path=/ no Domain, Max-Age <= 15 min", lc)
@@ -86,6 +95,31 @@ func TestDemoCookiesWithoutHostPrefix(t *testing.T) {
 	}
 	if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
 		t.Errorf("protected = %d", pg.resp.StatusCode)
+	}
+}
+
+// TestSignInValuesFreshEachTime: every sign-in sends the provider its own state, nonce and PKCE
+// challenge (SECURITY.md items 6 and 7): a fixed value would let a code or an ID token taken from
+// one sign-in be used in another. Three sign-ins, and every value differs from the others.
+func TestSignInValuesFreshEachTime(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	seen := map[string]map[string]bool{"state": {}, "nonce": {}, "code_challenge": {}}
+	for range 3 {
+		u, err := url.Parse(h.browser().startLogin("/protected"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := u.Query()
+		if m := q.Get("code_challenge_method"); m != "S256" {
+			t.Errorf("code_challenge_method = %q, want S256", m)
+		}
+		for name, values := range seen {
+			v := q.Get(name)
+			if len(v) < 22 || values[v] {
+				t.Errorf("%s %q: empty, short or sent before", name, v)
+			}
+			values[v] = true
+		}
 	}
 }
 
@@ -589,6 +623,87 @@ func TestFlashesAndPrefs(t *testing.T) {
 // ErrSignInUnavailable: the "Sign-in is unavailable" page), not a sign-in to start again (400);
 // a provider answer that is not a standard code is refused without showing it. Each is
 // recorded as a refused sign-in, and no session is made.
+// roundTripFunc lets a test stand between the app and the provider.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestUserinfoOfAnotherSubjectRefused: the userinfo answer must be about the ID token's subject
+// (OpenID Connect Core 5.3.2); one about somebody else (a mixed-up or malicious provider, a
+// token substituted on the way) ends the sign-in, and its claims (groups) are never used.
+func TestUserinfoOfAnotherSubjectRefused(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	// The groups come from userinfo, as with providers that leave them out of the ID token.
+	h.idp.SetTamper(func(c, _ map[string]any) { delete(c, "groups") })
+	cfg := h.cfg.HTTPClient
+	h.cfg.HTTPClient = &http.Client{Timeout: cfg.Timeout, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		resp, err := http.DefaultTransport.RoundTrip(r)
+		if err != nil || r.URL.Path != "/userinfo" {
+			return resp, err
+		}
+		defer resp.Body.Close()
+		var claims map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&claims); err != nil {
+			return nil, err
+		}
+		claims["sub"] = "someone-else"
+		b, _ := json.Marshal(claims)
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		resp.Header.Del("Content-Length")
+		return resp, nil
+	})}
+	h.restart(testKeys(1))
+	b := h.browser()
+	pg := b.get(b.toCallback("/protected", "admin"))
+	if findSetCookie(pg.resp, auth.CookieName) != nil || pg.resp.StatusCode < 400 {
+		t.Errorf("callback with another subject's userinfo = %d, cookie set %v; want refused", pg.resp.StatusCode, findSetCookie(pg.resp, auth.CookieName) != nil)
+	}
+	if ev := h.events.last(auth.ActionSignInRefused); !strings.Contains(ev.Detail, "userinfo subject") {
+		t.Errorf("refusal recorded as %+v, want the userinfo subject named", ev)
+	}
+}
+
+// TestProviderCallsHaveADeadlineByDefault: an HTTP client given without a timeout (or none at
+// all) still gets one for the calls to the provider (SECURITY.md item 9): a token endpoint that
+// never answers ends the sign-in with 503 "Sign-in is unavailable", not a request that hangs
+// with its user. The endpoint here hangs until the request is given up, or for a minute, when
+// the test fails.
+func TestProviderCallsHaveADeadlineByDefault(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOpts{})
+	safety := time.After(time.Minute)
+	hung := false
+	var tokenCalls atomic.Int32
+	h.cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if r.URL.Path != "/token" {
+			return http.DefaultTransport.RoundTrip(r)
+		}
+		tokenCalls.Add(1)
+		select {
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		case <-safety:
+			hung = true
+			return nil, errors.New("the test's safety net: no deadline ended the call")
+		}
+	})}
+	h.restart(testKeys(1))
+	b := h.browser()
+	pg := b.get(b.toCallback("/protected", "admin"))
+	if hung {
+		t.Fatal("the token call had no deadline: it waited for the test's minute")
+	}
+	if pg.resp.StatusCode != http.StatusServiceUnavailable || findSetCookie(pg.resp, auth.CookieName) != nil {
+		t.Errorf("callback with a hanging token endpoint = %d %q, want 503 and no session", pg.resp.StatusCode, pg.body)
+	}
+	// Once: the client secret goes the way the provider's discovery document says, so a failed
+	// exchange is not sent again the other way (which kept the user waiting twice as long).
+	if n := tokenCalls.Load(); n != 1 {
+		t.Errorf("the token endpoint was asked %d times, want 1", n)
+	}
+}
+
 func TestSignInProviderFailsMidway(t *testing.T) {
 	t.Run("server_error", func(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
