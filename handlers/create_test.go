@@ -383,6 +383,10 @@ func TestActionRateLimit(t *testing.T) {
 	if n := len(e.callsTo("create", "")); n != 0 {
 		t.Errorf("%d create calls over the limit", n)
 	}
+	// The budget is the user's, not the session's: signing in again (a new session, in another
+	// browser) does not refill it.
+	again := submit(t, e.signIn(t, "operator"), "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rlf"})
+	wantStatus(t, again, http.StatusTooManyRequests)
 	// Another user is not affected; the same user may act again once the minute has moved on.
 	wantStatus(t, submit(t, e.signIn(t, "admin"), "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "rld"}), http.StatusOK)
 	e.Clock.Add(30 * time.Second)

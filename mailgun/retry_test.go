@@ -313,6 +313,36 @@ func TestRetryHonoursServerHints(t *testing.T) {
 	}
 }
 
+// TestRetryBackoffIsJittered: a backoff wait is drawn from [0, the capped exponential wait]
+// ("full jitter"), so that clients that failed together do not retry together. The jitter source
+// is asked for the range and its answer is the wait: here it picks the middle of the range, the
+// top (the other tests' pick) and the bottom.
+func TestRetryBackoffIsJittered(t *testing.T) {
+	ms := time.Millisecond
+	for _, tt := range []struct {
+		name string
+		pick func(n int64) int64
+		want []time.Duration
+	}{
+		{"middle", func(n int64) int64 { return n / 2 }, []time.Duration{100 * ms, 200 * ms}},
+		{"bottom", func(int64) int64 { return 0 }, []time.Duration{0, 0}},
+	} {
+		f := newFake(t, reply{status: 503}, reply{status: 503}, reply{body: okList})
+		c, s := newClient(t, f)
+		var asked []int64
+		mailgun.SetTestHooks(c, nil, nil, func(n int64) int64 { asked = append(asked, n); return tt.pick(n) })
+		if err := listCall(c); err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if want := []int64{int64(200*ms) + 1, int64(400*ms) + 1}; !reflect.DeepEqual(asked, want) {
+			t.Errorf("%s: jitter asked for %v, want %v", tt.name, asked, want)
+		}
+		if got := s.got(); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("%s: waits = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
 // TestRetryHintTooLongIsNotAShortWait: a hint of more seconds than a time.Duration holds
 // (1e11 s is some 3,000 years) is clamped, so it is a wait past the deadline, not taken, and
 // never one that overflowed to a negative or short wait and retried at once.
