@@ -175,6 +175,10 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	// password, as the page does.
 	pending.Note = createdNote(out)
 	h.complete(c, pending, nil)
+	if f.System {
+		// The trail now says these are system logins: the list marks them so at once.
+		h.pwSets.Forget(sc.domain)
+	}
 	// The list the form came from, showing the logins that now exist (never a password).
 	var made []string
 	for _, s := range out.Secrets {

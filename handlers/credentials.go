@@ -109,7 +109,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
-		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !IsSystemLogin(cr.Login) })
+		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !rot.isSystem(cr.Login) })
 		matches := selectLogins(all, filter, rotate, rot)
 		total = len(matches)
 		// The page that holds a login just changed, unless the page asked for does.
@@ -141,7 +141,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 	rows := make([]views.CredentialRow, 0, len(items))
 	systemRows := 0
 	for _, cr := range items {
-		system := IsSystemLogin(cr.Login)
+		system := rot.isSystem(cr.Login)
 		if system {
 			systemRows++
 		}
@@ -253,15 +253,24 @@ func loginMatches(login, needle string) bool {
 }
 
 // rotation is what the "consider rotating" mark of a domain's logins depends on: the cutoff
-// (AgeWarningDays ago) and when SMTP Desk last set each login's password.
+// (AgeWarningDays ago) and when SMTP Desk last set each login's password; and, from the same
+// reading of the audit trail, which logins SMTP Desk created as system logins.
 type rotation struct {
 	cutoff time.Time
 	sets   map[string]time.Time // lower-case login → last password set through SMTP Desk
+	system map[string]bool      // lower-case login → created as a system login through SMTP Desk
 }
 
 // rotation returns the domain's rotation inputs as of now.
 func (s *site) rotation(ctx context.Context, domain string) rotation {
-	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: s.pwSets.Of(ctx, domain)}
+	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: s.pwSets.Of(ctx, domain),
+		system: s.pwSets.System(ctx, domain)}
+}
+
+// isSystem says whether login is a system login, which Mailgun will not delete and delete all
+// keeps: postmaster (IsSystemLogin), or one SMTP Desk created as a system login.
+func (r rotation) isSystem(login string) bool {
+	return IsSystemLogin(login) || r.system[strings.ToLower(login)]
 }
 
 // of is when SMTP Desk last set cr's password (zero when it never did, as far as the audit trail

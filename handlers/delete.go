@@ -52,7 +52,7 @@ func (h *CredentialPages) deleteVM(c echo.Context, sc *scope, back string) views
 		CancelURL: cmp.Or(back, domainURL(sc.domain)),
 		Back:      back,
 	}
-	if IsSystemLogin(sc.login) {
+	if h.rotation(c.Request().Context(), sc.domain).isSystem(sc.login) {
 		vm.System, vm.FormToken = true, ""
 		vm.Upstream = systemRefusal(sc.login)
 	}
@@ -61,7 +61,7 @@ func (h *CredentialPages) deleteVM(c echo.Context, sc *scope, back string) views
 
 func systemRefusal(login string) *views.UpstreamError {
 	return &views.UpstreamError{Heading: "System login",
-		Message: fmt.Sprintf("%s is the domain's system login; Mailgun does not allow deleting it.", login)}
+		Message: fmt.Sprintf("%s is a system login of the domain; Mailgun does not allow deleting it.", login)}
 }
 
 // DeleteForm asks for confirmation before deleting one login.
@@ -90,7 +90,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	back := wayBack(c, params, sc.domain)
 	// The page is built only on the answers that show it: it takes the session's flashes, which
 	// belong to the list this action redirects to.
-	if IsSystemLogin(sc.login) {
+	if h.rotation(c.Request().Context(), sc.domain).isSystem(sc.login) {
 		return Render(c, http.StatusBadRequest, views.Delete(h.deleteVM(c, sc, back)))
 	}
 	if ok, err := h.limit(c, sc); !ok {
@@ -205,18 +205,19 @@ func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (v
 	// the count must be Mailgun's now, not a list this instance kept from a few seconds ago, which
 	// misses logins made since through another replica (or Mailgun's own panel).
 	h.lists.Invalidate(sc.domain)
-	all, err := h.lists.All(c.Request().Context(), sc.domain)
+	ctx := c.Request().Context()
+	all, err := h.lists.All(ctx, sc.domain)
 	if err != nil {
 		return vm, err
 	}
-	listDeleteAll(&vm, all)
+	listDeleteAll(&vm, all, h.rotation(ctx, sc.domain))
 	return vm, nil
 }
 
 // deleteAllPage is the delete-all page before the list is read into it (listDeleteAll).
 func (h *CredentialPages) deleteAllPage(c echo.Context, sc *scope, back string) views.DeleteAllVM {
 	return views.DeleteAllVM{
-		Page:      h.page(c, "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system login.", "domains", sc.domain),
+		Page:      h.page(c, "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system logins.", "domains", sc.domain),
 		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Errors:    map[string]string{},
@@ -226,10 +227,11 @@ func (h *CredentialPages) deleteAllPage(c echo.Context, sc *scope, back string) 
 	}
 }
 
-// listDeleteAll fills in what the delete-all page names from the domain's list all.
-func listDeleteAll(vm *views.DeleteAllVM, all []mailgun.Credential) {
+// listDeleteAll fills in what the delete-all page names from the domain's list all, whose
+// system logins rot knows.
+func listDeleteAll(vm *views.DeleteAllVM, all []mailgun.Credential, rot rotation) {
 	for _, cr := range all {
-		if IsSystemLogin(cr.Login) {
+		if rot.isSystem(cr.Login) {
 			vm.SystemKept = append(vm.SystemKept, cr.Login)
 			continue
 		}
@@ -239,14 +241,14 @@ func listDeleteAll(vm *views.DeleteAllVM, all []mailgun.Credential) {
 		}
 	}
 	vm.More = vm.Count - len(vm.Preview)
-	vm.Listed = listedDigest(deletable(all))
+	vm.Listed = listedDigest(deletable(all, rot))
 }
 
 // deletable is the logins of all that delete-all removes: every one but the system logins.
-func deletable(all []mailgun.Credential) []string {
+func deletable(all []mailgun.Credential, rot rotation) []string {
 	logins := make([]string, 0, len(all))
 	for _, cr := range all {
-		if !IsSystemLogin(cr.Login) {
+		if !rot.isSystem(cr.Login) {
 			logins = append(logins, cr.Login)
 		}
 	}
@@ -334,7 +336,8 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	if err != nil {
 		return h.listError(c, sc, err)
 	}
-	logins := deletable(all)
+	rot := h.rotation(ctx, sc.domain)
+	logins := deletable(all, rot)
 	// The owner confirmed the logins the page named. When the list is no longer those (logins
 	// made or deleted elsewhere since, through another replica or Mailgun's own panel; or a
 	// form without the one-time token sent again after it deleted them), nothing is
@@ -342,7 +345,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	// field (a client that sends none) is not checked, as a form without a one-time token is not.
 	if listed := params.Get("listed"); listed != "" && listed != listedDigest(logins) {
 		vm := h.deleteAllPage(c, sc, back)
-		listDeleteAll(&vm, all)
+		listDeleteAll(&vm, all, rot)
 		vm.Confirm = confirm
 		vm.Upstream = &views.UpstreamError{Heading: "The logins have changed",
 			Message: fmt.Sprintf("Logins of %s were created or deleted since this page was opened, so nothing was deleted. The page now shows what delete all would remove; check it before confirming again.", sc.domain)}

@@ -45,13 +45,15 @@ type Auditor interface {
 }
 
 // AuditLog reads the audit trail for the audit pages and exports, checks its hash chain, and
-// tells when each login's password was last reset (PasswordSets). *store.DB satisfies it.
+// tells when each login's password was last reset and which logins were created as system
+// logins (PasswordSets). *store.DB satisfies it.
 type AuditLog interface {
 	ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error)
 	AuditDomains(ctx context.Context) ([]string, error)
 	EachAudit(ctx context.Context, f store.AuditFilter, fn func(store.AuditEntry) error) error
 	VerifyAudit(ctx context.Context) (store.VerifyReport, error)
 	LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
+	NewestOK(ctx context.Context, domain, action string) (map[string]store.OKDetail, error)
 }
 
 // FormTokens records the one-time tokens of the create, reset and delete forms acted on, so that

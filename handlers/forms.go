@@ -337,9 +337,10 @@ func LoginSpec(domain, login string) (string, error) {
 	return full, nil
 }
 
-// IsSystemLogin reports whether a login is Mailgun's system credential. Mailgun's list has no
+// IsSystemLogin reports whether a login is Mailgun's own system credential. Mailgun's list has no
 // system flag; every domain gets postmaster@<domain> as its system login and it cannot be
-// deleted, so the local part is the only signal available (an inference, not documented).
+// deleted, so the local part is the signal (an inference, not documented). The logins SMTP Desk
+// created as system logins are known from the audit trail instead (rotation.isSystem).
 func IsSystemLogin(login string) bool {
 	local, _, _ := strings.Cut(login, "@")
 	return strings.EqualFold(local, "postmaster")

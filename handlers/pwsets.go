@@ -11,13 +11,18 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/smtpdesk/smtpdesk/audit"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
-// PasswordSets knows when SMTP Desk last set the password of each login of a domain: the newest
-// successful reset in the audit trail. Mailgun keeps only a login's creation date, so without it
-// a login reset yesterday would still be marked "consider rotating" for its age. A domain's
-// answer is kept for ttl (one query per domain and ttl, not per page view); a reset through this
-// instance forgets it at once, and one through another instance is seen within ttl.
+// PasswordSets knows what the audit trail tells of a domain's logins that Mailgun's list does
+// not. When SMTP Desk last set the password of each: the newest successful reset (Mailgun keeps
+// only a login's creation date, so without it a login reset yesterday would still be marked
+// "consider rotating" for its age). And which it created as system logins: those whose newest
+// successful create asked for them (Mailgun's list has no system flag, and its delete all keeps
+// them, so without it the delete-all page named them among the logins it deletes, and each row
+// offered a delete Mailgun refuses). A domain's answer is kept for ttl (two queries per domain
+// and ttl, not per page view); a reset or a create of system logins through this instance
+// forgets it at once, and one through another instance is seen within ttl.
 type PasswordSets struct {
 	src AuditLog
 	ttl time.Duration
@@ -32,6 +37,7 @@ type PasswordSets struct {
 
 type pwSetEntry struct {
 	at      map[string]time.Time
+	system  map[string]bool // lower-case login → created as a system login through SMTP Desk
 	expires time.Time
 }
 
@@ -57,14 +63,26 @@ const lastOKTimeout = 5 * time.Second
 // nil PasswordSets, or an audit trail that cannot be read, gives none: the page then marks
 // logins by their creation date alone, as it would without the trail, and logs why.
 func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Time {
+	return p.entry(ctx, domain).at
+}
+
+// System returns domain's logins (lower case) that SMTP Desk created as system logins, as far
+// as the audit trail remembers. None from a nil PasswordSets or a trail that cannot be read:
+// postmaster is then the only system login known (IsSystemLogin).
+func (p *PasswordSets) System(ctx context.Context, domain string) map[string]bool {
+	return p.entry(ctx, domain).system
+}
+
+// entry is what is known of domain, read from the audit trail when it is not kept.
+func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 	if p == nil {
-		return nil
+		return pwSetEntry{}
 	}
 	d := domainKey(domain)
 	p.mu.Lock()
 	if e, ok := p.domains[d]; ok && p.now().Before(e.expires) {
 		p.mu.Unlock()
-		return e.at
+		return e
 	}
 	g := p.gen[d]
 	p.mu.Unlock()
@@ -75,19 +93,36 @@ func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Ti
 		if err != nil {
 			return nil, err
 		}
+		created, err := p.src.NewestOK(ctx, d, audit.ActionCredentialCreate)
+		if err != nil {
+			return nil, err
+		}
+		e := pwSetEntry{at: at, system: map[string]bool{}, expires: p.now().Add(p.ttl)}
+		for login, c := range created {
+			if createdSystem(c) {
+				e.system[login] = true
+			}
+		}
 		p.mu.Lock()
 		if p.gen[d] == g {
 			p.roomLocked()
-			p.domains[d] = pwSetEntry{at: at, expires: p.now().Add(p.ttl)}
+			p.domains[d] = e
 		}
 		p.mu.Unlock()
-		return at, nil
+		return e, nil
 	})
 	if err != nil {
 		p.log.WarnContext(ctx, "password ages: read the audit trail", "domain", domain, "err", err)
-		return nil
+		return pwSetEntry{}
 	}
-	return v.(map[string]time.Time)
+	return v.(pwSetEntry)
+}
+
+// createdSystem says whether a successful create entry asked for system logins: its detail says
+// so, or, in an entry written before the pending entry carried it, its message begins with it
+// (auditText).
+func createdSystem(c store.OKDetail) bool {
+	return c.Detail == aboutSystemLogins || (c.Detail == "" && strings.HasPrefix(c.Message, aboutSystemLogins))
 }
 
 // roomLocked makes room for one more domain: once maxPasswordSetDomains are kept it drops the
@@ -108,7 +143,8 @@ func (p *PasswordSets) roomLocked() {
 	}
 }
 
-// Forget drops what is known of domain, after this instance changed a password there.
+// Forget drops what is known of domain, after this instance changed a password there or
+// created system logins.
 func (p *PasswordSets) Forget(domain string) {
 	if p == nil {
 		return

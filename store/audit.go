@@ -465,6 +465,45 @@ func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]tim
 	return out, nil
 }
 
+// OKDetail is what NewestOK returns of an entry: its detail and the message of its completion.
+type OKDetail struct {
+	Detail  string
+	Message string
+}
+
+// NewestOK returns, for each login of domain that an entry of action names and that completed
+// with outcome OK, the detail and completion message of the newest such entry, keyed by the
+// login as the trail keeps it (lower case). SMTP Desk uses it for the logins it created as
+// system logins (action credential.create, whose detail says so): Mailgun's list does not say
+// which logins are. Entries that retention removed are not seen.
+func (db *DB) NewestOK(ctx context.Context, domain, action string) (map[string]OKDetail, error) {
+	out := map[string]OKDetail{}
+	err := db.op(ctx, func(ctx context.Context) error {
+		// Oldest first, so that a login's newest entry is the one kept.
+		rows, err := db.query(ctx, db.rebind(`SELECT l.login, a.detail, COALESCE(a.final_message, '') FROM audit_log a
+			JOIN audit_logins l ON l.entry_id = a.id
+			WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
+			ORDER BY a.id`), strings.ToLower(domain), action, OutcomeOK)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var login string
+			var d OKDetail
+			if err := rows.Scan(&login, &d.Detail, &d.Message); err != nil {
+				return err
+			}
+			out[login] = d
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: newest ok %s in %s: %w", action, domain, err)
+	}
+	return out, nil
+}
+
 // AuditDomains returns every domain that an entry of the trail other than a refusal
 // (access.denied) names, sorted, without the empty domain of sign-ins and other events of no
 // domain. The audit page offers them in its domain filter without asking Mailgun, whose domain

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -941,6 +942,40 @@ func TestAuditLastOK(t *testing.T) {
 		}
 		if got, err := db.LastOK(ctx, "empty.example", "credential.reset"); err != nil || len(got) != 0 {
 			t.Errorf("LastOK of a domain without entries = %v, %v", got, err)
+		}
+	})
+}
+
+// TestAuditNewestOK: the detail and completion message of the newest successful entry of an
+// action per login of a domain, with the login's case folded; failed, unknown and pending
+// entries, other actions and other domains do not count.
+func TestAuditNewestOK(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		add := func(at time.Time, action, domain, detail, outcome, message string, logins ...string) {
+			e := entry(at, "alice@corp.example", action, domain, OutcomePending, logins...)
+			e.Detail = detail
+			id := mustAppend(t, db, e)
+			if outcome != OutcomePending {
+				mustComplete(t, db, id, outcome, 200, message, at.Add(time.Second))
+			}
+		}
+		const sys = "Asked for as system logins."
+		add(t0, "credential.create", "example.com", sys, OutcomeOK, "Created 2", "a@example.com", "b@example.com")
+		add(t0.Add(time.Hour), "credential.create", "example.com", "", OutcomeOK, "Created 1", "B@Example.com")
+		add(t0.Add(2*time.Hour), "credential.create", "example.com", "", OutcomeFailed, "no", "a@example.com")
+		add(t0.Add(3*time.Hour), "credential.create", "example.com", sys, OutcomeUnknown, "", "c@example.com")
+		add(t0.Add(4*time.Hour), "credential.create", "example.com", sys, OutcomePending, "", "d@example.com")
+		add(t0.Add(5*time.Hour), "credential.reset", "example.com", sys, OutcomeOK, "", "e@example.com")
+		add(t0.Add(6*time.Hour), "credential.create", "acme.example", sys, OutcomeOK, "", "f@acme.example")
+
+		got, err := db.NewestOK(ctx, "Example.COM", "credential.create")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]OKDetail{"a@example.com": {sys, "Created 2"}, "b@example.com": {"", "Created 1"}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("NewestOK = %v, want %v", got, want)
 		}
 	})
 }

@@ -731,7 +731,7 @@ func SystemBadge() templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<span class=\"badge badge-gray\" data-testid=\"system-badge\" title=\"Created by Mailgun for the domain itself; delete all keeps it\">system</span>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 50, "<span class=\"badge badge-gray\" data-testid=\"system-badge\" title=\"A system login: Mailgun does not delete it, and delete all keeps it\">system</span>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
