@@ -72,6 +72,9 @@ type harnessOpts struct {
 	keys      [][]byte
 	noEndSess bool
 	idle      time.Duration // the idle timeout; 0 is the default
+	// noGlobalCSRF leaves a.CSRF() out of the app's middleware, so that what a route checks by
+	// itself shows.
+	noGlobalCSRF bool
 }
 
 // harness is an echo app with the auth middleware behind a real HTTP(S) server, signing in
@@ -87,6 +90,8 @@ type harness struct {
 	app    atomic.Pointer[echo.Echo]
 	cfg    auth.Config
 	repo   auth.SessionRepo // the sessions newApp uses; nil: db
+	// noGlobalCSRF: harnessOpts.noGlobalCSRF.
+	noGlobalCSRF bool
 }
 
 func testKeys(seed byte) [][]byte {
@@ -102,7 +107,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	h := &harness{t: t, clock: newClock(), events: &events{}}
+	h := &harness{t: t, clock: newClock(), events: &events{}, noGlobalCSRF: o.noGlobalCSRF}
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.app.Load().ServeHTTP(w, r) })
 	if o.insecure {
 		h.srv = httptest.NewServer(handler)
@@ -172,7 +177,10 @@ func (h *harness) newApp(cfg auth.Config) *auth.Auth {
 	h.t.Cleanup(cancel)
 	a.Start(ctx)
 	e := echo.New()
-	e.Use(a.Session(nil), a.CSRF())
+	e.Use(a.Session(nil))
+	if !h.noGlobalCSRF {
+		e.Use(a.CSRF())
+	}
 	a.Register(e)
 	protected := func(c echo.Context) error {
 		u := auth.UserFrom(c)

@@ -220,6 +220,26 @@ func TestSecurity04LogoutReplayRefused(t *testing.T) {
 	}
 }
 
+// TestLogoutChecksItsOwnToken: the sign-out route checks the CSRF token itself, whether or not
+// the app runs CSRF() on every request (docs/SECURITY.md item 14), so that another site cannot
+// sign a user out of an app that mounts auth without it.
+func TestLogoutChecksItsOwnToken(t *testing.T) {
+	h := newHarness(t, harnessOpts{noGlobalCSRF: true})
+	b := h.browser()
+	tok := csrfOf(t, b.signIn("admin"))
+	for _, form := range []url.Values{nil, {"_csrf": {"x" + tok}}} {
+		if pg := b.do(http.MethodPost, auth.LogoutPath, form, nil); pg.resp.StatusCode != http.StatusForbidden {
+			t.Errorf("sign-out with token %q = %d, want 403", form.Get("_csrf"), pg.resp.StatusCode)
+		}
+	}
+	if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+		t.Errorf("after refused sign-outs /protected = %d, want still signed in", pg.resp.StatusCode)
+	}
+	if pg := b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil); pg.resp.StatusCode/100 != 3 || h.events.count(auth.ActionSignOut) != 1 {
+		t.Errorf("sign-out with the token = %d, %d sign-out events; want a redirect and one", pg.resp.StatusCode, h.events.count(auth.ActionSignOut))
+	}
+}
+
 func TestSecurity05KeyRotationAndUndecodable(t *testing.T) {
 	h := newHarness(t, harnessOpts{keys: testKeys(1)})
 	b := h.browser()
