@@ -148,6 +148,9 @@ func Register(e *echo.Echo, d Deps) error {
 		g.POST(path, h)
 	}
 	get("/", home.Home)
+	// The domain pages' prefix alone, as a user trims the address to go up a level: the domain
+	// list, not "Page not found".
+	get("/d", func(c echo.Context) error { return c.Redirect(http.StatusSeeOther, "/") })
 	get("/export.csv", home.ExportCSV)
 	get("/d/:domain", creds.List)
 	get("/d/:domain/export.csv", creds.ExportCSV)

@@ -61,6 +61,16 @@ func TestTrailingSlashLeadsToThePage(t *testing.T) {
 		}
 	}
 
+	// The domain pages' prefix, trimmed to, leads up to the domain list.
+	for _, path := range []string{"/d", "/d/"} {
+		c.HTTP.CheckRedirect = nil
+		p := send(t, c, http.MethodGet, path)
+		c.HTTP.CheckRedirect = noFollow
+		if p.Status != http.StatusOK || p.URL.Path != "/" || p.TestID("domain-row").Length() == 0 {
+			t.Errorf("GET %s followed: %d at %s, want the domain list", path, p.Status, p.URL)
+		}
+	}
+
 	// Followed, the redirect shows the page itself.
 	c.HTTP.CheckRedirect = nil
 	p, err := c.Get(context.Background(), "/d/acme.example/")
