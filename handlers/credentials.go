@@ -270,7 +270,7 @@ func (s *site) rotation(ctx context.Context, domain string) rotation {
 // isSystem says whether login is a system login, which Mailgun will not delete and delete all
 // keeps: postmaster (IsSystemLogin), or one SMTP Desk created as a system login.
 func (r rotation) isSystem(login string) bool {
-	return IsSystemLogin(login) || r.system[strings.ToLower(login)]
+	return IsSystemLogin(login) || (len(r.system) > 0 && r.system[strings.ToLower(login)])
 }
 
 // of is when SMTP Desk last set cr's password (zero when it never did, as far as the audit trail
