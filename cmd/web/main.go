@@ -84,8 +84,9 @@ func startErr(ctx context.Context, err error) error {
 
 // ExitBroken is the exit status of "web audit verify" when the check ran and found the trail
 // broken; any other failure (the database unreachable, a bad setting) exits 1, so that a
-// monitoring job can tell tampering from an outage.
-const ExitBroken = 2
+// monitoring job can tell tampering from an outage. Not 2: Go's runtime exits 2 on a fatal error
+// (a malformed GOMEMLIMIT, say) or a panic, which are not tampering either.
+const ExitBroken = 3
 
 // exitError is an error that ends the program with a status of its own.
 type exitError struct {
@@ -437,7 +438,7 @@ Usage:
   web -demo [-addr 127.0.0.1:8080] [-data DIR]   try it: everything simulated, loopback only
   web [-addr HOST:PORT]                          serve, configured by the environment below
   web audit verify                               check the audit trail's hash chain (DATABASE_URL);
-                                                 exits 2 when it is broken, 1 when it cannot be checked;
+                                                 exits 3 when it is broken, 1 when it cannot be checked;
                                                  only reads, so a read-only database role may run it
   web migrate                                    apply pending database migrations (DATABASE_URL) and exit
   web sessions revoke EMAIL-OR-SUBJECT           sign out every session of a user at once (DATABASE_URL)

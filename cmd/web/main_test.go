@@ -374,6 +374,15 @@ func TestAuditVerify(t *testing.T) {
 		t.Errorf("output = %q", out.String())
 	}
 
+	// Nor is a crash: Go's runtime exits 2 on a fatal error before main runs (here a malformed
+	// GOMEMLIMIT, as an operator may set it) and on a panic, so "broken" has a status of its own.
+	crash := exec.Command(os.Args[0], "-test.run=^$")
+	crash.Env = append(os.Environ(), "GOMEMLIMIT=512MB")
+	_ = crash.Run()
+	if code := crash.ProcessState.ExitCode(); code == 0 || code == ExitBroken {
+		t.Errorf("a runtime fatal error exits %d, which must be neither 0 nor ExitBroken (%d)", code, ExitBroken)
+	}
+
 	// A check that cannot run is not a broken trail: a monitoring job must tell them apart.
 	missing := envOf(map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "none.db")})
 	if err := run(ctx, []string{"audit", "verify"}, missing, &testlog.Buffer{}); err == nil || exitCode(err) != 1 {
