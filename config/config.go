@@ -184,6 +184,7 @@ func Vars() []Var {
 		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token; loopback only"},
 		{"METRICS_PPROF", "false", "METRICS_PPROF=true", "also serve Go's profiler (/debug/pprof/) on METRICS_ADDR"},
 		{"HTTP_GZIP", "true", "HTTP_GZIP=false", "gzip answers for clients that accept it; false when the proxy in front compresses"},
+		{"GOGC", "200 (set by SMTP Desk when unset)", "GOGC=100", "Go's garbage collection target percentage, or off; checked with the rest, as Go's runtime takes a malformed one as 100"},
 		{"RATE_LIMIT_ACTIONS", "30", "RATE_LIMIT_ACTIONS=60", "mutating actions per user per minute"},
 		{"RATE_LIMIT_EXPORTS", "10", "RATE_LIMIT_EXPORTS=20", "exports (logins, audit trail) and audit trail checks per user per minute, apart from the actions"},
 		{"RATE_LIMIT_SIGNIN", "20", "RATE_LIMIT_SIGNIN=10", "sign-in attempts per client IP (an IPv6 client's /64) per minute"},
@@ -324,6 +325,13 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.MetricsPprof = boolean(get, &p, "METRICS_PPROF", false, "METRICS_PPROF=true")
 	cfg.NoGzip = !boolean(get, &p, "HTTP_GZIP", true, "HTTP_GZIP=false")
 
+	// Go's runtime reads GOGC itself, and takes a malformed value as 100 without a word (or a
+	// negative one as off): SMTP Desk names it with the other settings instead.
+	if v := get("GOGC"); v != "" && v != "off" {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			p.add("GOGC", "%q is not a whole percentage of at least 1; use e.g. GOGC=200 (SMTP Desk's default when unset), or GOGC=off", v)
+		}
+	}
 	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {
 		d, err := parseDays(v)
 		switch {
@@ -331,6 +339,8 @@ func Load(getenv func(string) string) (Config, error) {
 			p.add("AUDIT_RETENTION", "%q is more days than SMTP Desk can count (at most %dd); use 0 to keep forever", v, maxDays)
 		case err != nil || d < 0:
 			p.add("AUDIT_RETENTION", "%q is not a duration; use e.g. AUDIT_RETENTION=400d or 0 to keep forever", v)
+		case d == 0:
+			// "0s" or "0d" as well as "0": keep forever.
 		case d < 24*time.Hour:
 			// Retention deletes entries for good, at start-up first: "6m" meant as six months
 			// would keep six minutes.
@@ -361,6 +371,8 @@ func (c Config) Validate() error {
 		}
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 			p.add(name, "%q is not host:port; use e.g. %s:8080", c.Listen, set)
+		} else if !validPort(c.Listen) {
+			p.add(name, "%q has no usable port (0 to 65535, or a service name); use e.g. %s:8080", c.Listen, set)
 		} else if c.Demo && !isLoopbackHostPort(c.Listen) {
 			p.add(name, "%q: demo mode listens on loopback only; use e.g. %s127.0.0.1:8080", c.Listen, set)
 		}
@@ -456,6 +468,12 @@ func (c Config) Validate() error {
 	if c.MetricsAddr != "" {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			p.add("METRICS_ADDR", "%q is not host:port; use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
+		} else if !validPort(c.MetricsAddr) {
+			p.add("METRICS_ADDR", "%q has no usable port (0 to 65535, or a service name); use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
+		} else if sameListener(c.MetricsAddr, c.ListenAddr()) {
+			// Else start-up failed with "another program listens on that port", which was
+			// SMTP Desk's own main listener.
+			p.add("METRICS_ADDR", "%q is the address SMTP Desk serves its pages on (%s); give /metrics a port of its own, e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr, c.ListenAddr())
 		} else if !isLoopbackHostPort(c.MetricsAddr) {
 			// The listener has no token (issue 8: "on a separate loopback-only address"), and
 			// with METRICS_PPROF it shows the process's stacks, command line and memory too.
@@ -476,6 +494,33 @@ func postgresURL(dsn string) bool {
 
 // pgPrefix matches the start of a PostgreSQL URL in any letter case and with any slashes.
 var pgPrefix = regexp.MustCompile(`(?i)^postgres(ql)?:`)
+
+// validPort says whether hp's port can be listened on: a number from 0 to 65535 or a service
+// name the system knows ("http"). Checked with the rest of the settings, so that a typo is named
+// with them, before the database is opened, and not as net.Listen's "invalid port".
+func validPort(hp string) bool {
+	_, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		return false
+	}
+	if n, err := strconv.Atoi(port); err == nil {
+		return n >= 0 && n <= 65535
+	}
+	_, err = net.LookupPort("tcp", port)
+	return err == nil
+}
+
+// sameListener says whether two host:port addresses would take the same port: the same port
+// (not 0, which picks a free one) on the same host, or on every interface in either.
+func sameListener(a, b string) bool {
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	if errA != nil || errB != nil || pa != pb || pa == "0" {
+		return false
+	}
+	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	return ha == hb || wildcard(ha) || wildcard(hb)
+}
 
 // pgKeywordDSN matches a libpq keyword/value connection string, which SMTP Desk does not take.
 var pgKeywordDSN = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode)\s*=`)

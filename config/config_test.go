@@ -263,6 +263,16 @@ func TestProblems(t *testing.T) {
 		{"pprof value", map[string]string{"METRICS_ADDR": "127.0.0.1:9090", "METRICS_PPROF": "yes please"}, nil, `METRICS_PPROF: "yes please" is not true or false`},
 		{"pprof without addr", map[string]string{"METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served only on METRICS_ADDR`},
 		{"gzip value", map[string]string{"HTTP_GZIP": "sometimes"}, nil, `HTTP_GZIP: "sometimes" is not true or false; use e.g. HTTP_GZIP=false`},
+		// Named with the rest before the database is opened, not as net.Listen's "invalid port".
+		{"listen port out of range", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:99999"}, nil, `SMTPDESK_LISTEN: "127.0.0.1:99999" has no usable port (0 to 65535, or a service name); use e.g. SMTPDESK_LISTEN=:8080`},
+		{"listen port not a port", map[string]string{"SMTPDESK_LISTEN": ":eighty"}, nil, `SMTPDESK_LISTEN: ":eighty" has no usable port`},
+		{"metrics port out of range", map[string]string{"METRICS_ADDR": "127.0.0.1:70000"}, nil, `METRICS_ADDR: "127.0.0.1:70000" has no usable port`},
+		// Start-up blamed "another program" for SMTP Desk's own main listener.
+		{"metrics on the pages' address", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:8090", "METRICS_ADDR": "127.0.0.1:8090"}, nil, `METRICS_ADDR: "127.0.0.1:8090" is the address SMTP Desk serves its pages on (127.0.0.1:8090); give /metrics a port of its own`},
+		{"metrics on the pages' port, every interface", map[string]string{"METRICS_ADDR": "127.0.0.1:8080"}, nil, `METRICS_ADDR: "127.0.0.1:8080" is the address SMTP Desk serves its pages on (:8080)`},
+		// Go's runtime took these as 100, and a negative one as off, without a word.
+		{"gogc not a number", map[string]string{"GOGC": "abc"}, nil, `GOGC: "abc" is not a whole percentage of at least 1; use e.g. GOGC=200`},
+		{"gogc negative", map[string]string{"GOGC": "-5"}, nil, `GOGC: "-5" is not a whole percentage of at least 1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -288,6 +298,19 @@ func TestProblems(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRetentionZeroKeepsForever: 0 keeps the audit trail forever, written as a duration too
+// ("0s", "0d"), which was refused as "shorter than a day".
+func TestRetentionZeroKeepsForever(t *testing.T) {
+	for _, v := range []string{"0", "0s", "0d", "0h"} {
+		m := valid(t)
+		m["AUDIT_RETENTION"] = v
+		cfg, err := Load(env(m))
+		if err = errors.Join(err, cfg.Validate()); err != nil || cfg.AuditRetention != 0 {
+			t.Errorf("AUDIT_RETENTION=%s: retention %v, err %v; want 0 (forever) and no problem", v, cfg.AuditRetention, err)
+		}
 	}
 }
 
