@@ -154,7 +154,9 @@ func (a *Auth) discoverLoop(ctx context.Context) {
 	delay := a.cfg.DiscoveryRetryMin
 	for {
 		err := a.Discover(ctx)
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
+			// Done, or the process is stopping (start-up failed after Start, say, to listen):
+			// a discovery cut short by that is no news about the provider.
 			return
 		}
 		a.log.Warn("identity provider discovery failed; sign-in answers 503 until it succeeds (check that OIDC_ISSUER is the provider's issuer URL and that this host can reach it)",
