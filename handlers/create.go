@@ -2,9 +2,11 @@ package handlers
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -132,8 +134,11 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		vm := form()
 		vm.Upstream = ue
 		if k, me := classify(err); k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "already exist") {
-			// Mailgun created none of them: say which line it refused, in place of the panel.
-			if vm.LineErrors = f.namedIn(me.Message, "already exists in this domain. Pick another name, or reset its password."); len(vm.LineErrors) > 0 {
+			// Mailgun created none of them: say which lines it refused, in place of the panel.
+			// It names only the first login it found; the domain's list names the others, so
+			// that a form with several comes back once, not once for each.
+			vm.LineErrors = mergeLineErrors(f.namedIn(me.Message, loginExists), h.existingLogins(ctx, sc.domain, &f))
+			if len(vm.LineErrors) > 0 {
 				vm.LinesRefused, vm.Upstream = true, nil
 			}
 		}
@@ -195,6 +200,53 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))
+}
+
+// loginExists is the line error of a login the domain has already.
+const loginExists = "already exists in this domain. Pick another name, or reset its password."
+
+// existingLogins returns a line error for each of the form's logins that the domain has, as its
+// list says (the kept one, read again before it says so: it may be older than a delete made
+// through another replica or Mailgun's own panel). A domain above loginCheckLimit logins, or a
+// list that cannot be read, gives none.
+func (h *CredentialPages) existingLogins(ctx context.Context, domain string, f *CreateForm) []views.LineError {
+	if n, err := h.lists.Count(ctx, domain); err != nil || n > loginCheckLimit {
+		return nil
+	}
+	find := func() []views.LineError {
+		all, err := h.lists.All(ctx, domain)
+		if err != nil {
+			return nil
+		}
+		have := make(map[string]bool, len(all))
+		for _, cr := range all {
+			have[strings.ToLower(cr.Login)] = true
+		}
+		var out []views.LineError
+		for i, l := range f.Logins {
+			if have[strings.ToLower(l)] {
+				out = append(out, views.LineError{Line: f.Lines[i], Text: clip(l, 80), Problem: loginExists})
+			}
+		}
+		return out
+	}
+	if len(find()) == 0 {
+		return nil
+	}
+	h.lists.Invalidate(domain)
+	return find()
+}
+
+// mergeLineErrors is a and b, one error per line, in line order.
+func mergeLineErrors(a, b []views.LineError) []views.LineError {
+	out := slices.Clone(a)
+	for _, le := range b {
+		if !slices.ContainsFunc(out, func(o views.LineError) bool { return o.Line == le.Line }) {
+			out = append(out, le)
+		}
+	}
+	slices.SortFunc(out, func(x, y views.LineError) int { return x.Line - y.Line })
+	return out
 }
 
 // recheck reads the list again to say truthfully which of the logins Mailgun did not confirm

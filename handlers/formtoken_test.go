@@ -121,11 +121,32 @@ func TestCreateNamesTheLoginThatExists(t *testing.T) {
 	if want := []string{"Line 4 alice@acme.example: already exists in this domain. Pick another name, or reset its password."}; !slices.Equal(got, want) {
 		t.Errorf("line errors %q, want %q", got, want)
 	}
-	if h := strings.Join(strings.Fields(p.TestID("line-errors").Find("p").First().Text()), " "); h != "Nothing was created: Mailgun refused 1 line" {
+	if h := strings.Join(strings.Fields(p.TestID("line-errors").Find("p").First().Text()), " "); h != "Nothing was created: 1 line names a login the domain has already" {
 		t.Errorf("line errors heading %q", h)
 	}
 	if v := p.Find(`textarea[name="logins"]`).Text(); !strings.Contains(v, "new-two") {
 		t.Errorf("the logins typed were not kept: %q", v)
+	}
+
+	// Mailgun names only the first login it finds; the form names every one the domain has,
+	// so that it comes back once, not once for each.
+	e.SB.ResetCalls()
+	p = submit(t, c, path, path, map[string]string{"logins": "new-three\nbob\nalice\nnew-four\nCarol", "mode": "generate"})
+	got = nil
+	p.TestID("line-error").Each(func(_ int, s *goquery.Selection) { got = append(got, strings.Join(strings.Fields(s.Text()), " ")) })
+	want := []string{
+		"Line 2 bob@acme.example: already exists in this domain. Pick another name, or reset its password.",
+		"Line 3 alice@acme.example: already exists in this domain. Pick another name, or reset its password.",
+		"Line 5 Carol@acme.example: already exists in this domain. Pick another name, or reset its password.",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("line errors %q, want %q", got, want)
+	}
+	if h := strings.Join(strings.Fields(p.TestID("line-errors").Find("p").First().Text()), " "); h != "Nothing was created: 3 lines name logins the domain has already" {
+		t.Errorf("line errors heading %q", h)
+	}
+	if n := len(e.callsTo("create", "")); n != 1 {
+		t.Errorf("%d create calls, want the one Mailgun refused", n)
 	}
 }
 

@@ -787,3 +787,11 @@ func auditExportTitle(f AuditFilter, format string) string {
 	}
 	return "Download every entry, all pages, as " + format
 }
+
+// namesExisting ends "Nothing was created: N lines …", after a count of lines.
+func namesExisting(n int) string {
+	if n == 1 {
+		return "names a login the domain has already"
+	}
+	return "name logins the domain has already"
+}
