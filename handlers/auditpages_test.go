@@ -291,7 +291,7 @@ func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
 	c := e.signIn(t, "owner")
 	a := e.signIn(t, "admin")
 	const asked = "Asked for as system logins."
-	want := map[string]string{"ok": "", "pending": "", "failed": "A login with that name already exists in this domain.",
+	want := map[string]string{"ok": "", "pending": "", "failed": "alice@acme.example already exists in this domain.",
 		"unknown": "Mailgun answered with an error, so whether the change was made is unknown."}
 	// check reads the create entries on the page and in both exports: n of them, each saying
 	// asked once, in its detail, and its outcome's message.
@@ -977,5 +977,34 @@ func TestAuditFiltersDropInvisibleCharacters(t *testing.T) {
 	}
 	if got := p.TestID("history-of").Text(); !strings.Contains(got, "bob@acme.example") || strings.Contains(got, "\u200b") {
 		t.Errorf("the page says %q", got)
+	}
+}
+
+// TestAuditNamesTheLoginThatExists: a create of several logins that Mailgun refused because one
+// exists is in each login's history; it said "A login with that name already exists" in all of
+// them, so a reviewer reading a new login's history was told that login had existed. The entry
+// names the login Mailgun named (from the entry's own logins: Mailgun's text is never shown) and
+// that none of them was created.
+func TestAuditNamesTheLoginThatExists(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const path = "/d/acme.example/new"
+	p := submit(t, c, path, path, map[string]string{"logins": "fresh-one\nalice\nfresh-two", "mode": "generate"})
+	if p.Status < 400 {
+		t.Fatalf("create with an existing login = %d, want a refusal", p.Status)
+	}
+	const want = "alice@acme.example already exists in this domain, so Mailgun created none of the 3 logins."
+	history := get(t, c, "/audit?domain=acme.example&login=fresh-one%40acme.example")
+	row := history.TestID("audit-row")
+	if row.Length() != 1 {
+		t.Fatalf("fresh-one's history has %d entries, want the refused create", row.Length())
+	}
+	if got := strings.Join(strings.Fields(row.Find(`[data-testid="audit-upstream"]`).Text()), " "); got != "400 "+want {
+		t.Errorf("fresh-one's history says %q, want %q", got, "400 "+want)
+	}
+	for _, rec := range jsonlRecords(t, get(t, c, "/audit/export.jsonl?action=credential.create").Body) {
+		if rec["upstream_message"] != want {
+			t.Errorf("JSON Lines: %q, want %q", rec["upstream_message"], want)
+		}
 	}
 }

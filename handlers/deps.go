@@ -826,6 +826,14 @@ func auditMessage(e store.AuditEntry) string {
 		fact = "An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. " + then
 	case ok:
 		fact = r.fact
+		if named := namedIndexes(msg, e.Logins); len(named) > 0 && strings.Contains(strings.ToLower(msg), "already exist") {
+			// Which login it was, from the entry's own list (Mailgun's text is never shown):
+			// in a create of several, each login's history would otherwise blame every one.
+			fact = e.Logins[named[0]] + " already exists in this domain."
+			if len(e.Logins) > 1 {
+				fact = fmt.Sprintf("%s already exists in this domain, so Mailgun created none of the %d logins.", e.Logins[named[0]], len(e.Logins))
+			}
+		}
 	case e.Outcome == store.OutcomeUnknown:
 		// Mailgun's error (a 5xx) may come after it made the change: "failed" would tell a
 		// reviewer that nothing changed.

@@ -187,13 +187,23 @@ func ParseCreateForm(domain string, v url.Values) CreateForm {
 // "Credentials for alice@example.com already exist") names as a whole word, with problem. Only
 // the login as typed is shown, never Mailgun's text.
 func (f *CreateForm) namedIn(msg, problem string) []views.LineError {
+	var out []views.LineError
+	for _, i := range namedIndexes(msg, f.Logins) {
+		out = append(out, views.LineError{Line: f.Lines[i], Text: clip(f.Logins[i], 80), Problem: problem})
+	}
+	return out
+}
+
+// namedIndexes returns the indexes of the logins that msg (Mailgun's text, never shown) names as
+// a whole word, regardless of case.
+func namedIndexes(msg string, logins []string) []int {
 	words := strings.FieldsFunc(strings.ToLower(msg), func(r rune) bool {
 		return unicode.IsSpace(r) || strings.ContainsRune("\"'`()[]<>,;:", r)
 	})
-	var out []views.LineError
-	for i, l := range f.Logins {
+	var out []int
+	for i, l := range logins {
 		if slices.ContainsFunc(words, func(w string) bool { return strings.TrimRight(w, ".") == strings.ToLower(l) }) {
-			out = append(out, views.LineError{Line: f.Lines[i], Text: clip(l, 80), Problem: problem})
+			out = append(out, i)
 		}
 	}
 	return out
