@@ -340,10 +340,11 @@ func plural(n int, word string) string {
 // passwords to save (one or several), logins with the password the user chose, or none of those.
 func createdHeading(out views.SecretsVM) (title, subtitle string) {
 	switch n := generatedCount(out.Secrets); {
+	// The panel below says they will not be shown again; the subtitle says whose they are.
 	case n == 1:
-		return "Save this password now", "It will not be shown again."
+		return "Save this password now", "Mailgun generated it for the new login in " + out.Domain + "."
 	case n > 1:
-		return "Save these passwords now", "They will not be shown again."
+		return "Save these passwords now", "Mailgun generated them for the new logins in " + out.Domain + "."
 	case len(out.Secrets) == 1:
 		return "Login created", "It uses the password you chose."
 	case len(out.Secrets) > 1:

@@ -417,6 +417,11 @@ func TestCreatedPageHeading(t *testing.T) {
 		if got := p.Find("title").Text(); !strings.HasPrefix(got, tt.want) {
 			t.Errorf("%v: title %q, want it to start %q", tt.form["logins"], got, tt.want)
 		}
+		// The panel says the passwords will not be shown again; the subtitle said it too, one
+		// line above. It says whose they are instead.
+		if sub := p.TestID("page-subtitle").Text(); strings.Contains(sub, "shown again") || (tt.form["mode"] == "generate" && !strings.Contains(sub, "acme.example")) {
+			t.Errorf("%v: subtitle %q, want the domain and not the panel's warning again", tt.form["logins"], sub)
+		}
 	}
 }
 

@@ -142,7 +142,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, done)
 	}
 	out := views.SecretsVM{
-		Page:    h.page(c, "Save this password now", "It will not be shown again.", "domains", sc.domain),
+		Page:    h.page(c, "Save this password now", "Mailgun generated a new password for "+sc.login+".", "domains", sc.domain),
 		Domain:  sc.domain,
 		Action:  "reset",
 		BackURL: done,

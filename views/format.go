@@ -594,12 +594,21 @@ func headLogins(l []string) []string {
 }
 
 // rowActionLabel is an audit row's action in plain words: actionLabel, with "Created logins"
-// for a create that made several (the filter's choice stays "Created login").
+// for a create that made several.
 func rowActionLabel(r AuditRow) string {
 	if r.ActionKey == "credential.create" && len(r.Logins) > 1 {
 		return "Created logins"
 	}
 	return actionLabel(r.ActionKey)
+}
+
+// filterActionLabel is an action's choice in the audit trail's filter: actionLabel, but
+// "Created logins" for creates, which the rows it finds say when they made several.
+func filterActionLabel(key string) string {
+	if key == "credential.create" {
+		return "Created logins"
+	}
+	return actionLabel(key)
 }
 
 // actionLabel names an audit action key in plain words.

@@ -841,6 +841,11 @@ func TestAuditCreateLabelCountsLogins(t *testing.T) {
 		if got := strings.TrimSpace(testid(doc, "audit-action").Text()); got != tt.want {
 			t.Errorf("%d logins: %q, want %q", len(tt.logins), got, tt.want)
 		}
+		// The filter's choice finds both, so it reads as the rows of several do; it said
+		// "Created login" above rows that said "Created logins".
+		if got := strings.TrimSpace(doc.Find(`option[value="credential.create"]`).Text()); got != "Created logins" {
+			t.Errorf("the action filter offers creates as %q, want \"Created logins\"", got)
+		}
 	}
 }
 
