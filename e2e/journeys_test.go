@@ -535,6 +535,13 @@ func deleteLogin(t *testing.T, tb *tab, login string) {
 	}
 	tb.wantStatus("confirm delete", tb.click(confirm), http.StatusOK)
 	tb.wantFlash("deleted", "success", login)
+	// The row is gone, so the keyboard focus goes to the message that says so (with the
+	// script; without it the browser starts at the top of the page, as on any page).
+	if !tb.nojs {
+		if got := run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)); !strings.HasPrefix(got, "div[flash]") {
+			t.Errorf("after deleting %s the focus is on %q, want the message that says so", login, got)
+		}
+	}
 }
 
 // TestOperatorStaysInTheirDomain: the operator of acme.example resets a password there and gets

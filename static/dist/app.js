@@ -108,6 +108,14 @@
     });
     if (words.length > 0 && !document.querySelector('table.creds > tbody > tr[data-changed]')) {
       announce(words.join(' '));
+      // After an action that leaves no row to focus (a delete, a delete all), the keyboard
+      // focus goes to what it did, not to the top of the page: Tab goes on from the message,
+      // and the page is not scrolled. A page that asks for the focus itself keeps it.
+      var done = document.querySelector('[data-flash][data-kind="success"]');
+      if (done && !document.querySelector('[data-autofocus]')) {
+        done.setAttribute('tabindex', '-1');
+        done.focus({ preventScroll: true });
+      }
     }
     document.querySelectorAll('[data-dismiss]').forEach(function (btn) {
       btn.hidden = false;
