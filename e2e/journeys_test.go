@@ -236,6 +236,13 @@ func browseExampleCom(t *testing.T, tb *tab) {
 	if len(first) != 100 {
 		t.Errorf("first page shows %d rows, want 100", len(first))
 	}
+	// A row's actions are described by its login, read whole: the line-break opportunity after
+	// its @ is no space to a screen reader ("user001@ example.com").
+	if len(first) > 1 {
+		if d := tb.ax(rowLogin(first[1]) + " " + resetSel).Description; d != first[1] {
+			t.Errorf("the Reset of %s is described as %q, want the login", first[1], d)
+		}
+	}
 	// Created shows a relative time; its exact time, in the viewer's time zone, is on hover
 	// (the script sets the title from the datetime attribute).
 	if !tb.nojs {

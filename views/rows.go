@@ -112,10 +112,11 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	b = appendRowID(b, i)
 	b = append(b, `">`...)
 	// A long login wraps after its @ on a phone (postmaster@ / newsletter.example.org) rather
-	// than inside a word; escaping never makes an @.
+	// than inside a word; escaping never makes an @. The <wbr> is aria-hidden, as Breakable's
+	// are: Chromium put a space for it into the row actions' description ("user001@ example.com").
 	if at := bytes.LastIndexByte(b[loginStart:loginEnd], '@'); at > 0 && loginStart+at+1 < loginEnd {
 		b = append(b, b[loginStart:loginStart+at+1]...)
-		b = append(b, `<wbr>`...)
+		b = append(b, `<wbr aria-hidden="true">`...)
 		b = append(b, b[loginStart+at+1:loginEnd]...)
 	} else {
 		b = append(b, b[loginStart:loginEnd]...)
