@@ -211,6 +211,7 @@ func TestPhoneTargetsAreBigEnough(t *testing.T) {
 		{"rotate view", "/d/example.com?rotate=1&per_page=25&page=2", testid("pager-prev"), ""},
 		{"create form", "/d/acme.example/new", testid("system-input"), ""},
 		{"reset form", "/d/acme.example/logins/target00@acme.example/reset", testid("mode-manual"), ""},
+		{"delete-all page, its rest", "/d/example.com/delete-all", testid("preview-more"), ""},
 		{"audit", "/audit", testid("audit-next"), ""},
 		{"audit, older entries", "", `[data-testid="audit-logins"] summary`, ""},
 	}

@@ -63,6 +63,19 @@ func TestDeleteAllSaysWhyItIsDisabled(t *testing.T) {
 		t.Fatalf("a tap on the disabled button left the page for %s", got)
 	}
 
+	// A domain with more logins than the preview names the rest behind "and N more", a click
+	// (or Enter) away, without the script too: the owner can read every login that goes.
+	tb.wantStatus("delete all of example.com", tb.open("/d/example.com/delete-all"), http.StatusOK)
+	tb.wait(testid("preview-more"))
+	tb.check(testid("preview-more"))
+	tb.wait(testid("rest-row"))
+	tb.look("delete-all-rest")
+	if n := tb.count(testid("rest-row")); n != 240 {
+		t.Errorf("the rest names %d logins, want the 240 after the preview", n)
+	}
+	tb.wantStatus("delete all", tb.open(page), http.StatusOK)
+	tb.wait(hint)
+
 	tb.fill(testid("confirm-input"), nl)
 	if shown() || tb.has(btn+":disabled") {
 		t.Errorf("with the domain typed: hint shown %v, button disabled %v; want neither", shown(), tb.has(btn+":disabled"))

@@ -18,8 +18,12 @@ import (
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
-// previewSize is how many logins the delete-all page lists by name.
-const previewSize = 10
+// previewSize is how many logins the delete-all page lists by name; restSize how many more it
+// names behind "and N more", so that the owner can read what goes before confirming.
+const (
+	previewSize = 10
+	restSize    = 990
+)
 
 // deleteFailure is what delete says when Mailgun failed or did not answer. DELETE is retried by
 // the client, and a retried DELETE that Mailgun answers "Credentials not found" counts as done;
@@ -236,8 +240,11 @@ func listDeleteAll(vm *views.DeleteAllVM, all []mailgun.Credential, rot rotation
 			continue
 		}
 		vm.Count++
-		if len(vm.Preview) < previewSize {
+		switch {
+		case len(vm.Preview) < previewSize:
 			vm.Preview = append(vm.Preview, cr.Login)
+		case len(vm.Rest) < restSize:
+			vm.Rest = append(vm.Rest, cr.Login)
 		}
 	}
 	vm.More = vm.Count - len(vm.Preview)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
@@ -149,6 +151,14 @@ func TestDeleteAll(t *testing.T) {
 	}
 	if got := p.TestID("preview-more").Text(); !strings.Contains(got, "240") {
 		t.Errorf("more = %q, want 240", got)
+	}
+	// The 240 are named too, behind "and 240 more", so that the owner can read every login
+	// that goes before confirming; none twice, postmaster not among them.
+	rest := map[string]bool{}
+	p.TestID("rest-row").Each(func(_ int, s *goquery.Selection) { rest[s.Text()] = true })
+	p.TestID("preview-row").Each(func(_ int, s *goquery.Selection) { rest[s.Text()] = true })
+	if len(rest) != 250 || rest["postmaster@example.com"] || !rest["user250@example.com"] || p.TestID("rest-beyond").Length() != 0 {
+		t.Errorf("the page names %d distinct logins (postmaster among them: %v), want the 250 that go", len(rest), rest["postmaster@example.com"])
 	}
 	if got := p.TestID("kept-row").Text(); !strings.Contains(got, "postmaster@example.com") {
 		t.Errorf("kept = %q", got)

@@ -288,7 +288,8 @@ type DeleteAllVM struct {
 	Count      int      // logins that will be deleted (system logins excluded)
 	SystemKept []string // system logins that stay
 	Preview    []string // the first few logins that will go
-	More       int      // how many more beyond the preview
+	Rest       []string // the ones after the preview, up to a bound, behind "and N more"
+	More       int      // how many more beyond the preview (Rest and those beyond it)
 	Confirm    string   // what the user typed, kept on error
 	// Listed stands for the logins the page names (all of them, not only the preview); the form
 	// sends it back, and the delete goes ahead only while Mailgun's list still matches it.

@@ -351,7 +351,7 @@ func pageCases() []pageCase {
 				if got := strings.Join(strings.Fields(testid(doc, "delete-all-count").Text()), " "); got != "Delete 2,430 SMTP logins from example.com?" {
 					t.Errorf("count: got %q", got)
 				}
-				if got := strings.TrimSpace(testid(doc, "preview-more").Text()); got != "+2,420 more" {
+				if got := strings.TrimSpace(testid(doc, "preview-more").Text()); got != "and 2,420 more" {
 					t.Errorf("more: got %q", got)
 				}
 				if !strings.Contains(doc.Find("label[for=f-confirm]").Text(), "Type example.com to confirm") {
