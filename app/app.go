@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/audit"
@@ -112,6 +113,9 @@ func OpenDatabaseReadOnly(ctx context.Context, cfg config.Config) (*store.DB, er
 	return openDatabase(ctx, cfg, store.OpenReadOnly)
 }
 
+// pgInsufficientPrivilege is PostgreSQL's SQLSTATE for "permission denied".
+const pgInsufficientPrivilege = "42501"
+
 func openDatabase(ctx context.Context, cfg config.Config, open func(context.Context, string, ...store.Option) (*store.DB, error)) (*store.DB, error) {
 	dsn := cfg.DatabaseURL.Reveal()
 	db, err := open(ctx, dsn)
@@ -126,6 +130,14 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 	}
 	if path, ok := store.SQLiteFile(dsn); ok {
 		return nil, fmt.Errorf("DATABASE_URL: cannot open the SQLite database %q: %w; check that its directory exists and that this user may write there, or set DATABASE_URL to another file (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db)", path, err)
+	}
+	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {
+		// The server answered, so the connection advice below would send the operator the
+		// wrong way.
+		if pe.Code == pgInsufficientPrivilege {
+			return nil, fmt.Errorf("DATABASE_URL %s: %w; its user may not create or change SMTP Desk's tables: apply the migrations with \"web migrate\" as a role that may (once, and after each upgrade), then start with this one", cfg.DatabaseRedacted(), err)
+		}
+		return nil, fmt.Errorf("DATABASE_URL %s: the PostgreSQL server refused: %w", cfg.DatabaseRedacted(), err)
 	}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return nil, fmt.Errorf("DATABASE_URL: cannot open the PostgreSQL database %s: %w; check that the server runs and accepts connections from this host, and the user, password and database name in DATABASE_URL", cfg.DatabaseRedacted(), err)

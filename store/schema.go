@@ -51,6 +51,15 @@ func plural(n int, one, many string) string {
 	return many
 }
 
+// migrationsTableExists is the query that counts the schema_migrations tables: 1 or 0.
+func (db *DB) migrationsTableExists() string {
+	if db.dialect == DialectPostgres {
+		// to_regclass follows search_path, as the queries do, and is NULL for a missing table.
+		return "SELECT COUNT(*) FROM (SELECT to_regclass('schema_migrations') AS t) r WHERE t IS NOT NULL"
+	}
+	return "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+}
+
 // CheckSchema reads which migrations the database records and returns a *SchemaError unless they
 // are exactly this binary's. Pending means what Open would apply (the migrations after the newest
 // recorded), so the two agree. OpenReadOnly runs it instead of migrating.
@@ -59,13 +68,8 @@ func (db *DB) CheckSchema(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	exists := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-	if db.dialect == DialectPostgres {
-		// to_regclass follows search_path, as the queries do, and is NULL for a missing table.
-		exists = "SELECT COUNT(*) FROM (SELECT to_regclass('schema_migrations') AS t) r WHERE t IS NOT NULL"
-	}
 	var n int
-	if err := db.sql.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+	if err := db.sql.QueryRowContext(ctx, db.migrationsTableExists()).Scan(&n); err != nil {
 		return fmt.Errorf("store: read schema version: %w", err)
 	}
 	schemaErr := &SchemaError{Dialect: db.dialect, NoSchema: n == 0}

@@ -172,3 +172,29 @@ func TestOpenRefusesADatabaseNotInUTF8(t *testing.T) {
 		t.Errorf("OpenReadOnly after the refusal = %v, want a SchemaError: no schema", err)
 	}
 }
+
+// TestOpenAsARoleThatMayOnlyReadAndWrite: a server may run as a PostgreSQL role that may read
+// and write SMTP Desk's tables but not create or change them, once "web migrate" (or a first
+// start) applied the migrations as another. Open created schema_migrations "IF NOT EXISTS",
+// which needs the right to create in the schema even when the table is there, so such a role
+// could not start at all ("permission denied for schema").
+func TestOpenAsARoleThatMayOnlyReadAndWrite(t *testing.T) {
+	owner := newPostgres(t) // migrated as the schema's owner
+	rw := testpg.ReadWriteRole(t, owner.dsn)
+	ctx := context.Background()
+	db, err := Open(ctx, rw)
+	if err != nil {
+		t.Fatalf("Open as a role that may only read and write: %v", err)
+	}
+	defer db.Close()
+	if len(db.applied) != 0 {
+		t.Errorf("applied %v, want nothing: the owner applied every migration", db.applied)
+	}
+	// It works as the server needs: an audit entry written and the chain checked.
+	if _, err := db.AppendAudit(ctx, entry(t0, "alice@corp.example", "credential.reset", "example.com", OutcomeOK, "a@example.com")); err != nil {
+		t.Errorf("append an audit entry: %v", err)
+	}
+	if rep, err := db.VerifyAudit(ctx); err != nil || rep.BrokenAt != 0 || rep.Checked != 1 {
+		t.Errorf("verify = %+v, %v; want one intact row", rep, err)
+	}
+}

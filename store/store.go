@@ -634,11 +634,20 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := t.pgLock(ctx, lockMigrate); err != nil {
 			return err
 		}
-		if _, err := t.exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    INTEGER NOT NULL PRIMARY KEY,
-			name       TEXT    NOT NULL,
-			applied_at BIGINT  NOT NULL)`); err != nil {
-			return fmt.Errorf("create schema_migrations: %w", err)
+		// Created only when missing: CREATE TABLE IF NOT EXISTS needs the right to create in the
+		// schema even when the table is there, and a server run by a role that may only read
+		// and write (its migrations applied by "web migrate" as another) could not start.
+		var exists int
+		if err := t.queryRow(ctx, t.db.migrationsTableExists()).Scan(&exists); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+		if exists == 0 {
+			if _, err := t.exec(ctx, `CREATE TABLE schema_migrations (
+				version    INTEGER NOT NULL PRIMARY KEY,
+				name       TEXT    NOT NULL,
+				applied_at BIGINT  NOT NULL)`); err != nil {
+				return fmt.Errorf("create schema_migrations: %w", err)
+			}
 		}
 		var current int
 		if err := t.queryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {

@@ -420,12 +420,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			// reviewer's role that may only read.
 			dsns := map[string]string{"server's role": dsn}
 			if dialect == store.DialectPostgres {
-				ro := testpg.ReadOnlyRole(t, dsn)
-				if d, err := store.Open(ctx, ro); err == nil {
-					d.Close()
-					t.Fatal("the read-only role could open the database with store.Open, which migrates: the test's premise fails")
-				}
-				dsns["read-only role"] = ro
+				dsns["read-only role"] = testpg.ReadOnlyRole(t, dsn)
 			}
 			verify := func(dsn string) (string, error) {
 				var out testlog.Buffer
@@ -446,6 +441,13 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 
 			// (b) The previous version's database: 0005 not applied yet.
 			exec("DROP INDEX audit_entry_domain_acted", "DELETE FROM schema_migrations WHERE version = 5")
+			if ro, ok := dsns["read-only role"]; ok {
+				// store.Open would apply it, which the role may not: the check must not.
+				if d, err := store.Open(ctx, ro); err == nil {
+					d.Close()
+					t.Fatal("the read-only role could apply a migration with store.Open: the test's premise fails")
+				}
+			}
 			before = testpg.SchemaSnapshot(t, raw, dialect == store.DialectPostgres)
 			for who, dsn := range dsns {
 				out, err := verify(dsn)
@@ -947,5 +949,21 @@ func TestSubcommandCutShort(t *testing.T) {
 	missing := envOf(map[string]string{"DATABASE_URL": filepath.Join(t.TempDir(), "none.db")})
 	if err := run(context.Background(), []string{"audit", "verify"}, missing, &testlog.Buffer{}); err == nil || strings.Contains(err.Error(), "stopped") {
 		t.Errorf("audit verify without a database and without a signal = %v, want its own error", err)
+	}
+}
+
+// TestMigrateAsARoleThatMayNotSaysWhatToDo: a role that may read and write but not create
+// tables cannot apply migrations. It was told to "check that the server runs and accepts
+// connections", though the server had answered; it is told to migrate as a role that may.
+func TestMigrateAsARoleThatMayNotSaysWhatToDo(t *testing.T) {
+	rw := testpg.ReadWriteRole(t, testpg.Schema(t)) // an empty schema: every migration pending
+	for _, args := range [][]string{{"migrate"}, {"sessions", "revoke", "someone@corp.example"}} {
+		err := run(context.Background(), args, envOf(map[string]string{"DATABASE_URL": rw}), &testlog.Buffer{})
+		if err == nil || exitCode(err) != 1 {
+			t.Fatalf("web %s as a role that may not create tables = %v, want exit 1", strings.Join(args, " "), err)
+		}
+		if msg := err.Error(); !strings.Contains(msg, `apply the migrations with "web migrate" as a role that may`) || strings.Contains(msg, "accepts connections") {
+			t.Errorf("web %s: %q, want the migrate advice and no connection advice", strings.Join(args, " "), msg)
+		}
 	}
 }

@@ -112,13 +112,25 @@ func Database(t testing.TB, options string) string {
 // name is random per call, and the role is dropped when the test ends (before Schema's schema).
 func ReadOnlyRole(t testing.TB, dsn string) string {
 	t.Helper()
+	return role(t, dsn, "ro_", "SELECT")
+}
+
+// ReadWriteRole is ReadOnlyRole with INSERT, UPDATE and DELETE on the tables too, and the use of
+// their sequences: what a server needs to run, but not to create or change a table.
+func ReadWriteRole(t testing.TB, dsn string) string {
+	t.Helper()
+	return role(t, dsn, "rw_", "SELECT, INSERT, UPDATE, DELETE")
+}
+
+func role(t testing.TB, dsn, prefix, privileges string) string {
+	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatalf("parse DSN: %v", err)
 	}
 	schema := u.Query().Get("search_path")
 	if schema == "" {
-		t.Fatal("testpg.ReadOnlyRole: the DSN names no search_path; pass one testpg.Schema returned")
+		t.Fatal("testpg: the DSN names no search_path; pass one testpg.Schema returned")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -128,7 +140,7 @@ func ReadOnlyRole(t testing.TB, dsn string) string {
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
-	role := "ro_" + hex.EncodeToString(b[:])
+	role := prefix + hex.EncodeToString(b[:])
 	if _, err := admin.ExecContext(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
 		admin.Close()
 		t.Fatalf("create role %s: %v", role, err)
@@ -145,10 +157,14 @@ func ReadOnlyRole(t testing.TB, dsn string) string {
 		}
 		admin.Close()
 	})
-	for _, q := range []string{
+	grants := []string{
 		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
-		"GRANT SELECT ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
-	} {
+		"GRANT " + privileges + " ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+	}
+	if privileges != "SELECT" {
+		grants = append(grants, "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "+schema+" TO "+role)
+	}
+	for _, q := range grants {
 		if _, err := admin.ExecContext(ctx, q); err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
