@@ -106,8 +106,9 @@ func TestFormSentTwiceActsOnce(t *testing.T) {
 	})
 }
 
-// TestCreateNamesTheLoginThatExists: when Mailgun refuses a batch because one login exists, the
-// form names that line, and only it, from the logins as typed.
+// TestCreateNamesTheLoginThatExists: when Mailgun refuses a batch because a login exists, the
+// form names that line, from the logins as typed, and every other line whose login the domain
+// has (Mailgun names only the first), and no line of a new login.
 func TestCreateNamesTheLoginThatExists(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signIn(t, "admin")
