@@ -113,6 +113,11 @@ func OpenDatabaseReadOnly(ctx context.Context, cfg config.Config) (*store.DB, er
 	return openDatabase(ctx, cfg, store.OpenReadOnly)
 }
 
+// ErrServerStopping is the cause the server gives its requests' contexts when a shutdown's grace
+// period ends with them still running (handlers.ErrServerStopping): they are logged as cut off
+// by the server, not as left by their clients.
+var ErrServerStopping = handlers.ErrServerStopping
+
 // pgInsufficientPrivilege is PostgreSQL's SQLSTATE for "permission denied".
 const pgInsufficientPrivilege = "42501"
 

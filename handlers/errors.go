@@ -26,6 +26,12 @@ import (
 // sent: there is nobody to send it to.
 const StatusClientClosedRequest = 499
 
+// ErrServerStopping is the cause of a request's context when the server cut it off: it was still
+// running when the shutdown's grace period ended. The server (cmd/web) cancels its requests'
+// base context with it before it closes their connections, so that such a request is logged as
+// cut off by the server (503), not as one its client left (499).
+var ErrServerStopping = errors.New("the server is stopping and cut off the requests still in flight")
+
 // userError is what the user is told about an error, and what the log gets.
 type userError struct {
 	status     int
@@ -265,6 +271,16 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		req := c.Request()
 		rid := RequestID(c)
+		if errors.Is(err, context.Canceled) && errors.Is(context.Cause(req.Context()), ErrServerStopping) {
+			logger.LogAttrs(req.Context(), slog.LevelWarn, "request cut off: the server is stopping and its grace period ended",
+				slog.String("request_id", rid), slog.String("path", req.URL.Path))
+			if res := c.Response(); !res.Committed {
+				// Its connection is closed next, so nothing arrives; the access log and the
+				// metrics read the status: the server's doing, not the client's (499).
+				res.Status = http.StatusServiceUnavailable
+			}
+			return
+		}
 		if errors.Is(err, context.Canceled) && req.Context().Err() != nil {
 			logger.LogAttrs(req.Context(), slog.LevelInfo, "request canceled by the client",
 				slog.String("request_id", rid), slog.String("path", req.URL.Path))

@@ -289,6 +289,33 @@ func TestAccessLogClientGone(t *testing.T) {
 	}
 }
 
+// TestAccessLogServerStopping: a request the server cut off at the end of a shutdown's grace
+// period (its context canceled with ErrServerStopping) is logged as the server's doing, 503 and
+// a warning that says so, where it read as one its client left (499, "canceled by the client").
+func TestAccessLogServerStopping(t *testing.T) {
+	e, logs := newBackboneEcho(t, MiddlewareConfig{})
+	e.GET("/d/:domain", func(c echo.Context) error {
+		<-c.Request().Context().Done() // waiting on Mailgun when the grace period ends
+		return fmt.Errorf("list: %w", c.Request().Context().Err())
+	})
+	ctx, cutOff := context.WithCancelCause(context.Background())
+	cutOff(ErrServerStopping)
+	serve(e, httptest.NewRequest(http.MethodGet, "/d/example.com", nil).WithContext(ctx))
+	var status any
+	said := false
+	for _, r := range logRecords(t, logs) {
+		switch r["msg"] {
+		case "request":
+			status = r["status"]
+		case "request cut off: the server is stopping and its grace period ended":
+			said = r["level"] == "WARN"
+		}
+	}
+	if status != float64(http.StatusServiceUnavailable) || !said {
+		t.Errorf("access log status = %v, warning said %v; want 503 and the warning; log: %s", status, said, logs)
+	}
+}
+
 // TestAccessLogAbortedDownload: a download aborted half-way (http.ErrAbortHandler, which
 // Recover lets through to net/http) still gets its access log line, with status 500, or 499
 // when its client had left.

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
 )
 
@@ -276,11 +277,11 @@ func TestPortTakenSaysWhatToDo(t *testing.T) {
 // was cut off, where it read "shutdown: context deadline exceeded".
 func TestShutdownSaysWhatItWaitsFor(t *testing.T) {
 	started := make(chan struct{})
-	release := make(chan struct{})
-	defer close(release)
+	cause := make(chan error, 1)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(started)
-		<-release
+		<-r.Context().Done()
+		cause <- context.Cause(r.Context())
 	})}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -305,6 +306,16 @@ func TestShutdownSaysWhatItWaitsFor(t *testing.T) {
 	}
 	if want := "shutdown: requests still in flight after 300ms were cut off"; err == nil || err.Error() != want {
 		t.Errorf("serve = %v, want %q", err, want)
+	}
+	// The request was told why, so that it is logged as cut off by the server (503), not as
+	// left by its client (499).
+	select {
+	case got := <-cause:
+		if !errors.Is(got, app.ErrServerStopping) {
+			t.Errorf("the cut-off request's context ended with %v, want app.ErrServerStopping", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the request in flight did not end 30 s after the shutdown cut it off")
 	}
 	if want := `msg="stopping: no new connections; requests in flight have up to 300ms (a second SIGINT or SIGTERM ends them now)"`; !strings.Contains(out.String(), want) {
 		t.Errorf("log lacks %s:\n%s", want, out.String())

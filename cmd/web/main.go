@@ -258,6 +258,14 @@ func runServer(ctx context.Context, args []string, getenv func(string) string, s
 // serve serves srv on ln until ctx ends, then shuts down gracefully: it stops accepting and
 // waits up to timeout for requests in flight.
 func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.Duration, logger *slog.Logger) error {
+	// The requests' contexts derive from base, which a shutdown past its grace period cancels
+	// with app.ErrServerStopping before it closes their connections: closed alone, they read as
+	// requests whose clients left.
+	base, cutOff := context.WithCancelCause(context.Background())
+	defer cutOff(nil)
+	if srv.BaseContext == nil {
+		srv.BaseContext = func(net.Listener) context.Context { return base }
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -269,6 +277,7 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
+		cutOff(app.ErrServerStopping)
 		_ = srv.Close()
 		return shutdownErr(err, timeout)
 	}
