@@ -608,6 +608,15 @@ func TestTeamMemberResetsOwnLogin(t *testing.T) {
 	}
 	resetFromRow(tb, srv, domain, own)
 
+	// The home page leads straight to the same: the own login's reset, a press away.
+	tb.open("/")
+	tb.wait(testid("own-login-reset"))
+	tb.wantStatus("reset from home", tb.click(testid("own-login-reset")), http.StatusOK)
+	tb.wait(testid("reset-form"))
+	if got := tb.text(testid("login")); got != own {
+		t.Errorf("the home page's reset opened the form for %q, want %s", got, own)
+	}
+
 	srv.Sandbox.ResetCalls()
 	tb.wantStatus("another login's reset", tb.open("/d/"+domain+"/logins/digest@"+domain+"/reset"), http.StatusForbidden)
 	for _, c := range srv.Sandbox.Calls() {

@@ -1,15 +1,19 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/policy"
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
@@ -101,7 +105,42 @@ func (h *HomePages) Home(c echo.Context) error {
 	if len(problems) > 0 {
 		vm.Flashes = append(vm.Flashes, views.Flash{Kind: "warning", Message: strings.Join(problems, " ")})
 	}
+	vm.Own = h.ownLogin(ctx, pol, subj, u, visible)
 	return Render(c, http.StatusOK, views.Home(vm))
+}
+
+// ownLogin is the user's own SMTP login, for a shortcut to its reset, when resetting it is all
+// the policy lets them do there (self-service: the login equal to their verified e-mail) and the
+// domain has it. A team member came to the domain list and had to find their domain, then their
+// row among the others. None for a domain over loginCheckLimit logins, or whose list cannot be
+// read: the domain page still has the row.
+func (h *HomePages) ownLogin(ctx context.Context, pol *policy.Policy, subj policy.Subject, u *auth.User, visible []mailgun.Domain) *views.OwnLogin {
+	email := policy.FoldEmail(u.Email)
+	at := strings.LastIndexByte(email, '@')
+	if at < 0 {
+		return nil
+	}
+	i := slices.IndexFunc(visible, func(d mailgun.Domain) bool { return strings.EqualFold(d.Name, email[at+1:]) })
+	if i < 0 {
+		return nil
+	}
+	domain := visible[i].Name
+	if pol.Can(subj, domain, policy.ActReset) || !pol.CanSelfReset(subj, domain, email) {
+		return nil
+	}
+	if n, err := h.lists.Count(ctx, domain); err != nil || n > loginCheckLimit {
+		return nil
+	}
+	all, err := h.lists.All(ctx, domain)
+	if err != nil {
+		return nil
+	}
+	for _, cr := range all {
+		if policy.SameEmail(cr.Login, email) {
+			return &views.OwnLogin{Login: cr.Login, ResetURL: loginURL(domain, cr.Login, "reset")}
+		}
+	}
+	return nil
 }
 
 // noAccess is the page of a signed-in user the policy gives no role anywhere: what they are

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -272,4 +273,45 @@ func TestHomeLastDomainIsOneShown(t *testing.T) {
 	}
 	e.SB.SetFaults(sandbox.Faults{})
 	wantLast("a list Mailgun failed")
+}
+
+// TestHomeOffersTheOwnLogin: a team member who may reset only their own login (self-service)
+// finds it on the home page, with the way to reset it, instead of looking for their domain and
+// then their row. Not offered to whom the policy lets reset any login there.
+func TestHomeOffersTheOwnLogin(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	if err := e.SB.AddCredential("example.com", "sam", "Sam-Old-Pass-1", sandbox.SeedBase()); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "selfie") // a viewer of example.com, whose login sam@example.com is there
+	p := get(t, c, "/")
+	wantStatus(t, p, http.StatusOK)
+	if got := strings.Join(strings.Fields(p.TestID("own-login").Text()), " "); !strings.Contains(got, "sam@example.com") {
+		t.Errorf("home offers %q, want sam@example.com", got)
+	}
+	reset := p.TestID("own-login-reset").AttrOr("href", "")
+	if reset != "/d/example.com/logins/sam@example.com/reset" {
+		t.Errorf("the reset link is %q", reset)
+	}
+	if rp := get(t, c, reset); rp.Status != http.StatusOK || rp.TestID("reset-form").Length() != 1 {
+		t.Errorf("the link leads to %d without the reset form", rp.Status)
+	}
+	// Gone from Mailgun (deleted in its own panel, say), it is not offered once the kept list
+	// is read again: the link would lead to "Login not found".
+	del := httptest.NewRequest(http.MethodDelete, "/v3/domains/example.com/credentials/sam@example.com", nil)
+	del.SetBasicAuth("api", e.APIKey)
+	rec := httptest.NewRecorder()
+	e.SB.ServeHTTP(rec, del)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("delete sam@example.com in the sandbox = %d %s", rec.Code, rec.Body)
+	}
+	e.Clock.Add(time.Minute) // past what the instance keeps of the list
+	if n := get(t, c, "/").TestID("own-login").Length(); n != 0 {
+		t.Error("home offers a login the domain no longer has")
+	}
+	for _, who := range []string{"admin", "operator"} {
+		if n := get(t, e.signIn(t, who), "/").TestID("own-login").Length(); n != 0 {
+			t.Errorf("%s, who may reset any login, is offered an own login", who)
+		}
+	}
 }

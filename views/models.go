@@ -87,6 +87,15 @@ type HomeVM struct {
 	LastUsed   string
 	ShowSearch bool
 	ExportURL  string // the CSV of the listed domains' logins
+	// Own is the user's own SMTP login when self-service is all they may do with it (a
+	// shortcut to resetting its password), nil otherwise.
+	Own *OwnLogin
+}
+
+// OwnLogin is a user's own SMTP login on the home page.
+type OwnLogin struct {
+	Login    string
+	ResetURL string
 }
 
 // DomainRow is one domain on the home page.
