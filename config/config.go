@@ -455,6 +455,13 @@ func (c Config) Validate() error {
 			p.add("DATABASE_URL", "is not a valid URL; percent-encode the characters that have a meaning in a URL in the user name and password (%% as %%25, # as %%23, / as %%2F, ? as %%3F, @ as %%40), e.g. DATABASE_URL=postgres://user:pa%%23ss@host:5432/db")
 		case err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql"):
 			p.add("DATABASE_URL", "unsupported URL; use a SQLite file path (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db) or DATABASE_URL=postgres://user@host:5432/db")
+		default:
+			// Else the driver's parse error came with the advice to check that the server runs.
+			if ct := u.Query().Get("connect_timeout"); ct != "" {
+				if n, err := strconv.Atoi(ct); err != nil || n < 0 {
+					p.add("DATABASE_URL", "its connect_timeout %q is not a whole number of seconds; use e.g. ?connect_timeout=5, or leave it out for 5", ct)
+				}
+			}
 		}
 	} else if pgKeywordDSN.MatchString(dsn) {
 		// Taken for a SQLite path, it would give a file named after it, password included, and

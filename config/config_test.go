@@ -273,6 +273,8 @@ func TestProblems(t *testing.T) {
 		// Go's runtime took these as 100, and a negative one as off, without a word.
 		{"gogc not a number", map[string]string{"GOGC": "abc"}, nil, `GOGC: "abc" is not a whole percentage of at least 1; use e.g. GOGC=200`},
 		{"gogc negative", map[string]string{"GOGC": "-5"}, nil, `GOGC: "-5" is not a whole percentage of at least 1`},
+		// The driver refused it at start-up, followed by advice to check that the server runs.
+		{"connect_timeout not a number", map[string]string{"DATABASE_URL": "postgres://u:secret-pw@db:5432/smtpdesk?connect_timeout=abc"}, nil, `DATABASE_URL: its connect_timeout "abc" is not a whole number of seconds; use e.g. ?connect_timeout=5`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
