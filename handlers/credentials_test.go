@@ -444,3 +444,25 @@ func TestFilterDropsInvisibleCharacters(t *testing.T) {
 		t.Errorf("the home page's search for a pasted acme shows %v, want acme.example", got)
 	}
 }
+
+// TestFilterByTheDomainSaysWhy: the filter looks before the @ unless it has one, so the domain's
+// own name typed on its page found nothing, though every login ends in it, and the page said
+// only "No logins match". It says why and what finds them, and that does.
+func TestFilterByTheDomainSaysWhy(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	p := get(t, c, "/d/acme.example?q=acme.example")
+	wantStatus(t, p, http.StatusOK)
+	text := strings.Join(strings.Fields(p.Text()), " ")
+	if !strings.Contains(text, "No logins match") || !strings.Contains(text, "type it with its @ (such as @acme.example)") {
+		t.Errorf("the page does not say why the domain's name finds nothing: %.600s", text)
+	}
+	all := get(t, c, "/d/acme.example")
+	if n, m := len(loginsOn(get(t, c, "/d/acme.example?q=%40acme.example"))), len(loginsOn(all)); n == 0 || n != m {
+		t.Errorf("@acme.example finds %d logins, want all %d", n, m)
+	}
+	// A filter that is no part of the domain's name gets no such advice.
+	if strings.Contains(get(t, c, "/d/acme.example?q=zzz").Text(), "type it with its @") {
+		t.Error("the advice shows for a filter that is not the domain's name")
+	}
+}

@@ -523,7 +523,13 @@ func filterEmptyBody(vm CredentialsVM) string {
 	if vm.Rotate {
 		body += ", among the logins older than " + Number(vm.AgeDays) + " days"
 	}
-	return body + "."
+	body += "."
+	if f := strings.ToLower(vm.Filter); f != "" && !strings.Contains(f, "@") && strings.Contains(strings.ToLower(vm.Domain), f) {
+		// "example.com" typed on example.com's page found nothing, though every login ends in
+		// it: say why, and what finds them.
+		body += " Every login here ends in @" + vm.Domain + ", so the domain's name is not searched: to find logins by their whole address, type it with its @ (such as @" + vm.Domain + ")."
+	}
+	return body
 }
 
 // clearFilterURL is the list without a filter, keeping the page size (and the "To rotate"
