@@ -16,6 +16,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
@@ -109,7 +110,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
-		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !rot.isSystem(cr.Login) })
+		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !rot.isSystem(cr) })
 		matches := selectLogins(all, filter, rotate, rot)
 		total = len(matches)
 		// The page that holds a login just changed, unless the page asked for does.
@@ -141,7 +142,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 	rows := make([]views.CredentialRow, 0, len(items))
 	systemRows := 0
 	for _, cr := range items {
-		system := rot.isSystem(cr.Login)
+		system := rot.isSystem(cr)
 		if system {
 			systemRows++
 		}
@@ -257,20 +258,39 @@ func loginMatches(login, needle string) bool {
 // reading of the audit trail, which logins SMTP Desk created as system logins.
 type rotation struct {
 	cutoff time.Time
-	sets   map[string]time.Time // lower-case login → last password set through SMTP Desk
-	system map[string]bool      // lower-case login → created as a system login through SMTP Desk
+	sets   map[string]time.Time      // lower-case login → last password set through SMTP Desk
+	system map[string]store.MarkedOK // lower-case login → its create as a system login through SMTP Desk
 }
 
-// rotation returns the domain's rotation inputs as of now.
+// rotation returns the domain's rotation inputs as of now, from one reading of the audit trail
+// (one query's wait when the trail is slow, not one per map).
 func (s *site) rotation(ctx context.Context, domain string) rotation {
-	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: s.pwSets.Of(ctx, domain),
-		system: s.pwSets.System(ctx, domain)}
+	e := s.pwSets.entry(ctx, domain)
+	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: e.at, system: e.system}
 }
 
-// isSystem says whether login is a system login, which Mailgun will not delete and delete all
-// keeps: postmaster (IsSystemLogin), or one SMTP Desk created as a system login.
-func (r rotation) isSystem(login string) bool {
-	return IsSystemLogin(login) || (len(r.system) > 0 && r.system[strings.ToLower(login)])
+// systemSlack is how far apart SMTP Desk's clock and Mailgun's may put a create's audit entry and
+// the login's created_at (whole seconds) and still be the same create.
+const systemSlack = time.Minute
+
+// isSystem says whether cr is a system login, which Mailgun will not delete and delete all
+// keeps: postmaster (IsSystemLogin), or one SMTP Desk created as a system login, when Mailgun
+// created cr then (between the create's entry and its completion). A login of that name made
+// again since, in Mailgun's own panel, or an older one the create could not have made, is not:
+// delete all deletes it, and its page and audit entry must say so.
+func (r rotation) isSystem(cr mailgun.Credential) bool {
+	if IsSystemLogin(cr.Login) {
+		return true
+	}
+	if len(r.system) == 0 {
+		return false
+	}
+	m, ok := r.system[strings.ToLower(cr.Login)]
+	if !ok {
+		return false
+	}
+	return cr.CreatedAt.IsZero() ||
+		(!cr.CreatedAt.Before(m.At.Add(-systemSlack)) && !cr.CreatedAt.After(m.Completed.Add(systemSlack)))
 }
 
 // of is when SMTP Desk last set cr's password (zero when it never did, as far as the audit trail

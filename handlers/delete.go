@@ -56,11 +56,34 @@ func (h *CredentialPages) deleteVM(c echo.Context, sc *scope, back string) views
 		CancelURL: cmp.Or(back, domainURL(sc.domain)),
 		Back:      back,
 	}
-	if h.rotation(c.Request().Context(), sc.domain).isSystem(sc.login) {
+	if h.systemLogin(c.Request().Context(), sc) {
 		vm.System, vm.FormToken = true, ""
 		vm.Upstream = systemRefusal(sc.login)
 	}
 	return vm
+}
+
+// systemLogin says whether sc.login is a system login (rotation.isSystem): postmaster, or one the
+// audit trail says SMTP Desk created as one, when the domain's list shows it created then. A
+// domain over loginCheckLimit logins, or a list that cannot be read, leaves postmaster the only
+// one known here: Mailgun still refuses to delete the others, and the page says so.
+func (h *CredentialPages) systemLogin(ctx context.Context, sc *scope) bool {
+	if IsSystemLogin(sc.login) {
+		return true
+	}
+	rot := h.rotation(ctx, sc.domain)
+	if _, ok := rot.system[strings.ToLower(sc.login)]; !ok {
+		return false
+	}
+	if n, err := h.lists.Count(ctx, sc.domain); err != nil || n > loginCheckLimit {
+		return false
+	}
+	all, err := h.lists.All(ctx, sc.domain)
+	if err != nil {
+		return false
+	}
+	i := slices.IndexFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, sc.login) })
+	return i >= 0 && rot.isSystem(all[i])
 }
 
 func systemRefusal(login string) *views.UpstreamError {
@@ -94,7 +117,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	back := wayBack(c, params, sc.domain)
 	// The page is built only on the answers that show it: it takes the session's flashes, which
 	// belong to the list this action redirects to.
-	if h.rotation(c.Request().Context(), sc.domain).isSystem(sc.login) {
+	if h.systemLogin(c.Request().Context(), sc) {
 		return Render(c, http.StatusBadRequest, views.Delete(h.deleteVM(c, sc, back)))
 	}
 	if ok, err := h.limit(c, sc); !ok {
@@ -235,7 +258,7 @@ func (h *CredentialPages) deleteAllPage(c echo.Context, sc *scope, back string) 
 // system logins rot knows.
 func listDeleteAll(vm *views.DeleteAllVM, all []mailgun.Credential, rot rotation) {
 	for _, cr := range all {
-		if rot.isSystem(cr.Login) {
+		if rot.isSystem(cr) {
 			vm.SystemKept = append(vm.SystemKept, cr.Login)
 			continue
 		}
@@ -255,7 +278,7 @@ func listDeleteAll(vm *views.DeleteAllVM, all []mailgun.Credential, rot rotation
 func deletable(all []mailgun.Credential, rot rotation) []string {
 	logins := make([]string, 0, len(all))
 	for _, cr := range all {
-		if !rot.isSystem(cr.Login) {
+		if !rot.isSystem(cr) {
 			logins = append(logins, cr.Login)
 		}
 	}

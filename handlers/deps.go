@@ -53,7 +53,7 @@ type AuditLog interface {
 	EachAudit(ctx context.Context, f store.AuditFilter, fn func(store.AuditEntry) error) error
 	VerifyAudit(ctx context.Context) (store.VerifyReport, error)
 	LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error)
-	NewestOK(ctx context.Context, domain, action string) (map[string]store.OKDetail, error)
+	NewestOKMarked(ctx context.Context, domain, action, marker string) (map[string]store.MarkedOK, error)
 }
 
 // FormTokens records the one-time tokens of the create, reset and delete forms acted on, so that

@@ -169,7 +169,7 @@ func writeLoginRows(cw *csv.Writer, domain string, logins []mailgun.Credential, 
 			reset = setAt.UTC().Format(time.RFC3339)
 		}
 		_ = cw.Write([]string{domain, csvSafe(cr.Login), csvSafe(cr.Mailbox), created, age,
-			yesNo(rot.isSystem(cr.Login)), yesNo(old), reset})
+			yesNo(rot.isSystem(cr)), yesNo(old), reset})
 	}
 }
 

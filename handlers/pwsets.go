@@ -37,7 +37,7 @@ type PasswordSets struct {
 
 type pwSetEntry struct {
 	at      map[string]time.Time
-	system  map[string]bool // lower-case login → created as a system login through SMTP Desk
+	system  map[string]store.MarkedOK // lower-case login → its create as a system login through SMTP Desk
 	expires time.Time
 }
 
@@ -66,13 +66,6 @@ func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Ti
 	return p.entry(ctx, domain).at
 }
 
-// System returns domain's logins (lower case) that SMTP Desk created as system logins, as far
-// as the audit trail remembers. None from a nil PasswordSets or a trail that cannot be read:
-// postmaster is then the only system login known (IsSystemLogin).
-func (p *PasswordSets) System(ctx context.Context, domain string) map[string]bool {
-	return p.entry(ctx, domain).system
-}
-
 // entry is what is known of domain, read from the audit trail when it is not kept.
 func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 	if p == nil {
@@ -93,16 +86,11 @@ func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 		if err != nil {
 			return nil, err
 		}
-		created, err := p.src.NewestOK(ctx, d, audit.ActionCredentialCreate)
+		system, err := p.src.NewestOKMarked(ctx, d, audit.ActionCredentialCreate, aboutSystemLogins)
 		if err != nil {
 			return nil, err
 		}
-		e := pwSetEntry{at: at, system: map[string]bool{}, expires: p.now().Add(p.ttl)}
-		for login, c := range created {
-			if createdSystem(c) {
-				e.system[login] = true
-			}
-		}
+		e := pwSetEntry{at: at, system: system, expires: p.now().Add(p.ttl)}
 		p.mu.Lock()
 		if p.gen[d] == g {
 			p.roomLocked()
@@ -116,13 +104,6 @@ func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 		return pwSetEntry{}
 	}
 	return v.(pwSetEntry)
-}
-
-// createdSystem says whether a successful create entry asked for system logins: its detail says
-// so, or, in an entry written before the pending entry carried it, its message begins with it
-// (auditText).
-func createdSystem(c store.OKDetail) bool {
-	return c.Detail == aboutSystemLogins || (c.Detail == "" && strings.HasPrefix(c.Message, aboutSystemLogins))
 }
 
 // roomLocked makes room for one more domain: once maxPasswordSetDomains are kept it drops the

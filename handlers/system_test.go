@@ -1,10 +1,12 @@
 package handlers_test
 
 import (
+	"context"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -81,5 +83,44 @@ func TestSystemLoginsCreatedHereAreKept(t *testing.T) {
 		if strings.Contains(line, sys) && !strings.Contains(line, ",yes,") {
 			t.Errorf("export line %q does not mark %s a system login", line, sys)
 		}
+	}
+}
+
+// TestSystemMarkIsTheCreatesOwn: the trail's "created as a system login" belongs to the login
+// Mailgun created then, not to every later login of that name. ghost was created here as a
+// system login a year ago, and the ghost Mailgun lists now was made last week, elsewhere, as an
+// ordinary login (the domain removed and added again, say). Taken as a system login, the
+// delete-all page kept it while Mailgun's delete all removed it, and the audit entry left it out.
+func TestSystemMarkIsTheCreatesOwn(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	ctx := context.Background()
+	const d = "empty.example"
+	yearAgo := e.Clock.Now().AddDate(-1, 0, 0)
+	id, err := e.DB.AppendAudit(ctx, store.AuditEntry{Time: yearAgo, ActorIssuer: "https://idp.example", ActorSubject: "ada",
+		Action: "credential.create", Domain: d, Logins: []string{"ghost@" + d}, Outcome: store.OutcomePending,
+		Detail: "Asked for as system logins."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.DB.CompleteAudit(ctx, id, store.OutcomeOK, 200, "Created 1 credentials pair(s)", yearAgo.Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SB.AddCredential(d, "ghost", "Ghost-Pass-1", e.Clock.Now().AddDate(0, 0, -7)); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "admin")
+	row := get(t, c, "/d/"+d).Find(`tr[data-login="ghost@` + d + `"]`)
+	if row.Find(`[data-testid="system-badge"]`).Length() != 0 || row.Find("a.ad").Length() != 1 {
+		t.Error("the ghost made last week is shown as a system login, without its Delete")
+	}
+	p := get(t, c, "/d/"+d+"/delete-all")
+	if kept := p.TestID("kept-row").Text(); strings.Contains(kept, "ghost") {
+		t.Errorf("delete all keeps %q, the ghost among them", kept)
+	}
+	p = sendForm(t, c, p, testid("delete-all-form"), map[string]string{"confirm": d})
+	wantStatus(t, p, http.StatusOK)
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all", Limit: 1})
+	if len(entries) != 1 || !slices.Contains(entries[0].Logins, "ghost@"+d) {
+		t.Errorf("the delete-all entry = %+v, want it naming the ghost Mailgun deleted", entries)
 	}
 }

@@ -465,41 +465,46 @@ func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]tim
 	return out, nil
 }
 
-// OKDetail is what NewestOK returns of an entry: its detail and the message of its completion.
-type OKDetail struct {
-	Detail  string
-	Message string
+// MarkedOK is when the newest successful entry of a login (NewestOKMarked) was written, and when
+// its action completed.
+type MarkedOK struct {
+	At, Completed time.Time
 }
 
-// NewestOK returns, for each login of domain that an entry of action names and that completed
-// with outcome OK, the detail and completion message of the newest such entry, keyed by the
-// login as the trail keeps it (lower case). SMTP Desk uses it for the logins it created as
-// system logins (action credential.create, whose detail says so): Mailgun's list does not say
-// which logins are. Entries that retention removed are not seen.
-func (db *DB) NewestOK(ctx context.Context, domain, action string) (map[string]OKDetail, error) {
-	out := map[string]OKDetail{}
+// NewestOKMarked returns the logins of domain whose newest entry of action that completed with
+// outcome OK is marked: its detail is marker, or, in an entry written before the detail held it,
+// its completion's message begins with marker. Keyed by the login as the trail keeps it (lower
+// case), with when that entry was written and completed. SMTP Desk uses it for the logins it
+// created as system logins (action credential.create): Mailgun's list does not say which logins
+// are. The newest entry per login is picked in the query, so that only the marked logins come
+// back, however many creates the domain had. Entries that retention removed are not seen.
+func (db *DB) NewestOKMarked(ctx context.Context, domain, action, marker string) (map[string]MarkedOK, error) {
+	out := map[string]MarkedOK{}
 	err := db.op(ctx, func(ctx context.Context) error {
-		// Oldest first, so that a login's newest entry is the one kept.
-		rows, err := db.query(ctx, db.rebind(`SELECT l.login, a.detail, COALESCE(a.final_message, '') FROM audit_log a
-			JOIN audit_logins l ON l.entry_id = a.id
-			WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
-			ORDER BY a.id`), strings.ToLower(domain), action, OutcomeOK)
+		rows, err := db.query(ctx, db.rebind(`SELECT n.login, a.time, COALESCE(a.completed_at, a.time)
+			FROM (SELECT l.login AS login, MAX(a.id) AS id FROM audit_log a
+				JOIN audit_logins l ON l.entry_id = a.id
+				WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
+				GROUP BY l.login) n
+			JOIN audit_log a ON a.id = n.id
+			WHERE a.detail = ? OR (a.detail = '' AND a.final_message LIKE ? ESCAPE '\')`),
+			strings.ToLower(domain), action, OutcomeOK, marker, escapeLike(marker)+"%")
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		for rows.Next() {
 			var login string
-			var d OKDetail
-			if err := rows.Scan(&login, &d.Detail, &d.Message); err != nil {
+			var at, done int64
+			if err := rows.Scan(&login, &at, &done); err != nil {
 				return err
 			}
-			out[login] = d
+			out[login] = MarkedOK{At: fromNanos(at), Completed: fromNanos(done)}
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("store: newest ok %s in %s: %w", action, domain, err)
+		return nil, fmt.Errorf("store: newest marked %s in %s: %w", action, domain, err)
 	}
 	return out, nil
 }

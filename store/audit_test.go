@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -946,10 +945,11 @@ func TestAuditLastOK(t *testing.T) {
 	})
 }
 
-// TestAuditNewestOK: the detail and completion message of the newest successful entry of an
-// action per login of a domain, with the login's case folded; failed, unknown and pending
-// entries, other actions and other domains do not count.
-func TestAuditNewestOK(t *testing.T) {
+// TestAuditNewestOKMarked: the logins of a domain whose newest successful entry of an action is
+// marked (its detail, or an older entry's message, begins with the marker), with the login's case
+// folded and that entry's times; a later unmarked entry unmarks the login, and failed, unknown
+// and pending entries, other actions and other domains do not count.
+func TestAuditNewestOKMarked(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		ctx := context.Background()
 		add := func(at time.Time, action, domain, detail, outcome, message string, logins ...string) {
@@ -968,14 +968,26 @@ func TestAuditNewestOK(t *testing.T) {
 		add(t0.Add(4*time.Hour), "credential.create", "example.com", sys, OutcomePending, "", "d@example.com")
 		add(t0.Add(5*time.Hour), "credential.reset", "example.com", sys, OutcomeOK, "", "e@example.com")
 		add(t0.Add(6*time.Hour), "credential.create", "acme.example", sys, OutcomeOK, "", "f@acme.example")
+		// An entry of the previous version: the marker ahead of the completion's message.
+		add(t0.Add(7*time.Hour), "credential.create", "example.com", "", OutcomeOK, sys+" Created 1", "g@example.com")
+		// A marker with LIKE's wildcards matches only itself.
+		add(t0.Add(8*time.Hour), "credential.create", "example.com", "", OutcomeOK, "Asked for as system logins_ Created 1", "h@example.com")
 
-		got, err := db.NewestOK(ctx, "Example.COM", "credential.create")
+		got, err := db.NewestOKMarked(ctx, "Example.COM", "credential.create", sys)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]OKDetail{"a@example.com": {sys, "Created 2"}, "b@example.com": {"", "Created 1"}}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("NewestOK = %v, want %v", got, want)
+		want := map[string]MarkedOK{
+			"a@example.com": {At: t0, Completed: t0.Add(time.Second)},
+			"g@example.com": {At: t0.Add(7 * time.Hour), Completed: t0.Add(7*time.Hour + time.Second)},
+		}
+		if len(got) != len(want) {
+			t.Fatalf("NewestOKMarked = %v, want %v", got, want)
+		}
+		for l, w := range want {
+			if g := got[l]; !g.At.Equal(w.At) || !g.Completed.Equal(w.Completed) {
+				t.Errorf("NewestOKMarked[%s] = %+v, want %+v", l, g, w)
+			}
 		}
 	})
 }
