@@ -325,11 +325,12 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.MetricsPprof = boolean(get, &p, "METRICS_PPROF", false, "METRICS_PPROF=true")
 	cfg.NoGzip = !boolean(get, &p, "HTTP_GZIP", true, "HTTP_GZIP=false")
 
-	// Go's runtime reads GOGC itself, and takes a malformed value as 100 without a word (or a
-	// negative one as off): SMTP Desk names it with the other settings instead.
+	// Go's runtime reads GOGC itself, and takes a malformed value as 100 without a word: SMTP Desk
+	// names it with the other settings instead. Any whole number is Go's (0 collects all the
+	// time, a negative one is off, as "off" is).
 	if v := get("GOGC"); v != "" && v != "off" {
-		if n, err := strconv.Atoi(v); err != nil || n < 1 {
-			p.add("GOGC", "%q is not a whole percentage of at least 1; use e.g. GOGC=200 (SMTP Desk's default when unset), or GOGC=off", v)
+		if _, err := strconv.Atoi(v); err != nil {
+			p.add("GOGC", "%q is not a whole percentage; use e.g. GOGC=200 (SMTP Desk's default when unset), or GOGC=off", v)
 		}
 	}
 	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {

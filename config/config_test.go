@@ -270,9 +270,9 @@ func TestProblems(t *testing.T) {
 		// Start-up blamed "another program" for SMTP Desk's own main listener.
 		{"metrics on the pages' address", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:8090", "METRICS_ADDR": "127.0.0.1:8090"}, nil, `METRICS_ADDR: "127.0.0.1:8090" is the address SMTP Desk serves its pages on (127.0.0.1:8090); give /metrics a port of its own`},
 		{"metrics on the pages' port, every interface", map[string]string{"METRICS_ADDR": "127.0.0.1:8080"}, nil, `METRICS_ADDR: "127.0.0.1:8080" is the address SMTP Desk serves its pages on (:8080)`},
-		// Go's runtime took these as 100, and a negative one as off, without a word.
-		{"gogc not a number", map[string]string{"GOGC": "abc"}, nil, `GOGC: "abc" is not a whole percentage of at least 1; use e.g. GOGC=200`},
-		{"gogc negative", map[string]string{"GOGC": "-5"}, nil, `GOGC: "-5" is not a whole percentage of at least 1`},
+		// Go's runtime took these as 100 without a word.
+		{"gogc not a number", map[string]string{"GOGC": "abc"}, nil, `GOGC: "abc" is not a whole percentage; use e.g. GOGC=200`},
+		{"gogc a fraction", map[string]string{"GOGC": "150.5"}, nil, `GOGC: "150.5" is not a whole percentage`},
 		// The driver refused it at start-up, followed by advice to check that the server runs.
 		{"connect_timeout not a number", map[string]string{"DATABASE_URL": "postgres://u:secret-pw@db:5432/smtpdesk?connect_timeout=abc"}, nil, `DATABASE_URL: its connect_timeout "abc" is not a whole number of seconds; use e.g. ?connect_timeout=5`},
 	}

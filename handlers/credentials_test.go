@@ -461,8 +461,14 @@ func TestFilterByTheDomainSaysWhy(t *testing.T) {
 	if n, m := len(loginsOn(get(t, c, "/d/acme.example?q=%40acme.example"))), len(loginsOn(all)); n == 0 || n != m {
 		t.Errorf("@acme.example finds %d logins, want all %d", n, m)
 	}
-	// A filter that is no part of the domain's name gets no such advice.
-	if strings.Contains(get(t, c, "/d/acme.example?q=zzz").Text(), "type it with its @") {
-		t.Error("the advice shows for a filter that is not the domain's name")
+	// A filter that is not the domain's name, or an end of it with a dot, gets no such advice:
+	// "x" or "example" is as likely the start of a login.
+	for _, q := range []string{"zzz", "x", "example", "ac"} {
+		if strings.Contains(get(t, c, "/d/acme.example?q="+q).Text(), "type it with its @") {
+			t.Errorf("the advice shows for %q, which is not the domain's name", q)
+		}
+	}
+	if !strings.Contains(get(t, c, "/d/acme.example?q=.example").Text(), "type it with its @") {
+		t.Error("the advice does not show for .example, the end of the domain's name")
 	}
 }

@@ -524,7 +524,10 @@ func filterEmptyBody(vm CredentialsVM) string {
 		body += ", among the logins older than " + Number(vm.AgeDays) + " days"
 	}
 	body += "."
-	if f := strings.ToLower(vm.Filter); f != "" && !strings.Contains(f, "@") && strings.Contains(strings.ToLower(vm.Domain), f) {
+	// Only for the domain's name, or an end of it with a dot (".com", "example.com"): "x" or
+	// "com" is as likely the start of a login.
+	if f, d := strings.ToLower(vm.Filter), strings.ToLower(vm.Domain); f != "" && !strings.Contains(f, "@") &&
+		(f == d || (strings.HasSuffix(d, f) && strings.Contains(f, "."))) {
 		// "example.com" typed on example.com's page found nothing, though every login ends in
 		// it: say why, and what finds them.
 		body += " Every login here ends in @" + vm.Domain + ", so the domain's name is not searched: to find logins by their whole address, type it with its @ (such as @" + vm.Domain + ")."
