@@ -210,12 +210,9 @@ const loginExists = "already exists in this domain. Pick another name, or reset 
 // through another replica or Mailgun's own panel). A domain above loginCheckLimit logins, or a
 // list that cannot be read, gives none.
 func (h *CredentialPages) existingLogins(ctx context.Context, domain string, f *CreateForm) []views.LineError {
-	if n, err := h.lists.Count(ctx, domain); err != nil || n > loginCheckLimit {
-		return nil
-	}
 	find := func() []views.LineError {
-		all, err := h.lists.All(ctx, domain)
-		if err != nil {
+		all, ok := h.checkableList(ctx, domain)
+		if !ok {
 			return nil
 		}
 		have := make(map[string]bool, len(all))

@@ -60,7 +60,11 @@ func (h *CredentialPages) List(c echo.Context) error {
 	paging := ParsePaging(c.QueryParams())
 	// A part the query parser drops (a filter cut short: "q=bob%4") is said, not silently left out.
 	filter, problem := pageFilter(c.QueryParam("q"))
-	for _, p := range append(unreadableProblems(c.Request().URL.RawQuery), problem) {
+	problems := unreadableProblems(c.Request().URL.RawQuery)
+	if problem != "" {
+		problems = append(problems, problem)
+	}
+	for _, p := range problems {
 		paging.Note = strings.TrimSpace(paging.Note + " " + p)
 	}
 	rotate := c.QueryParam("rotate") == "1"
@@ -410,6 +414,18 @@ func (h *CredentialPages) unknownDomain(c echo.Context, sc *scope) (bool, error)
 // they are shown. Reading all of a bigger one to draw a form costs more than the check is worth;
 // the form's own answer says when the login is gone.
 const loginCheckLimit = 1000
+
+// checkableList is the domain's logins as the list cache keeps them, when the domain has at most
+// loginCheckLimit of them and they can be read: what a page reads whole to look a login up by
+// its name (the forms' checks, a system login, the home page's own login). ok is false
+// otherwise, and the caller goes on without the look-up.
+func (s *site) checkableList(ctx context.Context, domain string) (all []mailgun.Credential, ok bool) {
+	if n, err := s.lists.Count(ctx, domain); err != nil || n > loginCheckLimit {
+		return nil, false
+	}
+	all, err := s.lists.All(ctx, domain)
+	return all, err == nil
+}
 
 // unknownLogin answers 404 for the reset or delete form of a login the domain does not have (an
 // old link, a login deleted meanwhile), as unknownDomain does for the domain. The domain's logins

@@ -75,11 +75,8 @@ func (h *CredentialPages) systemLogin(ctx context.Context, sc *scope) bool {
 	if _, ok := rot.system[strings.ToLower(sc.login)]; !ok {
 		return false
 	}
-	if n, err := h.lists.Count(ctx, sc.domain); err != nil || n > loginCheckLimit {
-		return false
-	}
-	all, err := h.lists.All(ctx, sc.domain)
-	if err != nil {
+	all, ok := h.checkableList(ctx, sc.domain)
+	if !ok {
 		return false
 	}
 	i := slices.IndexFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, sc.login) })

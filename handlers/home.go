@@ -128,11 +128,8 @@ func (h *HomePages) ownLogin(ctx context.Context, pol *policy.Policy, subj polic
 	if pol.Can(subj, domain, policy.ActReset) || !pol.CanSelfReset(subj, domain, email) {
 		return nil
 	}
-	if n, err := h.lists.Count(ctx, domain); err != nil || n > loginCheckLimit {
-		return nil
-	}
-	all, err := h.lists.All(ctx, domain)
-	if err != nil {
+	all, ok := h.checkableList(ctx, domain)
+	if !ok {
 		return nil
 	}
 	for _, cr := range all {
