@@ -59,14 +59,11 @@ const maxPasswordSetDomains = 1000
 // from the request that started it (shared).
 const lastOKTimeout = 5 * time.Second
 
-// Of returns domain's logins (lower case) with the time SMTP Desk last set their password. A
-// nil PasswordSets, or an audit trail that cannot be read, gives none: the page then marks
-// logins by their creation date alone, as it would without the trail, and logs why.
-func (p *PasswordSets) Of(ctx context.Context, domain string) map[string]time.Time {
-	return p.entry(ctx, domain).at
-}
-
-// entry is what is known of domain, read from the audit trail when it is not kept.
+// entry is what is known of domain, read from the audit trail when it is not kept: its logins
+// (lower case) with the time SMTP Desk last set their password, and those it created as system
+// logins. A nil PasswordSets, or an audit trail that cannot be read, gives none: the page then
+// marks logins by their creation date alone, and knows postmaster as the only system login, as
+// it would without the trail, and logs why.
 func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 	if p == nil {
 		return pwSetEntry{}

@@ -66,10 +66,10 @@ func TestPasswordSetsOutliveTheFirstCaller(t *testing.T) {
 
 		first, cancel := context.WithCancel(ctx)
 		firstDone := make(chan map[string]time.Time)
-		go func() { firstDone <- p.Of(first, "example.com") }()
+		go func() { firstDone <- p.entry(first, "example.com").at }()
 		<-g.entered // the first view's lookup is under way
 		secondDone := make(chan map[string]time.Time)
-		go func() { secondDone <- p.Of(ctx, "example.com") }()
+		go func() { secondDone <- p.entry(ctx, "example.com").at }()
 		synctest.Wait()
 		cancel()
 		if got := <-firstDone; got != nil {
@@ -106,7 +106,7 @@ func TestPasswordSetsKeepAnswers(t *testing.T) {
 		{"the next view", func() {}, 3},
 	} {
 		step.do()
-		if got := p.Of(ctx, "example.com"); !got["alice@example.com"].Equal(resetAt) {
+		if got := p.entry(ctx, "example.com").at; !got["alice@example.com"].Equal(resetAt) {
 			t.Errorf("%s: got %v, want alice's reset at %v", step.name, got, resetAt)
 		}
 		if n := g.calls.Load(); n != step.calls {
@@ -124,7 +124,7 @@ func TestPasswordSetsBounded(t *testing.T) {
 	p := passwordSetsFor(db, time.Minute, func() time.Time { return now }, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	for i := range 3 * maxPasswordSetDomains {
-		p.Of(ctx, fmt.Sprintf("d%d.example", i))
+		p.entry(ctx, fmt.Sprintf("d%d.example", i))
 		if i%100 == 0 {
 			now = now.Add(time.Second)
 		}
@@ -136,7 +136,7 @@ func TestPasswordSetsBounded(t *testing.T) {
 		t.Errorf("%d domains asked for: %d answers kept, want at most %d", 3*maxPasswordSetDomains, kept, maxPasswordSetDomains)
 	}
 	// The bound does not cost a real domain its answer.
-	if got := p.Of(ctx, "example.com"); got["alice@example.com"].IsZero() {
+	if got := p.entry(ctx, "example.com").at; got["alice@example.com"].IsZero() {
 		t.Errorf("example.com after the others: got %v, want alice's reset", got)
 	}
 }
