@@ -116,7 +116,7 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	// are: Chromium put a space for it into the row actions' description ("user001@ example.com").
 	if at := bytes.LastIndexByte(b[loginStart:loginEnd], '@'); at > 0 && loginStart+at+1 < loginEnd {
 		b = append(b, b[loginStart:loginStart+at+1]...)
-		b = append(b, `<wbr aria-hidden="true">`...)
+		b = append(b, breakHere...)
 		b = append(b, b[loginStart+at+1:loginEnd]...)
 	} else {
 		b = append(b, b[loginStart:loginEnd]...)
