@@ -1013,3 +1013,23 @@ func TestAuditNamesTheLoginThatExists(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditPastTheLastPage: an "Older entries" link followed after the entries past it were
+// removed (retention), or a cursor typed by hand, finds nothing. The page said "No audit entries
+// yet", which tells a reviewer that nothing was ever recorded, while the newest page is full.
+func TestAuditPastTheLastPage(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 3, "acme.example", "credential.reset", "alice@acme.example")
+	c := e.signIn(t, "admin")
+	for _, path := range []string{"/audit?before=1", "/audit?domain=acme.example&before=1"} {
+		p := get(t, c, path)
+		wantStatus(t, p, http.StatusOK)
+		title := strings.TrimSpace(p.TestID("empty-state").Find("h2").Text())
+		if title != "No older entries" {
+			t.Errorf("%s: empty state %q, want %q", path, title, "No older entries")
+		}
+		if href := p.TestID("empty-state").Find("a").AttrOr("href", ""); !strings.HasPrefix(href, "/audit") || strings.Contains(href, "before=") {
+			t.Errorf("%s: the empty state links to %q, want the newest entries", path, href)
+		}
+	}
+}
