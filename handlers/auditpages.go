@@ -75,6 +75,7 @@ func (h *AuditPages) List(c echo.Context) error {
 	if !admin {
 		q = q.withoutAdminOnly()
 	}
+	q = h.outsideScope(c, q)
 	f, trail, ok, err := h.scopeFilter(c, q)
 	if err != nil {
 		return err
@@ -201,6 +202,19 @@ func (a AuditQuery) withoutAdminOnly() AuditQuery {
 		a.Form.Action = ""
 	}
 	return a
+}
+
+// outsideScope names in Problems a domain filter the user may not view: the trail shows them none
+// of that domain's entries (scopeFilter), and "No entries match" or "Nothing recorded for
+// alice@… yet" read as "nobody touched it". The filter stays applied, so the page shows no
+// other domain's entries in their place; the exports refuse the link.
+func (h *AuditPages) outsideScope(c echo.Context, q AuditQuery) AuditQuery {
+	d := q.Form.Domain
+	if d == "" || h.policy.Current().Can(auth.UserFrom(c).PolicySubject(), d, policy.ActView) {
+		return q
+	}
+	q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("You may not view %s, so the audit trail shows you none of its entries, whatever they are. An administrator or a reviewer of that domain can see them.", d))
+	return q
 }
 
 // isAdmin says whether the signed-in user is an administrator under the policy in force now.
@@ -369,6 +383,7 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	if !h.isAdmin(c) {
 		q = q.withoutAdminOnly()
 	}
+	q = h.outsideScope(c, q)
 	if len(q.Problems) > 0 {
 		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(q.Problems, " ")+" Set the filters on the audit page and export from there.")
 	}

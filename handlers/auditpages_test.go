@@ -1033,3 +1033,41 @@ func TestAuditPastTheLastPage(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditDomainOutsideScope: a reviewer who follows a link to the trail of a domain they may
+// not view (a colleague's "History" link, say) saw "Nothing recorded for alice@acme.example yet"
+// or "No entries match these filters", which reads as "nobody touched it" while the trail holds
+// its creates and resets. The page now says why nothing is shown, and the exports refuse the
+// link rather than send an empty file.
+func TestAuditDomainOutsideScope(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 2, "acme.example", "credential.reset", "alice@acme.example")
+	seedAudit(t, e, 1, "example.com", "credential.reset", "user001@example.com")
+	c := e.signIn(t, "reviewer") // views example.com and newsletter.example.org
+	for _, path := range []string{"/audit?domain=acme.example", "/audit?domain=acme.example&login=alice%40acme.example"} {
+		p := get(t, c, path)
+		wantStatus(t, p, http.StatusOK)
+		if n := p.TestID("audit-row").Length(); n != 0 {
+			t.Errorf("%s: the reviewer sees %d entries of acme.example", path, n)
+		}
+		if got := p.TestID("filter-problems").Text(); !strings.Contains(got, "acme.example") || !strings.Contains(got, "may not view") {
+			t.Errorf("%s: the page does not say that acme.example is outside the reviewer's view: problems %q, page %.200q",
+				path, got, p.TestID("empty-state").Text())
+		}
+		if got := p.TestID("empty-state").Text(); strings.Contains(got, "Nothing recorded") {
+			t.Errorf("%s: the empty state says %q", path, got)
+		}
+	}
+	for _, path := range []string{"/audit/export.csv?domain=acme.example", "/audit/export.jsonl?domain=acme.example"} {
+		p := get(t, c, path)
+		wantStatus(t, p, http.StatusBadRequest)
+	}
+	// A domain they may view, and every domain for an administrator, are filtered as before.
+	if p := get(t, c, "/audit?domain=example.com"); p.TestID("filter-problems").Length() != 0 || p.TestID("audit-row").Length() != 1 {
+		t.Errorf("example.com for its reviewer: problems %q, %d rows", p.TestID("filter-problems").Text(), p.TestID("audit-row").Length())
+	}
+	a := e.signIn(t, "admin")
+	if p := get(t, a, "/audit?domain=acme.example"); p.TestID("filter-problems").Length() != 0 || p.TestID("audit-row").Length() != 2 {
+		t.Errorf("acme.example for an administrator: problems %q, %d rows", p.TestID("filter-problems").Text(), p.TestID("audit-row").Length())
+	}
+}
