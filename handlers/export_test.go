@@ -176,7 +176,7 @@ func TestRotateView(t *testing.T) {
 		if got := loginsOf(p); !slices.Equal(got, old) {
 			t.Errorf("the rotate view shows %d logins, want the %d marked ones", len(got), len(old))
 		}
-		if got, want := p.TestID("filter-summary").Text(), strconv.Itoa(len(old))+" logins older than 365 days across the domain"; strings.Join(strings.Fields(got), " ") != want {
+		if got, want := p.TestID("filter-summary").Text(), strconv.Itoa(len(old))+" logins with a password older than 365 days across the domain"; strings.Join(strings.Fields(got), " ") != want {
 			t.Errorf("summary %q, want %q", got, want)
 		}
 		if got := p.TestID("view-rotate").AttrOr("aria-current", ""); got != "page" {

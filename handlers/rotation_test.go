@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,49 @@ func TestResetOfAnEarlierLoginOfTheSameName(t *testing.T) {
 	}
 	if got := records[1][7]; got != "" {
 		t.Errorf("export of the new %s: password_reset_at %q (before its created_at %s), want none", login, got, records[1][3])
+	}
+}
+
+// TestRotateViewSpeaksOfPasswords: a login is to rotate by its password's age, not its own. Once
+// every old login of a domain had its password reset, the "To rotate" view said "Every login of
+// acme.example is younger than 365 days" beside logins the page shows as created two years ago,
+// and its summary and tooltips spoke of "logins older than 365 days".
+func TestRotateViewSpeaksOfPasswords(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const domain = "acme.example"
+	p := get(t, c, "/d/"+domain+"?rotate=1&per_page=500")
+	wantStatus(t, p, http.StatusOK)
+	if got := strings.Join(strings.Fields(p.TestID("filter-summary").Text()), " "); !strings.Contains(got, "with a password older than 365 days") {
+		t.Errorf("summary %q does not say that the passwords are old", got)
+	}
+	if got := p.TestID("view-rotate").AttrOr("title", ""); !strings.Contains(got, "password") {
+		t.Errorf("the To rotate tooltip %q does not speak of passwords", got)
+	}
+	if got := p.TestID("age-badge").First().AttrOr("title", ""); !strings.HasPrefix(got, "Password older than") {
+		t.Errorf("the mark's tooltip %q does not speak of the password", got)
+	}
+	var old []string
+	p.Find(`tr[data-login]`).Each(func(_ int, s *goquery.Selection) { old = append(old, s.AttrOr("data-login", "")) })
+	if len(old) == 0 {
+		t.Fatal("no login of acme.example is to rotate")
+	}
+	ctx := context.Background()
+	for _, l := range old {
+		pending, err := e.Auditor.Begin(ctx, audit.Actor{Issuer: "https://idp.example", Subject: "x", Email: "x@corp.example"},
+			audit.Meta{RequestID: "other-instance"}, audit.ActionCredentialReset, domain, "", []string{l})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pending.Complete(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Clock.Add(time.Minute) // past the cached answer's lifetime
+	p = get(t, c, "/d/"+domain+"?rotate=1")
+	wantStatus(t, p, http.StatusOK)
+	got := strings.Join(strings.Fields(p.TestID("empty-state").Text()), " ")
+	if !strings.Contains(got, "Nothing to rotate") || strings.Contains(got, "younger than") || !strings.Contains(got, "password") {
+		t.Errorf("empty rotate view of a domain whose old logins were all reset: %q", got)
 	}
 }

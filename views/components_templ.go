@@ -739,7 +739,7 @@ func SystemBadge() templ.Component {
 	})
 }
 
-// AgeBadge flags a login older than the rotation threshold. Its icon comes from the page's
+// AgeBadge flags a login whose password is older than the rotation threshold. Its icon comes from the page's
 // iconSprite (the credential list draws it once above the table).
 func AgeBadge(days int) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
@@ -763,9 +763,9 @@ func AgeBadge(days int) templ.Component {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var40 string
-		templ_7745c5c3_Var40, templ_7745c5c3_Err = templruntime.NewAttributeExpression("Older than " + Number(days) + " days: consider rotating its password").Resolve(ctx)
+		templ_7745c5c3_Var40, templ_7745c5c3_Err = templruntime.NewAttributeExpression("Password older than " + Number(days) + " days (since created, or last reset through SMTP Desk): consider rotating it").Resolve(ctx)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components.templ`, Line: 115, Col: 135}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `components.templ`, Line: 115, Col: 183}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ_7745c5c3_Var40)
 		if templ_7745c5c3_Err != nil {

@@ -178,7 +178,7 @@ func Credentials(vm CredentialsVM) templ.Component {
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
-					templ_7745c5c3_Err = viewLink(vm.RotateURL, "To rotate", "Only the logins older than "+Number(vm.AgeDays)+" days", vm.Rotate, "view-rotate").Render(ctx, templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = viewLink(vm.RotateURL, "To rotate", "Only the logins whose password is older than "+Number(vm.AgeDays)+" days", vm.Rotate, "view-rotate").Render(ctx, templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -257,9 +257,9 @@ func Credentials(vm CredentialsVM) templ.Component {
 					}
 					if vm.Rotate {
 						var templ_7745c5c3_Var11 string
-						templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(" older than " + Number(vm.AgeDays) + " days")
+						templ_7745c5c3_Var11, templ_7745c5c3_Err = templ.JoinStringErrs(" with a password older than " + Number(vm.AgeDays) + " days")
 						if templ_7745c5c3_Err != nil {
-							return templ.Error{Err: templ_7745c5c3_Err, FileName: `credentials.templ`, Line: 63, Col: 55}
+							return templ.Error{Err: templ_7745c5c3_Err, FileName: `credentials.templ`, Line: 63, Col: 71}
 						}
 						_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var11))
 						if templ_7745c5c3_Err != nil {
@@ -395,7 +395,7 @@ func Credentials(vm CredentialsVM) templ.Component {
 						}
 						return nil
 					})
-					templ_7745c5c3_Err = EmptyState("check-circle", "Nothing to rotate", "Every login of "+vm.Domain+" is younger than "+Number(vm.AgeDays)+" days.").Render(templ.WithChildren(ctx, templ_7745c5c3_Var16), templ_7745c5c3_Buffer)
+					templ_7745c5c3_Err = EmptyState("check-circle", "Nothing to rotate", "Every login of "+vm.Domain+" had its password set, by its creation or a reset through SMTP Desk, in the last "+Number(vm.AgeDays)+" days.").Render(templ.WithChildren(ctx, templ_7745c5c3_Var16), templ_7745c5c3_Buffer)
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}

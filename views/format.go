@@ -521,7 +521,7 @@ func countOf(n int, noun string) string {
 func filterEmptyBody(vm CredentialsVM) string {
 	body := "The filter looks for the text in the logins' names before the @ (in the whole login when it has an @), across every page of the domain"
 	if vm.Rotate {
-		body += ", among the logins older than " + Number(vm.AgeDays) + " days"
+		body += ", among the logins whose password is older than " + Number(vm.AgeDays) + " days"
 	}
 	body += "."
 	// Only for the domain's name, or an end of it with a dot (".com", "example.com"): "x" or

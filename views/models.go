@@ -128,7 +128,7 @@ type CredentialsVM struct {
 	Pager        Pager
 	Filter       string // login substring; when set, Rows are the matches across the whole domain
 	FilterCount  int    // matches found across the domain (of the filter, of Rotate, or both)
-	Rotate       bool   // only the logins older than AgeDays ("To rotate"), across the domain
+	Rotate       bool   // only the logins whose password is older than AgeDays ("To rotate"), across the domain
 	AllURL       string // the page with every login (keeping the filter and page size)
 	RotateURL    string // the page with only the logins to rotate
 	AgeDays      int    // the "consider rotating" threshold
