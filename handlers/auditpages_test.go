@@ -494,6 +494,17 @@ func TestAuditVerify(t *testing.T) {
 		if reason := p.TestID("verify-reason").Text(); reason == "" {
 			t.Error("no reason given")
 		}
+		// The trail is paged from the newest entry, 50 at a time, with no way to jump to a row
+		// but by editing the address: the result links to the trail from the broken row on.
+		href := p.TestID("verify-broken-link").AttrOr("href", "")
+		if href == "" {
+			t.Fatal("the result does not link to the broken row in the trail")
+		}
+		trail := get(t, admin, href)
+		wantStatus(t, trail, http.StatusOK)
+		if got := trail.TestID("audit-row").First().AttrOr("data-id", ""); got != strconv.FormatInt(id, 10) {
+			t.Errorf("%s starts at entry %q, want the broken row %d", href, got, id)
+		}
 		if p.TestID("verify-head").Length() != 0 {
 			t.Error("a broken chain shows a newest row to note down")
 		}
