@@ -236,6 +236,11 @@ func (ps parser) matcher(v *yaml.Node, what string) (matcher, error) {
 	if v.Kind == yaml.ScalarNode && v.Tag == "!!null" {
 		return m, nil
 	}
+	if v.Kind != yaml.MappingNode {
+		// "admins: [smtp-admins]" is the natural first try; eachKey would say only
+		// "expected a mapping".
+		return m, ps.errf(v, "%s must be a mapping with groups and/or emails, not %s, as in %s: {groups: [smtp-admins]}", what, kindName(v), what)
+	}
 	err := ps.eachKey(v, func(key string, k, val *yaml.Node) error {
 		switch key {
 		case "groups":
@@ -310,6 +315,9 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 					return ps.errf(val, "role must be one of viewer, operator or owner, not %s", kindName(val))
 				}
 				role, ok := roleByName(val)
+				if !ok && val.Value == "admin" {
+					return ps.errf(val, "unknown role \"admin\" (want viewer, operator or owner); administrators are listed under the top-level admins key, for every domain")
+				}
 				if !ok {
 					return ps.errf(val, "unknown role %q (want viewer, operator or owner)", val.Value)
 				}
