@@ -173,6 +173,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	if err != nil {
 		return nil, fmt.Errorf("app: load policy: %w", err)
 	}
+	a.warnPolicy()
 	a.metrics = metrics.New(func(ctx context.Context) (int64, error) {
 		return a.db.CountActiveSessions(ctx, time.Now(), cfg.Session.IdleTimeout)
 	})
@@ -413,7 +414,16 @@ func (a *App) ReloadPolicy() error {
 		return fmt.Errorf("app: %w", err)
 	}
 	a.log.Info("policy reloaded", "file", a.policy.Path(), "rules", len(a.policy.Current().Rules()))
+	a.warnPolicy()
 	return nil
+}
+
+// warnPolicy logs what in the policy in force is likely a mistake (policy.Warnings): the file
+// is valid, so it is in force, but the administrator should look at it.
+func (a *App) warnPolicy() {
+	for _, w := range a.policy.Current().Warnings() {
+		a.log.Warn("policy: check this", "warning", w)
+	}
 }
 
 // Close stops background work and closes the database. Call it after the HTTP server has shut

@@ -14,6 +14,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"github.com/smtpdesk/smtpdesk/static"
 )
 
@@ -237,5 +238,25 @@ func TestDemoSeedStaysFresh(t *testing.T) {
 	support := page.Find(`table.creds tbody tr:contains("support@")`).Text()
 	if !strings.Contains(support, "days ago") || strings.Contains(support, "consider rotating") {
 		t.Errorf("support@acme.example (nine days old in the seed) reads %q, want days ago and no rotation badge", support)
+	}
+}
+
+// TestReloadPolicyWarns: a valid policy with a likely mistake is in force, and the log says what
+// to look at, at start and at each reload; the demo's policy has none.
+func TestReloadPolicyWarns(t *testing.T) {
+	logs := &testlog.Buffer{}
+	d := startDemo(t, DemoOptions{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if strings.Contains(logs.String(), "policy: check this") {
+		t.Fatalf("the demo policy was warned about:\n%s", logs)
+	}
+	file := filepath.Join(d.DataDir, "policy.yaml")
+	if err := os.WriteFile(file, []byte("admins:\n  groups: [SMTP-Admins]\nrules:\n  - domain: a.example\n    role: viewer\n    groups: [smtp-admins]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.App.ReloadPolicy(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	if !strings.Contains(logs.String(), `level=WARN msg="policy: check this" warning=`) || !strings.Contains(logs.String(), "differ only in letter case") {
+		t.Errorf("the reload did not warn of the groups spelt two ways:\n%s", logs)
 	}
 }

@@ -310,6 +310,42 @@ func (p *Policy) Rules() []string {
 	return out
 }
 
+// Warnings names what in a valid policy is likely a mistake, for the log at start and reload: a
+// policy that grants nothing, and a group spelt in two letter cases (groups are compared exactly,
+// so one spelling matches nobody).
+func (p *Policy) Warnings() []string {
+	var out []string
+	if p == nil {
+		return out
+	}
+	if len(p.rules) == 0 && len(p.admins.groups) == 0 && len(p.admins.emails) == 0 {
+		out = append(out, fmt.Sprintf("%s grants nothing: it has neither admins nor rules, so every signed-in user sees \"No access yet\"", p.name))
+	}
+	whos := []matcher{p.admins}
+	for _, r := range p.rules {
+		whos = append(whos, r.who)
+	}
+	spellings := map[string][]string{} // a group's lower-cased name: its spellings, in file order
+	var folded []string
+	for _, m := range whos {
+		for _, g := range sortedKeys(m.groups) {
+			l := strings.ToLower(g)
+			if len(spellings[l]) == 0 {
+				folded = append(folded, l)
+			}
+			if !slices.Contains(spellings[l], g) {
+				spellings[l] = append(spellings[l], g)
+			}
+		}
+	}
+	for _, l := range folded {
+		if gs := spellings[l]; len(gs) > 1 {
+			out = append(out, fmt.Sprintf("%s: groups %q differ only in letter case; groups match exactly as the provider sends them, so all but one likely match nobody", p.name, gs))
+		}
+	}
+	return out
+}
+
 func sortedKeys(m map[string]bool) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {

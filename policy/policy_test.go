@@ -401,3 +401,31 @@ func TestDomainFoldsOnlyASCII(t *testing.T) {
 		t.Errorf("Role(%q) = %v under a rule for kcme.example, want none", "\u212Acme.example", got)
 	}
 }
+
+// TestWarnings: a valid policy that is still likely wrong is named for the log at start and
+// reload (the administrator gets no other sign: the file is in force).
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		name, src string
+		want      []string // substrings, one per warning
+	}{
+		{"sample", sample, nil},
+		{"grants nothing", "self_service: true\nrules: []\n", []string{"policy.yaml grants nothing: it has neither admins nor rules"}},
+		{"admins only", "admins:\n  groups: [smtp-admins]\n", nil},
+		{"group case", "admins:\n  groups: [SMTP-Admins]\nrules:\n  - domain: a.example\n    role: viewer\n    groups: [smtp-admins, team]\n  - domain: b.example\n    role: viewer\n    groups: [Team, smtp-admins]\n",
+			[]string{`groups ["SMTP-Admins" "smtp-admins"] differ only in letter case`, `groups ["team" "Team"] differ only in letter case`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := mustParse(t, tt.src).Warnings()
+			if len(got) != len(tt.want) {
+				t.Fatalf("Warnings() = %q, want %d", got, len(tt.want))
+			}
+			for i, w := range tt.want {
+				if !strings.Contains(got[i], w) {
+					t.Errorf("warning %d = %q, want it to contain %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
