@@ -294,7 +294,7 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 		if rn.Kind != yaml.MappingNode {
 			return nil, ps.errf(rn, "each rule must be a mapping with domain, role, groups and emails")
 		}
-		r := rule{who: matcher{groups: map[string]bool{}, emails: map[string]bool{}}}
+		r := rule{who: matcher{groups: map[string]bool{}, emails: map[string]bool{}}, line: rn.Line}
 		var domainSet, roleSet bool
 		err := ps.eachKey(rn, func(key string, k, val *yaml.Node) error {
 			switch key {

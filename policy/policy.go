@@ -115,6 +115,7 @@ type rule struct {
 	domain string // lower-cased, or "*"
 	role   Role
 	who    matcher
+	line   int // in the policy file, for Warnings
 }
 
 // Policy is one parsed, validated policy file. It is immutable and safe for concurrent use.
@@ -311,8 +312,8 @@ func (p *Policy) Rules() []string {
 }
 
 // Warnings names what in a valid policy is likely a mistake, for the log at start and reload: a
-// policy that grants nothing, and a group spelt in two letter cases (groups are compared exactly,
-// so one spelling matches nobody).
+// policy that grants nothing, a group spelt in two letter cases (groups are compared exactly, so
+// one spelling matches nobody), and a rule that another rule, or admins, makes grant nothing.
 func (p *Policy) Warnings() []string {
 	var out []string
 	if p == nil {
@@ -341,6 +342,33 @@ func (p *Policy) Warnings() []string {
 	for _, l := range folded {
 		if gs := spellings[l]; len(gs) > 1 {
 			out = append(out, fmt.Sprintf("%s: groups %q differ only in letter case; groups match exactly as the provider sends them, so all but one likely match nobody", p.name, gs))
+		}
+	}
+	covers := func(a, b matcher) bool { // a matches everyone b matches
+		for g := range b.groups {
+			if !a.groups[g] {
+				return false
+			}
+		}
+		for e := range b.emails {
+			if !a.emails[e] {
+				return false
+			}
+		}
+		return true
+	}
+	for i, r := range p.rules {
+		if covers(p.admins, r.who) {
+			out = append(out, fmt.Sprintf("%s:%d: this rule grants nothing: admins already holds all its groups and e-mails", p.name, r.line))
+			continue
+		}
+		for j, o := range p.rules {
+			// o outweighs r; of two equal rules, only the later is named.
+			if i != j && (o.domain == "*" || o.domain == r.domain) && o.role >= r.role && covers(o.who, r.who) &&
+				(j < i || o.role > r.role || o.domain != r.domain || !covers(r.who, o.who)) {
+				out = append(out, fmt.Sprintf("%s:%d: this rule grants nothing: the rule at line %d gives all its groups and e-mails %s on %s", p.name, r.line, o.line, o.role, o.domain))
+				break
+			}
 		}
 	}
 	return out

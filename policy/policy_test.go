@@ -414,6 +414,15 @@ func TestWarnings(t *testing.T) {
 		{"admins only", "admins:\n  groups: [smtp-admins]\n", nil},
 		{"group case", "admins:\n  groups: [SMTP-Admins]\nrules:\n  - domain: a.example\n    role: viewer\n    groups: [smtp-admins, team]\n  - domain: b.example\n    role: viewer\n    groups: [Team, smtp-admins]\n",
 			[]string{`groups ["SMTP-Admins" "smtp-admins"] differ only in letter case`, `groups ["team" "Team"] differ only in letter case`}},
+		// A user gets the highest role of the rules that match: a lower one for the same people
+		// grants nothing, and was likely meant to limit them.
+		{"outweighed by *", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [team]\n  - domain: \"*\"\n    role: operator\n    groups: [team, ops]\n",
+			[]string{"policy.yaml:2: this rule grants nothing: the rule at line 5 gives all its groups and e-mails operator on *"}},
+		{"same rule twice", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [team]\n  - domain: A.example\n    role: viewer\n    groups: [team]\n",
+			[]string{"policy.yaml:5: this rule grants nothing: the rule at line 2 gives"}},
+		{"by admins", "admins:\n  emails: [root@corp.example]\nrules:\n  - domain: a.example\n    role: owner\n    emails: [Root@corp.example]\n",
+			[]string{"policy.yaml:4: this rule grants nothing: admins already holds"}},
+		{"not outweighed", "rules:\n  - domain: a.example\n    role: owner\n    groups: [team]\n  - domain: \"*\"\n    role: viewer\n    groups: [team]\n  - domain: a.example\n    role: owner\n    groups: [ops]\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

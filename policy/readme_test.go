@@ -28,6 +28,9 @@ func TestREADMEPolicyExample(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README's policy example: %v", err)
 	}
+	if w := p.Warnings(); len(w) > 0 {
+		t.Errorf("README's policy example has warnings: %q", w)
+	}
 	const d = "mg.corp.example"
 	dev := Subject{Email: "dev@mg.corp.example", EmailVerified: true, Groups: []string{"developers"}}
 	for _, c := range []struct {
