@@ -181,7 +181,20 @@ func (h *CredentialPages) List(c echo.Context) error {
 	})
 	// The "All logins" and "To rotate" links keep the filter and the page size, not the page.
 	viewBase := domainURL(sc.domain) + "?per_page=" + strconv.Itoa(paging.PerPage) + filterParam
-	page := h.page(c, sc.domain, domainSubtitle(perms), "domains", sc.domain)
+	subtitle, ownReset := domainSubtitle(perms), ""
+	if perms.SelfLogin != "" {
+		// Self-service: the one login this user may reset can be on any page of the list, or
+		// not in the domain at all. A domain read whole says which, and where to reset it.
+		if all, ok := h.checkableList(ctx, sc.domain); ok {
+			i := slices.IndexFunc(all, func(cr mailgun.Credential) bool { return policy.SameEmail(cr.Login, perms.SelfLogin) })
+			if i >= 0 {
+				ownReset = loginURL(sc.domain, all[i].Login, "reset")
+			} else {
+				subtitle = fmt.Sprintf("SMTP logins of this domain. Your own login, %s, is not one of them: ask an operator of this domain to create it.", perms.SelfLogin)
+			}
+		}
+	}
+	page := h.page(c, sc.domain, subtitle, "domains", sc.domain)
 	if paging.Note != "" {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: paging.Note})
 	}
@@ -209,6 +222,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		CreateURL:    domainURL(sc.domain) + "/new",
 		DeleteAllURL: deleteAllURL,
 		AuditURL:     historyURL(sc.domain, ""),
+		OwnResetURL:  ownReset,
 		ExportURL:    loginsExportURL(sc.domain, filter, rotate),
 		// The rows' links: loginURL and historyURL of each login, built by the view from these.
 		LoginURL:        domainURL(sc.domain) + "/logins/",

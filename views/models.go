@@ -135,6 +135,7 @@ type CredentialsVM struct {
 	CreateURL    string
 	DeleteAllURL string
 	AuditURL     string
+	OwnResetURL  string // the reset of the user's own login, when self-service is all they may do here
 	ExportURL    string // the CSV of the logins the page shows across the domain (Filter, Rotate)
 	// LoginURL is the path under which a login's pages live, "/d/example.com/logins/": a row
 	// links to LoginURL + url.PathEscape(login) + "/reset" and + "/delete" (the delete
