@@ -431,15 +431,22 @@ func (a *Auth) callback(c echo.Context) error {
 		// browser would be sent round the sign-in flow again and again.
 		return a.refuse(c, "id_token has no sub claim", nil)
 	}
-	u, err := a.userFromToken(ctx, d, idt, tok)
+	u, unreadable, err := a.userFromToken(ctx, d, idt, tok)
 	if err != nil {
 		return a.refuse(c, "reading the user's claims failed", err)
 	}
 	if err := a.startSession(c, u, raw); err != nil {
 		return err
 	}
+	detail := groupsDetail(u.Groups)
+	if unreadable != "" {
+		// The user is let in with no groups (no rule matches them by group): the administrator
+		// needs to know why, or the provider looks as if it sent no claim at all.
+		detail += fmt.Sprintf("; the %q claim was %s, not a string or a list of strings, so none was read", a.cfg.GroupsClaim, unreadable)
+		a.log.Warn("sign-in: unreadable groups claim; the user has no groups", "claim", a.cfg.GroupsClaim, "shape", unreadable, "request_id", requestID(c))
+	}
 	a.record(c, AuthEvent{Action: ActionSignIn, Outcome: "ok", Issuer: u.Issuer, Subject: u.Subject,
-		Email: u.Email, Name: u.Name, Detail: groupsDetail(u.Groups)})
+		Email: u.Email, Name: u.Name, Detail: detail})
 	return c.Redirect(http.StatusFound, ls.Next)
 }
 
@@ -494,10 +501,13 @@ func tokenAuthStyle(methods []string) oauth2.AuthStyle {
 	return oauth2.AuthStyleInParams
 }
 
-func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDToken, tok *oauth2.Token) (*User, error) {
+// userFromToken reads the user from the ID token, and from userinfo when the token lacks the
+// e-mail or the groups. unreadable names the shape of a groups claim that was there but held no
+// list of strings ("a list of objects"), when no readable one was found elsewhere.
+func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDToken, tok *oauth2.Token) (_ *User, unreadable string, _ error) {
 	var claims map[string]json.RawMessage
 	if err := idt.Claims(&claims); err != nil {
-		return nil, fmt.Errorf("id_token claims: %w", err)
+		return nil, "", fmt.Errorf("id_token claims: %w", err)
 	}
 	u := &User{Issuer: idt.Issuer, Subject: idt.Subject}
 	fill := func(m map[string]json.RawMessage) {
@@ -511,23 +521,27 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 	}
 	fill(claims)
 	groups, found := stringsClaim(claims[a.cfg.GroupsClaim])
+	unreadable = claimShape(claims[a.cfg.GroupsClaim], found)
 	if (!found || u.Email == "") && d.userinfo != "" {
 		ui, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			if !found {
-				return nil, fmt.Errorf("userinfo: %w", err)
+				return nil, "", fmt.Errorf("userinfo: %w", err)
 			}
 		} else {
 			if ui.Subject != idt.Subject {
-				return nil, errors.New("userinfo subject differs from the id_token's")
+				return nil, "", errors.New("userinfo subject differs from the id_token's")
 			}
 			var uc map[string]json.RawMessage
 			if err := ui.Claims(&uc); err != nil {
-				return nil, fmt.Errorf("userinfo claims: %w", err)
+				return nil, "", fmt.Errorf("userinfo claims: %w", err)
 			}
 			fill(uc)
 			if !found {
-				groups, _ = stringsClaim(uc[a.cfg.GroupsClaim])
+				groups, found = stringsClaim(uc[a.cfg.GroupsClaim])
+				if s := claimShape(uc[a.cfg.GroupsClaim], found); found || s != "" {
+					unreadable = s
+				}
 			}
 		}
 	}
@@ -535,7 +549,40 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
-	return u, nil
+	return u, unreadable, nil
+}
+
+// claimShape names a claim that is there but that stringsClaim could not read ("a number", "a
+// list of objects"); "" when it was read (found) or is absent.
+func claimShape(raw json.RawMessage, found bool) string {
+	if found || len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return "unreadable JSON"
+	}
+	kind := func(v any) string {
+		switch v.(type) {
+		case float64:
+			return "a number"
+		case bool:
+			return "a boolean"
+		case []any:
+			return "a list"
+		case map[string]any:
+			return "an object"
+		}
+		return "a string"
+	}
+	if list, ok := v.([]any); ok {
+		for _, e := range list {
+			if k := kind(e); e != nil && k != "a string" {
+				return "a list holding " + k
+			}
+		}
+	}
+	return kind(v)
 }
 
 func boolClaim(raw json.RawMessage) bool {
