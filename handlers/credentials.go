@@ -198,6 +198,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 	if paging.Note != "" {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: paging.Note})
 	}
+	if rot.unread {
+		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: agesUnreadNote})
+	}
 	// "Delete all" is offered only when there is something it would delete: the whole domain
 	// is not just system logins (which it keeps), whatever part of it the page shows.
 	if filter == "" && !rotate {
@@ -278,13 +281,31 @@ type rotation struct {
 	cutoff time.Time
 	sets   map[string]time.Time      // lower-case login → last password set through SMTP Desk
 	system map[string]store.MarkedOK // lower-case login → its create as a system login through SMTP Desk
+	// unread: the audit trail could not be read, so sets and system are empty for want of it
+	// (PasswordSets.entry): the marks count from creation alone, and a page must say so.
+	unread bool
 }
 
 // rotation returns the domain's rotation inputs as of now, from one reading of the audit trail
 // (one query's wait when the trail is slow, not one per map).
 func (s *site) rotation(ctx context.Context, domain string) rotation {
 	e := s.pwSets.entry(ctx, domain)
-	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: e.at, system: e.system}
+	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: e.at, system: e.system, unread: e.unread}
+}
+
+// agesUnreadNote is the warning of a page whose marks come from a rotation that could not read
+// the audit trail: without it, a login reset yesterday reads "consider rotating" as a fact.
+const agesUnreadNote = "The audit trail could not be read just now, so password ages count from each login's creation: " +
+	"a login whose password SMTP Desk reset may be marked \"consider rotating\", and a system login created through " +
+	"SMTP Desk may not be marked as one. Reload the page in a minute."
+
+// agesUnread refuses a logins export whose password ages would be wrong (rotation.unread), with
+// a link to next (nil for none).
+func (s *site) agesUnread(c echo.Context, next *views.Link) error {
+	return s.errorPageNext(c, http.StatusServiceUnavailable, "Nothing was exported",
+		"The audit trail, which says when SMTP Desk last reset each password, could not be read just now, "+
+			"so the file's password ages would be wrong.",
+		"Try again in a minute; if it keeps happening, tell your administrator.", 0, next)
 }
 
 // systemSlack is how far apart SMTP Desk's clock and Mailgun's may put a create's audit entry and

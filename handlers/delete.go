@@ -234,7 +234,11 @@ func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (v
 	if err != nil {
 		return vm, err
 	}
-	listDeleteAll(&vm, all, h.rotation(ctx, sc.domain))
+	rot := h.rotation(ctx, sc.domain)
+	listDeleteAll(&vm, all, rot)
+	if rot.unread { // the system logins it keeps may be missing from the page
+		vm.Flashes = append(vm.Flashes, views.Flash{Kind: "warning", Message: agesUnreadNote})
+	}
 	return vm, nil
 }
 

@@ -29,7 +29,8 @@ var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_day
 // the page shows. Anyone who may view the domain may export it; the file holds no secret.
 // Cells that a spreadsheet would run as a formula are neutralised as in the audit export.
 // Mailgun's failures are the domain page's error pages, and nothing is sent before the whole
-// list has arrived, so a failed export is never a truncated file. Each export takes one of the
+// list has arrived, so a failed export is never a truncated file; an audit trail that cannot
+// be read refuses the export (503), as its password ages and marks would be wrong. Each export takes one of the
 // user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
 func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	sc, err := h.authorize(c, policy.ActView, false)
@@ -49,6 +50,9 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	}
 	now := h.now()
 	rot := h.rotation(ctx, sc.domain)
+	if rot.unread {
+		return h.agesUnread(c, domainLink(sc))
+	}
 	all = selectLogins(all, filterText(c.QueryParam("q")), c.QueryParam("rotate") == "1", rot)
 	cw := newLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now, false)
 	writeLoginRows(cw, sc.domain, all, now, rot)
@@ -63,8 +67,8 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 // may view, narrowed by its search ?q=), domain by domain in name order, as the domain export
 // does for one; ?rotate=1 keeps only the logins to rotate. The domains are fetched one at a
 // time, each with the list's own bounded fan-out, and written as each arrives, so memory holds
-// one domain's list. Nothing is sent before the first domain's list has arrived, so a failure
-// there is an error page; a failure on a later domain aborts the connection, so the browser
+// one domain's list. Nothing is sent before the first domain's list and password ages have
+// arrived, so a failure there (Mailgun's, or the audit trail's) is an error page; a failure on a later domain aborts the connection, so the browser
 // reports a failed download and never keeps a file that looks whole but lacks domains. Each
 // export takes one of the user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
 func (h *HomePages) ExportCSV(c echo.Context) error {
@@ -110,6 +114,15 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 				"domain", d, "domains_written", i, "err", err)
 			panic(http.ErrAbortHandler)
 		}
+		rot := h.rotation(ctx, d)
+		if rot.unread {
+			if i == 0 {
+				return h.agesUnread(c, nil)
+			}
+			h.log.ErrorContext(ctx, "login export: the audit trail failed after the file had begun; the download is aborted",
+				"domain", d, "domains_written", i)
+			panic(http.ErrAbortHandler)
+		}
 		if cw == nil {
 			cw = newLoginsCSV(c, "smtpdesk-logins", now, true)
 			if c.Request().Method == http.MethodHead {
@@ -118,7 +131,6 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 				return nil
 			}
 		}
-		rot := h.rotation(ctx, d)
 		writeLoginRows(cw, d, selectLogins(all, "", rotate, rot), now, rot)
 		cw.Flush()
 		if cw.Error() != nil {

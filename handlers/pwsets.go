@@ -39,6 +39,9 @@ type pwSetEntry struct {
 	at      map[string]time.Time
 	system  map[string]store.MarkedOK // lower-case login → its create as a system login through SMTP Desk
 	expires time.Time
+	// unread: the audit trail could not be read just now, so at and system are empty for want
+	// of it, not because SMTP Desk never reset or created anything there. Never kept.
+	unread bool
 }
 
 // passwordSetsFor is the PasswordSets of an audit trail, or nil without one.
@@ -63,7 +66,7 @@ const lastOKTimeout = 5 * time.Second
 // (lower case) with the time SMTP Desk last set their password, and those it created as system
 // logins. A nil PasswordSets, or an audit trail that cannot be read, gives none: the page then
 // marks logins by their creation date alone, and knows postmaster as the only system login, as
-// it would without the trail, and logs why.
+// it would without the trail, logs why, and (unread) says so to the user.
 func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 	if p == nil {
 		return pwSetEntry{}
@@ -98,7 +101,7 @@ func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 	})
 	if err != nil {
 		p.log.WarnContext(ctx, "password ages: read the audit trail", "domain", domain, "err", err)
-		return pwSetEntry{}
+		return pwSetEntry{unread: true}
 	}
 	return v.(pwSetEntry)
 }
