@@ -295,10 +295,16 @@ func csvHeader() []string {
 		"logins", "outcome", "upstream_status", "upstream_message", "request_id", "client_ip", "user_agent", "detail", "completed_at"}
 }
 
+// csvTime is the audit CSV's time format: RFC 3339 in UTC with all nine digits of the fraction.
+// RFC3339Nano drops its trailing zeros, so that sorting the column as text (as a spreadsheet or
+// sort(1) does) put 16.5Z after 16.50001Z; a fixed width sorts as the times do, and parses back
+// with time.RFC3339Nano.
+const csvTime = "2006-01-02T15:04:05.000000000Z07:00"
+
 func csvRecord(e store.AuditEntry) []string {
 	completed := ""
 	if e.CompletedAt != nil {
-		completed = e.CompletedAt.UTC().Format(time.RFC3339Nano)
+		completed = e.CompletedAt.UTC().Format(csvTime)
 	}
 	status := ""
 	if e.UpstreamStatus != 0 {
@@ -307,7 +313,7 @@ func csvRecord(e store.AuditEntry) []string {
 	msg, detail := auditText(e)
 	return []string{
 		strconv.FormatInt(e.ID, 10),
-		e.Time.UTC().Format(time.RFC3339Nano),
+		e.Time.UTC().Format(csvTime),
 		csvSafe(e.ActorIssuer), csvSafe(e.ActorSubject), csvSafe(e.ActorEmail), csvSafe(e.ActorName),
 		csvSafe(e.Action), csvSafe(e.Domain), csvSafe(strings.Join(e.Logins, " ")), csvSafe(e.Outcome),
 		status, csvSafe(msg), csvSafe(e.RequestID), csvSafe(e.ClientIP), csvSafe(e.UserAgent),
