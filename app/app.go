@@ -65,6 +65,7 @@ type App struct {
 
 	formActionsFor atomic.Pointer[formActionOrigins] // formActions' last answer
 
+	bg        context.Context // canceled by Close: background work started after New
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -158,7 +159,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}
 	a := &App{cfg: cfg, log: logger}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.cancel = cancel
+	a.bg, a.cancel = bg, cancel
 	defer func() {
 		if err != nil {
 			_ = a.Close()
@@ -222,6 +223,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, err
 	}
 
+	a.checkPolicyDomains(a.policy.Current())
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
@@ -415,7 +417,47 @@ func (a *App) ReloadPolicy() error {
 	}
 	a.log.Info("policy reloaded", "file", a.policy.Path(), "rules", len(a.policy.Current().Rules()))
 	a.warnPolicy()
+	a.checkPolicyDomains(a.policy.Current())
 	return nil
+}
+
+// policyDomainsTimeout bounds checkPolicyDomains' walk of Mailgun's domain list.
+const policyDomainsTimeout = time.Minute
+
+// checkPolicyDomains warns, as warnPolicy does, of each domain the policy's rules name that the
+// Mailgun account does not have: a typo (acme.exmaple) grants nothing, and its users see "No
+// domains to show" with nothing in the log to say why. Mailgun is asked once, in the background,
+// after the start and each reload; when it cannot be asked, nothing is checked and an Info line
+// says so. A domain added to Mailgun later needs no reload: the warning only says it was missing
+// then.
+func (a *App) checkPolicyDomains(pol *policy.Policy) {
+	names := pol.Domains()
+	if len(names) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(a.bg, policyDomainsTimeout)
+		defer cancel()
+		all, err := handlers.NewDomainCache(a.mg, 0, nil).Domains(ctx)
+		if err != nil {
+			if a.bg.Err() == nil {
+				a.log.Info("policy: its domains could not be compared with Mailgun's", "err", err)
+			}
+			return
+		}
+		have := make(map[string]bool, len(all))
+		for _, d := range all {
+			have[strings.ToLower(d.Name)] = true
+		}
+		missing := 0
+		for _, n := range names { // lower case already (policy.Domains)
+			if !have[n] {
+				missing++
+				a.log.Warn("policy: check this", "warning", fmt.Sprintf("%s names domain %s, which the Mailgun account does not have: its rules grant nothing while it is missing", a.policy.Path(), n))
+			}
+		}
+		a.log.Debug("policy: its domains compared with Mailgun's", "domains", len(names), "missing", missing)
+	}()
 }
 
 // warnPolicy logs what in the policy in force is likely a mistake (policy.Warnings): the file

@@ -260,3 +260,42 @@ func TestReloadPolicyWarns(t *testing.T) {
 		t.Errorf("the reload did not warn of the groups spelt two ways:\n%s", logs)
 	}
 }
+
+// TestPolicyDomainsComparedWithMailgun: after the start and after each reload, a rule naming a
+// domain the Mailgun account does not have (a typo) is warned of, and the domains it has are not.
+func TestPolicyDomainsComparedWithMailgun(t *testing.T) {
+	logs := &testlog.Buffer{}
+	d := startDemo(t, DemoOptions{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	// The comparison runs in the background: wait for its line (a generous bound, not a timing).
+	waitLine := func(want string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logs.String(), want); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no log line with %q:\n%s", want, logs)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitLine(`msg="policy: its domains compared with Mailgun's" domains=3 missing=0`)
+	if strings.Contains(logs.String(), "which the Mailgun account does not have") {
+		t.Fatalf("the demo policy's domains were warned of:\n%s", logs)
+	}
+
+	file := filepath.Join(d.DataDir, "policy.yaml")
+	policy := "admins:\n  groups: [smtp-admins]\nrules:\n" +
+		"  - domain: acme.exmaple\n    role: operator\n    groups: [team-acme]\n" +
+		"  - domain: Example.COM\n    role: viewer\n    groups: [security-reviewers]\n"
+	if err := os.WriteFile(file, []byte(policy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.App.ReloadPolicy(); err != nil {
+		t.Fatalf("reload: %v", err)
+	}
+	waitLine(`domains=2 missing=1`)
+	if !strings.Contains(logs.String(), "names domain acme.exmaple, which the Mailgun account does not have") {
+		t.Errorf("the reload did not warn of acme.exmaple:\n%s", logs)
+	}
+	if strings.Contains(logs.String(), "names domain example.com") {
+		t.Errorf("example.com, which the account has (in other letter case), was warned of:\n%s", logs)
+	}
+}
