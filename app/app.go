@@ -254,6 +254,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		TrustedProxies: a.cfg.TrustedProxies,
 		FormActions:    a.formActions,
 		Demo:           a.cfg.Demo,
+		Support:        a.cfg.Support,
 		OnUncompressed: a.metrics.CountUncompressed,
 		NoGzip:         a.cfg.NoGzip,
 		Metrics:        a.metrics.Middleware(),

@@ -19,6 +19,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Secret is a string that never prints: String, GoString, LogValue and MarshalText all redact it.
@@ -120,6 +122,11 @@ type Config struct {
 	AgeWarningDays int
 	AuditRetention time.Duration // 0 keeps the audit trail forever
 
+	// Support names who users should ask for access or help ("the mail team, #mail-ops on
+	// Slack"), shown on the error pages, the no-access page and an empty domain list; "" shows
+	// nothing and the pages say "your administrator".
+	Support string
+
 	MetricsToken Secret
 	// MetricsAddr is a separate listener serving /metrics without a token; Validate accepts
 	// only a loopback address.
@@ -178,6 +185,7 @@ func Vars() []Var {
 		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},
 		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
 		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk)"},
+		{"SMTPDESK_SUPPORT", "none", "SMTPDESK_SUPPORT=the mail team, #mail-ops on Slack", "who users should ask for access or help, shown on the error and no-access pages (plain text, at most 200 characters)"},
 		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd, at most 106751d)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
 		{"METRICS_TOKEN_FILE", "", "METRICS_TOKEN_FILE=/run/secrets/metrics-token", "file holding METRICS_TOKEN"},
@@ -319,6 +327,10 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	cfg.AgeWarningDays = integer(get, &p, "AGE_WARNING_DAYS", 365, 1, "AGE_WARNING_DAYS=365")
+	cfg.Support = strings.TrimSpace(get("SMTPDESK_SUPPORT"))
+	if msg := supportProblem(cfg.Support); msg != "" {
+		p.add("SMTPDESK_SUPPORT", "%s; use plain text, e.g. SMTPDESK_SUPPORT=the mail team, #mail-ops on Slack", msg)
+	}
 	cfg.RateLimitActions = integer(get, &p, "RATE_LIMIT_ACTIONS", 30, 1, "RATE_LIMIT_ACTIONS=30")
 	cfg.RateLimitExports = integer(get, &p, "RATE_LIMIT_EXPORTS", 10, 1, "RATE_LIMIT_EXPORTS=10")
 	cfg.RateLimitSignIn = integer(get, &p, "RATE_LIMIT_SIGNIN", 20, 1, "RATE_LIMIT_SIGNIN=20")
@@ -851,4 +863,20 @@ func redactDSN(dsn string) string {
 		return dsn // a SQLite path stays as written
 	}
 	return u.Redacted()
+}
+
+// maxSupport bounds SMTPDESK_SUPPORT, a line on a page, in characters.
+const maxSupport = 200
+
+// supportProblem says what is wrong with a SMTPDESK_SUPPORT value, or "" when nothing is.
+func supportProblem(v string) string {
+	switch {
+	case !utf8.ValidString(v):
+		return "it is not valid UTF-8"
+	case utf8.RuneCountInString(v) > maxSupport:
+		return fmt.Sprintf("it is %d characters long, more than the %d a line on a page takes", utf8.RuneCountInString(v), maxSupport)
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return "it holds a control character (a line break, a tab…)"
+	}
+	return ""
 }

@@ -112,6 +112,7 @@ func TestLoadValues(t *testing.T) {
 	m["LOG_LEVEL"] = "debug"
 	m["LOG_FORMAT"] = "text"
 	m["AGE_WARNING_DAYS"] = "180"
+	m["SMTPDESK_SUPPORT"] = "  the mail team, #mail-ops on Slack "
 	m["AUDIT_RETENTION"] = "400d"
 	m["RATE_LIMIT_ACTIONS"] = "5"
 	m["RATE_LIMIT_EXPORTS"] = "3"
@@ -136,6 +137,7 @@ func TestLoadValues(t *testing.T) {
 		{"hash len", len(cfg.Session.Keys[0].Hash), 64},
 		{"block len", len(cfg.Session.Keys[0].Block), 32},
 		{"region", cfg.Mailgun.Region, "eu"},
+		{"support", cfg.Support, "the mail team, #mail-ops on Slack"},
 		{"timeout", cfg.Mailgun.Timeout, 3 * time.Second},
 		{"scopes", len(cfg.OIDC.Scopes), 3},
 		{"claim", cfg.OIDC.GroupsClaim, "roles"},
@@ -271,6 +273,9 @@ func TestProblems(t *testing.T) {
 		{"metrics on the pages' address", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:8090", "METRICS_ADDR": "127.0.0.1:8090"}, nil, `METRICS_ADDR: "127.0.0.1:8090" is the address SMTP Desk serves its pages on (127.0.0.1:8090); give /metrics a port of its own`},
 		{"metrics on the pages' port, every interface", map[string]string{"METRICS_ADDR": "127.0.0.1:8080"}, nil, `METRICS_ADDR: "127.0.0.1:8080" is the address SMTP Desk serves its pages on (:8080)`},
 		// Go's runtime took these as 100 without a word.
+		{"support with a line break", map[string]string{"SMTPDESK_SUPPORT": "the mail team\n#mail-ops"}, nil, `SMTPDESK_SUPPORT: it holds a control character`},
+		{"support too long", map[string]string{"SMTPDESK_SUPPORT": strings.Repeat("é", 201)}, nil, `SMTPDESK_SUPPORT: it is 201 characters long, more than the 200`},
+		{"support not UTF-8", map[string]string{"SMTPDESK_SUPPORT": "mail\xfeteam"}, nil, `SMTPDESK_SUPPORT: it is not valid UTF-8`},
 		{"gogc not a number", map[string]string{"GOGC": "abc"}, nil, `GOGC: "abc" is not a whole percentage; use e.g. GOGC=200`},
 		{"gogc a fraction", map[string]string{"GOGC": "150.5"}, nil, `GOGC: "150.5" is not a whole percentage`},
 		// The driver refused it at start-up, followed by advice to check that the server runs.

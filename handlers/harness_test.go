@@ -172,6 +172,8 @@ type envOptions struct {
 	Mailgun func(handlers.CredentialsAPI) handlers.CredentialsAPI
 	// Policy is the access policy's YAML (default testPolicy).
 	Policy string
+	// Support is MiddlewareConfig.Support: who the pages name for access or help.
+	Support string
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -272,7 +274,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	ec := echo.New()
 	ec.HideBanner, ec.HidePort = true, true
 	ec.HTTPErrorHandler = handlers.ErrorHandler(logger)
-	handlers.Use(ec, handlers.MiddlewareConfig{Logger: logger, Demo: true})
+	handlers.Use(ec, handlers.MiddlewareConfig{Logger: logger, Demo: true, Support: opts.Support})
 	ec.Use(a.Session(handlers.Sessionless))
 	ec.Use(a.CSRF())
 	settings := opts.Settings

@@ -31,7 +31,9 @@ import (
 const (
 	nonceKey = "smtpdesk.csp_nonce"
 	demoKey  = "smtpdesk.demo"
-	siteKey  = "smtpdesk.site" // the *site of a signed-in page, for its error page's navigation
+	// supportKey holds MiddlewareConfig.Support, when set.
+	supportKey = "smtpdesk.support"
+	siteKey    = "smtpdesk.site" // the *site of a signed-in page, for its error page's navigation
 )
 
 // DefaultBodyLimit caps request bodies: the largest form (many logins at once) fits well within it.
@@ -52,6 +54,9 @@ type MiddlewareConfig struct {
 	BodyLimit string
 	// Demo marks every page with the demo banner.
 	Demo bool
+	// Support names who users should ask for access or help (config.Config.Support), for the
+	// pages that send them to someone; "" names nobody.
+	Support string
 	// OnUncompressed, when set, is called for each answer sent uncompressed because no gzip
 	// writer came free in time (for a metric).
 	OnUncompressed func()
@@ -78,6 +83,14 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	}
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.Use(RequestIDMiddleware(), SecurityHeaders(cfg.TrustedProxies, cfg.FormActions, cfg.Demo))
+	if cfg.Support != "" {
+		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.Set(supportKey, cfg.Support)
+				return next(c)
+			}
+		})
+	}
 	if !cfg.NoGzip {
 		e.Use(Gzip(cfg.OnUncompressed))
 	}
@@ -223,6 +236,12 @@ func RequestID(c echo.Context) string {
 // Nonce returns the request's CSP nonce ("" outside the middleware).
 func Nonce(c echo.Context) string {
 	s, _ := c.Get(nonceKey).(string)
+	return s
+}
+
+// supportOf is who the pages send users to for access or help, "" when nobody is named.
+func supportOf(c echo.Context) string {
+	s, _ := c.Get(supportKey).(string)
 	return s
 }
 

@@ -71,6 +71,7 @@ func pageBase(c echo.Context, title string) views.Page {
 		RequestID: RequestID(c),
 		CSRFToken: auth.CSRFToken(c),
 		Demo:      isDemo(c),
+		Support:   supportOf(c),
 		Now:       time.Now(),
 		Assets:    pageAssets(),
 	}

@@ -23,6 +23,7 @@ type Page struct {
 	Flashes       []Flash   // shown once at the top
 	RequestID     string    // shown on error pages and in the footer for support
 	Demo          bool      // shows the "demo mode: simulated Mailgun and sign-in" banner
+	Support       string    // who to ask for access or help (SMTPDESK_SUPPORT), "" when nobody is named
 	Breadcrumbs   []NavItem // optional trail under the top bar
 	Now           time.Time // render time, for relative dates
 	Assets        *Assets   // the frame's stylesheet, script and icon URLs; nil: their plain /static/ names
