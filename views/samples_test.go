@@ -131,6 +131,13 @@ func sampleCredentialsEmpty() CredentialsVM {
 	return vm
 }
 
+func sampleCredentialsEmptyViewer() CredentialsVM {
+	vm := sampleCredentialsEmpty()
+	vm.Role = "viewer"
+	vm.Can = Perms{}
+	return vm
+}
+
 func sampleCreate() CreateVM {
 	p := samplePage("New SMTP logins", "Create one or more logins on example.com. Passwords are shown once, on the next page.")
 	p.CurrentDomain = "example.com"

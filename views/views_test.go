@@ -223,6 +223,20 @@ func pageCases() []pageCase {
 			},
 		},
 		{
+			// A viewer is not told to "create the first one": there is no button to do it with.
+			name:      "credentials empty viewer",
+			comp:      Credentials(sampleCredentialsEmptyViewer()),
+			present:   []string{"empty-state"},
+			absent:    []string{"create-button"},
+			absentCSS: []string{rowSel, `[data-testid="empty-state"] a`},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := testid(doc, "empty-state").Find("h2").Text(), "No SMTP logins yet"; got != want {
+					t.Errorf("empty state heading: got %q, want %q", got, want)
+				}
+			},
+		},
+		{
 			name:    "create",
 			comp:    Create(sampleCreate()),
 			present: []string{"logins-input", "mode-generate", "mode-manual", "password-input", "password2-input", "system-input", "line-error", "field-error-password2", "upstream-error", "cancel-link", "confirm-button"},
