@@ -211,7 +211,10 @@ func appendTopBar(b []byte, p *Page) []byte {
 
 // appendDomainPicker appends the menu of the user's domains.
 func appendDomainPicker(b []byte, p *Page) []byte {
-	if p.Nav == "domains" || p.CurrentDomain != "" {
+	// Highlighted on the domain pages only: the audit trail filtered by a domain names it here
+	// too, but its own link is then the current one, and two highlighted items read as two
+	// places at once.
+	if p.Nav == "domains" {
 		b = append(b, `<details class="relative min-w-0" data-menu data-testid="domain-picker"><summary class="`+navLinkActive+` max-w-[14rem] cursor-pointer sm:max-w-xs">`...)
 	} else {
 		b = append(b, `<details class="relative min-w-0" data-menu data-testid="domain-picker"><summary class="`+navLinkIdle+` max-w-[14rem] cursor-pointer sm:max-w-xs">`...)

@@ -1,6 +1,7 @@
 package views
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -299,5 +300,28 @@ func TestAuditEmptySaysWhatToDo(t *testing.T) {
 		if body := empty(f).Text(); !strings.Contains(body, "date range") {
 			t.Errorf("filters with a date (%+v) are not told to widen it: %q", f, strings.Join(strings.Fields(body), " "))
 		}
+	}
+}
+
+// TestOneCurrentNavItem: the audit trail filtered by a domain names that domain in the header's
+// picker, but only its own link, Audit, is highlighted as the current place.
+func TestOneCurrentNavItem(t *testing.T) {
+	vm := sampleAudit()
+	vm.Page.CurrentDomain = "example.com"
+	doc, _ := render(t, Audit(vm))
+	picker := testid(doc, "domain-picker").Find("summary")
+	if got := picker.Find(`[data-testid="current-domain"]`).Text(); got != "example.com" {
+		t.Errorf("picker names %q, want example.com", got)
+	}
+	highlighted := func(s *goquery.Selection) bool {
+		cls, _ := s.Attr("class")
+		return slices.Contains(strings.Fields(cls), "bg-gray-100")
+	}
+	if highlighted(picker) {
+		cls, _ := picker.Attr("class")
+		t.Errorf("the domain picker is highlighted beside the current Audit link: class %q", cls)
+	}
+	if !highlighted(testid(doc, "nav-audit")) {
+		t.Error("the Audit link is not highlighted")
 	}
 }
