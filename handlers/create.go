@@ -21,7 +21,7 @@ import (
 // the page after it return to.
 func (h *CredentialPages) createVM(c echo.Context, sc *scope, back string) views.CreateVM {
 	return views.CreateVM{
-		Page:      h.page(c, "New SMTP logins", "Create one or more SMTP logins in "+sc.domain+".", "domains", sc.domain),
+		Page:      h.subPage(c, sc, "New SMTP logins", "New SMTP logins", "Create one or more SMTP logins in "+sc.domain+".", back),
 		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Mode:      "generate",
@@ -194,7 +194,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	out.BackURL = doneURL(back, sc.domain, made)
 	title, subtitle := createdHeading(out)
-	out.Page = h.page(c, title, subtitle, "domains", sc.domain)
+	out.Page = h.subPage(c, sc, "New SMTP logins", title, subtitle, out.BackURL)
 	if len(out.Secrets) > 0 {
 		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain))
 	}

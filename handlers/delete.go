@@ -48,7 +48,7 @@ var deleteAllFailure = failureText{
 // be deleted instead of a form.
 func (h *CredentialPages) deleteVM(c echo.Context, sc *scope, back string) views.DeleteVM {
 	vm := views.DeleteVM{
-		Page:      h.page(c, "Delete SMTP login", "Delete "+sc.login+" from "+sc.domain+".", "domains", sc.domain),
+		Page:      h.subPage(c, sc, "Delete SMTP login", "Delete SMTP login", "Delete "+sc.login+" from "+sc.domain+".", back),
 		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Login:     sc.login,
@@ -245,7 +245,7 @@ func (h *CredentialPages) deleteAllVM(c echo.Context, sc *scope, back string) (v
 // deleteAllPage is the delete-all page before the list is read into it (listDeleteAll).
 func (h *CredentialPages) deleteAllPage(c echo.Context, sc *scope, back string) views.DeleteAllVM {
 	return views.DeleteAllVM{
-		Page:      h.page(c, "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system logins.", "domains", sc.domain),
+		Page:      h.subPage(c, sc, "Delete all SMTP logins", "Delete all SMTP logins", "Delete every SMTP login of "+sc.domain+" except its system logins.", back),
 		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Errors:    map[string]string{},

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -140,6 +141,16 @@ func newSite(d Deps) *site {
 // plus the domain picker, which comes from the cached domain list filtered by the policy.
 func (s *site) page(c echo.Context, title, subtitle, nav, current string) views.Page {
 	return s.frame(c, PageBase(c, title), subtitle, nav, current)
+}
+
+// subPage is the frame of a page under a domain's list (create, reset, delete, delete all, the
+// passwords shown once): its breadcrumbs, Domains › the domain › crumb, lead at the top of the
+// page where its Cancel or Done leads at the bottom, to the list view back ("" is the domain's
+// first page).
+func (h *CredentialPages) subPage(c echo.Context, sc *scope, crumb, title, subtitle, back string) views.Page {
+	p := h.page(c, title, subtitle, "domains", sc.domain)
+	p.Breadcrumbs = []views.NavItem{{Label: "Domains", URL: "/"}, {Label: sc.domain, URL: cmp.Or(back, domainURL(sc.domain))}, {Label: crumb}}
+	return p
 }
 
 // frame adds to p what every page of the site shows: subtitle, navigation, the domain picker

@@ -22,7 +22,7 @@ const sameAsOld = "The new password is the same as the current one. Choose a dif
 // page after it return to.
 func (h *CredentialPages) resetVM(c echo.Context, sc *scope, back string) views.ResetVM {
 	return views.ResetVM{
-		Page:      h.page(c, "Reset password", "Give "+sc.login+" a new SMTP password.", "domains", sc.domain),
+		Page:      h.subPage(c, sc, "Reset password", "Reset password", "Give "+sc.login+" a new SMTP password.", back),
 		FormToken: newFormToken(),
 		Domain:    sc.domain,
 		Login:     sc.login,
@@ -142,7 +142,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, done)
 	}
 	out := views.SecretsVM{
-		Page:    h.page(c, "Save this password now", "Mailgun generated a new password for "+sc.login+".", "domains", sc.domain),
+		Page:    h.subPage(c, sc, "Reset password", "Save this password now", "Mailgun generated a new password for "+sc.login+".", done),
 		Domain:  sc.domain,
 		Action:  "reset",
 		BackURL: done,
