@@ -48,8 +48,10 @@ func appendPagination(b []byte, p *Pager) []byte {
 	} else {
 		b = append(b, `<span class="font-semibold">`...)
 		b = appendNumber(b, p.From)
-		b = append(b, "–"...)
-		b = appendNumber(b, p.To)
+		if p.To != p.From { // one row is "101 of 101", not "101–101 of 101"
+			b = append(b, "–"...)
+			b = appendNumber(b, p.To)
+		}
 		b = append(b, `</span> of <span class="font-semibold">`...)
 		b = appendNumber(b, p.Total)
 		b = append(b, `</span>`...)
