@@ -278,6 +278,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		Settings: handlers.Settings{
 			AgeWarningDays:   a.cfg.AgeWarningDays,
 			Demo:             a.cfg.Demo,
+			SMTPHost:         smtpHost(a.cfg),
 			ActionsPerMinute: a.cfg.RateLimitActions,
 			ExportsPerMinute: a.cfg.RateLimitExports,
 		},
@@ -345,6 +346,21 @@ func origin(raw string) string {
 		host += ":" + p
 	}
 	return u.Scheme + "://" + strings.ToLower(host)
+}
+
+// smtpHost is Mailgun's SMTP server for the configured region, which the page showing a new
+// password names. Behind MAILGUN_BASE_URL (another API endpoint, or the sandbox) it is unknown,
+// and "" shows none; the demo names the US server, as the product it shows would.
+func smtpHost(cfg config.Config) string {
+	switch {
+	case cfg.Demo:
+		return "smtp.mailgun.org"
+	case cfg.Mailgun.BaseURL != "":
+		return ""
+	case cfg.Mailgun.Region == "eu":
+		return "smtp.eu.mailgun.org"
+	}
+	return "smtp.mailgun.org"
 }
 
 // observeMailgun feeds the metrics and remembers when Mailgun last gave a real answer (any

@@ -147,8 +147,9 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	h.lists.Invalidate(sc.domain)
 
 	out := views.SecretsVM{
-		Domain: sc.domain,
-		Action: "created",
+		SMTPHost: h.set.SMTPHost,
+		Domain:   sc.domain,
+		Action:   "created",
 	}
 	generated := map[string]string{}
 	for login, pw := range res.Passwords {

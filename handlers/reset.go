@@ -142,10 +142,11 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return c.Redirect(http.StatusSeeOther, done)
 	}
 	out := views.SecretsVM{
-		Page:    h.subPage(c, sc, "Reset password", "Save this password now", "Mailgun generated a new password for "+sc.login+".", done),
-		Domain:  sc.domain,
-		Action:  "reset",
-		BackURL: done,
+		SMTPHost: h.set.SMTPHost,
+		Page:     h.subPage(c, sc, "Reset password", "Save this password now", "Mailgun generated a new password for "+sc.login+".", done),
+		Domain:   sc.domain,
+		Action:   "reset",
+		BackURL:  done,
 	}
 	if res.Password != "" {
 		out.Secrets = []views.Secret{{Login: sc.login, Password: res.Password}}

@@ -17,8 +17,11 @@ import (
 
 // Settings tunes the credential and audit pages. Zero values take the defaults.
 type Settings struct {
-	AgeWarningDays   int           // logins whose password is older than this get a "consider rotating" flag (default 365)
-	Demo             bool          // show the demo banner
+	AgeWarningDays int  // logins whose password is older than this get a "consider rotating" flag (default 365)
+	Demo           bool // show the demo banner
+	// SMTPHost is Mailgun's SMTP server for this account's region ("smtp.mailgun.org"), shown
+	// with a password that was just set; "" shows none (MAILGUN_BASE_URL names another API).
+	SMTPHost         string
 	ListCacheTTL     time.Duration // how long a page of a credential list is reused (default 15s)
 	CountCacheTTL    time.Duration // how long login counts and the domain list are reused (default 60s)
 	PasswordAgeTTL   time.Duration // how long a domain's last password resets, read from the audit trail, are reused (default 15s)

@@ -241,6 +241,9 @@ type SecretsVM struct {
 	// BackURL is the "Done" link: the list, naming the logins that now exist (?changed=) so
 	// that it opens where they are and shows them.
 	BackURL string
+	// SMTPHost is Mailgun's SMTP server, named beside the passwords for the apps to be set up
+	// with them; "" names none.
+	SMTPHost string
 }
 
 // Link is a labelled link.
