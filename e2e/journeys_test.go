@@ -654,7 +654,7 @@ func TestReviewerCannotChangeAnything(t *testing.T) {
 	// What a reviewer can do: take the domain's logins into a review. The page's CSV link,
 	// fetched by the browser with its session, is the header and one line per login.
 	exported := tb.fetchLink(testid("export-logins"))
-	if lines := strings.Split(strings.TrimSpace(exported), "\n"); lines[0] != "domain,login,mailbox,created_at,age_days,system,consider_rotating,password_reset_at" ||
+	if lines := strings.Split(strings.TrimSpace(exported), "\n"); lines[0] != "domain,login,mailbox,created_at,age_days,system,consider_rotating,password_reset_at,password_age_days" ||
 		len(lines)-1 != len(srv.Sandbox.Logins(domain)) {
 		t.Errorf("the CSV export has %d lines, first %q; want the header and %d logins", len(lines), lines[0], len(srv.Sandbox.Logins(domain)))
 	}

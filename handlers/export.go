@@ -21,7 +21,7 @@ import (
 
 // exportHeader names the columns of a domain's login export. password_reset_at is the last
 // successful reset through SMTP Desk that the audit trail holds (empty when none).
-var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating", "password_reset_at"}
+var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating", "password_reset_at", "password_age_days"}
 
 // ExportCSV sends a domain's current SMTP logins as CSV, for a review outside the dashboard:
 // every login Mailgun lists, or those the domain page shows with ?q= (the filter) and
@@ -171,17 +171,20 @@ func newLoginsCSV(c echo.Context, name string, now time.Time, stream bool) *csv.
 // writeLoginRows writes a domain's logins as rows of exportHeader.
 func writeLoginRows(cw *csv.Writer, domain string, logins []mailgun.Credential, now time.Time, rot rotation) {
 	for _, cr := range logins {
-		created, age, reset := "", "", ""
+		created, age, reset, pwAge := "", "", "", ""
+		days := func(t time.Time) string { return strconv.Itoa(int(now.Sub(t).Hours() / 24)) }
 		if !cr.CreatedAt.IsZero() {
 			created = cr.CreatedAt.UTC().Format(time.RFC3339)
-			age = strconv.Itoa(int(now.Sub(cr.CreatedAt).Hours() / 24))
+			age, pwAge = days(cr.CreatedAt), days(cr.CreatedAt)
 		}
 		setAt, old := rot.of(cr)
 		if !setAt.IsZero() {
-			reset = setAt.UTC().Format(time.RFC3339)
+			// The password's age is what consider_rotating goes by: since its last reset through
+			// SMTP Desk when there is one (rotation.of keeps only a reset newer than the creation).
+			reset, pwAge = setAt.UTC().Format(time.RFC3339), days(setAt)
 		}
 		_ = cw.Write([]string{domain, csvSafe(cr.Login), csvSafe(cr.Mailbox), created, age,
-			yesNo(rot.isSystem(cr)), yesNo(old), reset})
+			yesNo(rot.isSystem(cr)), yesNo(old), reset, pwAge})
 	}
 }
 

@@ -28,7 +28,7 @@ func readLoginsCSV(t *testing.T, e *env, persona, path string) [][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(records) == 0 || strings.Join(records[0], ",") != "domain,login,mailbox,created_at,age_days,system,consider_rotating,password_reset_at" {
+	if len(records) == 0 || strings.Join(records[0], ",") != "domain,login,mailbox,created_at,age_days,system,consider_rotating,password_reset_at,password_age_days" {
 		t.Fatalf("header = %v", records[:min(1, len(records))])
 	}
 	return records[1:]

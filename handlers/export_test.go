@@ -45,7 +45,7 @@ func TestLoginExport(t *testing.T) {
 		if err != nil {
 			t.Fatalf("CSV: %v\n%.500s", err, p.Body)
 		}
-		if want := []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating", "password_reset_at"}; len(records) == 0 || !slices.Equal(records[0], want) {
+		if want := []string{"domain", "login", "mailbox", "created_at", "age_days", "system", "consider_rotating", "password_reset_at", "password_age_days"}; len(records) == 0 || !slices.Equal(records[0], want) {
 			t.Fatalf("header = %q, want %q", records[:min(1, len(records))], want)
 		}
 		return records[1:]

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -82,12 +83,14 @@ func TestResetClearsRotationMark(t *testing.T) {
 	for _, r := range records[1:] {
 		switch r[1] {
 		case reset:
-			if r[6] != "no" || r[7] == "" {
-				t.Errorf("export of %s: consider_rotating %q, password_reset_at %q; want no and the reset", reset, r[6], r[7])
+			// Its login is old; its password's age counts from the reset.
+			at, err := time.Parse(time.RFC3339, r[7])
+			if want := strconv.Itoa(int(e.Clock.Now().Sub(at).Hours() / 24)); err != nil || r[6] != "no" || r[8] != want || r[8] == r[4] {
+				t.Errorf("export of %s: age_days %q, consider_rotating %q, password_reset_at %q, password_age_days %q; want no, the reset and the days since it, %s", reset, r[4], r[6], r[7], r[8], want)
 			}
 		case failed:
-			if r[6] != "yes" || r[7] != "" {
-				t.Errorf("export of %s: consider_rotating %q, password_reset_at %q; want yes and none", failed, r[6], r[7])
+			if r[6] != "yes" || r[7] != "" || r[8] != r[4] {
+				t.Errorf("export of %s: consider_rotating %q, password_reset_at %q, password_age_days %q; want yes, none and the login's age %q", failed, r[6], r[7], r[8], r[4])
 			}
 		}
 	}
