@@ -56,8 +56,8 @@ func rowLogin(login string) string {
 	return `tr[data-login="` + login + `"]`
 }
 
-// summaryRE reads a pager summary such as "101–200 of 251".
-var summaryRE = regexp.MustCompile(`([\d,]+)\s*[–-]\s*([\d,]+)\s+of\s+([\d,]+)`)
+// summaryRE reads a pager summary such as "101–200 of 251", or "251 of 251" for one row.
+var summaryRE = regexp.MustCompile(`([\d,]+)(?:\s*[–-]\s*([\d,]+))?\s+of\s+([\d,]+)`)
 
 // pagerSummary returns from, to and total of the list on the page.
 func (tb *tab) pagerSummary() (from, to, total int) {
@@ -66,6 +66,9 @@ func (tb *tab) pagerSummary() (from, to, total int) {
 	m := summaryRE.FindStringSubmatch(s)
 	if m == nil {
 		tb.t.Fatalf("pager summary %q: want “from–to of total”", s)
+	}
+	if m[2] == "" { // one row: from is to
+		m[2] = m[1]
 	}
 	n := func(s string) int {
 		var v int
