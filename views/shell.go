@@ -310,7 +310,9 @@ func appendBreadcrumbs(b []byte, items []NavItem) []byte {
 		} else {
 			b = append(b, `<a href="`...)
 			b = appendURL(b, it.URL)
-			b = append(b, `" class="focus-ring truncate rounded-sm hover:text-gray-900 hover:underline dark:hover:text-white">`...)
+			// 44 pixels high on a phone (and as wide, for a short name), a finger's size, with the
+			// trail's height unchanged.
+			b = append(b, `" class="focus-ring truncate rounded-sm hover:text-gray-900 hover:underline dark:hover:text-white max-sm:-my-3 max-sm:inline-block max-sm:min-w-11 max-sm:py-3">`...)
 			b = appendEscaped(b, it.Label)
 			b = append(b, `</a>`...)
 		}
