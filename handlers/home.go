@@ -90,8 +90,17 @@ func (h *HomePages) Home(c echo.Context) error {
 			lastUsed = d.Name
 		}
 	}
+	// "Manage" only to someone who may change a login somewhere: a reviewer or a team member
+	// (whose own login, if any, has its card) is promised a read.
+	subtitle := "Pick a domain to see its SMTP logins."
+	for _, d := range visible {
+		if pol.Can(subj, d.Name, policy.ActCreate) || pol.Can(subj, d.Name, policy.ActReset) {
+			subtitle = "Pick a domain to manage its SMTP logins."
+			break
+		}
+	}
 	vm := views.HomeVM{
-		Page:       h.page(c, "Domains", "Pick a domain to manage its SMTP logins.", "domains", ""),
+		Page:       h.page(c, "Domains", subtitle, "domains", ""),
 		Query:      q,
 		Rows:       rows,
 		Total:      len(visible),

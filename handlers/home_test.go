@@ -315,3 +315,21 @@ func TestHomeOffersTheOwnLogin(t *testing.T) {
 		}
 	}
 }
+
+// TestHomeSubtitleFitsTheRole: the domain list promises to manage logins only to someone who may
+// change one; a reviewer and a team member are told they can see them.
+func TestHomeSubtitleFitsTheRole(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for who, want := range map[string]string{
+		"admin":    "Pick a domain to manage its SMTP logins.",
+		"operator": "Pick a domain to manage its SMTP logins.",
+		"reviewer": "Pick a domain to see its SMTP logins.",
+		"selfie":   "Pick a domain to see its SMTP logins.",
+	} {
+		p := get(t, e.signIn(t, who), "/")
+		wantStatus(t, p, http.StatusOK)
+		if got := strings.TrimSpace(p.TestID("page-subtitle").Text()); got != want {
+			t.Errorf("%s: subtitle %q, want %q", who, got, want)
+		}
+	}
+}
