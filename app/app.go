@@ -66,6 +66,9 @@ type App struct {
 	formActionsFor atomic.Pointer[formActionOrigins] // formActions' last answer
 
 	bg        context.Context // canceled by Close: background work started after New
+	// policyChecked is closed once the start-up comparison of the policy's domains with
+	// Mailgun's is over (PolicyDomainsChecked).
+	policyChecked chan struct{}
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	closeOnce sync.Once
@@ -223,7 +226,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, err
 	}
 
-	a.checkPolicyDomains(a.policy.Current())
+	a.policyChecked = make(chan struct{})
+	a.checkPolicyDomains(a.policy.Current(), a.policyChecked)
 	a.wg.Add(2)
 	go func() {
 		defer a.wg.Done()
@@ -434,9 +438,14 @@ func (a *App) ReloadPolicy() error {
 	}
 	a.log.Info("policy reloaded", "file", a.policy.Path(), "rules", len(a.policy.Current().Rules()))
 	a.warnPolicy()
-	a.checkPolicyDomains(a.policy.Current())
+	a.checkPolicyDomains(a.policy.Current(), nil)
 	return nil
 }
+
+// PolicyDomainsChecked is closed once the start-up comparison of the policy's domains with
+// Mailgun's (one walk of its domain list, in the background) is over: a test that counts
+// Mailgun's calls waits for it first.
+func (a *App) PolicyDomainsChecked() <-chan struct{} { return a.policyChecked }
 
 // policyDomainsTimeout bounds checkPolicyDomains' walk of Mailgun's domain list.
 const policyDomainsTimeout = time.Minute
@@ -446,13 +455,19 @@ const policyDomainsTimeout = time.Minute
 // domains to show" with nothing in the log to say why. Mailgun is asked once, in the background,
 // after the start and each reload; when it cannot be asked, nothing is checked and an Info line
 // says so. A domain added to Mailgun later needs no reload: the warning only says it was missing
-// then.
-func (a *App) checkPolicyDomains(pol *policy.Policy) {
+// then. done, when not nil, is closed when the check is over.
+func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 	names := pol.Domains()
 	if len(names) == 0 {
+		if done != nil {
+			close(done)
+		}
 		return
 	}
 	go func() {
+		if done != nil {
+			defer close(done)
+		}
 		ctx, cancel := context.WithTimeout(a.bg, policyDomainsTimeout)
 		defer cancel()
 		all, err := handlers.NewDomainCache(a.mg, 0, nil).Domains(ctx)

@@ -211,7 +211,22 @@ func newEnv(t *testing.T, o options) *env {
 	if o.IdPAddr == "" {
 		e.waitReady()
 	}
+	// The app compares the policy's domains with Mailgun's once, in the background, as it
+	// starts: its call is over, and not counted, before a test counts Mailgun's calls.
+	waitPolicyChecked(t, e.App)
+	e.Sandbox.ResetCalls()
 	return e
+}
+
+// waitPolicyChecked waits for a's start-up walk of Mailgun's domain list (a generous bound, not
+// a timing).
+func waitPolicyChecked(t testing.TB, a *app.App) {
+	t.Helper()
+	select {
+	case <-a.PolicyDomainsChecked():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the start-up check of the policy's domains did not end")
+	}
 }
 
 // replicaHeader, sent with a request, names the replica that answers it (Replica's name); without
@@ -237,6 +252,7 @@ func (e *env) Replica(name string) *app.App {
 	if err := a.Auth().WaitReady(wctx); err != nil {
 		e.t.Fatalf("replica: provider discovery: %v", err)
 	}
+	waitPolicyChecked(e.t, a)
 	e.replicas.Store(name, a.Handler())
 	return a
 }
