@@ -65,14 +65,14 @@ type App struct {
 
 	formActionsFor atomic.Pointer[formActionOrigins] // formActions' last answer
 
-	bg        context.Context // canceled by Close: background work started after New
+	bg context.Context // canceled by Close: background work started after New
 	// policyChecked is closed once the start-up comparison of the policy's domains with
 	// Mailgun's is over (PolicyDomainsChecked).
 	policyChecked chan struct{}
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	cancel        context.CancelFunc
+	wg            sync.WaitGroup
+	closeOnce     sync.Once
+	closeErr      error
 }
 
 // NewLogger builds the process logger from LOG_LEVEL and LOG_FORMAT; a record logged with a
