@@ -185,10 +185,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 	if perms.SelfLogin != "" {
 		// Self-service: the one login this user may reset can be on any page of the list, or
 		// not in the domain at all. A domain read whole says which, and where to reset it.
-		if all, ok := h.checkableList(ctx, sc.domain); ok {
-			i := slices.IndexFunc(all, func(cr mailgun.Credential) bool { return policy.SameEmail(cr.Login, perms.SelfLogin) })
-			if i >= 0 {
-				ownReset = loginURL(sc.domain, all[i].Login, "reset")
+		if login, known := h.selfLoginOf(ctx, sc.domain, perms.SelfLogin); known {
+			if login != "" {
+				ownReset = loginURL(sc.domain, login, "reset")
 			} else {
 				subtitle = fmt.Sprintf("SMTP logins of this domain. Your own login, %s, is not one of them: ask an operator of this domain to create it.", perms.SelfLogin)
 			}
@@ -460,6 +459,22 @@ func (s *site) checkableList(ctx context.Context, domain string) (all []mailgun.
 	}
 	all, err := s.lists.All(ctx, domain)
 	return all, err == nil
+}
+
+// selfLoginOf is the login of domain that is the user's own e-mail (policy.SameEmail), as Mailgun
+// spells it, "" when the domain has none; known is false when the domain could not be read whole
+// (checkableList), and the caller cannot tell.
+func (s *site) selfLoginOf(ctx context.Context, domain, email string) (login string, known bool) {
+	all, ok := s.checkableList(ctx, domain)
+	if !ok {
+		return "", false
+	}
+	for _, cr := range all {
+		if policy.SameEmail(cr.Login, email) {
+			return cr.Login, true
+		}
+	}
+	return "", true
 }
 
 // unknownLogin answers 404 for the reset or delete form of a login the domain does not have (an

@@ -30,8 +30,8 @@ var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_day
 // Cells that a spreadsheet would run as a formula are neutralised as in the audit export.
 // Mailgun's failures are the domain page's error pages, and nothing is sent before the whole
 // list has arrived, so a failed export is never a truncated file; an audit trail that cannot
-// be read refuses the export (503), as its password ages and marks would be wrong. Each export takes one of the
-// user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
+// be read refuses the export (503), as its password ages and marks would be wrong. Each export
+// takes one of the user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
 func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	sc, err := h.authorize(c, policy.ActView, false)
 	if sc == nil {
@@ -68,8 +68,8 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 // does for one; ?rotate=1 keeps only the logins to rotate. The domains are fetched one at a
 // time, each with the list's own bounded fan-out, and written as each arrives, so memory holds
 // one domain's list. Nothing is sent before the first domain's list and password ages have
-// arrived, so a failure there (Mailgun's, or the audit trail's) is an error page; a failure on a later domain aborts the connection, so the browser
-// reports a failed download and never keeps a file that looks whole but lacks domains. Each
+// arrived, so a failure there (Mailgun's, or the audit trail's) is an error page; a failure on a
+// later domain aborts the connection, so the browser reports a failed download and never keeps a file that looks whole but lacks domains. Each
 // export takes one of the user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
 func (h *HomePages) ExportCSV(c echo.Context) error {
 	ctx := c.Request().Context()
@@ -170,9 +170,9 @@ func newLoginsCSV(c echo.Context, name string, now time.Time, stream bool) *csv.
 
 // writeLoginRows writes a domain's logins as rows of exportHeader.
 func writeLoginRows(cw *csv.Writer, domain string, logins []mailgun.Credential, now time.Time, rot rotation) {
+	days := func(t time.Time) string { return strconv.Itoa(int(now.Sub(t).Hours() / 24)) }
 	for _, cr := range logins {
 		created, age, reset, pwAge := "", "", "", ""
-		days := func(t time.Time) string { return strconv.Itoa(int(now.Sub(t).Hours() / 24)) }
 		if !cr.CreatedAt.IsZero() {
 			created = cr.CreatedAt.UTC().Format(time.RFC3339)
 			age, pwAge = days(cr.CreatedAt), days(cr.CreatedAt)

@@ -137,14 +137,8 @@ func (h *HomePages) ownLogin(ctx context.Context, pol *policy.Policy, subj polic
 	if pol.Can(subj, domain, policy.ActReset) || !pol.CanSelfReset(subj, domain, email) {
 		return nil
 	}
-	all, ok := h.checkableList(ctx, domain)
-	if !ok {
-		return nil
-	}
-	for _, cr := range all {
-		if policy.SameEmail(cr.Login, email) {
-			return &views.OwnLogin{Login: cr.Login, ResetURL: loginURL(domain, cr.Login, "reset")}
-		}
+	if login, _ := h.selfLoginOf(ctx, domain, email); login != "" {
+		return &views.OwnLogin{Login: login, ResetURL: loginURL(domain, login, "reset")}
 	}
 	return nil
 }
