@@ -92,7 +92,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 
-	pending, err := h.begin(c, sc, "credential.reset", "", []string{sc.login})
+	pending, err := h.begin(c, sc, "credential.reset", resetDetail(f.Mode), []string{sc.login})
 	if pending == nil {
 		h.releaseForm(c, token) // nothing was sent
 		return err
@@ -159,6 +159,21 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))
+}
+
+// The detail of a reset's audit entry: whether the user had Mailgun generate the password or
+// typed one, which a reviewer asks about (a typed password may be reused elsewhere). The
+// password itself is never recorded.
+const (
+	aboutGeneratedPassword = "Asked for a generated password."
+	aboutTypedPassword     = "Asked for the password typed in the form."
+)
+
+func resetDetail(mode string) string {
+	if mode == "manual" {
+		return aboutTypedPassword
+	}
+	return aboutGeneratedPassword
 }
 
 // resetLink is a login with the link to reset its password.

@@ -35,6 +35,9 @@ func TestResetGenerated(t *testing.T) {
 	if len(entries) != 1 || entries[0].Outcome != "ok" || !slices.Equal(entries[0].Logins, []string{"alice@acme.example"}) {
 		t.Errorf("audit = %+v", entries)
 	}
+	if len(entries) == 1 && entries[0].Detail != "Asked for a generated password." {
+		t.Errorf("audit detail = %q, want it to say the password was generated", entries[0].Detail)
+	}
 }
 
 // TestFlashOutlivesARefusal: the flash a generated reset leaves for the list is not used up by a
@@ -84,6 +87,24 @@ func TestResetManualRedirectsWithAFlash(t *testing.T) {
 	}
 	if strings.Contains(string(p.Body), pw) {
 		t.Error("the password is kept in the form")
+	}
+
+	// Both attempts are recorded as typed passwords, the password itself nowhere; the audit
+	// page says so.
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.reset"})
+	if len(entries) != 2 {
+		t.Fatalf("audit = %+v, want the reset and the refused one", entries)
+	}
+	for _, en := range entries {
+		if en.Detail != "Asked for the password typed in the form." {
+			t.Errorf("audit detail of the %s entry = %q, want it to say the password was typed", en.Outcome, en.Detail)
+		}
+	}
+	admin := e.signIn(t, "admin")
+	a := get(t, admin, "/audit?action=credential.reset")
+	wantStatus(t, a, http.StatusOK)
+	if got := a.TestID("audit-detail").First().Text(); got != "Asked for the password typed in the form." {
+		t.Errorf("the audit page's detail = %q", got)
 	}
 }
 
