@@ -38,12 +38,16 @@ var ErrSignInRefused = errors.New("auth: sign-in refused")
 
 // User is the signed-in person, read from the server-side session record.
 type User struct {
-	Issuer         string
-	Subject        string
-	Email          string
-	Name           string
-	EmailVerified  bool
-	Groups         []string
+	Issuer        string
+	Subject       string
+	Email         string
+	Name          string
+	EmailVerified bool
+	Groups        []string
+	// GroupsProblem says why no groups were read when the provider sent a groups claim that is
+	// not a string or a list of strings ("the \"groups\" claim was a number, ..."); "" otherwise.
+	// The no-access page shows it: "no groups" is then the claim's fault, not the user's.
+	GroupsProblem  string    `json:",omitempty"`
 	SessionCreated time.Time `json:"-"`
 }
 
@@ -435,6 +439,9 @@ func (a *Auth) callback(c echo.Context) error {
 	if err != nil {
 		return a.refuse(c, "reading the user's claims failed", err)
 	}
+	if unreadable != "" {
+		u.GroupsProblem = fmt.Sprintf("the %q claim was %s, not a string or a list of strings", a.cfg.GroupsClaim, unreadable)
+	}
 	if err := a.startSession(c, u, raw); err != nil {
 		return err
 	}
@@ -442,7 +449,7 @@ func (a *Auth) callback(c echo.Context) error {
 	if unreadable != "" {
 		// The user is let in with no groups (no rule matches them by group): the administrator
 		// needs to know why, or the provider looks as if it sent no claim at all.
-		detail += fmt.Sprintf("; the %q claim was %s, not a string or a list of strings, so none was read", a.cfg.GroupsClaim, unreadable)
+		detail += "; " + u.GroupsProblem + ", so none was read"
 		a.log.Warn("sign-in: unreadable groups claim; the user has no groups", "claim", a.cfg.GroupsClaim, "shape", unreadable, "request_id", requestID(c))
 	}
 	a.record(c, AuthEvent{Action: ActionSignIn, Outcome: "ok", Issuer: u.Issuer, Subject: u.Subject,

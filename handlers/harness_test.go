@@ -172,6 +172,9 @@ type envOptions struct {
 	Mailgun func(handlers.CredentialsAPI) handlers.CredentialsAPI
 	// Policy is the access policy's YAML (default testPolicy).
 	Policy string
+	// GroupsClaim is the claim the groups are read from (auth.Config.GroupsClaim; "groups" when
+	// empty). The demo provider's userinfo sends only "groups".
+	GroupsClaim string
 	// Support is MiddlewareConfig.Support: who the pages name for access or help.
 	Support string
 }
@@ -260,6 +263,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		RedirectURL:   e.URL + auth.CallbackPath,
 		SessionKeys:   keys,
 		SignedOutPage: handlers.SignedOut,
+		GroupsClaim:   opts.GroupsClaim,
 	}, app.SessionRepo(e.DB), authEvents{rec}, logger)
 	if err != nil {
 		t.Fatal(err)

@@ -151,6 +151,8 @@ func (s *site) noAccess(c echo.Context, u *auth.User) error {
 		Email:  u.Email,
 		Issuer: u.Issuer,
 		Groups: u.Groups,
+
+		GroupsProblem: u.GroupsProblem,
 	}
 	return Render(c, http.StatusForbidden, views.NoAccessPage(vm))
 }

@@ -113,6 +113,27 @@ func TestHomeNoAccess(t *testing.T) {
 	}
 }
 
+// TestNoAccessNamesAnUnreadableGroupsClaim: when the provider sends a groups claim SMTP Desk
+// cannot read, the no-access page says so instead of suggesting that a groups claim be added.
+func TestNoAccessNamesAnUnreadableGroupsClaim(t *testing.T) {
+	// A claim the provider's userinfo does not send, so that the ID token's is the only one.
+	e := newEnv(t, envOptions{GroupsClaim: "roles"})
+	p := get(t, e.signIn(t, "nobody"), "/")
+	wantStatus(t, p, http.StatusForbidden)
+	if got := p.TestID("no-groups").Text(); !strings.Contains(got, "add a groups claim") {
+		t.Errorf("with no groups claim, no-groups = %q, want the suggestion to add one", got)
+	}
+
+	e.IdP.SetTamper(func(claims, _ map[string]any) { claims["roles"] = 7 })
+	t.Cleanup(func() { e.IdP.SetTamper(nil) })
+	p = get(t, e.signIn(t, "nobody"), "/")
+	wantStatus(t, p, http.StatusForbidden)
+	got := p.TestID("no-groups").Text()
+	if !strings.Contains(got, `the "roles" claim was a number`) || strings.Contains(got, "add a groups claim") {
+		t.Errorf("with a numeric groups claim, no-groups = %q, want it to name the claim's problem", got)
+	}
+}
+
 func TestHomeRemembersTheLastDomain(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signIn(t, "admin")

@@ -69,6 +69,9 @@ type NoAccessVM struct {
 	Email  string
 	Issuer string
 	Groups []string
+	// GroupsProblem says why the provider's groups claim could not be read, when it could not
+	// (auth.User.GroupsProblem).
+	GroupsProblem string
 }
 
 // SignedOutVM is the page after sign-out, and the sign-in landing page.
