@@ -281,16 +281,24 @@ func TestAuditUnknownIsNotAFailure(t *testing.T) {
 }
 
 // TestAuditKeepsSystemLoginsAsked: a create of system logins reads "Asked for as system logins."
-// on the audit page and in both exports, exactly once, as the entry's detail, whatever the outcome
-// (ok, refused, unknown) and while it is pending; beside it the message in SMTP Desk's words.
-// Entries written by the previous version, which had the sentence ahead of the completion's
-// message instead, read the same. (SMTP Desk's words for Mailgun's text once replaced the whole
+// on the audit page and in both exports, exactly once, at the start of the entry's detail (then
+// how the passwords were chosen), whatever the outcome (ok, refused, unknown) and while it is
+// pending; beside it the message in SMTP Desk's words. Entries written by an earlier version,
+// which had the sentence ahead of the completion's message instead, read it as their detail. (SMTP Desk's words for Mailgun's text once replaced the whole
 // message, that sentence with it, so a reviewer saw a failed create of ordinary logins.)
 func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}, MailgunTimeout: time.Minute})
 	c := e.signIn(t, "owner")
 	a := e.signIn(t, "admin")
 	const asked = "Asked for as system logins."
+	// wantDetail is the detail of the entry with request id id: this version's says how the
+	// passwords were chosen after the sentence; the earlier version's (below) has the sentence only.
+	wantDetail := func(id string) string {
+		if strings.HasPrefix(id, "previous-") {
+			return asked
+		}
+		return asked + " Asked for generated passwords."
+	}
 	want := map[string]string{"ok": "", "pending": "", "failed": "alice@acme.example already exists in this domain.",
 		"unknown": "Mailgun answered with an error, so whether the change was made is unknown."}
 	// check reads the create entries on the page and in both exports: n of them, each saying
@@ -307,8 +315,9 @@ func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
 			outcome := s.Find(`[data-testid="audit-outcome"]`).AttrOr("data-outcome", "")
 			msg := strings.Join(strings.Fields(s.Find(`[data-testid="audit-upstream"]`).Text()), " ")
 			detail := s.Find(`[data-testid="audit-detail"]`).Text()
-			if detail != asked || !strings.HasSuffix(msg, want[outcome]) || strings.Count(s.Text(), asked) != 1 {
-				t.Errorf("the %s entry reads %q, detail %q; want %q once, as the detail, and %q", outcome, msg, detail, asked, want[outcome])
+			wd := wantDetail(s.Find(`[data-testid="audit-request-id"]`).Text())
+			if detail != wd || !strings.HasSuffix(msg, want[outcome]) || strings.Count(s.Text(), asked) != 1 {
+				t.Errorf("the %s entry reads %q, detail %q; want %q once, as the detail %q, and %q", outcome, msg, detail, asked, wd, want[outcome])
 			}
 		})
 		records, err := csv.NewReader(bytes.NewReader(get(t, a, "/audit/export.csv?action=credential.create").Body)).ReadAll()
@@ -320,7 +329,7 @@ func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
 			t.Errorf("the CSV holds %d entries, want %d", len(records)-1, n)
 		}
 		for _, r := range records[1:] {
-			if msg, detail := r[col("upstream_message")], r[col("detail")]; detail != asked || msg != want[r[col("outcome")]] {
+			if msg, detail := r[col("upstream_message")], r[col("detail")]; detail != wantDetail(r[col("request_id")]) || msg != want[r[col("outcome")]] {
 				t.Errorf("CSV: the %s entry's message is %q, detail %q", r[col("outcome")], msg, detail)
 			}
 		}
@@ -330,7 +339,8 @@ func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
 		}
 		for _, rec := range recs {
 			msg, _ := rec["upstream_message"].(string)
-			if detail, _ := rec["detail"].(string); detail != asked || msg != want[rec["outcome"].(string)] {
+			id, _ := rec["request_id"].(string)
+			if detail, _ := rec["detail"].(string); detail != wantDetail(id) || msg != want[rec["outcome"].(string)] {
 				t.Errorf("JSON Lines: the %v entry's message is %q, detail %q", rec["outcome"], msg, detail)
 			}
 		}

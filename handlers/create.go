@@ -95,13 +95,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 
-	// The entry says so from the start, whatever Mailgun answers and even if its completion is
-	// lost: a system login outlives delete all.
-	about := ""
-	if f.System {
-		about = aboutSystemLogins
-	}
-	pending, err := h.begin(c, sc, "credential.create", about, f.Logins)
+	pending, err := h.begin(c, sc, "credential.create", createDetail(f.System, f.Mode), f.Logins)
 	if pending == nil {
 		h.releaseForm(c, token) // nothing was sent
 		return err
@@ -365,4 +359,19 @@ func generatedCount(secrets []views.Secret) int {
 		}
 	}
 	return n
+}
+
+// createDetail is the detail of a create's audit entry, written with its pending entry so that it
+// says so whatever Mailgun answers and even if the completion is lost: system logins first
+// (aboutSystemLogins, which the trail's reading of system logins matches: a system login outlives
+// delete all), then whether the passwords were generated or typed, as a reset's entry says.
+func createDetail(system bool, mode string) string {
+	about := aboutGeneratedPasswords
+	if mode == "manual" {
+		about = aboutTypedPassword
+	}
+	if system {
+		return aboutSystemLogins + " " + about
+	}
+	return about
 }

@@ -120,6 +120,9 @@ func TestCreateGenerated(t *testing.T) {
 		!slices.Equal(entries[0].Logins, []string{"zed@acme.example", "yara@acme.example"}) {
 		t.Errorf("audit = %+v", entries)
 	}
+	if len(entries) == 1 && entries[0].Detail != "Asked for generated passwords." {
+		t.Errorf("audit detail = %q, want it to say the passwords were generated", entries[0].Detail)
+	}
 }
 
 func TestCreateManual(t *testing.T) {
@@ -145,6 +148,18 @@ func TestCreateManual(t *testing.T) {
 		t.Error("the chosen password is echoed on the page")
 	}
 	assertSecretNowhere(t, e, c, p, pw)
+
+	// The trail says the password was typed (never the password), and the audit page shows it.
+	entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create"})
+	if len(entries) != 1 || entries[0].Detail != "Asked for the password typed in the form." {
+		t.Errorf("audit = %+v, want one entry saying the password was typed", entries)
+	}
+	admin := e.signIn(t, "admin")
+	a := get(t, admin, "/audit?action=credential.create")
+	wantStatus(t, a, http.StatusOK)
+	if got := a.TestID("audit-detail").First().Text(); got != "Asked for the password typed in the form." {
+		t.Errorf("the audit page's detail = %q", got)
+	}
 }
 
 func TestCreateValidation(t *testing.T) {
@@ -230,7 +245,7 @@ func TestCreateAuthorization(t *testing.T) {
 	wantStatus(t, p, http.StatusOK)
 	// The trail says the login was asked for as a system one (delete all keeps those), once.
 	made := e.auditEntries(t, store.AuditFilter{Action: "credential.create"})
-	if len(made) != 1 || made[0].Outcome != "ok" || made[0].Detail != "Asked for as system logins." || strings.Contains(made[0].UpstreamMessage, "system logins") {
+	if len(made) != 1 || made[0].Outcome != "ok" || made[0].Detail != "Asked for as system logins. Asked for generated passwords." || strings.Contains(made[0].UpstreamMessage, "system logins") {
 		t.Errorf("create entries %+v, want one ok entry whose detail (only) says system logins", made)
 	}
 }
@@ -276,7 +291,7 @@ func TestCreateSystemLoginsSaysSoWhilePending(t *testing.T) {
 	if status = <-done; status != http.StatusOK {
 		t.Errorf("the create = %d, want 200", status)
 	}
-	if len(pending) != 1 || pending[0].Outcome != store.OutcomePending || pending[0].Detail != "Asked for as system logins." {
+	if len(pending) != 1 || pending[0].Outcome != store.OutcomePending || pending[0].Detail != "Asked for as system logins. Asked for generated passwords." {
 		t.Errorf("while Mailgun had the create, the trail held %+v, want one pending entry saying system logins were asked for", pending)
 	}
 }

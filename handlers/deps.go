@@ -794,9 +794,9 @@ func knownRefusal(message string) (refusal, bool) {
 	return refusal{}, false
 }
 
-// aboutSystemLogins is the detail of a create entry of system logins, written with its pending
-// entry (audit.Recorder.Begin), so that the entry says it whatever the outcome, and also while
-// pending or when its completion is lost.
+// aboutSystemLogins begins the detail of a create entry of system logins (createDetail), written
+// with its pending entry (audit.Recorder.Begin), so that the entry says it whatever the outcome,
+// and also while pending or when its completion is lost.
 const aboutSystemLogins = "Asked for as system logins."
 
 // auditText is an audit entry's message (auditMessage) and detail as the audit page and its

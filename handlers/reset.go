@@ -161,12 +161,13 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	return Render(c, http.StatusOK, views.Secrets(out))
 }
 
-// The detail of a reset's audit entry: whether the user had Mailgun generate the password or
-// typed one, which a reviewer asks about (a typed password may be reused elsewhere). The
-// password itself is never recorded.
+// The detail of a reset's or a create's audit entry: whether the user had Mailgun generate the
+// password or typed one, which a reviewer asks about (a typed password may be reused elsewhere).
+// The password itself is never recorded.
 const (
-	aboutGeneratedPassword = "Asked for a generated password."
-	aboutTypedPassword     = "Asked for the password typed in the form."
+	aboutGeneratedPassword  = "Asked for a generated password."
+	aboutGeneratedPasswords = "Asked for generated passwords."
+	aboutTypedPassword      = "Asked for the password typed in the form."
 )
 
 func resetDetail(mode string) string {

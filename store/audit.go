@@ -472,8 +472,9 @@ type MarkedOK struct {
 }
 
 // NewestOKMarked returns the logins of domain whose newest entry of action that completed with
-// outcome OK is marked: its detail is marker, or, in an entry written before the detail held it,
-// its completion's message begins with marker. Keyed by the login as the trail keeps it (lower
+// outcome OK is marked: its detail is marker, or marker followed by a space and more (a create
+// of system logins goes on to say how its passwords were chosen), or, in an entry written before
+// the detail held it, its completion's message begins with marker. Keyed by the login as the trail keeps it (lower
 // case), with when that entry was written and completed. SMTP Desk uses it for the logins it
 // created as system logins (action credential.create): Mailgun's list does not say which logins
 // are. The newest entry per login is picked in the query, so that only the marked logins come
@@ -487,8 +488,8 @@ func (db *DB) NewestOKMarked(ctx context.Context, domain, action, marker string)
 				WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
 				GROUP BY l.login) n
 			JOIN audit_log a ON a.id = n.id
-			WHERE a.detail = ? OR (a.detail = '' AND a.final_message LIKE ? ESCAPE '\')`),
-			strings.ToLower(domain), action, OutcomeOK, marker, escapeLike(marker)+"%")
+			WHERE a.detail = ? OR a.detail LIKE ? ESCAPE '\' OR (a.detail = '' AND a.final_message LIKE ? ESCAPE '\')`),
+			strings.ToLower(domain), action, OutcomeOK, marker, escapeLike(marker)+" %", escapeLike(marker)+"%")
 		if err != nil {
 			return err
 		}

@@ -972,6 +972,10 @@ func TestAuditNewestOKMarked(t *testing.T) {
 		add(t0.Add(7*time.Hour), "credential.create", "example.com", "", OutcomeOK, sys+" Created 1", "g@example.com")
 		// A marker with LIKE's wildcards matches only itself.
 		add(t0.Add(8*time.Hour), "credential.create", "example.com", "", OutcomeOK, "Asked for as system logins_ Created 1", "h@example.com")
+		// The marker and more after a space is marked; the marker run into other text is not.
+		add(t0.Add(9*time.Hour), "credential.create", "example.com", sys+" Asked for generated passwords.", OutcomeOK, "Created 1", "i@example.com")
+		add(t0.Add(10*time.Hour), "credential.create", "example.com", sys+"x", OutcomeOK, "Created 1", "j@example.com")
+		add(t0.Add(11*time.Hour), "credential.create", "example.com", "Asked for as system logins_ more", OutcomeOK, "Created 1", "k@example.com")
 
 		got, err := db.NewestOKMarked(ctx, "Example.COM", "credential.create", sys)
 		if err != nil {
@@ -980,6 +984,7 @@ func TestAuditNewestOKMarked(t *testing.T) {
 		want := map[string]MarkedOK{
 			"a@example.com": {At: t0, Completed: t0.Add(time.Second)},
 			"g@example.com": {At: t0.Add(7 * time.Hour), Completed: t0.Add(7*time.Hour + time.Second)},
+			"i@example.com": {At: t0.Add(9 * time.Hour), Completed: t0.Add(9*time.Hour + time.Second)},
 		}
 		if len(got) != len(want) {
 			t.Fatalf("NewestOKMarked = %v, want %v", got, want)
