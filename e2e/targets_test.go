@@ -81,8 +81,9 @@ type target struct {
 }
 
 // phoneTarget is the size a control aims for on a phone (Apple's 44 points, WCAG's AAA 2.5.5).
-// A credential row's action links are 36 wide and 44 tall: wider, they would take the width of
-// the login beside them (static/src/app.css, the .ar, .ad, .ah rules).
+// A credential row's action links are at least 36 wide (40, or their label's width) and 44 tall:
+// wider, they would take the width of the login beside them (static/src/app.css, the .ar, .ad,
+// .ah rules).
 const (
 	phoneTarget   = 44
 	rowActionWide = 36

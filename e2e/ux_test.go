@@ -527,7 +527,8 @@ func TestAuditFiltersFitAPhone(t *testing.T) {
 
 // TestPhoneTouchTargets: on a phone, the controls a finger aims at on a domain's page are big
 // enough to hit: each row's Reset, Delete and History icon is a target at least 36 pixels wide
-// and 44 high (with its label hidden it was 36 by 32), and the small buttons above the
+// and 44 high (it was 36 by 32), with its label shown under the icon, whole (an icon alone left
+// a reader guessing which was Reset and which History), and the small buttons above the
 // list (History, CSV) and the "All logins" / "To rotate" switch at least 36 high (they were 28).
 // On a laptop they keep their compact size.
 func TestPhoneTouchTargets(t *testing.T) {
@@ -555,6 +556,13 @@ func TestPhoneTouchTargets(t *testing.T) {
 		if wh[0] < 36 || wh[1] < 44 {
 			t.Errorf("on a phone, row action %q is %vx%v pixels, want at least 36x44", name, wh[0], wh[1])
 		}
+	}
+	// Each label is readable (11 pixels at least) and not cut by its link's box.
+	labels := query[[]string](tb, "the row actions' labels", rowActions,
+		`els => els.filter(e => parseFloat(getComputedStyle(e).fontSize) < 11 || e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+			.map(e => e.textContent + " of " + e.closest("tr").dataset.login + " (" + getComputedStyle(e).fontSize + ")")`)
+	if len(labels) > 0 {
+		t.Errorf("on a phone, these row actions' labels are hidden, too small or cut: %v", labels)
 	}
 	got := sizes(small)
 	if len(got) != 4 {
