@@ -97,9 +97,12 @@ func TestDoneLeadsToTheChangedRow(t *testing.T) {
 }
 
 // rowShots photographs the screen around login's row (the viewport only, not the whole page),
-// on a desktop and a 375-pixel phone, in light and dark mode.
+// on a desktop and a 375-pixel phone, in light and dark mode, when photographs are asked for.
 func (tb *tab) rowShots(name, login string) {
 	tb.t.Helper()
+	if !tb.s.photograph {
+		return
+	}
 	for _, scheme := range []string{"light", "dark"} {
 		for _, w := range []int{desktopWidth, 375} {
 			viewport := chromedp.EmulateViewport(int64(w), 800)

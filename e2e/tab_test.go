@@ -376,8 +376,9 @@ func scriptsDisabled(off bool) chromedp.Action[chromedp.Void] {
 }
 
 // look is called on every page a journey reaches: it runs axe on the page and fails the test on
-// a serious or critical violation, and photographs the page at both widths (once per page name
-// and journey, unless SMTPDESK_SCREENSHOTS_ALL=1).
+// a serious or critical violation. The first time a journey reaches a page name (every time with
+// SMTPDESK_SCREENSHOTS_ALL=1), axe checks the page in dark mode too, and when photographs are
+// asked for (see runMain) the page is photographed at both widths in both modes.
 func (tb *tab) look(name string) {
 	tb.t.Helper()
 	tb.last = name
@@ -392,15 +393,23 @@ func (tb *tab) look(name string) {
 	if n := tb.looks[name]; n > 1 {
 		step = fmt.Sprintf("%s-%d", name, n)
 	}
-	for _, w := range []int{desktopWidth, phoneWidth} {
-		tb.screenshot(fmt.Sprintf("%s-%s-%d.png", tb.journey, step, w), w)
-	}
+	tb.photograph(fmt.Sprintf("%s-%s", tb.journey, step), "")
 	// The same page in dark mode (it follows the OS): axe checks its contrast too.
 	tb.do("emulate dark mode", colorScheme("dark"))
 	defer tb.do("back to light mode", colorScheme(""))
 	tb.axe(name + " (dark)")
+	tb.photograph(fmt.Sprintf("%s-%s", tb.journey, step), "-dark")
+}
+
+// photograph takes the page at both widths as base-<width><suffix>.png, when photographs are
+// asked for.
+func (tb *tab) photograph(base, suffix string) {
+	tb.t.Helper()
+	if !tb.s.photograph {
+		return
+	}
 	for _, w := range []int{desktopWidth, phoneWidth} {
-		tb.screenshot(fmt.Sprintf("%s-%s-%d-dark.png", tb.journey, step, w), w)
+		tb.screenshot(fmt.Sprintf("%s-%d%s.png", base, w, suffix), w)
 	}
 }
 

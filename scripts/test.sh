@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 export SMTPDESK_TEST_POSTGRES="${SMTPDESK_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}"
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step says how long the run has taken so far, so a slow step shows in CI's log.
+step() { printf '\n==> %s (at %ds)\n' "$*" "$SECONDS"; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else "$@"; fi; }
 apt_updated=""
 apt_install() {
@@ -162,5 +163,6 @@ if [ "$scan_status" -ne 0 ]; then
 	status=1
 fi
 echo
+echo "the run took ${SECONDS}s"
 echo "${passed} passed, ${failed} failed"
 exit "$status"
