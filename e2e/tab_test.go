@@ -389,16 +389,16 @@ func (tb *tab) look(name string) {
 	if !first && !tb.s.shotAll {
 		return
 	}
-	step := name
+	base := tb.journey + "-" + name
 	if n := tb.looks[name]; n > 1 {
-		step = fmt.Sprintf("%s-%d", name, n)
+		base = fmt.Sprintf("%s-%d", base, n)
 	}
-	tb.photograph(fmt.Sprintf("%s-%s", tb.journey, step), "")
+	tb.photograph(base, "")
 	// The same page in dark mode (it follows the OS): axe checks its contrast too.
 	tb.do("emulate dark mode", colorScheme("dark"))
 	defer tb.do("back to light mode", colorScheme(""))
 	tb.axe(name + " (dark)")
-	tb.photograph(fmt.Sprintf("%s-%s", tb.journey, step), "-dark")
+	tb.photograph(base, "-dark")
 }
 
 // photograph takes the page at both widths as base-<width><suffix>.png, when photographs are
