@@ -1,5 +1,7 @@
 // Package config reads SMTP Desk's settings from the environment, once, into one typed Config.
-// Nothing else in SMTP Desk reads the environment.
+// Nothing else in SMTP Desk reads the environment, but for the PostgreSQL driver's own PG*
+// variables (PGPASSWORD, PGSSLMODE, PGCONNECT_TIMEOUT, …), which fill in what DATABASE_URL
+// leaves out.
 package config
 
 import (
@@ -186,7 +188,7 @@ func Vars() []Var {
 		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
 		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk)"},
 		{"SMTPDESK_SUPPORT", "none", "SMTPDESK_SUPPORT=the mail team, #mail-ops on Slack", "who users should ask for access or help, shown on the error and no-access pages (plain text, at most 200 characters)"},
-		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd, at most 106751d)"},
+		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd, at least 1d, at most 106751d)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
 		{"METRICS_TOKEN_FILE", "", "METRICS_TOKEN_FILE=/run/secrets/metrics-token", "file holding METRICS_TOKEN"},
 		{"METRICS_ADDR", "none", "METRICS_ADDR=127.0.0.1:9090", "separate listener serving /metrics without a token; loopback only"},

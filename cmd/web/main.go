@@ -208,7 +208,7 @@ func runServer(ctx context.Context, args []string, getenv func(string) string, s
 		if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 			return fmt.Errorf("configuration has malformed settings (run with -help for every setting):\n%w", err)
 		}
-		return runDemo(ctx, cfg, o, stdout)
+		return runDemo(ctx, cfg, o, getenv, stdout)
 	}
 	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
 		return fmt.Errorf("configuration is incomplete (run with -help for every setting, or -demo to try SMTP Desk without any):\n%w", err)
@@ -370,8 +370,34 @@ func portAdvice(err error, addr, fix string) error {
 	return fmt.Errorf("%w; another program listens on that port: stop it, or "+fix, err, net.JoinHostPort(host, next))
 }
 
+// demoHonours are the settings the demo uses; it brings its own of every other one. MAILGUN_BASE_URL
+// and the API key count only together (see runDemo).
+var demoHonours = map[string]bool{
+	"SMTPDESK_LISTEN": true, "LOG_LEVEL": true, "LOG_FORMAT": true, "GOGC": true, "HTTP_GZIP": true,
+	"METRICS_TOKEN": true, "METRICS_TOKEN_FILE": true, "METRICS_ADDR": true, "METRICS_PPROF": true,
+	"RATE_LIMIT_ACTIONS": true, "RATE_LIMIT_EXPORTS": true, "RATE_LIMIT_SIGNIN": true,
+}
+
+// demoIgnores names the settings in the environment that the demo does not use, so that the
+// banner can say so: an operator who sets DATABASE_URL or OIDC_ISSUER and adds -demo would
+// otherwise believe the demo runs on them.
+func demoIgnores(getenv func(string) string, cfg config.Config) []string {
+	ownMailgun := cfg.Mailgun.BaseURL != "" && cfg.Mailgun.APIKey.Reveal() != ""
+	var ignored []string
+	for _, v := range config.Vars() {
+		if getenv(v.Name) == "" || demoHonours[v.Name] {
+			continue
+		}
+		if ownMailgun && (v.Name == "MAILGUN_BASE_URL" || v.Name == "MAILGUN_API_KEY" || v.Name == "MAILGUN_API_KEY_FILE") {
+			continue
+		}
+		ignored = append(ignored, v.Name)
+	}
+	return ignored
+}
+
 // runDemo starts the demo and serves it until ctx ends.
-func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer) error {
+func runDemo(ctx context.Context, cfg config.Config, o options, getenv func(string) string, stdout io.Writer) error {
 	addr := cfg.Listen
 	if addr == "" {
 		addr = config.DefaultDemoListen
@@ -423,7 +449,12 @@ func runDemo(ctx context.Context, cfg config.Config, o options, stdout io.Writer
 	fmt.Fprintf(stdout, "\n%s\n  SMTP Desk demo is running: %s\n\n", bar, d.URL)
 	fmt.Fprintf(stdout, "  DEMO MODE — Mailgun (sandbox on %s) and sign-in (demo provider on %s) are simulated;\n",
 		strings.TrimPrefix(d.MailgunURL, "http://"), strings.TrimPrefix(d.IdP.Issuer(), "http://"))
-	fmt.Fprintf(stdout, "  data in %s; listening on 127.0.0.1 only.\n\n  Sign in as one of:\n", d.DataDir)
+	fmt.Fprintf(stdout, "  data in %s; listening on 127.0.0.1 only.\n", d.DataDir)
+	if ignored := demoIgnores(getenv, cfg); len(ignored) > 0 {
+		fmt.Fprintf(stdout, "\n  Not used by the demo, which brings its own sign-in, database, policy and Mailgun:\n    %s\n  (run without -demo to use them)\n",
+			strings.Join(ignored, ", "))
+	}
+	fmt.Fprintf(stdout, "\n  Sign in as one of:\n")
 	for _, p := range d.IdP.Personas() {
 		fmt.Fprintf(stdout, "    - %s: %s\n", p.Name, p.Description)
 	}

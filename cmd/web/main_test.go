@@ -234,6 +234,35 @@ func TestDemo(t *testing.T) {
 	stop()
 }
 
+// TestDemoNamesTheSettingsItIgnores: settings the demo does not use are named in its banner, so
+// that "-demo" with DATABASE_URL set is not mistaken for a demo on that database; the ones it
+// uses are not named, and a plain demo's banner names none.
+func TestDemoNamesTheSettingsItIgnores(t *testing.T) {
+	_, plain, stopPlain := startDemo(t, envOf(nil), "-data", t.TempDir())
+	stopPlain()
+	if strings.Contains(plain.String(), "Not used by the demo") {
+		t.Errorf("a demo with nothing set names ignored settings:\n%s", plain)
+	}
+
+	env := map[string]string{
+		"DATABASE_URL":       filepath.Join(t.TempDir(), "elsewhere.db"),
+		"OIDC_ISSUER":        "https://login.corp.example",
+		"AGE_WARNING_DAYS":   "30",
+		"MAILGUN_BASE_URL":   "http://127.0.0.1:9", // without a key: the demo's own sandbox is used
+		"LOG_LEVEL":          "warn",
+		"RATE_LIMIT_ACTIONS": "100",
+	}
+	_, out, stop := startDemo(t, envOf(env), "-data", t.TempDir())
+	stop()
+	m := regexp.MustCompile(`Not used by the demo[^\n]*\n\s+(.*)\n`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the banner does not name the settings the demo ignores:\n%s", out)
+	}
+	if got, want := m[1], "MAILGUN_BASE_URL, OIDC_ISSUER, DATABASE_URL, AGE_WARNING_DAYS"; got != want {
+		t.Errorf("ignored settings named: %q, want %q", got, want)
+	}
+}
+
 // startDemo runs "web -demo" on a free loopback port with the given environment and extra
 // flags, and waits for its URL. stop ends it and checks that it returned cleanly.
 func startDemo(t *testing.T, getenv func(string) string, args ...string) (base string, out *testlog.Buffer, stop func()) {
