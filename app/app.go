@@ -36,9 +36,10 @@ import (
 // UserAgent is sent to Mailgun.
 const UserAgent = "smtp-desk/1"
 
-// Server timeouts for NewServer. WriteTimeout leaves room for a page that waits on Mailgun
-// (its own deadline is MAILGUN_TIMEOUT per call, with retries); a streamed download (the audit
-// exports, every domain's logins) moves its own deadline on as it goes (handlers.DownloadStall).
+// Server timeouts for NewServer. WriteTimeout counts from the request; an answer's first byte
+// moves the deadline to handlers.AnswerWriteTimeout from then, however long a page waited on
+// Mailgun, and a streamed download (the audit exports, every domain's logins) moves it on as it
+// goes (handlers.DownloadStall).
 const (
 	ReadHeaderTimeout = 10 * time.Second
 	ReadTimeout       = 30 * time.Second

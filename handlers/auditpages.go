@@ -374,7 +374,7 @@ var errHeadersSent = errors.New("the headers of a HEAD are sent")
 
 // export streams every entry matching the filter (no paging: store.EachAudit reads it in
 // batches and holds no connection while the browser takes each one), newest first, through a
-// downloadWriter: the server's write timeout would cut a long trail's export. Nothing is sent
+// downloadWriter: the answer's write deadline would cut a long trail's export. Nothing is sent
 // before the first entry has been read, so a failure there (the database unavailable, say) is
 // the usual error page with the request id. Once the first byte is sent the status cannot
 // change, so a failure half-way is logged and the download is aborted: a file that ended

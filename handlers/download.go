@@ -8,8 +8,8 @@ import (
 
 // DownloadStall is how long a write of a streamed download (the audit exports, every domain's
 // logins) may take before the connection is cut: a browser that has stopped reading. Such a
-// download is not bounded by the server's write timeout (app.WriteTimeout), which counts from
-// the request and is meant for pages, while a long trail's export takes minutes.
+// download is not bounded by the answer's write deadline (AnswerWriteTimeout from its first
+// byte, answerDeadline), which is meant for pages, while a long trail's export takes minutes.
 const DownloadStall = time.Minute
 
 // downloadWriter is the body of a streamed download: each write moves the connection's write

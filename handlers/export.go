@@ -150,8 +150,8 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 
 // newLoginsCSV sends the headers of a login export named name and the time, and returns a CSV
 // writer on the body with exportHeader written. A stream (every domain's logins, fetched one
-// domain after another) is written through a downloadWriter, as the server's write timeout,
-// counted from the request, would cut it.
+// domain after another) is written through a downloadWriter, as the answer's write deadline,
+// a minute from its first byte (answerDeadline), would cut it.
 func newLoginsCSV(c echo.Context, name string, now time.Time, stream bool) *csv.Writer {
 	w := c.Response()
 	w.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")

@@ -69,7 +69,8 @@ type MiddlewareConfig struct {
 	Metrics echo.MiddlewareFunc
 }
 
-// Use installs SMTP Desk's middleware on e, outermost first: request id, security headers (with
+// Use installs SMTP Desk's middleware on e, outermost first: request id, the answer's own write
+// deadline (answerDeadline), security headers (with
 // the CSP nonce), gzip (unless NoGzip), access log (which also hands errors to
 // e.HTTPErrorHandler, so the log sees the final status), metrics (when set), recover, body
 // limit, and last the redirect of a page's address typed with a trailing "/" (trailingSlash). It
@@ -82,7 +83,7 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 		cfg.BodyLimit = DefaultBodyLimit
 	}
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
-	e.Use(RequestIDMiddleware(), SecurityHeaders(cfg.TrustedProxies, cfg.FormActions, cfg.Demo))
+	e.Use(RequestIDMiddleware(), answerDeadline, SecurityHeaders(cfg.TrustedProxies, cfg.FormActions, cfg.Demo))
 	if cfg.Support != "" {
 		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
@@ -99,6 +100,26 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 		e.Use(cfg.Metrics)
 	}
 	e.Use(Recover(cfg.Logger), middleware.BodyLimit(cfg.BodyLimit), trailingSlash)
+}
+
+// AnswerWriteTimeout is how long an answer has to be written, counted from its first byte.
+const AnswerWriteTimeout = time.Minute
+
+// answerDeadline moves the connection's write deadline to AnswerWriteTimeout after the answer's
+// first byte, however long the handler took to make it. The server's WriteTimeout counts from
+// the request, and it does not stop the handler: a delete-all whose whole-domain read and
+// Mailgun calls took longer than that deleted the logins, recorded it, and then had its answer
+// cut, so the browser showed a dropped connection for a change that was made; a whole-domain
+// read's 504 came after it too. The deadline still bounds how long a slow reader holds the
+// connection, and a streamed download moves it on as it goes (downloadWriter). It runs outside
+// gzip, so that it holds the server's own writer.
+func answerDeadline(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		res := c.Response()
+		w := res.Writer
+		res.Before(func() { _ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(AnswerWriteTimeout)) })
+		return next(c)
+	}
 }
 
 // IPExtractor returns the client-IP rule: with no trusted proxies the socket peer; otherwise the

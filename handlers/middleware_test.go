@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,8 +13,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/klauspost/compress/gzip"
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
@@ -405,6 +408,52 @@ func TestUseNoGzip(t *testing.T) {
 		}
 		if noGzip && rec.Body.String() != page {
 			t.Errorf("NoGzip=true: body is %d bytes, want the page's %d as they are", rec.Body.Len(), len(page))
+		}
+	}
+}
+
+// TestAnswerOutlivesTheServersWriteTimeout: an answer made after the server's write timeout has
+// passed (a delete-all whose whole-domain read and Mailgun calls were slow) still reaches the
+// browser, compressed or not: the write deadline counts from the answer's first byte. It was a
+// dropped connection for a change that had been made.
+func TestAnswerOutlivesTheServersWriteTimeout(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	const writeTimeout = 150 * time.Millisecond
+	e.POST("/slow", func(c echo.Context) error {
+		time.Sleep(3 * writeTimeout) // the handler's work, past the server's deadline
+		return c.HTML(http.StatusOK, "<p>deleted</p>"+strings.Repeat("<!-- padding -->", 200))
+	})
+	srv := httptest.NewUnstartedServer(e)
+	srv.Config.WriteTimeout = writeTimeout
+	srv.Start()
+	defer srv.Close()
+	for _, enc := range []string{"identity", "gzip"} {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/slow", nil)
+		req.Header.Set("Accept-Encoding", enc)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatalf("%s: the answer was lost: %v", enc, err)
+		}
+		var body []byte
+		if enc == "gzip" {
+			zr, err := gzip.NewReader(resp.Body)
+			if err != nil {
+				t.Fatalf("gzip: %v", err)
+			}
+			body, err = io.ReadAll(zr)
+			if err != nil {
+				t.Fatalf("gzip body: %v", err)
+			}
+		} else if body, err = io.ReadAll(resp.Body); err != nil {
+			t.Fatalf("%s body: %v", enc, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "<p>deleted</p>") {
+			t.Errorf("%s: %d %.80q", enc, resp.StatusCode, body)
+		}
+		if got := resp.Header.Get("Content-Encoding"); (enc == "gzip") != (got == "gzip") {
+			t.Errorf("%s: Content-Encoding %q", enc, got)
 		}
 	}
 }
