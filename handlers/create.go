@@ -95,10 +95,12 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 
-	pending, err := h.begin(c, sc, "credential.create", createDetail(f.System, f.Mode), f.Logins)
+	pending, refused := h.begin(c, sc, "credential.create", createDetail(f.System, f.Mode), f.Logins)
 	if pending == nil {
-		h.releaseForm(c, token) // nothing was sent
-		return err
+		h.releaseForm(c, token) // nothing was sent: the same form may be sent again
+		vm := form()
+		vm.Upstream = refused
+		return Render(c, http.StatusServiceUnavailable, views.Create(vm))
 	}
 	req := &mailgun.CreateCredentialsRequest{Logins: f.Logins, System: f.System}
 	if f.Mode == "manual" {

@@ -352,22 +352,107 @@ func TestCreateUpstreamErrors(t *testing.T) {
 	}
 }
 
-func TestCreateRefusedWhenTheAuditCannotBeWritten(t *testing.T) {
-	e := newEnv(t, envOptions{})
-	c := e.signIn(t, "operator")
-	e.Auditor.failBegin.Store(true)
-	e.SB.ResetCalls()
-	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "nope"})
-	wantStatus(t, p, http.StatusServiceUnavailable)
-	if !strings.Contains(p.Text(), "nothing was sent") {
-		t.Errorf("page = %.400s", p.Text())
+// TestChangesRefusedWhenTheAuditCannotBeWritten: when the pending audit entry cannot be written,
+// a create, a reset, a delete and a delete-all send nothing to Mailgun, and each comes back as
+// the user filled it in (a create's hundred logins are not lost to an error page), with the
+// refusal above it and 503; the same form sent again once the trail takes it goes through.
+func TestChangesRefusedWhenTheAuditCannotBeWritten(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	logins := e.SB.Logins("acme.example")
+	var victim string
+	for _, l := range logins {
+		if !strings.HasPrefix(l, "postmaster@") {
+			victim = strings.TrimSuffix(l, "@acme.example")
+			break
+		}
 	}
-	if n := len(e.callsTo("create", "")); n != 0 {
-		t.Errorf("%d create calls although the audit entry failed", n)
+	if victim == "" {
+		t.Fatalf("acme.example has no login to reset or delete: %v", logins)
 	}
-	if slices.Contains(e.SB.Logins("acme.example"), "nope@acme.example") {
-		t.Error("the login was created")
+	cases := []struct {
+		name, page, testID string
+		typed              map[string]string
+		route              string
+		kept               func(p *testflow.Page) string // what the refused page shows of what was typed
+		want               string
+	}{
+		{"create", "/d/acme.example/new", "create-form", map[string]string{"logins": "nope\nnope2\nnope3", "mode": "generate"}, "create",
+			func(p *testflow.Page) string { return p.Find("textarea[name=logins]").Text() }, "nope\nnope2\nnope3"},
+		{"reset", "/d/acme.example/logins/" + victim + "/reset", "reset-form", map[string]string{"mode": "generate"}, "update",
+			func(p *testflow.Page) string {
+				return p.Find(`input[name=mode][value=generate]`).AttrOr("checked", "unchecked")
+			}, ""},
+		{"delete", "/d/acme.example/logins/" + victim + "/delete", "delete-form", map[string]string{}, "delete",
+			func(p *testflow.Page) string {
+				return p.TestID("delete-form").Find("button[type=submit]").AttrOr("disabled", "enabled")
+			}, "enabled"},
+		{"delete all", "/d/acme.example/delete-all", "delete-all-form", map[string]string{"confirm": "acme.example"}, "delete_all",
+			func(p *testflow.Page) string { return p.Find("input[name=confirm]").AttrOr("value", "") }, "acme.example"},
 	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			form := get(t, c, tc.page)
+			wantStatus(t, form, http.StatusOK)
+			fields := formOf(t, form, tc.testID)
+			for k, v := range tc.typed {
+				fields.Set(k, v)
+			}
+			e.Auditor.failBegin.Store(true)
+			e.SB.ResetCalls()
+			p, err := c.Post(context.Background(), tc.page, fields)
+			e.Auditor.failBegin.Store(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, p, http.StatusServiceUnavailable)
+			if got := p.TestID("upstream-error").Text(); !strings.Contains(got, "could not be recorded") || !strings.Contains(got, "nothing was sent to Mailgun") {
+				t.Errorf("refusal = %q, want it to say the action was not recorded and nothing was sent", got)
+			}
+			if p.TestID(tc.testID).Length() != 1 {
+				t.Fatalf("the refusal does not show the form again: %.400s", p.Text())
+			}
+			if got := tc.kept(p); got != tc.want {
+				t.Errorf("the form shows %q of what was typed, want %q", got, tc.want)
+			}
+			if n := len(e.callsTo(tc.route, "")); n != 0 {
+				t.Errorf("%d %s calls although the audit entry failed", n, tc.route)
+			}
+			// The refused page's form, sent again once the trail takes entries, goes through.
+			again := formOf(t, p, tc.testID)
+			for k, v := range tc.typed {
+				again.Set(k, v)
+			}
+			done, err := c.Post(context.Background(), tc.page, again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if done.Status != http.StatusOK {
+				t.Fatalf("sent again: status %d: %.400s", done.Status, done.Text())
+			}
+			if n := len(e.callsTo(tc.route, "")); n != 1 {
+				t.Errorf("sent again: %d %s calls, want 1", n, tc.route)
+			}
+		})
+	}
+	if slices.Contains(e.SB.Logins("acme.example"), victim+"@acme.example") {
+		t.Errorf("%s is still there after the delete sent again", victim)
+	}
+}
+
+// formOf is what the page's form (by its data-testid) sends as it stands: its hidden fields
+// (CSRF, one-time token, the way back, the listed digest) and its checked radios.
+func formOf(t *testing.T, p *testflow.Page, testID string) url.Values {
+	t.Helper()
+	form := p.TestID(testID)
+	if form.Length() != 1 {
+		t.Fatalf("%s: %d forms %q, want one", p.URL, form.Length(), testID)
+	}
+	v := url.Values{}
+	form.Find(`input[type="hidden"], input[type="radio"][checked]`).Each(func(_ int, in *goquery.Selection) {
+		v.Add(in.AttrOr("name", ""), in.AttrOr("value", ""))
+	})
+	return v
 }
 
 func TestActionRateLimit(t *testing.T) {

@@ -129,10 +129,12 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Delete(vm))
 	}
 	ctx := c.Request().Context()
-	pending, err := h.begin(c, sc, "credential.delete", "", []string{sc.login})
+	pending, refused := h.begin(c, sc, "credential.delete", "", []string{sc.login})
 	if pending == nil {
-		h.releaseForm(c, key) // nothing was sent
-		return err
+		h.releaseForm(c, key) // nothing was sent: the same form may be sent again
+		vm := h.deleteVM(c, sc, back)
+		vm.Upstream = refused
+		return Render(c, http.StatusServiceUnavailable, views.Delete(vm))
 	}
 	_, err = h.mg.DeleteCredential(ctx, sc.domain, sc.login)
 	h.complete(c, pending, err)
@@ -387,9 +389,13 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	if ok, err := h.limit(c, sc); !ok {
 		return err
 	}
-	pending, err := h.begin(c, sc, "credential.delete_all", "", logins)
-	if pending == nil {
-		return err
+	pending, refused := h.begin(c, sc, "credential.delete_all", "", logins)
+	if pending == nil { // nothing was sent: the deferred release lets the same form be sent again
+		vm := h.deleteAllPage(c, sc, back)
+		listDeleteAll(&vm, all, rot)
+		vm.Confirm = confirm
+		vm.Upstream = refused
+		return Render(c, http.StatusServiceUnavailable, views.DeleteAll(vm))
 	}
 	sent = true
 	res, err := h.mg.DeleteAllCredentials(ctx, sc.domain)

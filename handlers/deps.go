@@ -507,14 +507,15 @@ func retryAfter(c echo.Context, wait time.Duration) string {
 }
 
 // begin writes the pending audit entry, with detail (audit.Recorder.Begin: "" for none). When it
-// fails the action is refused with 503 and nothing is sent to Mailgun.
-func (s *site) begin(c echo.Context, sc *scope, action, detail string, logins []string) (*audit.Pending, error) {
+// fails, nothing may be sent to Mailgun: it returns the refusal instead, for the caller to show
+// beside its form as the user filled it in (with status 503), so that nothing typed is lost.
+func (s *site) begin(c echo.Context, sc *scope, action, detail string, logins []string) (*audit.Pending, *views.UpstreamError) {
 	p, err := s.audit.Begin(c.Request().Context(), actorOf(sc.user), metaOf(c), action, sc.domain, detail, logins)
 	if err != nil {
 		s.log.ErrorContext(c.Request().Context(), "audit begin", "action", action, "domain", sc.domain, "err", err)
-		return nil, s.errorPage(c, http.StatusServiceUnavailable, "The action could not be recorded",
-			"The action could not be recorded, so nothing was sent to Mailgun.",
-			"Try again in a moment; if it keeps happening, tell your administrator.", 0)
+		return nil, &views.UpstreamError{Heading: "The action could not be recorded",
+			Message: "The audit trail could not record the action, so nothing was sent to Mailgun. " +
+				"Try again in a moment; if it keeps happening, tell your administrator."}
 	}
 	return p, nil
 }

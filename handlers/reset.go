@@ -92,10 +92,12 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 
-	pending, err := h.begin(c, sc, "credential.reset", resetDetail(f.Mode), []string{sc.login})
+	pending, refused := h.begin(c, sc, "credential.reset", resetDetail(f.Mode), []string{sc.login})
 	if pending == nil {
-		h.releaseForm(c, token) // nothing was sent
-		return err
+		h.releaseForm(c, token) // nothing was sent: the same form may be sent again
+		vm := form()
+		vm.Upstream = refused
+		return Render(c, http.StatusServiceUnavailable, views.Reset(vm))
 	}
 	res, err := h.mg.ChangePassword(ctx, sc.domain, sc.login, f.Password)
 	h.complete(c, pending, err)
