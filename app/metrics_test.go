@@ -153,7 +153,7 @@ func TestMetricsCountPanicsAndRefusedBodies(t *testing.T) {
 		t.Fatalf("panicking handler answered %d, want 500", resp.StatusCode)
 	}
 	big := strings.Repeat("x", 100<<10) // over the 64K body limit
-	req := mustRequest(t, http.MethodPost, d.URL+"/d/acme.example/new", strings.NewReader(big))
+	req := mustRequest(t, http.MethodPost, d.URL+"/d/acme.example/delete-all", strings.NewReader(big))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	if resp, _ := do(t, req); resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Fatalf("oversized form answered %d, want 413", resp.StatusCode)
@@ -162,7 +162,7 @@ func TestMetricsCountPanicsAndRefusedBodies(t *testing.T) {
 	body := scrapeMetrics(t, d, token)
 	for _, want := range []string{
 		`smtpdesk_http_requests_total{method="GET",route="/test-panic",status="500"} 1`,
-		`smtpdesk_http_requests_total{method="POST",route="/d/:domain/new",status="413"} 1`,
+		`smtpdesk_http_requests_total{method="POST",route="/d/:domain/delete-all",status="413"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)

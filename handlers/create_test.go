@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"runtime"
@@ -586,4 +587,42 @@ func TestCreateAuditSaysWhatWasNotCreated(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCreateLongPasteComesBack: a paste of far more logins than a create takes (2,000 addresses,
+// 58 KB, over the 64 KB body limit of the other forms once encoded) comes back in the form with
+// the count, instead of a 413 page that lost it; nothing is sent to Mailgun. A body past the
+// create form's own limit is still refused, and the page says how many logins a create takes.
+func TestCreateLongPasteComesBack(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "operator")
+	var b strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&b, "user.number%04d@acme.example\n", i)
+	}
+	paste := strings.TrimSuffix(b.String(), "\n")
+	if n := len(url.Values{"logins": {paste}}.Encode()); n <= 64<<10 {
+		t.Fatalf("the paste is %d bytes encoded: not over the default limit, so it tests nothing", n)
+	}
+	e.SB.ResetCalls()
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": paste, "mode": "generate"})
+	wantStatus(t, p, http.StatusBadRequest)
+	if got := p.TestID("field-error-logins").Text(); !strings.Contains(got, "At most 100 logins at a time; you entered 2000.") {
+		t.Errorf("error next to the logins = %q", got)
+	}
+	if got := p.Find("textarea[name=logins]").Text(); got != paste {
+		t.Errorf("the form came back with %d bytes of the %d pasted", len(got), len(paste))
+	}
+	if n := len(e.callsTo("create", "")); n != 0 {
+		t.Errorf("%d create calls for a form over the line limit", n)
+	}
+
+	huge := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": strings.Repeat(paste+"\n", 40), "mode": "generate"})
+	wantStatus(t, huge, http.StatusRequestEntityTooLarge)
+	if !strings.Contains(huge.Text(), "at most 100 logins at a time") {
+		t.Errorf("the 413 page does not say how many logins a create takes: %.400s", huge.Text())
+	}
+	// Every other form keeps the default limit.
+	big := submit(t, c, "/d/acme.example/logins/postmaster/reset", "/d/acme.example/logins/postmaster/reset", map[string]string{"mode": "generate", "pad": paste})
+	wantStatus(t, big, http.StatusRequestEntityTooLarge)
 }

@@ -63,7 +63,7 @@ func statusDefaults(status int) userError {
 	case http.StatusMethodNotAllowed:
 		p.heading, p.message, p.hint = "Not allowed", "This page does not accept that kind of request.", "Start again from the domain list."
 	case http.StatusRequestEntityTooLarge:
-		p.heading, p.message, p.hint = "Request too large", "What you sent is larger than SMTP Desk accepts.", "Send fewer logins at once."
+		p.heading, p.message, p.hint = "Request too large", "What you sent is larger than SMTP Desk accepts.", "Go back and send less: a create takes at most 100 logins at a time, one a line."
 	case http.StatusTooManyRequests:
 		p.heading, p.message, p.hint = "Too many requests", "Too many requests in a short time.", "Wait a moment, then try again."
 	case http.StatusBadGateway:

@@ -39,6 +39,15 @@ const (
 // DefaultBodyLimit caps request bodies: the largest form (many logins at once) fits well within it.
 const DefaultBodyLimit = "64K"
 
+// CreateBodyLimit caps the create form's body instead: a paste of far more than its 100 logins
+// (a whole export's column, 54 KB for 1,800 addresses) was a bare 413 page that lost the text;
+// under this limit the form comes back with the paste in it and says how many lines it takes.
+// It applies to signed-in users only: CSRF refuses a signed-out POST before reading its body.
+const CreateBodyLimit = "1M"
+
+// createPath is the create form's route, the one whose body CreateBodyLimit bounds.
+const createPath = "/d/:domain/new"
+
 // MiddlewareConfig configures the middleware Use installs.
 type MiddlewareConfig struct {
 	// Logger receives the access log and panics. Required.
@@ -99,7 +108,15 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics)
 	}
-	e.Use(Recover(cfg.Logger), middleware.BodyLimit(cfg.BodyLimit), trailingSlash)
+	// The create form's POST has its own limit (CreateBodyLimit). Both are set here, ahead of
+	// the session and CSRF middleware the app adds after Use (CSRF reads the form's token from
+	// the body); Use's middleware runs after routing, so the route's template is known.
+	isCreate := func(c echo.Context) bool { return c.Path() == createPath && c.Request().Method == http.MethodPost }
+	e.Use(Recover(cfg.Logger),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isCreate}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: CreateBodyLimit,
+			Skipper: func(c echo.Context) bool { return !isCreate(c) }}),
+		trailingSlash)
 }
 
 // AnswerWriteTimeout is how long an answer has to be written, counted from its first byte.

@@ -158,7 +158,7 @@ func Register(e *echo.Echo, d Deps) error {
 	get("/d/:domain", creds.List)
 	get("/d/:domain/export.csv", creds.ExportCSV)
 	get("/d/:domain/new", creds.NewForm)
-	post("/d/:domain/new", creds.Create)
+	post(createPath, creds.Create) // its body limit is CreateBodyLimit (Use)
 	get("/d/:domain/logins/:login/reset", creds.ResetForm)
 	post("/d/:domain/logins/:login/reset", creds.Reset)
 	get("/d/:domain/logins/:login/delete", creds.DeleteForm)

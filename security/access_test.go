@@ -270,7 +270,7 @@ func TestSecurity15SecurityHeaders(t *testing.T) {
 		at(admin, "/d/example.com/export.csv"), at(admin, "/export.csv"), at(admin, "/no-such-page"), at(admin, "/d/no-such.example"),
 		at(admin, auth.LogoutPath), // the sign-out address typed: a page asking to sign out
 		{c: admin, method: http.MethodGet, path: "/d/no-such.example", hdr: http.Header{"Accept": {"application/json"}}},
-		{c: admin, method: http.MethodPost, path: "/d/example.com/new", form: url.Values{"logins": {strings.Repeat("a", 70<<10)}}}, // 413
+		{c: admin, method: http.MethodPost, path: "/d/example.com/new", form: url.Values{"logins": {strings.Repeat("a", 1100<<10)}}}, // 413 (the create form's own limit)
 		at(anon, "/"), at(anon, auth.LoginPath), at(anon, "/auth/signed-out"), at(anon, "/auth/callback?state=x&code=y"),
 		at(anon, "/healthz"), at(anon, "/readyz"), at(anon, "/static/no-such.css"),
 	}
