@@ -397,9 +397,10 @@ func (c Config) Validate() error {
 	missing := func(name string) bool { return required && !c.loadProblems[name] }
 	checkURL(&p, "SMTPDESK_BASE_URL", c.BaseURL, required,
 		"set it to SMTP Desk's public URL (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)")
-	if u, err := url.Parse(c.BaseURL); err == nil && u.Host != "" && (u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil) {
+	if u, err := url.Parse(c.BaseURL); err == nil && u.Host != "" && (u.Path != "" || strings.ContainsAny(c.BaseURL, "?#") || u.User != nil) {
 		// SMTP Desk serves from the root of its host: its own links and the sign-in callback
-		// would leave a path out, and a query would end up in the middle of the callback.
+		// would leave a path out, and a query would end up in the middle of the callback. A
+		// bare "?" or "#" at the end counts: the callback became "https://host?/auth/callback".
 		p.add("SMTPDESK_BASE_URL", "%q has a path, query or user; SMTP Desk must be served at the root of its host (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)", c.BaseURL)
 	}
 
@@ -641,6 +642,12 @@ func checkURL(p *Problems, name, v string, required bool, hint string) {
 		// password here is a mistake, and would be printed with the URL.
 		p.add(name, "%q holds a user name or password; leave them out (secrets have their own variables); %s", redactURL(v), hint)
 		return
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			p.add(name, "%q has no usable port (1 to 65535); %s", redactURL(v), hint)
+			return
+		}
 	}
 	if u.Scheme != "https" && !IsLoopbackHost(u.Hostname()) {
 		p.add(name, "%q must use https (http is allowed on loopback only); %s", v, hint)
