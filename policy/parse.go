@@ -64,6 +64,12 @@ func Parse(data []byte, name string) (*Policy, error) {
 	} else if err == nil && len(more.Content) > 0 && !isNull(more.Content[0]) {
 		return nil, ps.errf(more.Content[0], "a second YAML document starts here (after a \"---\" line); the policy is one document: remove the \"---\" and merge its keys into the first")
 	}
+	// Anchors, aliases and merge keys would be read as what they stand for by a YAML library,
+	// but each check below reads the nodes as written: an alias where a list goes was "groups
+	// must be a list", a merge key an unknown key. They are refused by name instead.
+	if n := firstAlias(&doc); n != nil {
+		return nil, ps.errf(n, "YAML anchors, aliases and merge keys (&name, *name, <<) are not supported in the policy; write the value out in full")
+	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
 		return nil, ps.errf(root, "the policy must be a mapping with admins, self_service and rules")
@@ -354,6 +360,19 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 }
 
 // kindName names a node that is not a plain value, for a message.
+// firstAlias returns the first node under n that is an anchor, an alias or a merge key, or nil.
+func firstAlias(n *yaml.Node) *yaml.Node {
+	if n.Kind == yaml.AliasNode || n.Anchor != "" || n.Tag == "!!merge" {
+		return n
+	}
+	for _, c := range n.Content {
+		if a := firstAlias(c); a != nil {
+			return a
+		}
+	}
+	return nil
+}
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.SequenceNode:

@@ -227,6 +227,8 @@ func TestParseErrors(t *testing.T) {
 		{"admins plain", "admins: smtp-admins\n", `policy.yaml:1: admins must be a mapping with groups and/or emails, not a plain value`},
 		{"role admin", "rules:\n  - domain: a.example\n    role: admin\n    groups: [g]\n", `policy.yaml:3: unknown role "admin" (want viewer, operator or owner); administrators are listed under the top-level admins key`},
 		{"group not string", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [[x]]\n", `policy.yaml:4: groups entries must be strings`},
+		{"alias", "admins: {groups: &a [smtp-admins]}\nrules:\n  - domain: a.example\n    role: viewer\n    groups: *a\n", `policy.yaml:1: YAML anchors, aliases and merge keys (&name, *name, <<) are not supported in the policy; write the value out in full`},
+		{"merge key", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [g]\n  - <<: {role: viewer, groups: [g]}\n    domain: b.example\n", `policy.yaml:5: YAML anchors, aliases and merge keys`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
