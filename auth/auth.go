@@ -552,11 +552,28 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 			}
 		}
 	}
+	if !found && unreadable == "" && distributedClaim(claims, a.cfg.GroupsClaim) {
+		// Microsoft Entra ID sends a link to the groups of a user in more than 200 of them
+		// ("groups overage"), and its userinfo has none: the user gets no groups, as with no
+		// claim, but the sign-in's audit entry and the no-access page say why.
+		unreadable = "sent as a distributed claim (a link to the groups, which a provider sends instead of them when the user is in too many groups)"
+	}
 	u.Groups = groups
 	if u.Groups == nil {
 		u.Groups = []string{}
 	}
 	return u, unreadable, nil
+}
+
+// distributedClaim reports whether the token's _claim_names (OpenID Connect Core 5.6.2) names
+// claim: the claim's value is elsewhere, behind a link SMTP Desk does not follow.
+func distributedClaim(claims map[string]json.RawMessage, claim string) bool {
+	var names map[string]json.RawMessage
+	if json.Unmarshal(claims["_claim_names"], &names) != nil {
+		return false
+	}
+	_, ok := names[claim]
+	return ok
 }
 
 // claimShape names a claim that is there but that stringsClaim could not read ("a number", "a

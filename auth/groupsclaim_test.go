@@ -15,13 +15,23 @@ func TestUnreadableGroupsClaim(t *testing.T) {
 	for _, tt := range []struct {
 		name  string
 		claim any
+		extra map[string]any // more claims in the ID token
 		want  string
 	}{
-		{"objects", []any{map[string]any{"name": "security-reviewers"}}, `0 groups; the "roles" claim was a list holding an object, not a string or a list of strings`},
-		{"mixed", []any{"security-reviewers", 7}, `0 groups; the "roles" claim was a list holding a number`},
-		{"number", 7, `0 groups; the "roles" claim was a number`},
-		{"string", "security-reviewers", "1 group"},
-		{"absent", nil, "0 groups"},
+		{"objects", []any{map[string]any{"name": "security-reviewers"}}, nil, `0 groups; the "roles" claim was a list holding an object, not a string or a list of strings`},
+		{"mixed", []any{"security-reviewers", 7}, nil, `0 groups; the "roles" claim was a list holding a number`},
+		{"number", 7, nil, `0 groups; the "roles" claim was a number`},
+		{"string", "security-reviewers", nil, "1 group"},
+		{"absent", nil, nil, "0 groups"},
+		// Entra ID's "groups overage": a link to the groups in place of them.
+		{"distributed", nil, map[string]any{
+			"_claim_names":   map[string]any{"roles": "src1"},
+			"_claim_sources": map[string]any{"src1": map[string]any{"endpoint": "https://graph.windows.net/x/users/y/getMemberObjects"}},
+		}, `0 groups; the "roles" claim was sent as a distributed claim (a link to the groups, which a provider sends instead of them when the user is in too many groups)`},
+		{"another claim distributed", nil, map[string]any{
+			"_claim_names":   map[string]any{"groups": "src1"},
+			"_claim_sources": map[string]any{"src1": map[string]any{"endpoint": "https://graph.windows.net/x/users/y/getMemberObjects"}},
+		}, "0 groups"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, harnessOpts{})
@@ -31,9 +41,12 @@ func TestUnreadableGroupsClaim(t *testing.T) {
 				if tt.claim != nil {
 					c["roles"] = tt.claim
 				}
+				for k, v := range tt.extra {
+					c[k] = v
+				}
 			})
 			h.browser().signIn("reviewer")
-			if got := h.events.last(auth.ActionSignIn).Detail; !strings.HasPrefix(got, tt.want) || (tt.claim == nil || tt.name == "string") && got != tt.want {
+			if got := h.events.last(auth.ActionSignIn).Detail; !strings.HasPrefix(got, tt.want) || (tt.claim == nil && tt.extra == nil || tt.name == "string" || tt.name == "another claim distributed") && got != tt.want {
 				t.Errorf("sign-in detail = %q, want %q", got, tt.want)
 			}
 		})
