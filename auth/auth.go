@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -425,6 +426,11 @@ func (a *Auth) callback(c echo.Context) error {
 	}
 	idt, err := d.verifier.Verify(ctx, raw)
 	if err != nil {
+		if strings.Contains(err.Error(), "fetching keys") {
+			// The provider's signing keys could not be fetched (go-oidc says so only in its
+			// message): the provider is down, not the token wrong, as for the code exchange.
+			return a.refuseAs(c, http.StatusServiceUnavailable, signInUnavailableMsg, ErrSignInUnavailable, "id_token could not be checked: the provider's signing keys could not be fetched", err)
+		}
 		return a.refuse(c, "id_token rejected", err)
 	}
 	if idt.Nonce == "" || !equalConst(idt.Nonce, ls.Nonce) {
@@ -437,6 +443,9 @@ func (a *Auth) callback(c echo.Context) error {
 	}
 	u, unreadable, err := a.userFromToken(ctx, d, idt, tok)
 	if err != nil {
+		if errors.Is(err, errProviderFailed) {
+			return a.refuseAs(c, http.StatusServiceUnavailable, signInUnavailableMsg, ErrSignInUnavailable, "reading the user's claims failed", err)
+		}
 		return a.refuse(c, "reading the user's claims failed", err)
 	}
 	if unreadable != "" {
@@ -532,6 +541,9 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 	if (!found || u.Email == "") && d.userinfo != "" {
 		ui, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
+			if !found && providerFailed(err) {
+				return nil, "", fmt.Errorf("userinfo: %w: %w", errProviderFailed, err)
+			}
 			if !found {
 				return nil, "", fmt.Errorf("userinfo: %w", err)
 			}
@@ -563,6 +575,21 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 		u.Groups = []string{}
 	}
 	return u, unreadable, nil
+}
+
+// errProviderFailed marks a sign-in that failed because the provider did not answer, or answered
+// with a server error: a 503 "Sign-in is unavailable", since starting again fails the same way.
+var errProviderFailed = errors.New("the provider did not answer or failed")
+
+// userinfoServerError matches go-oidc's error for a userinfo answer with a 5xx status, which it
+// gives only as text ("503 Service Unavailable: …").
+var userinfoServerError = regexp.MustCompile(`^5\d\d `)
+
+// providerFailed reports whether a call to the provider failed on the provider's side: no
+// answer (a *url.Error: refused, reset, timed out) or a server error.
+func providerFailed(err error) bool {
+	var ue *url.Error
+	return errors.As(err, &ue) || userinfoServerError.MatchString(err.Error())
 }
 
 // distributedClaim reports whether the token's _claim_names (OpenID Connect Core 5.6.2) names

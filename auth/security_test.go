@@ -763,4 +763,61 @@ func TestSignInProviderFailsMidway(t *testing.T) {
 			t.Errorf("refusal not recorded as a failed code exchange: %+v", h.events.last(auth.ActionSignInRefused))
 		}
 	})
+	// The token endpoint answers, but the signing keys or userinfo (asked when the ID token has
+	// no groups claim, as with some providers always) do not: the provider is down too, and
+	// "sign in again" would fail the same way. They were 400 "could not be completed".
+	for _, tc := range []struct {
+		name, path string
+		fail       func() (*http.Response, error)
+		detail     string
+	}{
+		{"signing keys unreachable", "/jwks", func() (*http.Response, error) { return nil, errors.New("connection refused") }, "signing keys could not be fetched"},
+		{"signing keys 503", "/jwks", func() (*http.Response, error) { return textResponse(http.StatusServiceUnavailable), nil }, "signing keys could not be fetched"},
+		{"userinfo unreachable", "/userinfo", func() (*http.Response, error) { return nil, errors.New("connection refused") }, "reading the user's claims failed"},
+		{"userinfo 502", "/userinfo", func() (*http.Response, error) { return textResponse(http.StatusBadGateway), nil }, "reading the user's claims failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{})
+			h.idp.SetTamper(func(c, _ map[string]any) { delete(c, "groups") })
+			h.cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				if r.URL.Path == tc.path {
+					return tc.fail()
+				}
+				return http.DefaultTransport.RoundTrip(r)
+			})}
+			h.restart(testKeys(1))
+			b := h.browser()
+			pg := b.get(b.toCallback("/protected", "admin"))
+			if pg.resp.StatusCode != http.StatusServiceUnavailable || findSetCookie(pg.resp, auth.CookieName) != nil {
+				t.Errorf("callback = %d %q, want 503 and no session", pg.resp.StatusCode, pg.body)
+			}
+			if ev := h.events.last(auth.ActionSignInRefused); !strings.Contains(ev.Detail, tc.detail) {
+				t.Errorf("refusal recorded as %+v, want %q in it", ev, tc.detail)
+			}
+		})
+	}
+	// A userinfo that refuses the token (401) is the sign-in's fault, not the provider's.
+	t.Run("userinfo 401", func(t *testing.T) {
+		h := newHarness(t, harnessOpts{})
+		h.idp.SetTamper(func(c, _ map[string]any) { delete(c, "groups") })
+		h.cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			if r.URL.Path == "/userinfo" {
+				return textResponse(http.StatusUnauthorized), nil
+			}
+			return http.DefaultTransport.RoundTrip(r)
+		})}
+		h.restart(testKeys(1))
+		b := h.browser()
+		pg := b.get(b.toCallback("/protected", "admin"))
+		if pg.resp.StatusCode != http.StatusBadRequest || findSetCookie(pg.resp, auth.CookieName) != nil {
+			t.Errorf("callback with userinfo 401 = %d %q, want 400 and no session", pg.resp.StatusCode, pg.body)
+		}
+	})
+}
+
+// textResponse is a provider's answer with status and a short text body.
+func textResponse(status int) *http.Response {
+	body := http.StatusText(status)
+	return &http.Response{StatusCode: status, Status: fmt.Sprintf("%d %s", status, body), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: http.Header{"Content-Type": {"text/plain"}}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body))}
 }
