@@ -20,6 +20,7 @@ type Field struct {
 	Required     bool
 	Mono         bool // monospace input (logins, passwords)
 	Rows         int  // textarea rows
+	Lines        bool // a textarea of one item per line: no soft wrapping, so that a long line does not look like two
 	Attrs        templ.Attributes
 }
 

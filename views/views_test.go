@@ -266,6 +266,11 @@ func pageCases() []pageCase {
 				if got := testid(doc, "logins-input").Text(); !strings.Contains(got, "bob smith") {
 					t.Errorf("logins kept: got %q", got)
 				}
+				// One login per line: a long address scrolls instead of wrapping into what looks
+				// like a second login.
+				if got := testid(doc, "logins-input").AttrOr("wrap", ""); got != "off" {
+					t.Errorf("logins textarea wrap: got %q, want off", got)
+				}
 				if _, ok := testid(doc, "mode-manual").Attr("checked"); !ok {
 					t.Error("manual mode not kept")
 				}
