@@ -116,9 +116,12 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 			// gives for a domain Mailgun does not know.
 			return h.listError(c, sc, err)
 		case k == upNotFound:
+			// Not the form again: sending it can only fail the same way. The page its own link
+			// gives for a login the domain does not have, saying that nothing changed.
 			h.lists.Invalidate(sc.domain)
-			vm.Upstream = &views.UpstreamError{Heading: "Login not found",
-				Message: fmt.Sprintf("%s no longer exists in %s (someone may have deleted it).", sc.login, sc.domain)}
+			return h.errorPageNext(c, http.StatusNotFound, "Login not found",
+				fmt.Sprintf("%s no longer exists in %s (someone may have deleted it), so no password was changed.", sc.login, sc.domain),
+				"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
 		default:
 			vm.Upstream = upstreamError(c, err, failureText{
 				server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed.",

@@ -119,8 +119,6 @@ func TestResetErrors(t *testing.T) {
 		wantText   string
 		wantCalls  int
 	}{
-		{"unknown login (404)", "/d/acme.example/logins/ghost@acme.example/reset", sandbox.Faults{},
-			http.StatusNotFound, "ghost@acme.example no longer exists in acme.example", 1},
 		{"rate limited (429)", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 429, RetryAfter: 20 * time.Second},
 			http.StatusTooManyRequests, "Try again in 20 seconds.", 1},
 		{"server error (503), retried", resetUser, sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: 503},
@@ -128,6 +126,30 @@ func TestResetErrors(t *testing.T) {
 		{"timeout", resetUser, sandbox.Faults{Routes: []string{"update"}, Latency: time.Hour},
 			http.StatusGatewayTimeout, "cannot tell whether the password changed", 1},
 	}
+	// A login deleted since its form was opened: the answer is not the form again, which can
+	// only fail the same way, but the page a link to a missing login gives, with the way to the
+	// domain's list.
+	t.Run("unknown login (404)", func(t *testing.T) {
+		e.SB.ResetCalls()
+		path := "/d/acme.example/logins/ghost@acme.example/reset"
+		p := submit(t, c, resetUser, path, map[string]string{"mode": "generate"})
+		wantStatus(t, p, http.StatusNotFound)
+		if got := p.TestID("error-heading").Text(); !strings.Contains(got, "Login not found") {
+			t.Errorf("heading = %q, want Login not found", got)
+		}
+		if got := p.TestID("error-message").Text(); !strings.Contains(got, "ghost@acme.example no longer exists in acme.example") || !strings.Contains(got, "no password was changed") {
+			t.Errorf("message = %q", got)
+		}
+		if p.TestID("reset-form").Length() != 0 {
+			t.Error("the form is shown again, though sending it can only fail the same way")
+		}
+		if got := p.TestID("next-link").AttrOr("href", ""); got != "/d/acme.example" {
+			t.Errorf("next link = %q, want the domain's list", got)
+		}
+		if n := len(e.waitCalls(t, "update", 1)); n != 1 {
+			t.Errorf("update calls = %d, want 1", n)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.SB.SetFaults(tt.faults)
