@@ -332,8 +332,27 @@ func pageCases() []pageCase {
 		{
 			name:    "reset",
 			comp:    Reset(sampleReset()),
-			present: []string{"mode-generate", "mode-manual", "password-input", "password2-input", "upstream-error", "cancel-link", "confirm-button", "login"},
+			present: []string{"mode-generate", "mode-manual", "password-input", "password2-input", "upstream-error", "cancel-link", "confirm-button", "login", "reset-caution"},
 			absent:  []string{"logins-input", "system-input"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				// Below a panel, the standing caution is not a second amber box.
+				if class := testid(doc, "reset-caution").AttrOr("class", ""); strings.Contains(class, "amber") {
+					t.Errorf("the caution under an error panel is amber: %q", class)
+				}
+			},
+		},
+		{
+			name:    "reset, nothing went wrong",
+			comp:    Reset(func() ResetVM { vm := sampleReset(); vm.Upstream = nil; return vm }()),
+			present: []string{"password-input", "reset-caution"},
+			absent:  []string{"upstream-error"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if class := testid(doc, "reset-caution").AttrOr("class", ""); !strings.Contains(class, "bg-amber-50") {
+					t.Errorf("the caution on a fresh form is not amber: %q", class)
+				}
+			},
 		},
 		{
 			name:    "delete",
