@@ -622,6 +622,34 @@ func TestCreateLongPasteComesBack(t *testing.T) {
 	if !strings.Contains(huge.Text(), "at most 100 logins at a time") {
 		t.Errorf("the 413 page does not say how many logins a create takes: %.400s", huge.Text())
 	}
+	if !strings.Contains(huge.TestID("error-message").Text(), "nothing was changed") {
+		t.Errorf("the 413 page does not say that nothing was changed: %q", huge.TestID("error-message").Text())
+	}
+	// A browser sends the form's page as the Referer (Referrer-Policy: same-origin): the page
+	// links back to that form.
+	form, err := c.Get(context.Background(), "/d/acme.example/new")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := url.Values{"_csrf": {form.Find(`input[name=_csrf]`).AttrOr("value", "")}, "logins": {strings.Repeat(paste+"\n", 40)}}
+	req, err := http.NewRequest(http.MethodPost, e.URL+"/d/acme.example/new", strings.NewReader(body.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", e.URL)
+	req.Header.Set("Referer", e.URL+"/d/acme.example/new?back=%2Fd%2Facme.example%3Fpage%3D2")
+	withRef, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, withRef, http.StatusRequestEntityTooLarge)
+	if got := withRef.TestID("next-link"); got.AttrOr("href", "") != "/d/acme.example/new?back=%2Fd%2Facme.example%3Fpage%3D2" || strings.TrimSpace(got.Text()) != "Open the form again" {
+		t.Errorf("the 413 page's link: %q to %q, want \"Open the form again\" to the form", got.Text(), got.AttrOr("href", ""))
+	}
+	if huge.TestID("next-link").Length() != 0 {
+		t.Errorf("without a Referer, the 413 page links to %q", huge.TestID("next-link").AttrOr("href", ""))
+	}
 	// Every other form keeps the default limit.
 	big := submit(t, c, "/d/acme.example/logins/postmaster/reset", "/d/acme.example/logins/postmaster/reset", map[string]string{"mode": "generate", "pad": paste})
 	wantStatus(t, big, http.StatusRequestEntityTooLarge)

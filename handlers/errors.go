@@ -63,7 +63,8 @@ func statusDefaults(status int) userError {
 	case http.StatusMethodNotAllowed:
 		p.heading, p.message, p.hint = "Not allowed", "This page does not accept that kind of request.", "Start again from the domain list."
 	case http.StatusRequestEntityTooLarge:
-		p.heading, p.message, p.hint = "Request too large", "What you sent is larger than SMTP Desk accepts.", "Go back and send less: a create takes at most 100 logins at a time, one a line."
+		p.heading, p.message, p.hint = "Request too large", "What you sent is larger than SMTP Desk accepts, so nothing was changed.",
+			"Your browser's Back button returns to the form as you filled it in: send less from there. A create takes at most 100 logins at a time, one a line."
 	case http.StatusTooManyRequests:
 		p.heading, p.message, p.hint = "Too many requests", "Too many requests in a short time.", "Wait a moment, then try again."
 	case http.StatusBadGateway:
@@ -354,6 +355,13 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			// The page itself, loaded again; beside "Back to domains", which would leave it (and
 			// on the domain list, led to the same failing page).
 			vm.Next = &views.Link{Label: "Try again", URL: templ.SafeURL(auth.SafeNext(req.URL.RequestURI()))}
+		}
+		if p.status == http.StatusRequestEntityTooLarge && req.Method == http.MethodPost {
+			// The form that was too large, when the request says which (its same-site Referer),
+			// for a browser whose Back button does not return to it.
+			if back := returnPath(req); back != "/" {
+				vm.Next = &views.Link{Label: "Open the form again", URL: templ.SafeURL(back)}
+			}
 		}
 		if p.signIn {
 			vm.SignInURL = auth.LoginPath
