@@ -156,6 +156,10 @@ func pageCases() []pageCase {
 				if got, want := testid(doc, "filter-input").AttrOr("name", ""), "q"; got != want {
 					t.Errorf("filter name: got %q, want %q", got, want)
 				}
+				// Its name differs from the rows' History links for a screen reader's list of links.
+				if got, want := strings.Join(strings.Fields(testid(doc, "domain-history-link").Text()), " "), "History of example.com"; got != want {
+					t.Errorf("the domain's history link is named %q, want %q", got, want)
+				}
 				sys := doc.Find(`tr[data-login="postmaster@example.com"]`)
 				if sys.Find(`[data-testid="system-badge"]`).Length() != 1 || sys.Find(deleteSel).Length() != 0 {
 					t.Error("system row: want a system badge and no delete link")
