@@ -478,6 +478,10 @@ func TestActionRateLimit(t *testing.T) {
 	if got := p.TestID("upstream-error").Text(); !strings.Contains(got, "Slow down") || !strings.Contains(got, "in 30 seconds") {
 		t.Errorf("refusal = %q, want Slow down and the wait", got)
 	}
+	// A wait, not a failure: the sky-blue panel, not the red one.
+	if class := p.TestID("upstream-error").AttrOr("class", ""); !strings.Contains(class, "bg-sky-50") || strings.Contains(class, "bg-red-50") {
+		t.Errorf("the rate-limit panel's class = %q, want the sky-blue one", class)
+	}
 	if n := len(e.SB.Calls()); n > 1 { // the form page may refresh the domain list
 		t.Errorf("calls after the limit: %v", e.SB.Calls())
 	}

@@ -381,8 +381,12 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 		if errors.As(err, &me) {
 			wait = me.RetryAfter
 		}
+		hint := "Nothing was changed. Reload the page in a moment."
+		if wait > 0 { // the page says how long: not "a moment" as well
+			hint = "Nothing was changed. Reload the page once the wait below is over."
+		}
 		return h.errorPage(c, http.StatusTooManyRequests, "Mailgun is rate-limiting",
-			"Mailgun is answering too many requests right now.", "Reload the page in a moment.", wait)
+			"Mailgun is answering too many requests right now.", hint, wait)
 	}
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
 }

@@ -458,9 +458,10 @@ func (s *site) limitRead(c echo.Context, u *auth.User, next *views.Link) (bool, 
 // not record them, and the metrics count them as the route's 429s.
 func (s *site) spend(c echo.Context, u *auth.User, l *userLimit, next *views.Link) (bool, error) {
 	if ok, wait := s.take(c, u, l); !ok {
+		// No "wait a moment": the page says how long (the Retry-After's words).
 		return false, s.errorPageNext(c, http.StatusTooManyRequests, "Slow down",
 			fmt.Sprintf("You have reached the limit of %s a minute.", l.size()),
-			"Wait a moment, then try again.", wait, next)
+			"Nothing was sent to Mailgun.", wait, next)
 	}
 	return true, nil
 }
@@ -490,7 +491,7 @@ func (s *site) allow(c echo.Context, sc *scope) (bool, time.Duration) {
 // slowDown is the refusal of an action over the user's rate limit, shown next to the form so
 // that what was typed stays (it sets Retry-After).
 func (s *site) slowDown(c echo.Context, wait time.Duration) *views.UpstreamError {
-	return &views.UpstreamError{Heading: "Slow down",
+	return &views.UpstreamError{Heading: "Slow down", Wait: true,
 		Message:    fmt.Sprintf("You have reached the limit of %s a minute; nothing was sent to Mailgun.", s.actions.size()),
 		RetryAfter: retryAfter(c, wait)}
 }
@@ -653,7 +654,7 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		if me != nil {
 			wait = me.RetryAfter
 		}
-		ue := &views.UpstreamError{Heading: "Mailgun is rate-limiting", Message: "Mailgun refused the request for now, and nothing was changed. Try again in a moment."}
+		ue := &views.UpstreamError{Heading: "Mailgun is rate-limiting", Wait: true, Message: "Mailgun refused the request for now, and nothing was changed. Try again in a moment."}
 		if ue.RetryAfter = retryAfter(c, wait); ue.RetryAfter != "" {
 			// The panel adds "Try again in …" itself.
 			ue.Message = "Mailgun refused the request for now, and nothing was changed."

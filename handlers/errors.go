@@ -302,6 +302,10 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			p.message = "Mailgun took too long to answer. Nothing was changed."
 			p.hint = "Reload the page in a moment. If it keeps happening, tell your administrator and quote the request id."
 		}
+		if p.status == http.StatusTooManyRequests && p.retryAfter > 0 {
+			// The page says how long to wait (Retry-After's words): not "a moment" as well.
+			p.hint = "Nothing was changed."
+		}
 		level := slog.LevelWarn
 		if p.status >= 500 {
 			level = slog.LevelError

@@ -110,6 +110,10 @@ func TestErrorHandlerMapping(t *testing.T) {
 				if got := doc.Find(`[data-testid="retry-after"]`).Text(); !strings.Contains(got, "in "+tt.retryAfter+" second") {
 					t.Errorf("retry hint = %q, want in %s seconds", got, tt.retryAfter)
 				}
+				// The wait is said once, in seconds: the hint does not add "a moment".
+				if got := doc.Find(`[data-testid="error-hint"]`).Text(); strings.Contains(got, "moment") {
+					t.Errorf("hint = %q beside a wait of %s seconds", got, tt.retryAfter)
+				}
 			}
 			if (tt.status == 401 || errors.Is(tt.err, auth.ErrSignInRefused)) && doc.Find(`[data-testid="sign-in"]`).Length() != 1 {
 				t.Errorf("%d page has no sign-in button", tt.status)

@@ -168,3 +168,20 @@ func TestPageThatTimesOutSaysNothingChanged(t *testing.T) {
 		}
 	}
 }
+
+// TestListRateLimitedSaysWhen: Mailgun rate-limits the list with a Retry-After: the page says
+// when to try again, and does not also say to wait "a moment".
+func TestListRateLimitedSaysWhen(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := e.signIn(t, "admin")
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: http.StatusTooManyRequests, RetryAfter: 90 * time.Second})
+	defer e.SB.SetFaults(sandbox.Faults{})
+	p := get(t, admin, "/d/acme.example")
+	wantStatus(t, p, http.StatusTooManyRequests)
+	if got := strings.Join(strings.Fields(p.TestID("retry-after").Text()), " "); got != "Try again in 90 seconds" {
+		t.Errorf("the wait = %q, want \"Try again in 90 seconds\"", got)
+	}
+	if got, want := p.TestID("error-hint").Text(), "Nothing was changed. Reload the page once the wait below is over."; got != want {
+		t.Errorf("hint = %q, want %q", got, want)
+	}
+}

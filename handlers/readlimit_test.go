@@ -45,6 +45,10 @@ func wantSlowDown(t *testing.T, p *testflow.Page, limit, retry, nextURL string) 
 	if got, want := strings.Join(strings.Fields(p.TestID("retry-after").Text()), " "), "Try again "+wait; got != want {
 		t.Errorf("%s: retry hint %q, want %q", p.URL.Path, got, want)
 	}
+	// The page says how long to wait, and nothing else about when: not "wait a moment" too.
+	if got := p.TestID("error-hint").Text(); strings.Contains(got, "moment") || !strings.Contains(got, "Nothing was sent to Mailgun") {
+		t.Errorf("%s: hint %q, want it to say nothing was sent, and no other wait", p.URL.Path, got)
+	}
 	if got := p.TestID("next-link").AttrOr("href", ""); got != nextURL {
 		t.Errorf("%s: next link %q, want %q", p.URL.Path, got, nextURL)
 	}

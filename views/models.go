@@ -226,6 +226,7 @@ type UpstreamError struct {
 	Message    string
 	RetryAfter string
 	Unknown    bool   // the outcome is unknown (the amber panel)
+	Wait       bool   // a rate limit: nothing went wrong, the user waits (the sky-blue panel)
 	CheckURL   string // the list to re-check, when it shows the outcome ("" for a reset's)
 	Home       bool   // Mailgun no longer has the domain: a link home instead of to its list
 }
