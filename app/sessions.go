@@ -25,8 +25,8 @@ func (r sessionRepo) GetSession(ctx context.Context, id string) (auth.SessionRec
 	return auth.SessionRecord(rec), sessionErr(err)
 }
 
-func (r sessionRepo) UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error {
-	return sessionErr(r.db.UpdateSession(ctx, id, data, lastSeen))
+func (r sessionRepo) UpdateSession(ctx context.Context, id string, old, data []byte, lastSeen time.Time) error {
+	return sessionErr(r.db.UpdateSession(ctx, id, old, data, lastSeen))
 }
 
 func (r sessionRepo) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
@@ -37,10 +37,14 @@ func (r sessionRepo) DeleteSession(ctx context.Context, id string) error {
 	return sessionErr(r.db.DeleteSession(ctx, id))
 }
 
-// sessionErr marks the store's "no such record" as auth's, keeping the store's error too.
+// sessionErr marks the store's "no such record" and "changed since read" as auth's, keeping the
+// store's error too.
 func sessionErr(err error) error {
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return fmt.Errorf("%w: %w", auth.ErrSessionNotFound, err)
+	case errors.Is(err, store.ErrChanged):
+		return fmt.Errorf("%w: %w", auth.ErrSessionChanged, err)
 	}
 	return err
 }

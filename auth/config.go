@@ -140,12 +140,18 @@ type SessionRecord struct {
 // made, signed out, revoked or swept): the browser is then signed out.
 var ErrSessionNotFound = errors.New("auth: no such session record")
 
+// ErrSessionChanged is what a SessionRepo's UpdateSession returns, or wraps, when the record's
+// data are no longer those the caller read: another request of the same session saved since.
+var ErrSessionChanged = errors.New("auth: the session record changed since it was read")
+
 // SessionRepo stores session records. app.SessionRepo adapts the store's database to it, so that
 // auth does not import store.
 type SessionRepo interface {
 	CreateSession(ctx context.Context, rec SessionRecord) error
 	GetSession(ctx context.Context, id string) (SessionRecord, error)
-	UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error
+	// UpdateSession writes data and lastSeen if the record's data are still old (compare and
+	// swap), and returns ErrSessionChanged if not; ErrSessionNotFound when the record is gone.
+	UpdateSession(ctx context.Context, id string, old, data []byte, lastSeen time.Time) error
 	// TouchSession sets only the last-seen time (the activity write of a page view), never
 	// the data, so it cannot put back data another request saved meanwhile.
 	TouchSession(ctx context.Context, id string, lastSeen time.Time) error

@@ -23,9 +23,11 @@ func (r *anyRepo) GetSession(_ context.Context, id string) (auth.SessionRecord, 
 	now := time.Now()
 	return auth.SessionRecord{ID: id, Data: []byte(`{"user":{"Subject":"x"}}`), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}, nil
 }
-func (r *anyRepo) UpdateSession(context.Context, string, []byte, time.Time) error { return nil }
-func (r *anyRepo) TouchSession(context.Context, string, time.Time) error          { return nil }
-func (r *anyRepo) DeleteSession(context.Context, string) error                    { return nil }
+func (r *anyRepo) UpdateSession(context.Context, string, []byte, []byte, time.Time) error {
+	return nil
+}
+func (r *anyRepo) TouchSession(context.Context, string, time.Time) error { return nil }
+func (r *anyRepo) DeleteSession(context.Context, string) error           { return nil }
 
 // FuzzCookieValue: the session store's decode path, given any cookie value not signed with the
 // app's keys, never panics, never errors, never looks a session up and never yields one.

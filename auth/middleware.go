@@ -253,8 +253,10 @@ func unmaskToken(s string) (token string, ok bool) {
 	return string(b[n:]), true
 }
 
-func (rs *reqSession) save(c echo.Context) error {
-	return rs.auth.store.Save(c.Request(), c.Response(), rs.sess)
+// modify changes the session's values and saves them without losing what another request of
+// the session saved meanwhile (SessionStore.Modify): change may run more than once.
+func (rs *reqSession) modify(c echo.Context, change func(values map[any]any)) error {
+	return rs.auth.store.Modify(c.Request(), c.Response(), rs.sess, change)
 }
 
 func signedIn(c echo.Context) (*reqSession, error) {
@@ -283,13 +285,14 @@ func addFlash(c echo.Context, f Flash) error {
 	if err != nil {
 		return err
 	}
-	var fs []Flash
-	value(rs.sess, keyFlashes, &fs)
-	if len(fs) >= 10 {
-		fs = fs[len(fs)-9:]
-	}
-	rs.sess.Values[keyFlashes] = append(fs, f)
-	return rs.save(c)
+	return rs.modify(c, func(values map[any]any) {
+		var fs []Flash
+		value(rs.sess, keyFlashes, &fs)
+		if len(fs) >= 10 {
+			fs = fs[len(fs)-9:]
+		}
+		values[keyFlashes] = append(fs, f)
+	})
 }
 
 // Flashes returns and clears the session's flash messages: all of them, except those for
@@ -307,8 +310,14 @@ func Flashes(c echo.Context) []Flash {
 	if !value(rs.sess, keyFlashes, &fs) || len(fs) == 0 {
 		return nil
 	}
-	delete(rs.sess.Values, keyFlashes)
-	if err := rs.save(c); err != nil {
+	// Taken as the record holds them when they are cleared: a flash another request left since
+	// this one read the session is shown here, not cleared unseen.
+	err = rs.modify(c, func(values map[any]any) {
+		fs = nil
+		value(rs.sess, keyFlashes, &fs)
+		delete(values, keyFlashes)
+	})
+	if err != nil {
 		rs.auth.log.WarnContext(c.Request().Context(), "clearing flashes failed", "err", err)
 	}
 	here := c.Request().URL.Path
@@ -332,12 +341,19 @@ func SetPref(c echo.Context, key, val string) error {
 	if prefs[key] == val {
 		return nil
 	}
-	if len(prefs) >= 32 {
+	var tooMany bool
+	err = rs.modify(c, func(values map[any]any) {
+		prefs := map[string]string{}
+		value(rs.sess, keyPrefs, &prefs)
+		if tooMany = len(prefs) >= 32 && prefs[key] == ""; !tooMany {
+			prefs[key] = val
+			values[keyPrefs] = prefs
+		}
+	})
+	if tooMany {
 		return fmt.Errorf("auth: too many preferences")
 	}
-	prefs[key] = val
-	rs.sess.Values[keyPrefs] = prefs
-	return rs.save(c)
+	return err
 }
 
 // Pref returns a preference set with SetPref, "" when unset or signed out.

@@ -21,6 +21,9 @@ import (
 const (
 	metaCreated  = "_created"
 	metaLastSeen = "_last_seen"
+	// metaData is the record's data as this request last read or wrote them: what Save's
+	// compare and swap expects to find (SessionRepo.UpdateSession).
+	metaData = "_data"
 )
 
 // SessionStore is a gorilla/sessions Store backed by a SessionRepo. The cookie holds only the
@@ -138,13 +141,16 @@ func (s *SessionStore) load(r *http.Request) (sess *sessions.Session, stale bool
 	}
 	sess.Values[metaCreated] = rec.CreatedAt
 	sess.Values[metaLastSeen] = rec.LastSeen
+	sess.Values[metaData] = rec.Data
 	sess.ID = id
 	sess.IsNew = false
 	return sess, false, nil
 }
 
 // Save persists the session. A session without an id gets a new random id, a new record and a
-// Set-Cookie; an existing one has its data and last-seen time updated (the cookie is unchanged).
+// Set-Cookie; an existing one has its data and last-seen time updated (the cookie is unchanged),
+// unless another request of the session saved since this one read it: then nothing is written
+// and the error is ErrSessionChanged (Modify then starts again from the record as it is).
 // Options.MaxAge < 0 deletes the record and clears the cookie.
 func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
 	ctx := r.Context()
@@ -164,10 +170,12 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	}
 	now := s.now()
 	if sess.ID != "" {
-		if err := s.repo.UpdateSession(ctx, sess.ID, data, now); err != nil {
+		old, _ := sess.Values[metaData].([]byte)
+		if err := s.repo.UpdateSession(ctx, sess.ID, old, data, now); err != nil {
 			return fmt.Errorf("auth: update session: %w", err)
 		}
 		sess.Values[metaLastSeen] = now
+		sess.Values[metaData] = data
 		return nil
 	}
 	id, err := newSessionID()
@@ -186,7 +194,53 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	sess.IsNew = false
 	sess.Values[metaCreated] = now
 	sess.Values[metaLastSeen] = now
+	sess.Values[metaData] = data
 	http.SetCookie(w, sessions.NewCookie(s.name, encoded, s.options()))
+	return nil
+}
+
+// modifyAttempts bounds Modify's tries: each lost one means another request of the same session
+// saved in between, which takes a burst of requests far beyond what one person's tabs send.
+const modifyAttempts = 5
+
+// Modify applies change to the session's values and saves them (the session must exist). When
+// another request of the same session saved in between (a flash message left by a form sent in
+// another tab), Save writes nothing; Modify then reads the record again and applies change to it
+// afresh, so that neither request's change is lost. change may run more than once: it must only
+// read and set values.
+func (s *SessionStore) Modify(r *http.Request, w http.ResponseWriter, sess *sessions.Session, change func(values map[any]any)) error {
+	for i := 1; ; i++ {
+		change(sess.Values)
+		err := s.Save(r, w, sess)
+		if !errors.Is(err, ErrSessionChanged) || i == modifyAttempts {
+			return err
+		}
+		if err := s.reload(r, sess); err != nil {
+			return err
+		}
+	}
+}
+
+// reload replaces sess's values with those its record holds now, as load reads them.
+func (s *SessionStore) reload(r *http.Request, sess *sessions.Session) error {
+	rec, err := s.repo.GetSession(r.Context(), sess.ID)
+	if err != nil {
+		return fmt.Errorf("auth: read the session again: %w", err)
+	}
+	var data recordData
+	if len(rec.Data) > 0 {
+		if err := json.Unmarshal(rec.Data, &data); err != nil {
+			return fmt.Errorf("auth: read the session again: %w", err)
+		}
+	}
+	for k := range sess.Values {
+		if k != metaCreated {
+			delete(sess.Values, k)
+		}
+	}
+	data.into(sess.Values)
+	sess.Values[metaLastSeen] = rec.LastSeen
+	sess.Values[metaData] = rec.Data
 	return nil
 }
 
@@ -216,7 +270,7 @@ func encodeValues(values map[any]any) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("auth: session value key %v is not a string", k)
 		}
-		if ks == metaCreated || ks == metaLastSeen {
+		if ks == metaCreated || ks == metaLastSeen || ks == metaData {
 			continue
 		}
 		m[ks] = v

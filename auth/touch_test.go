@@ -25,11 +25,11 @@ type flakyWrites struct {
 	failing, vanishing atomic.Bool
 }
 
-func (f *flakyWrites) UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error {
+func (f *flakyWrites) UpdateSession(ctx context.Context, id string, old, data []byte, lastSeen time.Time) error {
 	if err := f.before(ctx, id); err != nil {
 		return err
 	}
-	return f.SessionRepo.UpdateSession(ctx, id, data, lastSeen)
+	return f.SessionRepo.UpdateSession(ctx, id, old, data, lastSeen)
 }
 
 func (f *flakyWrites) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
@@ -119,9 +119,9 @@ func (r *interleaved) run() {
 	}
 }
 
-func (r *interleaved) UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error {
+func (r *interleaved) UpdateSession(ctx context.Context, id string, old, data []byte, lastSeen time.Time) error {
 	r.run()
-	return r.SessionRepo.UpdateSession(ctx, id, data, lastSeen)
+	return r.SessionRepo.UpdateSession(ctx, id, old, data, lastSeen)
 }
 
 func (r *interleaved) TouchSession(ctx context.Context, id string, lastSeen time.Time) error {
@@ -191,4 +191,98 @@ func TestSessionTouchKeepsAFlashSavedMeanwhile(t *testing.T) {
 	if got, want := b.get("/flashes").body, "[{success Password reset }]"; got != want {
 		t.Errorf("after the page view's activity write the flashes are %s, want %s", got, want)
 	}
+}
+
+// Two requests of one session that each change it (a flash message left by a form in one tab,
+// another by a form in a second tab, or the flashes taken by a page view) must not write over
+// each other: the write of the one that read the session first used to put back the data as it
+// had read them, and the other's message was lost. Now that write finds the record changed,
+// reads it again and redoes its change.
+func TestSessionChangesOfTwoRequestsBothKept(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	tok := csrfOf(t, b.signIn("admin"))
+	repo := &interleaved{SessionRepo: app.SessionRepo(h.db)}
+	h.repo = repo
+	h.restart(h.cfg.SessionKeys)
+	e := h.app.Load()
+	for _, msg := range []string{"first", "second"} {
+		e.POST("/"+msg, func(c echo.Context) error {
+			if err := auth.AddFlash(c, "success", msg); err != nil {
+				return err
+			}
+			return c.NoContent(http.StatusNoContent)
+		}, h.auth.RequireUser())
+	}
+	e.GET("/flashes", func(c echo.Context) error {
+		return c.String(http.StatusOK, fmt.Sprint(auth.Flashes(c)))
+	}, h.auth.RequireUser())
+
+	// sendDuring makes the next session write run the form at path first, as another tab's
+	// request landing between this request's read of the session and its write.
+	sendDuring := func(path string) chan int {
+		done := make(chan int, 1)
+		f := func() {
+			req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+			if err != nil {
+				done <- 0
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			resp, err := b.c.Do(req)
+			if err != nil {
+				done <- 0
+				return
+			}
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}
+		repo.next.Store(&f)
+		return done
+	}
+	post := func(path string) int {
+		req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	t.Run("two flashes", func(t *testing.T) {
+		other := sendDuring("/second")
+		if got := post("/first"); got != http.StatusNoContent {
+			t.Fatalf("first form = %d, want 204", got)
+		}
+		if got := <-other; got != http.StatusNoContent {
+			t.Fatalf("second form, sent during the first's write = %d, want 204", got)
+		}
+		if got, want := b.get("/flashes").body, "[{success second } {success first }]"; got != want {
+			t.Errorf("flashes = %s, want both, %s", got, want)
+		}
+	})
+	t.Run("a flash left while the flashes are taken", func(t *testing.T) {
+		if got := post("/first"); got != http.StatusNoContent {
+			t.Fatalf("first form = %d, want 204", got)
+		}
+		other := sendDuring("/second")
+		shown := b.get("/flashes").body
+		if got := <-other; got != http.StatusNoContent {
+			t.Fatalf("second form, sent while the flashes were taken = %d, want 204", got)
+		}
+		// The page that took the flashes shows the one left meanwhile too, or it is still there
+		// for the next page: it is not cleared unseen.
+		next := b.get("/flashes").body
+		if !strings.Contains(shown+next, "{success second }") || !strings.Contains(shown, "{success first }") {
+			t.Errorf("the page taking the flashes showed %s and the next %s; want first shown and second shown once", shown, next)
+		}
+		if strings.Count(shown+next, "second") != 1 {
+			t.Errorf("the flash left meanwhile was shown %d times (%s, then %s), want once", strings.Count(shown+next, "second"), shown, next)
+		}
+	})
 }

@@ -209,7 +209,7 @@ func TestOperationsEndAtTheDeadline(t *testing.T) {
 			return db.CreateSession(ctx, SessionRecord{ID: "s2", CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)})
 		}},
 		{"UpdateSession", "sessions", true, func(ctx context.Context, db *DB) error {
-			return db.UpdateSession(ctx, "s1", []byte("{}"), now)
+			return db.UpdateSession(ctx, "s1", []byte("{}"), []byte("{}"), now)
 		}},
 		{"TouchSession", "sessions", true, func(ctx context.Context, db *DB) error {
 			return db.TouchSession(ctx, "s1", now)

@@ -51,7 +51,7 @@ func (db *DB) CreateSession(ctx context.Context, rec SessionRecord) error {
 // The session queries prepared by (*DB).prepare.
 const (
 	sqlGetSession    = `SELECT data, created_at, last_seen, expires_at FROM sessions WHERE id_hash = ?`
-	sqlUpdateSession = `UPDATE sessions SET data = ?, last_seen = ? WHERE id_hash = ?`
+	sqlUpdateSession = `UPDATE sessions SET data = ?, last_seen = ? WHERE id_hash = ? AND data = ?`
 	sqlTouchSession  = `UPDATE sessions SET last_seen = ? WHERE id_hash = ?`
 )
 
@@ -75,14 +75,24 @@ func (db *DB) GetSession(ctx context.Context, id string) (SessionRecord, error) 
 	return rec, nil
 }
 
-// UpdateSession replaces a session's data and last-seen time. It returns
-// ErrNotFound when the session no longer exists (logged out or expired and
-// swept), so the caller treats the request as signed out.
-func (db *DB) UpdateSession(ctx context.Context, id string, data []byte, lastSeen time.Time) error {
+// ErrChanged is UpdateSession's answer when the session's data are no longer those the caller
+// read: another request of the same session saved since.
+var ErrChanged = errors.New("store: the session's data changed since they were read")
+
+// UpdateSession replaces a session's data and last-seen time, if its data are still old (what
+// the caller read, or last wrote): a compare and swap, so that two requests of one session that
+// each change it (a flash message from one tab, a preference from another) cannot write over
+// each other unseen. It returns ErrChanged when the data are no longer old (read the record
+// again and redo the change), and ErrNotFound when the session no longer exists (logged out or
+// expired and swept), so the caller treats the request as signed out.
+func (db *DB) UpdateSession(ctx context.Context, id string, old, data []byte, lastSeen time.Time) error {
 	if data == nil {
 		data = []byte{}
 	}
-	res, err := db.execStmt(ctx, db.updateSession, data, nanos(lastSeen), hashSessionID(id))
+	if old == nil {
+		old = []byte{} // the column is NOT NULL: a record made with no data holds an empty value
+	}
+	res, err := db.execStmt(ctx, db.updateSession, data, nanos(lastSeen), hashSessionID(id), old)
 	if err != nil {
 		return fmt.Errorf("store: update session: %w", err)
 	}
@@ -90,10 +100,22 @@ func (db *DB) UpdateSession(ctx context.Context, id string, data []byte, lastSee
 	if err != nil {
 		return fmt.Errorf("store: update session: %w", err)
 	}
-	if n == 0 {
-		return fmt.Errorf("store: update session: %w", ErrNotFound)
+	if n > 0 {
+		return nil
 	}
-	return nil
+	var one int
+	err = db.op(ctx, func(ctx context.Context) error {
+		return db.read(ctx, func() error {
+			return db.sql.QueryRowContext(ctx, db.rebind(`SELECT 1 FROM sessions WHERE id_hash = ?`), hashSessionID(id)).Scan(&one)
+		})
+	})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("store: update session: %w", ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("store: update session: %w", err)
+	}
+	return fmt.Errorf("store: update session: %w", ErrChanged)
 }
 
 // TouchSession sets a session's last-seen time and leaves its data alone: the activity write

@@ -42,7 +42,15 @@ func TestSessionCRUD(t *testing.T) {
 		}
 
 		later := t0.Add(10 * time.Minute)
-		if err := db.UpdateSession(ctx, rec.ID, []byte("v2"), later); err != nil {
+		// Written over data that are not the record's (another request saved since): refused,
+		// and the record is left alone.
+		if err := db.UpdateSession(ctx, rec.ID, []byte(`{"sub":"bob"}`), []byte("lost"), later); !errors.Is(err, ErrChanged) {
+			t.Fatalf("UpdateSession over data that changed: err = %v, want ErrChanged", err)
+		}
+		if got, err := db.GetSession(ctx, rec.ID); err != nil || !bytes.Equal(got.Data, rec.Data) || !got.LastSeen.Equal(t0) {
+			t.Fatalf("after a refused update: %q, last seen %v (%v); want the record unchanged", got.Data, got.LastSeen, err)
+		}
+		if err := db.UpdateSession(ctx, rec.ID, rec.Data, []byte("v2"), later); err != nil {
 			t.Fatalf("UpdateSession: %v", err)
 		}
 		got, err = db.GetSession(ctx, rec.ID)
@@ -62,8 +70,16 @@ func TestSessionCRUD(t *testing.T) {
 		if _, err := db.GetSession(ctx, rec.ID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("GetSession after delete: err = %v, want ErrNotFound", err)
 		}
-		if err := db.UpdateSession(ctx, rec.ID, nil, later); !errors.Is(err, ErrNotFound) {
+		if err := db.UpdateSession(ctx, rec.ID, []byte("v2"), nil, later); !errors.Is(err, ErrNotFound) {
 			t.Errorf("UpdateSession after delete: err = %v, want ErrNotFound", err)
+		}
+		// A record made with no data is updated from no data.
+		empty := SessionRecord{ID: "empty-session", CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(time.Hour)}
+		if err := db.CreateSession(ctx, empty); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpdateSession(ctx, empty.ID, nil, []byte("v1"), later); err != nil {
+			t.Errorf("UpdateSession of a record made with no data: %v", err)
 		}
 		if _, err := db.GetSession(ctx, "never-existed"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("GetSession unknown: err = %v, want ErrNotFound", err)
@@ -83,7 +99,7 @@ func TestTouchSession(t *testing.T) {
 		}
 		// Another request saves new data; then this one's activity write lands.
 		saved := []byte(`{"flashes":[{"k":"success","m":"Password reset"}]}`)
-		if err := db.UpdateSession(ctx, rec.ID, saved, t0.Add(time.Minute)); err != nil {
+		if err := db.UpdateSession(ctx, rec.ID, rec.Data, saved, t0.Add(time.Minute)); err != nil {
 			t.Fatalf("UpdateSession: %v", err)
 		}
 		later := t0.Add(45 * time.Minute)
