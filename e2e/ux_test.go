@@ -744,7 +744,7 @@ func TestMismatchedPasswordsRetypedFromTheFirst(t *testing.T) {
 		if got := run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)); !strings.HasPrefix(got, "input[password-input]") {
 			t.Errorf("%s: after mismatched passwords the focus is on %s, want the first password field", form.path, got)
 		}
-		if d := tb.ax(testid("password-input")).Description; !strings.Contains(d, "The two passwords do not match.") {
+		if d := tb.ax(testid("password-input")).Description; !strings.Contains(d, "The two passwords you typed were different. Type the same password in both fields.") {
 			t.Errorf("%s: the first password field is described as %q, without the mismatch", form.path, d)
 		}
 		tb.look("mismatch-" + form.form)

@@ -205,6 +205,26 @@ func TestCreateValidation(t *testing.T) {
 	}
 }
 
+// TestPasswordMismatchSaysWhatToDo: a chosen password typed differently in its two fields comes
+// back with both fields empty, and the error beside "Repeat password", on the create and the
+// reset form alike, says what to do, not only that the two did not match.
+func TestPasswordMismatchSaysWhatToDo(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	for _, path := range []string{"/d/acme.example/new", resetUser} {
+		form := map[string]string{"mode": "manual", "password": "chosen-pass-42", "password2": "chosen-pass-43"}
+		if path == "/d/acme.example/new" {
+			form["logins"] = "mismatch"
+		}
+		p := submit(t, c, path, path, form)
+		wantStatus(t, p, http.StatusBadRequest)
+		const want = "The two passwords you typed were different. Type the same password in both fields."
+		if got := strings.TrimSpace(p.TestID("field-error-password2").Text()); got != want {
+			t.Errorf("%s: the error beside the second field is %q, want %q", path, got, want)
+		}
+	}
+}
+
 func TestCreateAuthorization(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	tests := []struct {

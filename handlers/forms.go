@@ -277,7 +277,10 @@ func checkPassword(pw, again string) fieldMsg {
 	case n < MinPassword || n > MaxPassword:
 		return fieldMsg{"password", fmt.Sprintf("Use %d to %d characters (you typed %d).", MinPassword, MaxPassword, n)}
 	case pw != again:
-		return fieldMsg{"password2", "The two passwords do not match."}
+		// What to do too, not only what was wrong: the form comes back with both fields empty
+		// (a password is never sent back to the page), beside which "do not match" alone left
+		// the user to guess.
+		return fieldMsg{"password2", "The two passwords you typed were different. Type the same password in both fields."}
 	}
 	return fieldMsg{}
 }

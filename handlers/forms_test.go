@@ -161,7 +161,7 @@ func TestParseCreateForm(t *testing.T) {
 			name:       "manual passwords differ",
 			form:       url.Values{"logins": {"a"}, "mode": {"manual"}, "password": {"s3cret"}, "password2": {"s3creT"}},
 			wantLogins: []string{"a@example.com"},
-			wantErrs:   FormErrors{"password2": "The two passwords do not match."},
+			wantErrs:   FormErrors{"password2": "The two passwords you typed were different. Type the same password in both fields."},
 			wantMode:   "manual",
 		},
 		{
@@ -260,7 +260,7 @@ func TestParseResetForm(t *testing.T) {
 		{url.Values{}, "generate", "", FormErrors{}},
 		{url.Values{"mode": {"manual"}, "password": {"abcde"}, "password2": {"abcde"}}, "manual", "abcde", FormErrors{}},
 		{url.Values{"mode": {"manual"}}, "manual", "", FormErrors{"password": "Enter a password, or choose a generated one."}},
-		{url.Values{"mode": {"manual"}, "password": {"abcde"}, "password2": {"abcdf"}}, "manual", "", FormErrors{"password2": "The two passwords do not match."}},
+		{url.Values{"mode": {"manual"}, "password": {"abcde"}, "password2": {"abcdf"}}, "manual", "", FormErrors{"password2": "The two passwords you typed were different. Type the same password in both fields."}},
 	}
 	for _, tt := range tests {
 		got := ParseResetForm(tt.form)

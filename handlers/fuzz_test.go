@@ -61,7 +61,7 @@ func FuzzParsePaging(f *testing.F) {
 }
 
 // resetMessages are the only texts the reset form may answer with: none echoes the password.
-var resetMessages = regexp.MustCompile(`^(Enter a password, or choose a generated one\.|The two passwords do not match\.|Use 5 to 32 characters \(you typed \d+\)\.)$`)
+var resetMessages = regexp.MustCompile(`^(Enter a password, or choose a generated one\.|The two passwords you typed were different\. Type the same password in both fields\.|Use 5 to 32 characters \(you typed \d+\)\.)$`)
 
 func FuzzParseResetForm(f *testing.F) {
 	f.Add("manual", "hunter22", "hunter22")

@@ -184,15 +184,28 @@ func pageCases() []pageCase {
 				if got, want := tm.AttrOr("datetime", ""), machineTime(sampleCredentials().Rows[1].CreatedAt); got != want || tm.Text() == "" {
 					t.Errorf("created time: got datetime=%q text %q, want datetime=%q", got, tm.Text(), want)
 				}
+				// The whole list shown: "Delete all…" beside it is plain.
+				if got, want := strings.Join(strings.Fields(testid(doc, "delete-all-button").Text()), " "), "Delete all…"; got != want {
+					t.Errorf("delete all: got %q, want %q", got, want)
+				}
 			},
 		},
 		{
 			name:       "credentials filtered",
 			comp:       Credentials(sampleCredentialsFiltered()),
-			present:    []string{"filter-summary"},
+			present:    []string{"filter-summary", "delete-all-button"},
 			presentCSS: []string{rowSel},
 			check: func(t *testing.T, doc *goquery.Document) {
 				t.Helper()
+				// Beside the matches, "Delete all…" read as deleting them: it names the whole
+				// domain, which it deletes.
+				da := testid(doc, "delete-all-button")
+				if got, want := strings.Join(strings.Fields(da.Text()), " "), "Delete all logins of the domain…"; got != want {
+					t.Errorf("delete all beside a filter: got %q, want %q", got, want)
+				}
+				if got := da.AttrOr("title", ""); !strings.Contains(got, "every login of example.com") {
+					t.Errorf("delete all beside a filter: title %q does not say it deletes every login of example.com", got)
+				}
 				if got, want := strings.Join(strings.Fields(testid(doc, "filter-summary").Text()), " "), "1 match for “app” across the domain"; got != want {
 					t.Errorf("filter summary: got %q, want %q", got, want)
 				}
@@ -202,6 +215,18 @@ func pageCases() []pageCase {
 				// The page-size form keeps the filter.
 				if got, want := testid(doc, "page-size").Closest("form").Find(`input[name="q"]`).AttrOr("value", ""), "app"; got != want {
 					t.Errorf("page-size form q: got %q, want %q", got, want)
+				}
+			},
+		},
+		{
+			// The logins to rotate are part of the domain too: the button names the whole of it.
+			name:    "credentials to rotate",
+			comp:    Credentials(func() CredentialsVM { vm := sampleCredentials(); vm.Rotate = true; return vm }()),
+			present: []string{"filter-summary", "delete-all-button"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if got, want := strings.Join(strings.Fields(testid(doc, "delete-all-button").Text()), " "), "Delete all logins of the domain…"; got != want {
+					t.Errorf("delete all beside the logins to rotate: got %q, want %q", got, want)
 				}
 			},
 		},
@@ -513,6 +538,21 @@ func pageCases() []pageCase {
 				}
 				if got, want := testid(doc, "group").Length(), 3; got != want {
 					t.Errorf("groups: got %d, want %d", got, want)
+				}
+				// Whole sentences at any width: the address ends the first one (the line after a
+				// wrapped address began ", but no access rule matches you") and wraps between its
+				// parts; the way to another account is a sentence before the button, not "and sign
+				// in with another account" on a line of its own under it.
+				if got, want := strings.Join(strings.Fields(testid(doc, "error-message").Text()), " "),
+					"You're signed in as newhire@corp.example. No access rule matches this account. Ask your administrator to add one of your groups, or your email address, to SMTP Desk's access policy."; got != want {
+					t.Errorf("message:\ngot  %q\nwant %q", got, want)
+				}
+				if testid(doc, "no-access-email").Find("wbr").Length() == 0 {
+					t.Error("the email has no line-break opportunity after its dots and @")
+				}
+				if got, want := strings.Join(strings.Fields(testid(doc, "no-access").Find(`[data-testid="sign-out"]`).Closest("form").Text()), " "),
+					"To use another account, sign out, then sign in with it. Sign out"; got != want {
+					t.Errorf("sign-out form: got %q, want %q", got, want)
 				}
 			},
 		},
