@@ -254,8 +254,9 @@ func unmaskToken(s string) (token string, ok bool) {
 }
 
 // modify changes the session's values and saves them without losing what another request of
-// the session saved meanwhile (SessionStore.Modify): change may run more than once.
-func (rs *reqSession) modify(c echo.Context, change func(values map[any]any)) error {
+// the session saved meanwhile (SessionStore.Modify): change may run more than once, and reports
+// whether there is anything to write.
+func (rs *reqSession) modify(c echo.Context, change func(values map[any]any) bool) error {
 	return rs.auth.store.Modify(c.Request(), c.Response(), rs.sess, change)
 }
 
@@ -285,13 +286,14 @@ func addFlash(c echo.Context, f Flash) error {
 	if err != nil {
 		return err
 	}
-	return rs.modify(c, func(values map[any]any) {
+	return rs.modify(c, func(values map[any]any) bool {
 		var fs []Flash
 		value(rs.sess, keyFlashes, &fs)
 		if len(fs) >= 10 {
 			fs = fs[len(fs)-9:]
 		}
 		values[keyFlashes] = append(fs, f)
+		return true
 	})
 }
 
@@ -312,10 +314,13 @@ func Flashes(c echo.Context) []Flash {
 	}
 	// Taken as the record holds them when they are cleared: a flash another request left since
 	// this one read the session is shown here, not cleared unseen.
-	err = rs.modify(c, func(values map[any]any) {
+	err = rs.modify(c, func(values map[any]any) bool {
 		fs = nil
-		value(rs.sess, keyFlashes, &fs)
+		if !value(rs.sess, keyFlashes, &fs) || len(fs) == 0 {
+			return false // another request took them
+		}
 		delete(values, keyFlashes)
+		return true
 	})
 	if err != nil {
 		rs.auth.log.WarnContext(c.Request().Context(), "clearing flashes failed", "err", err)
@@ -342,13 +347,18 @@ func SetPref(c echo.Context, key, val string) error {
 		return nil
 	}
 	var tooMany bool
-	err = rs.modify(c, func(values map[any]any) {
+	err = rs.modify(c, func(values map[any]any) bool {
 		prefs := map[string]string{}
 		value(rs.sess, keyPrefs, &prefs)
-		if tooMany = len(prefs) >= 32 && prefs[key] == ""; !tooMany {
-			prefs[key] = val
-			values[keyPrefs] = prefs
+		if prefs[key] == val {
+			return false // another request set it
 		}
+		if tooMany = len(prefs) >= 32 && prefs[key] == ""; tooMany {
+			return false
+		}
+		prefs[key] = val
+		values[keyPrefs] = prefs
+		return true
 	})
 	if tooMany {
 		return fmt.Errorf("auth: too many preferences")

@@ -207,10 +207,13 @@ const modifyAttempts = 5
 // another request of the same session saved in between (a flash message left by a form sent in
 // another tab), Save writes nothing; Modify then reads the record again and applies change to it
 // afresh, so that neither request's change is lost. change may run more than once: it must only
-// read and set values.
-func (s *SessionStore) Modify(r *http.Request, w http.ResponseWriter, sess *sessions.Session, change func(values map[any]any)) error {
+// read and set values, and it reports whether there is anything to write (false: the record
+// already holds what it wanted, as when another request took the flashes it was to clear).
+func (s *SessionStore) Modify(r *http.Request, w http.ResponseWriter, sess *sessions.Session, change func(values map[any]any) bool) error {
 	for i := 1; ; i++ {
-		change(sess.Values)
+		if !change(sess.Values) {
+			return nil
+		}
 		err := s.Save(r, w, sess)
 		if !errors.Is(err, ErrSessionChanged) || i == modifyAttempts {
 			return err

@@ -285,4 +285,19 @@ func TestSessionChangesOfTwoRequestsBothKept(t *testing.T) {
 			t.Errorf("the flash left meanwhile was shown %d times (%s, then %s), want once", strings.Count(shown+next, "second"), shown, next)
 		}
 	})
+	t.Run("two pages taking the same flash", func(t *testing.T) {
+		if got := post("/first"); got != http.StatusNoContent {
+			t.Fatalf("first form = %d, want 204", got)
+		}
+		// Another tab's page takes the flash between this page's read and its write: the
+		// message is shown once, by one of the two, not by both.
+		otherPage := make(chan string, 1)
+		f := func() { otherPage <- b.get("/flashes").body }
+		repo.next.Store(&f)
+		shown := b.get("/flashes").body
+		other := <-otherPage
+		if n := strings.Count(shown+other, "first"); n != 1 {
+			t.Errorf("the flash was shown %d times (this page %s, the other %s), want once", n, shown, other)
+		}
+	})
 }
