@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -129,17 +130,25 @@ func (r *interleaved) TouchSession(ctx context.Context, id string, lastSeen time
 	return r.SessionRepo.TouchSession(ctx, id, lastSeen)
 }
 
-// The activity write of a page view writes the activity and nothing else. It saved the whole
-// session as the request had read it, so a form sent in another tab whose save (a flash,
-// "Password reset") landed between that read and the write lost its message: the write put the
-// old data back.
-func TestSessionTouchKeepsAFlashSavedMeanwhile(t *testing.T) {
+// interleavedHarness is a harness whose session writes go through an interleaved repo, and a
+// browser signed in to it as the admin, with the session's CSRF token.
+func interleavedHarness(t *testing.T) (*harness, *browser, string, *interleaved) {
+	t.Helper()
 	h := newHarness(t, harnessOpts{})
 	b := h.browser()
 	tok := csrfOf(t, b.signIn("admin"))
 	repo := &interleaved{SessionRepo: app.SessionRepo(h.db)}
 	h.repo = repo
 	h.restart(h.cfg.SessionKeys)
+	return h, b, tok, repo
+}
+
+// The activity write of a page view writes the activity and nothing else. It saved the whole
+// session as the request had read it, so a form sent in another tab whose save (a flash,
+// "Password reset") landed between that read and the write lost its message: the write put the
+// old data back.
+func TestSessionTouchKeepsAFlashSavedMeanwhile(t *testing.T) {
+	h, b, tok, repo := interleavedHarness(t)
 	e := h.app.Load()
 	e.POST("/reset", func(c echo.Context) error {
 		if err := auth.AddFlash(c, "success", "Password reset"); err != nil {
@@ -160,18 +169,11 @@ func TestSessionTouchKeepsAFlashSavedMeanwhile(t *testing.T) {
 	}
 	other := make(chan outcome, 1)
 	send := func() {
-		req, err := http.NewRequest(http.MethodPost, h.srv.URL+"/reset", strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+		resp, err := postForm(h, b, tok, "/reset")
 		if err != nil {
 			other <- outcome{err: err}
 			return
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := b.c.Do(req)
-		if err != nil {
-			other <- outcome{err: err}
-			return
-		}
-		resp.Body.Close()
 		other <- outcome{status: resp.StatusCode, loc: resp.Header.Get("Location")}
 	}
 	repo.next.Store(&send)
@@ -199,12 +201,7 @@ func TestSessionTouchKeepsAFlashSavedMeanwhile(t *testing.T) {
 // had read them, and the other's message was lost. Now that write finds the record changed,
 // reads it again and redoes its change.
 func TestSessionChangesOfTwoRequestsBothKept(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
-	b := h.browser()
-	tok := csrfOf(t, b.signIn("admin"))
-	repo := &interleaved{SessionRepo: app.SessionRepo(h.db)}
-	h.repo = repo
-	h.restart(h.cfg.SessionKeys)
+	h, b, tok, repo := interleavedHarness(t)
 	e := h.app.Load()
 	for _, msg := range []string{"first", "second"} {
 		e.POST("/"+msg, func(c echo.Context) error {
@@ -219,38 +216,26 @@ func TestSessionChangesOfTwoRequestsBothKept(t *testing.T) {
 	}, h.auth.RequireUser())
 
 	// sendDuring makes the next session write run the form at path first, as another tab's
-	// request landing between this request's read of the session and its write.
+	// request landing between this request's read of the session and its write; the channel
+	// gets its status (0 when it could not be sent).
 	sendDuring := func(path string) chan int {
 		done := make(chan int, 1)
 		f := func() {
-			req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+			resp, err := postForm(h, b, tok, path)
 			if err != nil {
 				done <- 0
 				return
 			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			resp, err := b.c.Do(req)
-			if err != nil {
-				done <- 0
-				return
-			}
-			resp.Body.Close()
 			done <- resp.StatusCode
 		}
 		repo.next.Store(&f)
 		return done
 	}
 	post := func(path string) int {
-		req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+		resp, err := postForm(h, b, tok, path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		resp, err := b.c.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
 		return resp.StatusCode
 	}
 
@@ -300,4 +285,20 @@ func TestSessionChangesOfTwoRequestsBothKept(t *testing.T) {
 			t.Errorf("the flash was shown %d times (this page %s, the other %s), want once", n, shown, other)
 		}
 	})
+}
+
+// postForm sends b's form with the CSRF token tok to path, as a page of the harness's app would,
+// and returns the answer with its body read and closed.
+func postForm(h *harness, b *browser, tok, path string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodPost, h.srv.URL+path, strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := b.c.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp, resp.Body.Close()
 }
