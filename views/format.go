@@ -781,20 +781,23 @@ func chosenExplain(n int) string {
 // read as two words with a full stop between them).
 func Breakable(name string) templ.Component {
 	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
-		var b []byte
-		for {
-			i := strings.IndexAny(name, ".@")
-			if i < 0 || i == len(name)-1 {
-				b = appendEscaped(b, name)
-				break
-			}
-			b = appendEscaped(b, name[:i+1])
-			b = append(b, breakHere...)
-			name = name[i+1:]
-		}
-		_, err := w.Write(b)
+		_, err := w.Write(appendBreakable(nil, name))
 		return err
 	})
+}
+
+// appendBreakable appends name as Breakable writes it: escaped, with a <wbr> after each dot and
+// @ but the last character.
+func appendBreakable(b []byte, name string) []byte {
+	for {
+		i := strings.IndexAny(name, ".@")
+		if i < 0 || i == len(name)-1 {
+			return appendEscaped(b, name)
+		}
+		b = appendEscaped(b, name[:i+1])
+		b = append(b, breakHere...)
+		name = name[i+1:]
+	}
 }
 
 // breakHere is a line-break opportunity that a screen reader does not hear as a space

@@ -6,10 +6,15 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/a-h/templ"
 )
+
+// longHost is the longest domain part of a login that a phone's login column shows on one line
+// (in its monospace font); a longer one gets a line-break opportunity after each of its dots.
+const longHost = 18
 
 // rowsChunk is how many bytes of rows credentialRows gathers before it writes them out.
 const rowsChunk = 16 << 10
@@ -114,10 +119,17 @@ func (rw *rowWriter) row(i int, r *CredentialRow) {
 	// A long login wraps after its @ on a phone (postmaster@ / newsletter.example.org) rather
 	// than inside a word; escaping never makes an @. The <wbr> is aria-hidden, as Breakable's
 	// are: Chromium put a space for it into the row actions' description ("user001@ example.com").
+	// A domain too long for the column also wraps between its labels (…corporation.example. /
+	// com), not inside one: it was cut at the column's edge ("example.c" / "om"). A short one
+	// gets no more <wbr>s, which every row of the page would carry for nothing.
 	if at := bytes.LastIndexByte(b[loginStart:loginEnd], '@'); at > 0 && loginStart+at+1 < loginEnd {
 		b = append(b, b[loginStart:loginStart+at+1]...)
 		b = append(b, breakHere...)
-		b = append(b, b[loginStart+at+1:loginEnd]...)
+		if host := r.Login[strings.LastIndexByte(r.Login, '@')+1:]; len(host) > longHost {
+			b = appendBreakable(b, host)
+		} else {
+			b = append(b, b[loginStart+at+1:loginEnd]...)
+		}
 	} else {
 		b = append(b, b[loginStart:loginEnd]...)
 	}

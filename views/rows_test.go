@@ -44,6 +44,11 @@ func rowCases() map[string]CredentialsVM {
 			ResetAt: sampleNow.Add(-5 * 24 * time.Hour), CanReset: true, CanDelete: true,
 		},
 		{
+			// A host longer than longHost: breaks after its dots too.
+			Login: "bulk@transactional-mail.acme-corporation.example.com", Mailbox: "bulk@transactional-mail.acme-corporation.example.com",
+			CreatedAt: sampleNow.Add(-48 * time.Hour), CanReset: true, CanDelete: true,
+		},
+		{
 			Login: "Üñï©ødé+tag/x?y#z%@example.com", Mailbox: "Üñï©ødé@example.com", CreatedAt: sampleNow.Add(-30 * time.Second),
 			CanReset: true, CanDelete: true,
 		},

@@ -245,7 +245,7 @@ func appendDomainPicker(b []byte, p *Page) []byte {
 			} else {
 				b = append(b, `" class="menu-item" data-testid="domain-picker-item"><span class="min-w-0 [overflow-wrap:anywhere]">`...)
 			}
-			b = appendEscaped(b, d.Label)
+			b = appendBreakable(b, d.Label) // between its labels, not inside one ("….co" / "m")
 			b = append(b, `</span> `...)
 			if d.Note != "" {
 				b = append(b, `<span class="`...)
