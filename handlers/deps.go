@@ -664,7 +664,12 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		return &views.UpstreamError{Heading: "SMTP Desk could not sign in to Mailgun",
 			Message: "Mailgun refused SMTP Desk's API key. Nothing was changed; tell your administrator."}
 	case upRefused, upNotFound:
-		return &views.UpstreamError{Heading: "Mailgun said no", Message: refusalText(c, me)}
+		msg, quote := refusalText(me)
+		ue := &views.UpstreamError{Heading: "Mailgun refused the request", Message: msg}
+		if quote {
+			ue.RequestID = RequestID(c)
+		}
+		return ue
 	case upInvalid:
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
 	case upServer:
@@ -695,7 +700,8 @@ func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText
 	case known:
 		ue.Message += " " + text.next
 	default:
-		ue.Message += " " + text.next + fmt.Sprintf(" If this keeps happening, tell your administrator and quote request id %s.", RequestID(c))
+		ue.Message += " " + text.next + " " + quoteRequestID
+		ue.RequestID = RequestID(c)
 	}
 	return ue
 }
@@ -753,17 +759,21 @@ func lowerFirst(s string) string {
 	return string(unicode.ToLower(r)) + s[n:]
 }
 
+// quoteRequestID ends a panel whose cause only the log tells: the panel shows the request id
+// under it (views.UpstreamError.RequestID).
+const quoteRequestID = "If this keeps happening, tell your administrator and quote the request id below."
+
 // refusalText puts a Mailgun 4xx in plain words. Mailgun's own text is never shown as it is
 // (SECURITY.md item 19): the answers SMTP Desk knows get its own wording, and anything else a
-// safe sentence with the request id, while the log keeps Mailgun's detail.
-func refusalText(c echo.Context, me *mailgun.Error) string {
+// safe sentence asking to quote the request id (quote), while the log keeps Mailgun's detail.
+func refusalText(me *mailgun.Error) (text string, quote bool) {
 	if me == nil {
-		return fmt.Sprintf("Mailgun refused the request and nothing was changed. If this keeps happening, tell your administrator and quote request id %s.", RequestID(c))
+		return "Nothing was changed. " + quoteRequestID, true
 	}
 	if r, ok := knownRefusal(me.Message); ok {
-		return strings.TrimSpace(r.fact + " " + r.advice)
+		return strings.TrimSpace(r.fact + " " + r.advice), false
 	}
-	return fmt.Sprintf("Mailgun refused the request (HTTP %d) and nothing was changed. If this keeps happening, tell your administrator and quote request id %s.", me.StatusCode, RequestID(c))
+	return fmt.Sprintf("Nothing was changed: Mailgun did not accept what SMTP Desk sent (HTTP %d). %s", me.StatusCode, quoteRequestID), true
 }
 
 // domainNotFound reports whether Mailgun's 404 is about the domain ("Domain not found") rather

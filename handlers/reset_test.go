@@ -150,6 +150,27 @@ func TestResetErrors(t *testing.T) {
 			t.Errorf("update calls = %d, want 1", n)
 		}
 	})
+	// A refusal SMTP Desk has no words for: its panel asks to quote the request id, and shows it
+	// on a line of its own to copy, not inside the sentence.
+	t.Run("refused, in words SMTP Desk does not know (400)", func(t *testing.T) {
+		e.SB.SetFaults(sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: http.StatusBadRequest, Message: "Quota exhausted for xyz"})
+		defer e.SB.SetFaults(sandbox.Faults{})
+		p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"})
+		panel := p.TestID("upstream-error")
+		if got := strings.TrimSpace(panel.Find("p.font-semibold").Text()); got != "Mailgun refused the request" {
+			t.Errorf("heading = %q", got)
+		}
+		want := "Nothing was changed: Mailgun did not accept what SMTP Desk sent (HTTP 400). If this keeps happening, tell your administrator and quote the request id below."
+		if got := strings.Join(strings.Fields(panel.Find("p.mt-1").Text()), " "); got != want {
+			t.Errorf("message = %q, want %q", got, want)
+		}
+		if got, rid := panel.Find(`[data-testid="upstream-request-id"]`).Text(), p.Header.Get("X-Request-ID"); got != rid || rid == "" {
+			t.Errorf("the panel's request id = %q, want %q", got, rid)
+		}
+		if strings.Contains(panel.Text(), "Quota exhausted") {
+			t.Error("Mailgun's own words reached the page")
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e.SB.SetFaults(tt.faults)

@@ -52,9 +52,10 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		// What the panel says, in this order: its heading, the action's "cannot tell", the
 		// refusal and the advice; and where its "Check the list of logins" link leads ("" for
 		// none), or with home its "Pick a domain on the home page" link (the domain's list is
-		// its 404 page, Mailgun having no such domain). {rid} stands for the request id.
+		// its 404 page, Mailgun having no such domain); and whether it asks to quote the
+		// request id, which it then shows on a line of its own.
 		heading, cannotTell, refusal, advice, check string
-		home                                        bool
+		home, quoted                                bool
 		auditSays                                   string
 	}{
 		{
@@ -73,7 +74,8 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "Mailgun did not answer",
 			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused (HTTP 404).",
-			advice:     "Check the list before trying again. If this keeps happening, tell your administrator and quote request id {rid}.",
+			advice:     "Check the list before trying again. If this keeps happening, tell your administrator and quote the request id below.",
+			quoted:     true,
 			check:      listLink,
 			auditSays:  "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry (HTTP 404).",
 		},
@@ -149,7 +151,10 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			}
 			heading := strings.TrimSpace(panel.Find("p.font-semibold").Text())
 			text := strings.Join(strings.Fields(panel.Find("p.mt-1").Text()), " ")
-			want := strings.ReplaceAll(tt.cannotTell+" "+tt.refusal+" "+tt.advice, "{rid}", p.Header.Get("X-Request-ID"))
+			want := tt.cannotTell + " " + tt.refusal + " " + tt.advice
+			if got := panel.Find(`[data-testid="upstream-request-id"]`); tt.quoted != (got.Length() == 1) || tt.quoted && got.Text() != p.Header.Get("X-Request-ID") {
+				t.Errorf("the panel's request id line: %d, %q; want it (%q) only when the panel asks to quote it (%v)", got.Length(), got.Text(), p.Header.Get("X-Request-ID"), tt.quoted)
+			}
 			if heading != tt.heading || text != want {
 				t.Errorf("the panel says %q: %q\nwant %q: %q", heading, text, tt.heading, want)
 			}

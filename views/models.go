@@ -227,6 +227,7 @@ type UpstreamError struct {
 	RetryAfter string
 	Unknown    bool   // the outcome is unknown (the amber panel)
 	Wait       bool   // a rate limit: nothing went wrong, the user waits (the sky-blue panel)
+	RequestID  string // shown on a line of its own, to copy, when the message asks to quote it
 	CheckURL   string // the list to re-check, when it shows the outcome ("" for a reset's)
 	Home       bool   // Mailgun no longer has the domain: a link home instead of to its list
 }
