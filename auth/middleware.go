@@ -341,17 +341,12 @@ func SetPref(c echo.Context, key, val string) error {
 	if err != nil {
 		return err
 	}
-	prefs := map[string]string{}
-	value(rs.sess, keyPrefs, &prefs)
-	if prefs[key] == val {
-		return nil
-	}
 	var tooMany bool
 	err = rs.modify(c, func(values map[any]any) bool {
 		prefs := map[string]string{}
 		value(rs.sess, keyPrefs, &prefs)
 		if prefs[key] == val {
-			return false // another request set it
+			return false // already set, by this session before or by another request since
 		}
 		if tooMany = len(prefs) >= 32 && prefs[key] == ""; tooMany {
 			return false

@@ -120,6 +120,10 @@ func classifyError(err error) userError {
 			p := statusDefaults(http.StatusTooManyRequests)
 			p.heading, p.message = "Mailgun is rate limiting SMTP Desk", "Mailgun asked SMTP Desk to slow down."
 			p.retryAfter = me.RetryAfter
+			if p.retryAfter > 0 {
+				// The page says how long to wait (Retry-After's words): not "a moment" as well.
+				p.hint = "Nothing was changed."
+			}
 			return p
 		case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
 			p := statusDefaults(http.StatusBadGateway)
@@ -301,10 +305,6 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			// change whose outcome is unknown keeps its words: it is a change, whatever the method.)
 			p.message = "Mailgun took too long to answer. Nothing was changed."
 			p.hint = "Reload the page in a moment. If it keeps happening, tell your administrator and quote the request id."
-		}
-		if p.status == http.StatusTooManyRequests && p.retryAfter > 0 {
-			// The page says how long to wait (Retry-After's words): not "a moment" as well.
-			p.hint = "Nothing was changed."
 		}
 		level := slog.LevelWarn
 		if p.status >= 500 {

@@ -159,6 +159,10 @@ type CredentialsVM struct {
 	FormToken string
 }
 
+// partial reports whether the list shows only some of the domain's logins (a filter's matches,
+// the logins to rotate): the page then says which, and "Delete all…" that it deletes every one.
+func (vm CredentialsVM) partial() bool { return vm.Filter != "" || vm.Rotate }
+
 // CredentialRow is one SMTP login on the domain page. Its links are built from the page's
 // LoginURL and LoginHistoryURL, so that a 100-row page does not carry 300 URL strings.
 type CredentialRow struct {
