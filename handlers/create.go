@@ -117,11 +117,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	if err != nil {
 		h.log.WarnContext(ctx, "create credentials", "domain", sc.domain, "logins", len(f.Logins), "err", err)
-		ue := upstreamError(c, err, failureText{
-			server:   "Mailgun answered with an error, so the outcome is unknown.",
-			noAnswer: "Mailgun did not answer; the outcome is unknown.",
-			next:     "Check the list before trying again.",
-		})
+		ue := upstreamError(c, err, createFailure(len(f.Logins)))
 		if outcomeUnknown(err) {
 			// The POST may have reached Mailgun: it is never retried, and the list is re-read.
 			h.lists.Invalidate(sc.domain)
@@ -197,6 +193,22 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))
+}
+
+// createFailure is what create says when Mailgun failed or did not answer for n logins: the POST
+// is never retried, but Mailgun may have created them before its error or before its answer was
+// lost, and the list tells.
+func createFailure(n int) failureText {
+	what, maybe := "the logins were created", "the logins may have been created"
+	if n == 1 {
+		what, maybe = "the login was created", "the login may have been created"
+	}
+	return failureText{
+		server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether " + what + ".",
+		noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether " + what + ".",
+		next:     "Check the list before trying again.",
+		maybe:    maybe,
+	}
 }
 
 // loginExists is the line error of a login the domain has already.

@@ -326,19 +326,20 @@ func TestCreateUpstreamErrors(t *testing.T) {
 		logins     string
 		wantStatus int
 		wantText   string
-		wantCheck  bool // offers to re-check the list
+		wantHead   string // the panel's heading, when it says what is unknown
+		wantCheck  bool   // offers to re-check the list
 		wantAudit  string
 	}{
 		// Mailgun's refusal names the login: the form says it on its line (TestCreateNamesTheLoginThatExists).
-		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "alice@acme.example: already exists in this domain", false, "failed"},
+		{"existing login (400)", sandbox.Faults{}, "alice", http.StatusBadRequest, "alice@acme.example: already exists in this domain", "", false, "failed"},
 		{"rate limited (429)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 429, RetryAfter: 7 * time.Second},
-			"r1", http.StatusTooManyRequests, "Try again in 7 seconds.", false, "failed"},
+			"r1", http.StatusTooManyRequests, "Try again in 7 seconds.", "", false, "failed"},
 		{"server error (503)", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Status: 503},
-			"s1", http.StatusBadGateway, "Mailgun answered with an error, so the outcome is unknown", true, "unknown"},
+			"s1", http.StatusBadGateway, "Mailgun answered with an error, so SMTP Desk cannot tell whether the login was created.", "Mailgun failed: the login may have been created", true, "unknown"},
 		{"timeout", sandbox.Faults{Routes: []string{"create"}, Latency: time.Hour},
-			"t1", http.StatusGatewayTimeout, "the outcome is unknown", true, "unknown"},
-		{"dropped connection", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Drop: true},
-			"d1", http.StatusBadGateway, "the outcome is unknown", true, "unknown"},
+			"t1", http.StatusGatewayTimeout, "Mailgun did not answer, so SMTP Desk cannot tell whether the login was created.", "Mailgun did not answer: the login may have been created", true, "unknown"},
+		{"dropped connection, two logins", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Drop: true},
+			"d1\nd2", http.StatusBadGateway, "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were created.", "Mailgun did not answer: the logins may have been created", true, "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -354,6 +355,9 @@ func TestCreateUpstreamErrors(t *testing.T) {
 			if !strings.Contains(up, tt.wantText) {
 				t.Errorf("upstream error = %q, want %q", up, tt.wantText)
 			}
+			if head := strings.TrimSpace(p.TestID("upstream-error").Find("p.font-semibold").Text()); tt.wantHead != "" && head != tt.wantHead {
+				t.Errorf("the panel's heading = %q, want %q", head, tt.wantHead)
+			}
 			if got := p.Find(`textarea[name="logins"]`).Text(); strings.TrimSpace(got) != tt.logins {
 				t.Errorf("textarea = %q, want the input kept", got)
 			}
@@ -365,7 +369,7 @@ func TestCreateUpstreamErrors(t *testing.T) {
 			if n := len(e.waitCalls(t, "create", 1)); n != 1 {
 				t.Errorf("create calls = %d, want 1 (POST is never retried)", n)
 			}
-			entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create", Login: tt.logins + "@acme.example"})
+			entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create", Login: strings.Split(tt.logins, "\n")[0] + "@acme.example"})
 			if len(entries) != 1 || entries[0].Outcome != tt.wantAudit {
 				t.Errorf("audit entries = %+v, want one %q", entries, tt.wantAudit)
 			}

@@ -34,6 +34,7 @@ var deleteFailure = failureText{
 	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
 	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted.",
 	next:     "Check the list before trying again.",
+	maybe:    "the login may be gone",
 }
 
 // deleteAllFailure is deleteFailure for delete-all.
@@ -41,6 +42,7 @@ var deleteAllFailure = failureText{
 	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted.",
 	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted.",
 	next:     "Check the list before trying again.",
+	maybe:    "the logins may be gone",
 }
 
 // deleteVM is the confirmation page of deleting sc.login, opened from the list view back (""
@@ -427,7 +429,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 			// The list cannot be read again either (Mailgun still failing, or the key it refused
 			// on the retry still refused): the error page says what the delete's panel would (the
 			// logins may be gone, and what Mailgun said to a retry), not only that the list failed.
-			return fmt.Errorf("delete all credentials of %s: %w", sc.domain, &unknownChange{change: err, list: lerr})
+			return fmt.Errorf("delete all credentials of %s: %w", sc.domain, &unknownChange{change: err, list: lerr, text: deleteAllFailure})
 		}
 		if lerr != nil {
 			return h.listError(c, sc, lerr)

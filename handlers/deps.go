@@ -584,6 +584,16 @@ type failureText struct {
 	server   string // Mailgun answered 5xx: what SMTP Desk cannot tell
 	noAnswer string // timeout, dropped connection, unreadable answer: what SMTP Desk cannot tell
 	next     string // what to do about it: check the list, reset again
+	maybe    string // what may have happened, after the heading's cause: "the login may be gone"
+}
+
+// heading is the panel's heading: the cause ("Mailgun failed", "Mailgun did not answer") and,
+// after it, what may have happened, so that the heading alone says what is unknown.
+func (t failureText) heading(cause string) string {
+	if t.maybe == "" {
+		return cause
+	}
+	return cause + ": " + t.maybe
 }
 
 // outcomeUnknown reports whether a mutating call that failed with err may still have changed
@@ -673,11 +683,11 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 	case upInvalid:
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
 	case upServer:
-		return &views.UpstreamError{Heading: "Mailgun failed", Message: text.server + " " + text.next}
+		return &views.UpstreamError{Heading: text.heading("Mailgun failed"), Message: text.server + " " + text.next}
 	case upRetryRefused:
 		return retryRefused(c, err, me, text)
 	}
-	return &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer + " " + text.next}
+	return &views.UpstreamError{Heading: text.heading("Mailgun did not answer"), Message: text.noAnswer + " " + text.next}
 }
 
 // retryRefused says what is unknown, what Mailgun said when it was asked again, and then what to
@@ -685,9 +695,9 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 // SMTP Desk's words (retryRefusalFact), and the action's advice. With the key refused, having it
 // fixed comes first: the advice (check the list, reset again) cannot work until then.
 func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText) *views.UpstreamError {
-	ue := &views.UpstreamError{Heading: "Mailgun did not answer", Message: text.noAnswer}
+	ue := &views.UpstreamError{Heading: text.heading("Mailgun did not answer"), Message: text.noAnswer}
 	if _, api := errors.AsType[*mailgun.Error](err); api {
-		ue.Heading, ue.Message = "Mailgun failed", text.server
+		ue.Heading, ue.Message = text.heading("Mailgun failed"), text.server
 	}
 	fact, key, known := retryRefusalFact(me)
 	ue.Message += " " + fact

@@ -204,8 +204,9 @@ func classifyError(err error) userError {
 // then says what the form's panel would (unknownChangeError), not the list's error, which reads
 // as if nothing had been changed although the logins may be gone.
 type unknownChange struct {
-	change error // the change's error, which Unwrap returns
-	list   error // what reading the list again got: for the log
+	change error       // the change's error, which Unwrap returns
+	list   error       // what reading the list again got: for the log
+	text   failureText // what the change's panel says it cannot tell
 }
 
 func (u *unknownChange) Error() string {
@@ -224,9 +225,16 @@ func unknownChangeError(err error) userError {
 	p := statusDefaults(upstreamStatus(err))
 	// errors.As finds the attempt whose outcome is unknown, never a retry's refusal
 	// (mailgun.OutcomeUnknownError.Unwrap).
-	p.heading, p.message = "Mailgun did not answer", "Mailgun did not answer, so SMTP Desk cannot tell whether the change was made."
+	text := failureText{
+		server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made.",
+		noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the change was made.",
+	}
+	if uc, ok := errors.AsType[*unknownChange](err); ok {
+		text = uc.text
+	}
+	p.heading, p.message = text.heading("Mailgun did not answer"), text.noAnswer
 	if _, api := errors.AsType[*mailgun.Error](err); api {
-		p.heading, p.message = "Mailgun failed", "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made."
+		p.heading, p.message = text.heading("Mailgun failed"), text.server
 	}
 	p.hint = "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."
 	if ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err); ok && ou.Refusal != nil {

@@ -39,6 +39,7 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 	actions := []struct {
 		name, route, audit   string
 		serverTx, noAnswerTx string
+		maybe                string // what the heading says may have happened, after its cause
 		do                   func(t *testing.T, login string) *testflow.Page
 		// checkURL is where the panel's "Check the list" link leads (nil for none: a reset's
 		// outcome does not show in the list).
@@ -50,6 +51,7 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 			name: "reset", route: sandbox.RouteUpdate, audit: "credential.reset",
 			serverTx:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
 			noAnswerTx: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed. Reset it again to get a password you know.",
+			maybe:      "the password may have changed",
 			do: func(t *testing.T, login string) *testflow.Page {
 				path := "/d/" + domain + "/logins/" + login + "/reset"
 				return submit(t, admin, path, path, map[string]string{"mode": "generate"})
@@ -60,6 +62,7 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 			name: "delete", route: sandbox.RouteDelete, audit: "credential.delete",
 			serverTx:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
 			noAnswerTx: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted. Check the list before trying again.",
+			maybe:      "the login may be gone",
 			do: func(t *testing.T, login string) *testflow.Page {
 				path := "/d/" + domain + "/logins/" + login + "/delete"
 				return submit(t, admin, path, path, nil)
@@ -74,6 +77,7 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 			name: "delete all", route: sandbox.RouteDeleteAll, audit: "credential.delete_all",
 			serverTx:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
 			noAnswerTx: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted. Check the list before trying again.",
+			maybe:      "the logins may be gone",
 			do: func(t *testing.T, _ string) *testflow.Page {
 				path := "/d/" + domain + "/delete-all"
 				return submit(t, admin, path, path, map[string]string{"confirm": domain})
@@ -101,9 +105,12 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 				}
 				panel := p.TestID("upstream-error")
 				text := strings.Join(strings.Fields(panel.Text()), " ")
-				wantText := a.noAnswerTx
+				wantText, wantHead := a.noAnswerTx, "Mailgun did not answer: "+a.maybe
 				if f.upstream != 0 {
-					wantText = a.serverTx
+					wantText, wantHead = a.serverTx, "Mailgun failed: "+a.maybe
+				}
+				if head := strings.TrimSpace(panel.Find("p.font-semibold").Text()); head != wantHead {
+					t.Errorf("the panel's heading = %q, want %q", head, wantHead)
 				}
 				if !strings.Contains(text, wantText) {
 					t.Errorf("page says %.400q, want it to say %q", text, wantText)

@@ -127,6 +127,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 				server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed.",
 				noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed.",
 				next:     "Reset it again to get a password you know.",
+				maybe:    "the password may have changed",
 			})
 			if outcomeUnknown(err) {
 				// Mailgun may have changed the password (to a generated one nobody was shown).

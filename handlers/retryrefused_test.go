@@ -61,7 +61,7 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		{
 			name: "delete, 503 after deleting, then Domain not found", route: sandbox.RouteDelete, audit: "credential.delete", do: del,
 			first: sandbox.Faults{Status: http.StatusServiceUnavailable, AfterApply: true}, status: http.StatusNotFound, message: "Domain not found", applied: true,
-			heading:    "Mailgun failed",
+			heading:    "Mailgun failed: the login may be gone",
 			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused. Mailgun has no such domain.",
 			advice:     "Pick a domain from the list on the home page.",
@@ -71,7 +71,7 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		{
 			name: "delete, dropped, then a proxy's 404", route: sandbox.RouteDelete, audit: "credential.delete", do: del,
 			first: sandbox.Faults{Drop: true}, status: http.StatusNotFound,
-			heading:    "Mailgun did not answer",
+			heading:    "Mailgun did not answer: the login may be gone",
 			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused (HTTP 404).",
 			advice:     "Check the list before trying again. If this keeps happening, tell your administrator and quote the request id below.",
@@ -110,7 +110,7 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 		{
 			name: "delete-all, dropped, then Domain not found", route: sandbox.RouteDeleteAll, audit: "credential.delete_all", do: delAll,
 			first: sandbox.Faults{Drop: true}, status: http.StatusNotFound, message: "Domain not found",
-			heading:    "Mailgun did not answer",
+			heading:    "Mailgun did not answer: the logins may be gone",
 			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused. Mailgun has no such domain.",
 			advice:     "Pick a domain from the list on the home page.",
@@ -216,7 +216,7 @@ func TestDeleteAllKeyStillRefused(t *testing.T) {
 	text := func(id string) string { return strings.Join(strings.Fields(p.TestID(id).Text()), " ") }
 	for _, c := range []struct{ id, want string }{
 		{"error-heading", "SMTP Desk could not sign in to Mailgun"},
-		{"error-message", "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made. SMTP Desk asked again, and Mailgun refused its API key."},
+		{"error-message", "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted. SMTP Desk asked again, and Mailgun refused its API key."},
 		{"error-hint", "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."},
 	} {
 		if got := text(c.id); got != c.want {
@@ -249,9 +249,9 @@ func TestDeleteAllListStillFailing(t *testing.T) {
 		heading, message string
 	}{
 		{"503", sandbox.Faults{Status: http.StatusServiceUnavailable},
-			"Mailgun failed", "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made."},
+			"Mailgun failed: the logins may be gone", "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted."},
 		{"dropped", sandbox.Faults{Drop: true},
-			"Mailgun did not answer", "Mailgun did not answer, so SMTP Desk cannot tell whether the change was made."},
+			"Mailgun did not answer: the logins may be gone", "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			login := fmt.Sprintf("doomed%d@%s", i, domain)
