@@ -81,7 +81,7 @@ func TestFaultSlowPastDeadline(t *testing.T) {
 	// 300ms on a loaded machine. (The default 10s would hold one of the package's parallel
 	// slots for that long.)
 	e := newEnv(t, options{MailgunTimeout: 3 * time.Second})
-	drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Latency: time.Hour}, http.StatusGatewayTimeout, "unknown", "unknown")
+	drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Latency: time.Hour}, http.StatusGatewayTimeout, "cannot tell whether the login was created", "unknown")
 }
 
 func TestFaultRateLimitedWithRetryAfter(t *testing.T) {
@@ -152,10 +152,10 @@ func TestFaultDroppedConnections(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	t.Run("create", func(t *testing.T) {
-		drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Drop: true, Rate: 1}, http.StatusBadGateway, "unknown", "unknown")
+		drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Drop: true, Rate: 1}, http.StatusBadGateway, "cannot tell whether the login was created", "unknown")
 	})
 	t.Run("create applied, answer lost", func(t *testing.T) {
-		drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Drop: true, AfterApply: true, Rate: 1}, http.StatusBadGateway, "unknown", "unknown")
+		drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Drop: true, AfterApply: true, Rate: 1}, http.StatusBadGateway, "cannot tell whether the login was created", "unknown")
 	})
 	t.Run("reset applied, answer lost", func(t *testing.T) {
 		admin := e.signIn("admin")
@@ -260,7 +260,7 @@ func TestFaultServerErrorAfterApply(t *testing.T) {
 func TestFaultMalformedJSON(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
-	drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Malformed: true, Rate: 1}, http.StatusBadGateway, "unknown", "unknown")
+	drillCreate(t, e, sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Malformed: true, Rate: 1}, http.StatusBadGateway, "cannot tell whether the login was created", "unknown")
 	admin := e.signIn("admin")
 	e.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Malformed: true, Rate: 1})
 	pg := get(t, admin, "/d/newsletter.example.org?m=1")
