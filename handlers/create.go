@@ -199,16 +199,11 @@ func (h *CredentialPages) Create(c echo.Context) error {
 // is never retried, but Mailgun may have created them before its error or before its answer was
 // lost, and the list tells.
 func createFailure(n int) failureText {
-	what, maybe := "the logins were created", "the logins may have been created"
+	text := failureText{whether: "the logins were created", maybe: "the logins may have been created", next: "Check the list before trying again."}
 	if n == 1 {
-		what, maybe = "the login was created", "the login may have been created"
+		text.whether, text.maybe = "the login was created", "the login may have been created"
 	}
-	return failureText{
-		server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether " + what + ".",
-		noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether " + what + ".",
-		next:     "Check the list before trying again.",
-		maybe:    maybe,
-	}
+	return text
 }
 
 // loginExists is the line error of a login the domain has already.

@@ -31,18 +31,16 @@ const (
 // or its domain: upRetryRefused), may come after Mailgun deleted the login: it may be gone or
 // not, and the list tells.
 var deleteFailure = failureText{
-	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
-	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted.",
-	next:     "Check the list before trying again.",
-	maybe:    "the login may be gone",
+	whether: "it was deleted",
+	maybe:   "the login may be gone",
+	next:    "Check the list before trying again.",
 }
 
 // deleteAllFailure is deleteFailure for delete-all.
 var deleteAllFailure = failureText{
-	server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted.",
-	noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were deleted.",
-	next:     "Check the list before trying again.",
-	maybe:    "the logins may be gone",
+	whether: "the logins were deleted",
+	maybe:   "the logins may be gone",
+	next:    "Check the list before trying again.",
 }
 
 // deleteVM is the confirmation page of deleting sc.login, opened from the list view back (""

@@ -578,22 +578,27 @@ const (
 // answered with its own error (a 5xx, after the client's retries for a PUT or DELETE), or it did
 // not answer at all (timeout, dropped connection, unreadable answer). Neither says that nothing
 // changed: Mailgun may have applied the change before failing or before its answer was lost, so
-// both texts say SMTP Desk cannot tell, and next says how to find out (outcomeUnknown). The fact
+// the page says SMTP Desk cannot tell, and next says how to find out (outcomeUnknown). The fact
 // and the advice are apart so that what Mailgun said to a retry goes between them (retryRefused).
 type failureText struct {
-	server   string // Mailgun answered 5xx: what SMTP Desk cannot tell
-	noAnswer string // timeout, dropped connection, unreadable answer: what SMTP Desk cannot tell
-	next     string // what to do about it: check the list, reset again
-	maybe    string // what may have happened, after the heading's cause: "the login may be gone"
+	whether string // what SMTP Desk cannot tell: "it was deleted", "the password changed"
+	maybe   string // what may have happened, after the heading's cause: "the login may be gone"
+	next    string // what to do about it: check the list, reset again
 }
 
-// heading is the panel's heading: the cause ("Mailgun failed", "Mailgun did not answer") and,
-// after it, what may have happened, so that the heading alone says what is unknown.
-func (t failureText) heading(cause string) string {
-	if t.maybe == "" {
-		return cause
+// says is the heading and the first sentence of the page: the cause, Mailgun's own error (api:
+// a 5xx) or no answer (timeout, dropped connection, unreadable answer), with what may have
+// happened after it so that the heading alone says what is unknown; then what SMTP Desk cannot
+// tell.
+func (t failureText) says(api bool) (heading, message string) {
+	heading, why := "Mailgun did not answer", "Mailgun did not answer"
+	if api {
+		heading, why = "Mailgun failed", "Mailgun answered with an error"
 	}
-	return cause + ": " + t.maybe
+	if t.maybe != "" {
+		heading += ": " + t.maybe
+	}
+	return heading, why + ", so SMTP Desk cannot tell whether " + t.whether + "."
 }
 
 // outcomeUnknown reports whether a mutating call that failed with err may still have changed
@@ -682,12 +687,11 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		return ue
 	case upInvalid:
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
-	case upServer:
-		return &views.UpstreamError{Heading: text.heading("Mailgun failed"), Message: text.server + " " + text.next}
 	case upRetryRefused:
 		return retryRefused(c, err, me, text)
 	}
-	return &views.UpstreamError{Heading: text.heading("Mailgun did not answer"), Message: text.noAnswer + " " + text.next}
+	heading, msg := text.says(k == upServer)
+	return &views.UpstreamError{Heading: heading, Message: msg + " " + text.next}
 }
 
 // retryRefused says what is unknown, what Mailgun said when it was asked again, and then what to
@@ -695,10 +699,9 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 // SMTP Desk's words (retryRefusalFact), and the action's advice. With the key refused, having it
 // fixed comes first: the advice (check the list, reset again) cannot work until then.
 func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText) *views.UpstreamError {
-	ue := &views.UpstreamError{Heading: text.heading("Mailgun did not answer"), Message: text.noAnswer}
-	if _, api := errors.AsType[*mailgun.Error](err); api {
-		ue.Heading, ue.Message = text.heading("Mailgun failed"), text.server
-	}
+	_, api := errors.AsType[*mailgun.Error](err)
+	ue := &views.UpstreamError{}
+	ue.Heading, ue.Message = text.says(api)
 	fact, key, known := retryRefusalFact(me)
 	ue.Message += " " + fact
 	switch {

@@ -225,17 +225,12 @@ func unknownChangeError(err error) userError {
 	p := statusDefaults(upstreamStatus(err))
 	// errors.As finds the attempt whose outcome is unknown, never a retry's refusal
 	// (mailgun.OutcomeUnknownError.Unwrap).
-	text := failureText{
-		server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the change was made.",
-		noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the change was made.",
-	}
+	text := failureText{whether: "the change was made"}
 	if uc, ok := errors.AsType[*unknownChange](err); ok {
 		text = uc.text
 	}
-	p.heading, p.message = text.heading("Mailgun did not answer"), text.noAnswer
-	if _, api := errors.AsType[*mailgun.Error](err); api {
-		p.heading, p.message = text.heading("Mailgun failed"), text.server
-	}
+	_, api := errors.AsType[*mailgun.Error](err)
+	p.heading, p.message = text.says(api)
 	p.hint = "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."
 	if ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err); ok && ou.Refusal != nil {
 		fact, key, _ := retryRefusalFact(ou.Refusal)

@@ -124,10 +124,9 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 				"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
 		default:
 			vm.Upstream = upstreamError(c, err, failureText{
-				server:   "Mailgun answered with an error, so SMTP Desk cannot tell whether the password changed.",
-				noAnswer: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed.",
-				next:     "Reset it again to get a password you know.",
-				maybe:    "the password may have changed",
+				whether: "the password changed",
+				maybe:   "the password may have changed",
+				next:    "Reset it again to get a password you know.",
 			})
 			if outcomeUnknown(err) {
 				// Mailgun may have changed the password (to a generated one nobody was shown).
