@@ -48,10 +48,13 @@ type ListCache struct {
 	pageTTL  time.Duration
 	countTTL time.Duration
 	fanOut   int
-	maxItems int
+	maxItems int // pages and whole-domain lists
 	maxCreds int
-	allLimit time.Duration
-	now      func() time.Time
+	// maxCounts bounds the login counts: MaxDomains, since only a domain Mailgun answered for
+	// gets one.
+	maxCounts int
+	allLimit  time.Duration
+	now       func() time.Time
 
 	flight singleflight.Group
 
@@ -117,18 +120,19 @@ func NewListCache(src Lister, o ListCacheOptions) *ListCache {
 		o.Now = time.Now
 	}
 	return &ListCache{
-		src:      src,
-		pageTTL:  o.PageTTL,
-		countTTL: o.CountTTL,
-		fanOut:   o.FanOut,
-		maxItems: o.MaxItems,
-		maxCreds: o.MaxCredentials,
-		allLimit: o.AllTimeout,
-		now:      o.Now,
-		seed:     maphash.MakeSeed(),
-		pages:    map[pageKey]pageEntry{},
-		alls:     map[string]allEntry{},
-		counts:   map[string]countEntry{},
+		src:       src,
+		pageTTL:   o.PageTTL,
+		countTTL:  o.CountTTL,
+		fanOut:    o.FanOut,
+		maxItems:  o.MaxItems,
+		maxCreds:  o.MaxCredentials,
+		maxCounts: MaxDomains,
+		allLimit:  o.AllTimeout,
+		now:       o.Now,
+		seed:      maphash.MakeSeed(),
+		pages:     map[pageKey]pageEntry{},
+		alls:      map[string]allEntry{},
+		counts:    map[string]countEntry{},
 	}
 }
 
@@ -238,7 +242,7 @@ func (c *ListCache) storeCount(d string, g uint64, total int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if *c.genLocked(d) == g {
-		c.roomLocked(0)
+		c.countRoomLocked()
 		c.counts[d] = countEntry{total: total, expires: c.now().Add(c.countTTL)}
 	}
 }
@@ -463,17 +467,19 @@ func (c *ListCache) deleteAllLocked(d string) {
 	}
 }
 
-// roomLocked makes room for one more entry holding n logins and reports whether it may be
-// kept. Once the cache holds maxItems entries or maxCreds logins it drops the expired ones, and
-// if that is not enough, every page and whole-domain list (the counts are tiny and stay): the
-// cache stays bounded without a background goroutine or an LRU list, at the price of refetching
-// the pages still in use once per fill. A list longer than maxCreds on its own is not kept.
+// roomLocked makes room for one more page or whole-domain list holding n logins and reports
+// whether it may be kept. Once the cache holds maxItems of them or maxCreds logins it drops the
+// expired ones, and if that is not enough, all of them: the cache stays bounded without a
+// background goroutine or an LRU list, at the price of refetching the pages still in use once
+// per fill. A list longer than maxCreds on its own is not kept. The login counts have their own
+// bound (countRoomLocked): counted here, the home page's counts of an account with more domains
+// than maxItems filled the cache for a minute, and every page fill then cleared the pages.
 func (c *ListCache) roomLocked(n int) bool {
 	if n > c.maxCreds {
 		return false
 	}
 	full := func() bool {
-		return len(c.pages)+len(c.alls)+len(c.counts) >= c.maxItems || c.creds+n > c.maxCreds
+		return len(c.pages)+len(c.alls) >= c.maxItems || c.creds+n > c.maxCreds
 	}
 	if !full() {
 		return true
@@ -489,17 +495,29 @@ func (c *ListCache) roomLocked(n int) bool {
 			c.deleteAllLocked(k)
 		}
 	}
-	for k, e := range c.counts {
-		if !now.Before(e.expires) {
-			delete(c.counts, k)
-		}
-	}
 	if full() {
 		clear(c.pages)
 		clear(c.alls)
 		c.creds = 0
 	}
 	return true
+}
+
+// countRoomLocked makes room for one more login count: at maxCounts it drops the expired
+// counts, and if that is not enough, all of them.
+func (c *ListCache) countRoomLocked() {
+	if len(c.counts) < c.maxCounts {
+		return
+	}
+	now := c.now()
+	for k, e := range c.counts {
+		if !now.Before(e.expires) {
+			delete(c.counts, k)
+		}
+	}
+	if len(c.counts) >= c.maxCounts {
+		clear(c.counts)
+	}
 }
 
 func copyList(l *mailgun.CredentialList) *mailgun.CredentialList {

@@ -2,7 +2,9 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"testing"
+	"time"
 )
 
 // TestListCacheBoundedByLogins: the logins held in cached pages and whole-domain lists stay
@@ -57,5 +59,73 @@ func TestListCacheBoundedByLogins(t *testing.T) {
 	c.mu.Unlock()
 	if creds != 0 {
 		t.Errorf("after Invalidate: %d logins counted, want 0", creds)
+	}
+}
+
+// TestListCacheCountsDoNotCrowdOutPages: the home page counts the logins of every domain, and
+// an account with more domains than MaxItems must still keep the pages being viewed. When the
+// counts shared the pages' bound, each page fill cleared every other page.
+func TestListCacheCountsDoNotCrowdOutPages(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{"a.example": 100}}
+	for i := range 10 {
+		f.logins[fmt.Sprintf("d%d.example", i)] = i
+	}
+	clk := newClock()
+	c := NewListCache(f, ListCacheOptions{MaxItems: 4, Now: clk.Now})
+	ctx := context.Background()
+	for i := range 10 {
+		if _, err := c.Count(ctx, fmt.Sprintf("d%d.example", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, skip := range []int{0, 25, 0, 25} {
+		if _, err := c.Page(ctx, "a.example", skip, 25); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := len(f.calls), 10+2; got != want {
+		t.Errorf("%d upstream calls, want %d: the two pages went upstream again after the counts", got, want)
+	}
+	// The counts are kept as well.
+	if _, err := c.Count(ctx, "d3.example"); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(f.calls), 10+2; got != want {
+		t.Errorf("%d upstream calls after counting again, want %d", got, want)
+	}
+}
+
+// TestListCacheCountsBounded: the login counts stay under their own bound, expired ones going
+// first.
+func TestListCacheCountsBounded(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{}}
+	for i := range 30 {
+		f.logins[fmt.Sprintf("d%d.example", i)] = i
+	}
+	clk := newClock()
+	c := NewListCache(f, ListCacheOptions{Now: clk.Now})
+	c.maxCounts = 8
+	ctx := context.Background()
+	for i := range 30 {
+		if i == 20 {
+			clk.Add(2 * time.Minute) // every count so far expires
+		}
+		if _, err := c.Count(ctx, fmt.Sprintf("d%d.example", i)); err != nil {
+			t.Fatal(err)
+		}
+		c.mu.Lock()
+		n := len(c.counts)
+		c.mu.Unlock()
+		if n > 8 {
+			t.Fatalf("after %d counts: %d kept, want at most 8", i+1, n)
+		}
+	}
+	// The counts made after the clock moved are the ones kept: the expired went first.
+	before := len(f.calls)
+	if _, err := c.Count(ctx, "d29.example"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(f.calls); got != before {
+		t.Errorf("the latest count went upstream again (%d calls, want %d)", got, before)
 	}
 }
