@@ -810,9 +810,13 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 			} else {
 				broken(r.id, "prev_hash does not match the previous row's hash (a row was removed, inserted or re-hashed)")
 			}
+		case r.id != lastID+1:
+			// Ids are given one after another, and retention's anchor is the last row it
+			// removed: a gap is rows removed, or an anchor that does not say where they ended.
+			broken(r.id, fmt.Sprintf("id %d does not follow the previous row or retention anchor %d (rows removed outside retention)", r.id, lastID))
 		case hashRow(&r) != hash:
 			broken(r.id, "hash does not match the row's content (a field was changed)")
-		case (r.kind == kindEntry) != (r.refID == 0) || (r.kind != kindEntry && r.kind != kindCompletion):
+		case !kindAgrees(r.kind, ref):
 			broken(r.id, "row kind and ref_id disagree")
 		case actorFold != foldActor(r.actorEmail, r.actorName):
 			broken(r.id, "actor search column does not match the row's actor (actor_fold was changed)")
@@ -872,6 +876,22 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 		}
 		broken(id, c.reason)
 	}
+	if db.dialect == DialectSQLite {
+		// A SQLite column keeps the type of the value stored in it, which the hash does not
+		// cover: a text re-typed as a blob hashes the same (the same bytes) but no longer
+		// equals any text in SQL, so the entry silently left every list, filter and export.
+		for _, c := range sqliteTypeChecks {
+			var id int64
+			err := snap.QueryRowContext(ctx, c, bound).Scan(&id)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			}
+			if err != nil {
+				return rep, fmt.Errorf("store: verify audit: %w", err)
+			}
+			broken(id, "a value's stored type was changed (SQLite)")
+		}
+	}
 	id, err := checkLoginIndex(ctx, snap, db.rebind, bound)
 	if err != nil {
 		return rep, fmt.Errorf("store: verify audit: %w", err)
@@ -886,6 +906,42 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 		rep.OldestID, rep.OldestAt = 0, time.Time{}
 	}
 	return rep, nil
+}
+
+// kindAgrees reports whether a row's kind and ref_id go together: an entry has none, a
+// completion refers to an action. (The hash reads a missing ref_id as 0, so a NULL turned into
+// 0, or back, is only seen here; a 0 on an entry also held retention at the start of the
+// trail, keepCompleted.)
+func kindAgrees(kind string, ref sql.NullInt64) bool {
+	switch kind {
+	case kindEntry:
+		return !ref.Valid
+	case kindCompletion:
+		return ref.Valid && ref.Int64 > 0
+	}
+	return false
+}
+
+// sqliteTypeChecks find, on SQLite, the first row below the bound (?) holding a value of
+// another type than its column's: every text, integer and nullable column of the trail and of
+// its login index.
+var sqliteTypeChecks = []string{
+	`SELECT id FROM audit_log WHERE id < ? AND NOT (
+		typeof(kind) = 'text' AND typeof(time) = 'integer' AND typeof(actor_issuer) = 'text'
+		AND typeof(actor_subject) = 'text' AND typeof(actor_email) = 'text'
+		AND typeof(actor_name) = 'text' AND typeof(action) = 'text' AND typeof(domain) = 'text'
+		AND typeof(logins) = 'text' AND typeof(outcome) = 'text'
+		AND typeof(upstream_status) = 'integer' AND typeof(upstream_message) = 'text'
+		AND typeof(request_id) = 'text' AND typeof(client_ip) = 'text'
+		AND typeof(user_agent) = 'text' AND typeof(detail) = 'text'
+		AND typeof(ref_id) IN ('integer', 'null') AND typeof(prev_hash) = 'text'
+		AND typeof(hash) = 'text' AND typeof(actor_fold) = 'text'
+		AND typeof(final_outcome) IN ('text', 'null') AND typeof(final_status) IN ('integer', 'null')
+		AND typeof(final_message) IN ('text', 'null') AND typeof(completed_at) IN ('integer', 'null'))
+		ORDER BY id LIMIT 1`,
+	`SELECT entry_id FROM audit_logins WHERE entry_id < ?
+		AND NOT (typeof(entry_id) = 'integer' AND typeof(login) = 'text')
+		ORDER BY entry_id LIMIT 1`,
 }
 
 // checkLoginIndex compares audit_logins, which the login filter and the password ages read but
@@ -1065,7 +1121,7 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 func (t *tx) keepCompleted(ctx context.Context, cut int64) (int64, error) {
 	for {
 		var held sql.NullInt64
-		if err := t.queryRow(ctx, "SELECT MIN(ref_id) FROM audit_log WHERE ref_id IS NOT NULL AND ref_id < ? AND id >= ?",
+		if err := t.queryRow(ctx, "SELECT MIN(ref_id) FROM audit_log WHERE kind = 'completion' AND ref_id IS NOT NULL AND ref_id < ? AND id >= ?",
 			cut, cut).Scan(&held); err != nil {
 			return 0, fmt.Errorf("find held actions: %w", err)
 		}

@@ -548,6 +548,9 @@ func TestAuditTamperDetected(t *testing.T) {
 		{"row deleted", "denied", "DELETE FROM audit_log WHERE id = %d - 1"},
 		{"oldest rows deleted outside retention", "create+1", "DELETE FROM audit_log WHERE id < %d"},
 		{"hash column edited", "create", "UPDATE audit_log SET hash = 'ab' || hash WHERE id = %d"},
+		// The hash reads a missing ref_id as 0: an entry's NULL turned into 0 hashes the same
+		// (and held retention at the start of the trail).
+		{"entry given a ref_id of 0", "signin", "UPDATE audit_log SET ref_id = 0 WHERE id = %d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -573,6 +576,93 @@ func TestAuditTamperDetected(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestAuditForgedAnchorDetected: the oldest rows deleted and an anchor written that links to
+// the first kept row but says nothing was removed before it (last_id 0): the ids then do not
+// follow the anchor, and the report must not read "intact, nothing trimmed".
+func TestAuditForgedAnchorDetected(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		var ids []int64
+		for i := range 6 {
+			ids = append(ids, mustAppend(t, db, entry(t0.Add(time.Duration(i)*time.Hour), "alice@corp.example", "auth.sign_in", "", OutcomeOK)))
+		}
+		var hash string
+		if err := db.sql.QueryRow(db.rebind("SELECT hash FROM audit_log WHERE id = ?"), ids[2]).Scan(&hash); err != nil {
+			t.Fatal(err)
+		}
+		for _, q := range []string{"DELETE FROM audit_log WHERE id <= ?", "DELETE FROM audit_logins WHERE entry_id <= ?"} {
+			if _, err := db.sql.Exec(db.rebind(q), ids[2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := db.sql.Exec(db.rebind("INSERT INTO audit_anchor (one, last_id, hash) VALUES (1, 0, ?)"), hash); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != ids[3] || rep.Reason == "" {
+			t.Errorf("VerifyAudit = %+v, want broken at %d, the first kept row", rep, ids[3])
+		}
+	})
+}
+
+// TestAuditRetypedValueDetected (SQLite): a column keeps the type of the value stored in it,
+// outside the hash. A text re-typed as a blob has the same bytes, so the same hash, but equals
+// no text in SQL: the entry left every list, filter and export while the check said "intact".
+func TestAuditRetypedValueDetected(t *testing.T) {
+	tampers := []struct {
+		name, sql string
+		target    string // "denied" or "del"
+	}{
+		{"an event's kind", "UPDATE audit_log SET kind = CAST(kind AS BLOB) WHERE id = ?", "denied"},
+		{"an entry's domain", "UPDATE audit_log SET domain = CAST(domain AS BLOB) WHERE id = ?", "del"},
+		{"an entry's action", "UPDATE audit_log SET action = CAST(action AS BLOB) WHERE id = ?", "del"},
+		{"an entry's time", "UPDATE audit_log SET time = CAST(time AS BLOB) WHERE id = ?", "denied"},
+		{"a login in the index", "UPDATE audit_logins SET login = CAST(login AS BLOB) WHERE entry_id = ?", "del"},
+	}
+	for _, tt := range tampers {
+		t.Run(tt.name, func(t *testing.T) {
+			db := newSQLite(t)
+			ctx := context.Background()
+			mustAppend(t, db, entry(t0, "alice@corp.example", "auth.sign_in", "", OutcomeOK))
+			del := mustAppend(t, db, entry(t0, "mallory@corp.example", "credential.delete", "example.com", OutcomePending, "victim@example.com"))
+			mustComplete(t, db, del, OutcomeOK, 200, "", t0.Add(time.Second))
+			denied := mustAppend(t, db, entry(t0, "mallory@corp.example", "access.denied", "other.example", OutcomeDenied))
+			mustAppend(t, db, entry(t0, "alice@corp.example", "auth.sign_out", "", OutcomeOK))
+			if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+				t.Fatalf("before: %+v", rep)
+			}
+			target := map[string]int64{"denied": denied, "del": del}[tt.target]
+			if _, err := db.sql.ExecContext(ctx, tt.sql, target); err != nil {
+				t.Fatal(err)
+			}
+			if rep := mustVerify(t, db); rep.BrokenAt != target || rep.Reason == "" {
+				t.Errorf("VerifyAudit = %+v, want broken at %d", rep, target)
+			}
+		})
+	}
+}
+
+// TestAuditRetentionNotHeldByAnEntrysRefID: retention keeps an action whose completion is
+// kept, found by the completions' ref_id; an entry's ref_id (0, written outside SMTP Desk) held
+// the cut at the start of the trail, and every run deleted nothing, silently.
+func TestAuditRetentionNotHeldByAnEntrysRefID(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		day := 24 * time.Hour
+		for i := range 5 {
+			mustAppend(t, db, entry(t0.Add(time.Duration(i)*day), "alice@corp.example", "auth.sign_in", "", OutcomeOK))
+		}
+		last := mustAppend(t, db, entry(t0.Add(10*day), "alice@corp.example", "auth.sign_in", "", OutcomeOK))
+		if _, err := db.sql.Exec(db.rebind("UPDATE audit_log SET ref_id = 0 WHERE id = ?"), last); err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.DeleteAuditBefore(context.Background(), t0.Add(5*day))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 5 {
+			t.Errorf("deleted %d entries, want 5", n)
+		}
+	})
 }
 
 func reversed(s []int64) []int64 {
