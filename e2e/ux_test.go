@@ -893,3 +893,46 @@ func TestFlashIsAnnounced(t *testing.T) {
 		t.Errorf("the warning %q is not announced: the live region says %q", warning, tb.text("#js-live"))
 	}
 }
+
+// TestManyDomainsArePaged: the home page of an account of many domains is a page at a time, in
+// a browser: the pager's next link and its page size select (which submits itself) keep the
+// search, and the page fits a phone.
+func TestManyDomainsArePaged(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	for i := range 116 { // with the seed's 4: 120 domains
+		if err := srv.Sandbox.AddDomain(fmt.Sprintf("d%03d.example.net", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb := srv.tab("many-domains")
+	tb.signIn("admin")
+	defer tb.do("back to the desktop screen", desktopViewport())
+	tb.wantStatus("home", tb.open("/"), http.StatusOK)
+	if got := len(tb.domains()); got != 50 {
+		t.Errorf("home: %d domains shown, want 50", got)
+	}
+	tb.look("home")
+	tb.wantStatus("next page", tb.click(testid("pager-next")), http.StatusOK)
+	if got := tb.domains(); len(got) != 50 || got[0] != "d049.example.net" {
+		t.Errorf("page 2: %d domains from %v, want 50 from d049.example.net", len(got), got[:min(1, len(got))])
+	}
+
+	tb.fill(testid("filter-input"), "d1")
+	tb.wantStatus("search d1", tb.click(`form[role="search"] button[type="submit"]`), http.StatusOK)
+	if got := len(tb.domains()); got != 16 {
+		t.Errorf("search d1: %d domains, want 16 (d100–d115), on one page", got)
+	}
+	tb.fill(testid("filter-input"), "d0")
+	tb.wantStatus("search d0", tb.click(`form[role="search"] button[type="submit"]`), http.StatusOK)
+	tb.wantStatus("25 a page", tb.setPageSize(25), http.StatusOK)
+	if got, want := tb.path(), "/?q=d0&per_page=25"; got != want {
+		t.Errorf("after choosing 25 a page: at %s, want %s", got, want)
+	}
+	if got := tb.domains(); len(got) != 25 || got[24] != "d024.example.net" {
+		t.Errorf("search d0 at 25 a page: %v", got)
+	}
+	tb.do("phone screen", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+	tb.fitsWidth("the paged home page", phoneWidth)
+	tb.look("home-searched")
+}

@@ -29,6 +29,10 @@ const (
 	MaxPassword = 32
 	// DefaultPerPage is the domain page's page size when none (or a strange one) is asked for.
 	DefaultPerPage = 100
+	// HomePerPage is the home page's: each domain listed costs a Mailgun call for its login
+	// count (cached for a minute), so an account of thousands of domains is shown a page at a
+	// time.
+	HomePerPage = 50
 	// AuditPageSize is the number of audit entries per page.
 	AuditPageSize = 50
 )
@@ -58,6 +62,9 @@ const maxMultipartMemory = 32 << 20
 // PageSizes are the page sizes the domain page offers.
 func PageSizes() []int { return []int{25, 50, 100, 500} }
 
+// HomePageSizes are the page sizes the home page offers.
+func HomePageSizes() []int { return []int{25, 50, 100} }
+
 // Paging is a parsed ?page=&per_page= pair.
 type Paging struct {
 	Page    int // 1-based
@@ -73,16 +80,23 @@ func (p Paging) Skip() int { return (p.Page - 1) * p.PerPage }
 // maxPage keeps skip far from overflow; Mailgun has nothing that far anyway.
 const maxPage = 1_000_000
 
-// ParsePaging reads page and per_page. Anything invalid falls back to the default (page 1,
-// DefaultPerPage) instead of failing, so a mangled link still shows a list, and Note says so.
+// ParsePaging reads the domain page's page and per_page. Anything invalid falls back to the
+// default (page 1, DefaultPerPage) instead of failing, so a mangled link still shows a list, and
+// Note says so.
 func ParsePaging(q url.Values) Paging {
-	p := Paging{Page: 1, PerPage: DefaultPerPage}
+	return parsePaging(q, PageSizes(), DefaultPerPage, "logins")
+}
+
+// parsePaging reads page and per_page for a list of things (its noun, plural) offered in sizes,
+// def when none is asked for.
+func parsePaging(q url.Values, sizes []int, def int, things string) Paging {
+	p := Paging{Page: 1, PerPage: def}
 	var notes []string
 	if raw := q.Get("per_page"); raw != "" {
-		if n, err := strconv.Atoi(raw); err == nil && slices.Contains(PageSizes(), n) {
+		if n, err := strconv.Atoi(raw); err == nil && slices.Contains(sizes, n) {
 			p.PerPage = n
 		} else {
-			notes = append(notes, fmt.Sprintf("The page size %q was not used: the choices are 25, 50, 100 and 500, and this page shows %d logins.", clip(raw, 24), p.PerPage))
+			notes = append(notes, fmt.Sprintf("The page size %q was not used: the choices are %s, and this page shows %d %s.", clip(raw, 24), sizeChoices(sizes), p.PerPage, things))
 		}
 	}
 	if raw := q.Get("page"); raw != "" {
@@ -94,6 +108,18 @@ func ParsePaging(q url.Values) Paging {
 	}
 	p.Note = strings.Join(notes, " ")
 	return p
+}
+
+// sizeChoices lists page sizes in words: "25, 50, 100 and 500".
+func sizeChoices(sizes []int) string {
+	words := make([]string, len(sizes))
+	for i, n := range sizes {
+		words[i] = strconv.Itoa(n)
+	}
+	if len(words) < 2 {
+		return strings.Join(words, "")
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
 }
 
 // PastEnd moves p to last, the last page there is, when it asks for one after it, and says so in

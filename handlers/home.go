@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -68,7 +69,25 @@ func (h *HomePages) Home(c echo.Context) error {
 		}
 	}
 
-	// Login counts: one limit=1 list call per domain, a few at a time, cached.
+	// A page of the domains: each costs a Mailgun call for its count, and an account may have
+	// thousands.
+	matching := len(rows)
+	paging := parsePaging(c.QueryParams(), HomePageSizes(), HomePerPage, "domains")
+	paging.PastEnd(LastPage(matching, paging.PerPage))
+	rows = rows[min(paging.Skip(), matching):min(paging.Skip()+paging.PerPage, matching)]
+	if paging.Note != "" {
+		problems = append(problems, paging.Note)
+	}
+	qParam := ""
+	if q != "" {
+		qParam = "&" + url.Values{"q": {q}}.Encode()
+	}
+	pager := makePager(paging, matching, len(rows), func(p, n int) string {
+		return "/?page=" + strconv.Itoa(p) + "&per_page=" + strconv.Itoa(n) + qParam
+	})
+	pager.Sizes = HomePageSizes()
+
+	// Login counts: one limit=1 list call per domain shown, a few at a time, cached.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(h.set.FanOut)
 	for i := range rows {
@@ -100,10 +119,15 @@ func (h *HomePages) Home(c echo.Context) error {
 		}
 	}
 	vm := views.HomeVM{
-		Page:       h.page(c, "Domains", subtitle, "domains", ""),
-		Query:      q,
-		Rows:       rows,
-		Total:      len(visible),
+		Page:     h.page(c, "Domains", subtitle, "domains", ""),
+		Query:    q,
+		Rows:     rows,
+		Total:    len(visible),
+		Matching: matching,
+		Pager:    pager,
+		// The pager shows once there is more than the smallest page: a choice of page size
+		// then matters.
+		Paged:      matching > HomePageSizes()[0],
 		LastUsed:   lastUsed,
 		ShowSearch: len(visible) > searchThreshold,
 		ExportURL:  "/export.csv",

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -163,6 +164,107 @@ func TestHomeSearch(t *testing.T) {
 	p = get(t, c, "/?q=acme")
 	if got := p.TestID("domain-row").Length(); got != 1 {
 		t.Errorf("search for acme: %d rows, want 1", got)
+	}
+}
+
+// TestHomeIsPaged: an account of many domains is listed a page at a time, and only the domains
+// shown are counted (a Mailgun call each): the home page of an account of thousands of domains
+// made thousands of calls before it showed. The search narrows before paging, and the pager's
+// links keep it.
+func TestHomeIsPaged(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for i := range 116 { // with the seed's 4: 120 domains
+		if err := e.SB.AddDomain(fmt.Sprintf("d%03d.example.net", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := e.signIn(t, "admin")
+	e.Clock.Add(2 * time.Minute) // the counts the sign-in's landing page made expire
+	rowsOf := func(p *testflow.Page) []string {
+		var names []string
+		p.TestID("domain-row").Each(func(_ int, s *goquery.Selection) { names = append(names, s.AttrOr("data-domain", "")) })
+		return names
+	}
+	summary := func(p *testflow.Page) string {
+		return strings.Join(strings.Fields(p.TestID("pager-summary").Text()), " ")
+	}
+
+	e.SB.ResetCalls()
+	p := get(t, c, "/")
+	wantStatus(t, p, http.StatusOK)
+	if got := len(rowsOf(p)); got != 50 {
+		t.Errorf("first page: %d rows, want 50", got)
+	}
+	if got, want := summary(p), "1–50 of 120"; got != want {
+		t.Errorf("first page's summary = %q, want %q", got, want)
+	}
+	if got, want := len(e.callsTo("list", "")), 50; got != want {
+		t.Errorf("first page: %d count calls, want %d (the domains shown)", got, want)
+	}
+
+	e.SB.ResetCalls()
+	p = get(t, c, "/?page=3")
+	rows := rowsOf(p)
+	if got, want := summary(p), "101–120 of 120"; got != want {
+		t.Errorf("page 3's summary = %q, want %q", got, want)
+	}
+	if len(rows) != 20 || rows[19] != "newsletter.example.org" {
+		t.Errorf("page 3 = %q, want the last 20 domains, ending with newsletter.example.org", rows)
+	}
+	if got, want := len(e.callsTo("list", "")), 20; got != want {
+		t.Errorf("page 3: %d count calls, want %d", got, want)
+	}
+	if got := p.Find(`[data-testid="login-count"]`).Last().Text(); !strings.Contains(got, "4") {
+		t.Errorf("newsletter.example.org's count = %q, want 4", got)
+	}
+
+	// Past the end: the last page, and the page says so.
+	p = get(t, c, "/?page=9")
+	wantStatus(t, p, http.StatusOK)
+	if got, want := strings.TrimSpace(p.TestID("flash-warning").Text()), "There is no page 9: this is the last page, 3."; got != want {
+		t.Errorf("past the end: warning %q, want %q", got, want)
+	}
+	// A size the page does not offer: the default, said with this page's words.
+	p = get(t, c, "/?per_page=500")
+	if got, want := strings.TrimSpace(p.TestID("flash-warning").Text()), `The page size "500" was not used: the choices are 25, 50 and 100, and this page shows 50 domains.`; got != want {
+		t.Errorf("size 500: warning %q, want %q", got, want)
+	}
+	if got := len(rowsOf(p)); got != 50 {
+		t.Errorf("size 500: %d rows, want 50", got)
+	}
+
+	// The search narrows first; the pager's links and its size form keep it.
+	p = get(t, c, "/?q=d0&per_page=25")
+	if got, want := summary(p), "1–25 of 100"; got != want {
+		t.Errorf("search d0: summary %q, want %q", got, want)
+	}
+	next := p.TestID("pager-next").AttrOr("href", "")
+	if next != "/?page=2&per_page=25&q=d0" {
+		t.Errorf("next page link = %q, want the search kept", next)
+	}
+	if got := p.Find(`nav[aria-label="Pagination"] form input[name="q"]`).AttrOr("value", ""); got != "d0" {
+		t.Errorf("page size form keeps q = %q, want d0", got)
+	}
+	if got, want := strings.Join(strings.Fields(p.TestID("filter-summary").Text()), " "), "100 of 120 domains match “d0”"; got != want {
+		t.Errorf("filter summary = %q, want %q", got, want)
+	}
+	p = get(t, c, next)
+	if rows := rowsOf(p); len(rows) != 25 || rows[0] != "d025.example.net" {
+		t.Errorf("search d0, page 2 = %q, want d025… first", rows)
+	}
+}
+
+// TestHomeSmallAccountHasNoPager: a few domains are one page, with nothing to page through or
+// size.
+func TestHomeSmallAccountHasNoPager(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	p := get(t, c, "/")
+	if n := p.Find(`nav[aria-label="Pagination"]`).Length(); n != 0 {
+		t.Errorf("%d pagers on the home page of 4 domains, want none", n)
+	}
+	if got := p.TestID("domain-row").Length(); got != 4 {
+		t.Errorf("%d rows, want 4", got)
 	}
 }
 

@@ -85,9 +85,12 @@ type SignedOutVM struct {
 // HomeVM lists the domains the user may see.
 type HomeVM struct {
 	Page
-	Query      string // the domain search box
-	Rows       []DomainRow
-	Total      int // domains visible before the search
+	Query      string      // the domain search box
+	Rows       []DomainRow // the page shown
+	Total      int         // domains visible before the search
+	Matching   int         // domains the search keeps, on every page
+	Pager      Pager
+	Paged      bool // show the pager
 	LastUsed   string
 	ShowSearch bool
 	ExportURL  string // the CSV of the listed domains' logins

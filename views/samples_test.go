@@ -58,6 +58,7 @@ func sampleHome() HomeVM {
 	return HomeVM{
 		Page:       p,
 		Total:      4,
+		Matching:   4,
 		LastUsed:   "example.com",
 		ShowSearch: true,
 		Rows: []DomainRow{
