@@ -236,6 +236,9 @@ func appendDomainPicker(b []byte, p *Page) []byte {
 		b = append(b, `<ul class="max-h-80 overflow-y-auto py-1">`...)
 		for i := range p.Domains {
 			d := &p.Domains[i]
+			if i >= PickerLimit && d.Label != p.CurrentDomain {
+				continue
+			}
 			b = append(b, `<li><a href="`...)
 			b = appendURL(b, d.URL)
 			// The whole name, wrapped when long: cut short, two domains that differ only at
@@ -258,8 +261,19 @@ func appendDomainPicker(b []byte, p *Page) []byte {
 		}
 		b = append(b, `</ul>`...)
 	}
-	return append(b, `<a href="/" class="menu-item border-t border-gray-100 font-medium dark:border-gray-800">All domains</a></div></details>`...)
+	if len(p.Domains) > PickerLimit {
+		// The rest are on the home page, with its search.
+		b = append(b, `<a href="/" class="menu-item border-t border-gray-100 font-medium dark:border-gray-800" data-testid="picker-all">All `...)
+		b = appendNumber(b, len(p.Domains))
+		return append(b, ` domains</a></div></details>`...)
+	}
+	return append(b, `<a href="/" class="menu-item border-t border-gray-100 font-medium dark:border-gray-800" data-testid="picker-all">All domains</a></div></details>`...)
 }
+
+// PickerLimit is how many domains the picker lists (and the current one): every page carries
+// it, and an account of thousands of domains made each page hundreds of kilobytes longer. The
+// picker's last link leads to the rest, on the home page.
+const PickerLimit = 20
 
 // appendUserMenu appends the signed-in user's menu with the sign-out form.
 func appendUserMenu(b []byte, p *Page) []byte {
