@@ -341,10 +341,11 @@ func Load(getenv func(string) string) (Config, error) {
 
 	// Go's runtime reads GOGC itself, and takes a malformed value as 100 without a word: SMTP Desk
 	// names it with the other settings instead. Any whole number is Go's (0 collects all the
-	// time, a negative one is off, as "off" is).
-	if v := get("GOGC"); v != "" && v != "off" {
-		if _, err := strconv.Atoi(v); err != nil {
-			p.add("GOGC", "%q is not a whole percentage; use e.g. GOGC=200 (SMTP Desk's default when unset), or GOGC=off", v)
+	// time, a negative one is off, as "off" is), read as the runtime reads it: untrimmed ("off "
+	// and " 50" are 100 to it), and within 32 bits.
+	if v := getenv("GOGC"); v != "" && v != "off" {
+		if _, err := strconv.ParseInt(v, 10, 32); err != nil {
+			p.add("GOGC", "%q is not a whole percentage; use e.g. GOGC=200 (SMTP Desk's default when unset), or GOGC=off, with no spaces", v)
 		}
 	}
 	if v := get("AUDIT_RETENTION"); v != "" && v != "0" {
@@ -384,10 +385,14 @@ func (c Config) Validate() error {
 		if c.ListenFlag {
 			name, set = "-addr", "-addr "
 		}
+		example := set + ":8080"
+		if c.Demo {
+			example = set + "127.0.0.1:8080" // the demo listens on loopback only
+		}
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			p.add(name, "%q is not host:port; use e.g. %s:8080", c.Listen, set)
+			p.add(name, "%q is not host:port; use e.g. %s", c.Listen, example)
 		} else if !validPort(c.Listen) {
-			p.add(name, "%q has no usable port (0 to 65535, or a service name); use e.g. %s:8080", c.Listen, set)
+			p.add(name, "%q has no usable port (a number from 0 to 65535); use e.g. %s", c.Listen, example)
 		} else if c.Demo && !isLoopbackHostPort(c.Listen) {
 			p.add(name, "%q: demo mode listens on loopback only; use e.g. %s127.0.0.1:8080", c.Listen, set)
 		}
@@ -446,7 +451,8 @@ func (c Config) Validate() error {
 	}
 	if c.Session.MaxAge <= 0 {
 		p.add("SESSION_MAX_AGE", "must be positive (e.g. SESSION_MAX_AGE=12h)")
-	} else if c.Session.IdleTimeout > c.Session.MaxAge {
+	} else if c.Session.IdleTimeout > c.Session.MaxAge && !c.loadProblems["SESSION_IDLE_TIMEOUT"] && !c.loadProblems["SESSION_MAX_AGE"] {
+		// (A malformed one was named already, and its default in place here is not the user's.)
 		p.add("SESSION_IDLE_TIMEOUT", "%s is longer than SESSION_MAX_AGE %s; use e.g. SESSION_IDLE_TIMEOUT=30m", c.Session.IdleTimeout, c.Session.MaxAge)
 	}
 
@@ -518,19 +524,18 @@ func postgresURL(dsn string) bool {
 // pgPrefix matches the start of a PostgreSQL URL in any letter case and with any slashes.
 var pgPrefix = regexp.MustCompile(`(?i)^postgres(ql)?:`)
 
-// validPort says whether hp's port can be listened on: a number from 0 to 65535 or a service
-// name the system knows ("http"). Checked with the rest of the settings, so that a typo is named
-// with them, before the database is opened, and not as net.Listen's "invalid port".
+// validPort says whether hp's port can be listened on: a number from 0 to 65535. Checked with
+// the rest of the settings, so that a typo is named with them, before the database is opened,
+// and not as net.Listen's "invalid port". A service name ("http") is refused although Go would
+// listen on it: no URL can name it, so the container's health check (`web healthcheck`, which
+// asks http://host:port/healthz) failed for good, and the names differ between systems.
 func validPort(hp string) bool {
 	_, port, err := net.SplitHostPort(hp)
 	if err != nil {
 		return false
 	}
-	if n, err := strconv.Atoi(port); err == nil {
-		return n >= 0 && n <= 65535
-	}
-	_, err = net.LookupPort("tcp", port)
-	return err == nil
+	n, err := strconv.Atoi(port)
+	return err == nil && strings.Trim(port, "0123456789") == "" && n <= 65535
 }
 
 // sameListener says whether two host:port addresses would take the same port: the same port
@@ -542,7 +547,14 @@ func sameListener(a, b string) bool {
 		return false
 	}
 	wildcard := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
-	return ha == hb || wildcard(ha) || wildcard(hb)
+	// Go listens on "localhost" at its IPv4 address first, the one the server took.
+	loopback := func(h string) string {
+		if strings.EqualFold(h, "localhost") {
+			return "127.0.0.1"
+		}
+		return h
+	}
+	return loopback(ha) == loopback(hb) || wildcard(ha) || wildcard(hb)
 }
 
 // pgKeywordDSN matches a libpq keyword/value connection string, which SMTP Desk does not take.
@@ -758,11 +770,17 @@ func boolean(get func(string) string, p *Problems, name string, def bool, exampl
 	return b
 }
 
+// parsePrefix reads a CIDR or an address. An IPv4-mapped IPv6 one (::ffff:10.0.0.1) is taken as
+// the IPv4 it maps: the peer address it is matched against is unmapped first, so kept as IPv6 it
+// never matched, and the proxy was silently not believed.
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		pfx, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, fmt.Errorf("parse prefix: %w", err)
+		}
+		if a := pfx.Addr(); a.Is4In6() && pfx.Bits() >= 96 {
+			pfx = netip.PrefixFrom(a.Unmap(), pfx.Bits()-96)
 		}
 		return pfx.Masked(), nil
 	}
@@ -770,6 +788,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if err != nil {
 		return netip.Prefix{}, fmt.Errorf("parse address: %w", err)
 	}
+	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 

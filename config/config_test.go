@@ -270,7 +270,18 @@ func TestProblems(t *testing.T) {
 		{"pprof without addr", map[string]string{"METRICS_PPROF": "true"}, nil, `METRICS_PPROF: the profiler is served only on METRICS_ADDR`},
 		{"gzip value", map[string]string{"HTTP_GZIP": "sometimes"}, nil, `HTTP_GZIP: "sometimes" is not true or false; use e.g. HTTP_GZIP=false`},
 		// Named with the rest before the database is opened, not as net.Listen's "invalid port".
-		{"listen port out of range", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:99999"}, nil, `SMTPDESK_LISTEN: "127.0.0.1:99999" has no usable port (0 to 65535, or a service name); use e.g. SMTPDESK_LISTEN=:8080`},
+		{"listen port out of range", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:99999"}, nil, `SMTPDESK_LISTEN: "127.0.0.1:99999" has no usable port (a number from 0 to 65535); use e.g. SMTPDESK_LISTEN=:8080`},
+		// Go listens on a service name, but no URL can name it: the container's health check
+		// (web healthcheck) failed for good.
+		{"listen port a service name", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:http"}, nil, `SMTPDESK_LISTEN: "127.0.0.1:http" has no usable port`},
+		{"listen port signed", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:+80"}, nil, `SMTPDESK_LISTEN: "127.0.0.1:+80" has no usable port`},
+		// A malformed duration is named once: its default in place is not compared with the other.
+		{"idle malformed, max age short", map[string]string{"SESSION_MAX_AGE": "10m", "SESSION_IDLE_TIMEOUT": "15"}, nil, `SESSION_IDLE_TIMEOUT: "15" is not a positive duration`},
+		{"metrics on the pages' port, as localhost", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:8090", "METRICS_ADDR": "localhost:8090"}, nil, `METRICS_ADDR: "localhost:8090" is the address SMTP Desk serves its pages on (127.0.0.1:8090)`},
+		// Go's runtime reads GOGC untrimmed, in 32 bits, and took these as 100.
+		{"gogc with a space", map[string]string{"GOGC": " 50"}, nil, `GOGC: " 50" is not a whole percentage`},
+		{"gogc off with a space", map[string]string{"GOGC": "off "}, nil, `GOGC: "off " is not a whole percentage`},
+		{"gogc past 32 bits", map[string]string{"GOGC": "3000000000"}, nil, `GOGC: "3000000000" is not a whole percentage`},
 		{"listen port not a port", map[string]string{"SMTPDESK_LISTEN": ":eighty"}, nil, `SMTPDESK_LISTEN: ":eighty" has no usable port`},
 		{"metrics port out of range", map[string]string{"METRICS_ADDR": "127.0.0.1:70000"}, nil, `METRICS_ADDR: "127.0.0.1:70000" has no usable port`},
 		// Start-up blamed "another program" for SMTP Desk's own main listener.
@@ -321,6 +332,32 @@ func TestRetentionZeroKeepsForever(t *testing.T) {
 		cfg, err := Load(env(m))
 		if err = errors.Join(err, cfg.Validate()); err != nil || cfg.AuditRetention != 0 {
 			t.Errorf("AUDIT_RETENTION=%s: retention %v, err %v; want 0 (forever) and no problem", v, cfg.AuditRetention, err)
+		}
+	}
+}
+
+// TestMappedTrustedProxies: a proxy written as an IPv4-mapped IPv6 address or prefix is the
+// IPv4 one, which the peer address (unmapped) is matched against: kept as IPv6 it never matched.
+func TestMappedTrustedProxies(t *testing.T) {
+	m := valid(t)
+	m["TRUSTED_PROXIES"] = "::ffff:10.0.0.1,::ffff:192.168.0.0/112,2001:db8::/32"
+	cfg, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(cfg.TrustedProxies), "[10.0.0.1/32 192.168.0.0/16 2001:db8::/32]"; got != want {
+		t.Errorf("proxies = %s, want %s", got, want)
+	}
+}
+
+// TestDemoListenHint: a malformed -addr in the demo is answered with an address the demo takes
+// (loopback), not ":8080", which it then refuses.
+func TestDemoListenHint(t *testing.T) {
+	for _, addr := range []string{"8081", "127.0.0.1:99999"} {
+		cfg := Config{Demo: true, Listen: addr, ListenFlag: true, DatabaseURL: "x.db", OIDC: OIDC{Scopes: []string{"openid"}}, Session: Session{IdleTimeout: time.Minute, MaxAge: time.Hour}}
+		err := cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), "use e.g. -addr 127.0.0.1:8080") {
+			t.Errorf("-addr %s in the demo: %v, want the hint -addr 127.0.0.1:8080", addr, err)
 		}
 	}
 }

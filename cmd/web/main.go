@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -449,7 +450,11 @@ func runDemo(ctx context.Context, cfg config.Config, o options, getenv func(stri
 	fmt.Fprintf(stdout, "\n%s\n  SMTP Desk demo is running: %s\n\n", bar, d.URL)
 	fmt.Fprintf(stdout, "  DEMO MODE — Mailgun (sandbox on %s) and sign-in (demo provider on %s) are simulated;\n",
 		strings.TrimPrefix(d.MailgunURL, "http://"), strings.TrimPrefix(d.IdP.Issuer(), "http://"))
-	fmt.Fprintf(stdout, "  data in %s; listening on 127.0.0.1 only.\n", d.DataDir)
+	host := "127.0.0.1"
+	if u, err := url.Parse(d.URL); err == nil {
+		host = u.Hostname() // -addr [::1]:8080, or 127.0.0.2
+	}
+	fmt.Fprintf(stdout, "  data in %s; listening on %s only.\n", d.DataDir, host)
 	if ignored := demoIgnores(getenv, cfg); len(ignored) > 0 {
 		fmt.Fprintf(stdout, "\n  Not used by the demo, which brings its own sign-in, database, policy and Mailgun:\n    %s\n  (run without -demo to use them)\n",
 			strings.Join(ignored, ", "))

@@ -194,6 +194,20 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 }
 
+// TestDemoBannerNamesItsAddress: the banner says where the demo listens, also when -addr picks
+// another loopback address than 127.0.0.1 (it said 127.0.0.1 whatever the address).
+func TestDemoBannerNamesItsAddress(t *testing.T) {
+	l, err := net.Listen("tcp", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	}
+	l.Close()
+	_, out, _ := startDemo(t, envOf(nil), "-addr", "[::1]:0", "-data", t.TempDir())
+	if banner := out.String(); !strings.Contains(banner, "listening on ::1 only") {
+		t.Errorf("banner does not say it listens on ::1:\n%s", banner)
+	}
+}
+
 // TestDemo: -demo starts with nothing configured, says loudly what is simulated, serves a
 // styled page on loopback and stops cleanly when the context ends.
 func TestDemo(t *testing.T) {
@@ -290,7 +304,7 @@ func startDemo(t *testing.T, getenv func(string) string, args ...string) (base s
 		}
 	}
 	t.Cleanup(stop)
-	re := regexp.MustCompile(`SMTP Desk demo is running: (http://127\.0\.0\.1:\d+)`)
+	re := regexp.MustCompile(`SMTP Desk demo is running: (http://(?:127\.0\.0\.1|\[::1\]):\d+)`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
