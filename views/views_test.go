@@ -733,7 +733,11 @@ func TestHomeOnAPhone(t *testing.T) {
 	if n := doc.Find(`th.max-sm\:hidden`).Length(); n != 1 {
 		t.Errorf("%d hidden-on-phone header cells, want 1 (State)", n)
 	}
-	doc.Find(`tr[data-testid="domain-row"]`).Each(func(_ int, row *goquery.Selection) {
+	rows := doc.Find(`tr[data-testid="domain-row"]`)
+	if n, want := rows.Length(), len(sampleHome().Rows); n != want {
+		t.Fatalf("%d domain rows, want %d", n, want)
+	}
+	rows.Each(func(_ int, row *goquery.Selection) {
 		name, _ := row.Attr("data-domain")
 		first := row.Find("td").First()
 		phone := first.Find(`span.sm\:hidden [data-testid="state-badge"]`)

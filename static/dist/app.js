@@ -31,6 +31,9 @@
       return navigator.clipboard.writeText(text);
     }
     return new Promise(function (resolve, reject) {
+      // The text is copied from a textarea of its own, which takes the focus to select it: the
+      // focus goes back where it was (the button), or the next Tab started again at the top.
+      var before = document.activeElement;
       var ta = document.createElement('textarea');
       ta.value = text;
       ta.setAttribute('readonly', '');
@@ -40,25 +43,33 @@
       var ok = false;
       try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
       document.body.removeChild(ta);
+      if (before && typeof before.focus === 'function') before.focus();
       if (ok) { resolve(); } else { reject(new Error('copy failed')); }
     });
   }
 
   // copyWithFeedback copies text and says so on btn ("Copied") and to screen readers; when the
-  // browser refuses, fallback() selects what can be copied by hand and the failure is announced.
+  // browser refuses, the button says "Not copied", the page's data-copy-failed note shows (what
+  // to do instead, for good: the passwords are shown once), fallback() selects what can be
+  // copied by hand, and the failure is announced.
   function copyWithFeedback(btn, text, copiedMsg, failedMsg, fallback) {
     var label = btn.querySelector('[data-copy-label]') || btn;
     var original = btn.getAttribute('data-label') || label.textContent;
     btn.setAttribute('data-label', original);
-    copyText(text).then(function () {
-      label.textContent = 'Copied';
-      btn.setAttribute('data-copied', 'true');
-      announce(copiedMsg);
+    function show(word, attr, ms) {
+      label.textContent = word;
+      btn.setAttribute(attr, 'true');
       window.setTimeout(function () {
         label.textContent = original;
-        btn.removeAttribute('data-copied');
-      }, 2000);
+        btn.removeAttribute(attr);
+      }, ms);
+    }
+    copyText(text).then(function () {
+      show('Copied', 'data-copied', 2000);
+      announce(copiedMsg);
     }, function () {
+      show('Not copied', 'data-copy-refused', 4000);
+      document.querySelectorAll('[data-copy-failed]').forEach(function (note) { note.hidden = false; });
       if (fallback) fallback();
       announce(failedMsg);
     });
@@ -181,13 +192,15 @@
         cancel.title = 'Already sent: the deletion cannot be called back';
       }
     });
-    window.addEventListener('pageshow', function () {
+    function unsend() {
       sent = false;
       if (cancel) {
         cancel.disabled = false;
         cancel.removeAttribute('title');
       }
-    });
+    }
+    window.addEventListener('pageshow', unsend);
+    onSendingStopped(unsend);
     dialog.addEventListener('cancel', function (ev) {
       if (sent) ev.preventDefault();
     });
@@ -464,7 +477,7 @@
       var link = ev.target && ev.target.closest ? ev.target.closest('form[data-sending] a[href]') : null;
       if (link) ev.preventDefault();
     });
-    window.addEventListener('pageshow', function () {
+    function unmark() {
       document.querySelectorAll('form[data-sending]').forEach(function (f) {
         f.removeAttribute('data-sending');
         f.removeAttribute('aria-busy');
@@ -473,6 +486,31 @@
           a.removeAttribute('aria-disabled');
           a.removeAttribute('title');
         });
+      });
+    }
+    window.addEventListener('pageshow', unmark);
+    onSendingStopped(function () {
+      unmark();
+      announce('Sending stopped. The change may have been made already: check the list before sending it again.');
+    });
+  }
+
+  // onSendingStopped calls fn when the sending of a form is stopped before its answer came (the
+  // browser's Stop button, or Esc while the page loads): the page stays, and no pageshow comes
+  // to undo what was marked for the sending. Browsers without the Navigation API keep the mark
+  // until the page is shown again.
+  var stoppedHandlers = [];
+  function onSendingStopped(fn) {
+    if (stoppedHandlers.push(fn) > 1 || !window.navigation || !window.navigation.addEventListener) return;
+    window.navigation.addEventListener('navigate', function (ev) {
+      if (!ev.formData || !ev.signal) return;
+      ev.signal.addEventListener('abort', function () {
+        // The signal also ends when the answer replaces this page: only a page still shown
+        // (not being left) was stopped.
+        window.setTimeout(function () {
+          if (document.visibilityState === 'hidden') return;
+          stoppedHandlers.forEach(function (h) { h(); });
+        }, 0);
       });
     });
   }
