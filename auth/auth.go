@@ -221,14 +221,23 @@ func (a *Auth) Discover(ctx context.Context) error {
 	return nil
 }
 
-// Register adds GET /auth/login, GET /auth/callback, POST /auth/logout and GET /auth/signed-out.
-// They load the session themselves, so they work with or without the Session middleware; logout
-// is CSRF-checked whether or not CSRF() runs globally.
+// Register adds GET /auth/login, GET /auth/callback, POST /auth/logout and GET and HEAD
+// /auth/signed-out. They load the session themselves, so they work with or without the Session
+// middleware; logout is CSRF-checked whether or not CSRF() runs globally. A HEAD of the sign-in
+// steps is refused (405, Allow: GET): one starts a sign-in and the other spends its code, which a
+// link checker must not do, and unrouted it fell through to the pages' catch-all and was sent to
+// sign in.
 func (a *Auth) Register(e *echo.Echo) {
 	e.GET(LoginPath, a.login)
 	e.GET(CallbackPath, a.callback)
+	refuseHead := func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderAllow, http.MethodGet)
+		return echo.NewHTTPError(http.StatusMethodNotAllowed)
+	}
+	e.HEAD(LoginPath, refuseHead)
+	e.HEAD(CallbackPath, refuseHead)
 	e.POST(LogoutPath, a.logout, a.CSRF())
-	e.GET(SignedOutPath, a.signedOut)
+	e.Match([]string{http.MethodGet, http.MethodHead}, SignedOutPath, a.signedOut)
 }
 
 func (a *Auth) signedOut(c echo.Context) error {

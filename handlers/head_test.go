@@ -42,6 +42,16 @@ func TestHEADAnswersAsGETDoes(t *testing.T) {
 			t.Errorf("HEAD %s = %d with %d body bytes, want 200 and none", path, p.Status, len(p.Body))
 		}
 	}
+	// The signed-out page is a page too; the sign-in steps have side effects (a sign-in begun, a
+	// code spent) and refuse a HEAD, naming GET.
+	if p := head(t, anon, "/auth/signed-out"); p.Status != http.StatusOK || len(p.Body) != 0 {
+		t.Errorf("HEAD /auth/signed-out = %d with %d body bytes, want 200 and none", p.Status, len(p.Body))
+	}
+	for _, path := range []string{"/auth/login", "/auth/callback?code=x&state=y"} {
+		if p := head(t, anon, path); p.Status != http.StatusMethodNotAllowed || p.Header.Get("Allow") != "GET" {
+			t.Errorf("HEAD %s = %d, Allow %q; want 405, Allow GET", path, p.Status, p.Header.Get("Allow"))
+		}
+	}
 	// Signed out, a page's HEAD is sent to sign-in, as its GET is.
 	if p := head(t, anon, "/d/acme.example"); p.Status != http.StatusFound || !strings.HasPrefix(p.Header.Get("Location"), "/auth/login") {
 		t.Errorf("HEAD of a page signed out = %d to %q, want a redirect to sign-in", p.Status, p.Header.Get("Location"))
