@@ -165,3 +165,26 @@ func TestAddressNamesThePageShownWithoutDelete(t *testing.T) {
 		t.Errorf("the address is %s, want %s (the last page, which is shown)", tb.path(), want)
 	}
 }
+
+// TestBackAfterDoneSkipsThePasswordsPage: "Done, back to the list" replaces the passwords page
+// in the history, so Back from the list leads to the page before it (the create form), not to
+// the answer of the form, which the browser can only ask to send again (its ERR_CACHE_MISS page).
+func TestBackAfterDoneSkipsThePasswordsPage(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("done-back")
+	tb.signIn("operator")
+	tb.wantStatus("create form", tb.open("/d/acme.example/new"), http.StatusOK)
+	tb.fill(testid("logins-input"), "back-after-done")
+	tb.wantStatus("create", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.wait(testid("done-link"))
+	tb.wantStatus("Done", tb.click(testid("done-link")), http.StatusOK)
+	tb.wait(rowSel)
+	tb.back(1)
+	if got, want := tb.path(), "/d/acme.example/new"; got != want {
+		t.Errorf("Back from the list after Done led to %s, want %s (the form, fetched again)", got, want)
+	}
+	if !tb.has(testid("logins-input")) {
+		t.Errorf("Back from the list after Done shows no create form: %.200s", tb.text("body"))
+	}
+}

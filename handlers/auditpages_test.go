@@ -297,7 +297,7 @@ func TestAuditKeepsSystemLoginsAsked(t *testing.T) {
 		if strings.HasPrefix(id, "previous-") {
 			return asked
 		}
-		return asked + " Asked for generated passwords."
+		return asked + " Asked for a generated password." // one login
 	}
 	want := map[string]string{"ok": "", "pending": "", "failed": "alice@acme.example already exists in this domain.",
 		"unknown": "Mailgun answered with an error, so whether the change was made is unknown."}

@@ -95,7 +95,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 
-	pending, refused := h.begin(c, sc, "credential.create", createDetail(f.System, f.Mode), f.Logins)
+	pending, refused := h.begin(c, sc, "credential.create", createDetail(f.System, f.Mode, len(f.Logins)), f.Logins)
 	if pending == nil {
 		h.releaseForm(c, token) // nothing was sent: the same form may be sent again
 		vm := form()
@@ -373,9 +373,13 @@ func generatedCount(secrets []views.Secret) int {
 // createDetail is the detail of a create's audit entry, written with its pending entry so that it
 // says so whatever Mailgun answers and even if the completion is lost: system logins first
 // (aboutSystemLogins, which the trail's reading of system logins matches: a system login outlives
-// delete all), then whether the passwords were generated or typed, as a reset's entry says.
-func createDetail(system bool, mode string) string {
+// delete all), then whether the passwords (of n logins) were generated or typed, as a reset's
+// entry says.
+func createDetail(system bool, mode string, n int) string {
 	about := aboutGeneratedPasswords
+	if n == 1 {
+		about = aboutGeneratedPassword
+	}
 	if mode == "manual" {
 		about = aboutTypedPassword
 	}

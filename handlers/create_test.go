@@ -266,7 +266,7 @@ func TestCreateAuthorization(t *testing.T) {
 	wantStatus(t, p, http.StatusOK)
 	// The trail says the login was asked for as a system one (delete all keeps those), once.
 	made := e.auditEntries(t, store.AuditFilter{Action: "credential.create"})
-	if len(made) != 1 || made[0].Outcome != "ok" || made[0].Detail != "Asked for as system logins. Asked for generated passwords." || strings.Contains(made[0].UpstreamMessage, "system logins") {
+	if len(made) != 1 || made[0].Outcome != "ok" || made[0].Detail != "Asked for as system logins. Asked for a generated password." || strings.Contains(made[0].UpstreamMessage, "system logins") {
 		t.Errorf("create entries %+v, want one ok entry whose detail (only) says system logins", made)
 	}
 }
@@ -312,7 +312,7 @@ func TestCreateSystemLoginsSaysSoWhilePending(t *testing.T) {
 	if status = <-done; status != http.StatusOK {
 		t.Errorf("the create = %d, want 200", status)
 	}
-	if len(pending) != 1 || pending[0].Outcome != store.OutcomePending || pending[0].Detail != "Asked for as system logins. Asked for generated passwords." {
+	if len(pending) != 1 || pending[0].Outcome != store.OutcomePending || pending[0].Detail != "Asked for as system logins. Asked for a generated password." {
 		t.Errorf("while Mailgun had the create, the trail held %+v, want one pending entry saying system logins were asked for", pending)
 	}
 }

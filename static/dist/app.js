@@ -515,7 +515,21 @@
     });
   }
 
+  // A link marked data-replace (a passwords page's "Done") replaces the page in the history
+  // instead of adding an entry: the page is the answer to a form, and Back onto it made the
+  // browser ask to send the form again (an error page first, and "already sent" after).
+  function initReplaceLinks() {
+    document.querySelectorAll('a[data-replace]').forEach(function (link) {
+      link.addEventListener('click', function (ev) {
+        if (ev.defaultPrevented || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey || ev.button !== 0) return;
+        ev.preventDefault();
+        window.location.replace(link.href);
+      });
+    });
+  }
+
   ready(function () {
+    initReplaceLinks();
     initSendOnce();
     initCopy();
     initFlashes();
