@@ -77,6 +77,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 		// onlySystem: the whole domain holds nothing but system logins, which "delete all"
 		// keeps. A filtered view reads the whole domain and knows; a page knows further down.
 		onlySystem bool
+		// filterOnly: how many logins the filter matches when the "To rotate" view of it is
+		// empty (0 otherwise).
+		filterOnly int
 	)
 	if filter == "" && !rotate {
 		list, err := h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage)
@@ -117,6 +120,11 @@ func (h *CredentialPages) List(c echo.Context) error {
 		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !rot.isSystem(cr) })
 		matches := selectLogins(all, filter, rotate, rot)
 		total = len(matches)
+		if total == 0 && rotate && filter != "" {
+			// None to rotate among the filter's matches: how many match, so that the page does
+			// not read "No logins match" when some do.
+			filterOnly = len(selectLogins(all, filter, false, rot))
+		}
 		// The page that holds a login just changed, unless the page asked for does.
 		if i := firstChanged(matches, changed); i >= 0 && (i < paging.Skip() || i >= paging.Skip()+paging.PerPage) {
 			paging.Page = i/paging.PerPage + 1
@@ -235,6 +243,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 	}
 	if filter != "" || rotate {
 		vm.FilterCount = total
+		vm.FilterOnlyCount = filterOnly
 	}
 	if slices.ContainsFunc(rows, func(r views.CredentialRow) bool { return r.CanDelete }) {
 		vm.FormToken = newFormToken() // the delete dialog's (views.ConfirmDialog)

@@ -14,6 +14,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/smtpdesk/smtpdesk/audit"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
 )
 
@@ -195,5 +196,47 @@ func TestRotateViewSpeaksOfPasswords(t *testing.T) {
 	got := strings.Join(strings.Fields(p.TestID("empty-state").Text()), " ")
 	if !strings.Contains(got, "Nothing to rotate") || strings.Contains(got, "younger than") || !strings.Contains(got, "password") {
 		t.Errorf("empty rotate view of a domain whose old logins were all reset: %q", got)
+	}
+}
+
+// TestRotateViewOfAFilterWithNothingDue: the "To rotate" view of a filter that matches logins,
+// none of them due, says so and how many match, with a link to them; it read "No logins match",
+// which is untrue, and its "Show all logins" kept the filter. A filter matching nothing still
+// says that.
+func TestRotateViewOfAFilterWithNothingDue(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const domain = "acme.example"
+	for _, logins := range []string{"fresh-one", "fresh-two\nfresh-three"} {
+		p := submit(t, c, "/d/"+domain+"/new", "/d/"+domain+"/new", map[string]string{"logins": logins, "mode": "generate"})
+		wantStatus(t, p, http.StatusOK)
+	}
+	heading := func(p *testflow.Page) string {
+		return strings.Join(strings.Fields(p.Find(`[data-testid="empty-state"] h2, [data-testid="empty-state"] h3`).First().Text()), " ")
+	}
+	p := get(t, c, "/d/"+domain+"?q=fresh&rotate=1")
+	wantStatus(t, p, http.StatusOK)
+	if got, want := heading(p), "None of the 3 logins matching “fresh” is due for rotation"; got != want {
+		t.Errorf("heading = %q, want %q", got, want)
+	}
+	link := p.TestID("show-all")
+	if got := strings.Join(strings.Fields(link.Text()), " "); got != "Show the 3 matching logins" {
+		t.Errorf("link = %q, want Show the 3 matching logins", got)
+	}
+	if href := link.AttrOr("href", ""); !strings.Contains(href, "q=fresh") || strings.Contains(href, "rotate") {
+		t.Errorf("link leads to %q, want the filter's matches, not the rotate view", href)
+	}
+
+	p = get(t, c, "/d/"+domain+"?q=fresh-one&rotate=1")
+	if got, want := heading(p), "The login matching “fresh-one” is not due for rotation"; got != want {
+		t.Errorf("one match: heading = %q, want %q", got, want)
+	}
+
+	p = get(t, c, "/d/"+domain+"?q=nobody-like-this&rotate=1")
+	if got, want := heading(p), "No logins match “nobody-like-this”"; got != want {
+		t.Errorf("no match: heading = %q, want %q", got, want)
+	}
+	if p.TestID("show-all").Length() != 0 {
+		t.Error("no match: the page offers to show the filter's matches, which are none")
 	}
 }

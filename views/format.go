@@ -519,11 +519,7 @@ func countOf(n int, noun string) string {
 
 // filterEmptyBody explains an empty filtered list.
 func filterEmptyBody(vm CredentialsVM) string {
-	body := "The filter looks for the text in the logins' names before the @ (in the whole login when it has an @), across every page of the domain"
-	if vm.Rotate {
-		body += ", among the logins whose password is older than " + Number(vm.AgeDays) + " days"
-	}
-	body += "."
+	body := "The filter looks for the text in the logins' names before the @ (in the whole login when it has an @), across every page of the domain."
 	// Only for the domain's name, or an end of it with a dot (".com", "example.com"): "x" or
 	// "com" is as likely the start of a login.
 	if f, d := strings.ToLower(vm.Filter), strings.ToLower(vm.Domain); f != "" && !strings.Contains(f, "@") &&
@@ -533,6 +529,23 @@ func filterEmptyBody(vm CredentialsVM) string {
 		body += " Every login here ends in @" + vm.Domain + ", so the domain's name is not searched: to find logins by their whole address, type it with its @ (such as @" + vm.Domain + ")."
 	}
 	return body
+}
+
+// rotateNoneHeading and rotateNoneBody say that none of the logins a filter matches is due for
+// rotation (the "To rotate" view of the filter is empty, FilterOnlyCount > 0).
+func rotateNoneHeading(vm CredentialsVM) string {
+	if vm.FilterOnlyCount == 1 {
+		return "The login matching “" + vm.Filter + "” is not due for rotation"
+	}
+	return "None of the " + countOf(vm.FilterOnlyCount, "login") + " matching “" + vm.Filter + "” is due for rotation"
+}
+
+func rotateNoneBody(vm CredentialsVM) string {
+	who := "Each of them"
+	if vm.FilterOnlyCount == 1 {
+		who = "It"
+	}
+	return who + " had its password set, by its creation or a reset through SMTP Desk, in the last " + Number(vm.AgeDays) + " days."
 }
 
 // clearFilterURL is the list without a filter, keeping the page size (and the "To rotate"

@@ -128,22 +128,25 @@ type Perms struct {
 // CredentialsVM is the domain page: one page of a domain's SMTP credentials.
 type CredentialsVM struct {
 	Page
-	Domain       string
-	Role         string
-	Can          Perms
-	Rows         []CredentialRow
-	Pager        Pager
-	Filter       string // login substring; when set, Rows are the matches across the whole domain
-	FilterCount  int    // matches found across the domain (of the filter, of Rotate, or both)
-	Rotate       bool   // only the logins whose password is older than AgeDays ("To rotate"), across the domain
-	AllURL       string // the page with every login (keeping the filter and page size)
-	RotateURL    string // the page with only the logins to rotate
-	AgeDays      int    // the "consider rotating" threshold
-	CreateURL    string
-	DeleteAllURL string
-	AuditURL     string
-	OwnResetURL  string // the reset of the user's own login, when self-service is all they may do here
-	ExportURL    string // the CSV of the logins the page shows across the domain (Filter, Rotate)
+	Domain      string
+	Role        string
+	Can         Perms
+	Rows        []CredentialRow
+	Pager       Pager
+	Filter      string // login substring; when set, Rows are the matches across the whole domain
+	FilterCount int    // matches found across the domain (of the filter, of Rotate, or both)
+	// FilterOnlyCount is, when the "To rotate" view of a filter is empty, how many logins the
+	// filter matches (0 otherwise): none of them is due for rotation.
+	FilterOnlyCount int
+	Rotate          bool   // only the logins whose password is older than AgeDays ("To rotate"), across the domain
+	AllURL          string // the page with every login (keeping the filter and page size)
+	RotateURL       string // the page with only the logins to rotate
+	AgeDays         int    // the "consider rotating" threshold
+	CreateURL       string
+	DeleteAllURL    string
+	AuditURL        string
+	OwnResetURL     string // the reset of the user's own login, when self-service is all they may do here
+	ExportURL       string // the CSV of the logins the page shows across the domain (Filter, Rotate)
 	// LoginURL is the path under which a login's pages live, "/d/example.com/logins/": a row
 	// links to LoginURL + url.PathEscape(login) + "/reset" and + "/delete" (the delete
 	// confirmation page, whose form posts back to the same URL; with JavaScript the list page
