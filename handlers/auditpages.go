@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,8 +85,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		Page:     h.page(c, "Audit trail", "Who changed which SMTP login, when, and with what outcome.", "audit", ""),
 		Filter:   q.Form,
 		Problems: q.Problems,
-		CSVURL:   exportURL("/audit/export.csv", q),
-		JSONLURL: exportURL("/audit/export.jsonl", q),
+
 		Actions:  auditActionsFor(admin),
 		Outcomes: AuditOutcomes(),
 		Login:    q.Form.Login,
@@ -98,6 +98,12 @@ func (h *AuditPages) List(c echo.Context) error {
 		}
 	}
 	vm.Domains = domainChoices(trail, vm.Page.Domains, q.Form.Domain)
+	// The export links carry the filters applied; one that the export would refuse (a domain the
+	// user may not view, a login without its @) is not offered: the page says why already.
+	vm.CSVURL, vm.JSONLURL = exportURL("/audit/export.csv", q), exportURL("/audit/export.jsonl", q)
+	if u, err := url.Parse(vm.CSVURL); err != nil || len(h.exportQuery(c, u).Problems) > 0 {
+		vm.CSVURL, vm.JSONLURL = "", ""
+	}
 	if admin {
 		vm.VerifyURL = "/audit/verify"
 	}
@@ -208,13 +214,39 @@ func (a AuditQuery) withoutAdminOnly() AuditQuery {
 // of that domain's entries (scopeFilter), and "No entries match" or "Nothing recorded for
 // alice@… yet" read as "nobody touched it". The filter stays applied, so the page shows no
 // other domain's entries in their place; the exports refuse the link.
+//
+// A login filter's domain is looked at too: a login of a domain the user may not view, or of
+// another domain than the domain filter's, can match no entry shown, and its history read
+// "Nothing recorded for alice@… yet".
 func (h *AuditPages) outsideScope(c echo.Context, q AuditQuery) AuditQuery {
+	pol, subj := h.policy.Current(), auth.UserFrom(c).PolicySubject()
 	d := q.Form.Domain
-	if d == "" || h.policy.Current().Can(auth.UserFrom(c).PolicySubject(), d, policy.ActView) {
+	if d != "" && !pol.Can(subj, d, policy.ActView) {
+		q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("You may not view %s, so the audit trail shows you none of its entries, whatever they are. An administrator or a reviewer of that domain can see them.", d))
 		return q
 	}
-	q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("You may not view %s, so the audit trail shows you none of its entries, whatever they are. An administrator or a reviewer of that domain can see them.", d))
+	login := q.Form.Login
+	at := strings.LastIndexByte(login, '@')
+	if at < 0 {
+		return q
+	}
+	switch ld := login[at+1:]; {
+	case d != "" && !strings.EqualFold(ld, d):
+		q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("The login %s is not in %s, so no entry can match both filters: clear one of them.", login, d))
+	case d == "" && !pol.Can(subj, ld, policy.ActView):
+		q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("You may not view %s, so the audit trail shows you none of the entries of %s, whatever they are. An administrator or a reviewer of that domain can see them.", ld, login))
+	}
 	return q
+}
+
+// exportQuery is the audit query of an export's address u, as the export reads it: its
+// Problems refuse the export.
+func (h *AuditPages) exportQuery(c echo.Context, u *url.URL) AuditQuery {
+	q := parseAuditURL(u)
+	if !h.isAdmin(c) {
+		q = q.withoutAdminOnly()
+	}
+	return h.outsideScope(c, q)
 }
 
 // isAdmin says whether the signed-in user is an administrator under the policy in force now.
@@ -385,13 +417,15 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
 		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is no audit trail to export.")
 	}
-	q := parseAuditURL(c.Request().URL)
-	if !h.isAdmin(c) {
-		q = q.withoutAdminOnly()
-	}
-	q = h.outsideScope(c, q)
+	q := h.exportQuery(c, c.Request().URL)
 	if len(q.Problems) > 0 {
-		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(q.Problems, " ")+" Set the filters on the audit page and export from there.")
+		// The way back is the trail with these filters, which says the same and lets them be set.
+		back := "/audit"
+		if raw := c.Request().URL.RawQuery; raw != "" {
+			back += "?" + raw
+		}
+		return h.errorPageNext(c, http.StatusBadRequest, "Nothing was exported", strings.Join(q.Problems, " "),
+			"Set the filters on the audit page and export from there.", 0, &views.Link{Label: "Back to the audit trail", URL: templ.SafeURL(back)})
 	}
 	q.Before = 0
 	back := &views.Link{Label: "Back to the audit trail", URL: templ.SafeURL(exportURL("/audit", q))}

@@ -754,7 +754,7 @@ func TestAuditFilterProblems(t *testing.T) {
 		for _, path := range []string{"/audit/export.csv?to=tomorrow&domain=acme.example", "/audit/export.jsonl?outcome=%0A"} {
 			p := get(t, admin, path)
 			wantStatus(t, p, http.StatusBadRequest)
-			if txt := p.Text(); !strings.Contains(txt, "Nothing was exported.") || !strings.Contains(txt, "was not applied") {
+			if txt := p.Text(); !strings.Contains(txt, "Nothing was exported") || !strings.Contains(txt, "was not applied") || !strings.Contains(txt, "Back to the audit trail") {
 				t.Errorf("%s: the error page does not say why: %q", path, txt)
 			}
 			if cd := p.Header.Get("Content-Disposition"); cd != "" {
@@ -1078,16 +1078,39 @@ func TestAuditDomainOutsideScope(t *testing.T) {
 		if got := p.TestID("empty-state").Text(); strings.Contains(got, "Nothing recorded") {
 			t.Errorf("%s: the empty state says %q", path, got)
 		}
+		// The exports would refuse these filters: the page offers none.
+		if n := p.TestID("export-csv").Length() + p.TestID("export-jsonl").Length(); n != 0 {
+			t.Errorf("%s: %d export links offered for filters the exports refuse", path, n)
+		}
 	}
 	for _, path := range []string{"/audit/export.csv?domain=acme.example", "/audit/export.jsonl?domain=acme.example"} {
 		p := get(t, c, path)
 		wantStatus(t, p, http.StatusBadRequest)
 	}
+	// A login's history alone, of a domain the reviewer may not view: the same, not "Nothing
+	// recorded for alice@acme.example yet".
+	p := get(t, c, "/audit?login=alice%40acme.example")
+	if got := p.TestID("filter-problems").Text(); !strings.Contains(got, "may not view acme.example") {
+		t.Errorf("a login of acme.example for its non-reviewer: problems %q", got)
+	}
+	if got := p.TestID("empty-state").Text(); strings.Contains(got, "Nothing recorded") {
+		t.Errorf("a login of acme.example for its non-reviewer: the empty state says %q", got)
+	}
+	wantStatus(t, get(t, c, "/audit/export.csv?login=alice%40acme.example"), http.StatusBadRequest)
 	// A domain they may view, and every domain for an administrator, are filtered as before.
 	if p := get(t, c, "/audit?domain=example.com"); p.TestID("filter-problems").Length() != 0 || p.TestID("audit-row").Length() != 1 {
 		t.Errorf("example.com for its reviewer: problems %q, %d rows", p.TestID("filter-problems").Text(), p.TestID("audit-row").Length())
 	}
 	a := e.signIn(t, "admin")
+	// A login of another domain than the domain filter's: no entry can match both, and the page
+	// says so instead of "Nothing recorded" for the login.
+	if p := get(t, a, "/audit?domain=example.com&login=alice%40acme.example"); !strings.Contains(p.TestID("filter-problems").Text(), "alice@acme.example is not in example.com") ||
+		strings.Contains(p.TestID("empty-state").Text(), "Nothing recorded") {
+		t.Errorf("a login of another domain: problems %q, empty state %q", p.TestID("filter-problems").Text(), p.TestID("empty-state").Text())
+	}
+	if p := get(t, a, "/audit?domain=acme.example&login=alice%40acme.example"); p.TestID("filter-problems").Length() != 0 || p.TestID("audit-row").Length() != 2 {
+		t.Errorf("alice's history for the admin: problems %q, %d rows, want none and 2", p.TestID("filter-problems").Text(), p.TestID("audit-row").Length())
+	}
 	if p := get(t, a, "/audit?domain=acme.example"); p.TestID("filter-problems").Length() != 0 || p.TestID("audit-row").Length() != 2 {
 		t.Errorf("acme.example for an administrator: problems %q, %d rows", p.TestID("filter-problems").Text(), p.TestID("audit-row").Length())
 	}
