@@ -701,6 +701,10 @@ func TestDeleteDialogSaysWhatItDeletes(t *testing.T) {
 	if !strings.Contains(d.Description, login) || !strings.Contains(d.Description, domain) {
 		t.Errorf("the dialog's description is %q: a screen reader is not told it deletes %s from %s", d.Description, login, domain)
 	}
+	// As the confirmation page without scripts says.
+	if !strings.Contains(d.Description, "This cannot be undone.") {
+		t.Errorf("the dialog's description is %q: it does not say that the delete cannot be undone", d.Description)
+	}
 	tb.look("delete-dialog")
 
 	tb.do("press Esc", keyPress("Escape", "Escape", 27))

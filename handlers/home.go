@@ -127,9 +127,10 @@ func (h *HomePages) Home(c echo.Context) error {
 		Pager:    pager,
 		// The pager shows once there is more than the smallest page: a choice of page size
 		// then matters.
-		Paged:      matching > HomePageSizes()[0],
-		LastUsed:   lastUsed,
-		ShowSearch: len(visible) > searchThreshold,
+		Paged:    matching > HomePageSizes()[0],
+		LastUsed: lastUsed,
+		// With a search asked for, its box too, where it can be changed or cleared.
+		ShowSearch: len(visible) > searchThreshold || q != "",
 		ExportURL:  "/export.csv",
 	}
 	if q != "" {

@@ -167,6 +167,24 @@ func TestHomeSearch(t *testing.T) {
 	}
 }
 
+// TestHomeSearchBoxWithFewDomains: a few domains get no search box, but an address that asks
+// for a search (a bookmark, a shared link) shows its box, with the query and a Clear link; it
+// showed "1 of 4 domains match" with no way to change or clear it.
+func TestHomeSearchBoxWithFewDomains(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	if p := get(t, c, "/"); p.TestID("filter-input").Length() != 0 {
+		t.Error("a search box for 4 domains")
+	}
+	p := get(t, c, "/?q=acme")
+	if got := p.TestID("filter-input").AttrOr("value", ""); got != "acme" {
+		t.Errorf("search box holds %q, want acme", got)
+	}
+	if p.TestID("filter-clear").Length() != 1 {
+		t.Error("no Clear link for the search")
+	}
+}
+
 // TestHomeIsPaged: an account of many domains is listed a page at a time, and only the domains
 // shown are counted (a Mailgun call each): the home page of an account of thousands of domains
 // made thousands of calls before it showed. The search narrows before paging, and the pager's

@@ -1186,7 +1186,7 @@ func AuditVerify(vm AuditVerifyVM) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 117, "</span> checked: each one still matches its hash, and each hash still links to the row before it, so no row up to the newest has been changed, and none removed or inserted between them.</p><p class=\"mt-2 text-sm text-gray-600 dark:text-gray-400\" data-testid=\"verify-rows-explained\">The chain has a row for each entry of the trail, numbered as the entry is in the list and its exports, and a row for each action's outcome, written when the action ended and shown in its entry. That is why the entries' numbers skip some: those are outcome rows, not removed entries.</p>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 117, "</span> checked: each one still matches its hash, and each hash still links to the row before it, so no row up to the newest has been changed, and none removed or inserted between them.</p><p class=\"mt-2 text-sm text-gray-600 dark:text-gray-400\" data-testid=\"verify-rows-explained\">The chain has a row for each entry of the trail, numbered as the entry's id in the CSV and JSON Lines exports, and a row for each action's outcome, written when the action ended and shown in its entry. That is why the entries' numbers skip some: those are outcome rows, not removed entries.</p>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -153,7 +153,7 @@
     var scope = link.closest('[data-confirm-domain]');
     if (!row || !scope) return '';
     return 'Delete ' + row.getAttribute('data-login') + ' from ' + scope.getAttribute('data-confirm-domain') +
-      '? Apps using this login will stop sending immediately.';
+      '? Apps using this login will stop sending immediately. This cannot be undone.';
   }
 
   function initConfirm() {
