@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -142,4 +143,35 @@ func firstChanged(items []mailgun.Credential, changed map[string]bool) int {
 		}
 	}
 	return -1
+}
+
+// hiddenChanged says, when the logins just changed are all left out of the filtered or "To
+// rotate" view the form came from (a login created from a list filtered by another name, a
+// password reset that took its login out of "To rotate"), which and why: the way back showed the
+// list without them and without a word. Only logins of the domain (all) are named, never the
+// address's text. "" when one of them is shown, or none is the domain's.
+func hiddenChanged(all, shown []mailgun.Credential, changed map[string]bool, filter string, rotate bool) string {
+	if len(changed) == 0 || firstChanged(shown, changed) >= 0 {
+		return ""
+	}
+	var hidden []string
+	for _, cr := range all {
+		if changed[strings.ToLower(cr.Login)] {
+			hidden = append(hidden, cr.Login)
+		}
+	}
+	if len(hidden) == 0 {
+		return ""
+	}
+	what, it := hidden[0]+" is", "it"
+	if len(hidden) > 1 {
+		what, it = fmt.Sprintf("The %d logins just changed are", len(hidden)), "them"
+	}
+	if filter != "" && !loginMatches(hidden[0], strings.ToLower(filter)) {
+		return fmt.Sprintf("%s not in this list: the filter “%s” leaves %s out. Clear the filter to see %s.", what, filter, it, it)
+	}
+	if rotate {
+		return what + " not in this list: a password set now is not due for rotation."
+	}
+	return ""
 }

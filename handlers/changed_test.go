@@ -272,3 +272,35 @@ func TestResetLeavingTheRotateViewKeepsNoNote(t *testing.T) {
 		t.Errorf("the view typed in with a page past its end: note %q, want %q", got, want)
 	}
 }
+
+// TestChangedLeftOutOfTheViewIsSaid: a login created from a list filtered by another name is
+// left out of the list that "Done" leads back to: the list says so, and what shows it, instead
+// of showing the filter's matches without a word. A reset that takes its login out of the "To
+// rotate" view says why. Only logins of the domain are named, never the address's text.
+func TestChangedLeftOutOfTheViewIsSaid(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "zz-hidden", "mode": "generate"})
+	wantStatus(t, p, http.StatusOK)
+	info := func(p *testflow.Page) string { return strings.TrimSpace(p.TestID("flash-info").Text()) }
+
+	p = get(t, c, "/d/acme.example?q=alice&changed=zz-hidden%40acme.example")
+	wantStatus(t, p, http.StatusOK)
+	if got, want := info(p), "zz-hidden@acme.example is not in this list: the filter “alice” leaves it out. Clear the filter to see it."; got != want {
+		t.Errorf("filtered list after the create: note %q, want %q", got, want)
+	}
+	// Shown by the view: nothing to say.
+	if got := info(get(t, c, "/d/acme.example?q=zz&changed=zz-hidden%40acme.example")); got != "" {
+		t.Errorf("a view that shows the login: note %q, want none", got)
+	}
+	// Not a login of the domain: the address's text is not repeated.
+	if got := info(get(t, c, "/d/acme.example?q=alice&changed=%3Cb%3Emade-up%40acme.example")); got != "" {
+		t.Errorf("a made-up login: note %q, want none", got)
+	}
+	// Back to the "To rotate" view after a change that set a password (here the create's): the
+	// login is not in the view.
+	p = get(t, c, "/d/acme.example?rotate=1&changed=zz-hidden%40acme.example")
+	if got, want := info(p), "zz-hidden@acme.example is not in this list: a password set now is not due for rotation."; got != want {
+		t.Errorf("rotate view after a reset: note %q, want %q", got, want)
+	}
+}

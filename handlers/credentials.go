@@ -80,6 +80,8 @@ func (h *CredentialPages) List(c echo.Context) error {
 		// filterOnly: how many logins the filter matches when the "To rotate" view of it is
 		// empty (0 otherwise).
 		filterOnly int
+		// hiddenNote says that the logins just changed are left out of this view, and why.
+		hiddenNote string
 	)
 	if filter == "" && !rotate {
 		list, err := h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage)
@@ -125,6 +127,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 			// not read "No logins match" when some do.
 			filterOnly = len(selectLogins(all, filter, false, rot))
 		}
+		hiddenNote = hiddenChanged(all, matches, changed, filter, rotate)
 		// The page that holds a login just changed, unless the page asked for does.
 		if i := firstChanged(matches, changed); i >= 0 && (i < paging.Skip() || i >= paging.Skip()+paging.PerPage) {
 			paging.Page = i/paging.PerPage + 1
@@ -204,6 +207,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 	page := h.page(c, sc.domain, subtitle, "domains", sc.domain)
 	if paging.Note != "" {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: paging.Note})
+	}
+	if hiddenNote != "" {
+		page.Flashes = append(page.Flashes, views.Flash{Kind: "info", Message: hiddenNote})
 	}
 	if rot.unread {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: agesUnreadNote})
