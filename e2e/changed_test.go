@@ -188,3 +188,29 @@ func TestBackAfterDoneSkipsThePasswordsPage(t *testing.T) {
 		t.Errorf("Back from the list after Done shows no create form: %.200s", tb.text("body"))
 	}
 }
+
+// TestBackOntoAFormsErrorsFetchesTheForm: a form sent with a mistake comes back with its errors
+// (the answer to a POST); sent again, right, it leads on. Back onto the page with the errors
+// then fetches the form afresh, where the browser asked to send the mistaken form again (its
+// "Confirm Form Resubmission" page).
+func TestBackOntoAFormsErrorsFetchesTheForm(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("errors-back")
+	tb.signIn("operator")
+	tb.wantStatus("create form", tb.open("/d/acme.example/new"), http.StatusOK)
+	tb.fill(testid("logins-input"), "bad name")
+	tb.wantStatus("create with a mistake", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusBadRequest)
+	tb.wait(testid("line-errors"))
+	tb.fill(testid("logins-input"), "errors-back-ok")
+	tb.wantStatus("create", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.wantStatus("Done", tb.click(testid("done-link")), http.StatusOK)
+	tb.wait(rowSel)
+	tb.back(1)
+	if got, want := tb.path(), "/d/acme.example/new"; got != want {
+		t.Errorf("Back onto the form's errors led to %s, want %s", got, want)
+	}
+	if !tb.has(testid("logins-input")) || tb.has(testid("line-errors")) {
+		t.Errorf("Back onto the form's errors shows %.200q, want the form, fetched afresh", tb.text("body"))
+	}
+}

@@ -74,6 +74,9 @@ func pageBase(c echo.Context, title string) views.Page {
 		Support:   supportOf(c),
 		Now:       time.Now(),
 		Assets:    pageAssets(),
+		// A POST is answered with a page only when the form's outcome is shown (errors, the
+		// passwords, a failure); a success redirects.
+		PostAnswer: c.Request().Method == http.MethodPost,
 	}
 	if u := auth.UserFrom(c); u != nil {
 		p.User = &views.User{Name: u.Name, Email: u.Email}

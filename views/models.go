@@ -22,11 +22,15 @@ type Page struct {
 	Nav           string    // active top-bar item: "domains", "audit" or ""
 	Flashes       []Flash   // shown once at the top
 	RequestID     string    // shown on error pages and in the footer for support
-	Demo          bool      // shows the "demo mode: simulated Mailgun and sign-in" banner
-	Support       string    // who to ask for access or help (SMTPDESK_SUPPORT), "" when nobody is named
-	Breadcrumbs   []NavItem // optional trail under the top bar
-	Now           time.Time // render time, for relative dates
-	Assets        *Assets   // the frame's stylesheet, script and icon URLs; nil: their plain /static/ names
+	// PostAnswer says the page answers a form sent with POST (its errors, a change's outcome):
+	// the page's script turns its history entry into a GET of its address, so that Back onto it,
+	// or a reload, fetches the form again instead of the browser asking to send it again.
+	PostAnswer  bool
+	Demo        bool      // shows the "demo mode: simulated Mailgun and sign-in" banner
+	Support     string    // who to ask for access or help (SMTPDESK_SUPPORT), "" when nobody is named
+	Breadcrumbs []NavItem // optional trail under the top bar
+	Now         time.Time // render time, for relative dates
+	Assets      *Assets   // the frame's stylesheet, script and icon URLs; nil: their plain /static/ names
 }
 
 // User is the signed-in person as the top bar shows them.

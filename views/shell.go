@@ -142,7 +142,11 @@ func appendShellTop(b []byte, p *Page) []byte {
 		b = appendEscaped(b, p.Nonce)
 		b = append(b, '"')
 	}
-	b = append(b, `></script></head><body class="flex min-h-full flex-col font-sans"><a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-3 focus:z-50 focus:rounded-md focus:bg-indigo-600 focus:px-3 focus:py-2 focus:text-sm focus:font-semibold focus:text-white focus:outline-none focus:ring-2 focus:ring-white">Skip to content</a> `...)
+	b = append(b, `></script></head><body class="flex min-h-full flex-col font-sans"`...)
+	if p.PostAnswer {
+		b = append(b, ` data-post-answer`...)
+	}
+	b = append(b, `><a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-3 focus:z-50 focus:rounded-md focus:bg-indigo-600 focus:px-3 focus:py-2 focus:text-sm focus:font-semibold focus:text-white focus:outline-none focus:ring-2 focus:ring-white">Skip to content</a> `...)
 	if p.Demo {
 		b = append(b, `<div class="bg-amber-100 text-amber-950 dark:bg-amber-900/60 dark:text-amber-100" data-testid="demo-banner"><p class="mx-auto flex max-w-6xl items-center gap-2 px-4 py-1.5 text-xs font-medium sm:px-6 lg:px-8">`...)
 		b = appendIcon(b, "info", "h-4 w-4 shrink-0")

@@ -528,7 +528,19 @@
     });
   }
 
+  // A page that answers a form sent with POST (the server marks its body) becomes, in the
+  // history, a GET of its address: Back onto it or a reload fetches the form again, where the
+  // browser asked to send the form again (its ERR_CACHE_MISS page first). Not a page showing
+  // passwords: its reload sends the form again on purpose, and is told that it was sent already.
+  function initPostAnswer() {
+    if (!document.body.hasAttribute('data-post-answer') || document.querySelector('[data-secret-for]')) return;
+    if (window.history && typeof window.history.replaceState === 'function') {
+      window.history.replaceState(window.history.state, '', window.location.href);
+    }
+  }
+
   ready(function () {
+    initPostAnswer();
     initReplaceLinks();
     initSendOnce();
     initCopy();
