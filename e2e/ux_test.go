@@ -752,6 +752,12 @@ func TestMismatchedPasswordsRetypedFromTheFirst(t *testing.T) {
 			t.Errorf("%s: the first password field is described as %q, without the mismatch", form.path, d)
 		}
 		tb.look("mismatch-" + form.form)
+		// Retyped, the passwords are no longer said to be different.
+		tb.fill(testid("password-input"), "Chosen-pass-44")
+		tb.fill(testid("password2-input"), "Chosen-pass-44")
+		if tb.has(testid("field-error-password2") + ":not([hidden])") {
+			t.Errorf("%s: after both passwords were retyped the page still says they were different", form.path)
+		}
 	}
 }
 

@@ -539,8 +539,23 @@
     }
   }
 
+  // A field's error from the server is about what was sent: once the field is typed into, it
+  // no longer says what is there (the "passwords were different" stayed under two matching
+  // passwords that the browser then refused as too short). The server checks again.
+  function initFieldErrors() {
+    document.querySelectorAll('p.field-error[id$="-error"]').forEach(function (err) {
+      var input = document.getElementById(err.id.slice(0, -'-error'.length));
+      if (!input || !('value' in input)) return;
+      input.addEventListener('input', function () {
+        err.hidden = true;
+        input.removeAttribute('aria-invalid');
+      }, {once: true});
+    });
+  }
+
   ready(function () {
     initPostAnswer();
+    initFieldErrors();
     initReplaceLinks();
     initSendOnce();
     initCopy();
