@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
@@ -522,9 +524,35 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 	if all, err = h.lists.All(ctx, sc.domain); err != nil || has(all) {
 		return false, nil
 	}
-	return true, h.errorPageNext(c, http.StatusNotFound, "Login not found",
-		fmt.Sprintf("%s has no login %s. Someone may have deleted it, or the link is old.", sc.domain, sc.login),
+	msg := fmt.Sprintf("%s has no login %s. It may have been deleted, or the link is old.", sc.domain, sc.login)
+	if by, at, ok := h.deletedBy(ctx, sc); ok {
+		msg = fmt.Sprintf("%s has no login %s: %s deleted it through SMTP Desk on %s.", sc.domain, sc.login, by, at.UTC().Format("2006-01-02 at 15:04 UTC"))
+	}
+	return true, h.errorPageNext(c, http.StatusNotFound, "Login not found", msg,
 		"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
+}
+
+// deletedBy says who deleted sc's login and when, when the audit trail's newest entry about it
+// is a delete (or a delete all) that succeeded: "you" for the user asking (the back button after
+// a delete led to "Someone may have deleted it"). The trail not answering says nothing.
+func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope) (by string, at time.Time, ok bool) {
+	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Limit: 1})
+	if err != nil || len(es) == 0 {
+		return "", time.Time{}, false
+	}
+	e := es[0]
+	if (e.Action != audit.ActionCredentialDelete && e.Action != audit.ActionCredentialDeleteAll) || e.Outcome != audit.OutcomeOK {
+		return "", time.Time{}, false
+	}
+	by = cmp.Or(e.ActorName, e.ActorEmail)
+	if sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject {
+		by = "you"
+	}
+	at = e.Time
+	if e.CompletedAt != nil {
+		at = *e.CompletedAt
+	}
+	return by, at, true
 }
 
 // domainSubtitle says what the domain page lets this user do, so a reviewer is not promised

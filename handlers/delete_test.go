@@ -2,8 +2,10 @@ package handlers_test
 
 import (
 	"context"
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -394,5 +396,35 @@ func TestDeleteAllRetypedCostsNoAction(t *testing.T) {
 	wantStatus(t, p, http.StatusTooManyRequests)
 	if got := strings.Join(strings.Fields(p.Text()), " "); !strings.Contains(got, "You have reached the limit of 1 change a minute.") {
 		t.Errorf("refusal = %.400q, want the limit in words", got)
+	}
+}
+
+// TestDeletedLoginsPageSaysWhoDeletedIt: the back button after a delete returns to the login's
+// confirmation page, which is gone: the page says that the user deleted it, and when, from the
+// audit trail (it said "Someone may have deleted it"); another user reads who did. A login the
+// trail has no delete of gets the general words.
+func TestDeletedLoginsPageSaysWhoDeletedIt(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	owner := e.signIn(t, "owner")
+	const path = "/d/acme.example/logins/bob@acme.example/delete"
+	wantStatus(t, submit(t, owner, path, path, nil), http.StatusOK)
+
+	text := func(p *testflow.Page) string { return strings.Join(strings.Fields(p.Text()), " ") }
+	p := get(t, owner, path)
+	wantStatus(t, p, http.StatusNotFound)
+	deleted := regexp.MustCompile(`has no login bob@acme\.example: (you|Olga Owner) deleted it through SMTP Desk on \d{4}-\d\d-\d\d at \d\d:\d\d UTC\.`)
+	if m := deleted.FindStringSubmatch(text(p)); m == nil || m[1] != "you" {
+		t.Errorf("back to the deleted login's page: %q, want that you deleted it, and when", p.TestID("error-message").Text())
+	}
+	op := e.signIn(t, "operator")
+	p = get(t, op, "/d/acme.example/logins/bob@acme.example/reset")
+	wantStatus(t, p, http.StatusNotFound)
+	if m := deleted.FindStringSubmatch(text(p)); m == nil || m[1] != "Olga Owner" {
+		t.Errorf("another user on the deleted login's reset page: %q, want that Olga Owner deleted it, and when", p.TestID("error-message").Text())
+	}
+	p = get(t, op, "/d/acme.example/logins/never-here@acme.example/reset")
+	wantStatus(t, p, http.StatusNotFound)
+	if got := text(p); !strings.Contains(got, "acme.example has no login never-here@acme.example. It may have been deleted, or the link is old.") {
+		t.Errorf("a login the trail knows nothing of: %.400q", got)
 	}
 }
