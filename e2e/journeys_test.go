@@ -101,6 +101,15 @@ func (tb *tab) logins() []string {
 	return tb.attrs(rowSel, "data-login")
 }
 
+// createThroughForm opens domain's create form, types lines into its logins and sends it,
+// failing the test unless the answer has status.
+func (tb *tab) createThroughForm(domain, lines string, status int) {
+	tb.t.Helper()
+	tb.wantStatus("create form", tb.open("/d/"+domain+"/new"), http.StatusOK)
+	tb.fill(testid("logins-input"), lines)
+	tb.wantStatus("create "+lines, tb.click(testid("create-form")+" "+testid("confirm-button")), status)
+}
+
 // domains lists the data-domain of every domain row on the page.
 func (tb *tab) domains() []string {
 	tb.t.Helper()

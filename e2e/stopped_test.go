@@ -102,9 +102,7 @@ func TestRefusedCopyIsShown(t *testing.T) {
 	srv := startServer(t)
 	tb := srv.tab("copy-refused")
 	tb.signIn("operator")
-	tb.wantStatus("create form", tb.open("/d/acme.example/new"), http.StatusOK)
-	tb.fill(testid("logins-input"), "copy-one\ncopy-two")
-	tb.wantStatus("create", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.createThroughForm("acme.example", "copy-one\ncopy-two", http.StatusOK)
 	tb.wait(testid("copy-all-button"))
 	if tb.has(testid("copy-failed") + ":not([hidden])") {
 		t.Error("the copy-failed note shows before any copy")
