@@ -85,7 +85,6 @@ func (h *AuditPages) List(c echo.Context) error {
 		Page:     h.page(c, "Audit trail", "Who changed which SMTP login, when, and with what outcome.", "audit", ""),
 		Filter:   q.Form,
 		Problems: q.Problems,
-
 		Actions:  auditActionsFor(admin),
 		Outcomes: AuditOutcomes(),
 		Login:    q.Form.Login,
@@ -220,9 +219,12 @@ func (a AuditQuery) withoutAdminOnly() AuditQuery {
 // "Nothing recorded for alice@… yet".
 func (h *AuditPages) outsideScope(c echo.Context, q AuditQuery) AuditQuery {
 	pol, subj := h.policy.Current(), auth.UserFrom(c).PolicySubject()
+	notViewable := func(domain, entries string) {
+		q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("You may not view %s, so the audit trail shows you none of %s, whatever they are. An administrator or a reviewer of that domain can see them.", domain, entries))
+	}
 	d := q.Form.Domain
 	if d != "" && !pol.Can(subj, d, policy.ActView) {
-		q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("You may not view %s, so the audit trail shows you none of its entries, whatever they are. An administrator or a reviewer of that domain can see them.", d))
+		notViewable(d, "its entries")
 		return q
 	}
 	login := q.Form.Login
@@ -234,7 +236,7 @@ func (h *AuditPages) outsideScope(c echo.Context, q AuditQuery) AuditQuery {
 	case d != "" && !strings.EqualFold(ld, d):
 		q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("The login %s is not in %s, so no entry can match both filters: clear one of them.", login, d))
 	case d == "" && !pol.Can(subj, ld, policy.ActView):
-		q.Problems = append(slices.Clip(q.Problems), fmt.Sprintf("You may not view %s, so the audit trail shows you none of the entries of %s, whatever they are. An administrator or a reviewer of that domain can see them.", ld, login))
+		notViewable(ld, "the entries of "+login)
 	}
 	return q
 }

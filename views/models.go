@@ -22,15 +22,12 @@ type Page struct {
 	Nav           string    // active top-bar item: "domains", "audit" or ""
 	Flashes       []Flash   // shown once at the top
 	RequestID     string    // shown on error pages and in the footer for support
-	// PostAnswer says the page answers a form sent with POST (its errors, a change's outcome):
-	// the page's script turns its history entry into a GET of its address, so that Back onto it,
-	// or a reload, fetches the form again instead of the browser asking to send it again.
-	PostAnswer  bool
-	Demo        bool      // shows the "demo mode: simulated Mailgun and sign-in" banner
-	Support     string    // who to ask for access or help (SMTPDESK_SUPPORT), "" when nobody is named
-	Breadcrumbs []NavItem // optional trail under the top bar
-	Now         time.Time // render time, for relative dates
-	Assets      *Assets   // the frame's stylesheet, script and icon URLs; nil: their plain /static/ names
+	Demo          bool      // shows the "demo mode: simulated Mailgun and sign-in" banner
+	Support       string    // who to ask for access or help (SMTPDESK_SUPPORT), "" when nobody is named
+	Breadcrumbs   []NavItem // optional trail under the top bar
+	Now           time.Time // render time, for relative dates
+	Assets        *Assets   // the frame's stylesheet, script and icon URLs; nil: their plain /static/ names
+	PostAnswer    bool      // answers a form sent with POST: the script makes its history entry a GET of its address
 }
 
 // User is the signed-in person as the top bar shows them.
@@ -132,25 +129,25 @@ type Perms struct {
 // CredentialsVM is the domain page: one page of a domain's SMTP credentials.
 type CredentialsVM struct {
 	Page
-	Domain      string
-	Role        string
-	Can         Perms
-	Rows        []CredentialRow
-	Pager       Pager
-	Filter      string // login substring; when set, Rows are the matches across the whole domain
-	FilterCount int    // matches found across the domain (of the filter, of Rotate, or both)
+	Domain       string
+	Role         string
+	Can          Perms
+	Rows         []CredentialRow
+	Pager        Pager
+	Filter       string // login substring; when set, Rows are the matches across the whole domain
+	FilterCount  int    // matches found across the domain (of the filter, of Rotate, or both)
+	Rotate       bool   // only the logins whose password is older than AgeDays ("To rotate"), across the domain
+	AllURL       string // the page with every login (keeping the filter and page size)
+	RotateURL    string // the page with only the logins to rotate
+	AgeDays      int    // the "consider rotating" threshold
+	CreateURL    string
+	DeleteAllURL string
+	AuditURL     string
+	OwnResetURL  string // the reset of the user's own login, when self-service is all they may do here
+	ExportURL    string // the CSV of the logins the page shows across the domain (Filter, Rotate)
 	// FilterOnlyCount is, when the "To rotate" view of a filter is empty, how many logins the
 	// filter matches (0 otherwise): none of them is due for rotation.
 	FilterOnlyCount int
-	Rotate          bool   // only the logins whose password is older than AgeDays ("To rotate"), across the domain
-	AllURL          string // the page with every login (keeping the filter and page size)
-	RotateURL       string // the page with only the logins to rotate
-	AgeDays         int    // the "consider rotating" threshold
-	CreateURL       string
-	DeleteAllURL    string
-	AuditURL        string
-	OwnResetURL     string // the reset of the user's own login, when self-service is all they may do here
-	ExportURL       string // the CSV of the logins the page shows across the domain (Filter, Rotate)
 	// LoginURL is the path under which a login's pages live, "/d/example.com/logins/": a row
 	// links to LoginURL + url.PathEscape(login) + "/reset" and + "/delete" (the delete
 	// confirmation page, whose form posts back to the same URL; with JavaScript the list page

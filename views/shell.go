@@ -265,13 +265,13 @@ func appendDomainPicker(b []byte, p *Page) []byte {
 		}
 		b = append(b, `</ul>`...)
 	}
+	b = append(b, `<a href="/" class="menu-item border-t border-gray-100 font-medium dark:border-gray-800" data-testid="picker-all">All `...)
 	if len(p.Domains) > PickerLimit {
-		// The rest are on the home page, with its search.
-		b = append(b, `<a href="/" class="menu-item border-t border-gray-100 font-medium dark:border-gray-800" data-testid="picker-all">All `...)
+		// The rest are on the home page, with its search: say how many there are.
 		b = appendNumber(b, len(p.Domains))
-		return append(b, ` domains</a></div></details>`...)
+		b = append(b, ' ')
 	}
-	return append(b, `<a href="/" class="menu-item border-t border-gray-100 font-medium dark:border-gray-800" data-testid="picker-all">All domains</a></div></details>`...)
+	return append(b, `domains</a></div></details>`...)
 }
 
 // PickerLimit is how many domains the picker lists (and the current one): every page carries
