@@ -498,7 +498,7 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
 			p.add("METRICS_ADDR", "%q is not host:port; use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
 		} else if !validPort(c.MetricsAddr) {
-			p.add("METRICS_ADDR", "%q has no usable port (0 to 65535, or a service name); use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
+			p.add("METRICS_ADDR", "%q has no usable port (a number from 0 to 65535); use e.g. METRICS_ADDR=127.0.0.1:9090", c.MetricsAddr)
 		} else if sameListener(c.MetricsAddr, c.ListenAddr()) {
 			// Else start-up failed with "another program listens on that port", which was
 			// SMTP Desk's own main listener.

@@ -284,6 +284,8 @@ func TestProblems(t *testing.T) {
 		{"gogc past 32 bits", map[string]string{"GOGC": "3000000000"}, nil, `GOGC: "3000000000" is not a whole percentage`},
 		{"listen port not a port", map[string]string{"SMTPDESK_LISTEN": ":eighty"}, nil, `SMTPDESK_LISTEN: ":eighty" has no usable port`},
 		{"metrics port out of range", map[string]string{"METRICS_ADDR": "127.0.0.1:70000"}, nil, `METRICS_ADDR: "127.0.0.1:70000" has no usable port`},
+		// Refused as the listen port's is (validPort): the message must not offer a service name.
+		{"metrics port a service name", map[string]string{"METRICS_ADDR": "127.0.0.1:http"}, nil, `METRICS_ADDR: "127.0.0.1:http" has no usable port (a number from 0 to 65535); use e.g. METRICS_ADDR=127.0.0.1:9090`},
 		// Start-up blamed "another program" for SMTP Desk's own main listener.
 		{"metrics on the pages' address", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:8090", "METRICS_ADDR": "127.0.0.1:8090"}, nil, `METRICS_ADDR: "127.0.0.1:8090" is the address SMTP Desk serves its pages on (127.0.0.1:8090); give /metrics a port of its own`},
 		{"metrics on the pages' port, every interface", map[string]string{"METRICS_ADDR": "127.0.0.1:8080"}, nil, `METRICS_ADDR: "127.0.0.1:8080" is the address SMTP Desk serves its pages on (:8080)`},
