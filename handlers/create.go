@@ -12,8 +12,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
@@ -130,6 +132,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 			// It names only the first login it found; the domain's list names the others, so
 			// that a form with several comes back once, not once for each.
 			vm.LineErrors = mergeLineErrors(f.namedIn(me.Message, loginExists), h.existingLogins(ctx, sc.domain, &f))
+			h.madeUnseen(ctx, sc, &f, pending.ID(), vm.LineErrors)
 			if len(vm.LineErrors) > 0 {
 				vm.LinesRefused, vm.Upstream = true, nil
 			}
@@ -236,6 +239,41 @@ func (h *CredentialPages) existingLogins(ctx context.Context, domain string, f *
 	}
 	h.lists.Invalidate(domain)
 	return find()
+}
+
+// madeUnseen says, on each line of lines (loginExists) whose login the audit trail's newest
+// entry about it that may have changed something (not this create's own, skip, nor one that
+// failed) shows as a create whose outcome is unknown, that
+// that create most likely made it and that nobody was shown its password: the form sent again
+// after "Mailgun did not answer" read "Pick another name", which hid that the first sending had
+// made the login, with a password nobody knows. The trail not answering says nothing more.
+func (h *CredentialPages) madeUnseen(ctx context.Context, sc *scope, f *CreateForm, skip int64, lines []views.LineError) {
+	for j, le := range lines {
+		i := slices.Index(f.Lines, le.Line)
+		if i < 0 {
+			continue
+		}
+		es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: f.Logins[i], Limit: 10})
+		if err != nil {
+			continue
+		}
+		// Past the entries that changed nothing (this one, another sending refused as this one
+		// was, a refusal of access), to the newest that may have.
+		es = slices.DeleteFunc(es, func(e store.AuditEntry) bool {
+			return e.ID == skip || e.Outcome == audit.OutcomeFailed || e.Outcome == audit.OutcomeDenied
+		})
+		if len(es) == 0 || es[0].Action != audit.ActionCredentialCreate || es[0].Outcome != audit.OutcomeUnknown {
+			continue
+		}
+		e := es[0]
+		by := cmp.Or(e.ActorName, e.ActorEmail) + "'s create"
+		if sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject {
+			by = "your create"
+		}
+		lines[j].Problem = fmt.Sprintf("already exists in this domain: %s of it on %s got no answer from Mailgun, "+
+			"which most likely made it then, and nobody was shown its password. Reset its password to get one.",
+			by, e.Time.UTC().Format("2006-01-02 at 15:04 UTC"))
+	}
 }
 
 // mergeLineErrors is a and b, one error per line, in line order.

@@ -2,15 +2,20 @@ package handlers
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
@@ -139,11 +144,16 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	h.lists.Invalidate(sc.domain)
 	h.pwSets.Forget(sc.domain) // the audit trail now holds this reset: the login is no longer old
+	overlap := h.otherReset(ctx, sc, pending.ID())
 
 	// The list the form came from, showing this login (never its password).
 	done := doneURL(back, sc.domain, []string{sc.login})
 	if f.Mode == "manual" {
-		h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
+		if overlap != "" {
+			h.flash(c, "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, overlap))
+		} else {
+			h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
+		}
 		return c.Redirect(http.StatusSeeOther, done)
 	}
 	out := views.SecretsVM{
@@ -162,8 +172,54 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		out.NoPassword = []views.Link{resetLink(sc.domain, sc.login)}
 		out.Title, out.Subtitle = "No password received", "Mailgun changed the password without sending it back."
 	}
+	if overlap != "" && len(out.Secrets) > 0 {
+		out.Flashes = append(out.Flashes, views.Flash{Kind: "warning", Message: "This password may not be the login's: " + overlap})
+	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))
+}
+
+// resetOverlapWindow is how far back a reset still in flight (pending) is looked for: longer than
+// a Mailgun call's deadline with its retries, so that an entry left pending by a crash long ago
+// is not taken for one.
+const resetOverlapWindow = 5 * time.Minute
+
+// otherReset says, for the reset whose audit entry is self (just completed), whether another
+// reset of the same login ran at the same time, in another tab or by another user: one begun
+// while this one ran, or begun before it and not finished when it began (not one Mailgun
+// refused, nor one the policy refused). Mailgun keeps whichever password it set last, which neither page can tell, so the
+// password this page shows (or the one typed) may already be replaced: it returns what to say,
+// "" when there was none. Before, both pages said "Save this password now", and one of the two
+// passwords never worked. The trail not answering says nothing.
+func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64) string {
+	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Limit: 20})
+	if err != nil {
+		return ""
+	}
+	i := slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == self })
+	if i < 0 {
+		return ""
+	}
+	began := es[i].Time
+	for _, e := range es {
+		if e.ID == self || e.Action != audit.ActionCredentialReset ||
+			e.Outcome == audit.OutcomeFailed || e.Outcome == audit.OutcomeDenied {
+			continue
+		}
+		ran := !e.Time.Before(began) ||
+			(e.CompletedAt == nil && began.Sub(e.Time) < resetOverlapWindow) ||
+			(e.CompletedAt != nil && !e.CompletedAt.Before(began))
+		if !ran {
+			continue
+		}
+		by := cmp.Or(e.ActorName, e.ActorEmail, "someone")
+		if sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject {
+			by = "you (in another tab or window)"
+		}
+		return fmt.Sprintf("%s reset it at the same moment, and Mailgun keeps whichever password it set last. "+
+			"Check that this one works, or reset it again once the other reset is done.", by)
+	}
+	return ""
 }
 
 // The detail of a reset's or a create's audit entry: whether the user had Mailgun generate the
