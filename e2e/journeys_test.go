@@ -784,8 +784,9 @@ func TestSignOutByAddress(t *testing.T) {
 }
 
 // TestFormAfterSignOutElsewhere: the operator fills in the create form, signs out in another
-// tab, then sends the form. Nothing is created; the page says why and offers to sign in again,
-// which leads back to the form.
+// tab, then sends the form. Nothing is created; the page says why, that the logins typed are
+// kept, and offers to sign in again, which leads back to the form with them filled in (they
+// were lost before), ready to send.
 func TestFormAfterSignOutElsewhere(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -794,7 +795,7 @@ func TestFormAfterSignOutElsewhere(t *testing.T) {
 	const domain = "acme.example"
 	tb.open("/d/" + domain + "/new")
 	tb.wait(testid("logins-input"))
-	tb.fill(testid("logins-input"), "late-one")
+	tb.fill(testid("logins-input"), "late-one\nlate-two")
 	tb.check(testid("mode-generate"))
 	// Another tab signs out: the same browser, so the same cookie.
 	signedOut := run(tb, "sign out elsewhere", chromedp.Evaluate[bool](`fetch("/auth/logout", {
@@ -816,12 +817,31 @@ func TestFormAfterSignOutElsewhere(t *testing.T) {
 			t.Errorf("a form sent after sign-out reached Mailgun: %+v", c)
 		}
 	}
+	if !tb.has(testid("draft-kept")+":not([hidden])") || tb.has(testid("draft-lost")+":not([hidden])") {
+		t.Error("the page does not say that the logins typed are kept")
+	}
 	tb.click(testid("sign-in"))
 	tb.wait(testid("persona-operator"))
 	tb.wantStatus("sign in again", tb.click(testid("persona-operator")), http.StatusOK)
 	tb.wait(testid("logins-input"))
 	if p := tb.path(); p != "/d/"+domain+"/new" {
 		t.Errorf("signing in again leads to %s, want the form's page", p)
+	}
+	tb.look("draft-restored")
+	if got := tb.value(testid("logins-input")); got != "late-one\nlate-two" {
+		t.Errorf("the form shown again holds %q, want the logins typed before", got)
+	}
+	if !tb.has(testid("draft-restored") + ":not([hidden])") {
+		t.Error("the form does not say it filled in what was typed before")
+	}
+	tb.wantStatus("send it again", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusOK)
+	if got := keys(tb.secrets()); !slices.Equal(got, []string{"late-one@" + domain, "late-two@" + domain}) {
+		t.Errorf("sent again, the form created %v", got)
+	}
+	// The draft is gone once used: the form opened again is empty.
+	tb.open("/d/" + domain + "/new")
+	if got := tb.value(testid("logins-input")); got != "" {
+		t.Errorf("the form opened later still holds %q", got)
 	}
 }
 

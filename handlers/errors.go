@@ -43,6 +43,11 @@ type userError struct {
 	// comeBack: the sign-in button returns to the page the request came from (its same-site
 	// Referer) or, for a GET, to the page itself.
 	comeBack bool
+	// keepsDraft: a form sent then was refused before anything was done (the session had
+	// ended, the form had expired), so the page says whether what was typed is kept: the
+	// browser script keeps a form's typed logins in the tab (a data-draft form) and fills them in
+	// when the form is shown again.
+	keepsDraft bool
 	// again: the cause may pass (Mailgun or the database down or slow, a rate limit), so a page
 	// that only reads is worth loading again: its error page offers "Try again".
 	again bool
@@ -97,14 +102,15 @@ func classifyError(err error) userError {
 		p := statusDefaults(he.Code)
 		p.heading = "Your session has ended"
 		p.message = "Nothing was changed: you had been signed out when this request arrived (after a while without activity, or by signing out)."
-		p.hint = "Sign in again to come back to this page. What you typed into a form was not kept; your browser's Back button may still show it."
-		p.signIn, p.comeBack = true, true
+		p.hint = "Sign in again to come back to this page."
+		p.signIn, p.comeBack, p.keepsDraft = true, true, true
 		return p
 	case errors.Is(err, auth.ErrFormExpired) && errors.As(err, &he):
 		p := statusDefaults(he.Code)
 		p.heading = "This form has expired"
 		p.message = "Nothing was changed: the form came from an earlier sign-in, in this tab or another."
 		p.hint = "Go back, reload the page and send the form again."
+		p.keepsDraft = true
 		return p
 	case errors.As(err, &uc), errors.As(err, &ou) && ou.Refusal != nil:
 		// Before *mailgun.Error, which finds the (earlier) attempt's 5xx: that attempt's words
@@ -368,6 +374,14 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			// for a browser whose Back button does not return to it.
 			if back := returnPath(req); back != "/" {
 				vm.Next = &views.Link{Label: "Open the form again", URL: templ.SafeURL(back)}
+			}
+		}
+		if p.keepsDraft && req.Method == http.MethodPost {
+			vm.KeepsDraft = true
+			if back := returnPath(req); back != "/" && !p.signIn {
+				// The form again (a fresh token), which the kept logins fill in.
+				vm.Next = &views.Link{Label: "Open the form again", URL: templ.SafeURL(back)}
+				vm.Hint = "Open the form again and send it."
 			}
 		}
 		if p.signIn {

@@ -62,6 +62,10 @@ type ErrorVM struct {
 	// Next is the page to go to from here when it is not the domain list, such as the domain
 	// whose page the hint names ("Open acme.example to see the logins it has"); nil shows none.
 	Next *Link
+	// KeepsDraft: the page answers a form refused before anything was done (the session had
+	// ended, the form had expired); it says whether what was typed into it is kept (the browser
+	// script keeps a create form's logins in the tab, and says so).
+	KeepsDraft bool
 }
 
 // NoAccessVM is shown to a signed-in user the policy grants nothing.

@@ -553,6 +553,67 @@
     });
   }
 
+  // Drafts: what is typed into a form marked data-draft (the create form's logins and mode, never
+  // a password or a token) is kept in this tab's sessionStorage while the form is sent. When the
+  // answer says the session had ended or the form had expired (its data-draft-kept note), the
+  // draft is kept, and the page says so; the form's page, shown again (after signing in, or
+  // "Open the form again"), fills it in where nothing is typed yet and says so. Any other page
+  // forgets it. Before, what was typed was lost with the session.
+  var draftKey = 'smtpdesk-draft';
+  function initDrafts() {
+    var store = null;
+    try { store = window.sessionStorage; } catch (e) { return; }
+    if (!store) return;
+    var draft = null;
+    try { draft = JSON.parse(store.getItem(draftKey) || 'null'); } catch (e) { draft = null; }
+    var kept = document.querySelector('[data-draft-kept]');
+    if (draft && kept) {
+      draft.refused = true;
+      try { store.setItem(draftKey, JSON.stringify(draft)); } catch (e) { return; }
+      kept.hidden = false;
+      document.querySelectorAll('[data-draft-lost]').forEach(function (el) { el.hidden = true; });
+    } else if (draft) {
+      store.removeItem(draftKey);
+      if (draft.refused && !document.body.hasAttribute('data-post-answer')) restoreDraft(draft);
+    }
+    document.addEventListener('submit', function (ev) {
+      var form = ev.target;
+      if (ev.defaultPrevented || !form || !form.matches || !form.matches('form[data-draft]')) return;
+      var fields = [];
+      Array.prototype.forEach.call(form.elements, function (el) {
+        if (!el.name || el.name.charAt(0) === '_' || /^(password|hidden|submit|button|file)$/.test(el.type)) return;
+        if ((el.type === 'radio' || el.type === 'checkbox') && !el.checked) return;
+        fields.push([el.name, el.value]);
+      });
+      try {
+        store.setItem(draftKey, JSON.stringify({path: new URL(form.action, window.location.href).pathname, fields: fields}));
+      } catch (e) { /* full or refused: nothing is kept, as without the script */ }
+    });
+  }
+
+  function restoreDraft(draft) {
+    var form = document.querySelector('form[data-draft]');
+    if (!form || new URL(form.action, window.location.href).pathname !== draft.path || !Array.isArray(draft.fields)) return;
+    var filled = false;
+    draft.fields.forEach(function (f) {
+      var els = form.elements.namedItem(f[0]);
+      if (!els) return;
+      (els.length !== undefined && !els.tagName ? Array.prototype.slice.call(els) : [els]).forEach(function (el) {
+        if (el.type === 'radio' || el.type === 'checkbox') {
+          if (el.value === f[1] && !el.checked) {
+            el.checked = true;
+            el.dispatchEvent(new Event('change', {bubbles: true}));
+          }
+        } else if ('value' in el && el.value === '' && f[1] !== '') {
+          el.value = f[1];
+          filled = true;
+        }
+      });
+    });
+    var note = document.querySelector('[data-draft-restored]');
+    if (filled && note) note.hidden = false;
+  }
+
   ready(function () {
     initPostAnswer();
     initFieldErrors();
@@ -569,5 +630,6 @@
     initSlash();
     initFocus();
     initChanged();
+    initDrafts();
   });
 })();
