@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
@@ -223,6 +224,82 @@ func TestLongTextFitsTheScreen(t *testing.T) {
 		}
 	}
 	tb.do("back to the desktop screen", desktopViewport())
+}
+
+// fitsItsBox fails the test when the text of the element sel is wider than the element's own
+// box: the rest is drawn past it, out of the page, or cut off by a card that clips.
+func (tb *tab) fitsItsBox(step, sel string, width int) {
+	tb.t.Helper()
+	got := query[int](tb, "measure "+step, sel, `els => els[0].scrollWidth - els[0].clientWidth`)
+	if got > 0 {
+		tb.t.Errorf("%s at %d pixels: its text is %d pixels wider than its box", step, width, got)
+	}
+}
+
+// TestLongDomainFitsTheForms: a domain name of 253 characters, in labels of 63 without a hyphen
+// (a valid name: Mailgun takes up to 253), fits the forms that name it. The create form's hint
+// ("… a full address (alice@domain)") made the page 842 pixels wider than a laptop's screen and
+// 1,648 wider than a phone's, and a line refused as "not in this domain (domain…)" 125 wider than
+// a phone's; "Type domain to confirm" above the delete-all field, and the
+// server's "Type domain exactly to confirm." under it, ran out of the form's card, which cut the
+// name off after some 80 characters.
+func TestLongDomainFitsTheForms(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	domain := strings.Join([]string{
+		strings.Repeat("transactionalmailrelay", 3)[:63],
+		strings.Repeat("eucentralregionprimary", 3)[:63],
+		strings.Repeat("acmecorporationholdings", 3)[:63],
+		strings.Repeat("examplecommunications", 3)[:61],
+	}, ".")
+	if len(domain) != 253 {
+		t.Fatalf("the domain has %d characters, want 253", len(domain))
+	}
+	if err := srv.Sandbox.AddDomain(domain); err != nil {
+		t.Fatal(err)
+	}
+	// The longest login such a domain can have: 255 bytes in all (mailgun.ValidateSpec).
+	if err := srv.Sandbox.AddCredential(domain, "a", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tb := srv.tab("long-domain")
+	tb.signIn("admin")
+	defer tb.do("back to the desktop screen", desktopViewport())
+	confirmLabel := `label[for="f-confirm"]`
+	for _, width := range []int{desktopWidth, phoneWidth} {
+		if width == phoneWidth {
+			tb.do("phone screen", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
+		}
+		tb.wantStatus("create form", tb.open("/d/"+domain+"/new"), http.StatusOK)
+		tb.fitsWidth("the create form", width)
+		tb.look("create")
+		// A typo in the domain of a full address: the refusal names the domain typed, its
+		// first 60 characters, without a space to break the line at.
+		tb.fill(testid("logins-input"), "b@"+domain+"x")
+		tb.wantStatus("a typo in the domain", tb.click(testid("create-form")+" "+testid("confirm-button")), http.StatusBadRequest)
+		tb.wait(testid("line-errors"))
+		tb.fitsWidth("the refused line", width)
+		tb.look("create-refused")
+
+		tb.wantStatus("delete all", tb.open("/d/"+domain+"/delete-all"), http.StatusOK)
+		tb.fitsWidth("the delete-all form", width)
+		tb.fitsItsBox("the delete-all form's “Type "+domain[:12]+"… to confirm”", confirmLabel, width)
+		tb.look("delete-all")
+	}
+
+	// The server's answer to a wrong text, as a browser without the page's script sends it.
+	tb.disableScripts()
+	tb.wantStatus("delete all", tb.open("/d/"+domain+"/delete-all"), http.StatusOK)
+	tb.fill(testid("confirm-input"), "acme")
+	tb.wantStatus("a wrong text", tb.click(testid("delete-all-form")+" "+testid("confirm-button")), http.StatusBadRequest)
+	tb.wait(testid("field-error-confirm"))
+	tb.fitsItsBox("the wrong text's error", testid("field-error-confirm"), phoneWidth)
+	tb.fitsItsBox("the label after a wrong text", confirmLabel, phoneWidth)
+	tb.fitsWidth("the delete-all form with its error", phoneWidth)
+	tb.look("delete-all-wrong")
+	if got := srv.Sandbox.Logins(domain); len(got) != 2 {
+		t.Errorf("after a wrong text, %s has %v; want its two logins still", domain, got)
+	}
 }
 
 // TestResetSentOnce: a second press of "Reset password" while the first sending is on its way
