@@ -29,18 +29,7 @@ func TestFormAfterSessionEnded(t *testing.T) {
 	}
 	e.SB.ResetCalls()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL+formPage,
-		strings.NewReader(url.Values{"_csrf": {tok}, "logins": {"zed"}, "mode": {"generate"}}.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.Header.Set("Referer", e.URL+formPage)
-	p, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := sendFromForm(t, c, e.URL+formPage, tok)
 	wantStatus(t, p, http.StatusForbidden)
 	if got := p.TestID("error-heading").Text(); got != "Your session has ended" {
 		t.Errorf("heading = %q", got)
@@ -73,18 +62,7 @@ func TestFormAfterSessionEnded(t *testing.T) {
 
 	// A form from before signing in again belongs to the old session: it has expired, and
 	// nothing is created either.
-	req, err = http.NewRequestWithContext(ctx, http.MethodPost, e.URL+formPage,
-		strings.NewReader(url.Values{"_csrf": {tok}, "logins": {"zed"}, "mode": {"generate"}}.Encode()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "same-origin")
-	req.Header.Set("Referer", e.URL+formPage)
-	p, err = c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p = sendFromForm(t, c, e.URL+formPage, tok)
 	wantStatus(t, p, http.StatusForbidden)
 	if got := p.TestID("error-heading").Text(); got != "This form has expired" {
 		t.Errorf("heading = %q", got)
@@ -120,4 +98,23 @@ func wantDraftNotes(t *testing.T, step string, p *testflow.Page) {
 	if strings.Contains(p.Text(), "Back button may still show") {
 		t.Errorf("%s: the page still says the Back button may show what was typed", step)
 	}
+}
+
+// sendFromForm sends the create form at formURL with CSRF token tok, as a browser does from that
+// page: same-origin, with the page as its Referer (where the error page's way back comes from).
+func sendFromForm(t *testing.T, c *testflow.Client, formURL, tok string) *testflow.Page {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, formURL,
+		strings.NewReader(url.Values{"_csrf": {tok}, "logins": {"zed"}, "mode": {"generate"}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	req.Header.Set("Referer", formURL)
+	p, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
