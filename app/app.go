@@ -174,6 +174,13 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	if err != nil {
 		return nil, err
 	}
+	// Opened, migrated and answering, a database that refuses writes still made a server that
+	// said it was ready, answered /readyz with 200, and failed every sign-in with a 500.
+	if err := a.db.CheckWritable(ctx); err != nil {
+		return nil, fmt.Errorf("DATABASE_URL %s: the database refuses writes: %w; SMTP Desk writes its sessions and audit trail there: "+
+			"for SQLite, let this user write the file and its directory; for PostgreSQL, point it at the primary, not a standby, "+
+			"with a role that may SELECT, INSERT, UPDATE and DELETE on SMTP Desk's tables", cfg.DatabaseRedacted(), err)
+	}
 	a.policy, err = policy.NewHolder(cfg.PolicyFile)
 	if err != nil {
 		return nil, fmt.Errorf("app: load policy: %w", err)

@@ -352,6 +352,16 @@ func (db *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+// CheckWritable reports whether the database takes writes, with a write that changes nothing. A
+// SQLite file this user may not write, or a PostgreSQL standby or read-only role, opens and
+// answers reads, pings included; only a sign-in's session or an audit entry then failed.
+func (db *DB) CheckWritable(ctx context.Context) error {
+	if _, err := db.exec(ctx, `DELETE FROM sessions WHERE 1 = 0`); err != nil {
+		return fmt.Errorf("store: write to %s: %w", db.dialect, err)
+	}
+	return nil
+}
+
 // Dialect reports "sqlite" or "postgres".
 func (db *DB) Dialect() string { return db.dialect }
 

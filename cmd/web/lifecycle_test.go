@@ -439,3 +439,68 @@ func startDemoChild(t *testing.T, test string, env ...string) (*exec.Cmd, <-chan
 		}
 	}
 }
+
+// TestShutdownWaitsForCutOffRequests: once the grace period ends, serve waits (up to CutOffWait)
+// for the requests it cut off to return before the caller closes the database: told why, a
+// change's request records its audit entry's outcome then ("unknown") and logs itself. serve
+// returned at once, so the entry met "sql: database is closed" and stayed pending, and the
+// request's warning and access log line were never written. A request that does not return is
+// waited for CutOffWait only, and the log says what that leaves.
+func TestShutdownWaitsForCutOffRequests(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		forever bool
+	}{{"returns", false}, {"never returns", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			started := make(chan struct{})
+			finished := make(chan struct{})
+			never := make(chan struct{})
+			defer close(never)
+			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				close(started)
+				<-r.Context().Done()
+				if tc.forever {
+					<-never
+				}
+				time.Sleep(300 * time.Millisecond) // the audit entry's completion, written after the cut
+				close(finished)
+			})}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out testlog.Buffer
+			logger := slog.New(slog.NewTextHandler(&out, nil))
+			ctx, cancel := context.WithCancel(context.Background())
+			served := make(chan error, 1)
+			go func() { served <- serve(ctx, srv, ln, 200*time.Millisecond, logger) }()
+			go func() {
+				if resp, err := http.Get("http://" + ln.Addr().String() + "/slow"); err == nil {
+					resp.Body.Close()
+				}
+			}()
+			<-started
+			cancel()
+			begun := time.Now()
+			select {
+			case <-served:
+			case <-time.After(30 * time.Second):
+				t.Fatal("serve did not return 30 s after the context ended")
+			}
+			if tc.forever {
+				if took := time.Since(begun); took > CutOffWait+10*time.Second {
+					t.Errorf("serve returned %v after the context ended, want about the grace period and CutOffWait", took)
+				}
+				if want := "requests cut off still running " + CutOffWait.String() + " later"; !strings.Contains(out.String(), want) {
+					t.Errorf("log lacks %q:\n%s", want, out.String())
+				}
+				return
+			}
+			select {
+			case <-finished:
+			default:
+				t.Error("serve returned before the request it cut off had finished: the caller then closes the database under it")
+			}
+		})
+	}
+}

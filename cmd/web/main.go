@@ -25,6 +25,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -37,6 +38,11 @@ import (
 
 // ShutdownTimeout bounds the wait for requests in flight after SIGINT/SIGTERM.
 const ShutdownTimeout = 15 * time.Second
+
+// CutOffWait bounds the wait, once ShutdownTimeout has passed, for the requests it cut off to
+// return: told why (app.ErrServerStopping), they record the outcome of their Mailgun call
+// ("unknown") in the audit trail and log themselves, which needs the database still open.
+const CutOffWait = 2 * time.Second
 
 func main() {
 	// SIGHUP reloads the policy once the server is up (onHUP). Until then, and while shutting
@@ -267,6 +273,25 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.
 	if srv.BaseContext == nil {
 		srv.BaseContext = func(net.Listener) context.Context { return base }
 	}
+	// Close does not wait for the handlers it cut off, and the caller closes the database once
+	// serve returns: a handler still writing its audit entry's outcome met "sql: database is
+	// closed", and its entry stayed pending, its warning and access log line unwritten.
+	var (
+		mu      sync.Mutex
+		waiting bool // no Add once the wait below has begun
+		running sync.WaitGroup
+	)
+	if h := srv.Handler; h != nil {
+		srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			if !waiting {
+				running.Add(1)
+				defer running.Done()
+			}
+			mu.Unlock()
+			h.ServeHTTP(w, r)
+		})
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -280,6 +305,19 @@ func serve(ctx context.Context, srv *http.Server, ln net.Listener, timeout time.
 	if err := srv.Shutdown(sctx); err != nil {
 		cutOff(app.ErrServerStopping)
 		_ = srv.Close()
+		mu.Lock()
+		waiting = true
+		mu.Unlock()
+		done := make(chan struct{})
+		go func() {
+			running.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(CutOffWait):
+			logger.Warn(fmt.Sprintf("requests cut off still running %v later; their audit entries may stay pending (\"Not completed\")", CutOffWait))
+		}
 		return shutdownErr(err, timeout)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -888,6 +888,48 @@ func TestDatabaseUnreachableSaysWhatToCheck(t *testing.T) {
 	}
 }
 
+// TestDatabaseRefusingWritesStopsTheStart: a database that opens and answers reads but refuses
+// writes (a SQLite file this user may not write, a PostgreSQL standby or read-only role) stops the
+// server's start with what to do. The server said it was ready, /readyz answered 200, and every
+// sign-in failed with a 500 ("create session: attempt to write a readonly database").
+func TestDatabaseRefusingWritesStopsTheStart(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "smtpdesk.db")
+	dsns := map[string]string{"sqlite": file}
+	if os.Getenv("SMTPDESK_SKIP_POSTGRES") != "1" {
+		dsns["postgres"] = testpg.Schema(t)
+	}
+	for name, dsn := range dsns {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if name == "sqlite" {
+				// Root may write a file whatever its mode; mode=ro refuses writes for everyone.
+				db, err := store.Open(ctx, dsn)
+				if err != nil {
+					t.Fatal(err)
+				}
+				db.Close()
+				dsn = "file:" + dsn + "?mode=ro"
+			} else {
+				if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), io.Discard); err != nil {
+					t.Fatal(err)
+				}
+				dsn += "&default_transaction_read_only=on" // as a standby's sessions are
+			}
+			env := serverEnv(t, freeAddr(t))
+			env["DATABASE_URL"] = dsn
+			var out testlog.Buffer
+			err := run(ctx, nil, envOf(env), &out)
+			if err == nil || !strings.Contains(err.Error(), "the database refuses writes") || !strings.Contains(err.Error(), "SMTP Desk writes its sessions and audit trail there") {
+				t.Errorf("run = %v, want it to stop, saying the database refuses writes and what to do", err)
+			}
+			if strings.Contains(out.String(), "SMTP Desk ready") {
+				t.Errorf("the log says ready:\n%s", out.String())
+			}
+		})
+	}
+}
+
 // TestDatabaseNotInUTF8SaysHowToCreateOne: a PostgreSQL database whose encoding is not UTF8
 // stops the server with what to do (create a UTF8 one), not with the advice for a server that
 // cannot be reached, which would send the operator the wrong way.
