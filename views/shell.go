@@ -182,10 +182,12 @@ func appendShellBottom(b []byte, p *Page, o shellOpts) []byte {
 	return append(b, `</div></footer></body></html>`...)
 }
 
-// navLinkBase, navLinkActive and navLinkIdle are the classes of a main navigation link.
+// navLinkBase, navLinkActive and navLinkIdle are the classes of a main navigation link. The
+// current one is told apart by its fill, which forced colours (Windows high contrast) drop: there
+// it has a border in the highlight colour.
 const (
 	navLinkBase   = "focus-ring inline-flex items-center gap-1.5 rounded-md px-2.5 py-1.5 max-sm:py-3 text-sm font-medium "
-	navLinkActive = navLinkBase + "bg-gray-100 text-gray-900 dark:bg-gray-800 dark:text-white"
+	navLinkActive = navLinkBase + "bg-gray-100 text-gray-900 dark:bg-gray-800 dark:text-white forced-colors:border forced-colors:border-[color:Highlight]"
 	navLinkIdle   = navLinkBase + "text-gray-700 hover:bg-gray-100 hover:text-gray-900 dark:text-gray-300 dark:hover:bg-gray-800 dark:hover:text-white"
 )
 
@@ -215,13 +217,17 @@ func appendTopBar(b []byte, p *Page) []byte {
 
 // appendDomainPicker appends the menu of the user's domains.
 func appendDomainPicker(b []byte, p *Page) []byte {
+	// The width cap is the menu's, not its button's: the menu (min-w-0) shrinks where the bar is
+	// short of room (320 pixels, a laptop zoomed to 400%) and the button, as wide as the menu at
+	// most, cuts the name with an ellipsis there. Capped itself, the button kept its width and ran
+	// under the Audit link beside it.
 	// Highlighted on the domain pages only: the audit trail filtered by a domain names it here
 	// too, but its own link is then the current one, and two highlighted items read as two
 	// places at once.
 	if p.Nav == "domains" {
-		b = append(b, `<details class="relative min-w-0" data-menu data-testid="domain-picker"><summary class="`+navLinkActive+` max-w-[14rem] cursor-pointer sm:max-w-xs">`...)
+		b = append(b, `<details class="relative min-w-0 max-w-[14rem] sm:max-w-xs" data-menu data-testid="domain-picker"><summary class="`+navLinkActive+` max-w-full cursor-pointer">`...)
 	} else {
-		b = append(b, `<details class="relative min-w-0" data-menu data-testid="domain-picker"><summary class="`+navLinkIdle+` max-w-[14rem] cursor-pointer sm:max-w-xs">`...)
+		b = append(b, `<details class="relative min-w-0 max-w-[14rem] sm:max-w-xs" data-menu data-testid="domain-picker"><summary class="`+navLinkIdle+` max-w-full cursor-pointer">`...)
 	}
 	b = appendIcon(b, "globe", "h-4 w-4 shrink-0")
 	b = append(b, `<span class="sr-only">Domain: </span> `...)
