@@ -260,19 +260,19 @@ func (h *CredentialPages) madeUnseen(ctx context.Context, sc *scope, f *CreateFo
 		// Past the entries that changed nothing (this one, another sending refused as this one
 		// was, a refusal of access), to the newest that may have.
 		es = slices.DeleteFunc(es, func(e store.AuditEntry) bool {
-			return e.ID == skip || e.Outcome == audit.OutcomeFailed || e.Outcome == audit.OutcomeDenied
+			return e.ID == skip || refused(e)
 		})
 		if len(es) == 0 || es[0].Action != audit.ActionCredentialCreate || es[0].Outcome != audit.OutcomeUnknown {
 			continue
 		}
 		e := es[0]
-		by := cmp.Or(e.ActorName, e.ActorEmail) + "'s create"
-		if sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject {
+		by := actorName(e) + "'s create"
+		if sc.madeBy(e) {
 			by = "your create"
 		}
 		lines[j].Problem = fmt.Sprintf("already exists in this domain: %s of it on %s got no answer from Mailgun, "+
 			"which most likely made it then, and nobody was shown its password. Reset its password to get one.",
-			by, e.Time.UTC().Format("2006-01-02 at 15:04 UTC"))
+			by, e.Time.UTC().Format(trailTime))
 	}
 }
 

@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -526,7 +525,7 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 	}
 	msg := fmt.Sprintf("%s has no login %s. It may have been deleted, or the link is old.", sc.domain, sc.login)
 	if by, at, ok := h.deletedBy(ctx, sc); ok {
-		msg = fmt.Sprintf("%s has no login %s: %s deleted it through SMTP Desk on %s.", sc.domain, sc.login, by, at.UTC().Format("2006-01-02 at 15:04 UTC"))
+		msg = fmt.Sprintf("%s has no login %s: %s deleted it through SMTP Desk on %s.", sc.domain, sc.login, by, at.UTC().Format(trailTime))
 	}
 	return true, h.errorPageNext(c, http.StatusNotFound, "Login not found", msg,
 		"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
@@ -544,8 +543,8 @@ func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope) (by string, 
 	if (e.Action != audit.ActionCredentialDelete && e.Action != audit.ActionCredentialDeleteAll) || e.Outcome != audit.OutcomeOK {
 		return "", time.Time{}, false
 	}
-	by = cmp.Or(e.ActorName, e.ActorEmail)
-	if sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject {
+	by = actorName(e)
+	if sc.madeBy(e) {
 		by = "you"
 	}
 	at = e.Time

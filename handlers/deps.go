@@ -241,6 +241,24 @@ type scope struct {
 
 func (sc *scope) can(a policy.Action) bool { return sc.pol.Can(sc.subj, sc.domain, a) }
 
+// madeBy reports whether the audit entry e was made by sc's user (the same issuer and subject),
+// whom a page then calls "you" rather than by name.
+func (sc *scope) madeBy(e store.AuditEntry) bool {
+	return sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject
+}
+
+// actorName is how a page names the user who made the audit entry e: their name, else their
+// e-mail.
+func actorName(e store.AuditEntry) string { return cmp.Or(e.ActorName, e.ActorEmail, "someone") }
+
+// refused reports whether the audit entry e changed nothing: Mailgun or the policy refused it.
+func refused(e store.AuditEntry) bool {
+	return e.Outcome == audit.OutcomeFailed || e.Outcome == audit.OutcomeDenied
+}
+
+// trailTime is how a page's sentence gives an audit entry's time ("on 2026-12-06 at 04:07 UTC").
+const trailTime = "2006-01-02 at 15:04 UTC"
+
 // authorize validates the domain (and the login when withLogin) in the URL and asks the policy
 // whether the session's user may do act there. This runs before any Mailgun call; the page's
 // hidden controls are never the check. When it returns nil the response is already written

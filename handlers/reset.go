@@ -202,8 +202,7 @@ func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64)
 	}
 	began := es[i].Time
 	for _, e := range es {
-		if e.ID == self || e.Action != audit.ActionCredentialReset ||
-			e.Outcome == audit.OutcomeFailed || e.Outcome == audit.OutcomeDenied {
+		if e.ID == self || e.Action != audit.ActionCredentialReset || refused(e) {
 			continue
 		}
 		ran := !e.Time.Before(began) ||
@@ -212,8 +211,8 @@ func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64)
 		if !ran {
 			continue
 		}
-		by := cmp.Or(e.ActorName, e.ActorEmail, "someone")
-		if sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject {
+		by := actorName(e)
+		if sc.madeBy(e) {
 			by = "you (in another tab or window)"
 		}
 		return fmt.Sprintf("%s reset it at the same moment, and Mailgun keeps whichever password it set last. "+

@@ -276,34 +276,11 @@ func TestPortTakenSaysWhatToDo(t *testing.T) {
 // for up to 15 s); when the grace period ends with a request still running, the error says it
 // was cut off, where it read "shutdown: context deadline exceeded".
 func TestShutdownSaysWhatItWaitsFor(t *testing.T) {
-	started := make(chan struct{})
 	cause := make(chan error, 1)
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
+	out, _, err := serveOneCutOff(t, func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		cause <- context.Cause(r.Context())
-	})}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out testlog.Buffer
-	logger := slog.New(slog.NewTextHandler(&out, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- serve(ctx, srv, ln, 300*time.Millisecond, logger) }()
-	go func() {
-		if resp, err := http.Get("http://" + ln.Addr().String() + "/slow"); err == nil {
-			resp.Body.Close()
-		}
-	}()
-	<-started
-	cancel()
-	select {
-	case err = <-served:
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not return 30 s after the context ended")
-	}
+	}, 300*time.Millisecond)
 	if want := "shutdown: requests still in flight after 300ms were cut off"; err == nil || err.Error() != want {
 		t.Errorf("serve = %v, want %q", err, want)
 	}
@@ -452,43 +429,19 @@ func TestShutdownWaitsForCutOffRequests(t *testing.T) {
 		forever bool
 	}{{"returns", false}, {"never returns", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			started := make(chan struct{})
 			finished := make(chan struct{})
 			never := make(chan struct{})
 			defer close(never)
-			srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				close(started)
+			out, took, _ := serveOneCutOff(t, func(w http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 				if tc.forever {
 					<-never
 				}
 				time.Sleep(300 * time.Millisecond) // the audit entry's completion, written after the cut
 				close(finished)
-			})}
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out testlog.Buffer
-			logger := slog.New(slog.NewTextHandler(&out, nil))
-			ctx, cancel := context.WithCancel(context.Background())
-			served := make(chan error, 1)
-			go func() { served <- serve(ctx, srv, ln, 200*time.Millisecond, logger) }()
-			go func() {
-				if resp, err := http.Get("http://" + ln.Addr().String() + "/slow"); err == nil {
-					resp.Body.Close()
-				}
-			}()
-			<-started
-			cancel()
-			begun := time.Now()
-			select {
-			case <-served:
-			case <-time.After(30 * time.Second):
-				t.Fatal("serve did not return 30 s after the context ended")
-			}
+			}, 200*time.Millisecond)
 			if tc.forever {
-				if took := time.Since(begun); took > CutOffWait+10*time.Second {
+				if took > CutOffWait+10*time.Second {
 					t.Errorf("serve returned %v after the context ended, want about the grace period and CutOffWait", took)
 				}
 				if want := "requests cut off still running " + CutOffWait.String() + " later"; !strings.Contains(out.String(), want) {
@@ -502,5 +455,40 @@ func TestShutdownWaitsForCutOffRequests(t *testing.T) {
 				t.Error("serve returned before the request it cut off had finished: the caller then closes the database under it")
 			}
 		})
+	}
+}
+
+// serveOneCutOff runs serve with grace period grace around h, sends h one request, ends serve's
+// context once h has it, and returns serve's log, how long serve took to return after that, and
+// its error.
+func serveOneCutOff(t *testing.T, h http.HandlerFunc, grace time.Duration) (*testlog.Buffer, time.Duration, error) {
+	t.Helper()
+	started := make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(started)
+		h(w, r)
+	})}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := new(testlog.Buffer)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- serve(ctx, srv, ln, grace, slog.New(slog.NewTextHandler(out, nil))) }()
+	go func() {
+		if resp, err := http.Get("http://" + ln.Addr().String() + "/slow"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	<-started
+	cancel()
+	begun := time.Now()
+	select {
+	case err = <-served:
+		return out, time.Since(begun), err
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not return 30 s after the context ended")
+		return nil, 0, nil
 	}
 }
