@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -661,6 +662,31 @@ func TestRunRetention(t *testing.T) {
 		}
 		if len(f.entries) != 1 || f.entries[0].Outcome != OutcomeFailed || !strings.Contains(f.entries[0].Detail, "deleted 2000 entries") {
 			t.Errorf("recorded = %+v, want one failed retention event counting the 2000 entries deleted", f.entries)
+		}
+	})
+	t.Run("a stop mid-run is no failure", func(t *testing.T) {
+		// The process stopping (ctx cancelled) ends a long first run on a large trail: that is
+		// no failure of retention. The trail still counts what was deleted, and the log has no
+		// error for it.
+		for _, deleted := range []int64{0, 2000} {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			r := &fakeRetainer{calls: make(chan time.Time, 1), n: deleted,
+				err: fmt.Errorf("store: delete audit before: %w", context.Canceled)}
+			f := &fakeAppender{}
+			var logged strings.Builder
+			logger := slog.New(slog.NewTextHandler(&logged, nil))
+			RunRetention(ctx, r, time.Hour, time.Hour, time.Now, NewRecorder(f, nil), logger)
+			if strings.Contains(logged.String(), "level=ERROR") {
+				t.Errorf("deleted %d, then stopped: logged %q, want no error", deleted, logged.String())
+			}
+			switch {
+			case deleted == 0 && len(f.entries) != 0:
+				t.Errorf("nothing deleted, then stopped: recorded %+v, want nothing", f.entries)
+			case deleted > 0 && (len(f.entries) != 1 || f.entries[0].Outcome != OutcomeOK ||
+				!strings.Contains(f.entries[0].Detail, "deleted 2000 entries") || !strings.Contains(f.entries[0].Detail, "stopping")):
+				t.Errorf("deleted %d, then stopped: recorded %+v, want one ok retention event counting them and saying it stopped", deleted, f.entries)
+			}
 		}
 	})
 	t.Run("keep forever returns at once", func(t *testing.T) {

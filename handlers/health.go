@@ -72,7 +72,7 @@ type ReadyReport struct {
 	Mailgun  MailgunStatus `json:"mailgun"`
 }
 
-// MailgunStatus says when Mailgun last answered.
+// MailgunStatus says when Mailgun last answered (LastSeen in UTC).
 type MailgunStatus struct {
 	State      string     `json:"state"` // "ok" (answered within MailgunFresh), "stale" or "unknown" (never since start)
 	LastSeen   *time.Time `json:"last_seen,omitempty"`
@@ -109,6 +109,7 @@ func (h *Health) mailgunStatus() MailgunStatus {
 	if seen.IsZero() {
 		return MailgunStatus{State: "unknown"}
 	}
+	seen = seen.UTC() // as every time SMTP Desk gives, whatever the server's zone (TZ)
 	age := h.now().Sub(seen)
 	secs := int64(age / time.Second)
 	st := MailgunStatus{State: "ok", LastSeen: &seen, AgeSeconds: &secs}

@@ -73,3 +73,24 @@ func TestReadyz(t *testing.T) {
 		})
 	}
 }
+
+// TestReadyzLastSeenInUTC: /readyz gives when Mailgun last answered in UTC, as SMTP Desk gives
+// every time, whatever the server's time zone: the app's clock reads in the local zone (TZ), and
+// a monitor comparing instances in different zones read "12:00:00Z" and "13:00:00+01:00".
+func TestReadyzLastSeenInUTC(t *testing.T) {
+	seen := time.Date(2026, 3, 1, 13, 0, 0, 0, time.FixedZone("CET", 3600))
+	e := echo.New()
+	NewHealth(fakePinger{}, func() time.Time { return seen }, func() time.Time { return seen.Add(time.Minute) }).Register(e)
+	rec := serve(e, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	var body struct {
+		Mailgun struct {
+			LastSeen string `json:"last_seen"`
+		} `json:"mailgun"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatalf("body %q: %v", rec.Body, err)
+	}
+	if got, want := body.Mailgun.LastSeen, "2026-03-01T12:00:00Z"; got != want {
+		t.Errorf("last_seen = %q, want %q", got, want)
+	}
+}
