@@ -803,7 +803,9 @@ func TestDeleteDialogSaysWhatItDeletes(t *testing.T) {
 // fields comes back with both fields empty (a password is never sent back to the page), so the
 // focus goes to the first one, where typing it again starts, not to "Repeat password", where the
 // error is written (it went there, and the first field had to be found again above it). The
-// field tells a screen reader why: it is described by the mismatch message.
+// field tells a screen reader why: it is described by the mismatch message. Once both are typed
+// again, neither field is described by it any more (the message was hidden from the eye only,
+// and a screen reader went on saying the passwords were different).
 func TestMismatchedPasswordsRetypedFromTheFirst(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t)
@@ -834,6 +836,12 @@ func TestMismatchedPasswordsRetypedFromTheFirst(t *testing.T) {
 		tb.fill(testid("password2-input"), "Chosen-pass-44")
 		if tb.has(testid("field-error-password2") + ":not([hidden])") {
 			t.Errorf("%s: after both passwords were retyped the page still says they were different", form.path)
+		}
+		// Nor to a screen reader: a hidden error still named in aria-describedby is read out.
+		for _, field := range []string{"password-input", "password2-input"} {
+			if d := tb.ax(testid(field)).Description; strings.Contains(d, "were different") {
+				t.Errorf("%s: after both passwords were retyped %s is still described as %q", form.path, field, d)
+			}
 		}
 	}
 }
@@ -1022,4 +1030,71 @@ func TestManyDomainsArePaged(t *testing.T) {
 	tb.do("phone screen", chromedp.EmulateViewport(phoneWidth, 844, chromedp.EmulateMobile, chromedp.EmulatePortrait))
 	tb.fitsWidth("the paged home page", phoneWidth)
 	tb.look("home-searched")
+}
+
+// TestAuditOutcomesTakeTheFocus: what the audit trail's forms lead to takes the keyboard focus,
+// as the create form's refused lines and a passwords page do, so that a screen reader reads it
+// first and Tab goes on from there. Filters that cannot be applied (a from date after the to
+// date), sent with Apply, came back with "Check the filters" in an alert that was never read out
+// (an alert that comes with the page is not), and the focus at the top of the page; the
+// integrity check's outcome, likewise.
+func TestAuditOutcomesTakeTheFocus(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("audit-focus")
+	tb.signIn("admin")
+	focusIn := func(what, sel string) {
+		t.Helper()
+		if !run(tb, "where is the focus", chromedp.Evaluate[bool](`!!document.activeElement.closest(`+"`"+sel+"`"+`)`)) {
+			t.Errorf("%s: the focus is on %q, want it in %s", what, run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)), sel)
+		}
+	}
+	enter := keyPress("Enter", "Enter", 13)
+	tab := keyPress("Tab", "Tab", 9)
+
+	tb.wantStatus("audit trail", tb.open("/audit"), http.StatusOK)
+	query[bool](tb, "type the dates", `input[type="date"]`, `els => { els[0].value = "2026-12-31"; els[1].value = "2026-01-01"; return true; }`)
+	tb.do("focus Apply", chromedp.Focus(testid("audit-filters")+` button[type="submit"]`))
+	tb.follow("press Enter on Apply", enter)
+	tb.wait(testid("filter-problems"))
+	focusIn("after Apply with the dates the wrong way round", testid("filter-problems"))
+	tb.look("filter-problems-focused")
+	tb.do("press Tab", tab)
+	focusIn("Tab from the problems", testid("filter-domain"))
+
+	tb.wantStatus("audit trail", tb.open("/audit"), http.StatusOK)
+	tb.do("focus Check integrity", chromedp.Focus(testid("verify-link")))
+	tb.follow("press Enter on Check integrity", enter)
+	tb.wait(testid("verify-intact"))
+	focusIn("after Check integrity", testid("verify-intact"))
+	if name := tb.ax(testid("verify-intact")).Name; name != "The audit trail is intact" {
+		t.Errorf("the check's outcome is named %q, want its heading", name)
+	}
+	tb.do("press Tab", tab)
+	focusIn("Tab from the outcome", testid("verify-again"))
+}
+
+// TestOutcomeWithoutPasswordsTakesTheFocus: a passwords page gives the focus to its passwords. One
+// with none to show (Mailgun made the logins but sent no password back) gave it to nothing, and
+// a screen reader started again from the top of the page; now its panel saying what became of
+// the logins takes it, and Tab goes on to what to do there.
+func TestOutcomeWithoutPasswordsTakesTheFocus(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("no-passwords-focus")
+	tb.signIn("admin")
+	srv.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteCreate}, Rate: 1, NoPasswords: true})
+	defer srv.Sandbox.SetFaults(sandbox.Faults{})
+	tb.wantStatus("create form", tb.open("/d/acme.example/new"), http.StatusOK)
+	tb.fill(testid("logins-input"), "nopass1\nnopass2")
+	tb.click(testid("confirm-button"))
+	tb.wait(testid("nopassword-panel"))
+	tb.look("no-passwords")
+	if !run(tb, "where is the focus", chromedp.Evaluate[bool](`document.activeElement === document.querySelector('[data-testid="nopassword-panel"]')`)) {
+		t.Errorf("on a page with no password to show the focus is on %q, want the panel saying why", run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)))
+	}
+	tb.do("press Tab", keyPress("Tab", "Tab", 9))
+	if got := run(tb, "the focused element", chromedp.Evaluate[string](focusedJS)); got != `a "reset its password"` {
+		t.Errorf("Tab from the panel goes to %s, want its first reset link", got)
+	}
 }

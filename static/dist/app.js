@@ -541,7 +541,9 @@
 
   // A field's error from the server is about what was sent: once the field is typed into, it
   // no longer says what is there (the "passwords were different" stayed under two matching
-  // passwords that the browser then refused as too short). The server checks again.
+  // passwords that the browser then refused as too short). The server checks again. The fields
+  // it describes stop naming it too: a screen reader reads a hidden element named in
+  // aria-describedby all the same, and went on saying the passwords were different.
   function initFieldErrors() {
     document.querySelectorAll('p.field-error[id$="-error"]').forEach(function (err) {
       var input = document.getElementById(err.id.slice(0, -'-error'.length));
@@ -549,6 +551,14 @@
       input.addEventListener('input', function () {
         err.hidden = true;
         input.removeAttribute('aria-invalid');
+        document.querySelectorAll('[aria-describedby]').forEach(function (el) {
+          var ids = el.getAttribute('aria-describedby').split(/\s+/).filter(function (id) { return id !== '' && id !== err.id; });
+          if (ids.length > 0) {
+            el.setAttribute('aria-describedby', ids.join(' '));
+          } else {
+            el.removeAttribute('aria-describedby');
+          }
+        });
       }, {once: true});
     });
   }
