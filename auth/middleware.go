@@ -145,6 +145,39 @@ func (a *Auth) RequireUser() echo.MiddlewareFunc {
 // offers to sign in again and come back.
 var ErrSessionEnded = errors.New("auth: no live session")
 
+// ErrFormUnreadable is inside the error answering a form whose body cannot be read (ReadForm);
+// nothing was done.
+var ErrFormUnreadable = errors.New("auth: the form's body cannot be read")
+
+// maxFormMemory is how much of a multipart body ReadForm keeps in memory (Go's and echo's
+// default); the body limit middleware has bounded the body far below it.
+const maxFormMemory = 32 << 20
+
+// ReadForm parses a request's form body, urlencoded or multipart, into r.PostForm, and says when
+// it cannot be read. Go's parsers keep the fields before the first they cannot read and drop the
+// rest, and Request.PostFormValue does not say so: a form read that way is one other than the one
+// sent ("mode=%ZZ" read as no choice at all). A body over the body limit's bound is the limit's
+// 413; anything else that cannot be read is a 400 wrapping ErrFormUnreadable. A body of another
+// type reads as no fields.
+func ReadForm(r *http.Request) error {
+	var err error
+	if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+		err = r.ParseMultipartForm(maxFormMemory)
+	} else {
+		// Not ParseMultipartForm: for a body that is not multipart, it answers ErrNotMultipart
+		// and drops ParseForm's error.
+		err = r.ParseForm()
+	}
+	if err == nil {
+		return nil
+	}
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok {
+		return he // the body limit's 413
+	}
+	return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").
+		SetInternal(fmt.Errorf("%w: %w", ErrFormUnreadable, err))
+}
+
 // ErrFormExpired is inside the error answering a form whose CSRF token is not the session's (the
 // session was replaced, by signing in again in another tab, say); nothing was done.
 var ErrFormExpired = errors.New("auth: the form's CSRF token is not the session's")
@@ -188,7 +221,10 @@ func (a *Auth) CSRF() echo.MiddlewareFunc {
 			if got == "" {
 				// From the body only: a token in a URL would be one that pages, logs and
 				// Referer headers can carry, and SMTP Desk never puts it there.
-				got = r.PostFormValue("_csrf")
+				if err := ReadForm(r); err != nil {
+					return err
+				}
+				got = r.PostForm.Get("_csrf")
 			}
 			if got, ok := unmaskToken(got); !ok || !equalConst(got, want) {
 				return echo.NewHTTPError(http.StatusForbidden, "This form has expired. Reload the page and try again.").SetInternal(ErrFormExpired)

@@ -122,7 +122,11 @@ func (h *AuditPages) List(c echo.Context) error {
 			vm.NextURL = "/audit?" + v.Encode()
 		}
 		for _, e := range entries {
-			vm.Rows = append(vm.Rows, auditRow(e))
+			r := auditRow(e)
+			if q.Form.Login != "" {
+				r.Logins = loginFirst(r.Logins, q.Form.Login)
+			}
+			vm.Rows = append(vm.Rows, r)
 		}
 	}
 	return Render(c, http.StatusOK, views.Audit(vm))
@@ -301,6 +305,25 @@ func auditRow(e store.AuditEntry) views.AuditRow {
 		ClientIP:        e.ClientIP,
 		Detail:          detail,
 	}
+}
+
+// loginFirst returns logins with those equal to login (in any letter case, as the login filter
+// matches them) moved to the front, the others in their order. A login's history shows its
+// login among the few an entry lists at once: a delete-all or a create of many names it among
+// hundreds, where it was under "+N more" or, past the page's 200, not on the page at all.
+func loginFirst(logins []string, login string) []string {
+	out := make([]string, 0, len(logins))
+	for _, l := range logins {
+		if strings.EqualFold(l, login) {
+			out = append(out, l)
+		}
+	}
+	for _, l := range logins {
+		if !strings.EqualFold(l, login) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // exportRecord is one exported audit entry (JSON Lines).

@@ -418,6 +418,45 @@ func TestAuditHistoryIgnoresLetterCase(t *testing.T) {
 	}
 }
 
+// TestAuditHistoryShowsItsLogin: a login's history lists that login among the logins shown at
+// once in each of its entries, however many the entry names. A delete-all of 250 logins showed
+// the first five, listed 200 under "+245 more" and said "each login's history shows this
+// entry" for the rest: in the history of user250@example.com, user250 was nowhere on the page.
+func TestAuditHistoryShowsItsLogin(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	logins := make([]string, 250)
+	for i := range logins {
+		logins[i] = fmt.Sprintf("user%03d@example.com", i+1)
+	}
+	if _, err := e.DB.AppendAudit(context.Background(), store.AuditEntry{
+		Time: time.Now().UTC(), ActorIssuer: "https://idp.test", ActorSubject: "s1",
+		ActorEmail: "ada@smtpdesk.example", ActorName: "Ada Admin", Action: "credential.delete_all",
+		Domain: "example.com", Logins: logins, Outcome: "ok", RequestID: "r1",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, "reviewer")
+	for _, login := range []string{"user250@example.com", "USER007@Example.com", "user003@example.com"} {
+		p := get(t, c, "/audit?login="+url.QueryEscape(login))
+		wantStatus(t, p, http.StatusOK)
+		var shown []string
+		p.Find(`[data-testid="audit-logins"] > ul > li`).Each(func(_ int, s *goquery.Selection) {
+			shown = append(shown, s.Text())
+		})
+		if len(shown) == 0 || !strings.EqualFold(shown[0], login) {
+			t.Errorf("history of %s: the entry shows %q at once, want %s first", login, shown, login)
+		}
+		// Still listed once, and the count of the others unchanged.
+		all := p.Find(`[data-testid="audit-logins"] li`).Text()
+		if n := strings.Count(strings.ToLower(all), strings.ToLower(login)); n != 1 {
+			t.Errorf("history of %s: the login is listed %d times, want once", login, n)
+		}
+		if got := p.TestID("audit-logins-cut").Text(); !strings.Contains(got, "and 50 more") {
+			t.Errorf("history of %s: the cut says %q, want \"and 50 more\"", login, got)
+		}
+	}
+}
+
 // TestAuditVerify: an administrator checks the audit trail's hash chain from the browser and
 // gets the store's own verdict; an entry edited in the database behind the app's back shows as
 // the break; nobody else sees the link or may run the check.
@@ -497,6 +536,11 @@ func TestAuditVerify(t *testing.T) {
 		wantStatus(t, p, http.StatusOK)
 		if p.TestID("verify-broken").Length() != 1 {
 			t.Fatalf("the page does not report the break: %.300s", p.Text())
+		}
+		// It asks for the focus, as the intact outcome does (e2e TestAuditOutcomesTakeTheFocus):
+		// an alert that comes with the page is not read out.
+		if _, ok := p.TestID("verify-broken").Attr("data-autofocus"); !ok {
+			t.Error("the report of the break does not ask for the focus (data-autofocus)")
 		}
 		if at := p.TestID("verify-broken-at").Text(); at != strconv.FormatInt(id, 10) {
 			t.Errorf("broken at %q, want the edited row %d", at, id)

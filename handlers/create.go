@@ -58,7 +58,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	ctx := c.Request().Context()
 	params, err := bodyForm(c.Request())
 	if err != nil {
-		return h.badRequest(c, "The form could not be read", err)
+		return err
 	}
 	f := ParseCreateForm(sc.domain, params)
 	token := formToken(params)

@@ -524,7 +524,7 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 		return false, nil
 	}
 	msg := fmt.Sprintf("%s has no login %s. It may have been deleted, or the link is old.", sc.domain, sc.login)
-	if by, at, ok := h.deletedBy(ctx, sc); ok {
+	if by, at, ok := h.deletedBy(ctx, sc, 0); ok {
 		msg = fmt.Sprintf("%s has no login %s: %s deleted it through SMTP Desk on %s.", sc.domain, sc.login, by, at.UTC().Format(trailTime))
 	}
 	return true, h.errorPageNext(c, http.StatusNotFound, "Login not found", msg,
@@ -532,10 +532,11 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 }
 
 // deletedBy says who deleted sc's login and when, when the audit trail's newest entry about it
-// is a delete (or a delete all) that succeeded: "you" for the user asking (the back button after
-// a delete led to "Someone may have deleted it"). The trail not answering says nothing.
-func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope) (by string, at time.Time, ok bool) {
-	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Limit: 1})
+// (older than the entry before, when not 0: the action that just found the login gone) is a
+// delete (or a delete all) that succeeded: "you" for the user asking (the back button after a
+// delete led to "Someone may have deleted it"). The trail not answering says nothing.
+func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope, before int64) (by string, at time.Time, ok bool) {
+	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Before: before, Limit: 1})
 	if err != nil || len(es) == 0 {
 		return "", time.Time{}, false
 	}

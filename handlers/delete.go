@@ -109,7 +109,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	}
 	params, err := bodyForm(c.Request())
 	if err != nil {
-		return h.badRequest(c, "The form could not be read", err)
+		return err
 	}
 	back := wayBack(c, params, sc.domain)
 	// The page is built only on the answers that show it: it takes the session's flashes, which
@@ -323,7 +323,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	ctx := c.Request().Context()
 	params, err := bodyForm(c.Request())
 	if err != nil {
-		return h.badRequest(c, "The form could not be read", err)
+		return err
 	}
 	// For the page shown again: its Cancel still leads to the list view it was opened from.
 	back := wayBack(c, params, sc.domain)

@@ -428,3 +428,34 @@ func TestDeletedLoginsPageSaysWhoDeletedIt(t *testing.T) {
 		t.Errorf("a login the trail knows nothing of: %.400q", got)
 	}
 }
+
+// TestResetFormOfADeletedLoginSaysWhoDeletedIt: a reset form opened before its login was deleted
+// and sent after says who deleted it and when, as the form's own address says now; it said
+// "someone may have deleted it", though the trail knew, because the newest entry about the
+// login was by then the refused reset itself.
+func TestResetFormOfADeletedLoginSaysWhoDeletedIt(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	const login = "carol@acme.example"
+	const reset, del = "/d/acme.example/logins/" + login + "/reset", "/d/acme.example/logins/" + login + "/delete"
+	// The operator opens the form, the owner deletes the login, and the form, as it was loaded,
+	// is sent.
+	op := e.signIn(t, "operator")
+	form := get(t, op, reset)
+	wantStatus(t, form, http.StatusOK)
+	owner := e.signIn(t, "owner")
+	wantStatus(t, submit(t, owner, del, del, nil), http.StatusOK)
+	sent := url.Values{"mode": {"generate"}}
+	form.Find(`[data-testid="reset-form"] input[type="hidden"]`).Each(func(_ int, s *goquery.Selection) {
+		sent.Set(s.AttrOr("name", ""), s.AttrOr("value", ""))
+	})
+	p, err := op.Post(context.Background(), reset, sent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, p, http.StatusNotFound)
+	got := strings.Join(strings.Fields(p.TestID("error-message").Text()), " ")
+	want := regexp.MustCompile(`^carol@acme\.example no longer exists in acme\.example: Olga Owner deleted it through SMTP Desk on \d{4}-\d\d-\d\d at \d\d:\d\d UTC, so no password was changed\.$`)
+	if !want.MatchString(got) {
+		t.Errorf("the stale form's answer says %q, want who deleted the login, and when", got)
+	}
+}

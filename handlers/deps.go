@@ -304,16 +304,18 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 		detail += " " + sc.login
 	}
 	s.recordDenial(c, sc.user, sc.domain, sc.login, act.String(), detail)
-	msg := fmt.Sprintf("Your access to %s does not include %s.", sc.domain, actionPhrase(act))
+	msg, next := fmt.Sprintf("Your access to %s does not include %s.", sc.domain, actionPhrase(act)), domainLink(sc)
 	if sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone {
 		msg = fmt.Sprintf("You don't have access to %s.", sc.domain)
 	} else if own := sc.selfLogin(); act == policy.ActReset && own != "" {
 		// Their access does include one reset: their own login's (self-service). The page
-		// names it, which is their own address, and nothing about the login they asked for.
+		// names it, which is their own address, and nothing about the login they asked for,
+		// and leads to its reset: a wrong link led to the domain, to find their row there.
 		msg = fmt.Sprintf("You can reset the password of your own login, %s, and of no other login in %s.", own, sc.domain)
+		next = &views.Link{Label: "Reset your password", URL: templ.SafeURL(loginURL(sc.domain, own, "reset"))}
 	}
 	return s.errorPageNext(c, http.StatusForbidden, "You don't have access to this", msg,
-		"Ask an SMTP Desk administrator if you need it.", 0, domainLink(sc))
+		"Ask an SMTP Desk administrator if you need it.", 0, next)
 }
 
 // What became of a refusal's access.denied entry, as the log and the metrics say it.

@@ -112,6 +112,14 @@ func classifyError(err error) userError {
 		p.hint = "Go back, reload the page and send the form again."
 		p.keepsDraft = true
 		return p
+	case errors.Is(err, auth.ErrFormUnreadable) && errors.As(err, &he):
+		// The parser's words ("invalid URL escape", "unexpected EOF") stay in the log.
+		p := statusDefaults(he.Code)
+		p.heading = "The form could not be read"
+		p.message = "Nothing was changed: what the form sent could not be read."
+		p.hint = "Go back, reload the page and send the form again."
+		p.keepsDraft = true
+		return p
 	case errors.As(err, &uc), errors.As(err, &ou) && ou.Refusal != nil:
 		// Before *mailgun.Error, which finds the (earlier) attempt's 5xx: that attempt's words
 		// ("Mailgun is unavailable, try again") would hide that the change may have been made.

@@ -303,3 +303,35 @@ func TestUnreadableFilterIsSaid(t *testing.T) {
 		t.Errorf("a readable filter's page says %q", f)
 	}
 }
+
+// TestFilterWithBidiOverrideIsSaid: a filter holding an invisible formatting character that
+// filterText keeps, such as U+202E RIGHT-TO-LEFT OVERRIDE, can match no login and no domain
+// name (neither ever holds one), and printed back raw it turned the text after it around: a
+// link's "?q=\u202eecila" read "No logins match “alice”" on a domain that has alice, and the
+// page's title and its "0 matches for" line read backwards. It is not applied, and said so
+// escaped, like a control character.
+func TestFilterWithBidiOverrideIsSaid(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	for _, tt := range []struct{ path, said string }{
+		{"/d/acme.example?q=%E2%80%AEecila", `The filter "\u202eecila" was not applied`},
+		{"/?q=%E2%81%A7acme%E2%81%A9", `The filter "\u2067acme\u2069" was not applied`},
+		{"/d/acme.example?q=al%C2%ADice", `The filter "al\u00adice" was not applied`},
+	} {
+		p := get(t, c, tt.path)
+		wantStatus(t, p, http.StatusOK)
+		if f := p.TestID("flash").Text(); !strings.Contains(f, tt.said) {
+			t.Errorf("%s: the page's flash = %q, want it to say %q", tt.path, f, tt.said)
+		}
+		if strings.ContainsAny(string(p.Body), "\u202e\u2067\u2069\u00ad") {
+			t.Errorf("%s: the page holds the filter's formatting characters raw", tt.path)
+		}
+		rows := p.TestID("domain-row").Length() + p.Find("tbody tr[data-login]").Length()
+		if rows == 0 || strings.Contains(p.Text(), "match") {
+			t.Errorf("%s: %d rows shown, or a count of matches; want the unfiltered list: %.400s", tt.path, rows, p.Text())
+		}
+	}
+	if p := get(t, c, "/d/acme.example/export.csv?q=%E2%80%AEecila"); p.Status != http.StatusBadRequest || !strings.Contains(p.Text(), "Nothing was exported") {
+		t.Errorf("the export = %d, want 400 saying nothing was exported: %.300s", p.Status, p.Text())
+	}
+}

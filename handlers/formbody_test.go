@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -84,6 +85,109 @@ func TestPasswordTypedWithGenerate(t *testing.T) {
 			}
 			if n := len(e.callsTo(tt.route, "")); n != 0 {
 				t.Errorf("%d %s calls, want none", n, tt.route)
+			}
+		})
+	}
+}
+
+// TestPasswordWithControlCharacters: a chosen password holding a NUL, a line break, a tab or
+// bytes that are not UTF-8 (sent by a script, or pasted from a spreadsheet row) comes back with
+// the form's error, and nothing reaches Mailgun. Before, it was set: the login's old password
+// was gone, and the new one is one no mail app can send (SMTP AUTH PLAIN separates its fields
+// with NUL, RFC 4616, and a settings file keeps no line break).
+func TestPasswordWithControlCharacters(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	for _, pw := range []string{"pass\x00word", "pass\r\nword", "password\t", "pass\xffword"} {
+		for _, tt := range []struct{ name, path, route string }{
+			{"reset", resetUser, "update"},
+			{"create", "/d/acme.example/new", "create"},
+		} {
+			t.Run(tt.name+" "+url.QueryEscape(pw), func(t *testing.T) {
+				e.SB.ResetCalls()
+				p := submit(t, c, tt.path, tt.path, map[string]string{"logins": "typed-one", "mode": "manual", "password": pw, "password2": pw})
+				wantStatus(t, p, http.StatusBadRequest)
+				if got := p.TestID("field-error-password").Text(); !strings.Contains(got, "control character") {
+					t.Errorf("password error = %q", got)
+				}
+				if strings.Contains(string(p.Body), pw) {
+					t.Error("the typed password is sent back")
+				}
+				if n := len(e.callsTo(tt.route, "")); n != 0 {
+					t.Errorf("%d %s calls, want none", n, tt.route)
+				}
+			})
+		}
+	}
+	if e.SB.CheckPassword("acme.example", "alice", "pass\x00word") {
+		t.Error("the password with a NUL was set")
+	}
+}
+
+// TestUnreadableFormBody: a form body that cannot be read (a '%' without its two hexadecimal
+// digits, a multipart body cut short or without its boundary, a body over the limit sent without
+// a length) is refused, said so in words, and nothing reaches Mailgun, wherever the CSRF token
+// came from. Before, with the token in the body, the CSRF check's parse dropped the field it
+// could not read without a word: "mode=%ZZ" read as no choice, so a generated password was set;
+// a body over the limit read as an expired form (403). With the token in the header, the page
+// printed Go's and echo's own words ("invalid URL escape", "code=413, message=Request Entity
+// Too Large") under a 400 and told the user to check the address.
+func TestUnreadableFormBody(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+	big := strings.Repeat("a", 100<<10) // over DefaultBodyLimit
+	for _, tt := range []struct {
+		name, ctype, body string
+		inHeader          bool // the CSRF token in X-CSRF-Token, not the body
+		chunked           bool // sent without a Content-Length
+		status            int
+		said              string
+	}{
+		{"a field cut short", "application/x-www-form-urlencoded", "mode=%ZZ", false, false, http.StatusBadRequest, "could not be read"},
+		{"a field cut short, token in the header", "application/x-www-form-urlencoded", "mode=generate&x=%", true, false, http.StatusBadRequest, "could not be read"},
+		{"multipart without its boundary", "multipart/form-data", "mode=generate", true, false, http.StatusBadRequest, "could not be read"},
+		{"multipart cut short", "multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"mode\"\r\n\r\ngenerate", true, false, http.StatusBadRequest, "could not be read"},
+		{"too large, without a length", "application/x-www-form-urlencoded", "mode=generate&pad=" + big, false, true, http.StatusRequestEntityTooLarge, "larger than SMTP Desk accepts"},
+		{"too large, without a length, token in the header", "application/x-www-form-urlencoded", "mode=generate&pad=" + big, true, true, http.StatusRequestEntityTooLarge, "larger than SMTP Desk accepts"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.ResetCalls()
+			form := get(t, c, resetUser)
+			tok := form.CSRF()
+			ft, _ := form.Find(`input[name="_form"]`).Attr("value")
+			body := tt.body
+			if !tt.inHeader {
+				body = "_csrf=" + url.QueryEscape(tok) + "&_form=" + url.QueryEscape(ft) + "&" + body
+			}
+			var r io.Reader = strings.NewReader(body)
+			if tt.chunked {
+				r = io.MultiReader(r) // no length known: sent in chunks
+			}
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.URL+resetUser, r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", tt.ctype)
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			if tt.inHeader {
+				req.Header.Set("X-CSRF-Token", tok)
+			}
+			p, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, p, tt.status)
+			msg := p.TestID("error-message").Text()
+			if !strings.Contains(msg, tt.said) {
+				t.Errorf("message %q, want it to say %q", msg, tt.said)
+			}
+			for _, leak := range []string{"escape", "boundary", "EOF", "code=", "address"} {
+				if strings.Contains(p.Text(), leak) {
+					t.Errorf("the page says %q: %.600s", leak, p.Text())
+				}
+			}
+			if n := len(e.callsTo("update", "")); n != 0 {
+				t.Errorf("%d update calls, want none", n)
 			}
 		})
 	}

@@ -11,8 +11,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/labstack/echo/v4"
-
+	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
@@ -42,22 +41,14 @@ const (
 // field in a URL is one that histories, logs and Referer headers keep: a password or a form
 // token put in a link must not be acted on, as the CSRF token in one is not (auth's check reads
 // the body too).
+// A body that cannot be read is auth.ReadForm's error (the CSRF check has refused it already when
+// the token came in the body), for the error handler: the page says so, never the parser's words.
 func bodyForm(r *http.Request) (url.Values, error) {
-	var err error
-	if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
-		err = r.ParseMultipartForm(maxMultipartMemory)
-	} else {
-		err = r.ParseForm()
-	}
-	if err != nil {
+	if err := auth.ReadForm(r); err != nil {
 		return nil, err
 	}
 	return r.PostForm, nil
 }
-
-// maxMultipartMemory is how much of a multipart body bodyForm keeps in memory (echo's own
-// default); the body limit middleware has bounded the body far below it.
-const maxMultipartMemory = 32 << 20
 
 // PageSizes are the page sizes the domain page offers.
 func PageSizes() []int { return []int{25, 50, 100, 500} }
@@ -300,6 +291,11 @@ func checkPassword(pw, again string) fieldMsg {
 	switch {
 	case pw == "":
 		return fieldMsg{"password", "Enter a password, or choose a generated one."}
+	case !printable(pw):
+		// Only a script, or a paste from a spreadsheet row (a tab), sends one: no mail app
+		// can send a NUL (SMTP AUTH PLAIN separates its fields with it) or keep a line break
+		// in its settings, and the login's old password would be gone for it.
+		return fieldMsg{"password", "This password has a tab, a line break or another control character, which mail apps cannot send. Use letters, digits, spaces and symbols."}
 	case n < MinPassword || n > MaxPassword:
 		return fieldMsg{"password", fmt.Sprintf("Use %d to %d characters (you typed %d).", MinPassword, MaxPassword, n)}
 	case pw != again:
@@ -544,11 +540,20 @@ func printable(s string) bool {
 // pageFilter reads the ?q= filter of the domain list or the domain page through filterText.
 // One with control characters or bytes that are not UTF-8 (a mangled link: the search box
 // cannot type them) is not applied, and problem says so, as the audit trail's filters do, so
-// that the page neither lists "0 matches" for it nor prints it back raw.
+// that the page neither lists "0 matches" for it nor prints it back raw. So is one with an
+// invisible formatting character that filterText keeps.
 func pageFilter(q string) (filter, problem string) {
 	filter = filterText(q)
 	if filter != "" && !printable(filter) {
 		return "", fmt.Sprintf("The filter %q was not applied: it contains control characters or is not valid UTF-8.", clip(filter, 64))
+	}
+	// An invisible formatting character filterText keeps (a bidi override, a soft hyphen) is
+	// in no login and no domain name (mailgun.ValidateSpec, ValidateDomain), and printed back
+	// raw, an override turned the text after it around: "?q=\u202eecila" read "No logins
+	// match “alice”".
+	if i := strings.IndexFunc(filter, func(r rune) bool { return unicode.Is(unicode.Cf, r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(filter[i:])
+		return "", fmt.Sprintf("The filter %q was not applied: it contains an invisible formatting character (%U), which no login or domain name has.", clip(filter, 64), r)
 	}
 	return filter, ""
 }

@@ -144,8 +144,8 @@ func (h *HomePages) Home(c echo.Context) error {
 }
 
 // ownLogin is the user's own SMTP login, for a shortcut to its reset, when resetting it is all
-// the policy lets them do there (self-service: the login equal to their verified e-mail) and the
-// domain has it. A team member came to the domain list and had to find their domain, then their
+// the policy lets them do there (self-service: the login equal to their verified e-mail); when
+// the domain does not have it, without the reset. A team member came to the domain list and had to find their domain, then their
 // row among the others. None for a domain over loginCheckLimit logins, or whose list cannot be
 // read: the domain page still has the row.
 func (h *HomePages) ownLogin(ctx context.Context, pol *policy.Policy, subj policy.Subject, u *auth.User, visible []mailgun.Domain) *views.OwnLogin {
@@ -162,8 +162,14 @@ func (h *HomePages) ownLogin(ctx context.Context, pol *policy.Policy, subj polic
 	if pol.Can(subj, domain, policy.ActReset) || !pol.CanSelfReset(subj, domain, email) {
 		return nil
 	}
-	if login, _ := h.selfLoginOf(ctx, domain, email); login != "" {
-		return &views.OwnLogin{Login: login, ResetURL: loginURL(domain, login, "reset")}
+	login, known := h.selfLoginOf(ctx, domain, email)
+	switch {
+	case login != "":
+		return &views.OwnLogin{Login: login, ResetURL: loginURL(domain, login, "reset"), Domain: domain}
+	case known:
+		// Not in the domain (deleted, or never made): the card says so, as the domain page does,
+		// where the team member who came for its reset found no word about it.
+		return &views.OwnLogin{Login: email, Domain: domain}
 	}
 	return nil
 }

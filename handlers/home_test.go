@@ -437,8 +437,9 @@ func TestHomeOffersTheOwnLogin(t *testing.T) {
 	if rp := get(t, c, reset); rp.Status != http.StatusOK || rp.TestID("reset-form").Length() != 1 {
 		t.Errorf("the link leads to %d without the reset form", rp.Status)
 	}
-	// Gone from Mailgun (deleted in its own panel, say), it is not offered once the kept list
-	// is read again: the link would lead to "Login not found".
+	// Gone from Mailgun (deleted in its own panel, say), its reset is not offered once the kept
+	// list is read again: the link would lead to "Login not found". The card stays and says why,
+	// as the domain page does: the team member who came for the button read nothing about it.
 	del := httptest.NewRequest(http.MethodDelete, "/v3/domains/example.com/credentials/sam@example.com", nil)
 	del.SetBasicAuth("api", e.APIKey)
 	rec := httptest.NewRecorder()
@@ -447,8 +448,12 @@ func TestHomeOffersTheOwnLogin(t *testing.T) {
 		t.Fatalf("delete sam@example.com in the sandbox = %d %s", rec.Code, rec.Body)
 	}
 	e.Clock.Add(time.Minute) // past what the instance keeps of the list
-	if n := get(t, c, "/").TestID("own-login").Length(); n != 0 {
-		t.Error("home offers a login the domain no longer has")
+	gone := get(t, c, "/")
+	if n := gone.TestID("own-login-reset").Length(); n != 0 {
+		t.Error("home offers the reset of a login the domain no longer has")
+	}
+	if got, want := strings.Join(strings.Fields(gone.TestID("own-login").Text()), " "), "sam@example.com is not in example.com: ask an operator of this domain to create it."; !strings.Contains(got, want) {
+		t.Errorf("home says %q of the missing own login, want %q", got, want)
 	}
 	for _, who := range []string{"admin", "operator"} {
 		if n := get(t, e.signIn(t, who), "/").TestID("own-login").Length(); n != 0 {

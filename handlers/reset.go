@@ -62,7 +62,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	ctx := c.Request().Context()
 	params, err := bodyForm(c.Request())
 	if err != nil {
-		return h.badRequest(c, "The form could not be read", err)
+		return err
 	}
 	f := ParseResetForm(params)
 	token := formToken(params)
@@ -123,9 +123,15 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		case k == upNotFound:
 			// Not the form again: sending it can only fail the same way. The page its own link
 			// gives for a login the domain does not have, saying that nothing changed.
+			// Who deleted it, when the trail knows, as the form's own address says now: the
+			// entry before this reset's.
 			h.lists.Invalidate(sc.domain)
+			gone := " (someone may have deleted it),"
+			if by, at, ok := h.deletedBy(ctx, sc, pending.ID()); ok {
+				gone = fmt.Sprintf(": %s deleted it through SMTP Desk on %s,", by, at.UTC().Format(trailTime))
+			}
 			return h.errorPageNext(c, http.StatusNotFound, "Login not found",
-				fmt.Sprintf("%s no longer exists in %s (someone may have deleted it), so no password was changed.", sc.login, sc.domain),
+				fmt.Sprintf("%s no longer exists in %s%s so no password was changed.", sc.login, sc.domain, gone),
 				"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
 		default:
 			vm.Upstream = upstreamError(c, err, failureText{

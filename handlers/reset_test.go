@@ -252,6 +252,11 @@ func TestResetAuthorization(t *testing.T) {
 			if got := p.TestID("error-message").Text(); !strings.Contains(got, own) {
 				t.Errorf("GET %s: message %q, want %q", path, got, own)
 			}
+			// The way on is the one reset they may make, a press away: a wrong link (a
+			// colleague's, a mistyped login) led to the domain, where their row was to find.
+			if got, want := p.TestID("next-link").AttrOr("href", ""), "/d/example.com/logins/sam@example.com/reset"; got != want {
+				t.Errorf("GET %s: next link %q, want their own login's reset %s", path, got, want)
+			}
 		}
 		// A viewer with no login of their own there reads the usual refusal.
 		p = get(t, e.signIn(t, "reviewer"), "/d/example.com/logins/sam@example.com/reset")

@@ -107,7 +107,8 @@ type HomeVM struct {
 // OwnLogin is a user's own SMTP login on the home page.
 type OwnLogin struct {
 	Login    string
-	ResetURL string
+	ResetURL string // "" when the domain does not have the login: the card says so instead
+	Domain   string
 }
 
 // DomainRow is one domain on the home page.
