@@ -532,9 +532,10 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 }
 
 // deletedBy says who deleted sc's login and when, when the audit trail's newest entry about it
-// (older than the entry before, when not 0: the action that just found the login gone) is a
-// delete (or a delete all) that succeeded: "you" for the user asking (the back button after a
-// delete led to "Someone may have deleted it"). The trail not answering says nothing.
+// is a delete (or a delete all) that succeeded: "you" for the user asking (the back button after a
+// delete led to "Someone may have deleted it"). before, when not 0, is the id of the entry of the
+// action that has just found the login gone: only older entries are read. The trail not
+// answering says nothing.
 func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope, before int64) (by string, at time.Time, ok bool) {
 	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Before: before, Limit: 1})
 	if err != nil || len(es) == 0 {
