@@ -42,7 +42,11 @@ type ListCacheOptions struct {
 // ListCache sits between the pages and Mailgun's credential list. It coalesces identical
 // concurrent calls, reuses results for a short time, fetches whole domains (for the filter)
 // with bounded concurrency, and forgets a domain as soon as this instance writes to it.
-// Other instances' writes show up when the entries expire.
+// Other instances' writes show up when the entries expire. An entry expires its TTL after the
+// read that filled it began, not after it ended: Mailgun may have answered at any moment of
+// the read, so a change made through another instance (or Mailgun's panel) just after that
+// moment is shown within the TTL however long the read took (a whole domain's walk may take a
+// minute and more).
 type ListCache struct {
 	src      Lister
 	pageTTL  time.Duration
@@ -179,21 +183,22 @@ func (c *ListCache) Page(ctx context.Context, domain string, skip, limit int) (*
 		if l, _, ok := c.cachedPage(key); ok {
 			return &l, nil
 		}
+		start := c.now()
 		l, err := c.src.ListCredentials(ctx, domain, &mailgun.ListOptions{Skip: skip, Limit: limit})
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		if *c.genLocked(d) == g && c.roomLocked(len(l.Items)) {
+		if exp := start.Add(c.pageTTL); *c.genLocked(d) == g && c.now().Before(exp) && c.roomLocked(len(l.Items)) {
 			c.deletePageLocked(key)
 			// l is the cache's own from here: callers (this one included) get copies below.
-			c.pages[key] = pageEntry{list: *l, expires: c.now().Add(c.pageTTL)}
+			c.pages[key] = pageEntry{list: *l, expires: exp}
 			c.creds += len(l.Items)
 		}
 		c.mu.Unlock()
 		// Every page carries the domain's total: keep it, so a filter right after knows how
 		// many pages to fetch at once.
-		c.storeCount(d, g, l.TotalCount)
+		c.storeCount(d, g, l.TotalCount, start)
 		return l, nil
 	})
 	if err != nil {
@@ -225,11 +230,12 @@ func (c *ListCache) Count(ctx context.Context, domain string) (int, error) {
 	c.mu.Unlock()
 
 	v, err := c.do(ctx, fmt.Sprintf("count\x00%s\x00%d", d, g), func(ctx context.Context) (any, error) {
+		start := c.now()
 		l, err := c.src.ListCredentials(ctx, domain, &mailgun.ListOptions{Skip: 0, Limit: 1})
 		if err != nil {
 			return nil, err
 		}
-		c.storeCount(d, g, l.TotalCount)
+		c.storeCount(d, g, l.TotalCount, start)
 		return l.TotalCount, nil
 	})
 	if err != nil {
@@ -238,12 +244,14 @@ func (c *ListCache) Count(ctx context.Context, domain string) (int, error) {
 	return v.(int), nil
 }
 
-func (c *ListCache) storeCount(d string, g uint64, total int) {
+// storeCount keeps a domain's login count, read by a call that began at start, for CountTTL
+// from then, unless the domain was written to since generation g.
+func (c *ListCache) storeCount(d string, g uint64, total int, start time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if *c.genLocked(d) == g {
+	if exp := start.Add(c.countTTL); *c.genLocked(d) == g && c.now().Before(exp) {
 		c.countRoomLocked()
-		c.counts[d] = countEntry{total: total, expires: c.now().Add(c.countTTL)}
+		c.counts[d] = countEntry{total: total, expires: exp}
 	}
 }
 
@@ -263,18 +271,19 @@ func (c *ListCache) All(ctx context.Context, domain string) ([]mailgun.Credentia
 	c.mu.Unlock()
 
 	v, err := c.do(ctx, fmt.Sprintf("all\x00%s\x00%d", d, g), func(ctx context.Context) (any, error) {
+		start := c.now()
 		items, total, err := c.fetchAll(ctx, domain)
 		if err != nil {
 			return nil, err
 		}
 		c.mu.Lock()
-		if *c.genLocked(d) == g && c.roomLocked(len(items)) {
+		if exp := start.Add(c.pageTTL); *c.genLocked(d) == g && c.now().Before(exp) && c.roomLocked(len(items)) {
 			c.deleteAllLocked(d)
-			c.alls[d] = allEntry{items: items, total: total, expires: c.now().Add(c.pageTTL)}
+			c.alls[d] = allEntry{items: items, total: total, expires: exp}
 			c.creds += len(items)
 		}
 		c.mu.Unlock()
-		c.storeCount(d, g, total)
+		c.storeCount(d, g, total, start)
 		return items, nil
 	})
 	if err != nil {
@@ -628,8 +637,10 @@ func hasDomain(items []mailgun.Domain, name string) bool {
 	return slices.ContainsFunc(items, func(d mailgun.Domain) bool { return strings.EqualFold(d.Name, name) })
 }
 
-// walk reads the whole domain list from Mailgun and keeps it for the TTL.
+// walk reads the whole domain list from Mailgun and keeps it for the TTL from when the walk
+// began (as ListCache keeps its entries).
 func (c *DomainCache) walk(ctx context.Context) (any, error) {
+	start := c.now()
 	var all []mailgun.Domain
 	for skip := 0; ; {
 		l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
@@ -652,7 +663,7 @@ func (c *DomainCache) walk(ctx context.Context) (any, error) {
 		all = []mailgun.Domain{}
 	}
 	c.mu.Lock()
-	c.items, c.expires = all, c.now().Add(c.ttl)
+	c.items, c.expires = all, start.Add(c.ttl)
 	c.reads++
 	c.mu.Unlock()
 	return all, nil

@@ -82,6 +82,9 @@ func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 	v, err := shared(ctx, &p.sf, "password ages", fmt.Sprintf("%s\x00%d", d, g), func(ctx context.Context) (any, error) {
 		ctx, cancel := context.WithTimeout(ctx, lastOKTimeout)
 		defer cancel()
+		// Kept for the ttl from when the reading began, as ListCache keeps its entries: a reset
+		// through another instance just after that is seen within the ttl.
+		start := p.now()
 		at, err := p.src.LastOK(ctx, d, audit.ActionCredentialReset)
 		if err != nil {
 			return nil, err
@@ -90,9 +93,9 @@ func (p *PasswordSets) entry(ctx context.Context, domain string) pwSetEntry {
 		if err != nil {
 			return nil, err
 		}
-		e := pwSetEntry{at: at, system: system, expires: p.now().Add(p.ttl)}
+		e := pwSetEntry{at: at, system: system, expires: start.Add(p.ttl)}
 		p.mu.Lock()
-		if p.gen[d] == g {
+		if p.gen[d] == g && p.now().Before(e.expires) {
 			p.roomLocked()
 			p.domains[d] = e
 		}

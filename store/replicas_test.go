@@ -1,0 +1,130 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestOpenConcurrentlyOnAnEmptyDatabase: replicas starting at the same moment on a database
+// nobody opened yet (a fresh SQLite file, a fresh PostgreSQL schema at the server's default
+// isolation) each apply the migrations or wait for the one that does: every Open succeeds, and
+// each migration is recorded once.
+func TestOpenConcurrentlyOnAnEmptyDatabase(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dsn  func(t *testing.T) string
+	}{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "fresh.db") }},
+		{"postgres", func(t *testing.T) string { return newPostgresSchema(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := tc.dsn(t)
+			ctx := context.Background()
+			const opens = 6
+			handles := make([]*DB, opens)
+			errs := make([]error, opens)
+			var wg sync.WaitGroup
+			for i := range opens {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					handles[i], errs[i] = Open(ctx, dsn)
+				}()
+			}
+			wg.Wait()
+			for _, h := range handles {
+				if h != nil {
+					t.Cleanup(func() { h.Close() })
+				}
+			}
+			applied := 0
+			for i, err := range errs {
+				if err != nil {
+					t.Fatalf("concurrent Open %d: %v", i, err)
+				}
+				if len(handles[i].Applied()) > 0 {
+					applied++
+				}
+			}
+			ms, err := handles[0].migrations()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if applied != 1 {
+				t.Errorf("%d of %d Opens applied migrations, want 1", applied, opens)
+			}
+			var rows, distinct int
+			if err := handles[0].sql.QueryRowContext(ctx, "SELECT COUNT(*), COUNT(DISTINCT version) FROM schema_migrations").Scan(&rows, &distinct); err != nil {
+				t.Fatal(err)
+			}
+			if rows != len(ms) || distinct != len(ms) {
+				t.Errorf("schema_migrations: %d rows, %d versions; want %d of each", rows, distinct, len(ms))
+			}
+		})
+	}
+}
+
+// TestAuditRetentionOnTwoReplicas: every replica runs the retention job, so two may remove the
+// same old prefix at the same moment, while both go on recording actions. Between them they
+// remove each old entry once (their counts add up to the prefix), and the chain that is left
+// links to the anchor the last batch wrote, with every action recorded meanwhile in it.
+func TestAuditRetentionOnTwoReplicas(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		replicas := []*DB{db.DB, openTest(t, db.dsn)}
+		const old = 2*retentionBatch + 123 // a few batches each
+		bulkAudit(t, db.DB, old)           // t0 onwards, a second apart
+		cutoff := t0.Add(24 * time.Hour)
+
+		const actions = 20
+		var wg sync.WaitGroup
+		deleted := make([]int64, len(replicas))
+		errs := make(chan error, len(replicas)+actions)
+		for i, r := range replicas {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, err := r.DeleteAuditBefore(ctx, cutoff)
+				deleted[i] = n
+				if err != nil {
+					errs <- fmt.Errorf("retention on replica %d: %w", i, err)
+				}
+			}()
+		}
+		for i := range actions {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r := replicas[i%len(replicas)]
+				at := cutoff.Add(time.Hour + time.Duration(i)*time.Second)
+				id, err := r.AppendAudit(ctx, entry(at, fmt.Sprintf("u%d@corp.example", i), "credential.reset", "example.com", OutcomePending, "l@example.com"))
+				if err == nil {
+					err = r.CompleteAudit(ctx, id, OutcomeOK, 200, "", at.Add(time.Millisecond))
+				}
+				if err != nil {
+					errs <- fmt.Errorf("action %d: %w", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if got := deleted[0] + deleted[1]; got != old {
+			t.Errorf("the replicas deleted %d + %d entries, want %d between them", deleted[0], deleted[1], old)
+		}
+		rep := mustVerify(t, db)
+		if rep.BrokenAt != 0 || rep.Checked != 2*actions || !rep.Trimmed || rep.OldestAt.Before(cutoff) {
+			t.Errorf("VerifyAudit = %+v; want intact, trimmed, the %d rows of the actions from %s on", rep, 2*actions, cutoff)
+		}
+		got, err := db.ListAudit(ctx, AuditFilter{Limit: 2 * actions})
+		if err != nil || len(got) != actions {
+			t.Errorf("entries left = %d, %v; want the %d actions", len(got), err, actions)
+		}
+	})
+}
