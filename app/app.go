@@ -105,9 +105,15 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 // OpenDatabase opens the database DATABASE_URL names, for the server and the commands that
 // write, and applies pending migrations.
 // When it cannot, the error names the variable, the database (its password hidden) and what to
-// check: the driver's words alone ("unable to open database file (14)") say neither.
+// check: the driver's words alone ("unable to open database file (14)") say neither. A database
+// a newer SMTP Desk migrated is refused (a *store.SchemaError naming its migrations): this
+// version would write audit entries that the newer integrity check reports as changed.
 func OpenDatabase(ctx context.Context, cfg config.Config) (*store.DB, error) {
-	return openDatabase(ctx, cfg, store.Open)
+	db, err := openDatabase(ctx, cfg, store.Open)
+	if se, ok := errors.AsType[*store.SchemaError](err); ok && len(se.Unknown) > 0 {
+		return nil, fmt.Errorf("%w; run the SMTP Desk version that migrated the database (or a newer one): this one would write audit entries its integrity check reports as changed", err)
+	}
+	return db, err
 }
 
 // OpenDatabaseReadOnly is OpenDatabase for the commands that only read (web audit verify): it

@@ -91,6 +91,25 @@ func TestOpenReadOnly(t *testing.T) {
 		if want := "does not know (0099_from_the_future.sql): a newer version migrated it"; !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
+
+		// The server's Open refuses it too: this binary would write rows without what the newer
+		// migrations added, which the newer integrity check would report as changed.
+		before = testpg.SchemaSnapshot(t, db.sql, db.dialect == DialectPostgres)
+		d, err = Open(ctx, db.dsn)
+		se, ok = errors.AsType[*SchemaError](err)
+		if d != nil {
+			d.Close()
+			t.Error("Open returned a handle with its error")
+		}
+		if !ok || len(se.Pending) != 0 || !slices.Equal(se.Unknown, []string{"0099_from_the_future.sql"}) {
+			t.Fatalf("Open of a newer schema = %v (%#v), want a SchemaError naming 0099", err, se)
+		}
+		if want := "store: the database records 1 migration this SMTP Desk does not know (0099_from_the_future.sql)"; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("error %q does not start with %q", err, want)
+		}
+		if after := testpg.SchemaSnapshot(t, db.sql, db.dialect == DialectPostgres); !slices.Equal(after, before) {
+			t.Errorf("Open of a newer schema changed it:\nbefore %q\nafter  %q", before, after)
+		}
 	})
 }
 

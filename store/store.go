@@ -663,6 +663,16 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := t.queryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
 			return fmt.Errorf("read schema version: %w", err)
 		}
+		if current > ms[len(ms)-1].version {
+			// A newer SMTP Desk migrated the database. This binary would write rows without what
+			// the newer migrations added (an audit column the newer integrity check reads, say),
+			// and that check would then report them as changed: refuse, as OpenReadOnly does.
+			unknown, err := t.migrationsAfter(ctx, ms[len(ms)-1].version)
+			if err != nil {
+				return err
+			}
+			return &SchemaError{Dialect: db.dialect, Unknown: unknown}
+		}
 		for _, m := range ms {
 			if m.version <= current {
 				continue
@@ -687,9 +697,33 @@ func (db *DB) migrate(ctx context.Context) error {
 	})
 	if err != nil {
 		db.applied = nil
+		if _, ok := errors.AsType[*SchemaError](err); ok {
+			return err
+		}
 		return fmt.Errorf("store: migrate %s: %w", db.dialect, err)
 	}
 	return nil
+}
+
+// migrationsAfter names the migrations the database records after version, oldest first.
+func (t *tx) migrationsAfter(ctx context.Context, version int) ([]string, error) {
+	rows, err := t.tx.QueryContext(ctx, t.db.rebind("SELECT name FROM schema_migrations WHERE version > ? ORDER BY version"), version)
+	if err != nil {
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, fmt.Errorf("read schema version: %w", err)
+		}
+		names = append(names, name)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
+	return names, nil
 }
 
 // hasStatements says whether a migration's SQL has more than blank lines and "--" comments.

@@ -638,10 +638,6 @@ func migrateDatabase(ctx context.Context, getenv func(string) string, stdout io.
 	} else {
 		fmt.Fprintf(stdout, "nothing to apply; the schema is at version %d (%s)\n", version, name)
 	}
-	if se, ok := errors.AsType[*store.SchemaError](db.CheckSchema(ctx)); ok && len(se.Unknown) > 0 {
-		// Not an error: replicas of the older version keep serving during a rolling update.
-		fmt.Fprintf(stdout, "the database also records %s, which this SMTP Desk does not know: a newer version migrated it\n", strings.Join(se.Unknown, ", "))
-	}
 	return nil
 }
 
