@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -89,6 +90,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		Outcomes: AuditOutcomes(),
 		Login:    q.Form.Login,
 	}
+	vm.DateErrors, vm.DatesReversed = q.DateErrors, q.DatesReversed
 	// The header's picker shows the filtered domain as the current one only when the user can
 	// open it.
 	for _, n := range vm.Page.Domains {
@@ -106,20 +108,27 @@ func (h *AuditPages) List(c echo.Context) error {
 	if admin {
 		vm.VerifyURL = "/audit/verify"
 	}
-	if q.Before > 0 {
-		vm.FirstURL = exportURL("/audit", q)
-	}
 	if ok {
-		f.Limit = AuditPageSize + 1 // one more tells whether there is an older page
-		entries, err := h.auditLog.ListAudit(c.Request().Context(), f)
+		entries, newer, older, err := h.auditPage(c.Request().Context(), f)
 		if err != nil {
 			return fmt.Errorf("audit: list: %w", err)
 		}
-		if len(entries) > AuditPageSize {
-			entries = entries[:AuditPageSize]
+		// The pager's links keep the filters; each carries one cursor, the id of the entry at
+		// the page's end it leaves from.
+		cursor := func(key string, id int64) string {
 			v := q.Values()
-			v.Set("before", strconv.FormatInt(entries[len(entries)-1].ID, 10))
-			vm.NextURL = "/audit?" + v.Encode()
+			v.Set(key, strconv.FormatInt(id, 10))
+			return "/audit?" + v.Encode()
+		}
+		if older {
+			vm.NextURL = cursor("before", entries[len(entries)-1].ID)
+		}
+		if newer {
+			vm.NewerURL = cursor("after", entries[0].ID)
+		}
+		// "Newest" on every page but the first, and on the empty page past the last one.
+		if newer || (q.Before > 0 && len(entries) == 0) {
+			vm.FirstURL = exportURL("/audit", q)
 		}
 		for _, e := range entries {
 			r := auditRow(e)
@@ -130,6 +139,50 @@ func (h *AuditPages) List(c echo.Context) error {
 		}
 	}
 	return Render(c, http.StatusOK, views.Audit(vm))
+}
+
+// auditPage reads the page of the audit trail that f's cursor asks for (the newest entries when
+// it has none), newest first, and says whether there are entries newer and older than it, for
+// the pager. A page of "Newer entries" with nothing newer than it is the first page, read as
+// such: the entries next to its cursor are fewer than a page when entries were recorded or
+// removed since the link was made, and that page would end where the first page does not.
+func (h *AuditPages) auditPage(ctx context.Context, f store.AuditFilter) (page []store.AuditEntry, newer, older bool, err error) {
+	f.Limit = AuditPageSize + 1 // one more tells whether there is a page beyond, the way it reads
+	// exists says whether any entry of the filter is in g's range (a cursor of f's page).
+	exists := func(g store.AuditFilter) (bool, error) {
+		g.Limit = 1
+		es, err := h.auditLog.ListAudit(ctx, g)
+		return len(es) > 0, err
+	}
+	if f.After > 0 {
+		if page, err = h.auditLog.ListAudit(ctx, f); err != nil {
+			return nil, false, false, err
+		}
+		if len(page) > AuditPageSize {
+			page = page[1:] // the newest is the next newer page's
+			g := f
+			g.After, g.Before = 0, page[len(page)-1].ID
+			older, err = exists(g)
+			return page, true, older, err
+		}
+		f.After = 0
+	}
+	if page, err = h.auditLog.ListAudit(ctx, f); err != nil {
+		return nil, false, false, err
+	}
+	if len(page) > AuditPageSize {
+		page, older = page[:AuditPageSize], true
+	}
+	if f.Before > 0 && len(page) > 0 {
+		// Usually the page the user came from, but not always: a cursor past the newest entry
+		// (a hand-made link, the integrity check's link to its newest row) is the first page.
+		g := f
+		g.Before, g.After = 0, page[0].ID
+		if newer, err = exists(g); err != nil {
+			return nil, false, false, err
+		}
+	}
+	return page, newer, older, nil
 }
 
 // Verify checks the audit trail's hash chain, as `web audit verify` does on the server, and
@@ -452,7 +505,7 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 		return h.errorPageNext(c, http.StatusBadRequest, "Nothing was exported", strings.Join(q.Problems, " "),
 			"Set the filters on the audit page and export from there.", 0, &views.Link{Label: "Back to the audit trail", URL: templ.SafeURL(back)})
 	}
-	q.Before = 0
+	q.Before, q.After = 0, 0
 	back := &views.Link{Label: "Back to the audit trail", URL: templ.SafeURL(exportURL("/audit", q))}
 	if ok, err := h.limitRead(c, auth.UserFrom(c), back); !ok {
 		return err

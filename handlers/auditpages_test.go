@@ -185,6 +185,79 @@ func TestAuditKeysetPaging(t *testing.T) {
 	}
 }
 
+// TestAuditNewerEntries: the pager had only "Older entries", so a user who went older could only
+// start again from the newest. "Newer entries" goes back a page at a time, through the same
+// pages, newest first, with the filters kept; the first page has none.
+func TestAuditNewerEntries(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 60, "acme.example", "credential.reset", "alice@acme.example")
+	seedAudit(t, e, 10, "acme.example", "credential.create", "bob@acme.example") // filtered out
+	seedAudit(t, e, 60, "acme.example", "credential.reset", "alice@acme.example")
+	c := e.signIn(t, "operator")
+	rows := func(p *testflow.Page) []string {
+		var out []string
+		p.TestID("audit-row").Each(func(_ int, s *goquery.Selection) { out = append(out, s.AttrOr("data-id", "")) })
+		return out
+	}
+	keepsFilters := func(href string) {
+		t.Helper()
+		u, err := url.Parse(href)
+		if err != nil || u.Path != "/audit" || u.Query().Get("domain") != "acme.example" || u.Query().Get("action") != "credential.reset" {
+			t.Errorf("pager link %q does not keep the filters", href)
+		}
+	}
+	first := get(t, c, "/audit?domain=acme.example&action=credential.reset")
+	wantStatus(t, first, http.StatusOK)
+	if n := first.TestID("audit-newer").Length(); n != 0 {
+		t.Errorf("the first page offers newer entries (%q)", first.TestID("audit-newer").AttrOr("href", ""))
+	}
+	pages := []*testflow.Page{first}
+	for next := first.TestID("audit-next").AttrOr("href", ""); next != ""; next = pages[len(pages)-1].TestID("audit-next").AttrOr("href", "") {
+		keepsFilters(next)
+		p := get(t, c, next)
+		wantStatus(t, p, http.StatusOK)
+		pages = append(pages, p)
+		if len(pages) > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(pages) != 3 {
+		t.Fatalf("%d pages, want 3 (50, 50, 20)", len(pages))
+	}
+	// Back from the last page, one page at a time: each is the page it came from.
+	p := pages[2]
+	for i := 1; i >= 0; i-- {
+		newer := p.TestID("audit-newer")
+		if newer.Length() != 1 {
+			t.Fatalf("page %d has no link to newer entries", i+2)
+		}
+		href := newer.AttrOr("href", "")
+		keepsFilters(href)
+		p = get(t, c, href)
+		wantStatus(t, p, http.StatusOK)
+		if got, want := rows(p), rows(pages[i]); !slices.Equal(got, want) {
+			t.Errorf("newer than page %d: rows %v, want page %d's %v", i+2, got, i+1, want)
+		}
+		if got := p.TestID("audit-next").AttrOr("href", ""); got == "" {
+			t.Errorf("page %d, reached back, has no link to older entries", i+1)
+		}
+	}
+	if n := p.TestID("audit-newer").Length() + p.TestID("audit-first").Length(); n != 0 {
+		t.Errorf("the first page, reached back, offers newer entries or the newest")
+	}
+	// Cursors past the newest entry (a hand-made link) show the first page, with nothing newer
+	// to offer.
+	for _, cursor := range []string{"before", "after"} {
+		p := get(t, c, "/audit?domain=acme.example&action=credential.reset&"+cursor+"=99999999")
+		if got, want := rows(p), rows(first); !slices.Equal(got, want) {
+			t.Errorf("%s past the newest: rows %v, want the first page's", cursor, got)
+		}
+		if n := p.TestID("audit-newer").Length(); n != 0 {
+			t.Errorf("%s past the newest offers newer entries", cursor)
+		}
+	}
+}
+
 func TestAuditRecordsActionsWithOutcome(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signIn(t, "operator")
@@ -811,6 +884,48 @@ func TestAuditFilterProblems(t *testing.T) {
 			t.Errorf("exported %d entries, want 3", n)
 		}
 	})
+}
+
+// TestAuditDateFieldsMarkedInvalid: a date filter that was not applied, or a from date after the
+// to date, was named in the "Check the filters" alert while its field was neither marked invalid
+// nor described by its error, as the create and reset forms mark theirs: a screen reader on the
+// field heard nothing of it. The reversed range is one error, under "from", of both fields.
+func TestAuditDateFieldsMarkedInvalid(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	admin := e.signIn(t, "admin")
+	for _, tc := range []struct {
+		query   string
+		invalid map[string]string // field id → the error's id describing it
+		errText string            // in the error under the field
+	}{
+		{"from=2026-02-30", map[string]string{"a-from": "a-from-error"}, "there is no day 2026-02-30"},
+		{"to=tomorrow&from=2026-01-01", map[string]string{"a-to": "a-to-error"}, `"tomorrow" is not a date`},
+		{"from=2026-02-01&to=2026-01-01", map[string]string{"a-from": "a-from-error", "a-to": "a-from-error"}, "After the to date"},
+		{"from=2026-01-01&to=2026-02-01", nil, ""},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			p := get(t, admin, "/audit?"+tc.query)
+			wantStatus(t, p, http.StatusOK)
+			for _, id := range []string{"a-from", "a-to"} {
+				in := p.Find("input#" + id)
+				errID, want := tc.invalid[id]
+				invalid, described := in.AttrOr("aria-invalid", ""), in.AttrOr("aria-describedby", "")
+				if !want {
+					if invalid != "" || described != "" {
+						t.Errorf("#%s: aria-invalid %q, aria-describedby %q; want neither", id, invalid, described)
+					}
+					continue
+				}
+				if invalid != "true" || !slices.Contains(strings.Fields(described), errID) {
+					t.Errorf("#%s: aria-invalid %q, aria-describedby %q; want invalid and described by #%s", id, invalid, described, errID)
+				}
+				msg := p.Find("#" + errID)
+				if msg.Length() != 1 || !msg.HasClass("field-error") || !strings.Contains(msg.Text(), tc.errText) {
+					t.Errorf("#%s: its error #%s is %d element(s) %q, want one field-error saying %q", id, errID, msg.Length(), msg.Text(), tc.errText)
+				}
+			}
+		})
+	}
 }
 
 // TestAuditExportAbortsOnFailure: when the store fails half-way through an export, the

@@ -524,8 +524,8 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 		return false, nil
 	}
 	msg := fmt.Sprintf("%s has no login %s. It may have been deleted, or the link is old.", sc.domain, sc.login)
-	if by, at, ok := h.deletedBy(ctx, sc, 0); ok {
-		msg = fmt.Sprintf("%s has no login %s: %s deleted it through SMTP Desk on %s.", sc.domain, sc.login, by, at.UTC().Format(trailTime))
+	if who, ok := h.whoDeleted(ctx, sc, 0); ok {
+		msg = fmt.Sprintf("%s has no login %s: %s.", sc.domain, sc.login, who)
 	}
 	return true, h.errorPageNext(c, http.StatusNotFound, "Login not found", msg,
 		"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
@@ -554,6 +554,17 @@ func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope, before int64
 		at = *e.CompletedAt
 	}
 	return by, at, true
+}
+
+// whoDeleted is deletedBy as the pages of a gone login say it ("Olga Owner deleted it through
+// SMTP Desk on 2026-12-06 at 04:07 UTC"), one sentence part for the form's own address, a stale
+// reset and a stale delete alike.
+func (h *CredentialPages) whoDeleted(ctx context.Context, sc *scope, before int64) (string, bool) {
+	by, at, ok := h.deletedBy(ctx, sc, before)
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%s deleted it through SMTP Desk on %s", by, at.UTC().Format(trailTime)), true
 }
 
 // domainSubtitle says what the domain page lets this user do, so a reviewer is not promised

@@ -153,7 +153,13 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 			// not "already gone", and the list the redirect would lead to is this same 404.
 			return h.listError(c, sc, err)
 		case k == upNotFound:
-			h.flash(c, "info", fmt.Sprintf("%s was already gone from %s.", sc.login, sc.domain))
+			// Who deleted it, when the trail knows: the entry before this delete's. "Already
+			// gone" alone left an owner wondering whether a colleague, a script or Mailgun did it.
+			gone := fmt.Sprintf("%s was already gone from %s.", sc.login, sc.domain)
+			if who, ok := h.whoDeleted(ctx, sc, pending.ID()); ok {
+				gone = fmt.Sprintf("%s was already gone from %s: %s.", sc.login, sc.domain, who)
+			}
+			h.flash(c, "info", gone)
 			return c.Redirect(http.StatusSeeOther, h.afterDelete(ctx, sc, back))
 		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "system"):
 			vm := h.deleteVM(c, sc, back)

@@ -459,3 +459,25 @@ func TestResetFormOfADeletedLoginSaysWhoDeletedIt(t *testing.T) {
 		t.Errorf("the stale form's answer says %q, want who deleted the login, and when", got)
 	}
 }
+
+// TestDeleteOfADeletedLoginSaysWhoDeletedIt: a confirmation page opened before a colleague
+// deleted the login, then sent, said only that the login "was already gone", where the reset form
+// of a deleted login (TestResetFormOfADeletedLoginSaysWhoDeletedIt) names who deleted it and when.
+func TestDeleteOfADeletedLoginSaysWhoDeletedIt(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	const del = "/d/acme.example/logins/carol@acme.example/delete"
+	// The owner opens the confirmation, an administrator deletes the login, and the confirmation,
+	// as it was loaded, is sent.
+	owner := e.signIn(t, "owner")
+	confirm := get(t, owner, del)
+	wantStatus(t, confirm, http.StatusOK)
+	admin := e.signIn(t, "admin")
+	wantStatus(t, submit(t, admin, del, del, nil), http.StatusOK)
+	p := sendForm(t, owner, confirm, testid("delete-form"), nil)
+	wantStatus(t, p, http.StatusOK)
+	got := strings.Join(strings.Fields(p.TestID("flash").Text()), " ")
+	want := regexp.MustCompile(`carol@acme\.example was already gone from acme\.example: Ada Admin deleted it through SMTP Desk on \d{4}-\d\d-\d\d at \d\d:\d\d UTC\.`)
+	if !want.MatchString(got) {
+		t.Errorf("the stale delete's answer says %q, want who deleted the login, and when", got)
+	}
+}

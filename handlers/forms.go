@@ -384,7 +384,8 @@ func IsSystemLogin(login string) bool {
 // AuditQuery is the parsed filter of the audit page and exports.
 type AuditQuery struct {
 	Form   views.AuditFilter // what the form shows and the query applies (malformed values left out)
-	Before int64
+	Before int64             // "Older entries": the entries older than this id
+	After  int64             // "Newer entries": the page of entries just newer than this id
 	From   time.Time
 	To     time.Time // exclusive: the start of the day after the "to" date
 	// Problems names, one sentence each, the filter values that were malformed (and so not
@@ -392,6 +393,12 @@ type AuditQuery struct {
 	// without its domain. The page shows them;
 	// the exports refuse the request rather than export something other than what was asked.
 	Problems []string
+	// DateErrors says, by field ("from", "to"), in a few words for under the field, why a date
+	// of the address was not applied or cannot match (Problems has the whole sentence), so that
+	// the page marks the field invalid and describes it by its error, as a refused form does.
+	// DatesReversed: the from date is after the to date, one error (under "from") of both fields.
+	DateErrors    map[string]string
+	DatesReversed bool
 }
 
 // ParseAuditQuery reads the audit filters. A malformed value is left out of the filter, so the
@@ -399,8 +406,9 @@ type AuditQuery struct {
 // are quoted with %q there, which shows control characters and invalid UTF-8 as escapes. The
 // domain is compared without regard to case, as domains are, so it is lower-cased (the audit
 // records domains in lower case). The text and date values are read through filterText, which
-// drops the invisible characters a paste brings. A malformed "before" cursor is only ever a mangled "Older
-// entries" link, and falls back to the newest entries like a malformed page number.
+// drops the invisible characters a paste brings. A malformed "before" or "after" cursor is only ever
+// a mangled "Older entries" or "Newer entries" link, and falls back to the newest entries like a
+// malformed page number; a link never carries both, and "before" wins.
 func ParseAuditQuery(q url.Values) AuditQuery {
 	var a AuditQuery
 	problem := func(format string, args ...any) { a.Problems = append(a.Problems, fmt.Sprintf(format, args...)) }
@@ -438,6 +446,12 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	}
 	a.Form.Action = choice("action", AuditActions())
 	a.Form.Outcome = choice("outcome", AuditOutcomes())
+	dateError := func(key, msg string) {
+		if a.DateErrors == nil {
+			a.DateErrors = map[string]string{}
+		}
+		a.DateErrors[key] = msg
+	}
 	date := func(key string) (time.Time, string) {
 		v := filterText(q.Get(key))
 		if v == "" {
@@ -447,9 +461,11 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 		switch {
 		case err != nil && dateShaped(v):
 			problem("The %s date %s was not applied: there is no such day.", key, v)
+			dateError(key, fmt.Sprintf("Not applied: there is no day %s.", v))
 			return time.Time{}, ""
 		case err != nil:
 			problem("The %s date %q was not applied: write it as YYYY-MM-DD, e.g. 2026-01-31.", key, clip(v, 64))
+			dateError(key, fmt.Sprintf("Not applied: %q is not a date (YYYY-MM-DD).", clip(v, 32)))
 			return time.Time{}, ""
 		}
 		return t, v
@@ -463,9 +479,13 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	}
 	if !a.From.IsZero() && toText != "" && a.From.After(to) {
 		problem("The from date %s is after the to date %s, so no entry can match: swap them to see that period.", a.Form.From, a.Form.To)
+		dateError("from", "After the to date, so no entry can match.")
+		a.DatesReversed = true
 	}
 	if n, err := strconv.ParseInt(q.Get("before"), 10, 64); err == nil && n > 0 {
 		a.Before = n
+	} else if n, err := strconv.ParseInt(q.Get("after"), 10, 64); err == nil && n > 0 {
+		a.After = n
 	}
 	return a
 }
@@ -569,10 +589,11 @@ func (a AuditQuery) StoreFilter() store.AuditFilter {
 		From:    a.From,
 		To:      a.To,
 		Before:  a.Before,
+		After:   a.After,
 	}
 }
 
-// Values is the filter as query parameters (without the cursor), for links and exports.
+// Values is the filter as query parameters (without the cursors), for links and exports.
 func (a AuditQuery) Values() url.Values {
 	v := url.Values{}
 	set := func(k, s string) {

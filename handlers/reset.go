@@ -127,8 +127,8 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 			// entry before this reset's.
 			h.lists.Invalidate(sc.domain)
 			gone := " (someone may have deleted it),"
-			if by, at, ok := h.deletedBy(ctx, sc, pending.ID()); ok {
-				gone = fmt.Sprintf(": %s deleted it through SMTP Desk on %s,", by, at.UTC().Format(trailTime))
+			if who, ok := h.whoDeleted(ctx, sc, pending.ID()); ok {
+				gone = ": " + who + ","
 			}
 			return h.errorPageNext(c, http.StatusNotFound, "Login not found",
 				fmt.Sprintf("%s no longer exists in %s%s so no password was changed.", sc.login, sc.domain, gone),

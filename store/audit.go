@@ -91,6 +91,10 @@ type AuditFilter struct {
 	To        time.Time // exclusive
 	// Before is the keyset cursor: only entries with ID < Before.
 	Before int64
+	// After is the reverse keyset cursor: only entries with ID > After. ListAudit then returns
+	// the Limit entries nearest After, the page just newer than one whose newest entry is After
+	// (the audit page's "Newer entries"), still newest first; EachAudit takes it as a bound only.
+	After int64
 	// Limit caps the entries returned: ListAudit defaults to
 	// DefaultAuditLimit and caps at MaxAuditLimit; EachAudit streams every
 	// match when Limit <= 0.
@@ -557,9 +561,10 @@ const entryColumns = `id, time, actor_issuer, actor_subject, actor_email, actor_
 	outcome, upstream_status, upstream_message, request_id, client_ip, user_agent, detail,
 	final_outcome, final_status, final_message, completed_at`
 
-// auditQuery builds the SELECT for f, newest first. ok is false when the
-// filter can match nothing (an empty Domains allow-list).
-func (db *DB) auditQuery(f AuditFilter, limit int) (q string, args []any, ok bool) {
+// auditQuery builds the SELECT for f, newest first, or oldest first when oldestFirst (the limit
+// entries nearest f.After). ok is false when the filter can match nothing (an empty Domains
+// allow-list).
+func (db *DB) auditQuery(f AuditFilter, limit int, oldestFirst bool) (q string, args []any, ok bool) {
 	var where []string
 	where = append(where, "kind = 'entry'")
 	if f.Domains != nil {
@@ -609,7 +614,15 @@ func (db *DB) auditQuery(f AuditFilter, limit int) (q string, args []any, ok boo
 		where = append(where, "id < ?")
 		args = append(args, f.Before)
 	}
-	q = "SELECT " + entryColumns + " FROM audit_log WHERE " + strings.Join(where, " AND ") + " ORDER BY id DESC"
+	if f.After > 0 {
+		where = append(where, "id > ?")
+		args = append(args, f.After)
+	}
+	order := " ORDER BY id DESC"
+	if oldestFirst {
+		order = " ORDER BY id ASC"
+	}
+	q = "SELECT " + entryColumns + " FROM audit_log WHERE " + strings.Join(where, " AND ") + order
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)
 	}
@@ -652,16 +665,23 @@ func scanEntry(rows *sql.Rows) (AuditEntry, error) {
 }
 
 // ListAudit returns up to f.Limit entries matching f, newest first. Page on
-// with f.Before = the last entry's ID (keyset pagination).
+// with f.Before = the last entry's ID (keyset pagination), and back with
+// f.After = the first entry's ID: the entries nearest After, not the newest.
 func (db *DB) ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = DefaultAuditLimit
 	}
 	limit = min(limit, MaxAuditLimit)
-	out, err := db.readAudit(ctx, f, limit, make([]AuditEntry, 0, min(limit, 64)))
+	// Read from After upwards, so that the limit keeps the entries next to the cursor; the page
+	// is then turned around, newest first as every other read.
+	oldestFirst := f.After > 0
+	out, err := db.readAudit(ctx, f, limit, oldestFirst, make([]AuditEntry, 0, min(limit, 64)))
 	if err != nil {
 		return nil, fmt.Errorf("store: list audit: %w", err)
+	}
+	if oldestFirst {
+		slices.Reverse(out)
 	}
 	return out, nil
 }
@@ -693,7 +713,7 @@ func (db *DB) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) 
 			n = min(n, remaining)
 		}
 		var err error
-		if batch, err = db.readAudit(ctx, f, n, batch[:0]); err != nil {
+		if batch, err = db.readAudit(ctx, f, n, false, batch[:0]); err != nil {
 			return fmt.Errorf("store: each audit: %w", err)
 		}
 		for _, e := range batch {
@@ -713,10 +733,11 @@ func (db *DB) EachAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) 
 	}
 }
 
-// readAudit appends up to limit entries matching f, newest first, to out, as one operation with
-// the store's deadline (op). It closes its rows before returning.
-func (db *DB) readAudit(ctx context.Context, f AuditFilter, limit int, out []AuditEntry) ([]AuditEntry, error) {
-	q, args, ok := db.auditQuery(f, limit)
+// readAudit appends up to limit entries matching f, newest first (oldest first when
+// oldestFirst), to out, as one operation with the store's deadline (op). It closes its rows
+// before returning.
+func (db *DB) readAudit(ctx context.Context, f AuditFilter, limit int, oldestFirst bool, out []AuditEntry) ([]AuditEntry, error) {
+	q, args, ok := db.auditQuery(f, limit, oldestFirst)
 	if !ok {
 		return out, nil
 	}

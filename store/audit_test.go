@@ -531,6 +531,60 @@ func TestAuditKeysetPaging(t *testing.T) {
 	})
 }
 
+// TestAuditKeysetPagingBack: After pages back towards the newest entries, through the same pages
+// Before went through, each newest first; a filter holds on the way back too.
+func TestAuditKeysetPagingBack(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		const total = 23
+		for i := range total {
+			domain := "example.com"
+			if i%4 == 0 {
+				domain = "other.example" // filtered out: the pages skip them both ways
+			}
+			mustAppend(t, db, entry(t0.Add(time.Duration(i)*time.Minute), "u@corp.example", "credential.reset", domain, OutcomeOK))
+		}
+		ctx := context.Background()
+		f := AuditFilter{Domain: "example.com", Limit: 5}
+		var older [][]int64
+		for {
+			page, err := db.ListAudit(ctx, f)
+			if err != nil {
+				t.Fatalf("ListAudit: %v", err)
+			}
+			if len(page) == 0 {
+				break
+			}
+			older = append(older, ids(page))
+			f.Before = page[len(page)-1].ID
+		}
+		if len(older) != 4 { // 17 entries of example.com: 5, 5, 5, 2
+			t.Fatalf("older pages %v, want 4", older)
+		}
+		// Back from the last page: each page newer than the one shown is the one before it.
+		f.Before = 0
+		for i := len(older) - 1; i > 0; i-- {
+			f.After = older[i][0]
+			page, err := db.ListAudit(ctx, f)
+			if err != nil {
+				t.Fatalf("ListAudit(After %d): %v", f.After, err)
+			}
+			if got, want := ids(page), older[i-1]; !slices.Equal(got, want) {
+				t.Errorf("the page after %d = %v, want %v", f.After, got, want)
+			}
+		}
+		// Past the newest entry there is nothing; After with Before is the entries between.
+		f.After = older[0][0]
+		if page, err := db.ListAudit(ctx, f); err != nil || len(page) != 0 {
+			t.Errorf("the page after the newest = %v, %v; want none", ids(page), err)
+		}
+		f.After, f.Before = older[2][0], older[0][0]
+		page, err := db.ListAudit(ctx, f)
+		if want := append(slices.Clone(older[0][1:]), older[1]...); err != nil || !slices.Equal(ids(page), want[len(want)-5:]) {
+			t.Errorf("between %d and %d: %v, %v; want %v", f.After, f.Before, ids(page), err, want[len(want)-5:])
+		}
+	})
+}
+
 func TestAuditTamperDetected(t *testing.T) {
 	tests := []struct {
 		name   string

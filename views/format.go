@@ -382,6 +382,21 @@ func lineErrorAttrs(n int, name string) templ.Attributes {
 	return templ.Attributes{"aria-invalid": "true", "aria-describedby": "line-errors " + fieldID(name) + "-hint"}
 }
 
+// auditDateAttrs marks the audit filter's date field name ("from" or "to") invalid and described
+// by its error (#a-from-error, under the field), as FormField marks a refused field, when the
+// address gave it a date that was not applied or cannot match: the "Check the filters" alert
+// above says so, but a screen reader on the field heard nothing of it. A from date after the to
+// date is one error, under "from", of both fields. No autofocus: the alert takes the focus.
+func auditDateAttrs(vm AuditVM, name string) templ.Attributes {
+	switch {
+	case errOf(vm.DateErrors, name) != "":
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "a-" + name + "-error"}
+	case vm.DatesReversed && name == "to":
+		return templ.Attributes{"aria-invalid": "true", "aria-describedby": "a-from-error"}
+	}
+	return nil
+}
+
 // errOf reads a field's message from a possibly nil map.
 func errOf(m map[string]string, name string) string {
 	if m == nil {

@@ -344,6 +344,7 @@ type AuditVM struct {
 	Problems []string // filter values not applied, or that cannot match, one sentence each
 	Rows     []AuditRow
 	NextURL  string // older entries, "" when none
+	NewerURL string // the page of entries just newer than these, "" when none (the first page)
 	FirstURL string // back to the newest, "" when on the first page
 	CSVURL   string
 	JSONLURL string
@@ -353,6 +354,12 @@ type AuditVM struct {
 	Login    string // when showing one credential's history
 	// VerifyURL is the hash-chain check, for administrators; "" for everyone else.
 	VerifyURL string
+
+	// DateErrors are the date fields' own errors, by field ("from", "to"), shown under the field,
+	// which is marked invalid and described by it. DatesReversed: the from date is after the to
+	// date, one error (under "from") that marks and describes both fields.
+	DateErrors    map[string]string
+	DatesReversed bool
 }
 
 // AuditVerifyVM is the result of checking the audit trail's hash chain.

@@ -259,9 +259,11 @@
   }
 
   // Times: <time datetime> shows a relative or UTC time from the server; here the exact time in
-  // the viewer's time zone goes into the title, and absolute times are rewritten in local time.
+  // the viewer's time zone goes into the title, and absolute times (data-local) are rewritten in
+  // local time. One split in two lines (data-local="split", the audit trail's exact times) has its
+  // day and its time of day, to the second and with the zone, each in its own line.
   function initTimes() {
-    var exact, short;
+    var exact, short, day, clock;
     try {
       exact = new Intl.DateTimeFormat(undefined, {
         year: 'numeric', month: 'short', day: 'numeric',
@@ -270,6 +272,10 @@
       short = new Intl.DateTimeFormat(undefined, {
         year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit'
       });
+      day = new Intl.DateTimeFormat(undefined, {year: 'numeric', month: 'short', day: 'numeric'});
+      clock = new Intl.DateTimeFormat(undefined, {
+        hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short'
+      });
     } catch (e) {
       return;
     }
@@ -277,7 +283,12 @@
       var d = new Date(el.getAttribute('datetime'));
       if (isNaN(d.getTime())) return;
       el.title = exact.format(d);
-      if (el.hasAttribute('data-local')) {
+      if (!el.hasAttribute('data-local')) return;
+      var dayEl = el.querySelector('[data-local-day]'), clockEl = el.querySelector('[data-local-clock]');
+      if (el.getAttribute('data-local') === 'split' && dayEl && clockEl) {
+        dayEl.textContent = day.format(d);
+        clockEl.textContent = clock.format(d);
+      } else {
         el.textContent = short.format(d);
       }
     });
@@ -544,13 +555,26 @@
   // passwords that the browser then refused as too short). The server checks again. The fields
   // it describes stop naming it too: a screen reader reads a hidden element named in
   // aria-describedby all the same, and went on saying the passwords were different.
+  // An error may be about several fields: its own (its id without "-error") and every other it
+  // marks invalid and is described by (the audit filter's from date after its to date is one
+  // error of both dates); a change to any of them answers it.
   function initFieldErrors() {
     document.querySelectorAll('p.field-error[id$="-error"]').forEach(function (err) {
-      var input = document.getElementById(err.id.slice(0, -'-error'.length));
-      if (!input || !('value' in input)) return;
-      input.addEventListener('input', function () {
+      var fields = [];
+      var own = document.getElementById(err.id.slice(0, -'-error'.length));
+      if (own && 'value' in own) fields.push(own);
+      document.querySelectorAll('[aria-invalid="true"][aria-describedby]').forEach(function (el) {
+        if (fields.indexOf(el) < 0 && 'value' in el &&
+            el.getAttribute('aria-describedby').split(/\s+/).indexOf(err.id) >= 0) {
+          fields.push(el);
+        }
+      });
+      var answered = false;
+      function answer() {
+        if (answered) return;
+        answered = true;
         err.hidden = true;
-        input.removeAttribute('aria-invalid');
+        fields.forEach(function (f) { f.removeAttribute('aria-invalid'); });
         document.querySelectorAll('[aria-describedby]').forEach(function (el) {
           var ids = el.getAttribute('aria-describedby').split(/\s+/).filter(function (id) { return id !== '' && id !== err.id; });
           if (ids.length > 0) {
@@ -559,7 +583,8 @@
             el.removeAttribute('aria-describedby');
           }
         });
-      }, {once: true});
+      }
+      fields.forEach(function (f) { f.addEventListener('input', answer, {once: true}); });
     });
   }
 

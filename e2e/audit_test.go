@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// viewerZone emulates the viewer's time zone (an IANA name) and locale for every later document
+// of this tab.
+func viewerZone(zone, locale string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: locale})
+		return err
+	})
+}
+
+// TestAuditTimesInTheViewersZone: the audit trail wrote each entry's exact time in UTC, where
+// every other page gives times in the viewer's zone (DESIGN: "times in the viewer's time zone
+// with the exact timestamp on hover"). It is still written in UTC by the server, and the page's
+// script puts it in the viewer's zone, to the second and naming the zone, with the exact
+// timestamp in its title. India's zone is half an hour off UTC: no UTC time reads as its time.
+func TestAuditTimesInTheViewersZone(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("audit-times")
+	tb.do("emulate a viewer in India", viewerZone("Asia/Kolkata", "en-US"))
+	tb.signIn("admin") // an entry of its own: the sign-in
+	tb.wantStatus("audit trail", tb.open("/audit"), http.StatusOK)
+	sel := testid("audit-row") + " " + testid("audit-time")
+	tb.wait(sel)
+	tb.look("audit-times")
+	machine := tb.attrs(sel, "datetime")[0]
+	at, err := time.Parse(time.RFC3339, machine)
+	if err != nil {
+		t.Fatalf("the time's datetime %q: %v", machine, err)
+	}
+	local := at.In(time.FixedZone("IST", 5*3600+30*60))
+	wantDay, wantClock := local.Format("Jan 2, 2006"), local.Format("03:04:05 PM")+" GMT+5:30"
+	if got, want := tb.texts(sel)[0], wantDay+" "+wantClock; got != want {
+		t.Errorf("the entry's time reads %q, want %q (its time %s in India)", got, want, machine)
+	}
+	// Two lines, the day above the time of day, so that the column stays narrow.
+	if got := tb.count(sel + " [data-local-clock]"); got == 0 {
+		t.Error("the entry's time of day is not on a line of its own")
+	}
+	if got := tb.attrs(sel, "title")[0]; !strings.Contains(got, wantClock) || !strings.Contains(got, wantDay) {
+		t.Errorf("the entry's exact timestamp on hover is %q, want %s %s", got, wantDay, wantClock)
+	}
+}
+
+// TestAuditReversedDatesAnsweredByEither: a from date after the to date is one error of both date
+// fields, under "from", which marks them both invalid and describes both. Changing either date
+// answers it: the error is hidden, and neither field is marked invalid nor described by it (the
+// script hid an error only when its own field, "from", changed, and left "to" marked invalid).
+func TestAuditReversedDatesAnsweredByEither(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("audit-dates")
+	tb.signIn("admin")
+	tb.wantStatus("audit trail", tb.open("/audit?from=2026-02-01&to=2026-01-01"), http.StatusOK)
+	tb.wait("#a-from-error")
+	tb.look("audit-dates-reversed")
+	for _, id := range []string{"a-from", "a-to"} {
+		if got := tb.ax("#" + id).Description; !strings.Contains(got, "After the to date") {
+			t.Errorf("#%s is described as %q, want the error of the dates", id, got)
+		}
+	}
+	tb.do("focus the to date", chromedp.Focus(chromedp.CSS("#a-to")))
+	tb.do("change its day", keyPress("ArrowUp", "ArrowUp", 38))
+	if !tb.has("#a-from-error[hidden]") {
+		t.Error("the error stays shown after the to date changed")
+	}
+	for _, id := range []string{"a-from", "a-to"} {
+		if got := tb.attrs("#"+id, "aria-invalid"); got[0] != "" {
+			t.Errorf("#%s is still aria-invalid=%q", id, got[0])
+		}
+		if got := tb.attrs("#"+id, "aria-describedby"); got[0] != "" {
+			t.Errorf("#%s is still described by %q", id, got[0])
+		}
+	}
+}
