@@ -280,7 +280,7 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 	e.Use(a.auth.Session(handlers.Sessionless))
 	e.Use(a.auth.CSRF())
 	if tok := a.cfg.MetricsToken.Reveal(); tok != "" {
-		e.GET("/metrics", echo.WrapHandler(a.metrics.Handler(tok)))
+		e.GET(handlers.MetricsPath, echo.WrapHandler(a.metrics.Handler(tok)))
 	}
 	health := handlers.NewHealth(a.db, a.MailgunSeen, time.Now)
 	health.Logger = a.log

@@ -87,6 +87,36 @@ func TestMetricsCountEveryRefusal(t *testing.T) {
 	}
 }
 
+// TestMetricsWrongMethod: /metrics answers GET alone; another method is refused 405 with Allow,
+// with or without the token or a session, and never shows the series. It read 401, the CSRF
+// check's 403, or 404 signed in (the signed-in pages' catch-all answered it).
+func TestMetricsWrongMethod(t *testing.T) {
+	const token = "metrics-t0ken-for-tests"
+	d, c := signedInDemo(t, DemoOptions{MetricsToken: token}, "admin")
+	noRedirect := func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	signedIn := *c.HTTP
+	signedIn.CheckRedirect = noRedirect
+	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodDelete, http.MethodOptions} {
+		for _, who := range []struct {
+			name string
+			hc   *http.Client
+		}{{"signed out", &http.Client{CheckRedirect: noRedirect}}, {"signed in", &signedIn}} {
+			req, _ := http.NewRequest(method, d.URL+"/metrics", nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := who.hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			_, _ = io.Copy(&b, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != http.MethodGet || strings.Contains(b.String(), "smtpdesk_") {
+				t.Errorf("%s %s /metrics = %d, Allow %q; want 405, Allow GET, no series", who.name, method, resp.StatusCode, resp.Header.Get("Allow"))
+			}
+		}
+	}
+}
+
 // TestMetricsNotServedByDefault: without a token (and without METRICS_ADDR, which cmd/web
 // serves on its own loopback listener) the main listener has no /metrics.
 func TestMetricsNotServedByDefault(t *testing.T) {

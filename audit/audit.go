@@ -34,6 +34,13 @@ const (
 	ActionVerify              = "audit.verify"
 )
 
+// ErrServerStopping is the cause a server gives its requests' contexts when its shutdown's grace
+// period ends with them still running (cmd/web cancels their base context with it before it
+// closes their connections; handlers.ErrServerStopping is the same error). A change cut off so
+// is recorded as such (unknown, "cut off: the server was shutting down"), not as a dropped
+// connection to Mailgun or a canceled request, which read as a network fault or a user who left.
+var ErrServerStopping = errors.New("the server is stopping and cut off the requests still in flight")
+
 // Outcomes, as stored.
 const (
 	OutcomePending = store.OutcomePending
@@ -138,10 +145,12 @@ func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain, d
 // change); a *mailgun.TransportError, an unreadable answer or a context
 // deadline/cancellation is unknown, since Mailgun may have applied the change
 // without answering; so is a *mailgun.OutcomeUnknownError (Mailgun refused a
-// retry after such an attempt), keeping the refusal's status and message. It writes on a context detached from
-// ctx's cancellation (with a short timeout), so an action whose request timed
-// out still gets its outcome. Only the first call of a Pending writes;
-// later calls return nil. While the database does not answer (store.ErrUnavailable:
+// retry after such an attempt), keeping the refusal's status and message. A
+// call cut off by a shutdown (ErrServerStopping in err, or as ctx's cause: pass
+// the request's context, not one detached from it) is unknown and says so. It
+// writes on a context detached from ctx's cancellation (with a short timeout),
+// so an action whose request timed out still gets its outcome. Only the first
+// call of a Pending writes; later calls return nil. While the database does not answer (store.ErrUnavailable:
 // a restart, a failover) the write is tried again until completeTimeout, as
 // Mailgun has made the change by then and the outcome would otherwise be lost;
 // store.ErrAlreadyCompleted after such an attempt means that attempt's answer
@@ -150,6 +159,11 @@ func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain, d
 func (p *Pending) Complete(ctx context.Context, err error) error {
 	var werr error
 	p.once.Do(func() {
+		if errors.Is(err, context.Canceled) && errors.Is(context.Cause(ctx), ErrServerStopping) && !errors.Is(err, ErrServerStopping) {
+			// The call's error says only that its context ended (a wait between retries, say);
+			// the context says why: the shutdown cut it off, not the user.
+			err = fmt.Errorf("%w (%w)", err, ErrServerStopping)
+		}
 		outcome, status, msg := Classify(err)
 		if outcome == OutcomeOK && p.Note != "" {
 			msg = p.Note
@@ -223,6 +237,9 @@ func Classify(err error) (outcome string, status int, message string) {
 		return OutcomeFailed, mgErr.StatusCode, truncate(mgErr.Message, MaxMessageLen)
 	case errors.Is(err, mailgun.ErrInvalidInput):
 		return OutcomeFailed, 0, "invalid input: nothing was sent to Mailgun"
+	case errors.Is(err, ErrServerStopping):
+		// Ahead of the transport error: the call got no answer because the shutdown ended it.
+		return OutcomeUnknown, 0, "cut off: the server was shutting down"
 	case errors.As(err, &trErr):
 		if trErr.Timeout() {
 			return OutcomeUnknown, 0, "no answer from Mailgun in time"

@@ -76,6 +76,7 @@ func TestClassify(t *testing.T) {
 			Refusal: &mailgun.Error{StatusCode: 404}}), OutcomeUnknown, 404, "Not Found"},
 		{"deadline", context.DeadlineExceeded, OutcomeUnknown, 0, "timed out"},
 		{"canceled", fmt.Errorf("call: %w", context.Canceled), OutcomeUnknown, 0, "request canceled"},
+		{"cut off by the shutdown", &mailgun.TransportError{Endpoint: "POST x", Err: ErrServerStopping}, OutcomeUnknown, 0, "cut off: the server was shutting down"},
 		{"other", errors.New("boom secret-ish detail"), OutcomeUnknown, 0, "unexpected error"},
 	}
 	for _, tt := range tests {
@@ -277,6 +278,42 @@ func TestCompleteAfterRequestCanceled(t *testing.T) {
 	}
 	if got := onlyEntry(t, db).Outcome; got != OutcomeUnknown {
 		t.Errorf("outcome = %q, want unknown", got)
+	}
+}
+
+// TestCompleteCutOffByShutdown: a change whose request context the shutdown canceled with
+// ErrServerStopping is recorded as cut off by it, though the call's error says only "canceled"
+// (it read "request canceled", as if its user had left); one canceled without that cause still
+// reads as before, and a Mailgun answer (a 503 before the cut) keeps its status.
+func TestCompleteCutOffByShutdown(t *testing.T) {
+	for _, tt := range []struct {
+		name       string
+		cause      error
+		err        error
+		wantStatus int
+		wantMsg    string
+	}{
+		{"cut off by the shutdown", ErrServerStopping, fmt.Errorf("mailgun: %w", context.Canceled), 0, "cut off: the server was shutting down"},
+		{"canceled", nil, fmt.Errorf("mailgun: %w", context.Canceled), 0, "request canceled"},
+		{"answered 503, then cut off", ErrServerStopping,
+			fmt.Errorf("mailgun: %w (last attempt: %w)", context.Canceled, &mailgun.Error{StatusCode: 503, Message: "Service Unavailable"}), 503, "Service Unavailable"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openDB(t)
+			rec := NewRecorder(db, newClock().Now)
+			ctx, cancel := context.WithCancelCause(context.Background())
+			p, err := rec.Begin(ctx, alice, meta, ActionCredentialCreate, "example.com", "", []string{"x@example.com"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			cancel(tt.cause)
+			if err := p.Complete(ctx, tt.err); err != nil {
+				t.Fatal(err)
+			}
+			if got := onlyEntry(t, db); got.Outcome != OutcomeUnknown || got.UpstreamStatus != tt.wantStatus || got.UpstreamMessage != tt.wantMsg {
+				t.Errorf("entry = %s %d %q, want unknown %d %q", got.Outcome, got.UpstreamStatus, got.UpstreamMessage, tt.wantStatus, tt.wantMsg)
+			}
+		})
 	}
 }
 

@@ -108,6 +108,8 @@ func newSite(d Deps) *site {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	domains := NewDomainCache(d.Mailgun, set.CountCacheTTL, now)
+	domains.WalkTimeout = set.DomainWalkTimeout
 	return &site{
 		log:      log,
 		policy:   d.Policy,
@@ -121,7 +123,7 @@ func newSite(d Deps) *site {
 			PageTTL: set.ListCacheTTL, CountTTL: set.CountCacheTTL, FanOut: set.FanOut, Now: now,
 		}),
 		pwSets:  passwordSetsFor(d.AuditLog, set.PasswordAgeTTL, now, log),
-		domains: NewDomainCache(d.Mailgun, set.CountCacheTTL, now),
+		domains: domains,
 		actions: userLimit{limiter: ratelimit.New(set.ActionsPerMinute, set.RateLimitKeys, now),
 			perMinute: set.ActionsPerMinute, one: "change", many: "changes", log: "action rate limit"},
 		// One budget for every read that walks a whole list or the whole trail. The check of the
@@ -544,7 +546,9 @@ func (s *site) begin(c echo.Context, sc *scope, action, detail string, logins []
 // complete finishes the audit entry even when the browser has gone away.
 // A failed completion leaves the entry pending, which reads as "outcome unknown".
 func (s *site) complete(c echo.Context, p *audit.Pending, err error) {
-	if cerr := p.Complete(context.WithoutCancel(c.Request().Context()), err); cerr != nil {
+	// The request's own context, canceled or not: Complete writes detached from its
+	// cancellation, and reads its cause (a shutdown's cut-off).
+	if cerr := p.Complete(c.Request().Context(), err); cerr != nil {
 		s.log.ErrorContext(c.Request().Context(), "audit complete", "err", cerr)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -29,8 +30,9 @@ const StatusClientClosedRequest = 499
 // ErrServerStopping is the cause of a request's context when the server cut it off: it was still
 // running when the shutdown's grace period ended. The server (cmd/web) cancels its requests'
 // base context with it before it closes their connections, so that such a request is logged as
-// cut off by the server (503), not as one its client left (499).
-var ErrServerStopping = errors.New("the server is stopping and cut off the requests still in flight")
+// cut off by the server (503), not as one its client left (499), and a change it cut off is
+// recorded so in the audit trail (it is audit.ErrServerStopping).
+var ErrServerStopping = audit.ErrServerStopping
 
 // userError is what the user is told about an error, and what the log gets.
 type userError struct {

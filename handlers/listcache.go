@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -547,9 +548,21 @@ const MaxDomains = 100_000
 // A burst of made-up names in change URLs therefore costs Mailgun a handful of list walks.
 const DomainRereadsPerMinute = 6
 
+// DomainWalkTimeout bounds a whole walk of the domain list (DomainCache), every page of it and
+// the client's retries included. The walk is shared by the page views that ask meanwhile and
+// runs detached from their cancellation (one leaving must not fail it for the others), so the
+// client's deadline, which applies to each call afresh, was its only bound: a Mailgun answering
+// each page just inside it held the walk, and every page view's domain picker with it, for up to
+// a hundred pages (MaxDomains) of it. A minute is those hundred pages at 600 ms each, the same
+// bound as app's check of the policy's domains.
+const DomainWalkTimeout = time.Minute
+
 // DomainCache keeps Mailgun's whole domain list for a while: one upstream walk per TTL, shared
 // by every page view (the domain picker is on every page).
 type DomainCache struct {
+	// WalkTimeout bounds each walk of the list (zero: DomainWalkTimeout). Set it before use.
+	WalkTimeout time.Duration
+
 	src     DomainLister
 	ttl     time.Duration
 	now     func() time.Time
@@ -590,7 +603,7 @@ func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 		return items, nil
 	}
 	c.mu.Unlock()
-	v, err := shared(ctx, &c.flight, "list domains", "domains", c.walk)
+	v, err := shared(ctx, &c.flight, "list domains", "domains", c.walkWithin)
 	if err != nil {
 		return nil, err
 	}
@@ -625,12 +638,25 @@ func (c *DomainCache) Has(ctx context.Context, name string) (bool, error) {
 		if ok, _ := c.rereads.Allow(""); !ok {
 			return c.Kept(), nil
 		}
-		return c.walk(ctx)
+		return c.walkWithin(ctx)
 	})
 	if err != nil {
 		return false, err
 	}
 	return hasDomain(v.([]mailgun.Domain), name), nil
+}
+
+// walkWithin is walk bounded by WalkTimeout: past it, the walk ends with an error matching
+// context.DeadlineExceeded.
+func (c *DomainCache) walkWithin(ctx context.Context) (any, error) {
+	limit := cmp.Or(c.WalkTimeout, DomainWalkTimeout)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	v, err := c.walk(ctx)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("%w (the walk's deadline, %v, passed)", err, limit)
+	}
+	return v, err
 }
 
 func hasDomain(items []mailgun.Domain, name string) bool {

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/static"
 )
 
 // TestMethodNotAllowed: a method a page does not answer is refused 405 with the page's methods
@@ -83,5 +85,99 @@ func TestMethodNotAllowed(t *testing.T) {
 	}
 	if named == 0 {
 		t.Error("no route is named handlers.NotAllowedRoute")
+	}
+}
+
+// TestPublicMethodNotAllowed: a method a public route (health, static files, the sign-in flow)
+// does not answer is refused 405 with the route's methods in Allow, signed out or signed in,
+// with or without a CSRF token. They fell through to the signed-in pages' catch-all: 401 or the
+// CSRF check's 403 signed out, 404 signed in. What the public routes do answer is unchanged:
+// the sign-out page's GET, the sign-out POST still needing its token, an unknown address.
+func TestPublicMethodNotAllowed(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	signedIn := e.signIn(t, "admin")
+	tok := get(t, signedIn, "/d/acme.example").CSRF()
+	noRedirects := func(c *http.Client) *http.Client {
+		cc := *c
+		cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		return &cc
+	}
+	send := func(hc *http.Client, method, path, token string) *http.Response {
+		t.Helper()
+		form := url.Values{}
+		if token != "" {
+			form.Set("_csrf", token)
+		}
+		req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, strings.NewReader(form.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		if token != "" {
+			req.Header.Set("X-CSRF-Token", token)
+		}
+		resp, err := noRedirects(hc).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	staticPath := static.Prefix + "no-such-file.css"
+	cases := []struct{ method, path, allow string }{
+		{http.MethodPost, "/healthz", "GET, HEAD"},
+		{http.MethodDelete, "/healthz", "GET, HEAD"},
+		{http.MethodOptions, "/healthz", "GET, HEAD"},
+		{http.MethodPut, "/readyz", "GET, HEAD"},
+		{http.MethodPost, auth.LoginPath, "GET"},
+		{http.MethodHead, auth.LoginPath, "GET"},
+		{http.MethodPost, auth.CallbackPath, "GET"},
+		{http.MethodPut, auth.LogoutPath, "GET, HEAD, POST"},
+		{http.MethodDelete, auth.LogoutPath, "GET, HEAD, POST"},
+		{http.MethodPost, auth.SignedOutPath, "GET, HEAD"},
+		{http.MethodPost, staticPath, "GET, HEAD"},
+	}
+	for _, who := range []struct {
+		name  string
+		hc    *http.Client
+		token string
+	}{
+		{"signed out", &http.Client{}, ""},
+		{"signed in, no token", signedIn.HTTP, ""},
+		{"signed in, with its token", signedIn.HTTP, tok},
+	} {
+		for _, tt := range cases {
+			resp := send(who.hc, tt.method, tt.path, who.token)
+			if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != tt.allow {
+				t.Errorf("%s: %s %s = %d, Allow %q; want 405, Allow %q", who.name, tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), tt.allow)
+			}
+		}
+	}
+
+	// What these routes answer stays as it was.
+	for _, tt := range []struct {
+		name   string
+		hc     *http.Client
+		method string
+		path   string
+		token  string
+		want   int
+	}{
+		{"health", &http.Client{}, http.MethodGet, "/healthz", "", http.StatusOK},
+		{"health, HEAD", &http.Client{}, http.MethodHead, "/readyz", "", http.StatusOK},
+		{"the sign-out page, signed in", signedIn.HTTP, http.MethodGet, auth.LogoutPath, "", http.StatusOK},
+		{"the sign-out page, signed out", &http.Client{}, http.MethodGet, auth.LogoutPath, "", http.StatusSeeOther},
+		{"a sign-out without its token", signedIn.HTTP, http.MethodPost, auth.LogoutPath, "", http.StatusForbidden},
+		{"an unknown file", &http.Client{}, http.MethodGet, staticPath, "", http.StatusNotFound},
+		{"an unknown address, signed out", &http.Client{}, http.MethodPost, "/no-such-page", "", http.StatusForbidden},
+		{"an unknown address, signed in", signedIn.HTTP, http.MethodPost, "/no-such-page", tok, http.StatusNotFound},
+	} {
+		if resp := send(tt.hc, tt.method, tt.path, tt.token); resp.StatusCode != tt.want {
+			t.Errorf("%s: %s %s = %d, want %d", tt.name, tt.method, tt.path, resp.StatusCode, tt.want)
+		}
+	}
+	if p := get(t, signedIn, "/"); p.Status != http.StatusOK {
+		t.Errorf("after the refused requests, the home page = %d: the refusals signed the user out", p.Status)
 	}
 }

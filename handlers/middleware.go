@@ -116,7 +116,9 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isCreate}),
 		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: CreateBodyLimit,
 			Skipper: func(c echo.Context) bool { return !isCreate(c) }}),
-		trailingSlash)
+		trailingSlash,
+		// Also ahead of the session and CSRF: a wrong method on a public route is 405 to all.
+		refusePublicMethods)
 }
 
 // AnswerWriteTimeout is how long an answer has to be written, counted from its first byte.

@@ -41,6 +41,9 @@ type Settings struct {
 	// DenialKeys bounds the (user, domain, action) triples, and the users, the denial limiter
 	// remembers before the least recently used is dropped (default 10,000).
 	DenialKeys int
+	// DomainWalkTimeout bounds each read of the whole domain list, all its pages (default
+	// DomainWalkTimeout, a minute).
+	DomainWalkTimeout time.Duration
 }
 
 func (s Settings) withDefaults() Settings {
@@ -134,6 +137,7 @@ func Register(e *echo.Echo, d Deps) error {
 	RegisterStatic(e)
 	d.Auth.Register(e) // the sign-in flow and the signed-out page (auth.Config.SignedOutPage)
 	e.Match([]string{http.MethodGet, http.MethodHead}, auth.LogoutPath, SignOutForm, uncached)
+	refusePublicOthers(e)
 
 	// Everything else needs a session, and none of it may be kept by a browser or proxy cache:
 	// after sign-out, the back button must not show a signed-in page.
@@ -199,28 +203,101 @@ func (m *methodsByPath) add(path string, methods ...string) {
 // sent to a page read "There is nothing at this address" instead of "not allowed here". The
 // group's middleware runs first, so a change still needs its CSRF token before it learns this.
 func (m *methodsByPath) refuseOthers(g *echo.Group) {
-	all := []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
 	for _, path := range m.paths {
 		served := m.methods[path]
-		var others []string
-		for _, method := range all {
-			if !slices.Contains(served, method) {
-				others = append(others, method)
-			}
-		}
-		allowHeader := strings.Join(served, ", ")
-		for _, r := range g.Match(others, path, func(c echo.Context) error {
-			c.Response().Header().Set(echo.HeaderAllow, allowHeader)
-			return echo.NewHTTPError(http.StatusMethodNotAllowed)
-		}) {
+		for _, r := range g.Match(othersThan(served), path, notAllowed(served)) {
 			r.Name = NotAllowedRoute
 		}
 	}
 }
 
-// NotAllowedRoute is the name of the routes that answer a page's other methods 405, so that a
-// walk over the router's routes can tell them from the pages.
+// allMethods are the methods a refusal route is added for.
+func allMethods() []string {
+	return []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace}
+}
+
+// othersThan returns every method of allMethods that is not in served.
+func othersThan(served []string) []string {
+	var others []string
+	for _, method := range allMethods() {
+		if !slices.Contains(served, method) {
+			others = append(others, method)
+		}
+	}
+	return others
+}
+
+// notAllowed answers 405 with Allow naming the methods served.
+func notAllowed(served []string) echo.HandlerFunc {
+	allowHeader := strings.Join(served, ", ")
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderAllow, allowHeader)
+		return echo.NewHTTPError(http.StatusMethodNotAllowed)
+	}
+}
+
+// MetricsPath is where the app serves its metrics on the main listener, when a token is set.
+const MetricsPath = "/metrics"
+
+// publicAllow returns the methods a public route answers, by the route's path (c.Path()), or
+// nil for a route that is not public. A HEAD of the sign-in steps is routed, but refused (it
+// would start a sign-in or spend a code: auth.Register), so their Allow names GET alone.
+func publicAllow(routePath string) []string {
+	switch routePath {
+	case "/healthz", "/readyz", auth.SignedOutPath, static.Prefix + "*":
+		return []string{http.MethodGet, http.MethodHead}
+	case auth.LoginPath, auth.CallbackPath, MetricsPath:
+		return []string{http.MethodGet}
+	case auth.LogoutPath:
+		return []string{http.MethodGet, http.MethodHead, http.MethodPost}
+	}
+	return nil
+}
+
+// refusePublicOthers routes every other method of each public route registered on e so far
+// (publicAllow: health, static files, the sign-in flow, the metrics) to a 405 with Allow. Without
+// it such a request fell through to the signed-in pages' catch-all (the group's, which keeps an
+// unknown address signed-in only): echo finds that route before its own 405, so a POST to
+// /healthz or a PUT to /auth/login read 401 (signed out), 404 (signed in) or, being unsafe, the
+// CSRF check's 403, none of which tells a client its method is wrong. refusePublicMethods
+// answers them before the session and CSRF middleware; these routes give the router their path.
+// A method the path already has a route for (the sign-in steps' HEAD) is left to it.
+func refusePublicOthers(e *echo.Echo) {
+	routed := map[string][]string{}
+	var paths []string
+	for _, r := range e.Routes() {
+		if publicAllow(r.Path) == nil {
+			continue
+		}
+		if _, ok := routed[r.Path]; !ok {
+			paths = append(paths, r.Path)
+		}
+		routed[r.Path] = append(routed[r.Path], r.Method)
+	}
+	for _, path := range paths {
+		for _, r := range e.Match(othersThan(routed[path]), path, notAllowed(publicAllow(path))) {
+			r.Name = NotAllowedRoute
+		}
+	}
+}
+
+// refusePublicMethods answers 405 to a method a public route does not answer (refusePublicOthers
+// routed it there), ahead of the session and CSRF middleware: a 405 changes nothing, so it
+// needs no CSRF token, and a health check or sign-in step sent with the wrong method is told so
+// whether or not the client has a session. The signed-in pages' refusals (refuseOthers) still
+// come after their group's middleware, sign-in and CSRF check first.
+func refusePublicMethods(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if allow := publicAllow(c.Path()); allow != nil && !slices.Contains(allow, c.Request().Method) {
+			return notAllowed(allow)(c)
+		}
+		return next(c)
+	}
+}
+
+// NotAllowedRoute is the name of the routes that answer a page's or a public route's other
+// methods 405, so that a walk over the router's routes can tell them from the pages.
 const NotAllowedRoute = "smtpdesk: method not allowed"
 
 // uncached marks every signed-in response as not to be stored by any cache.

@@ -456,11 +456,20 @@ func (cl *call) stillUnknown(noAnswer *TransportError, serverErr *Error, last er
 }
 
 // contextError reports a call cut short by its context, keeping the last attempt's error
-// reachable through errors.As.
+// reachable through errors.As. A context canceled with a cause (a server's shutdown cutting its
+// requests off) keeps the cause reachable too, through errors.Is: ctx.Err alone says only
+// "canceled", which reads as a user who left.
 func contextError(ctx context.Context, cl *call, last error) error {
 	cerr := ctx.Err()
-	if cerr == nil || errors.Is(last, cerr) {
+	if cerr == nil {
 		return last
+	}
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(last, cerr) && errors.Is(last, cause):
+		return last
+	case cause != cerr:
+		return fmt.Errorf("mailgun: %s: %w: %w (last attempt: %w)", cl.route, cerr, cause, last)
 	}
 	return fmt.Errorf("mailgun: %s: %w (last attempt: %w)", cl.route, cerr, last)
 }

@@ -417,6 +417,26 @@ func TestCancelDuringBackoffStops(t *testing.T) {
 	}
 }
 
+// TestCancelWithCauseDuringBackoffKeepsTheCause: a call whose context is canceled with a cause
+// (the server's shutdown cutting its requests off) while it waits to retry ends in an error
+// that still says why, besides context.Canceled and the last attempt's answer: the cause was
+// dropped, and the audit trail read the cut-off as a canceled request.
+func TestCancelWithCauseDuringBackoffKeepsTheCause(t *testing.T) {
+	f := newFake(t, reply{status: 503})
+	c, _ := newClient(t, f)
+	why := errors.New("the server is stopping")
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	mailgun.SetTestHooks(c, func(ctx context.Context, d time.Duration) error {
+		cancel(why)
+		return ctx.Err()
+	}, nil, nil)
+	_, err := c.ListCredentials(ctx, "example.com", nil)
+	if !errors.Is(err, why) || !errors.Is(err, context.Canceled) || !errors.Is(err, mailgun.ErrServer) {
+		t.Errorf("err = %v, want the cause, context.Canceled and the last attempt's 503", err)
+	}
+}
+
 func TestHangingUpstreamTimesOut(t *testing.T) {
 	// The deadline is short, so it may pass before the request reaches the server on a loaded
 	// machine; the call then proves nothing about retries, and the next round doubles it.
