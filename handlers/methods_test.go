@@ -22,23 +22,8 @@ func TestMethodNotAllowed(t *testing.T) {
 	tok := get(t, c, "/d/acme.example").CSRF()
 	send := func(method, path, token string) *http.Response {
 		t.Helper()
-		form := url.Values{"_csrf": {token}, "logins": {"intruder"}, "mode": {"generate"}, "confirm": {"acme.example"}}
-		req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		if token != "" {
-			// A DELETE's body is not a form to Go: a script sends the token as a header.
-			req.Header.Set("X-CSRF-Token", token)
-		}
-		resp, err := c.HTTP.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		form := url.Values{"logins": {"intruder"}, "mode": {"generate"}, "confirm": {"acme.example"}}
+		return sendWithToken(t, c.HTTP, method, e.URL+path, form, token)
 	}
 	e.SB.ResetCalls()
 	for _, tt := range []struct{ method, path, allow string }{
@@ -104,25 +89,7 @@ func TestPublicMethodNotAllowed(t *testing.T) {
 	}
 	send := func(hc *http.Client, method, path, token string) *http.Response {
 		t.Helper()
-		form := url.Values{}
-		if token != "" {
-			form.Set("_csrf", token)
-		}
-		req, err := http.NewRequestWithContext(context.Background(), method, e.URL+path, strings.NewReader(form.Encode()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.Header.Set("Sec-Fetch-Site", "same-origin")
-		if token != "" {
-			req.Header.Set("X-CSRF-Token", token)
-		}
-		resp, err := noRedirects(hc).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		return resp
+		return sendWithToken(t, noRedirects(hc), method, e.URL+path, url.Values{}, token)
 	}
 	staticPath := static.Prefix + "no-such-file.css"
 	cases := []struct{ method, path, allow string }{
@@ -180,4 +147,29 @@ func TestPublicMethodNotAllowed(t *testing.T) {
 	if p := get(t, signedIn, "/"); p.Status != http.StatusOK {
 		t.Errorf("after the refused requests, the home page = %d: the refusals signed the user out", p.Status)
 	}
+}
+
+// sendWithToken sends form by method to target through hc, as a same-origin script would, with
+// token (when not empty) both in the form and in the X-CSRF-Token header: a DELETE's body is
+// not a form to Go, so a script sends the token as a header. It closes the answer's body.
+func sendWithToken(t *testing.T, hc *http.Client, method, target string, form url.Values, token string) *http.Response {
+	t.Helper()
+	if token != "" {
+		form.Set("_csrf", token)
+	}
+	req, err := http.NewRequestWithContext(context.Background(), method, target, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if token != "" {
+		req.Header.Set("X-CSRF-Token", token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp
 }

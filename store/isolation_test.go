@@ -21,27 +21,8 @@ func TestPostgresWritesWhateverDefaultIsolation(t *testing.T) {
 			dsn := newPostgresSchema(t) + "&default_transaction_isolation=" + url.PathEscape(level)
 			ctx := context.Background()
 			const opens = 4
-			handles := make([]*DB, opens)
-			errs := make([]error, opens)
+			handles := openAtOnce(t, ctx, dsn, opens) // replicas starting at once on an empty schema
 			var wg sync.WaitGroup
-			for i := range opens { // replicas starting at once on an empty schema
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					handles[i], errs[i] = Open(ctx, dsn)
-				}()
-			}
-			wg.Wait()
-			for _, h := range handles {
-				if h != nil {
-					t.Cleanup(func() { h.Close() })
-				}
-			}
-			for i, err := range errs {
-				if err != nil {
-					t.Fatalf("concurrent Open %d: %v", i, err)
-				}
-			}
 			const n = 40
 			fails := make(chan error, n)
 			for i := range n {

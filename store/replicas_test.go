@@ -25,27 +25,9 @@ func TestOpenConcurrentlyOnAnEmptyDatabase(t *testing.T) {
 			dsn := tc.dsn(t)
 			ctx := context.Background()
 			const opens = 6
-			handles := make([]*DB, opens)
-			errs := make([]error, opens)
-			var wg sync.WaitGroup
-			for i := range opens {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					handles[i], errs[i] = Open(ctx, dsn)
-				}()
-			}
-			wg.Wait()
-			for _, h := range handles {
-				if h != nil {
-					t.Cleanup(func() { h.Close() })
-				}
-			}
+			handles := openAtOnce(t, ctx, dsn, opens)
 			applied := 0
-			for i, err := range errs {
-				if err != nil {
-					t.Fatalf("concurrent Open %d: %v", i, err)
-				}
+			for i := range handles {
 				if len(handles[i].Applied()) > 0 {
 					applied++
 				}
@@ -127,4 +109,32 @@ func TestAuditRetentionOnTwoReplicas(t *testing.T) {
 			t.Errorf("entries left = %d, %v; want the %d actions", len(got), err, actions)
 		}
 	})
+}
+
+// openAtOnce opens dsn n times concurrently, as replicas starting together do, and fails the
+// test when any Open fails. The handles are closed when the test ends.
+func openAtOnce(t *testing.T, ctx context.Context, dsn string, n int) []*DB {
+	t.Helper()
+	handles := make([]*DB, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			handles[i], errs[i] = Open(ctx, dsn)
+		}()
+	}
+	wg.Wait()
+	for _, h := range handles {
+		if h != nil {
+			t.Cleanup(func() { h.Close() })
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent Open %d: %v", i, err)
+		}
+	}
+	return handles
 }
