@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -149,6 +150,16 @@ var ErrSessionEnded = errors.New("auth: no live session")
 // nothing was done.
 var ErrFormUnreadable = errors.New("auth: the form's body cannot be read")
 
+// ErrNotAForm is inside the error answering a request whose body is not a form (ReadForm): a
+// JSON or plain-text body, or one sent without a type. Go's form parser reads such a body as no
+// fields at all, so a change sent that way was answered as if a field had been left empty
+// ("enter at least one login") or its token had expired; nothing was done.
+var ErrNotAForm = errors.New("auth: the body is not a form")
+
+// FormTypes are the body types ReadForm reads, those a page's form sends, as an Accept-Post
+// header lists them.
+const FormTypes = "application/x-www-form-urlencoded, multipart/form-data"
+
 // maxFormMemory is how much of a multipart body ReadForm keeps in memory (Go's and echo's
 // default); the body limit middleware has bounded the body far below it.
 const maxFormMemory = 32 << 20
@@ -157,16 +168,26 @@ const maxFormMemory = 32 << 20
 // it cannot be read. Go's parsers keep the fields before the first they cannot read and drop the
 // rest, and Request.PostFormValue does not say so: a form read that way is one other than the one
 // sent ("mode=%ZZ" read as no choice at all). A body over the body limit's bound is the limit's
-// 413; anything else that cannot be read is a 400 wrapping ErrFormUnreadable. A body of another
-// type reads as no fields.
+// 413; a body of another type (or of none) is a 415 wrapping ErrNotAForm, as Go reads it as no
+// fields; anything else that cannot be read is a 400 wrapping ErrFormUnreadable. An empty body
+// reads as no fields, whatever its type: there is nothing in it to drop (a sign-out sent by a
+// script with the token in its header).
 func ReadForm(r *http.Request) error {
+	ct := r.Header.Get(echo.HeaderContentType)
+	// Lower-cased, without its parameters. An error in a form type's parameters is ParseForm's
+	// to find again and report (a 400).
+	mediaType, _, _ := mime.ParseMediaType(ct)
 	var err error
-	if strings.HasPrefix(r.Header.Get(echo.HeaderContentType), echo.MIMEMultipartForm) {
+	switch {
+	case mediaType == "multipart/form-data":
 		err = r.ParseMultipartForm(maxFormMemory)
-	} else {
+	case mediaType == "application/x-www-form-urlencoded" || !formBody(r):
 		// Not ParseMultipartForm: for a body that is not multipart, it answers ErrNotMultipart
 		// and drops ParseForm's error.
 		err = r.ParseForm()
+	default:
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "This address takes a form sent from SMTP Desk's pages; nothing was changed.").
+			SetInternal(fmt.Errorf("%w: Content-Type %q", ErrNotAForm, clip(ct, 100)))
 	}
 	if err == nil {
 		return nil
@@ -176,6 +197,16 @@ func ReadForm(r *http.Request) error {
 	}
 	return echo.NewHTTPError(http.StatusBadRequest, "The form could not be read.").
 		SetInternal(fmt.Errorf("%w: %w", ErrFormUnreadable, err))
+}
+
+// formBody reports whether r has a body that Go's parser would read as a form, were it one: a
+// POST, PUT or PATCH with a body that is not known to be empty (a chunked one may be).
+func formBody(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	}
+	return false
 }
 
 // ErrFormExpired is inside the error answering a form whose CSRF token is not the session's (the
@@ -194,8 +225,9 @@ func safeMethod(m string) bool {
 
 // CSRF refuses state-changing requests (any method but GET, HEAD, OPTIONS, TRACE) that come
 // cross-site (Sec-Fetch-Site: cross-site) or lack the session's token in the form field _csrf or
-// the X-CSRF-Token header. Signed-out users have no token, so their unsafe requests are refused,
-// except POST /auth/logout, which is then a harmless no-op.
+// the X-CSRF-Token header, and a signed-in user's whose body is not a form or cannot be read
+// (ReadForm: 415, 413 or 400), whatever the token. Signed-out users have no token, so their
+// unsafe requests are refused, except POST /auth/logout, which is then a harmless no-op.
 func (a *Auth) CSRF() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -217,13 +249,17 @@ func (a *Auth) CSRF() echo.MiddlewareFunc {
 				}
 				return sessionEnded(http.StatusForbidden)
 			}
+			// The body is read whatever the token is and wherever it comes from: one that is not
+			// a form, or cannot be read, is refused here, before anything acts on it. With the
+			// token in the header it used to go unread here, and a sign-out or the audit trail's
+			// check, which read no field of it, acted on a JSON body.
+			if err := ReadForm(r); err != nil {
+				return err
+			}
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {
 				// From the body only: a token in a URL would be one that pages, logs and
 				// Referer headers can carry, and SMTP Desk never puts it there.
-				if err := ReadForm(r); err != nil {
-					return err
-				}
 				got = r.PostForm.Get("_csrf")
 			}
 			if got, ok := unmaskToken(got); !ok || !equalConst(got, want) {

@@ -50,6 +50,10 @@ type userError struct {
 	// browser script keeps a form's typed logins in the tab (a data-draft form) and fills them in
 	// when the form is shown again.
 	keepsDraft bool
+	// acceptPost, when set, is the Accept-Post header of the answer (registered with IANA, from
+	// the W3C's Linked Data Platform): the body types the address takes, for a client that sent
+	// another and got a 415.
+	acceptPost string
 	// again: the cause may pass (Mailgun or the database down or slow, a rate limit), so a page
 	// that only reads is worth loading again: its error page offers "Try again".
 	again bool
@@ -121,6 +125,14 @@ func classifyError(err error) userError {
 		p.message = "Nothing was changed: what the form sent could not be read."
 		p.hint = "Go back, reload the page and send the form again."
 		p.keepsDraft = true
+		return p
+	case errors.Is(err, auth.ErrNotAForm) && errors.As(err, &he):
+		// A page's form never sends this (a script does): no draft to keep, no form to reopen.
+		p := statusDefaults(he.Code)
+		p.heading = "Not a form"
+		p.message = "This address takes a form sent from SMTP Desk's pages; nothing was changed."
+		p.hint = "Open the page in SMTP Desk and send its form from there."
+		p.acceptPost = auth.FormTypes
 		return p
 	case errors.As(err, &uc), errors.As(err, &ou) && ou.Refusal != nil:
 		// Before *mailgun.Error, which finds the (earlier) attempt's 5xx: that attempt's words
@@ -340,6 +352,9 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		h := c.Response().Header()
+		if p.acceptPost != "" {
+			h.Set("Accept-Post", p.acceptPost)
+		}
 		if p.retryAfter > 0 {
 			h.Set("Retry-After", strconv.Itoa(int(math.Ceil(p.retryAfter.Seconds()))))
 		}

@@ -1,13 +1,16 @@
 package handlers_test
 
 import (
+	"encoding/json"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // TestFormFieldsComeFromTheBody: a change reads its form from the POST's body only. A field put
@@ -188,6 +191,163 @@ func TestUnreadableFormBody(t *testing.T) {
 			}
 			if n := len(e.callsTo("update", "")); n != 0 {
 				t.Errorf("%d update calls, want none", n)
+			}
+		})
+	}
+}
+
+// TestBodyThatIsNotAForm: a change whose body is not a form (JSON, plain text, a body without a
+// type, a multipart type other than form-data) is refused 415 with Accept-Post naming the form
+// types, in words that say nothing was changed, before any Mailgun call or audit entry, whatever
+// its CSRF token: in the body, in the header and the session's, or in the header and wrong. Go's
+// parser reads such a body as no fields, so before, a create said "enter at least one login", a
+// token in the body read as an expired form (403), and with the session's token in the header a
+// sign-out or the audit trail's check went ahead.
+func TestBodyThatIsNotAForm(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000, ExportsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	tok := get(t, c, "/").CSRF()
+	bodies := []struct {
+		name, ctype, body, header string // header: the X-CSRF-Token sent ("" none)
+	}{
+		{"JSON, the session's token in the header", "application/json", `{"logins":"x","mode":"generate","confirm":"acme.example"}`, tok},
+		{"JSON, a wrong token in the header", "application/json; charset=utf-8", `{"logins":"x"}`, "bogus"},
+		{"JSON, no token", "application/json", `{"_csrf":"` + tok + `"}`, ""},
+		{"plain text holding a form", "text/plain", "_csrf=" + url.QueryEscape(tok) + "&logins=x&mode=generate", ""},
+		{"no type", "", "_csrf=" + url.QueryEscape(tok) + "&logins=x&mode=generate", ""},
+		{"multipart, not form-data", "multipart/mixed; boundary=zz", "--zz\r\n\r\nx\r\n--zz--\r\n", tok},
+	}
+	endpoints := []struct{ name, path string }{
+		{"create", "/d/acme.example/new"},
+		{"reset", resetUser},
+		{"delete", "/d/acme.example/logins/alice@acme.example/delete"},
+		{"delete all", "/d/acme.example/delete-all"},
+		{"audit check", "/audit/verify"},
+		{"sign out", "/auth/logout"},
+	}
+	mutating := []string{"create", "update", "update_mailbox", "delete", "delete_all"}
+	entries := len(e.auditEntries(t, store.AuditFilter{}))
+	for _, ep := range endpoints {
+		for _, b := range bodies {
+			t.Run(ep.name+", "+b.name, func(t *testing.T) {
+				e.SB.ResetCalls()
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.URL+ep.path, strings.NewReader(b.body))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b.ctype != "" {
+					req.Header.Set("Content-Type", b.ctype)
+				}
+				req.Header.Set("Sec-Fetch-Site", "same-origin")
+				if b.header != "" {
+					req.Header.Set("X-CSRF-Token", b.header)
+				}
+				p, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantStatus(t, p, http.StatusUnsupportedMediaType)
+				if got, want := p.Header.Get("Accept-Post"), "application/x-www-form-urlencoded, multipart/form-data"; got != want {
+					t.Errorf("Accept-Post = %q, want %q", got, want)
+				}
+				if msg := p.TestID("error-message").Text(); !strings.Contains(msg, "takes a form sent from SMTP Desk's pages; nothing was changed") {
+					t.Errorf("message %q", msg)
+				}
+				for _, route := range mutating {
+					if n := len(e.callsTo(route, "")); n != 0 {
+						t.Errorf("%d %s calls, want none", n, route)
+					}
+				}
+				if got := len(e.auditEntries(t, store.AuditFilter{})); got != entries {
+					t.Errorf("%d audit entries, want %d (none written)", got, entries)
+				}
+			})
+		}
+	}
+	if p := get(t, c, "/"); p.Status != http.StatusOK || p.URL.Path != "/" {
+		t.Errorf("after the refused sign-outs, / is %d at %s: signed out", p.Status, p.URL)
+	}
+
+	t.Run("asked for JSON", func(t *testing.T) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.URL+"/audit/verify", strings.NewReader(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("X-CSRF-Token", tok)
+		p, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, p, http.StatusUnsupportedMediaType)
+		var got struct{ Error, RequestID string }
+		if err := json.Unmarshal(p.Body, &got); err != nil || !strings.Contains(got.Error, "nothing was changed") {
+			t.Errorf("body %s (%v), want JSON saying nothing was changed", p.Body, err)
+		}
+	})
+}
+
+// TestFormBodiesStillRead: what pages and scripts send still works alongside TestBodyThatIsNotAForm.
+// A form type is read whatever its letters' case and parameters (a multipart type in capitals
+// read as no fields before, and the token it carried as an expired form), and a POST with no
+// body at all, the token in its header (a sign-out sent by a script), is an empty form whatever
+// its type.
+func TestFormBodiesStillRead(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "operator")
+
+	t.Run("multipart in capitals", func(t *testing.T) {
+		e.SB.ResetCalls()
+		form := get(t, c, resetUser)
+		ft, _ := form.Find(`input[name="_form"]`).Attr("value")
+		var buf strings.Builder
+		mw := multipart.NewWriter(&buf)
+		for k, v := range map[string]string{"_csrf": form.CSRF(), "_form": ft, "mode": "generate"} {
+			if err := mw.WriteField(k, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := mw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.URL+resetUser, strings.NewReader(buf.String()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "Multipart/Form-Data; boundary="+mw.Boundary())
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		p, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantStatus(t, p, http.StatusOK)
+		if n := len(e.callsTo("update", "")); n != 1 {
+			t.Errorf("%d update calls, want 1", n)
+		}
+	})
+
+	for _, ctype := range []string{"", "text/plain;charset=UTF-8", "application/json"} {
+		t.Run("sign out with no body, type "+ctype, func(t *testing.T) {
+			c := e.signIn(t, "operator")
+			tok := get(t, c, "/").CSRF()
+			// As fetch(url, {method: "POST", headers: {"X-CSRF-Token": …}}) sends it.
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.URL+"/auth/logout", http.NoBody)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ctype != "" {
+				req.Header.Set("Content-Type", ctype)
+			}
+			req.Header.Set("Sec-Fetch-Site", "same-origin")
+			req.Header.Set("X-CSRF-Token", tok)
+			p, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, p, http.StatusOK)
+			if p := get(t, c, "/"); p.URL.Path == "/" {
+				t.Errorf("still signed in after the sign-out (it went to %s)", p.URL.Path)
 			}
 		})
 	}

@@ -41,8 +41,9 @@ const (
 // field in a URL is one that histories, logs and Referer headers keep: a password or a form
 // token put in a link must not be acted on, as the CSRF token in one is not (auth's check reads
 // the body too).
-// A body that cannot be read is auth.ReadForm's error (the CSRF check has refused it already when
-// the token came in the body), for the error handler: the page says so, never the parser's words.
+// A body that is not a form or cannot be read is auth.ReadForm's error (the CSRF check has
+// refused it already, wherever the token came from), for the error handler: the page says so,
+// never the parser's words.
 func bodyForm(r *http.Request) (url.Values, error) {
 	if err := auth.ReadForm(r); err != nil {
 		return nil, err
