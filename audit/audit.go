@@ -32,6 +32,13 @@ const (
 	ActionAccessDenied        = "access.denied"
 	ActionRetention           = "audit.retention"
 	ActionVerify              = "audit.verify"
+	// ActionCredentialsExport is a download of a domain's current logins (CSV): one entry per
+	// domain, for the export of every domain too, as an entry names one domain. It changes
+	// nothing, so it is an event (ok, or failed when the file could not be produced).
+	ActionCredentialsExport = "credentials.export"
+	// ActionAuditExport is a download of the audit trail (CSV or JSON Lines), its filters in the
+	// detail. It names no domain, as an integrity check does: only administrators see it.
+	ActionAuditExport = "audit.export"
 )
 
 // ErrServerStopping is the cause a server gives its requests' contexts when its shutdown's grace
@@ -257,8 +264,9 @@ func Classify(err error) (outcome string, status int, message string) {
 }
 
 // Event records a one-step event (sign-in, sign-out, refused sign-in, access
-// denied, retention run) with its final outcome, naming the logins it concerns
-// (a refused reset's or delete's login), so that each login's history shows it.
+// denied, retention run, integrity check, export) with its final outcome,
+// naming the logins it concerns (a refused reset's or delete's login), so that
+// each login's history shows it.
 // The event has happened by the time it is recorded, so the write is detached
 // from ctx's cancellation (the store's own deadline bounds it): a browser that
 // goes away mid-request must not take the entry with it (an access.denied entry

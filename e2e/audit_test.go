@@ -39,12 +39,7 @@ func TestAuditTimesInTheViewersZone(t *testing.T) {
 	tb.wait(sel)
 	tb.look("audit-times")
 	machine := tb.attrs(sel, "datetime")[0]
-	at, err := time.Parse(time.RFC3339, machine)
-	if err != nil {
-		t.Fatalf("the time's datetime %q: %v", machine, err)
-	}
-	local := at.In(time.FixedZone("IST", 5*3600+30*60))
-	wantDay, wantClock := local.Format("Jan 2, 2006"), local.Format("03:04:05 PM")+" GMT+5:30"
+	wantDay, wantClock := inIndia(t, machine)
 	if got, want := tb.texts(sel)[0], wantDay+" "+wantClock; got != want {
 		t.Errorf("the entry's time reads %q, want %q (its time %s in India)", got, want, machine)
 	}
@@ -54,6 +49,52 @@ func TestAuditTimesInTheViewersZone(t *testing.T) {
 	}
 	if got := tb.attrs(sel, "title")[0]; !strings.Contains(got, wantClock) || !strings.Contains(got, wantDay) {
 		t.Errorf("the entry's exact timestamp on hover is %q, want %s %s", got, wantDay, wantClock)
+	}
+}
+
+// inIndia is a time element's datetime (machine, RFC 3339) as the page's script writes it for
+// a viewer in India with the en-US locale (viewerZone("Asia/Kolkata", "en-US")): the day, and the
+// time of day to the second with the zone named.
+func inIndia(t *testing.T, machine string) (day, clock string) {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, machine)
+	if err != nil {
+		t.Fatalf("the time's datetime %q: %v", machine, err)
+	}
+	local := at.In(time.FixedZone("IST", 5*3600+30*60))
+	return local.Format("Jan 2, 2006"), local.Format("03:04:05 PM") + " GMT+5:30"
+}
+
+// TestAuditCheckTimesInTheViewersZone: the integrity check's page gave the time of the check
+// and of the oldest row in UTC only, beside a trail whose rows are in the viewer's zone: a
+// reviewer comparing the oldest row with the trail's entries read two zones. Both are in the
+// viewer's zone now, as the rows' times are (UTC stays in the title until the script runs, and
+// as the text without it).
+func TestAuditCheckTimesInTheViewersZone(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("audit-check-times")
+	tb.do("emulate a viewer in India", viewerZone("Asia/Kolkata", "en-US"))
+	tb.signIn("admin") // the sign-in's entry is the oldest row
+	tb.wantStatus("audit trail", tb.open("/audit"), http.StatusOK)
+	tb.wantStatus("check integrity", tb.click(testid("verify-link")), http.StatusOK)
+	tb.wait(testid("verify-intact"))
+	tb.look("audit-check-times")
+	// The page's two times, found as the page had them before (the oldest row's in its line, the
+	// check's as the other), so that the test reads the same elements either way.
+	sel := "main time[datetime]"
+	if got := tb.count(testid("verify-oldest") + " time[datetime]"); got != 1 || tb.count(sel) != 2 {
+		t.Fatalf("%d times on the page, %d of them the oldest row's; want the check's and the oldest row's", tb.count(sel), got)
+	}
+	machines, texts, titles := tb.attrs(sel, "datetime"), tb.texts(sel), tb.attrs(sel, "title")
+	for i, machine := range machines {
+		wantDay, wantClock := inIndia(t, machine)
+		if got, want := texts[i], wantDay+" "+wantClock; got != want {
+			t.Errorf("time %d reads %q, want %q (its time %s in India)", i+1, got, want, machine)
+		}
+		if got := titles[i]; !strings.Contains(got, wantClock) || !strings.Contains(got, wantDay) {
+			t.Errorf("time %d's exact timestamp on hover is %q, want %s %s", i+1, got, wantDay, wantClock)
+		}
 	}
 }
 

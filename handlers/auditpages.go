@@ -240,7 +240,8 @@ func (h *AuditPages) Verify(c echo.Context) error {
 }
 
 // adminOnlyAction reports whether the entries of action name no domain (sign-ins, sessions,
-// retention, the integrity check), so that only administrators see them (scopeFilter).
+// retention, the integrity check, exports of the trail), so that only administrators see them
+// (scopeFilter).
 func adminOnlyAction(action string) bool {
 	return strings.HasPrefix(action, "auth.") || strings.HasPrefix(action, "audit.")
 }
@@ -260,7 +261,7 @@ func auditActionsFor(admin bool) []string {
 // in Problems (the page shows it, the exports refuse the link), for a user who is not one.
 func (a AuditQuery) withoutAdminOnly() AuditQuery {
 	if adminOnlyAction(a.Form.Action) {
-		a.Problems = append(slices.Clip(a.Problems), fmt.Sprintf("The action filter %q was not applied: sign-in, session, retention and integrity-check entries name no domain, and only administrators see them.", a.Form.Action))
+		a.Problems = append(slices.Clip(a.Problems), fmt.Sprintf("The action filter %q was not applied: sign-in, session, retention, integrity-check and audit-export entries name no domain, and only administrators see them.", a.Form.Action))
 		a.Form.Action = ""
 	}
 	return a
@@ -489,7 +490,8 @@ var errHeadersSent = errors.New("the headers of a HEAD are sent")
 // the usual error page with the request id. Once the first byte is sent the status cannot
 // change, so a failure half-way is logged and the download is aborted: a file that ended
 // cleanly would pass for the whole trail in a review. Each export takes one of the user's heavy
-// reads (Settings.ExportsPerMinute; a HEAD takes none).
+// reads (Settings.ExportsPerMinute; a HEAD takes none) and, once it has ended, is itself an audit
+// entry ("audit.export", recordAuditExport): ok with the number of entries sent, or failed.
 func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
 	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
@@ -518,6 +520,7 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	w := c.Response()
 	var write func(store.AuditEntry) error
 	var finish func() error
+	sent := 0
 	begin := func() {
 		w.Header().Set(echo.HeaderContentType, contentType)
 		w.Header().Set(echo.HeaderContentDisposition,
@@ -538,7 +541,11 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 					return errHeadersSent
 				}
 			}
-			return write(e)
+			if err := write(e); err != nil {
+				return err
+			}
+			sent++
+			return nil
 		})
 		if errors.Is(err, errHeadersSent) {
 			return nil
@@ -546,6 +553,7 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	}
 	if write == nil {
 		if err != nil {
+			h.recordAuditExport(c, q, ext, audit.OutcomeFailed, "nothing exported: the trail could not be read")
 			return fmt.Errorf("audit: export: %w", err)
 		}
 		begin() // no entry matched: the file has the header alone
@@ -554,12 +562,57 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 		err = finish()
 	}
 	if err != nil {
-		level := slog.LevelError
+		level, why := slog.LevelError, "the trail could not be read or the file written"
 		if ctx.Err() != nil {
-			level = slog.LevelInfo // the browser went away: nobody is waiting for the rest
+			// The browser went away: nobody is waiting for the rest.
+			level, why = slog.LevelInfo, "the download was cut off"
 		}
+		h.recordAuditExport(c, q, ext, audit.OutcomeFailed, fmt.Sprintf("failed after %s: %s", entriesCount(sent), why))
 		h.log.Log(ctx, level, "audit export failed after the file had begun; the download is aborted", "format", ext, "err", err)
 		panic(http.ErrAbortHandler)
 	}
+	h.recordAuditExport(c, q, ext, audit.OutcomeOK, entriesCount(sent))
 	return nil
+}
+
+// recordAuditExport records an export of the trail ("audit.export") once its outcome is known,
+// as the integrity check records itself: the format, the filters applied and what happened. It
+// names no domain (an unfiltered export spans many), so only administrators see it, as the
+// other audit.* entries. A write failure is logged: the file has been sent by then. A HEAD
+// sends no entries and is not recorded.
+func (h *AuditPages) recordAuditExport(c echo.Context, q AuditQuery, ext, outcome, what string) {
+	if c.Request().Method == http.MethodHead {
+		return
+	}
+	ctx := c.Request().Context()
+	format := map[string]string{"csv": "CSV", "jsonl": "JSON Lines"}[ext]
+	detail := fmt.Sprintf("%s; %s; %s", format, auditFilterSummary(q), what)
+	if err := h.audit.Event(ctx, actorOf(auth.UserFrom(c)), metaOf(c), audit.ActionAuditExport, outcome, "", detail); err != nil {
+		h.log.ErrorContext(ctx, "audit "+audit.ActionAuditExport, "outcome", outcome, "err", err)
+	}
+}
+
+// entriesCount is "1 entry" or "n entries".
+func entriesCount(n int) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return strconv.Itoa(n) + " entries"
+}
+
+// auditFilterSummary names an audit query's filters for an audit.export entry's detail, in the
+// order of the page's form: `filters domain="acme.example", action="credential.reset"`, or "no
+// filters".
+func auditFilterSummary(q AuditQuery) string {
+	v := q.Values()
+	var parts []string
+	for _, k := range []string{"domain", "login", "actor", "action", "outcome", "from", "to"} {
+		if s := v.Get(k); s != "" {
+			parts = append(parts, fmt.Sprintf("%s=%q", k, s))
+		}
+	}
+	if len(parts) == 0 {
+		return "no filters"
+	}
+	return "filters " + strings.Join(parts, ", ")
 }

@@ -1048,13 +1048,13 @@ func TestAuditAdminOnlyActions(t *testing.T) {
 	p := get(t, reviewer, "/audit")
 	wantStatus(t, p, http.StatusOK)
 	got := choices(p)
-	if want := []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all", "access.denied"}; !slices.Equal(got, want) {
+	if want := []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all", "credentials.export", "access.denied"}; !slices.Equal(got, want) {
 		t.Errorf("reviewer's action choices = %q, want %q", got, want)
 	}
 
 	p = get(t, reviewer, "/audit?action=auth.sign_in")
 	wantStatus(t, p, http.StatusOK)
-	const problem = `The action filter "auth.sign_in" was not applied: sign-in, session, retention and integrity-check entries name no domain, and only administrators see them.`
+	const problem = `The action filter "auth.sign_in" was not applied: sign-in, session, retention, integrity-check and audit-export entries name no domain, and only administrators see them.`
 	if got := p.TestID("filter-problems").Text(); !strings.Contains(got, problem) {
 		t.Errorf("problems = %q, want %q", got, problem)
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,9 +15,11 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
+	"github.com/smtpdesk/smtpdesk/views"
 )
 
 // exportHeader names the columns of a domain's login export. password_reset_at is the last
@@ -31,7 +34,9 @@ var exportHeader = []string{"domain", "login", "mailbox", "created_at", "age_day
 // Mailgun's failures are the domain page's error pages, and nothing is sent before the whole
 // list has arrived, so a failed export is never a truncated file; an audit trail that cannot
 // be read refuses the export (503), as its password ages and marks would be wrong. Each export
-// takes one of the user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
+// takes one of the user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none) and is an
+// audit entry ("credentials.export", recordLoginExport), written before the file's first byte:
+// an export that cannot be recorded is refused (503).
 func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	sc, err := h.authorize(c, policy.ActView, false)
 	if sc == nil {
@@ -44,16 +49,26 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
+	q, rotate := filterText(c.QueryParam("q")), c.QueryParam("rotate") == "1"
 	all, err := h.lists.All(ctx, sc.domain)
 	if err != nil {
+		// Not for a domain Mailgun does not have: nothing was exported, and the entry would make
+		// a name typed in the address one of the audit page's domains for good (store.AuditDomains).
+		if !errors.Is(err, mailgun.ErrNotFound) {
+			_ = h.recordLoginExport(c, sc.user, audit.OutcomeFailed, sc.domain, exportFailed(loginExportFilters(q, rotate), exportFailure(err)))
+		}
 		return h.listError(c, sc, err)
 	}
 	now := h.now()
 	rot := h.rotation(ctx, sc.domain)
 	if rot.unread {
+		_ = h.recordLoginExport(c, sc.user, audit.OutcomeFailed, sc.domain, exportFailed(loginExportFilters(q, rotate), agesUnreadFailure))
 		return h.agesUnread(c, domainLink(sc))
 	}
-	all = selectLogins(all, filterText(c.QueryParam("q")), c.QueryParam("rotate") == "1", rot)
+	all = selectLogins(all, q, rotate, rot)
+	if err := h.recordLoginExport(c, sc.user, audit.OutcomeOK, sc.domain, loginExportDetail(len(all), loginExportFilters(q, rotate))); err != nil {
+		return h.exportUnrecorded(c, domainLink(sc))
+	}
 	cw := newLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now, false)
 	writeLoginRows(cw, sc.domain, all, now, rot)
 	cw.Flush()
@@ -71,6 +86,11 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 // arrived, so a failure there (Mailgun's, or the audit trail's) is an error page; a failure on a
 // later domain aborts the connection, so the browser reports a failed download and never keeps a file that looks whole but lacks domains. Each
 // export takes one of the user's heavy reads (Settings.ExportsPerMinute; a HEAD takes none).
+// An audit entry holds one domain, so the export is an entry ("credentials.export") for each
+// domain, written before that domain's rows (or as it failed): each domain's history, and its
+// reviewers, see that its logins were taken, and the entries share the request id. A domain whose
+// entry cannot be written is not sent (the first: a 503 page; a later one: the download is
+// aborted).
 func (h *HomePages) ExportCSV(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := auth.UserFrom(c)
@@ -100,9 +120,15 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	rotate := c.QueryParam("rotate") == "1"
 
 	var cw *csv.Writer
+	filters := loginExportFilters("", rotate)
+	if q != "" {
+		filters = append(filters, fmt.Sprintf("domains searched %q", q))
+	}
 	for i, d := range domains {
+		asked := append(slices.Clip(filters), fmt.Sprintf("domain %d of %d of an export of every domain", i+1, len(domains)))
 		all, err := h.lists.All(ctx, d)
 		if err != nil {
+			_ = h.recordLoginExport(c, u, audit.OutcomeFailed, d, exportFailed(asked, exportFailure(err)))
 			if i == 0 {
 				return fmt.Errorf("export all logins: %s: %w", d, err)
 			}
@@ -116,10 +142,20 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		}
 		rot := h.rotation(ctx, d)
 		if rot.unread {
+			_ = h.recordLoginExport(c, u, audit.OutcomeFailed, d, exportFailed(asked, agesUnreadFailure))
 			if i == 0 {
 				return h.agesUnread(c, nil)
 			}
 			h.log.ErrorContext(ctx, "login export: the audit trail failed after the file had begun; the download is aborted",
+				"domain", d, "domains_written", i)
+			panic(http.ErrAbortHandler)
+		}
+		rows := selectLogins(all, "", rotate, rot)
+		if err := h.recordLoginExport(c, u, audit.OutcomeOK, d, loginExportDetail(len(rows), asked)); err != nil {
+			if cw == nil {
+				return h.exportUnrecorded(c, nil)
+			}
+			h.log.ErrorContext(ctx, "login export: a domain's export could not be recorded after the file had begun; the download is aborted",
 				"domain", d, "domains_written", i)
 			panic(http.ErrAbortHandler)
 		}
@@ -131,7 +167,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 				return nil
 			}
 		}
-		writeLoginRows(cw, d, selectLogins(all, "", rotate, rot), now, rot)
+		writeLoginRows(cw, d, rows, now, rot)
 		cw.Flush()
 		if cw.Error() != nil {
 			break // the connection failed: fetching the other domains would serve nobody
@@ -224,4 +260,68 @@ func refuseUnreadableExport(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "Nothing was exported. "+strings.Join(p, " ")+" Set the filter on the page and export from there.")
 	}
 	return nil
+}
+
+// agesUnreadFailure is why a login export failed when the audit trail's password ages could not
+// be read (agesUnread).
+const agesUnreadFailure = "the audit trail, for the password ages, could not be read"
+
+// recordLoginExport records a login export of domain ("credentials.export") with its outcome: ok
+// when the domain's rows are about to be sent, failed when they could not be produced. detail says
+// what the file held and the filters that chose it, never a password (the file holds none). A
+// HEAD sends no rows and is not recorded. A write failure is logged and returned: an ok export
+// must then not be sent.
+func (s *site) recordLoginExport(c echo.Context, u *auth.User, outcome, domain, detail string) error {
+	if c.Request().Method == http.MethodHead {
+		return nil
+	}
+	ctx := c.Request().Context()
+	if err := s.audit.Event(ctx, actorOf(u), metaOf(c), audit.ActionCredentialsExport, outcome, domain, detail); err != nil {
+		s.log.ErrorContext(ctx, "audit "+audit.ActionCredentialsExport, "domain", domain, "outcome", outcome, "err", err)
+		return err
+	}
+	return nil
+}
+
+// exportUnrecorded is the page (503) of an export the audit trail could not record: security
+// reviews who took the list of logins, so it is not sent without its entry.
+func (s *site) exportUnrecorded(c echo.Context, next *views.Link) error {
+	return s.errorPageNext(c, http.StatusServiceUnavailable, "Nothing was exported",
+		"The audit trail could not record the export, so the file was not sent.",
+		"Try again in a moment; if it keeps happening, tell your administrator.", 0, next)
+}
+
+// loginExportFilters names a login export's filters for its audit entry: the domain page's
+// filter q and its rotate view.
+func loginExportFilters(q string, rotate bool) []string {
+	var out []string
+	if q != "" {
+		out = append(out, fmt.Sprintf("filter %q", q))
+	}
+	if rotate {
+		out = append(out, "only the logins to rotate")
+	}
+	return out
+}
+
+// loginExportDetail is the audit detail of a login export that was sent: how many logins, and
+// what chose them.
+func loginExportDetail(n int, filters []string) string {
+	return strings.Join(append([]string{plural(n, "login")}, filters...), "; ")
+}
+
+// exportFailed is the audit detail of an export that failed: what was asked for, and why it
+// failed.
+func exportFailed(filters []string, why string) string {
+	return strings.Join(append(slices.Clip(filters), "nothing exported: "+why), "; ")
+}
+
+// exportFailure says why an export's read failed in SMTP Desk's words: Mailgun's status, never
+// its text (SECURITY.md item 19), or audit.Classify's fixed words for no answer.
+func exportFailure(err error) string {
+	_, status, msg := audit.Classify(err)
+	if status != 0 {
+		return fmt.Sprintf("Mailgun answered HTTP %d", status)
+	}
+	return msg
 }

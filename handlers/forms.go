@@ -614,8 +614,8 @@ func (a AuditQuery) Values() url.Values {
 
 // AuditActions are the action keys the audit trail holds.
 func AuditActions() []string {
-	return []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all",
-		"auth.sign_in", "auth.sign_out", "auth.sign_in_refused", "auth.sessions_revoked", "access.denied", "audit.retention", "audit.verify"}
+	return []string{"credential.create", "credential.reset", "credential.delete", "credential.delete_all", "credentials.export",
+		"auth.sign_in", "auth.sign_out", "auth.sign_in_refused", "auth.sessions_revoked", "access.denied", "audit.retention", "audit.verify", "audit.export"}
 }
 
 // AuditOutcomes are the outcomes an audit entry may have.

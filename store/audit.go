@@ -54,7 +54,7 @@ type AuditEntry struct {
 	// Action is e.g. "credential.create", "credential.reset",
 	// "credential.delete", "credential.delete_all", "auth.sign_in",
 	// "auth.sign_out", "auth.sign_in_refused", "access.denied",
-	// "audit.retention", "audit.verify".
+	// "audit.retention", "audit.verify", "credentials.export", "audit.export".
 	Action string
 	Domain string
 	Logins []string

@@ -673,6 +673,10 @@ func actionLabel(key string) string {
 		return "Retention run"
 	case "audit.verify":
 		return "Checked integrity"
+	case "credentials.export":
+		return "Exported logins"
+	case "audit.export":
+		return "Exported audit trail"
 	default:
 		return key
 	}
