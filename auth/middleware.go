@@ -179,7 +179,9 @@ func ReadForm(r *http.Request) error {
 	mediaType, _, _ := mime.ParseMediaType(ct)
 	var err error
 	switch {
-	case mediaType == "multipart/form-data":
+	case mediaType == "multipart/form-data" && r.ContentLength != 0:
+		// Not when the body is known to be empty: the multipart parser finds no closing
+		// boundary in it, and such a body is an empty form, as it is of any other type.
 		err = r.ParseMultipartForm(maxFormMemory)
 	case mediaType == "application/x-www-form-urlencoded" || !formBody(r):
 		// Not ParseMultipartForm: for a body that is not multipart, it answers ErrNotMultipart

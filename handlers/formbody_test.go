@@ -327,7 +327,7 @@ func TestFormBodiesStillRead(t *testing.T) {
 		}
 	})
 
-	for _, ctype := range []string{"", "text/plain;charset=UTF-8", "application/json"} {
+	for _, ctype := range []string{"", "text/plain;charset=UTF-8", "application/json", "multipart/form-data; boundary=zz"} {
 		t.Run("sign out with no body, type "+ctype, func(t *testing.T) {
 			c := e.signIn(t, "operator")
 			tok := get(t, c, "/").CSRF()

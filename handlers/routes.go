@@ -262,7 +262,8 @@ func publicAllow(routePath string) []string {
 // /healthz or a PUT to /auth/login read 401 (signed out), 404 (signed in) or, being unsafe, the
 // CSRF check's 403, none of which tells a client its method is wrong. refusePublicMethods
 // answers them before the session and CSRF middleware; these routes give the router their path.
-// A method the path already has a route for (the sign-in steps' HEAD) is left to it.
+// A method the path already has a route for (the sign-in steps' HEAD) is not routed again; it is
+// refusePublicMethods that answers it when publicAllow leaves it out.
 func refusePublicOthers(e *echo.Echo) {
 	routed := map[string][]string{}
 	var paths []string

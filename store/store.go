@@ -89,7 +89,9 @@ type DB struct {
 // that are open at once).
 const maxIdleConns = 20
 
-// Open opens the database named by dsn and applies pending migrations.
+// Open opens the database named by dsn and applies pending migrations; a database that records
+// migrations this binary does not know (a newer SMTP Desk migrated it) is refused with a
+// *SchemaError naming them, unchanged.
 // A "postgres://" or "postgresql://" URL selects PostgreSQL (pgx); a plain
 // path, "sqlite:path" or a "file:" URI selects SQLite. An empty dsn is an
 // error: the config package supplies the default path. A PostgreSQL URL
