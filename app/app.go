@@ -227,6 +227,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		AbsoluteTimeout:       cfg.Session.MaxAge,
 		SecureCookies:         cfg.Session.SecureCookies,
 		TrustedClientIP:       func(r *http.Request) string { return ipOf(r) },
+		RequestHost:           handlers.ForwardedHost(cfg.TrustedProxies),
 		SignedOutPage:         handlers.SignedOut,
 		SignInPerMinute:       a.cfg.RateLimitSignIn,
 	}, SessionRepo(a.db), authEvents{a.audit}, logger)

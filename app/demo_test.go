@@ -299,3 +299,25 @@ func TestPolicyDomainsComparedWithMailgun(t *testing.T) {
 		t.Errorf("example.com, which the account has (in other letter case), was warned of:\n%s", logs)
 	}
 }
+
+// TestDemoSignInAtLocalhost: the demo's base URL is its listen address (127.0.0.1:port); a user
+// who opened http://localhost:port instead used to see "Sign-in did not complete" on the first
+// try (the sign-in's cookie was localhost's, the provider came back to 127.0.0.1). The sign-in
+// is now sent to the base URL first and completes there.
+func TestDemoSignInAtLocalhost(t *testing.T) {
+	d := startDemo(t, DemoOptions{})
+	alias := strings.Replace(d.URL, "127.0.0.1", "localhost", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := testflow.New(alias)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := c.SignInNext(ctx, "admin", "/audit")
+	if err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if page.Status != http.StatusOK || page.URL.String() != d.URL+"/audit" {
+		t.Fatalf("sign-in started at %s ended at %s (%d), want %s/audit (200); page: %.300s", alias, page.URL, page.Status, d.URL, page.Text())
+	}
+}

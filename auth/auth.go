@@ -85,6 +85,13 @@ type Auth struct {
 	loginName   string
 	signInLimit *ratelimit.Limiter // nil: unlimited
 
+	// home is RedirectURL's origin (scheme://host), where every sign-in takes place: the state
+	// cookie the login sets is the browser's for that host alone, and the provider sends the
+	// browser back to RedirectURL. homeScheme and homeHost are its parts as hostKey compares them.
+	home       string
+	homeScheme string
+	homeHost   string
+
 	prov      atomic.Pointer[discovered]
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -109,6 +116,10 @@ func New(cfg Config, sessions SessionRepo, events EventRecorder, logger *slog.Lo
 	if c.SecureCookies {
 		loginName = LoginCookieName
 	}
+	ru, err := url.Parse(c.RedirectURL) // withDefaults checked it
+	if err != nil {
+		return nil, fmt.Errorf("auth: RedirectURL: %w", err)
+	}
 	return &Auth{
 		cfg:         c,
 		store:       newSessionStore(sessions, c),
@@ -118,6 +129,9 @@ func New(cfg Config, sessions SessionRepo, events EventRecorder, logger *slog.Lo
 		loginCodecs: codecs(c.SessionKeys, loginCookieLifetime+5*time.Minute),
 		loginName:   loginName,
 		signInLimit: newSignInLimiter(c.SignInPerMinute, c.Now),
+		home:        ru.Scheme + "://" + ru.Host,
+		homeScheme:  ru.Scheme,
+		homeHost:    hostKey(ru.Scheme, ru.Host),
 		ready:       make(chan struct{}),
 		kick:        make(chan struct{}, 1),
 	}, nil
@@ -226,7 +240,8 @@ func (a *Auth) Discover(ctx context.Context) error {
 // middleware; logout is CSRF-checked whether or not CSRF() runs globally. A HEAD of the sign-in
 // steps is refused (405, Allow: GET): one starts a sign-in and the other spends its code, which a
 // link checker must not do, and unrouted it fell through to the pages' catch-all and was sent to
-// sign in.
+// sign in. A sign-in started at another host than RedirectURL's (Config.RequestHost) is first
+// redirected to the same sign-in there, before any cookie is set (see homeRedirect).
 func (a *Auth) Register(e *echo.Echo) {
 	e.GET(LoginPath, a.login)
 	e.GET(CallbackPath, a.callback)
@@ -264,7 +279,58 @@ func (a *Auth) unavailable() error {
 	return echo.NewHTTPError(http.StatusServiceUnavailable, signInUnavailableMsg).SetInternal(ErrSignInUnavailable)
 }
 
+// movedParam marks a sign-in that homeRedirect has sent to RedirectURL's host already.
+const movedParam = "moved"
+
+// homeRedirect returns where to send a sign-in request that reached this server at another host
+// than RedirectURL's (another name of the same server: localhost for 127.0.0.1, an internal
+// alias): the same sign-in, with its path to come back to, at RedirectURL's host. Started where
+// it arrived, the sign-in's state cookie was the browser's for that host only, the provider sent
+// the browser back to RedirectURL's host, and the callback there found no sign-in in progress:
+// the first try failed, and the second, now on the right host, worked. ok is false when the
+// request is at the right host, or was sent there once already.
+func (a *Auth) homeRedirect(c echo.Context) (to string, ok bool) {
+	r := c.Request()
+	host := a.cfg.RequestHost(r)
+	if hostKey(a.homeScheme, host) == a.homeHost {
+		return "", false
+	}
+	q := r.URL.Query()
+	if q.Get(movedParam) != "" {
+		// Sent there once, and still another host: a proxy in front gives SMTP Desk its own
+		// name for it as the Host (an upstream's, say), not the browser's. Sending the browser
+		// again would loop; the sign-in goes on here, as it did before this redirect existed.
+		a.log.Warn("sign-in: the request's host is not the base URL's even after a redirect there; a proxy in front probably sets its own Host: have it pass the browser's Host header, or send X-Forwarded-Host from an address TRUSTED_PROXIES lists",
+			"host", clip(host, 100), "base_host", a.homeHost, "request_id", requestID(c))
+		return "", false
+	}
+	v := url.Values{movedParam: {"1"}}
+	if next := q.Get("next"); next != "" {
+		v.Set("next", SafeNext(next))
+	}
+	return a.home + LoginPath + "?" + v.Encode(), true
+}
+
+// hostKey is a host (name and port, as in a Host header) as homeRedirect compares it: in lower
+// case, without the port scheme implies. A trailing dot stays: a browser keeps the cookies of
+// "x." apart from those of "x".
+func hostKey(scheme, host string) string {
+	host = strings.ToLower(host)
+	switch scheme {
+	case "https":
+		return strings.TrimSuffix(host, ":443")
+	case "http":
+		return strings.TrimSuffix(host, ":80")
+	}
+	return host
+}
+
 func (a *Auth) login(c echo.Context) error {
+	if to, ok := a.homeRedirect(c); ok {
+		// Ahead of the rate limit: the sign-in itself, at the base URL's host, counts once.
+		c.Response().Header().Set("Cache-Control", "no-store")
+		return c.Redirect(http.StatusFound, to)
+	}
 	if err := a.limitSignIn(c); err != nil {
 		return err
 	}

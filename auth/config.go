@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -43,6 +44,12 @@ type Config struct {
 	// TrustedClientIP returns the client address for the audit trail (the trusted-proxy rule);
 	// default: the connection's remote address.
 	TrustedClientIP func(*http.Request) string
+
+	// RequestHost returns the host (name and port, as a Host header gives it) the browser
+	// addressed: the Host header, or the X-Forwarded-Host a trusted proxy sent
+	// (handlers.ForwardedHost); default: the request's Host. A sign-in started at another host
+	// than RedirectURL's is sent there first (see Register).
+	RequestHost func(*http.Request) string
 
 	// SignedOutPage renders GET /auth/signed-out; nil redirects to "/".
 	SignedOutPage echo.HandlerFunc
@@ -94,6 +101,12 @@ func (c *Config) withDefaults() (Config, error) {
 				return cfg, fmt.Errorf("auth: session block key %d is %d bytes, want 16, 24 or 32", i/2+1, n)
 			}
 		}
+	}
+	if u, err := url.Parse(cfg.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return cfg, fmt.Errorf("auth: RedirectURL %q is not an absolute http(s) URL", cfg.RedirectURL)
+	}
+	if cfg.RequestHost == nil {
+		cfg.RequestHost = func(r *http.Request) string { return r.Host }
 	}
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = []string{"openid", "email", "profile"}

@@ -114,7 +114,8 @@ type Config struct {
 	// Secret because a URL may carry a password.
 	DatabaseURL Secret
 
-	// TrustedProxies are the proxies whose X-Forwarded-For and X-Forwarded-Proto are believed.
+	// TrustedProxies are the proxies whose X-Forwarded-For, X-Forwarded-Proto and X-Forwarded-Host
+	// are believed.
 	// Empty: trust none, the client is the socket peer.
 	TrustedProxies []netip.Prefix
 
@@ -183,7 +184,7 @@ func Vars() []Var {
 		{"POLICY_FILE", "required", "POLICY_FILE=/etc/smtp-desk/policy.yaml", "access policy file (YAML or JSON); reloaded on SIGHUP"},
 		{"DATABASE_URL", "smtpdesk.db (SQLite)", "DATABASE_URL=postgres://smtpdesk@db:5432/smtpdesk", "SQLite file path or postgres:// URL; a PostgreSQL connection gives up after 5s, or the URL's connect_timeout (seconds, at most 10)"},
 		{"DATABASE_URL_FILE", "", "DATABASE_URL_FILE=/run/secrets/database-url", "file holding DATABASE_URL (which may carry a password)"},
-		{"TRUSTED_PROXIES", "none (use the socket peer)", "TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10/32", "CIDRs of proxies whose X-Forwarded-For/-Proto are believed"},
+		{"TRUSTED_PROXIES", "none (use the socket peer)", "TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10/32", "CIDRs of proxies whose X-Forwarded-For/-Proto/-Host are believed"},
 		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},
 		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
 		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk)"},

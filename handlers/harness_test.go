@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -177,6 +178,9 @@ type envOptions struct {
 	GroupsClaim string
 	// Support is MiddlewareConfig.Support: who the pages name for access or help.
 	Support string
+	// TrustedProxies are the proxies whose forwarded headers are believed (TRUSTED_PROXIES), for
+	// the middleware and for the host a sign-in starts at, as the app wires them.
+	TrustedProxies []netip.Prefix
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -264,6 +268,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		SessionKeys:   keys,
 		SignedOutPage: handlers.SignedOut,
 		GroupsClaim:   opts.GroupsClaim,
+		RequestHost:   handlers.ForwardedHost(opts.TrustedProxies),
 	}, app.SessionRepo(e.DB), authEvents{rec}, logger)
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +283,8 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	ec := echo.New()
 	ec.HideBanner, ec.HidePort = true, true
 	ec.HTTPErrorHandler = handlers.ErrorHandler(logger)
-	handlers.Use(ec, handlers.MiddlewareConfig{Logger: logger, Demo: true, Support: opts.Support})
+	handlers.Use(ec, handlers.MiddlewareConfig{Logger: logger, Demo: true, Support: opts.Support,
+		TrustedProxies: opts.TrustedProxies})
 	ec.Use(a.Session(handlers.Sessionless))
 	ec.Use(a.CSRF())
 	settings := opts.Settings

@@ -52,7 +52,8 @@ const createPath = "/d/:domain/new"
 type MiddlewareConfig struct {
 	// Logger receives the access log and panics. Required.
 	Logger *slog.Logger
-	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are believed.
+	// TrustedProxies are the peers whose X-Forwarded-For and X-Forwarded-Proto are believed (and
+	// X-Forwarded-Host, which the app hands auth through ForwardedHost).
 	// Empty: trust none, the client is the socket peer.
 	TrustedProxies []netip.Prefix
 	// FormActions returns the extra origins forms may submit or redirect to: the OIDC issuer's
@@ -300,6 +301,29 @@ func IsHTTPS(r *http.Request, trusted []netip.Prefix) bool {
 	if len(trusted) == 0 || !strings.EqualFold(strings.TrimSpace(r.Header.Get(echo.HeaderXForwardedProto)), "https") {
 		return false
 	}
+	return fromTrustedPeer(r, trusted)
+}
+
+// ForwardedHost returns the rule for the host the browser addressed (auth.Config.RequestHost):
+// the first X-Forwarded-Host entry when the socket peer is a trusted proxy and sent one (the
+// host the outermost proxy was asked for), else the Host header. Whatever a client sends, the
+// answer only decides whether a sign-in is first sent to the base URL (never where to).
+func ForwardedHost(trusted []netip.Prefix) func(*http.Request) string {
+	return func(r *http.Request) string {
+		if len(trusted) == 0 {
+			return r.Host
+		}
+		xfh := r.Header.Get("X-Forwarded-Host")
+		first, _, _ := strings.Cut(xfh, ",")
+		if first = strings.TrimSpace(first); first == "" || !fromTrustedPeer(r, trusted) {
+			return r.Host
+		}
+		return first
+	}
+}
+
+// fromTrustedPeer reports whether r's socket peer is in one of the trusted ranges.
+func fromTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false
