@@ -462,9 +462,6 @@ func (a *App) ReloadPolicy() error {
 // Mailgun's calls waits for it first.
 func (a *App) PolicyDomainsChecked() <-chan struct{} { return a.policyChecked }
 
-// policyDomainsTimeout bounds checkPolicyDomains' walk of Mailgun's domain list.
-const policyDomainsTimeout = time.Minute
-
 // checkPolicyDomains warns, as warnPolicy does, of each domain the policy's rules name that the
 // Mailgun account does not have: a typo (acme.exmaple) grants nothing, and its users see "No
 // domains to show" with nothing in the log to say why. Mailgun is asked once, in the background,
@@ -483,9 +480,8 @@ func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 		if done != nil {
 			defer close(done)
 		}
-		ctx, cancel := context.WithTimeout(a.bg, policyDomainsTimeout)
-		defer cancel()
-		all, err := handlers.NewDomainCache(a.mg, 0, nil).Domains(ctx)
+		// The walk has its own deadline (handlers.DomainWalkTimeout); a.bg ends it at Close.
+		all, err := handlers.NewDomainCache(a.mg, 0, nil).Domains(a.bg)
 		if err != nil {
 			if a.bg.Err() == nil {
 				a.log.Info("policy: its domains could not be compared with Mailgun's", "err", err)

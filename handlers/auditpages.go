@@ -567,11 +567,11 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 			// The browser went away: nobody is waiting for the rest.
 			level, why = slog.LevelInfo, "the download was cut off"
 		}
-		h.recordAuditExport(c, q, ext, audit.OutcomeFailed, fmt.Sprintf("failed after %s: %s", entriesCount(sent), why))
+		h.recordAuditExport(c, q, ext, audit.OutcomeFailed, fmt.Sprintf("failed after %s: %s", plural(sent, "entry"), why))
 		h.log.Log(ctx, level, "audit export failed after the file had begun; the download is aborted", "format", ext, "err", err)
 		panic(http.ErrAbortHandler)
 	}
-	h.recordAuditExport(c, q, ext, audit.OutcomeOK, entriesCount(sent))
+	h.recordAuditExport(c, q, ext, audit.OutcomeOK, plural(sent, "entry"))
 	return nil
 }
 
@@ -590,14 +590,6 @@ func (h *AuditPages) recordAuditExport(c echo.Context, q AuditQuery, ext, outcom
 	if err := h.audit.Event(ctx, actorOf(auth.UserFrom(c)), metaOf(c), audit.ActionAuditExport, outcome, "", detail); err != nil {
 		h.log.ErrorContext(ctx, "audit "+audit.ActionAuditExport, "outcome", outcome, "err", err)
 	}
-}
-
-// entriesCount is "1 entry" or "n entries".
-func entriesCount(n int) string {
-	if n == 1 {
-		return "1 entry"
-	}
-	return strconv.Itoa(n) + " entries"
 }
 
 // auditFilterSummary names an audit query's filters for an audit.export entry's detail, in the

@@ -368,9 +368,13 @@ func noStore(c echo.Context) {
 	hd.Set("Pragma", "no-cache")
 }
 
+// plural counts a noun: "1 login", "2 logins", "3 entries".
 func plural(n int, word string) string {
-	if n == 1 {
+	switch {
+	case n == 1:
 		return "1 " + word
+	case strings.HasSuffix(word, "ry"):
+		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }

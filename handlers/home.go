@@ -146,8 +146,9 @@ func (h *HomePages) Home(c echo.Context) error {
 // ownLogin is the user's own SMTP login, for a shortcut to its reset, when resetting it is all
 // the policy lets them do there (self-service: the login equal to their verified e-mail); when
 // the domain does not have it, without the reset, so that the card says so. A team member came
-// to the domain list and had to find their domain, then their row among the others. None for a domain over loginCheckLimit logins, or whose list cannot be
-// read: the domain page still has the row.
+// to the domain list and had to find their domain, then their row among the others. None for a
+// domain over loginCheckLimit logins, or whose list cannot be read: the domain page still has
+// the row.
 func (h *HomePages) ownLogin(ctx context.Context, pol *policy.Policy, subj policy.Subject, u *auth.User, visible []mailgun.Domain) *views.OwnLogin {
 	email := policy.FoldEmail(u.Email)
 	at := strings.LastIndexByte(email, '@')

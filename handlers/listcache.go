@@ -553,8 +553,8 @@ const DomainRereadsPerMinute = 6
 // runs detached from their cancellation (one leaving must not fail it for the others), so the
 // client's deadline, which applies to each call afresh, was its only bound: a Mailgun answering
 // each page just inside it held the walk, and every page view's domain picker with it, for up to
-// a hundred pages (MaxDomains) of it. A minute is those hundred pages at 600 ms each, the same
-// bound as app's check of the policy's domains.
+// a hundred pages (MaxDomains) of it. A minute is those hundred pages at 600 ms each; app's
+// check of the policy's domains walks within it too.
 const DomainWalkTimeout = time.Minute
 
 // DomainCache keeps Mailgun's whole domain list for a while: one upstream walk per TTL, shared
@@ -603,7 +603,7 @@ func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 		return items, nil
 	}
 	c.mu.Unlock()
-	v, err := shared(ctx, &c.flight, "list domains", "domains", c.walkWithin)
+	v, err := shared(ctx, &c.flight, "list domains", "domains", c.walk)
 	if err != nil {
 		return nil, err
 	}
@@ -638,7 +638,7 @@ func (c *DomainCache) Has(ctx context.Context, name string) (bool, error) {
 		if ok, _ := c.rereads.Allow(""); !ok {
 			return c.Kept(), nil
 		}
-		return c.walkWithin(ctx)
+		return c.walk(ctx)
 	})
 	if err != nil {
 		return false, err
@@ -646,30 +646,24 @@ func (c *DomainCache) Has(ctx context.Context, name string) (bool, error) {
 	return hasDomain(v.([]mailgun.Domain), name), nil
 }
 
-// walkWithin is walk bounded by WalkTimeout: past it, the walk ends with an error matching
-// context.DeadlineExceeded.
-func (c *DomainCache) walkWithin(ctx context.Context) (any, error) {
-	limit := cmp.Or(c.WalkTimeout, DomainWalkTimeout)
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	v, err := c.walk(ctx)
-	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("%w (the walk's deadline, %v, passed)", err, limit)
-	}
-	return v, err
-}
-
 func hasDomain(items []mailgun.Domain, name string) bool {
 	return slices.ContainsFunc(items, func(d mailgun.Domain) bool { return strings.EqualFold(d.Name, name) })
 }
 
-// walk reads the whole domain list from Mailgun and keeps it for the TTL from when the walk
-// began (as ListCache keeps its entries).
+// walk reads the whole domain list from Mailgun, within WalkTimeout (past it, the walk ends with
+// an error matching context.DeadlineExceeded), and keeps it for the TTL from when the walk began
+// (as ListCache keeps its entries).
 func (c *DomainCache) walk(ctx context.Context) (any, error) {
+	limit := cmp.Or(c.WalkTimeout, DomainWalkTimeout)
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	start := c.now()
 	var all []mailgun.Domain
 	for skip := 0; ; {
 		l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("list domains: %w (the walk's deadline, %v, passed)", err, limit)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("list domains: %w", err)
 		}

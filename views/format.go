@@ -852,3 +852,14 @@ func namesExisting(n int) string {
 	}
 	return "name logins the domain has already"
 }
+
+// outcomeFocus marks an outcome panel of the Secrets page (failed, unknown, no password) as one
+// to take the focus when the page has no password to show: the page's script focuses the first
+// element asking, so that a screen reader reads what became of the logins first, not the page
+// from the top. With passwords, their panel takes it.
+func outcomeFocus(vm SecretsVM) templ.Attributes {
+	if len(vm.Secrets) > 0 {
+		return nil
+	}
+	return templ.Attributes{"tabindex": "-1", "data-autofocus": true}
+}
