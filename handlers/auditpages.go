@@ -91,6 +91,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		Login:    q.Form.Login,
 	}
 	vm.DateErrors, vm.DatesReversed = q.DateErrors, q.DatesReversed
+	vm.Zone, vm.ZoneAuto = q.ZoneName, q.ZoneName == "" && q.Form.From == "" && q.Form.To == ""
 	// The header's picker shows the filtered domain as the current one only when the user can
 	// open it.
 	for _, n := range vm.Page.Domains {
@@ -598,7 +599,7 @@ func (h *AuditPages) recordAuditExport(c echo.Context, q AuditQuery, ext, outcom
 func auditFilterSummary(q AuditQuery) string {
 	v := q.Values()
 	var parts []string
-	for _, k := range []string{"domain", "login", "actor", "action", "outcome", "from", "to"} {
+	for _, k := range []string{"domain", "login", "actor", "action", "outcome", "from", "to", "tz"} {
 		if s := v.Get(k); s != "" {
 			parts = append(parts, fmt.Sprintf("%s=%q", k, s))
 		}

@@ -982,9 +982,9 @@ func TestAuditExportFailsBeforeFirstEntry(t *testing.T) {
 	}
 }
 
-// TestAuditDateFilterIsUTC: the date filter selects UTC days (an entry at 23:30 UTC belongs to
-// that day, whatever the viewer's zone), while the rows show their exact times in the viewer's
-// zone; the form must say which days it means.
+// TestAuditDateFilterIsUTC: without a time zone (no script, or a link without "tz"), the date
+// filter selects UTC days (an entry at 23:30 UTC belongs to that day), while the rows show
+// their exact times in the viewer's zone; the form must say which days it means.
 func TestAuditDateFilterIsUTC(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	late := time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC)
@@ -1007,6 +1007,90 @@ func TestAuditDateFilterIsUTC(t *testing.T) {
 		if label := p.Find(`label[for="` + id + `"]`).Text(); !strings.Contains(label, "UTC") {
 			t.Errorf("label of #%s = %q: it does not say the day is a UTC day", id, label)
 		}
+	}
+}
+
+// TestAuditDateFilterInTheViewersZone: with the page's time zone ("tz", which the script fills
+// with the viewer's), the dates are that zone's days, so that "to" a day keeps the evening the
+// rows show as that day's; a day when the clocks change is 23 or 25 hours long; the pager and
+// the exports keep the zone; and a zone that cannot be read is named and the days read as UTC
+// days (the dates were UTC days whatever the viewer's zone, which a reviewer in India filtering
+// one day saw begin at 05:30).
+func TestAuditDateFilterInTheViewersZone(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, at := range []time.Time{
+		time.Date(2026, 3, 10, 10, 0, 0, 0, time.UTC),  // 10 March 15:30 in India
+		time.Date(2026, 3, 10, 20, 0, 0, 0, time.UTC),  // 11 March 01:30 in India
+		time.Date(2026, 3, 10, 23, 30, 0, 0, time.UTC), // 11 March 05:00 in India
+		time.Date(2026, 3, 9, 3, 30, 0, 0, time.UTC),   // 8 March 23:30 in New York (EDT, since 07:00 UTC on the 8th)
+		time.Date(2026, 3, 9, 4, 30, 0, 0, time.UTC),   // 9 March 00:30 in New York
+	} {
+		if _, err := e.DB.AppendAudit(context.Background(), store.AuditEntry{Time: at, ActorEmail: "seed@test.example",
+			Action: "credential.reset", Domain: "acme.example", Logins: []string{"a@acme.example"}, Outcome: "ok"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	admin := e.signIn(t, "admin")
+	tests := []struct {
+		query   string
+		want    int
+		zone    string // the labels' zone
+		problem string
+	}{
+		{"from=2026-03-11&to=2026-03-11&tz=Asia%2FKolkata", 2, "Asia/Kolkata", ""},
+		{"from=2026-03-10&to=2026-03-10&tz=Asia%2FKolkata", 1, "Asia/Kolkata", ""},
+		{"from=2026-03-10&to=2026-03-10", 3, "UTC", ""},
+		{"from=2026-03-08&to=2026-03-08&tz=America%2FNew_York", 1, "America/New_York", ""},
+		{"from=2026-03-10&to=2026-03-10&tz=UTC", 3, "UTC", ""},
+		{"from=2026-03-10&to=2026-03-10&tz=Mars%2FOlympus", 3, "UTC", `The time zone "Mars/Olympus" was not applied`},
+		{"from=2026-03-10&to=2026-03-10&tz=Local", 3, "UTC", `The time zone "Local" was not applied`},
+		{"from=2026-03-10&to=2026-03-10&tz=..%2F..%2Fetc%2Fpasswd", 3, "UTC", `The time zone "../../etc/passwd" was not applied`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.query, func(t *testing.T) {
+			p := get(t, admin, "/audit?"+tt.query)
+			wantStatus(t, p, http.StatusOK)
+			if got := p.TestID("audit-row").Length(); got != tt.want {
+				t.Errorf("%d rows, want %d", got, tt.want)
+			}
+			for _, id := range []string{"a-from", "a-to"} {
+				if label := p.Find(`label[for="` + id + `"]`).Text(); !strings.Contains(label, "("+tt.zone+")") {
+					t.Errorf("label of #%s = %q, want it to name %s", id, label, tt.zone)
+				}
+			}
+			if got := p.TestID("filter-problems").Text(); !strings.Contains(got, tt.problem) || (tt.problem == "" && got != "") {
+				t.Errorf("problems %q, want %q", got, tt.problem)
+			}
+			// The next search keeps the zone the dates were read in; the script does not change
+			// it (it fills only a form without dates).
+			tz := p.TestID("filter-tz")
+			if got, want := tz.AttrOr("value", "?"), strings.TrimSuffix(tt.zone, "UTC"); got != want {
+				t.Errorf("the form's tz = %q, want %q", got, want)
+			}
+			if _, auto := tz.Attr("data-tz-auto"); auto {
+				t.Error("the script may change the zone of dates already set")
+			}
+			csv := p.TestID("export-csv").AttrOr("href", "")
+			if u, err := url.Parse(csv); err != nil || u.Query().Get("tz") != strings.TrimSuffix(tt.zone, "UTC") {
+				t.Errorf("the CSV export %q does not keep the zone %s", csv, tt.zone)
+			}
+			if got := strings.Count(string(get(t, admin, csv).Body), "credential.reset"); got != tt.want {
+				t.Errorf("the CSV export has %d entries, want the page's %d", got, tt.want)
+			}
+		})
+	}
+	// Without dates the script may put the viewer's zone in, and a zone with no dates is no
+	// filter of its own: the pager's and the exports' addresses leave it out.
+	p := get(t, admin, "/audit?tz=Asia%2FKolkata&action=credential.reset")
+	if _, auto := p.TestID("filter-tz").Attr("data-tz-auto"); auto {
+		t.Error("a zone given is replaced by the script's")
+	}
+	if csv := p.TestID("export-csv").AttrOr("href", ""); strings.Contains(csv, "tz=") {
+		t.Errorf("the CSV export %q names a zone without dates", csv)
+	}
+	p = get(t, admin, "/audit")
+	if _, auto := p.TestID("filter-tz").Attr("data-tz-auto"); !auto {
+		t.Error("the page without dates or zone does not let the script put the viewer's zone in")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -389,6 +390,11 @@ type AuditQuery struct {
 	After  int64             // "Newer entries": the page of entries just newer than this id
 	From   time.Time
 	To     time.Time // exclusive: the start of the day after the "to" date
+	// Zone is the time zone the dates are days of: the viewer's, which the page's script puts
+	// in the form ("tz"), so that "to" a day keeps that day's evening as the rows show it. Zone
+	// is nil (UTC) when none was given or it could not be read; ZoneName is "tz" as applied.
+	Zone     *time.Location
+	ZoneName string
 	// Problems names, one sentence each, the filter values that were malformed (and so not
 	// applied) or cannot match anything: a hand-edited or truncated link, or a login typed
 	// without its domain. The page shows them;
@@ -447,6 +453,13 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	}
 	a.Form.Action = choice("action", AuditActions())
 	a.Form.Outcome = choice("outcome", AuditOutcomes())
+	if v := filterText(q.Get("tz")); v != "" && v != "UTC" {
+		if loc, err := loadZone(v); err != nil {
+			problem("The time zone %q was not applied: the dates are read as days in UTC.", clip(v, 64))
+		} else {
+			a.Zone, a.ZoneName = loc, v
+		}
+	}
 	dateError := func(key, msg string) {
 		if a.DateErrors == nil {
 			a.DateErrors = map[string]string{}
@@ -458,7 +471,7 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 		if v == "" {
 			return time.Time{}, ""
 		}
-		t, err := time.Parse(time.DateOnly, v)
+		t, err := time.ParseInLocation(time.DateOnly, v, a.Location())
 		switch {
 		case err != nil && dateShaped(v):
 			problem("The %s date %s was not applied: there is no such day.", key, v)
@@ -476,6 +489,8 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	// that matches nothing, not one left out.
 	to, toText := date("to")
 	if toText != "" {
+		// AddDate keeps the zone, so this is the next day's start there, 23 or 25 hours on
+		// when the clocks change in between.
 		a.To, a.Form.To = to.AddDate(0, 0, 1), toText
 	}
 	if !a.From.IsZero() && toText != "" && a.From.After(to) {
@@ -609,7 +624,44 @@ func (a AuditQuery) Values() url.Values {
 	set("from", a.Form.From)
 	set("to", a.Form.To)
 	set("login", a.Form.Login)
+	if a.Form.From != "" || a.Form.To != "" {
+		// Only the dates read it; the form sends it whatever the filters.
+		set("tz", a.ZoneName)
+	}
 	return v
+}
+
+// Location is the time zone the query's dates are days of: Zone, or UTC.
+func (a AuditQuery) Location() *time.Location {
+	if a.Zone == nil {
+		return time.UTC
+	}
+	return a.Zone
+}
+
+// zones caches the time zones loadZone has read, by name: a few hundred exist, and reading one
+// opens a file on every audit page view otherwise.
+var zones sync.Map
+
+// loadZone reads the IANA time zone name (Asia/Kolkata), as a browser's Intl API gives it. It
+// refuses "Local", which would be the server's zone, and anything but the characters zone names
+// are made of, so that a hand-edited link never names a file.
+func loadZone(name string) (*time.Location, error) {
+	if loc, ok := zones.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	if len(name) > 64 || name == "Local" || strings.Contains(name, "..") || strings.HasPrefix(name, "/") ||
+		strings.IndexFunc(name, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/_-+", r))
+		}) >= 0 {
+		return nil, fmt.Errorf("time zone %q: not a zone name", name)
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q: %w", name, err)
+	}
+	zones.Store(name, loc)
+	return loc, nil
 }
 
 // AuditActions are the action keys the audit trail holds.

@@ -755,6 +755,14 @@ func actorTitle(r AuditRow) string {
 	return "No user was signed in"
 }
 
+// zoneOrUTC is the name of the audit date filters' time zone: zone, or UTC when none is set.
+func zoneOrUTC(zone string) string {
+	if zone == "" {
+		return "UTC"
+	}
+	return zone
+}
+
 // filtered says whether any audit filter is set.
 func filtered(f AuditFilter) bool {
 	return f != AuditFilter{}

@@ -360,6 +360,13 @@ type AuditVM struct {
 	// date, one error (under "from") that marks and describes both fields.
 	DateErrors    map[string]string
 	DatesReversed bool
+
+	// Zone is the IANA name of the time zone the date filters are days of, "" for UTC. ZoneAuto:
+	// no zone was given and no date is set, so the page's script may put the viewer's own in
+	// the form (a link that set dates without one keeps reading them as UTC days, as its labels
+	// say).
+	Zone     string
+	ZoneAuto bool
 }
 
 // AuditVerifyVM is the result of checking the audit trail's hash chain.

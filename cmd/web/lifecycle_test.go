@@ -373,8 +373,8 @@ type demoOutput struct {
 // startDemoChild runs main with "-demo -addr 127.0.0.1:0" in a child process (the test binary
 // again, running test, told by SMTPDESK_TEST_MAIN to call main), with env added to its
 // environment and its stdout and stderr through a pipe the test reads, and waits for the end of
-// its banner. It returns the child, the result of its Wait, its output and its address; the
-// child is killed when the test ends while it runs.
+// its banner. It returns the child, the result of its Wait (sent once the output is all read),
+// its output and its address; the child is killed when the test ends while it runs.
 func startDemoChild(t *testing.T, test string, env ...string) (*exec.Cmd, <-chan error, *demoOutput, string) {
 	t.Helper()
 	r, w, err := os.Pipe()
@@ -389,9 +389,24 @@ func startDemoChild(t *testing.T, test string, env ...string) (*exec.Cmd, <-chan
 	}
 	w.Close() // the child holds the write end now
 	out := &demoOutput{reader: r}
-	go func() { _, _ = io.Copy(&out.Buffer, r) }()
+	copied := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(&out.Buffer, r)
+		close(copied)
+	}()
+	// The child's last words may still be in the pipe when Wait returns (it does not wait for
+	// a reader of an *os.File): the result comes once they are read too, so that a test reading
+	// the output after the exit finds them. The child's end closes as it exits, which ends the
+	// copy; the bound is for a reader a test closed early or a write end someone else holds.
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		select {
+		case <-copied:
+		case <-time.After(5 * time.Second):
+		}
+		exited <- err
+	}()
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			_ = cmd.Process.Kill()

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	_ "time/tzdata" // audit date filters read the viewer's time zone, which a slim image may lack
 
 	"github.com/smtpdesk/smtpdesk/app"
 	"github.com/smtpdesk/smtpdesk/audit"

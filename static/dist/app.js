@@ -294,6 +294,26 @@
     });
   }
 
+  // The audit filters' dates are days in the time zone of the form's "tz" field, UTC when it is
+  // empty. Where the page says it may (data-tz-auto: no zone and no date set yet), the viewer's
+  // own zone goes in, and the date labels name it, so "to" a day is that day as the rows show it.
+  // A zone name the server cannot read is named on the page and the dates read as UTC days.
+  function initZone() {
+    var input = document.querySelector('input[data-tz-auto]'), zone;
+    if (!input) return;
+    try {
+      zone = new Intl.DateTimeFormat().resolvedOptions().timeZone;
+    } catch (e) {
+      return;
+    }
+    if (!zone || zone === 'UTC' || !/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) return;
+    input.value = zone;
+    document.querySelectorAll('[data-tz-label]').forEach(function (el) {
+      el.textContent = '(' + zone + ')';
+      el.title = zone;
+    });
+  }
+
   // Page-size selects submit their GET form when a choice is made with the pointer; the Apply
   // button is then unnecessary and hidden. A keyboard changes the value at each arrow key, so a
   // change made with keys only shows Apply again: submitting would reload the page (and lose
@@ -659,6 +679,7 @@
     initConfirm();
     initConfirmMatch();
     initTimes();
+    initZone();
     initAutosubmit();
     initModeToggle();
     initMenus();
