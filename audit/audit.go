@@ -114,6 +114,11 @@ type Pending struct {
 	// Mailgun's answer said was done (delete-all's count, say), which the trail would not
 	// otherwise hold.
 	Note string
+	// NotDone, when set before Complete with a nil error, records the entry as failed, with Note
+	// as its message: Mailgun answered as if it had made the change, and SMTP Desk then found it
+	// not made (a create none of whose logins the list, read again, has). "ok" would call it a
+	// success, against the page ("No logins created") and the trail's "failed" filter.
+	NotDone bool
 }
 
 // ID is the pending entry's id.
@@ -174,6 +179,9 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 		outcome, status, msg := Classify(err)
 		if outcome == OutcomeOK && p.Note != "" {
 			msg = p.Note
+		}
+		if outcome == OutcomeOK && p.NotDone {
+			outcome = OutcomeFailed
 		}
 		msg = truncate(msg, MaxMessageLen)
 		if outcome == OutcomeFailed && status >= 500 {

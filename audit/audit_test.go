@@ -228,14 +228,20 @@ func TestCompleteMailgunErrorsByAction(t *testing.T) {
 func TestBeginRecordsDetail(t *testing.T) {
 	const about = "Asked for as system logins."
 	for _, tt := range []struct {
-		name, note string
-		err        error
-		want       string // the message
+		name, note  string
+		notDone     bool // Mailgun answered, and nothing asked for was made (Pending.NotDone)
+		err         error
+		want        string // the message
+		wantOutcome string
 	}{
-		{"ok", "", nil, ""},
-		{"ok with a note", "Mailgun did not create b@example.com.", nil, "Mailgun did not create b@example.com."},
-		{"refused", "", &mailgun.Error{StatusCode: 400, Message: "Password too short"}, "Password too short"},
-		{"no answer", "", &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time"},
+		{"ok", "", false, nil, "", OutcomeOK},
+		{"ok with a note", "Mailgun did not create b@example.com.", false, nil, "Mailgun did not create b@example.com.", OutcomeOK},
+		// Answered as made, and none of it was: failed, never ok.
+		{"not done", "Mailgun did not create x@example.com.", true, nil, "Mailgun did not create x@example.com.", OutcomeFailed},
+		{"refused", "", false, &mailgun.Error{StatusCode: 400, Message: "Password too short"}, "Password too short", OutcomeFailed},
+		{"no answer", "", false, &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time", OutcomeUnknown},
+		// NotDone says what an answered change made; it does not turn a lost answer into failed.
+		{"no answer, not done", "", true, &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time", OutcomeUnknown},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openDB(t)
@@ -246,13 +252,13 @@ func TestBeginRecordsDetail(t *testing.T) {
 			if e := onlyEntry(t, db); e.Outcome != OutcomePending || e.Detail != about {
 				t.Errorf("pending entry: outcome %q, detail %q; want pending, %q", e.Outcome, e.Detail, about)
 			}
-			p.Note = tt.note
+			p.Note, p.NotDone = tt.note, tt.notDone
 			if err := p.Complete(context.Background(), tt.err); err != nil {
 				t.Fatalf("Complete: %v", err)
 			}
 			e := onlyEntry(t, db)
-			if e.Detail != about || e.UpstreamMessage != tt.want {
-				t.Errorf("completed entry: detail %q, message %q; want %q, %q", e.Detail, e.UpstreamMessage, about, tt.want)
+			if e.Detail != about || e.UpstreamMessage != tt.want || e.Outcome != tt.wantOutcome {
+				t.Errorf("completed entry: detail %q, message %q, outcome %q; want %q, %q, %q", e.Detail, e.UpstreamMessage, e.Outcome, about, tt.want, tt.wantOutcome)
 			}
 			if n := strings.Count(e.Detail+" "+e.UpstreamMessage, about); n != 1 {
 				t.Errorf("the entry says %q %d times, want once", about, n)

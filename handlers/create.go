@@ -175,6 +175,10 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	// for, so it says which of them Mailgun did not create, did not confirm, or made without a
 	// password, as the page does.
 	pending.Note = createdNote(out)
+	// Mailgun answered, but none of the logins asked for exists (the list read again has none
+	// of them): nothing was created, as the page says ("No logins created"), and the entry is
+	// failed, not ok. A create that made some of them is ok, with the note naming the others.
+	pending.NotDone = len(out.Failed) > 0 && len(out.Secrets)+len(out.NoPassword)+len(out.Unknown) == 0
 	h.complete(c, pending, nil)
 	if f.System {
 		// The trail now says these are system logins: the list marks them so at once.
@@ -304,7 +308,7 @@ func (h *CredentialPages) recheck(c echo.Context, sc *scope, manual bool, logins
 	for _, l := range logins {
 		switch {
 		case !exists[strings.ToLower(l)]:
-			out.Failed = append(out.Failed, views.Failed{Login: l, Reason: "Not created: Mailgun did not create it."})
+			out.Failed = append(out.Failed, views.Failed{Login: l, Reason: "Mailgun did not create it; it is not in the domain's list."})
 		case manual:
 			out.Secrets = append(out.Secrets, views.Secret{Login: l})
 		default:

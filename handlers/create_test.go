@@ -340,6 +340,9 @@ func TestCreateUpstreamErrors(t *testing.T) {
 			"t1", http.StatusGatewayTimeout, "Mailgun did not answer, so SMTP Desk cannot tell whether the login was created.", "Mailgun did not answer: the login may have been created", true, "unknown"},
 		{"dropped connection, two logins", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Drop: true},
 			"d1\nd2", http.StatusBadGateway, "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were created.", "Mailgun did not answer: the logins may have been created", true, "unknown"},
+		// Mailgun answered, with a body that is not the JSON it sends: not "did not answer".
+		{"unreadable answer", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Malformed: true},
+			"u1", http.StatusBadGateway, "Mailgun's answer could not be read, so SMTP Desk cannot tell whether the login was created.", "Mailgun's answer was unreadable: the login may have been created", true, "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -612,6 +615,59 @@ func TestCreateAuditSaysWhatWasNotCreated(t *testing.T) {
 			}
 			if got := entries[0]; got.Outcome != "ok" || got.UpstreamMessage != tt.wantNote {
 				t.Errorf("audit entry: outcome %q, message %q; want ok, %q", got.Outcome, got.UpstreamMessage, tt.wantNote)
+			}
+		})
+	}
+}
+
+// noneMade answers every create as Mailgun's success without making anything: a 200 none of
+// whose logins the list then has.
+type noneMade struct{ handlers.CredentialsAPI }
+
+func (noneMade) CreateCredentials(context.Context, string, *mailgun.CreateCredentialsRequest) (*mailgun.CreateResult, error) {
+	return &mailgun.CreateResult{Message: "Created 0 credentials pair(s)"}, nil
+}
+
+// TestCreateNoneMadeIsFailedInTheTrail: when Mailgun answers a create as done and the list read
+// again has none of its logins, the page says "No logins created" and the audit entry is failed
+// (with the note naming them), so that the trail's "failed" filter finds it; it was "ok", a
+// success beside a page saying nothing was created. Each login's line gives the reason once.
+func TestCreateNoneMadeIsFailedInTheTrail(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000},
+		Mailgun: func(mg handlers.CredentialsAPI) handlers.CredentialsAPI { return noneMade{mg} }})
+	c := e.signIn(t, "operator")
+	const pw = "Chosen-pass-77"
+	for _, tt := range []struct {
+		name string
+		form map[string]string
+		want []string
+	}{
+		{"generated", map[string]string{"logins": "none1\nnone2"}, []string{"none1@acme.example", "none2@acme.example"}},
+		{"chosen", map[string]string{"logins": "none3", "mode": "manual", "password": pw, "password2": pw}, []string{"none3@acme.example"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", tt.form)
+			wantStatus(t, p, http.StatusOK)
+			if got := strings.TrimSpace(p.Find("h1").Text()); got != "No logins created" {
+				t.Errorf("heading %q, want \"No logins created\"", got)
+			}
+			var failed []string
+			p.TestID("failed-row").Each(func(_ int, s *goquery.Selection) {
+				failed = append(failed, s.AttrOr("data-login", ""))
+				if row := strings.ToLower(strings.Join(strings.Fields(s.Text()), " ")); strings.Count(row, "not created") > 1 {
+					t.Errorf("the row says \"not created\" twice: %q", row)
+				}
+			})
+			if !slices.Equal(failed, tt.want) {
+				t.Errorf("the page says not created: %q, want %q", failed, tt.want)
+			}
+			entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create", Login: tt.want[0]})
+			if len(entries) != 1 {
+				t.Fatalf("audit entries = %+v, want one", entries)
+			}
+			wantNote := "Mailgun did not create " + strings.Join(tt.want, ", ") + "."
+			if got := entries[0]; got.Outcome != "failed" || got.UpstreamMessage != wantNote {
+				t.Errorf("audit entry: outcome %q, message %q; want failed, %q", got.Outcome, got.UpstreamMessage, wantNote)
 			}
 		})
 	}

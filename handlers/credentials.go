@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/audit"
@@ -397,12 +398,20 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 		if errors.As(err, &me) {
 			wait = me.RetryAfter
 		}
-		hint := "Nothing was changed. Reload the page in a moment."
-		if wait > 0 { // the page says how long: not "a moment" as well
-			hint = "Nothing was changed. Reload the page once the wait below is over."
+		// A page that only reads (the list, a later page of it, a filter, an export, a form) is
+		// worth loading again, as on every other error page that does (ErrorHandler): "Try
+		// again", to the same address, so the page, filter and page size are not lost to "Back
+		// to domains", the only way on. After a POST the same address would not send it again.
+		again, next := "Reload the page", (*views.Link)(nil)
+		if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
+			again, next = "Try again", &views.Link{Label: "Try again", URL: templ.SafeURL(auth.SafeNext(c.Request().URL.RequestURI()))}
 		}
-		return h.errorPage(c, http.StatusTooManyRequests, "Mailgun is rate-limiting",
-			"Mailgun is answering too many requests right now.", hint, wait)
+		hint := "Nothing was changed. " + again + " in a moment."
+		if wait > 0 { // the page says how long: not "a moment" as well
+			hint = "Nothing was changed. " + again + " once the wait below is over."
+		}
+		return h.errorPageNext(c, http.StatusTooManyRequests, "Mailgun is rate-limiting",
+			"Mailgun is answering too many requests right now.", hint, wait, next)
 	}
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
 }

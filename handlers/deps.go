@@ -599,8 +599,9 @@ const (
 )
 
 // What a page says when a mutating call ends without Mailgun's success or refusal: Mailgun
-// answered with its own error (a 5xx, after the client's retries for a PUT or DELETE), or it did
-// not answer at all (timeout, dropped connection, unreadable answer). Neither says that nothing
+// answered with its own error (a 5xx, after the client's retries for a PUT or DELETE), it did
+// not answer at all (timeout, dropped connection), or its answer could not be read (a 2xx that is
+// not the JSON expected: broken, another content, fields missing). None says that nothing
 // changed: Mailgun may have applied the change before failing or before its answer was lost, so
 // the page says SMTP Desk cannot tell, and next says how to find out (outcomeUnknown). The fact
 // and the advice are apart so that what Mailgun said to a retry goes between them (retryRefused).
@@ -610,14 +611,20 @@ type failureText struct {
 	next    string // what to do about it: check the list, reset again
 }
 
-// says is the heading and the first sentence of the page: the cause, Mailgun's own error (api:
-// a 5xx) or no answer (timeout, dropped connection, unreadable answer), with what may have
-// happened after it so that the heading alone says what is unknown; then what SMTP Desk cannot
-// tell.
-func (t failureText) says(api bool) (heading, message string) {
+// says is the heading and the first sentence of the page: the cause of err, Mailgun's own error
+// (a 5xx), no answer (timeout, dropped connection) or an answer that could not be read, in the
+// audit entry's words for it (audit.Classify), with what may have happened after it so that the
+// heading alone says what is unknown; then what SMTP Desk cannot tell. err is the attempt whose
+// outcome is unknown (errors.As never finds a retry's refusal: mailgun.OutcomeUnknownError).
+func (t failureText) says(err error) (heading, message string) {
 	heading, why := "Mailgun did not answer", "Mailgun did not answer"
-	if api {
+	switch _, api := errors.AsType[*mailgun.Error](err); {
+	case api:
 		heading, why = "Mailgun failed", "Mailgun answered with an error"
+	case errors.Is(err, mailgun.ErrBadResponse):
+		// Mailgun answered, so "did not answer" would send whoever looks into it after the
+		// network; what it sent was not what SMTP Desk could read.
+		heading, why = "Mailgun's answer was unreadable", "Mailgun's answer could not be read"
 	}
 	if t.maybe != "" {
 		heading += ": " + t.maybe
@@ -714,7 +721,7 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 	case upRetryRefused:
 		return retryRefused(c, err, me, text)
 	}
-	heading, msg := text.says(k == upServer)
+	heading, msg := text.says(err)
 	return &views.UpstreamError{Heading: heading, Message: msg + " " + text.next}
 }
 
@@ -723,9 +730,8 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 // SMTP Desk's words (retryRefusalFact), and the action's advice. With the key refused, having it
 // fixed comes first: the advice (check the list, reset again) cannot work until then.
 func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText) *views.UpstreamError {
-	_, api := errors.AsType[*mailgun.Error](err)
 	ue := &views.UpstreamError{}
-	ue.Heading, ue.Message = text.says(api)
+	ue.Heading, ue.Message = text.says(err)
 	fact, key, known := retryRefusalFact(me)
 	ue.Message += " " + fact
 	switch {

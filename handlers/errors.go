@@ -257,8 +257,7 @@ func unknownChangeError(err error) userError {
 	if uc, ok := errors.AsType[*unknownChange](err); ok {
 		text = uc.text
 	}
-	_, api := errors.AsType[*mailgun.Error](err)
-	p.heading, p.message = text.says(api)
+	p.heading, p.message = text.says(err)
 	p.hint = "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."
 	if ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err); ok && ou.Refusal != nil {
 		fact, key, _ := retryRefusalFact(ou.Refusal)

@@ -14,9 +14,10 @@ import (
 )
 
 // TestFaultsDuringEachActionMatchTheAuditTrail drives reset, delete and delete-all through a
-// Mailgun 503 (before and after Mailgun applied the change), a timeout and a dropped
-// connection, and checks that the page tells the user the same thing the audit trail records:
-// none of them says that nothing changed, so the page says SMTP Desk cannot tell (the amber
+// Mailgun 503 (before and after Mailgun applied the change), a timeout, a dropped connection and
+// a 200 whose body is broken JSON, and checks that the page tells the user the same thing the
+// audit trail records: none of them says that nothing changed, each names its own cause (an
+// unreadable answer is not "Mailgun did not answer", which the trail does not say either), so the page says SMTP Desk cannot tell (the amber
 // panel, with a link to the list where the list shows the outcome) and the entry is unknown,
 // with Mailgun's status when it answered. (Create is covered by TestCreateUpstreamErrors.)
 func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
@@ -30,11 +31,13 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 		wantStatus int
 		upstream   int  // Mailgun's status the entry keeps (0: no answer)
 		applied    bool // Mailgun applied the change before failing
+		unreadable bool // Mailgun answered 200 with a body SMTP Desk cannot read
 	}{
-		{"503", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable}, http.StatusBadGateway, 503, false},
-		{"503 after applying", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable, AfterApply: true}, http.StatusBadGateway, 503, true},
-		{"timeout", sandbox.Faults{Latency: time.Hour}, http.StatusGatewayTimeout, 0, false},
-		{"dropped connection", sandbox.Faults{Rate: 1, Drop: true}, http.StatusBadGateway, 0, false},
+		{"503", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable}, http.StatusBadGateway, 503, false, false},
+		{"503 after applying", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable, AfterApply: true}, http.StatusBadGateway, 503, true, false},
+		{"timeout", sandbox.Faults{Latency: time.Hour}, http.StatusGatewayTimeout, 0, false, false},
+		{"dropped connection", sandbox.Faults{Rate: 1, Drop: true}, http.StatusBadGateway, 0, false, false},
+		{"unreadable answer", sandbox.Faults{Rate: 1, Malformed: true, AfterApply: true}, http.StatusBadGateway, 0, true, true},
 	}
 	actions := []struct {
 		name, route, audit   string
@@ -106,8 +109,12 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 				panel := p.TestID("upstream-error")
 				text := strings.Join(strings.Fields(panel.Text()), " ")
 				wantText, wantHead := a.noAnswerTx, "Mailgun did not answer: "+a.maybe
-				if f.upstream != 0 {
+				switch {
+				case f.upstream != 0:
 					wantText, wantHead = a.serverTx, "Mailgun failed: "+a.maybe
+				case f.unreadable:
+					wantText = strings.Replace(a.serverTx, "Mailgun answered with an error", "Mailgun's answer could not be read", 1)
+					wantHead = "Mailgun's answer was unreadable: " + a.maybe
 				}
 				if head := strings.TrimSpace(panel.Find("p.font-semibold").Text()); head != wantHead {
 					t.Errorf("the panel's heading = %q, want %q", head, wantHead)
@@ -148,6 +155,8 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 				entries := e.auditEntries(t, store.AuditFilter{Action: a.audit, Domain: domain, Limit: 1})
 				if len(entries) != 1 || entries[0].Outcome != "unknown" || entries[0].UpstreamStatus != f.upstream {
 					t.Errorf("newest %s audit entry = %+v, want outcome \"unknown\" (what the page said) with status %d", a.audit, entries, f.upstream)
+				} else if f.unreadable && entries[0].UpstreamMessage != "Mailgun's answer could not be read" {
+					t.Errorf("newest %s audit entry says %q, want the cause the page gives", a.audit, entries[0].UpstreamMessage)
 				}
 			})
 		}
@@ -183,12 +192,30 @@ func TestListRateLimitedSaysWhen(t *testing.T) {
 	admin := e.signIn(t, "admin")
 	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: http.StatusTooManyRequests, RetryAfter: 90 * time.Second})
 	defer e.SB.SetFaults(sandbox.Faults{})
-	p := get(t, admin, "/d/acme.example")
+	// A later page of a filtered view, at another page size: what "Try again" must not lose.
+	const view = "/d/example.com?page=2&per_page=25&q=user1"
+	p := get(t, admin, view)
 	wantStatus(t, p, http.StatusTooManyRequests)
 	if got := strings.Join(strings.Fields(p.TestID("retry-after").Text()), " "); got != "Try again in 90 seconds" {
 		t.Errorf("the wait = %q, want \"Try again in 90 seconds\"", got)
 	}
-	if got, want := p.TestID("error-hint").Text(), "Nothing was changed. Reload the page once the wait below is over."; got != want {
+	if got, want := p.TestID("error-hint").Text(), "Nothing was changed. Try again once the wait below is over."; got != want {
 		t.Errorf("hint = %q, want %q", got, want)
+	}
+	// The way on is the same view again, as on the other error pages of a page that only reads,
+	// not only "Back to domains", which loses the page, the filter and the page size.
+	again := p.TestID("next-link")
+	if got := strings.TrimSpace(again.Text()); got != "Try again" {
+		t.Fatalf("the page's link = %q, want \"Try again\"", got)
+	}
+	href := again.AttrOr("href", "")
+	if href != view {
+		t.Errorf("\"Try again\" leads to %q, want %q", href, view)
+	}
+	e.SB.SetFaults(sandbox.Faults{})
+	p = get(t, admin, href)
+	wantStatus(t, p, http.StatusOK)
+	if got := p.TestID("filter-input").AttrOr("value", ""); got != "user1" {
+		t.Errorf("after \"Try again\" the filter is %q, want \"user1\"", got)
 	}
 }
