@@ -410,7 +410,7 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 		if wait > 0 { // the page says how long: not "a moment" as well
 			hint = "Nothing was changed. " + again + " once the wait below is over."
 		}
-		return h.errorPageNext(c, http.StatusTooManyRequests, "Mailgun is rate-limiting",
+		return h.errorPageNext(c, http.StatusTooManyRequests, "Mailgun is rate-limiting SMTP Desk",
 			"Mailgun is answering too many requests right now.", hint, wait, next)
 	}
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)

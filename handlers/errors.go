@@ -146,7 +146,7 @@ func classifyError(err error) userError {
 			return p
 		case me.StatusCode == http.StatusTooManyRequests:
 			p := statusDefaults(http.StatusTooManyRequests)
-			p.heading, p.message = "Mailgun is rate limiting SMTP Desk", "Mailgun asked SMTP Desk to slow down."
+			p.heading, p.message = "Mailgun is rate-limiting SMTP Desk", "Mailgun asked SMTP Desk to slow down."
 			p.retryAfter = me.RetryAfter
 			if p.retryAfter > 0 {
 				// The page says how long to wait (Retry-After's words): not "a moment" as well.

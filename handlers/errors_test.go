@@ -39,7 +39,7 @@ func TestErrorHandlerMapping(t *testing.T) {
 		{"echo 403 with message", echo.NewHTTPError(http.StatusForbidden, "You can't delete logins on acme.example"), 403, "You don't have access", "You can't delete logins on acme.example", "", "WARN"},
 		{"echo 404", echo.ErrNotFound, 404, "Page not found", "", "", "WARN"},
 		{"mailgun 404", &mailgun.Error{StatusCode: 404, Message: "Domain not found " + secretDetail}, 404, "Not found in Mailgun", "", "", "WARN"},
-		{"mailgun 429", fmt.Errorf("list: %w", &mailgun.Error{StatusCode: 429, Message: secretDetail, RetryAfter: 1500 * time.Millisecond}), 429, "rate limiting", "", "2", "WARN"},
+		{"mailgun 429", fmt.Errorf("list: %w", &mailgun.Error{StatusCode: 429, Message: secretDetail, RetryAfter: 1500 * time.Millisecond}), 429, "rate-limiting", "", "2", "WARN"},
 		{"mailgun 401", &mailgun.Error{StatusCode: 401, Message: "Forbidden " + secretDetail}, 502, "refused", "SMTP Desk's Mailgun key was refused; tell your administrator", "", "ERROR"},
 		{"mailgun 403", &mailgun.Error{StatusCode: 403, Message: secretDetail}, 502, "refused", "Mailgun key was refused", "", "ERROR"},
 		{"mailgun 500", &mailgun.Error{StatusCode: 500, Message: secretDetail}, 502, "Mailgun is unavailable", "", "", "ERROR"},
