@@ -482,8 +482,8 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 				t.Errorf("audit verify changed the schema:\nbefore %q\nafter  %q", before, after)
 			}
 
-			// (b) The previous version's database: 0005 not applied yet.
-			exec("DROP INDEX audit_entry_domain_acted", "DELETE FROM schema_migrations WHERE version = 5")
+			// (b) The previous version's database: 0006 not applied yet.
+			exec("DROP INDEX audit_entry_domain_action", "DELETE FROM schema_migrations WHERE version = 6")
 			if ro, ok := dsns["read-only role"]; ok {
 				// store.Open would apply it, which the role may not: the check must not.
 				if d, err := store.Open(ctx, ro); err == nil {
@@ -498,7 +498,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 					t.Fatalf("%s: audit verify with a migration pending = %v (exit %d), want exit 1; output %q", who, err, exitCode(err), out)
 				}
 				for _, want := range []string{
-					"1 migration is not applied yet (0005_audit_acted_domains.sql)",
+					"1 migration is not applied yet (0006_audit_domain_action.sql)",
 					`"web audit verify" applies no migration: run "web migrate" (or start the server) once with a DATABASE_URL whose role may change the schema`,
 				} {
 					if !strings.Contains(err.Error(), want) {
@@ -511,7 +511,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			}
 			var out testlog.Buffer
 			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out); err != nil ||
-				out.String() != "applied 0005_audit_acted_domains.sql; the schema is at version 5 (0005_audit_acted_domains.sql)\n" {
+				out.String() != "applied 0006_audit_domain_action.sql; the schema is at version 6 (0006_audit_domain_action.sql)\n" {
 				t.Errorf("web migrate = %v, output %q", err, out.String())
 			}
 			for who, dsn := range dsns {
