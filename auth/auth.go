@@ -777,6 +777,8 @@ func (a *Auth) logout(c echo.Context) error {
 	a.store.clearCookie(c.Response())
 	rs.sess, rs.user = a.store.fresh(), nil
 	c.Response().Header().Set("Cache-Control", "no-store")
+	// 303: the next request, at the provider or here, is a GET whatever the client (RFC 9110
+	// 15.4.4); a 302 leaves the POST's method to the client's habit.
 	if d := a.prov.Load(); d != nil && d.endSession != "" && rawIDToken != "" {
 		q := url.Values{"id_token_hint": {rawIDToken}, "client_id": {a.cfg.ClientID}}
 		if a.cfg.PostLogoutRedirectURL != "" {
@@ -786,9 +788,9 @@ func (a *Auth) logout(c echo.Context) error {
 		if strings.Contains(d.endSession, "?") {
 			sep = "&"
 		}
-		return c.Redirect(http.StatusFound, d.endSession+sep+q.Encode())
+		return c.Redirect(http.StatusSeeOther, d.endSession+sep+q.Encode())
 	}
-	return c.Redirect(http.StatusFound, SignedOutPath)
+	return c.Redirect(http.StatusSeeOther, SignedOutPath)
 }
 
 // SafeNext returns next when it is a local path ("/x": one leading slash, no scheme, no host, no

@@ -454,7 +454,11 @@ func TestSecurity10EndSessionRedirect(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
 		b := h.browser()
 		tok := csrfOf(t, b.signIn("admin"))
-		loc := location(t, b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil))
+		out := b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil)
+		if out.resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("logout = %d, want 303 (a POST's redirect, followed by a GET)", out.resp.StatusCode)
+		}
+		loc := location(t, out)
 		u, err := url.Parse(loc)
 		if err != nil || !strings.HasPrefix(loc, h.idp.Issuer()+"/end_session?") {
 			t.Fatalf("logout redirected to %q, want the provider's end_session_endpoint", loc)
@@ -476,7 +480,11 @@ func TestSecurity10EndSessionRedirect(t *testing.T) {
 		h := newHarness(t, harnessOpts{noEndSess: true})
 		b := h.browser()
 		tok := csrfOf(t, b.signIn("admin"))
-		if loc := location(t, b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil)); loc != auth.SignedOutPath {
+		out := b.do(http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {tok}}, nil)
+		if out.resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("logout = %d, want 303 (a POST's redirect, followed by a GET)", out.resp.StatusCode)
+		}
+		if loc := location(t, out); loc != auth.SignedOutPath {
 			t.Errorf("logout redirected to %q, want %s", loc, auth.SignedOutPath)
 		}
 	})

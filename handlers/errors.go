@@ -357,12 +357,15 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if p.retryAfter > 0 {
 			h.Set("Retry-After", strconv.Itoa(int(math.Ceil(p.retryAfter.Seconds()))))
 		}
-		// A signed-in user's error page names them and carries the sign-out form's CSRF token, so
-		// it is not stored either. The signed-in routes' own middleware (uncached) has not run
-		// for a refusal made before routing, such as the CSRF check's.
-		if p.status == http.StatusUnauthorized || p.status >= 500 || auth.UserFrom(c) != nil {
-			h.Set(echo.HeaderCacheControl, "no-store")
-		}
+		// No error answer is stored, signed in or not. A signed-in user's error page names them
+		// and carries the sign-out form's CSRF token (and the signed-in routes' own middleware,
+		// uncached, has not run for a refusal made before routing, such as the CSRF check's). A
+		// public one is about this moment too, and 404 and 405 are cacheable by default (RFC 9111
+		// 4.2.2). A static file's 404, answered during a rolling deploy by an instance that does
+		// not have that build's file, went out with no Cache-Control: a CDN that keeps such a 404
+		// for minutes (Cloudflare's default for a .css) would then serve every page of the new
+		// build unstyled once the deploy was over. A 405 or 429 is over a moment later as well.
+		h.Set(echo.HeaderCacheControl, "no-store")
 		if req.Method == http.MethodHead {
 			_ = c.NoContent(p.status)
 			return

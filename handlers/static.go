@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -62,7 +63,9 @@ func serveStatic(c echo.Context) error {
 		return c.NoContent(http.StatusNotModified)
 	}
 	if c.Request().Method == http.MethodHead {
+		// The GET's headers, length included (RFC 9110 9.3.2): it is known without a body.
 		h.Set(echo.HeaderContentType, ctype)
+		h.Set(echo.HeaderContentLength, strconv.Itoa(len(b)))
 		return c.NoContent(http.StatusOK)
 	}
 	return c.Blob(http.StatusOK, ctype, b)

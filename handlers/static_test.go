@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,6 +45,19 @@ func TestStaticFiles(t *testing.T) {
 				if strings.HasSuffix(name, ext) && rec.Header().Get("Content-Type") != ct {
 					t.Errorf("Content-Type = %q, want %q", rec.Header().Get("Content-Type"), ct)
 				}
+			}
+			// A HEAD answers as the GET does, its length included, and sends no body.
+			hd := serve(e, httptest.NewRequest(http.MethodHead, url, nil))
+			if hd.Code != http.StatusOK || hd.Body.Len() != 0 {
+				t.Errorf("HEAD %s: %d with %d body bytes, want 200 and none", url, hd.Code, hd.Body.Len())
+			}
+			for _, k := range []string{"Content-Type", "Cache-Control", "ETag"} {
+				if hd.Header().Get(k) != rec.Header().Get(k) {
+					t.Errorf("HEAD's %s %q, GET's %q", k, hd.Header().Get(k), rec.Header().Get(k))
+				}
+			}
+			if got, size := hd.Header().Get("Content-Length"), strconv.Itoa(len(want)); got != size {
+				t.Errorf("HEAD's Content-Length %q, want the file's %s bytes", got, size)
 			}
 			etag := rec.Header().Get("ETag")
 			if etag == "" {

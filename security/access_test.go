@@ -371,6 +371,49 @@ func TestSecurity15SignedInPagesNotStored(t *testing.T) {
 	}
 }
 
+// TestSecurity15ErrorAnswersNotStored: an error answer is about this moment, signed in or not,
+// and none may be kept by a cache. Signed out, they went out with no Cache-Control at all, and
+// 404 and 405 are cacheable by default (RFC 9111 4.2.2): a static file's 404 from an instance
+// that lacks that build's file (a rolling deploy) could be kept by a CDN and leave the new
+// build's pages unstyled after the deploy. The walk covers every public kind: an unknown static
+// file (GET and HEAD), a method a public route lacks (a health check's, a static file's, a
+// sign-in step's HEAD), a refused sign-in (429) and a form sent without a session (the CSRF
+// check's 403).
+func TestSecurity15ErrorAnswersNotStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{SignInPerMinute: 1})
+	anon := e.client()
+	// A hashed name of the right form that this build does not have: another build's stylesheet.
+	otherBuild := static.Prefix + "app.00000000.css"
+	if otherBuild == static.URL("app.css") {
+		t.Fatalf("this build's stylesheet is %s, the name the test takes for another build's", otherBuild)
+	}
+	reqs := []struct {
+		method, path string
+		form         url.Values
+		want         int
+	}{
+		{http.MethodGet, otherBuild, nil, http.StatusNotFound},
+		{http.MethodHead, otherBuild, nil, http.StatusNotFound},
+		{http.MethodPost, "/healthz", nil, http.StatusMethodNotAllowed},
+		{http.MethodPut, static.URL("app.css"), nil, http.StatusMethodNotAllowed},
+		{http.MethodHead, auth.LoginPath, nil, http.StatusMethodNotAllowed},
+		{http.MethodGet, auth.LoginPath, nil, http.StatusFound},           // the minute's one sign-in
+		{http.MethodGet, auth.LoginPath, nil, http.StatusTooManyRequests}, // and the next
+		{http.MethodPost, "/d/example.com/new", url.Values{"logins": {"x"}}, http.StatusForbidden},
+	}
+	for _, r := range reqs {
+		resp, _ := raw(t, anon, r.method, r.path, r.form, nil)
+		if resp.StatusCode != r.want {
+			t.Errorf("%s %s signed out = %d, want %d", r.method, r.path, resp.StatusCode, r.want)
+			continue
+		}
+		if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "no-store") {
+			t.Errorf("%s %s signed out = %d with Cache-Control %q, want no-store", r.method, r.path, resp.StatusCode, cc)
+		}
+	}
+}
+
 func TestSecurity16PathSegmentsValidated(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})

@@ -42,7 +42,7 @@ func TestReplicasShareSessionsAndForms(t *testing.T) {
 		t.Fatal("a session made on A is signed out on B")
 	}
 	resp, _ := raw(t, c, http.MethodPost, auth.LogoutPath, url.Values{"_csrf": {csrf(t, c)}}, onReplica("A"))
-	if resp.StatusCode != http.StatusFound {
+	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("sign-out on A = %d", resp.StatusCode)
 	}
 	if live(ck, "B") {
