@@ -256,6 +256,9 @@ func (a *Auth) Register(e *echo.Echo) {
 }
 
 func (a *Auth) signedOut(c echo.Context) error {
+	// The same address is a page signed out and a redirect home signed in: neither may be kept
+	// and given to the other.
+	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	if a.cfg.SignedOutPage != nil {
 		return a.cfg.SignedOutPage(c)
 	}

@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -13,8 +14,10 @@ import (
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/smtpdesk/smtpdesk/app"
+	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/static"
 )
 
 func TestHomeShowsTheDomainsThePolicyGrants(t *testing.T) {
@@ -297,6 +300,72 @@ func TestSignedOutPageIsPublic(t *testing.T) {
 	if p.TestID("signed-out").Length() == 0 {
 		t.Errorf("signed-out page not shown: %.300s", p.Text())
 	}
+	// Signed in, the same address redirects home: a cache must not give either to the other.
+	if got := p.Header.Get("Cache-Control"); got != "no-store" {
+		t.Errorf("the signed-out page's Cache-Control is %q, want no-store", got)
+	}
+}
+
+// TestCrawlerFilesArePublic: /robots.txt and /favicon.ico answer everyone, signed out, without
+// a session or its cookie: behind sign-in they were redirected to it, and a crawler that
+// followed started a sign-in (spending its address's sign-in budget) to learn nothing. robots.txt
+// keeps every crawler out of an internal tool; favicon.ico leads to the current icon.
+func TestCrawlerFilesArePublic(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, tt := range []struct {
+		path     string
+		status   int
+		body     string // GET's, exactly
+		location string
+	}{
+		{handlers.RobotsPath, http.StatusOK, "User-agent: *\nDisallow: /\n", ""},
+		{handlers.FaviconPath, http.StatusFound, "", static.URL("favicon.svg")},
+	} {
+		for _, method := range []string{http.MethodGet, http.MethodHead} {
+			req, err := http.NewRequestWithContext(context.Background(), method, e.URL+tt.path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.status || resp.Header.Get("Location") != tt.location {
+				t.Errorf("%s %s signed out: %d to %q, want %d to %q", method, tt.path, resp.StatusCode, resp.Header.Get("Location"), tt.status, tt.location)
+			}
+			if method == http.MethodGet && tt.body != "" && string(body) != tt.body {
+				t.Errorf("GET %s: %q, want %q", tt.path, body, tt.body)
+			}
+			if got := resp.Header.Get("Set-Cookie"); got != "" {
+				t.Errorf("%s %s sets a cookie: %s", method, tt.path, got)
+			}
+			if got := resp.Header.Get("Cache-Control"); got != "public, max-age=86400" {
+				t.Errorf("%s %s: Cache-Control %q, want a day's", method, tt.path, got)
+			}
+		}
+		// Any other method is refused with the methods the address takes.
+		req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, e.URL+tt.path, nil)
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("POST %s: %d, Allow %q; want 405, GET, HEAD", tt.path, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	// The icon it leads to is there.
+	resp, err := http.Get(e.URL + static.URL("favicon.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("the favicon %s: %d", static.URL("favicon.svg"), resp.StatusCode)
+	}
 }
 
 // TestRoutesNeedASession walks the router: every route but health, static files and the
@@ -305,7 +374,7 @@ func TestRoutesNeedASession(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	public := func(path string) bool {
 		return strings.HasPrefix(path, "/auth/") || strings.HasPrefix(path, "/static") ||
-			path == "/healthz" || path == "/readyz" || path == "/livez"
+			path == "/healthz" || path == "/readyz" || path == "/livez" || path == handlers.RobotsPath || path == handlers.FaviconPath
 	}
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	n := 0

@@ -102,12 +102,13 @@ type Deps struct {
 }
 
 // Sessionless reports whether a request is one that never needs the session, which the auth
-// package's Session middleware then does not load: static files and the health checks. Their
-// answers are the same for everyone, so they cost no database query, and they keep working while
-// the database does not answer (the 503 page that says so keeps its stylesheet and script).
+// package's Session middleware then does not load: static files (robots.txt and favicon.ico
+// too) and the health checks. Their answers are the same for everyone, so they cost no database
+// query, and they keep working while the database does not answer (the 503 page that says so
+// keeps its stylesheet and script).
 func Sessionless(c echo.Context) bool {
 	p := c.Request().URL.Path
-	return strings.HasPrefix(p, static.Prefix) || healthPath(p)
+	return strings.HasPrefix(p, static.Prefix) || healthPath(p) || p == RobotsPath || p == FaviconPath
 }
 
 // Register adds SMTP Desk's whole URL surface to e: health and static files, the sign-in flow,
@@ -130,7 +131,8 @@ func Register(e *echo.Echo, d Deps) error {
 	creds := &CredentialPages{site: s}
 	ap := &AuditPages{site: s}
 
-	// Public: health, static files, the sign-in flow and the signed-out page.
+	// Public: health, static files (with robots.txt and favicon.ico), the sign-in flow and the
+	// signed-out page.
 	if d.Health != nil {
 		d.Health.Register(e)
 	}
@@ -245,7 +247,7 @@ const MetricsPath = "/metrics"
 // would start a sign-in or spend a code: auth.Register), so their Allow names GET alone.
 func publicAllow(routePath string) []string {
 	switch routePath {
-	case "/healthz", "/readyz", auth.SignedOutPath, static.Prefix + "*":
+	case "/healthz", "/readyz", auth.SignedOutPath, static.Prefix + "*", RobotsPath, FaviconPath:
 		return []string{http.MethodGet, http.MethodHead}
 	case auth.LoginPath, auth.CallbackPath, MetricsPath:
 		return []string{http.MethodGet}

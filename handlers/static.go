@@ -34,6 +34,35 @@ var staticTypes = map[string]string{
 func RegisterStatic(e *echo.Echo) {
 	e.GET(static.Prefix+"*", serveStatic)
 	e.HEAD(static.Prefix+"*", serveStatic)
+	for _, m := range []string{http.MethodGet, http.MethodHead} {
+		e.Add(m, RobotsPath, serveRobots)
+		e.Add(m, FaviconPath, serveFavicon)
+	}
+}
+
+// The two addresses crawlers and browsers ask for whatever a page says, answered to everyone:
+// behind sign-in they were redirected to it, and a crawler that followed started a sign-in,
+// spending its address's sign-in budget, to learn nothing.
+const (
+	// RobotsPath asks every crawler to stay out: SMTP Desk is an internal tool.
+	RobotsPath = "/robots.txt"
+	// FaviconPath redirects to the current favicon, for a browser that asks for it where no
+	// page declared one (an error page of a proxy in front, a file it shows).
+	FaviconPath = "/favicon.ico"
+)
+
+// crawlerCache is how long the two answers above may be kept: a day, as the favicon's
+// address changes with each build that changes the icon.
+const crawlerCache = "public, max-age=86400"
+
+func serveRobots(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, crawlerCache)
+	return c.String(http.StatusOK, "User-agent: *\nDisallow: /\n")
+}
+
+func serveFavicon(c echo.Context) error {
+	c.Response().Header().Set(echo.HeaderCacheControl, crawlerCache)
+	return c.Redirect(http.StatusFound, static.URL("favicon.svg"))
 }
 
 func serveStatic(c echo.Context) error {

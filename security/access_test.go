@@ -20,7 +20,7 @@ import (
 
 // publicRoutes answer without a session.
 var publicRoutes = map[string]bool{
-	"/healthz": true, "/readyz": true, "/static/*": true,
+	"/healthz": true, "/readyz": true, "/static/*": true, "/robots.txt": true, "/favicon.ico": true,
 	"/auth/login": true, "/auth/callback": true, "/auth/signed-out": true,
 	"/auth/logout": true, // signed out, it is a harmless no-op that redirects to the signed-out page
 }
