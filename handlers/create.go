@@ -118,7 +118,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		h.releaseForm(c, token)
 	}
 	if err != nil {
-		h.log.WarnContext(ctx, "create credentials", "domain", sc.domain, "logins", len(f.Logins), "err", err)
+		h.logUpstream(ctx, "create credentials", err, "domain", sc.domain, "logins", len(f.Logins))
 		ue := upstreamError(c, err, createFailure(len(f.Logins)))
 		if outcomeUnknown(err) {
 			// The POST may have reached Mailgun: it is never retried, and the list is re-read.

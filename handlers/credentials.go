@@ -398,6 +398,9 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 		if errors.As(err, &me) {
 			wait = me.RetryAfter
 		}
+		// Answered here, not by ErrorHandler, which would log it at Warn as a 4xx: without this
+		// line the access log's 429 did not say that it was Mailgun's limit, not the user's.
+		h.log.WarnContext(c.Request().Context(), "Mailgun is rate-limiting SMTP Desk", "domain", sc.domain, "retry_after", wait.String(), "err", err)
 		// A page that only reads (the list, a later page of it, a filter, an export, a form) is
 		// worth loading again, as on every other error page that does (ErrorHandler): "Try
 		// again", to the same address, so the page, filter and page size are not lost to "Back

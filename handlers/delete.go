@@ -145,7 +145,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 	// page asks the user to check the list, which must then be Mailgun's and not the cached one.
 	h.lists.Invalidate(sc.domain)
 	if err != nil {
-		h.log.WarnContext(ctx, "delete credential", "domain", sc.domain, "login", sc.login, "err", err)
+		h.logUpstream(ctx, "delete credential", err, "domain", sc.domain, "login", sc.login)
 		k, me := classify(err)
 		switch {
 		case k == upNotFound && domainNotFound(me):
@@ -427,7 +427,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	h.complete(c, pending, err)
 	h.lists.Invalidate(sc.domain)
 	if err != nil {
-		h.log.WarnContext(ctx, "delete all credentials", "domain", sc.domain, "err", err)
+		h.logUpstream(ctx, "delete all credentials", err, "domain", sc.domain)
 		vm, lerr := h.deleteAllVM(c, sc, back)
 		if lerr != nil && outcomeUnknown(err) {
 			// The list cannot be read again either (Mailgun still failing, or the key it refused

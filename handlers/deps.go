@@ -690,6 +690,22 @@ func upstreamStatus(err error) int {
 	return http.StatusBadGateway
 }
 
+// logUpstream logs the Mailgun failure of a change whose page answers it itself (its form with
+// the panel, or a redirect) rather than through ErrorHandler, at the level ErrorHandler gives the
+// status that page answers with (upstreamStatus): Error for a 5xx (Mailgun failed, did not answer
+// or refused the key, and the change's outcome may be unknown), Warn for a 4xx (Mailgun refused
+// the input or rate-limited the call). An alert on errors then sees a Mailgun outage that only
+// changes meet, as it sees one a list meets. A call cut short because the browser left (or a
+// shutdown cut the request off) stays at Warn: ErrorHandler does not log those as errors either,
+// and they say nothing about Mailgun.
+func (s *site) logUpstream(ctx context.Context, msg string, err error, args ...any) {
+	level := slog.LevelWarn
+	if upstreamStatus(err) >= 500 && !errors.Is(err, context.Canceled) {
+		level = slog.LevelError
+	}
+	s.log.Log(ctx, level, msg, append(args, "err", err)...)
+}
+
 // upstreamError puts a Mailgun error in plain words; text is what the action says when its
 // outcome is unknown (Mailgun's 5xx, or no answer).
 func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamError {

@@ -110,7 +110,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		h.releaseForm(c, token)
 	}
 	if err != nil {
-		h.log.WarnContext(ctx, "reset password", "domain", sc.domain, "login", sc.login, "err", err)
+		h.logUpstream(ctx, "reset password", err, "domain", sc.domain, "login", sc.login)
 		vm := form()
 		k, me := classify(err)
 		switch {
