@@ -218,7 +218,9 @@ func (h *AuditPages) Verify(c echo.Context) error {
 	}
 	if rep.BrokenAt != 0 {
 		outcome, detail = audit.OutcomeFailed, fmt.Sprintf("broken at row %d: %s (%d rows checked)", rep.BrokenAt, rep.Reason, rep.Checked)
-		h.log.WarnContext(ctx, "audit trail broken", "broken_at", rep.BrokenAt, "reason", rep.Reason, "checked", rep.Checked)
+		// Error: an entry was changed or removed, which an alert on errors must see; the page
+		// answered 200 and ErrorHandler logs nothing of it.
+		h.log.ErrorContext(ctx, "audit trail broken", "broken_at", rep.BrokenAt, "reason", rep.Reason, "checked", rep.Checked)
 	} else {
 		h.log.InfoContext(ctx, "audit trail intact", "checked", rep.Checked, "took", took)
 	}

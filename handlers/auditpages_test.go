@@ -639,8 +639,8 @@ func TestAuditVerify(t *testing.T) {
 			!strings.Contains(got[0].Detail, "broken at row "+strconv.FormatInt(id, 10)) {
 			t.Errorf("the failed check is not recorded as such: %+v", got[:min(1, len(got))])
 		}
-		if !strings.Contains(e.Logs.String(), "audit trail broken") {
-			t.Error("the break was not logged")
+		if !strings.Contains(e.Logs.String(), `"level":"ERROR","msg":"audit trail broken"`) {
+			t.Errorf("the break was not logged at Error:\n%s", e.Logs.String())
 		}
 	})
 }
