@@ -3,7 +3,9 @@ package auth_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/labstack/echo/v4"
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/demoidp"
@@ -314,6 +317,48 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 			t.Errorf("replay with the copied sign-in cookie = %d, want 400 and no session", pg.resp.StatusCode)
 		}
 	})
+	t.Run("another state's cookie name", func(t *testing.T) {
+		// A state cookie is found by a hash of the callback's state (8 bytes of it), so the
+		// state it holds must be the callback's too: the sign-in cookie of state A, signed by
+		// the server, put under the name state B's would have, does not complete B's callback
+		// with A's code.
+		b := h.browser()
+		cb, _ := url.Parse(b.toCallback("/protected", "admin"))
+		u, _ := url.Parse(h.srv.URL)
+		var own *http.Cookie
+		for _, c := range b.jar.Cookies(u) {
+			if strings.HasPrefix(c.Name, auth.LoginCookieName+"-") {
+				own = c
+			}
+		}
+		if own == nil {
+			t.Fatal("no sign-in cookie in the browser")
+		}
+		codecs := securecookie.CodecsFromPairs(testKeys(1)...)
+		for _, c := range codecs {
+			c.(*securecookie.SecureCookie).SetSerializer(securecookie.JSONEncoder{})
+		}
+		var ls map[string]any
+		if err := securecookie.DecodeMulti(own.Name, own.Value, &ls, codecs...); err != nil {
+			t.Fatalf("decode the sign-in cookie: %v", err)
+		}
+		const other = "another-state"
+		sum := sha256.Sum256([]byte(other))
+		name := auth.LoginCookieName + "-" + hex.EncodeToString(sum[:8])
+		forged, err := securecookie.EncodeMulti(name, ls, codecs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.jar.SetCookies(u, []*http.Cookie{{Name: name, Value: forged, Path: "/", Secure: true, HttpOnly: true}})
+		q := cb.Query()
+		q.Set("state", other)
+		cb.RawQuery = q.Encode()
+		pg := b.get(cb.String())
+		if pg.resp.StatusCode != http.StatusBadRequest || findSetCookie(pg.resp, auth.CookieName) != nil {
+			t.Errorf("callback whose cookie holds another state = %d (session cookie set: %v), want 400 and no session",
+				pg.resp.StatusCode, findSetCookie(pg.resp, auth.CookieName) != nil)
+		}
+	})
 	t.Run("provider error", func(t *testing.T) {
 		b := h.browser()
 		before := h.events.count(auth.ActionSignInRefused)
@@ -386,6 +431,9 @@ func TestSecurity08LocalRedirectOnly(t *testing.T) {
 	tests := []struct{ next, want string }{
 		{"/protected?x=1", "/protected?x=1"},
 		{"//evil.example", "/"},
+		// Three slashes: url.Parse reads no host in it, but a browser's Location does (the
+		// slash check, not the parse, refuses it).
+		{"///evil.example", "/"},
 		{"https://evil.example", "/"},
 		{"/\\evil.example", "/"},
 		{"\\\\evil.example", "/"},

@@ -148,6 +148,11 @@ func TestSecurity13PolicyChangeApplies(t *testing.T) {
 	if pg := get(t, op, "/d/acme.example"); pg.Status != http.StatusForbidden {
 		t.Errorf("after the group lost its rule: %d, want 403 on the very next request", pg.Status)
 	}
+	// The other pages read the policy in force too: the domain list no longer offers the
+	// domain; the operator has no other, so it says that no domain is shared with them.
+	if pg := get(t, op, "/"); pg.Status != http.StatusForbidden {
+		t.Errorf("the domain list after the group lost its rule = %d, want 403 (no domain shared)", pg.Status)
+	}
 	tok := csrf(t, op)
 	e.Sandbox.ResetCalls()
 	resp, _ := raw(t, op, http.MethodPost, "/d/acme.example/new", url.Values{"_csrf": {tok}, "logins": {"late"}, "mode": {"generate"}}, nil)
@@ -162,6 +167,46 @@ func TestSecurity13PolicyChangeApplies(t *testing.T) {
 	}
 	if pg := get(t, op, "/d/acme.example"); pg.Status != http.StatusOK {
 		t.Errorf("after the rule came back: %d, want 200", pg.Status)
+	}
+}
+
+// TestSecurity13AdminRemovalApplies: an administrator whose group leaves the policy's admins
+// loses what only administrators may do on the next request, the audit trail's check among
+// them, though the audit pages were opened under the old policy; and gets it back with the
+// group (the control: the refusal was the policy's).
+func TestSecurity13AdminRemovalApplies(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	admin := e.signIn("admin")
+	if pg := get(t, admin, "/audit"); pg.Status != http.StatusOK {
+		t.Fatalf("administrator on /audit = %d, want 200", pg.Status)
+	}
+	tok := csrf(t, admin)
+	orig, err := os.ReadFile(e.Policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	demoted := strings.Replace(string(orig), "groups: [smtp-admins]", "groups: [smtp-somebody-else]", 1)
+	if demoted == string(orig) {
+		t.Fatal("demo policy has no smtp-admins administrators to remove")
+	}
+	verify := func() int {
+		resp, _ := raw(t, admin, http.MethodPost, "/audit/verify", url.Values{"_csrf": {tok}}, http.Header{"Sec-Fetch-Site": {"same-origin"}})
+		return resp.StatusCode
+	}
+	for _, tc := range []struct {
+		policy string
+		admin  bool
+	}{{demoted, false}, {string(orig), true}} {
+		if err := os.WriteFile(e.Policy, []byte(tc.policy), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.App.ReloadPolicy(); err != nil {
+			t.Fatal(err)
+		}
+		if got := verify(); (got == http.StatusForbidden) == tc.admin {
+			t.Errorf("audit check with smtp-admins among the administrators: %v: %d, want 403 exactly when it is not", tc.admin, got)
+		}
 	}
 }
 

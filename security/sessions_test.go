@@ -340,6 +340,7 @@ func TestSecurity08LocalRedirectOnly(t *testing.T) {
 	for _, tc := range []struct{ next, wantPath string }{
 		{"/audit", "/audit"},
 		{"//evil.example/x", "/"},
+		{"///evil.example/x", "/"}, // no host to url.Parse, evil.example's to a browser
 		{"https://evil.example/x", "/"},
 		{"/\\evil.example", "/"},
 		{"http:evil.example", "/"},
