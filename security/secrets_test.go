@@ -255,7 +255,9 @@ func TestSecurity21UpstreamDeadline(t *testing.T) {
 	e := newEnv(t, options{MailgunTimeout: 3 * time.Second})
 	admin := e.signIn("admin")
 	// An upstream that hangs far longer than the client waits: only the deadline can answer.
-	e.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Latency: time.Hour})
+	// Two minutes, not an hour: without a deadline the list then answers 200 and the test fails,
+	// where it hung until the package's timeout.
+	e.Sandbox.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Latency: 2 * time.Minute})
 	pg := get(t, admin, "/d/newsletter.example.org")
 	if pg.Status != http.StatusGatewayTimeout {
 		t.Fatalf("list with a hanging Mailgun = %d, want 504", pg.Status)
