@@ -187,7 +187,7 @@ func Vars() []Var {
 		{"TRUSTED_PROXIES", "none (use the socket peer)", "TRUSTED_PROXIES=10.0.0.0/8,192.168.1.10/32", "CIDRs of proxies whose X-Forwarded-For/-Proto/-Host are believed"},
 		{"LOG_LEVEL", "info", "LOG_LEVEL=debug", "debug, info, warn or error"},
 		{"LOG_FORMAT", "json (demo: text)", "LOG_FORMAT=text", "json or text"},
-		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk)"},
+		{"AGE_WARNING_DAYS", "365", "AGE_WARNING_DAYS=180", "flag logins whose password is older than this many days (since created, or last reset through SMTP Desk; at most 106751)"},
 		{"SMTPDESK_SUPPORT", "none", "SMTPDESK_SUPPORT=the mail team, #mail-ops on Slack", "who users should ask for access or help, shown on the error and no-access pages (plain text, at most 200 characters)"},
 		{"AUDIT_RETENTION", "0 (keep forever)", "AUDIT_RETENTION=400d", "delete audit entries older than this (Go duration or Nd, at least 1d, at most 106751d)"},
 		{"METRICS_TOKEN", "none (no /metrics on the main listener)", "METRICS_TOKEN=m3tr1cs", "bearer token for /metrics on the main listener"},
@@ -330,6 +330,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 
 	cfg.AgeWarningDays = integer(get, &p, "AGE_WARNING_DAYS", 365, 1, "AGE_WARNING_DAYS=365")
+	if cfg.AgeWarningDays > maxDays {
+		// The cutoff is today less this many days: past what a date holds it wrapped around, to a
+		// day in the future for fifteen nines meant as "never", and every login was flagged.
+		p.add("AGE_WARNING_DAYS", "%q is more days than SMTP Desk can count (at most %d); use e.g. AGE_WARNING_DAYS=365", get("AGE_WARNING_DAYS"), maxDays)
+		cfg.AgeWarningDays = 365
+	}
 	cfg.Support = strings.TrimSpace(get("SMTPDESK_SUPPORT"))
 	if msg := supportProblem(cfg.Support); msg != "" {
 		p.add("SMTPDESK_SUPPORT", "%s; use plain text, e.g. SMTPDESK_SUPPORT=the mail team, #mail-ops on Slack", msg)

@@ -260,6 +260,10 @@ func TestProblems(t *testing.T) {
 		{"level", map[string]string{"LOG_LEVEL": "loud"}, nil, `LOG_LEVEL: "loud" is not a level; use debug, info, warn or error`},
 		{"format", map[string]string{"LOG_FORMAT": "xml"}, nil, `LOG_FORMAT: "xml" is not a format; use json or text`},
 		{"age", map[string]string{"AGE_WARNING_DAYS": "0"}, nil, `AGE_WARNING_DAYS: "0" is not a whole number of at least 1`},
+		// Fifteen nines, meant as "never": the cutoff, today less that many days, wrapped around
+		// to a date in the future, and every login was flagged as due for rotation.
+		{"age past what a date holds", map[string]string{"AGE_WARNING_DAYS": "999999999999999"}, nil, `AGE_WARNING_DAYS: "999999999999999" is more days than SMTP Desk can count (at most 106751)`},
+		{"age one day too many", map[string]string{"AGE_WARNING_DAYS": "106752"}, nil, `AGE_WARNING_DAYS: "106752" is more days than SMTP Desk can count (at most 106751)`},
 		{"retention", map[string]string{"AUDIT_RETENTION": "forever"}, nil, `AUDIT_RETENTION: "forever" is not a duration`},
 		{"max age past what a duration holds", map[string]string{"SESSION_MAX_AGE": "99999999d"}, nil, `SESSION_MAX_AGE: "99999999d" is not a positive duration`},
 		{"actions", map[string]string{"RATE_LIMIT_ACTIONS": "many"}, nil, `RATE_LIMIT_ACTIONS: "many" is not a whole number`},

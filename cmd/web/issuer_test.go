@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -91,5 +92,42 @@ func TestDemoRefusesMalformedSettings(t *testing.T) {
 		if !strings.Contains(err.Error(), name) {
 			t.Errorf("error %q does not name %s", err, name)
 		}
+	}
+}
+
+// TestDemoStartsDespiteSettingsItDoesNotUse: the demo brings its own sign-in, database, policy
+// and Mailgun, and names the settings it does not use in its banner (README, Configuration), so
+// one of those that is malformed, or names a file this machine lacks (a production environment
+// exported in the shell), does not stop it; it refused to start, naming them, though it would
+// not have read them. A setting it uses is still refused: MAILGUN_BASE_URL with a key file it
+// cannot read, since with a key the demo would call that Mailgun.
+func TestDemoStartsDespiteSettingsItDoesNotUse(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "absent")
+	unused := map[string]string{
+		"POLICY_FILE":       missing,
+		"SESSION_KEYS_FILE": missing,
+		"SMTPDESK_BASE_URL": "https://smtp-desk.corp.example/desk",
+		"DATABASE_URL":      "Postgres://db/smtpdesk",
+		"AGE_WARNING_DAYS":  "0",
+	}
+	_, out, stop := startDemo(t, envOf(unused), "-data", t.TempDir())
+	stop()
+	m := regexp.MustCompile(`Not used by the demo[^\n]*\n\s+(.*)\n`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("the banner does not name the settings the demo ignores:\n%s", out)
+	}
+	for name := range unused {
+		if !strings.Contains(m[1], name) {
+			t.Errorf("the banner's settings not used (%q) lack %s", m[1], name)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var refused testlog.Buffer
+	err := run(ctx, []string{"-demo", "-data", t.TempDir()},
+		envOf(map[string]string{"MAILGUN_BASE_URL": "http://127.0.0.1:9", "MAILGUN_API_KEY_FILE": missing}), &refused)
+	if err == nil || !strings.Contains(err.Error(), "MAILGUN_API_KEY_FILE") {
+		t.Errorf("the demo with MAILGUN_BASE_URL and an unreadable MAILGUN_API_KEY_FILE: %v, want it refused by name\n%s", err, refused.String())
 	}
 }

@@ -210,10 +210,11 @@ func runServer(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	setRuntimeDefaults(getenv)
 	if o.demo {
-		// The demo supplies what is missing, but a malformed setting is still refused by name:
-		// Validate with Demo set checks the values given (LOG_FORMAT, METRICS_PPROF, …), not
-		// whether the required ones are there.
-		if err := errors.Join(loadErr, cfg.Validate()); err != nil {
+		// The demo supplies what is missing, but a malformed setting it uses is still refused by
+		// name: Validate with Demo set checks the values given (LOG_FORMAT, METRICS_PPROF, …), not
+		// whether the required ones are there. One it does not use is named in its banner
+		// instead (demoIgnores).
+		if err := demoProblems(getenv, loadErr, cfg.Validate()); err != nil {
 			return fmt.Errorf("configuration has malformed settings (run with -help for every setting):\n%w", err)
 		}
 		return runDemo(ctx, cfg, o, getenv, stdout)
@@ -418,17 +419,53 @@ var demoHonours = map[string]bool{
 	"RATE_LIMIT_ACTIONS": true, "RATE_LIMIT_EXPORTS": true, "RATE_LIMIT_SIGNIN": true,
 }
 
+// demoUses says whether the demo uses the setting name (or the -addr flag): those of
+// demoHonours, and MAILGUN_BASE_URL with the API key when both are set, as the demo then calls
+// that Mailgun.
+func demoUses(getenv func(string) string, name string) bool {
+	switch name {
+	case "-addr":
+		return true
+	case "MAILGUN_BASE_URL", "MAILGUN_API_KEY", "MAILGUN_API_KEY_FILE":
+		return strings.TrimSpace(getenv("MAILGUN_BASE_URL")) != "" &&
+			(strings.TrimSpace(getenv("MAILGUN_API_KEY")) != "" || strings.TrimSpace(getenv("MAILGUN_API_KEY_FILE")) != "")
+	}
+	return demoHonours[name]
+}
+
+// demoProblems is the problems in errs (config.Problems from Load and Validate) with the
+// settings the demo uses, nil when there are none. The others are left out: the demo does not
+// read them, and its banner names them (demoIgnores). It refused to start on them, though a
+// production environment exported in the shell (POLICY_FILE=/etc/smtp-desk/policy.yaml, a
+// SESSION_KEYS_FILE in /run/secrets) names files a laptop does not have.
+func demoProblems(getenv func(string) string, errs ...error) error {
+	var kept config.Problems
+	var other []error // not a setting's problem: kept whole
+	for _, err := range errs {
+		ps, ok := errors.AsType[config.Problems](err)
+		if !ok {
+			other = append(other, err) // nil when there was none
+			continue
+		}
+		for _, p := range ps {
+			if demoUses(getenv, p.Var) {
+				kept = append(kept, p)
+			}
+		}
+	}
+	if len(kept) > 0 {
+		other = append([]error{kept}, other...)
+	}
+	return errors.Join(other...)
+}
+
 // demoIgnores names the settings in the environment that the demo does not use, so that the
 // banner can say so: an operator who sets DATABASE_URL or OIDC_ISSUER and adds -demo would
 // otherwise believe the demo runs on them.
-func demoIgnores(getenv func(string) string, cfg config.Config) []string {
-	ownMailgun := cfg.Mailgun.BaseURL != "" && cfg.Mailgun.APIKey.Reveal() != ""
+func demoIgnores(getenv func(string) string) []string {
 	var ignored []string
 	for _, v := range config.Vars() {
-		if getenv(v.Name) == "" || demoHonours[v.Name] {
-			continue
-		}
-		if ownMailgun && (v.Name == "MAILGUN_BASE_URL" || v.Name == "MAILGUN_API_KEY" || v.Name == "MAILGUN_API_KEY_FILE") {
+		if getenv(v.Name) == "" || demoUses(getenv, v.Name) {
 			continue
 		}
 		ignored = append(ignored, v.Name)
@@ -494,7 +531,7 @@ func runDemo(ctx context.Context, cfg config.Config, o options, getenv func(stri
 		host = u.Hostname() // -addr [::1]:8080, or 127.0.0.2
 	}
 	fmt.Fprintf(stdout, "  data in %s; listening on %s only.\n", d.DataDir, host)
-	if ignored := demoIgnores(getenv, cfg); len(ignored) > 0 {
+	if ignored := demoIgnores(getenv); len(ignored) > 0 {
 		fmt.Fprintf(stdout, "\n  Not used by the demo, which brings its own sign-in, database, policy and Mailgun:\n    %s\n  (run without -demo to use them)\n",
 			strings.Join(ignored, ", "))
 	}
