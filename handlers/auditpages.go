@@ -90,6 +90,9 @@ func (h *AuditPages) List(c echo.Context) error {
 		Outcomes: AuditOutcomes(),
 		Login:    q.Form.Login,
 	}
+	if !admin {
+		vm.Scope = auditScopeNote(h.policy.Current(), auth.UserFrom(c).PolicySubject())
+	}
 	vm.DateErrors, vm.DatesReversed = q.DateErrors, q.DatesReversed
 	vm.Zone, vm.ZoneAuto = q.ZoneName, q.ZoneName == "" && q.Form.From == "" && q.Form.To == ""
 	// The header's picker shows the filtered domain as the current one only when the user can
@@ -240,6 +243,37 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		At:       h.now(),
 		Took:     took,
 	}))
+}
+
+// scopeListMax is how many domains the audit page's scope note names; past it, it counts them.
+const scopeListMax = 5
+
+// auditScopeNote says, to a user who is not an administrator, which entries of the trail the
+// audit page and its exports show them (scopeFilter): those of the domains they may view. Without
+// it, a reviewer's "No entries match" for a user who acted only on other domains, or an
+// unfiltered trail without a single sign-in, read as "that user did nothing", "nobody signed in".
+func auditScopeNote(pol *policy.Policy, subj policy.Subject) string {
+	const rest = " Entries that name no domain (sign-ins, sign-outs, ended sessions, retention runs, exports of the trail) and the integrity check are for administrators only."
+	if pol.CanEveryDomain(subj, policy.ActView) {
+		return "You see the entries of every domain." + rest
+	}
+	named := pol.VisibleDomains(subj, pol.Domains())
+	which := fmt.Sprintf("the %d domains you may view (the Domain filter lists them)", len(named))
+	if len(named) <= scopeListMax {
+		which = andList(named) + ", the domains you may view"
+		if len(named) == 1 {
+			which = named[0] + ", the one domain you may view"
+		}
+	}
+	return "You see only the entries of " + which + "." + rest
+}
+
+// andList joins names as a sentence does: "a", "a and b", "a, b and c".
+func andList(names []string) string {
+	if len(names) <= 1 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }
 
 // adminOnlyAction reports whether the entries of action name no domain (sign-ins, sessions,

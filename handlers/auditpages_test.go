@@ -1358,3 +1358,49 @@ func TestAuditDomainOutsideScope(t *testing.T) {
 		t.Errorf("acme.example for an administrator: problems %q, %d rows", p.TestID("filter-problems").Text(), p.TestID("audit-row").Length())
 	}
 }
+
+// TestAuditPageSaysItsScope: the audit page tells a user who is not an administrator which
+// entries it shows them. A reviewer asking "what did this user do?" of someone who acted only on
+// a domain outside the reviewer's view got "No entries match these filters", and an unfiltered
+// trail without one sign-in, with nothing to say that entries were left out: both read as
+// answers ("nothing", "nobody signed in") when they were the reviewer's scope.
+func TestAuditPageSaysItsScope(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	seedAudit(t, e, 2, "acme.example", "credential.reset", "alice@acme.example") // by seed@test.example
+	tests := []struct {
+		persona string
+		want    []string // in the scope note; nil: no note
+	}{
+		{"reviewer", []string{"only the entries of example.com and newsletter.example.org, the domains you may view.",
+			"(sign-ins,", "the integrity check are for administrators only"}},
+		{"operator", []string{"only the entries of acme.example, the one domain you may view."}},
+		{"auditor", []string{"You see the entries of every domain.", "(sign-ins,", "for administrators only"}},
+		{"admin", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.persona, func(t *testing.T) {
+			c := e.signIn(t, tt.persona)
+			p := get(t, c, "/audit?actor=seed")
+			wantStatus(t, p, http.StatusOK)
+			note := strings.Join(strings.Fields(p.TestID("audit-scope").Text()), " ")
+			if tt.want == nil {
+				if note != "" {
+					t.Errorf("an administrator sees every entry, yet the page says %q", note)
+				}
+				return
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(note, w) {
+					t.Errorf("scope note %q lacks %q (rows: %d, empty state %q)", note, w,
+						p.TestID("audit-row").Length(), p.TestID("empty-state").Text())
+				}
+			}
+		})
+	}
+	// The reviewer's trail is empty (the entries are acme.example's): its empty state does not
+	// promise sign-ins, which it never shows them.
+	p := get(t, e.signIn(t, "reviewer"), "/audit")
+	if got := p.TestID("empty-state").Text(); !strings.Contains(got, "of your domains") || strings.Contains(got, "sign-in") {
+		t.Errorf("the reviewer's empty trail says %q", strings.Join(strings.Fields(got), " "))
+	}
+}

@@ -124,3 +124,36 @@ func TestExportAllLoginsFailures(t *testing.T) {
 		t.Error("the aborted export is not logged")
 	}
 }
+
+// TestHomeLinksTheRotationReport: the home page links the logins to rotate across the domains it
+// lists (/export.csv?rotate=1, with its search), as a domain's "To rotate" view links its own. The
+// export answered it, but no page led there: a reviewer asking which logins of all their domains
+// are due for rotation downloaded everything and sorted it by hand.
+func TestHomeLinksTheRotationReport(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "reviewer")
+	for _, tt := range []struct{ page, want string }{
+		{"/", "/export.csv?rotate=1"},
+		{"/?q=news", "/export.csv?rotate=1&q=news"},
+	} {
+		p := get(t, c, tt.page)
+		wantStatus(t, p, http.StatusOK)
+		link := p.TestID("export-all-rotate")
+		if href := link.AttrOr("href", ""); href != tt.want {
+			t.Errorf("%s: rotation report link = %q, want %q", tt.page, href, tt.want)
+		}
+		if title := link.AttrOr("title", ""); !strings.Contains(title, "older than 365 days") {
+			t.Errorf("%s: its title %q does not say the threshold", tt.page, title)
+		}
+	}
+	// It is the rotation report of those domains: every row is marked, and there are some.
+	rows := readLoginsCSV(t, e, "reviewer", "/export.csv?rotate=1&q=news")
+	if len(rows) == 0 {
+		t.Fatal("newsletter.example.org has no login to rotate: the seed should have some")
+	}
+	for _, r := range rows {
+		if r[0] != "newsletter.example.org" || r[6] != "yes" {
+			t.Errorf("row %v: want only newsletter.example.org's logins to rotate", r)
+		}
+	}
+}

@@ -132,9 +132,14 @@ func (h *HomePages) Home(c echo.Context) error {
 		// With a search asked for, its box too, where it can be changed or cleared.
 		ShowSearch: len(visible) > searchThreshold || q != "",
 		ExportURL:  "/export.csv",
+		// The rotation report across every domain listed: without a link of its own, only
+		// someone who knew the address found it, and a reviewer sorted the whole export by hand.
+		ExportRotateURL: "/export.csv?rotate=1",
+		AgeDays:         h.set.AgeWarningDays,
 	}
 	if q != "" {
 		vm.ExportURL += "?" + url.Values{"q": {q}}.Encode()
+		vm.ExportRotateURL += "&" + url.Values{"q": {q}}.Encode()
 	}
 	if len(problems) > 0 {
 		vm.Flashes = append(vm.Flashes, views.Flash{Kind: "warning", Message: strings.Join(problems, " ")})

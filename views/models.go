@@ -99,6 +99,10 @@ type HomeVM struct {
 	LastUsed   string
 	ShowSearch bool
 	ExportURL  string // the CSV of the listed domains' logins
+	// ExportRotateURL is the CSV of the listed domains' logins to rotate (password older than
+	// AgeDays days).
+	ExportRotateURL string
+	AgeDays         int
 	// Own is the user's own SMTP login when self-service is all they may do with it (a
 	// shortcut to resetting its password), nil otherwise.
 	Own *OwnLogin
@@ -354,6 +358,9 @@ type AuditVM struct {
 	Login    string // when showing one credential's history
 	// VerifyURL is the hash-chain check, for administrators; "" for everyone else.
 	VerifyURL string
+	// Scope says which entries the page and its exports show a user who is not an administrator
+	// (those of the domains they may view, no sign-ins); "" for an administrator, who sees all.
+	Scope string
 
 	// DateErrors are the date fields' own errors, by field ("from", "to"), shown under the field,
 	// which is marked invalid and described by it. DatesReversed: the from date is after the to
