@@ -1,14 +1,19 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/mailgun"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // The way back to the list after a create or a reset: the passwords page's "Done" link (and the
@@ -174,4 +179,106 @@ func hiddenChanged(all, shown []mailgun.Credential, changed map[string]bool, fil
 		return what + " not in this list: a password set now is not due for rotation."
 	}
 	return ""
+}
+
+// changedSince says, for each login the way back names as just changed (changed), when another
+// user changed it again after the viewer's own change (their newest create or reset of it that
+// Mailgun did not refuse) had finished: a reset (the password the viewer was just shown no longer
+// works), a delete or a delete all naming it, a create of it anew. all, when not nil, is the domain's whole list: a
+// login missing from it that a delete all of the domain ended after the viewer's change began
+// is said gone with it too, as the delete all's entry names only the logins listed before it
+// (a login created while it ran is not one of them). Resets that overlapped the viewer's are
+// not said here: the passwords page already warned of them. Before, the way back greeted the
+// viewer with "Password changed." while the password on the page they just left had been
+// replaced by a colleague's reset a moment later, and the list and the trail said nothing of it
+// on that page. The trail not answering says nothing.
+func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed map[string]bool, all []mailgun.Credential) []string {
+	logins := make([]string, 0, len(changed))
+	for l := range changed {
+		logins = append(logins, l)
+	}
+	slices.Sort(logins)
+	var notes []string
+	var deleteAll *store.AuditEntry // the domain's newest delete all, read once
+	deleteAllRead := false
+	for _, login := range logins {
+		es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: login, Limit: 20})
+		if err != nil {
+			return notes
+		}
+		mine := slices.IndexFunc(es, func(e store.AuditEntry) bool {
+			return sc.madeBy(e) && !refused(e) &&
+				(e.Action == audit.ActionCredentialCreate || e.Action == audit.ActionCredentialReset)
+		})
+		if mine < 0 {
+			continue
+		}
+		yours := es[mine]
+		if yours.CompletedAt == nil {
+			continue
+		}
+		name := loginName(login, all)
+		var note string
+		// all says whether the login is still there, when it was read.
+		present := slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, login) })
+		// The newest change since: a reset or a create begun once the viewer's had finished (one
+		// that overlapped it was warned of on the passwords page); a delete that finished after
+		// the viewer's change began, even one begun before it, as both succeeding means Mailgun
+		// deleted the login after the viewer's change (which would have found it gone), unless
+		// the list still has the login.
+		for i, e := range es {
+			if i == mine || sc.madeBy(e) || e.Outcome != audit.OutcomeOK {
+				continue
+			}
+			when := entryEnd(e).UTC().Format(trailTime)
+			switch after := !e.Time.Before(*yours.CompletedAt); {
+			case e.Action == audit.ActionCredentialReset && after:
+				note = fmt.Sprintf("%s reset the password of %s again on %s, after your change: a password you were shown for it no longer works. Ask them for the new one, or reset it again.", actorName(e), name, when)
+			case e.Action == audit.ActionCredentialCreate && after: // deleted, then made again
+				note = fmt.Sprintf("%s created %s anew on %s, after your change: a password you were shown for it no longer works.", actorName(e), name, when)
+			case (e.Action == audit.ActionCredentialDelete || e.Action == audit.ActionCredentialDeleteAll) &&
+				!entryEnd(e).Before(yours.Time) && !present:
+				note = fmt.Sprintf("%s deleted %s on %s, after your change: a password you were shown for it no longer works.", actorName(e), name, when)
+			}
+			if note != "" {
+				break
+			}
+		}
+		if note == "" && all != nil && !present {
+			if !deleteAllRead {
+				deleteAllRead = true
+				if da, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Action: audit.ActionCredentialDeleteAll, Limit: 1}); err == nil && len(da) > 0 {
+					deleteAll = &da[0]
+				}
+			}
+			if e := deleteAll; e != nil && e.Outcome == audit.OutcomeOK && !entryEnd(*e).Before(yours.Time) {
+				by := actorName(*e)
+				if sc.madeBy(*e) {
+					by = "you"
+				}
+				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it. A password you were shown for it no longer works.", name, sc.domain, by, entryEnd(*e).UTC().Format(trailTime))
+			}
+		}
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
+	return notes
+}
+
+// entryEnd is when the audit entry e's action finished: its completion, or its time for one
+// not completed.
+func entryEnd(e store.AuditEntry) time.Time {
+	if e.CompletedAt != nil {
+		return *e.CompletedAt
+	}
+	return e.Time
+}
+
+// loginName is login (lower case) as the domain's list all writes it, when it has it.
+func loginName(login string, all []mailgun.Credential) string {
+	if i := slices.IndexFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, login) }); i >= 0 {
+		return all[i].Login
+	}
+	return login
 }

@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // getFrom fetches path as a browser does after a click on a page of this site at referer ("" for
@@ -302,5 +304,132 @@ func TestChangedLeftOutOfTheViewIsSaid(t *testing.T) {
 	p = get(t, c, "/d/acme.example?rotate=1&changed=zz-hidden%40acme.example")
 	if got, want := info(p), "zz-hidden@acme.example is not in this list: a password set now is not due for rotation."; got != want {
 		t.Errorf("rotate view after a reset: note %q, want %q", got, want)
+	}
+}
+
+// TestWayBackSaysWhoChangedItSince: the way back from a change ("Done, back to the list") says
+// when another user changed the login again after it, so that the viewer learns the password
+// they were just shown no longer works: a colleague's reset a moment later (each page alone was
+// right, and the first user's list then greeted them with "Password changed."), a delete, one
+// that was already at Mailgun when the reset ran, and a delete all that ran while the login was
+// being created (its entry names only the logins listed before it). A change alone, or one only the viewer made again, says nothing of the kind.
+func TestWayBackSaysWhoChangedItSince(t *testing.T) {
+	const (
+		reset = "/d/acme.example/logins/bob/reset"
+		del   = "/d/acme.example/logins/bob/delete"
+		form  = "/d/acme.example/new"
+		all   = "/d/acme.example/delete-all"
+	)
+	tests := []struct {
+		name string
+		// change is the admin's change, after which meanwhile runs; it returns the passwords page.
+		change    func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page
+		meanwhile func(t *testing.T, e *env, owner *testflow.Client)
+		want      string
+	}{
+		{
+			name: "reset again",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, owner *testflow.Client) {
+				wantStatus(t, submit(t, owner, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
+			},
+			want: "Olga Owner reset the password of bob@acme.example again on ",
+		},
+		{
+			name: "deleted",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, owner *testflow.Client) {
+				wantStatus(t, submit(t, owner, del, del, map[string]string{}), http.StatusOK)
+			},
+			want: "Olga Owner deleted bob@acme.example on ",
+		},
+		{
+			name: "deleted while the reset ran",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				// The owner's delete is at Mailgun (its entry begun before the reset's) while
+				// the admin's reset goes through; Mailgun then deletes the login.
+				owner := e.signIn(t, "owner")
+				confirm := get(t, owner, del)
+				hold := make(chan struct{})
+				e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Hold: hold})
+				done := make(chan *testflow.Page, 1)
+				go func() { done <- sendAgain(t, owner, confirm, del, url.Values{}) }()
+				deadline := time.Now().Add(5 * time.Second)
+				for len(e.auditEntries(t, store.AuditFilter{Action: "credential.delete"})) < 1 && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				p := submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+				close(hold)
+				wantStatus(t, <-done, http.StatusOK)
+				return p
+			},
+			meanwhile: func(*testing.T, *env, *testflow.Client) {},
+			want:      "Olga Owner deleted bob@acme.example on ",
+		},
+		{
+			name: "created while all were deleted",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				// The owner's delete all is at Mailgun (its list read, its entry written) while
+				// the admin creates zed; Mailgun deletes zed with the others.
+				owner := e.signIn(t, "owner")
+				confirm := get(t, owner, all)
+				hold := make(chan struct{})
+				e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDeleteAll}, Hold: hold})
+				done := make(chan *testflow.Page, 1)
+				go func() {
+					done <- sendAgain(t, owner, confirm, all, url.Values{"confirm": {"acme.example"},
+						"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}})
+				}()
+				deadline := time.Now().Add(5 * time.Second)
+				for len(e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all"})) < 1 && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				p := submit(t, admin, form, form, map[string]string{"logins": "zed", "mode": "generate"})
+				close(hold)
+				wantStatus(t, <-done, http.StatusOK)
+				return p
+			},
+			meanwhile: func(*testing.T, *env, *testflow.Client) {},
+			want:      "zed@acme.example is no longer in acme.example: Olga Owner deleted all of its logins on ",
+		},
+		{
+			name: "alone",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, _ *testflow.Client) {
+				// The same user's own reset again (another tab) is theirs to know.
+				wantStatus(t, submit(t, e.signIn(t, "admin"), reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+			admin, owner := e.signIn(t, "admin"), e.signIn(t, "owner")
+			p := tt.change(t, e, admin)
+			wantStatus(t, p, http.StatusOK)
+			done := p.Find(`a[href*="changed="]`).Last().AttrOr("href", "")
+			if done == "" {
+				t.Fatalf("no way back from the passwords page: %.600s", p.Text())
+			}
+			tt.meanwhile(t, e, owner)
+			list := get(t, admin, done)
+			wantStatus(t, list, http.StatusOK)
+			flash := list.TestID("flash").Text()
+			if tt.want == "" {
+				if strings.Contains(flash, "after your change") || strings.Contains(flash, "no longer works") {
+					t.Errorf("the way back from a change nobody else followed warns: %q", flash)
+				}
+				return
+			}
+			if !strings.Contains(flash, tt.want) || !strings.Contains(flash, "no longer works") {
+				t.Errorf("the way back does not say %q; flashes %q", tt.want, flash)
+			}
+		})
 	}
 }

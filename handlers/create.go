@@ -198,6 +198,11 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	if len(out.Secrets) > 0 {
 		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain))
 	}
+	if len(made) > 0 {
+		if deleting := h.deletedMeanwhile(ctx, sc, pending.ID(), made); deleting != "" {
+			out.Flashes = append(out.Flashes, views.Flash{Kind: "warning", Message: upperFirst(deletingNote(deleting, made...))})
+		}
+	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))
 }

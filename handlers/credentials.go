@@ -84,6 +84,9 @@ func (h *CredentialPages) List(c echo.Context) error {
 		filterOnly int
 		// hiddenNote says that the logins just changed are left out of this view, and why.
 		hiddenNote string
+		// domainAll is the domain's whole list when this view read it (or its one page holds
+		// it), nil otherwise: whether a login just changed is still there (changedSince).
+		domainAll []mailgun.Credential
 	)
 	if filter == "" && !rotate {
 		list, err := h.lists.Page(ctx, sc.domain, paging.Skip(), paging.PerPage)
@@ -96,6 +99,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		// read, keeps the page asked for.
 		if len(changed) > 0 && firstChanged(list.Items, changed) < 0 && len(list.Items) < list.TotalCount && list.TotalCount <= loginCheckLimit {
 			if all, err := h.lists.All(ctx, sc.domain); err == nil {
+				domainAll = all
 				if i := firstChanged(all, changed); i >= 0 {
 					paging.Page = i/paging.PerPage + 1
 					lo := paging.Skip()
@@ -116,11 +120,15 @@ func (h *CredentialPages) List(c echo.Context) error {
 			}
 		}
 		items, total = list.Items, list.TotalCount
+		if paging.Skip() == 0 && len(items) == total {
+			domainAll = items
+		}
 	} else {
 		all, err := h.lists.All(ctx, sc.domain)
 		if err != nil {
 			return h.listError(c, sc, err)
 		}
+		domainAll = all
 		onlySystem = !slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return !rot.isSystem(cr) })
 		matches := selectLogins(all, filter, rotate, rot)
 		total = len(matches)
@@ -212,6 +220,11 @@ func (h *CredentialPages) List(c echo.Context) error {
 	}
 	if hiddenNote != "" {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "info", Message: hiddenNote})
+	}
+	if len(changed) > 0 {
+		for _, note := range h.changedSince(ctx, sc, changed, domainAll) {
+			page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: note})
+		}
 	}
 	if rot.unread {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: agesUnreadNote})
@@ -543,29 +556,37 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 		"Open "+sc.domain+" to see the logins it has.", 0, domainLink(sc))
 }
 
-// deletedBy says who deleted sc's login and when, when the audit trail's newest entry about it
-// is a delete (or a delete all) that succeeded: "you" for the user asking (the back button after a
-// delete led to "Someone may have deleted it"). before, when not 0, is the id of the entry of the
-// action that has just found the login gone: only older entries are read. The trail not
-// answering says nothing.
-func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope, before int64) (by string, at time.Time, ok bool) {
-	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Before: before, Limit: 1})
-	if err != nil || len(es) == 0 {
+// deletedBy says who deleted sc's login and when, when the audit trail's newest change of it is
+// a delete (or a delete all) that succeeded: "you" for the user asking (the back button after a
+// delete led to "Someone may have deleted it"). self, when not 0, is the id of the entry of the
+// action that has just found the login gone, which is passed over, as are the changes that
+// changed nothing (failed or refused: another stale row's try) and entries of no change (an
+// export): the delete may be older than self's entry, or newer, when it was begun while self's
+// action ran (a reset held at Mailgun while another user deleted the login, which read "someone
+// may have deleted it" while the trail named who). The trail not answering says nothing.
+func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope, self int64) (by string, at time.Time, ok bool) {
+	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Limit: 20})
+	if err != nil {
 		return "", time.Time{}, false
 	}
-	e := es[0]
-	if (e.Action != audit.ActionCredentialDelete && e.Action != audit.ActionCredentialDeleteAll) || e.Outcome != audit.OutcomeOK {
-		return "", time.Time{}, false
+	for _, e := range es {
+		if e.ID == self || refused(e) || !strings.HasPrefix(e.Action, "credential.") {
+			continue
+		}
+		if (e.Action != audit.ActionCredentialDelete && e.Action != audit.ActionCredentialDeleteAll) || e.Outcome != audit.OutcomeOK {
+			return "", time.Time{}, false
+		}
+		by = actorName(e)
+		if sc.madeBy(e) {
+			by = "you"
+		}
+		at = e.Time
+		if e.CompletedAt != nil {
+			at = *e.CompletedAt
+		}
+		return by, at, true
 	}
-	by = actorName(e)
-	if sc.madeBy(e) {
-		by = "you"
-	}
-	at = e.Time
-	if e.CompletedAt != nil {
-		at = *e.CompletedAt
-	}
-	return by, at, true
+	return "", time.Time{}, false
 }
 
 // whoDeleted is deletedBy as the pages of a gone login say it ("Olga Owner deleted it through

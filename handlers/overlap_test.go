@@ -154,3 +154,133 @@ func TestResetsAtTheSameMoment(t *testing.T) {
 		})
 	}
 }
+
+// TestGoneLoginNamesWhoDeletedIt: an action on a login another user deleted meanwhile says who
+// deleted it and when, however the entries interleave in the trail: a reset held at Mailgun
+// while another user's delete went through (the delete's entry newer than the reset's), and a
+// delete from a stale row after a third user's try on the same gone login failed (a failed
+// entry newer than the delete). Both read "someone may have deleted it" or "already gone"
+// alone, while the trail named who.
+func TestGoneLoginNamesWhoDeletedIt(t *testing.T) {
+	const (
+		reset = "/d/acme.example/logins/bob/reset"
+		del   = "/d/acme.example/logins/bob/delete"
+		want  = "Olga Owner deleted it through SMTP Desk on "
+	)
+	t.Run("deleted while a reset was at Mailgun", func(t *testing.T) {
+		e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+		admin, owner := e.signIn(t, "admin"), e.signIn(t, "owner")
+		resetForm, deleteForm := get(t, admin, reset), get(t, owner, del)
+		hold := make(chan struct{})
+		e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Hold: hold})
+		answer := make(chan *testflow.Page, 1)
+		go func() { answer <- sendAgain(t, admin, resetForm, reset, url.Values{"mode": {"generate"}}) }()
+		// The reset's pending entry is written (its call at Mailgun) before the delete begins.
+		deadline := time.Now().Add(5 * time.Second)
+		for len(e.auditEntries(t, store.AuditFilter{Action: "credential.reset"})) < 1 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		deleted := sendAgain(t, owner, deleteForm, del, url.Values{})
+		wantStatus(t, deleted, http.StatusOK)
+		close(hold)
+		p := <-answer
+		wantStatus(t, p, http.StatusNotFound)
+		if !strings.Contains(p.Text(), want) {
+			t.Errorf("the reset of a login deleted while it ran does not say who deleted it: %.600s", p.Text())
+		}
+	})
+	t.Run("deleted, then another try failed", func(t *testing.T) {
+		e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+		admin, owner, operator := e.signIn(t, "admin"), e.signIn(t, "owner"), e.signIn(t, "operator")
+		// The admin's and the operator's forms are open from their lists before the delete.
+		deleteForm, resetForm := get(t, admin, del), get(t, operator, reset)
+		wantStatus(t, submit(t, owner, del, del, map[string]string{}), http.StatusOK)
+		wantStatus(t, sendAgain(t, operator, resetForm, reset, url.Values{"mode": {"generate"}}), http.StatusNotFound)
+		p := sendAgain(t, admin, deleteForm, del, url.Values{})
+		wantStatus(t, p, http.StatusOK)
+		if flash := p.TestID("flash").Text(); !strings.Contains(flash, "already gone") || !strings.Contains(flash, want) {
+			t.Errorf("a delete from a stale row does not say who deleted the login: %q", flash)
+		}
+	})
+}
+
+// TestChangeWhileDeletedSaysSo: a create or a reset that went through while another user's
+// delete of the login, or delete all of the domain, was at Mailgun says so on its page: Mailgun
+// may delete the login right after, and the page said "Save this password now" for a login gone
+// a moment later. A delete all that ended before the change began, or a delete of another login,
+// says nothing.
+func TestChangeWhileDeletedSaysSo(t *testing.T) {
+	const (
+		reset = "/d/acme.example/logins/bob/reset"
+		form  = "/d/acme.example/new"
+	)
+	tests := []struct {
+		name          string
+		deletePage    string // the owner's delete, held at Mailgun ("" for none)
+		route         string
+		fields        url.Values
+		before        string // the owner's delete all, done before the change ("" for none)
+		path          string // the admin's change
+		change        map[string]string
+		want, wantSel string
+	}{
+		{name: "create during delete all", deletePage: "/d/acme.example/delete-all", route: sandbox.RouteDeleteAll,
+			fields: url.Values{"confirm": {"acme.example"}}, path: form, change: map[string]string{"logins": "zed", "mode": "generate"},
+			want: "Olga Owner is deleting every login of acme.example at the same moment, so Mailgun may have deleted it", wantSel: "flash"},
+		{name: "reset during its delete", deletePage: "/d/acme.example/logins/bob/delete", route: sandbox.RouteDelete,
+			fields: url.Values{}, path: reset, change: map[string]string{"mode": "generate"},
+			want: "Olga Owner is deleting bob@acme.example at the same moment", wantSel: "flash"},
+		{name: "typed reset during its delete", deletePage: "/d/acme.example/logins/bob/delete", route: sandbox.RouteDelete,
+			fields: url.Values{}, path: reset, change: map[string]string{"mode": "manual", "password": "Typed-during-delete-1", "password2": "Typed-during-delete-1"},
+			want: "Password for bob@acme.example changed, but Olga Owner is deleting bob@acme.example at the same moment", wantSel: "flash"},
+		{name: "reset during another's delete", deletePage: "/d/acme.example/logins/alice/delete", route: sandbox.RouteDelete,
+			fields: url.Values{}, path: reset, change: map[string]string{"mode": "generate"}},
+		{name: "create after delete all", before: "/d/acme.example/delete-all", path: form,
+			change: map[string]string{"logins": "zed", "mode": "generate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+			admin, owner := e.signIn(t, "admin"), e.signIn(t, "owner")
+			if tt.before != "" {
+				wantStatus(t, submit(t, owner, tt.before, tt.before, map[string]string{"confirm": "acme.example"}), http.StatusOK)
+			}
+			hold := make(chan struct{})
+			var deleted chan *testflow.Page
+			if tt.deletePage != "" {
+				confirm := get(t, owner, tt.deletePage)
+				if l := confirm.Find(`input[name="listed"]`); l.Length() > 0 {
+					tt.fields.Set("listed", l.AttrOr("value", ""))
+				}
+				e.SB.SetFaults(sandbox.Faults{Routes: []string{tt.route}, Hold: hold})
+				deleted = make(chan *testflow.Page, 1)
+				go func() { deleted <- sendAgain(t, owner, confirm, tt.deletePage, tt.fields) }()
+				// The delete's entry is written, its call at Mailgun, before the change begins.
+				deadline := time.Now().Add(5 * time.Second)
+				action := "credential.delete"
+				if tt.route == sandbox.RouteDeleteAll {
+					action = "credential.delete_all"
+				}
+				for len(e.auditEntries(t, store.AuditFilter{Action: action})) < 1 && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			p := submit(t, admin, tt.path, tt.path, tt.change)
+			close(hold)
+			if deleted != nil {
+				wantStatus(t, <-deleted, http.StatusOK)
+			}
+			wantStatus(t, p, http.StatusOK)
+			flash := p.TestID("flash").Text()
+			if tt.want == "" {
+				if strings.Contains(flash, "at the same moment") {
+					t.Errorf("a change no delete ran with warns: %q", flash)
+				}
+				return
+			}
+			if !strings.Contains(flash, tt.want) {
+				t.Errorf("the change's page does not say %q; flashes %q", tt.want, flash)
+			}
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -151,13 +153,17 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	h.lists.Invalidate(sc.domain)
 	h.pwSets.Forget(sc.domain) // the audit trail now holds this reset: the login is no longer old
 	overlap := h.otherReset(ctx, sc, pending.ID())
+	deleting := h.deletedMeanwhile(ctx, sc, pending.ID(), []string{sc.login})
 
 	// The list the form came from, showing this login (never its password).
 	done := doneURL(back, sc.domain, []string{sc.login})
 	if f.Mode == "manual" {
-		if overlap != "" {
+		switch {
+		case overlap != "":
 			h.flash(c, "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, overlap))
-		} else {
+		case deleting != "":
+			h.flash(c, "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, deletingNote(deleting, sc.login)))
+		default:
 			h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
 		}
 		return c.Redirect(http.StatusSeeOther, done)
@@ -180,6 +186,9 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	if overlap != "" && len(out.Secrets) > 0 {
 		out.Flashes = append(out.Flashes, views.Flash{Kind: "warning", Message: "This password may not be the login's: " + overlap})
+	}
+	if deleting != "" {
+		out.Flashes = append(out.Flashes, views.Flash{Kind: "warning", Message: upperFirst(deletingNote(deleting, sc.login))})
 	}
 	noStore(c)
 	return Render(c, http.StatusOK, views.Secrets(out))
@@ -261,4 +270,83 @@ func (s *site) flashFor(c echo.Context, path, kind, msg string) {
 	if err := auth.AddFlashFor(c, path, kind, msg); err != nil {
 		s.log.WarnContext(c.Request().Context(), "flash", "err", err)
 	}
+}
+
+// deletedMeanwhile says, for the create or reset whose audit entry is self (just completed) and
+// names logins, whether a delete of one of them, or a delete all of the domain, ran at the same
+// moment (in another tab or by another user; as otherReset counts it): Mailgun may have deleted
+// the login just after making it or setting its password, and the passwords page said "Save this
+// password now" for a login that was gone a moment later. A delete all's entry names only the
+// logins listed before it, so it counts for any login. It returns who did what ("Olga Owner is
+// deleting every login of acme.example at the same moment"), "" when none ran; the trail not
+// answering says nothing.
+func (h *CredentialPages) deletedMeanwhile(ctx context.Context, sc *scope, self int64, logins []string) string {
+	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Limit: 50})
+	if err != nil {
+		return ""
+	}
+	i := slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == self })
+	if i < 0 {
+		return ""
+	}
+	began := es[i].Time
+	for _, e := range es {
+		if e.ID == self || refused(e) {
+			continue
+		}
+		var what string
+		switch e.Action {
+		case audit.ActionCredentialDeleteAll:
+			what = "every login of " + sc.domain
+		case audit.ActionCredentialDelete:
+			j := slices.IndexFunc(logins, func(l string) bool {
+				return slices.ContainsFunc(e.Logins, func(n string) bool { return strings.EqualFold(n, l) })
+			})
+			if j < 0 {
+				continue
+			}
+			what = logins[j]
+		default:
+			continue
+		}
+		ran := !e.Time.Before(began) ||
+			(e.CompletedAt == nil && began.Sub(e.Time) < resetOverlapWindow) ||
+			(e.CompletedAt != nil && !e.CompletedAt.Before(began))
+		if !ran {
+			continue
+		}
+		by := actorName(e)
+		if sc.madeBy(e) {
+			by = "you (in another tab or window)"
+		}
+		did := "deleted"
+		switch e.Outcome {
+		case audit.OutcomePending:
+			did = "are deleting"
+			if !sc.madeBy(e) {
+				did = "is deleting"
+			}
+		case audit.OutcomeUnknown:
+			did = "may have deleted"
+		}
+		return fmt.Sprintf("%s %s %s at the same moment", by, did, what)
+	}
+	return ""
+}
+
+// deletingNote is what a passwords page (or a typed password's flash, after "but") says of a
+// delete that ran at the same moment as the change of logins (deletedMeanwhile's answer).
+func deletingNote(deleting string, logins ...string) string {
+	it, these := "it", "this password"
+	if len(logins) > 1 {
+		it, these = "them", "these passwords"
+	}
+	return fmt.Sprintf("%s, so Mailgun may have deleted %s right after this change. Check the list before using %s.", deleting, it, these)
+}
+
+// upperFirst is s with its first letter in upper case: a sentence that begins with a name or
+// with "you".
+func upperFirst(s string) string {
+	r, n := utf8.DecodeRuneInString(s)
+	return string(unicode.ToUpper(r)) + s[n:]
 }
