@@ -760,7 +760,9 @@ func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
 func logRequest(logger *slog.Logger, c echo.Context, status int, start time.Time) {
 	req := c.Request()
 	level := slog.LevelInfo
-	if healthPath(req.URL.Path) {
+	// Health checks and metrics scrapes come every few seconds from monitors: a line each would
+	// bury the users' requests. A scrape that is refused (a wrong token) is worth a line.
+	if healthPath(req.URL.Path) || req.URL.Path == MetricsPath && status == http.StatusOK {
 		level = slog.LevelDebug
 	}
 	logger.LogAttrs(req.Context(), level, "request",

@@ -269,6 +269,47 @@ func TestAccessLog(t *testing.T) {
 	}
 }
 
+// TestAccessLogQuietForMonitors: health checks and answered metrics scrapes are logged at Debug
+// (a scraper every 15 s wrote 5,760 Info lines a day among the users' requests); a refused
+// scrape, and every other request, at Info.
+func TestAccessLogQuietForMonitors(t *testing.T) {
+	e, logs := newBackboneEcho(t, MiddlewareConfig{})
+	e.GET(MetricsPath, func(c echo.Context) error {
+		if c.Request().Header.Get("Authorization") != "Bearer t" {
+			return echo.NewHTTPError(http.StatusUnauthorized)
+		}
+		return c.String(http.StatusOK, "# metrics")
+	})
+	e.GET("/d/:domain", func(c echo.Context) error { return c.String(http.StatusOK, "hello") })
+	scrape := httptest.NewRequest(http.MethodGet, MetricsPath, nil)
+	scrape.Header.Set("Authorization", "Bearer t")
+	for _, req := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/healthz", nil),
+		scrape,
+		httptest.NewRequest(http.MethodGet, MetricsPath, nil), // no token: 401
+		httptest.NewRequest(http.MethodGet, "/d/example.com", nil),
+	} {
+		serve(e, req)
+	}
+	want := map[string]string{"/healthz": "DEBUG", "/metrics 200": "DEBUG", "/metrics 401": "INFO", "/d/example.com": "INFO"}
+	got := map[string]string{}
+	for _, r := range logRecords(t, logs) {
+		if r["msg"] != "request" {
+			continue
+		}
+		key := r["path"].(string)
+		if key == MetricsPath {
+			key = fmt.Sprintf("%s %v", key, r["status"])
+		}
+		got[key] = r["level"].(string)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s logged at %q, want %s; log: %s", k, got[k], w, logs)
+		}
+	}
+}
+
 // TestAccessLogClientGone: a request its client left before any answer was sent is logged
 // with status 499 (nginx's "client closed request"), not with the 200 echo assumes of a
 // response nobody wrote, and not counted as answered.
