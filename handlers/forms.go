@@ -454,10 +454,15 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 	a.Form.Action = choice("action", AuditActions())
 	a.Form.Outcome = choice("outcome", AuditOutcomes())
 	if v := filterText(q.Get("tz")); v != "" && v != "UTC" {
-		if loc, err := loadZone(v); err != nil {
-			problem("The time zone %q was not applied: the dates are read as days in UTC.", clip(v, 64))
-		} else {
+		// The zone is named only when a date would be read in it: the page's script puts the
+		// viewer's in every search, and one this server cannot read (Chromium's "Etc/Unknown"
+		// where the system has none) named on a search by action alone was about nothing.
+		loc, err := loadZone(v)
+		switch {
+		case err == nil:
 			a.Zone, a.ZoneName = loc, v
+		case filterText(q.Get("from")) != "" || filterText(q.Get("to")) != "":
+			problem("The time zone %q was not applied: the dates are read as days in UTC.", clip(v, 64))
 		}
 	}
 	dateError := func(key, msg string) {
@@ -471,7 +476,7 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 		if v == "" {
 			return time.Time{}, ""
 		}
-		t, err := time.ParseInLocation(time.DateOnly, v, a.Location())
+		t, err := time.Parse(time.DateOnly, v)
 		switch {
 		case err != nil && dateShaped(v):
 			problem("The %s date %s was not applied: there is no such day.", key, v)
@@ -482,16 +487,18 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 			dateError(key, fmt.Sprintf("Not applied: %q is not a date (YYYY-MM-DD).", clip(v, 32)))
 			return time.Time{}, ""
 		}
-		return t, v
+		return dayStart(t.Year(), t.Month(), t.Day(), a.Location()), v
 	}
 	a.From, a.Form.From = date("from")
 	// Set or not by its text: 0001-01-01 is a day, Go's zero time, and "to" it is a filter
 	// that matches nothing, not one left out.
 	to, toText := date("to")
 	if toText != "" {
-		// AddDate keeps the zone, so this is the next day's start there, 23 or 25 hours on
-		// when the clocks change in between.
-		a.To, a.Form.To = to.AddDate(0, 0, 1), toText
+		// The next day's start in the zone, 23 or 25 hours on when the clocks change in between.
+		// From the day's name, not from its start: a day the clocks skip whole (Samoa's 30
+		// December 2011) starts when the next one does, and "to" it ends there.
+		day, _ := time.Parse(time.DateOnly, toText) // read above
+		a.To, a.Form.To = dayStart(day.Year(), day.Month(), day.Day()+1, a.Location()), toText
 	}
 	if !a.From.IsZero() && toText != "" && a.From.After(to) {
 		problem("The from date %s is after the to date %s, so no entry can match: swap them to see that period.", a.Form.From, a.Form.To)
@@ -629,6 +636,22 @@ func (a AuditQuery) Values() url.Values {
 		set("tz", a.ZoneName)
 	}
 	return v
+}
+
+// dayStart is the first instant of the day y-m-d in loc (d may overflow its month, as in
+// time.Date). It is midnight, but for a day whose midnight the clocks skip (Santiago, Havana,
+// Beirut go forward at 00:00): time.Date then answers an instant of the day before (23:00) or
+// the hour after (01:00 of that day), and the day begins when the new offset does.
+func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
+	y, m, d = time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date() // normalized: 32 January is 1 February
+	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if ty, tm, td := t.Date(); ty != y || tm != m || td != d {
+		// Still the day before: the day begins where this offset ends.
+		if _, end := t.ZoneBounds(); !end.IsZero() {
+			t = end
+		}
+	}
+	return t
 }
 
 // Location is the time zone the query's dates are days of: Zone, or UTC.

@@ -376,6 +376,10 @@ func TestParseAuditQuery(t *testing.T) {
 		{"from=2026-02-01&to=2026-01-31", views.AuditFilter{From: "2026-02-01", To: "2026-01-31"}, "from date 2026-02-01 is after the to date 2026-01-31, so no entry can match"},
 		{"from=2026-01-31&to=2026-01-31", views.AuditFilter{From: "2026-01-31", To: "2026-01-31"}, ""},
 		{"before=-3&before=x", views.AuditFilter{}, ""},
+		// A zone is read only for the dates: without any, one this server cannot read is no
+		// problem of the search (the page's script puts the browser's in every search).
+		{"tz=Etc%2FUnknown&action=credential.reset", views.AuditFilter{Action: "credential.reset"}, ""},
+		{"tz=Etc%2FUnknown&from=2026-01-02", views.AuditFilter{From: "2026-01-02"}, `time zone "Etc/Unknown" was not applied: the dates are read as days in UTC`},
 		// The first day Go can name is its zero time, and still a day: nothing is that old.
 		{"to=0001-01-01", views.AuditFilter{To: "0001-01-01"}, ""},
 		{"from=2026-01-01&to=0001-01-01", views.AuditFilter{From: "2026-01-01", To: "0001-01-01"}, "from date 2026-01-01 is after the to date 0001-01-01"},
@@ -405,6 +409,50 @@ func TestParseAuditQuery(t *testing.T) {
 	all, _ := url.ParseQuery("domain=%01&actor=%02&login=%03&action=x&outcome=y&from=z&to=w")
 	if got := ParseAuditQuery(all); len(got.Problems) != 7 || got.Form != (views.AuditFilter{}) || !got.From.IsZero() || !got.To.IsZero() {
 		t.Errorf("every filter malformed: %+v, want 7 problems and no filter", got)
+	}
+}
+
+// TestAuditDatesAreWholeDaysInTheZone: a date filter covers its day in the viewer's zone, from
+// the day's first instant to the next day's, including a day whose midnight the clocks skip
+// (Santiago, Havana and Beirut go forward at 00:00). Read as midnight there, the day began at
+// 23:00 the day before (Santiago, Havana) or "to" it ran on to 01:00 of the next day (Beirut).
+func TestAuditDatesAreWholeDaysInTheZone(t *testing.T) {
+	utc := func(s string) time.Time {
+		t.Helper()
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		zone, day    string
+		from, before time.Time // the day's first instant, and the next day's
+	}{
+		{"UTC", "2026-03-08", utc("2026-03-08T00:00:00Z"), utc("2026-03-09T00:00:00Z")},
+		{"Asia/Kolkata", "2026-03-10", utc("2026-03-09T18:30:00Z"), utc("2026-03-10T18:30:00Z")},
+		// 02:00 becomes 03:00: a 23-hour day that begins at midnight.
+		{"America/New_York", "2026-03-08", utc("2026-03-08T05:00:00Z"), utc("2026-03-09T04:00:00Z")},
+		// 00:00 becomes 01:00: the day begins at 01:00 -03, and the day before ends there.
+		{"America/Santiago", "2026-09-06", utc("2026-09-06T04:00:00Z"), utc("2026-09-07T03:00:00Z")},
+		{"America/Santiago", "2026-09-05", utc("2026-09-05T04:00:00Z"), utc("2026-09-06T04:00:00Z")},
+		{"America/Havana", "2026-03-08", utc("2026-03-08T05:00:00Z"), utc("2026-03-09T04:00:00Z")},
+		{"Asia/Beirut", "2026-03-29", utc("2026-03-28T22:00:00Z"), utc("2026-03-29T21:00:00Z")},
+		// Samoa skipped 30 December 2011 whole: that day is empty, not the day after.
+		{"Pacific/Apia", "2011-12-30", utc("2011-12-30T10:00:00Z"), utc("2011-12-30T10:00:00Z")},
+		// 24:00 becomes 23:00 the day before (Santiago going back): a 25-hour day.
+		{"America/Santiago", "2026-04-04", utc("2026-04-04T03:00:00Z"), utc("2026-04-05T04:00:00Z")},
+	}
+	for _, tt := range tests {
+		q := url.Values{"from": {tt.day}, "to": {tt.day}, "tz": {tt.zone}}
+		got := ParseAuditQuery(q)
+		if len(got.Problems) > 0 {
+			t.Errorf("%s in %s: problems %q", tt.day, tt.zone, got.Problems)
+		}
+		if !got.From.Equal(tt.from) || !got.To.Equal(tt.before) {
+			t.Errorf("%s in %s: from %s to %s, want from %s to %s", tt.day, tt.zone,
+				got.From.UTC().Format(time.RFC3339), got.To.UTC().Format(time.RFC3339), tt.from.Format(time.RFC3339), tt.before.Format(time.RFC3339))
+		}
 	}
 }
 

@@ -199,6 +199,24 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 // is not taken for one.
 const resetOverlapWindow = 5 * time.Minute
 
+// ranSince reports whether the action of the audit entry e ran at a moment at or after began
+// (the start of another action): begun since, or begun before and not finished by then (or left
+// pending less than resetOverlapWindow before it).
+func ranSince(e store.AuditEntry, began time.Time) bool {
+	return !e.Time.Before(began) ||
+		(e.CompletedAt == nil && began.Sub(e.Time) < resetOverlapWindow) ||
+		(e.CompletedAt != nil && !e.CompletedAt.Before(began))
+}
+
+// otherActor names who made the audit entry e of an action that ran at the same moment as
+// the user's own: "you (in another tab or window)" for the user.
+func otherActor(sc *scope, e store.AuditEntry) string {
+	if sc.madeBy(e) {
+		return "you (in another tab or window)"
+	}
+	return actorName(e)
+}
+
 // otherReset says, for the reset whose audit entry is self (just completed), whether another
 // reset of the same login ran at the same time, in another tab or by another user: one begun
 // while this one ran, or begun before it and not finished when it began (not one Mailgun
@@ -220,16 +238,10 @@ func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64)
 		if e.ID == self || e.Action != audit.ActionCredentialReset || refused(e) {
 			continue
 		}
-		ran := !e.Time.Before(began) ||
-			(e.CompletedAt == nil && began.Sub(e.Time) < resetOverlapWindow) ||
-			(e.CompletedAt != nil && !e.CompletedAt.Before(began))
-		if !ran {
+		if !ranSince(e, began) {
 			continue
 		}
-		by := actorName(e)
-		if sc.madeBy(e) {
-			by = "you (in another tab or window)"
-		}
+		by := otherActor(sc, e)
 		return fmt.Sprintf("%s reset it at the same moment, and Mailgun keeps whichever password it set last. "+
 			"Check that this one works, or reset it again once the other reset is done.", by)
 	}
@@ -274,10 +286,10 @@ func (s *site) flashFor(c echo.Context, path, kind, msg string) {
 
 // deletedMeanwhile says, for the create or reset whose audit entry is self (just completed) and
 // names logins, whether a delete of one of them, or a delete all of the domain, ran at the same
-// moment (in another tab or by another user; as otherReset counts it): Mailgun may have deleted
-// the login just after making it or setting its password, and the passwords page said "Save this
-// password now" for a login that was gone a moment later. A delete all's entry names only the
-// logins listed before it, so it counts for any login. It returns who did what ("Olga Owner is
+// moment (in another tab or by another user; ranSince, as otherReset counts it): Mailgun may
+// have deleted the login just after making it or setting its password, and the passwords page
+// said "Save this password now" for a login that was gone a moment later. A delete all's entry
+// names only the logins listed before it, so it counts for any login. It returns who did what ("Olga Owner is
 // deleting every login of acme.example at the same moment"), "" when none ran; the trail not
 // answering says nothing.
 func (h *CredentialPages) deletedMeanwhile(ctx context.Context, sc *scope, self int64, logins []string) string {
@@ -309,16 +321,10 @@ func (h *CredentialPages) deletedMeanwhile(ctx context.Context, sc *scope, self 
 		default:
 			continue
 		}
-		ran := !e.Time.Before(began) ||
-			(e.CompletedAt == nil && began.Sub(e.Time) < resetOverlapWindow) ||
-			(e.CompletedAt != nil && !e.CompletedAt.Before(began))
-		if !ran {
+		if !ranSince(e, began) {
 			continue
 		}
-		by := actorName(e)
-		if sc.madeBy(e) {
-			by = "you (in another tab or window)"
-		}
+		by := otherActor(sc, e)
 		did := "deleted"
 		switch e.Outcome {
 		case audit.OutcomePending:

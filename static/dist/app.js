@@ -297,7 +297,8 @@
   // The audit filters' dates are days in the time zone of the form's "tz" field, UTC when it is
   // empty. Where the page says it may (data-tz-auto: no zone and no date set yet), the viewer's
   // own zone goes in, and the date labels name it, so "to" a day is that day as the rows show it.
-  // A zone name the server cannot read is named on the page and the dates read as UTC days.
+  // A zone name the server cannot read is named on the page once a date is set, and the dates
+  // are read as UTC days.
   function initZone() {
     var input = document.querySelector('input[data-tz-auto]'), zone;
     if (!input) return;
