@@ -233,12 +233,12 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 			when := entryEnd(e).UTC().Format(trailTime)
 			switch after := !e.Time.Before(*yours.CompletedAt); {
 			case e.Action == audit.ActionCredentialReset && after:
-				note = fmt.Sprintf("%s reset the password of %s again on %s, after your change: a password you were shown for it no longer works. Ask them for the new one, or reset it again.", actorName(e), name, when)
+				note = fmt.Sprintf("%s reset the password of %s again on %s, after your change: the password your change gave it no longer works. Ask them for the new one, or reset it again.", actorName(e), name, when)
 			case e.Action == audit.ActionCredentialCreate && after: // deleted, then made again
-				note = fmt.Sprintf("%s created %s anew on %s, after your change: a password you were shown for it no longer works.", actorName(e), name, when)
+				note = fmt.Sprintf("%s created %s anew on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
 			case (e.Action == audit.ActionCredentialDelete || e.Action == audit.ActionCredentialDeleteAll) &&
 				!entryEnd(e).Before(yours.Time) && !present:
-				note = fmt.Sprintf("%s deleted %s on %s, after your change: a password you were shown for it no longer works.", actorName(e), name, when)
+				note = fmt.Sprintf("%s deleted %s on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
 			}
 			if note != "" {
 				break
@@ -256,7 +256,7 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				if sc.madeBy(*e) {
 					by = "you"
 				}
-				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it. A password you were shown for it no longer works.", name, sc.domain, by, entryEnd(*e).UTC().Format(trailTime))
+				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it. The password your change gave it no longer works.", name, sc.domain, by, entryEnd(*e).UTC().Format(trailTime))
 			}
 		}
 		if note != "" {
