@@ -259,7 +259,10 @@ func auditScopeNote(pol *policy.Policy, subj policy.Subject) string {
 	}
 	named := pol.VisibleDomains(subj, pol.Domains())
 	which := fmt.Sprintf("the %d domains you may view (the Domain filter lists them)", len(named))
-	if len(named) <= scopeListMax {
+	switch {
+	case len(named) == 0: // every role views, so only a policy of some future role gives none
+		which = "the domains you may view"
+	case len(named) <= scopeListMax:
 		which = andList(named) + ", the domains you may view"
 		if len(named) == 1 {
 			which = named[0] + ", the one domain you may view"
