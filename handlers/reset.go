@@ -220,8 +220,9 @@ func otherActor(sc *scope, e store.AuditEntry) string {
 // otherReset says, for the reset whose audit entry is self (just completed), whether another
 // reset of the same login ran at the same time, in another tab or by another user: one begun
 // while this one ran, or begun before it and not finished when it began (not one Mailgun
-// refused, nor one the policy refused). Mailgun keeps whichever password it set last, which neither page can tell, so the
-// password this page shows (or the one typed) may already be replaced: it returns what to say,
+// refused, nor one the policy refused). Mailgun keeps whichever password it set last, which
+// neither page can tell, so the password this page shows (or the one typed) may already be
+// replaced: it returns what to say,
 // "" when there was none. Before, both pages said "Save this password now", and one of the two
 // passwords never worked. The trail not answering says nothing.
 func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64) string {
@@ -229,11 +230,10 @@ func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64)
 	if err != nil {
 		return ""
 	}
-	i := slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == self })
-	if i < 0 {
+	began, ok := beganAt(es, self)
+	if !ok {
 		return ""
 	}
-	began := es[i].Time
 	for _, e := range es {
 		if e.ID == self || e.Action != audit.ActionCredentialReset || refused(e) {
 			continue
@@ -246,6 +246,16 @@ func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64)
 			"Check that this one works, or reset it again once the other reset is done.", by)
 	}
 	return ""
+}
+
+// beganAt is when the entry self of es began, ok false when es does not hold it (newer entries
+// have pushed it out of the few read).
+func beganAt(es []store.AuditEntry, self int64) (began time.Time, ok bool) {
+	i := slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == self })
+	if i < 0 {
+		return time.Time{}, false
+	}
+	return es[i].Time, true
 }
 
 // The detail of a reset's or a create's audit entry: whether the user had Mailgun generate the
@@ -289,19 +299,18 @@ func (s *site) flashFor(c echo.Context, path, kind, msg string) {
 // moment (in another tab or by another user; ranSince, as otherReset counts it): Mailgun may
 // have deleted the login just after making it or setting its password, and the passwords page
 // said "Save this password now" for a login that was gone a moment later. A delete all's entry
-// names only the logins listed before it, so it counts for any login. It returns who did what ("Olga Owner is
-// deleting every login of acme.example at the same moment"), "" when none ran; the trail not
-// answering says nothing.
+// names only the logins listed before it, so it counts for any login. It returns who did what
+// ("Olga Owner is deleting every login of acme.example at the same moment"), "" when none ran;
+// the trail not answering says nothing.
 func (h *CredentialPages) deletedMeanwhile(ctx context.Context, sc *scope, self int64, logins []string) string {
 	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Limit: 50})
 	if err != nil {
 		return ""
 	}
-	i := slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == self })
-	if i < 0 {
+	began, ok := beganAt(es, self)
+	if !ok {
 		return ""
 	}
-	began := es[i].Time
 	for _, e := range es {
 		if e.ID == self || refused(e) {
 			continue
