@@ -226,11 +226,7 @@ func otherActor(sc *scope, e store.AuditEntry) string {
 // "" when there was none. Before, both pages said "Save this password now", and one of the two
 // passwords never worked. The trail not answering says nothing.
 func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64) string {
-	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Limit: 20})
-	if err != nil {
-		return ""
-	}
-	began, ok := beganAt(es, self)
+	es, began, ok := h.aroundOwnEntry(ctx, store.AuditFilter{Domain: sc.domain, Login: sc.login, Limit: 20}, self)
 	if !ok {
 		return ""
 	}
@@ -248,14 +244,19 @@ func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64)
 	return ""
 }
 
-// beganAt is when the entry self of es began, ok false when es does not hold it (newer entries
-// have pushed it out of the few read).
-func beganAt(es []store.AuditEntry, self int64) (began time.Time, ok bool) {
+// aroundOwnEntry reads the newest entries of the trail matching f, which should hold the
+// action's own entry, self, and when that began; ok is false when the trail does not answer or
+// newer entries have pushed self out of the few read, and then nothing can be said.
+func (h *CredentialPages) aroundOwnEntry(ctx context.Context, f store.AuditFilter, self int64) (es []store.AuditEntry, began time.Time, ok bool) {
+	es, err := h.auditLog.ListAudit(ctx, f)
+	if err != nil {
+		return nil, time.Time{}, false
+	}
 	i := slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == self })
 	if i < 0 {
-		return time.Time{}, false
+		return nil, time.Time{}, false
 	}
-	return es[i].Time, true
+	return es, es[i].Time, true
 }
 
 // The detail of a reset's or a create's audit entry: whether the user had Mailgun generate the
@@ -303,11 +304,7 @@ func (s *site) flashFor(c echo.Context, path, kind, msg string) {
 // ("Olga Owner is deleting every login of acme.example at the same moment"), "" when none ran;
 // the trail not answering says nothing.
 func (h *CredentialPages) deletedMeanwhile(ctx context.Context, sc *scope, self int64, logins []string) string {
-	es, err := h.auditLog.ListAudit(ctx, store.AuditFilter{Domain: sc.domain, Limit: 50})
-	if err != nil {
-		return ""
-	}
-	began, ok := beganAt(es, self)
+	es, began, ok := h.aroundOwnEntry(ctx, store.AuditFilter{Domain: sc.domain, Limit: 50}, self)
 	if !ok {
 		return ""
 	}
