@@ -96,6 +96,36 @@ func TestDoneLeadsToTheChangedRow(t *testing.T) {
 	}
 }
 
+// TestWayBackWarningIsAnnounced: "Done" after a reset that another user then reset again leads
+// to the list with the changed row focused and a warning that the password just shown no longer
+// works. Screen readers were told only "Just changed: …. Its row has the focus.": the flashes are
+// not announced when a changed row takes the focus, so the warning went unsaid, and the focus,
+// on the row below it, never passed over it. The announcement leads with the warning.
+func TestWayBackWarningIsAnnounced(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	const domain, login = "acme.example", "bob@acme.example"
+	mine, theirs := srv.tab("wayback-mine"), srv.tab("wayback-theirs")
+	mine.signIn("operator")
+	theirs.signIn("admin")
+	for _, tb := range []*tab{mine, theirs} {
+		tb.wantStatus("list", tb.open("/d/"+domain), http.StatusOK)
+		tb.wait(rowLogin(login))
+		resetFromRow(tb, srv, domain, login)
+	}
+	mine.wantStatus("Done", mine.click(testid("done-link")), http.StatusOK)
+	mine.wait(rowSel)
+	warning := mine.text(testid("flash-warning"))
+	if !strings.Contains(warning, "Ada Admin reset the password of "+login+" again") {
+		t.Fatalf("the way back warns %q, want it to say who reset %s again", warning, login)
+	}
+	want := warning + " Just changed: " + login + ". Its row has the focus."
+	if !mine.eventually(fmt.Sprintf(`(document.getElementById("js-live") || {}).textContent === %q`, want)) {
+		t.Errorf("screen readers are told %q, want %q", mine.text("#js-live"), want)
+	}
+	mine.look("warned")
+}
+
 // rowShots photographs the screen around login's row (the viewport only, not the whole page),
 // on a desktop and a 375-pixel phone, in light and dark mode, when photographs are asked for.
 func (tb *tab) rowShots(name, login string) {

@@ -91,7 +91,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		Login:    q.Form.Login,
 	}
 	if !admin {
-		vm.Scope = auditScopeNote(h.policy.Current(), auth.UserFrom(c).PolicySubject())
+		vm.Scope, vm.ScopeMore = auditScopeNote(h.policy.Current(), auth.UserFrom(c).PolicySubject())
 	}
 	vm.DateErrors, vm.DatesReversed = q.DateErrors, q.DatesReversed
 	vm.Zone, vm.ZoneAuto = q.ZoneName, q.ZoneName == "" && q.Form.From == "" && q.Form.To == ""
@@ -252,10 +252,12 @@ const scopeListMax = 5
 // audit page and its exports show them (scopeFilter): those of the domains they may view. Without
 // it, a reviewer's "No entries match" for a user who acted only on other domains, or an
 // unfiltered trail without a single sign-in, read as "that user did nothing", "nobody signed in".
-func auditScopeNote(pol *policy.Policy, subj policy.Subject) string {
-	const rest = " Entries that name no domain (sign-ins, sign-outs, ended sessions, retention runs, exports of the trail) and the integrity check are for administrators only."
+// scope is one sentence, always shown; more names what only administrators see, which the page
+// keeps under a disclosure (its six lines on a phone pushed the filters out of sight).
+func auditScopeNote(pol *policy.Policy, subj policy.Subject) (scope, more string) {
+	more = "Sign-ins, sign-outs, ended sessions, retention runs and exports of the trail name no domain: they and the integrity check are for administrators only."
 	if pol.CanEveryDomain(subj, policy.ActView) {
-		return "You see the entries of every domain." + rest
+		return "You see the entries of every domain.", more
 	}
 	named := pol.VisibleDomains(subj, pol.Domains())
 	which := fmt.Sprintf("the %d domains you may view (the Domain filter lists them)", len(named))
@@ -268,7 +270,7 @@ func auditScopeNote(pol *policy.Policy, subj policy.Subject) string {
 			which = named[0] + ", the one domain you may view"
 		}
 	}
-	return "You see only the entries of " + which + "." + rest
+	return "You see only the entries of " + which + ".", more
 }
 
 // andList joins names as a sentence does: "a", "a and b", "a, b and c".

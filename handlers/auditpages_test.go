@@ -1372,9 +1372,9 @@ func TestAuditPageSaysItsScope(t *testing.T) {
 		want    []string // in the scope note; nil: no note
 	}{
 		{"reviewer", []string{"only the entries of example.com and newsletter.example.org, the domains you may view.",
-			"(sign-ins,", "the integrity check are for administrators only"}},
+			"Sign-ins, sign-outs,", "the integrity check are for administrators only"}},
 		{"operator", []string{"only the entries of acme.example, the one domain you may view."}},
-		{"auditor", []string{"You see the entries of every domain.", "(sign-ins,", "for administrators only"}},
+		{"auditor", []string{"You see the entries of every domain.", "Sign-ins, sign-outs,", "for administrators only"}},
 		{"admin", nil},
 	}
 	for _, tt := range tests {
@@ -1394,6 +1394,15 @@ func TestAuditPageSaysItsScope(t *testing.T) {
 					t.Errorf("scope note %q lacks %q (rows: %d, empty state %q)", note, w,
 						p.TestID("audit-row").Length(), p.TestID("empty-state").Text())
 				}
+			}
+			// One sentence shows; what only administrators see is under a disclosure whose
+			// summary names sign-ins (six lines on a phone pushed the filters out of sight).
+			more := p.Find(`[data-testid="audit-scope"] details`)
+			if summary := more.Find("summary").Text(); !strings.Contains(summary, "sign-ins") {
+				t.Errorf("the scope note's disclosure is %q, want a summary naming sign-ins", summary)
+			}
+			if hidden := strings.Join(strings.Fields(more.Find("p").Text()), " "); !strings.Contains(hidden, "for administrators only") {
+				t.Errorf("the scope note's disclosure holds %q, want what only administrators see", hidden)
 			}
 		})
 	}

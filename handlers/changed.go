@@ -238,7 +238,7 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				note = fmt.Sprintf("%s created %s anew on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
 			case (e.Action == audit.ActionCredentialDelete || e.Action == audit.ActionCredentialDeleteAll) &&
 				!entryEnd(e).Before(yours.Time) && !present:
-				note = fmt.Sprintf("%s deleted %s on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
+				note = fmt.Sprintf("%s deleted %s on %s, after your change: the login no longer works.", actorName(e), name, when)
 			}
 			if note != "" {
 				break
@@ -256,7 +256,7 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				if sc.madeBy(*e) {
 					by = "you"
 				}
-				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it. The password your change gave it no longer works.", name, sc.domain, by, entryEnd(*e).UTC().Format(trailTime))
+				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it: the login no longer works.", name, sc.domain, by, entryEnd(*e).UTC().Format(trailTime))
 			}
 		}
 		if note != "" {

@@ -418,16 +418,25 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 		// worth loading again, as on every other error page that does (ErrorHandler): "Try
 		// again", to the same address, so the page, filter and page size are not lost to "Back
 		// to domains", the only way on. After a POST the same address would not send it again.
-		again, next := "Reload the page", (*views.Link)(nil)
-		if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
-			again, next = "Try again", &views.Link{Label: "Try again", URL: templ.SafeURL(auth.SafeNext(c.Request().URL.RequestURI()))}
+		// A page that only reads changed nothing, and its button says "Try again": the hint
+		// says only when (the page's wait does once Mailgun names one), where it said "Nothing
+		// was changed. Try again …" above "Try again in 90 seconds" and a "Try again" button.
+		var hint string
+		var next *views.Link
+		switch m := c.Request().Method; {
+		case m == http.MethodGet || m == http.MethodHead:
+			next = &views.Link{Label: "Try again", URL: templ.SafeURL(auth.SafeNext(c.Request().URL.RequestURI()))}
+			if wait == 0 {
+				hint = "Try again in a moment."
+			}
+		case wait > 0: // the page says how long: not "a moment" as well
+			hint = "Nothing was changed. Reload the page once the wait below is over."
+		default:
+			hint = "Nothing was changed. Reload the page in a moment."
 		}
-		hint := "Nothing was changed. " + again + " in a moment."
-		if wait > 0 { // the page says how long: not "a moment" as well
-			hint = "Nothing was changed. " + again + " once the wait below is over."
-		}
+		// Mailgun's words for its 429, as on every other page (classifyError).
 		return h.errorPageNext(c, http.StatusTooManyRequests, "Mailgun is rate-limiting SMTP Desk",
-			"Mailgun is answering too many requests right now.", hint, wait, next)
+			"Mailgun asked SMTP Desk to slow down.", hint, wait, next)
 	}
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
 }

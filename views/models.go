@@ -361,6 +361,9 @@ type AuditVM struct {
 	// Scope says which entries the page and its exports show a user who is not an administrator
 	// (those of the domains they may view, no sign-ins); "" for an administrator, who sees all.
 	Scope string
+	// ScopeMore says what only administrators see (entries naming no domain, the integrity
+	// check), under a disclosure after Scope.
+	ScopeMore string
 
 	// DateErrors are the date fields' own errors, by field ("from", "to"), shown under the field,
 	// which is marked invalid and described by it. DatesReversed: the from date is after the to

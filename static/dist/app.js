@@ -111,7 +111,8 @@
   // Flashes: the dismiss button is hidden until this script shows it. A flash comes with the
   // page, in a status region, and a screen reader announces only what changes in a live region
   // once the page is there: its words are said again through the script's live region. On a
-  // list that "Done" leads to, initChanged says which row changed instead, as its flash does.
+  // list that "Done" leads to, initChanged says which row changed instead, as its flash does,
+  // after any warning.
   function initFlashes() {
     var words = [];
     document.querySelectorAll('[data-flash] > p').forEach(function (p) {
@@ -472,8 +473,16 @@
     if (target) target.focus({ preventScroll: true });
     row.scrollIntoView({ block: 'center' });
     var login = row.getAttribute('data-login');
-    announce(rows.length === 1 ? 'Just changed: ' + login + '. Its row has the focus.'
+    // The flashes are not announced on their own here (initFlashes), and the focus goes past
+    // them to the row: a warning among them (another user reset or deleted the login since) is
+    // said first, or a screen reader would hear only that the row changed.
+    var warnings = [];
+    document.querySelectorAll('[data-flash][data-kind="warning"] > p, [data-flash][data-kind="error"] > p').forEach(function (p) {
+      warnings.push(p.textContent.trim());
+    });
+    warnings.push(rows.length === 1 ? 'Just changed: ' + login + '. Its row has the focus.'
       : 'Just changed: ' + rows.length + ' logins on this page, from ' + login + '. Its row has the focus.');
+    announce(warnings.join(' '));
     row.addEventListener('focusout', function (ev) {
       // Moving within the row, or to another window and back, is not moving on.
       if ((ev.relatedTarget && row.contains(ev.relatedTarget)) || !document.hasFocus()) return;
