@@ -159,7 +159,14 @@ func classifyError(err error) userError {
 			p.again = false // until the administrator changes the key
 			return p
 		case me.StatusCode >= 500:
-			return statusDefaults(http.StatusBadGateway)
+			p := statusDefaults(http.StatusBadGateway)
+			if me.RetryAfter > 0 {
+				// Mailgun said when to come back (a 503's Retry-After): the page says that wait,
+				// not "a few minutes".
+				p.retryAfter = me.RetryAfter
+				p.hint = "If it keeps happening, tell your administrator and quote the request id."
+			}
+			return p
 		default:
 			p := statusDefaults(http.StatusBadGateway)
 			p.heading, p.message = "Mailgun refused the request", "Mailgun did not accept what SMTP Desk sent."

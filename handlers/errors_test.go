@@ -44,6 +44,8 @@ func TestErrorHandlerMapping(t *testing.T) {
 		{"mailgun 403", &mailgun.Error{StatusCode: 403, Message: secretDetail}, 502, "refused", "Mailgun key was refused", "", "ERROR"},
 		{"mailgun 500", &mailgun.Error{StatusCode: 500, Message: secretDetail}, 502, "Mailgun is unavailable", "", "", "ERROR"},
 		{"mailgun 503", &mailgun.Error{StatusCode: 503, Message: secretDetail}, 502, "Mailgun is unavailable", "", "", "ERROR"},
+		// Mailgun down for maintenance, saying for how long: the page says that wait.
+		{"mailgun 503 with Retry-After", &mailgun.Error{StatusCode: 503, Message: secretDetail, RetryAfter: 20 * time.Second}, 502, "Mailgun is unavailable", "", "20", "ERROR"},
 		{"mailgun 400", &mailgun.Error{StatusCode: 400, Message: secretDetail}, 502, "Mailgun refused the request", "", "", "ERROR"},
 		{"bad response", fmt.Errorf("list: %w: %s", mailgun.ErrBadResponse, secretDetail), 502, "Mailgun is unavailable", "", "", "ERROR"},
 		{"transport timeout", &mailgun.TransportError{Method: "GET", Endpoint: "list", Err: fmt.Errorf("%s: %w", secretDetail, context.DeadlineExceeded)}, 504, "Mailgun did not answer in time", "", "", "ERROR"},
