@@ -183,12 +183,13 @@ func hiddenChanged(all, shown []mailgun.Credential, changed map[string]bool, fil
 
 // changedSince says, for each login the way back names as just changed (changed), when another
 // user changed it again after the viewer's own change (their newest create or reset of it that
-// Mailgun did not refuse) had finished: a reset (the password the viewer was just shown no longer
-// works), a delete or a delete all naming it, a create of it anew. all, when not nil, is the domain's whole list: a
-// login missing from it that a delete all of the domain ended after the viewer's change began
-// is said gone with it too, as the delete all's entry names only the logins listed before it
-// (a login created while it ran is not one of them). Resets that overlapped the viewer's are
-// not said here: the passwords page already warned of them. Before, the way back greeted the
+// Mailgun did not refuse) had finished: a reset (the password the viewer's change gave it,
+// generated or typed, no longer works), a delete or a delete all naming it, a create of it
+// anew. all, when not nil, is the domain's whole list: a login missing from it that a delete
+// all of the domain ended after the viewer's change began is said gone with it too, as the
+// delete all's entry names only the logins listed before it (a login created while it ran is
+// not one of them). Resets that overlapped the viewer's are not said here: the passwords page
+// already warned of them. Before, the way back greeted the
 // viewer with "Password changed." while the password on the page they just left had been
 // replaced by a colleague's reset a moment later, and the list and the trail said nothing of it
 // on that page. The trail not answering says nothing.

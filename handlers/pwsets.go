@@ -58,8 +58,9 @@ func passwordSetsFor(src AuditLog, ttl time.Duration, now func() time.Time, log 
 // good.
 const maxPasswordSetDomains = 1000
 
-// lastOKTimeout bounds the audit query behind a domain's password ages, which runs detached
-// from the request that started it (shared).
+// lastOKTimeout bounds the audit queries behind a domain's password ages and system logins
+// (LastOK, then NewestOKMarked), together; they run detached from the request that started
+// them (shared).
 const lastOKTimeout = 5 * time.Second
 
 // entry is what is known of domain, read from the audit trail when it is not kept: its logins
