@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/smtpdesk/smtpdesk/internal/testclock"
 	"github.com/smtpdesk/smtpdesk/internal/testpg"
@@ -92,7 +93,8 @@ func TestClassify(t *testing.T) {
 	}
 	t.Run("long message truncated", func(t *testing.T) {
 		_, _, msg := Classify(&mailgun.Error{StatusCode: 400, Message: long})
-		if len(msg) > MaxMessageLen || !strings.HasSuffix(msg, "…") || !strings.HasPrefix(long, strings.TrimSuffix(msg, "…")) {
+		// The cut falls inside an "é" (500-3 bytes is odd): it must move back to the rune's start.
+		if len(msg) > MaxMessageLen || !utf8.ValidString(msg) || !strings.HasSuffix(msg, "…") || !strings.HasPrefix(long, strings.TrimSuffix(msg, "…")) {
 			t.Errorf("truncated message len %d: %q", len(msg), msg)
 		}
 	})
@@ -239,6 +241,8 @@ func TestBeginRecordsDetail(t *testing.T) {
 		// Answered as made, and none of it was: failed, never ok.
 		{"not done", "Mailgun did not create x@example.com.", true, nil, "Mailgun did not create x@example.com.", OutcomeFailed},
 		{"refused", "", false, &mailgun.Error{StatusCode: 400, Message: "Password too short"}, "Password too short", OutcomeFailed},
+		// The note says what a success did; a refusal keeps Mailgun's own message.
+		{"refused, with a note", "Mailgun deleted 3 logins.", false, &mailgun.Error{StatusCode: 400, Message: "Password too short"}, "Password too short", OutcomeFailed},
 		{"no answer", "", false, &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time", OutcomeUnknown},
 		// NotDone says what an answered change made; it does not turn a lost answer into failed.
 		{"no answer, not done", "", true, &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time", OutcomeUnknown},
@@ -541,6 +545,9 @@ type fakeAppender struct {
 	mu          sync.Mutex
 	entries     []store.AuditEntry
 	completeErr error
+	// completeErrs, when set, are CompleteAudit's answers in turn (then completeErr's).
+	completeErrs []error
+	completes    int
 }
 
 func (f *fakeAppender) AppendAudit(_ context.Context, e store.AuditEntry) (int64, error) {
@@ -555,7 +562,49 @@ func (f *fakeAppender) AppendAuditAgain(ctx context.Context, e store.AuditEntry,
 }
 
 func (f *fakeAppender) CompleteAudit(context.Context, int64, string, int, string, time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.completes++
+	if len(f.completeErrs) > 0 {
+		err := f.completeErrs[0]
+		f.completeErrs = f.completeErrs[1:]
+		return err
+	}
 	return f.completeErr
+}
+
+// TestCompleteAfterALostAnswer: a completion tried again after the database did not answer
+// (store.ErrUnavailable) and then found already written (store.ErrAlreadyCompleted) was written
+// by the attempt whose answer was lost: Complete succeeds. The same answer to a first attempt is
+// no such thing, and is reported.
+func TestCompleteAfterALostAnswer(t *testing.T) {
+	unavailable := fmt.Errorf("store: complete audit: %w", store.ErrUnavailable)
+	already := fmt.Errorf("store: complete audit: %w", store.ErrAlreadyCompleted)
+	for _, tt := range []struct {
+		name      string
+		errs      []error
+		wantErr   error // nil for success
+		wantCalls int
+	}{
+		{"written by the lost attempt", []error{unavailable, already}, nil, 2},
+		{"written after an outage", []error{unavailable, unavailable, nil}, nil, 3},
+		{"already completed at once", []error{already}, store.ErrAlreadyCompleted, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAppender{completeErrs: tt.errs}
+			p, err := NewRecorder(f, nil).Begin(context.Background(), alice, meta, ActionCredentialReset, "d.example", "", []string{"x@d.example"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = p.Complete(context.Background(), nil)
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Errorf("Complete = %v, want %v", err, tt.wantErr)
+			}
+			if f.completes != tt.wantCalls {
+				t.Errorf("CompleteAudit called %d times, want %d", f.completes, tt.wantCalls)
+			}
+		})
+	}
 }
 
 func TestCompleteReportsWriteFailure(t *testing.T) {
@@ -697,14 +746,16 @@ func TestRunRetention(t *testing.T) {
 	t.Run("failure after some batches counts what was deleted", func(t *testing.T) {
 		// The store deletes in batches and keeps the batches done when a later one fails: the
 		// trail's only record of those entries' removal is this run's entry.
-		r := &fakeRetainer{calls: make(chan time.Time, 1), n: 2000, err: errors.New("context deadline exceeded")}
-		f := &fakeAppender{}
-		n, err := RetainOnce(context.Background(), r, time.Hour, time.Now, NewRecorder(f, nil))
-		if n != 2000 || err == nil {
-			t.Errorf("RetainOnce = %d, %v; want 2000 and the delete error", n, err)
-		}
-		if len(f.entries) != 1 || f.entries[0].Outcome != OutcomeFailed || !strings.Contains(f.entries[0].Detail, "deleted 2000 entries") {
-			t.Errorf("recorded = %+v, want one failed retention event counting the 2000 entries deleted", f.entries)
+		for _, deleted := range []int64{1, 2000} {
+			r := &fakeRetainer{calls: make(chan time.Time, 1), n: deleted, err: errors.New("context deadline exceeded")}
+			f := &fakeAppender{}
+			n, err := RetainOnce(context.Background(), r, time.Hour, time.Now, NewRecorder(f, nil))
+			if n != deleted || err == nil {
+				t.Errorf("RetainOnce = %d, %v; want %d and the delete error", n, err, deleted)
+			}
+			if want := fmt.Sprintf("deleted %d entries", deleted); len(f.entries) != 1 || f.entries[0].Outcome != OutcomeFailed || !strings.Contains(f.entries[0].Detail, want) {
+				t.Errorf("recorded = %+v, want one failed retention event counting the %d entries deleted", f.entries, deleted)
+			}
 		}
 	})
 	t.Run("a stop mid-run is no failure", func(t *testing.T) {

@@ -100,12 +100,18 @@ func TestDoneShowsTheChangedLogin(t *testing.T) {
 			"/d/example.com?page=2&per_page=100", []string{"user150@example.com"}, "101–200 of 252"},
 		{"reset from elsewhere: the page is found", reset("user150@example.com"), "", generate,
 			"/d/example.com", []string{"user150@example.com"}, "101–200 of 252"},
+		// The last login of page 1 (postmaster@ is first): the page is counted from 0-based index 99.
+		{"reset from elsewhere of a page's last login", reset("user099@example.com"), "/d/example.com?page=3", generate,
+			"/d/example.com?page=3", []string{"user099@example.com"}, "1–100 of 252"},
 		{"manual reset from a page that does not hold it", reset("user010@example.com"), "/d/example.com?page=3&per_page=25", manual,
 			"/d/example.com?page=3&per_page=25", []string{"user010@example.com"}, "1–25 of 252"},
 		{"reset of an odd login from a filter", reset(odd), "/d/example.com?q=brien&junk=1", generate,
 			"/d/example.com?q=brien", []string{odd}, "1 of 1"},
 		{"reset from a filter's first page: the match is on its third", reset("user150@example.com"), "/d/example.com?q=user1&per_page=25", generate,
 			"/d/example.com?per_page=25&q=user1", []string{"user150@example.com"}, "51–75 of 100"},
+		// The first match of the filter's second page: the page after the one asked for.
+		{"reset from a filter's first page: the match opens its second", reset("user125@example.com"), "/d/example.com?q=user1&per_page=25", generate,
+			"/d/example.com?per_page=25&q=user1", []string{"user125@example.com"}, "26–50 of 100"},
 		{"a Referer from another site is not followed", reset("user001@example.com"), "http://evil.example/d/example.com?page=2", generate,
 			"/d/example.com", []string{"user001@example.com"}, "1–100 of 252"},
 		{"create: the new login is on the last page", "/d/example.com/new", "/d/example.com?per_page=50", map[string]string{"logins": "newbie\nnewbie2", "mode": "generate"},
@@ -305,6 +311,11 @@ func TestChangedLeftOutOfTheViewIsSaid(t *testing.T) {
 	if got, want := info(p), "zz-hidden@acme.example is not in this list: a password set now is not due for rotation."; got != want {
 		t.Errorf("rotate view after a reset: note %q, want %q", got, want)
 	}
+	// A filter that matches it, in the "To rotate" view: the rotation leaves it out, not the filter.
+	p = get(t, c, "/d/acme.example?q=zz&rotate=1&changed=zz-hidden%40acme.example")
+	if got, want := info(p), "zz-hidden@acme.example is not in this list: a password set now is not due for rotation."; got != want {
+		t.Errorf("filtered rotate view after a reset: note %q, want %q", got, want)
+	}
 }
 
 // TestWayBackSaysWhoChangedItSince: the way back from a change ("Done, back to the list") says
@@ -395,6 +406,36 @@ func TestWayBackSaysWhoChangedItSince(t *testing.T) {
 			},
 			meanwhile: func(*testing.T, *env, *testflow.Client) {},
 			want:      "zed@acme.example is no longer in acme.example: Olga Owner deleted all of its logins on ",
+		},
+		{
+			name: "a reset Mailgun refused meanwhile",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, owner *testflow.Client) {
+				// The owner's reset after it failed: the password the admin's change gave bob works.
+				e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: http.StatusBadRequest, Message: "Password too weak"})
+				submit(t, owner, reset, reset, map[string]string{"mode": "generate"})
+				e.SB.SetFaults(sandbox.Faults{})
+				if es := e.auditEntries(t, store.AuditFilter{Action: "credential.reset", Outcome: "failed"}); len(es) != 1 {
+					t.Fatalf("failed resets in the trail: %d, want 1", len(es))
+				}
+			},
+		},
+		{
+			name: "reset again, then a reset of mine refused",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, owner *testflow.Client) {
+				wantStatus(t, submit(t, owner, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
+				// The admin's own later attempt, which Mailgun refused, changed nothing: the
+				// owner's reset still came after the admin's change.
+				e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: http.StatusBadRequest, Message: "Password too weak"})
+				submit(t, e.signIn(t, "admin"), reset, reset, map[string]string{"mode": "generate"})
+				e.SB.SetFaults(sandbox.Faults{})
+			},
+			want: "Olga Owner reset the password of bob@acme.example again on ",
 		},
 		{
 			name: "alone",

@@ -335,9 +335,24 @@ func TestFilterText(t *testing.T) {
 	}
 }
 
+// TestAuditQueryValuesKeepTheZone: the filter's links and exports name the viewer's time zone
+// whenever a date is set, "to" alone included, so that the day is read in the same zone again.
+func TestAuditQueryValuesKeepTheZone(t *testing.T) {
+	for _, tt := range []struct{ query, want string }{
+		{"from=2026-01-02&tz=Asia/Kolkata", "from=2026-01-02&tz=Asia%2FKolkata"},
+		{"to=2026-01-05&tz=Asia/Kolkata", "to=2026-01-05&tz=Asia%2FKolkata"},
+		{"action=credential.reset&tz=Asia/Kolkata", "action=credential.reset"},
+	} {
+		q, _ := url.ParseQuery(tt.query)
+		if got := ParseAuditQuery(q).Values().Encode(); got != tt.want {
+			t.Errorf("ParseAuditQuery(%q).Values() = %q, want %q", tt.query, got, tt.want)
+		}
+	}
+}
+
 func TestParseAuditQuery(t *testing.T) {
-	q, _ := url.ParseQuery("domain=example.com&actor=ada&action=credential.reset&outcome=ok&from=2026-01-02&to=2026-01-05&login=user001%40example.com&before=42")
-	got := ParseAuditQuery(q)
+	q, _ := url.ParseQuery("domain=example.com&actor=ada&action=credential.reset&outcome=ok&from=2026-01-02&to=2026-01-05&login=user001%40example.com&before=42&after=7")
+	got := ParseAuditQuery(q) // a link never carries both cursors: "before" wins
 	want := AuditQuery{
 		Form: views.AuditFilter{Domain: "example.com", Actor: "ada", Action: "credential.reset", Outcome: "ok",
 			From: "2026-01-02", To: "2026-01-05", Login: "user001@example.com"},

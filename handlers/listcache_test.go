@@ -170,6 +170,25 @@ func TestListCacheInvalidate(t *testing.T) {
 	}
 }
 
+// TestListCacheInvalidateDropsTheCount: a write through this instance drops the domain's login
+// count too, not only its pages, so the home page's count right after a create or a delete is
+// Mailgun's new one, not the one kept for CountTTL.
+func TestListCacheInvalidateDropsTheCount(t *testing.T) {
+	f := &fakeLister{logins: map[string]int{"a.example": 10}}
+	c := NewListCache(f, ListCacheOptions{})
+	ctx := context.Background()
+	if n, err := c.Count(ctx, "a.example"); err != nil || n != 10 {
+		t.Fatalf("Count = %d, %v; want 10", n, err)
+	}
+	f.mu.Lock()
+	f.logins["a.example"] = 11 // a create through this instance
+	f.mu.Unlock()
+	c.Invalidate("a.example")
+	if n, err := c.Count(ctx, "a.example"); err != nil || n != 11 {
+		t.Errorf("Count after Invalidate = %d, %v; want 11", n, err)
+	}
+}
+
 func TestListCacheCoalescesConcurrentCalls(t *testing.T) {
 	// In a synctest bubble the cache's clock is the bubble's, which stands still while the
 	// goroutines run, and synctest.Wait returns once they all wait: every caller has then

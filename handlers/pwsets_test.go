@@ -115,6 +115,31 @@ func TestPasswordSetsKeepAnswers(t *testing.T) {
 	}
 }
 
+// TestPasswordSetsForgetDuringALookup: a reset through this instance while a domain's lookup is
+// in flight (begun before the reset was written) is not hidden by that lookup's answer: the
+// answer goes to its callers but is not kept, and the next view reads the trail again.
+func TestPasswordSetsForgetDuringALookup(t *testing.T) {
+	db, _ := auditWithReset(t)
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		g := &gatedAudit{DB: db, entered: make(chan struct{}, 2), release: make(chan struct{})}
+		p := passwordSetsFor(g, time.Minute, time.Now, slog.New(slog.DiscardHandler))
+		done := make(chan struct{})
+		go func() {
+			p.entry(ctx, "example.com")
+			close(done)
+		}()
+		<-g.entered // the lookup is under way
+		p.Forget("Example.com")
+		close(g.release)
+		<-done
+		p.entry(ctx, "example.com")
+		if n := g.calls.Load(); n != 2 {
+			t.Errorf("%d audit queries, want 2: the view after Forget used the answer of a lookup begun before it", n)
+		}
+	})
+}
+
 // TestPasswordSetsBounded: the domain page asks for the password ages of the domain in its
 // address before Mailgun has said whether there is such a domain, so the answers kept must stay
 // bounded however many names are asked for.

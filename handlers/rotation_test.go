@@ -240,3 +240,27 @@ func TestRotateViewOfAFilterWithNothingDue(t *testing.T) {
 		t.Error("no match: the page offers to show the filter's matches, which are none")
 	}
 }
+
+// TestRotationMarkAtTheAgeLimit: a password just over AgeWarningDays days old (the default 365)
+// is marked "consider rotating", and one just under is not.
+func TestRotationMarkAtTheAgeLimit(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	const year = 365 * 24 * time.Hour
+	for login, age := range map[string]time.Duration{"just-over": year + time.Hour, "just-under": year - time.Hour} {
+		if err := e.SB.AddCredential("acme.example", login, "", e.Clock.Now().Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := get(t, c, "/d/acme.example?q=just-")
+	wantStatus(t, p, http.StatusOK)
+	for login, want := range map[string]bool{"just-over@acme.example": true, "just-under@acme.example": false} {
+		r := p.Find(`tr[data-login="` + login + `"]`)
+		if r.Length() != 1 {
+			t.Fatalf("%s: %d rows", login, r.Length())
+		}
+		if got := r.Find(`[data-testid="age-badge"]`).Length() > 0; got != want {
+			t.Errorf("%s: marked %v, want %v", login, got, want)
+		}
+	}
+}

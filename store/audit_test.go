@@ -532,6 +532,31 @@ func TestAuditKeysetPaging(t *testing.T) {
 	})
 }
 
+// TestAuditListLimits: ListAudit's limit defaults to DefaultAuditLimit and is capped at
+// MaxAuditLimit, whatever a caller asks for, with the cursor or without.
+func TestAuditListLimits(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		const n = MaxAuditLimit + 2
+		bulkAudit(t, db.DB, n) // ids 1..n
+		for _, tt := range []struct {
+			name string
+			f    AuditFilter
+			want int
+		}{
+			{"none asked for", AuditFilter{}, DefaultAuditLimit},
+			{"more than the cap", AuditFilter{Limit: 5000}, MaxAuditLimit},
+			{"the cap", AuditFilter{Limit: MaxAuditLimit}, MaxAuditLimit},
+			{"more than the cap, back", AuditFilter{Limit: 5000, After: 1}, MaxAuditLimit},
+		} {
+			got, err := db.ListAudit(ctx, tt.f)
+			if err != nil || len(got) != tt.want {
+				t.Errorf("%s: ListAudit(%+v) = %d entries, %v; want %d", tt.name, tt.f, len(got), err, tt.want)
+			}
+		}
+	})
+}
+
 // TestAuditKeysetPagingBack: After pages back towards the newest entries, through the same pages
 // Before went through, each newest first; a filter holds on the way back too.
 func TestAuditKeysetPagingBack(t *testing.T) {
