@@ -423,6 +423,36 @@ func TestWayBackSaysWhoChangedItSince(t *testing.T) {
 			},
 		},
 		{
+			name: "all deleted by me since",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, _ *testflow.Client) {
+				// The same user, in another window, deletes every login of the domain: their own
+				// delete all, said as theirs.
+				me := e.signIn(t, "admin")
+				confirm := get(t, me, all)
+				wantStatus(t, sendAgain(t, me, confirm, all, url.Values{"confirm": {"acme.example"},
+					"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}}), http.StatusOK)
+			},
+			want: "bob@acme.example is no longer in acme.example: you deleted all of its logins on ",
+		},
+		{
+			name: "a delete Mailgun refused meanwhile",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, owner *testflow.Client) {
+				// The owner's delete failed: bob is still there, with the admin's password.
+				e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Rate: 1, Status: http.StatusBadRequest, Message: "Not allowed"})
+				submit(t, owner, del, del, map[string]string{})
+				e.SB.SetFaults(sandbox.Faults{})
+				if es := e.auditEntries(t, store.AuditFilter{Action: "credential.delete", Outcome: "failed"}); len(es) != 1 {
+					t.Fatalf("failed deletes in the trail: %d, want 1", len(es))
+				}
+			},
+		},
+		{
 			name: "reset again, then a reset of mine refused",
 			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
 				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
