@@ -91,7 +91,7 @@ func (h *AuditPages) List(c echo.Context) error {
 		Login:    q.Form.Login,
 	}
 	if !admin {
-		vm.Scope, vm.ScopeMore = auditScopeNote(h.policy.Current(), auth.UserFrom(c).PolicySubject())
+		vm.Scope, vm.ScopeMore = auditScopeNote(f)
 	}
 	vm.DateErrors, vm.DatesReversed = q.DateErrors, q.DatesReversed
 	vm.Zone, vm.ZoneAuto = q.ZoneName, q.ZoneName == "" && q.Form.From == "" && q.Form.To == ""
@@ -249,17 +249,18 @@ func (h *AuditPages) Verify(c echo.Context) error {
 const scopeListMax = 5
 
 // auditScopeNote says, to a user who is not an administrator, which entries of the trail the
-// audit page and its exports show them (scopeFilter): those of the domains they may view. Without
-// it, a reviewer's "No entries match" for a user who acted only on other domains, or an
-// unfiltered trail without a single sign-in, read as "that user did nothing", "nobody signed in".
-// scope is one sentence, always shown; more names what only administrators see, which the page
-// keeps under a disclosure (its six lines on a phone pushed the filters out of sight).
-func auditScopeNote(pol *policy.Policy, subj policy.Subject) (scope, more string) {
+// audit page and its exports show them: those of f, their scopeFilter (every domain's, or the
+// domains they may view), so that the note says what the query applies. Without it, a
+// reviewer's "No entries match" for a user who acted only on other domains, or an unfiltered
+// trail without a single sign-in, read as "that user did nothing", "nobody signed in". scope is
+// one sentence, always shown; more names what only administrators see, which the page keeps
+// under a disclosure (its six lines on a phone pushed the filters out of sight).
+func auditScopeNote(f store.AuditFilter) (scope, more string) {
 	more = "Sign-ins, sign-outs, ended sessions, retention runs and exports of the trail name no domain: they and the integrity check are for administrators only."
-	if pol.CanEveryDomain(subj, policy.ActView) {
+	if f.AnyDomain {
 		return "You see the entries of every domain.", more
 	}
-	named := pol.VisibleDomains(subj, pol.Domains())
+	named := f.Domains
 	which := fmt.Sprintf("the %d domains you may view (the Domain filter lists them)", len(named))
 	switch {
 	case len(named) == 0: // every role views, so only a policy of some future role gives none

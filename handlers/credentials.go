@@ -413,7 +413,7 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 		}
 		// Answered here, not by ErrorHandler, which would log it at Warn as a 4xx: without this
 		// line the access log's 429 did not say that it was Mailgun's limit, not the user's.
-		h.log.WarnContext(c.Request().Context(), "Mailgun is rate-limiting SMTP Desk", "domain", sc.domain, "retry_after", wait.String(), "err", err)
+		h.log.WarnContext(c.Request().Context(), mailgunRateLimited, "domain", sc.domain, "retry_after", wait.String(), "err", err)
 		// A page that only reads (the list, a later page of it, a filter, an export, a form) is
 		// worth loading again, as on every other error page that does (ErrorHandler): "Try
 		// again", to the same address, so the page, filter and page size are not lost to "Back
@@ -434,9 +434,8 @@ func (h *CredentialPages) listError(c echo.Context, sc *scope, err error) error 
 		default:
 			hint = "Nothing was changed. Reload the page in a moment."
 		}
-		// Mailgun's words for its 429, as on every other page (classifyError).
-		return h.errorPageNext(c, http.StatusTooManyRequests, "Mailgun is rate-limiting SMTP Desk",
-			"Mailgun asked SMTP Desk to slow down.", hint, wait, next)
+		// Mailgun's 429 in the words of every other page (classifyError).
+		return h.errorPageNext(c, http.StatusTooManyRequests, mailgunRateLimited, mailgunSlowDown, hint, wait, next)
 	}
 	return fmt.Errorf("list credentials of %s: %w", sc.domain, err)
 }

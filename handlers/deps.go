@@ -716,7 +716,7 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		if me != nil {
 			wait = me.RetryAfter
 		}
-		ue := &views.UpstreamError{Heading: "Mailgun is rate-limiting SMTP Desk", Wait: true, Message: "Mailgun refused the request for now, and nothing was changed. Try again in a moment."}
+		ue := &views.UpstreamError{Heading: mailgunRateLimited, Wait: true, Message: "Mailgun refused the request for now, and nothing was changed. Try again in a moment."}
 		if ue.RetryAfter = retryAfter(c, wait); ue.RetryAfter != "" {
 			// The panel adds "Try again in …" itself.
 			ue.Message = "Mailgun refused the request for now, and nothing was changed."

@@ -22,6 +22,13 @@ import (
 	"github.com/smtpdesk/smtpdesk/views"
 )
 
+// What every page says of Mailgun's 429: the error pages (classifyError, a list's listError)
+// and a change's panel (upstreamError) alike.
+const (
+	mailgunRateLimited = "Mailgun is rate-limiting SMTP Desk"
+	mailgunSlowDown    = "Mailgun asked SMTP Desk to slow down."
+)
+
 // StatusClientClosedRequest is the status the access log and the metrics give a request whose
 // client left before any answer was sent (nginx's 499, "client closed request"). It is never
 // sent: there is nobody to send it to.
@@ -146,7 +153,7 @@ func classifyError(err error) userError {
 			return p
 		case me.StatusCode == http.StatusTooManyRequests:
 			p := statusDefaults(http.StatusTooManyRequests)
-			p.heading, p.message = "Mailgun is rate-limiting SMTP Desk", "Mailgun asked SMTP Desk to slow down."
+			p.heading, p.message = mailgunRateLimited, mailgunSlowDown
 			p.retryAfter = me.RetryAfter
 			if p.retryAfter > 0 {
 				// The page says how long to wait (Retry-After's words): not "a moment" as well.
