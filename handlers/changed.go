@@ -253,11 +253,7 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				}
 			}
 			if e := deleteAll; e != nil && e.Outcome == audit.OutcomeOK && !entryEnd(*e).Before(yours.Time) {
-				by := actorName(*e)
-				if sc.madeBy(*e) {
-					by = "you"
-				}
-				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it: the login no longer works.", name, sc.domain, by, entryEnd(*e).UTC().Format(trailTime))
+				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it: the login no longer works.", name, sc.domain, sc.nameOf(*e), entryEnd(*e).UTC().Format(trailTime))
 			}
 		}
 		if note != "" {

@@ -584,15 +584,7 @@ func (h *CredentialPages) deletedBy(ctx context.Context, sc *scope, self int64) 
 		if (e.Action != audit.ActionCredentialDelete && e.Action != audit.ActionCredentialDeleteAll) || e.Outcome != audit.OutcomeOK {
 			return "", time.Time{}, false
 		}
-		by = actorName(e)
-		if sc.madeBy(e) {
-			by = "you"
-		}
-		at = e.Time
-		if e.CompletedAt != nil {
-			at = *e.CompletedAt
-		}
-		return by, at, true
+		return sc.nameOf(e), entryEnd(e), true
 	}
 	return "", time.Time{}, false
 }

@@ -249,6 +249,15 @@ func (sc *scope) madeBy(e store.AuditEntry) bool {
 	return sc.user != nil && e.ActorIssuer == sc.user.Issuer && e.ActorSubject == sc.user.Subject
 }
 
+// nameOf is how a page names, to sc's user, the one who made the audit entry e: "you", or
+// actorName.
+func (sc *scope) nameOf(e store.AuditEntry) string {
+	if sc.madeBy(e) {
+		return "you"
+	}
+	return actorName(e)
+}
+
 // actorName is how a page names the user who made the audit entry e: their name, else their
 // e-mail.
 func actorName(e store.AuditEntry) string { return cmp.Or(e.ActorName, e.ActorEmail, "someone") }
