@@ -471,6 +471,8 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 		}
 		a.DateErrors[key] = msg
 	}
+	// date is the day the field names (midnight UTC: a civil date, before any zone) and its
+	// text, or "" when it is empty or not applied.
 	date := func(key string) (time.Time, string) {
 		v := filterText(q.Get(key))
 		if v == "" {
@@ -487,9 +489,12 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 			dateError(key, fmt.Sprintf("Not applied: %q is not a date (YYYY-MM-DD).", clip(v, 32)))
 			return time.Time{}, ""
 		}
-		return dayStart(t.Year(), t.Month(), t.Day(), a.Location()), v
+		return t, v
 	}
-	a.From, a.Form.From = date("from")
+	from, fromText := date("from")
+	if fromText != "" {
+		a.From, a.Form.From = dayStart(from.Year(), from.Month(), from.Day(), a.Location()), fromText
+	}
 	// Set or not by its text: 0001-01-01 is a day, Go's zero time, and "to" it is a filter
 	// that matches nothing, not one left out.
 	to, toText := date("to")
@@ -497,10 +502,9 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 		// The next day's start in the zone, 23 or 25 hours on when the clocks change in between.
 		// From the day's name, not from its start: a day the clocks skip whole (Samoa's 30
 		// December 2011) starts when the next one does, and "to" it ends there.
-		day, _ := time.Parse(time.DateOnly, toText) // read above
-		a.To, a.Form.To = dayStart(day.Year(), day.Month(), day.Day()+1, a.Location()), toText
+		a.To, a.Form.To = dayStart(to.Year(), to.Month(), to.Day()+1, a.Location()), toText
 	}
-	if !a.From.IsZero() && toText != "" && a.From.After(to) {
+	if fromText != "" && toText != "" && from.After(to) {
 		problem("The from date %s is after the to date %s, so no entry can match: swap them to see that period.", a.Form.From, a.Form.To)
 		dateError("from", "After the to date, so no entry can match.")
 		a.DatesReversed = true
