@@ -596,6 +596,9 @@ func (w *gzipResponseWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
+	if code == http.StatusNotModified {
+		weakenETag(w.Header()) // it revalidates the compressed answer, which went out weak
+	}
 	if code < http.StatusOK || code == http.StatusNoContent || code == http.StatusNotModified || code == http.StatusPartialContent {
 		w.passThrough()
 	}
@@ -645,6 +648,7 @@ func (w *gzipResponseWriter) startGzip() error {
 	w.decided = true
 	h.Del(echo.HeaderContentLength)
 	h.Set(echo.HeaderContentEncoding, "gzip")
+	weakenETag(h)
 	// The status goes out with the first compressed bytes (compressedOut): a page that
 	// compresses into the sink's buffer whole is sent with its Content-Length, in one piece
 	// instead of as chunks.
@@ -655,6 +659,16 @@ func (w *gzipResponseWriter) startGzip() error {
 		return err
 	}
 	return nil
+}
+
+// weakenETag makes a strong ETag weak. A strong ETag names one representation's exact bytes
+// (RFC 9110 8.8.3) and the compressed bytes are another, so a compressed answer (and the 304
+// that revalidates it) carries the tag weak, as nginx does: a cache never takes the one for the
+// other, and If-None-Match, which compares weakly, still matches.
+func weakenETag(h http.Header) {
+	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
+		h.Set("ETag", "W/"+et)
+	}
 }
 
 // sendUncompressed decides against compression and sends the status and what was held back.

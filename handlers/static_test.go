@@ -102,8 +102,22 @@ func TestStaticGzip(t *testing.T) {
 		t.Error("decompressed CSS differs")
 	}
 	// Without Accept-Encoding, plain.
-	if enc := serve(e, httptest.NewRequest(http.MethodGet, url, nil)).Header().Get("Content-Encoding"); enc != "" {
+	plain := serve(e, httptest.NewRequest(http.MethodGet, url, nil))
+	if enc := plain.Header().Get("Content-Encoding"); enc != "" {
 		t.Errorf("Content-Encoding without Accept-Encoding = %q", enc)
+	}
+	// The compressed bytes are another representation: they must not carry the plain file's
+	// strong ETag, or a cache could answer a range or a plain request with them. Weak, and
+	// revalidating with it still answers 304.
+	zipped, strong := rec.Header().Get("ETag"), plain.Header().Get("ETag")
+	if strings.HasPrefix(strong, "W/") || zipped != "W/"+strong {
+		t.Errorf("ETag compressed %q, plain %q; want the plain one strong and the compressed one weak", zipped, strong)
+	}
+	req = httptest.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	req.Header.Set("If-None-Match", zipped)
+	if got := serve(e, req); got.Code != http.StatusNotModified || got.Header().Get("ETag") != zipped {
+		t.Errorf("If-None-Match %s: %d with ETag %q, want 304 with the same", zipped, got.Code, got.Header().Get("ETag"))
 	}
 	// HTML pages are compressed too.
 	req = httptest.NewRequest(http.MethodGet, "/no-such-page", nil)
