@@ -52,7 +52,8 @@ func WithTimeout(d time.Duration) Option {
 
 // op runs one database operation made on a request's behalf with the store's deadline, and marks
 // its error ErrUnavailable when a deadline ended it or the database could not be reached. Every
-// such method runs its statements, and reads their rows, inside fn.
+// such method runs its statements, and reads their rows, inside fn. None runs once the SQLite
+// file is no longer at its path (checkFile).
 //
 // Work that grows with the size of the data runs under the caller's context alone: migrations
 // (Open; one may wait for another replica's), VerifyAudit (one snapshot over the whole trail,
@@ -60,6 +61,9 @@ func WithTimeout(d time.Duration) Option {
 // background, whose first run may read a long prefix). EachAudit bounds each of its batches, not
 // the export, which may take as long as the browser takes to download it.
 func (db *DB) op(ctx context.Context, fn func(ctx context.Context) error) error {
+	if err := db.checkFile(); err != nil {
+		return err
+	}
 	if db.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, db.timeout)
@@ -101,19 +105,37 @@ func unavailable(ctx context.Context, err error) error {
 	return err
 }
 
+// Damaged reports whether err is SQLite's word that the file is not a database (SQLITE_NOTADB: a
+// file of another kind, or damaged where SQLite looks first) or that it is damaged
+// (SQLITE_CORRUPT): the file's directory and permissions are fine, and trying again changes
+// nothing.
+func Damaged(err error) bool {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Code() & 0xff { // extended codes too
+	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
+		return true
+	}
+	return false
+}
+
 // serverEnded reports whether err is PostgreSQL's word that it ended the connection or takes none
 // for now: 57P01 (admin_shutdown: a shutdown or restart, or pg_terminate_backend, as a failover
 // tool uses), 57P02 (crash_shutdown: another server process crashed and the server restarts) or
 // 57P03 (cannot_connect_now: the server is starting up or shutting down). A connection of the pool
 // that the server ended since its last use answers its next statement so; the server is then
-// back, or soon will be.
+// back, or soon will be. So is 53300 (too_many_connections: the server's max_connections, or the
+// role's or the database's CONNECTION LIMIT, reached, as replicas each keeping their idle
+// connections reach it), given to a new connection: it is taken once another one closes.
 func serverEnded(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
 		return false
 	}
 	switch pe.Code {
-	case "57P01", "57P02", "57P03":
+	case "57P01", "57P02", "57P03", "53300":
 		return true
 	}
 	return false

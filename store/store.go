@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -80,6 +81,11 @@ type DB struct {
 	applied []string
 	// timeout is each request's operation's deadline (op); 0 = none.
 	timeout time.Duration
+	// file is the SQLite file open opened, by a plain path, and fileID what os.Stat said of it
+	// then; both are unset for PostgreSQL, a file: URI and an in-memory database. checkFile
+	// compares them before each operation.
+	file   string
+	fileID os.FileInfo
 	// lostAt is when an operation last met a pooled PostgreSQL connection that the server had
 	// ended or that was cut (noteLost); nil until one does. shouldPing reads it.
 	lostAt atomic.Pointer[time.Time]
@@ -170,6 +176,12 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 	if err := db.Ping(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
+	}
+	if path, ok := SQLiteFile(dsn); ok {
+		// The ping opened (or created) the file: this is the one the connections use.
+		if fi, err := os.Stat(path); err == nil {
+			db.file, db.fileID = path, fi
+		}
 	}
 	if dialect == DialectPostgres && !readOnly {
 		if err := db.checkEncoding(ctx); err != nil {
@@ -342,6 +354,44 @@ func (db *DB) Close() error {
 	}
 	if err := db.sql.Close(); err != nil {
 		return fmt.Errorf("store: close: %w", err)
+	}
+	return nil
+}
+
+// FileGoneError is the error of every operation (op) once the SQLite file Open opened is no
+// longer at its path: removed, or replaced by another file (a backup copied over it, a volume
+// mounted again). The connections already open keep reading and writing the old file, so the
+// trail went on, with /readyz saying ready, into a removed file that was gone at the next
+// restart, or into one no longer at the path, while each connection opened later took the file
+// now there. Nothing is read or written any more, so no change to Mailgun is made that its audit
+// entry would not survive (the entry cannot be written first).
+type FileGoneError struct {
+	Path     string
+	Replaced bool // another file is at the path now
+}
+
+func (e *FileGoneError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("the SQLite file %q was replaced by another file after SMTP Desk opened it, so SMTP Desk reads and writes neither: "+
+			"restart SMTP Desk to use the file now at that path", e.Path)
+	}
+	return fmt.Sprintf("the SQLite file %q was removed after SMTP Desk opened it, so SMTP Desk reads and writes nothing more: "+
+		"put the file back, from a backup or, while SMTP Desk still runs, from its open copy (on Linux, the %q entries of ls -l /proc/%d/fd, with its -wal file), then restart SMTP Desk",
+		e.Path, filepath.Base(e.Path), os.Getpid())
+}
+
+// checkFile returns a *FileGoneError when the SQLite file Open opened is no longer at its path.
+// Another failure to look (a directory this user may no longer search) is left to SQLite.
+func (db *DB) checkFile() error {
+	if db.fileID == nil {
+		return nil
+	}
+	fi, err := os.Stat(db.file)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &FileGoneError{Path: db.file}
+	case err == nil && !os.SameFile(fi, db.fileID):
+		return &FileGoneError{Path: db.file, Replaced: true}
 	}
 	return nil
 }

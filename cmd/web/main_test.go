@@ -1062,3 +1062,29 @@ func TestMigrateAsARoleThatMayNotSaysWhatToDo(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedSQLiteFileSaysSo: a SQLite file that is not a database, or is damaged, stops the
+// server and the commands with an error that says so, not with the advice for a file that cannot
+// be opened (its directory, this user's permissions), which are fine.
+func TestDamagedSQLiteFileSaysSo(t *testing.T) {
+	damaged := filepath.Join(t.TempDir(), "smtpdesk.db")
+	if err := os.WriteFile(damaged, []byte(strings.Repeat("not a database ", 2000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := serverEnv(t, freeAddr(t))
+	env["DATABASE_URL"] = damaged
+	for _, args := range [][]string{nil, {"migrate"}, {"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}} {
+		var out testlog.Buffer
+		err := run(context.Background(), args, envOf(env), &out)
+		if err == nil {
+			t.Errorf("%q with a damaged SQLite file succeeded\n%s", args, out.String())
+			continue
+		}
+		if want := fmt.Sprintf("the file %q is not a SQLite database, or is damaged", damaged); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "restore it from a backup") {
+			t.Errorf("%q: error %q lacks %q and what to do", args, err, want)
+		}
+		if strings.Contains(err.Error(), "directory exists") {
+			t.Errorf("%q: error %q sends the operator to the file's directory", args, err)
+		}
+	}
+}

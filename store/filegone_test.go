@@ -1,0 +1,54 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+// TestSQLiteFileRemovedOrReplaced: once the SQLite file is removed or replaced while SMTP Desk
+// runs, every operation fails with a *FileGoneError naming it, the ping (/readyz) included, and
+// nothing more is written. The open connections kept using the old file: an audit entry was
+// "written" to a removed file, lost at the next restart, with /readyz saying ready, so the change
+// it announced reached Mailgun with no entry to show for it.
+func TestSQLiteFileRemovedOrReplaced(t *testing.T) {
+	ctx := context.Background()
+	at := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	for _, replaced := range []bool{false, true} {
+		name := "removed"
+		if replaced {
+			name = "replaced"
+		}
+		t.Run(name, func(t *testing.T) {
+			db := newSQLite(t)
+			mustAppend(t, db, entry(at, "ada@example.com", "auth.sign_in", "", "ok"))
+			for _, suffix := range []string{"", "-wal", "-shm"} {
+				if err := os.Remove(db.dsn + suffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+					t.Fatal(err)
+				}
+			}
+			if replaced {
+				// Another SMTP Desk database at the path: a backup copied over the file.
+				newer := openTest(t, db.dsn)
+				newer.Close()
+			}
+
+			_, err := db.AppendAudit(ctx, entry(at, "ada@example.com", "credential.reset", "acme.example", "pending", "alice@acme.example"))
+			var gone *FileGoneError
+			if !errors.As(err, &gone) || gone.Path != db.dsn || gone.Replaced != replaced {
+				t.Fatalf("AppendAudit after the file was %s: err = %v; want a *FileGoneError for %q, Replaced %v", name, err, db.dsn, replaced)
+			}
+			if errors.Is(err, ErrUnavailable) {
+				t.Errorf("a file gone reads as the database not answering, tried again and again: %v", err)
+			}
+			if err := db.Ping(ctx); !errors.As(err, &gone) {
+				t.Errorf("Ping after the file was %s: %v; want a *FileGoneError (/readyz not ready)", name, err)
+			}
+			if _, err := db.GetSession(ctx, "raw-session-id-0123456789abcdef"); !errors.As(err, &gone) {
+				t.Errorf("GetSession after the file was %s: %v; want a *FileGoneError", name, err)
+			}
+		})
+	}
+}
