@@ -216,7 +216,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		return nil, fmt.Errorf("app: mailgun client: %w", err)
 	}
 
-	a.audit = audit.NewRecorder(timedAudit{a.db, a.metrics.ObserveAuditWrite}, time.Now)
+	a.audit = audit.NewRecorder(timedAudit{a.db, a.metrics}, time.Now)
 
 	ipOf := handlers.IPExtractor(cfg.TrustedProxies)
 	a.auth, err = auth.New(auth.Config{
@@ -388,9 +388,11 @@ func smtpHost(cfg config.Config) string {
 }
 
 // observeMailgun feeds the metrics and remembers when Mailgun last gave a real answer (any
-// status but a refused key, a rate limit or a server error) for /readyz.
+// status but a refused key, a rate limit or a server error) for /readyz. A 2xx whose body could
+// not be read is counted apart from the 200s: the user was told the answer was unreadable.
 func (a *App) observeMailgun(ci mailgun.CallInfo) {
-	a.metrics.ObserveMailgun(ci.Endpoint, ci.Status, ci.Duration, ci.Attempt)
+	unreadable := ci.Status >= 200 && ci.Status <= 299 && errors.Is(ci.Err, mailgun.ErrBadResponse)
+	a.metrics.ObserveMailgun(ci.Endpoint, ci.Status, unreadable, ci.Duration, ci.Attempt)
 	switch s := ci.Status; {
 	case s == 0, s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s >= 500:
 		return
@@ -547,25 +549,45 @@ func (r authEvents) RecordAuthEvent(ctx context.Context, e auth.AuthEvent) error
 		e.Action, e.Outcome, "", e.Detail)
 }
 
-// timedAudit feeds the audit write durations to the metrics.
+// timedAudit feeds the audit write durations and failures to the metrics.
 type timedAudit struct {
 	db      *store.DB
-	observe func(time.Duration)
+	metrics *metrics.Metrics
 }
 
 func (t timedAudit) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
-	defer t.since(time.Now())
-	return t.db.AppendAudit(ctx, e)
+	start := time.Now()
+	id, err := t.db.AppendAudit(ctx, e)
+	t.observe(ctx, start, err)
+	return id, err
 }
 
 func (t timedAudit) AppendAuditAgain(ctx context.Context, e store.AuditEntry, lost *store.LostAnswerError) (int64, error) {
-	defer t.since(time.Now())
-	return t.db.AppendAuditAgain(ctx, e, lost)
+	start := time.Now()
+	id, err := t.db.AppendAuditAgain(ctx, e, lost)
+	t.observe(ctx, start, err)
+	return id, err
 }
 
 func (t timedAudit) CompleteAudit(ctx context.Context, id int64, outcome string, status int, message string, at time.Time) error {
-	defer t.since(time.Now())
-	return t.db.CompleteAudit(ctx, id, outcome, status, message, at)
+	start := time.Now()
+	err := t.db.CompleteAudit(ctx, id, outcome, status, message, at)
+	t.observe(ctx, start, err)
+	return err
 }
 
-func (t timedAudit) since(start time.Time) { t.observe(time.Since(start)) }
+// observe records one write's duration and, when it failed, the failure. Two errors are not
+// the database failing: a pending entry whose request went away (its action is refused, as the
+// user left; the driver's words for it vary) and a completion already written (the retry of
+// one whose commit's answer was lost, which the recorder takes as done; the lost answer was
+// counted).
+func (t timedAudit) observe(ctx context.Context, start time.Time, err error) {
+	t.metrics.ObserveAuditWrite(time.Since(start))
+	switch {
+	case err == nil, errors.Is(err, store.ErrAlreadyCompleted):
+		return
+	case errors.Is(ctx.Err(), context.Canceled):
+		return
+	}
+	t.metrics.CountAuditWriteFailure()
+}

@@ -2,10 +2,15 @@ package app
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +18,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+	"github.com/smtpdesk/smtpdesk/metrics"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // TestMetricsExposeSeriesBehindToken signs in, lists a domain and creates a login, then reads
@@ -313,4 +321,119 @@ func doErr(req *http.Request) (*http.Response, error) {
 	defer resp.Body.Close()
 	_, err = io.Copy(io.Discard, resp.Body)
 	return resp, err
+}
+
+// TestMetricsCountUnreadableMailgunAnswers: a list Mailgun answers 200 with a body that is not
+// its answer (broken JSON; JSON without the page's fields) shows the user a 502, "Mailgun did not
+// give a usable answer", and /metrics counts those attempts as status "unreadable", not as the 200s a
+// dashboard of Mailgun calls would read as all fine.
+func TestMetricsCountUnreadableMailgunAnswers(t *testing.T) {
+	const token = "metrics-t0ken-for-tests"
+	d, c := signedInDemo(t, DemoOptions{MetricsToken: token}, "admin")
+	ctx := context.Background()
+	const list = `smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status=`
+	ok := grepLines(scrapeMetrics(t, d, token), list+`"200"}`) // the lists read while signing in
+	for dom, f := range map[string]sandbox.Faults{
+		"acme.example": {Routes: []string{sandbox.RouteList}, Rate: 1, Malformed: true},
+		"example.com":  {Routes: []string{sandbox.RouteList}, Rate: 1, Status: http.StatusOK, Message: "OK"},
+	} {
+		d.Sandbox.SetFaults(f)
+		p, err := c.Get(ctx, "/d/"+dom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Status != http.StatusBadGateway || !strings.Contains(p.Text(), "did not give a usable answer") {
+			t.Fatalf("%s's page with an unreadable list = %d %q, want 502 saying the answer was not usable", dom, p.Status, p.Text())
+		}
+	}
+	d.Sandbox.SetFaults(sandbox.Faults{})
+
+	body := scrapeMetrics(t, d, token)
+	if want := list + `"unreadable"} 2`; !strings.Contains(body, want) {
+		t.Errorf("/metrics lacks %s; it has:\n%s", want, grepLines(body, "mailgun_calls"))
+	}
+	if now := grepLines(body, list+`"200"}`); now != ok {
+		t.Errorf("the list's 200s went from %q to %q: an unreadable answer was counted as a 200", ok, now)
+	}
+}
+
+// TestMetricsCountAuditWriteFailures: when the database refuses audit writes, SMTP Desk refuses
+// the change whose pending entry it cannot write, or leaves a made change's entry pending when
+// its completion fails; /metrics counts each failed write, so an operator can alert on it.
+func TestMetricsCountAuditWriteFailures(t *testing.T) {
+	const token = "metrics-t0ken-for-tests"
+	d, c := signedInDemo(t, DemoOptions{MetricsToken: token}, "admin")
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", filepath.Join(d.DataDir, "smtpdesk.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	const failures = "smtpdesk_audit_write_failures_total "
+	if body := scrapeMetrics(t, d, token); !strings.Contains(body, failures+"0") {
+		t.Fatalf("/metrics lacks %s0 before any failure:\n%s", failures, grepLines(body, "smtpdesk_audit"))
+	}
+	create := func(login string) *testflow.Page {
+		t.Helper()
+		p, err := c.Submit(ctx, "/d/acme.example/new", "/d/acme.example/new", url.Values{"logins": {login}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	// The pending entry cannot be written: the create is refused, nothing sent to Mailgun.
+	exec(t, db, `CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused by test'); END`)
+	if p := create("audit-begin-probe"); p.Status == http.StatusOK {
+		t.Fatalf("create with the audit trail refusing writes = 200 %q, want it refused", p.Text())
+	}
+	if slices.Contains(d.Sandbox.Logins("acme.example"), "audit-begin-probe@acme.example") {
+		t.Fatal("the create reached Mailgun though its pending entry was not written")
+	}
+	body := scrapeMetrics(t, d, token)
+	if !strings.Contains(body, failures+"1") {
+		t.Errorf("after a refused pending entry /metrics lacks %s1; it has:\n%s", failures, grepLines(body, "smtpdesk_audit"))
+	}
+
+	// The completion cannot be written: the login is made, its entry stays pending.
+	exec(t, db, `DROP TRIGGER refuse_audit`)
+	exec(t, db, `CREATE TRIGGER refuse_completion BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit refused by test'); END`)
+	create("audit-finish-probe")
+	if !slices.Contains(d.Sandbox.Logins("acme.example"), "audit-finish-probe@acme.example") {
+		t.Fatal("the create did not reach Mailgun")
+	}
+	body = scrapeMetrics(t, d, token)
+	if !strings.Contains(body, failures+"2") {
+		t.Errorf("after a failed completion /metrics lacks %s2; it has:\n%s", failures, grepLines(body, "smtpdesk_audit"))
+	}
+}
+
+func exec(t *testing.T, db *sql.DB, query string) {
+	t.Helper()
+	if _, err := db.Exec(query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// TestAuditWriteFailuresLeaveOutTheDatabaseFine: two errors of an audit write are not the
+// database failing, and are not counted: a pending entry whose request went away (the user left;
+// the action is refused) and a completion already written (the recorder's retry of one whose
+// commit's answer was lost, which it takes as done). A deadline is the database not answering.
+func TestAuditWriteFailuresLeaveOutTheDatabaseFine(t *testing.T) {
+	m := metrics.New(nil)
+	ta := timedAudit{metrics: m}
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	ta.observe(gone, time.Now(), fmt.Errorf("store: append audit: %w", context.Canceled))
+	ta.observe(gone, time.Now(), errors.New("sqlite: interrupted (9)"))
+	ta.observe(context.Background(), time.Now(), fmt.Errorf("audit: complete 7: %w", store.ErrAlreadyCompleted))
+	ta.observe(context.Background(), time.Now(), nil)
+	ta.observe(context.Background(), time.Now(), fmt.Errorf("store: append audit: %w", context.DeadlineExceeded))
+	rec := httptest.NewRecorder()
+	m.Handler("").ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	for _, want := range []string{"smtpdesk_audit_write_failures_total 1", "smtpdesk_audit_write_duration_seconds_count 5"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("/metrics lacks %s; it has:\n%s", want, grepLines(rec.Body.String(), "smtpdesk_audit"))
+		}
+	}
 }

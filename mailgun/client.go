@@ -114,7 +114,9 @@ type CallInfo struct {
 	Duration time.Duration
 	// Attempt counts from 1; attempts after the first are retries.
 	Attempt int
-	// Err is the attempt's error (an *Error, a *TransportError, ...), nil on success.
+	// Err is the attempt's error (an *Error, a *TransportError, ...), nil on success. A 2xx
+	// whose body is not the call's answer (not JSON, too long, or without the fields the call
+	// checks) has Status 2xx and an Err wrapping ErrBadResponse.
 	Err error
 }
 
@@ -329,6 +331,11 @@ type call struct {
 	// e.g. 404 "Credentials not found" to a retried DELETE. Any other refusal after such an
 	// attempt ends the call in an *OutcomeUnknownError (stillUnknown).
 	doneAfterUnknown func(*Error) bool
+	// check, when set, says whether a 2xx answer decoded into the call's value is Mailgun's
+	// answer: it returns an error wrapping ErrBadResponse when fields are missing or out of
+	// range. attempt runs it, so that the observer counts such an answer as unreadable, as it
+	// does one that is not JSON, rather than as the 200 the user never saw a result of.
+	check func() error
 	// afterUnknown is set by do when the call succeeded on a retry that followed an attempt
 	// whose outcome was unknown: that attempt may have done part of the work.
 	afterUnknown bool
@@ -509,6 +516,9 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status in
 		err := c.decode(cl, resp, v)
 		if _, cut := errors.AsType[*TransportError](err); cut {
 			return 0, 0, err // the answer broke off: no answer came, as below
+		}
+		if err == nil && cl.check != nil {
+			err = cl.check()
 		}
 		return resp.StatusCode, 0, err
 	}

@@ -81,11 +81,25 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 	if err != nil {
 		return nil, err
 	}
-	var wire credentialPage
-	if err := c.do(ctx, &call{route: routeListCredentials, path: p, query: q}, &wire); err != nil {
+	var (
+		wire credentialPage
+		list *CredentialList
+	)
+	cl := &call{route: routeListCredentials, path: p, query: q}
+	cl.check = func() (err error) {
+		list, err = wire.checked(o.Limit)
+		return err
+	}
+	if err := c.do(ctx, cl, &wire); err != nil {
 		return nil, err
 	}
-	list, err := wire.list()
+	return list, nil
+}
+
+// checked is the page as decoded, refused (ErrBadResponse) when it is not a page of limit
+// credentials.
+func (p *credentialPage) checked(limit int) (*CredentialList, error) {
+	list, err := p.list()
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +107,7 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 		// Callers size slices and maps by it: a negative count is a broken answer, not a list.
 		return nil, fmt.Errorf("mailgun: %s: %w: negative total_count", routeListCredentials, ErrBadResponse)
 	}
-	if err := checkPageLength(routeListCredentials, len(list.Items), o.Limit); err != nil {
+	if err := checkPageLength(routeListCredentials, len(list.Items), limit); err != nil {
 		return nil, err
 	}
 	for i := range list.Items {
@@ -252,11 +266,9 @@ func (c *Client) CreateCredentials(ctx context.Context, domain string, req *Crea
 		form.Set("system", "true")
 	}
 	var ans passwordAnswer
-	err = c.do(ctx, &call{route: routeCreateCredentials, path: p, form: form, secrets: req.Passwords}, &ans)
-	if err != nil {
-		return nil, err
-	}
-	if err := answered(routeCreateCredentials, ans.Message); err != nil {
+	cl := &call{route: routeCreateCredentials, path: p, form: form, secrets: req.Passwords,
+		check: func() error { return answered(routeCreateCredentials, ans.Message) }}
+	if err := c.do(ctx, cl, &ans); err != nil {
 		return nil, err
 	}
 	res := &CreateResult{Message: ans.Message, Note: ans.Note}
@@ -299,7 +311,8 @@ func (c *Client) ChangeMailboxPassword(ctx context.Context, domain, spec, passwo
 
 func (c *Client) changePassword(ctx context.Context, r route, path, domain, spec, password string) (*PasswordResult, error) {
 	form := url.Values{}
-	cl := &call{route: r, path: path, form: form}
+	var ans passwordAnswer
+	cl := &call{route: r, path: path, form: form, check: func() error { return answered(r, ans.Message) }}
 	if password != "" {
 		form.Set("password", password)
 		cl.secrets = []string{password}
@@ -310,16 +323,12 @@ func (c *Client) changePassword(ctx context.Context, r route, path, domain, spec
 				strings.Contains(strings.ToLower(e.Message), "same as old password")
 		}
 	}
-	var ans passwordAnswer
 	err := c.do(ctx, cl, &ans)
 	login := fullLogin(spec, domain)
 	switch {
 	case errors.Is(err, errDoneEarlier):
 		return &PasswordResult{Message: "Password changed", Login: login}, nil
 	case err != nil:
-		return nil, err
-	}
-	if err := answered(r, ans.Message); err != nil {
 		return nil, err
 	}
 	res := &PasswordResult{Message: ans.Message, Note: ans.Note, Login: login}
@@ -365,19 +374,17 @@ func (c *Client) DeleteCredential(ctx context.Context, domain, spec string) (*De
 	if err != nil {
 		return nil, err
 	}
-	cl := &call{route: routeDeleteCredential, path: p, doneAfterUnknown: loginGone}
 	var ans struct {
 		Message string `json:"message"`
 		Spec    string `json:"spec"`
 	}
+	cl := &call{route: routeDeleteCredential, path: p, doneAfterUnknown: loginGone,
+		check: func() error { return answered(routeDeleteCredential, ans.Message) }}
 	err = c.do(ctx, cl, &ans)
 	switch {
 	case errors.Is(err, errDoneEarlier):
 		return &DeleteResult{Message: "Credentials have been deleted", Spec: fullLogin(spec, domain)}, nil
 	case err != nil:
-		return nil, err
-	}
-	if err := answered(routeDeleteCredential, ans.Message); err != nil {
 		return nil, err
 	}
 	if ans.Spec == "" {
@@ -419,15 +426,17 @@ func (c *Client) DeleteAllCredentials(ctx context.Context, domain string) (*Dele
 		Message string `json:"message"`
 		Count   *int   `json:"count"`
 	}
-	cl := &call{route: routeDeleteAll, path: p}
+	cl := &call{route: routeDeleteAll, path: p, check: func() error {
+		if err := answered(routeDeleteAll, ans.Message); err != nil {
+			return err
+		}
+		if ans.Count == nil || *ans.Count < 0 {
+			return fmt.Errorf("mailgun: %s: %w: no count of the logins deleted", routeDeleteAll, ErrBadResponse)
+		}
+		return nil
+	}}
 	if err := c.do(ctx, cl, &ans); err != nil {
 		return nil, err
-	}
-	if err := answered(routeDeleteAll, ans.Message); err != nil {
-		return nil, err
-	}
-	if ans.Count == nil || *ans.Count < 0 {
-		return nil, fmt.Errorf("mailgun: %s: %w: no count of the logins deleted", routeDeleteAll, ErrBadResponse)
 	}
 	return &DeleteAllResult{Message: ans.Message, Count: *ans.Count, CountIncomplete: cl.afterUnknown}, nil
 }

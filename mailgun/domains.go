@@ -50,32 +50,49 @@ func (c *Client) ListDomains(ctx context.Context, opts *DomainListOptions) (*Dom
 			q.Set(f.name, f.value)
 		}
 	}
-	var wire struct {
-		Items []struct {
-			ID        string `json:"id"`
-			Name      string `json:"name"`
-			State     string `json:"state"`
-			Type      string `json:"type"`
-			CreatedAt string `json:"created_at"`
-		} `json:"items"`
-		TotalCount *int `json:"total_count"`
+	var (
+		wire domainPage
+		list *DomainList
+	)
+	cl := &call{route: routeListDomains, path: "/v4/domains", query: q}
+	cl.check = func() (err error) {
+		list, err = wire.checked(o.Limit)
+		return err
 	}
-	if err := c.do(ctx, &call{route: routeListDomains, path: "/v4/domains", query: q}, &wire); err != nil {
+	if err := c.do(ctx, cl, &wire); err != nil {
 		return nil, err
 	}
-	if wire.Items == nil || wire.TotalCount == nil {
+	return list, nil
+}
+
+// domainPage is a list answer as Mailgun sends it.
+type domainPage struct {
+	Items []struct {
+		ID        string `json:"id"`
+		Name      string `json:"name"`
+		State     string `json:"state"`
+		Type      string `json:"type"`
+		CreatedAt string `json:"created_at"`
+	} `json:"items"`
+	TotalCount *int `json:"total_count"`
+}
+
+// checked is the page as decoded, refused (ErrBadResponse) when it is not a page of limit
+// domains.
+func (p *domainPage) checked(limit int) (*DomainList, error) {
+	if p.Items == nil || p.TotalCount == nil {
 		// A 200 that is not a list page (null, {}, a proxy's message) is not an account
 		// without domains.
 		return nil, fmt.Errorf("mailgun: %s: %w: no items or total_count", routeListDomains, ErrBadResponse)
 	}
-	if *wire.TotalCount < 0 {
+	if *p.TotalCount < 0 {
 		return nil, fmt.Errorf("mailgun: %s: %w: negative total_count", routeListDomains, ErrBadResponse)
 	}
-	if err := checkPageLength(routeListDomains, len(wire.Items), o.Limit); err != nil {
+	if err := checkPageLength(routeListDomains, len(p.Items), limit); err != nil {
 		return nil, err
 	}
-	list := &DomainList{Items: make([]Domain, 0, len(wire.Items)), TotalCount: *wire.TotalCount}
-	for i, w := range wire.Items {
+	list := &DomainList{Items: make([]Domain, 0, len(p.Items)), TotalCount: *p.TotalCount}
+	for i, w := range p.Items {
 		if w.Name == "" {
 			// A domain without a name would be a picker entry leading nowhere.
 			return nil, fmt.Errorf("mailgun: %s: %w: item %d has no name", routeListDomains, ErrBadResponse, i)

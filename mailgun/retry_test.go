@@ -525,6 +525,68 @@ func TestObserverCutAnswerHasNoStatus(t *testing.T) {
 	}
 }
 
+// TestObserverSeesUnreadableAnswer: a 2xx whose body is not Mailgun's answer (not JSON, or
+// JSON without the fields the call needs) reaches the observer with its error, ErrBadResponse,
+// for every call: the metrics count it apart from the 200s, as the user is told the answer was
+// unreadable. The fields were checked after the observer had seen a success.
+func TestObserverSeesUnreadableAnswer(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		body string
+		call func(c *mailgun.Client) error
+	}{
+		{"list, not JSON", `<html>Welcome</html>`, func(c *mailgun.Client) error {
+			_, err := c.ListCredentials(ctx, "example.com", nil)
+			return err
+		}},
+		{"list", `{}`, func(c *mailgun.Client) error {
+			_, err := c.ListCredentials(ctx, "example.com", nil)
+			return err
+		}},
+		{"list, an item without a login", `{"total_count":1,"items":[{"mailbox":"x"}]}`, func(c *mailgun.Client) error {
+			_, err := c.ListCredentials(ctx, "example.com", nil)
+			return err
+		}},
+		{"domains", `{"message":"OK"}`, func(c *mailgun.Client) error {
+			_, err := c.ListDomains(ctx, nil)
+			return err
+		}},
+		{"create", `{}`, func(c *mailgun.Client) error {
+			_, err := c.CreateCredentials(ctx, "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"alice"}})
+			return err
+		}},
+		{"change password", `{}`, func(c *mailgun.Client) error {
+			_, err := c.ChangePassword(ctx, "example.com", "alice", "")
+			return err
+		}},
+		{"change mailbox password", `{}`, func(c *mailgun.Client) error {
+			_, err := c.ChangeMailboxPassword(ctx, "example.com", "alice", "")
+			return err
+		}},
+		{"delete", `{}`, func(c *mailgun.Client) error {
+			_, err := c.DeleteCredential(ctx, "example.com", "alice")
+			return err
+		}},
+		{"delete all, no count", `{"message":"All domain credentials have been deleted"}`, func(c *mailgun.Client) error {
+			_, err := c.DeleteAllCredentials(ctx, "example.com")
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{body: tt.body})
+			var got []mailgun.CallInfo
+			c, _ := newClient(t, f, mailgun.WithObserver(func(ci mailgun.CallInfo) { got = append(got, ci) }))
+			if err := tt.call(c); !errors.Is(err, mailgun.ErrBadResponse) {
+				t.Fatalf("call: %v, want ErrBadResponse", err)
+			}
+			if len(got) != 1 || got[0].Status != 200 || !errors.Is(got[0].Err, mailgun.ErrBadResponse) {
+				t.Errorf("observed %+v; want one attempt, status 200, with ErrBadResponse", got)
+			}
+		})
+	}
+}
+
 // TestRetryRefusedAfterNoAnswerIsUnknown: a PUT or DELETE whose attempt got no answer may have
 // been applied, and a retry refused for now (429, 5xx) says nothing about that attempt: the
 // call's outcome is still unknown, and it must not end in a *Error that callers (the pages,

@@ -1,7 +1,7 @@
 // Package metrics exposes SMTP Desk's Prometheus metrics: HTTP requests by route and status,
-// Mailgun calls by endpoint and status, audit write durations, refused requests, active sessions
-// and the Go runtime. Each Metrics value owns its own registry, so tests and several apps in one process
-// never share counters.
+// Mailgun calls by endpoint and status, audit write durations and failures, refused requests,
+// active sessions and the Go runtime. Each Metrics value owns its own registry, so tests and
+// several apps in one process never share counters.
 package metrics
 
 import (
@@ -31,6 +31,7 @@ type Metrics struct {
 	mailgunDuration *prometheus.HistogramVec
 	mailgunRetries  *prometheus.CounterVec
 	auditWrites     prometheus.Histogram
+	auditFailures   prometheus.Counter
 	uncompressed    prometheus.Counter
 	accessDenied    *prometheus.CounterVec
 }
@@ -60,7 +61,7 @@ func New(sessions SessionCounter) *Metrics {
 		}, []string{"route", "method", "status"}),
 		mailgunCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpdesk_mailgun_calls_total",
-			Help: "HTTP attempts made to Mailgun, by endpoint template and status (0 when no answer came).",
+			Help: "HTTP attempts made to Mailgun, by endpoint template and status (0 when no answer came, unreadable for a 2xx whose body could not be read as Mailgun's answer).",
 		}, []string{"endpoint", "status"}),
 		mailgunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "smtpdesk_mailgun_call_duration_seconds",
@@ -76,6 +77,10 @@ func New(sessions SessionCounter) *Metrics {
 			Help:    "Time to write one audit record (pending entry or completion).",
 			Buckets: auditBuckets,
 		}),
+		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "smtpdesk_audit_write_failures_total",
+			Help: "Audit writes (pending entry, event or completion) the database refused or did not answer; each attempt counts. SMTP Desk refuses a change whose pending entry it cannot write.",
+		}),
 		uncompressed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "smtpdesk_http_uncompressed_busy_total",
 			Help: "Answers sent uncompressed because every gzip writer stayed busy past the wait (slow downloads holding them).",
@@ -86,7 +91,7 @@ func New(sessions SessionCounter) *Metrics {
 		}, []string{"action", "audit"}),
 	}
 	m.reg.MustRegister(m.requests, m.requestDuration, m.mailgunCalls, m.mailgunDuration,
-		m.mailgunRetries, m.auditWrites, m.uncompressed, m.accessDenied,
+		m.mailgunRetries, m.auditWrites, m.auditFailures, m.uncompressed, m.accessDenied,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if sessions != nil {
@@ -166,10 +171,20 @@ func methodLabel(method string) string {
 	return "other"
 }
 
+// StatusUnreadable is the status label of a Mailgun attempt answered 2xx whose body could not be
+// read as Mailgun's answer (not JSON, fields missing, too long): the user is told the answer was
+// unreadable, so a dashboard must not count it with the 200s.
+const StatusUnreadable = "unreadable"
+
 // ObserveMailgun records one HTTP attempt to Mailgun. status is 0 when no answer came;
+// unreadable says that a 2xx answer's body could not be read (counted as StatusUnreadable);
 // attempt counts from 1.
-func (m *Metrics) ObserveMailgun(endpoint string, status int, d time.Duration, attempt int) {
-	m.mailgunCalls.WithLabelValues(endpoint, strconv.Itoa(status)).Inc()
+func (m *Metrics) ObserveMailgun(endpoint string, status int, unreadable bool, d time.Duration, attempt int) {
+	label := strconv.Itoa(status)
+	if unreadable {
+		label = StatusUnreadable
+	}
+	m.mailgunCalls.WithLabelValues(endpoint, label).Inc()
 	m.mailgunDuration.WithLabelValues(endpoint).Observe(d.Seconds())
 	if attempt > 1 {
 		m.mailgunRetries.WithLabelValues(endpoint).Inc()
@@ -178,6 +193,10 @@ func (m *Metrics) ObserveMailgun(endpoint string, status int, d time.Duration, a
 
 // ObserveAuditWrite records the duration of one audit write.
 func (m *Metrics) ObserveAuditWrite(d time.Duration) { m.auditWrites.Observe(d.Seconds()) }
+
+// CountAuditWriteFailure records one audit write that failed. The counter is exposed from zero,
+// so an alert on its rate sees the first failure.
+func (m *Metrics) CountAuditWriteFailure() { m.auditFailures.Inc() }
 
 // CountUncompressed records an answer sent uncompressed because no gzip writer came free in time.
 func (m *Metrics) CountUncompressed() { m.uncompressed.Inc() }

@@ -39,9 +39,11 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 	for _, path := range []string{"/d/example.com", "/d/acme.example", "/boom"} {
 		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
 	}
-	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 200, 20*time.Millisecond, 1)
-	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 503, 20*time.Millisecond, 2)
+	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 200, false, 20*time.Millisecond, 1)
+	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 503, false, 20*time.Millisecond, 2)
+	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 200, true, 20*time.Millisecond, 1)
 	m.ObserveAuditWrite(300 * time.Microsecond)
+	m.CountAuditWriteFailure()
 	m.CountUncompressed()
 	m.CountAccessDenied("view", "recorded")
 	m.CountAccessDenied("view", "suppressed")
@@ -59,8 +61,12 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 		// and a slow failure must not blur a page's latency.
 		`smtpdesk_http_request_duration_seconds_count{method="GET",route="/boom",status="502"} 1`,
 		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="503"} 1`,
+		// A 2xx whose body could not be read is not one of the 200s.
+		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="200"} 1`,
+		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="unreadable"} 1`,
 		`smtpdesk_mailgun_retries_total{endpoint="GET /v3/domains/{domain}/credentials"} 1`,
 		`smtpdesk_audit_write_duration_seconds_count 1`,
+		`smtpdesk_audit_write_failures_total 1`,
 		`smtpdesk_http_uncompressed_busy_total 1`,
 		`smtpdesk_access_denied_total{action="view",audit="recorded"} 1`,
 		`smtpdesk_access_denied_total{action="view",audit="suppressed"} 2`,
@@ -97,6 +103,16 @@ func TestMetricsTokenRequired(t *testing.T) {
 				t.Errorf("status = %d, want %d", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestAuditWriteFailuresExposedFromZero: the failures counter is there before any write failed,
+// so an alert on its rate sees the first failure (a series that appears with its first
+// increment has no earlier sample to take the rate from).
+func TestAuditWriteFailuresExposedFromZero(t *testing.T) {
+	_, body := scrape(t, metrics.New(nil).Handler(""), "")
+	if !strings.Contains(body, "smtpdesk_audit_write_failures_total 0") {
+		t.Error("metrics lack smtpdesk_audit_write_failures_total 0 before any failure")
 	}
 }
 
@@ -191,13 +207,14 @@ func TestREADMENamesEverySeries(t *testing.T) {
 	e.Use(m.Middleware())
 	e.GET("/", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
 	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-	m.ObserveMailgun("GET /v4/domains", 200, time.Millisecond, 2)
+	m.ObserveMailgun("GET /v4/domains", 200, false, time.Millisecond, 2)
 	m.ObserveAuditWrite(time.Millisecond)
+	m.CountAuditWriteFailure()
 	m.CountUncompressed()
 	m.CountAccessDenied("view", "recorded")
 	_, body := scrape(t, m.Handler(""), "")
 	names := regexp.MustCompile(`(?m)^# HELP (smtpdesk_\w+) `).FindAllStringSubmatch(body, -1)
-	if len(names) < 9 {
+	if len(names) < 10 {
 		t.Fatalf("found %d smtpdesk_ series, want every one of them exposed:\n%s", len(names), body)
 	}
 	for _, n := range names {
