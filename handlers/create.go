@@ -405,8 +405,11 @@ func createdHeading(out views.SecretsVM) (title, subtitle string) {
 		return "No passwords received", "Mailgun created the logins without sending their passwords back."
 	case len(out.Unknown) > 0:
 		return "Check the list", "Mailgun did not say whether the logins were created."
+	case len(out.Failed) == 1:
+		// What happened; the panel below says what to do.
+		return "No logins created", "Mailgun answered, but did not create the login."
 	default:
-		return "No logins created", "The reasons are below."
+		return "No logins created", "Mailgun answered, but did not create any of the logins."
 	}
 }
 

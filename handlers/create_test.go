@@ -342,7 +342,7 @@ func TestCreateUpstreamErrors(t *testing.T) {
 			"d1\nd2", http.StatusBadGateway, "Mailgun did not answer, so SMTP Desk cannot tell whether the logins were created.", "Mailgun did not answer: the logins may have been created", true, "unknown"},
 		// Mailgun answered, with a body that is not the JSON it sends: not "did not answer".
 		{"unreadable answer", sandbox.Faults{Routes: []string{"create"}, Rate: 1, Malformed: true},
-			"u1", http.StatusBadGateway, "Mailgun's answer could not be read, so SMTP Desk cannot tell whether the login was created.", "Mailgun's answer was unreadable: the login may have been created", true, "unknown"},
+			"u1", http.StatusBadGateway, "Mailgun answered with something SMTP Desk did not expect, so SMTP Desk cannot tell whether the login was created.", "Mailgun's answer was unreadable: the login may have been created", true, "unknown"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -650,6 +650,24 @@ func TestCreateNoneMadeIsFailedInTheTrail(t *testing.T) {
 			wantStatus(t, p, http.StatusOK)
 			if got := strings.TrimSpace(p.Find("h1").Text()); got != "No logins created" {
 				t.Errorf("heading %q, want \"No logins created\"", got)
+			}
+			// What happened, under the heading (it said "The reasons are below."); the panel says
+			// what to do: create them again, and if Mailgun still does not, tell the
+			// administrator, quoting the request id it shows.
+			wantSub := "Mailgun answered, but did not create any of the logins."
+			if len(tt.want) == 1 {
+				wantSub = "Mailgun answered, but did not create the login."
+			}
+			if got := strings.TrimSpace(p.TestID("page-subtitle").Text()); got != wantSub {
+				t.Errorf("subtitle %q, want %q", got, wantSub)
+			}
+			panel := p.TestID("failed-panel")
+			if text := strings.Join(strings.Fields(panel.Text()), " "); !strings.Contains(text, "again; if Mailgun still does not create") ||
+				!strings.Contains(text, "tell your administrator and quote the request id below.") {
+				t.Errorf("the panel does not say to create again, then tell the administrator: %q", text)
+			}
+			if got, rid := panel.Find(`[data-testid="failed-request-id"]`).Text(), p.Header.Get("X-Request-ID"); got != rid || rid == "" {
+				t.Errorf("the panel's request id = %q, want this request's, %q", got, rid)
 			}
 			var failed []string
 			p.TestID("failed-row").Each(func(_ int, s *goquery.Selection) {

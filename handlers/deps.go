@@ -267,8 +267,9 @@ func refused(e store.AuditEntry) bool {
 	return e.Outcome == audit.OutcomeFailed || e.Outcome == audit.OutcomeDenied
 }
 
-// trailTime is how a page's sentence gives an audit entry's time ("on 2026-12-06 at 04:07 UTC").
-const trailTime = "2006-01-02 at 15:04 UTC"
+// trailTime is how a page's sentence gives an audit entry's time ("on 2026-12-06 at 04:07 UTC"):
+// in a flash, the page puts it in the viewer's zone (views.TrailTimeLayout).
+const trailTime = views.TrailTimeLayout
 
 // authorize validates the domain (and the login when withLogin) in the URL and asks the policy
 // whether the session's user may do act there. This runs before any Mailgun call; the page's
@@ -632,8 +633,10 @@ func (t failureText) says(err error) (heading, message string) {
 		heading, why = "Mailgun failed", "Mailgun answered with an error"
 	case errors.Is(err, mailgun.ErrBadResponse):
 		// Mailgun answered, so "did not answer" would send whoever looks into it after the
-		// network; what it sent was not what SMTP Desk could read.
-		heading, why = "Mailgun's answer was unreadable", "Mailgun's answer could not be read"
+		// network; what it sent was not what SMTP Desk could read. The heading says so (the
+		// audit entry: "Mailgun's answer could not be read"); the sentence says what that means
+		// rather than saying it again.
+		heading, why = "Mailgun's answer was unreadable", "Mailgun answered with something SMTP Desk did not expect"
 	}
 	if t.maybe != "" {
 		heading += ": " + t.maybe
@@ -746,8 +749,10 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 	case upRetryRefused:
 		return retryRefused(c, err, me, text)
 	}
+	// As the error page of a change whose outcome is unknown (unknownChangeError) does, the
+	// panel asks to quote the request id, which it shows: the footer's is easily missed.
 	heading, msg := text.says(err)
-	return &views.UpstreamError{Heading: heading, Message: msg + " " + text.next}
+	return &views.UpstreamError{Heading: heading, Message: msg + " " + text.next + " " + quoteRequestID, RequestID: RequestID(c)}
 }
 
 // retryRefused says what is unknown, what Mailgun said when it was asked again, and then what to
@@ -757,26 +762,29 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText) *views.UpstreamError {
 	ue := &views.UpstreamError{}
 	ue.Heading, ue.Message = text.says(err)
-	fact, key, known := retryRefusalFact(me)
+	fact, key := retryRefusalFact(me)
 	ue.Message += " " + fact
 	switch {
 	case key:
 		ue.Heading = "SMTP Desk could not sign in to Mailgun"
 		ue.Message += " " + keyFirst + " Then " + lowerFirst(text.next)
 	case domainNotFound(me):
+		// Nobody to tell: the domain is gone from Mailgun.
 		ue.Message += " " + domainGone
-	case known:
-		ue.Message += " " + text.next
+		return ue
 	default:
 		ue.Message += " " + text.next + " " + quoteRequestID
-		ue.RequestID = RequestID(c)
 	}
+	// The request id the panel asks to quote, as the error page of the same outcome shows it
+	// (unknownChangeError).
+	ue.RequestID = RequestID(c)
 	return ue
 }
 
 // keyFirst is the advice when Mailgun refused SMTP Desk's API key on a retry: nothing else can be
-// done (read the list, change a login) until the administrator has fixed the key.
-const keyFirst = "Tell your administrator, who must fix the key first."
+// done (read the list, change a login) until the administrator has fixed the key, whom the
+// request id leads to the log's detail.
+const keyFirst = "Tell your administrator, who must fix the key first, and quote the request id below."
 
 // domainGone is the advice when Mailgun answered a retry that it has no such domain: the domain's
 // list, where the outcome would show, is a "Domain not found" page.
@@ -784,16 +792,16 @@ const domainGone = "Pick a domain from the list on the home page."
 
 // retryRefusalFact says, in SMTP Desk's words, what Mailgun answered a retry it refused (me) after
 // an attempt whose outcome is unknown: its API key refused (key), an answer SMTP Desk knows as
-// refusalText has it (known), anything else by its status only. Mailgun's own text is never
+// refusalText has it, anything else by its status only. Mailgun's own text is never
 // shown as it is.
-func retryRefusalFact(me *mailgun.Error) (fact string, key, known bool) {
+func retryRefusalFact(me *mailgun.Error) (fact string, key bool) {
 	switch r, ok := knownRefusal(me.Message); {
 	case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
-		return "SMTP Desk asked again, and Mailgun refused its API key.", true, true
+		return "SMTP Desk asked again, and Mailgun refused its API key.", true
 	case ok:
-		return "SMTP Desk asked again, and Mailgun refused. " + r.fact, false, true
+		return "SMTP Desk asked again, and Mailgun refused. " + r.fact, false
 	}
-	return fmt.Sprintf("SMTP Desk asked again, and Mailgun refused (HTTP %d).", me.StatusCode), false, false
+	return fmt.Sprintf("SMTP Desk asked again, and Mailgun refused (HTTP %d).", me.StatusCode), false
 }
 
 // retryKeyRefused reports whether err is a change whose outcome is unknown and whose retry

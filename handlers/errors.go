@@ -274,7 +274,7 @@ func unknownChangeError(err error) userError {
 	p.heading, p.message = text.says(err)
 	p.hint = "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."
 	if ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err); ok && ou.Refusal != nil {
-		fact, key, _ := retryRefusalFact(ou.Refusal)
+		fact, key := retryRefusalFact(ou.Refusal)
 		p.message += " " + fact
 		switch {
 		case key:

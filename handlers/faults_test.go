@@ -113,8 +113,16 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 				case f.upstream != 0:
 					wantText, wantHead = a.serverTx, "Mailgun failed: "+a.maybe
 				case f.unreadable:
-					wantText = strings.Replace(a.serverTx, "Mailgun answered with an error", "Mailgun's answer could not be read", 1)
+					// The heading says the answer was unreadable; the sentence says what that
+					// means, not the same again ("Mailgun's answer could not be read").
+					wantText = strings.Replace(a.serverTx, "Mailgun answered with an error", "Mailgun answered with something SMTP Desk did not expect", 1)
 					wantHead = "Mailgun's answer was unreadable: " + a.maybe
+				}
+				// The panel asks to quote the request id, and shows it: as the error page of the
+				// same outcome does, not only in the footer.
+				wantText += " If this keeps happening, tell your administrator and quote the request id below."
+				if got, rid := panel.Find(`[data-testid="upstream-request-id"]`).Text(), p.Header.Get("X-Request-ID"); got != rid || rid == "" {
+					t.Errorf("the panel's request id = %q, want this request's, %q", got, rid)
 				}
 				if head := strings.TrimSpace(panel.Find("p.font-semibold").Text()); head != wantHead {
 					t.Errorf("the panel's heading = %q, want %q", head, wantHead)

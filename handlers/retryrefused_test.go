@@ -85,7 +85,8 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "SMTP Desk could not sign in to Mailgun",
 			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
-			advice:     "Tell your administrator, who must fix the key first. Then check the list before trying again.",
+			advice:     "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again.",
+			quoted:     true,
 			auditSays:  "403 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
 		},
 		{
@@ -94,7 +95,8 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "SMTP Desk could not sign in to Mailgun",
 			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
-			advice:     "Tell your administrator, who must fix the key first. Then reset it again to get a password you know.",
+			advice:     "Tell your administrator, who must fix the key first, and quote the request id below. Then reset it again to get a password you know.",
+			quoted:     true,
 			auditSays:  "401 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
 		},
 		// Delete-all, last: it empties the domain of the logins the cases before added.
@@ -104,7 +106,8 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "SMTP Desk could not sign in to Mailgun",
 			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
-			advice:     "Tell your administrator, who must fix the key first. Then check the list before trying again.",
+			advice:     "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again.",
+			quoted:     true,
 			auditSays:  "401 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
 		},
 		{

@@ -118,6 +118,51 @@ func exactFromMachine(iso string) string {
 	return string(b[:])
 }
 
+// TrailTimeLayout is how a sentence gives an audit entry's time, in UTC ("on 2026-12-06 at 04:07
+// UTC"): the handlers' notes write it so, and a flash that carries one (appendTimedText) has it
+// put in the viewer's zone by the page's script, as the lists' and the trail's times are.
+const TrailTimeLayout = "2006-01-02 at 15:04 UTC"
+
+// appendTimedText appends the flash message s escaped, with each time in it written in
+// TrailTimeLayout made a <time> element that the page's script rewrites in the viewer's zone
+// (data-local="at": the day, "at", the time of day to the minute with the zone named). The UTC
+// text stays as it is without the script, and in the title once it has run. A notes' time is in
+// a sentence built as text (a warning on the way back to the list), so it is found here rather
+// than passed apart.
+func appendTimedText(b []byte, s string) []byte {
+	const n, zone = len(TrailTimeLayout), " UTC"
+	for rest := 0; ; {
+		i := strings.Index(s[rest:], zone)
+		if i < 0 {
+			break
+		}
+		end := rest + i + len(zone)
+		start := end - n
+		if start < 0 || (start > 0 && '0' <= s[start-1] && s[start-1] <= '9') {
+			rest = end
+			continue
+		}
+		t, err := time.Parse(TrailTimeLayout, s[start:end])
+		if err != nil {
+			rest = end
+			continue
+		}
+		b = appendEscaped(b, s[:start])
+		day, clock, _ := strings.Cut(s[start:end], " at ")
+		b = append(b, `<time datetime="`...)
+		b = append(b, t.Format("2006-01-02T15:04Z")...)
+		b = append(b, `" title="`...)
+		b = append(b, day+" "+clock...)
+		b = append(b, `" data-local="at"><span class="whitespace-nowrap" data-local-day>`...)
+		b = append(b, day...)
+		b = append(b, `</span> at <span class="whitespace-nowrap" data-local-clock>`...)
+		b = append(b, clock...)
+		b = append(b, `</span></time>`...)
+		s, rest = s[end:], 0
+	}
+	return appendEscaped(b, s)
+}
+
 // machineTime is the datetime attribute of a <time> element: RFC 3339 in UTC, to the second.
 // Lists call it once per row, so it writes the digits itself rather than going through
 // time.Format's layout parser; years outside 0..9999 fall back to time.Format.
@@ -790,11 +835,18 @@ func failedExplain(action string, n int) string {
 		return "Its password was not changed; the old one still works."
 	case action == "reset":
 		return "Their passwords were not changed; the old ones still work."
+	// A create's only reason is Mailgun not creating what it was asked to (the list read
+	// again does not have it): nothing the user can fix, but worth one more try, and the
+	// administrator's to look into (failedQuotes) if it keeps happening.
 	case n == 1:
-		return "This login does not exist. Fix the reason and create it again."
+		return "This login does not exist. Create it again; if Mailgun still does not create it, tell your administrator and quote the request id below."
 	}
-	return "These logins do not exist. Fix the reason and create them again."
+	return "These logins do not exist. Create them again; if Mailgun still does not create them, tell your administrator and quote the request id below."
 }
+
+// failedQuotes reports whether the failed panel asks to quote the request id (failedExplain),
+// which it then shows.
+func failedQuotes(action string) bool { return action != "reset" }
 
 // unknownExplain is the line under "Mailgun did not answer for N logins", in the singular for one.
 func unknownExplain(n int) string {

@@ -367,7 +367,7 @@ func appendFlashes(b []byte, fs []Flash) []byte {
 		b = append(b, `<p class="min-w-0 flex-1 break-words" data-testid="flash-`...)
 		b = append(b, kind...)
 		b = append(b, `">`...)
-		b = appendEscaped(b, f.Message)
+		b = appendTimedText(b, f.Message)
 		// The dismiss button is 24 pixels square, 44 on a phone (a finger's target); its negative
 		// margin keeps the message as high as its first line of text either way.
 		b = append(b, `</p><button type="button" hidden data-dismiss class="focus-ring -m-1 rounded-md p-1 opacity-70 max-sm:-m-3 max-sm:p-3.5 hover:opacity-100" aria-label="Dismiss message">`...)

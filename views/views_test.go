@@ -697,11 +697,11 @@ func TestSecretsWording(t *testing.T) {
 			[]string{"this password now"}},
 		{"chosen only", chosen,
 			// One chosen login, one failure, one unknown outcome: each said in the singular.
-			[]string{"It uses the password you chose.", "This login does not exist. Fix the reason and create it again.",
+			[]string{"It uses the password you chose.", "This login does not exist. Create it again; if Mailgun still does not create it, tell your administrator and quote the request id below.",
 				"It may or may not exist now. Check the list; if it is there,"},
 			[]string{"will not be shown again", "hides the password", "They use", "These logins", "They may"}},
 		{"chosen, several", chosenSeveral,
-			[]string{"They use the password you chose.", "These logins do not exist. Fix the reason and create them again.",
+			[]string{"They use the password you chose.", "These logins do not exist. Create them again; if Mailgun still does not create them, tell your administrator and quote the request id below.",
 				"They may or may not exist now. Check the list; if one is there,"},
 			[]string{"It uses", "This login does", "It may"}},
 		{"reset, one failed", resetFailed,
@@ -721,6 +721,12 @@ func TestSecretsWording(t *testing.T) {
 				if strings.Contains(text, n) {
 					t.Errorf("page says %q", n)
 				}
+			}
+			// The request id a create's failure asks to quote is in its panel, not only in the
+			// footer; a reset's failure asks for none.
+			got := doc.Find(`[data-testid="failed-panel"] [data-testid="failed-request-id"]`)
+			if want := tc.vm.Action != "reset"; want != (got.Length() == 1) || want && got.Text() != tc.vm.RequestID {
+				t.Errorf("the failed panel's request id: %d, %q; want it (%q): %v", got.Length(), got.Text(), tc.vm.RequestID, want)
 			}
 		})
 	}

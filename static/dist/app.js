@@ -262,9 +262,11 @@
   // Times: <time datetime> shows a relative or UTC time from the server; here the exact time in
   // the viewer's time zone goes into the title, and absolute times (data-local) are rewritten in
   // local time. One split in two lines (data-local="split", the audit trail's exact times) has its
-  // day and its time of day, to the second and with the zone, each in its own line.
+  // day and its time of day, to the second and with the zone, each in its own line. One within a
+  // sentence (data-local="at", a warning's "on 2026-12-06 at 04:07 UTC") has its day and its time
+  // of day to the minute, as the server wrote it, with the zone; its title keeps the UTC time.
   function initTimes() {
-    var exact, short, day, clock;
+    var exact, short, day, clock, minute;
     try {
       exact = new Intl.DateTimeFormat(undefined, {
         year: 'numeric', month: 'short', day: 'numeric',
@@ -277,18 +279,20 @@
       clock = new Intl.DateTimeFormat(undefined, {
         hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short'
       });
+      minute = new Intl.DateTimeFormat(undefined, {hour: '2-digit', minute: '2-digit', timeZoneName: 'short'});
     } catch (e) {
       return;
     }
     document.querySelectorAll('time[datetime]').forEach(function (el) {
       var d = new Date(el.getAttribute('datetime'));
       if (isNaN(d.getTime())) return;
-      el.title = exact.format(d);
-      if (!el.hasAttribute('data-local')) return;
+      var mode = el.getAttribute('data-local');
+      if (mode !== 'at') el.title = exact.format(d);
+      if (mode === null) return;
       var dayEl = el.querySelector('[data-local-day]'), clockEl = el.querySelector('[data-local-clock]');
-      if (el.getAttribute('data-local') === 'split' && dayEl && clockEl) {
+      if ((mode === 'split' || mode === 'at') && dayEl && clockEl) {
         dayEl.textContent = day.format(d);
-        clockEl.textContent = clock.format(d);
+        clockEl.textContent = (mode === 'at' ? minute : clock).format(d);
       } else {
         el.textContent = short.format(d);
       }
