@@ -389,12 +389,13 @@ func smtpHost(cfg config.Config) string {
 
 // observeMailgun feeds the metrics and remembers when Mailgun last gave a real answer (any
 // status but a refused key, a rate limit or a server error) for /readyz. A 2xx whose body could
-// not be read is counted apart from the 200s: the user was told the answer was unreadable.
+// not be read is counted apart from the 200s, as the user was told the answer was unreadable,
+// and is no real answer: a proxy's page is as likely as Mailgun's.
 func (a *App) observeMailgun(ci mailgun.CallInfo) {
 	unreadable := ci.Status >= 200 && ci.Status <= 299 && errors.Is(ci.Err, mailgun.ErrBadResponse)
 	a.metrics.ObserveMailgun(ci.Endpoint, ci.Status, unreadable, ci.Duration, ci.Attempt)
 	switch s := ci.Status; {
-	case s == 0, s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s >= 500:
+	case unreadable, s == 0, s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s >= 500:
 		return
 	}
 	a.mailgunSeen.Store(time.Now().UnixNano())

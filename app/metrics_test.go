@@ -333,6 +333,7 @@ func TestMetricsCountUnreadableMailgunAnswers(t *testing.T) {
 	ctx := context.Background()
 	const list = `smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status=`
 	ok := grepLines(scrapeMetrics(t, d, token), list+`"200"}`) // the lists read while signing in
+	seen := d.App.MailgunSeen()
 	for dom, f := range map[string]sandbox.Faults{
 		"acme.example": {Routes: []string{sandbox.RouteList}, Rate: 1, Malformed: true},
 		"example.com":  {Routes: []string{sandbox.RouteList}, Rate: 1, Status: http.StatusOK, Message: "OK"},
@@ -347,6 +348,11 @@ func TestMetricsCountUnreadableMailgunAnswers(t *testing.T) {
 		}
 	}
 	d.Sandbox.SetFaults(sandbox.Faults{})
+	// Nor did Mailgun answer for /readyz: a 200 that is not its answer is a proxy's page as
+	// likely as Mailgun's.
+	if now := d.App.MailgunSeen(); !now.Equal(seen) {
+		t.Errorf("Mailgun last seen moved from %v to %v on unreadable answers alone", seen, now)
+	}
 
 	body := scrapeMetrics(t, d, token)
 	if want := list + `"unreadable"} 2`; !strings.Contains(body, want) {
