@@ -29,6 +29,10 @@ func TestRanSince(t *testing.T) {
 		{"pending, begun just before", store.AuditEntry{Time: began.Add(-time.Minute)}, true},
 		{"pending, begun a window before", store.AuditEntry{Time: began.Add(-resetOverlapWindow)}, false},
 		{"pending since long ago", store.AuditEntry{Time: began.Add(-time.Hour)}, false},
+		// The clock set back while it ran (its end written before its start): begun since is
+		// enough.
+		{"begun since, ended on a clock set back", store.AuditEntry{Time: began.Add(time.Second), CompletedAt: at(-time.Second)}, true},
+		{"begun at the same instant, ended on a clock set back", store.AuditEntry{Time: began, CompletedAt: at(-time.Second)}, true},
 	} {
 		if got := ranSince(tt.e, began); got != tt.want {
 			t.Errorf("%s: ranSince = %v, want %v", tt.name, got, tt.want)

@@ -284,3 +284,38 @@ func TestChangeWhileDeletedSaysSo(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeWhileYourOwnDeleteAllRuns: a create made in one tab while the same user's delete all
+// of the domain was at Mailgun in another says that "you (in another tab or window)" are
+// deleting every login, as a colleague's would name the colleague: the user's own delete all is
+// no less a reason to check the list before using the password.
+func TestChangeWhileYourOwnDeleteAllRuns(t *testing.T) {
+	const (
+		deleteAll = "/d/acme.example/delete-all"
+		form      = "/d/acme.example/new"
+	)
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	owner := e.signIn(t, "owner")
+	confirm := get(t, owner, deleteAll)
+	fields := url.Values{"confirm": {"acme.example"}}
+	if l := confirm.Find(`input[name="listed"]`); l.Length() > 0 {
+		fields.Set("listed", l.AttrOr("value", ""))
+	}
+	hold := make(chan struct{})
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDeleteAll}, Hold: hold})
+	deleted := make(chan *testflow.Page, 1)
+	go func() { deleted <- sendAgain(t, owner, confirm, deleteAll, fields) }()
+	// The delete all's entry is written, its call at Mailgun, before the create begins.
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.auditEntries(t, store.AuditFilter{Action: "credential.delete_all"})) < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	p := submit(t, owner, form, form, map[string]string{"logins": "zed", "mode": "generate"})
+	close(hold)
+	wantStatus(t, <-deleted, http.StatusOK)
+	wantStatus(t, p, http.StatusOK)
+	const want = "You (in another tab or window) are deleting every login of acme.example at the same moment, so Mailgun may have deleted it"
+	if flash := p.TestID("flash").Text(); !strings.Contains(flash, want) {
+		t.Errorf("the create's page does not say %q; flashes %q", want, flash)
+	}
+}

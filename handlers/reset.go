@@ -245,14 +245,32 @@ func (h *CredentialPages) otherReset(ctx context.Context, sc *scope, self int64)
 }
 
 // aroundOwnEntry reads the newest entries of the trail matching f, which should hold the
-// action's own entry, self, and when that began; ok is false when the trail does not answer or
-// newer entries have pushed self out of the few read, and then nothing can be said.
+// action's own entry, self, and when that began; ok is false when the trail does not answer (or
+// does not hold self), and then nothing can be said. When more entries than f reads were written
+// while the action ran (a busy login or domain), self is not among the newest: the entries read
+// are then those next to self, the ones begun right after it and the ones before it, still
+// running when it began. Before, nothing was said then, however many of those entries were
+// another user's change.
 func (h *CredentialPages) aroundOwnEntry(ctx context.Context, f store.AuditFilter, self int64) (es []store.AuditEntry, began time.Time, ok bool) {
 	es, err := h.auditLog.ListAudit(ctx, f)
 	if err != nil {
 		return nil, time.Time{}, false
 	}
-	i := slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == self })
+	isSelf := func(e store.AuditEntry) bool { return e.ID == self }
+	if !slices.ContainsFunc(es, isSelf) {
+		newer, older := f, f
+		newer.After, older.Before = self, self+1
+		after, err := h.auditLog.ListAudit(ctx, newer)
+		if err != nil {
+			return nil, time.Time{}, false
+		}
+		before, err := h.auditLog.ListAudit(ctx, older)
+		if err != nil {
+			return nil, time.Time{}, false
+		}
+		es = append(after, before...)
+	}
+	i := slices.IndexFunc(es, isSelf)
 	if i < 0 {
 		return nil, time.Time{}, false
 	}
