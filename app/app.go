@@ -200,6 +200,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	a.metrics = metrics.New(func(ctx context.Context) (int64, error) {
 		return a.db.CountActiveSessions(ctx, time.Now(), cfg.Session.IdleTimeout)
 	})
+	a.metrics.PolicyLoaded(time.Now())
 
 	mgOpts := []mailgun.Option{
 		mailgun.WithTimeout(cfg.Mailgun.Timeout),
@@ -255,7 +256,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}()
 	go func() {
 		defer a.wg.Done()
-		audit.RunRetention(bg, a.db, cfg.AuditRetention, time.Hour, time.Now, a.audit, logger)
+		audit.RunRetention(bg, a.retainer(), cfg.AuditRetention, time.Hour, time.Now, a.audit, logger)
 	}()
 	return a, nil
 }
@@ -429,6 +430,7 @@ func (a *App) sweep(ctx context.Context) {
 	if n, err := a.db.DeleteExpiredSessions(ctx, now, a.cfg.Session.IdleTimeout); err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("deleting expired sessions failed", "err", err)
+			a.metrics.CountBackgroundFailure(metrics.JobSessionsCleanup)
 		}
 	} else if n > 0 {
 		a.log.Debug("deleted expired sessions", "count", n)
@@ -436,7 +438,26 @@ func (a *App) sweep(ctx context.Context) {
 	// A form is sent again within its session's life, if ever: its token is kept that long.
 	if _, err := a.db.DeleteUsedFormTokens(ctx, now.Add(-a.cfg.Session.MaxAge)); err != nil && ctx.Err() == nil {
 		a.log.Warn("deleting used form tokens failed", "err", err)
+		a.metrics.CountBackgroundFailure(metrics.JobFormTokensCleanup)
 	}
+}
+
+// retainer is what audit.RunRetention deletes with: the database, with each run it refused or did
+// not answer counted as the audit_retention job's failure. (A run whose audit event could not be
+// written after its deletion is counted in smtpdesk_audit_write_failures_total.)
+func (a *App) retainer() audit.Retainer { return countedRetention{a.db, a.metrics} }
+
+type countedRetention struct {
+	db      *store.DB
+	metrics *metrics.Metrics
+}
+
+func (r countedRetention) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
+	n, err := r.db.DeleteAuditBefore(ctx, t)
+	if err != nil && ctx.Err() == nil { // a run the stop ended did not fail (audit.RetainOnce)
+		r.metrics.CountBackgroundFailure(metrics.JobAuditRetention)
+	}
+	return n, err
 }
 
 // Handler returns the HTTP handler serving SMTP Desk.
@@ -454,11 +475,15 @@ func (a *App) Auth() *auth.Auth { return a.auth }
 // DB returns the database.
 func (a *App) DB() *store.DB { return a.db }
 
-// ReloadPolicy re-reads the policy file; on error the previous policy stays in force.
+// ReloadPolicy re-reads the policy file; on error the previous policy stays in force. The
+// metrics say which (smtpdesk_policy_last_reload_successful): an operator who edited the file
+// may otherwise believe the edit applied.
 func (a *App) ReloadPolicy() error {
 	if err := a.policy.Reload(); err != nil {
+		a.metrics.PolicyReloadFailed()
 		return fmt.Errorf("app: %w", err)
 	}
+	a.metrics.PolicyLoaded(time.Now())
 	a.log.Info("policy reloaded", "file", a.policy.Path(), "rules", len(a.policy.Current().Rules()))
 	a.warnPolicy()
 	a.checkPolicyDomains(a.policy.Current(), nil)
@@ -493,6 +518,7 @@ func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 		if err != nil {
 			if a.bg.Err() == nil {
 				a.log.Info("policy: its domains could not be compared with Mailgun's", "err", err)
+				a.metrics.CountBackgroundFailure(metrics.JobPolicyDomainsCheck)
 			}
 			return
 		}

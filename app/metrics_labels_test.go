@@ -16,7 +16,7 @@ import (
 // series' labels come from fixed sets: a route label is one of the routes registered (a
 // template such as /d/:domain, never a path), a method one of HTTP's or "other", a status three
 // digits (or "unreadable", a Mailgun 2xx whose body could not be read), an endpoint one of the
-// Mailgun client's templates. A signed-in admin and a signed-out client walk every domain and
+// Mailgun client's templates, a job one of the background jobs. A signed-in admin and a signed-out client walk every domain and
 // every login's pages, unknown, long and odd paths, odd and standard methods and HEAD; then none
 // of the names they carried is in any label, and a second walk over other names adds no series.
 func TestMetricsLabelsStayBounded(t *testing.T) {
@@ -94,6 +94,10 @@ func TestMetricsLabelsStayBounded(t *testing.T) {
 				case "status":
 					if v != metrics.StatusUnreadable && !regexp.MustCompile(`^\d{1,3}$`).MatchString(v) {
 						t.Errorf("status label %q: %s", v, name)
+					}
+				case "job":
+					if !slices.Contains(metrics.Jobs, metrics.Job(v)) {
+						t.Errorf("job label %q is not one of the background jobs: %s", v, name)
 					}
 				case "endpoint":
 					if strings.Contains(v, ".") {

@@ -1,7 +1,8 @@
 // Package metrics exposes SMTP Desk's Prometheus metrics: HTTP requests by route and status,
 // Mailgun calls by endpoint and status, audit write durations and failures, refused requests,
-// active sessions and the Go runtime. Each Metrics value owns its own registry, so tests and
-// several apps in one process never share counters.
+// failures of the background jobs, whether the last policy reload took, active sessions and the
+// Go runtime. Each Metrics value owns its own registry, so tests and several apps in one process
+// never share counters.
 package metrics
 
 import (
@@ -34,7 +35,26 @@ type Metrics struct {
 	auditFailures   prometheus.Counter
 	uncompressed    prometheus.Counter
 	accessDenied    *prometheus.CounterVec
+	background      *prometheus.CounterVec
+	policyOK        prometheus.Gauge
+	policyLoadedAt  prometheus.Gauge
 }
+
+// Job names a background job whose failures smtpdesk_background_failures_total counts, by its
+// job label.
+type Job string
+
+// The background jobs: a fixed set, so the job label stays bounded, each exposed from zero.
+const (
+	JobAuditRetention     Job = "audit_retention"      // AUDIT_RETENTION's hourly deletion
+	JobSessionsCleanup    Job = "sessions_cleanup"     // the janitor deleting expired sessions
+	JobFormTokensCleanup  Job = "form_tokens_cleanup"  // the janitor deleting used form tokens
+	JobPolicyReload       Job = "policy_reload"        // a reload (SIGHUP) that kept the old policy
+	JobPolicyDomainsCheck Job = "policy_domains_check" // the policy's domains not compared with Mailgun's
+)
+
+// Jobs lists every Job, in the order the README names them.
+var Jobs = []Job{JobAuditRetention, JobSessionsCleanup, JobFormTokensCleanup, JobPolicyReload, JobPolicyDomainsCheck}
 
 // requestBuckets span what a request takes: well under a millisecond for a page from the list
 // cache, a static file or a health check; tens of seconds for a page waiting on Mailgun's retries
@@ -89,9 +109,25 @@ func New(sessions SessionCounter) *Metrics {
 			Name: "smtpdesk_access_denied_total",
 			Help: "Requests of signed-in users refused by the access policy, by refused action and by what became of their audit entry: recorded, suppressed (counted in the next entry of the same user, domain and action) or failed (the write failed).",
 		}, []string{"action", "audit"}),
+		background: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "smtpdesk_background_failures_total",
+			Help: "Failed runs of the background jobs, by job: audit_retention, sessions_cleanup, form_tokens_cleanup, policy_reload (the previous policy stays in force), policy_domains_check (Mailgun could not be asked for its domains). Each job is exposed from zero.",
+		}, []string{"job"}),
+		policyOK: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smtpdesk_policy_last_reload_successful",
+			Help: "1 when the policy file's last load (the start or the last reload) took, 0 when the last reload failed and the previous policy stays in force.",
+		}),
+		policyLoadedAt: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "smtpdesk_policy_last_reload_success_timestamp_seconds",
+			Help: "When the policy in force was loaded (at start or by the last reload that took), in seconds since the epoch.",
+		}),
+	}
+	for _, j := range Jobs {
+		m.background.WithLabelValues(string(j)) // exposed from zero: an alert sees the first failure
 	}
 	m.reg.MustRegister(m.requests, m.requestDuration, m.mailgunCalls, m.mailgunDuration,
 		m.mailgunRetries, m.auditWrites, m.auditFailures, m.uncompressed, m.accessDenied,
+		m.background, m.policyOK, m.policyLoadedAt,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if sessions != nil {
@@ -206,6 +242,23 @@ func (m *Metrics) CountUncompressed() { m.uncompressed.Inc() }
 // "suppressed", "failed"): both come from a fixed set in the caller, never from a URL.
 func (m *Metrics) CountAccessDenied(action, audit string) {
 	m.accessDenied.WithLabelValues(action, audit).Inc()
+}
+
+// CountBackgroundFailure records one failed run of a background job (one of Jobs). A run that
+// stopped because SMTP Desk was stopping is no failure: the caller does not count it.
+func (m *Metrics) CountBackgroundFailure(job Job) { m.background.WithLabelValues(string(job)).Inc() }
+
+// PolicyLoaded records that the policy file was loaded at t (at start, or by a reload that took).
+func (m *Metrics) PolicyLoaded(t time.Time) {
+	m.policyOK.Set(1)
+	m.policyLoadedAt.Set(float64(t.UnixNano()) / 1e9)
+}
+
+// PolicyReloadFailed records a reload that failed: the previous policy stays in force, so the
+// gauge stays 0 until a reload takes, and the failure is counted as the policy_reload job's.
+func (m *Metrics) PolicyReloadFailed() {
+	m.policyOK.Set(0)
+	m.CountBackgroundFailure(JobPolicyReload)
 }
 
 // Handler serves the metrics in Prometheus format. When token is not empty, a request must

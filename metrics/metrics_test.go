@@ -223,3 +223,31 @@ func TestREADMENamesEverySeries(t *testing.T) {
 		}
 	}
 }
+
+// TestBackgroundFailuresExposedFromZero: every background job's failures, and the policy's
+// state, are exposed before anything happened, so an alert on a rate or a value sees the first
+// failure; a failed reload sets the policy gauge to 0 and counts as the policy_reload job's.
+func TestBackgroundFailuresExposedFromZero(t *testing.T) {
+	m := metrics.New(nil)
+	_, body := scrape(t, m.Handler(""), "")
+	for _, j := range metrics.Jobs {
+		if want := `smtpdesk_background_failures_total{job="` + string(j) + `"} 0`; !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s before any failure", want)
+		}
+	}
+	m.PolicyLoaded(time.Unix(1700000000, 0))
+	m.CountBackgroundFailure(metrics.JobSessionsCleanup)
+	m.PolicyReloadFailed()
+	_, body = scrape(t, m.Handler(""), "")
+	for _, want := range []string{
+		`smtpdesk_background_failures_total{job="sessions_cleanup"} 1`,
+		`smtpdesk_background_failures_total{job="policy_reload"} 1`,
+		`smtpdesk_background_failures_total{job="audit_retention"} 0`,
+		`smtpdesk_policy_last_reload_successful 0`,
+		`smtpdesk_policy_last_reload_success_timestamp_seconds 1.7e+09`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
