@@ -864,6 +864,10 @@ func (db *DB) readAudit(ctx context.Context, f AuditFilter, limit int, oldestFir
 // whole trail in one snapshot, which takes minutes for millions of rows.
 func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	var rep VerifyReport
+	// Not an op (no deadline), but it must not report a file gone as verified.
+	if err := db.checkFile(); err != nil {
+		return rep, fmt.Errorf("store: verify audit: %w", err)
+	}
 	broken := func(id int64, reason string) {
 		if rep.BrokenAt == 0 || id < rep.BrokenAt {
 			rep.BrokenAt, rep.Reason = id, reason
@@ -1138,6 +1142,10 @@ const retentionBatch = 2000
 func (db *DB) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
 	var deleted, cut int64
 	for {
+		// Not an op (no deadline), but no more a writer of a file gone than an op is.
+		if err := db.checkFile(); err != nil {
+			return deleted, fmt.Errorf("store: delete audit before %s: %w", t.UTC().Format(time.RFC3339), err)
+		}
 		n, more, err := db.deleteAuditBatch(ctx, nanos(t), &cut)
 		deleted += n
 		if err != nil {

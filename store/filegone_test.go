@@ -49,6 +49,14 @@ func TestSQLiteFileRemovedOrReplaced(t *testing.T) {
 			if _, err := db.GetSession(ctx, "raw-session-id-0123456789abcdef"); !errors.As(err, &gone) {
 				t.Errorf("GetSession after the file was %s: %v; want a *FileGoneError", name, err)
 			}
+			// The two long jobs run outside op (no deadline): retention deleted the prefix of
+			// whichever file its connection held, and the check verified it.
+			if _, err := db.DeleteAuditBefore(ctx, at.Add(time.Hour)); !errors.As(err, &gone) {
+				t.Errorf("DeleteAuditBefore after the file was %s: %v; want a *FileGoneError", name, err)
+			}
+			if _, err := db.VerifyAudit(ctx); !errors.As(err, &gone) {
+				t.Errorf("VerifyAudit after the file was %s: %v; want a *FileGoneError", name, err)
+			}
 		})
 	}
 }

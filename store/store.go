@@ -358,12 +358,12 @@ func (db *DB) Close() error {
 	return nil
 }
 
-// FileGoneError is the error of every operation (op) once the SQLite file Open opened is no
-// longer at its path: removed, or replaced by another file (a backup copied over it, a volume
-// mounted again). The connections already open keep reading and writing the old file, so the
-// trail went on, with /readyz saying ready, into a removed file that was gone at the next
-// restart, or into one no longer at the path, while each connection opened later took the file
-// now there. Nothing is read or written any more, so no change to Mailgun is made that its audit
+// FileGoneError is the error of every operation (op), retention's and the check's too, once the
+// SQLite file Open opened is no longer at its path: removed, or replaced by another file (a
+// backup copied over it, a volume mounted again). The connections already open keep reading
+// and writing the old file, so the trail went on, with /readyz saying ready, into a removed
+// file that was gone at the next restart, or into one no longer at the path, while each
+// connection opened later took the file now there. Nothing is read or written any more, so no change to Mailgun is made that its audit
 // entry would not survive (the entry cannot be written first).
 type FileGoneError struct {
 	Path     string
