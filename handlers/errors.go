@@ -279,7 +279,7 @@ func unknownChangeError(err error) userError {
 		switch {
 		case key:
 			p.heading = "SMTP Desk could not sign in to Mailgun"
-			p.hint = "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."
+			p.hint = keyFirst + " Then check the list before trying again."
 		case domainNotFound(ou.Refusal):
 			p.hint = domainGone
 		}

@@ -40,6 +40,10 @@ func gzipEcho(t *testing.T, g *gzipper) *echo.Echo {
 		c.Response().Header().Set(echo.HeaderContentEncoding, "br")
 		return c.Blob(http.StatusOK, "application/octet-stream", []byte(big))
 	})
+	e.GET("/tagged", func(c echo.Context) error {
+		c.Response().Header().Set("ETag", `"v1"`)
+		return c.HTML(http.StatusOK, big)
+	})
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, big) })
 	e.GET("/static/logo.png", func(c echo.Context) error { return c.Blob(http.StatusOK, "image/png", []byte(big)) })
 	return e
@@ -113,6 +117,21 @@ func TestGzip(t *testing.T) {
 				t.Errorf("gzip writers still taken after the request: %d", got)
 			}
 		})
+	}
+}
+
+// TestGzipWeakensAStrongETag: a strong ETag names one representation's bytes; compressed, the
+// answer is another, and carries the tag weak. Sent plain, it keeps it as it was.
+func TestGzipWeakensAStrongETag(t *testing.T) {
+	e := gzipEcho(t, newGzipper(gzip.BestSpeed, gzipMinLength, 4))
+	for accept, want := range map[string]string{"gzip": `W/"v1"`, "": `"v1"`} {
+		req := httptest.NewRequest(http.MethodGet, "/tagged", nil)
+		req.Header.Set("Accept-Encoding", accept)
+		rec := httptest.NewRecorder()
+		e.ServeHTTP(rec, req)
+		if got := rec.Header().Get("ETag"); got != want {
+			t.Errorf("Accept-Encoding %q (Content-Encoding %q): ETag %s, want %s", accept, rec.Header().Get("Content-Encoding"), got, want)
+		}
 	}
 }
 

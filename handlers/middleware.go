@@ -596,9 +596,6 @@ func (w *gzipResponseWriter) WriteHeader(code int) {
 		return
 	}
 	w.status = code
-	if code == http.StatusNotModified {
-		weakenETag(w.Header()) // it revalidates the compressed answer, which went out weak
-	}
 	if code < http.StatusOK || code == http.StatusNoContent || code == http.StatusNotModified || code == http.StatusPartialContent {
 		w.passThrough()
 	}
@@ -662,9 +659,10 @@ func (w *gzipResponseWriter) startGzip() error {
 }
 
 // weakenETag makes a strong ETag weak. A strong ETag names one representation's exact bytes
-// (RFC 9110 8.8.3) and the compressed bytes are another, so a compressed answer (and the 304
-// that revalidates it) carries the tag weak, as nginx does: a cache never takes the one for the
-// other, and If-None-Match, which compares weakly, still matches.
+// (RFC 9110 8.8.3) and the compressed bytes are another, so a compressed answer carries the tag
+// weak, as nginx does: a cache never takes the one for the other. (A handler whose 304 must
+// carry its 200's tag, as the 304 cannot know whether that 200 was compressed, sends it weak
+// itself: serveStatic.)
 func weakenETag(h http.Header) {
 	if et := h.Get("ETag"); et != "" && !strings.HasPrefix(et, "W/") {
 		h.Set("ETag", "W/"+et)

@@ -83,11 +83,14 @@ func serveStatic(c echo.Context) error {
 	if ctype == "" {
 		ctype = "application/octet-stream"
 	}
-	// The hashed name already identifies the content.
+	// The hashed name already identifies the content. The tag is weak: the file goes out plain
+	// or compressed (by the Gzip middleware, whatever its size and how busy it is), two
+	// representations one strong tag cannot name, and a 304 must carry its 200's tag.
+	// If-None-Match compares weakly, so a weak tag revalidates either.
 	etag := `"` + hashed + `"`
 	h := c.Response().Header()
 	h.Set(echo.HeaderCacheControl, "public, max-age=31536000, immutable")
-	h.Set("ETag", etag)
+	h.Set("ETag", "W/"+etag)
 	if match := c.Request().Header.Get("If-None-Match"); match != "" && etagMatches(match, etag) {
 		return c.NoContent(http.StatusNotModified)
 	}

@@ -106,12 +106,12 @@ func TestStaticGzip(t *testing.T) {
 	if enc := plain.Header().Get("Content-Encoding"); enc != "" {
 		t.Errorf("Content-Encoding without Accept-Encoding = %q", enc)
 	}
-	// The compressed bytes are another representation: they must not carry the plain file's
-	// strong ETag, or a cache could answer a range or a plain request with them. Weak, and
+	// The compressed bytes are another representation: one strong ETag must not name both, or
+	// a cache could answer a plain request with them. The tag is weak for both, and
 	// revalidating with it still answers 304.
-	zipped, strong := rec.Header().Get("ETag"), plain.Header().Get("ETag")
-	if strings.HasPrefix(strong, "W/") || zipped != "W/"+strong {
-		t.Errorf("ETag compressed %q, plain %q; want the plain one strong and the compressed one weak", zipped, strong)
+	zipped, unzipped := rec.Header().Get("ETag"), plain.Header().Get("ETag")
+	if !strings.HasPrefix(zipped, `W/"`) || zipped != unzipped {
+		t.Errorf("ETag compressed %q, plain %q; want one weak tag for both", zipped, unzipped)
 	}
 	req = httptest.NewRequest(http.MethodGet, url, nil)
 	req.Header.Set("Accept-Encoding", "gzip")
@@ -139,6 +139,33 @@ func TestPagesLinkServedAssets(t *testing.T) {
 	for _, l := range links {
 		if got := serve(e, httptest.NewRequest(http.MethodGet, l[1], nil)).Code; got != http.StatusOK {
 			t.Errorf("GET %s (linked by the page): %d, want 200", l[1], got)
+		}
+	}
+}
+
+// TestStaticNotModifiedKeepsTheETag: the 304 revalidating a static file carries the ETag its 200
+// did for the same request (RFC 9110 15.4.5): weak for a file the gzip middleware compresses,
+// and for one too small to compress (the favicon) the same as its 200's. The 304 made every
+// compressible file's tag weak, the favicon's too, whose 200 went out plain with it strong.
+func TestStaticNotModifiedKeepsTheETag(t *testing.T) {
+	e, _ := newBackboneEcho(t, MiddlewareConfig{})
+	for _, name := range []string{"app.css", "favicon.svg"} {
+		get := func(ifNoneMatch string) *httptest.ResponseRecorder {
+			req := httptest.NewRequest(http.MethodGet, static.URL(name), nil)
+			req.Header.Set("Accept-Encoding", "gzip")
+			if ifNoneMatch != "" {
+				req.Header.Set("If-None-Match", ifNoneMatch)
+			}
+			return serve(e, req)
+		}
+		ok := get("")
+		etag := ok.Header().Get("ETag")
+		if ok.Code != http.StatusOK || etag == "" {
+			t.Fatalf("%s: %d with ETag %q", name, ok.Code, etag)
+		}
+		if nm := get(etag); nm.Code != http.StatusNotModified || nm.Header().Get("ETag") != etag {
+			t.Errorf("%s (Content-Encoding %q): If-None-Match %s answered %d with ETag %q, want 304 with the 200's",
+				name, ok.Header().Get("Content-Encoding"), etag, nm.Code, nm.Header().Get("ETag"))
 		}
 	}
 }
