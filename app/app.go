@@ -430,7 +430,7 @@ func (a *App) sweep(ctx context.Context) {
 	if n, err := a.db.DeleteExpiredSessions(ctx, now, a.cfg.Session.IdleTimeout); err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("deleting expired sessions failed", "err", err)
-			a.metrics.CountBackgroundFailure(metrics.JobSessionsCleanup)
+			a.metrics.CountBackgroundFailure(metrics.TaskSessionsCleanup)
 		}
 	} else if n > 0 {
 		a.log.Debug("deleted expired sessions", "count", n)
@@ -438,7 +438,7 @@ func (a *App) sweep(ctx context.Context) {
 	// A form is sent again within its session's life, if ever: its token is kept that long.
 	if _, err := a.db.DeleteUsedFormTokens(ctx, now.Add(-a.cfg.Session.MaxAge)); err != nil && ctx.Err() == nil {
 		a.log.Warn("deleting used form tokens failed", "err", err)
-		a.metrics.CountBackgroundFailure(metrics.JobFormTokensCleanup)
+		a.metrics.CountBackgroundFailure(metrics.TaskFormTokensCleanup)
 	}
 }
 
@@ -455,7 +455,7 @@ type countedRetention struct {
 func (r countedRetention) DeleteAuditBefore(ctx context.Context, t time.Time) (int64, error) {
 	n, err := r.db.DeleteAuditBefore(ctx, t)
 	if err != nil && ctx.Err() == nil { // a run the stop ended did not fail (audit.RetainOnce)
-		r.metrics.CountBackgroundFailure(metrics.JobAuditRetention)
+		r.metrics.CountBackgroundFailure(metrics.TaskAuditRetention)
 	}
 	return n, err
 }
@@ -518,7 +518,7 @@ func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 		if err != nil {
 			if a.bg.Err() == nil {
 				a.log.Info("policy: its domains could not be compared with Mailgun's", "err", err)
-				a.metrics.CountBackgroundFailure(metrics.JobPolicyDomainsCheck)
+				a.metrics.CountBackgroundFailure(metrics.TaskPolicyDomainsCheck)
 			}
 			return
 		}

@@ -32,8 +32,8 @@ func metricValue(t *testing.T, body, series string) float64 {
 	return 0
 }
 
-func backgroundFailures(job metrics.Job) string {
-	return `smtpdesk_background_failures_total{job="` + string(job) + `"}`
+func backgroundFailures(job metrics.Task) string {
+	return `smtpdesk_background_failures_total{task="` + string(job) + `"}`
 }
 
 // TestMetricsCountBackgroundFailures: the janitor's deletions (expired sessions, used form
@@ -46,7 +46,7 @@ func TestMetricsCountBackgroundFailures(t *testing.T) {
 	<-d.App.PolicyDomainsChecked()
 	ctx := context.Background()
 	body := scrapeMetrics(t, d, token)
-	for _, j := range metrics.Jobs {
+	for _, j := range metrics.Tasks {
 		if v := metricValue(t, body, backgroundFailures(j)); v != 0 {
 			t.Errorf("%s = %v before any failure, want 0", backgroundFailures(j), v)
 		}
@@ -61,10 +61,10 @@ func TestMetricsCountBackgroundFailures(t *testing.T) {
 		_, err := audit.RetainOnce(ctx, d.App.retainer(), time.Nanosecond, time.Now, d.App.audit)
 		return err
 	}
-	jobs := []metrics.Job{metrics.JobSessionsCleanup, metrics.JobFormTokensCleanup, metrics.JobAuditRetention}
+	jobs := []metrics.Task{metrics.TaskSessionsCleanup, metrics.TaskFormTokensCleanup, metrics.TaskAuditRetention}
 	// The janitor's first sweep runs at start, in the background: it may come before or after
 	// the tables go, so the counts are compared with what they were, not with 1.
-	before := map[metrics.Job]float64{}
+	before := map[metrics.Task]float64{}
 	for _, j := range jobs {
 		before[j] = metricValue(t, scrapeMetrics(t, d, token), backgroundFailures(j))
 	}
@@ -77,7 +77,7 @@ func TestMetricsCountBackgroundFailures(t *testing.T) {
 		t.Fatal("retention succeeded without its table")
 	}
 	body = scrapeMetrics(t, d, token)
-	failed := map[metrics.Job]float64{}
+	failed := map[metrics.Task]float64{}
 	for _, j := range jobs {
 		failed[j] = metricValue(t, body, backgroundFailures(j))
 		if failed[j] <= before[j] {
@@ -113,7 +113,7 @@ func TestMetricsShowFailedPolicyReload(t *testing.T) {
 	const token = "metrics-t0ken-for-tests"
 	d := startDemo(t, DemoOptions{MetricsToken: token})
 	const ok, at = "smtpdesk_policy_last_reload_successful", "smtpdesk_policy_last_reload_success_timestamp_seconds"
-	reloads := backgroundFailures(metrics.JobPolicyReload)
+	reloads := backgroundFailures(metrics.TaskPolicyReload)
 	body := scrapeMetrics(t, d, token)
 	started := metricValue(t, body, at)
 	if v := metricValue(t, body, ok); v != 1 || started <= 0 || metricValue(t, body, reloads) != 0 {
@@ -164,7 +164,7 @@ func TestMetricsCountPolicyDomainsCheckFailures(t *testing.T) {
 	const token = "metrics-t0ken-for-tests"
 	d := startDemo(t, DemoOptions{MetricsToken: token})
 	<-d.App.PolicyDomainsChecked()
-	checks := backgroundFailures(metrics.JobPolicyDomainsCheck)
+	checks := backgroundFailures(metrics.TaskPolicyDomainsCheck)
 	if v := metricValue(t, scrapeMetrics(t, d, token), checks); v != 0 {
 		t.Fatalf("after the start's comparison, which worked, %s = %v, want 0", checks, v)
 	}

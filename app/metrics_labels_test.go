@@ -95,10 +95,14 @@ func TestMetricsLabelsStayBounded(t *testing.T) {
 					if v != metrics.StatusUnreadable && !regexp.MustCompile(`^\d{1,3}$`).MatchString(v) {
 						t.Errorf("status label %q: %s", v, name)
 					}
-				case "job":
-					if !slices.Contains(metrics.Jobs, metrics.Job(v)) {
-						t.Errorf("job label %q is not one of the background jobs: %s", v, name)
+				case "task":
+					if !slices.Contains(metrics.Tasks, metrics.Task(v)) {
+						t.Errorf("task label %q is not one of the background jobs: %s", v, name)
 					}
+				case "job", "instance":
+					// Prometheus sets these on every series it scrapes, and renames a series'
+					// own exported_job or exported_instance: a query on it would match nothing.
+					t.Errorf("label %q clashes with Prometheus's target label: %s", k, name)
 				case "endpoint":
 					if strings.Contains(v, ".") {
 						t.Errorf("endpoint label %q holds a name: %s", v, name)

@@ -40,21 +40,22 @@ type Metrics struct {
 	policyLoadedAt  prometheus.Gauge
 }
 
-// Job names a background job whose failures smtpdesk_background_failures_total counts, by its
-// job label.
-type Job string
+// Task names a background job whose failures smtpdesk_background_failures_total counts, by its
+// task label. (Not "job": Prometheus gives every scraped series a job label of its own, the
+// scrape job's, and would rename this one exported_job.)
+type Task string
 
-// The background jobs: a fixed set, so the job label stays bounded, each exposed from zero.
+// The background jobs: a fixed set, so the task label stays bounded, each exposed from zero.
 const (
-	JobAuditRetention     Job = "audit_retention"      // AUDIT_RETENTION's hourly deletion
-	JobSessionsCleanup    Job = "sessions_cleanup"     // the janitor deleting expired sessions
-	JobFormTokensCleanup  Job = "form_tokens_cleanup"  // the janitor deleting used form tokens
-	JobPolicyReload       Job = "policy_reload"        // a reload (SIGHUP) that kept the old policy
-	JobPolicyDomainsCheck Job = "policy_domains_check" // the policy's domains not compared with Mailgun's
+	TaskAuditRetention     Task = "audit_retention"      // AUDIT_RETENTION's hourly deletion
+	TaskSessionsCleanup    Task = "sessions_cleanup"     // the janitor deleting expired sessions
+	TaskFormTokensCleanup  Task = "form_tokens_cleanup"  // the janitor deleting used form tokens
+	TaskPolicyReload       Task = "policy_reload"        // a reload (SIGHUP) that kept the old policy
+	TaskPolicyDomainsCheck Task = "policy_domains_check" // the policy's domains not compared with Mailgun's
 )
 
 // Jobs lists every Job, in the order the README names them.
-var Jobs = []Job{JobAuditRetention, JobSessionsCleanup, JobFormTokensCleanup, JobPolicyReload, JobPolicyDomainsCheck}
+var Tasks = []Task{TaskAuditRetention, TaskSessionsCleanup, TaskFormTokensCleanup, TaskPolicyReload, TaskPolicyDomainsCheck}
 
 // requestBuckets span what a request takes: well under a millisecond for a page from the list
 // cache, a static file or a health check; tens of seconds for a page waiting on Mailgun's retries
@@ -111,8 +112,8 @@ func New(sessions SessionCounter) *Metrics {
 		}, []string{"action", "audit"}),
 		background: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpdesk_background_failures_total",
-			Help: "Failed runs of the background jobs, by job: audit_retention, sessions_cleanup, form_tokens_cleanup, policy_reload (the previous policy stays in force), policy_domains_check (Mailgun could not be asked for its domains). Each job is exposed from zero.",
-		}, []string{"job"}),
+			Help: "Failed runs of the background jobs, by task: audit_retention, sessions_cleanup, form_tokens_cleanup, policy_reload (the previous policy stays in force), policy_domains_check (Mailgun could not be asked for its domains). Each task is exposed from zero.",
+		}, []string{"task"}),
 		policyOK: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "smtpdesk_policy_last_reload_successful",
 			Help: "1 when the policy file's last load (the start or the last reload) took, 0 when the last reload failed and the previous policy stays in force.",
@@ -122,7 +123,7 @@ func New(sessions SessionCounter) *Metrics {
 			Help: "When the policy in force was loaded (at start or by the last reload that took), in seconds since the epoch.",
 		}),
 	}
-	for _, j := range Jobs {
+	for _, j := range Tasks {
 		m.background.WithLabelValues(string(j)) // exposed from zero: an alert sees the first failure
 	}
 	m.reg.MustRegister(m.requests, m.requestDuration, m.mailgunCalls, m.mailgunDuration,
@@ -244,9 +245,9 @@ func (m *Metrics) CountAccessDenied(action, audit string) {
 	m.accessDenied.WithLabelValues(action, audit).Inc()
 }
 
-// CountBackgroundFailure records one failed run of a background job (one of Jobs). A run that
+// CountBackgroundFailure records one failed run of a background job (one of Tasks). A run that
 // stopped because SMTP Desk was stopping is no failure: the caller does not count it.
-func (m *Metrics) CountBackgroundFailure(job Job) { m.background.WithLabelValues(string(job)).Inc() }
+func (m *Metrics) CountBackgroundFailure(task Task) { m.background.WithLabelValues(string(task)).Inc() }
 
 // PolicyLoaded records that the policy file was loaded at t (at start, or by a reload that took).
 func (m *Metrics) PolicyLoaded(t time.Time) {
@@ -255,10 +256,10 @@ func (m *Metrics) PolicyLoaded(t time.Time) {
 }
 
 // PolicyReloadFailed records a reload that failed: the previous policy stays in force, so the
-// gauge stays 0 until a reload takes, and the failure is counted as the policy_reload job's.
+// gauge stays 0 until a reload takes, and the failure is counted as the policy_reload task's.
 func (m *Metrics) PolicyReloadFailed() {
 	m.policyOK.Set(0)
-	m.CountBackgroundFailure(JobPolicyReload)
+	m.CountBackgroundFailure(TaskPolicyReload)
 }
 
 // Handler serves the metrics in Prometheus format. When token is not empty, a request must

@@ -230,19 +230,19 @@ func TestREADMENamesEverySeries(t *testing.T) {
 func TestBackgroundFailuresExposedFromZero(t *testing.T) {
 	m := metrics.New(nil)
 	_, body := scrape(t, m.Handler(""), "")
-	for _, j := range metrics.Jobs {
-		if want := `smtpdesk_background_failures_total{job="` + string(j) + `"} 0`; !strings.Contains(body, want) {
+	for _, j := range metrics.Tasks {
+		if want := `smtpdesk_background_failures_total{task="` + string(j) + `"} 0`; !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s before any failure", want)
 		}
 	}
 	m.PolicyLoaded(time.Unix(1700000000, 0))
-	m.CountBackgroundFailure(metrics.JobSessionsCleanup)
+	m.CountBackgroundFailure(metrics.TaskSessionsCleanup)
 	m.PolicyReloadFailed()
 	_, body = scrape(t, m.Handler(""), "")
 	for _, want := range []string{
-		`smtpdesk_background_failures_total{job="sessions_cleanup"} 1`,
-		`smtpdesk_background_failures_total{job="policy_reload"} 1`,
-		`smtpdesk_background_failures_total{job="audit_retention"} 0`,
+		`smtpdesk_background_failures_total{task="sessions_cleanup"} 1`,
+		`smtpdesk_background_failures_total{task="policy_reload"} 1`,
+		`smtpdesk_background_failures_total{task="audit_retention"} 0`,
 		`smtpdesk_policy_last_reload_successful 0`,
 		`smtpdesk_policy_last_reload_success_timestamp_seconds 1.7e+09`,
 	} {
