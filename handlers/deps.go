@@ -735,8 +735,11 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		}
 		return ue
 	case upAuth:
+		// The administrator's to fix, with the log's detail the request id leads to, as the
+		// error page for it says.
 		return &views.UpstreamError{Heading: "SMTP Desk could not sign in to Mailgun",
-			Message: "Mailgun refused SMTP Desk's API key. Nothing was changed; tell your administrator."}
+			Message:   "Mailgun refused SMTP Desk's API key. Nothing was changed. Tell your administrator and quote the request id below.",
+			RequestID: RequestID(c)}
 	case upRefused, upNotFound:
 		msg, quote := refusalText(me)
 		ue := &views.UpstreamError{Heading: "Mailgun refused the request", Message: msg}
