@@ -54,7 +54,7 @@ const (
 	TaskPolicyDomainsCheck Task = "policy_domains_check" // the policy's domains not compared with Mailgun's
 )
 
-// Jobs lists every Job, in the order the README names them.
+// Tasks lists every Task, in the order the README names them.
 var Tasks = []Task{TaskAuditRetention, TaskSessionsCleanup, TaskFormTokensCleanup, TaskPolicyReload, TaskPolicyDomainsCheck}
 
 // requestBuckets span what a request takes: well under a millisecond for a page from the list
@@ -95,7 +95,7 @@ func New(sessions SessionCounter) *Metrics {
 		}, []string{"endpoint"}),
 		auditWrites: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "smtpdesk_audit_write_duration_seconds",
-			Help:    "Time to write one audit record (pending entry or completion).",
+			Help:    "Time to write one audit record (a pending entry, an event or a completion), every attempt included.",
 			Buckets: auditBuckets,
 		}),
 		auditFailures: prometheus.NewCounter(prometheus.CounterOpts{
