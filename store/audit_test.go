@@ -1021,12 +1021,27 @@ func TestAuditDatesOutOfRange(t *testing.T) {
 
 // TestAuditConcurrent runs 100 actions (append then complete) from
 // goroutines over several *DB handles, like replicas sharing a database.
+//
+// The 200 writes queue for the chain's one lock, so the last waits for all the others: on a
+// loaded machine that took longer than the store's deadline (DefaultTimeout), which is not what
+// this test is about (TestOperationsEndAtTheDeadline is), so its handles have none (go test's
+// -timeout is the safety net). On PostgreSQL each handle keeps to a few connections: with the
+// pool's maxIdleConns each, the four took 80 of the server's 100 (PostgreSQL's default
+// max_connections), and a test package running meanwhile (go test -p 2) was refused with "too
+// many clients already". A few each still have several replicas' transactions wait on the lock
+// at once.
 func TestAuditConcurrent(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, db testDB) {
 		ctx := context.Background()
+		db.timeout = 0
 		handles := []*DB{db.DB}
 		for range 3 {
-			handles = append(handles, openTest(t, db.dsn))
+			handles = append(handles, openTest(t, db.dsn, WithTimeout(0)))
+		}
+		if db.Dialect() == DialectPostgres {
+			for _, h := range handles {
+				h.sql.SetMaxOpenConns(4)
+			}
 		}
 		const n = 100
 		var wg sync.WaitGroup

@@ -98,11 +98,17 @@ func unavailable(ctx context.Context, err error) error {
 	if serverEnded(err) || connEnded(err) {
 		return &unavailableError{err: err}
 	}
-	var se *sqlite.Error
-	if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY { // extended codes too
+	if sqliteBusy(err) {
 		return &unavailableError{err: err}
 	}
 	return err
+}
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (extended codes too): another connection
+// holds the lock it needed.
+func sqliteBusy(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // Damaged reports whether err is SQLite's word that the file is not a database (SQLITE_NOTADB: a

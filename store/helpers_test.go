@@ -44,9 +44,9 @@ func newPostgresSchema(t testing.TB) string {
 	return testpg.Schema(t)
 }
 
-func openTest(t testing.TB, dsn string) *DB {
+func openTest(t testing.TB, dsn string, opts ...Option) *DB {
 	t.Helper()
-	db, err := Open(context.Background(), dsn)
+	db, err := Open(context.Background(), dsn, opts...)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -109,6 +110,59 @@ func TestAuditRetentionOnTwoReplicas(t *testing.T) {
 			t.Errorf("entries left = %d, %v; want the %d actions", len(got), err, actions)
 		}
 	})
+}
+
+// TestOpenWhileAnotherSwitchesTheFileToWAL: replicas starting together on a SQLite file nobody
+// has opened yet all open it. The first connection to switch the file to WAL mode (sqliteParams)
+// writes its header, and SQLite answered another connection that tried meanwhile with
+// SQLITE_BUSY at once, not after its busy timeout: that Open failed ("database is locked"), as
+// TestOpenConcurrentlyOnAnEmptyDatabase did now and then on a loaded machine. Here the other
+// process holds the write lock of a file still in rollback mode, as that switch does; Open must
+// wait for it instead of failing.
+func TestOpenWhileAnotherSwitchesTheFileToWAL(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "fresh.db")
+	other, err := sql.Open("sqlite", path) // no pragmas: the file stays in rollback mode
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	type opened struct {
+		db  *DB
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		db, err := Open(ctx, path)
+		done <- opened{db, err}
+	}()
+	// Open used to fail within milliseconds; it must still be waiting when the lock is given
+	// back. (On a machine too slow to have tried by then, this passes without proving anything;
+	// it cannot fail wrongly.)
+	select {
+	case o := <-done:
+		if o.db != nil {
+			o.db.Close()
+		}
+		t.Fatalf("Open while another process held the write lock = %v; want it to wait for the lock", o.err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	o := <-done
+	if o.err != nil {
+		t.Fatalf("Open once the lock was given back: %v", o.err)
+	}
+	o.db.Close()
 }
 
 // openAtOnce opens dsn n times concurrently, as replicas starting together do, and fails the

@@ -173,7 +173,7 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 			sqlDB.SetMaxOpenConns(1)
 		}
 	}
-	if err := db.Ping(ctx); err != nil {
+	if err := db.firstPing(ctx); err != nil {
 		sqlDB.Close()
 		return nil, err
 	}
@@ -402,6 +402,34 @@ func (db *DB) Ping(ctx context.Context) error {
 		return fmt.Errorf("store: ping %s: %w", db.dialect, err)
 	}
 	return nil
+}
+
+// firstPing is Open's Ping. A new SQLite connection switches a file not yet in WAL mode to it
+// (sqliteParams), which writes the file's header; while another connection does so (replicas
+// starting together on a fresh file), SQLite answers SQLITE_BUSY at once, not after its busy
+// timeout, since waiting could deadlock: the switch holds a read lock while it asks for the write
+// lock. Once the file is in WAL mode a new connection has nothing to write, so Open tries again,
+// within the store's deadline, where it failed ("database is locked").
+func (db *DB) firstPing(ctx context.Context) error {
+	if db.dialect != DialectSQLite {
+		return db.Ping(ctx)
+	}
+	if db.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, db.timeout)
+		defer cancel()
+	}
+	for {
+		err := db.Ping(ctx)
+		if !sqliteBusy(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // CheckWritable reports whether the database takes writes, with a write that changes nothing. A
