@@ -458,6 +458,10 @@ func TestResetFormOfADeletedLoginSaysWhoDeletedIt(t *testing.T) {
 	if !want.MatchString(got) {
 		t.Errorf("the stale form's answer says %q, want who deleted the login, and when", got)
 	}
+	// When, in the viewer's zone once the page's script has run, as every other time is.
+	if tm := p.TestID("error-message").Find(`time[data-local="at"][datetime]`); tm.Length() != 1 {
+		t.Errorf("the error message has %d <time data-local=\"at\">, want the delete's time as one", tm.Length())
+	}
 }
 
 // TestDeleteOfADeletedLoginSaysWhoDeletedIt: a confirmation page opened before a colleague

@@ -59,6 +59,16 @@ func TestCreateSentAgainAfterNoAnswer(t *testing.T) {
 			if strings.Contains(text, "Pick another name") {
 				t.Error("the form sent again asks for another name for the login its first sending made")
 			}
+			// The first create's time, in the viewer's zone once the page's script has run, as
+			// every other time is (it was UTC text only).
+			entries := e.auditEntries(t, store.AuditFilter{Action: "credential.create", Outcome: "unknown", Limit: 1})
+			if len(entries) != 1 {
+				t.Fatalf("the first create's entry: %+v, want one whose outcome is unknown", entries)
+			}
+			tm := again.TestID("line-error").Find(`time[data-local="at"]`)
+			if got, want := tm.AttrOr("datetime", ""), entries[0].Time.UTC().Format("2006-01-02T15:04Z"); tm.Length() != 1 || got != want {
+				t.Errorf("the line error has %d <time data-local=\"at\"> with datetime %q, want one at the first create's %s", tm.Length(), got, want)
+			}
 
 			// Another user's create of the same login gets the same account, with their name.
 			o := e.signIn(t, "admin")

@@ -865,6 +865,16 @@ func chosenExplain(n int) string {
 	return "They use the password you chose. SMTP Desk does not keep it."
 }
 
+// TimedText writes a sentence escaped, each audit entry's time in it (TrailTimeLayout) put in
+// the viewer's zone by the page's script, as a flash does (appendTimedText): the line errors and
+// error pages that say who did what when ("your create of it on 2026-12-06 at 04:07 UTC").
+func TimedText(s string) templ.Component {
+	return templ.ComponentFunc(func(_ context.Context, w io.Writer) error {
+		_, err := w.Write(appendTimedText(nil, s))
+		return err
+	})
+}
+
 // Breakable writes a domain or a login (any dotted name) escaped, with a line-break
 // opportunity after each dot and @, so that in a narrow column "newsletter.example.org" wraps
 // between its labels ("newsletter.example." / "org") and a login after its @, instead of
