@@ -144,12 +144,12 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 		// would send the operator the wrong way.
 		return nil, fmt.Errorf("DATABASE_URL %s: %w", cfg.DatabaseRedacted(), err)
 	}
-	if path, ok := store.SQLiteFile(dsn); ok && store.Damaged(err) {
-		// SQLite opened the file and read it: its directory and permissions, the advice below,
-		// are fine.
-		return nil, fmt.Errorf("DATABASE_URL: the file %q is not a SQLite database, or is damaged: %w; SMTP Desk does not repair it: restore it from a backup, or set DATABASE_URL to another file (a new one starts an empty audit trail)", path, err)
-	}
 	if path, ok := store.SQLiteFile(dsn); ok {
+		if store.Damaged(err) {
+			// SQLite opened the file and read it: its directory and permissions, the advice
+			// below, are fine.
+			return nil, fmt.Errorf("DATABASE_URL: the file %q is not a SQLite database, or is damaged: %w; SMTP Desk does not repair it: restore it from a backup, or set DATABASE_URL to another file (a new one starts an empty audit trail)", path, err)
+		}
 		return nil, fmt.Errorf("DATABASE_URL: cannot open the SQLite database %q: %w; check that its directory exists and that this user may write there, or set DATABASE_URL to another file (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db)", path, err)
 	}
 	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {

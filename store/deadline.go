@@ -104,23 +104,26 @@ func unavailable(ctx context.Context, err error) error {
 	return err
 }
 
-// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (extended codes too): another connection
-// holds the lock it needed.
-func sqliteBusy(err error) bool {
+// sqliteCode is err's SQLite result code without its extended part (SQLITE_BUSY for
+// SQLITE_BUSY_SNAPSHOT, say), or -1 when err is not SQLite's.
+func sqliteCode(err error) int {
 	var se *sqlite.Error
-	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
+	if !errors.As(err, &se) {
+		return -1
+	}
+	return se.Code() & 0xff
 }
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY: another connection holds the lock it
+// needed.
+func sqliteBusy(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_BUSY }
 
 // Damaged reports whether err is SQLite's word that the file is not a database (SQLITE_NOTADB: a
 // file of another kind, or damaged where SQLite looks first) or that it is damaged
 // (SQLITE_CORRUPT): the file's directory and permissions are fine, and trying again changes
 // nothing.
 func Damaged(err error) bool {
-	var se *sqlite.Error
-	if !errors.As(err, &se) {
-		return false
-	}
-	switch se.Code() & 0xff { // extended codes too
+	switch sqliteCode(err) {
 	case sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT:
 		return true
 	}

@@ -363,8 +363,9 @@ func (db *DB) Close() error {
 // backup copied over it, a volume mounted again). The connections already open keep reading
 // and writing the old file, so the trail went on, with /readyz saying ready, into a removed
 // file that was gone at the next restart, or into one no longer at the path, while each
-// connection opened later took the file now there. Nothing is read or written any more, so no change to Mailgun is made that its audit
-// entry would not survive (the entry cannot be written first).
+// connection opened later took the file now there. Nothing is read or written any more, so no
+// change to Mailgun is made that its audit entry would not survive (the entry cannot be written
+// first).
 type FileGoneError struct {
 	Path     string
 	Replaced bool // another file is at the path now

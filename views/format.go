@@ -119,15 +119,15 @@ func exactFromMachine(iso string) string {
 }
 
 // TrailTimeLayout is how a sentence gives an audit entry's time, in UTC ("on 2026-12-06 at 04:07
-// UTC"): the handlers' notes write it so, and a flash that carries one (appendTimedText) has it
-// put in the viewer's zone by the page's script, as the lists' and the trail's times are.
+// UTC"): the handlers' notes write it so, and a page that shows one (appendTimedText) has it put
+// in the viewer's zone by the page's script, as the lists' and the trail's times are.
 const TrailTimeLayout = "2006-01-02 at 15:04 UTC"
 
-// appendTimedText appends the flash message s escaped, with each time in it written in
-// TrailTimeLayout made a <time> element that the page's script rewrites in the viewer's zone
-// (data-local="at": the day, "at", the time of day to the minute with the zone named). The UTC
-// text stays as it is without the script, and in the title once it has run. A notes' time is in
-// a sentence built as text (a warning on the way back to the list), so it is found here rather
+// appendTimedText appends the sentence s (a flash, a line error, an error page's message)
+// escaped, with each time in it written in TrailTimeLayout made a <time> element that the page's
+// script rewrites in the viewer's zone (data-local="at": the day, "at", the time of day to the
+// minute with the zone named). The UTC text stays as it is without the script, and in the title
+// once it has run. The handlers build these sentences as text, so the time is found here rather
 // than passed apart.
 func appendTimedText(b []byte, s string) []byte {
 	const n, zone = len(TrailTimeLayout), " UTC"
