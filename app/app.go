@@ -218,6 +218,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}
 
 	a.audit = audit.NewRecorder(timedAudit{a.db, a.metrics}, time.Now)
+	a.audit.SetLogger(logger)
 
 	ipOf := handlers.IPExtractor(cfg.TrustedProxies)
 	a.auth, err = auth.New(auth.Config{
@@ -545,6 +546,10 @@ func (a *App) warnPolicy() {
 	}
 }
 
+// lateAuditWait is how long Close waits for the outcomes of actions that the database has not
+// taken yet (audit.LateError) before it gives them up, leaving their entries pending.
+const lateAuditWait = 2 * time.Second
+
 // Close stops background work and closes the database. Call it after the HTTP server has shut
 // down. It is safe to call more than once.
 func (a *App) Close() error {
@@ -553,6 +558,12 @@ func (a *App) Close() error {
 			a.cancel()
 		}
 		a.wg.Wait()
+		if a.audit != nil {
+			// An outcome the database has not taken yet (audit.LateError) gets a last moment.
+			ctx, cancel := context.WithTimeout(context.Background(), lateAuditWait)
+			a.audit.Close(ctx)
+			cancel()
+		}
 		if a.db != nil {
 			if err := a.db.Close(); err != nil {
 				a.closeErr = fmt.Errorf("app: close database: %w", err)

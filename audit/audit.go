@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -72,6 +73,16 @@ const eventRetry = completeTimeout
 // written again; each wait doubles, up to a second.
 const completeRetry = 100 * time.Millisecond
 
+// lateRetry is how long a completion the database did not answer within completeTimeout is
+// tried again in the background, after the request has answered: Mailgun's answer is known, and
+// an entry left pending reads as "outcome unknown" for good. Its waits start at lateWait and
+// double up to lateMaxWait, so that an outage of minutes costs tens of attempts, not hundreds.
+const (
+	lateRetry   = 10 * time.Minute
+	lateWait    = time.Second
+	lateMaxWait = 15 * time.Second
+)
+
 // Appender is the part of *store.DB the recorder writes to.
 type Appender interface {
 	AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error)
@@ -90,19 +101,79 @@ type Meta struct {
 	RequestID, ClientIP, UserAgent string
 }
 
-// Recorder writes audit entries. It is safe for concurrent use.
+// Recorder writes audit entries. It is safe for concurrent use. Close it before closing its
+// database: it may be writing late completions (Pending.Complete).
 type Recorder struct {
 	db  Appender
 	now func() time.Time
+	log *slog.Logger
+	// completeTimeout is completeTimeout; tests shorten it.
+	completeTimeout time.Duration
+
+	mu       sync.Mutex
+	closed   bool
+	late     sync.WaitGroup     // the late completions being written
+	lateCtx  context.Context    // ends them: canceled by Close
+	lateStop context.CancelFunc //
 }
 
 // NewRecorder returns a recorder writing to db; now is the clock (time.Now
-// when nil).
+// when nil). Its late completions are logged to slog's default logger until
+// SetLogger names another.
 func NewRecorder(db Appender, now func() time.Time) *Recorder {
 	if now == nil {
 		now = time.Now
 	}
-	return &Recorder{db: db, now: now}
+	ctx, stop := context.WithCancel(context.Background())
+	return &Recorder{db: db, now: now, log: slog.Default(), completeTimeout: completeTimeout, lateCtx: ctx, lateStop: stop}
+}
+
+// SetLogger sets where the late completions' outcomes are logged. Call it before the recorder
+// is used.
+func (r *Recorder) SetLogger(l *slog.Logger) { r.log = l }
+
+// Close ends the late completions (Pending.Complete): it waits for them until ctx ends, then
+// stops those still waiting for the database, whose entries stay pending. Completions written
+// after Close are not tried again late. It is safe to call more than once.
+func (r *Recorder) Close(ctx context.Context) {
+	r.mu.Lock()
+	r.closed = true
+	r.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		r.late.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.lateStop()
+		<-done
+	}
+	r.lateStop()
+}
+
+// writeLate goes on writing entry id's completion in the background (write, with tried true),
+// for up to lateRetry or until Close. It reports false, and starts nothing, after Close.
+func (r *Recorder) writeLate(id int64, write func(ctx context.Context) error) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	r.late.Add(1)
+	go func() {
+		defer r.late.Done()
+		ctx, cancel := context.WithTimeout(r.lateCtx, lateRetry)
+		defer cancel()
+		if err := write(ctx); err != nil {
+			r.log.Error("audit: the outcome of an action could not be written; its entry stays pending (outcome unknown)",
+				"entry", id, "err", err)
+			return
+		}
+		r.log.Info("audit: the outcome of an action was written late, once the database answered", "entry", id)
+	}()
+	return true
 }
 
 // Pending is an action recorded as pending and not yet completed.
@@ -167,7 +238,9 @@ func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain, d
 // Mailgun has made the change by then and the outcome would otherwise be lost;
 // store.ErrAlreadyCompleted after such an attempt means that attempt's answer
 // was lost, not its write. A write failure is returned (the entry then stays
-// pending, read as "outcome unknown").
+// pending, read as "outcome unknown"); when the database was still not
+// answering, the write goes on in the background (for up to lateRetry, until
+// Recorder.Close), and the error says so (IsLate).
 func (p *Pending) Complete(ctx context.Context, err error) error {
 	var werr error
 	p.once.Do(func() {
@@ -190,38 +263,62 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 			// told the outcome is unknown, and so is the trail.
 			outcome = OutcomeUnknown
 		}
-		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), completeTimeout)
+		at := p.r.now()
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.r.completeTimeout)
 		defer cancel()
-		if e := p.write(wctx, outcome, status, msg, p.r.now()); e != nil {
-			werr = fmt.Errorf("audit: complete %d: %w", p.id, e)
+		e := p.write(wctx, false, completeRetry, time.Second, outcome, status, msg, at)
+		if e == nil {
+			return
+		}
+		werr = fmt.Errorf("audit: complete %d: %w", p.id, e)
+		if errors.Is(e, store.ErrUnavailable) && p.r.writeLate(p.id, func(ctx context.Context) error {
+			return p.write(ctx, true, lateWait, lateMaxWait, outcome, status, msg, at)
+		}) {
+			werr = &LateError{err: werr}
 		}
 	})
 	return werr
 }
 
+// LateError is Complete's error when the database did not answer in time and the completion
+// goes on being written in the background: the entry is pending for now, perhaps not for good.
+type LateError struct{ err error }
+
+func (e *LateError) Error() string {
+	return e.err.Error() + " (tried again in the background for up to " + lateRetry.String() + ")"
+}
+
+func (e *LateError) Unwrap() error { return e.err }
+
+// IsLate reports whether err (Complete's) says the completion is being written late.
+func IsLate(err error) bool {
+	var le *LateError
+	return errors.As(err, &le)
+}
+
 // write writes the completion, again and again while the database does not answer, until ctx
-// ends. An attempt whose error is store.ErrUnavailable may have been written (a commit whose
-// answer was lost): CompleteAudit then says store.ErrAlreadyCompleted, as no one else
-// completes this entry.
-func (p *Pending) write(ctx context.Context, outcome string, status int, msg string, at time.Time) error {
-	wait := completeRetry
-	for again := false; ; again = true {
+// ends, waiting first wait between attempts and doubling it up to maxWait. An attempt whose
+// error is store.ErrUnavailable may have been written (a commit whose answer was lost):
+// CompleteAudit then says store.ErrAlreadyCompleted, as no one else completes this entry; tried
+// says an earlier call made such an attempt.
+func (p *Pending) write(ctx context.Context, tried bool, wait, maxWait time.Duration, outcome string, status int, msg string, at time.Time) error {
+	for again := tried; ; again = true {
 		err := p.r.db.CompleteAudit(ctx, p.id, outcome, status, msg, at)
 		switch {
 		case err == nil, again && errors.Is(err, store.ErrAlreadyCompleted):
 			return nil
-		case !errors.Is(err, store.ErrUnavailable), !pause(ctx, &wait):
+		case !errors.Is(err, store.ErrUnavailable), !pause(ctx, &wait, maxWait):
 			return err
 		}
 	}
 }
 
 // pause waits *wait before a write that found the database not answering is tried again, and
-// doubles *wait, up to a second. It reports false, at once, when ctx ends first.
-func pause(ctx context.Context, wait *time.Duration) bool {
+// doubles *wait, up to maxWait. It reports false, at once, when ctx ends first.
+func pause(ctx context.Context, wait *time.Duration, maxWait time.Duration) bool {
 	t := time.NewTimer(*wait)
 	defer t.Stop()
-	*wait = min(2**wait, time.Second)
+	*wait = min(2**wait, maxWait)
 	select {
 	case <-ctx.Done():
 		return false
@@ -313,7 +410,7 @@ func (r *Recorder) append(ctx context.Context, e store.AuditEntry) (int64, error
 		if l, ok := errors.AsType[*store.LostAnswerError](err); ok {
 			lost = l
 		}
-		if !errors.Is(err, store.ErrUnavailable) || !pause(retry, &wait) {
+		if !errors.Is(err, store.ErrUnavailable) || !pause(retry, &wait, time.Second) {
 			return 0, err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -370,6 +371,93 @@ func TestCompleteWhileTheDatabaseRestarts(t *testing.T) {
 	if e := onlyEntry(t, db); e.Outcome != OutcomeOK || e.CompletedAt == nil {
 		t.Errorf("entry after the outage: outcome %q, completed %v; want ok", e.Outcome, e.CompletedAt)
 	}
+}
+
+// TestCompleteWrittenLateAfterALongerOutage: a database that does not answer for longer than
+// completeTimeout (a failover that takes a while) no longer leaves the action's entry pending for
+// good, read as "outcome unknown" though Mailgun's answer was known: Complete reports the entry
+// pending for now (IsLate) and the completion is written once the database is back, with the
+// outcome's time. Close waits for it. Before, the entry stayed pending after the outage.
+func TestCompleteWrittenLateAfterALongerOutage(t *testing.T) {
+	relay, db := openRelayed(t)
+	clock := newClock()
+	rec := NewRecorder(db, clock.Now)
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialDelete, "example.com", "", []string{"x@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay.Down() // during the Mailgun call, and after completeTimeout
+	clock.Add(3 * time.Second)
+	at := clock.Now()
+	err = p.Complete(context.Background(), nil)
+	if !IsLate(err) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Complete with the database down throughout = %v; want a LateError matching store.ErrUnavailable", err)
+	}
+	relay.Up()
+	if e := onlyEntry(t, db); e.Outcome != OutcomePending {
+		t.Fatalf("entry before the late write: outcome %q, want pending", e.Outcome)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	rec.Close(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("Close waited a minute for the late completion")
+	}
+	e := onlyEntry(t, db)
+	if e.Outcome != OutcomeOK || e.CompletedAt == nil || !e.CompletedAt.Equal(at) {
+		t.Errorf("entry after the outage: outcome %q, completed %v; want ok at %v", e.Outcome, e.CompletedAt, at)
+	}
+	intact(t, db, 2) // the entry and its completion's row
+}
+
+// TestCloseGivesUpLateCompletions: Close ends the late completions still waiting for a database
+// that does not answer, when its context ends, and a completion failing after Close is not
+// tried again late: the entries stay pending, and the outcome is logged.
+func TestCloseGivesUpLateCompletions(t *testing.T) {
+	unavailable := fmt.Errorf("store: complete audit: %w", store.ErrUnavailable)
+	f := &fakeAppender{completeErr: unavailable}
+	var logs strings.Builder
+	rec := NewRecorder(f, nil)
+	rec.completeTimeout = 50 * time.Millisecond
+	rec.SetLogger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
+	begin := func() *Pending {
+		p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "d.example", "", []string{"x@d.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if err := begin().Complete(context.Background(), nil); !IsLate(err) {
+		t.Fatalf("Complete = %v, want a LateError", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rec.Close(ctx) // returns once the late write has stopped
+	f.mu.Lock()
+	n := f.completes
+	f.mu.Unlock()
+	if !strings.Contains(logs.String(), "stays pending") {
+		t.Errorf("log after Close = %q; want the given-up completion logged", logs.String())
+	}
+	if err := begin().Complete(context.Background(), nil); err == nil || IsLate(err) {
+		t.Errorf("Complete after Close = %v; want the write's error, not tried again late", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.completes <= n {
+		t.Errorf("CompleteAudit calls %d after Close's %d; want the completion after Close tried", f.completes, n)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
 }
 
 // openRelayed opens a PostgreSQL schema of the test's own through a relay that can cut it.
