@@ -159,8 +159,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 			if who, ok := h.whoDeleted(ctx, sc, pending.ID()); ok {
 				gone = fmt.Sprintf("%s was already gone from %s: %s.", sc.login, sc.domain, who)
 			}
-			h.flash(c, "info", gone)
-			return c.Redirect(http.StatusSeeOther, h.afterDelete(ctx, sc, back))
+			return h.flashRedirect(c, sc, "info", gone, "Already gone", h.afterDelete(ctx, sc, back))
 		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "system"):
 			vm := h.deleteVM(c, sc, back)
 			vm.Upstream = systemRefusal(sc.login)
@@ -173,8 +172,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		}
 		return Render(c, upstreamStatus(err), views.Delete(vm))
 	}
-	h.flash(c, "success", fmt.Sprintf("Deleted %s.", sc.login))
-	return c.Redirect(http.StatusSeeOther, h.afterDelete(ctx, sc, back))
+	return h.flashRedirect(c, sc, "success", fmt.Sprintf("Deleted %s.", sc.login), "Login deleted", h.afterDelete(ctx, sc, back))
 }
 
 // deleteKey is what a delete of sc.login spends of the form's one-time token ("" without one).
@@ -458,8 +456,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		}
 		msg = fmt.Sprintf("Deleted %s; %s kept.", deleted, strings.Join(names, ", "))
 	}
-	h.flash(c, "success", msg)
 	// The domain's first page, not back: whatever page or filter it was, only the system logins
 	// are left, and this page is the one the flash describes.
-	return c.Redirect(http.StatusSeeOther, domainURL(sc.domain))
+	return h.flashRedirect(c, sc, "success", msg, "Logins deleted", domainURL(sc.domain))
 }

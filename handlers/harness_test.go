@@ -237,7 +237,13 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		t.Fatal(err)
 	}
 	rec := audit.NewRecorder(e.DB, time.Now)
+	rec.SetLogger(logger)
 	e.Auditor = &flakyAuditor{Recorder: rec}
+	t.Cleanup(func() { // before the database closes: a late completion may be writing
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		rec.Close(ctx)
+	})
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -158,15 +158,14 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	// The list the form came from, showing this login (never its password).
 	done := doneURL(back, sc.domain, []string{sc.login})
 	if f.Mode == "manual" {
+		kind, msg := "success", fmt.Sprintf("Password for %s changed.", sc.login)
 		switch {
 		case overlap != "":
-			h.flash(c, "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, overlap))
+			kind, msg = "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, overlap)
 		case deleting != "":
-			h.flash(c, "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, deletingNote(deleting, sc.login)))
-		default:
-			h.flash(c, "success", fmt.Sprintf("Password for %s changed.", sc.login))
+			kind, msg = "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, deletingNote(deleting, sc.login))
 		}
-		return c.Redirect(http.StatusSeeOther, done)
+		return h.flashRedirect(c, sc, kind, msg, "Password changed", done)
 	}
 	out := views.SecretsVM{
 		SMTPHost: h.set.SMTPHost,
@@ -298,11 +297,29 @@ func resetLink(domain, login string) views.Link {
 	return views.Link{Label: login, URL: templ.SafeURL(loginURL(domain, login, "reset"))}
 }
 
-// flash adds a one-time message for the next page; a failure only costs the message.
-func (s *site) flash(c echo.Context, kind, msg string) {
-	if err := auth.AddFlash(c, kind, msg); err != nil {
-		s.log.WarnContext(c.Request().Context(), "flash", "err", err)
+// flashRedirect leads to next, a list view of sc.domain, with msg for it to show, after a change
+// that was made. When the message cannot be kept (SMTP Desk's database not answering, most
+// likely), the list would not open either: the redirect would land on the database's 503 page,
+// which reads as if the change had failed. The message is then shown on a page of its own
+// (views.Done, titled title), which says why the list is not shown and links to it.
+func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, title, next string) error {
+	err := auth.AddFlash(c, kind, msg)
+	if err == nil {
+		return c.Redirect(http.StatusSeeOther, next)
 	}
+	h.log.WarnContext(c.Request().Context(), "flash: the change is shown on a page of its own", "err", err)
+	p := h.subPage(c, sc, title, title, "", next)
+	p.Flashes = append(p.Flashes, views.Flash{Kind: kind, Message: msg})
+	return Render(c, http.StatusOK, views.Done(views.DoneVM{
+		Page: p,
+		Notice: &views.UpstreamError{Wait: true, RequestID: RequestID(c),
+			Heading: "The list cannot be shown now",
+			Message: "SMTP Desk's database did not answer, so this message could not wait for the list, " +
+				"and the list and other pages may not open until it answers: try again in a moment. " +
+				"Until then the audit trail may show this change as not completed."},
+		NextURL:  next,
+		NextText: "Back to " + sc.domain,
+	}))
 }
 
 // flashFor is flash for a message about the page at path only (auth.AddFlashFor): the list a

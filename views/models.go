@@ -319,6 +319,17 @@ type DeleteVM struct {
 	Back      string // the list view the page was opened from, where the delete and Cancel lead
 }
 
+// DoneVM answers a change that was made when the message saying so could not be kept for the
+// list the change leads back to (SMTP Desk's database did not answer): the redirect would land on
+// the database's 503 page, which reads as if the change had failed. The message is in
+// Page.Flashes, as the list would have shown it.
+type DoneVM struct {
+	Page
+	Notice   *UpstreamError // why the list is not shown, and the request id
+	NextURL  string         // the list
+	NextText string         // "Back to acme.example"
+}
+
 // DeleteAllVM is the guarded page before deleting every login of a domain.
 type DeleteAllVM struct {
 	Page

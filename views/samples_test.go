@@ -207,6 +207,20 @@ func sampleDelete() DeleteVM {
 	}
 }
 
+func sampleDone() DoneVM {
+	p := samplePage("Login deleted", "")
+	p.CurrentDomain = "example.com"
+	p.Breadcrumbs = []NavItem{{Label: "Domains", URL: "/"}, {Label: "example.com", URL: "/domains/example.com"}, {Label: "Login deleted"}}
+	p.Flashes = []Flash{{Kind: "success", Message: "Deleted alice@example.com."}}
+	return DoneVM{
+		Page: p,
+		Notice: &UpstreamError{Wait: true, RequestID: "0123456789abcdef0123456789abcdef",
+			Heading: "The list cannot be shown now", Message: "SMTP Desk's database did not answer."},
+		NextURL:  "/domains/example.com",
+		NextText: "Back to example.com",
+	}
+}
+
 func sampleDeleteAll() DeleteAllVM {
 	p := samplePage("Delete all SMTP logins", "Remove every login of example.com except its system logins.")
 	p.CurrentDomain = "example.com"

@@ -384,6 +384,20 @@ func pageCases() []pageCase {
 			},
 		},
 		{
+			name:    "done, the list not shown",
+			comp:    Done(sampleDone()),
+			present: []string{"flash-success", "upstream-error", "upstream-request-id", "done-link"},
+			check: func(t *testing.T, doc *goquery.Document) {
+				t.Helper()
+				if href := testid(doc, "done-link").AttrOr("href", ""); href != "/domains/example.com" {
+					t.Errorf("the link leads to %q, want the list", href)
+				}
+				if !strings.Contains(testid(doc, "flash-success").Text(), "Deleted alice@example.com.") {
+					t.Error("the message the list would have shown is not on the page")
+				}
+			},
+		},
+		{
 			name:    "delete",
 			comp:    Delete(sampleDelete()),
 			present: []string{"confirm-button", "cancel-link"},
