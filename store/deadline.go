@@ -137,7 +137,10 @@ func Damaged(err error) bool {
 // that the server ended since its last use answers its next statement so; the server is then
 // back, or soon will be. So is 53300 (too_many_connections: the server's max_connections, or the
 // role's or the database's CONNECTION LIMIT, reached, as replicas each keeping their idle
-// connections reach it), given to a new connection: it is taken once another one closes.
+// connections reach it), given to a new connection: it is taken once another one closes. So is
+// 55000 given to a new connection (object_not_in_prerequisite_state: the database does not take
+// connections for now, ALTER DATABASE … ALLOW_CONNECTIONS false during maintenance); the same
+// code on a statement means many other things, none of which passes.
 func serverEnded(err error) bool {
 	var pe *pgconn.PgError
 	if !errors.As(err, &pe) {
@@ -146,6 +149,9 @@ func serverEnded(err error) bool {
 	switch pe.Code {
 	case "57P01", "57P02", "57P03", "53300":
 		return true
+	case "55000":
+		var ce *pgconn.ConnectError
+		return errors.As(err, &ce)
 	}
 	return false
 }
