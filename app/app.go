@@ -71,7 +71,9 @@ type App struct {
 	// Mailgun's is over (PolicyDomainsChecked).
 	policyChecked chan struct{}
 	cancel        context.CancelFunc
-	wg            sync.WaitGroup
+	wg            sync.WaitGroup // background work (background)
+	bgMu          sync.Mutex     // guards closing, and wg's Add against Close's Wait
+	closing       bool           // Close has begun: no background work starts
 	closeOnce     sync.Once
 	closeErr      error
 }
@@ -250,16 +252,28 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 
 	a.policyChecked = make(chan struct{})
 	a.checkPolicyDomains(a.policy.Current(), a.policyChecked)
-	a.wg.Add(2)
-	go func() {
-		defer a.wg.Done()
-		a.janitor(bg)
-	}()
-	go func() {
-		defer a.wg.Done()
+	a.background(func() { a.janitor(bg) })
+	a.background(func() {
 		audit.RunRetention(bg, a.retainer(), cfg.AuditRetention, time.Hour, time.Now, a.audit, logger)
-	}()
+	})
 	return a, nil
+}
+
+// background runs fn in a goroutine that Close waits for (fn must end when a.bg does), and
+// reports whether it started it: nothing starts once Close has begun (a policy reload's SIGHUP
+// arriving while the server stops, say).
+func (a *App) background(fn func()) bool {
+	a.bgMu.Lock()
+	defer a.bgMu.Unlock()
+	if a.closing {
+		return false
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		fn()
+	}()
+	return true
 }
 
 // LogReady logs "SMTP Desk ready", with the address served and the configuration (secrets
@@ -499,9 +513,10 @@ func (a *App) PolicyDomainsChecked() <-chan struct{} { return a.policyChecked }
 // checkPolicyDomains warns, as warnPolicy does, of each domain the policy's rules name that the
 // Mailgun account does not have: a typo (acme.exmaple) grants nothing, and its users see "No
 // domains to show" with nothing in the log to say why. Mailgun is asked once, in the background,
-// after the start and each reload; when it cannot be asked, nothing is checked and an Info line
-// says so. A domain added to Mailgun later needs no reload: the warning only says it was missing
-// then. done, when not nil, is closed when the check is over.
+// after the start and each reload (background work, which Close waits for); when it cannot be
+// asked, nothing is checked and an Info line says so. A domain added to Mailgun later needs no
+// reload: the warning only says it was missing then. done, when not nil, is closed when the
+// check is over.
 func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 	names := pol.Domains()
 	if len(names) == 0 {
@@ -510,7 +525,7 @@ func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 		}
 		return
 	}
-	go func() {
+	started := a.background(func() {
 		if done != nil {
 			defer close(done)
 		}
@@ -535,7 +550,10 @@ func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 			}
 		}
 		a.log.Debug("policy: its domains compared with Mailgun's", "domains", len(names), "missing", missing)
-	}()
+	})
+	if !started && done != nil {
+		close(done)
+	}
 }
 
 // warnPolicy logs what in the policy in force is likely a mistake (policy.Warnings): the file
@@ -554,6 +572,9 @@ const lateAuditWait = 2 * time.Second
 // down. It is safe to call more than once.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
+		a.bgMu.Lock()
+		a.closing = true
+		a.bgMu.Unlock()
 		if a.cancel != nil {
 			a.cancel()
 		}
