@@ -148,9 +148,11 @@ func appendShellTop(b []byte, p *Page) []byte {
 	}
 	b = append(b, `><a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-3 focus:z-50 focus:rounded-md focus:bg-indigo-600 focus:px-3 focus:py-2 focus:text-sm focus:font-semibold focus:text-white focus:outline-none focus:ring-2 focus:ring-white">Skip to content</a> `...)
 	if p.Demo {
-		b = append(b, `<div class="bg-amber-100 text-amber-950 dark:bg-amber-900/60 dark:text-amber-100" data-testid="demo-banner"><p class="mx-auto flex max-w-6xl items-center gap-2 px-4 py-1.5 text-xs font-medium sm:px-6 lg:px-8">`...)
+		// A landmark of its own (a named section is a region): outside every landmark, the notice
+		// is skipped by a screen reader user who moves from landmark to landmark (axe's region).
+		b = append(b, `<section aria-label="Demo mode" class="bg-amber-100 text-amber-950 dark:bg-amber-900/60 dark:text-amber-100" data-testid="demo-banner"><p class="mx-auto flex max-w-6xl items-center gap-2 px-4 py-1.5 text-xs font-medium sm:px-6 lg:px-8">`...)
 		b = appendIcon(b, "info", "h-4 w-4 shrink-0")
-		b = append(b, `<span><strong class="font-semibold">Demo mode:</strong> Mailgun and sign-in are simulated on this machine.<span class="hidden sm:inline"> Nothing here reaches a real mail provider.</span></span></p></div>`...)
+		b = append(b, `<span><strong class="font-semibold">Demo mode:</strong> Mailgun and sign-in are simulated on this machine.<span class="hidden sm:inline"> Nothing here reaches a real mail provider.</span></span></p></section>`...)
 	}
 	b = appendTopBar(b, p)
 	b = append(b, `<div id="js-live" class="sr-only" aria-live="polite"></div><main id="main" tabindex="-1" class="flex-1 focus:outline-none"><div class="mx-auto w-full max-w-6xl px-4 pb-12 pt-5 sm:px-6 lg:px-8">`...)
