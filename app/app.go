@@ -110,8 +110,9 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 // check: the driver's words alone ("unable to open database file (14)") say neither. A database
 // a newer SMTP Desk migrated is refused (a *store.SchemaError naming its migrations): this
 // version would write audit entries that the newer integrity check reports as changed.
-func OpenDatabase(ctx context.Context, cfg config.Config) (*store.DB, error) {
-	db, err := openDatabase(ctx, cfg, store.Open)
+// Options (store.WithMigrationNotice) are passed on to store.Open.
+func OpenDatabase(ctx context.Context, cfg config.Config, opts ...store.Option) (*store.DB, error) {
+	db, err := openDatabase(ctx, cfg, store.Open, opts...)
 	if se, ok := errors.AsType[*store.SchemaError](err); ok && len(se.Unknown) > 0 {
 		return nil, fmt.Errorf("%w; run the SMTP Desk version that migrated the database (or a newer one): this one would write audit entries its integrity check reports as changed", err)
 	}
@@ -134,9 +135,9 @@ var ErrServerStopping = handlers.ErrServerStopping
 // pgInsufficientPrivilege is PostgreSQL's SQLSTATE for "permission denied".
 const pgInsufficientPrivilege = "42501"
 
-func openDatabase(ctx context.Context, cfg config.Config, open func(context.Context, string, ...store.Option) (*store.DB, error)) (*store.DB, error) {
+func openDatabase(ctx context.Context, cfg config.Config, open func(context.Context, string, ...store.Option) (*store.DB, error), opts ...store.Option) (*store.DB, error) {
 	dsn := cfg.DatabaseURL.Reveal()
-	db, err := open(ctx, dsn)
+	db, err := open(ctx, dsn, opts...)
 	if err == nil {
 		return db, nil
 	}
@@ -183,9 +184,21 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 		}
 	}()
 
-	a.db, err = OpenDatabase(ctx, cfg)
+	// An upgrade's migrations run before SMTP Desk listens, health checks included, and some take
+	// minutes on a trail of millions of entries: the log says what runs, and when it is done,
+	// so that an operator neither waits blind nor stops it halfway (which undoes it).
+	// A new database's tables are made in no time, and say nothing.
+	opened, upgrade := time.Now(), false
+	a.db, err = OpenDatabase(ctx, cfg, store.WithMigrationNotice(func(n store.MigrationNotice) {
+		upgrade = upgrade || !n.Waiting
+		logger.Info("database: " + n.String())
+	}))
 	if err != nil {
 		return nil, err
+	}
+	if applied := a.db.Applied(); upgrade && len(applied) > 0 {
+		logger.Info("database: migrations applied", "migrations", strings.Join(applied, ", "),
+			"took", time.Since(opened).Round(time.Millisecond).String())
 	}
 	// Opened, migrated and answering, a database that refuses writes still made a server that
 	// said it was ready, answered /readyz with 200, and failed every sign-in with a 500.

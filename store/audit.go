@@ -937,6 +937,12 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 			broken(r.id, "hash does not match the row's content (a field was changed)")
 		case !kindAgrees(r.kind, ref):
 			broken(r.id, "row kind and ref_id disagree")
+		case actorFold == "":
+			// Every row SMTP Desk writes has at least the line break between e-mail and name
+			// (foldActor): an empty one is what a version from before migration 0003 writes,
+			// started on the database after a newer one migrated it.
+			broken(r.id, "actor search column is empty (actor_fold was changed, or the row was written by an SMTP Desk "+
+				"older than migration 0003 started on this database after a newer one migrated it)")
 		case actorFold != foldActor(r.actorEmail, r.actorName):
 			broken(r.id, "actor search column does not match the row's actor (actor_fold was changed)")
 		}
@@ -1261,78 +1267,117 @@ func foldActor(email, name string) string {
 	return strings.ToLower(email) + "\n" + strings.ToLower(name)
 }
 
-// foldAuditActors is migration 0003: it fills actor_fold for the rows written before it.
+// foldBatch is how many rows migrations 0002 and 0003 read at a time: their memory stays the
+// same whatever the trail's length (reading it all at once took 185 MB for a million entries,
+// more than GOMEMLIMIT's default, and a container's memory limit could stop the migration
+// every time it ran). Tests make it smaller.
+var foldBatch = 5000
+
+// foldAuditActors is migration 0003: it fills actor_fold for the rows written before it, a batch
+// at a time in id order. A batch's rows of one actor (most of them: a trail has far fewer
+// actors than rows) are updated by one statement, not one each: on PostgreSQL each statement is
+// a round trip, and a million of them took minutes on a server on the same host.
 func foldAuditActors(ctx context.Context, t *tx) error {
-	type row struct {
-		id   int64
-		fold string
-	}
-	rows, err := t.tx.QueryContext(ctx, "SELECT id, actor_email, actor_name FROM audit_log")
-	if err != nil {
-		return fmt.Errorf("read audit actors: %w", err)
-	}
-	var todo []row
-	for rows.Next() {
-		var id int64
-		var email, name string
-		if err := rows.Scan(&id, &email, &name); err != nil {
-			rows.Close()
+	var ids []int64
+	for after := int64(math.MinInt64); ; after = ids[len(ids)-1] {
+		ids = ids[:0]
+		byFold := map[string][]any{}
+		var folds []string // byFold's keys, in the order met
+		rows, err := t.tx.QueryContext(ctx, t.db.rebind("SELECT id, actor_email, actor_name FROM audit_log WHERE id > ? ORDER BY id LIMIT ?"), after, foldBatch)
+		if err != nil {
 			return fmt.Errorf("read audit actors: %w", err)
 		}
-		todo = append(todo, row{id, foldActor(email, name)})
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("read audit actors: %w", err)
-	}
-	for _, r := range todo {
-		if _, err := t.exec(ctx, "UPDATE audit_log SET actor_fold = ? WHERE id = ?", r.fold, r.id); err != nil {
-			return fmt.Errorf("fold audit actor: %w", err)
+		for rows.Next() {
+			var id int64
+			var email, name string
+			if err := rows.Scan(&id, &email, &name); err != nil {
+				rows.Close()
+				return fmt.Errorf("read audit actors: %w", err)
+			}
+			ids = append(ids, id)
+			fold := foldActor(email, name)
+			if _, ok := byFold[fold]; !ok {
+				folds = append(folds, fold)
+			}
+			byFold[fold] = append(byFold[fold], id)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("read audit actors: %w", err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		for _, fold := range folds {
+			in := byFold[fold]
+			q := "UPDATE audit_log SET actor_fold = ? WHERE id IN (?" + strings.Repeat(", ?", len(in)-1) + ")"
+			if _, err := t.exec(ctx, q, append([]any{fold}, in...)...); err != nil {
+				return fmt.Errorf("fold audit actor: %w", err)
+			}
 		}
 	}
-	return nil
 }
 
 // foldAuditLogins is migration 0002: audit_logins held each login as written and the login
 // filter matched it exactly, so a credential's history missed the actions that named it in
-// another letter case. It folds every key with foldLogin; an entry that named two spellings
-// of one login keeps one row.
+// another letter case. It folds every key with foldLogin, a batch at a time in key order; an
+// entry that named two spellings of one login keeps one row. A batch's keys that are not folded
+// yet are replaced by two statements, not two each: on PostgreSQL each statement is a round trip,
+// and two million of them took over ten minutes on a server on the same host.
 func foldAuditLogins(ctx context.Context, t *tx) error {
 	type key struct {
 		id    int64
 		login string
 	}
-	rows, err := t.tx.QueryContext(ctx, "SELECT entry_id, login FROM audit_logins")
-	if err != nil {
-		return fmt.Errorf("read audit logins: %w", err)
-	}
-	var unfolded []key
-	for rows.Next() {
-		var k key
-		if err := rows.Scan(&k.id, &k.login); err != nil {
-			rows.Close()
+	var batch []key
+	for after := (key{id: math.MinInt64}); ; after = batch[len(batch)-1] {
+		batch = batch[:0]
+		// A folded key written below sorts after its spelling, and may be read again in a later
+		// batch: it is folded already, and left as it is.
+		const afterKey = "(entry_id > ? OR (entry_id = ? AND login > ?))"
+		rows, err := t.tx.QueryContext(ctx, t.db.rebind("SELECT entry_id, login FROM audit_logins WHERE "+afterKey+
+			" ORDER BY entry_id, login LIMIT ?"), after.id, after.id, after.login, foldBatch)
+		if err != nil {
 			return fmt.Errorf("read audit logins: %w", err)
 		}
-		if foldLogin(k.login) != k.login {
-			unfolded = append(unfolded, k)
-		}
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("read audit logins: %w", err)
-	}
-	for _, k := range unfolded {
-		if _, err := t.exec(ctx, "DELETE FROM audit_logins WHERE entry_id = ? AND login = ?", k.id, k.login); err != nil {
-			return fmt.Errorf("fold audit login: %w", err)
-		}
-		var n int
-		folded := foldLogin(k.login)
-		if err := t.queryRow(ctx, "SELECT COUNT(*) FROM audit_logins WHERE entry_id = ? AND login = ?", k.id, folded).Scan(&n); err != nil {
-			return fmt.Errorf("fold audit login: %w", err)
-		}
-		if n == 0 {
-			if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)", k.id, folded); err != nil {
-				return fmt.Errorf("fold audit login: %w", err)
+		var spellings []any // the batch's distinct logins not folded yet
+		var folded []any    // entry id and folded login of each of the batch's keys not folded yet
+		seen := map[string]bool{}
+		for rows.Next() {
+			var k key
+			if err := rows.Scan(&k.id, &k.login); err != nil {
+				rows.Close()
+				return fmt.Errorf("read audit logins: %w", err)
+			}
+			batch = append(batch, k)
+			if f := foldLogin(k.login); f != k.login {
+				folded = append(folded, k.id, f)
+				if !seen[k.login] {
+					seen[k.login] = true
+					spellings = append(spellings, k.login)
+				}
 			}
 		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("read audit logins: %w", err)
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		if len(spellings) == 0 {
+			continue
+		}
+		// The batch's keys are those after the previous batch's last and up to its own last:
+		// of them, those spelt as one of spellings, which are the ones not folded (a folded key
+		// is spelt as no such login).
+		last := batch[len(batch)-1]
+		args := append([]any{after.id, after.id, after.login, last.id, last.id, last.login}, spellings...)
+		if _, err := t.exec(ctx, "DELETE FROM audit_logins WHERE "+afterKey+" AND (entry_id < ? OR (entry_id = ? AND login <= ?))"+
+			" AND login IN (?"+strings.Repeat(", ?", len(spellings)-1)+")", args...); err != nil {
+			return fmt.Errorf("fold audit logins: %w", err)
+		}
+		if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)"+strings.Repeat(", (?, ?)", len(folded)/2-1)+
+			" ON CONFLICT (entry_id, login) DO NOTHING", folded...); err != nil {
+			return fmt.Errorf("fold audit logins: %w", err)
+		}
 	}
-	return nil
 }

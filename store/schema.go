@@ -126,3 +126,42 @@ func (db *DB) SchemaVersion(ctx context.Context) (version int, name string, err 
 // Applied lists the migrations Open applied to the database, by file name, oldest first: none
 // when it was up to date, and none for OpenReadOnly.
 func (db *DB) Applied() []string { return slices.Clone(db.applied) }
+
+// MigrationNotice is what Open tells the function WithMigrationNotice sets before migration work
+// that someone waiting for SMTP Desk to start should hear about: a migration's time grows with
+// the audit trail, and nothing answers meanwhile.
+type MigrationNotice struct {
+	// Waiting is set, alone, when another process holds the migration lock of this PostgreSQL
+	// database (a replica that started at the same moment): Open waits until it is done, then
+	// applies what is left, usually nothing.
+	Waiting bool
+	// Pending are the migrations Open is about to apply to a database that has a schema already,
+	// by file name, oldest first.
+	Pending []string
+	// Rewrite are those of Pending that rewrite every row of the audit trail (in Go, a batch at
+	// a time), and AuditRows the number of rows the trail has (counted only when Rewrite is
+	// set): their time grows with it.
+	Rewrite   []string
+	AuditRows int64
+}
+
+// String says the notice in a sentence, for a log or a terminal.
+func (n MigrationNotice) String() string {
+	if n.Waiting {
+		return "another SMTP Desk is applying migrations to this database; waiting until it is done"
+	}
+	s := fmt.Sprintf("applying %d %s (%s)", len(n.Pending), plural(len(n.Pending), "migration", "migrations"), strings.Join(n.Pending, ", "))
+	if len(n.Rewrite) > 0 {
+		s += fmt.Sprintf("; %s %s each of the audit trail's %d rows, which takes minutes on a trail of millions",
+			strings.Join(n.Rewrite, " and "), plural(len(n.Rewrite), "rewrites", "rewrite"), n.AuditRows)
+	}
+	return s + "; stopping now undoes " + plural(len(n.Pending), "it", "them all") + ", and the next start applies " +
+		plural(len(n.Pending), "it", "them") + " again"
+}
+
+// WithMigrationNotice has Open call fn, before it goes on, when it waits for another process's
+// migrations and before it applies migrations to a database that has a
+// schema already: the server logs it, "web migrate" prints it.
+func WithMigrationNotice(fn func(MigrationNotice)) Option {
+	return func(db *DB) { db.notice = fn }
+}

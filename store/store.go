@@ -79,6 +79,8 @@ type DB struct {
 	getSession, updateSession, touchSession *sql.Stmt
 	// applied are the migrations Open applied (Applied).
 	applied []string
+	// notice is WithMigrationNotice's function; nil for none.
+	notice func(MigrationNotice)
 	// timeout is each request's operation's deadline (op); 0 = none.
 	timeout time.Duration
 	// file is the SQLite file open opened, by a plain path, and fileID what os.Stat said of it
@@ -722,7 +724,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	err = db.writeTx(ctx, func(t *tx) error {
-		if err := t.pgLock(ctx, lockMigrate); err != nil {
+		if err := t.migrateLock(ctx); err != nil {
 			return err
 		}
 		// Created only when missing: CREATE TABLE IF NOT EXISTS needs the right to create in the
@@ -754,6 +756,9 @@ func (db *DB) migrate(ctx context.Context) error {
 			}
 			return &SchemaError{Dialect: db.dialect, Unknown: unknown}
 		}
+		if err := t.noticePending(ctx, ms, current); err != nil {
+			return err
+		}
 		for _, m := range ms {
 			if m.version <= current {
 				continue
@@ -784,6 +789,60 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrate %s: %w", db.dialect, err)
 	}
 	return nil
+}
+
+// migrateLock takes the migration lock: on PostgreSQL an advisory lock, for which a replica that
+// starts while another applies migrations waits, first telling WithMigrationNotice's function so
+// (the other's migrations may take minutes, and it would otherwise wait in silence). On SQLite
+// the IMMEDIATE transaction holds the lock already.
+func (t *tx) migrateLock(ctx context.Context) error {
+	if t.db.dialect != DialectPostgres {
+		return nil
+	}
+	var got bool
+	if err := t.queryRow(ctx, "SELECT pg_try_advisory_xact_lock(?, hashtext(current_schema()))", lockMigrate).Scan(&got); err != nil {
+		return fmt.Errorf("advisory lock: %w", err)
+	}
+	if got {
+		return nil
+	}
+	t.db.notify(MigrationNotice{Waiting: true})
+	return t.pgLock(ctx, lockMigrate)
+}
+
+// noticePending tells WithMigrationNotice's function which migrations are about to be applied to
+// a database that has a schema already (current > 0): an upgrade, whose migrations may rewrite
+// a trail of millions of rows. A new database gets no notice: its tables are empty.
+func (t *tx) noticePending(ctx context.Context, ms []migration, current int) error {
+	if t.db.notice == nil || current == 0 {
+		return nil
+	}
+	var n MigrationNotice
+	for _, m := range ms {
+		if m.version > current {
+			n.Pending = append(n.Pending, m.name)
+			if m.step != nil {
+				n.Rewrite = append(n.Rewrite, m.name)
+			}
+		}
+	}
+	if len(n.Pending) == 0 {
+		return nil
+	}
+	if len(n.Rewrite) > 0 {
+		if err := t.queryRow(ctx, "SELECT COUNT(*) FROM audit_log").Scan(&n.AuditRows); err != nil {
+			return fmt.Errorf("count audit rows: %w", err)
+		}
+	}
+	t.db.notify(n)
+	return nil
+}
+
+// notify calls WithMigrationNotice's function, if any.
+func (db *DB) notify(n MigrationNotice) {
+	if db.notice != nil {
+		db.notice(n)
+	}
 }
 
 // migrationsAfter names the migrations the database records after version, oldest first.

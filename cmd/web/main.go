@@ -662,7 +662,11 @@ func revokeSessions(ctx context.Context, getenv func(string) string, stdout io.W
 // start-up but without the rest of its configuration: for the role that may change the schema to
 // run once before the read-only commands (web audit verify), which apply none.
 func migrateDatabase(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
-	db, err := openStore(ctx, getenv, false)
+	// What it is about to do, before doing it: on a trail of millions of entries that may take
+	// minutes, and an operator who sees nothing may stop it, which undoes it.
+	db, err := openStore(ctx, getenv, false, store.WithMigrationNotice(func(n store.MigrationNotice) {
+		fmt.Fprintln(stdout, n.String())
+	}))
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -698,7 +702,8 @@ func schemaAdvice(err error, command string) error {
 // for a command that only reads (app.OpenDatabaseReadOnly: no migration), else migrating as the
 // server does. A problem with DATABASE_URL or DATABASE_URL_FILE stops it: opening the default
 // smtpdesk.db instead would check, or revoke sessions in, a database the server does not use.
-func openStore(ctx context.Context, getenv func(string) string, readOnly bool) (*store.DB, error) {
+// opts (store.WithMigrationNotice) go to store.Open; a read-only open applies no migration.
+func openStore(ctx context.Context, getenv func(string) string, readOnly bool, opts ...store.Option) (*store.DB, error) {
 	cfg, err := config.Load(getenv)
 	var all config.Problems
 	if err != nil && !errors.As(err, &all) {
@@ -728,7 +733,7 @@ func openStore(ctx context.Context, getenv func(string) string, readOnly bool) (
 	if readOnly {
 		return app.OpenDatabaseReadOnly(ctx, cfg)
 	}
-	return app.OpenDatabase(ctx, cfg)
+	return app.OpenDatabase(ctx, cfg, opts...)
 }
 
 // healthcheck GETs /healthz on addr, or on the configured listen address when addr is "" (a

@@ -511,7 +511,8 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			}
 			var out testlog.Buffer
 			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out); err != nil ||
-				out.String() != "applied 0006_audit_domain_action.sql; the schema is at version 6 (0006_audit_domain_action.sql)\n" {
+				out.String() != "applying 1 migration (0006_audit_domain_action.sql); stopping now undoes it, and the next start applies it again\n"+
+					"applied 0006_audit_domain_action.sql; the schema is at version 6 (0006_audit_domain_action.sql)\n" {
 				t.Errorf("web migrate = %v, output %q", err, out.String())
 			}
 			for who, dsn := range dsns {
