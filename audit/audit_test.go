@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smtpdesk/smtpdesk/internal/testclock"
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"github.com/smtpdesk/smtpdesk/internal/testpg"
 	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
@@ -416,10 +416,10 @@ func TestCompleteWrittenLateAfterALongerOutage(t *testing.T) {
 func TestCloseGivesUpLateCompletions(t *testing.T) {
 	unavailable := fmt.Errorf("store: complete audit: %w", store.ErrUnavailable)
 	f := &fakeAppender{completeErr: unavailable}
-	var logs strings.Builder
+	var logs testlog.Buffer
 	rec := NewRecorder(f, nil)
 	rec.completeTimeout = 50 * time.Millisecond
-	rec.SetLogger(slog.New(slog.NewTextHandler(&syncWriter{w: &logs}, nil)))
+	rec.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
 	begin := func() *Pending {
 		p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "d.example", "", []string{"x@d.example"})
 		if err != nil {
@@ -447,17 +447,6 @@ func TestCloseGivesUpLateCompletions(t *testing.T) {
 	if f.completes <= n {
 		t.Errorf("CompleteAudit calls %d after Close's %d; want the completion after Close tried", f.completes, n)
 	}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 // openRelayed opens a PostgreSQL schema of the test's own through a relay that can cut it.
