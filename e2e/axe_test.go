@@ -168,7 +168,8 @@ func TestAxeReportsViolations(t *testing.T) {
 
 // TestMainPagesPassAxe runs the full audit (axeAuditTags) on the main pages, a dialog or menu
 // open where the page has one, and fails on every violation, whatever its impact: the journeys'
-// check (tab.axe) fails on serious and critical ones only, so a moderate one such as text outside
+// check (tab.axe) runs axe's default rules on the pages as the journeys leave them, at the laptop
+// width; it failed on serious and critical ones only, so a moderate one such as text outside
 // every landmark went unnoticed. Each page is checked in light mode at the laptop width and in
 // dark mode at the phone width, where the header and the tables are laid out anew (the colours
 // do not depend on the width).
