@@ -76,6 +76,10 @@ func TestChangeDoneWhileSessionsCannotBeWritten(t *testing.T) {
 			if got := p.TestID("flash").Text(); !strings.Contains(got, tt.flash) {
 				t.Errorf("flash = %q, want %q", got, tt.flash)
 			}
+			// Once: the message the session could not keep is not also read back from it.
+			if n := strings.Count(p.TestID("flash").Text(), tt.flash); n != 1 {
+				t.Errorf("the message is shown %d times, want once", n)
+			}
 			panel := p.TestID("upstream-error").Text()
 			if !strings.Contains(panel, "The list cannot be shown now") || !strings.Contains(panel, "database did not answer") {
 				t.Errorf("panel = %q, want it to say why the list is not shown", panel)
@@ -149,5 +153,37 @@ func lockTable(t *testing.T, dsn, table, mode string) (unlock func()) {
 	return func() {
 		_ = tx.Rollback()
 		other.Close()
+	}
+}
+
+// TestChangeDoneAfterTheSessionEnded: a delete whose session ended while Mailgun made it (signed
+// out in another tab, or every session revoked) is shown on the page of its own, which says so:
+// it said the database did not answer, which it did.
+func TestChangeDoneAfterTheSessionEnded(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	page := get(t, c, "/d/acme.example/logins/bob@acme.example/delete")
+	wantStatus(t, page, http.StatusOK)
+
+	hold := make(chan struct{})
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Hold: hold})
+	answered := make(chan *testflow.Page, 1)
+	go func() { answered <- sendForm(t, c, page, testid("delete-form"), nil) }()
+	e.waitCalls(t, sandbox.RouteDelete, 1)
+	if n, err := e.DB.DeleteSessionsMatching(context.Background(), func([]byte) bool { return true }); err != nil || n != 1 {
+		t.Errorf("sessions revoked: %d, %v; want 1", n, err)
+	}
+	close(hold)
+	p := <-answered
+	if p == nil {
+		t.FailNow()
+	}
+	wantStatus(t, p, http.StatusOK)
+	if got := p.TestID("flash").Text(); strings.Count(got, "Deleted bob@acme.example.") != 1 {
+		t.Errorf("flash = %q, want the delete's, once", got)
+	}
+	panel := p.TestID("upstream-error").Text()
+	if strings.Contains(panel, "database did not answer") || !strings.Contains(panel, "signed out") {
+		t.Errorf("panel = %q, want it to say the session ended, not that the database did not answer", panel)
 	}
 }

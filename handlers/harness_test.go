@@ -402,12 +402,13 @@ func (e *env) auditEntries(t *testing.T, f store.AuditFilter) []store.AuditEntry
 	return out
 }
 
-// waitCalls waits (up to 5s) until the sandbox has logged at least n calls of route, and
-// returns them. The sandbox logs a call when it has finished with it, which for a call the
-// client abandoned can be a moment after the page was answered.
+// waitCalls waits until the sandbox has logged at least n calls of route, and returns them:
+// a call the client abandoned can be logged a moment after the page was answered. It gives up
+// after a minute, a fail-safe: every caller expects the calls, and a loaded machine can take
+// seconds to send one (a test that goes on without it, a database cut before the call, fails).
 func (e *env) waitCalls(t *testing.T, route string, n int) []sandbox.Call {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(time.Minute)
 	for {
 		calls := e.callsTo(route, "")
 		if len(calls) >= n || time.Now().After(deadline) {

@@ -3,6 +3,7 @@ package handlers
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -308,15 +309,31 @@ func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, ti
 		return c.Redirect(http.StatusSeeOther, next)
 	}
 	h.log.WarnContext(c.Request().Context(), "flash: the change is shown on a page of its own", "err", err)
-	p := h.subPage(c, sc, title, title, "", next)
+	// Without the session's flashes (pageBase): the failed write left msg in this request's copy
+	// of the session, so the page showed it twice, and clearing them waited for the database again.
+	// Those of earlier requests stay for the next page.
+	p := h.frame(c, pageBase(c, title), "", "domains", sc.domain)
+	p.Breadcrumbs = []views.NavItem{{Label: "Domains", URL: "/"}, {Label: sc.domain, URL: next}, {Label: title}}
 	p.Flashes = append(p.Flashes, views.Flash{Kind: kind, Message: msg})
+	notice := &views.UpstreamError{Wait: true, RequestID: RequestID(c)}
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		notice.Heading = "The list cannot be shown now"
+		notice.Message = "SMTP Desk's database did not answer, so this message could not wait for the list, " +
+			"and the list and other pages may not open until it answers: try again in a moment. " +
+			"Until then the audit trail may show this change as not completed."
+	case errors.Is(err, auth.ErrSessionNotFound):
+		// Signed out meanwhile: the database answered, and the list asks to sign in again.
+		notice.Heading = "You were signed out"
+		notice.Message = "Your session ended while the change was being made (signed out in another tab, " +
+			"or by an administrator), so this message could not wait for the list: sign in again to see it."
+	default:
+		notice.Heading = "This message could not wait for the list"
+		notice.Message = "SMTP Desk could not keep it in your session, so it is shown here: the list is a click away."
+	}
 	return Render(c, http.StatusOK, views.Done(views.DoneVM{
-		Page: p,
-		Notice: &views.UpstreamError{Wait: true, RequestID: RequestID(c),
-			Heading: "The list cannot be shown now",
-			Message: "SMTP Desk's database did not answer, so this message could not wait for the list, " +
-				"and the list and other pages may not open until it answers: try again in a moment. " +
-				"Until then the audit trail may show this change as not completed."},
+		Page:     p,
+		Notice:   notice,
 		NextURL:  next,
 		NextText: "Back to " + sc.domain,
 	}))

@@ -210,3 +210,15 @@ func TestEachAuditDateRange(t *testing.T) {
 		}
 	})
 }
+
+// TestFoldLoginsBatchReadsFromItsKey: each batch of migration 0002 (foldAuditLogins) reads the
+// primary key from the previous batch's last key. Spelt with OR, SQLite (and PostgreSQL) scanned
+// the keys from the first at every batch: a migration whose time grew with the square of the
+// trail's length.
+func TestFoldLoginsBatchReadsFromItsKey(t *testing.T) {
+	db := newSQLite(t)
+	plan := sqlitePlan(t, db.DB, sqlFoldLoginsBatch, int64(7), "a@x.example", 5000)
+	if !strings.Contains(plan, "SEARCH audit_logins USING COVERING INDEX sqlite_autoindex_audit_logins_1 ((entry_id,login)>(?,?))") {
+		t.Errorf("a batch's read does not search the primary key from its key:\n%s", plan)
+	}
+}
