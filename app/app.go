@@ -153,6 +153,11 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 			// below, are fine.
 			return nil, fmt.Errorf("DATABASE_URL: the file %q is not a SQLite database, or is damaged: %w; SMTP Desk does not repair it: restore it from a backup, or set DATABASE_URL to another file (a new one starts an empty audit trail)", path, err)
 		}
+		if store.Locked(err) {
+			// Another process held the file's write lock all along (a second SMTP Desk applying
+			// migrations, which on a long trail takes a minute): its directory is fine.
+			return nil, fmt.Errorf("DATABASE_URL: the SQLite database %q is locked by another process (another SMTP Desk or \"web migrate\" applying migrations, or a tool writing it): %w; wait until it is done, then start again (one server per SQLite file: several replicas need PostgreSQL)", path, err)
+		}
 		return nil, fmt.Errorf("DATABASE_URL: cannot open the SQLite database %q: %w; check that its directory exists and that this user may write there, or set DATABASE_URL to another file (e.g. DATABASE_URL=/var/lib/smtp-desk/smtpdesk.db)", path, err)
 	}
 	if pe, ok := errors.AsType[*pgconn.PgError](err); ok {

@@ -118,6 +118,11 @@ func sqliteCode(err error) int {
 // needed.
 func sqliteBusy(err error) bool { return sqliteCode(err) == sqlite3.SQLITE_BUSY }
 
+// Locked reports whether err is SQLite's word that another connection held the lock it needed
+// past the busy timeout (SQLITE_BUSY): another process writing the file (an SMTP Desk applying
+// migrations, a backup tool), not a problem of the file's directory or permissions.
+func Locked(err error) bool { return sqliteBusy(err) }
+
 // Damaged reports whether err is SQLite's word that the file is not a database (SQLITE_NOTADB: a
 // file of another kind, or damaged where SQLite looks first) or that it is damaged
 // (SQLITE_CORRUPT): the file's directory and permissions are fine, and trying again changes

@@ -1089,3 +1089,52 @@ func TestDamagedSQLiteFileSaysSo(t *testing.T) {
 		}
 	}
 }
+
+// TestLockedSQLiteFileSaysSo: a SQLite file whose write lock another process holds past the busy
+// timeout (a second SMTP Desk, or "web migrate", applying migrations to a long trail) stops the
+// server and "web migrate" with an error that says so, not with the advice for a file that cannot
+// be opened (its directory, this user's permissions), which are fine.
+func TestLockedSQLiteFileSaysSo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "smtpdesk.db")
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.ExecContext(context.Background(), "ROLLBACK") //nolint:errcheck
+
+	env := serverEnv(t, freeAddr(t))
+	env["DATABASE_URL"] = path
+	// A group, which returns once its parallel tests have: the lock is held until then.
+	t.Run("locked", func(t *testing.T) {
+		for _, args := range [][]string{nil, {"migrate"}} {
+			t.Run(fmt.Sprintf("%q", args), func(t *testing.T) {
+				t.Parallel() // each waits out SQLite's busy timeout (10 s)
+				var out testlog.Buffer
+				err := run(context.Background(), args, envOf(env), &out)
+				if err == nil {
+					t.Fatalf("succeeded on a locked SQLite file\n%s", out.String())
+				}
+				if want := fmt.Sprintf("the SQLite database %q is locked by another process", path); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "wait until it is done") {
+					t.Errorf("error %q lacks %q and what to do", err, want)
+				}
+				if strings.Contains(err.Error(), "directory exists") {
+					t.Errorf("error %q sends the operator to the file's directory", err)
+				}
+			})
+		}
+	})
+}
