@@ -189,6 +189,11 @@ func (h *harness) newApp(cfg auth.Config) *auth.Auth {
 	e.GET("/protected", protected, a.RequireUser())
 	e.POST("/protected", protected, a.RequireUser())
 	e.GET("/", func(c echo.Context) error { return c.String(http.StatusOK, "home") })
+	// A flash left and the flashes read in one request (a page answering a change itself).
+	e.GET("/flash-then-read", func(c echo.Context) error {
+		err := auth.AddFlash(c, "info", "left here")
+		return c.String(http.StatusOK, fmt.Sprintf("kept=%v shown=%d", err == nil, len(auth.Flashes(c))))
+	}, a.RequireUser())
 	h.app.Store(e)
 	return a
 }

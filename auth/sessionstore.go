@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/smtpdesk/smtpdesk/policy"
 	"maps"
 	"net/http"
 	"slices"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
+
+	"github.com/smtpdesk/smtpdesk/policy"
 )
 
 // Reserved Values keys holding the record's timestamps; they are filled on load and never
@@ -211,11 +212,19 @@ const modifyAttempts = 5
 // already holds what it wanted, as when another request took the flashes it was to clear).
 func (s *SessionStore) Modify(r *http.Request, w http.ResponseWriter, sess *sessions.Session, change func(values map[any]any) bool) error {
 	for i := 1; ; i++ {
+		before := maps.Clone(sess.Values)
 		if !change(sess.Values) {
 			return nil
 		}
 		err := s.Save(r, w, sess)
+		if err == nil {
+			return nil
+		}
 		if !errors.Is(err, ErrSessionChanged) || i == modifyAttempts {
+			// The record keeps what it had, and so does this request's copy, which the rest of the
+			// request reads: a flash that was not kept is not shown as if it had been.
+			clear(sess.Values)
+			maps.Copy(sess.Values, before)
 			return err
 		}
 		if err := s.reload(r, sess); err != nil {

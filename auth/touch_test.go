@@ -302,3 +302,23 @@ func postForm(h *harness, b *browser, tok, path string) (*http.Response, error) 
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp, resp.Body.Close()
 }
+
+// TestFailedFlashIsNotReadBack: a flash whose write failed is not in the request's session either:
+// the rest of the request read it back as if it had been kept (a page answering a change itself
+// showed its message twice, once from the session).
+func TestFailedFlashIsNotReadBack(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	b.signIn("admin")
+	repo := &flakyWrites{SessionRepo: app.SessionRepo(h.db)}
+	h.repo = repo
+	h.restart(h.cfg.SessionKeys)
+
+	if body := b.get("/flash-then-read").body; body != "kept=true shown=1" {
+		t.Fatalf("with writes working: %q, want the flash kept and read", body)
+	}
+	repo.failing.Store(true)
+	if body := b.get("/flash-then-read").body; body != "kept=false shown=0" {
+		t.Errorf("with session writes failing: %q, want the flash neither kept nor read", body)
+	}
+}
