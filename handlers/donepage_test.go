@@ -104,21 +104,7 @@ func TestChangeDoneWhileSessionsCannotBeWritten(t *testing.T) {
 func TestDeleteWhileTheDatabaseIsDown(t *testing.T) {
 	relay, dsn := testpg.WithOutage(t, testpg.Schema(t))
 	e := newEnv(t, envOptions{DatabaseURL: dsn, StoreOptions: []store.Option{store.WithTimeout(3 * time.Second)}})
-	c := e.signIn(t, "admin")
-	page := get(t, c, "/d/acme.example/logins/bob@acme.example/delete")
-	wantStatus(t, page, http.StatusOK)
-
-	hold := make(chan struct{})
-	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Hold: hold})
-	answered := make(chan *testflow.Page, 1)
-	go func() { answered <- sendForm(t, c, page, testid("delete-form"), nil) }()
-	e.waitCalls(t, sandbox.RouteDelete, 1)
-	relay.Down()
-	close(hold)
-	p := <-answered
-	if p == nil {
-		t.FailNow()
-	}
+	p := deleteBobWhile(t, e, relay.Down)
 	wantStatus(t, p, http.StatusOK)
 	if got := p.TestID("flash").Text(); !strings.Contains(got, "Deleted bob@acme.example.") {
 		t.Errorf("flash = %q, want the delete's", got)
@@ -134,6 +120,31 @@ func TestDeleteWhileTheDatabaseIsDown(t *testing.T) {
 	if !strings.Contains(e.Logs.String(), "written late") {
 		t.Errorf("the late completion is not logged:\n%s", e.Logs.String())
 	}
+}
+
+// deleteBobWhile signs in as an administrator and deletes bob@acme.example through its
+// confirmation page, running meanwhile while Mailgun holds the DELETE, and returns the answer.
+func deleteBobWhile(t *testing.T, e *env, meanwhile func()) *testflow.Page {
+	t.Helper()
+	c := e.signIn(t, "admin")
+	page := get(t, c, "/d/acme.example/logins/bob@acme.example/delete")
+	wantStatus(t, page, http.StatusOK)
+	hold := make(chan struct{})
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Hold: hold})
+	answered := make(chan *testflow.Page, 1)
+	go func() {
+		var p *testflow.Page
+		defer func() { answered <- p }() // nil when sendForm failed the test (runtime.Goexit)
+		p = sendForm(t, c, page, testid("delete-form"), nil)
+	}()
+	e.waitCalls(t, sandbox.RouteDelete, 1)
+	meanwhile()
+	close(hold)
+	p := <-answered
+	if p == nil {
+		t.FailNow()
+	}
+	return p
 }
 
 // lockTable locks table in mode from another connection until the returned func is called.
@@ -161,23 +172,11 @@ func lockTable(t *testing.T, dsn, table, mode string) (unlock func()) {
 // it said the database did not answer, which it did.
 func TestChangeDoneAfterTheSessionEnded(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	c := e.signIn(t, "admin")
-	page := get(t, c, "/d/acme.example/logins/bob@acme.example/delete")
-	wantStatus(t, page, http.StatusOK)
-
-	hold := make(chan struct{})
-	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDelete}, Hold: hold})
-	answered := make(chan *testflow.Page, 1)
-	go func() { answered <- sendForm(t, c, page, testid("delete-form"), nil) }()
-	e.waitCalls(t, sandbox.RouteDelete, 1)
-	if n, err := e.DB.DeleteSessionsMatching(context.Background(), func([]byte) bool { return true }); err != nil || n != 1 {
-		t.Errorf("sessions revoked: %d, %v; want 1", n, err)
-	}
-	close(hold)
-	p := <-answered
-	if p == nil {
-		t.FailNow()
-	}
+	p := deleteBobWhile(t, e, func() {
+		if n, err := e.DB.DeleteSessionsMatching(context.Background(), func([]byte) bool { return true }); err != nil || n != 1 {
+			t.Errorf("sessions revoked: %d, %v; want 1", n, err)
+		}
+	})
 	wantStatus(t, p, http.StatusOK)
 	if got := p.TestID("flash").Text(); strings.Count(got, "Deleted bob@acme.example.") != 1 {
 		t.Errorf("flash = %q, want the delete's, once", got)
