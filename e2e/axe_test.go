@@ -48,8 +48,15 @@ type axeViolation struct {
 
 // axeRunJS runs axe on the whole document and returns its violations. The script is injected
 // through the DevTools protocol (Runtime.evaluate), which the page's CSP does not restrict.
-// options is axe.run's options object, as JSON.
+// options is axe.run's options object, as JSON. It first waits (up to 2 s) for the page's colour
+// transitions to end: just after the colour scheme switched back from dark (tab.look), a button
+// is half-way between its two schemes' colours for 150 ms, and axe measured its contrast then
+// (1.05:1, a serious violation that is not there).
 const axeRunJS = `(async (options) => {
+	const moving = () => document.getAnimations().some(a => a instanceof CSSTransition && a.playState === "running");
+	for (let i = 0; i < 40 && moving(); i++) {
+		await new Promise(resolve => setTimeout(resolve, 50));
+	}
 	const r = await axe.run(document, options);
 	return r.violations.map(v => ({
 		id: v.id, impact: v.impact || "", help: v.help, helpUrl: v.helpUrl,
