@@ -221,16 +221,22 @@ func (s *SessionStore) Modify(r *http.Request, w http.ResponseWriter, sess *sess
 			return nil
 		}
 		if !errors.Is(err, ErrSessionChanged) || i == modifyAttempts {
-			// The record keeps what it had, and so does this request's copy, which the rest of the
-			// request reads: a flash that was not kept is not shown as if it had been.
-			clear(sess.Values)
-			maps.Copy(sess.Values, before)
+			restore(sess, before)
 			return err
 		}
 		if err := s.reload(r, sess); err != nil {
+			restore(sess, before)
 			return err
 		}
 	}
+}
+
+// restore puts back the values a Modify that failed began with: the record keeps what it had,
+// and so does this request's copy, which the rest of the request reads (a flash that was not
+// kept is not shown as if it had been).
+func restore(sess *sessions.Session, before map[any]any) {
+	clear(sess.Values)
+	maps.Copy(sess.Values, before)
 }
 
 // reload replaces sess's values with those its record holds now, as load reads them.

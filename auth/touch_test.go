@@ -322,3 +322,45 @@ func TestFailedFlashIsNotReadBack(t *testing.T) {
 		t.Errorf("with session writes failing: %q, want the flash neither kept nor read", body)
 	}
 }
+
+// changedUnreadable is the store where the next data write finds the record changed by another
+// request (ErrSessionChanged) and the record cannot be read again after it.
+type changedUnreadable struct {
+	auth.SessionRepo
+	armed, unreadable atomic.Bool
+}
+
+func (r *changedUnreadable) UpdateSession(ctx context.Context, id string, old, data []byte, lastSeen time.Time) error {
+	if r.armed.Swap(false) {
+		r.unreadable.Store(true)
+		return auth.ErrSessionChanged
+	}
+	return r.SessionRepo.UpdateSession(ctx, id, old, data, lastSeen)
+}
+
+func (r *changedUnreadable) GetSession(ctx context.Context, id string) (auth.SessionRecord, error) {
+	if r.unreadable.Load() {
+		return auth.SessionRecord{}, errors.New("database is locked")
+	}
+	return r.SessionRepo.GetSession(ctx, id)
+}
+
+// TestFlashNotReadBackWhenTheSessionCannotBeReadAgain: a flash whose save found the record
+// changed by another request, and which could not read the record again to add itself to it, is
+// not in the request's session either (as TestFailedFlashIsNotReadBack's, on the other path).
+func TestFlashNotReadBackWhenTheSessionCannotBeReadAgain(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	b := h.browser()
+	b.signIn("admin")
+	repo := &changedUnreadable{SessionRepo: app.SessionRepo(h.db)}
+	h.repo = repo
+	h.restart(h.cfg.SessionKeys)
+
+	repo.armed.Store(true)
+	if body := b.get("/flash-then-read").body; body != "kept=false shown=0" {
+		t.Errorf("with the record changed meanwhile and unreadable after: %q, want the flash neither kept nor read", body)
+	}
+	if !repo.unreadable.Load() {
+		t.Error("the flash's save did not meet the changed record (the test's premise)")
+	}
+}
