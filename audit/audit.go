@@ -139,17 +139,9 @@ func (r *Recorder) Close(ctx context.Context) {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
-	done := make(chan struct{})
-	go func() {
-		r.late.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		r.lateStop()
-		<-done
-	}
+	stop := context.AfterFunc(ctx, r.lateStop)
+	r.late.Wait()
+	stop()
 	r.lateStop()
 }
 

@@ -151,8 +151,14 @@ func (s *site) page(c echo.Context, title, subtitle, nav, current string) views.
 // first page).
 func (h *CredentialPages) subPage(c echo.Context, sc *scope, crumb, title, subtitle, back string) views.Page {
 	p := h.page(c, title, subtitle, "domains", sc.domain)
-	p.Breadcrumbs = []views.NavItem{{Label: "Domains", URL: "/"}, {Label: sc.domain, URL: cmp.Or(back, domainURL(sc.domain))}, {Label: crumb}}
+	p.Breadcrumbs = subCrumbs(sc.domain, back, crumb)
 	return p
+}
+
+// subCrumbs are the breadcrumbs of a page under domain's list: Domains › domain (leading to the
+// list view back, "" for its first page) › crumb.
+func subCrumbs(domain, back, crumb string) []views.NavItem {
+	return []views.NavItem{{Label: "Domains", URL: "/"}, {Label: domain, URL: cmp.Or(back, domainURL(domain))}, {Label: crumb}}
 }
 
 // frame adds to p what every page of the site shows: subtitle, navigation, the domain picker

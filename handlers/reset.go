@@ -309,11 +309,10 @@ func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, ti
 		return c.Redirect(http.StatusSeeOther, next)
 	}
 	h.log.WarnContext(c.Request().Context(), "flash: the change is shown on a page of its own", "err", err)
-	// Without the session's flashes (pageBase): the failed write left msg in this request's copy
-	// of the session, so the page showed it twice, and clearing them waited for the database again.
-	// Those of earlier requests stay for the next page.
+	// Without the session's flashes (pageBase): clearing them would be another write waiting for
+	// the database that just failed; those of earlier requests stay for the next page.
 	p := h.frame(c, pageBase(c, title), "", "domains", sc.domain)
-	p.Breadcrumbs = []views.NavItem{{Label: "Domains", URL: "/"}, {Label: sc.domain, URL: next}, {Label: title}}
+	p.Breadcrumbs = subCrumbs(sc.domain, next, title)
 	p.Flashes = append(p.Flashes, views.Flash{Kind: kind, Message: msg})
 	notice := &views.UpstreamError{Wait: true, RequestID: RequestID(c)}
 	switch {
