@@ -379,7 +379,20 @@ func TestCompleteWhileTheDatabaseRestarts(t *testing.T) {
 // pending for now (IsLate) and the completion is written once the database is back, with the
 // outcome's time. Close waits for it. Before, the entry stayed pending after the outage.
 func TestCompleteWrittenLateAfterALongerOutage(t *testing.T) {
-	relay, db := openRelayed(t)
+	dsn := testpg.Schema(t)
+	relay, relayed := testpg.WithOutage(t, dsn)
+	db, err := store.Open(context.Background(), relayed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// direct reads the trail past the relay: while the relay is down, the late write cannot
+	// land, so the entry read there is the one before it.
+	direct, err := store.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { direct.Close() })
 	clock := newClock()
 	rec := NewRecorder(db, clock.Now)
 	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialDelete, "example.com", "", []string{"x@example.com"})
@@ -393,10 +406,10 @@ func TestCompleteWrittenLateAfterALongerOutage(t *testing.T) {
 	if !IsLate(err) || !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Complete with the database down throughout = %v; want a LateError matching store.ErrUnavailable", err)
 	}
-	relay.Up()
-	if e := onlyEntry(t, db); e.Outcome != OutcomePending {
+	if e := onlyEntry(t, direct); e.Outcome != OutcomePending {
 		t.Fatalf("entry before the late write: outcome %q, want pending", e.Outcome)
 	}
+	relay.Up()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rec.Close(ctx)
