@@ -313,6 +313,9 @@ func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, ti
 	// the database that just failed; those of earlier requests stay for the next page.
 	p := h.frame(c, pageBase(c, title), "", "domains", sc.domain)
 	p.Breadcrumbs = subCrumbs(sc.domain, next, title)
+	// A reload or Back onto this page opens the list, not the form's address again: the delete
+	// page of a login that is gone (a 404), or a reset form for a change already made.
+	p.AnswerURL = next
 	p.Flashes = append(p.Flashes, views.Flash{Kind: kind, Message: msg})
 	notice := &views.UpstreamError{Wait: true, RequestID: RequestID(c)}
 	switch {

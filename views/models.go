@@ -28,6 +28,9 @@ type Page struct {
 	Now           time.Time // render time, for relative dates
 	Assets        *Assets   // the frame's stylesheet, script and icon URLs; nil: their plain /static/ names
 	PostAnswer    bool      // answers a form sent with POST: the script makes its history entry a GET of its address
+	// AnswerURL, with PostAnswer, is the address the history entry takes instead of the form's,
+	// for a page whose form address no longer leads where the page does (a login just deleted).
+	AnswerURL string
 }
 
 // User is the signed-in person as the top bar shows them.

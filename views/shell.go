@@ -145,6 +145,11 @@ func appendShellTop(b []byte, p *Page) []byte {
 	b = append(b, `></script></head><body class="flex min-h-full flex-col font-sans"`...)
 	if p.PostAnswer {
 		b = append(b, ` data-post-answer`...)
+		if p.AnswerURL != "" {
+			b = append(b, `="`...)
+			b = appendEscaped(b, p.AnswerURL)
+			b = append(b, '"')
+		}
 	}
 	b = append(b, `><a href="#main" class="sr-only focus:not-sr-only focus:absolute focus:left-4 focus:top-3 focus:z-50 focus:rounded-md focus:bg-indigo-600 focus:px-3 focus:py-2 focus:text-sm focus:font-semibold focus:text-white focus:outline-none focus:ring-2 focus:ring-white">Skip to content</a> `...)
 	if p.Demo {

@@ -579,9 +579,16 @@
   // passwords: its reload sends the form again on purpose, and is told that it was sent already.
   function initPostAnswer() {
     if (!document.body.hasAttribute('data-post-answer') || document.querySelector('[data-secret-for]')) return;
-    if (window.history && typeof window.history.replaceState === 'function') {
-      window.history.replaceState(window.history.state, '', window.location.href);
+    if (!window.history || typeof window.history.replaceState !== 'function') return;
+    var to = window.location.href;
+    // A page may name another address for its entry (data-post-answer="/d/…"): the Done page
+    // after a delete, whose form's address is the delete page of a login that is gone.
+    var named = document.body.getAttribute('data-post-answer');
+    if (named && window.URL) {
+      var u = new URL(named, to);
+      if (u.origin === window.location.origin) to = u.pathname + u.search;
     }
+    window.history.replaceState(window.history.state, '', to);
   }
 
   // A field's error from the server is about what was sent: once the field is typed into, it
