@@ -138,7 +138,7 @@ type MigrationNotice struct {
 	// Pending are the migrations Open is about to apply to a database that has a schema already,
 	// by file name, oldest first.
 	Pending []string
-	// Rewrite are those of Pending that rewrite every row of the audit trail (in Go, a batch at
+	// Rewrite are those of Pending that go through every row of the audit trail (in Go, a batch at
 	// a time), and AuditRows the number of rows the trail has (counted only when Rewrite is
 	// set): their time grows with it.
 	Rewrite   []string
@@ -152,8 +152,8 @@ func (n MigrationNotice) String() string {
 	}
 	s := fmt.Sprintf("applying %d %s (%s)", len(n.Pending), plural(len(n.Pending), "migration", "migrations"), strings.Join(n.Pending, ", "))
 	if len(n.Rewrite) > 0 {
-		s += fmt.Sprintf("; %s %s each of the audit trail's %d rows, which takes minutes on a trail of millions",
-			strings.Join(n.Rewrite, " and "), plural(len(n.Rewrite), "rewrites", "rewrite"), n.AuditRows)
+		s += fmt.Sprintf("; %s %s through each of the audit trail's %d rows, which takes minutes on a trail of millions",
+			strings.Join(n.Rewrite, " and "), plural(len(n.Rewrite), "goes", "go"), n.AuditRows)
 	}
 	return s + "; stopping now undoes " + plural(len(n.Pending), "it", "them all") + ", and the next start applies " +
 		plural(len(n.Pending), "it", "them") + " again"

@@ -57,7 +57,7 @@ func TestMigrationNotice(t *testing.T) {
 		}
 		const text = "applying 5 migrations (0002_fold_audit_logins.sql, 0003_fold_audit_actors.sql, 0004_used_forms.sql, " +
 			"0005_audit_acted_domains.sql, 0006_audit_domain_action.sql); 0002_fold_audit_logins.sql and " +
-			"0003_fold_audit_actors.sql rewrite each of the audit trail's 3 rows, which takes minutes on a trail of " +
+			"0003_fold_audit_actors.sql go through each of the audit trail's 3 rows, which takes minutes on a trail of " +
 			"millions; stopping now undoes them all, and the next start applies them again"
 		if s := got[0].String(); s != text {
 			t.Errorf("String() = %q\nwant         %q", s, text)

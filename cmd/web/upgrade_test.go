@@ -15,7 +15,7 @@ import (
 
 // TestUpgradeSaysWhatItMigrates: on a database an older SMTP Desk left (here the schema of
 // migration 0002, as versions of early December had it), "web migrate" and the server say which
-// migrations they are about to apply, that 0003 rewrites each row of the audit trail and how many
+// migrations they are about to apply, that 0003 goes through each row of the audit trail and how many
 // rows that is, before they do it; the server then logs that they are applied. Both said nothing
 // until done: on a trail of a million entries, two minutes of a start that answered nothing,
 // health checks included, which an operator or an orchestrator stopped, undoing it. A new
@@ -48,7 +48,7 @@ func TestUpgradeSaysWhatItMigrates(t *testing.T) {
 				}
 			}
 			const notice = "applying 4 migrations (0003_fold_audit_actors.sql, 0004_used_forms.sql, 0005_audit_acted_domains.sql, " +
-				"0006_audit_domain_action.sql); 0003_fold_audit_actors.sql rewrites each of the audit trail's 2 rows, which " +
+				"0006_audit_domain_action.sql); 0003_fold_audit_actors.sql goes through each of the audit trail's 2 rows, which " +
 				"takes minutes on a trail of millions; stopping now undoes them all, and the next start applies them again"
 
 			rollBack()
