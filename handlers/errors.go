@@ -180,6 +180,15 @@ func classifyError(err error) userError {
 			p.again = false // the same request gets the same answer
 			return p
 		}
+	case store.Damaged(err):
+		// SQLite's file is damaged inside (its header was sound, so the server started): every
+		// request that reads the damaged part fails so, and trying again changes nothing.
+		p := statusDefaults(http.StatusInternalServerError)
+		p.heading = "SMTP Desk's database is damaged"
+		p.message = "The file SMTP Desk keeps its sessions and audit trail in is damaged, so this request was not completed."
+		p.hint = "Tell your administrator and quote the request id below: the file needs to be restored from a backup."
+		p.again = false
+		return p
 	case errors.Is(err, store.ErrUnavailable):
 		// Before the deadline below, which the store's error matches too: the page is about the
 		// database, not Mailgun. Which request failed is in the log, with the request id.

@@ -1,0 +1,83 @@
+package handlers_test
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/store"
+)
+
+// TestDamagedSQLiteFileSaysSo: a SQLite file damaged inside, past its header (a disk fault, a copy
+// taken mid-write), lets the server start, and a request that reads the damaged part (here the
+// sessions table, at sign-in) fails. Its page says the database is damaged and that the file needs
+// restoring, without "Try again", and the log names SQLite's error. It was the generic "Something
+// went wrong … Try again" page, which sent users into retrying what cannot work.
+func TestDamagedSQLiteFileSaysSo(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "smtpdesk.db")
+	db, err := store.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // the last close checkpoints the WAL into the file
+		t.Fatal(err)
+	}
+	damagePage(t, path, "sessions")
+
+	e := newEnv(t, envOptions{DatabaseURL: path})
+	c, err := testflow.New(e.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.SignIn(context.Background(), "admin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, p, http.StatusInternalServerError)
+	if got := p.TestID("error-heading").Text(); got != "SMTP Desk's database is damaged" {
+		t.Errorf("heading = %q, want it to say the database is damaged", got)
+	}
+	if got := p.TestID("error-hint").Text(); !strings.Contains(got, "restored from a backup") {
+		t.Errorf("hint = %q, want it to say the file needs restoring", got)
+	}
+	if got := p.TestID("next-link").Text(); strings.Contains(got, "Try again") {
+		t.Errorf("the page offers %q, which cannot help", got)
+	}
+	if !strings.Contains(e.Logs.String(), "malformed") {
+		t.Errorf("the log does not name SQLite's error:\n%s", e.Logs.String())
+	}
+}
+
+// damagePage overwrites the root page of table in the SQLite file at path with bytes SQLite
+// cannot read, leaving the file's header (its first page) as it was.
+func damagePage(t *testing.T, path, table string) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pageSize, root int64
+	if err := raw.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueryRow("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&root); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	if root < 2 {
+		t.Fatalf("%s's root page is %d: damaging it would damage the header", table, root)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte(strings.Repeat("\xff", int(pageSize))), (root-1)*pageSize); err != nil {
+		t.Fatal(err)
+	}
+}
