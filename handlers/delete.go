@@ -137,7 +137,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		return Render(c, http.StatusServiceUnavailable, views.Delete(vm))
 	}
 	_, err = h.mg.DeleteCredential(ctx, sc.domain, sc.login)
-	h.complete(c, pending, err)
+	auditErr := h.complete(c, pending, err)
 	if err != nil && changedNothing(err) {
 		h.releaseForm(c, key)
 	}
@@ -159,7 +159,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 			if who, ok := h.whoDeleted(ctx, sc, pending.ID()); ok {
 				gone = fmt.Sprintf("%s was already gone from %s: %s.", sc.login, sc.domain, who)
 			}
-			return h.flashRedirect(c, sc, "info", gone, "Already gone", h.afterDelete(ctx, sc, back))
+			return h.flashRedirect(c, sc, "info", gone, "Already gone", h.afterDelete(ctx, sc, back), auditErr)
 		case k == upRefused && me != nil && strings.Contains(strings.ToLower(me.Message), "system"):
 			vm := h.deleteVM(c, sc, back)
 			vm.Upstream = systemRefusal(sc.login)
@@ -172,7 +172,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 		}
 		return Render(c, upstreamStatus(err), views.Delete(vm))
 	}
-	return h.flashRedirect(c, sc, "success", fmt.Sprintf("Deleted %s.", sc.login), "Login deleted", h.afterDelete(ctx, sc, back))
+	return h.flashRedirect(c, sc, "success", fmt.Sprintf("Deleted %s.", sc.login), "Login deleted", h.afterDelete(ctx, sc, back), auditErr)
 }
 
 // deleteKey is what a delete of sc.login spends of the form's one-time token ("" without one).
@@ -422,7 +422,7 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 			pending.Note = fmt.Sprintf("Mailgun deleted the logins; how many is unknown (an earlier attempt's answer was lost; the retry counted %d).", res.Count)
 		}
 	}
-	h.complete(c, pending, err)
+	auditErr := h.complete(c, pending, err)
 	h.lists.Invalidate(sc.domain)
 	if err != nil {
 		h.logUpstream(ctx, "delete all credentials", err, "domain", sc.domain)
@@ -458,5 +458,5 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	}
 	// The domain's first page, not back: whatever page or filter it was, only the system logins
 	// are left, and this page is the one the flash describes.
-	return h.flashRedirect(c, sc, "success", msg, "Logins deleted", domainURL(sc.domain))
+	return h.flashRedirect(c, sc, "success", msg, "Logins deleted", domainURL(sc.domain), auditErr)
 }

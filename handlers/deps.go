@@ -559,14 +559,17 @@ func (s *site) begin(c echo.Context, sc *scope, action, detail string, logins []
 	return p, nil
 }
 
-// complete finishes the audit entry even when the browser has gone away.
-// A failed completion leaves the entry pending, which reads as "outcome unknown".
-func (s *site) complete(c echo.Context, p *audit.Pending, err error) {
+// complete finishes the audit entry even when the browser has gone away, and returns (having
+// logged it) Complete's error: a failed completion leaves the entry pending, which reads as
+// "outcome unknown", for now (audit.IsLate) or for good.
+func (s *site) complete(c echo.Context, p *audit.Pending, err error) error {
 	// The request's own context, canceled or not: Complete writes detached from its
 	// cancellation, and reads its cause (a shutdown's cut-off).
-	if cerr := p.Complete(c.Request().Context(), err); cerr != nil {
+	cerr := p.Complete(c.Request().Context(), err)
+	if cerr != nil {
 		s.log.ErrorContext(c.Request().Context(), "audit complete", "err", cerr)
 	}
+	return cerr
 }
 
 func actorOf(u *auth.User) audit.Actor {

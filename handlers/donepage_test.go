@@ -84,6 +84,11 @@ func TestChangeDoneWhileSessionsCannotBeWritten(t *testing.T) {
 			if !strings.Contains(panel, "The list cannot be shown now") || !strings.Contains(panel, "database did not answer") {
 				t.Errorf("panel = %q, want it to say why the list is not shown", panel)
 			}
+			// Only the sessions table was locked: the audit trail took the outcome, and the page
+			// does not say it may not have.
+			if strings.Contains(panel, "audit trail") {
+				t.Errorf("panel = %q, says the audit trail may not have the outcome, which it has", panel)
+			}
 			if id := p.Header.Get("X-Request-ID"); id == "" || p.TestID("upstream-request-id").Text() != id {
 				t.Errorf("request id shown %q, header %q", p.TestID("upstream-request-id").Text(), id)
 			}
@@ -113,6 +118,9 @@ func TestDeleteWhileTheDatabaseIsDown(t *testing.T) {
 	wantStatus(t, p, http.StatusOK)
 	if got := p.TestID("flash").Text(); !strings.Contains(got, "Deleted bob@acme.example.") {
 		t.Errorf("flash = %q, want the delete's", got)
+	}
+	if panel := p.TestID("upstream-error").Text(); !strings.Contains(panel, "the audit trail shows this change as pending: SMTP Desk records its outcome then") {
+		t.Errorf("panel = %q, want it to say the trail shows the change pending until the database answers", panel)
 	}
 	relay.Up()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

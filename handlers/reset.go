@@ -108,7 +108,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return Render(c, http.StatusServiceUnavailable, views.Reset(vm))
 	}
 	res, err := h.mg.ChangePassword(ctx, sc.domain, sc.login, f.Password)
-	h.complete(c, pending, err)
+	auditErr := h.complete(c, pending, err)
 	if err != nil && changedNothing(err) {
 		h.releaseForm(c, token)
 	}
@@ -166,7 +166,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		case deleting != "":
 			kind, msg = "warning", fmt.Sprintf("Password for %s changed, but %s", sc.login, deletingNote(deleting, sc.login))
 		}
-		return h.flashRedirect(c, sc, kind, msg, "Password changed", done)
+		return h.flashRedirect(c, sc, kind, msg, "Password changed", done, auditErr)
 	}
 	out := views.SecretsVM{
 		SMTPHost: h.set.SMTPHost,
@@ -302,8 +302,9 @@ func resetLink(domain, login string) views.Link {
 // that was made. When the message cannot be kept (SMTP Desk's database not answering, most
 // likely), the list would not open either: the redirect would land on the database's 503 page,
 // which reads as if the change had failed. The message is then shown on a page of its own
-// (views.Done, titled title), which says why the list is not shown and links to it.
-func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, title, next string) error {
+// (views.Done, titled title), which says why the list is not shown and links to it, and what the
+// audit trail shows of the change: auditErr is its completion's error (site.complete).
+func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, title, next string, auditErr error) error {
 	err := auth.AddFlash(c, kind, msg)
 	if err == nil {
 		return c.Redirect(http.StatusSeeOther, next)
@@ -322,8 +323,7 @@ func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, ti
 	case errors.Is(err, store.ErrUnavailable):
 		notice.Heading = "The list cannot be shown now"
 		notice.Message = "SMTP Desk's database did not answer, so this message could not wait for the list, " +
-			"and the list and other pages may not open until it answers: try again in a moment. " +
-			"Until then the audit trail may show this change as not completed."
+			"and the list and other pages may not open until it answers: try again in a moment."
 	case errors.Is(err, auth.ErrSessionNotFound):
 		// Signed out meanwhile: the database answered, and the list asks to sign in again.
 		notice.Heading = "You were signed out"
@@ -332,6 +332,12 @@ func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, ti
 	default:
 		notice.Heading = "This message could not wait for the list"
 		notice.Message = "SMTP Desk could not keep it in your session, so it is shown here: the list is a click away."
+	}
+	switch {
+	case audit.IsLate(auditErr):
+		notice.Message += " Until the database answers, the audit trail shows this change as pending: SMTP Desk records its outcome then."
+	case auditErr != nil:
+		notice.Message += " The audit trail could not record its outcome either: it shows this change as pending, outcome unknown."
 	}
 	return Render(c, http.StatusOK, views.Done(views.DoneVM{
 		Page:     p,
