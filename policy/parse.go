@@ -313,6 +313,9 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 				}
 				d := normalizeDomain(val.Value)
 				if d != "*" && !validDomain(d) {
+					if !isASCII(d) {
+						return ps.errf(val, "invalid domain %q: write a domain name in ASCII; an internationalized one in its ASCII form (xn--…), as Mailgun lists it", val.Value)
+					}
 					return ps.errf(val, "invalid domain %q (want a domain name such as mg.example.com, or \"*\")", val.Value)
 				}
 				r.domain, domainSet = d, true
@@ -398,6 +401,15 @@ func roleByName(v *yaml.Node) (Role, bool) {
 		return RoleOwner, true
 	}
 	return RoleNone, false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // validDomain accepts lower-case host names: dot-separated labels of letters, digits and

@@ -393,6 +393,10 @@ func TestDomainFoldsOnlyASCII(t *testing.T) {
 			t.Errorf("domain %q: error = %v, want it to contain %q", d, err, want)
 		}
 	}
+	// An internationalized name is refused too, its error saying to write its ASCII form.
+	if _, err := Parse([]byte("rules:\n  - domain: bücher.example\n    role: owner\n    groups: [g]\n"), "policy.yaml"); err == nil || !strings.Contains(err.Error(), "ASCII form (xn--") {
+		t.Errorf("domain bücher.example: error = %v, want it to say to write the ASCII form", err)
+	}
 	p := mustParse(t, "rules:\n  - domain: KCME.Example.\n    role: owner\n    groups: [g]\n")
 	g := Subject{Groups: []string{"g"}}
 	if got := p.Role(g, "kcme.example"); got != RoleOwner {
