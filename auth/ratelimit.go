@@ -87,6 +87,12 @@ func (a *Auth) limitSignIn(c echo.Context) error {
 	}
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	c.Response().Header().Set("Retry-After", strconv.Itoa(secs))
+	// A sentence of the error page, which shows a handler's message as it is: it began in lower
+	// case there ("too many sign-in attempts; try again in 60 seconds").
+	after := fmt.Sprintf("%d seconds", secs)
+	if secs == 1 {
+		after = "1 second"
+	}
 	return echo.NewHTTPError(http.StatusTooManyRequests,
-		fmt.Sprintf("too many sign-in attempts; try again in %d seconds", secs)).SetInternal(ErrSignInRateLimited)
+		"Too many sign-in attempts came from your network. Try again in "+after+".").SetInternal(ErrSignInRateLimited)
 }

@@ -63,7 +63,7 @@ func TestSignInRateLimitMessage(t *testing.T) {
 	if pg.resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("second login = %d, want 429", pg.resp.StatusCode)
 	}
-	if want := "too many sign-in attempts; try again in 60 seconds"; !strings.Contains(pg.body, want) {
+	if want := "Too many sign-in attempts came from your network. Try again in 60 seconds."; !strings.Contains(pg.body, want) {
 		t.Errorf("body = %q, want it to contain %q", pg.body, want)
 	}
 	if got := pg.resp.Header.Get("Retry-After"); got != "60" {

@@ -27,7 +27,7 @@ func DefaultPersonas() []Persona {
 		{ID: "admin", Name: "Ada Admin", Email: "ada@smtpdesk.example", EmailVerified: true,
 			Groups: []string{"smtp-admins"}, Description: "Administrator: every action on every domain."},
 		{ID: "operator", Name: "Omar Operator", Email: "omar@acme.example", EmailVerified: true,
-			Groups: []string{"team-acme"}, Description: "Operator of acme.example: list, create and reset credentials there."},
+			Groups: []string{"team-acme"}, Description: "Operator of acme.example: list, create and reset its SMTP logins."},
 		{ID: "reviewer", Name: "Rita Reviewer", Email: "rita@smtpdesk.example", EmailVerified: true,
 			Groups: []string{"security-reviewers"}, Description: "Read-only reviewer of example.com and newsletter.example.org."},
 		{ID: "self", Name: "Nora Newsletter", Email: "news@newsletter.example.org", EmailVerified: true,

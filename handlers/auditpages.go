@@ -203,7 +203,7 @@ func (h *AuditPages) Verify(c echo.Context) error {
 		return h.errorPage(c, http.StatusForbidden, "Only administrators can check the audit trail",
 			"The check reads the entries of every domain.", "Ask an administrator to run it.", 0)
 	}
-	if ok, err := h.limitRead(c, user, &views.Link{Label: "Back to the audit trail", URL: "/audit"}); !ok {
+	if ok, err := h.limitRead(c, user, "The check did not run.", &views.Link{Label: "Back to the audit trail", URL: "/audit"}); !ok {
 		return err
 	}
 	started := time.Now()
@@ -538,7 +538,7 @@ var errHeadersSent = errors.New("the headers of a HEAD are sent")
 func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	start func(w *echo.Response) (write func(store.AuditEntry) error, finish func() error)) error {
 	if u := auth.UserFrom(c); !h.policy.Current().HasAnyAccess(u.PolicySubject()) {
-		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is no audit trail to export.")
+		return echo.NewHTTPError(http.StatusForbidden, "You have no access to any domain, so there is no audit trail to export.")
 	}
 	q := h.exportQuery(c, c.Request().URL)
 	if len(q.Problems) > 0 {
@@ -552,7 +552,7 @@ func (h *AuditPages) export(c echo.Context, ext, contentType string,
 	}
 	q.Before, q.After = 0, 0
 	back := &views.Link{Label: "Back to the audit trail", URL: templ.SafeURL(exportURL("/audit", q))}
-	if ok, err := h.limitRead(c, auth.UserFrom(c), back); !ok {
+	if ok, err := h.limitRead(c, auth.UserFrom(c), exportRefused, back); !ok {
 		return err
 	}
 	f, _, ok, err := h.scopeFilter(c, q)

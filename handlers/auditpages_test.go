@@ -732,6 +732,9 @@ func TestAuditExports(t *testing.T) {
 			if strings.Contains(p.Text(), "acme.example") || p.Header.Get("Content-Disposition") != "" {
 				t.Errorf("%s for a user without access exported something: %.300s", path, p.Text())
 			}
+			if got, want := strings.TrimSpace(p.TestID("error-message").Text()), "You have no access to any domain, so there is no audit trail to export."; got != want {
+				t.Errorf("%s: message %q, want %q", path, got, want)
+			}
 		}
 		// The page says they have no access, not "no entries yet".
 		p := get(t, nc, "/audit")

@@ -196,7 +196,9 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	title, subtitle := createdHeading(out)
 	out.Page = h.subPage(c, sc, "New SMTP logins", title, subtitle, out.BackURL)
 	if len(out.Secrets) > 0 {
-		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(out.Secrets), "login"), sc.domain))
+		// Every login made counts, those Mailgun sent no password for too: the list's message
+		// said "Created 1 login" after a create that made two.
+		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(made), "login"), sc.domain))
 	}
 	if len(made) > 0 {
 		if deleting := h.deletedMeanwhile(ctx, sc, pending.ID(), made); deleting != "" {
@@ -401,9 +403,13 @@ func createdHeading(out views.SecretsVM) (title, subtitle string) {
 		return "Login created", "It uses the password you chose."
 	case len(out.Secrets) > 1:
 		return "Logins created", "They use the password you chose."
-	case len(out.NoPassword) > 0:
+	case len(out.NoPassword) == 1:
+		return "No password received", "Mailgun created the login without sending its password back."
+	case len(out.NoPassword) > 1:
 		return "No passwords received", "Mailgun created the logins without sending their passwords back."
-	case len(out.Unknown) > 0:
+	case len(out.Unknown) == 1:
+		return "Check the list", "Mailgun did not say whether the login was created."
+	case len(out.Unknown) > 1:
 		return "Check the list", "Mailgun did not say whether the logins were created."
 	case len(out.Failed) == 1:
 		// What happened; the panel below says what to do.

@@ -663,7 +663,7 @@ func TestCreateNoneMadeIsFailedInTheTrail(t *testing.T) {
 			}
 			panel := p.TestID("failed-panel")
 			if text := strings.Join(strings.Fields(panel.Text()), " "); !strings.Contains(text, "again; if Mailgun still does not create") ||
-				!strings.Contains(text, "tell your administrator and quote the request id below.") {
+				!strings.Contains(text, "tell your administrator and quote the request ID below.") {
 				t.Errorf("the panel does not say to create again, then tell the administrator: %q", text)
 			}
 			if got, rid := panel.Find(`[data-testid="failed-request-id"]`).Text(), p.Header.Get("X-Request-ID"); got != rid || rid == "" {

@@ -479,14 +479,17 @@ func (l *userLimit) size() string {
 
 // limit spends one of the user's mutating actions; when none is left it answers 429 (spend).
 func (s *site) limit(c echo.Context, sc *scope) (bool, error) {
-	return s.spend(c, sc.user, &s.actions, nil)
+	return s.spend(c, sc.user, &s.actions, "Nothing was sent to Mailgun.", nil)
 }
 
 // limitRead spends one of the user's heavy reads (an export, the audit trail's check), apart
 // from their actions: a user who exported may still reset a password. When none is left it
-// answers 429 (spend), with a link to next (nil: none) back to where the download was asked for.
-func (s *site) limitRead(c echo.Context, u *auth.User, next *views.Link) (bool, error) {
-	return s.spend(c, u, &s.reads, next)
+// answers 429 (spend), saying what was not done (undone: "Nothing was exported.", "The check
+// did not run."), with a link to next (nil: none) back to where the download was asked for.
+// Not "Nothing was sent to Mailgun", an action's words, which beside an export of the audit trail
+// or its check (neither asks Mailgun anything) left the reader wondering what had been.
+func (s *site) limitRead(c echo.Context, u *auth.User, undone string, next *views.Link) (bool, error) {
+	return s.spend(c, u, &s.reads, undone, next)
 }
 
 // spend takes one request from u's budget l; when none is left it answers 429 "Slow down" with
@@ -494,12 +497,12 @@ func (s *site) limitRead(c echo.Context, u *auth.User, next *views.Link) (bool, 
 // slowDown's) begin "You have reached the limit of", which the load test's soak (cmd/loadtest)
 // tells from Mailgun's rate limit passed on. They are not access denials: the audit trail does
 // not record them, and the metrics count them as the route's 429s.
-func (s *site) spend(c echo.Context, u *auth.User, l *userLimit, next *views.Link) (bool, error) {
+func (s *site) spend(c echo.Context, u *auth.User, l *userLimit, undone string, next *views.Link) (bool, error) {
 	if ok, wait := s.take(c, u, l); !ok {
 		// No "wait a moment": the page says how long (the Retry-After's words).
 		return false, s.errorPageNext(c, http.StatusTooManyRequests, "Slow down",
 			fmt.Sprintf("You have reached the limit of %s a minute.", l.size()),
-			"Nothing was sent to Mailgun.", wait, next)
+			undone, wait, next)
 	}
 	return true, nil
 }
@@ -747,7 +750,7 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		// The administrator's to fix, with the log's detail the request id leads to, as the
 		// error page for it says.
 		return &views.UpstreamError{Heading: "SMTP Desk could not sign in to Mailgun",
-			Message:   "Mailgun refused SMTP Desk's API key. Nothing was changed. Tell your administrator and quote the request id below.",
+			Message:   "Mailgun refused SMTP Desk's API key. Nothing was changed. Tell your administrator and quote the request ID below.",
 			RequestID: RequestID(c)}
 	case upRefused, upNotFound:
 		msg, quote := refusalText(me)
@@ -762,7 +765,7 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		return retryRefused(c, err, me, text)
 	}
 	// As the error page of a change whose outcome is unknown (unknownChangeError) does, the
-	// panel asks to quote the request id, which it shows: the footer's is easily missed.
+	// panel asks to quote the request ID, which it shows: the footer's is easily missed.
 	heading, msg := text.says(err)
 	return &views.UpstreamError{Heading: heading, Message: msg + " " + text.next + " " + quoteRequestID, RequestID: RequestID(c)}
 }
@@ -796,7 +799,7 @@ func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText
 // keyFirst is the advice when Mailgun refused SMTP Desk's API key on a retry: nothing else can be
 // done (read the list, change a login) until the administrator has fixed the key, whom the
 // request id leads to the log's detail.
-const keyFirst = "Tell your administrator, who must fix the key first, and quote the request id below."
+const keyFirst = "Tell your administrator, who must fix the key first, and quote the request ID below."
 
 // domainGone is the advice when Mailgun answered a retry that it has no such domain: the domain's
 // list, where the outcome would show, is a "Domain not found" page.
@@ -849,11 +852,11 @@ func lowerFirst(s string) string {
 
 // quoteRequestID ends a panel whose cause only the log tells: the panel shows the request id
 // under it (views.UpstreamError.RequestID).
-const quoteRequestID = "If this keeps happening, tell your administrator and quote the request id below."
+const quoteRequestID = "If this keeps happening, tell your administrator and quote the request ID below."
 
 // refusalText puts a Mailgun 4xx in plain words. Mailgun's own text is never shown as it is
 // (SECURITY.md item 19): the answers SMTP Desk knows get its own wording, and anything else a
-// safe sentence asking to quote the request id (quote), while the log keeps Mailgun's detail.
+// safe sentence asking to quote the request ID (quote), while the log keeps Mailgun's detail.
 func refusalText(me *mailgun.Error) (text string, quote bool) {
 	if me == nil {
 		return "Nothing was changed. " + quoteRequestID, true

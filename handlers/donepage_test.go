@@ -84,6 +84,11 @@ func TestChangeDoneWhileSessionsCannotBeWritten(t *testing.T) {
 			if !strings.Contains(panel, "The list cannot be shown now") || !strings.Contains(panel, "database did not answer") {
 				t.Errorf("panel = %q, want it to say why the list is not shown", panel)
 			}
+			// The change was made: the panel says to open the list again, never to "try again",
+			// which read as doing the change again.
+			if !strings.Contains(panel, "open the list again in a moment") || strings.Contains(strings.ToLower(panel), "try again") {
+				t.Errorf("panel = %q, want it to say to open the list again, not to try again", panel)
+			}
 			// Only the sessions table was locked: the audit trail took the outcome, and the page
 			// does not say it may not have.
 			if strings.Contains(panel, "audit trail") {

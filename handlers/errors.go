@@ -86,14 +86,14 @@ func statusDefaults(status int) userError {
 	case http.StatusTooManyRequests:
 		p.heading, p.message, p.hint = "Too many requests", "Too many requests in a short time.", "Wait a moment, then try again."
 	case http.StatusBadGateway:
-		p.heading, p.message, p.hint = "Mailgun is unavailable", "Mailgun did not give a usable answer.", "Try again in a few minutes. If it keeps happening, tell your administrator and quote the request id."
+		p.heading, p.message, p.hint = "Mailgun is unavailable", "Mailgun did not give a usable answer.", "Try again in a few minutes. If it keeps happening, tell your administrator and quote the request ID."
 	case http.StatusServiceUnavailable:
 		p.heading, p.message, p.hint = "Service unavailable", "SMTP Desk cannot serve this right now.", "Try again in a few minutes."
 	case http.StatusGatewayTimeout:
 		p.heading, p.message, p.hint = "Mailgun did not answer in time", "Mailgun took too long to answer.", "Check the list before trying again: a change may or may not have been made."
 	default:
 		if status >= 500 {
-			p.heading, p.message, p.hint = "Something went wrong", "SMTP Desk hit an unexpected error.", "Try again. If it keeps happening, tell your administrator and quote the request id."
+			p.heading, p.message, p.hint = "Something went wrong", "SMTP Desk hit an unexpected error.", "Try again. If it keeps happening, tell your administrator and quote the request ID."
 		} else {
 			p.heading, p.message, p.hint = http.StatusText(status), "SMTP Desk could not complete that request.", "Go back and try again."
 		}
@@ -114,7 +114,7 @@ func classifyError(err error) userError {
 	case errors.Is(err, auth.ErrSessionEnded) && errors.As(err, &he):
 		p := statusDefaults(he.Code)
 		p.heading = "Your session has ended"
-		p.message = "Nothing was changed: you had been signed out when this request arrived (after a while without activity, or by signing out)."
+		p.message = "Nothing was changed: you had been signed out when this request arrived (after a while without activity, at the session's time limit, or by signing out)."
 		p.hint = "Sign in again to come back to this page."
 		p.signIn, p.comeBack, p.keepsDraft = true, true, true
 		return p
@@ -162,7 +162,7 @@ func classifyError(err error) userError {
 			return p
 		case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
 			p := statusDefaults(http.StatusBadGateway)
-			p.heading, p.message, p.hint = "Mailgun refused SMTP Desk's key", "SMTP Desk's Mailgun key was refused; tell your administrator.", "Quote the request id below."
+			p.heading, p.message, p.hint = "Mailgun refused SMTP Desk's key", "SMTP Desk's Mailgun key was refused; tell your administrator.", "Quote the request ID below."
 			p.again = false // until the administrator changes the key
 			return p
 		case me.StatusCode >= 500:
@@ -171,7 +171,7 @@ func classifyError(err error) userError {
 				// Mailgun said when to come back (a 503's Retry-After): the page says that wait,
 				// not "a few minutes".
 				p.retryAfter = me.RetryAfter
-				p.hint = "If it keeps happening, tell your administrator and quote the request id."
+				p.hint = "If it keeps happening, tell your administrator and quote the request ID."
 			}
 			return p
 		default:
@@ -186,7 +186,7 @@ func classifyError(err error) userError {
 		p := statusDefaults(http.StatusInternalServerError)
 		p.heading = "SMTP Desk's database is damaged"
 		p.message = "The file SMTP Desk keeps its sessions and audit trail in is damaged, so this request was not completed."
-		p.hint = "Tell your administrator and quote the request id below: the file needs to be restored from a backup."
+		p.hint = "Tell your administrator and quote the request ID below: the file needs to be restored from a backup."
 		p.again = false
 		return p
 	case errors.Is(err, store.ErrUnavailable):
@@ -195,7 +195,7 @@ func classifyError(err error) userError {
 		p := statusDefaults(http.StatusServiceUnavailable)
 		p.heading = "The database is not answering"
 		p.message = "SMTP Desk's database did not answer in time, so this request was not completed."
-		p.hint = "Try again in a minute. If it keeps happening, tell your administrator and quote the request id below."
+		p.hint = "Try again in a minute. If it keeps happening, tell your administrator and quote the request ID below."
 		return p
 	case errors.As(err, &te) && te.Timeout(), errors.Is(err, context.DeadlineExceeded):
 		return statusDefaults(http.StatusGatewayTimeout)
@@ -208,7 +208,7 @@ func classifyError(err error) userError {
 		if msg, ok := he.Message.(string); ok && msg != "" {
 			p.message = msg
 		}
-		p.hint = "Nothing was signed in. Sign in again to start over."
+		p.hint = "You are not signed in. Sign in again to start over."
 		if he.Code == http.StatusForbidden {
 			// The provider said no: a cancelled sign-in starts over, a refused user is refused again.
 			p.hint = "If you cancelled, sign in again. Otherwise ask your administrator to give you access to SMTP Desk at your identity provider."
@@ -218,7 +218,7 @@ func classifyError(err error) userError {
 		p := statusDefaults(http.StatusServiceUnavailable)
 		p.heading = "Sign-in is unavailable"
 		p.message = "SMTP Desk cannot reach your company's identity provider right now, so nobody can sign in."
-		p.hint = "Try again in a minute. If it lasts, tell your administrator and quote the request id below."
+		p.hint = "Try again in a minute. If it lasts, tell your administrator and quote the request ID below."
 		return p
 	case errors.Is(err, mailgun.ErrInvalidInput):
 		p := statusDefaults(http.StatusBadRequest)
@@ -227,8 +227,8 @@ func classifyError(err error) userError {
 	case errors.Is(err, ErrTooManyLogins):
 		p := statusDefaults(http.StatusServiceUnavailable)
 		p.heading = "Too many logins to read at once"
-		p.message = fmt.Sprintf("This domain reports more than %s logins, more than SMTP Desk reads in one go, which this page needs (a filter, the logins to rotate, an export, delete-all).", views.Number(MaxAllLogins))
-		p.hint = "Page through the domain's list instead; if the count cannot be right, tell your administrator and quote the request id."
+		p.message = fmt.Sprintf("This domain reports more than %s logins, more than SMTP Desk reads in one go, which this page needs (a filter, the logins to rotate, an export, delete all).", views.Number(MaxAllLogins))
+		p.hint = "Page through the domain's list instead; if the count cannot be right, tell your administrator and quote the request ID."
 		p.again = false // the domain will not shrink by reloading
 		return p
 	case errors.Is(err, ErrListMoved):
@@ -281,7 +281,7 @@ func unknownChangeError(err error) userError {
 		text = uc.text
 	}
 	p.heading, p.message = text.says(err)
-	p.hint = "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."
+	p.hint = "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request ID below."
 	if ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err); ok && ou.Refusal != nil {
 		fact, key := retryRefusalFact(ou.Refusal)
 		p.message += " " + fact
@@ -357,7 +357,7 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			// A page that only reads sent Mailgun no change: its timeout has nothing to check. (A
 			// change whose outcome is unknown keeps its words: it is a change, whatever the method.)
 			p.message = "Mailgun took too long to answer. Nothing was changed."
-			p.hint = "Reload the page in a moment. If it keeps happening, tell your administrator and quote the request id."
+			p.hint = "Reload the page in a moment. If it keeps happening, tell your administrator and quote the request ID."
 		}
 		level := slog.LevelWarn
 		if p.status >= 500 {
@@ -418,6 +418,12 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			// The page itself, loaded again; beside "Back to domains", which would leave it (and
 			// on the domain list, led to the same failing page).
 			vm.Next = &views.Link{Label: "Try again", URL: templ.SafeURL(auth.SafeNext(req.URL.RequestURI()))}
+			if req.URL.Path == auth.CallbackPath {
+				// A sign-in's way back from the provider is good once: its state was used up as it
+				// arrived, so loading it again ended on "Sign-in did not complete". A new sign-in
+				// is what trying again means here.
+				vm.Next = &views.Link{Label: "Sign in again", URL: auth.LoginPath}
+			}
 		}
 		if p.status == http.StatusRequestEntityTooLarge && req.Method == http.MethodPost {
 			// The form that was too large, when the request says which (its same-site Referer),
@@ -443,7 +449,7 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if rerr := Render(c, p.status, views.ErrorPage(vm)); rerr != nil {
 			logger.LogAttrs(req.Context(), slog.LevelError, "render error page", slog.String("request_id", rid), slog.String("error", rerr.Error()))
 			if !c.Response().Committed {
-				_ = c.String(p.status, p.heading+"\n"+msg+"\nRequest id: "+rid+"\n")
+				_ = c.String(p.status, p.heading+"\n"+msg+"\nRequest ID: "+rid+"\n")
 			}
 		}
 	}

@@ -74,6 +74,9 @@ func TestErrorHandlerMapping(t *testing.T) {
 			Refusal: &mailgun.Error{StatusCode: 404, Message: secretDetail}}, 504, "Mailgun did not answer",
 			"Mailgun did not answer, so SMTP Desk cannot tell whether the change was made. SMTP Desk asked again, and Mailgun refused (HTTP 404).", "", "ERROR"},
 		{"sign-in refused by the provider", echo.NewHTTPError(http.StatusForbidden, "Your identity provider did not sign you in (it answered access_denied).").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 403, "Sign-in did not complete", "it answered access_denied", "", "WARN"},
+		// A session also ends at its time limit (SESSION_MAX_AGE), however active its user was:
+		// the page named only inactivity and signing out.
+		{"session ended", echo.NewHTTPError(http.StatusUnauthorized, "Your session has ended. Sign in again to continue.").SetInternal(auth.ErrSessionEnded), 401, "Your session has ended", "at the session's time limit", "", "WARN"},
 		{"sign-in callback refused", echo.NewHTTPError(http.StatusBadRequest, "Sign-in could not be completed.").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInRefused, secretDetail)), 400, "Sign-in did not complete", "could not be completed", "", "WARN"},
 	}
 	for _, tt := range tests {
@@ -165,11 +168,11 @@ func TestErrorHandlerRetryRefused(t *testing.T) {
 		hint    string
 	}{
 		{"key", &mailgun.Error{StatusCode: 403, Message: "Forbidden"},
-			"Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."},
+			"Tell your administrator, who must fix the key first, and quote the request ID below. Then check the list before trying again."},
 		{"domain gone", &mailgun.Error{StatusCode: 404, Message: "Domain not found"},
 			"Pick a domain from the list on the home page."},
 		{"other", &mailgun.Error{StatusCode: 400, Message: "Bad request"},
-			"Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."},
+			"Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request ID below."},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e, _ := newBackboneEcho(t, MiddlewareConfig{})
@@ -380,6 +383,38 @@ func TestErrorPageOffersTryAgain(t *testing.T) {
 			}
 			if got := doc.Find(`[data-testid="back-link"]`).Length() == 1; got != tt.back {
 				t.Errorf("Back to domains shown: %v, want %v", got, tt.back)
+			}
+		})
+	}
+}
+
+// TestErrorHandlerCallbackOffersSignIn: an error page that offers to try again offers, on the
+// provider's way back (the sign-in callback), a new sign-in instead: the callback's state is used
+// up as it arrives, and "Try again" loaded it again into "Sign-in did not complete". Elsewhere
+// the page is still loaded again.
+func TestErrorHandlerCallbackOffersSignIn(t *testing.T) {
+	unavailable := echo.NewHTTPError(http.StatusServiceUnavailable, "sign-in is unavailable").SetInternal(fmt.Errorf("%w: %s", auth.ErrSignInUnavailable, secretDetail))
+	for _, tt := range []struct {
+		name, path        string
+		err               error
+		wantLabel, wantTo string
+	}{
+		{"callback, provider unavailable", auth.CallbackPath + "?state=s&code=c", unavailable, "Sign in again", auth.LoginPath},
+		{"callback, database not answering", auth.CallbackPath + "?state=s&code=c", fmt.Errorf("auth: start session: %w", store.ErrUnavailable), "Sign in again", auth.LoginPath},
+		{"sign-in start, provider unavailable", auth.LoginPath + "?next=%2Fd%2Facme.example", unavailable, "Try again", auth.LoginPath + "?next=%2Fd%2Facme.example"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _ := newBackboneEcho(t, MiddlewareConfig{})
+			path, _, _ := strings.Cut(tt.path, "?")
+			e.GET(path, func(c echo.Context) error { return tt.err })
+			rec := serve(e, httptest.NewRequest(http.MethodGet, tt.path, nil))
+			doc, err := goquery.NewDocumentFromReader(rec.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := doc.Find(`[data-testid="next-link"]`)
+			if got := strings.TrimSpace(next.Text()); got != tt.wantLabel || next.AttrOr("href", "") != tt.wantTo {
+				t.Errorf("next link %q to %q, want %q to %q", got, next.AttrOr("href", ""), tt.wantLabel, tt.wantTo)
 			}
 		})
 	}

@@ -45,7 +45,7 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	if err := refuseUnreadableExport(c); err != nil {
 		return err
 	}
-	if ok, err := h.limitRead(c, sc.user, domainLink(sc)); !ok {
+	if ok, err := h.limitRead(c, sc.user, exportRefused, domainLink(sc)); !ok {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -96,12 +96,12 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	u := auth.UserFrom(c)
 	pol, subj := h.policy.Current(), u.PolicySubject()
 	if !pol.HasAnyAccess(subj) {
-		return echo.NewHTTPError(http.StatusForbidden, "No domain is shared with you, so there is nothing to export.")
+		return echo.NewHTTPError(http.StatusForbidden, "You have no access to any domain, so there is nothing to export.")
 	}
 	if err := refuseUnreadableExport(c); err != nil {
 		return err
 	}
-	if ok, err := h.limitRead(c, u, nil); !ok { // the error page leads back to the domains
+	if ok, err := h.limitRead(c, u, exportRefused, nil); !ok { // the error page leads back to the domains
 		return err
 	}
 	visible, err := h.visibleDomains(ctx, pol, subj)
@@ -261,6 +261,9 @@ func refuseUnreadableExport(c echo.Context) error {
 	}
 	return nil
 }
+
+// exportRefused is what an export over the user's budget says was not done (limitRead).
+const exportRefused = "Nothing was exported."
 
 // agesUnreadFailure is why a login export failed when the audit trail's password ages could not
 // be read (agesUnread).

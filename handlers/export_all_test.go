@@ -94,7 +94,13 @@ func TestExportAllLogins(t *testing.T) {
 
 	t.Run("nobody with no domain gets nothing", func(t *testing.T) {
 		c := e.signIn(t, "nobody")
-		wantStatus(t, get(t, c, "/export.csv"), http.StatusForbidden)
+		p := get(t, c, "/export.csv")
+		wantStatus(t, p, http.StatusForbidden)
+		// In the words of the no-access page ("No access rule matches this account"), not "no
+		// domain is shared with you", a word no other page uses.
+		if got, want := strings.TrimSpace(p.TestID("error-message").Text()), "You have no access to any domain, so there is nothing to export."; got != want {
+			t.Errorf("message %q, want %q", got, want)
+		}
 	})
 }
 

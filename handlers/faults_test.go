@@ -118,9 +118,9 @@ func TestFaultsDuringEachActionMatchTheAuditTrail(t *testing.T) {
 					wantText = strings.Replace(a.serverTx, "Mailgun answered with an error", "Mailgun answered with something SMTP Desk did not expect", 1)
 					wantHead = "Mailgun's answer was unreadable: " + a.maybe
 				}
-				// The panel asks to quote the request id, and shows it: as the error page of the
+				// The panel asks to quote the request ID, and shows it: as the error page of the
 				// same outcome does, not only in the footer.
-				wantText += " If this keeps happening, tell your administrator and quote the request id below."
+				wantText += " If this keeps happening, tell your administrator and quote the request ID below."
 				if got, rid := panel.Find(`[data-testid="upstream-request-id"]`).Text(), p.Header.Get("X-Request-ID"); got != rid || rid == "" {
 					t.Errorf("the panel's request id = %q, want this request's, %q", got, rid)
 				}

@@ -184,7 +184,7 @@ func (h *HomePages) ownLogin(ctx context.Context, pol *policy.Policy, subj polic
 // signed in as, for the administrator they ask.
 func (s *site) noAccess(c echo.Context, u *auth.User) error {
 	vm := views.NoAccessVM{
-		Page:   s.page(c, "No access yet", "Your account is signed in, but no domain is shared with you.", "", ""),
+		Page:   s.page(c, "No access yet", "Your account is signed in, but it has no access to any domain.", "", ""),
 		Email:  u.Email,
 		Issuer: u.Issuer,
 		Groups: u.Groups,

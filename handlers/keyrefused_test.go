@@ -24,8 +24,8 @@ func TestKeyRefusedPanelQuotesTheRequestID(t *testing.T) {
 		t.Fatalf("reset with the key refused = %d with %d panels, want 502 with one", p.Status, panel.Length())
 	}
 	text := strings.Join(strings.Fields(panel.Text()), " ")
-	if !strings.Contains(text, "Nothing was changed. Tell your administrator and quote the request id below.") {
-		t.Errorf("the panel says %q, want it to ask to quote the request id", text)
+	if !strings.Contains(text, "Nothing was changed. Tell your administrator and quote the request ID below.") {
+		t.Errorf("the panel says %q, want it to ask to quote the request ID", text)
 	}
 	if got, rid := panel.Find(`[data-testid="upstream-request-id"]`).Text(), p.Header.Get("X-Request-ID"); got != rid || rid == "" {
 		t.Errorf("the panel's request id = %q, want this request's, %q", got, rid)

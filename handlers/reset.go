@@ -321,17 +321,19 @@ func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, ti
 	notice := &views.UpstreamError{Wait: true, RequestID: RequestID(c)}
 	switch {
 	case errors.Is(err, store.ErrUnavailable):
+		// "Open the list again", not "try again": the change was made, and trying it again is
+		// the one thing not to do.
 		notice.Heading = "The list cannot be shown now"
-		notice.Message = "SMTP Desk's database did not answer, so this message could not wait for the list, " +
-			"and the list and other pages may not open until it answers: try again in a moment."
+		notice.Message = "SMTP Desk's database did not answer, so this message is shown here instead of on the list. " +
+			"The list and other pages may not open until the database answers: open the list again in a moment."
 	case errors.Is(err, auth.ErrSessionNotFound):
 		// Signed out meanwhile: the database answered, and the list asks to sign in again.
 		notice.Heading = "You were signed out"
 		notice.Message = "Your session ended while the change was being made (signed out in another tab, " +
-			"or by an administrator), so this message could not wait for the list: sign in again to see it."
+			"or by an administrator), so this message is shown here instead of on the list: sign in again to see the list."
 	default:
-		notice.Heading = "This message could not wait for the list"
-		notice.Message = "SMTP Desk could not keep it in your session, so it is shown here: the list is a click away."
+		notice.Heading = "This message is shown here instead of on the list"
+		notice.Message = "SMTP Desk could not keep it in your session to show it with the list. The list is a click away."
 	}
 	switch {
 	case audit.IsLate(auditErr):

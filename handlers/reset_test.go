@@ -150,7 +150,7 @@ func TestResetErrors(t *testing.T) {
 			t.Errorf("update calls = %d, want 1", n)
 		}
 	})
-	// A refusal SMTP Desk has no words for: its panel asks to quote the request id, and shows it
+	// A refusal SMTP Desk has no words for: its panel asks to quote the request ID, and shows it
 	// on a line of its own to copy, not inside the sentence.
 	t.Run("refused, in words SMTP Desk does not know (400)", func(t *testing.T) {
 		e.SB.SetFaults(sandbox.Faults{Routes: []string{"update"}, Rate: 1, Status: http.StatusBadRequest, Message: "Quota exhausted for xyz"})
@@ -160,7 +160,7 @@ func TestResetErrors(t *testing.T) {
 		if got := strings.TrimSpace(panel.Find("p.font-semibold").Text()); got != "Mailgun refused the request" {
 			t.Errorf("heading = %q", got)
 		}
-		want := "Nothing was changed: Mailgun did not accept what SMTP Desk sent (HTTP 400). If this keeps happening, tell your administrator and quote the request id below."
+		want := "Nothing was changed: Mailgun did not accept what SMTP Desk sent (HTTP 400). If this keeps happening, tell your administrator and quote the request ID below."
 		if got := strings.Join(strings.Fields(panel.Find("p.mt-1").Text()), " "); got != want {
 			t.Errorf("message = %q, want %q", got, want)
 		}

@@ -74,7 +74,7 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "Mailgun did not answer: the login may be gone",
 			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused (HTTP 404).",
-			advice:     "Check the list before trying again. If this keeps happening, tell your administrator and quote the request id below.",
+			advice:     "Check the list before trying again. If this keeps happening, tell your administrator and quote the request ID below.",
 			quoted:     true,
 			check:      listLink,
 			auditSays:  "404 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused the retry (HTTP 404).",
@@ -85,7 +85,7 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "SMTP Desk could not sign in to Mailgun",
 			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether it was deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
-			advice:     "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again.",
+			advice:     "Tell your administrator, who must fix the key first, and quote the request ID below. Then check the list before trying again.",
 			quoted:     true,
 			auditSays:  "403 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
 		},
@@ -95,7 +95,7 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "SMTP Desk could not sign in to Mailgun",
 			cannotTell: "Mailgun did not answer, so SMTP Desk cannot tell whether the password changed.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
-			advice:     "Tell your administrator, who must fix the key first, and quote the request id below. Then reset it again to get a password you know.",
+			advice:     "Tell your administrator, who must fix the key first, and quote the request ID below. Then reset it again to get a password you know.",
 			quoted:     true,
 			auditSays:  "401 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
 		},
@@ -106,7 +106,7 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 			heading:    "SMTP Desk could not sign in to Mailgun",
 			cannotTell: "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted.",
 			refusal:    "SMTP Desk asked again, and Mailgun refused its API key.",
-			advice:     "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again.",
+			advice:     "Tell your administrator, who must fix the key first, and quote the request ID below. Then check the list before trying again.",
 			quoted:     true,
 			auditSays:  "401 An attempt got an error or no answer from Mailgun, so whether the change was made is unknown. Mailgun then refused SMTP Desk's API key.",
 		},
@@ -220,7 +220,7 @@ func TestDeleteAllKeyStillRefused(t *testing.T) {
 	for _, c := range []struct{ id, want string }{
 		{"error-heading", "SMTP Desk could not sign in to Mailgun"},
 		{"error-message", "Mailgun answered with an error, so SMTP Desk cannot tell whether the logins were deleted. SMTP Desk asked again, and Mailgun refused its API key."},
-		{"error-hint", "Tell your administrator, who must fix the key first, and quote the request id below. Then check the list before trying again."},
+		{"error-hint", "Tell your administrator, who must fix the key first, and quote the request ID below. Then check the list before trying again."},
 	} {
 		if got := text(c.id); got != c.want {
 			t.Errorf("%s = %q, want %q", c.id, got, c.want)
@@ -284,7 +284,7 @@ func TestDeleteAllListStillFailing(t *testing.T) {
 			for _, c := range []struct{ id, want string }{
 				{"error-heading", tt.heading},
 				{"error-message", tt.message},
-				{"error-hint", "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request id below."},
+				{"error-hint", "Check the list once Mailgun answers, before trying again. If this keeps happening, tell your administrator and quote the request ID below."},
 			} {
 				if got := text(c.id); got != c.want {
 					t.Errorf("%s = %q, want %q", c.id, got, c.want)

@@ -1272,7 +1272,7 @@ func UpstreamPanel(u *UpstreamError) templ.Component {
 				}
 			}
 			if u.RequestID != "" {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 85, "  <p class=\"mt-2 text-xs\">Request id <code class=\"select-all break-all rounded bg-white/60 px-1.5 py-0.5 font-mono dark:bg-black/30\" data-testid=\"upstream-request-id\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 85, "  <p class=\"mt-2 text-xs\">Request ID <code class=\"select-all break-all rounded bg-white/60 px-1.5 py-0.5 font-mono dark:bg-black/30\" data-testid=\"upstream-request-id\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -839,21 +839,37 @@ func failedExplain(action string, n int) string {
 	// again does not have it): nothing the user can fix, but worth one more try, and the
 	// administrator's to look into (failedQuotes) if it keeps happening.
 	case n == 1:
-		return "This login does not exist. Create it again; if Mailgun still does not create it, tell your administrator and quote the request id below."
+		return "This login does not exist. Create it again; if Mailgun still does not create it, tell your administrator and quote the request ID below."
 	}
-	return "These logins do not exist. Create them again; if Mailgun still does not create them, tell your administrator and quote the request id below."
+	return "These logins do not exist. Create them again; if Mailgun still does not create them, tell your administrator and quote the request ID below."
 }
 
 // failedQuotes reports whether the failed panel asks to quote the request id (failedExplain),
 // which it then shows.
 func failedQuotes(action string) bool { return action != "reset" }
 
-// unknownExplain is the line under "Mailgun did not answer for N logins", in the singular for one.
+// unknownExplain is the line under "N logins not confirmed", in the singular for one. Mailgun
+// answered the create, but neither sent a password for these logins nor counted them as made,
+// and the list read again to check could not be read (handlers' recheck): the heading used to
+// say "Mailgun did not answer", which it had.
 func unknownExplain(n int) string {
 	if n == 1 {
-		return "It may or may not exist now. Check the list; if it is there, reset its password to get one you know."
+		return "Mailgun did not confirm it and the list could not be read, so it may or may not exist now. Check the list; if it is there, reset its password to get one you know."
 	}
-	return "They may or may not exist now. Check the list; if one is there, reset its password to get one you know."
+	return "Mailgun did not confirm them and the list could not be read, so they may or may not exist now. Check the list; if one is there, reset its password to get one you know."
+}
+
+// noPasswordExplain is the line under "Mailgun sent no password for N logins": after a reset,
+// Mailgun set a password it did not send back; after a create, it made the logins without
+// sending theirs (a create has no password to reset "again", nor did Mailgun "set a new" one).
+func noPasswordExplain(action string, n int) string {
+	switch {
+	case action == "reset":
+		return "Mailgun says it set a new password but did not send it back, so nobody knows it. Reset the password again to get one you can use."
+	case n == 1:
+		return "Mailgun created this login but did not send its password back, so nobody knows it. Reset its password to get one you can use."
+	}
+	return "Mailgun created these logins but did not send their passwords back, so nobody knows them. Reset each one's password to get one you can use."
 }
 
 // chosenExplain is the secrets panel's line when every login shown uses the password the user

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/PuerkitoBio/goquery"
 )
 
 // rowCases are domain pages whose rows cover every branch of a credential row: system, old,
@@ -223,5 +225,33 @@ func TestSelfBadgeIgnoresCase(t *testing.T) {
 	if !strings.Contains(rows[0], `data-testid="self-badge"`) || strings.Contains(rows[1], `data-testid="self-badge"`) {
 		t.Errorf("self badges: own row %v, other row %v; want only the own row's:\n%s",
 			strings.Contains(rows[0], "self-badge"), strings.Contains(rows[1], "self-badge"), buf.String())
+	}
+}
+
+// TestSelfBadgeSaysTheSame: the badge that marks a self-service user's own login reads the same
+// in the domain's list and on its reset form; the form said "your own login", the list "your
+// login".
+func TestSelfBadgeSaysTheSame(t *testing.T) {
+	vm := CredentialsVM{
+		Page: Page{Now: sampleNow}, Domain: "example.com", Role: "viewer",
+		Can:      Perms{SelfLogin: "news@example.com"},
+		LoginURL: "/d/example.com/logins/", LoginHistoryURL: "/audit?domain=example.com&login=",
+		Rows: []CredentialRow{{Login: "news@example.com", CanReset: true}},
+	}
+	var buf bytes.Buffer
+	if err := credentialRows(vm).Render(context.Background(), &buf); err != nil {
+		t.Fatal(err)
+	}
+	list, err := goquery.NewDocumentFromReader(strings.NewReader("<table><tbody>" + buf.String() + "</tbody></table>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reset := sampleReset()
+	reset.Self = true
+	form, _ := render(t, Reset(reset))
+	inList := list.Find(`[data-testid="self-badge"]`).Text()
+	onForm := form.Find(`[data-testid="self-badge"]`).Text()
+	if inList != "your login" || onForm != inList {
+		t.Errorf("the self badge reads %q in the list and %q on the reset form, want \"your login\" in both", inList, onForm)
 	}
 }

@@ -180,7 +180,7 @@ func appendHeadingStart(b []byte, p *Page) []byte {
 
 // appendShellBottom appends the page from the end of the content column to the end.
 func appendShellBottom(b []byte, p *Page, o shellOpts) []byte {
-	b = append(b, `</div></main><footer class="border-t border-gray-200 dark:border-gray-800"><div class="mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-x-6 gap-y-1 px-4 py-4 text-xs text-gray-600 dark:text-gray-400 sm:px-6 lg:px-8"><p>SMTP Desk · self-service SMTP credentials for Mailgun</p>`...)
+	b = append(b, `</div></main><footer class="border-t border-gray-200 dark:border-gray-800"><div class="mx-auto flex max-w-6xl flex-wrap items-center justify-between gap-x-6 gap-y-1 px-4 py-4 text-xs text-gray-600 dark:text-gray-400 sm:px-6 lg:px-8"><p>SMTP Desk · self-service SMTP logins for Mailgun</p>`...)
 	if p.RequestID != "" && !o.ErrorPage {
 		b = append(b, `<p>Request ID <code class="font-mono text-gray-700 dark:text-gray-300" data-testid="request-id">`...)
 		b = appendEscaped(b, p.RequestID)

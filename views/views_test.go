@@ -711,13 +711,13 @@ func TestSecretsWording(t *testing.T) {
 			[]string{"this password now"}},
 		{"chosen only", chosen,
 			// One chosen login, one failure, one unknown outcome: each said in the singular.
-			[]string{"It uses the password you chose.", "This login does not exist. Create it again; if Mailgun still does not create it, tell your administrator and quote the request id below.",
-				"It may or may not exist now. Check the list; if it is there,"},
-			[]string{"will not be shown again", "hides the password", "They use", "These logins", "They may"}},
+			[]string{"It uses the password you chose.", "This login does not exist. Create it again; if Mailgun still does not create it, tell your administrator and quote the request ID below.",
+				"1 login not confirmed", "Mailgun did not confirm it and the list could not be read, so it may or may not exist now. Check the list; if it is there,"},
+			[]string{"will not be shown again", "hides the password", "They use", "These logins", "they may", "did not answer"}},
 		{"chosen, several", chosenSeveral,
-			[]string{"They use the password you chose.", "These logins do not exist. Create them again; if Mailgun still does not create them, tell your administrator and quote the request id below.",
-				"They may or may not exist now. Check the list; if one is there,"},
-			[]string{"It uses", "This login does", "It may"}},
+			[]string{"They use the password you chose.", "These logins do not exist. Create them again; if Mailgun still does not create them, tell your administrator and quote the request ID below.",
+				"Mailgun did not confirm them and the list could not be read, so they may or may not exist now. Check the list; if one is there,"},
+			[]string{"It uses", "This login does", "it may"}},
 		{"reset, one failed", resetFailed,
 			[]string{"Its password was not changed; the old one still works."},
 			[]string{"Their passwords"}},
@@ -741,6 +741,67 @@ func TestSecretsWording(t *testing.T) {
 			got := doc.Find(`[data-testid="failed-panel"] [data-testid="failed-request-id"]`)
 			if want := tc.vm.Action != "reset"; want != (got.Length() == 1) || want && got.Text() != tc.vm.RequestID {
 				t.Errorf("the failed panel's request id: %d, %q; want it (%q): %v", got.Length(), got.Text(), tc.vm.RequestID, want)
+			}
+		})
+	}
+}
+
+// TestEmptyDomainSaysWhatLoginsAreFor: a domain without logins says what they are for without
+// promising what the list never shows: it said apps sign in "with a login and password from this
+// list", and no password is ever in the list.
+func TestEmptyDomainSaysWhatLoginsAreFor(t *testing.T) {
+	creator := sampleCredentials()
+	creator.Rows, creator.Pager = nil, Pager{}
+	reader := creator
+	reader.Can, reader.CreateURL, reader.DeleteAllURL = Perms{}, "", ""
+	for name, vm := range map[string]CredentialsVM{"may create": creator, "may not create": reader} {
+		doc, _ := render(t, Credentials(vm))
+		got := strings.Join(strings.Fields(doc.Find(`[data-testid="empty-state"] p`).First().Text()), " ")
+		if !strings.HasPrefix(got, "Apps and devices sign in to Mailgun's SMTP server with an SMTP login and its password.") || strings.Contains(got, "from this list") {
+			t.Errorf("%s: the empty list says %q", name, got)
+		}
+	}
+}
+
+// TestNoPasswordPanelSaysWhatHappened: the panel of logins Mailgun sent no password for says what
+// Mailgun did. After a create it said "Mailgun says it set a new password" and "Reset the password
+// again", words of a reset: Mailgun had created the logins, and nobody had reset anything.
+func TestNoPasswordPanelSaysWhatHappened(t *testing.T) {
+	noPassword := func(action string, logins ...string) SecretsVM {
+		vm := sampleSecrets()
+		vm.Action, vm.Secrets, vm.Failed, vm.Unknown, vm.NoPassword = action, nil, nil, nil, nil
+		for _, l := range logins {
+			vm.NoPassword = append(vm.NoPassword, Link{Label: l, URL: templ.SafeURL("/d/example.com/logins/" + l + "/reset")})
+		}
+		return vm
+	}
+	for _, tc := range []struct {
+		name  string
+		vm    SecretsVM
+		want  string
+		never []string
+	}{
+		{"create, one", noPassword("created", "relay@example.com"),
+			"Mailgun sent no password for 1 login Mailgun created this login but did not send its password back, so nobody knows it. Reset its password to get one you can use.",
+			[]string{"set a new password", "again"}},
+		{"create, several", noPassword("created", "relay@example.com", "crm@example.com"),
+			"Mailgun sent no password for 2 logins Mailgun created these logins but did not send their passwords back, so nobody knows them. Reset each one's password to get one you can use.",
+			[]string{"set a new password", "again"}},
+		{"reset", noPassword("reset", "relay@example.com"),
+			"Mailgun sent no password for 1 login Mailgun says it set a new password but did not send it back, so nobody knows it. Reset the password again to get one you can use.",
+			[]string{"created"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc, _ := render(t, Secrets(tc.vm))
+			panel := doc.Find(`[data-testid="nopassword-panel"]`)
+			text := strings.Join(strings.Fields(panel.Find("h2").Text()+" "+panel.Find("h2 + p").Text()), " ")
+			if text != tc.want {
+				t.Errorf("the panel says %q, want %q", text, tc.want)
+			}
+			for _, n := range tc.never {
+				if strings.Contains(text, n) {
+					t.Errorf("the panel says %q", n)
+				}
 			}
 		})
 	}
