@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -34,7 +35,8 @@ type DemoOptions struct {
 
 	// MailgunURL and MailgunKey, when both are set, make the demo use that Mailgun (for
 	// example a sandbox running as its own process, as the load test does) instead of
-	// starting its own; Demo.Sandbox is then nil.
+	// starting its own; Demo.Sandbox is then nil. MailgunURL must be on loopback: StartDemo
+	// refuses a real Mailgun.
 	MailgunURL string
 	MailgunKey string
 	// MetricsToken, when set, serves /metrics on the demo's listener behind that bearer token.
@@ -78,6 +80,14 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 	host, _, err := net.SplitHostPort(opts.Addr)
 	if err != nil || !config.IsLoopbackHost(host) || host == "localhost" {
 		return nil, fmt.Errorf("demo: address %q: the demo listens on a loopback IP only (e.g. 127.0.0.1:8080)", opts.Addr)
+	}
+	if opts.MailgunURL != "" && opts.MailgunKey != "" {
+		// The demo signs anyone in as an administrator, and its pages say Mailgun is simulated:
+		// pointed at a real Mailgun account, both would be false and dangerous.
+		if u, perr := url.Parse(opts.MailgunURL); perr != nil || u.Scheme != "http" && u.Scheme != "https" || !config.IsLoopbackHost(u.Hostname()) {
+			return nil, fmt.Errorf("demo: MAILGUN_BASE_URL %q: the demo uses a Mailgun on this machine only (a sandbox in its own process, e.g. http://127.0.0.1:8025), "+
+				"since it signs anyone in as an administrator and its pages say Mailgun is simulated; to use a real Mailgun, run without -demo", opts.MailgunURL)
+		}
 	}
 	logger := opts.Logger
 	if logger == nil {

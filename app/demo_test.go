@@ -141,6 +141,23 @@ func TestDemoLoopbackOnly(t *testing.T) {
 	}
 }
 
+// TestDemoMailgunOnThisMachineOnly: the demo takes a Mailgun of its caller's only on loopback (a
+// sandbox in its own process). It took any, a real account's among them, while its pages said
+// Mailgun was simulated and its sign-in made anyone an administrator.
+func TestDemoMailgunOnThisMachineOnly(t *testing.T) {
+	for _, u := range []string{"https://api.mailgun.net", "https://api.eu.mailgun.net/", "http://192.0.2.1:8025", "127.0.0.1:8025", "ftp://127.0.0.1/"} {
+		d, err := StartDemo(context.Background(), DemoOptions{Addr: "127.0.0.1:0", DataDir: t.TempDir(), MailgunURL: u, MailgunKey: "key-x"})
+		if err == nil {
+			d.Close()
+			t.Errorf("StartDemo with Mailgun %q succeeded, want a refusal", u)
+			continue
+		}
+		if !strings.Contains(err.Error(), "run without -demo") {
+			t.Errorf("StartDemo with Mailgun %q: %v; want it to say to run without -demo for a real Mailgun", u, err)
+		}
+	}
+}
+
 func TestDemoTempDirRemoved(t *testing.T) {
 	d, err := StartDemo(context.Background(), DemoOptions{Addr: "127.0.0.1:0", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
