@@ -215,6 +215,10 @@ func formBody(r *http.Request) bool {
 // session was replaced, by signing in again in another tab, say); nothing was done.
 var ErrFormExpired = errors.New("auth: the form's CSRF token is not the session's")
 
+// ErrCrossSite is the internal error of a state-changing request that the browser says another
+// site sent (Sec-Fetch-Site: cross-site): refused (403) whoever is signed in, nothing done.
+var ErrCrossSite = errors.New("auth: a state-changing request sent from another site")
+
 // sessionEnded is the error for a request that needs a session and has none: status 401, or 403
 // where the CSRF check finds no session.
 func sessionEnded(status int) error {
@@ -238,7 +242,7 @@ func (a *Auth) CSRF() echo.MiddlewareFunc {
 				return next(c)
 			}
 			if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-				return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.")
+				return echo.NewHTTPError(http.StatusForbidden, "This request came from another site and was refused.").SetInternal(ErrCrossSite)
 			}
 			rs, err := a.load(c)
 			if err != nil {

@@ -133,6 +133,14 @@ func classifyError(err error) userError {
 		p.hint = "Go back, reload the page and send the form again."
 		p.keepsDraft = true
 		return p
+	case errors.Is(err, auth.ErrCrossSite) && errors.As(err, &he):
+		// Not "You don't have access … ask your administrator": access is not what is missing,
+		// and the administrator cannot help; SMTP Desk's own page can.
+		p := statusDefaults(he.Code)
+		p.heading = "Sent from another site"
+		p.message = "This request reached SMTP Desk from another website, so it was refused and nothing was changed."
+		p.hint = "To make a change, open SMTP Desk and use its own pages."
+		return p
 	case errors.Is(err, auth.ErrNotAForm) && errors.As(err, &he):
 		// A page's form never sends this (a script does): no draft to keep, no form to reopen.
 		p := statusDefaults(he.Code)
