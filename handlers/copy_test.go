@@ -85,9 +85,20 @@ func TestOwnResetSaysTheSame(t *testing.T) {
 	const want = "Reset your password"
 	home := get(t, c, "/")
 	domain := get(t, c, "/d/example.com")
+	// The reset form of another login of the domain, which a viewer may not reset.
+	other := ""
+	for _, l := range e.SB.Logins("example.com") {
+		if l != "sam@example.com" && !strings.HasPrefix(l, "postmaster@") {
+			other = l
+			break
+		}
+	}
+	refusal := get(t, c, "/d/example.com/logins/"+other+"/reset")
+	wantStatus(t, refusal, http.StatusForbidden)
 	for name, got := range map[string]string{
 		"home page":   home.TestID("own-login-reset").Text(),
 		"domain page": domain.TestID("own-reset-button").Text(),
+		"refusal":     refusal.TestID("next-link").Text(),
 	} {
 		if got = strings.TrimSpace(got); got != want {
 			t.Errorf("the %s's button reads %q, want %q", name, got, want)

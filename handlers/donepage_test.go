@@ -41,7 +41,9 @@ func TestChangeDoneWhileSessionsCannotBeWritten(t *testing.T) {
 			wantStatus(t, sendForm(t, c, get(t, c, bob), testid("delete-form"), nil), http.StatusOK)
 			return page
 		}, "delete-form", nil, "bob@acme.example was already gone from acme.example",
-			func(e *env) bool { return !slices.Contains(e.SB.Logins("acme.example"), "bob@acme.example") }},
+			// bob was gone before the lock: the change to check is the second delete, which
+			// Mailgun answered "not found".
+			func(e *env) bool { return len(e.callsTo(sandbox.RouteDelete, "acme.example")) == 2 }},
 		{"delete all", func(t *testing.T, c *testflow.Client) *testflow.Page {
 			return get(t, c, "/d/newsletter.example.org/delete-all")
 		}, "delete-all-form", map[string]string{"confirm": "newsletter.example.org"}, "Deleted ",
