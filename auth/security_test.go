@@ -311,6 +311,11 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 		if pg := b.get(cb); pg.resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("same-browser replay = %d, want 400", pg.resp.StatusCode)
 		}
+		// The state's refusal, not the provider's of a spent code, which would refuse the replay
+		// (400 too) were the state not used up.
+		if ev := h.events.last(auth.ActionSignInRefused); !strings.Contains(ev.Detail, "has this state") {
+			t.Errorf("same-browser replay refused as %+v, want the state check's refusal", ev)
+		}
 		thief := h.withCookie(loginCookie)
 		pg := thief.get(cb)
 		if pg.resp.StatusCode != http.StatusBadRequest || findSetCookie(pg.resp, auth.CookieName) != nil {

@@ -83,6 +83,9 @@ func TestSecurity12ServerSideAuthorization(t *testing.T) {
 		{http.MethodPost, "/d/example.com/delete-all", url.Values{"confirm": {"example.com"}}},
 		// acme.example's operator may not delete there either (owner only).
 		{http.MethodPost, "/d/acme.example/delete-all", url.Values{"confirm": {"acme.example"}}},
+		// Nor create a system login there (owner only): the form's flag is an action of its own,
+		// checked after the create's.
+		{http.MethodPost, "/d/acme.example/new", url.Values{"logins": {"sys-intruder"}, "mode": {"generate"}, "system": {"on"}}},
 	} {
 		f := tc.form
 		if f != nil {
@@ -101,8 +104,8 @@ func TestSecurity12ServerSideAuthorization(t *testing.T) {
 	for _, d := range denied {
 		perDomain[d.Domain]++
 	}
-	if len(denied) != 6 || perDomain["example.com"] != 5 || perDomain["acme.example"] != 1 {
-		t.Errorf("access.denied audit entries per domain %v (%d in all), want one per refused action and domain: example.com 5, acme.example 1", perDomain, len(denied))
+	if len(denied) != 7 || perDomain["example.com"] != 5 || perDomain["acme.example"] != 2 {
+		t.Errorf("access.denied audit entries per domain %v (%d in all), want one per refused action and domain: example.com 5, acme.example 2", perDomain, len(denied))
 	}
 	// The same session may act on its own domain: the 403s above were the policy, not the form.
 	pg := submit(t, op, "/d/acme.example/new", "/d/acme.example/new", url.Values{"logins": {"allowed"}, "mode": {"generate"}})
@@ -465,6 +468,7 @@ func TestSecurity16PathSegmentsValidated(t *testing.T) {
 	admin := e.signIn("admin")
 	tok := csrf(t, admin)
 	e.Sandbox.ResetCalls()
+	entries := len(e.audit(store.AuditFilter{}))
 	bad := []string{
 		"/d/example.com/logins/%2F/delete",
 		"/d/example.com/logins/a%2Fb@example.com/delete",
@@ -497,6 +501,12 @@ func TestSecurity16PathSegmentsValidated(t *testing.T) {
 	}
 	if calls := e.Sandbox.Calls(); len(calls) != 0 {
 		t.Errorf("invalid segments reached Mailgun: %+v", calls)
+	}
+	// Refused up front, by the page's own check, before anything acts on the segment: the
+	// Mailgun client validates it again and would also answer 400 without a call, but only
+	// after the action was charged to the rate limit and begun in the audit trail.
+	if es := e.audit(store.AuditFilter{}); len(es) != entries {
+		t.Errorf("invalid segments wrote %d audit entries, want none: %+v", len(es)-entries, es[:len(es)-entries])
 	}
 	// The control: a valid single delete is a single-login DELETE, never the collection.
 	resp, _ := raw(t, admin, http.MethodPost, "/d/example.com/logins/user002@example.com/delete", url.Values{"_csrf": {tok}}, http.Header{"Sec-Fetch-Site": {"same-origin"}})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -97,6 +98,9 @@ func newEnv(t *testing.T, o options) *env {
 	// The sandbox Mailgun, behind a front the tests can intercept.
 	e.APIKey = "key-sec-" + randHex(t, 16)
 	e.secret(e.APIKey, "Mailgun API key")
+	// The key as the Authorization header carries it (base64 of "api:key", unpadded so that the
+	// padded form matches too): quoted back by a proxy or Mailgun, it is the key.
+	e.secret(base64.RawStdEncoding.EncodeToString([]byte("api:"+e.APIKey)), "Mailgun API key (Authorization header)")
 	e.Sandbox = sandbox.New(e.APIKey, sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record))
 	mg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Read the body first: only then does net/http notice a client that gives up, so a

@@ -1,6 +1,7 @@
 package security_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
@@ -81,7 +82,9 @@ func TestSecurity18NoSecretsInLogsOrDatabase(t *testing.T) {
 
 // TestSecurity18TypedPasswordNotLogged: a password typed into the reset form is as secret as a
 // generated one. When Mailgun refuses the change or fails, the log records the failure (the
-// login, the error) and the form comes back, and neither holds the password.
+// login, the error) and the form comes back, and neither holds the password. Mailgun's answer
+// quotes what it was sent, the password and the Authorization header (a proxy's error page may),
+// so that the error the log records could carry both: only their redaction keeps them out.
 func TestSecurity18TypedPasswordNotLogged(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
@@ -93,9 +96,13 @@ func TestSecurity18TypedPasswordNotLogged(t *testing.T) {
 			if r.Method != http.MethodPut {
 				return false
 			}
+			if got := r.FormValue("password"); got != pw {
+				t.Errorf("Mailgun %d: the reset sent the password %q, want the typed one: the echo below would quote the wrong string", status, got)
+			}
+			msg, _ := json.Marshal(map[string]string{"message": "password " + r.FormValue("password") + " not accepted now (" + r.Header.Get("Authorization") + ")"})
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(status)
-			fmt.Fprint(w, `{"message":"not now"}`)
+			w.Write(msg)
 			return true
 		})
 		before := len(e.Logs.Lines())
@@ -108,6 +115,9 @@ func TestSecurity18TypedPasswordNotLogged(t *testing.T) {
 		}
 		if strings.Contains(body, pw) {
 			t.Errorf("Mailgun %d: the page shows the typed password", status)
+		}
+		if strings.Contains(body, e.APIKey) || strings.Contains(body, base64.RawStdEncoding.EncodeToString([]byte("api:"+e.APIKey))) {
+			t.Errorf("Mailgun %d: the page shows the API key Mailgun's answer quoted", status)
 		}
 		if logged := strings.Join(e.Logs.Lines()[before:], "\n"); !strings.Contains(logged, "user041@example.com") {
 			t.Fatalf("Mailgun %d: the failed reset was not logged; the scan below proves nothing", status)

@@ -260,6 +260,10 @@ func TestSecurity05KeyRotationAndUndecodable(t *testing.T) {
 	}
 }
 
+// TestSecurity06StateReplayAndMismatch: each refusal below must be the state check's. A replayed
+// callback carries a code the provider has already spent, so the provider refuses it too (400
+// "code exchange failed"): a callback whose state was not used up would be refused all the same,
+// and only the refusal's recorded reason tells the two apart.
 func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
@@ -273,6 +277,7 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || len(setCookies(resp, auth.CookieName)) != 0 {
 		t.Errorf("forged state = %d with session cookie %v, want 400 and none", resp.StatusCode, setCookies(resp, auth.CookieName))
 	}
+	refusedForState(t, e, "forged state")
 	// A state no sign-in in this browser has (forged, or from a stale tab or another site) is
 	// refused without touching the one in progress: its genuine callback still works, once.
 	if resp, _ := raw(t, c, http.MethodGet, cb, nil, nil); resp.StatusCode != http.StatusFound || len(setCookies(resp, auth.CookieName)) != 1 {
@@ -282,6 +287,7 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 	if resp, _ := raw(t, c, http.MethodGet, cb, nil, nil); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("callback replayed after use = %d, want 400 (state is single-use)", resp.StatusCode)
 	}
+	refusedForState(t, e, "callback replayed after use")
 	// A fresh flow works once; its replay does not.
 	c2 := e.client()
 	cb2 := toCallback(t, c2, "admin", "")
@@ -293,8 +299,21 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 	if resp, _ := raw(t, thief, http.MethodGet, cb2, nil, nil); resp.StatusCode != http.StatusBadRequest || len(setCookies(resp, auth.CookieName)) != 0 {
 		t.Errorf("replayed callback in another browser = %d, want 400 and no session", resp.StatusCode)
 	}
+	refusedForState(t, e, "replayed callback in another browser")
 	if resp, _ := raw(t, c2, http.MethodGet, cb2, nil, nil); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("replayed callback in the same browser = %d, want 400", resp.StatusCode)
+	}
+	refusedForState(t, e, "replayed callback in the same browser")
+}
+
+// refusedForState fails the test unless the newest refused sign-in in the audit trail was
+// refused by the state check (no sign-in in progress in the browser has the callback's state),
+// not by a later step such as the provider's refusal of a spent code.
+func refusedForState(t *testing.T, e *env, what string) {
+	t.Helper()
+	es := e.audit(store.AuditFilter{Action: "auth.sign_in_refused", Limit: 1})
+	if len(es) == 0 || !strings.Contains(es[0].Detail, "has this state") {
+		t.Errorf("%s: newest refused sign-in %+v, want it refused by the state check", what, es)
 	}
 }
 
