@@ -29,11 +29,19 @@ func TestReplicasShareSessionsAndForms(t *testing.T) {
 	e := newEnv(t, options{DatabaseURL: testpg.Schema(t), ActionsPerMinute: 1000})
 	b := e.Replica("B")
 	ctx := ctxT(t)
-	// live: whether the session cookie ck is signed in on the replica (a fresh browser sends it).
+	// live: whether the session cookie ck is signed in on the replica (a fresh browser sends it):
+	// a 200, or signed out by a redirect to sign-in; anything else (a 500) fails the test, as
+	// signedOut does, instead of counting as signed out.
 	live := func(ck, replica string) bool {
 		t.Helper()
 		resp, _ := raw(t, e.client(), http.MethodGet, "/", nil, http.Header{replicaHeader: {replica}, "Cookie": {auth.CookieName + "=" + ck}})
-		return resp.StatusCode == http.StatusOK
+		if resp.StatusCode == http.StatusOK {
+			return true
+		}
+		if resp.StatusCode != http.StatusFound || !strings.HasPrefix(resp.Header.Get("Location"), auth.LoginPath) {
+			t.Fatalf("GET / on %s with a session cookie = %d to %q, want 200 or a redirect to sign-in", replica, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		return false
 	}
 
 	c := e.signIn("admin") // on A
