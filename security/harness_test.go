@@ -454,7 +454,7 @@ func (e *env) leaks() []string {
 			out = append(out, fmt.Sprintf("read %s: %v", f, err))
 			continue
 		}
-		dbs[filepath.Base(f)] = b
+		dbs["file "+filepath.Base(f)] = b
 	}
 	for v, what := range secrets {
 		if strings.Contains(logs, v) || strings.Contains(logs, url.QueryEscape(v)) {
@@ -462,7 +462,7 @@ func (e *env) leaks() []string {
 		}
 		for name, b := range dbs {
 			if bytes.Contains(b, []byte(v)) {
-				out = append(out, fmt.Sprintf("the %s appears in the database file %s", what, name))
+				out = append(out, fmt.Sprintf("the %s appears in the database: %s", what, name))
 			}
 		}
 	}
