@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"runtime"
 	"slices"
@@ -67,6 +68,10 @@ func assertSecretNowhere(t *testing.T, e *env, c *testflow.Client, p *testflow.P
 func TestCreateGenerated(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	c := e.signIn(t, "operator")
+	// The list is open (and kept) before the create: the one shown after it must be read again.
+	if slices.Contains(loginsOn(get(t, c, "/d/acme.example")), "zed@acme.example") {
+		t.Fatal("zed@acme.example is listed before the create")
+	}
 	e.SB.ResetCalls()
 	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{
 		"logins": "zed\r\n\r\n  yara@acme.example \n", "mode": "generate"})
@@ -260,6 +265,16 @@ func TestCreateAuthorization(t *testing.T) {
 	if len(denied) != len(tests) {
 		t.Errorf("access.denied entries = %d, want %d", len(denied), len(tests))
 	}
+	// Nor is the form shown to those who may not create there (the posts above name the domain
+	// of a form they may open).
+	// The refusal says which: no access to the domain at all, or access without this action.
+	for i, want := range []string{"You don't have access to example.com.", "Your access to example.com does not include creating SMTP logins."} {
+		p := get(t, e.signIn(t, tests[i].persona), "/d/"+tests[i].domain+"/new")
+		wantStatus(t, p, http.StatusForbidden)
+		if got := strings.TrimSpace(p.TestID("error-message").Text()); got != want {
+			t.Errorf("%s: the refusal says %q, want %q", tests[i].name, got, want)
+		}
+	}
 	// The owner may create a system credential.
 	c := e.signIn(t, "owner")
 	p := submit(t, c, "/d/acme.example/new", "/d/acme.example/new", map[string]string{"logins": "sys", "system": "on"})
@@ -269,6 +284,22 @@ func TestCreateAuthorization(t *testing.T) {
 	if len(made) != 1 || made[0].Outcome != "ok" || made[0].Detail != "Asked for as system logins. Asked for a generated password." || strings.Contains(made[0].UpstreamMessage, "system logins") {
 		t.Errorf("create entries %+v, want one ok entry whose detail (only) says system logins", made)
 	}
+	// And Mailgun made it a system login, not only the trail says so: it refuses to delete it
+	// (the create's form field "system" reached Mailgun).
+	if status, msg := sandboxDelete(e, "acme.example", "sys@acme.example"); status != http.StatusBadRequest || !strings.Contains(msg, "system") {
+		t.Errorf("Mailgun's answer to deleting sys@acme.example = %d %q, want it refused as a system login", status, msg)
+	}
+}
+
+// sandboxDelete deletes login of domain in the sandbox directly (as Mailgun's own panel or API
+// would, not through SMTP Desk) and returns its answer: what Mailgun holds, whatever SMTP Desk
+// says about it.
+func sandboxDelete(e *env, domain, login string) (int, string) {
+	r := httptest.NewRequest(http.MethodDelete, "/v3/domains/"+domain+"/credentials/"+login, nil)
+	r.SetBasicAuth("api", e.APIKey)
+	w := httptest.NewRecorder()
+	e.SB.ServeHTTP(w, r)
+	return w.Code, w.Body.String()
 }
 
 // TestCreateSystemLoginsSaysSoWhilePending: a create of system logins says so in its audit

@@ -123,6 +123,8 @@ func TestDeleteOneRefusals(t *testing.T) {
 		if !slices.Contains(e.SB.Logins("acme.example"), "carol@acme.example") {
 			t.Error("carol was deleted")
 		}
+		// Nor is the confirmation page shown to them: its button could only be refused.
+		wantStatus(t, get(t, c, "/d/acme.example/logins/carol@acme.example/delete"), http.StatusForbidden)
 	})
 
 	t.Run("Mailgun unavailable", func(t *testing.T) {

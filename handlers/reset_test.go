@@ -224,12 +224,30 @@ func TestResetAuthorization(t *testing.T) {
 
 	t.Run("self-service: a viewer resets their own login only", func(t *testing.T) {
 		c := e.signIn(t, "selfie")
-		list := get(t, c, "/d/example.com?q=sam")
+		// The whole domain on one page (252 logins), so that the other rows are there to be
+		// offered a reset or not: a filter on "sam" showed sam's row alone, where one reset link
+		// was all there could be, whoever's rows got one.
+		list := get(t, c, "/d/example.com?per_page=500")
+		if n := list.Find(rowSel).Length(); n < 100 {
+			t.Fatalf("the domain page shows %d rows, want the whole domain", n)
+		}
 		if got := list.Find(resetSel).Length(); got != 1 {
 			t.Errorf("reset links on the domain page = %d, want 1 (their own)", got)
 		}
+		if got := list.Find(resetSel).AttrOr("href", ""); got != "/d/example.com/logins/sam@example.com/reset" {
+			t.Errorf("the one reset link leads to %q, want their own login's reset", got)
+		}
 		if list.TestID("self-badge").Length() == 0 {
 			t.Error("own login not marked")
+		}
+		// The form marks it as their own too (a reset allowed by self-service, not by a role).
+		form := get(t, c, "/d/example.com/logins/sam@example.com/reset")
+		wantStatus(t, form, http.StatusOK)
+		if form.Find(`[data-testid="reset-form"] [data-testid="self-badge"]`).Length() != 1 {
+			t.Error("the reset form of their own login does not say it is theirs")
+		}
+		if n := get(t, e.signIn(t, "operator"), resetUser).TestID("self-badge").Length(); n != 0 {
+			t.Error("an operator's reset form of someone else's login says it is theirs")
 		}
 		p := submit(t, c, "/d/example.com/logins/sam@example.com/reset", "/d/example.com/logins/sam@example.com/reset", map[string]string{"mode": "generate"})
 		wantStatus(t, p, http.StatusOK)

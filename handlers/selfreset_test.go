@@ -33,7 +33,11 @@ func TestDomainPageOffersTheOwnReset(t *testing.T) {
 	if got := p.TestID("own-reset-button").AttrOr("href", ""); got != "/d/example.com/logins/sam@example.com/reset" {
 		t.Errorf("the own reset leads to %q", got)
 	}
-	if n := get(t, e.signIn(t, "operator"), "/d/acme.example").TestID("own-reset-button").Length(); n != 0 {
+	op := get(t, e.signIn(t, "operator"), "/d/acme.example")
+	if n := op.TestID("own-reset-button").Length(); n != 0 {
 		t.Error("an operator, who may reset any login, is offered the own reset")
+	}
+	if got := strings.Join(strings.Fields(op.Find("main").Text()), " "); strings.Contains(got, "Your own login") {
+		t.Errorf("an operator's page speaks of their own login: %.300s", got)
 	}
 }
