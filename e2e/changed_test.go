@@ -240,3 +240,25 @@ func TestBackOntoAFormsErrorsFetchesTheForm(t *testing.T) {
 		t.Errorf("Back onto the form's errors shows %.200q, want the form, fetched afresh", tb.text("body"))
 	}
 }
+
+// TestChangedLeavesTheAddressOfAListWithoutRows: ?changed= leaves the address also where the
+// list shows no table (and so names no view of its own: here a filter that matches nothing), so
+// that a reload or a bookmark does not point at the login again. On a list with rows the view
+// the table names replaces the address, which drops ?changed= by itself: only here is the
+// script's own removal seen.
+func TestChangedLeavesTheAddressOfAListWithoutRows(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("changed-no-rows")
+	tb.signIn("admin")
+	const login = "bob@acme.example"
+	tb.wantStatus("a list without rows naming a login", tb.open("/d/acme.example?q=no-such-login&changed="+login), http.StatusOK)
+	tb.wait(testid("filter-input"))
+	if n := tb.count(rowSel); n != 0 {
+		t.Fatalf("the list filtered by no-such-login shows %d rows, want none (this test is about a list without rows)", n)
+	}
+	const want = "/d/acme.example?q=no-such-login"
+	if !tb.eventually(fmt.Sprintf(`location.pathname + location.search === %q`, want)) {
+		t.Errorf("the address is %s, want %s (without ?changed=)", tb.path(), want)
+	}
+}

@@ -329,6 +329,12 @@ func browseExampleCom(t *testing.T, tb *tab) {
 		if v := tb.value(testid("filter-input")); v != "" {
 			t.Errorf(`"/" typed %q into the filter box`, v)
 		}
+		// In a field, "/" is a character like any other: pressed in the filter box (where it
+		// already is), it is typed there, not taken by the shortcut.
+		tb.do("press / in the filter box", keyPress("/", "Slash", 191))
+		if v := tb.value(testid("filter-input")); v != "/" {
+			t.Errorf(`"/" pressed in the filter box left %q in it, want "/"`, v)
+		}
 	}
 	tb.fill(testid("filter-input"), "user01")
 	tb.wantStatus("filter", tb.follow("submit the filter", chromedp.Submit(chromedp.CSS(testid("filter-input")))), http.StatusOK)
@@ -796,6 +802,13 @@ func TestFormAfterSignOutElsewhere(t *testing.T) {
 	tb.open("/d/" + domain + "/new")
 	tb.wait(testid("logins-input"))
 	tb.fill(testid("logins-input"), "late-one\nlate-two")
+	// A password typed, then given up for a generated one: the draft keeps what was typed but
+	// never a password (sessionStorage is readable by any script of the origin and outlives the
+	// page), whether its field is in use or not.
+	const typedPassword = "Typed-then-dropped-42"
+	tb.check(testid("mode-manual"))
+	tb.fill(testid("password-input"), typedPassword)
+	tb.fill(testid("password2-input"), typedPassword)
 	tb.check(testid("mode-generate"))
 	// Another tab signs out: the same browser, so the same cookie.
 	signedOut := run(tb, "sign out elsewhere", chromedp.Evaluate[bool](`fetch("/auth/logout", {
@@ -819,6 +832,19 @@ func TestFormAfterSignOutElsewhere(t *testing.T) {
 	}
 	if !tb.has(testid("draft-kept")+":not([hidden])") || tb.has(testid("draft-lost")+":not([hidden])") {
 		t.Error("the page does not say that the logins typed are kept")
+	}
+	stored := run(tb, "what the tab's storage holds", chromedp.Evaluate[string](`(() => {
+		let all = "";
+		for (const s of [sessionStorage, localStorage]) {
+			for (let i = 0; i < s.length; i++) all += s.key(i) + "=" + s.getItem(s.key(i)) + "\n";
+		}
+		return all;
+	})()`))
+	if !strings.Contains(stored, "late-one") {
+		t.Errorf("the tab's storage does not hold the logins typed: %.200q", stored)
+	}
+	if strings.Contains(stored, typedPassword) {
+		t.Error("the draft kept in the tab's storage holds the password typed")
 	}
 	tb.click(testid("sign-in"))
 	tb.wait(testid("persona-operator"))

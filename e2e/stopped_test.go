@@ -22,8 +22,8 @@ func TestStoppedSendingUnlocksThePage(t *testing.T) {
 	tb.signIn("admin")
 
 	type noted struct {
-		Sending, Busy, CancelDisabled, OpenAfterEsc bool
-		Live                                        string
+		Sending, Busy, FormBusy, CancelDisabled, OpenAfterEsc bool
+		Live                                                  string
 	}
 	read := func(what string) noted {
 		t.Helper()
@@ -49,7 +49,7 @@ func TestStoppedSendingUnlocksThePage(t *testing.T) {
 			window.stop();
 			setTimeout(() => {
 				sessionStorage.setItem('stopped', JSON.stringify({sending: f.hasAttribute('data-sending'),
-					busy: b.hasAttribute('data-busy'), live: document.getElementById('js-live').textContent}));
+					busy: b.hasAttribute('data-busy'), formBusy: f.hasAttribute('aria-busy'), live: document.getElementById('js-live').textContent}));
 				console.log('e2e: noted');
 			}, 300);
 		}, 300);
@@ -57,7 +57,7 @@ func TestStoppedSendingUnlocksThePage(t *testing.T) {
 	if !tb.eventually(`!!sessionStorage.getItem('stopped')`) {
 		t.Fatal("the create page noted nothing after the stop")
 	}
-	if n := read("after stopping the create"); n.Sending || n.Busy || n.Live == "" {
+	if n := read("after stopping the create"); n.Sending || n.Busy || n.FormBusy || n.Live == "" {
 		t.Errorf("after stopping the create: %+v; want the form free again and the stop announced", n)
 	}
 	srv.Sandbox.SetFaults(sandbox.Faults{})
