@@ -69,9 +69,12 @@ const completeTimeout = 5 * time.Second
 // answering is written again (Event); each attempt keeps the store's deadline within it.
 const eventRetry = completeTimeout
 
-// completeRetry is the first wait before a completion that found the database not answering is
-// written again; each wait doubles, up to a second.
-const completeRetry = 100 * time.Millisecond
+// completeRetry is the first wait before a completion (or an entry) that found the database not
+// answering is written again; each wait doubles, up to retryMaxWait.
+const (
+	completeRetry = 100 * time.Millisecond
+	retryMaxWait  = time.Second
+)
 
 // lateRetry is how long a completion the database did not answer within completeTimeout is
 // tried again in the background, after the request has answered: Mailgun's answer is known, and
@@ -258,7 +261,7 @@ func (p *Pending) Complete(ctx context.Context, err error) error {
 		at := p.r.now()
 		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.r.completeTimeout)
 		defer cancel()
-		e := p.write(wctx, false, completeRetry, time.Second, outcome, status, msg, at)
+		e := p.write(wctx, false, completeRetry, retryMaxWait, outcome, status, msg, at)
 		if e == nil {
 			return
 		}
@@ -284,8 +287,8 @@ func (e *LateError) Unwrap() error { return e.err }
 
 // IsLate reports whether err (Complete's) says the completion is being written late.
 func IsLate(err error) bool {
-	var le *LateError
-	return errors.As(err, &le)
+	_, ok := errors.AsType[*LateError](err)
+	return ok
 }
 
 // write writes the completion, again and again while the database does not answer, until ctx
@@ -402,7 +405,7 @@ func (r *Recorder) append(ctx context.Context, e store.AuditEntry) (int64, error
 		if l, ok := errors.AsType[*store.LostAnswerError](err); ok {
 			lost = l
 		}
-		if !errors.Is(err, store.ErrUnavailable) || !pause(retry, &wait, time.Second) {
+		if !errors.Is(err, store.ErrUnavailable) || !pause(retry, &wait, retryMaxWait) {
 			return 0, err
 		}
 	}

@@ -310,7 +310,7 @@ func (db *DB) AppendAuditAgain(ctx context.Context, e AuditEntry, lost *LostAnsw
 				for _, l := range folded[:n] {
 					args = append(args, r.id, l)
 				}
-				q := "INSERT INTO audit_logins (entry_id, login) VALUES " + strings.TrimSuffix(strings.Repeat("(?, ?), ", n), ", ")
+				q := "INSERT INTO audit_logins (entry_id, login) VALUES " + marks("(?, ?)", n)
 				if _, err := t.exec(ctx, q, args...); err != nil {
 					return fmt.Errorf("insert audit logins: %w", err)
 				}
@@ -589,8 +589,7 @@ func (db *DB) auditQuery(f AuditFilter, limit int, oldestFirst, walk bool) (q st
 		if len(f.Domains) == 0 {
 			return "", nil, false
 		}
-		ph := strings.TrimSuffix(strings.Repeat("?, ", len(f.Domains)), ", ")
-		where = append(where, "domain IN ("+ph+")")
+		where = append(where, "domain IN ("+marks("?", len(f.Domains))+")")
 		for _, d := range f.Domains {
 			args = append(args, d)
 		}
@@ -1267,6 +1266,12 @@ func foldActor(email, name string) string {
 	return strings.ToLower(email) + "\n" + strings.ToLower(name)
 }
 
+// marks is n copies of a statement's parameter group ("?", or "(?, ?)" for a row), separated by
+// commas: an IN list or a multi-row VALUES.
+func marks(group string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(group+", ", n), ", ")
+}
+
 // foldBatch is how many rows migrations 0002 and 0003 read at a time: their memory stays the
 // same whatever the trail's length (reading it all at once took 185 MB for a million entries,
 // more than GOMEMLIMIT's default, and a container's memory limit could stop the migration
@@ -1310,7 +1315,7 @@ func foldAuditActors(ctx context.Context, t *tx) error {
 		}
 		for _, fold := range folds {
 			in := byFold[fold]
-			q := "UPDATE audit_log SET actor_fold = ? WHERE id IN (?" + strings.Repeat(", ?", len(in)-1) + ")"
+			q := "UPDATE audit_log SET actor_fold = ? WHERE id IN (" + marks("?", len(in)) + ")"
 			if _, err := t.exec(ctx, q, append([]any{fold}, in...)...); err != nil {
 				return fmt.Errorf("fold audit actor: %w", err)
 			}
@@ -1378,10 +1383,10 @@ func foldAuditLogins(ctx context.Context, t *tx) error {
 		last := batch[len(batch)-1]
 		args := append([]any{after.id, after.login, last.id, last.login}, spellings...)
 		if _, err := t.exec(ctx, "DELETE FROM audit_logins WHERE (entry_id, login) > (?, ?) AND (entry_id, login) <= (?, ?)"+
-			" AND login IN (?"+strings.Repeat(", ?", len(spellings)-1)+")", args...); err != nil {
+			" AND login IN ("+marks("?", len(spellings))+")", args...); err != nil {
 			return fmt.Errorf("fold audit logins: %w", err)
 		}
-		if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES (?, ?)"+strings.Repeat(", (?, ?)", len(folded)/2-1)+
+		if _, err := t.exec(ctx, "INSERT INTO audit_logins (entry_id, login) VALUES "+marks("(?, ?)", len(folded)/2)+
 			" ON CONFLICT (entry_id, login) DO NOTHING", folded...); err != nil {
 			return fmt.Errorf("fold audit logins: %w", err)
 		}

@@ -323,8 +323,9 @@ type DeleteVM struct {
 }
 
 // DoneVM answers a change that was made when the message saying so could not be kept for the
-// list the change leads back to (SMTP Desk's database did not answer): the redirect would land on
-// the database's 503 page, which reads as if the change had failed. The message is in
+// list the change leads back to (SMTP Desk's database did not answer, the session ended
+// meanwhile): the redirect would land on the database's 503 page, which reads as if the change
+// had failed, or on the sign-in page, which says nothing of it. The message is in
 // Page.Flashes, as the list would have shown it.
 type DoneVM struct {
 	Page
