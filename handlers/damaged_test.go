@@ -3,12 +3,14 @@ package handlers_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/store"
 )
@@ -30,6 +32,8 @@ func TestDamagedSQLiteFileSaysSo(t *testing.T) {
 	damagePage(t, path, "sessions")
 
 	e := newEnv(t, envOptions{DatabaseURL: path})
+	// A ping reads nothing of the file: the damage is unseen until a request reads the part.
+	wantReady(t, e.URL, http.StatusOK, "ok")
 	c, err := testflow.New(e.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -50,6 +54,28 @@ func TestDamagedSQLiteFileSaysSo(t *testing.T) {
 	}
 	if !strings.Contains(e.Logs.String(), "malformed") {
 		t.Errorf("the log does not name SQLite's error:\n%s", e.Logs.String())
+	}
+	// Once a request has met the damage, /readyz says so (it answered 200 "ok", since its ping
+	// reads no table), and goes on saying so: the file stays damaged until it is restored.
+	for range 2 {
+		wantReady(t, e.URL, http.StatusServiceUnavailable, "damaged")
+	}
+}
+
+// wantReady checks that base's /readyz answers status with database state db.
+func wantReady(t *testing.T, base string, status int, db string) {
+	t.Helper()
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rep handlers.ReadyReport
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != status || rep.Database != db {
+		t.Errorf("/readyz = %d, database %q; want %d, %q", resp.StatusCode, rep.Database, status, db)
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // Pinger is the database as the readiness check sees it. *store.DB satisfies it.
@@ -68,7 +70,7 @@ func (h *Health) Live(c echo.Context) error {
 // ReadyReport is /readyz's JSON body.
 type ReadyReport struct {
 	Status   string        `json:"status"`   // "ready" or "unready"
-	Database string        `json:"database"` // "ok" or "unreachable"
+	Database string        `json:"database"` // "ok", "unreachable" or "damaged" (restore the SQLite file from a backup)
 	Mailgun  MailgunStatus `json:"mailgun"`
 }
 
@@ -80,13 +82,18 @@ type MailgunStatus struct {
 }
 
 // Ready answers 200 when the database answers a ping within ReadyPingTimeout, 503 otherwise, with
-// a ReadyReport. The database error itself goes to the log, not the body.
+// a ReadyReport: "damaged" when a request found the SQLite file damaged (store.Damaged; restarting
+// or sending traffic elsewhere does not mend it), "unreachable" for any other failure. The
+// database error itself goes to the log, not the body.
 func (h *Health) Ready(c echo.Context) error {
 	c.Response().Header().Set(echo.HeaderCacheControl, "no-store")
 	rep := ReadyReport{Status: "ready", Database: "ok", Mailgun: h.mailgunStatus()}
 	status := http.StatusOK
 	if err := h.ping(c.Request().Context()); err != nil {
 		rep.Status, rep.Database, status = "unready", "unreachable", http.StatusServiceUnavailable
+		if store.Damaged(err) {
+			rep.Database = "damaged"
+		}
 		if h.Logger != nil {
 			h.Logger.LogAttrs(c.Request().Context(), slog.LevelError, "readyz: database ping failed",
 				slog.String("request_id", RequestID(c)), slog.String("error", err.Error()))

@@ -72,6 +72,9 @@ func (db *DB) op(ctx context.Context, fn func(ctx context.Context) error) error 
 	err := fn(ctx)
 	if err != nil {
 		db.noteLost(err)
+		if Damaged(err) {
+			db.damaged.CompareAndSwap(nil, &err)
+		}
 	}
 	return unavailable(ctx, err)
 }

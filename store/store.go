@@ -91,6 +91,10 @@ type DB struct {
 	// lostAt is when an operation last met a pooled PostgreSQL connection that the server had
 	// ended or that was cut (noteLost); nil until one does. shouldPing reads it.
 	lostAt atomic.Pointer[time.Time]
+	// damaged is the first error of an operation that found the SQLite file damaged (Damaged);
+	// nil until one does. Ping answers it: a file damaged further in than a ping reads stays
+	// damaged until it is restored, which a restart follows.
+	damaged atomic.Pointer[error]
 }
 
 // maxIdleConns is how many connections stay open between requests (and, for PostgreSQL, the most
@@ -399,8 +403,13 @@ func (db *DB) checkFile() error {
 	return nil
 }
 
-// Ping checks that the database answers.
+// Ping checks that the database answers, and fails with the first damage an earlier operation met
+// (Damaged reports it so): a ping reads nothing of the file, so it answered while every page that
+// read the damaged part failed.
 func (db *DB) Ping(ctx context.Context) error {
+	if d := db.damaged.Load(); d != nil {
+		return fmt.Errorf("store: ping %s: an earlier operation found the file damaged: %w", db.dialect, *d)
+	}
 	if err := db.op(ctx, db.sql.PingContext); err != nil {
 		return fmt.Errorf("store: ping %s: %w", db.dialect, err)
 	}
