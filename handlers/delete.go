@@ -446,17 +446,53 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	msg := fmt.Sprintf("Deleted %s from %s.", deleted, sc.domain)
 	// Read the first page again to say truthfully what stayed; it is also the page the
 	// redirect shows, so this costs no extra call.
-	if kept, err := h.lists.Page(ctx, sc.domain, 0, DefaultPerPage); err == nil && len(kept.Items) > 0 {
-		var names []string
-		for _, cr := range kept.Items[:min(3, len(kept.Items))] {
-			names = append(names, cr.Login)
-		}
-		if more := kept.TotalCount - len(names); more > 0 {
-			names = append(names, fmt.Sprintf("and %d more", more))
-		}
-		msg = fmt.Sprintf("Deleted %s; %s kept.", deleted, strings.Join(names, ", "))
+	if left, err := h.lists.Page(ctx, sc.domain, 0, DefaultPerPage); err == nil && len(left.Items) > 0 {
+		msg = deletedAllLeft(msg, deleted, left, rot)
 	}
 	// The domain's first page, not back: whatever page or filter it was, only the system logins
 	// are left, and this page is the one the flash describes.
 	return h.flashRedirect(c, sc, "success", msg, "Logins deleted", domainURL(sc.domain), auditErr)
+}
+
+// deletedAllLeft is delete-all's flash when left, the domain's first page read after it, still
+// lists logins (done is the flash for none). The system logins are kept; any other login was
+// created while the delete was on its way (through another replica or Mailgun's own panel) or
+// left by Mailgun, and is named apart: calling it kept told the owner that delete all spares it.
+// Logins beyond the first page, unread, are counted with the group named last.
+func deletedAllLeft(done, deleted string, left *mailgun.CredentialList, rot rotation) string {
+	var kept, other []string
+	for _, cr := range left.Items {
+		if rot.isSystem(cr) {
+			kept = append(kept, cr.Login)
+		} else {
+			other = append(other, cr.Login)
+		}
+	}
+	unread := max(left.TotalCount-len(left.Items), 0)
+	msg := done
+	if len(kept) > 0 {
+		more := 0
+		if len(other) == 0 {
+			more = unread
+		}
+		msg = fmt.Sprintf("Deleted %s; %s kept.", deleted, namesAnd(kept, more))
+	}
+	switch {
+	case len(other) == 0:
+	case len(other)+unread == 1:
+		msg += fmt.Sprintf(" %s is still listed: created while the delete was on its way, or left by Mailgun. Delete it on its own if it should go.", other[0])
+	default:
+		msg += fmt.Sprintf(" %s are still listed: created while the delete was on its way, or left by Mailgun. Delete them on their own if they should go.", namesAnd(other, unread))
+	}
+	return msg
+}
+
+// namesAnd names up to three of names, and how many more there are beyond them and more others.
+func namesAnd(names []string, more int) string {
+	shown := names[:min(3, len(names))]
+	out := strings.Join(shown, ", ")
+	if n := len(names) - len(shown) + more; n > 0 {
+		out += fmt.Sprintf(" and %d more", n)
+	}
+	return out
 }
