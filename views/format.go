@@ -484,39 +484,6 @@ func modeOr(mode string) string {
 	return "generate"
 }
 
-// statusHeading is the default heading of an error page by HTTP status.
-func statusHeading(status int) string {
-	switch status {
-	case 400:
-		return "That request didn't look right"
-	case 401:
-		return "Please sign in"
-	case 403:
-		return "You don't have access to this"
-	case 404:
-		return "We couldn't find that"
-	case 405:
-		return "That action isn't allowed here"
-	case 409:
-		return "That conflicts with the current state"
-	case 413:
-		return "That request was too large"
-	case 429:
-		return "Too many requests"
-	case 502:
-		return "Mailgun is unavailable"
-	case 503:
-		return "SMTP Desk is temporarily unavailable"
-	case 504:
-		return "Mailgun took too long to answer"
-	default:
-		if status >= 500 {
-			return "Something went wrong on our side"
-		}
-		return "Something went wrong"
-	}
-}
-
 // statusTone picks the colour of the error page's icon.
 func statusTone(status int) string {
 	switch {

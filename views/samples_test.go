@@ -279,19 +279,23 @@ func sampleError(status int) ErrorVM {
 	switch status {
 	case 404:
 		vm.Page.Title = "Not found"
+		vm.Heading = "Page not found"
 		vm.Message = "There is no SMTP login bob@example.com on example.com."
 		vm.Hint = "It may have been deleted. Go back to the domain's list."
 	case 429:
 		vm.Page.Title = "Too many requests"
+		vm.Heading = "Too many requests"
 		vm.Message = "You've made many changes in a short time."
 		vm.RetryAfter = "in 30 seconds"
 	case 401:
 		vm.Page.Title = "Signed out"
+		vm.Heading = "Your session has ended"
 		vm.Page.User = nil
 		vm.Message = "Your session has expired."
 		vm.SignInURL = "/auth/login"
 	default:
 		vm.Page.Title = "Mailgun is unavailable"
+		vm.Heading = "Mailgun is unavailable"
 		vm.Message = "Mailgun did not answer; nothing was changed."
 		vm.Hint = "Try again in a minute. If it keeps happening, check Mailgun's status page."
 	}
