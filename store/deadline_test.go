@@ -18,6 +18,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/smtpdesk/smtpdesk/internal/testpg"
+	"github.com/smtpdesk/smtpdesk/internal/testport"
 )
 
 func TestPostgresConnectTimeout(t *testing.T) {
@@ -91,12 +92,10 @@ func silentServer(t *testing.T) string {
 // closedPort returns a loopback address nothing listens on: connecting is refused at once.
 func closedPort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testport"
 )
 
 // child is a server process the load test started.
@@ -108,15 +109,14 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePort asks the kernel for a free loopback port. Another process could take it before the
-// child binds it; the child then fails to start and the load test says so.
-func freePort(ctx context.Context) (string, error) {
-	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", "127.0.0.1:0")
+// freePort is a free loopback address for a child to listen on (testport.Addr: below the
+// ephemeral range, which the load's own connections use). Another process could take it before
+// the child binds it; the child then fails to start and the load test says so.
+func freePort(context.Context) (string, error) {
+	addr, err := testport.Addr()
 	if err != nil {
 		return "", fmt.Errorf("free port: %w", err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	return addr, nil
 }
 

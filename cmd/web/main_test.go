@@ -28,6 +28,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/config"
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"github.com/smtpdesk/smtpdesk/internal/testpg"
+	"github.com/smtpdesk/smtpdesk/internal/testport"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -363,15 +364,14 @@ func TestMetricsListenerPprof(t *testing.T) {
 	}
 }
 
-// freeAddr returns a loopback host:port that was free a moment ago.
+// freeAddr returns a loopback host:port that was free a moment ago (testport.Addr).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 func TestAuditVerify(t *testing.T) {

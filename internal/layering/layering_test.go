@@ -40,7 +40,7 @@ var rules = map[string]rule{
 	"cmd/web": {own: []string{"app", "config", "store", "auth", "audit"}},
 
 	"cmd/mailgun-sandbox": {own: []string{"mailgun/sandbox"}},
-	"cmd/loadtest":        {own: []string{"internal/testflow", "mailgun"}},
+	"cmd/loadtest":        {own: []string{"internal/testflow", "internal/testport", "mailgun"}},
 	"e2e":                 {own: []string{"*"}, external: []string{"*"}},
 	"security":            {own: []string{"*"}, external: []string{"*"}},
 
@@ -48,6 +48,7 @@ var rules = map[string]rule{
 	"internal/testflow":                  {external: []string{"github.com/PuerkitoBio/goquery"}},
 	"internal/testclock":                 {},
 	"internal/testlog":                   {},
+	"internal/testport":                  {},
 	"internal/testpg":                    {external: []string{"github.com/jackc/pgx/v5"}},
 	"internal/secretscan":                {},
 	"internal/secretscan/cmd/secretscan": {own: []string{"internal/secretscan"}},
