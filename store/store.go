@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -83,9 +84,9 @@ type DB struct {
 	notice func(MigrationNotice)
 	// timeout is each request's operation's deadline (op); 0 = none.
 	timeout time.Duration
-	// file is the SQLite file open opened, by a plain path, and fileID what os.Stat said of it
-	// then; both are unset for PostgreSQL, a file: URI and an in-memory database. checkFile
-	// compares them before each operation.
+	// file is the SQLite file open opened, by a plain path or a file: URI (uriFile), and fileID
+	// what os.Stat said of it then; both are unset for PostgreSQL, an in-memory database and a
+	// URI naming another VFS. checkFile compares them before each operation.
 	file   string
 	fileID os.FileInfo
 	// lostAt is when an operation last met a pooled PostgreSQL connection that the server had
@@ -183,10 +184,14 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 		sqlDB.Close()
 		return nil, err
 	}
-	if path, ok := SQLiteFile(dsn); ok {
+	file, ok := SQLiteFile(dsn)
+	if !ok {
+		file, ok = uriFile(dsn)
+	}
+	if ok {
 		// The ping opened (or created) the file: this is the one the connections use.
-		if fi, err := os.Stat(path); err == nil {
-			db.file, db.fileID = path, fi
+		if fi, err := os.Stat(file); err == nil {
+			db.file, db.fileID = file, fi
 		}
 	}
 	if dialect == DialectPostgres && !readOnly {
@@ -349,6 +354,31 @@ func SQLiteFile(dsn string) (path string, ok bool) {
 		return "", false
 	}
 	return p, true
+}
+
+// uriFile returns the file a SQLite file: URI names (https://sqlite.org/uri.html): its path,
+// percent-decoded, after an empty or "localhost" authority. ok is false for anything else: not
+// a file: URI, an in-memory database (":memory:", mode=memory), another VFS (vfs=), or another
+// host.
+func uriFile(dsn string) (file string, ok bool) {
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme != "file" || (u.Host != "" && u.Host != "localhost") {
+		return "", false
+	}
+	q := u.Query()
+	if q.Get("mode") == "memory" || q.Has("vfs") {
+		return "", false
+	}
+	file = u.Path
+	if u.Opaque != "" { // file:relative/x.db, which url.Parse leaves escaped
+		if file, err = url.PathUnescape(u.Opaque); err != nil {
+			return "", false
+		}
+	}
+	if file == "" || file == ":memory:" {
+		return "", false
+	}
+	return file, true
 }
 
 // Close closes the database.
