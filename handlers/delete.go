@@ -477,12 +477,13 @@ func deletedAllLeft(done, deleted string, left *mailgun.CredentialList, rot rota
 		}
 		msg = fmt.Sprintf("Deleted %s; %s kept.", deleted, namesAnd(kept, more))
 	}
-	switch {
-	case len(other) == 0:
-	case len(other)+unread == 1:
-		msg += fmt.Sprintf(" %s is still listed: created while the delete was on its way, or left by Mailgun. Delete it on its own if it should go.", other[0])
-	default:
-		msg += fmt.Sprintf(" %s are still listed: created while the delete was on its way, or left by Mailgun. Delete them on their own if they should go.", namesAnd(other, unread))
+	if len(other) > 0 {
+		const why = "created while the delete was on its way, or left by Mailgun."
+		if names := namesAnd(other, unread); len(other)+unread == 1 {
+			msg += " " + names + " is still listed: " + why + " Delete it on its own if it should go."
+		} else {
+			msg += " " + names + " are still listed: " + why + " Delete them on their own if they should go."
+		}
 	}
 	return msg
 }

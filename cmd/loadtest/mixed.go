@@ -222,7 +222,7 @@ func (s *soak) setUp(ctx context.Context) error {
 
 	key := "key-soak-" + randomHex(12)
 	s.sbAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+key))
-	sbAddr, err := freePort(ctx)
+	sbAddr, err := freePort()
 	if err != nil {
 		return err
 	}
@@ -241,7 +241,7 @@ func (s *soak) setUp(ctx context.Context) error {
 		return err
 	}
 
-	webAddr, err := freePort(ctx)
+	webAddr, err := freePort()
 	if err != nil {
 		return err
 	}

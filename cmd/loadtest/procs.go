@@ -112,7 +112,7 @@ func tail(path string, n int) string {
 // freePort is a free loopback address for a child to listen on (testport.Addr: below the
 // ephemeral range, which the load's own connections use). Another process could take it before
 // the child binds it; the child then fails to start and the load test says so.
-func freePort(context.Context) (string, error) {
+func freePort() (string, error) {
 	addr, err := testport.Addr()
 	if err != nil {
 		return "", fmt.Errorf("free port: %w", err)

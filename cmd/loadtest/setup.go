@@ -80,7 +80,7 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 	}
 	// Every generated domain also has postmaster@, so bigSize+1 logins; only full pages are used.
 	lt.pages = int64((o.bigSize + 1) / o.perPage)
-	sbAddr, err := freePort(ctx)
+	sbAddr, err := freePort()
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -104,7 +104,7 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 	}
 
 	// The dashboard in demo mode, told to use that sandbox instead of its own.
-	webAddr, err := freePort(ctx)
+	webAddr, err := freePort()
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -118,7 +118,7 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 		"METRICS_TOKEN=" + metricsToken,
 	}
 	if o.cpuProfile != "" || o.trace != "" {
-		pprofAddr, err := freePort(ctx)
+		pprofAddr, err := freePort()
 		if err != nil {
 			return nil, cleanup, err
 		}
@@ -145,7 +145,7 @@ func (lt *loadTest) startFloor(ctx context.Context, tmp string) error {
 	if err != nil {
 		return fmt.Errorf("floor proxy: %w", err)
 	}
-	addr, err := freePort(ctx)
+	addr, err := freePort()
 	if err != nil {
 		return err
 	}
