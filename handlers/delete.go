@@ -443,23 +443,25 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 		}
 		return Render(c, upstreamStatus(err), views.DeleteAll(vm))
 	}
-	msg := fmt.Sprintf("Deleted %s from %s.", deleted, sc.domain)
+	msg, kind := fmt.Sprintf("Deleted %s from %s.", deleted, sc.domain), "success"
 	// Read the first page again to say truthfully what stayed; it is also the page the
 	// redirect shows, so this costs no extra call.
 	if left, err := h.lists.Page(ctx, sc.domain, 0, DefaultPerPage); err == nil && len(left.Items) > 0 {
-		msg = deletedAllLeft(msg, deleted, left, rot)
+		msg, kind = deletedAllLeft(msg, deleted, left, rot)
 	}
 	// The domain's first page, not back: whatever page or filter it was, only the system logins
 	// are left, and this page is the one the flash describes.
-	return h.flashRedirect(c, sc, "success", msg, "Logins deleted", domainURL(sc.domain), auditErr)
+	return h.flashRedirect(c, sc, kind, msg, "Logins deleted", domainURL(sc.domain), auditErr)
 }
 
 // deletedAllLeft is delete-all's flash when left, the domain's first page read after it, still
 // lists logins (done is the flash for none). The system logins are kept; any other login was
 // created while the delete was on its way (through another replica or Mailgun's own panel) or
 // left by Mailgun, and is named apart: calling it kept told the owner that delete all spares it.
-// Logins beyond the first page, unread, are counted with the group named last.
-func deletedAllLeft(done, deleted string, left *mailgun.CredentialList, rot rotation) string {
+// Logins beyond the first page, unread, are counted with the group named last. The flash is a
+// warning when another login is named (the list is not what delete all leaves), a success
+// otherwise.
+func deletedAllLeft(done, deleted string, left *mailgun.CredentialList, rot rotation) (msg, kind string) {
 	var kept, other []string
 	for _, cr := range left.Items {
 		if rot.isSystem(cr) {
@@ -469,7 +471,7 @@ func deletedAllLeft(done, deleted string, left *mailgun.CredentialList, rot rota
 		}
 	}
 	unread := max(left.TotalCount-len(left.Items), 0)
-	msg := done
+	msg, kind = done, "success"
 	if len(kept) > 0 {
 		more := 0
 		if len(other) == 0 {
@@ -484,8 +486,9 @@ func deletedAllLeft(done, deleted string, left *mailgun.CredentialList, rot rota
 		} else {
 			msg += " " + names + " are still listed: " + why + " Delete them on their own if they should go."
 		}
+		kind = "warning"
 	}
-	return msg
+	return msg, kind
 }
 
 // namesAnd names up to three of names, and how many more there are beyond them and more others.

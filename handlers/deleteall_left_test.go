@@ -15,7 +15,7 @@ import (
 // Mailgun's own panel) after Mailgun deleted every login but before delete all read the list
 // again is still listed when the flash is written. The flash names it as still listed, to be
 // deleted on its own, not as kept: "late@… kept" told the owner that delete all spares it, as it
-// spares postmaster.
+// spares postmaster. The flash is a warning: the list is not what delete all leaves.
 func TestDeleteAllNamesLoginsCreatedMeanwhile(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	owner := e.signIn(t, "owner")
@@ -27,7 +27,7 @@ func TestDeleteAllNamesLoginsCreatedMeanwhile(t *testing.T) {
 	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteDeleteAll}, Hold: holdDelete})
 	defer e.SB.SetFaults(sandbox.Faults{})
 	done := make(chan error, 1)
-	var flash string
+	var flash, kind string
 	go func() {
 		p, err := owner.Post(t.Context(), all, url.Values{"confirm": {"acme.example"},
 			"_csrf": {confirm.CSRF()}, "_form": {confirm.Find(`input[name="_form"]`).AttrOr("value", "")},
@@ -37,6 +37,7 @@ func TestDeleteAllNamesLoginsCreatedMeanwhile(t *testing.T) {
 				err = fmt.Errorf("delete all answered %d: %.300s", p.Status, p.Text())
 			}
 			flash = strings.Join(strings.Fields(p.TestID("flash").Text()), " ")
+			kind = p.TestID("flash").AttrOr("data-kind", "")
 		}
 		done <- err
 	}()
@@ -57,6 +58,9 @@ func TestDeleteAllNamesLoginsCreatedMeanwhile(t *testing.T) {
 	}
 	if !strings.Contains(flash, "late@acme.example is still listed") || !strings.Contains(flash, "Delete it on its own") {
 		t.Errorf("flash = %q, want late@acme.example named as still listed, to delete on its own", flash)
+	}
+	if kind != "warning" {
+		t.Errorf("flash kind = %q, want warning", kind)
 	}
 	if strings.Contains(flash, "late@acme.example kept") {
 		t.Errorf("flash = %q calls late@acme.example kept", flash)
