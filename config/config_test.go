@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -301,6 +302,21 @@ func TestProblems(t *testing.T) {
 		{"gogc a fraction", map[string]string{"GOGC": "150.5"}, nil, `GOGC: "150.5" is not a whole percentage`},
 		// The driver refused it at start-up, followed by advice to check that the server runs.
 		{"connect_timeout not a number", map[string]string{"DATABASE_URL": "postgres://u:secret-pw@db:5432/smtpdesk?connect_timeout=abc"}, nil, `DATABASE_URL: its connect_timeout "abc" is not a whole number of seconds; use e.g. ?connect_timeout=5`},
+		{"connect_timeout negative", map[string]string{"DATABASE_URL": "postgres://u:secret-pw@db:5432/smtpdesk?connect_timeout=-1"}, nil, `DATABASE_URL: its connect_timeout "-1" is not a whole number of seconds`},
+		// Below: values just past a limit, and checks no row above reaches.
+		{"actions zero", map[string]string{"RATE_LIMIT_ACTIONS": "0"}, nil, `RATE_LIMIT_ACTIONS: "0" is not a whole number of at least 1`},
+		{"timeout zero", map[string]string{"MAILGUN_TIMEOUT": "0s"}, nil, `MAILGUN_TIMEOUT: "0s" is not a positive duration`},
+		{"retention negative", map[string]string{"AUDIT_RETENTION": "-5d"}, nil, `AUDIT_RETENTION: "-5d" is not a duration`},
+		// Multiplied out, -1000000d wraps around to some 67 days: retention would delete the rest.
+		{"retention far below a duration's range", map[string]string{"AUDIT_RETENTION": "-1000000d"}, nil, `AUDIT_RETENTION: "-1000000d" is more days than SMTP Desk can count`},
+		{"max age far below a duration's range", map[string]string{"SESSION_MAX_AGE": "-1000000d"}, nil, `SESSION_MAX_AGE: "-1000000d" is not a positive duration`},
+		{"base url with the API's v4", map[string]string{"MAILGUN_BASE_URL": "https://api.mailgun.net/v4"}, nil, `MAILGUN_BASE_URL: "https://api.mailgun.net/v4" ends in /v4`},
+		{"policy file a directory", map[string]string{"POLICY_FILE": "/"}, nil, `POLICY_FILE: "/" is not a readable file`},
+		{"metrics on the pages' port, metrics on every interface", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:8090", "METRICS_ADDR": "0.0.0.0:8090"}, nil, `METRICS_ADDR: "0.0.0.0:8090" is the address SMTP Desk serves its pages on`},
+		{"key one byte short", map[string]string{"SESSION_KEYS": base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 31))}, nil, "SESSION_KEYS: key 1 is 31 bytes, want at least 32"},
+		{"keys only separators", map[string]string{"SESSION_KEYS": ", ,"}, nil, "SESSION_KEYS: no keys; generate one with: openssl rand -base64 32"},
+		// The user part is cut at its last "@": a password holding one is hidden whole.
+		{"mailgun url with an @ in the key", map[string]string{"MAILGUN_BASE_URL": "https://api:pw@key-supersecret@api.mailgun.net"}, nil, `MAILGUN_BASE_URL: "https://…@api.mailgun.net" `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -570,5 +586,161 @@ func TestDatabaseQueryPasswordNotLogged(t *testing.T) {
 func TestSQLitePathShownAsWritten(t *testing.T) {
 	if got := redactDSN("/var/lib/smtp desk/smtpdesk.db"); got != "/var/lib/smtp desk/smtpdesk.db" {
 		t.Errorf("redactDSN changed a SQLite path: %q", got)
+	}
+}
+
+// TestAcceptedAtTheLimits: a value at a documented limit, or one spelt another way the
+// settings allow, is taken without a problem and read as written.
+func TestAcceptedAtTheLimits(t *testing.T) {
+	urlKey := base64.URLEncoding.EncodeToString(bytes.Repeat([]byte{0xfb, 0xff, 0xbf}, 11)) // "-_-_…"
+	tests := []struct {
+		name string
+		set  map[string]string
+		got  func(Config) any // nil: no problem is all there is to see
+		want any
+	}{
+		{"log level warn", map[string]string{"LOG_LEVEL": "warn"}, func(c Config) any { return c.LogLevel }, slog.LevelWarn},
+		{"log level warning", map[string]string{"LOG_LEVEL": "WARNING"}, func(c Config) any { return c.LogLevel }, slog.LevelWarn},
+		{"log level error", map[string]string{"LOG_LEVEL": "error"}, func(c Config) any { return c.LogLevel }, slog.LevelError},
+		{"age the most days", map[string]string{"AGE_WARNING_DAYS": "106751"}, func(c Config) any { return c.AgeWarningDays }, 106751},
+		{"age one day", map[string]string{"AGE_WARNING_DAYS": "1"}, func(c Config) any { return c.AgeWarningDays }, 1},
+		{"actions one", map[string]string{"RATE_LIMIT_ACTIONS": "1"}, func(c Config) any { return c.RateLimitActions }, 1},
+		{"support of 200 characters", map[string]string{"SMTPDESK_SUPPORT": strings.Repeat("é", 200)}, func(c Config) any { return len([]rune(c.Support)) }, 200},
+		{"retention one day", map[string]string{"AUDIT_RETENTION": "1d"}, func(c Config) any { return c.AuditRetention }, 24 * time.Hour},
+		{"retention the most days", map[string]string{"AUDIT_RETENTION": "106751d"}, func(c Config) any { return c.AuditRetention }, 106751 * 24 * time.Hour},
+		{"idle as long as max age", map[string]string{"SESSION_IDLE_TIMEOUT": "12h"}, func(c Config) any { return c.Session.IdleTimeout }, 12 * time.Hour},
+		{"gogc off", map[string]string{"GOGC": "off"}, nil, nil}, // the runtime's own, not kept in Config
+		{"gogc negative", map[string]string{"GOGC": "-1"}, nil, nil},
+		{"postgresql scheme", map[string]string{"DATABASE_URL": "postgresql://smtpdesk@db:5432/smtpdesk?connect_timeout=0"}, func(c Config) any { return c.DatabaseURL.Reveal() }, "postgresql://smtpdesk@db:5432/smtpdesk?connect_timeout=0"},
+		{"listen on the highest port", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:65535"}, func(c Config) any { return c.ListenAddr() }, "127.0.0.1:65535"},
+		// Port 0 picks a free port for each listener: they cannot clash.
+		{"metrics and pages both on port 0", map[string]string{"SMTPDESK_LISTEN": "127.0.0.1:0", "METRICS_ADDR": "127.0.0.1:0"}, func(c Config) any { return c.MetricsAddr }, "127.0.0.1:0"},
+		{"metrics on LOCALHOST", map[string]string{"METRICS_ADDR": "LOCALHOST:9090"}, func(c Config) any { return c.MetricsAddr }, "LOCALHOST:9090"},
+		{"session key in the URL alphabet", map[string]string{"SESSION_KEYS": urlKey}, func(c Config) any { return len(c.Session.Keys) }, 1},
+		{"proxy written unmasked", map[string]string{"TRUSTED_PROXIES": "10.1.2.3/8"}, func(c Config) any { return fmt.Sprint(c.TrustedProxies) }, "[10.0.0.0/8]"},
+		// Every IPv4-mapped address is every IPv4 address.
+		{"proxy every mapped address", map[string]string{"TRUSTED_PROXIES": "::ffff:0.0.0.0/96"}, func(c Config) any { return fmt.Sprint(c.TrustedProxies) }, "[0.0.0.0/0]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := valid(t)
+			for k, v := range tt.set {
+				m[k] = v
+			}
+			cfg, err := Load(env(m))
+			if err = errors.Join(err, cfg.Validate()); err != nil {
+				t.Fatalf("problems: %v, want none", err)
+			}
+			if tt.got == nil {
+				return
+			}
+			if got := tt.got(cfg); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSecureCookies: cookies get Secure and the __Host- prefix when the base URL is https, and
+// only then.
+func TestSecureCookies(t *testing.T) {
+	for base, want := range map[string]bool{
+		"https://smtp-desk.corp.example": true,
+		"http://127.0.0.1:8080":          false,
+		"":                               false,
+	} {
+		m := valid(t)
+		m["SMTPDESK_BASE_URL"] = base
+		cfg, err := Load(env(m))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.Session.SecureCookies; got != want {
+			t.Errorf("SMTPDESK_BASE_URL=%q: SecureCookies = %v, want %v", base, got, want)
+		}
+	}
+}
+
+// TestEmptySecretFile: a *_FILE naming an empty file is named itself, not reported as its
+// variable missing.
+func TestEmptySecretFile(t *testing.T) {
+	for _, name := range []string{"MAILGUN_API_KEY", "OIDC_CLIENT_SECRET", "SESSION_KEYS"} {
+		path := filepath.Join(t.TempDir(), "empty")
+		if err := os.WriteFile(path, []byte("\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m := valid(t)
+		delete(m, name)
+		m[name+"_FILE"] = path
+		cfg, err := Load(env(m))
+		err = errors.Join(err, cfg.Validate())
+		if want := fmt.Sprintf("%s_FILE: %q is empty", name, path); err == nil || err.Error() != want {
+			t.Errorf("%s_FILE empty: problems %v, want exactly %q", name, err, want)
+		}
+	}
+}
+
+// TestValidateNonPositiveMaxAge: Validate checks a Config however it was built (Load never
+// gives a zero max age); a zero one is named as such, not as an idle timeout longer than it.
+func TestValidateNonPositiveMaxAge(t *testing.T) {
+	cfg := Config{Demo: true, DatabaseURL: "x.db", OIDC: OIDC{Scopes: []string{"openid"}}, Session: Session{IdleTimeout: time.Minute}}
+	err := cfg.Validate()
+	if want := "SESSION_MAX_AGE: must be positive (e.g. SESSION_MAX_AGE=12h)"; err == nil || err.Error() != want {
+		t.Errorf("Validate = %v, want exactly %q", err, want)
+	}
+}
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost":              true,
+		"LocalHost":              true,
+		"127.0.0.1":              true,
+		"127.9.9.9":              true,
+		"::1":                    true,
+		"[::1]":                  true,
+		"localhost.corp.example": false,
+		"10.0.0.1":               false,
+		"0.0.0.0":                false,
+		"":                       false,
+	} {
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+// TestDeriveSessionKeyKnownAnswer: the derivation is HKDF-SHA256 (RFC 5869, no salt) with one
+// label per key, the values computed apart from Go. Any change to it signs every user out on
+// upgrade, and a shared label would make the encryption key the signing key's first half.
+func TestDeriveSessionKeyKnownAnswer(t *testing.T) {
+	k, err := DeriveSessionKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct{ got, want string }{
+		"hash":  {hex.EncodeToString([]byte(k.Hash.Reveal())), "32d4b2e9bbb0ed9fffed5092f90cff19ff4e482bfcd8592cdf93b5c4d8559aebf9404cffe1da2bbf9e8114dc218b872911876188ee9fd2aec204bc9c927ac834"},
+		"block": {hex.EncodeToString([]byte(k.Block.Reveal())), "a7a1927a9f30ba4a3498788149ee4c6cb7abeedff3fd842ab698805ec3051195"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s key = %s, want %s", name, c.got, c.want)
+		}
+	}
+}
+
+// TestUnparsableDatabaseURLNotLogged: a URL that does not parse cannot be told apart into a
+// password and the rest, so String and the log show none of it.
+func TestUnparsableDatabaseURLNotLogged(t *testing.T) {
+	m := valid(t)
+	m["DATABASE_URL"] = "postgres://u:dbu-super%zzsecret@db:5432/x"
+	cfg, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
+	for name, out := range map[string]string{"String": cfg.String(), "DatabaseRedacted": cfg.DatabaseRedacted(), "slog": logged.String()} {
+		if strings.Contains(out, "secret") {
+			t.Errorf("%s output shows the unparsable URL's password:\n%s", name, out)
+		}
 	}
 }

@@ -62,6 +62,8 @@ func TestRole(t *testing.T) {
 		{"admin by email", Subject{Email: "root@corp.EXAMPLE", EmailVerified: true}, "x.example", RoleAdmin},
 		{"admin email unverified", Subject{Email: "root@corp.example"}, "x.example", RoleNone},
 		{"empty domain", Subject{Groups: []string{"auditors"}}, "", RoleNone},
+		{"blank domain", Subject{Groups: []string{"auditors"}}, "  ", RoleNone},
+		{"domain with spaces around", Subject{Groups: []string{"team-acme"}}, " acme.example ", RoleOperator},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +87,8 @@ func TestCan(t *testing.T) {
 		{op, ActDelete, false}, {op, ActDeleteAll, false}, {op, ActSystem, false},
 		{owner, ActDelete, true}, {owner, ActDeleteAll, true}, {owner, ActSystem, true},
 		{Subject{}, ActView, false}, {op, Action(99), false},
+		// An action the policy does not know needs an administrator, not an owner.
+		{owner, Action(99), false},
 	}
 	for _, tt := range tests {
 		if got := p.Can(tt.s, "acme.example", tt.a); got != tt.want {
@@ -228,6 +232,18 @@ func TestParseErrors(t *testing.T) {
 		{"role admin", "rules:\n  - domain: a.example\n    role: admin\n    groups: [g]\n", `policy.yaml:3: unknown role "admin" (want viewer, operator or owner); administrators are listed under the top-level admins key`},
 		{"group not string", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [[x]]\n", `policy.yaml:4: groups entries must be strings`},
 		{"alias", "admins: {groups: &a [smtp-admins]}\nrules:\n  - domain: a.example\n    role: viewer\n    groups: *a\n", `policy.yaml:1: YAML anchors, aliases and merge keys (&name, *name, <<) are not supported in the policy; write the value out in full`},
+		// Each e-mail row breaks one rule of the address's shape.
+		{"email without local part", "admins:\n  emails: [\"@corp.example\"]\n", `policy.yaml:2: "@corp.example" is not an e-mail address`},
+		{"email without domain", "admins:\n  emails: [\"root@\"]\n", `policy.yaml:2: "root@" is not an e-mail address`},
+		{"email with two @", "admins:\n  emails: [\"root@corp@example\"]\n", `policy.yaml:2: "root@corp@example" is not an e-mail address`},
+		{"email with a space", "admins:\n  emails: [\"root @corp.example\"]\n", `policy.yaml:2: "root @corp.example" is not an e-mail address`},
+		// README: there are no other patterns than "*", quoted or not.
+		{"quoted domain pattern", "rules:\n  - domain: \"*.example.com\"\n    role: viewer\n    groups: [g]\n", `policy.yaml:2: invalid domain "*.example.com"`},
+		{"self_service yes", "self_service: yes\n", `policy.yaml:1: self_service must be true or false`},
+		{"null group", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [g, ~]\n", `policy.yaml:4: groups entries must be strings`},
+		{"empty group", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [g, \" \"]\n", `policy.yaml:4: groups entries must not be empty`},
+		{"rules plain", "rules: all\n", `policy.yaml:1: rules must be a list`},
+		{"admins groups quoted empty", "admins:\n  groups: \"\"\n", `policy.yaml:2: admins.groups must be a list`},
 		{"merge key", "rules:\n  - domain: a.example\n    role: viewer\n    groups: [g]\n  - <<: {role: viewer, groups: [g]}\n    domain: b.example\n", `policy.yaml:5: YAML anchors, aliases and merge keys`},
 	}
 	for _, tt := range tests {
@@ -418,6 +434,7 @@ func TestWarnings(t *testing.T) {
 		{"sample", sample, nil},
 		{"grants nothing", "self_service: true\nrules: []\n", []string{"policy.yaml grants nothing: it has neither admins nor rules"}},
 		{"admins only", "admins:\n  groups: [smtp-admins]\n", nil},
+		{"admins by e-mail only", "admins:\n  emails: [root@corp.example]\n", nil},
 		{"group case", "admins:\n  groups: [SMTP-Admins]\nrules:\n  - domain: a.example\n    role: viewer\n    groups: [smtp-admins, team]\n  - domain: b.example\n    role: viewer\n    groups: [Team, smtp-admins]\n",
 			[]string{`groups ["SMTP-Admins" "smtp-admins"] differ only in letter case`, `groups ["team" "Team"] differ only in letter case`}},
 		// A user gets the highest role of the rules that match: a lower one for the same people
@@ -442,5 +459,119 @@ func TestWarnings(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHasAnyAccess: the "no access" page is for those no rule and no admins entry matches.
+func TestHasAnyAccess(t *testing.T) {
+	p := mustParse(t, sample)
+	adminsOnly := mustParse(t, "admins:\n  groups: [smtp-admins]\n")
+	tests := []struct {
+		name string
+		p    *Policy
+		s    Subject
+		want bool
+	}{
+		{"group of one rule", p, Subject{Groups: []string{"team-acme"}}, true},
+		{"verified e-mail of one rule", p, Subject{Email: "boss@acme.example", EmailVerified: true}, true},
+		{"unverified e-mail of one rule", p, Subject{Email: "boss@acme.example"}, false},
+		{"groups no rule names", p, Subject{Groups: []string{"Team-Acme", "others"}}, false},
+		{"nobody", p, Subject{}, false},
+		{"admin with no rules", adminsOnly, Subject{Groups: []string{"smtp-admins"}}, true},
+		{"not admin with no rules", adminsOnly, Subject{Groups: []string{"team-acme"}}, false},
+		{"nil policy", nil, Subject{Groups: []string{"smtp-admins"}}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.p.HasAnyAccess(tt.s); got != tt.want {
+			t.Errorf("%s: HasAnyAccess = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestSelfResetOnlyTheSameLogin: self-service resets the login equal to the user's verified
+// e-mail, whole: not one that starts or ends like it, and nothing for a user without an e-mail.
+func TestSelfResetOnlyTheSameLogin(t *testing.T) {
+	p := mustParse(t, sample)
+	dev := Subject{Email: "dev@acme.example", EmailVerified: true, Groups: []string{"team-acme"}}
+	tests := []struct {
+		name  string
+		s     Subject
+		login string
+		want  bool
+	}{
+		{"own login", dev, "dev@acme.example", true},
+		{"own login with spaces around", dev, " dev@acme.example ", true},
+		{"a login the e-mail starts with", Subject{Email: "dev@acme.example.org", EmailVerified: true, Groups: []string{"team-acme"}}, "dev@acme.example", false},
+		{"a login starting with the e-mail", dev, "dev@acme.example.org", false},
+		{"a shorter login", dev, "dev@acme", false},
+		{"no e-mail, empty login", Subject{EmailVerified: true, Groups: []string{"team-acme"}}, "", false},
+	}
+	for _, tt := range tests {
+		if got := p.CanSelfReset(tt.s, "acme.example", tt.login); got != tt.want {
+			t.Errorf("%s: CanSelfReset(%q, %q) = %v, want %v", tt.name, tt.s.Email, tt.login, got, tt.want)
+		}
+	}
+}
+
+// TestFoldEmailASCIILetters: every ASCII capital folds, A and Z included, and the characters
+// beside them in ASCII ("@", "[", "`", "{") do not.
+func TestFoldEmailASCIILetters(t *testing.T) {
+	for in, want := range map[string]string{
+		"AZ@Corp.Example":            "az@corp.example",
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZ": "abcdefghijklmnopqrstuvwxyz",
+		"@[`{":                       "@[`{",
+	} {
+		if got := FoldEmail(in); got != want {
+			t.Errorf("FoldEmail(%q) = %q, want %q", in, got, want)
+		}
+	}
+	p := mustParse(t, "admins:\n  emails: [Zoe@corp.example]\n")
+	if !p.IsAdmin(Subject{Email: "zoe@corp.example", EmailVerified: true}) {
+		t.Error("admins entry Zoe@corp.example does not match zoe@corp.example")
+	}
+}
+
+// TestRuleDomainNames: a rule's domain is a host name: labels of ASCII letters, digits and
+// hyphens, 1 to 63 bytes each and not starting or ending with a hyphen, 253 bytes in all.
+func TestRuleDomainNames(t *testing.T) {
+	label := func(n int) string { return strings.Repeat("a", n) }
+	longest := label(63) + "." + label(63) + "." + label(63) + "." + label(61) // 253 bytes
+	tests := []struct {
+		domain string
+		ok     bool
+	}{
+		{longest, true},
+		{longest + "a", false},
+		{label(63) + ".example", true},
+		{label(64) + ".example", false},
+		{"a-b.example", true},
+		{"-ab.example", false},
+		{"ab-.example", false},
+		{"a..example", false},
+		{".example", false},
+		{"a_b.example", false},
+		{"xn--bcher-kva.example", true},
+		{"1.example", true},
+	}
+	for _, tt := range tests {
+		src := "rules:\n  - domain: \"" + tt.domain + "\"\n    role: viewer\n    groups: [g]\n"
+		p, err := Parse([]byte(src), "policy.yaml")
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("domain %q (%d bytes): %v, want it accepted", tt.domain, len(tt.domain), err)
+		case tt.ok && p.Role(Subject{Groups: []string{"g"}}, tt.domain) != RoleViewer:
+			t.Errorf("domain %q: the rule does not grant it", tt.domain)
+		case !tt.ok && (err == nil || !strings.Contains(err.Error(), "policy.yaml:2: invalid domain")):
+			t.Errorf("domain %q (%d bytes): error = %v, want policy.yaml:2: invalid domain", tt.domain, len(tt.domain), err)
+		}
+	}
+}
+
+// TestGroupEntriesTrimmed: a group written with spaces around it in quotes is the group; the
+// provider's names have none.
+func TestGroupEntriesTrimmed(t *testing.T) {
+	p := mustParse(t, "rules:\n  - domain: acme.example\n    role: viewer\n    groups: [\" team-acme \"]\n")
+	if got := p.Role(Subject{Groups: []string{"team-acme"}}, "acme.example"); got != RoleViewer {
+		t.Errorf("Role = %v, want viewer", got)
 	}
 }
