@@ -409,11 +409,13 @@ func (c Config) Validate() error {
 	missing := func(name string) bool { return required && !c.loadProblems[name] }
 	checkURL(&p, "SMTPDESK_BASE_URL", c.BaseURL, required,
 		"set it to SMTP Desk's public URL (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)")
-	if u, err := url.Parse(c.BaseURL); err == nil && u.Host != "" && (u.Path != "" || strings.ContainsAny(c.BaseURL, "?#") || u.User != nil) {
+	if u, err := url.Parse(c.BaseURL); err == nil && u.Host != "" && (u.Path != "" || strings.ContainsAny(c.BaseURL, "?#")) {
 		// SMTP Desk serves from the root of its host: its own links and the sign-in callback
 		// would leave a path out, and a query would end up in the middle of the callback. A
 		// bare "?" or "#" at the end counts: the callback became "https://host?/auth/callback".
-		p.add("SMTPDESK_BASE_URL", "%q has a path, query or user; SMTP Desk must be served at the root of its host (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)", c.BaseURL)
+		// A user name or password is checkURL's to name; the URL is shown without them (shown as
+		// given, the password was in the start-up error).
+		p.add("SMTPDESK_BASE_URL", "%q has a path or query; SMTP Desk must be served at the root of its host (e.g. SMTPDESK_BASE_URL=https://smtp-desk.corp.example)", redactURL(c.BaseURL))
 	}
 
 	if c.Mailgun.APIKey == "" && missing("MAILGUN_API_KEY") {
@@ -864,6 +866,11 @@ func (c Config) mailgunTarget() string {
 // client key). Any query parameter whose name holds "password", in any letter case or
 // percent-encoding, is shown as "[redacted]".
 func redactDSN(dsn string) string {
+	if !strings.Contains(dsn, "://") && pgKeywordDSN.MatchString(dsn) {
+		// A keyword/value string (host=db password=…), which Validate refuses: it parses as a
+		// SQLite path, shown as written, password included.
+		return redacted
+	}
 	u, err := url.Parse(dsn)
 	if err != nil {
 		if strings.Contains(dsn, "://") {
