@@ -279,8 +279,9 @@ func (ps parser) emails(v *yaml.Node, what string, into map[string]bool) error {
 			return ps.errf(v.Content[i], "%q is not an e-mail address", e)
 		}
 		// "*@corp.example" reads as "everyone at corp.example" but would match only that very
-		// address, which nobody has: the rule would grant nothing, and say nothing.
-		if local, dom, _ := strings.Cut(e, "@"); local == "*" || strings.HasPrefix(dom, "*") {
+		// address, which nobody has: the rule would grant nothing, and say nothing. So would a
+		// "*" anywhere in the domain ("root@corp.*"), which no domain name holds.
+		if local, dom, _ := strings.Cut(e, "@"); local == "*" || strings.Contains(dom, "*") {
 			return ps.errf(v.Content[i], "%q is not an e-mail address: e-mails are matched exactly, with no patterns (for everyone at a domain, use a group)", e)
 		}
 		into[FoldEmail(e)] = true
@@ -362,7 +363,6 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 	return out, nil
 }
 
-// kindName names a node that is not a plain value, for a message.
 // firstAlias returns the first node under n that is an anchor, an alias or a merge key, or nil.
 func firstAlias(n *yaml.Node) *yaml.Node {
 	if n.Kind == yaml.AliasNode || n.Anchor != "" || n.Tag == "!!merge" {
@@ -376,6 +376,7 @@ func firstAlias(n *yaml.Node) *yaml.Node {
 	return nil
 }
 
+// kindName names a node that is not a plain value, for a message.
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.SequenceNode:

@@ -227,6 +227,7 @@ func TestParseErrors(t *testing.T) {
 		{"role list", "rules:\n  - domain: a.example\n    role: [viewer]\n    groups: [g]\n", `policy.yaml:3: role must be one of viewer, operator or owner, not a list`},
 		{"email pattern", "rules:\n  - domain: a.example\n    role: viewer\n    emails: [x@a.example, \"*@corp.example\"]\n", `policy.yaml:4: "*@corp.example" is not an e-mail address: e-mails are matched exactly, with no patterns (for everyone at a domain, use a group)`},
 		{"admin email pattern", "admins:\n  emails: [\"root@*.corp.example\"]\n", `policy.yaml:2: "root@*.corp.example" is not an e-mail address: e-mails are matched exactly`},
+		{"admin email pattern at the end", "admins:\n  emails: [\"root@corp.*\"]\n", `policy.yaml:2: "root@corp.*" is not an e-mail address: e-mails are matched exactly`},
 		{"admins list", "admins: [smtp-admins]\n", `policy.yaml:1: admins must be a mapping with groups and/or emails, not a list, as in admins: {groups: [smtp-admins]}`},
 		{"admins plain", "admins: smtp-admins\n", `policy.yaml:1: admins must be a mapping with groups and/or emails, not a plain value`},
 		{"role admin", "rules:\n  - domain: a.example\n    role: admin\n    groups: [g]\n", `policy.yaml:3: unknown role "admin" (want viewer, operator or owner); administrators are listed under the top-level admins key`},
