@@ -545,6 +545,21 @@ func TestEverySecretFromAFile(t *testing.T) {
 	}
 }
 
+// databaseShown loads a valid configuration with DATABASE_URL=dsn and returns what String,
+// DatabaseRedacted and the log show of it.
+func databaseShown(t *testing.T, dsn string) map[string]string {
+	t.Helper()
+	m := valid(t)
+	m["DATABASE_URL"] = dsn
+	cfg, err := Load(env(m))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged strings.Builder
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
+	return map[string]string{"String": cfg.String(), "DatabaseRedacted": cfg.DatabaseRedacted(), "slog": logged.String()}
+}
+
 // TestDatabaseQueryPasswordNotLogged: pgx takes a password (and sslpassword, the client key's)
 // from the database URL's query as well as from its user part; String and the log show neither.
 func TestDatabaseQueryPasswordNotLogged(t *testing.T) {
@@ -555,15 +570,7 @@ func TestDatabaseQueryPasswordNotLogged(t *testing.T) {
 		"postgres://smtpdesk@db/smtpdesk?pass%77ord=dbq-supersecret",
 		"postgres://smtpdesk@db/smtpdesk?password=dbq-supersecret%zz",
 	} {
-		m := valid(t)
-		m["DATABASE_URL"] = dsn
-		cfg, err := Load(env(m))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var logged strings.Builder
-		slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
-		for name, out := range map[string]string{"String": cfg.String(), "slog": logged.String()} {
+		for name, out := range databaseShown(t, dsn) {
 			if strings.Contains(out, "supersecret") {
 				t.Errorf("DATABASE_URL=%s: %s output shows the password:\n%s", dsn, name, out)
 			}
@@ -727,20 +734,20 @@ func TestDeriveSessionKeyKnownAnswer(t *testing.T) {
 	}
 }
 
-// TestUnparsableDatabaseURLNotLogged: a URL that does not parse cannot be told apart into a
-// password and the rest, so String and the log show none of it.
-func TestUnparsableDatabaseURLNotLogged(t *testing.T) {
-	m := valid(t)
-	m["DATABASE_URL"] = "postgres://u:dbu-super%zzsecret@db:5432/x"
-	cfg, err := Load(env(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logged strings.Builder
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
-	for name, out := range map[string]string{"String": cfg.String(), "DatabaseRedacted": cfg.DatabaseRedacted(), "slog": logged.String()} {
-		if strings.Contains(out, "secret") {
-			t.Errorf("%s output shows the unparsable URL's password:\n%s", name, out)
+// TestUnreadableDatabaseURLNotLogged: a DATABASE_URL whose password cannot be told apart from
+// the rest (a URL that does not parse; a keyword/value string, which Validate refuses and which
+// parsed as a SQLite path, shown whole) is shown by String, LogValue and DatabaseRedacted with
+// none of it: a configuration not yet validated shows no password, as TestURLPasswordsNotLogged
+// holds for URLs.
+func TestUnreadableDatabaseURLNotLogged(t *testing.T) {
+	for dsn, secret := range map[string]string{
+		"postgres://u:dbu-super%zzsecret@db:5432/x":                     "secret",
+		"host=db user=smtpdesk password=kv-supersecret dbname=smtpdesk": "kv-supersecret",
+	} {
+		for name, out := range databaseShown(t, dsn) {
+			if strings.Contains(out, secret) {
+				t.Errorf("DATABASE_URL %q: %s output shows its password:\n%s", dsn, name, out)
+			}
 		}
 	}
 }
@@ -775,27 +782,6 @@ func TestBaseURLUserNamedHidden(t *testing.T) {
 			if !strings.HasPrefix(lines[i], w) {
 				t.Errorf("%s: line %d = %q, want it to start %q", base, i+1, lines[i], w)
 			}
-		}
-	}
-}
-
-// TestKeywordDSNPasswordNotLogged: a keyword/value DATABASE_URL ("host=db password=…") is
-// refused by Validate with its value kept out of the message, and String, LogValue and
-// DatabaseRedacted hide it too (url.Parse takes it for a SQLite path, shown as written, and they
-// showed it whole): a configuration not yet validated shows no password, as
-// TestURLPasswordsNotLogged holds for URLs.
-func TestKeywordDSNPasswordNotLogged(t *testing.T) {
-	m := valid(t)
-	m["DATABASE_URL"] = "host=db user=smtpdesk password=kv-supersecret dbname=smtpdesk"
-	cfg, err := Load(env(m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logged strings.Builder
-	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
-	for name, out := range map[string]string{"String": cfg.String(), "DatabaseRedacted": cfg.DatabaseRedacted(), "slog": logged.String()} {
-		if strings.Contains(out, "kv-supersecret") {
-			t.Errorf("%s output shows the DSN's password:\n%s", name, out)
 		}
 	}
 }
