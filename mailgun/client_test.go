@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -80,6 +81,7 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 		{"base URL without host", testKey, []mailgun.Option{mailgun.WithBaseURL("http://")}},
 		{"base URL with credentials", testKey, []mailgun.Option{mailgun.WithBaseURL("https://api:k@example.com")}},
 		{"base URL with query", testKey, []mailgun.Option{mailgun.WithBaseURL("https://example.com/?x=1")}},
+		{"base URL with an empty query", testKey, []mailgun.Option{mailgun.WithBaseURL("https://example.com/?")}},
 		{"base URL unparsable", testKey, []mailgun.Option{mailgun.WithBaseURL("http://[::1")}},
 		// The key put in the URL by mistake: the parse error must not quote it.
 		{"base URL with the key and a bad port", testKey, []mailgun.Option{mailgun.WithBaseURL("https://api:" + testKey + "@example.com:x/")}},
@@ -108,6 +110,50 @@ func TestNewClientRejectsBadOptions(t *testing.T) {
 	}
 }
 
+// TestRetryBaseDelayAboveTheDefaultCap: a BaseDelay longer than the default MaxDelay (2s),
+// with MaxDelay left out, is a valid policy whose cap is BaseDelay.
+func TestRetryBaseDelayAboveTheDefaultCap(t *testing.T) {
+	f := newFake(t, reply{status: 503}, reply{body: okList})
+	c, s := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{BaseDelay: 3 * time.Second}))
+	if err := listCall(c); err != nil {
+		t.Fatalf("ListCredentials: %v", err)
+	}
+	if got, want := s.got(), []time.Duration{3 * time.Second}; !slices.Equal(got, want) {
+		t.Errorf("waits = %v, want %v", got, want)
+	}
+}
+
+// TestWithHTTPClientDoesNotFollowRedirects: a caller's *http.Client follows redirects, and a
+// 301 to a create followed as a GET read as a create that succeeded. The client sends through a
+// copy that does not: the 3xx is an *Error, and the server sees one request.
+func TestWithHTTPClientDoesNotFollowRedirects(t *testing.T) {
+	f := newFake(t, reply{status: http.StatusMovedPermanently, header: map[string]string{"Location": "/v3/domains/example.com/credentials"}},
+		reply{body: `{"message":"Created 1 credentials pair(s)"}`})
+	own := &http.Client{Timeout: 5 * time.Second}
+	c, _ := newClient(t, f, mailgun.WithHTTPClient(own))
+	_, err := c.CreateCredentials(context.Background(), "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"alice"}})
+	var apiErr *mailgun.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusMovedPermanently {
+		t.Fatalf("err = %v (%T), want *Error 301", err, err)
+	}
+	if got := len(f.requests()); got != 1 {
+		t.Errorf("requests = %d, want 1 (the redirect not followed)", got)
+	}
+	if own.CheckRedirect != nil {
+		t.Error("WithHTTPClient changed the caller's *http.Client")
+	}
+}
+
+// TestAny2xxIsAnAnswer: every 2xx status is read as the answer, 299 included.
+func TestAny2xxIsAnAnswer(t *testing.T) {
+	f := newFake(t, reply{status: 299, body: `{"items":[{"login":"a@example.com"}],"total_count":1}`})
+	c, _ := newClient(t, f)
+	got, err := c.ListCredentials(context.Background(), "example.com", nil)
+	if err != nil || len(got.Items) != 1 || got.Items[0].Login != "a@example.com" {
+		t.Fatalf("ListCredentials = %+v, %v; want the one login", got, err)
+	}
+}
+
 func TestDefaultUserAgentAndAccept(t *testing.T) {
 	f := newFake(t, reply{body: okList})
 	c, _ := newClient(t, f)
@@ -127,6 +173,8 @@ func TestResponseBodyIsLimited(t *testing.T) {
 		wantIs error
 	}{
 		{"2xx body over the limit", reply{body: huge}, mailgun.ErrBadResponse},
+		// The JSON fits, but the body goes on past the limit: it is not read as the answer.
+		{"2xx JSON padded past the limit", reply{body: okList + strings.Repeat(" ", mailgun.MaxBodyBytes)}, mailgun.ErrBadResponse},
 		{"5xx body over the limit", reply{status: 500, header: map[string]string{"Content-Type": "text/plain"}, body: strings.Repeat("y", mailgun.MaxBodyBytes+10)}, mailgun.ErrServer},
 	}
 	for _, tt := range tests {

@@ -53,6 +53,20 @@ var fastListSeeds = []string{
 	`{"items":[{"login":"a@x.io" "mailbox":"a@x.io"}],"total_count":1}`,
 	`{"items":[{"login":"a@x.io"} {"login":"b@x.io"}],"total_count":2}`,
 	`{"items":[] "total_count":0}`,
+	// White space JSON does not have, a control byte, a lone byte 0x80, numbers JSON refuses.
+	"{\"items\":[],\v\"total_count\":0}",
+	"{\"items\":[{\"login\":\"a\x1fb@x.io\"}],\"total_count\":1}",
+	"{\"items\":[{\"login\":\"a\x80b@x.io\"}],\"total_count\":1}",
+	`{"items":[{"login":"a@x.io","size_bytes":1.}],"total_count":1}`,
+	`{"items":[{"login":"a@x.io","size_bytes":1e}],"total_count":1}`,
+	`{"items":[{"login":"a@x.io","size_bytes":+1}],"total_count":1}`,
+	// Repeated top-level members: encoding/json keeps the last.
+	`{"total_count":1,"items":[],"total_count":2}`,
+	`{"items":[{"login":"a@x.io"}],"total_count":1,"items":[{"login":"b@x.io","mailbox":"bb@x.io"}]}`,
+	// Timestamps the fast path must leave to parseCreatedAt.
+	`{"items":[{"login":"a@x.io","created_at":"x"}],"total_count":1}`,
+	`{"items":[{"login":"a@x.io","created_at":"unM, 08 Mar 2023 10:00:00 +0000"}],"total_count":1}`,
+	`{"items":[{"login":"a@x.io","created_at":"Wed, 08 Mar 2023 10:00:00 +2500"}],"total_count":1}`,
 }
 
 // TestFastListMatchesEncodingJSON holds the fast path to encoding/json: where it takes a body,

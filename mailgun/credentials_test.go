@@ -167,6 +167,40 @@ func TestCreateCredentialsGeneratedPasswords(t *testing.T) {
 	}
 }
 
+// TestCreateCredentialsEmptyPasswordsIsNil: an answer whose "credentials" is empty generated
+// no passwords, and CreateResult.Passwords is nil, as documented.
+func TestCreateCredentialsEmptyPasswordsIsNil(t *testing.T) {
+	f := newFake(t, reply{body: `{"message":"Created 1 credentials pair(s)","credentials":{}}`})
+	c, _ := newClient(t, f)
+	got, err := c.CreateCredentials(context.Background(), "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"alice"}, Passwords: []string{"alice-pw-1"}})
+	if err != nil {
+		t.Fatalf("CreateCredentials: %v", err)
+	}
+	if got.Passwords != nil {
+		t.Errorf("Passwords = %#v, want nil", got.Passwords)
+	}
+}
+
+// TestCreateMailboxesWithPasswords: passwords pair with Logins followed by Mailboxes, so a
+// create of mailboxes alone takes one password per mailbox (against the sandbox, which stores
+// them).
+func TestCreateMailboxesWithPasswords(t *testing.T) {
+	c, sb := newSandboxClient(t)
+	req := &mailgun.CreateCredentialsRequest{Mailboxes: []string{"mb-one", "mb-two@example.com"}, Passwords: []string{"mb-one-pw", "mb-two-pw"}}
+	got, err := c.CreateCredentials(context.Background(), "example.com", req)
+	if err != nil {
+		t.Fatalf("CreateCredentials: %v", err)
+	}
+	if got.Passwords != nil {
+		t.Errorf("Passwords = %v, want nil (none generated)", got.Passwords)
+	}
+	for login, pw := range map[string]string{"mb-one@example.com": "mb-one-pw", "mb-two@example.com": "mb-two-pw"} {
+		if !sb.CheckPassword("example.com", login, pw) {
+			t.Errorf("CheckPassword(%s, %s) = false, want true", login, pw)
+		}
+	}
+}
+
 func TestCreateCredentialsValidation(t *testing.T) {
 	tests := []struct {
 		name string
@@ -282,6 +316,20 @@ func TestDeleteCredential(t *testing.T) {
 	req := onlyRequest(t, f)
 	if req.Method != http.MethodDelete || req.EscapedPath != "/v3/domains/example.com/credentials/alice@example.com" {
 		t.Errorf("request = %s %s", req.Method, req.EscapedPath)
+	}
+}
+
+// TestDeleteCredentialAnswerWithoutSpec: an answer without "spec" still names the login
+// deleted, in full.
+func TestDeleteCredentialAnswerWithoutSpec(t *testing.T) {
+	f := newFake(t, reply{body: `{"message":"Credentials have been deleted"}`})
+	c, _ := newClient(t, f)
+	got, err := c.DeleteCredential(context.Background(), "example.com", "alice")
+	if err != nil {
+		t.Fatalf("DeleteCredential: %v", err)
+	}
+	if want := (&mailgun.DeleteResult{Message: "Credentials have been deleted", Spec: "alice@example.com"}); !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v, want %+v", got, want)
 	}
 }
 

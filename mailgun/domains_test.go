@@ -2,6 +2,7 @@ package mailgun_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"reflect"
 	"testing"
@@ -44,5 +45,16 @@ func TestListDomainsNoOptions(t *testing.T) {
 	}
 	if q := onlyRequest(t, f).Query; len(q) != 0 {
 		t.Errorf("query = %v, want none", q)
+	}
+}
+
+// TestListDomainsBadTimestamp: a created_at that is no timestamp is a broken answer, not a
+// domain created at the zero time.
+func TestListDomainsBadTimestamp(t *testing.T) {
+	f := newFake(t, reply{body: `{"total_count":1,"items":[{"name":"example.com","created_at":"yesterday"}]}`})
+	c, _ := newClient(t, f)
+	got, err := c.ListDomains(context.Background(), nil)
+	if !errors.Is(err, mailgun.ErrBadResponse) {
+		t.Errorf("ListDomains = %+v, %v; want ErrBadResponse", got, err)
 	}
 }

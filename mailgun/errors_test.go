@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf8"
 
 	"github.com/smtpdesk/smtpdesk/mailgun"
 )
@@ -35,6 +38,12 @@ func TestErrorMapping(t *testing.T) {
 		{"503 multi-line text", reply{status: 503, header: map[string]string{"Content-Type": "text/plain"}, body: "Service down\r\nsecond line"}, mailgun.ErrServer, "Service down"},
 		{"302", reply{status: 302, header: map[string]string{"Location": "http://127.0.0.1:1/x"}}, nil, ""},
 		{"409", reply{status: 409, body: `{"message":"conflict"}`}, nil, "conflict"},
+		{"599 is a server error", reply{status: 599, body: `{"message":"odd gateway"}`}, mailgun.ErrServer, "odd gateway"},
+		{"600 is none of the classes", reply{status: 600, body: `{"message":"beyond"}`}, nil, "beyond"},
+		// Old Mac line ends: the first line ends at a CR as at a CRLF.
+		{"400 plain text with CR line ends", reply{status: 400, header: map[string]string{"Content-Type": "text/plain"}, body: "Refused\rsecond line"}, mailgun.ErrBadRequest, "Refused"},
+		{"400 plain text not UTF-8 (one replacement for a run of bad bytes)", reply{status: 400, header: map[string]string{"Content-Type": "text/plain"}, body: "bad \xff\xfe byte"}, mailgun.ErrBadRequest, "bad \uFFFD byte"},
+		{"400 message with DEL and a C1 control", reply{status: 400, body: `{"message":"bad\u007fvalue\u0085here"}`}, mailgun.ErrBadRequest, "bad value here"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -73,6 +82,62 @@ func TestErrorStringWithoutMessageUsesStatusText(t *testing.T) {
 	}
 }
 
+func TestErrorStringWithoutEndpointUsesMethod(t *testing.T) {
+	e := &mailgun.Error{StatusCode: 404, Method: "GET", Message: "Domain not found"}
+	if got, want := e.Error(), "mailgun: GET: HTTP 404: Domain not found"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestErrorMessageIsBounded: a long message is cut to maxMessageBytes on a rune boundary (the
+// "x" puts every 2-byte rune's second byte at an even offset, where the cut falls).
+func TestErrorMessageIsBounded(t *testing.T) {
+	long := "x" + strings.Repeat("é", 600)
+	f := newFake(t, reply{status: 400, header: map[string]string{"Content-Type": "text/plain"}, body: long})
+	c, _ := newClient(t, f)
+	_, err := c.ListCredentials(context.Background(), "example.com", nil)
+	var apiErr *mailgun.Error
+	if !errors.As(err, &apiErr) {
+		t.Fatalf("err = %v (%T), want *mailgun.Error", err, err)
+	}
+	if got, want := len(apiErr.Message), 512+len("…"); got > want {
+		t.Errorf("len(Message) = %d, want at most %d", got, want)
+	}
+	if !utf8.ValidString(apiErr.Message) || !strings.HasSuffix(apiErr.Message, "é…") {
+		t.Errorf("Message ends %q (valid UTF-8: %v), want whole runes then \"…\"", apiErr.Message[max(0, len(apiErr.Message)-8):], utf8.ValidString(apiErr.Message))
+	}
+}
+
+// TestErrorRetryAfter: the wait a 429 asks for, from its headers or its body.
+func TestErrorRetryAfter(t *testing.T) {
+	past := strconv.FormatInt(time.Now().Add(-time.Minute).Unix(), 10)
+	tests := []struct {
+		name   string
+		header map[string]string
+		body   string
+		want   time.Duration
+	}{
+		{"Retry-After wins over retry-seconds", map[string]string{"Retry-After": "5"}, `{"retry-seconds": 60}`, 5 * time.Second},
+		{"X-RateLimit-Reset already passed leaves retry-seconds", map[string]string{"X-RateLimit-Reset": past}, `{"retry-seconds": 60}`, 60 * time.Second},
+		{"X-RateLimit-Reset already passed is no wait", map[string]string{"X-RateLimit-Reset": past}, `{"message":"slow down"}`, 0},
+		{"Retry-After NaN is no wait", map[string]string{"Retry-After": "NaN"}, `{"message":"slow down"}`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{status: 429, header: tt.header, body: tt.body})
+			c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
+			_, err := c.ListCredentials(context.Background(), "example.com", nil)
+			var apiErr *mailgun.Error
+			if !errors.As(err, &apiErr) {
+				t.Fatalf("err = %v (%T), want *mailgun.Error", err, err)
+			}
+			if apiErr.RetryAfter != tt.want {
+				t.Errorf("RetryAfter = %v, want %v", apiErr.RetryAfter, tt.want)
+			}
+		})
+	}
+}
+
 func TestErrorRetryAfterFromBody(t *testing.T) {
 	f := newFake(t, reply{status: 429, body: `{"retry-seconds": 60}`})
 	c, _ := newClient(t, f, mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}))
@@ -88,6 +153,8 @@ func TestErrorRetryAfterFromBody(t *testing.T) {
 func TestErrorsNeverCarrySecrets(t *testing.T) {
 	const password = "Sup3r-Secret-PW"
 	basicAuth := base64.StdEncoding.EncodeToString([]byte("api:" + testKey))
+	// The same without its "=" padding, as some gateways quote it.
+	basicRaw := base64.RawStdEncoding.EncodeToString([]byte("api:" + testKey))
 	echo := `{"message":"key ` + testKey + ` and password ` + password + ` refused"}`
 	tests := []struct {
 		name string
@@ -121,6 +188,10 @@ func TestErrorsNeverCarrySecrets(t *testing.T) {
 			_, err := c.DeleteCredential(context.Background(), "example.com", "alice")
 			return err
 		}},
+		{"401 echoes the Authorization header unpadded", reply{status: 401, body: `{"message":"bad header: Basic ` + basicRaw + `!"}`}, func(c *mailgun.Client) error {
+			_, err := c.ListCredentials(context.Background(), "example.com", nil)
+			return err
+		}},
 		{"connection dropped", reply{drop: true}, func(c *mailgun.Client) error {
 			_, err := c.CreateCredentials(context.Background(), "example.com",
 				&mailgun.CreateCredentialsRequest{Logins: []string{"alice"}, Passwords: []string{password}})
@@ -135,7 +206,7 @@ func TestErrorsNeverCarrySecrets(t *testing.T) {
 			if err == nil {
 				t.Fatal("call succeeded, want an error")
 			}
-			for _, secret := range []string{testKey, password, basicAuth} {
+			for _, secret := range []string{testKey, password, basicAuth, basicRaw} {
 				if strings.Contains(err.Error(), secret) {
 					t.Errorf("error %q contains a secret", err)
 				}
@@ -217,6 +288,7 @@ func TestErrorRedactsSecretsThatOverlap(t *testing.T) {
 		{"a password holds another", []string{"Spring-2026", "Spring-2026Xq9Zt"}, "Spring-2026Xq9Zt", []string{"Xq9Zt"}},
 		{"a password holds the key", []string{testKey + "Wv7Rk"}, testKey + "Wv7Rk", []string{"Wv7Rk"}},
 		{"two passwords overlap", []string{"abcdEFGH", "EFGHij7Kl"}, "abcdEFGHij7Kl", []string{"ij7Kl", "abcd"}},
+		{"a password's own occurrences overlap", []string{"xo1xo1xo"}, "xo1xo1xo1xo", []string{"1xo"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -396,6 +396,35 @@ func TestRetryNeverWaitsPastTheDeadline(t *testing.T) {
 	}
 }
 
+// TestRetryWaitEndingAtTheDeadline: a wait that would end at the deadline itself leaves the
+// retry no time, and is not taken; one that ends a nanosecond before is.
+func TestRetryWaitEndingAtTheDeadline(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		before    time.Duration // how long before the deadline the wait (200ms) would end
+		wantWaits int
+	}{
+		{"ends at the deadline", 0, 0},
+		{"ends just before the deadline", time.Nanosecond, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(t, reply{status: 503}, reply{body: okList})
+			c, s := newClient(t, f)
+			dl := time.Now().Add(5 * time.Second)
+			mailgun.SetTestHooks(c, nil, func() time.Time { return dl.Add(-200*time.Millisecond - tt.before) }, nil)
+			ctx, cancel := context.WithDeadline(context.Background(), dl)
+			defer cancel()
+			_, err := c.ListCredentials(ctx, "example.com", nil)
+			if got := s.got(); len(got) != tt.wantWaits {
+				t.Errorf("waits = %v, want %d", got, tt.wantWaits)
+			}
+			if wantErr := tt.wantWaits == 0; (err != nil) != wantErr {
+				t.Errorf("err = %v, want an error: %v", err, wantErr)
+			}
+		})
+	}
+}
+
 func TestCancelDuringBackoffStops(t *testing.T) {
 	f := newFake(t, reply{status: 503})
 	c, _ := newClient(t, f)

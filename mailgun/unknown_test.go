@@ -145,6 +145,13 @@ func TestRetryRefusedAfterAnUnknownOutcome(t *testing.T) {
 				if msg := err.Error(); !strings.Contains(msg, "outcome unknown") || !strings.Contains(msg, "HTTP "+strconv.Itoa(tt.wantStatus)) {
 					t.Errorf("err = %q, want it to say the outcome is unknown and the refusal's status", msg)
 				}
+				earlier := "an earlier attempt was answered HTTP 503"
+				if tt.noAnswer {
+					earlier = "an earlier attempt got no answer"
+				}
+				if msg := err.Error(); !strings.Contains(msg, earlier) {
+					t.Errorf("err = %q, want it to say %q", msg, earlier)
+				}
 			}
 			if tt.want != plain {
 				if n := len(sb.Calls()); n != 2 {
@@ -188,6 +195,93 @@ func TestRetriedDeleteNotFoundMessages(t *testing.T) {
 			}
 			if got := len(f.requests()); got != 2 {
 				t.Errorf("requests = %d, want 2", got)
+			}
+		})
+	}
+}
+
+// TestRetryRateLimitedAfterAnUnknownOutcome: a PUT or DELETE whose retries are refused for now
+// (429) ends in the attempt that may have done the work, as that attempt's own error and not an
+// *OutcomeUnknownError: after no answer, its *TransportError; after 5xx answers, the first 5xx,
+// not the 429 (which callers read as "nothing was changed").
+func TestRetryRateLimitedAfterAnUnknownOutcome(t *testing.T) {
+	t.Run("no answer, then 429", func(t *testing.T) {
+		c, sb := newSandboxClient(t)
+		sb.SetFaults(sandbox.Faults{Rate: 1, Drop: true, AfterApply: true, Then: &sandbox.Faults{Rate: 1, Status: http.StatusTooManyRequests}})
+		_, err := c.DeleteCredential(context.Background(), "example.com", "user001")
+		te, ok := err.(*mailgun.TransportError)
+		if !ok {
+			t.Fatalf("err = %v (%T), want the first attempt's *TransportError itself", err, err)
+		}
+		if !strings.Contains(te.Error(), "a retry was answered HTTP 429") {
+			t.Errorf("err = %q, want it to name the retry's 429", te)
+		}
+	})
+	t.Run("503, 500, then 429", func(t *testing.T) {
+		f := newFake(t, reply{status: 503}, reply{status: 500}, reply{status: 429})
+		c, _ := newClient(t, f)
+		_, err := c.ChangePassword(context.Background(), "example.com", "alice", "new-pass-1")
+		me, ok := err.(*mailgun.Error)
+		if !ok || me.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("err = %v (%T), want the first 5xx (503) as an *Error", err, err)
+		}
+		if got := len(f.requests()); got != 3 {
+			t.Errorf("requests = %d, want 3", got)
+		}
+	})
+}
+
+// TestRetriedPutSameAsOldMessages: after a 5xx, a PUT's retry refused as "the same as old
+// password" counts as done only for a 400, however Mailgun capitalises it.
+func TestRetriedPutSameAsOldMessages(t *testing.T) {
+	for _, tt := range []struct {
+		status int
+		body   string
+		done   bool
+	}{
+		{400, `{"message":"New password cannot be the same as old password."}`, true},
+		{400, `{"message":"NEW PASSWORD CANNOT BE THE SAME AS OLD PASSWORD"}`, true},
+		{404, `{"message":"Credentials not found: same as old password"}`, false},
+		{400, `{"message":"Password too short"}`, false},
+	} {
+		t.Run(tt.body, func(t *testing.T) {
+			f := newFake(t, reply{status: 502}, reply{status: tt.status, body: tt.body})
+			c, _ := newClient(t, f)
+			got, err := c.ChangePassword(context.Background(), "example.com", "alice", "new-pass-1")
+			if tt.done {
+				if err != nil || got.Login != "alice@example.com" {
+					t.Fatalf("ChangePassword = %+v, %v; want it done", got, err)
+				}
+				return
+			}
+			ou, ok := errors.AsType[*mailgun.OutcomeUnknownError](err)
+			if !ok || ou.Refusal.StatusCode != tt.status {
+				t.Fatalf("err = %v (%T), want an *OutcomeUnknownError refused HTTP %d", err, err, tt.status)
+			}
+		})
+	}
+}
+
+// TestDeleteAllCountIncomplete: a delete-all that succeeds on a retry after an attempt that
+// applied and then failed says its count may leave logins out; one on its first attempt says not.
+func TestDeleteAllCountIncomplete(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		faults sandbox.Faults
+		want   bool
+	}{
+		{"first attempt", sandbox.Faults{}, false},
+		{"retry after a 503 that applied", sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable, AfterApply: true, Then: &sandbox.Faults{}}, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, sb := newSandboxClient(t)
+			sb.SetFaults(tt.faults)
+			got, err := c.DeleteAllCredentials(context.Background(), "example.com")
+			if err != nil {
+				t.Fatalf("DeleteAllCredentials: %v", err)
+			}
+			if got.CountIncomplete != tt.want {
+				t.Errorf("CountIncomplete = %v, want %v (Count %d)", got.CountIncomplete, tt.want, got.Count)
 			}
 		})
 	}

@@ -27,6 +27,7 @@ func TestValidateDomain(t *testing.T) {
 		{"a@example.com", "only letters"},
 		{"ex%2Fmple.com", "only letters"},
 		{"ex\nample.com", "U+000A"},
+		{"ex\x7fample.com", "U+007F"},
 		{"bücher.example", "non-ASCII"},
 		{".", "empty label"},
 		{"..", "empty label"},
