@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -255,6 +256,8 @@ func TestAuditFilters(t *testing.T) {
 			{"actor one-character wildcard is literal", AuditFilter{Actor: "alic_@"}, nil},
 			{"actor backslash is literal", AuditFilter{Actor: `\alice@`}, nil},
 			{"action", AuditFilter{Action: "credential.create"}, []string{"tricky", "create"}},
+			{"action is not a pattern", AuditFilter{Action: "credential.%"}, nil},
+			{"action in another case", AuditFilter{Action: "Credential.Create"}, nil},
 			{"outcome final ok", AuditFilter{Outcome: OutcomeOK}, []string{"signin", "create"}},
 			{"outcome failed", AuditFilter{Outcome: OutcomeFailed}, []string{"reset"}},
 			{"outcome pending", AuditFilter{Outcome: OutcomePending}, []string{"tricky", "delete"}},
@@ -314,6 +317,8 @@ func TestAuditDomains(t *testing.T) {
 				fmt.Sprintf("made-up-%d.example", i), OutcomeDenied))
 		}
 		mustAppend(t, db, entry(t0.Add(9*time.Hour), "dave@other.example", "access.denied", "acme.example", OutcomeDenied))
+		// A refused name that sorts before every other: the walk's first step leaves it out too.
+		mustAppend(t, db, entry(t0.Add(10*time.Hour), "dave@other.example", "access.denied", "0-first.example", OutcomeDenied))
 		got, err := db.AuditDomains(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -631,6 +636,20 @@ func TestAuditTamperDetected(t *testing.T) {
 		// The hash reads a missing ref_id as 0: an entry's NULL turned into 0 hashes the same
 		// (and held retention at the start of the trail).
 		{"entry given a ref_id of 0", "signin", "UPDATE audit_log SET ref_id = 0 WHERE id = %d"},
+		// Every other column the hash covers, each on its own.
+		{"actor issuer", "create", "UPDATE audit_log SET actor_issuer = 'https://evil.example' WHERE id = %d"},
+		{"actor subject", "create", "UPDATE audit_log SET actor_subject = 'sub-mallory' WHERE id = %d"},
+		{"action", "reset", "UPDATE audit_log SET action = 'credential.create' WHERE id = %d"},
+		{"domain", "reset", "UPDATE audit_log SET domain = 'example.com' WHERE id = %d"},
+		{"request id", "signin", "UPDATE audit_log SET request_id = 'req-2' WHERE id = %d"},
+		{"client IP", "signin", "UPDATE audit_log SET client_ip = '198.51.100.7' WHERE id = %d"},
+		{"user agent", "signin", "UPDATE audit_log SET user_agent = 'other-agent' WHERE id = %d"},
+		{"detail", "signin", "UPDATE audit_log SET detail = 'added later' WHERE id = %d"},
+		{"completion status", "create+1", "UPDATE audit_log SET upstream_status = 500 WHERE id = %d"},
+		{"completion message", "create+1", "UPDATE audit_log SET upstream_message = 'Forged' WHERE id = %d"},
+		{"completion time", "create+1", "UPDATE audit_log SET time = time + 1 WHERE id = %d"},
+		{"denormalized completion time", "reset", "UPDATE audit_log SET completed_at = completed_at + 1 WHERE id = %d"},
+		{"denormalized message", "reset", "UPDATE audit_log SET final_message = 'OK' WHERE id = %d"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1161,6 +1180,9 @@ func TestAuditNewestOKMarked(t *testing.T) {
 		add(t0.Add(9*time.Hour), "credential.create", "example.com", sys+" Asked for generated passwords.", OutcomeOK, "Created 1", "i@example.com")
 		add(t0.Add(10*time.Hour), "credential.create", "example.com", sys+"x", OutcomeOK, "Created 1", "j@example.com")
 		add(t0.Add(11*time.Hour), "credential.create", "example.com", "Asked for as system logins_ more", OutcomeOK, "Created 1", "k@example.com")
+		// An entry with a detail of its own is marked by its detail alone, whatever its completion's
+		// message begins with.
+		add(t0.Add(12*time.Hour), "credential.create", "example.com", "Asked for generated passwords.", OutcomeOK, sys+" Created 1", "l@example.com")
 
 		got, err := db.NewestOKMarked(ctx, "Example.COM", "credential.create", sys)
 		if err != nil {
@@ -1317,6 +1339,277 @@ func TestAuditRetentionInBatches(t *testing.T) {
 		}
 		if rep := mustVerify(t, db); rep.BrokenAt != 0 || !rep.Trimmed || rep.OldestID != a {
 			t.Errorf("VerifyAudit after retention = %+v, want intact, trimmed, oldest row %d", rep, a)
+		}
+	})
+}
+
+// TestAuditTextMovedBetweenFieldsDetected: text moved from the end of one hashed field to the
+// start of the next (request id "req;" and client IP "1" made "req" and ";1") changes the hash:
+// each field is hashed with its length, so no two rows hash the same content however their
+// fields are cut.
+func TestAuditTextMovedBetweenFieldsDetected(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		e := entry(t0, "alice@corp.example", "auth.sign_in", "", OutcomeOK)
+		e.RequestID, e.ClientIP = "req;", "1"
+		id := mustAppend(t, db, e)
+		mustAppend(t, db, entry(t0.Add(time.Minute), "bob@corp.example", "auth.sign_in", "", OutcomeOK))
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+			t.Fatalf("before tampering: %+v", rep)
+		}
+		if _, err := db.sql.Exec(db.rebind("UPDATE audit_log SET request_id = 'req', client_ip = ';1' WHERE id = ?"), id); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != id || rep.Reason == "" {
+			t.Errorf("VerifyAudit = %+v, want BrokenAt %d with a reason", rep, id)
+		}
+	})
+}
+
+// TestAuditCompletionMovedDetected: a completion row pointed at another action (ref_id changed),
+// with both actions' final outcome columns changed to agree (the first's cleared, as if still
+// pending, the second's filled in), is reported at the completion row: the hash covers ref_id.
+func TestAuditCompletionMovedDetected(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		m := seedFilters(t, db)
+		done := m["create"] + 1 // create's completion row
+		for _, c := range []struct {
+			q    string
+			args []any
+		}{
+			{"UPDATE audit_log SET ref_id = ? WHERE id = ?", []any{m["delete"], done}},
+			{"UPDATE audit_log SET (final_outcome, final_status, final_message, completed_at) = " +
+				"(SELECT final_outcome, final_status, final_message, completed_at FROM audit_log WHERE id = ?) WHERE id = ?",
+				[]any{m["create"], m["delete"]}},
+			{"UPDATE audit_log SET final_outcome = NULL, final_status = NULL, final_message = NULL, completed_at = NULL WHERE id = ?",
+				[]any{m["create"]}},
+		} {
+			if _, err := db.sql.Exec(db.rebind(c.q), c.args...); err != nil {
+				t.Fatalf("tamper %q: %v", c.q, err)
+			}
+		}
+		if es, err := db.ListAudit(context.Background(), AuditFilter{Outcome: OutcomeOK, Action: "credential.delete"}); err != nil || len(es) != 1 {
+			t.Fatalf("after the move the delete reads as done: %v, %v; want it so, to check the move took", ids(es), err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != done || rep.Reason == "" {
+			t.Errorf("VerifyAudit = %+v, want BrokenAt %d (the moved completion) with a reason", rep, done)
+		}
+	})
+}
+
+// TestAuditRetentionRemovesLoginIndex: retention removes the login index rows of the entries it
+// removes, not only the entries: the logins a removed entry named are past the retention
+// period too, and no longer in the database, while those of the kept entries stay.
+func TestAuditRetentionRemovesLoginIndex(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		old := mustAppend(t, db, entry(t0, "u@corp.example", "credential.delete", "example.com", OutcomePending, "gone@example.com"))
+		mustComplete(t, db, old, OutcomeOK, 200, "", t0.Add(time.Second))
+		kept := mustAppend(t, db, entry(t0.Add(48*time.Hour), "u@corp.example", "credential.create", "example.com", OutcomePending, "kept@example.com"))
+		if n, err := db.DeleteAuditBefore(ctx, t0.Add(24*time.Hour)); err != nil || n != 1 {
+			t.Fatalf("DeleteAuditBefore = %d, %v; want 1", n, err)
+		}
+		rows, err := db.sql.QueryContext(ctx, "SELECT entry_id, login FROM audit_logins ORDER BY entry_id")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var got []string
+		for rows.Next() {
+			var id int64
+			var login string
+			if err := rows.Scan(&id, &login); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, fmt.Sprintf("%d %s", id, login))
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{fmt.Sprintf("%d kept@example.com", kept)}; !slices.Equal(got, want) {
+			t.Errorf("audit_logins after retention = %q, want %q", got, want)
+		}
+	})
+}
+
+// TestAuditVerifyReportsTheFirstBrokenRow: of two rows broken, VerifyAudit reports the older
+// one even when the check that finds it runs after the one that finds the newer: here the
+// chain walk finds the newer (a detail changed) and the final outcome check the older.
+func TestAuditVerifyReportsTheFirstBrokenRow(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		m := seedFilters(t, db)
+		for _, q := range []string{
+			fmt.Sprintf("UPDATE audit_log SET final_status = 200 WHERE id = %d", m["reset"]),
+			fmt.Sprintf("UPDATE audit_log SET detail = 'changed' WHERE id = %d", m["tricky"]),
+		} {
+			if _, err := db.sql.Exec(q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != m["reset"] || !strings.Contains(rep.Reason, "final outcome") {
+			t.Errorf("VerifyAudit = %+v, want BrokenAt %d (the reset's final outcome), the older of the two", rep, m["reset"])
+		}
+	})
+}
+
+// TestAuditRehashedRowChangesTheHead: a row changed and hashed again (the chain is not keyed:
+// anyone can compute a row's hash), with the next row's prev_hash set to match, breaks that next
+// row: each row's hash covers the link to the one before, so no change before the head leaves
+// the head's hash, written down earlier, as it was.
+func TestAuditRehashedRowChangesTheHead(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		m := seedFilters(t, db)
+		before := mustVerify(t, db)
+		target := m["signin"]
+		var r auditRow
+		var ref sql.NullInt64
+		if err := db.sql.QueryRowContext(ctx, db.rebind(`SELECT id, kind, time, actor_issuer, actor_subject, actor_email,
+			actor_name, action, domain, logins, outcome, upstream_status, upstream_message, request_id, client_ip,
+			user_agent, detail, ref_id, prev_hash FROM audit_log WHERE id = ?`), target).Scan(&r.id, &r.kind, &r.time,
+			&r.actorIssuer, &r.actorSubject, &r.actorEmail, &r.actorName, &r.action, &r.domain, &r.logins, &r.outcome,
+			&r.upstreamStatus, &r.upstreamMessage, &r.requestID, &r.clientIP, &r.userAgent, &r.detail, &ref, &r.prevHash); err != nil {
+			t.Fatal(err)
+		}
+		r.refID = ref.Int64
+		r.outcome = OutcomeFailed
+		hash := hashRow(&r)
+		for _, q := range []struct {
+			q    string
+			args []any
+		}{
+			{"UPDATE audit_log SET outcome = ?, hash = ? WHERE id = ?", []any{r.outcome, hash, target}},
+			{"UPDATE audit_log SET prev_hash = ? WHERE id = ?", []any{hash, target + 1}},
+		} {
+			if _, err := db.sql.ExecContext(ctx, db.rebind(q.q), q.args...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep := mustVerify(t, db)
+		if rep.BrokenAt == 0 && rep.HeadHash == before.HeadHash {
+			t.Fatalf("VerifyAudit = %+v: intact with the head's hash of before the change", rep)
+		}
+		if rep.BrokenAt != target+1 {
+			t.Errorf("VerifyAudit = %+v, want BrokenAt %d (the row whose link was changed)", rep, target+1)
+		}
+	})
+}
+
+// TestEachAuditDateRangeKeepsItsCursor: EachAudit with a date range keeps the caller's After
+// (and Before) bound inside the range's ids: only the entries of the range between them.
+func TestEachAuditDateRangeKeepsItsCursor(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		m := seedFilters(t, db)
+		for _, tc := range []struct {
+			name string
+			f    AuditFilter
+			want []int64
+		}{
+			{"after", AuditFilter{From: t0, To: t0.Add(3 * time.Hour), After: m["reset"]}, []int64{m["delete"]}},
+			{"before", AuditFilter{From: t0.Add(time.Hour), To: t0.Add(6 * time.Hour), Before: m["delete"]}, []int64{m["reset"]}},
+		} {
+			var got []int64
+			if err := db.EachAudit(context.Background(), tc.f, func(e AuditEntry) error {
+				got = append(got, e.ID)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("%s: EachAudit ids = %v, want %v", tc.name, got, tc.want)
+			}
+		}
+	})
+}
+
+// TestAuditRetentionBound: retention removes the entries before its time and keeps one written
+// at that very time, with everything after it.
+func TestAuditRetentionBound(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		var all []int64
+		for _, at := range []time.Time{t0.Add(-time.Nanosecond), t0, t0.Add(time.Nanosecond)} {
+			all = append(all, mustAppend(t, db, entry(at, "u@corp.example", "auth.sign_in", "", OutcomeOK)))
+		}
+		if n, err := db.DeleteAuditBefore(ctx, t0); err != nil || n != 1 {
+			t.Fatalf("DeleteAuditBefore(t0) = %d, %v; want 1 (the entry before t0)", n, err)
+		}
+		got, err := db.ListAudit(ctx, AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []int64{all[2], all[1]}; !slices.Equal(ids(got), want) {
+			t.Errorf("after retention ListAudit ids = %v, want %v (the entries at and after t0)", ids(got), want)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || rep.OldestID != all[1] || !rep.Trimmed {
+			t.Errorf("VerifyAudit = %+v, want intact, trimmed, oldest %d", rep, all[1])
+		}
+	})
+}
+
+// TestAuditRetentionOldestActionCompletedFarOn: the trail's oldest row is an action completed more
+// than a retention batch further on; no batch can end before that completion, so the whole
+// prefix goes at once rather than nothing (a run that removed nothing, and every run after it).
+func TestAuditRetentionOldestActionCompletedFarOn(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		o := mustAppend(t, db, entry(t0, "o@corp.example", "credential.reset", "example.com", OutcomePending, "o@example.com"))
+		bulkAudit(t, db.DB, retentionBatch+10)
+		mustComplete(t, db, o, OutcomeOK, 200, "", t0.Add(time.Hour))
+		recent := mustAppend(t, db, entry(t0.Add(48*time.Hour), "r@corp.example", "auth.sign_in", "", OutcomeOK))
+		n, err := db.DeleteAuditBefore(ctx, t0.Add(24*time.Hour))
+		if err != nil || n != retentionBatch+11 {
+			t.Fatalf("DeleteAuditBefore = %d, %v; want %d (every entry before the recent one)", n, err, retentionBatch+11)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 || rep.OldestID != recent || rep.Checked != 1 {
+			t.Errorf("VerifyAudit = %+v, want intact with the recent entry %d alone", rep, recent)
+		}
+	})
+}
+
+// TestAuditIDsAreUnique: the trail refuses a second row under an id it holds, whatever writes
+// it (the chain's order is its ids; the audit lock keeps SMTP Desk's own writers apart).
+func TestAuditIDsAreUnique(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		id := mustAppend(t, db, entry(t0, "alice@corp.example", "auth.sign_in", "", OutcomeOK))
+		_, err := db.sql.Exec(db.rebind(`INSERT INTO audit_log (id, kind, time, action, outcome, prev_hash, hash)
+			SELECT id, kind, time, action, outcome, prev_hash, hash FROM audit_log WHERE id = ?`), id)
+		if err == nil {
+			t.Errorf("a second row with id %d was taken", id)
+		}
+	})
+}
+
+// TestAuditLoginIndexOfTheNewestEntryVerified: the login index of the trail's newest entry is
+// checked as every other's (the walk through the index ends with it).
+func TestAuditLoginIndexOfTheNewestEntryVerified(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		mustAppend(t, db, entry(t0, "alice@corp.example", "credential.reset", "example.com", OutcomePending, "a@example.com"))
+		newest := mustAppend(t, db, entry(t0.Add(time.Minute), "alice@corp.example", "credential.reset", "example.com", OutcomePending, "b@example.com"))
+		if _, err := db.sql.Exec(db.rebind("UPDATE audit_logins SET login = ? WHERE entry_id = ?"), "other@example.com", newest); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != newest || !strings.Contains(rep.Reason, "login index") {
+			t.Errorf("VerifyAudit = %+v, want BrokenAt %d (its login index)", rep, newest)
+		}
+	})
+}
+
+// TestAuditAnchorHashChecked: after retention, the oldest kept row must link to the retention
+// anchor's hash, not only follow its id: an anchor whose hash was changed is reported at that
+// row.
+func TestAuditAnchorHashChecked(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		mustAppend(t, db, entry(t0, "u@corp.example", "auth.sign_in", "", OutcomeOK))
+		kept := mustAppend(t, db, entry(t0.Add(48*time.Hour), "u@corp.example", "auth.sign_in", "", OutcomeOK))
+		if n, err := db.DeleteAuditBefore(ctx, t0.Add(24*time.Hour)); err != nil || n != 1 {
+			t.Fatalf("DeleteAuditBefore = %d, %v; want 1", n, err)
+		}
+		if _, err := db.sql.ExecContext(ctx, "UPDATE audit_anchor SET hash = 'forged' WHERE one = 1"); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != kept || !strings.Contains(rep.Reason, "anchor") {
+			t.Errorf("VerifyAudit = %+v, want BrokenAt %d, not linked to the anchor", rep, kept)
 		}
 	})
 }

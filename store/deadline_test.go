@@ -638,3 +638,21 @@ func TestConnEnded(t *testing.T) {
 		}
 	}
 }
+
+// TestDeadlineInTheDriversWords: an operation whose deadline has passed is ErrUnavailable and
+// context.DeadlineExceeded whatever the driver's error says (SQLite's "interrupted", say, which
+// wraps neither), and a cancellation (the browser went away) is neither: nothing says the
+// database did not answer.
+func TestDeadlineInTheDriversWords(t *testing.T) {
+	driver := errors.New("interrupted (9)")
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	if err := unavailable(ctx, driver); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, driver) {
+		t.Errorf("unavailable(a passed deadline, %v) = %v; want ErrUnavailable, context.DeadlineExceeded and the driver's error", driver, err)
+	}
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	if err := unavailable(canceled, driver); errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("unavailable(a cancellation, %v) = %v; want neither ErrUnavailable nor a deadline", driver, err)
+	}
+}

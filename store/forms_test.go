@@ -49,3 +49,27 @@ func TestFormTokens(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteUsedFormTokensBound: the sweep deletes the records of forms used before its time and
+// keeps one used at that very time, which still refuses its form a second time.
+func TestDeleteUsedFormTokensBound(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		for _, u := range []struct {
+			token string
+			at    time.Time
+		}{{"before", t0.Add(-time.Nanosecond)}, {"at", t0}, {"after", t0.Add(time.Nanosecond)}} {
+			if first, err := db.UseFormToken(ctx, u.token, u.at); err != nil || !first {
+				t.Fatalf("UseFormToken(%s) = %v, %v; want first", u.token, first, err)
+			}
+		}
+		if n, err := db.DeleteUsedFormTokens(ctx, t0); err != nil || n != 1 {
+			t.Errorf("DeleteUsedFormTokens(t0) = %d, %v; want 1 (the one used before t0)", n, err)
+		}
+		for token, wantFirst := range map[string]bool{"before": true, "at": false, "after": false} {
+			if first, err := db.UseFormToken(ctx, token, t0.Add(time.Hour)); err != nil || first != wantFirst {
+				t.Errorf("UseFormToken(%s) after the sweep = %v, %v; want first %v", token, first, err, wantFirst)
+			}
+		}
+	})
+}

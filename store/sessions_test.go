@@ -386,3 +386,60 @@ func TestDeleteSessionsMatching(t *testing.T) {
 		}
 	})
 }
+
+// TestDeleteExpiredSessionsWithoutIdleRule: with no idle rule (idle 0) only the absolute expiry
+// deletes: a session last seen long ago but not expired stays, as CountActiveSessions(now, 0)
+// counts it.
+func TestDeleteExpiredSessionsWithoutIdleRule(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		now := t0.Add(24 * time.Hour)
+		for id, r := range map[string]struct{ lastSeen, exp time.Time }{
+			"idle-a-day":   {t0, now.Add(time.Hour)},
+			"seen-now":     {now, now.Add(time.Hour)},
+			"just-expired": {now, now},
+		} {
+			if err := db.CreateSession(ctx, SessionRecord{ID: id, CreatedAt: t0, LastSeen: r.lastSeen, ExpiresAt: r.exp}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := db.DeleteExpiredSessions(ctx, now, 0); err != nil || n != 1 {
+			t.Errorf("DeleteExpiredSessions(idle 0) = %d, %v; want 1 (just-expired)", n, err)
+		}
+		for id, want := range map[string]bool{"idle-a-day": true, "seen-now": true, "just-expired": false} {
+			if _, err := db.GetSession(ctx, id); (err == nil) != want {
+				t.Errorf("session %s: GetSession err %v, want kept %v", id, err, want)
+			}
+		}
+	})
+}
+
+// TestSessionWritesTouchOneSession: the activity write, the data write and the delete of one
+// session leave every other session as it was.
+func TestSessionWritesTouchOneSession(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		other := SessionRecord{ID: "other-session", Data: []byte("other"), CreatedAt: t0, LastSeen: t0, ExpiresAt: t0.Add(time.Hour)}
+		for _, id := range []string{"this-session", other.ID} {
+			rec := other
+			rec.ID = id
+			if err := db.CreateSession(ctx, rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		later := t0.Add(time.Minute)
+		if err := db.TouchSession(ctx, "this-session", later); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.UpdateSession(ctx, "this-session", other.Data, []byte("mine"), later); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.DeleteSession(ctx, "this-session"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := db.GetSession(ctx, other.ID)
+		if err != nil || !bytes.Equal(got.Data, other.Data) || !got.LastSeen.Equal(t0) {
+			t.Errorf("the other session after this one's writes = %q, last seen %v (%v); want %q, %v", got.Data, got.LastSeen, err, other.Data, t0)
+		}
+	})
+}
