@@ -2,16 +2,15 @@ package handlers_test
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/smtpdesk/smtpdesk/handlers"
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/internal/testsqlite"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -29,7 +28,7 @@ func TestDamagedSQLiteFileSaysSo(t *testing.T) {
 	if err := db.Close(); err != nil { // the last close checkpoints the WAL into the file
 		t.Fatal(err)
 	}
-	damagePage(t, path, "sessions")
+	testsqlite.DamageTable(t, path, "sessions")
 
 	e := newEnv(t, envOptions{DatabaseURL: path})
 	// A ping reads nothing of the file: the damage is unseen until a request reads the part.
@@ -76,34 +75,5 @@ func wantReady(t *testing.T, base string, status int, db string) {
 	}
 	if resp.StatusCode != status || rep.Database != db {
 		t.Errorf("/readyz = %d, database %q; want %d, %q", resp.StatusCode, rep.Database, status, db)
-	}
-}
-
-// damagePage overwrites the root page of table in the SQLite file at path with bytes SQLite
-// cannot read, leaving the file's header (its first page) as it was.
-func damagePage(t *testing.T, path, table string) {
-	t.Helper()
-	raw, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pageSize, root int64
-	if err := raw.QueryRow("PRAGMA page_size").Scan(&pageSize); err != nil {
-		t.Fatal(err)
-	}
-	if err := raw.QueryRow("SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name = ?", table).Scan(&root); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
-	if root < 2 {
-		t.Fatalf("%s's root page is %d: damaging it would damage the header", table, root)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := f.WriteAt([]byte(strings.Repeat("\xff", int(pageSize))), (root-1)*pageSize); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -50,6 +50,7 @@ var rules = map[string]rule{
 	"internal/testlog":                   {},
 	"internal/testport":                  {},
 	"internal/testpg":                    {external: []string{"github.com/jackc/pgx/v5"}},
+	"internal/testsqlite":                {external: []string{"modernc.org/sqlite"}},
 	"internal/secretscan":                {},
 	"internal/secretscan/cmd/secretscan": {own: []string{"internal/secretscan"}},
 	"internal/layering":                  {},
