@@ -21,6 +21,13 @@ func TestUnreadableGroupsClaim(t *testing.T) {
 		{"objects", []any{map[string]any{"name": "security-reviewers"}}, nil, `0 groups; the "roles" claim was a list holding an object, not a string or a list of strings`},
 		{"mixed", []any{"security-reviewers", 7}, nil, `0 groups; the "roles" claim was a list holding a number`},
 		{"number", 7, nil, `0 groups; the "roles" claim was a number`},
+		{"boolean", true, nil, `0 groups; the "roles" claim was a boolean`},
+		// A claim that is there, of a shape not read, is named as such even when the token
+		// also names it a distributed claim.
+		{"number and distributed", 7, map[string]any{
+			"_claim_names":   map[string]any{"roles": "src1"},
+			"_claim_sources": map[string]any{"src1": map[string]any{"endpoint": "https://graph.windows.net/x/users/y/getMemberObjects"}},
+		}, `0 groups; the "roles" claim was a number`},
 		{"string", "security-reviewers", nil, "1 group"},
 		{"absent", nil, nil, "0 groups"},
 		// Entra ID's "groups overage": a link to the groups in place of them.
@@ -50,5 +57,22 @@ func TestUnreadableGroupsClaim(t *testing.T) {
 				t.Errorf("sign-in detail = %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestGroupsFromUserinfoAfterAnUnreadableClaim: an ID token whose groups claim cannot be read
+// sends SMTP Desk to userinfo, and when userinfo has the groups, they are the user's and the
+// token's claim is no problem to report.
+func TestGroupsFromUserinfoAfterAnUnreadableClaim(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	h.whoami()
+	h.idp.SetTamper(func(c, _ map[string]any) { c["groups"] = 7 })
+	b := h.browser()
+	b.signIn("admin")
+	if got := h.events.last(auth.ActionSignIn).Detail; got != "1 group" {
+		t.Errorf("sign-in detail = %q, want \"1 group\"", got)
+	}
+	if got := b.get("/whoami").body; !strings.HasSuffix(got, `groups=["smtp-admins"] problem=""`) {
+		t.Errorf("user = %s, want the groups from userinfo and no problem", got)
 	}
 }

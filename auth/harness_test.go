@@ -25,6 +25,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/demoidp"
 	"github.com/smtpdesk/smtpdesk/internal/secretscan"
 	"github.com/smtpdesk/smtpdesk/internal/testclock"
+	"github.com/smtpdesk/smtpdesk/internal/testpg"
 	"github.com/smtpdesk/smtpdesk/store"
 )
 
@@ -75,6 +76,9 @@ type harnessOpts struct {
 	// noGlobalCSRF leaves a.CSRF() out of the app's middleware, so that what a route checks by
 	// itself shows.
 	noGlobalCSRF bool
+	// postgres keeps the sessions in a PostgreSQL schema of the test's own (internal/testpg)
+	// instead of a SQLite file.
+	postgres bool
 }
 
 // harness is an echo app with the auth middleware behind a real HTTP(S) server, signing in
@@ -115,12 +119,17 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		h.srv = httptest.NewTLSServer(handler)
 	}
 	t.Cleanup(h.srv.Close)
-	dbPath := filepath.Join(t.TempDir(), "sessions.db")
-	db, err := store.Open(ctx, dbPath)
+	dsn := filepath.Join(t.TempDir(), "sessions.db")
+	if o.postgres {
+		dsn = testpg.Schema(t)
+	}
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatalf("store.Open: %v", err)
 	}
-	secretscan.KeepDB(t, dbPath) // copied after the close below, for the suite-wide secret scan
+	if !o.postgres {
+		secretscan.KeepDB(t, dsn) // copied after the close below, for the suite-wide secret scan
+	}
 	t.Cleanup(func() { db.Close() })
 	h.db = db
 	postLogout := h.srv.URL + auth.SignedOutPath
