@@ -160,23 +160,9 @@ func TestLoginCookieLifetime(t *testing.T) {
 // query included, and a sign-out without a session (nothing to hint) stays here.
 func TestLogoutEndSessionURL(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
-	h.cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		resp, err := http.DefaultTransport.RoundTrip(r)
-		if err != nil || r.URL.Path != "/.well-known/openid-configuration" {
-			return resp, err
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-			return nil, err
-		}
+	h.cfg.HTTPClient = jsonRewriting("/.well-known/openid-configuration", func(m map[string]any) {
 		m["end_session_endpoint"] = m["end_session_endpoint"].(string) + "?tenant=acme"
-		b, _ := json.Marshal(m)
-		resp.Body = io.NopCloser(bytes.NewReader(b))
-		resp.ContentLength = int64(len(b))
-		resp.Header.Del("Content-Length")
-		return resp, nil
-	})}
+	})
 	h.restart(testKeys(1))
 	b := h.browser()
 	tok := csrfOf(t, b.signIn("admin"))

@@ -97,11 +97,12 @@ func TestEmailVerifiedClaim(t *testing.T) {
 	}
 }
 
-// userinfoRewriting is an HTTP client for the provider whose userinfo answers go through edit.
-func userinfoRewriting(edit func(claims map[string]any)) *http.Client {
+// jsonRewriting is an HTTP client for the provider whose JSON answers at path (the userinfo
+// endpoint, the discovery document) are decoded and go through edit before the app reads them.
+func jsonRewriting(path string, edit func(claims map[string]any)) *http.Client {
 	return &http.Client{Timeout: 5 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		resp, err := http.DefaultTransport.RoundTrip(r)
-		if err != nil || r.URL.Path != "/userinfo" || resp.StatusCode != http.StatusOK {
+		if err != nil || r.URL.Path != path || resp.StatusCode != http.StatusOK {
 			return resp, err
 		}
 		defer resp.Body.Close()
@@ -144,7 +145,7 @@ func TestUserinfoFillsWhatTheIDTokenLacks(t *testing.T) {
 	t.Run("the token's e-mail and name win", func(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
 		h.idp.SetTamper(func(c, _ map[string]any) { delete(c, "groups") })
-		h.cfg.HTTPClient = userinfoRewriting(func(c map[string]any) {
+		h.cfg.HTTPClient = jsonRewriting("/userinfo", func(c map[string]any) {
 			c["email"], c["email_verified"], c["name"] = "other@evil.example", false, "Someone Else"
 		})
 		h.restart(testKeys(1))

@@ -1,12 +1,10 @@
 package auth_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -716,24 +714,7 @@ func TestUserinfoOfAnotherSubjectRefused(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	// The groups come from userinfo, as with providers that leave them out of the ID token.
 	h.idp.SetTamper(func(c, _ map[string]any) { delete(c, "groups") })
-	cfg := h.cfg.HTTPClient
-	h.cfg.HTTPClient = &http.Client{Timeout: cfg.Timeout, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		resp, err := http.DefaultTransport.RoundTrip(r)
-		if err != nil || r.URL.Path != "/userinfo" {
-			return resp, err
-		}
-		defer resp.Body.Close()
-		var claims map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&claims); err != nil {
-			return nil, err
-		}
-		claims["sub"] = "someone-else"
-		b, _ := json.Marshal(claims)
-		resp.Body = io.NopCloser(bytes.NewReader(b))
-		resp.ContentLength = int64(len(b))
-		resp.Header.Del("Content-Length")
-		return resp, nil
-	})}
+	h.cfg.HTTPClient = jsonRewriting("/userinfo", func(claims map[string]any) { claims["sub"] = "someone-else" })
 	h.restart(testKeys(1))
 	b := h.browser()
 	pg := b.get(b.toCallback("/protected", "admin"))
