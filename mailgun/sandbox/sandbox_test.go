@@ -2,6 +2,7 @@ package sandbox_test
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -83,6 +84,9 @@ func TestListCredentials(t *testing.T) {
 		{"limit over 1000", "?limit=1001", 400, "Limit parameter can't be larger than 1000", "", 0},
 		{"limit too large for an int", "?limit=99999999999999999999", 400, "Limit parameter can't be larger than 1000", "", 0},
 		{"negative limit", "?limit=-1", 400, "Invalid limit parameter: must be a non-negative integer", "", 0},
+		// MAILGUN-API.md line 22: "can't be larger than 1000" is the answer to a limit over 1000;
+		// a negative limit too large for an int is not one.
+		{"negative limit too large for an int", "?limit=-99999999999999999999", 400, "Invalid limit parameter: must be a non-negative integer", "", 0},
 		{"non-numeric limit", "?limit=ten", 400, "Invalid limit parameter: must be a non-negative integer", "", 0},
 		{"negative skip", "?skip=-5", 400, "Invalid skip parameter: must be a non-negative integer", "", 0},
 		{"non-numeric skip", "?skip=x", 400, "Invalid skip parameter: must be a non-negative integer", "", 0},
@@ -402,6 +406,79 @@ func TestChangePasswordErrors(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// A body the sandbox cannot read is refused, not taken for an omitted password: MAILGUN-API.md
+// lines 14-15 (bodies are multipart/form-data or urlencoded) and line 45 (only an omitted password
+// is generated). Answering 200 with a generated password would change a password the caller
+// meant to set.
+func TestChangePasswordUnreadableBodyChangesNothing(t *testing.T) {
+	for _, ct := range []string{"application/json", "text/plain"} {
+		for _, path := range []string{"/v3/domains/example.com/credentials/alice", "/v3/example.com/mailboxes/alice"} {
+			t.Run(ct+" "+path, func(t *testing.T) {
+				s, base := newSandbox(t)
+				newDomain(t, s, "example.com", "alice", "old-pass")
+				body := `{"password":"new-pass"}`
+				if ct == "text/plain" {
+					body = "password=new-pass"
+				}
+				req, _ := http.NewRequest("PUT", base+path, strings.NewReader(body))
+				req.Header.Set("Content-Type", ct)
+				req.SetBasicAuth("api", testKey)
+				res, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res.Body.Close()
+				if got, want := res.StatusCode, http.StatusBadRequest; got != want {
+					t.Fatalf("status = %d, want %d", got, want)
+				}
+				if !s.CheckPassword("example.com", "alice", "old-pass") {
+					t.Fatal("an unreadable body changed the password")
+				}
+			})
+		}
+	}
+}
+
+// A login created with upper-case letters in its local part is stored as local@domain
+// (MAILGUN-API.md line 35) and is found again by that spec, as the local part or the full
+// address, raw or escaped (line 17), on both password routes (lines 44-53) and by the delete
+// (line 56).
+func TestMixedCaseLoginFoundBySpec(t *testing.T) {
+	s, base := newSandbox(t)
+	newDomain(t, s, "example.com")
+	call(t, base, "POST", "/v3/domains/example.com/credentials", form("login", "Alice", "password", "first-pw"), urlencoded).
+		want(t, 200, "Created 1 credentials pair(s)")
+	res := call(t, base, "GET", "/v3/domains/example.com/credentials?skip=1", nil, "")
+	res.want(t, 200, "")
+	if got, want := res.itemLogins(t), []string{"Alice@example.com"}; !slices.Equal(got, want) {
+		t.Fatalf("logins = %v, want %v", got, want)
+	}
+
+	call(t, base, "PUT", "/v3/domains/example.com/credentials/Alice", form("password", "second-pw"), urlencoded).
+		want(t, 200, "Password changed")
+	if !s.CheckPassword("example.com", "Alice@example.com", "second-pw") {
+		t.Fatal("given password not applied")
+	}
+	res = call(t, base, "PUT", "/v3/example.com/mailboxes/Alice%40example.com", nil, "")
+	res.want(t, 200, "Password changed")
+	gen := res.generated(t)
+	if got, want := slices.Collect(maps.Keys(gen)), []string{"Alice@example.com"}; !slices.Equal(got, want) {
+		t.Fatalf("credentials keyed by %v, want %v", got, want)
+	}
+	if !s.CheckPassword("example.com", "Alice@example.com", gen["Alice@example.com"]) {
+		t.Fatal("generated password does not work")
+	}
+
+	res = call(t, base, "DELETE", "/v3/domains/example.com/credentials/Alice@example.com", nil, "")
+	res.want(t, 200, "Credentials have been deleted")
+	if got, want := string(res.raw), `{"message":"Credentials have been deleted","spec":"Alice@example.com"}`; got != want {
+		t.Fatalf("body = %s, want %s", got, want)
+	}
+	if got, want := s.Logins("example.com"), []string{"postmaster@example.com"}; !slices.Equal(got, want) {
+		t.Fatalf("logins = %v, want %v", got, want)
 	}
 }
 
