@@ -11,6 +11,7 @@ import (
 	"crypto/subtle"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -270,11 +271,13 @@ func (m *Metrics) Handler(token string) http.Handler {
 		return h
 	}
 	// The digests are compared, not the values: ConstantTimeCompare returns at once when the
-	// lengths differ, which told a prober the token's length.
-	want := sha256.Sum256([]byte("Bearer " + token))
+	// lengths differ, which told a prober the token's length. The scheme's name is matched in any
+	// letter case, as HTTP's authentication schemes are (RFC 9110 11.1).
+	want := sha256.Sum256([]byte(token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := sha256.Sum256([]byte(r.Header.Get("Authorization")))
-		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+		scheme, cred, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		got := sha256.Sum256([]byte(cred))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 || !strings.EqualFold(scheme, "Bearer") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 			http.Error(w, "metrics need a bearer token", http.StatusUnauthorized)
 			return

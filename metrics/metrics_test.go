@@ -95,7 +95,11 @@ func TestMetricsTokenRequired(t *testing.T) {
 		{"the token's prefix", "Bearer s3cret-toke", http.StatusUnauthorized},
 		{"the token and more", "Bearer s3cret-token2", http.StatusUnauthorized},
 		{"the token alone", "s3cret-token", http.StatusUnauthorized},
+		{"another scheme", "Basic s3cret-token", http.StatusUnauthorized},
 		{"right token", "Bearer s3cret-token", http.StatusOK},
+		// Authentication schemes are named in any letter case (RFC 9110 11.1).
+		{"right token, scheme in lower case", "bearer s3cret-token", http.StatusOK},
+		{"right token, scheme in capitals", "BEARER s3cret-token", http.StatusOK},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
