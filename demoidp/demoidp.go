@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -327,6 +328,7 @@ func (p *Provider) authorizePost(w http.ResponseWriter, r *http.Request) {
 	}
 	code := randomString(32)
 	p.mu.Lock()
+	p.sweep(p.opts.Now())
 	p.codes[code] = codeGrant{
 		clientID: a.ClientID, redirectURI: a.RedirectURI, nonce: a.Nonce, challenge: a.Challenge,
 		persona: p.opts.Personas[i], expires: p.opts.Now().Add(p.opts.CodeTTL),
@@ -386,6 +388,7 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 	}
 	access := randomString(32)
 	p.mu.Lock()
+	p.sweep(now)
 	p.tokens[access] = accessGrant{persona: g.persona, expires: now.Add(p.opts.TokenTTL)}
 	p.mu.Unlock()
 	w.Header().Set("Cache-Control", "no-store")
@@ -460,6 +463,14 @@ func (p *Provider) sign(claims, header map[string]any) (string, error) {
 		return "", fmt.Errorf("demoidp: sign: %w", err)
 	}
 	return input + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// sweep forgets the codes and access tokens that expired before now, so that a demo left running
+// for days keeps only those still usable (a code is taken out when exchanged, but one never
+// exchanged, and every access token, stayed). The caller holds p.mu.
+func (p *Provider) sweep(now time.Time) {
+	maps.DeleteFunc(p.codes, func(_ string, g codeGrant) bool { return now.After(g.expires) })
+	maps.DeleteFunc(p.tokens, func(_ string, g accessGrant) bool { return now.After(g.expires) })
 }
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
