@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,6 +61,24 @@ func (r *response) message() string {
 
 // call sends one request with the test key. path is sent as written (escapes kept). form is
 // sent with enc when non-nil.
+// rawStatus sends body as it is, with contentType, and returns the answer's status: for bodies
+// that call's encodings cannot make.
+func rawStatus(t *testing.T, base, method, path, contentType, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", contentType)
+	req.SetBasicAuth("api", testKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode
+}
+
 func call(t *testing.T, base, method, path string, form url.Values, enc encoding) *response {
 	t.Helper()
 	return callAuth(t, base, method, path, form, enc, "api", testKey)

@@ -306,15 +306,7 @@ func TestCreateBodyOnlyNotQuery(t *testing.T) {
 func TestCreateUnsupportedContentType(t *testing.T) {
 	s, base := newSandbox(t)
 	newDomain(t, s, "example.com")
-	req, _ := http.NewRequest("POST", base+"/v3/domains/example.com/credentials", strings.NewReader(`{"login":"alice"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBasicAuth("api", testKey)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if got, want := res.StatusCode, http.StatusBadRequest; got != want {
+	if got, want := rawStatus(t, base, "POST", "/v3/domains/example.com/credentials", "application/json", `{"login":"alice"}`), http.StatusBadRequest; got != want {
 		t.Fatalf("status = %d, want %d", got, want)
 	}
 }
@@ -423,15 +415,7 @@ func TestChangePasswordUnreadableBodyChangesNothing(t *testing.T) {
 				if ct == "text/plain" {
 					body = "password=new-pass"
 				}
-				req, _ := http.NewRequest("PUT", base+path, strings.NewReader(body))
-				req.Header.Set("Content-Type", ct)
-				req.SetBasicAuth("api", testKey)
-				res, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				res.Body.Close()
-				if got, want := res.StatusCode, http.StatusBadRequest; got != want {
+				if got, want := rawStatus(t, base, "PUT", path, ct, body), http.StatusBadRequest; got != want {
 					t.Fatalf("status = %d, want %d", got, want)
 				}
 				if !s.CheckPassword("example.com", "alice", "old-pass") {
