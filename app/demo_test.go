@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
 	"github.com/smtpdesk/smtpdesk/static"
+	"github.com/smtpdesk/smtpdesk/store"
 )
 
 func startDemo(t *testing.T, opts DemoOptions) *Demo {
@@ -133,7 +135,8 @@ func TestDemoServesStyledPage(t *testing.T) {
 }
 
 func TestDemoLoopbackOnly(t *testing.T) {
-	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:8080"} {
+	// "localhost" too: it names whatever the hosts file says, not certainly a loopback IP.
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:8080", "localhost:0"} {
 		if d, err := StartDemo(context.Background(), DemoOptions{Addr: addr, DataDir: t.TempDir()}); err == nil {
 			d.Close()
 			t.Errorf("StartDemo(%q) succeeded, want a loopback-only refusal", addr)
@@ -336,5 +339,112 @@ func TestDemoSignInAtLocalhost(t *testing.T) {
 	}
 	if page.Status != http.StatusOK || page.URL.String() != d.URL+"/audit" {
 		t.Fatalf("sign-in started at %s ended at %s (%d), want %s/audit (200); page: %.300s", alias, page.URL, page.Status, d.URL, page.Text())
+	}
+}
+
+// TestDemoDefaultAddress: with no Addr the demo serves on 127.0.0.1:8080, as the README says
+// ("go run ./cmd/web -demo": the whole product on 127.0.0.1:8080). When another program holds
+// that port, the refusal names it.
+func TestDemoDefaultAddress(t *testing.T) {
+	d, err := StartDemo(context.Background(), DemoOptions{DataDir: t.TempDir()})
+	if err != nil {
+		if !strings.Contains(err.Error(), "listen on 127.0.0.1:8080") {
+			t.Fatalf("StartDemo with no Addr: %v; want it on 127.0.0.1:8080 (or a refusal naming it)", err)
+		}
+		return
+	}
+	defer d.Close()
+	if d.URL != "http://127.0.0.1:8080" {
+		t.Errorf("URL with no Addr = %q, want http://127.0.0.1:8080", d.URL)
+	}
+}
+
+// TestDemoDataIsPrivate: the data directory StartDemo makes and the policy it writes there are
+// the user's alone (0700, 0600): the SQLite file holds the sessions and the audit trail.
+func TestDemoDataIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "data")
+	d := startDemo(t, DemoOptions{DataDir: dir})
+	for _, name := range []string{d.DataDir, filepath.Join(d.DataDir, "policy.yaml")} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v, want no access for group and others", name, perm)
+		}
+	}
+}
+
+// TestDemoRateLimits: the demo's limits are the server's defaults (30 actions, 10 exports a
+// user and 20 sign-ins an IP a minute, RATE_LIMIT_*), unless the options set others.
+func TestDemoRateLimits(t *testing.T) {
+	d := startDemo(t, DemoOptions{})
+	if got := [3]int{d.App.cfg.RateLimitActions, d.App.cfg.RateLimitExports, d.App.cfg.RateLimitSignIn}; got != [3]int{30, 10, 20} {
+		t.Errorf("demo limits (actions, exports, sign-ins) = %v, want [30 10 20]", got)
+	}
+	d = startDemo(t, DemoOptions{RateLimitActions: 300, RateLimitExports: 100, RateLimitSignIn: 200})
+	if got := [3]int{d.App.cfg.RateLimitActions, d.App.cfg.RateLimitExports, d.App.cfg.RateLimitSignIn}; got != [3]int{300, 100, 200} {
+		t.Errorf("demo limits with options = %v, want [300 100 200]", got)
+	}
+}
+
+// TestDemoCloseStopsEveryListener: Close stops SMTP Desk, the sandbox Mailgun and the demo
+// provider: none of the three answers afterwards (a test, or "go run ./cmd/web -demo", that
+// ends leaves no port held).
+func TestDemoCloseStopsEveryListener(t *testing.T) {
+	d, err := StartDemo(context.Background(), DemoOptions{Addr: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	urls := map[string]string{"SMTP Desk": d.URL + "/healthz", "the sandbox": d.MailgunURL + "/", "the provider": d.IdP.Issuer() + "/.well-known/openid-configuration"}
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	for name, u := range urls {
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatalf("%s before Close: %v", name, err)
+		}
+		resp.Body.Close()
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for name, u := range urls {
+		if resp, err := c.Get(u); err == nil {
+			resp.Body.Close()
+			t.Errorf("%s still answers after Close (%s: %d)", name, u, resp.StatusCode)
+		}
+	}
+	// And the App with it: its database is closed.
+	if _, err := d.App.DB().GetSession(context.Background(), "nobody"); err == nil || errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the demo's database is still open after Close (GetSession: %v)", err)
+	}
+}
+
+// TestDemoSandboxLatency: SandboxLatency is added to every answer of the demo's sandbox.
+func TestDemoSandboxLatency(t *testing.T) {
+	d := startDemo(t, DemoOptions{SandboxLatency: 250 * time.Millisecond})
+	if got := d.Sandbox.CurrentFaults().Latency; got != 250*time.Millisecond {
+		t.Errorf("sandbox latency = %v, want 250ms", got)
+	}
+}
+
+// TestDemoShutdownStopsServing: Shutdown (the demo's graceful stop, before Close) stops
+// SMTP Desk's listener: a new connection is refused once it returns.
+func TestDemoShutdownStopsServing(t *testing.T) {
+	d := startDemo(t, DemoOptions{})
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(d.URL + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := d.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := c.Get(d.URL + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Errorf("SMTP Desk still answers after Shutdown (%d)", resp.StatusCode)
 	}
 }

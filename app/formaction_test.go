@@ -60,6 +60,13 @@ func startFakeIdP(t *testing.T, endSession func(issuer string) string) *fakeIdP 
 // newAppFor wires a real App whose OIDC issuer is issuer (Mailgun is never called).
 func newAppFor(t *testing.T, issuer string) *App {
 	t.Helper()
+	return newAppWith(t, issuer, nil)
+}
+
+// newAppWith is newAppFor with edit, when not nil, changing the configuration (and preparing what
+// it names) before New.
+func newAppWith(t *testing.T, issuer string, edit func(*config.Config)) *App {
+	t.Helper()
 	dir := t.TempDir()
 	policyFile := filepath.Join(dir, "policy.yaml")
 	if err := os.WriteFile(policyFile, demoidp.DemoPolicy, 0o600); err != nil {
@@ -87,6 +94,9 @@ func newAppFor(t *testing.T, issuer string) *App {
 		AgeWarningDays:   365,
 		RateLimitActions: 30,
 		RateLimitSignIn:  20,
+	}
+	if edit != nil {
+		edit(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("config: %v", err)

@@ -104,6 +104,10 @@ func TestWrongArgumentsSayWhatToDo(t *testing.T) {
 		{[]string{"healthcheck", "extra"}, `unexpected argument "extra"; use "web healthcheck"`},
 		{[]string{"healthcheck", "-port", "9000"}, `flag provided but not defined: -port; use "web healthcheck"`},
 		{[]string{"migrate", "now"}, `unexpected argument "now"; use "web migrate"`},
+		{[]string{"audit", "verify", "now"}, `unknown audit command; use "web audit verify"`},
+		{[]string{"audit"}, `unknown audit command; use "web audit verify"`},
+		{[]string{"sessions", "revoke", " "}, `unknown sessions command; use "web sessions revoke EMAIL-OR-SUBJECT"`},
+		{[]string{"sessions", "list", "ada@corp.example"}, `unknown sessions command`},
 		// A wrong -addr is named as the flag, not as SMTPDESK_LISTEN, which was not set.
 		{[]string{"-demo", "-addr", "0.0.0.0:8080"}, `-addr: "0.0.0.0:8080": demo mode listens on loopback only; use e.g. -addr 127.0.0.1:8080`},
 		{[]string{"-addr", "8080"}, "\n-addr: \"8080\" is not host:port; use e.g. -addr :8080\n"},
@@ -352,7 +356,8 @@ func TestMetricsListenerPprof(t *testing.T) {
 			if pprofOn {
 				want = 200
 			}
-			for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline"} {
+			// Each of Go's profiler's handlers, the CPU profile and the trace among them (a second each).
+			for _, p := range []string{"/debug/pprof/", "/debug/pprof/cmdline", "/debug/pprof/symbol", "/debug/pprof/profile?seconds=1", "/debug/pprof/trace?seconds=1"} {
 				if got := get("http://" + addr + p); got != want {
 					t.Errorf("GET %s on METRICS_ADDR = %d, want %d", p, got, want)
 				}
@@ -361,6 +366,75 @@ func TestMetricsListenerPprof(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDemoMetricsAddrOnALoopbackIP: the demo serves /metrics on METRICS_ADDR only at a loopback
+// IP, as it does its pages: "localhost", which the server's configuration takes, names whatever
+// the hosts file says, and the demo refuses it before listening.
+func TestDemoMetricsAddrOnALoopbackIP(t *testing.T) {
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out testlog.Buffer
+	err := run(ctx, []string{"-demo", "-addr", freeAddr(t), "-data", t.TempDir()}, envOf(map[string]string{"METRICS_ADDR": "localhost:" + port}), &out)
+	if want := "METRICS_ADDR localhost:" + port + ": the demo listens on loopback only; use e.g. METRICS_ADDR=127.0.0.1:9090"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("demo with METRICS_ADDR=localhost:%s = %v, want an error saying %q", port, err, want)
+	}
+}
+
+// TestPortAdviceNamesTheNextPort: the advice for a port another program holds names the next
+// one, on the same host; past the last port (65535) it names 8081.
+func TestPortAdviceNamesTheNextPort(t *testing.T) {
+	taken := fmt.Errorf("listen: %w", syscall.EADDRINUSE)
+	for addr, want := range map[string]string{
+		":8080":           "e.g. -addr :8081",
+		"127.0.0.1:9090":  "e.g. -addr 127.0.0.1:9091",
+		"[::1]:8080":      "e.g. -addr [::1]:8081",
+		"127.0.0.1:65535": "e.g. -addr 127.0.0.1:8081",
+		"127.0.0.1:65534": "e.g. -addr 127.0.0.1:65535",
+	} {
+		err := portAdvice(taken, addr, "pick another with -addr (e.g. -addr %s)")
+		if !strings.Contains(err.Error(), "another program listens on that port: stop it, or pick another with -addr ("+want+")") {
+			t.Errorf("portAdvice for %s = %q, want it to say %q", addr, err, want)
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("portAdvice for %s lost the error it wraps", addr)
+		}
+	}
+	other := errors.New("listen: permission denied")
+	if got := portAdvice(other, ":80", "%s"); got != other {
+		t.Errorf("portAdvice of another error = %v, want it unchanged", got)
+	}
+}
+
+// TestDemoDefaultAddress: "web -demo" with neither -addr nor SMTPDESK_LISTEN serves on
+// 127.0.0.1:8080, as the README says; when another program holds that port, the error names it.
+func TestDemoDefaultAddress(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &testlog.Buffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-demo", "-data", t.TempDir()}, envOf(nil), out) }()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out.String(), "SMTP Desk demo is running: "); { // a generous bound
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), "127.0.0.1:8080") {
+				t.Fatalf("web -demo returned %v; want it on 127.0.0.1:8080 (or a refusal naming it)", err)
+			}
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no demo URL printed:\n%s", out.String())
+		}
+	}
+	if !strings.Contains(out.String(), "SMTP Desk demo is running: http://127.0.0.1:8080\n") {
+		t.Errorf("web -demo with no address runs at another:\n%s", out.String())
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run after cancel: %v", err)
 	}
 }
 
@@ -515,6 +589,11 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 					"applied 0006_audit_domain_action.sql; the schema is at version 6 (0006_audit_domain_action.sql)\n" {
 				t.Errorf("web migrate = %v, output %q", err, out.String())
 			}
+			var again testlog.Buffer
+			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &again); err != nil ||
+				again.String() != "nothing to apply; the schema is at version 6 (0006_audit_domain_action.sql)\n" {
+				t.Errorf("web migrate again = %v, output %q", err, again.String())
+			}
 			for who, dsn := range dsns {
 				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 rows checked") {
 					t.Errorf("%s: audit verify after web migrate = %v, output %q", who, err, out)
@@ -590,8 +669,8 @@ func TestHealthcheck(t *testing.T) {
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
 	var out testlog.Buffer
-	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": addr}), &out); err != nil {
-		t.Errorf("healthcheck: %v", err)
+	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": addr}), &out); err != nil || out.String() != "ok\n" {
+		t.Errorf("healthcheck: %v, output %q; want ok", err, out.String())
 	}
 	_, port, _ := net.SplitHostPort(addr)
 	if err := run(context.Background(), []string{"healthcheck"}, envOf(map[string]string{"SMTPDESK_LISTEN": ":" + port}), io.Discard); err != nil {
@@ -607,6 +686,51 @@ func TestHealthcheck(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"healthcheck", "-addr", addr}, envOf(nil), io.Discard); err == nil {
 		t.Error("healthcheck -addr of a stopped server succeeded")
+	}
+}
+
+// TestHealthcheckNeedsA200: only a 200 from /healthz is healthy. A server that answers 503, or
+// another program on the port that answers 404, fails the check, as does a server that accepts
+// the connection and never answers: the check gives up (after 3 s) instead of hanging the
+// container's health check.
+func TestHealthcheckNeedsA200(t *testing.T) {
+	for _, status := range []int{http.StatusServiceUnavailable, http.StatusNotFound, http.StatusNoContent} {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(status)
+		}))
+		err := run(context.Background(), []string{"healthcheck", "-addr", strings.TrimPrefix(srv.URL, "http://")}, envOf(nil), io.Discard)
+		srv.Close()
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("/healthz answered %d", status)) {
+			t.Errorf("healthcheck of a server answering %d = %v, want it to fail naming the status", status, err)
+		}
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() { // accepts, reads, never answers
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+			go func() { _, _ = io.Copy(io.Discard, c) }()
+		}
+	}()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"healthcheck", "-addr", ln.Addr().String()}, envOf(nil), io.Discard)
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("healthcheck of a server that never answers = %v, want its deadline exceeded", err)
+		}
+	case <-time.After(time.Minute): // a generous bound: the check's own deadline is 3 s
+		t.Fatal("healthcheck of a server that never answers was still waiting after a minute")
 	}
 }
 
@@ -789,21 +913,103 @@ func TestSessionsRevoke(t *testing.T) {
 	}
 }
 
+// TestMainExitStatus: main exits 0 after -help (the usage on stdout), and 1 with the error's one
+// line on stderr for a wrong flag. Each runs in a child process: the test binary again, told by
+// SMTPDESK_TEST_MAIN to call main with SMTPDESK_TEST_ARGS.
+func TestMainExitStatus(t *testing.T) {
+	if os.Getenv("SMTPDESK_TEST_MAIN") == "1" {
+		os.Args = append([]string{"web"}, strings.Fields(os.Getenv("SMTPDESK_TEST_ARGS"))...)
+		main()
+		return
+	}
+	for _, tt := range []struct {
+		args       string
+		code       int
+		stdout     string
+		stderrLine string
+	}{
+		{"-help", 0, "Usage:\n  web -demo", ""},
+		{"-bogus", 1, "", "smtp-desk: flag provided but not defined: -bogus; see -help\n"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMainExitStatus$")
+		cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "SMTPDESK_TEST_ARGS="+tt.args)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tt.code {
+			t.Errorf("web %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, code, tt.code, stdout.String(), stderr.String())
+		}
+		if tt.stdout != "" && !strings.Contains(stdout.String(), tt.stdout) {
+			t.Errorf("web %s: stdout %.300q lacks %q", tt.args, stdout.String(), tt.stdout)
+		}
+		if tt.stderrLine != "" && stderr.String() != tt.stderrLine {
+			t.Errorf("web %s: stderr %q, want %q", tt.args, stderr.String(), tt.stderrLine)
+		}
+	}
+}
+
+// TestSessionsRevokeUnrecordedFails: a revoke the audit trail refuses to record (here a trigger
+// on audit_log) fails, with exit status 1, and says the sessions ended all the same: an operator
+// who scripts it must not take an unrecorded revocation for a recorded one.
+func TestSessionsRevokeUnrecordedFails(t *testing.T) {
+	dsn := filepath.Join(t.TempDir(), "smtpdesk.db")
+	ctx := context.Background()
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	data := `{"user":{"Issuer":"https://idp.example","Subject":"sub-ada","Email":"ada@corp.example"}}`
+	if err := db.CreateSession(ctx, store.SessionRecord{ID: "ada", Data: []byte(data), CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`CREATE TRIGGER no_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log refuses writes'); END`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+
+	var out testlog.Buffer
+	err = run(ctx, []string{"sessions", "revoke", "ada@corp.example"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out)
+	if err == nil || !strings.Contains(err.Error(), "1 sessions ended, but the audit trail could not record it") {
+		t.Fatalf("revoke with the audit trail refusing = %v (output %q), want an error saying the sessions ended unrecorded", err, out.String())
+	}
+	if code := exitCode(err); code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	if strings.Contains(out.String(), "ended; their next request signs in again") {
+		t.Errorf("the revoke printed success: %q", out.String())
+	}
+}
+
 // TestCommandsRefuseABadDatabaseSetting: "web audit verify", "web sessions revoke" and
 // "web migrate" stop on an unreadable DATABASE_URL_FILE or an unsupported DATABASE_URL, naming
 // it, rather than opening (and creating) the default smtpdesk.db in the working directory and
 // reporting on that.
 func TestCommandsRefuseABadDatabaseSetting(t *testing.T) {
 	t.Chdir(t.TempDir())
-	for name, env := range map[string]map[string]string{
-		"unreadable file": {"DATABASE_URL_FILE": filepath.Join(t.TempDir(), "missing")},
-		"mysql URL":       {"DATABASE_URL": "mysql://smtpdesk@db/smtpdesk"},
+	for name, tc := range map[string]struct {
+		env  map[string]string
+		want string
+	}{
+		"unreadable file": {map[string]string{"DATABASE_URL_FILE": filepath.Join(t.TempDir(), "missing")}, "DATABASE_URL_FILE"},
+		"mysql URL":       {map[string]string{"DATABASE_URL": "mysql://smtpdesk@db/smtpdesk"}, "DATABASE_URL"},
 	} {
 		for _, args := range [][]string{{"audit", "verify"}, {"sessions", "revoke", "ada@corp.example"}, {"migrate"}} {
 			var out testlog.Buffer
-			err := run(context.Background(), args, envOf(env), &out)
-			if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
-				t.Errorf("%s: %v: err = %v, want one naming DATABASE_URL; output %q", name, args, err, out.String())
+			err := run(context.Background(), args, envOf(tc.env), &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("%s: %v: err = %v, want one naming %s; output %q", name, args, err, tc.want, out.String())
 			}
 		}
 	}
@@ -867,11 +1073,13 @@ func TestDatabaseUnreachableSaysWhatToCheck(t *testing.T) {
 	}{
 		{noDir, []string{"DATABASE_URL: cannot open the SQLite database " + fmt.Sprintf("%q", noDir), "directory exists"}},
 		{pg, []string{"DATABASE_URL: cannot open the PostgreSQL database postgres://smtpdesk:xxxxx@127.0.0.1:1/smtpdesk", "check that the server runs"}},
+		// The other scheme pgx takes gets the same advice.
+		{"postgresql" + strings.TrimPrefix(pg, "postgres"), []string{"DATABASE_URL: cannot open the PostgreSQL database postgresql://smtpdesk:xxxxx@127.0.0.1:1/smtpdesk", "check that the server runs"}},
 	} {
 		env := serverEnv(t, freeAddr(t))
 		env["DATABASE_URL"] = tc.dsn
 		runs := [][]string{nil, {"sessions", "revoke", "ada@corp.example"}}
-		if tc.dsn == pg {
+		if strings.HasPrefix(tc.dsn, "postgres") {
 			// For SQLite the commands stop earlier: the file does not exist
 			// (TestCommandsNeedAnExistingSQLiteFile).
 			runs = append(runs, []string{"audit", "verify"})
