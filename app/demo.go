@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,7 +79,7 @@ func StartDemo(ctx context.Context, opts DemoOptions) (_ *Demo, err error) {
 		opts.Addr = config.DefaultDemoListen
 	}
 	host, _, err := net.SplitHostPort(opts.Addr)
-	if err != nil || !config.IsLoopbackHost(host) || host == "localhost" {
+	if err != nil || !config.IsLoopbackHost(host) || strings.EqualFold(host, "localhost") {
 		return nil, fmt.Errorf("demo: address %q: the demo listens on a loopback IP only (e.g. 127.0.0.1:8080)", opts.Addr)
 	}
 	if opts.MailgunURL != "" && opts.MailgunKey != "" {

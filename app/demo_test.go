@@ -136,7 +136,7 @@ func TestDemoServesStyledPage(t *testing.T) {
 
 func TestDemoLoopbackOnly(t *testing.T) {
 	// "localhost" too: it names whatever the hosts file says, not certainly a loopback IP.
-	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:8080", "localhost:0"} {
+	for _, addr := range []string{"0.0.0.0:0", ":0", "192.0.2.1:8080", "localhost:0", "LOCALHOST:0", "Localhost:0"} {
 		if d, err := StartDemo(context.Background(), DemoOptions{Addr: addr, DataDir: t.TempDir()}); err == nil {
 			d.Close()
 			t.Errorf("StartDemo(%q) succeeded, want a loopback-only refusal", addr)
