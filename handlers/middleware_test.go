@@ -189,6 +189,9 @@ func TestClientIP(t *testing.T) {
 		{"trusted proxy, IPv4-mapped entry", trusted, "10.1.2.3:5555", "::ffff:203.0.113.9", "203.0.113.9"},
 		// A hop that hides its client: the trusted hop that wrote it is the nearest address known.
 		{"trusted hop hides its client", trusted, "10.1.2.3:5555", "unknown, 192.0.2.1", "192.0.2.1"},
+		// What lies beyond a hidden hop was written by nobody trusted: a client-forged entry there
+		// is not the client.
+		{"forged entry beyond a hidden hop", trusted, "10.1.2.3:5555", "6.6.6.6, unknown, 192.0.2.1", "192.0.2.1"},
 		{"every hop trusted", trusted, "10.1.2.3:5555", "10.9.9.9, 192.0.2.1", "10.9.9.9"},
 	}
 	for _, tt := range tests {
