@@ -501,3 +501,23 @@ func TestAnswerOutlivesTheServersWriteTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestForwardedHostOnlyFromATrustedPeer: X-Forwarded-Host is believed from a trusted proxy
+// only; anyone else's is the Host header's.
+func TestForwardedHostOnlyFromATrustedPeer(t *testing.T) {
+	host := ForwardedHost([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	for _, tc := range []struct{ remote, xfh, want string }{
+		{"10.1.2.3:5555", "desk.example, inner.example", "desk.example"},
+		{"198.51.100.7:5555", "evil.example", "app.internal"},
+		{"10.1.2.3:5555", "", "app.internal"},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Host, r.RemoteAddr = "app.internal", tc.remote
+		if tc.xfh != "" {
+			r.Header.Set("X-Forwarded-Host", tc.xfh)
+		}
+		if got := host(r); got != tc.want {
+			t.Errorf("peer %s, X-Forwarded-Host %q: host %q, want %q", tc.remote, tc.xfh, got, tc.want)
+		}
+	}
+}

@@ -4,12 +4,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/netip"
 	"testing"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/smtpdesk/smtpdesk/store"
 )
 
 // TestHealthAnswersAreNotStored: /healthz and /readyz are about this moment, ready or not: a
@@ -45,37 +42,5 @@ func TestErrorAnswersAreNotStored(t *testing.T) {
 		if got := rec.Header().Get(echo.HeaderCacheControl); got != "no-store" {
 			t.Errorf("%s 404: Cache-Control %q, want no-store", method, got)
 		}
-	}
-}
-
-// TestForwardedHostOnlyFromATrustedPeer: X-Forwarded-Host is believed from a trusted proxy
-// only; anyone else's is the Host header's.
-func TestForwardedHostOnlyFromATrustedPeer(t *testing.T) {
-	host := ForwardedHost([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
-	for _, tc := range []struct{ remote, xfh, want string }{
-		{"10.1.2.3:5555", "desk.example, inner.example", "desk.example"},
-		{"198.51.100.7:5555", "evil.example", "app.internal"},
-		{"10.1.2.3:5555", "", "app.internal"},
-	} {
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		r.Host, r.RemoteAddr = "app.internal", tc.remote
-		if tc.xfh != "" {
-			r.Header.Set("X-Forwarded-Host", tc.xfh)
-		}
-		if got := host(r); got != tc.want {
-			t.Errorf("peer %s, X-Forwarded-Host %q: host %q, want %q", tc.remote, tc.xfh, got, tc.want)
-		}
-	}
-}
-
-// TestAuditScopeNoteNamesUpToFive: the scope note names the domains when there are at most
-// scopeListMax of them, and counts them past that.
-func TestAuditScopeNoteNamesUpToFive(t *testing.T) {
-	five := []string{"a.example", "b.example", "c.example", "d.example", "e.example"}
-	if got, _ := auditScopeNote(store.AuditFilter{Domains: five}); got != "You see only the entries of a.example, b.example, c.example, d.example and e.example, the domains you may view." {
-		t.Errorf("five domains: %q", got)
-	}
-	if got, _ := auditScopeNote(store.AuditFilter{Domains: append(five, "f.example")}); got != "You see only the entries of the 6 domains you may view (the Domain filter lists them)." {
-		t.Errorf("six domains: %q", got)
 	}
 }
