@@ -52,7 +52,8 @@ func TestSignInRateLimit(t *testing.T) {
 	}
 }
 
-// TestSignInRateLimitMessage: the 429 says how long to wait.
+// TestSignInRateLimitMessage: the 429 says how long to wait, rounded up to whole seconds, and
+// in the singular for one.
 func TestSignInRateLimitMessage(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
 	h.cfg.SignInPerMinute = 1
@@ -68,6 +69,15 @@ func TestSignInRateLimitMessage(t *testing.T) {
 	}
 	if got := pg.resp.Header.Get("Retry-After"); got != "60" {
 		t.Errorf("Retry-After = %q, want 60", got)
+	}
+	h.clock.Add(500 * time.Millisecond)
+	if pg := b.get(auth.LoginPath); pg.resp.Header.Get("Retry-After") != "60" || !strings.Contains(pg.body, "Try again in 60 seconds.") {
+		t.Errorf("59.5 s to wait: %d Retry-After %q %q, want 60 seconds", pg.resp.StatusCode, pg.resp.Header.Get("Retry-After"), pg.body)
+	}
+	h.clock.Add(59 * time.Second)
+	pg = b.get(auth.LoginPath)
+	if ra, _ := strconv.Atoi(pg.resp.Header.Get("Retry-After")); pg.resp.StatusCode != http.StatusTooManyRequests || ra != 1 || !strings.Contains(pg.body, "Try again in 1 second.") {
+		t.Errorf("half a second to wait: %d Retry-After %q %q, want 429, 1 and \"1 second\"", pg.resp.StatusCode, pg.resp.Header.Get("Retry-After"), pg.body)
 	}
 }
 

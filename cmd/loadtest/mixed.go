@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/internal/testport"
 )
 
 // The mixed scenario (issue 9's soak): signed-in users browse, filter, create, reset and delete
@@ -222,7 +223,7 @@ func (s *soak) setUp(ctx context.Context) error {
 
 	key := "key-soak-" + randomHex(12)
 	s.sbAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+key))
-	sbAddr, err := freePort()
+	sbAddr, err := testport.Addr()
 	if err != nil {
 		return err
 	}
@@ -241,7 +242,7 @@ func (s *soak) setUp(ctx context.Context) error {
 		return err
 	}
 
-	webAddr, err := freePort()
+	webAddr, err := testport.Addr()
 	if err != nil {
 		return err
 	}

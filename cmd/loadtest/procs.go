@@ -13,8 +13,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/smtpdesk/smtpdesk/internal/testport"
 )
 
 // child is a server process the load test started.
@@ -107,17 +105,6 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
-}
-
-// freePort is a free loopback address for a child to listen on (testport.Addr: below the
-// ephemeral range, which the load's own connections use). Another process could take it before
-// the child binds it; the child then fails to start and the load test says so.
-func freePort() (string, error) {
-	addr, err := testport.Addr()
-	if err != nil {
-		return "", fmt.Errorf("free port: %w", err)
-	}
-	return addr, nil
 }
 
 // waitReady polls url until it answers 200, the child exits, or timeout passes.

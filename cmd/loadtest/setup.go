@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/smtpdesk/smtpdesk/internal/testflow"
+	"github.com/smtpdesk/smtpdesk/internal/testport"
 )
 
 // loadTest is a running pair of servers and a signed-in session.
@@ -80,7 +81,7 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 	}
 	// Every generated domain also has postmaster@, so bigSize+1 logins; only full pages are used.
 	lt.pages = int64((o.bigSize + 1) / o.perPage)
-	sbAddr, err := freePort()
+	sbAddr, err := testport.Addr()
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -104,7 +105,7 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 	}
 
 	// The dashboard in demo mode, told to use that sandbox instead of its own.
-	webAddr, err := freePort()
+	webAddr, err := testport.Addr()
 	if err != nil {
 		return nil, cleanup, err
 	}
@@ -118,7 +119,7 @@ func setUp(ctx context.Context, o options, stdout io.Writer) (_ *loadTest, clean
 		"METRICS_TOKEN=" + metricsToken,
 	}
 	if o.cpuProfile != "" || o.trace != "" {
-		pprofAddr, err := freePort()
+		pprofAddr, err := testport.Addr()
 		if err != nil {
 			return nil, cleanup, err
 		}
@@ -145,7 +146,7 @@ func (lt *loadTest) startFloor(ctx context.Context, tmp string) error {
 	if err != nil {
 		return fmt.Errorf("floor proxy: %w", err)
 	}
-	addr, err := freePort()
+	addr, err := testport.Addr()
 	if err != nil {
 		return err
 	}
