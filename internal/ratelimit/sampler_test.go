@@ -81,6 +81,54 @@ func TestSamplerBoundedKeys(t *testing.T) {
 	}
 }
 
+// TestNewSamplerDefaults: a window or maxKeys that is not positive gets the documented default,
+// one minute and 10,000 keys.
+func TestNewSamplerDefaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		window  time.Duration
+		maxKeys int
+	}{
+		{"zero", 0, 0},
+		{"negative", -time.Second, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock()
+			s := NewSampler(tt.window, tt.maxKeys, clk.Now)
+			if got := s.Sample("alice", nil); !got.Keep {
+				t.Fatalf("first event = %+v, want kept", got)
+			}
+			clk.Add(time.Minute - time.Second)
+			if got := s.Sample("alice", nil); got.Keep {
+				t.Fatalf("event 59s later = %+v, want held", got)
+			}
+			clk.Add(time.Second)
+			if got := s.Sample("alice", nil); !got.Keep || got.Held != 1 {
+				t.Fatalf("event a minute later = %+v, want kept carrying 1", got)
+			}
+			for i := range 10000 {
+				s.Sample(fmt.Sprintf("domain%d.example", i), nil)
+			}
+			if got, want := s.Len(), 10000; got != want {
+				t.Errorf("%d keys kept, want %d", got, want)
+			}
+		})
+	}
+}
+
+// TestNewSamplerNilClock: a Sampler made without a clock reads the real time.
+func TestNewSamplerNilClock(t *testing.T) {
+	s := NewSampler(time.Minute, 10, nil)
+	if got := s.Sample("alice", nil); !got.Keep {
+		t.Fatalf("first event = %+v, want kept", got)
+	}
+	got := s.Sample("alice", nil)
+	if got.Keep || got.Held != 1 || got.Since.IsZero() {
+		t.Errorf("second event = %+v, want held since now", got)
+	}
+}
+
 // TestSamplerConcurrent: every event is either kept or counted, whatever the interleaving
 // (run with -race).
 func TestSamplerConcurrent(t *testing.T) {
