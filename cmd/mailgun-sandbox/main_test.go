@@ -7,7 +7,10 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -235,4 +238,150 @@ func getBody(t *testing.T, method, url, key string, wantStatus int) string {
 		t.Fatalf("%s %s: status = %d, want %d (%s)", method, url, res.StatusCode, wantStatus, b)
 	}
 	return strings.TrimSpace(string(b))
+}
+
+// TestParseFlagsRanges pins the edges of the flags' ranges and how the list flags are split:
+// a status from 400 to 599, no negative duration, -big-size from 0 to 5,000,000, and list
+// entries trimmed with empty ones skipped.
+func TestParseFlagsRanges(t *testing.T) {
+	tests := []struct {
+		name       string
+		args       []string
+		wantErr    string
+		wantBig    []string
+		wantRoutes []string
+	}{
+		{"status 400", []string{"-fault-rate", "1", "-fault-status", "400"}, "", nil, nil},
+		{"status 599", []string{"-fault-rate", "1", "-fault-status", "599"}, "", nil, nil},
+		{"status 399", []string{"-fault-rate", "1", "-fault-status", "399"}, "-fault-status 399", nil, nil},
+		{"status 600", []string{"-fault-rate", "1", "-fault-status", "600"}, "-fault-status 600", nil, nil},
+		{"negative latency", []string{"-latency", "-1s"}, "must not be negative", nil, nil},
+		{"negative retry-after", []string{"-fault-rate", "1", "-fault-status", "429", "-retry-after", "-1s"}, "must not be negative", nil, nil},
+		{"big size 0", []string{"-big-size", "0"}, "", nil, nil},
+		{"big size at the limit", []string{"-big-size", "5000000"}, "", nil, nil},
+		{"big size over the limit", []string{"-big-size", "5000001"}, "-big-size 5000001", nil, nil},
+		{"big domains trimmed, empty ones skipped", []string{"-big-domain", " a.example,,b.example ,"}, "", []string{"a.example", "b.example"}, nil},
+		{"routes trimmed", []string{"-fault-rate", "1", "-drop", "-fault-routes", "list, domains"}, "", nil, []string{"list", "domains"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := parseFlags(append([]string{"-key", "k"}, tt.args...), io.Discard)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("parseFlags = %v, want an error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("parseFlags = %v, want nil", err)
+			}
+			if got, want := c.bigDomains, tt.wantBig; !slices.Equal(got, want) {
+				t.Errorf("big domains = %q, want %q", got, want)
+			}
+			if got, want := c.faults.Routes, tt.wantRoutes; !slices.Equal(got, want) {
+				t.Errorf("routes = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestRunSaysWhatItServes: run's start-up lines name the big domains with their size and the
+// faults in force, and it says when it has stopped.
+func TestRunSaysWhatItServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-key", "k", "-seed=false", "-big-domain", "big.example", "-big-size", "3", "-latency", "5ms"}, pw)
+		pw.Close()
+		done <- err
+	}()
+	lines := bufio.NewReader(pr)
+	first, err := lines.ReadString('\n')
+	if err != nil || !strings.Contains(first, "listening on http://127.0.0.1:") {
+		t.Fatalf("first line %q (%v), want the listen URL", first, err)
+	}
+	cancel()
+	rest, _ := io.ReadAll(lines)
+	if err := <-done; err != nil {
+		t.Fatalf("run = %v, want nil after cancel", err)
+	}
+	for _, want := range []string{"big domains big.example with 3 generated logins each\n", "faults: {", "Latency:5ms", "mailgun sandbox stopped\n"} {
+		if !strings.Contains(string(rest), want) {
+			t.Errorf("output after the listen line lacks %q:\n%s", want, rest)
+		}
+	}
+}
+
+// TestRunShutdownEndsInjectedLatency: a call waiting out -latency when the sandbox is stopped
+// ends then, and run still stops cleanly (nil), not after the shutdown's grace period.
+func TestRunShutdownEndsInjectedLatency(t *testing.T) {
+	base, stop := startRun(t, "-addr", "127.0.0.1:0", "-key", "k", "-latency", "1m", "-control")
+	callDone := make(chan error, 1)
+	go func() {
+		req, _ := http.NewRequest("GET", base+"/v4/domains", nil)
+		req.SetBasicAuth("api", "k")
+		res, err := http.DefaultClient.Do(req)
+		if err == nil {
+			res.Body.Close()
+		}
+		callDone <- err
+	}()
+	// The control counts the call once it has arrived.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if getBody(t, "GET", base+"/_sandbox/stats", "k", 200) == `{"requests":1,"list_requests":0,"latency_ms":60000}` {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the call never arrived")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := stop(); err != nil {
+		t.Fatalf("run = %v, want nil: the call in its latency should end at shutdown", err)
+	}
+	<-callDone
+}
+
+// TestMainExitStatus: main exits 0 after -help and 2 with its error on stderr for a wrong flag.
+// Each runs in a child process: the test binary again, told by MAILGUN_SANDBOX_TEST_ARGS to
+// call main with those arguments.
+func TestMainExitStatus(t *testing.T) {
+	if args, ok := os.LookupEnv("MAILGUN_SANDBOX_TEST_ARGS"); ok {
+		os.Args = append([]string{"mailgun-sandbox"}, strings.Fields(args)...)
+		main()
+		return
+	}
+	for _, tt := range []struct {
+		args       string
+		code       int
+		stdout     string
+		stderrLine string
+	}{
+		{"-help", 0, "Usage:\n  go run ./cmd/mailgun-sandbox", ""},
+		{"-bogus", 2, "", "mailgun-sandbox: flag provided but not defined: -bogus\n"},
+		{"-key k -fault-rate 2", 2, "", "mailgun-sandbox: -fault-rate 2: must be between 0 and 1\n"},
+	} {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestMainExitStatus$")
+		cmd.Env = append(os.Environ(), "MAILGUN_SANDBOX_TEST_ARGS="+tt.args)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		code := 0
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if code != tt.code {
+			t.Errorf("mailgun-sandbox %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, code, tt.code, stdout.String(), stderr.String())
+		}
+		if tt.stdout != "" && !strings.Contains(stdout.String(), tt.stdout) {
+			t.Errorf("mailgun-sandbox %s: stdout %.300q lacks %q", tt.args, stdout.String(), tt.stdout)
+		}
+		if tt.stderrLine != "" && stderr.String() != tt.stderrLine {
+			t.Errorf("mailgun-sandbox %s: stderr %q, want %q", tt.args, stderr.String(), tt.stderrLine)
+		}
+	}
 }

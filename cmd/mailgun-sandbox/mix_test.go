@@ -163,6 +163,9 @@ func TestLoginsAndDomains(t *testing.T) {
 	}
 	var body loginsBody
 	getJSON(t, srv.URL+"/_sandbox/logins?domain=soak.example", &body)
+	if got, want := body.Domain, "soak.example"; got != want {
+		t.Errorf("domain = %q, want %q", got, want)
+	}
 	if got, want := body.Logins, []string{"postmaster@soak.example", "bob@soak.example"}; !slices.Equal(got, want) {
 		t.Fatalf("logins = %v, want %v", got, want)
 	}
@@ -226,5 +229,225 @@ func TestFaultMixDropAfterApplyOversizedBody(t *testing.T) {
 	srv.Close() // waits for the handler
 	if slices.Contains(s.Logins("mix.example"), "alice@mix.example") {
 		t.Fatal("an oversized create was applied from its truncated body")
+	}
+}
+
+// TestControlEndpoints pins each control endpoint's method, status and JSON type: a wrong method
+// is 405 and changes nothing, an unknown control path is 404, a bad domain name is 400.
+func TestControlEndpoints(t *testing.T) {
+	tests := []struct {
+		method, path string
+		wantStatus   int
+		wantType     string
+	}{
+		{http.MethodGet, "/_sandbox/stats", http.StatusOK, "application/json"},
+		{http.MethodPost, "/_sandbox/stats", http.StatusMethodNotAllowed, ""},
+		{http.MethodGet, "/_sandbox/latency?d=1s", http.StatusMethodNotAllowed, ""},
+		{http.MethodGet, "/_sandbox/faults", http.StatusOK, "application/json"},
+		{http.MethodPut, "/_sandbox/faults", http.StatusMethodNotAllowed, ""},
+		{http.MethodGet, "/_sandbox/logins?domain=mix.example", http.StatusOK, "application/json"},
+		{http.MethodPost, "/_sandbox/logins?domain=mix.example", http.StatusMethodNotAllowed, ""},
+		{http.MethodGet, "/_sandbox/domains?name=new.example", http.StatusMethodNotAllowed, ""},
+		{http.MethodPost, "/_sandbox/domains?name=", http.StatusBadRequest, ""},
+		{http.MethodGet, "/_sandbox/nope", http.StatusNotFound, ""},
+	}
+	srv, s := newControlServer(t)
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			res, err := call(t, tt.method, srv.URL+tt.path, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := res.StatusCode, tt.wantStatus; got != want {
+				t.Errorf("status = %d, want %d", got, want)
+			}
+			if got, want := res.Header.Get("Content-Type"), tt.wantType; want != "" && got != want {
+				t.Errorf("Content-Type = %q, want %q", got, want)
+			}
+		})
+	}
+	if got := s.CurrentFaults().Latency; got != 0 {
+		t.Errorf("latency = %v after a GET of /_sandbox/latency, want 0", got)
+	}
+	if s.Logins("new.example") != nil {
+		t.Error("a GET of /_sandbox/domains added the domain")
+	}
+}
+
+// TestControlNeedsTheAPIUser: the control endpoints need user "api" and the key, as the API
+// does, and a refusal asks for Basic auth.
+func TestControlNeedsTheAPIUser(t *testing.T) {
+	srv, _ := newControlServer(t)
+	for _, tt := range []struct{ name, user, pass string }{
+		{"another user with the key", "admin", "k"},
+		{"api with a wrong key", "api", "wrong"},
+		{"no credentials", "", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/_sandbox/stats", nil)
+			if tt.user != "" {
+				req.SetBasicAuth(tt.user, tt.pass)
+			}
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			if got, want := res.StatusCode, http.StatusUnauthorized; got != want {
+				t.Errorf("status = %d, want %d", got, want)
+			}
+			if got, want := res.Header.Get("Www-Authenticate"), `Basic realm="MG API"`; got != want {
+				t.Errorf("Www-Authenticate = %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestControlLatency: POST /_sandbox/latency takes 0s to 1m, and replaces only the latency: the
+// other faults in force stay.
+func TestControlLatency(t *testing.T) {
+	srv, s := newControlServer(t)
+	s.SetFaults(sandbox.Faults{Rate: 1, Status: http.StatusServiceUnavailable, Routes: []string{sandbox.RouteDomains}})
+	for _, tt := range []struct {
+		d          string
+		wantStatus int
+	}{
+		{"1m", http.StatusNoContent},
+		{"-1s", http.StatusBadRequest},
+		{"1m1s", http.StatusBadRequest},
+	} {
+		res, err := call(t, http.MethodPost, srv.URL+"/_sandbox/latency?d="+tt.d, "", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := res.StatusCode, tt.wantStatus; got != want {
+			t.Errorf("d=%s: status = %d, want %d", tt.d, got, want)
+		}
+	}
+	f := s.CurrentFaults()
+	if got, want := f.Latency, time.Minute; got != want {
+		t.Errorf("latency = %v, want %v", got, want)
+	}
+	if f.Rate != 1 || f.Status != http.StatusServiceUnavailable || !slices.Equal(f.Routes, []string{sandbox.RouteDomains}) {
+		t.Errorf("faults = %+v, want the 503 fault on domains kept", f)
+	}
+}
+
+// TestStatsCountsListCallsOnly: list_requests counts only GETs of a domain's credentials; every
+// other API call counts in requests alone.
+func TestStatsCountsListCallsOnly(t *testing.T) {
+	srv, _ := newControlServer(t)
+	form := url.Values{"login": {"bob"}}.Encode()
+	for _, c := range []struct{ method, path, body, contentType string }{
+		{http.MethodPost, "/v3/domains/mix.example/credentials", form, "application/x-www-form-urlencoded"},
+		{http.MethodGet, "/v3/domains/mix.example/credentials", "", ""},
+		{http.MethodGet, "/v3/domains/mix.example/credentials/bob@mix.example", "", ""},
+		{http.MethodDelete, "/v3/domains/mix.example/credentials", "", ""},
+	} {
+		if _, err := call(t, c.method, srv.URL+c.path, c.body, c.contentType); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got stats
+	getJSON(t, srv.URL+"/_sandbox/stats", &got)
+	if want := (stats{Requests: 4, ListRequests: 1}); got != want {
+		t.Errorf("stats = %+v, want %+v", got, want)
+	}
+}
+
+// TestFaultMixDefaults: a mix given only a rate uses every kind, a 1s Retry-After and a 500ms
+// slow latency, and GET /_sandbox/faults shows each in its own field.
+func TestFaultMixDefaults(t *testing.T) {
+	srv, _ := newControlServer(t)
+	setMix(t, srv.URL, `{"rate":0.25}`, http.StatusNoContent)
+	var got mixJSON
+	getJSON(t, srv.URL+"/_sandbox/faults", &got)
+	if got.Rate != 0.25 || !slices.Equal(got.Kinds, mixKinds()) || got.RetryAfter != "1s" || got.SlowLatency != "500ms" {
+		t.Errorf("mix = %+v, want rate 0.25, every kind, retry_after 1s, slow_latency 500ms", got)
+	}
+	setMix(t, srv.URL, `{"rate":1,"kinds":["429"]}`, http.StatusNoContent)
+	res, err := call(t, http.MethodGet, srv.URL+"/v4/domains", "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := res.Header.Get("Retry-After"), "1"; got != want {
+		t.Errorf("Retry-After = %q, want %q", got, want)
+	}
+}
+
+// TestFaultMixDurationLimits: retry_after and slow_latency may be 0s to 1m, both ends included.
+func TestFaultMixDurationLimits(t *testing.T) {
+	srv, _ := newControlServer(t)
+	for _, tt := range []struct {
+		body       string
+		wantStatus int
+	}{
+		{`{"rate":0.1,"retry_after":"1m","slow_latency":"0s"}`, http.StatusNoContent},
+		{`{"rate":0.1,"retry_after":"0s","slow_latency":"1m"}`, http.StatusNoContent},
+		{`{"rate":0.1,"retry_after":"-1s"}`, http.StatusBadRequest},
+		{`{"rate":0.1,"slow_latency":"-1ms"}`, http.StatusBadRequest},
+	} {
+		setMix(t, srv.URL, tt.body, tt.wantStatus)
+	}
+}
+
+// TestFaultMixBodyLimit: a mix body over 64 KiB is refused, even one that would parse.
+func TestFaultMixBodyLimit(t *testing.T) {
+	srv, _ := newControlServer(t)
+	body := `{"rate":0.1,"kinds":[` + strings.Repeat(`"500",`, maxMixBody/6) + `"500"]}`
+	setMix(t, srv.URL, body, http.StatusBadRequest)
+}
+
+// TestFaultMixPick: a call fails when its first draw is below the rate (not at it), and the
+// second draw picks the kind uniformly, the last one included.
+func TestFaultMixPick(t *testing.T) {
+	tests := []struct {
+		name  string
+		draws []float64
+		want  string
+	}{
+		{"draw at the rate", []float64{0.5}, ""},
+		{"first kind", []float64{0.49, 0}, kind500},
+		{"middle kind", []float64{0, 0.5}, kindDrop},
+		{"last kind", []float64{0, 0.99}, kindSlow},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			draws := tt.draws
+			m := &mixState{chance: func() float64 {
+				d := draws[0]
+				draws = draws[1:]
+				return d
+			}}
+			m.mix.Store(&faultMix{Rate: 0.5, Kinds: mixKinds()})
+			got, _ := m.pick()
+			if got != tt.want {
+				t.Errorf("pick = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFaultAnswersAsMailgun: an injected status answers in Mailgun's error shape, a JSON
+// {"message": …} that a client shows.
+func TestFaultAnswersAsMailgun(t *testing.T) {
+	srv, _ := newControlServer(t)
+	setMix(t, srv.URL, `{"rate":1,"kinds":["500"]}`, http.StatusNoContent)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v4/domains", nil)
+	req.SetBasicAuth("api", "k")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	if got, want := res.Header.Get("Content-Type"), "application/json"; got != want {
+		t.Errorf("Content-Type = %q, want %q", got, want)
+	}
+	var body map[string]string
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := body["message"], "Injected failure: Internal Server Error"; got != want {
+		t.Errorf("message = %q, want %q", got, want)
 	}
 }
