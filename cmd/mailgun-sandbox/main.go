@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"slices"
@@ -86,7 +87,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 		fmt.Fprint(out, usageHeader)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&c.addr, "addr", "127.0.0.1:8025", "address to listen on (host:port; port 0 picks a free one)")
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8025", "address to listen on: a loopback IP and a port (port 0 picks a free one)")
 	fs.StringVar(&c.key, "key", "", "the API key clients must send as the Basic auth password (required)")
 	fs.BoolVar(&c.seed, "seed", true, "load the deterministic demo data (-seed=false starts empty)")
 	fs.DurationVar(&c.faults.Latency, "latency", 0, "delay added to every matching call, e.g. 300ms")
@@ -108,6 +109,14 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	}
 	if c.key == "" {
 		return c, errors.New("-key is required, e.g. -key key-demo (see -help)")
+	}
+	// The sandbox is a fake for this machine's tests and tools: its control endpoints change
+	// what it answers, so it listens on a loopback IP only (a name such as localhost could
+	// resolve to another address, as the demo's rule says too).
+	if host, _, err := net.SplitHostPort(c.addr); err != nil {
+		return c, fmt.Errorf("-addr %q: want host:port, e.g. -addr 127.0.0.1:8025", c.addr)
+	} else if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return c, fmt.Errorf("-addr %q: the sandbox listens on a loopback IP only, e.g. -addr 127.0.0.1:8025", c.addr)
 	}
 	if !(c.faults.Rate >= 0 && c.faults.Rate <= 1) { // NaN too
 		return c, fmt.Errorf("-fault-rate %v: must be between 0 and 1", c.faults.Rate)
