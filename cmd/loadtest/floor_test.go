@@ -79,6 +79,20 @@ func TestFloorProxy(t *testing.T) {
 		}
 	}
 
+	// Only GET: the proxy is a reference for the page view, nothing else.
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, proxy.URL+"/d/big1.example?page=1&per_page=100", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST = %d, want 405", resp.StatusCode)
+	}
+
 	up.Close()
 	if code, _ := get(proxy.URL+"/d/big1.example?page=1&per_page=100", ""); code != http.StatusBadGateway {
 		t.Errorf("upstream down = %d, want 502", code)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ func TestIsMixed(t *testing.T) {
 		{[]string{"-mixed"}, true, nil},
 		{[]string{"-users", "3", "--mixed", "-duration", "5s"}, true, []string{"-users", "3", "-duration", "5s"}},
 		{[]string{"-mixed=true"}, true, nil},
+		{[]string{"--mixed=true", "-users", "3"}, true, []string{"-users", "3"}},
 	}
 	for _, tt := range tests {
 		got, rest := isMixed(tt.args)
@@ -98,6 +100,19 @@ func TestReconcile(t *testing.T) {
 			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "failed", 503, "a@soak.example")},
 			final:   []string{"a@soak.example"},
 			deleted: map[string]int{"a@soak.example": 303}, wantClient: 1},
+		{name: "created ok, then a retry with an unknown outcome",
+			trail:       []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("create", "unknown", 0, "a@soak.example")},
+			wantMissing: []string{"a@soak.example"}},
+		{name: "user told to slow down by Mailgun, trail says ok",
+			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example")},
+			final:   []string{"a@soak.example"},
+			created: map[string]int{"a@soak.example": 429}, wantClient: 1},
+		{name: "user shown an error after delete, trail says ok",
+			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "ok", 0, "a@soak.example")},
+			deleted: map[string]int{"a@soak.example": 503}, wantClient: 1},
+		{name: "user redirected after delete, trail says already gone",
+			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example"), rec("delete", "failed", 404, "a@soak.example")},
+			deleted: map[string]int{"a@soak.example": 303}},
 		{name: "user without an answer agrees with anything",
 			trail:   []auditRecord{rec("create", "ok", 0, "a@soak.example")},
 			final:   []string{"a@soak.example"},
@@ -134,8 +149,24 @@ func TestSoakChecks(t *testing.T) {
 	if !good.passed() {
 		t.Fatalf("good run failed: %+v", good.Checks)
 	}
+	// At the limits, and without faults asked for, the run still passes.
+	for i, f := range []func(*soakResult){
+		func(r *soakResult) { r.Settled.Goroutines = r.Before.Goroutines + goroutineSlack },
+		func(r *soakResult) { r.Settled.HeapAlloc = 1.5*r.Before.HeapAlloc + heapSlackBytes },
+		func(r *soakResult) { r.Options.faultRate, r.Injected = 0, nil },
+	} {
+		r := good
+		f(&r)
+		if r.Checks = r.checks(); !r.passed() {
+			t.Errorf("run %d at the limits failed: %+v", i, r.Checks)
+		}
+	}
 	bad := []func(*soakResult){
 		func(r *soakResult) { r.Five00 = []string{"GET / → 500"} },
+		func(r *soakResult) { r.Elapsed = r.Options.duration - 1 },
+		func(r *soakResult) { r.Consistency.DeletedOK = 0 },
+		func(r *soakResult) { r.Consistency.Unexpected = []string{"a@soak.example"} },
+		func(r *soakResult) { r.Consistency.Unmentioned = []string{"b@soak.example"} },
 		func(r *soakResult) { r.Settled.Goroutines = 200 },
 		func(r *soakResult) { r.Settled.HeapAlloc = 100 << 20 },
 		func(r *soakResult) { r.Consistency.Missing = []string{"a@soak.example"} },
@@ -150,6 +181,38 @@ func TestSoakChecks(t *testing.T) {
 		if r.passed() {
 			t.Errorf("bad run %d passed", i)
 		}
+	}
+	if (soakResult{}).passed() {
+		t.Error("a run without checks passed")
+	}
+}
+
+// TestReconcileCounts pins the counts the report's table and the "some changes went through"
+// check are made of: entries and outcomes in the trail, logins created and deleted ok, and how
+// many must exist, must be gone or may be either.
+func TestReconcileCounts(t *testing.T) {
+	trail := []auditRecord{
+		rec("create", "ok", 0, "a@soak.example"), rec("create", "unknown", 0, "b@soak.example"),
+		rec("create", "failed", 429, "c@soak.example"), rec("delete", "ok", 0, "a@soak.example"),
+		rec("create", "ok", 0, "d@soak.example"),
+	}
+	c := reconcile(trail, []string{"postmaster@soak.example"}, []string{"postmaster@soak.example", "d@soak.example", "b@soak.example"}, nil, nil)
+	got := [...]int{c.Entries, c.CreatedOK, c.DeletedOK, c.MustExist, c.MustBeGone, c.Either, c.Final}
+	if want := [...]int{5, 2, 1, 1, 2, 1, 2}; got != want {
+		t.Errorf("entries, created ok, deleted ok, must exist, must be gone, either, final = %v, want %v", got, want)
+	}
+	wantOutcomes := map[string]int{"create ok": 2, "create unknown": 1, "create failed": 1, "delete ok": 1}
+	if !maps.Equal(c.Outcomes, wantOutcomes) {
+		t.Errorf("outcomes = %v, want %v", c.Outcomes, wantOutcomes)
+	}
+}
+
+// TestSoakMarkdownEscapesPipes checks that a check's detail holding "|" (a first error's text)
+// stays in its cell of the markdown table.
+func TestSoakMarkdownEscapesPipes(t *testing.T) {
+	r := soakResult{Checks: []check{{Name: "every request answered", Detail: "1 requests without an answer; first: a | b"}}}
+	if md := r.markdown(); !strings.Contains(md, "| every request answered | **FAIL** | 1 requests without an answer; first: a \\| b |\n") {
+		t.Errorf("the check's row does not escape the pipe:\n%s", md)
 	}
 }
 
