@@ -876,6 +876,39 @@ func TestColdLinesAtTheBounds(t *testing.T) {
 	}
 }
 
+// TestColdLinesGapSign checks the latency lines' measured text: a page slower than the direct
+// list shows its gap with a plus sign, and one faster (the floor proxy or an uncompressed page
+// on a noisy run) with a minus sign alone, not "+-1ms".
+func TestColdLinesGapSign(t *testing.T) {
+	const lat = 50 * time.Millisecond
+	tests := []struct {
+		name           string
+		p50, p99       time.Duration
+		want50, want99 string
+	}{
+		{"slower", 53 * time.Millisecond, 62500 * time.Microsecond, "53ms vs 52ms (+1ms)", "62.5ms vs 60ms (+2.5ms)"},
+		{"faster", 51 * time.Millisecond, 59 * time.Millisecond, "51ms vs 52ms (-1ms)", "59ms vs 60ms (-1ms)"},
+		{"the same", 52 * time.Millisecond, 60 * time.Millisecond, "52ms vs 52ms (+0s)", "60ms vs 60ms (+0s)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := []measurement{
+				twoLevel(scDirect, lat, 1000, 52*time.Millisecond, 60*time.Millisecond),
+				twoLevel(scFloor, lat, 1000, tt.p50, tt.p99),
+			}
+			lines := coldLines(rows, scFloor, options{latency: lat, concurrency: 50, perPage: 100}, "cond")
+			if len(lines) != 2 {
+				t.Fatalf("%d lines, want p50 and p99", len(lines))
+			}
+			for i, want := range []string{tt.want50, tt.want99} {
+				if got := strings.TrimSuffix(strings.TrimSuffix(lines[i].Measured, ", within the bound"), ", outside the bound"); got != want {
+					t.Errorf("%q: Measured = %q, want %q", lines[i].Text, got, want)
+				}
+			}
+		})
+	}
+}
+
 // twoLevel builds a measurement of n requests in one second, the first half taking p50 and the
 // rest p99, so that its nearest-rank p50 and p99 are exactly those.
 func twoLevel(sc string, lat time.Duration, n int, p50, p99 time.Duration) measurement {

@@ -279,6 +279,14 @@ func round(d time.Duration) time.Duration {
 	return d.Round(100 * time.Microsecond)
 }
 
+// gap is how much slower (+) or faster (-) a latency is than the one it is compared with.
+func gap(d time.Duration) string {
+	if d < 0 {
+		return round(d).String()
+	}
+	return "+" + round(d).String()
+}
+
 // perThousand is the upstream list calls per 1,000 requests, "-" for the direct rows.
 func perThousand(m measurement) string {
 	if m.Scenario == scDirect || m.Res.Requests == 0 {

@@ -186,9 +186,9 @@ func coldLines(rows []measurement, sc string, o options, cond string) []budgetLi
 		dp50, cp50 := d.Res.Quantile(.5), c.Res.Quantile(.5)
 		dp99, cp99 := d.Res.Quantile(.99), c.Res.Quantile(.99)
 		add("p50: dashboard ≤ direct + 1 ms at "+cond,
-			fmt.Sprintf("%v vs %v (+%v)", round(cp50), round(dp50), round(cp50-dp50)), cp50 <= dp50+budgetP50Over)
+			fmt.Sprintf("%v vs %v (%s)", round(cp50), round(dp50), gap(cp50-dp50)), cp50 <= dp50+budgetP50Over)
 		add("p99: dashboard ≤ direct + 5 ms at "+cond,
-			fmt.Sprintf("%v vs %v (+%v)", round(cp99), round(dp99), round(cp99-dp99)), cp99 <= dp99+budgetP99Over)
+			fmt.Sprintf("%v vs %v (%s)", round(cp99), round(dp99), gap(cp99-dp99)), cp99 <= dp99+budgetP99Over)
 	}
 	d0, ok1 := find(rows, scDirect, 0)
 	c0, ok2 := find(rows, sc, 0)
