@@ -7,13 +7,13 @@ import (
 	"flag"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testmain"
 )
 
 // startRun runs the command in the background and returns its base URL and a stop function
@@ -354,8 +354,7 @@ func TestRunShutdownEndsInjectedLatency(t *testing.T) {
 // Each runs in a child process: the test binary again, told by MAILGUN_SANDBOX_TEST_ARGS to
 // call main with those arguments.
 func TestMainExitStatus(t *testing.T) {
-	if args, ok := os.LookupEnv("MAILGUN_SANDBOX_TEST_ARGS"); ok {
-		os.Args = append([]string{"mailgun-sandbox"}, strings.Fields(args)...)
+	if testmain.Child("mailgun-sandbox") {
 		main()
 		return
 	}
@@ -369,25 +368,15 @@ func TestMainExitStatus(t *testing.T) {
 		{"-bogus", 2, "", "mailgun-sandbox: flag provided but not defined: -bogus\n"},
 		{"-key k -fault-rate 2", 2, "", "mailgun-sandbox: -fault-rate 2: must be between 0 and 1\n"},
 	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMainExitStatus$")
-		cmd.Env = append(os.Environ(), "MAILGUN_SANDBOX_TEST_ARGS="+tt.args)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
+		got := testmain.Run(t, tt.args)
+		if got.Code != tt.code {
+			t.Errorf("mailgun-sandbox %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, got.Code, tt.code, got.Stdout, got.Stderr)
 		}
-		if code != tt.code {
-			t.Errorf("mailgun-sandbox %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, code, tt.code, stdout.String(), stderr.String())
+		if tt.stdout != "" && !strings.Contains(got.Stdout, tt.stdout) {
+			t.Errorf("mailgun-sandbox %s: stdout %.300q lacks %q", tt.args, got.Stdout, tt.stdout)
 		}
-		if tt.stdout != "" && !strings.Contains(stdout.String(), tt.stdout) {
-			t.Errorf("mailgun-sandbox %s: stdout %.300q lacks %q", tt.args, stdout.String(), tt.stdout)
-		}
-		if tt.stderrLine != "" && stderr.String() != tt.stderrLine {
-			t.Errorf("mailgun-sandbox %s: stderr %q, want %q", tt.args, stderr.String(), tt.stderrLine)
+		if tt.stderrLine != "" && got.Stderr != tt.stderrLine {
+			t.Errorf("mailgun-sandbox %s: stderr %q, want %q", tt.args, got.Stderr, tt.stderrLine)
 		}
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/config"
 	"github.com/smtpdesk/smtpdesk/internal/testlog"
+	"github.com/smtpdesk/smtpdesk/internal/testmain"
 	"github.com/smtpdesk/smtpdesk/internal/testpg"
 	"github.com/smtpdesk/smtpdesk/internal/testport"
 	"github.com/smtpdesk/smtpdesk/store"
@@ -917,8 +918,7 @@ func TestSessionsRevoke(t *testing.T) {
 // line on stderr for a wrong flag. Each runs in a child process: the test binary again, told by
 // SMTPDESK_TEST_MAIN to call main with SMTPDESK_TEST_ARGS.
 func TestMainExitStatus(t *testing.T) {
-	if os.Getenv("SMTPDESK_TEST_MAIN") == "1" {
-		os.Args = append([]string{"web"}, strings.Fields(os.Getenv("SMTPDESK_TEST_ARGS"))...)
+	if testmain.Child("web") {
 		main()
 		return
 	}
@@ -931,25 +931,15 @@ func TestMainExitStatus(t *testing.T) {
 		{"-help", 0, "Usage:\n  web -demo", ""},
 		{"-bogus", 1, "", "smtp-desk: flag provided but not defined: -bogus; see -help\n"},
 	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestMainExitStatus$")
-		cmd.Env = append(os.Environ(), "SMTPDESK_TEST_MAIN=1", "SMTPDESK_TEST_ARGS="+tt.args)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		code := 0
-		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
+		got := testmain.Run(t, tt.args)
+		if got.Code != tt.code {
+			t.Errorf("web %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, got.Code, tt.code, got.Stdout, got.Stderr)
 		}
-		if code != tt.code {
-			t.Errorf("web %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, code, tt.code, stdout.String(), stderr.String())
+		if tt.stdout != "" && !strings.Contains(got.Stdout, tt.stdout) {
+			t.Errorf("web %s: stdout %.300q lacks %q", tt.args, got.Stdout, tt.stdout)
 		}
-		if tt.stdout != "" && !strings.Contains(stdout.String(), tt.stdout) {
-			t.Errorf("web %s: stdout %.300q lacks %q", tt.args, stdout.String(), tt.stdout)
-		}
-		if tt.stderrLine != "" && stderr.String() != tt.stderrLine {
-			t.Errorf("web %s: stderr %q, want %q", tt.args, stderr.String(), tt.stderrLine)
+		if tt.stderrLine != "" && got.Stderr != tt.stderrLine {
+			t.Errorf("web %s: stderr %q, want %q", tt.args, got.Stderr, tt.stderrLine)
 		}
 	}
 }

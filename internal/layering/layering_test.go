@@ -51,6 +51,7 @@ var rules = map[string]rule{
 	"internal/testport":                  {},
 	"internal/testpg":                    {external: []string{"github.com/jackc/pgx/v5"}},
 	"internal/testsqlite":                {external: []string{"modernc.org/sqlite"}},
+	"internal/testmain":                  {},
 	"internal/secretscan":                {},
 	"internal/secretscan/cmd/secretscan": {own: []string{"internal/secretscan"}},
 	"internal/layering":                  {},
