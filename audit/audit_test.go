@@ -80,6 +80,9 @@ func TestClassify(t *testing.T) {
 		{"canceled", fmt.Errorf("call: %w", context.Canceled), OutcomeUnknown, 0, "request canceled"},
 		{"cut off by the shutdown", &mailgun.TransportError{Endpoint: "POST x", Err: ErrServerStopping}, OutcomeUnknown, 0, "cut off: the server was shutting down"},
 		{"other", errors.New("boom secret-ish detail"), OutcomeUnknown, 0, "unexpected error"},
+		// Without a refusal it is classified by the attempt it wraps.
+		{"outcome unknown without a refusal", &mailgun.OutcomeUnknownError{
+			Earlier: &mailgun.TransportError{Endpoint: "DELETE x", Err: errors.New("EOF")}}, OutcomeUnknown, 0, "no answer from Mailgun (connection failed or dropped)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -93,10 +96,15 @@ func TestClassify(t *testing.T) {
 		})
 	}
 	t.Run("long message truncated", func(t *testing.T) {
-		_, _, msg := Classify(&mailgun.Error{StatusCode: 400, Message: long})
-		// The cut falls inside an "é" (500-3 bytes is odd): it must move back to the rune's start.
-		if len(msg) > MaxMessageLen || !utf8.ValidString(msg) || !strings.HasSuffix(msg, "…") || !strings.HasPrefix(long, strings.TrimSuffix(msg, "…")) {
-			t.Errorf("truncated message len %d: %q", len(msg), msg)
+		for _, err := range []error{
+			&mailgun.Error{StatusCode: 400, Message: long},
+			&mailgun.OutcomeUnknownError{Earlier: &mailgun.Error{StatusCode: 503}, Refusal: &mailgun.Error{StatusCode: 401, Message: long}},
+		} {
+			_, _, msg := Classify(err)
+			// The cut falls inside an "é" (500-3 bytes is odd): it must move back to the rune's start.
+			if len(msg) > MaxMessageLen || !utf8.ValidString(msg) || !strings.HasSuffix(msg, "…") || !strings.HasPrefix(long, strings.TrimSuffix(msg, "…")) {
+				t.Errorf("%T: truncated message len %d: %q", err, len(msg), msg)
+			}
 		}
 	})
 }
@@ -247,6 +255,8 @@ func TestBeginRecordsDetail(t *testing.T) {
 		{"no answer", "", false, &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time", OutcomeUnknown},
 		// NotDone says what an answered change made; it does not turn a lost answer into failed.
 		{"no answer, not done", "", true, &mailgun.TransportError{Method: "POST", Err: context.DeadlineExceeded}, "no answer from Mailgun in time", OutcomeUnknown},
+		// A note is bounded as Mailgun's messages are.
+		{"ok with a long note", strings.Repeat("n", 600), false, nil, strings.Repeat("n", MaxMessageLen-len("…")) + "…", OutcomeOK},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			db := openDB(t)
@@ -449,8 +459,8 @@ func TestCloseGivesUpLateCompletions(t *testing.T) {
 	f.mu.Lock()
 	n := f.completes
 	f.mu.Unlock()
-	if !strings.Contains(logs.String(), "stays pending") {
-		t.Errorf("log after Close = %q; want the given-up completion logged", logs.String())
+	if got := logs.String(); !strings.Contains(got, "stays pending") || strings.Contains(got, "written late") {
+		t.Errorf("log after Close = %q; want the given-up completion logged, and not as written", got)
 	}
 	if err := begin().Complete(context.Background(), nil); err == nil || IsLate(err) {
 		t.Errorf("Complete after Close = %v; want the write's error, not tried again late", err)
@@ -632,17 +642,35 @@ func onePendingCompletes(t *testing.T, db *store.DB, p *Pending) {
 }
 
 type fakeAppender struct {
-	mu          sync.Mutex
-	entries     []store.AuditEntry
-	completeErr error
+	mu      sync.Mutex
+	entries []store.AuditEntry
+	// appendErrs, when set, are AppendAudit's answers in turn (a nil one writes the entry), then
+	// appendErr's (nil: it writes); appendDeadlines are its calls' deadlines (zero for none).
+	appendErrs      []error
+	appendErr       error
+	appendDeadlines []time.Time
+	completeErr     error
+	// onComplete, when set, answers CompleteAudit, ahead of completeErrs and completeErr.
+	onComplete func(ctx context.Context) error
 	// completeErrs, when set, are CompleteAudit's answers in turn (then completeErr's).
 	completeErrs []error
 	completes    int
 }
 
-func (f *fakeAppender) AppendAudit(_ context.Context, e store.AuditEntry) (int64, error) {
+func (f *fakeAppender) AppendAudit(ctx context.Context, e store.AuditEntry) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	d, _ := ctx.Deadline()
+	f.appendDeadlines = append(f.appendDeadlines, d)
+	if len(f.appendErrs) > 0 {
+		err := f.appendErrs[0]
+		f.appendErrs = f.appendErrs[1:]
+		if err != nil {
+			return 0, err
+		}
+	} else if f.appendErr != nil {
+		return 0, f.appendErr
+	}
 	f.entries = append(f.entries, e)
 	return int64(len(f.entries)), nil
 }
@@ -651,10 +679,13 @@ func (f *fakeAppender) AppendAuditAgain(ctx context.Context, e store.AuditEntry,
 	return f.AppendAudit(ctx, e)
 }
 
-func (f *fakeAppender) CompleteAudit(context.Context, int64, string, int, string, time.Time) error {
+func (f *fakeAppender) CompleteAudit(ctx context.Context, _ int64, _ string, _ int, _ string, _ time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.completes++
+	if f.onComplete != nil {
+		return f.onComplete(ctx)
+	}
 	if len(f.completeErrs) > 0 {
 		err := f.completeErrs[0]
 		f.completeErrs = f.completeErrs[1:]
@@ -697,6 +728,8 @@ func TestCompleteAfterALostAnswer(t *testing.T) {
 	}
 }
 
+// TestCompleteReportsWriteFailure: a completion the database refused (not one it did not answer)
+// is reported as the write's error, once: it is neither tried again nor handed to the late writes.
 func TestCompleteReportsWriteFailure(t *testing.T) {
 	f := &fakeAppender{completeErr: errors.New("disk full")}
 	rec := NewRecorder(f, nil)
@@ -704,8 +737,14 @@ func TestCompleteReportsWriteFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Complete(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "disk full") {
-		t.Errorf("Complete = %v, want the write error", err)
+	if err := p.Complete(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "disk full") || IsLate(err) {
+		t.Errorf("Complete = %v, want the write error, not tried again late", err)
+	}
+	rec.Close(context.Background())
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if got, want := f.completes, 1; got != want {
+		t.Errorf("CompleteAudit called %d times, want %d", got, want)
 	}
 }
 
@@ -928,5 +967,274 @@ func TestNoPasswordInDatabase(t *testing.T) {
 		if strings.Contains(string(b), password) || strings.Contains(string(b), key) {
 			t.Errorf("%s contains the password or API key", filepath.Base(f))
 		}
+	}
+}
+
+// TestTruncate: a text of at most n bytes is kept whole; a longer one is cut to at most n bytes,
+// on a rune boundary, without the spaces before the cut, and marked.
+func TestTruncate(t *testing.T) {
+	for _, tt := range []struct {
+		s    string
+		n    int
+		want string
+	}{
+		{"abcdefghij", 10, "abcdefghij"},
+		{"abcdefghijk", 10, "abcdefg…"},
+		{"abcd   efgh", 10, "abcd…"},
+		{"aéééé", 7, "aé…"}, // the cut at byte 4 falls inside the second "é"
+	} {
+		if got := truncate(tt.s, tt.n); got != tt.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tt.s, tt.n, got, tt.want)
+		}
+	}
+}
+
+// TestPause: each wait doubles the next, up to the most; a context that has ended stops the wait
+// at once, and no write is tried again.
+func TestPause(t *testing.T) {
+	wait := time.Nanosecond
+	var got []time.Duration
+	for range 3 {
+		if !pause(context.Background(), &wait, 3*time.Nanosecond) {
+			t.Fatalf("pause on a live context = false, want true")
+		}
+		got = append(got, wait)
+	}
+	if want := []time.Duration{2, 3, 3}; !slices.Equal(got, want) {
+		t.Errorf("waits = %v, want %v", got, want)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	wait = time.Hour
+	if pause(ctx, &wait, time.Hour) {
+		t.Errorf("pause on an ended context = true, want false")
+	}
+}
+
+// TestEventRecordsEveryField: an entry names the actor (issuer, subject, email, name), the
+// request (id, client IP, user agent) and the logins, and bounds the user agent and the detail.
+func TestEventRecordsEveryField(t *testing.T) {
+	db := openDB(t)
+	rec := NewRecorder(db, newClock().Now)
+	m := Meta{RequestID: "req-7", ClientIP: "198.51.100.9", UserAgent: strings.Repeat("u", 2*MaxMessageLen)}
+	detail := strings.Repeat("d", 3*MaxMessageLen)
+	logins := []string{"a@example.com", "b@example.com"}
+	if err := rec.Event(context.Background(), alice, m, ActionCredentialDelete, OutcomeFailed, "example.com", detail, logins...); err != nil {
+		t.Fatalf("Event: %v", err)
+	}
+	e := onlyEntry(t, db)
+	got := []string{e.ActorIssuer, e.ActorSubject, e.ActorEmail, e.ActorName, e.RequestID, e.ClientIP}
+	want := []string{alice.Issuer, alice.Subject, alice.Email, alice.Name, m.RequestID, m.ClientIP}
+	if !slices.Equal(got, want) {
+		t.Errorf("actor and request = %q, want %q", got, want)
+	}
+	if want := strings.Repeat("u", MaxMessageLen-len("…")) + "…"; e.UserAgent != want {
+		t.Errorf("user agent = %q (%d bytes), want %d bytes cut and marked", e.UserAgent, len(e.UserAgent), MaxMessageLen)
+	}
+	if want := strings.Repeat("d", 2*MaxMessageLen-len("…")) + "…"; e.Detail != want {
+		t.Errorf("detail has %d bytes, want %d cut and marked", len(e.Detail), 2*MaxMessageLen)
+	}
+	if !slices.Equal(e.Logins, logins) {
+		t.Errorf("logins = %q, want %q", e.Logins, logins)
+	}
+}
+
+// TestLateCompletionAfterALostAnswer: a late write that finds the entry completed was preceded
+// by an attempt whose answer the database did not give, which wrote it: the late write succeeds
+// and logs it. It has lateRetry to do so.
+func TestLateCompletionAfterALostAnswer(t *testing.T) {
+	unavailable := fmt.Errorf("store: complete audit: %w", store.ErrUnavailable)
+	already := fmt.Errorf("store: complete audit: %w", store.ErrAlreadyCompleted)
+	var lateDeadline time.Time
+	f := &fakeAppender{onComplete: func(ctx context.Context) error {
+		// Complete's own attempts have rec.completeTimeout; the late ones far longer.
+		if d, ok := ctx.Deadline(); ok && time.Until(d) > time.Minute {
+			lateDeadline = d
+			return already
+		}
+		return unavailable
+	}}
+	var logs testlog.Buffer
+	rec := NewRecorder(f, nil)
+	rec.completeTimeout = 50 * time.Millisecond
+	rec.SetLogger(slog.New(slog.NewTextHandler(&logs, nil)))
+	p, err := rec.Begin(context.Background(), alice, meta, ActionCredentialReset, "d.example", "", []string{"x@d.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if err := p.Complete(context.Background(), nil); !IsLate(err) {
+		t.Fatalf("Complete = %v, want a LateError", err)
+	}
+	rec.Close(context.Background())
+	if got := logs.String(); !strings.Contains(got, "written late") || strings.Contains(got, "level=ERROR") {
+		t.Errorf("log = %q; want the completion logged as written late, and no error", got)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if lateDeadline.Sub(before) < lateRetry {
+		t.Errorf("the late write's deadline is %v after Complete began, want at least %v", lateDeadline.Sub(before), lateRetry)
+	}
+}
+
+// TestAppendRetriesOnlyWhileUnavailable: an entry the database refused (not one it did not
+// answer) is not written again, and Begin refuses the action with that error; one it did not
+// answer is written once it answers, the first attempt with the caller's context, the next ones
+// ending eventRetry after the first began.
+func TestAppendRetriesOnlyWhileUnavailable(t *testing.T) {
+	refused := errors.New("store: append audit: disk full")
+	unavailable := fmt.Errorf("store: append audit: %w", store.ErrUnavailable)
+	for _, tt := range []struct {
+		name        string
+		errs        []error
+		wantErr     error
+		wantAppends int
+	}{
+		{"refused", []error{refused}, refused, 1},
+		{"not answered, then written", []error{unavailable, nil}, nil, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeAppender{appendErrs: tt.errs}
+			before := time.Now()
+			p, err := NewRecorder(f, nil).Begin(context.Background(), alice, meta, ActionCredentialReset, "d.example", "", []string{"x@d.example"})
+			after := time.Now()
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (p != nil) {
+				t.Errorf("Begin = %v, %v; want %v", p, err, tt.wantErr)
+			}
+			if len(f.appendDeadlines) != tt.wantAppends {
+				t.Fatalf("AppendAudit called %d times, want %d", len(f.appendDeadlines), tt.wantAppends)
+			}
+			if d := f.appendDeadlines[0]; !d.IsZero() {
+				t.Errorf("the first attempt's deadline = %v, want the caller's context's (none)", d)
+			}
+			for _, d := range f.appendDeadlines[1:] {
+				if d.Before(before.Add(eventRetry)) || d.After(after.Add(eventRetry)) {
+					t.Errorf("a later attempt's deadline = %v, want eventRetry after the first attempt (%v to %v)", d, before.Add(eventRetry), after.Add(eventRetry))
+				}
+			}
+		})
+	}
+}
+
+// TestEventGivesUpWhenTheDatabaseStaysDown: an event is written again while the database does not
+// answer, until eventRetry after the first attempt, though its write does not end with the
+// request's context: then it reports the outage.
+func TestEventGivesUpWhenTheDatabaseStaysDown(t *testing.T) {
+	f := &fakeAppender{appendErr: fmt.Errorf("store: append audit: %w", store.ErrUnavailable)}
+	err := NewRecorder(f, nil).Event(context.Background(), alice, meta, ActionSignIn, OutcomeOK, "", "")
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Errorf("Event with the database down = %v, want store.ErrUnavailable", err)
+	}
+	if len(f.appendDeadlines) < 2 || len(f.entries) != 0 {
+		t.Errorf("AppendAudit called %d times, %d entries written; want it tried again, nothing written", len(f.appendDeadlines), len(f.entries))
+	}
+}
+
+// TestRetainOnce: what a retention run returns and records (an ok or failed entry, named for the
+// retention job, counting the entries deleted, its cutoff in UTC), for each way a run ends; an
+// entry it could not record fails a run that deleted, not one that failed already.
+func TestRetainOnce(t *testing.T) {
+	locked := errors.New("store: delete audit before: database is locked")
+	stopped := fmt.Errorf("store: delete audit before: %w", context.Canceled)
+	diskFull := errors.New("store: append audit: disk full")
+	const cutoff = "2026-03-01T08:00:00Z" // the clock's 11:00 at UTC+2, less the hour kept
+	for _, tt := range []struct {
+		name      string
+		ended     bool  // ctx ended (SMTP Desk stopping) during the run
+		n         int64 // entries deleted
+		delErr    error
+		appendErr error
+		noRec     bool
+		wantErr   error  // matched with errors.Is; nil for none
+		wantEntry string // outcome and detail; "" for no entry
+	}{
+		{name: "deleted some", n: 3, wantEntry: "ok deleted 3 entries older than " + cutoff},
+		{name: "nothing to delete"},
+		{name: "failed at once", delErr: locked, wantErr: locked,
+			wantEntry: "failed deleting entries older than " + cutoff + " failed"},
+		{name: "failed after a batch", n: 2, delErr: locked, wantErr: locked,
+			wantEntry: "failed deleted 2 entries older than " + cutoff + ", then failed; the next run deletes the rest"},
+		{name: "stopped at once", ended: true, delErr: stopped, wantErr: context.Canceled},
+		{name: "stopped after a batch", ended: true, n: 4, delErr: stopped, wantErr: context.Canceled,
+			wantEntry: "ok deleted 4 entries older than " + cutoff + ", then stopped as SMTP Desk was stopping; the next run deletes the rest"},
+		{name: "deleted, not recorded", n: 3, appendErr: diskFull, wantErr: diskFull},
+		{name: "failed, not recorded", delErr: locked, appendErr: diskFull, wantErr: locked},
+		{name: "no recorder", n: 3, noRec: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := testclock.New(time.Date(2026, 3, 1, 11, 0, 0, 0, time.FixedZone("UTC+2", 2*60*60)))
+			f := &fakeAppender{appendErr: tt.appendErr}
+			rec := NewRecorder(f, clk.Now)
+			if tt.noRec {
+				rec = nil
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.ended {
+				cancel()
+			}
+			n, err := RetainOnce(ctx, &fakeRetainer{calls: make(chan time.Time, 1), n: tt.n, err: tt.delErr}, time.Hour, clk.Now, rec)
+			if n != tt.n || !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Errorf("RetainOnce = %d, %v; want %d, %v", n, err, tt.n, tt.wantErr)
+			}
+			var got []string
+			for _, e := range f.entries {
+				got = append(got, e.Outcome+" "+e.Detail)
+				if e.Action != ActionRetention || e.ActorIssuer != "smtpdesk" || e.ActorSubject != "retention" || e.ActorName != "retention job" {
+					t.Errorf("entry %+v; want a retention entry by the retention job", e)
+				}
+			}
+			var want []string
+			if tt.wantEntry != "" {
+				want = []string{tt.wantEntry}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("recorded %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestRunRetentionDefaults: an interval of 0 means hourly and a nil clock time.Now; a nil logger
+// and recorder are allowed.
+func TestRunRetentionDefaults(t *testing.T) {
+	r := &fakeRetainer{calls: make(chan time.Time, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // one run, then it returns
+	before := time.Now()
+	RunRetention(ctx, r, time.Hour, 0, nil, nil, nil)
+	after := time.Now()
+	if len(r.calls) != 1 {
+		t.Fatalf("DeleteAuditBefore called %d times, want 1", len(r.calls))
+	}
+	if got := <-r.calls; got.Before(before.Add(-time.Hour)) || got.After(after.Add(-time.Hour)) {
+		t.Errorf("cutoff = %v, want an hour before the run (between %v and %v)", got, before.Add(-time.Hour), after.Add(-time.Hour))
+	}
+}
+
+// TestRunRetentionLogsAFailure: a run the database refused is logged as an error, and retried at
+// the next interval (one that ctx ended is not an error: TestRunRetention).
+func TestRunRetentionLogsAFailure(t *testing.T) {
+	r := &fakeRetainer{calls: make(chan time.Time), err: errors.New("store: delete audit before: database is locked")}
+	var logs testlog.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		RunRetention(ctx, r, time.Hour, time.Millisecond, nil, nil, slog.New(slog.NewTextHandler(&logs, nil)))
+		close(done)
+	}()
+	// The second run begins after the first one's outcome was logged.
+	<-r.calls
+	<-r.calls
+	cancel()
+	for stopped := false; !stopped; {
+		select {
+		case <-r.calls:
+		case <-done:
+			stopped = true
+		}
+	}
+	if got := logs.String(); !strings.Contains(got, `level=ERROR msg="audit retention failed"`) {
+		t.Errorf("log = %q; want the failed run logged as an error", got)
 	}
 }
