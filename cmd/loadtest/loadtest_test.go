@@ -1123,9 +1123,7 @@ func TestProcStatusFile(t *testing.T) {
 // (fields 14 and 15), counted after the last ")" since the command name may hold ") " itself, in
 // USER_HZ ticks of 10 ms; a short line or a field that is not a number is an error.
 func TestProcCPUFields(t *testing.T) {
-	dir := t.TempDir()
-	// procCPU reads /proc/<pid>/stat: a pid of ../<dir> makes that the fixture in dir.
-	pid := ".." + dir
+	stat := filepath.Join(t.TempDir(), "stat")
 	for _, tt := range []struct {
 		name, stat string
 		want       time.Duration
@@ -1136,12 +1134,12 @@ func TestProcCPUFields(t *testing.T) {
 		{"stime not a number", "4242 (web) S 1 2 3 4 5 6 7 8 9 10 250 x 11 12 20 0 1 0\n", 0, true},
 		{"no command name", "4242 web S 1 2 3\n", 0, true},
 	} {
-		if err := os.WriteFile(filepath.Join(dir, "stat"), []byte(tt.stat), 0o644); err != nil {
+		if err := os.WriteFile(stat, []byte(tt.stat), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		got, err := procCPU(pid)
+		got, err := procCPUFile(stat)
 		if (err != nil) != tt.wantErr || got != tt.want {
-			t.Errorf("%s: procCPU = %v, %v; want %v, error %v", tt.name, got, err, tt.want, tt.wantErr)
+			t.Errorf("%s: procCPUFile = %v, %v; want %v, error %v", tt.name, got, err, tt.want, tt.wantErr)
 		}
 	}
 }

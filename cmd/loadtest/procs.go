@@ -201,7 +201,12 @@ const clockTicks = 100
 
 // procCPU returns the user+system CPU time the process has used ("self" for this one).
 func procCPU(pid string) (time.Duration, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	return procCPUFile("/proc/" + pid + "/stat")
+}
+
+// procCPUFile returns the user+system CPU time in a /proc/<pid>/stat file.
+func procCPUFile(path string) (time.Duration, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0, fmt.Errorf("proc stat: %w", err)
 	}
