@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/smtpdesk/smtpdesk/internal/secretscan"
@@ -188,30 +189,57 @@ func readSecrets(name string) ([]secret, error) {
 }
 
 // forms returns the distinct ways a secret may be written down: as is, URL-escaped (query and
-// path), JSON-escaped, and in the four base64 encodings.
+// path), JSON-escaped (by encoding/json, and as log/slog writes it, without HTML escapes),
+// Go-quoted (slog's text handler), and in base64 and base64url wherever it starts in the encoded
+// bytes (see base64Forms).
 func forms(v string) [][2]string {
 	js, _ := json.Marshal(v)
+	var slogJSON strings.Builder
+	enc := json.NewEncoder(&slogJSON)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // a string always encodes
+	sj := strings.TrimSuffix(slogJSON.String(), "\n")
+	q := strconv.Quote(v)
 	cands := [][2]string{
 		{"raw", v},
 		{"URL-escaped", url.QueryEscape(v)},
 		{"path-escaped", url.PathEscape(v)},
 		{"JSON-escaped", string(js[1 : len(js)-1])},
-		{"base64", base64.StdEncoding.EncodeToString([]byte(v))},
-		{"base64url", base64.URLEncoding.EncodeToString([]byte(v))},
-		{"raw base64", base64.RawStdEncoding.EncodeToString([]byte(v))},
-		{"raw base64url", base64.RawURLEncoding.EncodeToString([]byte(v))},
+		{"JSON-escaped as slog writes it", sj[1 : len(sj)-1]},
+		{"Go-quoted", q[1 : len(q)-1]},
 	}
+	cands = append(cands, base64Forms("base64", base64.RawStdEncoding, v)...)
+	cands = append(cands, base64Forms("base64url", base64.RawURLEncoding, v)...)
 	var out [][2]string
 	seen := map[string]bool{}
 	for _, c := range cands {
-		// A padded base64 form also contains its unpadded prefix; search the shorter one only.
-		if strings.Contains(c[0], "base64") {
-			c[1] = strings.TrimRight(c[1], "=")
-		}
 		if !seen[c[1]] {
 			seen[c[1]] = true
 			out = append(out, c)
 		}
+	}
+	return out
+}
+
+// base64Forms returns the characters that encode v in enc whatever comes before and after it:
+// one form for each of the three places v can start in the encoded bytes (after a multiple of
+// three bytes, or one or two bytes more, as the Mailgun key does in the Basic auth header's
+// base64 of "api:" + key). The characters that also hold bits of the bytes before or after v
+// are left out: two after one byte, three after two, and the last one when v does not end on a
+// three-byte boundary. A padded encoding's '=' comes after the last character, so the unpadded
+// form is found in it too.
+func base64Forms(name string, enc *base64.Encoding, v string) [][2]string {
+	var out [][2]string
+	for shift, drop := range []int{0, 2, 3} {
+		e := enc.EncodeToString(append(make([]byte, shift), v...))[drop:]
+		if (shift+len(v))%3 != 0 {
+			e = e[:len(e)-1]
+		}
+		label := name
+		if shift > 0 {
+			label = fmt.Sprintf("%s, %d byte%s into a 3-byte group", name, shift, map[bool]string{true: "s"}[shift > 1])
+		}
+		out = append(out, [2]string{label, e})
 	}
 	return out
 }

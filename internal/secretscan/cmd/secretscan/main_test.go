@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/base64"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -90,5 +91,35 @@ func TestRunBadSecretsFile(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if got := run([]string{dir}, &out, &errOut); got != 2 {
 		t.Errorf("malformed secrets file: exit %d, want 2", got)
+	}
+}
+
+// TestRunFindsEmbeddedBase64AndSlogEscapes checks that a secret inside a longer base64 text (the
+// Mailgun key in "Authorization: Basic base64(api:key)", or followed by more bytes) and a secret
+// as log/slog writes it (its JSON and text handlers leave <, > and & as they are) are leaks.
+func TestRunFindsEmbeddedBase64AndSlogEscapes(t *testing.T) {
+	const key = "key-0123456789abcdef"
+	const given = `pa"ss<word>1`
+	var jsonLog, textLog bytes.Buffer
+	slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("request", "password", given)
+	slog.New(slog.NewTextHandler(&textLog, nil)).Info("request", "password", given)
+	tests := []struct{ name, body, want string }{
+		{"Basic auth header", "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte("api:"+key)),
+			"LEAK: a Mailgun API key (base64, 1 byte into a 3-byte group) in logs-1-T.log at offset 27"},
+		{"base64 of the key and more", base64.StdEncoding.EncodeToString([]byte(key + "~")),
+			"LEAK: a Mailgun API key (base64) in logs-1-T.log at offset 0"},
+		{"base64url of more and the key", base64.URLEncoding.EncodeToString([]byte("ab" + key)),
+			"LEAK: a Mailgun API key (base64, 2 bytes into a 3-byte group) in logs-1-T.log at offset 3"}, // the same characters in both alphabets
+		{"slog JSON handler", jsonLog.String(), "LEAK: a given password (JSON-escaped as slog writes it) in logs-1-T.log"},
+		{"slog text handler", textLog.String(), "LEAK: a given password (JSON-escaped as slog writes it) in logs-1-T.log"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := plant(t, "Mailgun API key\t"+key+"\ngiven password\t"+given+"\n", map[string]string{"logs-1-T.log": tt.body})
+			var out, errOut bytes.Buffer
+			if got := run([]string{dir}, &out, &errOut); got != 1 || !strings.Contains(out.String(), tt.want) {
+				t.Errorf("exit %d, want 1 with %q:\n%s%s", got, tt.want, out.String(), errOut.String())
+			}
+		})
 	}
 }
