@@ -158,7 +158,7 @@ if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 
 step "secret scan of the tests' logs and databases"
 set +e
-go run ./internal/secretscan/cmd/secretscan -min 1 "$SMTPDESK_SECRET_SCAN_DIR"
+go run ./internal/secretscan/cmd/secretscan -min 1 -min-files 1 "$SMTPDESK_SECRET_SCAN_DIR"
 scan_status=$?
 set -e
 if [ "$scan_status" -ne 0 ]; then

@@ -1,15 +1,17 @@
 // Command secretscan checks a secret-scan directory left by the test suite (see package
 // internal/secretscan): it reads every secret from the secrets-*.txt files and searches every
 // other file in the directory (log copies, database copies) for each secret's bytes, and for its
-// URL-escaped, JSON-escaped and base64 forms.
+// URL-escaped, JSON-escaped (as encoding/json and log/slog write it), Go-quoted, base64 and
+// base64url forms (the base64 ones wherever the secret starts in the encoded bytes).
 //
 // Usage:
 //
-//	go run ./internal/secretscan/cmd/secretscan [-min N] [-minlen N] DIR
+//	go run ./internal/secretscan/cmd/secretscan [-min N] [-min-files N] [-minlen N] DIR
 //
 // It prints "N secrets checked against M files: clean" and exits 0, or prints every hit (the
 // secret's kind and form, the file and the byte offset, never the secret) and exits 1. It exits 2
-// on a usage or I/O error, or when fewer than -min secrets were recorded.
+// on a usage or I/O error, or when fewer than -min secrets were recorded or fewer than -min-files
+// files kept: a scan of nothing must not pass as clean.
 package main
 
 import (
@@ -63,12 +65,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("secretscan", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	minSecrets := fl.Int("min", 0, "fail when fewer than this many secrets were recorded")
+	minFiles := fl.Int("min-files", 0, "fail when fewer than this many log or database files were kept")
 	minLen := fl.Int("minlen", prefixLen, "skip secrets shorter than this many bytes (at least 8)")
 	if err := fl.Parse(args); err != nil {
 		return 2
 	}
 	if fl.NArg() != 1 {
-		fmt.Fprintln(stderr, "usage: secretscan [-min N] [-minlen N] DIR")
+		fmt.Fprintln(stderr, "usage: secretscan [-min N] [-min-files N] [-minlen N] DIR")
 		return 2
 	}
 	if *minLen < prefixLen {
@@ -94,6 +97,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if len(scanned) < *minSecrets {
 		fmt.Fprintf(stderr, "secretscan: only %d secrets recorded in %s, want at least %d: are the tests recording them?\n", len(scanned), dir, *minSecrets)
+		return 2
+	}
+	if len(files) < *minFiles {
+		fmt.Fprintf(stderr, "secretscan: only %d log or database files kept in %s, want at least %d: are the tests keeping them?\n", len(files), dir, *minFiles)
 		return 2
 	}
 

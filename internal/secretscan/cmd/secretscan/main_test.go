@@ -86,6 +86,20 @@ func TestRunMinSecrets(t *testing.T) {
 	}
 }
 
+// TestRunMinFiles checks that -min-files fails a scan that kept fewer log or database files, so
+// that a suite whose copies stopped being kept is not reported clean, and counts those files only.
+func TestRunMinFiles(t *testing.T) {
+	dir := plant(t, "api key\tkey-0123456789abcdef\n", map[string]string{"logs-1-T.log": "nothing secret"})
+	var out, errOut bytes.Buffer
+	if got := run([]string{"-min-files", "2", dir}, &out, &errOut); got != 2 || !strings.Contains(errOut.String(), "only 1 log or database files kept") {
+		t.Errorf("-min-files 2 with one file: exit %d, want 2 naming the count (%s)", got, errOut.String())
+	}
+	errOut.Reset()
+	if got := run([]string{"-min-files", "1", dir}, &out, &errOut); got != 0 {
+		t.Errorf("-min-files 1 with one file: exit %d, want 0 (%s)", got, errOut.String())
+	}
+}
+
 func TestRunBadSecretsFile(t *testing.T) {
 	dir := plant(t, "no tab here\n", nil)
 	var out, errOut bytes.Buffer
