@@ -350,33 +350,16 @@ func TestRunShutdownEndsInjectedLatency(t *testing.T) {
 	<-callDone
 }
 
-// TestMainExitStatus: main exits 0 after -help and 2 with its error on stderr for a wrong flag.
-// Each runs in a child process: the test binary again, told by MAILGUN_SANDBOX_TEST_ARGS to
-// call main with those arguments.
+// TestMainExitStatus: main exits 0 after -help and 2 with its error on stderr for a wrong flag;
+// each runs in a child process (internal/testmain).
 func TestMainExitStatus(t *testing.T) {
 	if testmain.Child("mailgun-sandbox") {
 		main()
 		return
 	}
-	for _, tt := range []struct {
-		args       string
-		code       int
-		stdout     string
-		stderrLine string
-	}{
-		{"-help", 0, "Usage:\n  go run ./cmd/mailgun-sandbox", ""},
-		{"-bogus", 2, "", "mailgun-sandbox: flag provided but not defined: -bogus\n"},
-		{"-key k -fault-rate 2", 2, "", "mailgun-sandbox: -fault-rate 2: must be between 0 and 1\n"},
-	} {
-		got := testmain.Run(t, tt.args)
-		if got.Code != tt.code {
-			t.Errorf("mailgun-sandbox %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, got.Code, tt.code, got.Stdout, got.Stderr)
-		}
-		if tt.stdout != "" && !strings.Contains(got.Stdout, tt.stdout) {
-			t.Errorf("mailgun-sandbox %s: stdout %.300q lacks %q", tt.args, got.Stdout, tt.stdout)
-		}
-		if tt.stderrLine != "" && got.Stderr != tt.stderrLine {
-			t.Errorf("mailgun-sandbox %s: stderr %q, want %q", tt.args, got.Stderr, tt.stderrLine)
-		}
-	}
+	testmain.Check(t,
+		testmain.Want{Args: "-help", Code: 0, StdoutHas: "Usage:\n  go run ./cmd/mailgun-sandbox"},
+		testmain.Want{Args: "-bogus", Code: 2, Stderr: "mailgun-sandbox: flag provided but not defined: -bogus\n"},
+		testmain.Want{Args: "-key k -fault-rate 2", Code: 2, Stderr: "mailgun-sandbox: -fault-rate 2: must be between 0 and 1\n"},
+	)
 }

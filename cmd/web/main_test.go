@@ -915,33 +915,16 @@ func TestSessionsRevoke(t *testing.T) {
 }
 
 // TestMainExitStatus: main exits 0 after -help (the usage on stdout), and 1 with the error's one
-// line on stderr for a wrong flag. Each runs in a child process: the test binary again, told by
-// SMTPDESK_TEST_MAIN to call main with SMTPDESK_TEST_ARGS.
+// line on stderr for a wrong flag; each runs in a child process (internal/testmain).
 func TestMainExitStatus(t *testing.T) {
 	if testmain.Child("web") {
 		main()
 		return
 	}
-	for _, tt := range []struct {
-		args       string
-		code       int
-		stdout     string
-		stderrLine string
-	}{
-		{"-help", 0, "Usage:\n  web -demo", ""},
-		{"-bogus", 1, "", "smtp-desk: flag provided but not defined: -bogus; see -help\n"},
-	} {
-		got := testmain.Run(t, tt.args)
-		if got.Code != tt.code {
-			t.Errorf("web %s exited %d, want %d\nstdout %.300q\nstderr %q", tt.args, got.Code, tt.code, got.Stdout, got.Stderr)
-		}
-		if tt.stdout != "" && !strings.Contains(got.Stdout, tt.stdout) {
-			t.Errorf("web %s: stdout %.300q lacks %q", tt.args, got.Stdout, tt.stdout)
-		}
-		if tt.stderrLine != "" && got.Stderr != tt.stderrLine {
-			t.Errorf("web %s: stderr %q, want %q", tt.args, got.Stderr, tt.stderrLine)
-		}
-	}
+	testmain.Check(t,
+		testmain.Want{Args: "-help", Code: 0, StdoutHas: "Usage:\n  web -demo"},
+		testmain.Want{Args: "-bogus", Code: 1, Stderr: "smtp-desk: flag provided but not defined: -bogus; see -help\n"},
+	)
 }
 
 // TestSessionsRevokeUnrecordedFails: a revoke the audit trail refuses to record (here a trigger

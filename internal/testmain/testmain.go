@@ -9,8 +9,7 @@
 //			main()
 //			return
 //		}
-//		got := testmain.Run(t, "-help")
-//		...
+//		testmain.Check(t, testmain.Want{Args: "-help", Code: 0, StdoutHas: "Usage:"})
 //	}
 package testmain
 
@@ -45,7 +44,7 @@ type Result struct {
 // Run runs t's test function again in a child process of the test binary, where Child reports
 // true, with args (split at spaces) as main's arguments, and returns how it ended. A child that
 // could not be started fails the test.
-func Run(t *testing.T, args string) Result {
+func Run(t testing.TB, args string) Result {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$")
 	cmd.Env = append(os.Environ(), envArgs+"="+args)
@@ -59,4 +58,30 @@ func Run(t *testing.T, args string) Result {
 		t.Fatalf("run %s %s: %v", os.Args[0], args, err)
 	}
 	return r
+}
+
+// Want is what a test expects of main run with Args (split at spaces): its exit status, text its
+// standard output contains ("": not checked) and its whole standard error ("": not checked).
+type Want struct {
+	Args      string
+	Code      int
+	StdoutHas string
+	Stderr    string
+}
+
+// Check runs main with each Want's arguments, as Run does, and reports every difference.
+func Check(t testing.TB, wants ...Want) {
+	t.Helper()
+	for _, w := range wants {
+		got := Run(t, w.Args)
+		if got.Code != w.Code {
+			t.Errorf("main %s exited %d, want %d\nstdout %.300q\nstderr %q", w.Args, got.Code, w.Code, got.Stdout, got.Stderr)
+		}
+		if w.StdoutHas != "" && !strings.Contains(got.Stdout, w.StdoutHas) {
+			t.Errorf("main %s: stdout %.300q lacks %q", w.Args, got.Stdout, w.StdoutHas)
+		}
+		if w.Stderr != "" && got.Stderr != w.Stderr {
+			t.Errorf("main %s: stderr %q, want %q", w.Args, got.Stderr, w.Stderr)
+		}
+	}
 }

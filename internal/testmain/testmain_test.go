@@ -45,6 +45,49 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// errorRecorder is the test it embeds, with the errors reported to it kept instead.
+type errorRecorder struct {
+	*testing.T
+	errs []string
+}
+
+func (r *errorRecorder) Errorf(format string, args ...any) {
+	r.errs = append(r.errs, fmt.Sprintf(format, args...))
+}
+
+// TestCheck checks that Check reports nothing for a main that does what is wanted, and one
+// error for each of a wrong exit status, standard output and standard error.
+func TestCheck(t *testing.T) {
+	if Child("prog") {
+		fakeMain()
+		return
+	}
+	tests := []struct {
+		name     string
+		want     Want
+		wantErrs []string
+	}{
+		{"as wanted", Want{Args: "-x 3", Code: 2, StdoutHas: "-x|3", Stderr: "2\n"}, nil},
+		{"not checked", Want{Args: "a", Code: 1}, nil},
+		{"exit status", Want{Args: "a", Code: 0}, []string{"main a exited 1, want 0"}},
+		{"stdout", Want{Args: "a", Code: 1, StdoutHas: "b"}, []string{"stdout \"prog|a\\n\" lacks \"b\""}},
+		{"stderr", Want{Args: "a", Code: 1, Stderr: "2\n"}, []string{"stderr \"1\\n\", want \"2\\n\""}},
+	}
+	for _, tt := range tests {
+		r := &errorRecorder{T: t}
+		Check(r, tt.want)
+		if len(r.errs) != len(tt.wantErrs) {
+			t.Errorf("%s: Check reported %q, want %d errors", tt.name, r.errs, len(tt.wantErrs))
+			continue
+		}
+		for i, want := range tt.wantErrs {
+			if !strings.Contains(r.errs[i], want) {
+				t.Errorf("%s: error %q, want it to contain %q", tt.name, r.errs[i], want)
+			}
+		}
+	}
+}
+
 // TestChildOutsideRun checks that a test not started by Run is not taken for a child.
 func TestChildOutsideRun(t *testing.T) {
 	if _, ok := os.LookupEnv(envArgs); ok {
