@@ -16,6 +16,8 @@ func TestLoopbackJarKeepsSecureCookiesOnLoopback(t *testing.T) {
 		{"http://[::1]:8080/", true},
 		{"https://example.com/", true},
 		{"http://example.com/", false}, // a Secure cookie never goes over plain HTTP elsewhere
+		{"http://10.0.0.1:8080/", false},
+		{"http://localhost.example.com/", false},
 	}
 	for _, tt := range tests {
 		c, err := New(tt.base)
