@@ -107,3 +107,37 @@ func TestSubmitSendsTheCSRFToken(t *testing.T) {
 		t.Error("Submit from a page without a _csrf input returned no error")
 	}
 }
+
+// TestSignInFailsWhenNoSessionResults checks that a flow ending without a new session is an
+// error, with the page it ended on: the provider's Cancel lands on the app's 403 page with no
+// session, and a second sign-in refused there keeps the first session, which is not new.
+func TestSignInFailsWhenNoSessionResults(t *testing.T) {
+	d := startDemo(t)
+	c, err := New(d.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	p, err := c.SignIn(ctx, "cancel")
+	if !errors.Is(err, ErrNoSession) || p == nil || p.Status != http.StatusForbidden {
+		status := 0
+		if p != nil {
+			status = p.Status
+		}
+		t.Fatalf("SignIn(cancel) = status %d, %v; want ErrNoSession with the 403 page", status, err)
+	}
+	if _, err := c.SignIn(ctx, "admin"); err != nil {
+		t.Fatalf("SignIn(admin) = %v", err)
+	}
+	if _, err := c.SignIn(ctx, "cancel"); !errors.Is(err, ErrNoSession) {
+		t.Errorf("SignIn(cancel) with a session = %v, want ErrNoSession", err)
+	}
+}
+
+// TestSessionCookieNamesAreAuths keeps testflow's copies of the session cookie names equal to
+// auth's, which it cannot import.
+func TestSessionCookieNamesAreAuths(t *testing.T) {
+	if sessionCookie != auth.CookieName || insecureSessionCookie != auth.InsecureCookieName {
+		t.Errorf("testflow's session cookies %q and %q, auth's %q and %q", sessionCookie, insecureSessionCookie, auth.CookieName, auth.InsecureCookieName)
+	}
+}

@@ -236,7 +236,40 @@ func (c *Client) SignInNext(ctx context.Context, persona, next string) (*Page, e
 	if btn.Length() == 0 {
 		return nil, fmt.Errorf("%w: %q at %s (status %d)", ErrNoPersona, persona, p.URL, p.Status)
 	}
-	return c.press(ctx, p, btn)
+	before := c.sessionID(c.Base)
+	p, err = c.press(ctx, p, btn)
+	if err != nil {
+		return nil, err
+	}
+	// A sign-in makes a new session (SECURITY.md item 2) on the host it ends at (the base URL's,
+	// when it started at another name of the app): a flow that ends without one (the provider's
+	// cancel, a refused callback) is no sign-in, whatever page it shows.
+	after := c.sessionID(p.URL)
+	if after == "" || p.URL.Host == c.Base.Host && after == before {
+		return p, fmt.Errorf("%w: as %q, it ended at %s (status %d)", ErrNoSession, persona, p.URL, p.Status)
+	}
+	return p, nil
+}
+
+// ErrNoSession is returned, with the page the flow ended on, when a sign-in made no new session
+// (a caller that stops the flow early on purpose, before the callback, expects it).
+var ErrNoSession = errors.New("testflow: sign-in made no new session")
+
+// The app's session cookies: auth.CookieName over HTTPS and auth.InsecureCookieName in the
+// plain-HTTP loopback demo (testflow does not import auth).
+const (
+	sessionCookie         = "__Host-smtpdesk"
+	insecureSessionCookie = "smtpdesk"
+)
+
+// sessionID is the value of the app's session cookie the jar would send to u, "" when none.
+func (c *Client) sessionID(u *url.URL) string {
+	for _, ck := range c.HTTP.Jar.Cookies(u) {
+		if ck.Name == sessionCookie || ck.Name == insecureSessionCookie {
+			return ck.Value
+		}
+	}
+	return ""
 }
 
 // press submits the form btn belongs to, with btn's own name and value, as a browser would.
