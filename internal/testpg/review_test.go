@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/smtpdesk/smtpdesk/internal/testport"
 )
 
 // fakeTB stands in for the testing.TB a helper is given, so that a test can see the helper skip,
@@ -83,14 +84,6 @@ func newFake(t *testing.T) *fakeTB {
 	return f
 }
 
-// needServer skips t when the developer asked for PostgreSQL tests to be skipped.
-func needServer(t *testing.T) {
-	t.Helper()
-	if os.Getenv("SMTPDESK_SKIP_POSTGRES") == "1" {
-		t.Skip("SMTPDESK_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-	}
-}
-
 // openT opens dsn and closes it when t ends.
 func openT(t *testing.T, dsn string) *sql.DB {
 	t.Helper()
@@ -105,11 +98,7 @@ func openT(t *testing.T, dsn string) *sql.DB {
 // adminDB is the test server's database, without a schema of the test's own.
 func adminDB(t *testing.T) *sql.DB {
 	t.Helper()
-	base := os.Getenv("SMTPDESK_TEST_POSTGRES")
-	if base == "" {
-		base = DefaultURL
-	}
-	return openT(t, base)
+	return openT(t, serverURL())
 }
 
 // exists reports whether query (one $1) finds a row for name.
@@ -122,29 +111,16 @@ func exists(t *testing.T, db *sql.DB, query, name string) bool {
 	return n > 0
 }
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // TestSchemaSkipsOnlyOnRequest: SMTPDESK_SKIP_POSTGRES=1 skips, and nothing else does: "0" or
 // unset runs the test against the server rather than quietly skipping every PostgreSQL test.
 func TestSchemaSkipsOnlyOnRequest(t *testing.T) {
-	asked := os.Getenv("SMTPDESK_SKIP_POSTGRES") == "1"
 	for _, tc := range []struct {
 		skip        string
 		wantSkipped bool
 	}{{"1", true}, {"0", false}, {"", false}} {
 		t.Run("SMTPDESK_SKIP_POSTGRES="+tc.skip, func(t *testing.T) {
-			if asked && !tc.wantSkipped {
-				t.Skip("SMTPDESK_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
+			if !tc.wantSkipped {
+				skipOnRequest(t) // the developer's own request, before the row sets its own
 			}
 			t.Setenv("SMTPDESK_SKIP_POSTGRES", tc.skip)
 			f := newFake(t)
@@ -163,7 +139,10 @@ func TestSchemaSkipsOnlyOnRequest(t *testing.T) {
 // names, fails the test (never a skip) with how to start one or skip, and without the password.
 func TestSchemaReportsADownServer(t *testing.T) {
 	t.Setenv("SMTPDESK_SKIP_POSTGRES", "")
-	addr := closedPort(t)
+	addr, err := testport.Addr() // nothing listens there
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("SMTPDESK_TEST_POSTGRES", "postgres://postgres:hunter2secret@"+addr+"/test?sslmode=disable&connect_timeout=5")
 	f := newFake(t)
 	if f.run(func() { Schema(f) }) {
@@ -187,7 +166,7 @@ func TestSchemaReportsADownServer(t *testing.T) {
 // search_path selects, on the server SMTPDESK_TEST_POSTGRES names, and is dropped (with its
 // tables) when the test ends.
 func TestSchemaIsolatedAndDropped(t *testing.T) {
-	needServer(t)
+	skipOnRequest(t)
 	f := newFake(t)
 	var dsns [2]string
 	if !f.run(func() { dsns[0], dsns[1] = Schema(f), Schema(f) }) {
@@ -235,7 +214,7 @@ func TestSchemaIsolatedAndDropped(t *testing.T) {
 // TestDatabaseOwnAndDropped: Database gives a database of the test's own, made with the options
 // asked for, that the DSN selects, and drops it when the test ends.
 func TestDatabaseOwnAndDropped(t *testing.T) {
-	needServer(t)
+	skipOnRequest(t)
 	f := newFake(t)
 	var dsn string
 	if !f.run(func() { dsn = Database(f, "ENCODING 'SQL_ASCII' TEMPLATE template0") }) {
@@ -266,7 +245,7 @@ func TestDatabaseOwnAndDropped(t *testing.T) {
 // ReadWriteRole also inserts (a serial column's sequence included), updates and deletes, and
 // neither creates a table. Both roles are dropped when the test ends.
 func TestRolesGrantWhatTheySay(t *testing.T) {
-	needServer(t)
+	skipOnRequest(t)
 	f := newFake(t)
 	var owner, ro, rw string
 	if !f.run(func() {
@@ -321,7 +300,7 @@ func TestRolesGrantWhatTheySay(t *testing.T) {
 // TestEndConnectionsEndsOnlyItsOwn: EndConnections ends the connections with the DSN's
 // application_name, says how many, and leaves another application's connection alone.
 func TestEndConnectionsEndsOnlyItsOwn(t *testing.T) {
-	needServer(t)
+	skipOnRequest(t)
 	dsn := Schema(t)
 	with := func(app string) (*sql.DB, *sql.Conn) {
 		u, _ := url.Parse(dsn)
@@ -374,7 +353,7 @@ func mustSearchPath(t *testing.T, dsn string) string {
 // commits but the client hears an error, CommitsLost counts both, and Down refuses connections
 // until Up.
 func TestOutageLosesCommitsAsAsked(t *testing.T) {
-	needServer(t)
+	skipOnRequest(t)
 	direct := Schema(t)
 	ddb := openT(t, direct)
 	if _, err := ddb.ExecContext(context.Background(), "CREATE TABLE t (v int)"); err != nil {
@@ -459,7 +438,7 @@ func mustHost(t *testing.T, dsn string) string {
 // rather than ending every connection that set none (other tests' among them). The DSN is of a
 // database of the test's own, so that even a broken EndConnections ends nobody else's.
 func TestEndConnectionsWantsAnApplicationName(t *testing.T) {
-	needServer(t)
+	skipOnRequest(t)
 	f := newFake(t)
 	var dsn string
 	if !f.run(func() { dsn = Database(f, "") }) {

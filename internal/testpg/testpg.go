@@ -19,19 +19,30 @@ import (
 // DefaultURL is the test server when SMTPDESK_TEST_POSTGRES is unset.
 const DefaultURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
+// skipOnRequest skips t when SMTPDESK_SKIP_POSTGRES=1 asks for the PostgreSQL tests to be skipped.
+func skipOnRequest(t testing.TB) {
+	t.Helper()
+	if os.Getenv("SMTPDESK_SKIP_POSTGRES") == "1" {
+		t.Skip("SMTPDESK_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
+	}
+}
+
+// serverURL is the test server: SMTPDESK_TEST_POSTGRES, or DefaultURL when it is unset.
+func serverURL() string {
+	if u := os.Getenv("SMTPDESK_TEST_POSTGRES"); u != "" {
+		return u
+	}
+	return DefaultURL
+}
+
 // Schema creates an empty PostgreSQL schema for one test, dropped when the test ends, and
 // returns a DSN whose search_path points at it. The server is SMTPDESK_TEST_POSTGRES (default
 // the local one on 127.0.0.1:5432, database test); SMTPDESK_SKIP_POSTGRES=1 skips the test on
 // request, and an unreachable server fails it with how to start one.
 func Schema(t testing.TB) string {
 	t.Helper()
-	if os.Getenv("SMTPDESK_SKIP_POSTGRES") == "1" {
-		t.Skip("SMTPDESK_SKIP_POSTGRES=1: PostgreSQL tests skipped on request")
-	}
-	base := os.Getenv("SMTPDESK_TEST_POSTGRES")
-	if base == "" {
-		base = DefaultURL
-	}
+	skipOnRequest(t)
+	base := serverURL()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	admin, err := sql.Open("pgx", base)
