@@ -474,7 +474,7 @@ func (p *Provider) sweep(now time.Time) {
 }
 
 func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	tok, ok := bearerToken(r.Header.Get("Authorization"))
 	p.mu.Lock()
 	g, found := p.tokens[tok]
 	p.mu.Unlock()
@@ -484,6 +484,17 @@ func (p *Provider) userinfo(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, p.claims(g.persona))
+}
+
+// bearerToken is the token of an Authorization header "Bearer <token>" (RFC 6750 2.1): the
+// scheme's name in any letter case (RFC 9110 11.1), one or more spaces before the token.
+func bearerToken(header string) (string, bool) {
+	scheme, tok, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	return tok, tok != ""
 }
 
 func (p *Provider) endSession(w http.ResponseWriter, r *http.Request) {

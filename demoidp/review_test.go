@@ -156,7 +156,8 @@ func TestTokenAnswer(t *testing.T) {
 }
 
 // TestAccessToken: userinfo answers a Bearer access token, by GET or POST (OpenID Connect Core
-// 5.3.1), until TokenTTL has passed; not a token sent without its scheme, nor an expired one.
+// 5.3.1), with the scheme in any letter case, until TokenTTL has passed; not a token sent
+// without its scheme or with another, nor an expired one.
 func TestAccessToken(t *testing.T) {
 	p, clk := newClockProvider(t, nil)
 	_, m := tokenFor(t, p, authorizeCode(t, p, "reviewer", nil), nil)
@@ -174,8 +175,16 @@ func TestAccessToken(t *testing.T) {
 			t.Errorf("%s userinfo = %d %s", method, rec.Code, rec.Body)
 		}
 	}
-	if rec := ask(http.MethodGet, access); rec.Code != http.StatusUnauthorized {
-		t.Errorf("userinfo with the token without Bearer = %d, want 401", rec.Code)
+	// The scheme's name is case-insensitive (RFC 9110 11.1), one or more spaces before the token.
+	for _, scheme := range []string{"bearer ", "BEARER ", "Bearer  "} {
+		if rec := ask(http.MethodGet, scheme+access); rec.Code != http.StatusOK {
+			t.Errorf("userinfo with %q = %d, want 200", scheme+"<token>", rec.Code)
+		}
+	}
+	for _, auth := range []string{access, "Basic " + access, "Bearer", "Bearer ", "Bearertoken" + access} {
+		if rec := ask(http.MethodGet, auth); rec.Code != http.StatusUnauthorized {
+			t.Errorf("userinfo with Authorization %q = %d, want 401", auth, rec.Code)
+		}
 	}
 	clk.add(time.Hour)
 	if rec := ask(http.MethodGet, "Bearer "+access); rec.Code != http.StatusOK {
