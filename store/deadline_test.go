@@ -624,6 +624,9 @@ func TestConnEnded(t *testing.T) {
 		{"an EOF for an answer", io.ErrUnexpectedEOF, true},
 		{"an EOF", fmt.Errorf("x: %w", io.EOF), true},
 		{"a reset", reset, true},
+		// pgx from v5.13.0: a connection found closed while the answer was awaited is no longer
+		// safe to retry, but is pgconn.ErrConnClosed.
+		{"a connection closed", fmt.Errorf("begin: %w", pgconn.ErrConnClosed), true},
 		{"no such table", &pgconn.PgError{Code: "42P01"}, false},
 		{"a unique violation", &pgconn.PgError{Code: "23505"}, false},
 		{"no rows", sql.ErrNoRows, false},

@@ -679,14 +679,17 @@ func (db *DB) shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
 // been ended by the server (serverEnded) or cut: closed before anything was sent on it, or closed
 // or reset while the statement's answer was awaited (an EOF where the answer should be). It is
 // false when a new connection could not be opened, when the statement failed, and when a deadline
-// or a cancellation ended it.
+// or a cancellation ended it. pgx (from v5.13.0) no longer calls a connection found closed while
+// the answer was awaited safe to retry, since the statement may have run, but still names it
+// pgconn.ErrConnClosed: the connection is ended all the same, and the callers retry only BEGIN
+// and reads, which change nothing.
 func connEnded(err error) bool {
 	var ce *pgconn.ConnectError
 	if err == nil || errors.As(err, &ce) || pgconn.Timeout(err) ||
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		return false
 	}
-	if serverEnded(err) || pgconn.SafeToRetry(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if serverEnded(err) || pgconn.SafeToRetry(err) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return true
 	}
 	var ne net.Error
