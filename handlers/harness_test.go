@@ -181,6 +181,9 @@ type envOptions struct {
 	// TrustedProxies are the proxies whose forwarded headers are believed (TRUSTED_PROXIES), for
 	// the middleware and for the host a sign-in starts at, as the app wires them.
 	TrustedProxies []netip.Prefix
+	// Upstream, when set, wraps the sandbox as the Mailgun client reaches it over HTTP: it sees
+	// every request and may pass it on, rewrite the answer, or answer in the sandbox's place.
+	Upstream func(http.Handler) http.Handler
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -197,7 +200,11 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	logger := slog.New(handlers.LogRequestIDs(slog.NewJSONHandler(secretscan.LogWriter(t, e.Logs), &slog.HandlerOptions{Level: slog.LevelDebug})))
 
 	e.SB = sandbox.New(e.APIKey, append([]sandbox.Option{sandbox.WithDefaultSeed(), sandbox.WithSecretSink(secretscan.Record)}, opts.Sandbox...)...)
-	mgSrv := httptest.NewServer(e.SB)
+	var mgHandler http.Handler = e.SB
+	if opts.Upstream != nil {
+		mgHandler = opts.Upstream(e.SB)
+	}
+	mgSrv := httptest.NewServer(mgHandler)
 	t.Cleanup(mgSrv.Close)
 	newClient := func(timeout time.Duration) *mailgun.Client {
 		c, err := mailgun.NewClient(e.APIKey, mailgun.WithBaseURL(mgSrv.URL), mailgun.WithTimeout(timeout),
