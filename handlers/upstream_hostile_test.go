@@ -586,8 +586,12 @@ func failureMessage(route string) upAnswer {
 	}}
 }
 
-// upLeftOut are the cases left out of the table because the app fails them (reported as
-// defects); each says what it gets wrong.
+// upLeftOut are the cases left out of the table, each with what the app does with it. The first
+// three are known shortcomings, left alone for now (the session notes say so): a list item of
+// another domain shown as this domain's, and a domain name Mailgun lists that SMTP Desk cannot
+// address failing the all-domains export as the user's bad request. The others are outside
+// the contract SMTP Desk relies on: a 2xx is Mailgun's word that the change was made
+// (MAILGUN-API.md gives each call's success answer), and its message is not read for failure.
 var upLeftOut = map[string]string{
 	"[list answers name for another domain; page list]":                       "the list shows intruder@elsewhere.example as a login of upstream.example, with Reset and Delete",
 	"[domains answers name with markup; page all CSV]":                        "400 Bad request, 'check what you entered': Mailgun's fault put on the user",
@@ -596,8 +600,6 @@ var upLeftOut = map[string]string{
 	"[update answers a 200 whose message says failure; page reset generated]": "recorded ok; the page says Mailgun changed the password",
 	"[delete answers a 200 whose message says failure; page delete]":          "recorded ok; the flash says deleted while the login is still there",
 	"[delete_all answers a 200 whose message says failure; page delete all]":  "recorded ok (0 deleted) though Mailgun said it failed",
-	"[delete answers 404 with a JSON message (all); page delete]":             "a 404 that is not 'Credentials not found' reads as 'already gone'; the login is still there",
-	"[delete answers 404 with a text body; page delete]":                      "a 404 that is not 'Credentials not found' reads as 'already gone'; the login is still there",
 }
 
 // upPage is a page the test drives: a GET, or a form loaded and then sent.
@@ -681,7 +683,7 @@ func upCases(rng *rand.Rand) []upCase {
 			for range n {
 				c := upCase{route: route, ans: a, page: pages[names[perm[i%len(perm)]]]}
 				i++
-				if _, ok := upLeftOut[c.String()]; !ok { // a defect of the app's, reported: back once mended
+				if _, ok := upLeftOut[c.String()]; !ok { // see upLeftOut: back once mended or judged
 					out = append(out, c)
 				}
 			}
