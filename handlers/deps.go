@@ -109,7 +109,7 @@ func newSite(d Deps) *site {
 		log = slog.New(slog.DiscardHandler)
 	}
 	domains := NewDomainCache(d.Mailgun, set.CountCacheTTL, now)
-	domains.WalkTimeout = set.DomainWalkTimeout
+	domains.WalkTimeout, domains.Log = set.DomainWalkTimeout, log
 	return &site{
 		log:      log,
 		policy:   d.Policy,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -562,6 +563,8 @@ const DomainWalkTimeout = time.Minute
 type DomainCache struct {
 	// WalkTimeout bounds each walk of the list (zero: DomainWalkTimeout). Set it before use.
 	WalkTimeout time.Duration
+	// Log, when set (before use), is told of the domain names a walk leaves out.
+	Log *slog.Logger
 
 	src     DomainLister
 	ttl     time.Duration
@@ -659,6 +662,11 @@ func (c *DomainCache) walk(ctx context.Context) (any, error) {
 	defer cancel()
 	start := c.now()
 	var all []mailgun.Domain
+	// A name that is not a hostname (markup, bytes that are not UTF-8) cannot be asked about: every
+	// call on it is refused before it is sent, and the pages would call it the user's bad input.
+	// Mailgun names its domains as DNS does, so such a name is a fault of its answer: left out of
+	// the list, and logged.
+	var unusable []string
 	for skip := 0; ; {
 		l, err := c.src.ListDomains(ctx, &mailgun.DomainListOptions{Skip: skip, Limit: mailgun.MaxLimit, Sort: "name:asc"})
 		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -673,7 +681,13 @@ func (c *DomainCache) walk(ctx context.Context) (any, error) {
 			return nil, fmt.Errorf("list domains: %w: more than %d domains (total_count %d at skip %d)",
 				mailgun.ErrBadResponse, MaxDomains, l.TotalCount, skip)
 		}
-		all = append(all, l.Items...)
+		for _, d := range l.Items {
+			if mailgun.ValidateDomain(d.Name) != nil {
+				unusable = append(unusable, d.Name)
+				continue
+			}
+			all = append(all, d)
+		}
 		skip += len(l.Items)
 		if len(l.Items) == 0 || skip >= l.TotalCount {
 			break
@@ -681,6 +695,10 @@ func (c *DomainCache) walk(ctx context.Context) (any, error) {
 	}
 	if all == nil {
 		all = []mailgun.Domain{}
+	}
+	if len(unusable) > 0 && c.Log != nil {
+		c.Log.WarnContext(ctx, "list domains: Mailgun listed domain names that are not hostnames; SMTP Desk leaves them out",
+			"count", len(unusable), "names", unusable[:min(3, len(unusable))])
 	}
 	c.mu.Lock()
 	c.items, c.expires = all, start.Add(c.ttl)
