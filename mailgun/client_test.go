@@ -366,8 +366,10 @@ func TestPageLongerThanLimitIsBadResponse(t *testing.T) {
 	}
 }
 
-// An item without a login (null, {}, "login": "") is no credential, and a domain without a
-// name no domain: both are broken answers, not blank rows or picker entries leading nowhere.
+// An item without a login (null, {}, "login": "") is no credential, nor one whose login is not an
+// address of the domain asked about, and a domain without a name no domain: all are broken
+// answers, not blank rows, rows of another domain or picker entries leading nowhere. A login
+// whose domain is in other letters is the domain's.
 func TestItemsWithoutANameAreBadResponse(t *testing.T) {
 	ctx := context.Background()
 	for _, body := range []string{
@@ -375,6 +377,13 @@ func TestItemsWithoutANameAreBadResponse(t *testing.T) {
 		`{"items":[{}],"total_count":1}`,
 		`{"items":[{"login":"","mailbox":"a@example.com"}],"total_count":1}`,
 		`{"items":[{"mailbox":"a@example.com","extra":1}],"total_count":1}`, // encoding/json's path
+		// A login of another domain, or no address at all, is none of this domain's.
+		`{"items":[{"login":"a@example.com"},{"login":"intruder@elsewhere.example"}],"total_count":2}`,
+		`{"items":[{"login":"a@sub.example.com"}],"total_count":1}`,
+		`{"items":[{"login":"a@example.com.evil"}],"total_count":1}`,
+		`{"items":[{"login":"example.com"}],"total_count":1}`,
+		`{"items":[{"login":"@example.com"}],"total_count":1}`,
+		`{"items":[{"login":"b@c@example.com"}],"total_count":1}`,
 	} {
 		f := newFake(t, reply{body: body})
 		c, _ := newClient(t, f)
@@ -382,8 +391,13 @@ func TestItemsWithoutANameAreBadResponse(t *testing.T) {
 			t.Errorf("ListCredentials, body %s: list = %+v, err = %v, want ErrBadResponse", body, l, err)
 		}
 	}
-	f := newFake(t, reply{body: `{"items":[{"name":"a.example"},{"name":""}],"total_count":2}`})
+	f := newFake(t, reply{body: `{"items":[{"login":"a@EXAMPLE.com"},{"login":"B@example.com"}],"total_count":2}`})
 	c, _ := newClient(t, f)
+	if l, err := c.ListCredentials(ctx, "example.com", nil); err != nil || len(l.Items) != 2 {
+		t.Errorf("ListCredentials of the domain's logins in other letters = %+v, %v; want both", l, err)
+	}
+	f = newFake(t, reply{body: `{"items":[{"name":"a.example"},{"name":""}],"total_count":2}`})
+	c, _ = newClient(t, f)
 	if l, err := c.ListDomains(ctx, nil); !errors.Is(err, mailgun.ErrBadResponse) {
 		t.Errorf("ListDomains with a nameless domain: list = %+v, err = %v, want ErrBadResponse", l, err)
 	}

@@ -87,7 +87,7 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 	)
 	cl := &call{route: routeListCredentials, path: p, query: q}
 	cl.check = func() (err error) {
-		list, err = wire.checked(o.Limit)
+		list, err = wire.checked(domain, o.Limit)
 		return err
 	}
 	if err := c.do(ctx, cl, &wire); err != nil {
@@ -97,8 +97,8 @@ func (c *Client) ListCredentials(ctx context.Context, domain string, opts *ListO
 }
 
 // checked is the page as decoded, refused (ErrBadResponse) when it is not a page of limit
-// credentials.
-func (p *credentialPage) checked(limit int) (*CredentialList, error) {
+// credentials of domain.
+func (p *credentialPage) checked(domain string, limit int) (*CredentialList, error) {
 	list, err := p.list()
 	if err != nil {
 		return nil, err
@@ -116,8 +116,20 @@ func (p *credentialPage) checked(limit int) (*CredentialList, error) {
 			// whose actions name nothing.
 			return nil, fmt.Errorf("mailgun: %s: %w: item %d has no login", routeListCredentials, ErrBadResponse, i)
 		}
+		if !loginOf(list.Items[i].Login, domain) {
+			// A login of another domain (or none) would be a row of this domain's whose Reset
+			// and Delete name a login it does not have, and a line of its export.
+			return nil, fmt.Errorf("mailgun: %s: %w: item %d is not a login of the domain", routeListCredentials, ErrBadResponse, i)
+		}
 	}
 	return list, nil
+}
+
+// loginOf reports whether login is an address of domain: a local part, one "@", then the domain
+// in any letter case, as Mailgun names every login of a domain (and as ValidateSpec takes it).
+func loginOf(login, domain string) bool {
+	local, d, ok := strings.Cut(login, "@")
+	return ok && local != "" && !strings.Contains(d, "@") && strings.EqualFold(d, domain)
 }
 
 // checkPageLength refuses a page with more items than were asked for (limit, or MaxLimit when
