@@ -312,22 +312,7 @@ func (r *hostileRun) send(hc hostileCase) {
 			t.Errorf("CHECK 2 %s: status %d answered %q, not an HTML page: %.300q", desc, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 		}
 	default:
-		doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
-		h1 := ""
-		if err == nil {
-			h1 = strings.TrimSpace(doc.Find("main h1").First().Text())
-		}
-		lower := strings.ToLower(text)
-		if err != nil || !strings.HasPrefix(lower, "<!doctype html>") || !strings.Contains(lower, "</html>") || h1 == "" {
-			t.Errorf("CHECK 2 %s: status %d is not a whole page with a heading (h1 %q): %.300q", desc, resp.StatusCode, h1, body)
-		} else if resp.StatusCode >= 400 && doc.Find("main a[href]").Length() == 0 {
-			t.Errorf("CHECK 2 %s: status %d page %q offers no link on: %s", desc, resp.StatusCode, h1, excerpt())
-		}
-		for _, m := range goErrorMarkers {
-			if strings.Contains(text, m) {
-				t.Errorf("CHECK 2 %s: status %d page shows Go's error text %q: %s", desc, resp.StatusCode, m, excerpt())
-			}
-		}
+		checkPage(t, desc, resp, body)
 	}
 
 	// 3. Nothing changed, unless the answer says a change was made (a 2xx or 3xx to a POST).
@@ -361,6 +346,32 @@ func (r *hostileRun) send(hc hostileCase) {
 			t.Errorf("CHECK 5 %s: the log holds a secret %.8q…", desc, s)
 		}
 	}
+}
+
+// checkPage holds an HTML answer to check 2 of both hostile tests (this one and the upstream's):
+// a whole page with a heading (main's <h1>), a link on when it answers an error, and neither Go's
+// error texts nor the markers given. It returns the page (nil when it is none) and its heading.
+func checkPage(t *testing.T, desc string, resp *http.Response, body []byte, markers ...string) (*goquery.Document, string) {
+	t.Helper()
+	doc, err := goquery.NewDocumentFromReader(bytes.NewReader(body))
+	h1 := ""
+	if err == nil {
+		h1 = strings.TrimSpace(doc.Find("main h1").First().Text())
+	}
+	lower := strings.ToLower(string(body))
+	switch {
+	case err != nil || !strings.HasPrefix(lower, "<!doctype html>") || !strings.Contains(lower, "</html>") || h1 == "":
+		t.Errorf("CHECK 2 %s: status %d is not a whole page with a heading (h1 %q): %.300q", desc, resp.StatusCode, h1, body)
+		doc = nil
+	case resp.StatusCode >= 400 && doc.Find("main a[href]").Length() == 0:
+		t.Errorf("CHECK 2 %s: status %d page %q offers no link on: %s", desc, resp.StatusCode, h1, pageExcerpt(resp.Header, body))
+	}
+	for _, m := range append(slices.Clone(goErrorMarkers), markers...) {
+		if bytes.Contains(body, []byte(m)) {
+			t.Errorf("CHECK 2 %s: status %d page shows Go's or Mailgun's own text %q: %s", desc, resp.StatusCode, m, pageExcerpt(resp.Header, body))
+		}
+	}
+	return doc, h1
 }
 
 // machineRoute reports whether a route answers machines (monitors, crawlers, the browser's asset
