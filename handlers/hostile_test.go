@@ -820,16 +820,15 @@ func (r *hostileRun) checkAudit() {
 }
 
 // checkLogs holds the whole log to checks 1 and 5 once more, after every request is answered:
-// a line written late is seen too.
-func (r *hostileRun) checkLogs() {
-	r.t.Helper()
-	logs := r.e.Logs.String()
+// a line written late is seen too. who names the run in a failure.
+func checkLogs(t *testing.T, who, logs string, secrets []string) {
+	t.Helper()
 	if i := strings.Index(logs, `"msg":"panic"`); i >= 0 {
-		r.t.Errorf("CHECK 1 [%s]: the log has a recovered panic: %.800s", r.persona, logs[i:])
+		t.Errorf("CHECK 1 %s: the log has a recovered panic: %.800s", who, logs[i:])
 	}
-	for _, s := range r.secrets {
+	for _, s := range secrets {
 		if strings.Contains(logs, s) {
-			r.t.Errorf("CHECK 5 [%s]: the log holds a secret %.8q…", r.persona, s)
+			t.Errorf("CHECK 5 %s: the log holds a secret %.8q…", who, s)
 		}
 	}
 }
@@ -897,7 +896,7 @@ func TestHostileInputEveryRoute(t *testing.T) {
 				r.send(hc)
 			}
 			r.checkAudit()
-			r.checkLogs()
+			checkLogs(t, "["+r.persona+"]", e.Logs.String(), r.secrets)
 			for _, route := range registered {
 				if r.counts[route] == 0 {
 					t.Errorf("route %s got no hostile request", route)
