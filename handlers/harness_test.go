@@ -181,6 +181,8 @@ type envOptions struct {
 	// TrustedProxies are the proxies whose forwarded headers are believed (TRUSTED_PROXIES), for
 	// the middleware and for the host a sign-in starts at, as the app wires them.
 	TrustedProxies []netip.Prefix
+	// SignInPerMinute is the sign-in attempts allowed per client address (0: auth's default).
+	SignInPerMinute int
 	// Upstream, when set, wraps the sandbox as the Mailgun client reaches it over HTTP: it sees
 	// every request and may pass it on, rewrite the answer, or answer in the sandbox's place.
 	Upstream func(http.Handler) http.Handler
@@ -274,14 +276,15 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		_, _ = rand.Read(k)
 	}
 	a, err := auth.New(auth.Config{
-		IssuerURL:     e.IdP.Issuer(),
-		ClientID:      e.IdP.ClientID(),
-		ClientSecret:  e.IdP.ClientSecret(),
-		RedirectURL:   e.URL + auth.CallbackPath,
-		SessionKeys:   keys,
-		SignedOutPage: handlers.SignedOut,
-		GroupsClaim:   opts.GroupsClaim,
-		RequestHost:   handlers.ForwardedHost(opts.TrustedProxies),
+		IssuerURL:       e.IdP.Issuer(),
+		ClientID:        e.IdP.ClientID(),
+		ClientSecret:    e.IdP.ClientSecret(),
+		RedirectURL:     e.URL + auth.CallbackPath,
+		SessionKeys:     keys,
+		SignedOutPage:   handlers.SignedOut,
+		GroupsClaim:     opts.GroupsClaim,
+		RequestHost:     handlers.ForwardedHost(opts.TrustedProxies),
+		SignInPerMinute: opts.SignInPerMinute,
 	}, app.SessionRepo(e.DB), authEvents{rec}, logger)
 	if err != nil {
 		t.Fatal(err)
