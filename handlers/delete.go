@@ -152,7 +152,7 @@ func (h *CredentialPages) Delete(c echo.Context) error {
 			// Mailgun does not know the domain (removed since the page was drawn): the login is
 			// not "already gone", and the list the redirect would lead to is this same 404.
 			return h.listError(c, sc, err)
-		case k == upNotFound && loginNotFound(me):
+		case k == upNotFound && mailgun.LoginGone(me):
 			// Who deleted it, when the trail knows: the entry before this delete's. "Already
 			// gone" alone left an owner wondering whether a colleague, a script or Mailgun did it.
 			gone := fmt.Sprintf("%s was already gone from %s.", sc.login, sc.domain)

@@ -873,13 +873,6 @@ func domainNotFound(me *mailgun.Error) bool {
 	return me != nil && strings.Contains(strings.ToLower(me.Message), "domain not found")
 }
 
-// loginNotFound reports whether Mailgun's 404 says that the login is not there ("Credentials not
-// found"). A 404 that says neither this nor domainNotFound (a proxy's page, an address Mailgun
-// does not serve) tells nothing about the login, which may well be there still.
-func loginNotFound(me *mailgun.Error) bool {
-	return me != nil && strings.Contains(strings.ToLower(me.Message), "credentials not found")
-}
-
 // refusal is a Mailgun answer SMTP Desk knows, in its own words: what happened, and what to do.
 type refusal struct{ fact, advice string }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
+	"github.com/smtpdesk/smtpdesk/mailgun"
 	"github.com/smtpdesk/smtpdesk/policy"
 	"github.com/smtpdesk/smtpdesk/store"
 	"github.com/smtpdesk/smtpdesk/views"
@@ -123,7 +124,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 			// The domain is gone from Mailgun, not just the login: the 404 the form's own page
 			// gives for a domain Mailgun does not know.
 			return h.listError(c, sc, err)
-		case k == upNotFound && loginNotFound(me):
+		case k == upNotFound && mailgun.LoginGone(me):
 			// Not the form again: sending it can only fail the same way. The page its own link
 			// gives for a login the domain does not have, saying that nothing changed.
 			// Who deleted it, when the trail knows, as the form's own address says now: the

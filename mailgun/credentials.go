@@ -390,7 +390,7 @@ func (c *Client) DeleteCredential(ctx context.Context, domain, spec string) (*De
 		Message string `json:"message"`
 		Spec    string `json:"spec"`
 	}
-	cl := &call{route: routeDeleteCredential, path: p, doneAfterUnknown: loginGone,
+	cl := &call{route: routeDeleteCredential, path: p, doneAfterUnknown: LoginGone,
 		check: func() error { return answered(routeDeleteCredential, ans.Message) }}
 	err = c.do(ctx, cl, &ans)
 	switch {
@@ -405,13 +405,13 @@ func (c *Client) DeleteCredential(ctx context.Context, domain, spec string) (*De
 	return &DeleteResult{Message: ans.Message, Spec: ans.Spec}, nil
 }
 
-// loginGone says whether a retried DELETE's refusal says the login is not there: Mailgun's 404
-// "Credentials not found" (matched as the PUT's "same as old password" is). A 404 "Domain not
-// found" does not say the earlier attempt deleted the login (the domain was removed, or the
-// earlier attempt never reached it), and neither does a 404 without Mailgun's message (a
-// proxy's page, whose HTML newError drops): nobody can tell from them whether it was deleted.
-func loginGone(e *Error) bool {
-	return e.StatusCode == http.StatusNotFound &&
+// LoginGone says whether e is Mailgun's word that the login is not there: its 404 "Credentials
+// not found" (matched as the PUT's "same as old password" is). A retried DELETE refused so
+// counts as done. A 404 "Domain not found" does not say the login is gone (the domain was
+// removed, or an earlier attempt never reached it), and neither does a 404 without Mailgun's
+// message (a proxy's page, whose HTML newError drops): the login may well be there still.
+func LoginGone(e *Error) bool {
+	return e != nil && e.StatusCode == http.StatusNotFound &&
 		strings.Contains(strings.ToLower(e.Message), "credentials not found")
 }
 
