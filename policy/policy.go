@@ -180,10 +180,20 @@ func (p *Policy) CanEveryDomain(s Subject, a Action) bool {
 
 // CanSelfReset reports whether the subject may reset login on domain through self-service: the
 // policy allows self-service, the subject's e-mail is verified and equals the login
-// (ignoring the case of ASCII letters: see SameEmail), and the subject may view the domain.
+// (ignoring the case of ASCII letters: see SameEmail), the login is an address of the domain,
+// and the subject may view the domain.
 func (p *Policy) CanSelfReset(s Subject, domain, login string) bool {
+	login = strings.TrimSpace(login)
 	return p.SelfService() && s.EmailVerified && s.Email != "" &&
-		SameEmail(strings.TrimSpace(login), s.Email) && p.Can(s, domain, ActView)
+		SameEmail(login, s.Email) && loginOfDomain(login, domain) && p.Can(s, domain, ActView)
+}
+
+// loginOfDomain reports whether login is an address whose domain is domain (compared as the
+// policy compares domains): the e-mail alice@other.example may view acme.example, but her own
+// login is not one of acme.example's.
+func loginOfDomain(login, domain string) bool {
+	at := strings.LastIndexByte(login, '@')
+	return at > 0 && normalizeDomain(login[at+1:]) == normalizeDomain(domain)
 }
 
 // HasAnyAccess reports whether the subject holds any role anywhere (the "no access" page is shown

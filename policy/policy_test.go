@@ -490,7 +490,8 @@ func TestHasAnyAccess(t *testing.T) {
 }
 
 // TestSelfResetOnlyTheSameLogin: self-service resets the login equal to the user's verified
-// e-mail, whole: not one that starts or ends like it, and nothing for a user without an e-mail.
+// e-mail, whole: not one that starts or ends like it, nothing for a user without an e-mail, and
+// only when that login is an address of the domain asked about.
 func TestSelfResetOnlyTheSameLogin(t *testing.T) {
 	p := mustParse(t, sample)
 	dev := Subject{Email: "dev@acme.example", EmailVerified: true, Groups: []string{"team-acme"}}
@@ -506,6 +507,10 @@ func TestSelfResetOnlyTheSameLogin(t *testing.T) {
 		{"a login starting with the e-mail", dev, "dev@acme.example.org", false},
 		{"a shorter login", dev, "dev@acme", false},
 		{"no e-mail, empty login", Subject{EmailVerified: true, Groups: []string{"team-acme"}}, "", false},
+		{"own address of another domain", Subject{Email: "dev@other.example", EmailVerified: true, Groups: []string{"team-acme"}}, "dev@other.example", false},
+		{"own address of a subdomain", Subject{Email: "dev@mail.acme.example", EmailVerified: true, Groups: []string{"team-acme"}}, "dev@mail.acme.example", false},
+		{"own login, its domain in capitals", Subject{Email: "dev@ACME.EXAMPLE", EmailVerified: true, Groups: []string{"team-acme"}}, "dev@ACME.EXAMPLE", true},
+		{"no domain part", Subject{Email: "dev", EmailVerified: true, Groups: []string{"team-acme"}}, "dev", false},
 	}
 	for _, tt := range tests {
 		if got := p.CanSelfReset(tt.s, "acme.example", tt.login); got != tt.want {
