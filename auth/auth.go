@@ -462,6 +462,25 @@ func (a *Auth) decodeLoginCookie(ck *http.Cookie) (loginState, bool) {
 	return ls, true
 }
 
+// authorizedParty returns the ID token's azp claim ("" when it has none). A claim that is not a
+// string is an error: the token cannot say which client it was issued to.
+func authorizedParty(idt *oidc.IDToken) (string, error) {
+	var claims struct {
+		AZP any `json:"azp"`
+	}
+	if err := idt.Claims(&claims); err != nil {
+		return "", fmt.Errorf("reading azp: %w", err)
+	}
+	switch v := claims.AZP.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return v, nil
+	default:
+		return "", fmt.Errorf("azp is a %T, not a string", v)
+	}
+}
+
 func equalConst(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
@@ -518,6 +537,11 @@ func (a *Auth) callback(c echo.Context) error {
 		// OpenID Connect requires sub; a session without it would read as signed out, and the
 		// browser would be sent round the sign-in flow again and again.
 		return a.refuse(c, "id_token has no sub claim", nil)
+	}
+	if azp, err := authorizedParty(idt); err != nil || (azp != "" && azp != a.cfg.ClientID) {
+		// go-oidc checks only that this client is among the audiences. A token whose azp names
+		// another client was issued to that client (OpenID Connect Core 3.1.3.7, steps 4 and 5).
+		return a.refuse(c, "id_token was issued to another client (azp)", err)
 	}
 	u, unreadable, err := a.userFromToken(ctx, d, idt, tok)
 	if err != nil {

@@ -79,6 +79,9 @@ type harnessOpts struct {
 	// postgres keeps the sessions in a PostgreSQL schema of the test's own (internal/testpg)
 	// instead of a SQLite file.
 	postgres bool
+	// signInPerMinute is Config.SignInPerMinute (0: the default, 20 attempts a minute from one
+	// address), for a test that signs in more often than that.
+	signInPerMinute int
 }
 
 // harness is an echo app with the auth middleware behind a real HTTP(S) server, signing in
@@ -152,7 +155,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		IssuerURL: idp.Issuer(), ClientID: "smtpdesk-test", ClientSecret: "test-secret",
 		RedirectURL: h.srv.URL + auth.CallbackPath, SessionKeys: keys, SecureCookies: !o.insecure,
 		Now: h.clock.Now, HTTPClient: &http.Client{Timeout: 5 * time.Second},
-		PostLogoutRedirectURL: postLogout, IdleTimeout: o.idle,
+		PostLogoutRedirectURL: postLogout, IdleTimeout: o.idle, SignInPerMinute: o.signInPerMinute,
 		SignedOutPage: func(c echo.Context) error { return c.String(http.StatusOK, "signed out page") },
 	}
 	h.restart(keys)

@@ -381,7 +381,7 @@ func TestSecurity06StateReplayAndMismatch(t *testing.T) {
 }
 
 func TestSecurity07TokenValidation(t *testing.T) {
-	h := newHarness(t, harnessOpts{})
+	h := newHarness(t, harnessOpts{signInPerMinute: 100}) // two attempts a case, more than 20 in all
 	tests := []struct {
 		name   string
 		tamper func(claims, header map[string]any)
@@ -397,6 +397,13 @@ func TestSecurity07TokenValidation(t *testing.T) {
 		// would go round the sign-in flow for ever.
 		{"missing sub", func(c, _ map[string]any) { delete(c, "sub") }},
 		{"empty sub", func(c, _ map[string]any) { c["sub"] = "" }},
+		// This client among the audiences, but issued to another (OpenID Connect Core 3.1.3.7).
+		{"azp another client, several audiences", func(c, _ map[string]any) {
+			c["aud"] = []string{"other-client", "smtpdesk-test"}
+			c["azp"] = "other-client"
+		}},
+		{"azp another client, one audience", func(c, _ map[string]any) { c["azp"] = "other-client" }},
+		{"azp not a string", func(c, _ map[string]any) { c["azp"] = []string{"smtpdesk-test"} }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -419,6 +426,24 @@ func TestSecurity07TokenValidation(t *testing.T) {
 	t.Run("honest token still accepted", func(t *testing.T) {
 		h.browser().signIn("admin")
 	})
+	// go-oidc takes a token whose audiences include this client; azp, when given, must name it.
+	for name, tamper := range map[string]func(c, _ map[string]any){
+		"several audiences, azp this client": func(c, _ map[string]any) {
+			c["aud"] = []string{"other-client", "smtpdesk-test"}
+			c["azp"] = "smtpdesk-test"
+		},
+		"several audiences, no azp": func(c, _ map[string]any) {
+			c["aud"] = []string{"other-client", "smtpdesk-test"}
+			delete(c, "azp")
+		},
+		"one audience, azp this client": func(c, _ map[string]any) { c["azp"] = "smtpdesk-test" },
+	} {
+		t.Run(name+" accepted", func(t *testing.T) {
+			h.idp.SetTamper(tamper)
+			t.Cleanup(func() { h.idp.SetTamper(nil) })
+			h.browser().signIn("admin")
+		})
+	}
 }
 
 func TestGroupsFromUserinfo(t *testing.T) {
