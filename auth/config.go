@@ -25,6 +25,8 @@ type Config struct {
 
 	// SessionKeys are securecookie key pairs (hash key, block key, hash key, block key, ...): the
 	// first pair encodes, every pair decodes, so keys can be rotated by prepending a new pair.
+	// Every pair has both keys (the block key of 16, 24 or 32 bytes), so cookies are always
+	// encrypted as well as signed.
 	SessionKeys [][]byte
 
 	IdleTimeout     time.Duration // default 30m
@@ -92,14 +94,17 @@ func (c *Config) withDefaults() (Config, error) {
 	if len(cfg.SessionKeys) == 0 {
 		return cfg, errors.New("auth: SessionKeys are required (hash key, block key pairs)")
 	}
+	if len(cfg.SessionKeys)%2 != 0 {
+		// securecookie takes a pair without its block key as "sign only": the cookie would be
+		// signed but not encrypted.
+		return cfg, fmt.Errorf("auth: SessionKeys are %d keys, want hash key, block key pairs", len(cfg.SessionKeys))
+	}
 	for i := 0; i < len(cfg.SessionKeys); i += 2 {
 		if len(cfg.SessionKeys[i]) < 32 {
 			return cfg, fmt.Errorf("auth: session hash key %d is %d bytes, want at least 32", i/2+1, len(cfg.SessionKeys[i]))
 		}
-		if i+1 < len(cfg.SessionKeys) {
-			if n := len(cfg.SessionKeys[i+1]); n != 0 && n != 16 && n != 24 && n != 32 {
-				return cfg, fmt.Errorf("auth: session block key %d is %d bytes, want 16, 24 or 32", i/2+1, n)
-			}
+		if n := len(cfg.SessionKeys[i+1]); n != 16 && n != 24 && n != 32 {
+			return cfg, fmt.Errorf("auth: session block key %d is %d bytes, want 16, 24 or 32", i/2+1, n)
 		}
 	}
 	if u, err := url.Parse(cfg.RedirectURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
