@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode"
@@ -143,11 +144,32 @@ func (e *OutcomeUnknownError) Error() string {
 func (e *OutcomeUnknownError) Unwrap() error { return e.Earlier }
 
 // errorBody is the JSON shape of Mailgun's error answers; "error" and "retry-seconds" show up
-// on some endpoints and in some 429s.
+// on some endpoints and in some 429s. Each field is read on its own (see its methods), so that
+// one of another type ("retry-seconds": "60") does not lose the others, the message above all.
 type errorBody struct {
-	Message      string   `json:"message"`
-	Error        string   `json:"error"`
-	RetrySeconds *float64 `json:"retry-seconds"`
+	Message      json.RawMessage `json:"message"`
+	Error        json.RawMessage `json:"error"`
+	RetrySeconds json.RawMessage `json:"retry-seconds"`
+}
+
+// message is the answer's "message", or its "error" when it has no message; "" when neither is
+// a string.
+func (eb *errorBody) message() string {
+	var msg string
+	if json.Unmarshal(eb.Message, &msg) != nil || msg == "" {
+		msg = ""
+		_ = json.Unmarshal(eb.Error, &msg)
+	}
+	return msg
+}
+
+// retrySeconds is the answer's "retry-seconds" when it is a number.
+func (eb *errorBody) retrySeconds() (float64, bool) {
+	var n float64
+	if len(eb.RetrySeconds) == 0 || json.Unmarshal(eb.RetrySeconds, &n) != nil {
+		return 0, false
+	}
+	return n, true
 }
 
 // newError builds the *Error for a non-2xx answer.
@@ -161,6 +183,13 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 	// echo with or without padding matches): a proxy or gateway may quote the header it refused.
 	basic := base64.RawStdEncoding.EncodeToString([]byte("api:" + c.apiKey))
 	secrets := append([]string{c.apiKey, basic}, cl.secrets...)
+	// The passwords also as the request's form carried them: a proxy or gateway may quote the
+	// body it refused ("password=Tr0ub4dor%263+x").
+	for _, s := range cl.secrets {
+		if q := url.QueryEscape(s); q != s {
+			secrets = append(secrets, q)
+		}
+	}
 	// A byte-order mark (Windows-hosted proxies write one) is no part of the text: left on, it
 	// hid JSON from the decoder and an HTML page from the check below, and either was kept whole
 	// as Mailgun's message.
@@ -168,18 +197,15 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 	var eb errorBody
 	msg := ""
 	if err := json.Unmarshal(body, &eb); err == nil {
-		msg = eb.Message
-		if msg == "" {
-			msg = eb.Error
-		}
+		msg = eb.message()
 	} else {
-		text := strings.TrimSpace(string(body))
+		// Redacted before the white space around it is trimmed and the first line is cut off:
+		// a secret beginning or ending with a space, or with a line break in it, would
+		// otherwise leave the rest of it behind, no longer matching the secret.
+		text := strings.TrimSpace(redact(string(body), secrets))
 		// Plain text such as "Forbidden" is Mailgun's message; an HTML error page from a
 		// proxy is not worth keeping.
 		if !strings.HasPrefix(text, "<") && !strings.HasPrefix(text, "{") {
-			// Redacted before the first line is cut off: a secret with a line break in it
-			// would otherwise leave its first line behind, no longer matching the secret.
-			text = redact(text, secrets)
 			if i := strings.IndexAny(text, "\r\n"); i >= 0 {
 				text = text[:i]
 			}
@@ -189,8 +215,8 @@ func (c *Client) newError(cl *call, resp *http.Response, body []byte) *Error {
 	e.Message = cleanMessage(msg, secrets)
 	rateLimited := resp.StatusCode == http.StatusTooManyRequests
 	e.RetryAfter = retryHint(resp.Header, c.now(), rateLimited)
-	if e.RetryAfter == 0 && eb.RetrySeconds != nil && rateLimited {
-		e.RetryAfter = secondsToDuration(*eb.RetrySeconds)
+	if n, ok := eb.retrySeconds(); e.RetryAfter == 0 && ok && rateLimited {
+		e.RetryAfter = secondsToDuration(n)
 	}
 	return e
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +31,10 @@ func TestErrorMapping(t *testing.T) {
 		{"403", reply{status: 403, body: `{"message":"Forbidden"}`}, mailgun.ErrUnauthorized, "Forbidden"},
 		{"400", reply{status: 400, body: `{"message":"Limit parameter can't be larger than 1000"}`}, mailgun.ErrBadRequest, "Limit parameter can't be larger than 1000"},
 		{"422", reply{status: 422, body: `{"error":"unprocessable"}`}, mailgun.ErrBadRequest, "unprocessable"},
+		// A field of another type than Mailgun's loses only itself, not the message beside it.
+		{"404 whose retry-seconds is a string", reply{status: 404, body: `{"message":"Credentials not found","retry-seconds":"60"}`}, mailgun.ErrNotFound, "Credentials not found"},
+		{"429 whose error is an object", reply{status: 429, body: `{"message":"slow down","error":{"code":1}}`}, mailgun.ErrRateLimited, "slow down"},
+		{"400 whose message is a number", reply{status: 400, body: `{"message":5,"error":"bad login"}`}, mailgun.ErrBadRequest, "bad login"},
 		{"429", reply{status: 429, body: `{"retry-seconds": 60}`}, mailgun.ErrRateLimited, ""},
 		{"500", reply{status: 500, body: `{"message":"Internal error"}`}, mailgun.ErrServer, "Internal error"},
 		{"502 html", reply{status: 502, header: map[string]string{"Content-Type": "text/html"}, body: "<html><body>Bad gateway</body></html>"}, mailgun.ErrServer, ""},
@@ -121,6 +128,8 @@ func TestErrorRetryAfter(t *testing.T) {
 		{"X-RateLimit-Reset already passed leaves retry-seconds", map[string]string{"X-RateLimit-Reset": past}, `{"retry-seconds": 60}`, 60 * time.Second},
 		{"X-RateLimit-Reset already passed is no wait", map[string]string{"X-RateLimit-Reset": past}, `{"message":"slow down"}`, 0},
 		{"Retry-After NaN is no wait", map[string]string{"Retry-After": "NaN"}, `{"message":"slow down"}`, 0},
+		{"retry-seconds beside a message that is not a string", nil, `{"retry-seconds": 60, "message": {"text": "slow down"}}`, 60 * time.Second},
+		{"retry-seconds a string is no wait", nil, `{"retry-seconds": "60", "message": "slow down"}`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,22 +227,69 @@ func TestErrorsNeverCarrySecrets(t *testing.T) {
 	}
 }
 
-// TestErrorNeverCarriesPartOfAPassword: a plain-text answer keeps only its first line, and a
-// password with a line break in it is redacted before that cut, not after (when its first line
-// no longer matched the whole password and stayed in the message).
+// TestErrorNeverCarriesPartOfAPassword: a plain-text answer keeps only its first line, trimmed,
+// and a password is redacted before either cut, not after: a password with a line break in it
+// left its first line in the message, and one ending or beginning with white space, at the end
+// or start of the answer, lost that space to the trim and stayed whole but for it.
 func TestErrorNeverCarriesPartOfAPassword(t *testing.T) {
-	const password = "Tr0ub4dor\n&3xyz"
-	f := newFake(t, reply{status: 400, header: map[string]string{"Content-Type": "text/plain"}, body: "Password rejected: " + password})
-	c, _ := newClient(t, f)
-	_, err := c.ChangePassword(context.Background(), "example.com", "alice", password)
-	if err == nil {
-		t.Fatal("call succeeded, want an error")
+	for _, tt := range []struct{ password, body, want string }{
+		{"Tr0ub4dor\n&3xyz", "Password rejected: %s", "Password rejected: [redacted]"},
+		{"correct horse battery ", "Password rejected: %s", "Password rejected: [redacted]"},
+		{"\u00a0correct horse battery", "%s is not allowed", "[redacted] is not allowed"},
+	} {
+		f := newFake(t, reply{status: 400, header: map[string]string{"Content-Type": "text/plain"}, body: fmt.Sprintf(tt.body, tt.password)})
+		c, _ := newClient(t, f)
+		_, err := c.ChangePassword(context.Background(), "example.com", "alice", tt.password)
+		if err == nil {
+			t.Fatal("call succeeded, want an error")
+		}
+		if strings.Contains(err.Error(), "Tr0ub4dor") || strings.Contains(err.Error(), "horse") {
+			t.Errorf("password %q: error %q carries part of the password", tt.password, err)
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("password %q: error %q lost Mailgun's message, want %q in it", tt.password, err, tt.want)
+		}
 	}
-	if strings.Contains(err.Error(), "Tr0ub4dor") {
-		t.Errorf("error %q carries the first line of the password", err)
+}
+
+// TestErrorNeverCarriesAPasswordAsTheFormSentIt: a gateway that refuses a request and quotes its
+// body back has the passwords as the form carried them (URL-encoded: "Tr0ub4dor%263+xyz%21"),
+// which are redacted too, for each call that sends one.
+func TestErrorNeverCarriesAPasswordAsTheFormSentIt(t *testing.T) {
+	const password = "Tr0ub4dor&3 xyz!"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, "Request rejected by policy: "+string(body))
+	}))
+	t.Cleanup(srv.Close)
+	c, err := mailgun.NewClient(testKey, mailgun.WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), "Password rejected: [redacted]") {
-		t.Errorf("error %q lost Mailgun's message", err)
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"change": func() error { _, err := c.ChangePassword(ctx, "example.com", "alice", password); return err },
+		"change mailbox": func() error {
+			_, err := c.ChangeMailboxPassword(ctx, "example.com", "alice", password)
+			return err
+		},
+		"create": func() error {
+			_, err := c.CreateCredentials(ctx, "example.com", &mailgun.CreateCredentialsRequest{Logins: []string{"alice"}, Passwords: []string{password}})
+			return err
+		},
+	} {
+		err := call()
+		if err == nil {
+			t.Fatalf("%s: call succeeded, want an error", name)
+		}
+		if strings.Contains(err.Error(), "Tr0ub4dor") || strings.Contains(err.Error(), "xyz") {
+			t.Errorf("%s: error %q carries the password as the form sent it", name, err)
+		}
+		if !strings.Contains(err.Error(), "Request rejected by policy") {
+			t.Errorf("%s: error %q lost the gateway's message", name, err)
+		}
 	}
 }
 
