@@ -452,7 +452,7 @@ const (
 			WHERE a.kind = 'entry' AND a.domain = ? AND a.action = ? AND a.final_outcome = ?
 			GROUP BY l.login) n
 		JOIN audit_log a ON a.id = n.id
-		WHERE a.detail = ? OR a.detail LIKE ? ESCAPE '\' OR (a.detail = '' AND a.final_message LIKE ? ESCAPE '\')`
+		WHERE a.detail = ? OR a.detail LIKE ? ESCAPE '!' OR (a.detail = '' AND a.final_message LIKE ? ESCAPE '!')`
 )
 
 // LastOK returns, for each login of domain that an entry of action names and that completed
@@ -604,7 +604,7 @@ func (db *DB) auditQuery(f AuditFilter, limit int, oldestFirst, walk bool) (q st
 	if f.Actor != "" {
 		// The subject too: the audit page names an actor whose provider sends neither e-mail nor
 		// name by it.
-		where = append(where, `(actor_fold LIKE ? ESCAPE '\' OR actor_subject = ?)`)
+		where = append(where, `(actor_fold LIKE ? ESCAPE '!' OR actor_subject = ?)`)
 		args = append(args, "%"+escapeLike(strings.ToLower(f.Actor))+"%", f.Actor)
 	}
 	if f.Action != "" {
@@ -650,9 +650,11 @@ func (db *DB) auditQuery(f AuditFilter, limit int, oldestFirst, walk bool) (q st
 	return db.rebind(q), args, true
 }
 
-// escapeLike escapes LIKE's wildcards with '\'.
+// escapeLike escapes LIKE's wildcards, and the escape character itself, with '!' (the queries'
+// ESCAPE '!'). Not '\': on a PostgreSQL server with standard_conforming_strings off, the literal
+// '\' is a backslash escape, and each query naming it a syntax error.
 func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+	return strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(s)
 }
 
 func scanEntry(rows *sql.Rows) (AuditEntry, error) {

@@ -101,6 +101,9 @@ func unavailable(ctx context.Context, err error) error {
 	if serverEnded(err) || connEnded(err) {
 		return &unavailableError{err: err}
 	}
+	if ctx.Err() == nil && serverTimedOut(err) {
+		return &unavailableError{err: err}
+	}
 	if sqliteBusy(err) {
 		return &unavailableError{err: err}
 	}
@@ -136,6 +139,16 @@ func Damaged(err error) bool {
 		return true
 	}
 	return false
+}
+
+// serverTimedOut reports whether err is PostgreSQL's word that a wait of its own ran out: 55P03
+// (lock_not_available: lock_timeout, set for the role or the database, passed while another
+// transaction held a lock) or 57014 (query_canceled: statement_timeout passed). Either is the
+// database not answering in time, as SQLite's busy timeout is. pgx also reports a statement it
+// cancelled for its context as 57014, which unavailable leaves to the context's error.
+func serverTimedOut(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "57014")
 }
 
 // serverEnded reports whether err is PostgreSQL's word that it ended the connection or takes none

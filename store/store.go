@@ -534,7 +534,12 @@ func (db *DB) execStmt(ctx context.Context, st *sql.Stmt, args ...any) (sql.Resu
 }
 
 // write runs one write under the write lock, with the store's deadline on both the wait for the
-// lock and the write (op).
+// lock and the write (op). On PostgreSQL the statement is its own transaction at the server's
+// default isolation: where that is REPEATABLE READ or SERIALIZABLE (default_transaction_isolation,
+// set for the server or the role), a concurrent write of the same row fails it with a
+// serialization failure, where READ COMMITTED would have waited and answered. The statement was
+// rolled back, so it is sent again (up to writeAttempts in all), and then sees the other write:
+// a form sent twice at once is told "not first", a session saved over another is ErrChanged.
 func (db *DB) write(ctx context.Context, run func(context.Context) (sql.Result, error)) (res sql.Result, err error) {
 	err = db.op(ctx, func(ctx context.Context) error {
 		release, err := db.acquireWrite(ctx)
@@ -543,9 +548,23 @@ func (db *DB) write(ctx context.Context, run func(context.Context) (sql.Result, 
 		}
 		defer release()
 		res, err = run(ctx)
+		for try := 1; try < writeAttempts && serializationFailure(err) && ctx.Err() == nil; try++ {
+			res, err = run(ctx)
+		}
 		return err
 	})
 	return res, err
+}
+
+// writeAttempts bounds how often write sends a statement that failed to serialize.
+const writeAttempts = 3
+
+// serializationFailure reports whether err is PostgreSQL's 40001 (serialization_failure) or
+// 40P01 (deadlock_detected): the statement's transaction was rolled back, and sending it again
+// is safe.
+func serializationFailure(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
 }
 
 // tx is a write transaction with the dialect's placeholders.
