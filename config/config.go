@@ -423,7 +423,12 @@ func (c Config) Validate() error {
 	}
 	if c.Mailgun.BaseURL != "" {
 		// Every call carries the API key: plain http only to a sandbox on this machine.
-		checkURL(&p, "MAILGUN_BASE_URL", c.Mailgun.BaseURL, false, "use e.g. MAILGUN_BASE_URL=https://api.mailgun.net")
+		const hint = "use e.g. MAILGUN_BASE_URL=https://api.mailgun.net"
+		if checkURL(&p, "MAILGUN_BASE_URL", c.Mailgun.BaseURL, false, hint) {
+			// Each call's path and query are SMTP Desk's: the client refuses a base with its own
+			// (only after the database was opened, and without naming the variable).
+			noQuery(&p, "MAILGUN_BASE_URL", c.Mailgun.BaseURL, hint)
+		}
 		// The API's version is part of each call's path: a base that ends in one (a URL
 		// pasted from Mailgun's documentation) would make every call a 404.
 		if u, err := url.Parse(c.Mailgun.BaseURL); err == nil {
@@ -435,8 +440,12 @@ func (c Config) Validate() error {
 		p.add("MAILGUN_REGION", "%q is not a region; use us or eu (e.g. MAILGUN_REGION=eu)", c.Mailgun.Region)
 	}
 
-	checkURL(&p, "OIDC_ISSUER", c.OIDC.Issuer, required,
-		"set it to your identity provider's issuer URL (e.g. OIDC_ISSUER=https://login.corp.example)")
+	const issuerHint = "set it to your identity provider's issuer URL (e.g. OIDC_ISSUER=https://login.corp.example)"
+	if checkURL(&p, "OIDC_ISSUER", c.OIDC.Issuer, required, issuerHint) {
+		// OpenID Connect Discovery 1.0, 4: an issuer has no query or fragment; with one, the
+		// discovery document's address is wrong and sign-in can never work.
+		noQuery(&p, "OIDC_ISSUER", c.OIDC.Issuer, issuerHint)
+	}
 	if c.OIDC.ClientID == "" && required {
 		p.add("OIDC_CLIENT_ID", "missing; set it to the client id registered with your identity provider (e.g. OIDC_CLIENT_ID=smtp-desk)")
 	}
@@ -646,32 +655,43 @@ func isLoopbackHostPort(hp string) bool {
 	return err == nil && IsLoopbackHost(host)
 }
 
-func checkURL(p *Problems, name, v string, required bool, hint string) {
+func checkURL(p *Problems, name, v string, required bool, hint string) (ok bool) {
 	if v == "" {
 		if required {
 			p.add(name, "missing; %s", hint)
 		}
-		return
+		return false
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		p.add(name, "%q is not an absolute URL; %s", redactURL(v), hint)
-		return
+		return false
 	}
 	if u.User != nil {
 		// The Mailgun key goes in its own variable and the IdP needs none: a user name or
 		// password here is a mistake, and would be printed with the URL.
 		p.add(name, "%q holds a user name or password; leave them out (secrets have their own variables); %s", redactURL(v), hint)
-		return
+		return false
 	}
 	if port := u.Port(); port != "" {
 		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 			p.add(name, "%q has no usable port (1 to 65535); %s", redactURL(v), hint)
-			return
+			return false
 		}
 	}
 	if u.Scheme != "https" && !IsLoopbackHost(u.Hostname()) {
 		p.add(name, "%q must use https (http is allowed on loopback only); %s", v, hint)
+		return false
+	}
+	return true
+}
+
+// noQuery adds a problem when the URL v (one checkURL took) has a query or a fragment, even an
+// empty one (a bare "?" or "#" at the end).
+func noQuery(p *Problems, name, v, hint string) {
+	if i := strings.IndexAny(v, "?#"); i >= 0 {
+		// Shown without the query itself, which might hold a token.
+		p.add(name, "%q is followed by a query or fragment (%c…); leave it out; %s", redactURL(v[:i]), v[i], hint)
 	}
 }
 
