@@ -132,6 +132,39 @@ func OpenDatabaseReadOnly(ctx context.Context, cfg config.Config) (*store.DB, er
 // by the server, not as left by their clients.
 var ErrServerStopping = handlers.ErrServerStopping
 
+// secretsHidden is an error whose text has its secrets replaced by "[redacted]"; errors.Is and As
+// see the error it wraps.
+type secretsHidden struct {
+	err     error
+	secrets []string
+}
+
+func (e *secretsHidden) Error() string {
+	s := e.err.Error()
+	for _, secret := range e.secrets {
+		s = strings.ReplaceAll(s, secret, "[redacted]")
+	}
+	return s
+}
+
+func (e *secretsHidden) Unwrap() error { return e.err }
+
+// hideSecrets wraps err so that its text holds none of secrets (the longest replaced first, so
+// that a secret holding another goes whole); err itself when it holds none.
+func hideSecrets(err error, secrets []string) error {
+	var held []string
+	for _, s := range secrets {
+		if s != "" && strings.Contains(err.Error(), s) {
+			held = append(held, s)
+		}
+	}
+	if len(held) == 0 {
+		return err
+	}
+	slices.SortFunc(held, func(a, b string) int { return len(b) - len(a) })
+	return &secretsHidden{err: err, secrets: held}
+}
+
 // pgInsufficientPrivilege is PostgreSQL's SQLSTATE for "permission denied".
 const pgInsufficientPrivilege = "42501"
 
@@ -141,6 +174,8 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 	if err == nil {
 		return db, nil
 	}
+	// pgx's errors may quote the URL, hiding only the parameters "password" and "sslpassword".
+	err = hideSecrets(err, cfg.DatabaseSecrets())
 	_, schema := errors.AsType[*store.SchemaError](err)
 	if _, encoding := errors.AsType[*store.EncodingError](err); schema || encoding {
 		// The database answered: the advice below (its directory, the server, the password)

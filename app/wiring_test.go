@@ -268,3 +268,28 @@ func TestLogReadyShowsTheConfigurationWithoutSecrets(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenDatabaseErrorHidesEveryPassword: pgx's error for a URL it cannot parse quotes the URL,
+// hiding only the parameters "password" and "sslpassword": a "Password" parameter, or the user's
+// password, reached the start-up error in clear (of the server, "web migrate", "web sessions
+// revoke" and "web audit verify"). Each password is hidden, as written and decoded.
+func TestOpenDatabaseErrorHidesEveryPassword(t *testing.T) {
+	for _, dsn := range []string{
+		"postgres://smtpdesk@127.0.0.1:1/smtpdesk?Password=s3cretpw&sslmode=requir",
+		"postgres://smtpdesk@127.0.0.1:1/smtpdesk?PASSWORD=s3cretpw&port=abc",
+		"postgres://smtpdesk@127.0.0.1:1/smtpdesk?SSLPassword=s3cret%2Fpw&sslmode=requir",
+		"postgres://smtpdesk:s3cret%2Fpw@127.0.0.1:1/smtpdesk?sslmode=requir",
+	} {
+		cfg := config.Config{DatabaseURL: config.Secret(dsn)}
+		_, err := OpenDatabase(context.Background(), cfg)
+		if err == nil {
+			t.Fatalf("OpenDatabase(%s) succeeded", dsn)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("OpenDatabase's error prints the password:\n%v", err)
+		}
+		if !strings.Contains(err.Error(), "DATABASE_URL") {
+			t.Errorf("OpenDatabase's error no longer names DATABASE_URL:\n%v", err)
+		}
+	}
+}

@@ -874,6 +874,35 @@ func (c Config) LogValue() slog.Value {
 // DatabaseRedacted is DATABASE_URL as a message or log may show it: with its passwords hidden.
 func (c Config) DatabaseRedacted() string { return redactDSN(c.DatabaseURL.Reveal()) }
 
+// DatabaseSecrets are the passwords a PostgreSQL DATABASE_URL holds (its user's, and the value
+// of each query parameter whose name holds "password" in any letter case, as redactDSN hides
+// them), each as written in the URL and decoded: a driver's error may quote the URL, hiding
+// only the parameters it knows by their exact names.
+func (c Config) DatabaseSecrets() []string {
+	u, err := url.Parse(c.DatabaseURL.Reveal())
+	if err != nil || u.Scheme == "" {
+		return nil
+	}
+	var out []string
+	add := func(raw string) {
+		out = append(out, raw)
+		if dec, err := url.QueryUnescape(raw); err == nil && dec != raw {
+			out = append(out, dec)
+		}
+	}
+	if u.User != nil {
+		if _, raw, ok := strings.Cut(u.User.String(), ":"); ok && raw != "" {
+			add(raw)
+		}
+	}
+	for kv := range strings.SplitSeq(u.RawQuery, "&") {
+		if k, v, _ := strings.Cut(kv, "="); v != "" && strings.Contains(strings.ToLower(k), "password") {
+			add(v)
+		}
+	}
+	return out
+}
+
 func (c Config) mailgunTarget() string {
 	if c.Mailgun.BaseURL != "" {
 		return c.Mailgun.BaseURL
