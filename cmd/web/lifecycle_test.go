@@ -170,16 +170,38 @@ func TestSignalDuringStartUpIsNamed(t *testing.T) {
 // server waits for requests in flight ends the process at once, saying so; the second was
 // swallowed, and the operator had to wait out ShutdownTimeout or kill the process. The test runs
 // main in a child process (the test binary again, told by SMTPDESK_TEST_MAIN to call main) and
-// keeps a request in flight with a connection that sent only part of its header.
+// keeps a request in flight with a connection that sent only part of its header. A demo without
+// -data still removes its temporary data directory (its deferred Close, which removes it, does
+// not run then: the directory stayed behind).
 func TestSecondSignalEndsShutdownAtOnce(t *testing.T) {
 	if os.Getenv("SMTPDESK_TEST_MAIN") == "1" {
-		os.Args = []string{"web", "-demo", "-addr", "127.0.0.1:0", "-data", os.Getenv("SMTPDESK_TEST_DATA")}
+		os.Args = []string{"web", "-demo", "-addr", "127.0.0.1:0"}
+		if dir := os.Getenv("SMTPDESK_TEST_DATA"); dir != "" {
+			os.Args = append(os.Args, "-data", dir)
+		}
 		main()
 		return
 	}
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		t.Run(sig.String(), func(t *testing.T) {
-			cmd, exited, out, addr := startDemoChild(t, "TestSecondSignalEndsShutdownAtOnce", "SMTPDESK_TEST_DATA="+t.TempDir())
+	for _, tc := range []struct {
+		sig     syscall.Signal
+		tempDir bool // no -data: the demo makes a temporary data directory in TMPDIR
+	}{{syscall.SIGINT, false}, {syscall.SIGTERM, false}, {syscall.SIGINT, true}} {
+		sig := tc.sig
+		name := sig.String()
+		if tc.tempDir {
+			name += " without -data"
+		}
+		t.Run(name, func(t *testing.T) {
+			env := "SMTPDESK_TEST_DATA=" + t.TempDir()
+			tmp := t.TempDir()
+			if tc.tempDir {
+				env = "TMPDIR=" + tmp
+			}
+			cmd, exited, out, addr := startDemoChild(t, "TestSecondSignalEndsShutdownAtOnce", env)
+			made, err := filepath.Glob(filepath.Join(tmp, "smtpdesk-demo-*"))
+			if err != nil || tc.tempDir && len(made) != 1 {
+				t.Fatalf("the demo's data directories in TMPDIR: %q, %v; want one", made, err)
+			}
 			// Part of a request's header: the connection is active, and shutdown waits for it
 			// (up to ReadHeaderTimeout, 10 s, when the server gives up on the rest).
 			c, err := net.Dial("tcp", addr)
@@ -225,6 +247,11 @@ func TestSecondSignalEndsShutdownAtOnce(t *testing.T) {
 			}
 			if want := "smtp-desk: " + sig.String() + " again: stopping now, without waiting for the requests in flight"; !strings.Contains(out.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, out.String())
+			}
+			for _, dir := range made {
+				if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("after the second signal the demo's temporary data directory %s is still there (%v)", dir, err)
+				}
 			}
 		})
 	}

@@ -52,7 +52,7 @@ func main() {
 	signal.Ignore(syscall.SIGHUP)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	exitOnSecondSignal(os.Stderr)
+	ctx = context.WithValue(ctx, lastStepsKey{}, exitOnSecondSignal(os.Stderr))
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -66,18 +66,49 @@ func main() {
 // context, and shutdown then waits up to ShutdownTimeout for requests in flight; an operator who
 // presses Ctrl+C again (or a supervisor that sends SIGTERM again) wants the process gone now,
 // and NotifyContext alone would swallow every signal after the first.
-func exitOnSecondSignal(stderr io.Writer) {
+// The deferred clean-up does not run then; what must be done all the same (the demo's temporary
+// data directory removed) is added to the lastSteps it returns.
+func exitOnSecondSignal(stderr io.Writer) *lastSteps {
 	// Two places: the first signal must not fill the channel and make the second be dropped.
 	// Notify here, not in the goroutine, so that the signal which ends main's context is the
 	// first one counted.
 	ch := make(chan os.Signal, 2)
 	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	last := &lastSteps{}
 	go func() {
 		<-ch
 		s := <-ch
 		fmt.Fprintf(stderr, "smtp-desk: %v again: stopping now, without waiting for the requests in flight\n", s)
+		last.run()
 		os.Exit(1)
 	}()
+	return last
+}
+
+// lastSteps are what the process does even when a second signal ends it at once. main puts them
+// in run's context (lastStepsKey).
+type lastSteps struct {
+	mu    sync.Mutex
+	steps []func()
+}
+
+type lastStepsKey struct{}
+
+// addLastStep adds step to the lastSteps in ctx, if any (tests call run without).
+func addLastStep(ctx context.Context, step func()) {
+	if l, ok := ctx.Value(lastStepsKey{}).(*lastSteps); ok {
+		l.mu.Lock()
+		l.steps = append(l.steps, step)
+		l.mu.Unlock()
+	}
+}
+
+func (l *lastSteps) run() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, step := range l.steps {
+		step()
+	}
 }
 
 // startErr is err, from a start-up step ctx bounds, unless a signal ended ctx while it ran: err
@@ -150,7 +181,14 @@ func subcommand(ctx context.Context, args []string, getenv func(string) string, 
 		fs.SetOutput(io.Discard)
 		addr := fs.String("addr", "", "the address the server listens on (default SMTPDESK_LISTEN's)")
 		const use = `use "web healthcheck" (it checks SMTPDESK_LISTEN's /healthz) or "web healthcheck -addr HOST:PORT"`
-		if err := fs.Parse(args[1:]); err != nil {
+		fs.Usage = func() {}
+		if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+			// main exits 0 and prints nothing more for -help: the usage is said here.
+			fmt.Fprintln(stdout, "Usage: web healthcheck [-addr HOST:PORT]\n\nGET /healthz on SMTPDESK_LISTEN's address, or HOST:PORT; exits 0 when it answers 200 (a container health check).\n\nFlags:")
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return true, err
+		} else if err != nil {
 			return true, fmt.Errorf("%w; %s", err, use)
 		}
 		if fs.NArg() > 0 {
@@ -515,6 +553,10 @@ func runDemo(ctx context.Context, cfg config.Config, o options, getenv func(stri
 		return startErr(ctx, portAdvice(err, addr, "pick another with -addr (e.g. -addr %s)"))
 	}
 	defer d.Close()
+	if d.TempDir {
+		// The deferred Close removes it; a second Ctrl+C exits without running it.
+		addLastStep(ctx, func() { _ = os.RemoveAll(d.DataDir) })
+	}
 	stopMetrics, err := serveMetrics(ctx, cfg, d.App.MetricsHandler(), logger)
 	if err != nil {
 		return startErr(ctx, err)

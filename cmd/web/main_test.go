@@ -914,8 +914,8 @@ func TestSessionsRevoke(t *testing.T) {
 	}
 }
 
-// TestMainExitStatus: main exits 0 after -help (the usage on stdout), and 1 with the error's one
-// line on stderr for a wrong flag; each runs in a child process (internal/testmain).
+// TestMainExitStatus: main exits 0 after -help (the usage on stdout), also the healthcheck's, and
+// 1 with the error's one line on stderr for a wrong flag; each runs in a child process (internal/testmain).
 func TestMainExitStatus(t *testing.T) {
 	if testmain.Child("web") {
 		main()
@@ -924,6 +924,9 @@ func TestMainExitStatus(t *testing.T) {
 	testmain.Check(t,
 		testmain.Want{Args: "-help", Code: 0, StdoutHas: "Usage:\n  web -demo"},
 		testmain.Want{Args: "-bogus", Code: 1, Stderr: "smtp-desk: flag provided but not defined: -bogus; see -help\n"},
+		// The subcommand's own help: it printed nothing, and exited 0.
+		testmain.Want{Args: "healthcheck -help", Code: 0, StdoutHas: "Usage: web healthcheck [-addr HOST:PORT]\n"},
+		testmain.Want{Args: "healthcheck -h", Code: 0, StdoutHas: "-addr string\n"},
 	)
 }
 
