@@ -250,7 +250,7 @@ func Load(getenv func(string) string) (Config, error) {
 	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
 	cfg := Config{
 		Listen:         get("SMTPDESK_LISTEN"),
-		BaseURL:        strings.TrimRight(get("SMTPDESK_BASE_URL"), "/"),
+		BaseURL:        originLower(strings.TrimRight(get("SMTPDESK_BASE_URL"), "/")),
 		PolicyFile:     get("POLICY_FILE"),
 		DatabaseURL:    Secret(secret(getenv, &p, "DATABASE_URL", "DATABASE_URL_FILE")),
 		MetricsAddr:    get("METRICS_ADDR"),
@@ -697,6 +697,19 @@ func noQuery(p *Problems, name, v, hint string) {
 
 // redactURL hides whatever a URL holds before its host's "@" (a user name and password), even
 // in a value that does not parse: everything between "://" and the last "@" becomes "…".
+// originLower returns the URL v with its scheme and host in lower case when v is an origin
+// (scheme://host[:port], nothing else), and v as it is otherwise (Validate names what is wrong
+// with it). Both are case-insensitive, but the sign-in's redirect_uri is made from the base URL,
+// and identity providers compare it with the registered one as a string:
+// "HTTPS://Smtp-Desk.corp.example" had every sign-in refused as an unknown redirect URI.
+func originLower(v string) string {
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok || rest == "" || strings.ContainsAny(rest, "/?#@\\") {
+		return v
+	}
+	return strings.ToLower(scheme) + "://" + strings.ToLower(rest)
+}
+
 func redactURL(v string) string {
 	i := strings.Index(v, "://")
 	if i < 0 {

@@ -790,3 +790,24 @@ func TestBaseURLUserNamedHidden(t *testing.T) {
 		}
 	}
 }
+
+// TestBaseURLOriginInLowerCase: the base URL's scheme and host are kept in lower case, as the
+// sign-in's redirect_uri is made from them and providers compare it as a string with the one
+// registered; a URL that is not an origin is left as given, for Validate to name.
+func TestBaseURLOriginInLowerCase(t *testing.T) {
+	for given, want := range map[string]string{
+		"HTTPS://Smtp-Desk.Corp.Example/":     "https://smtp-desk.corp.example",
+		"https://SMTP-DESK.corp.example:8443": "https://smtp-desk.corp.example:8443",
+		"Http://127.0.0.1:8080":               "http://127.0.0.1:8080",
+		"https://Corp.Example/Desk":           "https://Corp.Example/Desk",
+		"https://Me:Pw@Corp.Example":          "https://Me:Pw@Corp.Example",
+		"https://Corp.Example?X=1":            "https://Corp.Example?X=1",
+	} {
+		m := valid(t)
+		m["SMTPDESK_BASE_URL"] = given
+		cfg, _ := Load(env(m))
+		if cfg.BaseURL != want {
+			t.Errorf("SMTPDESK_BASE_URL=%s: BaseURL = %q, want %q", given, cfg.BaseURL, want)
+		}
+	}
+}
