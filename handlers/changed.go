@@ -85,8 +85,7 @@ func viewURL(domain string, p Paging, perPageSet bool, filter string, rotate boo
 // refererView is the list view the request's Referer names ("" when it names none): the view a
 // form page (create, reset, delete, delete all) was opened from.
 func refererView(c echo.Context, domain string) string {
-	req := c.Request()
-	return listView(req.Referer(), req.Host, domain)
+	return listView(c.Request().Referer(), browserHost(c), domain)
 }
 
 // wayBack is the list view a form's POST goes back to (a listView; "" for the domain page): its
@@ -94,7 +93,7 @@ func refererView(c echo.Context, domain string) string {
 // form is on the list page (the delete dialog of a page rendered without a back field).
 func wayBack(c echo.Context, params url.Values, domain string) string {
 	if params.Has("back") {
-		return listView(params.Get("back"), c.Request().Host, domain)
+		return listView(params.Get("back"), browserHost(c), domain)
 	}
 	return refererView(c, domain)
 }

@@ -436,13 +436,13 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if p.status == http.StatusRequestEntityTooLarge && req.Method == http.MethodPost {
 			// The form that was too large, when the request says which (its same-site Referer),
 			// for a browser whose Back button does not return to it.
-			if back := returnPath(req); back != "/" {
+			if back := returnPath(c); back != "/" {
 				vm.Next = &views.Link{Label: "Open the form again", URL: templ.SafeURL(back)}
 			}
 		}
 		if p.keepsDraft && req.Method == http.MethodPost {
 			vm.KeepsDraft = true
-			if back := returnPath(req); back != "/" && !p.signIn {
+			if back := returnPath(c); back != "/" && !p.signIn {
 				// The form again (a fresh token), which the kept logins fill in.
 				vm.Next = &views.Link{Label: "Open the form again", URL: templ.SafeURL(back)}
 				vm.Hint = "Open the form again and send it."
@@ -451,7 +451,7 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		if p.signIn {
 			vm.SignInURL = auth.LoginPath
 			if p.comeBack {
-				vm.SignInURL += "?next=" + url.QueryEscape(returnPath(req))
+				vm.SignInURL += "?next=" + url.QueryEscape(returnPath(c))
 			}
 		}
 		if rerr := Render(c, p.status, views.ErrorPage(vm)); rerr != nil {
@@ -463,14 +463,16 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	}
 }
 
-// returnPath is where signing in again after req failed should lead: for a GET, req's own
-// address; otherwise the page req came from when its Referer is on this site (the page holding
-// the form that was sent), else the start page. auth.SafeNext keeps it a path on this site.
-func returnPath(req *http.Request) string {
+// returnPath is where signing in again after c's request failed should lead: for a GET, its own
+// address; otherwise the page it came from when its Referer is on this site (the page holding
+// the form that was sent; on the host the browser addressed, browserHost), else the start page.
+// auth.SafeNext keeps it a path on this site.
+func returnPath(c echo.Context) string {
+	req := c.Request()
 	if req.Method == http.MethodGet {
 		return auth.SafeNext(req.URL.RequestURI())
 	}
-	if ref, err := url.Parse(req.Referer()); err == nil && ref.Host != "" && ref.Host == req.Host {
+	if ref, err := url.Parse(req.Referer()); err == nil && ref.Host != "" && ref.Host == browserHost(c) {
 		return auth.SafeNext(ref.RequestURI())
 	}
 	return "/"

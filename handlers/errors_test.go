@@ -315,13 +315,27 @@ func TestReturnPath(t *testing.T) {
 		{"post from another site", http.MethodPost, "/d/acme.example/new", "https://evil.example/d/acme.example/new", "/"},
 		{"a referer that is no page here", http.MethodPost, "/d/acme.example/new", "http://desk.example//evil.example", "/"},
 	}
-	for _, tt := range tests {
+	// Behind a trusted proxy that passes the browser's host in X-Forwarded-Host (Use keeps it as
+	// the browser's host), the Host header is the proxy's name for SMTP Desk: the form's page is
+	// on the browser's host.
+	proxied := []struct {
+		name, method, target, referer, want string
+	}{
+		{"behind a proxy, post from a form", http.MethodPost, "/d/acme.example/new", "http://desk.example/d/acme.example/new", "/d/acme.example/new"},
+		{"behind a proxy, post from the proxy's own name", http.MethodPost, "/d/acme.example/new", "http://backend.internal:8080/d/acme.example/new", "/"},
+	}
+	for i, tt := range append(tests, proxied...) {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest(tt.method, "http://desk.example"+tt.target, nil)
 			if tt.referer != "" {
 				req.Header.Set("Referer", tt.referer)
 			}
-			if got := returnPath(req); got != tt.want {
+			c := echo.New().NewContext(req, httptest.NewRecorder())
+			if i >= len(tests) {
+				req.Host = "backend.internal:8080"
+				c.Set(browserHostKey, "desk.example")
+			}
+			if got := returnPath(c); got != tt.want {
 				t.Errorf("returnPath = %q, want %q", got, tt.want)
 			}
 		})

@@ -34,6 +34,9 @@ const (
 	// supportKey holds MiddlewareConfig.Support, when set.
 	supportKey = "smtpdesk.support"
 	siteKey    = "smtpdesk.site" // the *site of a signed-in page, for its error page's navigation
+	// browserHostKey holds the host the browser addressed (ForwardedHost's rule) when there are
+	// trusted proxies; the Host header is that host otherwise.
+	browserHostKey = "smtpdesk.browser_host"
 )
 
 // DefaultBodyLimit caps request bodies: the largest form (many logins at once) fits well within it.
@@ -94,6 +97,18 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	}
 	e.IPExtractor = IPExtractor(cfg.TrustedProxies)
 	e.Use(RequestIDMiddleware(), answerDeadline, SecurityHeaders(cfg.TrustedProxies, cfg.FormActions, cfg.Demo))
+	if len(cfg.TrustedProxies) > 0 {
+		// Behind a proxy that passes the browser's host in X-Forwarded-Host, the Host header is
+		// the proxy's name for SMTP Desk: a same-site Referer (the list view a form was opened
+		// from, the form a failed POST came from) is on the browser's host.
+		forwardedHost := ForwardedHost(cfg.TrustedProxies)
+		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+			return func(c echo.Context) error {
+				c.Set(browserHostKey, forwardedHost(c.Request()))
+				return next(c)
+			}
+		})
+	}
 	if cfg.Support != "" {
 		e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
 			return func(c echo.Context) error {
@@ -278,6 +293,15 @@ func RequestID(c echo.Context) string {
 func Nonce(c echo.Context) string {
 	s, _ := c.Get(nonceKey).(string)
 	return s
+}
+
+// browserHost is the host the browser addressed: X-Forwarded-Host from a trusted proxy (see
+// ForwardedHost), else the Host header.
+func browserHost(c echo.Context) string {
+	if h, ok := c.Get(browserHostKey).(string); ok {
+		return h
+	}
+	return c.Request().Host
 }
 
 // supportOf is who the pages send users to for access or help, "" when nobody is named.
