@@ -90,7 +90,8 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 // domain, written before that domain's rows (or as it failed): each domain's history, and its
 // reviewers, see that its logins were taken, and the entries share the request id. A domain whose
 // entry cannot be written is not sent (the first: a 503 page; a later one: the download is
-// aborted).
+// aborted). A domain Mailgun no longer has ("Domain not found": removed since the domain list,
+// kept for a minute, was read) is left out, with no entry, as it has no logins.
 func (h *HomePages) ExportCSV(c echo.Context) error {
 	ctx := c.Request().Context()
 	u := auth.UserFrom(c)
@@ -127,9 +128,17 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	for i, d := range domains {
 		asked := append(slices.Clip(filters), fmt.Sprintf("domain %d of %d of an export of every domain", i+1, len(domains)))
 		all, err := h.lists.All(ctx, d)
+		if me, ok := errors.AsType[*mailgun.Error](err); ok && domainNotFound(me) {
+			// Removed from Mailgun since its domain list was read (SMTP Desk keeps it up to a
+			// minute): it has no logins to export now, and, as for the one domain's export of a
+			// domain Mailgun does not have, no entry. Failing the file for it would fail every
+			// export of every domain until the list is read again.
+			h.log.InfoContext(ctx, "login export: a domain was removed from Mailgun since its list was read; left out of the export", "domain", d)
+			continue
+		}
 		if err != nil {
 			_ = h.recordLoginExport(c, u, audit.OutcomeFailed, d, exportFailed(asked, exportFailure(err)))
-			if i == 0 {
+			if cw == nil { // nothing sent yet: an error page
 				return fmt.Errorf("export all logins: %s: %w", d, err)
 			}
 			level := slog.LevelError
@@ -143,7 +152,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		rot := h.rotation(ctx, d)
 		if rot.unread {
 			_ = h.recordLoginExport(c, u, audit.OutcomeFailed, d, exportFailed(asked, agesUnreadFailure))
-			if i == 0 {
+			if cw == nil {
 				return h.agesUnread(c, nil)
 			}
 			h.log.ErrorContext(ctx, "login export: the audit trail failed after the file had begun; the download is aborted",
