@@ -604,8 +604,12 @@ func (db *DB) auditQuery(f AuditFilter, limit int, oldestFirst, walk bool) (q st
 	if f.Actor != "" {
 		// The subject too: the audit page names an actor whose provider sends neither e-mail nor
 		// name by it.
-		where = append(where, `(actor_fold LIKE ? ESCAPE '!' OR actor_subject = ?)`)
-		args = append(args, "%"+escapeLike(strings.ToLower(f.Actor))+"%", f.Actor)
+		patterns := actorPatterns(f.Actor)
+		where = append(where, "("+strings.Repeat("actor_fold LIKE ? ESCAPE '!' OR ", len(patterns))+"actor_subject = ?)")
+		for _, p := range patterns {
+			args = append(args, "%"+p+"%")
+		}
+		args = append(args, f.Actor)
 	}
 	if f.Action != "" {
 		where = append(where, "action = ?")
@@ -649,6 +653,42 @@ func (db *DB) auditQuery(f AuditFilter, limit int, oldestFirst, walk bool) (q st
 	}
 	return db.rebind(q), args, true
 }
+
+// actorPatterns are the LIKE patterns (without their surrounding %) that find the actor filter
+// text in actor_fold (foldActor: strings.ToLower). Lower-casing is not a case fold, and Greek,
+// where a word's last sigma is written ς, shows it in every other name: ΜΑΡΚΟΣ lowers to μαρκοσ
+// and Μαρκος to μαρκος. So each sigma of the filter is looked for in both forms: one pattern for
+// each way of writing them (past maxSigmas sigmas, the rest match any one character, LIKE's _).
+// The rows keep their fold, which a migration would otherwise rewrite on every row of the trail.
+// The other letters with two lower-case forms are symbol variants (ϐ, ϑ, ϰ, ſ …) and old
+// Cyrillic forms that names do not use, left as they are.
+func actorPatterns(actor string) []string {
+	patterns := []string{""}
+	sigmas := 0
+	for _, r := range strings.ToLower(actor) {
+		if r != 'σ' && r != 'ς' {
+			for i := range patterns {
+				patterns[i] += escapeLike(string(r))
+			}
+			continue
+		}
+		if sigmas++; sigmas > maxSigmas {
+			for i := range patterns {
+				patterns[i] += "_"
+			}
+			continue
+		}
+		n := len(patterns)
+		for i := range n {
+			patterns = append(patterns, patterns[i]+"ς")
+			patterns[i] += "σ"
+		}
+	}
+	return patterns
+}
+
+// maxSigmas bounds the sigmas actorPatterns spells both ways (2^maxSigmas patterns).
+const maxSigmas = 4
 
 // escapeLike escapes LIKE's wildcards, and the escape character itself, with '!' (the queries'
 // ESCAPE '!'). Not '\': on a PostgreSQL server with standard_conforming_strings off, the literal

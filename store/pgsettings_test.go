@@ -58,3 +58,31 @@ func TestLikeWithoutStandardConformingStrings(t *testing.T) {
 		t.Errorf("NewestOKMarked: %v", err)
 	}
 }
+
+// TestActorFilterFindsEitherSigma: the actor filter lowers its text and the row's as
+// strings.ToLower does, which is not a case fold: Σ lowers to σ, while the final form ς stays ς,
+// so a Greek name was not found by its other case (ΜΑΡΚΟΣ by Μαρκος, and the reverse).
+func TestActorFilterFindsEitherSigma(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		upper := entry(t0, "m@corp.example", "auth.sign_in", "", OutcomeOK)
+		upper.ActorName = "ΜΑΡΚΟΣ ΠΑΠΑΔΟΠΟΥΛΟΣ"
+		up := mustAppend(t, db, upper)
+		mixed := entry(t0, "n@corp.example", "auth.sign_in", "", OutcomeOK)
+		mixed.ActorName = "Νίκος Σταύρου"
+		mi := mustAppend(t, db, mixed)
+		many := entry(t0, "s@corp.example", "auth.sign_in", "", OutcomeOK)
+		many.ActorName = "ΣΣΣΣΣΣ" // six sigmas: past maxSigmas, the last two match any letter
+		ma := mustAppend(t, db, many)
+		mustAppend(t, db, entry(t0, "other@corp.example", "auth.sign_in", "", OutcomeOK))
+		for filter, want := range map[string][]int64{
+			"Μαρκος": {up}, "μαρκοσ": {up}, "ΜΑΡΚΟΣ": {up}, "Παπαδόπουλος": nil, "Παπαδοπουλος": {up},
+			"ΝΊΚΟΣ": {mi}, "νίκοσ": {mi}, "σταύρου": {mi}, "ς": {ma, mi, up}, "ςς": {ma},
+			"ςςςςςς": {ma}, "σσσσσσ": {ma}, "ςςςςςςς": nil,
+		} {
+			got, err := db.ListAudit(context.Background(), AuditFilter{Actor: filter})
+			if err != nil || !slices.Equal(ids(got), want) {
+				t.Errorf("actor %q found %v, %v; want %v", filter, ids(got), err, want)
+			}
+		}
+	})
+}
