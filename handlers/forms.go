@@ -503,6 +503,11 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 		// From the day's name, not from its start: a day the clocks skip whole (Samoa's 30
 		// December 2011) starts when the next one does, and "to" it ends there.
 		a.To, a.Form.To = dayStart(to.Year(), to.Month(), to.Day()+1, a.Location()), toText
+		if a.To.IsZero() {
+			// "to 0000-12-31" in UTC ends at 0001-01-01 00:00 UTC, Go's zero time, which the
+			// store reads as no bound: every entry matched. A nanosecond on, nothing does.
+			a.To = a.To.Add(time.Nanosecond)
+		}
 	}
 	if fromText != "" && toText != "" && from.After(to) {
 		problem("The from date %s is after the to date %s, so no entry can match: swap them to see that period.", a.Form.From, a.Form.To)
@@ -645,7 +650,9 @@ func (a AuditQuery) Values() url.Values {
 // dayStart is the first instant of the day y-m-d in loc (d may overflow its month, as in
 // time.Date). It is midnight, but for a day whose midnight the clocks skip (Santiago, Havana,
 // Beirut go forward at 00:00): time.Date then answers an instant of the day before (23:00) or
-// the hour after (01:00 of that day), and the day begins when the new offset does.
+// the hour after (01:00 of that day), and the day begins when the new offset does. A day whose
+// midnight comes twice (Amman's clocks went back from 01:00 to 00:00 on 29 October 2021) begins
+// at the first: time.Date answers the second, an hour late.
 func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
 	y, m, d = time.Date(y, m, d, 12, 0, 0, 0, time.UTC).Date() // normalized: 32 January is 1 February
 	t := time.Date(y, m, d, 0, 0, 0, 0, loc)
@@ -653,6 +660,15 @@ func dayStart(y int, m time.Month, d int, loc *time.Location) time.Time {
 		// Still the day before: the day begins where this offset ends.
 		if _, end := t.ZoneBounds(); !end.IsZero() {
 			t = end
+		}
+	}
+	if start, _ := t.ZoneBounds(); !start.IsZero() {
+		// The offset before this one: when its last instant is still of this day, the day
+		// began at midnight under that offset.
+		before := start.Add(-time.Nanosecond).In(loc)
+		if by, bm, bd := before.Date(); by == y && bm == m && bd == d {
+			_, off := before.Zone()
+			t = time.Date(y, m, d, 0, 0, 0, 0, time.FixedZone("", off)).In(loc)
 		}
 	}
 	return t
