@@ -153,8 +153,9 @@ func (e *secretsHidden) Unwrap() error { return e.err }
 // that a secret holding another goes whole); err itself when it holds none.
 func hideSecrets(err error, secrets []string) error {
 	var held []string
+	text := err.Error()
 	for _, s := range secrets {
-		if s != "" && strings.Contains(err.Error(), s) {
+		if s != "" && strings.Contains(text, s) {
 			held = append(held, s)
 		}
 	}

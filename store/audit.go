@@ -663,28 +663,31 @@ func (db *DB) auditQuery(f AuditFilter, limit int, oldestFirst, walk bool) (q st
 // The other letters with two lower-case forms are symbol variants (ϐ, ϑ, ϰ, ſ …) and old
 // Cyrillic forms that names do not use, left as they are.
 func actorPatterns(actor string) []string {
+	// escapeLike leaves the sigmas as they are: the text is escaped once, then spelt both ways.
+	rest := escapeLike(strings.ToLower(actor))
 	patterns := []string{""}
-	sigmas := 0
-	for _, r := range strings.ToLower(actor) {
-		if r != 'σ' && r != 'ς' {
-			for i := range patterns {
-				patterns[i] += escapeLike(string(r))
+	for sigmas := 1; ; sigmas++ {
+		i := strings.IndexAny(rest, "σς")
+		if i < 0 {
+			for j := range patterns {
+				patterns[j] += rest
 			}
-			continue
+			return patterns
 		}
-		if sigmas++; sigmas > maxSigmas {
-			for i := range patterns {
-				patterns[i] += "_"
+		before := rest[:i]
+		rest = rest[i+len("σ"):] // both sigmas are two bytes in UTF-8
+		if sigmas > maxSigmas {
+			for j := range patterns {
+				patterns[j] += before + "_"
 			}
 			continue
 		}
 		n := len(patterns)
-		for i := range n {
-			patterns = append(patterns, patterns[i]+"ς")
-			patterns[i] += "σ"
+		for j := range n {
+			patterns = append(patterns, patterns[j]+before+"ς")
+			patterns[j] += before + "σ"
 		}
 	}
-	return patterns
 }
 
 // maxSigmas bounds the sigmas actorPatterns spells both ways (2^maxSigmas patterns).
@@ -694,8 +697,12 @@ const maxSigmas = 4
 // ESCAPE '!'). Not '\': on a PostgreSQL server with standard_conforming_strings off, the literal
 // '\' is a backslash escape, and each query naming it a syntax error.
 func escapeLike(s string) string {
-	return strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`).Replace(s)
+	return likeEscaper.Replace(s)
 }
+
+// likeEscaper is escapeLike's replacer, made once (a Replacer is safe for concurrent use and
+// never changes).
+var likeEscaper = strings.NewReplacer(`!`, `!!`, `%`, `!%`, `_`, `!_`)
 
 func scanEntry(rows *sql.Rows) (AuditEntry, error) {
 	var e AuditEntry
