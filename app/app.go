@@ -463,7 +463,8 @@ func smtpHost(cfg config.Config) string {
 // and is no real answer: a proxy's page is as likely as Mailgun's.
 func (a *App) observeMailgun(ci mailgun.CallInfo) {
 	unreadable := ci.Status >= 200 && ci.Status <= 299 && errors.Is(ci.Err, mailgun.ErrBadResponse)
-	a.metrics.ObserveMailgun(ci.Endpoint, ci.Status, unreadable, ci.Duration, ci.Attempt)
+	a.metrics.ObserveMailgun(metrics.MailgunAttempt{Endpoint: ci.Endpoint, Status: ci.Status,
+		Unreadable: unreadable, Canceled: ci.Canceled, Duration: ci.Duration, Attempt: ci.Attempt})
 	switch s := ci.Status; {
 	case unreadable, s == 0, s == http.StatusUnauthorized, s == http.StatusForbidden, s == http.StatusTooManyRequests, s >= 500:
 		return

@@ -216,7 +216,8 @@ func (r *Recorder) Begin(ctx context.Context, a Actor, m Meta, action, domain, d
 
 // Complete records the outcome of the action from the Mailgun call's error:
 // nil is ok; a *mailgun.Error with a 4xx (Mailgun refused) or a validation
-// error (mailgun.ErrInvalidInput, nothing sent) is failed; a *mailgun.Error
+// error (mailgun.ErrInvalidInput, nothing sent) or a call whose context had
+// ended before it began (mailgun.ErrNotSent) is failed; a *mailgun.Error
 // with a 5xx is unknown, keeping its status and message, since Mailgun may
 // have applied the change before failing (a create's POST, a reset's PUT, a
 // delete's or delete-all's DELETE alike: every action begun here is a Mailgun
@@ -344,6 +345,10 @@ func Classify(err error) (outcome string, status int, message string) {
 		return OutcomeFailed, mgErr.StatusCode, truncate(mgErr.Message, MaxMessageLen)
 	case errors.Is(err, mailgun.ErrInvalidInput):
 		return OutcomeFailed, 0, "invalid input: nothing was sent to Mailgun"
+	case errors.Is(err, mailgun.ErrNotSent):
+		// Ahead of ErrServerStopping: the request ended (its user left, the server cut it off)
+		// before the call began, so nothing changed.
+		return OutcomeFailed, 0, "canceled before it was sent: nothing was sent to Mailgun"
 	case errors.Is(err, ErrServerStopping):
 		// Ahead of the transport error: the call got no answer because the shutdown ended it.
 		return OutcomeUnknown, 0, "cut off: the server was shutting down"

@@ -54,6 +54,17 @@ func onlyEntry(t *testing.T, db *store.DB) store.AuditEntry {
 
 func TestClassify(t *testing.T) {
 	long := strings.Repeat("é", 400) // 800 bytes
+	// notSent is the error of a delete whose request had ended (for cause) before the call.
+	notSent := func(cause error) error {
+		c, err := mailgun.NewClient("key-classify", mailgun.WithBaseURL("http://127.0.0.1:1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(cause)
+		_, err = c.DeleteCredential(ctx, "example.com", "alice")
+		return err
+	}
 	tests := []struct {
 		name        string
 		err         error
@@ -78,6 +89,9 @@ func TestClassify(t *testing.T) {
 			Refusal: &mailgun.Error{StatusCode: 404}}), OutcomeUnknown, 404, "Not Found"},
 		{"deadline", context.DeadlineExceeded, OutcomeUnknown, 0, "timed out"},
 		{"canceled", fmt.Errorf("call: %w", context.Canceled), OutcomeUnknown, 0, "request canceled"},
+		// A call whose request had ended before it began sent nothing: nothing changed.
+		{"not sent, its user gone", notSent(nil), OutcomeFailed, 0, "canceled before it was sent: nothing was sent to Mailgun"},
+		{"not sent, the server stopping", notSent(ErrServerStopping), OutcomeFailed, 0, "canceled before it was sent: nothing was sent to Mailgun"},
 		{"cut off by the shutdown", &mailgun.TransportError{Endpoint: "POST x", Err: ErrServerStopping}, OutcomeUnknown, 0, "cut off: the server was shutting down"},
 		{"other", errors.New("boom secret-ish detail"), OutcomeUnknown, 0, "unexpected error"},
 		// Without a refusal it is classified by the attempt it wraps.

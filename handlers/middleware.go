@@ -776,7 +776,8 @@ func AccessLog(logger *slog.Logger) echo.MiddlewareFunc {
 			defer func() {
 				if r := recover(); r != nil {
 					status := http.StatusInternalServerError
-					if c.Request().Context().Err() != nil {
+					if ctx := c.Request().Context(); ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
+						// Its client left (a shutdown cutting it off gives a cause of its own).
 						status = StatusClientClosedRequest
 					}
 					logRequest(logger, c, status, start)

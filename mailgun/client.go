@@ -110,7 +110,11 @@ type CallInfo struct {
 	Endpoint string
 	Method   string
 	// Status is the HTTP status Mailgun answered, or 0 when no answer came.
-	Status   int
+	Status int
+	// Canceled says that no answer came because the caller gave up waiting (its context was
+	// canceled: the user left, another page of the same read failed, the server is stopping),
+	// not because Mailgun did not answer in time: it says nothing about Mailgun. Status is 0.
+	Canceled bool
 	Duration time.Duration
 	// Attempt counts from 1; attempts after the first are retries.
 	Attempt int
@@ -371,6 +375,12 @@ func (c *Client) newRequest(ctx context.Context, cl *call) (*http.Request, error
 // do runs a call with the per-call deadline and the retry policy, and decodes a 2xx JSON
 // answer into v (when v is not nil).
 func (c *Client) do(ctx context.Context, cl *call, v any) error {
+	if err := ctx.Err(); err != nil {
+		// The caller gave up before the call began (a sibling page of a whole-domain read
+		// failed, say): nothing is sent, and no attempt is reported to the observer.
+		return notSent(ctx, cl)
+	}
+	caller := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 
@@ -385,7 +395,7 @@ func (c *Client) do(ctx context.Context, cl *call, v any) error {
 		serverErr      *Error          // the first attempt answered with a 5xx
 	)
 	for attempt := 1; ; attempt++ {
-		status, hint, err := c.attempt(ctx, cl, attempt, v)
+		status, hint, err := c.attempt(ctx, caller, cl, attempt, v)
 		if err == nil {
 			cl.afterUnknown = unknownOutcome
 			return nil
@@ -481,9 +491,18 @@ func contextError(ctx context.Context, cl *call, last error) error {
 	return fmt.Errorf("mailgun: %s: %w (last attempt: %w)", cl.route, cerr, last)
 }
 
-// attempt sends one HTTP request and reads its answer. It returns the status (0 when no
-// answer came) and any server-requested wait.
-func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status int, hint time.Duration, err error) {
+// notSent is the error of a call whose caller's context had ended before it began.
+func notSent(ctx context.Context, cl *call) error {
+	if cerr, cause := ctx.Err(), context.Cause(ctx); cause != cerr {
+		return fmt.Errorf("mailgun: %s: %w: %w: %w", cl.route, ErrNotSent, cerr, cause)
+	}
+	return fmt.Errorf("mailgun: %s: %w: %w", cl.route, ErrNotSent, ctx.Err())
+}
+
+// attempt sends one HTTP request under ctx (the caller's context, caller, with the per-call
+// deadline) and reads its answer. It returns the status (0 when no answer came) and any
+// server-requested wait.
+func (c *Client) attempt(ctx, caller context.Context, cl *call, n int, v any) (status int, hint time.Duration, err error) {
 	start := time.Now()
 	defer func() {
 		if c.observer != nil {
@@ -491,6 +510,7 @@ func (c *Client) attempt(ctx context.Context, cl *call, n int, v any) (status in
 				Endpoint: string(cl.route),
 				Method:   cl.route.method(),
 				Status:   status,
+				Canceled: status == 0 && err != nil && errors.Is(caller.Err(), context.Canceled),
 				Duration: time.Since(start),
 				Attempt:  n,
 				Err:      err,

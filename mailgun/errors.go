@@ -31,6 +31,10 @@ var (
 // ErrInvalidInput is wrapped by every validation error; nothing was sent to Mailgun.
 var ErrInvalidInput = errors.New("mailgun: invalid input")
 
+// ErrNotSent is wrapped, with the context's error (and its cause), when a call's context had
+// ended before it began: nothing was sent to Mailgun.
+var ErrNotSent = errors.New("not sent")
+
 // ErrBadResponse is wrapped when Mailgun answered 2xx but the body could not be read as the
 // expected JSON (or was larger than the client reads). For a mutating call the outcome is
 // then unknown.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -518,6 +519,55 @@ func TestObserverSeesEveryAttempt(t *testing.T) {
 		if (ci.Err == nil) != (i == 2) {
 			t.Errorf("call %d: Err = %v", i, ci.Err)
 		}
+	}
+}
+
+// TestObserverTellsACallerWhoGaveUp: a call whose caller's context has already ended is not
+// sent and reaches no observer (a whole-domain read's later pages, after one page failed, were
+// each counted as an attempt Mailgun did not answer); an attempt the caller gives up waiting for
+// is reported Canceled; one that Mailgun does not answer within the client's own timeout is not.
+func TestObserverTellsACallerWhoGaveUp(t *testing.T) {
+	var reached atomic.Int32
+	arrived := make(chan struct{}, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		arrived <- struct{}{}
+		<-r.Context().Done() // Mailgun is slow: no answer before the client goes
+	}))
+	t.Cleanup(srv.Close)
+	observed := func(timeout time.Duration, ctx context.Context) ([]mailgun.CallInfo, error) {
+		var got []mailgun.CallInfo
+		var mu sync.Mutex
+		c, err := mailgun.NewClient(testKey, mailgun.WithBaseURL(srv.URL), mailgun.WithTimeout(timeout),
+			mailgun.WithRetry(mailgun.RetryPolicy{MaxAttempts: 1}),
+			mailgun.WithObserver(func(ci mailgun.CallInfo) { mu.Lock(); got = append(got, ci); mu.Unlock() }))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.ListCredentials(ctx, "example.com", nil)
+		mu.Lock()
+		defer mu.Unlock()
+		return got, err
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got, err := observed(time.Minute, ctx)
+	if !errors.Is(err, context.Canceled) || len(got) != 0 || reached.Load() != 0 {
+		t.Errorf("already canceled: err %v, observed %+v, requests sent %d; want context.Canceled, none, none", err, got, reached.Load())
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { <-arrived; cancel() }()
+	got, err = observed(time.Minute, ctx)
+	if !errors.Is(err, context.Canceled) || len(got) != 1 || !got[0].Canceled || got[0].Status != 0 {
+		t.Errorf("given up: err %v, observed %+v; want context.Canceled and one attempt, Canceled", err, got)
+	}
+
+	go func() { <-arrived }()
+	got, err = observed(50*time.Millisecond, context.Background())
+	if err == nil || len(got) != 1 || got[0].Canceled || got[0].Status != 0 {
+		t.Errorf("timed out: err %v, observed %+v; want an error and one attempt, no answer, not Canceled", err, got)
 	}
 }
 

@@ -83,11 +83,11 @@ func New(sessions SessionCounter) *Metrics {
 		}, []string{"route", "method", "status"}),
 		mailgunCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpdesk_mailgun_calls_total",
-			Help: "HTTP attempts made to Mailgun, by endpoint template and status (0 when no answer came, unreadable for a 2xx whose body could not be read as Mailgun's answer).",
+			Help: "HTTP attempts made to Mailgun, by endpoint template and status (0 when no answer came, unreadable for a 2xx whose body could not be read as Mailgun's answer, canceled when SMTP Desk gave up waiting: the user left, another page of the same read failed, or the server is stopping).",
 		}, []string{"endpoint", "status"}),
 		mailgunDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "smtpdesk_mailgun_call_duration_seconds",
-			Help:    "Duration of one HTTP attempt to Mailgun, by endpoint template.",
+			Help:    "Duration of one HTTP attempt to Mailgun, by endpoint template (not those SMTP Desk gave up waiting for).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"endpoint"}),
 		mailgunRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -161,9 +161,10 @@ func (m *Metrics) Middleware() echo.MiddlewareFunc {
 				if r := recover(); r != nil {
 					// A panic that no middleware inside recovers: http.ErrAbortHandler, a
 					// download aborted half-way (its 200 long sent). It failed, unless its
-					// client had left first.
+					// client had left first (not the server cutting it off: a shutdown cancels
+					// the context with a cause of its own).
 					status := http.StatusInternalServerError
-					if c.Request().Context().Err() != nil {
+					if ctx := c.Request().Context(); ctx.Err() != nil && context.Cause(ctx) == context.Canceled {
 						status = statusClientClosedRequest
 					}
 					m.observeRequest(c, status, start)
@@ -214,18 +215,38 @@ func methodLabel(method string) string {
 // unreadable, so a dashboard must not count it with the 200s.
 const StatusUnreadable = "unreadable"
 
-// ObserveMailgun records one HTTP attempt to Mailgun. status is 0 when no answer came;
-// unreadable says that a 2xx answer's body could not be read (counted as StatusUnreadable);
-// attempt counts from 1.
-func (m *Metrics) ObserveMailgun(endpoint string, status int, unreadable bool, d time.Duration, attempt int) {
-	label := strconv.Itoa(status)
-	if unreadable {
+// StatusCanceled is the status label of a Mailgun attempt that SMTP Desk gave up waiting for
+// (the user left, another page of the same read failed, the server is stopping): it says
+// nothing about Mailgun, so it is not counted with the attempts that got no answer (0).
+const StatusCanceled = "canceled"
+
+// MailgunAttempt is one HTTP attempt to Mailgun, as ObserveMailgun records it.
+type MailgunAttempt struct {
+	Endpoint string // the route template with its method, never the concrete URL
+	Status   int    // 0 when no answer came
+	// Unreadable says that a 2xx answer's body could not be read (counted as
+	// StatusUnreadable); Canceled that the caller gave up before an answer came (counted as
+	// StatusCanceled, its cut-short duration not observed).
+	Unreadable, Canceled bool
+	Duration             time.Duration
+	Attempt              int // from 1
+}
+
+// ObserveMailgun records one HTTP attempt to Mailgun.
+func (m *Metrics) ObserveMailgun(a MailgunAttempt) {
+	label := strconv.Itoa(a.Status)
+	switch {
+	case a.Unreadable:
 		label = StatusUnreadable
+	case a.Canceled:
+		label = StatusCanceled
 	}
-	m.mailgunCalls.WithLabelValues(endpoint, label).Inc()
-	m.mailgunDuration.WithLabelValues(endpoint).Observe(d.Seconds())
-	if attempt > 1 {
-		m.mailgunRetries.WithLabelValues(endpoint).Inc()
+	m.mailgunCalls.WithLabelValues(a.Endpoint, label).Inc()
+	if !a.Canceled {
+		m.mailgunDuration.WithLabelValues(a.Endpoint).Observe(a.Duration.Seconds())
+	}
+	if a.Attempt > 1 {
+		m.mailgunRetries.WithLabelValues(a.Endpoint).Inc()
 	}
 }
 

@@ -39,9 +39,9 @@ func TestMetricsExposeNamedSeries(t *testing.T) {
 	for _, path := range []string{"/d/example.com", "/d/acme.example", "/boom"} {
 		e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, path, nil))
 	}
-	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 200, false, 20*time.Millisecond, 1)
-	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 503, false, 20*time.Millisecond, 2)
-	m.ObserveMailgun("GET /v3/domains/{domain}/credentials", 200, true, 20*time.Millisecond, 1)
+	m.ObserveMailgun(metrics.MailgunAttempt{Endpoint: "GET /v3/domains/{domain}/credentials", Status: 200, Duration: 20 * time.Millisecond, Attempt: 1})
+	m.ObserveMailgun(metrics.MailgunAttempt{Endpoint: "GET /v3/domains/{domain}/credentials", Status: 503, Duration: 20 * time.Millisecond, Attempt: 2})
+	m.ObserveMailgun(metrics.MailgunAttempt{Endpoint: "GET /v3/domains/{domain}/credentials", Status: 200, Unreadable: true, Duration: 20 * time.Millisecond, Attempt: 1})
 	m.ObserveAuditWrite(300 * time.Microsecond)
 	m.CountAuditWriteFailure()
 	m.CountUncompressed()
@@ -211,7 +211,7 @@ func TestREADMENamesEverySeries(t *testing.T) {
 	e.Use(m.Middleware())
 	e.GET("/", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
 	e.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
-	m.ObserveMailgun("GET /v4/domains", 200, false, time.Millisecond, 2)
+	m.ObserveMailgun(metrics.MailgunAttempt{Endpoint: "GET /v4/domains", Status: 200, Duration: time.Millisecond, Attempt: 2})
 	m.ObserveAuditWrite(time.Millisecond)
 	m.CountAuditWriteFailure()
 	m.CountUncompressed()

@@ -132,7 +132,7 @@ func TestErrorHandledOnce(t *testing.T) {
 // TestMailgunDurationsInSeconds: each attempt's duration is observed, in seconds, by endpoint.
 func TestMailgunDurationsInSeconds(t *testing.T) {
 	m := metrics.New(nil)
-	m.ObserveMailgun("DELETE /v3/domains/{domain}/credentials/{login}", 0, false, 200*time.Millisecond, 1)
+	m.ObserveMailgun(metrics.MailgunAttempt{Endpoint: "DELETE /v3/domains/{domain}/credentials/{login}", Duration: 200 * time.Millisecond, Attempt: 1})
 	_, body := scrape(t, m.Handler(""), "")
 	mustContain(t, body,
 		`smtpdesk_mailgun_calls_total{endpoint="DELETE /v3/domains/{domain}/credentials/{login}",status="0"} 1`,
@@ -201,4 +201,22 @@ func TestEveryTaskExposedFromZero(t *testing.T) {
 		metrics.TaskFormTokensCleanup, metrics.TaskPolicyReload, metrics.TaskPolicyDomainsCheck} {
 		mustContain(t, body, `smtpdesk_background_failures_total{task="`+string(task)+`"} 0`)
 	}
+}
+
+// TestCanceledAttemptIsNotNoAnswer: an attempt SMTP Desk gave up waiting for (its user left, a
+// sibling page failed) is counted apart from the attempts Mailgun did not answer (status 0,
+// which SMTPDeskMailgunFailing reads as Mailgun failing), and its cut-short duration is not
+// taken as Mailgun's.
+func TestCanceledAttemptIsNotNoAnswer(t *testing.T) {
+	m := metrics.New(nil)
+	const ep = "GET /v3/domains/{domain}/credentials"
+	m.ObserveMailgun(metrics.MailgunAttempt{Endpoint: ep, Canceled: true, Duration: 3 * time.Millisecond, Attempt: 1})
+	m.ObserveMailgun(metrics.MailgunAttempt{Endpoint: ep, Duration: 30 * time.Second, Attempt: 2})
+	_, body := scrape(t, m.Handler(""), "")
+	mustContain(t, body,
+		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="canceled"} 1`,
+		`smtpdesk_mailgun_calls_total{endpoint="GET /v3/domains/{domain}/credentials",status="0"} 1`,
+		`smtpdesk_mailgun_call_duration_seconds_count{endpoint="GET /v3/domains/{domain}/credentials"} 1`,
+		`smtpdesk_mailgun_call_duration_seconds_sum{endpoint="GET /v3/domains/{domain}/credentials"} 30`,
+		`smtpdesk_mailgun_retries_total{endpoint="GET /v3/domains/{domain}/credentials"} 1`)
 }
