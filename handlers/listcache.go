@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -575,7 +576,9 @@ type DomainCache struct {
 	mu      sync.Mutex
 	items   []mailgun.Domain
 	expires time.Time
-	reads   uint64 // walks completed: tells Has whether the list was read while it asked
+	// begun counts the walks begun, and itemsFrom is the number of the one items came from:
+	// Has trusts the list only when its walk began after Has asked.
+	begun, itemsFrom uint64
 }
 
 // NewDomainCache returns a cache of src's domain list kept for ttl.
@@ -621,7 +624,7 @@ func (c *DomainCache) Domains(ctx context.Context) ([]mailgun.Domain, error) {
 // means Has cannot tell: the list could not be read.
 func (c *DomainCache) Has(ctx context.Context, name string) (bool, error) {
 	c.mu.Lock()
-	before := c.reads
+	asked := c.begun
 	c.mu.Unlock()
 	items, err := c.Domains(ctx)
 	if err != nil {
@@ -631,13 +634,17 @@ func (c *DomainCache) Has(ctx context.Context, name string) (bool, error) {
 		return true, nil
 	}
 	c.mu.Lock()
-	read, kept := c.reads != before, c.items
+	fresh, kept := c.itemsFrom > asked, c.items
 	c.mu.Unlock()
-	if read {
-		// The list was read while this asked (its TTL had run out): nothing newer to look in.
+	if fresh {
+		// The list was read by a walk begun after this asked (its TTL had run out): nothing
+		// newer to look in.
 		return hasDomain(kept, name), nil
 	}
-	v, err := shared(ctx, &c.flight, "list domains", "reread", func(ctx context.Context) (any, error) {
+	// A walk begun before this asked (under way when it did) may have missed the name: the
+	// re-read shares its flight only with the askers who came when this one did.
+	key := "reread\x00" + strconv.FormatUint(asked, 10)
+	v, err := shared(ctx, &c.flight, "list domains", key, func(ctx context.Context) (any, error) {
 		if ok, _ := c.rereads.Allow(""); !ok {
 			return c.Kept(), nil
 		}
@@ -660,6 +667,10 @@ func (c *DomainCache) walk(ctx context.Context) (any, error) {
 	limit := cmp.Or(c.WalkTimeout, DomainWalkTimeout)
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	c.mu.Lock()
+	c.begun++
+	n := c.begun
+	c.mu.Unlock()
 	start := c.now()
 	var all []mailgun.Domain
 	// A name that is not a hostname (markup, bytes that are not UTF-8) cannot be asked about: every
@@ -701,8 +712,9 @@ func (c *DomainCache) walk(ctx context.Context) (any, error) {
 			"count", len(unusable), "names", unusable[:min(3, len(unusable))])
 	}
 	c.mu.Lock()
-	c.items, c.expires = all, start.Add(c.ttl)
-	c.reads++
+	if n > c.itemsFrom { // not when a walk begun later has already ended (a re-read beside a page view's)
+		c.items, c.expires, c.itemsFrom = all, start.Add(c.ttl), n
+	}
 	c.mu.Unlock()
 	return all, nil
 }
