@@ -356,7 +356,9 @@ func fromTrustedPeer(r *http.Request, trusted []netip.Prefix) bool {
 	if err != nil {
 		return false
 	}
-	ip = ip.Unmap()
+	// Without its zone (a link-local peer, "fe80::1%eth0"), as IPExtractor reads the peer: a
+	// prefix never contains an address with one.
+	ip = ip.Unmap().WithZone("")
 	for _, p := range trusted {
 		if p.Contains(ip) {
 			return true
@@ -815,7 +817,8 @@ func logRequest(logger *slog.Logger, c echo.Context, status int, start time.Time
 }
 
 // Recover turns a panic into an error for the error handler (a clean 500 page) and logs the
-// stack. http.ErrAbortHandler is re-raised, as net/http expects.
+// stack. http.ErrAbortHandler is re-raised, as net/http expects; so is any panic once the answer
+// has begun (as http.ErrAbortHandler: the answer is cut off, never ended as if whole).
 func Recover(logger *slog.Logger) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
@@ -834,6 +837,12 @@ func Recover(logger *slog.Logger) echo.MiddlewareFunc {
 					slog.String("panic", fmt.Sprint(r)),
 					slog.String("stack", string(stack)),
 				)
+				if c.Response().Committed {
+					// Too late for an error page (a download's first rows have gone out): abort
+					// the answer, as the exports do when they fail half-way, so that a short file
+					// is never taken for a whole one. Outer middleware logs and counts it 500.
+					panic(http.ErrAbortHandler)
+				}
 				if e, ok := r.(error); ok {
 					err = fmt.Errorf("panic: %w", e)
 				} else {

@@ -521,3 +521,95 @@ func TestForwardedHostOnlyFromATrustedPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustedProxyOnALinkLocalPeer (a review helper's): a proxy whose socket address is
+// link-local IPv6 (with its zone: "[fe80::1%eth0]:port") in TRUSTED_PROXIES (fe80::/10) is
+// trusted for every forwarded header: its X-Forwarded-For was believed, its X-Forwarded-Proto
+// (HSTS) and X-Forwarded-Host not, as a prefix never contains an address with a zone.
+func TestTrustedProxyOnALinkLocalPeer(t *testing.T) {
+	trusted := []netip.Prefix{netip.MustParsePrefix("fe80::/10")}
+	e, _ := newBackboneEcho(t, MiddlewareConfig{TrustedProxies: trusted})
+	var ip, host string
+	e.GET("/ip", func(c echo.Context) error {
+		ip, host = c.RealIP(), browserHost(c)
+		return c.NoContent(http.StatusNoContent)
+	})
+	req := httptest.NewRequest(http.MethodGet, "/ip", nil)
+	req.RemoteAddr = "[fe80::1%eth0]:5555"
+	req.Host = "app.internal"
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-Host", "desk.example")
+	rec := serve(e, req)
+	if ip != "203.0.113.9" {
+		t.Fatalf("client IP = %q: the proxy is not trusted at all", ip)
+	}
+	if got := rec.Header().Get("Strict-Transport-Security"); got == "" {
+		t.Error("X-Forwarded-For believed from the proxy, its X-Forwarded-Proto: https not (no HSTS)")
+	}
+	if host != "desk.example" {
+		t.Errorf("browser host = %q, want the trusted proxy's X-Forwarded-Host desk.example", host)
+	}
+}
+
+// TestPanicAfterTheAnswerBegan (after a review helper's): a download that panics (a bug, not
+// http.ErrAbortHandler) after its first rows went out cannot become an error page any more; it
+// must not reach the client as a whole file either (a short file taken for a complete one), with
+// or without gzip. Recover took the panic as an error, the handler "returned", and net/http and
+// gzip ended the answer cleanly: a truncated CSV, status 200, no error, logged as a 200.
+func TestPanicAfterTheAnswerBegan(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
+			e, logs := newBackboneEcho(t, MiddlewareConfig{})
+			e.GET("/audit/export.csv", func(c echo.Context) error {
+				res := c.Response()
+				res.Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+				res.WriteHeader(http.StatusOK)
+				_, _ = res.Write([]byte("id,at\n" + strings.Repeat("1,2026-01-01T00:00:00Z\n", 100)))
+				res.Flush()
+				var rows map[string][]string
+				rows["x"][0] = "boom" // a bug: nil map
+				return nil
+			})
+			srv := httptest.NewServer(e)
+			defer srv.Close()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+"/audit/export.csv", nil)
+			if gz {
+				req.Header.Set("Accept-Encoding", "gzip")
+			}
+			resp, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatalf("the rows were flushed before the panic, so the answer had begun: %v", err)
+			}
+			defer resp.Body.Close()
+			var body io.Reader = resp.Body
+			if resp.Header.Get("Content-Encoding") == "gzip" {
+				zr, zerr := gzip.NewReader(resp.Body)
+				if zerr != nil {
+					t.Fatalf("gzip header: %v", zerr)
+				}
+				body = zr
+			}
+			b, rerr := io.ReadAll(body)
+			if rerr == nil {
+				t.Errorf("status %d, %d bytes read whole and without error: a download cut short by a panic looks complete", resp.StatusCode, len(b))
+			}
+			srv.Close() // the handler has returned: its log lines are written
+			var panics, statuses int
+			for _, r := range logRecords(t, logs) {
+				switch r["msg"] {
+				case "panic":
+					panics++
+				case "request":
+					if r["status"] != float64(http.StatusInternalServerError) {
+						t.Errorf("the request is logged with status %v, want 500", r["status"])
+					}
+					statuses++
+				}
+			}
+			if panics != 1 || statuses != 1 {
+				t.Errorf("%d panic and %d request lines, want one of each", panics, statuses)
+			}
+		})
+	}
+}
