@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -421,6 +422,16 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 		}
 		if s, ok := c.Get(siteKey).(*site); ok {
 			s.frameError(c, &vm.Page)
+		}
+		if u := vm.User; u != nil && errors.Is(err, auth.ErrSignInRefused) {
+			// A refused sign-in leaves the session it came in with as it was (the browser's Back
+			// to the provider's page and another account chosen: its state was used up), so the
+			// page must not say "You are not signed in" under a top bar naming the user.
+			who := cmp.Or(u.Name, u.Email)
+			vm.Hint = "You are still signed in as " + who + ". To sign in as someone else, sign in again."
+			if p.status == http.StatusForbidden {
+				vm.Hint = "You are still signed in as " + who + ". " + p.hint
+			}
 		}
 		if p.again && !p.signIn && req.Method == http.MethodGet {
 			// The page itself, loaded again; beside "Back to domains", which would leave it (and
