@@ -360,6 +360,13 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
+	for _, name := range []string{"grant_type", "code"} {
+		if r.PostForm.Get(name) == "" {
+			// RFC 6749 5.2: a required parameter missing is invalid_request.
+			tokenError(w, http.StatusBadRequest, "invalid_request", "missing "+name)
+			return
+		}
+	}
 	if r.PostForm.Get("grant_type") != "authorization_code" {
 		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "only authorization_code is supported")
 		return

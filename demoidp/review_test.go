@@ -221,6 +221,10 @@ func TestTokenRequestChecks(t *testing.T) {
 	}{
 		{"another client id with the secret", "", func(f url.Values) { f.Set("client_id", "other") }, http.StatusUnauthorized, "invalid_client"},
 		{"another grant type", "", func(f url.Values) { f.Set("grant_type", "refresh_token") }, http.StatusBadRequest, "unsupported_grant_type"},
+		// RFC 6749 5.2: a required parameter missing is invalid_request (a review helper's
+		// finding: they were unsupported_grant_type and invalid_grant).
+		{"no grant_type", "", func(f url.Values) { f.Del("grant_type") }, http.StatusBadRequest, "invalid_request"},
+		{"no code", "", func(f url.Values) { f.Del("code") }, http.StatusBadRequest, "invalid_request"},
 		{"another registered redirect_uri", "", func(f url.Values) { f.Set("redirect_uri", otherRedirect) }, http.StatusBadRequest, "invalid_grant"},
 		{"no redirect_uri", "", func(f url.Values) { f.Del("redirect_uri") }, http.StatusBadRequest, "invalid_grant"},
 		{"a 42-character verifier", challengeOf(short), func(f url.Values) { f.Set("code_verifier", short) }, http.StatusBadRequest, "invalid_grant"},
