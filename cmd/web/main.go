@@ -223,7 +223,7 @@ func runServer(ctx context.Context, args []string, getenv func(string) string, s
 	fs.SetOutput(io.Discard)
 	var o options
 	fs.BoolVar(&o.demo, "demo", false, "run the demo: simulated Mailgun and sign-in, SQLite, on 127.0.0.1 only; needs no configuration")
-	fs.StringVar(&o.dataDir, "data", "", "demo: directory for the SQLite file and policy (default: a new temporary directory)")
+	fs.StringVar(&o.dataDir, "data", "", "demo: directory for the SQLite file (kept) and policy.yaml (written afresh at each start) (default: a new temporary directory)")
 	fs.StringVar(&o.addr, "addr", "", "listen address (overrides SMTPDESK_LISTEN; demo default 127.0.0.1:8080)")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
