@@ -73,7 +73,8 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	writeLoginRows(cw, sc.domain, all, now, rot)
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		h.log.InfoContext(ctx, "login export: writing the file failed", "domain", sc.domain, "err", err)
+		h.log.InfoContext(ctx, "login export: writing the file failed; the download is aborted", "domain", sc.domain, "err", err)
+		panic(http.ErrAbortHandler) // not a 200 in the access log and the metrics: 499 or 500
 	}
 	return nil
 }
@@ -188,7 +189,8 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		cw.Flush()
 	}
 	if err := cw.Error(); err != nil {
-		h.log.InfoContext(ctx, "login export: writing the file failed", "domains", len(domains), "err", err)
+		h.log.InfoContext(ctx, "login export: writing the file failed; the download is aborted", "domains", len(domains), "err", err)
+		panic(http.ErrAbortHandler) // not a 200 in the access log and the metrics: 499 or 500
 	}
 	return nil
 }
