@@ -1126,7 +1126,7 @@ func Create(vm CreateVM) templ.Component {
 				Mono:        true,
 				Rows:        6,
 				Lines:       true,
-				Attrs:       lineErrorAttrs(len(vm.LineErrors), "logins"),
+				Attrs:       lineErrorAttrs(len(vm.LineErrors), "logins", errOf(vm.Errors, "logins")),
 			}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

@@ -419,12 +419,18 @@ func describedBy(name, hint, errMsg string) string {
 }
 
 // lineErrorAttrs marks the logins field invalid and described by the summary of its refused
-// lines (#line-errors) when there are any, so that a screen reader on the field hears why.
-func lineErrorAttrs(n int, name string) templ.Attributes {
+// lines (#line-errors) when there are any, so that a screen reader on the field hears why; and by
+// its own error (errMsg, under it: too many lines) too when it has one, which the field's own
+// description, replaced by this one, named.
+func lineErrorAttrs(n int, name, errMsg string) templ.Attributes {
 	if n == 0 {
 		return nil
 	}
-	return templ.Attributes{"aria-invalid": "true", "aria-describedby": "line-errors " + fieldID(name) + "-hint"}
+	ids := "line-errors " + fieldID(name) + "-hint"
+	if errMsg != "" {
+		ids += " " + fieldID(name) + "-error"
+	}
+	return templ.Attributes{"aria-invalid": "true", "aria-describedby": ids}
 }
 
 // auditDateAttrs marks the audit filter's date field name ("from" or "to") invalid and described

@@ -116,16 +116,21 @@ func TestFieldDescribedByExists(t *testing.T) {
 	}
 }
 
-// TestLineErrorAttrs: one refused line marks the logins field invalid, as several do.
+// TestLineErrorAttrs: one refused line marks the logins field invalid, as several do; the
+// field's own error (too many lines), shown under it beside the refused lines, describes it too.
 func TestLineErrorAttrs(t *testing.T) {
-	if got := lineErrorAttrs(0, "logins"); got != nil {
+	if got := lineErrorAttrs(0, "logins", ""); got != nil {
 		t.Errorf("lineErrorAttrs(0) = %v, want none", got)
 	}
 	for _, n := range []int{1, 2, 500} {
-		got := lineErrorAttrs(n, "logins")
+		got := lineErrorAttrs(n, "logins", "")
 		if got["aria-invalid"] != "true" || got["aria-describedby"] != "line-errors f-logins-hint" {
 			t.Errorf("lineErrorAttrs(%d) = %v, want aria-invalid and described by line-errors f-logins-hint", n, got)
 		}
+	}
+	got := lineErrorAttrs(1, "logins", "At most 100 logins at a time; you entered 101.")
+	if got["aria-invalid"] != "true" || got["aria-describedby"] != "line-errors f-logins-hint f-logins-error" {
+		t.Errorf("lineErrorAttrs(1, with the field's error) = %v, want it described by line-errors f-logins-hint f-logins-error", got)
 	}
 }
 
@@ -433,6 +438,9 @@ func TestTitled(t *testing.T) {
 			NoPassword: []Link{{Label: "bob@acme.example"}}}), "Saved · bob@acme.example"},
 		{"reset of two", titledSecrets(SecretsVM{Page: Page{Title: "Saved"}, Domain: "acme.example", Action: "reset",
 			Secrets: []Secret{{Login: "bob@acme.example"}}, NoPassword: []Link{{Label: "ann@acme.example"}}}), "Saved · acme.example"},
+		{"domain list", titledHome(HomeVM{Page: Page{Title: "Domains"}, Pager: Pager{Page: 1}}), "Domains"},
+		{"domain list, page 2", titledHome(HomeVM{Page: Page{Title: "Domains"}, Pager: Pager{Page: 2}}), "Domains · page 2"},
+		{"domain list searched", titledHome(HomeVM{Page: Page{Title: "Domains"}, Query: "acme", Pager: Pager{Page: 3}}), "Domains · “acme” · page 3"},
 		{"create of one", titledSecrets(SecretsVM{Page: Page{Title: "Created"}, Domain: "acme.example", Action: "created",
 			Secrets: []Secret{{Login: "bob@acme.example"}}}), "Created · acme.example"},
 	} {

@@ -47,6 +47,18 @@ func titledCredentials(vm CredentialsVM) Page {
 	return titled(vm.Page, parts...)
 }
 
+// titledHome is the domain list titled by its search and its page: "Domains · “acme” · page 2".
+func titledHome(vm HomeVM) Page {
+	var parts []string
+	if vm.Query != "" {
+		parts = append(parts, "“"+vm.Query+"”")
+	}
+	if vm.Pager.Page > 1 {
+		parts = append(parts, "page "+strconv.Itoa(vm.Pager.Page))
+	}
+	return titled(vm.Page, parts...)
+}
+
 // titledAudit is the audit trail titled by what it is filtered to (one login's history, one
 // domain's), and whether it shows older entries.
 func titledAudit(vm AuditVM) Page {

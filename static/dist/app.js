@@ -122,8 +122,10 @@
       announce(words.join(' '));
       // After an action that leaves no row to focus (a delete, a delete all), the keyboard
       // focus goes to what it did, not to the top of the page: Tab goes on from the message,
-      // and the page is not scrolled. A page that asks for the focus itself keeps it.
-      var done = document.querySelector('[data-flash][data-kind="success"]');
+      // and the page is not scrolled. Whatever its kind: a login already gone (info) or a
+      // delete all that left some behind (warning) leaves no row either. A page that asks for
+      // the focus itself keeps it.
+      var done = document.querySelector('[data-flash]');
       if (done && !document.querySelector('[data-autofocus]')) {
         done.setAttribute('tabindex', '-1');
         done.focus({ preventScroll: true });
