@@ -614,6 +614,7 @@ const (
 	upServer                          // 5xx: Mailgun answered that it failed (perhaps after applying a change)
 	upNoAnswer                        // timeout, dropped connection, unreadable answer
 	upInvalid                         // validation: nothing was sent
+	upNotSent                         // the request ended before the call began: nothing was sent
 	// upRetryRefused: Mailgun refused a retry (a revoked key's 401, a 404 that does not say the
 	// login is gone) after an attempt of a change that got a 5xx or no answer, which may have made
 	// the change (mailgun.OutcomeUnknownError). The refusal is the *mailgun.Error classify returns.
@@ -673,6 +674,8 @@ func classify(err error) (upstreamKind, *mailgun.Error) {
 	switch {
 	case errors.Is(err, mailgun.ErrInvalidInput):
 		return upInvalid, nil
+	case errors.Is(err, mailgun.ErrNotSent):
+		return upNotSent, nil
 	case errors.As(err, &ou) && ou.Refusal != nil:
 		return upRetryRefused, ou.Refusal
 	case errors.As(err, &me):
@@ -761,6 +764,8 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		return ue
 	case upInvalid:
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
+	case upNotSent:
+		return &views.UpstreamError{Heading: "Not sent", Message: "The request ended before it was sent to Mailgun, so nothing was changed. Send the form again."}
 	case upRetryRefused:
 		return retryRefused(c, err, me, text)
 	}

@@ -68,11 +68,12 @@ func (s *site) releaseForm(c echo.Context, token string) {
 }
 
 // changedNothing reports whether a Mailgun call's error says for sure that nothing changed: a
-// refusal, or input never sent. An unknown outcome (no answer, or Mailgun's 5xx on any change:
-// outcomeUnknown) is not, and keeps the form's token spent.
+// refusal, or a call never sent (input refused first, or the request over before it began). An
+// unknown outcome (no answer, or Mailgun's 5xx on any change: outcomeUnknown) is not, and keeps
+// the form's token spent.
 func changedNothing(err error) bool {
 	k, _ := classify(err)
-	return k == upRefused || k == upNotFound || k == upInvalid || k == upAuth || k == upRateLimited
+	return k == upRefused || k == upNotFound || k == upInvalid || k == upNotSent || k == upAuth || k == upRateLimited
 }
 
 // alreadySent is the refusal shown with a form sent again: what was not done twice (undone), and
