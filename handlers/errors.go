@@ -427,10 +427,13 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			// A refused sign-in leaves the session it came in with as it was (the browser's Back
 			// to the provider's page and another account chosen: its state was used up), so the
 			// page must not say "You are not signed in" under a top bar naming the user.
-			who := cmp.Or(u.Name, u.Email)
-			vm.Hint = "You are still signed in as " + who + ". To sign in as someone else, sign in again."
+			still := "You are still signed in."
+			if who := cmp.Or(strings.TrimSpace(u.Name), strings.TrimSpace(u.Email)); who != "" {
+				still = "You are still signed in as " + who + "."
+			}
+			vm.Hint = still + " To sign in as someone else, sign in again."
 			if p.status == http.StatusForbidden {
-				vm.Hint = "You are still signed in as " + who + ". " + p.hint
+				vm.Hint = still + " " + p.hint
 			}
 		}
 		if p.again && !p.signIn && req.Method == http.MethodGet {
