@@ -360,18 +360,22 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusUnauthorized, "invalid_client", "client authentication failed")
 		return
 	}
-	for _, name := range []string{"grant_type", "code"} {
-		if r.PostForm.Get(name) == "" {
-			// RFC 6749 5.2: a required parameter missing is invalid_request.
-			tokenError(w, http.StatusBadRequest, "invalid_request", "missing "+name)
-			return
-		}
-	}
-	if r.PostForm.Get("grant_type") != "authorization_code" {
+	// RFC 6749 5.2: a required parameter missing is invalid_request; code is one of the
+	// authorization_code grant's only (4.1.3), so another grant is unsupported first.
+	switch r.PostForm.Get("grant_type") {
+	case "":
+		tokenError(w, http.StatusBadRequest, "invalid_request", "missing grant_type")
+		return
+	case "authorization_code":
+	default:
 		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "only authorization_code is supported")
 		return
 	}
 	code := r.PostForm.Get("code")
+	if code == "" {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "missing code")
+		return
+	}
 	p.mu.Lock()
 	g, found := p.codes[code]
 	delete(p.codes, code) // single use, even when the rest of the request fails

@@ -225,6 +225,7 @@ func TestTokenRequestChecks(t *testing.T) {
 		// finding: they were unsupported_grant_type and invalid_grant).
 		{"no grant_type", "", func(f url.Values) { f.Del("grant_type") }, http.StatusBadRequest, "invalid_request"},
 		{"no code", "", func(f url.Values) { f.Del("code") }, http.StatusBadRequest, "invalid_request"},
+		{"another grant type without a code", "", func(f url.Values) { f.Set("grant_type", "client_credentials"); f.Del("code") }, http.StatusBadRequest, "unsupported_grant_type"},
 		{"another registered redirect_uri", "", func(f url.Values) { f.Set("redirect_uri", otherRedirect) }, http.StatusBadRequest, "invalid_grant"},
 		{"no redirect_uri", "", func(f url.Values) { f.Del("redirect_uri") }, http.StatusBadRequest, "invalid_grant"},
 		{"a 42-character verifier", challengeOf(short), func(f url.Values) { f.Set("code_verifier", short) }, http.StatusBadRequest, "invalid_grant"},
