@@ -352,8 +352,8 @@ func (a *App) buildEcho() (*echo.Echo, error) {
 		OnUncompressed: a.metrics.CountUncompressed,
 		NoGzip:         a.cfg.NoGzip,
 		Metrics:        a.metrics.Middleware(),
+		Session:        a.auth.Session(handlers.Sessionless),
 	})
-	e.Use(a.auth.Session(handlers.Sessionless))
 	e.Use(a.auth.CSRF())
 	if tok := a.cfg.MetricsToken.Reveal(); tok != "" {
 		e.GET(handlers.MetricsPath, echo.WrapHandler(a.metrics.Handler(tok)))

@@ -202,7 +202,7 @@ func (s *site) frameError(c echo.Context, p *views.Page) {
 	p.Domains = s.navItems(u, s.domains.Kept())
 }
 
-// keepSite lets the error handler find the site (frameError) of a signed-in page.
+// keepSite lets the error handler find the site (frameError) of a signed-in user's page.
 func (s *site) keepSite(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		c.Set(siteKey, s)

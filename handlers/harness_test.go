@@ -300,8 +300,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	ec.HideBanner, ec.HidePort = true, true
 	ec.HTTPErrorHandler = handlers.ErrorHandler(logger)
 	handlers.Use(ec, handlers.MiddlewareConfig{Logger: logger, Demo: true, Support: opts.Support,
-		TrustedProxies: opts.TrustedProxies})
-	ec.Use(a.Session(handlers.Sessionless))
+		TrustedProxies: opts.TrustedProxies, Session: a.Session(handlers.Sessionless)})
 	ec.Use(a.CSRF())
 	settings := opts.Settings
 	var auditLog handlers.AuditLog = e.DB

@@ -80,14 +80,20 @@ type MiddlewareConfig struct {
 	// handler panics (500) or whose body is too large (413, refused before any handler) is
 	// counted with the status it was sent, as the access log logs it.
 	Metrics echo.MiddlewareFunc
+	// Session, when set, loads the signed-in user (auth.Auth.Session) ahead of the body limits,
+	// so that the page refusing a body too large (413) is framed for its user as the other error
+	// pages are (it read as signed out: no user menu, no domain picker). It needs no body; the
+	// CSRF check, which reads the form, comes after Use.
+	Session echo.MiddlewareFunc
 }
 
 // Use installs SMTP Desk's middleware on e, outermost first: request id, the answer's own write
 // deadline (answerDeadline), security headers (with
 // the CSP nonce), gzip (unless NoGzip), access log (which also hands errors to
-// e.HTTPErrorHandler, so the log sees the final status), metrics (when set), recover, body
-// limit, and last the redirect of a page's address typed with a trailing "/" (trailingSlash). It
-// also sets e.IPExtractor from the trusted proxies.
+// e.HTTPErrorHandler, so the log sees the final status), metrics (when set), recover, the
+// redirect of a page's address typed with a trailing "/" (trailingSlash), the 405 of a public
+// route's wrong method, the session (when set), and last the body limits. It also sets
+// e.IPExtractor from the trusted proxies.
 func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -124,17 +130,20 @@ func Use(e *echo.Echo, cfg MiddlewareConfig) {
 	if cfg.Metrics != nil {
 		e.Use(cfg.Metrics)
 	}
-	// The create form's POST has its own limit (CreateBodyLimit). Both are set here, ahead of
-	// the session and CSRF middleware the app adds after Use (CSRF reads the form's token from
-	// the body); Use's middleware runs after routing, so the route's template is known.
-	isCreate := func(c echo.Context) bool { return c.Path() == createPath && c.Request().Method == http.MethodPost }
 	e.Use(Recover(cfg.Logger),
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isCreate}),
-		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: CreateBodyLimit,
-			Skipper: func(c echo.Context) bool { return !isCreate(c) }}),
 		trailingSlash,
-		// Also ahead of the session and CSRF: a wrong method on a public route is 405 to all.
+		// Ahead of the session and CSRF: a wrong method on a public route is 405 to all.
 		refusePublicMethods)
+	if cfg.Session != nil {
+		e.Use(cfg.Session)
+	}
+	// The create form's POST has its own limit (CreateBodyLimit). Both are set here, ahead of
+	// the CSRF middleware the app adds after Use (CSRF reads the form's token from the body);
+	// Use's middleware runs after routing, so the route's template is known.
+	isCreate := func(c echo.Context) bool { return c.Path() == createPath && c.Request().Method == http.MethodPost }
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: cfg.BodyLimit, Skipper: isCreate}),
+		middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: CreateBodyLimit,
+			Skipper: func(c echo.Context) bool { return !isCreate(c) }}))
 }
 
 // AnswerWriteTimeout is how long an answer has to be written, counted from its first byte.

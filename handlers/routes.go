@@ -127,6 +127,9 @@ func Register(e *echo.Echo, d Deps) error {
 		return errors.New("handlers: Deps.AuditLog is required")
 	}
 	s := newSite(d)
+	// Ahead of all the middleware: the error handler frames any error page of a signed-in user
+	// (frameError), also one answered before the route's own (the body limit's 413).
+	e.Pre(s.keepSite)
 	home := &HomePages{site: s}
 	creds := &CredentialPages{site: s}
 	ap := &AuditPages{site: s}
@@ -143,7 +146,7 @@ func Register(e *echo.Echo, d Deps) error {
 
 	// Everything else needs a session, and none of it may be kept by a browser or proxy cache:
 	// after sign-out, the back button must not show a signed-in page.
-	g := e.Group("", d.Auth.RequireUser(), uncached, s.keepSite)
+	g := e.Group("", d.Auth.RequireUser(), uncached)
 	// Every page that a GET reads also answers HEAD, with the same status and headers and no
 	// body, as HTTP asks (RFC 9110 9.3.2): link checkers and uptime monitors use it. Unrouted,
 	// a HEAD fell through to the group's catch-all and read as an unknown page.
