@@ -1146,7 +1146,7 @@ func Create(vm CreateVM) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, " aria-labelledby=\"f-system-label\" aria-describedby=\"f-system-hint\" class=\"h-4 w-4 accent-indigo-600 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 focus-visible:ring-offset-2 dark:accent-indigo-400 dark:focus-visible:ring-offset-gray-900\" data-testid=\"system-input\"></span> <span class=\"text-sm\"><span id=\"f-system-label\" class=\"block font-medium text-gray-900 dark:text-gray-100\">System login</span> <span id=\"f-system-hint\" class=\"block text-gray-600 dark:text-gray-400\">For the domain's own infrastructure. System logins survive \"delete all\".</span></span></label>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 104, " aria-labelledby=\"f-system-label\" aria-describedby=\"f-system-hint\" class=\"h-4 w-4 accent-indigo-600 focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-500 focus-visible:ring-offset-2 dark:accent-indigo-400 dark:focus-visible:ring-offset-gray-900\" data-testid=\"system-input\"></span> <span class=\"text-sm\"><span id=\"f-system-label\" class=\"block font-medium text-gray-900 dark:text-gray-100\">System login</span> <span id=\"f-system-hint\" class=\"block text-gray-600 dark:text-gray-400\">For the domain's own infrastructure. System logins survive \"delete all\", and cannot be deleted afterwards: Mailgun does not allow it.</span></span></label>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
