@@ -441,6 +441,13 @@ func TestTitled(t *testing.T) {
 		{"domain list", titledHome(HomeVM{Page: Page{Title: "Domains"}, Pager: Pager{Page: 1}}), "Domains"},
 		{"domain list, page 2", titledHome(HomeVM{Page: Page{Title: "Domains"}, Pager: Pager{Page: 2}}), "Domains · page 2"},
 		{"domain list searched", titledHome(HomeVM{Page: Page{Title: "Domains"}, Query: "acme", Pager: Pager{Page: 3}}), "Domains · “acme” · page 3"},
+		{"audit trail", titledAudit(AuditVM{Page: Page{Title: "Audit trail"}}), "Audit trail"},
+		{"audit trail of a login", titledAudit(AuditVM{Page: Page{Title: "Audit trail"}, Login: "bob@acme.example", FirstURL: "/audit"}), "Audit trail · bob@acme.example · older entries"},
+		{"audit trail filtered", titledAudit(AuditVM{Page: Page{Title: "Audit trail"}, Filter: AuditFilter{Domain: "acme.example",
+			Actor: "alice", Action: "credential.reset", Outcome: "failed", From: "2026-01-01", To: "2026-01-31"}}),
+			"Audit trail · acme.example · by “alice” · Reset password · Failed · from 2026-01-01 · to 2026-01-31"},
+		{"audit trail, a date not applied", titledAudit(AuditVM{Page: Page{Title: "Audit trail"}, Filter: AuditFilter{From: "2026-02-30", To: "2026-03-01"},
+			DateErrors: map[string]string{"from": "No such day."}}), "Audit trail · to 2026-03-01"},
 		{"create of one", titledSecrets(SecretsVM{Page: Page{Title: "Created"}, Domain: "acme.example", Action: "created",
 			Secrets: []Secret{{Login: "bob@acme.example"}}}), "Created · acme.example"},
 	} {

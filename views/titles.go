@@ -60,21 +60,38 @@ func titledHome(vm HomeVM) Page {
 }
 
 // titledAudit is the audit trail titled by what it is filtered to (one login's history, one
-// domain's), and whether it shows older entries.
+// domain's; then the actor, the action, the outcome and the dates applied), and whether it shows
+// older entries: "Audit trail · acme.example · by “alice” · Reset password · Failed".
 func titledAudit(vm AuditVM) Page {
-	var about, older string
+	var parts []string
 	switch {
 	case vm.Login != "":
-		about = vm.Login
+		parts = append(parts, vm.Login)
 	case vm.Filter.Login != "":
-		about = vm.Filter.Login
+		parts = append(parts, vm.Filter.Login)
 	case vm.Filter.Domain != "":
-		about = vm.Filter.Domain
+		parts = append(parts, vm.Filter.Domain)
+	}
+	f := vm.Filter
+	if f.Actor != "" {
+		parts = append(parts, "by “"+f.Actor+"”")
+	}
+	if f.Action != "" {
+		parts = append(parts, actionLabel(f.Action))
+	}
+	if f.Outcome != "" {
+		parts = append(parts, outcomeLabel(f.Outcome))
+	}
+	if f.From != "" && errOf(vm.DateErrors, "from") == "" {
+		parts = append(parts, "from "+f.From)
+	}
+	if f.To != "" && errOf(vm.DateErrors, "to") == "" {
+		parts = append(parts, "to "+f.To)
 	}
 	if vm.FirstURL != "" {
-		older = "older entries"
+		parts = append(parts, "older entries")
 	}
-	return titled(vm.Page, about, older)
+	return titled(vm.Page, parts...)
 }
 
 // titledSecrets is the page after a create or reset titled by the one login reset, or the domain.

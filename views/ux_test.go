@@ -191,7 +191,7 @@ func TestDocumentTitles(t *testing.T) {
 		{"domain, to rotate", Credentials(rotate), "example.com · to rotate · “app” · SMTP Desk", "example.com"},
 		{"audit, older", Audit(sampleAudit()), "Audit trail · older entries · SMTP Desk", "Audit trail"},
 		{"audit, one login", Audit(history), "Audit trail · bob@acme.example · SMTP Desk", "Audit trail"},
-		{"audit, one domain", Audit(sampleAuditEmpty()), "Audit trail · example.com · SMTP Desk", "Audit trail"},
+		{"audit, one domain, failed", Audit(sampleAuditEmpty()), "Audit trail · example.com · Failed · SMTP Desk", "Audit trail"},
 		{"home", Home(sampleHome()), "Domains · SMTP Desk", "Domains"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
