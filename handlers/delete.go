@@ -332,8 +332,9 @@ func (h *CredentialPages) DeleteAll(c echo.Context) error {
 	// For the page shown again: its Cancel still leads to the list view it was opened from.
 	back := wayBack(c, params, sc.domain)
 	// Exactly the domain's name, as the page's script requires before it enables the button,
-	// which also ignores the spaces around it.
-	confirm := strings.TrimSpace(params.Get("confirm"))
+	// which also ignores the spaces around it and the characters that take no room (a byte
+	// order mark or a zero-width space pasted with it: the field shows exactly the name).
+	confirm := filterText(params.Get("confirm"))
 	token := formToken(params)
 	if confirm != sc.domain {
 		vm, err := h.deleteAllVM(c, sc, back)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/idna"
 
 	"github.com/smtpdesk/smtpdesk/audit"
 	"github.com/smtpdesk/smtpdesk/auth"
@@ -292,6 +293,13 @@ func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*sc
 		err = mailgun.ValidateDomain(domain)
 	}
 	if err != nil {
+		if ascii, ierr := idna.Lookup.ToASCII(domain); ierr == nil && ascii != domain && mailgun.ValidateDomain(ascii) == nil {
+			// An internationalized name (bücher.example): Mailgun and these pages name the domain
+			// in its ASCII form, which the page offers.
+			return nil, s.errorPageNext(c, http.StatusBadRequest, "That domain name is not valid",
+				fmt.Sprintf("The domain %q in the address is written with letters Mailgun does not use in domain names; Mailgun names it %s.", clip(domain, 80), ascii),
+				"Open it by that name.", 0, &views.Link{Label: "Open " + ascii, URL: templ.SafeURL(domainURL(ascii))})
+		}
 		return nil, s.badRequest(c, "That domain name is not valid", fmt.Errorf("the domain %q in the address is not valid: %w", clip(domain, 80), err))
 	}
 	sc := &scope{user: u, subj: u.PolicySubject(), pol: s.policy.Current(), domain: strings.ToLower(domain)}

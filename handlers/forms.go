@@ -442,6 +442,14 @@ func ParseAuditQuery(q url.Values) AuditQuery {
 			example = l + "@" + a.Form.Domain
 		}
 		problem("The login filter %q has no @, so no entry can match: write the whole login, such as %s.", clip(l, 64), clip(example, 128))
+	} else if l != "" {
+		// A login copied with its sentence's end ("alice@acme.example."), or typed into the
+		// address with a '+' (which reads as a space), names no login Mailgun can have: its
+		// empty history would read "nobody touched alice" too.
+		_, dom, _ := strings.Cut(l, "@")
+		if mailgun.ValidateSpec(l) != nil || mailgun.ValidateDomain(dom) != nil {
+			problem("The login filter %q cannot match any login: a login has no white space (a + typed in an address reads as one: write %%2B) and ends with its domain's name, such as alice@acme.example.", clip(l, 64))
+		}
 	}
 	choice := func(key string, allowed []string) string {
 		v := q.Get(key)

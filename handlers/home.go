@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"golang.org/x/net/idna"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/smtpdesk/smtpdesk/auth"
@@ -21,9 +22,24 @@ import (
 // searchThreshold is the number of domains above which the home page offers a search box.
 const searchThreshold = 10
 
-// domainMatches says whether the home page's domain search q (empty: none) keeps domain name.
+// domainMatches says whether the home page's domain search q (empty: none) keeps domain name:
+// by its name, or by the name an internationalized domain is written with (Mailgun lists
+// bücher.example as xn--bcher-kva.example, and the pages show that; a search for "bücher" must
+// find it).
 func domainMatches(name, q string) bool {
-	return q == "" || strings.Contains(strings.ToLower(name), strings.ToLower(q))
+	if q == "" {
+		return true
+	}
+	q = strings.ToLower(q)
+	if strings.Contains(strings.ToLower(name), q) {
+		return true
+	}
+	if strings.Contains(name, "xn--") {
+		if u, err := idna.Display.ToUnicode(name); err == nil {
+			return strings.Contains(strings.ToLower(u), q)
+		}
+	}
+	return false
 }
 
 // HomePages serves the home page (the user's domains) and the signed-out page.

@@ -230,7 +230,9 @@
       var hint = document.getElementById(btn.getAttribute('data-disabled-hint') || '');
       var hintNodes = hint ? Array.prototype.slice.call(hint.childNodes) : [];
       function update() {
-        var ok = input.value.trim() === want;
+        // As the server reads it: without the characters that take no room on the screen (a
+        // byte order mark or a zero-width space pasted with the name) and the spaces around.
+        var ok = input.value.replace(/[\u200b\u200c\u200d\u2060\ufeff]/g, '').trim() === want;
         btn.disabled = !ok;
         if (ok) {
           btn.removeAttribute('title');
