@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -204,10 +205,33 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 		}
 		return nil, fmt.Errorf("DATABASE_URL %s: the PostgreSQL server refused: %w", cfg.DatabaseRedacted(), err)
 	}
+	if errors.Is(err, store.ErrSettings) {
+		// Nothing was sent: the advice about a server that does not answer would mislead. The
+		// driver also reads PG* variables (PGSSLMODE, PGCONNECT_TIMEOUT, …) from the process's
+		// environment, where a setting the URL lacks comes from.
+		where := "in DATABASE_URL"
+		if pg := pgVarsSet(); len(pg) > 0 {
+			where = "in DATABASE_URL or in the PostgreSQL variable that sets it (set here: " + strings.Join(pg, ", ") + ")"
+		}
+		return nil, fmt.Errorf("DATABASE_URL %s: %w; nothing was sent to the server: fix the parameter it names %s (sslmode is one of disable, allow, prefer, require, verify-ca and verify-full; a file it names must exist)", cfg.DatabaseRedacted(), err, where)
+	}
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		return nil, fmt.Errorf("DATABASE_URL: cannot open the PostgreSQL database %s: %w; check that the server runs and accepts connections from this host, and the user, password and database name in DATABASE_URL", cfg.DatabaseRedacted(), err)
 	}
 	return nil, fmt.Errorf("DATABASE_URL: cannot open the database %s: %w; check DATABASE_URL", cfg.DatabaseRedacted(), err)
+}
+
+// pgVarsSet names the PG* environment variables set in this process, which the PostgreSQL
+// driver reads (PGSSLMODE, PGCONNECT_TIMEOUT, …), sorted.
+func pgVarsSet() []string {
+	var names []string
+	for _, kv := range os.Environ() {
+		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "PG") {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // New wires an App from cfg. ctx bounds start-up (opening the database); background work
@@ -569,7 +593,8 @@ func (a *App) PolicyDomainsChecked() <-chan struct{} { return a.policyChecked }
 // Mailgun account does not have: a typo (acme.exmaple) grants nothing, and its users see "No
 // domains to show" with nothing in the log to say why. Mailgun is asked once, in the background,
 // after the start and each reload (background work, which Close waits for); when it cannot be
-// asked, nothing is checked and an Info line says so. A domain added to Mailgun later needs no
+// asked, nothing is checked and a Warn line says so, or an Error line naming MAILGUN_API_KEY
+// when Mailgun refused the key (the first the operator hears of a wrong key or region). A domain added to Mailgun later needs no
 // reload: the warning only says it was missing then. done, when not nil, is closed when the
 // check is over.
 func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
@@ -588,8 +613,14 @@ func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 		all, err := handlers.NewDomainCache(a.mg, 0, nil).Domains(a.bg)
 		if err != nil {
 			if a.bg.Err() == nil {
-				a.log.Info("policy: its domains could not be compared with Mailgun's", "err", err)
 				a.metrics.CountBackgroundFailure(metrics.TaskPolicyDomainsCheck)
+				if me, ok := errors.AsType[*mailgun.Error](err); ok && (me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden) {
+					// The first word from Mailgun since the start: every page will fail the same
+					// way, and the operator should hear it now, whatever LOG_LEVEL.
+					a.log.Error("Mailgun refused MAILGUN_API_KEY: nothing can be listed or changed; check the key (a private API key of this account), and MAILGUN_REGION: a key works in its region only (an EU account's key is refused by the US API, the default)", "err", err)
+					return
+				}
+				a.log.Warn("policy: its domains could not be compared with Mailgun's: Mailgun did not give its domain list (check MAILGUN_BASE_URL or the network if it lasts)", "err", err)
 			}
 			return
 		}

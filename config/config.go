@@ -984,3 +984,65 @@ func supportProblem(v string) string {
 	}
 	return ""
 }
+
+// Misspelt returns a warning for each of names (the process's environment variables) that is
+// not a setting but is within two edits of one (a letter missing, added or changed, or two
+// swapped), naming the setting it may have been meant for: a misspelt name is otherwise ignored
+// without a word, and the default taken (AUDIT_RETENTON=400d kept the trail forever).
+func Misspelt(names []string) []string {
+	known := Vars()
+	isKnown := make(map[string]bool, len(known))
+	for _, v := range known {
+		isKnown[v.Name] = true
+	}
+	var out []string
+	for _, n := range names {
+		if isKnown[n] || len(n) < 6 {
+			continue
+		}
+		best, bestD := "", 3
+		for _, v := range known {
+			if d := editDistance(n, v.Name, bestD); d < bestD {
+				best, bestD = v.Name, d
+			}
+		}
+		if best != "" {
+			out = append(out, fmt.Sprintf("%s is not a setting of SMTP Desk and is ignored; did you mean %s?", n, best))
+		}
+	}
+	return out
+}
+
+// editDistance is the optimal string alignment distance between a and b (insertions, deletions,
+// substitutions and swaps of neighbours), or max when it is max or more.
+func editDistance(a, b string, max int) int {
+	if d := len(a) - len(b); d >= max || -d >= max {
+		return max
+	}
+	prev2 := make([]int, len(b)+1)
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		low := cur[0]
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+			low = min(low, cur[j])
+		}
+		if low >= max {
+			return max
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return min(prev[len(b)], max)
+}

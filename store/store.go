@@ -43,6 +43,11 @@ const (
 // ErrNotFound is returned when a session record or audit entry does not exist.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrSettings is wrapped by Open's error when the PostgreSQL settings (the URL, or a PG*
+// environment variable the driver reads, such as PGSSLMODE) cannot be read or used: a misspelt
+// sslmode, an sslrootcert file that is not there. Nothing was sent to a server.
+var ErrSettings = errors.New("the PostgreSQL settings cannot be used")
+
 // Advisory lock classes (first key of pg_advisory_xact_lock(int4, int4)); the
 // second key is hashtext(current_schema()), so separate schemas do not block
 // each other.
@@ -274,7 +279,7 @@ func (db *DB) prepare(ctx context.Context) error {
 func pgConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrSettings, err)
 	}
 	if _, env := os.LookupEnv("PGCONNECT_TIMEOUT"); cfg.ConnectTimeout == 0 && !env && !hasURIParam(dsn, "connect_timeout") {
 		cfg.ConnectTimeout = DefaultConnectTimeout

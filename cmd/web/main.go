@@ -53,6 +53,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx = context.WithValue(ctx, lastStepsKey{}, exitOnSecondSignal(os.Stderr))
+	ctx = context.WithValue(ctx, environKey{}, os.Environ)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return
@@ -93,6 +94,25 @@ type lastSteps struct {
 }
 
 type lastStepsKey struct{}
+
+// environKey holds, in run's context, the function listing the process's environment (main puts
+// os.Environ there; tests call run with their own, or none): run reads its settings by name
+// through getenv, and only the whole list shows a misspelt one (config.Misspelt).
+type environKey struct{}
+
+// environNames returns the names of the environment variables environKey lists, if any.
+func environNames(ctx context.Context) []string {
+	environ, _ := ctx.Value(environKey{}).(func() []string)
+	if environ == nil {
+		return nil
+	}
+	var names []string
+	for _, kv := range environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	return names
+}
 
 // addLastStep adds step to the lastSteps in ctx, if any (tests call run without).
 func addLastStep(ctx context.Context, step func()) {
@@ -261,6 +281,9 @@ func runServer(ctx context.Context, args []string, getenv func(string) string, s
 		return fmt.Errorf("configuration is incomplete (run with -help for every setting, or -demo to try SMTP Desk without any):\n%w", err)
 	}
 	logger := app.NewLogger(stdout, cfg)
+	for _, w := range config.Misspelt(environNames(ctx)) {
+		logger.Warn("configuration: check this", "warning", w)
+	}
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {
 		return startErr(ctx, err)

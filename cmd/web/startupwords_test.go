@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smtpdesk/smtpdesk/internal/testlog"
+	"github.com/smtpdesk/smtpdesk/mailgun/sandbox"
+)
+
+// runUntil runs the server with env until its log holds want or 10 s pass, then stops it, and
+// returns the log.
+func runUntil(t *testing.T, env map[string]string, want string) string {
+	t.Helper()
+	var out testlog.Buffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, envOf(env), &out) }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(out.String(), want); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	return out.String()
+}
+
+// TestRefusedKeyAtStartUpIsNamed (after an operator-path review's): a server started with a
+// Mailgun API key Mailgun refuses (a typo, or an EU account's key against the default US region)
+// said so only in an Info line about the policy ("its domains could not be compared with
+// Mailgun's … HTTP 401"), which LOG_LEVEL=warn hides. It is an Error naming MAILGUN_API_KEY and
+// MAILGUN_REGION.
+func TestRefusedKeyAtStartUpIsNamed(t *testing.T) {
+	mg := httptest.NewServer(sandbox.New("the-right-key", sandbox.WithDefaultSeed()))
+	defer mg.Close()
+	env := serverEnv(t, freeAddr(t))
+	env["MAILGUN_BASE_URL"] = mg.URL
+	env["MAILGUN_API_KEY"] = "a-wrong-key"
+	env["LOG_LEVEL"] = "warn"
+	log := runUntil(t, env, "MAILGUN_API_KEY")
+	var line string
+	for l := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(l, "MAILGUN_API_KEY") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "MAILGUN_REGION") {
+		t.Errorf("started with a key Mailgun refuses, at LOG_LEVEL=warn the log has no Error naming MAILGUN_API_KEY and MAILGUN_REGION:\n%s", log)
+	}
+	if strings.Contains(log, "a-wrong-key") {
+		t.Error("the log holds the key")
+	}
+}
+
+// TestUnusablePostgresSettingsAreNamed (after an operator-path review's): a DATABASE_URL the
+// driver cannot use (a misspelt sslmode, such as verify_full, which the README's advice to add
+// ?sslmode=verify-full invites; an sslrootcert file that is not there) or a malformed PG*
+// variable the driver reads was reported with the advice for a server that does not answer
+// ("check that the server runs and accepts connections from this host"), though nothing was
+// sent anywhere. The error says which setting to fix.
+func TestUnusablePostgresSettingsAreNamed(t *testing.T) {
+	for _, tc := range []struct{ name, url, pgvar, pgval, want string }{
+		{"sslmode misspelt", "postgres://smtpdesk@127.0.0.1:1/smtpdesk?sslmode=verify_full", "", "", "sslmode"},
+		{"sslrootcert missing", "postgres://smtpdesk@127.0.0.1:1/smtpdesk?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem", "", "", "sslrootcert"},
+		{"PGCONNECT_TIMEOUT malformed", "postgres://smtpdesk@127.0.0.1:1/smtpdesk", "PGCONNECT_TIMEOUT", "abc", "PGCONNECT_TIMEOUT"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, kv := range os.Environ() { // none but the case's own (put back after the test)
+				if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "PG") {
+					t.Setenv(name, "")
+					os.Unsetenv(name)
+				}
+			}
+			if tc.pgvar != "" {
+				t.Setenv(tc.pgvar, tc.pgval) // pgx reads the process's environment itself
+			}
+			err := run(context.Background(), []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": tc.url}), io.Discard)
+			if err == nil {
+				t.Fatal("migrate succeeded")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "check that the server runs") || !strings.Contains(msg, tc.want) || !strings.Contains(msg, "nothing was sent to the server") {
+				t.Errorf("migrate = %v\nwant the setting's problem, naming %s, not the advice for a server that does not answer", err, tc.want)
+			}
+			if set := strings.Contains(msg, "(set here: PGCONNECT_TIMEOUT)"); set != (tc.pgvar != "") {
+				t.Errorf("migrate = %v\nnames the PG* variables set: %v, want %v", err, set, tc.pgvar != "")
+			}
+		})
+	}
+}
+
+// TestMisspeltSettingIsNamed (after an operator-path review's): a setting whose name is misspelt
+// (AUDIT_RETENTON=400d for AUDIT_RETENTION) was ignored without a word, and the server started
+// on the default (the trail kept forever). The log warns of it, naming the setting meant; a
+// variable that is no near miss (PATH, another program's) is not named.
+func TestMisspeltSettingIsNamed(t *testing.T) {
+	env := serverEnv(t, freeAddr(t))
+	env["AUDIT_RETENTON"] = "400d"
+	env["MAILGUN_REGOIN"] = "eu"
+	env["MAILGUN_DOMAIN"] = "mg.example.com"
+	var out testlog.Buffer
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), environKey{}, func() []string {
+		var kv []string
+		for k, v := range env {
+			kv = append(kv, k+"="+v)
+		}
+		return append(kv, "PATH=/usr/bin")
+	}))
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, nil, envOf(env), &out) }()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(out.String(), "SMTP Desk ready"); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
+	}
+	log := out.String()
+	for _, want := range []string{
+		"AUDIT_RETENTON is not a setting of SMTP Desk and is ignored; did you mean AUDIT_RETENTION?",
+		"MAILGUN_REGOIN is not a setting of SMTP Desk and is ignored; did you mean MAILGUN_REGION?",
+	} {
+		if !strings.Contains(log, want) {
+			t.Errorf("the log lacks %q:\n%s", want, log)
+		}
+	}
+	if strings.Contains(log, "MAILGUN_DOMAIN") || strings.Contains(log, "PATH is") {
+		t.Errorf("the log names a variable that is no near miss:\n%s", log)
+	}
+}
