@@ -69,7 +69,7 @@ func (h *CredentialPages) ExportCSV(c echo.Context) error {
 	if err := h.recordLoginExport(c, sc.user, audit.OutcomeOK, sc.domain, loginExportDetail(len(all), loginExportFilters(q, rotate))); err != nil {
 		return h.exportUnrecorded(c, domainLink(sc))
 	}
-	cw := newLoginsCSV(c, "smtpdesk-logins-"+sc.domain, now, false)
+	cw := newLoginsCSV(c, exportName("smtpdesk-logins-"+sc.domain, rotate), now, false)
 	writeLoginRows(cw, sc.domain, all, now, rot)
 	cw.Flush()
 	if err := cw.Error(); err != nil {
@@ -170,7 +170,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 			panic(http.ErrAbortHandler)
 		}
 		if cw == nil {
-			cw = newLoginsCSV(c, "smtpdesk-logins", now, true)
+			cw = newLoginsCSV(c, exportName("smtpdesk-logins", rotate), now, true)
 			if c.Request().Method == http.MethodHead {
 				// The first domain's list decided the status; the others would be read from
 				// Mailgun for a body a HEAD does not get.
@@ -185,7 +185,7 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		c.Response().Flush()
 	}
 	if cw == nil { // no domain to export: the header alone
-		cw = newLoginsCSV(c, "smtpdesk-logins", now, true)
+		cw = newLoginsCSV(c, exportName("smtpdesk-logins", rotate), now, true)
 		cw.Flush()
 	}
 	if err := cw.Error(); err != nil {
@@ -193,6 +193,15 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 		panic(http.ErrAbortHandler) // not a 200 in the access log and the metrics: 499 or 500
 	}
 	return nil
+}
+
+// exportName is a login export's file name before its time: the logins to rotate alone are
+// named so, as the whole list's file would otherwise be taken for them, or the reverse.
+func exportName(base string, rotate bool) string {
+	if rotate {
+		return base + "-to-rotate"
+	}
+	return base
 }
 
 // newLoginsCSV sends the headers of a login export named name and the time, and returns a CSV

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +70,25 @@ func TestLoginExportWriteFailureIsAborted(t *testing.T) {
 				t.Errorf("the access log says %v for the broken download, want 500", status)
 			}
 		})
+	}
+}
+
+// TestRotateExportHasItsOwnName (an operator-path review's note): the logins to rotate and the
+// whole list downloaded under one file name, so the two were easy to take for each other; the
+// first is named "-to-rotate", for one domain and for every domain.
+func TestRotateExportHasItsOwnName(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	c := e.signIn(t, "admin")
+	for _, tt := range []struct{ path, prefix string }{
+		{"/d/example.com/export.csv", `attachment; filename="smtpdesk-logins-example.com-2`},
+		{"/d/example.com/export.csv?rotate=1", `attachment; filename="smtpdesk-logins-example.com-to-rotate-2`},
+		{"/export.csv", `attachment; filename="smtpdesk-logins-2`},
+		{"/export.csv?rotate=1", `attachment; filename="smtpdesk-logins-to-rotate-2`},
+	} {
+		p := get(t, c, tt.path)
+		wantStatus(t, p, http.StatusOK)
+		if cd := p.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, tt.prefix) {
+			t.Errorf("%s: Content-Disposition %q, want it to begin %q", tt.path, cd, tt.prefix)
+		}
 	}
 }
