@@ -31,19 +31,20 @@ type attackResult struct {
 	Elapsed   time.Duration   // from the first request to the last answer
 	Bytes     int64           // response body bytes read (as sent: gzip when the server gzipped)
 	Gzipped   int             // 200 answers that came with Content-Encoding: gzip
-	Latencies []time.Duration // every request's latency (errors included), sorted
+	Latencies []time.Duration // the latency of every 200 answer, sorted: an error is no page
 }
 
-// RPS is the throughput: finished requests per second.
+// RPS is the throughput: 200 answers (pages) per second. An error answer (a quick 502, a
+// redirect to the sign-in page) is no page served, so it does not count.
 func (r attackResult) RPS() float64 {
 	if r.Elapsed <= 0 {
 		return 0
 	}
-	return float64(r.Requests) / r.Elapsed.Seconds()
+	return float64(r.Requests-r.Errors) / r.Elapsed.Seconds()
 }
 
-// Quantile returns the q-quantile (0 < q ≤ 1) of the latencies by the nearest-rank method:
-// the smallest latency that at least q of the requests did not exceed. 0 when there are none.
+// Quantile returns the q-quantile (0 < q ≤ 1) of the 200 answers' latencies by the nearest-rank
+// method: the smallest latency that at least q of them did not exceed. 0 when there are none.
 func (r attackResult) Quantile(q float64) time.Duration {
 	return quantile(r.Latencies, q)
 }
@@ -84,10 +85,10 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 			defer wg.Done()
 			lat := make([]time.Duration, 0, min(perWorker, 1<<14))
 			var bytes int64
-			gzipped := 0
+			gzipped, done := 0, 0
 			errs := map[string]int{}
 			var first string
-			for len(lat) < perWorker && time.Now().Before(deadline) && ctx.Err() == nil {
+			for done < perWorker && time.Now().Before(deadline) && ctx.Err() == nil {
 				req, err := next(ctx, seq.Add(1)-1)
 				if err != nil {
 					mu.Lock()
@@ -102,7 +103,7 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 				if ctx.Err() != nil {
 					break // interrupted: not a real answer
 				}
-				lat = append(lat, d)
+				done++
 				bytes += n
 				if gz {
 					gzipped++
@@ -112,10 +113,13 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 					if first == "" {
 						first = err.Error()
 					}
+					continue
 				}
+				lat = append(lat, d)
 			}
 			mu.Lock()
 			defer mu.Unlock()
+			res.Requests += done
 			res.Latencies = append(res.Latencies, lat...)
 			res.Bytes += bytes
 			res.Gzipped += gzipped
@@ -136,7 +140,6 @@ func attack(ctx context.Context, client *http.Client, workers int, dur time.Dura
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return res, fmt.Errorf("attack: %w", err)
 	}
-	res.Requests = len(res.Latencies)
 	slices.Sort(res.Latencies)
 	return res, nil
 }
