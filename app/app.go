@@ -496,6 +496,22 @@ func (a *App) observeMailgun(ci mailgun.CallInfo) {
 	a.mailgunSeen.Store(time.Now().UnixNano())
 }
 
+// domainsUnread reports that the start-up (or reload) check could not read Mailgun's domains:
+// an Error naming MAILGUN_API_KEY when Mailgun refused the key (every page will fail the same
+// way, and the operator should hear it now, whatever LOG_LEVEL), a Warn otherwise; and counts it.
+// Nothing when the App is closing.
+func (a *App) domainsUnread(err error) {
+	if a.bg.Err() != nil {
+		return
+	}
+	a.metrics.CountBackgroundFailure(metrics.TaskPolicyDomainsCheck)
+	if me, ok := errors.AsType[*mailgun.Error](err); ok && (me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden) {
+		a.log.Error("Mailgun refused MAILGUN_API_KEY: nothing can be listed or changed; check the key (a private API key of this account), and MAILGUN_REGION: a key works in its region only (an EU account's key is refused by the US API, the default)", "err", err)
+		return
+	}
+	a.log.Warn("policy: its domains could not be compared with Mailgun's: Mailgun did not give its domain list (check MAILGUN_BASE_URL or the network if it lasts)", "err", err)
+}
+
 // MailgunSeen returns when Mailgun last answered, zero when it has not since start.
 func (a *App) MailgunSeen() time.Time {
 	n := a.mailgunSeen.Load()
@@ -592,36 +608,30 @@ func (a *App) PolicyDomainsChecked() <-chan struct{} { return a.policyChecked }
 // checkPolicyDomains warns, as warnPolicy does, of each domain the policy's rules name that the
 // Mailgun account does not have: a typo (acme.exmaple) grants nothing, and its users see "No
 // domains to show" with nothing in the log to say why. Mailgun is asked once, in the background,
-// after the start and each reload (background work, which Close waits for); when it cannot be
-// asked, nothing is checked and a Warn line says so, or an Error line naming MAILGUN_API_KEY
-// when Mailgun refused the key (the first the operator hears of a wrong key or region). A domain added to Mailgun later needs no
-// reload: the warning only says it was missing then. done, when not nil, is closed when the
-// check is over.
+// after the start and each reload (background work, which Close waits for; for a policy that
+// names no domain, one domain is asked for, to hear whether Mailgun takes the key); when it
+// cannot be asked, nothing is checked and domainsUnread says so: an Error naming
+// MAILGUN_API_KEY when Mailgun refused the key (the first the operator hears of a wrong key or
+// region). A domain added to Mailgun later needs no reload: the warning only says it was missing
+// then. done, when not nil, is closed when the check is over.
 func (a *App) checkPolicyDomains(pol *policy.Policy, done chan struct{}) {
 	names := pol.Domains()
-	if len(names) == 0 {
-		if done != nil {
-			close(done)
-		}
-		return
-	}
 	started := a.background(func() {
 		if done != nil {
 			defer close(done)
 		}
+		if len(names) == 0 {
+			// Nothing to compare, but a key Mailgun refuses is still worth saying now: one
+			// domain asked for, no more.
+			if _, err := a.mg.ListDomains(a.bg, &mailgun.DomainListOptions{Limit: 1}); err != nil {
+				a.domainsUnread(err)
+			}
+			return
+		}
 		// The walk has its own deadline (handlers.DomainWalkTimeout); a.bg ends it at Close.
 		all, err := handlers.NewDomainCache(a.mg, 0, nil).Domains(a.bg)
 		if err != nil {
-			if a.bg.Err() == nil {
-				a.metrics.CountBackgroundFailure(metrics.TaskPolicyDomainsCheck)
-				if me, ok := errors.AsType[*mailgun.Error](err); ok && (me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden) {
-					// The first word from Mailgun since the start: every page will fail the same
-					// way, and the operator should hear it now, whatever LOG_LEVEL.
-					a.log.Error("Mailgun refused MAILGUN_API_KEY: nothing can be listed or changed; check the key (a private API key of this account), and MAILGUN_REGION: a key works in its region only (an EU account's key is refused by the US API, the default)", "err", err)
-					return
-				}
-				a.log.Warn("policy: its domains could not be compared with Mailgun's: Mailgun did not give its domain list (check MAILGUN_BASE_URL or the network if it lasts)", "err", err)
-			}
+			a.domainsUnread(err)
 			return
 		}
 		have := make(map[string]bool, len(all))

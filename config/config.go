@@ -990,7 +990,8 @@ func supportProblem(v string) string {
 // swapped), naming the setting it may have been meant for: a misspelt name is otherwise ignored
 // without a word, and the default taken (AUDIT_RETENTON=400d kept the trail forever).
 func Misspelt(names []string) []string {
-	known := Vars()
+	// Go's runtime settings SMTP Desk documents beside its own (the README's table, -help).
+	known := append(Vars(), Var{Name: "GOMEMLIMIT"}, Var{Name: "GOGC"})
 	isKnown := make(map[string]bool, len(known))
 	for _, v := range known {
 		isKnown[v.Name] = true

@@ -10,8 +10,8 @@ import (
 // are not.
 func TestMisspelt(t *testing.T) {
 	got := Misspelt([]string{
-		"AUDIT_RETENTON", "MAILGUN_REGOIN", "SESSION_MAX_AGES", "OIDC_SCOPE", "LOG_LEVLE", "DATABASE_URI",
-		"AUDIT_RETENTION", "PATH", "HOME", "GOPATH", "MAILGUN_DOMAIN", "HOSTNAME", "PGHOST", "GOGC", "TERM",
+		"AUDIT_RETENTON", "MAILGUN_REGOIN", "SESSION_MAX_AGES", "OIDC_SCOPE", "LOG_LEVLE", "DATABASE_URI", "GOMEMLIMT",
+		"AUDIT_RETENTION", "GOMEMLIMIT", "PATH", "HOME", "GOPATH", "MAILGUN_DOMAIN", "HOSTNAME", "PGHOST", "GOGC", "TERM",
 	})
 	want := []string{
 		"AUDIT_RETENTON is not a setting of SMTP Desk and is ignored; did you mean AUDIT_RETENTION?",
@@ -20,6 +20,7 @@ func TestMisspelt(t *testing.T) {
 		"OIDC_SCOPE is not a setting of SMTP Desk and is ignored; did you mean OIDC_SCOPES?",
 		"LOG_LEVLE is not a setting of SMTP Desk and is ignored; did you mean LOG_LEVEL?",
 		"DATABASE_URI is not a setting of SMTP Desk and is ignored; did you mean DATABASE_URL?",
+		"GOMEMLIMT is not a setting of SMTP Desk and is ignored; did you mean GOMEMLIMIT?",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("Misspelt =\n%q\nwant\n%q", got, want)

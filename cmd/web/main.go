@@ -100,6 +100,16 @@ type lastStepsKey struct{}
 // through getenv, and only the whole list shows a misspelt one (config.Misspelt).
 type environKey struct{}
 
+// misspeltLines is config.Misspelt's warnings for the environment in ctx, each on a line of its
+// own after a newline, for a refusal to start; "" when there are none.
+func misspeltLines(ctx context.Context) string {
+	var b strings.Builder
+	for _, w := range config.Misspelt(environNames(ctx)) {
+		b.WriteString("\n" + w)
+	}
+	return b.String()
+}
+
 // environNames returns the names of the environment variables environKey lists, if any.
 func environNames(ctx context.Context) []string {
 	environ, _ := ctx.Value(environKey{}).(func() []string)
@@ -273,12 +283,13 @@ func runServer(ctx context.Context, args []string, getenv func(string) string, s
 		// whether the required ones are there. One it does not use is named in its banner
 		// instead (demoIgnores).
 		if err := demoProblems(getenv, loadErr, cfg.Validate()); err != nil {
-			return fmt.Errorf("configuration has malformed settings (run with -help for every setting):\n%w", err)
+			return fmt.Errorf("configuration has malformed settings (run with -help for every setting):\n%w%s", err, misspeltLines(ctx))
 		}
 		return runDemo(ctx, cfg, o, getenv, stdout)
 	}
 	if err := errors.Join(loadErr, cfg.Validate()); err != nil {
-		return fmt.Errorf("configuration is incomplete (run with -help for every setting, or -demo to try SMTP Desk without any):\n%w", err)
+		// A missing setting may be there under a misspelt name (OIDC_ISUER): named with it.
+		return fmt.Errorf("configuration is incomplete (run with -help for every setting, or -demo to try SMTP Desk without any):\n%w%s", err, misspeltLines(ctx))
 	}
 	logger := app.NewLogger(stdout, cfg)
 	for _, w := range config.Misspelt(environNames(ctx)) {
@@ -599,6 +610,9 @@ func runDemo(ctx context.Context, cfg config.Config, o options, getenv func(stri
 	if ignored := demoIgnores(getenv); len(ignored) > 0 {
 		fmt.Fprintf(stdout, "\n  Not used by the demo, which brings its own sign-in, database, policy and Mailgun:\n    %s\n  (run without -demo to use them)\n",
 			strings.Join(ignored, ", "))
+	}
+	if misspelt := config.Misspelt(environNames(ctx)); len(misspelt) > 0 {
+		fmt.Fprintf(stdout, "\n  Check these:\n    %s\n", strings.Join(misspelt, "\n    "))
 	}
 	fmt.Fprintf(stdout, "\n  Sign in as one of:\n")
 	for _, p := range d.IdP.Personas() {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,26 +36,38 @@ func runUntil(t *testing.T, env map[string]string, want string) string {
 // Mailgun API key Mailgun refuses (a typo, or an EU account's key against the default US region)
 // said so only in an Info line about the policy ("its domains could not be compared with
 // Mailgun's … HTTP 401"), which LOG_LEVEL=warn hides. It is an Error naming MAILGUN_API_KEY and
-// MAILGUN_REGION.
+// MAILGUN_REGION, also under a policy that names no domain (admins and a "*" rule), which had
+// nothing to compare and so never asked Mailgun (a docs review's finding).
 func TestRefusedKeyAtStartUpIsNamed(t *testing.T) {
 	mg := httptest.NewServer(sandbox.New("the-right-key", sandbox.WithDefaultSeed()))
 	defer mg.Close()
-	env := serverEnv(t, freeAddr(t))
-	env["MAILGUN_BASE_URL"] = mg.URL
-	env["MAILGUN_API_KEY"] = "a-wrong-key"
-	env["LOG_LEVEL"] = "warn"
-	log := runUntil(t, env, "MAILGUN_API_KEY")
-	var line string
-	for l := range strings.SplitSeq(log, "\n") {
-		if strings.Contains(l, "MAILGUN_API_KEY") {
-			line = l
-		}
+	noDomain := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(noDomain, []byte("admins:\n  groups: [smtp-admins]\nrules:\n  - domain: \"*\"\n    role: viewer\n    groups: [reviewers]\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "MAILGUN_REGION") {
-		t.Errorf("started with a key Mailgun refuses, at LOG_LEVEL=warn the log has no Error naming MAILGUN_API_KEY and MAILGUN_REGION:\n%s", log)
-	}
-	if strings.Contains(log, "a-wrong-key") {
-		t.Error("the log holds the key")
+	for name, policy := range map[string]string{"the demo's policy": "", "a policy naming no domain": noDomain} {
+		t.Run(name, func(t *testing.T) {
+			env := serverEnv(t, freeAddr(t))
+			if policy != "" {
+				env["POLICY_FILE"] = policy
+			}
+			env["MAILGUN_BASE_URL"] = mg.URL
+			env["MAILGUN_API_KEY"] = "a-wrong-key"
+			env["LOG_LEVEL"] = "warn"
+			log := runUntil(t, env, "MAILGUN_API_KEY")
+			var line string
+			for l := range strings.SplitSeq(log, "\n") {
+				if strings.Contains(l, "MAILGUN_API_KEY") {
+					line = l
+				}
+			}
+			if !strings.Contains(line, "level=ERROR") || !strings.Contains(line, "MAILGUN_REGION") {
+				t.Errorf("started with a key Mailgun refuses, at LOG_LEVEL=warn the log has no Error naming MAILGUN_API_KEY and MAILGUN_REGION:\n%s", log)
+			}
+			if strings.Contains(log, "a-wrong-key") {
+				t.Error("the log holds the key")
+			}
+		})
 	}
 }
 
@@ -132,5 +145,37 @@ func TestMisspeltSettingIsNamed(t *testing.T) {
 	}
 	if strings.Contains(log, "MAILGUN_DOMAIN") || strings.Contains(log, "PATH is") {
 		t.Errorf("the log names a variable that is no near miss:\n%s", log)
+	}
+}
+
+// TestMisspeltSettingNamedWhenTheStartIsRefused (a docs review's finding): a required setting
+// given under a misspelt name (OIDC_ISUER) was refused as missing, without a word of the name
+// that was there; the refusal names it with the setting meant. And the demo's banner names one
+// (RATE_LIMIT_ACTONS), where the server's log would.
+func TestMisspeltSettingNamedWhenTheStartIsRefused(t *testing.T) {
+	env := serverEnv(t, freeAddr(t))
+	env["OIDC_ISUER"] = env["OIDC_ISSUER"]
+	delete(env, "OIDC_ISSUER")
+	ctx := context.WithValue(context.Background(), environKey{}, func() []string { return []string{"OIDC_ISUER=x", "PATH=/usr/bin"} })
+	err := run(ctx, nil, envOf(env), io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "OIDC_ISUER is not a setting of SMTP Desk and is ignored; did you mean OIDC_ISSUER?") {
+		t.Errorf("run = %v; want the refusal to name OIDC_ISUER and OIDC_ISSUER", err)
+	}
+
+	var out testlog.Buffer
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), environKey{}, func() []string { return []string{"RATE_LIMIT_ACTONS=5"} }))
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-demo", "-addr", freeAddr(t), "-data", t.TempDir()}, envOf(map[string]string{"RATE_LIMIT_ACTONS": "5"}), &out)
+	}()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !strings.Contains(out.String(), "Ctrl+C"); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("demo: %v", err)
+	}
+	if !strings.Contains(out.String(), "RATE_LIMIT_ACTONS is not a setting of SMTP Desk and is ignored; did you mean RATE_LIMIT_ACTIONS?") {
+		t.Errorf("the demo's banner does not name RATE_LIMIT_ACTONS:\n%s", out.String())
 	}
 }
