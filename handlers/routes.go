@@ -35,8 +35,9 @@ type Settings struct {
 	// DenialWindow: a user's refusals of one action on one domain are recorded (access.denied)
 	// at most once per window; the next entry counts those in between (default 1 minute).
 	DenialWindow time.Duration
-	// DenialsPerMinute bounds a user's access.denied entries per minute, whatever the domain
-	// and action; the refusals over it are counted like those within the window (default 20).
+	// DenialsPerMinute bounds a user's access.denied entries, whatever the domain and action: a
+	// token bucket of this many at once, refilled at this many a minute; the refusals over it are
+	// counted like those within the window (default 20).
 	DenialsPerMinute int
 	// DenialKeys bounds the (user, domain, action) triples, and the users, the denial limiter
 	// remembers before the least recently used is dropped (default 10,000).

@@ -278,7 +278,7 @@ func NewHolder(path string) (*Holder, error) {
 	return h, nil
 }
 
-// NewStaticHolder holds p, which did not come from a file (e.g. the demo policy); Reload keeps it.
+// NewStaticHolder holds p, which did not come from a file (a test's); Reload keeps it.
 func NewStaticHolder(p *Policy) *Holder {
 	h := &Holder{}
 	h.cur.Store(p)
