@@ -544,7 +544,9 @@ func (h *CredentialPages) unknownLogin(c echo.Context, sc *scope) (bool, error) 
 		return false, nil
 	}
 	has := func(all []mailgun.Credential) bool {
-		return slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return strings.EqualFold(cr.Login, sc.login) })
+		// ASCII letters' case only (policy.SameEmail): Unicode folding would take
+		// "\u212Aate@…" (KELVIN SIGN) for kate@….
+		return slices.ContainsFunc(all, func(cr mailgun.Credential) bool { return policy.SameEmail(cr.Login, sc.login) })
 	}
 	all, err := h.lists.All(ctx, sc.domain)
 	if err != nil || has(all) {

@@ -331,14 +331,29 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 	}
 	s.recordDenial(c, sc.user, sc.domain, sc.login, act.String(), detail)
 	msg, next := fmt.Sprintf("Your access to %s does not include %s.", sc.domain, actionPhrase(act)), domainLink(sc)
-	if sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone {
+	own := sc.selfLogin()
+	switch {
+	case sc.pol.Role(sc.subj, sc.domain) == policy.RoleNone:
 		msg = fmt.Sprintf("You don't have access to %s.", sc.domain)
-	} else if own := sc.selfLogin(); act == policy.ActReset && own != "" {
+	case act == policy.ActReset && own != "":
 		// Their access does include one reset: their own login's (self-service). The page
 		// names it, which is their own address, and nothing about the login they asked for,
-		// and leads to its reset: a wrong link led to the domain, to find their row there.
+		// and leads to its reset: a wrong link led to the domain, to find their row there. A
+		// domain read whole says whether it has that login, and how Mailgun spells it.
+		login, known := s.selfLoginOf(c.Request().Context(), sc.domain, own)
+		if known && login == "" {
+			msg = fmt.Sprintf("You can reset the password of your own login, %s, and of no other login in %s; but %s is not one of its logins: ask an operator of this domain to create it.", own, sc.domain, own)
+			break
+		}
+		if known {
+			own = login
+		}
 		msg = fmt.Sprintf("You can reset the password of your own login, %s, and of no other login in %s.", own, sc.domain)
 		next = &views.Link{Label: "Reset your password", URL: templ.SafeURL(loginURL(sc.domain, own, "reset"))}
+	case act == policy.ActReset && sc.pol.SelfService() && !sc.subj.EmailVerified && sc.login != "" && policy.SameEmail(sc.login, sc.user.Email):
+		// Their own login, which self-service would let them reset, but for the e-mail the
+		// provider does not mark verified: the page says so, as nothing else would tell them.
+		msg = fmt.Sprintf("Your access to %s does not include resetting passwords. Self-service would let you reset your own login, %s, but your sign-in provider does not mark your e-mail address as verified.", sc.domain, sc.login)
 	}
 	return s.errorPageNext(c, http.StatusForbidden, "You don't have access to this", msg,
 		"Ask an SMTP Desk administrator if you need it.", 0, next)

@@ -205,7 +205,8 @@ func (s *site) noAccess(c echo.Context, u *auth.User) error {
 		Issuer: u.Issuer,
 		Groups: u.Groups,
 
-		GroupsProblem: u.GroupsProblem,
+		GroupsProblem:   u.GroupsProblem,
+		EmailUnverified: u.Email != "" && !u.EmailVerified,
 	}
 	return Render(c, http.StatusForbidden, views.NoAccessPage(vm))
 }

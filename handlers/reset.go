@@ -101,7 +101,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 
-	pending, refused := h.begin(c, sc, "credential.reset", resetDetail(f.Mode), []string{sc.login})
+	pending, refused := h.begin(c, sc, "credential.reset", resetDetail(f.Mode, sc.self), []string{sc.login})
 	if pending == nil {
 		h.releaseForm(c, token) // nothing was sent: the same form may be sent again
 		vm := form()
@@ -285,13 +285,21 @@ const (
 	aboutGeneratedPassword  = "Asked for a generated password."
 	aboutGeneratedPasswords = "Asked for generated passwords."
 	aboutTypedPassword      = "Asked for the password typed in the form."
+	aboutSelfService        = "Self-service: the user's own login."
 )
 
-func resetDetail(mode string) string {
+// resetDetail is a reset's audit detail: the password asked for, and whether self-service allowed it.
+func resetDetail(mode string, self bool) string {
+	about := aboutGeneratedPassword
 	if mode == "manual" {
-		return aboutTypedPassword
+		about = aboutTypedPassword
 	}
-	return aboutGeneratedPassword
+	if self {
+		// Allowed by self-service, not by a role: a reviewer who sees a domain's viewer reset a
+		// password can tell the user's own login from a role the policy should not give.
+		about += " " + aboutSelfService
+	}
+	return about
 }
 
 // resetLink is a login with the link to reset its password.

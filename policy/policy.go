@@ -180,11 +180,13 @@ func (p *Policy) CanEveryDomain(s Subject, a Action) bool {
 
 // CanSelfReset reports whether the subject may reset login on domain through self-service: the
 // policy allows self-service, the subject's e-mail is verified and equals the login
-// (ignoring the case of ASCII letters: see SameEmail), the login is an address of the domain,
-// and the subject may view the domain.
+// (ignoring the case of ASCII letters: see SameEmail), the login is an address of the domain
+// written in ASCII, and the subject may view the domain. A login with a letter outside ASCII
+// is never self-service: Mailgun may fold it into another login when it looks it up (the
+// sandbox lower-cases U+212A KELVIN SIGN to "k"), which SameEmail cannot see.
 func (p *Policy) CanSelfReset(s Subject, domain, login string) bool {
 	login = strings.TrimSpace(login)
-	return p.SelfService() && s.EmailVerified && s.Email != "" &&
+	return p.SelfService() && s.EmailVerified && s.Email != "" && isASCII(login) &&
 		SameEmail(login, s.Email) && loginOfDomain(login, domain) && p.Can(s, domain, ActView)
 }
 

@@ -922,3 +922,12 @@ func outcomeFocus(vm SecretsVM) templ.Attributes {
 	}
 	return templ.Attributes{"tabindex": "-1", "data-autofocus": true}
 }
+
+// byEmailInstead ends the no-access page's advice about groups: access by e-mail address is the
+// other way, but not for an address the provider does not mark verified.
+func byEmailInstead(vm NoAccessVM) string {
+	if vm.EmailUnverified {
+		return ""
+	}
+	return ", or grant access by email address instead"
+}

@@ -80,6 +80,9 @@ type NoAccessVM struct {
 	// GroupsProblem says why the provider's groups claim could not be read, when it could not
 	// (auth.User.GroupsProblem).
 	GroupsProblem string
+	// EmailUnverified: the provider does not mark the e-mail verified, so the policy's rules by
+	// e-mail address (and self-service) do not apply to it.
+	EmailUnverified bool
 }
 
 // SignedOutVM is the page after sign-out, and the sign-in landing page.
