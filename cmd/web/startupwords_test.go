@@ -18,8 +18,14 @@ import (
 // returns the log.
 func runUntil(t *testing.T, env map[string]string, want string) string {
 	t.Helper()
+	return runUntilIn(t, context.Background(), env, want)
+}
+
+// runUntilIn is runUntil with run's context made from parent (an environment's list in it).
+func runUntilIn(t *testing.T, parent context.Context, env map[string]string, want string) string {
+	t.Helper()
 	var out testlog.Buffer
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(parent)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, envOf(env), &out) }()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(out.String(), want); {
@@ -117,24 +123,13 @@ func TestMisspeltSettingIsNamed(t *testing.T) {
 	env["AUDIT_RETENTON"] = "400d"
 	env["MAILGUN_REGOIN"] = "eu"
 	env["MAILGUN_DOMAIN"] = "mg.example.com"
-	var out testlog.Buffer
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), environKey{}, func() []string {
+	log := runUntilIn(t, context.WithValue(context.Background(), environKey{}, func() []string {
 		var kv []string
 		for k, v := range env {
 			kv = append(kv, k+"="+v)
 		}
 		return append(kv, "PATH=/usr/bin")
-	}))
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, envOf(env), &out) }()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(out.String(), "SMTP Desk ready"); {
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("run: %v", err)
-	}
-	log := out.String()
+	}), env, "SMTP Desk ready")
 	for _, want := range []string{
 		"AUDIT_RETENTON is not a setting of SMTP Desk and is ignored; did you mean AUDIT_RETENTION?",
 		"MAILGUN_REGOIN is not a setting of SMTP Desk and is ignored; did you mean MAILGUN_REGION?",
