@@ -221,16 +221,21 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 	return nil, fmt.Errorf("DATABASE_URL: cannot open the database %s: %w; check DATABASE_URL", cfg.DatabaseRedacted(), err)
 }
 
-// pgVarsSet names the PG* environment variables set in this process, which the PostgreSQL
-// driver reads (PGSSLMODE, PGCONNECT_TIMEOUT, …), sorted.
+// pgDriverVars are the environment variables the PostgreSQL driver (pgconn) reads.
+var pgDriverVars = []string{"PGAPPNAME", "PGCHANNELBINDING", "PGCONNECT_TIMEOUT", "PGDATABASE", "PGHOST",
+	"PGMAXPROTOCOLVERSION", "PGMINPROTOCOLVERSION", "PGOPTIONS", "PGPASSFILE", "PGPASSWORD", "PGPORT",
+	"PGREQUIREAUTH", "PGSERVICE", "PGSERVICEFILE", "PGSSLCERT", "PGSSLCERTMODE", "PGSSLKEY", "PGSSLMODE",
+	"PGSSLNEGOTIATION", "PGSSLPASSWORD", "PGSSLROOTCERT", "PGSSLSNI", "PGTARGETSESSIONATTRS", "PGTZ", "PGUSER"}
+
+// pgVarsSet names the driver's environment variables (pgDriverVars) set, not empty, in this
+// process, sorted: never a value. PGDATA or PGID (a container's own) are not the driver's.
 func pgVarsSet() []string {
 	var names []string
-	for _, kv := range os.Environ() {
-		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "PG") {
+	for _, name := range pgDriverVars {
+		if os.Getenv(name) != "" {
 			names = append(names, name)
 		}
 	}
-	slices.Sort(names)
 	return names
 }
 

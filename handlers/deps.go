@@ -323,6 +323,12 @@ func (s *site) authorize(c echo.Context, act policy.Action, withLogin bool) (*sc
 	return nil, s.deny(c, sc, act)
 }
 
+// verified is s with its e-mail taken as verified: what the policy would allow once it is.
+func verified(s policy.Subject) policy.Subject {
+	s.EmailVerified = true
+	return s
+}
+
 // deny records the refusal (recordDenial) and answers 403.
 func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 	detail := act.String()
@@ -350,9 +356,14 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 		}
 		msg = fmt.Sprintf("You can reset the password of your own login, %s, and of no other login in %s.", own, sc.domain)
 		next = &views.Link{Label: "Reset your password", URL: templ.SafeURL(loginURL(sc.domain, own, "reset"))}
-	case act == policy.ActReset && sc.pol.SelfService() && !sc.subj.EmailVerified && sc.login != "" && policy.SameEmail(sc.login, sc.user.Email):
-		// Their own login, which self-service would let them reset, but for the e-mail the
-		// provider does not mark verified: the page says so, as nothing else would tell them.
+	case act == policy.ActReset && !sc.subj.EmailVerified && sc.login != "" && sc.pol.CanSelfReset(verified(sc.subj), sc.domain, sc.login):
+		// Their own login, which self-service would let them reset but for the e-mail the
+		// provider does not mark verified: the page says so, as nothing else would tell them,
+		// when the domain has that login (or cannot say).
+		if login, known := s.selfLoginOf(c.Request().Context(), sc.domain, sc.login); known && login == "" {
+			msg = fmt.Sprintf("Your access to %s does not include resetting passwords, and %s is not one of its logins.", sc.domain, sc.login)
+			break
+		}
 		msg = fmt.Sprintf("Your access to %s does not include resetting passwords. Self-service would let you reset your own login, %s, but your sign-in provider does not mark your e-mail address as verified.", sc.domain, sc.login)
 	}
 	return s.errorPageNext(c, http.StatusForbidden, "You don't have access to this", msg,

@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"golang.org/x/net/idna"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/smtpdesk/smtpdesk/auth"
 	"github.com/smtpdesk/smtpdesk/mailgun"
@@ -30,7 +31,9 @@ func domainMatches(name, q string) bool {
 	if q == "" {
 		return true
 	}
-	q = strings.ToLower(q)
+	// Composed, as the Unicode form of a name is: "bu\u0308cher" (typed on some keyboards,
+	// pasted) reads as "bücher" and must find it.
+	q = strings.ToLower(norm.NFC.String(q))
 	if strings.Contains(strings.ToLower(name), q) {
 		return true
 	}

@@ -117,3 +117,41 @@ func TestSelfResetKelvinSign(t *testing.T) {
 		t.Errorf("kate@example.com's password was changed by a user whose e-mail is \\u212Aate@example.com")
 	}
 }
+
+// TestUnverifiedRefusalKeepsTheASCIIRule (a review helper's): deny()'s new branch for an unverified e-mail
+// tells the team member "Self-service would let you reset your own login, X, but your sign-in
+// provider does not mark your e-mail address as verified" whenever X is her e-mail (SameEmail),
+// without CanSelfReset's other conditions: for a login with a letter outside ASCII, which
+// CanSelfReset now never allows, the page promises a reset that verifying the address would not
+// give.
+func TestUnverifiedRefusalKeepsTheASCIIRule(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	const kelvin = "\u212Aate@example.com"
+	e.IdP.SetTamper(func(claims, _ map[string]any) {
+		claims["email"] = kelvin
+		claims["email_verified"] = false
+	})
+	c := e.signIn(t, "selfie") // a viewer of example.com by group
+	p := get(t, c, "/d/example.com/logins/"+url.PathEscape(kelvin)+"/reset")
+	wantStatus(t, p, http.StatusForbidden)
+	msg := strings.Join(strings.Fields(p.TestID("error-message").Text()), " ")
+	if strings.Contains(msg, "Self-service would let you reset your own login") {
+		t.Errorf("the refusal promises self-service for a non-ASCII login, which CanSelfReset never allows even when verified: %q", msg)
+	}
+}
+
+// TestUnverifiedRefusalOfALoginThatDoesNotExist (a review helper's): the same branch for sam@example.com,
+// which example.com does not have (the seed has no sam@): the verified case says "sam@example.com
+// is not one of its logins: ask an operator of this domain to create it"; the unverified case
+// promises that self-service would reset it.
+func TestUnverifiedRefusalOfALoginThatDoesNotExist(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.IdP.SetTamper(func(claims, _ map[string]any) { claims["email_verified"] = false })
+	c := e.signIn(t, "selfie")
+	p := get(t, c, "/d/example.com/logins/sam@example.com/reset")
+	wantStatus(t, p, http.StatusForbidden)
+	msg := strings.Join(strings.Fields(p.TestID("error-message").Text()), " ")
+	if strings.Contains(msg, "Self-service would let you reset your own login") || !strings.Contains(msg, "sam@example.com is not one of its logins") {
+		t.Errorf("the refusal promises a self-service reset of a login the domain does not have: %q", msg)
+	}
+}

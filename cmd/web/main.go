@@ -293,7 +293,8 @@ func runServer(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	logger := app.NewLogger(stdout, cfg)
 	for _, w := range config.Misspelt(environNames(ctx)) {
-		logger.Warn("configuration: check this", "warning", w)
+		// At Error: the setting meant is not in force, and LOG_LEVEL=error must not hide that.
+		logger.Error("configuration: a setting's name is misspelt", "warning", w)
 	}
 	a, err := app.New(ctx, cfg, logger)
 	if err != nil {

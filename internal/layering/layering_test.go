@@ -35,7 +35,7 @@ var rules = map[string]rule{
 	"demoidp": {external: []string{"github.com/go-jose/go-jose/v4"}},
 	"metrics": {external: []string{"github.com/prometheus/client_golang", "github.com/labstack/echo/v4"}},
 	"handlers": {own: []string{"views", "static", "auth", "policy", "audit", "mailgun", "store", "internal/ratelimit"}, external: []string{
-		"github.com/a-h/templ", "github.com/labstack/echo/v4", "github.com/klauspost/compress/", "golang.org/x/sync/", "golang.org/x/net/idna"}},
+		"github.com/a-h/templ", "github.com/labstack/echo/v4", "github.com/klauspost/compress/", "golang.org/x/sync/", "golang.org/x/net/idna", "golang.org/x/text/unicode/norm"}},
 	"app":     {own: []string{"*"}, external: []string{"*"}},
 	"cmd/web": {own: []string{"app", "config", "store", "auth", "audit"}},
 
