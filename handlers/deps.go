@@ -385,9 +385,9 @@ const (
 //
 // The entries are bounded, or a user (a script with their cookie, a tab reloading a forbidden
 // page) could write thousands a minute into a trail kept for the whole retention period: of a
-// user's refusals of one kind on one domain, the first is recorded, then at most one per
-// Settings.DenialWindow, and a user gets at most Settings.DenialsPerMinute entries a minute in
-// all (distinct domains in the URL would otherwise each get a first entry). A refusal not
+// user's refusals of one kind on one domain (and login), the first is recorded, then at most
+// one per Settings.DenialWindow, and a user gets at most Settings.DenialsPerMinute entries at
+// once, then that many a minute, in all (distinct domains in the URL would otherwise each get a first entry). A refusal not
 // recorded is counted, and the next entry of the same user, domain and kind says how many it
 // stands for. The count lives in this replica's memory, bounded by Settings.DenialKeys: a count
 // whose key is dropped, or that no later refusal carries, reaches only the log (one line per
@@ -396,8 +396,10 @@ func (s *site) recordDenial(c echo.Context, u *auth.User, domain, login, kind, d
 	ctx := c.Request().Context()
 	who := u.Issuer + "\x00" + u.Subject
 	// The domain is a validated host name (at most 253 bytes) or "", and the kinds are few; the
-	// number of keys is bounded by the sampler whatever names the URLs carry.
-	smp := s.denials.Sample(who+"\x00"+domain+"\x00"+kind, func() bool {
+	// number of keys is bounded by the sampler whatever names the URLs carry. The login is part
+	// of the key: a refused delete of bob after one of alice is bob's first, recorded under his
+	// name for his history, not counted into a later entry that names another login.
+	smp := s.denials.Sample(who+"\x00"+domain+"\x00"+kind+"\x00"+login, func() bool {
 		ok, _ := s.denialBudget.Allow(who)
 		return ok
 	})

@@ -109,6 +109,11 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		return Render(c, http.StatusServiceUnavailable, views.Reset(vm))
 	}
 	res, err := h.mg.ChangePassword(ctx, sc.domain, sc.login, f.Password)
+	if err == nil && f.Mode != "manual" && res.Password == "" {
+		// Changed, to a password nobody was shown (the page says "No password received"): the
+		// trail says so, as a create's does.
+		pending.Note = "Changed without a password sent back: " + sc.login + "."
+	}
 	auditErr := h.complete(c, pending, err)
 	if err != nil && changedNothing(err) {
 		h.releaseForm(c, token)
