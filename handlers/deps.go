@@ -797,6 +797,11 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 		if quote {
 			ue.RequestID = RequestID(c)
 		}
+		if k == upNotFound && domainNotFound(me) {
+			// Gone from Mailgun since the kept domain list was read: what to do, and a way home.
+			ue.Message += " " + domainGone
+			ue.Home = true
+		}
 		return ue
 	case upInvalid:
 		return &views.UpstreamError{Heading: "Not sent", Message: "The input is not valid; nothing was sent to Mailgun."}
@@ -808,7 +813,13 @@ func upstreamError(c echo.Context, err error, text failureText) *views.UpstreamE
 	// As the error page of a change whose outcome is unknown (unknownChangeError) does, the
 	// panel asks to quote the request ID, which it shows: the footer's is easily missed.
 	heading, msg := text.says(err)
-	return &views.UpstreamError{Heading: heading, Message: msg + " " + text.next + " " + quoteRequestID, RequestID: RequestID(c)}
+	ue := &views.UpstreamError{Heading: heading, Message: msg + " " + text.next + " " + quoteRequestID, RequestID: RequestID(c)}
+	if k == upServer && me != nil && me.RetryAfter > 0 {
+		// Mailgun said when to come back (a 503's Retry-After): before then, a look at the list
+		// or another try meets the same answer. The panel and the Retry-After header say when.
+		ue.RetryAfter = retryAfter(c, me.RetryAfter)
+	}
+	return ue
 }
 
 // retryRefused says what is unknown, what Mailgun said when it was asked again, and then what to

@@ -65,6 +65,9 @@ type userError struct {
 	// again: the cause may pass (Mailgun or the database down or slow, a rate limit), so a page
 	// that only reads is worth loading again: its error page offers "Try again".
 	again bool
+	// hintForChanges: the hint is about a change ("Nothing was changed."), and a page that only
+	// reads (GET, HEAD) goes without it.
+	hintForChanges bool
 }
 
 // statusDefaults gives each status its friendly page.
@@ -156,6 +159,15 @@ func classifyError(err error) userError {
 		return unknownChangeError(err)
 	case errors.As(err, &me):
 		switch {
+		case me.StatusCode == http.StatusNotFound && me.Endpoint != "" && !strings.Contains(me.Endpoint, "{domain}"):
+			// A call that names no domain or login (the domain list) answered 404: the address
+			// SMTP Desk asks is wrong (MAILGUN_BASE_URL, a proxy in front of Mailgun), not the
+			// user's, and the page is right where it is.
+			p := statusDefaults(http.StatusBadGateway)
+			p.message = "Mailgun answered that the address SMTP Desk asked for its domain list does not exist."
+			p.hint = "Tell your administrator and quote the request ID below: MAILGUN_BASE_URL, or a proxy in front of Mailgun, may be wrong."
+			p.again = false
+			return p
 		case me.StatusCode == http.StatusNotFound:
 			p := statusDefaults(http.StatusNotFound)
 			p.heading, p.message = "Not found in Mailgun", "Mailgun has no such domain or login."
@@ -165,8 +177,9 @@ func classifyError(err error) userError {
 			p.heading, p.message = mailgunRateLimited, mailgunSlowDown
 			p.retryAfter = me.RetryAfter
 			if p.retryAfter > 0 {
-				// The page says how long to wait (Retry-After's words): not "a moment" as well.
-				p.hint = "Nothing was changed."
+				// The page says how long to wait (Retry-After's words): not "a moment" as well;
+				// a page that only reads changes nothing anyway (ErrorHandler drops the hint).
+				p.hint, p.hintForChanges = "Nothing was changed.", true
 			}
 			return p
 		case me.StatusCode == http.StatusUnauthorized || me.StatusCode == http.StatusForbidden:
@@ -186,6 +199,7 @@ func classifyError(err error) userError {
 		default:
 			p := statusDefaults(http.StatusBadGateway)
 			p.heading, p.message = "Mailgun refused the request", "Mailgun did not accept what SMTP Desk sent."
+			p.hint = "Tell your administrator and quote the request ID below."
 			p.again = false // the same request gets the same answer
 			return p
 		}
@@ -360,6 +374,9 @@ func ErrorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 			return
 		}
 		p := classifyError(err)
+		if p.hintForChanges && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+			p.hint = ""
+		}
 		_, retried := errors.AsType[*mailgun.OutcomeUnknownError](err)
 		_, unknown := errors.AsType[*unknownChange](err)
 		if changed := retried || unknown; p.status == http.StatusGatewayTimeout && (req.Method == http.MethodGet || req.Method == http.MethodHead) && !changed {
