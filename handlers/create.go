@@ -92,8 +92,11 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	if !h.firstSending(c, token) {
 		vm := form()
-		vm.Upstream = alreadySent(checkURL(sc.domain, f.Logins), "nothing was created twice. Check the list for the logins it created. "+
-			"A generated password is shown only once: reset a login's password to get a new one.")
+		after := "A generated password is shown only once: reset a login's password to get a new one."
+		if f.Mode == "manual" {
+			after = "They have the password you typed."
+		}
+		vm.Upstream = alreadySent(checkURL(sc.domain, f.Logins), "nothing was created twice. Check the list for the logins it created. "+after)
 		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 

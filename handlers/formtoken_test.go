@@ -356,3 +356,38 @@ func TestChosenPasswordAskedAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestTypedPasswordSentTwiceSaysNothingOfGenerated (a review helper's note): a reset or create
+// form with a typed password, sent again, is refused as already sent in words about the password
+// typed, not "A generated password is shown only once", which is about another kind of form.
+func TestTypedPasswordSentTwiceSaysNothingOfGenerated(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "admin")
+	const pw = "Typed-Pass-Word-42"
+	for _, tt := range []struct{ path, logins, want string }{
+		{resetUser, "", "The first sending set the password you typed"},
+		{"/d/acme.example/new", "typed-twice", "They have the password you typed."},
+	} {
+		p := get(t, c, tt.path)
+		wantStatus(t, p, http.StatusOK)
+		v := url.Values{"_csrf": {p.CSRF()}, "_form": {p.Find(`input[name="_form"]`).AttrOr("value", "")},
+			"mode": {"manual"}, "password": {pw}, "password2": {pw}}
+		if tt.logins != "" {
+			v.Set("logins", tt.logins)
+		}
+		for i, want := range []int{http.StatusOK, http.StatusConflict} {
+			p, err := c.Post(context.Background(), tt.path, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Status != want {
+				t.Fatalf("%s, sending %d: %d, want %d", tt.path, i+1, p.Status, want)
+			}
+			if i == 1 {
+				if text := strings.Join(strings.Fields(p.TestID("upstream-error").Text()), " "); !strings.Contains(text, tt.want) || strings.Contains(text, "generated password") {
+					t.Errorf("%s sent again says %q, want %q and nothing of a generated password", tt.path, text, tt.want)
+				}
+			}
+		}
+	}
+}

@@ -96,8 +96,11 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	if !h.firstSending(c, token) {
 		vm := form()
-		vm.Upstream = alreadySent(checkURL(sc.domain, []string{sc.login}), "the password was not changed twice. "+
-			"A generated password is shown only once: if you did not save it, reset the password again here.")
+		after := "A generated password is shown only once: if you did not save it, reset the password again here."
+		if f.Mode == "manual" {
+			after = "The first sending set the password you typed, unless it failed: if you are not sure, reset it again here."
+		}
+		vm.Upstream = alreadySent(checkURL(sc.domain, []string{sc.login}), "the password was not changed twice. "+after)
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 
