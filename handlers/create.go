@@ -92,11 +92,10 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	}
 	if !h.firstSending(c, token) {
 		vm := form()
-		after := "A generated password is shown only once: reset a login's password to get a new one."
-		if f.Mode == "manual" {
-			after = "They have the password you typed."
-		}
-		vm.Upstream = alreadySent(checkURL(sc.domain, f.Logins), "nothing was created twice. Check the list for the logins it created. "+after)
+		// Which kind of password the first sending asked for is not known here (the form may have
+		// been switched before it was sent again): the words fit both.
+		vm.Upstream = alreadySent(checkURL(sc.domain, f.Logins), "nothing was created twice. Check the list for the logins it created. "+
+			"Generated passwords are shown only once (reset a login's password to get a new one); a typed one is the password the logins have.")
 		return Render(c, http.StatusConflict, views.Create(vm))
 	}
 

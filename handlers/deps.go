@@ -373,7 +373,7 @@ func (s *site) deny(c echo.Context, sc *scope, act policy.Action) error {
 // What became of a refusal's access.denied entry, as the log and the metrics say it.
 const (
 	deniedRecorded   = "recorded"
-	deniedSuppressed = "suppressed" // counted in the next entry of the same user, domain and action
+	deniedSuppressed = "suppressed" // counted in the next entry of the same user, domain, action and login
 	deniedFailed     = "failed"
 )
 
@@ -387,9 +387,9 @@ const (
 // page) could write thousands a minute into a trail kept for the whole retention period: of a
 // user's refusals of one kind on one domain (and login), the first is recorded, then at most
 // one per Settings.DenialWindow, and a user gets at most Settings.DenialsPerMinute entries at
-// once, then that many a minute, in all (distinct domains in the URL would otherwise each get a first entry). A refusal not
-// recorded is counted, and the next entry of the same user, domain and kind says how many it
-// stands for. The count lives in this replica's memory, bounded by Settings.DenialKeys: a count
+// once, then that many a minute, in all (distinct domains or logins in the URL would otherwise
+// each get a first entry). A refusal not recorded is counted, and the next entry of the same
+// user, domain, kind and login says how many it stands for. The count lives in this replica's memory, bounded by Settings.DenialKeys: a count
 // whose key is dropped, or that no later refusal carries, reaches only the log (one line per
 // refusal) and the metrics.
 func (s *site) recordDenial(c echo.Context, u *auth.User, domain, login, kind, detail string) {
@@ -836,8 +836,9 @@ func retryRefused(c echo.Context, err error, me *mailgun.Error, text failureText
 		ue.Heading = "SMTP Desk could not sign in to Mailgun"
 		ue.Message += " " + keyFirst + " Then " + lowerFirst(text.next)
 	case domainNotFound(me):
-		// Nobody to tell: the domain is gone from Mailgun.
+		// Nobody to tell: the domain is gone from Mailgun. The panel links home.
 		ue.Message += " " + domainGone
+		ue.Home = true
 		return ue
 	default:
 		ue.Message += " " + text.next + " " + quoteRequestID

@@ -131,3 +131,32 @@ func TestChangeMeets503WithRetryAfter(t *testing.T) {
 
 // oneLine is s with its runs of white space made one space, as a page's text reads.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// TestResetRetryDomainGoneHasWayHome (by a review helper): a reset whose first attempt got a 503 (after
+// changing) and whose retry Mailgun answers "Domain not found": the panel says "Pick a domain
+// from the list on the home page." (retryRefused) and, as delete's and delete-all's do, must
+// offer the link there (views.UpstreamError.Home). Reset does not call markUnknown, the only
+// place that sets Home for upRetryRefused.
+func TestResetRetryDomainGoneHasWayHome(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	admin := e.signIn(t, "admin")
+	const domain = "newsletter.example.org"
+	login := "retried-r3@" + domain
+	if err := e.SB.AddCredential(domain, login, "Original-pw-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: http.StatusServiceUnavailable, AfterApply: true,
+		Then: &sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Rate: 1, Status: http.StatusNotFound, Message: "Domain not found", Then: &sandbox.Faults{}}})
+	path := "/d/" + domain + "/logins/" + login + "/reset"
+	p := submit(t, admin, path, path, map[string]string{"mode": "generate"})
+	e.SB.SetFaults(sandbox.Faults{})
+	wantStatus(t, p, http.StatusBadGateway)
+	panel := p.TestID("upstream-error")
+	t.Logf("panel: %q", oneLine(panel.Text()))
+	if !strings.Contains(oneLine(panel.Text()), "Pick a domain from the list on the home page.") {
+		t.Fatalf("panel does not send home at all")
+	}
+	if panel.Find(`a[href="/"]`).Length() != 1 {
+		t.Errorf("the reset's panel says to pick a domain on the home page but has no link there (delete's and create's have one)")
+	}
+}

@@ -96,11 +96,11 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	if !h.firstSending(c, token) {
 		vm := form()
-		after := "A generated password is shown only once: if you did not save it, reset the password again here."
-		if f.Mode == "manual" {
-			after = "The first sending set the password you typed, unless it failed: if you are not sure, reset it again here."
-		}
-		vm.Upstream = alreadySent(checkURL(sc.domain, []string{sc.login}), "the password was not changed twice. "+after)
+		// Which kind of password the first sending asked for is not known here (the form may have
+		// been switched before it was sent again): the words fit both.
+		vm.Upstream = alreadySent(checkURL(sc.domain, []string{sc.login}), "the password was not changed twice. "+
+			"If the first sending asked for a generated password, it was shown only once; if it had one typed, that is the password now. "+
+			"If you are not sure, reset the password again here.")
 		return Render(c, http.StatusConflict, views.Reset(vm))
 	}
 

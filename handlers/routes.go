@@ -39,7 +39,7 @@ type Settings struct {
 	// token bucket of this many at once, refilled at this many a minute; the refusals over it are
 	// counted like those within the window (default 20).
 	DenialsPerMinute int
-	// DenialKeys bounds the (user, domain, action) triples, and the users, the denial limiter
+	// DenialKeys bounds the (user, domain, action, login) keys, and the users, the denial limiter
 	// remembers before the least recently used is dropped (default 10,000).
 	DenialKeys int
 	// DomainWalkTimeout bounds each read of the whole domain list, all its pages (default

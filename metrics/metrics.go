@@ -109,7 +109,7 @@ func New(sessions SessionCounter) *Metrics {
 		}),
 		accessDenied: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpdesk_access_denied_total",
-			Help: "Requests of signed-in users refused by the access policy, by refused action and by what became of their audit entry: recorded, suppressed (counted in the next entry of the same user, domain and action) or failed (the write failed).",
+			Help: "Requests of signed-in users refused by the access policy, by refused action and by what became of their audit entry: recorded, suppressed (counted in the next entry of the same user, domain, action and login) or failed (the write failed).",
 		}, []string{"action", "audit"}),
 		background: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "smtpdesk_background_failures_total",
