@@ -97,8 +97,11 @@ func TestListRefusedSaysTryAgain(t *testing.T) {
 	p := get(t, c, "/d/acme.example?page=2&per_page=25")
 	wantStatus(t, p, http.StatusBadGateway)
 	hint := oneLine(p.TestID("error-hint").Text())
-	if p.TestID("next-link").Length() == 0 && strings.Contains(hint, "Try again in a few minutes") {
-		t.Errorf("the page offers no \"Try again\" (the same request gets the same refusal) but its hint says %q", hint)
+	if next := p.TestID("next-link"); next.Length() != 0 && strings.Contains(next.Text(), "Try again") {
+		t.Errorf("the page offers %q for a refusal the same request meets again", oneLine(next.Text()))
+	}
+	if strings.Contains(hint, "Try again") || !strings.Contains(hint, "Tell your administrator") {
+		t.Errorf("the hint of a refusal the same request meets again says %q, want to tell the administrator and nothing of trying again", hint)
 	}
 }
 
