@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -28,7 +29,17 @@ func runUntilIn(t *testing.T, parent context.Context, env map[string]string, wan
 	ctx, cancel := context.WithCancel(parent)
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, envOf(env), &out) }()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !strings.Contains(out.String(), want); {
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) && !strings.Contains(out.String(), want) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	// And until it listens: a line written during start-up (a misspelt name's, before the
+	// database is opened) would otherwise have the test stop it mid-start, an error of its own.
+	for time.Now().Before(deadline) {
+		if conn, err := net.DialTimeout("tcp", env["SMTPDESK_LISTEN"], time.Second); err == nil {
+			conn.Close()
+			break
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
