@@ -597,8 +597,15 @@ func (a *Auth) providerError(c echo.Context, code, description string) error {
 // handler classifies by) and records auth.sign_in_refused. No session is made.
 func (a *Auth) refuseAs(c echo.Context, status int, msg string, internal error, detail string, err error) error {
 	if err != nil {
-		a.log.Warn("sign-in refused", "detail", detail, "err", err, "request_id", requestID(c))
-		detail = detail + ": " + clip(err.Error(), 300)
+		// The token endpoint's error quotes the provider's answer, and a provider may echo the
+		// request in it: the client secret, as sent (form-encoded too), never reaches the log or
+		// the trail.
+		text := err.Error()
+		if secret := a.cfg.ClientSecret; secret != "" {
+			text = strings.NewReplacer(secret, "[client secret]", url.QueryEscape(secret), "[client secret]").Replace(text)
+		}
+		a.log.Warn("sign-in refused", "detail", detail, "err", text, "request_id", requestID(c))
+		detail = detail + ": " + clip(text, 300)
 	} else {
 		a.log.Warn("sign-in refused", "detail", detail, "request_id", requestID(c))
 	}

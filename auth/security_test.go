@@ -874,3 +874,38 @@ func textResponse(status int) *http.Response {
 	return &http.Response{StatusCode: status, Status: fmt.Sprintf("%d %s", status, body), Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: http.Header{"Content-Type": {"text/plain"}}, Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body))}
 }
+
+// TestRefusedSignInKeepsTheClientSecretOut (after a review helper's suspicion): a token endpoint
+// whose refusal quotes the request it got (the form, with client_secret in it when the secret
+// goes in the body, or the secret in its own words) has its answer kept in the refused sign-in's
+// entry and log line (300 bytes of it); the client secret, as typed and as form-encoded, is
+// replaced there.
+func TestRefusedSignInKeepsTheClientSecretOut(t *testing.T) {
+	const secret = "s3cr3t/with+chars&more"
+	h := newHarness(t, harnessOpts{})
+	h.cfg.ClientSecret = secret
+	h.cfg.HTTPClient = &http.Client{Timeout: 5 * time.Second, Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if !strings.HasSuffix(r.URL.Path, "/token") {
+			return http.DefaultTransport.RoundTrip(r)
+		}
+		body, _ := io.ReadAll(r.Body)
+		echo := fmt.Sprintf("invalid_client: the secret %s does not match; request was %s", secret, "client_secret="+url.QueryEscape(secret)+"&"+string(body))
+		return &http.Response{StatusCode: http.StatusBadRequest, Status: "400 Bad Request", Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+			Header: http.Header{"Content-Type": {"text/plain"}}, Body: io.NopCloser(strings.NewReader(echo)), ContentLength: int64(len(echo))}, nil
+	})}
+	h.restart(testKeys(1))
+	b := h.browser()
+	pg := b.get(b.toCallback("/protected", "admin"))
+	if pg.resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("callback = %d, want 400", pg.resp.StatusCode)
+	}
+	ev := h.events.last(auth.ActionSignInRefused)
+	if !strings.Contains(ev.Detail, "code exchange failed") || !strings.Contains(ev.Detail, "[client secret]") {
+		t.Fatalf("refusal recorded as %q, want the exchange's failure with the secret replaced", ev.Detail)
+	}
+	for _, s := range []string{secret, url.QueryEscape(secret)} {
+		if strings.Contains(ev.Detail, s) || strings.Contains(pg.body, s) {
+			t.Errorf("the client secret (%q) is in the refused sign-in's entry %q or page", s, ev.Detail)
+		}
+	}
+}
