@@ -695,8 +695,6 @@ func noQuery(p *Problems, name, v, hint string) {
 	}
 }
 
-// redactURL hides whatever a URL holds before its host's "@" (a user name and password), even
-// in a value that does not parse: everything between "://" and the last "@" becomes "…".
 // originLower returns the URL v with its scheme and host in lower case when v is an origin
 // (scheme://host[:port], nothing else), and v as it is otherwise (Validate names what is wrong
 // with it). Both are case-insensitive, but the sign-in's redirect_uri is made from the base URL,
@@ -710,6 +708,8 @@ func originLower(v string) string {
 	return strings.ToLower(scheme) + "://" + strings.ToLower(rest)
 }
 
+// redactURL hides whatever a URL holds before its host's "@" (a user name and password), even
+// in a value that does not parse: everything between "://" and the last "@" becomes "…".
 func redactURL(v string) string {
 	i := strings.Index(v, "://")
 	if i < 0 {

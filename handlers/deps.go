@@ -389,9 +389,9 @@ const (
 // one per Settings.DenialWindow, and a user gets at most Settings.DenialsPerMinute entries at
 // once, then that many a minute, in all (distinct domains or logins in the URL would otherwise
 // each get a first entry). A refusal not recorded is counted, and the next entry of the same
-// user, domain, kind and login says how many it stands for. The count lives in this replica's memory, bounded by Settings.DenialKeys: a count
-// whose key is dropped, or that no later refusal carries, reaches only the log (one line per
-// refusal) and the metrics.
+// user, domain, kind and login says how many it stands for. The count lives in this replica's
+// memory, bounded by Settings.DenialKeys: a count whose key is dropped, or that no later refusal
+// carries, reaches only the log (one line per refusal) and the metrics.
 func (s *site) recordDenial(c echo.Context, u *auth.User, domain, login, kind, detail string) {
 	ctx := c.Request().Context()
 	who := u.Issuer + "\x00" + u.Subject

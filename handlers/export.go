@@ -112,8 +112,9 @@ func (h *HomePages) ExportCSV(c echo.Context) error {
 	}
 	q := filterText(c.QueryParam("q"))
 	var domains []string
+	matches := domainMatcher(q)
 	for _, d := range visible {
-		if domainMatches(d.Name, q) {
+		if matches(d.Name) {
 			domains = append(domains, d.Name)
 		}
 	}

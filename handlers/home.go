@@ -23,26 +23,28 @@ import (
 // searchThreshold is the number of domains above which the home page offers a search box.
 const searchThreshold = 10
 
-// domainMatches says whether the home page's domain search q (empty: none) keeps domain name:
-// by its name, or by the name an internationalized domain is written with (Mailgun lists
+// domainMatcher returns whether the home page's domain search q (empty: none) keeps a domain
+// name: by its name, or by the name an internationalized domain is written with (Mailgun lists
 // bücher.example as xn--bcher-kva.example, and the pages show that; a search for "bücher" must
-// find it).
-func domainMatches(name, q string) bool {
+// find it). q is prepared once, for every domain of the list.
+func domainMatcher(q string) func(name string) bool {
 	if q == "" {
-		return true
+		return func(string) bool { return true }
 	}
 	// Composed, as the Unicode form of a name is: "bu\u0308cher" (typed on some keyboards,
 	// pasted) reads as "bücher" and must find it.
 	q = strings.ToLower(norm.NFC.String(q))
-	if strings.Contains(strings.ToLower(name), q) {
-		return true
-	}
-	if strings.Contains(name, "xn--") {
-		if u, err := idna.Display.ToUnicode(name); err == nil {
-			return strings.Contains(strings.ToLower(u), q)
+	return func(name string) bool {
+		if strings.Contains(strings.ToLower(name), q) {
+			return true
 		}
+		if strings.Contains(name, "xn--") {
+			if u, err := idna.Display.ToUnicode(name); err == nil {
+				return strings.Contains(strings.ToLower(u), q)
+			}
+		}
+		return false
 	}
-	return false
 }
 
 // HomePages serves the home page (the user's domains) and the signed-out page.
@@ -70,8 +72,9 @@ func (h *HomePages) Home(c echo.Context) error {
 	}
 	last := auth.Pref(c, prefLastDomain)
 	rows := make([]views.DomainRow, 0, len(visible))
+	matches := domainMatcher(q)
 	for _, d := range visible {
-		if !domainMatches(d.Name, q) {
+		if !matches(d.Name) {
 			continue
 		}
 		row := views.DomainRow{

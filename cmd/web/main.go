@@ -95,6 +95,23 @@ type lastSteps struct {
 
 type lastStepsKey struct{}
 
+// addLastStep adds step to the lastSteps in ctx, if any (tests call run without).
+func addLastStep(ctx context.Context, step func()) {
+	if l, ok := ctx.Value(lastStepsKey{}).(*lastSteps); ok {
+		l.mu.Lock()
+		l.steps = append(l.steps, step)
+		l.mu.Unlock()
+	}
+}
+
+func (l *lastSteps) run() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, step := range l.steps {
+		step()
+	}
+}
+
 // environKey holds, in run's context, the function listing the process's environment (main puts
 // os.Environ there; tests call run with their own, or none): run reads its settings by name
 // through getenv, and only the whole list shows a misspelt one (config.Misspelt).
@@ -122,23 +139,6 @@ func environNames(ctx context.Context) []string {
 		names = append(names, name)
 	}
 	return names
-}
-
-// addLastStep adds step to the lastSteps in ctx, if any (tests call run without).
-func addLastStep(ctx context.Context, step func()) {
-	if l, ok := ctx.Value(lastStepsKey{}).(*lastSteps); ok {
-		l.mu.Lock()
-		l.steps = append(l.steps, step)
-		l.mu.Unlock()
-	}
-}
-
-func (l *lastSteps) run() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, step := range l.steps {
-		step()
-	}
 }
 
 // startErr is err, from a start-up step ctx bounds, unless a signal ended ctx while it ran: err
