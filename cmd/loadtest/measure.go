@@ -281,10 +281,15 @@ func meanOf(sum, n float64) time.Duration {
 
 // round keeps latencies readable: µs precision below 10 ms, 0.1 ms above.
 func round(d time.Duration) time.Duration {
+	return d.Round(shownUnit(d))
+}
+
+// shownUnit is the unit a latency is shown in: µs below 10 ms, 0.1 ms above.
+func shownUnit(d time.Duration) time.Duration {
 	if d < 10*time.Millisecond {
-		return d.Round(time.Microsecond)
+		return time.Microsecond
 	}
-	return d.Round(100 * time.Microsecond)
+	return 100 * time.Microsecond
 }
 
 // gap is how much slower (+) or faster (-) a latency is than the one it is compared with. A
@@ -294,10 +299,7 @@ func gap(d time.Duration) string {
 	if d < 0 {
 		return round(d).String()
 	}
-	unit := time.Microsecond
-	if d >= 10*time.Millisecond {
-		unit = 100 * time.Microsecond
-	}
+	unit := shownUnit(d)
 	if r := d.Truncate(unit); r != d {
 		d = r + unit
 	}
