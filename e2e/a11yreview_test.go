@@ -102,3 +102,66 @@ func TestDomainListTitlesNameThePage(t *testing.T) {
 		t.Errorf("the domain page's page 2 is titled %q", got)
 	}
 }
+
+// TestSlashShortcutCanBeTurnedOff: a one-key shortcut must be possible to turn off (WCAG 2.1.4
+// Character Key Shortcuts: speech input dictating "slash", a stray key). The footer's button
+// turns "/" off, for good in this browser, and on again.
+func TestSlashShortcutCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("slash-off")
+	tb.signIn("admin")
+	tb.wantStatus("domain", tb.open("/d/example.com"), http.StatusOK)
+	focused := func() string {
+		return run(tb, "focused element", chromedp.Evaluate[string](`document.activeElement ? (document.activeElement.id || document.activeElement.getAttribute("data-testid") || document.activeElement.tagName) : ""`))
+	}
+	hintShown := func() bool {
+		return run(tb, "the / hint", chromedp.Evaluate[bool](`getComputedStyle(document.querySelector('[data-testid="filter-shortcut"]')).display !== "none"`))
+	}
+	announced := func() string {
+		return run(tb, "announced", chromedp.Evaluate[string](`document.getElementById("js-live") ? document.getElementById("js-live").textContent : ""`))
+	}
+	toggle := testid("slash-toggle")
+	if got := tb.text(toggle); got != "Turn off the “/” shortcut" {
+		t.Fatalf("the footer's shortcut button says %q", got)
+	}
+	if !hintShown() || tb.attrs(testid("filter-input"), "aria-keyshortcuts")[0] != "/" {
+		t.Fatal("the shortcut is not announced before it is turned off")
+	}
+	tb.do("turn the shortcut off", chromedp.Click(chromedp.CSS(toggle), chromedp.NodeVisible))
+	tb.do("press /", keyPress("/", "Slash", 191))
+	if got := focused(); got != "slash-toggle" {
+		t.Errorf(`with the shortcut off, "/" moved the focus to %q`, got)
+	}
+	if v := tb.value(testid("filter-input")); v != "" {
+		t.Errorf(`with the shortcut off, "/" typed %q into the filter`, v)
+	}
+	if hintShown() {
+		t.Error("with the shortcut off, the filter box still shows its / hint")
+	}
+	if got := tb.attrs(testid("filter-input"), "aria-keyshortcuts")[0]; got != "" {
+		t.Errorf("with the shortcut off, the filter box has aria-keyshortcuts=%q", got)
+	}
+	if !tb.eventually(`document.getElementById("js-live").textContent === "The / shortcut is off."`) {
+		t.Errorf("turning it off announced %q", announced())
+	}
+
+	// Off for good in this browser: the next page load keeps it off.
+	tb.wantStatus("domain again", tb.open("/d/example.com"), http.StatusOK)
+	if got := tb.text(toggle); got != "Turn on the “/” shortcut" {
+		t.Errorf("after a reload the button says %q", got)
+	}
+	tb.do("press / on the page", keyPress("/", "Slash", 191))
+	if got := focused(); got == "filter" {
+		t.Error(`after a reload, "/" still goes to the filter`)
+	}
+
+	tb.do("turn the shortcut on", chromedp.Click(chromedp.CSS(toggle), chromedp.NodeVisible))
+	tb.do("press / again", keyPress("/", "Slash", 191))
+	if got := focused(); got != "filter" {
+		t.Errorf(`with the shortcut on again, "/" moved the focus to %q`, got)
+	}
+	if !hintShown() {
+		t.Error("with the shortcut on again, the / hint is hidden")
+	}
+}

@@ -94,3 +94,31 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptClassesAreBuilt: Tailwind builds app.css from the views alone (tailwind.config.js),
+// not from app.js, so a class the script gives an element it makes must be one the views use
+// too; else the element comes out unstyled (a footer button without its phone-sized target,
+// say) and nothing else would tell.
+func TestScriptClassesAreBuilt(t *testing.T) {
+	js, err := FS.ReadFile("dist/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	css, err := FS.ReadFile("dist/app.css")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assigned := regexp.MustCompile(`\.className = '([^']*)'`).FindAllSubmatch(js, -1)
+	if len(assigned) == 0 {
+		t.Fatal("app.js assigns no className: the pattern no longer finds them")
+	}
+	escape := strings.NewReplacer(":", `\:`, ".", `\.`, "/", `\/`, "[", `\[`, "]", `\]`)
+	for _, m := range assigned {
+		for _, class := range strings.Fields(string(m[1])) {
+			sel := regexp.MustCompile(regexp.QuoteMeta("."+escape.Replace(class)) + `[ {,:.\[>)]`)
+			if !sel.Match(css) {
+				t.Errorf("app.js gives elements the class %q, which app.css does not have", class)
+			}
+		}
+	}
+}

@@ -414,15 +414,51 @@
   // "/" jumps to the page's search box (the domain page's login filter), as on many sites,
   // unless the user is typing in a field or a dialog is open. Only then, with the script
   // running, does the box say so: aria-keyshortcuts, and its <kbd> hint gets the classes that
-  // show it (data-shortcut-hint; the page itself keeps it hidden).
+  // show it (data-shortcut-hint; the page itself keeps it hidden). A one-key shortcut can be
+  // set off by a stray key (speech input dictating a "slash", a keyboard held down), so the
+  // footer has a button that turns it off, and on again, for good in this browser
+  // (localStorage; WCAG 2.1.4 Character Key Shortcuts).
+  var slashKey = 'smtpdesk-slash';
   function initSlash() {
     var box = document.querySelector('[data-shortcut="/"]');
     if (!box) return;
-    box.setAttribute('aria-keyshortcuts', '/');
+    var store = null;
+    try { store = window.localStorage; } catch (e) { store = null; }
+    var on = true;
+    try { on = !store || store.getItem(slashKey) !== 'off'; } catch (e) { on = true; }
     var hint = box.parentNode.querySelector('[data-shortcut-hint]');
-    if (hint) hint.className += ' ' + hint.getAttribute('data-shortcut-hint');
+    var hintClasses = hint ? hint.getAttribute('data-shortcut-hint').split(' ') : [];
+    var footer = document.querySelector('footer > div');
+    var toggle = null;
+    if (footer && store) {
+      var p = document.createElement('p');
+      toggle = document.createElement('button');
+      toggle.type = 'button';
+      toggle.className = 'focus-ring inline-flex items-center rounded-sm underline underline-offset-2 max-sm:min-h-11';
+      toggle.setAttribute('data-testid', 'slash-toggle');
+      p.appendChild(toggle);
+      footer.appendChild(p);
+      toggle.addEventListener('click', function () {
+        on = !on;
+        try {
+          if (on) { store.removeItem(slashKey); } else { store.setItem(slashKey, 'off'); }
+        } catch (e) { /* not kept: the choice lasts as long as the page */ }
+        show();
+        announce(on ? 'The / shortcut is on.' : 'The / shortcut is off.');
+      });
+    }
+    function show() {
+      if (on) {
+        box.setAttribute('aria-keyshortcuts', '/');
+      } else {
+        box.removeAttribute('aria-keyshortcuts');
+      }
+      if (hint) hintClasses.forEach(function (c) { if (c) hint.classList.toggle(c, on); });
+      if (toggle) toggle.textContent = on ? 'Turn off the \u201c/\u201d shortcut' : 'Turn on the \u201c/\u201d shortcut';
+    }
+    show();
     document.addEventListener('keydown', function (ev) {
-      if (ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
+      if (!on || ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
       var t = ev.target;
       if (t && (t.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(t.tagName))) return;
       if (document.querySelector('dialog[open]')) return;
