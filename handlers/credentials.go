@@ -319,7 +319,12 @@ type rotation struct {
 // (one query's wait when the trail is slow, not one per map).
 func (s *site) rotation(ctx context.Context, domain string) rotation {
 	e := s.pwSets.entry(ctx, domain)
-	return rotation{cutoff: s.now().AddDate(0, 0, -s.set.AgeWarningDays), sets: e.at, system: e.system, unread: e.unread}
+	// Days of 24 hours, as the CSV counts the ages: AddDate counts calendar days in the clock's
+	// zone (time.Now is in the server's local time), one of them 23 or 25 hours long when a
+	// daylight-saving change lies between, and the mark then disagreed with the CSV's age by an
+	// hour. AGE_WARNING_DAYS is at most 106751, whose hours still fit a time.Duration.
+	cutoff := s.now().Add(-time.Duration(s.set.AgeWarningDays) * 24 * time.Hour)
+	return rotation{cutoff: cutoff, sets: e.at, system: e.system, unread: e.unread}
 }
 
 // agesUnreadNote is the warning of a page whose marks come from a rotation that could not read

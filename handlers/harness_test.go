@@ -186,6 +186,9 @@ type envOptions struct {
 	// Upstream, when set, wraps the sandbox as the Mailgun client reaches it over HTTP: it sees
 	// every request and may pass it on, rewrite the answer, or answer in the sandbox's place.
 	Upstream func(http.Handler) http.Handler
+	// Now, when set, is the handlers' clock instead of e.Clock.Now (a server whose local time
+	// zone is not UTC: time.Now returns times in time.Local).
+	Now func() time.Time
 }
 
 func newEnv(t testing.TB, opts envOptions) *env {
@@ -307,6 +310,10 @@ func newEnv(t testing.TB, opts envOptions) *env {
 	if opts.AuditLog != nil {
 		auditLog = opts.AuditLog(auditLog)
 	}
+	now := e.Clock.Now
+	if opts.Now != nil {
+		now = opts.Now
+	}
 	if err := handlers.Register(ec, handlers.Deps{
 		Logger:   logger,
 		Auth:     a,
@@ -317,7 +324,7 @@ func newEnv(t testing.TB, opts envOptions) *env {
 		Forms:    e.DB,
 		Health:   handlers.NewHealth(e.DB, time.Now, time.Now),
 		Settings: settings,
-		Now:      e.Clock.Now,
+		Now:      now,
 		OnDenied: e.Denied.add,
 	}); err != nil {
 		t.Fatal(err)
