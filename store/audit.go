@@ -453,16 +453,43 @@ const (
 			GROUP BY l.login) n
 		JOIN audit_log a ON a.id = n.id
 		WHERE a.detail = ? OR a.detail LIKE ? ESCAPE '!' OR (a.detail = '' AND a.final_message LIKE ? ESCAPE '!')`
+
+	// What retention kept of removed entries (audit_retained, migration 0007), read by its
+	// primary key. A kept entry of a login counts for NewestOKMarked only when the trail has no
+	// newer one of it (kept entries are older than every entry left): a login created again
+	// since, without the mark, is not a system login any more.
+	sqlRetainedOK     = `SELECT login, time FROM audit_retained WHERE domain = ? AND action = ?`
+	sqlRetainedMarked = `SELECT k.login, k.time, k.completed_at FROM audit_retained k
+		WHERE k.domain = ? AND k.action = ?
+		AND (k.detail = ? OR k.detail LIKE ? ESCAPE '!' OR (k.detail = '' AND k.final_message LIKE ? ESCAPE '!'))
+		AND NOT EXISTS (SELECT 1 FROM audit_logins l JOIN audit_log a ON a.id = l.entry_id
+			WHERE l.login = k.login AND a.kind = 'entry' AND a.domain = k.domain AND a.action = k.action AND a.final_outcome = ?)`
+
+	// sqlRetain copies into audit_retained, for each domain, action and login, the newest entry
+	// below an id (the part of the trail retention is about to remove) that completed OK, unless
+	// audit_retained holds a newer one already.
+	sqlRetain = `INSERT INTO audit_retained (domain, action, login, entry_id, time, detail, final_message, completed_at)
+		SELECT a.domain, a.action, n.login, a.id, a.time, a.detail, COALESCE(a.final_message, ''), COALESCE(a.completed_at, a.time)
+		FROM (SELECT a.domain AS domain, a.action AS action, l.login AS login, MAX(a.id) AS id FROM audit_log a
+			JOIN audit_logins l ON l.entry_id = a.id
+			WHERE a.kind = 'entry' AND a.id < ? AND a.domain <> '' AND a.final_outcome = ?
+			GROUP BY a.domain, a.action, l.login) n
+		JOIN audit_log a ON a.id = n.id
+		WHERE TRUE
+		ON CONFLICT (domain, action, login) DO UPDATE SET entry_id = excluded.entry_id, time = excluded.time,
+			detail = excluded.detail, final_message = excluded.final_message, completed_at = excluded.completed_at
+		WHERE audit_retained.entry_id < excluded.entry_id`
 )
 
 // LastOK returns, for each login of domain that an entry of action names and that completed
 // with outcome OK, the time of the newest such entry, keyed by the login as the trail keeps it
 // (lower case). SMTP Desk uses it for when it last set a login's password (action
-// credential.reset): Mailgun keeps no such date. Entries that retention removed are not seen.
+// credential.reset): Mailgun keeps no such date. Entries that retention removed count through
+// what it kept of them (audit_retained).
 func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]time.Time, error) {
 	out := map[string]time.Time{}
-	err := db.op(ctx, func(ctx context.Context) error {
-		rows, err := db.query(ctx, db.rebind(sqlLastOK), strings.ToLower(domain), action, OutcomeOK)
+	read := func(ctx context.Context, q string, args ...any) error {
+		rows, err := db.query(ctx, db.rebind(q), args...)
 		if err != nil {
 			return err
 		}
@@ -473,9 +500,17 @@ func (db *DB) LastOK(ctx context.Context, domain, action string) (map[string]tim
 			if err := rows.Scan(&login, &at); err != nil {
 				return err
 			}
-			out[login] = fromNanos(at)
+			if t := fromNanos(at); t.After(out[login]) {
+				out[login] = t
+			}
 		}
 		return rows.Err()
+	}
+	err := db.op(ctx, func(ctx context.Context) error {
+		if err := read(ctx, sqlLastOK, strings.ToLower(domain), action, OutcomeOK); err != nil {
+			return err
+		}
+		return read(ctx, sqlRetainedOK, strings.ToLower(domain), action)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: last ok %s in %s: %w", action, domain, err)
@@ -496,12 +531,12 @@ type MarkedOK struct {
 // case), with when that entry was written and completed. SMTP Desk uses it for the logins it
 // created as system logins (action credential.create): Mailgun's list does not say which logins
 // are. The newest entry per login is picked in the query, so that only the marked logins come
-// back, however many creates the domain had. Entries that retention removed are not seen.
+// back, however many creates the domain had. A login whose entries retention removed counts
+// through what it kept of the newest (audit_retained), when the trail has no newer one.
 func (db *DB) NewestOKMarked(ctx context.Context, domain, action, marker string) (map[string]MarkedOK, error) {
 	out := map[string]MarkedOK{}
-	err := db.op(ctx, func(ctx context.Context) error {
-		rows, err := db.query(ctx, db.rebind(sqlNewestOKMarked),
-			strings.ToLower(domain), action, OutcomeOK, marker, escapeLike(marker)+" %", escapeLike(marker)+"%")
+	read := func(ctx context.Context, q string, args ...any) error {
+		rows, err := db.query(ctx, db.rebind(q), args...)
 		if err != nil {
 			return err
 		}
@@ -512,9 +547,18 @@ func (db *DB) NewestOKMarked(ctx context.Context, domain, action, marker string)
 			if err := rows.Scan(&login, &at, &done); err != nil {
 				return err
 			}
-			out[login] = MarkedOK{At: fromNanos(at), Completed: fromNanos(done)}
+			if _, newer := out[login]; !newer {
+				out[login] = MarkedOK{At: fromNanos(at), Completed: fromNanos(done)}
+			}
 		}
 		return rows.Err()
+	}
+	d, like := strings.ToLower(domain), escapeLike(marker)
+	err := db.op(ctx, func(ctx context.Context) error {
+		if err := read(ctx, sqlNewestOKMarked, d, action, OutcomeOK, marker, like+" %", like+"%"); err != nil {
+			return err
+		}
+		return read(ctx, sqlRetainedMarked, d, action, marker, like+" %", like+"%", OutcomeOK)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: newest marked %s in %s: %w", action, domain, err)
@@ -1270,6 +1314,9 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 		}
 		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE kind = 'entry' AND id < ?", part).Scan(&deleted); err != nil {
 			return fmt.Errorf("count: %w", err)
+		}
+		if _, err := tx.exec(ctx, sqlRetain, part, OutcomeOK); err != nil {
+			return fmt.Errorf("keep the newest entry of each login: %w", err)
 		}
 		if _, err := tx.exec(ctx, "DELETE FROM audit_logins WHERE entry_id < ?", part); err != nil {
 			return fmt.Errorf("delete logins: %w", err)

@@ -392,6 +392,7 @@ func TestMigrationFoldsAuditLogins(t *testing.T) {
 			"DROP TABLE used_forms",                        // added by 0004
 			"DROP INDEX audit_entry_domain_acted",          // added by 0005
 			"DROP INDEX audit_entry_domain_action",         // added by 0006
+			"DROP TABLE audit_retained",                    // added by 0007
 			"DELETE FROM schema_migrations WHERE version >= 2",
 		} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
@@ -465,7 +466,8 @@ func TestAuditActorFilterFoldsUnicode(t *testing.T) {
 		}
 		// Back to version 2: no search column; the migration adds and fills it.
 		for _, q := range []string{"ALTER TABLE audit_log DROP COLUMN actor_fold", "DROP TABLE used_forms",
-			"DROP INDEX audit_entry_domain_acted", "DROP INDEX audit_entry_domain_action", "DELETE FROM schema_migrations WHERE version >= 3"} {
+			"DROP INDEX audit_entry_domain_acted", "DROP INDEX audit_entry_domain_action", "DROP TABLE audit_retained",
+			"DELETE FROM schema_migrations WHERE version >= 3"} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}

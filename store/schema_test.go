@@ -43,13 +43,13 @@ func TestOpenReadOnly(t *testing.T) {
 		ro.Close()
 
 		// Back to how the previous version left the database: the newest migration not applied.
-		for _, q := range []string{"DROP INDEX audit_entry_domain_action", "DELETE FROM schema_migrations WHERE version = 6"} {
+		for _, q := range []string{"DROP TABLE audit_retained", "DELETE FROM schema_migrations WHERE version = 7"} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
 		}
-		if last != "0006_audit_domain_action.sql" {
-			t.Fatalf("newest migration %s: undo it above instead of 0006", last)
+		if last != "0007_audit_retained.sql" {
+			t.Fatalf("newest migration %s: undo it above instead of 0007", last)
 		}
 		before := testpg.SchemaSnapshot(t, db.sql, db.dialect == DialectPostgres)
 		ro, err = OpenReadOnly(ctx, db.dsn)
@@ -75,8 +75,8 @@ func TestOpenReadOnly(t *testing.T) {
 		if got := d.Applied(); !slices.Equal(got, []string{last}) {
 			t.Errorf("Open applied %v, want [%s]", got, last)
 		}
-		if v, name, err := d.SchemaVersion(ctx); v != 6 || name != last || err != nil {
-			t.Errorf("SchemaVersion = %d, %q, %v; want 6, %q", v, name, err, last)
+		if v, name, err := d.SchemaVersion(ctx); v != 7 || name != last || err != nil {
+			t.Errorf("SchemaVersion = %d, %q, %v; want 7, %q", v, name, err, last)
 		}
 		d.Close()
 		if _, err := db.sql.ExecContext(ctx, db.rebind("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"),
@@ -125,7 +125,7 @@ func TestOpenReadOnlyEmpty(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, err := OpenReadOnly(ctx, dsn)
 			se, ok := errors.AsType[*SchemaError](err)
-			if !ok || !se.NoSchema || len(se.Pending) != 6 {
+			if !ok || !se.NoSchema || len(se.Pending) != 7 {
 				t.Fatalf("OpenReadOnly of an empty database = %v (%#v), want NoSchema with every migration pending", err, se)
 			}
 			if want := "no SMTP Desk schema in this " + name + " database"; !strings.Contains(err.Error(), want) {
@@ -136,8 +136,8 @@ func TestOpenReadOnlyEmpty(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer d.Close()
-			if got := d.Applied(); len(got) != 6 {
-				t.Errorf("Open after OpenReadOnly applied %v, want all 6 (OpenReadOnly created schema_migrations?)", got)
+			if got := d.Applied(); len(got) != 7 {
+				t.Errorf("Open after OpenReadOnly applied %v, want all 7 (OpenReadOnly created schema_migrations?)", got)
 			}
 		})
 	}

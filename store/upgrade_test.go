@@ -17,8 +17,9 @@ func rollBackTo(t *testing.T, db testDB, version int) {
 		4: {"DROP TABLE used_forms"},
 		5: {"DROP INDEX audit_entry_domain_acted"},
 		6: {"DROP INDEX audit_entry_domain_action"},
+		7: {"DROP TABLE audit_retained"},
 	}
-	for v := 6; v > version; v-- {
+	for v := 7; v > version; v-- {
 		for _, q := range undo[v] {
 			if _, err := db.sql.ExecContext(context.Background(), q); err != nil {
 				t.Fatalf("%s: %v", q, err)
@@ -45,7 +46,7 @@ func TestMigrationNotice(t *testing.T) {
 		d := openTest(t, db.dsn, WithMigrationNotice(func(n MigrationNotice) { got = append(got, n) }))
 		want := MigrationNotice{
 			Pending: []string{"0002_fold_audit_logins.sql", "0003_fold_audit_actors.sql", "0004_used_forms.sql",
-				"0005_audit_acted_domains.sql", "0006_audit_domain_action.sql"},
+				"0005_audit_acted_domains.sql", "0006_audit_domain_action.sql", "0007_audit_retained.sql"},
 			Rewrite:   []string{"0002_fold_audit_logins.sql", "0003_fold_audit_actors.sql"},
 			AuditRows: 3,
 		}
@@ -55,8 +56,8 @@ func TestMigrationNotice(t *testing.T) {
 		if !slices.Equal(d.Applied(), want.Pending) {
 			t.Errorf("Applied = %q, want %q", d.Applied(), want.Pending)
 		}
-		const text = "applying 5 migrations (0002_fold_audit_logins.sql, 0003_fold_audit_actors.sql, 0004_used_forms.sql, " +
-			"0005_audit_acted_domains.sql, 0006_audit_domain_action.sql); 0002_fold_audit_logins.sql and " +
+		const text = "applying 6 migrations (0002_fold_audit_logins.sql, 0003_fold_audit_actors.sql, 0004_used_forms.sql, " +
+			"0005_audit_acted_domains.sql, 0006_audit_domain_action.sql, 0007_audit_retained.sql); 0002_fold_audit_logins.sql and " +
 			"0003_fold_audit_actors.sql go through each of the audit trail's 3 rows, which takes minutes on a trail of " +
 			"millions; stopping now undoes them all, and the next start applies them again"
 		if s := got[0].String(); s != text {
@@ -64,14 +65,14 @@ func TestMigrationNotice(t *testing.T) {
 		}
 
 		// A migration that rewrites nothing says so by naming none.
-		rollBackTo(t, db, 5)
+		rollBackTo(t, db, 6)
 		got = nil
 		openTest(t, db.dsn, WithMigrationNotice(func(n MigrationNotice) { got = append(got, n) }))
-		want = MigrationNotice{Pending: []string{"0006_audit_domain_action.sql"}}
+		want = MigrationNotice{Pending: []string{"0007_audit_retained.sql"}}
 		if len(got) != 1 || !noticesEqual(got[0], want) {
 			t.Fatalf("notices = %+v, want one: %+v", got, want)
 		}
-		if s, text := got[0].String(), "applying 1 migration (0006_audit_domain_action.sql); stopping now undoes it, and the next start applies it again"; s != text {
+		if s, text := got[0].String(), "applying 1 migration (0007_audit_retained.sql); stopping now undoes it, and the next start applies it again"; s != text {
 			t.Errorf("String() = %q, want %q", s, text)
 		}
 

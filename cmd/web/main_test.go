@@ -557,8 +557,8 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 				t.Errorf("audit verify changed the schema:\nbefore %q\nafter  %q", before, after)
 			}
 
-			// (b) The previous version's database: 0006 not applied yet.
-			exec("DROP INDEX audit_entry_domain_action", "DELETE FROM schema_migrations WHERE version = 6")
+			// (b) The previous version's database: 0007 not applied yet.
+			exec("DROP TABLE audit_retained", "DELETE FROM schema_migrations WHERE version = 7")
 			if ro, ok := dsns["read-only role"]; ok {
 				// store.Open would apply it, which the role may not: the check must not.
 				if d, err := store.Open(ctx, ro); err == nil {
@@ -573,7 +573,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 					t.Fatalf("%s: audit verify with a migration pending = %v (exit %d), want exit 1; output %q", who, err, exitCode(err), out)
 				}
 				for _, want := range []string{
-					"1 migration is not applied yet (0006_audit_domain_action.sql)",
+					"1 migration is not applied yet (0007_audit_retained.sql)",
 					`"web audit verify" applies no migration: run "web migrate" (or start the server) once with a DATABASE_URL whose role may change the schema`,
 				} {
 					if !strings.Contains(err.Error(), want) {
@@ -586,13 +586,13 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 			}
 			var out testlog.Buffer
 			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &out); err != nil ||
-				out.String() != "applying 1 migration (0006_audit_domain_action.sql); stopping now undoes it, and the next start applies it again\n"+
-					"applied 0006_audit_domain_action.sql; the schema is at version 6 (0006_audit_domain_action.sql)\n" {
+				out.String() != "applying 1 migration (0007_audit_retained.sql); stopping now undoes it, and the next start applies it again\n"+
+					"applied 0007_audit_retained.sql; the schema is at version 7 (0007_audit_retained.sql)\n" {
 				t.Errorf("web migrate = %v, output %q", err, out.String())
 			}
 			var again testlog.Buffer
 			if err := run(ctx, []string{"migrate"}, envOf(map[string]string{"DATABASE_URL": dsn}), &again); err != nil ||
-				again.String() != "nothing to apply; the schema is at version 6 (0006_audit_domain_action.sql)\n" {
+				again.String() != "nothing to apply; the schema is at version 7 (0007_audit_retained.sql)\n" {
 				t.Errorf("web migrate again = %v, output %q", err, again.String())
 			}
 			for who, dsn := range dsns {

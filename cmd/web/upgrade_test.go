@@ -40,15 +40,15 @@ func TestUpgradeSaysWhatItMigrates(t *testing.T) {
 				}
 				defer raw.Close()
 				for _, q := range []string{"ALTER TABLE audit_log DROP COLUMN actor_fold", "DROP TABLE used_forms",
-					"DROP INDEX audit_entry_domain_acted", "DROP INDEX audit_entry_domain_action",
+					"DROP INDEX audit_entry_domain_acted", "DROP INDEX audit_entry_domain_action", "DROP TABLE audit_retained",
 					"DELETE FROM schema_migrations WHERE version > 2"} {
 					if _, err := raw.ExecContext(ctx, q); err != nil {
 						t.Fatalf("%s: %v", q, err)
 					}
 				}
 			}
-			const notice = "applying 4 migrations (0003_fold_audit_actors.sql, 0004_used_forms.sql, 0005_audit_acted_domains.sql, " +
-				"0006_audit_domain_action.sql); 0003_fold_audit_actors.sql goes through each of the audit trail's 2 rows, which " +
+			const notice = "applying 5 migrations (0003_fold_audit_actors.sql, 0004_used_forms.sql, 0005_audit_acted_domains.sql, " +
+				"0006_audit_domain_action.sql, 0007_audit_retained.sql); 0003_fold_audit_actors.sql goes through each of the audit trail's 2 rows, which " +
 				"takes minutes on a trail of millions; stopping now undoes them all, and the next start applies them again"
 
 			rollBack()
@@ -57,7 +57,7 @@ func TestUpgradeSaysWhatItMigrates(t *testing.T) {
 				t.Fatalf("web migrate: %v\n%s", err, out.String())
 			}
 			if want := notice + "\napplied 0003_fold_audit_actors.sql, 0004_used_forms.sql, 0005_audit_acted_domains.sql, " +
-				"0006_audit_domain_action.sql; the schema is at version 6 (0006_audit_domain_action.sql)\n"; out.String() != want {
+				"0006_audit_domain_action.sql, 0007_audit_retained.sql; the schema is at version 7 (0007_audit_retained.sql)\n"; out.String() != want {
 				t.Errorf("web migrate printed\n%q\nwant\n%q", out.String(), want)
 			}
 
@@ -65,7 +65,7 @@ func TestUpgradeSaysWhatItMigrates(t *testing.T) {
 			log := startServer(t, dsn)
 			for _, want := range []string{
 				`level=INFO msg="database: ` + notice + `"`,
-				`level=INFO msg="database: migrations applied" migrations="0003_fold_audit_actors.sql, 0004_used_forms.sql, 0005_audit_acted_domains.sql, 0006_audit_domain_action.sql" took=`,
+				`level=INFO msg="database: migrations applied" migrations="0003_fold_audit_actors.sql, 0004_used_forms.sql, 0005_audit_acted_domains.sql, 0006_audit_domain_action.sql, 0007_audit_retained.sql" took=`,
 			} {
 				if !strings.Contains(log, want) {
 					t.Errorf("the server's log lacks %q:\n%s", want, log)

@@ -1,0 +1,18 @@
+-- What retention (DeleteAuditBefore) would otherwise take from the pages: for each login of a
+-- domain and each action, the newest entry that named it and completed OK, copied here when the
+-- entry itself is removed. A domain's password ages (LastOK: the last reset through SMTP Desk)
+-- and its system logins (NewestOKMarked: created as such) read it beside the trail; without it,
+-- AUDIT_RETENTION=180d marked a login reset 200 days ago "consider rotating" again, counting from
+-- its creation, and a system login lost its mark (and got a Delete Mailgun refuses). It keeps no
+-- actor, client or request: the trail's evidence goes with the trail.
+CREATE TABLE audit_retained (
+    domain        TEXT    NOT NULL,
+    action        TEXT    NOT NULL,
+    login         TEXT    NOT NULL,
+    entry_id      INTEGER NOT NULL,
+    time          INTEGER NOT NULL,
+    detail        TEXT    NOT NULL,
+    final_message TEXT    NOT NULL,
+    completed_at  INTEGER NOT NULL,
+    PRIMARY KEY (domain, action, login)
+);
