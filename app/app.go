@@ -283,7 +283,7 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	}
 	a.warnPolicy()
 	a.metrics = metrics.New(func(ctx context.Context) (int64, error) {
-		return a.db.CountActiveSessions(ctx, time.Now(), cfg.Session.IdleTimeout)
+		return a.db.CountActiveSessions(ctx, time.Now(), auth.IdleLimit(cfg.Session.IdleTimeout))
 	})
 	a.metrics.PolicyLoaded(time.Now())
 
@@ -542,7 +542,7 @@ func (a *App) janitor(ctx context.Context) {
 
 func (a *App) sweep(ctx context.Context) {
 	now := time.Now()
-	if n, err := a.db.DeleteExpiredSessions(ctx, now, a.cfg.Session.IdleTimeout); err != nil {
+	if n, err := a.db.DeleteExpiredSessions(ctx, now, auth.IdleLimit(a.cfg.Session.IdleTimeout)); err != nil {
 		if ctx.Err() == nil {
 			a.log.Warn("deleting expired sessions failed", "err", err)
 			a.metrics.CountBackgroundFailure(metrics.TaskSessionsCleanup)

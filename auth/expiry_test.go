@@ -30,28 +30,33 @@ func signedOutAnswer(t *testing.T, what string, pg page) {
 	}
 }
 
-// TestIdleTimeoutBoundary: a session idle for exactly the idle timeout has ended (as the sweep
-// and the active-sessions count judge it: last_seen <= now-idle): the browser is signed out,
-// its cookie cleared, and the record deleted at once rather than left for the sweep.
+// TestIdleTimeoutBoundary: a session whose recorded activity is as old as the idle timeout and
+// the minute between activity writes (auth.IdleLimit) has ended (as the sweep and the
+// active-sessions count judge it: last_seen <= now-limit): the browser is signed out, its cookie
+// cleared, and the record deleted at once rather than left for the sweep.
 func TestIdleTimeoutBoundary(t *testing.T) {
 	h := newHarness(t, harnessOpts{})
+	limit := auth.IdleLimit(30 * time.Minute)
+	if limit != 31*time.Minute {
+		t.Fatalf("IdleLimit(30m) = %v, want 31m", limit)
+	}
 	b := h.browser()
 	b.signIn("admin")
 	id := b.sessionID()
-	h.clock.Add(30*time.Minute - time.Nanosecond)
+	h.clock.Add(limit - time.Nanosecond)
 	if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
-		t.Fatalf("idle a nanosecond short of 30 min = %d, want 200", pg.resp.StatusCode)
+		t.Fatalf("activity a nanosecond short of 31 min old = %d, want 200", pg.resp.StatusCode)
 	}
 	b2 := h.browser()
 	b2.signIn("reviewer")
 	id2 := b2.sessionID()
-	h.clock.Add(30 * time.Minute)
-	signedOutAnswer(t, "idle exactly 30 min", b2.get("/protected"))
+	h.clock.Add(limit)
+	signedOutAnswer(t, "activity exactly 31 min old", b2.get("/protected"))
 	if _, err := h.db.GetSession(context.Background(), id2); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("record of the expired session: err = %v, want it deleted", err)
 	}
-	// The first browser's last activity write was at sign-in + 29m59.999999999s.
-	signedOutAnswer(t, "idle 30 min after the last write", b.get("/protected"))
+	// The first browser's last activity write was at sign-in + 30m59.999999999s.
+	signedOutAnswer(t, "31 min after the last write", b.get("/protected"))
 	if _, err := h.db.GetSession(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("record of the expired session: err = %v, want it deleted", err)
 	}
@@ -252,5 +257,34 @@ func TestSignInFailsWhenTheSessionCannotBeStored(t *testing.T) {
 	if pg.resp.StatusCode != http.StatusInternalServerError || findSetCookie(pg.resp, auth.CookieName) != nil || h.events.count(auth.ActionSignIn) != 0 {
 		t.Errorf("callback with the session store failing = %d (Set-Cookie %v, %d sign-in entries), want 500, no cookie, none",
 			pg.resp.StatusCode, pg.resp.Header["Set-Cookie"], h.events.count(auth.ActionSignIn))
+	}
+}
+
+// TestIdleTimeoutCountsFromTheLastRequest: the README promises SESSION_IDLE_TIMEOUT signs out
+// "after this long without a request". Activity is written at most once a minute, and the idle
+// time counted from that write alone signed out a user who opened a form 59 s after the last
+// write and sent it 29m30s later, before 30 minutes without a request. A session ends after the
+// idle timeout without a request, and at most a minute later.
+func TestIdleTimeoutCountsFromTheLastRequest(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	for _, tc := range []struct {
+		idle time.Duration // since the last request
+		want int
+	}{
+		{29*time.Minute + 30*time.Second, http.StatusOK},
+		{30*time.Minute - time.Nanosecond, http.StatusOK},
+		{30*time.Minute + time.Second, http.StatusFound}, // 31 min after the last write
+	} {
+		b := h.browser()
+		b.signIn("admin")
+		h.clock.Add(59 * time.Second) // the user opens a page (the form): no write, under a minute
+		if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+			t.Fatalf("59 s after sign-in = %d", pg.resp.StatusCode)
+		}
+		h.clock.Add(tc.idle) // typing; no request in between
+		if pg := b.get("/protected"); pg.resp.StatusCode != tc.want {
+			t.Errorf("%v after the last request (idle timeout 30m): status %d, Location %q; want %d",
+				tc.idle, pg.resp.StatusCode, pg.resp.Header.Get("Location"), tc.want)
+		}
 	}
 }

@@ -111,12 +111,30 @@ func (a *Auth) Session(sessionless func(echo.Context) bool) echo.MiddlewareFunc 
 	}
 }
 
-// lastSeenEvery is how often activity is written: a minute, or a tenth of the idle timeout when
-// that is shorter. The idle timeout counts from the last write, so a session can end up to this
-// much before the configured idle time after the last request; with a minute against a short
-// timeout, a user active every 20 s of a 30 s timeout was signed out.
+// lastSeenEvery is how often activity is written (lastSeenEvery).
 func (a *Auth) lastSeenEvery() time.Duration {
-	return min(lastSeenWriteInterval, a.cfg.IdleTimeout/10)
+	return lastSeenEvery(a.cfg.IdleTimeout)
+}
+
+// lastSeenEvery is how often activity is written under the idle timeout idle: a minute, or a
+// tenth of idle when that is shorter (with a minute against a 30 s timeout, a user active every
+// 20 s was signed out).
+func lastSeenEvery(idle time.Duration) time.Duration {
+	return min(lastSeenWriteInterval, idle/10)
+}
+
+// IdleLimit is how old a session's recorded activity may grow before the session has ended, for
+// the idle timeout idle: idle, and lastSeenEvery more. Activity is written at most that often, so
+// the record may be that much older than the last request; counted from the record alone, a
+// session ended up to a minute before idle had passed since the last request (a form opened 59 s
+// after the last write and sent 29m30s later met "signed out" under a 30-minute timeout). Counted
+// so, it ends after idle without a request, and at most lastSeenEvery later. The session store,
+// the sweep of ended sessions and the count of active ones all go by it.
+func IdleLimit(idle time.Duration) time.Duration {
+	if idle <= 0 {
+		return idle
+	}
+	return idle + lastSeenEvery(idle)
 }
 
 // RequireUser lets signed-in users through. Others are sent to sign in (GET and HEAD, with the

@@ -60,7 +60,7 @@ func newSessionStore(repo SessionRepo, cfg Config) *SessionStore {
 		codecs:   codecs(cfg.SessionKeys, cfg.AbsoluteTimeout+time.Minute),
 		name:     name,
 		secure:   cfg.SecureCookies,
-		idle:     cfg.IdleTimeout,
+		idle:     IdleLimit(cfg.IdleTimeout),
 		absolute: cfg.AbsoluteTimeout,
 		now:      cfg.Now,
 	}

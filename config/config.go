@@ -179,7 +179,7 @@ func Vars() []Var {
 		{"OIDC_GROUPS_CLAIM", "groups", "OIDC_GROUPS_CLAIM=roles", "ID token or userinfo claim holding the user's groups"},
 		{"SESSION_KEYS", "required, or SESSION_KEYS_FILE", "SESSION_KEYS=$(openssl rand -base64 32)", "comma-separated base64 keys (≥32 bytes each); the first signs, all verify"},
 		{"SESSION_KEYS_FILE", "", "SESSION_KEYS_FILE=/run/secrets/session-keys", "file holding SESSION_KEYS"},
-		{"SESSION_IDLE_TIMEOUT", "30m", "SESSION_IDLE_TIMEOUT=15m", "sign out after this long without a request"},
+		{"SESSION_IDLE_TIMEOUT", "30m", "SESSION_IDLE_TIMEOUT=15m", "sign out after this long without a request (and at most a minute, or a tenth of it, later: activity is written that often)"},
 		{"SESSION_MAX_AGE", "12h", "SESSION_MAX_AGE=8h", "sign out this long after sign-in, whatever the activity"},
 		{"POLICY_FILE", "required", "POLICY_FILE=/etc/smtp-desk/policy.yaml", "access policy file (YAML or JSON); reloaded on SIGHUP"},
 		{"DATABASE_URL", "smtpdesk.db (SQLite)", "DATABASE_URL=postgres://smtpdesk@db:5432/smtpdesk", "SQLite file path or postgres:// URL; a PostgreSQL connection gives up after 5s, or the URL's connect_timeout (seconds, at most 10)"},
