@@ -93,25 +93,28 @@ func retryHint(h http.Header, now time.Time, rateLimited bool) time.Duration {
 			return secondsToDuration(secs)
 		}
 		if t, err := http.ParseTime(v); err == nil {
-			return max(t.Sub(now), 0)
+			return min(max(t.Sub(now), 0), maxRetryHint)
 		}
 	}
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" && rateLimited {
 		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs > 0 && secs < math.MaxInt64/1e9 {
 			reset := time.Unix(0, int64(secs*1e9))
-			return max(reset.Sub(now), 0)
+			return min(max(reset.Sub(now), 0), maxRetryHint)
 		}
 	}
 	return 0
 }
+
+// maxRetryHint bounds a wait the server asks for, in whichever form: a year is nonsense enough.
+const maxRetryHint = 365 * 24 * time.Hour
 
 // secondsToDuration converts a server-sent number of seconds, clamping nonsense.
 func secondsToDuration(secs float64) time.Duration {
 	switch {
 	case math.IsNaN(secs) || secs <= 0:
 		return 0
-	case secs > 365*24*3600:
-		return 365 * 24 * time.Hour
+	case secs > maxRetryHint.Seconds():
+		return maxRetryHint
 	}
 	return time.Duration(secs * float64(time.Second))
 }

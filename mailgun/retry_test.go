@@ -760,3 +760,25 @@ func TestCancelAfterNoAnswerIsUnknown(t *testing.T) {
 		t.Errorf("requests = %d, want 2", got)
 	}
 }
+
+// TestRetryHintOfADateIsBoundedToo: a wait asked for as an HTTP date, or (429) as
+// X-RateLimit-Reset, is bounded as one asked for in seconds (a year): a date in the year 9999
+// came back as 292 years, which the pages turned into "try again in 106752 days" and a
+// Retry-After of as many seconds to the browser.
+func TestRetryHintOfADateIsBoundedToo(t *testing.T) {
+	for _, hdr := range []map[string]string{
+		{"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"},
+		{"X-RateLimit-Reset": "9000000000"}, // the year 2255
+	} {
+		f := newFake(t, reply{status: 429, header: hdr}, reply{body: okList})
+		c, _ := newClient(t, f, mailgun.WithTimeout(time.Minute))
+		var me *mailgun.Error
+		err := listCall(c)
+		if !errors.As(err, &me) {
+			t.Fatalf("%v: err = %v, want the 429", hdr, err)
+		}
+		if me.RetryAfter < 24*time.Hour || me.RetryAfter > 365*24*time.Hour {
+			t.Errorf("%v: RetryAfter %v, want a long wait of at most a year", hdr, me.RetryAfter)
+		}
+	}
+}
