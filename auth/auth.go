@@ -496,7 +496,10 @@ func (a *Auth) callback(c echo.Context) error {
 	case q.Get("state") == "":
 		return a.refuse(c, "no state in the callback", nil)
 	case !ok:
-		return a.refuse(c, "no sign-in in progress in this browser has this state (missing, expired or already used)", nil)
+		// The user is told the likely reasons: "could not be completed" alone left one who had
+		// spent a while at the provider's page (its own sign-in, a second factor) guessing.
+		return a.refuseAs(c, http.StatusBadRequest, staleSignInMsg, ErrSignInRefused,
+			"no sign-in in progress in this browser has this state (missing, expired or already used)", nil)
 	case q.Get("error") != "":
 		return a.providerError(c, q.Get("error"), q.Get("error_description"))
 	case q.Get("code") == "":
@@ -572,6 +575,11 @@ func (a *Auth) callback(c echo.Context) error {
 func (a *Auth) refuse(c echo.Context, detail string, err error) error {
 	return a.refuseAs(c, http.StatusBadRequest, "Sign-in could not be completed.", ErrSignInRefused, detail, err)
 }
+
+// staleSignInMsg is the answer to a callback whose sign-in this browser does not have in progress
+// (its state cookie expired after loginCookieLifetime, was used, or was never kept).
+var staleSignInMsg = fmt.Sprintf("Sign-in could not be completed: it was begun more than %d minutes ago, "+
+	"or was completed already, or this browser did not keep SMTP Desk's cookie.", int(loginCookieLifetime/time.Minute))
 
 const signInUnavailableMsg = "sign-in is unavailable: the identity provider cannot be reached"
 

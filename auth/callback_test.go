@@ -151,6 +151,10 @@ func TestLoginCookieLifetime(t *testing.T) {
 			if ev := h.events.last(auth.ActionSignInRefused); !strings.Contains(ev.Detail, "has this state") {
 				t.Errorf("refusal recorded as %+v, want the state's", ev)
 			}
+			// The user is told why, not only that it failed.
+			if !strings.Contains(pg.body, "begun more than 10 minutes ago") {
+				t.Errorf("callback answered %q, want the likely reasons", pg.body)
+			}
 		})
 	}
 }
