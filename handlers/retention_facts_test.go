@@ -18,11 +18,9 @@ import (
 // AGE_WARNING_DAYS=365 (nothing warns about the pair) a login reset 200 days ago is marked
 // "consider rotating" and exported with its creation's age and no password_reset_at.
 func TestRetentionKeepsResets(t *testing.T) {
-	var mu sync.Mutex
-	now0 := time.Now()
-	cur := now0
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return cur }
-	e := newEnv(t, envOptions{Now: clock})
+	clock := &handlersClock{t: time.Now()}
+	now0 := clock.Now()
+	e := newEnv(t, envOptions{Now: clock.Now})
 	if err := e.SB.AddCredential("acme.example", "rot@acme.example", "Rot-password-123", now0.AddDate(-3, 0, 0)); err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +48,7 @@ func TestRetentionKeepsResets(t *testing.T) {
 		t.Fatalf("just after the reset: row %q, want consider_rotating no and password_reset_at set", r)
 	}
 
-	later := now0.Add(200 * 24 * time.Hour)
-	mu.Lock()
-	cur = later
-	mu.Unlock()
-	if _, err := audit.RetainOnce(context.Background(), e.DB, 180*24*time.Hour, func() time.Time { return later }, nil); err != nil {
-		t.Fatal(err)
-	}
+	retainAfter(t, e, clock, now0.Add(200*24*time.Hour))
 	if r := row(t); r[6] != "no" || r[7] == "" {
 		t.Errorf("200 days after the reset (AGE_WARNING_DAYS=365, AUDIT_RETENTION=180d): row %q; want consider_rotating no, password_reset_at the reset, password_age_days 200", r)
 	}
@@ -66,22 +58,14 @@ func TestRetentionKeepsResets(t *testing.T) {
 // one from the audit trail alone (Mailgun's list has no such flag); once retention removed that
 // entry, its row lost the badge and offered a Delete that Mailgun refuses.
 func TestRetentionKeepsSystemLogins(t *testing.T) {
-	var mu sync.Mutex
-	now0 := time.Now()
-	cur := now0
-	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return cur }
-	e := newEnv(t, envOptions{Now: clock})
+	clock := &handlersClock{t: time.Now()}
+	now0 := clock.Now()
+	e := newEnv(t, envOptions{Now: clock.Now})
 	c := e.signIn(t, "admin")
 	const d = "empty.example"
 	wantStatus(t, submit(t, c, "/d/"+d+"/new", "/d/"+d+"/new", map[string]string{"logins": "sys1", "mode": "generate", "system": "on"}), http.StatusOK)
 
-	later := now0.Add(200 * 24 * time.Hour)
-	mu.Lock()
-	cur = later
-	mu.Unlock()
-	if n, err := audit.RetainOnce(context.Background(), e.DB, 180*24*time.Hour, func() time.Time { return later }, nil); err != nil || n == 0 {
-		t.Fatalf("retention removed %d entries, %v", n, err)
-	}
+	retainAfter(t, e, clock, now0.Add(200*24*time.Hour))
 	p := get(t, c, "/d/"+d)
 	wantStatus(t, p, http.StatusOK)
 	row := p.Find(`tr[data-login="sys1@` + d + `"]`)
@@ -90,5 +74,30 @@ func TestRetentionKeepsSystemLogins(t *testing.T) {
 	}
 	if row.Find(`[data-testid="system-badge"]`).Length() == 0 || row.Find("a.ad").Length() != 0 {
 		t.Errorf("200 days after its create (AUDIT_RETENTION=180d), sys1's row has no system badge or offers a Delete: %s", row.Text())
+	}
+}
+
+// handlersClock is a clock for the handlers alone (envOptions.Now) that a test sets: the
+// harness's own clock ages the sessions too, which 200 days would end.
+type handlersClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *handlersClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// retainAfter sets the handlers' clock to at and runs retention there with AUDIT_RETENTION=180d,
+// which must remove some entries.
+func retainAfter(t *testing.T, e *env, clock *handlersClock, at time.Time) {
+	t.Helper()
+	clock.mu.Lock()
+	clock.t = at
+	clock.mu.Unlock()
+	if n, err := audit.RetainOnce(context.Background(), e.DB, 180*24*time.Hour, func() time.Time { return at }, nil); err != nil || n == 0 {
+		t.Fatalf("retention removed %d entries, %v", n, err)
 	}
 }
