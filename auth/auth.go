@@ -635,7 +635,7 @@ func tokenAuthStyle(methods []string) oauth2.AuthStyle {
 }
 
 // userFromToken reads the user from the ID token, and from userinfo when the token lacks the
-// e-mail or the groups. unreadable names the shape of a groups claim that was there but held no
+// e-mail, whether it is verified, or the groups. unreadable names the shape of a groups claim that was there but held no
 // list of strings ("a list of objects"), when no readable one was found elsewhere.
 func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDToken, tok *oauth2.Token) (_ *User, unreadable string, _ error) {
 	var claims map[string]json.RawMessage
@@ -643,10 +643,20 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 		return nil, "", fmt.Errorf("id_token claims: %w", err)
 	}
 	u := &User{Issuer: idt.Issuer, Subject: idt.Subject}
+	// verifiedSaid: the source of u.Email said whether it is verified. A provider may send the
+	// address in the ID token and email_verified in userinfo alone; without reading it there,
+	// the user's e-mail rules and self-service matched nothing. Userinfo's word counts for the
+	// same address only, and only where the token said nothing.
+	verifiedSaid := false
 	fill := func(m map[string]json.RawMessage) {
-		if u.Email == "" {
-			_ = json.Unmarshal(m["email"], &u.Email)
-			u.EmailVerified = boolClaim(m["email_verified"])
+		var email string
+		_ = json.Unmarshal(m["email"], &email)
+		_, said := m["email_verified"]
+		switch {
+		case u.Email == "":
+			u.Email, u.EmailVerified, verifiedSaid = email, boolClaim(m["email_verified"]), said
+		case !verifiedSaid && said && email == u.Email:
+			u.EmailVerified, verifiedSaid = boolClaim(m["email_verified"]), true
 		}
 		if u.Name == "" {
 			_ = json.Unmarshal(m["name"], &u.Name)
@@ -655,7 +665,7 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 	fill(claims)
 	groups, found := stringsClaim(claims[a.cfg.GroupsClaim])
 	unreadable = claimShape(claims[a.cfg.GroupsClaim], found)
-	if (!found || u.Email == "") && d.userinfo != "" {
+	if (!found || u.Email == "" || !verifiedSaid) && d.userinfo != "" {
 		ui, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
 			if !found && providerFailed(err) {

@@ -119,8 +119,9 @@ func jsonRewriting(path string, edit func(claims map[string]any)) *http.Client {
 	})}
 }
 
-// TestUserinfoFillsWhatTheIDTokenLacks: userinfo is asked when the ID token has no e-mail or no
-// groups, and fills only what the token lacks: the token's own e-mail and name win.
+// TestUserinfoFillsWhatTheIDTokenLacks: userinfo is asked when the ID token has no e-mail, no
+// email_verified or no groups, and fills only what the token lacks: the token's own e-mail and
+// name win.
 func TestUserinfoFillsWhatTheIDTokenLacks(t *testing.T) {
 	t.Run("no e-mail in the token", func(t *testing.T) {
 		h := newHarness(t, harnessOpts{})
@@ -156,6 +157,36 @@ func TestUserinfoFillsWhatTheIDTokenLacks(t *testing.T) {
 			t.Errorf("user = %s, want the ID token's e-mail and name, the groups from userinfo", got)
 		}
 	})
+	// A provider that sends the e-mail in the ID token and says it is verified in userinfo
+	// alone: the user's e-mail rules and self-service matched nothing. Userinfo is asked for it
+	// (the token has the groups, here), and its word counts for the token's address only.
+	for _, tc := range []struct {
+		name, email string
+		groups      bool // the token keeps its groups: userinfo is asked for email_verified alone
+		want        string
+	}{
+		{"verified in userinfo alone", "omar@acme.example", false, "verified=true"},
+		{"verified in userinfo alone, groups in the token", "omar@acme.example", true, "verified=true"},
+		{"userinfo verifies another address", "other@acme.example", true, "verified=false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{})
+			h.idp.SetTamper(func(c, _ map[string]any) {
+				delete(c, "email_verified")
+				if !tc.groups {
+					delete(c, "groups")
+				}
+			})
+			h.cfg.HTTPClient = jsonRewriting("/userinfo", func(c map[string]any) { c["email"] = tc.email })
+			h.restart(testKeys(1))
+			h.whoami()
+			b := h.browser()
+			b.signIn("operator")
+			if got := b.get("/whoami").body; !strings.Contains(got, "email=omar@acme.example") || !strings.Contains(got, tc.want) {
+				t.Errorf("user = %s, want the token's e-mail with %s", got, tc.want)
+			}
+		})
+	}
 }
 
 // TestUserinfoFailureWithGroupsInTheToken: when the ID token has the groups and lacks only the
