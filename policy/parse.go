@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -48,7 +50,10 @@ func Parse(data []byte, name string) (*Policy, error) {
 		name = "policy"
 	}
 	ps := parser{name: name}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := ps.notUTF8(data); err != nil {
+		return nil, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(jsonEscapesForYAML(data)))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
 		return nil, ps.syntaxError(data, err)
@@ -123,6 +128,12 @@ func (ps parser) syntaxError(data []byte, err error) error {
 	if m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if yamlParserProblems[msg] {
+			// yaml.v3 counts a parser's (not a scanner's) error line from 0 (decode.go, fail):
+			// the line named was the one above the construct, which held no mistake. At the end
+			// of the file, that is the line after the last: the last is named.
+			line = min(line+1, lastLine(data))
+		}
 	}
 	if bareStarError(msg) {
 		if star := bareStarLine(data, line); star > 0 {
@@ -138,6 +149,103 @@ func (ps parser) syntaxError(data []byte, err error) error {
 		}
 	}
 	return &parseError{name: ps.name, line: line, msg: "YAML syntax error: " + msg + " (on this line or below it: check the indentation and brackets)"}
+}
+
+// lastLine is the number of data's last line (1 for an empty file).
+func lastLine(data []byte) int {
+	n := bytes.Count(data, []byte("\n"))
+	if !bytes.HasSuffix(data, []byte("\n")) {
+		n++
+	}
+	return max(n, 1)
+}
+
+// yamlParserProblems are the messages of yaml.v3's parser, as against its scanner's, whose error
+// lines it counts from 0 (parserc.go's yaml_parser_set_parser_error calls).
+var yamlParserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
+// notUTF8 refuses a file that is neither UTF-8 nor UTF-16 (with its byte-order mark, which
+// yaml.v3 reads) at the line of its first byte that is not UTF-8: yaml.v3 names no line, and a
+// file saved in Windows-1252 (an accented letter in a comment) had to be searched by hand.
+func (ps parser) notUTF8(data []byte) error {
+	if bytes.HasPrefix(data, []byte{0xFE, 0xFF}) || bytes.HasPrefix(data, []byte{0xFF, 0xFE}) || utf8.Valid(data) {
+		return nil
+	}
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return &parseError{name: ps.name, line: line, msg: fmt.Sprintf("a byte that is not UTF-8 (0x%02X): save the file as UTF-8", data[i])}
+		}
+		if r == '\n' {
+			line++
+		}
+		i += size
+	}
+	return nil
+}
+
+// jsonEscapesForYAML rewrites, in a JSON document (one that begins with "{" or "["), the two
+// string escapes JSON has and yaml.v3 refuses: "\/" (PHP's json_encode writes every "/" so,
+// and groups such as Keycloak's "/mail-team" have them) becomes "/", and a surrogate pair
+// ("\ud83d\udce7", as Python's json.dumps writes a character beyond the BMP) the one
+// character's "\U0001f4e7". Nothing else changes, line breaks least of all, so errors keep
+// their lines. A YAML document is left as it is.
+func jsonEscapesForYAML(data []byte) []byte {
+	body := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	if len(body) == 0 || (body[0] != '{' && body[0] != '[') || !bytes.Contains(data, []byte(`\`)) {
+		return data
+	}
+	out := make([]byte, 0, len(data))
+	inString := false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case !inString:
+			inString = c == '"'
+		case c == '"':
+			inString = false
+		case c == '\\' && i+1 < len(data):
+			if data[i+1] == '/' {
+				out = append(out, '/')
+				i++
+				continue
+			}
+			if hi, ok := jsonU(data[i:]); ok && utf16.IsSurrogate(rune(hi)) {
+				if lo, ok := jsonU(data[i+6:]); ok && hi < 0xDC00 && lo >= 0xDC00 && lo <= 0xDFFF {
+					out = fmt.Appendf(out, `\U%08x`, utf16.DecodeRune(rune(hi), rune(lo)))
+					i += 11
+					continue
+				}
+			}
+			out = append(out, c, data[i+1])
+			i++
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// jsonU reads the JSON escape "\uXXXX" at the start of b.
+func jsonU(b []byte) (uint16, bool) {
+	if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+	return uint16(v), err == nil
 }
 
 // bareStarMsg names the commonest policy mistake YAML reports in its own terms: `domain: *`
@@ -313,6 +421,11 @@ func (ps parser) rules(v *yaml.Node) ([]rule, error) {
 					return ps.errf(val, "empty domain (want a domain name or \"*\")")
 				}
 				d := normalizeDomain(val.Value)
+				if d == "*" && strings.TrimSpace(val.Value) != "*" {
+					// "*." (a template's "*.{{ zone }}" with an empty zone) is no "*": it granted
+					// the rule's role on every domain.
+					return ps.errf(val, "invalid domain %q: \"*\" stands alone, for every domain; there are no other patterns (write each domain's own rule)", val.Value)
+				}
 				if d != "*" && !validDomain(d) {
 					if !isASCII(d) {
 						return ps.errf(val, "invalid domain %q: write a domain name in ASCII; an internationalized one in its ASCII form (xn--…), as Mailgun lists it", val.Value)
