@@ -392,6 +392,12 @@ func (ps parser) emails(v *yaml.Node, what string, into map[string]bool) error {
 		if local, dom, _ := strings.Cut(e, "@"); local == "*" || strings.Contains(dom, "*") {
 			return ps.errf(v.Content[i], "%q is not an e-mail address: e-mails are matched exactly, with no patterns (for everyone at a domain, use a group)", e)
 		}
+		// As an address book or a mail client writes it ("mailto:", "<…>", "Name <…>", a list
+		// with commas) or with a final dot, it matched nobody's ID token, and said nothing.
+		if _, dom, _ := strings.Cut(e, "@"); strings.ContainsAny(e, "<>()[],;:\"\\") ||
+			strings.HasPrefix(dom, ".") || strings.HasSuffix(dom, ".") || strings.Contains(dom, "..") {
+			return ps.errf(v.Content[i], "%q is not an e-mail address as an identity provider sends one: write it bare, as name@example.com (no \"mailto:\", angle brackets, commas or final dot)", e)
+		}
 		into[FoldEmail(e)] = true
 	}
 	return nil

@@ -72,3 +72,22 @@ func TestNonUTF8ByteNamesItsLine(t *testing.T) {
 		t.Errorf("Parse = %v; want the error at policy.yaml:3, the line with the byte that is not UTF-8", err)
 	}
 }
+
+// TestEmailAsAMailClientWritesItIsRefused: an e-mail entry written as an address book or a mail
+// client has it ("mailto:…", "<…>", a display name, two with a comma) or with a final dot was
+// taken, and matched nobody's ID token without a word.
+func TestEmailAsAMailClientWritesItIsRefused(t *testing.T) {
+	for _, e := range []string{"mailto:root@corp.example", "<root@corp.example>", "Root <root@corp.example>",
+		"root@corp.example, ops@corp.example", "root@corp.example.", "root@.corp.example", "root@corp..example", `"root"@corp.example`} {
+		in := "admins:\n  emails:\n    - '" + strings.ReplaceAll(e, "'", "''") + "'\n"
+		if _, err := Parse([]byte(in), "policy.yaml"); err == nil || !strings.HasPrefix(err.Error(), "policy.yaml:3: ") {
+			t.Errorf("Parse(admins.emails %q) = %v; want it refused at line 3", e, err)
+		}
+	}
+	for _, e := range []string{"root@corp.example", "Root.Name+smtp@Corp.Example", "anna@bücher.example", "root@localhost"} {
+		in := "admins:\n  emails: ['" + e + "']\n"
+		if _, err := Parse([]byte(in), "policy.yaml"); err != nil {
+			t.Errorf("Parse(admins.emails %q) = %v; want it taken", e, err)
+		}
+	}
+}
