@@ -298,6 +298,12 @@ func checkPassword(pw, again string) fieldMsg {
 		// can send a NUL (SMTP AUTH PLAIN separates its fields with it) or keep a line break
 		// in its settings, and the login's old password would be gone for it.
 		return fieldMsg{"password", "This password has a tab, a line break or another control character, which mail apps cannot send. Use letters, digits, spaces and symbols."}
+	case strings.ContainsFunc(pw, isFormatChar):
+		// A zero-width space or a byte-order mark a paste brought along (from a chat, a
+		// document, a password manager's note) is set as part of the password, and the mail app,
+		// where nobody types it, is refused ever after. It is named, the password never.
+		r := []rune(pw)[slices.IndexFunc([]rune(pw), isFormatChar)]
+		return fieldMsg{"password", fmt.Sprintf("This password has an invisible character (%U), which a paste often brings along and no mail app would send. Type the password again, or paste it from somewhere else.", r)}
 	case n < MinPassword || n > MaxPassword:
 		return fieldMsg{"password", fmt.Sprintf("Use %d to %d characters (you typed %d).", MinPassword, MaxPassword, n)}
 	case pw != again:
@@ -308,6 +314,10 @@ func checkPassword(pw, again string) fieldMsg {
 	}
 	return fieldMsg{}
 }
+
+// isFormatChar reports whether r is an invisible formatting character (Unicode's Cf: zero-width
+// spaces and joiners, the byte-order mark, the soft hyphen, direction marks).
+func isFormatChar(r rune) bool { return unicode.Is(unicode.Cf, r) }
 
 // parsePassword reads a create or reset form's password choice: the mode ("generate" or
 // "manual"; "generate" when no choice was sent, as the page checks it first, and to show the form

@@ -61,7 +61,7 @@ func FuzzParsePaging(f *testing.F) {
 }
 
 // resetMessages are the only texts the reset form may answer with: none echoes the password.
-var resetMessages = regexp.MustCompile(`^(Enter a password, or choose a generated one\.|The two passwords you typed were different\. Type the same password in both fields\.|Use 5 to 32 characters \(you typed \d+\)\.|This password has a tab, a line break or another control character, which mail apps cannot send\. Use letters, digits, spaces and symbols\.)$`)
+var resetMessages = regexp.MustCompile(`^(Enter a password, or choose a generated one\.|The two passwords you typed were different\. Type the same password in both fields\.|Use 5 to 32 characters \(you typed \d+\)\.|This password has a tab, a line break or another control character, which mail apps cannot send\. Use letters, digits, spaces and symbols\.|This password has an invisible character \(U\+[0-9A-F]{4,6}\), which a paste often brings along and no mail app would send\. Type the password again, or paste it from somewhere else\.)$`)
 
 func FuzzParseResetForm(f *testing.F) {
 	f.Add("manual", "hunter22", "hunter22")
@@ -102,7 +102,7 @@ func FuzzParseResetForm(f *testing.F) {
 		}
 		if len(form.Errors) == 0 {
 			n := utf8.RuneCountInString(pw)
-			if n < MinPassword || n > MaxPassword || pw != pw2 || form.Password != pw || !printable(pw) {
+			if n < MinPassword || n > MaxPassword || pw != pw2 || form.Password != pw || !printable(pw) || strings.ContainsFunc(pw, isFormatChar) {
 				t.Fatalf("accepted a manual password of %d characters (match %v, kept %v, printable %v)", n, pw == pw2, form.Password == pw, printable(pw))
 			}
 			return
