@@ -69,10 +69,12 @@ type Config struct {
 
 // Cookie names.
 const (
-	CookieName            = "__Host-smtpdesk"       // session cookie (HTTPS)
-	LoginCookieName       = "__Host-smtpdesk-login" // sign-in state cookies (HTTPS): this, "-", loginCookieKey(state)
-	InsecureCookieName    = "smtpdesk"              // session cookie of the plain-HTTP loopback demo
-	InsecureLoginCookie   = "smtpdesk-login"        // sign-in state cookies of the plain-HTTP demo, named as above
+	CookieName            = "__Host-smtpdesk"         // session cookie (HTTPS)
+	LoginCookieName       = "__Host-smtpdesk-login"   // sign-in state cookies (HTTPS): this, "-", loginCookieKey(state)
+	InsecureCookieName    = "smtpdesk"                // session cookie of the plain-HTTP loopback demo
+	InsecureLoginCookie   = "smtpdesk-login"          // sign-in state cookies of the plain-HTTP demo, named as above
+	ChangedCookieName     = "__Host-smtpdesk-changed" // set anew by each change's answer (AfterChange, HTTPS)
+	InsecureChangedCookie = "smtpdesk-changed"        // the same in the plain-HTTP demo
 	loginCookieLifetime   = 10 * time.Minute
 	maxLoginsInProgress   = 4 // sign-in state cookies kept per browser; a fifth sign-in drops the oldest
 	lastSeenWriteInterval = time.Minute

@@ -111,6 +111,27 @@ func (a *Auth) Session(sessionless func(echo.Context) bool) echo.MiddlewareFunc 
 	}
 }
 
+// AfterChange is middleware for the routes that change something (the forms' POSTs): their
+// answer sets a cookie to a new random value, which means nothing and is never read. Chromium
+// keeps pages served Cache-Control: no-store in its back/forward cache as long as no cookie
+// changed, and Back shows them as they were: the page's script reloads a page restored so
+// (pageshow), but without it, Back after a delete showed the list with the deleted login in it,
+// its Reset and Delete links working, and one step more the delete's confirmation page. A
+// cookie changed evicts them, as signing out does.
+func (a *Auth) AfterChange(next echo.HandlerFunc) echo.HandlerFunc {
+	name := InsecureChangedCookie
+	if a.cfg.SecureCookies {
+		name = ChangedCookieName
+	}
+	return func(c echo.Context) error {
+		c.Response().Before(func() {
+			http.SetCookie(c.Response(), &http.Cookie{Name: name, Value: rand.Text(), Path: "/",
+				Secure: a.cfg.SecureCookies, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+		})
+		return next(c)
+	}
+}
+
 // lastSeenEvery is how often activity is written (lastSeenEvery).
 func (a *Auth) lastSeenEvery() time.Duration {
 	return lastSeenEvery(a.cfg.IdleTimeout)

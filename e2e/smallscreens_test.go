@@ -38,3 +38,34 @@ func TestPasswordsShowWholeOnSmallScreens(t *testing.T) {
 		}
 	}
 }
+
+// TestBackAfterDeleteWithoutScriptsShowsTheListAsItIs: without scripts, a login deleted through
+// the confirmation page is gone from the list that Back returns to. Chromium keeps pages served
+// Cache-Control: no-store in its back/forward cache (as long as no cookie changed) and shows
+// them again as they were; only the page's script (pageshow) fetches them again, so without it
+// the list still offered the deleted login, and one more Back its confirmation page asked to
+// delete it again.
+func TestBackAfterDeleteWithoutScriptsShowsTheListAsItIs(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("brw-nojs-back-delete")
+	tb.disableScripts()
+	tb.signIn("admin")
+	const login = "bob@acme.example"
+	tb.wantStatus("list", tb.open("/d/acme.example"), http.StatusOK)
+	tb.wait(rowLogin(login))
+	tb.wantStatus("delete", tb.click(rowLogin(login)+" "+deleteSel), http.StatusOK)
+	tb.wantStatus("confirm", tb.click(testid("delete-form")+" "+testid("confirm-button")), http.StatusOK)
+	tb.wantFlash("deleted", "success", login)
+	tb.back(1)
+	if q := tb.texts(testid("confirm-question")); len(q) > 0 {
+		t.Logf("Back shows the confirmation page again: %q", q[0])
+	}
+	tb.back(1)
+	if p := tb.path(); p != "/d/acme.example" {
+		t.Fatalf("two steps back led to %s", p)
+	}
+	if tb.has(rowLogin(login)) {
+		t.Errorf("Back to the list after deleting %s (scripts off) still lists it, with its Reset and Delete links", login)
+	}
+}

@@ -158,7 +158,7 @@ func Register(e *echo.Echo, d Deps) error {
 	}
 	post := func(path string, h echo.HandlerFunc) {
 		allow.add(path, http.MethodPost)
-		g.POST(path, h)
+		g.POST(path, h, d.Auth.AfterChange)
 	}
 	get("/", home.Home)
 	// The domain pages' prefix alone, as a user trims the address to go up a level: the domain

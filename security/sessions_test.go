@@ -413,3 +413,43 @@ func TestSecurity10EndSessionRedirect(t *testing.T) {
 		t.Errorf("the provider's end-session endpoint = %d after %d calls, want 200 after 1", p.Status, e.IdP.EndSessions())
 	}
 }
+
+// TestSecurity01ChangedCookie: the answer to a change sets __Host-smtpdesk-changed to a new random
+// value (auth.AfterChange), which evicts the pages Chromium keeps in its back/forward cache
+// though they were served no-store: without a script, Back after a delete showed the list with
+// the login still in it. The cookie has the session cookie's flags and holds nothing: a random
+// token, new at each change, which no request reads.
+func TestSecurity01ChangedCookie(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	c := e.signIn("admin")
+	var values []string
+	for _, login := range []string{"user001@example.com", "user002@example.com"} {
+		path := "/d/example.com/logins/" + login + "/delete"
+		form := get(t, c, path)
+		tok := form.Find(`input[name="_form"]`).AttrOr("value", "")
+		if form.Status != http.StatusOK || tok == "" {
+			t.Fatalf("%s = %d, form token %q", path, form.Status, tok)
+		}
+		resp, _ := raw(t, c, http.MethodPost, path, url.Values{"_csrf": {form.CSRF()}, "_form": {tok}},
+			http.Header{"Origin": {c.Base.Scheme + "://" + c.Base.Host}})
+		lines := setCookies(resp, auth.ChangedCookieName)
+		if resp.StatusCode != http.StatusSeeOther || len(lines) != 1 {
+			t.Fatalf("delete of %s = %d with Set-Cookie %q, want 303 and one %s", login, resp.StatusCode, resp.Header.Values("Set-Cookie"), auth.ChangedCookieName)
+		}
+		ck := parseSetCookie(t, lines[0])
+		low := strings.ToLower(lines[0])
+		if !ck.Secure || !ck.HttpOnly || ck.SameSite != http.SameSiteLaxMode || ck.Path != "/" || strings.Contains(low, "domain=") || len(ck.Value) < 20 {
+			t.Errorf("%q: want Secure HttpOnly SameSite=Lax Path=/, no Domain, a random value", lines[0])
+		}
+		values = append(values, ck.Value)
+	}
+	if values[0] == values[1] {
+		t.Errorf("two changes set the same value %q: the second evicts nothing", values[0])
+	}
+	// A page that changes nothing does not set it.
+	resp, _ := raw(t, c, http.MethodGet, "/d/example.com", nil, nil)
+	if lines := setCookies(resp, auth.ChangedCookieName); len(lines) != 0 {
+		t.Errorf("GET of a list set %q", lines)
+	}
+}
