@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -197,15 +198,15 @@ func (ps parser) notUTF8(data []byte) error {
 	return nil
 }
 
-// jsonEscapesForYAML rewrites, in a JSON document (one that begins with "{" or "["), the two
+// jsonEscapesForYAML rewrites, in a JSON document (one encoding/json takes whole), the two
 // string escapes JSON has and yaml.v3 refuses: "\/" (PHP's json_encode writes every "/" so,
 // and groups such as Keycloak's "/mail-team" have them) becomes "/", and a surrogate pair
 // ("\ud83d\udce7", as Python's json.dumps writes a character beyond the BMP) the one
 // character's "\U0001f4e7". Nothing else changes, line breaks least of all, so errors keep
-// their lines. A YAML document is left as it is.
+// their lines. Anything else is left as it is: a YAML flow mapping begins with "{" too, and
+// its comments and single-quoted scalars (where "\/" is a backslash and a slash) are no JSON.
 func jsonEscapesForYAML(data []byte) []byte {
-	body := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
-	if len(body) == 0 || (body[0] != '{' && body[0] != '[') || !bytes.Contains(data, []byte(`\`)) {
+	if !bytes.Contains(data, []byte(`\`)) || !json.Valid(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))) {
 		return data
 	}
 	out := make([]byte, 0, len(data))

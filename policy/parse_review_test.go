@@ -91,3 +91,18 @@ func TestEmailAsAMailClientWritesItIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONRewriteLeavesYAMLFlowScalarsAlone: jsonEscapesForYAML treats every file that begins with "{" as JSON and tracks strings by
+// counting '"' alone. In a YAML flow mapping a '"' in a comment flips its count, and a
+// single-quoted scalar (where a backslash is a backslash) is then rewritten: the group
+// 'CORP\/admins' became "CORP/admins".
+func TestJSONRewriteLeavesYAMLFlowScalarsAlone(t *testing.T) {
+	in := "{\n  # groups as AD names them: \"DOMAIN\\group\n  admins: {groups: ['CORP\\/admins']},\n  rules: []\n}\n"
+	p, err := Parse([]byte(in), "policy.yaml")
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if !p.IsAdmin(Subject{Groups: []string{`CORP\/admins`}}) {
+		t.Errorf("group 'CORP\\/admins' (single-quoted: a backslash and a slash) is not an admin group; rewritten as %v", p.Rules())
+	}
+}
