@@ -655,7 +655,7 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 		switch {
 		case u.Email == "":
 			u.Email, u.EmailVerified, verifiedSaid = email, boolClaim(m["email_verified"]), said
-		case !verifiedSaid && said && email == u.Email:
+		case !verifiedSaid && said && sameEmail(email, u.Email):
 			u.EmailVerified, verifiedSaid = boolClaim(m["email_verified"]), true
 		}
 		if u.Name == "" {
@@ -665,22 +665,33 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 	fill(claims)
 	groups, found := stringsClaim(claims[a.cfg.GroupsClaim])
 	unreadable = claimShape(claims[a.cfg.GroupsClaim], found)
-	if (!found || u.Email == "" || !verifiedSaid) && d.userinfo != "" {
+	// needed: userinfo is asked for the e-mail or the groups, without which the sign-in cannot
+	// go on as it should; otherwise only for email_verified, and an answer that fails, or is
+	// another subject's, leaves the e-mail unverified, as the token alone says, and refuses
+	// nobody a token let in before.
+	needed := !found || u.Email == ""
+	if (needed || !verifiedSaid) && d.userinfo != "" {
 		ui, err := d.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
-		if err != nil {
+		switch {
+		case err != nil:
 			if !found && providerFailed(err) {
 				return nil, "", fmt.Errorf("userinfo: %w: %w", errProviderFailed, err)
 			}
 			if !found {
 				return nil, "", fmt.Errorf("userinfo: %w", err)
 			}
-		} else {
-			if ui.Subject != idt.Subject {
+		case ui.Subject != idt.Subject:
+			if needed {
 				return nil, "", errors.New("userinfo subject differs from the id_token's")
 			}
+			a.log.WarnContext(ctx, "sign-in: userinfo answered for another subject; the e-mail is taken as unverified")
+		default:
 			var uc map[string]json.RawMessage
 			if err := ui.Claims(&uc); err != nil {
-				return nil, "", fmt.Errorf("userinfo claims: %w", err)
+				if needed {
+					return nil, "", fmt.Errorf("userinfo claims: %w", err)
+				}
+				break
 			}
 			fill(uc)
 			if !found {
@@ -702,6 +713,28 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 		u.Groups = []string{}
 	}
 	return u, unreadable, nil
+}
+
+// sameEmail reports whether a and b are the same address when only ASCII letters' case is
+// ignored, as the policy compares them (policy.SameEmail: Unicode folding would take
+// "\u212Aate@…", with KELVIN SIGN, for kate@…).
+func sameEmail(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // errProviderFailed marks a sign-in that failed because the provider did not answer, or answered

@@ -119,6 +119,29 @@ func jsonRewriting(path string, edit func(claims map[string]any)) *http.Client {
 	})}
 }
 
+// TestUserinfoForVerificationAloneRefusesNobody: a token with the e-mail and the groups but no
+// email_verified signed in without userinfo; userinfo is now asked for email_verified, and its
+// answer for another subject (or no answer) leaves the e-mail unverified instead of refusing a
+// sign-in the token let in before.
+func TestUserinfoForVerificationAloneRefusesNobody(t *testing.T) {
+	for name, edit := range map[string]func(c map[string]any){
+		"another subject": func(c map[string]any) { c["sub"] = "another-subject" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, harnessOpts{})
+			h.idp.SetTamper(func(c, _ map[string]any) { delete(c, "email_verified") })
+			h.cfg.HTTPClient = jsonRewriting("/userinfo", edit)
+			h.restart(testKeys(1))
+			h.whoami()
+			b := h.browser()
+			b.signIn("operator")
+			if got := b.get("/whoami").body; !strings.Contains(got, "email=omar@acme.example") || !strings.Contains(got, "verified=false") {
+				t.Errorf("user = %s, want the token's e-mail, unverified", got)
+			}
+		})
+	}
+}
+
 // TestUserinfoFillsWhatTheIDTokenLacks: userinfo is asked when the ID token has no e-mail, no
 // email_verified or no groups, and fills only what the token lacks: the token's own e-mail and
 // name win.
@@ -168,6 +191,8 @@ func TestUserinfoFillsWhatTheIDTokenLacks(t *testing.T) {
 		{"verified in userinfo alone", "omar@acme.example", false, "verified=true"},
 		{"verified in userinfo alone, groups in the token", "omar@acme.example", true, "verified=true"},
 		{"userinfo verifies another address", "other@acme.example", true, "verified=false"},
+		// The same address in another case: the policy ignores ASCII case, and so does this.
+		{"userinfo spells the address in another case", "Omar@Acme.example", true, "verified=true"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, harnessOpts{})
