@@ -430,7 +430,9 @@
     var hintClasses = hint ? hint.getAttribute('data-shortcut-hint').split(' ') : [];
     var footer = document.querySelector('footer > div');
     var toggle = null;
-    if (footer && store) {
+    // Without site storage (blocked for the site) the button is there all the same: the choice
+    // then lasts as long as the page.
+    if (footer) {
       var p = document.createElement('p');
       toggle = document.createElement('button');
       toggle.type = 'button';
@@ -441,7 +443,7 @@
       toggle.addEventListener('click', function () {
         on = !on;
         try {
-          if (on) { store.removeItem(slashKey); } else { store.setItem(slashKey, 'off'); }
+          if (store && on) { store.removeItem(slashKey); } else if (store) { store.setItem(slashKey, 'off'); }
         } catch (e) { /* not kept: the choice lasts as long as the page */ }
         show();
         announce(on ? 'The / shortcut is on.' : 'The / shortcut is off.');
