@@ -454,6 +454,9 @@ const (
 		JOIN audit_log a ON a.id = n.id
 		WHERE a.detail = ? OR a.detail LIKE ? ESCAPE '!' OR (a.detail = '' AND a.final_message LIKE ? ESCAPE '!')`
 
+	// The actions whose entries retention keeps the newest of, per login (sqlRetain).
+	retainedReset, retainedCreate = "credential.reset", "credential.create"
+
 	// What retention kept of removed entries (audit_retained, migration 0007), read by its
 	// primary key. A kept entry of a login counts for NewestOKMarked only when the trail has no
 	// newer one of it (kept entries are older than every entry left): a login created again
@@ -465,20 +468,37 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM audit_logins l JOIN audit_log a ON a.id = l.entry_id
 			WHERE l.login = k.login AND a.kind = 'entry' AND a.domain = k.domain AND a.action = k.action AND a.final_outcome = ?)`
 
-	// sqlRetain copies into audit_retained, for each domain, action and login, the newest entry
-	// below an id (the part of the trail retention is about to remove) that completed OK, unless
-	// audit_retained holds a newer one already.
+	// sqlRetain copies into audit_retained, for each domain and login, the newest entry of a
+	// reset and of a create below an id (the part of the trail retention is about to remove)
+	// that completed OK, unless audit_retained holds a newer one already: what LastOK and
+	// NewestOKMarked are asked about (retainedReset, retainedCreate), nothing else. A reset keeps
+	// its time alone, the newest of its entries' (LastOK reads MAX(time), and two replicas' ids
+	// and times may disagree by a moment); a create keeps its newest entry's detail and message,
+	// which say whether it asked for system logins.
 	sqlRetain = `INSERT INTO audit_retained (domain, action, login, entry_id, time, detail, final_message, completed_at)
-		SELECT a.domain, a.action, n.login, a.id, a.time, a.detail, COALESCE(a.final_message, ''), COALESCE(a.completed_at, a.time)
-		FROM (SELECT a.domain AS domain, a.action AS action, l.login AS login, MAX(a.id) AS id FROM audit_log a
+		SELECT a.domain, a.action, n.login, a.id, CASE WHEN a.action = '` + retainedReset + `' THEN n.t ELSE a.time END,
+			CASE WHEN a.action = '` + retainedCreate + `' THEN a.detail ELSE '' END,
+			CASE WHEN a.action = '` + retainedCreate + `' THEN COALESCE(a.final_message, '') ELSE '' END,
+			COALESCE(a.completed_at, a.time)
+		FROM (SELECT a.domain AS domain, a.action AS action, l.login AS login, MAX(a.id) AS id, MAX(a.time) AS t FROM audit_log a
 			JOIN audit_logins l ON l.entry_id = a.id
-			WHERE a.kind = 'entry' AND a.id < ? AND a.domain <> '' AND a.final_outcome = ?
+			WHERE a.kind = 'entry' AND a.id < ? AND a.action IN ('` + retainedReset + `', '` + retainedCreate + `') AND a.final_outcome = ?
 			GROUP BY a.domain, a.action, l.login) n
 		JOIN audit_log a ON a.id = n.id
 		WHERE TRUE
-		ON CONFLICT (domain, action, login) DO UPDATE SET entry_id = excluded.entry_id, time = excluded.time,
+		ON CONFLICT (domain, action, login) DO UPDATE SET entry_id = excluded.entry_id,
+			time = CASE WHEN excluded.action = '` + retainedReset + `' AND audit_retained.time > excluded.time THEN audit_retained.time ELSE excluded.time END,
 			detail = excluded.detail, final_message = excluded.final_message, completed_at = excluded.completed_at
 		WHERE audit_retained.entry_id < excluded.entry_id`
+
+	// sqlForgetDeleted removes from audit_retained the logins that a delete, or a delete all,
+	// below the same id removed since (completed OK, after the kept entry): nothing reads
+	// what is kept of a login that is gone, and it is not kept past retention for nothing. A
+	// login made again later is a new login, which its own entries speak for.
+	sqlForgetDeleted = `DELETE FROM audit_retained WHERE EXISTS (SELECT 1 FROM audit_log a
+		JOIN audit_logins l ON l.entry_id = a.id
+		WHERE a.kind = 'entry' AND a.id < ? AND a.action IN ('credential.delete', 'credential.delete_all') AND a.final_outcome = ?
+			AND a.domain = audit_retained.domain AND l.login = audit_retained.login AND a.id > audit_retained.entry_id)`
 )
 
 // LastOK returns, for each login of domain that an entry of action names and that completed
@@ -987,8 +1007,8 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 		}
 	}
 	var anchorID int64
-	var prev string
-	err = snap.QueryRowContext(ctx, "SELECT last_id, hash FROM audit_anchor WHERE one = 1").Scan(&anchorID, &prev)
+	var prev, keptDigest string
+	err = snap.QueryRowContext(ctx, "SELECT last_id, hash, retained FROM audit_anchor WHERE one = 1").Scan(&anchorID, &prev, &keptDigest)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return rep, fmt.Errorf("store: verify audit: read anchor: %w", err)
 	}
@@ -1115,6 +1135,25 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	}
 	if id != 0 {
 		broken(id, "login index does not match the entry's logins (audit_logins was changed)")
+	}
+	// What retention kept (audit_retained) is of entries it removed, all at or before the
+	// anchor, and of resets and creates alone: a row naming an entry still in the trail, or
+	// beyond it, or another action, was added outside retention (a forged "system login", a
+	// hidden password age). The kept rows of removed entries cannot be checked against them.
+	var kept sql.NullInt64
+	err = snap.QueryRowContext(ctx, db.rebind(`SELECT MIN(entry_id) FROM audit_retained
+		WHERE entry_id > ? OR action NOT IN ('`+retainedReset+`', '`+retainedCreate+`')`), anchorID).Scan(&kept)
+	if err != nil {
+		return rep, fmt.Errorf("store: verify audit: read what retention kept: %w", err)
+	}
+	if kept.Valid {
+		broken(max(kept.Int64, 1), fmt.Sprintf("what retention kept of removed entries (audit_retained) names entry %d, "+
+			"which retention has not removed, or an action it does not keep: a row added outside retention", kept.Int64))
+	} else if digest, err := retainedDigest(ctx, snap); err != nil {
+		return rep, fmt.Errorf("store: verify audit: read what retention kept: %w", err)
+	} else if digest != keptDigest {
+		broken(max(anchorID, 1), "what retention kept of removed entries (audit_retained) does not match the digest "+
+			"retention left with its anchor: a row was added, changed or removed outside retention")
 	}
 	if rep.BrokenAt == 0 {
 		rep.HeadID, rep.HeadHash = lastID, prev
@@ -1318,6 +1357,9 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 		if _, err := tx.exec(ctx, sqlRetain, part, OutcomeOK); err != nil {
 			return fmt.Errorf("keep the newest entry of each login: %w", err)
 		}
+		if _, err := tx.exec(ctx, sqlForgetDeleted, part, OutcomeOK); err != nil {
+			return fmt.Errorf("forget the deleted logins' kept entries: %w", err)
+		}
 		if _, err := tx.exec(ctx, "DELETE FROM audit_logins WHERE entry_id < ?", part); err != nil {
 			return fmt.Errorf("delete logins: %w", err)
 		}
@@ -1327,7 +1369,11 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 		if _, err := tx.exec(ctx, "DELETE FROM audit_anchor WHERE one = 1"); err != nil {
 			return fmt.Errorf("replace anchor: %w", err)
 		}
-		if _, err := tx.exec(ctx, "INSERT INTO audit_anchor (one, last_id, hash) VALUES (1, ?, ?)", lastID, lastHash); err != nil {
+		digest, err := retainedDigest(ctx, tx.tx)
+		if err != nil {
+			return fmt.Errorf("digest what is kept: %w", err)
+		}
+		if _, err := tx.exec(ctx, "INSERT INTO audit_anchor (one, last_id, hash, retained) VALUES (1, ?, ?, ?)", lastID, lastHash, digest); err != nil {
 			return fmt.Errorf("replace anchor: %w", err)
 		}
 		more = part < *cut
@@ -1337,6 +1383,43 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 		return 0, false, err
 	}
 	return deleted, more, nil
+}
+
+// retainedDigest is the SHA-256 (hex) of audit_retained, its rows in the byte order of their
+// keys (sorted here: a database's collation may change, and the digest with it), each field
+// length-prefixed; "" when it is empty, as the anchor's column is before retention kept
+// anything.
+func retainedDigest(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) (string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT domain, action, login, entry_id, time, detail, final_message, completed_at FROM audit_retained`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var all [][]string
+	for rows.Next() {
+		var domain, action, login, detail, message string
+		var entryID, at, done int64
+		if err := rows.Scan(&domain, &action, &login, &entryID, &at, &detail, &message, &done); err != nil {
+			return "", err
+		}
+		all = append(all, []string{domain, action, login, strconv.FormatInt(entryID, 10), strconv.FormatInt(at, 10), detail, message, strconv.FormatInt(done, 10)})
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(all) == 0 {
+		return "", nil
+	}
+	slices.SortFunc(all, func(a, b []string) int { return slices.Compare(a[:3], b[:3]) })
+	h := sha256.New()
+	for _, r := range all {
+		for _, f := range r {
+			fmt.Fprintf(h, "%d:%s", len(f), f)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // keepCompleted lowers cut (the first id kept) until no kept completion refers to a removed

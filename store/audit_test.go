@@ -388,11 +388,12 @@ func TestMigrationFoldsAuditLogins(t *testing.T) {
 		for _, q := range []string{
 			"DELETE FROM audit_logins",
 			fmt.Sprintf("INSERT INTO audit_logins (entry_id, login) VALUES (%d, 'X@Example.com'), (%d, 'x@example.COM'), (%d, 'x@example.com'), (%d, 'Ÿ@Example.com')", a, a, b, c),
-			"ALTER TABLE audit_log DROP COLUMN actor_fold", // added by 0003
-			"DROP TABLE used_forms",                        // added by 0004
-			"DROP INDEX audit_entry_domain_acted",          // added by 0005
-			"DROP INDEX audit_entry_domain_action",         // added by 0006
-			"DROP TABLE audit_retained",                    // added by 0007
+			"ALTER TABLE audit_log DROP COLUMN actor_fold",  // added by 0003
+			"DROP TABLE used_forms",                         // added by 0004
+			"DROP INDEX audit_entry_domain_acted",           // added by 0005
+			"DROP INDEX audit_entry_domain_action",          // added by 0006
+			"DROP TABLE audit_retained",                     // added by 0007
+			"ALTER TABLE audit_anchor DROP COLUMN retained", // added by 0007
 			"DELETE FROM schema_migrations WHERE version >= 2",
 		} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
@@ -467,6 +468,7 @@ func TestAuditActorFilterFoldsUnicode(t *testing.T) {
 		// Back to version 2: no search column; the migration adds and fills it.
 		for _, q := range []string{"ALTER TABLE audit_log DROP COLUMN actor_fold", "DROP TABLE used_forms",
 			"DROP INDEX audit_entry_domain_acted", "DROP INDEX audit_entry_domain_action", "DROP TABLE audit_retained",
+			"ALTER TABLE audit_anchor DROP COLUMN retained",
 			"DELETE FROM schema_migrations WHERE version >= 3"} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)

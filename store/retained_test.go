@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"maps"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,6 +72,124 @@ func TestRetentionKeepsWhatThePagesRead(t *testing.T) {
 		}
 		if rep := mustVerify(t, db); rep.BrokenAt != 0 || rep.Checked != 0 {
 			t.Errorf("after retention removed every entry: VerifyAudit = %+v", rep)
+		}
+	})
+}
+
+// TestRetentionKeepsOnlyWhatThePagesRead: audit_retained keeps only what the pages read
+// (credential.reset for LastOK, credential.create for NewestOKMarked): entries of other actions
+// (a delete, a delete all) kept their logins in it for good, read by nothing; and what it kept of
+// a login a successful delete removed since is forgotten with that delete's entry.
+func TestRetentionKeepsOnlyWhatThePagesRead(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		add := func(at time.Time, action string, logins ...string) {
+			id := mustAppend(t, db, entry(at, "alice@corp.example", action, "example.com", OutcomePending, logins...))
+			mustComplete(t, db, id, OutcomeOK, 200, "", at.Add(time.Second))
+		}
+		add(t0.Add(-2*time.Hour), "credential.reset", "gone@example.com", "kept@example.com")
+		add(t0.Add(-time.Hour), "credential.create", "bob.personal@example.com")
+		for i, action := range []string{"credential.delete", "credential.delete_all"} {
+			add(t0.Add(time.Duration(i)*time.Hour), action, "gone@example.com", "bob.personal@example.com")
+		}
+		if _, err := db.DeleteAuditBefore(ctx, t0.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.sql.QueryContext(ctx, `SELECT action, login FROM audit_retained ORDER BY action, login`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var kept []string
+		for rows.Next() {
+			var action, login string
+			if err := rows.Scan(&action, &login); err != nil {
+				t.Fatal(err)
+			}
+			kept = append(kept, action+" "+login)
+		}
+		if want := []string{"credential.reset kept@example.com"}; !slices.Equal(kept, want) {
+			t.Errorf("after retention removed every entry, audit_retained keeps %q, want %q alone (no delete, nothing of a deleted login)", kept, want)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+			t.Errorf("VerifyAudit after retention = %+v, want intact", rep)
+		}
+	})
+}
+
+// TestForgedRetainedRowDetected: audit_retained is outside the hash chain, as audit_logins is;
+// unchecked, a forged row marks any login a system login (its Delete then refused) or
+// hides a password's age, and the integrity check says the trail is intact.
+func TestForgedRetainedRowDetected(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		id := mustAppend(t, db, entry(t0, "alice@corp.example", "credential.reset", "example.com", OutcomePending, "a@example.com"))
+		mustComplete(t, db, id, OutcomeOK, 200, "", t0.Add(time.Second))
+		later := mustAppend(t, db, entry(t0.Add(48*time.Hour), "alice@corp.example", "credential.reset", "example.com", OutcomePending, "b@example.com"))
+		mustComplete(t, db, later, OutcomeOK, 200, "", t0.Add(48*time.Hour+time.Second))
+		if _, err := db.DeleteAuditBefore(ctx, t0.Add(24*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		forged := t0.Add(1000 * time.Hour)
+		if _, err := db.sql.ExecContext(ctx, db.rebind(`INSERT INTO audit_retained (domain, action, login, entry_id, time, detail, final_message, completed_at)
+			VALUES ('example.com', 'credential.create', 'victim@example.com', 1, ?, 'Asked for as system logins.', '', ?)`), nanos(forged), nanos(forged)); err != nil {
+			t.Fatal(err)
+		}
+		marked, err := db.NewestOKMarked(ctx, "example.com", "credential.create", "Asked for as system logins.")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := marked["victim@example.com"]; !ok {
+			t.Fatalf("forged row not read: %v", marked)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt == 0 {
+			t.Errorf("a forged audit_retained row makes victim@example.com a system login, yet VerifyAudit = %+v (intact)", rep)
+		}
+		// A kept row changed (a password reset made to look recent), or one naming an entry
+		// still in the trail, is found too.
+		for _, q := range []string{
+			"DELETE FROM audit_retained WHERE login = 'victim@example.com'",
+			"UPDATE audit_retained SET time = time + 1 WHERE login = 'a@example.com'",
+		} {
+			if _, err := db.sql.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt == 0 || !strings.Contains(rep.Reason, "does not match the digest") {
+			t.Errorf("a kept reset's time changed: VerifyAudit = %+v, want it found", rep)
+		}
+		if _, err := db.sql.ExecContext(ctx, db.rebind("UPDATE audit_retained SET time = time - 1, entry_id = ? WHERE login = 'a@example.com'"), later); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt == 0 || !strings.Contains(rep.Reason, "which retention has not removed") {
+			t.Errorf("a kept row naming an entry still in the trail: VerifyAudit = %+v, want it found", rep)
+		}
+	})
+}
+
+// TestRetentionKeepsTheNewestTime: LastOK reads MAX(time) of a login's OK entries; retention keeps the entry of MAX(id).
+// Entry times are taken before the append (two replicas, two requests), so ids and times can
+// disagree: retention keeps the newest time, and the answer does not change when it removes the entries.
+func TestRetentionKeepsTheNewestTime(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		first := mustAppend(t, db, entry(t0.Add(5*time.Second), "alice@corp.example", "credential.reset", "example.com", OutcomePending, "a@example.com"))
+		second := mustAppend(t, db, entry(t0, "bob@corp.example", "credential.reset", "example.com", OutcomePending, "a@example.com"))
+		mustComplete(t, db, second, OutcomeOK, 200, "", t0.Add(6*time.Second))
+		mustComplete(t, db, first, OutcomeOK, 200, "", t0.Add(7*time.Second))
+		before, err := db.LastOK(ctx, "example.com", "credential.reset")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.DeleteAuditBefore(ctx, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		after, err := db.LastOK(ctx, "example.com", "credential.reset")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !after["a@example.com"].Equal(before["a@example.com"]) {
+			t.Errorf("LastOK before retention %v, after %v", before["a@example.com"], after["a@example.com"])
 		}
 	})
 }

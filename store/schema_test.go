@@ -43,7 +43,7 @@ func TestOpenReadOnly(t *testing.T) {
 		ro.Close()
 
 		// Back to how the previous version left the database: the newest migration not applied.
-		for _, q := range []string{"DROP TABLE audit_retained", "DELETE FROM schema_migrations WHERE version = 7"} {
+		for _, q := range []string{"DROP TABLE audit_retained", "ALTER TABLE audit_anchor DROP COLUMN retained", "DELETE FROM schema_migrations WHERE version = 7"} {
 			if _, err := db.sql.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}

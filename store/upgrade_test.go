@@ -17,7 +17,7 @@ func rollBackTo(t *testing.T, db testDB, version int) {
 		4: {"DROP TABLE used_forms"},
 		5: {"DROP INDEX audit_entry_domain_acted"},
 		6: {"DROP INDEX audit_entry_domain_action"},
-		7: {"DROP TABLE audit_retained"},
+		7: {"DROP TABLE audit_retained", "ALTER TABLE audit_anchor DROP COLUMN retained"},
 	}
 	for v := 7; v > version; v-- {
 		for _, q := range undo[v] {

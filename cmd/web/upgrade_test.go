@@ -41,6 +41,7 @@ func TestUpgradeSaysWhatItMigrates(t *testing.T) {
 				defer raw.Close()
 				for _, q := range []string{"ALTER TABLE audit_log DROP COLUMN actor_fold", "DROP TABLE used_forms",
 					"DROP INDEX audit_entry_domain_acted", "DROP INDEX audit_entry_domain_action", "DROP TABLE audit_retained",
+					"ALTER TABLE audit_anchor DROP COLUMN retained",
 					"DELETE FROM schema_migrations WHERE version > 2"} {
 					if _, err := raw.ExecContext(ctx, q); err != nil {
 						t.Fatalf("%s: %v", q, err)

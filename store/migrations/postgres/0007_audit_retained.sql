@@ -16,3 +16,7 @@ CREATE TABLE audit_retained (
     completed_at  BIGINT  NOT NULL,
     PRIMARY KEY (domain, action, login)
 );
+-- The SHA-256 of audit_retained as retention left it (each batch, with the anchor it moves on):
+-- VerifyAudit compares, so a row added or changed outside retention is found (a forged "system
+-- login", a hidden password age); the table is outside the chain, like the anchor.
+ALTER TABLE audit_anchor ADD COLUMN retained TEXT NOT NULL DEFAULT '';
