@@ -36,7 +36,14 @@ type Flash struct {
 	// For, when set, is the path the message is about (a domain's page, "/d/acme.example"): the
 	// next page shows it only if it is that page or one below it, and drops it otherwise.
 	For string `json:"f,omitempty"`
+	// ID, when set, ties the message to the one page view whose address carries it as
+	// ?flash= (FlashParam, AddFlashFor): other pages, another tab's among them, neither show
+	// it nor take it.
+	ID string `json:"i,omitempty"`
 }
+
+// FlashParam is the query parameter naming the message a page is to show (Flash.ID).
+const FlashParam = "flash"
 
 // reqSession is the request's session, cached in the echo context.
 type reqSession struct {
@@ -390,12 +397,14 @@ func AddFlash(c echo.Context, kind, msg string) error {
 	return addFlash(c, Flash{Kind: kind, Message: msg})
 }
 
-// AddFlashFor stores a one-time message about the page at path (and the pages below it): the
-// next page shows it if it is one of those, and drops it if not. A message a page leaves for
-// "Done, back to the list" is then not shown on another domain's page, or the audit trail, when
-// the user goes there instead.
-func AddFlashFor(c echo.Context, path, kind, msg string) error {
-	return addFlash(c, Flash{Kind: kind, Message: msg, For: path})
+// AddFlashFor stores a one-time message about the page at path (and the pages below it), shown
+// by the page whose address names it with ?flash=id (FlashParam): the link a page gives for it
+// ("Done, back to the list"). Any other page leaves it be: another domain's page or the audit
+// trail the user goes to instead, and another tab's view of the same list, which had taken the
+// message of a reset it did not make (and the tab that made it then showed none).
+func AddFlashFor(c echo.Context, path, kind, msg string) (id string, err error) {
+	id = rand.Text()[:16]
+	return id, addFlash(c, Flash{Kind: kind, Message: msg, For: path, ID: id})
 }
 
 func addFlash(c echo.Context, f Flash) error {
@@ -415,8 +424,8 @@ func addFlash(c echo.Context, f Flash) error {
 }
 
 // Flashes returns and clears the session's flash messages: all of them, except those for
-// another page (AddFlashFor), which are cleared unseen. A HEAD request gets none and clears none:
-// its answer has no body, so no one would see them.
+// another page (AddFlashFor), which stay for the page they name. A HEAD request gets none and
+// clears none: its answer has no body, so no one would see them.
 func Flashes(c echo.Context) []Flash {
 	if c.Request().Method == http.MethodHead {
 		return nil
@@ -431,23 +440,35 @@ func Flashes(c echo.Context) []Flash {
 	}
 	// Taken as the record holds them when they are cleared: a flash another request left since
 	// this one read the session is shown here, not cleared unseen.
+	here, asked := c.Request().URL.Path, c.QueryParam(FlashParam)
+	var shown []Flash
 	err = rs.modify(c, func(values map[any]any) bool {
-		fs = nil
+		fs, shown = nil, nil
 		if !value(rs.sess, keyFlashes, &fs) || len(fs) == 0 {
 			return false // another request took them
 		}
-		delete(values, keyFlashes)
+		var kept []Flash
+		for _, f := range fs {
+			forHere := f.For == "" || here == f.For || strings.HasPrefix(here, f.For+"/")
+			switch {
+			case f.ID != "" && (f.ID != asked || !forHere):
+				kept = append(kept, f) // another page view's (AddFlashFor)
+			case forHere:
+				shown = append(shown, f)
+			}
+		}
+		if len(kept) == len(fs) {
+			return false
+		}
+		if len(kept) == 0 {
+			delete(values, keyFlashes)
+		} else {
+			values[keyFlashes] = kept
+		}
 		return true
 	})
 	if err != nil {
 		rs.auth.log.WarnContext(c.Request().Context(), "clearing flashes failed", "err", err)
-	}
-	here := c.Request().URL.Path
-	shown := fs[:0]
-	for _, f := range fs {
-		if f.For == "" || here == f.For || strings.HasPrefix(here, f.For+"/") {
-			shown = append(shown, f)
-		}
 	}
 	return shown
 }

@@ -686,16 +686,20 @@ func TestFlashesAndPrefs(t *testing.T) {
 	if got := location(t, b.do(http.MethodPost, "/d/acme.example/create", url.Values{"_csrf": {tok}}, nil)); got != "/flashes" {
 		t.Errorf("allowed create redirected to %q", got)
 	}
-	if got := b.get("/flashes").body; got != "[{success created on acme.example }] pref=acme.example" {
+	if got := b.get("/flashes").body; got != "[{success created on acme.example  }] pref=acme.example" {
 		t.Errorf("first read = %q", got)
 	}
 	if got := b.get("/flashes").body; got != "[] pref=acme.example" {
 		t.Errorf("second read = %q, want flashes gone and pref kept", got)
 	}
 
-	// A message for one page (AddFlashFor) shows there and below it, and another page drops it.
+	// A message for one page view (AddFlashFor) shows on the page whose address names it
+	// (?flash=), there and below the path it is for, and nowhere else: another page, or the
+	// same list opened without it (another tab's), neither shows it nor takes it.
+	var id string
 	e.POST("/scoped", func(c echo.Context) error {
-		if err := auth.AddFlashFor(c, "/d/acme.example", "success", "for acme"); err != nil {
+		var err error
+		if id, err = auth.AddFlashFor(c, "/d/acme.example", "success", "for acme"); err != nil {
 			return err
 		}
 		if err := auth.AddFlash(c, "info", "for any page"); err != nil {
@@ -703,21 +707,37 @@ func TestFlashesAndPrefs(t *testing.T) {
 		}
 		return c.Redirect(http.StatusSeeOther, "/")
 	}, h.auth.RequireUser())
-	show := func(c echo.Context) error { return c.String(http.StatusOK, fmt.Sprint(auth.Flashes(c))) }
+	show := func(c echo.Context) error {
+		var out []string
+		for _, f := range auth.Flashes(c) {
+			out = append(out, f.Kind+": "+f.Message)
+		}
+		return c.String(http.StatusOK, strings.Join(out, "; "))
+	}
 	e.GET("/d/:domain", show, h.auth.RequireUser())
 	e.GET("/d/:domain/new", show, h.auth.RequireUser())
 	for _, tc := range []struct{ path, want string }{
-		{"/d/acme.example", "[{success for acme /d/acme.example} {info for any page }]"},
-		{"/d/acme.example/new", "[{success for acme /d/acme.example} {info for any page }]"},
-		{"/d/acme.example.evil", "[{info for any page }]"},
-		{"/d/example.com", "[{info for any page }]"},
+		{"/d/acme.example?flash=", "success: for acme; info: for any page"},
+		{"/d/acme.example/new?flash=", "success: for acme; info: for any page"},
+		{"/d/acme.example", "info: for any page"},
+		{"/d/acme.example?flash=another", "info: for any page"},
+		{"/d/acme.example.evil?flash=", "info: for any page"},
+		{"/d/example.com?flash=", "info: for any page"},
 	} {
 		location(t, b.do(http.MethodPost, "/scoped", url.Values{"_csrf": {tok}}, nil))
-		if got := b.get(tc.path).body; got != tc.want {
-			t.Errorf("%s after a message for /d/acme.example: flashes %s, want %s", tc.path, got, tc.want)
+		path := tc.path
+		if strings.HasSuffix(path, "?flash=") {
+			path += id
 		}
-		if got := b.get(tc.path).body; got != "[]" {
-			t.Errorf("%s read again: %s, want none (the message for another page is dropped, not kept)", tc.path, got)
+		if got := b.get(path).body; got != tc.want {
+			t.Errorf("%s after a message for /d/acme.example: flashes %q, want %q", path, got, tc.want)
+		}
+		if got := b.get(path).body; got != "" && tc.want == "success: for acme; info: for any page" {
+			t.Errorf("%s read again: %q, want none (a message is shown once)", path, got)
+		}
+		// Whatever that page showed, the message stays for its own page view until it is shown.
+		if got := b.get("/d/acme.example?flash=" + id).body; tc.want != "success: for acme; info: for any page" && got != "success: for acme" {
+			t.Errorf("the page the message is for, after %s: %q, want it", path, got)
 		}
 	}
 }

@@ -190,7 +190,7 @@ func TestSessionTouchKeepsAFlashSavedMeanwhile(t *testing.T) {
 	if o.err != nil || o.status != http.StatusSeeOther || o.loc != "/flashes" {
 		t.Fatalf("the other tab's form = %d to %q (%v), want 303 to /flashes", o.status, o.loc, o.err)
 	}
-	if got, want := b.get("/flashes").body, "[{success Password reset }]"; got != want {
+	if got, want := b.get("/flashes").body, "[{success Password reset  }]"; got != want {
 		t.Errorf("after the page view's activity write the flashes are %s, want %s", got, want)
 	}
 }
@@ -247,7 +247,7 @@ func TestSessionChangesOfTwoRequestsBothKept(t *testing.T) {
 		if got := <-other; got != http.StatusNoContent {
 			t.Fatalf("second form, sent during the first's write = %d, want 204", got)
 		}
-		if got, want := b.get("/flashes").body, "[{success second } {success first }]"; got != want {
+		if got, want := b.get("/flashes").body, "[{success second  } {success first  }]"; got != want {
 			t.Errorf("flashes = %s, want both, %s", got, want)
 		}
 	})
@@ -263,7 +263,7 @@ func TestSessionChangesOfTwoRequestsBothKept(t *testing.T) {
 		// The page that took the flashes shows the one left meanwhile too, or it is still there
 		// for the next page: it is not cleared unseen.
 		next := b.get("/flashes").body
-		if !strings.Contains(shown+next, "{success second }") || !strings.Contains(shown, "{success first }") {
+		if !strings.Contains(shown+next, "{success second  }") || !strings.Contains(shown, "{success first  }") {
 			t.Errorf("the page taking the flashes showed %s and the next %s; want first shown and second shown once", shown, next)
 		}
 		if strings.Count(shown+next, "second") != 1 {

@@ -67,7 +67,7 @@ func TestCreateFlashCountsLoginsWithoutPassword(t *testing.T) {
 	if n := p.TestID("nopassword-row").Length(); n != 1 {
 		t.Fatalf("%d logins without a password, want 1", n)
 	}
-	list := get(t, c, "/d/acme.example")
+	list := get(t, c, p.TestID("done-link").AttrOr("href", ""))
 	if got, want := strings.TrimSpace(list.TestID("flash-success").Text()), "Created 2 logins in acme.example."; got != want {
 		t.Errorf("the list's message %q, want %q", got, want)
 	}

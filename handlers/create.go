@@ -195,13 +195,14 @@ func (h *CredentialPages) Create(c echo.Context) error {
 		made = append(made, l.Label)
 	}
 	out.BackURL = doneURL(back, sc.domain, made)
-	title, subtitle := createdHeading(out)
-	out.Page = h.subPage(c, sc, "New SMTP logins", title, subtitle, out.BackURL)
 	if len(out.Secrets) > 0 {
 		// Every login made counts, those Mailgun sent no password for too: the list's message
-		// said "Created 1 login" after a create that made two.
-		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(made), "login"), sc.domain))
+		// said "Created 1 login" after a create that made two. The list "Done" leads to says
+		// so, that page view alone.
+		out.BackURL = withFlash(out.BackURL, h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Created %s in %s.", plural(len(made), "login"), sc.domain)))
 	}
+	title, subtitle := createdHeading(out)
+	out.Page = h.subPage(c, sc, "New SMTP logins", title, subtitle, out.BackURL)
 	if len(made) > 0 {
 		if deleting := h.deletedMeanwhile(ctx, sc, pending.ID(), made); deleting != "" {
 			out.Flashes = append(out.Flashes, views.Flash{Kind: "warning", Message: upperFirst(deletingNote(deleting, made...))})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -177,6 +178,10 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 		}
 		return h.flashRedirect(c, sc, kind, msg, "Password changed", done, auditErr)
 	}
+	if res.Password != "" {
+		// The list the passwords page's "Done" leads to says so, that page view alone.
+		done = withFlash(done, h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Password for %s changed.", sc.login)))
+	}
 	out := views.SecretsVM{
 		SMTPHost: h.set.SMTPHost,
 		Page:     h.subPage(c, sc, "Reset password", "Save this password now", "Mailgun generated a new password for "+sc.login+".", done),
@@ -186,7 +191,6 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	}
 	if res.Password != "" {
 		out.Secrets = []views.Secret{{Login: sc.login, Password: res.Password}}
-		h.flashFor(c, domainURL(sc.domain), "success", fmt.Sprintf("Password for %s changed.", sc.login))
 	} else {
 		// Mailgun said it changed the password but sent none back: nobody knows it now.
 		h.log.WarnContext(ctx, "reset password: no generated password in the answer", "domain", sc.domain, "login", sc.login)
@@ -368,10 +372,26 @@ func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, ti
 
 // flashFor is flash for a message about the page at path only (auth.AddFlashFor): the list a
 // passwords page's "Done" goes back to, not a page the user goes to instead.
-func (s *site) flashFor(c echo.Context, path, kind, msg string) {
-	if err := auth.AddFlashFor(c, path, kind, msg); err != nil {
+func (s *site) flashFor(c echo.Context, path, kind, msg string) (id string) {
+	id, err := auth.AddFlashFor(c, path, kind, msg)
+	if err != nil {
 		s.log.WarnContext(c.Request().Context(), "flash", "err", err)
+		return ""
 	}
+	return id
+}
+
+// withFlash adds to u (a page's address) the flash message id its page is to show
+// (auth.FlashParam), when there is one.
+func withFlash(u, id string) string {
+	if id == "" {
+		return u
+	}
+	sep := "?"
+	if strings.Contains(u, "?") {
+		sep = "&"
+	}
+	return u + sep + auth.FlashParam + "=" + url.QueryEscape(id)
 }
 
 // deletedMeanwhile says, for the create or reset whose audit entry is self (just completed) and

@@ -41,7 +41,8 @@ func TestResetGenerated(t *testing.T) {
 }
 
 // TestFlashOutlivesARefusal: the flash a generated reset leaves for the list is not used up by a
-// refusal in between (here a 403 for another domain); the list shows it afterwards.
+// refusal in between (here a 403 for another domain), nor by the list opened without it (another
+// tab's); the list its passwords page's Done leads to shows it afterwards.
 func TestFlashOutlivesARefusal(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	c := e.signIn(t, "operator")
@@ -50,12 +51,18 @@ func TestFlashOutlivesARefusal(t *testing.T) {
 	if n := p.TestID("flash").Length(); n != 0 {
 		t.Errorf("the secrets page shows %d flashes, want none (the flash is for the list)", n)
 	}
+	done := p.TestID("done-link").AttrOr("href", "")
 	p = get(t, c, "/d/example.com")
 	wantStatus(t, p, http.StatusForbidden)
 	if f := p.TestID("flash").Text(); f != "" {
 		t.Errorf("the 403 page used up the flash %q", f)
 	}
 	p = get(t, c, "/d/acme.example")
+	wantStatus(t, p, http.StatusOK)
+	if f := p.TestID("flash").Text(); f != "" {
+		t.Errorf("the list opened without the message's id shows %q", f)
+	}
+	p = get(t, c, done)
 	wantStatus(t, p, http.StatusOK)
 	if f := p.TestID("flash").Text(); !strings.Contains(f, "Password for alice@acme.example changed") {
 		t.Errorf("the list's flash = %q, want the reset's", f)
@@ -329,8 +336,9 @@ func TestGeneratedPasswordNotSent(t *testing.T) {
 }
 
 // TestFlashOutlivesTheNextAction: a flash waiting for the list (a generated reset's) is not used
-// up by the next action's own page being prepared: after a delete, a create and a manual reset,
-// each of which goes on to the list, the list shows the waiting message and the new one.
+// up by the next action's own page being prepared, nor shown there: after a delete, a create and
+// a manual reset sent from another tab, each of which goes on to the list, that list shows its
+// own message, and the reset's passwords page's Done the waiting one.
 func TestFlashOutlivesTheNextAction(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	c := e.signIn(t, "owner")
@@ -346,7 +354,6 @@ func TestFlashOutlivesTheNextAction(t *testing.T) {
 		}
 		return p.TestID("flash").Text()
 	}
-	listFlashes := func() string { return flashesOf(get(t, c, "/d/acme.example")) }
 	for _, tt := range []struct {
 		name, want string
 		do         func() string // the flashes shown on the way back to the list
@@ -358,7 +365,7 @@ func TestFlashOutlivesTheNextAction(t *testing.T) {
 		{"create", "Created 1 login", func() string {
 			// The passwords page is the next page: it may show the waiting message itself.
 			secrets := submit(t, c, otherTab, "/d/acme.example/new", map[string]string{"logins": "flash-kept", "mode": "generate"})
-			return secrets.TestID("flash").Text() + listFlashes()
+			return secrets.TestID("flash").Text() + flashesOf(get(t, c, secrets.TestID("done-link").AttrOr("href", "")))
 		}},
 		{"manual reset", "Password for carol@acme.example changed", func() string {
 			const path = "/d/acme.example/logins/carol@acme.example/reset"
@@ -366,10 +373,14 @@ func TestFlashOutlivesTheNextAction(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			wantStatus(t, submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"}), http.StatusOK)
+			p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "generate"})
+			wantStatus(t, p, http.StatusOK)
 			flashes := tt.do()
-			if !strings.Contains(flashes, waiting) || !strings.Contains(flashes, tt.want) {
-				t.Errorf("the list's flashes = %q, want %q and %q", flashes, waiting, tt.want)
+			if strings.Contains(flashes, waiting) || !strings.Contains(flashes, tt.want) {
+				t.Errorf("the list's flashes = %q, want %q alone (not %q, another tab's)", flashes, tt.want, waiting)
+			}
+			if got := flashesOf(get(t, c, p.TestID("done-link").AttrOr("href", ""))); !strings.Contains(got, waiting) {
+				t.Errorf("the reset's Done afterwards shows %q, want %q", got, waiting)
 			}
 		})
 	}
