@@ -275,7 +275,8 @@ func New(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *App, e
 	if err := a.db.CheckWritable(ctx); err != nil {
 		return nil, fmt.Errorf("DATABASE_URL %s: the database refuses writes: %w; SMTP Desk writes its sessions and audit trail there: "+
 			"for SQLite, let this user write the file and its directory; for PostgreSQL, point it at the primary, not a standby, "+
-			"with a role that may SELECT, INSERT, UPDATE and DELETE on SMTP Desk's tables", cfg.DatabaseRedacted(), err)
+			"with a role that may SELECT, INSERT, UPDATE and DELETE on SMTP Desk's tables (every table of its schema: "+
+			"grant them again after a migration that added one, as GRANT … ON ALL TABLES IN SCHEMA takes only the tables there then)", cfg.DatabaseRedacted(), err)
 	}
 	a.policy, err = policy.NewHolder(cfg.PolicyFile)
 	if err != nil {

@@ -479,12 +479,41 @@ func (db *DB) firstPing(ctx context.Context) error {
 	}
 }
 
-// CheckWritable reports whether the database takes writes, with a write that changes nothing. A
+// appTables are the tables SMTP Desk reads and writes, each with a column CheckWritable updates
+// (to itself); TestAppTablesAreTheMigrations holds the list to the migrations.
+var appTables = []struct{ name, column string }{
+	{"sessions", "last_seen"},
+	{"audit_log", "id"},
+	{"audit_logins", "login"},
+	{"audit_anchor", "hash"},
+	{"used_forms", "used_at"},
+	{"audit_retained", "time"},
+}
+
+// CheckWritable reports whether the database takes writes, with writes that change nothing. A
 // SQLite file this user may not write, or a PostgreSQL standby or read-only role, opens and
-// answers reads, pings included; only a sign-in's session or an audit entry then failed.
+// answers reads, pings included; only a sign-in's session or an audit entry then failed. On
+// PostgreSQL it also asks each table for each of the privileges SMTP Desk uses on it (SELECT,
+// INSERT, UPDATE, DELETE): a role granted them before a migration added a table (0007's
+// audit_retained) started, said it was ready, and then failed every domain page's password ages,
+// every integrity check and every retention run.
 func (db *DB) CheckWritable(ctx context.Context) error {
 	if _, err := db.exec(ctx, `DELETE FROM sessions WHERE 1 = 0`); err != nil {
 		return fmt.Errorf("store: write to %s: %w", db.dialect, err)
+	}
+	if db.dialect != DialectPostgres {
+		return nil // a SQLite file is written whole or not at all
+	}
+	for _, t := range appTables {
+		for _, q := range []string{
+			"INSERT INTO " + t.name + " SELECT * FROM " + t.name + " WHERE 1 = 0", // INSERT, SELECT
+			"UPDATE " + t.name + " SET " + t.column + " = " + t.column + " WHERE 1 = 0",
+			"DELETE FROM " + t.name + " WHERE 1 = 0",
+		} {
+			if _, err := db.exec(ctx, q); err != nil {
+				return fmt.Errorf("store: write to table %s (%s): %w", t.name, strings.Fields(q)[0], err)
+			}
+		}
 	}
 	return nil
 }
