@@ -69,3 +69,20 @@ func TestBackAfterDeleteWithoutScriptsShowsTheListAsItIs(t *testing.T) {
 		t.Errorf("Back to the list after deleting %s (scripts off) still lists it, with its Reset and Delete links", login)
 	}
 }
+
+// TestBackToTheCreateFormAfterACreateIsEmpty: after a create, the browser's Back to its form
+// (past the passwords page) showed the form filled with the logins just made, as the browser
+// fills in a form it goes back to; sent again, each was refused as existing. The logins field
+// is not filled in again.
+func TestBackToTheCreateFormAfterACreateIsEmpty(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("back-create-empty")
+	tb.signIn("admin")
+	tb.createThroughForm("acme.example", "refill-a\nrefill-b", http.StatusOK)
+	tb.wait(testid("secret-password"))
+	tb.historyBackTo("/d/acme.example/new")
+	if v := tb.value(testid("logins-input")); v != "" {
+		t.Errorf("Back to the create form after the create shows %q in its logins field, want it empty", v)
+	}
+}
