@@ -315,9 +315,17 @@ func checkPassword(pw, again string) fieldMsg {
 	return fieldMsg{}
 }
 
-// isFormatChar reports whether r is an invisible formatting character (Unicode's Cf: zero-width
-// spaces and joiners, the byte-order mark, the soft hyphen, direction marks).
-func isFormatChar(r rune) bool { return unicode.Is(unicode.Cf, r) }
+// isFormatChar reports whether r is an invisible character a paste brings along and no keyboard
+// types: a zero-width space, a word joiner, a byte-order mark, a soft hyphen. The other
+// formatting characters are typed (the zero-width non-joiner on a Persian keyboard, the joiner
+// of an emoji sequence, direction marks, an emoji flag's tags) and stay allowed.
+func isFormatChar(r rune) bool {
+	switch r {
+	case '\u200b', '\u2060', '\ufeff', '\u00ad':
+		return true
+	}
+	return false
+}
 
 // parsePassword reads a create or reset form's password choice: the mode ("generate" or
 // "manual"; "generate" when no choice was sent, as the page checks it first, and to show the form
