@@ -56,7 +56,18 @@ func Parse(data []byte, name string) (*Policy, error) {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(jsonEscapesForYAML(data)))
 	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+	err := dec.Decode(&doc)
+	if err != nil && !errors.Is(err, io.EOF) && jsonEscapeRefused(data, err) {
+		// JSON that encoding/json does not take whole (a trailing comma hand-edited in, which
+		// YAML's flow collections take) may hold JSON's escapes too: read again with them
+		// rewritten, and keep that reading only when it is one.
+		again := yaml.NewDecoder(bytes.NewReader(rewriteJSONEscapes(data)))
+		var doc2 yaml.Node
+		if err2 := again.Decode(&doc2); err2 == nil || errors.Is(err2, io.EOF) {
+			dec, doc, err = again, doc2, err2
+		}
+	}
+	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, ps.syntaxError(data, err)
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
@@ -81,7 +92,7 @@ func Parse(data []byte, name string) (*Policy, error) {
 		return nil, ps.errf(root, "the policy must be a mapping with admins, self_service and rules")
 	}
 	p := &Policy{name: name}
-	err := ps.eachKey(root, func(key string, k, v *yaml.Node) error {
+	err = ps.eachKey(root, func(key string, k, v *yaml.Node) error {
 		switch key {
 		case "admins":
 			m, err := ps.matcher(v, "admins")
@@ -209,6 +220,20 @@ func jsonEscapesForYAML(data []byte) []byte {
 	if !bytes.Contains(data, []byte(`\`)) || !json.Valid(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))) {
 		return data
 	}
+	return rewriteJSONEscapes(data)
+}
+
+// jsonEscapeRefused reports whether yaml.v3 refused an escape of JSON's in data, a document
+// that begins as JSON does ("{" or "[").
+func jsonEscapeRefused(data []byte, err error) bool {
+	body := bytes.TrimLeft(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")), " \t\r\n")
+	msg := err.Error()
+	return len(body) > 0 && (body[0] == '{' || body[0] == '[') &&
+		(strings.Contains(msg, "found unknown escape character") || strings.Contains(msg, "found invalid Unicode character escape code"))
+}
+
+// rewriteJSONEscapes is jsonEscapesForYAML's rewrite, whatever the document.
+func rewriteJSONEscapes(data []byte) []byte {
 	out := make([]byte, 0, len(data))
 	inString := false
 	for i := 0; i < len(data); i++ {

@@ -92,7 +92,8 @@ func TestEmailAsAMailClientWritesItIsRefused(t *testing.T) {
 	}
 }
 
-// TestJSONRewriteLeavesYAMLFlowScalarsAlone: jsonEscapesForYAML treats every file that begins with "{" as JSON and tracks strings by
+// TestJSONRewriteLeavesYAMLFlowScalarsAlone: jsonEscapesForYAML treated every file that began with
+// "{" as JSON and tracked strings by
 // counting '"' alone. In a YAML flow mapping a '"' in a comment flips its count, and a
 // single-quoted scalar (where a backslash is a backslash) is then rewritten: the group
 // 'CORP\/admins' became "CORP/admins".
@@ -104,5 +105,24 @@ func TestJSONRewriteLeavesYAMLFlowScalarsAlone(t *testing.T) {
 	}
 	if !p.IsAdmin(Subject{Groups: []string{`CORP\/admins`}}) {
 		t.Errorf("group 'CORP\\/admins' (single-quoted: a backslash and a slash) is not an admin group; rewritten as %v", p.Rules())
+	}
+}
+
+// TestJSONWithTrailingCommaAndSlashEscape: a JSON policy as PHP writes it ("\/"), hand-edited
+// with a trailing comma (which YAML's flow collections take), is read: encoding/json refuses it
+// whole, so its escapes were left to yaml.v3, which refused "\/".
+func TestJSONWithTrailingCommaAndSlashEscape(t *testing.T) {
+	in := "{\n  \"admins\": {\"groups\": [\"\\/mail-team\"]},\n  \"self_service\": false,\n  \"rules\": [],\n}\n"
+	p, err := Parse([]byte(in), "policy.json")
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	if !p.IsAdmin(Subject{Groups: []string{"/mail-team"}}) {
+		t.Errorf("group /mail-team is not an admin group")
+	}
+	// The same without the trailing comma is read.
+	in2 := "{\n  \"admins\": {\"groups\": [\"\\/mail-team\"]},\n  \"self_service\": false,\n  \"rules\": []\n}\n"
+	if _, err := Parse([]byte(in2), "policy.json"); err != nil {
+		t.Fatalf("Parse (valid JSON) = %v", err)
 	}
 }

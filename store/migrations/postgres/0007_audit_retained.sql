@@ -1,6 +1,7 @@
 -- What retention (DeleteAuditBefore) would otherwise take from the pages: for each login of a
--- domain and each action, the newest entry that named it and completed OK, copied here when the
--- entry itself is removed. A domain's password ages (LastOK: the last reset through SMTP Desk)
+-- domain, its newest reset and its newest create that completed OK (a reset's time, a create's
+-- detail), copied here when the entry itself is removed, and forgotten when a successful delete
+-- of the login is. A domain's password ages (LastOK: the last reset through SMTP Desk)
 -- and its system logins (NewestOKMarked: created as such) read it beside the trail; without it,
 -- AUDIT_RETENTION=180d marked a login reset 200 days ago "consider rotating" again, counting from
 -- its creation, and a system login lost its mark (and got a Delete Mailgun refuses). It keeps no
