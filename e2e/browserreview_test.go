@@ -86,3 +86,33 @@ func TestBackToTheCreateFormAfterACreateIsEmpty(t *testing.T) {
 		t.Errorf("Back to the create form after the create shows %q in its logins field, want it empty", v)
 	}
 }
+
+// TestBackAfterDeleteAllWithoutScripts: as TestBackAfterDeleteWithoutScriptsShowsTheListAsItIs,
+// for delete all: Back twice returns to the list, which must not list the deleted logins.
+func TestBackAfterDeleteAllWithoutScripts(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t)
+	tb := srv.tab("rev2-nojs-back-delete-all")
+	tb.disableScripts()
+	tb.signIn("admin")
+	const nl = "newsletter.example.org"
+	tb.wantStatus("list", tb.open("/d/"+nl), http.StatusOK)
+	tb.wait(rowSel)
+	before := tb.count(rowSel)
+	tb.wantStatus("delete all", tb.click(testid("delete-all-button")), http.StatusOK)
+	tb.wait(testid("confirm-input"))
+	tb.fill(testid("confirm-input"), nl)
+	tb.wantStatus("confirm delete all", tb.click(testid("delete-all-form")+" "+testid("confirm-button")), http.StatusOK)
+	after := tb.count(rowSel)
+	tb.back(1)
+	if tb.has(testid("confirm-input")) && tb.value(testid("confirm-input")) == nl {
+		t.Errorf("Back shows the delete-all page as it was, the domain typed in")
+	}
+	tb.back(1)
+	if p := tb.path(); p != "/d/"+nl {
+		t.Fatalf("two steps back led to %s", p)
+	}
+	if n := tb.count(rowSel); n != after {
+		t.Errorf("Back to the list after delete all (scripts off) lists %d rows (before %d, after %d)", n, before, after)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -190,6 +192,50 @@ func TestRetentionKeepsTheNewestTime(t *testing.T) {
 		}
 		if !after["a@example.com"].Equal(before["a@example.com"]) {
 			t.Errorf("LastOK before retention %v, after %v", before["a@example.com"], after["a@example.com"])
+		}
+	})
+}
+
+// TestVerifyWhileRetentionRuns: VerifyAudit, run while retention removes the trail batch by
+// batch and actions are appended, never reports the healthy trail broken: the digest of what retention kept
+// goes into the anchor in the batch's transaction, and the check reads both from one snapshot
+// (a review's test; non-ASCII logins, deletes and creates among the entries).
+func TestVerifyWhileRetentionRuns(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, db testDB) {
+		ctx := context.Background()
+		logins := []string{"a@example.com", "b@example.com", "ömer@example.com", "Ça@example.com"}
+		actions := []string{"credential.reset", "credential.create", "credential.delete", "credential.reset"}
+		for i := 0; i < 400; i++ {
+			at := t0.Add(time.Duration(i) * time.Minute)
+			id := mustAppend(t, db, entry(at, "alice@corp.example", actions[i%4], "example.com", OutcomePending, logins[(i/4)%4]))
+			mustComplete(t, db, id, OutcomeOK, 200, "", at.Add(time.Second))
+		}
+		var stop atomic.Bool
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 1; i <= 400 && !stop.Load(); i += 3 {
+				if _, err := db.DeleteAuditBefore(ctx, t0.Add(time.Duration(i)*time.Minute)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+		for k := 0; k < 40; k++ {
+			rep, err := db.VerifyAudit(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.BrokenAt != 0 {
+				stop.Store(true)
+				t.Fatalf("verify %d during retention: %+v", k, rep)
+			}
+		}
+		stop.Store(true)
+		wg.Wait()
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+			t.Errorf("after: %+v", rep)
 		}
 	})
 }
