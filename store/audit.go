@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -1354,11 +1355,34 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 		if err := tx.queryRow(ctx, "SELECT COUNT(*) FROM audit_log WHERE kind = 'entry' AND id < ?", part).Scan(&deleted); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
-		if _, err := tx.exec(ctx, sqlRetain, part, OutcomeOK); err != nil {
+		// What is kept changes by this batch's resets, creates and deletes alone: the anchor's
+		// digest moves by that change (before XOR after), never recomputed from the table, so
+		// that a row changed outside retention stays found by the check, not made right by the
+		// next run.
+		var stored string
+		err = tx.queryRow(ctx, "SELECT retained FROM audit_anchor WHERE one = 1").Scan(&stored)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("read the anchor: %w", err)
+		}
+		before, err := retainedDigest(ctx, tx.tx)
+		if err != nil {
+			return fmt.Errorf("digest what is kept: %w", err)
+		}
+		kept, err := tx.exec(ctx, sqlRetain, part, OutcomeOK)
+		if err != nil {
 			return fmt.Errorf("keep the newest entry of each login: %w", err)
 		}
-		if _, err := tx.exec(ctx, sqlForgetDeleted, part, OutcomeOK); err != nil {
+		forgot, err := tx.exec(ctx, sqlForgetDeleted, part, OutcomeOK)
+		if err != nil {
 			return fmt.Errorf("forget the deleted logins' kept entries: %w", err)
+		}
+		digest := stored
+		if n1, n2 := rowsAffected(kept), rowsAffected(forgot); n1 != 0 || n2 != 0 {
+			after, err := retainedDigest(ctx, tx.tx)
+			if err != nil {
+				return fmt.Errorf("digest what is kept: %w", err)
+			}
+			digest = xorDigests(stored, before, after)
 		}
 		if _, err := tx.exec(ctx, "DELETE FROM audit_logins WHERE entry_id < ?", part); err != nil {
 			return fmt.Errorf("delete logins: %w", err)
@@ -1368,10 +1392,6 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 		}
 		if _, err := tx.exec(ctx, "DELETE FROM audit_anchor WHERE one = 1"); err != nil {
 			return fmt.Errorf("replace anchor: %w", err)
-		}
-		digest, err := retainedDigest(ctx, tx.tx)
-		if err != nil {
-			return fmt.Errorf("digest what is kept: %w", err)
 		}
 		if _, err := tx.exec(ctx, "INSERT INTO audit_anchor (one, last_id, hash, retained) VALUES (1, ?, ?, ?)", lastID, lastHash, digest); err != nil {
 			return fmt.Errorf("replace anchor: %w", err)
@@ -1385,10 +1405,12 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 	return deleted, more, nil
 }
 
-// retainedDigest is the SHA-256 (hex) of audit_retained, its rows in the byte order of their
-// keys (sorted here: a database's collation may change, and the digest with it), each field
-// length-prefixed; "" when it is empty, as the anchor's column is before retention kept
-// anything.
+// retainedDigest is the digest (hex) of audit_retained: the XOR of each row's SHA-256, its
+// fields length-prefixed, so that it needs no order (a database's collation may change, and an
+// ORDER BY's answer with it) and no sorting of a table of many thousand rows, which each
+// retention batch digests behind the audit lock; "" when the table is empty, as the anchor's
+// column is before retention kept anything. The primary key keeps two rows from being the same
+// and cancelling out.
 func retainedDigest(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }) (string, error) {
@@ -1397,29 +1419,63 @@ func retainedDigest(ctx context.Context, q interface {
 		return "", err
 	}
 	defer rows.Close()
-	var all [][]string
+	var acc [sha256.Size]byte
+	var buf []byte
+	var domain, action, login, detail, message sql.RawBytes
+	var entryID, at, done int64
+	n := 0
 	for rows.Next() {
-		var domain, action, login, detail, message string
-		var entryID, at, done int64
 		if err := rows.Scan(&domain, &action, &login, &entryID, &at, &detail, &message, &done); err != nil {
 			return "", err
 		}
-		all = append(all, []string{domain, action, login, strconv.FormatInt(entryID, 10), strconv.FormatInt(at, 10), detail, message, strconv.FormatInt(done, 10)})
+		buf = buf[:0]
+		for _, f := range [][]byte{domain, action, login, detail, message} {
+			buf = binary.AppendUvarint(buf, uint64(len(f)))
+			buf = append(buf, f...)
+		}
+		buf = binary.AppendVarint(binary.AppendVarint(binary.AppendVarint(buf, entryID), at), done)
+		sum := sha256.Sum256(buf)
+		for i := range acc {
+			acc[i] ^= sum[i]
+		}
+		n++
 	}
 	if err := rows.Err(); err != nil {
 		return "", err
 	}
-	if len(all) == 0 {
+	if n == 0 || acc == ([sha256.Size]byte{}) {
 		return "", nil
 	}
-	slices.SortFunc(all, func(a, b []string) int { return slices.Compare(a[:3], b[:3]) })
-	h := sha256.New()
-	for _, r := range all {
-		for _, f := range r {
-			fmt.Fprintf(h, "%d:%s", len(f), f)
+	return hex.EncodeToString(acc[:]), nil
+}
+
+// rowsAffected is a statement's count of rows changed, -1 when the driver cannot say (taken
+// as a change).
+func rowsAffected(r sql.Result) int64 {
+	n, err := r.RowsAffected()
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// xorDigests XORs retainedDigest values ("" is zero): the stored digest moved by a change from
+// before to after.
+func xorDigests(ds ...string) string {
+	var acc [sha256.Size]byte
+	for _, d := range ds {
+		b, err := hex.DecodeString(d)
+		if err != nil || len(b) != len(acc) {
+			continue // "" (zero); a malformed stored one stays found by the check
+		}
+		for i := range acc {
+			acc[i] ^= b[i]
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	if acc == ([sha256.Size]byte{}) {
+		return ""
+	}
+	return hex.EncodeToString(acc[:])
 }
 
 // keepCompleted lowers cut (the first id kept) until no kept completion refers to a removed

@@ -166,6 +166,25 @@ func TestForgedRetainedRowDetected(t *testing.T) {
 		if rep := mustVerify(t, db); rep.BrokenAt == 0 || !strings.Contains(rep.Reason, "which retention has not removed") {
 			t.Errorf("a kept row naming an entry still in the trail: VerifyAudit = %+v, want it found", rep)
 		}
+		// Put back as retention left it, then changed again (a reset made to look recent): the
+		// next retention run, which changes what is kept, does not make that right.
+		if _, err := db.sql.ExecContext(ctx, db.rebind("UPDATE audit_retained SET entry_id = ?, time = time + 1 WHERE login = 'a@example.com'"), id); err != nil {
+			t.Fatal(err)
+		}
+		third := mustAppend(t, db, entry(t0.Add(96*time.Hour), "alice@corp.example", "credential.reset", "example.com", OutcomePending, "c@example.com"))
+		mustComplete(t, db, third, OutcomeOK, 200, "", t0.Add(96*time.Hour+time.Second))
+		if _, err := db.DeleteAuditBefore(ctx, t0.Add(72*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt == 0 || !strings.Contains(rep.Reason, "does not match the digest") {
+			t.Errorf("a kept row changed before a retention run: VerifyAudit after the run = %+v, want it still found", rep)
+		}
+		if _, err := db.sql.ExecContext(ctx, "UPDATE audit_retained SET time = time - 1 WHERE login = 'a@example.com'"); err != nil {
+			t.Fatal(err)
+		}
+		if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+			t.Errorf("the row put back as retention left it: VerifyAudit = %+v, want intact", rep)
+		}
 	})
 }
 
