@@ -110,12 +110,14 @@ func NewServer(h http.Handler, logger *slog.Logger) *http.Server {
 // When it cannot, the error names the variable, the database (its password hidden) and what to
 // check: the driver's words alone ("unable to open database file (14)") say neither. A database
 // a newer SMTP Desk migrated is refused (a *store.SchemaError naming its migrations): this
-// version would write audit entries that the newer integrity check reports as changed.
+// version knows nothing of what they added, and would write what the newer integrity check
+// reports as changed (audit entries without a new column; a retention run that leaves out what
+// 0007 keeps, and its digest).
 // Options (store.WithMigrationNotice) are passed on to store.Open.
 func OpenDatabase(ctx context.Context, cfg config.Config, opts ...store.Option) (*store.DB, error) {
 	db, err := openDatabase(ctx, cfg, store.Open, opts...)
 	if se, ok := errors.AsType[*store.SchemaError](err); ok && len(se.Unknown) > 0 {
-		return nil, fmt.Errorf("%w; run the SMTP Desk version that migrated the database (or a newer one): this one would write audit entries its integrity check reports as changed", err)
+		return nil, fmt.Errorf("%w; run the SMTP Desk version that migrated the database (or a newer one): this one knows nothing of what its migrations added, and would write audit rows and run retention that its integrity check reports as changed", err)
 	}
 	return db, err
 }
