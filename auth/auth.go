@@ -578,8 +578,8 @@ func (a *Auth) refuse(c echo.Context, detail string, err error) error {
 
 // staleSignInMsg is the answer to a callback whose sign-in this browser does not have in progress
 // (its state cookie expired after loginCookieLifetime, was used, or was never kept).
-var staleSignInMsg = fmt.Sprintf("Sign-in could not be completed: it was begun more than %d minutes ago, "+
-	"or was completed already, or this browser did not keep SMTP Desk's cookie.", int(loginCookieLifetime/time.Minute))
+var staleSignInMsg = fmt.Sprintf("This sign-in was started more than %d minutes ago, or was completed already, "+
+	"or this browser blocks SMTP Desk's cookies (allow them for this site).", int(loginCookieLifetime/time.Minute))
 
 const signInUnavailableMsg = "sign-in is unavailable: the identity provider cannot be reached"
 

@@ -152,7 +152,7 @@ func TestLoginCookieLifetime(t *testing.T) {
 				t.Errorf("refusal recorded as %+v, want the state's", ev)
 			}
 			// The user is told why, not only that it failed.
-			if !strings.Contains(pg.body, "begun more than 10 minutes ago") {
+			if !strings.Contains(pg.body, "started more than 10 minutes ago") {
 				t.Errorf("callback answered %q, want the likely reasons", pg.body)
 			}
 		})

@@ -303,7 +303,7 @@ func checkPassword(pw, again string) fieldMsg {
 		// document, a password manager's note) is set as part of the password, and the mail app,
 		// where nobody types it, is refused ever after. It is named, the password never.
 		r := []rune(pw)[slices.IndexFunc([]rune(pw), isFormatChar)]
-		return fieldMsg{"password", fmt.Sprintf("This password has an invisible character (%U), which a paste often brings along and no mail app would send. Type the password again, or paste it from somewhere else.", r)}
+		return fieldMsg{"password", fmt.Sprintf("This password has an invisible %s (%U), which a paste brings along and nobody could type into a mail app. Type the password, or paste it again from where it was written.", invisibleNames[r], r)}
 	case n < MinPassword || n > MaxPassword:
 		return fieldMsg{"password", fmt.Sprintf("Use %d to %d characters (you typed %d).", MinPassword, MaxPassword, n)}
 	case pw != again:
@@ -320,11 +320,16 @@ func checkPassword(pw, again string) fieldMsg {
 // formatting characters are typed (the zero-width non-joiner on a Persian keyboard, the joiner
 // of an emoji sequence, direction marks, an emoji flag's tags) and stay allowed.
 func isFormatChar(r rune) bool {
-	switch r {
-	case '\u200b', '\u2060', '\ufeff', '\u00ad':
-		return true
-	}
-	return false
+	_, ok := invisibleNames[r]
+	return ok
+}
+
+// invisibleNames names the characters isFormatChar refuses, for the message.
+var invisibleNames = map[rune]string{
+	'\u200b': "zero-width space",
+	'\u2060': "word joiner",
+	'\ufeff': "byte-order mark",
+	'\u00ad': "soft hyphen",
 }
 
 // parsePassword reads a create or reset form's password choice: the mode ("generate" or

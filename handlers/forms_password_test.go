@@ -16,15 +16,15 @@ import (
 func TestTypedPasswordWithAnInvisibleCharacter(t *testing.T) {
 	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
 	c := e.signIn(t, "operator")
-	for _, tc := range []struct{ pw, code string }{
-		{"Fine-Pass\u200b-1", "U+200B"},
-		{"\ufeffFine-Pass-2", "U+FEFF"},
-		{"Fine-Pa\u00adss-3", "U+00AD"},
+	for _, tc := range []struct{ pw, name, code string }{
+		{"Fine-Pass\u200b-1", "zero-width space", "U+200B"},
+		{"\ufeffFine-Pass-2", "byte-order mark", "U+FEFF"},
+		{"Fine-Pa\u00adss-3", "soft hyphen", "U+00AD"},
 	} {
 		e.SB.ResetCalls()
 		p := submit(t, c, resetUser, resetUser, map[string]string{"mode": "manual", "password": tc.pw, "password2": tc.pw})
 		wantStatus(t, p, http.StatusBadRequest)
-		if got := p.TestID("field-error-password").Text(); !strings.Contains(got, "invisible character ("+tc.code+")") {
+		if got := p.TestID("field-error-password").Text(); !strings.Contains(got, "invisible "+tc.name+" ("+tc.code+")") {
 			t.Errorf("password with %s: field error %q, want it named", tc.code, got)
 		}
 		if strings.Contains(string(p.Body), strings.Trim(tc.pw, "\ufeff")) {

@@ -61,7 +61,7 @@ func FuzzParsePaging(f *testing.F) {
 }
 
 // resetMessages are the only texts the reset form may answer with: none echoes the password.
-var resetMessages = regexp.MustCompile(`^(Enter a password, or choose a generated one\.|The two passwords you typed were different\. Type the same password in both fields\.|Use 5 to 32 characters \(you typed \d+\)\.|This password has a tab, a line break or another control character, which mail apps cannot send\. Use letters, digits, spaces and symbols\.|This password has an invisible character \(U\+[0-9A-F]{4,6}\), which a paste often brings along and no mail app would send\. Type the password again, or paste it from somewhere else\.)$`)
+var resetMessages = regexp.MustCompile(`^(Enter a password, or choose a generated one\.|The two passwords you typed were different\. Type the same password in both fields\.|Use 5 to 32 characters \(you typed \d+\)\.|This password has a tab, a line break or another control character, which mail apps cannot send\. Use letters, digits, spaces and symbols\.|This password has an invisible (zero-width space|word joiner|byte-order mark|soft hyphen) \(U\+[0-9A-F]{4,6}\), which a paste brings along and nobody could type into a mail app\. Type the password, or paste it again from where it was written\.)$`)
 
 func FuzzParseResetForm(f *testing.F) {
 	f.Add("manual", "hunter22", "hunter22")

@@ -436,7 +436,7 @@
       var p = document.createElement('p');
       toggle = document.createElement('button');
       toggle.type = 'button';
-      toggle.className = 'focus-ring inline-flex items-center rounded-sm underline underline-offset-2 max-sm:min-h-11';
+      toggle.className = 'focus-ring -mx-1 inline-flex items-center rounded-sm px-1 underline underline-offset-2 max-sm:min-h-11';
       toggle.setAttribute('data-testid', 'slash-toggle');
       p.appendChild(toggle);
       footer.appendChild(p);
@@ -522,15 +522,23 @@
     row.scrollIntoView({ block: 'center' });
     var login = row.getAttribute('data-login');
     // The flashes are not announced on their own here (initFlashes), and the focus goes past
-    // them to the row: a warning among them (another user reset or deleted the login since) is
-    // said first, or a screen reader would hear only that the row changed.
-    var warnings = [];
-    document.querySelectorAll('[data-flash][data-kind="warning"] > p, [data-flash][data-kind="error"] > p').forEach(function (p) {
-      warnings.push(p.textContent.trim());
+    // them to the row, which the page scrolls to (on a laptop the message above the list was then
+    // out of sight): they are said first, the success ("Created 4 logins in acme.example.") and a
+    // warning among them (another user reset or deleted the login since) alike, or a screen
+    // reader would hear only that the row changed.
+    var said = [];
+    document.querySelectorAll('[data-flash] > p').forEach(function (p) {
+      said.push(p.textContent.trim());
     });
-    warnings.push(rows.length === 1 ? 'Just changed: ' + login + '. Its row has the focus.'
-      : 'Just changed: ' + rows.length + ' logins on this page, from ' + login + '. Its row has the focus.');
-    announce(warnings.join(' '));
+    if (document.querySelector('[data-flash][data-kind="success"]')) {
+      // The success names what changed already.
+      said.push(rows.length === 1 ? 'Its row has the focus.'
+        : rows.length + ' of them on this page, from ' + login + ', whose row has the focus.');
+    } else {
+      said.push(rows.length === 1 ? 'Just changed: ' + login + '. Its row has the focus.'
+        : 'Just changed: ' + rows.length + ' logins on this page, from ' + login + '. Its row has the focus.');
+    }
+    announce(said.join(' '));
     row.addEventListener('focusout', function (ev) {
       // Moving within the row, or to another window and back, is not moving on.
       if ((ev.relatedTarget && row.contains(ev.relatedTarget)) || !document.hasFocus()) return;
