@@ -483,7 +483,7 @@ const (
 			COALESCE(a.completed_at, a.time)
 		FROM (SELECT a.domain AS domain, a.action AS action, l.login AS login, MAX(a.id) AS id, MAX(a.time) AS t FROM audit_log a
 			JOIN audit_logins l ON l.entry_id = a.id
-			WHERE a.kind = 'entry' AND a.id < ? AND a.action IN ('` + retainedReset + `', '` + retainedCreate + `') AND a.final_outcome = ?
+			WHERE a.kind = 'entry' AND a.id >= ? AND a.id < ? AND l.entry_id >= ? AND l.entry_id < ? AND a.action IN ('` + retainedReset + `', '` + retainedCreate + `') AND a.final_outcome = ?
 			GROUP BY a.domain, a.action, l.login) n
 		JOIN audit_log a ON a.id = n.id
 		WHERE TRUE
@@ -495,11 +495,27 @@ const (
 	// sqlForgetDeleted removes from audit_retained the logins that a delete, or a delete all,
 	// below the same id removed since (completed OK, after the kept entry): nothing reads
 	// what is kept of a login that is gone, and it is not kept past retention for nothing. A
-	// login made again later is a new login, which its own entries speak for.
-	sqlForgetDeleted = `DELETE FROM audit_retained WHERE EXISTS (SELECT 1 FROM audit_log a
-		JOIN audit_logins l ON l.entry_id = a.id
-		WHERE a.kind = 'entry' AND a.id < ? AND a.action IN ('credential.delete', 'credential.delete_all') AND a.final_outcome = ?
-			AND a.domain = audit_retained.domain AND l.login = audit_retained.login AND a.id > audit_retained.entry_id)`
+	// login made again later is a new login, which its own entries speak for. It starts from
+	// the batch's deletes (the rows below the id are the batch's alone, earlier ones gone), and
+	// "l.entry_id < ?" lets PostgreSQL read audit_logins by its key rather than whole: each
+	// batch's cost grew with the kept rows and the trail. Its parameters are the batch's bounds
+	// (deleteAuditBatch), twice.
+	sqlForgetDeleted = `DELETE FROM audit_retained WHERE (domain, login) IN (` + sqlBatchDeletes + `)
+		AND entry_id < (SELECT MAX(a.id) FROM audit_log a JOIN audit_logins l ON l.entry_id = a.id
+			WHERE a.kind = 'entry' AND a.id >= ? AND a.id < ? AND l.entry_id >= ? AND l.entry_id < ? AND a.action IN ('credential.delete', 'credential.delete_all')
+				AND a.final_outcome = ? AND a.domain = audit_retained.domain AND l.login = audit_retained.login)`
+	sqlBatchDeletes = `SELECT a.domain, l.login FROM audit_log a JOIN audit_logins l ON l.entry_id = a.id
+		WHERE a.kind = 'entry' AND a.id >= ? AND a.id < ? AND l.entry_id >= ? AND l.entry_id < ? AND a.action IN ('credential.delete', 'credential.delete_all') AND a.final_outcome = ?`
+
+	// sqlBatchKept is what audit_retained holds of the logins a batch's entries can change
+	// (its resets, creates, deletes): the rows whose digest the batch moves the anchor's by.
+	sqlBatchKept = `SELECT domain, action, login, entry_id, time, detail, final_message, completed_at FROM audit_retained
+		WHERE (domain, login) IN (SELECT a.domain, l.login FROM audit_log a JOIN audit_logins l ON l.entry_id = a.id
+			WHERE a.kind = 'entry' AND a.id >= ? AND a.id < ? AND l.entry_id >= ? AND l.entry_id < ? AND a.final_outcome = ?
+				AND a.action IN ('` + retainedReset + `', '` + retainedCreate + `', 'credential.delete', 'credential.delete_all'))`
+
+	// sqlAllKept is the whole of audit_retained, which VerifyAudit digests.
+	sqlAllKept = `SELECT domain, action, login, entry_id, time, detail, final_message, completed_at FROM audit_retained`
 )
 
 // LastOK returns, for each login of domain that an entry of action names and that completed
@@ -1150,7 +1166,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	if kept.Valid {
 		broken(max(kept.Int64, 1), fmt.Sprintf("what retention kept of removed entries (audit_retained) names entry %d, "+
 			"which retention has not removed, or an action it does not keep: a row added outside retention", kept.Int64))
-	} else if digest, err := retainedDigest(ctx, snap); err != nil {
+	} else if digest, err := retainedDigest(ctx, snap, sqlAllKept); err != nil {
 		return rep, fmt.Errorf("store: verify audit: read what retention kept: %w", err)
 	} else if digest != keptDigest {
 		broken(max(anchorID, 1), "what retention kept of removed entries (audit_retained) does not match the digest "+
@@ -1364,21 +1380,30 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("read the anchor: %w", err)
 		}
-		before, err := retainedDigest(ctx, tx.tx)
+		// Only the rows of the logins the batch names can change: their digest before and after
+		// is the change (a digest of the whole table each batch grew with it).
+		// The batch's rows, between the oldest and the cut, each bound given twice (audit_log's
+		// and audit_logins'): with the upper one alone, PostgreSQL, whose statistics still count
+		// the rows earlier batches removed, read all of audit_logins in each batch.
+		batch := []any{oldest.Int64, part, oldest.Int64, part, OutcomeOK}
+		batchKept := func() (string, error) {
+			return retainedDigest(ctx, tx.tx, tx.db.rebind(sqlBatchKept), batch...)
+		}
+		before, err := batchKept()
 		if err != nil {
 			return fmt.Errorf("digest what is kept: %w", err)
 		}
-		kept, err := tx.exec(ctx, sqlRetain, part, OutcomeOK)
+		kept, err := tx.exec(ctx, sqlRetain, batch...)
 		if err != nil {
 			return fmt.Errorf("keep the newest entry of each login: %w", err)
 		}
-		forgot, err := tx.exec(ctx, sqlForgetDeleted, part, OutcomeOK)
+		forgot, err := tx.exec(ctx, sqlForgetDeleted, append(slices.Clone(batch), batch...)...)
 		if err != nil {
 			return fmt.Errorf("forget the deleted logins' kept entries: %w", err)
 		}
 		digest := stored
 		if n1, n2 := rowsAffected(kept), rowsAffected(forgot); n1 != 0 || n2 != 0 {
-			after, err := retainedDigest(ctx, tx.tx)
+			after, err := batchKept()
 			if err != nil {
 				return fmt.Errorf("digest what is kept: %w", err)
 			}
@@ -1405,7 +1430,8 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 	return deleted, more, nil
 }
 
-// retainedDigest is the digest (hex) of audit_retained: the XOR of each row's SHA-256, its
+// retainedDigest is the digest (hex) of audit_retained's rows query reads (sqlAllKept, or a
+// batch's sqlBatchKept): the XOR of each row's SHA-256, its
 // fields length-prefixed, so that it needs no order (a database's collation may change, and an
 // ORDER BY's answer with it) and no sorting of a table of many thousand rows, which each
 // retention batch digests behind the audit lock; "" when the table is empty, as the anchor's
@@ -1413,8 +1439,8 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 // and cancelling out.
 func retainedDigest(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}) (string, error) {
-	rows, err := q.QueryContext(ctx, `SELECT domain, action, login, entry_id, time, detail, final_message, completed_at FROM audit_retained`)
+}, query string, args ...any) (string, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return "", err
 	}

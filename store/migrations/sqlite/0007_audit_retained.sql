@@ -15,7 +15,7 @@ CREATE TABLE audit_retained (
     detail        TEXT    NOT NULL,
     final_message TEXT    NOT NULL,
     completed_at  INTEGER NOT NULL,
-    PRIMARY KEY (domain, action, login)
+    PRIMARY KEY (domain, login, action) -- by login: a batch's changes are looked up by domain and login
 );
 -- The SHA-256 of audit_retained as retention left it (each batch, with the anchor it moves on):
 -- VerifyAudit compares, so a row added or changed outside retention is found (a forged "system
