@@ -1157,15 +1157,24 @@ func (db *DB) VerifyAudit(ctx context.Context) (VerifyReport, error) {
 	// anchor, and of resets and creates alone: a row naming an entry still in the trail, or
 	// beyond it, or another action, was added outside retention (a forged "system login", a
 	// hidden password age). The kept rows of removed entries cannot be checked against them.
+	// On SQLite a value's stored type is checked too, as the trail's are (sqliteTypeChecks): a
+	// domain or login re-typed as a blob reads the same bytes to the digest but matches no
+	// query, so a forged row and its blob twin cancelled out, and one re-typed row was hidden.
+	typed := ""
+	if db.dialect == DialectSQLite {
+		typed = ` OR typeof(domain) <> 'text' OR typeof(action) <> 'text' OR typeof(login) <> 'text'
+			OR typeof(detail) <> 'text' OR typeof(final_message) <> 'text' OR typeof(entry_id) <> 'integer'
+			OR typeof(time) <> 'integer' OR typeof(completed_at) <> 'integer'`
+	}
 	var kept sql.NullInt64
 	err = snap.QueryRowContext(ctx, db.rebind(`SELECT MIN(entry_id) FROM audit_retained
-		WHERE entry_id > ? OR action NOT IN ('`+retainedReset+`', '`+retainedCreate+`')`), anchorID).Scan(&kept)
+		WHERE entry_id > ? OR action NOT IN ('`+retainedReset+`', '`+retainedCreate+`')`+typed), anchorID).Scan(&kept)
 	if err != nil {
 		return rep, fmt.Errorf("store: verify audit: read what retention kept: %w", err)
 	}
 	if kept.Valid {
 		broken(max(kept.Int64, 1), fmt.Sprintf("what retention kept of removed entries (audit_retained) names entry %d, "+
-			"which retention has not removed, or an action it does not keep: a row added outside retention", kept.Int64))
+			"which retention has not removed, or an action it does not keep, or a value of another type: a row added or changed outside retention", kept.Int64))
 	} else if digest, err := retainedDigest(ctx, snap, sqlAllKept); err != nil {
 		return rep, fmt.Errorf("store: verify audit: read what retention kept: %w", err)
 	} else if digest != keptDigest {
@@ -1436,7 +1445,9 @@ func (db *DB) deleteAuditBatch(ctx context.Context, before int64, cut *int64) (d
 // ORDER BY's answer with it) and no sorting of a table of many thousand rows, which each
 // retention batch digests behind the audit lock; "" when the table is empty, as the anchor's
 // column is before retention kept anything. The primary key keeps two rows from being the same
-// and cancelling out.
+// and cancelling out (on SQLite with VerifyAudit's type check: a blob twin of a text key is
+// another key). An XOR is linear: rows added whose hashes XOR to a change hide it, which is no
+// more than someone who can write the table can do to the anchor's keyless digest anyway.
 func retainedDigest(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, query string, args ...any) (string, error) {

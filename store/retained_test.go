@@ -258,3 +258,36 @@ func TestVerifyWhileRetentionRuns(t *testing.T) {
 		}
 	})
 }
+
+// as it was and VerifyAudit reports the trail intact.
+func TestBlobTwinOfAKeptRowIsFound(t *testing.T) {
+	db := newSQLite(t)
+	ctx := context.Background()
+	id := mustAppend(t, db, entry(t0, "alice@corp.example", "credential.reset", "example.com", OutcomePending, "a@example.com"))
+	mustComplete(t, db, id, OutcomeOK, 200, "", t0.Add(time.Second))
+	later := mustAppend(t, db, entry(t0.Add(48*time.Hour), "alice@corp.example", "credential.reset", "example.com", OutcomePending, "b@example.com"))
+	mustComplete(t, db, later, OutcomeOK, 200, "", t0.Add(48*time.Hour+time.Second))
+	if _, err := db.DeleteAuditBefore(ctx, t0.Add(24*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if rep := mustVerify(t, db); rep.BrokenAt != 0 {
+		t.Fatalf("after retention: %+v", rep)
+	}
+	forged := nanos(t0.Add(1000 * time.Hour))
+	for _, domain := range []string{"'example.com'", "CAST('example.com' AS BLOB)"} {
+		if _, err := db.sql.ExecContext(ctx, `INSERT INTO audit_retained (domain, action, login, entry_id, time, detail, final_message, completed_at)
+			VALUES (`+domain+`, 'credential.create', 'victim@example.com', 1, ?, 'Asked for as system logins.', '', ?)`, forged, forged); err != nil {
+			t.Fatal(err)
+		}
+	}
+	marked, err := db.NewestOKMarked(ctx, "example.com", "credential.create", "Asked for as system logins.")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := marked["victim@example.com"]; !ok {
+		t.Fatalf("forged row not read: %v", marked)
+	}
+	if rep := mustVerify(t, db); rep.BrokenAt == 0 {
+		t.Errorf("a forged row makes victim@example.com a system login (its twin's domain a blob), yet VerifyAudit = %+v (intact)", rep)
+	}
+}
