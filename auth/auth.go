@@ -655,7 +655,7 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 		switch {
 		case u.Email == "":
 			u.Email, u.EmailVerified, verifiedSaid = email, boolClaim(m["email_verified"]), said
-		case !verifiedSaid && said && sameEmail(email, u.Email):
+		case !verifiedSaid && said && policy.SameEmail(email, u.Email):
 			u.EmailVerified, verifiedSaid = boolClaim(m["email_verified"]), true
 		}
 		if u.Name == "" {
@@ -713,28 +713,6 @@ func (a *Auth) userFromToken(ctx context.Context, d *discovered, idt *oidc.IDTok
 		u.Groups = []string{}
 	}
 	return u, unreadable, nil
-}
-
-// sameEmail reports whether a and b are the same address when only ASCII letters' case is
-// ignored, as the policy compares them (policy.SameEmail: Unicode folding would take
-// "\u212Aate@…", with KELVIN SIGN, for kate@…).
-func sameEmail(a, b string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
 
 // errProviderFailed marks a sign-in that failed because the provider did not answer, or answered

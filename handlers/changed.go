@@ -108,14 +108,19 @@ func doneURL(back, domain string, logins []string) string {
 	for _, l := range logins[:min(len(logins), maxChanged)] {
 		v.Add(changedParam, l)
 	}
+	return withQuery(back, v)
+}
+
+// withQuery adds v to the address u, after the query u has; u as it is when v is empty.
+func withQuery(u string, v url.Values) string {
 	if len(v) == 0 {
-		return back
+		return u
 	}
 	sep := "?"
-	if strings.Contains(back, "?") {
+	if strings.Contains(u, "?") {
 		sep = "&"
 	}
-	return back + sep + v.Encode()
+	return u + sep + v.Encode()
 }
 
 // changedLogins reads the domain page's ?changed= (at most maxChanged of them) as a set of

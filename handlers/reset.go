@@ -387,11 +387,7 @@ func withFlash(u, id string) string {
 	if id == "" {
 		return u
 	}
-	sep := "?"
-	if strings.Contains(u, "?") {
-		sep = "&"
-	}
-	return u + sep + auth.FlashParam + "=" + url.QueryEscape(id)
+	return withQuery(u, url.Values{auth.FlashParam: {id}})
 }
 
 // deletedMeanwhile says, for the create or reset whose audit entry is self (just completed) and
