@@ -2,7 +2,6 @@ package policy
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,13 +53,14 @@ func Parse(data []byte, name string) (*Policy, error) {
 	if err := ps.notUTF8(data); err != nil {
 		return nil, err
 	}
-	dec := yaml.NewDecoder(bytes.NewReader(jsonEscapesForYAML(data)))
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	err := dec.Decode(&doc)
 	if err != nil && !errors.Is(err, io.EOF) && jsonEscapeRefused(data, err) {
-		// JSON that encoding/json does not take whole (a trailing comma hand-edited in, which
-		// YAML's flow collections take) may hold JSON's escapes too: read again with them
-		// rewritten, and keep that reading only when it is one.
+		// JSON, whose escapes yaml.v3 does not all take (rewriteJSONEscapes): read again with
+		// them rewritten, and keep that reading only when it is one. A document yaml.v3 reads
+		// as it is, a YAML flow mapping with single-quoted scalars (where "\/" is a backslash
+		// and a slash) among them, is never rewritten.
 		again := yaml.NewDecoder(bytes.NewReader(rewriteJSONEscapes(data)))
 		var doc2 yaml.Node
 		if err2 := again.Decode(&doc2); err2 == nil || errors.Is(err2, io.EOF) {
@@ -209,20 +209,6 @@ func (ps parser) notUTF8(data []byte) error {
 	return nil
 }
 
-// jsonEscapesForYAML rewrites, in a JSON document (one encoding/json takes whole), the two
-// string escapes JSON has and yaml.v3 refuses: "\/" (PHP's json_encode writes every "/" so,
-// and groups such as Keycloak's "/mail-team" have them) becomes "/", and a surrogate pair
-// ("\ud83d\udce7", as Python's json.dumps writes a character beyond the BMP) the one
-// character's "\U0001f4e7". Nothing else changes, line breaks least of all, so errors keep
-// their lines. Anything else is left as it is: a YAML flow mapping begins with "{" too, and
-// its comments and single-quoted scalars (where "\/" is a backslash and a slash) are no JSON.
-func jsonEscapesForYAML(data []byte) []byte {
-	if !bytes.Contains(data, []byte(`\`)) || !json.Valid(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))) {
-		return data
-	}
-	return rewriteJSONEscapes(data)
-}
-
 // jsonEscapeRefused reports whether yaml.v3 refused an escape of JSON's in data, a document
 // that begins as JSON does ("{" or "[").
 func jsonEscapeRefused(data []byte, err error) bool {
@@ -232,7 +218,11 @@ func jsonEscapeRefused(data []byte, err error) bool {
 		(strings.Contains(msg, "found unknown escape character") || strings.Contains(msg, "found invalid Unicode character escape code"))
 }
 
-// rewriteJSONEscapes is jsonEscapesForYAML's rewrite, whatever the document.
+// rewriteJSONEscapes rewrites the two string escapes JSON has and yaml.v3 refuses: "\/" (PHP's
+// json_encode writes every "/" so, and groups such as Keycloak's "/mail-team" have them) becomes
+// "/", and a surrogate pair ("\ud83d\udce7", as Python's json.dumps writes a character beyond
+// the BMP) the one character's "\U0001f4e7". Strings are found by their double quotes alone, as
+// in JSON. Nothing else changes, line breaks least of all, so errors keep their lines.
 func rewriteJSONEscapes(data []byte) []byte {
 	out := make([]byte, 0, len(data))
 	inString := false

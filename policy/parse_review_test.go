@@ -92,7 +92,7 @@ func TestEmailAsAMailClientWritesItIsRefused(t *testing.T) {
 	}
 }
 
-// TestJSONRewriteLeavesYAMLFlowScalarsAlone: jsonEscapesForYAML treated every file that began with
+// TestJSONRewriteLeavesYAMLFlowScalarsAlone: the JSON escape rewrite once treated every file that began with
 // "{" as JSON and tracked strings by
 // counting '"' alone. In a YAML flow mapping a '"' in a comment flips its count, and a
 // single-quoted scalar (where a backslash is a backslash) is then rewritten: the group
