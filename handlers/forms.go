@@ -298,11 +298,11 @@ func checkPassword(pw, again string) fieldMsg {
 		// can send a NUL (SMTP AUTH PLAIN separates its fields with it) or keep a line break
 		// in its settings, and the login's old password would be gone for it.
 		return fieldMsg{"password", "This password has a tab, a line break or another control character, which mail apps cannot send. Use letters, digits, spaces and symbols."}
-	case strings.ContainsFunc(pw, isFormatChar):
+	case strings.ContainsFunc(pw, pastedInvisible):
 		// A zero-width space or a byte-order mark a paste brought along (from a chat, a
 		// document, a password manager's note) is set as part of the password, and the mail app,
 		// where nobody types it, is refused ever after. It is named, the password never.
-		r := []rune(pw)[slices.IndexFunc([]rune(pw), isFormatChar)]
+		r := []rune(pw)[slices.IndexFunc([]rune(pw), pastedInvisible)]
 		return fieldMsg{"password", fmt.Sprintf("This password has an invisible %s (%U), which a paste brings along and nobody could type into a mail app. Type the password, or paste it again from where it was written.", invisibleNames[r], r)}
 	case n < MinPassword || n > MaxPassword:
 		return fieldMsg{"password", fmt.Sprintf("Use %d to %d characters (you typed %d).", MinPassword, MaxPassword, n)}
@@ -315,16 +315,16 @@ func checkPassword(pw, again string) fieldMsg {
 	return fieldMsg{}
 }
 
-// isFormatChar reports whether r is an invisible character a paste brings along and no keyboard
+// pastedInvisible reports whether r is an invisible character a paste brings along and no keyboard
 // types: a zero-width space, a word joiner, a byte-order mark, a soft hyphen. The other
 // formatting characters are typed (the zero-width non-joiner on a Persian keyboard, the joiner
 // of an emoji sequence, direction marks, an emoji flag's tags) and stay allowed.
-func isFormatChar(r rune) bool {
+func pastedInvisible(r rune) bool {
 	_, ok := invisibleNames[r]
 	return ok
 }
 
-// invisibleNames names the characters isFormatChar refuses, for the message.
+// invisibleNames names the characters pastedInvisible reports, for the message.
 var invisibleNames = map[rune]string{
 	'\u200b': "zero-width space",
 	'\u2060': "word joiner",
