@@ -181,7 +181,8 @@ func openDatabase(ctx context.Context, cfg config.Config, open func(context.Cont
 	// pgx's errors may quote the URL, hiding only the parameters "password" and "sslpassword".
 	err = hideSecrets(err, cfg.DatabaseSecrets())
 	_, schema := errors.AsType[*store.SchemaError](err)
-	if _, encoding := errors.AsType[*store.EncodingError](err); schema || encoding {
+	_, encoding := errors.AsType[*store.EncodingError](err)
+	if _, searchPath := errors.AsType[*store.SearchPathError](err); schema || encoding || searchPath {
 		// The database answered: the advice below (its directory, the server, the password)
 		// would send the operator the wrong way.
 		return nil, fmt.Errorf("DATABASE_URL %s: %w", cfg.DatabaseRedacted(), err)

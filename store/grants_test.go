@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"net/url"
 	"strings"
 	"testing"
@@ -89,4 +90,63 @@ func roleOf(t *testing.T, dsn string) string {
 		t.Fatal(err)
 	}
 	return u.User.Username()
+}
+
+// TestRoleWithoutSchemaUsageIsNamed (an operator review's): a server role granted its tables'
+// privileges but not USAGE on their schema (its own schema, not public, where PUBLIC has USAGE)
+// stopped at start with a NULL scan error of the migration lock, which the server worded as a
+// connection problem, and the reviewer's check said only that no schema was found. Both now name
+// the role, its search_path and the grant; granted USAGE, both open.
+func TestRoleWithoutSchemaUsageIsNamed(t *testing.T) {
+	ctx := context.Background()
+	owner := testpg.Schema(t)
+	d, err := store.Open(ctx, owner) // web migrate, as the owner
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	rw := testpg.ReadWriteRole(t, owner)
+	raw, err := sql.Open("pgx", owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	schema, role := schemaOf(t, owner), roleOf(t, rw)
+	usage := func(q string) {
+		t.Helper()
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	usage("REVOKE USAGE ON SCHEMA " + schema + " FROM " + role) // README's grants before this review
+	for name, open := range map[string]func(context.Context, string, ...store.Option) (*store.DB, error){
+		"Open": store.Open, "OpenReadOnly": store.OpenReadOnly,
+	} {
+		d, err := open(ctx, rw)
+		if err == nil {
+			d.Close()
+			t.Errorf("%s as a role without USAGE on the schema succeeded", name)
+			continue
+		}
+		spe, ok := errors.AsType[*store.SearchPathError](err)
+		if !ok || spe.Role != role || !strings.Contains(spe.SearchPath, schema) {
+			t.Errorf("%s = %v (%#v), want a SearchPathError naming role %s and search_path %s", name, err, spe, role, schema)
+		}
+		for _, want := range []string{role, schema, "USAGE"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q lacks %q", name, err, want)
+			}
+		}
+	}
+	usage("GRANT USAGE ON SCHEMA " + schema + " TO " + role)
+	for name, open := range map[string]func(context.Context, string, ...store.Option) (*store.DB, error){
+		"Open": store.Open, "OpenReadOnly": store.OpenReadOnly,
+	} {
+		d, err := open(ctx, rw)
+		if err != nil {
+			t.Errorf("%s after GRANT USAGE: %v", name, err)
+			continue
+		}
+		d.Close()
+	}
 }

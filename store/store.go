@@ -199,6 +199,12 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 			db.file, db.fileID = file, fi
 		}
 	}
+	if dialect == DialectPostgres {
+		if err := db.checkSearchPath(ctx); err != nil {
+			sqlDB.Close()
+			return nil, err
+		}
+	}
 	if dialect == DialectPostgres && !readOnly {
 		if err := db.checkEncoding(ctx); err != nil {
 			sqlDB.Close()
@@ -232,6 +238,39 @@ func (e *EncodingError) Error() string {
 		"logins and names in any language as they are written; create a UTF8 database (CREATE DATABASE %s "+
 		"ENCODING 'UTF8' TEMPLATE template0, adding LOCALE 'C.UTF-8' if the server's locale is not a UTF-8 one) "+
 		"and point the database URL at it", e.Database, e.Encoding, pgx.Identifier{e.Database}.Sanitize())
+}
+
+// SearchPathError is Open's and OpenReadOnly's error for a PostgreSQL role that may use no schema
+// its search_path names: none of them exists, or the role lacks USAGE on them. PostgreSQL then
+// answers current_schema() with NULL, and every table SMTP Desk names is "missing".
+type SearchPathError struct {
+	Role       string // current_user
+	SearchPath string // its search_path setting
+}
+
+func (e *SearchPathError) Error() string {
+	return fmt.Sprintf("store: the PostgreSQL role %s may use no schema on its search_path (%s): the schema is missing, "+
+		"or this role lacks USAGE on it; grant it (GRANT USAGE ON SCHEMA <SMTP Desk's schema> TO %s), or name SMTP Desk's "+
+		"schema in DATABASE_URL's search_path parameter", pgx.Identifier{e.Role}.Sanitize(), e.SearchPath, pgx.Identifier{e.Role}.Sanitize())
+}
+
+// checkSearchPath refuses (*SearchPathError) a role that may use no schema of its search_path.
+// Without it, a server role granted its tables' privileges but not USAGE on their schema failed
+// its first statement, the migration lock (keyed by current_schema()), with a NULL scan error
+// worded as a connection problem; the read-only check said only that no schema was found.
+func (db *DB) checkSearchPath(ctx context.Context) error {
+	var schema sql.NullString
+	var path, role string
+	err := db.op(ctx, func(ctx context.Context) error {
+		return db.sql.QueryRowContext(ctx, "SELECT current_schema(), current_setting('search_path'), current_user").Scan(&schema, &path, &role)
+	})
+	if err != nil {
+		return fmt.Errorf("store: read the role's schema: %w", err)
+	}
+	if !schema.Valid {
+		return &SearchPathError{Role: role, SearchPath: path}
+	}
+	return nil
 }
 
 // checkEncoding refuses (*EncodingError) a PostgreSQL database whose encoding is not UTF8. pgx

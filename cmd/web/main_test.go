@@ -536,10 +536,11 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 				}
 			}
 			// The commands run with the server's DATABASE_URL, and on PostgreSQL also as a
-			// reviewer's role that may only read.
+			// reviewer's role that may only read the tables README grants it (Audit trail): not
+			// sessions or used_forms, which hold live sessions' tokens.
 			dsns := map[string]string{"server's role": dsn}
 			if dialect == store.DialectPostgres {
-				dsns["read-only role"] = testpg.ReadOnlyRole(t, dsn)
+				dsns["read-only role"] = testpg.ReadOnlyRole(t, dsn, "schema_migrations", "audit_log", "audit_logins", "audit_anchor", "audit_retained")
 			}
 			verify := func(dsn string) (string, error) {
 				var out testlog.Buffer
@@ -606,7 +607,7 @@ func TestAuditVerifyReadsOnly(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				exec("GRANT SELECT ON ALL TABLES IN SCHEMA " + u.Query().Get("search_path") + " TO " + u.User.Username())
+				exec("GRANT SELECT ON " + u.Query().Get("search_path") + ".audit_retained TO " + u.User.Username())
 			}
 			for who, dsn := range dsns {
 				if out, err := verify(dsn); err != nil || !strings.Contains(out, "audit trail intact: 2 rows checked") {
@@ -1158,6 +1159,39 @@ func TestDatabaseNotInUTF8SaysHowToCreateOne(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "check that the server runs") {
 		t.Errorf("error %q gives the advice for a server that cannot be reached", err)
+	}
+}
+
+// TestSchemaThisRoleCannotUseIsNamed: a search_path naming no schema the role may use (a typo, or
+// a schema without USAGE granted) stops the server, and the reviewer's check, with the grant to
+// give, not with a NULL scan error of the migration lock and the advice for a server that cannot
+// be reached.
+func TestSchemaThisRoleCannotUseIsNamed(t *testing.T) {
+	u, err := url.Parse(testpg.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", "smtpdesk_misspelt")
+	u.RawQuery = q.Encode()
+	env := serverEnv(t, freeAddr(t))
+	env["DATABASE_URL"] = u.String()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, args := range [][]string{nil, {"audit", "verify"}} {
+		var out testlog.Buffer
+		err := run(ctx, args, envOf(env), &out)
+		if err == nil {
+			t.Fatalf("web %q ran with a search_path naming no schema\n%s", args, out.String())
+		}
+		for _, want := range []string{"DATABASE_URL", "smtpdesk_misspelt", "GRANT USAGE ON SCHEMA"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("web %q: error %q lacks %q", args, err, want)
+			}
+		}
+		if strings.Contains(err.Error(), "check that the server runs") || strings.Contains(err.Error(), "<nil>") {
+			t.Errorf("web %q: error %q gives the advice for a server that cannot be reached", args, err)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,12 +119,13 @@ func Database(t testing.TB, options string) string {
 }
 
 // ReadOnlyRole creates a PostgreSQL role that may only read the tables of dsn's schema (one
-// Schema returned): USAGE on the schema and SELECT on the tables it has now, nothing else. It
-// returns dsn signed in as that role. Roles are the whole server's, not one database's, so the
-// name is random per call, and the role is dropped when the test ends (before Schema's schema).
-func ReadOnlyRole(t testing.TB, dsn string) string {
+// Schema returned): USAGE on the schema and SELECT on the tables named, or on every table it has
+// now when none is, nothing else. It returns dsn signed in as that role. Roles are the whole
+// server's, not one database's, so the name is random per call, and the role is dropped when the
+// test ends (before Schema's schema).
+func ReadOnlyRole(t testing.TB, dsn string, tables ...string) string {
 	t.Helper()
-	return role(t, dsn, "ro_", "SELECT")
+	return role(t, dsn, "ro_", "SELECT", tables...)
 }
 
 // ReadWriteRole is ReadOnlyRole with INSERT, UPDATE and DELETE on the tables too, and the use of
@@ -133,7 +135,7 @@ func ReadWriteRole(t testing.TB, dsn string) string {
 	return role(t, dsn, "rw_", "SELECT, INSERT, UPDATE, DELETE")
 }
 
-func role(t testing.TB, dsn, prefix, privileges string) string {
+func role(t testing.TB, dsn, prefix, privileges string, tables ...string) string {
 	t.Helper()
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -171,6 +173,9 @@ func role(t testing.TB, dsn, prefix, privileges string) string {
 	grants := []string{
 		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
 		"GRANT " + privileges + " ON ALL TABLES IN SCHEMA " + schema + " TO " + role,
+	}
+	if len(tables) > 0 {
+		grants[1] = "GRANT " + privileges + " ON TABLE " + schema + "." + strings.Join(tables, ", "+schema+".") + " TO " + role
 	}
 	if privileges != "SELECT" {
 		grants = append(grants, "GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "+schema+" TO "+role)
