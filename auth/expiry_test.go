@@ -62,6 +62,26 @@ func TestIdleTimeoutBoundary(t *testing.T) {
 	}
 }
 
+// TestLongestSessionSettingsKeepSessions: at the longest SESSION_IDLE_TIMEOUT and SESSION_MAX_AGE
+// config accepts (106751d, TestAcceptedAtTheLimits), a session lives on. Up to the largest
+// duration, which config took before, the idle limit and the cookie's age (a minute more)
+// wrapped negative, and every session ended at its next request.
+func TestLongestSessionSettingsKeepSessions(t *testing.T) {
+	longest := 106751 * 24 * time.Hour
+	if limit := auth.IdleLimit(longest); limit <= longest {
+		t.Fatalf("IdleLimit(%v) = %v", longest, limit)
+	}
+	h := newHarness(t, harnessOpts{idle: longest, maxAge: longest})
+	b := h.browser()
+	b.signIn("admin")
+	for _, step := range []time.Duration{2 * time.Minute, 24 * time.Hour, 1000 * 24 * time.Hour} {
+		h.clock.Add(step)
+		if pg := b.get("/protected"); pg.resp.StatusCode != http.StatusOK {
+			t.Fatalf("%v later = %d, want the session still live", step, pg.resp.StatusCode)
+		}
+	}
+}
+
 // TestActivityWrittenOnceAMinute: activity is written when a minute (or more) has passed since
 // the last write, and the idle timeout counts from that write: a request exactly a minute after
 // sign-in moves the idle window, so 29m30s later the session is still live.

@@ -73,6 +73,7 @@ type harnessOpts struct {
 	keys      [][]byte
 	noEndSess bool
 	idle      time.Duration // the idle timeout; 0 is the default
+	maxAge    time.Duration // the absolute timeout; 0 is the default
 	// noGlobalCSRF leaves a.CSRF() out of the app's middleware, so that what a route checks by
 	// itself shows.
 	noGlobalCSRF bool
@@ -155,7 +156,7 @@ func newHarness(t *testing.T, o harnessOpts) *harness {
 		IssuerURL: idp.Issuer(), ClientID: "smtpdesk-test", ClientSecret: "test-secret",
 		RedirectURL: h.srv.URL + auth.CallbackPath, SessionKeys: keys, SecureCookies: !o.insecure,
 		Now: h.clock.Now, HTTPClient: &http.Client{Timeout: 5 * time.Second},
-		PostLogoutRedirectURL: postLogout, IdleTimeout: o.idle, SignInPerMinute: o.signInPerMinute,
+		PostLogoutRedirectURL: postLogout, IdleTimeout: o.idle, AbsoluteTimeout: o.maxAge, SignInPerMinute: o.signInPerMinute,
 		SignedOutPage: func(c echo.Context) error { return c.String(http.StatusOK, "signed out page") },
 	}
 	h.restart(keys)

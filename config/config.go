@@ -751,7 +751,11 @@ func duration(get func(string) string, p *Problems, name string, def time.Durati
 		return def
 	}
 	d, err := parseDays(v)
-	if err != nil || d <= 0 {
+	switch {
+	case errors.Is(err, errTooManyDays) && !strings.HasPrefix(v, "-"):
+		p.add(name, "%q is more days than SMTP Desk can count (at most %dd); use e.g. %s", v, maxDays, example)
+		return def
+	case err != nil || d <= 0:
 		p.add(name, "%q is not a positive duration; use e.g. %s", v, example)
 		return def
 	}
@@ -781,6 +785,12 @@ func parseDays(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		return 0, fmt.Errorf("parse duration: %w", err)
+	}
+	// The same bound in hours: up to the largest duration (2562047h47m16s), what SMTP Desk adds to
+	// it wrapped around (a session's idle limit and its cookie's age, a minute more, went
+	// negative, and every session ended at its next request).
+	if d > time.Duration(maxDays)*24*time.Hour || d < -time.Duration(maxDays)*24*time.Hour {
+		return 0, fmt.Errorf("parse duration %q: %w", v, errTooManyDays)
 	}
 	return d, nil
 }

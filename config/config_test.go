@@ -235,6 +235,12 @@ func TestProblems(t *testing.T) {
 		{"issuer with port 0", map[string]string{"OIDC_ISSUER": "https://login.corp.example:0"}, nil, `OIDC_ISSUER: "https://login.corp.example:0" has no usable port (1 to 65535)`},
 		{"retention past a duration's range", map[string]string{"AUDIT_RETENTION": "213505d"}, nil, `AUDIT_RETENTION: "213505d" is more days than SMTP Desk can count (at most 106751d)`},
 		{"retention far past a duration's range", map[string]string{"AUDIT_RETENTION": "1000000d"}, nil, `AUDIT_RETENTION: "1000000d" is more days than SMTP Desk can count`},
+		{"retention past a duration's range in hours", map[string]string{"AUDIT_RETENTION": "2562047h47m16s"}, nil, `AUDIT_RETENTION: "2562047h47m16s" is more days than SMTP Desk can count (at most 106751d)`},
+		// The largest duration: a session's idle limit and its cookie's age, a minute more,
+		// wrapped negative, and every session ended at its next request.
+		{"max age past what SMTP Desk adds to", map[string]string{"SESSION_MAX_AGE": "2562047h47m16s"}, nil, `SESSION_MAX_AGE: "2562047h47m16s" is more days than SMTP Desk can count (at most 106751d); use e.g. SESSION_MAX_AGE=12h`},
+		{"idle past what SMTP Desk adds to", map[string]string{"SESSION_IDLE_TIMEOUT": "2562047h", "SESSION_MAX_AGE": "106751d"}, nil, `SESSION_IDLE_TIMEOUT: "2562047h" is more days than SMTP Desk can count (at most 106751d)`},
+		{"mailgun timeout in too many days", map[string]string{"MAILGUN_TIMEOUT": "106752d"}, nil, `MAILGUN_TIMEOUT: "106752d" is more days than SMTP Desk can count (at most 106751d); use e.g. MAILGUN_TIMEOUT=15s`},
 		{"retention in minutes", map[string]string{"AUDIT_RETENTION": "6m"}, nil, `AUDIT_RETENTION: "6m" is shorter than a day (m is minutes)`},
 		// Issue 8: /metrics without a token only on a loopback-only address.
 		{"metrics on every interface", map[string]string{"METRICS_ADDR": ":9090"}, nil, `METRICS_ADDR: ":9090" is not a loopback address; it serves /metrics without a token`},
@@ -271,7 +277,7 @@ func TestProblems(t *testing.T) {
 		{"age past what a date holds", map[string]string{"AGE_WARNING_DAYS": "999999999999999"}, nil, `AGE_WARNING_DAYS: "999999999999999" is more days than SMTP Desk can count (at most 106751)`},
 		{"age one day too many", map[string]string{"AGE_WARNING_DAYS": "106752"}, nil, `AGE_WARNING_DAYS: "106752" is more days than SMTP Desk can count (at most 106751)`},
 		{"retention", map[string]string{"AUDIT_RETENTION": "forever"}, nil, `AUDIT_RETENTION: "forever" is not a duration`},
-		{"max age past what a duration holds", map[string]string{"SESSION_MAX_AGE": "99999999d"}, nil, `SESSION_MAX_AGE: "99999999d" is not a positive duration`},
+		{"max age past what a duration holds", map[string]string{"SESSION_MAX_AGE": "99999999d"}, nil, `SESSION_MAX_AGE: "99999999d" is more days than SMTP Desk can count`},
 		{"actions", map[string]string{"RATE_LIMIT_ACTIONS": "many"}, nil, `RATE_LIMIT_ACTIONS: "many" is not a whole number`},
 		{"signin", map[string]string{"RATE_LIMIT_SIGNIN": "-3"}, nil, `RATE_LIMIT_SIGNIN: "-3" is not a whole number`},
 		{"exports", map[string]string{"RATE_LIMIT_EXPORTS": "0"}, nil, `RATE_LIMIT_EXPORTS: "0" is not a whole number of at least 1; use e.g. RATE_LIMIT_EXPORTS=10`},
@@ -620,6 +626,7 @@ func TestAcceptedAtTheLimits(t *testing.T) {
 		{"support of 200 characters", map[string]string{"SMTPDESK_SUPPORT": strings.Repeat("é", 200)}, func(c Config) any { return len([]rune(c.Support)) }, 200},
 		{"retention one day", map[string]string{"AUDIT_RETENTION": "1d"}, func(c Config) any { return c.AuditRetention }, 24 * time.Hour},
 		{"retention the most days", map[string]string{"AUDIT_RETENTION": "106751d"}, func(c Config) any { return c.AuditRetention }, 106751 * 24 * time.Hour},
+		{"sessions the most days", map[string]string{"SESSION_IDLE_TIMEOUT": "106751d", "SESSION_MAX_AGE": "2562024h"}, func(c Config) any { return c.Session.IdleTimeout }, 106751 * 24 * time.Hour},
 		{"idle as long as max age", map[string]string{"SESSION_IDLE_TIMEOUT": "12h"}, func(c Config) any { return c.Session.IdleTimeout }, 12 * time.Hour},
 		{"gogc off", map[string]string{"GOGC": "off"}, nil, nil}, // the runtime's own, not kept in Config
 		{"gogc negative", map[string]string{"GOGC": "-1"}, nil, nil},
