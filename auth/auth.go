@@ -806,7 +806,9 @@ func (a *Auth) startSession(c echo.Context, u *User, rawIDToken string) error {
 		return err
 	}
 	if rs.sess.ID != "" {
-		if err := a.repo.DeleteSession(c.Request().Context(), rs.sess.ID); err != nil {
+		// Not cancelled with the request: a user who signs out and closes the laptop at once
+		// left the session live until its idle timeout (the store bounds the delete's time).
+		if err := a.repo.DeleteSession(context.WithoutCancel(c.Request().Context()), rs.sess.ID); err != nil {
 			return fmt.Errorf("auth: drop previous session: %w", err)
 		}
 	}
@@ -830,7 +832,9 @@ func (a *Auth) logout(c echo.Context) error {
 	var rawIDToken string
 	if rs.sess.ID != "" {
 		value(rs.sess, keyIDToken, &rawIDToken)
-		if err := a.repo.DeleteSession(c.Request().Context(), rs.sess.ID); err != nil {
+		// Not cancelled with the request: a user who signs out and closes the laptop at once
+		// left the session live until its idle timeout (the store bounds the delete's time).
+		if err := a.repo.DeleteSession(context.WithoutCancel(c.Request().Context()), rs.sess.ID); err != nil {
 			return fmt.Errorf("auth: sign out: %w", err)
 		}
 		if u := rs.user; u != nil {

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -306,5 +308,48 @@ func TestIdleTimeoutCountsFromTheLastRequest(t *testing.T) {
 			t.Errorf("%v after the last request (idle timeout 30m): status %d, Location %q; want %d",
 				tc.idle, pg.resp.StatusCode, pg.resp.Header.Get("Location"), tc.want)
 		}
+	}
+}
+
+// leavingClient is the store with a client that leaves (its request cancelled) right after its
+// session was read: what a browser does when its user signs out and closes the laptop at once.
+type leavingClient struct {
+	auth.SessionRepo
+	leave atomic.Pointer[context.CancelFunc]
+}
+
+func (l *leavingClient) GetSession(ctx context.Context, id string) (auth.SessionRecord, error) {
+	rec, err := l.SessionRepo.GetSession(ctx, id)
+	if cancel := l.leave.Load(); cancel != nil {
+		(*cancel)()
+	}
+	return rec, err
+}
+
+// TestSignOutCompletesWhenTheClientLeaves: a sign-out whose client left once its session was
+// read still deletes the session's record. It was deleted with the request's context, refused
+// once that was cancelled, and the session stayed live until its idle timeout.
+func TestSignOutCompletesWhenTheClientLeaves(t *testing.T) {
+	h := newHarness(t, harnessOpts{})
+	repo := &leavingClient{SessionRepo: app.SessionRepo(h.db)}
+	h.repo = repo
+	h.restart(testKeys(1))
+	b := h.browser()
+	tok := csrfOf(t, b.signIn("admin"))
+	id := b.sessionID()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req := httptest.NewRequestWithContext(ctx, http.MethodPost, h.srv.URL+auth.LogoutPath, strings.NewReader(url.Values{"_csrf": {tok}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", h.srv.URL)
+	req.AddCookie(b.sessionCookie())
+	repo.leave.Store(&cancel)
+	h.app.Load().ServeHTTP(httptest.NewRecorder(), req)
+	repo.leave.Store(nil)
+	if ctx.Err() == nil {
+		t.Fatal("the request was not cancelled: the test's premise fails")
+	}
+	if _, err := h.db.GetSession(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the session's record after a sign-out whose client left: err = %v, want it deleted", err)
 	}
 }
