@@ -427,6 +427,22 @@ func addFlash(c echo.Context, f Flash) error {
 // another page (AddFlashFor), which stay for the page they name. A HEAD request gets none and
 // clears none: its answer has no body, so no one would see them.
 func Flashes(c echo.Context) []Flash {
+	return takeFlashes(c, false)
+}
+
+// AddressedFlashes returns and clears only the flash message this page view's address names
+// (?flash=, AddFlashFor), leaving the others for the next page: for an error page, which must
+// not swallow them, but is the only page that can show a message made for this view (the list
+// after a change, when Mailgun could not list it).
+func AddressedFlashes(c echo.Context) []Flash {
+	if c.QueryParam(FlashParam) == "" {
+		return nil
+	}
+	return takeFlashes(c, true)
+}
+
+// takeFlashes is Flashes, or AddressedFlashes when addressedOnly is set.
+func takeFlashes(c echo.Context, addressedOnly bool) []Flash {
 	if c.Request().Method == http.MethodHead {
 		return nil
 	}
@@ -453,6 +469,8 @@ func Flashes(c echo.Context) []Flash {
 			switch {
 			case f.ID != "" && (f.ID != asked || !forHere):
 				kept = append(kept, f) // another page view's (AddFlashFor)
+			case addressedOnly && f.ID == "":
+				kept = append(kept, f) // the next page's
 			case forHere:
 				shown = append(shown, f)
 			}

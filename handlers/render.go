@@ -63,7 +63,9 @@ func PageBase(c echo.Context, title string) views.Page {
 }
 
 // pageBase is PageBase without the flashes, for error pages: an error must not swallow a flash
-// the next page should show.
+// the next page should show. It has the one this page view's address names (?flash=), made for
+// it alone: after a change, the list it leads to may fail (Mailgun unavailable), and the change's
+// message was then kept for whatever page came next, the error saying nothing of the change.
 func pageBase(c echo.Context, title string) views.Page {
 	p := views.Page{
 		Title:     title,
@@ -80,6 +82,9 @@ func pageBase(c echo.Context, title string) views.Page {
 	}
 	if u := auth.UserFrom(c); u != nil {
 		p.User = &views.User{Name: u.Name, Email: u.Email}
+	}
+	for _, f := range auth.AddressedFlashes(c) {
+		p.Flashes = append(p.Flashes, views.Flash{Kind: f.Kind, Message: f.Message})
 	}
 	return p
 }

@@ -385,3 +385,42 @@ func TestFlashOutlivesTheNextAction(t *testing.T) {
 		})
 	}
 }
+
+// TestChangeMessageOnTheListsErrorPage (a persona review's): a change made, then the list it
+// leads to failing (Mailgun's list unavailable): the error page says the change was made, and
+// the message is not kept for whatever page comes next. It was left for the next page: the
+// error said only "Mailgun is unavailable … Try again" (a user would make the change again) and
+// the audit trail opened afterwards said "Password … changed.".
+func TestChangeMessageOnTheListsErrorPage(t *testing.T) {
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	c := e.signIn(t, "owner")
+	for _, tt := range []struct {
+		name, want string
+		send       func() *testflow.Page
+	}{
+		{"typed reset", "Password for alice@acme.example changed.", func() *testflow.Page {
+			return submit(t, c, resetUser, resetUser, map[string]string{"mode": "manual", "password": "chosen-pass-42", "password2": "chosen-pass-42"})
+		}},
+		{"delete", "Deleted bob@acme.example.", func() *testflow.Page {
+			const path = "/d/acme.example/logins/bob@acme.example/delete"
+			return submit(t, c, path, path, nil)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteList}, Rate: 1, Status: http.StatusServiceUnavailable})
+			p := tt.send()
+			e.SB.SetFaults(sandbox.Faults{})
+			if p.Status < 500 || p.URL.Path != "/d/acme.example" {
+				t.Fatalf("ended at %s with %d, want the list's error page", p.URL, p.Status)
+			}
+			if f := p.TestID("flash").Text(); !strings.Contains(f, tt.want) {
+				t.Errorf("the list's error page shows the flashes %q, want %q", f, tt.want)
+			}
+			for _, next := range []string{"/audit", "/d/acme.example"} {
+				if f := get(t, c, next).TestID("flash").Text(); f != "" {
+					t.Errorf("%s, opened next, shows %q", next, f)
+				}
+			}
+		})
+	}
+}
