@@ -459,6 +459,14 @@
       if (toggle) toggle.textContent = on ? 'Turn off the \u201c/\u201d shortcut' : 'Turn on the \u201c/\u201d shortcut';
     }
     show();
+    // Turned off or on in another tab or window of this browser: this page follows (a "storage"
+    // event comes only from the others, and clearing the site's data sends key null).
+    window.addEventListener('storage', function (ev) {
+      if (!store || (ev.key !== slashKey && ev.key !== null)) return;
+      var now = true;
+      try { now = store.getItem(slashKey) !== 'off'; } catch (e) { return; }
+      if (now !== on) { on = now; show(); }
+    });
     document.addEventListener('keydown', function (ev) {
       if (!on || ev.key !== '/' || ev.ctrlKey || ev.metaKey || ev.altKey || ev.defaultPrevented) return;
       var t = ev.target;
