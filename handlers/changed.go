@@ -26,6 +26,11 @@ import (
 // several).
 const changedParam = "changed"
 
+// changedEntryParam is the domain page's query parameter naming the audit entry of the change
+// the way back comes from: its own later changes of the logins are said too (a second reset in
+// another tab replaced the password the first one's page showed).
+const changedEntryParam = "entry"
+
 // maxChanged is the most logins one list address names as just changed: a create of more names
 // its first ones, which keeps the address well within what proxies accept (a login may be some
 // 300 bytes).
@@ -99,8 +104,8 @@ func wayBack(c echo.Context, params url.Values, domain string) string {
 }
 
 // doneURL is the list to go back to after logins changed: back (a listView; the domain page
-// when "") naming up to maxChanged of them.
-func doneURL(back, domain string, logins []string) string {
+// when "") naming up to maxChanged of them, and the change's audit entry.
+func doneURL(back, domain string, logins []string, entry int64) string {
 	if back == "" {
 		back = domainURL(domain)
 	}
@@ -108,7 +113,19 @@ func doneURL(back, domain string, logins []string) string {
 	for _, l := range logins[:min(len(logins), maxChanged)] {
 		v.Add(changedParam, l)
 	}
+	if entry > 0 {
+		v.Set(changedEntryParam, strconv.FormatInt(entry, 10))
+	}
 	return withQuery(back, v)
+}
+
+// changedEntry reads the domain page's ?entry= (changedEntryParam): 0 when there is none.
+func changedEntry(q url.Values) int64 {
+	id, err := strconv.ParseInt(q.Get(changedEntryParam), 10, 64)
+	if err != nil || id < 0 {
+		return 0
+	}
+	return id
 }
 
 // withQuery adds v to the address u, after the query u has; u as it is when v is empty.
@@ -196,8 +213,11 @@ func hiddenChanged(all, shown []mailgun.Credential, changed map[string]bool, fil
 // already warned of them. Before, the way back greeted the
 // viewer with "Password changed." while the password on the page they just left had been
 // replaced by a colleague's reset a moment later, and the list and the trail said nothing of it
-// on that page. The trail not answering says nothing.
-func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed map[string]bool, all []mailgun.Credential) []string {
+// on that page. The trail not answering says nothing. entry, when not 0, is the audit entry of
+// the change the way back comes from (changedEntryParam): that change is the viewer's, and the
+// viewer's own later ones count too (a reset again in another tab or window); without it the
+// viewer's newest change is theirs, and their own are not counted.
+func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed map[string]bool, all []mailgun.Credential, entry int64) []string {
 	logins := make([]string, 0, len(changed))
 	for l := range changed {
 		logins = append(logins, l)
@@ -211,10 +231,18 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 		if err != nil {
 			return notes
 		}
-		mine := slices.IndexFunc(es, func(e store.AuditEntry) bool {
+		viewers := func(e store.AuditEntry) bool {
 			return sc.madeBy(e) && !refused(e) &&
 				(e.Action == audit.ActionCredentialCreate || e.Action == audit.ActionCredentialReset)
-		})
+		}
+		mine := -1
+		if entry > 0 {
+			mine = slices.IndexFunc(es, func(e store.AuditEntry) bool { return e.ID == entry && viewers(e) })
+		}
+		named := mine >= 0 // the way back names the viewer's change: their later ones count
+		if !named {
+			mine = slices.IndexFunc(es, viewers)
+		}
 		if mine < 0 {
 			continue
 		}
@@ -232,10 +260,20 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 		// deleted the login after the viewer's change (which would have found it gone), unless
 		// the list still has the login.
 		for i, e := range es {
-			if i == mine || sc.madeBy(e) || e.Outcome != audit.OutcomeOK {
+			if i == mine || e.Outcome != audit.OutcomeOK {
 				continue
 			}
 			when := entryEnd(e).UTC().Format(trailTime)
+			if sc.madeBy(e) {
+				if !named || e.ID < yours.ID {
+					continue
+				}
+				note = ownLaterChange(e, name, when, present)
+				if note != "" {
+					break
+				}
+				continue
+			}
 			switch after := !e.Time.Before(*yours.CompletedAt); {
 			case e.Action == audit.ActionCredentialReset && after:
 				note = fmt.Sprintf("%s reset the password of %s again on %s, after your change: the password your change gave it no longer works. Ask them for the new one, or reset it again.", actorName(e), name, when)
@@ -265,6 +303,22 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 		}
 	}
 	return notes
+}
+
+// ownLaterChange is changedSince's note for e, the viewer's own change of login name made after
+// the one the way back comes from (in another tab or window); present says whether the list
+// still has the login. "" for one that changed nothing the page showed, and for a delete all,
+// which changedSince says in its own words.
+func ownLaterChange(e store.AuditEntry, name, when string, present bool) string {
+	switch {
+	case e.Action == audit.ActionCredentialReset:
+		return fmt.Sprintf("You reset the password of %s again on %s, after this change (in another tab or window): the password this page gave it no longer works. Use the newer one, or reset it again.", name, when)
+	case e.Action == audit.ActionCredentialCreate:
+		return fmt.Sprintf("You created %s anew on %s, after this change (in another tab or window): the password this page gave it no longer works.", name, when)
+	case e.Action == audit.ActionCredentialDelete && !present:
+		return fmt.Sprintf("You deleted %s on %s, after this change (in another tab or window): the login no longer works.", name, when)
+	}
+	return ""
 }
 
 // entryEnd is when the audit entry e's action finished: its completion, or its time for one

@@ -194,7 +194,7 @@ func (h *CredentialPages) Create(c echo.Context) error {
 	for _, l := range out.NoPassword {
 		made = append(made, l.Label)
 	}
-	out.BackURL = doneURL(back, sc.domain, made)
+	out.BackURL = doneURL(back, sc.domain, made, pending.ID())
 	if len(out.Secrets) > 0 {
 		// Every login made counts, those Mailgun sent no password for too: the list's message
 		// said "Created 1 login" after a create that made two. The list "Done" leads to says

@@ -222,7 +222,7 @@ func (h *CredentialPages) List(c echo.Context) error {
 		page.Flashes = append(page.Flashes, views.Flash{Kind: "info", Message: hiddenNote})
 	}
 	if len(changed) > 0 {
-		for _, note := range h.changedSince(ctx, sc, changed, domainAll) {
+		for _, note := range h.changedSince(ctx, sc, changed, domainAll, changedEntry(c.QueryParams())) {
 			page.Flashes = append(page.Flashes, views.Flash{Kind: "warning", Message: note})
 		}
 	}

@@ -73,19 +73,21 @@ func pagerText(p *testflow.Page) string {
 	return strings.Join(strings.Fields(p.TestID("pager-summary").Text()), " ")
 }
 
-// withoutFlash is the address u (a path and query) without the ?flash= a change's redirect adds
-// (auth.FlashParam, a new random id each time), for comparing where the redirect led.
-func withoutFlash(t *testing.T, u string) string {
+// withoutChangeIDs is the address u (a path and query) without the ?flash= a change's redirect
+// adds (auth.FlashParam, a new random id each time) and the ?entry= naming its audit entry, for
+// comparing where the redirect led.
+func withoutChangeIDs(t *testing.T, u string) string {
 	t.Helper()
 	parsed, err := url.Parse(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := parsed.Query()
-	if !q.Has(auth.FlashParam) {
+	if !q.Has(auth.FlashParam) && !q.Has("entry") {
 		return u
 	}
 	q.Del(auth.FlashParam)
+	q.Del("entry")
 	parsed.RawQuery = q.Encode()
 	return parsed.RequestURI()
 }
@@ -95,7 +97,7 @@ func withoutFlash(t *testing.T, u string) string {
 func wantListAt(t *testing.T, e *env, p *testflow.Page, want, flash, page string) {
 	t.Helper()
 	wantStatus(t, p, http.StatusOK)
-	if got := withoutFlash(t, p.URL.RequestURI()); got != want || p.URL.Host != strings.TrimPrefix(e.URL, "http://") {
+	if got := withoutChangeIDs(t, p.URL.RequestURI()); got != want || p.URL.Host != strings.TrimPrefix(e.URL, "http://") {
 		t.Errorf("ended at %s, want %s on this site", p.URL, want)
 	}
 	if got := p.TestID("flash").Text(); !strings.Contains(got, flash) {
@@ -188,7 +190,7 @@ func TestDeleteGoesBackToTheView(t *testing.T) {
 			}
 			p := postFrom(t, e, c, deleteLinkOf(t, list, login), tt.referer, form)
 			wantStatus(t, p, http.StatusOK)
-			if got := withoutFlash(t, p.URL.RequestURI()); got != "/d/example.com" || p.URL.Host != strings.TrimPrefix(e.URL, "http://") {
+			if got := withoutChangeIDs(t, p.URL.RequestURI()); got != "/d/example.com" || p.URL.Host != strings.TrimPrefix(e.URL, "http://") {
 				t.Errorf("ended at %s, want /d/example.com on this site", p.URL)
 			}
 			if got := p.TestID("flash").Text(); !strings.Contains(got, "Deleted "+login+".") {
@@ -260,7 +262,7 @@ func TestDeleteAllCancelKeepsThePlace(t *testing.T) {
 	}
 	done := sendForm(t, c, again, testid("delete-all-form"), map[string]string{"confirm": "example.com"})
 	wantStatus(t, done, http.StatusOK)
-	if got := withoutFlash(t, done.URL.RequestURI()); got != "/d/example.com" {
+	if got := withoutChangeIDs(t, done.URL.RequestURI()); got != "/d/example.com" {
 		t.Errorf("the delete led to %s, want the domain's first page", got)
 	}
 	if got := loginsOn(done); !slices.Equal(got, []string{"postmaster@example.com"}) {

@@ -333,7 +333,7 @@ func TestChangedSinceFilter(t *testing.T) {
 			if tt.trail != nil {
 				tt.trail(tr)
 			}
-			notes := tr.pages().changedSince(context.Background(), raceScope(raceIvan, raceBob), map[string]bool{raceBob: true}, tt.all)
+			notes := tr.pages().changedSince(context.Background(), raceScope(raceIvan, raceBob), map[string]bool{raceBob: true}, tt.all, 0)
 			want := ""
 			if tt.want != "" {
 				want = strings.Replace(tt.want, "%s", tr.time(tt.when), 1)

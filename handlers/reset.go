@@ -167,7 +167,7 @@ func (h *CredentialPages) Reset(c echo.Context) error {
 	deleting := h.deletedMeanwhile(ctx, sc, pending.ID(), []string{sc.login})
 
 	// The list the form came from, showing this login (never its password).
-	done := doneURL(back, sc.domain, []string{sc.login})
+	done := doneURL(back, sc.domain, []string{sc.login}, pending.ID())
 	if f.Mode == "manual" {
 		kind, msg := "success", fmt.Sprintf("Password for %s changed.", sc.login)
 		switch {

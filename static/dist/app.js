@@ -491,8 +491,8 @@
   // highlights for a few seconds. Here the first such row is scrolled to the middle of the
   // screen (clear of the sticky header), its Reset link (else its login) takes the keyboard
   // focus, so that Tab goes on from there, and a screen reader hears which login it is. The row
-  // is found by its attribute, never by building a selector from a login. ?changed= (and
-  // ?flash=, the message the page showed) then leaves
+  // is found by its attribute, never by building a selector from a login. ?changed= (with
+  // ?entry=, the change's audit entry, and ?flash=, the message the page showed) then leaves
   // the address (which names the page shown), so that a reload or a bookmark does not point at
   // the login again; the mark
   // leaves the row once the focus does (it is what keeps the highlight when motion is reduced).
@@ -513,6 +513,7 @@
         if (v.origin === u.origin) u = v;
       }
       u.searchParams.delete('changed');
+      u.searchParams.delete('entry');
       u.searchParams.delete('flash');
       if (u.pathname + u.search !== here) {
         history.replaceState(history.state, '', u.pathname + u.search + window.location.hash);
