@@ -312,11 +312,11 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 func ownLaterChange(e store.AuditEntry, name, when string, present bool) string {
 	switch {
 	case e.Action == audit.ActionCredentialReset:
-		return fmt.Sprintf("You reset the password of %s again on %s, after this change (in another tab or window): the password this page gave it no longer works. Use the newer one, or reset it again.", name, when)
+		return fmt.Sprintf("You reset the password of %s again on %s, in another tab or window: the password shown before that no longer works. Use the newer one, or reset it again.", name, when)
 	case e.Action == audit.ActionCredentialCreate:
-		return fmt.Sprintf("You created %s anew on %s, after this change (in another tab or window): the password this page gave it no longer works.", name, when)
+		return fmt.Sprintf("You created %s anew on %s, in another tab or window: the password shown before that no longer works.", name, when)
 	case e.Action == audit.ActionCredentialDelete && !present:
-		return fmt.Sprintf("You deleted %s on %s, after this change (in another tab or window): the login no longer works.", name, when)
+		return fmt.Sprintf("You deleted %s on %s, in another tab or window: the login no longer works.", name, when)
 	}
 	return ""
 }
