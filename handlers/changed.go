@@ -263,25 +263,29 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 			if i == mine || e.Outcome != audit.OutcomeOK {
 				continue
 			}
-			when := entryEnd(e).UTC().Format(trailTime)
-			if sc.madeBy(e) {
-				if !named || e.ID < yours.ID {
-					continue
-				}
-				note = ownLaterChange(e, name, when, present)
-				if note != "" {
-					break
-				}
+			own := sc.madeBy(e)
+			if own && !named {
 				continue
 			}
+			when := entryEnd(e).UTC().Format(trailTime)
 			switch after := !e.Time.Before(*yours.CompletedAt); {
+			case e.Action == audit.ActionCredentialReset && after && own:
+				note = fmt.Sprintf("You reset the password of %s again on %s, in another tab or window: the password shown before that no longer works. Use the newer one, or reset it again.", name, when)
 			case e.Action == audit.ActionCredentialReset && after:
 				note = fmt.Sprintf("%s reset the password of %s again on %s, after your change: the password your change gave it no longer works. Ask them for the new one, or reset it again.", actorName(e), name, when)
+			case e.Action == audit.ActionCredentialCreate && after && own:
+				note = fmt.Sprintf("You created %s anew on %s, in another tab or window: the password shown before that no longer works.", name, when)
 			case e.Action == audit.ActionCredentialCreate && after: // deleted, then made again
 				note = fmt.Sprintf("%s created %s anew on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
+			case e.Action == audit.ActionCredentialDeleteAll && own:
+				// Said below in its own words ("you deleted all of its logins").
 			case (e.Action == audit.ActionCredentialDelete || e.Action == audit.ActionCredentialDeleteAll) &&
 				!entryEnd(e).Before(yours.Time) && !present:
-				note = fmt.Sprintf("%s deleted %s on %s, after your change: the login no longer works.", actorName(e), name, when)
+				who := actorName(e)
+				if own {
+					who = "You"
+				}
+				note = fmt.Sprintf("%s deleted %s on %s, after your change: the login no longer works.", who, name, when)
 			}
 			if note != "" {
 				break
@@ -303,22 +307,6 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 		}
 	}
 	return notes
-}
-
-// ownLaterChange is changedSince's note for e, the viewer's own change of login name made after
-// the one the way back comes from (in another tab or window); present says whether the list
-// still has the login. "" for one that changed nothing the page showed, and for a delete all,
-// which changedSince says in its own words.
-func ownLaterChange(e store.AuditEntry, name, when string, present bool) string {
-	switch {
-	case e.Action == audit.ActionCredentialReset:
-		return fmt.Sprintf("You reset the password of %s again on %s, in another tab or window: the password shown before that no longer works. Use the newer one, or reset it again.", name, when)
-	case e.Action == audit.ActionCredentialCreate:
-		return fmt.Sprintf("You created %s anew on %s, in another tab or window: the password shown before that no longer works.", name, when)
-	case e.Action == audit.ActionCredentialDelete && !present:
-		return fmt.Sprintf("You deleted %s on %s, in another tab or window: the login no longer works.", name, when)
-	}
-	return ""
 }
 
 // entryEnd is when the audit entry e's action finished: its completion, or its time for one

@@ -560,3 +560,38 @@ func TestWayBackOfMyLaterChangeIsQuiet(t *testing.T) {
 		t.Error("a way back naming no change warns of the user's own")
 	}
 }
+
+// TestOwnOverlappingResetIsNotSaidAfter (a review's): two resets of one login by one user that
+// overlap (tab B's begins after tab A's and finishes before it): A's password is the one Mailgun
+// set last, the one in force. A colleague's overlapping reset is not said on the way back (the
+// passwords page warned of it); the user's own was said as "no longer works".
+func TestOwnOverlappingResetIsNotSaidAfter(t *testing.T) {
+	const reset = "/d/acme.example/logins/bob/reset"
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	tabA, tabB := e.signIn(t, "admin"), e.signIn(t, "admin")
+	hold := make(chan struct{})
+	e.SB.SetFaults(sandbox.Faults{Routes: []string{sandbox.RouteUpdate}, Hold: hold})
+	done := make(chan *testflow.Page, 1)
+	go func() { done <- submit(t, tabA, reset, reset, map[string]string{"mode": "generate"}) }()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(e.auditEntries(t, store.AuditFilter{Action: "credential.reset"})) < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // A's call is at Mailgun, held
+	e.SB.SetFaults(sandbox.Faults{})
+	e.Clock.Add(time.Second)
+	wantStatus(t, submit(t, tabB, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK) // B: begins after A, done before A
+	e.Clock.Add(time.Second)
+	close(hold)
+	p := <-done
+	wantStatus(t, p, http.StatusOK)
+	for _, en := range e.auditEntries(t, store.AuditFilter{Action: "credential.reset"}) {
+		t.Logf("entry %d began %s completed %v", en.ID, en.Time.Format(time.RFC3339Nano), en.CompletedAt)
+	}
+	doneURL := p.TestID("done-link").AttrOr("href", "")
+	list := get(t, tabA, doneURL)
+	wantStatus(t, list, http.StatusOK)
+	if f := list.TestID("flash").Text(); strings.Contains(f, "no longer works") {
+		t.Errorf("A's way back (%s), whose password Mailgun set last, says it no longer works: %q", doneURL, f)
+	}
+}

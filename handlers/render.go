@@ -55,10 +55,8 @@ var pageAssets = sync.OnceValue(func() *views.Assets { return views.NewAssets(st
 // CSRF token, signed-in user and (read once) flash messages, the demo flag and the time. Page
 // handlers add the domain picker, navigation and admin flag.
 func PageBase(c echo.Context, title string) views.Page {
-	p := pageBase(c, title)
-	for _, f := range auth.Flashes(c) {
-		p.Flashes = append(p.Flashes, views.Flash{Kind: f.Kind, Message: f.Message})
-	}
+	p := pageFrame(c, title)
+	p.Flashes = viewFlashes(auth.Flashes(c))
 	return p
 }
 
@@ -67,6 +65,22 @@ func PageBase(c echo.Context, title string) views.Page {
 // it alone: after a change, the list it leads to may fail (Mailgun unavailable), and the change's
 // message was then kept for whatever page came next, the error saying nothing of the change.
 func pageBase(c echo.Context, title string) views.Page {
+	p := pageFrame(c, title)
+	p.Flashes = viewFlashes(auth.AddressedFlashes(c))
+	return p
+}
+
+// viewFlashes is fs as the page shows them.
+func viewFlashes(fs []auth.Flash) []views.Flash {
+	var out []views.Flash
+	for _, f := range fs {
+		out = append(out, views.Flash{Kind: f.Kind, Message: f.Message})
+	}
+	return out
+}
+
+// pageFrame is PageBase without any flash: the part every page has.
+func pageFrame(c echo.Context, title string) views.Page {
 	p := views.Page{
 		Title:     title,
 		Nonce:     Nonce(c),
@@ -82,9 +96,6 @@ func pageBase(c echo.Context, title string) views.Page {
 	}
 	if u := auth.UserFrom(c); u != nil {
 		p.User = &views.User{Name: u.Name, Email: u.Email}
-	}
-	for _, f := range auth.AddressedFlashes(c) {
-		p.Flashes = append(p.Flashes, views.Flash{Kind: f.Kind, Message: f.Message})
 	}
 	return p
 }

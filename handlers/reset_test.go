@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"database/sql"
 	"net/http"
 	"slices"
 	"strings"
@@ -422,5 +423,35 @@ func TestChangeMessageOnTheListsErrorPage(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestAddressedFlashShownOnceWhenSessionWritesFail (a review's): a page takes its flashes once.
+// PageBase took the addressed one (pageBase, auth.AddressedFlashes) and then the session's
+// (auth.Flashes): when the session record could not be written, each returned what it would have
+// cleared, and the Done's list showed its message twice.
+func TestAddressedFlashShownOnceWhenSessionWritesFail(t *testing.T) {
+	const reset = "/d/acme.example/logins/bob/reset"
+	e := newEnv(t, envOptions{Settings: handlers.Settings{ActionsPerMinute: 1000}})
+	admin := e.signIn(t, "admin")
+	p := submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+	wantStatus(t, p, http.StatusOK)
+	done := p.TestID("done-link").AttrOr("href", "")
+	if !strings.Contains(done, "flash=") {
+		t.Fatalf("Done names no flash: %q", done)
+	}
+	db, err := sql.Open("sqlite", e.DBPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`CREATE TRIGGER review_no_session_writes BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END`); err != nil {
+		t.Fatal(err)
+	}
+	list := get(t, admin, done)
+	wantStatus(t, list, http.StatusOK)
+	text := list.TestID("flash").Text()
+	if n := strings.Count(text, "bob@acme.example"); n != 1 {
+		t.Errorf("the Done's message is shown %d times: %q", n, text)
 	}
 }
