@@ -215,7 +215,7 @@ func hiddenChanged(all, shown []mailgun.Credential, changed map[string]bool, fil
 // replaced by a colleague's reset a moment later, and the list and the trail said nothing of it
 // on that page. The trail not answering says nothing. entry, when not 0, is the audit entry of
 // the change the way back comes from (changedEntryParam): that change is the viewer's, and the
-// viewer's own later ones count too (a reset again in another tab or window); without it the
+// viewer's own later ones count too (a reset again, here or in another tab); without it the
 // viewer's newest change is theirs, and their own are not counted.
 func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed map[string]bool, all []mailgun.Credential, entry int64) []string {
 	logins := make([]string, 0, len(changed))
@@ -270,11 +270,11 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 			when := entryEnd(e).UTC().Format(trailTime)
 			switch after := !e.Time.Before(*yours.CompletedAt); {
 			case e.Action == audit.ActionCredentialReset && after && own:
-				note = fmt.Sprintf("You reset the password of %s again on %s, in another tab or window: the password shown before that no longer works. Use the newer one, or reset it again.", name, when)
+				note = fmt.Sprintf("You reset the password of %s again later, on %s: the password set before that no longer works. Use the newer one, or reset it again.", name, when)
 			case e.Action == audit.ActionCredentialReset && after:
 				note = fmt.Sprintf("%s reset the password of %s again on %s, after your change: the password your change gave it no longer works. Ask them for the new one, or reset it again.", actorName(e), name, when)
 			case e.Action == audit.ActionCredentialCreate && after && own:
-				note = fmt.Sprintf("You created %s anew on %s, in another tab or window: the password shown before that no longer works.", name, when)
+				note = fmt.Sprintf("You created %s anew later, on %s: the password set before that no longer works.", name, when)
 			case e.Action == audit.ActionCredentialCreate && after: // deleted, then made again
 				note = fmt.Sprintf("%s created %s anew on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
 			case e.Action == audit.ActionCredentialDeleteAll && own:

@@ -490,7 +490,7 @@ func TestWayBackSaysWhoChangedItSince(t *testing.T) {
 			meanwhile: func(t *testing.T, e *env, _ *testflow.Client) {
 				wantStatus(t, submit(t, e.signIn(t, "admin"), reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
 			},
-			want: "You reset the password of bob@acme.example again on ",
+			want: "You reset the password of bob@acme.example again later, on ",
 		},
 		{
 			name: "deleted by me in another window",
@@ -552,6 +552,11 @@ func TestWayBackOfMyLaterChangeIsQuiet(t *testing.T) {
 	}
 	if !warned(dones[0]) {
 		t.Error("the first reset's way back does not say the second replaced its password")
+	}
+	// Made in the same tab here (Back to the first way back, or a bookmark of it, without the
+	// script): the warning must not say where the later reset was made.
+	if f := get(t, admin, dones[0]).TestID("flash-warning").Text(); strings.Contains(f, "another tab") {
+		t.Errorf("the first reset's way back says where the second was made: %q", f)
 	}
 	if warned(dones[1]) {
 		t.Error("the second reset's way back warns of the first")
