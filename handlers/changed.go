@@ -278,7 +278,11 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 			case e.Action == audit.ActionCredentialCreate && after: // deleted, then made again
 				note = fmt.Sprintf("%s created %s anew on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
 			case e.Action == audit.ActionCredentialDeleteAll && own:
-				// Said below in its own words ("you deleted all of its logins").
+				// In the words of a delete all found below, said here: an older change of the
+				// login (the user's own reset, a colleague's) must not take its place.
+				if !entryEnd(e).Before(yours.Time) && !present {
+					note = deletedAllNote(name, sc.domain, sc.nameOf(e), when)
+				}
 			case (e.Action == audit.ActionCredentialDelete || e.Action == audit.ActionCredentialDeleteAll) &&
 				!entryEnd(e).Before(yours.Time) && !present:
 				who := actorName(e)
@@ -299,7 +303,7 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				}
 			}
 			if e := deleteAll; e != nil && e.Outcome == audit.OutcomeOK && !entryEnd(*e).Before(yours.Time) {
-				note = fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it: the login no longer works.", name, sc.domain, sc.nameOf(*e), entryEnd(*e).UTC().Format(trailTime))
+				note = deletedAllNote(name, sc.domain, sc.nameOf(*e), entryEnd(*e).UTC().Format(trailTime))
 			}
 		}
 		if note != "" {
@@ -307,6 +311,11 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 		}
 	}
 	return notes
+}
+
+// deletedAllNote is changedSince's note for a login gone with a delete all of domain by who, at when.
+func deletedAllNote(name, domain, who, when string) string {
+	return fmt.Sprintf("%s is no longer in %s: %s deleted all of its logins on %s, while or after you changed it: the login no longer works.", name, domain, who, when)
 }
 
 // entryEnd is when the audit entry e's action finished: its completion, or its time for one

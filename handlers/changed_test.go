@@ -493,6 +493,37 @@ func TestWayBackSaysWhoChangedItSince(t *testing.T) {
 			want: "You reset the password of bob@acme.example again later, on ",
 		},
 		{
+			// A review's: the user's own delete all, after an older change of the login (their
+			// own reset again, a colleague's), was hidden behind it ("use the newer one", "ask
+			// them for the new one" of a login that is gone).
+			name: "reset again by me, then all deleted by me",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, _ *testflow.Client) {
+				me := e.signIn(t, "admin")
+				wantStatus(t, submit(t, me, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
+				confirm := get(t, me, all)
+				wantStatus(t, sendAgain(t, me, confirm, all, url.Values{"confirm": {"acme.example"},
+					"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}}), http.StatusOK)
+			},
+			want: "bob@acme.example is no longer in acme.example: you deleted all of its logins on ",
+		},
+		{
+			name: "reset by a colleague, then all deleted by me",
+			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
+				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
+			},
+			meanwhile: func(t *testing.T, e *env, owner *testflow.Client) {
+				wantStatus(t, submit(t, owner, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
+				me := e.signIn(t, "admin")
+				confirm := get(t, me, all)
+				wantStatus(t, sendAgain(t, me, confirm, all, url.Values{"confirm": {"acme.example"},
+					"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}}), http.StatusOK)
+			},
+			want: "bob@acme.example is no longer in acme.example: you deleted all of its logins on ",
+		},
+		{
 			name: "deleted by me in another window",
 			change: func(t *testing.T, e *env, admin *testflow.Client) *testflow.Page {
 				return submit(t, admin, reset, reset, map[string]string{"mode": "generate"})
