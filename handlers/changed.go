@@ -268,7 +268,12 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				continue
 			}
 			when := entryEnd(e).UTC().Format(trailTime)
-			switch after := !e.Time.Before(*yours.CompletedAt); {
+			// A reset or a create anew of a login the list read whole no longer has is not its
+			// newest news ("use the newer one" of a login that is gone): a delete is, found
+			// further on or by the delete all check below (one that began before the reset, or
+			// the user's own on an address that names no change), or nothing is said.
+			gone := all != nil && !present
+			switch after := !e.Time.Before(*yours.CompletedAt) && !gone; {
 			case e.Action == audit.ActionCredentialReset && after && own:
 				note = fmt.Sprintf("You reset the password of %s again later, on %s: the password set before that no longer works. Use the newer one, or reset it again.", name, when)
 			case e.Action == audit.ActionCredentialReset && after:
