@@ -437,9 +437,7 @@ func TestWayBackSaysWhoChangedItSince(t *testing.T) {
 				// The same user, in another window, deletes every login of the domain: their own
 				// delete all, said as theirs.
 				me := e.signIn(t, "admin")
-				confirm := get(t, me, all)
-				wantStatus(t, sendAgain(t, me, confirm, all, url.Values{"confirm": {"acme.example"},
-					"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}}), http.StatusOK)
+				deleteAllOf(t, me, "acme.example")
 			},
 			want: "bob@acme.example is no longer in acme.example: you deleted all of its logins on ",
 		},
@@ -503,9 +501,7 @@ func TestWayBackSaysWhoChangedItSince(t *testing.T) {
 			meanwhile: func(t *testing.T, e *env, _ *testflow.Client) {
 				me := e.signIn(t, "admin")
 				wantStatus(t, submit(t, me, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
-				confirm := get(t, me, all)
-				wantStatus(t, sendAgain(t, me, confirm, all, url.Values{"confirm": {"acme.example"},
-					"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}}), http.StatusOK)
+				deleteAllOf(t, me, "acme.example")
 			},
 			want: "bob@acme.example is no longer in acme.example: you deleted all of its logins on ",
 		},
@@ -517,9 +513,7 @@ func TestWayBackSaysWhoChangedItSince(t *testing.T) {
 			meanwhile: func(t *testing.T, e *env, owner *testflow.Client) {
 				wantStatus(t, submit(t, owner, reset, reset, map[string]string{"mode": "generate"}), http.StatusOK)
 				me := e.signIn(t, "admin")
-				confirm := get(t, me, all)
-				wantStatus(t, sendAgain(t, me, confirm, all, url.Values{"confirm": {"acme.example"},
-					"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}}), http.StatusOK)
+				deleteAllOf(t, me, "acme.example")
 			},
 			want: "bob@acme.example is no longer in acme.example: you deleted all of its logins on ",
 		},
@@ -630,4 +624,13 @@ func TestOwnOverlappingResetIsNotSaidAfter(t *testing.T) {
 	if f := list.TestID("flash").Text(); strings.Contains(f, "no longer works") {
 		t.Errorf("A's way back (%s), whose password Mailgun set last, says it no longer works: %q", doneURL, f)
 	}
+}
+
+// deleteAllOf deletes every login of domain as c, through its confirmation page.
+func deleteAllOf(t *testing.T, c *testflow.Client, domain string) {
+	t.Helper()
+	all := "/d/" + domain + "/delete-all"
+	confirm := get(t, c, all)
+	wantStatus(t, sendAgain(t, c, confirm, all, url.Values{"confirm": {domain},
+		"listed": {confirm.Find(`input[name="listed"]`).AttrOr("value", "")}}), http.StatusOK)
 }
