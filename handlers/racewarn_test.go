@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -481,5 +482,150 @@ func TestChangedSinceGoneLogin(t *testing.T) {
 				t.Errorf("notes %q, want one saying %q (bob is gone)", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestChangedSinceEverySequence (a review's model): Ivan's create or reset of bob (10-12 s, named
+// by ?entry=), then every sequence of two or three later changes one after the other (his own or
+// a colleague's reset, create anew, delete or delete all, each possible at its turn), the list as
+// the sequence leaves it. The one note is the newest change that matters, by its author ("You"
+// for Ivan) and time; a gone login is never told of a newer password, a present one never of a
+// delete.
+func TestChangedSinceEverySequence(t *testing.T) {
+	type op struct {
+		own    bool
+		action string
+	}
+	kinds := []string{audit.ActionCredentialReset, audit.ActionCredentialCreate, audit.ActionCredentialDelete, audit.ActionCredentialDeleteAll}
+	var ops []op
+	for _, own := range []bool{true, false} {
+		for _, k := range kinds {
+			ops = append(ops, op{own, k})
+		}
+	}
+	short := map[string]string{audit.ActionCredentialReset: "reset", audit.ActionCredentialCreate: "create", audit.ActionCredentialDelete: "delete", audit.ActionCredentialDeleteAll: "deleteall"}
+	alice := "alice@acme.example"
+	for _, first := range []string{audit.ActionCredentialCreate, audit.ActionCredentialReset} {
+		var seqs [][]op
+		for _, a := range ops {
+			for _, b := range ops {
+				seqs = append(seqs, []op{a, b})
+				for _, c := range ops {
+					seqs = append(seqs, []op{a, b, c})
+				}
+			}
+		}
+		for _, pair := range seqs {
+			// validity and expected
+			present := true
+			valid := true
+			var matter int = -1 // index of the change that matters
+			for i, o := range pair {
+				switch o.action {
+				case audit.ActionCredentialReset:
+					if !present {
+						valid = false
+					}
+					matter = i
+				case audit.ActionCredentialCreate:
+					if present {
+						valid = false
+					}
+					present = true
+					matter = i
+				case audit.ActionCredentialDelete:
+					if !present {
+						valid = false
+					}
+					present = false
+					matter = i
+				case audit.ActionCredentialDeleteAll:
+					if present {
+						matter = i
+					}
+					present = false
+				}
+			}
+			if !valid {
+				continue
+			}
+			name := fmt.Sprintf("%s/", short[first])
+			for _, o := range pair {
+				w := "olga"
+				if o.own {
+					w = "own"
+				}
+				name += w + "-" + short[o.action] + "+"
+			}
+			t.Run(name, func(t *testing.T) {
+				tr := newRaceTrail(t)
+				tr.at(10)
+				c := tr.begin(raceIvan, first, raceBob)
+				tr.at(12)
+				tr.end(c, nil)
+				present := true
+				colleagues := []*auth.User{raceOlga, raceOmar, raceOlga}
+				for i, o := range pair {
+					u := colleagues[i]
+					if o.own {
+						u = raceIvan
+					}
+					from := 20 + float64(i)*10
+					logins := []string{raceBob}
+					if o.action == audit.ActionCredentialDeleteAll {
+						logins = []string{alice}
+						if present {
+							logins = append(logins, raceBob)
+						}
+					}
+					tr.did(u, o.action, from, from+1, nil, logins...)
+					switch o.action {
+					case audit.ActionCredentialCreate:
+						present = true
+					case audit.ActionCredentialDelete, audit.ActionCredentialDeleteAll:
+						present = false
+					}
+				}
+				all := []mailgun.Credential{{Login: alice}}
+				if present {
+					all = append(all, mailgun.Credential{Login: raceBob})
+				}
+				notes := tr.pages().changedSince(context.Background(), raceScope(raceIvan, raceBob), map[string]bool{raceBob: true}, all, c.ID())
+				got := strings.Join(notes, " | ")
+				m := pair[matter]
+				who := []string{"Olga Owner", "Omar Operator", "Olga Owner"}[matter]
+				if m.own {
+					who = "You"
+				}
+				var want string
+				switch m.action {
+				case audit.ActionCredentialReset:
+					want = who + " reset the password of " + raceBob
+				case audit.ActionCredentialCreate:
+					want = who + " created " + raceBob + " anew"
+				case audit.ActionCredentialDelete:
+					want = who + " deleted " + raceBob
+				case audit.ActionCredentialDeleteAll:
+					want = "deleted all of its logins"
+					if !m.own {
+						want = who + " deleted"
+					}
+				}
+				when := tr.time(20 + float64(matter)*10 + 1)
+				bad := len(notes) != 1 || !strings.Contains(got, want) || !strings.Contains(got, when)
+				if present && (strings.Contains(got, "no longer in") || strings.Contains(got, "deleted")) {
+					bad = true
+				}
+				if !present && (strings.Contains(got, "Use the newer one") || strings.Contains(got, "new one")) {
+					bad = true
+				}
+				if m.action == audit.ActionCredentialDeleteAll && m.own && !strings.Contains(got, "you deleted all") {
+					bad = true
+				}
+				if bad {
+					t.Errorf("present=%v notes %q; want one saying %q at %s", present, got, want, when)
+				}
+			})
+		}
 	}
 }
