@@ -47,16 +47,26 @@ func TestDomainNamesThatAreNotHostnamesAreLeftOut(t *testing.T) {
 		},
 	})
 	c := e.signIn(t, "admin")
+	// Either name as text, markup or not, or what a page makes of its bytes; not "bad" alone,
+	// which a request id's hex holds now and then ("f2badb6…" failed a CI run).
+	badShown := func(s string) bool {
+		for _, part := range []string{"bad<b>", "badx.example", "x</b>.example", "bad\xff", "\xfe.example", "\ufffd"} {
+			if strings.Contains(s, part) {
+				return true
+			}
+		}
+		return false
+	}
 
 	home := get(t, c, "/")
 	wantStatus(t, home, http.StatusOK)
-	if text := home.Text(); !strings.Contains(text, "acme.example") || strings.Contains(text, "bad") {
+	if text := home.Text(); !strings.Contains(text, "acme.example") || badShown(text) || badShown(string(home.Body)) {
 		t.Errorf("home page: want acme.example listed and no bad name; got %.800s", text)
 	}
 
 	csv := get(t, c, "/export.csv")
 	wantStatus(t, csv, http.StatusOK)
-	if body := string(csv.Body); !strings.Contains(body, "acme.example,") || strings.Contains(body, "bad") {
+	if body := string(csv.Body); !strings.Contains(body, "acme.example,") || badShown(body) {
 		t.Errorf("export of every domain: want acme.example's logins and no bad name; got %.600s", body)
 	}
 
