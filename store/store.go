@@ -200,13 +200,7 @@ func open(ctx context.Context, dsn string, readOnly bool, opts ...Option) (*DB, 
 		}
 	}
 	if dialect == DialectPostgres {
-		if err := db.checkSearchPath(ctx); err != nil {
-			sqlDB.Close()
-			return nil, err
-		}
-	}
-	if dialect == DialectPostgres && !readOnly {
-		if err := db.checkEncoding(ctx); err != nil {
+		if err := db.checkPostgres(ctx, !readOnly); err != nil {
 			sqlDB.Close()
 			return nil, err
 		}
@@ -254,39 +248,28 @@ func (e *SearchPathError) Error() string {
 		"schema in DATABASE_URL's search_path parameter", pgx.Identifier{e.Role}.Sanitize(), e.SearchPath, pgx.Identifier{e.Role}.Sanitize())
 }
 
-// checkSearchPath refuses (*SearchPathError) a role that may use no schema of its search_path.
-// Without it, a server role granted its tables' privileges but not USAGE on their schema failed
-// its first statement, the migration lock (keyed by current_schema()), with a NULL scan error
-// worded as a connection problem; the read-only check said only that no schema was found.
-func (db *DB) checkSearchPath(ctx context.Context) error {
+// checkPostgres reads, in one query, what start-up must know of a PostgreSQL database and role.
+// It refuses (*SearchPathError) a role that may use no schema of its search_path: a server role
+// granted its tables' privileges but not USAGE on their schema failed its first statement, the
+// migration lock (keyed by current_schema()), with a NULL scan error worded as a connection
+// problem, and the read-only check said only that no schema was found. With encoding set, it also
+// refuses (*EncodingError) a database whose encoding is not UTF8: pgx talks UTF8 to the server,
+// which converts to the database's encoding, so a LATIN1 database refuses a name in Greek, and a
+// SQL_ASCII one stores the bytes without checking them, and compares and folds them as bytes.
+// OpenReadOnly does not ask that, so that a trail written there before can still be verified.
+func (db *DB) checkPostgres(ctx context.Context, encoding bool) error {
 	var schema sql.NullString
-	var path, role string
+	var path, role, name, enc string
 	err := db.op(ctx, func(ctx context.Context) error {
-		return db.sql.QueryRowContext(ctx, "SELECT current_schema(), current_setting('search_path'), current_user").Scan(&schema, &path, &role)
+		return db.sql.QueryRowContext(ctx, "SELECT current_schema(), current_setting('search_path'), current_user, "+
+			"current_database(), current_setting('server_encoding')").Scan(&schema, &path, &role, &name, &enc)
 	})
-	if err != nil {
-		return fmt.Errorf("store: read the role's schema: %w", err)
-	}
-	if !schema.Valid {
+	switch {
+	case err != nil:
+		return fmt.Errorf("store: read the role's schema and the database's encoding: %w", err)
+	case !schema.Valid:
 		return &SearchPathError{Role: role, SearchPath: path}
-	}
-	return nil
-}
-
-// checkEncoding refuses (*EncodingError) a PostgreSQL database whose encoding is not UTF8. pgx
-// talks UTF8 to the server, which converts to the database's encoding: a LATIN1 database refuses
-// a name in Greek, and a SQL_ASCII one stores the bytes without checking them, and compares and
-// folds them as bytes. OpenReadOnly does not check, so that a trail written there before can
-// still be verified.
-func (db *DB) checkEncoding(ctx context.Context) error {
-	var name, enc string
-	err := db.op(ctx, func(ctx context.Context) error {
-		return db.sql.QueryRowContext(ctx, "SELECT current_database(), current_setting('server_encoding')").Scan(&name, &enc)
-	})
-	if err != nil {
-		return fmt.Errorf("store: read the database's encoding: %w", err)
-	}
-	if enc != "UTF8" {
+	case encoding && enc != "UTF8":
 		return &EncodingError{Database: name, Encoding: enc}
 	}
 	return nil
