@@ -806,9 +806,7 @@ func (a *Auth) startSession(c echo.Context, u *User, rawIDToken string) error {
 		return err
 	}
 	if rs.sess.ID != "" {
-		// Not cancelled with the request: a user who signs out and closes the laptop at once
-		// left the session live until its idle timeout (the store bounds the delete's time).
-		if err := a.repo.DeleteSession(context.WithoutCancel(c.Request().Context()), rs.sess.ID); err != nil {
+		if err := a.deleteSession(c, rs.sess.ID); err != nil {
 			return fmt.Errorf("auth: drop previous session: %w", err)
 		}
 	}
@@ -824,6 +822,13 @@ func (a *Auth) startSession(c echo.Context, u *User, rawIDToken string) error {
 	return nil
 }
 
+// deleteSession ends the session id, whether or not the browser that asked is still there: with
+// the request's context, a user who signed out and closed the laptop at once left the session
+// live until its idle timeout. The store bounds the delete's time.
+func (a *Auth) deleteSession(c echo.Context, id string) error {
+	return a.repo.DeleteSession(context.WithoutCancel(c.Request().Context()), id)
+}
+
 func (a *Auth) logout(c echo.Context) error {
 	rs, err := a.load(c)
 	if err != nil {
@@ -832,9 +837,7 @@ func (a *Auth) logout(c echo.Context) error {
 	var rawIDToken string
 	if rs.sess.ID != "" {
 		value(rs.sess, keyIDToken, &rawIDToken)
-		// Not cancelled with the request: a user who signs out and closes the laptop at once
-		// left the session live until its idle timeout (the store bounds the delete's time).
-		if err := a.repo.DeleteSession(context.WithoutCancel(c.Request().Context()), rs.sess.ID); err != nil {
+		if err := a.deleteSession(c, rs.sess.ID); err != nil {
 			return fmt.Errorf("auth: sign out: %w", err)
 		}
 		if u := rs.user; u != nil {

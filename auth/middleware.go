@@ -139,7 +139,7 @@ func (a *Auth) AfterChange(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// lastSeenEvery is how often activity is written (lastSeenEvery).
+// lastSeenEvery is how often activity is written under the configured idle timeout.
 func (a *Auth) lastSeenEvery() time.Duration {
 	return lastSeenEvery(a.cfg.IdleTimeout)
 }
