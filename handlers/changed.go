@@ -259,6 +259,11 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 		// the viewer's change began, even one begun before it, as both succeeding means Mailgun
 		// deleted the login after the viewer's change (which would have found it gone), unless
 		// the list still has the login.
+		// A reset or a create anew of a login the list read whole no longer has is not its newest
+		// news ("use the newer one" of a login that is gone): a delete is, found further on or by
+		// the delete all check below (one that began before the reset, or the user's own on an
+		// address that names no change), or nothing is said.
+		gone := all != nil && !present
 		for i, e := range es {
 			if i == mine || e.Outcome != audit.OutcomeOK {
 				continue
@@ -268,11 +273,6 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				continue
 			}
 			when := entryEnd(e).UTC().Format(trailTime)
-			// A reset or a create anew of a login the list read whole no longer has is not its
-			// newest news ("use the newer one" of a login that is gone): a delete is, found
-			// further on or by the delete all check below (one that began before the reset, or
-			// the user's own on an address that names no change), or nothing is said.
-			gone := all != nil && !present
 			switch after := !e.Time.Before(*yours.CompletedAt) && !gone; {
 			case e.Action == audit.ActionCredentialReset && after && own:
 				note = fmt.Sprintf("You reset the password of %s again later, on %s: the password set before that no longer works. Use the newer one, or reset it again.", name, when)
@@ -282,19 +282,18 @@ func (h *CredentialPages) changedSince(ctx context.Context, sc *scope, changed m
 				note = fmt.Sprintf("You created %s anew later, on %s: the password set before that no longer works.", name, when)
 			case e.Action == audit.ActionCredentialCreate && after: // deleted, then made again
 				note = fmt.Sprintf("%s created %s anew on %s, after your change: the password your change gave it no longer works.", actorName(e), name, when)
-			case e.Action == audit.ActionCredentialDeleteAll && own:
-				// In the words of a delete all found below, said here: an older change of the
-				// login (the user's own reset, a colleague's) must not take its place.
-				if !entryEnd(e).Before(yours.Time) && !present {
-					note = deletedAllNote(name, sc.domain, sc.nameOf(e), when)
-				}
 			case (e.Action == audit.ActionCredentialDelete || e.Action == audit.ActionCredentialDeleteAll) &&
 				!entryEnd(e).Before(yours.Time) && !present:
-				who := actorName(e)
-				if own {
-					who = "You"
+				switch {
+				case own && e.Action == audit.ActionCredentialDeleteAll:
+					// In the words of the delete all check below, said here: an older change of
+					// the login (the user's own reset, a colleague's) must not take its place.
+					note = deletedAllNote(name, sc.domain, sc.nameOf(e), when)
+				case own:
+					note = fmt.Sprintf("You deleted %s on %s, after your change: the login no longer works.", name, when)
+				default:
+					note = fmt.Sprintf("%s deleted %s on %s, after your change: the login no longer works.", actorName(e), name, when)
 				}
-				note = fmt.Sprintf("%s deleted %s on %s, after your change: the login no longer works.", who, name, when)
 			}
 			if note != "" {
 				break

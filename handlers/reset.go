@@ -326,14 +326,10 @@ func resetLink(domain, login string) views.Link {
 // (views.Done, titled title), which says why the list is not shown and links to it, and what the
 // audit trail shows of the change: auditErr is its completion's error (site.complete).
 func (h *CredentialPages) flashRedirect(c echo.Context, sc *scope, kind, msg, title, next string, auditErr error) error {
-	// For that page view alone (?flash=): kept for the next page, it was shown by whatever page
-	// that was, the audit trail or another tab's, and the list's error page, when Mailgun could
-	// not list it, said nothing of the change.
-	path := next
-	if u, err := url.Parse(next); err == nil {
-		path = u.Path
-	}
-	id, err := auth.AddFlashFor(c, path, kind, msg)
+	// For that page view alone (?flash=), as a passwords page's Done: kept for the next page, it
+	// was shown by whatever page that was, the audit trail or another tab's, and the list's error
+	// page, when Mailgun could not list it, said nothing of the change.
+	id, err := auth.AddFlashFor(c, domainURL(sc.domain), kind, msg)
 	if err == nil {
 		return c.Redirect(http.StatusSeeOther, withFlash(next, id))
 	}
