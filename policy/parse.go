@@ -405,12 +405,13 @@ func (ps parser) emails(v *yaml.Node, what string, into map[string]bool) error {
 		// "*@corp.example" reads as "everyone at corp.example" but would match only that very
 		// address, which nobody has: the rule would grant nothing, and say nothing. So would a
 		// "*" anywhere in the domain ("root@corp.*"), which no domain name holds.
-		if local, dom, _ := strings.Cut(e, "@"); local == "*" || strings.Contains(dom, "*") {
+		local, dom, _ := strings.Cut(e, "@")
+		if local == "*" || strings.Contains(dom, "*") {
 			return ps.errf(v.Content[i], "%q is not an e-mail address: e-mails are matched exactly, with no patterns (for everyone at a domain, use a group)", e)
 		}
 		// As an address book or a mail client writes it ("mailto:", "<…>", "Name <…>", a list
 		// with commas) or with a final dot, it matched nobody's ID token, and said nothing.
-		if _, dom, _ := strings.Cut(e, "@"); strings.ContainsAny(e, "<>()[],;:\"\\") ||
+		if strings.ContainsAny(e, "<>()[],;:\"\\") ||
 			strings.HasPrefix(dom, ".") || strings.HasSuffix(dom, ".") || strings.Contains(dom, "..") {
 			return ps.errf(v.Content[i], "%q is not an e-mail address as an identity provider sends one: write it bare, as name@example.com (no \"mailto:\", angle brackets, commas or final dot)", e)
 		}
